@@ -1,0 +1,169 @@
+{{/* Container env of one workload; ctx = dict root w. Settings are env-only. */}}
+{{- define "kinora.env" -}}
+{{- $root := .root -}}
+{{- $w := .w -}}
+{{- $v := $root.Values -}}
+- name: POD_NAME
+  valueFrom: {fieldRef: {fieldPath: metadata.name}}
+- name: POD_NAMESPACE
+  valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+- name: HOME            # libraries cache under $HOME; the root filesystem is read-only
+  value: /tmp
+- name: KINORA_LOG_LEVEL
+  value: {{ $v.logLevel | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ $w.role | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $v.external.otlp.endpoint | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: "k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),service.instance.id=$(POD_NAME)"
+{{- if has $w.kind (list "grpc" "http" "worker") }}
+- name: KINORA_METRICS_PORT
+  value: {{ $v.ports.metrics | quote }}
+- name: KINORA_KAFKA_BOOTSTRAP
+  value: {{ $v.external.kafka.bootstrap | quote }}
+{{- range $svc := list "identity" "cameo" "feed" "generator" "billing" }}
+- name: KINORA_{{ upper $svc }}_ADDR
+  value: {{ include "kinora.addr" (dict "root" $root "name" $svc) | quote }}
+{{- end }}
+{{- end }}
+{{- if eq $w.kind "grpc" }}
+- name: KINORA_GRPC_PORT
+  value: {{ $v.ports.grpc | quote }}
+{{- end }}
+{{- if eq $w.kind "http" }}
+- name: KINORA_HTTP_PORT
+  value: {{ $v.ports.http | quote }}
+{{- if $v.external.redis.secretName }}
+- name: KINORA_REDIS_URL
+  valueFrom: {secretKeyRef: {name: {{ $v.external.redis.secretName }}, key: {{ $v.external.redis.secretKey }}}}
+{{- else }}
+- name: KINORA_REDIS_URL
+  value: {{ $v.external.redis.url | quote }}
+{{- end }}
+{{- end }}
+{{- if $w.database }}
+{{- $db := include "kinora.databaseSecret" (dict "root" $root "db" ($w.databaseName | default $w.name)) | fromYaml }}
+- name: KINORA_DATABASE_URL
+  valueFrom: {secretKeyRef: {name: {{ $db.name }}, key: {{ $db.key }}}}
+{{- end }}
+{{- if $w.blob }}
+- name: KINORA_BLOB_DIR
+  value: /var/lib/kinora/blobs
+{{- end }}
+{{- if $w.c2pa }}
+- name: KINORA_C2PA_KEY_FILE
+  value: /var/run/kinora/c2pa/{{ $v.secrets.c2pa.keyFile }}
+- name: KINORA_C2PA_CERT_FILE
+  value: /var/run/kinora/c2pa/{{ $v.secrets.c2pa.certFile }}
+{{- end }}
+{{- if $w.jwtKeys }}
+- name: KINORA_JWT_PRIVATE_KEYS_DIR
+  value: /var/run/kinora/jwt
+{{- end }}
+{{- if eq $w.kind "worker" }}
+{{- /* A worker claims jobs of its pool's model only and calls that pool's Triton. */}}
+- name: KINORA_TRITON_URL
+  value: {{ include "kinora.tritonAddr" (dict "root" $root "pool" $w.pool) | quote }}
+- name: KINORA_POOL
+  value: {{ $w.pool | quote }}
+- name: KINORA_WORKER_MODELS
+  value: {{ $w.model | quote }}
+{{- end }}
+{{- if and (eq $w.name "generator") $w.pools }}
+{{- /* The API reaches every pool for admin RPCs (DrainPool/ResumePool, pool status). */}}
+{{- $entries := list }}
+{{- range $pool := $w.pools }}
+{{- $entries = append $entries (printf "%s=%s" $pool (include "kinora.tritonAddr" (dict "root" $root "pool" $pool))) }}
+{{- end }}
+- name: KINORA_TRITON_URL
+  value: {{ include "kinora.tritonAddr" (dict "root" $root "pool" (first $w.pools)) | quote }}
+- name: KINORA_MODEL_POOLS
+  value: {{ join "," $entries | quote }}
+{{- end }}
+{{- if eq $w.kind "modelServer" }}
+- name: KINORA_POOL
+  value: {{ $w.pool | quote }}
+{{- end }}
+{{- range $key := keys $w.env | sortAlpha }}
+- name: {{ $key }}
+  value: {{ index $w.env $key | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Probes: gRPC health for gRPC services, HTTP for the rest. */}}
+{{- define "kinora.probes" -}}
+{{- $root := .root -}}
+{{- $w := .w -}}
+{{- if eq $w.kind "grpc" }}
+startupProbe:
+  grpc: {port: {{ $root.Values.ports.grpc }}}
+  periodSeconds: 2
+  failureThreshold: 60
+readinessProbe:
+  grpc: {port: {{ $root.Values.ports.grpc }}}
+  periodSeconds: 5
+  failureThreshold: 2
+livenessProbe:
+  grpc: {port: {{ $root.Values.ports.grpc }}}
+  periodSeconds: 10
+  failureThreshold: 3
+{{- else if eq $w.kind "http" }}
+startupProbe:
+  httpGet: {path: /healthz, port: http}
+  periodSeconds: 2
+  failureThreshold: 60
+readinessProbe:
+  httpGet: {path: /readyz, port: http}
+  periodSeconds: 5
+  failureThreshold: 2
+livenessProbe:
+  httpGet: {path: /healthz, port: http}
+  periodSeconds: 10
+  failureThreshold: 3
+{{- else if eq $w.kind "worker" }}
+{{- /* Workers serve no API; their metrics endpoint answering means the process loop is alive. */}}
+startupProbe:
+  httpGet: {path: /metrics, port: metrics}
+  periodSeconds: 2
+  failureThreshold: 60
+readinessProbe:
+  httpGet: {path: /metrics, port: metrics}
+  periodSeconds: 10
+livenessProbe:
+  httpGet: {path: /metrics, port: metrics}
+  periodSeconds: 20
+  failureThreshold: 3
+{{- else }}
+startupProbe:
+  httpGet: {path: /v2/health/ready, port: http}
+  periodSeconds: {{ $w.startupProbe.periodSeconds }}
+  failureThreshold: {{ $w.startupProbe.failureThreshold }}
+readinessProbe:
+  httpGet: {path: /v2/health/ready, port: http}
+  periodSeconds: 5
+  failureThreshold: 2
+livenessProbe:
+  httpGet: {path: /v2/health/live, port: http}
+  periodSeconds: 15
+  failureThreshold: 4
+{{- end }}
+{{- end -}}
+
+{{- define "kinora.ports" -}}
+{{- $root := .root -}}
+{{- $w := .w -}}
+{{- if eq $w.kind "grpc" }}
+- {name: grpc, containerPort: {{ $root.Values.ports.grpc }}, protocol: TCP}
+{{- else if eq $w.kind "http" }}
+- {name: http, containerPort: {{ $root.Values.ports.http }}, protocol: TCP}
+{{- else if eq $w.kind "modelServer" }}
+- {name: grpc, containerPort: 8001, protocol: TCP}
+- {name: http, containerPort: 8000, protocol: TCP}
+{{- end }}
+{{- if eq $w.kind "modelServer" }}
+- {name: metrics, containerPort: 8002, protocol: TCP}
+{{- else }}
+- {name: metrics, containerPort: {{ $root.Values.ports.metrics }}, protocol: TCP}
+{{- end }}
+{{- end -}}

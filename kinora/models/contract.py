@@ -1,0 +1,211 @@
+"""The contract every Kinora video model implements (worldsim, ltx2, ...).
+
+The generator's worker builds a `ModelRequest`, the model server hands it to a
+`VideoModel`, and the model returns encoded media plus a JSON report. The same
+request travels over Triton as JSON (`request_to_json` / `request_from_json`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+ALLOWED_SECONDS = (4, 8, 10, 12, 16, 20)
+STANDARD_SIZES = ((720, 1280), (1280, 720), (1024, 1792), (1792, 1024))
+PRO_ONLY_SIZES = ((1080, 1920), (1920, 1080))
+QUALITIES = ("standard", "pro")
+MAX_CAMEOS = 2
+MAX_PROMPT_CHARS = 2000
+
+
+class ModelError(Exception):
+    """Base for errors a model reports back to the caller with a code."""
+
+    code = "internal"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ModelInputError(ModelError):
+    """The request cannot be served as given (bad size, unreadable image...)."""
+
+    code = "invalid_argument"
+
+
+class ModelCancelled(ModelError):
+    """The caller cancelled the request while the model was working."""
+
+    code = "cancelled"
+
+    def __init__(self, message: str = "generation was cancelled"):
+        super().__init__(message)
+
+
+@dataclass
+class VoiceProfile:
+    pitch_hz: float
+    envelope: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Cameo:
+    name: str
+    face_pngs: list[bytes] = field(default_factory=list)
+    voice: VoiceProfile | None = None
+
+
+@dataclass
+class ModelRequest:
+    prompt: str
+    seconds: int = 10
+    width: int = 720
+    height: int = 1280
+    fps: int = 24
+    seed: int = 0
+    quality: str = "standard"
+    watermark: str = ""
+    cameos: list[Cameo] = field(default_factory=list)
+    image: bytes | None = None
+    remix_plan: dict | None = None
+
+    def validate(self) -> None:
+        """Raise ModelInputError with a readable message when the request is unusable."""
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise ModelInputError("prompt must be a non-empty text")
+        if len(self.prompt) > MAX_PROMPT_CHARS:
+            raise ModelInputError(f"prompt is longer than {MAX_PROMPT_CHARS} characters")
+        if self.seconds not in ALLOWED_SECONDS:
+            raise ModelInputError(f"seconds must be one of {list(ALLOWED_SECONDS)}, got {self.seconds}")
+        if self.quality not in QUALITIES:
+            raise ModelInputError(f"quality must be 'standard' or 'pro', got {self.quality!r}")
+        size = (self.width, self.height)
+        allowed = STANDARD_SIZES + (PRO_ONLY_SIZES if self.quality == "pro" else ())
+        if size not in allowed:
+            names = ", ".join(f"{w}x{h}" for w, h in allowed)
+            raise ModelInputError(f"size {self.width}x{self.height} is not allowed for {self.quality}; use one of {names}")
+        if self.fps != 24:
+            raise ModelInputError(f"fps must be 24, got {self.fps}")
+        if len(self.cameos) > MAX_CAMEOS:
+            raise ModelInputError(f"at most {MAX_CAMEOS} cameos per clip, got {len(self.cameos)}")
+        for cameo in self.cameos:
+            if not cameo.name.strip():
+                raise ModelInputError("every cameo needs a name")
+            if cameo.voice is not None and not (40.0 <= cameo.voice.pitch_hz <= 600.0):
+                raise ModelInputError(f"cameo {cameo.name!r} voice pitch must be within 40..600 Hz")
+
+
+@dataclass
+class ModelResult:
+    mp4: bytes
+    thumbnail_jpeg: bytes
+    report: dict[str, Any]
+
+
+ProgressFn = Callable[[float, str], None]  # (percent 0..100, stage name)
+CancelledFn = Callable[[], bool]
+
+
+class VideoModel(Protocol):
+    name: str
+
+    def generate(self, request: ModelRequest, progress: ProgressFn, cancelled: CancelledFn) -> ModelResult:
+        """Make one clip. Raise ModelCancelled when `cancelled()` turns true,
+        ModelInputError for a request the model cannot serve."""
+        ...
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise ModelInputError(f"{what} is not valid base64") from exc
+
+
+def request_to_dict(request: ModelRequest) -> dict[str, Any]:
+    return {
+        "prompt": request.prompt,
+        "seconds": request.seconds,
+        "width": request.width,
+        "height": request.height,
+        "fps": request.fps,
+        "seed": request.seed,
+        "quality": request.quality,
+        "watermark": request.watermark,
+        "cameos": [
+            {
+                "name": c.name,
+                "face_pngs": [_b64(p) for p in c.face_pngs],
+                "voice": None if c.voice is None else {"pitch_hz": c.voice.pitch_hz, "envelope": list(c.voice.envelope)},
+            }
+            for c in request.cameos
+        ],
+        "image": None if request.image is None else _b64(request.image),
+        "remix_plan": request.remix_plan,
+    }
+
+
+def request_to_json(request: ModelRequest) -> str:
+    """JSON text for the Triton `request` input; binary fields are base64."""
+    return json.dumps(request_to_dict(request))
+
+
+def request_from_json(text: str | bytes) -> ModelRequest:
+    """Parse and type-check a request; raises ModelInputError with what is wrong."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelInputError(f"request is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelInputError("request must be a JSON object")
+
+    def typed(key: str, kind: type | tuple, default: Any = ...) -> Any:
+        if key not in data or data[key] is None:
+            if default is ...:
+                raise ModelInputError(f"request field {key!r} is missing")
+            return default
+        value = data[key]
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+            raise ModelInputError(f"request field {key!r} has the wrong type")
+        return value
+
+    cameos = []
+    for index, raw in enumerate(typed("cameos", list, [])):
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            raise ModelInputError(f"cameo #{index + 1} needs a name")
+        faces = raw.get("face_pngs") or []
+        if not isinstance(faces, list) or not all(isinstance(f, str) for f in faces):
+            raise ModelInputError(f"cameo {raw['name']!r} face_pngs must be a list of base64 strings")
+        voice = raw.get("voice")
+        profile = None
+        if voice is not None:
+            if not isinstance(voice, dict) or not isinstance(voice.get("pitch_hz"), (int, float)):
+                raise ModelInputError(f"cameo {raw['name']!r} voice needs a numeric pitch_hz")
+            envelope = voice.get("envelope") or []
+            if not isinstance(envelope, list) or not all(isinstance(v, (int, float)) for v in envelope):
+                raise ModelInputError(f"cameo {raw['name']!r} voice envelope must be a list of numbers")
+            profile = VoiceProfile(float(voice["pitch_hz"]), [float(v) for v in envelope])
+        cameos.append(Cameo(raw["name"], [_unb64(f, f"cameo {raw['name']!r} face") for f in faces], profile))
+
+    image = typed("image", str, None)
+    remix_plan = typed("remix_plan", dict, None)
+    return ModelRequest(
+        prompt=typed("prompt", str),
+        seconds=typed("seconds", int, 10),
+        width=typed("width", int, 720),
+        height=typed("height", int, 1280),
+        fps=typed("fps", int, 24),
+        seed=typed("seed", int, 0),
+        quality=typed("quality", str, "standard"),
+        watermark=typed("watermark", str, ""),
+        cameos=cameos,
+        image=None if image is None else _unb64(image, "image"),
+        remix_plan=remix_plan,
+    )

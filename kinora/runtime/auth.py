@@ -1,0 +1,176 @@
+"""Who is calling. Access tokens are JWTs signed by identity (EdDSA, with
+`kid`), verified here locally against identity's JWKS: no call per request.
+
+The JWKS is cached; an unknown `kid` triggers at most one refresh per
+`min_refresh_s`, so rotated keys are picked up without logging anyone out and a
+flood of forged kids cannot hammer identity. Verified tokens are cached until
+they expire, which keeps verification cheap on hot paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import jwt
+
+from kinora.runtime.errors import PermissionDenied, Unauthenticated
+
+ISSUER = "kinora-identity"
+AUDIENCE = "kinora"
+ALGORITHMS = ["EdDSA"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str  # user id, or "service:<name>"
+    kind: str  # "user", "apikey" or "service"
+    handle: str = ""
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    teen: bool = False
+    token: str = field(default="", repr=False, compare=False)
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind == "service"
+
+
+current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
+
+
+def principal() -> Principal | None:
+    return current_principal.get()
+
+
+def require_user() -> Principal:
+    p = current_principal.get()
+    if p is None or p.is_service:
+        raise Unauthenticated("sign in first: this call needs a valid access token")
+    return p
+
+
+def require_service(*names: str) -> Principal:
+    p = current_principal.get()
+    if p is None:
+        raise Unauthenticated("this internal call needs a service token")
+    if not p.is_service or (names and p.subject.removeprefix("service:") not in names):
+        raise PermissionDenied("only Kinora services may make this call")
+    return p
+
+
+def require_user_or_service() -> Principal:
+    p = current_principal.get()
+    if p is None:
+        raise Unauthenticated("sign in first: this call needs a valid access token")
+    return p
+
+
+def principal_from_claims(claims: dict, token: str = "") -> Principal:
+    return Principal(
+        subject=str(claims["sub"]),
+        kind=str(claims.get("kind", "user")),
+        handle=str(claims.get("handle", "")),
+        scopes=frozenset(claims.get("scopes", ())),
+        teen=bool(claims.get("teen", False)),
+        token=token,
+    )
+
+
+JwksFetcher = Callable[[], Awaitable[dict]]
+
+
+INTERNAL_KID = "kinora-internal"
+
+
+def mint_service_token(service: str, secret: str, ttl_s: int = 3600) -> tuple[str, float]:
+    """A token for service-to-service calls made outside any user request
+    (workers, consumers), signed with the cluster's shared internal secret.
+    Returns (token, expiry as a Unix time)."""
+    now = int(time.time())
+    exp = now + ttl_s
+    token = jwt.encode({"sub": f"service:{service}", "kind": "service", "iat": now, "exp": exp,
+                        "iss": ISSUER, "aud": AUDIENCE}, secret, algorithm="HS256",
+                       headers={"kid": INTERNAL_KID})
+    return token, float(exp)
+
+
+class TokenVerifier:
+    def __init__(self, fetch_jwks: JwksFetcher, *, internal_secret: str | None = None,
+                 min_refresh_s: float = 30.0, cache_size: int = 50_000):
+        self._fetch = fetch_jwks
+        self._internal_secret = internal_secret
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._last_refresh = 0.0
+        self._min_refresh_s = min_refresh_s
+        self._refresh_lock = asyncio.Lock()
+        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def load_jwks(self, jwks: dict) -> None:
+        self._keys = {k["kid"]: jwt.PyJWK(k) for k in jwks.get("keys", []) if "kid" in k}
+        self._last_refresh = time.monotonic()
+
+    async def refresh(self, force: bool = False) -> None:
+        async with self._refresh_lock:
+            if not force and time.monotonic() - self._last_refresh < self._min_refresh_s:
+                return
+            self.load_jwks(await self._fetch())
+
+    def verify_cached(self, token: str) -> Principal | None:
+        """Fast path: a token verified before and not yet expired."""
+        hit = self._cache.get(token)
+        if hit is not None and hit[1] > time.time():
+            return hit[0]
+        return None
+
+    def verify_with_keys(self, token: str) -> Principal | None:
+        """Verify against the keys at hand; None when the kid is unknown."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            raise Unauthenticated("the access token is malformed") from None
+        if kid == INTERNAL_KID:
+            if not self._internal_secret:
+                raise Unauthenticated("service tokens are not accepted here")
+            key, algorithms = self._internal_secret, ["HS256"]
+        else:
+            key, algorithms = self._keys.get(kid), ALGORITHMS
+            if key is None:
+                return None
+        try:
+            claims = jwt.decode(token, key=key, algorithms=algorithms, audience=AUDIENCE, issuer=ISSUER,
+                                options={"require": ["exp", "sub", "iat"]})
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("the access token has expired; refresh it and try again", "token_expired") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("the access token is not valid") from None
+        if claims.get("kind") == "service" and kid != INTERNAL_KID:
+            raise Unauthenticated("the access token is not valid")
+        found = principal_from_claims(claims, token)
+        self._cache[token] = (found, float(claims["exp"]))
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return found
+
+    async def verify(self, token: str) -> Principal:
+        found = self.verify_cached(token) or self.verify_with_keys(token)
+        if found is None:
+            await self.refresh()  # maybe the key was rotated in
+            found = self.verify_with_keys(token)
+        if found is None:
+            raise Unauthenticated("the access token was signed by an unknown key")
+        return found
+
+
+def bearer_token(metadata) -> str | None:
+    for key, value in metadata or ():
+        if key == "authorization":
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
+            return token.strip()
+    return None

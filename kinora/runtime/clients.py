@@ -1,0 +1,73 @@
+"""Outgoing gRPC: channels that carry the trace context and credentials.
+
+By default a call made while serving a user's request forwards that user's
+access token, so downstream services authorise the real caller. Background
+work (workers, consumers) passes a `TokenSource` for a service token instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import grpc
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from kinora.runtime import auth
+from kinora.runtime.server import MAX_MESSAGE_BYTES
+from kinora.runtime.telemetry import inject_context
+
+_tracer = trace.get_tracer("kinora.grpc.client")
+
+
+class TokenSource:
+    """Caches a token and fetches a new one shortly before it expires."""
+
+    def __init__(self, fetch: Callable[[], Awaitable[tuple[str, float]]], margin_s: float = 30.0):
+        self._fetch, self._margin = fetch, margin_s
+        self._token, self._expires = "", 0.0
+
+    async def token(self) -> str:
+        if time.time() > self._expires - self._margin:
+            self._token, self._expires = await self._fetch()
+        return self._token
+
+
+class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, token_source: TokenSource | None):
+        self.token_source = token_source
+
+    async def _metadata(self, details) -> list[tuple[str, str]]:
+        metadata = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
+        token = None
+        if self.token_source is not None:
+            token = await self.token_source.token()
+        else:
+            caller = auth.principal()
+            token = caller.token if caller else None
+        if token:
+            metadata.append(("authorization", f"Bearer {token}"))
+        metadata.extend(inject_context({}).items())
+        return metadata
+
+    def _details(self, details, metadata):
+        return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata, details.credentials,
+                                          details.wait_for_ready)
+
+    async def intercept_unary_unary(self, continuation, details, request):
+        name = details.method.decode() if isinstance(details.method, bytes) else details.method
+        with _tracer.start_as_current_span(name.lstrip("/"), kind=SpanKind.CLIENT):
+            call = await continuation(self._details(details, await self._metadata(details)), request)
+            await call  # surface errors inside the span
+            return call
+
+    async def intercept_unary_stream(self, continuation, details, request):
+        return await continuation(self._details(details, await self._metadata(details)), request)
+
+
+def channel(address: str, token_source: TokenSource | None = None) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
+        address, interceptors=[_ClientInterceptor(token_source)],
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])

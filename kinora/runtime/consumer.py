@@ -1,0 +1,162 @@
+"""Idempotent Kafka consumers.
+
+Each service is one consumer group. A polled batch is handled in one database
+transaction that also records every event id in `processed_events`; ids seen
+before are skipped. Offsets are committed only after that transaction commits,
+so a crash re-delivers, and re-delivery has no second effect. If the batch
+fails, events are retried one by one so a single poison event cannot block the
+rest; after `max_attempts` it is recorded as dead (logged, counted) and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+from kafka import KafkaConsumer, TopicPartition
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from kinora.runtime.events import EventTables
+from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, header_map
+from kinora.runtime.metrics import CONSUMER_LAG, EVENTS_CONSUMED
+from kinora.runtime.telemetry import extract_context
+
+log = logging.getLogger("kinora.consumer")
+_tracer = trace.get_tracer("kinora.kafka")
+
+
+@dataclass(frozen=True)
+class EventMeta:
+    event_id: str
+    event_type: str
+    topic: str
+    key: str
+    headers: dict[str, str]
+
+
+Handler = Callable[[Session, Message, EventMeta], None]
+
+
+class EventConsumer:
+    def __init__(self, engine: Engine, tables: EventTables, bootstrap: list[str], group_id: str,
+                 handlers: dict[type[Message], Handler], topics: list[str], max_attempts: int = 3,
+                 max_records: int = 1000):
+        self.engine, self.tables, self.group_id = engine, tables, group_id
+        self.bootstrap, self.topics, self.max_attempts, self.max_records = bootstrap, topics, max_attempts, max_records
+        self.handlers = {cls.DESCRIPTOR.full_name: (cls, fn) for cls, fn in handlers.items()}
+        self._consumer: KafkaConsumer | None = None
+
+    def _connect(self) -> KafkaConsumer:
+        return KafkaConsumer(
+            *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id,
+            client_id=f"{self.group_id}-consumer", enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # Short timeouts make group (re)joins take seconds, not tens of seconds.
+            max_poll_interval_ms=30_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000)
+
+    # -- handling -------------------------------------------------------------
+
+    def _meta(self, record) -> EventMeta:
+        headers = header_map(record.headers)
+        return EventMeta(event_id=headers.get(HEADER_EVENT_ID, f"{record.topic}:{record.partition}:{record.offset}"),
+                         event_type=headers.get(HEADER_EVENT_TYPE, ""), topic=record.topic,
+                         key=(record.key or b"").decode(errors="replace"), headers=headers)
+
+    def _claim(self, session: Session, metas: list[EventMeta]) -> set[str]:
+        """Record event ids as processed; return those not processed before."""
+        processed = self.tables.processed
+        ids = list(dict.fromkeys(m.event_id for m in metas))
+        seen = set(session.execute(select(processed.c.event_id).where(processed.c.event_id.in_(ids))).scalars())
+        fresh = [m for m in metas if m.event_id not in seen]
+        unique = {m.event_id: m for m in fresh}
+        if unique:
+            session.execute(processed.insert(), [{"event_id": m.event_id, "topic": m.topic} for m in unique.values()])
+        return set(unique)
+
+    def _apply(self, session: Session, record, meta: EventMeta) -> None:
+        entry = self.handlers.get(meta.event_type)
+        if entry is None:
+            return  # an event this service does not care about: recorded, skipped
+        cls, fn = entry
+        message = cls.FromString(record.value)
+        parent = extract_context(meta.headers)
+        span_ctx = trace.get_current_span(parent).get_span_context()
+        with _tracer.start_as_current_span(f"consume {meta.event_type}", context=parent, kind=SpanKind.CONSUMER,
+                                           links=[Link(span_ctx)] if span_ctx.is_valid else None,
+                                           attributes={"messaging.system": "kafka",
+                                                       "messaging.destination.name": meta.topic,
+                                                       "messaging.message.id": meta.event_id}):
+            fn(session, message, meta)
+
+    def handle_batch(self, records: list) -> None:
+        metas = [self._meta(r) for r in records]
+        try:
+            with Session(self.engine) as session, session.begin():
+                fresh = self._claim(session, metas)
+                for record, meta in zip(records, metas):
+                    if meta.event_id in fresh:
+                        fresh.discard(meta.event_id)  # a duplicate inside one batch applies once
+                        self._apply(session, record, meta)
+            for meta in metas:
+                EVENTS_CONSUMED.labels(self.group_id, meta.topic, "ok").inc()
+            return
+        except Exception:  # noqa: BLE001 - isolate the failing event below
+            log.warning("batch of %d failed; retrying events one by one", len(records), exc_info=True)
+        for record, meta in zip(records, metas):
+            self._handle_one(record, meta)
+
+    def _handle_one(self, record, meta: EventMeta) -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with Session(self.engine) as session, session.begin():
+                    if self._claim(session, [meta]):
+                        self._apply(session, record, meta)
+                EVENTS_CONSUMED.labels(self.group_id, meta.topic, "ok").inc()
+                return
+            except Exception:  # noqa: BLE001
+                log.exception("event %s (%s) failed, attempt %d", meta.event_id, meta.event_type, attempt)
+        with Session(self.engine) as session, session.begin():
+            if self._claim(session, [meta]):
+                session.execute(self.tables.processed.update()
+                                .where(self.tables.processed.c.event_id == meta.event_id)
+                                .values(status="dead", attempts=self.max_attempts))
+        EVENTS_CONSUMED.labels(self.group_id, meta.topic, "dead").inc()
+        log.error("event %s (%s) recorded as dead after %d attempts", meta.event_id, meta.event_type, self.max_attempts)
+
+    # -- loop -----------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        consumer = self._consumer = self._connect()
+        try:
+            while not stop.is_set():
+                polled = consumer.poll(timeout_ms=200, max_records=self.max_records)
+                if not polled:
+                    continue
+                records = [r for batch in polled.values() for r in batch]
+                self.handle_batch(records)
+                consumer.commit()  # only after the effects are durable
+                self._report_lag(consumer, polled.keys())
+        finally:
+            consumer.close(autocommit=False)
+
+    def _report_lag(self, consumer: KafkaConsumer, partitions) -> None:
+        try:
+            ends = consumer.end_offsets(list(partitions))
+        except Exception:  # noqa: BLE001 - lag is best effort
+            return
+        by_topic: dict[str, int] = {}
+        for tp in partitions:
+            position = consumer.position(tp)
+            by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(0, ends.get(tp, position) - position)
+        for topic, lag in by_topic.items():
+            CONSUMER_LAG.labels(self.group_id, topic).set(lag)
+
+
+__all__ = ["EventConsumer", "EventMeta", "Handler", "TopicPartition"]

@@ -1,0 +1,55 @@
+"""Kafka plumbing shared by the outbox relay and the consumers (kafka-python;
+works against Tansu locally and Apache Kafka in production)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+log = logging.getLogger("kinora.kafka")
+
+HEADER_EVENT_ID = "event_id"
+HEADER_EVENT_TYPE = "event_type"
+HEADER_SOURCE = "source"
+HEADER_TIME = "time_ms"
+
+
+def make_producer(bootstrap: list[str], client_id: str) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=bootstrap, client_id=client_id, acks="all", linger_ms=5,
+        batch_size=256 * 1024, max_request_size=8 * 1024 * 1024, retries=5,
+        max_in_flight_requests_per_connection=1,  # keep per-key order across retries
+    )
+
+
+def ensure_topics(bootstrap: list[str], topics: list[str], partitions: int = 3,
+                  timeout_s: float = 30.0) -> None:
+    """Create topics that do not exist yet. Waits for the broker to come up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="kinora-admin",
+                                     request_timeout_ms=10_000)
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kafka at {','.join(bootstrap)} is not reachable") from None
+            time.sleep(0.25)
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in dict.fromkeys(topics) if t not in existing]
+        if missing:
+            try:
+                admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
+            except TopicAlreadyExistsError:
+                pass  # another replica won the race
+    finally:
+        admin.close()
+
+
+def header_map(headers) -> dict[str, str]:
+    return {k: (v.decode() if isinstance(v, bytes | bytearray) else str(v)) for k, v in (headers or ())}

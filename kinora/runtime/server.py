@@ -1,0 +1,185 @@
+"""Service bootstrap: a grpc.aio server with real health, reflection, the
+runtime interceptor, /metrics, background workers and graceful shutdown.
+
+Lifecycle: NOT_SERVING while starting (migrations, key loading, consumers);
+SERVING once every startup hook has run; on SIGTERM/SIGINT NOT_SERVING again
+for `drain_seconds` (so load balancers stop sending), then the server refuses
+new calls and waits up to `grace_seconds` for in-flight calls, then background
+workers stop and the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from kinora.runtime import auth
+from kinora.runtime.interceptors import RuntimeInterceptor
+from kinora.runtime.settings import RuntimeSettings
+from kinora.runtime.telemetry import serve_metrics, setup_tracing
+from kinora.runtime.v1 import runtime_pb2, runtime_pb2_grpc
+
+log = logging.getLogger("kinora.server")
+
+MAX_MESSAGE_BYTES = 40 * 1024 * 1024  # verification videos are up to 30 MB
+
+
+class _RuntimeServicer(runtime_pb2_grpc.RuntimeServiceServicer):
+    def __init__(self, service: str, instance_id: str):
+        self.service, self.instance_id = service, instance_id
+        self.started_at = datetime.now(timezone.utc)
+
+    async def Ping(self, request, context):
+        return runtime_pb2.PingResponse(payload=request.payload)
+
+    async def GetInfo(self, request, context):
+        from kinora import __version__
+
+        reply = runtime_pb2.GetInfoResponse(service=self.service, version=__version__,
+                                            instance_id=self.instance_id)
+        reply.started_at.FromDatetime(self.started_at)
+        p = auth.principal()
+        reply.principal = p.subject if p else ""
+        return reply
+
+
+class BackgroundWorker:
+    """A blocking loop on its own thread (Kafka clients are synchronous).
+    `run(stop)` must return soon after `stop` is set."""
+
+    def __init__(self, name: str, run: Callable[[threading.Event], None]):
+        self.name, self._run = name, run
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self.error: BaseException | None = None
+
+    def _main(self):
+        try:
+            self._run(self.stop_event)
+        except BaseException as exc:  # noqa: BLE001 - reported, and health goes NOT_SERVING
+            self.error = exc
+            log.exception("background worker %s crashed", self.name)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self, timeout: float = 10.0):
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
+class ServiceApp:
+    def __init__(self, name: str, settings: RuntimeSettings, verifier: auth.TokenVerifier | None = None):
+        self.name = name
+        self.settings = settings
+        self.verifier = verifier
+        self.instance_id = uuid.uuid4().hex[:12]
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(
+            interceptors=[RuntimeInterceptor(name, verifier)],
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                     ("grpc.so_reuseport", 0)],
+        )
+        self._service_names: list[str] = []
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._workers: list[BackgroundWorker] = []
+        self._stopping = asyncio.Event()
+        self.port: int | None = None
+        self.metrics_port: int | None = None
+        self._metrics_server = None
+        self.add_servicer(runtime_pb2_grpc.add_RuntimeServiceServicer_to_server,
+                          _RuntimeServicer(name, self.instance_id), runtime_pb2.DESCRIPTOR.services_by_name["RuntimeService"].full_name)
+
+    def add_servicer(self, add_fn, servicer, full_name: str) -> None:
+        add_fn(servicer, self.server)
+        self._service_names.append(full_name)
+
+    def on_startup(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._startup.append(fn)
+
+    def on_shutdown(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._shutdown.append(fn)
+
+    def add_worker(self, name: str, run: Callable[[threading.Event], None]) -> BackgroundWorker:
+        worker = BackgroundWorker(name, run)
+        self._workers.append(worker)
+        return worker
+
+    async def _set_all(self, status) -> None:
+        for name in ("", *self._service_names):
+            await self.health.set(name, status)
+
+    async def start(self) -> int:
+        setup_tracing(self.name, self.settings.otlp_endpoint)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            self.server)
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+        address = f"{self.settings.grpc_host}:{self.settings.grpc_port}"
+        try:
+            self.port = self.server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{self.name}: cannot listen on {address}: is the port already in use?") from exc
+        if self.port == 0:
+            raise RuntimeError(f"{self.name}: cannot listen on {address}: is the port already in use?")
+        if self.settings.metrics_port:
+            try:
+                self._metrics_server, self.metrics_port = serve_metrics(self.settings.metrics_port)
+            except OSError as exc:
+                raise RuntimeError(f"{self.name}: cannot serve /metrics on port {self.settings.metrics_port}: {exc.strerror}") from exc
+        await self.server.start()  # health answers NOT_SERVING while we start up
+        for hook in self._startup:
+            await hook()
+        for worker in self._workers:
+            worker.start()
+        await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving", extra={"port": self.port, "metrics_port": self.metrics_port})
+        return self.port
+
+    async def stop(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        await self.health.enter_graceful_shutdown()  # NOT_SERVING from now on
+        if self.settings.drain_seconds:
+            await asyncio.sleep(self.settings.drain_seconds)
+        await self.server.stop(self.settings.grace_seconds)  # finishes in-flight calls
+        for worker in self._workers:
+            await asyncio.to_thread(worker.stop)
+        for hook in reversed(self._shutdown):
+            await hook()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+        log.info("stopped")
+
+    async def run_until_signal(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop_requested = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop_requested.set)
+        await self.start()
+        watch = asyncio.create_task(self._watch_workers(stop_requested))
+        await stop_requested.wait()
+        watch.cancel()
+        log.info("stopping on signal")
+        await self.stop()
+
+    async def _watch_workers(self, stop_requested: asyncio.Event) -> None:
+        # A crashed background worker makes the process unhealthy rather than silently half-working.
+        while True:
+            await asyncio.sleep(1.0)
+            if any(w.error for w in self._workers):
+                await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+                return

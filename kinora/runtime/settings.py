@@ -1,0 +1,150 @@
+"""Settings come from environment variables only, and are validated at start-up.
+
+A service declares its settings as a frozen dataclass whose fields carry the
+variable name, a parser and a default. `load_settings` reads them all and
+reports every problem at once, naming each variable, so a bad deployment fails
+fast with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+_MISSING = object()
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    """One or more environment variables are missing or malformed."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid settings:\n  " + "\n  ".join(problems))
+
+
+def setting(var: str, parse: Callable[[str], Any] = str, default: Any = _MISSING, help: str = ""):
+    """Declare a dataclass field read from environment variable `var`."""
+    meta = {"env": var, "parse": parse, "help": help}
+    if default is _MISSING:
+        return dataclasses.field(metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def load_settings(cls: type[T], env: Mapping[str, str] | None = None, **overrides: Any) -> T:
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for field in dataclasses.fields(cls):
+        if field.name in overrides:
+            values[field.name] = overrides[field.name]
+            continue
+        var = field.metadata.get("env")
+        if var is None:
+            continue
+        raw = env.get(var)
+        if raw is None or raw == "":
+            if field.default is dataclasses.MISSING:
+                problems.append(f"{var} is required but not set" + (f" ({field.metadata['help']})" if field.metadata.get("help") else ""))
+            continue
+        try:
+            values[field.name] = field.metadata["parse"](raw)
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{var}={raw!r} is not valid: {exc}")
+    if problems:
+        raise SettingsError(problems)
+    return cls(**values)
+
+
+# Parsers. Each raises ValueError with a short human explanation.
+
+def port(raw: str) -> int:
+    value = int(raw) if raw.strip().isdigit() else None
+    if value is None or not 0 <= value <= 65535:
+        raise ValueError("expected a TCP port number between 0 and 65535")
+    return value
+
+
+def address(raw: str) -> str:
+    host, sep, port_text = raw.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) <= 65535:
+        raise ValueError("expected host:port, for example 127.0.0.1:50051")
+    return raw
+
+
+def addresses(raw: str) -> list[str]:
+    return [address(part.strip()) for part in raw.split(",") if part.strip()]
+
+
+def database_url(raw: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError("expected a database URL such as sqlite:///path.db or postgresql+psycopg://user@host/db") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
+    return raw
+
+
+def positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if value <= 0:
+        raise ValueError("expected a number greater than zero")
+    return value
+
+
+def non_negative_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if value < 0:
+        raise ValueError("expected a number of zero or more")
+    return value
+
+
+def boolean(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def log_level(raw: str) -> str:
+    upper = raw.strip().upper()
+    if upper not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR")
+    return upper
+
+
+def csv(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeSettings:
+    """What every gRPC service needs. Services extend this dataclass."""
+
+    grpc_host: str = setting("KINORA_GRPC_HOST", str, "0.0.0.0")
+    grpc_port: int = setting("KINORA_GRPC_PORT", port, 50051)
+    metrics_port: int = setting("KINORA_METRICS_PORT", port, 0, "0 disables the /metrics endpoint")
+    database_url: str = setting("KINORA_DATABASE_URL", database_url, "sqlite:///kinora.db")
+    kafka_bootstrap: list[str] = setting("KINORA_KAFKA_BOOTSTRAP", addresses, None)
+    identity_addr: str | None = setting("KINORA_IDENTITY_ADDR", address, None, "where to fetch the JWKS")
+    log_level: str = setting("KINORA_LOG_LEVEL", log_level, "INFO")
+    drain_seconds: float = setting("KINORA_DRAIN_SECONDS", non_negative_float, 0.0,
+                                   "how long to report NOT_SERVING before refusing calls")
+    grace_seconds: float = setting("KINORA_GRACE_SECONDS", non_negative_float, 10.0)
+    otlp_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", str, None)
+    internal_secret: str | None = setting("KINORA_INTERNAL_SECRET", str, None,
+                                          "shared secret services use to obtain service tokens")

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Debian packages Kinora needs at build/test time. Idempotent: packages already
+# installed are skipped, and the package index is only refreshed when something
+# is actually missing.
+set -euo pipefail
+
+PACKAGES=(
+  espeak-ng   # speaks the challenge digits for the identity liveness test fixtures
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system-deps: all present (${PACKAGES[*]})"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "system-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,205 @@
+"""Outbox -> relay -> Tansu -> idempotent consumer, on PostgreSQL."""
+
+import threading
+import time
+import uuid
+
+import grpc
+import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, update
+from sqlalchemy.orm import Session
+
+from kinora.runtime.consumer import EventConsumer
+from kinora.runtime.db import make_engine
+from kinora.runtime.events import define_event_tables, emit
+from kinora.runtime.kafka import ensure_topics, make_producer
+from kinora.runtime.relay import OutboxRelay
+from kinora.runtime.v1.runtime_pb2 import PingRequest
+
+metadata = MetaData()
+notes = Table("notes", metadata, Column("id", String(36), primary_key=True), Column("text", String(200)))
+applied = Table("applied", metadata, Column("note_id", String(36), primary_key=True),
+                Column("times", Integer, nullable=False))
+tables = define_event_tables(metadata)
+
+
+def write_notes(engine, topic, count):
+    ids = []
+    with Session(engine) as s, s.begin():
+        for i in range(count):
+            note_id = str(uuid.uuid4())
+            s.execute(notes.insert().values(id=note_id, text=f"note {i}"))
+            emit(s, tables, topic, PingRequest(payload=note_id.encode()), "note", note_id)
+            ids.append(note_id)
+    return ids
+
+
+def apply_note(session, message, meta):
+    note_id = message.payload.decode()
+    done = session.execute(update(applied).where(applied.c.note_id == note_id).values(times=applied.c.times + 1))
+    if done.rowcount == 0:
+        session.execute(applied.insert().values(note_id=note_id, times=1))
+
+
+def drain(relay):
+    total = 0
+    while (n := relay.publish_batch()):
+        total += n
+    return total
+
+
+class Running:
+    """An EventConsumer on its own thread."""
+
+    def __init__(self, consumer):
+        self.consumer, self.stop = consumer, threading.Event()
+        self.thread = threading.Thread(target=consumer.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(15)
+
+
+def wait_applied(engine, expected, timeout=40):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as c:
+            if c.execute(select(func.count()).select_from(applied)).scalar_one() >= expected:
+                return
+        time.sleep(0.1)
+    raise AssertionError("events did not all arrive")
+
+
+@pytest.fixture
+def setup(pg_url, broker):
+    engine = make_engine(pg_url)
+    metadata.create_all(engine)
+    topic = f"kinora.test.notes{uuid.uuid4().hex[:6]}.v1"
+    ensure_topics([broker.bootstrap], [topic])
+    yield engine, topic
+    engine.dispose()
+
+
+def consumer_for(engine, broker, topic, group):
+    return EventConsumer(engine, tables, [broker.bootstrap], group, {PingRequest: apply_note}, [topic])
+
+
+def test_every_event_arrives_once_even_when_replayed(setup, broker):
+    engine, topic = setup
+    ids = write_notes(engine, topic, 300)
+    relay = OutboxRelay(engine, tables, make_producer([broker.bootstrap], "t"), "test")
+    assert drain(relay) == 300
+    assert relay.pending() == 0
+
+    replay = OutboxRelay(engine, tables, make_producer([broker.bootstrap], "t2"), "test")
+    # Re-publish by copying the original events back into the outbox under their original ids.
+    running = Running(consumer_for(engine, broker, topic, f"g-{uuid.uuid4().hex[:6]}"))
+    try:
+        wait_applied(engine, 300)
+        with engine.connect() as c:
+            event_ids = c.execute(select(tables.processed.c.event_id)).scalars().all()
+        assert len(event_ids) == 300
+        with Session(engine) as s, s.begin():
+            for event_id, note_id in zip(event_ids[:100], ids[:100]):
+                emit(s, tables, topic, PingRequest(payload=note_id.encode()), "note", note_id, event_id=event_id)
+        assert drain(replay) == 100
+        time.sleep(3)
+        with engine.connect() as c:
+            times = c.execute(select(applied.c.times)).scalars().all()
+        assert len(times) == 300 and set(times) == {1}
+    finally:
+        running.close()
+
+
+def test_consumer_restart_before_commit_applies_once(setup, broker):
+    engine, topic = setup
+    write_notes(engine, topic, 200)
+    drain(OutboxRelay(engine, tables, make_producer([broker.bootstrap], "t"), "test"))
+    group = f"g-{uuid.uuid4().hex[:6]}"
+
+    # First consumer handles a batch but "crashes" before committing offsets.
+    crashing = consumer_for(engine, broker, topic, group)
+    kc = crashing._connect()
+    handled = 0
+    deadline = time.monotonic() + 30
+    while handled == 0 and time.monotonic() < deadline:
+        polled = kc.poll(timeout_ms=500, max_records=150)
+        records = [r for batch in polled.values() for r in batch]
+        if records:
+            crashing.handle_batch(records)
+            handled = len(records)
+    kc.close(autocommit=False)
+    assert handled > 0
+
+    running = Running(consumer_for(engine, broker, topic, group))
+    try:
+        wait_applied(engine, 200)
+        time.sleep(1.5)
+        with engine.connect() as c:
+            times = c.execute(select(applied.c.times)).scalars().all()
+        assert len(times) == 200 and set(times) == {1}
+    finally:
+        running.close()
+
+
+def test_crash_between_state_change_and_relay_loses_nothing(setup, broker):
+    engine, topic = setup
+    write_notes(engine, topic, 120)
+    # The relay dies mid-publish: its broker connection is gone.
+    from kinora.stack.tansu import TansuBroker, free_port
+
+    doomed = TansuBroker(free_port()).start()
+    dead_relay = OutboxRelay(engine, tables, make_producer([doomed.bootstrap], "doomed"), "test")
+    doomed.stop()
+    with pytest.raises(Exception):
+        dead_relay.publish_batch()
+    assert dead_relay.pending() == 120  # nothing marked sent
+
+    assert drain(OutboxRelay(engine, tables, make_producer([broker.bootstrap], "t"), "test")) == 120
+    running = Running(consumer_for(engine, broker, topic, f"g-{uuid.uuid4().hex[:6]}"))
+    try:
+        wait_applied(engine, 120)
+    finally:
+        running.close()
+
+
+async def test_one_trace_spans_grpc_kafka_and_consumer(setup, broker):
+    import asyncio
+
+    from kinora.runtime import telemetry
+    from kinora.runtime.server import ServiceApp
+    from kinora.runtime.settings import RuntimeSettings
+    from kinora.stack.tansu import free_port
+
+    engine, topic = setup
+    exporter = InMemorySpanExporter()
+    telemetry.add_span_processor(SimpleSpanProcessor(exporter))
+
+    async def create_note(request: bytes, context) -> bytes:
+        ids = await asyncio.to_thread(write_notes, engine, topic, 1)
+        return ids[0].encode()
+
+    app = ServiceApp("tracetest", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port()))
+    app.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+        "kinora.test.v1.Notes", {"Create": grpc.unary_unary_rpc_method_handler(create_note)})])
+    await app.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as ch:
+            note_id = (await ch.unary_unary("/kinora.test.v1.Notes/Create")(b"", timeout=10)).decode()
+    finally:
+        await app.stop()
+    drain(OutboxRelay(engine, tables, make_producer([broker.bootstrap], "t"), "test"))
+    running = Running(consumer_for(engine, broker, topic, f"g-{uuid.uuid4().hex[:6]}"))
+    try:
+        wait_applied(engine, 1)
+    finally:
+        running.close()
+    spans = exporter.get_finished_spans()
+    server = next(s for s in spans if s.name == "kinora.test.v1.Notes/Create")
+    consume = next(s for s in spans if s.name.startswith("consume ") and s.attributes.get("messaging.destination.name") == topic)
+    assert consume.context.trace_id == server.context.trace_id
+    assert consume.parent is not None and consume.parent.span_id == server.context.span_id
+    assert note_id

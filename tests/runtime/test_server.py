@@ -1,0 +1,110 @@
+"""A service built on the runtime: health with real states, reflection,
+graceful shutdown on SIGTERM, settings validation."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from kinora.runtime.v1 import runtime_pb2, runtime_pb2_grpc
+from kinora.stack.tansu import free_port
+
+SAMPLE = Path(__file__).with_name("sample_service.py")
+
+
+def start_sample(port: int, **env) -> subprocess.Popen:
+    full_env = {**os.environ, "KINORA_GRPC_PORT": str(port), "KINORA_GRPC_HOST": "127.0.0.1", **env}
+    return subprocess.Popen([sys.executable, str(SAMPLE)], env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def health_status(channel, service="") -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2).status
+
+
+def wait_status(channel, wanted, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = health_status(channel)
+            if last == wanted:
+                return last
+        except grpc.RpcError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"health never became {wanted}, last {last}")
+
+
+def test_lifecycle_serving_reflection_and_graceful_sigterm():
+    port = free_port()
+    proc = start_sample(port, SAMPLE_STARTUP_DELAY="1.5", KINORA_DRAIN_SECONDS="1.0")
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        # While start-up hooks run, health answers NOT_SERVING.
+        assert wait_status(channel, health_pb2.HealthCheckResponse.NOT_SERVING) == health_pb2.HealthCheckResponse.NOT_SERVING
+        wait_status(channel, health_pb2.HealthCheckResponse.SERVING)
+        assert health_status(channel, "kinora.runtime.v1.RuntimeService") == health_pb2.HealthCheckResponse.SERVING
+
+        # Reflection lists the services.
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
+        names = {s.name for s in replies[0].list_services_response.service}
+        assert {"kinora.runtime.v1.RuntimeService", "grpc.health.v1.Health"} <= names
+
+        ping = runtime_pb2_grpc.RuntimeServiceStub(channel).Ping(runtime_pb2.PingRequest(payload=b"hi"), timeout=2)
+        assert ping.payload == b"hi"
+
+        # An in-flight call started before SIGTERM still finishes.
+        sleep = channel.unary_unary("/kinora.test.v1.SampleService/Sleep")
+        with ThreadPoolExecutor(1) as pool:
+            inflight = pool.submit(sleep, b"2.0", timeout=10)
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            wait_status(channel, health_pb2.HealthCheckResponse.NOT_SERVING, timeout=5)
+            assert inflight.result() == b"slept 2.0"
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_bad_settings_stop_startup_naming_the_variable():
+    proc = start_sample(free_port(), KINORA_GRPC_PORT="not-a-port", KINORA_DATABASE_URL="mysql://x/y")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert "KINORA_GRPC_PORT='not-a-port' is not valid" in err
+    assert "KINORA_DATABASE_URL" in err and "unsupported database" in err
+
+
+def test_port_in_use_is_a_clear_error():
+    import socket
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        proc = start_sample(port)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert f"127.0.0.1:{port}" in err and "already in use" in err
+
+
+@pytest.mark.parametrize("raw", ["", "70000", "-1"])
+def test_port_parser_rejects(raw):
+    from kinora.runtime.settings import RuntimeSettings, SettingsError, load_settings
+
+    if raw == "":
+        assert load_settings(RuntimeSettings, {"KINORA_GRPC_PORT": raw}).grpc_port == 50051
+        return
+    with pytest.raises(SettingsError, match="KINORA_GRPC_PORT"):
+        load_settings(RuntimeSettings, {"KINORA_GRPC_PORT": raw})
