@@ -174,3 +174,28 @@ def bearer_token(metadata) -> str | None:
                 raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
             return token.strip()
     return None
+
+
+def mint_access_token(private_key, kid: str, subject: str, *, kind: str = "user", handle: str = "",
+                      scopes: list[str] | tuple[str, ...] = (), teen: bool = False, ttl_s: int = 900,
+                      token_id: str | None = None) -> tuple[str, float]:
+    """Sign an access token (EdDSA). Identity is the only production caller;
+    returns (token, expiry as a Unix time)."""
+    import uuid
+
+    now = int(time.time())
+    exp = now + ttl_s
+    claims = {"sub": subject, "kind": kind, "handle": handle, "scopes": list(scopes), "teen": teen,
+              "iat": now, "exp": exp, "iss": ISSUER, "aud": AUDIENCE, "jti": token_id or uuid.uuid4().hex}
+    return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": kid}), float(exp)
+
+
+def public_jwk(public_key, kid: str) -> dict:
+    """The JWKS entry for an Ed25519 public key."""
+    import json
+
+    from jwt.algorithms import OKPAlgorithm
+
+    jwk = json.loads(OKPAlgorithm.to_jwk(public_key))
+    jwk.update({"kid": kid, "alg": "EdDSA", "use": "sig"})
+    return jwk

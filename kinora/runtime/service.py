@@ -1,0 +1,112 @@
+"""The parts every Kinora service process shares, assembled once:
+database engine and migrations, the outbox relay, event consumers, the token
+verifier (JWKS from identity) and the gRPC app. A service's `server.py` builds
+its domain objects and servicers on top of a `ServiceContext`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from kinora.runtime import auth
+from kinora.runtime.clients import TokenSource, channel
+from kinora.runtime.consumer import EventConsumer, Handler
+from kinora.runtime.db import make_engine, session_factory
+from kinora.runtime.events import EventTables
+from kinora.runtime.kafka import ensure_topics, make_producer
+from kinora.runtime.migrations import upgrade
+from kinora.runtime.relay import OutboxRelay
+from kinora.runtime.server import ServiceApp
+from kinora.runtime.settings import RuntimeSettings
+
+
+@dataclass
+class ServiceContext:
+    name: str
+    settings: RuntimeSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    tables: EventTables
+    app: ServiceApp
+    verifier: auth.TokenVerifier | None
+    relay: OutboxRelay | None = None
+    consumers: list[EventConsumer] = field(default_factory=list)
+
+    def service_token_source(self) -> TokenSource | None:
+        """Credentials for calls made outside any user request."""
+        secret = self.settings.internal_secret
+        if not secret:
+            return None
+
+        async def fetch():
+            return auth.mint_service_token(self.name, secret)
+
+        return TokenSource(fetch)
+
+    def wake_relay(self) -> None:
+        """Call after committing events to publish them without waiting for the next poll."""
+        if self.relay is not None:
+            self.relay.wake.set()
+
+
+def jwks_from_identity(address: str):
+    """A JWKS fetcher that asks identity over gRPC (only on cache misses)."""
+    from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
+
+    ch = None
+
+    async def fetch() -> dict:
+        nonlocal ch
+        if ch is None:
+            ch = channel(address)
+        reply = await identity_pb2_grpc.IdentityServiceStub(ch).GetJwks(identity_pb2.GetJwksRequest(), timeout=5)
+        return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys]}
+
+    return fetch
+
+
+def create_service(name: str, settings: RuntimeSettings, tables: EventTables, migrations_dir: Path | None,
+                   *, topics: list[str] = (), consumes: dict[type[Message], Handler] | None = None,
+                   consume_topics: list[str] = (), jwks_fetcher=None, migrate_on_start: bool = True) -> ServiceContext:
+    engine = make_engine(settings.database_url)
+    fetcher = jwks_fetcher or (jwks_from_identity(settings.identity_addr) if settings.identity_addr else None)
+    verifier = auth.TokenVerifier(fetcher, internal_secret=settings.internal_secret) if fetcher else None
+    if verifier is None and settings.internal_secret:
+        async def no_jwks() -> dict:
+            return {"keys": []}
+        verifier = auth.TokenVerifier(no_jwks, internal_secret=settings.internal_secret)
+    app = ServiceApp(name, settings, verifier)
+    ctx = ServiceContext(name, settings, engine, session_factory(engine), tables, app, verifier)
+    bootstrap = settings.kafka_bootstrap
+
+    async def prepare():
+        if migrate_on_start and migrations_dir is not None:
+            await asyncio.to_thread(upgrade, migrations_dir, settings.database_url)
+        if bootstrap:
+            await asyncio.to_thread(ensure_topics, bootstrap, [*topics, *consume_topics])
+        if verifier is not None and fetcher is not None:
+            try:
+                await verifier.refresh(force=True)
+            except Exception:  # identity may start later; keys are fetched on first use
+                pass
+
+    app.on_startup(prepare)
+    if bootstrap:
+        ctx.relay = OutboxRelay(engine, tables, make_producer(bootstrap, name), name)
+        app.add_worker(f"{name}-relay", ctx.relay.run)
+        if consumes:
+            consumer = EventConsumer(engine, tables, bootstrap, name, consumes, list(consume_topics))
+            ctx.consumers.append(consumer)
+            app.add_worker(f"{name}-consumer", consumer.run)
+
+    async def dispose():
+        engine.dispose()
+
+    app.on_shutdown(dispose)
+    return ctx
