@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -39,11 +40,13 @@ def precision_recall(pairs: list[tuple[bool, bool]]) -> tuple[float, float, int,
 
 
 def case_scores(matcher: RestrictionMatcher, cases: list[dict]) -> list[float]:
-    """Each case's best score with the threshold at 0, so one pass serves every threshold."""
+    """Each case's decision score (z-score; infinite for an exact term) with the threshold
+    disabled, so one pass serves every threshold."""
     scores = []
     for case in cases:
         conflicts = matcher.check(case["prompt"], [case["restriction"]])
-        scores.append(max((c.score for c in conflicts), default=0.0))
+        scores.append(max((math.inf if c.zscore is None else c.zscore for c in conflicts),
+                          default=-math.inf))
     return scores
 
 
@@ -60,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cases = load_cases()
-    probe = RestrictionMatcher(semantic_threshold=0.0)
+    probe = RestrictionMatcher(semantic_threshold=-math.inf)
     scores = case_scores(probe, cases)
     tune = [i for i, c in enumerate(cases) if c["split"] == "tune"]
     test = [i for i, c in enumerate(cases) if c["split"] == "test"]
@@ -68,15 +71,15 @@ def main() -> None:
     if args.sweep:
         print("threshold sweep on the tune split (F1):")
         best = (0.0, 0.0)
-        for step in range(30, 71):
-            t = step / 100
+        for step in range(10, 61):
+            t = step / 10
             p, r, *_ = precision_recall([(cases[i]["conflict"], scores[i] >= t) for i in tune])
             f1 = 2 * p * r / (p + r) if p + r else 0.0
             print(f"  {t:.2f} precision={p:.3f} recall={r:.3f} f1={f1:.3f}")
             best = max(best, (f1, t))
         print(f"tune split picks {best[1]:.2f} (shipped: {SEMANTIC_THRESHOLD:.2f})")
 
-    print(f"threshold {SEMANTIC_THRESHOLD:.2f}")
+    print(f"z-score threshold {SEMANTIC_THRESHOLD:.2f}")
     report("all", cases, scores, SEMANTIC_THRESHOLD)
     report("tune", [cases[i] for i in tune], [scores[i] for i in tune], SEMANTIC_THRESHOLD)
     report("test", [cases[i] for i in test], [scores[i] for i in test], SEMANTIC_THRESHOLD)

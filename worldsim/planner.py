@@ -50,6 +50,8 @@ def _synonym_index():
             synonyms = set(words) | {concept.replace("_", " ")}
             # keep well-known two-word names together ("soccer ball", "living room")
             synonyms |= {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
+            if category == "entity" and concept != "ball":
+                synonyms.discard("ball")  # a bare "ball" is resolved by the setting
             for synonym in sorted(synonyms):
                 rows.append((category, concept, synonym))
     vectors = embed([r[2] for r in rows])

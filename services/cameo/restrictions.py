@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -22,9 +23,11 @@ from kinora.ml.embeddings import embed
 MAX_PROMPT_CHARS = 4000
 MAX_RESTRICTION_CHARS = 300
 MAX_RESTRICTIONS = 50
-# Max F1 on the "tune" split of data/restriction_cases.jsonl (benchmarks/eval_restrictions.py --sweep).
-# Recall matters more than precision here: a missed restriction breaks the owner's consent.
-SEMANTIC_THRESHOLD = 0.37
+# The semantic signal is a z-score: how far the prompt's similarity to the restriction stands above
+# the similarities of everyday prompts (_BACKGROUND) to it. Raw cosine alone over-fires on topics
+# near everything ("alcohol" vs "drinking orange juice"). Max F1 on the "tune" split of
+# data/restriction_cases.jsonl (benchmarks/eval_restrictions.py --sweep).
+SEMANTIC_THRESHOLD = 3.6
 
 # Words that frame a restriction ("never put me in ...") rather than name its topic.
 _FRAME_WORDS = frozenset(
@@ -109,6 +112,50 @@ _TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 
+# Ordinary prompts that define "typical" similarity for each restriction (none is in the dataset).
+_BACKGROUND = (
+    'walking a dog through a park in autumn',
+    'cooking pasta in a small apartment kitchen',
+    'riding a skateboard down a city street',
+    'reading a newspaper on a train',
+    'playing guitar on a porch at sunset',
+    'a family picnic by a lake',
+    'jogging along the beach at sunrise',
+    'working on a laptop in a coffee shop',
+    'painting a landscape on a canvas',
+    'a child building a sandcastle',
+    'gardening and planting tomatoes',
+    'shopping at a farmers market',
+    'doing laundry on a Sunday morning',
+    'a cat sleeping on a windowsill',
+    'hiking through a snowy forest',
+    'fishing from a wooden dock',
+    'taking photos of the city skyline at night',
+    'a birthday party with balloons and cake',
+    'swimming laps in an indoor pool',
+    'studying for an exam at a desk',
+    'feeding ducks at a pond',
+    'driving across a desert highway',
+    'dancing at a wedding reception',
+    'a teacher explaining math on a chalkboard',
+    'fixing a bicycle in a garage',
+    'a street musician playing saxophone',
+    'flying a kite on a windy hill',
+    'baking bread at dawn',
+    'sitting in traffic during rain',
+    'eating ramen at a noodle bar',
+    'playing video games with friends',
+    'a doctor talking to a patient',
+    'watching a football game on TV',
+    'knitting a scarf by the fireplace',
+    'a rocket launching into space',
+    'surfing a big wave',
+    'a chef plating a fancy dessert',
+    'camping under the stars',
+    'giving a presentation at work',
+    'a horse running through a field',
+)
+
 _WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 
@@ -155,8 +202,9 @@ for _name, (_words, _) in _TOPICS.items():
 class Conflict:
     restriction: str  # the owner's restriction, verbatim
     reason: str  # readable by the requester
-    score: float  # 1.0 for an exact term, else cosine similarity
+    score: float  # 1.0 for an exact term, else cosine similarity to the closest exemplar
     match: str  # "exact" or "semantic"
+    zscore: float | None  # semantic only: similarity in standard deviations above everyday prompts
     evidence: str  # the matched term, or the exemplar the prompt was closest to
 
 
@@ -167,6 +215,8 @@ class _ParsedRestriction:
     terms: tuple[tuple[str, ...], ...]  # stemmed token sequences
     exemplars: tuple[str, ...]
     exemplar_vectors: np.ndarray
+    typical: float  # median best-exemplar similarity of the background prompts
+    spread: float  # its standard deviation
 
 
 def _validate_prompt(prompt: str) -> str:
@@ -212,7 +262,7 @@ class RestrictionMatcher:
                 conflicts.append(Conflict(
                     restriction=rule.text,
                     reason=f'the prompt mentions "{term}", which the restriction "{rule.text}" rules out',
-                    score=1.0, match="exact", evidence=term))
+                    score=1.0, match="exact", zscore=None, evidence=term))
             else:
                 semantic_pending.append(rule)
         if semantic_pending:
@@ -221,13 +271,14 @@ class RestrictionMatcher:
             for rule in semantic_pending:
                 sims = prompt_vectors @ rule.exemplar_vectors.T
                 best = float(sims.max())
-                if best >= self.semantic_threshold:
+                zscore = (best - rule.typical) / rule.spread
+                if zscore >= self.semantic_threshold:
                     exemplar = rule.exemplars[int(sims.max(axis=0).argmax())]
                     conflicts.append(Conflict(
                         restriction=rule.text,
                         reason=(f'the prompt is about "{rule.topic_phrase}", which the restriction '
                                 f'"{rule.text}" rules out (similarity {best:.2f} to "{exemplar}")'),
-                        score=best, match="semantic", evidence=exemplar))
+                        score=best, match="semantic", zscore=zscore, evidence=exemplar))
         return conflicts
 
     def _parse(self, restriction: str) -> _ParsedRestriction:
@@ -263,13 +314,22 @@ def parse_restriction(restriction: str) -> _ParsedRestriction:
         terms.update(_term_stems(s) for s in synonyms)
         exemplars.extend(topic_exemplars)
     terms.discard(())
+    vectors = embed(exemplars)
+    background = (_background_vectors() @ vectors.T).max(axis=1)
     return _ParsedRestriction(
         text=restriction,
         topic_phrase=topic_phrase,
         terms=tuple(sorted(terms)),
         exemplars=tuple(exemplars),
-        exemplar_vectors=embed(exemplars),
+        exemplar_vectors=vectors,
+        typical=float(np.median(background)),
+        spread=max(float(background.std()), 1e-3),
     )
+
+
+@lru_cache(maxsize=1)
+def _background_vectors() -> np.ndarray:
+    return embed(list(_BACKGROUND))
 
 
 def _find_term(words: list[str], stems: list[str], terms: tuple[tuple[str, ...], ...]) -> str | None:

@@ -1,0 +1,308 @@
+"""The whole platform on one machine: the Tansu broker, the Triton model
+server (PyTriton) and every service as its own process, with all data under
+one folder ($KINORA_HOME, default ./.kinora). Nothing is mocked.
+
+Used by `kinora up`, `kinora status`, `kinora demo` and the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from kinora.stack.tansu import TansuBroker, port_free
+
+SERVICES = ("identity", "cameo", "feed", "generator", "billing")
+# Default ports; each can be moved with KINORA_<NAME>_PORT, or all at once with a base.
+DEFAULT_PORTS = {
+    "broker": 19092, "identity": 50061, "cameo": 50062, "feed": 50063, "generator": 50064,
+    "billing": 50065, "gateway": 8080, "triton-grpc": 18001, "triton-http": 18000, "triton-metrics": 18002,
+}
+METRICS_BASE = 19461
+
+
+def kinora_home() -> Path:
+    return Path(os.environ.get("KINORA_HOME", ".kinora")).resolve()
+
+
+def configured_ports(env=os.environ) -> dict[str, int]:
+    ports = {}
+    for name, default in DEFAULT_PORTS.items():
+        var = f"KINORA_{name.upper().replace('-', '_')}_PORT"
+        raw = env.get(var)
+        if raw is None:
+            ports[name] = default
+            continue
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise StackError(f"{var}={raw!r} is not a TCP port number")
+        ports[name] = int(raw)
+    return ports
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class Component:
+    name: str
+    kind: str  # "broker", "grpc", "http", "triton", "worker"
+    address: str
+    pid: int = 0
+    log: str = ""
+    health_url: str = ""
+
+
+@dataclass
+class StackState:
+    home: str
+    components: list[Component] = field(default_factory=list)
+    gateway_url: str = ""
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"home": self.home, "gateway_url": self.gateway_url,
+                                    "components": [asdict(c) for c in self.components]}, indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> "StackState":
+        data = json.loads(path.read_text())
+        return cls(data["home"], [Component(**c) for c in data["components"]], data.get("gateway_url", ""))
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def check_component(c: Component, timeout: float = 2.0) -> tuple[bool, str]:
+    """(serving?, detail) for one component."""
+    if c.kind == "grpc":
+        try:
+            with grpc.insecure_channel(c.address) as ch:
+                status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=timeout).status
+        except grpc.RpcError as exc:
+            return False, f"unreachable ({exc.code().name})"
+        name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+        return status == health_pb2.HealthCheckResponse.SERVING, name
+    if c.kind in ("http", "triton"):
+        try:
+            with urllib.request.urlopen(c.health_url, timeout=timeout) as resp:
+                return resp.status == 200, f"HTTP {resp.status}"
+        except Exception as exc:  # noqa: BLE001 - any failure means not serving
+            return False, f"unreachable ({type(exc).__name__})"
+    if c.kind in ("broker", "worker"):
+        alive = _pid_alive(c.pid)
+        if c.kind == "broker" and alive:
+            import socket
+
+            host, port = c.address.rsplit(":", 1)
+            with socket.socket() as s:
+                s.settimeout(timeout)
+                alive = s.connect_ex((host, int(port))) == 0
+        return alive, "running" if alive else "not running"
+    return False, "unknown component"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class LocalStack:
+    def __init__(self, home: Path | None = None, env=None, workers: int = 1, log=print):
+        self.home = (home or kinora_home()).resolve()
+        self.env = dict(os.environ if env is None else env)
+        self.ports = configured_ports(self.env)
+        self.workers = workers
+        self.log = log
+        self.broker: TansuBroker | None = None
+        self.procs: list[tuple[Component, subprocess.Popen]] = []
+        self.state = StackState(str(self.home))
+
+    # -- layout -----------------------------------------------------------------
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "stack.json"
+
+    def _secret(self) -> str:
+        path = self.home / "internal_secret"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def addr(self, name: str) -> str:
+        return f"127.0.0.1:{self.ports[name]}"
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in self.env.items() if not k.startswith("KINORA_") or k in ("KINORA_HOME",)}
+        env.update({
+            "KINORA_HOME": str(self.home),
+            "KINORA_KAFKA_BOOTSTRAP": self.addr("broker"),
+            "KINORA_INTERNAL_SECRET": self._secret(),
+            "KINORA_BLOB_DIR": str(self.home / "blobs"),
+            "KINORA_TRITON_URL": self.addr("triton-grpc"),
+            "KINORA_GRPC_HOST": "127.0.0.1",
+            "KINORA_LOG_LEVEL": self.env.get("KINORA_LOG_LEVEL", "INFO"),
+            "PYTHONUNBUFFERED": "1",
+        })
+        for svc in SERVICES:
+            env[f"KINORA_{svc.upper()}_ADDR"] = self.addr(svc)
+        # Settings that operators pass through (e.g. KINORA_FREE_DAILY_ALLOWANCE) keep flowing.
+        for k, v in self.env.items():
+            if k.startswith("KINORA_") and k not in env and not k.endswith("_PORT"):
+                env[k] = v
+        return env
+
+    def _check_ports(self, names: list[str]) -> None:
+        busy = [f"{n} port {self.ports[n]}" for n in names if not port_free(self.ports[n])]
+        if busy:
+            raise StackError("cannot start: already in use: " + ", ".join(busy)
+                             + " (stop what uses it, or move it with KINORA_<NAME>_PORT)")
+
+    # -- start / stop ---------------------------------------------------------------
+
+    def _spawn(self, comp: Component, argv: list[str], env: dict[str, str]) -> None:
+        log_path = self.home / "logs" / f"{comp.name}.log"
+        comp.log = str(log_path)
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        comp.pid = proc.pid
+        self.procs.append((comp, proc))
+        self.state.components.append(comp)
+
+    def planned(self) -> list[str]:
+        names = ["broker"]
+        if _available("kinora.models.serve"):
+            names += ["triton-grpc", "triton-http", "triton-metrics"]
+        names += [s for s in SERVICES if _available(f"services.{s}.__main__")]
+        if _available("services.gateway.__main__"):
+            names.append("gateway")
+        return names
+
+    def start(self, timeout_s: float = 180.0) -> StackState:
+        for sub in ("db", "blobs", "logs"):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        if self.state_file.exists():
+            old = StackState.load(self.state_file)
+            if any(_pid_alive(c.pid) for c in old.components):
+                raise StackError(f"a stack is already running from {self.home} (see `kinora status`)")
+        names = self.planned()
+        self._check_ports(names)
+        try:
+            self._start_all(names)
+            self.state.save(self.state_file)
+            self.wait_serving(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self.state
+
+    def _start_all(self, names: list[str]) -> None:
+        env = self.base_env()
+        self.broker = TansuBroker(self.ports["broker"], self.home / "logs" / "broker.log").start()
+        self.state.components.append(Component("broker", "broker", self.addr("broker"), self.broker.process.pid,
+                                               str(self.home / "logs" / "broker.log")))
+        py = sys.executable
+        if "triton-grpc" in names:
+            self._spawn(Component("model-server", "triton", self.addr("triton-grpc"),
+                                  health_url=f"http://{self.addr('triton-http')}/v2/health/ready"),
+                        [py, "-m", "kinora.models.serve", "--model", self.env.get("KINORA_MODELS", "worldsim"),
+                         "--grpc-port", str(self.ports["triton-grpc"]), "--http-port", str(self.ports["triton-http"]),
+                         "--metrics-port", str(self.ports["triton-metrics"])], env)
+        for i, svc in enumerate(s for s in SERVICES if s in names):
+            svc_env = {**env, "KINORA_GRPC_PORT": str(self.ports[svc]), "KINORA_METRICS_PORT": str(METRICS_BASE + i),
+                       "KINORA_DATABASE_URL": f"sqlite:///{self.home / 'db' / f'{svc}.db'}"}
+            self._spawn(Component(svc, "grpc", self.addr(svc)), [py, "-m", f"services.{svc}"], svc_env)
+        if "generator" in names and _available("services.generator.worker"):
+            for w in range(self.workers):
+                worker_env = {**env, "KINORA_DATABASE_URL": f"sqlite:///{self.home / 'db' / 'generator.db'}",
+                              "KINORA_METRICS_PORT": str(METRICS_BASE + 10 + w), "KINORA_WORKER_ID": f"worker-{w}"}
+                self._spawn(Component(f"generator-worker-{w}", "worker", ""),
+                            [py, "-m", "services.generator.worker"], worker_env)
+        if "gateway" in names:
+            gw_env = {**env, "KINORA_HTTP_PORT": str(self.ports["gateway"]),
+                      "KINORA_METRICS_PORT": str(METRICS_BASE + 9)}
+            self._spawn(Component("gateway", "http", self.addr("gateway"),
+                                  health_url=f"http://{self.addr('gateway')}/readyz"),
+                        [py, "-m", "services.gateway"], gw_env)
+            self.state.gateway_url = f"http://{self.addr('gateway')}"
+
+    def wait_serving(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = list(self.state.components)
+        while pending:
+            for comp, proc in self.procs:
+                if proc.poll() is not None:
+                    tail = Path(comp.log).read_text(errors="replace")[-1500:] if comp.log else ""
+                    raise StackError(f"{comp.name} exited with status {proc.returncode} while starting; "
+                                     f"log {comp.log}:\n{tail}")
+            pending = [c for c in pending if not check_component(c)[0]]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                detail = ", ".join(f"{c.name}: {check_component(c)[1]}" for c in pending)
+                raise StackError(f"not serving after {timeout_s:.0f}s: {detail}")
+            time.sleep(0.25)
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        # Reverse start order: the edge first, the broker last.
+        for comp, proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout_s
+        for comp, proc in reversed(self.procs):
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.log(f"{comp.name} did not stop in time; killing it")
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        self.procs.clear()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        if self.state_file.exists():
+            self.state_file.unlink()
+
+    def __enter__(self) -> "LocalStack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def status(home: Path | None = None) -> list[tuple[Component, bool, str]]:
+    home = (home or kinora_home()).resolve()
+    path = home / "stack.json"
+    if not path.exists():
+        raise StackError(f"no stack is running from {home} (start one with `kinora up`)")
+    return [(c, *check_component(c)) for c in StackState.load(path).components]
