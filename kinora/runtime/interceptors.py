@@ -53,22 +53,21 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         self._wrapped[method] = wrapped
         return wrapped
 
-    async def _enter(self, context: grpc.aio.ServicerContext):
+    async def _enter(self, metadata):
         """Authenticate and return the principal; raises KinoraError."""
-        metadata = context.invocation_metadata()
         token = auth.bearer_token(metadata)
         if token is None:
             return None
         if self.verifier is None:
             raise KinoraError("this service cannot verify tokens")
-        return await self.verifier.verify(token)
+        return self.verifier.verify_cached(token) or await self.verifier.verify(token)
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler):
         metrics = _CallMetrics(self.service, method.rsplit("/", 1)[-1])
         span_name = method.lstrip("/")
 
-        def start(context):
-            carrier = {k: v for k, v in (context.invocation_metadata() or ()) if k in ("traceparent", "tracestate")}
+        def start(metadata):
+            carrier = {k: v for k, v in metadata if k == "traceparent" or k == "tracestate"}
             parent = extract_context(carrier) if carrier else None
             span = _tracer.start_span(span_name, context=parent, kind=SpanKind.SERVER,
                                       attributes={"rpc.system": "grpc", "rpc.method": span_name})
@@ -99,11 +98,12 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
 
             async def unary(request, context):
                 started = time.perf_counter()
-                span, token = start(context)
+                metadata = context.invocation_metadata() or ()
+                span, token = start(metadata)
                 code = _OK
                 principal_token = None
                 try:
-                    principal_token = auth.current_principal.set(await self._enter(context))
+                    principal_token = auth.current_principal.set(await self._enter(metadata))
                     return await inner(request, context)
                 except KinoraError as exc:
                     code = exc.status
@@ -127,11 +127,12 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
 
         async def streaming(request, context):
             started = time.perf_counter()
-            span, token = start(context)
+            metadata = context.invocation_metadata() or ()
+            span, token = start(metadata)
             code = _OK
             principal_token = None
             try:
-                principal_token = auth.current_principal.set(await self._enter(context))
+                principal_token = auth.current_principal.set(await self._enter(metadata))
                 async for item in inner_stream(request, context):
                     yield item
             except KinoraError as exc:

@@ -320,14 +320,16 @@ class Purchase(_message.Message):
     def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., pack_id: _Optional[str] = ..., credits: _Optional[int] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PurchaseStatus, str]] = ..., provider_payment_id: _Optional[str] = ..., failure_message: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PurchaseCreditsRequest(_message.Message):
-    __slots__ = ("pack_id", "payment_token", "idempotency_key")
+    __slots__ = ("pack_id", "payment_token", "idempotency_key", "expected_price")
     PACK_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_PRICE_FIELD_NUMBER: _ClassVar[int]
     pack_id: str
     payment_token: str
     idempotency_key: str
-    def __init__(self, pack_id: _Optional[str] = ..., payment_token: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    expected_price: _common_pb2.Money
+    def __init__(self, pack_id: _Optional[str] = ..., payment_token: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., expected_price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class PurchaseCreditsResponse(_message.Message):
     __slots__ = ("purchase", "balance")
@@ -476,7 +478,7 @@ class GetEntitlementsResponse(_message.Message):
     def __init__(self, entitlements: _Optional[_Union[Entitlements, _Mapping]] = ...) -> None: ...
 
 class LedgerEntry(_message.Message):
-    __slots__ = ("id", "transaction_id", "account", "kind", "amount", "unit", "balance_after", "generation_id", "purchase_id", "description", "created_at")
+    __slots__ = ("id", "transaction_id", "account", "kind", "amount", "unit", "balance_after", "generation_id", "purchase_id", "description", "created_at", "account_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -488,6 +490,7 @@ class LedgerEntry(_message.Message):
     PURCHASE_ID_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     transaction_id: str
     account: LedgerAccountKind
@@ -499,7 +502,8 @@ class LedgerEntry(_message.Message):
     purchase_id: str
     description: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., transaction_id: _Optional[str] = ..., account: _Optional[_Union[LedgerAccountKind, str]] = ..., kind: _Optional[_Union[LedgerEntryKind, str]] = ..., amount: _Optional[int] = ..., unit: _Optional[str] = ..., balance_after: _Optional[int] = ..., generation_id: _Optional[str] = ..., purchase_id: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    account_id: str
+    def __init__(self, id: _Optional[str] = ..., transaction_id: _Optional[str] = ..., account: _Optional[_Union[LedgerAccountKind, str]] = ..., kind: _Optional[_Union[LedgerEntryKind, str]] = ..., amount: _Optional[int] = ..., unit: _Optional[str] = ..., balance_after: _Optional[int] = ..., generation_id: _Optional[str] = ..., purchase_id: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class GetStatementRequest(_message.Message):
     __slots__ = ("user_id", "page", "since", "until")

@@ -134,7 +134,7 @@ AUDIT_ACTION_TAKEDOWN_REQUESTED: AuditAction
 AUDIT_ACTION_CAMEO_DELETED: AuditAction
 
 class Cameo(_message.Message):
-    __slots__ = ("id", "owner_user_id", "owner_handle", "display_name", "policy", "status", "owner_age_group", "max_policy", "verified_at", "created_at", "updated_at", "revision")
+    __slots__ = ("id", "owner_user_id", "owner_handle", "display_name", "policy", "status", "owner_age_group", "max_policy", "verified_at", "created_at", "updated_at", "revision", "verified", "restriction_count")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_HANDLE_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +147,8 @@ class Cameo(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTION_COUNT_FIELD_NUMBER: _ClassVar[int]
     id: str
     owner_user_id: str
     owner_handle: str
@@ -159,7 +161,9 @@ class Cameo(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     revision: int
-    def __init__(self, id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., owner_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., policy: _Optional[_Union[_common_pb2.CameoPolicy, str]] = ..., status: _Optional[_Union[CameoStatus, str]] = ..., owner_age_group: _Optional[_Union[_common_pb2.AgeGroup, str]] = ..., max_policy: _Optional[_Union[_common_pb2.CameoPolicy, str]] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
+    verified: bool
+    restriction_count: int
+    def __init__(self, id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., owner_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., policy: _Optional[_Union[_common_pb2.CameoPolicy, str]] = ..., status: _Optional[_Union[CameoStatus, str]] = ..., owner_age_group: _Optional[_Union[_common_pb2.AgeGroup, str]] = ..., max_policy: _Optional[_Union[_common_pb2.CameoPolicy, str]] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., verified: _Optional[bool] = ..., restriction_count: _Optional[int] = ...) -> None: ...
 
 class GetCameoRequest(_message.Message):
     __slots__ = ("cameo_id", "owner_user_id", "owner_handle")

@@ -1,0 +1,102 @@
+"""Generator storage: generation jobs (which double as the work queue), pools,
+worker heartbeats, and the embedded allowance ledger used when no billing
+service is configured."""
+
+from __future__ import annotations
+
+from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint, BigInteger, func)
+
+from kinora.runtime.events import define_event_tables
+
+metadata = MetaData()
+
+generations = Table(
+    "generations", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("user_handle", String(64), nullable=False, server_default=""),
+    # Unique per user; the id is derived from it, so racing retries collide on the key.
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | in_progress | completed | failed | canceled
+    Column("progress", Integer, nullable=False, server_default="0"),
+    Column("stage", String(32), nullable=False, server_default="queued"),
+    Column("prompt", Text, nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("seconds", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("cameo_ids", Text, nullable=False, server_default="[]"),  # JSON list
+    Column("remix_of", String(40), nullable=False, server_default=""),
+    Column("extend_of", String(40), nullable=False, server_default=""),
+    Column("input_image_key", String(255), nullable=False, server_default=""),
+    Column("tier", Integer, nullable=False),  # kinora.common.v1.Tier value; higher runs first
+    # Round-robin within a tier: the user's queued jobs at enqueue time.
+    Column("fair_rank", Integer, nullable=False, server_default="0"),
+    Column("reservation_id", String(64), nullable=False, server_default=""),
+    # held → capture_pending → captured, or held → release_pending → released.
+    # A *_pending state survives a crash and is retried (billing is idempotent by generation).
+    Column("billing_state", String(20), nullable=False, server_default="held"),
+    Column("error_code", String(64), nullable=False, server_default=""),
+    Column("error_message", Text, nullable=False, server_default=""),
+    Column("canceled_by", String(64), nullable=False, server_default=""),
+    Column("media", Text, nullable=False, server_default="[]"),  # JSON list of media records
+    Column("scene_report", Text, nullable=False, server_default=""),
+    Column("compute_seconds", Float, nullable=False, server_default="0"),
+    Column("taken_down", Boolean, nullable=False, server_default="false"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", String(80), nullable=False, server_default=""),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("pool_name", String(64), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("user_id", "idempotency_key", name="uq_generations_user_idempotency"),
+    Index("ix_generations_queue", "status", "model", "tier", "fair_rank", "created_at"),
+    Index("ix_generations_user_created", "user_id", "created_at"),
+    Index("ix_generations_billing_state", "billing_state"),
+)
+
+pools = Table(
+    "pools", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("state", String(16), nullable=False, server_default="active"),  # active | draining
+    Column("drain_reason", Text, nullable=False, server_default=""),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+workers = Table(
+    "workers", metadata,
+    Column("worker_id", String(80), primary_key=True),
+    Column("pool_name", String(64), nullable=False),
+    Column("slots", Integer, nullable=False),
+    Column("running", Integer, nullable=False, server_default="0"),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+)
+
+# Embedded billing (LocalAllowanceBilling): daily allowance holds, one row per generation.
+local_billing_plans = Table(
+    "local_billing_plans", metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("tier", Integer, nullable=False),
+)
+local_billing_reservations = Table(
+    "local_billing_reservations", metadata,
+    Column("generation_id", String(40), primary_key=True),
+    Column("reservation_id", String(64), nullable=False, unique=True),
+    Column("user_id", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("tier", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # held | captured | released
+    Column("capture_count", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_local_billing_user_day", "user_id", "day"),
+)
+
+tables = define_event_tables(metadata)

@@ -1,0 +1,88 @@
+"""Generator settings (environment only). The API server and the worker
+processes read the same variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kinora.runtime.settings import (RuntimeSettings, address, boolean, non_negative_float, positive_int,
+                                     setting)
+
+DEFAULT_MODELS = "standard=worldsim:standard,pro=worldsim:pro"
+
+
+@dataclass(frozen=True)
+class ModelRoute:
+    """A public model name and the Triton model (and quality) that serves it."""
+
+    name: str
+    triton_model: str
+    quality: str
+
+
+def model_routes(raw: str) -> tuple[ModelRoute, ...]:
+    """Parse `name=triton_model[:quality],...`; adding a model is configuration only."""
+    routes: dict[str, ModelRoute] = {}
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        name, sep, target = part.partition("=")
+        triton_model, _, quality = target.partition(":")
+        quality = quality or "standard"
+        if not sep or not name.strip() or not triton_model.strip():
+            raise ValueError(f"expected name=triton_model[:quality], got {part!r}")
+        if quality not in ("standard", "pro"):
+            raise ValueError(f"quality for {name!r} must be standard or pro")
+        routes[name.strip()] = ModelRoute(name.strip(), triton_model.strip(), quality)
+    if not routes:
+        raise ValueError("at least one model is needed")
+    return tuple(routes.values())
+
+
+def pools(raw: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`pool=model+model;pool2=model` → ((pool, (models...)), ...)."""
+    result: dict[str, tuple[str, ...]] = {}
+    for part in (p.strip() for p in raw.split(";") if p.strip()):
+        name, sep, models = part.partition("=")
+        if not sep or not name.strip() or not models.strip():
+            raise ValueError(f"expected pool=model+model, got {part!r}")
+        result[name.strip()] = tuple(m.strip() for m in models.split("+") if m.strip())
+    return tuple(result.items())
+
+
+@dataclass(frozen=True)
+class GeneratorSettings(RuntimeSettings):
+    grpc_port: int = setting("KINORA_GRPC_PORT", int, 50055)
+    data_dir: str = setting("KINORA_DATA_DIR", str, ".kinora")
+    blob_dir: str = setting("KINORA_BLOB_DIR", str, "", "where media is stored; default <data dir>/blobs/generator")
+    cameo_addr: str | None = setting("KINORA_CAMEO_ADDR", address, None, "cameo service, for consent checks")
+    billing_addr: str | None = setting("KINORA_BILLING_ADDR", address, None,
+                                       "billing service; unset uses the embedded LocalAllowanceBilling")
+    triton_addr: str = setting("KINORA_TRITON_ADDR", address, "127.0.0.1:8001", "Triton gRPC endpoint")
+    models: tuple = setting("KINORA_GENERATOR_MODELS", model_routes, model_routes(DEFAULT_MODELS),
+                           "name=triton_model[:quality],...")
+    pools: tuple = setting("KINORA_GENERATOR_POOLS", pools, None, "pool=model+model;...; default one pool 'default'")
+    pool_name: str = setting("KINORA_WORKER_POOL", str, "default", "the pool a worker process serves")
+    worker_slots: int = setting("KINORA_WORKER_SLOTS", positive_int, 2,
+                                "jobs a worker runs at once (2 keeps the model busy while one finishes)")
+    lease_seconds: float = setting("KINORA_LEASE_SECONDS", non_negative_float, 30.0)
+    max_attempts: int = setting("KINORA_MAX_ATTEMPTS", positive_int, 3)
+    model_timeout_seconds: float = setting("KINORA_MODEL_TIMEOUT_SECONDS", non_negative_float, 1800.0)
+    media_ttl_days: float = setting("KINORA_MEDIA_TTL_DAYS", non_negative_float, 30.0, "0 keeps media forever")
+    download_secret: str | None = setting("KINORA_DOWNLOAD_SECRET", str, None,
+                                          "HMAC key for download tokens; default derived from the internal secret")
+    download_ttl_seconds: int = setting("KINORA_DOWNLOAD_TTL_SECONDS", positive_int, 3600)
+    demand_interval_seconds: float = setting("KINORA_DEMAND_INTERVAL_SECONDS", non_negative_float, 15.0)
+    poll_seconds: float = setting("KINORA_WORKER_POLL_SECONDS", non_negative_float, 0.2)
+    sign_c2pa: bool = setting("KINORA_C2PA_SIGN", boolean, True)
+    free_daily_allowance: int = setting("KINORA_FREE_DAILY_ALLOWANCE", positive_int, 30)
+    pro_daily_allowance: int = setting("KINORA_PRO_DAILY_ALLOWANCE", positive_int, 100)
+
+    def routes(self) -> dict[str, ModelRoute]:
+        return {route.name: route for route in self.models}
+
+    def pool_map(self) -> dict[str, list[str]]:
+        if self.pools:
+            return {name: list(models) for name, models in self.pools}
+        return {"default": [route.name for route in self.models]}
+
+    def blob_root(self) -> str:
+        return self.blob_dir or f"{self.data_dir}/blobs/generator"

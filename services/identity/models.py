@@ -1,0 +1,139 @@
+"""Identity's tables (SQLAlchemy Core). Secrets are never stored in the clear:
+passwords are argon2id hashes, refresh tokens, API keys and link codes are
+SHA-256 hashes (they are long random strings, so a fast hash is enough),
+signing keys are encrypted."""
+
+from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
+                        String, Table, Text)
+
+from kinora.runtime.db import BigId
+from kinora.runtime.events import define_event_tables
+
+metadata = MetaData()
+
+Id = String(36)
+Hash = String(64)  # hex SHA-256
+When = DateTime(timezone=True)
+
+users = Table(
+    "users", metadata,
+    Column("id", Id, primary_key=True),
+    Column("handle", String(30), nullable=False, unique=True),  # stored lower case
+    Column("display_name", String(80), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("region", String(2), nullable=False),
+    Column("birthdate", Date, nullable=False),
+    Column("age_group", String(8), nullable=False),  # adult | teen
+    Column("cameo_verified", Boolean, nullable=False, default=False),
+    Column("invited_by_user_id", Id, nullable=True),
+    Column("created_at", When, nullable=False),
+    Column("updated_at", When, nullable=False),
+)
+
+invites = Table(
+    "invites", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("created_by_user_id", Id, ForeignKey("users.id"), nullable=True),  # null: minted by an admin
+    Column("created_at", When, nullable=False),
+    Column("expires_at", When, nullable=False),
+    Column("used_by_user_id", Id, ForeignKey("users.id"), nullable=True),
+    Column("used_at", When, nullable=True),
+    Index("ix_invites_created_by", "created_by_user_id", "created_at"),
+)
+
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_key", LargeBinary, nullable=False),  # AES-GCM(nonce || ciphertext), AAD = kid
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", When, nullable=False),
+    Column("retired_at", When, nullable=True),  # stops signing; stays in the JWKS one token lifetime
+)
+
+# A refresh family is one sign-in; each refresh spends a token and issues the next.
+sessions = Table(
+    "sessions", metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", When, nullable=False),
+    Column("revoked_at", When, nullable=True),
+    Column("revoke_reason", String(32), nullable=True),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens", metadata,
+    Column("token_hash", Hash, primary_key=True),
+    Column("session_id", Id, ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("created_at", When, nullable=False),
+    Column("expires_at", When, nullable=False),
+    Column("spent_at", When, nullable=True),
+    Column("client_address", String(64), nullable=False, default=""),
+)
+
+signin_failures = Table(
+    "signin_failures", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("subject", String(100), nullable=False),  # "account:<handle>" or "address:<ip>"
+    Column("failed_at", When, nullable=False),
+    Index("ix_signin_failures_subject_time", "subject", "failed_at"),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("secret_hash", Hash, nullable=False, unique=True),
+    Column("scopes", Text, nullable=False),  # space separated
+    Column("created_at", When, nullable=False),
+    Column("last_used_at", When, nullable=True),
+    Column("expires_at", When, nullable=True),
+    Column("revoked_at", When, nullable=True),
+    Index("ix_api_keys_user", "user_id", "created_at"),
+)
+
+guardian_links = Table(
+    "guardian_links", metadata,
+    Column("id", Id, primary_key=True),
+    Column("guardian_user_id", Id, ForeignKey("users.id"), nullable=True),  # null until confirmed, if the teen started
+    Column("teen_user_id", Id, ForeignKey("users.id"), nullable=True),
+    Column("started_by_user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("status", String(10), nullable=False),  # pending | active | unlinked | expired
+    Column("code_hash", Hash, nullable=True, unique=True),  # cleared once used
+    Column("code_expires_at", When, nullable=False),
+    Column("created_at", When, nullable=False),
+    Column("confirmed_at", When, nullable=True),
+    Column("unlinked_at", When, nullable=True),
+    Column("unlinked_by_user_id", Id, nullable=True),
+    Index("ix_guardian_links_teen", "teen_user_id", "status"),
+    Index("ix_guardian_links_guardian", "guardian_user_id", "status"),
+)
+
+parental_controls = Table(
+    "parental_controls", metadata,
+    Column("teen_user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("daily_feed_item_cap", Integer, nullable=False),
+    Column("non_personalized_feed", Boolean, nullable=False),
+    Column("max_cameo_policy", Integer, nullable=False),  # kinora.common.v1.CameoPolicy
+    Column("updated_at", When, nullable=False),
+    Column("updated_by_user_id", Id, nullable=True),
+)
+
+verifications = Table(
+    "verifications", metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
+    Column("status", String(10), nullable=False),  # pending | passed | failed | expired
+    Column("digits", String(16), nullable=False),
+    Column("head_turns", String(64), nullable=False),  # space separated: left right up down
+    Column("nonce_hash", Hash, nullable=False),
+    Column("expires_at", When, nullable=False),
+    Column("nonce_used_at", When, nullable=True),
+    Column("checks", Text, nullable=True),  # JSON list of check results
+    Column("likeness", Text, nullable=True),  # JSON LikenessAssets
+    Column("created_at", When, nullable=False),
+    Column("completed_at", When, nullable=True),
+)
+
+tables = define_event_tables(metadata)
