@@ -12,7 +12,7 @@ from kinora.runtime.db import make_engine
 from kinora.runtime.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = sorted(p.parent.name for p in ROOT.glob("services/*/migrations/env.py"))
+SERVICES = sorted(p.parent.parent.name for p in ROOT.glob("services/*/migrations/env.py"))
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -412,17 +412,26 @@ def _camera(scene: Scene, focus: tuple[float, float], rng: random.Random) -> np.
     w, h = scene.plan["size"]
     aspect = w / h
     span = max(focus[1] - focus[0], 4.0)
-    view_h = max(span / aspect, 4.5) * 1.05
+    # Landscape fits the action's width; portrait keeps people large and follows the action.
+    view_h = float(np.clip(span / aspect * 1.05, 4.5, 9.0 if aspect < 1 else 12.0))
     cx = (focus[0] + focus[1]) / 2
+    view_w = view_h * aspect
+    follow = None
+    if view_w < span:
+        subject = scene.sim.positions[:, 0, 0].numpy() if scene.bodies else scene.characters[0].x_path
+        lo, hi = focus[0] + view_w / 2, focus[1] - view_w / 2
+        follow = np.clip(np.convolve(np.pad(subject, 12, mode="edge"), np.ones(25) / 25, mode="valid"), lo, hi)
+        cx = float(follow[0])
     base_y = float(np.interp(cx, scene.ground[:, 0], scene.ground[:, 1]))
-    cy = base_y + view_h * 0.5 - view_h * 0.12  # ground sits near the bottom
+    cy = base_y + view_h * 0.5 - view_h * 0.2  # ground sits in the lower fifth
     T = scene.frames
     u = np.linspace(0, 1, T)
     ease = u * u * (3 - 2 * u)
     cam = np.zeros((T, 3))
     cam[:, 0], cam[:, 1], cam[:, 2] = cx, cy, view_h
+    if follow is not None:
+        cam[:, 0] = follow
     move = scene.plan["camera"]
-    view_w = view_h * aspect
     if move == "pan_left":
         cam[:, 0] = cx + view_w * 0.15 - ease * view_w * 0.3
     elif move == "pan_right":
@@ -443,5 +452,5 @@ def _camera(scene: Scene, focus: tuple[float, float], rng: random.Random) -> np.
             knots = np.array([rng.uniform(-1, 1) for _ in range(T // 12 + 3)])
             cam[:, axis] += amp * view_h * np.interp(np.arange(T) / 12, np.arange(len(knots)), knots)
     # keep the ground visible when the view is lower/higher (zoom about the ground line)
-    cam[:, 1] = np.where(move in ("dolly_in", "dolly_out"), base_y + cam[:, 2] * 0.38, cam[:, 1])
+    cam[:, 1] = np.where(move in ("dolly_in", "dolly_out"), base_y + cam[:, 2] * 0.3, cam[:, 1])
     return cam

@@ -54,6 +54,13 @@ def _encode_to(path, frames, width, height, fps, audio, preset, crf, threads) ->
         sound = container.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
         sound.bit_rate = 128_000
 
+    try:
+        _write(container, video, sound, frames, width, height, fps, audio)
+    finally:
+        container.close()
+
+
+def _write(container, video, sound, frames, width, height, fps, audio) -> None:
     count = 0
     for frame in frames:
         if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
@@ -78,7 +85,6 @@ def _encode_to(path, frames, width, height, fps, audio, preset, crf, threads) ->
             af.time_base = Fraction(1, AUDIO_RATE)
             container.mux(sound.encode(af))
         container.mux(sound.encode(None))
-    container.close()
 
 
 def thumbnail_jpeg(frame: np.ndarray, max_side: int = 640, quality: int = 85) -> bytes:

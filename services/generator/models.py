@@ -100,3 +100,8 @@ local_billing_reservations = Table(
 )
 
 tables = define_event_tables(metadata)
+
+
+def outbox_rows():
+    """The outbox table (for tests and tools that inspect emitted events)."""
+    return tables.outbox

@@ -31,7 +31,7 @@ MAX_PROMPT_CHARS = 4000
 CATEGORIES = ("minor_sexual", "sexual", "graphic_violence", "self_harm", "public_figure")
 # Cosine similarity to the nearest category exemplar needed to block; tuned on the "tune" split
 # of data/moderation_cases.jsonl with benchmarks/eval_moderation.py --sweep.
-EMBEDDING_THRESHOLDS = {"minor_sexual": 0.60, "sexual": 0.60, "graphic_violence": 0.60, "self_harm": 0.60}
+EMBEDDING_THRESHOLDS = {"minor_sexual": 0.48, "sexual": 0.48, "graphic_violence": 0.48, "self_harm": 0.48}
 
 _REASONS = {
     "minor_sexual": "sexual content involving minors is never allowed",
@@ -67,10 +67,10 @@ _VIOLENCE = _rx(
     r"burned alive", r"massacr\w*", r"shot in the head", r"slit (?:his|her|their|a man's|a woman's) throat",
 )
 _SELF_HARM = _rx(
-    r"suicid\w*", r"kill(?:s|ing)? (?:myself|himself|herself|themselves)",
+    r"suicid\w*", r"kill(?:s|ing)? (?:myself|yourself|himself|herself|themselves)",
     r"end(?:s|ing)? (?:my|his|her|their) (?:own )?life", r"self[- ]harm\w*", r"self[- ]injur\w*",
     r"(?:cut|cuts|cutting|slit|slits|slitting) (?:my|his|her|their) wrists?",
-    r"hang(?:s|ing)? (?:myself|himself|herself|themselves)", r"overdos\w*",
+    r"hang(?:s|ing)? (?:myself|yourself|himself|herself|themselves)", r"overdos\w*",
     r"starv\w* (?:myself|himself|herself|themselves)", r"pro-?ana", r"thinspo\w*",
 )
 # Mentions that name a category's words without being it.
@@ -197,8 +197,11 @@ class Moderator:
             return _block("minor_sexual", f'"{minor.group()}" with "{sexual.group()}"', "rule")
 
         scores = self.category_scores(prompt)
-        if scores["minor_sexual"] >= self.thresholds["minor_sexual"] or (
-                minor and scores["sexual"] >= self.thresholds["sexual"]):
+        # Embedding alone says "minor" only when it is nearer the minor exemplars than the adult ones.
+        if (scores["minor_sexual"] >= self.thresholds["minor_sexual"]
+                and scores["minor_sexual"] > scores["sexual"]) or (
+                minor and scores["sexual"] >= self.thresholds["sexual"]
+                and scores["sexual"] == max(scores.values())):
             score = max(scores["minor_sexual"], scores["sexual"])
             return _block("minor_sexual", "the prompt describes a minor in a sexual way", "embedding", score)
         if sexual:

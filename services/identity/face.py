@@ -11,7 +11,7 @@ import numpy as np
 
 DETECT_WIDTH = 320  # detection runs on frames scaled to this width: faces in selfie clips are large
 TURN_ENTER, TURN_EXIT = 0.18, 0.08  # face-centre shift, in face widths, that starts / ends a turn
-STILL_MOTION = 1.0  # mean grey-level change between samples below which nothing moves
+STILL_CHANGED = 0.005  # share of pixels visibly changing between samples below which nothing moves
 
 _local = threading.local()  # CascadeClassifier objects are not safe to share across threads
 
@@ -114,10 +114,11 @@ def head_turns(track: FaceTrack) -> list[str]:
 def is_still(grays: list[np.ndarray], track: FaceTrack) -> bool:
     """True when nothing moves: a photo held up (or a frozen frame) instead of a person."""
     small = [cv2.GaussianBlur(cv2.resize(g, (160, max(1, 160 * g.shape[0] // g.shape[1]))), (5, 5), 0) for g in grays]
-    motion = [float(np.mean(cv2.absdiff(a, b))) for a, b in zip(small, small[1:])]
+    # Blur and a level step of 8 keep codec noise from counting as movement.
+    changed = [float(np.mean(cv2.absdiff(a, b) > 8)) for a, b in zip(small, small[1:])]
     offsets = [o for o in _offsets(track) if o is not None]
     face_moves = len(offsets) > 1 and (max(offsets) - min(offsets)) > 0.05
-    return (not motion or float(np.percentile(motion, 90)) < STILL_MOTION) and not face_moves
+    return (not changed or float(np.percentile(changed, 90)) < STILL_CHANGED) and not face_moves
 
 
 def best_crops(rgbs: list[np.ndarray], track: FaceTrack, count: int = 3, size: int = 256) -> list[bytes]:

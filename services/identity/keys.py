@@ -144,6 +144,7 @@ class KeyRing:
         self._signing: SigningKey | None = None
         self._jwks: dict | None = None
         self._loaded_at = 0.0
+        self.on_reload = None  # called with the fresh JWKS, e.g. a local verifier's load_jwks
 
     def _reload(self) -> None:
         signing = self.store.signing_key()
@@ -151,6 +152,8 @@ class KeyRing:
             self.store.rotate()
             signing = self.store.signing_key()
         self._signing, self._jwks, self._loaded_at = signing, self.store.jwks(), time.monotonic()
+        if self.on_reload is not None:
+            self.on_reload(self._jwks)
 
     def _fresh(self) -> None:
         with self._lock:

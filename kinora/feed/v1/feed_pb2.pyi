@@ -196,7 +196,7 @@ class GetFeedRequest(_message.Message):
     def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class GetFeedResponse(_message.Message):
-    __slots__ = ("items", "next_page_token", "session_id", "nudge", "cap_reached", "cap_message", "fallback", "non_personalized")
+    __slots__ = ("items", "next_page_token", "session_id", "nudge", "cap_reached", "cap_message", "fallback", "non_personalized", "timings")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +205,7 @@ class GetFeedResponse(_message.Message):
     CAP_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_FIELD_NUMBER: _ClassVar[int]
     NON_PERSONALIZED_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[FeedItem]
     next_page_token: str
     session_id: str
@@ -213,7 +214,20 @@ class GetFeedResponse(_message.Message):
     cap_message: str
     fallback: bool
     non_personalized: bool
-    def __init__(self, items: _Optional[_Iterable[_Union[FeedItem, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., session_id: _Optional[str] = ..., nudge: _Optional[str] = ..., cap_reached: _Optional[bool] = ..., cap_message: _Optional[str] = ..., fallback: _Optional[bool] = ..., non_personalized: _Optional[bool] = ...) -> None: ...
+    timings: FeedTimings
+    def __init__(self, items: _Optional[_Iterable[_Union[FeedItem, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., session_id: _Optional[str] = ..., nudge: _Optional[str] = ..., cap_reached: _Optional[bool] = ..., cap_message: _Optional[str] = ..., fallback: _Optional[bool] = ..., non_personalized: _Optional[bool] = ..., timings: _Optional[_Union[FeedTimings, _Mapping]] = ...) -> None: ...
+
+class FeedTimings(_message.Message):
+    __slots__ = ("candidates_ms", "score_ms", "policy_ms", "candidate_count")
+    CANDIDATES_MS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_MS_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    candidates_ms: float
+    score_ms: float
+    policy_ms: float
+    candidate_count: int
+    def __init__(self, candidates_ms: _Optional[float] = ..., score_ms: _Optional[float] = ..., policy_ms: _Optional[float] = ..., candidate_count: _Optional[int] = ...) -> None: ...
 
 class FeedPreferences(_message.Message):
     __slots__ = ("text", "updated_at")

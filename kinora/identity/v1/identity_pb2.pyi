@@ -50,6 +50,7 @@ class VerificationCheckKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERIFICATION_CHECK_KIND_HEAD_TURNS: _ClassVar[VerificationCheckKind]
     VERIFICATION_CHECK_KIND_SPEECH_PRESENT: _ClassVar[VerificationCheckKind]
     VERIFICATION_CHECK_KIND_SPOKEN_DIGITS: _ClassVar[VerificationCheckKind]
+    VERIFICATION_CHECK_KIND_LIVE_MOTION: _ClassVar[VerificationCheckKind]
 GUARDIAN_ROLE_UNSPECIFIED: GuardianRole
 GUARDIAN_ROLE_GUARDIAN: GuardianRole
 GUARDIAN_ROLE_TEEN: GuardianRole
@@ -75,6 +76,7 @@ VERIFICATION_CHECK_KIND_FACE: VerificationCheckKind
 VERIFICATION_CHECK_KIND_HEAD_TURNS: VerificationCheckKind
 VERIFICATION_CHECK_KIND_SPEECH_PRESENT: VerificationCheckKind
 VERIFICATION_CHECK_KIND_SPOKEN_DIGITS: VerificationCheckKind
+VERIFICATION_CHECK_KIND_LIVE_MOTION: VerificationCheckKind
 
 class User(_message.Message):
     __slots__ = ("id", "handle", "display_name", "region", "age_group", "cameo_verified", "created_at", "updated_at", "guardian_user_id", "invites_remaining")
@@ -513,18 +515,20 @@ class VerificationChallenge(_message.Message):
     def __init__(self, digits: _Optional[str] = ..., head_turns: _Optional[_Iterable[_Union[HeadTurn, str]]] = ..., nonce: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class VerificationCheck(_message.Message):
-    __slots__ = ("kind", "passed", "reason", "observed", "evaluated")
+    __slots__ = ("kind", "passed", "reason", "observed", "evaluated", "name")
     KIND_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     OBSERVED_FIELD_NUMBER: _ClassVar[int]
     EVALUATED_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     kind: VerificationCheckKind
     passed: bool
     reason: str
     observed: str
     evaluated: bool
-    def __init__(self, kind: _Optional[_Union[VerificationCheckKind, str]] = ..., passed: _Optional[bool] = ..., reason: _Optional[str] = ..., observed: _Optional[str] = ..., evaluated: _Optional[bool] = ...) -> None: ...
+    name: str
+    def __init__(self, kind: _Optional[_Union[VerificationCheckKind, str]] = ..., passed: _Optional[bool] = ..., reason: _Optional[str] = ..., observed: _Optional[str] = ..., evaluated: _Optional[bool] = ..., name: _Optional[str] = ...) -> None: ...
 
 class Verification(_message.Message):
     __slots__ = ("id", "user_id", "status", "challenge", "checks", "created_at", "completed_at", "likeness")

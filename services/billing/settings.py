@@ -1,0 +1,90 @@
+"""Billing settings: plans, packs, demand thresholds and timings, all from
+environment variables (defaults give the product rules of issue 8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kinora.runtime.settings import RuntimeSettings, csv, non_negative_float, positive_int, setting
+
+
+@dataclass(frozen=True)
+class PackSpec:
+    id: str
+    credits: int
+    price_minor: int
+
+
+def packs(raw: str) -> tuple[PackSpec, ...]:
+    """`id:credits:price_minor,...`, e.g. `starter:10:400` = 10 credits for 4.00."""
+    found = []
+    for part in csv(raw):
+        bits = part.split(":")
+        if len(bits) != 3 or not bits[0] or not bits[1].isdigit() or not bits[2].isdigit():
+            raise ValueError(f"pack {part!r} should look like id:credits:price_minor, e.g. starter:10:400")
+        spec = PackSpec(bits[0], int(bits[1]), int(bits[2]))
+        if spec.credits <= 0 or spec.price_minor <= 0:
+            raise ValueError(f"pack {spec.id!r} needs credits and a price above zero")
+        found.append(spec)
+    if not found:
+        raise ValueError("at least one credit pack is needed")
+    return tuple(found)
+
+
+def currency(raw: str) -> str:
+    code = raw.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ValueError("expected an ISO 4217 currency code such as USD")
+    return code
+
+
+def names(raw: str) -> tuple[str, ...]:
+    found = tuple(csv(raw))
+    if not found:
+        raise ValueError("expected a comma-separated list")
+    return found
+
+
+def non_negative_int(raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise ValueError("expected a whole number of zero or more")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class BillingSettings(RuntimeSettings):
+    currency: str = setting("KINORA_BILLING_CURRENCY", currency, "USD")
+    packs: tuple[PackSpec, ...] = setting("KINORA_BILLING_PACKS", packs,
+                                          packs("starter:10:400,creator:50:1600,studio:150:4000"))
+    # Plans. The day resets at 00:00 UTC for everyone.
+    free_daily: int = setting("KINORA_BILLING_FREE_DAILY", non_negative_int, 30)
+    free_models: tuple[str, ...] = setting("KINORA_BILLING_FREE_MODELS", names, ("standard",))
+    free_max_seconds: int = setting("KINORA_BILLING_FREE_MAX_SECONDS", positive_int, 10)
+    free_sizes: tuple[str, ...] = setting("KINORA_BILLING_FREE_SIZES", names,
+                                    ("720x1280", "1280x720", "1024x1792", "1792x1024"))
+    pro_daily: int = setting("KINORA_BILLING_PRO_DAILY", non_negative_int, 100)
+    pro_models: tuple[str, ...] = setting("KINORA_BILLING_PRO_MODELS", names, ("standard", "pro"))
+    pro_max_seconds: int = setting("KINORA_BILLING_PRO_MAX_SECONDS", positive_int, 20)
+    pro_sizes: tuple[str, ...] = setting("KINORA_BILLING_PRO_SIZES", names,
+                                   ("720x1280", "1280x720", "1024x1792", "1792x1024", "1080x1920", "1920x1080"))
+    pro_price_minor: int = setting("KINORA_BILLING_PRO_PRICE_MINOR", positive_int, 2000)
+    pro_period_days: int = setting("KINORA_BILLING_PRO_PERIOD_DAYS", positive_int, 30)
+    # Credits per started 10 s of video; sizes with 1080 or more lines cost double.
+    credits_per_10s: int = setting("KINORA_BILLING_CREDITS_PER_10S", positive_int, 1)
+    # Demand pricing: above either threshold (free tier), free users get only
+    # `demand_free_allowance` free generations a day; beyond it they pay or wait.
+    demand_queue_depth: int = setting("KINORA_BILLING_DEMAND_QUEUE_DEPTH", positive_int, 50)
+    demand_wait_seconds: float = setting("KINORA_BILLING_DEMAND_WAIT_SECONDS", non_negative_float, 120.0)
+    demand_free_allowance: int = setting("KINORA_BILLING_DEMAND_FREE_ALLOWANCE", non_negative_int, 10)
+    demand_stale_seconds: float = setting("KINORA_BILLING_DEMAND_STALE_SECONDS", non_negative_float, 600.0,
+                                          "demand reports older than this are ignored")
+    quote_ttl_seconds: int = setting("KINORA_BILLING_QUOTE_TTL_SECONDS", positive_int, 300)
+    hold_ttl_seconds: int = setting("KINORA_BILLING_HOLD_TTL_SECONDS", positive_int, 3600,
+                                    "holds older than this are released by the sweep")
+    sweep_interval_seconds: float = setting("KINORA_BILLING_SWEEP_INTERVAL_SECONDS", non_negative_float, 15.0)
+    reconcile_interval_seconds: float = setting("KINORA_BILLING_RECONCILE_INTERVAL_SECONDS",
+                                                non_negative_float, 300.0)
+    reconcile_grace_seconds: float = setting("KINORA_BILLING_RECONCILE_GRACE_SECONDS", non_negative_float, 600.0,
+                                             "captures younger than this may still await their event")
+    test_provider_secret: str = setting("KINORA_BILLING_TEST_PROVIDER_SECRET", str, "kinora-test-provider",
+                                        "signs the local test payment provider's webhooks")

@@ -1,0 +1,62 @@
+"""Event handlers. Each runs inside the consumer's de-duplication transaction,
+so its effect and the "processed" mark commit together."""
+
+from __future__ import annotations
+
+from kinora.cameo.v1 import cameo_pb2 as pb
+from kinora.feed.v1 import events_pb2 as feed_ev
+from services.cameo.domain import AppearanceIndex, Cameos
+from services.cameo.models import tables
+
+_cameos = Cameos(tables)
+_index = AppearanceIndex(_cameos)
+
+
+# identity
+
+def cameo_verified(session, msg, meta) -> None:
+    _cameos.on_verified(session, msg)
+
+
+def user_changed(session, msg, meta) -> None:
+    _cameos.on_user(session, msg.user)
+
+
+def parental_controls_changed(session, msg, meta) -> None:
+    _cameos.on_parental_controls(session, msg.teen_user_id, msg.guardian_user_id, msg.controls.max_cameo_policy)
+
+
+# feed
+
+def follow_changed(session, msg, meta) -> None:
+    # Only the edge the follower changed: records are keyed by the follower,
+    # so these arrive in order; `followed_back` may be older than the other
+    # user's own events and is not trusted.
+    _cameos.on_follow(session, msg.follower_user_id, msg.followee_user_id, msg.following)
+
+
+def post_published(session, msg, meta) -> None:
+    _index.record(session, msg.cameo_ids, msg.generation_id, msg.author_user_id, "", pb.APPEARANCE_KIND_POST,
+                  post_id=msg.post_id)
+
+
+def post_removed(session, msg, meta) -> None:
+    if msg.reason != feed_ev.REMOVAL_REASON_UNSPECIFIED:
+        _index.post_removed(session, msg.generation_id)
+
+
+# generator
+
+def generation_requested(session, msg, meta) -> None:
+    f = msg.facts
+    _index.record(session, f.cameo_ids, f.generation_id, f.user_id, msg.prompt, pb.APPEARANCE_KIND_GENERATION)
+
+
+def generation_completed(session, msg, meta) -> None:
+    f = msg.facts
+    _index.record(session, f.cameo_ids, f.generation_id, f.user_id, msg.prompt, pb.APPEARANCE_KIND_DRAFT)
+
+
+def generation_gone(session, msg, meta) -> None:
+    """Failed, canceled, deleted or taken down: no video exists any more."""
+    _index.set_state_for_generation(session, msg.facts.generation_id, pb.APPEARANCE_STATE_REMOVED)

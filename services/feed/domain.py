@@ -1,0 +1,984 @@
+"""Feed domain: posts, the social graph, reactions, remix lineage, the ranked
+feed and the event handlers' effects. Plain classes over SQLAlchemy Core; no
+gRPC or Kafka here. Events are written to the outbox in the same transaction
+as the change they describe."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session, sessionmaker
+
+from kinora.feed.v1 import events_pb2, feed_pb2
+from kinora.runtime.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound,
+                                   PermissionDenied)
+from kinora.runtime.events import EventTables, emit
+from services.feed import models as m
+from services.feed.ranking import (DIM, SOURCE, Candidate, Candidates, CreationScorer, CursorSigner, PolicyConfig,
+                                   Ranked, ViewerContext, apply_policy, parse_preferences)
+
+POSTS_TOPIC = "kinora.feed.posts.v1"
+GRAPH_TOPIC = "kinora.feed.graph.v1"
+MAX_CAPTION = 2200
+MAX_COMMENT = 1000
+MAX_REMIX_DEPTH = 10
+MAX_REMIX_NODES = 500
+VIEW_CREDIT_WINDOW = timedelta(hours=2)  # "made something after watching" looks back this far
+VIEW_CREDIT_POSTS = 5
+
+PUBLISHED = feed_pb2.POST_STATE_PUBLISHED
+UNPUBLISHED = feed_pb2.POST_STATE_UNPUBLISHED
+DELETED = feed_pb2.POST_STATE_DELETED
+TAKEN_DOWN = feed_pb2.POST_STATE_TAKEN_DOWN
+PUBLIC, FOLLOWERS, PRIVATE = feed_pb2.VISIBILITY_PUBLIC, feed_pb2.VISIBILITY_FOLLOWERS, feed_pb2.VISIBILITY_PRIVATE
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def vec_bytes(v: np.ndarray) -> bytes:
+    return np.asarray(v, dtype=np.float32).tobytes()
+
+
+def vec_from(b: bytes | None, rows: int | None = None) -> np.ndarray | None:
+    if not b:
+        return None
+    v = np.frombuffer(b, dtype=np.float32)
+    return v.reshape(-1, DIM) if rows is not None else v
+
+
+# -- ports the service layer fills in -------------------------------------------
+
+@dataclass(frozen=True)
+class ConsentResult:
+    allowed: bool
+    message: str = ""
+
+
+class ConsentChecker(Protocol):
+    """Re-checks that every cameo in a video may be published by `requester`."""
+
+    async def check(self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str,
+                    generation_id: str) -> ConsentResult: ...
+
+
+class TextModerator(Protocol):
+    def refusal(self, text: str) -> str | None:
+        """A reason a person can read when the text is refused, else None."""
+
+
+Embedder = Callable[[list[str]], np.ndarray]
+
+
+# -- results ------------------------------------------------------------------
+
+@dataclass
+class FeedPage:
+    items: list[tuple[dict, int, str, float]]  # (post row + handle, source, reason, score)
+    next_token: str
+    session_id: str
+    nudge: str = ""
+    cap_reached: bool = False
+    cap_message: str = ""
+    fallback: bool = False
+    non_personalized: bool = False
+    timings: dict | None = None
+
+
+# -- preference index ------------------------------------------------------------
+
+class PreferenceIndex:
+    """Embeddings of the most recent public posts, in memory, for the
+    preference candidate source (a matrix product instead of a table scan).
+    Refreshed incrementally; state is re-checked when candidates are loaded,
+    so a takedown is never served from here."""
+
+    def __init__(self, capacity: int = 20_000, refresh_s: float = 2.0):
+        self.capacity, self.refresh_s = capacity, refresh_s
+        self._ids: list[str] = []
+        self._matrix = np.zeros((0, DIM), dtype=np.float32)
+        self._since: datetime | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def refresh(self, session: Session, force: bool = False) -> None:
+        if not force and time.monotonic() - self._checked < self.refresh_s:
+            return
+        with self._lock:
+            self._checked = time.monotonic()
+            p = m.posts.c
+            q = (select(p.id, p.embedding, p.created_at)
+                 .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.embedding.is_not(None))
+                 .order_by(p.created_at.desc()).limit(self.capacity))
+            if self._since is not None:
+                q = q.where(p.created_at > self._since - timedelta(seconds=5))
+            rows = session.execute(q).all()
+            if not rows:
+                return
+            known = set(self._ids)
+            fresh = [r for r in reversed(rows) if r.id not in known]
+            if fresh:
+                self._ids = (self._ids + [r.id for r in fresh])[-self.capacity:]
+                added = np.frombuffer(b"".join(r.embedding for r in fresh), dtype=np.float32).reshape(-1, DIM)
+                self._matrix = np.vstack([self._matrix, added])[-self.capacity:]
+            self._since = max(r.created_at for r in rows) if self._since is None else max(
+                self._since, max(r.created_at for r in rows))
+
+    def nearest(self, pos: np.ndarray, neg: np.ndarray | None, k: int) -> list[str]:
+        ids, matrix = self._ids, self._matrix
+        if not ids:
+            return []
+        score = (matrix @ pos.T).max(axis=1)
+        if neg is not None and len(neg):
+            score = score - (matrix @ neg.T).max(axis=1)
+        k = min(k, len(ids))
+        top = np.argpartition(-score, k - 1)[:k]
+        return [ids[i] for i in top[np.argsort(-score[top])]]
+
+
+class TrendingCache:
+    """Trending post ids per region; the same for everyone in a region, so
+    computed once every few seconds rather than per request."""
+
+    def __init__(self, ttl_s: float = 5.0):
+        self.ttl_s = ttl_s
+        self._by_region: dict[str, tuple[float, list[str]]] = {}
+
+    def get(self, session: Session, region: str, days: float, limit: int) -> list[str]:
+        hit = self._by_region.get(region)
+        if hit and time.monotonic() - hit[0] < self.ttl_s:
+            return hit[1]
+        p = m.posts.c
+        heat = (3 * (p.remix_count + p.remix_generations) + 2 * (p.created_after_view + p.cameo_requests)
+                + p.like_count + p.comment_count - 3 * p.report_count)
+        q = (select(p.id).where(p.state == PUBLISHED, p.visibility == PUBLIC,
+                                p.created_at > utcnow() - timedelta(days=days))
+             .order_by(heat.desc(), p.created_at.desc()).limit(limit))
+        if region:
+            q = q.where(p.region == region)
+        ids = list(session.execute(q).scalars())
+        self._by_region[region] = (time.monotonic(), ids)
+        return ids
+
+
+# -- the domain ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FeedConfig:
+    page_size: int = 10
+    max_page_size: int = 50
+    nudge_after_items: int = 40
+    candidates_per_source: int = 300
+    trending_days: float = 7.0
+    policy: PolicyConfig = PolicyConfig()
+
+
+_POST_COLUMNS = [c for c in m.posts.c if c.name != "embedding"]
+
+
+class Feed:
+    def __init__(self, sessions: sessionmaker[Session], tables: EventTables, consent: ConsentChecker,
+                 moderator: TextModerator, embedder: Embedder, cursor_key: bytes, config: FeedConfig = FeedConfig(),
+                 scorer: CreationScorer | None = None, on_fallback: Callable[[], None] = lambda: None,
+                 on_events: Callable[[], None] = lambda: None):
+        self.sessions, self.tables = sessions, tables
+        self.consent, self.moderator, self.embed = consent, moderator, embedder
+        self.cursors = CursorSigner(cursor_key)
+        self.config = config
+        self.scorer = scorer or CreationScorer()
+        self.on_fallback, self.on_events = on_fallback, on_events
+        self.prefs_index = PreferenceIndex()
+        self.trending = TrendingCache()
+
+    # -- users ------------------------------------------------------------------
+
+    def ensure_user(self, session: Session, user_id: str, handle: str = "", teen: bool | None = None) -> dict:
+        """The feed's row for a user; created from the token on first contact
+        (identity events fill in region and parental controls)."""
+        row = session.execute(select(m.users).where(m.users.c.id == user_id)).mappings().first()
+        if row is None:
+            values = dict(id=user_id, handle=handle, teen=bool(teen), updated_at=utcnow())
+            session.execute(_upsert(session, m.users, values, ["id"], {}))
+            row = session.execute(select(m.users).where(m.users.c.id == user_id)).mappings().one()
+        elif (handle and row["handle"] != handle) or (teen is not None and row["teen"] != teen):
+            session.execute(update(m.users).where(m.users.c.id == user_id)
+                            .values(handle=handle or row["handle"], teen=row["teen"] if teen is None else teen,
+                                    updated_at=utcnow()))
+            row = session.execute(select(m.users).where(m.users.c.id == user_id)).mappings().one()
+        return dict(row)
+
+    def touch_user(self, user_id: str, handle: str, teen: bool) -> None:
+        with self.sessions.begin() as s:
+            self.ensure_user(s, user_id, handle, teen)
+
+    # -- posts ------------------------------------------------------------------
+
+    def _generation_for_publish(self, user_id: str, generation_id: str) -> dict:
+        if not generation_id:
+            raise InvalidArgument("say which generation to publish (generation_id)", "missing_generation_id")
+        with self.sessions() as s:
+            gen = s.execute(select(m.generations).where(m.generations.c.id == generation_id)).mappings().first()
+        if gen is None:
+            raise NotFound(f"generation {generation_id} is unknown to the feed; only finished generations "
+                           "can be published", "generation_not_found")
+        if gen["user_id"] != user_id:
+            raise PermissionDenied("you can only publish your own generations", "not_generation_owner")
+        if gen["status"] != "completed":
+            raise FailedPrecondition(f"generation {generation_id} is {gen['status']}; only completed videos "
+                                     "can be published", "generation_not_completed")
+        return dict(gen)
+
+    async def publish(self, user_id: str, generation_id: str, caption: str, visibility: int) -> dict:
+        visibility = visibility or PUBLIC
+        if visibility not in (PUBLIC, FOLLOWERS, PRIVATE):
+            raise InvalidArgument("visibility must be public, followers or private", "invalid_visibility")
+        caption = caption.strip()
+        if len(caption) > MAX_CAPTION:
+            raise InvalidArgument(f"the caption is {len(caption)} characters; the limit is {MAX_CAPTION}",
+                                  "caption_too_long")
+        gen = await asyncio.to_thread(self._generation_for_publish, user_id, generation_id)
+        if caption and (why := await asyncio.to_thread(self.moderator.refusal, caption)):
+            raise InvalidArgument(f"the caption can't be posted: {why}", "caption_refused")
+        cameo_ids = json.loads(gen["cameo_ids"])
+        if cameo_ids:
+            decision = await self.consent.check(user_id, cameo_ids, gen["prompt"], generation_id)
+            if not decision.allowed:
+                raise PermissionDenied(decision.message or "a cameo owner's consent no longer covers this video",
+                                       "cameo_consent_refused")
+        vector = (await asyncio.to_thread(self.embed, [f"{caption}. {gen['prompt']}".strip(". ")]))[0]
+        post = await asyncio.to_thread(self._write_publish, user_id, gen, caption, visibility, vector)
+        self.on_events()
+        return post
+
+    def _write_publish(self, user_id: str, gen: dict, caption: str, visibility: int, vector: np.ndarray) -> dict:
+        now = utcnow()
+        with self.sessions.begin() as s:
+            author = self.ensure_user(s, user_id)
+            # Re-read under lock: an event may have taken the generation down meanwhile.
+            fresh = s.execute(select(m.generations.c.status).where(m.generations.c.id == gen["id"])
+                              .with_for_update()).scalar_one()
+            if fresh != "completed":
+                raise FailedPrecondition(f"generation {gen['id']} is {fresh}; it can't be published",
+                                         "generation_not_completed")
+            existing = s.execute(select(m.posts).where(m.posts.c.generation_id == gen["id"])).mappings().first()
+            parent_id = ""
+            if gen["remix_of"]:
+                parent_id = s.execute(select(m.posts.c.id).where(m.posts.c.generation_id == gen["remix_of"])
+                                      ).scalar_one_or_none() or ""
+            values = dict(caption=caption, prompt=gen["prompt"], visibility=visibility, state=PUBLISHED,
+                          cameo_ids=gen["cameo_ids"], remix_of_post_id=parent_id,
+                          remix_of_generation_id=gen["remix_of"], region=author["region"],
+                          embedding=vec_bytes(vector), updated_at=now)
+            if existing is not None:
+                if existing["state"] == PUBLISHED:
+                    raise AlreadyExists(f"generation {gen['id']} is already published as post {existing['id']}",
+                                        "already_published")
+                if existing["state"] != UNPUBLISHED:
+                    raise FailedPrecondition("this video was removed and can't be published again",
+                                             "post_removed")
+                post_id = existing["id"]
+                s.execute(update(m.posts).where(m.posts.c.id == post_id).values(**values))
+            else:
+                post_id = str(uuid.uuid4())
+                s.execute(insert(m.posts).values(id=post_id, author_user_id=user_id, generation_id=gen["id"],
+                                                 created_at=now, **values))
+            if parent_id:
+                s.execute(update(m.posts).where(m.posts.c.id == parent_id)
+                          .values(remix_count=m.posts.c.remix_count + 1))
+            event = events_pb2.PostPublished(
+                post_id=post_id, author_user_id=user_id, generation_id=gen["id"],
+                cameo_ids=json.loads(gen["cameo_ids"]), visibility=visibility, remix_of_post_id=parent_id,
+                remix_of_generation_id=gen["remix_of"])
+            event.occurred_at.FromDatetime(now)
+            emit(s, self.tables, POSTS_TOPIC, event, "post", post_id)
+            return self._post_view(s, post_id, user_id)
+
+    def _remove(self, user_id: str, post_id: str, new_state: int, reason: int) -> dict | None:
+        with self.sessions.begin() as s:
+            post = self._post_row(s, post_id, lock=True)
+            if post is None or post["state"] in (DELETED, TAKEN_DOWN):
+                raise NotFound(f"post {post_id} does not exist", "post_not_found")
+            if post["author_user_id"] != user_id:
+                raise PermissionDenied("only the author can do this to a post", "not_post_author")
+            if new_state == UNPUBLISHED and post["state"] != PUBLISHED:
+                raise FailedPrecondition("the post is already a draft", "already_unpublished")
+            self._set_removed(s, post, new_state, reason)
+            view = self._post_view(s, post_id, user_id) if new_state == UNPUBLISHED else None
+        self.on_events()
+        return view
+
+    def unpublish(self, user_id: str, post_id: str) -> dict:
+        return self._remove(user_id, post_id, UNPUBLISHED, events_pb2.REMOVAL_REASON_UNPUBLISHED)
+
+    def delete_post(self, user_id: str, post_id: str) -> None:
+        self._remove(user_id, post_id, DELETED, events_pb2.REMOVAL_REASON_DELETED)
+
+    def _set_removed(self, s: Session, post: dict, new_state: int, reason: int, takedown_id: str = "") -> None:
+        s.execute(update(m.posts).where(m.posts.c.id == post["id"]).values(state=new_state, updated_at=utcnow()))
+        if post["remix_of_post_id"] and post["state"] == PUBLISHED:
+            s.execute(update(m.posts).where(m.posts.c.id == post["remix_of_post_id"])
+                      .values(remix_count=case((m.posts.c.remix_count > 0, m.posts.c.remix_count - 1), else_=0)))
+        event = events_pb2.PostRemoved(post_id=post["id"], author_user_id=post["author_user_id"],
+                                       generation_id=post["generation_id"], cameo_ids=json.loads(post["cameo_ids"]),
+                                       reason=reason, takedown_id=takedown_id)
+        event.occurred_at.FromDatetime(utcnow())
+        emit(s, self.tables, POSTS_TOPIC, event, "post", post["id"])
+
+    def _post_row(self, s: Session, post_id: str, lock: bool = False) -> dict | None:
+        try:
+            uuid.UUID(post_id)
+        except (ValueError, AttributeError):
+            return None
+        q = select(*_POST_COLUMNS).where(m.posts.c.id == post_id)
+        row = s.execute(q.with_for_update() if lock else q).mappings().first()
+        return dict(row) if row else None
+
+    def _post_view(self, s: Session, post_id: str, viewer_id: str) -> dict:
+        row = self._post_row(s, post_id)
+        row["author_handle"] = s.execute(select(m.users.c.handle).where(m.users.c.id == row["author_user_id"])
+                                         ).scalar_one_or_none() or ""
+        row["liked_by_caller"] = s.execute(select(func.count()).select_from(m.likes).where(
+            m.likes.c.user_id == viewer_id, m.likes.c.post_id == post_id)).scalar_one() > 0
+        return row
+
+    def _visible_post(self, s: Session, viewer_id: str, post_id: str) -> dict:
+        """The post if the viewer may see it; NotFound otherwise (never reveal a hidden post exists)."""
+        if not post_id:
+            raise InvalidArgument("say which post (post_id)", "missing_post_id")
+        post = self._post_row(s, post_id)
+        missing = NotFound(f"post {post_id} does not exist or is not visible to you", "post_not_found")
+        if post is None or post["state"] in (DELETED, TAKEN_DOWN):
+            raise missing
+        author = post["author_user_id"]
+        if author == viewer_id:
+            return post
+        if post["state"] != PUBLISHED or post["visibility"] == PRIVATE or self._blocked_between(s, viewer_id, author):
+            raise missing
+        if post["visibility"] == FOLLOWERS and not self._follows(s, viewer_id, author):
+            raise missing
+        return post
+
+    def get_post(self, viewer_id: str, post_id: str) -> dict:
+        with self.sessions() as s:
+            self._visible_post(s, viewer_id, post_id)
+            return self._post_view(s, post_id, viewer_id)
+
+    def list_user_posts(self, viewer_id: str, user_id: str, page_size: int, token: str) -> tuple[list[dict], str]:
+        user_id = user_id or viewer_id
+        offset = self._offset(token, viewer_id, f"posts:{user_id}")
+        size = self._size(page_size)
+        p = m.posts.c
+        with self.sessions() as s:
+            q = select(p.id).where(p.author_user_id == user_id)
+            if user_id == viewer_id:
+                q = q.where(p.state.in_([PUBLISHED, UNPUBLISHED]))  # your drafts too
+            else:
+                if self._blocked_between(s, viewer_id, user_id):
+                    return [], ""
+                allowed = [PUBLIC, FOLLOWERS] if self._follows(s, viewer_id, user_id) else [PUBLIC]
+                q = q.where(p.state == PUBLISHED, p.visibility.in_(allowed))
+            ids = list(s.execute(q.order_by(p.created_at.desc(), p.id).offset(offset).limit(size + 1)).scalars())
+            views = [self._post_view(s, i, viewer_id) for i in ids[:size]]
+        return views, self._next(ids, size, offset, viewer_id, f"posts:{user_id}")
+
+    # -- paging helpers -----------------------------------------------------------
+
+    def _size(self, requested: int) -> int:
+        if requested < 0:
+            raise InvalidArgument("page_size can't be negative", "invalid_page_size")
+        return min(requested or self.config.page_size, self.config.max_page_size)
+
+    def _offset(self, token: str, viewer_id: str, scope: str) -> int:
+        if not token:
+            return 0
+        payload = self.cursors.verify(token, kind=scope, user_id=viewer_id)
+        return int(payload["o"])
+
+    def _next(self, ids: list, size: int, offset: int, viewer_id: str, scope: str) -> str:
+        return self.cursors.sign({"k": scope, "u": viewer_id, "o": offset + size}) if len(ids) > size else ""
+
+    # -- social graph -------------------------------------------------------------
+
+    def _require_other(self, viewer_id: str, other_id: str, verb: str) -> None:
+        if not other_id:
+            raise InvalidArgument(f"say whom to {verb} (user_id)", "missing_user_id")
+        if other_id == viewer_id:
+            raise InvalidArgument(f"you can't {verb} yourself", f"cannot_{verb}_self")
+
+    def _follows(self, s: Session, a: str, b: str) -> bool:
+        return s.execute(select(func.count()).select_from(m.follows).where(
+            m.follows.c.follower_id == a, m.follows.c.followee_id == b)).scalar_one() > 0
+
+    def _blocked_between(self, s: Session, a: str, b: str) -> bool:
+        bl = m.blocks.c
+        return s.execute(select(func.count()).select_from(m.blocks).where(or_(
+            and_(bl.blocker_id == a, bl.blocked_id == b), and_(bl.blocker_id == b, bl.blocked_id == a)))
+        ).scalar_one() > 0
+
+    def _emit_follow(self, s: Session, follower: str, followee: str, following: bool) -> bool:
+        back = self._follows(s, followee, follower)
+        event = events_pb2.FollowChanged(follower_user_id=follower, followee_user_id=followee, following=following,
+                                         followed_back=back)
+        event.occurred_at.FromDatetime(utcnow())
+        emit(s, self.tables, GRAPH_TOPIC, event, "user", follower)
+        return back
+
+    def follow(self, viewer_id: str, user_id: str) -> bool:
+        self._require_other(viewer_id, user_id, "follow")
+        with self.sessions.begin() as s:
+            if self._blocked_between(s, viewer_id, user_id):
+                raise FailedPrecondition("you can't follow this account", "blocked")
+            if self._follows(s, viewer_id, user_id):
+                return self._follows(s, user_id, viewer_id)  # already following: nothing changes
+            s.execute(insert(m.follows).values(follower_id=viewer_id, followee_id=user_id, created_at=utcnow()))
+            mutual = self._emit_follow(s, viewer_id, user_id, True)
+        self.on_events()
+        return mutual
+
+    def unfollow(self, viewer_id: str, user_id: str) -> None:
+        self._require_other(viewer_id, user_id, "unfollow")
+        with self.sessions.begin() as s:
+            gone = s.execute(delete(m.follows).where(m.follows.c.follower_id == viewer_id,
+                                                     m.follows.c.followee_id == user_id)).rowcount
+            if gone:
+                self._emit_follow(s, viewer_id, user_id, False)
+        self.on_events()
+
+    def block(self, viewer_id: str, user_id: str) -> None:
+        self._require_other(viewer_id, user_id, "block")
+        with self.sessions.begin() as s:
+            exists = s.execute(select(func.count()).select_from(m.blocks).where(
+                m.blocks.c.blocker_id == viewer_id, m.blocks.c.blocked_id == user_id)).scalar_one()
+            if exists:
+                return
+            s.execute(insert(m.blocks).values(blocker_id=viewer_id, blocked_id=user_id, created_at=utcnow()))
+            # A block ends following both ways.
+            f = m.follows.c
+            for a, b in ((viewer_id, user_id), (user_id, viewer_id)):
+                if s.execute(delete(m.follows).where(f.follower_id == a, f.followee_id == b)).rowcount:
+                    self._emit_follow(s, a, b, False)
+            event = events_pb2.BlockChanged(blocker_user_id=viewer_id, blocked_user_id=user_id, blocked=True)
+            event.occurred_at.FromDatetime(utcnow())
+            emit(s, self.tables, GRAPH_TOPIC, event, "user", viewer_id)
+        self.on_events()
+
+    def unblock(self, viewer_id: str, user_id: str) -> None:
+        self._require_other(viewer_id, user_id, "unblock")
+        with self.sessions.begin() as s:
+            gone = s.execute(delete(m.blocks).where(m.blocks.c.blocker_id == viewer_id,
+                                                    m.blocks.c.blocked_id == user_id)).rowcount
+            if gone:
+                event = events_pb2.BlockChanged(blocker_user_id=viewer_id, blocked_user_id=user_id, blocked=False)
+                event.occurred_at.FromDatetime(utcnow())
+                emit(s, self.tables, GRAPH_TOPIC, event, "user", viewer_id)
+        self.on_events()
+
+    def list_people(self, viewer_id: str, user_id: str, which: str, page_size: int, token: str
+                    ) -> tuple[list[dict], str]:
+        """which: followers | following | mutuals."""
+        user_id = user_id or viewer_id
+        scope = f"{which}:{user_id}"
+        offset, size = self._offset(token, viewer_id, scope), self._size(page_size)
+        f, back = m.follows.c, m.follows.alias("back").c
+        if which == "followers":
+            other, q = f.follower_id, select(f.follower_id.label("uid"), f.created_at).where(f.followee_id == user_id)
+        else:
+            other, q = f.followee_id, select(f.followee_id.label("uid"), f.created_at).where(f.follower_id == user_id)
+            if which == "mutuals":
+                q = q.join(m.follows.alias("back"), and_(back.follower_id == f.followee_id,
+                                                         back.followee_id == user_id))
+        q = (q.add_columns(m.users.c.handle).outerjoin(m.users, m.users.c.id == other)
+             .order_by(f.created_at.desc(), other).offset(offset).limit(size + 1))
+        with self.sessions() as s:
+            rows = [dict(r) for r in s.execute(q).mappings()]
+        return rows[:size], self._next(rows, size, offset, viewer_id, scope)
+
+    # -- reactions ----------------------------------------------------------------
+
+    def like(self, viewer_id: str, post_id: str, liked: bool) -> int:
+        with self.sessions.begin() as s:
+            self._visible_post(s, viewer_id, post_id)
+            lk = m.likes.c
+            if liked:
+                changed = s.execute(_upsert(s, m.likes, dict(user_id=viewer_id, post_id=post_id, created_at=utcnow()),
+                                            ["user_id", "post_id"], None)).rowcount
+            else:
+                changed = s.execute(delete(m.likes).where(lk.user_id == viewer_id, lk.post_id == post_id)).rowcount
+            delta = (1 if liked else -1) if changed else 0
+            if delta:
+                s.execute(update(m.posts).where(m.posts.c.id == post_id)
+                          .values(like_count=m.posts.c.like_count + delta))
+            return s.execute(select(m.posts.c.like_count).where(m.posts.c.id == post_id)).scalar_one()
+
+    def create_comment(self, viewer_id: str, handle: str, post_id: str, text: str) -> dict:
+        text = (text or "").strip()
+        if not text:
+            raise InvalidArgument("the comment is empty", "empty_comment")
+        if len(text) > MAX_COMMENT:
+            raise InvalidArgument(f"the comment is {len(text)} characters; the limit is {MAX_COMMENT}",
+                                  "comment_too_long")
+        with self.sessions() as s:
+            self._visible_post(s, viewer_id, post_id)
+        if (why := self.moderator.refusal(text)):
+            raise InvalidArgument(f"the comment can't be posted: {why}", "comment_refused")
+        row = dict(id=str(uuid.uuid4()), post_id=post_id, author_user_id=viewer_id, author_handle=handle,
+                   text=text, created_at=utcnow())
+        with self.sessions.begin() as s:
+            self._visible_post(s, viewer_id, post_id)
+            s.execute(insert(m.comments).values(**row))
+            s.execute(update(m.posts).where(m.posts.c.id == post_id)
+                      .values(comment_count=m.posts.c.comment_count + 1))
+        return row
+
+    def list_comments(self, viewer_id: str, post_id: str, page_size: int, token: str) -> tuple[list[dict], str]:
+        scope = f"comments:{post_id}"
+        offset, size = self._offset(token, viewer_id, scope), self._size(page_size)
+        c = m.comments.c
+        with self.sessions() as s:
+            self._visible_post(s, viewer_id, post_id)
+            rows = [dict(r) for r in s.execute(select(m.comments).where(c.post_id == post_id)
+                                               .order_by(c.created_at, c.id).offset(offset).limit(size + 1)).mappings()]
+        return rows[:size], self._next(rows, size, offset, viewer_id, scope)
+
+    def delete_comment(self, viewer_id: str, comment_id: str) -> None:
+        with self.sessions.begin() as s:
+            try:
+                uuid.UUID(comment_id)
+                row = s.execute(select(m.comments).where(m.comments.c.id == comment_id)).mappings().first()
+            except ValueError:
+                row = None
+            if row is None:
+                raise NotFound(f"comment {comment_id} does not exist", "comment_not_found")
+            post_author = s.execute(select(m.posts.c.author_user_id).where(m.posts.c.id == row["post_id"])
+                                    ).scalar_one_or_none()
+            if viewer_id not in (row["author_user_id"], post_author):
+                raise PermissionDenied("only the comment's author or the post's author can delete it",
+                                       "not_comment_author")
+            s.execute(delete(m.comments).where(m.comments.c.id == comment_id))
+            s.execute(update(m.posts).where(m.posts.c.id == row["post_id"])
+                      .values(comment_count=m.posts.c.comment_count - 1))
+
+    def see_less(self, viewer_id: str, post_id: str, note: str) -> None:
+        with self.sessions.begin() as s:
+            post = self._visible_post(s, viewer_id, post_id)
+            added = s.execute(_upsert(s, m.see_less, dict(user_id=viewer_id, post_id=post_id,
+                                                         author_user_id=post["author_user_id"],
+                                                         note=(note or "")[:500], created_at=utcnow()),
+                                      ["user_id", "post_id"], None)).rowcount
+            if added:
+                s.execute(update(m.posts).where(m.posts.c.id == post_id)
+                          .values(see_less_count=m.posts.c.see_less_count + 1))
+
+    def report(self, viewer_id: str, post_id: str, reason: int, details: str) -> str:
+        if reason not in feed_pb2.ReportReason.values() or reason == feed_pb2.REPORT_REASON_UNSPECIFIED:
+            raise InvalidArgument("choose a report reason", "missing_report_reason")
+        if len(details or "") > 2000:
+            raise InvalidArgument("report details are limited to 2000 characters", "details_too_long")
+        report_id = str(uuid.uuid4())
+        with self.sessions.begin() as s:
+            self._visible_post(s, viewer_id, post_id)
+            s.execute(insert(m.reports).values(id=report_id, post_id=post_id, reporter_user_id=viewer_id,
+                                               reason=reason, details=details or "", created_at=utcnow()))
+            s.execute(update(m.posts).where(m.posts.c.id == post_id)
+                      .values(report_count=m.posts.c.report_count + 1))
+        return report_id
+
+    def record_views(self, viewer_id: str, views: list[tuple[str, int, datetime | None]]) -> None:
+        """Views of items the feed served; others are ignored (a view can't be claimed for an unserved item)."""
+        if len(views) > 200:
+            raise InvalidArgument("send at most 200 views at a time", "too_many_views")
+        with self.sessions.begin() as s:
+            for post_id, watch_ms, viewed_at in views:
+                if watch_ms < 0:
+                    raise InvalidArgument("watch_ms can't be negative", "invalid_watch_ms")
+                sv = m.served.c
+                done = s.execute(update(m.served).where(sv.user_id == viewer_id, sv.post_id == post_id,
+                                                        sv.viewed_at.is_(None))
+                                 .values(viewed_at=viewed_at or utcnow(), watch_ms=min(watch_ms, 3_600_000)))
+                if done.rowcount:
+                    s.execute(update(m.posts).where(m.posts.c.id == post_id)
+                              .values(view_count=m.posts.c.view_count + 1,
+                                      watch_ms=m.posts.c.watch_ms + min(watch_ms, 3_600_000)))
+
+    # -- remix lineage ----------------------------------------------------------------
+
+    def get_remixes(self, viewer_id: str, post_id: str, max_depth: int) -> tuple[dict, list[dict], bool]:
+        """(tree rooted at the post: {"post", "children"}, ancestors nearest first, truncated)."""
+        depth = MAX_REMIX_DEPTH if max_depth <= 0 else min(max_depth, MAX_REMIX_DEPTH)
+        p = m.posts.c
+        with self.sessions() as s:
+            self._visible_post(s, viewer_id, post_id)
+            root = {"post": self._post_view(s, post_id, viewer_id), "children": []}
+            truncated, count = False, 1
+            level = [root]
+            for _ in range(depth):
+                ids = [n["post"]["id"] for n in level]
+                children = s.execute(select(p.id, p.remix_of_post_id).where(
+                    p.remix_of_post_id.in_(ids), p.state == PUBLISHED).order_by(p.created_at)).all()
+                nxt = []
+                by_id = {n["post"]["id"]: n for n in level}
+                for child_id, parent_id in children:
+                    try:
+                        self._visible_post(s, viewer_id, child_id)
+                    except NotFound:
+                        continue
+                    if count >= MAX_REMIX_NODES:
+                        truncated = True
+                        break
+                    node = {"post": self._post_view(s, child_id, viewer_id), "children": []}
+                    by_id[parent_id]["children"].append(node)
+                    nxt.append(node)
+                    count += 1
+                level = nxt
+                if not level:
+                    break
+            else:
+                if level and s.execute(select(func.count()).select_from(m.posts).where(
+                        p.remix_of_post_id.in_([n["post"]["id"] for n in level]), p.state == PUBLISHED)).scalar_one():
+                    truncated = True
+            ancestors, current = [], root["post"]
+            while current["remix_of_post_id"] and len(ancestors) < 50:
+                try:
+                    self._visible_post(s, viewer_id, current["remix_of_post_id"])
+                except NotFound:
+                    break  # a hidden ancestor ends the visible chain
+                current = self._post_view(s, current["remix_of_post_id"], viewer_id)
+                ancestors.append(current)
+        return root, ancestors, truncated
+
+    # -- preferences --------------------------------------------------------------------
+
+    def set_preferences(self, viewer_id: str, text: str) -> dict:
+        text = (text or "").strip()
+        phrases = parse_preferences(text)
+        if text and not phrases:
+            raise InvalidArgument("couldn't find any topics in that; try 'more cooking and pets, less sports'",
+                                  "no_preferences_found")
+        vectors = self.embed([p for p, _ in phrases]) if phrases else None
+        now = utcnow()
+        with self.sessions.begin() as s:
+            self.ensure_user(s, viewer_id)
+            s.execute(update(m.users).where(m.users.c.id == viewer_id).values(
+                prefs_text=text, prefs_phrases=json.dumps(phrases),
+                prefs_vectors=vec_bytes(vectors) if vectors is not None else None, prefs_updated_at=now))
+        return {"text": text, "updated_at": now, "phrases": phrases}
+
+    def get_preferences(self, viewer_id: str) -> dict:
+        with self.sessions() as s:
+            row = s.execute(select(m.users.c.prefs_text, m.users.c.prefs_updated_at)
+                            .where(m.users.c.id == viewer_id)).first()
+        return {"text": row[0] if row else "", "updated_at": row[1] if row else None}
+
+    # -- the feed --------------------------------------------------------------------------
+
+    def get_feed(self, viewer_id: str, handle: str, teen: bool, page_size: int, token: str,
+                 session_id: str) -> FeedPage:
+        size = self._size(page_size)
+        page_no = 0
+        if token:
+            payload = self.cursors.verify(token, kind="feed", user_id=viewer_id)
+            session_id, page_no = payload["s"], int(payload["p"])
+        elif session_id:
+            try:
+                uuid.UUID(session_id)
+            except ValueError:
+                raise InvalidArgument("session_id must be one the feed returned", "invalid_session_id") from None
+        now = utcnow()
+        today = now.date()
+        with self.sessions.begin() as s:
+            user = self.ensure_user(s, viewer_id, handle, teen)
+            if not session_id:
+                session_id = str(uuid.uuid4())
+            session_row = s.execute(select(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
+                                    .with_for_update()).mappings().first()
+            if session_row is not None and session_row["user_id"] != viewer_id:
+                raise InvalidArgument("session_id must be one the feed returned to you", "invalid_session_id")
+            session_items = session_row["items"] if session_row else 0
+            cap = user["daily_item_cap"] if user["teen"] else 0
+            served_today = s.execute(select(m.daily_counts.c.items).where(
+                m.daily_counts.c.user_id == viewer_id, m.daily_counts.c.day == today)).scalar_one_or_none() or 0
+            if cap and served_today >= cap:
+                return FeedPage([], "", session_id, cap_reached=True, cap_message=_cap_message(cap),
+                                non_personalized=user["non_personalized"])
+            if cap:
+                size = min(size, cap - served_today)
+            personalized = not user["non_personalized"]
+            items, timings, fallback = self._rank(s, user, size, personalized, now)
+            if items:
+                s.execute(_upsert(s, m.served, [dict(user_id=viewer_id, post_id=r.candidate.post_id, served_at=now)
+                                                for r in items], ["user_id", "post_id"], None))
+                _bump(s, m.daily_counts, dict(user_id=viewer_id, day=today), len(items))
+            if session_row is None:
+                s.execute(insert(m.feed_sessions).values(id=session_id, user_id=viewer_id, items=len(items),
+                                                         started_at=now))
+            else:
+                s.execute(update(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
+                          .values(items=session_items + len(items)))
+            session_items += len(items)
+            handles = _handles(s, {r.candidate.author_user_id for r in items})
+            liked = set(s.execute(select(m.likes.c.post_id).where(
+                m.likes.c.user_id == viewer_id, m.likes.c.post_id.in_([r.candidate.post_id for r in items])
+            )).scalars()) if items else set()
+        page = []
+        for r in items:
+            row = dict(r.candidate.row, author_handle=handles.get(r.candidate.author_user_id, ""),
+                       liked_by_caller=r.candidate.post_id in liked)
+            page.append((row, r.candidate.source, r.candidate.reason, float(r.score)))
+        nudge = ""
+        if session_items >= self.config.nudge_after_items:
+            nudge = (f"You've watched {session_items} videos this session. Why not make one? "
+                     "Remix something you liked or start from a prompt.")
+        cap_reached = bool(cap) and served_today + len(items) >= cap
+        more = bool(items) and not cap_reached
+        next_token = self.cursors.sign({"k": "feed", "u": viewer_id, "s": session_id, "p": page_no + 1}) if more else ""
+        return FeedPage(page, next_token, session_id, nudge=nudge, cap_reached=cap_reached,
+                        cap_message=_cap_message(cap) if cap_reached else "", fallback=fallback,
+                        non_personalized=not personalized, timings=timings)
+
+    def _rank(self, s: Session, user: dict, size: int, personalized: bool, now: datetime):
+        t0 = time.perf_counter()
+        viewer_id = user["id"]
+        viewer = ViewerContext(user_id=viewer_id, now_ts=now.timestamp(), teen=user["teen"])
+        candidates, blocked = self._candidates(s, user, viewer, personalized)
+        seen = set(s.execute(select(m.served.c.post_id).where(
+            m.served.c.user_id == viewer_id, m.served.c.post_id.in_([c.post_id for c in candidates.items]))
+        ).scalars()) if len(candidates) else set()
+        t1 = time.perf_counter()
+        fallback = False
+        try:
+            scores, matched = self.scorer.score(candidates, viewer)
+            for c, phrase in zip(candidates.items, matched):
+                if phrase and c.source == SOURCE.CANDIDATE_SOURCE_PREFERENCES:
+                    c.reason = f"matches your interest in “{phrase}”"
+            ranked = [Ranked(c, float(sc)) for c, sc in zip(candidates.items, scores)]
+        except Exception:  # noqa: BLE001 - any scorer failure: serve newest first rather than nothing
+            fallback = True
+            self.on_fallback()
+            for c in candidates.items:
+                c.source, c.reason = SOURCE.CANDIDATE_SOURCE_RECENT, "recent (ranking is unavailable right now)"
+            ranked = [Ranked(c, c.created_ts / 1e10) for c in candidates.items]
+        t2 = time.perf_counter()
+        policy = self.config.policy
+        if fallback or not personalized:
+            # Without connections in play the connected share means nothing.
+            policy = PolicyConfig(max_per_author=policy.max_per_author, connected_share=0.0)
+        page = apply_policy(ranked, size, policy, blocked=blocked, seen=seen, viewer=viewer)
+        t3 = time.perf_counter()
+        timings = {"candidates_ms": (t1 - t0) * 1000, "score_ms": (t2 - t1) * 1000,
+                   "policy_ms": (t3 - t2) * 1000, "candidate_count": len(candidates)}
+        return page, timings, fallback
+
+    def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
+        """Candidate ids from each source (first source wins for an id), then one query for their rows."""
+        viewer_id, limit, p = user["id"], self.config.candidates_per_source, m.posts.c
+        f, bl = m.follows.c, m.blocks.c
+        window = utcnow() - timedelta(days=max(self.config.trending_days, 1.0) * 4)
+        blocked = set(s.execute(select(bl.blocked_id).where(bl.blocker_id == viewer_id)
+                                .union(select(bl.blocker_id).where(bl.blocked_id == viewer_id))).scalars())
+        source_of: dict[str, tuple[int, str]] = {}
+
+        def add(ids, source, reason=""):
+            for i in ids:
+                source_of.setdefault(i, (source, reason))
+
+        following: set[str] = set()
+        if personalized:
+            following = set(s.execute(select(f.followee_id).where(f.follower_id == viewer_id)).scalars())
+            mutuals = set(s.execute(select(f.follower_id).where(
+                f.followee_id == viewer_id, f.follower_id.in_(following))).scalars()) if following else set()
+            if following:
+                rows = s.execute(select(p.id, p.author_user_id).where(
+                    p.author_user_id.in_(following), p.state == PUBLISHED, p.visibility.in_([PUBLIC, FOLLOWERS]),
+                    p.created_at > window).order_by(p.created_at.desc()).limit(limit)).all()
+                add([r.id for r in rows if r.author_user_id in mutuals], SOURCE.CANDIDATE_SOURCE_MUTUALS)
+                add([r.id for r in rows], SOURCE.CANDIDATE_SOURCE_FOLLOWING)
+            mine = select(p.id).where(p.author_user_id == viewer_id)
+            liked = select(m.likes.c.post_id).where(m.likes.c.user_id == viewer_id)
+            remix_rows = s.execute(select(p.id, p.remix_of_post_id).where(
+                or_(p.remix_of_post_id.in_(mine), p.remix_of_post_id.in_(liked)), p.state == PUBLISHED,
+                p.visibility == PUBLIC).order_by(p.created_at.desc()).limit(limit)).all()
+            own = set(s.execute(select(p.id).where(p.id.in_({r.remix_of_post_id for r in remix_rows}),
+                                                   p.author_user_id == viewer_id)).scalars()) if remix_rows else set()
+            for r in remix_rows:
+                add([r.id], SOURCE.CANDIDATE_SOURCE_REMIXES,
+                    "a remix of your video" if r.remix_of_post_id in own else "a remix of a video you liked")
+        region = user["region"]
+        trending = self.trending.get(s, region, self.config.trending_days, limit)
+        add(trending, SOURCE.CANDIDATE_SOURCE_TRENDING_REGION,
+            f"trending in {region}" if region else "trending on Kinora")
+        if personalized:
+            vectors = vec_from(user["prefs_vectors"], rows=1)
+            if vectors is not None:
+                phrases = json.loads(user["prefs_phrases"])
+                viewer.pref_vectors = vectors
+                viewer.pref_signs = np.array([sign for _, sign in phrases], dtype=np.float32)
+                viewer.pref_phrases = [phrase for phrase, _ in phrases]
+                pos, neg = vectors[viewer.pref_signs > 0], vectors[viewer.pref_signs < 0]
+                if len(pos):
+                    self.prefs_index.refresh(s)
+                    add(self.prefs_index.nearest(pos, neg, limit), SOURCE.CANDIDATE_SOURCE_PREFERENCES,
+                        "matches your stated interests")
+            sl = s.execute(select(m.see_less.c.post_id, m.see_less.c.author_user_id).where(
+                m.see_less.c.user_id == viewer_id).order_by(m.see_less.c.created_at.desc()).limit(20)).all()
+            if sl:
+                viewer.see_less_authors = frozenset(r.author_user_id for r in sl)
+                embs = s.execute(select(p.embedding).where(p.id.in_([r.post_id for r in sl]),
+                                                           p.embedding.is_not(None))).scalars().all()
+                if embs:
+                    viewer.see_less_vectors = np.frombuffer(b"".join(embs), dtype=np.float32).reshape(-1, DIM)
+        else:
+            recent = s.execute(select(p.id).where(p.state == PUBLISHED, p.visibility == PUBLIC)
+                               .order_by(p.created_at.desc()).limit(limit)).scalars()
+            add(recent, SOURCE.CANDIDATE_SOURCE_RECENT, "recent public video (your feed isn't personalized)")
+        need_embeddings = viewer.pref_vectors is not None or viewer.see_less_vectors is not None
+        cols = _POST_COLUMNS + ([p.embedding] if need_embeddings else [])
+        rows = s.execute(select(*cols, m.users.c.handle.label("author_handle"))
+                         .outerjoin(m.users, m.users.c.id == p.author_user_id)
+                         .where(p.id.in_(list(source_of)), p.state == PUBLISHED)).mappings().all() if source_of else []
+        items, embeddings = [], []
+        for r in rows:
+            row = dict(r)
+            if row["visibility"] == PRIVATE or (row["visibility"] == FOLLOWERS and row["author_user_id"] not in following):
+                continue
+            source, reason = source_of[row["id"]]
+            handle = row.pop("author_handle") or "someone"
+            if source == SOURCE.CANDIDATE_SOURCE_FOLLOWING:
+                reason = f"from @{handle}, whom you follow"
+            elif source == SOURCE.CANDIDATE_SOURCE_MUTUALS:
+                reason = f"from @{handle}; you follow each other"
+            elif source == SOURCE.CANDIDATE_SOURCE_REMIXES:
+                reason = f"@{handle} made {reason}"
+            emb = row.pop("embedding", None)
+            if need_embeddings:
+                embeddings.append(vec_from(emb) if emb else np.zeros(DIM, dtype=np.float32))
+            items.append(Candidate(row["id"], row["author_user_id"], handle, source, row["created_at"].timestamp(),
+                                   row, reason))
+        names = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
+                 "comment_count", "report_count", "see_less_count", "watch_ms", "view_count")
+        features = {n: np.array([c.row[n] for c in items], dtype=np.float64) for n in names}
+        matrix = np.vstack(embeddings) if need_embeddings and embeddings else None
+        return Candidates(items, features, matrix), blocked
+
+    # -- event effects (called by handlers inside the consumer's transaction) ----------------
+
+    def on_generation(self, s: Session, facts, status: str, prompt: str | None = None) -> None:
+        g = m.generations.c
+        existing = s.execute(select(g.status).where(g.id == facts.generation_id).with_for_update()).scalar_one_or_none()
+        if existing in ("taken_down", "deleted"):
+            return  # final states
+        values = dict(id=facts.generation_id, user_id=facts.user_id, status=status,
+                      cameo_ids=json.dumps(list(facts.cameo_ids)), remix_of=facts.remix_of, updated_at=utcnow())
+        if prompt is not None:
+            values["prompt"] = prompt
+        if existing is None:
+            values.setdefault("prompt", "")
+            s.execute(insert(m.generations).values(**values))
+        elif not (existing == "completed" and status in ("pending",)):  # a late "requested" never undoes completion
+            s.execute(update(m.generations).where(g.id == facts.generation_id).values(**values))
+        if status == "completed" and existing != "completed":
+            self._credit_creation(s, facts)
+        if status in ("taken_down", "deleted"):
+            state, reason = ((TAKEN_DOWN, events_pb2.REMOVAL_REASON_TAKEN_DOWN) if status == "taken_down"
+                             else (DELETED, events_pb2.REMOVAL_REASON_DELETED))
+            for post in s.execute(select(*_POST_COLUMNS).where(m.posts.c.generation_id == facts.generation_id,
+                                                              m.posts.c.state.in_([PUBLISHED, UNPUBLISHED]))
+                                  ).mappings().all():
+                self._set_removed(s, dict(post), state, reason)
+
+    def _credit_creation(self, s: Session, facts) -> None:
+        """A finished generation credits what inspired it: the remixed post,
+        and posts its maker watched shortly before (and ones with the same cameo)."""
+        p, sv = m.posts.c, m.served.c
+        if facts.remix_of:
+            s.execute(update(m.posts).where(p.generation_id == facts.remix_of)
+                      .values(remix_generations=p.remix_generations + 1))
+        viewed = s.execute(select(sv.post_id).where(sv.user_id == facts.user_id, sv.viewed_at.is_not(None),
+                                                    sv.viewed_at > utcnow() - VIEW_CREDIT_WINDOW)
+                           .order_by(sv.viewed_at.desc()).limit(VIEW_CREDIT_POSTS)).scalars().all()
+        if not viewed:
+            return
+        s.execute(update(m.posts).where(p.id.in_(viewed)).values(created_after_view=p.created_after_view + 1))
+        if facts.cameo_ids:
+            wanted = set(facts.cameo_ids)
+            hits = [row.id for row in s.execute(select(p.id, p.cameo_ids).where(p.id.in_(viewed))).all()
+                    if wanted & set(json.loads(row.cameo_ids))]
+            if hits:
+                s.execute(update(m.posts).where(p.id.in_(hits)).values(cameo_requests=p.cameo_requests + 1))
+
+    def on_takedown(self, s: Session, takedown_id: str, target_kind: str, target_ids: Sequence[str]) -> int:
+        """Hide every post a cameo takedown names, at once."""
+        p = m.posts.c
+        column = p.id if target_kind == "post" else p.generation_id
+        posts = s.execute(select(*_POST_COLUMNS).where(column.in_(list(target_ids)),
+                                                      p.state.in_([PUBLISHED, UNPUBLISHED]))).mappings().all()
+        for post in posts:
+            self._set_removed(s, dict(post), TAKEN_DOWN, events_pb2.REMOVAL_REASON_TAKEN_DOWN, takedown_id)
+        if target_kind == "generation":
+            s.execute(update(m.generations).where(m.generations.c.id.in_(list(target_ids)))
+                      .values(status="taken_down", updated_at=utcnow()))
+        return len(posts)
+
+    def on_parental_controls(self, s: Session, teen_user_id: str, daily_cap: int, non_personalized: bool) -> None:
+        self.ensure_user(s, teen_user_id)
+        s.execute(update(m.users).where(m.users.c.id == teen_user_id).values(
+            teen=True, daily_item_cap=max(daily_cap, 0), non_personalized=non_personalized, updated_at=utcnow()))
+
+    def on_user(self, s: Session, user_id: str, handle: str, region: str, teen: bool) -> None:
+        self.ensure_user(s, user_id, handle, teen)
+        s.execute(update(m.users).where(m.users.c.id == user_id).values(region=region.upper()[:8],
+                                                                        updated_at=utcnow()))
+
+
+def _cap_message(cap: int) -> str:
+    return (f"That's all for today: your guardian set a limit of {cap} videos a day. "
+            "The feed will be back tomorrow — maybe make something in the meantime?")
+
+
+def _handles(s: Session, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return dict(s.execute(select(m.users.c.id, m.users.c.handle).where(m.users.c.id.in_(ids))).all())
+
+
+def _upsert(s: Session, table, values, keys: list[str], update_values: dict | None):
+    """INSERT .. ON CONFLICT DO NOTHING/UPDATE on PostgreSQL and SQLite alike."""
+    if s.get_bind().dialect.name == "postgresql":
+        stmt = postgresql.insert(table).values(values)
+    else:
+        from sqlalchemy.dialects import sqlite
+        stmt = sqlite.insert(table).values(values)
+    if update_values:
+        return stmt.on_conflict_do_update(index_elements=keys, set_=update_values)
+    return stmt.on_conflict_do_nothing(index_elements=keys)
+
+
+def _bump(s: Session, table, key: dict, by: int) -> None:
+    stmt = _upsert(s, table, dict(key, items=by), list(key), None)
+    if not s.execute(stmt).rowcount:
+        cond = [table.c[k] == v for k, v in key.items()]
+        s.execute(update(table).where(*cond).values(items=table.c.items + by))
+
+
+def cursor_key(secret: str | None, internal_secret: str | None) -> bytes:
+    """The page-token key: explicit, else derived from the internal secret,
+    else random per process (tokens then don't survive a restart)."""
+    if secret:
+        return secret.encode()
+    if internal_secret:
+        return hmac.new(internal_secret.encode(), b"kinora-feed-cursor", hashlib.sha256).digest()
+    return os.urandom(32)

@@ -1,0 +1,259 @@
+"""Ranking stages that need no storage: preference parsing, the
+creation-weighted scorer, the policy layer and signed page cursors.
+
+Candidates arrive as a `Candidates` batch (parallel numpy arrays plus rows),
+so scoring 1,000 of them is a handful of vector operations.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kinora.feed.v1 import feed_pb2
+from kinora.runtime.errors import InvalidArgument
+
+DIM = 384
+SOURCE = feed_pb2.CandidateSource
+CONNECTED_SOURCES = (SOURCE.CANDIDATE_SOURCE_FOLLOWING, SOURCE.CANDIDATE_SOURCE_MUTUALS,
+                     SOURCE.CANDIDATE_SOURCE_REMIXES)
+
+
+# -- stated preferences -------------------------------------------------------
+
+_NEGATIVE = re.compile(r"^(less|fewer|no|not|without|stop|don'?t show|hide|avoid|never)\b\s*(of\s+)?", re.I)
+_POSITIVE = re.compile(r"^(more|show me|lots of|plenty of|i like|i love|give me|want)\b\s*(of\s+)?", re.I)
+_SPLIT = re.compile(r"\s*(?:,|;|\.|\band\b|\bbut\b|\n)\s*", re.I)
+MAX_PREFS_CHARS = 500
+
+
+def parse_preferences(text: str) -> list[tuple[str, int]]:
+    """'more cooking and pets, less sports' -> [('cooking', 1), ('pets', 1), ('sports', -1)].
+    A 'more'/'less' marker applies to the phrases after it until the next marker."""
+    if len(text) > MAX_PREFS_CHARS:
+        raise InvalidArgument(f"preferences are {len(text)} characters; keep them under {MAX_PREFS_CHARS}",
+                              "preferences_too_long")
+    phrases: list[tuple[str, int]] = []
+    sign = 1
+    for part in _SPLIT.split(text.strip()):
+        part = part.strip(" !?\"'")
+        if not part:
+            continue
+        if (m := _NEGATIVE.match(part)):
+            sign, part = -1, part[m.end():]
+        elif (m := _POSITIVE.match(part)):
+            sign, part = 1, part[m.end():]
+        part = part.strip()
+        if part and (part.lower(), sign) not in [(p.lower(), s) for p, s in phrases]:
+            phrases.append((part, sign))
+    return phrases[:16]
+
+
+# -- candidates ----------------------------------------------------------------
+
+@dataclass
+class Candidate:
+    post_id: str
+    author_user_id: str
+    author_handle: str
+    source: int
+    created_ts: float  # Unix seconds
+    row: dict  # the post row, for the page
+    reason: str = ""
+
+
+@dataclass
+class Candidates:
+    items: list[Candidate]
+    # Engagement counters, shape (n,): names match the posts columns.
+    features: dict[str, np.ndarray]
+    embeddings: np.ndarray | None = None  # (n, DIM), zero rows where unknown
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class ViewerContext:
+    user_id: str
+    now_ts: float
+    pref_vectors: np.ndarray | None = None  # (k, DIM)
+    pref_signs: np.ndarray | None = None  # (k,) of +1/-1
+    pref_phrases: list[str] = field(default_factory=list)
+    see_less_vectors: np.ndarray | None = None  # (m, DIM)
+    see_less_authors: frozenset[str] = frozenset()
+    teen: bool = False
+
+
+# -- scorer ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """Creation counts most; watch time almost nothing (see docs/feed.md)."""
+
+    remix: float = 3.0
+    created_after_view: float = 2.0
+    cameo_request: float = 2.0
+    like: float = 0.4
+    comment: float = 0.3
+    report: float = -3.0
+    see_less: float = -1.5
+    watch_seconds: float = 0.02
+    preference: float = 4.0
+    personal_see_less: float = -3.0
+    see_less_author: float = -2.0
+    recency_per_day: float = -0.3
+    source_bonus: tuple[tuple[int, float], ...] = (
+        (SOURCE.CANDIDATE_SOURCE_MUTUALS, 1.0), (SOURCE.CANDIDATE_SOURCE_FOLLOWING, 0.8),
+        (SOURCE.CANDIDATE_SOURCE_REMIXES, 1.2))
+
+
+TIME_SPENT_WEIGHTS = ScoreWeights(remix=0.0, created_after_view=0.0, cameo_request=0.0, like=0.4, comment=0.3,
+                                  watch_seconds=3.0)
+
+
+class CreationScorer:
+    """Scores a batch; raises on malformed input (the caller falls back)."""
+
+    def __init__(self, weights: ScoreWeights = ScoreWeights()):
+        self.weights = weights
+
+    def score(self, c: Candidates, viewer: ViewerContext) -> tuple[np.ndarray, list[str]]:
+        """Scores, plus for each item the stated preference it matched ('' if none)."""
+        w, f = self.weights, c.features
+        n = len(c)
+        log1p = np.log1p
+        score = (w.remix * log1p(f["remix_generations"] + f["remix_count"])
+                 + w.created_after_view * log1p(f["created_after_view"])
+                 + w.cameo_request * log1p(f["cameo_requests"])
+                 + w.like * log1p(f["like_count"]) + w.comment * log1p(f["comment_count"])
+                 + w.report * log1p(f["report_count"]) + w.see_less * log1p(f["see_less_count"])
+                 + w.watch_seconds * log1p(f["watch_ms"] / np.maximum(f["view_count"], 1) / 1000.0))
+        ages_days = np.maximum(viewer.now_ts - np.array([i.created_ts for i in c.items]), 0) / 86400.0
+        score = score + w.recency_per_day * ages_days
+        bonus = dict(w.source_bonus)
+        score = score + np.array([bonus.get(i.source, 0.0) for i in c.items])
+        matched = [""] * n
+        if c.embeddings is not None and n:
+            if viewer.pref_vectors is not None and len(viewer.pref_vectors):
+                sims = c.embeddings @ viewer.pref_vectors.T  # (n, k)
+                pos, neg = viewer.pref_signs > 0, viewer.pref_signs < 0
+                best_pos = sims[:, pos].max(axis=1) if pos.any() else np.zeros(n)
+                best_neg = sims[:, neg].max(axis=1) if neg.any() else np.zeros(n)
+                score = score + w.preference * (np.clip(best_pos, 0, None) - np.clip(best_neg, 0, None))
+                if pos.any():
+                    phrases = [p for p, s in zip(viewer.pref_phrases, viewer.pref_signs) if s > 0]
+                    top = sims[:, pos].argmax(axis=1)
+                    matched = [phrases[t] if best_pos[i] > 0.3 else "" for i, t in enumerate(top)]
+            if viewer.see_less_vectors is not None and len(viewer.see_less_vectors):
+                near = (c.embeddings @ viewer.see_less_vectors.T).max(axis=1)
+                score = score + w.personal_see_less * np.clip(near, 0, None)
+        if viewer.see_less_authors:
+            score = score + w.see_less_author * np.array(
+                [i.author_user_id in viewer.see_less_authors for i in c.items], dtype=float)
+        if not np.all(np.isfinite(score)):
+            raise ValueError("scorer produced a non-finite score")
+        return score, matched
+
+
+# -- policy ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    max_per_author: int = 2
+    connected_share: float = 0.6
+
+
+@dataclass
+class Ranked:
+    candidate: Candidate
+    score: float
+
+
+def apply_policy(ranked: list[Ranked], page_size: int, config: PolicyConfig, *, blocked: set[str],
+                 seen: set[str], viewer: ViewerContext) -> list[Ranked]:
+    """Hard rules first (blocks, no repeats, teen safety), then the page mix:
+    at most `max_per_author` per author, no two in a row from one author, and
+    connected content holding at least `connected_share` of every prefix of the
+    page while it lasts (so it comes first)."""
+    eligible = []
+    for r in ranked:
+        c = r.candidate
+        if c.post_id in seen or c.author_user_id in blocked or c.author_user_id == viewer.user_id:
+            continue
+        if c.row["state"] != feed_pb2.POST_STATE_PUBLISHED:
+            continue
+        if viewer.teen and (c.row["report_count"] > 0 or c.row["visibility"] != feed_pb2.VISIBILITY_PUBLIC):
+            continue
+        eligible.append(r)
+    eligible.sort(key=lambda r: -r.score)
+    connected = [r for r in eligible if r.candidate.source in CONNECTED_SOURCES]
+    global_ = [r for r in eligible if r.candidate.source not in CONNECTED_SOURCES]
+    page: list[Ranked] = []
+    per_author: dict[str, int] = {}
+
+    def take(pool: list[Ranked]) -> bool:
+        last_author = page[-1].candidate.author_user_id if page else None
+        for strict in (True, False):  # prefer a different author than the previous item
+            for i, r in enumerate(pool):
+                author = r.candidate.author_user_id
+                if per_author.get(author, 0) >= config.max_per_author:
+                    continue
+                if strict and author == last_author:
+                    continue
+                page.append(pool.pop(i))
+                per_author[author] = per_author.get(author, 0) + 1
+                return True
+        return False
+
+    while len(page) < page_size and (connected or global_):
+        n_connected = sum(r.candidate.source in CONNECTED_SOURCES for r in page)
+        want_connected = n_connected < config.connected_share * (len(page) + 1)
+        first, second = (connected, global_) if want_connected else (global_, connected)
+        if not take(first) and not take(second):
+            break
+    return page
+
+
+# -- cursors ----------------------------------------------------------------------
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class CursorSigner:
+    """Opaque page tokens: JSON payload + HMAC-SHA256, so a client cannot edit
+    one (or replay another user's) without detection."""
+
+    def __init__(self, key: bytes):
+        self._key = key
+
+    def sign(self, payload: dict) -> str:
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        mac = hmac.new(self._key, body, hashlib.sha256).digest()[:16]
+        return f"{_b64(body)}.{_b64(mac)}"
+
+    def verify(self, token: str, *, kind: str, user_id: str) -> dict:
+        bad = InvalidArgument("the page token is not valid: it was altered or not issued for you; "
+                              "start again without one", "invalid_page_token")
+        try:
+            body_text, mac_text = token.split(".")
+            body, mac = _unb64(body_text), _unb64(mac_text)
+        except (ValueError, TypeError):
+            raise bad from None
+        if not hmac.compare_digest(hmac.new(self._key, body, hashlib.sha256).digest()[:16], mac):
+            raise bad
+        payload = json.loads(body)
+        if payload.get("k") != kind or payload.get("u") != user_id:
+            raise bad
+        return payload

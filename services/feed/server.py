@@ -1,0 +1,316 @@
+"""Feed gRPC server: the FeedService servicer, the cameo consent checker over
+gRPC, and `build`. Domain work is synchronous SQLAlchemy, so it runs on a
+thread pool sized to the connection pool."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+
+from kinora.cameo.v1 import cameo_pb2, cameo_pb2_grpc
+from kinora.cameo.v1 import events_pb2 as cameo_ev
+from kinora.feed.v1 import feed_pb2 as pb
+from kinora.feed.v1 import feed_pb2_grpc
+from kinora.generator.v1 import events_pb2 as gen_ev
+from kinora.identity.v1 import events_pb2 as id_ev
+from kinora.ml.embeddings import embed
+from kinora.runtime import auth
+from kinora.runtime.clients import channel
+from kinora.runtime.errors import InvalidArgument, Unavailable, from_rpc_error
+from kinora.runtime.server import ServiceApp
+from kinora.runtime.service import ServiceContext, create_service
+from services.feed import handlers, models as m
+from services.feed.domain import (GRAPH_TOPIC, POSTS_TOPIC, ConsentResult, Feed, FeedConfig, FeedPage,
+                                  cursor_key)
+from services.feed.metrics import FEED_FALLBACKS, FEED_LATENCY, FEED_STAGE_SECONDS
+from services.feed.moderation import CommentModerator
+from services.feed.ranking import PolicyConfig
+from services.feed.settings import FeedSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+CONSUME_TOPICS = ["kinora.generator.generations.v1", "kinora.cameo.takedowns.v1", "kinora.identity.users.v1"]
+
+
+class GrpcConsentChecker:
+    """ConsentChecker backed by the cameo service's CheckUse (fully consistent).
+    Forwards the publishing user's token, so cameo authorises the real caller."""
+
+    def __init__(self, address: str | None):
+        self.address = address
+        self._channel = channel(address) if address else None
+
+    async def check(self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str,
+                    generation_id: str) -> ConsentResult:
+        if self._channel is None:
+            raise Unavailable("this video has cameos and no cameo service is configured to re-check consent "
+                              "(KINORA_CAMEO_ADDR)", "consent_unavailable")
+        request = cameo_pb2.CheckUseRequest(requester_user_id=requester_user_id, cameo_ids=list(cameo_ids),
+                                            prompt=prompt, purpose=cameo_pb2.USE_PURPOSE_PUBLISH,
+                                            generation_id=generation_id)
+        try:
+            reply = await cameo_pb2_grpc.CameoServiceStub(self._channel).CheckUse(request, timeout=5)
+        except grpc.aio.AioRpcError as err:
+            if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise Unavailable("can't reach the cameo service to re-check consent; try again shortly",
+                                  "consent_unavailable") from None
+            raise from_rpc_error(err) from None
+        refused = [d.message for d in reply.decisions if not d.allowed]
+        return ConsentResult(reply.all_allowed, "; ".join(refused))
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+
+
+def _ts(field, value) -> None:
+    if value is not None:
+        field.FromDatetime(value)
+
+
+def post_message(row: dict) -> pb.Post:
+    import json
+
+    post = pb.Post(id=row["id"], author_user_id=row["author_user_id"], author_handle=row.get("author_handle", ""),
+                   generation_id=row["generation_id"], caption=row["caption"], visibility=row["visibility"],
+                   state=row["state"], cameo_ids=json.loads(row["cameo_ids"]),
+                   remix_of_post_id=row["remix_of_post_id"], remix_of_generation_id=row["remix_of_generation_id"],
+                   like_count=row["like_count"], comment_count=row["comment_count"], remix_count=row["remix_count"],
+                   liked_by_caller=bool(row.get("liked_by_caller", False)), region=row["region"])
+    _ts(post.created_at, row["created_at"])
+    _ts(post.updated_at, row["updated_at"])
+    return post
+
+
+def _users(rows: list[dict]) -> list[pb.UserSummary]:
+    out = []
+    for r in rows:
+        u = pb.UserSummary(user_id=r["uid"], handle=r["handle"] or "")
+        _ts(u.since, r["created_at"])
+        out.append(u)
+    return out
+
+
+def _comment(row: dict) -> pb.Comment:
+    c = pb.Comment(id=row["id"], post_id=row["post_id"], author_user_id=row["author_user_id"],
+                   author_handle=row["author_handle"], text=row["text"])
+    _ts(c.created_at, row["created_at"])
+    return c
+
+
+def _remix_node(node: dict) -> pb.RemixNode:
+    return pb.RemixNode(post=post_message(node["post"]), children=[_remix_node(c) for c in node["children"]])
+
+
+class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
+    def __init__(self, feed: Feed, pool: ThreadPoolExecutor):
+        self.feed, self.pool = feed, pool
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    # posts
+
+    async def PublishPost(self, request, context):
+        me = auth.require_user()
+        post = await self.feed.publish(me.subject, request.generation_id, request.caption, request.visibility)
+        return pb.PublishPostResponse(post=post_message(post))
+
+    async def UnpublishPost(self, request, context):
+        me = auth.require_user()
+        return pb.UnpublishPostResponse(post=post_message(await self._run(self.feed.unpublish, me.subject,
+                                                                          request.post_id)))
+
+    async def DeletePost(self, request, context):
+        me = auth.require_user()
+        await self._run(self.feed.delete_post, me.subject, request.post_id)
+        return pb.DeletePostResponse()
+
+    async def GetPost(self, request, context):
+        me = auth.require_user()
+        return pb.GetPostResponse(post=post_message(await self._run(self.feed.get_post, me.subject, request.post_id)))
+
+    async def ListUserPosts(self, request, context):
+        me = auth.require_user()
+        posts, token = await self._run(self.feed.list_user_posts, me.subject, request.user_id,
+                                       request.page.page_size, request.page.page_token)
+        return pb.ListUserPostsResponse(posts=[post_message(p) for p in posts], next_page_token=token)
+
+    # feed
+
+    async def GetFeed(self, request, context):
+        me = auth.require_user()
+        with FEED_LATENCY.time():
+            page: FeedPage = await self._run(self.feed.get_feed, me.subject, me.handle, me.teen,
+                                             request.page.page_size, request.page.page_token, request.session_id)
+        reply = pb.GetFeedResponse(next_page_token=page.next_token, session_id=page.session_id, nudge=page.nudge,
+                                   cap_reached=page.cap_reached, cap_message=page.cap_message,
+                                   fallback=page.fallback, non_personalized=page.non_personalized)
+        for row, source, reason, score in page.items:
+            reply.items.add(post=post_message(row), source=source, reason=reason, score=score)
+        if page.timings:
+            t = page.timings
+            reply.timings.CopyFrom(pb.FeedTimings(candidates_ms=t["candidates_ms"], score_ms=t["score_ms"],
+                                                  policy_ms=t["policy_ms"], candidate_count=t["candidate_count"]))
+            for stage in ("candidates", "score", "policy"):
+                FEED_STAGE_SECONDS.labels(stage).observe(t[f"{stage}_ms"] / 1000)
+        return reply
+
+    async def SetFeedPreferences(self, request, context):
+        me = auth.require_user()
+        prefs = await self._run(self.feed.set_preferences, me.subject, request.text)
+        out = pb.FeedPreferences(text=prefs["text"])
+        _ts(out.updated_at, prefs["updated_at"])
+        return pb.SetFeedPreferencesResponse(preferences=out)
+
+    async def GetFeedPreferences(self, request, context):
+        me = auth.require_user()
+        prefs = await self._run(self.feed.get_preferences, me.subject)
+        out = pb.FeedPreferences(text=prefs["text"])
+        _ts(out.updated_at, prefs["updated_at"])
+        return pb.GetFeedPreferencesResponse(preferences=out)
+
+    async def RecordViews(self, request, context):
+        me = auth.require_user()
+        views = [(v.post_id, v.watch_ms, v.viewed_at.ToDatetime(tzinfo=__import__("datetime").timezone.utc)
+                  if v.HasField("viewed_at") else None) for v in request.views]
+        await self._run(self.feed.record_views, me.subject, views)
+        return pb.RecordViewsResponse()
+
+    # social graph
+
+    async def Follow(self, request, context):
+        me = auth.require_user()
+        return pb.FollowResponse(mutual=await self._run(self.feed.follow, me.subject, request.user_id))
+
+    async def Unfollow(self, request, context):
+        me = auth.require_user()
+        await self._run(self.feed.unfollow, me.subject, request.user_id)
+        return pb.UnfollowResponse()
+
+    async def BlockUser(self, request, context):
+        me = auth.require_user()
+        await self._run(self.feed.block, me.subject, request.user_id)
+        return pb.BlockUserResponse()
+
+    async def UnblockUser(self, request, context):
+        me = auth.require_user()
+        await self._run(self.feed.unblock, me.subject, request.user_id)
+        return pb.UnblockUserResponse()
+
+    async def _people(self, which, request):
+        me = auth.require_user()
+        return await self._run(self.feed.list_people, me.subject, request.user_id, which, request.page.page_size,
+                               request.page.page_token)
+
+    async def ListFollowers(self, request, context):
+        users, token = await self._people("followers", request)
+        return pb.ListFollowersResponse(users=_users(users), next_page_token=token)
+
+    async def ListFollowing(self, request, context):
+        users, token = await self._people("following", request)
+        return pb.ListFollowingResponse(users=_users(users), next_page_token=token)
+
+    async def ListMutuals(self, request, context):
+        users, token = await self._people("mutuals", request)
+        return pb.ListMutualsResponse(users=_users(users), next_page_token=token)
+
+    # reactions
+
+    async def LikePost(self, request, context):
+        me = auth.require_user()
+        return pb.LikePostResponse(like_count=await self._run(self.feed.like, me.subject, request.post_id, True))
+
+    async def UnlikePost(self, request, context):
+        me = auth.require_user()
+        return pb.UnlikePostResponse(like_count=await self._run(self.feed.like, me.subject, request.post_id, False))
+
+    async def CreateComment(self, request, context):
+        me = auth.require_user()
+        row = await self._run(self.feed.create_comment, me.subject, me.handle, request.post_id, request.text)
+        return pb.CreateCommentResponse(comment=_comment(row))
+
+    async def ListComments(self, request, context):
+        me = auth.require_user()
+        rows, token = await self._run(self.feed.list_comments, me.subject, request.post_id, request.page.page_size,
+                                      request.page.page_token)
+        return pb.ListCommentsResponse(comments=[_comment(r) for r in rows], next_page_token=token)
+
+    async def DeleteComment(self, request, context):
+        me = auth.require_user()
+        await self._run(self.feed.delete_comment, me.subject, request.comment_id)
+        return pb.DeleteCommentResponse()
+
+    async def SeeLess(self, request, context):
+        me = auth.require_user()
+        await self._run(self.feed.see_less, me.subject, request.post_id, request.note)
+        return pb.SeeLessResponse()
+
+    async def ReportPost(self, request, context):
+        me = auth.require_user()
+        report_id = await self._run(self.feed.report, me.subject, request.post_id, request.reason, request.details)
+        return pb.ReportPostResponse(report_id=report_id)
+
+    async def GetRemixes(self, request, context):
+        me = auth.require_user()
+        if request.max_depth < 0:
+            raise InvalidArgument("max_depth can't be negative", "invalid_max_depth")
+        root, ancestors, truncated = await self._run(self.feed.get_remixes, me.subject, request.post_id,
+                                                     request.max_depth)
+        return pb.GetRemixesResponse(root=_remix_node(root), ancestors=[post_message(a) for a in ancestors],
+                                     truncated=truncated)
+
+
+def consumed_events(feed: Feed) -> dict:
+    return {
+        gen_ev.GenerationRequested: handlers.generation_requested(feed),
+        gen_ev.GenerationCompleted: handlers.generation_completed(feed),
+        gen_ev.GenerationFailed: handlers.generation_status(feed, "failed"),
+        gen_ev.GenerationCanceled: handlers.generation_status(feed, "canceled"),
+        gen_ev.GenerationTakenDown: handlers.generation_status(feed, "taken_down"),
+        gen_ev.GenerationDeleted: handlers.generation_status(feed, "deleted"),
+        cameo_ev.TakedownRequested: handlers.takedown_requested(feed),
+        id_ev.ParentalControlsChanged: handlers.parental_controls_changed(feed),
+        id_ev.UserCreated: handlers.user_changed(feed),
+        id_ev.UserUpdated: handlers.user_changed(feed),
+    }
+
+
+def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, moderator=None, scorer=None,
+                  db_workers: int = 8) -> tuple[ServiceContext, Feed]:
+    """The service with its Feed. Tests pass their own consent checker only
+    when the real cameo service can't run in-process."""
+    from sqlalchemy.orm import sessionmaker
+
+    holder: dict = {}
+    feed_config = FeedConfig(page_size=settings.page_size, max_page_size=settings.max_page_size,
+                             nudge_after_items=settings.nudge_after_items,
+                             candidates_per_source=settings.candidates_per_source,
+                             trending_days=settings.trending_days,
+                             policy=PolicyConfig(settings.max_per_author, settings.connected_share))
+    # Handlers need the Feed and create_service needs the handlers: build the Feed on a late-bound ctx.
+    consent = consent or GrpcConsentChecker(settings.cameo_addr)
+    feed = Feed(sessionmaker(), m.tables, consent, moderator or CommentModerator(), embed,
+                cursor_key(settings.cursor_secret, settings.internal_secret), feed_config, scorer=scorer,
+                on_fallback=FEED_FALLBACKS.inc, on_events=lambda: holder["ctx"].wake_relay())
+    ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=[POSTS_TOPIC, GRAPH_TOPIC],
+                         consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher)
+    holder["ctx"] = ctx
+    feed.sessions = ctx.sessions
+    pool = ThreadPoolExecutor(max_workers=db_workers, thread_name_prefix="feed-db")
+    ctx.app.add_servicer(feed_pb2_grpc.add_FeedServiceServicer_to_server, FeedServicer(feed, pool),
+                         pb.DESCRIPTOR.services_by_name["FeedService"].full_name)
+
+    async def close():
+        pool.shutdown(wait=False)
+        if isinstance(consent, GrpcConsentChecker):
+            await consent.close()
+    ctx.app.on_shutdown(close)
+    return ctx, feed
+
+
+async def build(settings: FeedSettings) -> ServiceApp:
+    return build_context(settings)[0].app

@@ -1,0 +1,388 @@
+"""Generation jobs: creating, reading, cancelling, deleting and taking down.
+
+Plain classes over SQLAlchemy; no gRPC or Kafka here. Other services are
+reached through two small interfaces, `ConsentChecker` and `Billing`, whose
+gRPC implementations live in `services/generator/remote.py` (and whose
+embedded billing fallback is `LocalAllowanceBilling`).
+
+Billing is exact across crashes: a terminal transition sets `billing_state` to
+`capture_pending` or `release_pending` in the same transaction, then the
+call to billing is made and the state settled. Anything left pending (a crash
+between the two) is retried by `settle_pending`; billing is idempotent per
+generation, so a retry never charges twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from kinora.common.v1 import common_pb2
+from kinora.generator.v1 import events_pb2
+from kinora.runtime.db import transaction
+from kinora.runtime.errors import (Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied)
+from kinora.runtime.events import EventTables, emit
+from services.generator import metrics
+from services.generator.blobs import BlobStore
+from services.generator.models import generations
+from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
+
+log = logging.getLogger("kinora.generator")
+
+GENERATIONS_TOPIC = "kinora.generator.generations.v1"
+DEMAND_TOPIC = "kinora.generator.demand.v1"
+TERMINAL = ("completed", "failed", "canceled")
+ACTIVE = ("queued", "in_progress")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- interfaces to other services ---------------------------------------------
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    tier: int  # kinora.common.v1.Tier
+
+
+class Billing(Protocol):
+    """Reserve before queueing, capture on completion, release otherwise.
+    Every call is idempotent by generation id. Refusals raise KinoraError."""
+
+    async def reserve(self, generation_id: str, user_id: str, model: str, seconds: int, size: str,
+                      quote_id: str = "") -> Reservation: ...
+    async def capture(self, generation_id: str) -> None: ...
+    async def release(self, generation_id: str, reason: str) -> None: ...
+
+
+class ConsentChecker(Protocol):
+    """Fully consistent cameo consent. Raises PermissionDenied (code
+    "consent_denied") naming the cameo and the reason when any use is refused."""
+
+    async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str) -> None: ...
+
+
+class PromptModerator(Protocol):
+    def check(self, prompt: str, has_cameo: bool = False, cameo_names=()): ...
+
+
+# -- generations ----------------------------------------------------------------
+
+def generation_id_for(user_id: str, idempotency_key: str) -> str:
+    """Derived from the idempotency key, so racing retries name the same job
+    (and the same billing reservation) instead of making two."""
+    if not idempotency_key:
+        return "gen_" + uuid.uuid4().hex
+    return "gen_" + hashlib.sha256(f"{user_id}\x00{idempotency_key}".encode()).hexdigest()[:32]
+
+
+def facts(row) -> events_pb2.GenerationFacts:
+    return events_pb2.GenerationFacts(
+        generation_id=row.id, user_id=row.user_id, tier=row.tier, model=row.model, seconds=row.seconds,
+        size=f"{row.width}x{row.height}", cameo_ids=json.loads(row.cameo_ids), reservation_id=row.reservation_id,
+        remix_of=row.remix_of, extend_of=row.extend_of)
+
+
+def stamp(message, when: datetime | None = None):
+    message.occurred_at.FromDatetime(when or now())
+    return message
+
+
+def emit_generation(session: Session, tables: EventTables, generation_id: str, message) -> None:
+    emit(session, tables, GENERATIONS_TOPIC, message, "generation", generation_id)
+
+
+def queue_position(session: Session, row) -> int:
+    """Jobs ahead of this one in the same model's queue (pro > paid > free, then fair order)."""
+    g = generations.c
+    ahead = or_(g.tier > row.tier,
+                and_(g.tier == row.tier, or_(g.fair_rank < row.fair_rank,
+                                             and_(g.fair_rank == row.fair_rank, g.created_at < row.created_at))))
+    return session.execute(select(func.count()).select_from(generations).where(
+        g.status == "queued", g.model == row.model, ahead)).scalar_one()
+
+
+@dataclass
+class GenerationView:
+    """A generation row plus what is computed on read."""
+
+    row: object
+    queue_position: int = 0
+    media: list[dict] = field(default_factory=list)
+
+
+class Generations:
+    def __init__(self, sessions: sessionmaker[Session], tables: EventTables, blobs: BlobStore, billing: Billing,
+                 consent: ConsentChecker | None, moderator: PromptModerator | None, routes: dict,
+                 wake_relay=lambda: None):
+        self.sessions, self.tables, self.blobs = sessions, tables, blobs
+        self.billing, self.consent, self.moderator = billing, consent, moderator
+        self.routes = routes
+        self.wake_relay = wake_relay
+
+    # -- create -------------------------------------------------------------------
+
+    async def create(self, request: CreateRequest) -> tuple[GenerationView, bool]:
+        """Returns (generation, replayed)."""
+        spec = await asyncio.to_thread(validate, request, self.routes)
+        generation_id = generation_id_for(request.user_id, request.idempotency_key)
+        fingerprint = request_fingerprint(request)
+        if request.idempotency_key:
+            existing = await asyncio.to_thread(self._existing, request.user_id, request.idempotency_key, fingerprint)
+            if existing is not None:
+                return existing, True
+        source = await asyncio.to_thread(self._source_for, request.user_id, spec)
+        if self.moderator is not None:
+            verdict = await asyncio.to_thread(self.moderator.check, spec.prompt, bool(spec.cameo_ids))
+            if not verdict.allowed:
+                raise InvalidArgument(f"this prompt can't be made into a video: {verdict.reason} "
+                                      f"[category: {verdict.category}]", f"moderation_{verdict.category}")
+        if spec.cameo_ids:
+            if self.consent is None:
+                raise FailedPrecondition("cameos can't be used right now: the consent service is not configured",
+                                         "consent_unavailable")
+            await self.consent.check(request.user_id, list(spec.cameo_ids), spec.prompt, generation_id)
+        reservation = await self.billing.reserve(generation_id, request.user_id, spec.route.name, spec.seconds,
+                                                 spec.size, request.quote_id)
+        try:
+            view = await asyncio.to_thread(self._insert, generation_id, request, spec, fingerprint, reservation,
+                                           source)
+        except IntegrityError:
+            # A concurrent retry with the same key won the insert; it holds the same reservation.
+            existing = await asyncio.to_thread(self._existing, request.user_id, request.idempotency_key, fingerprint)
+            if existing is None:
+                raise
+            return existing, True
+        except BaseException:
+            await self.billing.release(generation_id, "create_failed")
+            raise
+        self.wake_relay()
+        return view, False
+
+    def _existing(self, user_id: str, key: str, fingerprint: str) -> GenerationView | None:
+        with self.sessions() as session:
+            row = session.execute(select(generations).where(
+                generations.c.user_id == user_id, generations.c.idempotency_key == key)).first()
+            if row is None:
+                return None
+            if row.request_hash != fingerprint:
+                raise Conflict("this idempotency key was already used for a different request; "
+                               "use a new key for a new video", "idempotency_key_reused")
+            return self._view(session, row)
+
+    def _source_for(self, user_id: str, spec: ValidSpec):
+        source_id = spec.remix_of or spec.extend_of
+        if not source_id:
+            return None
+        with self.sessions() as session:
+            row = session.execute(select(generations).where(generations.c.id == source_id)).first()
+        what = "remix" if spec.remix_of else "extend"
+        code = "remix_source_invalid" if spec.remix_of else "extend_source_invalid"
+        if row is None or row.deleted_at is not None:
+            raise InvalidArgument(f"can't {what} {source_id}: no such generation", code)
+        if row.status != "completed" or row.taken_down:
+            raise InvalidArgument(f"can't {what} {source_id}: only completed videos that are still available "
+                                  "can be used", code)
+        if spec.extend_of and row.user_id != user_id:
+            raise InvalidArgument(f"can't extend {source_id}: you can only extend your own videos", code)
+        return row
+
+    def _insert(self, generation_id: str, request: CreateRequest, spec: ValidSpec, fingerprint: str,
+                reservation: Reservation, source) -> GenerationView:
+        image_key = ""
+        if spec.image:
+            image_key = f"{generation_id}/input"
+            self.blobs.put(image_key, spec.image)
+        created = now()
+        with transaction(self.sessions) as session:
+            fair_rank = session.execute(select(func.count()).select_from(generations).where(
+                generations.c.user_id == request.user_id, generations.c.status == "queued",
+                generations.c.tier == reservation.tier)).scalar_one()
+            session.execute(generations.insert().values(
+                id=generation_id, user_id=request.user_id, user_handle=request.user_handle,
+                idempotency_key=request.idempotency_key or None, request_hash=fingerprint, status="queued",
+                progress=0, stage="queued", prompt=spec.prompt, model=spec.route.name, seconds=spec.seconds,
+                width=spec.width, height=spec.height, seed=spec.seed, cameo_ids=json.dumps(list(spec.cameo_ids)),
+                remix_of=spec.remix_of, extend_of=spec.extend_of, input_image_key=image_key, tier=reservation.tier,
+                fair_rank=fair_rank, reservation_id=reservation.id, billing_state="held",
+                created_at=created, updated_at=created))
+            row = session.execute(select(generations).where(generations.c.id == generation_id)).one()
+            emit_generation(session, self.tables, generation_id, stamp(events_pb2.GenerationRequested(
+                facts=facts(row), prompt=spec.prompt), created))
+            view = self._view(session, row)
+        metrics.GENERATIONS.labels(spec.route.name, "queued").inc()
+        return view
+
+    # -- read -----------------------------------------------------------------------
+
+    def _view(self, session: Session, row) -> GenerationView:
+        position = queue_position(session, row) if row.status == "queued" else 0
+        return GenerationView(row, position, json.loads(row.media))
+
+    def _owned(self, session: Session, generation_id: str, user_id: str | None, for_update: bool = False):
+        query = select(generations).where(generations.c.id == generation_id)
+        if for_update:
+            query = query.with_for_update()
+        row = session.execute(query).first()
+        if row is None or row.deleted_at is not None or (user_id is not None and row.user_id != user_id):
+            # The same answer for "not yours" and "not there": ids are not an oracle.
+            raise NotFound(f"generation {generation_id} not found", "generation_not_found")
+        return row
+
+    def get(self, generation_id: str, user_id: str | None) -> GenerationView:
+        with self.sessions() as session:
+            return self._view(session, self._owned(session, generation_id, user_id))
+
+    def list(self, user_id: str, page_size: int, after_id: str = "", ascending: bool = False,
+             status: str | None = None) -> tuple[list[GenerationView], bool]:
+        page_size = max(1, min(page_size or 20, 100))
+        g = generations.c
+        with self.sessions() as session:
+            query = select(generations).where(g.user_id == user_id, g.deleted_at.is_(None))
+            if status:
+                query = query.where(g.status == status)
+            if after_id:
+                anchor = session.execute(select(g.created_at, g.id).where(g.id == after_id, g.user_id == user_id)).first()
+                if anchor is None:
+                    raise InvalidArgument("the page cursor does not name one of your generations", "invalid_cursor")
+                key = (g.created_at, g.id)
+                if ascending:
+                    query = query.where(or_(g.created_at > anchor.created_at,
+                                            and_(g.created_at == anchor.created_at, g.id > anchor.id)))
+                else:
+                    query = query.where(or_(g.created_at < anchor.created_at,
+                                            and_(g.created_at == anchor.created_at, g.id < anchor.id)))
+            order = (g.created_at.asc(), g.id.asc()) if ascending else (g.created_at.desc(), g.id.desc())
+            rows = session.execute(query.order_by(*order).limit(page_size + 1)).all()
+            has_more = len(rows) > page_size
+            return [self._view(session, r) for r in rows[:page_size]], has_more
+
+    # -- cancel / delete / takedown -----------------------------------------------
+
+    async def cancel(self, generation_id: str, user_id: str | None, canceled_by: str,
+                     reason: str = "") -> GenerationView:
+        view = await asyncio.to_thread(self._cancel, generation_id, user_id, canceled_by, reason)
+        await settle(self.sessions, self.billing, generation_id)
+        self.wake_relay()
+        return view
+
+    def _cancel(self, generation_id: str, user_id: str | None, canceled_by: str, reason: str) -> GenerationView:
+        with transaction(self.sessions) as session:
+            row = self._owned(session, generation_id, user_id, for_update=True)
+            if row.status in TERMINAL:
+                if row.status == "canceled":
+                    return self._view(session, row)
+                raise FailedPrecondition(f"generation {generation_id} is already {row.status}",
+                                         "generation_finished")
+            cancel_row(session, self.tables, row, canceled_by, reason)
+            return self._view(session, session.execute(select(generations).where(
+                generations.c.id == generation_id)).one())
+
+    async def delete(self, generation_id: str, user_id: str) -> None:
+        keys = await asyncio.to_thread(self._delete, generation_id, user_id)
+        await settle(self.sessions, self.billing, generation_id)
+        for key in keys:
+            await asyncio.to_thread(self.blobs.delete, key)
+        self.wake_relay()
+
+    def _delete(self, generation_id: str, user_id: str) -> list[str]:
+        with transaction(self.sessions) as session:
+            row = self._owned(session, generation_id, user_id, for_update=True)
+            if row.status in ACTIVE:
+                cancel_row(session, self.tables, row, "owner", "deleted")
+            stamp_at = now()
+            session.execute(update(generations).where(generations.c.id == generation_id).values(
+                deleted_at=stamp_at, updated_at=stamp_at, media="[]"))
+            emit_generation(session, self.tables, generation_id,
+                            stamp(events_pb2.GenerationDeleted(facts=facts(row)), stamp_at))
+            return blob_keys(row)
+
+
+def blob_keys(row) -> list[str]:
+    keys = [m["key"] for m in json.loads(row.media)]
+    if row.input_image_key:
+        keys.append(row.input_image_key)
+    return keys
+
+
+def cancel_row(session: Session, tables: EventTables, row, canceled_by: str, reason: str) -> None:
+    """Mark an active job canceled (a running worker sees it on its next
+    heartbeat and stops the model) and schedule the reservation's release."""
+    stamp_at = now()
+    session.execute(update(generations).where(generations.c.id == row.id).values(
+        status="canceled", stage="canceled", canceled_by=canceled_by, billing_state="release_pending",
+        error_code="canceled" if reason else "", error_message=reason, lease_owner="", lease_expires_at=None,
+        completed_at=stamp_at, updated_at=stamp_at))
+    emit_generation(session, tables, row.id, stamp(events_pb2.GenerationCanceled(
+        facts=facts(row), canceled_by=canceled_by), stamp_at))
+    metrics.GENERATIONS.labels(row.model, "canceled").inc()
+
+
+def take_down(session: Session, tables: EventTables, blobs: BlobStore, generation_id: str, takedown_id: str) -> bool:
+    """Delete a generation's media after a cameo takedown; idempotent."""
+    row = session.execute(select(generations).where(generations.c.id == generation_id).with_for_update()).first()
+    if row is None or row.taken_down:
+        return False
+    if row.status in ACTIVE:
+        cancel_row(session, tables, row, "system", "a cameo in this video was withdrawn")
+    for key in blob_keys(row):
+        blobs.delete(key)
+    stamp_at = now()
+    session.execute(update(generations).where(generations.c.id == generation_id).values(
+        taken_down=True, media="[]", updated_at=stamp_at))
+    emit_generation(session, tables, generation_id, stamp(events_pb2.GenerationTakenDown(
+        facts=facts(row), takedown_id=takedown_id), stamp_at))
+    return True
+
+
+async def settle(sessions: sessionmaker[Session], billing: Billing, generation_id: str) -> None:
+    """Carry out a pending capture or release, then record it."""
+    with sessions() as session:
+        row = session.execute(select(generations.c.billing_state, generations.c.status).where(
+            generations.c.id == generation_id)).first()
+    if row is None or row.billing_state not in ("capture_pending", "release_pending"):
+        return
+    if row.billing_state == "capture_pending":
+        await billing.capture(generation_id)
+        final = "captured"
+    else:
+        await billing.release(generation_id, row.status)
+        final = "released"
+    with transaction(sessions) as session:
+        session.execute(update(generations).where(generations.c.id == generation_id,
+                                                  generations.c.billing_state == row.billing_state)
+                        .values(billing_state=final))
+
+
+async def settle_pending(sessions: sessionmaker[Session], billing: Billing, limit: int = 100) -> int:
+    """Retry settlements a crash left behind; returns how many were settled."""
+    with sessions() as session:
+        ids = session.execute(select(generations.c.id).where(
+            generations.c.billing_state.in_(("capture_pending", "release_pending"))).limit(limit)).scalars().all()
+    done = 0
+    for generation_id in ids:
+        try:
+            await settle(sessions, billing, generation_id)
+            done += 1
+        except Exception:  # noqa: BLE001 - billing may be briefly down; retried next round
+            log.warning("settlement for %s failed; will retry", generation_id, exc_info=True)
+    return done
+
+
+def require_owner_or_service(row, principal) -> None:
+    if principal.is_service:
+        return
+    if row.user_id != principal.subject:
+        raise PermissionDenied("this generation belongs to someone else")

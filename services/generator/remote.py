@@ -1,0 +1,66 @@
+"""gRPC implementations of the domain's `Billing` and `ConsentChecker`.
+
+Both are called with a service token (generator acts for the user named in
+the request), so the same objects serve the API and background workers."""
+
+from __future__ import annotations
+
+import grpc
+
+from kinora.billing.v1 import billing_pb2, billing_pb2_grpc
+from kinora.cameo.v1 import cameo_pb2, cameo_pb2_grpc
+from kinora.runtime.clients import TokenSource, channel
+from kinora.runtime.errors import PermissionDenied, Unavailable, from_rpc_error
+from services.generator.domain import Reservation
+
+TIMEOUT_S = 10.0
+
+
+def _raise(err: grpc.RpcError, what: str):
+    if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        raise Unavailable(f"{what} is not reachable right now; try again shortly", f"{what}_unavailable") from None
+    raise from_rpc_error(err) from None
+
+
+class GrpcBilling:
+    def __init__(self, address: str, token_source: TokenSource | None):
+        self.stub = billing_pb2_grpc.BillingServiceStub(channel(address, token_source))
+
+    async def reserve(self, generation_id, user_id, model, seconds, size, quote_id="") -> Reservation:
+        try:
+            reply = await self.stub.Reserve(billing_pb2.ReserveRequest(
+                generation_id=generation_id, user_id=user_id, model=model, seconds=seconds, size=size,
+                quote_id=quote_id), timeout=TIMEOUT_S)
+        except grpc.RpcError as err:
+            _raise(err, "billing")
+        return Reservation(reply.reservation.id, reply.reservation.tier)
+
+    async def capture(self, generation_id: str) -> None:
+        try:
+            await self.stub.Capture(billing_pb2.CaptureRequest(generation_id=generation_id), timeout=TIMEOUT_S)
+        except grpc.RpcError as err:
+            _raise(err, "billing")
+
+    async def release(self, generation_id: str, reason: str) -> None:
+        try:
+            await self.stub.Release(billing_pb2.ReleaseRequest(generation_id=generation_id, reason=reason),
+                                    timeout=TIMEOUT_S)
+        except grpc.RpcError as err:
+            _raise(err, "billing")
+
+
+class GrpcConsentChecker:
+    def __init__(self, address: str, token_source: TokenSource | None):
+        self.stub = cameo_pb2_grpc.CameoServiceStub(channel(address, token_source))
+
+    async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str) -> None:
+        try:
+            reply = await self.stub.CheckUse(cameo_pb2.CheckUseRequest(
+                requester_user_id=requester_user_id, cameo_ids=cameo_ids, prompt=prompt,
+                purpose=cameo_pb2.USE_PURPOSE_GENERATE, generation_id=generation_id), timeout=TIMEOUT_S)
+        except grpc.RpcError as err:
+            _raise(err, "cameo")
+        if not reply.all_allowed:
+            refused = [d for d in reply.decisions if not d.allowed]
+            reasons = "; ".join(d.message or f"cameo {d.cameo_id} may not be used" for d in refused)
+            raise PermissionDenied(reasons, "consent_denied")

@@ -1,0 +1,287 @@
+"""gRPC servicers (GeneratorService, PoolAdminService) and the service assembly."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kinora.cameo.v1 import events_pb2 as cameo_events
+from kinora.common.v1 import common_pb2
+from kinora.generator.v1 import generator_pb2 as pb
+from kinora.generator.v1 import generator_pb2_grpc as pb_grpc
+from kinora.runtime import auth
+from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from kinora.runtime.service import create_service
+from services.generator import domain, handlers
+from services.generator.blobs import BlobNotFound, FilesystemBlobStore
+from services.generator.domain import GENERATIONS_TOPIC, DEMAND_TOPIC, GenerationView, Generations
+from services.generator.local_billing import LocalAllowanceBilling
+from services.generator.models import tables
+from services.generator.pools import PoolAdmin, PoolStats
+from services.generator.remote import GrpcBilling, GrpcConsentChecker
+from services.generator.settings import GeneratorSettings
+from services.generator.tokens import DownloadTokens
+from services.generator.validation import CreateRequest
+
+log = logging.getLogger("kinora.generator")
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+TAKEDOWN_TOPIC = "kinora.cameo.takedowns.v1"
+STATUS_TO_PB = {"queued": pb.GENERATION_STATUS_QUEUED, "in_progress": pb.GENERATION_STATUS_IN_PROGRESS,
+                "completed": pb.GENERATION_STATUS_COMPLETED, "failed": pb.GENERATION_STATUS_FAILED,
+                "canceled": pb.GENERATION_STATUS_CANCELED}
+PB_TO_STATUS = {v: k for k, v in STATUS_TO_PB.items()}
+VARIANT_NAMES = {pb.MEDIA_VARIANT_VIDEO: "video", pb.MEDIA_VARIANT_THUMBNAIL: "thumbnail",
+                 pb.MEDIA_VARIANT_SPRITESHEET: "spritesheet"}
+POOL_STATES = {"active": pb.POOL_STATE_ACTIVE, "draining": pb.POOL_STATE_DRAINING, "drained": pb.POOL_STATE_DRAINED}
+STREAM_POLL_S = 0.25
+MAX_CHUNK = 1024 * 1024
+DEFAULT_CHUNK = 256 * 1024
+
+
+def media_ref(record: dict) -> pb.MediaRef:
+    return pb.MediaRef(variant=record["variant"], content_type=record["content_type"],
+                       size_bytes=record["size_bytes"], sha256=record["sha256"], width=record.get("width", 0),
+                       height=record.get("height", 0), duration_ms=record.get("duration_ms", 0))
+
+
+def _ts(target, value: datetime | None) -> None:
+    if value is not None:
+        target.FromDatetime(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+
+
+def to_proto(view: GenerationView) -> pb.Generation:
+    row = view.row
+    message = pb.Generation(
+        id=row.id, user_id=row.user_id, status=STATUS_TO_PB[row.status], progress=row.progress, stage=row.stage,
+        prompt=row.prompt, model=row.model, seconds=row.seconds, size=f"{row.width}x{row.height}", seed=row.seed,
+        cameo_ids=json.loads(row.cameo_ids), remix_of=row.remix_of, extend_of=row.extend_of,
+        has_input_image=bool(row.input_image_key), tier=row.tier, reservation_id=row.reservation_id,
+        media=[media_ref(m) for m in view.media], scene_report_json=row.scene_report, taken_down=row.taken_down,
+        queue_position=view.queue_position)
+    if row.error_code or row.error_message:
+        message.error.CopyFrom(common_pb2.Error(code=row.error_code, message=row.error_message))
+    for name in ("expires_at", "created_at", "started_at", "completed_at", "updated_at"):
+        _ts(getattr(message, name), getattr(row, name))
+    return message
+
+
+def _signature(view: GenerationView) -> tuple:
+    row = view.row
+    return row.status, row.progress, row.stage, row.updated_at, view.queue_position, row.taken_down
+
+
+class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
+    def __init__(self, generations: Generations, blobs, tokens: DownloadTokens):
+        self.generations, self.blobs, self.tokens = generations, blobs, tokens
+
+    async def CreateGeneration(self, request, context):
+        caller = auth.require_user()
+        view, replayed = await self.generations.create(CreateRequest(
+            user_id=caller.subject, user_handle=caller.handle, prompt=request.prompt,
+            idempotency_key=request.idempotency_key, input_image=request.input_image,
+            cameo_ids=list(request.cameo_ids), seconds=request.seconds, size=request.size, model=request.model,
+            seed=request.seed if request.HasField("seed") else None, remix_of=request.remix_of,
+            extend_of=request.extend_of, quote_id=request.quote_id))
+        return pb.CreateGenerationResponse(generation=to_proto(view), replayed=replayed)
+
+    def _reader(self) -> str | None:
+        """The owner to scope reads to; None for internal services (feed, gateway jobs)."""
+        caller = auth.require_user_or_service()
+        return None if caller.is_service else caller.subject
+
+    async def GetGeneration(self, request, context):
+        view = await asyncio.to_thread(self.generations.get, request.generation_id, self._reader())
+        return pb.GetGenerationResponse(generation=to_proto(view))
+
+    async def ListGenerations(self, request, context):
+        caller = auth.require_user()
+        after = request.after_generation_id or request.page.page_token
+        views, has_more = await asyncio.to_thread(
+            self.generations.list, caller.subject, request.page.page_size, after,
+            request.order == common_pb2.SORT_ORDER_ASC, PB_TO_STATUS.get(request.status))
+        return pb.ListGenerationsResponse(generations=[to_proto(v) for v in views], has_more=has_more,
+                                          next_page_token=views[-1].row.id if has_more and views else "")
+
+    async def CancelGeneration(self, request, context):
+        caller = auth.require_user()
+        view = await self.generations.cancel(request.generation_id, caller.subject, "owner")
+        return pb.CancelGenerationResponse(generation=to_proto(view))
+
+    async def DeleteGeneration(self, request, context):
+        caller = auth.require_user()
+        await self.generations.delete(request.generation_id, caller.subject)
+        return pb.DeleteGenerationResponse()
+
+    async def StreamGeneration(self, request, context):
+        reader = self._reader()
+        last = None
+        while True:
+            view = await asyncio.to_thread(self.generations.get, request.generation_id, reader)
+            signature = _signature(view)
+            if signature != last:
+                last = signature
+                yield pb.StreamGenerationResponse(generation=to_proto(view))
+            if view.row.status in domain.TERMINAL:
+                return
+            await asyncio.sleep(STREAM_POLL_S)
+
+    async def CreateMediaDownloadToken(self, request, context):
+        reader = self._reader()
+        view = await asyncio.to_thread(self.generations.get, request.generation_id, reader)
+        self._media_record(view, request.variant)
+        token, expires = self.tokens.issue(request.generation_id, request.variant, request.ttl_seconds)
+        reply = pb.CreateMediaDownloadTokenResponse(token=token)
+        reply.expires_at.FromSeconds(expires)
+        return reply
+
+    def _media_record(self, view: GenerationView, variant: int) -> dict:
+        if variant not in VARIANT_NAMES:
+            raise InvalidArgument("choose a media variant: video, thumbnail or spritesheet", "invalid_variant")
+        if view.row.taken_down:
+            raise NotFound("this video was taken down after a cameo owner withdrew consent", "taken_down")
+        if view.row.status != "completed":
+            raise NotFound(f"no media yet: the generation is {view.row.status}", "media_not_ready")
+        for record in view.media:
+            if record["variant"] == variant:
+                return record
+        raise NotFound(f"this generation has no {VARIANT_NAMES[variant]}", "media_not_found")
+
+    async def GetMedia(self, request, context):
+        if request.download_token:
+            self.tokens.verify(request.download_token, request.generation_id, request.variant)
+            reader = None
+        else:
+            reader = self._reader()
+        view = await asyncio.to_thread(self.generations.get, request.generation_id, reader)
+        record = self._media_record(view, request.variant)
+        chunk_size = max(16 * 1024, min(request.chunk_size or DEFAULT_CHUNK, MAX_CHUNK))
+        offset = 0
+        chunks = self.blobs.read_chunks(record["key"], chunk_size)
+        try:
+            while True:
+                chunk = await asyncio.to_thread(next, chunks, None)
+                if chunk is None:
+                    break
+                reply = pb.GetMediaResponse(offset=offset, chunk=chunk)
+                if offset == 0:
+                    reply.media.CopyFrom(media_ref(record))
+                yield reply
+                offset += len(chunk)
+        except BlobNotFound:
+            raise NotFound("the media file is missing; it may have expired", "media_not_found") from None
+
+
+def pool_proto(stats: PoolStats) -> pb.Pool:
+    return pb.Pool(name=stats.name, models=stats.models, state=POOL_STATES[stats.state],
+                   instances_ready=stats.instances_ready, instances_total=stats.instances_total,
+                   jobs_running=stats.jobs_running, drain_reason=stats.drain_reason,
+                   p50_generation_seconds=stats.p50_generation_seconds,
+                   p95_generation_seconds=stats.p95_generation_seconds,
+                   queues=[pb.TierQueue(tier=t.tier, depth=t.depth, oldest_wait_seconds=t.oldest_wait_seconds)
+                           for t in stats.tiers])
+
+
+def require_admin() -> None:
+    caller = auth.require_user_or_service()
+    if not caller.is_service and "admin" not in caller.scopes:
+        raise PermissionDenied("pool administration needs the admin scope", "admin_required")
+
+
+class PoolAdminServicer(pb_grpc.PoolAdminServiceServicer):
+    def __init__(self, admin: PoolAdmin):
+        self.admin = admin
+
+    async def ListPools(self, request, context):
+        require_admin()
+        return pb.ListPoolsResponse(pools=[pool_proto(s) for s in await asyncio.to_thread(self.admin.list)])
+
+    async def DrainPool(self, request, context):
+        require_admin()
+        stats = await asyncio.to_thread(self.admin.set_state, request.pool_name, "draining",
+                                        request.reason or "drained by an operator")
+        return pb.DrainPoolResponse(pool=pool_proto(stats))
+
+    async def ResumePool(self, request, context):
+        require_admin()
+        stats = await asyncio.to_thread(self.admin.set_state, request.pool_name, "active", "")
+        return pb.ResumePoolResponse(pool=pool_proto(stats))
+
+
+def download_secret(settings: GeneratorSettings) -> bytes:
+    if settings.download_secret:
+        return settings.download_secret.encode()
+    if settings.internal_secret:
+        # Derived, so replicas agree without another secret to distribute.
+        return hashlib.sha256(b"kinora-download-tokens\x00" + settings.internal_secret.encode()).digest()
+    path = Path(settings.data_dir) / "generator-download-secret"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def make_billing(settings: GeneratorSettings, ctx):
+    if settings.billing_addr:
+        return GrpcBilling(settings.billing_addr, ctx.service_token_source())
+    log.warning("KINORA_BILLING_ADDR is unset: using the embedded LocalAllowanceBilling (allowances only)")
+    return LocalAllowanceBilling(ctx.sessions, settings.free_daily_allowance, settings.pro_daily_allowance)
+
+
+def make_consent(settings: GeneratorSettings, ctx):
+    return GrpcConsentChecker(settings.cameo_addr, ctx.service_token_source()) if settings.cameo_addr else None
+
+
+async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None, moderator=None):
+    blobs = FilesystemBlobStore(settings.blob_root())
+    ctx = create_service("generator", settings, tables, MIGRATIONS, topics=[GENERATIONS_TOPIC, DEMAND_TOPIC],
+                         consumes={cameo_events.TakedownRequested: handlers.on_takedown(tables, blobs)},
+                         consume_topics=[TAKEDOWN_TOPIC], jwks_fetcher=jwks_fetcher)
+    billing = billing or make_billing(settings, ctx)
+    if moderator is None:
+        from services.generator.moderation import Moderator
+
+        moderator = Moderator()
+    generations = Generations(ctx.sessions, tables, blobs, billing, make_consent(settings, ctx), moderator,
+                              settings.routes(), ctx.wake_relay)
+    admin = PoolAdmin(ctx.sessions, tables, settings.pool_map(), worker_timeout_s=max(settings.lease_seconds, 5.0))
+    ctx.app.add_servicer(pb_grpc.add_GeneratorServiceServicer_to_server,
+                         GeneratorServicer(generations, blobs, DownloadTokens(download_secret(settings),
+                                                                             settings.download_ttl_seconds)),
+                         pb.DESCRIPTOR.services_by_name["GeneratorService"].full_name)
+    ctx.app.add_servicer(pb_grpc.add_PoolAdminServiceServicer_to_server, PoolAdminServicer(admin),
+                         pb.DESCRIPTOR.services_by_name["PoolAdminService"].full_name)
+
+    tasks: list[asyncio.Task] = []
+
+    async def maintenance():
+        # Demand for billing, queue gauges, and billing settlements a crash left pending.
+        while True:
+            try:
+                await asyncio.to_thread(admin.publish_demand)
+                await domain.settle_pending(ctx.sessions, billing)
+                ctx.wake_relay()
+            except Exception:  # noqa: BLE001 - retried next round
+                log.warning("generator maintenance round failed", exc_info=True)
+            await asyncio.sleep(settings.demand_interval_seconds or 15.0)
+
+    async def start_maintenance():
+        tasks.append(asyncio.create_task(maintenance()))
+
+    async def stop_maintenance():
+        for task in tasks:
+            task.cancel()
+
+    ctx.app.on_startup(start_maintenance)
+    ctx.app.on_shutdown(stop_maintenance)
+    ctx.app.generations = generations  # for in-process tests and tools
+    ctx.app.billing = billing
+    ctx.app.context = ctx
+    return ctx.app

@@ -1,0 +1,320 @@
+"""Generation worker: `python -m services.generator.worker`.
+
+Claims jobs of its pool from the queue (see queue.py), runs each on Triton
+through `kinora.models.client`, then signs, makes stills, stores, completes and
+captures. `KINORA_WORKER_SLOTS` jobs run at once (default 2: while one clip is
+being finished and stored the model is already working on the next, so the
+GPU has no idle gaps between jobs).
+
+A heartbeat per job renews its lease, persists progress (throttled) and
+notices cancellation: when the job stops being ours, the model call is
+cancelled, so a canceled generation stops using the GPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import select
+
+from kinora.models.contract import Cameo, ModelCancelled, ModelError, ModelInputError, ModelRequest, ModelResult
+from kinora.runtime.db import make_engine, session_factory, transaction
+from kinora.runtime.errors import KinoraError, PermissionDenied
+from kinora.runtime.logs import configure_logging
+from kinora.runtime.settings import SettingsError, load_settings
+from services.generator import domain, metrics
+from services.generator.blobs import BlobStore, FilesystemBlobStore
+from services.generator.domain import Billing, ConsentChecker, now
+from services.generator.media import BadModelOutput, finish_media
+from services.generator.models import generations, tables
+from services.generator.queue import Claim, JobQueue
+from services.generator.settings import GeneratorSettings
+
+log = logging.getLogger("kinora.generator.worker")
+
+HEARTBEAT_S = 1.0
+PROGRESS_EVENT_STEP = 10  # emit GenerationProgress at most every 10 points...
+PROGRESS_EVENT_MIN_S = 2.0  # ...and no more than once per 2 s per job
+
+
+class ModelRunner(Protocol):
+    def generate(self, model: str, request: ModelRequest, progress, cancelled, timeout_s: float) -> ModelResult:
+        """Blocking. Raises ModelError subclasses for model refusals and failures,
+        ModelUnavailable (ConnectionError) when the server can't be reached."""
+        ...
+
+
+class ModelUnavailable(ConnectionError):
+    pass
+
+
+@dataclass
+class JobProgress:
+    percent: float = 0.0
+    stage: str = "starting"
+
+
+class Worker:
+    def __init__(self, settings: GeneratorSettings, sessions, blobs: BlobStore, billing: Billing,
+                 consent: ConsentChecker | None, runner: ModelRunner, signer, worker_id: str | None = None):
+        self.settings, self.sessions, self.blobs = settings, sessions, blobs
+        self.billing, self.consent, self.runner, self.signer = billing, consent, runner, signer
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.pool = settings.pool_name
+        self.models = settings.pool_map().get(self.pool, [])
+        if not self.models:
+            raise ValueError(f"pool {self.pool!r} serves no models; check KINORA_GENERATOR_POOLS")
+        self.routes = settings.routes()
+        self.queue = JobQueue(sessions, tables, settings.lease_seconds, settings.max_attempts)
+        self.running: set[asyncio.Task] = set()
+
+    # -- main loop -----------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("worker %s serving pool %s (%s)", self.worker_id, self.pool, ", ".join(self.models))
+        last_maintenance = 0.0
+        try:
+            while not stop.is_set():
+                if time.monotonic() - last_maintenance > min(5.0, self.settings.lease_seconds / 3):
+                    last_maintenance = time.monotonic()
+                    await self._maintenance()
+                claimed = False
+                if len(self.running) < self.settings.worker_slots:
+                    claim = await asyncio.to_thread(self.queue.claim, self.worker_id, self.pool, self.models)
+                    if claim is not None:
+                        claimed = True
+                        task = asyncio.create_task(self.process(claim))
+                        self.running.add(task)
+                        task.add_done_callback(self.running.discard)
+                if not claimed:
+                    await self._wait(stop)
+        finally:
+            # Finish what we hold (a SIGTERM during a rollout should not waste GPU work).
+            if self.running:
+                await asyncio.gather(*self.running, return_exceptions=True)
+            await asyncio.to_thread(self.queue.forget_worker, self.worker_id)
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        try:
+            await asyncio.wait_for(stop.wait(), self.settings.poll_seconds or 0.2)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _maintenance(self) -> None:
+        try:
+            await asyncio.to_thread(self.queue.record_worker, self.worker_id, self.pool,
+                                    self.settings.worker_slots, len(self.running))
+            await asyncio.to_thread(self.queue.requeue_expired)
+            await domain.settle_pending(self.sessions, self.billing)
+        except Exception:  # noqa: BLE001 - retried next round
+            log.warning("worker maintenance failed", exc_info=True)
+
+    # -- one job -------------------------------------------------------------------
+
+    async def process(self, claim: Claim) -> None:
+        row = claim.row
+        try:
+            await self._process(claim)
+        except Exception:  # noqa: BLE001 - an unexpected bug fails the job rather than hanging it
+            log.exception("job %s crashed the worker slot", row.id)
+            status = await asyncio.to_thread(self.queue.fail, claim, "internal",
+                                             "the generator hit an unexpected error", False)
+            if status == "failed":
+                await self._settle(row.id)
+
+    async def _process(self, claim: Claim) -> None:
+        row = claim.row
+        cameo_ids = json.loads(row.cameo_ids)
+        if cameo_ids:
+            try:
+                if self.consent is None:
+                    raise PermissionDenied("cameos can't be checked: the consent service is not configured")
+                await self.consent.check(row.user_id, cameo_ids, row.prompt, row.id)
+            except PermissionDenied as exc:
+                await asyncio.to_thread(self._cancel_for_consent, claim, exc.message)
+                await self._settle(row.id)
+                return
+        request = await asyncio.to_thread(self._model_request, row)
+        route = self.routes.get(row.model)
+        if route is None:
+            await self._fail(claim, "model_unavailable", f"model {row.model!r} is no longer served", False)
+            return
+
+        progress = JobProgress()
+        cancel = threading.Event()
+
+        def on_progress(percent: float, stage: str) -> None:
+            progress.percent, progress.stage = percent, stage
+
+        started = time.perf_counter()
+        call = asyncio.create_task(asyncio.to_thread(
+            self.runner.generate, route.triton_model, request, on_progress, cancel.is_set,
+            self.settings.model_timeout_seconds))
+        lost = await self._heartbeat_until(call, claim, progress, cancel)
+        try:
+            result: ModelResult = await call
+        except ModelCancelled:
+            log.info("job %s stopped: %s", row.id, "lease lost" if lost else "canceled")
+            return
+        except ModelInputError as exc:
+            await self._fail(claim, "model_refused", exc.message, False)
+            return
+        except ModelUnavailable as exc:
+            await self._fail(claim, "model_unavailable", f"the model server is unavailable: {exc}", True)
+            return
+        except ModelError as exc:
+            await self._fail(claim, f"model_{exc.code}", exc.message, False)
+            return
+        if lost or cancel.is_set():
+            return  # someone else owns the job now, or it was canceled: discard the result
+        compute_s = float(result.report.get("compute_seconds") or (time.perf_counter() - started))
+        await self._finish(claim, result, compute_s)
+
+    async def _heartbeat_until(self, call: asyncio.Task, claim: Claim, progress: JobProgress,
+                               cancel: threading.Event) -> bool:
+        """Renew the lease while the model works. Returns True if the job was lost."""
+        last_event_percent, last_event_at = -PROGRESS_EVENT_STEP, 0.0
+        while not call.done():
+            await asyncio.wait({call}, timeout=HEARTBEAT_S)
+            if call.done():
+                break
+            percent = int(progress.percent)
+            emit = (percent - last_event_percent >= PROGRESS_EVENT_STEP
+                    and time.monotonic() - last_event_at >= PROGRESS_EVENT_MIN_S)
+            if emit:
+                last_event_percent, last_event_at = percent, time.monotonic()
+            still_ours = await asyncio.to_thread(self.queue.heartbeat, claim, min(percent, 99), progress.stage, emit)
+            if not still_ours:
+                cancel.set()
+                return True
+        return False
+
+    def _model_request(self, row) -> ModelRequest:
+        image = self.blobs.get(row.input_image_key) if row.input_image_key else None
+        remix_plan = None
+        source_id = row.remix_of or row.extend_of
+        if source_id:
+            with self.sessions() as session:
+                report = session.execute(select(generations.c.scene_report).where(
+                    generations.c.id == source_id)).scalar()
+            plan = json.loads(report).get("plan") if report else None
+            remix_plan = plan if isinstance(plan, dict) else None
+        route = self.routes.get(row.model)
+        return ModelRequest(prompt=row.prompt, seconds=row.seconds, width=row.width, height=row.height,
+                            seed=int(row.seed) & 0x7FFFFFFF, quality=route.quality if route else "standard",
+                            watermark=f"@{row.user_handle}" if row.user_handle else "Kinora",
+                            cameos=[Cameo(name=c) for c in json.loads(row.cameo_ids)], image=image,
+                            remix_plan=remix_plan)
+
+    async def _finish(self, claim: Claim, result: ModelResult, compute_s: float) -> None:
+        row = claim.row
+        try:
+            stored = await asyncio.to_thread(
+                finish_media, result.mp4, generation_id=row.id, attempt=claim.attempt, model=row.model,
+                creator_handle=row.user_handle, expected=(row.width, row.height), signer=self.signer,
+                blobs=self.blobs)
+        except BadModelOutput as exc:
+            await self._fail(claim, "bad_model_output", str(exc), False)
+            return
+        ttl = self.settings.media_ttl_days
+        expires = now() + timedelta(days=ttl) if ttl else None
+        report = dict(result.report)
+        if await asyncio.to_thread(self.queue.complete, claim, stored.records, report, compute_s, expires,
+                                   stored.refs()):
+            metrics.GENERATION_SECONDS.labels(row.model).observe(time.perf_counter() - claim.claimed_at)
+            await self._settle(row.id)
+        else:
+            # Lost the job while finishing: the winner's files are under another attempt prefix.
+            for record in stored.records:
+                await asyncio.to_thread(self.blobs.delete, record["key"])
+
+    def _cancel_for_consent(self, claim: Claim, reason: str) -> None:
+        with transaction(self.sessions) as session:
+            row = session.execute(select(generations).where(generations.c.id == claim.generation_id)
+                                  .with_for_update()).first()
+            if row is not None and row.status == "in_progress" and row.lease_owner == self.worker_id:
+                domain.cancel_row(session, tables, row, "system", f"consent withdrawn before start: {reason}")
+
+    async def _fail(self, claim: Claim, code: str, message: str, retryable: bool) -> None:
+        status = await asyncio.to_thread(self.queue.fail, claim, code, message, retryable)
+        log.info("job %s: %s (%s) -> %s", claim.generation_id, code, message, status)
+        if status == "failed":
+            await self._settle(claim.generation_id)
+
+    async def _settle(self, generation_id: str) -> None:
+        try:
+            await domain.settle(self.sessions, self.billing, generation_id)
+        except Exception:  # noqa: BLE001 - left pending; maintenance retries it
+            log.warning("settlement for %s deferred", generation_id, exc_info=True)
+
+
+# -- process entry -------------------------------------------------------------
+
+def make_runner(settings: GeneratorSettings) -> ModelRunner:
+    from services.generator.triton_runner import TritonRunner
+
+    return TritonRunner(settings.triton_addr)
+
+
+async def run_worker(settings: GeneratorSettings, stop: asyncio.Event | None = None) -> None:
+    from kinora.media.c2pa_sign import ProvenanceSigner, load_identity
+    from kinora.runtime.auth import mint_service_token
+    from kinora.runtime.clients import TokenSource
+    from kinora.runtime.migrations import upgrade
+    from services.generator.local_billing import LocalAllowanceBilling
+    from services.generator.remote import GrpcBilling, GrpcConsentChecker
+    from services.generator.server import MIGRATIONS
+
+    await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.worker_slots + 2)
+    sessions = session_factory(engine)
+    tokens = None
+    if settings.internal_secret:
+        async def fetch():
+            return mint_service_token("generator", settings.internal_secret)
+        tokens = TokenSource(fetch)
+    billing = (GrpcBilling(settings.billing_addr, tokens) if settings.billing_addr
+               else LocalAllowanceBilling(sessions, settings.free_daily_allowance, settings.pro_daily_allowance))
+    consent = GrpcConsentChecker(settings.cameo_addr, tokens) if settings.cameo_addr else None
+    signer = ProvenanceSigner(load_identity(settings.data_dir)) if settings.sign_c2pa else None
+    worker = Worker(settings, sessions, FilesystemBlobStore(settings.blob_root()), billing, consent,
+                    make_runner(settings), signer)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if settings.metrics_port:
+        from kinora.runtime.telemetry import serve_metrics
+
+        serve_metrics(settings.metrics_port)
+    try:
+        await worker.run(stop)
+    finally:
+        engine.dispose()
+
+
+def main() -> int:
+    try:
+        settings = load_settings(GeneratorSettings)
+    except SettingsError as exc:
+        print(f"generator-worker: cannot start: {exc}", file=sys.stderr)
+        return 2
+    configure_logging("generator-worker", settings.log_level)
+    asyncio.run(run_worker(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Cameo verification around the liveness check (`liveness.py`): challenges
+with single-use nonces, submission, per-check results, likeness assets in the
+blob folder and the CameoVerified / VerificationFailed events.
+
+Submitting claims the nonce in its own short transaction before the (slow)
+check runs, so two concurrent submissions cannot both use it; if the check
+itself crashes, the claim is undone and the user may submit again.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import datetime, timedelta
+
+from google.protobuf.json_format import MessageToJson, Parse
+from sqlalchemy import select, update
+
+from kinora.common.v1 import common_pb2
+from kinora.identity.v1 import events_pb2, identity_pb2
+from kinora.runtime.auth import Principal
+from kinora.runtime.db import transaction
+from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from kinora.runtime.events import emit
+from services.identity import liveness
+from services.identity.blobs import BlobStore
+from services.identity.domain import AGE_GROUPS, VERIFICATIONS_TOPIC, Identity, _aware, _ts, now_utc, sha256_hex
+from services.identity.models import users, verifications
+
+K = identity_pb2
+CHECK_KINDS = {
+    "challenge": K.VERIFICATION_CHECK_KIND_NONCE, "nonce": K.VERIFICATION_CHECK_KIND_NONCE,
+    "file": K.VERIFICATION_CHECK_KIND_MEDIA, "decode": K.VERIFICATION_CHECK_KIND_MEDIA,
+    "duration": K.VERIFICATION_CHECK_KIND_MEDIA, "resolution": K.VERIFICATION_CHECK_KIND_MEDIA,
+    "one_face": K.VERIFICATION_CHECK_KIND_FACE, "still_image": K.VERIFICATION_CHECK_KIND_LIVE_MOTION,
+    "head_turns": K.VERIFICATION_CHECK_KIND_HEAD_TURNS, "speech": K.VERIFICATION_CHECK_KIND_SPEECH_PRESENT,
+    "digits": K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS,
+}
+# Every kind a full run reports; kinds missing from a result were not reached.
+ALL_KINDS = [K.VERIFICATION_CHECK_KIND_MEDIA, K.VERIFICATION_CHECK_KIND_NONCE, K.VERIFICATION_CHECK_KIND_FACE,
+             K.VERIFICATION_CHECK_KIND_HEAD_TURNS, K.VERIFICATION_CHECK_KIND_LIVE_MOTION,
+             K.VERIFICATION_CHECK_KIND_SPEECH_PRESENT, K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS]
+STATUS = {"pending": K.VERIFICATION_STATUS_PENDING, "checking": K.VERIFICATION_STATUS_PENDING,
+          "passed": K.VERIFICATION_STATUS_PASSED, "failed": K.VERIFICATION_STATUS_FAILED,
+          "expired": K.VERIFICATION_STATUS_EXPIRED}
+TURNS = {"left": K.HEAD_TURN_LEFT, "right": K.HEAD_TURN_RIGHT, "up": K.HEAD_TURN_UP, "down": K.HEAD_TURN_DOWN}
+
+
+def check_records(checks: list[liveness.Check], heard_digits: str | None) -> list[dict]:
+    """Liveness checks as stored JSON, plus a not-evaluated entry for every kind not reached."""
+    records = []
+    for c in checks:
+        kind = CHECK_KINDS.get(c.name, K.VERIFICATION_CHECK_KIND_UNSPECIFIED)
+        observed = heard_digits or "" if c.name == "digits" else ""
+        records.append({"name": c.name, "kind": kind, "passed": c.passed, "reason": c.reason,
+                        "observed": observed, "evaluated": True})
+    seen = {r["kind"] for r in records}
+    for kind in ALL_KINDS:
+        if kind not in seen:
+            records.append({"name": K.VerificationCheckKind.Name(kind).removeprefix("VERIFICATION_CHECK_KIND_").lower(),
+                            "kind": kind, "passed": False, "evaluated": False, "observed": "",
+                            "reason": "not checked because an earlier check failed"})
+    return records
+
+
+def verification_proto(row, nonce: str = "") -> identity_pb2.Verification:
+    status = row.status
+    if status == "pending" and _aware(row.expires_at) <= now_utc():
+        status = "expired"
+    msg = K.Verification(id=row.id, user_id=row.user_id, status=STATUS[status])
+    msg.challenge.digits = " ".join(row.digits)
+    msg.challenge.head_turns.extend(TURNS[t] for t in row.head_turns.split())
+    msg.challenge.nonce = nonce
+    _ts(msg.challenge.expires_at, row.expires_at)
+    for record in json.loads(row.checks or "[]"):
+        msg.checks.add(**record)
+    _ts(msg.created_at, row.created_at)
+    _ts(msg.completed_at, row.completed_at)
+    if row.likeness:
+        Parse(row.likeness, msg.likeness)
+    return msg
+
+
+class Verifications:
+    def __init__(self, identity: Identity, blobs: BlobStore, rng: random.Random | None = None):
+        self.identity, self.blobs = identity, blobs
+        self.sessions, self.tables, self.settings = identity.sessions, identity.tables, identity.settings
+        self.rng = rng or random.SystemRandom()  # digits and nonce must be unpredictable
+
+    def start(self, caller: Principal) -> identity_pb2.Verification:
+        now = now_utc()
+        challenge = liveness.make_challenge(self.rng, now, timedelta(seconds=self.settings.verification_ttl_s))
+        verification_id = str(uuid.uuid4())
+        with transaction(self.sessions) as s:
+            self.identity._user(s, caller.subject)
+            s.execute(verifications.insert().values(
+                id=verification_id, user_id=caller.subject, status="pending", digits=challenge.digits,
+                head_turns=" ".join(challenge.head_turns), nonce_hash=sha256_hex(challenge.nonce),
+                expires_at=challenge.expires_at, created_at=now))
+            row = s.execute(select(verifications).where(verifications.c.id == verification_id)).one()
+        return verification_proto(row, nonce=challenge.nonce)
+
+    def get(self, caller: Principal, verification_id: str) -> identity_pb2.Verification:
+        if not verification_id:
+            raise InvalidArgument("verification_id is required", "verification_id_required")
+        with self.sessions() as s:
+            row = s.execute(select(verifications).where(verifications.c.id == verification_id)).first()
+        if row is None or (not caller.is_service and row.user_id != caller.subject):
+            raise NotFound("you have no verification with that id", "verification_not_found")
+        return verification_proto(row)
+
+    def submit(self, caller: Principal, req: identity_pb2.SubmitVerificationRequest) -> identity_pb2.Verification:
+        if not req.verification_id:
+            raise InvalidArgument("verification_id is required", "verification_id_required")
+        if not req.nonce:
+            raise InvalidArgument("nonce is required: send back the one from StartVerification", "nonce_required")
+        if not req.video:
+            raise InvalidArgument("video is empty: send a 3 to 15 second clip with sound", "video_required")
+        if len(req.video) > liveness.MAX_BYTES:
+            raise InvalidArgument(f"the video is {len(req.video) / 2**20:.0f} MB; the limit is "
+                                  f"{liveness.MAX_BYTES // 2**20} MB", "video_too_large")
+        cameo_name = req.cameo_display_name.strip()
+        if len(cameo_name) > 80:
+            raise InvalidArgument("cameo_display_name is at most 80 characters", "invalid_display_name")
+        now = now_utc()
+        with transaction(self.sessions) as s:
+            row = s.execute(select(verifications).where(verifications.c.id == req.verification_id)
+                            .with_for_update()).first()
+            if row is None or row.user_id != caller.subject:
+                raise NotFound("you have no verification with that id", "verification_not_found")
+            if row.status != "pending":
+                raise FailedPrecondition("this challenge was already used; start a new verification", "nonce_used")
+            challenge = liveness.Challenge(digits=row.digits, head_turns=row.head_turns.split(),
+                                           nonce=row.nonce_hash, expires_at=_aware(row.expires_at))
+            spent = {row.nonce_hash} if row.nonce_used_at is not None else set()
+            nonce_check = liveness.check_nonce(challenge, sha256_hex(req.nonce), now, spent)
+            if not nonce_check.passed:  # a wrong or expired nonce ends this challenge
+                status = "expired" if now >= challenge.expires_at else "failed"
+                return self._finish_failed(s, row, status, check_records([nonce_check], None), now)
+            s.execute(update(verifications).where(verifications.c.id == row.id)
+                      .values(status="checking", nonce_used_at=now))
+        try:
+            result = liveness.verify(req.video, challenge, now)
+        except BaseException:
+            with transaction(self.sessions) as s:  # undo the claim: nothing half-done
+                s.execute(update(verifications).where(verifications.c.id == row.id)
+                          .values(status="pending", nonce_used_at=None))
+            raise
+        records = check_records([nonce_check, *result.checks], result.heard_digits)
+        done = now_utc()
+        if not result.passed:
+            with transaction(self.sessions) as s:
+                return self._finish_failed(s, row, "failed", records, done)
+        return self._finish_passed(row, records, result, cameo_name, done)
+
+    def _finish_failed(self, s, row, status: str, records: list[dict], now: datetime) -> identity_pb2.Verification:
+        s.execute(update(verifications).where(verifications.c.id == row.id).values(
+            status=status, nonce_used_at=now, checks=json.dumps(records), completed_at=now))
+        fresh = s.execute(select(verifications).where(verifications.c.id == row.id)).one()
+        msg = verification_proto(fresh)
+        event = events_pb2.VerificationFailed(user_id=row.user_id, verification_id=row.id,
+                                              failed_checks=[c for c in msg.checks if c.evaluated and not c.passed])
+        event.occurred_at.FromDatetime(now)
+        emit(s, self.tables, VERIFICATIONS_TOPIC, event, "user", row.user_id)
+        return msg
+
+    def _finish_passed(self, row, records, result: liveness.VerificationResult, cameo_name: str,
+                       now: datetime) -> identity_pb2.Verification:
+        folder = f"likeness/{row.user_id}/{row.id}"
+        likeness = common_pb2.LikenessAssets()
+        written = []
+        try:
+            for i, crop in enumerate(result.face_crops):
+                likeness.face_crops.append(self.blobs.put(f"{folder}/face_{i}.png", crop, "image/png"))
+                written.append(f"{folder}/face_{i}.png")
+            profile = json.dumps(result.voice_profile.to_dict(), sort_keys=True).encode()
+            likeness.voice_profile.CopyFrom(self.blobs.put(f"{folder}/voice_profile.json", profile, "application/json"))
+            written.append(f"{folder}/voice_profile.json")
+            with transaction(self.sessions) as s:
+                s.execute(update(verifications).where(verifications.c.id == row.id).values(
+                    status="passed", checks=json.dumps(records), completed_at=now,
+                    likeness=MessageToJson(likeness, preserving_proto_field_name=True)))
+                user = self.identity._user(s, row.user_id, lock=True)
+                if not user.cameo_verified:
+                    s.execute(update(users).where(users.c.id == user.id).values(cameo_verified=True, updated_at=now))
+                    self.identity._user_updated(s, user.id)
+                event = events_pb2.CameoVerified(user_id=user.id, handle=user.handle,
+                                                 display_name=cameo_name or user.display_name,
+                                                 verification_id=row.id, owner_age_group=AGE_GROUPS[user.age_group],
+                                                 likeness=likeness)
+                event.occurred_at.FromDatetime(now)
+                emit(s, self.tables, VERIFICATIONS_TOPIC, event, "user", user.id)
+                return verification_proto(s.execute(select(verifications).where(verifications.c.id == row.id)).one())
+        except BaseException:
+            for key in written:  # the row never pointed at them
+                self.blobs.delete(key)
+            with transaction(self.sessions) as s:
+                s.execute(update(verifications).where(verifications.c.id == row.id)
+                          .values(status="pending", nonce_used_at=None))
+            raise

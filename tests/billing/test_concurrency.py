@@ -1,0 +1,57 @@
+"""Many simultaneous reservations against the last allowance unit or the last
+credits: never overspent (real PostgreSQL, real threads)."""
+
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+from billing_support import open_users
+
+from kinora.runtime.errors import ResourceExhausted
+
+
+def race(billing, user, count, workers=12):
+    barrier = Barrier(workers)
+
+    def one(i):
+        if i < workers:
+            barrier.wait()
+        try:
+            r, _ = billing.reserve(f"{user}-race-{i}", user, "standard", 10, "720x1280")
+            return r
+        except ResourceExhausted:
+            return None
+
+    with ThreadPoolExecutor(workers) as pool:
+        return [r for r in pool.map(one, range(count)) if r is not None]
+
+
+def test_last_allowance_unit_is_held_once(billing):
+    open_users(billing, "last-unit")
+    for i in range(billing.settings.free_daily - 1):
+        billing.reserve(f"warm-{i}", "last-unit", "standard", 10, "720x1280")
+    won = race(billing, "last-unit", 24)
+    assert len(won) == 1 and won[0].allowance_units == 1
+    view = billing.balance("last-unit")
+    assert view.remaining == 0 and view.held_today == billing.settings.free_daily
+
+
+def test_last_credits_are_never_overspent(billing):
+    open_users(billing, "last-credits")
+    for i in range(billing.settings.free_daily):
+        billing.reserve(f"use-{i}", "last-credits", "standard", 10, "720x1280")
+    billing.purchase("last-credits", "starter", "tok_test_succeed", "buy")  # 10 credits, 1 per generation
+    won = race(billing, "last-credits", 30)
+    assert len(won) == 10 and all(r.credits == 1 for r in won)
+    view = billing.balance("last-credits")
+    assert view.credits == 0 and view.credits_held == 10
+    assert billing.reconcile(grace_seconds=0).drift == 0
+
+
+def test_concurrent_replays_of_one_generation_hold_once(billing):
+    open_users(billing, "replayer")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: billing.reserve("same-gen", "replayer", "standard", 10, "720x1280"),
+                                range(16)))
+    assert len({r.id for r, _ in results}) == 1
+    assert sum(not replayed for _, replayed in results) == 1
+    assert billing.balance("replayer").held_today == 1

@@ -1,0 +1,77 @@
+"""The "new enemy" guarantee with two replicas on one database: many
+concurrent checks, spread over both replicas, while the owner withdraws
+access through one of them. Once the withdrawal is acknowledged, no check that
+starts afterwards, on either replica, may allow the use."""
+
+import asyncio
+import time
+
+import pytest
+
+from kinora.cameo.v1 import cameo_pb2 as pb
+from kinora.common.v1 import common_pb2 as common
+from cameo_harness import World, start_replica
+
+CHECKERS = 16
+
+
+@pytest.mark.parametrize("change", ["revoke", "policy", "block"])
+async def test_no_check_allows_after_withdrawal_is_acknowledged(pg_url, replica, change):
+    other = await start_replica(pg_url, replica.issuer)
+    world = World(pg_url, replica.issuer)
+    try:
+        owner, bob = world.user("owner"), world.user("bob")
+        cameo = world.verify(owner)
+        me = world.as_user(owner)
+        await replica.stub.SetPolicy(pb.SetPolicyRequest(cameo_id=cameo, policy=common.CAMEO_POLICY_APPROVED),
+                                     metadata=me)
+        await replica.stub.Approve(pb.ApproveRequest(cameo_id=cameo, user_id=bob), metadata=me)
+        service = world.as_service("generator")
+        stubs = [replica.stub, other.stub]
+        results = []  # (started, allowed, reason, revision)
+        stop = asyncio.Event()
+
+        async def checker(i):
+            stub = stubs[i % 2]
+            while not stop.is_set():
+                started = time.monotonic()
+                reply = await stub.CheckUse(pb.CheckUseRequest(requester_user_id=bob, cameo_ids=[cameo],
+                                                               prompt="juggling in the rain"), metadata=service)
+                d = reply.decisions[0]
+                results.append((started, d.allowed, d.reason, d.revision))
+
+        tasks = [asyncio.create_task(checker(i)) for i in range(CHECKERS)]
+        await asyncio.sleep(0.6)
+        # The withdrawal goes through the second replica; checks hit both.
+        if change == "revoke":
+            revision = (await other.stub.RevokeAccess(pb.RevokeAccessRequest(cameo_id=cameo, user_id=bob),
+                                                      metadata=me)).revision
+            denied_reason = pb.DECISION_REASON_BLOCKED
+        elif change == "policy":
+            revision = (await other.stub.SetPolicy(pb.SetPolicyRequest(cameo_id=cameo,
+                                                                       policy=common.CAMEO_POLICY_ONLY_ME),
+                                                   metadata=me)).cameo.revision
+            denied_reason = pb.DECISION_REASON_NOT_PERMITTED
+        else:
+            revision = (await other.stub.BlockUser(pb.BlockUserRequest(cameo_id=cameo, user_id=bob),
+                                                   metadata=me)).revision
+            denied_reason = pb.DECISION_REASON_BLOCKED
+        acknowledged = time.monotonic()
+        await asyncio.sleep(0.6)
+        stop.set()
+        await asyncio.gather(*tasks)
+
+        before = [r for r in results if r[0] < acknowledged]
+        after = [r for r in results if r[0] >= acknowledged]
+        assert sum(r[1] for r in before) > 50, "the race needs allowed checks before the withdrawal"
+        assert len(after) > 50, "the race needs checks after the withdrawal"
+        allowed_after = [r for r in after if r[1]]
+        assert allowed_after == [], f"{len(allowed_after)} checks allowed after the withdrawal was acknowledged"
+        assert all(r[2] == denied_reason and r[3] >= revision for r in after)
+        # Every allowed answer was decided at a revision older than the withdrawal.
+        assert all(r[3] < revision for r in results if r[1])
+        print(f"{change}: {len(results)} checks, {len(before)} before / {len(after)} after the acknowledgement, "
+              f"0 allowed after")
+    finally:
+        world.close()
+        await other.close()

@@ -1,0 +1,71 @@
+"""`kinora up` / `kinora status` on the local stack: every component serving,
+a clear error for a port in use, nothing left running after stop."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kinora.stack.local import DEFAULT_PORTS, LocalStack, StackError, _pid_alive, status
+from kinora.stack.tansu import free_port
+
+
+def stack_env(tmp_path):
+    env = dict(os.environ)
+    env["KINORA_HOME"] = str(tmp_path / "home")
+    for name in DEFAULT_PORTS:
+        env[f"KINORA_{name.upper().replace('-', '_')}_PORT"] = str(free_port())
+    return env
+
+
+@pytest.fixture(scope="module")
+def running_stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stack")
+    env = stack_env(tmp)
+    proc = subprocess.Popen([sys.executable, "-m", "kinora.cli.main", "up", "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # printed once everything reports SERVING
+    if not line:
+        proc.wait(30)
+        pytest.fail(f"kinora up failed: {proc.stderr.read()[-3000:]}")
+    yield env, json.loads(line), proc
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(60)
+
+
+def test_up_serves_everything_and_status_reports_it(running_stack):
+    env, info, _ = running_stack
+    assert "broker" in info["components"]
+    out = subprocess.run([sys.executable, "-m", "kinora.cli.main", "status", "--json"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["serving"] is True
+    assert {c["name"] for c in report["components"]} == set(info["components"])
+
+
+def test_port_in_use_is_named(tmp_path):
+    env = stack_env(tmp_path)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        env["KINORA_BROKER_PORT"] = str(blocker.getsockname()[1])
+        with pytest.raises(StackError, match=f"broker port {blocker.getsockname()[1]}"):
+            LocalStack(tmp_path / "home", env=env).start()
+
+
+def test_sigterm_stops_everything_cleanly(running_stack):
+    env, info, proc = running_stack
+    pids = [c.pid for c, ok, _ in status(home=__import__("pathlib").Path(env["KINORA_HOME"]))]
+    proc.terminate()
+    assert proc.wait(90) == 0
+    time.sleep(0.5)
+    assert not [p for p in pids if _pid_alive(p)], "components left running after stop"
+    out = subprocess.run([sys.executable, "-m", "kinora.cli.main", "status"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "no stack is running" in out.stderr
