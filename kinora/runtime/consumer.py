@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ class EventConsumer:
         self.bootstrap, self.topics, self.max_attempts, self.max_records = bootstrap, topics, max_attempts, max_records
         self.handlers = {cls.DESCRIPTOR.full_name: (cls, fn) for cls, fn in handlers.items()}
         self._consumer: KafkaConsumer | None = None
+        self._lag_checked = 0.0
 
     def _connect(self) -> KafkaConsumer:
         return KafkaConsumer(
@@ -142,7 +144,9 @@ class EventConsumer:
                 records = [r for batch in polled.values() for r in batch]
                 self.handle_batch(records)
                 consumer.commit()  # only after the effects are durable
-                self._report_lag(consumer, polled.keys())
+                if time.monotonic() - self._lag_checked > 5.0:  # a broker round trip: not every batch
+                    self._lag_checked = time.monotonic()
+                    self._report_lag(consumer, consumer.assignment())
         finally:
             consumer.close(autocommit=False)
 

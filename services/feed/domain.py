@@ -708,9 +708,9 @@ class Feed:
                                     .with_for_update()).mappings().first()
             if session_row is not None and session_row["user_id"] != viewer_id:
                 raise InvalidArgument("session_id must be one the feed returned to you", "invalid_session_id")
-            session_items = session_row["items"] if session_row else 0
+            session_items = session_row["item_count"] if session_row else 0
             cap = user["daily_item_cap"] if user["teen"] else 0
-            served_today = s.execute(select(m.daily_counts.c.items).where(
+            served_today = s.execute(select(m.daily_counts.c.item_count).where(
                 m.daily_counts.c.user_id == viewer_id, m.daily_counts.c.day == today)).scalar_one_or_none() or 0
             if cap and served_today >= cap:
                 return FeedPage([], "", session_id, cap_reached=True, cap_message=_cap_message(cap),
@@ -724,11 +724,11 @@ class Feed:
                                                 for r in items], ["user_id", "post_id"], None))
                 _bump(s, m.daily_counts, dict(user_id=viewer_id, day=today), len(items))
             if session_row is None:
-                s.execute(insert(m.feed_sessions).values(id=session_id, user_id=viewer_id, items=len(items),
+                s.execute(insert(m.feed_sessions).values(id=session_id, user_id=viewer_id, item_count=len(items),
                                                          started_at=now))
             else:
                 s.execute(update(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
-                          .values(items=session_items + len(items)))
+                          .values(item_count=session_items + len(items)))
             session_items += len(items)
             handles = _handles(s, {r.candidate.author_user_id for r in items})
             liked = set(s.execute(select(m.likes.c.post_id).where(
@@ -968,10 +968,10 @@ def _upsert(s: Session, table, values, keys: list[str], update_values: dict | No
 
 
 def _bump(s: Session, table, key: dict, by: int) -> None:
-    stmt = _upsert(s, table, dict(key, items=by), list(key), None)
+    stmt = _upsert(s, table, dict(key, item_count=by), list(key), None)
     if not s.execute(stmt).rowcount:
         cond = [table.c[k] == v for k, v in key.items()]
-        s.execute(update(table).where(*cond).values(items=table.c.items + by))
+        s.execute(update(table).where(*cond).values(item_count=table.c.item_count + by))
 
 
 def cursor_key(secret: str | None, internal_secret: str | None) -> bytes:

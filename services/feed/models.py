@@ -144,14 +144,14 @@ daily_counts = Table(
     "daily_counts", metadata,
     Column("user_id", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
-    Column("items", Integer, nullable=False),
+    Column("item_count", Integer, nullable=False),
 )
 
 feed_sessions = Table(
     "feed_sessions", metadata,
     Column("id", String(36), primary_key=True),
     Column("user_id", String(64), nullable=False),
-    Column("items", Integer, nullable=False),
+    Column("item_count", Integer, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
 )
 

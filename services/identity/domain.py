@@ -336,36 +336,36 @@ class Identity:
         window = timedelta(seconds=self.settings.signin_window_s)
         # Failures are counted by the handle typed, whether or not it exists,
         # so the limit itself reveals nothing about accounts.
-        subjects = [f"account:{handle}"] + ([f"address:{client_address[:64]}"] if client_address else [])
-        limits = [self.settings.signin_max_failures_account, self.settings.signin_max_failures_address]
-        with self.sessions() as s:
-            for subject, limit in zip(subjects, limits):
-                if self._failures(s, subject, now - window) >= limit:
-                    minutes = max(1, self.settings.signin_window_s // 60)
-                    raise ResourceExhausted(f"too many failed sign-in attempts; wait up to {minutes} minutes and "
-                                            "try again", "signin_rate_limited")
-            row = s.execute(select(users.c.id, users.c.password_hash).where(users.c.handle == handle)).first()
-        ok = False
-        try:
-            ok = self.hasher.verify(row.password_hash if row else self._dummy_hash, password) and row is not None
-        except argon2.exceptions.VerificationError:
-            ok = False
-        except argon2.exceptions.InvalidHashError:
-            ok = False
+        account = f"account:{handle}"
+        limits = {account: self.settings.signin_max_failures_account}
+        if client_address:
+            limits[f"address:{client_address[:64]}"] = self.settings.signin_max_failures_address
+        # One connection and few round trips: this is the hot path next to argon2.
         with transaction(self.sessions) as s:
-            if not ok:
-                s.execute(signin_failures.insert(), [{"subject": sub, "failed_at": now} for sub in subjects])
-                s.execute(delete(signin_failures).where(signin_failures.c.failed_at < now - 2 * window))
-            else:
-                s.execute(delete(signin_failures).where(signin_failures.c.subject == subjects[0]))
-                if self.hasher.check_needs_rehash(row.password_hash):  # parameters were raised since
-                    s.execute(update(users).where(users.c.id == row.id).values(password_hash=self.hasher.hash(password)))
-                user = self._user(s, row.id)
+            failures = dict(s.execute(select(signin_failures.c.subject, func.count()).where(
+                signin_failures.c.subject.in_(list(limits)), signin_failures.c.failed_at > now - window)
+                .group_by(signin_failures.c.subject)).all())
+            if any(failures.get(subject, 0) >= limit for subject, limit in limits.items()):
+                minutes = max(1, self.settings.signin_window_s // 60)
+                raise ResourceExhausted(f"too many failed sign-in attempts; wait up to {minutes} minutes and "
+                                        "try again", "signin_rate_limited")
+            user = s.execute(select(users).where(users.c.handle == handle)).first()
+            try:
+                # An unknown handle costs the same hash as a known one.
+                ok = self.hasher.verify(user.password_hash if user else self._dummy_hash, password) and user is not None
+            except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+                ok = False
+            if ok:
+                if failures.get(account):
+                    s.execute(delete(signin_failures).where(signin_failures.c.subject == account))
+                if self.hasher.check_needs_rehash(user.password_hash):  # parameters were raised since
+                    s.execute(update(users).where(users.c.id == user.id)
+                              .values(password_hash=self.hasher.hash(password)))
                 tokens = self._issue(s, user.id, user.handle, user.age_group == "teen", client_address)
-                user_msg = self._user_proto(s, user, own=True)
-        if not ok:
-            raise Unauthenticated("the handle or password is not right", "invalid_credentials")
-        return Issued(user_msg, tokens)
+                return Issued(self._user_proto(s, user, own=True), tokens)
+            s.execute(signin_failures.insert(), [{"subject": sub, "failed_at": now} for sub in limits])
+            s.execute(delete(signin_failures).where(signin_failures.c.failed_at < now - 2 * window))
+        raise Unauthenticated("the handle or password is not right", "invalid_credentials")
 
     def refresh(self, token: str, client_address: str) -> identity_pb2.TokenPair:
         if not token:

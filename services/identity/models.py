@@ -76,6 +76,7 @@ signin_failures = Table(
     Column("subject", String(100), nullable=False),  # "account:<handle>" or "address:<ip>"
     Column("failed_at", When, nullable=False),
     Index("ix_signin_failures_subject_time", "subject", "failed_at"),
+    Index("ix_signin_failures_failed_at", "failed_at"),  # pruning old rows
 )
 
 api_keys = Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 06:29:13.398708
+Create Date: 2026-11-26 06:33:38.685800
 """
 
 import sqlalchemy as sa
@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('signin_failures', schema=None) as batch_op:
+        batch_op.create_index('ix_signin_failures_failed_at', ['failed_at'], unique=False)
         batch_op.create_index('ix_signin_failures_subject_time', ['subject', 'failed_at'], unique=False)
 
     op.create_table('signing_keys',
@@ -216,6 +217,7 @@ def downgrade() -> None:
     op.drop_table('signing_keys')
     with op.batch_alter_table('signin_failures', schema=None) as batch_op:
         batch_op.drop_index('ix_signin_failures_subject_time')
+        batch_op.drop_index('ix_signin_failures_failed_at')
 
     op.drop_table('signin_failures')
     with op.batch_alter_table('processed_events', schema=None) as batch_op:

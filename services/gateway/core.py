@@ -1,0 +1,174 @@
+"""What every route needs: the service stubs, who is calling, and rate limits.
+
+Access tokens (JWT from identity) are verified here against identity's JWKS,
+cached, so a request costs no identity call. API keys are traded once for a
+short-lived access token (identity's ExchangeApiKey), cached until shortly
+before it expires. The verified caller is put in `current_principal` so the
+outgoing gRPC channel forwards the caller's own token: services authorise the
+real user, never "the gateway".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from kinora.billing.v1 import billing_pb2_grpc
+from kinora.cameo.v1 import cameo_pb2_grpc
+from kinora.feed.v1 import feed_pb2_grpc
+from kinora.generator.v1 import generator_pb2_grpc
+from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
+from kinora.runtime import auth
+from kinora.runtime.clients import TokenSource, channel
+from kinora.runtime.errors import KinoraError
+from kinora.runtime.service import jwks_from_identity
+from services.gateway.errors import ApiError
+from services.gateway.ratelimit import Limit, make_limiter, retry_after_header
+from services.gateway.settings import GatewaySettings
+
+SERVICES = ("identity", "cameo", "feed", "generator", "billing")
+
+
+@dataclass
+class _ExchangedKey:
+    token: str
+    expires: float
+    api_key_id: str
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings, *, jwks_fetcher=None):
+        self.settings = settings
+        self.channels = {name: channel(getattr(settings, f"{name}_addr")) for name in SERVICES}
+        self.identity = identity_pb2_grpc.IdentityServiceStub(self.channels["identity"])
+        self.cameo = cameo_pb2_grpc.CameoServiceStub(self.channels["cameo"])
+        self.feed = feed_pb2_grpc.FeedServiceStub(self.channels["feed"])
+        self.generator = generator_pb2_grpc.GeneratorServiceStub(self.channels["generator"])
+        self.pools = generator_pb2_grpc.PoolAdminServiceStub(self.channels["generator"])
+        self.billing = billing_pb2_grpc.BillingServiceStub(self.channels["billing"])
+        self.verifier = auth.TokenVerifier(jwks_fetcher or jwks_from_identity(settings.identity_addr))
+        self.limiter = make_limiter(settings.redis_url)
+        self.user_limit = Limit(settings.user_rate, settings.user_burst)
+        self.key_limit = Limit(settings.key_rate, settings.key_burst)
+        self.anon_limit = Limit(settings.anon_rate, settings.anon_burst)
+        self._keys: dict[str, _ExchangedKey] = {}
+        self._key_locks: dict[str, asyncio.Lock] = {}
+        # Calls the gateway makes on its own behalf (API key exchange, webhook polling).
+        self.service_channels = {}
+        if settings.internal_secret:
+            secret = settings.internal_secret
+
+            async def mint():
+                return auth.mint_service_token("gateway", secret)
+
+            source = TokenSource(mint)
+            self.service_identity = identity_pb2_grpc.IdentityServiceStub(channel(settings.identity_addr, source))
+            self.service_generator = generator_pb2_grpc.GeneratorServiceStub(channel(settings.generator_addr, source))
+        else:
+            self.service_identity = self.service_generator = None
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.call_timeout_s
+
+    async def close(self) -> None:
+        for ch in self.channels.values():
+            await ch.close()
+        await self.limiter.close()
+
+    async def ready(self) -> dict[str, str]:
+        """Health of every dependency, by name."""
+        async def check(name):
+            try:
+                reply = await health_pb2_grpc.HealthStub(self.channels[name]).Check(
+                    health_pb2.HealthCheckRequest(), timeout=2)
+                return name, health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                return name, f"unreachable ({getattr(exc, 'code', lambda: type(exc).__name__)()})"
+        return dict(await asyncio.gather(*(check(n) for n in SERVICES)))
+
+    # -- callers ----------------------------------------------------------------
+
+    async def rate_limit(self, key: str, limit: Limit) -> None:
+        wait = await self.limiter.acquire(key, limit)
+        if wait > 0:
+            raise ApiError(429, "rate_limited", f"too many requests; retry in {retry_after_header(wait)} s",
+                           {"Retry-After": retry_after_header(wait)})
+
+    async def _exchange(self, secret: str) -> _ExchangedKey:
+        digest = hashlib.sha256(secret.encode()).hexdigest()  # never keep the raw key in memory
+        hit = self._keys.get(digest)
+        if hit and hit.expires - 30 > time.time():
+            return hit
+        lock = self._key_locks.setdefault(digest, asyncio.Lock())
+        async with lock:  # one exchange per key even when many calls arrive together
+            hit = self._keys.get(digest)
+            if hit and hit.expires - 30 > time.time():
+                return hit
+            if self.service_identity is None:
+                raise ApiError(503, "api_keys_unavailable", "API keys need KINORA_INTERNAL_SECRET on the gateway")
+            reply = await self.service_identity.ExchangeApiKey(
+                identity_pb2.ExchangeApiKeyRequest(secret=secret), timeout=self.timeout)
+            hit = _ExchangedKey(reply.access_token, reply.expires_at.seconds, reply.api_key_id)
+            self._keys[digest] = hit
+            if len(self._keys) > 10_000:
+                self._keys.pop(next(iter(self._keys)))
+            return hit
+
+    async def authenticate(self, request: Request, *, allow_api_key: bool) -> auth.Principal:
+        header = request.headers.get("authorization")
+        if not header:
+            raise ApiError(401, "unauthenticated", "sign in first: send 'Authorization: Bearer <token>'")
+        scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise ApiError(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'")
+        try:
+            if credential.count(".") == 2:  # a JWT
+                found = await self.verifier.verify(credential)
+                rate_key, limit = f"user:{found.subject}", self.user_limit
+            else:
+                if not allow_api_key:
+                    raise ApiError(401, "api_key_not_allowed",
+                                   "API keys work on /v1/videos only; sign in for the app API")
+                exchanged = await self._exchange(credential)
+                found = await self.verifier.verify(exchanged.token)
+                rate_key, limit = f"key:{exchanged.api_key_id}", self.key_limit
+        except KinoraError as exc:
+            raise ApiError(401, exc.code, exc.message) from None
+        if found.is_service:
+            raise ApiError(401, "unauthenticated", "service tokens are not accepted at the public edge")
+        await self.rate_limit(rate_key, limit)
+        auth.current_principal.set(found)
+        return found
+
+
+def gateway_of(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+async def user(request: Request) -> auth.Principal:
+    """A signed-in person (JWT). Sets the principal the outgoing calls forward."""
+    return await gateway_of(request).authenticate(request, allow_api_key=False)
+
+
+async def developer(request: Request) -> auth.Principal:
+    """An API key or a signed-in person, for the Sora-compatible API."""
+    return await gateway_of(request).authenticate(request, allow_api_key=True)
+
+
+def require_scope(caller: auth.Principal, scope: str) -> None:
+    if caller.kind == "apikey" and scope not in caller.scopes:
+        raise ApiError(403, "insufficient_scope", f"this API key lacks the '{scope}' scope")
+
+
+async def anonymous(request: Request) -> str:
+    """Rate limit unauthenticated calls (sign-up, sign-in) by client address."""
+    address = request.client.host if request.client else "unknown"
+    await gateway_of(request).rate_limit(f"addr:{address}", gateway_of(request).anon_limit)
+    return address

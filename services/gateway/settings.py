@@ -1,0 +1,42 @@
+"""Gateway settings: where the services are, the HTTP port, rate limits and
+webhook delivery. Environment variables only, validated at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kinora.runtime.settings import (RuntimeSettings, address, non_negative_float, port, positive_int,
+                                     setting)
+
+
+def redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a Redis URL such as redis://127.0.0.1:6379/0")
+    return raw
+
+
+@dataclass(frozen=True)
+class GatewaySettings(RuntimeSettings):
+    http_host: str = setting("KINORA_HTTP_HOST", str, "0.0.0.0")
+    http_port: int = setting("KINORA_HTTP_PORT", port, 8080)
+    identity_addr: str = setting("KINORA_IDENTITY_ADDR", address, "127.0.0.1:50061")
+    cameo_addr: str = setting("KINORA_CAMEO_ADDR", address, "127.0.0.1:50062")
+    feed_addr: str = setting("KINORA_FEED_ADDR", address, "127.0.0.1:50063")
+    generator_addr: str = setting("KINORA_GENERATOR_ADDR", address, "127.0.0.1:50064")
+    billing_addr: str = setting("KINORA_BILLING_ADDR", address, "127.0.0.1:50065")
+    redis_url: str | None = setting("KINORA_REDIS_URL", redis_url, None,
+                                    "shared rate-limit buckets across replicas; in-process when unset")
+    # Token buckets: sustained requests per second and burst, per signed-in user and per API key.
+    user_rate: float = setting("KINORA_RATE_USER_PER_SECOND", non_negative_float, 20.0)
+    user_burst: int = setting("KINORA_RATE_USER_BURST", positive_int, 60)
+    key_rate: float = setting("KINORA_RATE_KEY_PER_SECOND", non_negative_float, 10.0)
+    key_burst: int = setting("KINORA_RATE_KEY_BURST", positive_int, 30)
+    # Sign-up/sign-in per client address (anonymous calls).
+    anon_rate: float = setting("KINORA_RATE_ANON_PER_SECOND", non_negative_float, 5.0)
+    anon_burst: int = setting("KINORA_RATE_ANON_BURST", positive_int, 20)
+    upload_max_bytes: int = setting("KINORA_UPLOAD_MAX_BYTES", positive_int, 32 * 1024 * 1024)
+    call_timeout_s: float = setting("KINORA_CALL_TIMEOUT_SECONDS", non_negative_float, 30.0)
+    webhook_poll_s: float = setting("KINORA_WEBHOOK_POLL_SECONDS", non_negative_float, 1.0)
+    webhook_max_attempts: int = setting("KINORA_WEBHOOK_MAX_ATTEMPTS", positive_int, 6)
+    webhook_backoff_s: float = setting("KINORA_WEBHOOK_BACKOFF_SECONDS", non_negative_float, 2.0,
+                                       "first retry delay; doubles each attempt")
