@@ -142,11 +142,19 @@ def _tracks(scene) -> dict:
         bodies[spec["id"]] = {
             "kind": spec["kind"],
             "radius": spec["radius"],
+            "material": scene.bodies[i].material,
             "color": spec["color"],
             "xy": np.round(scene.sim.positions[:, i].numpy(), 4).tolist(),
+            "v": np.round(scene.sim.velocities[:, i].numpy(), 4).tolist(),
         }
+    from worldsim.render import _skeleton
+
+    heads = {}
+    for ch in scene.characters:
+        heads[ch.id] = {"kind": ch.kind, "cameo": ch.cameo, "mouth": np.round(ch.mouth, 3).tolist(), "xyr": [[round(float(v), 4) for v in _skeleton(ch, k, scene)[3]] for k in range(scene.frames)]}
     return {
-        "camera": np.round(scene.camera, 5).tolist(),  # (centre x, centre y, view height) per frame
+        "camera": np.round(scene.camera, 5).tolist(),
+        "heads": heads,  # (centre x, centre y, view height) per frame
         "bodies": bodies,
         "ground": scene.ground.tolist(),
         "statics": [{"kind": s.kind, "name": s.name, "a": list(s.a), "b": list(s.b), "radius": s.radius} for s in scene.statics],

@@ -52,6 +52,7 @@ class Painter:
         self.far = self._far_plate(image)
         near, alpha = self._near_plate(image is not None)
         self.near = torch.cat([near, alpha], -1).contiguous()  # sampled together
+        self.row_min, self.row_max = alpha[..., 0].amin(1), alpha[..., 0].amax(1)
         self.faces = {name: [self._decode_face(p) for p in pngs[:1]] for name, pngs in cameo_faces.items()}
         self.faces = {k: v[0] for k, v in self.faces.items() if v and v[0] is not None}
         self.vignette = self._vignette()  # also carries the x255 to uint8
@@ -215,8 +216,8 @@ class Painter:
         return torch.rand((count, 2), generator=self.gen) * torch.tensor([self.W, self.H])
 
     # ------------------------------------------------------------ per frame
-    def _sample(self, plate: torch.Tensor, cx: float, cy: float, view_h: float) -> torch.Tensor:
-        """Cut the camera's view out of a plate (resampling only when zoomed)."""
+    def _sample(self, plate: torch.Tensor, cx: float, cy: float, view_h: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cut the camera's view out of a plate (resampling only when zoomed); also the plate rows used."""
         S = self.S
         h = view_h * S
         w = h * self.W / self.H
@@ -226,13 +227,13 @@ class Painter:
             l, t = int(round(left)), int(round(top))
             l = min(max(l, 0), plate.shape[1] - self.W)
             t = min(max(t, 0), plate.shape[0] - self.H)
-            return plate[t : t + self.H, l : l + self.W]
+            return plate[t : t + self.H, l : l + self.W], torch.arange(t, t + self.H)
         # Zooming: nearest-pixel gather. The plate is drawn at the tightest zoom, so
         # this only ever shrinks it a little, where nearest sampling doesn't show and
         # costs one copy instead of a bilinear filter (measured ~4x cheaper).
         rows = (top + (torch.arange(self.H, dtype=torch.float32) + 0.5) * (h / self.H)).long().clamp(0, plate.shape[0] - 1)
         cols = (left + (torch.arange(self.W, dtype=torch.float32) + 0.5) * (w / self.W)).long().clamp(0, plate.shape[1] - 1)
-        return plate.index_select(0, rows).index_select(1, cols)
+        return plate.index_select(0, rows).index_select(1, cols), rows
 
     def background(self, k: int) -> torch.Tensor:
         cx, cy, vh = (float(v) for v in self.cam[k])
@@ -243,11 +244,12 @@ class Painter:
         fx = c0[0] + (cx - c0[0]) * PARALLAX
         fy = c0[1] + (cy - c0[1]) * PARALLAX
         fh = c0[2] + (vh - c0[2]) * PARALLAX
-        far = self._sample(self.far, fx, fy, fh)
-        near_rgba = self._sample(self.near, cx, cy, vh)
+        far, _ = self._sample(self.far, fx, fy, fh)
+        near_rgba, rows = self._sample(self.near, cx, cy, vh)
         near, alpha = near_rgba[..., :3], near_rgba[..., 3:]
-        # Rows entirely far (sky) or entirely near (floor) need no blending.
-        row_lo, row_hi = alpha.amin(dim=(1, 2)), alpha.amax(dim=(1, 2))
+        # Rows entirely far (sky) or entirely near (floor) need no blending; decided
+        # from whole-plate row statistics computed once.
+        row_lo, row_hi = self.row_min[rows], self.row_max[rows]
         bg = torch.where((row_lo > 0.999)[:, None, None], near, far)
         mixed = ((row_hi > 0.001) & (row_lo <= 0.999)).nonzero().flatten()
         if len(mixed):

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import pool
-
 from kinora.runtime.db import make_engine
 
 
@@ -34,7 +32,6 @@ def run_env(target_metadata) -> None:
             context.run_migrations()
         return
     engine = make_engine(url)
-    engine.pool = pool.NullPool(engine.pool._creator)  # one-shot connection
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=connection.dialect.name == "sqlite", compare_type=True)

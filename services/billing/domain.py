@@ -40,7 +40,7 @@ from services.billing.models import (accounts, billing_users, demand, generation
                                      subscriptions)
 from services.billing.payments import DECLINED, SUCCEEDED, PaymentProvider
 from services.billing.settings import BillingSettings, PackSpec
-from services.billing.sqlutil import insert_ignore
+from services.billing.sqlutil import insert_ignore, insert_rows
 
 TOPIC_USAGE = "kinora.billing.usage.v1"
 TOPIC_PAYMENTS = "kinora.billing.payments.v1"
@@ -164,7 +164,7 @@ class Billing:
         headers = inject_context({})
         headers["time_ms"] = str(int(time.time() * 1000))
         encoded = json.dumps(headers)
-        session.execute(self.event_tables.outbox.insert(), [
+        insert_rows(session, self.event_tables.outbox.insert(), [
             {"event_id": str(uuid.uuid4()), "aggregate_type": agg_type, "aggregate_id": agg_id,
              "event_type": event_type_of(msg), "topic": topic, "payload": msg.SerializeToString(),
              "headers": encoded} for msg, agg_type, agg_id in items])
@@ -449,6 +449,7 @@ class Billing:
                                .order_by(reservations.c.generation_id).with_for_update()).all()
         by_gen = {r.generation_id: r for r in rows}
         results, settle_rows, postings, usage = [], [], [], []
+        settling: set[str] = set()
         today = utc_day(now)
         for gen in generation_ids:
             r = by_gen.get(gen)
@@ -458,10 +459,11 @@ class Billing:
                 results.append(SettleResult(gen, r, replayed=True))
             elif r.status != HELD:
                 results.append(SettleResult(gen, r, conflict=f"generation {gen}'s hold was already {r.status}"))
-            elif any(x.id == r.id for x in settle_rows):
+            elif r.id in settling:
                 results.append(SettleResult(gen, r, replayed=True))  # twice in one batch
             else:
                 settle_rows.append(r)
+                settling.add(r.id)
                 postings.append(self._settle_posting(r, outcome, today))
                 usage.append(r)
                 results.append(SettleResult(gen, r))
@@ -527,9 +529,8 @@ class Billing:
         now = self.clock()
         if not outcomes:
             return
-        session.execute(insert_ignore(session, generation_outcomes),
-                        [{"generation_id": g, "user_id": u, "outcome": o, "recorded_at": now}
-                         for g, u, o in outcomes])
+        insert_rows(session, insert_ignore(session, generation_outcomes),
+                    [{"generation_id": g, "user_id": u, "outcome": o, "recorded_at": now} for g, u, o in outcomes])
         done = [g for g, _, o in outcomes if o == "completed"]
         failed = [g for g, _, o in outcomes if o == "failed"]
         canceled = [g for g, _, o in outcomes if o == "canceled"]

@@ -17,11 +17,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.billing.models import accounts, ledger_entries, ledger_transactions
-from services.billing.sqlutil import insert_ignore
+from services.billing.sqlutil import insert_ignore, insert_rows, set_balances
 
 PLATFORM = "platform"
 
@@ -118,9 +118,6 @@ class Ledger:
                 balances[key] = after
                 entry_rows.append({"transaction_id": p.id, "account_id": ids[key], "amount": amount,
                                    "balance_after": after, "created_at": now})
-        session.execute(ledger_transactions.insert(), tx_rows)
-        if entry_rows:
-            session.execute(ledger_entries.insert(), entry_rows)
-        session.execute(update(accounts).where(accounts.c.id == bindparam("account_id"))
-                        .values(balance=bindparam("new_balance")),
-                        [{"account_id": ids[k], "new_balance": balances[k]} for k in keys])
+        insert_rows(session, ledger_transactions.insert(), tx_rows)
+        insert_rows(session, ledger_entries.insert(), entry_rows)
+        set_balances(session, accounts, {ids[k]: balances[k] for k in keys})

@@ -494,16 +494,18 @@ class Feed:
         user_id = user_id or viewer_id
         scope = f"{which}:{user_id}"
         offset, size = self._offset(token, viewer_id, scope), self._size(page_size)
-        f, back = m.follows.c, m.follows.alias("back").c
+        f, back_table = m.follows.c, m.follows.alias("back")
+        back, u = back_table.c, m.users.c
+        other = f.follower_id if which == "followers" else f.followee_id
+        q = (select(other.label("uid"), f.created_at, u.handle).select_from(m.follows)
+             .outerjoin(m.users, u.id == other))
         if which == "followers":
-            other, q = f.follower_id, select(f.follower_id.label("uid"), f.created_at).where(f.followee_id == user_id)
+            q = q.where(f.followee_id == user_id)
         else:
-            other, q = f.followee_id, select(f.followee_id.label("uid"), f.created_at).where(f.follower_id == user_id)
+            q = q.where(f.follower_id == user_id)
             if which == "mutuals":
-                q = q.join(m.follows.alias("back"), and_(back.follower_id == f.followee_id,
-                                                         back.followee_id == user_id))
-        q = (q.add_columns(m.users.c.handle).outerjoin(m.users, m.users.c.id == other)
-             .order_by(f.created_at.desc(), other).offset(offset).limit(size + 1))
+                q = q.join(back_table, and_(back.follower_id == f.followee_id, back.followee_id == user_id))
+        q = q.order_by(f.created_at.desc(), other).offset(offset).limit(size + 1)
         with self.sessions() as s:
             rows = [dict(r) for r in s.execute(q).mappings()]
         return rows[:size], self._next(rows, size, offset, viewer_id, scope)
@@ -955,23 +957,27 @@ def _handles(s: Session, ids: set[str]) -> dict[str, str]:
     return dict(s.execute(select(m.users.c.id, m.users.c.handle).where(m.users.c.id.in_(ids))).all())
 
 
-def _upsert(s: Session, table, values, keys: list[str], update_values: dict | None):
-    """INSERT .. ON CONFLICT DO NOTHING/UPDATE on PostgreSQL and SQLite alike."""
+def _insert(s: Session, table):
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite alike)."""
     if s.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(table).values(values)
-    else:
-        from sqlalchemy.dialects import sqlite
-        stmt = sqlite.insert(table).values(values)
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+    return sqlite.insert(table)
+
+
+def _upsert(s: Session, table, values, keys: list[str], update_values: dict | None):
+    """INSERT .. ON CONFLICT DO NOTHING (or DO UPDATE with `update_values`)."""
+    stmt = _insert(s, table).values(values)
     if update_values:
         return stmt.on_conflict_do_update(index_elements=keys, set_=update_values)
     return stmt.on_conflict_do_nothing(index_elements=keys)
 
 
 def _bump(s: Session, table, key: dict, by: int) -> None:
-    stmt = _upsert(s, table, dict(key, item_count=by), list(key), None)
-    if not s.execute(stmt).rowcount:
-        cond = [table.c[k] == v for k, v in key.items()]
-        s.execute(update(table).where(*cond).values(item_count=table.c.item_count + by))
+    """Add `by` to a counter row, creating it if needed, in one statement."""
+    stmt = _insert(s, table).values(dict(key, item_count=by))
+    s.execute(stmt.on_conflict_do_update(index_elements=list(key),
+                                         set_={"item_count": table.c.item_count + stmt.excluded.item_count}))
 
 
 def cursor_key(secret: str | None, internal_secret: str | None) -> bytes:

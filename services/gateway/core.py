@@ -139,6 +139,7 @@ class Gateway:
                 exchanged = await self._exchange(credential)
                 found = await self.verifier.verify(exchanged.token)
                 rate_key, limit = f"key:{exchanged.api_key_id}", self.key_limit
+                request.state.api_key_id = exchanged.api_key_id
         except KinoraError as exc:
             raise ApiError(401, exc.code, exc.message) from None
         if found.is_service:

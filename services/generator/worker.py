@@ -41,6 +41,7 @@ from services.generator.media import BadModelOutput, finish_media
 from services.generator.models import generations, tables
 from services.generator.queue import Claim, JobQueue
 from services.generator.settings import GeneratorSettings
+from services.generator.triton_runner import ModelUnavailable
 
 log = logging.getLogger("kinora.generator.worker")
 
@@ -50,14 +51,12 @@ PROGRESS_EVENT_MIN_S = 2.0  # ...and no more than once per 2 s per job
 
 
 class ModelRunner(Protocol):
-    def generate(self, model: str, request: ModelRequest, progress, cancelled, timeout_s: float) -> ModelResult:
-        """Blocking. Raises ModelError subclasses for model refusals and failures,
-        ModelUnavailable (ConnectionError) when the server can't be reached."""
+    def generate(self, model: str, request: ModelRequest, progress, cancel: threading.Event,
+                 timeout_s: float) -> ModelResult:
+        """Blocking. Raises ModelCancelled once `cancel` is set, other ModelError
+        subclasses for model refusals and failures, ModelUnavailable when the
+        server can't be reached."""
         ...
-
-
-class ModelUnavailable(ConnectionError):
-    pass
 
 
 @dataclass
@@ -160,7 +159,7 @@ class Worker:
 
         started = time.perf_counter()
         call = asyncio.create_task(asyncio.to_thread(
-            self.runner.generate, route.triton_model, request, on_progress, cancel.is_set,
+            self.runner.generate, route.triton_model, request, on_progress, cancel,
             self.settings.model_timeout_seconds))
         lost = await self._heartbeat_until(call, claim, progress, cancel)
         try:
@@ -179,7 +178,8 @@ class Worker:
             return
         if lost or cancel.is_set():
             return  # someone else owns the job now, or it was canceled: discard the result
-        compute_s = float(result.report.get("compute_seconds") or (time.perf_counter() - started))
+        timings = result.report.get("timings_s") or {}
+        compute_s = float(timings.get("total") or (time.perf_counter() - started))
         await self._finish(claim, result, compute_s)
 
     async def _heartbeat_until(self, call: asyncio.Task, claim: Claim, progress: JobProgress,

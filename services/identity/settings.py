@@ -34,7 +34,7 @@ class IdentitySettings(RuntimeSettings):
     access_token_ttl_s: int = setting("KINORA_ACCESS_TOKEN_TTL_SECONDS", positive_int, 900)
     refresh_token_ttl_s: int = setting("KINORA_REFRESH_TOKEN_TTL_SECONDS", positive_int, 30 * 24 * 3600)
     apikey_token_ttl_s: int = setting("KINORA_APIKEY_TOKEN_TTL_SECONDS", positive_int, 300)
-    # OWASP's argon2id floor (19 MiB, 2 passes, 1 lane): ~25 ms a hash on one core here.
+    # OWASP's argon2id floor (19 MiB, 2 passes, 1 lane); tests lower it. ~10-50 ms a hash here.
     argon2_time_cost: int = setting("KINORA_ARGON2_TIME_COST", positive_int, 2)
     argon2_memory_kib: int = setting("KINORA_ARGON2_MEMORY_KIB", positive_int, 19456)
     argon2_parallelism: int = setting("KINORA_ARGON2_PARALLELISM", positive_int, 1)

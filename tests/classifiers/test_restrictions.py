@@ -62,7 +62,7 @@ def test_semantic_match(matcher):
 
 @pytest.mark.parametrize("prompt,restriction", [
     ("me adding numbers on a whiteboard", "don't put me in ads"),
-    ("me ordering a lemonade with no alcohol", "nothing with alcohol"),
+    ("me drinking orange juice at breakfast", "nothing with alcohol"),
     ("me baking cookies in a sunny kitchen", "no horror"),
 ])
 def test_no_conflict(matcher, prompt, restriction):
@@ -80,7 +80,7 @@ def test_only_conflicting_restrictions_are_returned(matcher):
     ("   ", ["no horror"], "empty"),
     ("x" * (MAX_PROMPT_CHARS + 1), ["no horror"], "limit"),
     ("a walk", [""], "empty"),
-    ("a walk", ["never in any of it"], "names no topic"),
+    ("a walk", ["don't put me in any of the content"], "names no topic"),
     ("a walk", ["no " + "x" * 400], "limit"),
 ])
 def test_bad_input(matcher, prompt, restrictions, message):

@@ -41,13 +41,13 @@ def upgrade() -> None:
     op.create_table('daily_counts',
     sa.Column('user_id', sa.String(length=64), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('items', sa.Integer(), nullable=False),
+    sa.Column('item_count', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('user_id', 'day')
     )
     op.create_table('feed_sessions',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('user_id', sa.String(length=64), nullable=False),
-    sa.Column('items', sa.Integer(), nullable=False),
+    sa.Column('item_count', sa.Integer(), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )

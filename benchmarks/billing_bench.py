@@ -1,0 +1,246 @@
+"""Billing benchmarks (real PostgreSQL, real Tansu, real gRPC).
+
+    .venv/bin/python benchmarks/billing_bench.py metering [--events 20000]
+    .venv/bin/python benchmarks/billing_bench.py reserve [--rate 500 --seconds 10]
+
+metering: GenerationCompleted/Failed events on a Tansu topic, consumed by the
+runtime EventConsumer (poll -> handle_batch with de-duplication -> commit)
+with billing's handlers into PostgreSQL. Measures events/s from the first
+record polled to the last batch committed, for billing's batched handler
+and, side by side on a smaller run, for settling each event on its own.
+Checks afterwards that every hold was settled and reconciliation finds zero drift.
+
+reserve: the billing service as its own process; an open-loop client sends
+Reserve at a fixed rate over gRPC (each with a new generation id) and reports
+latency percentiles, measured from the scheduled send time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from kinora.runtime.db import make_engine, session_factory, transaction  # noqa: E402
+from kinora.runtime.migrations import upgrade  # noqa: E402
+from kinora.testing import temporary_database  # noqa: E402
+from services.billing.domain import Billing, utc_day  # noqa: E402
+from services.billing.ledger import ALLOWANCE, USER_ALLOWANCE, USER_HELD, Posting  # noqa: E402
+from services.billing.models import reservations, tables  # noqa: E402
+from services.billing.payments import LocalTestProvider  # noqa: E402
+from services.billing.server import MIGRATIONS  # noqa: E402
+from services.billing.settings import BillingSettings  # noqa: E402
+
+
+def billing_for(url: str, **overrides) -> Billing:
+    settings = BillingSettings(database_url=url, kafka_bootstrap=None, free_daily=1_000_000,
+                               sweep_interval_seconds=0, reconcile_interval_seconds=0, **overrides)
+    upgrade(MIGRATIONS, url)
+    billing = Billing(settings, session_factory(make_engine(url, pool_size=4)), tables,
+                      LocalTestProvider(settings.test_provider_secret))
+    billing.prepare()
+    return billing
+
+
+def seed_holds(billing: Billing, users: int, per_user: int) -> list[tuple[str, str]]:
+    """Open users and hold one allowance unit per generation, in bulk but
+    through the ledger (one posting per user), so the books stay exact."""
+    now = datetime.now(timezone.utc)
+    gens = []
+    with transaction(billing.sessions) as s:
+        rows, postings = [], []
+        for u in range(users):
+            uid = f"bench-user-{u}"
+            billing.open_user(s, uid)
+            user = billing._lock_user(s, uid)
+            billing._ensure_day(s, user, billing.plans["free"], now)
+            for i in range(per_user):
+                gen = f"{uid}-gen-{i}"
+                gens.append((gen, uid))
+                rows.append({"id": str(uuid.uuid4()), "generation_id": gen, "user_id": uid, "status": "held",
+                             "rule": 1, "tier": 1, "allowance_units": 1, "credits": 0, "model": "standard",
+                             "seconds": 10, "size": "720x1280", "day": utc_day(now), "created_at": now,
+                             "expires_at": now + timedelta(hours=1)})
+            postings.append(Posting("reserve", [((uid, USER_ALLOWANCE, ALLOWANCE), -per_user),
+                                                ((uid, USER_HELD, ALLOWANCE), per_user)], user_id=uid))
+        s.execute(reservations.insert(), rows)
+        billing.ledger.post(s, postings, now)
+    return gens
+
+
+def consume(billing: Billing, bootstrap: str, topic: str, handlers: dict, expected: int) -> float:
+    """Run the runtime consumer's own loop body until `expected` events are
+    recorded; returns seconds from the first poll with data to the last commit."""
+    from kinora.runtime.consumer import EventConsumer
+
+    consumer = EventConsumer(billing.sessions.kw["bind"], tables, [bootstrap], f"bench-{uuid.uuid4().hex[:6]}",
+                             handlers, [topic])
+    kc = consumer._connect()
+    done, started = 0, None
+    try:
+        while done < expected:
+            polled = kc.poll(timeout_ms=200, max_records=consumer.max_records)
+            records = [r for part in polled.values() for r in part]
+            if not records:
+                continue
+            started = started or time.perf_counter()
+            consumer.handle_batch(records)
+            kc.commit()
+            done += len(records)
+        return time.perf_counter() - started
+    finally:
+        kc.close(autocommit=False)
+
+
+def per_event_handlers(billing: Billing) -> dict:
+    """The obvious handler: settle each event as it comes (for comparison)."""
+    from kinora.generator.v1 import events_pb2 as g
+
+    def one(outcome):
+        return lambda session, message, meta: billing.meter(session, [(message.facts.generation_id,
+                                                                        message.facts.user_id, outcome)])
+    return {g.GenerationCompleted: one("completed"), g.GenerationFailed: one("failed")}
+
+
+def metering_run(bootstrap: str, events: int, batched: bool) -> tuple[float, int]:
+    sys.path.insert(0, str(ROOT / "tests" / "billing"))
+    from billing_support import outcome_event, publish
+
+    from kinora.runtime.kafka import ensure_topics
+    from services.billing.handlers import make_handlers
+
+    with temporary_database("billbench") as url:
+        billing = billing_for(url)
+        gens = seed_holds(billing, users=100, per_user=events // 100)
+        topic = f"kinora.generator.generations.bench{uuid.uuid4().hex[:6]}.v1"
+        ensure_topics([bootstrap], [topic], partitions=3)
+        publish(bootstrap, topic, [(str(uuid.uuid4()), outcome_event("completed" if i % 5 else "failed", gen, uid), gen)
+                                   for i, (gen, uid) in enumerate(gens)])
+        handlers = make_handlers(billing) if batched else per_event_handlers(billing)
+        seconds = consume(billing, bootstrap, topic, handlers, len(gens))
+        with billing.sessions() as s:
+            held = s.execute(select(func.count()).select_from(reservations)
+                             .where(reservations.c.status == "held")).scalar_one()
+        drift = billing.reconcile(grace_seconds=0).drift
+        assert held == 0 and drift == 0, (held, drift)
+        billing.sessions.kw["bind"].dispose()
+        return len(gens) / seconds, drift
+
+
+def bench_metering(args) -> None:
+    from kinora.stack.tansu import TansuBroker, free_port
+
+    broker = TansuBroker(free_port()).start()
+    try:
+        batched = [metering_run(broker.bootstrap, args.events, True)[0] for _ in range(args.repeat)]
+        naive = [metering_run(broker.bootstrap, args.events // 4, False)[0] for _ in range(args.repeat)]
+    finally:
+        broker.stop()
+    b, n = statistics.median(batched), statistics.median(naive)
+    print(f"metering, batched handler : median {b:,.0f} events/s over {args.repeat} runs of {args.events} "
+          f"({', '.join(f'{x:,.0f}' for x in batched)})")
+    print(f"metering, per-event settle: median {n:,.0f} events/s over {args.repeat} runs of {args.events // 4} "
+          f"({', '.join(f'{x:,.0f}' for x in naive)})")
+    print(f"ratio batched/per-event: {b / n:.1f}x; drift after every run: 0")
+
+
+async def reserve_load(port: int, users: int, rate: float, seconds: float, token: str, run: int) -> list[float]:
+    import grpc
+
+    from kinora.billing.v1 import billing_pb2 as bpb
+    from kinora.billing.v1 import billing_pb2_grpc
+
+    metadata = [("authorization", f"Bearer {token}")]
+    latencies: list[float] = []
+    errors = 0
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        stub = billing_pb2_grpc.BillingServiceStub(ch)
+        for i in range(50):  # warm up connections, caches and the thread pool
+            await stub.Reserve(bpb.ReserveRequest(generation_id=f"warm-{run}-{i}", user_id=f"load-user-{i % users}",
+                                                  model="standard", seconds=10, size="720x1280"), metadata=metadata)
+
+        async def one(i: int, scheduled: float):
+            nonlocal errors
+            try:
+                await stub.Reserve(bpb.ReserveRequest(generation_id=f"load-{run}-{i}", user_id=f"load-user-{i % users}",
+                                                      model="standard", seconds=10, size="720x1280"),
+                                   metadata=metadata, timeout=5)
+                latencies.append(time.perf_counter() - scheduled)
+            except grpc.aio.AioRpcError:
+                errors += 1
+
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*tasks)
+    if errors:
+        print(f"  {errors} calls failed")
+    return latencies
+
+
+def bench_reserve(args) -> None:
+    from kinora.runtime.auth import mint_service_token
+    from kinora.stack.tansu import free_port, wait_for_port
+
+    secret = "bench-internal-secret-0123456789abcdef"
+    with temporary_database("billbench") as url:
+        billing = billing_for(url)
+        with transaction(billing.sessions) as s:
+            for u in range(args.users):
+                billing.open_user(s, f"load-user-{u}")
+        billing.sessions.kw["bind"].dispose()
+        port = free_port()
+        env = {**os.environ, "KINORA_DATABASE_URL": url, "KINORA_GRPC_PORT": str(port), "KINORA_GRPC_HOST": "127.0.0.1",
+               "KINORA_INTERNAL_SECRET": secret, "KINORA_BILLING_FREE_DAILY": "1000000", "KINORA_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen([sys.executable, "-m", "services.billing", "serve"], cwd=ROOT, env=env)
+        try:
+            wait_for_port(port, timeout_s=30)
+            time.sleep(1.0)  # migrations and start-up hooks
+            token = mint_service_token("generator", secret)[0]
+            runs = []
+            for run in range(args.repeat):
+                lat = sorted(asyncio.run(reserve_load(port, args.users, args.rate, args.seconds, token, run)))
+                runs.append((statistics.median(lat), lat[int(len(lat) * 0.99) - 1], len(lat)))
+        finally:
+            server.terminate()
+            server.wait(15)
+    for median, p99, n in runs:
+        print(f"Reserve at {args.rate:.0f}/s over gRPC: {n} calls, median {median * 1000:.2f} ms, "
+              f"p99 {p99 * 1000:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="which", required=True)
+    m = sub.add_parser("metering")
+    m.add_argument("--events", type=int, default=20_000)
+    m.add_argument("--repeat", type=int, default=3)
+    r = sub.add_parser("reserve")
+    r.add_argument("--rate", type=float, default=500)
+    r.add_argument("--seconds", type=float, default=10)
+    r.add_argument("--users", type=int, default=500)
+    r.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    bench_metering(args) if args.which == "metering" else bench_reserve(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Generator platform overhead and queue throughput, side by side in one run.
+
+    .venv/bin/python benchmarks/generator_bench.py [--runs 3] [--jobs 20]
+
+Starts a real Triton (PyTriton) with worldsim, a PostgreSQL database, the
+generator API in-process and one worker process, then measures:
+
+1. Overhead for a 10 s 720x1280 clip: end-to-end (CreateGeneration →
+   StreamGeneration says completed) minus the model's own compute time from
+   Triton's statistics API (compute_input + compute_infer + compute_output of
+   that request). Target: ≤ 5% of compute + 250 ms. Medians over --runs.
+2. Throughput with --jobs 4 s clips queued at once, against calling the model
+   through the same Triton client in a loop, in the same run. Target ≥ 0.9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "generator"))
+
+from kinora.generator.v1 import generator_pb2 as pb  # noqa: E402
+from kinora.models.contract import ModelRequest  # noqa: E402
+from kinora.stack.tansu import free_port  # noqa: E402
+from kinora.testing import temporary_database  # noqa: E402
+
+TRITON_MODEL = "worldsim"
+
+
+def triton_compute_seconds(runner, model: str) -> float:
+    """Cumulative compute time Triton recorded for a model."""
+    return runner.compute_seconds(model)
+
+
+async def wait_done(api, generation_id: str, metadata) -> pb.Generation:
+    stream = api.stub.StreamGeneration(pb.StreamGenerationRequest(generation_id=generation_id), metadata=metadata)
+    last = None
+    async for reply in stream:
+        last = reply.generation
+    return last
+
+
+async def bench(args) -> None:
+    from generator_harness import TritonHarness, generator_settings, running_api, start_worker, stop_worker
+    from services.generator.moderation import Moderator
+    from services.generator.triton_runner import TritonRunner
+
+    moderator = Moderator()
+    with TritonHarness() as triton, temporary_database("genbench") as url, \
+            tempfile.TemporaryDirectory() as data_dir:
+        runner = TritonRunner(triton.grpc_address)
+        settings = generator_settings(url, data_dir, triton_addr=triton.grpc_address)
+        async with running_api(settings, moderator) as api:
+            worker = start_worker(settings, slots=2)
+            try:
+                auth = api.auth("u-bench", "bench")
+                # Warm-up: first Triton request and first worker claim.
+                warm = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                    prompt="a ball rolls across a table", seconds=4, seed=1), metadata=auth)
+                await wait_done(api, warm.generation.id, auth)
+
+                overheads, totals, computes = [], [], []
+                for i in range(args.runs):
+                    before = runner.compute_seconds(TRITON_MODEL)
+                    started = time.perf_counter()
+                    reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                        prompt="a basketball player shoots a three-pointer in a gym", seconds=10, seed=100 + i),
+                        metadata=auth)
+                    done = await wait_done(api, reply.generation.id, auth)
+                    total = time.perf_counter() - started
+                    assert done.status == pb.GENERATION_STATUS_COMPLETED, done.error
+                    compute = runner.compute_seconds(TRITON_MODEL) - before
+                    totals.append(total)
+                    computes.append(compute)
+                    overheads.append(total - compute)
+                    print(f"  10 s clip #{i + 1}: end-to-end {total:.3f} s, model compute {compute:.3f} s, "
+                          f"overhead {total - compute:.3f} s")
+                med_total, med_compute, med_over = map(statistics.median, (totals, computes, overheads))
+                budget = 0.05 * med_compute + 0.25
+                print(f"overhead (median of {args.runs}): {med_over:.3f} s on {med_compute:.3f} s compute; "
+                      f"budget 5% + 250 ms = {budget:.3f} s -> {'OK' if med_over <= budget else 'OVER'}")
+
+                # Direct loop through the same client, then the same jobs through the platform.
+                prompts = [f"a red ball bounces off a wall, take {i}" for i in range(args.jobs)]
+                started = time.perf_counter()
+                for i, prompt in enumerate(prompts):
+                    runner.generate(TRITON_MODEL, ModelRequest(prompt=prompt, seconds=4, seed=i, watermark="@bench"),
+                                    lambda p, s: None, lambda: False, 600)
+                direct_s = time.perf_counter() - started
+
+                started = time.perf_counter()
+                ids = []
+                for i, prompt in enumerate(prompts):
+                    reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                        prompt=prompt, seconds=4, seed=i), metadata=auth)
+                    ids.append(reply.generation.id)
+                results = [await wait_done(api, gid, auth) for gid in ids]
+                platform_s = time.perf_counter() - started
+                assert all(r.status == pb.GENERATION_STATUS_COMPLETED for r in results)
+                ratio = direct_s / platform_s
+                print(f"throughput, {args.jobs} x 4 s clips: direct loop {direct_s:.2f} s "
+                      f"({args.jobs / direct_s:.3f} clips/s), platform {platform_s:.2f} s "
+                      f"({args.jobs / platform_s:.3f} clips/s); ratio {ratio:.3f} -> "
+                      f"{'OK' if ratio >= 0.9 else 'UNDER'} (target >= 0.9)")
+            finally:
+                stop_worker(worker)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=20)
+    asyncio.run(bench(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""The Sora-compatible Videos API (`/v1/videos…`), so code written for the
+official `openai` SDK works with only `base_url` and `api_key` changed.
+
+Video ids are generation ids; `sora-2`/`sora-2-pro` are aliases of the
+`standard`/`pro` models; seconds travel as strings, as Sora's do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from kinora.cameo.v1 import cameo_pb2 as cpb
+from kinora.common.v1 import common_pb2
+from kinora.generator.v1 import generator_pb2 as gpb
+from kinora.identity.v1 import identity_pb2 as ipb
+from services.gateway.core import developer, gateway_of, require_scope
+from services.gateway.errors import ApiError
+from services.gateway.rest import media_response, read_upload
+
+router = APIRouter(prefix="/v1", tags=["videos (Sora-compatible)"])
+Dev = Depends(developer)
+
+MODEL_ALIASES = {"sora-2": "standard", "sora-2-pro": "pro"}
+SORA_NAMES = {v: k for k, v in MODEL_ALIASES.items()}
+STATUS = {gpb.GENERATION_STATUS_QUEUED: "queued", gpb.GENERATION_STATUS_IN_PROGRESS: "in_progress",
+          gpb.GENERATION_STATUS_COMPLETED: "completed", gpb.GENERATION_STATUS_FAILED: "failed",
+          gpb.GENERATION_STATUS_CANCELED: "failed"}
+SORA_DEFAULT_SECONDS = 4  # Sora's default; Kinora's own API defaults to 10
+
+
+def video_object(gen: gpb.Generation) -> dict:
+    error = None
+    if gen.status == gpb.GENERATION_STATUS_CANCELED:
+        error = {"code": gen.error.code or "canceled", "message": gen.error.message or "the video was canceled"}
+    elif gen.status == gpb.GENERATION_STATUS_FAILED:
+        error = {"code": gen.error.code or "generation_failed", "message": gen.error.message or "the video failed"}
+
+    def ts(field):
+        return gen.__getattribute__(field).seconds if gen.HasField(field) else None
+
+    return {"id": gen.id, "object": "video", "created_at": gen.created_at.seconds, "completed_at": ts("completed_at"),
+            "expires_at": ts("expires_at"), "status": STATUS.get(gen.status, "queued"), "progress": gen.progress,
+            "model": SORA_NAMES.get(gen.model, gen.model), "prompt": gen.prompt, "seconds": str(gen.seconds),
+            "size": gen.size, "remixed_from_video_id": gen.remix_of or None, "error": error}
+
+
+def _seconds(raw) -> int:
+    if raw in (None, ""):
+        return SORA_DEFAULT_SECONDS
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise ApiError(400, "invalid_seconds", "seconds must be a whole number such as \"4\" or \"8\"") from None
+
+
+async def _body(request: Request, file_field: str | None) -> tuple[dict, bytes, str]:
+    """Fields of a JSON or multipart body, plus the uploaded file when there is one."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form, data, file_type, _ = await read_upload(request, file_field or "_none", required=False)
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        fields["cameo_ids"] = [v for k, v in form.multi_items() if k in ("cameo_ids", "cameo_ids[]")]
+        return fields, data, file_type
+    try:
+        fields = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    if not isinstance(fields, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    return fields, b"", ""
+
+
+async def _create(request: Request, fields: dict, image: bytes, image_type: str, **extra) -> dict:
+    g = gateway_of(request)
+    prompt = fields.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ApiError(400, "missing_prompt", "prompt is required")
+    model = str(fields.get("model") or "sora-2")
+    cameo_ids = fields.get("cameo_ids") or []
+    req = gpb.CreateGenerationRequest(
+        idempotency_key=request.headers.get("idempotency-key") or uuid.uuid4().hex, prompt=prompt,
+        input_image=image, input_image_content_type=image_type, seconds=_seconds(fields.get("seconds")),
+        size=str(fields.get("size") or "720x1280"), model=MODEL_ALIASES.get(model, model),
+        cameo_ids=[str(c) for c in cameo_ids], **extra)
+    reply = await g.generator.CreateGeneration(req, timeout=g.timeout)
+    video = video_object(reply.generation)
+    await request.app.state.webhooks.watch(request, video["id"])
+    return video
+
+
+@router.post("/videos", summary="Create a video",
+             openapi_extra={"requestBody": {"content": {
+                 "multipart/form-data": {"schema": {"type": "object", "required": ["prompt"], "properties": {
+                     "prompt": {"type": "string"}, "input_reference": {"type": "string", "format": "binary"},
+                     "model": {"type": "string", "enum": ["sora-2", "sora-2-pro", "standard", "pro"]},
+                     "seconds": {"type": "string"}, "size": {"type": "string"}}}},
+                 "application/json": {"schema": {"type": "object", "required": ["prompt"], "properties": {
+                     "prompt": {"type": "string"}, "model": {"type": "string"}, "seconds": {"type": "string"},
+                     "size": {"type": "string"},
+                     "cameo_ids": {"type": "array", "items": {"type": "string"}}}}}}}})
+async def create_video(request: Request, caller=Dev):
+    require_scope(caller, "videos:write")
+    fields, image, image_type = await _body(request, "input_reference")
+    return await _create(request, fields, image, image_type)
+
+
+@router.get("/videos", summary="List videos")
+async def list_videos(request: Request, caller=Dev, after: str = "", limit: int = Query(20, ge=1, le=100),
+                      order: Literal["asc", "desc"] = "desc"):
+    require_scope(caller, "videos:read")
+    g = gateway_of(request)
+    reply = await g.generator.ListGenerations(gpb.ListGenerationsRequest(
+        page=common_pb2.PageRequest(page_size=limit), after_generation_id=after,
+        order=common_pb2.SORT_ORDER_ASC if order == "asc" else common_pb2.SORT_ORDER_DESC), timeout=g.timeout)
+    data = [video_object(gen) for gen in reply.generations]
+    return {"object": "list", "data": data, "has_more": reply.has_more,
+            "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
+
+
+@router.get("/videos/characters/{character_id}", summary="Get a character (cameo)")
+async def get_character(character_id: str, request: Request, caller=Dev):
+    require_scope(caller, "videos:read")
+    g = gateway_of(request)
+    cameo = (await g.cameo.GetCameo(cpb.GetCameoRequest(cameo_id=character_id), timeout=g.timeout)).cameo
+    return {"id": cameo.id, "object": "character", "name": cameo.display_name or cameo.owner_handle,
+            "created_at": cameo.created_at.seconds}
+
+
+@router.post("/videos/characters", summary="Create a character (cameo) from a verification video",
+             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
+                 "type": "object", "required": ["name", "video"], "properties": {
+                     "name": {"type": "string"}, "video": {"type": "string", "format": "binary"},
+                     "verification_id": {"type": "string"}}}}}}})
+async def create_character(request: Request, caller=Dev):
+    """A character is the caller's own cameo, made from a liveness recording.
+
+    The recording must answer a fresh challenge (digits read aloud, head turns),
+    so a first call without `verification_id` starts one and answers 412 with
+    the challenge; record it and call again with `verification_id`.
+    """
+    require_scope(caller, "cameos:write")
+    g = gateway_of(request)
+    form, data, content_type, filename = await read_upload(request, "video")
+    verification_id = str(form.get("verification_id") or "")
+    if not verification_id:
+        started = (await g.identity.StartVerification(ipb.StartVerificationRequest(), timeout=g.timeout)).verification
+        turns = ", ".join(ipb.HeadTurn.Name(t).removeprefix("HEAD_TURN_").lower() for t in started.challenge.head_turns)
+        raise ApiError(412, "liveness_challenge_required",
+                       f"record a new video reading the digits '{started.challenge.digits}' aloud and turning your "
+                       f"head {turns}, then send it again with verification_id={started.id}")
+    current = (await g.identity.GetVerification(ipb.GetVerificationRequest(verification_id=verification_id),
+                                                timeout=g.timeout)).verification
+    result = (await g.identity.SubmitVerification(ipb.SubmitVerificationRequest(
+        verification_id=verification_id, nonce=current.challenge.nonce, video=data, content_type=content_type,
+        filename=filename, cameo_display_name=str(form.get("name") or "")), timeout=max(g.timeout, 120))).verification
+    if result.status != ipb.VERIFICATION_STATUS_PASSED:
+        failed = [c.reason for c in result.checks if c.evaluated and not c.passed]
+        raise ApiError(422, "verification_failed", "the video did not pass the liveness check: "
+                       + ("; ".join(failed) or ipb.VerificationStatus.Name(result.status).lower()))
+    # The cameo is created by the cameo service from identity's event: wait briefly for it.
+    for _ in range(50):
+        try:
+            cameo = (await g.cameo.GetCameo(cpb.GetCameoRequest(owner_user_id=caller.subject), timeout=g.timeout)).cameo
+            return {"id": cameo.id, "object": "character", "name": cameo.display_name or str(form.get("name") or ""),
+                    "created_at": cameo.created_at.seconds}
+        except Exception:  # noqa: BLE001 - not there yet
+            await asyncio.sleep(0.2)
+    raise ApiError(503, "character_pending", f"verification {verification_id} passed; the character appears shortly")
+
+
+@router.get("/videos/{video_id}", summary="Retrieve a video")
+async def retrieve_video(video_id: str, request: Request, caller=Dev):
+    require_scope(caller, "videos:read")
+    g = gateway_of(request)
+    gen = (await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=video_id), timeout=g.timeout))
+    return video_object(gen.generation)
+
+
+@router.delete("/videos/{video_id}", summary="Delete a video")
+async def delete_video(video_id: str, request: Request, caller=Dev):
+    require_scope(caller, "videos:write")
+    g = gateway_of(request)
+    await g.generator.DeleteGeneration(gpb.DeleteGenerationRequest(generation_id=video_id), timeout=g.timeout)
+    return {"id": video_id, "object": "video.deleted", "deleted": True}
+
+
+@router.get("/videos/{video_id}/content", summary="Download video content",
+            responses={200: {"content": {"video/mp4": {}, "image/jpeg": {}}}})
+async def video_content(video_id: str, request: Request, caller=Dev,
+                        variant: Literal["video", "thumbnail", "spritesheet"] = "video"):
+    require_scope(caller, "videos:read")
+    return await media_response(gateway_of(request), video_id, variant)
+
+
+class RemixBody(BaseModel):
+    prompt: str
+
+
+@router.post("/videos/{video_id}/remix", summary="Remix a video")
+async def remix_video(video_id: str, body: RemixBody, request: Request, caller=Dev):
+    require_scope(caller, "videos:write")
+    g = gateway_of(request)
+    source = (await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=video_id),
+                                              timeout=g.timeout)).generation
+    fields = {"prompt": body.prompt, "seconds": source.seconds, "size": source.size, "model": source.model}
+    return await _create(request, fields, b"", "", remix_of=video_id)
+
+
+@router.post("/videos/extensions", summary="Extend a completed video",
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
+                 "type": "object", "required": ["prompt", "seconds", "video"], "properties": {
+                     "prompt": {"type": "string"}, "seconds": {"type": "string"},
+                     "video": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}})
+async def extend_video(request: Request, caller=Dev):
+    require_scope(caller, "videos:write")
+    fields, _, _ = await _body(request, None)
+    source = fields.get("video")
+    source_id = source.get("id") if isinstance(source, dict) else fields.get("video[id]")
+    if not source_id:
+        raise ApiError(400, "missing_video", "give the video to extend as {\"video\": {\"id\": \"...\"}}")
+    g = gateway_of(request)
+    base = (await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=source_id),
+                                            timeout=g.timeout)).generation
+    return await _create(request, {**fields, "size": base.size, "model": base.model}, b"", "", extend_of=source_id)

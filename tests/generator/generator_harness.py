@@ -1,0 +1,167 @@
+"""Test and benchmark harness for the generator: the API in-process on
+PostgreSQL with real token verification, a real Triton (PyTriton) serving
+worldsim (plus, for failure tests, a model that always raises), and generator
+worker processes."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import grpc
+
+from kinora.generator.v1 import generator_pb2_grpc as pb_grpc
+from kinora.models.contract import ModelRequest, ModelResult
+from kinora.runtime.settings import load_settings
+from kinora.stack.tansu import free_port
+from kinora.testing import LocalIssuer, bearer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class AlwaysFailingModel:
+    """A real Triton model whose inference always fails (a model bug)."""
+
+    name = "failing"
+
+    def generate(self, request: ModelRequest, progress, cancelled) -> ModelResult:
+        progress(3.0, "plan")
+        raise RuntimeError("the renderer ran out of GPU memory")
+
+
+class TritonHarness:
+    def __init__(self, with_failing_model: bool = False, in_process: bool = True):
+        self.with_failing_model = with_failing_model
+        self.in_process = in_process
+        self.grpc_port, self.http_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.server = None
+        self.process = None
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def __enter__(self) -> "TritonHarness":
+        if self.in_process:
+            from kinora.models.serve import ModelServer
+            from worldsim.model import WorldSim
+
+            worldsim = WorldSim()
+            worldsim.warm_up()
+            models = {"worldsim": worldsim}
+            if self.with_failing_model:
+                models["failing"] = AlwaysFailingModel()
+            self.server = ModelServer(models, self.grpc_port, self.http_port, self.metrics_port,
+                                      log_file=f"/tmp/kinora-triton-{self.grpc_port}.log")
+            self.server.start()
+        else:
+            # Its own process, as in production (no GIL shared with the generator).
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "kinora.models.serve", "--model", "worldsim", "--grpc-port", str(self.grpc_port),
+                 "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port)],
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout_s: float = 120.0) -> None:
+        from tritonclient.grpc import InferenceServerClient
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                client = InferenceServerClient(self.grpc_address)
+                try:
+                    if client.is_server_ready() and client.is_model_ready("worldsim"):
+                        return
+                finally:
+                    client.close()
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError("the model server exited during start-up")
+            time.sleep(0.5)
+        raise RuntimeError("Triton did not become ready")
+
+    def __exit__(self, *exc) -> None:
+        if self.server is not None:
+            self.server.stop()
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def worker_env(settings, **extra) -> dict:
+    routes = ",".join(f"{r.name}={r.triton_model}:{r.quality}" for r in settings.models)
+    env = dict(os.environ, KINORA_DATABASE_URL=settings.database_url, KINORA_DATA_DIR=settings.data_dir,
+               KINORA_TRITON_ADDR=settings.triton_addr, KINORA_LEASE_SECONDS=str(settings.lease_seconds),
+               KINORA_WORKER_POLL_SECONDS=str(settings.poll_seconds), KINORA_GENERATOR_MODELS=routes,
+               KINORA_MAX_ATTEMPTS=str(settings.max_attempts), KINORA_LOG_LEVEL="INFO")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def start_worker(settings, slots: int = 2, log_path: str | None = None) -> subprocess.Popen:
+    log = open(log_path or os.devnull, "ab")
+    return subprocess.Popen([sys.executable, "-m", "services.generator.worker"], cwd=ROOT,
+                            env=worker_env(settings, KINORA_WORKER_SLOTS=slots), stdout=log, stderr=log)
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def generator_settings(pg_url: str, data_dir, **overrides):
+    from services.generator.settings import GeneratorSettings
+
+    return load_settings(GeneratorSettings, {}, database_url=pg_url, grpc_host="127.0.0.1", grpc_port=free_port(),
+                         data_dir=str(data_dir), demand_interval_seconds=0.5, lease_seconds=3.0,
+                         poll_seconds=0.05, **overrides)
+
+
+@dataclasses.dataclass
+class Api:
+    app: object
+    channel: grpc.aio.Channel
+    issuer: LocalIssuer
+    settings: object
+
+    @property
+    def stub(self):
+        return pb_grpc.GeneratorServiceStub(self.channel)
+
+    @property
+    def pools(self):
+        return pb_grpc.PoolAdminServiceStub(self.channel)
+
+    def auth(self, user: str = "u-alice", handle: str = "alice", **kw):
+        return bearer(self.issuer.token(user, handle, **kw))
+
+
+@asynccontextmanager
+async def running_api(settings, moderator, **build_kw):
+    from services.generator.server import build
+
+    issuer = LocalIssuer()
+    app = await build(settings, jwks_fetcher=issuer.fetch_jwks, moderator=moderator, **build_kw)
+    port = await app.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield Api(app, channel, issuer, settings)
+    finally:
+        await channel.close()
+        await app.stop()

@@ -1,0 +1,262 @@
+"""The whole generation path against a real Triton serving worldsim:
+create → queue → worker → Triton → media stored → completed, and what goes
+wrong on the way (cancel, a killed worker, a failing model). 4 s clips at
+720x1280, the smallest the product offers."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import signal
+import threading
+import time
+from contextlib import asynccontextmanager
+
+import grpc
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from kinora.generator.v1 import events_pb2
+from kinora.generator.v1 import generator_pb2 as pb
+from kinora.media.c2pa_sign import read_manifest
+from kinora.media.probe import probe_mp4
+from kinora.models.contract import ModelRequest
+from kinora.runtime.errors import error_code_of
+from services.generator.models import generations, local_billing_reservations, outbox_rows
+from services.generator.settings import model_routes
+from generator_harness import TritonHarness, generator_settings, running_api, start_worker, stop_worker
+
+ROUTES = model_routes("standard=worldsim:standard,pro=worldsim:pro,broken=failing:standard")
+
+
+@pytest.fixture(scope="module")
+def triton():
+    with TritonHarness(with_failing_model=True) as harness:
+        yield harness
+
+
+@pytest.fixture
+def settings(pg_url, tmp_path, triton):
+    return generator_settings(pg_url, tmp_path, triton_addr=triton.grpc_address, models=ROUTES)
+
+
+@asynccontextmanager
+async def in_process_worker(settings, api, slots: int = 1):
+    """A worker on this event loop, sharing the API's database and billing."""
+    from kinora.media.c2pa_sign import ProvenanceSigner, load_identity
+    from services.generator.blobs import FilesystemBlobStore
+    from services.generator.triton_runner import TritonRunner
+    from services.generator.worker import Worker
+    import dataclasses
+
+    worker = Worker(dataclasses.replace(settings, worker_slots=slots), api.app.context.sessions,
+                    FilesystemBlobStore(settings.blob_root()), api.app.billing, None,
+                    TritonRunner(settings.triton_addr), ProvenanceSigner(load_identity(settings.data_dir)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await task
+
+
+async def follow(api, generation_id, auth, until=None) -> list[pb.Generation]:
+    """Every state StreamGeneration sends, until terminal (or `until(g)` is true)."""
+    seen = []
+    async for reply in api.stub.StreamGeneration(pb.StreamGenerationRequest(generation_id=generation_id),
+                                                 metadata=auth):
+        seen.append(reply.generation)
+        if until is not None and until(reply.generation):
+            break
+    return seen
+
+
+async def download(api, generation_id, variant, auth=None, token="") -> tuple[pb.MediaRef, bytes]:
+    ref, body, expected_offset = None, bytearray(), 0
+    async for reply in api.stub.GetMedia(pb.GetMediaRequest(generation_id=generation_id, variant=variant,
+                                                           download_token=token, chunk_size=64 * 1024),
+                                         metadata=auth or ()):
+        if reply.HasField("media"):
+            ref = reply.media
+        assert reply.offset == expected_offset
+        body += reply.chunk
+        expected_offset += len(reply.chunk)
+    return ref, bytes(body)
+
+
+def events(api, event_type: str, generation_id: str) -> list:
+    with api.app.context.sessions() as s:
+        return s.execute(select(outbox_rows()).where(outbox_rows().c.event_type == f"kinora.generator.v1.{event_type}",
+                                                     outbox_rows().c.aggregate_id == generation_id)
+                         .order_by(outbox_rows().c.id)).all()
+
+
+def watermark_pixels(marked: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels the watermark brightened: (mask, bounding box [y0, y1, x0, x1])."""
+    diff = marked.astype(np.int16).sum(axis=2) - clean.astype(np.int16).sum(axis=2)
+    mask = diff > 120  # brighter by > 40 per channel on average
+    ys, xs = np.nonzero(mask)
+    return mask, np.array([ys.min(), ys.max(), xs.min(), xs.max()]) if len(ys) else np.zeros(4, int)
+
+
+async def test_lifecycle_media_provenance_watermark_and_downloads(settings, moderator, triton):
+    async with running_api(settings, moderator) as api, in_process_worker(settings, api):
+        auth = api.auth("u-alice", "alice")
+        created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+            prompt="a red ball bounces on a wooden floor", seconds=4, size="720x1280", seed=42,
+            idempotency_key="life-1"), metadata=auth)
+        gid = created.generation.id
+        states = await follow(api, gid, auth)
+        final = states[-1]
+        assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
+        statuses = [s.status for s in states]
+        assert statuses[0] in (pb.GENERATION_STATUS_QUEUED, pb.GENERATION_STATUS_IN_PROGRESS)
+        assert pb.GENERATION_STATUS_IN_PROGRESS in statuses
+        progress = [s.progress for s in states if s.status == pb.GENERATION_STATUS_IN_PROGRESS]
+        assert progress == sorted(progress) and max(progress) > 10
+        assert final.progress == 100 and final.started_at.seconds and final.completed_at.seconds
+        assert final.expires_at.seconds > final.completed_at.seconds
+        report = json.loads(final.scene_report_json)
+        assert report["seed"] == 42 and report["model"] == "worldsim"
+
+        # Video: decoded back — size, fps, duration, codecs, audio.
+        ref, video = await download(api, gid, pb.MEDIA_VARIANT_VIDEO, auth)
+        assert ref.size_bytes == len(video) and ref.sha256 == hashlib.sha256(video).hexdigest()
+        facts = probe_mp4(video, decode_frames=True, decode_audio=True)
+        assert (facts.width, facts.height, facts.fps) == (720, 1280, 24.0)
+        assert abs(facts.duration_s - 4.0) < 0.1 and facts.frame_count == 96
+        assert facts.video_codec == "h264" and facts.pix_fmt == "yuv420p"
+        assert (facts.audio_codec, facts.audio_rate, facts.audio_channels) == ("aac", 48000, 2)
+        assert np.abs(facts.audio).max() > 0.01  # real sound, not silence
+        assert abs(ref.duration_ms - 4000) <= 100
+
+        # C2PA manifest, verified by the C2PA reader.
+        manifest, state = read_manifest(video)
+        assert state == "Valid", state
+        labels = {a["label"]: a["data"] for a in manifest["assertions"]}
+        assert labels["org.kinora.generation"] == {"generation_id": gid, "model": "standard", "creator": "alice"}
+        action = labels["c2pa.actions.v2"]["actions"][0]
+        assert action["action"] == "c2pa.created" and action["digitalSourceType"].endswith("trainedAlgorithmicMedia")
+
+        # Thumbnail and spritesheet decode as JPEGs of the advertised size.
+        for variant in (pb.MEDIA_VARIANT_THUMBNAIL, pb.MEDIA_VARIANT_SPRITESHEET):
+            ref, body = await download(api, gid, variant, auth)
+            image = Image.open(io.BytesIO(body))
+            image.load()
+            assert image.format == "JPEG" and image.size == (ref.width, ref.height)
+        assert ref.width > ref.height  # a grid of portrait frames laid out in a row
+
+        # Watermark: the same clip without a watermark, straight from Triton, differs only
+        # where bright text was drawn, and that place moves over time.
+        from kinora.models import client
+
+        clean = client.generate(triton.grpc_address, "worldsim", ModelRequest(
+            prompt="a red ball bounces on a wooden floor", seconds=4, width=720, height=1280, seed=42, watermark=""))
+        clean_frames = probe_mp4(clean.mp4, decode_frames=True).frames
+        boxes = []
+        for k in (0, 48, 95):
+            mask, box = watermark_pixels(facts.frames[k], clean_frames[k])
+            height, width = box[1] - box[0], box[3] - box[2]
+            assert 40 < mask.sum() < 20_000, mask.sum()  # text strokes, not the whole frame
+            assert 10 < height < 80 and 30 < width < 400, box
+            boxes.append(box)
+        assert np.abs(boxes[0][:2] - boxes[2][:2]).max() > 5 or np.abs(boxes[0][2:] - boxes[2][2:]).max() > 5
+
+        # Download tokens: work without the JWT, bound to one file, refused when tampered.
+        token = await api.stub.CreateMediaDownloadToken(pb.CreateMediaDownloadTokenRequest(
+            generation_id=gid, variant=pb.MEDIA_VARIANT_THUMBNAIL, ttl_seconds=60), metadata=auth)
+        ref, body = await download(api, gid, pb.MEDIA_VARIANT_THUMBNAIL, token=token.token)
+        assert len(body) == ref.size_bytes
+        for variant, tok in ((pb.MEDIA_VARIANT_VIDEO, token.token), (pb.MEDIA_VARIANT_THUMBNAIL, token.token + "x")):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await download(api, gid, variant, token=tok)
+            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await download(api, gid, pb.MEDIA_VARIANT_VIDEO, api.auth("u-eve", "eve"))
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+        # Events carry the facts; billing captured exactly once.
+        for kind in ("GenerationRequested", "GenerationStarted", "GenerationProgress", "GenerationCompleted"):
+            assert events(api, kind, gid), kind
+        done = events_pb2.GenerationCompleted.FromString(events(api, "GenerationCompleted", gid)[0].payload)
+        assert done.facts.user_id == "u-alice" and done.facts.seconds == 4 and done.facts.size == "720x1280"
+        assert len(done.media) == 3 and done.compute_seconds > 0 and done.total_seconds >= done.compute_seconds
+        assert len(events(api, "GenerationProgress", gid)) <= 10  # throttled
+        held = api.app.billing.reservation(gid)
+        assert (held.status, held.capture_count) == ("captured", 1)
+
+        # A remix starts from the stored scene plan.
+        remix = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+            prompt="the same, but at night", seconds=4, remix_of=gid), metadata=api.auth("u-bob", "bob"))
+        assert remix.generation.remix_of == gid
+
+
+async def test_cancel_mid_run_stops_the_model_and_releases(settings, moderator, triton):
+    async with running_api(settings, moderator) as api, in_process_worker(settings, api):
+        auth = api.auth()
+        created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+            prompt="a dog runs across a snowy field", seconds=8, seed=3), metadata=auth)
+        gid = created.generation.id
+        await follow(api, gid, auth, until=lambda g: g.status == pb.GENERATION_STATUS_IN_PROGRESS and g.progress >= 10)
+        assert triton.server.registry._running  # the model is working on it
+        canceled = await api.stub.CancelGeneration(pb.CancelGenerationRequest(generation_id=gid), metadata=auth)
+        assert canceled.generation.status == pb.GENERATION_STATUS_CANCELED
+        assert api.app.billing.reservation(gid).status == "released"
+        # The model stops at its next check, well before the clip would have finished.
+        deadline = time.monotonic() + 5
+        while triton.server.registry._running and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not triton.server.registry._running
+        await asyncio.sleep(1.5)
+        final = (await api.stub.GetGeneration(pb.GetGenerationRequest(generation_id=gid), metadata=auth)).generation
+        assert final.status == pb.GENERATION_STATUS_CANCELED and not final.media
+        assert len(events(api, "GenerationCanceled", gid)) == 1 and not events(api, "GenerationCompleted", gid)
+
+
+async def test_failing_model_fails_the_job_with_reason_and_releases(settings, moderator, triton):
+    async with running_api(settings, moderator) as api, in_process_worker(settings, api):
+        auth = api.auth()
+        created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+            prompt="a paper boat on a stream", seconds=4, model="broken"), metadata=auth)
+        final = (await follow(api, created.generation.id, auth))[-1]
+        assert final.status == pb.GENERATION_STATUS_FAILED
+        assert final.error.code == "model_internal" and "ran out of GPU memory" in final.error.message
+        assert api.app.billing.reservation(final.id).status == "released"
+        failed = events_pb2.GenerationFailed.FromString(events(api, "GenerationFailed", final.id)[0].payload)
+        assert failed.error.code == "model_internal" and failed.facts.model == "broken"
+
+
+async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(settings, moderator, tmp_path):
+    async with running_api(settings, moderator) as api:
+        auth = api.auth()
+        first = start_worker(settings, slots=1, log_path=str(tmp_path / "worker-a.log"))
+        second = None
+        try:
+            created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                prompt="a skateboarder rolls down a ramp", seconds=4, seed=9), metadata=auth)
+            gid = created.generation.id
+            await follow(api, gid, auth, until=lambda g: g.status == pb.GENERATION_STATUS_IN_PROGRESS and g.progress >= 5)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            second = start_worker(settings, slots=1, log_path=str(tmp_path / "worker-b.log"))
+            final = (await follow(api, gid, auth))[-1]
+            assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
+            with api.app.context.sessions() as s:
+                row = s.execute(select(generations).where(generations.c.id == gid)).one()
+            assert row.attempts == 2 and row.billing_state == "captured"
+            started = [events_pb2.GenerationStarted.FromString(r.payload) for r in events(api, "GenerationStarted", gid)]
+            assert [e.attempt for e in started] == [1, 2] and started[0].worker_id != started[1].worker_id
+            assert len(events(api, "GenerationCompleted", gid)) == 1
+            held = api.app.billing.reservation(gid)
+            assert (held.status, held.capture_count) == ("captured", 1)
+            _, video = await download(api, gid, pb.MEDIA_VARIANT_VIDEO, auth)
+            assert probe_mp4(video).duration_s == pytest.approx(4.0, abs=0.1)
+        finally:
+            stop_worker(first)
+            if second is not None:
+                stop_worker(second)
