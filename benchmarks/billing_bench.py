@@ -149,6 +149,7 @@ def bench_metering(args) -> None:
     finally:
         broker.stop()
     b, n = statistics.median(batched), statistics.median(naive)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"metering, batched handler : median {b:,.0f} events/s over {args.repeat} runs of {args.events} "
           f"({', '.join(f'{x:,.0f}' for x in batched)})")
     print(f"metering, per-event settle: median {n:,.0f} events/s over {args.repeat} runs of {args.events // 4} "
@@ -196,6 +197,19 @@ async def reserve_load(port: int, users: int, rate: float, seconds: float, token
     return latencies
 
 
+def db_round_trip_ms(url: str) -> float:
+    """Median SELECT 1 round trip: the floor under every statement here."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        times = []
+        for _ in range(200):
+            t = time.perf_counter()
+            conn.execute("SELECT 1").fetchone()
+            times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
 def bench_reserve(args) -> None:
     from kinora.runtime.auth import mint_service_token
     from kinora.stack.tansu import free_port, wait_for_port
@@ -207,6 +221,8 @@ def bench_reserve(args) -> None:
             for u in range(args.users):
                 billing.open_user(s, f"load-user-{u}")
         billing.sessions.kw["bind"].dispose()
+        print(f"PostgreSQL SELECT 1 round trip: median {db_round_trip_ms(url):.3f} ms; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         port = free_port()
         env = {**os.environ, "KINORA_DATABASE_URL": url, "KINORA_GRPC_PORT": str(port), "KINORA_GRPC_HOST": "127.0.0.1",
                "KINORA_INTERNAL_SECRET": secret, "KINORA_BILLING_FREE_DAILY": "1000000", "KINORA_LOG_LEVEL": "WARNING"}

@@ -212,13 +212,13 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
     return focus
 
 
-def _hand_path(ch: Character, t_release: float, fps: int, lift: float):
+def _hand_path(ch: Character, t_release: float, fps: int, lift: float, ground):
     """Where the throwing hand is: it rises from chest height to above the head by release."""
     def path(t: float) -> tuple[float, float]:
         k = min(max(int(round(t * fps)), 0), len(ch.x_path) - 1)
         u = min(max((t - (t_release - 0.5)) / 0.5, 0.0), 1.0)
         x = ch.x_path[k] + ch.facing * (0.3 - 0.15 * u) * ch.height / 1.75
-        y = ch.height * (0.62 + lift * u) + ch.jump[k]
+        y = ground(ch.x_path[k]) + ch.height * (0.62 + lift * u) + ch.jump[k]
         return (float(x), float(y))
     return path
 
@@ -248,7 +248,7 @@ def _script_throw(scene: Scene, ch: Character, body: Body, t_release: float, tar
         ch.x_path[k + 12 :] = ch.x_path[k + 12 :] - ch.x_path[k + 12] + ch.x_path[0]
     ch.gait_amp[: k + 12] = 0
     ch.arm_pose = ["hold" if t < t_release - 0.5 else "up" if t < t_release + 0.3 else "down" for t in times]
-    path = _hand_path(ch, t_release, fps, 0.55)
+    path = _hand_path(ch, t_release, fps, 0.55, scene.ground_height)
     body.held_path = path
     body.release_time = t_release
     p0 = path(t_release)
@@ -281,13 +281,14 @@ def _throw(scene: Scene, ch: Character, body: Body, rng: random.Random, actions:
     if "bounce" in actions and not others:
         target = (ch.x_path[0] + ch.facing * 0.9, body.radius)
         angle = -30.0
-        p0 = _hand_path(ch, 0.9, scene.fps, 0.2)(0.9)
         _script_throw(scene, ch, body, 0.9, target, 10, 0)
         body.release_velocity = (ch.facing * 1.0, -4.0)
     else:
         goal_x = others[0].x_path[0] if others else ch.x_path[0] + ch.facing * rng.uniform(4.0, 6.0)
         goal_x = min(max(goal_x, 0.5), scene.width_m - 0.5)
-        _script_throw(scene, ch, body, 0.9 + 0.2 * rng.random(), (goal_x, 1.0), rng.uniform(35, 50))
+        # aim at the ground by the catcher (or ahead) so the throw lands inside the clip
+        landing = (goal_x, float(scene.ground_height(goal_x)) + body.radius)
+        _script_throw(scene, ch, body, 0.9 + 0.2 * rng.random(), landing, rng.uniform(30, 42))
     xs = [ch.x_path[0]] + [c.x_path[0] for c in others]
     return (min(xs) - 2.0, max(xs) + 4.0)
 

@@ -20,7 +20,8 @@ from google.protobuf.message import Message
 from kafka import KafkaConsumer, TopicPartition
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -72,15 +73,15 @@ class EventConsumer:
                          key=(record.key or b"").decode(errors="replace"), headers=headers)
 
     def _claim(self, session: Session, metas: list[EventMeta]) -> set[str]:
-        """Record event ids as processed; return those not processed before."""
+        """Record event ids as processed, in one statement; return those not
+        processed before (the insert skips ids already present)."""
         processed = self.tables.processed
-        ids = list(dict.fromkeys(m.event_id for m in metas))
-        seen = set(session.execute(select(processed.c.event_id).where(processed.c.event_id.in_(ids))).scalars())
-        fresh = [m for m in metas if m.event_id not in seen]
-        unique = {m.event_id: m for m in fresh}
-        if unique:
-            session.execute(processed.insert(), [{"event_id": m.event_id, "topic": m.topic} for m in unique.values()])
-        return set(unique)
+        rows = list({m.event_id: {"event_id": m.event_id, "topic": m.topic} for m in metas}.values())
+        if not rows:
+            return set()
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(processed).values(rows).on_conflict_do_nothing(index_elements=[processed.c.event_id])
+        return set(session.execute(stmt.returning(processed.c.event_id)).scalars())
 
     def _apply(self, session: Session, record, meta: EventMeta) -> None:
         entry = self.handlers.get(meta.event_type)

@@ -164,7 +164,7 @@ class Billing:
         headers = inject_context({})
         headers["time_ms"] = str(int(time.time() * 1000))
         encoded = json.dumps(headers)
-        insert_rows(session, self.event_tables.outbox.insert(), [
+        insert_rows(session, self.event_tables.outbox, [
             {"event_id": str(uuid.uuid4()), "aggregate_type": agg_type, "aggregate_id": agg_id,
              "event_type": event_type_of(msg), "topic": topic, "payload": msg.SerializeToString(),
              "headers": encoded} for msg, agg_type, agg_id in items])
@@ -399,12 +399,12 @@ class Billing:
                "model": model, "seconds": seconds, "size": size, "quote_id": quote_id or None,
                "day": utc_day(now), "created_at": now,
                "expires_at": now + timedelta(seconds=self.settings.hold_ttl_seconds)}
-        session.execute(reservations.insert().values(**row))
+        held = session.execute(reservations.insert().values(**row).returning(*reservations.c)).one()
         self._post(session, [Posting("reserve", legs, user_id=user_id, generation_id=generation_id,
                                      description=f"hold {units or credits} {unit} for generation {generation_id}")],
                    now)
         metrics.RESERVATIONS.labels(bpb.PriceRule.Name(offer.rule)).inc()
-        return self._reservation(session, generation_id), False
+        return held, False
 
     def _quoted_offer(self, session, user_id, quote_id, model, seconds, size, now) -> Offer | None:
         q = session.execute(select(quotes).where(quotes.c.id == quote_id)).first()
@@ -529,8 +529,9 @@ class Billing:
         now = self.clock()
         if not outcomes:
             return
-        insert_rows(session, insert_ignore(session, generation_outcomes),
-                    [{"generation_id": g, "user_id": u, "outcome": o, "recorded_at": now} for g, u, o in outcomes])
+        insert_rows(session, generation_outcomes,
+                    [{"generation_id": g, "user_id": u, "outcome": o, "recorded_at": now} for g, u, o in outcomes],
+                    ignore_conflicts=True)
         done = [g for g, _, o in outcomes if o == "completed"]
         failed = [g for g, _, o in outcomes if o == "failed"]
         canceled = [g for g, _, o in outcomes if o == "canceled"]

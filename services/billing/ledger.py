@@ -118,6 +118,6 @@ class Ledger:
                 balances[key] = after
                 entry_rows.append({"transaction_id": p.id, "account_id": ids[key], "amount": amount,
                                    "balance_after": after, "created_at": now})
-        insert_rows(session, ledger_transactions.insert(), tx_rows)
-        insert_rows(session, ledger_entries.insert(), entry_rows)
+        insert_rows(session, ledger_transactions, tx_rows)
+        insert_rows(session, ledger_entries, entry_rows)
         set_balances(session, accounts, {ids[k]: balances[k] for k in keys})

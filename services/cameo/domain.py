@@ -186,8 +186,24 @@ class ConsentChecker:
 
     def read(self, session: Session, requester: str, ids: list[str]) -> tuple[list[Decision], dict[str, list]]:
         """Policy decisions plus, for cameos still allowed that have restrictions,
-        those restrictions (id, text) to match against the prompt."""
+        those restrictions (id, text) to match against the prompt. Portable
+        path (SQLite and PostgreSQL); `fastpath.PgConsentReader` does the same
+        in one prepared statement on PostgreSQL."""
         rows = {r.id: r for r in session.execute(self._facts_query(requester, ids))}
+        decisions, to_match = self.decide_all(requester, ids, rows)
+        texts: dict[str, list] = {}
+        if to_match:
+            # Same transaction; a restriction committed since the first statement
+            # is only ever newer state, never older.
+            for row in session.execute(select(m.restrictions.c.cameo_id, m.restrictions.c.id, m.restrictions.c.text)
+                                       .where(m.restrictions.c.cameo_id.in_(to_match))
+                                       .order_by(m.restrictions.c.created_at)):
+                texts.setdefault(row.cameo_id, []).append((row.id, row.text))
+        return decisions, texts
+
+    @staticmethod
+    def decide_all(requester: str, ids: list[str], rows: dict) -> tuple[list[Decision], list[str]]:
+        """Decisions in request order, and the cameos whose restrictions must be matched."""
         decisions: list[Decision] = []
         to_match: list[str] = []
         for cameo_id in ids:
@@ -205,15 +221,7 @@ class ConsentChecker:
                                       r.owner_user_id))
             if verdict.allowed and r.owner_user_id != requester and r.restriction_count:
                 to_match.append(cameo_id)
-        texts: dict[str, list] = {}
-        if to_match:
-            # Same transaction; a restriction committed since the first statement
-            # is only ever newer state, never older.
-            for row in session.execute(select(m.restrictions.c.cameo_id, m.restrictions.c.id, m.restrictions.c.text)
-                                       .where(m.restrictions.c.cameo_id.in_(to_match))
-                                       .order_by(m.restrictions.c.created_at)):
-                texts.setdefault(row.cameo_id, []).append((row.id, row.text))
-        return decisions, texts
+        return decisions, to_match
 
     def apply_restrictions(self, prompt: str, decisions: list[Decision], texts: dict[str, list]) -> list[Decision]:
         out = []
@@ -339,8 +347,12 @@ class Cameos:
                                                             occurred_at=ts(now())), "cameo", cameo_id)
         return cameo_id
 
-    def on_user(self, s: Session, user) -> None:
-        """UserCreated/UserUpdated: handle, age group, verification withdrawn."""
+    def on_user(self, s: Session, user, changed_at: datetime | None = None) -> None:
+        """UserCreated/UserUpdated: handle, age group, verification withdrawn.
+
+        `changed_at` is set only for UserUpdated: identity's topics are not
+        ordered with each other, so a user event older than the verification
+        must not undo it."""
         self.upsert_user(s, user.id, user.handle, user.age_group)
         row = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == user.id).with_for_update()).first()
         if row is None:
@@ -348,7 +360,8 @@ class Cameos:
         changes = {}
         if user.handle and user.handle != row.owner_handle:
             changes["owner_handle"] = user.handle
-        if row.verified and not user.cameo_verified:
+        verified_at = row.verified_at if row.verified_at.tzinfo else row.verified_at.replace(tzinfo=timezone.utc)
+        if row.verified and not user.cameo_verified and changed_at is not None and changed_at > verified_at:
             changes["verified"] = False
         if user.age_group and user.age_group != row.owner_age_group:
             cap = effective_max_policy(user.age_group, s.execute(select(m.users.c.max_cameo_policy).where(

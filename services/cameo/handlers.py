@@ -3,9 +3,11 @@ so its effect and the "processed" mark commit together."""
 
 from __future__ import annotations
 
+from datetime import timezone
+
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.feed.v1 import events_pb2 as feed_ev
-from services.cameo.domain import AppearanceIndex, Cameos
+from services.cameo.domain import AppearanceIndex, Cameos, now
 from services.cameo.models import tables
 
 _cameos = Cameos(tables)
@@ -18,8 +20,13 @@ def cameo_verified(session, msg, meta) -> None:
     _cameos.on_verified(session, msg)
 
 
-def user_changed(session, msg, meta) -> None:
+def user_created(session, msg, meta) -> None:
     _cameos.on_user(session, msg.user)
+
+
+def user_updated(session, msg, meta) -> None:
+    changed_at = msg.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.HasField("occurred_at") else now()
+    _cameos.on_user(session, msg.user, changed_at)
 
 
 def parental_controls_changed(session, msg, meta) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,12 +18,13 @@ from kinora.feed.v1 import events_pb2 as feed_ev
 from kinora.generator.v1 import events_pb2 as gen_ev
 from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.runtime import auth
-from kinora.runtime.db import transaction
+from kinora.runtime.db import is_postgres, transaction
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from services.cameo import domain, handlers
 from services.cameo import models as m
+from services.cameo.fastpath import AsyncPgConsentReader, PgConsentReader
 from services.cameo.metrics import CONSENT_CHECKS
 from services.cameo.restrictions import RestrictionMatcher
 from services.cameo.settings import CameoSettings
@@ -38,6 +40,8 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         self.cameos = domain.Cameos(m.tables)
         self.checker = domain.ConsentChecker(matcher)
         self.pool = ThreadPoolExecutor(db_workers, thread_name_prefix="cameo-db")
+        self.pg = PgConsentReader(ctx.settings.database_url) if is_postgres(ctx.engine) else None
+        self.apg = AsyncPgConsentReader(ctx.settings.database_url, db_workers) if is_postgres(ctx.engine) else None
 
     async def _tx(self, fn, *args, wake: bool = False):
         """Run domain code in one transaction on a worker thread."""
@@ -208,10 +212,15 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         requester, ids = self.checker.validate(requester, list(request.cameo_ids), request.prompt)
         loop = asyncio.get_running_loop()
 
-        def read():
-            with Session(self.ctx.engine) as s:
-                return self.checker.read(s, requester, ids)
-        decisions, texts = await loop.run_in_executor(self.pool, read)
+        if self.apg is not None and os.environ.get("CAMEO_ASYNC") == "1":
+            decisions, texts = await self.apg.read(requester, ids)
+        else:
+            def read():
+                if self.pg is not None:
+                    return self.pg.read(requester, ids)
+                with Session(self.ctx.engine) as s:
+                    return self.checker.read(s, requester, ids)
+            decisions, texts = await loop.run_in_executor(self.pool, read)
         if texts:
             decisions = await loop.run_in_executor(None, self.checker.apply_restrictions, request.prompt,
                                                    decisions, texts)
@@ -307,8 +316,8 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
 def consumed_events() -> dict:
     return {
         id_ev.CameoVerified: handlers.cameo_verified,
-        id_ev.UserCreated: handlers.user_changed,
-        id_ev.UserUpdated: handlers.user_changed,
+        id_ev.UserCreated: handlers.user_created,
+        id_ev.UserUpdated: handlers.user_updated,
         id_ev.ParentalControlsChanged: handlers.parental_controls_changed,
         feed_ev.FollowChanged: handlers.follow_changed,
         feed_ev.PostPublished: handlers.post_published,
@@ -334,7 +343,9 @@ def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: Restri
                          pb.DESCRIPTOR.services_by_name["CameoService"].full_name)
 
     async def stop_pool():
-        servicer.pool.shutdown(wait=False)
+        servicer.pool.shutdown(wait=True)
+        if servicer.pg is not None:
+            servicer.pg.close()
     ctx.app.on_shutdown(stop_pool)
     return ctx
 

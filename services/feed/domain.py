@@ -765,8 +765,9 @@ class Feed:
         try:
             scores, matched = self.scorer.score(candidates, viewer)
             for c, phrase in zip(candidates.items, matched):
-                if phrase and c.source == SOURCE.CANDIDATE_SOURCE_PREFERENCES:
-                    c.reason = f"matches your interest in “{phrase}”"
+                # A global item that fits a stated interest is explained by that interest.
+                if phrase and c.source in (SOURCE.CANDIDATE_SOURCE_PREFERENCES, SOURCE.CANDIDATE_SOURCE_TRENDING_REGION):
+                    c.source, c.reason = SOURCE.CANDIDATE_SOURCE_PREFERENCES, f"matches your interest in “{phrase}”"
             ranked = [Ranked(c, float(sc)) for c, sc in zip(candidates.items, scores)]
         except Exception:  # noqa: BLE001 - any scorer failure: serve newest first rather than nothing
             fallback = True
@@ -809,11 +810,14 @@ class Feed:
                     p.created_at > window).order_by(p.created_at.desc()).limit(limit)).all()
                 add([r.id for r in rows if r.author_user_id in mutuals], SOURCE.CANDIDATE_SOURCE_MUTUALS)
                 add([r.id for r in rows], SOURCE.CANDIDATE_SOURCE_FOLLOWING)
-            mine = select(p.id).where(p.author_user_id == viewer_id)
-            liked = select(m.likes.c.post_id).where(m.likes.c.user_id == viewer_id)
+            # Parents first (two index lookups), then their remixes by the remix_of index.
+            parents = set(s.execute(select(p.id).where(p.author_user_id == viewer_id)
+                                    .order_by(p.created_at.desc()).limit(500)).scalars())
+            parents |= set(s.execute(select(m.likes.c.post_id).where(m.likes.c.user_id == viewer_id)
+                                     .order_by(m.likes.c.created_at.desc()).limit(500)).scalars())
             remix_rows = s.execute(select(p.id, p.remix_of_post_id).where(
-                or_(p.remix_of_post_id.in_(mine), p.remix_of_post_id.in_(liked)), p.state == PUBLISHED,
-                p.visibility == PUBLIC).order_by(p.created_at.desc()).limit(limit)).all()
+                p.remix_of_post_id.in_(parents), p.state == PUBLISHED, p.visibility == PUBLIC)
+                .order_by(p.created_at.desc()).limit(limit)).all() if parents else []
             own = set(s.execute(select(p.id).where(p.id.in_({r.remix_of_post_id for r in remix_rows}),
                                                    p.author_user_id == viewer_id)).scalars()) if remix_rows else set()
             for r in remix_rows:

@@ -15,6 +15,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
+import grpc
 from fastapi import Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -49,6 +50,12 @@ class Gateway:
         self.cameo = cameo_pb2_grpc.CameoServiceStub(self.channels["cameo"])
         self.feed = feed_pb2_grpc.FeedServiceStub(self.channels["feed"])
         self.generator = generator_pb2_grpc.GeneratorServiceStub(self.channels["generator"])
+        # Server-streaming calls (progress, media) go on a plain channel with the caller's token
+        # passed explicitly: grpc.aio runs stream interceptors in a task that does not see the
+        # request's principal.
+        self._streaming_channel = grpc.aio.insecure_channel(
+            settings.generator_addr, options=[("grpc.max_receive_message_length", 64 << 20)])
+        self.streaming_generator = generator_pb2_grpc.GeneratorServiceStub(self._streaming_channel)
         self.pools = generator_pb2_grpc.PoolAdminServiceStub(self.channels["generator"])
         self.billing = billing_pb2_grpc.BillingServiceStub(self.channels["billing"])
         self.verifier = auth.TokenVerifier(jwks_fetcher or jwks_from_identity(settings.identity_addr))
@@ -79,6 +86,7 @@ class Gateway:
     async def close(self) -> None:
         for ch in self.channels.values():
             await ch.close()
+        await self._streaming_channel.close()
         await self.limiter.close()
 
     async def ready(self) -> dict[str, str]:

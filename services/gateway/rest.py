@@ -39,6 +39,11 @@ def page(size: int, token: str) -> common_pb2.PageRequest:
     return common_pb2.PageRequest(page_size=size, page_token=token)
 
 
+def caller_metadata() -> list[tuple[str, str]]:
+    caller = auth.principal()
+    return [("authorization", f"Bearer {caller.token}")] if caller else []
+
+
 def gw(request: Request) -> Gateway:
     return gateway_of(request)
 
@@ -544,7 +549,8 @@ async def delete_generation(generation_id: str, request: Request, caller=Caller)
 async def generation_events(generation_id: str, request: Request, caller=Caller):
     """Server-Sent Events: one `generation` event per change, ending at a terminal status."""
     g = gw(request)
-    stream = g.generator.StreamGeneration(gpb.StreamGenerationRequest(generation_id=generation_id))
+    stream = g.streaming_generator.StreamGeneration(gpb.StreamGenerationRequest(generation_id=generation_id),
+                                                    metadata=caller_metadata())
     first = await _first_or_error(stream)
 
     async def events():
@@ -575,7 +581,8 @@ async def _first_or_error(stream):
 async def media_response(g: Gateway, generation_id: str, variant: str) -> StreamingResponse:
     if variant not in VARIANTS:
         raise ApiError(400, "invalid_variant", "variant must be video, thumbnail or spritesheet")
-    stream = g.generator.GetMedia(gpb.GetMediaRequest(generation_id=generation_id, variant=VARIANTS[variant]))
+    stream = g.streaming_generator.GetMedia(gpb.GetMediaRequest(generation_id=generation_id,
+                                                                variant=VARIANTS[variant]), metadata=caller_metadata())
     first = await _first_or_error(stream)
     if first is None:
         raise ApiError(404, "media_not_found", "this generation has no media of that kind")

@@ -354,12 +354,17 @@ async def settle(sessions: sessionmaker[Session], billing: Billing, generation_i
             generations.c.id == generation_id)).first()
     if row is None or row.billing_state not in ("capture_pending", "release_pending"):
         return
-    if row.billing_state == "capture_pending":
-        await billing.capture(generation_id)
-        final = "captured"
-    else:
-        await billing.release(generation_id, row.status)
-        final = "released"
+    final = "captured" if row.billing_state == "capture_pending" else "released"
+    try:
+        if final == "captured":
+            await billing.capture(generation_id)
+        else:
+            await billing.release(generation_id, row.status)
+    except FailedPrecondition as exc:
+        # Billing settled the hold another way (e.g. it expired): retrying can't
+        # change that, so record it for an operator instead of looping forever.
+        log.error("billing refused to settle %s as %s: %s", generation_id, final, exc.message)
+        final = "settle_conflict"
     with transaction(sessions) as session:
         session.execute(update(generations).where(generations.c.id == generation_id,
                                                   generations.c.billing_state == row.billing_state)

@@ -38,7 +38,7 @@ PB_TO_STATUS = {v: k for k, v in STATUS_TO_PB.items()}
 VARIANT_NAMES = {pb.MEDIA_VARIANT_VIDEO: "video", pb.MEDIA_VARIANT_THUMBNAIL: "thumbnail",
                  pb.MEDIA_VARIANT_SPRITESHEET: "spritesheet"}
 POOL_STATES = {"active": pb.POOL_STATE_ACTIVE, "draining": pb.POOL_STATE_DRAINING, "drained": pb.POOL_STATE_DRAINED}
-STREAM_POLL_S = 0.25
+STREAM_POLL_S = 0.1
 MAX_CHUNK = 1024 * 1024
 DEFAULT_CHUNK = 256 * 1024
 

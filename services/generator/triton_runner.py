@@ -39,13 +39,15 @@ class TritonRunner:
             error.code = exc.code or "internal"
             raise error from exc
 
-    def compute_seconds(self, model: str) -> float:
-        """Cumulative compute time Triton's statistics API reports for a model."""
+    def compute_seconds(self, model: str, access_token: str | None = None) -> float:
+        """Cumulative compute time Triton's statistics API reports for a model.
+        PyTriton guards statistics with an access token (its `get_access_token()`)."""
         from tritonclient.grpc import InferenceServerClient
 
+        headers = {"triton-grpc-protocol-triton-access-token": access_token} if access_token else None
         triton = InferenceServerClient(self.url)
         try:
-            stats = triton.get_inference_statistics(model_name=model, as_json=True)
+            stats = triton.get_inference_statistics(model_name=model, headers=headers, as_json=True)
         finally:
             triton.close()
         total_ns = 0

@@ -58,7 +58,7 @@ class World:
         self.handles[user_id] = handle
         age = common.AGE_GROUP_TEEN if teen else common.AGE_GROUP_ADULT
         with transaction(self.sessions) as s:
-            handlers.user_changed(s, id_ev.UserCreated(user=id_pb.User(id=user_id, handle=handle, age_group=age)),
+            handlers.user_created(s, id_ev.UserCreated(user=id_pb.User(id=user_id, handle=handle, age_group=age)),
                                   None)
         return user_id
 

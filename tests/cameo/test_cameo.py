@@ -4,6 +4,7 @@ takedowns (outbox) and the audit log."""
 
 import json
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import grpc
 import pytest
@@ -205,9 +206,16 @@ async def test_verification_withdrawn_means_not_verified(replica, world):
     await replica.stub.SetPolicy(pb.SetPolicyRequest(cameo_id=cameo, policy=common.CAMEO_POLICY_EVERYONE),
                                  metadata=world.as_user(owner))
     assert (await check(replica, world, fan, [cameo])).all_allowed
+    user = id_pb.User(id=owner, handle="vera", cameo_verified=False, age_group=common.AGE_GROUP_ADULT)
+    # An update older than the verification (topics are not ordered with each other) changes nothing.
+    stale = id_ev.UserUpdated(user=user)
+    stale.occurred_at.FromDatetime(datetime.now(timezone.utc) - timedelta(minutes=5))
     with transaction(world.sessions) as s:
-        handlers.user_changed(s, id_ev.UserUpdated(user=id_pb.User(id=owner, handle="vera", cameo_verified=False,
-                                                                   age_group=common.AGE_GROUP_ADULT)), None)
+        handlers.user_updated(s, stale, None)
+        handlers.user_created(s, id_ev.UserCreated(user=user), None)
+    assert (await check(replica, world, fan, [cameo])).all_allowed
+    with transaction(world.sessions) as s:
+        handlers.user_updated(s, id_ev.UserUpdated(user=user), None)
     d = (await check(replica, world, fan, [cameo])).decisions[0]
     assert not d.allowed and d.reason == pb.DECISION_REASON_NOT_VERIFIED and "not verified" in d.message
 

@@ -89,12 +89,13 @@ async def test_takedown_through_kafka(pg_url, broker):
     collector = Collector(bootstrap)
     try:
         owner, maker = str(uuid.uuid4()), str(uuid.uuid4())
-        for uid, handle in ((owner, "kafka_owner"), (maker, "kafka_maker")):
-            send(producer, "kinora.identity.users.v1", uid, id_ev.UserCreated(
-                user=id_pb.User(id=uid, handle=handle, age_group=common.AGE_GROUP_ADULT)))
         send(producer, "kinora.identity.verifications.v1", owner, id_ev.CameoVerified(
             user_id=owner, handle="kafka_owner", display_name="Kafka Owner", verification_id="v1",
             owner_age_group=common.AGE_GROUP_ADULT))
+        # UserCreated after CameoVerified (separate topics, no order between them) must not undo the verification.
+        for uid, handle in ((owner, "kafka_owner"), (maker, "kafka_maker")):
+            send(producer, "kinora.identity.users.v1", uid, id_ev.UserCreated(
+                user=id_pb.User(id=uid, handle=handle, age_group=common.AGE_GROUP_ADULT)))
         me = bearer(issuer.token(owner, "kafka_owner"))
         cameo = (await eventually(lambda: replica.stub.GetCameo(pb.GetCameoRequest(owner_user_id=owner),
                                                                 metadata=me))).cameo.id

@@ -4,6 +4,7 @@ end-to-end tests; nothing is faked."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import secrets
@@ -42,6 +43,12 @@ class Platform:
             "birthdate": "1990-05-01", "region": "US"})
         assert reply.status_code == 201, reply.text
         body = reply.json()
+        # Billing opens the account from identity's UserSignedUp event: wait for it.
+        headers = {"Authorization": f"Bearer {body['tokens']['access_token']}"}
+        for _ in range(150):
+            if (await client.get("/api/v1/billing/balance", headers=headers)).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
         return {"id": body["user"]["id"], "token": body["tokens"]["access_token"],
                 "refresh": body["tokens"]["refresh_token"], "handle": handle}
 

@@ -44,6 +44,11 @@ class TritonHarness:
         self.process = None
 
     @property
+    def access_token(self) -> str | None:
+        """PyTriton's token for the restricted endpoints (statistics)."""
+        return self.server._triton.get_access_token() if self.server is not None else None
+
+    @property
     def grpc_address(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
@@ -153,10 +158,10 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(settings, moderator, **build_kw):
+async def running_api(settings, moderator, jwks_fetcher_issuer: LocalIssuer | None = None, **build_kw):
     from services.generator.server import build
 
-    issuer = LocalIssuer()
+    issuer = jwks_fetcher_issuer or LocalIssuer()
     app = await build(settings, jwks_fetcher=issuer.fetch_jwks, moderator=moderator, **build_kw)
     port = await app.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")

@@ -45,7 +45,7 @@ def settings(pg_url, tmp_path, triton):
 
 
 @asynccontextmanager
-async def in_process_worker(settings, api, slots: int = 1):
+async def in_process_worker(settings, api, slots: int = 1, consent=None):
     """A worker on this event loop, sharing the API's database and billing."""
     from kinora.media.c2pa_sign import ProvenanceSigner, load_identity
     from services.generator.blobs import FilesystemBlobStore
@@ -54,7 +54,7 @@ async def in_process_worker(settings, api, slots: int = 1):
     import dataclasses
 
     worker = Worker(dataclasses.replace(settings, worker_slots=slots), api.app.context.sessions,
-                    FilesystemBlobStore(settings.blob_root()), api.app.billing, None,
+                    FilesystemBlobStore(settings.blob_root()), api.app.billing, consent,
                     TritonRunner(settings.triton_addr), ProvenanceSigner(load_identity(settings.data_dir)))
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
@@ -94,6 +94,17 @@ def events(api, event_type: str, generation_id: str) -> list:
         return s.execute(select(outbox_rows()).where(outbox_rows().c.event_type == f"kinora.generator.v1.{event_type}",
                                                      outbox_rows().c.aggregate_id == generation_id)
                          .order_by(outbox_rows().c.id)).all()
+
+
+async def settled(api, generation_id, timeout_s: float = 10.0):
+    """The row once its capture/release is done (it follows the status change)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with api.app.context.sessions() as s:
+            row = s.execute(select(generations).where(generations.c.id == generation_id)).one()
+        if not row.billing_state.endswith("_pending") or time.monotonic() > deadline:
+            return row
+        await asyncio.sleep(0.1)
 
 
 def watermark_pixels(marked: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -187,6 +198,7 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
         assert done.facts.user_id == "u-alice" and done.facts.seconds == 4 and done.facts.size == "720x1280"
         assert len(done.media) == 3 and done.compute_seconds > 0 and done.total_seconds >= done.compute_seconds
         assert len(events(api, "GenerationProgress", gid)) <= 10  # throttled
+        assert (await settled(api, gid)).billing_state == "captured"
         held = api.app.billing.reservation(gid)
         assert (held.status, held.capture_count) == ("captured", 1)
 
@@ -226,6 +238,7 @@ async def test_failing_model_fails_the_job_with_reason_and_releases(settings, mo
         final = (await follow(api, created.generation.id, auth))[-1]
         assert final.status == pb.GENERATION_STATUS_FAILED
         assert final.error.code == "model_internal" and "ran out of GPU memory" in final.error.message
+        assert (await settled(api, final.id)).billing_state == "released"
         assert api.app.billing.reservation(final.id).status == "released"
         failed = events_pb2.GenerationFailed.FromString(events(api, "GenerationFailed", final.id)[0].payload)
         assert failed.error.code == "model_internal" and failed.facts.model == "broken"
@@ -238,7 +251,7 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
         second = None
         try:
             created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                prompt="a skateboarder rolls down a ramp", seconds=4, seed=9), metadata=auth)
+                prompt="a red ball rolls down a wooden ramp", seconds=4, seed=9), metadata=auth)
             gid = created.generation.id
             await follow(api, gid, auth, until=lambda g: g.status == pb.GENERATION_STATUS_IN_PROGRESS and g.progress >= 5)
             first.send_signal(signal.SIGKILL)
@@ -246,8 +259,7 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
             second = start_worker(settings, slots=1, log_path=str(tmp_path / "worker-b.log"))
             final = (await follow(api, gid, auth))[-1]
             assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
-            with api.app.context.sessions() as s:
-                row = s.execute(select(generations).where(generations.c.id == gid)).one()
+            row = await settled(api, gid)
             assert row.attempts == 2 and row.billing_state == "captured"
             started = [events_pb2.GenerationStarted.FromString(r.payload) for r in events(api, "GenerationStarted", gid)]
             assert [e.attempt for e in started] == [1, 2] and started[0].worker_id != started[1].worker_id
@@ -260,3 +272,83 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
             stop_worker(first)
             if second is not None:
                 stop_worker(second)
+
+
+async def test_real_cameo_consent_and_real_billing(settings, moderator, triton):
+    """Consent from the cameo service and holds from the billing service, both
+    real and in-process; consent is checked again when the worker starts."""
+    import dataclasses
+    import sys
+    from pathlib import Path
+
+    tests_dir = Path(__file__).resolve().parents[1]
+    sys.path[:0] = [str(tests_dir / "cameo"), str(tests_dir / "billing")]
+    from billing_support import make_settings, open_users
+    from cameo_harness import SECRET, World, start_replica
+    from kinora.cameo.v1 import cameo_pb2
+    from kinora.common.v1 import common_pb2
+    from kinora.stack.tansu import free_port
+    from kinora.testing import LocalIssuer, temporary_database
+    from services.billing.server import build_service
+    from services.generator.remote import GrpcConsentChecker
+
+    issuer = LocalIssuer()
+    with temporary_database("gencameo") as cameo_url, temporary_database("genbill") as billing_url:
+        cameo = await start_replica(cameo_url, issuer)
+        billing = build_service(make_settings(billing_url, grpc_host="127.0.0.1", grpc_port=free_port(),
+                                              internal_secret=SECRET), jwks_fetcher=issuer.fetch_jwks)
+        await billing.ctx.app.start()
+        world = World(cameo_url, issuer)
+        try:
+            alice, bob = world.user("alice"), world.user("bob")
+            bob_cameo = world.verify(bob)
+            open_users(billing.billing, alice)
+            await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
+                cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_EVERYONE), metadata=world.as_user(bob))
+            wired = dataclasses.replace(settings, internal_secret=SECRET,
+                                        cameo_addr=f"127.0.0.1:{cameo.ctx.app.port}",
+                                        billing_addr=f"127.0.0.1:{billing.ctx.app.port}")
+            async with running_api(wired, moderator, jwks_fetcher_issuer=issuer) as api:
+                auth = bearer_for(issuer, alice, "alice")
+                consent = GrpcConsentChecker(wired.cameo_addr, api.app.context.service_token_source())
+                async with in_process_worker(wired, api, consent=consent):
+                    made = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                        prompt="bob juggles three balls in a park", cameo_ids=[bob_cameo], seconds=4), metadata=auth)
+                    gid = made.generation.id
+                    assert made.generation.reservation_id
+                    final = (await follow(api, gid, auth))[-1]
+                    assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
+                    assert (await settled(api, gid)).billing_state == "captured"
+                    with billing.billing.sessions() as s:
+                        assert billing.billing._reservation(s, gid).status == "captured"
+
+                    # Drain so the next job waits; revoke in between; the worker's check cancels it.
+                    admin = bearer_for(issuer, "ops", "ops", scopes=["admin"])
+                    await api.pools.DrainPool(pb.DrainPoolRequest(pool_name="default"), metadata=admin)
+                    queued = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                        prompt="bob waves at the camera", cameo_ids=[bob_cameo], seconds=4), metadata=auth)
+                    await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
+                        cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_ONLY_ME), metadata=world.as_user(bob))
+                    await api.pools.ResumePool(pb.ResumePoolRequest(pool_name="default"), metadata=admin)
+                    late = (await follow(api, queued.generation.id, auth))[-1]
+                    assert late.status == pb.GENERATION_STATUS_CANCELED and "consent" in late.error.message
+                    assert (await settled(api, late.id)).billing_state == "released"
+                    with billing.billing.sessions() as s:
+                        assert billing.billing._reservation(s, late.id).status == "released"
+
+                    # A new request is refused up front, with cameo's reason, and nothing is held.
+                    with pytest.raises(grpc.aio.AioRpcError) as caught:
+                        await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                            prompt="bob dances", cameo_ids=[bob_cameo], seconds=4), metadata=auth)
+                    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+                    assert error_code_of(caught.value) == "consent_denied" and caught.value.details()
+        finally:
+            world.close()
+            await cameo.close()
+            await billing.ctx.app.stop()
+
+
+def bearer_for(issuer, user_id, handle, **kw):
+    from kinora.testing import bearer
+
+    return bearer(issuer.token(user_id, handle, **kw))

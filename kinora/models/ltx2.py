@@ -1,0 +1,364 @@
+"""ltx2: the production GPU model, LTX-2 joint audio-video diffusion (diffusers).
+
+`Ltx2Model` implements the Kinora model contract (kinora.models.contract) on top of
+diffusers' `LTX2Pipeline` (text to video) and `LTX2ImageToVideoPipeline` (image to
+video), both sharing one set of weights loaded from a model store folder
+(kinora.models.ltx2_store, docs/ltx2.md). Video and audio come out of one denoising
+run; the clip is watermarked, resized to the asked size and encoded once with the
+platform encoder (H.264 + AAC 48 kHz stereo).
+
+Serve it with `python -m kinora.models.serve --model ltx2`; `load_from_env()` is the
+factory that reads the settings below.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kinora.media.encode import AUDIO_RATE, encode_mp4, thumbnail_jpeg
+from kinora.models.contract import ModelCancelled, ModelInputError, ModelRequest, ModelResult
+from kinora.models.ltx2_store import Manifest, require_usable
+from kinora.runtime.settings import boolean, load_settings, setting
+
+OFFLOAD_MODES = ("none", "model", "sequential")
+
+
+def _dtype_name(raw: str) -> str:
+    value = raw.strip().lower()
+    aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32"}
+    value = aliases.get(value, value)
+    if value not in ("bfloat16", "float16", "float32"):
+        raise ValueError("expected bfloat16, float16 or float32")
+    return value
+
+
+def _offload(raw: str) -> str:
+    value = raw.strip().lower()
+    value = {"true": "model", "1": "model", "yes": "model", "false": "none", "0": "none", "no": "none"}.get(value, value)
+    if value not in OFFLOAD_MODES:
+        raise ValueError("expected none, model or sequential")
+    return value
+
+
+def _steps(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 200:
+        raise ValueError("expected a number of steps between 1 and 200")
+    return value
+
+
+def _device(raw: str) -> str:
+    value = raw.strip().lower()
+    if value != "cpu" and not value.startswith("cuda"):
+        raise ValueError("expected cpu, cuda or cuda:N")
+    return value
+
+
+def _scale(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError("expected a number in (0, 1]")
+    return value
+
+
+@dataclass(frozen=True)
+class Ltx2Settings:
+    """Operator settings; unset ones fall back to the store's manifest, then to defaults."""
+
+    store: str = setting("KINORA_MODEL_STORE", str, help="folder of the LTX-2 model store (docs/ltx2.md)")
+    dtype: str | None = setting("KINORA_LTX2_DTYPE", _dtype_name, None)
+    device: str | None = setting("KINORA_LTX2_DEVICE", _device, None)
+    steps: int | None = setting("KINORA_LTX2_STEPS", _steps, None)
+    cpu_offload: str = setting("KINORA_LTX2_CPU_OFFLOAD", _offload, "none")
+    distilled: bool | None = setting("KINORA_LTX2_DISTILLED", boolean, None)
+    resolution_scale: float | None = setting("KINORA_LTX2_RESOLUTION_SCALE", _scale, None)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one request turns into on the pipeline side."""
+
+    gen_width: int
+    gen_height: int
+    num_frames: int  # frames the pipeline makes (8k+1), >= frames kept
+    frames: int  # frames in the clip
+    steps: int
+    sigmas: list[float] | None
+
+
+class _Stop(Exception):
+    """Raised from the step callback to leave the pipeline at once on cancel."""
+
+
+class Ltx2Model:
+    """Kinora's LTX-2 model. Thread-safe: one generation at a time per process."""
+
+    name = "ltx2"
+
+    def __init__(self, settings: Ltx2Settings):
+        import torch
+        from diffusers import DiffusionPipeline, LTX2ImageToVideoPipeline, LTX2Pipeline
+
+        self.store = Path(settings.store)
+        self.manifest: Manifest = require_usable(self.store)
+        self.dtype_name = settings.dtype or self.manifest.dtype
+        self.device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.offload = settings.cpu_offload
+        if self.offload != "none" and not self.device.startswith("cuda"):
+            raise ValueError(f"KINORA_LTX2_CPU_OFFLOAD={self.offload} needs a CUDA device, not {self.device}")
+        self.distilled = self.manifest.distilled if settings.distilled is None else settings.distilled
+        self.steps = settings.steps or self.manifest.steps
+        self.resolution_scale = settings.resolution_scale or self.manifest.resolution_scale
+        dtype = getattr(torch, self.dtype_name)
+        started = time.monotonic()
+        pipe = DiffusionPipeline.from_pretrained(self.store, dtype=dtype, local_files_only=True)
+        if not isinstance(pipe, (LTX2Pipeline, LTX2ImageToVideoPipeline)):
+            raise ValueError(f"{self.store} holds a {type(pipe).__name__}, not an LTX-2 pipeline")
+        self.t2v = pipe if type(pipe) is LTX2Pipeline else LTX2Pipeline.from_pipe(pipe)
+        self.i2v = LTX2ImageToVideoPipeline.from_pipe(self.t2v)  # same modules, no copy
+        for p in (self.t2v, self.i2v):
+            p.set_progress_bar_config(disable=True)
+        if self.offload == "none":
+            self.t2v.to(self.device)
+        self._offloaded = None  # which pipeline currently owns the offload hooks
+        self.load_seconds = time.monotonic() - started
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, request: ModelRequest) -> Plan:
+        spatial = self.t2v.vae_spatial_compression_ratio
+        temporal = self.t2v.vae_temporal_compression_ratio
+
+        def grid(pixels: int) -> int:
+            # The VAE works on a grid of `spatial` pixels; round to the nearest cell.
+            return max(spatial, int(round(pixels * self.resolution_scale / spatial)) * spatial)
+
+        frames = request.seconds * request.fps
+        num_frames = math.ceil((frames - 1) / temporal) * temporal + 1
+        if self.distilled:
+            from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+
+            return Plan(grid(request.width), grid(request.height), num_frames, frames, len(DISTILLED_SIGMA_VALUES), list(DISTILLED_SIGMA_VALUES))
+        return Plan(grid(request.width), grid(request.height), num_frames, frames, self.steps, None)
+
+    def _guidance(self) -> dict[str, float]:
+        if self.distilled:
+            # The distilled checkpoint is trained for one model pass per step.
+            return {"guidance_scale": 1.0, "audio_guidance_scale": 1.0, "stg_scale": 0.0, "audio_stg_scale": 0.0,
+                    "modality_scale": 1.0, "audio_modality_scale": 1.0, **self.manifest.guidance}
+        return dict(self.manifest.guidance)
+
+    # ------------------------------------------------------------------ generate
+    def generate(self, request: ModelRequest, progress, cancelled) -> ModelResult:
+        request.validate()
+        start_image, conditioning = self._start_image(request)
+        plan = self.plan(request)
+        with self._lock:
+            if cancelled():
+                raise ModelCancelled()
+            progress(1.0, "prepare")
+            started = time.monotonic()
+            video, audio, source_rate = self._run_pipeline(request, plan, start_image, progress, cancelled)
+            denoise_s = time.monotonic() - started
+        if cancelled():
+            raise ModelCancelled()
+        progress(92.0, "encode")
+        encode_started = time.monotonic()
+        frames = _to_frames(video, plan.frames, request.width, request.height, request.watermark, request.fps)
+        pcm = _to_48k_stereo(audio, source_rate, request.seconds)
+        mp4 = encode_mp4(frames, request.width, request.height, request.fps, pcm)
+        thumb = thumbnail_jpeg(frames[min(len(frames) - 1, request.fps)])
+        progress(100.0, "done")
+        report = {
+            "model": self.name,
+            "variant": self.manifest.variant,
+            "pipeline": "image_to_video" if start_image is not None else "text_to_video",
+            "seed": request.seed,
+            "steps": plan.steps,
+            "distilled": self.distilled,
+            "sigmas": plan.sigmas,
+            "guidance": self._guidance(),
+            "generated_size": [plan.gen_width, plan.gen_height],
+            "output_size": [request.width, request.height],
+            "generated_frames": plan.num_frames,
+            "frames": plan.frames,
+            "fps": request.fps,
+            "seconds": request.seconds,
+            "audio": {"source_rate": source_rate, "output_rate": AUDIO_RATE, "channels": 2},
+            "conditioning": conditioning,
+            "watermark": bool(request.watermark),
+            "device": self.device,
+            "dtype": self.dtype_name,
+            "cpu_offload": self.offload,
+            "timings_s": {"pipeline": round(denoise_s, 3), "encode": round(time.monotonic() - encode_started, 3)},
+        }
+        return ModelResult(mp4=mp4, thumbnail_jpeg=thumb, report=report)
+
+    def _start_image(self, request: ModelRequest):
+        """The first-frame image, and a plain account of what conditions the clip."""
+        conditioning = {"prompt": True, "start_image": None, "cameos": []}
+        image = None
+        if request.image is not None:
+            image = _decode_image(request.image, "image")
+            conditioning["start_image"] = "request image"
+        for index, cameo in enumerate(request.cameos):
+            entry = {"name": cameo.name, "face_used": False, "voice_used": False,
+                     "reason": "LTX-2 has no identity or voice conditioning; the name is added to the prompt"}
+            if image is None and cameo.face_pngs:
+                image = _decode_image(cameo.face_pngs[0], f"cameo {cameo.name!r} face")
+                conditioning["start_image"] = f"cameo {cameo.name!r} face"
+                entry.update(face_used=True, reason="first face image is the clip's first frame (image-to-video)")
+            elif cameo.face_pngs:
+                entry["reason"] = "the pipeline takes one start image and it is already used"
+            conditioning["cameos"].append(entry)
+        return image, conditioning
+
+    def _prompt(self, request: ModelRequest) -> str:
+        if not request.cameos:
+            return request.prompt
+        names = " and ".join(c.name for c in request.cameos)
+        return f"{request.prompt.strip()} Featuring {names}."
+
+    def _run_pipeline(self, request: ModelRequest, plan: Plan, image, progress, cancelled):
+        import torch
+
+        pipe = self.i2v if image is not None else self.t2v
+        if self.offload != "none" and self._offloaded is not pipe:
+            # Offload hooks belong to one pipeline object; move them to the one in use.
+            if self.offload == "model":
+                pipe.enable_model_cpu_offload(device=self.device)
+            else:
+                pipe.enable_sequential_cpu_offload(device=self.device)
+            self._offloaded = pipe
+        generator_device = "cpu" if self.offload != "none" else self.device
+        generator = torch.Generator(generator_device).manual_seed(request.seed)
+
+        def on_step(_pipe, step, _timestep, tensors):
+            progress(2.0 + 88.0 * (step + 1) / plan.steps, "denoise" if step + 1 < plan.steps else "decode")
+            if cancelled():
+                raise _Stop()
+            return {}
+
+        kwargs = dict(
+            prompt=self._prompt(request), negative_prompt=self.manifest.negative_prompt or None,
+            width=plan.gen_width, height=plan.gen_height, num_frames=plan.num_frames, frame_rate=float(request.fps),
+            num_inference_steps=plan.steps, sigmas=plan.sigmas, generator=generator,
+            max_sequence_length=self.manifest.max_sequence_length, output_type="np", return_dict=False,
+            callback_on_step_end=on_step, **self._guidance(),
+        )
+        if image is not None:
+            kwargs["image"] = _cover(image, plan.gen_width, plan.gen_height)
+            if self.manifest.image_crf is not None:
+                kwargs["image_crf"] = self.manifest.image_crf
+        try:
+            with torch.inference_mode():
+                video, audio = pipe(**kwargs)
+        except _Stop:
+            raise ModelCancelled() from None
+        rate = int(pipe.vocoder.config.output_sampling_rate)
+        return np.asarray(video[0]), audio[0].float().cpu().numpy(), rate
+
+
+# ---------------------------------------------------------------------- helpers
+def _decode_image(data: bytes, what: str):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ModelInputError(f"{what} is not a readable image (PNG or JPEG expected)") from exc
+    if min(image.size) < 16:
+        raise ModelInputError(f"{what} is {image.size[0]}x{image.size[1]}; at least 16x16 pixels are needed")
+    return image.convert("RGB")
+
+
+def _cover(image, width: int, height: int):
+    """Scale to cover width x height, then centre-crop: no stretching of faces."""
+    from PIL import Image
+
+    scale = max(width / image.width, height / image.height)
+    size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+    image = image.resize(size, Image.BICUBIC)
+    left, top = (size[0] - width) // 2, (size[1] - height) // 2
+    return image.crop((left, top, left + width, top + height))
+
+
+def _to_frames(video: np.ndarray, count: int, width: int, height: int, watermark: str, fps: int) -> list[np.ndarray]:
+    """Pipeline output (F, H, W, 3) floats in 0..1 -> `count` uint8 frames at the asked size."""
+    import cv2
+
+    mark = _text_mask(watermark, max(14, height // 40)) if watermark else None
+    frames = []
+    for index in range(count):
+        frame = (np.clip(video[min(index, len(video) - 1)], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        if frame.shape[:2] != (height, width):
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+        if mark is not None:
+            _stamp(frame, mark, index / fps)
+        frames.append(frame)
+    return frames
+
+
+def _text_mask(text: str, size: int) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType sizes
+        font = ImageFont.load_default()
+    box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+    image = Image.new("L", (box[2] - box[0] + 6, box[3] - box[1] + 6), 0)
+    ImageDraw.Draw(image).text((3 - box[0], 3 - box[1]), text, fill=255, font=font)
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def _stamp(frame: np.ndarray, mask: np.ndarray, t: float) -> None:
+    """Draw the watermark in place; it drifts so it cannot simply be cropped out."""
+    height, width = frame.shape[:2]
+    mh, mw = mask.shape
+    if mh > height or mw > width:
+        mask = mask[:height, :width]
+        mh, mw = mask.shape
+    x0 = int((0.5 + 0.42 * math.sin(t * 0.45 + 0.5)) * (width - mw))
+    y0 = int((0.5 + 0.42 * math.sin(t * 0.31 + 2.0)) * (height - mh))
+    view = frame[y0 : y0 + mh, x0 : x0 + mw].astype(np.float32) / 255.0
+    alpha = mask[..., None]
+    view *= 1.0 - 0.35 * alpha  # soft dark halo keeps it legible on bright frames
+    view += (1.0 - view) * (0.8 * alpha)
+    frame[y0 : y0 + mh, x0 : x0 + mw] = (view * 255.0 + 0.5).astype(np.uint8)
+
+
+def _to_48k_stereo(audio: np.ndarray, rate: int, seconds: int) -> np.ndarray:
+    """Vocoder output (channels, samples) at `rate` -> float32 (2, seconds * 48000)."""
+    import av
+
+    pcm = np.asarray(audio, dtype=np.float32)
+    if pcm.ndim == 1:
+        pcm = pcm[None]
+    if pcm.shape[0] == 1:
+        pcm = np.repeat(pcm, 2, axis=0)
+    pcm = np.ascontiguousarray(np.clip(pcm[:2], -1.0, 1.0))
+    if rate != AUDIO_RATE:
+        # libswresample's polyphase filter: no aliasing, unlike linear interpolation.
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+        frame = av.AudioFrame.from_ndarray(pcm, format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        out = [f.to_ndarray() for f in resampler.resample(frame)] + [f.to_ndarray() for f in resampler.resample(None)]
+        pcm = np.concatenate(out, axis=1) if out else np.zeros((2, 0), np.float32)
+    want = seconds * AUDIO_RATE
+    if pcm.shape[1] < want:
+        pcm = np.pad(pcm, ((0, 0), (0, want - pcm.shape[1])))
+    return np.ascontiguousarray(pcm[:, :want], dtype=np.float32)
+
+
+def load_from_env(env=None) -> Ltx2Model:
+    """The factory `kinora.models.serve --model ltx2` uses: settings from the environment."""
+    return Ltx2Model(load_settings(Ltx2Settings, env))

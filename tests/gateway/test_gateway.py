@@ -1,0 +1,162 @@
+"""The gateway against the five real services (in-process, PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from gateway_platform import auth
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+ROOT = Path(__file__).resolve().parents[2]
+ANONYMOUS = {"/healthz", "/readyz", "/api/v1/auth/signup", "/api/v1/auth/signin", "/api/v1/auth/refresh"}
+
+
+def assert_error(reply: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert reply.status_code == status, reply.text
+    body = reply.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["message"]
+    if code:
+        assert body["error"]["code"] == code, body
+    return body["error"]
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def users(platform):
+    async with httpx.AsyncClient(base_url=platform.url) as c:
+        return {h: await platform.signup(c, h) for h in ("alice", "bob")}
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def client(platform):
+    async with httpx.AsyncClient(base_url=platform.url, timeout=120) as c:
+        yield c
+
+
+def routes(platform):
+    for path, methods in platform.gateway.app.openapi()["paths"].items():
+        if path not in ANONYMOUS:
+            for method in methods:
+                yield method.upper(), re.sub(r"\{[^}]+\}", "x1", path)
+
+
+async def test_openapi_matches_committed(client):
+    served = (await client.get("/openapi.json")).json()
+    committed = json.loads((ROOT / "openapi.json").read_text())
+    assert served == committed, "openapi.json is stale: run `python -m services.gateway openapi > openapi.json`"
+
+
+async def test_health_and_ready(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and set(ready.json()["dependencies"]) == {
+        "identity", "cameo", "feed", "generator", "billing"}
+
+
+async def test_every_endpoint_refuses_without_credentials(platform, client):
+    checked = 0
+    for method, path in routes(platform):
+        assert_error(await client.request(method, path), 401)
+        assert_error(await client.request(method, path, headers={"Authorization": "Bearer not.a.jwt"}), 401)
+        checked += 1
+    assert checked >= 60
+
+
+async def test_api_keys_only_open_the_videos_api(platform, client, users):
+    key = (await client.post("/api/v1/apikeys", json={"name": "ci"}, headers=auth(users["alice"]))).json()["secret"]
+    headers = {"Authorization": f"Bearer {key}"}
+    assert (await client.get("/v1/videos", headers=headers)).status_code == 200
+    assert_error(await client.get("/api/v1/me", headers=headers), 401, "api_key_not_allowed")
+    assert_error(await client.get("/v1/videos", headers={"Authorization": "Bearer kin_bad_key"}), 401)
+
+
+async def test_signin_refresh_and_bad_input(client, users):
+    r = await client.post("/api/v1/auth/signin", json={"handle": "alice", "password": "correct horse battery"})
+    assert r.status_code == 200, r.text
+    refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": r.json()["tokens"]["refresh_token"]})
+    assert refreshed.status_code == 200 and refreshed.json()["tokens"]["access_token"]
+    assert_error(await client.post("/api/v1/auth/signin", json={"handle": "alice", "password": "wrong"}), 401)
+    assert_error(await client.post("/api/v1/auth/signin", json={"handle": "alice"}), 400, "invalid_request")
+    assert_error(await client.post("/api/v1/generations", content=b"{not json",
+                                   headers={**auth(users["alice"]), "content-type": "application/json"}), 400)
+    assert_error(await client.put("/api/v1/cameo/policy", json={"policy": "anyone at all"},
+                                  headers=auth(users["alice"])), 400)
+    # A service's refusal keeps its code and message (generator validation).
+    err = assert_error(await client.post("/api/v1/generations", json={"prompt": "a cat", "seconds": 7},
+                                         headers=auth(users["alice"])), 400)
+    assert "seconds" in err["message"]
+
+
+async def test_other_users_cannot_touch_a_generation(client, users):
+    created = await client.post("/api/v1/generations", json={"prompt": "a red ball bounces on a wooden floor",
+                                                             "seconds": 4}, headers=auth(users["alice"]))
+    assert created.status_code == 201, created.text
+    gen_id = created.json()["generation"]["id"]
+    mine = await client.get(f"/api/v1/generations/{gen_id}", headers=auth(users["alice"]))
+    assert mine.status_code == 200 and mine.json()["generation"]["prompt"].startswith("a red ball")
+    bob = auth(users["bob"])
+    for method, path in [("GET", f"/api/v1/generations/{gen_id}"), ("POST", f"/api/v1/generations/{gen_id}/cancel"),
+                         ("DELETE", f"/api/v1/generations/{gen_id}"), ("GET", f"/api/v1/generations/{gen_id}/events"),
+                         ("GET", f"/api/v1/generations/{gen_id}/content"), ("GET", f"/v1/videos/{gen_id}"),
+                         ("DELETE", f"/v1/videos/{gen_id}"), ("GET", f"/v1/videos/{gen_id}/content")]:
+        reply = await client.request(method, path, headers=bob)
+        assert reply.status_code in (403, 404), (method, path, reply.text)
+        assert_error(reply, reply.status_code)
+    listed = (await client.get("/api/v1/generations", headers=bob)).json()
+    assert all(g["id"] != gen_id for g in listed.get("generations", []))
+    # Bob's "my cameo" routes act on his own (absent) cameo, never alice's.
+    assert_error(await client.put("/api/v1/cameo/policy", json={"policy": "everyone"}, headers=bob), 404)
+    # Still there for alice after bob's attempts.
+    assert (await client.get(f"/api/v1/generations/{gen_id}", headers=auth(users["alice"]))).status_code == 200
+
+
+async def test_progress_stream_sends_current_state(client, users):
+    created = (await client.post("/api/v1/generations", json={"prompt": "a blue kite in wind", "seconds": 4},
+                                 headers=auth(users["alice"]))).json()["generation"]
+    await client.post(f"/api/v1/generations/{created['id']}/cancel", headers=auth(users["alice"]))
+    async with client.stream("GET", f"/api/v1/generations/{created['id']}/events", headers=auth(users["alice"])) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        text = (await r.aread()).decode()
+    events = [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:") and line != "data: {}"]
+    assert events[-1]["status"] == "GENERATION_STATUS_CANCELED"
+
+
+async def test_billing_and_feed_routes(client, users):
+    alice = auth(users["alice"])
+    balance = await client.get("/api/v1/billing/balance", headers=alice)
+    assert balance.status_code == 200 and "allowance" in balance.json()["balance"]
+    packs = (await client.get("/api/v1/billing/packs", headers=alice)).json()["packs"]
+    bought = await client.post("/api/v1/billing/purchases", headers=alice,
+                               json={"pack_id": packs[0]["id"], "payment_token": "tok_test_succeed"})
+    assert bought.status_code == 201, bought.text
+    assert int(bought.json()["balance"]["credits"]) == int(packs[0]["credits"])
+    declined = await client.post("/api/v1/billing/purchases", headers=alice,
+                                 json={"pack_id": packs[0]["id"], "payment_token": "tok_test_nonsense"})
+    assert_error(declined, 400)
+    feed = await client.get("/api/v1/feed", headers=alice)
+    assert feed.status_code == 200, feed.text
+    assert (await client.post("/api/v1/users/bob/follow", headers=alice)).status_code == 200
+    assert_error(await client.post("/api/v1/users/nobody_here/follow", headers=alice), 404)
+
+
+async def test_rate_limit_answers_429_with_retry_after(platform, client, users):
+    from services.gateway.ratelimit import Limit
+
+    gw = platform.gateway.app.state.gateway
+    saved = gw.user_limit
+    gw.user_limit = Limit(rate=0.5, burst=3)
+    try:
+        codes = [(await client.get("/api/v1/me", headers=auth(users["bob"]))) for _ in range(5)]
+    finally:
+        gw.user_limit = saved
+    assert [r.status_code for r in codes[:3]] == [200, 200, 200]
+    limited = codes[3]
+    assert_error(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) >= 1
+    # Alice has her own bucket.
+    assert (await client.get("/api/v1/me", headers=auth(users["alice"]))).status_code == 200
