@@ -66,8 +66,28 @@ class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStr
         return await continuation(self._details(details, await self._metadata(details)), request)
 
 
-def channel(address: str, token_source: TokenSource | None = None) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(
-        address, interceptors=[_ClientInterceptor(token_source)],
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+_tls: grpc.ChannelCredentials | None = None
+
+
+def use_mutual_tls(cert_file: str, key_file: str, ca_file: str) -> None:
+    """From now on, channels present this certificate and trust only this CA."""
+    global _tls
+    read = lambda path: open(path, "rb").read()  # noqa: E731
+    _tls = grpc.ssl_channel_credentials(root_certificates=read(ca_file), private_key=read(key_file),
+                                        certificate_chain=read(cert_file))
+
+
+def stop_mutual_tls() -> None:
+    global _tls
+    _tls = None
+
+
+def channel(address: str, token_source: TokenSource | None = None,
+            credentials: grpc.ChannelCredentials | None = None) -> grpc.aio.Channel:
+    options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+    interceptors = [_ClientInterceptor(token_source)]
+    credentials = credentials or _tls
+    if credentials is not None:
+        return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)
+    return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)

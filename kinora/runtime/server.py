@@ -129,7 +129,10 @@ class ServiceApp:
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         address = f"{self.settings.grpc_host}:{self.settings.grpc_port}"
         try:
-            self.port = self.server.add_insecure_port(address)
+            if self.settings.tls_cert_file:
+                self.port = self.server.add_secure_port(address, self._tls_credentials())
+            else:
+                self.port = self.server.add_insecure_port(address)
         except RuntimeError as exc:
             raise RuntimeError(f"{self.name}: cannot listen on {address}: is the port already in use?") from exc
         if self.port == 0:
@@ -148,6 +151,17 @@ class ServiceApp:
         log.info("serving", extra={"port": self.port, "metrics_port": self.metrics_port})
         return self.port
 
+    def _tls_credentials(self) -> grpc.ServerCredentials:
+        """Mutual TLS: callers must present a certificate signed by our CA.
+        Outgoing channels of this process use the same identity."""
+        from kinora.runtime.clients import use_mutual_tls
+
+        s = self.settings
+        read = lambda path: open(path, "rb").read()  # noqa: E731
+        use_mutual_tls(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
+        return grpc.ssl_server_credentials([(read(s.tls_key_file), read(s.tls_cert_file))],
+                                           root_certificates=read(s.tls_ca_file), require_client_auth=True)
+
     async def stop(self) -> None:
         if self._stopping.is_set():
             return
@@ -162,6 +176,10 @@ class ServiceApp:
             await hook()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
+        if self.settings.tls_cert_file:
+            from kinora.runtime.clients import stop_mutual_tls
+
+            stop_mutual_tls()
         log.info("stopped")
 
     async def run_until_signal(self) -> None:

@@ -127,6 +127,12 @@ def log_level(raw: str) -> str:
     return upper
 
 
+def readable_file(raw: str) -> str:
+    if not os.path.isfile(raw) or not os.access(raw, os.R_OK):
+        raise ValueError("no readable file at that path")
+    return raw
+
+
 def csv(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
@@ -148,3 +154,13 @@ class RuntimeSettings:
     otlp_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", str, None)
     internal_secret: str | None = setting("KINORA_INTERNAL_SECRET", str, None,
                                           "shared secret services use to obtain service tokens")
+    # Mutual TLS between services: all three set, or none.
+    tls_cert_file: str | None = setting("KINORA_TLS_CERT_FILE", readable_file, None)
+    tls_key_file: str | None = setting("KINORA_TLS_KEY_FILE", readable_file, None)
+    tls_ca_file: str | None = setting("KINORA_TLS_CA_FILE", readable_file, None)
+
+    def __post_init__(self):
+        tls = [self.tls_cert_file, self.tls_key_file, self.tls_ca_file]
+        if any(tls) and not all(tls):
+            raise SettingsError(["KINORA_TLS_CERT_FILE, KINORA_TLS_KEY_FILE and KINORA_TLS_CA_FILE "
+                                 "must be set together (mutual TLS needs all three)"])
