@@ -151,7 +151,7 @@ def _tracks(scene) -> dict:
 
     heads = {}
     for ch in scene.characters:
-        heads[ch.id] = {"kind": ch.kind, "cameo": ch.cameo, "mouth": np.round(ch.mouth, 3).tolist(), "xyr": [[round(float(v), 4) for v in _skeleton(ch, k, scene)[3]] for k in range(scene.frames)]}
+        heads[ch.id] = {"kind": ch.kind, "cameo": ch.cameo, "facing": ch.facing, "mouth": np.round(ch.mouth, 3).tolist(), "xyr": [[round(float(v), 4) for v in _skeleton(ch, k, scene)[3]] for k in range(scene.frames)]}
     return {
         "camera": np.round(scene.camera, 5).tolist(),
         "heads": heads,  # (centre x, centre y, view height) per frame

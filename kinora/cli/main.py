@@ -84,7 +84,7 @@ def _register_optional() -> None:
     # Command groups that other modules contribute (gateway issue: user commands).
     import importlib
 
-    for module in ("kinora.cli.user",):
+    for module in ("kinora.cli.user", "kinora.cli.models"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

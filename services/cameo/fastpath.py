@@ -8,7 +8,6 @@ exactly like the portable path in `domain.ConsentChecker.read`.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import namedtuple
 
@@ -74,44 +73,3 @@ class PgConsentReader:
                 conn.close()
             self._all.clear()
 
-
-class AsyncPgConsentReader:
-    """The same read on the event loop: a few async connections, no thread hop."""
-
-    def __init__(self, database_url: str, connections: int):
-        self.dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self.size = connections
-        self._idle: asyncio.Queue | None = None
-        self._all: list[psycopg.AsyncConnection] = []
-
-    async def _take(self) -> psycopg.AsyncConnection:
-        if self._idle is None:
-            self._idle = asyncio.Queue()
-            for _ in range(self.size):
-                self._idle.put_nowait(None)  # opened lazily
-        conn = await self._idle.get()
-        if conn is None or conn.closed:
-            conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
-            self._all.append(conn)
-        return conn
-
-    async def read(self, requester: str, ids: list[str]) -> tuple[list[Decision], dict[str, list]]:
-        conn = await self._take()
-        try:
-            cur = await conn.execute(FACTS_SQL, {"r": requester, "ids": ids}, prepare=True)
-            raw = await cur.fetchall()
-        except psycopg.OperationalError:
-            await conn.close()
-            self._idle.put_nowait(None)
-            raise
-        self._idle.put_nowait(conn)
-        rows = {r[0]: Facts(*r) for r in raw}
-        decisions, to_match = ConsentChecker.decide_all(requester, ids, rows)
-        texts = {cid: list(zip(rows[cid].restriction_ids, rows[cid].restriction_texts))
-                 for cid in to_match if rows[cid].restriction_ids}
-        return decisions, texts
-
-    async def close(self) -> None:
-        for conn in self._all:
-            await conn.close()
-        self._all.clear()

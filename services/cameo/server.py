@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from services.cameo import domain, handlers
 from services.cameo import models as m
-from services.cameo.fastpath import AsyncPgConsentReader, PgConsentReader
+from services.cameo.fastpath import PgConsentReader
 from services.cameo.metrics import CONSENT_CHECKS
 from services.cameo.restrictions import RestrictionMatcher
 from services.cameo.settings import CameoSettings
@@ -41,7 +40,6 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         self.checker = domain.ConsentChecker(matcher)
         self.pool = ThreadPoolExecutor(db_workers, thread_name_prefix="cameo-db")
         self.pg = PgConsentReader(ctx.settings.database_url) if is_postgres(ctx.engine) else None
-        self.apg = AsyncPgConsentReader(ctx.settings.database_url, db_workers) if is_postgres(ctx.engine) else None
 
     async def _tx(self, fn, *args, wake: bool = False):
         """Run domain code in one transaction on a worker thread."""
@@ -212,15 +210,12 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         requester, ids = self.checker.validate(requester, list(request.cameo_ids), request.prompt)
         loop = asyncio.get_running_loop()
 
-        if self.apg is not None and os.environ.get("CAMEO_ASYNC") == "1":
-            decisions, texts = await self.apg.read(requester, ids)
-        else:
-            def read():
-                if self.pg is not None:
-                    return self.pg.read(requester, ids)
-                with Session(self.ctx.engine) as s:
-                    return self.checker.read(s, requester, ids)
-            decisions, texts = await loop.run_in_executor(self.pool, read)
+        def read():
+            if self.pg is not None:
+                return self.pg.read(requester, ids)
+            with Session(self.ctx.engine) as s:
+                return self.checker.read(s, requester, ids)
+        decisions, texts = await loop.run_in_executor(self.pool, read)
         if texts:
             decisions = await loop.run_in_executor(None, self.checker.apply_restrictions, request.prompt,
                                                    decisions, texts)

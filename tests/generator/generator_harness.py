@@ -131,11 +131,13 @@ def stop_worker(process: subprocess.Popen) -> None:
 
 
 def generator_settings(pg_url: str, data_dir, **overrides):
+    """Settings for tests: short leases and fast polling (overridable)."""
     from services.generator.settings import GeneratorSettings
 
-    return load_settings(GeneratorSettings, {}, database_url=pg_url, grpc_host="127.0.0.1", grpc_port=free_port(),
-                         data_dir=str(data_dir), demand_interval_seconds=0.5, lease_seconds=3.0,
-                         poll_seconds=0.05, **overrides)
+    values = dict(database_url=pg_url, grpc_host="127.0.0.1", grpc_port=free_port(), data_dir=str(data_dir),
+                  demand_interval_seconds=0.5, lease_seconds=3.0, poll_seconds=0.05, grace_seconds=1.0)
+    values.update(overrides)
+    return load_settings(GeneratorSettings, {}, **values)
 
 
 @dataclasses.dataclass
