@@ -180,6 +180,11 @@ def summarize(name: str, latencies, outcomes, achieved, total_s, target):
     return q[989]
 
 
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def bench(args, url):
     port = free_port()
     env = {**os.environ, "KINORA_DATABASE_URL": url, "KINORA_GRPC_PORT": str(port), "KINORA_GRPC_HOST": "127.0.0.1",
@@ -209,8 +214,12 @@ async def bench(args, url):
         for rate in args.also_rates:
             summarize("CheckUse (no restrictions)", *await run_load(stub, token, gen(int(rate * args.seconds)), rate),
                       rate)
-        p99 = summarize("CheckUse (no restrictions)",
-                        *await run_load(stub, token, gen(int(args.rate * args.seconds)), args.rate), args.rate)
+        cpu_before, n = process_cpu_seconds(server.pid), int(args.rate * args.seconds)
+        p99 = summarize("CheckUse (no restrictions)", *await run_load(stub, token, gen(n), args.rate), args.rate)
+        cpu_ms = 1000 * (process_cpu_seconds(server.pid) - cpu_before) / n
+        print(f"  cameo server CPU per check: {cpu_ms:.3f} ms (one core serves about {1000 / cpu_ms:.0f} checks/s; "
+              f"PostgreSQL and client CPU not included; machine load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores)")
         restricted_rate = args.restricted_rate
         await run_load(stub, token, gen(20, True), 20)  # loads the embedding model
         summarize("CheckUse (cameo with a restriction: MiniLM prompt embedding)",

@@ -400,7 +400,7 @@ class Painter:
         face = self.faces.get(ch.cameo) if ch.cameo else None
         if face is not None:
             # cameo: the verified face crop mapped onto the head disc
-            grid = torch.stack((dx * ch.facing * 0.95, dy * 0.95), -1)[None]
+            grid = torch.stack(torch.broadcast_tensors(dx * ch.facing * 0.95, dy * 0.95), -1)[None]
             color = F.grid_sample(face.permute(2, 0, 1)[None], grid, align_corners=False)[0].permute(1, 2, 0)
         elif ch.category == "animal":
             color = self.color(ch.color).expand(*d.shape, 3)

@@ -254,9 +254,9 @@ def load_model(name: str) -> VideoModel:
         model.warm_up()
         return model
     if name == "ltx2":
-        from importlib import import_module
+        from kinora.models.ltx2 import load_from_env
 
-        return import_module("ltx2.model").load_from_env()  # provided by the ltx2 package (issue 7)
+        return load_from_env()
     raise SystemExit(f"unknown model {name!r}; known: worldsim, ltx2")
 
 

@@ -34,19 +34,21 @@ class TokenSource:
         return self._token
 
 
-class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+class _CallCredentials:
+    """Adds the bearer token and the trace context to outgoing metadata."""
+
     def __init__(self, token_source: TokenSource | None):
         self.token_source = token_source
 
     async def _metadata(self, details) -> list[tuple[str, str]]:
-        metadata = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
-        token = None
+        metadata = list(details.metadata or ())
         if self.token_source is not None:
             token = await self.token_source.token()
         else:
             caller = auth.principal()
             token = caller.token if caller else None
-        if token:
+        if token:  # an explicit authorization header is kept unless we have a token to send
+            metadata = [(k, v) for k, v in metadata if k != "authorization"]
             metadata.append(("authorization", f"Bearer {token}"))
         metadata.extend(inject_context({}).items())
         return metadata
@@ -55,6 +57,10 @@ class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStr
         return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata, details.credentials,
                                           details.wait_for_ready)
 
+
+# grpc.aio files an interceptor under its first matching kind only, so each
+# call shape gets its own class.
+class _UnaryUnaryInterceptor(_CallCredentials, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, details, request):
         name = details.method.decode() if isinstance(details.method, bytes) else details.method
         with _tracer.start_as_current_span(name.lstrip("/"), kind=SpanKind.CLIENT):
@@ -62,6 +68,8 @@ class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStr
             await call  # surface errors inside the span
             return call
 
+
+class _UnaryStreamInterceptor(_CallCredentials, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, details, request):
         return await continuation(self._details(details, await self._metadata(details)), request)
 
@@ -86,7 +94,7 @@ def channel(address: str, token_source: TokenSource | None = None,
             credentials: grpc.ChannelCredentials | None = None) -> grpc.aio.Channel:
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
-    interceptors = [_ClientInterceptor(token_source)]
+    interceptors = [_UnaryUnaryInterceptor(token_source), _UnaryStreamInterceptor(token_source)]
     credentials = credentials or _tls
     if credentials is not None:
         return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)

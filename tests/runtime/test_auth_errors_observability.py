@@ -164,3 +164,35 @@ def test_json_logs_carry_trace_ids_and_redact_secrets():
     assert entry["msg"] == "signed in" and entry["service"] == "logtest" and entry["user_id"] == "u-1"
     assert entry["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert entry["password"] == "[redacted]" and "hunter2" not in stream.getvalue()
+
+
+async def test_outgoing_channels_forward_the_callers_token_on_every_call_shape(server):
+    from kinora.runtime.clients import channel
+
+    app, _, issuer, _, _ = server
+
+    async def stream_whoami(request: bytes, context):
+        yield await whoami(request, context)
+
+    # A second service the first one calls while serving a user.
+    downstream = ServiceApp("downstream", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port()),
+                            app.verifier)
+    downstream.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("kinora.test.v1.D", {
+        "WhoAmI": grpc.unary_unary_rpc_method_handler(whoami),
+        "Stream": grpc.unary_stream_rpc_method_handler(stream_whoami)})])
+    await downstream.start()
+    try:
+        async with channel(f"127.0.0.1:{downstream.port}") as ch:
+            # No current user: an explicit header is kept.
+            assert await ch.unary_unary("/kinora.test.v1.D/WhoAmI")(
+                b"", metadata=bearer(issuer.token("u-x", "x")), timeout=5) == b"u-x/x/False"
+            token = issuer.token("u-2", "bob")
+            reset = auth.current_principal.set(auth.Principal("u-2", "user", "bob", token=token))
+            try:
+                assert await ch.unary_unary("/kinora.test.v1.D/WhoAmI")(b"", timeout=5) == b"u-2/bob/False"
+                items = [i async for i in ch.unary_stream("/kinora.test.v1.D/Stream")(b"", timeout=5)]
+                assert items == [b"u-2/bob/False"]
+            finally:
+                auth.current_principal.reset(reset)
+    finally:
+        await downstream.stop()
