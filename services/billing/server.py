@@ -12,11 +12,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import billing_pb2_grpc
 from kinora.common.v1 import common_pb2 as cpb
 from kinora.runtime.auth import require_service, require_user_or_service
-from kinora.runtime.errors import InvalidArgument, PermissionDenied
+from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from services.billing import domain
@@ -98,9 +100,42 @@ def entry_pb(e) -> bpb.LedgerEntry:
                            description=e.description, created_at=_ts(e.created_at), account_id=str(e.account_id))
 
 
+def identity_lookup(ctx):
+    """Ask identity whether a user exists (service token); None without identity."""
+    if not ctx.settings.identity_addr or not ctx.settings.internal_secret:
+        return None
+    from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
+    from kinora.runtime.clients import channel
+
+    ch = None
+
+    async def exists(user_id: str) -> bool:
+        nonlocal ch
+        ch = ch or channel(ctx.settings.identity_addr, ctx.service_token_source())
+        try:
+            await identity_pb2_grpc.IdentityServiceStub(ch).GetUser(identity_pb2.GetUserRequest(user_id=user_id),
+                                                                    timeout=5)
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    return exists
+
+
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
-    def __init__(self, billing: Billing, wake_relay):
+    def __init__(self, billing: Billing, wake_relay, user_exists=None):
         self.billing, self.wake_relay = billing, wake_relay
+        # Accounts normally open from identity's UserCreated event; a generation
+        # can arrive first, so an unknown user is looked up in identity once.
+        self.user_exists = user_exists
+
+    async def _opened(self, user_id: str) -> bool:
+        if self.user_exists is None or not user_id or not await self.user_exists(user_id):
+            return False
+        await self._run(self.billing.balance, user_id, True)
+        return True
 
     async def _run(self, fn, *args, publishes: bool = False):
         result = await asyncio.to_thread(fn, *args)
@@ -121,8 +156,14 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
 
     async def Reserve(self, request, context):
         require_service("generator")
-        row, replayed = await self._run(self.billing.reserve, request.generation_id, request.user_id, request.model,
-                                        request.seconds, request.size, request.quote_id, request.prefer_wait)
+        args = (request.generation_id, request.user_id, request.model, request.seconds, request.size,
+                request.quote_id, request.prefer_wait)
+        try:
+            row, replayed = await self._run(self.billing.reserve, *args)
+        except NotFound as exc:
+            if exc.code != "unknown_user" or not await self._opened(request.user_id):
+                raise
+            row, replayed = await self._run(self.billing.reserve, *args)
         return bpb.ReserveResponse(reservation=reservation_pb(row), replayed=replayed)
 
     async def Capture(self, request, context):
@@ -241,7 +282,7 @@ def build_service(settings: BillingSettings, *, jwks_fetcher=None, provider: Pay
         await asyncio.to_thread(billing.prepare)
     ctx.app.on_startup(prepare)
     ctx.app.add_servicer(billing_pb2_grpc.add_BillingServiceServicer_to_server,
-                         BillingServicer(billing, ctx.wake_relay), SERVICE_NAME)
+                         BillingServicer(billing, ctx.wake_relay, identity_lookup(ctx)), SERVICE_NAME)
 
     def sweep():
         expired, ended = billing.expire_stale(), billing.end_lapsed_subscriptions()

@@ -18,6 +18,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
@@ -679,8 +680,9 @@ class AppearanceIndex:
                     self._notify_use(s, cameo, creator, row.creator_handle, generation_id, post_id, kind)
                 if row.state == pb.APPEARANCE_STATE_TAKEDOWN_REQUESTED and post_id:
                     # Published after the takedown was requested: take the post down too.
-                    self.cameos.takedown(s, cameo, "system", [row._replace(post_id=post_id, generation_id="")],
-                                         ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED, cameo.revision)
+                    post_only = SimpleNamespace(id=row.id, generation_id="", post_id=post_id)
+                    self.cameos.takedown(s, cameo, "system", [post_only], ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED,
+                                         cameo.revision)
 
     def _notify_use(self, s: Session, cameo, creator: str, handle: str, generation_id: str, post_id: str, kind: int):
         posted = kind == pb.APPEARANCE_KIND_POST

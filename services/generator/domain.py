@@ -72,6 +72,9 @@ class ConsentChecker(Protocol):
     "consent_denied") naming the cameo and the reason when any use is refused."""
 
     async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str) -> None: ...
+    async def describe(self, cameo_ids: list[str]) -> list[str]:
+        """Names to give the cameos in the scene."""
+        ...
 
 
 class PromptModerator(Protocol):
@@ -386,8 +389,15 @@ async def settle_pending(sessions: sessionmaker[Session], billing: Billing, limi
     return done
 
 
-def require_owner_or_service(row, principal) -> None:
-    if principal.is_service:
-        return
-    if row.user_id != principal.subject:
-        raise PermissionDenied("this generation belongs to someone else")
+def expire_media(sessions: sessionmaker[Session], tables: EventTables, blobs: BlobStore, limit: int = 100) -> int:
+    """Delete media past its expiry (KINORA_MEDIA_TTL_DAYS); the generation stays."""
+    g = generations.c
+    with transaction(sessions) as session:
+        rows = session.execute(select(generations).where(g.expires_at < now(), g.media != "[]").limit(limit)
+                               .with_for_update(skip_locked=True)).all()
+        for row in rows:
+            session.execute(update(generations).where(g.id == row.id).values(media="[]", updated_at=now()))
+    for row in rows:  # after commit: a crash leaves orphan files, never rows pointing at nothing
+        for key in blob_keys(row):
+            blobs.delete(key)
+    return len(rows)

@@ -64,3 +64,14 @@ class GrpcConsentChecker:
             refused = [d for d in reply.decisions if not d.allowed]
             reasons = "; ".join(d.message or f"cameo {d.cameo_id} may not be used" for d in refused)
             raise PermissionDenied(reasons, "consent_denied")
+
+    async def describe(self, cameo_ids: list[str]) -> list[str]:
+        """The names the model should give each cameo (display name, else handle)."""
+        names = []
+        for cameo_id in cameo_ids:
+            try:
+                reply = await self.stub.GetLikeness(cameo_pb2.GetLikenessRequest(cameo_id=cameo_id), timeout=TIMEOUT_S)
+            except grpc.RpcError as err:
+                _raise(err, "cameo")
+            names.append(reply.display_name or reply.owner_handle or cameo_id)
+        return names

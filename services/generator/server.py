@@ -22,6 +22,7 @@ from services.generator.domain import GENERATIONS_TOPIC, DEMAND_TOPIC, Generatio
 from services.generator.local_billing import LocalAllowanceBilling
 from services.generator.models import tables
 from services.generator.pools import PoolAdmin, PoolStats
+from services.generator.queue import JobQueue
 from services.generator.remote import GrpcBilling, GrpcConsentChecker
 from services.generator.settings import GeneratorSettings
 from services.generator.tokens import DownloadTokens
@@ -261,12 +262,17 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
 
     tasks: list[asyncio.Task] = []
 
+    queue = JobQueue(ctx.sessions, tables, settings.lease_seconds, settings.max_attempts)
+
     async def maintenance():
-        # Demand for billing, queue gauges, and billing settlements a crash left pending.
+        # Demand for billing, queue gauges, jobs of dead workers (in case no worker is left to
+        # notice), billing settlements a crash left pending, and expired media.
         while True:
             try:
                 await asyncio.to_thread(admin.publish_demand)
+                await asyncio.to_thread(queue.requeue_expired)
                 await domain.settle_pending(ctx.sessions, billing)
+                await asyncio.to_thread(domain.expire_media, ctx.sessions, tables, blobs)
                 ctx.wake_relay()
             except Exception:  # noqa: BLE001 - retried next round
                 log.warning("generator maintenance round failed", exc_info=True)

@@ -146,6 +146,9 @@ class Worker:
                 await self._settle(row.id)
                 return
         request = await asyncio.to_thread(self._model_request, row)
+        if cameo_ids and self.consent is not None:
+            names = await self.consent.describe(cameo_ids)
+            request.cameos = [Cameo(name=name) for name in names]
         route = self.routes.get(row.model)
         if route is None:
             await self._fail(claim, "model_unavailable", f"model {row.model!r} is no longer served", False)

@@ -256,6 +256,12 @@ async def test_appearances_notifications_takedown_and_audit(replica, world):
     assert gone.appearance.state == pb.APPEARANCE_STATE_TAKEDOWN_REQUESTED
     await fails(replica.stub.DeleteAppearance(pb.DeleteAppearanceRequest(appearance_id=draft.id),
                                               metadata=world.as_user(maker)), grpc.StatusCode.PERMISSION_DENIED)
+    # The maker publishes the deleted draft anyway (events crossed): the post is taken down too.
+    with transaction(world.sessions) as s:
+        handlers.post_published(s, feed_ev.PostPublished(post_id="post-2", author_user_id=maker, generation_id=g2,
+                                                         cameo_ids=[cameo]), None)
+    late_post = outbox(world, ev.TakedownRequested)[-1]
+    assert (late_post.target_kind, list(late_post.target_ids)) == (ev.TAKEDOWN_TARGET_KIND_POST, ["post-2"])
     # Revoke maker with takedown: the post and its generation go.
     revoked = await replica.stub.RevokeAccess(pb.RevokeAccessRequest(cameo_id=cameo, user_id=maker, takedown=True),
                                               metadata=o)
@@ -265,13 +271,14 @@ async def test_appearances_notifications_takedown_and_audit(replica, world):
     takedowns = outbox(world, ev.TakedownRequested)
     targets = [(t.target_kind, list(t.target_ids), t.cause) for t in takedowns]
     assert targets == [(ev.TAKEDOWN_TARGET_KIND_GENERATION, [g2], ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED),
+                       (ev.TAKEDOWN_TARGET_KIND_POST, ["post-2"], ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED),
                        (ev.TAKEDOWN_TARGET_KIND_GENERATION, [g1], ev.TAKEDOWN_CAUSE_ACCESS_REVOKED),
                        (ev.TAKEDOWN_TARGET_KIND_POST, ["post-1"], ev.TAKEDOWN_CAUSE_ACCESS_REVOKED)]
     assert outbox(world, ev.AccessRevoked)[0].user_id == maker
     # Generator and feed report back: the appearance is removed from the default listing.
     with transaction(world.sessions) as s:
         handlers.generation_gone(s, gen_event(gen_ev.GenerationTakenDown, g1, maker, [cameo],
-                                              takedown_id=takedowns[1].takedown_id), None)
+                                              takedown_id=takedowns[2].takedown_id), None)
         handlers.post_removed(s, feed_ev.PostRemoved(post_id="post-1", generation_id=g1, cameo_ids=[cameo],
                                                      reason=feed_ev.REMOVAL_REASON_TAKEN_DOWN), None)
     listed = (await replica.stub.ListAppearances(pb.ListAppearancesRequest(cameo_id=cameo), metadata=o)).appearances
@@ -285,7 +292,7 @@ async def test_appearances_notifications_takedown_and_audit(replica, world):
     audit = (await replica.stub.ListAuditLog(pb.ListAuditLogRequest(cameo_id=cameo), metadata=o)).entries
     actions = [pb.AuditAction.Name(e.action) for e in audit]
     assert actions[:2] == ["AUDIT_ACTION_CAMEO_CREATED", "AUDIT_ACTION_POLICY_CHANGED"]
-    assert "AUDIT_ACTION_ACCESS_REVOKED" in actions and actions.count("AUDIT_ACTION_TAKEDOWN_REQUESTED") == 3
+    assert "AUDIT_ACTION_ACCESS_REVOKED" in actions and actions.count("AUDIT_ACTION_TAKEDOWN_REQUESTED") == 4
     revoke_entry = next(e for e in audit if e.action == pb.AUDIT_ACTION_ACCESS_REVOKED)
     assert revoke_entry.subject_user_id == maker and json.loads(revoke_entry.detail_json) == {"takedown": True}
     with pytest.raises(Exception, match="append-only"):

@@ -1,0 +1,3 @@
+import time
+def test_smoke(platform, principals):
+    print(principals)
