@@ -171,7 +171,7 @@ async def run_load(stub, token, requests, rate: float):
 
 def summarize(name: str, latencies, outcomes, achieved, total_s, target):
     ms = sorted(x * 1000 for x in latencies)
-    q = statistics.quantiles(ms, n=1000)
+    q = statistics.quantiles(ms, n=1000, method="inclusive")
     print(f"{name}: {len(ms)} checks, target {target:.0f}/s, sent at {achieved:.0f}/s, "
           f"completed at {len(ms) / total_s:.0f}/s")
     print(f"  latency ms: median {statistics.median(ms):.2f}  p90 {q[899]:.2f}  p99 {q[989]:.2f}  "

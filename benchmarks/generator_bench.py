@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT / "tests" / "generator"))
 
 from kinora.generator.v1 import generator_pb2 as pb  # noqa: E402
 from kinora.models.contract import ModelRequest  # noqa: E402
-from kinora.stack.tansu import free_port  # noqa: E402
 from kinora.testing import temporary_database  # noqa: E402
 
 TRITON_MODEL = "worldsim"

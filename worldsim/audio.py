@@ -115,9 +115,10 @@ def _syllable(pitch: float, vowel: str, duration: float, envelope: list[float], 
         weight = 1 / h + 1.6 * math.exp(-((freq - f1) / 130) ** 2) + 1.0 * math.exp(-((freq - f2) / 200) ** 2)
         weight *= tilt[min(h - 1, len(tilt) - 1)] if h <= len(tilt) else tilt[-1] * 0.7
         wave += weight * torch.sin(phase * h)
-    attack = torch.clamp(t / 0.015, max=1)
-    release = torch.clamp((duration - t) / 0.04, min=0, max=1)
-    out = wave * attack * release * stress
+    # The same rise and fall as the mouth (sin over the syllable), with a quick attack
+    # so the syllable starts when the mouth starts to open.
+    shape = torch.sin(math.pi * t / duration).clamp(min=0) ** 0.7
+    out = wave * shape * torch.clamp(t / 0.01, max=1) * stress
     return out / (out.abs().max() + 1e-9) * 0.28
 
 

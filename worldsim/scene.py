@@ -305,7 +305,8 @@ def _kick(scene: Scene, ch: Character, body: Body, rng: random.Random) -> tuple[
     ch.gait_amp[:k] = 1.0
     ch.gait_amp[k:] = 0
     body.kicks.append((t_kick, (ch.facing * rng.uniform(5.0, 7.0), rng.uniform(2.0, 4.0))))
-    return (ch.x_path[0] - 1.0, ball_x + 6.0)
+    ends = (float(ch.x_path[0]) - ch.facing * 1.0, ball_x + ch.facing * 6.0)
+    return (min(ends), max(ends))
 
 
 def _drop(scene: Scene, body: Body, rng: random.Random, actions: set, index: int) -> tuple[float, float]:
@@ -414,7 +415,7 @@ def _camera(scene: Scene, focus: tuple[float, float], rng: random.Random) -> np.
     aspect = w / h
     span = max(focus[1] - focus[0], 4.0)
     # Landscape fits the action's width; portrait keeps people large and follows the action.
-    view_h = float(np.clip(span / aspect * 1.05, 4.5, 9.0 if aspect < 1 else 12.0))
+    view_h = float(np.clip(span * 1.2 if aspect < 1 else span / aspect * 1.05, 4.5, 9.0 if aspect < 1 else 12.0))
     cx = (focus[0] + focus[1]) / 2
     view_w = view_h * aspect
     follow = None

@@ -151,12 +151,13 @@ class ConsentChecker:
 
     @staticmethod
     def _facts_query(requester: str, cameo_ids: list[str]):
-        c, b, a, f, u = m.cameos, m.blocks, m.approvals, m.follows, m.users
+        c, b, a, f, u, ub = m.cameos, m.blocks, m.approvals, m.follows, m.users, m.user_blocks
         f2 = f.alias("f2")
         return select(
             c.c.id, c.c.owner_user_id, c.c.owner_handle, c.c.policy, c.c.max_policy, c.c.owner_age_group,
             c.c.status, c.c.verified, c.c.revision, c.c.restriction_count,
-            exists().where(b.c.cameo_id == c.c.id, b.c.user_id == requester).label("blocked"),
+            or_(exists().where(b.c.cameo_id == c.c.id, b.c.user_id == requester),
+                exists().where(ub.c.blocker_id == c.c.owner_user_id, ub.c.blocked_id == requester)).label("blocked"),
             exists().where(a.c.cameo_id == c.c.id, a.c.user_id == requester,
                            a.c.status == pb.APPROVAL_STATUS_APPROVED).label("approved"),
             and_(exists().where(f.c.follower_id == c.c.owner_user_id, f.c.followee_id == requester),
@@ -392,6 +393,17 @@ class Cameos:
             emit(s, self.tables, CONSENT_TOPIC, ev.PolicyChanged(
                 cameo_id=row.id, owner_user_id=row.owner_user_id, old_policy=row.policy, new_policy=new_policy,
                 revision=revision, occurred_at=ts(now())), "cameo", row.id)
+
+    def on_user_block(self, s: Session, blocker: str, blocked: str, is_blocked: bool) -> None:
+        ub = m.user_blocks
+        s.execute(delete(ub).where(ub.c.blocker_id == blocker, ub.c.blocked_id == blocked))
+        if is_blocked:
+            s.execute(insert(ub).values(blocker_id=blocker, blocked_id=blocked, updated_at=now()))
+        cameo = s.execute(select(m.cameos.c.id).where(m.cameos.c.owner_user_id == blocker).with_for_update()).first()
+        if cameo is not None:
+            revision = self._bump(s, cameo.id)
+            self._audit(s, cameo.id, pb.AUDIT_ACTION_BLOCKED if is_blocked else pb.AUDIT_ACTION_UNBLOCKED, blocker,
+                        revision, blocked, source="feed block")
 
     def on_follow(self, s: Session, follower: str, followee: str, following: bool) -> None:
         f = m.follows
@@ -723,7 +735,7 @@ class AppearanceIndex:
 
 def usable_filter(requester: str, requester_teen: bool):
     """SQL form of policy.decide (without restrictions) for ListCameos."""
-    c, b, a, f = m.cameos, m.blocks, m.approvals, m.follows
+    c, b, a, f, ub = m.cameos, m.blocks, m.approvals, m.follows, m.user_blocks
     f2 = f.alias("f2")
     policy = c.c.policy  # stored policy is always clamped to the cap
     approved = exists().where(a.c.cameo_id == c.c.id, a.c.user_id == requester,
@@ -736,5 +748,6 @@ def usable_filter(requester: str, requester_teen: bool):
     return and_(c.c.status == ACTIVE, c.c.verified, or_(
         c.c.owner_user_id == requester,
         and_(~exists().where(b.c.cameo_id == c.c.id, b.c.user_id == requester),
+             ~exists().where(ub.c.blocker_id == c.c.owner_user_id, ub.c.blocked_id == requester),
              or_(and_(policy >= APPROVED, approved), and_(policy >= MUTUALS, mutual), everyone))))
 

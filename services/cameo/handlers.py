@@ -42,6 +42,10 @@ def follow_changed(session, msg, meta) -> None:
     _cameos.on_follow(session, msg.follower_user_id, msg.followee_user_id, msg.following)
 
 
+def block_changed(session, msg, meta) -> None:
+    _cameos.on_user_block(session, msg.blocker_user_id, msg.blocked_user_id, msg.blocked)
+
+
 def post_published(session, msg, meta) -> None:
     _index.record(session, msg.cameo_ids, msg.generation_id, msg.author_user_id, "", pb.APPEARANCE_KIND_POST,
                   post_id=msg.post_id)

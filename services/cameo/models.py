@@ -91,6 +91,15 @@ follows = Table(
     _now_column("updated_at"),
 )
 
+# Our copy of feed's user-level blocks (BlockChanged): a user the owner blocked
+# on the platform can't use the owner's cameo either.
+user_blocks = Table(
+    "user_blocks", metadata,
+    Column("blocker_id", ID, primary_key=True),
+    Column("blocked_id", ID, primary_key=True),
+    _now_column("updated_at"),
+)
+
 appearances = Table(
     "appearances", metadata,
     Column("id", ID, primary_key=True),

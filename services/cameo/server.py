@@ -23,7 +23,7 @@ from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from services.cameo import domain, handlers
 from services.cameo import models as m
-from services.cameo.fastpath import PgConsentReader
+from services.cameo.fastpath import CoalescingReader, PgConsentReader
 from services.cameo.metrics import CONSENT_CHECKS
 from services.cameo.restrictions import RestrictionMatcher
 from services.cameo.settings import CameoSettings
@@ -34,12 +34,13 @@ CHECK_CALLERS = ("generator", "feed", "gateway")
 
 
 class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
-    def __init__(self, ctx: ServiceContext, matcher: RestrictionMatcher, db_workers: int):
+    def __init__(self, ctx: ServiceContext, matcher: RestrictionMatcher, db_workers: int, check_statements: int):
         self.ctx = ctx
         self.cameos = domain.Cameos(m.tables)
         self.checker = domain.ConsentChecker(matcher)
         self.pool = ThreadPoolExecutor(db_workers, thread_name_prefix="cameo-db")
         self.pg = PgConsentReader(ctx.settings.database_url) if is_postgres(ctx.engine) else None
+        self.fast = CoalescingReader(self.pg, self.pool, check_statements) if self.pg is not None else None
 
     async def _tx(self, fn, *args, wake: bool = False):
         """Run domain code in one transaction on a worker thread."""
@@ -210,12 +211,13 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         requester, ids = self.checker.validate(requester, list(request.cameo_ids), request.prompt)
         loop = asyncio.get_running_loop()
 
-        def read():
-            if self.pg is not None:
-                return self.pg.read(requester, ids)
-            with Session(self.ctx.engine) as s:
-                return self.checker.read(s, requester, ids)
-        decisions, texts = await loop.run_in_executor(self.pool, read)
+        if self.fast is not None:
+            decisions, texts = await self.fast.read(requester, ids)
+        else:
+            def read():
+                with Session(self.ctx.engine) as s:
+                    return self.checker.read(s, requester, ids)
+            decisions, texts = await loop.run_in_executor(self.pool, read)
         if texts:
             decisions = await loop.run_in_executor(None, self.checker.apply_restrictions, request.prompt,
                                                    decisions, texts)
@@ -315,6 +317,7 @@ def consumed_events() -> dict:
         id_ev.UserUpdated: handlers.user_updated,
         id_ev.ParentalControlsChanged: handlers.parental_controls_changed,
         feed_ev.FollowChanged: handlers.follow_changed,
+        feed_ev.BlockChanged: handlers.block_changed,
         feed_ev.PostPublished: handlers.post_published,
         feed_ev.PostRemoved: handlers.post_removed,
         gen_ev.GenerationRequested: handlers.generation_requested,
@@ -333,7 +336,7 @@ CONSUME_TOPICS = ["kinora.identity.users.v1", "kinora.identity.verifications.v1"
 def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: RestrictionMatcher | None = None):
     ctx = create_service("cameo", settings, m.tables, MIGRATIONS, topics=domain.TOPICS, consumes=consumed_events(),
                          consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher)
-    servicer = CameoServicer(ctx, matcher or RestrictionMatcher(), settings.db_workers)
+    servicer = CameoServicer(ctx, matcher or RestrictionMatcher(), settings.db_workers, settings.check_statements)
     ctx.app.add_servicer(cameo_pb2_grpc.add_CameoServiceServicer_to_server, servicer,
                          pb.DESCRIPTOR.services_by_name["CameoService"].full_name)
 

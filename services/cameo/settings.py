@@ -15,3 +15,6 @@ class CameoSettings(RuntimeSettings):
     # runs; the relay and consumer need one each.
     db_workers: int = setting("KINORA_CAMEO_DB_WORKERS", positive_int, 6,
                               "threads that run database work (consent checks and updates)")
+    check_statements: int = setting("KINORA_CAMEO_CHECK_STATEMENTS", positive_int, 2,
+                                    "consent-check statements in flight per replica; checks arriving "
+                                    "meanwhile share the next statement")

@@ -20,21 +20,21 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Protocol
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import events_pb2
 from kinora.runtime.db import transaction
-from kinora.runtime.errors import (Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied)
+from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from kinora.runtime.events import EventTables, emit
 from services.generator import metrics
 from services.generator.blobs import BlobStore
 from services.generator.models import generations
+from services.generator.wakeup import notify_job_queued
 from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
 
 log = logging.getLogger("kinora.generator")
@@ -224,6 +224,7 @@ class Generations:
             row = session.execute(select(generations).where(generations.c.id == generation_id)).one()
             emit_generation(session, self.tables, generation_id, stamp(events_pb2.GenerationRequested(
                 facts=facts(row), prompt=spec.prompt), created))
+            notify_job_queued(session)
             view = self._view(session, row)
         metrics.GENERATIONS.labels(spec.route.name, "queued").inc()
         return view

@@ -12,7 +12,6 @@ import asyncio
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.common.v1 import common_pb2

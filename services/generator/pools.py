@@ -18,6 +18,7 @@ from services.generator import metrics
 from services.generator.domain import DEMAND_TOPIC, now
 from services.generator.models import generations, pools, workers
 from services.generator.queue import TIER_NAMES
+from services.generator.wakeup import notify_job_queued
 
 TIERS = (common_pb2.TIER_PRO, common_pb2.TIER_PAID, common_pb2.TIER_FREE)
 
@@ -56,6 +57,7 @@ class PoolAdmin:
                  worker_timeout_s: float):
         self.sessions, self.tables, self.pool_models = sessions, tables, pool_models
         self.worker_timeout = timedelta(seconds=worker_timeout_s)
+        self._gauges_seen: set[tuple[int, str]] = set()
 
     def _require(self, name: str) -> None:
         if name not in self.pool_models:
@@ -106,13 +108,14 @@ class PoolAdmin:
             values = dict(state=state, drain_reason=reason, updated_at=now())
             if not session.execute(update(pools).where(pools.c.name == name).values(**values)).rowcount:
                 session.execute(pools.insert().values(name=name, **values))
+            if state == "active":
+                notify_job_queued(session)
         return self.stats(name)
 
     def publish_demand(self) -> list[PoolStats]:
         """Emit DemandChanged per pool (and refresh the queue-depth gauges)."""
-        g = generations.c
         with transaction(self.sessions) as session:
-            for (tier, model), depth in _depths(session).items():
+            for (tier, model), depth in self._depths(session).items():
                 metrics.QUEUE_DEPTH.labels(TIER_NAMES.get(tier, "free"), model).set(depth)
             all_stats = [self.stats(name, session) for name in sorted(self.pool_models)]
             for stats in all_stats:
@@ -124,16 +127,13 @@ class PoolAdmin:
         return all_stats
 
 
-def _depths(session: Session) -> dict[tuple[int, str], int]:
-    g = generations.c
-    rows = session.execute(select(g.tier, g.model, func.count()).where(g.status == "queued")
-                           .group_by(g.tier, g.model)).all()
-    found = {(tier, model): count for tier, model, count in rows}
-    # Report zeros too, so a drained queue shows 0 rather than its last value.
-    for (tier, model) in list(metrics_seen):
-        found.setdefault((tier, model), 0)
-    metrics_seen.update(found)
-    return found
-
-
-metrics_seen: set[tuple[int, str]] = set()
+    def _depths(self, session: Session) -> dict[tuple[int, str], int]:
+        g = generations.c
+        rows = session.execute(select(g.tier, g.model, func.count()).where(g.status == "queued")
+                               .group_by(g.tier, g.model)).all()
+        found = {(tier, model): count for tier, model, count in rows}
+        # Report zeros too, so an emptied queue shows 0 rather than its last value.
+        for key in self._gauges_seen:
+            found.setdefault(key, 0)
+        self._gauges_seen.update(found)
+        return found

@@ -29,6 +29,7 @@ from kinora.runtime.events import EventTables
 from services.generator import metrics
 from services.generator.domain import emit_generation, facts, now, stamp
 from services.generator.models import generations, pools, workers
+from services.generator.wakeup import notify_job_queued
 
 TIER_NAMES = {common_pb2.TIER_FREE: "free", common_pb2.TIER_PAID: "paid", common_pb2.TIER_PRO: "pro",
               common_pb2.TIER_UNSPECIFIED: "free"}
@@ -129,6 +130,8 @@ class JobQueue:
                 changed = session.execute(update(generations).where(*self._mine(claim)).values(
                     status="queued", stage="queued", progress=0, lease_owner="", lease_expires_at=None,
                     updated_at=stamp_at)).rowcount
+                if changed:
+                    notify_job_queued(session)
                 return "queued" if changed else None
             changed = session.execute(update(generations).where(*self._mine(claim)).values(
                 **_failed_values(code, message, stamp_at))).rowcount
@@ -158,6 +161,7 @@ class JobQueue:
                     session.execute(update(generations).where(g.id == row.id).values(
                         status="queued", stage="queued", progress=0, lease_owner="", lease_expires_at=None,
                         updated_at=stamp_at))
+                    notify_job_queued(session)
         return failed
 
     def record_worker(self, worker_id: str, pool_name: str, slots: int, running: int) -> None:
@@ -181,8 +185,6 @@ def _failed_values(code: str, message: str, stamp_at: datetime) -> dict:
 
 
 def emit_failed(session: Session, tables: EventTables, row, code: str, message: str, stamp_at: datetime) -> None:
-    from kinora.common.v1 import common_pb2 as common
-
     emit_generation(session, tables, row.id, stamp(events_pb2.GenerationFailed(
-        facts=facts(row), error=common.Error(code=code, message=message)), stamp_at))
+        facts=facts(row), error=common_pb2.Error(code=code, message=message)), stamp_at))
     metrics.GENERATIONS.labels(row.model, "failed").inc()

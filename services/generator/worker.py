@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from kinora.models.contract import Cameo, ModelCancelled, ModelError, ModelInputError, ModelRequest, ModelResult
 from kinora.runtime.db import make_engine, session_factory, transaction
-from kinora.runtime.errors import KinoraError, PermissionDenied
+from kinora.runtime.errors import PermissionDenied
 from kinora.runtime.logs import configure_logging
 from kinora.runtime.settings import SettingsError, load_settings
 from services.generator import domain, metrics
@@ -42,6 +42,7 @@ from services.generator.models import generations, tables
 from services.generator.queue import Claim, JobQueue
 from services.generator.settings import GeneratorSettings
 from services.generator.triton_runner import ModelUnavailable
+from services.generator.wakeup import JobListener
 
 log = logging.getLogger("kinora.generator.worker")
 
@@ -78,11 +79,13 @@ class Worker:
         self.routes = settings.routes()
         self.queue = JobQueue(sessions, tables, settings.lease_seconds, settings.max_attempts)
         self.running: set[asyncio.Task] = set()
+        self.listener = None
 
     # -- main loop -----------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker %s serving pool %s (%s)", self.worker_id, self.pool, ", ".join(self.models))
+        self.listener = await asyncio.to_thread(JobListener.for_url, self.settings.database_url)
         last_maintenance = 0.0
         try:
             while not stop.is_set():
@@ -104,12 +107,21 @@ class Worker:
             if self.running:
                 await asyncio.gather(*self.running, return_exceptions=True)
             await asyncio.to_thread(self.queue.forget_worker, self.worker_id)
+            if self.listener is not None:
+                self.listener.close()
 
     async def _wait(self, stop: asyncio.Event) -> None:
-        try:
-            await asyncio.wait_for(stop.wait(), self.settings.poll_seconds or 0.2)
-        except asyncio.TimeoutError:
-            pass
+        """Until there may be work: a job queued (NOTIFY) while a slot is free, a
+        slot freed while all are busy, or the poll interval passed."""
+        timeout = self.settings.poll_seconds or 0.2
+        waits = [asyncio.ensure_future(stop.wait())]
+        if len(self.running) >= self.settings.worker_slots:
+            waits.extend(asyncio.ensure_future(asyncio.shield(t)) for t in self.running)
+        elif self.listener is not None:
+            waits.append(asyncio.ensure_future(asyncio.to_thread(self.listener.wait, timeout)))
+        _, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
 
     async def _maintenance(self) -> None:
         try:

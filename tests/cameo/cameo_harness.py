@@ -15,7 +15,7 @@ from kinora.identity.v1 import identity_pb2 as id_pb
 from kinora.runtime.auth import mint_service_token
 from kinora.runtime.db import make_engine, transaction, session_factory
 from kinora.stack.tansu import free_port
-from kinora.testing import LocalIssuer, bearer
+from kinora.testing import bearer
 from services.cameo import handlers
 from services.cameo.restrictions import RestrictionMatcher
 from services.cameo.server import build_context

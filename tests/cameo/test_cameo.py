@@ -318,3 +318,18 @@ async def test_list_cameos_usable_by_caller(replica, world):
     got = await replica.stub.ListCameos(pb.ListCameosRequest(usable_by_caller=True, query="fr"),
                                         metadata=world.as_user(me))
     assert got.cameos == []
+
+
+async def test_feed_block_also_blocks_the_cameo(replica, world):
+    owner, troll = world.user("bea"), world.user("troll")
+    cameo = world.verify(owner)
+    await replica.stub.SetPolicy(pb.SetPolicyRequest(cameo_id=cameo, policy=common.CAMEO_POLICY_EVERYONE),
+                                 metadata=world.as_user(owner))
+    assert (await check(replica, world, troll, [cameo])).all_allowed
+    for blocked in (True, False):
+        with transaction(world.sessions) as s:
+            handlers.block_changed(s, feed_ev.BlockChanged(blocker_user_id=owner, blocked_user_id=troll,
+                                                           blocked=blocked), None)
+        d = (await check(replica, world, troll, [cameo])).decisions[0]
+        assert d.allowed is not blocked
+        assert d.reason == (pb.DECISION_REASON_BLOCKED if blocked else pb.DECISION_REASON_ALLOWED_EVERYONE)

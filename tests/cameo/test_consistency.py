@@ -75,3 +75,42 @@ async def test_no_check_allows_after_withdrawal_is_acknowledged(pg_url, replica,
     finally:
         world.close()
         await other.close()
+
+
+async def test_coalesced_checks_match_single_checks(pg_url, replica):
+    """Checks that queue up share one statement; each still gets its own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services.cameo.fastpath import CoalescingReader, PgConsentReader
+
+    world = World(pg_url, replica.issuer)
+    reader = PgConsentReader(pg_url)
+    pool = ThreadPoolExecutor(2)
+    try:
+        owners = [world.user(f"co{i}") for i in range(4)]
+        cameos = [world.verify(o) for o in owners]
+        policies = [common.CAMEO_POLICY_ONLY_ME, common.CAMEO_POLICY_APPROVED, common.CAMEO_POLICY_MUTUALS,
+                    common.CAMEO_POLICY_EVERYONE]
+        for o, c, p in zip(owners, cameos, policies):
+            await replica.stub.SetPolicy(pb.SetPolicyRequest(cameo_id=c, policy=p), metadata=world.as_user(o))
+        users = [world.user(f"cu{i}") for i in range(6)]
+        await replica.stub.Approve(pb.ApproveRequest(cameo_id=cameos[1], user_id=users[0]),
+                                   metadata=world.as_user(owners[1]))
+        world.follow(users[1], owners[2])
+        world.follow(owners[2], users[1])
+        checks = [(u, [c]) for u in users + owners for c in cameos] + [(users[0], [cameos[1], cameos[3]])]
+        batches = []
+        read_many = reader.read_many
+        reader.read_many = lambda batch: batches.append(len(batch)) or read_many(batch)
+        coalescer = CoalescingReader(reader, pool, in_flight=1)
+        together = await asyncio.gather(*[coalescer.read(r, ids) for r, ids in checks])
+        assert max(batches) > 1 and sum(batches) == len(checks)
+        alone = [read_many([check])[0] for check in checks]
+        assert [[(d.cameo_id, d.allowed, d.reason) for d in t[0]] for t in together] == \
+            [[(d.cameo_id, d.allowed, d.reason) for d in a[0]] for a in alone]
+        # everyone-cameo x (6 users + 3 other owners), own cameos (4), approved (1), mutual (1), the pair (2)
+        assert sum(d.allowed for t in together for d in t[0]) == 9 + 4 + 1 + 1 + 2
+    finally:
+        reader.close()
+        pool.shutdown()
+        world.close()

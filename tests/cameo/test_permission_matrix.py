@@ -13,9 +13,11 @@ themselves, which is refused, so the answer is still "own cameo".
 
 import grpc
 import pytest
+from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.common.v1 import common_pb2 as common
+from services.cameo.domain import ConsentChecker
 
 POLICIES = [common.CAMEO_POLICY_ONLY_ME, common.CAMEO_POLICY_APPROVED, common.CAMEO_POLICY_MUTUALS,
             common.CAMEO_POLICY_EVERYONE]
@@ -131,5 +133,9 @@ async def test_permission_matrix(replica, world):
         assert (d.allowed, d.reason) == CODES[answer], (cell, d)
         assert reply.all_allowed == d.allowed
         assert d.message and d.revision > 0
+        # The portable (SQLAlchemy) read gives the same answer as the PostgreSQL fast path.
+        with Session(world.engine) as s:
+            portable = ConsentChecker(None).read(s, requester, [cameo])[0][0]
+        assert (portable.allowed, portable.reason, portable.revision) == (d.allowed, d.reason, d.revision)
         checked += 1
     assert checked == 144

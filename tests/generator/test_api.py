@@ -221,6 +221,9 @@ async def test_demand_is_published_for_billing(api):
     demand = events_pb2.DemandChanged.FromString(rows[-1].payload)
     free = [t for t in demand.tiers if t.tier == common_pb2.TIER_FREE][0]
     assert demand.pool_name == "default" and free.queue_depth == 1
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("kinora_generation_queue_depth", {"tier": "free", "model": "standard"}) == 1
 
 
 def test_takedown_handler_deletes_media_and_is_idempotent(tmp_path, pg_url):

@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import signal
-import threading
 import time
 from contextlib import asynccontextmanager
 
@@ -26,7 +25,7 @@ from kinora.media.c2pa_sign import read_manifest
 from kinora.media.probe import probe_mp4
 from kinora.models.contract import ModelRequest
 from kinora.runtime.errors import error_code_of
-from services.generator.models import generations, local_billing_reservations, outbox_rows
+from services.generator.models import generations, outbox_rows
 from services.generator.settings import model_routes
 from generator_harness import TritonHarness, generator_settings, running_api, start_worker, stop_worker
 
@@ -201,6 +200,11 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
         assert (await settled(api, gid)).billing_state == "captured"
         held = api.app.billing.reservation(gid)
         assert (held.status, held.capture_count) == ("captured", 1)
+        from prometheus_client import REGISTRY
+
+        assert REGISTRY.get_sample_value("kinora_generations_total", {"model": "standard", "status": "completed"}) >= 1
+        assert REGISTRY.get_sample_value("kinora_generation_seconds_count", {"model": "standard"}) >= 1
+        assert REGISTRY.get_sample_value("kinora_generation_queue_wait_seconds_count", {"tier": "free"}) >= 1
 
         # A remix starts from the stored scene plan.
         remix = await api.stub.CreateGeneration(pb.CreateGenerationRequest(

@@ -39,6 +39,7 @@ class Running:
     handler_maps: dict = field(default_factory=dict)  # name -> {message class: handler}
     engines: dict = field(default_factory=dict)
     delivered: set = field(default_factory=set)
+    loop: object = None  # the event loop the services run on
 
     def channel(self, name: str) -> grpc.Channel:
         return grpc.insecure_channel(self.addr[name], options=[("grpc.max_send_message_length", 64 << 20),
@@ -157,6 +158,7 @@ class PlatformThread:
                 raise
 
         self.running = asyncio.run_coroutine_threadsafe(start(), self.loop).result(180)
+        self.running.loop = self.loop
         return self.running
 
     def __exit__(self, *exc):
@@ -191,6 +193,8 @@ class Principals:
     guardian: dict
     apikey_token: str
     service_token: str
+    api_key_id: str = ""
+    guardian_link_id: str = ""
     cameo_id: str = ""
     generation_id: str = ""
     post_id: str = ""
@@ -237,9 +241,9 @@ def make_principals(running: Running) -> Principals:
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
         start = stub.StartGuardianLink(pb.StartGuardianLinkRequest(role=pb.GUARDIAN_ROLE_GUARDIAN),
                                        metadata=bearer(guardian["token"]), timeout=10)
-        stub.ConfirmGuardianLink(pb.ConfirmGuardianLinkRequest(code=start.code), metadata=bearer(teen["token"]),
-                                 timeout=10)
-        created = stub.CreateApiKey(pb.CreateApiKeyRequest(name="matrix"), metadata=bearer(owner["token"]),
+        link = stub.ConfirmGuardianLink(pb.ConfirmGuardianLinkRequest(code=start.code),
+                                        metadata=bearer(teen["token"]), timeout=10).link
+        created = stub.CreateApiKey(pb.CreateApiKeyRequest(name="matrix", scopes=["videos:read", "videos:write", "feed:read", "feed:write", "cameos:read", "cameos:write", "billing:read"]), metadata=bearer(owner["token"]),
                                     timeout=10)
         exchanged = stub.ExchangeApiKey(pb.ExchangeApiKeyRequest(secret=created.secret),
                                         metadata=running.service_md("gateway"), timeout=10)
@@ -274,7 +278,7 @@ def make_principals(running: Running) -> Principals:
             metadata=bearer(owner["token"]), timeout=10).post
     running.deliver_events()
     return Principals(owner, other, teen, guardian, exchanged.access_token, mint_service_token("generator", SECRET)[0],
-                      cameo_id=cameo_id, generation_id=gen.id, post_id=post.id)
+                      api_key_id=created.api_key.id, guardian_link_id=link.id, cameo_id=cameo_id, generation_id=gen.id, post_id=post.id)
 
 
 def grpc_status(call) -> grpc.StatusCode:

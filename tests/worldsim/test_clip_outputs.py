@@ -50,10 +50,9 @@ def test_each_style_looks_different(make_clip):
     cine = clips["cinematic"].frames[10]
     assert cine[:40].max() < 30 and cine[-40:].max() < 30
     assert clips["realistic"].frames[10][:40].mean() > 60
-    def flat_share(frame):  # share of pixels identical to their right neighbour: cel shading is flat
-        f = frame.astype(int)
-        return float((np.abs(f[:, 1:] - f[:, :-1]).max(-1) <= 1).mean())
-    assert flat_share(clips["anime"].frames[10]) > flat_share(clips["realistic"].frames[10]) + 0.05
+    def sky_colours(frame):  # cel shading: the sky is a few flat bands, not a smooth gradient
+        return len(np.unique(frame[60:400:2, ::8].reshape(-1, 3) // 4, axis=0))
+    assert sky_colours(clips["anime"].frames[10]) * 3 < sky_colours(clips["realistic"].frames[10])
 
 def _mouth_darkness(clip, head: dict, k: int) -> float:
     x, y, r = head["xyr"][k]
@@ -106,12 +105,13 @@ def test_dialogue_mouth_moves_with_the_voice_and_cameo_pitch_is_used(make_clip):
 
 
 def test_two_cameos_get_their_own_faces(make_clip):
-    clip = make_clip("two people walk on the city street", seed=4, cameos=[Cameo("ann", [_png((230, 30, 30))]), Cameo("ben", [_png((30, 30, 230))])])
+    clip = make_clip("two people walk on the city street", seed=4, width=1280, height=720, cameos=[Cameo("ann", [_png((230, 30, 30))]), Cameo("ben", [_png((30, 30, 230))])])
     heads = {h["cameo"]: h for h in clip.report["tracks"]["heads"].values() if h["cameo"]}
     assert set(heads) == {"ann", "ben"}
     for name, channel in (("ann", 0), ("ben", 2)):
         x, y, r = heads[name]["xyr"][0]
         px, py, s = clip.to_pixels(0, x, y)
+        assert 0 < px < 1280 and 0 < py < 720, f"{name} is off screen"
         patch = clip.frames[0][int(py - 0.3 * r * s) : int(py + 0.1 * r * s), int(px - 0.4 * r * s) : int(px + 0.4 * r * s)].reshape(-1, 3).astype(int)
         others = [c for c in range(3) if c != channel]
         assert ((patch[:, channel] > patch[:, others[0]] + 60) & (patch[:, channel] > patch[:, others[1]] + 60)).mean() > 0.4, name

@@ -76,8 +76,9 @@ def measure(clip, body: dict, signature: np.ndarray) -> list:
 
 def signature_of(clip, body: dict) -> np.ndarray:
     """The body's colour as decoded, sampled where it is highest in the air (clear background)."""
-    heights = [xy[1] for xy in body["xy"]]
-    k = int(np.argmax(heights))
+    shown = [k for k in range(len(body["xy"])) if _on_screen(clip, k, body["xy"][k], body["radius"])]
+    assert shown, "the body is never on screen"
+    k = max(shown, key=lambda j: body["xy"][j][1])
     px, py, s = clip.to_pixels(k, *body["xy"][k])
     r = max(int(body["radius"] * s * 0.7), 1)
     patch = clip.frames[k][int(py) - r : int(py) + r + 1, int(px) - r : int(px) + r + 1].reshape(-1, 3).astype(np.float32)

@@ -1,0 +1,51 @@
+"""Instant worker wake-up on PostgreSQL: whoever queues a job sends
+`NOTIFY kinora_generator_jobs` in the same transaction (delivered at commit);
+idle workers LISTEN instead of sleeping a full poll interval. Polling stays as
+the fallback (and is all SQLite gets)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from kinora.runtime.db import is_postgres
+
+CHANNEL = "kinora_generator_jobs"
+log = logging.getLogger("kinora.generator.worker")
+
+
+def notify_job_queued(session: Session) -> None:
+    if is_postgres(session):
+        session.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+class JobListener:
+    """A dedicated autocommit connection that waits for queue notifications."""
+
+    def __init__(self, database_url: str):
+        import psycopg
+
+        url = make_url(database_url).set(drivername="postgresql")
+        self.conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        self.conn.execute(f"LISTEN {CHANNEL}")
+
+    @classmethod
+    def for_url(cls, database_url: str) -> "JobListener | None":
+        if make_url(database_url).get_backend_name() != "postgresql":
+            return None
+        try:
+            return cls(database_url)
+        except Exception:  # noqa: BLE001 - polling still works without it
+            log.warning("LISTEN for new jobs failed; falling back to polling", exc_info=True)
+            return None
+
+    def wait(self, timeout_s: float) -> None:
+        """Return on the first notification or after `timeout_s`."""
+        for _ in self.conn.notifies(timeout=timeout_s, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        self.conn.close()

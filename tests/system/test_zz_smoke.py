@@ -1,3 +1,0 @@
-import time
-def test_smoke(platform, principals):
-    print(principals)
