@@ -24,7 +24,7 @@ up: $(STAMP)
 	$(BIN)/kinora up
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -q
 
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py

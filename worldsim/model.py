@@ -72,7 +72,7 @@ class WorldSim:
             raise ModelInputError(f"the input image could not be read: {exc}") from exc
         render_busy = [time.perf_counter() - t]
         frames_q: queue.Queue = queue.Queue(maxsize=6)
-        first: list[np.ndarray] = []
+        first: list[np.ndarray] = []  # the thumbnail frame
         total = scene.frames
 
         def produce() -> None:
@@ -86,7 +86,7 @@ class WorldSim:
                     t0 = time.perf_counter()
                     frame = painter.frame(k)
                     render_busy[0] += time.perf_counter() - t0
-                    if k == 0:
+                    if k == total // 3:  # a moment into the action makes a better thumbnail
                         first.append(frame)
                     frames_q.put(frame)
                     if k % 12 == 0:

@@ -59,6 +59,8 @@ class Painter:
         self.watermark = _text_mask(watermark, max(14, height // 40)) if watermark else None
         self.particles = self._particles()
         self._last_bg = None
+        self._bg_buffer = None
+        self._static_camera = bool(np.all(np.abs(self.cam - self.cam[0]) < 1e-9))
 
     # ------------------------------------------------------------ colour & style
     def grade(self, rgb: torch.Tensor) -> torch.Tensor:
@@ -146,7 +148,8 @@ class Painter:
                 plate = torch.where(lit[..., None], torch.tensor([1.0, 0.85, 0.5]) / torch.tensor(light[0]), plate)
         elif name in ("forest", "park"):
             crowns = wy < (2.2 if name == "forest" else 1.0) + 1.2 * (0.5 + 0.5 * torch.sin(wx * 1.7) * torch.sin(wx * 0.63))
-            plate = torch.where(crowns[..., None], far * (0.8 + 0.2 * torch.sin(wx * 5)[..., None]), plate)
+            leaves = 0.85 + 0.15 * torch.sin(wx * 3.1 + torch.sin(wy * 2.3) * 2) * torch.sin(wy * 4.3 + wx)
+            plate = torch.where(crowns[..., None], far * leaves[..., None], plate)
         elif name in ("beach", "pool"):
             plate = torch.where((wy < 1.2)[..., None], far + 0.05 * torch.sin(wx * 4 + wy * 9)[..., None], plate)
         elif name in ("snow_slope", "road", "space"):
@@ -182,12 +185,21 @@ class Painter:
         alpha = below.float()
         if transparent_ground:
             alpha = torch.zeros_like(alpha)
-        rgb = torch.where(below[..., None], rgb, torch.zeros(3))
+        rgb = torch.where(below[..., None], rgb, torch.zeros(3)).contiguous()
         # decor (furniture, trees, the hoop...) is part of the near plate
         for item in scene.decor:
-            for mask, color in _decor_shapes(item, wx, wy, gy):
-                rgb = torch.where(mask[..., None], torch.as_tensor(color, dtype=torch.float32), rgb)
-                alpha = torch.where(mask, torch.ones(()), alpha)
+            # only the plate pixels inside the item's box are touched
+            x0, x1, top = _decor_box(item)
+            c0 = max(int((x0 - self.origin[0]) * self.S), 0)
+            c1 = min(int((x1 - self.origin[0]) * self.S) + 1, W)
+            r0 = max(int((self.origin[1] - top) * self.S), 0)
+            if c1 <= c0 or r0 >= H:
+                continue
+            box = (slice(r0, H), slice(c0, c1))
+            sub_rgb, sub_alpha = rgb[box], alpha[box]
+            for mask, color in _decor_shapes(item, wx[box], wy[box], gy[:, c0:c1]):
+                sub_rgb[mask] = torch.as_tensor(color, dtype=torch.float32)
+                sub_alpha[mask] = 1.0
         rgb = self.grade(rgb.clamp(0, 1) * self.ambient)
         if self.style == "anime":  # ink outlines where the near layer has edges
             a = alpha[None, None]
@@ -236,27 +248,36 @@ class Painter:
         return plate.index_select(0, rows).index_select(1, cols), rows
 
     def background(self, k: int) -> torch.Tensor:
+        """The composited far + near layers for frame k, written into a reused buffer."""
         cx, cy, vh = (float(v) for v in self.cam[k])
         c0 = self.cam[0]
         key = (round(cx, 4), round(cy, 4), round(vh, 4))
+        if self._bg_buffer is None:
+            self._bg_buffer = torch.empty((self.H, self.W, 3))
+        out = self._bg_buffer
         if self._last_bg is not None and self._last_bg[0] == key:
-            return self._last_bg[1].clone()
+            out.copy_(self._last_bg[1])  # camera did not move: reuse the composite
+            return out
         fx = c0[0] + (cx - c0[0]) * PARALLAX
         fy = c0[1] + (cy - c0[1]) * PARALLAX
         fh = c0[2] + (vh - c0[2]) * PARALLAX
         far, _ = self._sample(self.far, fx, fy, fh)
         near_rgba, rows = self._sample(self.near, cx, cy, vh)
-        near, alpha = near_rgba[..., :3], near_rgba[..., 3:]
-        # Rows entirely far (sky) or entirely near (floor) need no blending; decided
-        # from whole-plate row statistics computed once.
-        row_lo, row_hi = self.row_min[rows], self.row_max[rows]
-        bg = torch.where((row_lo > 0.999)[:, None, None], near, far)
-        mixed = ((row_hi > 0.001) & (row_lo <= 0.999)).nonzero().flatten()
-        if len(mixed):
-            r0, r1 = int(mixed[0]), int(mixed[-1]) + 1
-            bg[r0:r1] = far[r0:r1] + (near[r0:r1] - far[r0:r1]) * alpha[r0:r1]
-        self._last_bg = (key, bg)
-        return bg.clone()
+        # Each output row is all far (sky), all near (floor) or mixed, judged from
+        # whole-plate row statistics; copy runs of rows and blend only mixed ones.
+        state = np.where(self.row_min[rows].numpy() > 0.999, 1, np.where(self.row_max[rows].numpy() < 0.001, 0, 2))
+        edges = np.flatnonzero(np.diff(state)) + 1
+        for r0, r1 in zip(np.r_[0, edges], np.r_[edges, self.H]):
+            kind = state[r0]
+            if kind == 0:
+                out[r0:r1] = far[r0:r1]
+            elif kind == 1:
+                out[r0:r1] = near_rgba[r0:r1, :, :3]
+            else:
+                f = far[r0:r1]
+                torch.addcmul(f, near_rgba[r0:r1, :, :3] - f, near_rgba[r0:r1, :, 3:], out=out[r0:r1])
+        self._last_bg = (key, out.clone()) if self._static_camera else None
+        return out
 
     def to_screen(self, k: int, x, y):
         cx, cy, vh = self.cam[k]
@@ -284,7 +305,8 @@ class Painter:
         if self.watermark is not None:
             self._watermark(canvas, k)
         # vignette and the 0..255 scale in one pass
-        return canvas.mul_(self.vignette).clamp_(0, 255).to(torch.uint8).numpy()
+        # every drawing step is a convex blend of 0..1 colours, so no clamp is needed
+        return canvas.mul_(self.vignette).to(torch.uint8).numpy()
 
     # ------------------------------------------------------------ sprites
     def _patch(self, canvas, x0, y0, x1, y1):
@@ -507,6 +529,14 @@ def _text_mask(text: str, size: int) -> torch.Tensor:
     image = Image.new("L", (box[2] - box[0] + 6, box[3] - box[1] + 6), 0)
     ImageDraw.Draw(image).text((3 - box[0], 3 - box[1]), text, fill=255, font=font)
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255)
+
+
+def _decor_box(item) -> tuple[float, float, float]:
+    """World x-range and top of a decoration (it always reaches down to the ground)."""
+    if item["kind"] == "hoop":
+        return item["x"] - 0.4, item["board_x"] + 1.1, 4.1
+    top = item["height"] * (1.1 if item["kind"] == "tree" else 1.0) + 1.6  # snowman / lamp heads
+    return item["x"] - 0.1, item["x"] + item["width"] + 0.1, top
 
 
 def _decor_shapes(item, wx, wy, gy):

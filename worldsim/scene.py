@@ -279,9 +279,9 @@ def _shot(scene: Scene, ch: Character, body: Body, rng: random.Random, hoop_x: f
 def _throw(scene: Scene, ch: Character, body: Body, rng: random.Random, actions: set) -> tuple[float, float]:
     others = [c for c in scene.characters if c is not ch]
     if "bounce" in actions and not others:
-        target = (ch.x_path[0] + ch.facing * 0.9, body.radius)
-        angle = -30.0
-        _script_throw(scene, ch, body, 0.9, target, 10, 0)
+        # bounce it hard on the ground in front of the thrower
+        goal_x = float(ch.x_path[0] + ch.facing * 0.9)
+        _script_throw(scene, ch, body, 0.9, (goal_x, body.radius), 10, 0)
         body.release_velocity = (ch.facing * 1.0, -4.0)
     else:
         goal_x = others[0].x_path[0] if others else ch.x_path[0] + ch.facing * rng.uniform(4.0, 6.0)
@@ -289,8 +289,8 @@ def _throw(scene: Scene, ch: Character, body: Body, rng: random.Random, actions:
         # aim at the ground by the catcher (or ahead) so the throw lands inside the clip
         landing = (goal_x, float(scene.ground_height(goal_x)) + body.radius)
         _script_throw(scene, ch, body, 0.9 + 0.2 * rng.random(), landing, rng.uniform(30, 42))
-    xs = [ch.x_path[0]] + [c.x_path[0] for c in others]
-    return (min(xs) - 2.0, max(xs) + 4.0)
+    xs = [float(ch.x_path[0]), float(goal_x)] + [float(c.x_path[0]) for c in others]
+    return (min(xs) - 1.5, max(xs) + 1.5)
 
 
 def _kick(scene: Scene, ch: Character, body: Body, rng: random.Random) -> tuple[float, float]:

@@ -1,27 +1,427 @@
-"""`make demo`: start the local stack, check every component is serving,
-and stop it cleanly. (The gateway issue grows this into the whole story.)"""
+"""`make demo` (`kinora demo`): the platform's main job, end to end on the
+local stack, through the public REST API the way the app uses it.
+
+alice and bob join with invites; alice verifies her cameo with a recorded
+liveness clip; she lets only people she approves use it and approves bob; bob
+makes a 10 s clip featuring her and publishes it; alice finds it in her
+appearances, notifications and feed and remixes it; under high demand bob's
+free allowance runs out, he buys credits and generates again; alice revokes
+bob: his next clip with her is refused with a reason and his post is taken
+down. Each step prints ✓/✗ with a detail and its time; the clips land in out/.
+
+High demand is simulated with the demo's own queue: the generator reports its
+queue to billing every second (DemandChanged over Kafka) and billing is told
+that one waiting free job already means high demand, so the demo's few jobs
+trigger the same demand pricing a long GPU queue does in production.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from kinora.stack.local import LocalStack, StackError, check_component
+import grpc
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+
+from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
+from kinora.media.liveness_clip import MISHEARD_DIGITS, clip_for_challenge, speakable
+from kinora.media.probe import probe_mp4
+from kinora.runtime.auth import mint_service_token
+from kinora.stack.local import DEFAULT_PORTS, LocalStack, StackError
+from kinora.stack.tansu import free_port
+
+PASSWORD = "correct horse battery staple"
+DEMAND_FREE_CLIPS = 2  # free clips a day while demand is high (production: 10)
+# Settings the demo's stack runs with (environment variables, as in production).
+DEMO_ENV = {
+    "KINORA_DEMAND_INTERVAL_SECONDS": "1",  # generator → billing queue reports (production: 15 s)
+    "KINORA_BILLING_DEMAND_QUEUE_DEPTH": "1",  # one waiting free job = high demand (production: 50)
+    "KINORA_BILLING_DEMAND_FREE_ALLOWANCE": str(DEMAND_FREE_CLIPS),
+    "KINORA_METRICS_BASE_PORT": "0",  # free ports, so the demo runs beside a `kinora up`
+}
+DONE = ("GENERATION_STATUS_COMPLETED", "GENERATION_STATUS_FAILED", "GENERATION_STATUS_CANCELED")
 
 
-def run_demo(home: Path) -> int:
-    stack = LocalStack(home)
+class StepFailed(Exception):
+    pass
+
+
+class ApiRefused(StepFailed):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class User:
+    handle: str
+    id: str = ""
+    token: str = ""
+
+
+@dataclass
+class Step:
+    number: int
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class Api:
+    """The gateway's REST API as the app calls it."""
+
+    def __init__(self, base_url: str):
+        self.http = httpx.Client(base_url=base_url, timeout=120)
+
+    def call(self, user: User | None, method: str, path: str, **kw) -> dict:
+        headers = kw.pop("headers", {})
+        if user is not None:
+            headers["Authorization"] = f"Bearer {user.token}"
+        reply = self.http.request(method, f"/api/v1{path}", headers=headers, **kw)
+        if reply.status_code >= 400:
+            try:
+                err = reply.json()["error"]
+                raise ApiRefused(reply.status_code, err.get("code", ""), err.get("message", ""))
+            except (ValueError, KeyError, TypeError):
+                raise ApiRefused(reply.status_code, "", reply.text[:200]) from None
+        if reply.headers.get("content-type", "").startswith("application/json"):
+            return reply.json()
+        return {"bytes": reply.content}
+
+    def wait_for(self, what: str, check, timeout_s: float = 30.0, every_s: float = 0.3):
+        """Poll `check()` until it returns something truthy (events travel over Kafka)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = check()
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise StepFailed(f"{what} did not happen within {timeout_s:.0f} s")
+            time.sleep(every_s)
+
+
+@dataclass
+class Demo:
+    api: Api
+    stack: LocalStack
+    out: Path
+    console: Console
+    alice: User = field(default_factory=lambda: User("alice"))
+    bob: User = field(default_factory=lambda: User("bob"))
+    facts: dict = field(default_factory=dict)
+
+    # -- helpers ----------------------------------------------------------------
+
+    def invite(self) -> str:
+        """What `kinora admin invite` does: identity's CreateInvite with a service token."""
+        secret = (self.stack.home / "internal_secret").read_text().strip()
+        token = mint_service_token("admin", secret)[0]
+        with grpc.insecure_channel(self.stack.addr("identity")) as channel:
+            reply = identity_pb2_grpc.IdentityServiceStub(channel).CreateInvite(
+                identity_pb2.CreateInviteRequest(), metadata=[("authorization", f"Bearer {token}")], timeout=10)
+        return reply.invite.code
+
+    def sign_up(self, user: User) -> None:
+        reply = self.api.call(None, "POST", "/auth/signup", json={
+            "invite_code": self.invite(), "handle": user.handle, "password": PASSWORD,
+            "birthdate": "1994-03-14", "region": "US"})
+        user.id, user.token = reply["user"]["id"], reply["tokens"]["access_token"]
+        # Billing opens the account when identity's UserCreated event arrives.
+        self.api.wait_for(f"@{user.handle}'s billing account", lambda: self._has_balance(user))
+
+    def _has_balance(self, user: User) -> bool:
+        try:
+            return bool(self.api.call(user, "GET", "/billing/balance"))
+        except ApiRefused as exc:
+            if exc.status in (404, 412):
+                return False
+            raise
+
+    def create(self, user: User, body: dict) -> dict:
+        return self.api.call(user, "POST", "/generations", json=body,
+                             headers={"Idempotency-Key": uuid.uuid4().hex})["generation"]
+
+    def follow(self, user: User, gen: dict, label: str) -> dict:
+        """Progress from the Server-Sent Events stream, as the app shows it."""
+        with Progress(TextColumn(f"    {label:<22}"), TextColumn("{task.description:<12}"), BarColumn(),
+                      TextColumn("{task.percentage:>3.0f}%"), console=self.console, transient=True) as bar:
+            task = bar.add_task(gen.get("stage", "queued"), total=100)
+            with self.api.http.stream("GET", f"/api/v1/generations/{gen['id']}/events",
+                                      headers={"Authorization": f"Bearer {user.token}"}, timeout=600) as events:
+                for line in events.iter_lines():
+                    if line.startswith("data: ") and line != "data: {}":
+                        gen = json.loads(line[6:])
+                        bar.update(task, completed=gen.get("progress", 0), description=gen.get("stage", ""))
+        gen = self.api.call(user, "GET", f"/generations/{gen['id']}")["generation"]
+        if gen["status"] != "GENERATION_STATUS_COMPLETED":
+            raise StepFailed(f"generation {gen['id']} ended {gen['status']}: "
+                             f"{gen.get('error', {}).get('message', 'no reason given')}")
+        return gen
+
+    def save(self, user: User, gen: dict, name: str) -> str:
+        """Download the MP4 and thumbnail into out/, decode the MP4 and describe it."""
+        video = self.api.call(user, "GET", f"/generations/{gen['id']}/content", params={"variant": "video"})["bytes"]
+        thumb = self.api.call(user, "GET", f"/generations/{gen['id']}/content",
+                              params={"variant": "thumbnail"})["bytes"]
+        (self.out / f"{name}.mp4").write_bytes(video)
+        (self.out / f"{name}.jpg").write_bytes(thumb)
+        info = probe_mp4(video)
+        if not info.has_audio or abs(info.duration_s - gen["seconds"]) > 0.5:
+            raise StepFailed(f"{name}.mp4 is {info.duration_s:.1f} s, audio {info.audio_codec}; "
+                             f"expected {gen['seconds']} s with sound")
+        return (f"out/{name}.mp4 {info.duration_s:.1f} s {info.width}x{info.height} "
+                f"{info.video_codec}+{info.audio_codec}")
+
+    def quote(self, user: User, seconds: int) -> dict:
+        return self.api.call(user, "POST", "/billing/quote", json={"seconds": seconds})["quote"]
+
+    # -- the story ----------------------------------------------------------------
+
+    def join(self) -> str:
+        self.sign_up(self.alice)
+        self.sign_up(self.bob)
+        return "@alice and @bob signed up with invite codes from `kinora admin invite`"
+
+    def verify_cameo(self) -> str:
+        asked = 0
+        while True:
+            asked += 1
+            ver = self.api.call(self.alice, "POST", "/cameo/verifications")["verification"]
+            if speakable(ver["challenge"]["digits"]):
+                break
+            if asked >= 60:
+                raise StepFailed("60 challenges in a row contained 6, 8 or 9")
+        digits = ver["challenge"]["digits"]
+        turns = [t.removeprefix("HEAD_TURN_").lower() for t in ver["challenge"].get("head_turns", [])]
+        clip = clip_for_challenge(digits, turns)
+        (self.out / "alice-liveness.mp4").write_bytes(clip)
+        result = self.api.call(self.alice, "POST", f"/cameo/verifications/{ver['id']}/video",
+                               files={"video": ("alice-liveness.mp4", clip, "video/mp4")},
+                               data={"nonce": ver["challenge"]["nonce"], "display_name": "Alice"})["verification"]
+        if result["status"] != "VERIFICATION_STATUS_PASSED":
+            failed = [c.get("reason", "") for c in result.get("checks", []) if not c.get("passed")]
+            raise StepFailed("liveness check failed: " + "; ".join(failed))
+        cameo = self.api.wait_for("alice's cameo", lambda: self._my_cameo(self.alice))
+        self.facts["cameo_id"] = cameo["id"]
+        retry = (f"; asked {asked} challenges until the digits avoided "
+                 f"{'/'.join(sorted(MISHEARD_DIGITS))} (pocketsphinx mishears espeak-ng's)" if asked > 1 else "")
+        return f"read \"{digits}\", turned {' and '.join(turns)}: all checks passed{retry}"
+
+    def _my_cameo(self, user: User):
+        try:
+            return self.api.call(user, "GET", "/cameo").get("cameo")
+        except ApiRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def set_policy(self) -> str:
+        self.api.call(self.alice, "PUT", "/cameo/policy", json={"policy": "approved"})
+        self.api.call(self.alice, "POST", "/cameo/approvals", json={"handle": "bob"})
+        return "policy: people I approve; @bob approved"
+
+    def bob_generates(self) -> str:
+        start = time.monotonic()
+        gen = self.create(self.bob, {"prompt": "alice shoots a basketball on an outdoor court at sunset, "
+                                               "the ball bounces off the backboard", "cameos": ["alice"],
+                                     "seconds": 10})
+        gen = self.follow(self.bob, gen, "bob's clip")
+        self.facts["bob_gen"] = gen["id"]
+        return f"{self.save(self.bob, gen, 'bob-with-alice')}, ready in {time.monotonic() - start:.0f} s"
+
+    def publish(self) -> str:
+        post = self.api.call(self.bob, "POST", "/posts", json={"generation_id": self.facts["bob_gen"],
+                                                               "caption": "alice, nothing but backboard"})["post"]
+        self.facts["post_id"] = post["id"]
+        # alice follows bob, as friends do; the post then reaches her feed as "following".
+        self.api.call(self.alice, "POST", "/users/bob/follow")
+        return f"post {post['id']}"
+
+    def alice_sees_it(self) -> str:
+        gen_id, post_id = self.facts["bob_gen"], self.facts["post_id"]
+        self.api.wait_for("the appearance", lambda: [
+            a for a in self.api.call(self.alice, "GET", "/cameo/appearances").get("appearances", [])
+            if a.get("generation_id") == gen_id])
+        notes = self.api.wait_for("the notification", lambda: [
+            n for n in self.api.call(self.alice, "GET", "/notifications").get("notifications", [])
+            if n.get("generation_id") == gen_id or n.get("post_id") == post_id])
+        item = self.api.wait_for("the post in her feed", lambda: next(
+            (i for i in self.api.call(self.alice, "GET", "/feed").get("items", [])
+             if i["post"]["id"] == post_id), None))
+        return f"appearances ✓, notification \"{notes[0].get('message', '')}\", feed ✓ ({item.get('reason', '')})"
+
+    def remix_and_demand(self) -> str:
+        """alice remixes bob's clip; bob asks for another free clip meanwhile. With
+        one worker, bob's job waits in the queue: the generator reports it and
+        billing sees high demand."""
+        remix = self.create(self.alice, {"prompt": "the same shot at night in the rain, anime style",
+                                         "remix_of": self.facts["bob_gen"], "seconds": 4})
+        free = self.create(self.bob, {"prompt": "a red ball rolls down a wooden ramp in a kitchen", "seconds": 4})
+        self.facts.update(remix=remix, bob_free=free)
+        return f"alice's remix {remix['id']} and bob's free clip {free['id']} queued on one worker"
+
+    def allowance_runs_out(self) -> str:
+        quote = self.api.wait_for("high demand", lambda: (lambda q: q if q.get("rule", "").startswith("PRICE_RULE_DEMAND")
+                                                          else None)(self.quote(self.bob, 4)), timeout_s=30)
+        self.facts["demand_quote"] = quote
+        return f"quote for bob: {quote['rule'].removeprefix('PRICE_RULE_')} — \"{quote['description']}\""
+
+    def buy_credits(self) -> str:
+        packs = self.api.call(self.bob, "GET", "/billing/packs").get("packs", [])
+        pack = min(packs, key=lambda p: int(p.get("credits", 0)))
+        bought = self.api.call(self.bob, "POST", "/billing/purchases",
+                               json={"pack_id": pack["id"], "payment_token": "tok_test_succeed"})
+        balance = bought.get("balance", {})
+        return (f"pack '{pack['id']}' ({bought['purchase'].get('credits')} credits) with the local test provider; "
+                f"balance {balance.get('credits', 0)} credits")
+
+    def paid_generation(self) -> str:
+        quote = self.quote(self.bob, 4)
+        paid = self.create(self.bob, {"prompt": "a paper plane glides across a sunny classroom", "seconds": 4,
+                                      "quote_id": quote["quote_id"]})
+        if paid.get("tier") != "TIER_PAID":
+            raise StepFailed(f"expected the paid tier, got {paid.get('tier')} ({quote['description']})")
+        start = time.monotonic()
+        remix = self.follow(self.alice, self.facts["remix"], "alice's remix")
+        paid = self.follow(self.bob, paid, "bob's paid clip")
+        paid_done = time.monotonic() - start
+        free = self.follow(self.bob, self.facts["bob_free"], "bob's free clip")
+        order = "ahead of" if _when(paid["completed_at"]) < _when(free["completed_at"]) else "after"
+        self.facts.update(remix_saved=self.save(self.alice, remix, "alice-remix"),
+                          free_saved=self.save(self.bob, free, "bob-free"))
+        balance = self.api.call(self.bob, "GET", "/billing/balance")["balance"]
+        return (f"quote \"{quote['description']}\"; paid tier, done in {paid_done:.0f} s, {order} his queued free "
+                f"clip; {self.save(self.bob, paid, 'bob-paid')}; balance {balance.get('credits', 0)} credits")
+
+    def remix_saved(self) -> str:
+        remix = self.api.call(self.alice, "GET", f"/generations/{self.facts['remix']['id']}")["generation"]
+        if remix.get("remix_of") != self.facts["bob_gen"]:
+            raise StepFailed(f"the remix does not point at bob's clip ({remix.get('remix_of')!r})")
+        return f"{self.facts['remix_saved']}; remix of {remix['remix_of']}"
+
+    def revoke(self) -> str:
+        reply = self.api.call(self.alice, "POST", "/cameo/revocations", json={"handle": "bob", "takedown": True})
+        self.facts["revoked_at"] = time.monotonic()
+        return f"@bob's access withdrawn; {reply.get('takedown_count', 0)} video(s) to take down"
+
+    def refused(self) -> str:
+        try:
+            gen = self.create(self.bob, {"prompt": "alice dances in the rain", "cameos": ["alice"], "seconds": 4})
+        except ApiRefused as exc:
+            if exc.status in (403, 412):
+                return f"HTTP {exc.status}: \"{exc.message}\""
+            raise
+        raise StepFailed(f"the generation was accepted ({gen['id']}) although alice revoked bob")
+
+    def taken_down(self) -> str:
+        post_id, gen_id = self.facts["post_id"], self.facts["bob_gen"]
+
+        def post_gone():
+            try:
+                post = self.api.call(self.alice, "GET", f"/posts/{post_id}")["post"]
+            except ApiRefused as exc:
+                return exc.status == 404
+            return post.get("state") == "POST_STATE_TAKEN_DOWN"
+        self.api.wait_for("the takedown of bob's post", post_gone, timeout_s=60, every_s=0.1)
+        took = time.monotonic() - self.facts["revoked_at"]
+        try:
+            self.api.call(self.bob, "GET", f"/generations/{gen_id}/content")
+            media = "but the video still downloads"
+        except ApiRefused as exc:
+            media = f"video download refused ({exc.code or exc.status})"
+        if media.startswith("but"):
+            raise StepFailed(f"post gone after {took:.1f} s {media}")
+        return f"post gone {took:.1f} s after the revocation; {media}"
+
+
+class _Abort(Exception):
+    """A step failed; the rest of the story depends on it."""
+
+
+def _when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
+
+
+def run_demo(home: Path, out: Path | None = None) -> int:
+    console = Console(soft_wrap=True)
+    out = (out or Path("out")).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    home = home / "demo"
+    if home.exists():  # every run tells the story from an empty platform
+        shutil.rmtree(home)
+    env = {**os.environ, **DEMO_ENV}
+    for name in DEFAULT_PORTS:  # free ports: the demo never collides with another stack
+        env.setdefault(f"KINORA_{name.upper().replace('-', '_')}_PORT", str(free_port()))
+    stack = LocalStack(home, env=env, log=console.print)
+    steps: list[Step] = []
+    began = time.monotonic()
+
+    @contextmanager
+    def step(name: str):
+        start = time.monotonic()
+        note = {"detail": ""}
+        try:
+            yield note
+            ok = True
+        except Exception as exc:  # noqa: BLE001 - any failure is reported as this step's ✗
+            ok, note["detail"] = False, str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
+        steps.append(Step(len(steps) + 1, name, ok, note["detail"], time.monotonic() - start))
+        s = steps[-1]
+        console.print(f"{'[green]✓[/green]' if ok else '[red]✗[/red]'} {s.number:>2}. {name:<44} "
+                      f"{s.seconds:6.1f} s  {s.detail}", highlight=False)
+        if not ok:
+            raise _Abort
+
+    console.print(f"[bold]Kinora demo[/bold]: the local stack in {home}, clips in {out}")
     try:
-        state = stack.start()
-    except StackError as exc:
-        print(f"demo: {exc}")
-        return 1
-    try:
-        bad = 0
-        for comp in state.components:
-            ok, detail = check_component(comp)
-            bad += not ok
-            print(f"  {comp.name:<22} {detail}")
-        print(f"demo: {len(state.components) - bad}/{len(state.components)} components serving")
-        return 1 if bad else 0
+        with step("start the local stack") as note:
+            state = stack.start()
+            note["detail"] = f"{len(state.components)} components serving; gateway {state.gateway_url}"
+        demo = Demo(Api(state.gateway_url), stack, out, console)
+        story = [
+            ("alice and bob join with invites", demo.join),
+            ("alice verifies her cameo (liveness clip)", demo.verify_cameo),
+            ("alice: only people I approve; approves bob", demo.set_policy),
+            ("bob generates a 10 s clip featuring alice", demo.bob_generates),
+            ("bob publishes it", demo.publish),
+            ("alice sees it: appearances, notifications, feed", demo.alice_sees_it),
+            ("alice remixes it; bob queues a free clip", demo.remix_and_demand),
+            ("high demand: bob's free allowance runs out", demo.allowance_runs_out),
+            ("bob buys credits", demo.buy_credits),
+            ("bob generates again, paid", demo.paid_generation),
+            ("alice's remix is ready", demo.remix_saved),
+            ("alice revokes bob", demo.revoke),
+            ("bob's next clip with alice is refused", demo.refused),
+            ("bob's post is taken down", demo.taken_down),
+        ]
+        for name, action in story:
+            with step(name) as note:
+                note["detail"] = action()
+    except _Abort:
+        pass
     finally:
+        stopping = time.monotonic()
         stack.stop()
+        console.print(f"stack stopped in {time.monotonic() - stopping:.1f} s")
+    _summary(console, steps, time.monotonic() - began, out)
+    return 0 if steps and all(s.ok for s in steps) and len(steps) == 15 else 1
+
+
+def _summary(console: Console, steps: list[Step], total_s: float, out: Path) -> None:
+    console.print("\n[bold]Summary[/bold]")
+    for s in steps:
+        console.print(f"  {'✓' if s.ok else '✗'} {s.name:<50} {s.seconds:6.1f} s", highlight=False)
+    passed = sum(s.ok for s in steps)
+    clips = sorted(p.name for p in out.glob("*.mp4"))
+    console.print(f"{passed}/15 steps passed in {total_s:.0f} s; clips in {out}: {', '.join(clips) or 'none'}",
+                  highlight=False)

@@ -246,30 +246,36 @@ def serve(models: dict[str, VideoModel], grpc_port: int = 8001, http_port: int =
         server.stop()
 
 
-def load_model(name: str) -> VideoModel:
-    if name == "worldsim":
-        from worldsim.model import WorldSim
+def load_model(spec: str) -> tuple[str, VideoModel]:
+    """`worldsim`, or `name=package.module:factory` for any other model (e.g.
+    `ltx2=ltx2.model:create`): the factory is called with no arguments and returns
+    a VideoModel; it reads its own settings (weights path...) from the environment."""
+    name, _, target = spec.partition("=")
+    if not target:
+        if name != "worldsim":
+            raise SystemExit(f"unknown model {name!r}: use 'worldsim' or NAME=module:factory")
+        target = "worldsim.model:WorldSim"
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise SystemExit(f"model {name!r}: expected NAME=module:factory, got {spec!r}")
+    from importlib import import_module
 
-        model = WorldSim()
-        model.warm_up()
-        return model
-    if name == "ltx2":
-        from kinora.models.ltx2 import load_from_env
-
-        return load_from_env()
-    raise SystemExit(f"unknown model {name!r}; known: worldsim, ltx2")
+    model = getattr(import_module(module_name), attribute)()
+    if hasattr(model, "warm_up"):
+        model.warm_up()  # load weights / embeddings before the first request
+    return name, model
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve Kinora video models through Triton")
-    parser.add_argument("--model", action="append", required=True, help="model to serve (repeatable): worldsim, ltx2")
+    parser.add_argument("--model", action="append", required=True, help="model to serve (repeatable): worldsim, or NAME=module:factory")
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--metrics-port", type=int, default=8002)
     parser.add_argument("--log-file", default=None, help="Triton's own log (default /tmp/triton-<grpc port>.log)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve({name: load_model(name) for name in args.model}, args.grpc_port, args.http_port, args.metrics_port, args.log_file)
+    serve(dict(load_model(spec) for spec in args.model), args.grpc_port, args.http_port, args.metrics_port, args.log_file)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,32 @@ share a file; PostgreSQL gets a sized pool."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timezone
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Integer, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Integer, create_engine, event
+from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 # Autoincrementing 64-bit keys that SQLite also accepts.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class _UtcSQLiteDateTime(SQLiteDateTime):
+    """SQLite stores no zone; values of DateTime(timezone=True) columns come back
+    as aware UTC datetimes, as they do from PostgreSQL, so code can compare them
+    with datetime.now(timezone.utc) on either database."""
+
+    def result_processor(self, dialect, coltype):
+        parse = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return parse
+
+        def to_utc(value):
+            value = parse(value) if parse else value
+            return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+        return to_utc
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
@@ -21,6 +39,7 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _UtcSQLiteDateTime}
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):

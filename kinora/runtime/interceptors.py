@@ -13,14 +13,47 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from google.protobuf.descriptor import FieldDescriptor
+from sqlalchemy.exc import DataError
+
 from kinora.runtime import auth
-from kinora.runtime.errors import ERROR_CODE_KEY, KinoraError
+from kinora.runtime.errors import ERROR_CODE_KEY, InvalidArgument, KinoraError
 from kinora.runtime.metrics import RPC_DURATION, RPC_REQUESTS
 from kinora.runtime.telemetry import current_trace_id, extract_context
 
 log = logging.getLogger("kinora.rpc")
 _tracer = trace.get_tracer("kinora.grpc")
 _OK = grpc.StatusCode.OK
+
+
+_STRING, _MESSAGE = FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_MESSAGE
+
+
+def _nul_field(message) -> str | None:
+    """Name of a text field holding a NUL character, if any. Databases cannot
+    store NUL in text, so such input is refused up front for every service."""
+    for field, value in message.ListFields():
+        if field.type == _STRING:
+            values = value if field.label == FieldDescriptor.LABEL_REPEATED else (value,)
+            if any("\x00" in v for v in values):
+                return field.name
+        elif field.type == _MESSAGE:
+            if field.message_type.GetOptions().map_entry:
+                values = [v for v in value.values() if hasattr(v, "ListFields")]
+            else:
+                values = value if field.label == FieldDescriptor.LABEL_REPEATED else (value,)
+            for item in values:
+                found = _nul_field(item)
+                if found:
+                    return f"{field.name}.{found}"
+    return None
+
+
+def check_request(request) -> None:
+    if hasattr(request, "ListFields"):
+        bad = _nul_field(request)
+        if bad:
+            raise InvalidArgument(f"{bad} contains a NUL character, which is not allowed in text", "nul_in_text")
 
 
 class _CallMetrics:
@@ -74,6 +107,8 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
             return span, otel_context.attach(trace.set_span_in_context(span))
 
         async def fail(context, span, exc: Exception) -> grpc.StatusCode:
+            if isinstance(exc, DataError):  # e.g. a value longer than its column: the input's fault
+                exc = InvalidArgument("a field is too long or holds a value that cannot be stored", "invalid_value")
             if isinstance(exc, KinoraError):
                 code, message = exc.status, exc.message
                 context.set_trailing_metadata(((ERROR_CODE_KEY, exc.code),))
@@ -104,6 +139,7 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
                 principal_token = None
                 try:
                     principal_token = auth.current_principal.set(await self._enter(metadata))
+                    check_request(request)
                     return await inner(request, context)
                 except KinoraError as exc:
                     code = exc.status
@@ -112,7 +148,7 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
                     code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
                 except Exception as exc:  # noqa: BLE001 - turned into INTERNAL with a reference
-                    code = grpc.StatusCode.INTERNAL
+                    code = grpc.StatusCode.INVALID_ARGUMENT if isinstance(exc, DataError) else grpc.StatusCode.INTERNAL
                     await fail(context, span, exc)
                 finally:
                     if principal_token is not None:
@@ -133,6 +169,7 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
             principal_token = None
             try:
                 principal_token = auth.current_principal.set(await self._enter(metadata))
+                check_request(request)
                 async for item in inner_stream(request, context):
                     yield item
             except KinoraError as exc:
@@ -142,7 +179,7 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
             except Exception as exc:  # noqa: BLE001
-                code = grpc.StatusCode.INTERNAL
+                code = grpc.StatusCode.INVALID_ARGUMENT if isinstance(exc, DataError) else grpc.StatusCode.INTERNAL
                 await fail(context, span, exc)
             finally:
                 if principal_token is not None:

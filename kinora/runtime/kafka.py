@@ -18,11 +18,14 @@ HEADER_SOURCE = "source"
 HEADER_TIME = "time_ms"
 
 
-def make_producer(bootstrap: list[str], client_id: str) -> KafkaProducer:
+def make_producer(bootstrap: list[str], client_id: str, timeout_ms: int = 15_000) -> KafkaProducer:
+    """`timeout_ms` bounds how long a send may wait for the broker: the relay
+    then rolls back and retries, instead of hanging while the broker is down."""
     return KafkaProducer(
         bootstrap_servers=bootstrap, client_id=client_id, acks="all", linger_ms=5,
         batch_size=256 * 1024, max_request_size=8 * 1024 * 1024, retries=5,
         max_in_flight_requests_per_connection=1,  # keep per-key order across retries
+        request_timeout_ms=timeout_ms, delivery_timeout_ms=timeout_ms + 1000, max_block_ms=timeout_ms,
     )
 
 

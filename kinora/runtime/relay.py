@@ -49,9 +49,9 @@ class OutboxRelay:
                 headers += [(k, str(v).encode()) for k, v in json.loads(row.headers).items()]
                 futures.append(self.producer.send(row.topic, key=row.aggregate_id.encode(),
                                                   value=bytes(row.payload), headers=headers))
-            self.producer.flush()
+            self.producer.flush(timeout=self.producer.config["delivery_timeout_ms"] / 1000)
             for future in futures:
-                future.get(timeout=30)  # raises if the broker refused; the transaction rolls back
+                future.get(timeout=1)  # raises if the broker refused; the transaction rolls back
             conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
         self._published.inc(len(rows))
         return len(rows)

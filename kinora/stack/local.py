@@ -22,7 +22,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from kinora.stack.tansu import TansuBroker, port_free
+from kinora.stack.tansu import TansuBroker, free_port, port_free
 
 SERVICES = ("identity", "cameo", "feed", "generator", "billing")
 # Default ports; each can be moved with KINORA_<NAME>_PORT, or all at once with a base.
@@ -30,7 +30,8 @@ DEFAULT_PORTS = {
     "broker": 19092, "identity": 50061, "cameo": 50062, "feed": 50063, "generator": 50064,
     "billing": 50065, "gateway": 8080, "triton-grpc": 18001, "triton-http": 18000, "triton-metrics": 18002,
 }
-METRICS_BASE = 19461
+METRICS_BASE = 19461  # /metrics ports: services from here, gateway +9, workers +10…
+# KINORA_METRICS_BASE_PORT moves them; 0 gives every process a free port (tests, stacks side by side).
 
 
 def kinora_home() -> Path:
@@ -134,10 +135,12 @@ class LocalStack:
         self.env = dict(os.environ if env is None else env)
         self.ports = configured_ports(self.env)
         self.workers = workers
+        self.metrics_base = self._metrics_base()
         self.log = log
         self.broker: TansuBroker | None = None
         self.procs: list[tuple[Component, subprocess.Popen]] = []
         self.state = StackState(str(self.home))
+        self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
 
     # -- layout -----------------------------------------------------------------
 
@@ -152,6 +155,15 @@ class LocalStack:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def _metrics_base(self) -> int:
+        raw = self.env.get("KINORA_METRICS_BASE_PORT", str(METRICS_BASE))
+        if not raw.isdigit() or int(raw) > 65535 - 20:
+            raise StackError(f"KINORA_METRICS_BASE_PORT={raw!r} is not a TCP port number (0 picks free ports)")
+        return int(raw)
+
+    def metrics_port(self, offset: int) -> str:
+        return str(self.metrics_base + offset if self.metrics_base else free_port())
+
     def addr(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
 
@@ -163,6 +175,7 @@ class LocalStack:
             "KINORA_INTERNAL_SECRET": self._secret(),
             "KINORA_BLOB_DIR": str(self.home / "blobs"),
             "KINORA_TRITON_URL": self.addr("triton-grpc"),
+            "KINORA_TRITON_ADDR": self.addr("triton-grpc"),  # the generator worker reads this name
             "KINORA_GRPC_HOST": "127.0.0.1",
             "KINORA_LOG_LEVEL": self.env.get("KINORA_LOG_LEVEL", "INFO"),
             "PYTHONUNBUFFERED": "1",
@@ -189,8 +202,45 @@ class LocalStack:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         comp.pid = proc.pid
+        self.commands[comp.name] = (argv, env)
         self.procs.append((comp, proc))
-        self.state.components.append(comp)
+        if comp not in self.state.components:
+            self.state.components.append(comp)
+
+    def component(self, name: str) -> Component:
+        for comp in self.state.components:
+            if comp.name == name:
+                return comp
+        raise StackError(f"no component named {name!r}; known: {', '.join(c.name for c in self.state.components)}")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Stop one component abruptly (for fault-injection tests)."""
+        comp = self.component(name)
+        if name == "broker":
+            self.broker.process.send_signal(sig)
+            self.broker.process.wait()
+            return
+        for c, proc in self.procs:
+            if c is comp and proc.poll() is None:
+                os.killpg(proc.pid, sig)
+                proc.wait()
+
+    def restart(self, name: str, timeout_s: float = 120.0) -> None:
+        """Start a stopped component again with the same command and settings."""
+        comp = self.component(name)
+        if name == "broker":
+            self.broker = TansuBroker(self.ports["broker"], self.home / "logs" / "broker.log").start()
+            comp.pid = self.broker.process.pid
+        else:
+            self.procs = [(c, p) for c, p in self.procs if c is not comp]
+            argv, env = self.commands[name]
+            self._spawn(comp, argv, env)
+        self.state.save(self.state_file)
+        deadline = time.monotonic() + timeout_s
+        while not check_component(comp)[0]:
+            if time.monotonic() > deadline:
+                raise StackError(f"{name} is not serving {timeout_s:.0f}s after its restart")
+            time.sleep(0.25)
 
     def planned(self) -> list[str]:
         names = ["broker"]
@@ -227,23 +277,32 @@ class LocalStack:
         py = sys.executable
         if "triton-grpc" in names:
             self._spawn(Component("model-server", "triton", self.addr("triton-grpc"),
-                                  health_url=f"http://{self.addr('triton-http')}/v2/health/ready"),
+                                  # Ready only once the model itself is loaded, not just the server.
+                                  health_url=f"http://{self.addr('triton-http')}/v2/models/"
+                                             f"{self.env.get('KINORA_MODELS', 'worldsim')}/ready"),
                         [py, "-m", "kinora.models.serve", "--model", self.env.get("KINORA_MODELS", "worldsim"),
                          "--grpc-port", str(self.ports["triton-grpc"]), "--http-port", str(self.ports["triton-http"]),
                          "--metrics-port", str(self.ports["triton-metrics"])], env)
         for i, svc in enumerate(s for s in SERVICES if s in names):
-            svc_env = {**env, "KINORA_GRPC_PORT": str(self.ports[svc]), "KINORA_METRICS_PORT": str(METRICS_BASE + i),
+            svc_env = {**env, "KINORA_GRPC_PORT": str(self.ports[svc]), "KINORA_METRICS_PORT": self.metrics_port(i),
                        "KINORA_DATABASE_URL": f"sqlite:///{self.home / 'db' / f'{svc}.db'}"}
             self._spawn(Component(svc, "grpc", self.addr(svc)), [py, "-m", f"services.{svc}"], svc_env)
         if "generator" in names and _available("services.generator.worker"):
+            # Workers share the generator's database: let the API migrate it first.
+            generator = self.component("generator")
+            deadline = time.monotonic() + 120
+            while not check_component(generator)[0]:
+                if time.monotonic() > deadline or self.procs[-1][1].poll() is not None:
+                    break  # wait_serving reports the problem
+                time.sleep(0.2)
             for w in range(self.workers):
                 worker_env = {**env, "KINORA_DATABASE_URL": f"sqlite:///{self.home / 'db' / 'generator.db'}",
-                              "KINORA_METRICS_PORT": str(METRICS_BASE + 10 + w), "KINORA_WORKER_ID": f"worker-{w}"}
+                              "KINORA_METRICS_PORT": self.metrics_port(10 + w), "KINORA_WORKER_ID": f"worker-{w}"}
                 self._spawn(Component(f"generator-worker-{w}", "worker", ""),
                             [py, "-m", "services.generator.worker"], worker_env)
         if "gateway" in names:
             gw_env = {**env, "KINORA_HTTP_PORT": str(self.ports["gateway"]),
-                      "KINORA_METRICS_PORT": str(METRICS_BASE + 9)}
+                      "KINORA_METRICS_PORT": self.metrics_port(9)}
             self._spawn(Component("gateway", "http", self.addr("gateway"),
                                   health_url=f"http://{self.addr('gateway')}/readyz"),
                         [py, "-m", "services.gateway"], gw_env)

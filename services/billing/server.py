@@ -17,6 +17,7 @@ import grpc
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import billing_pb2_grpc
 from kinora.common.v1 import common_pb2 as cpb
+from kinora.runtime.convert import to_datetime
 from kinora.runtime.auth import require_service, require_user_or_service
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.server import ServiceApp
@@ -232,8 +233,8 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
 
     async def GetStatement(self, request, context):
         user_id, _ = acting_user(request.user_id)
-        since = request.since.ToDatetime(tzinfo=domain.timezone.utc) if request.HasField("since") else None
-        until = request.until.ToDatetime(tzinfo=domain.timezone.utc) if request.HasField("until") else None
+        since = to_datetime(request.since, "since") if request.HasField("since") else None
+        until = to_datetime(request.until, "until") if request.HasField("until") else None
         rows, token = await self._run(self.billing.statement, user_id, request.page.page_size,
                                       request.page.page_token, since, until)
         return bpb.GetStatementResponse(entries=[entry_pb(e) for e in rows], next_page_token=token)

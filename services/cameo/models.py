@@ -5,7 +5,7 @@ Enum columns store the protobuf enum numbers (CameoPolicy, ApprovalStatus, ...)
 so the order of policies (ONLY_ME < APPROVED < MUTUALS < EVERYONE) is numeric.
 """
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
+from sqlalchemy import (false, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
                         String, Table, Text, UniqueConstraint, func)
 
 from kinora.runtime.db import BigId
@@ -129,7 +129,7 @@ notifications = Table(
     Column("generation_id", String(64), nullable=False, server_default=""),
     Column("post_id", String(64), nullable=False, server_default=""),
     Column("message", String(500), nullable=False),
-    Column("read", Boolean, nullable=False, server_default="false"),
+    Column("read", Boolean, nullable=False, server_default=false()),
     _now_column("created_at"),
     Index("ix_notifications_user_created", "user_id", "created_at"),
 )

@@ -4,7 +4,7 @@ user has been served (no repeats, daily caps, sessions)."""
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Index, Integer, LargeBinary, MetaData,
+from sqlalchemy import (false, BigInteger, Boolean, Column, Date, DateTime, Index, Integer, LargeBinary, MetaData,
                         SmallInteger, String, Table, Text)
 
 from kinora.runtime.events import define_event_tables
@@ -16,10 +16,10 @@ users = Table(
     Column("id", String(64), primary_key=True),
     Column("handle", String(64), nullable=False, server_default=""),
     Column("region", String(8), nullable=False, server_default=""),
-    Column("teen", Boolean, nullable=False, server_default="false"),
+    Column("teen", Boolean, nullable=False, server_default=false()),
     # Parental controls (identity ParentalControlsChanged): 0 = no cap.
     Column("daily_item_cap", Integer, nullable=False, server_default="0"),
-    Column("non_personalized", Boolean, nullable=False, server_default="false"),
+    Column("non_personalized", Boolean, nullable=False, server_default=false()),
     # Stated preferences: the text, its phrases as JSON [[phrase, +1|-1], ...]
     # and their embeddings (float32, row-major, one 384-d row per phrase).
     Column("prefs_text", Text, nullable=False, server_default=""),

@@ -18,6 +18,7 @@ from kinora.feed.v1 import feed_pb2_grpc
 from kinora.generator.v1 import events_pb2 as gen_ev
 from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.ml.embeddings import embed
+from kinora.runtime.convert import to_datetime
 from kinora.runtime import auth
 from kinora.runtime.clients import channel
 from kinora.runtime.errors import InvalidArgument, Unavailable, from_rpc_error
@@ -175,7 +176,7 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
 
     async def RecordViews(self, request, context):
         me = auth.require_user()
-        views = [(v.post_id, v.watch_ms, v.viewed_at.ToDatetime(tzinfo=__import__("datetime").timezone.utc)
+        views = [(v.post_id, v.watch_ms, to_datetime(v.viewed_at, "viewed_at")
                   if v.HasField("viewed_at") else None) for v in request.views]
         await self._run(self.feed.record_views, me.subject, views)
         return pb.RecordViewsResponse()

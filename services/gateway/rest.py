@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 import grpc
 from fastapi import APIRouter, Depends, Query, Request
@@ -26,6 +26,11 @@ from kinora.identity.v1 import identity_pb2 as ipb
 from kinora.runtime import auth
 from services.gateway.core import Gateway, anonymous, gateway_of, user
 from services.gateway.errors import ApiError
+
+# Bounded like the services' fields, so out-of-range numbers are a 422, never a 500.
+PageSize = Annotated[int, Query(ge=0, le=1000)]
+Seconds = Annotated[int, Field(ge=0, le=60)]
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 router = APIRouter(prefix="/api/v1")
 Caller = Depends(user)
@@ -149,7 +154,7 @@ async def create_invite(request: Request, caller=Caller):
 
 
 @router.get("/invites", tags=["accounts"])
-async def list_invites(request: Request, caller=Caller, page_size: int = 0, page_token: str = ""):
+async def list_invites(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     return as_json(await g.identity.ListInvites(ipb.ListInvitesRequest(page=page(page_size, page_token)),
                                                 timeout=g.timeout))
@@ -190,7 +195,7 @@ class GuardianConfirm(BaseModel):
 
 
 class Controls(BaseModel):
-    daily_feed_item_cap: int = 0
+    daily_feed_item_cap: int = Field(0, ge=0, le=100_000)
     non_personalized_feed: bool = False
     max_cameo_policy: Literal["only_me", "approved", "mutuals", "everyone"] = "only_me"
 
@@ -304,7 +309,7 @@ async def delete_my_cameo(request: Request, caller=Caller, takedown: bool = True
 
 @router.get("/cameos", tags=["cameo"])
 async def list_cameos(request: Request, caller=Caller, query: str = "", usable: bool = False,
-                      page_size: int = 0, page_token: str = ""):
+                      page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     return as_json(await g.cameo.ListCameos(cpb.ListCameosRequest(
         query=query, usable_by_caller=usable, page=page(page_size, page_token)), timeout=g.timeout))
@@ -362,7 +367,7 @@ async def remove_approval(handle: str, request: Request, caller=Caller):
 
 
 @router.get("/cameo/approvals", tags=["cameo"])
-async def list_approvals(request: Request, caller=Caller, page_size: int = 0, page_token: str = ""):
+async def list_approvals(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     cameo = await my_cameo(g, caller)
     return as_json(await g.cameo.ListApprovals(cpb.ListApprovalsRequest(
@@ -418,7 +423,7 @@ async def remove_restriction(restriction_id: str, request: Request, caller=Calle
 
 @router.get("/cameo/appearances", tags=["cameo"])
 async def list_appearances(request: Request, caller=Caller, include_removed: bool = False,
-                           page_size: int = 0, page_token: str = ""):
+                           page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     cameo = await my_cameo(g, caller)
     return as_json(await g.cameo.ListAppearances(cpb.ListAppearancesRequest(
@@ -438,7 +443,7 @@ class MarkRead(BaseModel):
 
 @router.get("/notifications", tags=["cameo"])
 async def list_notifications(request: Request, caller=Caller, unread_only: bool = False,
-                             page_size: int = 0, page_token: str = ""):
+                             page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     return as_json(await g.cameo.ListNotifications(cpb.ListNotificationsRequest(
         unread_only=unread_only, page=page(page_size, page_token)), timeout=g.timeout))
@@ -461,10 +466,10 @@ TERMINAL = {gpb.GENERATION_STATUS_COMPLETED, gpb.GENERATION_STATUS_FAILED, gpb.G
 class GenerationCreate(BaseModel):
     prompt: str
     cameos: list[str] = Field(default_factory=list, description="handles of the people in the clip (at most 2)")
-    seconds: int = 0
+    seconds: Seconds = 0
     size: str = ""
     model: str = ""
-    seed: int | None = None
+    seed: Seed | None = None
     remix_of: str = ""
     extend_of: str = ""
     quote_id: str = ""
@@ -515,7 +520,7 @@ async def create_generation(request: Request, caller=Caller):
 
 
 @router.get("/generations", tags=["generations"])
-async def list_generations(request: Request, caller=Caller, page_size: int = 0, page_token: str = "",
+async def list_generations(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = "",
                            order: Literal["asc", "desc"] = "desc"):
     g = gw(request)
     return as_json(await g.generator.ListGenerations(gpb.ListGenerationsRequest(
@@ -643,7 +648,7 @@ class PreferencesBody(BaseModel):
 
 
 @router.get("/feed", tags=["feed"])
-async def get_feed(request: Request, caller=Caller, page_size: int = 0, page_token: str = "", session_id: str = ""):
+async def get_feed(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = "", session_id: str = ""):
     g = gw(request)
     return as_json(await g.feed.GetFeed(fpb.GetFeedRequest(page=page(page_size, page_token), session_id=session_id),
                                         timeout=g.timeout))
@@ -701,7 +706,7 @@ async def comment(post_id: str, body: CommentBody, request: Request, caller=Call
 
 
 @router.get("/posts/{post_id}/comments", tags=["feed"])
-async def list_comments(post_id: str, request: Request, caller=Caller, page_size: int = 0, page_token: str = ""):
+async def list_comments(post_id: str, request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     return as_json(await g.feed.ListComments(fpb.ListCommentsRequest(post_id=post_id, page=page(page_size, page_token)),
                                              timeout=g.timeout))
@@ -753,7 +758,7 @@ async def unfollow(handle: str, request: Request, caller=Caller):
 
 
 @router.get("/users/{handle}/posts", tags=["feed"])
-async def user_posts(handle: str, request: Request, caller=Caller, page_size: int = 0, page_token: str = ""):
+async def user_posts(handle: str, request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     other = await user_id_of(g, handle)
     return as_json(await g.feed.ListUserPosts(fpb.ListUserPostsRequest(user_id=other, page=page(page_size, page_token)),
@@ -764,7 +769,7 @@ async def user_posts(handle: str, request: Request, caller=Caller, page_size: in
 
 class QuoteBody(BaseModel):
     model: str = "standard"
-    seconds: int = 10
+    seconds: Seconds = 10
     size: str = "720x1280"
     prefer_wait: bool = False
 
@@ -828,7 +833,7 @@ async def cancel_subscription(request: Request, caller=Caller):
 
 
 @router.get("/billing/statement", tags=["billing"])
-async def statement(request: Request, caller=Caller, page_size: int = 0, page_token: str = ""):
+async def statement(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     return as_json(await g.billing.GetStatement(bpb.GetStatementRequest(page=page(page_size, page_token)),
                                                 timeout=g.timeout))

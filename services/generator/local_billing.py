@@ -12,6 +12,7 @@ import asyncio
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.common.v1 import common_pb2
@@ -36,7 +37,13 @@ class LocalAllowanceBilling:
 
     async def reserve(self, generation_id: str, user_id: str, model: str, seconds: int, size: str,
                       quote_id: str = "") -> Reservation:
-        return await asyncio.to_thread(self._reserve, generation_id, user_id, model)
+        try:
+            return await asyncio.to_thread(self._reserve, generation_id, user_id, model)
+        except IntegrityError:  # a concurrent retry reserved this generation first
+            existing = self.reservation(generation_id)
+            if existing is None:
+                raise
+            return Reservation(existing.reservation_id, existing.tier)
 
     def _reserve(self, generation_id: str, user_id: str, model: str) -> Reservation:
         stamp = datetime.now(timezone.utc)

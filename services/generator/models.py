@@ -4,7 +4,7 @@ service is configured."""
 
 from __future__ import annotations
 
-from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (false, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, BigInteger, func)
 
 from kinora.runtime.events import define_event_tables
@@ -45,7 +45,7 @@ generations = Table(
     Column("media", Text, nullable=False, server_default="[]"),  # JSON list of media records
     Column("scene_report", Text, nullable=False, server_default=""),
     Column("compute_seconds", Float, nullable=False, server_default="0"),
-    Column("taken_down", Boolean, nullable=False, server_default="false"),
+    Column("taken_down", Boolean, nullable=False, server_default=false()),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("lease_owner", String(80), nullable=False, server_default=""),
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),

@@ -63,6 +63,9 @@ class GeneratorSettings(RuntimeSettings):
     pool_name: str = setting("KINORA_WORKER_POOL", str, "default", "the pool a worker process serves")
     worker_slots: int = setting("KINORA_WORKER_SLOTS", positive_int, 2,
                                 "jobs a worker runs at once (2 keeps the model busy while one finishes)")
+    model_concurrency: int = setting("KINORA_WORKER_MODEL_CONCURRENCY", positive_int, 1,
+                                     "model calls a worker has in flight; extra slots finish and store "
+                                     "clips while the model already works on the next one")
     lease_seconds: float = setting("KINORA_LEASE_SECONDS", non_negative_float, 30.0)
     max_attempts: int = setting("KINORA_MAX_ATTEMPTS", positive_int, 3)
     model_timeout_seconds: float = setting("KINORA_MODEL_TIMEOUT_SECONDS", non_negative_float, 1800.0)

@@ -2,9 +2,10 @@
 
 Claims jobs of its pool from the queue (see queue.py), runs each on Triton
 through `kinora.models.client`, then signs, makes stills, stores, completes and
-captures. `KINORA_WORKER_SLOTS` jobs run at once (default 2: while one clip is
-being finished and stored the model is already working on the next, so the
-GPU has no idle gaps between jobs).
+captures. `KINORA_WORKER_SLOTS` jobs are held at once (default 2) but only
+`KINORA_WORKER_MODEL_CONCURRENCY` model calls (default 1): while one clip is
+being finished and stored, the model already works on the next, so it has no
+idle gaps between jobs and is never asked to run two clips against each other.
 
 A heartbeat per job renews its lease, persists progress (throttled) and
 notices cancellation: when the job stops being ours, the model call is
@@ -31,7 +32,7 @@ from sqlalchemy import select
 
 from kinora.models.contract import Cameo, ModelCancelled, ModelError, ModelInputError, ModelRequest, ModelResult
 from kinora.runtime.db import make_engine, session_factory, transaction
-from kinora.runtime.errors import PermissionDenied
+from kinora.runtime.errors import NotFound, PermissionDenied, Unavailable
 from kinora.runtime.logs import configure_logging
 from kinora.runtime.settings import SettingsError, load_settings
 from services.generator import domain, metrics
@@ -80,6 +81,7 @@ class Worker:
         self.queue = JobQueue(sessions, tables, settings.lease_seconds, settings.max_attempts)
         self.running: set[asyncio.Task] = set()
         self.listener = None
+        self.model_calls = asyncio.Semaphore(settings.model_concurrency)
 
     # -- main loop -----------------------------------------------------------------
 
@@ -148,18 +150,23 @@ class Worker:
     async def _process(self, claim: Claim) -> None:
         row = claim.row
         cameo_ids = json.loads(row.cameo_ids)
+        names: list[str] = []
         if cameo_ids:
+            # Consent again, now: it may have been withdrawn while the job was queued.
             try:
                 if self.consent is None:
                     raise PermissionDenied("cameos can't be checked: the consent service is not configured")
                 await self.consent.check(row.user_id, cameo_ids, row.prompt, row.id)
-            except PermissionDenied as exc:
+                names = await self.consent.describe(cameo_ids)
+            except (PermissionDenied, NotFound) as exc:
                 await asyncio.to_thread(self._cancel_for_consent, claim, exc.message)
                 await self._settle(row.id)
                 return
+            except Unavailable as exc:
+                await self._fail(claim, "consent_unavailable", exc.message, True)
+                return
         request = await asyncio.to_thread(self._model_request, row)
-        if cameo_ids and self.consent is not None:
-            names = await self.consent.describe(cameo_ids)
+        if names:
             request.cameos = [Cameo(name=name) for name in names]
         route = self.routes.get(row.model)
         if route is None:
@@ -173,9 +180,7 @@ class Worker:
             progress.percent, progress.stage = percent, stage
 
         started = time.perf_counter()
-        call = asyncio.create_task(asyncio.to_thread(
-            self.runner.generate, route.triton_model, request, on_progress, cancel,
-            self.settings.model_timeout_seconds))
+        call = asyncio.create_task(self._call_model(route.triton_model, request, on_progress, cancel))
         lost = await self._heartbeat_until(call, claim, progress, cancel)
         try:
             result: ModelResult = await call
@@ -196,6 +201,13 @@ class Worker:
         timings = result.report.get("timings_s") or {}
         compute_s = float(timings.get("total") or (time.perf_counter() - started))
         await self._finish(claim, result, compute_s)
+
+    async def _call_model(self, triton_model: str, request: ModelRequest, on_progress, cancel) -> ModelResult:
+        async with self.model_calls:  # the lease is renewed while a job waits here too
+            if cancel.is_set():
+                raise ModelCancelled()
+            return await asyncio.to_thread(self.runner.generate, triton_model, request, on_progress, cancel,
+                                           self.settings.model_timeout_seconds)
 
     async def _heartbeat_until(self, call: asyncio.Task, claim: Claim, progress: JobProgress,
                                cancel: threading.Event) -> bool:

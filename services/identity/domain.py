@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import events_pb2, identity_pb2
+from kinora.runtime.convert import to_datetime
 from kinora.runtime.auth import Principal, mint_access_token
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied,
@@ -480,7 +481,7 @@ class Identity:
         now = now_utc()
         expires = None
         if req.HasField("expires_at") and (req.expires_at.seconds or req.expires_at.nanos):
-            expires = req.expires_at.ToDatetime(tzinfo=timezone.utc)
+            expires = to_datetime(req.expires_at, "expires_at")
             if expires <= now:
                 raise InvalidArgument("expires_at must be in the future", "invalid_expiry")
         prefix = "kin_" + secrets.token_hex(4)

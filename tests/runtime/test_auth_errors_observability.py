@@ -196,3 +196,43 @@ async def test_outgoing_channels_forward_the_callers_token_on_every_call_shape(s
                 auth.current_principal.reset(reset)
     finally:
         await downstream.stop()
+
+
+async def test_nul_characters_and_unstorable_values_are_invalid_arguments():
+    from sqlalchemy import create_engine, text
+
+    from kinora.identity.v1 import identity_pb2
+    from kinora.testing import temporary_database
+
+    with temporary_database() as url:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (v varchar(8))"))
+
+        async def store(request, context):
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": request.user_id})
+            return identity_pb2.GetUserResponse()
+
+        app = ServiceApp("valtest", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port()))
+        app.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("kinora.test.v1.V", {
+            "Store": grpc.unary_unary_rpc_method_handler(
+                store, request_deserializer=identity_pb2.GetUserRequest.FromString,
+                response_serializer=identity_pb2.GetUserResponse.SerializeToString)})])
+        await app.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as ch:
+                rpc = ch.unary_unary("/kinora.test.v1.V/Store",
+                                     request_serializer=identity_pb2.GetUserRequest.SerializeToString,
+                                     response_deserializer=identity_pb2.GetUserResponse.FromString)
+                for value, code in (("a\x00b", "nul_in_text"), ("x" * 100, "invalid_value")):
+                    with pytest.raises(grpc.aio.AioRpcError) as err:
+                        await rpc(identity_pb2.GetUserRequest(user_id=value), timeout=5)
+                    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                    assert error_code_of(err.value) == code
+                await rpc(identity_pb2.GetUserRequest(user_id="ok"), timeout=5)
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT v FROM t")).scalars().all() == ["ok"]
+        finally:
+            await app.stop()
+            engine.dispose()

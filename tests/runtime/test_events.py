@@ -152,7 +152,7 @@ def test_crash_between_state_change_and_relay_loses_nothing(setup, broker):
     from kinora.stack.tansu import TansuBroker, free_port
 
     doomed = TansuBroker(free_port()).start()
-    dead_relay = OutboxRelay(engine, tables, make_producer([doomed.bootstrap], "doomed"), "test")
+    dead_relay = OutboxRelay(engine, tables, make_producer([doomed.bootstrap], "doomed", timeout_ms=3000), "test")
     doomed.stop()
     with pytest.raises(Exception):
         dead_relay.publish_batch()

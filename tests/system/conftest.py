@@ -30,7 +30,13 @@ def gateway_url(platform):
         # Generous limits: the hostile-input tests must reach the handlers, not the rate limiter.
         "KINORA_RATE_USER_BURST": "100000", "KINORA_RATE_ANON_BURST": "100000", "KINORA_RATE_KEY_BURST": "100000",
         **{f"KINORA_{n.upper()}_ADDR": a for n, a in platform.addr.items()}})
-    server = GatewayServer(settings)
-    port = asyncio.run_coroutine_threadsafe(server.start(), platform.loop).result(60)
+    holder = {}
+
+    async def start():  # built on the platform's loop: its gRPC channels belong to that loop
+        holder["server"] = GatewayServer(settings)
+        return await holder["server"].start()
+
+    port = asyncio.run_coroutine_threadsafe(start(), platform.loop).result(60)
+    server = holder["server"]
     yield f"http://127.0.0.1:{port}"
     asyncio.run_coroutine_threadsafe(server.stop(), platform.loop).result(60)

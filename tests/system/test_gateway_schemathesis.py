@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
@@ -28,21 +27,18 @@ def test_no_server_error_on_any_operation(gateway_url, principals, request):
     assert len(operations) > 20, "the gateway's OpenAPI document lists too few operations"
     headers_for = {"anonymous": {}, "owner": {"Authorization": f"Bearer {principals.owner['token']}"},
                    "other": {"Authorization": f"Bearer {principals.other['token']}"}}
-    with httpx.Client(base_url=gateway_url, timeout=30) as client:
+    if True:
         for operation in operations:
             @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
                       suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(), who=st.sampled_from(list(headers_for)))
             def probe(case, who):
-                kwargs = case.as_transport_kwargs(base_url=gateway_url, headers=headers_for[who])
-                response = client.request(**{k: v for k, v in kwargs.items() if k in
-                                             ("method", "url", "headers", "params", "json", "content", "data",
-                                              "files", "cookies")})
+                response = case.call(base_url=gateway_url, headers=headers_for[who], timeout=30)
                 STATUSES[response.status_code] += 1
                 if response.status_code >= 500:
                     failures.append(f"{operation.method.upper()} {operation.path} as {who} -> "
-                                    f"{response.status_code}: {response.text[:300]}\n   {kwargs.get('url')} "
-                                    f"{str(kwargs.get('json') or kwargs.get('params'))[:300]}")
+                                    f"{response.status_code}: {response.text[:300]}\n   {case.formatted_path} "
+                                    f"query={case.query} body={str(case.body)[:200]}")
 
             probe()
     writer = request.config.pluginmanager.get_plugin("terminalreporter")

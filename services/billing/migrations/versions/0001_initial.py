@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=64), nullable=False),
     sa.Column('allowance_day', sa.Date(), nullable=True),
     sa.Column('allowance_granted', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint('user_id')
     )
     op.create_table('demand',
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=160), nullable=False),
     sa.Column('payload', sa.LargeBinary(), nullable=False),
     sa.Column('headers', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('event_id')
     )
@@ -84,7 +84,7 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=160), nullable=False),
     sa.Column('status', sa.String(length=16), server_default='done', nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='1', nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
     op.create_index('ix_processed_events_processed_at', 'processed_events', ['processed_at'], unique=False)

@@ -70,7 +70,7 @@ def upgrade() -> None:
     sa.Column('generation_id', sa.String(length=64), server_default='', nullable=False),
     sa.Column('post_id', sa.String(length=64), server_default='', nullable=False),
     sa.Column('message', sa.String(length=500), nullable=False),
-    sa.Column('read', sa.Boolean(), server_default='false', nullable=False),
+    sa.Column('read', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )

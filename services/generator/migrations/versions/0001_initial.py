@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('media', sa.Text(), server_default='[]', nullable=False),
     sa.Column('scene_report', sa.Text(), server_default='', nullable=False),
     sa.Column('compute_seconds', sa.Float(), server_default='0', nullable=False),
-    sa.Column('taken_down', sa.Boolean(), server_default='false', nullable=False),
+    sa.Column('taken_down', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('lease_owner', sa.String(length=80), server_default='', nullable=False),
     sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True),
@@ -91,7 +91,7 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=160), nullable=False),
     sa.Column('payload', sa.LargeBinary(), nullable=False),
     sa.Column('headers', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('event_id')
     )
@@ -99,7 +99,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('state', sa.String(length=16), server_default='active', nullable=False),
     sa.Column('drain_reason', sa.Text(), server_default='', nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('processed_events',
@@ -107,7 +107,7 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=160), nullable=False),
     sa.Column('status', sa.String(length=16), server_default='done', nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='1', nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
     op.create_index('ix_processed_events_processed_at', 'processed_events', ['processed_at'], unique=False)

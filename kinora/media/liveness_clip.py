@@ -1,0 +1,229 @@
+"""Liveness clips: a person reading digits aloud and turning their head, made
+from material that ships in packages. Used by `kinora demo` (to verify a cameo
+the way a phone would record it) and by the identity tests.
+
+The face is scikit-image's public-domain astronaut portrait; head turns are
+simulated by squeezing the face horizontally and sliding it toward the side the
+nose would point to. Speech is the digits read by espeak-ng (Debian package,
+installed by scripts/system-deps.sh). Clips are encoded with PyAV.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import skimage.data
+
+DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
+AUDIO_RATE = 48_000  # Opus only takes 48 kHz; AAC is fine with it too
+
+
+@dataclass(frozen=True)
+class Turn:
+    direction: str  # "left" | "right", in the speaker's own frame
+    start_s: float
+    end_s: float
+
+
+def _face_patch(height: int) -> np.ndarray:
+    """The astronaut's head and shoulders, scaled to `height` pixels (RGB)."""
+    portrait = skimage.data.astronaut()  # 512x512 RGB, face around x=224, y=113
+    crop = portrait[0:300, 90:360]
+    width = round(crop.shape[1] * height / crop.shape[0])
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _background(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    # A smooth gradient with a little texture, like a wall behind the speaker.
+    x = np.linspace(90, 150, width, dtype=np.float32)
+    y = np.linspace(0, 30, height, dtype=np.float32)[:, None]
+    base = (x[None, :] + y)[..., None] * np.array([1.0, 0.95, 0.85], np.float32)
+    base += rng.normal(0, 3, (height, width, 1)).astype(np.float32)
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def _turn_amount(t: float, turns: list[Turn]) -> float:
+    """Signed yaw in [-1, 1] at time t: + for the speaker's left, - for right."""
+    for turn in turns:
+        if turn.start_s <= t <= turn.end_s:
+            # Smooth ramp out and back so the turn looks like a head movement.
+            phase = (t - turn.start_s) / (turn.end_s - turn.start_s)
+            amount = np.sin(np.pi * phase) ** 0.5
+            return amount if turn.direction == "left" else -amount
+    return 0.0
+
+
+def _paste(frame: np.ndarray, patch: np.ndarray, cx: float, top: int) -> None:
+    h, w = patch.shape[:2]
+    x0 = int(round(cx - w / 2))
+    fx0, fx1 = max(0, x0), min(frame.shape[1], x0 + w)
+    fy1 = min(frame.shape[0], top + h)
+    if fx1 > fx0:
+        frame[top:fy1, fx0:fx1] = patch[: fy1 - top, fx0 - x0 : fx1 - x0]
+
+
+def render_frames(
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    duration_s: float,
+    turns: list[Turn] = (),
+    faces: int = 1,
+    still: bool = False,
+    seed: int = 0,
+):
+    """Yield RGB frames of `faces` astronauts (0, 1 or 2) turning as scripted."""
+    rng = np.random.default_rng(seed)
+    background = _background(width, height, rng)
+    patch = _face_patch(int(height * 0.8)) if faces else None
+    centres = [width / 2] if faces == 1 else [width * 0.27, width * 0.73]
+    still_frame = None
+    for i in range(round(duration_s * fps)):
+        if still and still_frame is not None:
+            yield still_frame
+            continue
+        t = i / fps
+        frame = background.copy()
+        if faces == 0:
+            # Something moving but no face: drifting shapes.
+            cx = int(width * (0.3 + 0.4 * (t / duration_s)))
+            cv2.circle(frame, (cx, height // 2), height // 5, (200, 60, 60), -1)
+            cv2.rectangle(frame, (width - cx - 20, 20), (width - cx + 20, 60), (40, 160, 40), -1)
+        else:
+            yaw = 0.0 if still else _turn_amount(t, list(turns))
+            squeeze = 1.0 - 0.4 * abs(yaw)
+            pw = max(8, int(patch.shape[1] * squeeze))
+            turned = cv2.resize(patch, (pw, patch.shape[0]), interpolation=cv2.INTER_AREA)
+            # Natural sway so a live clip is never pixel-still.
+            sway = 0.0 if still else 2.0 * np.sin(2 * np.pi * 0.7 * t)
+            for cx in centres[:faces]:
+                # Turning to one's left shows the face moving to the camera's right.
+                shift = yaw * 0.45 * patch.shape[1]
+                _paste(frame, turned, cx + shift + sway, height - patch.shape[0])
+        if still:
+            still_frame = frame
+        yield frame
+
+
+def speak_digits(digits: str, *, seconds: float, start_s: float = 0.4, seed: int = 0) -> np.ndarray:
+    """Mono float32 audio at AUDIO_RATE: espeak-ng reading `digits` with pauses,
+    over faint room noise (digital silence is not what microphones record)."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise RuntimeError("espeak-ng is not installed; run scripts/system-deps.sh")
+    rng = np.random.default_rng(seed)
+    audio = rng.normal(0, 0.002, int(seconds * AUDIO_RATE)).astype(np.float32)
+    if digits:
+        text = ", ".join(DIGIT_WORDS[int(d)] for d in digits)
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "speech.wav"
+            subprocess.run(
+                [espeak, "-v", "en-us+f2", "-s", "140", "-g", "25", "-w", str(wav), text],
+                check=True,
+                capture_output=True,
+            )
+            speech = _decode_audio(wav.read_bytes())
+        begin = int(start_s * AUDIO_RATE)
+        speech = speech[: len(audio) - begin]
+        audio[begin : begin + len(speech)] += 0.6 * speech
+    return audio
+
+
+def _decode_audio(data: bytes) -> np.ndarray:
+    with av.open(io.BytesIO(data)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+        chunks = []
+        for frame in container.decode(audio=0):
+            chunks += [f.to_ndarray().ravel() for f in resampler.resample(frame)]
+        chunks += [f.to_ndarray().ravel() for f in resampler.resample(None)]
+    return np.concatenate(chunks)
+
+
+def encode_clip(frames, audio: np.ndarray | None, *, width: int, height: int, fps: int, kind: str = "mp4") -> bytes:
+    """Encode RGB frames (+ mono float audio) as MP4/MOV (H.264+AAC) or WebM (VP9+Opus)."""
+    video_codec, audio_codec, fmt = {
+        "mp4": ("libx264", "aac", "mp4"),
+        "mov": ("libx264", "aac", "mov"),
+        "webm": ("libvpx-vp9", "libopus", "webm"),
+    }[kind]
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=fmt) as container:
+        vstream = container.add_stream(video_codec, rate=fps)
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        if video_codec == "libx264":
+            vstream.options = {"preset": "ultrafast", "crf": "23"}
+        else:
+            vstream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "35", "b": "0"}
+        astream = None
+        if audio is not None:
+            astream = container.add_stream(audio_codec, rate=AUDIO_RATE)
+            astream.layout = "mono"
+        for frame in frames:
+            container.mux(vstream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        container.mux(vstream.encode(None))
+        if astream is not None:
+            chunk = astream.codec_context.frame_size or 960
+            for pts in range(0, len(audio), chunk):
+                piece = audio[pts : pts + chunk]
+                if len(piece) < chunk:
+                    piece = np.pad(piece, (0, chunk - len(piece)))
+                aframe = av.AudioFrame.from_ndarray(piece[None, :].astype(np.float32), format="fltp", layout="mono")
+                aframe.sample_rate, aframe.pts = AUDIO_RATE, pts
+                container.mux(astream.encode(aframe))
+            container.mux(astream.encode(None))
+    return out.getvalue()
+
+
+def make_clip(
+    digits: str,
+    turns: list[Turn],
+    *,
+    width: int = 320,
+    height: int = 240,
+    fps: int = 15,
+    duration_s: float = 6.0,
+    faces: int = 1,
+    still: bool = False,
+    kind: str = "mp4",
+    seed: int = 0,
+) -> bytes:
+    frames = render_frames(
+        width=width, height=height, fps=fps, duration_s=duration_s, turns=turns, faces=faces, still=still, seed=seed
+    )
+    audio = speak_digits(digits, seconds=duration_s, seed=seed)
+    return encode_clip(frames, audio, width=width, height=height, fps=fps, kind=kind)
+
+
+def turns_for(directions: list[str], duration_s: float = 6.0) -> list[Turn]:
+    """Spread the challenge's turns over the clip, each ~1.1 s, with frontal gaps."""
+    slot = (duration_s - 1.0) / max(1, len(directions))
+    return [Turn(d, 0.8 + i * slot, 0.8 + i * slot + min(1.1, slot * 0.7)) for i, d in enumerate(directions)]
+
+
+# pocketsphinx's small English model mishears espeak-ng's "six", "eight" and
+# "nine"; a synthetic speaker can only answer challenges without them.
+MISHEARD_DIGITS = frozenset("689")
+
+
+def speakable(digits: str) -> bool:
+    """Whether espeak-ng's reading of these digits is recognised reliably."""
+    return not set(digits) & MISHEARD_DIGITS
+
+
+def clip_for_challenge(digits: str, head_turns: list[str], *, duration_s: float = 6.0, seed: int = 0) -> bytes:
+    """An MP4 answering a liveness challenge: `digits` as shown (spaces are
+    ignored) read aloud, and the head turns ("left"/"right") in order."""
+    spoken = "".join(ch for ch in digits if ch.isdigit())
+    bad = [d for d in head_turns if d not in ("left", "right")]
+    if bad:
+        raise ValueError(f"only left and right head turns can be simulated, not {', '.join(bad)}")
+    return make_clip(spoken, turns_for(list(head_turns), duration_s), duration_s=duration_s, seed=seed)
