@@ -34,14 +34,14 @@ def _nul_field(message) -> str | None:
     store NUL in text, so such input is refused up front for every service."""
     for field, value in message.ListFields():
         if field.type == _STRING:
-            values = value if field.label == FieldDescriptor.LABEL_REPEATED else (value,)
+            values = value if field.is_repeated else (value,)
             if any("\x00" in v for v in values):
                 return field.name
         elif field.type == _MESSAGE:
             if field.message_type.GetOptions().map_entry:
                 values = [v for v in value.values() if hasattr(v, "ListFields")]
             else:
-                values = value if field.label == FieldDescriptor.LABEL_REPEATED else (value,)
+                values = value if field.is_repeated else (value,)
             for item in values:
                 found = _nul_field(item)
                 if found:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import grpc
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError as PydanticValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -76,7 +77,8 @@ def install(app) -> None:
         return _response(ApiError(HTTP_BY_GRPC.get(exc.status, 500), exc.code, exc.message))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
+    @app.exception_handler(PydanticValidationError)  # models built by hand, e.g. from multipart forms
+    async def validation_error(request: Request, exc):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form"))
         message = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request")

@@ -21,6 +21,7 @@ DEFAULT_SIZE = "720x1280"
 DEFAULT_MODEL = "standard"
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_SIDE = 8192
+MAX_IMAGE_PIXELS = 4096 * 4096  # ~64 MB decoded as RGBA; outputs are at most 1920x1080
 MIN_IMAGE_SIDE = 16
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 MAX_IDEMPOTENCY_KEY = 255
@@ -80,6 +81,10 @@ def check_image(data: bytes) -> str:
                     raise InvalidArgument(f"the input image is {kind or 'an unknown format'}; use PNG, JPEG or WebP",
                                           "unsupported_image_type")
                 width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:  # checked before decoding: bounds memory
+                    raise InvalidArgument(f"the input image is {width}x{height}; at most "
+                                          f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted",
+                                          "invalid_image_dimensions")
                 if not (MIN_IMAGE_SIDE <= width <= MAX_IMAGE_SIDE and MIN_IMAGE_SIDE <= height <= MAX_IMAGE_SIDE):
                     raise InvalidArgument(f"the input image is {width}x{height}; each side must be "
                                           f"{MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} pixels", "invalid_image_dimensions")

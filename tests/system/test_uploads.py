@@ -128,8 +128,6 @@ def test_generation_image_refused_quickly_and_cheaply(platform, principals, case
     assert grew_mb < bound_mb(data), f"{case}: peak memory grew {grew_mb:.0f} MB"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: check_image fully decodes images up to 8192x8192 (256 MB RGBA) "
-                                       "from a 254 KB upload; see services/generator/validation.py")
 def test_image_bomb_within_the_side_limit_is_bounded(platform, principals):
     """An 8192x8192 RGBA PNG passes the size and side checks (a few hundred KB
     on the wire) but decodes to 256 MB. Refusing or accepting it must not cost
