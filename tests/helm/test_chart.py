@@ -352,9 +352,11 @@ def test_env_points_at_rendered_services_and_secrets(release):
             secret = env["KINORA_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
             assert secret["key"] == ("generator" if role == "generator-worker" else role)
         if role == "generator-worker":
-            assert_addr(env["KINORA_TRITON_URL"]["value"], "grpc")
+            assert_addr(env["KINORA_TRITON_ADDR"]["value"], "grpc")
             pool = doc["spec"]["template"]["metadata"]["labels"]["kinora.dev/pool"]
-            assert env["KINORA_TRITON_URL"]["value"].startswith(f"{RELEASE}-model-{pool}:")
+            assert env["KINORA_TRITON_ADDR"]["value"].startswith(f"{RELEASE}-model-{pool}:")
+            assert env["KINORA_WORKER_POOL"]["value"] == pool
+            assert f"{pool}=" in env["KINORA_GENERATOR_POOLS"]["value"]
         if role in ("generator", "generator-worker"):
             assert env["KINORA_BLOB_DIR"]["value"] == "/var/lib/kinora/blobs"
             assert env["KINORA_C2PA_KEY_FILE"]["value"].startswith("/var/run/kinora/c2pa/")

@@ -62,24 +62,18 @@
   value: /var/run/kinora/jwt
 {{- end }}
 {{- if eq $w.kind "worker" }}
-{{- /* A worker claims jobs of its pool's model only and calls that pool's Triton. */}}
-- name: KINORA_TRITON_URL
+{{- /* A worker claims jobs of its pool's models only and calls that pool's Triton. */}}
+- name: KINORA_TRITON_ADDR
   value: {{ include "kinora.tritonAddr" (dict "root" $root "pool" $w.pool) | quote }}
-- name: KINORA_POOL
+- name: KINORA_WORKER_POOL
   value: {{ $w.pool | quote }}
-- name: KINORA_WORKER_MODELS
-  value: {{ $w.model | quote }}
 {{- end }}
-{{- if and (eq $w.name "generator") $w.pools }}
-{{- /* The API reaches every pool for admin RPCs (DrainPool/ResumePool, pool status). */}}
-{{- $entries := list }}
-{{- range $pool := $w.pools }}
-{{- $entries = append $entries (printf "%s=%s" $pool (include "kinora.tritonAddr" (dict "root" $root "pool" $pool))) }}
-{{- end }}
-- name: KINORA_TRITON_URL
-  value: {{ include "kinora.tritonAddr" (dict "root" $root "pool" (first $w.pools)) | quote }}
-- name: KINORA_MODEL_POOLS
-  value: {{ join "," $entries | quote }}
+{{- if or (eq $w.kind "worker") (eq $w.name "generator") }}
+{{- /* Public model names -> Triton models, and which pool serves which (services/generator/settings.py). */}}
+- name: KINORA_GENERATOR_MODELS
+  value: {{ $root.Values.generatorRouting.models | quote }}
+- name: KINORA_GENERATOR_POOLS
+  value: {{ $root.Values.generatorRouting.pools | quote }}
 {{- end }}
 {{- if eq $w.kind "modelServer" }}
 - name: KINORA_POOL
