@@ -107,7 +107,7 @@ SETTINGS: dict[str, dict] = {
     "space": {"text": "outer space moon planet stars orbit", "ground": "stone", "width": 24.0, "sky": "space", "ambience": "space", "floor_color": (0.55, 0.55, 0.55), "far_color": (0.02, 0.02, 0.05), "gravity": 1.62},
     "living_room": {"text": "living room home apartment lounge", "ground": "wood", "width": 8.0, "sky": "indoor", "ambience": "room", "floor_color": (0.6, 0.45, 0.3), "far_color": (0.75, 0.7, 0.62)},
     "park": {"text": "park lawn playground meadow garden", "ground": "grass", "width": 24.0, "sky": "open", "ambience": "park", "floor_color": (0.35, 0.6, 0.25), "far_color": (0.3, 0.5, 0.3)},
-    "road": {"text": "road highway countryside drive", "ground": "asphalt", "width": 40.0, "sky": "open", "ambience": "road", "floor_color": (0.25, 0.25, 0.27), "far_color": (0.45, 0.6, 0.4)},
+    "road": {"text": "road highway countryside", "ground": "asphalt", "width": 40.0, "sky": "open", "ambience": "road", "floor_color": (0.25, 0.25, 0.27), "far_color": (0.45, 0.6, 0.4)},
 }
 
 STYLES = {

@@ -109,14 +109,16 @@ def parse_prompt(prompt: str) -> dict:
     for m in mentions:  # how many: "two dogs", "3 balls"
         before = tokens[m["index"] - 1][0] if m["index"] > 0 else ""
         m["count"] = C.NUMBER_WORDS.get(before, int(before) if before.isdigit() and 0 < int(before) < 6 else 1)
-        m["new"] = before not in ("the", "his", "her", "their", "its")
-    return {"mentions": mentions, "dialogue": dialogue, "not_understood": leftovers}
+        # "a dog ... the dog" is one dog; only "a/an/another/two..." introduces another
+        m["new"] = before in ("a", "an", "another") or m["count"] > 1
+    return {"mentions": mentions, "dialogue": dialogue, "not_understood": list(dict.fromkeys(leftovers))}
 
 
 def _pick_setting(prompt: str, mentions: list[dict]) -> tuple[str, float, str]:
     named = [m for m in mentions if m["category"] == "setting"]
-    if named:
-        return named[0]["concept"], named[0]["score"], "named"
+    if named:  # the surest match wins; a two-word name beats a single cue word
+        best = max(named, key=lambda m: (m["score"], len(m["text"].split())))
+        return best["concept"], best["score"], "named"
     names, vectors = _setting_index()
     scores = vectors @ embed([prompt])[0]
     j = int(np.argmax(scores))

@@ -149,11 +149,13 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
         scene.decor.append({"id": "hoop", "kind": "hoop", "x": hoop_x, "board_x": board_x})
 
     # Characters.
-    spacing = width / (len(people) + 1)
+    # keep the cast close enough to share the frame
+    spacing = min(width / (len(people) + 1), 3.5)
+    first_x = width / 2 - spacing * (len(people) - 1) / 2
     for index, e in enumerate(people):
         spec = C.ENTITIES[e["kind"]]
         ch = Character(e["id"], e["kind"], e["category"], spec["height"] * rng.uniform(0.95, 1.05), tuple(e["color"]), cameo=e.get("cameo"), voice=e.get("voice"))
-        x0 = spacing * (index + 1)
+        x0 = first_x + spacing * index
         speed = 0.0
         if "run" in actions:
             speed = 3.2 if ch.category == "character" else 4.5
@@ -410,17 +412,34 @@ def _speech(scene: Scene, rng: random.Random) -> None:
                 ch.mouth[k] = max(ch.mouth[k], math.sin(math.pi * u) * s["stress"])
 
 
+def _subject_x(scene: Scene) -> np.ndarray | None:
+    """Per-frame x of what the camera should follow: the first body, else the first character, else the first vehicle."""
+    if scene.bodies:
+        return scene.sim.positions[:, 0, 0].numpy()
+    if scene.characters:
+        return scene.characters[0].x_path
+    if scene.vehicles:
+        v = scene.vehicles[0]
+        return v["x0"] + v["speed"] * np.arange(scene.frames) / scene.fps + v["width"] / 2
+    return None
+
+
 def _camera(scene: Scene, focus: tuple[float, float], rng: random.Random) -> np.ndarray:
     w, h = scene.plan["size"]
     aspect = w / h
     span = max(focus[1] - focus[0], 4.0)
     # Landscape fits the action's width; portrait keeps people large and follows the action.
     view_h = float(np.clip(span * 1.2 if aspect < 1 else span / aspect * 1.05, 4.5, 9.0 if aspect < 1 else 12.0))
+    # tall things (the backboard, people, a thrown ball's apex) stay clear of the top
+    # fifth of the frame, where a cinematic letterbox would hide them
+    top = 4.4 if any(d["kind"] == "hoop" for d in scene.decor) else 0.0
+    top = max([top] + [c.height + 0.6 for c in scene.characters])
+    view_h = max(view_h, top / 0.62)
     cx = (focus[0] + focus[1]) / 2
     view_w = view_h * aspect
     follow = None
-    if view_w < span:
-        subject = scene.sim.positions[:, 0, 0].numpy() if scene.bodies else scene.characters[0].x_path
+    subject = _subject_x(scene)
+    if view_w < span and subject is not None:
         lo, hi = focus[0] + view_w / 2, focus[1] - view_w / 2
         follow = np.clip(np.convolve(np.pad(subject, 12, mode="edge"), np.ones(25) / 25, mode="valid"), lo, hi)
         cx = float(follow[0])
@@ -445,8 +464,7 @@ def _camera(scene: Scene, focus: tuple[float, float], rng: random.Random) -> np.
     elif move == "crane_up":
         cam[:, 1] = cy + ease * view_h * 0.25
         cam[:, 2] = view_h * (1 + 0.15 * ease)
-    elif move == "tracking":
-        subject = scene.sim.positions[:, 0, 0].numpy() if scene.bodies else scene.characters[0].x_path
+    elif move == "tracking" and subject is not None:
         smooth = np.convolve(np.pad(subject, 12, mode="edge"), np.ones(25) / 25, mode="valid")
         cam[:, 0] = smooth
     elif move == "handheld":

@@ -114,26 +114,28 @@ def render_frames(
         yield frame
 
 
-def speak_digits(digits: str, *, seconds: float, start_s: float = 0.4, seed: int = 0) -> np.ndarray:
-    """Mono float32 audio at AUDIO_RATE: espeak-ng reading `digits` with pauses,
-    over faint room noise (digital silence is not what microphones record)."""
+def read_aloud(digits: str) -> np.ndarray:
+    """espeak-ng reading `digits` with a pause after each: mono float32 at AUDIO_RATE."""
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         raise RuntimeError("espeak-ng is not installed; run scripts/system-deps.sh")
+    text = ", ".join(DIGIT_WORDS[int(d)] for d in digits)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        subprocess.run([espeak, "-v", "en-us+f2", "-s", "140", "-g", "25", "-w", str(wav), text],
+                       check=True, capture_output=True)
+        return _decode_audio(wav.read_bytes())
+
+
+def speak_digits(digits: str, *, seconds: float, start_s: float = 0.4, seed: int = 0) -> np.ndarray:
+    """Mono float32 audio at AUDIO_RATE: espeak-ng reading `digits` with pauses,
+    over faint room noise (digital silence is not what microphones record).
+    Speech longer than `seconds` is cut off."""
     rng = np.random.default_rng(seed)
     audio = rng.normal(0, 0.002, int(seconds * AUDIO_RATE)).astype(np.float32)
     if digits:
-        text = ", ".join(DIGIT_WORDS[int(d)] for d in digits)
-        with tempfile.TemporaryDirectory() as tmp:
-            wav = Path(tmp) / "speech.wav"
-            subprocess.run(
-                [espeak, "-v", "en-us+f2", "-s", "140", "-g", "25", "-w", str(wav), text],
-                check=True,
-                capture_output=True,
-            )
-            speech = _decode_audio(wav.read_bytes())
         begin = int(start_s * AUDIO_RATE)
-        speech = speech[: len(audio) - begin]
+        speech = read_aloud(digits)[: len(audio) - begin]
         audio[begin : begin + len(speech)] += 0.6 * speech
     return audio
 
@@ -221,9 +223,12 @@ def speakable(digits: str) -> bool:
 
 def clip_for_challenge(digits: str, head_turns: list[str], *, duration_s: float = 6.0, seed: int = 0) -> bytes:
     """An MP4 answering a liveness challenge: `digits` as shown (spaces are
-    ignored) read aloud, and the head turns ("left"/"right") in order."""
+    ignored) read aloud, and the head turns ("left"/"right") in order; at
+    least `duration_s` long, longer when the digits need it."""
     spoken = "".join(ch for ch in digits if ch.isdigit())
     bad = [d for d in head_turns if d not in ("left", "right")]
     if bad:
         raise ValueError(f"only left and right head turns can be simulated, not {', '.join(bad)}")
+    # Six digits take espeak-ng about 7 s: make the clip long enough to say them all.
+    duration_s = max(duration_s, round(len(read_aloud(spoken)) / AUDIO_RATE + 1.2, 1))
     return make_clip(spoken, turns_for(list(head_turns), duration_s), duration_s=duration_s, seed=seed)

@@ -29,7 +29,7 @@ def embed(texts: list[str]) -> np.ndarray:
         return np.zeros((0, 384), dtype=np.float32)
     with _lock:  # the tokenizer is not thread-safe
         vectors = _model().encode(
-            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True
+            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
     return vectors.astype(np.float32)
 

@@ -219,6 +219,11 @@ class ModelServer:
         self._triton = triton
         LOG.info("serving %s on grpc :%d (triton log %s)", ", ".join(self.models), grpc_port, self.log_file)
 
+    @property
+    def access_token(self) -> str | None:
+        """PyTriton's token for the protected endpoints (statistics, model repository)."""
+        return self._triton.get_access_token() if self._triton is not None else None
+
     def stop(self) -> None:
         if self._triton is not None:
             self._triton.stop()
@@ -247,14 +252,15 @@ def serve(models: dict[str, VideoModel], grpc_port: int = 8001, http_port: int =
 
 
 def load_model(spec: str) -> tuple[str, VideoModel]:
-    """`worldsim`, or `name=package.module:factory` for any other model (e.g.
-    `ltx2=ltx2.model:create`): the factory is called with no arguments and returns
-    a VideoModel; it reads its own settings (weights path...) from the environment."""
+    """`worldsim`, `ltx2`, or `name=package.module:factory` for any other model: the
+    factory is called with no arguments and returns a VideoModel; it reads its own
+    settings (weights path...) from the environment."""
+    builtin = {"worldsim": "worldsim.model:WorldSim", "ltx2": "kinora.models.ltx2:load_from_env"}
     name, _, target = spec.partition("=")
     if not target:
-        if name != "worldsim":
-            raise SystemExit(f"unknown model {name!r}: use 'worldsim' or NAME=module:factory")
-        target = "worldsim.model:WorldSim"
+        if name not in builtin:
+            raise SystemExit(f"unknown model {name!r}: use one of {sorted(builtin)} or NAME=module:factory")
+        target = builtin[name]
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise SystemExit(f"model {name!r}: expected NAME=module:factory, got {spec!r}")
@@ -268,14 +274,15 @@ def load_model(spec: str) -> tuple[str, VideoModel]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve Kinora video models through Triton")
-    parser.add_argument("--model", action="append", required=True, help="model to serve (repeatable): worldsim, or NAME=module:factory")
+    parser.add_argument("--model", action="append", required=True, help="model to serve (repeatable): worldsim, ltx2, or NAME=module:factory")
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--metrics-port", type=int, default=8002)
     parser.add_argument("--log-file", default=None, help="Triton's own log (default /tmp/triton-<grpc port>.log)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve(dict(load_model(spec) for spec in args.model), args.grpc_port, args.http_port, args.metrics_port, args.log_file)
+    specs = [spec.strip() for arg in args.model for spec in arg.split(",") if spec.strip()]  # "worldsim,ltx2" works too
+    serve(dict(load_model(spec) for spec in specs), args.grpc_port, args.http_port, args.metrics_port, args.log_file)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ from stack_support import sign_up, start_stack
 
 from kinora.media.probe import probe_mp4
 
+# The SDK warns that OpenAI's own Sora API is shutting down; this one is not.
+pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):

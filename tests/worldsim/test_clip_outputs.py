@@ -176,3 +176,27 @@ def test_cancel_and_bad_input(worldsim):
         worldsim.generate(ModelRequest(prompt="a dog runs", seconds=4, image=b"not an image"), lambda p, s: None, lambda: False)
     with pytest.raises(ModelInputError, match="seconds"):
         worldsim.generate(ModelRequest(prompt="a dog runs", seconds=3), lambda p, s: None, lambda: False)
+
+
+def test_remix_of_a_clip_edits_its_plan(make_clip):
+    parent = make_clip("a child throws a ball in the park", seed=8)
+    child = make_clip("make it night and replace the ball with a watermelon", seed=8, remix_plan=parent.report["plan"])
+    plan = child.report["plan"]
+    assert plan["time_of_day"] == "night" and plan["setting"] == "park"
+    assert "watermelon" in [e["kind"] for e in plan["entities"]]
+    assert child.report["tracks"]["bodies"]  # the watermelon is simulated
+    body = next(iter(child.report["tracks"]["bodies"].values()))
+    assert body["kind"] == "watermelon" and body["material"] == "fruit"
+    # night is darker than the parent's day, seen in the decoded frames
+    assert np.mean(child.frames[20]) < 0.7 * np.mean(parent.frames[20])
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1024, 1792), (1792, 1024), (1080, 1920), (1920, 1080)])
+def test_every_allowed_size_renders(worldsim, size):
+    width, height = size
+    request = ModelRequest(prompt="a dog chases a ball in the park, cinematic", seconds=4, width=width, height=height, seed=1, quality="pro", watermark="@size")
+    result = worldsim.generate(request, lambda p, s: None, lambda: False)
+    probe = probe_mp4(result.mp4, decode_frames=True, frame_step=48)
+    assert (probe.width, probe.height, probe.fps, probe.frame_count) == (width, height, 24.0, 96)
+    assert probe.audio_rate == 48000 and probe.audio_channels == 2
+    assert len(probe.frames) == 2 and probe.frames[0].std() > 10  # a picture, not a blank frame
