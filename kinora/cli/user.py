@@ -157,24 +157,28 @@ def register(app: typer.Typer) -> None:
     @cameo.command("verify")
     def cameo_verify(video: Path = typer.Option(None, help="the recording answering the challenge"),
                      verification: str = typer.Option("", help="id of a challenge already shown"),
+                     nonce: str = typer.Option("", help="the nonce shown with that challenge"),
                      json_out: bool = JSON):
         """Show a liveness challenge; with --video, submit the recording."""
         def go():
-            ver_id = verification
+            ver_id, ver_nonce = verification, nonce
+            if ver_id and not ver_nonce:
+                raise CliError("--verification needs the --nonce shown with its challenge")
             if not ver_id:
                 started = call("POST", "/api/v1/cameo/verifications")["verification"]
                 ver_id = started["id"]
                 ch = started["challenge"]
+                ver_nonce = ch.get("nonce", "")
                 if not video or not json_out:
                     err.print(f"read aloud: [bold]{ch['digits']}[/bold]; turn your head: "
                               f"{', '.join(t.removeprefix('HEAD_TURN_').lower() for t in ch.get('head_turns', []))}"
-                              f"  (verification {ver_id})")
+                              f"  (--verification {ver_id} --nonce {ver_nonce})")
                 if not video:
                     emit(started, json_out, ver_id)
                     return
             if not video.exists():
                 raise CliError(f"{video} does not exist")
-            result = call("POST", f"/api/v1/cameo/verifications/{ver_id}/video",
+            result = call("POST", f"/api/v1/cameo/verifications/{ver_id}/video", data={"nonce": ver_nonce},
                           files={"video": (video.name, video.read_bytes(), "video/mp4")})["verification"]
             failed = [c["reason"] for c in result.get("checks", []) if c.get("evaluated") and not c.get("passed")]
             if result["status"] != "VERIFICATION_STATUS_PASSED":

@@ -96,64 +96,14 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         return self.verifier.verify_cached(token) or await self.verifier.verify(token)
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler):
-        metrics = _CallMetrics(self.service, method.rsplit("/", 1)[-1])
-        span_name = method.lstrip("/")
-
-        def start(metadata):
-            carrier = {k: v for k, v in metadata if k == "traceparent" or k == "tracestate"}
-            parent = extract_context(carrier) if carrier else None
-            span = _tracer.start_span(span_name, context=parent, kind=SpanKind.SERVER,
-                                      attributes={"rpc.system": "grpc", "rpc.method": span_name})
-            return span, otel_context.attach(trace.set_span_in_context(span))
-
-        async def fail(context, span, exc: Exception) -> grpc.StatusCode:
-            if isinstance(exc, DataError):  # e.g. a value longer than its column: the input's fault
-                exc = InvalidArgument("a field is too long or holds a value that cannot be stored", "invalid_value")
-            if isinstance(exc, KinoraError):
-                code, message = exc.status, exc.message
-                context.set_trailing_metadata(((ERROR_CODE_KEY, exc.code),))
-            else:
-                code = grpc.StatusCode.INTERNAL
-                message = f"internal error; quote reference {current_trace_id() or 'n/a'} when reporting it"
-                log.exception("unhandled error in %s", span_name)
-            span.set_status(Status(StatusCode.ERROR, message))
-            await context.abort(code, message)
-            return code  # not reached: abort raises
-
-        def finish(span, token, started, code):
-            metrics.duration.observe(time.perf_counter() - started)
-            metrics.count(code)
-            if code is not _OK:
-                span.set_attribute("rpc.grpc.status_code", code.value[0])
-            span.end()
-            otel_context.detach(token)
+        method_info = _Method(self, method)
 
         if handler.unary_unary or handler.stream_unary:
             inner = handler.unary_unary or handler.stream_unary
 
             async def unary(request, context):
-                started = time.perf_counter()
-                metadata = context.invocation_metadata() or ()
-                span, token = start(metadata)
-                code = _OK
-                principal_token = None
-                try:
-                    principal_token = auth.current_principal.set(await self._enter(metadata))
-                    check_request(request)
+                async with _Call(method_info, request, context):
                     return await inner(request, context)
-                except KinoraError as exc:
-                    code = exc.status
-                    await fail(context, span, exc)
-                except (grpc.aio.AbortError, grpc.aio.UsageError):
-                    code = context.code() or grpc.StatusCode.UNKNOWN
-                    raise
-                except Exception as exc:  # noqa: BLE001 - turned into INTERNAL with a reference
-                    code = grpc.StatusCode.INVALID_ARGUMENT if isinstance(exc, DataError) else grpc.StatusCode.INTERNAL
-                    await fail(context, span, exc)
-                finally:
-                    if principal_token is not None:
-                        auth.current_principal.reset(principal_token)
-                    finish(span, token, started, code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN)
 
             factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
             return factory(unary, request_deserializer=handler.request_deserializer,
@@ -162,33 +112,86 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         inner_stream = handler.unary_stream or handler.stream_stream
 
         async def streaming(request, context):
-            started = time.perf_counter()
-            metadata = context.invocation_metadata() or ()
-            span, token = start(metadata)
-            code = _OK
-            principal_token = None
-            try:
-                principal_token = auth.current_principal.set(await self._enter(metadata))
-                check_request(request)
+            async with _Call(method_info, request, context):
                 async for item in inner_stream(request, context):
                     yield item
-            except KinoraError as exc:
-                code = exc.status
-                await fail(context, span, exc)
-            except (grpc.aio.AbortError, grpc.aio.UsageError):
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except Exception as exc:  # noqa: BLE001
-                code = grpc.StatusCode.INVALID_ARGUMENT if isinstance(exc, DataError) else grpc.StatusCode.INTERNAL
-                await fail(context, span, exc)
-            finally:
-                if principal_token is not None:
-                    auth.current_principal.reset(principal_token)
-                finish(span, token, started, code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN)
 
         factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
         return factory(streaming, request_deserializer=handler.request_deserializer,
                        response_serializer=handler.response_serializer)
+
+
+class _Method:
+    """What the interceptor knows about one method, built once."""
+
+    def __init__(self, interceptor: RuntimeInterceptor, method: str):
+        self.interceptor = interceptor
+        self.metrics = _CallMetrics(interceptor.service, method.rsplit("/", 1)[-1])
+        self.span_name = method.lstrip("/")
+        self.attributes = {"rpc.system": "grpc", "rpc.method": self.span_name}
+
+
+class _Call:
+    """One call: span and trace context, principal, request checks, error
+    mapping and metrics around the handler (unary and streaming alike)."""
+
+    __slots__ = ("m", "request", "context", "started", "span", "otel_token", "principal_token")
+
+    def __init__(self, method: _Method, request, context):
+        self.m, self.request, self.context = method, request, context
+
+    async def __aenter__(self):
+        self.started = time.perf_counter()
+        self.principal_token = None
+        metadata = self.context.invocation_metadata() or ()
+        carrier = {k: v for k, v in metadata if k == "traceparent" or k == "tracestate"}
+        parent = extract_context(carrier) if carrier else None
+        self.span = _tracer.start_span(self.m.span_name, context=parent, kind=SpanKind.SERVER,
+                                       attributes=self.m.attributes)
+        self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
+        try:
+            self.principal_token = auth.current_principal.set(await self.m.interceptor._enter(metadata))
+            check_request(self.request)
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        code = _OK
+        try:
+            if exc is None:
+                return False
+            if isinstance(exc, (grpc.aio.AbortError, grpc.aio.UsageError)):
+                code = self.context.code() or grpc.StatusCode.UNKNOWN
+                return False
+            if isinstance(exc, DataError):  # e.g. a value longer than its column: the input's fault
+                exc = InvalidArgument("a field is too long or holds a value that cannot be stored", "invalid_value")
+            if isinstance(exc, KinoraError):
+                code, message = exc.status, exc.message
+                self.context.set_trailing_metadata(((ERROR_CODE_KEY, exc.code),))
+            else:
+                code = grpc.StatusCode.INTERNAL
+                message = f"internal error; quote reference {current_trace_id() or 'n/a'} when reporting it"
+                log.exception("unhandled error in %s", self.m.span_name, exc_info=(exc_type, exc, tb))
+            self.span.set_status(Status(StatusCode.ERROR, message))
+            await self.context.abort(code, message)  # raises
+        finally:
+            if self.principal_token is not None:
+                auth.current_principal.reset(self.principal_token)
+                self.principal_token = None
+            if self.span is not None:
+                self._finish(code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN)
+
+    def _finish(self, code: grpc.StatusCode) -> None:
+        metrics = self.m.metrics
+        metrics.duration.observe(time.perf_counter() - self.started)
+        metrics.count(code)
+        if code is not _OK:
+            self.span.set_attribute("rpc.grpc.status_code", code.value[0])
+        self.span.end()
+        self.span = None
+        otel_context.detach(self.otel_token)
 
 
 def _is_plumbing(method: str) -> bool:

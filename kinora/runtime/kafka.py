@@ -18,7 +18,7 @@ HEADER_SOURCE = "source"
 HEADER_TIME = "time_ms"
 
 
-def make_producer(bootstrap: list[str], client_id: str, timeout_ms: int = 15_000) -> KafkaProducer:
+def make_producer(bootstrap: list[str], client_id: str, timeout_ms: int = 30_000) -> KafkaProducer:
     """`timeout_ms` bounds how long a send may wait for the broker: the relay
     then rolls back and retries, instead of hanging while the broker is down."""
     return KafkaProducer(

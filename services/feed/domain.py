@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import BigInteger, String, and_, case, cast, delete, extract, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -104,15 +104,20 @@ class FeedPage:
 
 class PreferenceIndex:
     """Embeddings of the most recent public posts, in memory, for the
-    preference candidate source (a matrix product instead of a table scan).
-    Refreshed incrementally; state is re-checked when candidates are loaded,
-    so a takedown is never served from here."""
+    preference candidate source (a matrix product instead of a table scan)
+    and for scoring (so a request needn't load 1.5 kB per candidate).
+    Refreshed incrementally by `updated_at`, so a republished post's new
+    embedding replaces the old one; each entry keeps the `updated_at` it was
+    read at, and a lookup with a different stamp misses. State is re-checked
+    when candidates are loaded, so a takedown is never served from here."""
 
     def __init__(self, capacity: int = 20_000, refresh_s: float = 2.0):
         self.capacity, self.refresh_s = capacity, refresh_s
-        self._ids: list[str] = []
-        self._matrix = np.zeros((0, DIM), dtype=np.float32)
-        self._since: datetime | None = None
+        # One snapshot (ids, matrix, row of id, updated_at µs per row), swapped whole so readers need no lock.
+        self._snap: tuple[list[str], np.ndarray, dict[str, int], np.ndarray] = (
+            [], np.zeros((0, DIM), dtype=np.float32), {}, np.zeros(0, dtype=np.int64))
+        self._since_created: datetime | None = None
+        self._since_updated: datetime | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
 
@@ -122,33 +127,61 @@ class PreferenceIndex:
         with self._lock:
             self._checked = time.monotonic()
             p = m.posts.c
-            q = (select(p.id, p.embedding, p.created_at)
+            q = (select(p.id, p.embedding, p.created_at, p.updated_at, _micros(p.updated_at).label("stamp"))
                  .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.embedding.is_not(None))
                  .order_by(p.created_at.desc()).limit(self.capacity))
-            if self._since is not None:
-                q = q.where(p.created_at > self._since - timedelta(seconds=5))
+            if self._since_updated is not None:
+                q = q.where(p.updated_at > self._since_updated - timedelta(seconds=5))
             rows = session.execute(q).all()
             if not rows:
                 return
-            known = set(self._ids)
-            fresh = [r for r in reversed(rows) if r.id not in known]
+            ids, matrix, pos, stamps = self._snap
+            matrix, stamps = matrix.copy(), stamps.copy()
+            slack = self._since_created - timedelta(seconds=5) if self._since_created else None
+            fresh = []
+            for r in reversed(rows):
+                if r.id in pos:  # republished or re-read: take the current embedding
+                    matrix[pos[r.id]] = np.frombuffer(r.embedding, dtype=np.float32)
+                    stamps[pos[r.id]] = r.stamp
+                elif slack is None or r.created_at > slack:  # new posts join; old ones stay out, as before
+                    fresh.append(r)
             if fresh:
-                self._ids = (self._ids + [r.id for r in fresh])[-self.capacity:]
+                ids = (ids + [r.id for r in fresh])[-self.capacity:]
                 added = np.frombuffer(b"".join(r.embedding for r in fresh), dtype=np.float32).reshape(-1, DIM)
-                self._matrix = np.vstack([self._matrix, added])[-self.capacity:]
-            self._since = max(r.created_at for r in rows) if self._since is None else max(
-                self._since, max(r.created_at for r in rows))
+                matrix = np.vstack([matrix, added])[-self.capacity:]
+                stamps = np.concatenate([stamps, np.array([r.stamp for r in fresh], dtype=np.int64)])[-self.capacity:]
+                pos = {post_id: k for k, post_id in enumerate(ids)}
+            self._snap = (ids, matrix, pos, stamps)
+            newest_created = max(r.created_at for r in rows)
+            newest_updated = max(r.updated_at for r in rows)
+            self._since_created = max(self._since_created or newest_created, newest_created)
+            self._since_updated = max(self._since_updated or newest_updated, newest_updated)
 
     def nearest(self, pos: np.ndarray, neg: np.ndarray | None, k: int) -> list[str]:
-        ids, matrix = self._ids, self._matrix
+        ids, matrix = self._snap[0], self._snap[1]
         if not ids:
             return []
-        score = (matrix @ pos.T).max(axis=1)
-        if neg is not None and len(neg):
-            score = score - (matrix @ neg.T).max(axis=1)
+        # One pass over the matrix for both signs (it is the big operand).
+        both = pos if neg is None or not len(neg) else np.vstack([pos, neg])
+        sims = matrix @ both.T
+        score = sims[:, :len(pos)].max(axis=1)
+        if len(both) > len(pos):
+            score = score - sims[:, len(pos):].max(axis=1)
         k = min(k, len(ids))
         top = np.argpartition(-score, k - 1)[:k]
         return [ids[i] for i in top[np.argsort(-score[top])]]
+
+    def embeddings(self, ids: Sequence[str], stamps: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+        """Rows for `ids` (zeros where unknown) and the positions that missed:
+        not indexed, or indexed at a different `updated_at` stamp."""
+        _, matrix, pos, known = self._snap
+        out = np.zeros((len(ids), DIM), dtype=np.float32)
+        rows = [pos.get(i, -1) for i in ids]
+        hit = [k for k, (r, stamp) in enumerate(zip(rows, stamps)) if r >= 0 and known[r] == stamp]
+        if hit:
+            out[hit] = matrix[[rows[k] for k in hit]]
+        hit_set = set(hit)
+        return out, [k for k in range(len(ids)) if k not in hit_set]
 
 
 class TrendingCache:
@@ -189,6 +222,82 @@ class FeedConfig:
 
 
 _POST_COLUMNS = [c for c in m.posts.c if c.name != "embedding"]
+
+
+def _micros(column):
+    """A timestamp as integer microseconds, computed by PostgreSQL (so two reads compare exactly)."""
+    return cast(extract("epoch", column) * 1_000_000, BigInteger)
+
+
+# The scorer's counters, last in `_CANDIDATES_SQL`'s select list, in this order.
+_FEATURES = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
+             "comment_count", "report_count", "see_less_count", "watch_ms", "view_count")
+
+# Whom the viewer blocked or is blocked by ('b'), and their latest 20 "see less" posts ('s').
+_VIEWER_SQL = text("""
+SELECT 'b' AS kind, blocked_id AS other, NULL AS author, NULL::bytea AS embedding FROM blocks WHERE blocker_id = :viewer
+UNION ALL
+SELECT 'b', blocker_id, NULL, NULL FROM blocks WHERE blocked_id = :viewer
+UNION ALL
+(SELECT 's', l.post_id, l.author_user_id, p.embedding FROM see_less l LEFT JOIN posts p ON p.id = l.post_id
+ WHERE l.user_id = :viewer AND :personal ORDER BY l.created_at DESC LIMIT 20)
+""")
+
+# Every candidate source in one statement. Each source yields ids with a rank;
+# the lowest rank wins an id (following/mutuals, then remixes of posts you made
+# or liked, then trending and preference ids computed in memory, then recent
+# public posts for a non-personalized feed). The result carries what ranking
+# needs: source, author handle, whether already served, the scorer's counters.
+_CANDIDATES_SQL = text(f"""
+WITH following AS (
+    SELECT followee_id AS id FROM follows WHERE follower_id = :viewer AND :personal
+), followed AS (
+    SELECT p.id, p.author_user_id FROM posts p
+    WHERE p.author_user_id IN (SELECT id FROM following) AND p.state = {PUBLISHED}
+      AND p.visibility IN ({PUBLIC}, {FOLLOWERS}) AND p.created_at > :window
+    ORDER BY p.created_at DESC LIMIT :lim
+), mutual AS (
+    SELECT follower_id AS id FROM follows WHERE followee_id = :viewer AND follower_id IN (SELECT id FROM following)
+), own AS (
+    SELECT id FROM posts WHERE author_user_id = :viewer AND :personal ORDER BY created_at DESC LIMIT 500
+), parents AS (
+    SELECT id FROM own
+    UNION
+    (SELECT post_id FROM likes WHERE user_id = :viewer AND :personal ORDER BY created_at DESC LIMIT 500)
+), remixed AS (
+    -- Per parent by (remix_of_post_id, created_at), then the newest overall. "<> ''" tells the
+    -- planner that few posts are remixes (else it walks every post newest-first looking for them).
+    SELECT r.id, r.remix_of_post_id IN (SELECT id FROM own) AS of_own
+    FROM parents pa CROSS JOIN LATERAL (
+        SELECT p.id, p.remix_of_post_id, p.created_at FROM posts p
+        WHERE p.remix_of_post_id = pa.id AND p.remix_of_post_id <> '' AND p.state = {PUBLISHED} AND p.visibility = {PUBLIC}
+        ORDER BY p.created_at DESC LIMIT :lim) r
+    ORDER BY r.created_at DESC LIMIT :lim
+), sourced AS (
+    SELECT id, CASE WHEN author_user_id IN (SELECT id FROM mutual) THEN {SOURCE.CANDIDATE_SOURCE_MUTUALS}
+                    ELSE {SOURCE.CANDIDATE_SOURCE_FOLLOWING} END AS source, 0 AS rank, false AS of_own FROM followed
+    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_REMIXES}, 1, of_own FROM remixed
+    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_TRENDING_REGION}, 2, false
+              FROM unnest(CAST(:trending AS text[])) AS t(id)
+    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_PREFERENCES}, 3, false FROM unnest(CAST(:nearest AS text[])) AS t(id)
+    UNION ALL (SELECT id, {SOURCE.CANDIDATE_SOURCE_RECENT}, 4, false FROM posts
+               WHERE NOT :personal AND state = {PUBLISHED} AND visibility = {PUBLIC}
+               ORDER BY created_at DESC LIMIT :lim)
+), picked AS (
+    SELECT DISTINCT ON (id) id, source, of_own FROM sourced ORDER BY id, rank
+)
+SELECT p.id, p.author_user_id, u.handle, k.source, k.of_own, p.state, p.visibility,
+       extract(epoch FROM p.created_at)::float8 AS created_ts,
+       CAST(extract(epoch FROM p.updated_at) * 1000000 AS bigint) AS stamp,
+       p.embedding IS NOT NULL AS has_embedding,
+       EXISTS (SELECT 1 FROM served s WHERE s.user_id = :viewer AND s.post_id = p.id) AS seen,
+       {", ".join(f"p.{name}" for name in _FEATURES)}
+FROM picked k
+JOIN posts p ON p.id = k.id
+LEFT JOIN users u ON u.id = p.author_user_id
+WHERE p.state = {PUBLISHED}
+  AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND p.author_user_id IN (SELECT id FROM following)))
+""")
 
 
 class Feed:
@@ -732,15 +841,7 @@ class Feed:
                 s.execute(update(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
                           .values(item_count=session_items + len(items)))
             session_items += len(items)
-            handles = _handles(s, {r.candidate.author_user_id for r in items})
-            liked = set(s.execute(select(m.likes.c.post_id).where(
-                m.likes.c.user_id == viewer_id, m.likes.c.post_id.in_([r.candidate.post_id for r in items])
-            )).scalars()) if items else set()
-        page = []
-        for r in items:
-            row = dict(r.candidate.row, author_handle=handles.get(r.candidate.author_user_id, ""),
-                       liked_by_caller=r.candidate.post_id in liked)
-            page.append((row, r.candidate.source, r.candidate.reason, float(r.score)))
+        page = [(r.candidate.row, r.candidate.source, r.candidate.reason, float(r.score)) for r in items]
         nudge = ""
         if session_items >= self.config.nudge_after_items:
             nudge = (f"You've watched {session_items} videos this session. Why not make one? "
@@ -756,10 +857,7 @@ class Feed:
         t0 = time.perf_counter()
         viewer_id = user["id"]
         viewer = ViewerContext(user_id=viewer_id, now_ts=now.timestamp(), teen=user["teen"])
-        candidates, blocked = self._candidates(s, user, viewer, personalized)
-        seen = set(s.execute(select(m.served.c.post_id).where(
-            m.served.c.user_id == viewer_id, m.served.c.post_id.in_([c.post_id for c in candidates.items]))
-        ).scalars()) if len(candidates) else set()
+        candidates, blocked, seen = self._candidates(s, user, viewer, personalized)
         t1 = time.perf_counter()
         fallback = False
         try:
@@ -781,52 +879,23 @@ class Feed:
             # Without connections in play the connected share means nothing.
             policy = PolicyConfig(max_per_author=policy.max_per_author, connected_share=0.0)
         page = apply_policy(ranked, size, policy, blocked=blocked, seen=seen, viewer=viewer)
+        page = self._page_rows(s, viewer_id, page)
         t3 = time.perf_counter()
         timings = {"candidates_ms": (t1 - t0) * 1000, "score_ms": (t2 - t1) * 1000,
                    "policy_ms": (t3 - t2) * 1000, "candidate_count": len(candidates)}
         return page, timings, fallback
 
     def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
-        """Candidate ids from each source (first source wins for an id), then one query for their rows."""
-        viewer_id, limit, p = user["id"], self.config.candidates_per_source, m.posts.c
-        f, bl = m.follows.c, m.blocks.c
+        """All candidate sources, their scoring features and the viewer's
+        seen flags in one statement (`_CANDIDATES_SQL`); blocks and "see less"
+        in another. Embeddings come from the in-memory index when it holds the
+        current version, else from one more query."""
+        viewer_id, limit = user["id"], self.config.candidates_per_source
         window = utcnow() - timedelta(days=max(self.config.trending_days, 1.0) * 4)
-        blocked = set(s.execute(select(bl.blocked_id).where(bl.blocker_id == viewer_id)
-                                .union(select(bl.blocker_id).where(bl.blocked_id == viewer_id))).scalars())
-        source_of: dict[str, tuple[int, str]] = {}
-
-        def add(ids, source, reason=""):
-            for i in ids:
-                source_of.setdefault(i, (source, reason))
-
-        following: set[str] = set()
-        if personalized:
-            following = set(s.execute(select(f.followee_id).where(f.follower_id == viewer_id)).scalars())
-            mutuals = set(s.execute(select(f.follower_id).where(
-                f.followee_id == viewer_id, f.follower_id.in_(following))).scalars()) if following else set()
-            if following:
-                rows = s.execute(select(p.id, p.author_user_id).where(
-                    p.author_user_id.in_(following), p.state == PUBLISHED, p.visibility.in_([PUBLIC, FOLLOWERS]),
-                    p.created_at > window).order_by(p.created_at.desc()).limit(limit)).all()
-                add([r.id for r in rows if r.author_user_id in mutuals], SOURCE.CANDIDATE_SOURCE_MUTUALS)
-                add([r.id for r in rows], SOURCE.CANDIDATE_SOURCE_FOLLOWING)
-            # Parents first (two index lookups), then their remixes by the remix_of index.
-            parents = set(s.execute(select(p.id).where(p.author_user_id == viewer_id)
-                                    .order_by(p.created_at.desc()).limit(500)).scalars())
-            parents |= set(s.execute(select(m.likes.c.post_id).where(m.likes.c.user_id == viewer_id)
-                                     .order_by(m.likes.c.created_at.desc()).limit(500)).scalars())
-            remix_rows = s.execute(select(p.id, p.remix_of_post_id).where(
-                p.remix_of_post_id.in_(parents), p.state == PUBLISHED, p.visibility == PUBLIC)
-                .order_by(p.created_at.desc()).limit(limit)).all() if parents else []
-            own = set(s.execute(select(p.id).where(p.id.in_({r.remix_of_post_id for r in remix_rows}),
-                                                   p.author_user_id == viewer_id)).scalars()) if remix_rows else set()
-            for r in remix_rows:
-                add([r.id], SOURCE.CANDIDATE_SOURCE_REMIXES,
-                    "a remix of your video" if r.remix_of_post_id in own else "a remix of a video you liked")
         region = user["region"]
         trending = self.trending.get(s, region, self.config.trending_days, limit)
-        add(trending, SOURCE.CANDIDATE_SOURCE_TRENDING_REGION,
-            f"trending in {region}" if region else "trending on Kinora")
+        trending_reason = f"trending in {region}" if region else "trending on Kinora"
+        nearest: list[str] = []
         if personalized:
             vectors = vec_from(user["prefs_vectors"], rows=1)
             if vectors is not None:
@@ -837,48 +906,76 @@ class Feed:
                 pos, neg = vectors[viewer.pref_signs > 0], vectors[viewer.pref_signs < 0]
                 if len(pos):
                     self.prefs_index.refresh(s)
-                    add(self.prefs_index.nearest(pos, neg, limit), SOURCE.CANDIDATE_SOURCE_PREFERENCES,
-                        "matches your stated interests")
-            sl = s.execute(select(m.see_less.c.post_id, m.see_less.c.author_user_id).where(
-                m.see_less.c.user_id == viewer_id).order_by(m.see_less.c.created_at.desc()).limit(20)).all()
-            if sl:
-                viewer.see_less_authors = frozenset(r.author_user_id for r in sl)
-                embs = s.execute(select(p.embedding).where(p.id.in_([r.post_id for r in sl]),
-                                                           p.embedding.is_not(None))).scalars().all()
-                if embs:
-                    viewer.see_less_vectors = np.frombuffer(b"".join(embs), dtype=np.float32).reshape(-1, DIM)
-        else:
-            recent = s.execute(select(p.id).where(p.state == PUBLISHED, p.visibility == PUBLIC)
-                               .order_by(p.created_at.desc()).limit(limit)).scalars()
-            add(recent, SOURCE.CANDIDATE_SOURCE_RECENT, "recent public video (your feed isn't personalized)")
-        need_embeddings = viewer.pref_vectors is not None or viewer.see_less_vectors is not None
-        cols = _POST_COLUMNS + ([p.embedding] if need_embeddings else [])
-        rows = s.execute(select(*cols, m.users.c.handle.label("author_handle"))
-                         .outerjoin(m.users, m.users.c.id == p.author_user_id)
-                         .where(p.id.in_(list(source_of)), p.state == PUBLISHED)).mappings().all() if source_of else []
-        items, embeddings = [], []
+                    nearest = self.prefs_index.nearest(pos, neg, limit)
+        blocked: set[str] = set()
+        see_less_ids, see_less_authors, see_less_embs = [], set(), []
+        for kind, other, author, emb in s.execute(_VIEWER_SQL, dict(viewer=viewer_id, personal=personalized)):
+            if kind == "b":
+                blocked.add(other)
+            else:
+                see_less_ids.append(other)
+                see_less_authors.add(author)
+                if emb:
+                    see_less_embs.append(emb)
+        if see_less_ids:
+            viewer.see_less_authors = frozenset(see_less_authors)
+            if see_less_embs:
+                viewer.see_less_vectors = np.frombuffer(b"".join(see_less_embs), dtype=np.float32).reshape(-1, DIM)
+        rows = s.execute(_CANDIDATES_SQL, dict(viewer=viewer_id, personal=personalized, window=window, lim=limit,
+                                               trending=trending, nearest=nearest)).all()
+        items, seen = [], set()
         for r in rows:
-            row = dict(r)
-            if row["visibility"] == PRIVATE or (row["visibility"] == FOLLOWERS and row["author_user_id"] not in following):
-                continue
-            source, reason = source_of[row["id"]]
-            handle = row.pop("author_handle") or "someone"
+            source, handle = r.source, r.handle or "someone"
             if source == SOURCE.CANDIDATE_SOURCE_FOLLOWING:
                 reason = f"from @{handle}, whom you follow"
             elif source == SOURCE.CANDIDATE_SOURCE_MUTUALS:
                 reason = f"from @{handle}; you follow each other"
             elif source == SOURCE.CANDIDATE_SOURCE_REMIXES:
-                reason = f"@{handle} made {reason}"
-            emb = row.pop("embedding", None)
-            if need_embeddings:
-                embeddings.append(vec_from(emb) if emb else np.zeros(DIM, dtype=np.float32))
-            items.append(Candidate(row["id"], row["author_user_id"], handle, source, row["created_at"].timestamp(),
-                                   row, reason))
-        names = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
-                 "comment_count", "report_count", "see_less_count", "watch_ms", "view_count")
-        features = {n: np.array([c.row[n] for c in items], dtype=np.float64) for n in names}
-        matrix = np.vstack(embeddings) if need_embeddings and embeddings else None
-        return Candidates(items, features, matrix), blocked
+                reason = f"@{handle} made {'a remix of your video' if r.of_own else 'a remix of a video you liked'}"
+            elif source == SOURCE.CANDIDATE_SOURCE_TRENDING_REGION:
+                reason = trending_reason
+            elif source == SOURCE.CANDIDATE_SOURCE_PREFERENCES:
+                reason = "matches your stated interests"
+            else:
+                reason = "recent public video (your feed isn't personalized)"
+            if r.seen:
+                seen.add(r.id)
+            # The policy layer reads these; a served item's full row is loaded by `_page_rows`.
+            row = dict(id=r.id, author_user_id=r.author_user_id, state=r.state, visibility=r.visibility,
+                       report_count=r.report_count)
+            items.append(Candidate(r.id, r.author_user_id, handle, source, r.created_ts, row, reason))
+        features = dict(zip(_FEATURES, np.array([r[-len(_FEATURES):] for r in rows], dtype=np.float64).reshape(
+            -1, len(_FEATURES)).T))
+        matrix = None
+        if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and rows:
+            matrix, missed = self.prefs_index.embeddings([r.id for r in rows], [r.stamp for r in rows])
+            missed = {rows[k].id: k for k in missed if rows[k].has_embedding}
+            if missed:
+                for post_id, emb in s.execute(select(m.posts.c.id, m.posts.c.embedding).where(
+                        m.posts.c.id == func.any(postgresql.array(list(missed), type_=String)))):
+                    if emb:
+                        matrix[missed[post_id]] = np.frombuffer(emb, dtype=np.float32)
+        return Candidates(items, features, matrix), blocked, seen
+
+    def _page_rows(self, s: Session, viewer_id: str, page: list[Ranked]) -> list[Ranked]:
+        """The full rows of the chosen items (with author handle and whether the
+        viewer liked each), in one query; anything unpublished meanwhile drops out."""
+        if not page:
+            return page
+        p = m.posts.c
+        liked = (select(m.likes.c.post_id).where(m.likes.c.user_id == viewer_id, m.likes.c.post_id == p.id)
+                 .exists().label("liked_by_caller"))
+        ids = [r.candidate.post_id for r in page]
+        rows = {r["id"]: r for r in s.execute(
+            select(*_POST_COLUMNS, func.coalesce(m.users.c.handle, "").label("author_handle"), liked)
+            .outerjoin(m.users, m.users.c.id == p.author_user_id)
+            .where(p.id == func.any(postgresql.array(ids, type_=String)), p.state == PUBLISHED)).mappings()}
+        kept = []
+        for r in page:
+            if r.candidate.post_id in rows:
+                r.candidate.row = dict(rows[r.candidate.post_id])
+                kept.append(r)
+        return kept
 
     # -- event effects (called by handlers inside the consumer's transaction) ----------------
 
@@ -953,12 +1050,6 @@ class Feed:
 def _cap_message(cap: int) -> str:
     return (f"That's all for today: your guardian set a limit of {cap} videos a day. "
             "The feed will be back tomorrow — maybe make something in the meantime?")
-
-
-def _handles(s: Session, ids: set[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    return dict(s.execute(select(m.users.c.id, m.users.c.handle).where(m.users.c.id.in_(ids))).all())
 
 
 def _insert(s: Session, table):

@@ -71,7 +71,10 @@ posts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_posts_author_created", "author_user_id", "created_at"),
     Index("ix_posts_region_created", "region", "created_at"),
-    Index("ix_posts_remix_of", "remix_of_post_id"),
+    Index("ix_posts_remix_of_created", "remix_of_post_id", "created_at"),  # a parent's newest remixes
+    # Newest public posts (non-personalized feed) and the preference index's incremental refresh.
+    Index("ix_posts_created", "created_at"),
+    Index("ix_posts_updated", "updated_at"),
 )
 
 follows = Table(

@@ -275,13 +275,14 @@ async def start_verification(request: Request, caller=Caller):
 
 @router.post("/cameo/verifications/{verification_id}/video", tags=["cameo"])
 async def submit_verification(verification_id: str, request: Request, caller=Caller):
-    """Upload the recording (multipart field `video`; optional `display_name`)."""
+    """Upload the recording (multipart fields `video` and `nonce` — the challenge's single-use
+    nonce, proving this upload answers the challenge you were shown; optional `display_name`)."""
     g = gw(request)
     form, data, content_type, filename = await read_upload(request, "video")
-    current = await g.identity.GetVerification(ipb.GetVerificationRequest(verification_id=verification_id),
-                                               timeout=g.timeout)
+    if not form.get("nonce"):
+        raise ApiError(400, "nonce_required", "send the challenge's nonce in the 'nonce' field with the video")
     reply = await g.identity.SubmitVerification(ipb.SubmitVerificationRequest(
-        verification_id=verification_id, nonce=str(form.get("nonce") or current.verification.challenge.nonce),
+        verification_id=verification_id, nonce=str(form.get("nonce")),
         video=data, content_type=content_type, filename=filename,
         cameo_display_name=str(form.get("display_name") or "")), timeout=max(g.timeout, 120))
     return as_json(reply)

@@ -44,7 +44,7 @@ async def start(stub, md) -> pb.Verification:
 
 def clip_for(v: pb.Verification, digits: str | None = None) -> bytes:
     turns = [TURN_NAMES[t] for t in v.challenge.head_turns]
-    return fx.make_clip(digits if digits is not None else v.challenge.digits.replace(" ", ""), fx.turns_for(turns))
+    return fx.clip_for_challenge(digits if digits is not None else v.challenge.digits, turns)
 
 
 def read_events(bootstrap: str, user_id: str, want: int, timeout_s: float = 30.0) -> list:
