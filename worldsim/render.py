@@ -13,8 +13,9 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
+from kinora.media import watermark
 from worldsim import concepts as C
 from worldsim.scene import RIM_HEIGHT, RIM_RADIUS, Scene
 
@@ -508,27 +509,14 @@ class Painter:
     def _watermark(self, canvas, k):
         mask = self.watermark
         h, w = mask.shape
-        t = k / self.scene.fps
-        # drifts around the frame so it cannot simply be cropped out
-        fx = 0.5 + 0.42 * math.sin(t * 0.45 + 0.5)
-        fy = 0.5 + 0.42 * math.sin(t * 0.31 + 2.0)
-        x0 = int(fx * (self.W - w))
-        y0 = int(fy * (self.H - h))
-        region = (slice(y0, y0 + h), slice(x0, x0 + w))
-        view = canvas[region]
-        view.mul_(1 - 0.35 * mask[..., None])  # soft dark halo keeps it legible
-        view.add_((1 - view) * (0.8 * mask[..., None]))
+        x0, y0 = watermark.position(k / self.scene.fps, self.W, self.H, w, h)
+        view = canvas[y0:y0 + h, x0:x0 + w]
+        view.mul_(1 - watermark.DARKEN * mask[..., None])
+        view.add_((1 - view) * (watermark.LIGHTEN * mask[..., None]))
 
 
 def _text_mask(text: str, size: int) -> torch.Tensor:
-    try:
-        font = ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType sizes
-        font = ImageFont.load_default()
-    box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
-    image = Image.new("L", (box[2] - box[0] + 6, box[3] - box[1] + 6), 0)
-    ImageDraw.Draw(image).text((3 - box[0], 3 - box[1]), text, fill=255, font=font)
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255)
+    return torch.from_numpy(watermark.text_mask(text, size))
 
 
 def _decor_box(item) -> tuple[float, float, float]:

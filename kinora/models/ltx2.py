@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kinora.media import watermark
 from kinora.media.encode import AUDIO_RATE, encode_mp4, thumbnail_jpeg
+from kinora.media.watermark import text_mask
 from kinora.models.contract import ModelCancelled, ModelInputError, ModelRequest, ModelResult
 from kinora.models.ltx2_store import Manifest, require_usable
 from kinora.runtime.settings import boolean, load_settings, setting
@@ -295,7 +297,7 @@ def _to_frames(video: np.ndarray, count: int, width: int, height: int, watermark
     """Pipeline output (F, H, W, 3) floats in 0..1 -> `count` uint8 frames at the asked size."""
     import cv2
 
-    mark = _text_mask(watermark, max(14, height // 40)) if watermark else None
+    mark = text_mask(watermark, max(14, height // 40)) if watermark else None
     frames = []
     for index in range(count):
         frame = (np.clip(video[min(index, len(video) - 1)], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
@@ -307,32 +309,16 @@ def _to_frames(video: np.ndarray, count: int, width: int, height: int, watermark
     return frames
 
 
-def _text_mask(text: str, size: int) -> np.ndarray:
-    from PIL import Image, ImageDraw, ImageFont
-
-    try:
-        font = ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType sizes
-        font = ImageFont.load_default()
-    box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
-    image = Image.new("L", (box[2] - box[0] + 6, box[3] - box[1] + 6), 0)
-    ImageDraw.Draw(image).text((3 - box[0], 3 - box[1]), text, fill=255, font=font)
-    return np.asarray(image, dtype=np.float32) / 255.0
-
-
 def _stamp(frame: np.ndarray, mask: np.ndarray, t: float) -> None:
-    """Draw the watermark in place; it drifts so it cannot simply be cropped out."""
+    """Draw the watermark in place (uint8 frame)."""
     height, width = frame.shape[:2]
+    mask = mask[:height, :width]
     mh, mw = mask.shape
-    if mh > height or mw > width:
-        mask = mask[:height, :width]
-        mh, mw = mask.shape
-    x0 = int((0.5 + 0.42 * math.sin(t * 0.45 + 0.5)) * (width - mw))
-    y0 = int((0.5 + 0.42 * math.sin(t * 0.31 + 2.0)) * (height - mh))
+    x0, y0 = watermark.position(t, width, height, mw, mh)
     view = frame[y0 : y0 + mh, x0 : x0 + mw].astype(np.float32) / 255.0
     alpha = mask[..., None]
-    view *= 1.0 - 0.35 * alpha  # soft dark halo keeps it legible on bright frames
-    view += (1.0 - view) * (0.8 * alpha)
+    view *= 1.0 - watermark.DARKEN * alpha
+    view += (1.0 - view) * (watermark.LIGHTEN * alpha)
     frame[y0 : y0 + mh, x0 : x0 + mw] = (view * 255.0 + 0.5).astype(np.uint8)
 
 

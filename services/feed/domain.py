@@ -740,7 +740,7 @@ class Feed:
             for _ in range(depth):
                 ids = [n["post"]["id"] for n in level]
                 children = s.execute(select(p.id, p.remix_of_post_id).where(
-                    p.remix_of_post_id.in_(ids), p.state == PUBLISHED).order_by(p.created_at)).all()
+                    p.remix_of_post_id.in_(ids), p.remix_of_post_id != "", p.state == PUBLISHED).order_by(p.created_at)).all()
                 nxt = []
                 by_id = {n["post"]["id"]: n for n in level}
                 for child_id, parent_id in children:
