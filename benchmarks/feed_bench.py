@@ -150,9 +150,12 @@ def main() -> None:
     st = np.array(stages)
     print(f"GetFeed on {args.database}: {len(lat)} requests at {achieved:.0f}/s offered "
           f"(target {args.rate:.0f}/s), {errors} errors, page size {args.page_size}")
-    print(f"  end-to-end (client)  p50 {np.percentile(lat, 50):7.1f} ms   p99 {np.percentile(lat, 99):7.1f} ms")
+    def pcts(values) -> str:
+        return "   ".join(f"p{q} {np.percentile(values, q):7.1f} ms" for q in (50, 95, 99))
+
+    print(f"  end-to-end (client)  {pcts(lat)}")
     for k, name in enumerate(("candidates", "score", "policy")):
-        print(f"  stage {name:11s}    p50 {np.percentile(st[:, k], 50):7.1f} ms   p99 {np.percentile(st[:, k], 99):7.1f} ms")
+        print(f"  stage {name:11s}    {pcts(st[:, k])}")
     print(f"  candidates scored    median {np.median(st[:, 3]):.0f}, min {st[:, 3].min():.0f}")
 
 

@@ -62,7 +62,9 @@ class EventConsumer:
             client_id=f"{self.group_id}-consumer", enable_auto_commit=False,
             auto_offset_reset="earliest",
             # Short timeouts make group (re)joins take seconds, not tens of seconds.
-            max_poll_interval_ms=30_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000)
+            max_poll_interval_ms=30_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+            # Notice topics (re)created after we subscribed within seconds, not minutes.
+            metadata_max_age_ms=10_000)
 
     # -- handling -------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
 from kinora.runtime.events import EventTables
-from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SOURCE
+from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SOURCE, ensure_topics
 from kinora.runtime.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
 log = logging.getLogger("kinora.relay")
@@ -24,8 +24,9 @@ log = logging.getLogger("kinora.relay")
 
 class OutboxRelay:
     def __init__(self, engine: Engine, tables: EventTables, producer: KafkaProducer, source: str,
-                 batch_size: int = 2000, idle_wait_s: float = 0.05):
+                 batch_size: int = 2000, idle_wait_s: float = 0.05, bootstrap: list[str] | None = None):
         self.engine, self.tables, self.producer, self.source = engine, tables, producer, source
+        self.bootstrap = bootstrap  # lets the relay re-create topics a restarted broker lost
         self.batch_size, self.idle_wait_s = batch_size, idle_wait_s
         self.wake = threading.Event()  # set by writers to cut latency; polling still covers misses
         self._published = OUTBOX_PUBLISHED.labels(source)
@@ -56,6 +57,20 @@ class OutboxRelay:
         self._published.inc(len(rows))
         return len(rows)
 
+    def _recreate_topics(self) -> None:
+        """A broker that lost its state (e.g. the embedded in-memory one after a
+        restart) no longer has our topics; sends to them would time out forever."""
+        if not self.bootstrap:
+            return
+        outbox = self.tables.outbox
+        try:
+            with self.engine.connect() as conn:
+                topics = list(conn.execute(select(outbox.c.topic).distinct()).scalars())
+            if topics:
+                ensure_topics(self.bootstrap, topics, timeout_s=5)
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.warning("could not check the outbox topics", exc_info=True)
+
     def pending(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(self.tables.outbox)).scalar_one()
@@ -66,6 +81,7 @@ class OutboxRelay:
                 published = self.publish_batch()
             except Exception:  # noqa: BLE001 - broker or database hiccup: retry after a pause
                 log.exception("outbox relay failed; retrying")
+                self._recreate_topics()
                 stop.wait(1.0)
                 continue
             if published < self.batch_size:

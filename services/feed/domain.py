@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import BigInteger, String, and_, case, cast, delete, extract, func, insert, or_, select, text, update
+from sqlalchemy import BigInteger, and_, case, cast, delete, extract, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +45,11 @@ UNPUBLISHED = feed_pb2.POST_STATE_UNPUBLISHED
 DELETED = feed_pb2.POST_STATE_DELETED
 TAKEN_DOWN = feed_pb2.POST_STATE_TAKEN_DOWN
 PUBLIC, FOLLOWERS, PRIVATE = feed_pb2.VISIBILITY_PUBLIC, feed_pb2.VISIBILITY_FOLLOWERS, feed_pb2.VISIBILITY_PRIVATE
+# Candidate sources as plain ints (protobuf enum attribute lookups are slow in a 1,000-item loop).
+S_FOLLOWING, S_MUTUALS, S_REMIXES = (SOURCE.CANDIDATE_SOURCE_FOLLOWING, SOURCE.CANDIDATE_SOURCE_MUTUALS,
+                                     SOURCE.CANDIDATE_SOURCE_REMIXES)
+S_TRENDING, S_PREFERENCES, S_RECENT = (SOURCE.CANDIDATE_SOURCE_TRENDING_REGION, SOURCE.CANDIDATE_SOURCE_PREFERENCES,
+                                       SOURCE.CANDIDATE_SOURCE_RECENT)
 
 
 def utcnow() -> datetime:
@@ -186,16 +191,41 @@ class PreferenceIndex:
 
 class TrendingCache:
     """Trending post ids per region; the same for everyone in a region, so
-    computed once every few seconds rather than per request."""
+    computed once every few seconds rather than per request. Once a region
+    has a list, an expired one is still served while one background thread
+    recomputes it, so no request waits for the ranking query (the ids are
+    re-checked for state when candidates are loaded)."""
 
     def __init__(self, ttl_s: float = 5.0):
         self.ttl_s = ttl_s
         self._by_region: dict[str, tuple[float, list[str]]] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
 
-    def get(self, session: Session, region: str, days: float, limit: int) -> list[str]:
+    def get(self, session: Session, region: str, days: float, limit: int,
+            sessions: Callable[[], Session] | None = None) -> list[str]:
         hit = self._by_region.get(region)
         if hit and time.monotonic() - hit[0] < self.ttl_s:
             return hit[1]
+        if hit and sessions is not None:
+            with self._lock:
+                start = region not in self._refreshing
+                self._refreshing.add(region)
+            if start:
+                threading.Thread(target=self._refresh_in_background, args=(sessions, region, days, limit),
+                                 name="feed-trending", daemon=True).start()
+            return hit[1]
+        return self._compute(session, region, days, limit)
+
+    def _refresh_in_background(self, sessions: Callable[[], Session], region: str, days: float, limit: int) -> None:
+        try:
+            with sessions() as s:
+                self._compute(s, region, days, limit)
+        finally:
+            with self._lock:
+                self._refreshing.discard(region)
+
+    def _compute(self, session: Session, region: str, days: float, limit: int) -> list[str]:
         p = m.posts.c
         heat = (3 * (p.remix_count + p.remix_generations) + 2 * (p.created_after_view + p.cameo_requests)
                 + p.like_count + p.comment_count - 3 * p.report_count)
@@ -248,22 +278,22 @@ UNION ALL
 # or liked, then trending and preference ids computed in memory, then recent
 # public posts for a non-personalized feed). The result carries what ranking
 # needs: source, author handle, whether already served, the scorer's counters.
-_CANDIDATES_SQL = text(f"""
+_CANDIDATES_SQL = f"""
 WITH following AS (
-    SELECT followee_id AS id FROM follows WHERE follower_id = :viewer AND :personal
+    SELECT followee_id AS id FROM follows WHERE follower_id = %(viewer)s AND %(personal)s
 ), followed AS (
     SELECT p.id, p.author_user_id FROM posts p
     WHERE p.author_user_id IN (SELECT id FROM following) AND p.state = {PUBLISHED}
-      AND p.visibility IN ({PUBLIC}, {FOLLOWERS}) AND p.created_at > :window
-    ORDER BY p.created_at DESC LIMIT :lim
+      AND p.visibility IN ({PUBLIC}, {FOLLOWERS}) AND p.created_at > %(window)s
+    ORDER BY p.created_at DESC LIMIT %(lim)s
 ), mutual AS (
-    SELECT follower_id AS id FROM follows WHERE followee_id = :viewer AND follower_id IN (SELECT id FROM following)
+    SELECT follower_id AS id FROM follows WHERE followee_id = %(viewer)s AND follower_id IN (SELECT id FROM following)
 ), own AS (
-    SELECT id FROM posts WHERE author_user_id = :viewer AND :personal ORDER BY created_at DESC LIMIT 500
+    SELECT id FROM posts WHERE author_user_id = %(viewer)s AND %(personal)s ORDER BY created_at DESC LIMIT 500
 ), parents AS (
     SELECT id FROM own
     UNION
-    (SELECT post_id FROM likes WHERE user_id = :viewer AND :personal ORDER BY created_at DESC LIMIT 500)
+    (SELECT post_id FROM likes WHERE user_id = %(viewer)s AND %(personal)s ORDER BY created_at DESC LIMIT 500)
 ), remixed AS (
     -- Per parent by (remix_of_post_id, created_at), then the newest overall. "<> ''" tells the
     -- planner that few posts are remixes (else it walks every post newest-first looking for them).
@@ -271,33 +301,34 @@ WITH following AS (
     FROM parents pa CROSS JOIN LATERAL (
         SELECT p.id, p.remix_of_post_id, p.created_at FROM posts p
         WHERE p.remix_of_post_id = pa.id AND p.remix_of_post_id <> '' AND p.state = {PUBLISHED} AND p.visibility = {PUBLIC}
-        ORDER BY p.created_at DESC LIMIT :lim) r
-    ORDER BY r.created_at DESC LIMIT :lim
+        ORDER BY p.created_at DESC LIMIT %(lim)s) r
+    ORDER BY r.created_at DESC LIMIT %(lim)s
 ), sourced AS (
     SELECT id, CASE WHEN author_user_id IN (SELECT id FROM mutual) THEN {SOURCE.CANDIDATE_SOURCE_MUTUALS}
                     ELSE {SOURCE.CANDIDATE_SOURCE_FOLLOWING} END AS source, 0 AS rank, false AS of_own FROM followed
     UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_REMIXES}, 1, of_own FROM remixed
     UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_TRENDING_REGION}, 2, false
-              FROM unnest(CAST(:trending AS text[])) AS t(id)
-    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_PREFERENCES}, 3, false FROM unnest(CAST(:nearest AS text[])) AS t(id)
+              FROM unnest(CAST(%(trending)s AS text[])) AS t(id)
+    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_PREFERENCES}, 3, false FROM unnest(CAST(%(nearest)s AS text[])) AS t(id)
     UNION ALL (SELECT id, {SOURCE.CANDIDATE_SOURCE_RECENT}, 4, false FROM posts
-               WHERE NOT :personal AND state = {PUBLISHED} AND visibility = {PUBLIC}
-               ORDER BY created_at DESC LIMIT :lim)
+               WHERE NOT %(personal)s AND state = {PUBLISHED} AND visibility = {PUBLIC}
+               ORDER BY created_at DESC LIMIT %(lim)s)
 ), picked AS (
-    SELECT DISTINCT ON (id) id, source, of_own FROM sourced ORDER BY id, rank
+    -- "C": a byte-wise sort; the default collation's is several times slower and order is irrelevant here.
+    SELECT DISTINCT ON (id COLLATE "C") id, source, of_own FROM sourced ORDER BY id COLLATE "C", rank
 )
 SELECT p.id, p.author_user_id, u.handle, k.source, k.of_own, p.state, p.visibility,
        extract(epoch FROM p.created_at)::float8 AS created_ts,
        CAST(extract(epoch FROM p.updated_at) * 1000000 AS bigint) AS stamp,
        p.embedding IS NOT NULL AS has_embedding,
-       EXISTS (SELECT 1 FROM served s WHERE s.user_id = :viewer AND s.post_id = p.id) AS seen,
+       EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = p.id) AS seen,
        {", ".join(f"p.{name}" for name in _FEATURES)}
 FROM picked k
 JOIN posts p ON p.id = k.id
 LEFT JOIN users u ON u.id = p.author_user_id
 WHERE p.state = {PUBLISHED}
   AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND p.author_user_id IN (SELECT id FROM following)))
-""")
+"""
 
 
 class Feed:
@@ -857,21 +888,22 @@ class Feed:
         t0 = time.perf_counter()
         viewer_id = user["id"]
         viewer = ViewerContext(user_id=viewer_id, now_ts=now.timestamp(), teen=user["teen"])
-        candidates, blocked, seen = self._candidates(s, user, viewer, personalized)
+        pick = self._candidates if s.get_bind().dialect.name == "postgresql" else self._candidates_portable
+        candidates, blocked, seen = pick(s, user, viewer, personalized)
         t1 = time.perf_counter()
         fallback = False
         try:
             scores, matched = self.scorer.score(candidates, viewer)
             for c, phrase in zip(candidates.items, matched):
                 # A global item that fits a stated interest is explained by that interest.
-                if phrase and c.source in (SOURCE.CANDIDATE_SOURCE_PREFERENCES, SOURCE.CANDIDATE_SOURCE_TRENDING_REGION):
-                    c.source, c.reason = SOURCE.CANDIDATE_SOURCE_PREFERENCES, f"matches your interest in “{phrase}”"
+                if phrase and c.source in (S_PREFERENCES, S_TRENDING):
+                    c.source, c.reason = S_PREFERENCES, f"matches your interest in “{phrase}”"
             ranked = [Ranked(c, float(sc)) for c, sc in zip(candidates.items, scores)]
         except Exception:  # noqa: BLE001 - any scorer failure: serve newest first rather than nothing
             fallback = True
             self.on_fallback()
             for c in candidates.items:
-                c.source, c.reason = SOURCE.CANDIDATE_SOURCE_RECENT, "recent (ranking is unavailable right now)"
+                c.source, c.reason = S_RECENT, "recent (ranking is unavailable right now)"
             ranked = [Ranked(c, c.created_ts / 1e10) for c in candidates.items]
         t2 = time.perf_counter()
         policy = self.config.policy
@@ -893,7 +925,7 @@ class Feed:
         viewer_id, limit = user["id"], self.config.candidates_per_source
         window = utcnow() - timedelta(days=max(self.config.trending_days, 1.0) * 4)
         region = user["region"]
-        trending = self.trending.get(s, region, self.config.trending_days, limit)
+        trending = self.trending.get(s, region, self.config.trending_days, limit, sessions=self.sessions)
         trending_reason = f"trending in {region}" if region else "trending on Kinora"
         nearest: list[str] = []
         if personalized:
@@ -921,40 +953,140 @@ class Feed:
             viewer.see_less_authors = frozenset(see_less_authors)
             if see_less_embs:
                 viewer.see_less_vectors = np.frombuffer(b"".join(see_less_embs), dtype=np.float32).reshape(-1, DIM)
-        rows = s.execute(_CANDIDATES_SQL, dict(viewer=viewer_id, personal=personalized, window=window, lim=limit,
-                                               trending=trending, nearest=nearest)).all()
+        # The driver's cursor, not a SQLAlchemy result: ~1,000 plain tuples cost a third of the Row objects.
+        with s.connection().connection.cursor() as cur:
+            cur.execute(_CANDIDATES_SQL, dict(viewer=viewer_id, personal=personalized, window=window, lim=limit,
+                                              trending=trending, nearest=nearest))
+            rows = cur.fetchall()
         items, seen = [], set()
+        for post_id, author, handle, source, of_own, state, visibility, created_ts, _, _, was_seen, *counters in rows:
+            handle = handle or "someone"
+            if source == S_FOLLOWING:
+                reason = f"from @{handle}, whom you follow"
+            elif source == S_MUTUALS:
+                reason = f"from @{handle}; you follow each other"
+            elif source == S_REMIXES:
+                reason = f"@{handle} made {'a remix of your video' if of_own else 'a remix of a video you liked'}"
+            elif source == S_TRENDING:
+                reason = trending_reason
+            elif source == S_PREFERENCES:
+                reason = "matches your stated interests"
+            else:
+                reason = "recent public video (your feed isn't personalized)"
+            if was_seen:
+                seen.add(post_id)
+            # The policy layer reads these; a served item's full row is loaded by `_page_rows`.
+            row = dict(id=post_id, author_user_id=author, state=state, visibility=visibility,
+                       report_count=counters[_FEATURES.index("report_count")])
+            items.append(Candidate(post_id, author, handle, source, created_ts, row, reason))
+        features = dict(zip(_FEATURES, np.array([r[-len(_FEATURES):] for r in rows], dtype=np.float64).reshape(
+            -1, len(_FEATURES)).T))
+        matrix = None
+        if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and rows:
+            matrix, missed = self.prefs_index.embeddings([r[0] for r in rows], [r[8] for r in rows])
+            missed = {rows[k][0]: k for k in missed if rows[k][9]}  # [9]: has an embedding
+            if missed:
+                for post_id, emb in s.execute(select(m.posts.c.id, m.posts.c.embedding).where(
+                        m.posts.c.id.in_(list(missed)))):
+                    if emb:
+                        matrix[missed[post_id]] = np.frombuffer(emb, dtype=np.float32)
+        return Candidates(items, features, matrix), blocked, seen
+
+    def _candidates_portable(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
+        """`_candidates` for databases other than PostgreSQL (the local stack's SQLite): a query
+        per source (first source wins for an id), then one for their rows. Same results, slower."""
+        viewer_id, limit, p = user["id"], self.config.candidates_per_source, m.posts.c
+        f, bl = m.follows.c, m.blocks.c
+        window = utcnow() - timedelta(days=max(self.config.trending_days, 1.0) * 4)
+        blocked = set(s.execute(select(bl.blocked_id).where(bl.blocker_id == viewer_id)
+                                .union(select(bl.blocker_id).where(bl.blocked_id == viewer_id))).scalars())
+        source_of: dict[str, tuple[int, str]] = {}
+
+        def add(ids, source, reason=""):
+            for i in ids:
+                source_of.setdefault(i, (source, reason))
+
+        following: set[str] = set()
+        if personalized:
+            following = set(s.execute(select(f.followee_id).where(f.follower_id == viewer_id)).scalars())
+            mutuals = set(s.execute(select(f.follower_id).where(
+                f.followee_id == viewer_id, f.follower_id.in_(following))).scalars()) if following else set()
+            if following:
+                rows = s.execute(select(p.id, p.author_user_id).where(
+                    p.author_user_id.in_(following), p.state == PUBLISHED, p.visibility.in_([PUBLIC, FOLLOWERS]),
+                    p.created_at > window).order_by(p.created_at.desc()).limit(limit)).all()
+                add([r.id for r in rows if r.author_user_id in mutuals], SOURCE.CANDIDATE_SOURCE_MUTUALS)
+                add([r.id for r in rows], SOURCE.CANDIDATE_SOURCE_FOLLOWING)
+            # Parents first (two index lookups), then their remixes by the remix_of index.
+            parents = set(s.execute(select(p.id).where(p.author_user_id == viewer_id)
+                                    .order_by(p.created_at.desc()).limit(500)).scalars())
+            parents |= set(s.execute(select(m.likes.c.post_id).where(m.likes.c.user_id == viewer_id)
+                                     .order_by(m.likes.c.created_at.desc()).limit(500)).scalars())
+            remix_rows = s.execute(select(p.id, p.remix_of_post_id).where(
+                p.remix_of_post_id.in_(parents), p.state == PUBLISHED, p.visibility == PUBLIC)
+                .order_by(p.created_at.desc()).limit(limit)).all() if parents else []
+            own = set(s.execute(select(p.id).where(p.id.in_({r.remix_of_post_id for r in remix_rows}),
+                                                   p.author_user_id == viewer_id)).scalars()) if remix_rows else set()
+            for r in remix_rows:
+                add([r.id], SOURCE.CANDIDATE_SOURCE_REMIXES,
+                    "a remix of your video" if r.remix_of_post_id in own else "a remix of a video you liked")
+        region = user["region"]
+        trending = self.trending.get(s, region, self.config.trending_days, limit)
+        add(trending, SOURCE.CANDIDATE_SOURCE_TRENDING_REGION,
+            f"trending in {region}" if region else "trending on Kinora")
+        if personalized:
+            vectors = vec_from(user["prefs_vectors"], rows=1)
+            if vectors is not None:
+                phrases = json.loads(user["prefs_phrases"])
+                viewer.pref_vectors = vectors
+                viewer.pref_signs = np.array([sign for _, sign in phrases], dtype=np.float32)
+                viewer.pref_phrases = [phrase for phrase, _ in phrases]
+                pos, neg = vectors[viewer.pref_signs > 0], vectors[viewer.pref_signs < 0]
+                if len(pos):
+                    self.prefs_index.refresh(s)
+                    add(self.prefs_index.nearest(pos, neg, limit), SOURCE.CANDIDATE_SOURCE_PREFERENCES,
+                        "matches your stated interests")
+            sl = s.execute(select(m.see_less.c.post_id, m.see_less.c.author_user_id).where(
+                m.see_less.c.user_id == viewer_id).order_by(m.see_less.c.created_at.desc()).limit(20)).all()
+            if sl:
+                viewer.see_less_authors = frozenset(r.author_user_id for r in sl)
+                embs = s.execute(select(p.embedding).where(p.id.in_([r.post_id for r in sl]),
+                                                           p.embedding.is_not(None))).scalars().all()
+                if embs:
+                    viewer.see_less_vectors = np.frombuffer(b"".join(embs), dtype=np.float32).reshape(-1, DIM)
+        else:
+            recent = s.execute(select(p.id).where(p.state == PUBLISHED, p.visibility == PUBLIC)
+                               .order_by(p.created_at.desc()).limit(limit)).scalars()
+            add(recent, SOURCE.CANDIDATE_SOURCE_RECENT, "recent public video (your feed isn't personalized)")
+        need_embeddings = viewer.pref_vectors is not None or viewer.see_less_vectors is not None
+        cols = _POST_COLUMNS + ([p.embedding] if need_embeddings else [])
+        rows = s.execute(select(*cols, m.users.c.handle.label("author_handle"))
+                         .outerjoin(m.users, m.users.c.id == p.author_user_id)
+                         .where(p.id.in_(list(source_of)), p.state == PUBLISHED)).mappings().all() if source_of else []
+        items, embeddings = [], []
         for r in rows:
-            source, handle = r.source, r.handle or "someone"
+            row = dict(r)
+            if row["visibility"] == PRIVATE or (row["visibility"] == FOLLOWERS and row["author_user_id"] not in following):
+                continue
+            source, reason = source_of[row["id"]]
+            handle = row.pop("author_handle") or "someone"
             if source == SOURCE.CANDIDATE_SOURCE_FOLLOWING:
                 reason = f"from @{handle}, whom you follow"
             elif source == SOURCE.CANDIDATE_SOURCE_MUTUALS:
                 reason = f"from @{handle}; you follow each other"
             elif source == SOURCE.CANDIDATE_SOURCE_REMIXES:
-                reason = f"@{handle} made {'a remix of your video' if r.of_own else 'a remix of a video you liked'}"
-            elif source == SOURCE.CANDIDATE_SOURCE_TRENDING_REGION:
-                reason = trending_reason
-            elif source == SOURCE.CANDIDATE_SOURCE_PREFERENCES:
-                reason = "matches your stated interests"
-            else:
-                reason = "recent public video (your feed isn't personalized)"
-            if r.seen:
-                seen.add(r.id)
-            # The policy layer reads these; a served item's full row is loaded by `_page_rows`.
-            row = dict(id=r.id, author_user_id=r.author_user_id, state=r.state, visibility=r.visibility,
-                       report_count=r.report_count)
-            items.append(Candidate(r.id, r.author_user_id, handle, source, r.created_ts, row, reason))
-        features = dict(zip(_FEATURES, np.array([r[-len(_FEATURES):] for r in rows], dtype=np.float64).reshape(
-            -1, len(_FEATURES)).T))
-        matrix = None
-        if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and rows:
-            matrix, missed = self.prefs_index.embeddings([r.id for r in rows], [r.stamp for r in rows])
-            missed = {rows[k].id: k for k in missed if rows[k].has_embedding}
-            if missed:
-                for post_id, emb in s.execute(select(m.posts.c.id, m.posts.c.embedding).where(
-                        m.posts.c.id == func.any(postgresql.array(list(missed), type_=String)))):
-                    if emb:
-                        matrix[missed[post_id]] = np.frombuffer(emb, dtype=np.float32)
+                reason = f"@{handle} made {reason}"
+            emb = row.pop("embedding", None)
+            if need_embeddings:
+                embeddings.append(vec_from(emb) if emb else np.zeros(DIM, dtype=np.float32))
+            items.append(Candidate(row["id"], row["author_user_id"], handle, source, row["created_at"].timestamp(),
+                                   row, reason))
+        names = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
+                 "comment_count", "report_count", "see_less_count", "watch_ms", "view_count")
+        features = {n: np.array([c.row[n] for c in items], dtype=np.float64) for n in names}
+        matrix = np.vstack(embeddings) if need_embeddings and embeddings else None
+        seen = set(s.execute(select(m.served.c.post_id).where(
+            m.served.c.user_id == viewer_id, m.served.c.post_id.in_([c.post_id for c in items]))).scalars())
         return Candidates(items, features, matrix), blocked, seen
 
     def _page_rows(self, s: Session, viewer_id: str, page: list[Ranked]) -> list[Ranked]:
@@ -969,7 +1101,7 @@ class Feed:
         rows = {r["id"]: r for r in s.execute(
             select(*_POST_COLUMNS, func.coalesce(m.users.c.handle, "").label("author_handle"), liked)
             .outerjoin(m.users, m.users.c.id == p.author_user_id)
-            .where(p.id == func.any(postgresql.array(ids, type_=String)), p.state == PUBLISHED)).mappings()}
+            .where(p.id.in_(ids), p.state == PUBLISHED)).mappings()}
         kept = []
         for r in page:
             if r.candidate.post_id in rows:
