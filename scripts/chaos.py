@@ -110,8 +110,9 @@ def _components(stack, name):
 class Load:
     """Generations, purchases, publishes and revocations through the gateway."""
 
-    def __init__(self, client, users):
+    def __init__(self, client, users, owner=None, cameo_id=""):
         self.client, self.users = client, users
+        self.owner, self.cameo_id = owner, cameo_id  # a verified cameo that approves every user
         self.accepted: dict[str, dict] = {}  # generation id -> user
         self.counts = Counter()
         self.revoked_at: dict[str, float] = {}
@@ -122,10 +123,13 @@ class Load:
         kind = random.choices(["generate", "purchase", "publish", "revoke"], [0.5, 0.2, 0.2, 0.1])[0]
         try:
             if kind == "generate":
+                body = {"prompt": "a ball rolls down a ramp", "seconds": 4}
+                if self.owner is not None and user is not self.owner and random.random() < 0.5:
+                    body["cameos"] = [self.owner["handle"]]
                 r = await self.client.post("/api/v1/generations", headers={**h, "Idempotency-Key": uuid.uuid4().hex},
-                                           json={"prompt": "a ball rolls down a ramp", "seconds": 4})
+                                           json=body)
                 if r.status_code in (200, 201, 202):
-                    self.accepted[r.json()["id"]] = user
+                    self.accepted[r.json()["generation"]["id"]] = user
             elif kind == "purchase":
                 r = await self.client.post("/api/v1/billing/purchases", headers=h, json={
                     "pack_id": "starter", "payment_token": "tok_test_succeed", "idempotency_key": uuid.uuid4().hex})
@@ -135,10 +139,13 @@ class Load:
                     return
                 r = await self.client.post("/api/v1/posts", headers=h, json={"generation_id": random.choice(mine)})
             else:
-                other = random.choice(self.users)
-                r = await self.client.post("/api/v1/cameo/revocations", headers=h, json={"handle": other["handle"]})
-                if r.status_code == 200:
-                    self.revoked_at[user["id"]] = time.time()
+                if self.owner is None:
+                    return
+                other = random.choice([u for u in self.users if u is not self.owner])
+                oh = {"Authorization": f"Bearer {self.owner['token']}"}
+                r = await self.client.post("/api/v1/cameo/revocations", headers=oh, json={"handle": other["handle"]})
+                if r.status_code == 200:  # acknowledged: from now on no use by `other` may start
+                    self.revoked_at.setdefault(other["id"], time.time())
             self.counts[f"{kind} {r.status_code}"] += 1
         except Exception as exc:  # noqa: BLE001 - a component is down: counted
             self.counts[f"{kind} {type(exc).__name__}"] += 1
@@ -158,7 +165,10 @@ async def run(args) -> int:
         secret = (home / "internal_secret").read_text().strip()
         async with httpx.AsyncClient(base_url=stack.stack.state.gateway_url, timeout=20) as client:
             users = await _users(client, stack, secret, args.users)
-            load = Load(client, users)
+            owner = users[0]
+            cameo_id = await _verified_cameo(client, owner, users[1:])
+            print(f"@{owner['handle']} verified a cameo and approved {len(users) - 1} users", flush=True)
+            load = Load(client, users, owner, cameo_id)
             victims = ["identity", "cameo", "feed", "generator", "billing", "gateway", "generator-worker-0",
                        "model-server", "broker"]
             for round_no in range(args.rounds):
@@ -202,6 +212,64 @@ async def _users(client, stack, secret, count):
     return users
 
 
+async def _verified_cameo(client, owner, approved) -> str:
+    """The owner passes the liveness check (a clip made for the challenge, as in
+    `make demo`), sets "people I approve" and approves everyone else."""
+    from kinora.media.liveness_clip import clip_for_challenge, speakable
+
+    h = {"Authorization": f"Bearer {owner['token']}"}
+    for _ in range(3):
+        for _ in range(60):
+            ver = (await client.post("/api/v1/cameo/verifications", headers=h)).json()["verification"]
+            if speakable(ver["challenge"]["digits"]):
+                break
+        turns = [t.removeprefix("HEAD_TURN_").lower() for t in ver["challenge"].get("head_turns", [])]
+        clip = await asyncio.to_thread(clip_for_challenge, ver["challenge"]["digits"], turns)
+        r = await client.post(f"/api/v1/cameo/verifications/{ver['id']}/video", headers=h, timeout=120,
+                              files={"video": ("owner.mp4", clip, "video/mp4")},
+                              data={"nonce": ver["challenge"]["nonce"], "display_name": "Owner"})
+        if r.json()["verification"]["status"] == "VERIFICATION_STATUS_PASSED":
+            break
+    else:
+        raise SystemExit("the owner's liveness check failed three times")
+    for _ in range(120):
+        r = await client.get("/api/v1/cameo", headers=h)
+        if r.status_code == 200:
+            break
+        await asyncio.sleep(0.5)
+    r.raise_for_status()
+    body = r.json()
+    cameo_id = (body.get("cameo") or body)["id"]
+    (await client.put("/api/v1/cameo/policy", headers=h, json={"policy": "approved"})).raise_for_status()
+    for user in approved:
+        (await client.post("/api/v1/cameo/approvals", headers=h, json={"handle": user["handle"]})).raise_for_status()
+    return cameo_id
+
+
+def _uses_after_revocation(stack, load) -> list[str]:
+    """Generations with the revoked cameo that started (or were accepted)
+    after the owner's revocation was acknowledged, and still completed."""
+    from datetime import datetime, timezone
+
+    def stamp(text):
+        if not text:
+            return None
+        moment = datetime.fromisoformat(str(text))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+    bad = []
+    with _db(stack, "generator") as db:
+        rows = db.execute("SELECT id, user_id, cameo_ids, status, created_at, started_at FROM generations").fetchall()
+    for gen_id, user_id, cameo_ids, status, created, started in rows:
+        revoked = load.revoked_at.get(user_id)
+        if revoked is None or load.cameo_id not in cameo_ids or status != "completed":
+            continue
+        began = stamp(started) or stamp(created)
+        if began is not None and began > revoked + 0.05:  # clock read after the acknowledgement
+            bad.append(gen_id)
+    return bad
+
+
 def _db(stack, name) -> sqlite3.Connection:
     return sqlite3.connect(stack.stack.home / "db" / f"{name}.db", timeout=30)
 
@@ -236,13 +304,20 @@ async def _check(client, stack, load, settle_s) -> list[str]:
         failures.append(f"ledger drift: {len(completed - captured)} completed not charged, "
                         f"{len(captured - completed)} charged not completed")
     for name in ("identity", "cameo", "feed", "generator", "billing"):
-        with _db(stack, name) as db:
-            pending = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        pending = None
+        while pending != 0 and time.monotonic() < deadline + 90:
+            with _db(stack, name) as db:
+                pending = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            if pending:
+                await asyncio.sleep(2)
         print(f"{name}: {pending} events left in the outbox")
         if pending:
             failures.append(f"{name} outbox not drained ({pending})")
-    print(f"revocations acknowledged: {len(load.revoked_at)} (users here have no verified cameo, so these are "
-          f"refused unless a cameo exists; see the report)")
+    late = _uses_after_revocation(stack, load)
+    print(f"revocations acknowledged: {len(load.revoked_at)}; completed uses of the cameo that began after "
+          f"their revocation: {len(late)}")
+    if late:
+        failures.append(f"{len(late)} generations used a cameo after its revocation was acknowledged: {late[:3]}")
     return failures
 
 
