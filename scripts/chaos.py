@@ -304,12 +304,12 @@ async def _check(client, stack, load, settle_s) -> list[str]:
         failures.append(f"ledger drift: {len(completed - captured)} completed not charged, "
                         f"{len(captured - completed)} charged not completed")
     for name in ("identity", "cameo", "feed", "generator", "billing"):
-        pending = None
-        while pending != 0 and time.monotonic() < deadline + 90:
+        while True:
             with _db(stack, name) as db:
                 pending = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-            if pending:
-                await asyncio.sleep(2)
+            if not pending or time.monotonic() > deadline + 90:
+                break
+            await asyncio.sleep(2)
         print(f"{name}: {pending} events left in the outbox")
         if pending:
             failures.append(f"{name} outbox not drained ({pending})")

@@ -25,6 +25,9 @@ def make_producer(bootstrap: list[str], client_id: str, timeout_ms: int = 30_000
         bootstrap_servers=bootstrap, client_id=client_id, acks="all", linger_ms=5,
         batch_size=256 * 1024, max_request_size=8 * 1024 * 1024, retries=5,
         max_in_flight_requests_per_connection=1,  # keep per-key order across retries
+        # Idempotent producing pins a producer id that a restarted broker no longer knows,
+        # leaving the client in a fatal state; consumers de-duplicate by event id anyway.
+        enable_idempotence=False,
         request_timeout_ms=timeout_ms, delivery_timeout_ms=timeout_ms + 1000, max_block_ms=timeout_ms,
         metadata_max_age_ms=10_000,
     )

@@ -24,8 +24,10 @@ log = logging.getLogger("kinora.relay")
 
 class OutboxRelay:
     def __init__(self, engine: Engine, tables: EventTables, producer: KafkaProducer, source: str,
-                 batch_size: int = 2000, idle_wait_s: float = 0.05, bootstrap: list[str] | None = None):
+                 batch_size: int = 2000, idle_wait_s: float = 0.05, bootstrap: list[str] | None = None,
+                 producer_factory=None):
         self.engine, self.tables, self.producer, self.source = engine, tables, producer, source
+        self.producer_factory = producer_factory  # a fresh client after a failure, if given
         self.bootstrap = bootstrap  # lets the relay re-create topics a restarted broker lost
         self.batch_size, self.idle_wait_s = batch_size, idle_wait_s
         self.wake = threading.Event()  # set by writers to cut latency; polling still covers misses
@@ -57,6 +59,19 @@ class OutboxRelay:
         self._published.inc(len(rows))
         return len(rows)
 
+    def _reconnect(self) -> None:
+        """Drop a producer that failed: its state may be unusable after a broker restart."""
+        if self.producer_factory is None:
+            return
+        try:
+            self.producer.close(timeout=0)
+        except Exception:  # noqa: BLE001 - it is being replaced
+            pass
+        try:
+            self.producer = self.producer_factory()
+        except Exception:  # noqa: BLE001 - broker still down: keep trying
+            log.warning("could not reconnect to Kafka yet", exc_info=True)
+
     def _recreate_topics(self) -> None:
         """A broker that lost its state (e.g. the embedded in-memory one after a
         restart) no longer has our topics; sends to them would time out forever."""
@@ -81,6 +96,7 @@ class OutboxRelay:
                 published = self.publish_batch()
             except Exception:  # noqa: BLE001 - broker or database hiccup: retry after a pause
                 log.exception("outbox relay failed; retrying")
+                self._reconnect()
                 self._recreate_topics()
                 stop.wait(1.0)
                 continue

@@ -98,7 +98,8 @@ def create_service(name: str, settings: RuntimeSettings, tables: EventTables, mi
 
     app.on_startup(prepare)
     if bootstrap:
-        ctx.relay = OutboxRelay(engine, tables, make_producer(bootstrap, name), name, bootstrap=bootstrap)
+        ctx.relay = OutboxRelay(engine, tables, make_producer(bootstrap, name), name, bootstrap=bootstrap,
+                                producer_factory=lambda: make_producer(bootstrap, name))
         app.add_worker(f"{name}-relay", ctx.relay.run)
         if consumes:
             consumer = EventConsumer(engine, tables, bootstrap, name, consumes, list(consume_topics))
