@@ -5,6 +5,7 @@ low; see benchmarks/runtime_bench.py."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -164,6 +165,9 @@ class _Call:
                 return False
             if isinstance(exc, (grpc.aio.AbortError, grpc.aio.UsageError)):
                 code = self.context.code() or grpc.StatusCode.UNKNOWN
+                return False
+            if isinstance(exc, asyncio.CancelledError):  # the caller went away or its deadline passed
+                code = grpc.StatusCode.CANCELLED
                 return False
             if isinstance(exc, DataError):  # e.g. a value longer than its column: the input's fault
                 exc = InvalidArgument("a field is too long or holds a value that cannot be stored", "invalid_value")
