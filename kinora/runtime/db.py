@@ -50,7 +50,9 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping (a SELECT 1 round trip per checkout on the hot path); stale
+    # connections are recycled instead, and a dropped one fails that one call.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from google.protobuf.message import Message
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,7 +40,7 @@ from services.billing.models import (accounts, billing_users, demand, generation
                                      subscriptions)
 from services.billing.payments import DECLINED, SUCCEEDED, PaymentProvider
 from services.billing.settings import BillingSettings, PackSpec
-from services.billing.sqlutil import insert_ignore, insert_rows
+from services.billing.sqlutil import insert_ignore, insert_rows, one_of
 
 TOPIC_USAGE = "kinora.billing.usage.v1"
 TOPIC_PAYMENTS = "kinora.billing.payments.v1"
@@ -302,7 +302,11 @@ class Billing:
         uid = user.user_id
         keys = [(uid, USER_ALLOWANCE, ALLOWANCE), (uid, USER_CREDITS, CREDITS)]
         balance = self.ledger.balances(session, keys)
-        allowance_left, credits = balance[keys[0]], balance[keys[1]]
+        return self._offer(session, plan, seconds, size, prefer_wait, granted, balance[keys[0]], balance[keys[1]],
+                           now)
+
+    def _offer(self, session: Session, plan: Plan, seconds: int, size: str, prefer_wait: bool, granted: int,
+               allowance_left: int, credits: int, now: datetime) -> Offer:
         price = self.credits_for(seconds, size)
         paid_tier = cpb.TIER_PRO if plan.tier == cpb.TIER_PRO else cpb.TIER_PAID
         with_credits = f"{price} credit{'s' if price != 1 else ''}"
@@ -353,6 +357,11 @@ class Billing:
         now = self.clock()
         try:
             with transaction(self.sessions) as session:
+                if not quote_id and session.get_bind().dialect.name == "postgresql":
+                    held = self._reserve_fast(session, generation_id, user_id, model, seconds, size, prefer_wait,
+                                              now)
+                    if held is not None:
+                        return held, False
                 return self._reserve(session, generation_id, user_id, model, seconds, size, quote_id,
                                      prefer_wait, now)
         except IntegrityError:  # the same generation id reserved concurrently for another user
@@ -406,6 +415,44 @@ class Billing:
         metrics.RESERVATIONS.labels(bpb.PriceRule.Name(offer.rule)).inc()
         return held, False
 
+    def _reserve_fast(self, session, generation_id, user_id, model, seconds, size, prefer_wait, now):
+        """The common Reserve (no quote, today's allowance already granted, a
+        new generation id) in three statements. Returns None when the general
+        path must decide (it then runs in the same transaction)."""
+        _check_id(user_id, "user id")
+        if session.execute(_LOCK_USER, {"uid": user_id}).first() is None:
+            return None  # unknown user: the general path says so
+        # Read after the user row is locked: only holders of that lock lower a
+        # user's available balances, so what this reads can only be too low.
+        rows = session.execute(_USER_STATE, {"uid": user_id, "gen": generation_id, "now": now}).all()
+        if len(rows) != 4 or rows[0].reserved_for is not None:
+            return None  # a replay, a conflict or missing accounts
+        first = rows[0]
+        plan = self.plans[first.plan_id or "free"]
+        if first.allowance_day != utc_day(now) or first.allowance_granted < plan.daily_allowance:
+            return None  # the day's allowance must be granted first
+        self._validate(plan, model, seconds, size)
+        accounts_by_key = {(r.kind, r.unit): r for r in rows}
+        allowance, credits = accounts_by_key[(USER_ALLOWANCE, ALLOWANCE)], accounts_by_key[(USER_CREDITS, CREDITS)]
+        offer = self._offer(session, plan, seconds, size, prefer_wait, first.allowance_granted, allowance.balance,
+                            credits.balance, now)
+        if offer.rule == bpb.PRICE_RULE_UNAVAILABLE:
+            raise ResourceExhausted(offer.description, "insufficient_balance")
+        if offer.uses_allowance:
+            unit, units, amount, source = ALLOWANCE, 1, 1, allowance
+        else:
+            unit, units, amount, source = CREDITS, 0, offer.price_credits, credits
+        target = accounts_by_key[(USER_HELD, unit)]
+        held = session.execute(_HOLD, {
+            "src": source.id, "dst": target.id, "n": amount, "tx": str(uuid.uuid4()), "uid": user_id,
+            "gen": generation_id, "desc": f"hold {amount} {unit} for generation {generation_id}", "now": now,
+            "rid": str(uuid.uuid4()), "rule": offer.rule, "tier": offer.tier, "units": units,
+            "credits": 0 if units else amount, "model": model, "seconds": seconds, "size": size,
+            "day": utc_day(now), "expires": now + timedelta(seconds=self.settings.hold_ttl_seconds)}).one()
+        metrics.LEDGER_TRANSACTIONS.labels("reserve").inc()
+        metrics.RESERVATIONS.labels(bpb.PriceRule.Name(offer.rule)).inc()
+        return held
+
     def _quoted_offer(self, session, user_id, quote_id, model, seconds, size, now) -> Offer | None:
         q = session.execute(select(quotes).where(quotes.c.id == quote_id)).first()
         if q is None or q.user_id != user_id:
@@ -445,7 +492,7 @@ class Billing:
         settling a hold already settled another way is a conflict (reported,
         nothing changes)."""
         ids = sorted(set(generation_ids))
-        rows = session.execute(select(reservations).where(reservations.c.generation_id.in_(ids))
+        rows = session.execute(select(reservations).where(one_of(session, reservations.c.generation_id, ids))
                                .order_by(reservations.c.generation_id).with_for_update()).all()
         by_gen = {r.generation_id: r for r in rows}
         results, settle_rows, postings, usage = [], [], [], []
@@ -470,8 +517,9 @@ class Billing:
         if not settle_rows:
             return results
         self._post(session, postings, now)
-        session.execute(update(reservations).where(reservations.c.id.in_([r.id for r in settle_rows]))
-                        .values(status=outcome, settled_at=now, reason=reason))
+        fresh = {r.generation_id: r for r in session.execute(
+            update(reservations).where(one_of(session, reservations.c.id, [r.id for r in settle_rows]))
+            .values(status=outcome, settled_at=now, reason=reason).returning(*reservations.c)).all()}
         metrics.SETTLEMENTS.labels(outcome).inc(len(settle_rows))
         usage_outcome = {CAPTURED: epb.USAGE_OUTCOME_CAPTURED, RELEASED: epb.USAGE_OUTCOME_RELEASED,
                          EXPIRED: epb.USAGE_OUTCOME_EXPIRED}[outcome]
@@ -481,8 +529,6 @@ class Billing:
                                outcome=usage_outcome, rule=r.rule, allowance_units=r.allowance_units,
                                credits=r.credits, model=r.model, seconds=r.seconds, size=r.size, tier=r.tier,
                                occurred_at=ts), "reservation", r.user_id) for r in usage])
-        fresh = {r.generation_id: r for r in session.execute(
-            select(reservations).where(reservations.c.id.in_([r.id for r in settle_rows]))).all()}
         for res in results:
             if res.row is not None and res.generation_id in fresh and not res.conflict:
                 res.row = fresh[res.generation_id]
@@ -866,6 +912,38 @@ class Billing:
         metrics.LEDGER_DRIFT.set(report.drift)
         return report
 
+
+# Reserve's fast path (PostgreSQL). The hold's ledger posting is one
+# statement: lock both accounts in ascending id order (as Ledger.post does, so
+# no deadlocks), move the amount, record the transaction, its two entries with
+# their running balances, and the reservation. The CHECK on accounts still
+# refuses a negative user balance.
+_LOCK_USER = text("SELECT 1 FROM billing_users WHERE user_id = :uid FOR UPDATE")
+_USER_STATE = text("""
+SELECT a.id, a.kind, a.unit, a.balance, u.allowance_day, u.allowance_granted,
+       (SELECT s.plan_id FROM subscriptions s
+         WHERE s.user_id = :uid AND s.status IN ('active', 'canceling') AND s.current_period_end > :now
+         ORDER BY s.current_period_end DESC LIMIT 1) AS plan_id,
+       (SELECT r.user_id FROM reservations r WHERE r.generation_id = :gen) AS reserved_for
+FROM billing_users u JOIN accounts a ON a.owner = u.user_id
+WHERE u.user_id = :uid""")
+_HOLD = text("""
+WITH locked AS MATERIALIZED (
+    SELECT id FROM accounts WHERE id IN (:src, :dst) ORDER BY id FOR UPDATE),
+moved AS (
+    UPDATE accounts a SET balance = a.balance + CASE WHEN a.id = :src THEN -CAST(:n AS BIGINT) ELSE :n END
+    FROM locked WHERE a.id = locked.id RETURNING a.id, a.balance),
+tx AS (
+    INSERT INTO ledger_transactions (id, kind, user_id, generation_id, description, created_at)
+    VALUES (:tx, 'reserve', :uid, :gen, :desc, :now)),
+entries AS (
+    INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after, created_at)
+    SELECT :tx, id, CASE WHEN id = :src THEN -CAST(:n AS BIGINT) ELSE :n END, balance, :now FROM moved)
+INSERT INTO reservations (id, generation_id, user_id, status, rule, tier, allowance_units, credits, model, seconds,
+                          size, quote_id, day, reason, created_at, expires_at)
+VALUES (:rid, :gen, :uid, 'held', :rule, :tier, :units, :credits, :model, :seconds, :size, NULL, :day, '', :now,
+        :expires)
+RETURNING *""")
 
 _STATUS = {"active": bpb.SUBSCRIPTION_STATUS_ACTIVE, "canceling": bpb.SUBSCRIPTION_STATUS_CANCELING,
            "ended": bpb.SUBSCRIPTION_STATUS_ENDED, "past_due": bpb.SUBSCRIPTION_STATUS_PAST_DUE}

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.billing.models import accounts, ledger_entries, ledger_transactions
-from services.billing.sqlutil import insert_ignore, insert_rows, set_balances
+from services.billing.sqlutil import insert_ignore, insert_rows, one_of, set_balances
 
 PLATFORM = "platform"
 
@@ -73,7 +73,7 @@ class Ledger:
         if wanted:
             owners = {k[0] for k in wanted}
             rows = session.execute(select(accounts.c.id, accounts.c.owner, accounts.c.kind, accounts.c.unit)
-                                   .where(accounts.c.owner.in_(owners))).all()
+                                   .where(one_of(session, accounts.c.owner, owners))).all()
             for r in rows:
                 self._ids[(r.owner, r.kind, r.unit)] = r.id
             unknown = [k for k in wanted if k not in self._ids]
@@ -86,7 +86,8 @@ class Ledger:
 
     def balances(self, session: Session, keys, lock: bool = False) -> dict[tuple[str, str, str], int]:
         ids = self.ids(session, keys)
-        query = select(accounts.c.id, accounts.c.balance).where(accounts.c.id.in_(ids.values())).order_by(accounts.c.id)
+        query = (select(accounts.c.id, accounts.c.balance).where(one_of(session, accounts.c.id, ids.values()))
+                 .order_by(accounts.c.id))
         if lock:
             query = query.with_for_update()
         by_id = dict(session.execute(query).all())

@@ -7,8 +7,10 @@ the signed-in user (services may name one)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,8 +128,11 @@ def identity_lookup(ctx):
 
 
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
-    def __init__(self, billing: Billing, wake_relay, user_exists=None):
+    def __init__(self, billing: Billing, wake_relay, user_exists=None, executor: ThreadPoolExecutor | None = None):
         self.billing, self.wake_relay = billing, wake_relay
+        # Blocking database work runs here, one thread per pooled connection
+        # (the default executor has only cpu_count + 4 threads).
+        self.executor = executor
         # Accounts normally open from identity's UserCreated event; a generation
         # can arrive first, so an unknown user is looked up in identity once.
         self.user_exists = user_exists
@@ -139,7 +144,8 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         return True
 
     async def _run(self, fn, *args, publishes: bool = False):
-        result = await asyncio.to_thread(fn, *args)
+        call = contextvars.copy_context().run  # the caller's trace context, as asyncio.to_thread keeps it
+        result = await asyncio.get_running_loop().run_in_executor(self.executor, call, fn, *args)
         if publishes:
             self.wake_relay()
         return result
@@ -282,8 +288,15 @@ def build_service(settings: BillingSettings, *, jwks_fetcher=None, provider: Pay
     async def prepare():
         await asyncio.to_thread(billing.prepare)
     ctx.app.on_startup(prepare)
+    pool = ctx.engine.pool
+    connections = pool.size() + getattr(pool, "_max_overflow", 0) if hasattr(pool, "size") else 8
+    executor = ThreadPoolExecutor(max(4, connections), thread_name_prefix="billing-db")
+
+    async def stop_executor():
+        executor.shutdown(wait=False, cancel_futures=True)
+    ctx.app.on_shutdown(stop_executor)
     ctx.app.add_servicer(billing_pb2_grpc.add_BillingServiceServicer_to_server,
-                         BillingServicer(billing, ctx.wake_relay, identity_lookup(ctx)), SERVICE_NAME)
+                         BillingServicer(billing, ctx.wake_relay, identity_lookup(ctx), executor), SERVICE_NAME)
 
     def sweep():
         expired, ended = billing.expire_stale(), billing.end_lapsed_subscriptions()
