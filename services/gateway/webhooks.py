@@ -27,6 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import grpc
 import httpx
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
@@ -110,6 +111,10 @@ class WebhookRegistry:
         for video_id, key_id in list(self.watches.items()):
             try:
                 gen = (await stub.GetGeneration(gpb.GetGenerationRequest(generation_id=video_id), timeout=5)).generation
+            except grpc.aio.AioRpcError as err:
+                if err.code() == grpc.StatusCode.NOT_FOUND:  # deleted before it finished: nothing to announce
+                    self.watches.pop(video_id, None)
+                continue  # otherwise try again next round
             except Exception:  # noqa: BLE001 - try again next round
                 continue
             video = video_object(gen)

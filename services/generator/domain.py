@@ -72,8 +72,9 @@ class ConsentChecker(Protocol):
     "consent_denied") naming the cameo and the reason when any use is refused."""
 
     async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str) -> None: ...
-    async def describe(self, cameo_ids: list[str]) -> list[str]:
-        """Names to give the cameos in the scene."""
+    async def describe(self, cameo_ids: list[str]) -> list:
+        """The cameos as the model sees them (kinora.models.contract.Cameo:
+        name, face crops, voice profile)."""
         ...
 
 

@@ -5,10 +5,16 @@ the request), so the same objects serve the API and background workers."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+from pathlib import Path
+
 import grpc
 
 from kinora.billing.v1 import billing_pb2, billing_pb2_grpc
 from kinora.cameo.v1 import cameo_pb2, cameo_pb2_grpc
+from kinora.models.contract import Cameo, VoiceProfile
 from kinora.runtime.clients import TokenSource, channel
 from kinora.runtime.errors import PermissionDenied, Unavailable, from_rpc_error
 from services.generator.domain import Reservation
@@ -21,6 +27,8 @@ def _raise(err: grpc.RpcError, what: str):
         raise Unavailable(f"{what} is not reachable right now; try again shortly", f"{what}_unavailable") from None
     raise from_rpc_error(err) from None
 
+
+log = logging.getLogger("kinora.generator.remote")
 
 class GrpcBilling:
     def __init__(self, address: str, token_source: TokenSource | None):
@@ -49,8 +57,45 @@ class GrpcBilling:
             _raise(err, "billing")
 
 
+class LikenessFiles:
+    """Reads the likeness assets identity stored at verification (face crops,
+    voice profile) from the blob folder it writes, mounted read-only here.
+    A missing or altered object (checked against its SHA-256) reads as None."""
+
+    def __init__(self, root: str | None):
+        self.root = Path(root).resolve() if root else None
+
+    def read(self, ref) -> bytes | None:
+        if self.root is None or not ref.key:
+            return None
+        path = (self.root / ref.key).resolve()
+        if self.root not in path.parents:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if ref.sha256 and hashlib.sha256(data).hexdigest() != ref.sha256:
+            log.warning("likeness object %s does not match its checksum; not used", ref.key)
+            return None
+        return data
+
+    def voice(self, ref) -> VoiceProfile | None:
+        raw = self.read(ref)
+        if raw is None:
+            return None
+        try:
+            profile = json.loads(raw)
+            return VoiceProfile(pitch_hz=float(profile["pitch_hz_median"]),
+                                envelope=[float(x) for x in profile.get("mel_envelope_db", [])])
+        except (ValueError, KeyError, TypeError):
+            log.warning("voice profile %s is not readable; not used", ref.key)
+            return None
+
+
 class GrpcConsentChecker:
-    def __init__(self, address: str, token_source: TokenSource | None):
+    def __init__(self, address: str, token_source: TokenSource | None, likeness_dir: str | None = None):
+        self.likeness = LikenessFiles(likeness_dir)
         self.stub = cameo_pb2_grpc.CameoServiceStub(channel(address, token_source))
 
     async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str) -> None:
@@ -65,13 +110,16 @@ class GrpcConsentChecker:
             reasons = "; ".join(d.message or f"cameo {d.cameo_id} may not be used" for d in refused)
             raise PermissionDenied(reasons, "consent_denied")
 
-    async def describe(self, cameo_ids: list[str]) -> list[str]:
-        """The names the model should give each cameo (display name, else handle)."""
-        names = []
+    async def describe(self, cameo_ids: list[str]) -> list[Cameo]:
+        """The cameos as the model should see them: a name (display name, else
+        handle), the face crops and the voice profile from verification."""
+        cameos = []
         for cameo_id in cameo_ids:
             try:
                 reply = await self.stub.GetLikeness(cameo_pb2.GetLikenessRequest(cameo_id=cameo_id), timeout=TIMEOUT_S)
             except grpc.RpcError as err:
                 _raise(err, "cameo")
-            names.append(reply.display_name or reply.owner_handle or cameo_id)
-        return names
+            faces = [data for data in map(self.likeness.read, reply.likeness.face_crops) if data]
+            cameos.append(Cameo(name=reply.display_name or reply.owner_handle or cameo_id, face_pngs=faces,
+                                voice=self.likeness.voice(reply.likeness.voice_profile)))
+        return cameos

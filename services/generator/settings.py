@@ -54,6 +54,9 @@ class GeneratorSettings(RuntimeSettings):
     data_dir: str = setting("KINORA_DATA_DIR", str, ".kinora")
     blob_dir: str = setting("KINORA_BLOB_DIR", str, "", "where media is stored; default <data dir>/blobs/generator")
     cameo_addr: str | None = setting("KINORA_CAMEO_ADDR", address, None, "cameo service, for consent checks")
+    likeness_dir: str = setting("KINORA_LIKENESS_DIR", str, "",
+                                "identity's blob folder (read-only) holding cameo face crops and voice "
+                                "profiles; default KINORA_BLOB_DIR")
     billing_addr: str | None = setting("KINORA_BILLING_ADDR", address, None,
                                        "billing service; unset uses the embedded LocalAllowanceBilling")
     triton_addr: str = setting("KINORA_TRITON_ADDR", address, "127.0.0.1:8001", "Triton gRPC endpoint")

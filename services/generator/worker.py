@@ -150,14 +150,14 @@ class Worker:
     async def _process(self, claim: Claim) -> None:
         row = claim.row
         cameo_ids = json.loads(row.cameo_ids)
-        names: list[str] = []
+        cameos = []
         if cameo_ids:
             # Consent again, now: it may have been withdrawn while the job was queued.
             try:
                 if self.consent is None:
                     raise PermissionDenied("cameos can't be checked: the consent service is not configured")
                 await self.consent.check(row.user_id, cameo_ids, row.prompt, row.id)
-                names = await self.consent.describe(cameo_ids)
+                cameos = await self.consent.describe(cameo_ids)
             except (PermissionDenied, NotFound) as exc:
                 await asyncio.to_thread(self._cancel_for_consent, claim, exc.message)
                 await self._settle(row.id)
@@ -166,8 +166,8 @@ class Worker:
                 await self._fail(claim, "consent_unavailable", exc.message, True)
                 return
         request = await asyncio.to_thread(self._model_request, row)
-        if names:
-            request.cameos = [Cameo(name=name) for name in names]
+        if cameos:
+            request.cameos = cameos
         route = self.routes.get(row.model)
         if route is None:
             await self._fail(claim, "model_unavailable", f"model {row.model!r} is no longer served", False)
@@ -314,7 +314,8 @@ async def run_worker(settings: GeneratorSettings, stop: asyncio.Event | None = N
         tokens = TokenSource(fetch)
     billing = (GrpcBilling(settings.billing_addr, tokens) if settings.billing_addr
                else LocalAllowanceBilling(sessions, settings.free_daily_allowance, settings.pro_daily_allowance))
-    consent = GrpcConsentChecker(settings.cameo_addr, tokens) if settings.cameo_addr else None
+    consent = (GrpcConsentChecker(settings.cameo_addr, tokens, settings.likeness_dir or settings.blob_dir)
+               if settings.cameo_addr else None)
     signer = ProvenanceSigner(load_identity(settings.data_dir)) if settings.sign_c2pa else None
     worker = Worker(settings, sessions, FilesystemBlobStore(settings.blob_root()), billing, consent,
                     make_runner(settings), signer)

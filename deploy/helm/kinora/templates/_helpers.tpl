@@ -89,7 +89,7 @@ kind: grpc | http | worker | modelServer
   tolerations: {{ toJson $c.tolerations }}
   allowFrom: {{ toJson $c.allowFrom }}
   database: {{ ne $name "gateway" }}
-  blob: {{ eq $name "generator" }}
+  blob: {{ or (eq $name "generator") (eq $name "identity") }}  {{- /* identity writes likeness assets there; workers read them */}}
   c2pa: {{ eq $name "generator" }}
   jwtKeys: {{ eq $name "identity" }}
   serviceType: {{ (($c.service | default dict).type) | default "ClusterIP" }}
