@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from kinora.ml.embeddings import embed
+from kinora.ml.text import checked_prompt
 
 MAX_PROMPT_CHARS = 4000
 MAX_RESTRICTION_CHARS = 300
@@ -220,13 +221,7 @@ class _ParsedRestriction:
 
 
 def _validate_prompt(prompt: str) -> str:
-    if not isinstance(prompt, str):
-        raise ValueError("prompt must be text")
-    if not prompt.strip():
-        raise ValueError("prompt is empty")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(f"prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
-    return prompt
+    return checked_prompt(prompt, MAX_PROMPT_CHARS)
 
 
 def prompt_chunks(prompt: str) -> list[str]:

@@ -917,6 +917,21 @@ class Feed:
                    "policy_ms": (t3 - t2) * 1000, "candidate_count": len(candidates)}
         return page, timings, fallback
 
+
+    def _preferred(self, s, viewer, user, limit: int) -> list[str]:
+        """Posts nearest the viewer's stated preferences; records them on the viewer for scoring."""
+        vectors = vec_from(user["prefs_vectors"], rows=1)
+        if vectors is None:
+            return []
+        phrases = json.loads(user["prefs_phrases"])
+        viewer.pref_vectors = vectors
+        viewer.pref_signs = np.array([sign for _, sign in phrases], dtype=np.float32)
+        viewer.pref_phrases = [phrase for phrase, _ in phrases]
+        pos, neg = vectors[viewer.pref_signs > 0], vectors[viewer.pref_signs < 0]
+        if not len(pos):
+            return []
+        self.prefs_index.refresh(s)
+        return self.prefs_index.nearest(pos, neg, limit)
     def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
         """All candidate sources, their scoring features and the viewer's
         seen flags in one statement (`_CANDIDATES_SQL`); blocks and "see less"
@@ -927,18 +942,7 @@ class Feed:
         region = user["region"]
         trending = self.trending.get(s, region, self.config.trending_days, limit, sessions=self.sessions)
         trending_reason = f"trending in {region}" if region else "trending on Kinora"
-        nearest: list[str] = []
-        if personalized:
-            vectors = vec_from(user["prefs_vectors"], rows=1)
-            if vectors is not None:
-                phrases = json.loads(user["prefs_phrases"])
-                viewer.pref_vectors = vectors
-                viewer.pref_signs = np.array([sign for _, sign in phrases], dtype=np.float32)
-                viewer.pref_phrases = [phrase for phrase, _ in phrases]
-                pos, neg = vectors[viewer.pref_signs > 0], vectors[viewer.pref_signs < 0]
-                if len(pos):
-                    self.prefs_index.refresh(s)
-                    nearest = self.prefs_index.nearest(pos, neg, limit)
+        nearest = self._preferred(s, viewer, user, limit) if personalized else []
         blocked: set[str] = set()
         see_less_ids, see_less_authors, see_less_embs = [], set(), []
         for kind, other, author, emb in s.execute(_VIEWER_SQL, dict(viewer=viewer_id, personal=personalized)):
@@ -1035,17 +1039,8 @@ class Feed:
         add(trending, SOURCE.CANDIDATE_SOURCE_TRENDING_REGION,
             f"trending in {region}" if region else "trending on Kinora")
         if personalized:
-            vectors = vec_from(user["prefs_vectors"], rows=1)
-            if vectors is not None:
-                phrases = json.loads(user["prefs_phrases"])
-                viewer.pref_vectors = vectors
-                viewer.pref_signs = np.array([sign for _, sign in phrases], dtype=np.float32)
-                viewer.pref_phrases = [phrase for phrase, _ in phrases]
-                pos, neg = vectors[viewer.pref_signs > 0], vectors[viewer.pref_signs < 0]
-                if len(pos):
-                    self.prefs_index.refresh(s)
-                    add(self.prefs_index.nearest(pos, neg, limit), SOURCE.CANDIDATE_SOURCE_PREFERENCES,
-                        "matches your stated interests")
+            add(self._preferred(s, viewer, user, limit), SOURCE.CANDIDATE_SOURCE_PREFERENCES,
+                "matches your stated interests")
             sl = s.execute(select(m.see_less.c.post_id, m.see_less.c.author_user_id).where(
                 m.see_less.c.user_id == viewer_id).order_by(m.see_less.c.created_at.desc()).limit(20)).all()
             if sl:

@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from kinora.ml.embeddings import embed
+from kinora.ml.text import checked_prompt
 
 MAX_PROMPT_CHARS = 4000
 CATEGORIES = ("minor_sexual", "sexual", "graphic_violence", "self_harm", "public_figure")
@@ -183,13 +184,7 @@ class Moderator:
 
     def check(self, prompt: str, has_cameo: bool = False,
               cameo_names: Collection[str] = ()) -> ModerationResult:
-        if not isinstance(prompt, str):
-            raise ValueError("prompt must be text")
-        if not prompt.strip():
-            raise ValueError("prompt is empty")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise ValueError(f"prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
-        text = _normalize(prompt)
+        text = _normalize(checked_prompt(prompt, MAX_PROMPT_CHARS))
 
         minor = _MINOR.search(text)
         sexual = _SEXUAL.search(text)
