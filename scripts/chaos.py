@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -38,73 +37,17 @@ sys.path.insert(0, str(ROOT))
 TERMINAL = {"completed", "failed", "canceled"}
 
 
-class RestartableStack:
-    """A LocalStack that remembers each component's command and environment
-    so a killed component can be started again. (LocalStack could grow a
-    `restart(name)` doing exactly this.)"""
+def make_stack(home: Path):
+    """A LocalStack on free ports (metrics too) with limits raised for the load;
+    `LocalStack.kill` and `restart` do the fault injection."""
+    from kinora.stack import local
+    from kinora.stack.tansu import free_port
 
-    def __init__(self, home: Path):
-        from kinora.stack import local
-        from kinora.stack.tansu import free_port, port_free
-
-        local.METRICS_BASE = next(b for b in range(random.randrange(30000, 40000, 50), 60000, 50)
-                                  if all(port_free(b + i) for i in range(20)))
-        env = dict(os.environ, KINORA_FREE_DAILY_ALLOWANCE="100000", KINORA_RATE_USER_BURST="100000",
-                   KINORA_RATE_USER_PER_SECOND="100000", KINORA_LEASE_SECONDS="5")
-        for name in local.DEFAULT_PORTS:
-            env[f"KINORA_{name.upper().replace('-', '_')}_PORT"] = str(free_port())
-        self.stack = local.LocalStack(home=home, env=env, workers=1, log=print)
-        self.commands: dict[str, tuple[list[str], dict]] = {}
-        spawn = self.stack._spawn
-
-        def remembering_spawn(comp, argv, env):
-            self.commands[comp.name] = (argv, env)
-            spawn(comp, argv, env)
-
-        self.stack._spawn = remembering_spawn
-
-    def start(self):
-        return self.stack.start(timeout_s=420)
-
-    def kill(self, name: str) -> None:
-        if name == "broker":
-            self.stack.broker.process.kill()
-            self.stack.broker.process.wait()
-            return
-        for comp, proc in self.stack.procs:
-            if comp.name == name and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-    def restart(self, name: str) -> None:
-        from kinora.stack.tansu import TansuBroker
-
-        if name == "broker":
-            self.stack.broker = TansuBroker(self.stack.ports["broker"],
-                                            self.stack.home / "logs" / "broker.log").start()
-            for comp in self.stack.state.components:  # health checks look at the broker's pid
-                if comp.name == "broker":
-                    comp.pid = self.stack.broker.process.pid
-            return
-        argv, env = self.commands[name]
-        self.stack.procs = [(c, p) for c, p in self.stack.procs if c.name != name]
-        self.stack.state.components = [c for c in self.stack.state.components if c.name != name]
-        self.stack._spawn(next(c for c in _components(self.stack, name)), argv, env)
-
-    def stop(self):
-        self.stack.stop()
-
-
-def _components(stack, name):
-    from kinora.stack.local import Component
-
-    kinds = {"model-server": "triton", "gateway": "http"}
-    kind = "worker" if name.startswith("generator-worker") else kinds.get(name, "grpc")
-    address = {"gateway": stack.addr("gateway"), "model-server": stack.addr("triton-grpc")}.get(
-        name, stack.addr(name) if kind == "grpc" else "")
-    health = {"gateway": f"http://{stack.addr('gateway')}/readyz",
-              "model-server": f"http://{stack.addr('triton-http')}/v2/health/ready"}.get(name, "")
-    yield Component(name, kind, address, health_url=health)
+    env = dict(os.environ, KINORA_FREE_DAILY_ALLOWANCE="100000", KINORA_RATE_USER_BURST="100000",
+               KINORA_RATE_USER_PER_SECOND="100000", KINORA_LEASE_SECONDS="5", KINORA_METRICS_BASE_PORT="0")
+    for name in local.DEFAULT_PORTS:
+        env[f"KINORA_{name.upper().replace('-', '_')}_PORT"] = str(free_port())
+    return local.LocalStack(home=home, env=env, workers=1, log=print)
 
 
 class Load:
@@ -155,15 +98,15 @@ async def run(args) -> int:
     import httpx
 
     home = Path(tempfile.mkdtemp(prefix="kinora-chaos-"))
-    stack = RestartableStack(home)
+    stack = make_stack(home)
     print(f"starting the local stack in {home} ...", flush=True)
     started = time.monotonic()
-    stack.start()
+    stack.start(timeout_s=420)
     print(f"stack up in {time.monotonic() - started:.0f}s", flush=True)
     failures = []
     try:
         secret = (home / "internal_secret").read_text().strip()
-        async with httpx.AsyncClient(base_url=stack.stack.state.gateway_url, timeout=20) as client:
+        async with httpx.AsyncClient(base_url=stack.state.gateway_url, timeout=20) as client:
             users = await _users(client, stack, secret, args.users)
             owner = users[0]
             cameo_id = await _verified_cameo(client, owner, users[1:])
@@ -180,7 +123,7 @@ async def run(args) -> int:
                     for _ in range(args.requests_between // 2):  # load while it is down
                         await load.one()
                     stack.restart(victim)
-                    stack.stack.wait_serving(180)
+                    stack.wait_serving(180)
             print(f"load done: {sum(load.counts.values())} requests: {dict(sorted(load.counts.items()))}", flush=True)
             failures += await _check(client, stack, load, args.settle_seconds)
     finally:
@@ -197,7 +140,7 @@ async def _users(client, stack, secret, count):
     from kinora.testing import bearer
 
     users = []
-    async with grpc.aio.insecure_channel(stack.stack.addr("identity")) as ch:
+    async with grpc.aio.insecure_channel(stack.addr("identity")) as ch:
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
         for _ in range(count):
             code = (await stub.CreateInvite(identity_pb2.CreateInviteRequest(),
@@ -271,7 +214,7 @@ def _uses_after_revocation(stack, load) -> list[str]:
 
 
 def _db(stack, name) -> sqlite3.Connection:
-    return sqlite3.connect(stack.stack.home / "db" / f"{name}.db", timeout=30)
+    return sqlite3.connect(stack.home / "db" / f"{name}.db", timeout=30)
 
 
 async def _check(client, stack, load, settle_s) -> list[str]:
