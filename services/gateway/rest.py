@@ -805,10 +805,15 @@ async def packs(request: Request, caller=Caller):
     return as_json(await g.billing.ListCreditPacks(bpb.ListCreditPacksRequest(), timeout=g.timeout))
 
 
+def idempotency_key(request: Request, given: str = "") -> str:
+    """The client's key (body field or Idempotency-Key header), else a fresh one."""
+    return given or request.headers.get("idempotency-key", "") or uuid.uuid4().hex
+
+
 @router.post("/billing/purchases", status_code=201, tags=["billing"])
 async def buy_credits(body: PurchaseBody, request: Request, caller=Caller):
     g = gw(request)
-    key = body.idempotency_key or request.headers.get("idempotency-key", "") or uuid.uuid4().hex
+    key = idempotency_key(request, body.idempotency_key)
     return as_json(await g.billing.PurchaseCredits(bpb.PurchaseCreditsRequest(
         pack_id=body.pack_id, payment_token=body.payment_token, idempotency_key=key), timeout=g.timeout))
 
@@ -822,7 +827,7 @@ async def plans(request: Request, caller=Caller):
 @router.post("/billing/subscription", status_code=201, tags=["billing"])
 async def subscribe(body: SubscribeBody, request: Request, caller=Caller):
     g = gw(request)
-    key = body.idempotency_key or request.headers.get("idempotency-key", "") or uuid.uuid4().hex
+    key = idempotency_key(request, body.idempotency_key)
     return as_json(await g.billing.StartSubscription(bpb.StartSubscriptionRequest(
         plan_id=body.plan_id, payment_token=body.payment_token, idempotency_key=key), timeout=g.timeout))
 
