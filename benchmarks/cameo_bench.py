@@ -2,8 +2,8 @@
 the cameo service running as its own process on PostgreSQL loaded with 100k
 cameos and 1M approvals (plus 400k follow edges for mutuals).
 
-    .venv/bin/python benchmarks/cameo_bench.py [--rate 1000] [--seconds 10]
-        [--cameos 100000] [--approvals 1000000]
+    .venv/bin/python benchmarks/cameo_bench.py [--rate 1000] [--seconds 10] [--rounds 3] [--replicas 1 2]
+        [--cameos 100000] [--approvals 1000000] [--compare-root ../other-checkout]
 
 Load is open-loop: request i is sent at t0 + i/rate whether or not earlier
 ones have answered, and latency is measured from that scheduled time, so a
@@ -185,56 +185,88 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def bench(args, url):
+def start_server(root: Path, url: str, args) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {**os.environ, "KINORA_DATABASE_URL": url, "KINORA_GRPC_PORT": str(port), "KINORA_GRPC_HOST": "127.0.0.1",
            "KINORA_INTERNAL_SECRET": SECRET, "KINORA_LOG_LEVEL": "WARNING", "KINORA_KAFKA_BOOTSTRAP": "",
-           "KINORA_IDENTITY_ADDR": "", "KINORA_CAMEO_DB_WORKERS": str(args.db_workers)}
-    server = subprocess.Popen([sys.executable, "-m", "services.cameo", "serve"], cwd=ROOT, env=env)
+           "KINORA_IDENTITY_ADDR": "", "KINORA_CAMEO_DB_WORKERS": str(args.db_workers), "PYTHONPATH": str(root)}
+    server = subprocess.Popen([sys.executable, "-m", "services.cameo", "serve"], cwd=root, env=env)
+    wait_for_port(port, timeout_s=60)
+    return server, port
+
+
+async def ready(stub, token) -> None:
+    """Wait until migrations ran, the model loaded and the service answers."""
+    for _ in range(600):
+        try:
+            await stub.CheckUse(pb.CheckUseRequest(requester_user_id=uid(2, 0), cameo_ids=[uid(1, 0)],
+                                                   prompt="hello"), metadata=[("authorization", f"Bearer {token}")],
+                                timeout=2)
+            return
+        except grpc.aio.AioRpcError:
+            await asyncio.sleep(0.1)
+
+
+ROUND_ROBIN = '{"loadBalancingConfig": [{"round_robin": {}}]}'
+
+
+async def bench(args, url):
+    roots = {"this checkout": ROOT, **({"compare": Path(args.compare_root).resolve()} if args.compare_root else {})}
+    servers: dict[str, list[tuple[subprocess.Popen, int]]] = {}
     try:
-        wait_for_port(port, timeout_s=60)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        stub = cameo_pb2_grpc.CameoServiceStub(channel)
+        for label, root in roots.items():
+            for n in args.replicas:
+                servers[f"{label}, {n} replica(s)"] = [start_server(root, url, args) for _ in range(n)]
         token = mint_service_token("generator", SECRET)[0]
-        # Wait until migrations ran and the service answers.
-        for _ in range(600):
-            try:
-                await stub.CheckUse(pb.CheckUseRequest(requester_user_id=uid(2, 0), cameo_ids=[uid(1, 0)],
-                                                       prompt="hello"), metadata=[("authorization", f"Bearer {token}")],
-                                    timeout=2)
-                break
-            except grpc.aio.AioRpcError:
-                await asyncio.sleep(0.1)
+        stubs = {}
+        for name, replicas in servers.items():
+            # Replicas behind one channel, round robin: what kinora.runtime.clients.channel does with the
+            # chart's headless Service (here the addresses are listed instead of resolved by DNS).
+            target = "ipv4:" + ",".join(f"127.0.0.1:{port}" for _, port in replicas)
+            stubs[name] = cameo_pb2_grpc.CameoServiceStub(
+                grpc.aio.insecure_channel(target, options=[("grpc.service_config", ROUND_ROBIN)]))
+            await ready(stubs[name], token)
         rng = random.Random(7)
         per, per_f = args.approvals // args.cameos, args.follows // (2 * args.cameos)
         def gen(n, restricted=False):
             return [make_request(rng, args.cameos, args.users, per, per_f, args.restricted, restricted)
                     for _ in range(n)]
-        await run_load(stub, token, gen(int(args.rate * 2)), args.rate)  # warm-up: connections, caches
+        for stub in stubs.values():
+            await run_load(stub, token, gen(int(args.rate * 2)), args.rate)  # warm-up: connections, caches
         for rate in args.also_rates:
-            summarize("CheckUse (no restrictions)", *await run_load(stub, token, gen(int(rate * args.seconds)), rate),
-                      rate)
-        cpu_before, n = process_cpu_seconds(server.pid), int(args.rate * args.seconds)
-        p99 = summarize("CheckUse (no restrictions)", *await run_load(stub, token, gen(n), args.rate), args.rate)
-        cpu_ms = 1000 * (process_cpu_seconds(server.pid) - cpu_before) / n
-        print(f"  cameo server CPU per check: {cpu_ms:.3f} ms (one core serves about {1000 / cpu_ms:.0f} checks/s; "
-              f"PostgreSQL and client CPU not included; machine load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores)")
-        restricted_rate = args.restricted_rate
-        await run_load(stub, token, gen(20, True), 20)  # loads the embedding model
+            summarize("CheckUse (no restrictions)", *await run_load(next(iter(stubs.values())), token,
+                                                                    gen(int(rate * args.seconds)), rate), rate)
+        # Main phase: servers alternate round by round (same load, same machine state).
+        p99s = {name: [] for name in stubs}
+        for round_ in range(args.rounds):
+            for name, stub in stubs.items():
+                pids = [server.pid for server, _ in servers[name]]
+                cpu_before, n = sum(map(process_cpu_seconds, pids)), int(args.rate * args.seconds)
+                p99s[name].append(summarize(f"[{name}, round {round_ + 1}] CheckUse (no restrictions)",
+                                            *await run_load(stub, token, gen(n), args.rate), args.rate))
+                cpu_ms = 1000 * (sum(map(process_cpu_seconds, pids)) - cpu_before) / n
+                print(f"  cameo server CPU per check ({len(pids)} replica(s)): {cpu_ms:.3f} ms (PostgreSQL and "
+                      f"client CPU not included; machine load average {os.getloadavg()[0]:.1f} "
+                      f"on {os.cpu_count()} cores)")
+        stub = next(iter(stubs.values()))
+        await run_load(stub, token, gen(20, True), 20)  # restriction parsing caches
         summarize("CheckUse (cameo with a restriction: MiniLM prompt embedding)",
-                  *await run_load(stub, token, gen(int(restricted_rate * 5), True), restricted_rate),
-                  restricted_rate)
-        await channel.close()
-        print(f"\nCheckUse p99 at {args.rate:.0f}/s: {p99:.2f} ms (target <= 5 ms): "
-              f"{'met' if p99 <= 5 else 'NOT met'}")
+                  *await run_load(stub, token, gen(int(args.restricted_rate * 5), True), args.restricted_rate),
+                  args.restricted_rate)
+        print()
+        for name, values in p99s.items():
+            p99 = statistics.median(values)
+            print(f"[{name}] CheckUse p99 at {args.rate:.0f}/s, median of "
+                  f"{len(values)} rounds: {p99:.2f} ms (rounds: {', '.join(f'{v:.2f}' for v in values)}; "
+                  f"target <= 5 ms): {'met' if p99 <= 5 else 'NOT met'}")
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for server, _ in (r for replicas in servers.values() for r in replicas):
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def main():
@@ -248,6 +280,12 @@ def main():
     parser.add_argument("--restricted", type=int, default=1000, help="cameos that carry a restriction")
     parser.add_argument("--restricted-rate", type=float, default=50)
     parser.add_argument("--db-workers", type=int, default=6)
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1],
+                        help="cameo server processes called round robin; several values are measured side by side")
+    parser.add_argument("--rounds", type=int, default=1, help="main-phase rounds (servers alternate)")
+    parser.add_argument("--compare-root", help="another checkout whose cameo service runs side by side "
+                                                 "against the same database (e.g. a git worktree of the previous "
+                                                 "commit)")
     parser.add_argument("--also-rates", type=float, nargs="*", default=[250, 500],
                         help="lower rates measured first, to show where latency bends")
     args = parser.parse_args()

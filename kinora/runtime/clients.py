@@ -7,6 +7,7 @@ work (workers, consumers) passes a `TokenSource` for a service token instead.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 
@@ -90,11 +91,24 @@ def stop_mutual_tls() -> None:
     _tls = None
 
 
+# Spread calls over every address the target resolves to. gRPC keeps one
+# long-lived HTTP/2 connection per address, so behind a plain (virtual IP)
+# Kubernetes Service all of a client's calls would land on one replica; the
+# chart gives each gRPC service a headless Service and its address is
+# dns:///name:port, which resolves to every ready pod. Servers end connections
+# after KINORA_GRPC_MAX_CONNECTION_AGE_S, so clients re-resolve and pick up new
+# replicas. With one address (the local stack) this is the same as pick_first.
+ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+
+
 def channel(address: str, token_source: TokenSource | None = None,
-            credentials: grpc.ChannelCredentials | None = None) -> grpc.aio.Channel:
+            credentials: grpc.ChannelCredentials | None = None, *, intercept: bool = True) -> grpc.aio.Channel:
+    """A channel to another service. With `intercept=False` the caller sets
+    credentials and trace metadata on each call itself."""
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
-    interceptors = [_UnaryUnaryInterceptor(token_source), _UnaryStreamInterceptor(token_source)]
+               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+               ("grpc.service_config", ROUND_ROBIN)]
+    interceptors = [_UnaryUnaryInterceptor(token_source), _UnaryStreamInterceptor(token_source)] if intercept else []
     credentials = credentials or _tls
     if credentials is not None:
         return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)

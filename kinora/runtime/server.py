@@ -88,7 +88,9 @@ class ServiceApp:
             interceptors=[RuntimeInterceptor(name, verifier)],
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                     ("grpc.so_reuseport", 0)],
+                     ("grpc.so_reuseport", 0),
+                     *([("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000))]
+                       if settings.max_connection_age_s else [])],
         )
         self._service_names: list[str] = []
         self._startup: list[Callable[[], Awaitable[None]]] = []

@@ -68,9 +68,10 @@ def port(raw: str) -> int:
 
 
 def address(raw: str) -> str:
-    host, sep, port_text = raw.rpartition(":")
+    """host:port, optionally as dns:///host:port (resolved to every address, for round robin)."""
+    host, sep, port_text = raw.removeprefix("dns:///").rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) <= 65535:
-        raise ValueError("expected host:port, for example 127.0.0.1:50051")
+        raise ValueError("expected host:port or dns:///host:port, for example 127.0.0.1:50051")
     return raw
 
 
@@ -151,6 +152,10 @@ class RuntimeSettings:
     drain_seconds: float = setting("KINORA_DRAIN_SECONDS", non_negative_float, 0.0,
                                    "how long to report NOT_SERVING before refusing calls")
     grace_seconds: float = setting("KINORA_GRACE_SECONDS", non_negative_float, 10.0)
+    max_connection_age_s: float = setting("KINORA_GRPC_MAX_CONNECTION_AGE_S", non_negative_float, 300.0,
+                                          "close client connections after this long (calls in flight "
+                                          "finish) so clients re-resolve and spread over new replicas; "
+                                          "0 keeps them open")
     otlp_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", str, None)
     internal_secret: str | None = setting("KINORA_INTERNAL_SECRET", str, None,
                                           "shared secret services use to obtain service tokens")

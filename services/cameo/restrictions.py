@@ -239,6 +239,11 @@ class RestrictionMatcher:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Load the embedding model now (seconds of CPU), so the first check
+        that needs it does not pay for it while others wait."""
+        _background_vectors()
+
     def check(self, prompt: str, restrictions: list[str]) -> list[Conflict]:
         """Every restriction the prompt conflicts with (empty list: no conflict)."""
         _validate_prompt(prompt)

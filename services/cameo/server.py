@@ -340,6 +340,11 @@ def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: Restri
     ctx.app.add_servicer(cameo_pb2_grpc.add_CameoServiceServicer_to_server, servicer,
                          pb.DESCRIPTOR.services_by_name["CameoService"].full_name)
 
+    if settings.preload_model:
+        async def load_model():
+            await asyncio.to_thread(servicer.checker.matcher.warm)
+        ctx.app.on_startup(load_model)
+
     async def stop_pool():
         servicer.pool.shutdown(wait=True)
         if servicer.pg is not None:

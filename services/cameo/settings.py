@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import RuntimeSettings, port, positive_int, setting
+from kinora.runtime.settings import RuntimeSettings, boolean, port, positive_int, setting
 
 
 @dataclass(frozen=True)
@@ -18,3 +18,5 @@ class CameoSettings(RuntimeSettings):
     check_statements: int = setting("KINORA_CAMEO_CHECK_STATEMENTS", positive_int, 2,
                                     "consent-check statements in flight per replica; checks arriving "
                                     "meanwhile share the next statement")
+    preload_model: bool = setting("KINORA_CAMEO_PRELOAD_MODEL", boolean, True,
+                                  "load the restriction-matching model before reporting SERVING")

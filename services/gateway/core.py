@@ -15,7 +15,6 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-import grpc
 from fastapi import Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -53,8 +52,7 @@ class Gateway:
         # Server-streaming calls (progress, media) go on a plain channel with the caller's token
         # passed explicitly: grpc.aio runs stream interceptors in a task that does not see the
         # request's principal.
-        self._streaming_channel = grpc.aio.insecure_channel(
-            settings.generator_addr, options=[("grpc.max_receive_message_length", 64 << 20)])
+        self._streaming_channel = channel(settings.generator_addr, intercept=False)
         self.streaming_generator = generator_pb2_grpc.GeneratorServiceStub(self._streaming_channel)
         self.pools = generator_pb2_grpc.PoolAdminServiceStub(self.channels["generator"])
         self.billing = billing_pb2_grpc.BillingServiceStub(self.channels["billing"])

@@ -201,7 +201,11 @@ def test_grpc_services_use_native_grpc_probes(release):
 
 
 def _selects(selector: dict, labels: dict) -> bool:
-    return all(labels.get(k) == v for k, v in selector["matchLabels"].items())
+    expressions = {"Exists": lambda e: e["key"] in labels, "DoesNotExist": lambda e: e["key"] not in labels,
+                   "In": lambda e: labels.get(e["key"]) in e["values"],
+                   "NotIn": lambda e: labels.get(e["key"]) not in e["values"]}
+    return (all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+            and all(expressions[e["operator"]](e) for e in selector.get("matchExpressions", [])))
 
 
 def test_every_deployment_has_a_pod_disruption_budget(release):
@@ -335,8 +339,13 @@ def test_env_points_at_rendered_services_and_secrets(release):
     service_ports = {s["metadata"]["name"]: {p["name"]: p["port"] for p in s["spec"]["ports"]}
                      for s in release.of("Service")}
 
+    headless = {s["metadata"]["name"] for s in release.of("Service") if s["spec"].get("clusterIP") == "None"}
+
     def assert_addr(value: str, port_name: str):
-        host, port = value.rsplit(":", 1)
+        host, port = value.removeprefix("dns:///").rsplit(":", 1)
+        if value.startswith("dns:///"):  # gRPC services: a headless Service, resolved to every ready pod
+            host, suffix = host.split(".", 1)
+            assert host in headless and suffix == "kinora.svc.cluster.local", value
         assert host in service_ports and service_ports[host][port_name] == int(port), value
 
     for doc in release.of("Deployment"):
@@ -346,6 +355,7 @@ def test_env_points_at_rendered_services_and_secrets(release):
         if role == "model-server":
             continue
         for target in SERVICES:
+            assert env[f"KINORA_{target.upper()}_ADDR"]["value"].startswith("dns:///")
             assert_addr(env[f"KINORA_{target.upper()}_ADDR"]["value"], "grpc")
         assert re.fullmatch(r"[\w.\-]+:\d+(,[\w.\-]+:\d+)*", env["KINORA_KAFKA_BOOTSTRAP"]["value"])
         if role != "gateway":
@@ -393,8 +403,9 @@ def test_service_monitor_scrapes_every_metrics_port(release):
     (monitor,) = release.of("ServiceMonitor")
     assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
     for service in release.of("Service"):
-        assert _selects(monitor["spec"]["selector"], service["metadata"]["labels"])
-        assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
+        headless = service["spec"].get("clusterIP") == "None"
+        assert _selects(monitor["spec"]["selector"], service["metadata"]["labels"]) != headless
+        assert headless or "metrics" in {p["name"] for p in service["spec"]["ports"]}
 
 
 def test_prometheus_rule_has_the_required_alerts(release):

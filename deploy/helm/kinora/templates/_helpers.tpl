@@ -31,8 +31,11 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
 {{/* host:port of a gRPC service inside the release. */}}
+{{/* gRPC clients resolve the headless Service to every ready pod and spread
+calls round robin (one long-lived HTTP/2 connection to a virtual IP would pin
+a client to one replica). */}}
 {{- define "kinora.addr" -}}
-{{ include "kinora.fullname" .root }}-{{ .name }}:{{ .root.Values.ports.grpc }}
+dns:///{{ include "kinora.fullname" .root }}-{{ .name }}-pods.{{ .root.Release.Namespace }}.svc.{{ .root.Values.clusterDomain }}:{{ .root.Values.ports.grpc }}
 {{- end -}}
 
 {{- define "kinora.tritonAddr" -}}
