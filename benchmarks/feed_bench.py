@@ -6,10 +6,14 @@
 
 The feed server runs in its own process (`--serve`, started by this script)
 on the generated database; this process is the client, sending GetFeed at a
-fixed rate (open loop: a slow reply does not slow the sender, so queueing shows
-up in the latency). Viewers are the users following the most accounts, with
-stated preferences, so every request draws candidates from all sources
-(about 1,000 scored). Prints client-side p50/p99 and the server's stage times.
+fixed rate (open loop: request i is due at start + i/rate and its latency
+counts from that due time, so a slow reply, or a client that falls behind,
+shows up as latency). Viewers are the users following the most accounts, with
+stated preferences (nudged apart per viewer unless --shared-prefs), so every
+request draws candidates from all sources (about 1,000 scored). Prints
+client-side p50/p95/p99, the server's stage times and the CPU time per request
+of the server, the client and the whole machine; --profile writes a py-spy
+profile of the server for the measured window.
 """
 
 from __future__ import annotations
@@ -48,7 +52,40 @@ def serve() -> None:
     sys.exit(main("feed", lambda: load_settings(FeedSettings), build, argv=["serve"]))
 
 
-async def load(port: int, tokens: list[str], rate: float, seconds: float, page_size: int):
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backends_cpu_seconds(dsn: str) -> float:
+    """CPU time of the PostgreSQL backends connected to the benchmark database (same machine). A lower
+    bound over a window: a pooled connection closed before its end takes its CPU time with it."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                           "AND pid <> pg_backend_pid()")]
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by every process on the machine (all cores), from /proc/stat."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(port: int, tokens: list[str], rate: float, seconds: float, page_size: int, server_pid: int,
+               dsn: str, profile: str = ""):
+    """Open loop: request i is due at start + i/rate whatever happened before,
+    and its latency counts from that due time (so a client or server that falls
+    behind shows up as latency, not as a lower send rate)."""
     import grpc
 
     from kinora.common.v1 import common_pb2
@@ -56,34 +93,49 @@ async def load(port: int, tokens: list[str], rate: float, seconds: float, page_s
     from kinora.testing import bearer
 
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    stub = feed_pb2_grpc.FeedServiceStub(channel)
+    get_feed = feed_pb2_grpc.FeedServiceStub(channel).GetFeed
+    request = feed_pb2.GetFeedRequest(page=common_pb2.PageRequest(page_size=page_size))
+    metadata = [bearer(t) for t in tokens]
     latencies, stages, errors = [], [], 0
 
-    async def one(token):
+    async def one(k: int, due: float):
         nonlocal errors
-        start = time.perf_counter()
         try:
-            reply = await stub.GetFeed(feed_pb2.GetFeedRequest(page=common_pb2.PageRequest(page_size=page_size)),
-                                       metadata=bearer(token), timeout=10)
+            reply = await get_feed(request, metadata=metadata[k], timeout=10)
         except grpc.aio.AioRpcError:
             errors += 1
             return
-        latencies.append(time.perf_counter() - start)
+        latencies.append(time.perf_counter() - due)
         t = reply.timings
         stages.append((t.candidates_ms, t.score_ms, t.policy_ms, t.candidate_count))
 
     # Warm-up (model, caches, connections) outside the measurement.
-    await asyncio.gather(*(one(tokens[i % len(tokens)]) for i in range(20)))
+    await asyncio.gather(*(one(i % len(tokens), time.perf_counter()) for i in range(40)))
     latencies.clear(), stages.clear()
-    tasks, start = [], time.perf_counter()
-    n = int(rate * seconds)
+    errors = 0
+    rng = random.Random(1)
+    tasks, n = [], int(rate * seconds)
+    spy = None
+    if profile:  # py-spy samples the server during the measured window (raw collapsed stacks)
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server_pid), "-d",
+                                str(int(seconds)), "-r", "200", "-f", "raw", "-o", profile], stdout=subprocess.DEVNULL)
+        await asyncio.sleep(1.0)
+    cpu = (cpu_seconds(), cpu_seconds(server_pid), backends_cpu_seconds(dsn), machine_busy_seconds())
+    start = time.perf_counter()
     for i in range(n):
-        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(one(random.choice(tokens))))
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(rng.randrange(len(tokens)), due)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
+    after = (cpu_seconds(), cpu_seconds(server_pid), backends_cpu_seconds(dsn), machine_busy_seconds())
+    cpu = [a - b for a, b in zip(after, cpu)]
     await channel.close()
-    return latencies, stages, errors, n / elapsed
+    if spy is not None:
+        spy.wait()
+    return latencies, stages, errors, n / elapsed, cpu, n
 
 
 def main() -> None:
@@ -96,6 +148,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--viewers", type=int, default=2000)
     ap.add_argument("--page-size", type=int, default=10)
+    ap.add_argument("--shared-prefs", action="store_true",
+                    help="give every viewer the very same preference vectors (their preference search is then shared)")
+    ap.add_argument("--profile", default="", help="write a py-spy profile of the server (raw) to this file")
     ap.add_argument("--per-source", type=int, default=300, help="candidates per source (4 sources)")
     args = ap.parse_args()
 
@@ -112,8 +167,15 @@ def main() -> None:
         viewers = [r[0] for r in conn.execute(
             "SELECT f.follower_id FROM follows f JOIN users u ON u.id = f.follower_id WHERE NOT u.teen "
             "GROUP BY f.follower_id ORDER BY count(*) DESC LIMIT %s", (args.viewers,))]
-        conn.execute("UPDATE users SET prefs_text = %s, prefs_phrases = %s, prefs_vectors = %s WHERE id = ANY(%s)",
-                      ("more home cooking and pets, less sports", json.dumps(phrases), vectors.tobytes(), viewers))
+        # One stated preference for all, each viewer's vectors nudged apart (unless --shared-prefs), so
+        # no viewer reuses another's preference search.
+        rng = np.random.default_rng(5)
+        noise = 0.0 if args.shared_prefs else 0.01
+        with conn.cursor() as cur:
+            cur.executemany("UPDATE users SET prefs_text = %s, prefs_phrases = %s, prefs_vectors = %s WHERE id = %s",
+                            [("more home cooking and pets, less sports", json.dumps(phrases),
+                              (vectors + rng.normal(0, noise, vectors.shape)).astype(np.float32).tobytes(), v)
+                             for v in viewers])
         conn.execute("TRUNCATE served, daily_counts, feed_sessions")  # every run starts unseen
         conn.commit()
 
@@ -123,7 +185,8 @@ def main() -> None:
     env = dict(os.environ, FEED_BENCH_JWKS=json.dumps(issuer.jwks()), KINORA_GRPC_PORT=str(port),
                KINORA_GRPC_HOST="127.0.0.1", KINORA_LOG_LEVEL="WARNING",
                KINORA_DATABASE_URL=dsn.replace("postgresql://", "postgresql+psycopg://", 1),
-               KINORA_FEED_CANDIDATES_PER_SOURCE=str(args.per_source), KINORA_INTERNAL_SECRET="bench")
+               KINORA_FEED_CANDIDATES_PER_SOURCE=str(args.per_source), KINORA_INTERNAL_SECRET="bench",
+               OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # as `python -m services.feed`
     server = subprocess.Popen([sys.executable, __file__, "--serve"], env=env)
     try:
         import grpc
@@ -142,13 +205,14 @@ def main() -> None:
             raise SystemExit("feed server did not start")
 
         asyncio.run(wait_ready())
-        latencies, stages, errors, achieved = asyncio.run(load(port, tokens, args.rate, args.seconds, args.page_size))
+        latencies, stages, errors, achieved, cpu, sent = asyncio.run(
+            load(port, tokens, args.rate, args.seconds, args.page_size, server.pid, dsn, args.profile))
     finally:
         server.terminate()
         server.wait(30)
     lat = np.array(latencies) * 1000
     st = np.array(stages)
-    print(f"GetFeed on {args.database}: {len(lat)} requests at {achieved:.0f}/s offered "
+    print(f"GetFeed on {args.database}: {len(lat)} replies at {achieved:.0f}/s offered "
           f"(target {args.rate:.0f}/s), {errors} errors, page size {args.page_size}")
     def pcts(values) -> str:
         return "   ".join(f"p{q} {np.percentile(values, q):7.1f} ms" for q in (50, 95, 99))
@@ -157,6 +221,10 @@ def main() -> None:
     for k, name in enumerate(("candidates", "score", "policy")):
         print(f"  stage {name:11s}    {pcts(st[:, k])}")
     print(f"  candidates scored    median {np.median(st[:, 3]):.0f}, min {st[:, 3].min():.0f}")
+    client, server_cpu, database, machine = (1000 * c / sent for c in cpu)
+    print(f"  CPU per request      server {server_cpu:.1f} ms, PostgreSQL backends >= {database:.1f} ms, "
+          f"client {client:.1f} ms; whole machine {machine:.1f} ms "
+          f"({100 * cpu[3] / (os.cpu_count() * sent / achieved):.0f}% of {os.cpu_count()} cores busy)")
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.feed_datagen import TOPICS  # noqa: E402
-from services.feed.ranking import (TIME_SPENT_WEIGHTS, Candidate, Candidates, CreationScorer, PolicyConfig,  # noqa: E402
-                                   Ranked, ScoreWeights, ViewerContext, apply_policy)
+from services.feed.ranking import (TIME_SPENT_WEIGHTS, Candidates, CreationScorer, PolicyConfig,  # noqa: E402
+                                   ScoreWeights, ViewerContext, apply_policy)
 
 SOURCE_TRENDING = 4
 
@@ -88,19 +88,14 @@ def evaluate(seed, centroids, n_users, n_posts, n_candidates=1000, page=10):
     for u in range(n_users):
         taste = centroids[tastes[u]]
         ids = rng.choice(n_posts, n_candidates, replace=False)
-        items = [Candidate(str(i), f"a{i % 5000}", "", SOURCE_TRENDING, now - rng.random() * 86400 * 3,
-                           {"state": 1, "report_count": 0, "visibility": 1}) for i in ids]
-        batch = Candidates(items, {k: v[ids] for k, v in counters.items()}, emb[ids])
+        batch = Candidates([str(i) for i in ids], [f"a{i % 5000}" for i in ids], np.full(len(ids), SOURCE_TRENDING),
+                           now - rng.random(len(ids)) * 86400 * 3, {k: v[ids] for k, v in counters.items()}, emb[ids])
         viewer = ViewerContext(user_id=f"u{u}", now_ts=now, pref_vectors=taste[None, :].astype(np.float32),
                                pref_signs=np.array([1.0], dtype=np.float32), pref_phrases=[TOPICS[tastes[u]]])
         p_remix, watch_s = truth(taste, emb[ids], r[ids], w[ids])
         for name, scorer in rankers.items():
             scores, _ = scorer.score(batch, viewer)
-            shown = apply_policy([Ranked(c, s) for c, s in zip(items, scores)], page, PolicyConfig(2, 0.0),
-                                 blocked=set(), seen=set(), viewer=viewer)
-            idx = [int(x.candidate.post_id) for x in shown]
-            pos = {p: k for k, p in enumerate(ids)}
-            sel = [pos[i] for i in idx]
+            sel = apply_policy(batch, scores, page, PolicyConfig(2, 0.0), blocked=set(), seen=set(), viewer=viewer)
             totals[name]["remix"] += float(p_remix[sel].sum())
             totals[name]["watch"] += float(watch_s[sel].sum())
             totals[name]["n"] += len(sel)

@@ -28,8 +28,8 @@ from kinora.runtime.errors import (AlreadyExists, FailedPrecondition, InvalidArg
                                    PermissionDenied)
 from kinora.runtime.events import EventTables, emit
 from services.feed import models as m
-from services.feed.ranking import (DIM, SOURCE, Candidate, Candidates, CreationScorer, CursorSigner, PolicyConfig,
-                                   Ranked, ViewerContext, apply_policy, parse_preferences)
+from services.feed.ranking import (DIM, SOURCE, Candidates, CreationScorer, CursorSigner, PolicyConfig,
+                                   ViewerContext, apply_policy, parse_preferences)
 
 POSTS_TOPIC = "kinora.feed.posts.v1"
 GRAPH_TOPIC = "kinora.feed.graph.v1"
@@ -116,6 +116,8 @@ class PreferenceIndex:
     read at, and a lookup with a different stamp misses. State is re-checked
     when candidates are loaded, so a takedown is never served from here."""
 
+    MEMO_SIZE = 4096
+
     def __init__(self, capacity: int = 20_000, refresh_s: float = 2.0):
         self.capacity, self.refresh_s = capacity, refresh_s
         # One snapshot (ids, matrix, row of id, updated_at µs per row), swapped whole so readers need no lock.
@@ -125,6 +127,7 @@ class PreferenceIndex:
         self._since_updated: datetime | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
+        self._memo: tuple[object, dict] = (None, {})  # (snapshot it is for, {query: ids})
 
     def refresh(self, session: Session, force: bool = False) -> None:
         if not force and time.monotonic() - self._checked < self.refresh_s:
@@ -163,7 +166,15 @@ class PreferenceIndex:
             self._since_updated = max(self._since_updated or newest_updated, newest_updated)
 
     def nearest(self, pos: np.ndarray, neg: np.ndarray | None, k: int) -> list[str]:
-        ids, matrix = self._snap[0], self._snap[1]
+        """The k posts best matching `pos` less `neg`. Remembered per snapshot
+        (the scan is memory-bound, ~6 ms for 20k posts): a viewer paging on, or
+        viewers with the same stated preferences, reuse it until the index changes."""
+        snap = self._snap
+        key = (pos.tobytes(), b"" if neg is None else neg.tobytes(), k)
+        memo = self._memo
+        if memo[0] is snap and key in memo[1]:
+            return memo[1][key]
+        ids, matrix = snap[0], snap[1]
         if not ids:
             return []
         # One pass over the matrix for both signs (it is the big operand).
@@ -174,19 +185,23 @@ class PreferenceIndex:
             score = score - sims[:, len(pos):].max(axis=1)
         k = min(k, len(ids))
         top = np.argpartition(-score, k - 1)[:k]
-        return [ids[i] for i in top[np.argsort(-score[top])]]
+        found = [ids[i] for i in top[np.argsort(-score[top])]]
+        if memo[0] is not snap or len(memo[1]) >= self.MEMO_SIZE:
+            memo = self._memo = (snap, {})
+        memo[1][key] = found
+        return found
 
     def embeddings(self, ids: Sequence[str], stamps: Sequence[int]) -> tuple[np.ndarray, list[int]]:
         """Rows for `ids` (zeros where unknown) and the positions that missed:
         not indexed, or indexed at a different `updated_at` stamp."""
         _, matrix, pos, known = self._snap
-        out = np.zeros((len(ids), DIM), dtype=np.float32)
-        rows = [pos.get(i, -1) for i in ids]
-        hit = [k for k, (r, stamp) in enumerate(zip(rows, stamps)) if r >= 0 and known[r] == stamp]
-        if hit:
-            out[hit] = matrix[[rows[k] for k in hit]]
-        hit_set = set(hit)
-        return out, [k for k in range(len(ids)) if k not in hit_set]
+        if not len(matrix):
+            return np.zeros((len(ids), DIM), dtype=np.float32), list(range(len(ids)))
+        rows = np.fromiter((pos.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        hit = (rows >= 0) & (known[rows] == np.asarray(stamps, dtype=np.int64))  # rows[-1] is read, then discarded
+        out = matrix[np.where(hit, rows, 0)]  # one gather; misses zeroed below
+        out[~hit] = 0.0
+        return out, np.flatnonzero(~hit).tolist()
 
 
 class TrendingCache:
@@ -276,16 +291,22 @@ UNION ALL
 # Every candidate source in one statement. Each source yields ids with a rank;
 # the lowest rank wins an id (following/mutuals, then remixes of posts you made
 # or liked, then trending and preference ids computed in memory, then recent
-# public posts for a non-personalized feed). The result carries what ranking
-# needs: source, author handle, whether already served, the scorer's counters.
+# public posts for a non-personalized feed). Posts already served to the viewer
+# drop out here. The result carries what ranking needs: source, whether a remix
+# is of the viewer's own post, visibility, age, the scorer's counters (author
+# handles and full rows are loaded for the page's items only).
 _CANDIDATES_SQL = f"""
 WITH following AS (
     SELECT followee_id AS id FROM follows WHERE follower_id = %(viewer)s AND %(personal)s
 ), followed AS (
-    SELECT p.id, p.author_user_id FROM posts p
-    WHERE p.author_user_id IN (SELECT id FROM following) AND p.state = {PUBLISHED}
-      AND p.visibility IN ({PUBLIC}, {FOLLOWERS}) AND p.created_at > %(window)s
-    ORDER BY p.created_at DESC LIMIT %(lim)s
+    -- The newest per followee (a backward walk of (author_user_id, created_at), at most lim each),
+    -- then the newest overall: a prolific followee costs lim rows, not every post in the window.
+    SELECT r.id, r.author_user_id FROM following f CROSS JOIN LATERAL (
+        SELECT p.id, p.author_user_id, p.created_at FROM posts p
+        WHERE p.author_user_id = f.id AND p.state = {PUBLISHED} AND p.visibility IN ({PUBLIC}, {FOLLOWERS})
+          AND p.created_at > %(window)s
+        ORDER BY p.created_at DESC LIMIT %(lim)s) r
+    ORDER BY r.created_at DESC LIMIT %(lim)s
 ), mutual AS (
     SELECT follower_id AS id FROM follows WHERE followee_id = %(viewer)s AND follower_id IN (SELECT id FROM following)
 ), own AS (
@@ -317,17 +338,16 @@ WITH following AS (
     -- "C": a byte-wise sort; the default collation's is several times slower and order is irrelevant here.
     SELECT DISTINCT ON (id COLLATE "C") id, source, of_own FROM sourced ORDER BY id COLLATE "C", rank
 )
-SELECT p.id, p.author_user_id, u.handle, k.source, k.of_own, p.state, p.visibility,
+SELECT p.id, p.author_user_id, k.source, k.of_own, p.visibility,
        extract(epoch FROM p.created_at)::float8 AS created_ts,
        CAST(extract(epoch FROM p.updated_at) * 1000000 AS bigint) AS stamp,
        p.embedding IS NOT NULL AS has_embedding,
-       EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = p.id) AS seen,
        {", ".join(f"p.{name}" for name in _FEATURES)}
 FROM picked k
 JOIN posts p ON p.id = k.id
-LEFT JOIN users u ON u.id = p.author_user_id
 WHERE p.state = {PUBLISHED}
   AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND p.author_user_id IN (SELECT id FROM following)))
+  AND NOT EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = p.id)
 """
 
 
@@ -862,8 +882,8 @@ class Feed:
             personalized = not user["non_personalized"]
             items, timings, fallback = self._rank(s, user, size, personalized, now)
             if items:
-                s.execute(_upsert(s, m.served, [dict(user_id=viewer_id, post_id=r.candidate.post_id, served_at=now)
-                                                for r in items], ["user_id", "post_id"], None))
+                s.execute(_upsert(s, m.served, [dict(user_id=viewer_id, post_id=row["id"], served_at=now)
+                                                for row, *_ in items], ["user_id", "post_id"], None))
                 _bump(s, m.daily_counts, dict(user_id=viewer_id, day=today), len(items))
             if session_row is None:
                 s.execute(insert(m.feed_sessions).values(id=session_id, user_id=viewer_id, item_count=len(items),
@@ -872,7 +892,6 @@ class Feed:
                 s.execute(update(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
                           .values(item_count=session_items + len(items)))
             session_items += len(items)
-        page = [(r.candidate.row, r.candidate.source, r.candidate.reason, float(r.score)) for r in items]
         nudge = ""
         if session_items >= self.config.nudge_after_items:
             nudge = (f"You've watched {session_items} videos this session. Why not make one? "
@@ -880,43 +899,52 @@ class Feed:
         cap_reached = bool(cap) and served_today + len(items) >= cap
         more = bool(items) and not cap_reached
         next_token = self.cursors.sign({"k": "feed", "u": viewer_id, "s": session_id, "p": page_no + 1}) if more else ""
-        return FeedPage(page, next_token, session_id, nudge=nudge, cap_reached=cap_reached,
+        return FeedPage(items, next_token, session_id, nudge=nudge, cap_reached=cap_reached,
                         cap_message=_cap_message(cap) if cap_reached else "", fallback=fallback,
                         non_personalized=not personalized, timings=timings)
 
     def _rank(self, s: Session, user: dict, size: int, personalized: bool, now: datetime):
+        """The page as (row, source, reason, score) tuples, the time per stage, and whether it fell back."""
         t0 = time.perf_counter()
         viewer_id = user["id"]
         viewer = ViewerContext(user_id=viewer_id, now_ts=now.timestamp(), teen=user["teen"])
         pick = self._candidates if s.get_bind().dialect.name == "postgresql" else self._candidates_portable
-        candidates, blocked, seen = pick(s, user, viewer, personalized)
+        batch, blocked, seen = pick(s, user, viewer, personalized)
         t1 = time.perf_counter()
         fallback = False
         try:
-            scores, matched = self.scorer.score(candidates, viewer)
-            for c, phrase in zip(candidates.items, matched):
-                # A global item that fits a stated interest is explained by that interest.
-                if phrase and c.source in (S_PREFERENCES, S_TRENDING):
-                    c.source, c.reason = S_PREFERENCES, f"matches your interest in “{phrase}”"
-            ranked = [Ranked(c, float(sc)) for c, sc in zip(candidates.items, scores)]
+            scores, matched = self.scorer.score(batch, viewer)
         except Exception:  # noqa: BLE001 - any scorer failure: serve newest first rather than nothing
             fallback = True
             self.on_fallback()
-            for c in candidates.items:
-                c.source, c.reason = S_RECENT, "recent (ranking is unavailable right now)"
-            ranked = [Ranked(c, c.created_ts / 1e10) for c in candidates.items]
+            scores, matched = batch.created_ts / 1e10, np.full(len(batch), -1)
+            batch.sources = np.full(len(batch), S_RECENT)
         t2 = time.perf_counter()
         policy = self.config.policy
         if fallback or not personalized:
             # Without connections in play the connected share means nothing.
             policy = PolicyConfig(max_per_author=policy.max_per_author, connected_share=0.0)
-        page = apply_policy(ranked, size, policy, blocked=blocked, seen=seen, viewer=viewer)
-        page = self._page_rows(s, viewer_id, page)
+        picked = apply_policy(batch, scores, size, policy, blocked=blocked, seen=seen, viewer=viewer)
+        rows = self._page_rows(s, viewer_id, [batch.post_ids[i] for i in picked])
+        page = []
+        for i in picked:
+            row = rows.get(batch.post_ids[i])
+            if row is None:  # unpublished since the candidates were read
+                continue
+            source, phrase = int(batch.sources[i]), viewer.pref_phrases[matched[i]] if matched[i] >= 0 else ""
+            if fallback:
+                reason = "recent (ranking is unavailable right now)"
+            elif phrase and source in (S_PREFERENCES, S_TRENDING):
+                # A global item that fits a stated interest is explained by that interest.
+                source, reason = S_PREFERENCES, f"matches your interest in “{phrase}”"
+            else:
+                reason = _reason(source, row["author_handle"] or "someone",
+                                 batch.of_own is not None and bool(batch.of_own[i]), user["region"])
+            page.append((row, source, reason, float(scores[i])))
         t3 = time.perf_counter()
         timings = {"candidates_ms": (t1 - t0) * 1000, "score_ms": (t2 - t1) * 1000,
-                   "policy_ms": (t3 - t2) * 1000, "candidate_count": len(candidates)}
+                   "policy_ms": (t3 - t2) * 1000, "candidate_count": len(batch)}
         return page, timings, fallback
-
 
     def _preferred(self, s, viewer, user, limit: int) -> list[str]:
         """Posts nearest the viewer's stated preferences; records them on the viewer for scoring."""
@@ -933,15 +961,14 @@ class Feed:
         self.prefs_index.refresh(s)
         return self.prefs_index.nearest(pos, neg, limit)
     def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
-        """All candidate sources, their scoring features and the viewer's
-        seen flags in one statement (`_CANDIDATES_SQL`); blocks and "see less"
-        in another. Embeddings come from the in-memory index when it holds the
+        """All candidate sources and their scoring features, less what the
+        viewer was already served, in one statement (`_CANDIDATES_SQL`);
+        blocks and "see less" in another. Embeddings come from the in-memory index when it holds the
         current version, else from one more query."""
         viewer_id, limit = user["id"], self.config.candidates_per_source
         window = utcnow() - timedelta(days=max(self.config.trending_days, 1.0) * 4)
         region = user["region"]
         trending = self.trending.get(s, region, self.config.trending_days, limit, sessions=self.sessions)
-        trending_reason = f"trending in {region}" if region else "trending on Kinora"
         nearest = self._preferred(s, viewer, user, limit) if personalized else []
         blocked: set[str] = set()
         see_less_ids, see_less_authors, see_less_embs = [], set(), []
@@ -957,44 +984,26 @@ class Feed:
             viewer.see_less_authors = frozenset(see_less_authors)
             if see_less_embs:
                 viewer.see_less_vectors = np.frombuffer(b"".join(see_less_embs), dtype=np.float32).reshape(-1, DIM)
-        # The driver's cursor, not a SQLAlchemy result: ~1,000 plain tuples cost a third of the Row objects.
+        # The driver's cursor, not a SQLAlchemy result: plain tuples, turned into columns in C (zip).
         with s.connection().connection.cursor() as cur:
             cur.execute(_CANDIDATES_SQL, dict(viewer=viewer_id, personal=personalized, window=window, lim=limit,
                                               trending=trending, nearest=nearest))
             rows = cur.fetchall()
-        items, seen = [], set()
-        for post_id, author, handle, source, of_own, state, visibility, created_ts, _, _, was_seen, *counters in rows:
-            handle = handle or "someone"
-            if source == S_FOLLOWING:
-                reason = f"from @{handle}, whom you follow"
-            elif source == S_MUTUALS:
-                reason = f"from @{handle}; you follow each other"
-            elif source == S_REMIXES:
-                reason = f"@{handle} made {'a remix of your video' if of_own else 'a remix of a video you liked'}"
-            elif source == S_TRENDING:
-                reason = trending_reason
-            elif source == S_PREFERENCES:
-                reason = "matches your stated interests"
-            else:
-                reason = "recent public video (your feed isn't personalized)"
-            if was_seen:
-                seen.add(post_id)
-            # The policy layer reads these; a served item's full row is loaded by `_page_rows`.
-            row = dict(id=post_id, author_user_id=author, state=state, visibility=visibility,
-                       report_count=counters[_FEATURES.index("report_count")])
-            items.append(Candidate(post_id, author, handle, source, created_ts, row, reason))
-        features = dict(zip(_FEATURES, np.array([r[-len(_FEATURES):] for r in rows], dtype=np.float64).reshape(
-            -1, len(_FEATURES)).T))
-        matrix = None
+        cols = list(zip(*rows)) or [()] * (8 + len(_FEATURES))
+        post_ids, authors, sources, of_own, visibility, created_ts, stamps, has_embedding = cols[:8]
+        batch = Candidates(list(post_ids), list(authors), np.array(sources, dtype=np.int64),
+                           np.array(created_ts, dtype=np.float64),
+                           dict(zip(_FEATURES, np.array(cols[8:], dtype=np.float64).reshape(len(_FEATURES), -1))),
+                           visibility=np.array(visibility, dtype=np.int64), of_own=np.array(of_own, dtype=bool))
         if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and rows:
-            matrix, missed = self.prefs_index.embeddings([r[0] for r in rows], [r[8] for r in rows])
-            missed = {rows[k][0]: k for k in missed if rows[k][9]}  # [9]: has an embedding
+            batch.embeddings, missed = self.prefs_index.embeddings(batch.post_ids, stamps)
+            missed = {post_ids[k]: k for k in missed if has_embedding[k]}
             if missed:
                 for post_id, emb in s.execute(select(m.posts.c.id, m.posts.c.embedding).where(
                         m.posts.c.id.in_(list(missed)))):
                     if emb:
-                        matrix[missed[post_id]] = np.frombuffer(emb, dtype=np.float32)
-        return Candidates(items, features, matrix), blocked, seen
+                        batch.embeddings[missed[post_id]] = np.frombuffer(emb, dtype=np.float32)
+        return batch, blocked, set()  # served posts were left out by the query
 
     def _candidates_portable(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
         """`_candidates` for databases other than PostgreSQL (the local stack's SQLite): a query
@@ -1004,11 +1013,11 @@ class Feed:
         window = utcnow() - timedelta(days=max(self.config.trending_days, 1.0) * 4)
         blocked = set(s.execute(select(bl.blocked_id).where(bl.blocker_id == viewer_id)
                                 .union(select(bl.blocker_id).where(bl.blocked_id == viewer_id))).scalars())
-        source_of: dict[str, tuple[int, str]] = {}
+        source_of: dict[str, tuple[int, bool]] = {}  # id -> (source, a remix of the viewer's own post)
 
-        def add(ids, source, reason=""):
+        def add(ids, source, of_own=False):
             for i in ids:
-                source_of.setdefault(i, (source, reason))
+                source_of.setdefault(i, (source, of_own))
 
         following: set[str] = set()
         if personalized:
@@ -1032,15 +1041,10 @@ class Feed:
             own = set(s.execute(select(p.id).where(p.id.in_({r.remix_of_post_id for r in remix_rows}),
                                                    p.author_user_id == viewer_id)).scalars()) if remix_rows else set()
             for r in remix_rows:
-                add([r.id], SOURCE.CANDIDATE_SOURCE_REMIXES,
-                    "a remix of your video" if r.remix_of_post_id in own else "a remix of a video you liked")
-        region = user["region"]
-        trending = self.trending.get(s, region, self.config.trending_days, limit)
-        add(trending, SOURCE.CANDIDATE_SOURCE_TRENDING_REGION,
-            f"trending in {region}" if region else "trending on Kinora")
+                add([r.id], S_REMIXES, r.remix_of_post_id in own)
+        add(self.trending.get(s, user["region"], self.config.trending_days, limit), S_TRENDING)
         if personalized:
-            add(self._preferred(s, viewer, user, limit), SOURCE.CANDIDATE_SOURCE_PREFERENCES,
-                "matches your stated interests")
+            add(self._preferred(s, viewer, user, limit), S_PREFERENCES)
             sl = s.execute(select(m.see_less.c.post_id, m.see_less.c.author_user_id).where(
                 m.see_less.c.user_id == viewer_id).order_by(m.see_less.c.created_at.desc()).limit(20)).all()
             if sl:
@@ -1052,57 +1056,37 @@ class Feed:
         else:
             recent = s.execute(select(p.id).where(p.state == PUBLISHED, p.visibility == PUBLIC)
                                .order_by(p.created_at.desc()).limit(limit)).scalars()
-            add(recent, SOURCE.CANDIDATE_SOURCE_RECENT, "recent public video (your feed isn't personalized)")
+            add(recent, S_RECENT)
         need_embeddings = viewer.pref_vectors is not None or viewer.see_less_vectors is not None
-        cols = _POST_COLUMNS + ([p.embedding] if need_embeddings else [])
-        rows = s.execute(select(*cols, m.users.c.handle.label("author_handle"))
-                         .outerjoin(m.users, m.users.c.id == p.author_user_id)
-                         .where(p.id.in_(list(source_of)), p.state == PUBLISHED)).mappings().all() if source_of else []
-        items, embeddings = [], []
-        for r in rows:
-            row = dict(r)
-            if row["visibility"] == PRIVATE or (row["visibility"] == FOLLOWERS and row["author_user_id"] not in following):
-                continue
-            source, reason = source_of[row["id"]]
-            handle = row.pop("author_handle") or "someone"
-            if source == SOURCE.CANDIDATE_SOURCE_FOLLOWING:
-                reason = f"from @{handle}, whom you follow"
-            elif source == SOURCE.CANDIDATE_SOURCE_MUTUALS:
-                reason = f"from @{handle}; you follow each other"
-            elif source == SOURCE.CANDIDATE_SOURCE_REMIXES:
-                reason = f"@{handle} made {reason}"
-            emb = row.pop("embedding", None)
-            if need_embeddings:
-                embeddings.append(vec_from(emb) if emb else np.zeros(DIM, dtype=np.float32))
-            items.append(Candidate(row["id"], row["author_user_id"], handle, source, row["created_at"].timestamp(),
-                                   row, reason))
-        names = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
-                 "comment_count", "report_count", "see_less_count", "watch_ms", "view_count")
-        features = {n: np.array([c.row[n] for c in items], dtype=np.float64) for n in names}
-        matrix = np.vstack(embeddings) if need_embeddings and embeddings else None
+        cols = [p.id, p.author_user_id, p.visibility, p.created_at, *(p[name] for name in _FEATURES)]
+        rows = s.execute(select(*cols, *([p.embedding] if need_embeddings else [])).where(
+            p.id.in_(list(source_of)), p.state == PUBLISHED)).all() if source_of else []
+        rows = [r for r in rows if r.visibility == PUBLIC or (r.visibility == FOLLOWERS and r.author_user_id in following)]
         seen = set(s.execute(select(m.served.c.post_id).where(
-            m.served.c.user_id == viewer_id, m.served.c.post_id.in_([c.post_id for c in items]))).scalars())
-        return Candidates(items, features, matrix), blocked, seen
+            m.served.c.user_id == viewer_id, m.served.c.post_id.in_([r.id for r in rows]))).scalars()) if rows else set()
+        batch = Candidates([r.id for r in rows], [r.author_user_id for r in rows],
+                           np.array([source_of[r.id][0] for r in rows], dtype=np.int64),
+                           np.array([r.created_at.timestamp() for r in rows], dtype=np.float64),
+                           {name: np.array([getattr(r, name) for r in rows], dtype=np.float64) for name in _FEATURES},
+                           visibility=np.array([r.visibility for r in rows], dtype=np.int64),
+                           of_own=np.array([source_of[r.id][1] for r in rows], dtype=bool))
+        if need_embeddings and rows:
+            batch.embeddings = np.vstack([vec_from(r.embedding) if r.embedding else np.zeros(DIM, dtype=np.float32)
+                                          for r in rows])
+        return batch, blocked, seen
 
-    def _page_rows(self, s: Session, viewer_id: str, page: list[Ranked]) -> list[Ranked]:
+    def _page_rows(self, s: Session, viewer_id: str, ids: list[str]) -> dict[str, dict]:
         """The full rows of the chosen items (with author handle and whether the
-        viewer liked each), in one query; anything unpublished meanwhile drops out."""
-        if not page:
-            return page
+        viewer liked each) by id, in one query; anything unpublished meanwhile is absent."""
+        if not ids:
+            return {}
         p = m.posts.c
         liked = (select(m.likes.c.post_id).where(m.likes.c.user_id == viewer_id, m.likes.c.post_id == p.id)
                  .exists().label("liked_by_caller"))
-        ids = [r.candidate.post_id for r in page]
-        rows = {r["id"]: r for r in s.execute(
+        return {r["id"]: dict(r) for r in s.execute(
             select(*_POST_COLUMNS, func.coalesce(m.users.c.handle, "").label("author_handle"), liked)
             .outerjoin(m.users, m.users.c.id == p.author_user_id)
             .where(p.id.in_(ids), p.state == PUBLISHED)).mappings()}
-        kept = []
-        for r in page:
-            if r.candidate.post_id in rows:
-                r.candidate.row = dict(rows[r.candidate.post_id])
-                kept.append(r)
-        return kept
 
     # -- event effects (called by handlers inside the consumer's transaction) ----------------
 
@@ -1172,6 +1156,21 @@ class Feed:
         self.ensure_user(s, user_id, handle, teen)
         s.execute(update(m.users).where(m.users.c.id == user_id).values(region=region.upper()[:8],
                                                                         updated_at=utcnow()))
+
+
+def _reason(source: int, handle: str, of_own: bool, region: str) -> str:
+    """Why an item is on the page, from its candidate source."""
+    if source == S_FOLLOWING:
+        return f"from @{handle}, whom you follow"
+    if source == S_MUTUALS:
+        return f"from @{handle}; you follow each other"
+    if source == S_REMIXES:
+        return f"@{handle} made {'a remix of your video' if of_own else 'a remix of a video you liked'}"
+    if source == S_TRENDING:
+        return f"trending in {region}" if region else "trending on Kinora"
+    if source == S_PREFERENCES:
+        return "matches your stated interests"
+    return "recent public video (your feed isn't personalized)"
 
 
 def _cap_message(cap: int) -> str:

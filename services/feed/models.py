@@ -69,7 +69,10 @@ posts = Table(
     Column("watch_ms", BigInteger, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    Index("ix_posts_author_created", "author_user_id", "created_at"),
+    # A followee's newest posts, walked backward from the index alone (index-only scan): the feed
+    # reads at most a page's worth per followee however much a prolific one has posted.
+    Index("ix_posts_author_created", "author_user_id", "created_at",
+          postgresql_include=["id", "state", "visibility"]),
     Index("ix_posts_region_created", "region", "created_at"),
     # A parent's newest remixes. Partial: most posts are no remix, and without the predicate the
     # planner, seeing one common value (''), would rather scan every post.

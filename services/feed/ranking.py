@@ -1,8 +1,9 @@
 """Ranking stages that need no storage: preference parsing, the
 creation-weighted scorer, the policy layer and signed page cursors.
 
-Candidates arrive as a `Candidates` batch (parallel numpy arrays plus rows),
-so scoring 1,000 of them is a handful of vector operations.
+Candidates arrive as a `Candidates` batch (parallel columns: lists and numpy
+arrays), so scoring 1,000 of them is a handful of vector operations and the
+policy layer touches plain ints and strings.
 """
 
 from __future__ import annotations
@@ -58,25 +59,23 @@ def parse_preferences(text: str) -> list[tuple[str, int]]:
 # -- candidates ----------------------------------------------------------------
 
 @dataclass
-class Candidate:
-    post_id: str
-    author_user_id: str
-    author_handle: str
-    source: int
-    created_ts: float  # Unix seconds
-    row: dict  # the post row, for the page
-    reason: str = ""
-
-
-@dataclass
 class Candidates:
-    items: list[Candidate]
+    """A batch of published posts as parallel columns (no object per
+    candidate): scoring 1,000 is a handful of vector operations, and only the
+    page's few items are ever turned into rows."""
+
+    post_ids: list[str]
+    authors: list[str]
+    sources: np.ndarray  # (n,) int: feed_pb2.CandidateSource
+    created_ts: np.ndarray  # (n,) float: Unix seconds
     # Engagement counters, shape (n,): names match the posts columns.
     features: dict[str, np.ndarray]
     embeddings: np.ndarray | None = None  # (n, DIM), zero rows where unknown
+    visibility: np.ndarray | None = None  # (n,) int: feed_pb2.Visibility; None = all public
+    of_own: np.ndarray | None = None  # (n,) bool: a remix of one of the viewer's own posts
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.post_ids)
 
 
 @dataclass
@@ -123,9 +122,13 @@ class CreationScorer:
 
     def __init__(self, weights: ScoreWeights = ScoreWeights()):
         self.weights = weights
+        self._bonus = np.zeros(max(SOURCE.values()) + 1)  # source bonus by CandidateSource value
+        for source, bonus in weights.source_bonus:
+            self._bonus[source] = bonus
 
-    def score(self, c: Candidates, viewer: ViewerContext) -> tuple[np.ndarray, list[str]]:
-        """Scores, plus for each item the stated preference it matched ('' if none)."""
+    def score(self, c: Candidates, viewer: ViewerContext) -> tuple[np.ndarray, np.ndarray]:
+        """Scores, plus for each item the index in `viewer.pref_phrases` of the
+        stated preference it matched (-1 if none)."""
         w, f = self.weights, c.features
         n = len(c)
         log1p = np.log1p
@@ -135,11 +138,9 @@ class CreationScorer:
                  + w.like * log1p(f["like_count"]) + w.comment * log1p(f["comment_count"])
                  + w.report * log1p(f["report_count"]) + w.see_less * log1p(f["see_less_count"])
                  + w.watch_seconds * log1p(f["watch_ms"] / np.maximum(f["view_count"], 1) / 1000.0))
-        ages_days = np.maximum(viewer.now_ts - np.array([i.created_ts for i in c.items]), 0) / 86400.0
-        score = score + w.recency_per_day * ages_days
-        bonus = dict(w.source_bonus)
-        score = score + np.array([bonus.get(i.source, 0.0) for i in c.items])
-        matched = [""] * n
+        ages_days = np.maximum(viewer.now_ts - c.created_ts, 0) / 86400.0
+        score = score + w.recency_per_day * ages_days + self._bonus[c.sources]
+        matched = np.full(n, -1)
         if c.embeddings is not None and n:
             if viewer.pref_vectors is not None and len(viewer.pref_vectors):
                 sims = c.embeddings @ viewer.pref_vectors.T  # (n, k)
@@ -148,15 +149,14 @@ class CreationScorer:
                 best_neg = sims[:, neg].max(axis=1) if neg.any() else np.zeros(n)
                 score = score + w.preference * (np.clip(best_pos, 0, None) - np.clip(best_neg, 0, None))
                 if pos.any():
-                    phrases = [p for p, s in zip(viewer.pref_phrases, viewer.pref_signs) if s > 0]
-                    top = sims[:, pos].argmax(axis=1)
-                    matched = [phrases[t] if best_pos[i] > 0.3 else "" for i, t in enumerate(top)]
+                    top = np.flatnonzero(pos)[sims[:, pos].argmax(axis=1)]
+                    matched = np.where(best_pos > 0.3, top, -1)
             if viewer.see_less_vectors is not None and len(viewer.see_less_vectors):
                 near = (c.embeddings @ viewer.see_less_vectors.T).max(axis=1)
                 score = score + w.personal_see_less * np.clip(near, 0, None)
         if viewer.see_less_authors:
-            score = score + w.see_less_author * np.array(
-                [i.author_user_id in viewer.see_less_authors for i in c.items], dtype=float)
+            score = score + w.see_less_author * np.fromiter(
+                (a in viewer.see_less_authors for a in c.authors), dtype=float, count=n)
         if not np.all(np.isfinite(score)):
             raise ValueError("scorer produced a non-finite score")
         return score, matched
@@ -170,54 +170,50 @@ class PolicyConfig:
     connected_share: float = 0.6
 
 
-@dataclass
-class Ranked:
-    candidate: Candidate
-    score: float
-
-
-def apply_policy(ranked: list[Ranked], page_size: int, config: PolicyConfig, *, blocked: set[str],
-                 seen: set[str], viewer: ViewerContext) -> list[Ranked]:
-    """Hard rules first (blocks, no repeats, teen safety), then the page mix:
-    at most `max_per_author` per author, no two in a row from one author, and
-    connected content holding at least `connected_share` of every prefix of the
-    page while it lasts (so it comes first)."""
-    eligible = []
-    for r in ranked:
-        c = r.candidate
-        if c.post_id in seen or c.author_user_id in blocked or c.author_user_id == viewer.user_id:
+def apply_policy(c: Candidates, scores: np.ndarray, page_size: int, config: PolicyConfig, *, blocked: set[str],
+                 seen: set[str], viewer: ViewerContext) -> list[int]:
+    """The page, as indices into the batch. Hard rules first (blocks, no
+    repeats, teen safety), then the page mix: at most `max_per_author` per
+    author, no two in a row from one author, and connected content holding at
+    least `connected_share` of every prefix of the page while it lasts (so it
+    comes first). Ties in score keep the batch order."""
+    ids, authors = c.post_ids, c.authors
+    is_connected = np.isin(c.sources, CONNECTED_SOURCES).tolist()
+    unsafe = [False] * len(c)
+    if viewer.teen:
+        public = c.visibility == feed_pb2.VISIBILITY_PUBLIC if c.visibility is not None else True
+        unsafe = (~((c.features["report_count"] <= 0) & public)).tolist()
+    connected: list[int] = []
+    global_: list[int] = []
+    for i in np.argsort(-scores, kind="stable").tolist():
+        a = authors[i]
+        if ids[i] in seen or a in blocked or a == viewer.user_id or unsafe[i]:
             continue
-        if c.row["state"] != feed_pb2.POST_STATE_PUBLISHED:
-            continue
-        if viewer.teen and (c.row["report_count"] > 0 or c.row["visibility"] != feed_pb2.VISIBILITY_PUBLIC):
-            continue
-        eligible.append(r)
-    eligible.sort(key=lambda r: -r.score)
-    connected = [r for r in eligible if r.candidate.source in CONNECTED_SOURCES]
-    global_ = [r for r in eligible if r.candidate.source not in CONNECTED_SOURCES]
-    page: list[Ranked] = []
+        (connected if is_connected[i] else global_).append(i)
+    page: list[int] = []
     per_author: dict[str, int] = {}
+    n_connected = 0
 
-    def take(pool: list[Ranked]) -> bool:
-        last_author = page[-1].candidate.author_user_id if page else None
+    def take(pool: list[int]) -> bool:
+        last_author = authors[page[-1]] if page else None
         for strict in (True, False):  # prefer a different author than the previous item
-            for i, r in enumerate(pool):
-                author = r.candidate.author_user_id
+            for k, i in enumerate(pool):
+                author = authors[i]
                 if per_author.get(author, 0) >= config.max_per_author:
                     continue
                 if strict and author == last_author:
                     continue
-                page.append(pool.pop(i))
+                page.append(pool.pop(k))
                 per_author[author] = per_author.get(author, 0) + 1
                 return True
         return False
 
     while len(page) < page_size and (connected or global_):
-        n_connected = sum(r.candidate.source in CONNECTED_SOURCES for r in page)
         want_connected = n_connected < config.connected_share * (len(page) + 1)
         first, second = (connected, global_) if want_connected else (global_, connected)
         if not take(first) and not take(second):
             break
+        n_connected += is_connected[page[-1]]
     return page
 
 
