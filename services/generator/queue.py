@@ -46,10 +46,11 @@ class Claim:
 
 class JobQueue:
     def __init__(self, sessions: sessionmaker[Session], tables: EventTables, lease_seconds: float,
-                 max_attempts: int):
+                 max_attempts: int, outage_seconds: float = 600.0):
         self.sessions, self.tables = sessions, tables
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
+        self.outage = timedelta(seconds=outage_seconds)
 
     def pool_active(self, session: Session, pool_name: str) -> bool:
         state = session.execute(select(pools.c.state).where(pools.c.name == pool_name)).scalar()
@@ -121,15 +122,22 @@ class JobQueue:
         metrics.GENERATIONS.labels(claim.row.model, "completed").inc()
         return True
 
-    def fail(self, claim: Claim, code: str, message: str, retryable: bool) -> str | None:
+    def fail(self, claim: Claim, code: str, message: str, retryable: bool, outage: bool = False) -> str | None:
         """Fail the job (or put it back when retryable and attempts remain).
+        `outage`: the platform failed, not the job (a model or consent server
+        could not be reached); the job goes back without using an attempt
+        until it has waited `outage_seconds` since it was created.
         Returns the new status, or None when the job was no longer ours."""
         stamp_at = now()
+        waited = stamp_at - claim.row.created_at
+        if outage and waited >= self.outage:
+            message = f"{message} (still unavailable after {waited.total_seconds() / 60:.0f} minutes)"
         with transaction(self.sessions) as session:
-            if retryable and claim.attempt < self.max_attempts:
+            keep_attempt = outage and waited < self.outage
+            if retryable and (keep_attempt or claim.attempt < self.max_attempts):
                 changed = session.execute(update(generations).where(*self._mine(claim)).values(
                     status="queued", stage="queued", progress=0, lease_owner="", lease_expires_at=None,
-                    updated_at=stamp_at)).rowcount
+                    attempts=claim.attempt - 1 if keep_attempt else claim.attempt, updated_at=stamp_at)).rowcount
                 if changed:
                     notify_job_queued(session)
                 return "queued" if changed else None

@@ -262,7 +262,7 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
 
     tasks: list[asyncio.Task] = []
 
-    queue = JobQueue(ctx.sessions, tables, settings.lease_seconds, settings.max_attempts)
+    queue = JobQueue(ctx.sessions, tables, settings.lease_seconds, settings.max_attempts, settings.outage_seconds)
 
     async def maintenance():
         # Demand for billing, queue gauges, jobs of dead workers (in case no worker is left to

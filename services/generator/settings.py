@@ -71,6 +71,9 @@ class GeneratorSettings(RuntimeSettings):
                                      "clips while the model already works on the next one")
     lease_seconds: float = setting("KINORA_LEASE_SECONDS", non_negative_float, 30.0)
     max_attempts: int = setting("KINORA_MAX_ATTEMPTS", positive_int, 3)
+    outage_seconds: float = setting("KINORA_OUTAGE_SECONDS", non_negative_float, 600.0,
+                                    "how long a job waits through model or consent server outages (which "
+                                    "use no attempts) before it fails")
     model_timeout_seconds: float = setting("KINORA_MODEL_TIMEOUT_SECONDS", non_negative_float, 1800.0)
     media_ttl_days: float = setting("KINORA_MEDIA_TTL_DAYS", non_negative_float, 30.0, "0 keeps media forever")
     download_secret: str | None = setting("KINORA_DOWNLOAD_SECRET", str, None,

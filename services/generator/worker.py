@@ -78,8 +78,12 @@ class Worker:
         if not self.models:
             raise ValueError(f"pool {self.pool!r} serves no models; check KINORA_GENERATOR_POOLS")
         self.routes = settings.routes()
-        self.queue = JobQueue(sessions, tables, settings.lease_seconds, settings.max_attempts)
+        self.queue = JobQueue(sessions, tables, settings.lease_seconds, settings.max_attempts,
+                              settings.outage_seconds)
         self.running: set[asyncio.Task] = set()
+        # After a model or consent server could not be reached, claim nothing for a while
+        # (1 s, doubling to 30 s; reset by the next job that reaches the model).
+        self.backoff_s, self.paused_until = 0.0, 0.0
         self.listener = None
         self.model_calls = asyncio.Semaphore(settings.model_concurrency)
 
@@ -95,7 +99,7 @@ class Worker:
                     last_maintenance = time.monotonic()
                     await self._maintenance()
                 claimed = False
-                if len(self.running) < self.settings.worker_slots:
+                if len(self.running) < self.settings.worker_slots and time.monotonic() >= self.paused_until:
                     claim = await asyncio.to_thread(self.queue.claim, self.worker_id, self.pool, self.models)
                     if claim is not None:
                         claimed = True
@@ -115,7 +119,7 @@ class Worker:
     async def _wait(self, stop: asyncio.Event) -> None:
         """Until there may be work: a job queued (NOTIFY) while a slot is free, a
         slot freed while all are busy, or the poll interval passed."""
-        timeout = self.settings.poll_seconds or 0.2
+        timeout = max(self.settings.poll_seconds or 0.2, self.paused_until - time.monotonic())
         waits = [asyncio.ensure_future(stop.wait())]
         if len(self.running) >= self.settings.worker_slots:
             waits.extend(asyncio.ensure_future(asyncio.shield(t)) for t in self.running)
@@ -163,7 +167,7 @@ class Worker:
                 await self._settle(row.id)
                 return
             except Unavailable as exc:
-                await self._fail(claim, "consent_unavailable", exc.message, True)
+                await self._fail(claim, "consent_unavailable", exc.message, True, outage=True)
                 return
         request = await asyncio.to_thread(self._model_request, row)
         if cameos:
@@ -191,11 +195,12 @@ class Worker:
             await self._fail(claim, "model_refused", exc.message, False)
             return
         except ModelUnavailable as exc:
-            await self._fail(claim, "model_unavailable", f"the model server is unavailable: {exc}", True)
+            await self._fail(claim, "model_unavailable", f"the model server is unavailable: {exc}", True, outage=True)
             return
         except ModelError as exc:
             await self._fail(claim, f"model_{exc.code}", exc.message, False)
             return
+        self.backoff_s = 0.0  # the model server answered
         if lost or cancel.is_set():
             return  # someone else owns the job now, or it was canceled: discard the result
         timings = result.report.get("timings_s") or {}
@@ -274,8 +279,12 @@ class Worker:
             if row is not None and row.status == "in_progress" and row.lease_owner == self.worker_id:
                 domain.cancel_row(session, tables, row, "system", f"consent withdrawn before start: {reason}")
 
-    async def _fail(self, claim: Claim, code: str, message: str, retryable: bool) -> None:
-        status = await asyncio.to_thread(self.queue.fail, claim, code, message, retryable)
+    async def _fail(self, claim: Claim, code: str, message: str, retryable: bool, outage: bool = False) -> None:
+        if outage:
+            self.backoff_s = min(30.0, max(1.0, self.backoff_s * 2))
+            self.paused_until = time.monotonic() + self.backoff_s
+            log.warning("%s: claiming nothing for %.0f s", message, self.backoff_s)
+        status = await asyncio.to_thread(self.queue.fail, claim, code, message, retryable, outage)
         log.info("job %s: %s (%s) -> %s", claim.generation_id, code, message, status)
         if status == "failed":
             await self._settle(claim.generation_id)

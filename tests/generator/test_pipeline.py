@@ -360,3 +360,34 @@ def bearer_for(issuer, user_id, handle, **kw):
     from kinora.testing import bearer
 
     return bearer(issuer.token(user_id, handle, **kw))
+
+
+async def test_model_server_outage_waits_without_using_attempts(pg_url, tmp_path, moderator):
+    """A worker whose model server cannot be reached backs off (1 s, 2 s, ...)
+    and puts the job back without using an attempt; a job fails only after
+    waiting through the outage for KINORA_OUTAGE_SECONDS."""
+    from kinora.stack.tansu import free_port
+
+    down = generator_settings(pg_url, tmp_path, triton_addr=f"127.0.0.1:{free_port()}", models=ROUTES,
+                              max_attempts=1, outage_seconds=600)
+    async with running_api(down, moderator) as api:
+        auth = api.auth()
+        created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+            prompt="a paper plane glides across a classroom", seconds=4), metadata=auth)
+        gid = created.generation.id
+        async with in_process_worker(down, api) as worker:
+            await asyncio.sleep(4)
+            assert worker.backoff_s >= 2  # it backed off at least twice
+        row = await settled(api, gid)
+        assert row.status == "queued" and row.attempts == 0  # max_attempts=1, yet nothing used up
+        # 1 s + 2 s of backoff in 4 s: three tries at most, not one per poll (50 ms)
+        assert 2 <= len(events(api, "GenerationStarted", gid)) <= 3
+        assert not events(api, "GenerationFailed", gid)
+
+        import dataclasses
+        impatient = dataclasses.replace(down, outage_seconds=0)
+        async with in_process_worker(impatient, api):
+            final = (await follow(api, gid, auth))[-1]
+        assert final.status == pb.GENERATION_STATUS_FAILED and final.error.code == "model_unavailable"
+        assert "still unavailable after" in final.error.message
+        assert (await settled(api, gid)).billing_state == "released"
