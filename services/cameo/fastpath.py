@@ -2,7 +2,7 @@
 
 The whole consent read (cameo, cameo block, platform block, approval, both
 follow edges, requester age, restrictions) is ONE prepared statement on a
-per-thread autocommit connection: one round trip, no BEGIN / ROLLBACK / pool
+per-thread autocommit connection (`kinora.runtime.pgfast`): one round trip, no BEGIN / ROLLBACK / pool
 ping, no ORM. A single statement runs on one snapshot taken when it starts, so
 it sees every change committed before it began, exactly like the portable
 path in `domain.ConsentChecker.read`.
@@ -17,14 +17,11 @@ before the check was sent.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import namedtuple
 from concurrent.futures import Executor
 
-import psycopg
-from sqlalchemy.engine import make_url
-
 from kinora.cameo.v1 import cameo_pb2 as pb
+from kinora.runtime.pgfast import PgStatements
 from services.cameo.domain import ConsentChecker, Decision
 
 # One row per (requester, cameo) pair of the batch; q.i says which pair.
@@ -56,29 +53,13 @@ Result = tuple[list[Decision], dict[str, list]]
 
 class PgConsentReader:
     def __init__(self, database_url: str):
-        self.dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._local = threading.local()
-        self._all: list[psycopg.Connection] = []
-        self._lock = threading.Lock()
-
-    def _connection(self) -> psycopg.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = psycopg.connect(self.dsn, autocommit=True)
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        self.statements = PgStatements(database_url)
 
     def read_many(self, checks: list[tuple[str, list[str]]]) -> list[Result]:
         """Decisions for several (requester, cameo ids) checks in one statement."""
         owners = [(k, cid) for k, (_, ids) in enumerate(checks) for cid in ids]
         params = {"rs": [checks[k][0] for k, _ in owners], "cs": [cid for _, cid in owners]}
-        try:
-            raw = self._connection().execute(FACTS_SQL, params, prepare=True).fetchall()
-        except psycopg.OperationalError:
-            self._local.conn = None  # the server went away: one retry on a fresh connection
-            raw = self._connection().execute(FACTS_SQL, params, prepare=True).fetchall()
+        raw = self.statements.fetch(FACTS_SQL, params)
         rows: list[dict] = [{} for _ in checks]
         for r in raw:
             rows[owners[r[0] - 1][0]][r[1]] = Facts(*r[1:])
@@ -91,10 +72,7 @@ class PgConsentReader:
         return results
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
+        self.statements.close()
 
 
 class CoalescingReader:
