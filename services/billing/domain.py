@@ -20,9 +20,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+import psycopg
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.exc import IntegrityError
+from psycopg.rows import namedtuple_row
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.billing.v1 import billing_pb2 as bpb
@@ -31,16 +34,17 @@ from kinora.common.v1 import common_pb2 as cpb
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from kinora.runtime.events import EventTables, event_type_of
+from kinora.runtime.pgfast import PgStatements
 from kinora.runtime.telemetry import inject_context
 from services.billing import metrics
 from services.billing.ledger import (ALLOWANCE, CLEARING, CREDITS, ISSUED, PLATFORM, REVENUE, USER_ALLOWANCE,
-                                     USER_CREDITS, USER_HELD, Ledger, Posting, user_accounts)
+                                     USER_CREDITS, USER_HELD, Ledger, LedgerError, Posting, user_accounts)
 from services.billing.models import (accounts, billing_users, demand, generation_outcomes, ledger_entries,
                                      ledger_transactions, payment_events, purchases, quotes, reservations,
                                      subscriptions)
 from services.billing.payments import DECLINED, SUCCEEDED, PaymentProvider
 from services.billing.settings import BillingSettings, PackSpec
-from services.billing.sqlutil import insert_ignore, insert_rows, one_of
+from services.billing.sqlutil import as_json, insert_ignore, insert_rows, one_of, random_uuids
 
 TOPIC_USAGE = "kinora.billing.usage.v1"
 TOPIC_PAYMENTS = "kinora.billing.payments.v1"
@@ -127,13 +131,16 @@ def _check_id(value: str, what: str) -> str:
     return value
 
 
-def _ts(value: datetime | None):
-    from google.protobuf.timestamp_pb2 import Timestamp
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
-    ts = Timestamp()
-    if value is not None:
-        ts.FromDatetime(_aware(value))
-    return ts
+
+def _ts(value: datetime | None) -> Timestamp:
+    """A protobuf Timestamp, exact to the microsecond (Timestamp.FromDatetime
+    is pure Python and shows in Reserve's profile)."""
+    if value is None:
+        return Timestamp()
+    since = _aware(value) - _EPOCH
+    return Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 class Billing:
@@ -142,6 +149,10 @@ class Billing:
         self.settings, self.sessions, self.event_tables, self.provider = settings, sessions, event_tables, provider
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.ledger = Ledger()
+        engine = sessions.kw["bind"]
+        # Reserve's fast path: its own per-thread connections (PostgreSQL only).
+        self.fast = PgStatements(engine.url.render_as_string(hide_password=False), namedtuple_row) \
+            if engine.dialect.name == "postgresql" else None
         s = settings
         self.plans = {
             "free": Plan("free", "Free", cpb.TIER_FREE, s.free_daily, tuple(s.free_models), s.free_max_seconds,
@@ -154,6 +165,10 @@ class Billing:
         self._all_sizes = set(s.free_sizes) | set(s.pro_sizes)
         self._demand_cache: tuple[float, tuple[bool, float]] = (0.0, (False, 0.0))
 
+    def close(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
+
     # -- events ---------------------------------------------------------------
 
     def _emit(self, session: Session, topic: str, items: list[tuple[Message, str, str]]) -> None:
@@ -165,9 +180,9 @@ class Billing:
         headers["time_ms"] = str(int(time.time() * 1000))
         encoded = json.dumps(headers)
         insert_rows(session, self.event_tables.outbox, [
-            {"event_id": str(uuid.uuid4()), "aggregate_type": agg_type, "aggregate_id": agg_id,
+            {"event_id": event_id, "aggregate_type": agg_type, "aggregate_id": agg_id,
              "event_type": event_type_of(msg), "topic": topic, "payload": msg.SerializeToString(),
-             "headers": encoded} for msg, agg_type, agg_id in items])
+             "headers": encoded} for (msg, agg_type, agg_id), event_id in zip(items, random_uuids(len(items)))])
 
     # -- users, plans, allowance ---------------------------------------------
 
@@ -272,6 +287,14 @@ class Billing:
         self._demand_cache = (time.monotonic(), value)
         return value
 
+    def _cached_demand(self, now: datetime) -> tuple[bool, float]:
+        """_demand without a caller's session: one is opened only when the
+        cached value is over a second old."""
+        if time.monotonic() - self._demand_cache[0] < 1.0:
+            return self._demand_cache[1]
+        with self.sessions() as session:
+            return self._demand(session, now)
+
     # -- pricing --------------------------------------------------------------
 
     def credits_for(self, seconds: int, size: str) -> int:
@@ -302,18 +325,20 @@ class Billing:
         uid = user.user_id
         keys = [(uid, USER_ALLOWANCE, ALLOWANCE), (uid, USER_CREDITS, CREDITS)]
         balance = self.ledger.balances(session, keys)
-        return self._offer(session, plan, seconds, size, prefer_wait, granted, balance[keys[0]], balance[keys[1]],
-                           now)
+        return self._offer(lambda: self._demand(session, now), plan, seconds, size, prefer_wait, granted,
+                           balance[keys[0]], balance[keys[1]])
 
-    def _offer(self, session: Session, plan: Plan, seconds: int, size: str, prefer_wait: bool, granted: int,
-               allowance_left: int, credits: int, now: datetime) -> Offer:
+    def _offer(self, demand, plan: Plan, seconds: int, size: str, prefer_wait: bool, granted: int,
+               allowance_left: int, credits: int) -> Offer:
+        """What this generation costs now; `demand()` gives (demand is high,
+        estimated free wait), asked only when it matters."""
         price = self.credits_for(seconds, size)
         paid_tier = cpb.TIER_PRO if plan.tier == cpb.TIER_PRO else cpb.TIER_PAID
         with_credits = f"{price} credit{'s' if price != 1 else ''}"
         if plan.tier == cpb.TIER_PRO or allowance_left <= 0:
             high, wait = False, 0.0  # pro is never reduced; without allowance only credits are left anyway
         else:
-            high, wait = self._demand(session, now)
+            high, wait = demand()
         used = granted - allowance_left
         if allowance_left > 0 and not (high and used >= self.settings.demand_free_allowance):
             return Offer(bpb.PRICE_RULE_ALLOWANCE, 0, plan.tier,
@@ -355,13 +380,12 @@ class Billing:
         generation id. Returns (reservation row, replayed)."""
         _check_id(generation_id, "generation id")
         now = self.clock()
+        if not quote_id and self.fast is not None:
+            held = self._reserve_fast(generation_id, user_id, model, seconds, size, prefer_wait, now)
+            if held is not None:
+                return held, False
         try:
             with transaction(self.sessions) as session:
-                if not quote_id and session.get_bind().dialect.name == "postgresql":
-                    held = self._reserve_fast(session, generation_id, user_id, model, seconds, size, prefer_wait,
-                                              now)
-                    if held is not None:
-                        return held, False
                 return self._reserve(session, generation_id, user_id, model, seconds, size, quote_id,
                                      prefer_wait, now)
         except IntegrityError:  # the same generation id reserved concurrently for another user
@@ -415,43 +439,48 @@ class Billing:
         metrics.RESERVATIONS.labels(bpb.PriceRule.Name(offer.rule)).inc()
         return held, False
 
-    def _reserve_fast(self, session, generation_id, user_id, model, seconds, size, prefer_wait, now):
+    def _reserve_fast(self, generation_id, user_id, model, seconds, size, prefer_wait, now):
         """The common Reserve (no quote, today's allowance already granted, a
-        new generation id) in three statements. Returns None when the general
-        path must decide (it then runs in the same transaction)."""
+        new generation id) in two statements outside any transaction: read the
+        user's state, decide here, then ONE statement locks the user and the
+        accounts, checks that what was read is unchanged, and posts the hold
+        and the reservation. Returns None when the general path must decide
+        (a replay, the first Reserve of the day, or a concurrent change)."""
         _check_id(user_id, "user id")
-        if session.execute(_LOCK_USER, {"uid": user_id}).first() is None:
-            return None  # unknown user: the general path says so
-        # Read after the user row is locked: only holders of that lock lower a
-        # user's available balances, so what this reads can only be too low.
-        rows = session.execute(_USER_STATE, {"uid": user_id, "gen": generation_id, "now": now}).all()
+        rows = self.fast.fetch(_USER_STATE, {"uid": user_id, "gen": generation_id, "now": now})
         if len(rows) != 4 or rows[0].reserved_for is not None:
-            return None  # a replay, a conflict or missing accounts
-        first = rows[0]
+            return None  # unknown user, missing accounts, a replay or a conflict
+        first, today = rows[0], utc_day(now)
         plan = self.plans[first.plan_id or "free"]
-        if first.allowance_day != utc_day(now) or first.allowance_granted < plan.daily_allowance:
+        if first.allowance_day != today or first.allowance_granted < plan.daily_allowance:
             return None  # the day's allowance must be granted first
         self._validate(plan, model, seconds, size)
-        accounts_by_key = {(r.kind, r.unit): r for r in rows}
-        allowance, credits = accounts_by_key[(USER_ALLOWANCE, ALLOWANCE)], accounts_by_key[(USER_CREDITS, CREDITS)]
-        offer = self._offer(session, plan, seconds, size, prefer_wait, first.allowance_granted, allowance.balance,
-                            credits.balance, now)
+        by_key = {(r.kind, r.unit): r for r in rows}
+        allowance, credits = by_key[(USER_ALLOWANCE, ALLOWANCE)], by_key[(USER_CREDITS, CREDITS)]
+        offer = self._offer(lambda: self._cached_demand(now), plan, seconds, size, prefer_wait,
+                            first.allowance_granted, allowance.balance, credits.balance)
         if offer.rule == bpb.PRICE_RULE_UNAVAILABLE:
             raise ResourceExhausted(offer.description, "insufficient_balance")
         if offer.uses_allowance:
             unit, units, amount, source = ALLOWANCE, 1, 1, allowance
         else:
             unit, units, amount, source = CREDITS, 0, offer.price_credits, credits
-        target = accounts_by_key[(USER_HELD, unit)]
-        held = session.execute(_HOLD, {
-            "src": source.id, "dst": target.id, "n": amount, "tx": str(uuid.uuid4()), "uid": user_id,
-            "gen": generation_id, "desc": f"hold {amount} {unit} for generation {generation_id}", "now": now,
-            "rid": str(uuid.uuid4()), "rule": offer.rule, "tier": offer.tier, "units": units,
-            "credits": 0 if units else amount, "model": model, "seconds": seconds, "size": size,
-            "day": utc_day(now), "expires": now + timedelta(seconds=self.settings.hold_ttl_seconds)}).one()
+        try:
+            held = self.fast.fetch(_HOLD, {
+                "uid": user_id, "day": today, "granted": first.allowance_granted,
+                "alw": allowance.id, "alw_seen": allowance.balance, "cred": credits.id, "cred_seen": credits.balance,
+                "src": source.id, "dst": by_key[(USER_HELD, unit)].id, "n": amount, "tx": str(uuid.uuid4()),
+                "gen": generation_id, "desc": f"hold {amount} {unit} for generation {generation_id}", "now": now,
+                "rid": str(uuid.uuid4()), "rule": offer.rule, "tier": offer.tier, "units": units,
+                "credits": 0 if units else amount, "model": model, "seconds": seconds, "size": size,
+                "expires": now + timedelta(seconds=self.settings.hold_ttl_seconds)})
+        except psycopg.errors.UniqueViolation:
+            return None  # the same generation id reserved meanwhile: the general path replays it
+        if not held:
+            return None  # the user's balances or day changed since the read
         metrics.LEDGER_TRANSACTIONS.labels("reserve").inc()
         metrics.RESERVATIONS.labels(bpb.PriceRule.Name(offer.rule)).inc()
-        return held
+        return held[0]
 
     def _quoted_offer(self, session, user_id, quote_id, model, seconds, size, now) -> Offer | None:
         q = session.execute(select(quotes).where(quotes.c.id == quote_id)).first()
@@ -495,9 +524,8 @@ class Billing:
         rows = session.execute(select(reservations).where(one_of(session, reservations.c.generation_id, ids))
                                .order_by(reservations.c.generation_id).with_for_update()).all()
         by_gen = {r.generation_id: r for r in rows}
-        results, settle_rows, postings, usage = [], [], [], []
+        results, settle_rows = [], []
         settling: set[str] = set()
-        today = utc_day(now)
         for gen in generation_ids:
             r = by_gen.get(gen)
             if r is None:
@@ -511,15 +539,19 @@ class Billing:
             else:
                 settle_rows.append(r)
                 settling.add(r.id)
-                postings.append(self._settle_posting(r, outcome, today))
-                usage.append(r)
                 results.append(SettleResult(gen, r))
         if not settle_rows:
             return results
-        self._post(session, postings, now)
-        fresh = {r.generation_id: r for r in session.execute(
-            update(reservations).where(one_of(session, reservations.c.id, [r.id for r in settle_rows]))
-            .values(status=outcome, settled_at=now, reason=reason).returning(*reservations.c)).all()}
+        if session.get_bind().dialect.name == "postgresql":
+            fresh = self._settle_in_sql(session, settle_rows, outcome, reason, now)
+        else:
+            today = utc_day(now)
+            self.ledger.post(session, [self._settle_posting(r, outcome, today) for r in settle_rows], now)
+            fresh = session.execute(
+                update(reservations).where(one_of(session, reservations.c.id, [r.id for r in settle_rows]))
+                .values(status=outcome, settled_at=now, reason=reason).returning(*reservations.c)).all()
+        fresh = {r.generation_id: r for r in fresh}
+        metrics.LEDGER_TRANSACTIONS.labels(_SETTLE_KIND[outcome][0]).inc(len(settle_rows))
         metrics.SETTLEMENTS.labels(outcome).inc(len(settle_rows))
         usage_outcome = {CAPTURED: epb.USAGE_OUTCOME_CAPTURED, RELEASED: epb.USAGE_OUTCOME_RELEASED,
                          EXPIRED: epb.USAGE_OUTCOME_EXPIRED}[outcome]
@@ -528,30 +560,35 @@ class Billing:
             (epb.UsageRecorded(user_id=r.user_id, generation_id=r.generation_id, reservation_id=r.id,
                                outcome=usage_outcome, rule=r.rule, allowance_units=r.allowance_units,
                                credits=r.credits, model=r.model, seconds=r.seconds, size=r.size, tier=r.tier,
-                               occurred_at=ts), "reservation", r.user_id) for r in usage])
+                               occurred_at=ts), "reservation", r.user_id) for r in settle_rows])
         for res in results:
             if res.row is not None and res.generation_id in fresh and not res.conflict:
                 res.row = fresh[res.generation_id]
         return results
 
+    def _settle_in_sql(self, session: Session, rows: list, outcome: str, reason: str, now: datetime) -> list:
+        """The postings `_settle_posting` describes, for thousands of holds in
+        one statement (see _SETTLE); returns the settled reservation rows."""
+        self.ledger.ids(session, [(PLATFORM, REVENUE, ALLOWANCE), (PLATFORM, REVENUE, CREDITS),
+                                  (PLATFORM, ISSUED, ALLOWANCE)])  # opens them if missing
+        rules = [{"unit": unit, "same_day": same_day, "platform": owner == PLATFORM, "kind": kind}
+                 for unit in (ALLOWANCE, CREDITS) for same_day in (True, False)
+                 for owner, kind in [_settle_destination("", outcome, unit, same_day)]]
+        kind, what = _SETTLE_KIND[outcome]
+        settled = session.execute(_SETTLE, {
+            "ids": as_json([r.id for r in rows]), "rules": as_json(rules), "today": utc_day(now), "now": now,
+            "kind": kind, "what": f" {what}", "outcome": outcome, "reason": reason}).all()
+        if len(settled) != len(rows):  # a leg found no account: nothing may stay of this
+            raise LedgerError(f"settling {len(rows)} holds posted {len(settled)}: an account is missing")
+        return settled
+
     def _settle_posting(self, r, outcome: str, today: date) -> Posting:
-        uid = r.user_id
-        legs = []
-        if outcome == CAPTURED:
-            if r.allowance_units:
-                legs += [((uid, USER_HELD, ALLOWANCE), -r.allowance_units), ((PLATFORM, REVENUE, ALLOWANCE),
-                                                                             r.allowance_units)]
-            if r.credits:
-                legs += [((uid, USER_HELD, CREDITS), -r.credits), ((PLATFORM, REVENUE, CREDITS), r.credits)]
-            kind, what = "capture", "charged"
-        else:
-            if r.allowance_units:
-                # An old day's unit must not top up today's allowance.
-                back = (uid, USER_ALLOWANCE, ALLOWANCE) if r.day == today else (PLATFORM, ISSUED, ALLOWANCE)
-                legs += [((uid, USER_HELD, ALLOWANCE), -r.allowance_units), (back, r.allowance_units)]
-            if r.credits:
-                legs += [((uid, USER_HELD, CREDITS), -r.credits), ((uid, USER_CREDITS, CREDITS), r.credits)]
-            kind, what = ("expire", "hold expired") if outcome == EXPIRED else ("release", "returned")
+        uid, legs = r.user_id, []
+        for unit, amount in ((ALLOWANCE, r.allowance_units), (CREDITS, r.credits)):
+            if amount:
+                dest = _settle_destination(uid, outcome, unit, r.day == today)
+                legs += [((uid, USER_HELD, unit), -amount), ((dest[0], dest[1], unit), amount)]
+        kind, what = _SETTLE_KIND[outcome]
         return Posting(kind, legs, user_id=uid, generation_id=r.generation_id,
                        description=f"generation {r.generation_id} {what}")
 
@@ -913,37 +950,109 @@ class Billing:
         return report
 
 
-# Reserve's fast path (PostgreSQL). The hold's ledger posting is one
-# statement: lock both accounts in ascending id order (as Ledger.post does, so
-# no deadlocks), move the amount, record the transaction, its two entries with
-# their running balances, and the reservation. The CHECK on accounts still
-# refuses a negative user balance.
-_LOCK_USER = text("SELECT 1 FROM billing_users WHERE user_id = :uid FOR UPDATE")
-_USER_STATE = text("""
+# Reserve's fast path (PostgreSQL, psycopg parameters; see _reserve_fast).
+# The read is one snapshot; the write locks the user row, then the accounts in
+# ascending id order (as the general path and Ledger.post do, so no
+# deadlocks), and writes only if the day, the grant and both balances the
+# decision was made on are unchanged. The CHECK on accounts still refuses a
+# negative user balance.
+_USER_STATE = """
 SELECT a.id, a.kind, a.unit, a.balance, u.allowance_day, u.allowance_granted,
        (SELECT s.plan_id FROM subscriptions s
-         WHERE s.user_id = :uid AND s.status IN ('active', 'canceling') AND s.current_period_end > :now
+         WHERE s.user_id = %(uid)s AND s.status IN ('active', 'canceling') AND s.current_period_end > %(now)s
          ORDER BY s.current_period_end DESC LIMIT 1) AS plan_id,
-       (SELECT r.user_id FROM reservations r WHERE r.generation_id = :gen) AS reserved_for
+       (SELECT r.user_id FROM reservations r WHERE r.generation_id = %(gen)s) AS reserved_for
 FROM billing_users u JOIN accounts a ON a.owner = u.user_id
-WHERE u.user_id = :uid""")
-_HOLD = text("""
-WITH locked AS MATERIALIZED (
-    SELECT id FROM accounts WHERE id IN (:src, :dst) ORDER BY id FOR UPDATE),
+WHERE u.user_id = %(uid)s"""
+_HOLD = """
+WITH usr AS MATERIALIZED (
+    SELECT 1 FROM billing_users
+    WHERE user_id = %(uid)s AND allowance_day = %(day)s AND allowance_granted = %(granted)s FOR UPDATE),
+locked AS MATERIALIZED (
+    SELECT id, balance FROM accounts
+    WHERE id IN (%(alw)s, %(cred)s, %(dst)s) AND EXISTS (SELECT 1 FROM usr) ORDER BY id FOR UPDATE),
+ok AS MATERIALIZED (
+    SELECT 1 FROM locked HAVING count(*) = 3
+       AND bool_and(CASE id WHEN %(alw)s THEN balance = %(alw_seen)s WHEN %(cred)s THEN balance = %(cred_seen)s
+                    ELSE true END)),
 moved AS (
-    UPDATE accounts a SET balance = a.balance + CASE WHEN a.id = :src THEN -CAST(:n AS BIGINT) ELSE :n END
-    FROM locked WHERE a.id = locked.id RETURNING a.id, a.balance),
+    UPDATE accounts a SET balance = l.balance + CASE WHEN a.id = %(src)s THEN -CAST(%(n)s AS BIGINT) ELSE %(n)s END
+    FROM locked l, ok WHERE a.id = l.id AND a.id IN (%(src)s, %(dst)s) RETURNING a.id, a.balance),
 tx AS (
     INSERT INTO ledger_transactions (id, kind, user_id, generation_id, description, created_at)
-    VALUES (:tx, 'reserve', :uid, :gen, :desc, :now)),
+    SELECT %(tx)s, 'reserve', %(uid)s, %(gen)s, %(desc)s, %(now)s FROM ok),
 entries AS (
     INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after, created_at)
-    SELECT :tx, id, CASE WHEN id = :src THEN -CAST(:n AS BIGINT) ELSE :n END, balance, :now FROM moved)
+    SELECT %(tx)s, id, CASE WHEN id = %(src)s THEN -CAST(%(n)s AS BIGINT) ELSE %(n)s END, balance, %(now)s
+    FROM moved)
 INSERT INTO reservations (id, generation_id, user_id, status, rule, tier, allowance_units, credits, model, seconds,
                           size, quote_id, day, reason, created_at, expires_at)
-VALUES (:rid, :gen, :uid, 'held', :rule, :tier, :units, :credits, :model, :seconds, :size, NULL, :day, '', :now,
-        :expires)
-RETURNING *""")
+SELECT %(rid)s, %(gen)s, %(uid)s, 'held', %(rule)s, %(tier)s, %(units)s, %(credits)s, %(model)s, %(seconds)s,
+       %(size)s, NULL, %(day)s, '', %(now)s, %(expires)s
+FROM ok
+RETURNING *"""
+
+# Settling a hold moves its units off the user's held account: (posting
+# kind, description) per outcome, and where the units go (below).
+_SETTLE_KIND = {CAPTURED: ("capture", "charged"), RELEASED: ("release", "returned"),
+                EXPIRED: ("expire", "hold expired")}
+
+
+def _settle_destination(user_id: str, outcome: str, unit: str, same_day: bool) -> tuple[str, str]:
+    """(owner, kind) of the account a settled hold's units go to."""
+    if outcome == CAPTURED:
+        return PLATFORM, REVENUE
+    if unit == CREDITS:
+        return user_id, USER_CREDITS
+    # An old day's allowance unit must not top up today's allowance.
+    return (user_id, USER_ALLOWANCE) if same_day else (PLATFORM, ISSUED)
+
+
+# Settling many holds at once (PostgreSQL): each hold gets its transaction and
+# two entries per unit it holds (held -> the destination `rules` name); the
+# touched accounts are locked in ascending id order like Ledger.post does,
+# each entry records its running balance, each balance is updated once.
+_SETTLE = text("""
+WITH s AS MATERIALIZED (
+    SELECT r.id, r.generation_id, r.user_id, r.allowance_units, r.credits, r.day = :today AS same_day,
+           CAST(gen_random_uuid() AS TEXT) AS tx,
+           row_number() OVER (ORDER BY r.generation_id) AS seq
+    FROM reservations r
+    WHERE r.id = ANY(ARRAY(SELECT json_array_elements_text(CAST(:ids AS json))))),
+rules AS (
+    SELECT * FROM json_to_recordset(CAST(:rules AS json)) AS x(unit text, same_day boolean, platform boolean,
+                                                               kind text)),
+moves AS (
+    SELECT s.*, rules.*, CASE WHEN rules.unit = 'allowance' THEN s.allowance_units ELSE s.credits END AS amount
+    FROM s JOIN rules ON rules.same_day = s.same_day),
+legs AS MATERIALIZED (
+    SELECT m.tx, m.seq, src.id AS account_id, -m.amount AS amount, 0 AS leg
+    FROM moves m JOIN accounts src ON src.owner = m.user_id AND src.kind = 'held' AND src.unit = m.unit
+    WHERE m.amount <> 0
+    UNION ALL
+    SELECT m.tx, m.seq, dst.id, m.amount, 1
+    FROM moves m JOIN accounts dst ON dst.owner = CASE WHEN m.platform THEN 'platform' ELSE m.user_id END
+                                  AND dst.kind = m.kind AND dst.unit = m.unit
+    WHERE m.amount <> 0),
+locked AS MATERIALIZED (
+    SELECT id, balance FROM accounts WHERE id IN (SELECT account_id FROM legs) ORDER BY id FOR UPDATE),
+moved AS (
+    UPDATE accounts a SET balance = locked.balance + d.total
+    FROM locked, (SELECT account_id, sum(amount) AS total FROM legs GROUP BY account_id) d
+    WHERE a.id = locked.id AND d.account_id = locked.id),
+txs AS (
+    INSERT INTO ledger_transactions (id, kind, user_id, generation_id, description, created_at)
+    SELECT tx, :kind, user_id, generation_id, 'generation ' || generation_id || :what, :now FROM s),
+entries AS (
+    INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after, created_at)
+    SELECT legs.tx, legs.account_id, legs.amount,
+           locked.balance + sum(legs.amount) OVER (PARTITION BY legs.account_id ORDER BY legs.seq, legs.leg), :now
+    FROM legs JOIN locked ON locked.id = legs.account_id
+    ORDER BY legs.seq, legs.leg)
+UPDATE reservations r SET status = :outcome, settled_at = :now, reason = :reason
+FROM s WHERE r.id = s.id
+  AND (SELECT count(*) FROM legs) = 2 * (SELECT count(*) FROM moves WHERE amount <> 0)
+RETURNING r.*""")
 
 _STATUS = {"active": bpb.SUBSCRIPTION_STATUS_ACTIVE, "canceling": bpb.SUBSCRIPTION_STATUS_CANCELING,
            "ended": bpb.SUBSCRIPTION_STATUS_ENDED, "past_due": bpb.SUBSCRIPTION_STATUS_PAST_DUE}

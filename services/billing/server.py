@@ -294,6 +294,7 @@ def build_service(settings: BillingSettings, *, jwks_fetcher=None, provider: Pay
 
     async def stop_executor():
         executor.shutdown(wait=False, cancel_futures=True)
+        billing.close()
     ctx.app.on_shutdown(stop_executor)
     ctx.app.add_servicer(billing_pb2_grpc.add_BillingServiceServicer_to_server,
                          BillingServicer(billing, ctx.wake_relay, identity_lookup(ctx), executor), SERVICE_NAME)

@@ -25,4 +25,5 @@ def billing(pg_url, clock):
     b = Billing(settings, session_factory(engine), tables, LocalTestProvider(settings.test_provider_secret), clock)
     b.prepare()
     yield b
+    b.close()
     engine.dispose()

@@ -55,3 +55,33 @@ def test_concurrent_replays_of_one_generation_hold_once(billing):
     assert len({r.id for r, _ in results}) == 1
     assert sum(not replayed for _, replayed in results) == 1
     assert billing.balance("replayer").held_today == 1
+
+
+def test_a_change_between_fast_read_and_write_is_decided_again(billing):
+    """Reserve's fast path decides on an unlocked read; when the user's
+    balances change before its write, the write changes nothing and the
+    locked general path decides again: here the last allowance unit went
+    meanwhile, so the hold is paid in credits."""
+    from services.billing import domain
+
+    open_users(billing, "moving")
+    for i in range(billing.settings.free_daily - 1):
+        billing.reserve(f"moving-{i}", "moving", "standard", 10, "720x1280")
+    billing.purchase("moving", "starter", "tok_test_succeed", "buy")
+    real_fetch, reads = billing.fast.fetch, []
+
+    def fetch(sql, params):
+        rows = real_fetch(sql, params)
+        if sql is domain._USER_STATE and params["gen"] == "moving-late":
+            reads.append(rows)  # saw one allowance unit left; it goes now:
+            billing.reserve("moving-sneak", "moving", "standard", 10, "720x1280")
+        return rows
+
+    billing.fast.fetch = fetch
+    held, replayed = billing.reserve("moving-late", "moving", "standard", 10, "720x1280")
+    billing.fast.fetch = real_fetch
+    assert reads and not replayed
+    assert (held.allowance_units, held.credits) == (0, 1)
+    view = billing.balance("moving")
+    assert (view.remaining, view.held_today, view.credits_held) == (0, billing.settings.free_daily, 1)
+    assert billing.reconcile(grace_seconds=0).drift == 0
