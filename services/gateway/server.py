@@ -9,6 +9,7 @@ import signal
 import uvicorn
 from prometheus_client import start_http_server
 
+from kinora.runtime.server import freeze_startup_heap
 from services.gateway.app import create_app
 from services.gateway.core import Gateway
 from services.gateway.settings import GatewaySettings
@@ -46,6 +47,7 @@ class GatewayServer:
 
     async def run_until_signal(self) -> None:
         await self.start()
+        freeze_startup_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
