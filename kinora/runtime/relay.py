@@ -1,9 +1,15 @@
 """Outbox relay: publish outbox rows to Kafka, then delete them.
 
-Rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL), so several relay
-replicas never publish the same row concurrently; a row is deleted only after
-the broker acknowledged it, so a crash anywhere re-publishes rather than loses
-(consumers de-duplicate by event id)."""
+Every replica runs a relay, but on PostgreSQL only one publishes at a time:
+a batch is published inside a transaction that holds an advisory lock
+(`pg_try_advisory_xact_lock`), and the others skip their turn while it is
+held. Batches therefore go out one after another in outbox order, so events
+of one aggregate (one Kafka key) reach their partition in the order they were
+written, whichever replica publishes them (the producer keeps one request in
+flight, so retries cannot reorder either). Rows are also claimed FOR UPDATE
+SKIP LOCKED. A row is deleted only after the broker acknowledged it, so a
+crash anywhere re-publishes rather than loses (consumers de-duplicate by
+event id)."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ import logging
 import threading
 
 from kafka import KafkaProducer
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import Engine
 
 from kinora.runtime.events import EventTables
@@ -20,6 +26,8 @@ from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SOUR
 from kinora.runtime.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
 log = logging.getLogger("kinora.relay")
+# One publisher at a time per service database (released when the batch's transaction ends).
+_TAKE_TURN = text("SELECT pg_try_advisory_xact_lock(hashtext('kinora.outbox.relay'))")
 
 
 class OutboxRelay:
@@ -34,10 +42,13 @@ class OutboxRelay:
         self._published = OUTBOX_PUBLISHED.labels(source)
         self._pending = OUTBOX_PENDING.labels(source)
 
-    def publish_batch(self) -> int:
-        """Publish up to `batch_size` rows; returns how many were published."""
+    def publish_batch(self) -> int | None:
+        """Publish up to `batch_size` rows; returns how many were published, or
+        None when another replica's relay has the turn."""
         outbox = self.tables.outbox
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql" and not conn.execute(_TAKE_TURN).scalar():
+                return None  # another replica is publishing a batch; the next one waits for it
             rows = conn.execute(
                 select(outbox.c.id, outbox.c.event_id, outbox.c.aggregate_id, outbox.c.event_type,
                        outbox.c.topic, outbox.c.payload, outbox.c.headers)
@@ -100,8 +111,9 @@ class OutboxRelay:
                 self._recreate_topics()
                 stop.wait(1.0)
                 continue
-            if published < self.batch_size:
-                self._pending.set(0 if published == 0 else self.pending())
+            if published is None or published < self.batch_size:
+                if published is not None:
+                    self._pending.set(0 if published == 0 else self.pending())
                 self.wake.wait(self.idle_wait_s)
                 self.wake.clear()
         self.producer.flush(timeout=5)

@@ -203,3 +203,47 @@ async def test_one_trace_spans_grpc_kafka_and_consumer(setup, broker):
     assert consume.context.trace_id == server.context.trace_id
     assert consume.parent is not None and consume.parent.span_id == server.context.span_id
     assert note_id
+
+
+def test_relay_replicas_take_turns_so_each_key_keeps_its_order(setup, broker):
+    """Every replica runs a relay; one publishes at a time (advisory lock), so
+    events of one aggregate reach Kafka in the order they were written even
+    when several relays race over small batches."""
+    from kafka import KafkaConsumer
+    from sqlalchemy import text
+
+    engine, topic = setup
+    keys = [f"agg-{k}" for k in range(3)]
+    with Session(engine) as s, s.begin():
+        for i in range(60):  # interleaved: agg-0 #0, agg-1 #0, agg-2 #0, agg-0 #1, ...
+            key = keys[i % 3]
+            emit(s, tables, topic, PingRequest(payload=f"{key}:{i // 3}".encode()), "note", key)
+    relays = [OutboxRelay(engine, tables, make_producer([broker.bootstrap], f"r{n}"), "test", batch_size=4)
+              for n in range(3)]
+
+    # While another replica holds the turn, a relay publishes nothing.
+    with engine.connect() as other:
+        with other.begin():
+            assert other.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('kinora.outbox.relay'))")).scalar()
+            assert relays[0].publish_batch() is None and relays[0].pending() == 60
+
+    stop = threading.Event()
+    threads = [threading.Thread(target=r.run, args=(stop,), daemon=True) for r in relays]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while relays[0].pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert relays[0].pending() == 0
+
+    reader = KafkaConsumer(topic, bootstrap_servers=[broker.bootstrap], auto_offset_reset="earliest",
+                           enable_auto_commit=False, consumer_timeout_ms=3000)
+    seen: dict[str, list[int]] = {k: [] for k in keys}
+    for record in reader:
+        key, n = PingRequest.FromString(record.value).payload.decode().split(":")
+        seen[key].append(int(n))
+    reader.close()
+    assert all(seen[k] == list(range(20)) for k in keys), seen
