@@ -234,7 +234,7 @@ class Demo:
         gen = self.create(self.bob, {"prompt": "alice shoots a basketball on an outdoor court at sunset, "
                                                "the ball bounces off the backboard", "cameos": ["alice"],
                                      "seconds": 10})
-        accepted = time.monotonic() - start  # the first request also warms up moderation's models
+        accepted = time.monotonic() - start
         gen = self.follow(self.bob, gen, "bob's clip")
         self.facts["bob_gen"] = gen["id"]
         return (f"{self.save(self.bob, gen, 'bob-with-alice')}; accepted in {accepted:.1f} s, "

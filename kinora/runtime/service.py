@@ -6,6 +6,7 @@ its domain objects and servicers on top of a `ServiceContext`."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,14 @@ class ServiceContext:
             return auth.mint_service_token(self.name, secret)
 
         return TokenSource(fetch)
+
+    def warm_up(self, load: Callable[[], object]) -> None:
+        """Run `load` (e.g. load an embedding model: seconds of CPU) on a thread
+        before the service reports SERVING, so the first request or event that
+        needs it does not wait for it."""
+        async def run():
+            await asyncio.to_thread(load)
+        self.app.on_startup(run)
 
     def wake_relay(self) -> None:
         """Call after committing events to publish them without waiting for the next poll."""

@@ -341,9 +341,7 @@ def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: Restri
                          pb.DESCRIPTOR.services_by_name["CameoService"].full_name)
 
     if settings.preload_model:
-        async def load_model():
-            await asyncio.to_thread(servicer.checker.matcher.warm)
-        ctx.app.on_startup(load_model)
+        ctx.warm_up(servicer.checker.matcher.warm)
 
     async def stop_pool():
         servicer.pool.shutdown(wait=True)

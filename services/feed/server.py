@@ -294,13 +294,17 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
                              policy=PolicyConfig(settings.max_per_author, settings.connected_share))
     # Handlers need the Feed and create_service needs the handlers: build the Feed on a late-bound ctx.
     consent = consent or GrpcConsentChecker(settings.cameo_addr)
-    feed = Feed(sessionmaker(), m.tables, consent, moderator or CommentModerator(), embed,
+    moderator = moderator or CommentModerator()
+    feed = Feed(sessionmaker(), m.tables, consent, moderator, embed,
                 cursor_key(settings.cursor_secret, settings.internal_secret), feed_config, scorer=scorer,
                 on_fallback=FEED_FALLBACKS.inc, on_events=lambda: holder["ctx"].wake_relay())
     ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=[POSTS_TOPIC, GRAPH_TOPIC],
                          consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher)
     holder["ctx"] = ctx
     feed.sessions = ctx.sessions
+    # Posts embed their prompt and comments are moderated with the embedding model: load it now,
+    # not when the first post arrives (measured: the demo's first post waited 7 s for it).
+    ctx.warm_up(lambda: (embed(["warm up"]), moderator.refusal("warm up")))
     pool = ThreadPoolExecutor(max_workers=db_workers, thread_name_prefix="feed-db")
     ctx.app.add_servicer(feed_pb2_grpc.add_FeedServiceServicer_to_server, FeedServicer(feed, pool),
                          pb.DESCRIPTOR.services_by_name["FeedService"].full_name)

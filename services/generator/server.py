@@ -250,6 +250,7 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
         from services.generator.moderation import Moderator
 
         moderator = Moderator()
+    ctx.warm_up(lambda: moderator.check("warm up the moderation model"))  # not on the first request
     generations = Generations(ctx.sessions, tables, blobs, billing, make_consent(settings, ctx), moderator,
                               settings.routes(), ctx.wake_relay)
     admin = PoolAdmin(ctx.sessions, tables, settings.pool_map(), worker_timeout_s=max(settings.lease_seconds, 5.0))
