@@ -75,7 +75,7 @@ def prepare(demo: Demo, samples: int) -> list[tuple[User, str, str]]:
                 return demo.api.call(user, "POST", "/posts", json={"generation_id": gen["id"],
                                                                   "caption": "with alice"})["post"]
             except ApiRefused as exc:  # the feed hears of the finished clip by event
-                if exc.code == "generation_not_completed":
+                if exc.code in ("generation_not_found", "generation_not_completed"):
                     return None
                 raise
         post = demo.api.wait_for("the feed learning the clip is done", publish, timeout_s=60, every_s=0.1)

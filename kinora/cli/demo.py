@@ -248,7 +248,7 @@ class Demo:
                 return self.api.call(self.bob, "POST", "/posts", json={
                     "generation_id": self.facts["bob_gen"], "caption": "alice, nothing but backboard"})["post"]
             except ApiRefused as exc:  # feed hears of the finished clip by event, moments later
-                if exc.code == "generation_not_completed":
+                if exc.code in ("generation_not_found", "generation_not_completed"):
                     return None
                 raise
         post = self.api.wait_for("the feed learning the clip is done", publish, timeout_s=60, every_s=0.2)

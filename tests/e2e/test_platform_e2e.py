@@ -2,6 +2,7 @@
 generate a short clip through the gateway (worldsim behind Triton renders it),
 download it and decode it back, publish it to the feed."""
 
+import time
 import uuid
 
 import httpx
@@ -59,8 +60,17 @@ def test_sign_up_generate_download_publish(stack, client):
                        headers=user["headers"])
     assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"  # JPEG
 
-    posted = client.post("/api/v1/posts", headers=user["headers"],
-                         json={"generation_id": gen["id"], "caption": "first clip"})
+    # The feed hears of generations by event (eventually consistent): publishing right after
+    # completion may be refused until the event arrives, as the app's retry would see.
+    deadline = time.monotonic() + 60
+    while True:
+        posted = client.post("/api/v1/posts", headers=user["headers"],
+                             json={"generation_id": gen["id"], "caption": "first clip"})
+        waiting = posted.status_code in (404, 412) and posted.json()["error"]["code"] in (
+            "generation_not_found", "generation_not_completed")
+        if not waiting or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert posted.status_code == 201, posted.text
     post = posted.json()["post"]
     assert post["generation_id"] == gen["id"] and post["state"] == "POST_STATE_PUBLISHED"
