@@ -10,7 +10,6 @@ rest; after `max_attempts` it is recorded as dead (logged, counted) and skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -21,11 +20,10 @@ from google.protobuf.message import Message
 from kafka import KafkaConsumer, TopicPartition
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
-from sqlalchemy import text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from kinora.runtime.bulk import insert_rows
 from kinora.runtime.events import EventTables
 from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, header_map
 from kinora.runtime.metrics import CONSUMER_LAG, EVENTS_CONSUMED
@@ -78,19 +76,8 @@ class EventConsumer:
     def _claim(self, session: Session, metas: list[EventMeta]) -> set[str]:
         """Record event ids as processed, in one statement; return those not
         processed before (the insert skips ids already present)."""
-        processed = self.tables.processed
         rows = list({m.event_id: {"event_id": m.event_id, "topic": m.topic} for m in metas}.values())
-        if not rows:
-            return set()
-        if session.get_bind().dialect.name == "postgresql":
-            # One JSON parameter: a VALUES list of a thousand rows costs more to
-            # compile and bind than the whole insert costs the server.
-            stmt = text(f"INSERT INTO {processed.name} (event_id, topic) SELECT event_id, topic FROM "
-                        "json_to_recordset(CAST(:rows AS json)) AS r(event_id text, topic text) "
-                        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-            return set(session.execute(stmt, {"rows": json.dumps(rows)}).scalars())
-        stmt = sqlite_insert(processed).values(rows).on_conflict_do_nothing(index_elements=[processed.c.event_id])
-        return set(session.execute(stmt.returning(processed.c.event_id)).scalars())
+        return set(insert_rows(session, self.tables.processed, rows, ignore_conflicts=True, returning="event_id"))
 
     def _apply(self, session: Session, record, meta: EventMeta) -> None:
         entry = self.handlers.get(meta.event_type)

@@ -23,14 +23,15 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from psycopg.rows import namedtuple_row
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.exc import IntegrityError
-from psycopg.rows import namedtuple_row
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import events_pb2 as epb
 from kinora.common.v1 import common_pb2 as cpb
+from kinora.runtime.bulk import as_json, insert_ignore, insert_rows, one_of, random_uuids
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from kinora.runtime.events import EventTables, event_type_of
@@ -44,7 +45,6 @@ from services.billing.models import (accounts, billing_users, demand, generation
                                      subscriptions)
 from services.billing.payments import DECLINED, SUCCEEDED, PaymentProvider
 from services.billing.settings import BillingSettings, PackSpec
-from services.billing.sqlutil import as_json, insert_ignore, insert_rows, one_of, random_uuids
 
 TOPIC_USAGE = "kinora.billing.usage.v1"
 TOPIC_PAYMENTS = "kinora.billing.payments.v1"

@@ -22,8 +22,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kinora.runtime.bulk import insert_ignore, insert_rows, one_of, set_balances
 from services.billing.models import accounts, ledger_entries, ledger_transactions
-from services.billing.sqlutil import insert_ignore, insert_rows, one_of, set_balances
 
 PLATFORM = "platform"
 

@@ -15,7 +15,6 @@ import json
 import sys
 import threading
 import time
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,7 @@ import pytest_asyncio
 from gateway_platform import auth, running_platform
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generator"))
-from generator_harness import TritonHarness  # noqa: E402
+from generator_harness import TritonHarness, running_worker  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 BACKOFF_S = 0.4
@@ -108,30 +107,16 @@ async def platform(tmp_path_factory, broker):
         yield p
 
 
-@asynccontextmanager
-async def worker(platform, triton, routes: str):
+def worker(platform, triton, routes: str):
     """A real generator worker on the platform's generator database, sending
     `standard` jobs to the Triton model named in `routes`."""
-    from kinora.media.c2pa_sign import ProvenanceSigner, load_identity
-    from services.generator.blobs import FilesystemBlobStore
     from services.generator.server import make_consent
     from services.generator.settings import model_routes
-    from services.generator.triton_runner import TritonRunner
-    from services.generator.worker import Worker
 
     app = platform.apps["generator"]
     settings = dataclasses.replace(app.context.settings, triton_addr=triton.grpc_address, models=model_routes(routes),
                                    worker_slots=1, poll_seconds=0.05)
-    w = Worker(settings, app.context.sessions, FilesystemBlobStore(settings.blob_root()), app.billing,
-               make_consent(settings, app.context), TritonRunner(settings.triton_addr),
-               ProvenanceSigner(load_identity(settings.data_dir)))
-    stop = asyncio.Event()
-    task = asyncio.create_task(w.run(stop))
-    try:
-        yield w
-    finally:
-        stop.set()
-        await task
+    return running_worker(settings, app.context.sessions, app.billing, make_consent(settings, app.context))
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -5,6 +5,7 @@ worker processes."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import signal
@@ -172,3 +173,23 @@ async def running_api(settings, moderator, jwks_fetcher_issuer: LocalIssuer | No
     finally:
         await channel.close()
         await app.stop()
+
+
+@asynccontextmanager
+async def running_worker(settings, sessions, billing, consent=None):
+    """A real generator worker on this event loop, sharing the caller's
+    generator database and billing, with the Triton runner and C2PA signer."""
+    from kinora.media.c2pa_sign import ProvenanceSigner, load_identity
+    from services.generator.blobs import FilesystemBlobStore
+    from services.generator.triton_runner import TritonRunner
+    from services.generator.worker import Worker
+
+    worker = Worker(settings, sessions, FilesystemBlobStore(settings.blob_root()), billing, consent,
+                    TritonRunner(settings.triton_addr), ProvenanceSigner(load_identity(settings.data_dir)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await task

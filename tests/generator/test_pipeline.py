@@ -11,7 +11,6 @@ import io
 import json
 import signal
 import time
-from contextlib import asynccontextmanager
 
 import grpc
 import numpy as np
@@ -27,7 +26,8 @@ from kinora.models.contract import ModelRequest
 from kinora.runtime.errors import error_code_of
 from services.generator.models import generations, outbox_rows
 from services.generator.settings import model_routes
-from generator_harness import TritonHarness, generator_settings, running_api, start_worker, stop_worker
+from generator_harness import (TritonHarness, generator_settings, running_api, running_worker, start_worker,
+                               stop_worker)
 
 ROUTES = model_routes("standard=worldsim:standard,pro=worldsim:pro,broken=failing:standard")
 
@@ -43,25 +43,12 @@ def settings(pg_url, tmp_path, triton):
     return generator_settings(pg_url, tmp_path, triton_addr=triton.grpc_address, models=ROUTES)
 
 
-@asynccontextmanager
-async def in_process_worker(settings, api, slots: int = 1, consent=None):
+def in_process_worker(settings, api, slots: int = 1, consent=None):
     """A worker on this event loop, sharing the API's database and billing."""
-    from kinora.media.c2pa_sign import ProvenanceSigner, load_identity
-    from services.generator.blobs import FilesystemBlobStore
-    from services.generator.triton_runner import TritonRunner
-    from services.generator.worker import Worker
     import dataclasses
 
-    worker = Worker(dataclasses.replace(settings, worker_slots=slots), api.app.context.sessions,
-                    FilesystemBlobStore(settings.blob_root()), api.app.billing, consent,
-                    TritonRunner(settings.triton_addr), ProvenanceSigner(load_identity(settings.data_dir)))
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    try:
-        yield worker
-    finally:
-        stop.set()
-        await task
+    return running_worker(dataclasses.replace(settings, worker_slots=slots), api.app.context.sessions,
+                          api.app.billing, consent)
 
 
 async def follow(api, generation_id, auth, until=None) -> list[pb.Generation]:

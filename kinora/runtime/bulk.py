@@ -1,6 +1,6 @@
-"""Small SQL helpers (PostgreSQL in production, SQLite embedded).
+"""Bulk SQL helpers (PostgreSQL in production, SQLite embedded).
 
-Metering writes thousands of rows per batch. A driver executemany sends them
+Consumers and billing's metering write thousands of rows per batch. A driver executemany sends them
 one statement at a time, a multi-row VALUES statement is slow to compile, and
 psycopg adapts array parameters element by element in Python; so on
 PostgreSQL rows travel as ONE JSON text (encoded in C by the json module,
@@ -48,19 +48,27 @@ def insert_ignore(session: Session, table: Table):
     return insert(table).on_conflict_do_nothing()
 
 
-def insert_rows(session: Session, table: Table, rows: list[dict], ignore_conflicts: bool = False) -> None:
-    """Insert many rows (all with the same keys) in one statement."""
+def insert_rows(session: Session, table: Table, rows: list[dict], ignore_conflicts: bool = False,
+                returning: str | None = None) -> list | None:
+    """Insert many rows (all with the same keys) in one statement; with
+    `returning`, the values of that column for the rows actually inserted."""
     if not rows:
-        return
+        return [] if returning else None
     if not _is_postgres(session):
-        session.execute(insert_ignore(session, table) if ignore_conflicts else table.insert(), rows)
-        return
+        stmt = insert_ignore(session, table) if ignore_conflicts else table.insert()
+        if returning:
+            return session.execute(stmt.values(rows).returning(table.c[returning])).scalars().all()
+        session.execute(stmt, rows)
+        return None
     names = list(rows[0])
     sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
            f"FROM {_recordset(session, table, names)}")
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        return session.execute(text(f"{sql} RETURNING {returning}"), {"rows": as_json(rows)}).scalars().all()
     session.execute(text(sql), {"rows": as_json(rows)})
+    return None
 
 
 def set_balances(session: Session, table: Table, new_balances: dict[int, int]) -> None:
