@@ -3,11 +3,13 @@
     .venv/bin/python benchmarks/billing_bench.py metering [--events 20000]
     .venv/bin/python benchmarks/billing_bench.py reserve [--rate 500 --seconds 10]
 
-metering: GenerationCompleted/Failed events on a Tansu topic, consumed by the
-runtime EventConsumer (poll -> handle_batch with de-duplication -> commit)
-with billing's handlers into PostgreSQL. Measures events/s from the first
-record polled to the last batch committed, for billing's batched handler
-and, side by side on a smaller run, for settling each event on its own.
+metering: GenerationCompleted/Failed events on a Tansu topic (3 partitions),
+consumed by runtime EventConsumers (poll -> handle_batch with de-duplication
+-> commit) with billing's handlers into PostgreSQL, by 1 and by 2 members of
+one consumer group (threads of one process, as KINORA_CONSUMER_THREADS runs
+them; the group settles on the empty topic first, then the events are
+published). Measures events/s from the first poll to the last batch
+committed, and, side by side on a smaller run, settling each event on its own.
 Checks afterwards that every hold was settled and reconciliation finds zero drift.
 
 reserve: the billing service as its own process; an open-loop client sends
@@ -81,28 +83,67 @@ def seed_holds(billing: Billing, users: int, per_user: int) -> list[tuple[str, s
     return gens
 
 
-def consume(billing: Billing, bootstrap: str, topic: str, handlers: dict, expected: int) -> float:
-    """Run the runtime consumer's own loop body until `expected` events are
-    recorded; returns seconds from the first poll with data to the last commit."""
+def join_group(billing: Billing, bootstrap: str, topic: str, handlers: dict, members: int) -> list:
+    """`members` runtime EventConsumers in one new group, polled until the
+    group is stable (every member holds partitions, together all of them)
+    while the topic is still empty; returns (consumer, kafka consumer) pairs."""
     from kinora.runtime.consumer import EventConsumer
 
-    consumer = EventConsumer(billing.sessions.kw["bind"], tables, [bootstrap], f"bench-{uuid.uuid4().hex[:6]}",
-                             handlers, [topic])
-    kc = consumer._connect()
-    done, started = 0, None
-    try:
-        while done < expected:
-            polled = kc.poll(timeout_ms=200, max_records=consumer.max_records)
-            records = [r for part in polled.values() for r in part]
-            if not records:
-                continue
-            started = started or time.perf_counter()
-            consumer.handle_batch(records)
-            kc.commit()
-            done += len(records)
-        return time.perf_counter() - started
-    finally:
+    group = f"bench-{uuid.uuid4().hex[:6]}"
+    pairs = []
+    for _ in range(members):
+        consumer = EventConsumer(billing.sessions.kw["bind"], tables, [bootstrap], group, handlers, [topic])
+        pairs.append((consumer, consumer._connect()))
+    deadline = time.monotonic() + 60
+    while True:
+        for _, kc in pairs:
+            assert not kc.poll(timeout_ms=50), "the topic should still be empty"
+        held = [kc.assignment() for _, kc in pairs]
+        partitions = pairs[0][1].partitions_for_topic(topic) or set()
+        if all(held) and len(set().union(*held)) == len(partitions) and sum(map(len, held)) == len(partitions):
+            return pairs
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the consumer group did not settle: {held}")
+
+
+def consume(pairs: list, expected: int) -> float:
+    """Each member runs the runtime consumer's own loop body (poll ->
+    handle_batch -> commit) on its own thread until `expected` events are
+    recorded in all; returns seconds from the start to the last commit."""
+    import threading
+
+    lock, done, failures = threading.Lock(), [0], []
+
+    def member(consumer, kc) -> None:
+        try:
+            while True:
+                with lock:
+                    if done[0] >= expected:
+                        return
+                polled = kc.poll(timeout_ms=100, max_records=consumer.max_records)
+                records = [r for part in polled.values() for r in part]
+                if records:
+                    consumer.handle_batch(records)
+                    kc.commit()
+                    with lock:
+                        done[0] += len(records)
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(e)
+            with lock:
+                done[0] = expected
+
+    threads = [threading.Thread(target=member, args=pair) for pair in pairs]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - start
+    for _, kc in pairs:
         kc.close(autocommit=False)
+    if failures:
+        raise failures[0]
+    return seconds
 
 
 def per_event_handlers(billing: Billing) -> dict:
@@ -115,7 +156,7 @@ def per_event_handlers(billing: Billing) -> dict:
     return {g.GenerationCompleted: one("completed"), g.GenerationFailed: one("failed")}
 
 
-def metering_run(bootstrap: str, events: int, batched: bool) -> tuple[float, int]:
+def metering_run(bootstrap: str, events: int, batched: bool, members: int = 1) -> tuple[float, int]:
     sys.path.insert(0, str(ROOT / "tests" / "billing"))
     from billing_support import outcome_event, publish
 
@@ -126,11 +167,12 @@ def metering_run(bootstrap: str, events: int, batched: bool) -> tuple[float, int
         billing = billing_for(url)
         gens = seed_holds(billing, users=100, per_user=events // 100)
         topic = f"kinora.generator.generations.bench{uuid.uuid4().hex[:6]}.v1"
-        ensure_topics([bootstrap], [topic], partitions=3)
+        ensure_topics([bootstrap], [topic], partitions=3)  # the runtime's default for every topic
+        handlers = make_handlers(billing) if batched else per_event_handlers(billing)
+        pairs = join_group(billing, bootstrap, topic, handlers, members)
         publish(bootstrap, topic, [(str(uuid.uuid4()), outcome_event("completed" if i % 5 else "failed", gen, uid), gen)
                                    for i, (gen, uid) in enumerate(gens)])
-        handlers = make_handlers(billing) if batched else per_event_handlers(billing)
-        seconds = consume(billing, bootstrap, topic, handlers, len(gens))
+        seconds = consume(pairs, len(gens))
         with billing.sessions() as s:
             held = s.execute(select(func.count()).select_from(reservations)
                              .where(reservations.c.status == "held")).scalar_one()
@@ -149,19 +191,25 @@ def bench_metering(args) -> None:
         default_records.calc_crc32c = _crc32c.crc
 
     broker = TansuBroker(free_port()).start()
+    runs: dict[int, list[float]] = {m: [] for m in args.members}
     try:
-        batched = [metering_run(broker.bootstrap, args.events, True)[0] for _ in range(args.repeat)]
+        for _ in range(args.repeat):  # interleaved, so both member counts see the same machine
+            for m in args.members:
+                runs[m].append(metering_run(broker.bootstrap, args.events, True, m)[0])
         naive = [metering_run(broker.bootstrap, args.events // 4, False)[0] for _ in range(args.repeat)]
     finally:
         broker.stop()
-    b, n = statistics.median(batched), statistics.median(naive)
+    n = statistics.median(naive)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; record CRCs checked in "
-          f"{'pure Python' if args.python_crc else 'C (crc32c)'}")
-    print(f"metering, batched handler : median {b:,.0f} events/s over {args.repeat} runs of {args.events} "
-          f"({', '.join(f'{x:,.0f}' for x in batched)})")
-    print(f"metering, per-event settle: median {n:,.0f} events/s over {args.repeat} runs of {args.events // 4} "
-          f"({', '.join(f'{x:,.0f}' for x in naive)})")
-    print(f"ratio batched/per-event: {b / n:.1f}x; drift after every run: 0")
+          f"{'pure Python' if args.python_crc else 'C (crc32c)'}; topic of 3 partitions")
+    for m, rates in runs.items():
+        b = statistics.median(rates)
+        print(f"metering, batched handler, {m} consumer member{'s' if m > 1 else ' '}: median {b:,.0f} events/s "
+              f"over {args.repeat} runs of {args.events} ({', '.join(f'{x:,.0f}' for x in rates)}); "
+              f"{b / n:.1f}x per-event")
+    print(f"metering, per-event settle, 1 member : median {n:,.0f} events/s over {args.repeat} runs of "
+          f"{args.events // 4} ({', '.join(f'{x:,.0f}' for x in naive)})")
+    print("drift after every run: 0")
 
 
 def reserve_load(port: int, users: int, rate: float, seconds: float, token: str, run: int,
@@ -281,6 +329,8 @@ def main() -> None:
     m = sub.add_parser("metering")
     m.add_argument("--events", type=int, default=20_000)
     m.add_argument("--repeat", type=int, default=3)
+    m.add_argument("--members", type=int, nargs="+", default=[1, 2],
+                   help="consumer group members (threads, as KINORA_CONSUMER_THREADS runs them) to compare")
     m.add_argument("--python-crc", action="store_true",
                    help="check record CRCs in pure Python, as kafka-python does without the crc32c package")
     r = sub.add_parser("reserve")

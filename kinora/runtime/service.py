@@ -50,6 +50,16 @@ class ServiceContext:
 
         return TokenSource(fetch)
 
+    def add_consumers(self, handlers: dict[type[Message], Handler], topics: list[str]) -> None:
+        """Consume `topics` as this service's group with `consumer_threads`
+        members: each handles its partitions' batches in its own transaction,
+        so one member's database work overlaps another's decoding."""
+        bootstrap = self.settings.kafka_bootstrap
+        for i in range(self.settings.consumer_threads):
+            consumer = EventConsumer(self.engine, self.tables, bootstrap, self.name, handlers, list(topics))
+            self.consumers.append(consumer)
+            self.app.add_worker(f"{self.name}-consumer-{i}", consumer.run)
+
     def warm_up(self, load: Callable[[], object]) -> None:
         """Run `load` (e.g. load an embedding model: seconds of CPU) on a thread
         before the service reports SERVING, so the first request or event that
@@ -111,9 +121,7 @@ def create_service(name: str, settings: RuntimeSettings, tables: EventTables, mi
                                 producer_factory=lambda: make_producer(bootstrap, name))
         app.add_worker(f"{name}-relay", ctx.relay.run)
         if consumes:
-            consumer = EventConsumer(engine, tables, bootstrap, name, consumes, list(consume_topics))
-            ctx.consumers.append(consumer)
-            app.add_worker(f"{name}-consumer", consumer.run)
+            ctx.add_consumers(consumes, list(consume_topics))
 
     async def dispose():
         engine.dispose()

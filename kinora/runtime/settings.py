@@ -156,6 +156,9 @@ class RuntimeSettings:
                                           "close client connections after this long (calls in flight "
                                           "finish) so clients re-resolve and spread over new replicas; "
                                           "0 keeps them open")
+    consumer_threads: int = setting("KINORA_CONSUMER_THREADS", positive_int, 1,
+                                    "event consumers per process (members of the service's consumer group; "
+                                    "useful up to the topics' partition count)")
     otlp_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", str, None)
     internal_secret: str | None = setting("KINORA_INTERNAL_SECRET", str, None,
                                           "shared secret services use to obtain service tokens")

@@ -109,6 +109,7 @@ class DriftReport:
     unmatched_capture_generation_ids: list[str] = field(default_factory=list)
     mismatched_account_ids: list[str] = field(default_factory=list)
     unbalanced_transaction_ids: list[str] = field(default_factory=list)
+    dangling_entry_ids: list[str] = field(default_factory=list)  # account or transaction missing
     drift: int = 0
 
 
@@ -179,9 +180,12 @@ class Billing:
         headers = inject_context({})
         headers["time_ms"] = str(int(time.time() * 1000))
         encoded = json.dumps(headers)
+        # On PostgreSQL the rows travel as JSON: bytea in its hex input form, encoded here in C.
+        payload = ((lambda m: "\\x" + m.SerializeToString().hex()) if session.get_bind().dialect.name == "postgresql"
+                   else (lambda m: m.SerializeToString()))
         insert_rows(session, self.event_tables.outbox, [
             {"event_id": event_id, "aggregate_type": agg_type, "aggregate_id": agg_id,
-             "event_type": event_type_of(msg), "topic": topic, "payload": msg.SerializeToString(),
+             "event_type": event_type_of(msg), "topic": topic, "payload": payload(msg),
              "headers": encoded} for (msg, agg_type, agg_id), event_id in zip(items, random_uuids(len(items)))])
 
     # -- users, plans, allowance ---------------------------------------------
@@ -516,8 +520,8 @@ class Billing:
 
     def settle(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
                now: datetime) -> list[SettleResult]:
-        """Capture, release or expire holds, many at once (metering batches),
-        in the caller's transaction. Settling twice the same way is a replay;
+        """Capture, release or expire holds, many at once, in the caller's
+        transaction, with a result per generation (metering, which needs none, calls `_settle_held`). Settling twice the same way is a replay;
         settling a hold already settled another way is a conflict (reported,
         nothing changes)."""
         ids = sorted(set(generation_ids))
@@ -542,17 +546,35 @@ class Billing:
                 results.append(SettleResult(gen, r))
         if not settle_rows:
             return results
+        fresh = {r.generation_id: r for r in self._settle_held(session, [r.generation_id for r in settle_rows],
+                                                                 outcome, reason, now)}
+        for res in results:
+            if res.row is not None and res.generation_id in fresh and not res.conflict:
+                res.row = fresh[res.generation_id]
+        return results
+
+    def _settle_held(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
+                     now: datetime) -> list:
+        """Settle those of these generations whose holds are still held (locking
+        them), post the ledger transactions, emit UsageRecorded; returns the
+        settled reservation rows. Unknown or already settled ones are skipped."""
         if session.get_bind().dialect.name == "postgresql":
-            fresh = self._settle_in_sql(session, settle_rows, outcome, reason, now)
+            settled = self._settle_in_sql(session, generation_ids, outcome, reason, now)
         else:
             today = utc_day(now)
-            self.ledger.post(session, [self._settle_posting(r, outcome, today) for r in settle_rows], now)
-            fresh = session.execute(
-                update(reservations).where(one_of(session, reservations.c.id, [r.id for r in settle_rows]))
+            held = session.execute(select(reservations).where(
+                one_of(session, reservations.c.generation_id, sorted(set(generation_ids))),
+                reservations.c.status == HELD).order_by(reservations.c.generation_id).with_for_update()).all()
+            if not held:
+                return []
+            self.ledger.post(session, [self._settle_posting(r, outcome, today) for r in held], now)
+            settled = session.execute(
+                update(reservations).where(one_of(session, reservations.c.id, [r.id for r in held]))
                 .values(status=outcome, settled_at=now, reason=reason).returning(*reservations.c)).all()
-        fresh = {r.generation_id: r for r in fresh}
-        metrics.LEDGER_TRANSACTIONS.labels(_SETTLE_KIND[outcome][0]).inc(len(settle_rows))
-        metrics.SETTLEMENTS.labels(outcome).inc(len(settle_rows))
+        if not settled:
+            return settled
+        metrics.LEDGER_TRANSACTIONS.labels(_SETTLE_KIND[outcome][0]).inc(len(settled))
+        metrics.SETTLEMENTS.labels(outcome).inc(len(settled))
         usage_outcome = {CAPTURED: epb.USAGE_OUTCOME_CAPTURED, RELEASED: epb.USAGE_OUTCOME_RELEASED,
                          EXPIRED: epb.USAGE_OUTCOME_EXPIRED}[outcome]
         ts = _ts(now)
@@ -560,15 +582,12 @@ class Billing:
             (epb.UsageRecorded(user_id=r.user_id, generation_id=r.generation_id, reservation_id=r.id,
                                outcome=usage_outcome, rule=r.rule, allowance_units=r.allowance_units,
                                credits=r.credits, model=r.model, seconds=r.seconds, size=r.size, tier=r.tier,
-                               occurred_at=ts), "reservation", r.user_id) for r in settle_rows])
-        for res in results:
-            if res.row is not None and res.generation_id in fresh and not res.conflict:
-                res.row = fresh[res.generation_id]
-        return results
+                               occurred_at=ts), "reservation", r.user_id) for r in settled])
+        return settled
 
-    def _settle_in_sql(self, session: Session, rows: list, outcome: str, reason: str, now: datetime) -> list:
-        """The postings `_settle_posting` describes, for thousands of holds in
-        one statement (see _SETTLE); returns the settled reservation rows."""
+    def _settle_in_sql(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
+                       now: datetime) -> list:
+        """`_settle_held` for thousands of holds in one statement (see _SETTLE)."""
         self.ledger.ids(session, [(PLATFORM, REVENUE, ALLOWANCE), (PLATFORM, REVENUE, CREDITS),
                                   (PLATFORM, ISSUED, ALLOWANCE)])  # opens them if missing
         rules = [{"unit": unit, "same_day": same_day, "platform": owner == PLATFORM, "kind": kind}
@@ -576,10 +595,10 @@ class Billing:
                  for owner, kind in [_settle_destination("", outcome, unit, same_day)]]
         kind, what = _SETTLE_KIND[outcome]
         settled = session.execute(_SETTLE, {
-            "ids": as_json([r.id for r in rows]), "rules": as_json(rules), "today": utc_day(now), "now": now,
+            "gens": as_json(generation_ids), "rules": as_json(rules), "today": utc_day(now), "now": now,
             "kind": kind, "what": f" {what}", "outcome": outcome, "reason": reason}).all()
-        if len(settled) != len(rows):  # a leg found no account: nothing may stay of this
-            raise LedgerError(f"settling {len(rows)} holds posted {len(settled)}: an account is missing")
+        if settled and not settled[0].legs_complete:  # a leg found no account: nothing may stay of this
+            raise LedgerError(f"settling {len(settled)} holds: an account is missing")
         return settled
 
     def _settle_posting(self, r, outcome: str, today: date) -> Posting:
@@ -612,18 +631,16 @@ class Billing:
         now = self.clock()
         if not outcomes:
             return
+        recorded_at = now.isoformat()  # one string for every row: no per-row JSON conversion
         insert_rows(session, generation_outcomes,
-                    [{"generation_id": g, "user_id": u, "outcome": o, "recorded_at": now} for g, u, o in outcomes],
-                    ignore_conflicts=True)
-        done = [g for g, _, o in outcomes if o == "completed"]
-        failed = [g for g, _, o in outcomes if o == "failed"]
-        canceled = [g for g, _, o in outcomes if o == "canceled"]
-        if done:
-            self.settle(session, done, CAPTURED, "", now)
-        if failed:
-            self.settle(session, failed, RELEASED, "failed", now)
-        if canceled:
-            self.settle(session, canceled, RELEASED, "canceled", now)
+                    [{"generation_id": g, "user_id": u, "outcome": o, "recorded_at": recorded_at}
+                     for g, u, o in outcomes], ignore_conflicts=True)
+        # Holds no longer held (a redelivered or conflicting outcome) are skipped in SQL.
+        for outcome, settled_as, reason in (("completed", CAPTURED, ""), ("failed", RELEASED, "failed"),
+                                            ("canceled", RELEASED, "canceled")):
+            ids = [g for g, _, o in outcomes if o == outcome]
+            if ids:
+                self._settle_held(session, ids, settled_as, reason, now)
 
     # -- balance --------------------------------------------------------------
 
@@ -931,19 +948,28 @@ class Billing:
                 .join(accounts, accounts.c.id == ledger_entries.c.account_id)
                 .group_by(ledger_entries.c.transaction_id, accounts.c.unit)
                 .having(func.sum(ledger_entries.c.amount) != 0)).all()
+            e, t = ledger_entries, ledger_transactions
+            dangling = session.execute(
+                select(e.c.id, e.c.amount)
+                .select_from(e.outerjoin(accounts, accounts.c.id == e.c.account_id)
+                             .outerjoin(t, t.c.id == e.c.transaction_id))
+                .where(accounts.c.id.is_(None) | t.c.id.is_(None))).all()
             report.uncaptured_generation_ids = [x.generation_id for x in uncaptured]
             report.unmatched_capture_generation_ids = [x.generation_id for x in unmatched]
             report.mismatched_account_ids = [str(x.id) for x in mismatched]
             report.unbalanced_transaction_ids = sorted({x.transaction_id for x in unbalanced})
+            report.dangling_entry_ids = [str(x.id) for x in dangling]
             report.drift = (sum((x.credits or 0) + (x.allowance_units or 1) for x in uncaptured)
                             + sum(x.credits + x.allowance_units for x in unmatched)
                             + sum(abs(x.balance - (x.total or 0)) for x in mismatched)
-                            + sum(abs(x.total) for x in unbalanced))
+                            + sum(abs(x.total) for x in unbalanced)
+                            + sum(abs(x.amount) or 1 for x in dangling))
             if report.drift:
                 self._emit(session, TOPIC_RECONCILIATION, [(epb.LedgerDriftDetected(
                     run_id=report.run_id, uncaptured_generation_ids=report.uncaptured_generation_ids,
                     unmatched_capture_generation_ids=report.unmatched_capture_generation_ids,
-                    mismatched_account_ids=report.mismatched_account_ids + report.unbalanced_transaction_ids,
+                    mismatched_account_ids=(report.mismatched_account_ids + report.unbalanced_transaction_ids
+                                            + [f"entry:{x}" for x in report.dangling_entry_ids]),
                     drift_credits=report.drift, window_start=_ts(start), window_end=_ts(now),
                     occurred_at=_ts(now)), "ledger", PLATFORM)])
         metrics.LEDGER_DRIFT.set(report.drift)
@@ -1008,17 +1034,20 @@ def _settle_destination(user_id: str, outcome: str, unit: str, same_day: bool) -
     return (user_id, USER_ALLOWANCE) if same_day else (PLATFORM, ISSUED)
 
 
-# Settling many holds at once (PostgreSQL): each hold gets its transaction and
+# Settling many holds at once (PostgreSQL): the generations' holds still held
+# are locked (in generation id order, like `settle`); each gets its transaction and
 # two entries per unit it holds (held -> the destination `rules` name); the
 # touched accounts are locked in ascending id order like Ledger.post does,
 # each entry records its running balance, each balance is updated once.
 _SETTLE = text("""
-WITH s AS MATERIALIZED (
-    SELECT r.id, r.generation_id, r.user_id, r.allowance_units, r.credits, r.day = :today AS same_day,
-           CAST(gen_random_uuid() AS TEXT) AS tx,
-           row_number() OVER (ORDER BY r.generation_id) AS seq
-    FROM reservations r
-    WHERE r.id = ANY(ARRAY(SELECT json_array_elements_text(CAST(:ids AS json))))),
+WITH held AS MATERIALIZED (
+    SELECT r.id, r.generation_id, r.user_id, r.allowance_units, r.credits, r.day FROM reservations r
+    WHERE r.generation_id = ANY(ARRAY(SELECT json_array_elements_text(CAST(:gens AS json)))) AND r.status = 'held'
+    ORDER BY r.generation_id FOR UPDATE),
+s AS MATERIALIZED (
+    SELECT id, generation_id, user_id, allowance_units, credits, day = :today AS same_day,
+           CAST(gen_random_uuid() AS TEXT) AS tx, row_number() OVER (ORDER BY generation_id) AS seq
+    FROM held),
 rules AS (
     SELECT * FROM json_to_recordset(CAST(:rules AS json)) AS x(unit text, same_day boolean, platform boolean,
                                                                kind text)),
@@ -1050,9 +1079,9 @@ entries AS (
     FROM legs JOIN locked ON locked.id = legs.account_id
     ORDER BY legs.seq, legs.leg)
 UPDATE reservations r SET status = :outcome, settled_at = :now, reason = :reason
-FROM s WHERE r.id = s.id
-  AND (SELECT count(*) FROM legs) = 2 * (SELECT count(*) FROM moves WHERE amount <> 0)
-RETURNING r.*""")
+FROM s, (SELECT (SELECT count(*) FROM legs) = 2 * (SELECT count(*) FROM moves WHERE amount <> 0) AS complete) g
+WHERE r.id = s.id
+RETURNING r.*, g.complete AS legs_complete""")
 
 _STATUS = {"active": bpb.SUBSCRIPTION_STATUS_ACTIVE, "canceling": bpb.SUBSCRIPTION_STATUS_CANCELING,
            "ended": bpb.SUBSCRIPTION_STATUS_ENDED, "past_due": bpb.SUBSCRIPTION_STATUS_PAST_DUE}

@@ -272,12 +272,7 @@ def build_service(settings: BillingSettings, *, jwks_fetcher=None, provider: Pay
                          consumes=None, jwks_fetcher=jwks_fetcher)
     billing = Billing(settings, ctx.sessions, tables, provider, clock)
     if settings.kafka_bootstrap:  # consumers need the Billing object, so add them after it exists
-        from kinora.runtime.consumer import EventConsumer
-
-        consumer = EventConsumer(ctx.engine, tables, settings.kafka_bootstrap, "billing", make_handlers(billing),
-                                 CONSUME_TOPICS)
-        ctx.consumers.append(consumer)
-        ctx.app.add_worker("billing-consumer", consumer.run)
+        ctx.add_consumers(make_handlers(billing), CONSUME_TOPICS)
 
         async def topics():
             from kinora.runtime.kafka import ensure_topics

@@ -53,6 +53,9 @@ def non_negative_int(raw: str) -> int:
 
 @dataclass(frozen=True)
 class BillingSettings(RuntimeSettings):
+    # Metering: two members overlap one batch's PostgreSQL work with the next one's decoding.
+    consumer_threads: int = setting("KINORA_CONSUMER_THREADS", positive_int, 2,
+                                    "event consumers per process (members of billing's consumer group)")
     currency: str = setting("KINORA_BILLING_CURRENCY", currency, "USD")
     packs: tuple[PackSpec, ...] = setting("KINORA_BILLING_PACKS", packs,
                                           packs("starter:10:400,creator:50:1600,studio:150:4000"))

@@ -247,3 +247,34 @@ def test_relay_replicas_take_turns_so_each_key_keeps_its_order(setup, broker):
         seen[key].append(int(n))
     reader.close()
     assert all(seen[k] == list(range(20)) for k in keys), seen
+
+
+def test_a_process_runs_consumer_threads_members_that_share_the_partitions(setup, broker, pg_url):
+    """KINORA_CONSUMER_THREADS=2: two members of the service's group in one
+    process; together they hold every partition, and each event applies once."""
+    from kinora.runtime.service import create_service
+    from kinora.runtime.settings import RuntimeSettings
+
+    engine, topic = setup
+    settings = RuntimeSettings(database_url=pg_url, kafka_bootstrap=[broker.bootstrap], consumer_threads=2)
+    ctx = create_service(f"g-{uuid.uuid4().hex[:6]}", settings, tables, None, consumes={PingRequest: apply_note},
+                         consume_topics=[topic])
+    assert len(ctx.consumers) == 2
+    members = [Running(c) for c in ctx.consumers]
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # both joined: the group's partitions are split between them
+            held = [c._consumer.assignment() if c._consumer else set() for c in ctx.consumers]
+            if all(held) and sum(map(len, held)) == 3:
+                break
+            time.sleep(0.2)
+        assert all(held) and sum(map(len, held)) == 3, held
+        write_notes(engine, topic, 200)
+        drain(OutboxRelay(engine, tables, make_producer([broker.bootstrap], "t"), "test"))
+        wait_applied(engine, 200)
+    finally:
+        for m in members:
+            m.close()
+        ctx.engine.dispose()
+    with engine.connect() as c:
+        assert c.execute(select(func.max(applied.c.times))).scalar_one() == 1
