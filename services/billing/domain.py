@@ -1064,7 +1064,12 @@ legs AS MATERIALIZED (
                                   AND dst.kind = m.kind AND dst.unit = m.unit
     WHERE m.amount <> 0),
 locked AS MATERIALIZED (
-    SELECT id, balance FROM accounts WHERE id IN (SELECT account_id FROM legs) ORDER BY id FOR UPDATE),
+    -- The platform's revenue accounts always come first (lowest ids), whatever the outcome: a
+    -- metering batch settles its outcomes one statement at a time, and billing runs two consumer
+    -- members, so no batch may hold a user's account while it waits for another batch.
+    SELECT id, balance FROM accounts
+    WHERE id IN (SELECT account_id FROM legs UNION ALL SELECT id FROM accounts WHERE owner = 'platform' AND kind = 'revenue')
+    ORDER BY id FOR UPDATE),
 moved AS (
     UPDATE accounts a SET balance = locked.balance + d.total
     FROM locked, (SELECT account_id, sum(amount) AS total FROM legs GROUP BY account_id) d
