@@ -82,7 +82,7 @@ def machine_busy_seconds() -> float:
 
 
 async def load(port: int, tokens: list[str], rate: float, seconds: float, page_size: int, server_pid: int,
-               dsn: str, profile: str = ""):
+               dsn: str, profile: str = "", gil: bool = False):
     """Open loop: request i is due at start + i/rate whatever happened before,
     and its latency counts from that due time (so a client or server that falls
     behind shows up as latency, not as a lower send rate)."""
@@ -118,7 +118,8 @@ async def load(port: int, tokens: list[str], rate: float, seconds: float, page_s
     spy = None
     if profile:  # py-spy samples the server during the measured window (raw collapsed stacks)
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server_pid), "-d",
-                                str(int(seconds)), "-r", "200", "-f", "raw", "-o", profile], stdout=subprocess.DEVNULL)
+                                str(int(seconds)), "-r", "200", "-f", "raw", "-o", profile, *(["--gil"] if gil else [])],
+                               stdout=subprocess.DEVNULL)
         await asyncio.sleep(1.0)
     cpu = (cpu_seconds(), cpu_seconds(server_pid), backends_cpu_seconds(dsn), machine_busy_seconds())
     start = time.perf_counter()
@@ -151,6 +152,8 @@ def main() -> None:
     ap.add_argument("--shared-prefs", action="store_true",
                     help="give every viewer the very same preference vectors (their preference search is then shared)")
     ap.add_argument("--profile", default="", help="write a py-spy profile of the server (raw) to this file")
+    ap.add_argument("--gil", action="store_true",
+                    help="profile only the thread holding the GIL (where the server's Python CPU goes)")
     ap.add_argument("--per-source", type=int, default=300, help="candidates per source (4 sources)")
     args = ap.parse_args()
 
@@ -206,7 +209,7 @@ def main() -> None:
 
         asyncio.run(wait_ready())
         latencies, stages, errors, achieved, cpu, sent = asyncio.run(
-            load(port, tokens, args.rate, args.seconds, args.page_size, server.pid, dsn, args.profile))
+            load(port, tokens, args.rate, args.seconds, args.page_size, server.pid, dsn, args.profile, args.gil))
     finally:
         server.terminate()
         server.wait(30)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import threading
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import BigInteger, and_, case, cast, delete, extract, func, insert, or_, select, text, update
+from sqlalchemy import BigInteger, and_, case, cast, delete, extract, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +29,7 @@ from kinora.runtime.errors import (AlreadyExists, FailedPrecondition, InvalidArg
                                    PermissionDenied)
 from kinora.runtime.events import EventTables, emit
 from services.feed import models as m
+from services.feed.ivf import IvfLists, assign_rows, exact_search, train_centroids
 from services.feed.ranking import (DIM, SOURCE, Candidates, CreationScorer, CursorSigner, PolicyConfig,
                                    ViewerContext, apply_policy, parse_preferences)
 
@@ -107,85 +109,133 @@ class FeedPage:
 
 # -- preference index ------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _IndexSnapshot:
+    """One state of the preference index, swapped whole so readers need no lock."""
+
+    ids: list[str]
+    matrix: np.ndarray  # (n, DIM) float32, oldest first
+    pos: dict[str, int]  # row of each id
+    stamps: np.ndarray  # updated_at µs of each row
+    lists: IvfLists | None  # None: too few rows for an IVF index, searches scan every row
+
+
 class PreferenceIndex:
     """Embeddings of the most recent public posts, in memory, for the
-    preference candidate source (a matrix product instead of a table scan)
-    and for scoring (so a request needn't load 1.5 kB per candidate).
-    Refreshed incrementally by `updated_at`, so a republished post's new
-    embedding replaces the old one; each entry keeps the `updated_at` it was
-    read at, and a lookup with a different stamp misses. State is re-checked
-    when candidates are loaded, so a takedown is never served from here."""
+    preference candidate source and for scoring (so a request needn't load
+    1.5 kB per candidate). Refreshed incrementally by `updated_at`, so a
+    republished post's new embedding replaces the old one; each entry keeps
+    the `updated_at` it was read at, and a lookup with a different stamp
+    misses. State is re-checked when candidates are loaded, so a takedown is
+    never served from here.
+
+    Searches go through an IVF index (`services/feed/ivf.py`) once there are
+    `ivf_min_rows` rows: k-means centroids (about one list per `rows_per_list`
+    rows), trained on the first such snapshot and again whenever as many rows
+    have been added since as the index held then; between trainings new and
+    changed rows join the list of their nearest centroid. A search scans the
+    best-scoring lists until it covers `probe_factor` × k rows, then ranks
+    that shortlist exactly (recall against a full scan: tests/feed/test_ivf.py)."""
 
     MEMO_SIZE = 4096
 
-    def __init__(self, capacity: int = 20_000, refresh_s: float = 2.0):
+    def __init__(self, capacity: int = 20_000, refresh_s: float = 2.0, *, ivf_min_rows: int = 4096,
+                 rows_per_list: int = 160, probe_factor: int = 6):
         self.capacity, self.refresh_s = capacity, refresh_s
-        # One snapshot (ids, matrix, row of id, updated_at µs per row), swapped whole so readers need no lock.
-        self._snap: tuple[list[str], np.ndarray, dict[str, int], np.ndarray] = (
-            [], np.zeros((0, DIM), dtype=np.float32), {}, np.zeros(0, dtype=np.int64))
+        self.ivf_min_rows, self.rows_per_list, self.probe_factor = ivf_min_rows, rows_per_list, probe_factor
+        self._snap = _IndexSnapshot([], np.zeros((0, DIM), dtype=np.float32), {}, np.zeros(0, dtype=np.int64), None)
         self._since_created: datetime | None = None
         self._since_updated: datetime | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
         self._memo: tuple[object, dict] = (None, {})  # (snapshot it is for, {query: ids})
+        self._added_since_training = self._held_at_training = 0
 
     def refresh(self, session: Session, force: bool = False) -> None:
         if not force and time.monotonic() - self._checked < self.refresh_s:
             return
-        with self._lock:
+        # One refresher at a time; others go on with the current snapshot (only the first load waits).
+        if not self._lock.acquire(blocking=force or not self._snap.ids):
+            return
+        try:
+            if not force and time.monotonic() - self._checked < self.refresh_s:
+                return  # refreshed while this thread waited
             self._checked = time.monotonic()
-            p = m.posts.c
-            q = (select(p.id, p.embedding, p.created_at, p.updated_at, _micros(p.updated_at).label("stamp"))
-                 .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.embedding.is_not(None))
-                 .order_by(p.created_at.desc()).limit(self.capacity))
-            if self._since_updated is not None:
-                q = q.where(p.updated_at > self._since_updated - timedelta(seconds=5))
-            rows = session.execute(q).all()
-            if not rows:
-                return
-            ids, matrix, pos, stamps = self._snap
-            matrix, stamps = matrix.copy(), stamps.copy()
-            slack = self._since_created - timedelta(seconds=5) if self._since_created else None
-            fresh = []
-            for r in reversed(rows):
-                if r.id in pos:  # republished or re-read: take the current embedding
-                    matrix[pos[r.id]] = np.frombuffer(r.embedding, dtype=np.float32)
-                    stamps[pos[r.id]] = r.stamp
-                elif slack is None or r.created_at > slack:  # new posts join; old ones stay out, as before
-                    fresh.append(r)
-            if fresh:
-                ids = (ids + [r.id for r in fresh])[-self.capacity:]
-                added = np.frombuffer(b"".join(r.embedding for r in fresh), dtype=np.float32).reshape(-1, DIM)
-                matrix = np.vstack([matrix, added])[-self.capacity:]
-                stamps = np.concatenate([stamps, np.array([r.stamp for r in fresh], dtype=np.int64)])[-self.capacity:]
-                pos = {post_id: k for k, post_id in enumerate(ids)}
-            self._snap = (ids, matrix, pos, stamps)
-            newest_created = max(r.created_at for r in rows)
-            newest_updated = max(r.updated_at for r in rows)
-            self._since_created = max(self._since_created or newest_created, newest_created)
-            self._since_updated = max(self._since_updated or newest_updated, newest_updated)
+            self._refresh(session)
+        finally:
+            self._lock.release()
+
+    def _refresh(self, session: Session) -> None:
+        p = m.posts.c
+        q = (select(p.id, p.embedding, p.created_at, p.updated_at, _micros(p.updated_at).label("stamp"))
+             .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.embedding.is_not(None))
+             .order_by(p.created_at.desc()).limit(self.capacity))
+        if self._since_updated is not None:
+            q = q.where(p.updated_at > self._since_updated - timedelta(seconds=5))
+        rows = session.execute(q).all()
+        if not rows:
+            return
+        snap = self._snap
+        newest_created = max(r.created_at for r in rows)
+        newest_updated = max(r.updated_at for r in rows)
+        slack = self._since_created - timedelta(seconds=5) if self._since_created else None
+        self._since_created = max(self._since_created or newest_created, newest_created)
+        self._since_updated = max(self._since_updated or newest_updated, newest_updated)
+        changed, fresh = [], []
+        for r in reversed(rows):
+            row = snap.pos.get(r.id)
+            if row is not None:
+                if snap.stamps[row] != r.stamp:  # republished: take the current embedding
+                    changed.append((row, r))
+            elif slack is None or r.created_at > slack:  # new posts join; old ones stay out, as before
+                fresh.append(r)
+        if not changed and not fresh:
+            return  # re-read rows within the slack, unchanged: keep the snapshot (and its search memo)
+        ids, matrix, pos, stamps = snap.ids, snap.matrix.copy(), snap.pos, snap.stamps.copy()
+        assign = snap.lists.assign.copy() if snap.lists is not None else None
+        for row, r in changed:
+            matrix[row] = np.frombuffer(r.embedding, dtype=np.float32)
+            stamps[row] = r.stamp
+        if changed and assign is not None:  # a new embedding may belong to another list
+            rows_changed = [row for row, _ in changed]
+            assign[rows_changed] = assign_rows(matrix[rows_changed], snap.lists.centroids)
+        if fresh:
+            keep = max(len(ids) + len(fresh) - self.capacity, 0)  # oldest rows leaving
+            ids = (ids + [r.id for r in fresh])[keep:]
+            added = np.frombuffer(b"".join(r.embedding for r in fresh), dtype=np.float32).reshape(-1, DIM)
+            matrix = np.vstack([matrix, added])[keep:]
+            stamps = np.concatenate([stamps, np.array([r.stamp for r in fresh], dtype=np.int64)])[keep:]
+            pos = {post_id: k for k, post_id in enumerate(ids)}
+            self._added_since_training += len(fresh)
+            if assign is not None:
+                assign = np.concatenate([assign, assign_rows(added, snap.lists.centroids)])[keep:]
+        lists = None
+        if len(ids) >= self.ivf_min_rows:
+            if assign is None or self._added_since_training >= self._held_at_training:
+                centroids = train_centroids(matrix, max(len(ids) // self.rows_per_list, 1))
+                assign = assign_rows(matrix, centroids)
+                self._added_since_training, self._held_at_training = 0, len(ids)
+            else:
+                centroids = snap.lists.centroids
+            lists = IvfLists(matrix, centroids, assign)
+        self._snap = _IndexSnapshot(ids, matrix, pos, stamps, lists)
 
     def nearest(self, pos: np.ndarray, neg: np.ndarray | None, k: int) -> list[str]:
-        """The k posts best matching `pos` less `neg`. Remembered per snapshot
-        (the scan is memory-bound, ~6 ms for 20k posts): a viewer paging on, or
-        viewers with the same stated preferences, reuse it until the index changes."""
+        """The k posts best matching `pos` less `neg` (through the IVF lists once
+        built). Remembered per snapshot: a viewer paging on, or viewers with the
+        same stated preferences, reuse it until the index changes."""
         snap = self._snap
         key = (pos.tobytes(), b"" if neg is None else neg.tobytes(), k)
         memo = self._memo
         if memo[0] is snap and key in memo[1]:
             return memo[1][key]
-        ids, matrix = snap[0], snap[1]
-        if not ids:
+        if not snap.ids:
             return []
-        # One pass over the matrix for both signs (it is the big operand).
-        both = pos if neg is None or not len(neg) else np.vstack([pos, neg])
-        sims = matrix @ both.T
-        score = sims[:, :len(pos)].max(axis=1)
-        if len(both) > len(pos):
-            score = score - sims[:, len(pos):].max(axis=1)
-        k = min(k, len(ids))
-        top = np.argpartition(-score, k - 1)[:k]
-        found = [ids[i] for i in top[np.argsort(-score[top])]]
+        if snap.lists is not None:
+            top = snap.lists.search(pos, neg, k, self.probe_factor * k)
+        else:
+            top = exact_search(snap.matrix, pos, neg, k)
+        found = [snap.ids[i] for i in top.tolist()]
         if memo[0] is not snap or len(memo[1]) >= self.MEMO_SIZE:
             memo = self._memo = (snap, {})
         memo[1][key] = found
@@ -194,10 +244,11 @@ class PreferenceIndex:
     def embeddings(self, ids: Sequence[str], stamps: Sequence[int]) -> tuple[np.ndarray, list[int]]:
         """Rows for `ids` (zeros where unknown) and the positions that missed:
         not indexed, or indexed at a different `updated_at` stamp."""
-        _, matrix, pos, known = self._snap
+        snap = self._snap
+        matrix, pos, known = snap.matrix, snap.pos, snap.stamps
         if not len(matrix):
             return np.zeros((len(ids), DIM), dtype=np.float32), list(range(len(ids)))
-        rows = np.fromiter((pos.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        rows = np.fromiter(map(pos.get, ids, itertools.repeat(-1)), dtype=np.int64, count=len(ids))
         hit = (rows >= 0) & (known[rows] == np.asarray(stamps, dtype=np.int64))  # rows[-1] is read, then discarded
         out = matrix[np.where(hit, rows, 0)]  # one gather; misses zeroed below
         out[~hit] = 0.0
@@ -274,19 +325,40 @@ def _micros(column):
     return cast(extract("epoch", column) * 1_000_000, BigInteger)
 
 
-# The scorer's counters, last in `_CANDIDATES_SQL`'s select list, in this order.
+# The scorer's counters, last in `_CANDIDATES_SQL`'s numbers, in this order.
 _FEATURES = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
              "comment_count", "report_count", "see_less_count", "watch_ms", "view_count")
+# `_CANDIDATES_SQL`'s numbers per candidate (each as int8): times in µs since the epoch (the
+# updated_at stamp computed as `_micros` does, so it compares exactly with the preference index's).
+_NUMBER_SQL = ("k.source", "k.of_own::int", "p.visibility", "(p.embedding IS NOT NULL)::int",
+               "extract(epoch FROM p.created_at) * 1000000", "extract(epoch FROM p.updated_at) * 1000000",
+               *(f"p.{name}" for name in _FEATURES))
 
-# Whom the viewer blocked or is blocked by ('b'), and their latest 20 "see less" posts ('s').
-_VIEWER_SQL = text("""
-SELECT 'b' AS kind, blocked_id AS other, NULL AS author, NULL::bytea AS embedding FROM blocks WHERE blocker_id = :viewer
-UNION ALL
-SELECT 'b', blocker_id, NULL, NULL FROM blocks WHERE blocked_id = :viewer
-UNION ALL
-(SELECT 's', l.post_id, l.author_user_id, p.embedding FROM see_less l LEFT JOIN posts p ON p.id = l.post_id
- WHERE l.user_id = :viewer AND :personal ORDER BY l.created_at DESC LIMIT 20)
-""")
+# Everything GetFeed needs to know about the viewer, in one statement (PostgreSQL): the user
+# row (NULL columns if the feed doesn't know the user yet), the session's owner and count (the
+# session row locked, so pages of one session are served one at a time), today's count, whom
+# the viewer blocked or is blocked by, and the latest 20 "see less" posts' authors and
+# embeddings (concatenated: one bytea, not 20 values). It also sets plan_cache_mode for the rest
+# of the transaction (as SET LOCAL would, without a round trip of its own): the candidate
+# statement's generic plan is as good for every viewer and saves ~2 ms of planning per request.
+_USER_COLUMNS = ("id", "handle", "region", "teen", "daily_item_cap", "non_personalized", "prefs_phrases",
+                 "prefs_vectors")
+_VIEWER_STATE_SQL = f"""
+WITH sess AS (SELECT user_id, item_count FROM feed_sessions WHERE id = %(session)s FOR UPDATE)
+SELECT {", ".join(f"u.{c}" for c in _USER_COLUMNS)}, sess.user_id, sess.item_count,
+       (SELECT item_count FROM daily_counts WHERE user_id = %(viewer)s AND day = %(day)s),
+       ARRAY(SELECT blocked_id FROM blocks WHERE blocker_id = %(viewer)s
+             UNION SELECT blocker_id FROM blocks WHERE blocked_id = %(viewer)s),
+       sl.authors, sl.embeddings, set_config('plan_cache_mode', 'force_generic_plan', true)
+FROM (SELECT 1) AS one
+LEFT JOIN users u ON u.id = %(viewer)s
+LEFT JOIN sess ON true
+CROSS JOIN LATERAL (
+    SELECT array_agg(l.author_user_id) AS authors, string_agg(p.embedding, ''::bytea) AS embeddings
+    FROM (SELECT post_id, author_user_id FROM see_less WHERE user_id = %(viewer)s
+          ORDER BY created_at DESC LIMIT 20) l
+    LEFT JOIN posts p ON p.id = l.post_id) sl
+"""
 
 # Every candidate source in one statement. Each source yields ids with a rank;
 # the lowest rank wins an id (following/mutuals, then remixes of posts you made
@@ -298,15 +370,27 @@ UNION ALL
 _CANDIDATES_SQL = f"""
 WITH following AS (
     SELECT followee_id AS id FROM follows WHERE follower_id = %(viewer)s AND %(personal)s
-), followed AS (
+), followed_recent AS (
     -- The newest per followee (a backward walk of (author_user_id, created_at), at most lim each),
-    -- then the newest overall: a prolific followee costs lim rows, not every post in the window.
-    SELECT r.id, r.author_user_id FROM following f CROSS JOIN LATERAL (
+    -- first since %(recent)s only: when that finds lim posts they are the newest lim of the whole
+    -- window, and the rest of the window is never walked (the usual case for a viewer following
+    -- many accounts: a few hundred index entries instead of every followee's month).
+    SELECT r.id, r.author_user_id, r.created_at FROM following f CROSS JOIN LATERAL (
         SELECT p.id, p.author_user_id, p.created_at FROM posts p
         WHERE p.author_user_id = f.id AND p.state = {PUBLISHED} AND p.visibility IN ({PUBLIC}, {FOLLOWERS})
-          AND p.created_at > %(window)s
+          AND p.created_at > %(recent)s
         ORDER BY p.created_at DESC LIMIT %(lim)s) r
-    ORDER BY r.created_at DESC LIMIT %(lim)s
+), followed AS (
+    SELECT id, author_user_id FROM (
+        SELECT id, author_user_id, created_at FROM followed_recent
+        UNION ALL
+        SELECT r.id, r.author_user_id, r.created_at FROM following f CROSS JOIN LATERAL (
+            SELECT p.id, p.author_user_id, p.created_at FROM posts p
+            WHERE p.author_user_id = f.id AND p.state = {PUBLISHED} AND p.visibility IN ({PUBLIC}, {FOLLOWERS})
+              AND p.created_at > %(window)s AND p.created_at <= %(recent)s
+            ORDER BY p.created_at DESC LIMIT %(lim)s) r
+        WHERE (SELECT count(*) FROM followed_recent) < %(lim)s) AS w
+    ORDER BY created_at DESC LIMIT %(lim)s
 ), mutual AS (
     SELECT follower_id AS id FROM follows WHERE followee_id = %(viewer)s AND follower_id IN (SELECT id FROM following)
 ), own AS (
@@ -329,8 +413,8 @@ WITH following AS (
                     ELSE {SOURCE.CANDIDATE_SOURCE_FOLLOWING} END AS source, 0 AS rank, false AS of_own FROM followed
     UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_REMIXES}, 1, of_own FROM remixed
     UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_TRENDING_REGION}, 2, false
-              FROM unnest(CAST(%(trending)s AS text[])) AS t(id)
-    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_PREFERENCES}, 3, false FROM unnest(CAST(%(nearest)s AS text[])) AS t(id)
+              FROM unnest(string_to_array(%(trending)s, ',')) AS t(id)
+    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_PREFERENCES}, 3, false FROM unnest(string_to_array(%(nearest)s, ',')) AS t(id)
     UNION ALL (SELECT id, {SOURCE.CANDIDATE_SOURCE_RECENT}, 4, false FROM posts
                WHERE NOT %(personal)s AND state = {PUBLISHED} AND visibility = {PUBLIC}
                ORDER BY created_at DESC LIMIT %(lim)s)
@@ -338,17 +422,62 @@ WITH following AS (
     -- "C": a byte-wise sort; the default collation's is several times slower and order is irrelevant here.
     SELECT DISTINCT ON (id COLLATE "C") id, source, of_own FROM sourced ORDER BY id COLLATE "C", rank
 )
-SELECT p.id, p.author_user_id, k.source, k.of_own, p.visibility,
-       extract(epoch FROM p.created_at)::float8 AS created_ts,
-       CAST(extract(epoch FROM p.updated_at) * 1000000 AS bigint) AS stamp,
-       p.embedding IS NOT NULL AS has_embedding,
-       {", ".join(f"p.{name}" for name in _FEATURES)}
+SELECT p.id, p.author_user_id,
+       -- The numbers as one bytea of big-endian int8s per row (`_NUMBERS` order), so the server
+       -- turns all of them into columns with one numpy call instead of parsing ~15k values.
+       {" || ".join(f"int8send(CAST({expr} AS bigint))" for expr in _NUMBER_SQL)} AS numbers
 FROM picked k
 JOIN posts p ON p.id = k.id
 WHERE p.state = {PUBLISHED}
   AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND p.author_user_id IN (SELECT id FROM following)))
   AND NOT EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = p.id)
 """
+
+# The page's full rows (author handle, whether the viewer liked each; anything unpublished
+# meanwhile is absent) and the bookkeeping for them in the same statement: served (no repeats),
+# today's count, the session's count (created on its first page).
+_PAGE_SQL = f"""
+WITH page AS (
+    SELECT {", ".join(f"p.{c.name}" for c in _POST_COLUMNS)}, coalesce(u.handle, '') AS author_handle,
+           EXISTS (SELECT 1 FROM likes l WHERE l.user_id = %(viewer)s AND l.post_id = p.id) AS liked_by_caller
+    FROM posts p LEFT JOIN users u ON u.id = p.author_user_id
+    WHERE p.id = ANY(string_to_array(%(ids)s, ',')) AND p.state = {PUBLISHED}
+), served_rows AS (
+    INSERT INTO served (user_id, post_id, served_at) SELECT %(viewer)s, id, %(now)s FROM page
+    ON CONFLICT (user_id, post_id) DO NOTHING
+), today AS (
+    INSERT INTO daily_counts (user_id, day, item_count) SELECT %(viewer)s, %(day)s, count(*) FROM page
+    HAVING count(*) > 0
+    ON CONFLICT (user_id, day) DO UPDATE SET item_count = daily_counts.item_count + excluded.item_count
+), session_count AS (
+    INSERT INTO feed_sessions (id, user_id, item_count, started_at)
+    SELECT %(session)s, %(viewer)s, count(*), %(now)s FROM page
+    ON CONFLICT (id) DO UPDATE SET item_count = feed_sessions.item_count + excluded.item_count
+)
+SELECT * FROM page
+"""
+_PAGE_COLUMNS = (*(c.name for c in _POST_COLUMNS), "author_handle", "liked_by_caller")
+
+
+@dataclass(frozen=True)
+class _ViewerState:
+    """What `_VIEWER_STATE_SQL` reads besides the user row."""
+
+    session_owner: str | None  # None: a new session
+    session_items: int
+    served_today: int
+    blocked: set[str]  # blocked by or blocking the viewer
+    see_less_authors: frozenset[str]
+    see_less_vectors: np.ndarray | None
+
+
+def _id_list(ids: Sequence[str]) -> str:
+    """Post ids as one text parameter for `string_to_array(.., ',')` (a text[] parameter costs
+    the driver a quoting check per element). Post ids are UUIDs this service made."""
+    joined = ",".join(ids)
+    if joined.count(",") != max(len(ids) - 1, 0):
+        raise ValueError("a post id contains a comma")
+    return joined
 
 
 class Feed:
@@ -364,6 +493,8 @@ class Feed:
         self.on_fallback, self.on_events = on_fallback, on_events
         self.prefs_index = PreferenceIndex()
         self.trending = TrendingCache()
+        self._followed_span: dict[str, float] = {}  # viewer -> seconds back to look for followees' posts first
+        self._followed_span_default = 86_400.0  # for a viewer not seen yet: the last span learned, else a day
 
     # -- users ------------------------------------------------------------------
 
@@ -863,34 +994,40 @@ class Feed:
         now = utcnow()
         today = now.date()
         with self.sessions.begin() as s:
-            user = self.ensure_user(s, viewer_id, handle, teen)
             if not session_id:
                 session_id = str(uuid.uuid4())
-            session_row = s.execute(select(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
-                                    .with_for_update()).mappings().first()
-            if session_row is not None and session_row["user_id"] != viewer_id:
+            if s.get_bind().dialect.name == "postgresql":  # one statement, then one more for the page
+                user, state = self._viewer_state(s, viewer_id, handle, teen, session_id, today)
+                owner, session_items, served_today = state.session_owner, state.session_items, state.served_today
+            else:
+                user, state = self.ensure_user(s, viewer_id, handle, teen), None
+                session_row = s.execute(select(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
+                                        .with_for_update()).mappings().first()
+                owner = session_row["user_id"] if session_row else None
+                session_items = session_row["item_count"] if session_row else 0
+                served_today = s.execute(select(m.daily_counts.c.item_count).where(
+                    m.daily_counts.c.user_id == viewer_id, m.daily_counts.c.day == today)).scalar_one_or_none() or 0
+            if owner is not None and owner != viewer_id:
                 raise InvalidArgument("session_id must be one the feed returned to you", "invalid_session_id")
-            session_items = session_row["item_count"] if session_row else 0
             cap = user["daily_item_cap"] if user["teen"] else 0
-            served_today = s.execute(select(m.daily_counts.c.item_count).where(
-                m.daily_counts.c.user_id == viewer_id, m.daily_counts.c.day == today)).scalar_one_or_none() or 0
             if cap and served_today >= cap:
                 return FeedPage([], "", session_id, cap_reached=True, cap_message=_cap_message(cap),
                                 non_personalized=user["non_personalized"])
             if cap:
                 size = min(size, cap - served_today)
             personalized = not user["non_personalized"]
-            items, timings, fallback = self._rank(s, user, size, personalized, now)
-            if items:
-                s.execute(_upsert(s, m.served, [dict(user_id=viewer_id, post_id=row["id"], served_at=now)
-                                                for row, *_ in items], ["user_id", "post_id"], None))
-                _bump(s, m.daily_counts, dict(user_id=viewer_id, day=today), len(items))
-            if session_row is None:
-                s.execute(insert(m.feed_sessions).values(id=session_id, user_id=viewer_id, item_count=len(items),
-                                                         started_at=now))
-            else:
-                s.execute(update(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
-                          .values(item_count=session_items + len(items)))
+            items, timings, fallback = self._rank(s, user, size, personalized, now, state, session_id)
+            if state is None:  # PostgreSQL recorded all this with the page's rows (_PAGE_SQL)
+                if items:
+                    s.execute(_upsert(s, m.served, [dict(user_id=viewer_id, post_id=row["id"], served_at=now)
+                                                    for row, *_ in items], ["user_id", "post_id"], None))
+                    _bump(s, m.daily_counts, dict(user_id=viewer_id, day=today), len(items))
+                if owner is None:
+                    s.execute(insert(m.feed_sessions).values(id=session_id, user_id=viewer_id,
+                                                             item_count=len(items), started_at=now))
+                else:
+                    s.execute(update(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
+                              .values(item_count=session_items + len(items)))
             session_items += len(items)
         nudge = ""
         if session_items >= self.config.nudge_after_items:
@@ -903,13 +1040,20 @@ class Feed:
                         cap_message=_cap_message(cap) if cap_reached else "", fallback=fallback,
                         non_personalized=not personalized, timings=timings)
 
-    def _rank(self, s: Session, user: dict, size: int, personalized: bool, now: datetime):
-        """The page as (row, source, reason, score) tuples, the time per stage, and whether it fell back."""
+    def _rank(self, s: Session, user: dict, size: int, personalized: bool, now: datetime,
+              state: _ViewerState | None = None, session_id: str = ""):
+        """The page as (row, source, reason, score) tuples, the time per stage, and whether it fell back.
+        With `state` (PostgreSQL) the page's rows are read and recorded as served in one statement."""
         t0 = time.perf_counter()
         viewer_id = user["id"]
         viewer = ViewerContext(user_id=viewer_id, now_ts=now.timestamp(), teen=user["teen"])
-        pick = self._candidates if s.get_bind().dialect.name == "postgresql" else self._candidates_portable
-        batch, blocked, seen = pick(s, user, viewer, personalized)
+        if state is not None:
+            if personalized and state.see_less_authors:
+                viewer.see_less_authors = state.see_less_authors
+                viewer.see_less_vectors = state.see_less_vectors
+            batch, blocked, seen = self._candidates(s, user, viewer, personalized, state.blocked)
+        else:
+            batch, blocked, seen = self._candidates_portable(s, user, viewer, personalized)
         t1 = time.perf_counter()
         fallback = False
         try:
@@ -925,7 +1069,9 @@ class Feed:
             # Without connections in play the connected share means nothing.
             policy = PolicyConfig(max_per_author=policy.max_per_author, connected_share=0.0)
         picked = apply_policy(batch, scores, size, policy, blocked=blocked, seen=seen, viewer=viewer)
-        rows = self._page_rows(s, viewer_id, [batch.post_ids[i] for i in picked])
+        picked_ids = [batch.post_ids[i] for i in picked]
+        rows = (self._page_rows(s, viewer_id, picked_ids) if state is None
+                else self._record_page(s, viewer_id, picked_ids, now, session_id))
         page = []
         for i in picked:
             row = rows.get(batch.post_ids[i])
@@ -960,41 +1106,50 @@ class Feed:
             return []
         self.prefs_index.refresh(s)
         return self.prefs_index.nearest(pos, neg, limit)
-    def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
+
+    def _viewer_state(self, s: Session, viewer_id: str, handle: str, teen: bool | None, session_id: str,
+                      today) -> tuple[dict, _ViewerState]:
+        """The viewer's row (created or updated from the token as `ensure_user` does) and
+        `_ViewerState`, from one statement (`_VIEWER_STATE_SQL`)."""
+        with s.connection().connection.cursor(binary=True) as cur:
+            cur.execute(_VIEWER_STATE_SQL, dict(viewer=viewer_id, session=session_id, day=today))
+            row = cur.fetchone()
+        n = len(_USER_COLUMNS)
+        user = dict(zip(_USER_COLUMNS, row[:n]))
+        if user["id"] is None or (handle and user["handle"] != handle) or (teen is not None and user["teen"] != teen):
+            user = self.ensure_user(s, viewer_id, handle, teen)
+        owner, session_items, served_today, blocked, see_less_authors, see_less_embs, _ = row[n:]
+        vectors = np.frombuffer(see_less_embs, dtype=np.float32).reshape(-1, DIM) if see_less_embs else None
+        return user, _ViewerState(owner, session_items or 0, served_today or 0, set(blocked),
+                                  frozenset(see_less_authors or ()), vectors)
+
+    def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, blocked: set[str]):
         """All candidate sources and their scoring features, less what the
-        viewer was already served, in one statement (`_CANDIDATES_SQL`);
-        blocks and "see less" in another. Embeddings come from the in-memory index when it holds the
-        current version, else from one more query."""
+        viewer was already served, in one statement (`_CANDIDATES_SQL`). Embeddings come from the
+        in-memory index when it holds the current version, else from one more query."""
         viewer_id, limit = user["id"], self.config.candidates_per_source
-        window = utcnow() - timedelta(days=max(self.config.trending_days, 1.0) * 4)
+        now = utcnow()
+        window = now - timedelta(days=max(self.config.trending_days, 1.0) * 4)
+        # Followees' newest posts are looked for in a recent span first (see `followed_recent`): as
+        # far back as this viewer's newest `limit` reached last time, with a margin, else one day.
+        span = self._followed_span.get(viewer_id, self._followed_span_default)
+        recent = window if span >= (now - window).total_seconds() else now - timedelta(seconds=span)
         region = user["region"]
         trending = self.trending.get(s, region, self.config.trending_days, limit, sessions=self.sessions)
         nearest = self._preferred(s, viewer, user, limit) if personalized else []
-        blocked: set[str] = set()
-        see_less_ids, see_less_authors, see_less_embs = [], set(), []
-        for kind, other, author, emb in s.execute(_VIEWER_SQL, dict(viewer=viewer_id, personal=personalized)):
-            if kind == "b":
-                blocked.add(other)
-            else:
-                see_less_ids.append(other)
-                see_less_authors.add(author)
-                if emb:
-                    see_less_embs.append(emb)
-        if see_less_ids:
-            viewer.see_less_authors = frozenset(see_less_authors)
-            if see_less_embs:
-                viewer.see_less_vectors = np.frombuffer(b"".join(see_less_embs), dtype=np.float32).reshape(-1, DIM)
         # The driver's cursor, not a SQLAlchemy result: plain tuples, turned into columns in C (zip).
-        with s.connection().connection.cursor() as cur:
-            cur.execute(_CANDIDATES_SQL, dict(viewer=viewer_id, personal=personalized, window=window, lim=limit,
-                                              trending=trending, nearest=nearest))
+        # Binary results: PostgreSQL skips formatting ~16k values as text and the driver parsing them.
+        with s.connection().connection.cursor(binary=True) as cur:
+            cur.execute(_CANDIDATES_SQL, dict(viewer=viewer_id, personal=personalized, window=window, recent=recent,
+                                              lim=limit, trending=_id_list(trending), nearest=_id_list(nearest)))
             rows = cur.fetchall()
-        cols = list(zip(*rows)) or [()] * (8 + len(_FEATURES))
-        post_ids, authors, sources, of_own, visibility, created_ts, stamps, has_embedding = cols[:8]
-        batch = Candidates(list(post_ids), list(authors), np.array(sources, dtype=np.int64),
-                           np.array(created_ts, dtype=np.float64),
-                           dict(zip(_FEATURES, np.array(cols[8:], dtype=np.float64).reshape(len(_FEATURES), -1))),
-                           visibility=np.array(visibility, dtype=np.int64), of_own=np.array(of_own, dtype=bool))
+        post_ids = [r[0] for r in rows]
+        numbers = np.frombuffer(b"".join([r[2] for r in rows]), dtype=">i8").reshape(-1, len(_NUMBER_SQL)).T
+        sources, of_own, visibility, has_embedding, created_us, stamps = numbers[:6].astype(np.int64)
+        batch = Candidates(post_ids, [r[1] for r in rows], sources, created_us / 1e6,
+                           dict(zip(_FEATURES, numbers[6:].astype(np.float64))),
+                           visibility=visibility, of_own=of_own.astype(bool))
+        self._remember_followed_span(viewer_id, batch, now, limit)
         if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and rows:
             batch.embeddings, missed = self.prefs_index.embeddings(batch.post_ids, stamps)
             missed = {post_ids[k]: k for k in missed if has_embedding[k]}
@@ -1004,6 +1159,26 @@ class Feed:
                     if emb:
                         batch.embeddings[missed[post_id]] = np.frombuffer(emb, dtype=np.float32)
         return batch, blocked, set()  # served posts were left out by the query
+
+    def _remember_followed_span(self, viewer_id: str, batch: Candidates, now: datetime, limit: int) -> None:
+        """How far back this viewer's newest followed posts reach, with a margin, for the next
+        request's `recent` (a hint only: a span too short costs one more walk, never a wrong result)."""
+        followed = batch.created_ts[(batch.sources == S_FOLLOWING) | (batch.sources == S_MUTUALS)]
+        if len(self._followed_span) >= 100_000:
+            self._followed_span.clear()
+        if len(followed) >= limit // 2:
+            span = 1.5 * (now.timestamp() - float(followed.min())) + 600.0
+            self._followed_span[viewer_id] = self._followed_span_default = span
+        else:  # few followed posts in the whole window: look at all of it at once
+            self._followed_span[viewer_id] = float("inf")
+
+    def _record_page(self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str
+                     ) -> dict[str, dict]:
+        """`_page_rows` and the served / today's count / session bookkeeping, in one statement (PostgreSQL)."""
+        with s.connection().connection.cursor(binary=True) as cur:
+            cur.execute(_PAGE_SQL, dict(viewer=viewer_id, ids=_id_list(ids), now=now, day=now.date(),
+                                        session=session_id))
+            return {r[0]: dict(zip(_PAGE_COLUMNS, r)) for r in cur.fetchall()}
 
     def _candidates_portable(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
         """`_candidates` for databases other than PostgreSQL (the local stack's SQLite): a query

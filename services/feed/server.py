@@ -5,8 +5,10 @@ thread pool sized to the connection pool."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import grpc
@@ -21,6 +23,7 @@ from kinora.ml.embeddings import embed
 from kinora.runtime.convert import to_datetime
 from kinora.runtime import auth
 from kinora.runtime.clients import channel
+from kinora.runtime.db import make_engine, session_factory
 from kinora.runtime.errors import InvalidArgument, Unavailable, from_rpc_error
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
@@ -68,16 +71,24 @@ class GrpcConsentChecker:
 
 
 def _ts(field, value) -> None:
+    """A timezone-aware datetime into a Timestamp (seconds and nanos set directly: protobuf's
+    FromDatetime is pure Python and showed in GetFeed's profile)."""
     if value is not None:
-        field.FromDatetime(value)
+        if value.tzinfo is None:  # naive means UTC, as FromDatetime reads it
+            value = value.replace(tzinfo=timezone.utc)
+        micros = (value - _EPOCH) // _MICROSECOND
+        field.seconds, field.nanos = micros // 1_000_000, micros % 1_000_000 * 1000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def post_message(row: dict) -> pb.Post:
-    import json
-
+    cameo_ids = row["cameo_ids"]
     post = pb.Post(id=row["id"], author_user_id=row["author_user_id"], author_handle=row.get("author_handle", ""),
                    generation_id=row["generation_id"], caption=row["caption"], visibility=row["visibility"],
-                   state=row["state"], cameo_ids=json.loads(row["cameo_ids"]),
+                   state=row["state"], cameo_ids=json.loads(cameo_ids) if cameo_ids != "[]" else (),
                    remix_of_post_id=row["remix_of_post_id"], remix_of_generation_id=row["remix_of_generation_id"],
                    like_count=row["like_count"], comment_count=row["comment_count"], remix_count=row["remix_count"],
                    liked_by_caller=bool(row.get("liked_by_caller", False)), region=row["region"])
@@ -301,7 +312,11 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
     ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=[POSTS_TOPIC, GRAPH_TOPIC],
                          consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher)
     holder["ctx"] = ctx
-    feed.sessions = ctx.sessions
+    # The feed's requests get a connection pool as large as their worker pool: with the shared
+    # default (5, plus 5 that are closed when returned) a busy server opened and closed
+    # connections all the time (each new one also loses its prepared statements).
+    engine = make_engine(settings.database_url, pool_size=db_workers + 2)
+    feed.sessions = session_factory(engine)
     # Posts embed their prompt and comments are moderated with the embedding model: load it now,
     # not when the first post arrives (measured: the demo's first post waited 7 s for it).
     ctx.warm_up(lambda: (embed(["warm up"]), moderator.refusal("warm up")))
@@ -311,6 +326,7 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
 
     async def close():
         pool.shutdown(wait=False)
+        engine.dispose()
         if isinstance(consent, GrpcConsentChecker):
             await consent.close()
     ctx.app.on_shutdown(close)

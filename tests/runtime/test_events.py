@@ -249,7 +249,7 @@ def test_relay_replicas_take_turns_so_each_key_keeps_its_order(setup, broker):
     assert all(seen[k] == list(range(20)) for k in keys), seen
 
 
-def test_a_process_runs_consumer_threads_members_that_share_the_partitions(setup, broker, pg_url):
+async def test_a_process_runs_consumer_threads_members_that_share_the_partitions(setup, broker, pg_url):
     """KINORA_CONSUMER_THREADS=2: two members of the service's group in one
     process; together they hold every partition, and each event applies once."""
     from kinora.runtime.service import create_service
