@@ -92,8 +92,12 @@ def jwks_from_identity(address: str):
 
 def create_service(name: str, settings: RuntimeSettings, tables: EventTables, migrations_dir: Path | None,
                    *, topics: list[str] = (), consumes: dict[type[Message], Handler] | None = None,
-                   consume_topics: list[str] = (), jwks_fetcher=None, migrate_on_start: bool = True) -> ServiceContext:
-    engine = make_engine(settings.database_url)
+                   consume_topics: list[str] = (), jwks_fetcher=None, migrate_on_start: bool = True,
+                   db_pool_size: int = 5) -> ServiceContext:
+    """`db_pool_size`: connections kept open; size it to the threads that use the database at
+    once (request workers, plus the relay and consumers), or a busy server keeps opening and
+    closing connections (each new one also loses its prepared statements)."""
+    engine = make_engine(settings.database_url, pool_size=db_pool_size)
     fetcher = jwks_fetcher or (jwks_from_identity(settings.identity_addr) if settings.identity_addr else None)
     verifier = auth.TokenVerifier(fetcher, internal_secret=settings.internal_secret) if fetcher else None
     if verifier is None and settings.internal_secret:

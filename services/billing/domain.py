@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import events_pb2 as epb
 from kinora.common.v1 import common_pb2 as cpb
-from kinora.runtime.bulk import as_json, insert_ignore, insert_rows, one_of, random_uuids
+from kinora.runtime.bulk import as_json, binary_encoder, insert_ignore, insert_rows, one_of, random_uuids
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from kinora.runtime.events import EventTables, event_type_of
@@ -180,12 +180,10 @@ class Billing:
         headers = inject_context({})
         headers["time_ms"] = str(int(time.time() * 1000))
         encoded = json.dumps(headers)
-        # On PostgreSQL the rows travel as JSON: bytea in its hex input form, encoded here in C.
-        payload = ((lambda m: "\\x" + m.SerializeToString().hex()) if session.get_bind().dialect.name == "postgresql"
-                   else (lambda m: m.SerializeToString()))
+        binary = binary_encoder(session)
         insert_rows(session, self.event_tables.outbox, [
             {"event_id": event_id, "aggregate_type": agg_type, "aggregate_id": agg_id,
-             "event_type": event_type_of(msg), "topic": topic, "payload": payload(msg),
+             "event_type": event_type_of(msg), "topic": topic, "payload": binary(msg.SerializeToString()),
              "headers": encoded} for (msg, agg_type, agg_id), event_id in zip(items, random_uuids(len(items)))])
 
     # -- users, plans, allowance ---------------------------------------------
@@ -521,7 +519,8 @@ class Billing:
     def settle(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
                now: datetime) -> list[SettleResult]:
         """Capture, release or expire holds, many at once, in the caller's
-        transaction, with a result per generation (metering, which needs none, calls `_settle_held`). Settling twice the same way is a replay;
+        transaction, with a result per generation (metering needs none and
+        calls `_settle_held`). Settling twice the same way is a replay;
         settling a hold already settled another way is a conflict (reported,
         nothing changes)."""
         ids = sorted(set(generation_ids))

@@ -23,7 +23,6 @@ from kinora.ml.embeddings import embed
 from kinora.runtime.convert import to_datetime
 from kinora.runtime import auth
 from kinora.runtime.clients import channel
-from kinora.runtime.db import make_engine, session_factory
 from kinora.runtime.errors import InvalidArgument, Unavailable, from_rpc_error
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
@@ -309,14 +308,13 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
     feed = Feed(sessionmaker(), m.tables, consent, moderator, embed,
                 cursor_key(settings.cursor_secret, settings.internal_secret), feed_config, scorer=scorer,
                 on_fallback=FEED_FALLBACKS.inc, on_events=lambda: holder["ctx"].wake_relay())
+    # The pool holds a connection per request worker plus the relay's and the consumer's: with the
+    # default (5, plus 5 closed when returned) a busy feed kept opening and closing connections.
     ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=[POSTS_TOPIC, GRAPH_TOPIC],
-                         consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher)
+                         consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher,
+                         db_pool_size=db_workers + 1 + settings.consumer_threads)
     holder["ctx"] = ctx
-    # The feed's requests get a connection pool as large as their worker pool: with the shared
-    # default (5, plus 5 that are closed when returned) a busy server opened and closed
-    # connections all the time (each new one also loses its prepared statements).
-    engine = make_engine(settings.database_url, pool_size=db_workers + 2)
-    feed.sessions = session_factory(engine)
+    feed.sessions = ctx.sessions
     # Posts embed their prompt and comments are moderated with the embedding model: load it now,
     # not when the first post arrives (measured: the demo's first post waited 7 s for it).
     ctx.warm_up(lambda: (embed(["warm up"]), moderator.refusal("warm up")))
@@ -326,7 +324,6 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
 
     async def close():
         pool.shutdown(wait=False)
-        engine.dispose()
         if isinstance(consent, GrpcConsentChecker):
             await consent.close()
     ctx.app.on_shutdown(close)

@@ -65,4 +65,4 @@ def downgrade() -> None:
             op.create_foreign_key(name, 'ledger_entries', table, [column], ['id'])
         return
     with op.batch_alter_table('ledger_entries', copy_from=_entries(True), recreate='always'):
-        pass
+        pass  # the rebuild from `copy_from` (with its references) is the whole change
