@@ -305,6 +305,45 @@ class TrendingCache:
         return ids
 
 
+class PostFactsCache:
+    """What ranking needs of a post (author and the `_FACT_SQL` numbers), kept a few seconds for
+    the candidate sources everyone shares: trending in a region and the preference index's
+    nearest posts. Each request reads those from here, so PostgreSQL only checks which of them
+    the viewer was already served, and looks up the posts not held (or held too long). Facts are
+    ranking inputs only: the page's statement (`_PAGE_SQL`) re-checks state, visibility and the
+    teen rules of the items it serves against the database, so a takedown or a post made
+    private since never reaches a page from here."""
+
+    def __init__(self, ttl_s: float = 5.0, capacity: int = 100_000):
+        self.ttl_s, self.capacity = ttl_s, capacity
+        self._facts: dict[str, tuple[float, str, bytes]] = {}  # id -> (read at, author, numbers)
+
+    def lookup(self, ids: Sequence[str]) -> tuple[list[str], list[str], bytes, list[str]]:
+        """`ids` held and fresh, with their authors and numbers (concatenated), and the ids to look up."""
+        fresh_after = time.monotonic() - self.ttl_s
+        held, hits, missing, get = [], [], [], self._facts.get
+        for post_id in ids:
+            hit = get(post_id)
+            if hit is not None and hit[0] > fresh_after:
+                held.append(post_id)
+                hits.append(hit)
+            else:
+                missing.append(post_id)
+        return held, [h[1] for h in hits], b"".join([h[2] for h in hits]), missing
+
+    def put(self, rows: Sequence[tuple[str, str, bytes]]) -> None:
+        """(id, author, numbers) rows just read."""
+        if len(self._facts) + len(rows) > self.capacity:
+            self._facts = {}
+        now, facts = time.monotonic(), self._facts
+        for post_id, author, numbers in rows:
+            facts[post_id] = (now, author, numbers)
+
+    def forget(self, ids: Sequence[str]) -> None:
+        for post_id in ids:
+            self._facts.pop(post_id, None)
+
+
 # -- the domain ---------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -325,14 +364,16 @@ def _micros(column):
     return cast(extract("epoch", column) * 1_000_000, BigInteger)
 
 
-# The scorer's counters, last in `_CANDIDATES_SQL`'s numbers, in this order.
+# The scorer's counters, last in `_FACT_SQL`, in this order.
 _FEATURES = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
              "comment_count", "report_count", "see_less_count", "watch_ms", "view_count")
-# `_CANDIDATES_SQL`'s numbers per candidate (each as int8): times in µs since the epoch (the
-# updated_at stamp computed as `_micros` does, so it compares exactly with the preference index's).
-_NUMBER_SQL = ("k.source", "k.of_own::int", "p.visibility", "(p.embedding IS NOT NULL)::int",
-               "extract(epoch FROM p.created_at) * 1000000", "extract(epoch FROM p.updated_at) * 1000000",
-               *(f"p.{name}" for name in _FEATURES))
+# What ranking needs of a post besides its author (`_CANDIDATES_SQL` sends them as int8s; `PostFactsCache`
+# keeps them): times in µs since the epoch (the updated_at stamp computed as `_micros` does, so it
+# compares exactly with the preference index's).
+_FACT_SQL = ("p.visibility", "(p.embedding IS NOT NULL)::int",
+             "extract(epoch FROM p.created_at) * 1000000", "extract(epoch FROM p.updated_at) * 1000000",
+             *(f"p.{name}" for name in _FEATURES))
+_VISIBILITY, _HAS_EMBEDDING, _CREATED, _STAMP = range(4)
 
 # Everything GetFeed needs to know about the viewer, in one statement (PostgreSQL): the user
 # row (NULL columns if the feed doesn't know the user yet), the session's owner and count (the
@@ -364,9 +405,11 @@ CROSS JOIN LATERAL (
 # the lowest rank wins an id (following/mutuals, then remixes of posts you made
 # or liked, then trending and preference ids computed in memory, then recent
 # public posts for a non-personalized feed). Posts already served to the viewer
-# drop out here. The result carries what ranking needs: source, whether a remix
-# is of the viewer's own post, visibility, age, the scorer's counters (author
-# handles and full rows are loaded for the page's items only).
+# drop out here. A row carries what ranking needs: source, whether a remix is of
+# the viewer's own post, author and `_FACT_SQL` numbers (handles and full rows are
+# loaded for the page's items only). Trending and preference ids whose facts the
+# server holds (`PostFactsCache`, %(held)s) are not looked up: for those the
+# statement only returns the ones the viewer was already served, as rows of an id alone.
 _CANDIDATES_SQL = f"""
 WITH following AS (
     SELECT followee_id AS id FROM follows WHERE follower_id = %(viewer)s AND %(personal)s
@@ -422,26 +465,35 @@ WITH following AS (
     -- "C": a byte-wise sort; the default collation's is several times slower and order is irrelevant here.
     SELECT DISTINCT ON (id COLLATE "C") id, source, of_own FROM sourced ORDER BY id COLLATE "C", rank
 )
-SELECT p.id, p.author_user_id,
-       -- The numbers as one bytea of big-endian int8s per row (`_NUMBERS` order), so the server
-       -- turns all of them into columns with one numpy call instead of parsing ~15k values.
-       {" || ".join(f"int8send(CAST({expr} AS bigint))" for expr in _NUMBER_SQL)} AS numbers
+SELECT p.id, p.author_user_id, k.source, k.of_own,
+       -- The numbers as one bytea of big-endian int8s per row (`_FACT_SQL` order), so the server
+       -- turns all of them into columns with one numpy call instead of parsing ~10k values.
+       {" || ".join(f"int8send(CAST({expr} AS bigint))" for expr in _FACT_SQL)} AS numbers
 FROM picked k
 JOIN posts p ON p.id = k.id
 WHERE p.state = {PUBLISHED}
   AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND p.author_user_id IN (SELECT id FROM following)))
   AND NOT EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = p.id)
+UNION ALL
+SELECT post_id, NULL, NULL, NULL, NULL FROM served
+WHERE user_id = %(viewer)s AND post_id = ANY(string_to_array(%(held)s, ','))
 """
 
-# The page's full rows (author handle, whether the viewer liked each; anything unpublished
-# meanwhile is absent) and the bookkeeping for them in the same statement: served (no repeats),
-# today's count, the session's count (created on its first page).
+# The page's full rows (author handle, whether the viewer liked each) and the bookkeeping for
+# them in the same statement: served (no repeats), today's count, the session's count (created
+# on its first page). The rules that make a post servable are checked here again, on the rows
+# as they are now, since ranking may have used facts a few seconds old (`PostFactsCache`): a post
+# unpublished or taken down meanwhile, made visible to followers only (unless the viewer follows
+# its author) or private, or reported (for a teen) is absent.
 _PAGE_SQL = f"""
 WITH page AS (
     SELECT {", ".join(f"p.{c.name}" for c in _POST_COLUMNS)}, coalesce(u.handle, '') AS author_handle,
            EXISTS (SELECT 1 FROM likes l WHERE l.user_id = %(viewer)s AND l.post_id = p.id) AS liked_by_caller
     FROM posts p LEFT JOIN users u ON u.id = p.author_user_id
     WHERE p.id = ANY(string_to_array(%(ids)s, ',')) AND p.state = {PUBLISHED}
+      AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND NOT %(teen)s AND EXISTS (
+          SELECT 1 FROM follows f WHERE f.follower_id = %(viewer)s AND f.followee_id = p.author_user_id)))
+      AND (NOT %(teen)s OR p.report_count = 0)
 ), served_rows AS (
     INSERT INTO served (user_id, post_id, served_at) SELECT %(viewer)s, id, %(now)s FROM page
     ON CONFLICT (user_id, post_id) DO NOTHING
@@ -493,6 +545,7 @@ class Feed:
         self.on_fallback, self.on_events = on_fallback, on_events
         self.prefs_index = PreferenceIndex()
         self.trending = TrendingCache()
+        self.facts = PostFactsCache()
         self._followed_span: dict[str, float] = {}  # viewer -> seconds back to look for followees' posts first
         self._followed_span_default = 86_400.0  # for a viewer not seen yet: the last span learned, else a day
 
@@ -620,6 +673,7 @@ class Feed:
         self._remove(user_id, post_id, DELETED, events_pb2.REMOVAL_REASON_DELETED)
 
     def _set_removed(self, s: Session, post: dict, new_state: int, reason: int, takedown_id: str = "") -> None:
+        self.facts.forget([post["id"]])
         s.execute(update(m.posts).where(m.posts.c.id == post["id"]).values(state=new_state, updated_at=utcnow()))
         if post["remix_of_post_id"] and post["state"] == PUBLISHED:
             s.execute(update(m.posts).where(m.posts.c.id == post["remix_of_post_id"])
@@ -1071,11 +1125,12 @@ class Feed:
         picked = apply_policy(batch, scores, size, policy, blocked=blocked, seen=seen, viewer=viewer)
         picked_ids = [batch.post_ids[i] for i in picked]
         rows = (self._page_rows(s, viewer_id, picked_ids) if state is None
-                else self._record_page(s, viewer_id, picked_ids, now, session_id))
+                else self._record_page(s, viewer_id, picked_ids, now, session_id, bool(user["teen"])))
         page = []
         for i in picked:
             row = rows.get(batch.post_ids[i])
-            if row is None:  # unpublished since the candidates were read
+            if row is None:  # no longer servable (unpublished, taken down, made private...) since it was read
+                self.facts.forget([batch.post_ids[i]])
                 continue
             source, phrase = int(batch.sources[i]), viewer.pref_phrases[matched[i]] if matched[i] >= 0 else ""
             if fallback:
@@ -1137,20 +1192,44 @@ class Feed:
         region = user["region"]
         trending = self.trending.get(s, region, self.config.trending_days, limit, sessions=self.sessions)
         nearest = self._preferred(s, viewer, user, limit) if personalized else []
+        shared = dict.fromkeys(trending, S_TRENDING)  # the sources everyone shares; the first wins an id
+        for post_id in nearest:
+            shared.setdefault(post_id, S_PREFERENCES)
+        held, held_authors, held_numbers, missing = self.facts.lookup(list(shared))
         # The driver's cursor, not a SQLAlchemy result: plain tuples, turned into columns in C (zip).
-        # Binary results: PostgreSQL skips formatting ~16k values as text and the driver parsing them.
+        # Binary results: PostgreSQL skips formatting ~10k values as text and the driver parsing them.
         with s.connection().connection.cursor(binary=True) as cur:
-            cur.execute(_CANDIDATES_SQL, dict(viewer=viewer_id, personal=personalized, window=window, recent=recent,
-                                              lim=limit, trending=_id_list(trending), nearest=_id_list(nearest)))
+            cur.execute(_CANDIDATES_SQL, dict(
+                viewer=viewer_id, personal=personalized, window=window, recent=recent, lim=limit,
+                trending=_id_list([i for i in missing if shared[i] == S_TRENDING]),
+                nearest=_id_list([i for i in missing if shared[i] == S_PREFERENCES]), held=_id_list(held)))
             rows = cur.fetchall()
-        post_ids = [r[0] for r in rows]
-        numbers = np.frombuffer(b"".join([r[2] for r in rows]), dtype=">i8").reshape(-1, len(_NUMBER_SQL)).T
-        sources, of_own, visibility, has_embedding, created_us, stamps = numbers[:6].astype(np.int64)
-        batch = Candidates(post_ids, [r[1] for r in rows], sources, created_us / 1e6,
-                           dict(zip(_FEATURES, numbers[6:].astype(np.float64))),
-                           visibility=visibility, of_own=of_own.astype(bool))
+        found = [r for r in rows if r[4] is not None]
+        self.facts.put([(r[0], r[1], r[4]) for r in found if r[0] in shared])
+        # Held candidates the statement did not return (as a personal source) nor report as served.
+        skip = {r[0] for r in rows}
+        keep = [k for k, post_id in enumerate(held) if post_id not in skip]
+        numbers = np.concatenate([
+            np.frombuffer(b"".join([r[4] for r in found]), dtype=">i8").reshape(-1, len(_FACT_SQL)),
+            np.frombuffer(held_numbers, dtype=">i8").reshape(-1, len(_FACT_SQL))[keep]])
+        post_ids = [r[0] for r in found] + [held[k] for k in keep]
+        authors = [r[1] for r in found] + [held_authors[k] for k in keep]
+        sources = np.array([r[2] for r in found] + [shared[post_ids[k]] for k in range(len(found), len(post_ids))],
+                           dtype=np.int64)
+        of_own = np.array([r[3] for r in found] + [False] * len(keep), dtype=bool)
+        public = np.ones(len(post_ids), dtype=bool)  # shared sources are public posts; so were they when read
+        public[len(found):] = numbers[len(found):, _VISIBILITY] == PUBLIC
+        if not public.all():
+            take = np.flatnonzero(public)
+            post_ids, authors = [post_ids[k] for k in take], [authors[k] for k in take]
+            numbers, sources, of_own = numbers[take], sources[take], of_own[take]
+        numbers = numbers.T.astype(np.int64)
+        visibility, has_embedding, created_us, stamps = numbers[:4]
+        batch = Candidates(post_ids, authors, sources, created_us / 1e6,
+                           dict(zip(_FEATURES, numbers[4:].astype(np.float64))),
+                           visibility=visibility, of_own=of_own)
         self._remember_followed_span(viewer_id, batch, now, limit)
-        if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and rows:
+        if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and post_ids:
             batch.embeddings, missed = self.prefs_index.embeddings(batch.post_ids, stamps)
             missed = {post_ids[k]: k for k in missed if has_embedding[k]}
             if missed:
@@ -1172,12 +1251,12 @@ class Feed:
         else:  # few followed posts in the whole window: look at all of it at once
             self._followed_span[viewer_id] = float("inf")
 
-    def _record_page(self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str
-                     ) -> dict[str, dict]:
+    def _record_page(self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str,
+                     teen: bool) -> dict[str, dict]:
         """`_page_rows` and the served / today's count / session bookkeeping, in one statement (PostgreSQL)."""
         with s.connection().connection.cursor(binary=True) as cur:
             cur.execute(_PAGE_SQL, dict(viewer=viewer_id, ids=_id_list(ids), now=now, day=now.date(),
-                                        session=session_id))
+                                        session=session_id, teen=teen))
             return {r[0]: dict(zip(_PAGE_COLUMNS, r)) for r in cur.fetchall()}
 
     def _candidates_portable(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
