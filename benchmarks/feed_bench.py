@@ -47,7 +47,7 @@ def serve() -> None:
         return jwks
 
     async def build(settings):
-        return build_context(settings, jwks_fetcher=fetch, db_workers=8)[0].app
+        return build_context(settings, jwks_fetcher=fetch, db_workers=int(os.environ["FEED_BENCH_WORKERS"]))[0].app
 
     sys.exit(main("feed", lambda: load_settings(FeedSettings), build, argv=["serve"]))
 
@@ -81,7 +81,7 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-async def load(port: int, tokens: list[str], rate: float, seconds: float, page_size: int, server_pid: int,
+async def load(ports: list[int], tokens: list[str], rate: float, seconds: float, page_size: int, server_pids: list[int],
                dsn: str, profile: str = "", gil: bool = False):
     """Open loop: request i is due at start + i/rate whatever happened before,
     and its latency counts from that due time (so a client or server that falls
@@ -92,8 +92,10 @@ async def load(port: int, tokens: list[str], rate: float, seconds: float, page_s
     from kinora.feed.v1 import feed_pb2, feed_pb2_grpc
     from kinora.testing import bearer
 
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    get_feed = feed_pb2_grpc.FeedServiceStub(channel).GetFeed
+    # One channel per server process; requests take them in turn (as a round-robin gRPC client
+    # spreads calls over a service's replicas).
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for port in ports]
+    stubs = [feed_pb2_grpc.FeedServiceStub(channel).GetFeed for channel in channels]
     request = feed_pb2.GetFeedRequest(page=common_pb2.PageRequest(page_size=page_size))
     metadata = [bearer(t) for t in tokens]
     latencies, stages, errors = [], [], 0
@@ -101,7 +103,7 @@ async def load(port: int, tokens: list[str], rate: float, seconds: float, page_s
     async def one(k: int, due: float):
         nonlocal errors
         try:
-            reply = await get_feed(request, metadata=metadata[k], timeout=10)
+            reply = await stubs[k % len(stubs)](request, metadata=metadata[k], timeout=10)
         except grpc.aio.AioRpcError:
             errors += 1
             return
@@ -117,11 +119,11 @@ async def load(port: int, tokens: list[str], rate: float, seconds: float, page_s
     tasks, n = [], int(rate * seconds)
     spy = None
     if profile:  # py-spy samples the server during the measured window (raw collapsed stacks)
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server_pid), "-d",
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server_pids[0]), "-d",
                                 str(int(seconds)), "-r", "200", "-f", "raw", "-o", profile, *(["--gil"] if gil else [])],
                                stdout=subprocess.DEVNULL)
         await asyncio.sleep(1.0)
-    cpu = (cpu_seconds(), cpu_seconds(server_pid), backends_cpu_seconds(dsn), machine_busy_seconds())
+    cpu = (cpu_seconds(), sum(map(cpu_seconds, server_pids)), backends_cpu_seconds(dsn), machine_busy_seconds())
     start = time.perf_counter()
     for i in range(n):
         due = start + i / rate
@@ -129,14 +131,16 @@ async def load(port: int, tokens: list[str], rate: float, seconds: float, page_s
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(rng.randrange(len(tokens)), due)))
+    offered = n / (time.perf_counter() - start)
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
-    after = (cpu_seconds(), cpu_seconds(server_pid), backends_cpu_seconds(dsn), machine_busy_seconds())
+    after = (cpu_seconds(), sum(map(cpu_seconds, server_pids)), backends_cpu_seconds(dsn), machine_busy_seconds())
     cpu = [a - b for a, b in zip(after, cpu)]
-    await channel.close()
+    for channel in channels:
+        await channel.close()
     if spy is not None:
         spy.wait()
-    return latencies, stages, errors, n / elapsed, cpu, n
+    return latencies, stages, errors, offered, n / elapsed, cpu, n
 
 
 def main() -> None:
@@ -155,6 +159,9 @@ def main() -> None:
     ap.add_argument("--gil", action="store_true",
                     help="profile only the thread holding the GIL (where the server's Python CPU goes)")
     ap.add_argument("--per-source", type=int, default=300, help="candidates per source (4 sources)")
+    ap.add_argument("--servers", type=int, default=1,
+                    help="feed server processes (replicas, each on its own port; the client spreads calls over them)")
+    ap.add_argument("--workers", type=int, default=8, help="request worker threads per server")
     args = ap.parse_args()
 
     import psycopg
@@ -184,18 +191,19 @@ def main() -> None:
 
     issuer = LocalIssuer()
     tokens = [issuer.token(v, v) for v in viewers]
-    port = free_port()
-    env = dict(os.environ, FEED_BENCH_JWKS=json.dumps(issuer.jwks()), KINORA_GRPC_PORT=str(port),
+    ports = [free_port() for _ in range(args.servers)]
+    env = dict(os.environ, FEED_BENCH_JWKS=json.dumps(issuer.jwks()), FEED_BENCH_WORKERS=str(args.workers),
                KINORA_GRPC_HOST="127.0.0.1", KINORA_LOG_LEVEL="WARNING",
                KINORA_DATABASE_URL=dsn.replace("postgresql://", "postgresql+psycopg://", 1),
                KINORA_FEED_CANDIDATES_PER_SOURCE=str(args.per_source), KINORA_INTERNAL_SECRET="bench",
                OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # as `python -m services.feed`
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], env=env)
+    servers = [subprocess.Popen([sys.executable, __file__, "--serve"], env=dict(env, KINORA_GRPC_PORT=str(port)))
+               for port in ports]
     try:
         import grpc
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-        async def wait_ready():
+        async def wait_ready(port: int):
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
                 for _ in range(600):
                     try:
@@ -207,16 +215,21 @@ def main() -> None:
                     await asyncio.sleep(0.2)
             raise SystemExit("feed server did not start")
 
-        asyncio.run(wait_ready())
-        latencies, stages, errors, achieved, cpu, sent = asyncio.run(
-            load(port, tokens, args.rate, args.seconds, args.page_size, server.pid, dsn, args.profile, args.gil))
+        for port in ports:
+            asyncio.run(wait_ready(port))
+        latencies, stages, errors, offered, achieved, cpu, sent = asyncio.run(
+            load(ports, tokens, args.rate, args.seconds, args.page_size, [sv.pid for sv in servers], dsn,
+                 args.profile, args.gil))
     finally:
-        server.terminate()
-        server.wait(30)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(30)
     lat = np.array(latencies) * 1000
     st = np.array(stages)
-    print(f"GetFeed on {args.database}: {len(lat)} replies at {achieved:.0f}/s offered "
-          f"(target {args.rate:.0f}/s), {errors} errors, page size {args.page_size}")
+    print(f"GetFeed on {args.database}: {len(lat)} replies, sent at {offered:.0f}/s (target {args.rate:.0f}/s), "
+          f"all answered at {achieved:.0f}/s, {errors} errors, page size {args.page_size}, "
+          f"{args.servers} server process(es) with {args.workers} request workers each")
     def pcts(values) -> str:
         return "   ".join(f"p{q} {np.percentile(values, q):7.1f} ms" for q in (50, 95, 99))
 
@@ -225,7 +238,7 @@ def main() -> None:
         print(f"  stage {name:11s}    {pcts(st[:, k])}")
     print(f"  candidates scored    median {np.median(st[:, 3]):.0f}, min {st[:, 3].min():.0f}")
     client, server_cpu, database, machine = (1000 * c / sent for c in cpu)
-    print(f"  CPU per request      server {server_cpu:.1f} ms, PostgreSQL backends >= {database:.1f} ms, "
+    print(f"  CPU per request      server{'s' if args.servers > 1 else ''} {server_cpu:.1f} ms, PostgreSQL backends >= {database:.1f} ms, "
           f"client {client:.1f} ms; whole machine {machine:.1f} ms "
           f"({100 * cpu[3] / (os.cpu_count() * sent / achieved):.0f}% of {os.cpu_count()} cores busy)")
 
