@@ -30,6 +30,7 @@ from kinora.runtime.errors import (AlreadyExists, FailedPrecondition, InvalidArg
 from kinora.runtime.events import EventTables, emit
 from services.feed import models as m
 from services.feed.ivf import IvfLists, assign_rows, exact_search, train_centroids
+from services.feed.recent import RecentByAuthor, micros
 from services.feed.ranking import (DIM, SOURCE, Candidates, CreationScorer, CursorSigner, PolicyConfig,
                                    ViewerContext, apply_policy, parse_preferences)
 
@@ -404,7 +405,8 @@ FROM posts p WHERE p.id = ANY(string_to_array(%(ids)s, ',')) AND p.state = {PUBL
 # Everything GetFeed needs to know about the viewer, in one statement (PostgreSQL): the user
 # row (NULL columns if the feed doesn't know the user yet), the session's owner and count (the
 # session row locked, so pages of one session are served one at a time), today's count, whom
-# the viewer blocked or is blocked by, and the latest 20 "see less" posts' authors and
+# the viewer blocked or is blocked by, whom the viewer follows (and of those, who follows back),
+# and the latest 20 "see less" posts' authors and
 # embeddings (concatenated: one bytea, not 20 values). It also sets plan_cache_mode for the rest
 # of the transaction (as SET LOCAL would, without a round trip of its own): the candidate
 # statement's generic plan is as good for every viewer and saves ~2 ms of planning per request.
@@ -416,6 +418,9 @@ SELECT {", ".join(f"u.{c}" for c in _USER_COLUMNS)}, sess.user_id, sess.item_cou
        (SELECT item_count FROM daily_counts WHERE user_id = %(viewer)s AND day = %(day)s),
        ARRAY(SELECT blocked_id FROM blocks WHERE blocker_id = %(viewer)s
              UNION SELECT blocker_id FROM blocks WHERE blocked_id = %(viewer)s),
+       ARRAY(SELECT followee_id FROM follows WHERE follower_id = %(viewer)s),
+       ARRAY(SELECT f.followee_id FROM follows f WHERE f.follower_id = %(viewer)s AND EXISTS (
+             SELECT 1 FROM follows g WHERE g.follower_id = f.followee_id AND g.followee_id = %(viewer)s)),
        sl.authors, sl.embeddings, set_config('plan_cache_mode', 'force_generic_plan', true)
 FROM (SELECT 1) AS one
 LEFT JOIN users u ON u.id = %(viewer)s
@@ -427,42 +432,17 @@ CROSS JOIN LATERAL (
     LEFT JOIN posts p ON p.id = l.post_id) sl
 """
 
-# Every candidate source in one statement. Each source yields ids with a rank;
-# the lowest rank wins an id (following/mutuals, then remixes of posts you made
-# or liked, then trending and preference ids computed in memory, then recent
-# public posts for a non-personalized feed). Posts already served to the viewer
-# drop out here. A row carries what ranking needs: source, whether a remix is of
-# the viewer's own post, author and `_FACT_SQL` numbers (handles and full rows are
-# loaded for the page's items only). Trending and preference ids whose facts the
-# server holds (`PostFactsCache`, %(held)s) are not looked up: for those the
-# statement only returns the ones the viewer was already served, as rows of an id alone.
+# The candidates' rows, in one statement. The sources computed in memory (followees' newest
+# posts, trending, nearest to stated preferences) arrive as id lists, split by the server into
+# ids whose facts it holds (`PostFactsCache`, %(held)s) and ids to look up (one list per
+# source); remixes of posts the viewer made or liked, and recent public posts for a
+# non-personalized feed, are found here. For an id in several sources the lowest rank wins
+# (following/mutuals, remixes, trending, preferences, recent). Posts already served to the
+# viewer drop out: a looked-up row carries source, whether a remix is of the viewer's own post,
+# author and `_FACT_SQL` numbers; of the held ids only those already served come back, as rows
+# of an id alone. Followers-only posts count only from the followed source.
 _CANDIDATES_SQL = f"""
-WITH following AS (
-    SELECT followee_id AS id FROM follows WHERE follower_id = %(viewer)s AND %(personal)s
-), followed_recent AS (
-    -- The newest per followee (a backward walk of (author_user_id, created_at), at most lim each),
-    -- first since %(recent)s only: when that finds lim posts they are the newest lim of the whole
-    -- window, and the rest of the window is never walked (the usual case for a viewer following
-    -- many accounts: a few hundred index entries instead of every followee's month).
-    SELECT r.id, r.author_user_id, r.created_at FROM following f CROSS JOIN LATERAL (
-        SELECT p.id, p.author_user_id, p.created_at FROM posts p
-        WHERE p.author_user_id = f.id AND p.state = {PUBLISHED} AND p.visibility IN ({PUBLIC}, {FOLLOWERS})
-          AND p.created_at > %(recent)s
-        ORDER BY p.created_at DESC LIMIT %(lim)s) r
-), followed AS (
-    SELECT id, author_user_id FROM (
-        SELECT id, author_user_id, created_at FROM followed_recent
-        UNION ALL
-        SELECT r.id, r.author_user_id, r.created_at FROM following f CROSS JOIN LATERAL (
-            SELECT p.id, p.author_user_id, p.created_at FROM posts p
-            WHERE p.author_user_id = f.id AND p.state = {PUBLISHED} AND p.visibility IN ({PUBLIC}, {FOLLOWERS})
-              AND p.created_at > %(window)s AND p.created_at <= %(recent)s
-            ORDER BY p.created_at DESC LIMIT %(lim)s) r
-        WHERE (SELECT count(*) FROM followed_recent) < %(lim)s) AS w
-    ORDER BY created_at DESC LIMIT %(lim)s
-), mutual AS (
-    SELECT follower_id AS id FROM follows WHERE followee_id = %(viewer)s AND follower_id IN (SELECT id FROM following)
-), own AS (
+WITH own AS (
     SELECT id FROM posts WHERE author_user_id = %(viewer)s AND %(personal)s ORDER BY created_at DESC LIMIT 500
 ), parents AS (
     SELECT id FROM own
@@ -478,24 +458,22 @@ WITH following AS (
         ORDER BY p.created_at DESC LIMIT %(lim)s) r
     ORDER BY r.created_at DESC LIMIT %(lim)s
 ), sourced AS (
-    SELECT id, CASE WHEN author_user_id IN (SELECT id FROM mutual) THEN {SOURCE.CANDIDATE_SOURCE_MUTUALS}
-                    ELSE {SOURCE.CANDIDATE_SOURCE_FOLLOWING} END AS source, 0 AS rank, false AS of_own FROM followed
-    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_REMIXES}, 1, of_own FROM remixed
-    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_TRENDING_REGION}, 2, false
-              FROM unnest(string_to_array(%(trending)s, ',')) AS t(id)
-    UNION ALL SELECT id, {SOURCE.CANDIDATE_SOURCE_PREFERENCES}, 3, false FROM unnest(string_to_array(%(nearest)s, ',')) AS t(id)
-    UNION ALL (SELECT id, {SOURCE.CANDIDATE_SOURCE_RECENT}, 4, false FROM posts
+    SELECT id, {S_FOLLOWING} AS source, 0 AS rank, false AS of_own FROM unnest(string_to_array(%(following)s, ',')) AS t(id)
+    UNION ALL SELECT id, {S_MUTUALS}, 0, false FROM unnest(string_to_array(%(mutuals)s, ',')) AS t(id)
+    UNION ALL SELECT id, {S_REMIXES}, 1, of_own FROM remixed
+    UNION ALL SELECT id, {S_TRENDING}, 2, false FROM unnest(string_to_array(%(trending)s, ',')) AS t(id)
+    UNION ALL SELECT id, {S_PREFERENCES}, 3, false FROM unnest(string_to_array(%(nearest)s, ',')) AS t(id)
+    UNION ALL (SELECT id, {S_RECENT}, 4, false FROM posts
                WHERE NOT %(personal)s AND state = {PUBLISHED} AND visibility = {PUBLIC}
                ORDER BY created_at DESC LIMIT %(lim)s)
 ), picked AS (
     -- "C": a byte-wise sort; the default collation's is several times slower and order is irrelevant here.
-    SELECT DISTINCT ON (id COLLATE "C") id, source, of_own FROM sourced ORDER BY id COLLATE "C", rank
+    SELECT DISTINCT ON (id COLLATE "C") id, source, rank, of_own FROM sourced ORDER BY id COLLATE "C", rank
 )
 SELECT p.id, p.author_user_id, k.source, k.of_own, {_NUMBERS_SQL} AS numbers
 FROM picked k
 JOIN posts p ON p.id = k.id
-WHERE p.state = {PUBLISHED}
-  AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND p.author_user_id IN (SELECT id FROM following)))
+WHERE p.state = {PUBLISHED} AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND k.rank = 0))
   AND NOT EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = p.id)
 UNION ALL
 -- (A join, not `post_id = ANY(..)`: with a generic plan that compares each of the viewer's served
@@ -503,6 +481,8 @@ UNION ALL
 SELECT h.id, NULL, NULL, NULL, NULL FROM unnest(string_to_array(%(held)s, ',')) AS h(id)
 JOIN served s ON s.user_id = %(viewer)s AND s.post_id = h.id
 """
+# Which source wins an id found by several (lowest first), as in `_CANDIDATES_SQL`.
+_RANK = {S_FOLLOWING: 0, S_MUTUALS: 0, S_REMIXES: 1, S_TRENDING: 2, S_PREFERENCES: 3, S_RECENT: 4}
 
 # The page's full rows (author handle, whether the viewer liked each) and the bookkeeping for
 # them in the same statement: served (no repeats), today's count, the session's count (created
@@ -544,6 +524,8 @@ class _ViewerState:
     session_items: int
     served_today: int
     blocked: set[str]  # blocked by or blocking the viewer
+    following: list[str]  # whom the viewer follows
+    mutuals: frozenset[str]  # of those, who follow the viewer back
     see_less_authors: frozenset[str]
     see_less_vectors: np.ndarray | None
 
@@ -571,8 +553,14 @@ class Feed:
         self.prefs_index = PreferenceIndex()
         self.facts = PostFactsCache()
         self.trending = TrendingCache(facts=self.facts)
-        self._followed_span: dict[str, float] = {}  # viewer -> seconds back to look for followees' posts first
-        self._followed_span_default = 86_400.0  # for a viewer not seen yet: the last span learned, else a day
+        self.recent = RecentByAuthor(per_author=config.candidates_per_source, window_s=self._window().total_seconds())
+
+    def warm_up(self) -> None:
+        """Load the in-memory indexes, so that no request waits for their first load."""
+        with self.sessions() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                self.recent.refresh(s, force=True)
+            self.prefs_index.refresh(s, force=True)
 
     # -- users ------------------------------------------------------------------
 
@@ -632,6 +620,8 @@ class Feed:
         vector = (await asyncio.to_thread(self.embed, [f"{caption}. {gen['prompt']}".strip(". ")]))[0]
         post = await asyncio.to_thread(self._write_publish, user_id, gen, caption, visibility, vector)
         self.on_events()
+        # Followers of the author see it on their next page from this replica (others: within refresh_s).
+        self.recent.put(user_id, post["id"], post["created_at"], visibility in (PUBLIC, FOLLOWERS))
         return post
 
     def _write_publish(self, user_id: str, gen: dict, caption: str, visibility: int, vector: np.ndarray) -> dict:
@@ -1130,7 +1120,7 @@ class Feed:
             if personalized and state.see_less_authors:
                 viewer.see_less_authors = state.see_less_authors
                 viewer.see_less_vectors = state.see_less_vectors
-            batch, blocked, seen = self._candidates(s, user, viewer, personalized, state.blocked)
+            batch, blocked, seen = self._candidates(s, user, viewer, personalized, state)
         else:
             batch, blocked, seen = self._candidates_portable(s, user, viewer, personalized)
         t1 = time.perf_counter()
@@ -1198,62 +1188,77 @@ class Feed:
         user = dict(zip(_USER_COLUMNS, row[:n]))
         if user["id"] is None or (handle and user["handle"] != handle) or (teen is not None and user["teen"] != teen):
             user = self.ensure_user(s, viewer_id, handle, teen)
-        owner, session_items, served_today, blocked, see_less_authors, see_less_embs, _ = row[n:]
+        owner, session_items, served_today, blocked, following, mutuals, see_less_authors, see_less_embs, _ = row[n:]
         vectors = np.frombuffer(see_less_embs, dtype=np.float32).reshape(-1, DIM) if see_less_embs else None
-        return user, _ViewerState(owner, session_items or 0, served_today or 0, set(blocked),
-                                  frozenset(see_less_authors or ()), vectors)
+        return user, _ViewerState(owner, session_items or 0, served_today or 0, set(blocked), following,
+                                  frozenset(mutuals), frozenset(see_less_authors or ()), vectors)
 
-    def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, blocked: set[str]):
-        """All candidate sources and their scoring features, less what the
-        viewer was already served, in one statement (`_CANDIDATES_SQL`). Embeddings come from the
-        in-memory index when it holds the current version, else from one more query."""
-        viewer_id, limit = user["id"], self.config.candidates_per_source
-        now = utcnow()
-        window = now - timedelta(days=max(self.config.trending_days, 1.0) * 4)
-        # Followees' newest posts are looked for in a recent span first (see `followed_recent`): as
-        # far back as this viewer's newest `limit` reached last time, with a margin, else one day.
-        span = self._followed_span.get(viewer_id, self._followed_span_default)
-        recent = window if span >= (now - window).total_seconds() else now - timedelta(seconds=span)
-        region = user["region"]
-        trending = self.trending.get(s, region, self.config.trending_days, limit, sessions=self.sessions)
-        nearest = self._preferred(s, viewer, user, limit) if personalized else []
-        shared = dict.fromkeys(trending, S_TRENDING)  # the sources everyone shares; the first wins an id
-        for post_id in nearest:
+    def _window(self) -> timedelta:
+        """How far back the followed source looks."""
+        return timedelta(days=max(self.config.trending_days, 1.0) * 4)
+
+    def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, state: _ViewerState):
+        """Every candidate source and the candidates' scoring features, less what the viewer was
+        already served (PostgreSQL). Followees' newest posts, trending and preference ids come
+        from memory, with the facts of those `PostFactsCache` holds; one statement
+        (`_CANDIDATES_SQL`) adds remixes, reads the other facts and drops what was served.
+        Embeddings come from the preference index when it holds the current version, else from
+        one more query."""
+        limit = self.config.candidates_per_source
+        shared: dict[str, int] = {}  # id -> source, for the sources in memory; the first source wins
+        if personalized and state.following:
+            self.recent.refresh(s)
+            ids, authors, _ = self.recent.newest(state.following, limit, micros(utcnow() - self._window()))
+            mutuals = state.mutuals
+            shared.update(zip(ids, [S_MUTUALS if a in mutuals else S_FOLLOWING for a in authors]))
+        for post_id in self.trending.get(s, user["region"], self.config.trending_days, limit, sessions=self.sessions):
+            shared.setdefault(post_id, S_TRENDING)
+        for post_id in (self._preferred(s, viewer, user, limit) if personalized else ()):
             shared.setdefault(post_id, S_PREFERENCES)
         held, held_authors, held_numbers, missing = self.facts.lookup(list(shared))
+        lookup: dict[int, list[str]] = {S_FOLLOWING: [], S_MUTUALS: [], S_TRENDING: [], S_PREFERENCES: []}
+        for post_id in missing:
+            lookup[shared[post_id]].append(post_id)
         # The driver's cursor, not a SQLAlchemy result: plain tuples, turned into columns in C (zip).
         # Binary results: PostgreSQL skips formatting ~10k values as text and the driver parsing them.
         with s.connection().connection.cursor(binary=True) as cur:
             cur.execute(_CANDIDATES_SQL, dict(
-                viewer=viewer_id, personal=personalized, window=window, recent=recent, lim=limit,
-                trending=_id_list([i for i in missing if shared[i] == S_TRENDING]),
-                nearest=_id_list([i for i in missing if shared[i] == S_PREFERENCES]), held=_id_list(held)))
+                viewer=user["id"], personal=personalized, lim=limit, held=_id_list(held),
+                following=_id_list(lookup[S_FOLLOWING]), mutuals=_id_list(lookup[S_MUTUALS]),
+                trending=_id_list(lookup[S_TRENDING]), nearest=_id_list(lookup[S_PREFERENCES])))
             rows = cur.fetchall()
         found = [r for r in rows if r[4] is not None]
         self.facts.put([(r[0], r[1], r[4]) for r in found if r[0] in shared])
-        # Held candidates the statement did not return (as a personal source) nor report as served.
+        sources, of_own = [], []
+        for post_id, _, source, remix_of_own, _ in found:
+            mine = shared.get(post_id)  # held in memory as followed, and found here as a remix: followed
+            if mine is not None and _RANK[mine] < _RANK[source]:
+                source, remix_of_own = mine, False
+            sources.append(source)
+            of_own.append(remix_of_own)
+        # Held candidates the statement did not return (as a remix) nor report as served.
         skip = {r[0] for r in rows}
         keep = [k for k, post_id in enumerate(held) if post_id not in skip]
         numbers = np.concatenate([
             np.frombuffer(b"".join([r[4] for r in found]), dtype=">i8").reshape(-1, len(_FACT_SQL)),
             np.frombuffer(held_numbers, dtype=">i8").reshape(-1, len(_FACT_SQL))[keep]])
         post_ids = [r[0] for r in found] + [held[k] for k in keep]
-        authors = [r[1] for r in found] + [held_authors[k] for k in keep]
-        sources = np.array([r[2] for r in found] + [shared[post_ids[k]] for k in range(len(found), len(post_ids))],
-                           dtype=np.int64)
-        of_own = np.array([r[3] for r in found] + [False] * len(keep), dtype=bool)
-        public = np.ones(len(post_ids), dtype=bool)  # shared sources are public posts; so were they when read
-        public[len(found):] = numbers[len(found):, _VISIBILITY] == PUBLIC
-        if not public.all():
-            take = np.flatnonzero(public)
-            post_ids, authors = [post_ids[k] for k in take], [authors[k] for k in take]
+        sources = np.array(sources + [shared[post_ids[k]] for k in range(len(found), len(post_ids))], dtype=np.int64)
+        batch_authors = [r[1] for r in found] + [held_authors[k] for k in keep]
+        of_own = np.array(of_own + [False] * len(keep), dtype=bool)
+        # Held facts may be seconds old: a followers-only post counts only as followed (as in the statement).
+        vis = numbers[len(found):, _VISIBILITY]
+        ok = np.ones(len(post_ids), dtype=bool)
+        ok[len(found):] = (vis == PUBLIC) | ((vis == FOLLOWERS) & np.isin(sources[len(found):], (S_FOLLOWING, S_MUTUALS)))
+        if not ok.all():
+            take = np.flatnonzero(ok)
+            post_ids, batch_authors = [post_ids[k] for k in take], [batch_authors[k] for k in take]
             numbers, sources, of_own = numbers[take], sources[take], of_own[take]
         numbers = numbers.T.astype(np.int64)
         visibility, has_embedding, created_us, stamps = numbers[:4]
-        batch = Candidates(post_ids, authors, sources, created_us / 1e6,
+        batch = Candidates(post_ids, batch_authors, sources, created_us / 1e6,
                            dict(zip(_FEATURES, numbers[4:].astype(np.float64))),
                            visibility=visibility, of_own=of_own)
-        self._remember_followed_span(viewer_id, batch, now, limit)
         if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and post_ids:
             batch.embeddings, missed = self.prefs_index.embeddings(batch.post_ids, stamps)
             missed = {post_ids[k]: k for k in missed if has_embedding[k]}
@@ -1262,19 +1267,7 @@ class Feed:
                         m.posts.c.id.in_(list(missed)))):
                     if emb:
                         batch.embeddings[missed[post_id]] = np.frombuffer(emb, dtype=np.float32)
-        return batch, blocked, set()  # served posts were left out by the query
-
-    def _remember_followed_span(self, viewer_id: str, batch: Candidates, now: datetime, limit: int) -> None:
-        """How far back this viewer's newest followed posts reach, with a margin, for the next
-        request's `recent` (a hint only: a span too short costs one more walk, never a wrong result)."""
-        followed = batch.created_ts[(batch.sources == S_FOLLOWING) | (batch.sources == S_MUTUALS)]
-        if len(self._followed_span) >= 100_000:
-            self._followed_span.clear()
-        if len(followed) >= limit // 2:
-            span = 1.5 * (now.timestamp() - float(followed.min())) + 600.0
-            self._followed_span[viewer_id] = self._followed_span_default = span
-        else:  # few followed posts in the whole window: look at all of it at once
-            self._followed_span[viewer_id] = float("inf")
+        return batch, state.blocked, set()  # served posts were left out by the query
 
     def _record_page(self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str,
                      teen: bool) -> dict[str, dict]:
@@ -1289,7 +1282,7 @@ class Feed:
         per source (first source wins for an id), then one for their rows. Same results, slower."""
         viewer_id, limit, p = user["id"], self.config.candidates_per_source, m.posts.c
         f, bl = m.follows.c, m.blocks.c
-        window = utcnow() - timedelta(days=max(self.config.trending_days, 1.0) * 4)
+        window = utcnow() - self._window()
         blocked = set(s.execute(select(bl.blocked_id).where(bl.blocker_id == viewer_id)
                                 .union(select(bl.blocker_id).where(bl.blocked_id == viewer_id))).scalars())
         source_of: dict[str, tuple[int, bool]] = {}  # id -> (source, a remix of the viewer's own post)

@@ -316,8 +316,9 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
     holder["ctx"] = ctx
     feed.sessions = ctx.sessions
     # Posts embed their prompt and comments are moderated with the embedding model: load it now,
-    # not when the first post arrives (measured: the demo's first post waited 7 s for it).
-    ctx.warm_up(lambda: (embed(["warm up"]), moderator.refusal("warm up")))
+    # not when the first post arrives (measured: the demo's first post waited 7 s for it). The
+    # feed's in-memory indexes too, not in the first GetFeed.
+    ctx.warm_up(lambda: (embed(["warm up"]), moderator.refusal("warm up"), feed.warm_up()))
     pool = ThreadPoolExecutor(max_workers=db_workers, thread_name_prefix="feed-db")
     ctx.app.add_servicer(feed_pb2_grpc.add_FeedServiceServicer_to_server, FeedServicer(feed, pool),
                          pb.DESCRIPTOR.services_by_name["FeedService"].full_name)

@@ -5,6 +5,7 @@ servable is checked again on the rows when the page is recorded."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import numpy as np
@@ -70,8 +71,8 @@ async def test_candidates_from_held_facts_match_a_cold_read(pg_url):
 
         def candidates():
             with h.ctx.sessions.begin() as s:
-                user = h.feed.ensure_user(s, viewer)
-                batch, _, _ = h.feed._candidates(s, user, ViewerContext(viewer, now.timestamp()), True, set())
+                user, state = h.feed._viewer_state(s, viewer, "", None, str(uuid.uuid4()), now.date())
+                batch, _, _ = h.feed._candidates(s, user, ViewerContext(viewer, now.timestamp()), True, state)
             order = np.argsort(batch.post_ids)
             return ([batch.post_ids[i] for i in order], batch.sources[order].tolist(),
                     {k: v[order].tolist() for k, v in batch.features.items()}, batch.created_ts[order].tolist())
@@ -83,7 +84,7 @@ async def test_candidates_from_held_facts_match_a_cold_read(pg_url):
         with h.ctx.sessions() as s:
             h.feed.trending._compute(s, 7.0, 300)  # reads their facts into the cache
         held, _, _, _ = h.feed.facts.lookup(cold[0])
-        assert len(held) == 10  # all are trending; the followee's 4 still come back as followed, from their rows
+        assert len(held) == 10  # all are trending; the followee's 4 are still followed
         assert candidates() == cold
         assert sorted(cold[1]) == [pb.CANDIDATE_SOURCE_FOLLOWING] * 4 + [pb.CANDIDATE_SOURCE_TRENDING_REGION] * 6
 

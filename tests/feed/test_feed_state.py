@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from kinora.feed.v1 import feed_pb2 as pb
 from services.feed import models as m
-from services.feed.domain import S_FOLLOWING, S_MUTUALS, utcnow
+from services.feed.domain import S_FOLLOWING, S_MUTUALS, UNPUBLISHED, utcnow
 from services.feed.ranking import ViewerContext
 from feed_harness import running_feed
 
@@ -68,30 +68,52 @@ async def test_viewer_state_sessions_and_bookkeeping(pg_url):
             assert s.execute(select(m.users.c.handle).where(m.users.c.id == newcomer)).scalar_one() == "newcomer"
 
 
-@pytest.mark.parametrize("hours_back", [2, 60])
-async def test_followed_posts_recent_span_matches_the_whole_window(pg_url, hours_back):
-    """The newest `limit` posts of the viewer's followees, whether the recent span holds them
-    (posts from the last hours) or not (posts days old, so the rest of the window is walked too)."""
+def _followed(h, viewer: str) -> dict[str, int]:
+    """The followed candidates of `viewer` (id -> source), as GetFeed computes them."""
+    with h.ctx.sessions.begin() as s:
+        user, state = h.feed._viewer_state(s, viewer, "", None, str(uuid.uuid4()), utcnow().date())
+        batch, _, _ = h.feed._candidates(s, user, ViewerContext(viewer, utcnow().timestamp()), True, state)
+    return {batch.post_ids[i]: int(batch.sources[i])
+            for i in np.flatnonzero(np.isin(batch.sources, [S_FOLLOWING, S_MUTUALS]))}
+
+
+async def test_followed_posts_come_from_memory_and_follow_changes(pg_url):
+    """The newest `limit` posts of the viewer's followees in the window, from `RecentByAuthor`:
+    what another replica changed arrives with the next refresh, what this one publishes at once."""
     async with running_feed(pg_url, KINORA_FEED_CANDIDATES_PER_SOURCE=5) as h:
         viewer = h.user("viewer")
         followees = [h.user(f"f{i}") for i in range(3)]
         for f in followees:
             await h.stub.Follow(pb.FollowRequest(user_id=f), metadata=h.md(viewer))
+        await h.stub.Follow(pb.FollowRequest(user_id=viewer), metadata=h.md(followees[0]))  # a mutual
         ages = {}
-        rng = np.random.default_rng(hours_back)
+        rng = np.random.default_rng(7)
         for k in range(12):
-            post = await h.post(followees[k % 3], f"video {k}")
-            ages[post.id] = timedelta(hours=float(rng.uniform(0.1, hours_back)))
+            post = await h.post(followees[k % 3], f"video {k}",
+                                visibility=pb.VISIBILITY_FOLLOWERS if k == 4 else pb.VISIBILITY_PUBLIC)
+            ages[post.id] = timedelta(hours=float(rng.uniform(0.1, 60)))
         old = await h.post(followees[0], "an old video")
         ages[old.id] = timedelta(days=40)  # outside the 28-day window
+        private = await h.post(followees[1], "just for me", visibility=pb.VISIBILITY_PRIVATE)
+        author_of = {}
         now = utcnow()
-        with h.ctx.sessions.begin() as s:
+        with h.ctx.sessions.begin() as s:  # as another replica would change them
             for post_id, age in ages.items():
-                s.execute(update(m.posts).where(m.posts.c.id == post_id).values(created_at=now - age))
-        expected = {p for p in sorted(ages, key=ages.get)[:5]}
-        for _ in range(3):  # first with the default span, then with the one remembered for the viewer
-            with h.ctx.sessions.begin() as s:
-                user = h.feed.ensure_user(s, viewer)
-                batch, _, _ = h.feed._candidates(s, user, ViewerContext(viewer, now.timestamp()), True, set())
-            followed = {batch.post_ids[i] for i in np.flatnonzero(np.isin(batch.sources, [S_FOLLOWING, S_MUTUALS]))}
-            assert followed == expected
+                s.execute(update(m.posts).where(m.posts.c.id == post_id).values(created_at=now - age, updated_at=now))
+            author_of = dict(s.execute(select(m.posts.c.id, m.posts.c.author_user_id)).all())
+        with h.ctx.sessions() as s:
+            h.feed.recent.refresh(s, force=True)
+        newest = sorted(ages, key=ages.get)
+        followed = _followed(h, viewer)
+        assert set(followed) == set(newest[:5]) and private.id not in followed
+        assert all((source == S_MUTUALS) == (author_of[i] == followees[0]) for i, source in followed.items())
+
+        # Unpublished elsewhere: gone after the next refresh, and the next newest takes its place.
+        with h.ctx.sessions.begin() as s:
+            s.execute(update(m.posts).where(m.posts.c.id == newest[0]).values(state=UNPUBLISHED, updated_at=utcnow()))
+        with h.ctx.sessions() as s:
+            h.feed.recent.refresh(s, force=True)
+        assert set(_followed(h, viewer)) == set(newest[1:6])
+        # Published here: a candidate at once, with no refresh.
+        fresh = await h.post(followees[2], "just now")
+        assert set(_followed(h, viewer)) == {fresh.id, *newest[1:5]}

@@ -1,0 +1,136 @@
+"""Each author's newest posts, in memory: the "following" candidate source.
+
+GetFeed's followed candidates are the newest posts of the people the viewer
+follows. Read from PostgreSQL, that is a walk of a hundred authors' index
+entries and a row visit per post on every request: measured, ~1.9 ms of the
+database's CPU out of ~2.1 ms for the whole candidate statement. Here, a
+request merges the followees' lists it holds instead (numpy, ~0.1 ms).
+
+What is held: per author, the newest `per_author` published posts that
+followers may see (public or followers-only), created within `window_s`.
+Loaded whole on first use; then every `refresh_s` the posts changed since the
+last read (by `updated_at`, which publishing, unpublishing, takedowns and
+deletions all set) are applied. Posts published or removed through this
+replica are applied at once. Another replica's changes arrive within
+`refresh_s`: a post removed meanwhile can still be ranked, but the page's
+statement re-checks every item it serves, so it is never shown.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from sqlalchemy import BigInteger, cast, extract, select
+from sqlalchemy.orm import Session
+
+from kinora.feed.v1 import feed_pb2
+from services.feed import models as m
+
+_SEEN = (feed_pb2.VISIBILITY_PUBLIC, feed_pb2.VISIBILITY_FOLLOWERS)
+
+
+def micros(moment: datetime) -> int:
+    """A timestamp as integer microseconds since the epoch (as the load query computes it)."""
+    return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+
+
+class RecentByAuthor:
+    def __init__(self, per_author: int = 300, window_s: float = 28 * 86_400.0, refresh_s: float = 2.0):
+        self.per_author, self.window_s, self.refresh_s = per_author, window_s, refresh_s
+        # author -> (created µs, newest first; post ids in the same order). Replaced, never changed in place,
+        # so a reader holding one needs no lock.
+        self._by_author: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._since: datetime | None = None  # newest updated_at read
+        self._loaded = False
+        self._checked = 0.0
+        self._lock = threading.Lock()  # one refresher; writers
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def newest(self, authors: Sequence[str], limit: int, after_us: int) -> tuple[list[str], list[str], np.ndarray]:
+        """The newest `limit` posts of `authors` created after `after_us`, newest first: ids,
+        their authors and their creation times (µs)."""
+        lists = self._by_author
+        parts = [(a, got) for a in authors if (got := lists.get(a)) is not None]
+        if not parts:
+            return [], [], np.zeros(0, dtype=np.int64)
+        created = np.concatenate([c[:limit] for _, (c, _) in parts])
+        sizes = np.array([min(len(c), limit) for _, (c, _) in parts])
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        top = np.flatnonzero(created > after_us)
+        if len(top) > limit:
+            top = top[np.argpartition(-created[top], limit - 1)[:limit]]
+        top = top[np.argsort(-created[top], kind="stable")]
+        which = np.searchsorted(starts, top, side="right") - 1
+        ids = [parts[w][1][1][k] for w, k in zip(which.tolist(), (top - starts[which]).tolist())]
+        return ids, [parts[w][0] for w in which.tolist()], created[top]
+
+    # -- keeping it current ------------------------------------------------------------------
+
+    def refresh(self, session: Session, force: bool = False) -> None:
+        """Load on first use (other requests wait for that one), then apply what changed at most
+        every `refresh_s` (one refresher at a time; the others go on with what is held)."""
+        if not force and self._loaded and time.monotonic() - self._checked < self.refresh_s:
+            return
+        if not self._lock.acquire(blocking=force or not self._loaded):
+            return
+        try:
+            if not force and self._loaded and time.monotonic() - self._checked < self.refresh_s:
+                return
+            self._checked = time.monotonic()
+            self._read(session)
+        finally:
+            self._lock.release()
+
+    def _read(self, session: Session) -> None:
+        p = m.posts.c
+        q = select(p.id, p.author_user_id, cast(extract("epoch", p.created_at) * 1_000_000, BigInteger),
+                   p.state, p.visibility, p.updated_at)
+        if self._since is None:  # everything in the window, each author's newest first
+            q = q.where(p.state == feed_pb2.POST_STATE_PUBLISHED, p.visibility.in_(_SEEN),
+                        p.created_at > datetime.now(timezone.utc) - timedelta(seconds=self.window_s))
+        else:  # with a margin for transactions that committed after a later updated_at was read
+            q = q.where(p.updated_at > self._since - timedelta(seconds=5))
+        rows = session.execute(q.order_by(p.author_user_id, p.created_at.desc())).all()
+        if rows:
+            self._since = max(self._since or rows[0][5], max(r[5] for r in rows))
+        elif self._since is None:
+            self._since = datetime.now(timezone.utc) - timedelta(seconds=self.window_s)
+        if not self._loaded:
+            self._load(rows)
+            self._loaded = True
+            return
+        for post_id, author, created, state, visibility, _ in rows:
+            self._apply(author, post_id, created, state == feed_pb2.POST_STATE_PUBLISHED and visibility in _SEEN)
+
+    def _load(self, rows) -> None:
+        by_author: dict[str, tuple[np.ndarray, list[str]]] = {}
+        start = 0
+        for k in range(1, len(rows) + 1):
+            if k == len(rows) or rows[k][1] != rows[start][1]:
+                chunk = rows[start:min(k, start + self.per_author)]
+                by_author[rows[start][1]] = (np.array([r[2] for r in chunk], dtype=np.int64), [r[0] for r in chunk])
+                start = k
+        self._by_author = by_author
+
+    def put(self, author: str, post_id: str, created: datetime, visible: bool) -> None:
+        """A post published (`visible`: to followers) or removed through this replica, at once."""
+        with self._lock:
+            self._apply(author, post_id, micros(created), visible)
+
+    def _apply(self, author: str, post_id: str, created_us: int, visible: bool) -> None:
+        created, ids = self._by_author.get(author, (np.zeros(0, dtype=np.int64), []))
+        if post_id in ids:
+            k = ids.index(post_id)
+            created, ids = np.delete(created, k), ids[:k] + ids[k + 1:]
+        if visible:
+            k = int(np.searchsorted(-created, -created_us, side="left"))  # newest first
+            created, ids = np.insert(created, k, created_us)[:self.per_author], (ids[:k] + [post_id] + ids[k:])[:self.per_author]
+        if ids:
+            self._by_author[author] = (created, ids)
+        else:
+            self._by_author.pop(author, None)
