@@ -331,18 +331,20 @@ class PostFactsCache:
         self.ttl_s, self.capacity = ttl_s, capacity
         self._facts: dict[str, tuple[float, str, bytes]] = {}  # id -> (good until, author, numbers)
 
-    def lookup(self, ids: Sequence[str]) -> tuple[list[str], list[str], bytes, list[str]]:
-        """`ids` held and fresh, with their authors and numbers (concatenated), and the ids to look up."""
+    def lookup(self, sources: dict[str, int]) -> tuple[list[str], list[int], list[str], bytes, list[str]]:
+        """Of `sources` (id -> candidate source), the ids held and fresh, with their sources, authors
+        and numbers (concatenated), and the ids to look up."""
         now = time.monotonic()
-        held, hits, missing, get = [], [], [], self._facts.get
-        for post_id in ids:
+        held, held_sources, hits, missing, get = [], [], [], [], self._facts.get
+        for post_id, source in sources.items():
             hit = get(post_id)
             if hit is not None and hit[0] > now:
                 held.append(post_id)
+                held_sources.append(source)
                 hits.append(hit)
             else:
                 missing.append(post_id)
-        return held, [h[1] for h in hits], b"".join([h[2] for h in hits]), missing
+        return held, held_sources, [h[1] for h in hits], b"".join([h[2] for h in hits]), missing
 
     def put(self, rows: Sequence[tuple[str, str, bytes]]) -> None:
         """(id, author, numbers) rows just read. Each is kept for between half the TTL and the TTL,
@@ -1218,7 +1220,7 @@ class Feed:
             shared.setdefault(post_id, S_TRENDING)
         for post_id in (self._preferred(s, viewer, user, limit) if personalized else ()):
             shared.setdefault(post_id, S_PREFERENCES)
-        held, held_authors, held_numbers, missing = self.facts.lookup(list(shared))
+        held, held_sources, held_authors, held_numbers, missing = self.facts.lookup(shared)
         lookup: dict[int, list[str]] = {S_FOLLOWING: [], S_MUTUALS: [], S_TRENDING: [], S_PREFERENCES: []}
         for post_id in missing:
             lookup[shared[post_id]].append(post_id)
@@ -1232,23 +1234,24 @@ class Feed:
             rows = cur.fetchall()
         found = [r for r in rows if r[4] is not None]
         self.facts.put([(r[0], r[1], r[4]) for r in found if r[0] in shared])
-        sources, of_own = [], []
+        sources, of_own_found = [], []
         for post_id, _, source, remix_of_own, _ in found:
             mine = shared.get(post_id)  # held in memory as followed, and found here as a remix: followed
             if mine is not None and _RANK[mine] < _RANK[source]:
                 source, remix_of_own = mine, False
             sources.append(source)
-            of_own.append(remix_of_own)
+            of_own_found.append(remix_of_own)
         # Held candidates the statement did not return (as a remix) nor report as served.
         skip = {r[0] for r in rows}
-        keep = [k for k, post_id in enumerate(held) if post_id not in skip]
+        keep = [post_id not in skip for post_id in held]
         numbers = np.concatenate([
             np.frombuffer(b"".join([r[4] for r in found]), dtype=">i8").reshape(-1, len(_FACT_SQL)),
             np.frombuffer(held_numbers, dtype=">i8").reshape(-1, len(_FACT_SQL))[keep]])
-        post_ids = [r[0] for r in found] + [held[k] for k in keep]
-        sources = np.array(sources + [shared[post_ids[k]] for k in range(len(found), len(post_ids))], dtype=np.int64)
-        batch_authors = [r[1] for r in found] + [held_authors[k] for k in keep]
-        of_own = np.array(of_own + [False] * len(keep), dtype=bool)
+        post_ids = [r[0] for r in found] + list(itertools.compress(held, keep))
+        sources = np.array(sources + list(itertools.compress(held_sources, keep)), dtype=np.int64)
+        batch_authors = [r[1] for r in found] + list(itertools.compress(held_authors, keep))
+        of_own = np.zeros(len(post_ids), dtype=bool)
+        of_own[:len(found)] = of_own_found
         # Held facts may be seconds old: a followers-only post counts only as followed (as in the statement).
         vis = numbers[len(found):, _VISIBILITY]
         ok = np.ones(len(post_ids), dtype=bool)

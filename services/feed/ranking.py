@@ -183,13 +183,20 @@ def apply_policy(c: Candidates, scores: np.ndarray, page_size: int, config: Poli
     if viewer.teen:
         public = c.visibility == feed_pb2.VISIBILITY_PUBLIC if c.visibility is not None else True
         unsafe = (~((c.features["report_count"] <= 0) & public)).tolist()
-    connected: list[int] = []
-    global_: list[int] = []
-    for i in np.argsort(-scores, kind="stable").tolist():
-        a = authors[i]
-        if ids[i] in seen or a in blocked or a == viewer.user_id or unsafe[i]:
-            continue
-        (connected if is_connected[i] else global_).append(i)
+    # Candidates best first, sorted into the two pools only as far as the page needs (a page of 10
+    # looks at a few dozen of ~1,000): `pull` moves the next allowed one into its pool.
+    ranked = iter(np.argsort(-scores, kind="stable").tolist())
+    pools: tuple[list[int], list[int]] = ([], [])  # (global, connected), each best first
+
+    def pull() -> bool:
+        for i in ranked:
+            a = authors[i]
+            if ids[i] in seen or a in blocked or a == viewer.user_id or unsafe[i]:
+                continue
+            pools[is_connected[i]].append(i)
+            return True
+        return False
+
     page: list[int] = []
     per_author: dict[str, int] = {}
     n_connected = 0
@@ -197,20 +204,23 @@ def apply_policy(c: Candidates, scores: np.ndarray, page_size: int, config: Poli
     def take(pool: list[int]) -> bool:
         last_author = authors[page[-1]] if page else None
         for strict in (True, False):  # prefer a different author than the previous item
-            for k, i in enumerate(pool):
-                author = authors[i]
-                if per_author.get(author, 0) >= config.max_per_author:
+            k = 0
+            while k < len(pool) or pull():
+                if k == len(pool):  # what was pulled went to the other pool
                     continue
-                if strict and author == last_author:
+                i = pool[k]
+                author = authors[i]
+                if per_author.get(author, 0) >= config.max_per_author or (strict and author == last_author):
+                    k += 1
                     continue
                 page.append(pool.pop(k))
                 per_author[author] = per_author.get(author, 0) + 1
                 return True
         return False
 
-    while len(page) < page_size and (connected or global_):
+    while len(page) < page_size:
         want_connected = n_connected < config.connected_share * (len(page) + 1)
-        first, second = (connected, global_) if want_connected else (global_, connected)
+        first, second = (pools[1], pools[0]) if want_connected else (pools[0], pools[1])
         if not take(first) and not take(second):
             break
         n_connected += is_connected[page[-1]]

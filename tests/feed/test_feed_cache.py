@@ -47,7 +47,7 @@ async def test_trending_lists_every_region_from_one_statement(pg_url):
         assert lists["JP"] == []
         assert not set().union(*map(set, lists.values())) & {hidden[0].id, hidden[1].id, old.id}
         # Each recomputation reads the listed posts' facts for every request to use.
-        held, authors, _, missing = h.feed.facts.lookup(hottest)
+        held, _, authors, _, missing = h.feed.facts.lookup(dict.fromkeys(hottest, 0))
         assert set(held) == set(lists["US"]) | set(lists["FR"]) | set(lists[""]) and len(authors) == len(held)
 
 
@@ -83,7 +83,7 @@ async def test_candidates_from_held_facts_match_a_cold_read(pg_url):
         h.feed.facts.ttl_s = ttl
         with h.ctx.sessions() as s:
             h.feed.trending._compute(s, 7.0, 300)  # reads their facts into the cache
-        held, _, _, _ = h.feed.facts.lookup(cold[0])
+        held, _, _, _, _ = h.feed.facts.lookup(dict.fromkeys(cold[0], 0))
         assert len(held) == 10  # all are trending; the followee's 4 are still followed
         assert candidates() == cold
         assert sorted(cold[1]) == [pb.CANDIDATE_SOURCE_FOLLOWING] * 4 + [pb.CANDIDATE_SOURCE_TRENDING_REGION] * 6
@@ -97,7 +97,7 @@ async def test_held_facts_never_serve_what_is_no_longer_servable(pg_url):
             posts[name] = (await h.post(authors[name], f"a video: {name}")).id
         first = await h.feed_page(h.user("first"), size=10)
         assert {i.post.id for i in first.items} == set(posts.values())
-        held, _, _, _ = h.feed.facts.lookup(list(posts.values()))
+        held, _, _, _, _ = h.feed.facts.lookup(dict.fromkeys(posts.values(), 0))
         assert set(held) == set(posts.values())
 
         # Changed behind this replica's back: its facts still say all four are public and fine.
@@ -109,7 +109,7 @@ async def test_held_facts_never_serve_what_is_no_longer_servable(pg_url):
         teen = await h.feed_page(h.user("teen", teen=True), size=10)
         assert [i.post.id for i in teen.items] == [posts["fine"]]
         # What a page statement turned away is forgotten, so the next request reads it again.
-        _, _, _, missing = h.feed.facts.lookup([posts["taken_down"], posts["followers_only"]])
+        _, _, _, _, missing = h.feed.facts.lookup(dict.fromkeys([posts["taken_down"], posts["followers_only"]], 0))
         assert set(missing) == {posts["taken_down"], posts["followers_only"]}
         # The author's followers still get the followers-only post (from the followed source).
         follower = h.user("follower")
