@@ -215,11 +215,15 @@ def main() -> None:
                     await asyncio.sleep(0.2)
             raise SystemExit("feed server did not start")
 
+        started = time.perf_counter()
         for port in ports:
             asyncio.run(wait_ready(port))
+        ready_s = time.perf_counter() - started
         latencies, stages, errors, offered, achieved, cpu, sent = asyncio.run(
             load(ports, tokens, args.rate, args.seconds, args.page_size, [sv.pid for sv in servers], dsn,
                  args.profile, args.gil))
+        rss = [int(next(line.split()[1] for line in Path(f"/proc/{sv.pid}/status").read_text().splitlines()
+                        if line.startswith("VmRSS:"))) / 1024 for sv in servers]
     finally:
         for server in servers:
             server.terminate()
@@ -241,6 +245,8 @@ def main() -> None:
     print(f"  CPU per request      server{'s' if args.servers > 1 else ''} {server_cpu:.1f} ms, PostgreSQL backends >= {database:.1f} ms, "
           f"client {client:.1f} ms; whole machine {machine:.1f} ms "
           f"({100 * cpu[3] / (os.cpu_count() * sent / achieved):.0f}% of {os.cpu_count()} cores busy)")
+    print(f"  server process       serving {ready_s:.1f} s after start (model and in-memory indexes loaded), "
+          f"resident memory after the run {', '.join(f'{r:.0f}' for r in rss)} MiB")
 
 
 if __name__ == "__main__":
