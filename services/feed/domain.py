@@ -128,7 +128,9 @@ class PreferenceIndex:
     republished post's new embedding replaces the old one; each entry keeps
     the `updated_at` it was read at, and a lookup with a different stamp
     misses. State is re-checked when candidates are loaded, so a takedown is
-    never served from here.
+    never served from here. Embeddings a request had to read for candidates
+    outside the index (followees' older posts, mostly) are remembered too, up
+    to `outside_capacity` (~30 MB at 20k), as many viewers share them.
 
     Searches go through an IVF index (`services/feed/ivf.py`) once there are
     `ivf_min_rows` rows: k-means centroids (about one list per `rows_per_list`
@@ -141,8 +143,11 @@ class PreferenceIndex:
     MEMO_SIZE = 4096
 
     def __init__(self, capacity: int = 20_000, refresh_s: float = 2.0, *, ivf_min_rows: int = 4096,
-                 rows_per_list: int = 160, probe_factor: int = 6):
+                 rows_per_list: int = 160, probe_factor: int = 6, outside_capacity: int = 20_000):
         self.capacity, self.refresh_s = capacity, refresh_s
+        self.outside_capacity = outside_capacity
+        self._outside: dict[str, tuple[int, np.ndarray]] = {}  # id -> (stamp, embedding), oldest first
+        self._outside_lock = threading.Lock()
         self.ivf_min_rows, self.rows_per_list, self.probe_factor = ivf_min_rows, rows_per_list, probe_factor
         self._snap = _IndexSnapshot([], np.zeros((0, DIM), dtype=np.float32), {}, np.zeros(0, dtype=np.int64), None)
         self._since_created: datetime | None = None
@@ -243,17 +248,40 @@ class PreferenceIndex:
         return found
 
     def embeddings(self, ids: Sequence[str], stamps: Sequence[int]) -> tuple[np.ndarray, list[int]]:
-        """Rows for `ids` (zeros where unknown) and the positions that missed:
-        not indexed, or indexed at a different `updated_at` stamp."""
+        """Rows for `ids` (zeros where unknown) and the positions that missed: neither indexed nor
+        remembered (`remember`), or held at a different `updated_at` stamp."""
         snap = self._snap
         matrix, pos, known = snap.matrix, snap.pos, snap.stamps
-        if not len(matrix):
-            return np.zeros((len(ids), DIM), dtype=np.float32), list(range(len(ids)))
-        rows = np.fromiter(map(pos.get, ids, itertools.repeat(-1)), dtype=np.int64, count=len(ids))
-        hit = (rows >= 0) & (known[rows] == np.asarray(stamps, dtype=np.int64))  # rows[-1] is read, then discarded
-        out = matrix[np.where(hit, rows, 0)]  # one gather; misses zeroed below
-        out[~hit] = 0.0
-        return out, np.flatnonzero(~hit).tolist()
+        if len(matrix):
+            rows = np.fromiter(map(pos.get, ids, itertools.repeat(-1)), dtype=np.int64, count=len(ids))
+            hit = (rows >= 0) & (known[rows] == np.asarray(stamps, dtype=np.int64))  # rows[-1] is read, then discarded
+            out = matrix[np.where(hit, rows, 0)]  # one gather; misses zeroed below
+            out[~hit] = 0.0
+            missed = np.flatnonzero(~hit).tolist()
+        else:
+            out, missed = np.zeros((len(ids), DIM), dtype=np.float32), list(range(len(ids)))
+        if missed and self._outside:
+            get, still = self._outside.get, []
+            for k in missed:
+                held = get(ids[k])
+                if held is not None and held[0] == stamps[k]:
+                    out[k] = held[1]
+                else:
+                    still.append(k)
+            missed = still
+        return out, missed
+
+    def remember(self, rows: Sequence[tuple[str, int, np.ndarray]]) -> None:
+        """(id, stamp, embedding) of posts outside the index that a request had to read (followees'
+        older posts, mostly): kept, up to `outside_capacity` (the oldest remembered leave first),
+        so the next requests with the same candidates find them."""
+        with self._outside_lock:
+            outside = self._outside
+            for post_id, stamp, vector in rows:
+                outside.pop(post_id, None)
+                outside[post_id] = (stamp, vector)
+            for post_id in list(itertools.islice(outside, max(len(outside) - self.outside_capacity, 0))):
+                del outside[post_id]
 
 
 class TrendingCache:
@@ -1269,10 +1297,14 @@ class Feed:
             batch.embeddings, missed = self.prefs_index.embeddings(batch.post_ids, stamps)
             missed = {post_ids[k]: k for k in missed if has_embedding[k]}
             if missed:
+                read = []
                 for post_id, emb in s.execute(select(m.posts.c.id, m.posts.c.embedding).where(
                         m.posts.c.id.in_(list(missed)))):
                     if emb:
-                        batch.embeddings[missed[post_id]] = np.frombuffer(emb, dtype=np.float32)
+                        k = missed[post_id]
+                        batch.embeddings[k] = vector = np.frombuffer(emb, dtype=np.float32)
+                        read.append((post_id, int(stamps[k]), vector))
+                self.prefs_index.remember(read)
         return batch, state.blocked, set()  # served posts were left out by the query
 
     def _record_page(self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str,

@@ -9,11 +9,11 @@ import uuid
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from kinora.feed.v1 import feed_pb2 as pb
 from services.feed import models as m
-from services.feed.domain import FOLLOWERS, TAKEN_DOWN, utcnow
+from services.feed.domain import FOLLOWERS, TAKEN_DOWN, PreferenceIndex, utcnow
 from services.feed.ranking import ViewerContext
 from feed_harness import running_feed
 
@@ -116,3 +116,29 @@ async def test_held_facts_never_serve_what_is_no_longer_servable(pg_url):
         await h.stub.Follow(pb.FollowRequest(user_id=authors["followers_only"]), metadata=h.md(follower))
         page = await h.feed_page(follower, size=10)
         assert {i.post.id for i in page.items} == {posts["followers_only"], posts["reported"], posts["fine"]}
+
+
+async def test_embeddings_outside_the_index_are_read_once(pg_url):
+    async with running_feed(pg_url) as h:
+        viewer, author = h.user("viewer"), h.user("author")
+        await h.stub.Follow(pb.FollowRequest(user_id=author), metadata=h.md(viewer))
+        await h.stub.SetFeedPreferences(pb.SetFeedPreferencesRequest(text="more cooking"), metadata=h.md(viewer))
+        posts = [(await h.post(author, f"cooking video {k}")).id for k in range(4)]
+        h.feed.prefs_index = PreferenceIndex(capacity=2)  # holds the newest two only
+        with h.ctx.sessions() as s:
+            h.feed.prefs_index.refresh(s, force=True)
+            stored = dict(s.execute(select(m.posts.c.id, m.posts.c.embedding)).all())
+        reads = []
+        remember = h.feed.prefs_index.remember
+        h.feed.prefs_index.remember = lambda rows: (reads.append([r[0] for r in rows]), remember(rows))
+
+        def embeddings() -> dict[str, bytes]:
+            with h.ctx.sessions.begin() as s:
+                user, state = h.feed._viewer_state(s, viewer, "", None, str(uuid.uuid4()), utcnow().date())
+                batch, _, _ = h.feed._candidates(s, user, ViewerContext(viewer, utcnow().timestamp()), True, state)
+            return {i: batch.embeddings[k].tobytes() for k, i in enumerate(batch.post_ids)}
+
+        first = embeddings()
+        assert {i: first[i] for i in posts} == {i: stored[i] for i in posts}
+        assert [sorted(r) for r in reads] == [sorted(posts[:2])]  # the two oldest, outside the index, read once
+        assert embeddings() == first and len(reads) == 1  # then remembered
