@@ -47,7 +47,7 @@ def serve() -> None:
         return jwks
 
     async def build(settings):
-        return build_context(settings, jwks_fetcher=fetch, db_workers=int(os.environ["FEED_BENCH_WORKERS"]))[0].app
+        return build_context(settings, jwks_fetcher=fetch)[0].app
 
     sys.exit(main("feed", lambda: load_settings(FeedSettings), build, argv=["serve"]))
 
@@ -161,7 +161,8 @@ def main() -> None:
     ap.add_argument("--per-source", type=int, default=300, help="candidates per source (4 sources)")
     ap.add_argument("--servers", type=int, default=1,
                     help="feed server processes (replicas, each on its own port; the client spreads calls over them)")
-    ap.add_argument("--workers", type=int, default=8, help="request worker threads per server")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="request worker threads per server (KINORA_FEED_DB_WORKERS; default: the service's)")
     args = ap.parse_args()
 
     import psycopg
@@ -192,11 +193,13 @@ def main() -> None:
     issuer = LocalIssuer()
     tokens = [issuer.token(v, v) for v in viewers]
     ports = [free_port() for _ in range(args.servers)]
-    env = dict(os.environ, FEED_BENCH_JWKS=json.dumps(issuer.jwks()), FEED_BENCH_WORKERS=str(args.workers),
+    env = dict(os.environ, FEED_BENCH_JWKS=json.dumps(issuer.jwks()),
                KINORA_GRPC_HOST="127.0.0.1", KINORA_LOG_LEVEL="WARNING",
                KINORA_DATABASE_URL=dsn.replace("postgresql://", "postgresql+psycopg://", 1),
                KINORA_FEED_CANDIDATES_PER_SOURCE=str(args.per_source), KINORA_INTERNAL_SECRET="bench",
                OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # as `python -m services.feed`
+    if args.workers:
+        env["KINORA_FEED_DB_WORKERS"] = str(args.workers)
     servers = [subprocess.Popen([sys.executable, __file__, "--serve"], env=dict(env, KINORA_GRPC_PORT=str(port)))
                for port in ports]
     try:
@@ -233,7 +236,7 @@ def main() -> None:
     st = np.array(stages)
     print(f"GetFeed on {args.database}: {len(lat)} replies, sent at {offered:.0f}/s (target {args.rate:.0f}/s), "
           f"all answered at {achieved:.0f}/s, {errors} errors, page size {args.page_size}, "
-          f"{args.servers} server process(es) with {args.workers} request workers each")
+          f"{args.servers} server process(es), request workers {args.workers or 'default'}")
     def pcts(values) -> str:
         return "   ".join(f"p{q} {np.percentile(values, q):7.1f} ms" for q in (50, 95, 99))
 

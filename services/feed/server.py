@@ -291,12 +291,13 @@ def consumed_events(feed: Feed) -> dict:
 
 
 def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, moderator=None, scorer=None,
-                  db_workers: int = 8) -> tuple[ServiceContext, Feed]:
+                  db_workers: int | None = None) -> tuple[ServiceContext, Feed]:
     """The service with its Feed. Tests pass their own consent checker only
     when the real cameo service can't run in-process."""
     from sqlalchemy.orm import sessionmaker
 
     holder: dict = {}
+    db_workers = db_workers or settings.db_workers
     feed_config = FeedConfig(page_size=settings.page_size, max_page_size=settings.max_page_size,
                              nudge_after_items=settings.nudge_after_items,
                              candidates_per_source=settings.candidates_per_source,
