@@ -297,11 +297,12 @@ class TrendingCache:
     re-checked for state when candidates are loaded). With a `PostFactsCache`, each
     recomputation also reads the listed posts' facts into it, so every request in every region
     finds them there (PostgreSQL only); as they expire, requests read them again a few at a
-    time. The statement costs PostgreSQL ~150 ms on the benchmark's small dataset (100k posts),
-    so it runs every 30 s, not every few seconds: the list's membership changes slowly, and the
-    counters that rank candidates come from the facts, seconds old at most."""
+    time. The statement reads every public post of the window: ~150 ms of PostgreSQL CPU on the
+    benchmark's small dataset (100k posts), 1.1-1.5 s on the full one (1M posts, 500k of them in
+    the last 7 days). So it runs every 5 minutes: a week's trending list changes slowly, and the
+    counters that rank its posts come from the facts, seconds old at most."""
 
-    def __init__(self, ttl_s: float = 30.0, facts: PostFactsCache | None = None):
+    def __init__(self, ttl_s: float = 300.0, facts: PostFactsCache | None = None):
         self.ttl_s, self.facts = ttl_s, facts
         self._lists: tuple[float, dict[str, list[str]]] | None = None  # (computed at, region -> ids)
         self._refreshing = False
