@@ -307,6 +307,7 @@ class TrendingCache:
         self._lists: tuple[float, dict[str, list[str]]] | None = None  # (computed at, region -> ids)
         self._refreshing = False
         self._lock = threading.Lock()
+        self._first = threading.Lock()
 
     def get(self, session: Session, region: str, days: float, limit: int,
             sessions: Callable[[], Session] | None = None) -> list[str]:
@@ -320,7 +321,10 @@ class TrendingCache:
                 threading.Thread(target=self._refresh_in_background, args=(sessions, days, limit),
                                  name="feed-trending", daemon=True).start()
             return lists[1].get(region, [])
-        return self._compute(session, days, limit).get(region, [])
+        with self._first:  # the first lists (or expired ones, without `sessions`): computed once, others wait
+            if self._lists is None or (sessions is None and time.monotonic() - self._lists[0] >= self.ttl_s):
+                self._compute(session, days, limit)
+            return self._lists[1].get(region, [])
 
     def _refresh_in_background(self, sessions: Callable[[], Session], days: float, limit: int) -> None:
         try:
