@@ -30,7 +30,7 @@ from kinora.runtime.errors import (AlreadyExists, FailedPrecondition, InvalidArg
 from kinora.runtime.events import EventTables, emit
 from services.feed import models as m
 from services.feed.ivf import IvfLists, assign_rows, exact_search, train_centroids
-from services.feed.recent import RecentByAuthor, micros
+from services.feed.recent import RecentByAuthor, RefreshGate, micros
 from services.feed.ranking import (DIM, SOURCE, Candidates, CreationScorer, CursorSigner, PolicyConfig,
                                    ViewerContext, apply_policy, parse_preferences)
 
@@ -144,7 +144,7 @@ class PreferenceIndex:
 
     def __init__(self, capacity: int = 20_000, refresh_s: float = 2.0, *, ivf_min_rows: int = 4096,
                  rows_per_list: int = 160, probe_factor: int = 6, outside_capacity: int = 20_000):
-        self.capacity, self.refresh_s = capacity, refresh_s
+        self.capacity = capacity
         self.outside_capacity = outside_capacity
         self._outside: dict[str, tuple[int, np.ndarray]] = {}  # id -> (stamp, embedding), oldest first
         self._outside_lock = threading.Lock()
@@ -152,24 +152,14 @@ class PreferenceIndex:
         self._snap = _IndexSnapshot([], np.zeros((0, DIM), dtype=np.float32), {}, np.zeros(0, dtype=np.int64), None)
         self._since_created: datetime | None = None
         self._since_updated: datetime | None = None
-        self._checked = 0.0
-        self._lock = threading.Lock()
+        self._gate = RefreshGate(refresh_s)
         self._memo: tuple[object, dict] = (None, {})  # (snapshot it is for, {query: ids})
         self._added_since_training = self._held_at_training = 0
 
     def refresh(self, session: Session, force: bool = False) -> None:
-        if not force and time.monotonic() - self._checked < self.refresh_s:
-            return
-        # One refresher at a time; others go on with the current snapshot (only the first load waits).
-        if not self._lock.acquire(blocking=force or not self._snap.ids):
-            return
-        try:
-            if not force and time.monotonic() - self._checked < self.refresh_s:
-                return  # refreshed while this thread waited
-            self._checked = time.monotonic()
-            self._refresh(session)
-        finally:
-            self._lock.release()
+        """At most every `refresh_s`, by one thread; the others go on with the current snapshot
+        (only the first load waits)."""
+        self._gate(lambda: self._refresh(session), force=force, wait=not self._snap.ids)
 
     def _refresh(self, session: Session) -> None:
         p = m.posts.c

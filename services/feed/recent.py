@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -39,6 +39,30 @@ from services.feed import models as m
 _SEEN = (feed_pb2.VISIBILITY_PUBLIC, feed_pb2.VISIBILITY_FOLLOWERS)
 
 
+class RefreshGate:
+    """Runs a refresh at most every `every_s` seconds, one at a time. A caller that finds another
+    refreshing goes on without it, unless it must `wait` (for a first load, say); `force` refreshes
+    whenever it was last done."""
+
+    def __init__(self, every_s: float):
+        self.every_s = every_s
+        self.lock = threading.Lock()  # held while refreshing; a writer of what the refresh updates takes it too
+        self._last = float("-inf")
+
+    def __call__(self, refresh: Callable[[], None], *, force: bool = False, wait: bool = False) -> None:
+        if not force and time.monotonic() - self._last < self.every_s:
+            return
+        if not self.lock.acquire(blocking=force or wait):
+            return
+        try:
+            if not force and time.monotonic() - self._last < self.every_s:
+                return  # refreshed while this caller waited
+            self._last = time.monotonic()
+            refresh()
+        finally:
+            self.lock.release()
+
+
 def micros(moment: datetime) -> int:
     """A timestamp as integer microseconds since the epoch (as the load query computes it)."""
     return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
@@ -47,15 +71,14 @@ def micros(moment: datetime) -> int:
 class RecentByAuthor:
     def __init__(self, per_author: int = 300, window_s: float = 28 * 86_400.0, refresh_s: float = 2.0,
                  prune_s: float = 600.0):
-        self.per_author, self.window_s, self.refresh_s, self.prune_s = per_author, window_s, refresh_s, prune_s
+        self.per_author, self.window_s, self.prune_s = per_author, window_s, prune_s
         self._pruned = time.monotonic()
         # author -> (created µs, newest first; post ids in the same order). Replaced, never changed in place,
         # so a reader holding one needs no lock.
         self._by_author: dict[str, tuple[np.ndarray, list[str]]] = {}
         self._since: datetime | None = None  # newest updated_at read
         self._loaded = False
-        self._checked = 0.0
-        self._lock = threading.Lock()  # one refresher; writers
+        self._gate = RefreshGate(refresh_s)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -82,17 +105,7 @@ class RecentByAuthor:
     def refresh(self, session: Session, force: bool = False) -> None:
         """Load on first use (other requests wait for that one), then apply what changed at most
         every `refresh_s` (one refresher at a time; the others go on with what is held)."""
-        if not force and self._loaded and time.monotonic() - self._checked < self.refresh_s:
-            return
-        if not self._lock.acquire(blocking=force or not self._loaded):
-            return
-        try:
-            if not force and self._loaded and time.monotonic() - self._checked < self.refresh_s:
-                return
-            self._checked = time.monotonic()
-            self._read(session)
-        finally:
-            self._lock.release()
+        self._gate(lambda: self._read(session), force=force, wait=not self._loaded)
 
     def _read(self, session: Session) -> None:
         p = m.posts.c
@@ -141,7 +154,7 @@ class RecentByAuthor:
 
     def put(self, author: str, post_id: str, created: datetime, visible: bool) -> None:
         """A post published (`visible`: to followers) or removed through this replica, at once."""
-        with self._lock:
+        with self._gate.lock:
             self._apply(author, post_id, micros(created), visible)
 
     def _apply(self, author: str, post_id: str, created_us: int, visible: bool) -> None:
