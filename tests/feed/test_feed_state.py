@@ -1,7 +1,7 @@
 """GetFeed's PostgreSQL hot path: the viewer's state in one statement (blocks
-both ways, "see less", the session's owner and count), the page and its
-bookkeeping in one more, and followees' posts looked for in a recent span
-first — with the same results as reading the whole window."""
+both ways, followees and mutuals, "see less", the session's owner and count),
+the page and its bookkeeping in one more; and followees' newest posts from
+memory (`RecentByAuthor`), kept current with what other replicas change."""
 
 from __future__ import annotations
 
