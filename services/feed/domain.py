@@ -348,9 +348,10 @@ class TrendingCache:
 
 class PostFactsCache:
     """What ranking needs of a post (author and the `_FACT_SQL` numbers), kept a few seconds for
-    the candidate sources everyone shares: trending in a region and the preference index's
-    nearest posts. Each request reads those from here, so PostgreSQL only checks which of them
-    the viewer was already served, and looks up the posts not held (or held too long). Facts are
+    the candidate sources computed in memory, whose posts many viewers share: followees' newest
+    posts, trending in a region and the preference index's nearest posts. Each request reads
+    those from here, so PostgreSQL only checks which of them the viewer was already served, and
+    looks up the posts not held (or held too long). Facts are
     ranking inputs only: the page's statement (`_PAGE_SQL`) re-checks state, visibility and the
     teen rules of the items it serves against the database, so a takedown or a post made
     private since never reaches a page from here."""
