@@ -14,9 +14,9 @@ deletions all set) are applied, and every `prune_s` posts that have left the
 window are dropped. Posts published through this replica are applied at once.
 Another replica's changes arrive within `refresh_s`: a post removed meanwhile
 can still be ranked, but the page's statement re-checks every item it serves,
-so it is never shown. When one of an author's newest `per_author` posts is
-removed, the list holds one fewer until the replica restarts (the statement
-it replaces would have reached one post further back for that author).
+so it is never shown. When one of an author's full list of posts is removed,
+that author's newest posts are read again at the same refresh, so the post
+just beyond the list takes its place.
 
 Memory: ~100 bytes per post held (the id string dominates); the benchmark's
 full dataset (1M posts, all in the window) is ~100 MB per replica.
@@ -78,6 +78,7 @@ class RecentByAuthor:
         self._by_author: dict[str, tuple[np.ndarray, list[str]]] = {}
         self._since: datetime | None = None  # newest updated_at read
         self._loaded = False
+        self._short: set[str] = set()  # authors whose full list lost a post: read again at the next refresh
         self._gate = RefreshGate(refresh_s)
 
     # -- reading -----------------------------------------------------------------------------
@@ -127,8 +128,30 @@ class RecentByAuthor:
             self._since = max(self._since or rows[0][5], max(r[5] for r in rows))
         for post_id, author, created, state, visibility, _ in rows:
             self._apply(author, post_id, created, state == feed_pb2.POST_STATE_PUBLISHED and visibility in _SEEN)
+        if self._short:
+            self._refill(session)
         if time.monotonic() - self._pruned > self.prune_s:
             self._prune()
+
+    def _refill(self, session: Session) -> None:
+        """Read again the newest posts of authors whose full list lost one, so the post that was
+        just beyond the list takes its place (as a walk of the database would find it)."""
+        authors, self._short = sorted(self._short), set()
+        p = m.posts.c
+        ranked = select(p.id, p.author_user_id, cast(extract("epoch", p.created_at) * 1_000_000, BigInteger)
+                        .label("created_us"),
+                        func.row_number().over(partition_by=p.author_user_id, order_by=p.created_at.desc())
+                        .label("rank")).where(
+            p.author_user_id.in_(authors), p.state == feed_pb2.POST_STATE_PUBLISHED, p.visibility.in_(_SEEN),
+            p.created_at > datetime.now(timezone.utc) - timedelta(seconds=self.window_s)).subquery()
+        refilled = self._grouped(session.execute(
+            select(ranked.c.id, ranked.c.author_user_id, ranked.c.created_us).where(ranked.c.rank <= self.per_author)
+            .order_by(ranked.c.author_user_id, ranked.c.created_us.desc())).all())
+        for author in authors:
+            if author in refilled:
+                self._by_author[author] = refilled[author]
+            else:
+                self._by_author.pop(author, None)
 
     def _prune(self) -> None:
         """Drop posts that have left the window (queries skip them anyway; this bounds memory)."""
@@ -143,6 +166,10 @@ class RecentByAuthor:
                     del self._by_author[author]
 
     def _load(self, rows) -> None:
+        self._by_author = self._grouped(rows)
+
+    def _grouped(self, rows) -> dict[str, tuple[np.ndarray, list[str]]]:
+        """(id, author, created µs, ...) rows ordered by author, newest first -> each author's newest."""
         by_author: dict[str, tuple[np.ndarray, list[str]]] = {}
         start = 0
         for k in range(1, len(rows) + 1):
@@ -150,7 +177,7 @@ class RecentByAuthor:
                 chunk = rows[start:min(k, start + self.per_author)]
                 by_author[rows[start][1]] = (np.array([r[2] for r in chunk], dtype=np.int64), [r[0] for r in chunk])
                 start = k
-        self._by_author = by_author
+        return by_author
 
     def put(self, author: str, post_id: str, created: datetime, visible: bool) -> None:
         """A post published (`visible`: to followers) or removed through this replica, at once."""
@@ -161,6 +188,8 @@ class RecentByAuthor:
         created, ids = self._by_author.get(author, (np.zeros(0, dtype=np.int64), []))
         if post_id in ids:
             k = ids.index(post_id)
+            if not visible and len(ids) >= self.per_author:  # a post beyond the list may exist
+                self._short.add(author)
             created, ids = np.delete(created, k), ids[:k] + ids[k + 1:]
         if visible:
             k = int(np.searchsorted(-created, -created_us, side="left"))  # newest first

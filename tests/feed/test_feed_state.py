@@ -117,3 +117,20 @@ async def test_followed_posts_come_from_memory_and_follow_changes(pg_url):
         # Published here: a candidate at once, with no refresh.
         fresh = await h.post(followees[2], "just now")
         assert set(_followed(h, viewer)) == {fresh.id, *newest[1:5]}
+
+
+async def test_a_full_list_refills_when_a_post_leaves_it(pg_url):
+    """An author with more posts than the list holds: when one of the listed posts is removed
+    elsewhere, the next refresh brings in the one just beyond the list."""
+    async with running_feed(pg_url, KINORA_FEED_CANDIDATES_PER_SOURCE=3) as h:
+        viewer, author = h.user("viewer"), h.user("prolific")
+        await h.stub.Follow(pb.FollowRequest(user_id=author), metadata=h.md(viewer))
+        posts = [(await h.post(author, f"video {k}")).id for k in range(5)]  # newest last
+        with h.ctx.sessions() as s:
+            h.feed.recent.refresh(s, force=True)
+        assert set(_followed(h, viewer)) == set(posts[2:])
+        with h.ctx.sessions.begin() as s:  # taken down by another replica
+            s.execute(update(m.posts).where(m.posts.c.id == posts[3]).values(state=UNPUBLISHED, updated_at=utcnow()))
+        with h.ctx.sessions() as s:
+            h.feed.recent.refresh(s, force=True)
+        assert set(_followed(h, viewer)) == {posts[1], posts[2], posts[4]}
