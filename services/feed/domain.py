@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import BigInteger, and_, case, cast, delete, extract, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +30,7 @@ from kinora.runtime.errors import (AlreadyExists, FailedPrecondition, InvalidArg
 from kinora.runtime.events import EventTables, emit
 from services.feed import models as m
 from services.feed.ivf import IvfLists, assign_rows, exact_search, train_centroids
-from services.feed.recent import RecentByAuthor, RefreshGate, micros
+from services.feed.recent import RecentByAuthor, RefreshGate, micros_column
 from services.feed.ranking import (DIM, SOURCE, Candidates, CreationScorer, CursorSigner, PolicyConfig,
                                    ViewerContext, apply_policy, parse_preferences)
 
@@ -163,7 +163,7 @@ class PreferenceIndex:
 
     def _refresh(self, session: Session) -> None:
         p = m.posts.c
-        q = (select(p.id, p.embedding, p.created_at, p.updated_at, _micros(p.updated_at).label("stamp"))
+        q = (select(p.id, p.embedding, p.created_at, p.updated_at, micros_column(p.updated_at).label("stamp"))
              .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.embedding.is_not(None)).limit(self.capacity))
         if self._since_updated is None:
             rows = session.execute(q.order_by(p.created_at.desc())).all()
@@ -411,16 +411,11 @@ class FeedConfig:
 _POST_COLUMNS = [c for c in m.posts.c if c.name != "embedding"]
 
 
-def _micros(column):
-    """A timestamp as integer microseconds, computed by PostgreSQL (so two reads compare exactly)."""
-    return cast(extract("epoch", column) * 1_000_000, BigInteger)
-
-
 # The scorer's counters, last in `_FACT_SQL`, in this order.
 _FEATURES = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
              "comment_count", "report_count", "see_less_count", "watch_ms", "view_count")
 # What ranking needs of a post besides its author (`_CANDIDATES_SQL` sends them as int8s; `PostFactsCache`
-# keeps them): times in µs since the epoch (the updated_at stamp computed as `_micros` does, so it
+# keeps them): times in µs since the epoch (the updated_at stamp computed as `micros_column` does, so it
 # compares exactly with the preference index's).
 _FACT_SQL = ("p.visibility", "(p.embedding IS NOT NULL)::int",
              "extract(epoch FROM p.created_at) * 1000000", "extract(epoch FROM p.updated_at) * 1000000",
@@ -1242,7 +1237,7 @@ class Feed:
         shared: dict[str, int] = {}  # id -> source, for the sources in memory; the first source wins
         if personalized and state.following:
             self.recent.refresh(s)
-            ids, authors, _ = self.recent.newest(state.following, limit, micros(utcnow() - self._window()))
+            ids, authors, _ = self.recent.newest(state.following, limit)
             mutuals = state.mutuals
             shared.update(zip(ids, [S_MUTUALS if a in mutuals else S_FOLLOWING for a in authors]))
         for post_id in self.trending.get(s, user["region"], self.config.trending_days, limit, sessions=self.sessions):

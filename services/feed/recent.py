@@ -64,8 +64,13 @@ class RefreshGate:
 
 
 def micros(moment: datetime) -> int:
-    """A timestamp as integer microseconds since the epoch (as the load query computes it)."""
+    """A timestamp as integer microseconds since the epoch (as `micros_column` computes it)."""
     return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+
+
+def micros_column(column):
+    """A timestamp column as integer microseconds, computed by PostgreSQL (so two reads compare exactly)."""
+    return cast(extract("epoch", column) * 1_000_000, BigInteger)
 
 
 class RecentByAuthor:
@@ -83,9 +88,10 @@ class RecentByAuthor:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def newest(self, authors: Sequence[str], limit: int, after_us: int) -> tuple[list[str], list[str], np.ndarray]:
-        """The newest `limit` posts of `authors` created after `after_us`, newest first: ids,
-        their authors and their creation times (µs)."""
+    def newest(self, authors: Sequence[str], limit: int) -> tuple[list[str], list[str], np.ndarray]:
+        """The newest `limit` posts of `authors` in the window, newest first: ids, their authors
+        and their creation times (µs)."""
+        after_us = micros(self._window_start())
         lists = self._by_author
         parts = [(a, got) for a in authors if (got := lists.get(a)) is not None]
         if not parts:
@@ -110,15 +116,12 @@ class RecentByAuthor:
 
     def _read(self, session: Session) -> None:
         p = m.posts.c
-        q = select(p.id, p.author_user_id, cast(extract("epoch", p.created_at) * 1_000_000, BigInteger),
-                   p.state, p.visibility, p.updated_at)
+        q = select(p.id, p.author_user_id, micros_column(p.created_at), p.state, p.visibility, p.updated_at)
         if not self._loaded:  # everything in the window, each author's newest first
             # From the newest change so far (read first): whatever changes after it, the next reads apply.
             self._since = session.execute(select(func.max(p.updated_at))).scalar()
-            self._load(session.execute(q.where(
-                p.state == feed_pb2.POST_STATE_PUBLISHED, p.visibility.in_(_SEEN),
-                p.created_at > datetime.now(timezone.utc) - timedelta(seconds=self.window_s),
-            ).order_by(p.author_user_id, p.created_at.desc())).all())
+            self._by_author = self._grouped(session.execute(
+                q.where(*self._held_posts()).order_by(p.author_user_id, p.created_at.desc())).all())
             self._loaded = True
             return
         if self._since is not None:  # with a margin for transactions that committed after a later updated_at
@@ -138,12 +141,9 @@ class RecentByAuthor:
         just beyond the list takes its place (as a walk of the database would find it)."""
         authors, self._short = sorted(self._short), set()
         p = m.posts.c
-        ranked = select(p.id, p.author_user_id, cast(extract("epoch", p.created_at) * 1_000_000, BigInteger)
-                        .label("created_us"),
+        ranked = select(p.id, p.author_user_id, micros_column(p.created_at).label("created_us"),
                         func.row_number().over(partition_by=p.author_user_id, order_by=p.created_at.desc())
-                        .label("rank")).where(
-            p.author_user_id.in_(authors), p.state == feed_pb2.POST_STATE_PUBLISHED, p.visibility.in_(_SEEN),
-            p.created_at > datetime.now(timezone.utc) - timedelta(seconds=self.window_s)).subquery()
+                        .label("rank")).where(p.author_user_id.in_(authors), *self._held_posts()).subquery()
         refilled = self._grouped(session.execute(
             select(ranked.c.id, ranked.c.author_user_id, ranked.c.created_us).where(ranked.c.rank <= self.per_author)
             .order_by(ranked.c.author_user_id, ranked.c.created_us.desc())).all())
@@ -156,7 +156,7 @@ class RecentByAuthor:
     def _prune(self) -> None:
         """Drop posts that have left the window (queries skip them anyway; this bounds memory)."""
         self._pruned = time.monotonic()
-        cutoff = micros(datetime.now(timezone.utc) - timedelta(seconds=self.window_s))
+        cutoff = micros(self._window_start())
         for author, (created, ids) in list(self._by_author.items()):
             if created[-1] <= cutoff:
                 k = int(np.searchsorted(-created, -cutoff, side="left"))  # [:k]: still in the window
@@ -165,8 +165,13 @@ class RecentByAuthor:
                 else:
                     del self._by_author[author]
 
-    def _load(self, rows) -> None:
-        self._by_author = self._grouped(rows)
+    def _window_start(self) -> datetime:
+        return datetime.now(timezone.utc) - timedelta(seconds=self.window_s)
+
+    def _held_posts(self) -> tuple:
+        """What is held: published posts followers may see, created within the window."""
+        p = m.posts.c
+        return (p.state == feed_pb2.POST_STATE_PUBLISHED, p.visibility.in_(_SEEN), p.created_at > self._window_start())
 
     def _grouped(self, rows) -> dict[str, tuple[np.ndarray, list[str]]]:
         """(id, author, created µs, ...) rows ordered by author, newest first -> each author's newest."""
