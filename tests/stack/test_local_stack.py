@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from kinora.stack.local import DEFAULT_PORTS, LocalStack, StackError, _pid_alive, status
-from kinora.stack.tansu import free_port
+from kinora.stack.local import DEFAULT_PORTS, LocalStack, StackError, _pid_alive, log_tail, status
+from kinora.stack.tansu import _ephemeral_range, free_port, port_free
 
 
 def stack_env(tmp_path):
@@ -69,3 +69,23 @@ def test_sigterm_stops_everything_cleanly(running_stack):
     out = subprocess.run([sys.executable, "-m", "kinora.cli.main", "status"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "no stack is running" in out.stderr
+
+
+def test_free_ports_are_distinct_and_outside_the_ephemeral_range():
+    # A port from the ephemeral range can be taken by any outgoing connection
+    # before the server binds it: a stack's gateway once failed to start so.
+    low, high = _ephemeral_range()
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(not low <= p <= high for p in ports)
+    assert all(port_free(p) for p in ports)
+
+
+def test_a_component_that_dies_while_starting_shows_its_last_log_lines(tmp_path):
+    log = tmp_path / "gateway.log"
+    log.write_text("\n".join([f"line {i}" for i in range(30)]
+                             + ["[Errno 98] error while attempting to bind: address already in use",
+                                '{"error": "' + "x" * 5000 + '"}']) + "\n")
+    tail = log_tail(str(log))
+    assert "address already in use" in tail and "line 29" in tail and "line 10" not in tail
+    assert len(tail) < 1200

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
@@ -11,20 +10,11 @@ from kinora.media.probe import probe_mp4
 from kinora.models.client import ModelCallError, generate
 from kinora.models.contract import ModelRequest
 from kinora.models.serve import ModelServer
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from kinora.stack.tansu import free_port
 
 
 def test_generate_through_triton_with_progress_errors_and_cancel(worldsim, tmp_path):
-    grpc_port, http_port, metrics_port = _free_ports(3)
+    grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
     url = f"127.0.0.1:{grpc_port}"
     with ModelServer({"worldsim": worldsim}, grpc_port, http_port, metrics_port, log_file=str(tmp_path / "triton.log"), workspace=str(tmp_path / "ws")):
         progress: list = []
