@@ -1,17 +1,19 @@
 """Sora-style webhooks: `video.completed` and `video.failed`, per API key.
 
-Each API key may register one endpoint (`POST /v1/webhooks`); videos created
-with that key are watched until they finish, then the event is POSTed, signed
-the Standard Webhooks way (`webhook-id`, `webhook-timestamp`,
+Each API key may have one endpoint (`POST /v1/webhooks`), kept by identity
+with the key (so every gateway replica sees it and it outlives restarts);
+videos created with that key are watched until they finish, then the event is
+POSTed, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`,
 `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), and
 retried with doubling backoff until a 2xx or the attempts run out.
 
 Why polling rather than consuming generator events: the gateway owns no
 database or consumer group, and only videos created through a key with an
 endpoint are watched, so one GetGeneration per watched video per second
-(with a service token) is cheap. The registry is kept in this process's
-memory: endpoints must be set again after a gateway restart (a known gap;
-a shared store is the next step for several replicas).
+(with a service token) is cheap. The endpoint is read from identity again when
+a video ends, so a change or removal made through any replica applies. What
+stays in this process: the watched videos and the deliveries waiting for a
+retry (a restarted replica does not announce videos that were running).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from kinora.generator.v1 import generator_pb2 as gpb
-from services.gateway.core import developer
+from kinora.identity.v1 import identity_pb2 as ipb
+from services.gateway.core import developer, gateway_of
 from services.gateway.errors import ApiError
 
 log = logging.getLogger("kinora.gateway.webhooks")
@@ -44,12 +46,6 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     mac = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(mac).decode()
-
-
-@dataclass
-class Endpoint:
-    url: str
-    secret: str
 
 
 @dataclass
@@ -65,18 +61,48 @@ class Delivery:
 class WebhookRegistry:
     """Endpoints per API key, watched videos, and pending deliveries."""
 
+    KNOWN_S = 10.0  # how long "this key has (no) endpoint" is trusted when a video starts
+
     def __init__(self, gateway, max_attempts: int, backoff_s: float, poll_s: float):
         self.gateway, self.max_attempts, self.backoff_s, self.poll_s = gateway, max_attempts, backoff_s, poll_s
-        self.endpoints: dict[str, Endpoint] = {}
         self.watches: dict[str, str] = {}  # video id -> api key id
         self.pending: list[Delivery] = []
         self.delivered: list[tuple[str, int]] = []  # (event id, http status), most recent last
+        self._has_endpoint: dict[str, tuple[bool, float]] = {}  # api key id -> (has one, until)
         self._task: asyncio.Task | None = None
         self._http = httpx.AsyncClient(timeout=10)
 
+    async def endpoint(self, key_id: str) -> ipb.ApiKeyWebhook | None:
+        """The key's endpoint with its secret, from identity; None if it has none (or the key
+        was revoked)."""
+        stub = self.gateway.service_identity
+        if stub is None:
+            return None
+        try:
+            hook = (await stub.GetApiKeyWebhook(ipb.GetApiKeyWebhookRequest(api_key_id=key_id), timeout=5)).webhook
+        except grpc.aio.AioRpcError as err:
+            if err.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            hook = None
+        self._has_endpoint[key_id] = (hook is not None, time.monotonic() + self.KNOWN_S)
+        return hook
+
+    def changed(self, key_id: str) -> None:
+        """This replica set or removed the key's endpoint: ask identity again."""
+        self._has_endpoint.pop(key_id, None)
+
     async def watch(self, request: Request, video_id: str) -> None:
         key_id = getattr(request.state, "api_key_id", "")
-        if key_id and key_id in self.endpoints:
+        if not key_id:
+            return
+        known = self._has_endpoint.get(key_id)
+        if known is None or known[1] < time.monotonic():
+            try:
+                await self.endpoint(key_id)
+            except grpc.aio.AioRpcError:  # identity unreachable: watch, and decide when the video ends
+                self._has_endpoint[key_id] = (True, 0.0)
+            known = self._has_endpoint[key_id]
+        if known[0]:
             self.watches[video_id] = key_id
 
     def start(self) -> None:
@@ -120,8 +146,11 @@ class WebhookRegistry:
             video = video_object(gen)
             if video["status"] not in ("completed", "failed"):
                 continue
+            try:
+                endpoint = await self.endpoint(key_id)  # as it is now: changed or removed since, it applies
+            except grpc.aio.AioRpcError:
+                continue  # identity unreachable: try again next round
             del self.watches[video_id]
-            endpoint = self.endpoints.get(key_id)
             if endpoint is None:
                 continue
             event_id = f"evt_{uuid.uuid4().hex}"
@@ -150,6 +179,9 @@ class WebhookRegistry:
                 delivery.next_at = now + self.backoff_s * 2 ** (delivery.attempt - 1)
 
 
+EVENTS = ["video.completed", "video.failed"]
+
+
 class EndpointBody(BaseModel):
     url: str
 
@@ -163,24 +195,24 @@ def _key_id(request: Request) -> str:
 
 @router.post("/webhooks", status_code=201, summary="Set this API key's webhook endpoint")
 async def set_endpoint(body: EndpointBody, request: Request, caller=Depends(developer)):
-    if not body.url.startswith(("http://", "https://")):
-        raise ApiError(400, "invalid_url", "the webhook URL must start with http:// or https://")
-    registry: WebhookRegistry = request.app.state.webhooks
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    registry.endpoints[_key_id(request)] = Endpoint(body.url, secret)
-    return {"object": "webhook_endpoint", "url": body.url, "secret": secret,
-            "events": ["video.completed", "video.failed"]}
+    key_id, g = _key_id(request), gateway_of(request)
+    hook = (await g.identity.SetApiKeyWebhook(ipb.SetApiKeyWebhookRequest(api_key_id=key_id, url=body.url),
+                                              timeout=g.timeout)).webhook
+    request.app.state.webhooks.changed(key_id)
+    return {"object": "webhook_endpoint", "url": hook.url, "secret": hook.secret, "events": EVENTS}
 
 
 @router.get("/webhooks", summary="This API key's webhook endpoint")
 async def get_endpoint(request: Request, caller=Depends(developer)):
-    endpoint = request.app.state.webhooks.endpoints.get(_key_id(request))
-    if endpoint is None:
-        raise ApiError(404, "no_webhook", "this API key has no webhook endpoint")
-    return {"object": "webhook_endpoint", "url": endpoint.url, "events": ["video.completed", "video.failed"]}
+    key_id, g = _key_id(request), gateway_of(request)
+    hook = (await g.identity.GetApiKeyWebhook(ipb.GetApiKeyWebhookRequest(api_key_id=key_id),
+                                              timeout=g.timeout)).webhook
+    return {"object": "webhook_endpoint", "url": hook.url, "events": EVENTS}
 
 
 @router.delete("/webhooks", summary="Remove this API key's webhook endpoint")
 async def delete_endpoint(request: Request, caller=Depends(developer)):
-    request.app.state.webhooks.endpoints.pop(_key_id(request), None)
+    key_id, g = _key_id(request), gateway_of(request)
+    await g.identity.DeleteApiKeyWebhook(ipb.DeleteApiKeyWebhookRequest(api_key_id=key_id), timeout=g.timeout)
+    request.app.state.webhooks.changed(key_id)
     return {"object": "webhook_endpoint.deleted", "deleted": True}

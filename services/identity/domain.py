@@ -15,6 +15,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import argon2
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -139,6 +140,32 @@ def invite_proto(row) -> identity_pb2.Invite:
     _ts(msg.expires_at, row.expires_at)
     _ts(msg.used_at, row.used_at)
     return msg
+
+
+def webhook_proto(row, with_secret: bool) -> identity_pb2.ApiKeyWebhook:
+    msg = identity_pb2.ApiKeyWebhook(api_key_id=row.id, url=row.webhook_url,
+                                     secret=row.webhook_secret if with_secret else "")
+    _ts(msg.updated_at, row.webhook_updated_at)
+    return msg
+
+
+def webhook_url(url: str) -> str:
+    """A webhook URL as given, or InvalidArgument saying what is wrong with it."""
+    url = url.strip()
+    if not url:
+        raise InvalidArgument("url is required", "url_required")
+    if len(url) > 2048:
+        raise InvalidArgument("the webhook URL is longer than 2,048 characters", "invalid_url")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise InvalidArgument("the webhook URL is not a valid URL", "invalid_url") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgument("the webhook URL must be http:// or https:// with a host name", "invalid_url")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise InvalidArgument("the webhook URL must not contain spaces or control characters", "invalid_url")
+    return url
 
 
 def api_key_proto(row) -> identity_pb2.ApiKey:
@@ -503,16 +530,61 @@ class Identity:
     def list_api_keys(self, caller: Principal, page):
         return self._page(api_keys, api_keys.c.id, api_keys.c.user_id == caller.subject, page, api_key_proto)
 
-    def revoke_api_key(self, caller: Principal, key_id: str) -> identity_pb2.ApiKey:
+    def _own_api_key(self, s: Session, caller: Principal, key_id: str, lock: bool = False):
         if not key_id:
             raise InvalidArgument("api_key_id is required", "api_key_id_required")
+        query = select(api_keys).where(api_keys.c.id == key_id, api_keys.c.user_id == caller.subject)
+        row = s.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            raise NotFound("you have no API key with that id", "api_key_not_found")
+        return row
+
+    def revoke_api_key(self, caller: Principal, key_id: str) -> identity_pb2.ApiKey:
         with transaction(self.sessions) as s:
-            row = s.execute(select(api_keys).where(api_keys.c.id == key_id, api_keys.c.user_id == caller.subject)).first()
-            if row is None:
-                raise NotFound("you have no API key with that id", "api_key_not_found")
+            row = self._own_api_key(s, caller, key_id)
             if row.revoked_at is None:
                 s.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now_utc()))
             return api_key_proto(s.execute(select(api_keys).where(api_keys.c.id == key_id)).one())
+
+    def set_api_key_webhook(self, caller: Principal, key_id: str, url: str) -> identity_pb2.ApiKeyWebhook:
+        """Point the key's events at `url`, with a new signing secret (returned only here)."""
+        url = webhook_url(url)
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        with transaction(self.sessions) as s:
+            row = self._own_api_key(s, caller, key_id, lock=True)
+            if row.revoked_at is not None:
+                raise FailedPrecondition("the API key has been revoked", "api_key_revoked")
+            s.execute(update(api_keys).where(api_keys.c.id == key_id).values(
+                webhook_url=url, webhook_secret=secret, webhook_updated_at=now_utc()))
+            row = s.execute(select(api_keys).where(api_keys.c.id == key_id)).one()
+        return webhook_proto(row, with_secret=True)
+
+    def get_api_key_webhook(self, caller: Principal, key_id: str) -> identity_pb2.ApiKeyWebhook:
+        """The key's endpoint: for its owner without the secret; for a service (the gateway,
+        delivering) with it, and only while the key is usable."""
+        with transaction(self.sessions) as s:
+            if not caller.is_service:
+                row = self._own_api_key(s, caller, key_id)
+            else:
+                if not key_id:
+                    raise InvalidArgument("api_key_id is required", "api_key_id_required")
+                row = s.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+                if row is None or row.revoked_at is not None or (
+                        row.expires_at is not None and _aware(row.expires_at) <= now_utc()):
+                    raise NotFound("no usable API key with that id", "api_key_not_found")
+        if row.webhook_url is None:
+            raise NotFound("this API key has no webhook endpoint", "no_webhook")
+        return webhook_proto(row, with_secret=caller.is_service)
+
+    def delete_api_key_webhook(self, caller: Principal, key_id: str) -> bool:
+        """Remove the key's endpoint; False if it had none."""
+        with transaction(self.sessions) as s:
+            row = self._own_api_key(s, caller, key_id, lock=True)
+            if row.webhook_url is None:
+                return False
+            s.execute(update(api_keys).where(api_keys.c.id == key_id).values(
+                webhook_url=None, webhook_secret=None, webhook_updated_at=now_utc()))
+        return True
 
     def exchange_api_key(self, secret: str) -> identity_pb2.ExchangeApiKeyResponse:
         if not secret:

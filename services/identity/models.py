@@ -91,6 +91,11 @@ api_keys = Table(
     Column("last_used_at", When, nullable=True),
     Column("expires_at", When, nullable=True),
     Column("revoked_at", When, nullable=True),
+    # The key's webhook endpoint, if set: where video.completed / video.failed go, and the
+    # Standard Webhooks secret they are signed with (the receiver's to verify, so kept as is).
+    Column("webhook_url", String(2048), nullable=True),
+    Column("webhook_secret", String(64), nullable=True),
+    Column("webhook_updated_at", When, nullable=True),
     Index("ix_api_keys_user", "user_id", "created_at"),
 )
 

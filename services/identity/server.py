@@ -119,6 +119,23 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         key = await self._run(self.identity.revoke_api_key, _user_caller(), request.api_key_id, changes=False)
         return pb.RevokeApiKeyResponse(api_key=key)
 
+    async def SetApiKeyWebhook(self, request, context):
+        hook = await self._run(self.identity.set_api_key_webhook, auth.require_user(), request.api_key_id,
+                               request.url, changes=False)
+        return pb.SetApiKeyWebhookResponse(webhook=hook)
+
+    async def GetApiKeyWebhook(self, request, context):
+        caller = auth.require_user_or_service()
+        if caller.is_service:
+            auth.require_service("gateway")
+        hook = await self._run(self.identity.get_api_key_webhook, caller, request.api_key_id, changes=False)
+        return pb.GetApiKeyWebhookResponse(webhook=hook)
+
+    async def DeleteApiKeyWebhook(self, request, context):
+        deleted = await self._run(self.identity.delete_api_key_webhook, auth.require_user(), request.api_key_id,
+                                  changes=False)
+        return pb.DeleteApiKeyWebhookResponse(deleted=deleted)
+
     async def ExchangeApiKey(self, request, context):
         auth.require_service("gateway")
         return await self._run(self.identity.exchange_api_key, request.secret, changes=False)

@@ -247,3 +247,29 @@ async def test_retries_stop_after_max_attempts_and_removed_endpoint_gets_nothing
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
         assert receiver.at("/removed") == []
+
+
+async def test_endpoint_is_kept_by_identity_for_every_replica_and_restart(platform, dev, receiver, triton):
+    """Set through one gateway, the endpoint is seen by another (a second replica, or this one
+    restarted): it lives with the API key in identity, not in a gateway's memory."""
+    from services.gateway.server import GatewayServer
+
+    async with httpx.AsyncClient(base_url=platform.url, timeout=60) as c:
+        key = await new_key(c, dev)
+        secret = await set_endpoint(c, key, receiver.url("/replica"))
+    other = GatewayServer(dataclasses.replace(platform.gateway.settings, http_port=0))
+    port = await other.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as c, \
+                worker(platform, triton, "standard=worldsim:standard"):
+            shown = await c.get("/v1/webhooks", headers=key)
+            assert shown.status_code == 200 and shown.json()["url"] == receiver.url("/replica")
+            video_id = await create_video(c, key, "a red balloon over rooftops")
+            [delivery] = await receiver.wait_for("/replica", 1, timeout_s=60)
+            check_delivery(delivery, secret, "video.completed", video_id)
+            # Removed through this replica: the first one reads it as gone.
+            assert (await c.delete("/v1/webhooks", headers=key)).status_code == 200
+        async with httpx.AsyncClient(base_url=platform.url, timeout=30) as c:
+            assert (await c.get("/v1/webhooks", headers=key)).status_code == 404
+    finally:
+        await other.stop()

@@ -263,6 +263,73 @@ async def test_api_key_lifecycle_and_exchange(idsvc):
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+async def test_api_key_webhook_set_read_by_the_gateway_and_deleted(idsvc):
+    stub = idsvc.stub
+    owner = await idsvc.sign_up("kiri")
+    md = bearer(owner.tokens.access_token)
+    key = (await stub.CreateApiKey(pb.CreateApiKeyRequest(name="hooks", scopes=["videos:write"]),
+                                   metadata=md)).api_key
+    gateway = idsvc.service_md("gateway")
+
+    # Bad input: a clear error, and nothing stored.
+    for bad, words in (("", "required"), ("ftp://example.com/hook", "http"), ("https://", "host"),
+                       ("https://example.com/a b", "spaces"), ("https://example.com:99999/", "valid"),
+                       ("https://example.com/" + "a" * 2048, "2,048")):
+        err = await rpc_error(stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url=bad),
+                                                    metadata=md))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and words in err.details(), (bad, err.details())
+    err = await rpc_error(stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=md))
+    assert err.code() == grpc.StatusCode.NOT_FOUND and error_code_of(err) == "no_webhook"
+    err = await rpc_error(stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id="", url="https://x.test/h"),
+                                                metadata=md))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    hook = (await stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="https://x.test/h"),
+                                        metadata=md)).webhook
+    assert hook.url == "https://x.test/h" and hook.secret.startswith("whsec_") and hook.HasField("updated_at")
+    # The owner reads it back without the secret; the gateway with it (it signs the deliveries).
+    mine = (await stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=md)).webhook
+    assert mine.url == hook.url and mine.secret == ""
+    seen = (await stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=gateway)).webhook
+    assert seen.secret == hook.secret
+    err = await rpc_error(stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id),
+                                                metadata=idsvc.service_md("feed")))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    # Setting it again gives a new secret.
+    again = (await stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="http://x.test/2"),
+                                         metadata=md)).webhook
+    assert again.secret != hook.secret and again.url == "http://x.test/2"
+
+    # Someone else's key is not theirs to see or change.
+    other = bearer((await idsvc.sign_up("lior")).tokens.access_token)
+    for call in (stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="https://evil.test/"),
+                                       metadata=other),
+                 stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=other),
+                 stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=key.id), metadata=other)):
+        assert (await rpc_error(call)).code() == grpc.StatusCode.NOT_FOUND
+    assert (await stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id),
+                                        metadata=gateway)).webhook.url == "http://x.test/2"
+
+    # The key's own (exchanged) token may manage it, as the gateway's /v1/webhooks does.
+    secret = (await stub.CreateApiKey(pb.CreateApiKeyRequest(name="k2", scopes=["videos:read"]), metadata=md)).secret
+    exchanged = await stub.ExchangeApiKey(pb.ExchangeApiKeyRequest(secret=secret), metadata=gateway)
+    as_key = bearer(exchanged.access_token)
+    await stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=exchanged.api_key_id, url="https://k2.test/"),
+                                metadata=as_key)
+    assert (await stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=exchanged.api_key_id),
+                                           metadata=as_key)).deleted
+
+    # A revoked key's endpoint is no longer handed to the gateway, and cannot be set.
+    await stub.RevokeApiKey(pb.RevokeApiKeyRequest(api_key_id=key.id), metadata=md)
+    err = await rpc_error(stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=gateway))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    err = await rpc_error(stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="https://x.test/3"),
+                                                metadata=md))
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "revoked" in err.details()
+    assert (await stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=key.id), metadata=md)).deleted
+    assert not (await stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=key.id), metadata=md)).deleted
+
+
 async def test_invites_for_verified_users(idsvc):
     stub = idsvc.stub
     user = await idsvc.sign_up("jude")

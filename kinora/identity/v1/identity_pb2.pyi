@@ -370,6 +370,56 @@ class RevokeApiKeyResponse(_message.Message):
     api_key: ApiKey
     def __init__(self, api_key: _Optional[_Union[ApiKey, _Mapping]] = ...) -> None: ...
 
+class ApiKeyWebhook(_message.Message):
+    __slots__ = ("api_key_id", "url", "secret", "updated_at")
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    api_key_id: str
+    url: str
+    secret: str
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, api_key_id: _Optional[str] = ..., url: _Optional[str] = ..., secret: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SetApiKeyWebhookRequest(_message.Message):
+    __slots__ = ("api_key_id", "url")
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    api_key_id: str
+    url: str
+    def __init__(self, api_key_id: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
+
+class SetApiKeyWebhookResponse(_message.Message):
+    __slots__ = ("webhook",)
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    webhook: ApiKeyWebhook
+    def __init__(self, webhook: _Optional[_Union[ApiKeyWebhook, _Mapping]] = ...) -> None: ...
+
+class GetApiKeyWebhookRequest(_message.Message):
+    __slots__ = ("api_key_id",)
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    api_key_id: str
+    def __init__(self, api_key_id: _Optional[str] = ...) -> None: ...
+
+class GetApiKeyWebhookResponse(_message.Message):
+    __slots__ = ("webhook",)
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    webhook: ApiKeyWebhook
+    def __init__(self, webhook: _Optional[_Union[ApiKeyWebhook, _Mapping]] = ...) -> None: ...
+
+class DeleteApiKeyWebhookRequest(_message.Message):
+    __slots__ = ("api_key_id",)
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    api_key_id: str
+    def __init__(self, api_key_id: _Optional[str] = ...) -> None: ...
+
+class DeleteApiKeyWebhookResponse(_message.Message):
+    __slots__ = ("deleted",)
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: bool
+    def __init__(self, deleted: _Optional[bool] = ...) -> None: ...
+
 class ExchangeApiKeyRequest(_message.Message):
     __slots__ = ("secret", "client_address")
     SECRET_FIELD_NUMBER: _ClassVar[int]

@@ -113,6 +113,21 @@ class IdentityServiceStub:
                 request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.RevokeApiKeyResponse.FromString,
                 _registered_method=True)
+        self.SetApiKeyWebhook = channel.unary_unary(
+                '/kinora.identity.v1.IdentityService/SetApiKeyWebhook',
+                request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.SetApiKeyWebhookRequest.SerializeToString,
+                response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.SetApiKeyWebhookResponse.FromString,
+                _registered_method=True)
+        self.GetApiKeyWebhook = channel.unary_unary(
+                '/kinora.identity.v1.IdentityService/GetApiKeyWebhook',
+                request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetApiKeyWebhookRequest.SerializeToString,
+                response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetApiKeyWebhookResponse.FromString,
+                _registered_method=True)
+        self.DeleteApiKeyWebhook = channel.unary_unary(
+                '/kinora.identity.v1.IdentityService/DeleteApiKeyWebhook',
+                request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteApiKeyWebhookRequest.SerializeToString,
+                response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteApiKeyWebhookResponse.FromString,
+                _registered_method=True)
         self.ExchangeApiKey = channel.unary_unary(
                 '/kinora.identity.v1.IdentityService/ExchangeApiKey',
                 request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ExchangeApiKeyRequest.SerializeToString,
@@ -267,6 +282,27 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetApiKeyWebhook(self, request, context):
+        """The key's webhook endpoint (events video.completed and video.failed), one per key. Set, get
+        and delete by the key's owner; the gateway (a service token) reads it with its signing secret
+        to deliver events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetApiKeyWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteApiKeyWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExchangeApiKey(self, request, context):
         """Gateway only: trades an API key for a short-lived access token so the
         rest of the platform only ever sees JWTs.
@@ -403,6 +439,21 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.RevokeApiKey,
                     request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.RevokeApiKeyResponse.SerializeToString,
+            ),
+            'SetApiKeyWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetApiKeyWebhook,
+                    request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.SetApiKeyWebhookRequest.FromString,
+                    response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.SetApiKeyWebhookResponse.SerializeToString,
+            ),
+            'GetApiKeyWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetApiKeyWebhook,
+                    request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetApiKeyWebhookRequest.FromString,
+                    response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetApiKeyWebhookResponse.SerializeToString,
+            ),
+            'DeleteApiKeyWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteApiKeyWebhook,
+                    request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteApiKeyWebhookRequest.FromString,
+                    response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteApiKeyWebhookResponse.SerializeToString,
             ),
             'ExchangeApiKey': grpc.unary_unary_rpc_method_handler(
                     servicer.ExchangeApiKey,
@@ -842,6 +893,87 @@ class IdentityService:
             '/kinora.identity.v1.IdentityService/RevokeApiKey',
             kinora_dot_identity_dot_v1_dot_identity__pb2.RevokeApiKeyRequest.SerializeToString,
             kinora_dot_identity_dot_v1_dot_identity__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetApiKeyWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.identity.v1.IdentityService/SetApiKeyWebhook',
+            kinora_dot_identity_dot_v1_dot_identity__pb2.SetApiKeyWebhookRequest.SerializeToString,
+            kinora_dot_identity_dot_v1_dot_identity__pb2.SetApiKeyWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetApiKeyWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.identity.v1.IdentityService/GetApiKeyWebhook',
+            kinora_dot_identity_dot_v1_dot_identity__pb2.GetApiKeyWebhookRequest.SerializeToString,
+            kinora_dot_identity_dot_v1_dot_identity__pb2.GetApiKeyWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteApiKeyWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.identity.v1.IdentityService/DeleteApiKeyWebhook',
+            kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteApiKeyWebhookRequest.SerializeToString,
+            kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteApiKeyWebhookResponse.FromString,
             options,
             channel_credentials,
             insecure,
