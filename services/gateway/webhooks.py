@@ -59,9 +59,13 @@ class Delivery:
 
 
 class WebhookRegistry:
-    """Endpoints per API key, watched videos, and pending deliveries."""
+    """Watched videos and pending deliveries; the endpoints are identity's.
 
-    KNOWN_S = 10.0  # how long "this key has (no) endpoint" is trusted when a video starts
+    Whether a key has an endpoint is remembered for KNOWN_S when its videos start (one identity
+    call per key, not per video; this replica forgets it when it sets or removes one), so an
+    endpoint set through another replica applies to videos started up to KNOWN_S later."""
+
+    KNOWN_S = 10.0
 
     def __init__(self, gateway, max_attempts: int, backoff_s: float, poll_s: float):
         self.gateway, self.max_attempts, self.backoff_s, self.poll_s = gateway, max_attempts, backoff_s, poll_s
