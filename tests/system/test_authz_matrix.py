@@ -63,6 +63,13 @@ MATRIX = {
                                               "U A A A A D U"),
     "identity.IdentityService/ListApiKeys": (lambda P: idn.ListApiKeysRequest(page=PAGE), "U A A A A D U"),
     "identity.IdentityService/ExchangeApiKey": (lambda P: idn.ExchangeApiKeyRequest(secret="wrong"), "U D D D D D D"),
+    # A key's webhook: its owner, signed in or with the key's token; only the gateway reads the secret.
+    "identity.IdentityService/SetApiKeyWebhook": (lambda P: idn.SetApiKeyWebhookRequest(
+        api_key_id=P.api_key_id, url="https://hooks.example/kinora"), "U N A N N A U"),
+    "identity.IdentityService/GetApiKeyWebhook": (lambda P: idn.GetApiKeyWebhookRequest(api_key_id=P.api_key_id),
+                                                  "U N A N N A D"),
+    "identity.IdentityService/DeleteApiKeyWebhook": (lambda P: idn.DeleteApiKeyWebhookRequest(
+        api_key_id=P.api_key_id), "U N A N N A U"),
     "identity.IdentityService/StartGuardianLink": (lambda P: idn.StartGuardianLinkRequest(
         role=idn.GUARDIAN_ROLE_GUARDIAN), "U A A V A D U"),
     "identity.IdentityService/ConfirmGuardianLink": (lambda P: idn.ConfirmGuardianLinkRequest(code="nope"),
