@@ -180,9 +180,9 @@ def main() -> None:
 
     from kinora.ml.embeddings import embed
     from kinora.stack.tansu import free_port
-    from kinora.testing import PG_ADMIN_DSN, LocalIssuer
+    from kinora.testing import LocalIssuer, admin_dsn
 
-    dsn = f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{args.database}"
+    dsn = f"{admin_dsn().rsplit('/', 1)[0]}/{args.database}"
     phrases = [("home cooking", 1), ("pets", 1), ("sports", -1)]
     vectors = embed([p for p, _ in phrases])
     with psycopg.connect(dsn) as conn:

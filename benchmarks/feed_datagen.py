@@ -42,7 +42,7 @@ import psycopg
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
-from kinora.testing import PG_ADMIN_DSN  # noqa: E402
+from kinora.testing import admin_dsn  # noqa: E402
 
 TOPICS = ["home cooking and recipes", "cute pets, cats and dogs", "football and basketball highlights",
           "travel and landscapes", "dance and music", "comedy sketches", "science experiments",
@@ -194,10 +194,10 @@ def main() -> None:
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
 
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+    with psycopg.connect(admin_dsn(), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{args.database}"')
-    dsn = f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{args.database}"
+    dsn = f"{admin_dsn().rsplit('/', 1)[0]}/{args.database}"
     from kinora.runtime.migrations import upgrade
     from services.feed.server import MIGRATIONS
 

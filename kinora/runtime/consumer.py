@@ -6,6 +6,10 @@ before are skipped. Offsets are committed only after that transaction commits,
 so a crash re-delivers, and re-delivery has no second effect. If the batch
 fails, events are retried one by one so a single poison event cannot block the
 rest; after `max_attempts` it is recorded as dead (logged, counted) and skipped.
+A broker that comes back with a new cluster id remembers nothing, and this
+consumer's position in its old log means nothing in the new one (the outbox
+relays publish their retained events again there): the consumer then reads
+its partitions from the start, de-duplication skipping what it had.
 An event's handler runs in a span that continues the producer's trace when that
 trace is sampled; other events are handled without one (at 10,000 events/s a
 span per event would start 10,000 traces a second that nobody sampled).
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
 from sqlalchemy.engine import Engine
@@ -58,6 +63,7 @@ class EventConsumer:
         self.handlers = {cls.DESCRIPTOR.full_name: (cls, fn) for cls, fn in handlers.items()}
         self._consumer: KafkaConsumer | None = None
         self._lag_checked = 0.0
+        self._cluster_id: str | None = None
 
     def _connect(self) -> KafkaConsumer:
         return KafkaConsumer(
@@ -146,16 +152,43 @@ class EventConsumer:
         try:
             while not stop.is_set():
                 polled = consumer.poll(timeout_ms=200, max_records=self.max_records)
-                if not polled:
-                    continue
                 records = [r for batch in polled.values() for r in batch]
-                self.handle_batch(records)
-                consumer.commit()  # only after the effects are durable
+                if records:
+                    self.handle_batch(records)
+                if self._broker_changed(consumer):
+                    # Positions refer to the old log: start over, and commit nothing read at them.
+                    # (Partitions not held now start from the new group's committed offsets,
+                    # of which there are none: from the start as well.)
+                    if consumer.assignment():
+                        consumer.seek_to_beginning()
+                    continue
+                if not records:
+                    continue
+                try:
+                    consumer.commit()  # only after the effects are durable
+                except CommitFailedError:
+                    # The group rebalanced (or its coordinator restarted) under us: these records
+                    # come again to whoever owns the partitions now, and de-duplicate there.
+                    log.warning("%s: offset commit refused after a rebalance; records will be re-read",
+                                self.group_id)
                 if time.monotonic() - self._lag_checked > 5.0:  # a broker round trip: not every batch
                     self._lag_checked = time.monotonic()
                     self._report_lag(consumer, consumer.assignment())
         finally:
             consumer.close(autocommit=False)
+
+    def _broker_changed(self, consumer: KafkaConsumer) -> bool:
+        # kafka-python keeps the id from the last metadata response; it has no public getter.
+        cluster = getattr(getattr(consumer, "_client", None), "cluster", None)
+        current = getattr(cluster, "cluster_id", None)
+        if not current:
+            return False
+        changed = self._cluster_id is not None and current != self._cluster_id
+        if changed:
+            log.warning("%s: the broker is a new cluster (%s, was %s); reading from the start",
+                        self.group_id, current, self._cluster_id)
+        self._cluster_id = current
+        return changed
 
     def _report_lag(self, consumer: KafkaConsumer, partitions) -> None:
         try:

@@ -5,6 +5,13 @@ them to Kafka; consumers de-duplicate by event id (`consumer.EventConsumer`).
 Record format on the wire: key = aggregate id, value = the protobuf payload,
 headers = event id, type (full protobuf name), source, time and W3C trace
 context.
+
+The outbox is also the durable log of what was sent: a published row keeps
+its `published_at` for a retention window, and `outbox_acks` remembers, per
+topic partition, the broker (cluster id) and the highest offset it
+acknowledged. A broker that lost acknowledged records (the embedded broker
+after a restart, or Kafka after an unclean leader election) is noticed from
+those, and the window is published again (`relay.OutboxRelay`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
-from sqlalchemy import Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, func
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, func, text
 from sqlalchemy.orm import Session
 
 from kinora.runtime.db import BigId
@@ -26,6 +33,7 @@ from kinora.runtime.telemetry import inject_context
 class EventTables:
     outbox: Table
     processed: Table
+    acks: Table
 
 
 def define_event_tables(metadata: MetaData) -> EventTables:
@@ -40,6 +48,10 @@ def define_event_tables(metadata: MetaData) -> EventTables:
         Column("payload", LargeBinary, nullable=False),
         Column("headers", Text, nullable=False),  # JSON object: trace context and extras
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True),  # NULL: not acknowledged yet
+        # The relay's scan: only rows still to publish (a retained row is never read again
+        # unless the broker lost it).
+        Index("ix_outbox_pending", "id", postgresql_where=text("published_at IS NULL")),
     )
     processed = Table(
         "processed_events", metadata,
@@ -50,7 +62,37 @@ def define_event_tables(metadata: MetaData) -> EventTables:
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Index("ix_processed_events_processed_at", "processed_at"),
     )
-    return EventTables(outbox, processed)
+    acks = Table(
+        "outbox_acks", metadata,
+        Column("topic", String(160), primary_key=True),
+        Column("kafka_partition", Integer, primary_key=True),
+        Column("cluster_id", String(128), nullable=False),
+        Column("acked_offset", BigInteger, nullable=False),  # highest offset the broker acknowledged
+    )
+    return EventTables(outbox, processed, acks)
+
+
+def migrate_outbox_retention(op) -> None:
+    """Migration step shared by every service (each one's migration calls it; never edit,
+    add a new step instead): published rows are kept, with what the broker acknowledged."""
+    import sqlalchemy as sa
+
+    op.add_column("outbox", sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_outbox_pending", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
+    op.create_table(
+        "outbox_acks",
+        sa.Column("topic", sa.String(length=160), nullable=False),
+        sa.Column("kafka_partition", sa.Integer(), nullable=False),
+        sa.Column("cluster_id", sa.String(length=128), nullable=False),
+        sa.Column("acked_offset", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("topic", "kafka_partition"),
+    )
+
+
+def unmigrate_outbox_retention(op) -> None:
+    op.drop_table("outbox_acks")
+    op.drop_index("ix_outbox_pending", table_name="outbox")
+    op.drop_column("outbox", "published_at")
 
 
 def event_type_of(message: Message) -> str:

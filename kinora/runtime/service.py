@@ -24,13 +24,13 @@ from kinora.runtime.kafka import ensure_topics, make_producer
 from kinora.runtime.migrations import upgrade
 from kinora.runtime.relay import OutboxRelay
 from kinora.runtime.server import ServiceApp
-from kinora.runtime.settings import RuntimeSettings
+from kinora.runtime.settings import DatabaseSettings
 
 
 @dataclass
 class ServiceContext:
     name: str
-    settings: RuntimeSettings
+    settings: DatabaseSettings
     engine: Engine
     sessions: sessionmaker[Session]
     tables: EventTables
@@ -90,7 +90,7 @@ def jwks_from_identity(address: str):
     return fetch
 
 
-def create_service(name: str, settings: RuntimeSettings, tables: EventTables, migrations_dir: Path | None,
+def create_service(name: str, settings: DatabaseSettings, tables: EventTables, migrations_dir: Path | None,
                    *, topics: list[str] = (), consumes: dict[type[Message], Handler] | None = None,
                    consume_topics: list[str] = (), jwks_fetcher=None, migrate_on_start: bool = True,
                    db_pool_size: int = 5) -> ServiceContext:
@@ -122,7 +122,8 @@ def create_service(name: str, settings: RuntimeSettings, tables: EventTables, mi
     app.on_startup(prepare)
     if bootstrap:
         ctx.relay = OutboxRelay(engine, tables, make_producer(bootstrap, name), name, bootstrap=bootstrap,
-                                producer_factory=lambda: make_producer(bootstrap, name))
+                                producer_factory=lambda: make_producer(bootstrap, name),
+                                retention_s=settings.outbox_retention_s)
         app.add_worker(f"{name}-relay", ctx.relay.run)
         if consumes:
             ctx.add_consumers(consumes, list(consume_topics))

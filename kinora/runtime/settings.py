@@ -79,16 +79,20 @@ def addresses(raw: str) -> list[str]:
     return [address(part.strip()) for part in raw.split(",") if part.strip()]
 
 
+DATABASE_URL_EXAMPLE = "postgresql+psycopg://kinora:secret@db.example:5432/kinora_feed"
+
+
 def database_url(raw: str) -> str:
+    """A SQLAlchemy URL of a PostgreSQL database, for psycopg (the driver installed)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        url = make_url(raw)
+        driver = make_url(raw).drivername
     except ArgumentError:
-        raise ValueError("expected a database URL such as sqlite:///path.db or postgresql+psycopg://user@host/db") from None
-    if url.get_backend_name() not in ("sqlite", "postgresql"):
-        raise ValueError(f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
+        driver = None
+    if driver != "postgresql+psycopg":
+        raise ValueError(f"expected a PostgreSQL URL for the psycopg driver, such as {DATABASE_URL_EXAMPLE}")
     return raw
 
 
@@ -145,8 +149,10 @@ class RuntimeSettings:
     grpc_host: str = setting("KINORA_GRPC_HOST", str, "0.0.0.0")
     grpc_port: int = setting("KINORA_GRPC_PORT", port, 50051)
     metrics_port: int = setting("KINORA_METRICS_PORT", port, 0, "0 disables the /metrics endpoint")
-    database_url: str = setting("KINORA_DATABASE_URL", database_url, "sqlite:///kinora.db")
     kafka_bootstrap: list[str] = setting("KINORA_KAFKA_BOOTSTRAP", addresses, None)
+    outbox_retention_s: float = setting("KINORA_OUTBOX_RETENTION_S", non_negative_float, 3600.0,
+                                        "how long published events stay in the outbox, to be published "
+                                        "again if the broker loses them")
     identity_addr: str | None = setting("KINORA_IDENTITY_ADDR", address, None, "where to fetch the JWKS")
     log_level: str = setting("KINORA_LOG_LEVEL", log_level, "INFO")
     drain_seconds: float = setting("KINORA_DRAIN_SECONDS", non_negative_float, 0.0,
@@ -172,3 +178,11 @@ class RuntimeSettings:
         if any(tls) and not all(tls):
             raise SettingsError(["KINORA_TLS_CERT_FILE, KINORA_TLS_KEY_FILE and KINORA_TLS_CA_FILE "
                                  "must be set together (mutual TLS needs all three)"])
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DatabaseSettings(RuntimeSettings):
+    """What a service with its own database needs. Such services extend this dataclass."""
+
+    database_url: str = setting("KINORA_DATABASE_URL", database_url,
+                                help=f"the service's PostgreSQL database, e.g. {DATABASE_URL_EXAMPLE}")

