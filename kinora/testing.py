@@ -57,7 +57,6 @@ def _start_embedded():
     from kinora.stack.tansu import free_port
 
     home = Path(tempfile.mkdtemp(prefix="kinora-test-pg-"))
-    home.chmod(0o711)  # as root the server runs as its own user, which must reach its folder
     _embedded = EmbeddedPostgres(home / "data", free_port(), settings=FAST_SETTINGS).start()
 
     def _stop():

@@ -336,7 +336,6 @@ class LocalStack:
         return TansuBroker(self.ports["broker"], self.home / "logs" / "broker.log")
 
     def _start_postgres(self) -> None:
-        self.home.chmod(self.home.stat().st_mode | 0o001)  # as root the server's own user must reach its folder
         log = self.home / "logs" / "postgres.log"
         self.postgres = EmbeddedPostgres(self.home / "postgres", self.ports["postgres"], log_path=log)
         try:

