@@ -24,7 +24,7 @@ up: $(STAMP)
 	$(BIN)/kinora up
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
