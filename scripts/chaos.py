@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+
+import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -192,14 +193,6 @@ async def _verified_cameo(client, owner, approved) -> str:
 def _uses_after_revocation(stack, load) -> list[str]:
     """Generations with the revoked cameo that started (or were accepted)
     after the owner's revocation was acknowledged, and still completed."""
-    from datetime import datetime, timezone
-
-    def stamp(text):
-        if not text:
-            return None
-        moment = datetime.fromisoformat(str(text))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
-
     bad = []
     with _db(stack, "generator") as db:
         rows = db.execute("SELECT id, user_id, cameo_ids, status, created_at, started_at FROM generations").fetchall()
@@ -207,14 +200,16 @@ def _uses_after_revocation(stack, load) -> list[str]:
         revoked = load.revoked_at.get(user_id)
         if revoked is None or load.cameo_id not in cameo_ids or status != "completed":
             continue
-        began = stamp(started) or stamp(created)
-        if began is not None and began > revoked + 0.05:  # clock read after the acknowledgement
+        began = (started or created).timestamp()  # timestamptz: aware datetimes
+        if began > revoked + 0.05:  # clock read after the acknowledgement
             bad.append(gen_id)
     return bad
 
 
-def _db(stack, name) -> sqlite3.Connection:
-    return sqlite3.connect(stack.home / "db" / f"{name}.db", timeout=30)
+def _db(stack, name) -> psycopg.Connection:
+    """Service `name`'s database on the stack's PostgreSQL (autocommit: reads only)."""
+    dsn = stack.database_url(name).replace("postgresql+psycopg://", "postgresql://", 1)
+    return psycopg.connect(dsn, autocommit=True)
 
 
 async def _check(client, stack, load, settle_s) -> list[str]:

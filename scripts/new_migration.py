@@ -4,12 +4,12 @@
 
 The service must expose `services.<name>.models.metadata`. The migration
 folder is created on first use. Autogenerate compares the models with a
-scratch SQLite database upgraded to the current head.
+throwaway PostgreSQL database, on the server the tests use
+(`kinora.testing.temporary_database`), upgraded to the current head.
 """
 
 import importlib
 import sys
-import tempfile
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kinora.runtime.migrations import alembic_config, upgrade  # noqa: E402
+from kinora.testing import temporary_database  # noqa: E402
 
 ENV_PY = '''"""Alembic environment for the {name} service (shared runner)."""
 
@@ -61,8 +62,7 @@ def main(name: str, message: str) -> None:
     if not (folder / "script.py.mako").exists():
         (folder / "script.py.mako").write_text(SCRIPT_MAKO)
     importlib.import_module(f"services.{name}.models")
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/scratch.db"
+    with temporary_database("migration") as url:
         upgrade(folder, url)
         existing = len(list((folder / "versions").glob("*.py")))
         command.revision(alembic_config(folder, url), message=message, autogenerate=True,

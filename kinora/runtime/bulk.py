@@ -1,22 +1,24 @@
-"""Bulk SQL helpers (PostgreSQL in production, SQLite embedded).
+"""Bulk SQL helpers.
 
 Consumers and billing's metering write thousands of rows per batch. A driver executemany sends them
 one statement at a time, a multi-row VALUES statement is slow to compile, and
-psycopg adapts array parameters element by element in Python; so on
-PostgreSQL rows travel as ONE JSON text (encoded in C by the json module,
-decoded in C by the server with `json_to_recordset`): one statement, one
-parameter, one round trip. SQLite gets a plain executemany."""
+psycopg adapts array parameters element by element in Python; so rows travel
+as ONE JSON text (encoded in C by the json module, decoded in C by the server
+with `json_to_recordset`): one statement, one parameter, one round trip."""
 
 import json
 import os
 from datetime import date, datetime
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, any_, bindparam, cast, func, select, text
+from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.orm import Session
 
 
-def _is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+def bytea(value: bytes) -> str:
+    """Bytes in bytea's hex input form. Put bytes into `insert_rows` rows with
+    this: made here in C, where the JSON encoder's per-value fallback costs more."""
+    return "\\x" + value.hex()
 
 
 def _json_value(value):
@@ -24,14 +26,8 @@ def _json_value(value):
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, bytes):
-        return "\\x" + value.hex()  # bytea's hex input format
+        return bytea(value)
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
-
-
-def binary_encoder(session: Session):
-    """How to put bytes into `insert_rows` rows: on PostgreSQL bytea's hex input
-    form, made here in C (the JSON encoder's per-value fallback costs more)."""
-    return (lambda b: "\\x" + b.hex()) if _is_postgres(session) else (lambda b: b)
 
 
 def as_json(rows) -> str:
@@ -45,12 +41,8 @@ def _recordset(session: Session, table: Table, names: list[str]) -> str:
     return f"json_to_recordset(CAST(:rows AS json)) AS r({columns})"
 
 
-def insert_ignore(session: Session, table: Table):
-    """INSERT ... ON CONFLICT DO NOTHING for the session's database."""
-    if _is_postgres(session):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+def insert_ignore(table: Table):
+    """INSERT ... ON CONFLICT DO NOTHING."""
     return insert(table).on_conflict_do_nothing()
 
 
@@ -60,12 +52,6 @@ def insert_rows(session: Session, table: Table, rows: list[dict], ignore_conflic
     `returning`, the values of that column for the rows actually inserted."""
     if not rows:
         return [] if returning else None
-    if not _is_postgres(session):
-        stmt = insert_ignore(session, table) if ignore_conflicts else table.insert()
-        if returning:
-            return session.execute(stmt.values(rows).returning(table.c[returning])).scalars().all()
-        session.execute(stmt, rows)
-        return None
     names = list(rows[0])
     sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
            f"FROM {_recordset(session, table, names)}")
@@ -81,26 +67,16 @@ def set_balances(session: Session, table: Table, new_balances: dict[int, int]) -
     """Set many accounts' balances in one statement."""
     if not new_balances:
         return
-    if not _is_postgres(session):
-        session.execute(text(f"UPDATE {table.name} SET balance = :balance WHERE id = :id"),
-                        [{"id": k, "balance": v} for k, v in new_balances.items()])
-        return
     session.execute(text(f"UPDATE {table.name} SET balance = r.balance "
                          f"FROM {_recordset(session, table, ['id', 'balance'])} WHERE {table.name}.id = r.id"),
                     {"rows": as_json([{"id": k, "balance": v} for k, v in new_balances.items()])})
 
 
-def one_of(session: Session, column, values):
-    """`column IN values` as one JSON parameter on PostgreSQL: thousands of
-    ids cost one bind, not thousands to render, parse or adapt. The set is an
-    array (`= ANY(ARRAY(...))`), so the planner uses the column's index."""
-    values = list(values)
-    if not _is_postgres(session):
-        return column.in_(values)
-    from sqlalchemy import any_, bindparam, cast, func, select
-    from sqlalchemy.dialects.postgresql import JSON
-
-    elements = func.json_array_elements_text(cast(bindparam(None, as_json(values)), JSON)).table_valued("value")
+def one_of(column, values):
+    """`column IN values` as one JSON parameter: thousands of ids cost one
+    bind, not thousands to render, parse or adapt. The set is an array
+    (`= ANY(ARRAY(...))`), so the planner uses the column's index."""
+    elements = func.json_array_elements_text(cast(bindparam(None, as_json(list(values))), JSON)).table_valued("value")
     return column == any_(func.array(select(cast(elements.c.value, column.type)).scalar_subquery()))
 
 

@@ -18,7 +18,6 @@ def alembic_config(migrations_dir: Path, url: str) -> Config:
 
 
 def upgrade(migrations_dir: Path, url: str, revision: str = "head") -> None:
-    make_engine(url).dispose()  # creates the SQLite folder if needed
     command.upgrade(alembic_config(migrations_dir, url), revision)
 
 
@@ -26,15 +25,13 @@ def run_env(target_metadata) -> None:
     """Body of every service's migrations/env.py."""
     url = context.config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
-                          render_as_batch=url.startswith("sqlite"))
+        context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = make_engine(url)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import events_pb2 as epb
 from kinora.common.v1 import common_pb2 as cpb
-from kinora.runtime.bulk import as_json, binary_encoder, insert_ignore, insert_rows, one_of, random_uuids
+from kinora.runtime.bulk import as_json, bytea, insert_ignore, insert_rows, one_of, random_uuids
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from kinora.runtime.events import EventTables, event_type_of
@@ -122,10 +122,6 @@ def next_reset(now: datetime) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite drops the zone
-
-
 def _check_id(value: str, what: str) -> str:
     if not value or len(value) > MAX_ID_LEN:
         raise InvalidArgument(f"{what} is required (at most {MAX_ID_LEN} characters)", f"invalid_{what.replace(' ', '_')}")
@@ -140,7 +136,7 @@ def _ts(value: datetime | None) -> Timestamp:
     is pure Python and shows in Reserve's profile)."""
     if value is None:
         return Timestamp()
-    since = _aware(value) - _EPOCH
+    since = value - _EPOCH
     return Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
 
 
@@ -150,10 +146,8 @@ class Billing:
         self.settings, self.sessions, self.event_tables, self.provider = settings, sessions, event_tables, provider
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.ledger = Ledger()
-        engine = sessions.kw["bind"]
-        # Reserve's fast path: its own per-thread connections (PostgreSQL only).
-        self.fast = PgStatements(engine.url.render_as_string(hide_password=False), namedtuple_row) \
-            if engine.dialect.name == "postgresql" else None
+        # Reserve's fast path: its own per-thread connections.
+        self.fast = PgStatements(sessions.kw["bind"].url.render_as_string(hide_password=False), namedtuple_row)
         s = settings
         self.plans = {
             "free": Plan("free", "Free", cpb.TIER_FREE, s.free_daily, tuple(s.free_models), s.free_max_seconds,
@@ -167,8 +161,7 @@ class Billing:
         self._demand_cache: tuple[float, tuple[bool, float]] = (0.0, (False, 0.0))
 
     def close(self) -> None:
-        if self.fast is not None:
-            self.fast.close()
+        self.fast.close()
 
     # -- events ---------------------------------------------------------------
 
@@ -180,10 +173,9 @@ class Billing:
         headers = inject_context({})
         headers["time_ms"] = str(int(time.time() * 1000))
         encoded = json.dumps(headers)
-        binary = binary_encoder(session)
         insert_rows(session, self.event_tables.outbox, [
             {"event_id": event_id, "aggregate_type": agg_type, "aggregate_id": agg_id,
-             "event_type": event_type_of(msg), "topic": topic, "payload": binary(msg.SerializeToString()),
+             "event_type": event_type_of(msg), "topic": topic, "payload": bytea(msg.SerializeToString()),
              "headers": encoded} for (msg, agg_type, agg_id), event_id in zip(items, random_uuids(len(items)))])
 
     # -- users, plans, allowance ---------------------------------------------
@@ -199,7 +191,7 @@ class Billing:
 
     def open_user(self, session: Session, user_id: str) -> None:
         _check_id(user_id, "user id")
-        session.execute(insert_ignore(session, billing_users), [{"user_id": user_id, "allowance_granted": 0}])
+        session.execute(insert_ignore(billing_users), [{"user_id": user_id, "allowance_granted": 0}])
         self.ledger.open_accounts(session, user_accounts(user_id))
 
     def _lock_user(self, session: Session, user_id: str, create: bool = False):
@@ -268,8 +260,8 @@ class Billing:
                               .with_for_update()).first()
         values = {"free_queue_depth": depth, "free_wait_seconds": wait, "measured_at": measured}
         if row is None:
-            session.execute(insert_ignore(session, demand), [{"pool_name": message.pool_name, **values}])
-        elif _aware(row.measured_at) <= measured:  # reports may arrive out of order
+            session.execute(insert_ignore(demand), [{"pool_name": message.pool_name, **values}])
+        elif row.measured_at <= measured:  # reports may arrive out of order
             session.execute(update(demand).where(demand.c.pool_name == message.pool_name).values(**values))
         self._demand_cache = (0.0, self._demand_cache[1])
 
@@ -382,7 +374,7 @@ class Billing:
         generation id. Returns (reservation row, replayed)."""
         _check_id(generation_id, "generation id")
         now = self.clock()
-        if not quote_id and self.fast is not None:
+        if not quote_id:
             held = self._reserve_fast(generation_id, user_id, model, seconds, size, prefer_wait, now)
             if held is not None:
                 return held, False
@@ -491,7 +483,7 @@ class Billing:
         if (q.model, q.seconds, q.size) != (model, seconds, size):
             raise InvalidArgument(f"quote {quote_id} was for {q.model} {q.seconds} s {q.size}, "
                                   f"not {model} {seconds} s {size}", "quote_mismatch")
-        if _aware(q.expires_at) <= now or q.rule == bpb.PRICE_RULE_UNAVAILABLE:
+        if q.expires_at <= now or q.rule == bpb.PRICE_RULE_UNAVAILABLE:
             return None
         return Offer(q.rule, q.price_credits, q.tier, q.description, q.estimated_wait_seconds)
 
@@ -524,7 +516,7 @@ class Billing:
         settling a hold already settled another way is a conflict (reported,
         nothing changes)."""
         ids = sorted(set(generation_ids))
-        rows = session.execute(select(reservations).where(one_of(session, reservations.c.generation_id, ids))
+        rows = session.execute(select(reservations).where(one_of(reservations.c.generation_id, ids))
                                .order_by(reservations.c.generation_id).with_for_update()).all()
         by_gen = {r.generation_id: r for r in rows}
         results, settle_rows = [], []
@@ -557,19 +549,7 @@ class Billing:
         """Settle those of these generations whose holds are still held (locking
         them), post the ledger transactions, emit UsageRecorded; returns the
         settled reservation rows. Unknown or already settled ones are skipped."""
-        if session.get_bind().dialect.name == "postgresql":
-            settled = self._settle_in_sql(session, generation_ids, outcome, reason, now)
-        else:
-            today = utc_day(now)
-            held = session.execute(select(reservations).where(
-                one_of(session, reservations.c.generation_id, sorted(set(generation_ids))),
-                reservations.c.status == HELD).order_by(reservations.c.generation_id).with_for_update()).all()
-            if not held:
-                return []
-            self.ledger.post(session, [self._settle_posting(r, outcome, today) for r in held], now)
-            settled = session.execute(
-                update(reservations).where(one_of(session, reservations.c.id, [r.id for r in held]))
-                .values(status=outcome, settled_at=now, reason=reason).returning(*reservations.c)).all()
+        settled = self._settle_in_sql(session, generation_ids, outcome, reason, now)
         if not settled:
             return settled
         metrics.LEDGER_TRANSACTIONS.labels(_SETTLE_KIND[outcome][0]).inc(len(settled))
@@ -586,7 +566,7 @@ class Billing:
 
     def _settle_in_sql(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
                        now: datetime) -> list:
-        """`_settle_held` for thousands of holds in one statement (see _SETTLE)."""
+        """`_settle_held`'s ledger and reservation work, for thousands of holds in one statement (see _SETTLE)."""
         self.ledger.ids(session, [(PLATFORM, REVENUE, ALLOWANCE), (PLATFORM, REVENUE, CREDITS),
                                   (PLATFORM, ISSUED, ALLOWANCE)])  # opens them if missing
         rules = [{"unit": unit, "same_day": same_day, "platform": owner == PLATFORM, "kind": kind}
@@ -599,16 +579,6 @@ class Billing:
         if settled and not settled[0].legs_complete:  # a leg found no account: nothing may stay of this
             raise LedgerError(f"settling {len(settled)} holds: an account is missing")
         return settled
-
-    def _settle_posting(self, r, outcome: str, today: date) -> Posting:
-        uid, legs = r.user_id, []
-        for unit, amount in ((ALLOWANCE, r.allowance_units), (CREDITS, r.credits)):
-            if amount:
-                dest = _settle_destination(uid, outcome, unit, r.day == today)
-                legs += [((uid, USER_HELD, unit), -amount), ((dest[0], dest[1], unit), amount)]
-        kind, what = _SETTLE_KIND[outcome]
-        return Posting(kind, legs, user_id=uid, generation_id=r.generation_id,
-                       description=f"generation {r.generation_id} {what}")
 
     def expire_stale(self, limit: int = 500) -> int:
         """Release holds past their expiry (the generation never finished)."""
@@ -821,7 +791,7 @@ class Billing:
                 if current.status == "canceling":  # changed their mind: keep it running
                     return self._set_subscription(session, current, "active", now, cancel=False)
                 raise FailedPrecondition(f"you already have {self.plans[current.plan_id].name} until "
-                                         f"{_aware(current.current_period_end):%Y-%m-%d}", "already_subscribed")
+                                         f"{current.current_period_end:%Y-%m-%d}", "already_subscribed")
         result = self.provider.charge(token, plan.price_minor, self.settings.currency, f"subscription:{user_id}")
         if result.status == DECLINED:
             raise FailedPrecondition(f"the payment was declined: {result.message}", "payment_declined")
@@ -1033,7 +1003,7 @@ def _settle_destination(user_id: str, outcome: str, unit: str, same_day: bool) -
     return (user_id, USER_ALLOWANCE) if same_day else (PLATFORM, ISSUED)
 
 
-# Settling many holds at once (PostgreSQL): the generations' holds still held
+# Settling many holds at once: the generations' holds still held
 # are locked (in generation id order, like `settle`); each gets its transaction and
 # two entries per unit it holds (held -> the destination `rules` name); the
 # touched accounts are locked in ascending id order like Ledger.post does,

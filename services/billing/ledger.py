@@ -67,7 +67,7 @@ class Ledger:
         """Create accounts that do not exist yet (idempotent, race-safe)."""
         missing = [k for k in keys if k not in self._ids]
         if missing:
-            session.execute(insert_ignore(session, accounts),
+            session.execute(insert_ignore(accounts),
                             [{"owner": o, "kind": k, "unit": u, "balance": 0} for o, k, u in missing])
 
     def ids(self, session: Session, keys) -> dict[tuple[str, str, str], int]:
@@ -75,7 +75,7 @@ class Ledger:
         if wanted:
             owners = {k[0] for k in wanted}
             rows = session.execute(select(accounts.c.id, accounts.c.owner, accounts.c.kind, accounts.c.unit)
-                                   .where(one_of(session, accounts.c.owner, owners))).all()
+                                   .where(one_of(accounts.c.owner, owners))).all()
             for r in rows:
                 self._ids[(r.owner, r.kind, r.unit)] = r.id
             unknown = [k for k in wanted if k not in self._ids]
@@ -88,7 +88,7 @@ class Ledger:
 
     def balances(self, session: Session, keys, lock: bool = False) -> dict[tuple[str, str, str], int]:
         ids = self.ids(session, keys)
-        query = (select(accounts.c.id, accounts.c.balance).where(one_of(session, accounts.c.id, ids.values()))
+        query = (select(accounts.c.id, accounts.c.balance).where(one_of(accounts.c.id, ids.values()))
                  .order_by(accounts.c.id))
         if lock:
             query = query.with_for_update()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import RuntimeSettings, csv, non_negative_float, positive_int, setting
+from kinora.runtime.settings import DatabaseSettings, csv, non_negative_float, positive_int, setting
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def non_negative_int(raw: str) -> int:
 
 
 @dataclass(frozen=True)
-class BillingSettings(RuntimeSettings):
+class BillingSettings(DatabaseSettings):
     # Metering: two members overlap one batch's PostgreSQL work with the next one's decoding.
     consumer_threads: int = setting("KINORA_CONSUMER_THREADS", positive_int, 2,
                                     "event consumers per process (members of billing's consumer group)")

@@ -55,7 +55,7 @@ def ts(value: datetime | None) -> Timestamp | None:
     if value is None:
         return None
     stamp = Timestamp()
-    stamp.FromDatetime(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    stamp.FromDatetime(value)
     return stamp
 
 
@@ -188,9 +188,9 @@ class ConsentChecker:
 
     def read(self, session: Session, requester: str, ids: list[str]) -> tuple[list[Decision], dict[str, list]]:
         """Policy decisions plus, for cameos still allowed that have restrictions,
-        those restrictions (id, text) to match against the prompt. Portable
-        path (SQLite and PostgreSQL); `fastpath.PgConsentReader` does the same
-        in one prepared statement on PostgreSQL."""
+        those restrictions (id, text) to match against the prompt, in the
+        caller's session (the takedown safety net reads inside its transaction);
+        `fastpath.PgConsentReader` does the same in one prepared statement for CheckUse."""
         rows = {r.id: r for r in session.execute(self._facts_query(requester, ids))}
         decisions, to_match = self.decide_all(requester, ids, rows)
         texts: dict[str, list] = {}
@@ -362,8 +362,7 @@ class Cameos:
         changes = {}
         if user.handle and user.handle != row.owner_handle:
             changes["owner_handle"] = user.handle
-        verified_at = row.verified_at if row.verified_at.tzinfo else row.verified_at.replace(tzinfo=timezone.utc)
-        if row.verified and not user.cameo_verified and changed_at is not None and changed_at > verified_at:
+        if row.verified and not user.cameo_verified and changed_at is not None and changed_at > row.verified_at:
             changes["verified"] = False
         if user.age_group and user.age_group != row.owner_age_group:
             cap = effective_max_policy(user.age_group, s.execute(select(m.users.c.max_cameo_policy).where(

@@ -17,7 +17,7 @@ from kinora.feed.v1 import events_pb2 as feed_ev
 from kinora.generator.v1 import events_pb2 as gen_ev
 from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.runtime import auth
-from kinora.runtime.db import is_postgres, transaction
+from kinora.runtime.db import transaction
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
@@ -39,8 +39,8 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         self.cameos = domain.Cameos(m.tables)
         self.checker = domain.ConsentChecker(matcher)
         self.pool = ThreadPoolExecutor(db_workers, thread_name_prefix="cameo-db")
-        self.pg = PgConsentReader(ctx.settings.database_url) if is_postgres(ctx.engine) else None
-        self.fast = CoalescingReader(self.pg, self.pool, check_statements) if self.pg is not None else None
+        self.pg = PgConsentReader(ctx.settings.database_url)
+        self.fast = CoalescingReader(self.pg, self.pool, check_statements)
 
     async def _tx(self, fn, *args, wake: bool = False):
         """Run domain code in one transaction on a worker thread."""
@@ -209,18 +209,10 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
             if requester != caller.subject:
                 raise PermissionDenied("you can only check uses on your own behalf", "not_requester")
         requester, ids = self.checker.validate(requester, list(request.cameo_ids), request.prompt)
-        loop = asyncio.get_running_loop()
-
-        if self.fast is not None:
-            decisions, texts = await self.fast.read(requester, ids)
-        else:
-            def read():
-                with Session(self.ctx.engine) as s:
-                    return self.checker.read(s, requester, ids)
-            decisions, texts = await loop.run_in_executor(self.pool, read)
+        decisions, texts = await self.fast.read(requester, ids)
         if texts:
-            decisions = await loop.run_in_executor(None, self.checker.apply_restrictions, request.prompt,
-                                                   decisions, texts)
+            decisions = await asyncio.get_running_loop().run_in_executor(
+                None, self.checker.apply_restrictions, request.prompt, decisions, texts)
         reply = pb.CheckUseResponse(all_allowed=all(d.allowed for d in decisions))
         for d in decisions:
             CONSENT_CHECKS.labels(pb.DecisionReason.Name(d.reason)).inc()
@@ -345,8 +337,7 @@ def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: Restri
 
     async def stop_pool():
         servicer.pool.shutdown(wait=True)
-        if servicer.pg is not None:
-            servicer.pg.close()
+        servicer.pg.close()
     ctx.app.on_shutdown(stop_pool)
     return ctx
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import RuntimeSettings, boolean, port, positive_int, setting
+from kinora.runtime.settings import DatabaseSettings, boolean, port, positive_int, setting
 
 
 @dataclass(frozen=True)
-class CameoSettings(RuntimeSettings):
+class CameoSettings(DatabaseSettings):
     grpc_port: int = setting("KINORA_GRPC_PORT", port, 50052)
-    database_url: str = setting("KINORA_DATABASE_URL", str, "sqlite:///data/cameo.db")
     # Each worker holds one pooled connection (pool: 5 + 5 overflow) while it
     # runs; the relay and consumer need one each.
     db_workers: int = setting("KINORA_CAMEO_DB_WORKERS", positive_int, 6,

@@ -286,10 +286,10 @@ class TrendingCache:
     thread recomputes them all, so no request waits for the ranking query (the ids are
     re-checked for state when candidates are loaded). With a `PostFactsCache`, each
     recomputation also reads the listed posts' facts into it, so every request in every region
-    finds them there (PostgreSQL only); as they expire, requests read them again a few at a
-    time. The statement reads every public post of the window: ~100 ms of PostgreSQL CPU on the
-    benchmark's small dataset (100k posts), ~0.85 s on the full one (1M posts, 500k of them in
-    the last 7 days; 1.1-1.5 s when it also ranked them overall, which the regions' lists give).
+    finds them there; as they expire, requests read them again a few at a time. The statement
+    reads every public post of the window: ~100 ms of PostgreSQL CPU on the benchmark's small
+    dataset (100k posts), ~0.85 s on the full one (1M posts, 500k of them in the last 7 days;
+    1.1-1.5 s when it also ranked them overall, which the regions' lists give).
     So it runs every 5 minutes: a week's trending list changes slowly, and the
     counters that rank its posts come from the facts, seconds old at most."""
 
@@ -342,7 +342,7 @@ class TrendingCache:
         for post_id, region, _, _ in rows:
             if region:
                 lists.setdefault(region, []).append(post_id)
-        if self.facts is not None and rows and session.get_bind().dialect.name == "postgresql":
+        if self.facts is not None and rows:
             self.facts.read(session, [r[0] for r in rows])
         self._lists = (time.monotonic(), lists)
         return lists
@@ -388,7 +388,7 @@ class PostFactsCache:
             facts[post_id] = (now + self.ttl_s - step * (k % 32), author, numbers)
 
     def read(self, session: Session, ids: Sequence[str]) -> None:
-        """Read the facts of published posts among `ids` into the cache (PostgreSQL)."""
+        """Read the facts of published posts among `ids` into the cache."""
         with session.connection().connection.cursor(binary=True) as cur:
             cur.execute(_FACTS_SQL, dict(ids=_id_list(ids)))
             self.put(cur.fetchall())
@@ -433,7 +433,7 @@ SELECT p.id, p.author_user_id, {_NUMBERS_SQL}
 FROM posts p WHERE p.id = ANY(string_to_array(%(ids)s, ',')) AND p.state = {PUBLISHED}
 """
 
-# Everything GetFeed needs to know about the viewer, in one statement (PostgreSQL): the user
+# Everything GetFeed needs to know about the viewer, in one statement: the user
 # row (NULL columns if the feed doesn't know the user yet), the session's owner and count (the
 # session row locked, so pages of one session are served one at a time), today's count, whom
 # the viewer blocked or is blocked by, whom the viewer follows (and of those, who follows back),
@@ -589,8 +589,7 @@ class Feed:
     def warm_up(self) -> None:
         """Load the in-memory indexes, so that no request waits for their first load."""
         with self.sessions() as s:
-            if s.get_bind().dialect.name == "postgresql":
-                self.recent.refresh(s, force=True)
+            self.recent.refresh(s, force=True)
             self.prefs_index.refresh(s, force=True)
 
     # -- users ------------------------------------------------------------------
@@ -601,7 +600,7 @@ class Feed:
         row = session.execute(select(m.users).where(m.users.c.id == user_id)).mappings().first()
         if row is None:
             values = dict(id=user_id, handle=handle, teen=bool(teen), updated_at=utcnow())
-            session.execute(_upsert(session, m.users, values, ["id"], {}))
+            session.execute(_upsert(m.users, values, ["id"], {}))
             row = session.execute(select(m.users).where(m.users.c.id == user_id)).mappings().one()
         elif (handle and row["handle"] != handle) or (teen is not None and row["teen"] != teen):
             session.execute(update(m.users).where(m.users.c.id == user_id)
@@ -908,7 +907,7 @@ class Feed:
             self._visible_post(s, viewer_id, post_id)
             lk = m.likes.c
             if liked:
-                changed = s.execute(_upsert(s, m.likes, dict(user_id=viewer_id, post_id=post_id, created_at=utcnow()),
+                changed = s.execute(_upsert(m.likes, dict(user_id=viewer_id, post_id=post_id, created_at=utcnow()),
                                             ["user_id", "post_id"], None)).rowcount
             else:
                 changed = s.execute(delete(m.likes).where(lk.user_id == viewer_id, lk.post_id == post_id)).rowcount
@@ -969,7 +968,7 @@ class Feed:
     def see_less(self, viewer_id: str, post_id: str, note: str) -> None:
         with self.sessions.begin() as s:
             post = self._visible_post(s, viewer_id, post_id)
-            added = s.execute(_upsert(s, m.see_less, dict(user_id=viewer_id, post_id=post_id,
+            added = s.execute(_upsert(m.see_less, dict(user_id=viewer_id, post_id=post_id,
                                                          author_user_id=post["author_user_id"],
                                                          note=(note or "")[:500], created_at=utcnow()),
                                       ["user_id", "post_id"], None)).rowcount
@@ -1096,17 +1095,9 @@ class Feed:
         with self.sessions.begin() as s:
             if not session_id:
                 session_id = str(uuid.uuid4())
-            if s.get_bind().dialect.name == "postgresql":  # one statement, then one more for the page
-                user, state = self._viewer_state(s, viewer_id, handle, teen, session_id, today)
-                owner, session_items, served_today = state.session_owner, state.session_items, state.served_today
-            else:
-                user, state = self.ensure_user(s, viewer_id, handle, teen), None
-                session_row = s.execute(select(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
-                                        .with_for_update()).mappings().first()
-                owner = session_row["user_id"] if session_row else None
-                session_items = session_row["item_count"] if session_row else 0
-                served_today = s.execute(select(m.daily_counts.c.item_count).where(
-                    m.daily_counts.c.user_id == viewer_id, m.daily_counts.c.day == today)).scalar_one_or_none() or 0
+            # One statement, then one more for the page, which also records it as served (_PAGE_SQL).
+            user, state = self._viewer_state(s, viewer_id, handle, teen, session_id, today)
+            owner, session_items, served_today = state.session_owner, state.session_items, state.served_today
             if owner is not None and owner != viewer_id:
                 raise InvalidArgument("session_id must be one the feed returned to you", "invalid_session_id")
             cap = user["daily_item_cap"] if user["teen"] else 0
@@ -1117,17 +1108,6 @@ class Feed:
                 size = min(size, cap - served_today)
             personalized = not user["non_personalized"]
             items, timings, fallback = self._rank(s, user, size, personalized, now, state, session_id)
-            if state is None:  # PostgreSQL recorded all this with the page's rows (_PAGE_SQL)
-                if items:
-                    s.execute(_upsert(s, m.served, [dict(user_id=viewer_id, post_id=row["id"], served_at=now)
-                                                    for row, *_ in items], ["user_id", "post_id"], None))
-                    _bump(s, m.daily_counts, dict(user_id=viewer_id, day=today), len(items))
-                if owner is None:
-                    s.execute(insert(m.feed_sessions).values(id=session_id, user_id=viewer_id,
-                                                             item_count=len(items), started_at=now))
-                else:
-                    s.execute(update(m.feed_sessions).where(m.feed_sessions.c.id == session_id)
-                              .values(item_count=session_items + len(items)))
             session_items += len(items)
         nudge = ""
         if session_items >= self.config.nudge_after_items:
@@ -1141,19 +1121,16 @@ class Feed:
                         non_personalized=not personalized, timings=timings)
 
     def _rank(self, s: Session, user: dict, size: int, personalized: bool, now: datetime,
-              state: _ViewerState | None = None, session_id: str = ""):
+              state: _ViewerState, session_id: str):
         """The page as (row, source, reason, score) tuples, the time per stage, and whether it fell back.
-        With `state` (PostgreSQL) the page's rows are read and recorded as served in one statement."""
+        The page's rows are read and recorded as served in one statement."""
         t0 = time.perf_counter()
         viewer_id = user["id"]
         viewer = ViewerContext(user_id=viewer_id, now_ts=now.timestamp(), teen=user["teen"])
-        if state is not None:
-            if personalized and state.see_less_authors:
-                viewer.see_less_authors = state.see_less_authors
-                viewer.see_less_vectors = state.see_less_vectors
-            batch, blocked, seen = self._candidates(s, user, viewer, personalized, state)
-        else:
-            batch, blocked, seen = self._candidates_portable(s, user, viewer, personalized)
+        if personalized and state.see_less_authors:
+            viewer.see_less_authors = state.see_less_authors
+            viewer.see_less_vectors = state.see_less_vectors
+        batch, blocked, seen = self._candidates(s, user, viewer, personalized, state)
         t1 = time.perf_counter()
         fallback = False
         try:
@@ -1170,8 +1147,7 @@ class Feed:
             policy = PolicyConfig(max_per_author=policy.max_per_author, connected_share=0.0)
         picked = apply_policy(batch, scores, size, policy, blocked=blocked, seen=seen, viewer=viewer)
         picked_ids = [batch.post_ids[i] for i in picked]
-        rows = (self._page_rows(s, viewer_id, picked_ids) if state is None
-                else self._record_page(s, viewer_id, picked_ids, now, session_id, bool(user["teen"])))
+        rows = self._record_page(s, viewer_id, picked_ids, now, session_id, bool(user["teen"]))
         page = []
         for i in picked:
             row = rows.get(batch.post_ids[i])
@@ -1230,7 +1206,7 @@ class Feed:
 
     def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, state: _ViewerState):
         """Every candidate source and the candidates' scoring features, less what the viewer was
-        already served (PostgreSQL). Followees' newest posts, trending and preference ids come
+        already served. Followees' newest posts, trending and preference ids come
         from memory, with the facts of those `PostFactsCache` holds; one statement
         (`_CANDIDATES_SQL`) adds remixes, reads the other facts and drops what was served.
         Embeddings come from the preference index when it holds the current version, else from
@@ -1307,94 +1283,12 @@ class Feed:
 
     def _record_page(self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str,
                      teen: bool) -> dict[str, dict]:
-        """`_page_rows` and the served / today's count / session bookkeeping, in one statement (PostgreSQL)."""
+        """The page's rows still servable by id (`_PAGE_SQL`), recorded as served with today's
+        and the session's counts, in one statement."""
         with s.connection().connection.cursor(binary=True) as cur:
             cur.execute(_PAGE_SQL, dict(viewer=viewer_id, ids=_id_list(ids), now=now, day=now.date(),
                                         session=session_id, teen=teen))
             return {r[0]: dict(zip(_PAGE_COLUMNS, r)) for r in cur.fetchall()}
-
-    def _candidates_portable(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool):
-        """`_candidates` for databases other than PostgreSQL (the local stack's SQLite): a query
-        per source (first source wins for an id), then one for their rows. Same results, slower."""
-        viewer_id, limit, p = user["id"], self.config.candidates_per_source, m.posts.c
-        f, bl = m.follows.c, m.blocks.c
-        window = utcnow() - self._window()
-        blocked = set(s.execute(select(bl.blocked_id).where(bl.blocker_id == viewer_id)
-                                .union(select(bl.blocker_id).where(bl.blocked_id == viewer_id))).scalars())
-        source_of: dict[str, tuple[int, bool]] = {}  # id -> (source, a remix of the viewer's own post)
-
-        def add(ids, source, of_own=False):
-            for i in ids:
-                source_of.setdefault(i, (source, of_own))
-
-        following: set[str] = set()
-        if personalized:
-            following = set(s.execute(select(f.followee_id).where(f.follower_id == viewer_id)).scalars())
-            mutuals = set(s.execute(select(f.follower_id).where(
-                f.followee_id == viewer_id, f.follower_id.in_(following))).scalars()) if following else set()
-            if following:
-                rows = s.execute(select(p.id, p.author_user_id).where(
-                    p.author_user_id.in_(following), p.state == PUBLISHED, p.visibility.in_([PUBLIC, FOLLOWERS]),
-                    p.created_at > window).order_by(p.created_at.desc()).limit(limit)).all()
-                add([r.id for r in rows if r.author_user_id in mutuals], SOURCE.CANDIDATE_SOURCE_MUTUALS)
-                add([r.id for r in rows], SOURCE.CANDIDATE_SOURCE_FOLLOWING)
-            # Parents first (two index lookups), then their remixes by the remix_of index.
-            parents = set(s.execute(select(p.id).where(p.author_user_id == viewer_id)
-                                    .order_by(p.created_at.desc()).limit(500)).scalars())
-            parents |= set(s.execute(select(m.likes.c.post_id).where(m.likes.c.user_id == viewer_id)
-                                     .order_by(m.likes.c.created_at.desc()).limit(500)).scalars())
-            remix_rows = s.execute(select(p.id, p.remix_of_post_id).where(
-                p.remix_of_post_id.in_(parents), p.state == PUBLISHED, p.visibility == PUBLIC)
-                .order_by(p.created_at.desc()).limit(limit)).all() if parents else []
-            own = set(s.execute(select(p.id).where(p.id.in_({r.remix_of_post_id for r in remix_rows}),
-                                                   p.author_user_id == viewer_id)).scalars()) if remix_rows else set()
-            for r in remix_rows:
-                add([r.id], S_REMIXES, r.remix_of_post_id in own)
-        add(self.trending.get(s, user["region"], self.config.trending_days, limit), S_TRENDING)
-        if personalized:
-            add(self._preferred(s, viewer, user, limit), S_PREFERENCES)
-            sl = s.execute(select(m.see_less.c.post_id, m.see_less.c.author_user_id).where(
-                m.see_less.c.user_id == viewer_id).order_by(m.see_less.c.created_at.desc()).limit(20)).all()
-            if sl:
-                viewer.see_less_authors = frozenset(r.author_user_id for r in sl)
-                embs = s.execute(select(p.embedding).where(p.id.in_([r.post_id for r in sl]),
-                                                           p.embedding.is_not(None))).scalars().all()
-                if embs:
-                    viewer.see_less_vectors = np.frombuffer(b"".join(embs), dtype=np.float32).reshape(-1, DIM)
-        else:
-            recent = s.execute(select(p.id).where(p.state == PUBLISHED, p.visibility == PUBLIC)
-                               .order_by(p.created_at.desc()).limit(limit)).scalars()
-            add(recent, S_RECENT)
-        need_embeddings = viewer.pref_vectors is not None or viewer.see_less_vectors is not None
-        cols = [p.id, p.author_user_id, p.visibility, p.created_at, *(p[name] for name in _FEATURES)]
-        rows = s.execute(select(*cols, *([p.embedding] if need_embeddings else [])).where(
-            p.id.in_(list(source_of)), p.state == PUBLISHED)).all() if source_of else []
-        rows = [r for r in rows if r.visibility == PUBLIC or (r.visibility == FOLLOWERS and r.author_user_id in following)]
-        seen = set(s.execute(select(m.served.c.post_id).where(
-            m.served.c.user_id == viewer_id, m.served.c.post_id.in_([r.id for r in rows]))).scalars()) if rows else set()
-        batch = Candidates([r.id for r in rows], [r.author_user_id for r in rows],
-                           np.array([source_of[r.id][0] for r in rows], dtype=np.int64),
-                           np.array([r.created_at.timestamp() for r in rows], dtype=np.float64),
-                           {name: np.array([getattr(r, name) for r in rows], dtype=np.float64) for name in _FEATURES},
-                           visibility=np.array([r.visibility for r in rows], dtype=np.int64),
-                           of_own=np.array([source_of[r.id][1] for r in rows], dtype=bool))
-        if need_embeddings and rows:
-            batch.embeddings = np.vstack([vec_from(r.embedding) if r.embedding else np.zeros(DIM, dtype=np.float32)
-                                          for r in rows])
-        return batch, blocked, seen
-
-    def _page_rows(self, s: Session, viewer_id: str, ids: list[str]) -> dict[str, dict]:
-        """The full rows of the chosen items (with author handle and whether the
-        viewer liked each) by id, in one query; anything unpublished meanwhile is absent."""
-        if not ids:
-            return {}
-        p = m.posts.c
-        liked = (select(m.likes.c.post_id).where(m.likes.c.user_id == viewer_id, m.likes.c.post_id == p.id)
-                 .exists().label("liked_by_caller"))
-        return {r["id"]: dict(r) for r in s.execute(
-            select(*_POST_COLUMNS, func.coalesce(m.users.c.handle, "").label("author_handle"), liked)
-            .outerjoin(m.users, m.users.c.id == p.author_user_id)
-            .where(p.id.in_(ids), p.state == PUBLISHED)).mappings()}
 
     # -- event effects (called by handlers inside the consumer's transaction) ----------------
 
@@ -1486,27 +1380,12 @@ def _cap_message(cap: int) -> str:
             "The feed will be back tomorrow — maybe make something in the meantime?")
 
 
-def _insert(s: Session, table):
-    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite alike)."""
-    if s.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    from sqlalchemy.dialects import sqlite
-    return sqlite.insert(table)
-
-
-def _upsert(s: Session, table, values, keys: list[str], update_values: dict | None):
+def _upsert(table, values, keys: list[str], update_values: dict | None):
     """INSERT .. ON CONFLICT DO NOTHING (or DO UPDATE with `update_values`)."""
-    stmt = _insert(s, table).values(values)
+    stmt = postgresql.insert(table).values(values)
     if update_values:
         return stmt.on_conflict_do_update(index_elements=keys, set_=update_values)
     return stmt.on_conflict_do_nothing(index_elements=keys)
-
-
-def _bump(s: Session, table, key: dict, by: int) -> None:
-    """Add `by` to a counter row, creating it if needed, in one statement."""
-    stmt = _insert(s, table).values(dict(key, item_count=by))
-    s.execute(stmt.on_conflict_do_update(index_elements=list(key),
-                                         set_={"item_count": table.c.item_count + stmt.excluded.item_count}))
 
 
 def cursor_key(secret: str | None, internal_secret: str | None) -> bytes:

@@ -77,7 +77,7 @@ posts = Table(
     # A parent's newest remixes. Partial: most posts are no remix, and without the predicate the
     # planner, seeing one common value (''), would rather scan every post.
     Index("ix_posts_remix_of_created", "remix_of_post_id", "created_at",
-          postgresql_where=text("remix_of_post_id <> ''"), sqlite_where=text("remix_of_post_id <> ''")),
+          postgresql_where=text("remix_of_post_id <> ''")),
     # Newest public posts (non-personalized feed) and the preference index's incremental refresh.
     Index("ix_posts_created", "created_at"),
     Index("ix_posts_updated", "updated_at"),

@@ -73,8 +73,6 @@ def _ts(field, value) -> None:
     """A timezone-aware datetime into a Timestamp (seconds and nanos set directly: protobuf's
     FromDatetime is pure Python and showed in GetFeed's profile)."""
     if value is not None:
-        if value.tzinfo is None:  # naive means UTC, as FromDatetime reads it
-            value = value.replace(tzinfo=timezone.utc)
         micros = (value - _EPOCH) // _MICROSECOND
         field.seconds, field.nanos = micros // 1_000_000, micros % 1_000_000 * 1000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import RuntimeSettings, address, non_negative_float, positive_int, setting
+from kinora.runtime.settings import DatabaseSettings, address, non_negative_float, positive_int, setting
 
 
 def share(raw: str) -> float:
@@ -15,7 +15,7 @@ def share(raw: str) -> float:
 
 
 @dataclass(frozen=True)
-class FeedSettings(RuntimeSettings):
+class FeedSettings(DatabaseSettings):
     grpc_port: int = setting("KINORA_GRPC_PORT", int, 50063)
     cameo_addr: str | None = setting("KINORA_CAMEO_ADDR", address, None,
                                      "cameo service, for the consent re-check at publish time")

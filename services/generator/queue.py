@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import events_pb2
-from kinora.runtime.db import is_postgres, transaction
+from kinora.runtime.db import transaction
 from kinora.runtime.events import EventTables
 from services.generator import metrics
 from services.generator.domain import emit_generation, facts, now, stamp
@@ -62,9 +62,7 @@ class JobQueue:
             if not self.pool_active(session, pool_name):
                 return None
             query = (select(generations).where(g.status == "queued", g.model.in_(models))
-                     .order_by(g.tier.desc(), g.fair_rank, g.created_at).limit(1))
-            if is_postgres(session):
-                query = query.with_for_update(skip_locked=True)
+                     .order_by(g.tier.desc(), g.fair_rank, g.created_at).limit(1).with_for_update(skip_locked=True))
             row = session.execute(query).first()
             if row is None:
                 return None
@@ -155,9 +153,8 @@ class JobQueue:
         stamp_at = now()
         failed: list[str] = []
         with transaction(self.sessions) as session:
-            query = select(generations).where(g.status == "in_progress", g.lease_expires_at < stamp_at)
-            if is_postgres(session):
-                query = query.with_for_update(skip_locked=True)
+            query = (select(generations).where(g.status == "in_progress", g.lease_expires_at < stamp_at)
+                     .with_for_update(skip_locked=True))
             for row in session.execute(query).all():
                 if row.attempts >= self.max_attempts:
                     message = f"the job was interrupted {row.attempts} times (workers stopped responding)"

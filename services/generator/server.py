@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from kinora.cameo.v1 import events_pb2 as cameo_events
@@ -52,7 +52,7 @@ def media_ref(record: dict) -> pb.MediaRef:
 
 def _ts(target, value: datetime | None) -> None:
     if value is not None:
-        target.FromDatetime(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+        target.FromDatetime(value)
 
 
 def to_proto(view: GenerationView) -> pb.Generation:

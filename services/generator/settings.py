@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import (RuntimeSettings, address, boolean, non_negative_float, positive_int,
+from kinora.runtime.settings import (DatabaseSettings, address, boolean, non_negative_float, positive_int,
                                      setting)
 
 DEFAULT_MODELS = "standard=worldsim:standard,pro=worldsim:pro"
@@ -49,7 +49,7 @@ def pools(raw: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 @dataclass(frozen=True)
-class GeneratorSettings(RuntimeSettings):
+class GeneratorSettings(DatabaseSettings):
     grpc_port: int = setting("KINORA_GRPC_PORT", int, 50055)
     data_dir: str = setting("KINORA_DATA_DIR", str, ".kinora")
     blob_dir: str = setting("KINORA_BLOB_DIR", str, "", "where media is stored; default <data dir>/blobs/generator")

@@ -1,7 +1,8 @@
-"""Instant worker wake-up on PostgreSQL: whoever queues a job sends
-`NOTIFY kinora_generator_jobs` in the same transaction (delivered at commit);
-idle workers LISTEN instead of sleeping a full poll interval. Polling stays as
-the fallback (and is all SQLite gets)."""
+"""Instant worker wake-up: whoever queues a job sends `NOTIFY
+kinora_generator_jobs` in the same transaction (delivered at commit); idle
+workers LISTEN instead of sleeping a full poll interval. They still wake every
+poll interval: that covers a LISTEN that could not be set up, and the end of a
+worker's own pause after an outage, which nothing notifies."""
 
 from __future__ import annotations
 
@@ -11,15 +12,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from kinora.runtime.db import is_postgres
-
 CHANNEL = "kinora_generator_jobs"
 log = logging.getLogger("kinora.generator.worker")
 
 
 def notify_job_queued(session: Session) -> None:
-    if is_postgres(session):
-        session.execute(text(f"NOTIFY {CHANNEL}"))
+    session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 class JobListener:
@@ -34,8 +32,6 @@ class JobListener:
 
     @classmethod
     def for_url(cls, database_url: str) -> "JobListener | None":
-        if make_url(database_url).get_backend_name() != "postgresql":
-            return None
         try:
             return cls(database_url)
         except Exception:  # noqa: BLE001 - polling still works without it

@@ -56,16 +56,9 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything here is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
 def _ts(target, value: datetime | None) -> None:
     if value is not None:
-        target.FromDatetime(_aware(value))
+        target.FromDatetime(value)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -104,7 +97,7 @@ def normalise_invite(raw: str) -> str:
 
 
 def encode_cursor(created_at: datetime, key: str) -> str:
-    raw = json.dumps([_aware(created_at).isoformat(), key]).encode()
+    raw = json.dumps([created_at.isoformat(), key]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -267,7 +260,7 @@ class Identity:
                     raise InvalidArgument("that invite code does not exist; check it and try again", "invalid_invite")
                 if invite.used_by_user_id is not None:
                     raise FailedPrecondition("that invite code has already been used", "invite_used")
-                if _aware(invite.expires_at) <= now:
+                if invite.expires_at <= now:
                     raise FailedPrecondition("that invite code has expired; ask for a new one", "invite_expired")
                 if s.execute(select(users.c.id).where(users.c.handle == handle)).first():
                     raise AlreadyExists(f"the handle {handle} is taken", "handle_taken")
@@ -405,7 +398,7 @@ class Identity:
                             .join(sessions, sessions.c.id == refresh_tokens.c.session_id)
                             .where(refresh_tokens.c.token_hash == sha256_hex(token))
                             .with_for_update()).first()
-            if row is None or row.session_revoked_at is not None or _aware(row.expires_at) <= now:
+            if row is None or row.session_revoked_at is not None or row.expires_at <= now:
                 raise invalid
             reused = row.spent_at is not None
             if reused:
@@ -570,7 +563,7 @@ class Identity:
                     raise InvalidArgument("api_key_id is required", "api_key_id_required")
                 row = s.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
                 if row is None or row.revoked_at is not None or (
-                        row.expires_at is not None and _aware(row.expires_at) <= now_utc()):
+                        row.expires_at is not None and row.expires_at <= now_utc()):
                     raise NotFound("no usable API key with that id", "api_key_not_found")
         if row.webhook_url is None:
             raise NotFound("this API key has no webhook endpoint", "no_webhook")
@@ -596,7 +589,7 @@ class Identity:
                 raise Unauthenticated("the API key is not valid", "invalid_api_key")
             if row.revoked_at is not None:
                 raise Unauthenticated("the API key has been revoked", "api_key_revoked")
-            if row.expires_at is not None and _aware(row.expires_at) <= now:
+            if row.expires_at is not None and row.expires_at <= now:
                 raise Unauthenticated("the API key has expired", "api_key_expired")
             s.execute(update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=now))
             user = self._user(s, row.user_id)
@@ -667,7 +660,7 @@ class Identity:
                              .with_for_update()).first()
             if link is None or link.status != "pending":
                 raise NotFound("that link code is not valid or was already used", "invalid_link_code")
-            if _aware(link.code_expires_at) <= now:
+            if link.code_expires_at <= now:
                 raise FailedPrecondition("that link code has expired; start a new link", "link_code_expired")
             if link.started_by_user_id == caller.subject:
                 raise FailedPrecondition("the other person must confirm the link", "confirm_own_link")
@@ -725,7 +718,7 @@ class Identity:
         out = []
         for row in rows:
             link = link_proto(row)
-            if row.status == "pending" and _aware(row.code_expires_at) <= now:
+            if row.status == "pending" and row.code_expires_at <= now:
                 link.status = identity_pb2.GUARDIAN_LINK_STATUS_EXPIRED
             out.append(link)
         return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import RuntimeSettings, boolean, positive_int, setting
+from kinora.runtime.settings import DatabaseSettings, boolean, positive_int, setting
 
 
 def regions(raw: str) -> tuple[str, ...]:
@@ -26,7 +26,7 @@ def non_negative_int(raw: str) -> int:
 
 
 @dataclass(frozen=True)
-class IdentitySettings(RuntimeSettings):
+class IdentitySettings(DatabaseSettings):
     allowed_regions: tuple[str, ...] = setting("KINORA_ALLOWED_REGIONS", regions, ("US", "CA"))
     invites_per_user: int = setting("KINORA_INVITES_PER_USER", non_negative_int, 5,
                                     "invites each cameo-verified user may create")

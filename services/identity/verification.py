@@ -25,7 +25,7 @@ from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from kinora.runtime.events import emit
 from services.identity import liveness
 from services.identity.blobs import BlobStore
-from services.identity.domain import AGE_GROUPS, VERIFICATIONS_TOPIC, Identity, _aware, _ts, now_utc, sha256_hex
+from services.identity.domain import AGE_GROUPS, VERIFICATIONS_TOPIC, Identity, _ts, now_utc, sha256_hex
 from services.identity.models import users, verifications
 
 K = identity_pb2
@@ -66,7 +66,7 @@ def check_records(checks: list[liveness.Check], heard_digits: str | None) -> lis
 
 def verification_proto(row, nonce: str = "") -> identity_pb2.Verification:
     status = row.status
-    if status == "pending" and _aware(row.expires_at) <= now_utc():
+    if status == "pending" and row.expires_at <= now_utc():
         status = "expired"
     msg = K.Verification(id=row.id, user_id=row.user_id, status=STATUS[status])
     msg.challenge.digits = " ".join(row.digits)
@@ -132,7 +132,7 @@ class Verifications:
             if row.status != "pending":
                 raise FailedPrecondition("this challenge was already used; start a new verification", "nonce_used")
             challenge = liveness.Challenge(digits=row.digits, head_turns=row.head_turns.split(),
-                                           nonce=row.nonce_hash, expires_at=_aware(row.expires_at))
+                                           nonce=row.nonce_hash, expires_at=row.expires_at)
             spent = {row.nonce_hash} if row.nonce_used_at is not None else set()
             nonce_check = liveness.check_nonce(challenge, sha256_hex(req.nonce), now, spent)
             if not nonce_check.passed:  # a wrong or expired nonce ends this challenge

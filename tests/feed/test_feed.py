@@ -377,16 +377,3 @@ def read_events(broker, topic, event_type, timeout_s=30.0):
     finally:
         consumer.close()
     return found
-
-
-@pytest.mark.parametrize("scenario", [test_ranking_rules, test_preferences_steer_ranking,
-                                      test_parental_cap_and_non_personalized], ids=lambda f: f.__name__[5:])
-async def test_ranking_on_sqlite(tmp_path, scenario):
-    """The local stack's SQLite takes the portable candidate path (a query per
-    source): the same scenarios hold there."""
-    from kinora.runtime.migrations import upgrade
-    from services.feed.server import MIGRATIONS
-
-    url = f"sqlite+pysqlite:///{tmp_path}/feed.db"
-    upgrade(MIGRATIONS, url)
-    await scenario(url)

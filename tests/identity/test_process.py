@@ -23,13 +23,14 @@ def run_identity(args, env, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def test_settings_are_checked_at_start(tmp_path):
+def test_settings_are_checked_at_start(pg_url):
     proc = run_identity([], {"KINORA_ALLOWED_REGIONS": "US,Canada", "KINORA_ARGON2_TIME_COST": "0",
-                             "KINORA_DATABASE_URL": f"sqlite:///{tmp_path}/id.db"})
+                             "KINORA_DATABASE_URL": ""})
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "KINORA_ALLOWED_REGIONS" in err and "KINORA_ARGON2_TIME_COST" in err
-    proc = run_identity([], {"KINORA_DATABASE_URL": f"sqlite:///{tmp_path}/id.db", "KINORA_INTERNAL_SECRET": "",
+    assert "KINORA_DATABASE_URL is required" in err and "postgresql+psycopg://" in err
+    proc = run_identity([], {"KINORA_DATABASE_URL": pg_url, "KINORA_INTERNAL_SECRET": "",
                              "KINORA_JWT_KEY_SECRET": "", "KINORA_JWT_PRIVATE_KEYS_DIR": ""})
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "KINORA_JWT_KEY_SECRET" in err

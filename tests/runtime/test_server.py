@@ -79,11 +79,22 @@ def test_lifecycle_serving_reflection_and_graceful_sigterm():
 
 
 def test_bad_settings_stop_startup_naming_the_variable():
-    proc = start_sample(free_port(), KINORA_GRPC_PORT="not-a-port", KINORA_DATABASE_URL="mysql://x/y")
+    proc = start_sample(free_port(), KINORA_GRPC_PORT="not-a-port", KINORA_LOG_LEVEL="loud")
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert "KINORA_GRPC_PORT='not-a-port' is not valid" in err
-    assert "KINORA_DATABASE_URL" in err and "unsupported database" in err
+    assert "KINORA_LOG_LEVEL='loud' is not valid" in err
+
+
+@pytest.mark.parametrize("raw", [None, "sqlite:///kinora.db", "mysql://x/y", "postgresql://kinora@db/feed"])
+def test_a_service_with_a_database_requires_a_postgresql_url(raw):
+    from kinora.runtime.settings import DatabaseSettings, SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as err:
+        load_settings(DatabaseSettings, {"KINORA_DATABASE_URL": raw} if raw else {})
+    assert "KINORA_DATABASE_URL" in str(err.value) and "postgresql+psycopg://" in str(err.value)
+    url = "postgresql+psycopg://kinora@db:5432/feed"
+    assert load_settings(DatabaseSettings, {"KINORA_DATABASE_URL": url}).database_url == url
 
 
 def test_port_in_use_is_a_clear_error():

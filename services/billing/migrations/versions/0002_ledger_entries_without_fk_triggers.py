@@ -26,43 +26,18 @@ _REFERENCES = [('ledger_entries_account_id_fkey', 'accounts', 'account_id'),
                ('ledger_entries_transaction_id_fkey', 'ledger_transactions', 'transaction_id')]
 
 
-def _entries(with_references: bool) -> sa.Table:
-    """The table as SQLite's batch mode rebuilds it (its constraints are unnamed there)."""
-    big = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
-    refs = ([sa.ForeignKeyConstraint(['account_id'], ['accounts.id']),
-             sa.ForeignKeyConstraint(['transaction_id'], ['ledger_transactions.id'])] if with_references else [])
-    return sa.Table('ledger_entries', sa.MetaData(),
-                    sa.Column('id', big, primary_key=True, autoincrement=True),
-                    sa.Column('transaction_id', sa.String(36), nullable=False),
-                    sa.Column('account_id', big, nullable=False),
-                    sa.Column('amount', sa.BigInteger(), nullable=False),
-                    sa.Column('balance_after', sa.BigInteger(), nullable=False),
-                    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-                    sa.Index('ix_ledger_entries_account_id', 'account_id', 'id'),
-                    sa.Index('ix_ledger_entries_transaction_id', 'transaction_id'),
-                    *refs)
-
-
 def upgrade() -> None:
     op.drop_index('ix_generation_outcomes_recorded_at', table_name='generation_outcomes')
     op.create_index('ix_generation_outcomes_recorded_at', 'generation_outcomes', ['recorded_at'],
                     postgresql_using='brin')
-    if op.get_bind().dialect.name == 'postgresql':
-        for name, _, _ in _REFERENCES:
-            op.drop_constraint(name, 'ledger_entries', type_='foreignkey')
-        op.drop_index('ix_ledger_entries_transaction_id', table_name='ledger_entries')
-        return
-    with op.batch_alter_table('ledger_entries', copy_from=_entries(False), recreate='always') as batch:
-        batch.drop_index('ix_ledger_entries_transaction_id')
+    for name, _, _ in _REFERENCES:
+        op.drop_constraint(name, 'ledger_entries', type_='foreignkey')
+    op.drop_index('ix_ledger_entries_transaction_id', table_name='ledger_entries')
 
 
 def downgrade() -> None:
     op.drop_index('ix_generation_outcomes_recorded_at', table_name='generation_outcomes')
     op.create_index('ix_generation_outcomes_recorded_at', 'generation_outcomes', ['recorded_at'])
-    if op.get_bind().dialect.name == 'postgresql':
-        op.create_index('ix_ledger_entries_transaction_id', 'ledger_entries', ['transaction_id'])
-        for name, table, column in _REFERENCES:
-            op.create_foreign_key(name, 'ledger_entries', table, [column], ['id'])
-        return
-    with op.batch_alter_table('ledger_entries', copy_from=_entries(True), recreate='always'):
-        pass  # the rebuild from `copy_from` (with its references) is the whole change
+    op.create_index('ix_ledger_entries_transaction_id', 'ledger_entries', ['transaction_id'])
+    for name, table, column in _REFERENCES:
+        op.create_foreign_key(name, 'ledger_entries', table, [column], ['id'])

@@ -23,8 +23,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('blocker_id', 'blocked_id')
     )
-    with op.batch_alter_table('blocks', schema=None) as batch_op:
-        batch_op.create_index('ix_blocks_blocked', ['blocked_id', 'blocker_id'], unique=False)
+    op.create_index('ix_blocks_blocked', 'blocks', ['blocked_id', 'blocker_id'], unique=False)
 
     op.create_table('comments',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -35,8 +34,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('comments', schema=None) as batch_op:
-        batch_op.create_index('ix_comments_post_created', ['post_id', 'created_at'], unique=False)
+    op.create_index('ix_comments_post_created', 'comments', ['post_id', 'created_at'], unique=False)
 
     op.create_table('daily_counts',
     sa.Column('user_id', sa.String(length=64), nullable=False),
@@ -57,8 +55,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('follower_id', 'followee_id')
     )
-    with op.batch_alter_table('follows', schema=None) as batch_op:
-        batch_op.create_index('ix_follows_followee', ['followee_id', 'follower_id'], unique=False)
+    op.create_index('ix_follows_followee', 'follows', ['followee_id', 'follower_id'], unique=False)
 
     op.create_table('generations',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -70,8 +67,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('generations', schema=None) as batch_op:
-        batch_op.create_index('ix_feed_generations_user', ['user_id', 'updated_at'], unique=False)
+    op.create_index('ix_feed_generations_user', 'generations', ['user_id', 'updated_at'], unique=False)
 
     op.create_table('likes',
     sa.Column('user_id', sa.String(length=64), nullable=False),
@@ -79,11 +75,10 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('user_id', 'post_id')
     )
-    with op.batch_alter_table('likes', schema=None) as batch_op:
-        batch_op.create_index('ix_likes_post', ['post_id'], unique=False)
+    op.create_index('ix_likes_post', 'likes', ['post_id'], unique=False)
 
     op.create_table('outbox',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('aggregate_type', sa.String(length=64), nullable=False),
     sa.Column('aggregate_id', sa.String(length=128), nullable=False),
@@ -123,10 +118,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('generation_id')
     )
-    with op.batch_alter_table('posts', schema=None) as batch_op:
-        batch_op.create_index('ix_posts_author_created', ['author_user_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_posts_region_created', ['region', 'created_at'], unique=False)
-        batch_op.create_index('ix_posts_remix_of', ['remix_of_post_id'], unique=False)
+    op.create_index('ix_posts_author_created', 'posts', ['author_user_id', 'created_at'], unique=False)
+    op.create_index('ix_posts_region_created', 'posts', ['region', 'created_at'], unique=False)
+    op.create_index('ix_posts_remix_of', 'posts', ['remix_of_post_id'], unique=False)
 
     op.create_table('processed_events',
     sa.Column('event_id', sa.String(length=36), nullable=False),
@@ -136,8 +130,7 @@ def upgrade() -> None:
     sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
-    with op.batch_alter_table('processed_events', schema=None) as batch_op:
-        batch_op.create_index('ix_processed_events_processed_at', ['processed_at'], unique=False)
+    op.create_index('ix_processed_events_processed_at', 'processed_events', ['processed_at'], unique=False)
 
     op.create_table('reports',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -148,8 +141,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('reports', schema=None) as batch_op:
-        batch_op.create_index('ix_reports_post', ['post_id'], unique=False)
+    op.create_index('ix_reports_post', 'reports', ['post_id'], unique=False)
 
     op.create_table('see_less',
     sa.Column('user_id', sa.String(length=64), nullable=False),
@@ -167,8 +159,7 @@ def upgrade() -> None:
     sa.Column('watch_ms', sa.Integer(), server_default='0', nullable=False),
     sa.PrimaryKeyConstraint('user_id', 'post_id')
     )
-    with op.batch_alter_table('served', schema=None) as batch_op:
-        batch_op.create_index('ix_served_user_viewed', ['user_id', 'viewed_at'], unique=False)
+    op.create_index('ix_served_user_viewed', 'served', ['user_id', 'viewed_at'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -190,46 +181,37 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('users')
-    with op.batch_alter_table('served', schema=None) as batch_op:
-        batch_op.drop_index('ix_served_user_viewed')
+    op.drop_index('ix_served_user_viewed', table_name='served')
 
     op.drop_table('served')
     op.drop_table('see_less')
-    with op.batch_alter_table('reports', schema=None) as batch_op:
-        batch_op.drop_index('ix_reports_post')
+    op.drop_index('ix_reports_post', table_name='reports')
 
     op.drop_table('reports')
-    with op.batch_alter_table('processed_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_processed_events_processed_at')
+    op.drop_index('ix_processed_events_processed_at', table_name='processed_events')
 
     op.drop_table('processed_events')
-    with op.batch_alter_table('posts', schema=None) as batch_op:
-        batch_op.drop_index('ix_posts_remix_of')
-        batch_op.drop_index('ix_posts_region_created')
-        batch_op.drop_index('ix_posts_author_created')
+    op.drop_index('ix_posts_remix_of', table_name='posts')
+    op.drop_index('ix_posts_region_created', table_name='posts')
+    op.drop_index('ix_posts_author_created', table_name='posts')
 
     op.drop_table('posts')
     op.drop_table('outbox')
-    with op.batch_alter_table('likes', schema=None) as batch_op:
-        batch_op.drop_index('ix_likes_post')
+    op.drop_index('ix_likes_post', table_name='likes')
 
     op.drop_table('likes')
-    with op.batch_alter_table('generations', schema=None) as batch_op:
-        batch_op.drop_index('ix_feed_generations_user')
+    op.drop_index('ix_feed_generations_user', table_name='generations')
 
     op.drop_table('generations')
-    with op.batch_alter_table('follows', schema=None) as batch_op:
-        batch_op.drop_index('ix_follows_followee')
+    op.drop_index('ix_follows_followee', table_name='follows')
 
     op.drop_table('follows')
     op.drop_table('feed_sessions')
     op.drop_table('daily_counts')
-    with op.batch_alter_table('comments', schema=None) as batch_op:
-        batch_op.drop_index('ix_comments_post_created')
+    op.drop_index('ix_comments_post_created', table_name='comments')
 
     op.drop_table('comments')
-    with op.batch_alter_table('blocks', schema=None) as batch_op:
-        batch_op.drop_index('ix_blocks_blocked')
+    op.drop_index('ix_blocks_blocked', table_name='blocks')
 
     op.drop_table('blocks')
     # ### end Alembic commands ###

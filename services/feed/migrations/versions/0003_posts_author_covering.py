@@ -15,13 +15,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('posts', schema=None) as batch_op:
-        batch_op.drop_index('ix_posts_author_created')
-        batch_op.create_index('ix_posts_author_created', ['author_user_id', 'created_at'], unique=False,
-                              postgresql_include=['id', 'state', 'visibility'])
+    op.drop_index('ix_posts_author_created', table_name='posts')
+    op.create_index('ix_posts_author_created', 'posts', ['author_user_id', 'created_at'], unique=False,
+                    postgresql_include=['id', 'state', 'visibility'])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('posts', schema=None) as batch_op:
-        batch_op.drop_index('ix_posts_author_created')
-        batch_op.create_index('ix_posts_author_created', ['author_user_id', 'created_at'], unique=False)
+    op.drop_index('ix_posts_author_created', table_name='posts')
+    op.create_index('ix_posts_author_created', 'posts', ['author_user_id', 'created_at'], unique=False)

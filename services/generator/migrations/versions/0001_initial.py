@@ -83,7 +83,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_local_billing_user_day', 'local_billing_reservations', ['user_id', 'day'], unique=False)
     op.create_table('outbox',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('aggregate_type', sa.String(length=64), nullable=False),
     sa.Column('aggregate_id', sa.String(length=128), nullable=False),

@@ -16,14 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('api_keys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('webhook_url', sa.String(length=2048), nullable=True))
-        batch_op.add_column(sa.Column('webhook_secret', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('webhook_updated_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('api_keys', sa.Column('webhook_url', sa.String(length=2048), nullable=True))
+    op.add_column('api_keys', sa.Column('webhook_secret', sa.String(length=64), nullable=True))
+    op.add_column('api_keys', sa.Column('webhook_updated_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('api_keys', schema=None) as batch_op:
-        batch_op.drop_column('webhook_updated_at')
-        batch_op.drop_column('webhook_secret')
-        batch_op.drop_column('webhook_url')
+    op.drop_column('api_keys', 'webhook_updated_at')
+    op.drop_column('api_keys', 'webhook_secret')
+    op.drop_column('api_keys', 'webhook_url')
