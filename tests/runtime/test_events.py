@@ -156,7 +156,7 @@ def test_no_event_is_lost_when_the_broker_is_killed_mid_stream(setup, tmp_path):
     running = consume()
     try:
         write_notes(engine, topic, 300)
-        wait_applied(engine, 300)
+        wait_applied(engine, 300, timeout=90)  # a group join can take long on a loaded machine
         running.close()  # the consumer is down (a deploy) while the broker takes more events
         write_notes(engine, topic, 300)
         deadline = time.monotonic() + 20
