@@ -224,7 +224,8 @@ class LocalStack:
         if shared:
             from sqlalchemy.engine import make_url
 
-            return make_url(shared).set(database=f"kinora_{service}").render_as_string(hide_password=False)
+            return (make_url(shared).set(drivername="postgresql+psycopg", database=f"kinora_{service}")
+                    .render_as_string(hide_password=False))
         return f"postgresql+psycopg://postgres@{self.addr('postgres')}/kinora_{service}"
 
     def _embedded_postgres_wanted(self) -> bool:

@@ -40,7 +40,7 @@ def running_stack(tmp_path_factory):
 
 def test_up_serves_everything_and_status_reports_it(running_stack):
     env, info, _ = running_stack
-    assert "broker" in info["components"]
+    assert {"postgres", "broker"} <= set(info["components"])
     out = subprocess.run([sys.executable, "-m", "kinora.cli.main", "status", "--json"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -89,3 +89,15 @@ def test_a_component_that_dies_while_starting_shows_its_last_log_lines(tmp_path)
     tail = log_tail(str(log))
     assert "address already in use" in tail and "line 29" in tail and "line 10" not in tail
     assert len(tail) < 1200
+
+
+def test_each_service_gets_its_own_database_on_the_chosen_server(tmp_path):
+    embedded = LocalStack(tmp_path / "home", env={"KINORA_POSTGRES_PORT": "25432"})
+    assert "postgres" in embedded.planned()
+    assert embedded.database_url("feed") == "postgresql+psycopg://postgres@127.0.0.1:25432/kinora_feed"
+
+    shared = LocalStack(tmp_path / "home", env={"KINORA_DATABASE_URL": "postgresql://kinora:pw@db.example:5432/x",
+                                                "KINORA_BILLING_DATABASE_URL": "postgresql+psycopg://b@ledger/bill"})
+    assert "postgres" not in shared.planned()  # an external server: nothing embedded starts
+    assert shared.database_url("feed") == "postgresql+psycopg://kinora:pw@db.example:5432/kinora_feed"
+    assert shared.database_url("billing") == "postgresql+psycopg://b@ledger/bill"
