@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 
+from kinora.runtime.egress import Egress, EgressPolicy
 from services.gateway import errors, rest, videos, webhooks
 from services.gateway.core import Gateway
 from services.gateway.settings import GatewaySettings
@@ -46,7 +47,10 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     from contextlib import asynccontextmanager
 
     gw = gateway or Gateway(settings)
-    registry = webhooks.WebhookRegistry(gw, settings.webhook_max_attempts, settings.webhook_backoff_s,
+    egress = Egress(EgressPolicy(development=settings.egress_development,
+                                 denied_networks=settings.egress_denied_cidrs, timeout_s=settings.webhook_timeout_s,
+                                 max_response_bytes=settings.webhook_max_response_bytes))
+    registry = webhooks.WebhookRegistry(gw, egress, settings.webhook_max_attempts, settings.webhook_backoff_s,
                                         settings.webhook_poll_s)
 
     @asynccontextmanager

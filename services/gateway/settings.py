@@ -1,11 +1,12 @@
 """Gateway settings: where the services are, the HTTP port, rate limits and
-webhook delivery. Environment variables only, validated at start-up."""
+webhook delivery and the egress policy for it. Environment variables only, validated at start-up."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import (RuntimeSettings, address, non_negative_float, port, positive_int,
+from kinora.runtime.egress import Network, cidrs
+from kinora.runtime.settings import (RuntimeSettings, address, boolean, non_negative_float, port, positive_int,
                                      setting)
 
 
@@ -40,3 +41,11 @@ class GatewaySettings(RuntimeSettings):
     webhook_max_attempts: int = setting("KINORA_WEBHOOK_MAX_ATTEMPTS", positive_int, 6)
     webhook_backoff_s: float = setting("KINORA_WEBHOOK_BACKOFF_SECONDS", non_negative_float, 2.0,
                                        "first retry delay; doubles each attempt")
+    webhook_timeout_s: float = setting("KINORA_WEBHOOK_TIMEOUT_SECONDS", non_negative_float, 10.0,
+                                       "the whole delivery: resolve, connect, send, answer")
+    webhook_max_response_bytes: int = setting("KINORA_WEBHOOK_MAX_RESPONSE_BYTES", positive_int, 64 * 1024)
+    # Outbound calls to user-given URLs (kinora.runtime.egress): https to public addresses only.
+    egress_development: bool = setting("KINORA_EGRESS_DEVELOPMENT", boolean, False,
+                                       "development only: allow http:// and loopback targets (the local stack)")
+    egress_denied_cidrs: tuple[Network, ...] = setting("KINORA_EGRESS_DENIED_CIDRS", cidrs, (),
+                                                       "the cluster's own ranges (pods, services), refused too")

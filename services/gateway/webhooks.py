@@ -5,7 +5,10 @@ with the key (so every gateway replica sees it and it outlives restarts);
 videos created with that key are watched until they finish, then the event is
 POSTed, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`,
 `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), and
-retried with doubling backoff until a 2xx or the attempts run out.
+retried with doubling backoff until a 2xx or the attempts run out. Every
+delivery goes through the egress helper (kinora.runtime.egress): https to a
+public address only, the address checked when the URL is set and again at each
+attempt, no redirects followed, the answer capped in size and time.
 
 Why polling rather than consuming generator events: the gateway owns no
 database or consumer group, and only videos created through a key with an
@@ -29,13 +32,13 @@ import uuid
 from dataclasses import dataclass, field
 
 import grpc
-import httpx
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from kinora.generator.v1 import generator_pb2 as gpb
 from kinora.identity.v1 import identity_pb2 as ipb
-from services.gateway.core import developer, gateway_of
+from kinora.runtime.egress import Egress, EgressError, EgressRefused
+from services.gateway.core import developer, gateway_of, require_scope
 from services.gateway.errors import ApiError
 
 log = logging.getLogger("kinora.gateway.webhooks")
@@ -67,14 +70,14 @@ class WebhookRegistry:
 
     KNOWN_S = 10.0
 
-    def __init__(self, gateway, max_attempts: int, backoff_s: float, poll_s: float):
-        self.gateway, self.max_attempts, self.backoff_s, self.poll_s = gateway, max_attempts, backoff_s, poll_s
+    def __init__(self, gateway, egress: Egress, max_attempts: int, backoff_s: float, poll_s: float):
+        self.gateway, self.egress = gateway, egress
+        self.max_attempts, self.backoff_s, self.poll_s = max_attempts, backoff_s, poll_s
         self.watches: dict[str, str] = {}  # video id -> api key id
         self.pending: list[Delivery] = []
         self.delivered: list[tuple[str, int]] = []  # (event id, http status), most recent last
         self._has_endpoint: dict[str, tuple[bool, float]] = {}  # api key id -> (has one, until)
         self._task: asyncio.Task | None = None
-        self._http = httpx.AsyncClient(timeout=10)
 
     async def endpoint(self, key_id: str) -> ipb.ApiKeyWebhook | None:
         """The key's endpoint with its secret, from identity; None if it has none (or the key
@@ -119,7 +122,6 @@ class WebhookRegistry:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        await self._http.aclose()
 
     async def _run(self) -> None:
         while True:
@@ -171,10 +173,11 @@ class WebhookRegistry:
                        "webhook-timestamp": str(timestamp),
                        "webhook-signature": sign(delivery.secret, delivery.event_id, timestamp, delivery.body)}
             status = 0
-            try:
-                status = (await self._http.post(delivery.url, content=delivery.body, headers=headers)).status_code
-            except httpx.HTTPError as exc:
-                log.info("webhook %s attempt %d failed: %s", delivery.event_id, delivery.attempt, exc)
+            try:  # the URL is checked again: its name may resolve elsewhere since it was set
+                status = (await self.egress.post(delivery.url, delivery.body, headers.items())).status
+            except EgressError as exc:
+                log.info("webhook %s attempt %d failed (%s): %s", delivery.event_id, delivery.attempt, exc.code,
+                         exc.message)
             if 200 <= status < 300 or delivery.attempt >= self.max_attempts:
                 self.pending.remove(delivery)
                 self.delivered.append((delivery.event_id, status))
@@ -190,16 +193,21 @@ class EndpointBody(BaseModel):
     url: str
 
 
-def _key_id(request: Request) -> str:
+def _key_id(request: Request, caller, scope: str) -> str:
     key_id = getattr(request.state, "api_key_id", "")
     if not key_id:
         raise ApiError(400, "api_key_required", "webhooks are configured per API key: call this with an API key")
+    require_scope(caller, scope)  # the key's own videos are what its webhook announces
     return key_id
 
 
 @router.post("/webhooks", status_code=201, summary="Set this API key's webhook endpoint")
 async def set_endpoint(body: EndpointBody, request: Request, caller=Depends(developer)):
-    key_id, g = _key_id(request), gateway_of(request)
+    key_id, g = _key_id(request, caller, "videos:write"), gateway_of(request)
+    try:
+        await request.app.state.webhooks.egress.check(body.url)
+    except EgressRefused as exc:
+        raise ApiError(400, exc.code, f"this webhook URL cannot be used: {exc.message}") from None
     hook = (await g.identity.SetApiKeyWebhook(ipb.SetApiKeyWebhookRequest(api_key_id=key_id, url=body.url),
                                               timeout=g.timeout)).webhook
     request.app.state.webhooks.changed(key_id)
@@ -208,7 +216,7 @@ async def set_endpoint(body: EndpointBody, request: Request, caller=Depends(deve
 
 @router.get("/webhooks", summary="This API key's webhook endpoint")
 async def get_endpoint(request: Request, caller=Depends(developer)):
-    key_id, g = _key_id(request), gateway_of(request)
+    key_id, g = _key_id(request, caller, "videos:read"), gateway_of(request)
     hook = (await g.identity.GetApiKeyWebhook(ipb.GetApiKeyWebhookRequest(api_key_id=key_id),
                                               timeout=g.timeout)).webhook
     return {"object": "webhook_endpoint", "url": hook.url, "events": EVENTS}
@@ -216,7 +224,7 @@ async def get_endpoint(request: Request, caller=Depends(developer)):
 
 @router.delete("/webhooks", summary="Remove this API key's webhook endpoint")
 async def delete_endpoint(request: Request, caller=Depends(developer)):
-    key_id, g = _key_id(request), gateway_of(request)
+    key_id, g = _key_id(request, caller, "videos:write"), gateway_of(request)
     await g.identity.DeleteApiKeyWebhook(ipb.DeleteApiKeyWebhookRequest(api_key_id=key_id), timeout=g.timeout)
     request.app.state.webhooks.changed(key_id)
     return {"object": "webhook_endpoint.deleted", "deleted": True}

@@ -100,10 +100,11 @@ def triton():
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def platform(tmp_path_factory, broker):
-    # Fast polling and short backoff so retries fit in seconds.
+    # Fast polling and short backoff so retries fit in seconds. The receiver is http:// on
+    # loopback, which only the egress development setting allows (tests/security checks the rest).
     async with running_platform(tmp_path_factory.mktemp("webhooks"), broker.bootstrap, user_burst=1000,
                                 key_burst=1000, webhook_poll_s=0.1, webhook_backoff_s=BACKOFF_S,
-                                webhook_max_attempts=MAX_ATTEMPTS) as p:
+                                webhook_max_attempts=MAX_ATTEMPTS, egress_development=True) as p:
         yield p
 
 
