@@ -13,12 +13,14 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import argon2
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -345,47 +347,73 @@ class Identity:
         refresh, refresh_exp = self._new_refresh(s, session_id, now, client_address)
         return self._pair(user_id, handle, teen, refresh, refresh_exp)
 
-    def _failures(self, s: Session, subject: str, since: datetime) -> int:
-        return s.execute(select(func.count()).select_from(signin_failures).where(
-            signin_failures.c.subject == subject, signin_failures.c.failed_at > since)).scalar_one()
+    def _count_attempt(self, s: Session, subject: str, limit: int, now: datetime,
+                       block_for: Callable[[int], timedelta]) -> bool:
+        """Count one sign-in attempt for `subject` in one statement (the row stays locked until the
+        transaction ends, so concurrent attempts each see the others); False while it is blocked.
+        From `limit` attempts on, each blocks the subject for block_for(attempts); a success lifts it."""
+        t = signin_failures
+        window_start = now - timedelta(seconds=self.settings.signin_window_s)
+        upsert = pg_insert(t).values(subject=subject, failures=1, last_attempt_at=now)
+        upsert = upsert.on_conflict_do_update(index_elements=[t.c.subject], set_={
+            "failures": case((t.c.last_attempt_at <= window_start, 1), else_=t.c.failures + 1),
+            "last_attempt_at": now}).returning(t.c.failures, t.c.blocked_until)
+        failures, blocked_until = s.execute(upsert).one()
+        if blocked_until is not None and blocked_until > now:
+            return False
+        if failures >= limit:
+            s.execute(update(t).where(t.c.subject == subject).values(blocked_until=now + block_for(failures)))
+        return True
 
     def sign_in(self, handle_raw: str, password: str, client_address: str) -> Issued:
         if not handle_raw.strip() or not password:
             raise InvalidArgument("handle and password are required", "credentials_required")
         handle = handle_raw.strip().lower()[:40]
+        address = client_address[:64]
         now = now_utc()
         window = timedelta(seconds=self.settings.signin_window_s)
-        # Failures are counted by the handle typed, whether or not it exists,
-        # so the limit itself reveals nothing about accounts.
-        account = f"account:{handle}"
-        limits = {account: self.settings.signin_max_failures_account}
-        if client_address:
-            limits[f"address:{client_address[:64]}"] = self.settings.signin_max_failures_address
-        # One connection and few round trips: this is the hot path next to argon2.
-        with transaction(self.sessions) as s:
-            failures = dict(s.execute(select(signin_failures.c.subject, func.count()).where(
-                signin_failures.c.subject.in_(list(limits)), signin_failures.c.failed_at > now - window)
-                .group_by(signin_failures.c.subject)).all())
-            if any(failures.get(subject, 0) >= limit for subject, limit in limits.items()):
+        # Attempts are counted per (handle typed, client) - so guessing at a handle from one place
+        # never locks its owner out elsewhere, and a handle that does not exist is throttled the same
+        # way (the limit reveals nothing) - and per client across all handles. Each attempt is
+        # counted before the password is checked and taken back if it was right.
+        pair, per_address = f"handle:{handle}@{address}", f"address:{address}"
+        limit = self.settings.signin_max_failures_account
+
+        def backoff(failures: int) -> timedelta:  # doubles with each failure past the limit, up to the window
+            return min(window, timedelta(seconds=self.settings.signin_backoff_s * 2 ** min(failures - limit, 20)))
+
+        with transaction(self.sessions) as s:  # a refusal rolls its counting back
+            allowed = not address or self._count_attempt(s, per_address, self.settings.signin_max_failures_address,
+                                                          now, lambda _: window)
+            allowed = allowed and self._count_attempt(s, pair, limit, now, backoff)
+            if not allowed:
                 minutes = max(1, self.settings.signin_window_s // 60)
                 raise ResourceExhausted(f"too many failed sign-in attempts; wait up to {minutes} minutes and "
                                         "try again", "signin_rate_limited")
             user = s.execute(select(users).where(users.c.handle == handle)).first()
-            try:
-                # An unknown handle costs the same hash as a known one.
-                ok = self.hasher.verify(user.password_hash if user else self._dummy_hash, password) and user is not None
-            except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
-                ok = False
-            if ok:
-                if failures.get(account):
-                    s.execute(delete(signin_failures).where(signin_failures.c.subject == account))
+        try:
+            # An unknown handle costs the same hash as a known one.
+            ok = self.hasher.verify(user.password_hash if user else self._dummy_hash, password) and user is not None
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            ok = False
+        with transaction(self.sessions) as s:
+            if not ok:
+                s.execute(delete(signin_failures).where(signin_failures.c.last_attempt_at < now - 2 * window,
+                                                        or_(signin_failures.c.blocked_until.is_(None),
+                                                            signin_failures.c.blocked_until < now)))
+            else:
+                s.execute(delete(signin_failures).where(signin_failures.c.subject == pair))
+                if address:
+                    t = signin_failures
+                    s.execute(update(t).where(t.c.subject == per_address).values(
+                        failures=func.greatest(t.c.failures - 1, 0),
+                        blocked_until=case((t.c.failures - 1 < self.settings.signin_max_failures_address, None),
+                                           else_=t.c.blocked_until)))
                 if self.hasher.check_needs_rehash(user.password_hash):  # parameters were raised since
                     s.execute(update(users).where(users.c.id == user.id)
                               .values(password_hash=self.hasher.hash(password)))
                 tokens = self._issue(s, user.id, user.handle, user.age_group == "teen", client_address)
                 return Issued(self._user_proto(s, user, own=True), tokens)
-            s.execute(signin_failures.insert(), [{"subject": sub, "failed_at": now} for sub in limits])
-            s.execute(delete(signin_failures).where(signin_failures.c.failed_at < now - 2 * window))
         raise Unauthenticated("the handle or password is not right", "invalid_credentials")
 
     def refresh(self, token: str, client_address: str) -> identity_pb2.TokenPair:

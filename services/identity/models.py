@@ -6,7 +6,6 @@ signing keys are encrypted."""
 from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
                         String, Table, Text)
 
-from kinora.runtime.db import BigId
 from kinora.runtime.events import define_event_tables
 
 metadata = MetaData()
@@ -70,13 +69,15 @@ refresh_tokens = Table(
     Column("client_address", String(64), nullable=False, default=""),
 )
 
+# One counter per subject, bumped atomically (INSERT ... ON CONFLICT DO UPDATE) before the password
+# is checked, so concurrent guesses are all counted; a success takes its attempt back.
 signin_failures = Table(
     "signin_failures", metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("subject", String(100), nullable=False),  # "account:<handle>" or "address:<ip>"
-    Column("failed_at", When, nullable=False),
-    Index("ix_signin_failures_subject_time", "subject", "failed_at"),
-    Index("ix_signin_failures_failed_at", "failed_at"),  # pruning old rows
+    Column("subject", String(120), primary_key=True),  # "address:<ip>" or "handle:<handle>@<ip>"
+    Column("failures", Integer, nullable=False),
+    Column("last_attempt_at", When, nullable=False),
+    Column("blocked_until", When, nullable=True),
+    Index("ix_signin_failures_last_attempt", "last_attempt_at"),  # pruning old rows
 )
 
 api_keys = Table(

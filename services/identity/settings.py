@@ -44,7 +44,12 @@ class IdentitySettings(DatabaseSettings):
     jwt_key_secret: str | None = setting("KINORA_JWT_KEY_SECRET", str, None)
     jwks_max_age_s: int = setting("KINORA_JWKS_MAX_AGE_SECONDS", positive_int, 300)
     signin_window_s: int = setting("KINORA_SIGNIN_WINDOW_SECONDS", positive_int, 900)
-    signin_max_failures_account: int = setting("KINORA_SIGNIN_MAX_FAILURES_PER_ACCOUNT", positive_int, 5)
+    # Failures of one handle from one client before it backs off (doubling from the backoff, up to
+    # the window); the account is never locked for everyone.
+    signin_max_failures_account: int = setting("KINORA_SIGNIN_MAX_FAILURES_PER_ACCOUNT", positive_int, 5,
+                                               "failures per handle and client before backing off")
+    signin_backoff_s: int = setting("KINORA_SIGNIN_BACKOFF_SECONDS", positive_int, 60,
+                                    "first wait after those failures; doubles with each further failure")
     signin_max_failures_address: int = setting("KINORA_SIGNIN_MAX_FAILURES_PER_ADDRESS", positive_int, 30)
     guardian_code_ttl_s: int = setting("KINORA_GUARDIAN_CODE_TTL_SECONDS", positive_int, 24 * 3600)
     teen_daily_feed_cap: int = setting("KINORA_TEEN_DAILY_FEED_CAP", positive_int, 60)
