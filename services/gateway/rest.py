@@ -220,6 +220,14 @@ async def list_guardian_links(request: Request, caller=Caller):
     return as_json(await g.identity.ListGuardianLinks(ipb.ListGuardianLinksRequest(), timeout=g.timeout))
 
 
+@router.post("/guardian/links/{link_id}/approve", tags=["guardians"])
+async def approve_guardian_link(link_id: str, request: Request, caller=Caller):
+    """The teen's current or previous guardian approves the teen's new guardian."""
+    g = gw(request)
+    return as_json(await g.identity.ApproveGuardianLink(ipb.ApproveGuardianLinkRequest(link_id=link_id),
+                                                        timeout=g.timeout))
+
+
 @router.delete("/guardian/links/{link_id}", tags=["guardians"])
 async def unlink_guardian(link_id: str, request: Request, caller=Caller):
     g = gw(request)

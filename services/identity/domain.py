@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import re
 import secrets
 import uuid
@@ -36,6 +37,8 @@ from services.identity.keys import KeyRing
 from services.identity.models import (api_keys, guardian_links, invites, parental_controls, refresh_tokens,
                                       sessions, signin_failures, users)
 from services.identity.settings import IdentitySettings
+
+log = logging.getLogger("kinora.identity")
 
 USERS_TOPIC = "kinora.identity.users.v1"
 VERIFICATIONS_TOPIC = "kinora.identity.verifications.v1"
@@ -124,6 +127,7 @@ def page_size(page) -> int:
 
 AGE_GROUPS = {"adult": common_pb2.AGE_GROUP_ADULT, "teen": common_pb2.AGE_GROUP_TEEN}
 LINK_STATUS = {"pending": identity_pb2.GUARDIAN_LINK_STATUS_PENDING, "active": identity_pb2.GUARDIAN_LINK_STATUS_ACTIVE,
+               "awaiting": identity_pb2.GUARDIAN_LINK_STATUS_AWAITING_APPROVAL,
                "unlinked": identity_pb2.GUARDIAN_LINK_STATUS_UNLINKED,
                "expired": identity_pb2.GUARDIAN_LINK_STATUS_EXPIRED}
 
@@ -173,7 +177,8 @@ def api_key_proto(row) -> identity_pb2.ApiKey:
 def link_proto(row) -> identity_pb2.GuardianLink:
     msg = identity_pb2.GuardianLink(id=row.id, guardian_user_id=row.guardian_user_id or "",
                                     teen_user_id=row.teen_user_id or "", status=LINK_STATUS[row.status],
-                                    unlinked_by_user_id=row.unlinked_by_user_id or "")
+                                    unlinked_by_user_id=row.unlinked_by_user_id or "",
+                                    approver_user_id=row.approver_user_id or "")
     for field in ("created_at", "confirmed_at", "unlinked_at"):
         _ts(getattr(msg, field), getattr(row, field))
     return msg
@@ -205,14 +210,17 @@ class Identity:
 
     # --- users --------------------------------------------------------------------------------
 
-    def _user_proto(self, s: Session, row, *, own: bool = False) -> identity_pb2.User:
+    def _user_proto(self, s: Session, row, *, own: bool = False, viewer: Principal | None = None) -> identity_pb2.User:
+        """The account as `viewer` may see it: age group and guardian only for the account itself,
+        its guardian and services (viewer None: the account's own reply, or an event)."""
         msg = identity_pb2.User(id=row.id, handle=row.handle, display_name=row.display_name, region=row.region,
-                                age_group=AGE_GROUPS[row.age_group], cameo_verified=row.cameo_verified)
+                                cameo_verified=row.cameo_verified)
         _ts(msg.created_at, row.created_at)
         _ts(msg.updated_at, row.updated_at)
-        if row.age_group == "teen":
-            msg.guardian_user_id = s.execute(select(guardian_links.c.guardian_user_id).where(
-                guardian_links.c.teen_user_id == row.id, guardian_links.c.status == "active")).scalar() or ""
+        guardian = self._active_guardian(s, row.id) if row.age_group == "teen" else None
+        if viewer is None or viewer.is_service or viewer.subject in (row.id, guardian):
+            msg.age_group = AGE_GROUPS[row.age_group]
+            msg.guardian_user_id = guardian or ""
         if own:
             msg.invites_remaining = self._invites_remaining(s, row)
         return msg
@@ -288,7 +296,7 @@ class Identity:
         if not user_id:
             raise InvalidArgument("user_id is required", "user_id_required")
         with self.sessions() as s:
-            return self._user_proto(s, self._user(s, user_id), own=caller.subject == user_id)
+            return self._user_proto(s, self._user(s, user_id), own=caller.subject == user_id, viewer=caller)
 
     def get_user_by_handle(self, caller: Principal, handle: str) -> identity_pb2.User:
         handle = normalise_handle(handle)
@@ -296,14 +304,14 @@ class Identity:
             row = s.execute(select(users).where(users.c.handle == handle)).first()
             if row is None:
                 raise NotFound(f"no user has the handle {handle}", "user_not_found")
-            return self._user_proto(s, row, own=caller.subject == row.id)
+            return self._user_proto(s, row, own=caller.subject == row.id, viewer=caller)
 
     def batch_get_users(self, caller: Principal, user_ids: list[str]) -> list[identity_pb2.User]:
         if len(user_ids) > 100:
             raise InvalidArgument("ask for at most 100 users at a time", "too_many_ids")
         with self.sessions() as s:
             rows = s.execute(select(users).where(users.c.id.in_(set(user_ids)))).all()
-            by_id = {r.id: self._user_proto(s, r, own=caller.subject == r.id) for r in rows}
+            by_id = {r.id: self._user_proto(s, r, own=caller.subject == r.id, viewer=caller) for r in rows}
         return [by_id[i] for i in dict.fromkeys(user_ids) if i in by_id]
 
     def update_profile(self, caller: Principal, req: identity_pb2.UpdateProfileRequest) -> identity_pb2.User:
@@ -664,11 +672,8 @@ class Identity:
             as_guardian = role == identity_pb2.GUARDIAN_ROLE_GUARDIAN
             if as_guardian and user.age_group != "adult":
                 raise FailedPrecondition("only adult accounts can be guardians", "guardian_must_be_adult")
-            if not as_guardian:
-                if user.age_group != "teen":
-                    raise FailedPrecondition("only teen accounts can link to a guardian as the teen", "not_a_teen")
-                if self._active_guardian(s, user.id):
-                    raise FailedPrecondition("you already have a guardian; unlink first", "already_linked")
+            if not as_guardian and user.age_group != "teen":
+                raise FailedPrecondition("only teen accounts can link to a guardian as the teen", "not_a_teen")
             s.execute(guardian_links.insert().values(
                 id=link_id, guardian_user_id=user.id if as_guardian else None,
                 teen_user_id=None if as_guardian else user.id, started_by_user_id=user.id, status="pending",
@@ -704,43 +709,106 @@ class Identity:
                                              "not_a_teen")
                 teen_id = user.id
             self._user(s, teen_id, lock=True)  # one guardian per teen, even under concurrent confirms
-            if self._active_guardian(s, teen_id):
-                raise FailedPrecondition("this teen already has a guardian; unlink first", "already_linked")
+            if self._active_guardian(s, teen_id) == guardian_id:
+                raise FailedPrecondition("you are already linked to each other", "already_linked")
             s.execute(update(guardian_links).where(guardian_links.c.id == link.id).values(
-                guardian_user_id=guardian_id, teen_user_id=teen_id, status="active", code_hash=None,
-                confirmed_at=now))
-            event = events_pb2.GuardianLinked(link_id=link.id, guardian_user_id=guardian_id, teen_user_id=teen_id)
-            event.occurred_at.FromDatetime(now)
-            self._emit_user(s, event, teen_id)
-            self._user_updated(s, teen_id)
+                guardian_user_id=guardian_id, teen_user_id=teen_id, code_hash=None))
+            approver = self._approver(s, teen_id, guardian_id)
+            if approver:  # the teen had a guardian: that guardian decides (approve_guardian_link)
+                s.execute(update(guardian_links).where(guardian_links.c.id == link.id).values(
+                    status="awaiting", approver_user_id=approver))
+            else:
+                self._activate(s, link.id, guardian_id, teen_id, now)
             return link_proto(s.execute(select(guardian_links).where(guardian_links.c.id == link.id)).one())
 
-    def unlink_guardian(self, caller: Principal, link_id: str) -> identity_pb2.GuardianLink:
+    def _approver(self, s: Session, teen_id: str, new_guardian: str) -> str | None:
+        """Who must approve a new guardian for this teen: the current guardian, or else the last one
+        (unless support ended that link); None when nobody was the teen's guardian before."""
+        current = self._active_guardian(s, teen_id)
+        if current:
+            return current
+        last = s.execute(select(guardian_links.c.guardian_user_id, guardian_links.c.unlinked_by_user_id).where(
+            guardian_links.c.teen_user_id == teen_id, guardian_links.c.status == "unlinked",
+            guardian_links.c.confirmed_at.is_not(None)).order_by(guardian_links.c.unlinked_at.desc()).limit(1)).first()
+        if last is None or (last.unlinked_by_user_id or "").startswith("service:") or last.guardian_user_id == new_guardian:
+            return None
+        return last.guardian_user_id
+
+    def _activate(self, s: Session, link_id: str, guardian_id: str, teen_id: str, now: datetime) -> None:
+        s.execute(update(guardian_links).where(guardian_links.c.id == link_id).values(
+            status="active", confirmed_at=now, approver_user_id=None))
+        event = events_pb2.GuardianLinked(link_id=link_id, guardian_user_id=guardian_id, teen_user_id=teen_id)
+        event.occurred_at.FromDatetime(now)
+        self._emit_user(s, event, teen_id)
+        self._user_updated(s, teen_id)
+
+    def _end_link(self, s: Session, link, by: str, now: datetime, reason: str = "") -> None:
+        s.execute(update(guardian_links).where(guardian_links.c.id == link.id).values(
+            status="unlinked", code_hash=None, unlinked_at=now, unlinked_by_user_id=by, unlink_reason=reason or None))
+        if link.status == "active":
+            # The event is how the guardian hears of it (notifications consume it), and the audit
+            # record of a support unlink.
+            event = events_pb2.GuardianUnlinked(link_id=link.id, guardian_user_id=link.guardian_user_id,
+                                                teen_user_id=link.teen_user_id, unlinked_by_user_id=by, reason=reason)
+            event.occurred_at.FromDatetime(now)
+            self._emit_user(s, event, link.teen_user_id)
+            self._user_updated(s, link.teen_user_id)
+
+    def approve_guardian_link(self, caller: Principal, link_id: str) -> identity_pb2.GuardianLink:
+        """The teen's current or previous guardian approves a new link; a current one is replaced."""
         if not link_id:
             raise InvalidArgument("link_id is required", "link_id_required")
         now = now_utc()
         with transaction(self.sessions) as s:
             link = s.execute(select(guardian_links).where(guardian_links.c.id == link_id).with_for_update()).first()
-            if link is None or caller.subject not in (link.guardian_user_id, link.teen_user_id):
+            if link is None or caller.subject not in (link.guardian_user_id, link.teen_user_id, link.approver_user_id):
                 raise NotFound("you have no guardian link with that id", "link_not_found")
-            if link.status not in ("active", "pending"):
+            if link.status != "awaiting":
+                raise FailedPrecondition("that link is not waiting for an approval", "link_not_awaiting")
+            self._user(s, link.teen_user_id, lock=True)
+            approver = self._approver(s, link.teen_user_id, link.guardian_user_id)
+            if caller.subject != approver:
+                raise PermissionDenied("only the teen's current or previous guardian can approve a new guardian",
+                                       "approver_only")
+            current = s.execute(select(guardian_links).where(guardian_links.c.teen_user_id == link.teen_user_id,
+                                                             guardian_links.c.status == "active")).first()
+            if current is not None:
+                self._end_link(s, current, caller.subject, now)
+            self._activate(s, link_id, link.guardian_user_id, link.teen_user_id, now)
+            return link_proto(s.execute(select(guardian_links).where(guardian_links.c.id == link_id)).one())
+
+    def unlink_guardian(self, caller: Principal, link_id: str, reason: str = "") -> identity_pb2.GuardianLink:
+        """An active link ends only by its guardian, or by support (the admin service) giving a
+        reason; a link not yet active may be withdrawn by anyone in it."""
+        if not link_id:
+            raise InvalidArgument("link_id is required", "link_id_required")
+        support = caller.is_service
+        reason = reason.strip()
+        if support and not reason:
+            raise InvalidArgument("support must give the reason for unlinking; it is kept with the link", "reason_required")
+        if len(reason) > 500:
+            raise InvalidArgument("the reason is at most 500 characters", "invalid_reason")
+        now = now_utc()
+        with transaction(self.sessions) as s:
+            link = s.execute(select(guardian_links).where(guardian_links.c.id == link_id).with_for_update()).first()
+            if link is None or not support and caller.subject not in (
+                    link.guardian_user_id, link.teen_user_id, link.approver_user_id):
+                raise NotFound("you have no guardian link with that id", "link_not_found")
+            if link.status not in ("active", "pending", "awaiting"):
                 raise FailedPrecondition(f"the link is already {link.status}", "link_not_active")
-            was_active = link.status == "active"
-            s.execute(update(guardian_links).where(guardian_links.c.id == link_id).values(
-                status="unlinked", code_hash=None, unlinked_at=now, unlinked_by_user_id=caller.subject))
-            if was_active:
-                # The event is how the guardian hears of it (notifications consume it).
-                event = events_pb2.GuardianUnlinked(link_id=link_id, guardian_user_id=link.guardian_user_id,
-                                                    teen_user_id=link.teen_user_id, unlinked_by_user_id=caller.subject)
-                event.occurred_at.FromDatetime(now)
-                self._emit_user(s, event, link.teen_user_id)
-                self._user_updated(s, link.teen_user_id)
+            if link.status == "active" and not support and caller.subject != link.guardian_user_id:
+                raise PermissionDenied("only your guardian can end this link", "guardian_only")
+            if support:
+                log.warning("support unlinked guardian link %s (teen %s, guardian %s) as %s: %s", link_id,
+                            link.teen_user_id, link.guardian_user_id, caller.subject, reason)
+            self._end_link(s, link, caller.subject, now, reason if support else "")
             return link_proto(s.execute(select(guardian_links).where(guardian_links.c.id == link_id)).one())
 
     def list_guardian_links(self, caller: Principal) -> list[identity_pb2.GuardianLink]:
         with self.sessions() as s:
             rows = s.execute(select(guardian_links).where(or_(guardian_links.c.guardian_user_id == caller.subject,
-                                                              guardian_links.c.teen_user_id == caller.subject))
+                                                              guardian_links.c.teen_user_id == caller.subject,
+                                                              guardian_links.c.approver_user_id == caller.subject))
                              .order_by(guardian_links.c.created_at.desc())).all()
         now = now_utc()
         out = []

@@ -106,13 +106,16 @@ guardian_links = Table(
     Column("guardian_user_id", Id, ForeignKey("users.id"), nullable=True),  # null until confirmed, if the teen started
     Column("teen_user_id", Id, ForeignKey("users.id"), nullable=True),
     Column("started_by_user_id", Id, ForeignKey("users.id"), nullable=False),
-    Column("status", String(10), nullable=False),  # pending | active | unlinked | expired
+    Column("status", String(10), nullable=False),  # pending | awaiting | active | unlinked | expired
     Column("code_hash", Hash, nullable=True, unique=True),  # cleared once used
     Column("code_expires_at", When, nullable=False),
     Column("created_at", When, nullable=False),
     Column("confirmed_at", When, nullable=True),
     Column("unlinked_at", When, nullable=True),
-    Column("unlinked_by_user_id", Id, nullable=True),
+    Column("unlinked_by_user_id", Id, nullable=True),  # a user id, or "service:admin" (support)
+    Column("unlink_reason", String(500), nullable=True),  # support's reason: the audit record
+    # While awaiting: the teen's current or previous guardian, whose approval the link needs.
+    Column("approver_user_id", Id, nullable=True),
     Index("ix_guardian_links_teen", "teen_user_id", "status"),
     Index("ix_guardian_links_guardian", "guardian_user_id", "status"),
 )

@@ -152,9 +152,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         link = await self._run(self.identity.confirm_guardian_link, _user_caller(), request.code)
         return pb.ConfirmGuardianLinkResponse(link=link)
 
+    async def ApproveGuardianLink(self, request, context):
+        return pb.ApproveGuardianLinkResponse(link=await self._run(self.identity.approve_guardian_link,
+                                                                   _user_caller(), request.link_id))
+
     async def UnlinkGuardian(self, request, context):
-        return pb.UnlinkGuardianResponse(link=await self._run(self.identity.unlink_guardian, _user_caller(),
-                                                              request.link_id))
+        caller = auth.require_user_or_service()
+        if caller.is_service:
+            auth.require_service("admin")  # support, through the operators' admin tools
+        elif caller.kind != "user":
+            raise PermissionDenied("this call needs a signed-in person, not an API key", "user_required")
+        return pb.UnlinkGuardianResponse(link=await self._run(self.identity.unlink_guardian, caller,
+                                                              request.link_id, request.reason))
 
     async def ListGuardianLinks(self, request, context):
         links = await self._run(self.identity.list_guardian_links, _user_caller(), changes=False)

@@ -403,11 +403,13 @@ async def test_guardian_link_controls_and_unlink(idsvc):
                                                    metadata=smd))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    # The teen unlinks; the guardian hears of it through the event.
+    # Only the guardian unlinks (tests/security/test_teen_controls.py has the rest); the event records it.
     err = await rpc_error(stub.UnlinkGuardian(pb.UnlinkGuardianRequest(link_id=linked.link.id), metadata=smd))
     assert err.code() == grpc.StatusCode.NOT_FOUND
-    gone = await stub.UnlinkGuardian(pb.UnlinkGuardianRequest(link_id=linked.link.id), metadata=tmd)
-    assert gone.link.status == pb.GUARDIAN_LINK_STATUS_UNLINKED and gone.link.unlinked_by_user_id == teen.user.id
+    err = await rpc_error(stub.UnlinkGuardian(pb.UnlinkGuardianRequest(link_id=linked.link.id), metadata=tmd))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    gone = await stub.UnlinkGuardian(pb.UnlinkGuardianRequest(link_id=linked.link.id), metadata=pmd)
+    assert gone.link.status == pb.GUARDIAN_LINK_STATUS_UNLINKED and gone.link.unlinked_by_user_id == parent.user.id
     err = await rpc_error(stub.SetParentalControls(pb.SetParentalControlsRequest(teen_user_id=teen.user.id,
                                                                                  controls=new), metadata=pmd))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -417,7 +419,7 @@ async def test_guardian_link_controls_and_unlink(idsvc):
                      "ParentalControlsChanged", "GuardianUnlinked", "UserUpdated"]
     [unlinked] = [events_pb2.GuardianUnlinked.FromString(r.payload)
                   for r in idsvc.outbox("kinora.identity.v1.GuardianUnlinked")]
-    assert unlinked.guardian_user_id == parent.user.id and unlinked.unlinked_by_user_id == teen.user.id
+    assert unlinked.guardian_user_id == parent.user.id and unlinked.unlinked_by_user_id == parent.user.id
     [changed] = [events_pb2.ParentalControlsChanged.FromString(r.payload)
                  for r in idsvc.outbox("kinora.identity.v1.ParentalControlsChanged")][1:]
     assert changed.guardian_user_id == parent.user.id and changed.controls.daily_feed_item_cap == 20

@@ -74,6 +74,9 @@ MATRIX = {
         role=idn.GUARDIAN_ROLE_GUARDIAN), "U A A V A D U"),
     "identity.IdentityService/ConfirmGuardianLink": (lambda P: idn.ConfirmGuardianLinkRequest(code="nope"),
                                                      "U N N N N D U"),
+    # The link is active, not awaiting an approval: the two in it get past authorisation only.
+    "identity.IdentityService/ApproveGuardianLink": (lambda P: idn.ApproveGuardianLinkRequest(
+        link_id=P.guardian_link_id), "U N N V V D U"),
     "identity.IdentityService/ListGuardianLinks": (lambda P: idn.ListGuardianLinksRequest(), "U A A A A D U"),
     "identity.IdentityService/SetParentalControls": (lambda P: idn.SetParentalControlsRequest(
         teen_user_id=P.teen["id"], controls=idn.ParentalControls(daily_feed_item_cap=10, max_cameo_policy=co.CAMEO_POLICY_ONLY_ME)),
@@ -215,8 +218,9 @@ MATRIX = {
         generation_id=P.generation_id), "U N N N N A U"),
     "feed.FeedService/DeletePost": (lambda P: fe.DeletePostRequest(post_id=P.post_id), "U D N D D A U"),
     "cameo.CameoService/DeleteCameo": (lambda P: ca.DeleteCameoRequest(cameo_id=P.cameo_id), "U D V D D A U"),
+    # Only the guardian ends an active link (support does it as the admin service, with a reason).
     "identity.IdentityService/UnlinkGuardian": (lambda P: idn.UnlinkGuardianRequest(link_id=P.guardian_link_id),
-                                                "U N N A V D U"),
+                                                "U N N D A D D"),
     "identity.IdentityService/RevokeApiKey": (lambda P: idn.RevokeApiKeyRequest(api_key_id=P.api_key_id),
                                               "U N A N N D U"),
     "identity.IdentityService/SignOut": (lambda P: idn.SignOutRequest(all_sessions=True), "V A A A A V V"),

@@ -44,18 +44,20 @@ class GuardianLinked(_message.Message):
     def __init__(self, link_id: _Optional[str] = ..., guardian_user_id: _Optional[str] = ..., teen_user_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GuardianUnlinked(_message.Message):
-    __slots__ = ("link_id", "guardian_user_id", "teen_user_id", "unlinked_by_user_id", "occurred_at")
+    __slots__ = ("link_id", "guardian_user_id", "teen_user_id", "unlinked_by_user_id", "occurred_at", "reason")
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
     GUARDIAN_USER_ID_FIELD_NUMBER: _ClassVar[int]
     TEEN_USER_ID_FIELD_NUMBER: _ClassVar[int]
     UNLINKED_BY_USER_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     link_id: str
     guardian_user_id: str
     teen_user_id: str
     unlinked_by_user_id: str
     occurred_at: _timestamp_pb2.Timestamp
-    def __init__(self, link_id: _Optional[str] = ..., guardian_user_id: _Optional[str] = ..., teen_user_id: _Optional[str] = ..., unlinked_by_user_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    reason: str
+    def __init__(self, link_id: _Optional[str] = ..., guardian_user_id: _Optional[str] = ..., teen_user_id: _Optional[str] = ..., unlinked_by_user_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ParentalControlsChanged(_message.Message):
     __slots__ = ("teen_user_id", "guardian_user_id", "controls", "occurred_at")

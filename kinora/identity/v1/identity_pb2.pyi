@@ -24,6 +24,7 @@ class GuardianLinkStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     GUARDIAN_LINK_STATUS_ACTIVE: _ClassVar[GuardianLinkStatus]
     GUARDIAN_LINK_STATUS_UNLINKED: _ClassVar[GuardianLinkStatus]
     GUARDIAN_LINK_STATUS_EXPIRED: _ClassVar[GuardianLinkStatus]
+    GUARDIAN_LINK_STATUS_AWAITING_APPROVAL: _ClassVar[GuardianLinkStatus]
 
 class HeadTurn(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -59,6 +60,7 @@ GUARDIAN_LINK_STATUS_PENDING: GuardianLinkStatus
 GUARDIAN_LINK_STATUS_ACTIVE: GuardianLinkStatus
 GUARDIAN_LINK_STATUS_UNLINKED: GuardianLinkStatus
 GUARDIAN_LINK_STATUS_EXPIRED: GuardianLinkStatus
+GUARDIAN_LINK_STATUS_AWAITING_APPROVAL: GuardianLinkStatus
 HEAD_TURN_UNSPECIFIED: HeadTurn
 HEAD_TURN_LEFT: HeadTurn
 HEAD_TURN_RIGHT: HeadTurn
@@ -443,7 +445,7 @@ class ExchangeApiKeyResponse(_message.Message):
     def __init__(self, access_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_id: _Optional[str] = ..., api_key_id: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GuardianLink(_message.Message):
-    __slots__ = ("id", "guardian_user_id", "teen_user_id", "status", "created_at", "confirmed_at", "unlinked_at", "unlinked_by_user_id")
+    __slots__ = ("id", "guardian_user_id", "teen_user_id", "status", "created_at", "confirmed_at", "unlinked_at", "unlinked_by_user_id", "approver_user_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     GUARDIAN_USER_ID_FIELD_NUMBER: _ClassVar[int]
     TEEN_USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -452,6 +454,7 @@ class GuardianLink(_message.Message):
     CONFIRMED_AT_FIELD_NUMBER: _ClassVar[int]
     UNLINKED_AT_FIELD_NUMBER: _ClassVar[int]
     UNLINKED_BY_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     guardian_user_id: str
     teen_user_id: str
@@ -460,7 +463,8 @@ class GuardianLink(_message.Message):
     confirmed_at: _timestamp_pb2.Timestamp
     unlinked_at: _timestamp_pb2.Timestamp
     unlinked_by_user_id: str
-    def __init__(self, id: _Optional[str] = ..., guardian_user_id: _Optional[str] = ..., teen_user_id: _Optional[str] = ..., status: _Optional[_Union[GuardianLinkStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unlinked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unlinked_by_user_id: _Optional[str] = ...) -> None: ...
+    approver_user_id: str
+    def __init__(self, id: _Optional[str] = ..., guardian_user_id: _Optional[str] = ..., teen_user_id: _Optional[str] = ..., status: _Optional[_Union[GuardianLinkStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unlinked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unlinked_by_user_id: _Optional[str] = ..., approver_user_id: _Optional[str] = ...) -> None: ...
 
 class StartGuardianLinkRequest(_message.Message):
     __slots__ = ("role",)
@@ -490,11 +494,25 @@ class ConfirmGuardianLinkResponse(_message.Message):
     link: GuardianLink
     def __init__(self, link: _Optional[_Union[GuardianLink, _Mapping]] = ...) -> None: ...
 
-class UnlinkGuardianRequest(_message.Message):
+class ApproveGuardianLinkRequest(_message.Message):
     __slots__ = ("link_id",)
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
     link_id: str
     def __init__(self, link_id: _Optional[str] = ...) -> None: ...
+
+class ApproveGuardianLinkResponse(_message.Message):
+    __slots__ = ("link",)
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    link: GuardianLink
+    def __init__(self, link: _Optional[_Union[GuardianLink, _Mapping]] = ...) -> None: ...
+
+class UnlinkGuardianRequest(_message.Message):
+    __slots__ = ("link_id", "reason")
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    link_id: str
+    reason: str
+    def __init__(self, link_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class UnlinkGuardianResponse(_message.Message):
     __slots__ = ("link",)

@@ -143,6 +143,11 @@ class IdentityServiceStub:
                 request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ConfirmGuardianLinkRequest.SerializeToString,
                 response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ConfirmGuardianLinkResponse.FromString,
                 _registered_method=True)
+        self.ApproveGuardianLink = channel.unary_unary(
+                '/kinora.identity.v1.IdentityService/ApproveGuardianLink',
+                request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ApproveGuardianLinkRequest.SerializeToString,
+                response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ApproveGuardianLinkResponse.FromString,
+                _registered_method=True)
         self.UnlinkGuardian = channel.unary_unary(
                 '/kinora.identity.v1.IdentityService/UnlinkGuardian',
                 request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.UnlinkGuardianRequest.SerializeToString,
@@ -312,13 +317,21 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StartGuardianLink(self, request, context):
-        """Guardians and teens: one side starts and gets a code, the other confirms.
+        """Guardians and teens: one side starts and gets a code, the other confirms. A teen who has or
+        had a guardian gets the new link only once that guardian approves it (ApproveGuardianLink).
+        Only the guardian unlinks an active link (or the operators' admin service, with a reason).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ConfirmGuardianLink(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveGuardianLink(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -469,6 +482,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ConfirmGuardianLink,
                     request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ConfirmGuardianLinkRequest.FromString,
                     response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ConfirmGuardianLinkResponse.SerializeToString,
+            ),
+            'ApproveGuardianLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveGuardianLink,
+                    request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ApproveGuardianLinkRequest.FromString,
+                    response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ApproveGuardianLinkResponse.SerializeToString,
             ),
             'UnlinkGuardian': grpc.unary_unary_rpc_method_handler(
                     servicer.UnlinkGuardian,
@@ -1055,6 +1073,33 @@ class IdentityService:
             '/kinora.identity.v1.IdentityService/ConfirmGuardianLink',
             kinora_dot_identity_dot_v1_dot_identity__pb2.ConfirmGuardianLinkRequest.SerializeToString,
             kinora_dot_identity_dot_v1_dot_identity__pb2.ConfirmGuardianLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveGuardianLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.identity.v1.IdentityService/ApproveGuardianLink',
+            kinora_dot_identity_dot_v1_dot_identity__pb2.ApproveGuardianLinkRequest.SerializeToString,
+            kinora_dot_identity_dot_v1_dot_identity__pb2.ApproveGuardianLinkResponse.FromString,
             options,
             channel_credentials,
             insecure,
