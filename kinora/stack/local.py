@@ -381,8 +381,8 @@ class LocalStack:
                 self._spawn(Component(f"generator-worker-{w}", "worker", ""),
                             [py, "-m", "services.generator.worker"], worker_env)
         if "gateway" in names:
-            gw_env = {**env, "KINORA_HTTP_PORT": str(self.ports["gateway"]),
-                      "KINORA_METRICS_PORT": self.metrics_port(9)}
+            gw_env = {"KINORA_EGRESS_DEVELOPMENT": "true",  # webhooks to a receiver on this machine, over http
+                      **env, "KINORA_HTTP_PORT": str(self.ports["gateway"]), "KINORA_METRICS_PORT": self.metrics_port(9)}
             self._spawn(Component("gateway", "http", self.addr("gateway"),
                                   health_url=f"http://{self.addr('gateway')}/readyz"),
                         [py, "-m", "services.gateway"], gw_env)
