@@ -1,0 +1,54 @@
+"""The face module on real pictures: the evaluation set's faces, augmented."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from kinora.ml import faces
+
+EVAL = Path(__file__).resolve().parents[2] / "benchmarks" / "face_eval"
+
+
+def _eval_faces() -> dict[str, np.ndarray]:
+    labels = json.loads((EVAL / "labels.json").read_text())["faces"]
+    return {item["identity"]: np.asarray(Image.open(EVAL / item["file"]).convert("RGB")) for item in labels}
+
+
+def test_same_face_after_scaling_and_jpeg_matches_and_others_do_not():
+    pictures = _eval_faces()
+    enrolled = {name: faces.find_faces(rgb)[0].embedding for name, rgb in pictures.items()}
+    labels = list(enrolled)
+    matrix = np.stack([enrolled[n] for n in labels])
+
+    probe = Image.fromarray(skimage.data.astronaut()).resize((300, 300))
+    buf = io.BytesIO()
+    probe.save(buf, "JPEG", quality=40)
+    found = faces.find_faces(faces.decode(buf.getvalue()))
+    assert len(found) == 1
+    matches = faces.match(found, matrix, labels)
+    assert [m.label for m in matches] == ["astronaut"]
+    assert matches[0].distance < faces.MATCH_DISTANCE
+
+    # Nobody else in the set matches the astronaut's enrolment.
+    others = [n for n in labels if n != "astronaut"]
+    assert faces.match(found, np.stack([enrolled[n] for n in others]), others) == []
+
+
+def test_picture_without_people_has_no_face():
+    assert faces.find_faces(skimage.data.coffee()) == []
+
+
+def test_embedding_bytes_round_trip_and_bad_bytes_are_refused():
+    vector = np.arange(128, dtype=np.float32) / 128
+    assert np.array_equal(faces.from_bytes(faces.to_bytes(vector)), vector)
+    with pytest.raises(ValueError):
+        faces.from_bytes(b"\x00" * 10)
+    with pytest.raises(ValueError):
+        faces.from_bytes(np.full(128, np.nan, dtype="<f4").tobytes())
