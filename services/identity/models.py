@@ -146,4 +146,16 @@ verifications = Table(
     Column("completed_at", When, nullable=True),
 )
 
+# The faces of verified people (kinora.ml.faces embeddings from the liveness
+# clip's crops): the latest passed verification's, kept until erasure so an
+# image of the person is recognised on every path into a clip.
+face_embeddings = Table(
+    "face_embeddings", metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
+    Column("verification_id", Id, ForeignKey("verifications.id"), nullable=False),
+    Column("embedding", LargeBinary, nullable=False),  # 128 little-endian float32
+    Column("created_at", When, nullable=False),
+)
+
 tables = define_event_tables(metadata)

@@ -17,6 +17,7 @@ from kinora.runtime.service import ServiceContext, create_service
 from kinora.runtime.settings import SettingsError
 from services.identity.blobs import BlobStore
 from services.identity.domain import USERS_TOPIC, VERIFICATIONS_TOPIC, Identity
+from services.identity.enrolment import FaceMatcher
 from services.identity.keys import KeyRing, make_store
 from services.identity.models import tables
 from services.identity.settings import IdentitySettings
@@ -45,6 +46,7 @@ def _user_caller() -> auth.Principal:
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def __init__(self, ctx: ServiceContext, identity: Identity, verifications: Verifications, keyring: KeyRing):
         self.ctx, self.identity, self.verifications, self.keyring = ctx, identity, verifications, keyring
+        self.faces = FaceMatcher(ctx.sessions)
 
     async def _run(self, fn, *args, changes: bool = True):
         try:
@@ -192,6 +194,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         verification = await self._run(self.verifications.get, auth.require_user_or_service(),
                                        request.verification_id, changes=False)
         return pb.GetVerificationResponse(verification=verification)
+
+    # Face identity: the generator asks which verified people an input's faces belong to.
+    async def MatchFaces(self, request, context):
+        auth.require_service("generator")
+        found = await self._run(self.faces.match, list(request.embeddings), changes=False)
+        return pb.MatchFacesResponse(matches=[pb.FaceMatch(face_index=m.face_index, user_id=m.label,
+                                                           distance=m.distance) for m in found])
 
 
 @dataclass

@@ -23,7 +23,7 @@ from kinora.runtime.auth import Principal
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from kinora.runtime.events import emit
-from services.identity import liveness
+from services.identity import enrolment, liveness
 from services.identity.blobs import BlobStore
 from services.identity.domain import AGE_GROUPS, VERIFICATIONS_TOPIC, Identity, _ts, now_utc, sha256_hex
 from services.identity.models import users, verifications
@@ -142,17 +142,23 @@ class Verifications:
                       .values(status="checking", nonce_used_at=now))
         try:
             result = liveness.verify(req.video, challenge, now)
+            # The face enrolled for recognition on image inputs, remix sources and outputs.
+            embeddings = enrolment.embed_crops(result.face_crops) if result.passed else []
         except BaseException:
             with transaction(self.sessions) as s:  # undo the claim: nothing half-done
                 s.execute(update(verifications).where(verifications.c.id == row.id)
                           .values(status="pending", nonce_used_at=None))
             raise
-        records = check_records([nonce_check, *result.checks], result.heard_digits)
+        checks = [nonce_check, *result.checks]
+        if result.passed and not embeddings:
+            checks.append(liveness.Check("one_face", False, "the face could not be enrolled for recognition: "
+                                         "record again facing the camera in even light"))
+        records = check_records(checks, result.heard_digits)
         done = now_utc()
-        if not result.passed:
+        if not result.passed or not embeddings:
             with transaction(self.sessions) as s:
                 return self._finish_failed(s, row, "failed", records, done)
-        return self._finish_passed(row, records, result, cameo_name, done)
+        return self._finish_passed(row, records, result, cameo_name, embeddings, done)
 
     def _finish_failed(self, s, row, status: str, records: list[dict], now: datetime) -> identity_pb2.Verification:
         s.execute(update(verifications).where(verifications.c.id == row.id).values(
@@ -166,7 +172,7 @@ class Verifications:
         return msg
 
     def _finish_passed(self, row, records, result: liveness.VerificationResult, cameo_name: str,
-                       now: datetime) -> identity_pb2.Verification:
+                       embeddings: list, now: datetime) -> identity_pb2.Verification:
         folder = f"likeness/{row.user_id}/{row.id}"
         likeness = common_pb2.LikenessAssets()
         written = []
@@ -182,6 +188,7 @@ class Verifications:
                     status="passed", checks=json.dumps(records), completed_at=now,
                     likeness=MessageToJson(likeness, preserving_proto_field_name=True)))
                 user = self.identity._user(s, row.user_id, lock=True)
+                enrolment.enrol(s, user.id, row.id, embeddings, now)
                 if not user.cameo_verified:
                     s.execute(update(users).where(users.c.id == user.id).values(cameo_verified=True, updated_at=now))
                     self.identity._user_updated(s, user.id)

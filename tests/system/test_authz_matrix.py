@@ -88,6 +88,8 @@ MATRIX = {
         verification_id=str(uuid.uuid4())), "U V V V V D U"),
     "identity.IdentityService/GetVerification": (lambda P: idn.GetVerificationRequest(
         verification_id=str(uuid.uuid4())), "U N N N N N N"),
+    # Enrolled faces are probed by the generator alone: people never learn whose face a picture is.
+    "identity.IdentityService/MatchFaces": (lambda P: idn.MatchFacesRequest(), "U D D D D D A"),
     # cameo
     "cameo.CameoService/GetCameo": (lambda P: ca.GetCameoRequest(cameo_id=P.cameo_id), "U A A A A A A"),
     "cameo.CameoService/ListCameos": (lambda P: ca.ListCameosRequest(page=PAGE), "U A A A A A U"),

@@ -661,3 +661,25 @@ class GetVerificationResponse(_message.Message):
     VERIFICATION_FIELD_NUMBER: _ClassVar[int]
     verification: Verification
     def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...
+
+class MatchFacesRequest(_message.Message):
+    __slots__ = ("embeddings",)
+    EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
+    embeddings: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, embeddings: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class FaceMatch(_message.Message):
+    __slots__ = ("face_index", "user_id", "distance")
+    FACE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    face_index: int
+    user_id: str
+    distance: float
+    def __init__(self, face_index: _Optional[int] = ..., user_id: _Optional[str] = ..., distance: _Optional[float] = ...) -> None: ...
+
+class MatchFacesResponse(_message.Message):
+    __slots__ = ("matches",)
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    matches: _containers.RepeatedCompositeFieldContainer[FaceMatch]
+    def __init__(self, matches: _Optional[_Iterable[_Union[FaceMatch, _Mapping]]] = ...) -> None: ...

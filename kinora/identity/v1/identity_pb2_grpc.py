@@ -183,6 +183,11 @@ class IdentityServiceStub:
                 request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetVerificationRequest.SerializeToString,
                 response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetVerificationResponse.FromString,
                 _registered_method=True)
+        self.MatchFaces = channel.unary_unary(
+                '/kinora.identity.v1.IdentityService/MatchFaces',
+                request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.MatchFacesRequest.SerializeToString,
+                response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.MatchFacesResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -380,6 +385,14 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MatchFaces(self, request, context):
+        """Face identity (services only): which verified people's enrolled faces
+        these face embeddings match. The generator asks before a picture enters a clip.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -522,6 +535,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetVerification,
                     request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetVerificationRequest.FromString,
                     response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetVerificationResponse.SerializeToString,
+            ),
+            'MatchFaces': grpc.unary_unary_rpc_method_handler(
+                    servicer.MatchFaces,
+                    request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.MatchFacesRequest.FromString,
+                    response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.MatchFacesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1289,6 +1307,33 @@ class IdentityService:
             '/kinora.identity.v1.IdentityService/GetVerification',
             kinora_dot_identity_dot_v1_dot_identity__pb2.GetVerificationRequest.SerializeToString,
             kinora_dot_identity_dot_v1_dot_identity__pb2.GetVerificationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MatchFaces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.identity.v1.IdentityService/MatchFaces',
+            kinora_dot_identity_dot_v1_dot_identity__pb2.MatchFacesRequest.SerializeToString,
+            kinora_dot_identity_dot_v1_dot_identity__pb2.MatchFacesResponse.FromString,
             options,
             channel_credentials,
             insecure,
