@@ -35,6 +35,11 @@ class GatewaySettings(RuntimeSettings):
     # Sign-up/sign-in per client address (anonymous calls).
     anon_rate: float = setting("KINORA_RATE_ANON_PER_SECOND", non_negative_float, 5.0)
     anon_burst: int = setting("KINORA_RATE_ANON_BURST", positive_int, 20)
+    # Behind an ingress every peer is the ingress: the client's own address comes from
+    # X-Forwarded-For, which is believed only when the peer is in these ranges.
+    trusted_proxies: tuple[Network, ...] = setting("KINORA_TRUSTED_PROXIES", cidrs, (),
+                                                   "the ingress/load balancer ranges whose X-Forwarded-For is "
+                                                   "believed; unset trusts no forwarded header")
     upload_max_bytes: int = setting("KINORA_UPLOAD_MAX_BYTES", positive_int, 32 * 1024 * 1024)
     call_timeout_s: float = setting("KINORA_CALL_TIMEOUT_SECONDS", non_negative_float, 30.0)
     webhook_poll_s: float = setting("KINORA_WEBHOOK_POLL_SECONDS", non_negative_float, 1.0)

@@ -458,6 +458,22 @@ def test_gateway_alone_may_use_a_load_balancer():
     assert set(types.values()) == {"ClusterIP"}
 
 
+def test_gateway_believes_forwarded_headers_only_from_configured_proxies():
+    from kinora.runtime.settings import load_settings
+    from services.gateway.settings import GatewaySettings
+
+    def gateway_env(values: dict) -> dict[str, dict]:
+        docs = _docs(_render(values))
+        gateway = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == f"{RELEASE}-gateway")
+        return _env(_pod_spec(gateway)["containers"][0])
+
+    assert "KINORA_TRUSTED_PROXIES" not in gateway_env({}), "by default no proxy is believed"
+    env = gateway_env({"edge": {"trustedProxies": ["10.42.0.0/16", "fd00:42::/56"]}})
+    value = env["KINORA_TRUSTED_PROXIES"]["value"]
+    parsed = load_settings(GatewaySettings, {"KINORA_TRUSTED_PROXIES": value}).trusted_proxies
+    assert [str(n) for n in parsed] == ["10.42.0.0/16", "fd00:42::/56"]
+
+
 def test_without_keda_pools_run_a_fixed_size():
     docs = _docs(_render({"keda": {"enabled": False}}))
     assert not [d for d in docs if d["kind"] == "ScaledObject"]
@@ -490,6 +506,7 @@ BAD_VALUES = [
     ({"podSecurity": {"runAsUser": 0}}, "/podSecurity/runAsUser"),
     ({"ingress": {"tls": {"enabled": True, "secretName": ""}}}, "/ingress/tls/secretName"),
     ({"logLevel": "LOUD"}, "/logLevel"),
+    ({"edge": {"trustedProxies": ["ingress-nginx"]}}, "/edge/trustedProxies/0"),
     ({"replicaCount": 3}, "additional properties 'replicaCount' not allowed"),
 ]
 

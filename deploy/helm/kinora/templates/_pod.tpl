@@ -41,6 +41,10 @@
 - name: KINORA_REDIS_URL
   value: {{ $v.external.redis.url | quote }}
 {{- end }}
+{{- with $v.edge.trustedProxies }}
+- name: KINORA_TRUSTED_PROXIES
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- end }}
 {{- if $w.database }}
 {{- $db := include "kinora.databaseSecret" (dict "root" $root "db" ($w.databaseName | default $w.name)) | fromYaml }}
