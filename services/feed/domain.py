@@ -768,6 +768,23 @@ class Feed:
             self._visible_post(s, viewer_id, post_id)
             return self._post_view(s, post_id, viewer_id)
 
+    def visible_post_of_generation(self, viewer_id: str, generation_id: str) -> str:
+        """The id of the generation's post if the viewer may see it, else "" (the
+        generator asks before someone else's clip becomes a remix source)."""
+        if not viewer_id or not generation_id:
+            raise InvalidArgument("say who is looking (viewer_user_id) and at what (generation_id)",
+                                  "missing_viewer_or_generation")
+        with self.sessions() as s:
+            post_id = s.execute(select(m.posts.c.id).where(m.posts.c.generation_id == generation_id)
+                                ).scalar_one_or_none()
+            if post_id is None:
+                return ""
+            try:
+                self._visible_post(s, viewer_id, post_id)
+            except NotFound:
+                return ""
+            return post_id
+
     def list_user_posts(self, viewer_id: str, user_id: str, page_size: int, token: str) -> tuple[list[dict], str]:
         user_id = user_id or viewer_id
         offset = self._offset(token, viewer_id, f"posts:{user_id}")

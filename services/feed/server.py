@@ -142,6 +142,12 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
         me = auth.require_user()
         return pb.GetPostResponse(post=post_message(await self._run(self.feed.get_post, me.subject, request.post_id)))
 
+    async def CanViewGeneration(self, request, context):
+        auth.require_service("generator")
+        post_id = await self._run(self.feed.visible_post_of_generation, request.viewer_user_id,
+                                  request.generation_id)
+        return pb.CanViewGenerationResponse(visible=bool(post_id), post_id=post_id)
+
     async def ListUserPosts(self, request, context):
         me = auth.require_user()
         posts, token = await self._run(self.feed.list_user_posts, me.subject, request.user_id,

@@ -33,6 +33,7 @@ from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument,
 from kinora.runtime.events import EventTables, emit
 from services.generator import metrics
 from services.generator.blobs import BlobStore
+from services.generator.likeness import LikenessGuard
 from services.generator.models import generations
 from services.generator.wakeup import notify_job_queued
 from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
@@ -69,12 +70,22 @@ class Billing(Protocol):
 
 class ConsentChecker(Protocol):
     """Fully consistent cameo consent. Raises PermissionDenied (code
-    "consent_denied") naming the cameo and the reason when any use is refused."""
+    "consent_denied") naming the cameo and the reason when any use is refused;
+    for cameos in `unnamed` (found by face in an input, not named by the
+    caller) the reason names the policy, never the person
+    ("likeness_consent_denied")."""
 
-    async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str) -> None: ...
+    async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str,
+                    unnamed: frozenset[str] = frozenset()) -> None: ...
     async def describe(self, cameo_ids: list[str]) -> list:
         """The cameos as the model sees them (kinora.models.contract.Cameo:
         name, face crops, voice profile)."""
+        ...
+
+
+class FeedVisibility(Protocol):
+    async def can_view(self, user_id: str, generation_id: str) -> bool:
+        """Whether the person may see this clip in the feed."""
         ...
 
 
@@ -130,9 +141,12 @@ class GenerationView:
 class Generations:
     def __init__(self, sessions: sessionmaker[Session], tables: EventTables, blobs: BlobStore, billing: Billing,
                  consent: ConsentChecker | None, moderator: PromptModerator | None, routes: dict,
-                 wake_relay=lambda: None):
+                 wake_relay=lambda: None, likeness: LikenessGuard | None = None, feed: FeedVisibility | None = None):
         self.sessions, self.tables, self.blobs = sessions, tables, blobs
         self.billing, self.consent, self.moderator = billing, consent, moderator
+        # Without a face directory every face in an input counts as unknown: refused unless allowed.
+        self.likeness = likeness or LikenessGuard(None)
+        self.feed = feed
         self.routes = routes
         self.wake_relay = wake_relay
 
@@ -147,22 +161,24 @@ class Generations:
             existing = await asyncio.to_thread(self._existing, request.user_id, request.idempotency_key, fingerprint)
             if existing is not None:
                 return existing, True
-        source = await asyncio.to_thread(self._source_for, request.user_id, spec)
+        source = await self._source(request.user_id, spec)
+        cameos = await self.likeness.request_cameos(spec.cameo_ids, spec.image, source)
         if self.moderator is not None:
-            verdict = await asyncio.to_thread(self.moderator.check, spec.prompt, bool(spec.cameo_ids))
+            verdict = await asyncio.to_thread(self.moderator.check, spec.prompt, bool(cameos.cameo_ids))
             if not verdict.allowed:
                 raise InvalidArgument(f"this prompt can't be made into a video: {verdict.reason} "
                                       f"[category: {verdict.category}]", f"moderation_{verdict.category}")
-        if spec.cameo_ids:
+        if cameos.cameo_ids:
             if self.consent is None:
                 raise FailedPrecondition("cameos can't be used right now: the consent service is not configured",
                                          "consent_unavailable")
-            await self.consent.check(request.user_id, list(spec.cameo_ids), spec.prompt, generation_id)
+            await self.consent.check(request.user_id, list(cameos.cameo_ids), spec.prompt, generation_id,
+                                     unnamed=cameos.from_image)
         reservation = await self.billing.reserve(generation_id, request.user_id, spec.route.name, spec.seconds,
                                                  spec.size, request.quote_id)
         try:
             view = await asyncio.to_thread(self._insert, generation_id, request, spec, fingerprint, reservation,
-                                           source)
+                                           cameos.cameo_ids)
         except IntegrityError:
             # A concurrent retry with the same key won the insert; it holds the same reservation.
             existing = await asyncio.to_thread(self._existing, request.user_id, request.idempotency_key, fingerprint)
@@ -186,25 +202,35 @@ class Generations:
                                "use a new key for a new video", "idempotency_key_reused")
             return self._view(session, row)
 
-    def _source_for(self, user_id: str, spec: ValidSpec):
+    async def _source(self, user_id: str, spec: ValidSpec):
+        """The clip a remix or extension starts from. Someone else's clip is a
+        source only if the caller can see it in the feed; otherwise the answer
+        is the one for a missing clip (ids are not an oracle)."""
         source_id = spec.remix_of or spec.extend_of
         if not source_id:
             return None
-        with self.sessions() as session:
-            row = session.execute(select(generations).where(generations.c.id == source_id)).first()
+        row = await asyncio.to_thread(self._generation_row, source_id)
         what = "remix" if spec.remix_of else "extend"
         code = "remix_source_invalid" if spec.remix_of else "extend_source_invalid"
+        missing = InvalidArgument(f"can't {what} {source_id}: no such generation", code)
         if row is None or row.deleted_at is not None:
-            raise InvalidArgument(f"can't {what} {source_id}: no such generation", code)
+            raise missing
+        if row.user_id != user_id:
+            if self.feed is None or not await self.feed.can_view(user_id, source_id):
+                raise missing
+            if spec.extend_of:
+                raise InvalidArgument(f"can't extend {source_id}: you can only extend your own videos", code)
         if row.status != "completed" or row.taken_down:
             raise InvalidArgument(f"can't {what} {source_id}: only completed videos that are still available "
                                   "can be used", code)
-        if spec.extend_of and row.user_id != user_id:
-            raise InvalidArgument(f"can't extend {source_id}: you can only extend your own videos", code)
         return row
 
+    def _generation_row(self, generation_id: str):
+        with self.sessions() as session:
+            return session.execute(select(generations).where(generations.c.id == generation_id)).first()
+
     def _insert(self, generation_id: str, request: CreateRequest, spec: ValidSpec, fingerprint: str,
-                reservation: Reservation, source) -> GenerationView:
+                reservation: Reservation, cameo_ids: tuple[str, ...]) -> GenerationView:
         image_key = ""
         if spec.image:
             image_key = f"{generation_id}/input"
@@ -218,7 +244,7 @@ class Generations:
                 id=generation_id, user_id=request.user_id, user_handle=request.user_handle,
                 idempotency_key=request.idempotency_key or None, request_hash=fingerprint, status="queued",
                 progress=0, stage="queued", prompt=spec.prompt, model=spec.route.name, seconds=spec.seconds,
-                width=spec.width, height=spec.height, seed=spec.seed, cameo_ids=json.dumps(list(spec.cameo_ids)),
+                width=spec.width, height=spec.height, seed=spec.seed, cameo_ids=json.dumps(list(cameo_ids)),
                 remix_of=spec.remix_of, extend_of=spec.extend_of, input_image_key=image_key, tier=reservation.tier,
                 fair_rank=fair_rank, reservation_id=reservation.id, billing_state="held",
                 created_at=created, updated_at=created))

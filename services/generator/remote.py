@@ -14,10 +14,13 @@ import grpc
 
 from kinora.billing.v1 import billing_pb2, billing_pb2_grpc
 from kinora.cameo.v1 import cameo_pb2, cameo_pb2_grpc
+from kinora.feed.v1 import feed_pb2, feed_pb2_grpc
+from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
 from kinora.models.contract import Cameo, VoiceProfile
 from kinora.runtime.clients import TokenSource, channel
 from kinora.runtime.errors import PermissionDenied, Unavailable, from_rpc_error
 from services.generator.domain import Reservation
+from services.generator.likeness import unnamed_refusal
 
 TIMEOUT_S = 10.0
 
@@ -98,7 +101,8 @@ class GrpcConsentChecker:
         self.likeness = LikenessFiles(likeness_dir)
         self.stub = cameo_pb2_grpc.CameoServiceStub(channel(address, token_source))
 
-    async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str) -> None:
+    async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str,
+                    unnamed: frozenset[str] = frozenset()) -> None:
         try:
             reply = await self.stub.CheckUse(cameo_pb2.CheckUseRequest(
                 requester_user_id=requester_user_id, cameo_ids=cameo_ids, prompt=prompt,
@@ -107,8 +111,10 @@ class GrpcConsentChecker:
             _raise(err, "cameo")
         if not reply.all_allowed:
             refused = [d for d in reply.decisions if not d.allowed]
-            reasons = "; ".join(d.message or f"cameo {d.cameo_id} may not be used" for d in refused)
-            raise PermissionDenied(reasons, "consent_denied")
+            reasons = "; ".join(unnamed_refusal(cameo_pb2.DecisionReason.Name(d.reason)) if d.cameo_id in unnamed
+                                else d.message or f"cameo {d.cameo_id} may not be used" for d in refused)
+            code = "likeness_consent_denied" if any(d.cameo_id in unnamed for d in refused) else "consent_denied"
+            raise PermissionDenied(reasons, code)
 
     async def describe(self, cameo_ids: list[str]) -> list[Cameo]:
         """The cameos as the model should see them: a name (display name, else
@@ -123,3 +129,44 @@ class GrpcConsentChecker:
             cameos.append(Cameo(name=reply.display_name or reply.owner_handle or cameo_id, face_pngs=faces,
                                 voice=self.likeness.voice(reply.likeness.voice_profile)))
         return cameos
+
+
+class GrpcFaceDirectory:
+    """Whose faces these are: identity matches the embeddings against the
+    enrolled faces of verified people, cameo names each person's cameo."""
+
+    def __init__(self, identity_address: str, cameo_address: str | None, token_source: TokenSource | None):
+        self.identity = identity_pb2_grpc.IdentityServiceStub(channel(identity_address, token_source))
+        self.cameo = cameo_pb2_grpc.CameoServiceStub(channel(cameo_address, token_source)) if cameo_address else None
+
+    async def owners(self, embeddings: list[bytes]) -> dict[int, str]:
+        try:
+            reply = await self.identity.MatchFaces(identity_pb2.MatchFacesRequest(embeddings=embeddings),
+                                                   timeout=TIMEOUT_S)
+        except grpc.RpcError as err:
+            _raise(err, "identity")
+        return {m.face_index: m.user_id for m in reply.matches}
+
+    async def cameo_of(self, user_id: str) -> str | None:
+        if self.cameo is None:
+            return None
+        try:
+            reply = await self.cameo.GetCameo(cameo_pb2.GetCameoRequest(owner_user_id=user_id), timeout=TIMEOUT_S)
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            _raise(err, "cameo")
+        return reply.cameo.id
+
+
+class GrpcFeedVisibility:
+    def __init__(self, address: str, token_source: TokenSource | None):
+        self.stub = feed_pb2_grpc.FeedServiceStub(channel(address, token_source))
+
+    async def can_view(self, user_id: str, generation_id: str) -> bool:
+        try:
+            reply = await self.stub.CanViewGeneration(feed_pb2.CanViewGenerationRequest(
+                viewer_user_id=user_id, generation_id=generation_id), timeout=TIMEOUT_S)
+        except grpc.RpcError as err:
+            _raise(err, "feed")
+        return reply.visible

@@ -13,6 +13,7 @@ from kinora.cameo.v1 import events_pb2 as cameo_events
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as pb
 from kinora.generator.v1 import generator_pb2_grpc as pb_grpc
+from kinora.ml import faces
 from kinora.runtime import auth
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.service import create_service
@@ -23,7 +24,8 @@ from services.generator.local_billing import LocalAllowanceBilling
 from services.generator.models import tables
 from services.generator.pools import PoolAdmin, PoolStats
 from services.generator.queue import JobQueue
-from services.generator.remote import GrpcBilling, GrpcConsentChecker
+from services.generator.likeness import LikenessGuard
+from services.generator.remote import GrpcBilling, GrpcConsentChecker, GrpcFaceDirectory, GrpcFeedVisibility
 from services.generator.settings import GeneratorSettings
 from services.generator.tokens import DownloadTokens
 from services.generator.validation import CreateRequest
@@ -240,6 +242,16 @@ def make_consent(settings: GeneratorSettings, ctx):
     return GrpcConsentChecker(settings.cameo_addr, ctx.service_token_source()) if settings.cameo_addr else None
 
 
+def make_likeness_guard(settings: GeneratorSettings, ctx) -> LikenessGuard:
+    if not settings.identity_addr:
+        log.warning("KINORA_IDENTITY_ADDR is unset: faces in image inputs can't be matched to cameos, so every "
+                    "face counts as unknown%s", "" if settings.allow_unknown_faces else " and is refused")
+    directory = GrpcFaceDirectory(settings.identity_addr, settings.cameo_addr, ctx.service_token_source()) \
+        if settings.identity_addr else None
+    ctx.warm_up(faces.load)  # the face models load in ~0.4 s: not on the first image input
+    return LikenessGuard(directory, settings.allow_unknown_faces)
+
+
 async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None, moderator=None):
     blobs = FilesystemBlobStore(settings.blob_root())
     ctx = create_service("generator", settings, tables, MIGRATIONS, topics=[GENERATIONS_TOPIC, DEMAND_TOPIC],
@@ -252,7 +264,9 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
         moderator = Moderator()
     ctx.warm_up(lambda: moderator.check("warm up the moderation model"))  # not on the first request
     generations = Generations(ctx.sessions, tables, blobs, billing, make_consent(settings, ctx), moderator,
-                              settings.routes(), ctx.wake_relay)
+                              settings.routes(), ctx.wake_relay, likeness=make_likeness_guard(settings, ctx),
+                              feed=GrpcFeedVisibility(settings.feed_addr, ctx.service_token_source())
+                              if settings.feed_addr else None)
     admin = PoolAdmin(ctx.sessions, tables, settings.pool_map(), worker_timeout_s=max(settings.lease_seconds, 5.0))
     ctx.app.add_servicer(pb_grpc.add_GeneratorServiceServicer_to_server,
                          GeneratorServicer(generations, blobs, DownloadTokens(download_secret(settings),

@@ -54,6 +54,12 @@ class GeneratorSettings(DatabaseSettings):
     data_dir: str = setting("KINORA_DATA_DIR", str, ".kinora")
     blob_dir: str = setting("KINORA_BLOB_DIR", str, "", "where media is stored; default <data dir>/blobs/generator")
     cameo_addr: str | None = setting("KINORA_CAMEO_ADDR", address, None, "cameo service, for consent checks")
+    identity_addr: str | None = setting("KINORA_IDENTITY_ADDR", address, None,
+                                        "identity service, for matching faces in inputs against verified cameos")
+    feed_addr: str | None = setting("KINORA_FEED_ADDR", address, None,
+                                    "feed service: may a person remix a clip that is not theirs?")
+    allow_unknown_faces: bool = setting("KINORA_ALLOW_UNKNOWN_FACES", boolean, False,
+                                        "accept image inputs showing a face that matches no verified cameo")
     likeness_dir: str = setting("KINORA_LIKENESS_DIR", str, "",
                                 "identity's blob folder (read-only) holding cameo face crops and voice "
                                 "profiles; default KINORA_BLOB_DIR")

@@ -198,8 +198,17 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
 
         # A remix starts from the stored scene plan.
         remix = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="the same, but at night", seconds=4, remix_of=gid), metadata=api.auth("u-bob", "bob"))
+            prompt="the same, but at night", seconds=4, remix_of=gid), metadata=auth)
         assert remix.generation.remix_of == gid
+        # Bob can't see alice's unpublished clip: for him it is not there (its prompt must not leak
+        # into his remix's scene report), with the same answer as for an id that never existed.
+        answers = []
+        for source in (gid, "gen_" + "0" * 32):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                    prompt="the same, but at night", seconds=4, remix_of=source), metadata=api.auth("u-bob", "bob"))
+            answers.append((refused.value.code(), refused.value.details().replace(source, "<id>")))
+        assert answers[0] == answers[1] and answers[0][0] == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_cancel_mid_run_stops_the_model_and_releases(settings, moderator, triton):
@@ -341,6 +350,66 @@ async def test_real_cameo_consent_and_real_billing(settings, moderator, triton):
             world.close()
             await cameo.close()
             await billing.ctx.app.stop()
+
+
+async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remixer(settings, moderator, triton):
+    """A clip with bob's cameo, remixed without naming him, still contains him:
+    the remix is checked against his consent now and lands in his appearances."""
+    import dataclasses
+    import sys
+    from pathlib import Path
+
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cameo")]
+    from cameo_harness import SECRET, World, start_replica
+    from kinora.cameo.v1 import cameo_pb2
+    from kinora.common.v1 import common_pb2
+    from kinora.runtime.db import transaction
+    from kinora.testing import LocalIssuer, temporary_database
+    from services.cameo import handlers as cameo_handlers
+    from services.generator.remote import GrpcConsentChecker
+
+    issuer = LocalIssuer()
+    with temporary_database("genremix") as cameo_url:
+        cameo = await start_replica(cameo_url, issuer)
+        world = World(cameo_url, issuer)
+        try:
+            alice, bob = world.user("alice"), world.user("bob")
+            bob_cameo = world.verify(bob)
+            await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
+                cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_EVERYONE), metadata=world.as_user(bob))
+            wired = dataclasses.replace(settings, internal_secret=SECRET, cameo_addr=f"127.0.0.1:{cameo.ctx.app.port}")
+            async with running_api(wired, moderator, jwks_fetcher_issuer=issuer) as api:
+                auth = bearer_for(issuer, alice, "alice")
+                consent = GrpcConsentChecker(wired.cameo_addr, api.app.context.service_token_source())
+                async with in_process_worker(wired, api, consent=consent):
+                    made = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                        prompt="bob juggles three balls in a park", cameo_ids=[bob_cameo], seconds=4), metadata=auth)
+                    final = (await follow(api, made.generation.id, auth))[-1]
+                    assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
+
+                    remix = (await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                        prompt="the same, but at night", seconds=4, remix_of=final.id), metadata=auth)).generation
+                    assert list(remix.cameo_ids) == [bob_cameo]
+                    # Cameo indexes the remix from its GenerationRequested, as for a named cameo.
+                    requested = events_pb2.GenerationRequested.FromString(
+                        events(api, "GenerationRequested", remix.id)[0].payload)
+                    with transaction(world.sessions) as s:
+                        cameo_handlers.generation_requested(s, requested, None)
+                    listed = await cameo.stub.ListAppearances(cameo_pb2.ListAppearancesRequest(cameo_id=bob_cameo),
+                                                              metadata=world.as_user(bob))
+                    assert remix.id in {a.generation_id for a in listed.appearances}
+
+                    # Bob closes his cameo: remixing the clip he is in now needs his consent, and is refused.
+                    await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
+                        cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_ONLY_ME), metadata=world.as_user(bob))
+                    with pytest.raises(grpc.aio.AioRpcError) as caught:
+                        await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                            prompt="the same, but in the snow", seconds=4, remix_of=final.id), metadata=auth)
+                    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+                    assert error_code_of(caught.value) == "consent_denied"
+        finally:
+            world.close()
+            await cameo.close()
 
 
 def bearer_for(issuer, user_id, handle, **kw):

@@ -169,6 +169,9 @@ MATRIX = {
     "feed.FeedService/ReportPost": (lambda P: fe.ReportPostRequest(post_id=P.post_id, reason=fe.REPORT_REASON_SPAM),
                                     "U A A A A A U"),
     "feed.FeedService/GetRemixes": (lambda P: fe.GetRemixesRequest(post_id=P.post_id), "U A A A A A U"),
+    # Asked by the generator before someone else's clip becomes a remix source.
+    "feed.FeedService/CanViewGeneration": (lambda P: fe.CanViewGenerationRequest(
+        viewer_user_id=P.other["id"], generation_id=P.generation_id), "U D D D D D A"),
     "feed.FeedService/PublishPost": (lambda P: fe.PublishPostRequest(generation_id=P.generation_id,
                                                                      visibility=fe.VISIBILITY_PUBLIC),
                                      "U D V D D V U"),

@@ -512,3 +512,19 @@ class GetRemixesResponse(_message.Message):
     ancestors: _containers.RepeatedCompositeFieldContainer[Post]
     truncated: bool
     def __init__(self, root: _Optional[_Union[RemixNode, _Mapping]] = ..., ancestors: _Optional[_Iterable[_Union[Post, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class CanViewGenerationRequest(_message.Message):
+    __slots__ = ("viewer_user_id", "generation_id")
+    VIEWER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    viewer_user_id: str
+    generation_id: str
+    def __init__(self, viewer_user_id: _Optional[str] = ..., generation_id: _Optional[str] = ...) -> None: ...
+
+class CanViewGenerationResponse(_message.Message):
+    __slots__ = ("visible", "post_id")
+    VISIBLE_FIELD_NUMBER: _ClassVar[int]
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    visible: bool
+    post_id: str
+    def __init__(self, visible: _Optional[bool] = ..., post_id: _Optional[str] = ...) -> None: ...

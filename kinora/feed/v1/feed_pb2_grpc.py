@@ -156,6 +156,11 @@ class FeedServiceStub:
                 request_serializer=kinora_dot_feed_dot_v1_dot_feed__pb2.GetRemixesRequest.SerializeToString,
                 response_deserializer=kinora_dot_feed_dot_v1_dot_feed__pb2.GetRemixesResponse.FromString,
                 _registered_method=True)
+        self.CanViewGeneration = channel.unary_unary(
+                '/kinora.feed.v1.FeedService/CanViewGeneration',
+                request_serializer=kinora_dot_feed_dot_v1_dot_feed__pb2.CanViewGenerationRequest.SerializeToString,
+                response_deserializer=kinora_dot_feed_dot_v1_dot_feed__pb2.CanViewGenerationResponse.FromString,
+                _registered_method=True)
 
 
 class FeedServiceServicer:
@@ -316,6 +321,14 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CanViewGeneration(self, request, context):
+        """Services only: may this person see a clip in the feed? The generator asks
+        before a clip that is not the caller's own becomes a remix source.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FeedServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -438,6 +451,11 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     servicer.GetRemixes,
                     request_deserializer=kinora_dot_feed_dot_v1_dot_feed__pb2.GetRemixesRequest.FromString,
                     response_serializer=kinora_dot_feed_dot_v1_dot_feed__pb2.GetRemixesResponse.SerializeToString,
+            ),
+            'CanViewGeneration': grpc.unary_unary_rpc_method_handler(
+                    servicer.CanViewGeneration,
+                    request_deserializer=kinora_dot_feed_dot_v1_dot_feed__pb2.CanViewGenerationRequest.FromString,
+                    response_serializer=kinora_dot_feed_dot_v1_dot_feed__pb2.CanViewGenerationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1090,6 +1108,33 @@ class FeedService:
             '/kinora.feed.v1.FeedService/GetRemixes',
             kinora_dot_feed_dot_v1_dot_feed__pb2.GetRemixesRequest.SerializeToString,
             kinora_dot_feed_dot_v1_dot_feed__pb2.GetRemixesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CanViewGeneration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.feed.v1.FeedService/CanViewGeneration',
+            kinora_dot_feed_dot_v1_dot_feed__pb2.CanViewGenerationRequest.SerializeToString,
+            kinora_dot_feed_dot_v1_dot_feed__pb2.CanViewGenerationResponse.FromString,
             options,
             channel_credentials,
             insecure,

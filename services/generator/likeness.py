@@ -1,0 +1,109 @@
+"""The likeness guard on a generation's inputs: the faces in an input image
+and the cameos of a remix or extension source join the request's cameos, so
+each goes through the same consent check, appearance index and takedown as a
+cameo named by the caller (docs/cameo.md).
+
+Faces are found and embedded here (kinora.ml.faces); whose they are is asked
+of identity, which holds the enrolled faces (`FaceDirectory`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kinora.ml import faces
+from kinora.models.contract import MAX_CAMEOS
+from kinora.runtime.errors import InvalidArgument, PermissionDenied
+
+POLICY = ("Kinora's likeness policy: a real person appears in a video only with their consent, "
+          "given through their verified cameo")
+
+
+# Why a face found in an input may not be used, without saying whose face it is.
+UNNAMED_REASONS = {
+    "DECISION_REASON_BLOCKED": "they don't allow you to use their likeness",
+    "DECISION_REASON_RESTRICTION_CONFLICT": "this prompt conflicts with a restriction they set on their cameo",
+    "DECISION_REASON_NOT_VERIFIED": "their verification was withdrawn, so nobody may use their likeness",
+    "DECISION_REASON_CAMEO_NOT_FOUND": "their cameo was deleted, so nobody may use their likeness",
+}
+
+
+def unnamed_refusal(reason: str) -> str:
+    """The refusal for a cameo found by face: names the policy, not the person.
+    `reason` is a cameo.v1.DecisionReason name."""
+    why = UNNAMED_REASONS.get(reason, "their cameo settings don't include you")
+    return f"the input image shows a person with a verified cameo and {why} ({POLICY})"
+
+
+class FaceDirectory(Protocol):
+    async def owners(self, embeddings: list[bytes]) -> dict[int, str]:
+        """face index -> user id of the verified person it matches (unmatched faces left out)."""
+        ...
+
+    async def cameo_of(self, user_id: str) -> str | None:
+        """That person's cameo id (None when cameo has no profile for them)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FaceScan:
+    faces: int = 0
+    cameo_ids: tuple[str, ...] = ()  # cameos whose owners' faces are in the picture
+    unmatched: int = 0  # faces of nobody enrolled
+    without_cameo: int = 0  # faces of verified people that cameo has no profile for
+
+
+@dataclass(frozen=True)
+class RequestCameos:
+    """Every cameo a generation will contain, and which of them the caller did not name."""
+    cameo_ids: tuple[str, ...]
+    from_image: frozenset[str] = field(default_factory=frozenset)
+    from_source: frozenset[str] = field(default_factory=frozenset)
+
+
+class LikenessGuard:
+    def __init__(self, directory: FaceDirectory | None, allow_unknown_faces: bool = False):
+        self.directory = directory
+        self.allow_unknown_faces = allow_unknown_faces
+
+    async def scan(self, image: bytes) -> FaceScan:
+        found = await asyncio.to_thread(lambda: faces.find_faces(faces.decode(image)))
+        if not found:
+            return FaceScan()
+        owners: dict[int, str] = {}
+        if self.directory is not None:
+            owners = await self.directory.owners([faces.to_bytes(f.embedding) for f in found])
+        cameo_ids, without = [], 0
+        for user_id in dict.fromkeys(owners.values()):  # one person may show twice
+            cameo_id = await self.directory.cameo_of(user_id)
+            if cameo_id is None:
+                without += 1
+            elif cameo_id not in cameo_ids:
+                cameo_ids.append(cameo_id)
+        return FaceScan(len(found), tuple(cameo_ids), len(found) - len(owners), without)
+
+    async def request_cameos(self, named: tuple[str, ...], image: bytes, source) -> RequestCameos:
+        """The request's cameos after scanning the image and reading the source.
+        Refuses (PermissionDenied) a face that no consent can be checked for."""
+        from_image: tuple[str, ...] = ()
+        if image:
+            scan = await self.scan(image)
+            if scan.without_cameo:
+                raise PermissionDenied(
+                    "the input image shows a person whose cameo can't be checked right now, so it can't be used "
+                    f"({POLICY})", "likeness_consent_denied")
+            if scan.unmatched and not self.allow_unknown_faces:
+                raise PermissionDenied(
+                    "the input image shows a real person's face that matches no verified cameo, so it can't be "
+                    f"animated ({POLICY}). Use a picture without people, or of someone whose cameo you may use",
+                    "likeness_unknown_face")
+            from_image = scan.cameo_ids
+        from_source = tuple(json.loads(source.cameo_ids)) if source is not None else ()
+        merged = tuple(dict.fromkeys([*named, *from_image, *from_source]))
+        if len(merged) > MAX_CAMEOS:
+            raise InvalidArgument(
+                f"at most {MAX_CAMEOS} cameos per video; with the people in the input image and the source clip "
+                f"this one would have {len(merged)}", "too_many_cameos")
+        return RequestCameos(merged, frozenset(from_image) - set(named), frozenset(from_source) - set(named))
