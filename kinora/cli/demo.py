@@ -17,6 +17,7 @@ trigger the same demand pricing a long GPU queue does in production.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import grpc
 import httpx
+import skimage.data
+from PIL import Image
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
@@ -49,7 +52,7 @@ DEMO_ENV = {
     "KINORA_WORKER_SLOTS": "1",  # one job at a time, like one GPU, so the demo's jobs really queue
     "KINORA_METRICS_BASE_PORT": "0",  # free ports, so the demo runs beside a `kinora up`
 }
-TOTAL_STEPS = 15  # the stack's start and the 14 steps of the story
+TOTAL_STEPS = 16  # the stack's start and the 15 steps of the story
 TAKEDOWN_LIMIT_S = 2.0  # revocation to post hidden and media refused (the promise; issue 22)
 
 
@@ -359,6 +362,22 @@ class Demo:
             raise
         raise StepFailed(f"the generation was accepted ({gen['id']}) although alice revoked bob")
 
+    def photo_refused(self) -> str:
+        """The likeness guard: a photo of alice as bob's input image is her cameo too, so her
+        revocation refuses it as it refused the named cameo (the reason names no one)."""
+        photo, canvas = io.BytesIO(), Image.new("RGB", (720, 1280), (70, 110, 150))  # a phone's 9:16 picture
+        canvas.paste(Image.fromarray(skimage.data.astronaut()).resize((420, 420)), (150, 300))
+        canvas.save(photo, "JPEG", quality=85)
+        try:
+            gen = self.api.call(self.bob, "POST", "/generations", data={"prompt": "this person waves", "seconds": "4"},
+                                files={"image": ("alice.jpg", photo.getvalue(), "image/jpeg")},
+                                headers={"Idempotency-Key": uuid.uuid4().hex})["generation"]
+        except ApiRefused as exc:
+            if exc.status == 403:
+                return f"HTTP 403 {exc.code}: \"{exc.message}\""
+            raise
+        raise StepFailed(f"the photo of alice was accepted ({gen['id']}) although she revoked bob")
+
     def taken_down(self) -> str:
         """The promise: within 2 s of the revocation the post is hidden and the video refused.
         Each is waited for up to that limit (they travel by event) and both times are shown."""
@@ -442,6 +461,7 @@ def run_demo(home: Path, out: Path | None = None) -> int:
             ("alice's remix is ready", demo.remix_saved),
             ("alice revokes bob", demo.revoke),
             ("bob's next clip with alice is refused", demo.refused),
+            ("bob's upload of a photo of alice is refused", demo.photo_refused),
             ("bob's post is taken down", demo.taken_down),
         ]
         for name, action in story:
