@@ -10,6 +10,7 @@ from prometheus_client import Counter, Histogram
 
 from kinora.runtime.egress import Egress, EgressPolicy
 from services.gateway import errors, rest, videos, webhooks
+from services.gateway.bodylimit import BodyLimitMiddleware, BodyLimits
 from services.gateway.core import Gateway
 from services.gateway.settings import GatewaySettings
 
@@ -85,5 +86,8 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
         return JSONResponse({"status": "ready" if ok else "not_ready", "dependencies": deps},
                             status_code=200 if ok else 503)
 
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(video=settings.body_max_video_bytes,
+                                                              image=settings.body_max_image_bytes,
+                                                              json=settings.body_max_json_bytes))
+    app.add_middleware(MetricsMiddleware)  # added last: outermost, so refusals are counted too
     return app

@@ -258,19 +258,16 @@ POLICIES = {"only_me": common_pb2.CAMEO_POLICY_ONLY_ME, "approved": common_pb2.C
 
 
 async def read_upload(request: Request, field: str, *, required: bool = True):
-    """(form, bytes, content_type, filename) of a multipart upload, size-checked."""
-    g = gw(request)
+    """(form, bytes, content_type, filename) of a multipart upload; BodyLimitMiddleware has capped its size."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(415, "multipart_required", f"send multipart/form-data with the file in '{field}'")
-    form = await request.form(max_part_size=g.settings.upload_max_bytes)
+    form = await request.form()
     upload = form.get(field)
     if upload is None or isinstance(upload, str):
         if required:
             raise ApiError(400, "missing_file", f"attach the file as the '{field}' form field")
         return form, b"", "", ""
     data = await upload.read()
-    if len(data) > g.settings.upload_max_bytes:
-        raise ApiError(413, "file_too_large", f"'{field}' is larger than {g.settings.upload_max_bytes} bytes")
     return form, data, upload.content_type or "", upload.filename or ""
 
 

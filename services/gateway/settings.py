@@ -40,7 +40,12 @@ class GatewaySettings(RuntimeSettings):
     trusted_proxies: tuple[Network, ...] = setting("KINORA_TRUSTED_PROXIES", cidrs, (),
                                                    "the ingress/load balancer ranges whose X-Forwarded-For is "
                                                    "believed; unset trusts no forwarded header")
-    upload_max_bytes: int = setting("KINORA_UPLOAD_MAX_BYTES", positive_int, 32 * 1024 * 1024)
+    # Request bodies, capped while they stream in (services/gateway/bodylimit.py).
+    body_max_video_bytes: int = setting("KINORA_BODY_MAX_VIDEO_BYTES", positive_int, 30 * 2**20,
+                                        "a cameo verification clip (identity refuses more than 30 MB too)")
+    body_max_image_bytes: int = setting("KINORA_BODY_MAX_IMAGE_BYTES", positive_int, 10 * 2**20,
+                                        "an image to animate (the generator refuses more than 10 MB too)")
+    body_max_json_bytes: int = setting("KINORA_BODY_MAX_JSON_BYTES", positive_int, 2**20, "any other body")
     call_timeout_s: float = setting("KINORA_CALL_TIMEOUT_SECONDS", non_negative_float, 30.0)
     webhook_poll_s: float = setting("KINORA_WEBHOOK_POLL_SECONDS", non_negative_float, 1.0)
     webhook_max_attempts: int = setting("KINORA_WEBHOOK_MAX_ATTEMPTS", positive_int, 6)

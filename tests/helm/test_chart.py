@@ -474,6 +474,27 @@ def test_gateway_believes_forwarded_headers_only_from_configured_proxies():
     assert [str(n) for n in parsed] == ["10.42.0.0/16", "fd00:42::/56"]
 
 
+def test_ingress_body_size_matches_the_gateway_caps():
+    from kinora.runtime.settings import load_settings
+    from services.gateway.bodylimit import FORM_ENVELOPE_BYTES
+    from services.gateway.settings import GatewaySettings
+
+    for values in ({}, {"edge": {"maxBodyMiB": {"video": 50, "image": 20, "json": 2}}}):
+        docs = _docs(_render(values))
+        gateway = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == f"{RELEASE}-gateway")
+        env = {k: v["value"] for k, v in _env(_pod_spec(gateway)["containers"][0]).items() if "BODY_MAX" in k}
+        caps = load_settings(GatewaySettings, env)
+        largest = max(caps.body_max_video_bytes, caps.body_max_image_bytes, caps.body_max_json_bytes)
+        (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
+        size = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+        # nginx lets through every body the gateway accepts (a file at the cap plus its form), no more.
+        assert largest + FORM_ENVELOPE_BYTES <= int(size.removesuffix("m")) * 2**20 <= largest + 2**20, size
+    assert caps.body_max_video_bytes == 50 * 2**20 and caps.body_max_json_bytes == 2 * 2**20
+    own = {"ingress": {"annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}}}
+    (ingress,) = [d for d in _docs(_render(own)) if d["kind"] == "Ingress"]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "8m"
+
+
 def test_without_keda_pools_run_a_fixed_size():
     docs = _docs(_render({"keda": {"enabled": False}}))
     assert not [d for d in docs if d["kind"] == "ScaledObject"]
@@ -507,6 +528,7 @@ BAD_VALUES = [
     ({"ingress": {"tls": {"enabled": True, "secretName": ""}}}, "/ingress/tls/secretName"),
     ({"logLevel": "LOUD"}, "/logLevel"),
     ({"edge": {"trustedProxies": ["ingress-nginx"]}}, "/edge/trustedProxies/0"),
+    ({"edge": {"maxBodyMiB": {"json": 0}}}, "/edge/maxBodyMiB/json"),
     ({"replicaCount": 3}, "additional properties 'replicaCount' not allowed"),
 ]
 

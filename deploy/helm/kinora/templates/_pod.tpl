@@ -45,6 +45,10 @@
 - name: KINORA_TRUSTED_PROXIES
   value: {{ join "," . | quote }}
 {{- end }}
+{{- range $kind := list "video" "image" "json" }}
+- name: KINORA_BODY_MAX_{{ upper $kind }}_BYTES
+  value: {{ mul (index $v.edge.maxBodyMiB $kind) 1048576 | quote }}
+{{- end }}
 {{- end }}
 {{- if $w.database }}
 {{- $db := include "kinora.databaseSecret" (dict "root" $root "db" ($w.databaseName | default $w.name)) | fromYaml }}
