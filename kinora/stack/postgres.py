@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psycopg
 
+from kinora.stack.tansu import stop_process
+
 log = logging.getLogger("kinora.postgres")
 
 SYSTEM_USER = "kinora-postgres"  # used only when we are root
@@ -135,15 +137,7 @@ class EmbeddedPostgres:
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """Fast shutdown (SIGINT): open sessions are ended, committed data is on disk."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout_s, signal.SIGINT)
         self.process = None
 
     # -- databases ----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import socket
 import subprocess
 import threading
@@ -65,6 +66,18 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout_s: float = 20.0) -
     raise TimeoutError(f"nothing is listening on {host}:{port} after {timeout_s:.0f}s")
 
 
+def stop_process(process: subprocess.Popen | None, timeout_s: float, sig: int = signal.SIGTERM) -> None:
+    """Ask a child to stop with `sig`; kill it if it has not exited after `timeout_s`."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class TansuBroker:
     def __init__(self, port: int, log_path: Path | None = None, host: str = "127.0.0.1"):
         self.port, self.host, self.log_path = port, host, log_path
@@ -100,11 +113,5 @@ class TansuBroker:
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout_s)
         self.process = None
