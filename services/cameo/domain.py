@@ -94,7 +94,17 @@ def next_token(offset: int, limit: int, got: int) -> str:
 
 # -- conversions to protobuf ------------------------------------------------------
 
-def cameo_message(row) -> pb.Cameo:
+def cameo_message(row, viewer=None) -> pb.Cameo:
+    """The cameo as `viewer` (a Principal; None: a service or an event) may see it. Another user
+    learns neither the owner's age group nor the cap a guardian set: both tell a teen's account."""
+    msg = _cameo_message(row)
+    if viewer is not None and not viewer.is_service and viewer.subject != row.owner_user_id:
+        msg.ClearField("owner_age_group")
+        msg.ClearField("max_policy")
+    return msg
+
+
+def _cameo_message(row) -> pb.Cameo:
     return pb.Cameo(
         id=row.id, owner_user_id=row.owner_user_id, owner_handle=row.owner_handle, display_name=row.display_name,
         policy=row.policy, status=row.status, owner_age_group=row.owner_age_group, max_policy=row.max_policy,

@@ -61,7 +61,7 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
     # -- profiles --------------------------------------------------------------
 
     async def GetCameo(self, request, context):
-        auth.require_user_or_service()
+        caller = auth.require_user_or_service()
         which = request.WhichOneof("selector")
         c = m.cameos.c
         if which == "cameo_id":
@@ -75,7 +75,7 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         row = await self._read(lambda s: s.execute(select(m.cameos).where(cond)).first())
         if row is None:
             raise NotFound("there is no such cameo", "cameo_not_found")
-        return pb.GetCameoResponse(cameo=domain.cameo_message(row))
+        return pb.GetCameoResponse(cameo=domain.cameo_message(row, caller))
 
     async def ListCameos(self, request, context):
         me = auth.require_user()
@@ -92,7 +92,7 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
                                 func.lower(m.cameos.c.display_name).like(prefix)))
             return s.execute(q.order_by(m.cameos.c.owner_handle, m.cameos.c.id).offset(offset).limit(limit)).all()
         rows = await self._read(query)
-        return pb.ListCameosResponse(cameos=[domain.cameo_message(r) for r in rows],
+        return pb.ListCameosResponse(cameos=[domain.cameo_message(r, me) for r in rows],
                                      next_page_token=domain.next_token(offset, limit, len(rows)))
 
     async def UpdateCameo(self, request, context):

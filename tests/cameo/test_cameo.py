@@ -85,6 +85,21 @@ async def test_teen_policy_capped_by_guardian(replica, world):
     assert changed[-1].new_policy == common.CAMEO_POLICY_APPROVED
 
 
+async def test_a_teens_age_and_guardian_cap_are_not_shown_to_others(replica, world):
+    """Another user reading a teen's cameo learns neither the age group nor the cap the guardian
+    set (issue 20: age group visible to the account and its guardian only); the owner and
+    services still see both."""
+    teen, stranger = world.user("tess", teen=True), world.user("sam")
+    cameo = world.verify(teen, teen=True)
+    for who in (world.as_user(teen), world.as_service("generator")):
+        own = (await replica.stub.GetCameo(pb.GetCameoRequest(cameo_id=cameo), metadata=who)).cameo
+        assert own.owner_age_group == common.AGE_GROUP_TEEN and own.max_policy != common.CAMEO_POLICY_UNSPECIFIED
+    seen = (await replica.stub.GetCameo(pb.GetCameoRequest(cameo_id=cameo), metadata=world.as_user(stranger))).cameo
+    assert seen.owner_age_group == common.AGE_GROUP_UNSPECIFIED and seen.max_policy == common.CAMEO_POLICY_UNSPECIFIED
+    listed = (await replica.stub.ListCameos(pb.ListCameosRequest(query="tess"), metadata=world.as_user(stranger))).cameos
+    assert [c.id for c in listed] == [cameo] and listed[0].owner_age_group == common.AGE_GROUP_UNSPECIFIED
+
+
 async def test_approval_flow(replica, world):
     owner, bob = world.user("olga"), world.user("bob")
     cameo = world.verify(owner)
