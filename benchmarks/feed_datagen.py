@@ -4,8 +4,10 @@
     .venv/bin/python benchmarks/feed_datagen.py --users 10000 --posts 100000 --follows 1000000 \\
         --embedded-posts 20000 --database kinora_feed_bench_small
 
-Creates (or replaces) database --database (default kinora_feed_bench) on
-KINORA_TEST_PG's server and runs the feed migrations. Then, with the indexes
+Creates (or replaces) database --database (default kinora_feed_bench) on the
+server `kinora.testing.admin_dsn()` names (KINORA_TEST_DATABASE_URL, else
+127.0.0.1:5432; feed_bench.py must find the data there later, so a throwaway
+embedded server would not do) and runs the feed migrations. Then, with the indexes
 and keys of users, posts and follows dropped (rebuilt after the load), each
 table is one `INSERT ... SELECT ... FROM generate_series(...)` that PostgreSQL
 runs itself: no rows travel from Python except the post embeddings (binary
