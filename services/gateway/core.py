@@ -3,17 +3,15 @@
 Access tokens (JWT from identity) are verified here against identity's JWKS,
 cached, so a request costs no identity call. API keys are traded once for a
 short-lived access token (identity's ExchangeApiKey), cached until shortly
-before it expires. The verified caller is put in `current_principal` so the
-outgoing gRPC channel forwards the caller's own token: services authorise the
-real user, never "the gateway".
+before it expires (services/gateway/apikeys.py); a key not in the cache is
+rate limited per client before identity is asked. The verified caller is put
+in `current_principal` so the outgoing gRPC channel forwards the caller's own
+token: services authorise the real user, never "the gateway".
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import time
-from dataclasses import dataclass
 
 from fastapi import Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -27,18 +25,12 @@ from kinora.runtime import auth
 from kinora.runtime.clients import TokenSource, channel
 from kinora.runtime.errors import KinoraError
 from kinora.runtime.service import jwks_from_identity
+from services.gateway.apikeys import ApiKeyCache, Exchanged
 from services.gateway.errors import ApiError
 from services.gateway.ratelimit import Limit, make_limiter, retry_after_header
 from services.gateway.settings import GatewaySettings
 
 SERVICES = ("identity", "cameo", "feed", "generator", "billing")
-
-
-@dataclass
-class _ExchangedKey:
-    token: str
-    expires: float
-    api_key_id: str
 
 
 class Gateway:
@@ -61,8 +53,8 @@ class Gateway:
         self.user_limit = Limit(settings.user_rate, settings.user_burst)
         self.key_limit = Limit(settings.key_rate, settings.key_burst)
         self.anon_limit = Limit(settings.anon_rate, settings.anon_burst)
-        self._keys: dict[str, _ExchangedKey] = {}
-        self._key_locks: dict[str, asyncio.Lock] = {}
+        self.exchange_limit = Limit(settings.key_exchange_rate, settings.key_exchange_burst)
+        self.api_keys = ApiKeyCache(self._exchange, settings.apikey_cache_size)
         # Calls the gateway makes on its own behalf (API key exchange, webhook polling).
         self.service_channels = {}
         if settings.internal_secret:
@@ -106,25 +98,12 @@ class Gateway:
             raise ApiError(429, "rate_limited", f"too many requests; retry in {retry_after_header(wait)} s",
                            {"Retry-After": retry_after_header(wait)})
 
-    async def _exchange(self, secret: str) -> _ExchangedKey:
-        digest = hashlib.sha256(secret.encode()).hexdigest()  # never keep the raw key in memory
-        hit = self._keys.get(digest)
-        if hit and hit.expires - 30 > time.time():
-            return hit
-        lock = self._key_locks.setdefault(digest, asyncio.Lock())
-        async with lock:  # one exchange per key even when many calls arrive together
-            hit = self._keys.get(digest)
-            if hit and hit.expires - 30 > time.time():
-                return hit
-            if self.service_identity is None:
-                raise ApiError(503, "api_keys_unavailable", "API keys need KINORA_INTERNAL_SECRET on the gateway")
-            reply = await self.service_identity.ExchangeApiKey(
-                identity_pb2.ExchangeApiKeyRequest(secret=secret), timeout=self.timeout)
-            hit = _ExchangedKey(reply.access_token, reply.expires_at.seconds, reply.api_key_id)
-            self._keys[digest] = hit
-            if len(self._keys) > 10_000:
-                self._keys.pop(next(iter(self._keys)))
-            return hit
+    async def _exchange(self, secret: str) -> Exchanged:
+        if self.service_identity is None:
+            raise ApiError(503, "api_keys_unavailable", "API keys need KINORA_INTERNAL_SECRET on the gateway")
+        reply = await self.service_identity.ExchangeApiKey(
+            identity_pb2.ExchangeApiKeyRequest(secret=secret), timeout=self.timeout)
+        return Exchanged(reply.access_token, reply.expires_at.seconds, reply.api_key_id)
 
     async def authenticate(self, request: Request, *, allow_api_key: bool) -> auth.Principal:
         header = request.headers.get("authorization")
@@ -142,7 +121,8 @@ class Gateway:
                 if not allow_api_key:
                     raise ApiError(401, "api_key_not_allowed",
                                    "API keys work on /v1/videos only; sign in for the app API")
-                exchanged = await self._exchange(credential)
+                exchanged = await self.api_keys.get(credential, lambda: self.rate_limit(
+                    f"keyx:{client_address(request)}", self.exchange_limit))
                 found = await self.verifier.verify(exchanged.token)
                 rate_key, limit = f"key:{exchanged.api_key_id}", self.key_limit
                 request.state.api_key_id = exchanged.api_key_id
@@ -174,8 +154,14 @@ def require_scope(caller: auth.Principal, scope: str) -> None:
         raise ApiError(403, "insufficient_scope", f"this API key lacks the '{scope}' scope")
 
 
+def client_address(request: Request) -> str:
+    """The client's address: uvicorn has already taken it from X-Forwarded-For when the peer is a
+    trusted proxy (services/gateway/server.py)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def anonymous(request: Request) -> str:
     """Rate limit unauthenticated calls (sign-up, sign-in) by client address."""
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     await gateway_of(request).rate_limit(f"addr:{address}", gateway_of(request).anon_limit)
     return address

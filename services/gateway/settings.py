@@ -32,6 +32,11 @@ class GatewaySettings(RuntimeSettings):
     user_burst: int = setting("KINORA_RATE_USER_BURST", positive_int, 60)
     key_rate: float = setting("KINORA_RATE_KEY_PER_SECOND", non_negative_float, 10.0)
     key_burst: int = setting("KINORA_RATE_KEY_BURST", positive_int, 30)
+    # Trading an API key the gateway has not cached costs identity a lookup: per client address.
+    key_exchange_rate: float = setting("KINORA_RATE_KEY_EXCHANGE_PER_SECOND", non_negative_float, 1.0)
+    key_exchange_burst: int = setting("KINORA_RATE_KEY_EXCHANGE_BURST", positive_int, 10)
+    apikey_cache_size: int = setting("KINORA_APIKEY_CACHE_SIZE", positive_int, 10_000,
+                                     "API keys whose access token is kept (least recently used go first)")
     # Sign-up/sign-in per client address (anonymous calls).
     anon_rate: float = setting("KINORA_RATE_ANON_PER_SECOND", non_negative_float, 5.0)
     anon_burst: int = setting("KINORA_RATE_ANON_BURST", positive_int, 20)
