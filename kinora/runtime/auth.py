@@ -1,16 +1,19 @@
 """Who is calling. Access tokens are JWTs signed by identity (EdDSA, with
 `kid`), verified here locally against identity's JWKS: no call per request.
 
-The JWKS is cached; an unknown `kid` triggers at most one refresh per
-`min_refresh_s`, so rotated keys are picked up without logging anyone out and a
-flood of forged kids cannot hammer identity. Verified tokens are cached until
-they expire, which keeps verification cheap on hot paths.
+The JWKS is cached for the max-age identity publishes with it, then read again,
+so a key removed there stops being trusted here within that time (and tokens
+verified under it leave the cache). An unknown `kid` triggers at most one
+refresh per `min_refresh_s`, so rotated keys are picked up without logging
+anyone out and a flood of forged kids cannot hammer identity. Verified tokens
+are cached until they expire, which keeps verification cheap on hot paths.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -23,6 +26,9 @@ from kinora.runtime.errors import PermissionDenied, Unauthenticated
 ISSUER = "kinora-identity"
 AUDIENCE = "kinora"
 ALGORITHMS = ["EdDSA"]
+DEFAULT_JWKS_MAX_AGE_S = 300.0  # when a JWKS comes without one
+
+log = logging.getLogger("kinora.auth")
 
 
 @dataclass(frozen=True)
@@ -105,14 +111,20 @@ class TokenVerifier:
         self._internal_secret = internal_secret
         self._keys: dict[str, jwt.PyJWK] = {}
         self._last_refresh = 0.0
+        self._stale_at = 0.0  # monotonic time the JWKS's max-age runs out
         self._min_refresh_s = min_refresh_s
         self._refresh_lock = asyncio.Lock()
         self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._cache_size = cache_size
 
     def load_jwks(self, jwks: dict) -> None:
-        self._keys = {k["kid"]: jwt.PyJWK(k) for k in jwks.get("keys", []) if "kid" in k}
+        """`jwks`: {"keys": [...], "max_age_seconds": how long it may be used}."""
+        keys = {k["kid"]: jwt.PyJWK(k) for k in jwks.get("keys", []) if "kid" in k}
+        if self._keys.keys() - keys.keys():
+            self._cache.clear()  # tokens verified under a removed key must not outlive it here
+        self._keys = keys
         self._last_refresh = time.monotonic()
+        self._stale_at = self._last_refresh + float(jwks.get("max_age_seconds") or DEFAULT_JWKS_MAX_AGE_S)
 
     async def refresh(self, force: bool = False) -> None:
         async with self._refresh_lock:
@@ -156,7 +168,24 @@ class TokenVerifier:
             self._cache.popitem(last=False)
         return found
 
+    async def _reload_if_stale(self, token: str) -> None:
+        if time.monotonic() < self._stale_at or _kid(token) == INTERNAL_KID:
+            return
+        async with self._refresh_lock:
+            if time.monotonic() < self._stale_at:
+                return  # another call re-read it meanwhile
+            try:
+                self.load_jwks(await self._fetch())
+            except Exception as exc:  # noqa: BLE001 - any failure to reach identity
+                if not self._keys:
+                    raise
+                # Refusing every caller while identity is unreachable would be worse than trusting
+                # its last answer a little longer; try again shortly.
+                log.warning("could not re-read the JWKS, keeping the last one for now: %s", exc)
+                self._stale_at = time.monotonic() + self._min_refresh_s
+
     async def verify(self, token: str) -> Principal:
+        await self._reload_if_stale(token)
         found = self.verify_cached(token) or self.verify_with_keys(token)
         if found is None:
             await self.refresh()  # maybe the key was rotated in
@@ -164,6 +193,13 @@ class TokenVerifier:
         if found is None:
             raise Unauthenticated("the access token was signed by an unknown key")
         return found
+
+
+def _kid(token: str) -> str | None:
+    try:
+        return jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
 
 
 def bearer_token(metadata) -> str | None:

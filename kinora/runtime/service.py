@@ -85,7 +85,8 @@ def jwks_from_identity(address: str):
         if ch is None:
             ch = channel(address)
         reply = await identity_pb2_grpc.IdentityServiceStub(ch).GetJwks(identity_pb2.GetJwksRequest(), timeout=5)
-        return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys]}
+        return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys],
+                "max_age_seconds": reply.max_age_seconds}
 
     return fetch
 
