@@ -29,6 +29,10 @@ MIN_DURATION_S, MAX_DURATION_S = 3.0, 15.0
 MIN_SIDE_PX, MAX_SIDE_PX = 160, 4096
 CHALLENGE_TTL = timedelta(minutes=5)
 SAMPLE_FPS = 5.0  # face analysis runs on this many frames per second of video
+# Only SAMPLE_FPS frames a second are analysed, but every frame must be decoded: a clip past
+# these caps is refused as soon as decoding shows it, not decoded to the end.
+MAX_FPS = 30
+MAX_FRAMES = int(MAX_FPS * (MAX_DURATION_S + 1))  # counts frames without timestamps too
 ANALYSIS_WIDTH = 640  # sampled frames are scaled down to this width (crops come from here)
 
 # Demuxer names PyAV/FFmpeg report, and the codecs we accept in them.
@@ -128,6 +132,9 @@ def verify(video_bytes: bytes, challenge: Challenge, now: datetime) -> Verificat
             return refuse("decode", "The video file is damaged and could not be decoded.")
         except _TooLong:
             return refuse("duration", f"The video is longer than {MAX_DURATION_S:.0f} seconds; record 3 to 15 seconds.")
+        except _TooManyFrames:
+            return refuse("decode", f"The video has more than {MAX_FPS} frames per second; record at {MAX_FPS} "
+                                    "frames per second or fewer.")
 
     if not MIN_DURATION_S <= media.duration_s <= MAX_DURATION_S:
         return refuse("duration", f"The video is {media.duration_s:.1f} seconds long; record 3 to 15 seconds.")
@@ -191,6 +198,10 @@ def _stream_problem(container) -> tuple[str, str] | None:
     return None
 
 
+class _TooManyFrames(Exception):
+    pass
+
+
 class _TooLong(Exception):
     pass
 
@@ -222,8 +233,14 @@ def _decode(container) -> _Media:
     frames: list[_Frame] = []
     pcm: list[np.ndarray] = []
     next_sample, first_t, last_t = 0.0, None, 0.0
+    decoded = timed = 0
+    latest = 0.0  # the last frame's time from the first
     limit = MAX_DURATION_S + 1.0
     for frame in container.decode(video=0, audio=0):
+        if isinstance(frame, av.VideoFrame):
+            decoded += 1
+            if decoded > MAX_FRAMES:
+                raise _TooManyFrames
         if frame.time is None:
             continue
         if frame.time > limit:
@@ -233,11 +250,17 @@ def _decode(container) -> _Media:
             continue
         first_t = frame.time if first_t is None else first_t
         t = frame.time - first_t
+        timed += 1
+        if timed > MAX_FPS * (t + 1.0) + 1:  # a second's grace: refused early, without decoding on
+            raise _TooManyFrames
+        latest = max(latest, t)
         last_t = max(last_t, t + 1.0 / float(video.average_rate or 25))
         if t + 1e-6 >= next_sample:
             rgb = frame.to_ndarray(width=out_w, height=out_h, format="rgb24")
             frames.append(_Frame(t, rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)))
             next_sample += 1.0 / SAMPLE_FPS
+    if timed > 2 and latest > 0 and (timed - 1) / latest > MAX_FPS * 1.02:  # 2%: phones' variable rates
+        raise _TooManyFrames
     pcm += [f.to_ndarray().ravel() for f in resampler.resample(None)]
     samples = np.concatenate(pcm).astype(np.int16) if pcm else np.zeros(0, np.int16)
     return _Media(frames, samples, last_t)
