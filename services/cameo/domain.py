@@ -610,10 +610,14 @@ class Cameos:
 
     def delete_cameo(self, s: Session, actor: str, cameo_id: str, takedown: bool) -> tuple[int, int]:
         row = self.lock_owned(s, actor, cameo_id)
-        revision = self._bump(s, row.id, status=DELETED)
+        # The pointers to the face crops and voice profile go now; identity erases the
+        # objects themselves when CameoDeleted reaches it.
+        likeness = common.LikenessAssets().SerializeToString()
+        revision = self._bump(s, row.id, status=DELETED, likeness=likeness)
         self._audit(s, row.id, pb.AUDIT_ACTION_CAMEO_DELETED, actor, revision, takedown=takedown)
-        emit(s, self.tables, CONSENT_TOPIC, ev.CameoDeleted(cameo_id=row.id, owner_user_id=actor, takedown=takedown,
-                                                            revision=revision, occurred_at=ts(now())), "cameo", row.id)
+        emit(s, self.tables, CONSENT_TOPIC, ev.CameoDeleted(
+            cameo_id=row.id, owner_user_id=actor, takedown=takedown, revision=revision, occurred_at=ts(now()),
+            verification_id=row.verification_id or ""), "cameo", row.id)
         count = 0
         if takedown:
             targets = s.execute(select(m.appearances).where(

@@ -1,4 +1,5 @@
-"""Event handlers: cameo takedowns delete a generation's media."""
+"""Event handlers: cameo takedowns delete a generation's media; a deleted
+cameo's voice leaves the scene plans."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 
 from kinora.cameo.v1 import events_pb2 as cameo_events
 from services.generator.domain import take_down
+from services.generator.erasure import forget_cameo
 
 log = logging.getLogger("kinora.generator")
 
@@ -19,3 +21,8 @@ def on_takedown(tables, blobs):
                 log.info("took down %s (takedown %s)", generation_id, message.takedown_id)
 
     return handle
+
+
+def on_cameo_deleted(session, message: cameo_events.CameoDeleted, meta) -> None:
+    if changed := forget_cameo(session, message.cameo_id):
+        log.info("forgot the voice of deleted cameo %s in %d scene plan(s)", message.cameo_id, changed)

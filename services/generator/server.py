@@ -34,6 +34,7 @@ log = logging.getLogger("kinora.generator")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 TAKEDOWN_TOPIC = "kinora.cameo.takedowns.v1"
+CONSENT_TOPIC = "kinora.cameo.consent.v1"
 STATUS_TO_PB = {"queued": pb.GENERATION_STATUS_QUEUED, "in_progress": pb.GENERATION_STATUS_IN_PROGRESS,
                 "completed": pb.GENERATION_STATUS_COMPLETED, "failed": pb.GENERATION_STATUS_FAILED,
                 "canceled": pb.GENERATION_STATUS_CANCELED}
@@ -255,8 +256,9 @@ def make_likeness_guard(settings: GeneratorSettings, ctx) -> LikenessGuard:
 async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None, moderator=None):
     blobs = FilesystemBlobStore(settings.blob_root())
     ctx = create_service("generator", settings, tables, MIGRATIONS, topics=[GENERATIONS_TOPIC, DEMAND_TOPIC],
-                         consumes={cameo_events.TakedownRequested: handlers.on_takedown(tables, blobs)},
-                         consume_topics=[TAKEDOWN_TOPIC], jwks_fetcher=jwks_fetcher)
+                         consumes={cameo_events.TakedownRequested: handlers.on_takedown(tables, blobs),
+                                   cameo_events.CameoDeleted: handlers.on_cameo_deleted},
+                         consume_topics=[TAKEDOWN_TOPIC, CONSENT_TOPIC], jwks_fetcher=jwks_fetcher)
     billing = billing or make_billing(settings, ctx)
     if moderator is None:
         from services.generator.moderation import Moderator

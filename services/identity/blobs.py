@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 from kinora.common.v1 import common_pb2
@@ -38,3 +39,9 @@ class BlobStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def delete_folder(self, prefix: str) -> None:
+        """Every object under `prefix` (a folder key), and the folder."""
+        path = self._path(prefix)
+        if path.is_dir():
+            shutil.rmtree(path)

@@ -15,6 +15,7 @@ from kinora.runtime.errors import PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from kinora.runtime.settings import SettingsError
+from services.identity import handlers
 from services.identity.blobs import BlobStore
 from services.identity.domain import USERS_TOPIC, VERIFICATIONS_TOPIC, Identity
 from services.identity.enrolment import FaceMatcher
@@ -222,7 +223,9 @@ def assemble(settings: IdentitySettings, *, migrate_on_start: bool = True) -> Id
         # Identity verifies tokens with its own keys, read from its database.
         return await asyncio.to_thread(keyring.jwks)
 
+    blobs = BlobStore(settings.blob_dir)
     ctx = create_service("identity", settings, tables, MIGRATIONS, topics=[USERS_TOPIC, VERIFICATIONS_TOPIC],
+                         consumes=handlers.consumed_events(blobs), consume_topics=handlers.CONSUME_TOPICS,
                          jwks_fetcher=local_jwks, migrate_on_start=migrate_on_start)
     try:
         keyring = KeyRing(make_store(settings, ctx.sessions))
@@ -232,7 +235,7 @@ def assemble(settings: IdentitySettings, *, migrate_on_start: bool = True) -> Id
     # The verifier learns every key the moment this process starts signing with it.
     keyring.on_reload = ctx.verifier.load_jwks
     identity = Identity(ctx.sessions, tables, settings, keyring)
-    verifications = Verifications(identity, BlobStore(settings.blob_dir))
+    verifications = Verifications(identity, blobs)
     ctx.app.add_servicer(identity_pb2_grpc.add_IdentityServiceServicer_to_server,
                          IdentityServicer(ctx, identity, verifications, keyring),
                          pb.DESCRIPTOR.services_by_name["IdentityService"].full_name)

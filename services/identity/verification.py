@@ -26,6 +26,7 @@ from kinora.runtime.events import emit
 from services.identity import enrolment, liveness
 from services.identity.blobs import BlobStore
 from services.identity.domain import AGE_GROUPS, VERIFICATIONS_TOPIC, Identity, _ts, now_utc, sha256_hex
+from services.identity.erasure import likeness_folder
 from services.identity.models import users, verifications
 
 K = identity_pb2
@@ -173,7 +174,7 @@ class Verifications:
 
     def _finish_passed(self, row, records, result: liveness.VerificationResult, cameo_name: str,
                        embeddings: list, now: datetime) -> identity_pb2.Verification:
-        folder = f"likeness/{row.user_id}/{row.id}"
+        folder = likeness_folder(row.user_id, row.id)
         likeness = common_pb2.LikenessAssets()
         written = []
         try:

@@ -27,17 +27,17 @@ from kinora.cameo.v1 import cameo_pb2 as kinora_dot_cameo_dot_v1_dot_cameo__pb2
 from kinora.common.v1 import common_pb2 as kinora_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckinora/cameo/v1/events.proto\x12\x0fkinora.cameo.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bkinora/cameo/v1/cameo.proto\x1a\x1dkinora/common/v1/common.proto\"\x9a\x01\n\x0c\x43\x61meoCreated\x12%\n\x05\x63\x61meo\x18\x01 \x01(\x0b\x32\x16.kinora.cameo.v1.Cameo\x12\x32\n\x08likeness\x18\x02 \x01(\x0b\x32 .kinora.common.v1.LikenessAssets\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe1\x01\n\rPolicyChanged\x12\x10\n\x08\x63\x61meo_id\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x31\n\nold_policy\x18\x03 \x01(\x0e\x32\x1d.kinora.common.v1.CameoPolicy\x12\x31\n\nnew_policy\x18\x04 \x01(\x0e\x32\x1d.kinora.common.v1.CameoPolicy\x12\x10\n\x08revision\x18\x05 \x01(\x03\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\rAccessRevoked\x12\x10\n\x08\x63\x61meo_id\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x10\n\x08takedown\x18\x04 \x01(\x08\x12\x10\n\x08revision\x18\x05 \x01(\x03\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x0c\x43\x61meoDeleted\x12\x10\n\x08\x63\x61meo_id\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x10\n\x08takedown\x18\x03 \x01(\x08\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xff\x01\n\x11TakedownRequested\x12\x13\n\x0btakedown_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61meo_id\x18\x02 \x01(\t\x12\x15\n\rowner_user_id\x18\x03 \x01(\t\x12\x38\n\x0btarget_kind\x18\x04 \x01(\x0e\x32#.kinora.cameo.v1.TakedownTargetKind\x12\x12\n\ntarget_ids\x18\x05 \x03(\t\x12-\n\x05\x63\x61use\x18\x06 \x01(\x0e\x32\x1e.kinora.cameo.v1.TakedownCause\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd0\x01\n\tCameoUsed\x12\x10\n\x08\x63\x61meo_id\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x13\n\x0buser_handle\x18\x04 \x01(\t\x12\x15\n\rgeneration_id\x18\x05 \x01(\t\x12,\n\x07purpose\x18\x06 \x01(\x0e\x32\x1b.kinora.cameo.v1.UsePurpose\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*~\n\x12TakedownTargetKind\x12$\n TAKEDOWN_TARGET_KIND_UNSPECIFIED\x10\x00\x12#\n\x1fTAKEDOWN_TARGET_KIND_GENERATION\x10\x01\x12\x1d\n\x19TAKEDOWN_TARGET_KIND_POST\x10\x02*\x9b\x01\n\rTakedownCause\x12\x1e\n\x1aTAKEDOWN_CAUSE_UNSPECIFIED\x10\x00\x12%\n!TAKEDOWN_CAUSE_APPEARANCE_DELETED\x10\x01\x12!\n\x1dTAKEDOWN_CAUSE_ACCESS_REVOKED\x10\x02\x12 \n\x1cTAKEDOWN_CAUSE_CAMEO_DELETED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckinora/cameo/v1/events.proto\x12\x0fkinora.cameo.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bkinora/cameo/v1/cameo.proto\x1a\x1dkinora/common/v1/common.proto\"\x9a\x01\n\x0c\x43\x61meoCreated\x12%\n\x05\x63\x61meo\x18\x01 \x01(\x0b\x32\x16.kinora.cameo.v1.Cameo\x12\x32\n\x08likeness\x18\x02 \x01(\x0b\x32 .kinora.common.v1.LikenessAssets\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe1\x01\n\rPolicyChanged\x12\x10\n\x08\x63\x61meo_id\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x31\n\nold_policy\x18\x03 \x01(\x0e\x32\x1d.kinora.common.v1.CameoPolicy\x12\x31\n\nnew_policy\x18\x04 \x01(\x0e\x32\x1d.kinora.common.v1.CameoPolicy\x12\x10\n\x08revision\x18\x05 \x01(\x03\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\rAccessRevoked\x12\x10\n\x08\x63\x61meo_id\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x10\n\x08takedown\x18\x04 \x01(\x08\x12\x10\n\x08revision\x18\x05 \x01(\x03\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa5\x01\n\x0c\x43\x61meoDeleted\x12\x10\n\x08\x63\x61meo_id\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x10\n\x08takedown\x18\x03 \x01(\x08\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fverification_id\x18\x06 \x01(\t\"\xff\x01\n\x11TakedownRequested\x12\x13\n\x0btakedown_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61meo_id\x18\x02 \x01(\t\x12\x15\n\rowner_user_id\x18\x03 \x01(\t\x12\x38\n\x0btarget_kind\x18\x04 \x01(\x0e\x32#.kinora.cameo.v1.TakedownTargetKind\x12\x12\n\ntarget_ids\x18\x05 \x03(\t\x12-\n\x05\x63\x61use\x18\x06 \x01(\x0e\x32\x1e.kinora.cameo.v1.TakedownCause\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd0\x01\n\tCameoUsed\x12\x10\n\x08\x63\x61meo_id\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x13\n\x0buser_handle\x18\x04 \x01(\t\x12\x15\n\rgeneration_id\x18\x05 \x01(\t\x12,\n\x07purpose\x18\x06 \x01(\x0e\x32\x1b.kinora.cameo.v1.UsePurpose\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*~\n\x12TakedownTargetKind\x12$\n TAKEDOWN_TARGET_KIND_UNSPECIFIED\x10\x00\x12#\n\x1fTAKEDOWN_TARGET_KIND_GENERATION\x10\x01\x12\x1d\n\x19TAKEDOWN_TARGET_KIND_POST\x10\x02*\x9b\x01\n\rTakedownCause\x12\x1e\n\x1aTAKEDOWN_CAUSE_UNSPECIFIED\x10\x00\x12%\n!TAKEDOWN_CAUSE_APPEARANCE_DELETED\x10\x01\x12!\n\x1dTAKEDOWN_CAUSE_ACCESS_REVOKED\x10\x02\x12 \n\x1cTAKEDOWN_CAUSE_CAMEO_DELETED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kinora.cameo.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TAKEDOWNTARGETKIND']._serialized_start=1300
-  _globals['_TAKEDOWNTARGETKIND']._serialized_end=1426
-  _globals['_TAKEDOWNCAUSE']._serialized_start=1429
-  _globals['_TAKEDOWNCAUSE']._serialized_end=1584
+  _globals['_TAKEDOWNTARGETKIND']._serialized_start=1325
+  _globals['_TAKEDOWNTARGETKIND']._serialized_end=1451
+  _globals['_TAKEDOWNCAUSE']._serialized_start=1454
+  _globals['_TAKEDOWNCAUSE']._serialized_end=1609
   _globals['_CAMEOCREATED']._serialized_start=143
   _globals['_CAMEOCREATED']._serialized_end=297
   _globals['_POLICYCHANGED']._serialized_start=300
@@ -45,9 +45,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCESSREVOKED']._serialized_start=528
   _globals['_ACCESSREVOKED']._serialized_end=686
   _globals['_CAMEODELETED']._serialized_start=689
-  _globals['_CAMEODELETED']._serialized_end=829
-  _globals['_TAKEDOWNREQUESTED']._serialized_start=832
-  _globals['_TAKEDOWNREQUESTED']._serialized_end=1087
-  _globals['_CAMEOUSED']._serialized_start=1090
-  _globals['_CAMEOUSED']._serialized_end=1298
+  _globals['_CAMEODELETED']._serialized_end=854
+  _globals['_TAKEDOWNREQUESTED']._serialized_start=857
+  _globals['_TAKEDOWNREQUESTED']._serialized_end=1112
+  _globals['_CAMEOUSED']._serialized_start=1115
+  _globals['_CAMEOUSED']._serialized_end=1323
 # @@protoc_insertion_point(module_scope)

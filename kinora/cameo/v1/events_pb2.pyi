@@ -75,18 +75,20 @@ class AccessRevoked(_message.Message):
     def __init__(self, cameo_id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., user_id: _Optional[str] = ..., takedown: _Optional[bool] = ..., revision: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CameoDeleted(_message.Message):
-    __slots__ = ("cameo_id", "owner_user_id", "takedown", "revision", "occurred_at")
+    __slots__ = ("cameo_id", "owner_user_id", "takedown", "revision", "occurred_at", "verification_id")
     CAMEO_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     TAKEDOWN_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
     cameo_id: str
     owner_user_id: str
     takedown: bool
     revision: int
     occurred_at: _timestamp_pb2.Timestamp
-    def __init__(self, cameo_id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., takedown: _Optional[bool] = ..., revision: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    verification_id: str
+    def __init__(self, cameo_id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., takedown: _Optional[bool] = ..., revision: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., verification_id: _Optional[str] = ...) -> None: ...
 
 class TakedownRequested(_message.Message):
     __slots__ = ("takedown_id", "cameo_id", "owner_user_id", "target_kind", "target_ids", "cause", "occurred_at")

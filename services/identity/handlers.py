@@ -1,0 +1,17 @@
+"""Event handlers. Each runs inside the consumer's de-duplication transaction,
+so its effect and the "processed" mark commit together."""
+
+from __future__ import annotations
+
+from kinora.cameo.v1 import events_pb2 as cameo_ev
+from services.identity.blobs import BlobStore
+from services.identity.erasure import erase_likeness
+
+CONSUME_TOPICS = ["kinora.cameo.consent.v1"]
+
+
+def consumed_events(blobs: BlobStore) -> dict:
+    def cameo_deleted(session, msg: cameo_ev.CameoDeleted, meta) -> None:
+        erase_likeness(session, blobs, msg.owner_user_id, msg.verification_id)
+
+    return {cameo_ev.CameoDeleted: cameo_deleted}
