@@ -202,7 +202,7 @@ async def test_an_upload_under_the_cap_reaches_the_handler(platform):
     assert outcome.finished and outcome.status == 404, outcome  # identity: no such verification
 
 
-def test_every_capped_upload_route_exists():
+async def test_every_capped_upload_route_exists():
     """A renamed upload route would silently fall back to the JSON cap: each capped path must
     still be a POST route of the app."""
     import re
