@@ -93,7 +93,7 @@ async def verify_rate(verifier: TokenVerifier, tokens: list[str]) -> float:
 
 async def main(args) -> None:
     with temporary_database("idbench") as url, tempfile.TemporaryDirectory() as blobs:
-        settings = IdentitySettings(grpc_host="127.0.0.1", grpc_port=free_port(), database_url=url,
+        settings = IdentitySettings(grpc_host="127.0.0.1", grpc_port=free_port(), database_url=url, service_invites=True,
                                     internal_secret=SECRET, blob_dir=blobs, argon2_time_cost=args.argon2_time_cost,
                                     argon2_memory_kib=args.argon2_memory_kib, argon2_parallelism=1)
         service = assemble(settings)

@@ -204,6 +204,8 @@ class LocalStack:
             "KINORA_TRITON_ADDR": self.addr("triton-grpc"),  # the generator worker reads this name
             "KINORA_GRPC_HOST": "127.0.0.1",
             "KINORA_LOG_LEVEL": self.env.get("KINORA_LOG_LEVEL", "INFO"),
+            # The local stack's operator invites people with `kinora admin invite` (a service token).
+            "KINORA_SERVICE_INVITES": self.env.get("KINORA_SERVICE_INVITES", "true"),
             "PYTHONUNBUFFERED": "1",
         })
         for svc in SERVICES:

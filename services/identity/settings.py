@@ -56,4 +56,5 @@ class IdentitySettings(DatabaseSettings):
     verification_ttl_s: int = setting("KINORA_VERIFICATION_TTL_SECONDS", positive_int, 300)
     blob_dir: str = setting("KINORA_BLOB_DIR", str, "kinora-data/blobs")
     # Admin bootstrap: service tokens may mint invites (kinora admin invite).
-    service_invites: bool = setting("KINORA_SERVICE_INVITES", boolean, True)
+    service_invites: bool = setting("KINORA_SERVICE_INVITES", boolean, False,
+                                     "service tokens (`kinora admin invite`) may mint invites; off unless the operator says so")

@@ -80,7 +80,7 @@ async def running_platform(tmp_path, broker_bootstrap: str | None = None, **gate
     if broker_bootstrap:
         common["KINORA_KAFKA_BOOTSTRAP"] = broker_bootstrap
     plan = [("identity", IdentitySettings, build_identity,
-             {"KINORA_ARGON2_TIME_COST": "1", "KINORA_ARGON2_MEMORY_KIB": "1024"}),
+             {"KINORA_ARGON2_TIME_COST": "1", "KINORA_ARGON2_MEMORY_KIB": "1024", "KINORA_SERVICE_INVITES": "true"}),
             ("billing", BillingSettings, build_billing, {}),
             ("cameo", CameoSettings, build_cameo, {}),
             ("feed", FeedSettings, build_feed, {}),

@@ -23,7 +23,7 @@ FAST_ARGON2 = dict(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelis
 
 def settings_for(pg_url: str, blob_dir, **overrides) -> IdentitySettings:
     values = dict(grpc_host="127.0.0.1", grpc_port=free_port(), database_url=pg_url, internal_secret=INTERNAL_SECRET,
-                  blob_dir=str(blob_dir), grace_seconds=1.0, **FAST_ARGON2)
+                  blob_dir=str(blob_dir), grace_seconds=1.0, service_invites=True, **FAST_ARGON2)
     values.update(overrides)
     return IdentitySettings(**values)
 

@@ -97,7 +97,7 @@ async def _start(stack: contextlib.AsyncExitStack, tmp_path) -> Running:
         return {**common, "KINORA_GRPC_PORT": str(ports[name]), "KINORA_DATABASE_URL": urls[name], **extra}
 
     identity = build_identity(load_settings(IdentitySettings, env(
-        "identity", KINORA_ARGON2_TIME_COST="1", KINORA_ARGON2_MEMORY_KIB="1024")))
+        "identity", KINORA_ARGON2_TIME_COST="1", KINORA_ARGON2_MEMORY_KIB="1024", KINORA_SERVICE_INVITES="true")))
     running.contexts["identity"] = identity.ctx
     billing = build_billing(load_settings(BillingSettings, env("billing")))
     running.contexts["billing"], running.domain["billing"] = billing.ctx, billing.billing
