@@ -492,6 +492,27 @@ class Billing:
         need = 1 if offer.uses_allowance else offer.price_credits
         return self.ledger.balances(session, [key])[key] >= need
 
+    def extend(self, generation_id: str):
+        """Push a held reservation's expiry to now + the hold TTL (a queued job
+        renews its hold while it waits). A hold already settled, or past its
+        expiry though the sweep has not run yet, is never revived: the latter
+        is expired here and both are refused, so the job is not run free."""
+        _check_id(generation_id, "generation id")
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            r = self._reservation(session, generation_id, lock=True)
+            if r is None:
+                raise NotFound(f"generation {generation_id} has no reservation", "unknown_reservation")
+            lapsed = r.status == HELD and r.expires_at <= now
+            if lapsed:
+                self.settle(session, [generation_id], EXPIRED, "hold expired", now)
+            elif r.status == HELD:
+                session.execute(update(reservations).where(reservations.c.id == r.id).values(
+                    expires_at=now + timedelta(seconds=self.settings.hold_ttl_seconds)))
+                return self._reservation(session, generation_id)
+        status = EXPIRED if lapsed else r.status
+        raise FailedPrecondition(f"generation {generation_id}'s hold was already {status}", "reservation_settled")
+
     def capture(self, generation_id: str):
         return self._settle_one(generation_id, CAPTURED, "")
 

@@ -178,6 +178,11 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         row, replayed = await self._run(self.billing.capture, request.generation_id, publishes=True)
         return bpb.CaptureResponse(reservation=reservation_pb(row), replayed=replayed)
 
+    async def ExtendReservation(self, request, context):
+        require_service("generator")
+        row = await self._run(self.billing.extend, request.generation_id, publishes=True)
+        return bpb.ExtendReservationResponse(reservation=reservation_pb(row))
+
     async def Release(self, request, context):
         require_service("generator")
         row, replayed = await self._run(self.billing.release, request.generation_id, request.reason, publishes=True)

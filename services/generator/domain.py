@@ -56,6 +56,7 @@ def now() -> datetime:
 class Reservation:
     id: str
     tier: int  # kinora.common.v1.Tier
+    expires_at: datetime | None = None  # None: the hold never lapses
 
 
 class Billing(Protocol):
@@ -64,6 +65,11 @@ class Billing(Protocol):
 
     async def reserve(self, generation_id: str, user_id: str, model: str, seconds: int, size: str,
                       quote_id: str = "") -> Reservation: ...
+    async def extend(self, generation_id: str) -> datetime | None:
+        """Renew a held reservation; returns its new expiry (None: never).
+        Raises FailedPrecondition or NotFound when the hold is gone: billing
+        never revives it."""
+        ...
     async def capture(self, generation_id: str) -> None: ...
     async def release(self, generation_id: str, reason: str) -> None: ...
 
@@ -247,6 +253,7 @@ class Generations:
                 width=spec.width, height=spec.height, seed=spec.seed, cameo_ids=json.dumps(list(cameo_ids)),
                 remix_of=spec.remix_of, extend_of=spec.extend_of, input_image_key=image_key, tier=reservation.tier,
                 fair_rank=fair_rank, reservation_id=reservation.id, billing_state="held",
+                hold_expires_at=reservation.expires_at,
                 created_at=created, updated_at=created))
             row = session.execute(select(generations).where(generations.c.id == generation_id)).one()
             emit_generation(session, self.tables, generation_id, stamp(events_pb2.GenerationRequested(
@@ -392,8 +399,9 @@ async def settle(sessions: sessionmaker[Session], billing: Billing, generation_i
         else:
             await billing.release(generation_id, row.status)
     except FailedPrecondition as exc:
-        # Billing settled the hold another way (e.g. it expired): retrying can't
-        # change that, so record it for an operator instead of looping forever.
+        # Billing settled the hold another way: retrying can't change that, so record
+        # it for an operator instead of looping forever. (Holds of waiting jobs are
+        # renewed, and a job whose hold lapsed fails uncharged: see holds.py.)
         log.error("billing refused to settle %s as %s: %s", generation_id, final, exc.message)
         final = "settle_conflict"
     with transaction(sessions) as session:

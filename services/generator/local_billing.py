@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.common.v1 import common_pb2
 from kinora.runtime.db import transaction
-from kinora.runtime.errors import NotFound, ResourceExhausted
+from kinora.runtime.errors import FailedPrecondition, NotFound, ResourceExhausted
 from services.generator.domain import Reservation
 from services.generator.models import local_billing_plans, local_billing_reservations
 
@@ -68,6 +68,15 @@ class LocalAllowanceBilling:
                 generation_id=generation_id, reservation_id=reservation_id, user_id=user_id, day=day, tier=tier,
                 status="held", created_at=stamp))
         return Reservation(reservation_id, tier)
+
+    async def extend(self, generation_id: str) -> None:
+        """Holds here never lapse; one no longer held is refused as billing refuses it."""
+        row = await asyncio.to_thread(self.reservation, generation_id)
+        if row is None:
+            raise NotFound(f"no reservation for {generation_id}", "reservation_not_found")
+        if row.status != "held":
+            raise FailedPrecondition(f"generation {generation_id}'s hold was already {row.status}",
+                                     "reservation_settled")
 
     async def capture(self, generation_id: str) -> None:
         await asyncio.to_thread(self._settle, generation_id, "captured")

@@ -36,9 +36,12 @@ generations = Table(
     # Round-robin within a tier: the user's queued jobs at enqueue time.
     Column("fair_rank", Integer, nullable=False, server_default="0"),
     Column("reservation_id", String(64), nullable=False, server_default=""),
-    # held → capture_pending → captured, or held → release_pending → released.
+    # held → capture_pending → captured, or held → release_pending → released, or
+    # held → hold_lost (billing let the hold expire; the job failed uncharged).
     # A *_pending state survives a crash and is retried (billing is idempotent by generation).
     Column("billing_state", String(20), nullable=False, server_default="held"),
+    # When billing lets the hold go unless renewed; NULL: never (the embedded billing).
+    Column("hold_expires_at", DateTime(timezone=True), nullable=True),
     Column("error_code", String(64), nullable=False, server_default=""),
     Column("error_message", Text, nullable=False, server_default=""),
     Column("canceled_by", String(64), nullable=False, server_default=""),

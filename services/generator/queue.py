@@ -140,7 +140,7 @@ class JobQueue:
                     notify_job_queued(session)
                 return "queued" if changed else None
             changed = session.execute(update(generations).where(*self._mine(claim)).values(
-                **_failed_values(code, message, stamp_at))).rowcount
+                **failed_values(code, message, stamp_at))).rowcount
             if not changed:
                 return None
             emit_failed(session, self.tables, claim.row, code, message, stamp_at)
@@ -159,7 +159,7 @@ class JobQueue:
                 if row.attempts >= self.max_attempts:
                     message = f"the job was interrupted {row.attempts} times (workers stopped responding)"
                     session.execute(update(generations).where(g.id == row.id).values(
-                        **_failed_values("worker_lost", message, stamp_at)))
+                        **failed_values("worker_lost", message, stamp_at)))
                     emit_failed(session, self.tables, row, "worker_lost", message, stamp_at)
                     failed.append(row.id)
                 else:
@@ -183,7 +183,7 @@ class JobQueue:
             session.execute(workers.delete().where(workers.c.worker_id == worker_id))
 
 
-def _failed_values(code: str, message: str, stamp_at: datetime) -> dict:
+def failed_values(code: str, message: str, stamp_at: datetime) -> dict:
     return dict(status="failed", stage="failed", error_code=code, error_message=message,
                 billing_state="release_pending", lease_owner="", lease_expires_at=None,
                 completed_at=stamp_at, updated_at=stamp_at)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import datetime, timezone
 from pathlib import Path
 
 import grpc
@@ -33,6 +34,10 @@ def _raise(err: grpc.RpcError, what: str):
 
 log = logging.getLogger("kinora.generator.remote")
 
+def _expiry(reservation) -> datetime | None:
+    return reservation.expires_at.ToDatetime(tzinfo=timezone.utc) if reservation.HasField("expires_at") else None
+
+
 class GrpcBilling:
     def __init__(self, address: str, token_source: TokenSource | None):
         self.stub = billing_pb2_grpc.BillingServiceStub(channel(address, token_source))
@@ -44,7 +49,15 @@ class GrpcBilling:
                 quote_id=quote_id), timeout=TIMEOUT_S)
         except grpc.RpcError as err:
             _raise(err, "billing")
-        return Reservation(reply.reservation.id, reply.reservation.tier)
+        return Reservation(reply.reservation.id, reply.reservation.tier, _expiry(reply.reservation))
+
+    async def extend(self, generation_id: str) -> datetime | None:
+        try:
+            reply = await self.stub.ExtendReservation(
+                billing_pb2.ExtendReservationRequest(generation_id=generation_id), timeout=TIMEOUT_S)
+        except grpc.RpcError as err:
+            _raise(err, "billing")
+        return _expiry(reply.reservation)
 
     async def capture(self, generation_id: str) -> None:
         try:

@@ -17,7 +17,7 @@ from kinora.ml import faces
 from kinora.runtime import auth
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.service import create_service
-from services.generator import domain, handlers
+from services.generator import domain, handlers, holds
 from services.generator.blobs import BlobNotFound, FilesystemBlobStore
 from services.generator.domain import GENERATIONS_TOPIC, DEMAND_TOPIC, GenerationView, Generations
 from services.generator.local_billing import LocalAllowanceBilling
@@ -283,12 +283,13 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
 
     async def maintenance():
         # Demand for billing, queue gauges, jobs of dead workers (in case no worker is left to
-        # notice), billing settlements a crash left pending, and expired media.
+        # notice), billing settlements a crash left pending, holds of waiting jobs, and expired media.
         while True:
             try:
                 await asyncio.to_thread(admin.publish_demand)
                 await asyncio.to_thread(queue.requeue_expired)
                 await domain.settle_pending(ctx.sessions, billing)
+                await holds.renew_due(ctx.sessions, tables, billing, settings.hold_renew_margin_seconds)
                 await asyncio.to_thread(domain.expire_media, ctx.sessions, tables, blobs)
                 ctx.wake_relay()
             except Exception:  # noqa: BLE001 - retried next round

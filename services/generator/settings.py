@@ -86,6 +86,10 @@ class GeneratorSettings(DatabaseSettings):
                                           "HMAC key for download tokens; default derived from the internal secret")
     download_ttl_seconds: int = setting("KINORA_DOWNLOAD_TTL_SECONDS", positive_int, 3600)
     demand_interval_seconds: float = setting("KINORA_DEMAND_INTERVAL_SECONDS", non_negative_float, 15.0)
+    hold_renew_margin_seconds: float = setting(
+        "KINORA_HOLD_RENEW_MARGIN_SECONDS", non_negative_float, 900.0,
+        "billing holds of queued and running jobs are renewed when they lapse within this many seconds "
+        "(keep it well under KINORA_BILLING_HOLD_TTL_SECONDS and over the maintenance interval)")
     poll_seconds: float = setting("KINORA_WORKER_POLL_SECONDS", non_negative_float, 0.2)
     sign_c2pa: bool = setting("KINORA_C2PA_SIGN", boolean, True)
     free_daily_allowance: int = setting("KINORA_FREE_DAILY_ALLOWANCE", positive_int, 30)

@@ -35,7 +35,7 @@ from kinora.runtime.db import make_engine, session_factory, transaction
 from kinora.runtime.errors import NotFound, PermissionDenied, Unavailable
 from kinora.runtime.logs import configure_logging
 from kinora.runtime.settings import SettingsError, load_settings
-from services.generator import domain, metrics
+from services.generator import domain, holds, metrics
 from services.generator.blobs import BlobStore, FilesystemBlobStore
 from services.generator.domain import Billing, ConsentChecker, now
 from services.generator.media import BadModelOutput, finish_media
@@ -135,6 +135,7 @@ class Worker:
                                     self.settings.worker_slots, len(self.running))
             await asyncio.to_thread(self.queue.requeue_expired)
             await domain.settle_pending(self.sessions, self.billing)
+            await holds.renew_due(self.sessions, tables, self.billing, self.settings.hold_renew_margin_seconds)
         except Exception:  # noqa: BLE001 - retried next round
             log.warning("worker maintenance failed", exc_info=True)
 
@@ -153,6 +154,14 @@ class Worker:
 
     async def _process(self, claim: Claim) -> None:
         row = claim.row
+        if row.hold_expires_at is not None:
+            # A full hold TTL for the run; a job whose hold lapsed is failed uncharged, never run free.
+            try:
+                if not await holds.renew(self.sessions, tables, self.billing, row.id):
+                    return
+            except Unavailable as exc:
+                await self._fail(claim, "billing_unavailable", exc.message, True, outage=True)
+                return
         cameo_ids = json.loads(row.cameo_ids)
         cameos = []
         if cameo_ids:

@@ -202,6 +202,8 @@ MATRIX = {
                                                                    seconds=4, size="720x1280"), "U D D D D D A"),
     "billing.BillingService/Capture": (lambda P: bl.CaptureRequest(generation_id="gen_" + _key()), "U D D D D D N"),
     "billing.BillingService/Release": (lambda P: bl.ReleaseRequest(generation_id="gen_" + _key()), "U D D D D D N"),
+    "billing.BillingService/ExtendReservation": (lambda P: bl.ExtendReservationRequest(generation_id="gen_" + _key()),
+                                                 "U D D D D D N"),
     "billing.BillingService/ListCreditPacks": (lambda P: bl.ListCreditPacksRequest(), "A A A A A A A"),
     "billing.BillingService/PurchaseCredits": (lambda P: bl.PurchaseCreditsRequest(
         pack_id="no-such-pack", idempotency_key=_key()), "U N N N N N V"),

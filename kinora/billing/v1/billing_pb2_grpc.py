@@ -65,6 +65,11 @@ class BillingServiceStub:
                 request_serializer=kinora_dot_billing_dot_v1_dot_billing__pb2.ReleaseRequest.SerializeToString,
                 response_deserializer=kinora_dot_billing_dot_v1_dot_billing__pb2.ReleaseResponse.FromString,
                 _registered_method=True)
+        self.ExtendReservation = channel.unary_unary(
+                '/kinora.billing.v1.BillingService/ExtendReservation',
+                request_serializer=kinora_dot_billing_dot_v1_dot_billing__pb2.ExtendReservationRequest.SerializeToString,
+                response_deserializer=kinora_dot_billing_dot_v1_dot_billing__pb2.ExtendReservationResponse.FromString,
+                _registered_method=True)
         self.ListCreditPacks = channel.unary_unary(
                 '/kinora.billing.v1.BillingService/ListCreditPacks',
                 request_serializer=kinora_dot_billing_dot_v1_dot_billing__pb2.ListCreditPacksRequest.SerializeToString,
@@ -149,6 +154,15 @@ class BillingServiceServicer:
 
     def Release(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExtendReservation(self, request, context):
+        """Moves a held reservation's expiry to now + the hold TTL, for a job still
+        queued or running. FAILED_PRECONDITION (reservation_settled) when the hold
+        is no longer held (captured, released or expired): it is never revived.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -239,6 +253,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.Release,
                     request_deserializer=kinora_dot_billing_dot_v1_dot_billing__pb2.ReleaseRequest.FromString,
                     response_serializer=kinora_dot_billing_dot_v1_dot_billing__pb2.ReleaseResponse.SerializeToString,
+            ),
+            'ExtendReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtendReservation,
+                    request_deserializer=kinora_dot_billing_dot_v1_dot_billing__pb2.ExtendReservationRequest.FromString,
+                    response_serializer=kinora_dot_billing_dot_v1_dot_billing__pb2.ExtendReservationResponse.SerializeToString,
             ),
             'ListCreditPacks': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCreditPacks,
@@ -427,6 +446,33 @@ class BillingService:
             '/kinora.billing.v1.BillingService/Release',
             kinora_dot_billing_dot_v1_dot_billing__pb2.ReleaseRequest.SerializeToString,
             kinora_dot_billing_dot_v1_dot_billing__pb2.ReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtendReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.billing.v1.BillingService/ExtendReservation',
+            kinora_dot_billing_dot_v1_dot_billing__pb2.ExtendReservationRequest.SerializeToString,
+            kinora_dot_billing_dot_v1_dot_billing__pb2.ExtendReservationResponse.FromString,
             options,
             channel_credentials,
             insecure,
