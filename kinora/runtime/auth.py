@@ -7,6 +7,11 @@ verified under it leave the cache). An unknown `kid` triggers at most one
 refresh per `min_refresh_s`, so rotated keys are picked up without logging
 anyone out and a flood of forged kids cannot hammer identity. Verified tokens
 are cached until they expire, which keeps verification cheap on hot paths.
+
+Sign-out ends access tokens too, within REVOCATION_MAX_AGE_S (30 s): a user's
+token names its sign-in (`sid`), and the verifier keeps identity's list of
+recently ended sessions (ListRevokedSessions), re-read at most every 30 s, and
+refuses a token of a listed session, cached or not (a set lookup).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     teen: bool = False
     token: str = field(default="", repr=False, compare=False)
+    session_id: str = ""  # the sign-in a user's access token came from ("sid")
 
     @property
     def is_service(self) -> bool:
@@ -83,10 +89,14 @@ def principal_from_claims(claims: dict, token: str = "") -> Principal:
         scopes=frozenset(claims.get("scopes", ())),
         teen=bool(claims.get("teen", False)),
         token=token,
+        session_id=str(claims.get("sid", "")),
     )
 
 
 JwksFetcher = Callable[[], Awaitable[dict]]
+# () -> {"session_ids": [...], "max_age_seconds": n}: sessions ended at identity.
+RevocationFetcher = Callable[[], Awaitable[dict]]
+REVOCATION_MAX_AGE_S = 30.0  # the longest a verifier trusts its deny list (and the default)
 
 
 INTERNAL_KID = "kinora-internal"
@@ -106,8 +116,16 @@ def mint_service_token(service: str, secret: str, ttl_s: int = 3600) -> tuple[st
 
 class TokenVerifier:
     def __init__(self, fetch_jwks: JwksFetcher, *, internal_secret: str | None = None,
-                 min_refresh_s: float = 30.0, cache_size: int = 50_000):
+                 min_refresh_s: float = 30.0, cache_size: int = 50_000,
+                 fetch_revoked: RevocationFetcher | None = None,
+                 revoked_max_age_s: float = REVOCATION_MAX_AGE_S):
         self._fetch = fetch_jwks
+        # Ended sessions: a set lookup per call; re-read at most REVOCATION_MAX_AGE_S after the last read.
+        self._fetch_revoked = fetch_revoked
+        self._revoked: frozenset[str] = frozenset()
+        self._revoked_stale_at = 0.0
+        self._revoked_lock = asyncio.Lock()
+        self._revoked_max_age_s = min(revoked_max_age_s, REVOCATION_MAX_AGE_S)
         self._internal_secret = internal_secret
         self._keys: dict[str, jwt.PyJWK] = {}
         self._last_refresh = 0.0
@@ -184,14 +202,34 @@ class TokenVerifier:
                 log.warning("could not re-read the JWKS, keeping the last one for now: %s", exc)
                 self._stale_at = time.monotonic() + self._min_refresh_s
 
+    async def _reload_revoked_if_stale(self) -> None:
+        if self._fetch_revoked is None or time.monotonic() < self._revoked_stale_at:
+            return
+        async with self._revoked_lock:
+            if time.monotonic() < self._revoked_stale_at:
+                return  # another call re-read it meanwhile
+            try:
+                listed = await self._fetch_revoked()
+            except Exception as exc:  # noqa: BLE001 - any failure to reach identity
+                # Keep the last list (sessions only ever join it) and ask again shortly.
+                log.warning("could not read the revoked sessions, keeping the last list for now: %s", exc)
+                self._revoked_stale_at = time.monotonic() + min(self._min_refresh_s, self._revoked_max_age_s)
+                return
+            self._revoked = frozenset(listed.get("session_ids", ()))
+            max_age = float(listed.get("max_age_seconds") or self._revoked_max_age_s)
+            self._revoked_stale_at = time.monotonic() + min(max_age, self._revoked_max_age_s)
+
     async def verify(self, token: str) -> Principal:
         await self._reload_if_stale(token)
+        await self._reload_revoked_if_stale()
         found = self.verify_cached(token) or self.verify_with_keys(token)
         if found is None:
             await self.refresh()  # maybe the key was rotated in
             found = self.verify_with_keys(token)
         if found is None:
             raise Unauthenticated("the access token was signed by an unknown key")
+        if found.session_id and found.session_id in self._revoked:
+            raise Unauthenticated("this sign-in has ended (signed out); sign in again", "session_revoked")
         return found
 
 
@@ -214,7 +252,7 @@ def bearer_token(metadata) -> str | None:
 
 def mint_access_token(private_key, kid: str, subject: str, *, kind: str = "user", handle: str = "",
                       scopes: list[str] | tuple[str, ...] = (), teen: bool = False, ttl_s: int = 900,
-                      token_id: str | None = None) -> tuple[str, float]:
+                      token_id: str | None = None, session_id: str = "") -> tuple[str, float]:
     """Sign an access token (EdDSA). Identity is the only production caller;
     returns (token, expiry as a Unix time)."""
     import uuid
@@ -223,6 +261,8 @@ def mint_access_token(private_key, kid: str, subject: str, *, kind: str = "user"
     exp = now + ttl_s
     claims = {"sub": subject, "kind": kind, "handle": handle, "scopes": list(scopes), "teen": teen,
               "iat": now, "exp": exp, "iss": ISSUER, "aud": AUDIENCE, "jti": token_id or uuid.uuid4().hex}
+    if session_id:
+        claims["sid"] = session_id  # what sign-out ends: verifiers refuse tokens of a revoked session
     return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": kid}), float(exp)
 
 

@@ -91,16 +91,38 @@ def jwks_from_identity(address: str):
     return fetch
 
 
+def revoked_sessions_from_identity(address: str):
+    """A fetcher of the sessions identity has ended recently (for TokenVerifier's deny list)."""
+    from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
+
+    ch = None
+
+    async def fetch() -> dict:
+        nonlocal ch
+        if ch is None:
+            ch = channel(address)
+        reply = await identity_pb2_grpc.IdentityServiceStub(ch).ListRevokedSessions(
+            identity_pb2.ListRevokedSessionsRequest(), timeout=5)
+        return {"session_ids": list(reply.session_ids), "max_age_seconds": reply.max_age_seconds}
+
+    return fetch
+
+
 def create_service(name: str, settings: DatabaseSettings, tables: EventTables, migrations_dir: Path | None,
                    *, topics: list[str] = (), consumes: dict[type[Message], Handler] | None = None,
-                   consume_topics: list[str] = (), jwks_fetcher=None, migrate_on_start: bool = True,
+                   consume_topics: list[str] = (), jwks_fetcher=None, revocation_fetcher=None,
+                   migrate_on_start: bool = True,
                    db_pool_size: int = 5) -> ServiceContext:
     """`db_pool_size`: connections kept open; size it to the threads that use the database at
     once (request workers, plus the relay and consumers), or a busy server keeps opening and
     closing connections (each new one also loses its prepared statements)."""
     engine = make_engine(settings.database_url, pool_size=db_pool_size)
     fetcher = jwks_fetcher or (jwks_from_identity(settings.identity_addr) if settings.identity_addr else None)
-    verifier = auth.TokenVerifier(fetcher, internal_secret=settings.internal_secret) if fetcher else None
+    # Tests that sign their own tokens (jwks_fetcher) have no identity to ask.
+    revoked = revocation_fetcher or (revoked_sessions_from_identity(settings.identity_addr)
+                                     if settings.identity_addr and not jwks_fetcher else None)
+    verifier = auth.TokenVerifier(fetcher, internal_secret=settings.internal_secret,
+                                  fetch_revoked=revoked) if fetcher else None
     if verifier is None and settings.internal_secret:
         async def no_jwks() -> dict:
             return {"keys": []}

@@ -24,7 +24,7 @@ from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
 from kinora.runtime import auth
 from kinora.runtime.clients import TokenSource, channel
 from kinora.runtime.errors import KinoraError
-from kinora.runtime.service import jwks_from_identity
+from kinora.runtime.service import jwks_from_identity, revoked_sessions_from_identity
 from services.gateway.apikeys import ApiKeyCache, Exchanged
 from services.gateway.errors import ApiError
 from services.gateway.ratelimit import Limit, make_limiter, retry_after_header
@@ -48,7 +48,9 @@ class Gateway:
         self.streaming_generator = generator_pb2_grpc.GeneratorServiceStub(self._streaming_channel)
         self.pools = generator_pb2_grpc.PoolAdminServiceStub(self.channels["generator"])
         self.billing = billing_pb2_grpc.BillingServiceStub(self.channels["billing"])
-        self.verifier = auth.TokenVerifier(jwks_fetcher or jwks_from_identity(settings.identity_addr))
+        self.verifier = auth.TokenVerifier(jwks_fetcher or jwks_from_identity(settings.identity_addr),
+                                           fetch_revoked=None if jwks_fetcher else
+                                           revoked_sessions_from_identity(settings.identity_addr))
         self.limiter = make_limiter(settings.redis_url)
         self.user_limit = Limit(settings.user_rate, settings.user_burst)
         self.key_limit = Limit(settings.key_rate, settings.key_burst)

@@ -329,10 +329,10 @@ class Identity:
     # --- sessions and tokens ------------------------------------------------------------------
 
     def _access_token(self, user_id: str, handle: str, teen: bool, *, kind: str = "user", scopes=(),
-                      ttl_s: int | None = None) -> tuple[str, float]:
+                      ttl_s: int | None = None, session_id: str = "") -> tuple[str, float]:
         key = self.keyring.signing_key()
         return mint_access_token(key.private_key, key.kid, user_id, kind=kind, handle=handle, scopes=scopes,
-                                 teen=teen, ttl_s=ttl_s or self.settings.access_token_ttl_s)
+                                 teen=teen, ttl_s=ttl_s or self.settings.access_token_ttl_s, session_id=session_id)
 
     def _new_refresh(self, s: Session, session_id: str, now: datetime, client_address: str) -> tuple[str, datetime]:
         token = "rt_" + secrets.token_urlsafe(32)
@@ -341,8 +341,9 @@ class Identity:
                                                  expires_at=expires, client_address=client_address[:64]))
         return token, expires
 
-    def _pair(self, user_id, handle, teen, refresh: str, refresh_expires: datetime) -> identity_pb2.TokenPair:
-        access, access_exp = self._access_token(user_id, handle, teen)
+    def _pair(self, user_id, handle, teen, refresh: str, refresh_expires: datetime,
+              session_id: str) -> identity_pb2.TokenPair:
+        access, access_exp = self._access_token(user_id, handle, teen, session_id=session_id)
         pair = identity_pb2.TokenPair(access_token=access, refresh_token=refresh)
         pair.access_token_expires_at.FromSeconds(int(access_exp))
         pair.refresh_token_expires_at.FromDatetime(refresh_expires)
@@ -353,7 +354,7 @@ class Identity:
         session_id = str(uuid.uuid4())
         s.execute(sessions.insert().values(id=session_id, user_id=user_id, created_at=now))
         refresh, refresh_exp = self._new_refresh(s, session_id, now, client_address)
-        return self._pair(user_id, handle, teen, refresh, refresh_exp)
+        return self._pair(user_id, handle, teen, refresh, refresh_exp, session_id)
 
     def _count_attempt(self, s: Session, subject: str, limit: int, now: datetime,
                        block_for: Callable[[int], timedelta]) -> bool:
@@ -446,7 +447,7 @@ class Identity:
                           .values(spent_at=now))
                 user = self._user(s, row.user_id)
                 new_token, new_exp = self._new_refresh(s, row.session_id, now, client_address)
-                pair = self._pair(user.id, user.handle, user.age_group == "teen", new_token, new_exp)
+                pair = self._pair(user.id, user.handle, user.age_group == "teen", new_token, new_exp, row.session_id)
         if reused:  # raised after the commit: the revocation must stick
             raise Unauthenticated("this refresh token was already used, so every token from that sign-in has "
                                   "been revoked; sign in again", "refresh_token_reused")
@@ -471,6 +472,13 @@ class Identity:
             target = sessions.c.user_id == user_id if all_sessions or session_id is None else sessions.c.id == session_id
             s.execute(update(sessions).where(target, sessions.c.revoked_at.is_(None))
                       .values(revoked_at=now, revoke_reason="sign_out"))
+
+    def revoked_sessions(self) -> list[str]:
+        """Sessions ended while an access token of theirs may still be unexpired
+        (the access-token TTL, plus a minute for clocks apart)."""
+        since = now_utc() - timedelta(seconds=self.settings.access_token_ttl_s + 60)
+        with self.sessions() as s:
+            return list(s.execute(select(sessions.c.id).where(sessions.c.revoked_at >= since)).scalars())
 
     # --- invites ------------------------------------------------------------------------------
 

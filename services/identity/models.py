@@ -55,7 +55,7 @@ sessions = Table(
     Column("id", Id, primary_key=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", When, nullable=False),
-    Column("revoked_at", When, nullable=True),
+    Column("revoked_at", When, nullable=True, index=True),  # read by ListRevokedSessions
     Column("revoke_reason", String(32), nullable=True),
 )
 

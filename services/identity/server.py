@@ -82,6 +82,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.GetJwksResponse(keys=[pb.Jwk(**{f: k[f] for f in fields if f in k}) for k in jwks["keys"]],
                                   max_age_seconds=self.identity.settings.jwks_max_age_s)
 
+    async def ListRevokedSessions(self, request, context):
+        ids = await self._run(self.identity.revoked_sessions, changes=False)
+        return pb.ListRevokedSessionsResponse(session_ids=[str(i) for i in ids],
+                                              max_age_seconds=int(auth.REVOCATION_MAX_AGE_S))
+
     # Profiles.
     async def GetUser(self, request, context):
         user = await self._run(self.identity.get_user, auth.require_user_or_service(), request.user_id, changes=False)
@@ -218,15 +223,20 @@ class IdentityService:
 
 def assemble(settings: IdentitySettings, *, migrate_on_start: bool = True) -> IdentityService:
     keyring: KeyRing | None = None
+    identity: Identity | None = None
 
     async def local_jwks() -> dict:
         # Identity verifies tokens with its own keys, read from its database.
         return await asyncio.to_thread(keyring.jwks)
 
+    async def local_revoked() -> dict:
+        return {"session_ids": await asyncio.to_thread(identity.revoked_sessions)}
+
     blobs = BlobStore(settings.blob_dir)
     ctx = create_service("identity", settings, tables, MIGRATIONS, topics=[USERS_TOPIC, VERIFICATIONS_TOPIC],
                          consumes=handlers.consumed_events(blobs), consume_topics=handlers.CONSUME_TOPICS,
-                         jwks_fetcher=local_jwks, migrate_on_start=migrate_on_start)
+                         jwks_fetcher=local_jwks, revocation_fetcher=local_revoked,
+                         migrate_on_start=migrate_on_start)
     try:
         keyring = KeyRing(make_store(settings, ctx.sessions))
     except ValueError as exc:

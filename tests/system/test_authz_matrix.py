@@ -50,6 +50,7 @@ MATRIX = {
                                                                      password="correct horse battery"), "A A A A A A A"),
     "identity.IdentityService/RefreshTokens": (lambda P: idn.RefreshTokensRequest(refresh_token="x"), "U U U U U U U"),
     "identity.IdentityService/GetJwks": (lambda P: idn.GetJwksRequest(), "A A A A A A A"),
+    "identity.IdentityService/ListRevokedSessions": (lambda P: idn.ListRevokedSessionsRequest(), "A A A A A A A"),
     "identity.IdentityService/GetUser": (lambda P: idn.GetUserRequest(user_id=P.owner["id"]), "U A A A A A A"),
     "identity.IdentityService/GetUserByHandle": (lambda P: idn.GetUserByHandleRequest(handle=P.owner["handle"]),
                                                  "U A A A A A A"),

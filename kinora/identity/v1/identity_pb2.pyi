@@ -220,6 +220,18 @@ class GetJwksResponse(_message.Message):
     max_age_seconds: int
     def __init__(self, keys: _Optional[_Iterable[_Union[Jwk, _Mapping]]] = ..., max_age_seconds: _Optional[int] = ...) -> None: ...
 
+class ListRevokedSessionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRevokedSessionsResponse(_message.Message):
+    __slots__ = ("session_ids", "max_age_seconds")
+    SESSION_IDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    session_ids: _containers.RepeatedScalarFieldContainer[str]
+    max_age_seconds: int
+    def __init__(self, session_ids: _Optional[_Iterable[str]] = ..., max_age_seconds: _Optional[int] = ...) -> None: ...
+
 class GetUserRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]

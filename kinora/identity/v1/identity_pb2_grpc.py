@@ -68,6 +68,11 @@ class IdentityServiceStub:
                 request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
                 _registered_method=True)
+        self.ListRevokedSessions = channel.unary_unary(
+                '/kinora.identity.v1.IdentityService/ListRevokedSessions',
+                request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsRequest.SerializeToString,
+                response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsResponse.FromString,
+                _registered_method=True)
         self.GetUser = channel.unary_unary(
                 '/kinora.identity.v1.IdentityService/GetUser',
                 request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetUserRequest.SerializeToString,
@@ -230,6 +235,15 @@ class IdentityServiceServicer:
 
     def GetJwks(self, request, context):
         """Public keys for local verification of access tokens (no call per request).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRevokedSessions(self, request, context):
+        """Sessions ended (sign-out, refresh-token reuse) recently enough that their access
+        tokens may still be unexpired: verifiers refuse tokens whose `sid` claim is listed.
+        Public like the JWKS: it names random session ids only, never a user.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -420,6 +434,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetJwks,
                     request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.FromString,
                     response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.SerializeToString,
+            ),
+            'ListRevokedSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRevokedSessions,
+                    request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsRequest.FromString,
+                    response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsResponse.SerializeToString,
             ),
             'GetUser': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUser,
@@ -686,6 +705,33 @@ class IdentityService:
             '/kinora.identity.v1.IdentityService/GetJwks',
             kinora_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
             kinora_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRevokedSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.identity.v1.IdentityService/ListRevokedSessions',
+            kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsRequest.SerializeToString,
+            kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
