@@ -74,9 +74,9 @@ class ServiceContext:
             self.relay.wake.set()
 
 
-def jwks_from_identity(address: str):
-    """A JWKS fetcher that asks identity over gRPC (only on cache misses)."""
-    from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
+def _identity_fetcher(address: str, call):
+    """An async fetcher that asks identity over `call(stub)` on a channel opened at first use."""
+    from kinora.identity.v1 import identity_pb2_grpc
 
     ch = None
 
@@ -84,28 +84,30 @@ def jwks_from_identity(address: str):
         nonlocal ch
         if ch is None:
             ch = channel(address)
-        reply = await identity_pb2_grpc.IdentityServiceStub(ch).GetJwks(identity_pb2.GetJwksRequest(), timeout=5)
-        return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys],
-                "max_age_seconds": reply.max_age_seconds}
+        return await call(identity_pb2_grpc.IdentityServiceStub(ch))
 
     return fetch
+
+
+def jwks_from_identity(address: str):
+    """A JWKS fetcher that asks identity over gRPC (on its max-age and on unknown key ids)."""
+    from kinora.identity.v1 import identity_pb2
+
+    async def get(stub) -> dict:
+        reply = await stub.GetJwks(identity_pb2.GetJwksRequest(), timeout=5)
+        return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys],
+                "max_age_seconds": reply.max_age_seconds}
+    return _identity_fetcher(address, get)
 
 
 def revoked_sessions_from_identity(address: str):
     """A fetcher of the sessions identity has ended recently (for TokenVerifier's deny list)."""
-    from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
+    from kinora.identity.v1 import identity_pb2
 
-    ch = None
-
-    async def fetch() -> dict:
-        nonlocal ch
-        if ch is None:
-            ch = channel(address)
-        reply = await identity_pb2_grpc.IdentityServiceStub(ch).ListRevokedSessions(
-            identity_pb2.ListRevokedSessionsRequest(), timeout=5)
+    async def get(stub) -> dict:
+        reply = await stub.ListRevokedSessions(identity_pb2.ListRevokedSessionsRequest(), timeout=5)
         return {"session_ids": list(reply.session_ids), "max_age_seconds": reply.max_age_seconds}
-
-    return fetch
+    return _identity_fetcher(address, get)
 
 
 def create_service(name: str, settings: DatabaseSettings, tables: EventTables, migrations_dir: Path | None,
