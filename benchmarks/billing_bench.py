@@ -49,7 +49,8 @@ from services.billing.settings import BillingSettings  # noqa: E402
 
 def billing_for(url: str, **overrides) -> Billing:
     settings = BillingSettings(database_url=url, kafka_bootstrap=None, free_daily=1_000_000,
-                               sweep_interval_seconds=0, reconcile_interval_seconds=0, **overrides)
+                               sweep_interval_seconds=0, reconcile_interval_seconds=0, dev_payments=True,
+                               test_provider_secret="billing-bench", **overrides)
     upgrade(MIGRATIONS, url)
     billing = Billing(settings, session_factory(make_engine(url, pool_size=4)), tables,
                       LocalTestProvider(settings.test_provider_secret))

@@ -206,6 +206,10 @@ class LocalStack:
             "KINORA_LOG_LEVEL": self.env.get("KINORA_LOG_LEVEL", "INFO"),
             # The local stack's operator invites people with `kinora admin invite` (a service token).
             "KINORA_SERVICE_INVITES": self.env.get("KINORA_SERVICE_INVITES", "true"),
+            # Development payments: the test provider's fixed tokens (tok_test_succeed) buy credits.
+            "KINORA_BILLING_DEV_PAYMENTS": self.env.get("KINORA_BILLING_DEV_PAYMENTS", "true"),
+            "KINORA_BILLING_TEST_PROVIDER_SECRET": self.env.get("KINORA_BILLING_TEST_PROVIDER_SECRET",
+                                                                secrets.token_urlsafe(24)),
             "PYTHONUNBUFFERED": "1",
         })
         for svc in SERVICES:

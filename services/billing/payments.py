@@ -12,9 +12,9 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
-from kinora.runtime.errors import InvalidArgument, PermissionDenied
+from kinora.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 
 SUCCEEDED, DECLINED, PENDING = "succeeded", "declined", "pending"
 
@@ -48,6 +48,36 @@ class PaymentProvider(Protocol):
 
     def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent:
         """Verify the signature and decode; raise on a forged or malformed body."""
+
+
+class NoPaymentProvider:
+    """A deployment without a payment provider configured: every payment is refused with a
+    reason, so no token can buy anything (the test provider is a development setting only)."""
+
+    name = "none"
+
+    def _refuse(self) -> NoReturn:
+        raise FailedPrecondition("payments are not set up on this deployment; credits and Pro can't be bought "
+                                 "here yet", "payments_unavailable")
+
+    def check_token(self, token: str) -> None:
+        self._refuse()
+
+    def charge(self, token: str, amount_minor: int, currency: str, reference: str) -> ChargeResult:
+        self._refuse()
+
+    def refund(self, payment_id: str, amount_minor: int, currency: str) -> None:
+        self._refuse()
+
+    def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent:
+        raise PermissionDenied("no payment provider is set up to send webhooks here", "unknown_provider")
+
+
+def payment_provider(settings) -> PaymentProvider:
+    """The provider a deployment's settings choose."""
+    if settings.dev_payments:
+        return LocalTestProvider(settings.test_provider_secret)
+    return NoPaymentProvider()
 
 
 class LocalTestProvider:

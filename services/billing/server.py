@@ -28,7 +28,7 @@ from services.billing import domain
 from services.billing.domain import Billing, BalanceView, Plan, _ts, subscription_pb
 from services.billing.handlers import CONSUME_TOPICS, make_handlers
 from services.billing.models import tables
-from services.billing.payments import LocalTestProvider, PaymentProvider
+from services.billing.payments import LocalTestProvider, PaymentProvider, payment_provider
 from services.billing.settings import BillingSettings
 
 log = logging.getLogger("kinora.billing")
@@ -271,7 +271,7 @@ class BillingService:
 
 def build_service(settings: BillingSettings, *, jwks_fetcher=None, provider: PaymentProvider | None = None,
                   clock=None, deliver_test_webhooks: bool = True) -> BillingService:
-    provider = provider or LocalTestProvider(settings.test_provider_secret)
+    provider = provider or payment_provider(settings)
     ctx = create_service("billing", settings, tables, MIGRATIONS,
                          topics=[domain.TOPIC_USAGE, domain.TOPIC_PAYMENTS, domain.TOPIC_RECONCILIATION],
                          consumes=None, jwks_fetcher=jwks_fetcher)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import DatabaseSettings, csv, non_negative_float, positive_int, setting
+from kinora.runtime.settings import (DatabaseSettings, SettingsError, boolean, csv, non_negative_float, positive_int,
+                                     setting)
 
 
 @dataclass(frozen=True)
@@ -89,5 +90,15 @@ class BillingSettings(DatabaseSettings):
                                                 non_negative_float, 300.0)
     reconcile_grace_seconds: float = setting("KINORA_BILLING_RECONCILE_GRACE_SECONDS", non_negative_float, 600.0,
                                              "captures younger than this may still await their event")
-    test_provider_secret: str = setting("KINORA_BILLING_TEST_PROVIDER_SECRET", str, "kinora-test-provider",
-                                        "signs the local test payment provider's webhooks")
+    dev_payments: bool = setting("KINORA_BILLING_DEV_PAYMENTS", boolean, False,
+                                 "development only: the local test payment provider, whose fixed test tokens "
+                                 "pay for anything (`kinora up` sets it; a deployment never does)")
+    test_provider_secret: str | None = setting("KINORA_BILLING_TEST_PROVIDER_SECRET", str, None,
+                                               "signs the test provider's webhooks; required with "
+                                               "KINORA_BILLING_DEV_PAYMENTS")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.dev_payments and not self.test_provider_secret:
+            raise SettingsError(["KINORA_BILLING_DEV_PAYMENTS needs KINORA_BILLING_TEST_PROVIDER_SECRET "
+                                 "(a random string: it signs the test provider's webhooks)"])

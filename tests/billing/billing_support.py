@@ -24,7 +24,8 @@ class Clock:
 def make_settings(pg_url: str, **overrides) -> BillingSettings:
     base = dict(database_url=pg_url, kafka_bootstrap=None, free_daily=3, pro_daily=5, demand_free_allowance=1,
                 demand_queue_depth=10, hold_ttl_seconds=600, quote_ttl_seconds=300,
-                sweep_interval_seconds=0, reconcile_interval_seconds=0, reconcile_grace_seconds=0)
+                sweep_interval_seconds=0, reconcile_interval_seconds=0, reconcile_grace_seconds=0,
+                dev_payments=True, test_provider_secret="billing-tests")
     base.update(overrides)
     return BillingSettings(**base)
 

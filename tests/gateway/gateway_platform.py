@@ -81,7 +81,8 @@ async def running_platform(tmp_path, broker_bootstrap: str | None = None, **gate
         common["KINORA_KAFKA_BOOTSTRAP"] = broker_bootstrap
     plan = [("identity", IdentitySettings, build_identity,
              {"KINORA_ARGON2_TIME_COST": "1", "KINORA_ARGON2_MEMORY_KIB": "1024", "KINORA_SERVICE_INVITES": "true"}),
-            ("billing", BillingSettings, build_billing, {}),
+            ("billing", BillingSettings, build_billing,
+             {"KINORA_BILLING_DEV_PAYMENTS": "true", "KINORA_BILLING_TEST_PROVIDER_SECRET": "gateway-tests"}),
             ("cameo", CameoSettings, build_cameo, {}),
             ("feed", FeedSettings, build_feed, {}),
             ("generator", GeneratorSettings, build_generator, {"KINORA_DATA_DIR": str(tmp_path / "gen")})]

@@ -553,3 +553,14 @@ def test_dockerfiles_are_multi_stage_pinned_and_non_root(dockerfile):
     uid = int(yaml.safe_load((CHART / "values.yaml").read_text())["podSecurity"]["runAsUser"])
     assert users and users[-1] == f"{uid}:{uid}", "runtime stage runs as the chart's non-root uid"
     assert (DOCKER / f"{dockerfile}.dockerignore").exists()
+
+
+def test_no_variant_turns_on_development_payments_or_service_invites(release):
+    """The test payment provider pays for anything and service invites are unlimited: both are
+    development settings (`kinora up`), never set by the chart (issue 20)."""
+    for doc in _workloads(release):
+        for container in _pod_spec(doc).get("containers", []):
+            env = _env(container)
+            assert "KINORA_BILLING_DEV_PAYMENTS" not in env and "KINORA_BILLING_TEST_PROVIDER_SECRET" not in env
+            assert env.get("KINORA_SERVICE_INVITES", {}).get("value", "false") == "false"
+            assert "KINORA_EGRESS_DEVELOPMENT" not in env

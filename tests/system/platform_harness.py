@@ -99,7 +99,8 @@ async def _start(stack: contextlib.AsyncExitStack, tmp_path) -> Running:
     identity = build_identity(load_settings(IdentitySettings, env(
         "identity", KINORA_ARGON2_TIME_COST="1", KINORA_ARGON2_MEMORY_KIB="1024", KINORA_SERVICE_INVITES="true")))
     running.contexts["identity"] = identity.ctx
-    billing = build_billing(load_settings(BillingSettings, env("billing")))
+    billing = build_billing(load_settings(BillingSettings, env(
+        "billing", KINORA_BILLING_DEV_PAYMENTS="true", KINORA_BILLING_TEST_PROVIDER_SECRET="system-tests")))
     running.contexts["billing"], running.domain["billing"] = billing.ctx, billing.billing
     running.handler_maps["billing"] = billing_handlers(billing.billing)
     cameo = build_cameo(load_settings(CameoSettings, env("cameo")))
