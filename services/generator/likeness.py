@@ -1,7 +1,9 @@
 """The likeness guard on a generation's inputs: the faces in an input image
 and the cameos of a remix or extension source join the request's cameos, so
 each goes through the same consent check, appearance index and takedown as a
-cameo named by the caller (docs/cameo.md).
+cameo named by the caller (docs/cameo.md). And on its output: the faces in
+sampled frames of the clip the model made must belong to the job's consented
+cameos or to nobody enrolled (`check_output`).
 
 Faces are found and embedded here (kinora.ml.faces); whose they are is asked
 of identity, which holds the enrolled faces (`FaceDirectory`)."""
@@ -11,11 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Sequence
 
+from kinora.media.thumbs import keyframes
 from kinora.ml import faces
 from kinora.models.contract import MAX_CAMEOS
 from kinora.runtime.errors import InvalidArgument, PermissionDenied
+
+# The output scan looks at the clip's keyframes: the encoder puts one every 2 s
+# (5 for a 10 s clip) and decoding only those takes ~20 ms. A person drawn into
+# a clip is on screen for far longer than 2 s.
+OUTPUT_FRAMES = 12
 
 POLICY = ("Kinora's likeness policy: a real person appears in a video only with their consent, "
           "given through their verified cameo")
@@ -56,6 +64,21 @@ class FaceScan:
 
 
 @dataclass(frozen=True)
+class OutputScan:
+    frames: int = 0
+    faces: int = 0
+    cameo_ids: tuple[str, ...] = ()  # cameos whose owners' faces are in the clip
+    unconsented: int = 0  # people in the clip who are not among the job's consented cameos
+
+    @property
+    def refusal(self) -> str | None:
+        if not self.unconsented:
+            return None
+        return ("the generated video shows a person with a verified identity who is not one of this video's "
+                f"cameos, so it can't be delivered ({POLICY}). Nothing was charged")
+
+
+@dataclass(frozen=True)
 class RequestCameos:
     """Every cameo a generation will contain, and which of them the caller did not name."""
     cameo_ids: tuple[str, ...]
@@ -83,6 +106,28 @@ class LikenessGuard:
             elif cameo_id not in cameo_ids:
                 cameo_ids.append(cameo_id)
         return FaceScan(len(found), tuple(cameo_ids), len(found) - len(owners), without)
+
+    async def check_output(self, mp4: bytes, consented: Sequence[str]) -> OutputScan:
+        """Who is in a finished clip. A face of an enrolled person whose cameo
+        is not in `consented` (or who has no cameo to consent with) counts as
+        unconsented; a face of nobody enrolled is the model's invention and
+        passes. One MatchFaces call for every face of every sampled frame."""
+        def find() -> tuple[int, list[faces.Face]]:
+            frames = keyframes(mp4, OUTPUT_FRAMES)
+            return len(frames), [f for _, rgb in frames for f in faces.find_faces(rgb, small_faces=True)]
+
+        frames, found = await asyncio.to_thread(find)
+        if not found or self.directory is None:
+            return OutputScan(frames, len(found))
+        owners = await self.directory.owners([faces.to_bytes(f.embedding) for f in found])
+        cameo_ids, unconsented = [], 0
+        for user_id in dict.fromkeys(owners.values()):  # one person is in many frames
+            cameo_id = await self.directory.cameo_of(user_id)
+            if cameo_id is None or cameo_id not in consented:
+                unconsented += 1
+            if cameo_id is not None and cameo_id not in cameo_ids:
+                cameo_ids.append(cameo_id)
+        return OutputScan(frames, len(found), tuple(cameo_ids), unconsented)
 
     async def request_cameos(self, named: tuple[str, ...], image: bytes, source) -> RequestCameos:
         """The request's cameos after scanning the image and reading the source.

@@ -60,6 +60,11 @@ class GeneratorSettings(DatabaseSettings):
                                     "feed service: may a person remix a clip that is not theirs?")
     allow_unknown_faces: bool = setting("KINORA_ALLOW_UNKNOWN_FACES", boolean, False,
                                         "accept image inputs showing a face that matches no verified cameo")
+    # Off by default until it fits its budget: on worldsim's 2-3 s clips the scan adds 31-60% (its
+    # drawn faces are ~44 px, so frames are searched at twice their size); the target is <= 5%.
+    scan_outputs: bool = setting("KINORA_SCAN_OUTPUTS", boolean, False,
+                                 "workers scan sampled frames of each finished clip and fail it (uncharged) when "
+                                 "it shows an enrolled person who is not one of its consented cameos")
     likeness_dir: str = setting("KINORA_LIKENESS_DIR", str, "",
                                 "identity's blob folder (read-only) holding cameo face crops and voice "
                                 "profiles; default KINORA_BLOB_DIR")

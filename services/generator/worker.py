@@ -2,7 +2,9 @@
 
 Claims jobs of its pool from the queue (see queue.py), runs each on Triton
 through `kinora.models.client`, then signs, makes stills, stores, completes and
-captures. `KINORA_WORKER_SLOTS` jobs are held at once (default 2) but only
+captures. Before storing, the likeness guard scans the clip's frames: a face of
+an enrolled person who is not one of the job's consented cameos fails the job
+uncharged (`unconsented_likeness`). `KINORA_WORKER_SLOTS` jobs are held at once (default 2) but only
 `KINORA_WORKER_MODEL_CONCURRENCY` model calls (default 1): while one clip is
 being finished and stored, the model already works on the next, so it has no
 idle gaps between jobs and is never asked to run two clips against each other.
@@ -30,6 +32,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from kinora.ml import faces
 from kinora.models.contract import Cameo, ModelCancelled, ModelError, ModelInputError, ModelRequest, ModelResult
 from kinora.runtime.db import make_engine, session_factory, transaction
 from kinora.runtime.errors import NotFound, PermissionDenied, Unavailable
@@ -38,6 +41,7 @@ from kinora.runtime.settings import SettingsError, load_settings
 from services.generator import domain, holds, metrics
 from services.generator.blobs import BlobStore, FilesystemBlobStore
 from services.generator.domain import Billing, ConsentChecker, now
+from services.generator.likeness import LikenessGuard
 from services.generator.media import BadModelOutput, finish_media
 from services.generator.models import generations, tables
 from services.generator.queue import Claim, JobQueue
@@ -69,9 +73,12 @@ class JobProgress:
 
 class Worker:
     def __init__(self, settings: GeneratorSettings, sessions, blobs: BlobStore, billing: Billing,
-                 consent: ConsentChecker | None, runner: ModelRunner, signer, worker_id: str | None = None):
+                 consent: ConsentChecker | None, runner: ModelRunner, signer, worker_id: str | None = None,
+                 likeness: LikenessGuard | None = None):
         self.settings, self.sessions, self.blobs = settings, sessions, blobs
         self.billing, self.consent, self.runner, self.signer = billing, consent, runner, signer
+        # Without a face directory nobody can be recognised in an output, so nothing is scanned.
+        self.likeness = likeness if settings.scan_outputs and likeness and likeness.directory else None
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.pool = settings.pool_name
         self.models = settings.pool_map().get(self.pool, [])
@@ -261,6 +268,19 @@ class Worker:
 
     async def _finish(self, claim: Claim, result: ModelResult, compute_s: float) -> None:
         row = claim.row
+        if self.likeness is not None:
+            try:
+                scan = await self.likeness.check_output(result.mp4, json.loads(row.cameo_ids))
+            except Unavailable as exc:
+                await self._fail(claim, "likeness_unavailable", f"the generated video can't be checked: {exc.message}",
+                                 True, outage=True)
+                return
+            except ValueError as exc:  # frames that don't decode
+                await self._fail(claim, "bad_model_output", str(exc), False)
+                return
+            if scan.refusal:
+                await self._fail(claim, "unconsented_likeness", scan.refusal, False)
+                return
         try:
             stored = await asyncio.to_thread(
                 finish_media, result.mp4, generation_id=row.id, attempt=claim.attempt, model=row.model,
@@ -319,7 +339,7 @@ async def run_worker(settings: GeneratorSettings, stop: asyncio.Event | None = N
     from kinora.runtime.clients import TokenSource
     from kinora.runtime.migrations import upgrade
     from services.generator.local_billing import LocalAllowanceBilling
-    from services.generator.remote import GrpcBilling, GrpcConsentChecker
+    from services.generator.remote import GrpcBilling, GrpcConsentChecker, GrpcFaceDirectory
     from services.generator.server import MIGRATIONS
 
     await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
@@ -335,8 +355,16 @@ async def run_worker(settings: GeneratorSettings, stop: asyncio.Event | None = N
     consent = (GrpcConsentChecker(settings.cameo_addr, tokens, settings.likeness_dir or settings.blob_dir)
                if settings.cameo_addr else None)
     signer = ProvenanceSigner(load_identity(settings.data_dir)) if settings.sign_c2pa else None
+    likeness = None
+    if settings.scan_outputs:
+        if settings.identity_addr:
+            likeness = LikenessGuard(GrpcFaceDirectory(settings.identity_addr, settings.cameo_addr, tokens))
+            await asyncio.to_thread(faces.load)  # not on the first clip
+        else:
+            log.warning("KINORA_IDENTITY_ADDR is unset: finished clips can't be scanned for the faces of "
+                        "people who did not consent")
     worker = Worker(settings, sessions, FilesystemBlobStore(settings.blob_root()), billing, consent,
-                    make_runner(settings), signer)
+                    make_runner(settings), signer, likeness=likeness)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -176,7 +176,7 @@ async def running_api(settings, moderator, jwks_fetcher_issuer: LocalIssuer | No
 
 
 @asynccontextmanager
-async def running_worker(settings, sessions, billing, consent=None):
+async def running_worker(settings, sessions, billing, consent=None, likeness=None):
     """A real generator worker on this event loop, sharing the caller's
     generator database and billing, with the Triton runner and C2PA signer."""
     from kinora.media.c2pa_sign import ProvenanceSigner, load_identity
@@ -185,7 +185,8 @@ async def running_worker(settings, sessions, billing, consent=None):
     from services.generator.worker import Worker
 
     worker = Worker(settings, sessions, FilesystemBlobStore(settings.blob_root()), billing, consent,
-                    TritonRunner(settings.triton_addr), ProvenanceSigner(load_identity(settings.data_dir)))
+                    TritonRunner(settings.triton_addr), ProvenanceSigner(load_identity(settings.data_dir)),
+                    likeness=likeness)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
