@@ -91,21 +91,19 @@ class LikenessGuard:
         self.directory = directory
         self.allow_unknown_faces = allow_unknown_faces
 
+    async def _people(self, found: list) -> tuple[int, list[str | None]]:
+        """How many of the faces match someone enrolled, and each such person's cameo id once
+        (None: a verified person cameo has no profile for). One MatchFaces call for all faces."""
+        owners = await self.directory.owners([faces.to_bytes(f.embedding) for f in found])
+        return len(owners), [await self.directory.cameo_of(u) for u in dict.fromkeys(owners.values())]
+
     async def scan(self, image: bytes) -> FaceScan:
         found = await asyncio.to_thread(lambda: faces.find_faces(faces.decode(image)))
         if not found:
             return FaceScan()
-        owners: dict[int, str] = {}
-        if self.directory is not None:
-            owners = await self.directory.owners([faces.to_bytes(f.embedding) for f in found])
-        cameo_ids, without = [], 0
-        for user_id in dict.fromkeys(owners.values()):  # one person may show twice
-            cameo_id = await self.directory.cameo_of(user_id)
-            if cameo_id is None:
-                without += 1
-            elif cameo_id not in cameo_ids:
-                cameo_ids.append(cameo_id)
-        return FaceScan(len(found), tuple(cameo_ids), len(found) - len(owners), without)
+        matched, people = await self._people(found) if self.directory is not None else (0, [])
+        cameo_ids = tuple(dict.fromkeys(c for c in people if c is not None))
+        return FaceScan(len(found), cameo_ids, len(found) - matched, people.count(None))
 
     async def check_output(self, mp4: bytes, consented: Sequence[str]) -> OutputScan:
         """Who is in a finished clip. A face of an enrolled person whose cameo
@@ -119,15 +117,9 @@ class LikenessGuard:
         frames, found = await asyncio.to_thread(find)
         if not found or self.directory is None:
             return OutputScan(frames, len(found))
-        owners = await self.directory.owners([faces.to_bytes(f.embedding) for f in found])
-        cameo_ids, unconsented = [], 0
-        for user_id in dict.fromkeys(owners.values()):  # one person is in many frames
-            cameo_id = await self.directory.cameo_of(user_id)
-            if cameo_id is None or cameo_id not in consented:
-                unconsented += 1
-            if cameo_id is not None and cameo_id not in cameo_ids:
-                cameo_ids.append(cameo_id)
-        return OutputScan(frames, len(found), tuple(cameo_ids), unconsented)
+        _, people = await self._people(found)
+        unconsented = sum(1 for c in people if c is None or c not in consented)
+        return OutputScan(frames, len(found), tuple(dict.fromkeys(c for c in people if c is not None)), unconsented)
 
     async def request_cameos(self, named: tuple[str, ...], image: bytes, source) -> RequestCameos:
         """The request's cameos after scanning the image and reading the source.
