@@ -71,6 +71,16 @@ class ParentalControlsChanged(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     def __init__(self, teen_user_id: _Optional[str] = ..., guardian_user_id: _Optional[str] = ..., controls: _Optional[_Union[_identity_pb2.ParentalControls, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class UserDeleted(_message.Message):
+    __slots__ = ("user_id", "anonymous_id", "occurred_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    anonymous_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., anonymous_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class CameoVerified(_message.Message):
     __slots__ = ("user_id", "handle", "display_name", "verification_id", "owner_age_group", "likeness", "occurred_at")
     USER_ID_FIELD_NUMBER: _ClassVar[int]

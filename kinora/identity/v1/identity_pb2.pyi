@@ -186,6 +186,32 @@ class SignOutResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ChangePasswordRequest(_message.Message):
+    __slots__ = ("current_password", "new_password")
+    CURRENT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    current_password: str
+    new_password: str
+    def __init__(self, current_password: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+
+class ChangePasswordResponse(_message.Message):
+    __slots__ = ("sessions_ended",)
+    SESSIONS_ENDED_FIELD_NUMBER: _ClassVar[int]
+    sessions_ended: int
+    def __init__(self, sessions_ended: _Optional[int] = ...) -> None: ...
+
+class DeleteAccountRequest(_message.Message):
+    __slots__ = ("password",)
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    password: str
+    def __init__(self, password: _Optional[str] = ...) -> None: ...
+
+class DeleteAccountResponse(_message.Message):
+    __slots__ = ("deleted_at",)
+    DELETED_AT_FIELD_NUMBER: _ClassVar[int]
+    deleted_at: _timestamp_pb2.Timestamp
+    def __init__(self, deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class Jwk(_message.Message):
     __slots__ = ("kid", "kty", "alg", "use", "crv", "x", "y", "n", "e")
     KID_FIELD_NUMBER: _ClassVar[int]
@@ -641,20 +667,22 @@ class StartVerificationResponse(_message.Message):
     def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...
 
 class SubmitVerificationRequest(_message.Message):
-    __slots__ = ("verification_id", "nonce", "video", "content_type", "filename", "cameo_display_name")
+    __slots__ = ("verification_id", "nonce", "video", "content_type", "filename", "cameo_display_name", "latest_open_challenge")
     VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     VIDEO_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     CAMEO_DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    LATEST_OPEN_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
     verification_id: str
     nonce: str
     video: bytes
     content_type: str
     filename: str
     cameo_display_name: str
-    def __init__(self, verification_id: _Optional[str] = ..., nonce: _Optional[str] = ..., video: _Optional[bytes] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ..., cameo_display_name: _Optional[str] = ...) -> None: ...
+    latest_open_challenge: bool
+    def __init__(self, verification_id: _Optional[str] = ..., nonce: _Optional[str] = ..., video: _Optional[bytes] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ..., cameo_display_name: _Optional[str] = ..., latest_open_challenge: _Optional[bool] = ...) -> None: ...
 
 class SubmitVerificationResponse(_message.Message):
     __slots__ = ("verification",)

@@ -73,6 +73,16 @@ class IdentityServiceStub:
                 request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsRequest.SerializeToString,
                 response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsResponse.FromString,
                 _registered_method=True)
+        self.ChangePassword = channel.unary_unary(
+                '/kinora.identity.v1.IdentityService/ChangePassword',
+                request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.SerializeToString,
+                response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.FromString,
+                _registered_method=True)
+        self.DeleteAccount = channel.unary_unary(
+                '/kinora.identity.v1.IdentityService/DeleteAccount',
+                request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteAccountRequest.SerializeToString,
+                response_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteAccountResponse.FromString,
+                _registered_method=True)
         self.GetUser = channel.unary_unary(
                 '/kinora.identity.v1.IdentityService/GetUser',
                 request_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.GetUserRequest.SerializeToString,
@@ -244,6 +254,24 @@ class IdentityServiceServicer:
         """Sessions ended (sign-out, refresh-token reuse) recently enough that their access
         tokens may still be unexpired: verifiers refuse tokens whose `sid` claim is listed.
         Public like the JWKS: it names random session ids only, never a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangePassword(self, request, context):
+        """The signed-in person changes their password (the current one, then a new one under the
+        sign-up rules); every other session of theirs ends (refresh tokens refused, access tokens
+        onto the ListRevokedSessions deny list). Wrong current passwords are counted like sign-ins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAccount(self, request, context):
+        """The signed-in person deletes their account, confirming with their password: identity erases
+        its own personal data at once, ends every session and API key, and emits UserDeleted, on which
+        every other service erases (or, for the ledger, anonymises) what it holds of the person.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -439,6 +467,16 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ListRevokedSessions,
                     request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsRequest.FromString,
                     response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsResponse.SerializeToString,
+            ),
+            'ChangePassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePassword,
+                    request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.FromString,
+                    response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.SerializeToString,
+            ),
+            'DeleteAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAccount,
+                    request_deserializer=kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteAccountRequest.FromString,
+                    response_serializer=kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteAccountResponse.SerializeToString,
             ),
             'GetUser': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUser,
@@ -732,6 +770,60 @@ class IdentityService:
             '/kinora.identity.v1.IdentityService/ListRevokedSessions',
             kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsRequest.SerializeToString,
             kinora_dot_identity_dot_v1_dot_identity__pb2.ListRevokedSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangePassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.identity.v1.IdentityService/ChangePassword',
+            kinora_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.SerializeToString,
+            kinora_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.identity.v1.IdentityService/DeleteAccount',
+            kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteAccountRequest.SerializeToString,
+            kinora_dot_identity_dot_v1_dot_identity__pb2.DeleteAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,
