@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from kinora.generator.v1 import events_pb2 as gen_events
 from kinora.identity.v1 import events_pb2 as identity_events
 from services.billing.domain import Billing
+from services.billing.erasure import anonymise_user
 
 _BATCH_KEY = "billing.metering"
 
@@ -41,9 +42,12 @@ def make_handlers(billing: Billing) -> dict:
         if message.user.id:
             billing.open_user(session, message.user.id)
 
+    def on_user_deleted(session, message: identity_events.UserDeleted, meta) -> None:
+        anonymise_user(session, message.user_id, message.anonymous_id)
+
     return {gen_events.GenerationCompleted: on_completed, gen_events.GenerationFailed: on_failed,
             gen_events.GenerationCanceled: on_canceled, gen_events.DemandChanged: on_demand,
-            identity_events.UserCreated: on_user_created}
+            identity_events.UserCreated: on_user_created, identity_events.UserDeleted: on_user_deleted}
 
 
 CONSUME_TOPICS = ["kinora.generator.generations.v1", "kinora.generator.demand.v1", "kinora.identity.users.v1"]

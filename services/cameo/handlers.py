@@ -8,6 +8,7 @@ from datetime import timezone
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.feed.v1 import events_pb2 as feed_ev
 from services.cameo.domain import AppearanceIndex, Cameos, now
+from services.cameo.erasure import forget_user
 from services.cameo.models import tables
 
 _cameos = Cameos(tables)
@@ -27,6 +28,10 @@ def user_created(session, msg, meta) -> None:
 def user_updated(session, msg, meta) -> None:
     changed_at = msg.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.HasField("occurred_at") else now()
     _cameos.on_user(session, msg.user, changed_at)
+
+
+def user_deleted(session, msg, meta) -> None:
+    forget_user(session, _cameos, msg.user_id, msg.anonymous_id)
 
 
 def parental_controls_changed(session, msg, meta) -> None:

@@ -307,6 +307,7 @@ def consumed_events() -> dict:
         id_ev.CameoVerified: handlers.cameo_verified,
         id_ev.UserCreated: handlers.user_created,
         id_ev.UserUpdated: handlers.user_updated,
+        id_ev.UserDeleted: handlers.user_deleted,
         id_ev.ParentalControlsChanged: handlers.parental_controls_changed,
         feed_ev.FollowChanged: handlers.follow_changed,
         feed_ev.BlockChanged: handlers.block_changed,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from kinora.cameo.v1 import events_pb2 as cameo_ev
 from kinora.common.v1 import common_pb2
 from services.feed.domain import Feed
+from services.feed.erasure import forget_user
 
 _TARGET_KIND = {cameo_ev.TAKEDOWN_TARGET_KIND_POST: "post", cameo_ev.TAKEDOWN_TARGET_KIND_GENERATION: "generation"}
 
@@ -54,4 +55,10 @@ def user_changed(feed: Feed):
     def handle(session, msg, meta) -> None:
         u = msg.user
         feed.on_user(session, u.id, u.handle, u.region, u.age_group == common_pb2.AGE_GROUP_TEEN)
+    return handle
+
+
+def user_deleted(feed: Feed):
+    def handle(session, msg, meta) -> None:
+        forget_user(session, msg.user_id)
     return handle

@@ -291,6 +291,7 @@ def consumed_events(feed: Feed) -> dict:
         id_ev.ParentalControlsChanged: handlers.parental_controls_changed(feed),
         id_ev.UserCreated: handlers.user_changed(feed),
         id_ev.UserUpdated: handlers.user_changed(feed),
+        id_ev.UserDeleted: handlers.user_deleted(feed),
     }
 
 

@@ -70,6 +70,9 @@ class Gateway:
             self.service_generator = generator_pb2_grpc.GeneratorServiceStub(channel(settings.generator_addr, source))
         else:
             self.service_identity = self.service_generator = None
+        # Sign-in and refresh go as the gateway: only then does identity take the client address
+        # it is told (for its per-client back-off) instead of the caller's own peer address.
+        self.edge_identity = self.service_identity or self.identity
 
     @property
     def timeout(self) -> float:

@@ -104,14 +104,14 @@ async def signup(body: SignUp, request: Request, address: str = Depends(anonymou
 @router.post("/auth/signin", tags=["accounts"])
 async def signin(body: SignIn, request: Request, address: str = Depends(anonymous)):
     g = gw(request)
-    return as_json(await g.identity.SignIn(ipb.SignInRequest(**body.model_dump(), client_address=address),
-                                           timeout=g.timeout))
+    return as_json(await g.edge_identity.SignIn(ipb.SignInRequest(**body.model_dump(), client_address=address),
+                                                timeout=g.timeout))
 
 
 @router.post("/auth/refresh", tags=["accounts"])
 async def refresh(body: Refresh, request: Request, address: str = Depends(anonymous)):
     g = gw(request)
-    return as_json(await g.identity.RefreshTokens(
+    return as_json(await g.edge_identity.RefreshTokens(
         ipb.RefreshTokensRequest(refresh_token=body.refresh_token, client_address=address), timeout=g.timeout))
 
 
@@ -138,6 +138,30 @@ async def update_me(body: ProfileUpdate, request: Request, caller=Caller):
     if body.display_name is not None:
         req.display_name = body.display_name
     return as_json(await g.identity.UpdateProfile(req, timeout=g.timeout))
+
+
+class PasswordChange(BaseModel):
+    current_password: str = ""
+    new_password: str = ""
+
+
+class AccountDeletion(BaseModel):
+    password: str = ""
+
+
+@router.post("/me/password", tags=["accounts"])
+async def change_password(body: PasswordChange, request: Request, caller=Caller, address: str = Depends(anonymous)):
+    """Every other session ends: its refresh token is refused, its access tokens within 30 s."""
+    g = gw(request)
+    return as_json(await g.identity.ChangePassword(ipb.ChangePasswordRequest(**body.model_dump()), timeout=g.timeout))
+
+
+@router.delete("/me", tags=["accounts"])
+async def delete_me(body: AccountDeletion, request: Request, caller=Caller, address: str = Depends(anonymous)):
+    """Deletes the account for good (docs/api.md, "Deleting an account"); confirm with the password."""
+    g = gw(request)
+    return as_json(await g.identity.DeleteAccount(ipb.DeleteAccountRequest(password=body.password),
+                                                  timeout=g.timeout))
 
 
 @router.get("/users/{handle}", tags=["accounts"])

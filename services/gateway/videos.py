@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Literal
 
+import grpc
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
@@ -20,6 +22,7 @@ from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
 from kinora.identity.v1 import identity_pb2 as ipb
 from services.gateway.core import developer, gateway_of, require_scope
+from kinora.runtime.errors import error_code_of
 from services.gateway.errors import ApiError
 from services.gateway.rest import media_response, read_upload
 
@@ -136,29 +139,37 @@ async def get_character(character_id: str, request: Request, caller=Dev):
              openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
                  "type": "object", "required": ["name", "video"], "properties": {
                      "name": {"type": "string"}, "video": {"type": "string", "format": "binary"},
-                     "verification_id": {"type": "string"}}}}}}})
+                     "verification_id": {"type": "string"}, "nonce": {"type": "string"}}}}}}})
 async def create_character(request: Request, caller=Dev):
     """A character is the caller's own cameo, made from a liveness recording.
 
-    The recording must answer a fresh challenge (digits read aloud, head turns),
-    so a first call without `verification_id` starts one and answers 412 with
-    the challenge; record it and call again with `verification_id`.
+    The recording must answer a fresh challenge (digits read aloud, head turns). The SDK sends
+    only `name` and `video`, so the challenge is bound to the caller: a call when they have no
+    open challenge starts one and answers 412 with it; recorded, the same call again answers the
+    caller's newest open challenge. `verification_id` with `nonce` (e.g. through the SDK's
+    `extra_body`) names a challenge exactly instead.
     """
     require_scope(caller, "cameos:write")
     g = gateway_of(request)
     form, data, content_type, filename = await read_upload(request, "video")
-    verification_id = str(form.get("verification_id") or "")
-    if not verification_id:
+    verification_id, nonce = str(form.get("verification_id") or ""), str(form.get("nonce") or "")
+    submit = ipb.SubmitVerificationRequest(video=data, content_type=content_type, filename=filename,
+                                           cameo_display_name=str(form.get("name") or ""))
+    if verification_id and nonce:
+        submit.verification_id, submit.nonce = verification_id, nonce
+    else:
+        submit.latest_open_challenge = True
+    try:
+        result = (await g.identity.SubmitVerification(submit, timeout=max(g.timeout, 120))).verification
+    except grpc.RpcError as err:
+        if error_code_of(err) != "no_open_challenge":
+            raise
         started = (await g.identity.StartVerification(ipb.StartVerificationRequest(), timeout=g.timeout)).verification
         turns = ", ".join(ipb.HeadTurn.Name(t).removeprefix("HEAD_TURN_").lower() for t in started.challenge.head_turns)
         raise ApiError(412, "liveness_challenge_required",
-                       f"record a new video reading the digits '{started.challenge.digits}' aloud and turning your "
-                       f"head {turns}, then send it again with verification_id={started.id}")
-    current = (await g.identity.GetVerification(ipb.GetVerificationRequest(verification_id=verification_id),
-                                                timeout=g.timeout)).verification
-    result = (await g.identity.SubmitVerification(ipb.SubmitVerificationRequest(
-        verification_id=verification_id, nonce=current.challenge.nonce, video=data, content_type=content_type,
-        filename=filename, cameo_display_name=str(form.get("name") or "")), timeout=max(g.timeout, 120))).verification
+                       f"record a video reading the digits '{started.challenge.digits}' aloud and turning your head "
+                       f"{turns}, then send it again within {started.challenge.expires_at.seconds - int(time.time())} "
+                       f"s (verification_id={started.id}, nonce={started.challenge.nonce})") from None
     if result.status != ipb.VERIFICATION_STATUS_PASSED:
         failed = [c.reason for c in result.checks if c.evaluated and not c.passed]
         raise ApiError(422, "verification_failed", "the video did not pass the liveness check: "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from services.generator.models import generations
@@ -47,3 +47,23 @@ def forget_cameo(session: Session, cameo_id: str) -> int:
             session.execute(update(generations).where(g.id == row.id).values(scene_report=json.dumps(report)))
             changed += 1
     return changed
+
+
+def forget_user(session: Session, blobs, user_id: str) -> int:
+    """A deleted account (identity's UserDeleted): every generation of the user goes, rows and
+    blobs (videos, thumbnails, spritesheets, input images). No events are emitted for them: each
+    service erases the person on UserDeleted itself, and a GenerationCanceled now would make
+    billing record an outcome under the old user id again. A worker still holding one of the
+    jobs finds its row gone and stores nothing. Returns how many generations went; idempotent."""
+    from services.generator.domain import blob_keys
+    from services.generator.models import local_billing_plans, local_billing_reservations
+
+    g = generations.c
+    rows = session.execute(select(generations).where(g.user_id == user_id).with_for_update()).all()
+    for row in rows:
+        for key in blob_keys(row):
+            blobs.delete(key)
+    session.execute(delete(generations).where(g.user_id == user_id))
+    session.execute(delete(local_billing_reservations).where(local_billing_reservations.c.user_id == user_id))
+    session.execute(delete(local_billing_plans).where(local_billing_plans.c.user_id == user_id))
+    return len(rows)

@@ -7,7 +7,7 @@ import logging
 
 from kinora.cameo.v1 import events_pb2 as cameo_events
 from services.generator.domain import take_down
-from services.generator.erasure import forget_cameo
+from services.generator.erasure import forget_cameo, forget_user
 
 log = logging.getLogger("kinora.generator")
 
@@ -26,3 +26,11 @@ def on_takedown(tables, blobs):
 def on_cameo_deleted(session, message: cameo_events.CameoDeleted, meta) -> None:
     if changed := forget_cameo(session, message.cameo_id):
         log.info("forgot the voice of deleted cameo %s in %d scene plan(s)", message.cameo_id, changed)
+
+
+def on_user_deleted(blobs):
+    def handle(session, message, meta) -> None:
+        if gone := forget_user(session, blobs, message.user_id):
+            log.info("erased %d generation(s) of deleted user %s", gone, message.user_id)
+
+    return handle

@@ -13,6 +13,7 @@ from kinora.cameo.v1 import events_pb2 as cameo_events
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as pb
 from kinora.generator.v1 import generator_pb2_grpc as pb_grpc
+from kinora.identity.v1 import events_pb2 as identity_events
 from kinora.ml import faces
 from kinora.runtime import auth
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
@@ -35,6 +36,7 @@ log = logging.getLogger("kinora.generator")
 MIGRATIONS = Path(__file__).parent / "migrations"
 TAKEDOWN_TOPIC = "kinora.cameo.takedowns.v1"
 CONSENT_TOPIC = "kinora.cameo.consent.v1"
+USERS_TOPIC = "kinora.identity.users.v1"  # UserDeleted: the person's generations go
 STATUS_TO_PB = {"queued": pb.GENERATION_STATUS_QUEUED, "in_progress": pb.GENERATION_STATUS_IN_PROGRESS,
                 "completed": pb.GENERATION_STATUS_COMPLETED, "failed": pb.GENERATION_STATUS_FAILED,
                 "canceled": pb.GENERATION_STATUS_CANCELED}
@@ -257,8 +259,9 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
     blobs = FilesystemBlobStore(settings.blob_root())
     ctx = create_service("generator", settings, tables, MIGRATIONS, topics=[GENERATIONS_TOPIC, DEMAND_TOPIC],
                          consumes={cameo_events.TakedownRequested: handlers.on_takedown(tables, blobs),
-                                   cameo_events.CameoDeleted: handlers.on_cameo_deleted},
-                         consume_topics=[TAKEDOWN_TOPIC, CONSENT_TOPIC], jwks_fetcher=jwks_fetcher)
+                                   cameo_events.CameoDeleted: handlers.on_cameo_deleted,
+                                   identity_events.UserDeleted: handlers.on_user_deleted(blobs)},
+                         consume_topics=[TAKEDOWN_TOPIC, CONSENT_TOPIC, USERS_TOPIC], jwks_fetcher=jwks_fetcher)
     billing = billing or make_billing(settings, ctx)
     if moderator is None:
         from services.generator.moderation import Moderator

@@ -34,8 +34,8 @@ from kinora.runtime.errors import (AlreadyExists, FailedPrecondition, InvalidArg
                                    ResourceExhausted, Unauthenticated)
 from kinora.runtime.events import EventTables, emit
 from services.identity.keys import KeyRing
-from services.identity.models import (api_keys, guardian_links, invites, parental_controls, refresh_tokens,
-                                      sessions, signin_failures, users)
+from services.identity.models import (api_keys, ended_credentials, guardian_links, invites, parental_controls,
+                                      refresh_tokens, retired_handles, sessions, signin_failures, users)
 from services.identity.settings import IdentitySettings
 
 log = logging.getLogger("kinora.identity")
@@ -274,6 +274,9 @@ class Identity:
                     raise FailedPrecondition("that invite code has expired; ask for a new one", "invite_expired")
                 if s.execute(select(users.c.id).where(users.c.handle == handle)).first():
                     raise AlreadyExists(f"the handle {handle} is taken", "handle_taken")
+                if s.execute(select(retired_handles).where(retired_handles.c.handle_hash == sha256_hex(handle))).first():
+                    raise AlreadyExists(f"the handle {handle} belonged to a deleted account and is retired",
+                                        "handle_retired")
                 s.execute(users.insert().values(
                     id=user_id, handle=handle, display_name=display_name, password_hash=password_hash, region=region,
                     birthdate=born, age_group=age_group, cameo_verified=False,
@@ -474,11 +477,18 @@ class Identity:
                       .values(revoked_at=now, revoke_reason="sign_out"))
 
     def revoked_sessions(self) -> list[str]:
-        """Sessions ended while an access token of theirs may still be unexpired
-        (the access-token TTL, plus a minute for clocks apart)."""
-        since = now_utc() - timedelta(seconds=self.settings.access_token_ttl_s + 60)
+        """Sessions ended while an access token of theirs may still be unexpired (the access-token
+        TTL, plus a minute for clocks apart); likewise revoked API keys (their tokens' sid is the
+        key id) and the sessions and keys of deleted accounts."""
+        now = now_utc()
+        since = now - timedelta(seconds=self.settings.access_token_ttl_s + 60)
+        keys_since = now - timedelta(seconds=self.settings.apikey_token_ttl_s + 60)
+        ended_since = min(since, keys_since)
         with self.sessions() as s:
-            return list(s.execute(select(sessions.c.id).where(sessions.c.revoked_at >= since)).scalars())
+            return [*s.execute(select(sessions.c.id).where(sessions.c.revoked_at >= since)).scalars(),
+                    *s.execute(select(api_keys.c.id).where(api_keys.c.revoked_at >= keys_since)).scalars(),
+                    *s.execute(select(ended_credentials.c.id).where(ended_credentials.c.ended_at >= ended_since))
+                    .scalars()]
 
     # --- invites ------------------------------------------------------------------------------
 
@@ -638,8 +648,9 @@ class Identity:
             s.execute(update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=now))
             user = self._user(s, row.user_id)
         scopes = row.scopes.split()
+        # sid = the key: revoking it (or deleting the account) puts its tokens on the deny list.
         token, exp = self._access_token(user.id, user.handle, user.age_group == "teen", kind="apikey", scopes=scopes,
-                                        ttl_s=self.settings.apikey_token_ttl_s)
+                                        ttl_s=self.settings.apikey_token_ttl_s, session_id=row.id)
         reply = identity_pb2.ExchangeApiKeyResponse(access_token=token, user_id=user.id, api_key_id=row.id,
                                                     scopes=scopes)
         reply.expires_at.FromSeconds(int(exp))

@@ -91,7 +91,7 @@ api_keys = Table(
     Column("created_at", When, nullable=False),
     Column("last_used_at", When, nullable=True),
     Column("expires_at", When, nullable=True),
-    Column("revoked_at", When, nullable=True),
+    Column("revoked_at", When, nullable=True, index=True),  # read by ListRevokedSessions (key tokens' sid)
     # The key's webhook endpoint, if set: where video.completed / video.failed go, and the
     # Standard Webhooks secret they are signed with (the receiver's to verify, so kept as is).
     Column("webhook_url", String(2048), nullable=True),
@@ -156,6 +156,23 @@ face_embeddings = Table(
     Column("verification_id", Id, ForeignKey("verifications.id"), nullable=False),
     Column("embedding", LargeBinary, nullable=False),  # 128 little-endian float32
     Column("created_at", When, nullable=False),
+)
+
+# Sessions and API keys of deleted accounts: their rows are gone with the account, but access
+# tokens naming them (sid) must stay refused until they expire (ListRevokedSessions).
+# Random ids only; nothing here links to a person.
+ended_credentials = Table(
+    "ended_credentials", metadata,
+    Column("id", Id, primary_key=True),
+    Column("ended_at", When, nullable=False, index=True),
+)
+
+# Handles of deleted accounts never come back (nobody can take over a deleted person's name,
+# which other people's comments, remixes and memories still point to). SHA-256 of the handle.
+retired_handles = Table(
+    "retired_handles", metadata,
+    Column("handle_hash", Hash, primary_key=True),
+    Column("retired_at", When, nullable=False),
 )
 
 tables = define_event_tables(metadata)

@@ -16,6 +16,7 @@ from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from kinora.runtime.settings import SettingsError
 from services.identity import handlers
+from services.identity.account import Accounts
 from services.identity.blobs import BlobStore
 from services.identity.domain import USERS_TOPIC, VERIFICATIONS_TOPIC, Identity
 from services.identity.enrolment import FaceMatcher
@@ -28,13 +29,25 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _client_address(given: str, context) -> str:
-    """The gateway passes the real client's address; direct callers are
-    identified by their peer address (ipv4:1.2.3.4:5678 -> 1.2.3.4)."""
-    if given:
+    """The gateway (its service token) passes the real client's address; anyone else is
+    identified by their peer address (ipv4:1.2.3.4:5678 -> 1.2.3.4), whatever they state:
+    otherwise a caller could pick a fresh address per guess and never back off."""
+    caller = auth.principal()
+    if given and caller is not None and caller.is_service and caller.subject == "service:gateway":
         return given.strip()[:64]
     peer = context.peer() or ""
     kind, _, rest = peer.partition(":")
     return rest.rsplit(":", 1)[0].strip("[]") if kind in ("ipv4", "ipv6") else peer[:64]
+
+
+def _verification_caller() -> auth.Principal:
+    """A signed-in person, or an API key of theirs with cameos:write (the Sora API's characters)."""
+    caller = auth.require_user()
+    if caller.kind == "apikey" and "cameos:write" not in caller.scopes:
+        raise PermissionDenied("this API key lacks the 'cameos:write' scope", "insufficient_scope")
+    if caller.kind not in ("user", "apikey"):
+        raise PermissionDenied("this call needs a signed-in person", "user_required")
+    return caller
 
 
 def _user_caller() -> auth.Principal:
@@ -45,8 +58,10 @@ def _user_caller() -> auth.Principal:
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, ctx: ServiceContext, identity: Identity, verifications: Verifications, keyring: KeyRing):
+    def __init__(self, ctx: ServiceContext, identity: Identity, verifications: Verifications, keyring: KeyRing,
+                 accounts: Accounts):
         self.ctx, self.identity, self.verifications, self.keyring = ctx, identity, verifications, keyring
+        self.accounts = accounts
         self.faces = FaceMatcher(ctx.sessions)
 
     async def _run(self, fn, *args, changes: bool = True):
@@ -75,6 +90,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         await self._run(self.identity.sign_out, auth.principal(), request.refresh_token, request.all_sessions,
                         changes=False)
         return pb.SignOutResponse()
+
+    async def ChangePassword(self, request, context):
+        ended = await self._run(self.accounts.change_password, _user_caller(), request.current_password,
+                                request.new_password, changes=False)
+        return pb.ChangePasswordResponse(sessions_ended=ended)
+
+    async def DeleteAccount(self, request, context):
+        reply = pb.DeleteAccountResponse()
+        reply.deleted_at.FromDatetime(await self._run(self.accounts.delete_account, _user_caller(), request.password))
+        return reply
 
     async def GetJwks(self, request, context):
         jwks = await self._run(self.keyring.jwks, changes=False)
@@ -189,11 +214,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     # Cameo verification.
     async def StartVerification(self, request, context):
-        return pb.StartVerificationResponse(verification=await self._run(self.verifications.start, _user_caller(),
+        return pb.StartVerificationResponse(verification=await self._run(self.verifications.start,
+                                                                         _verification_caller(),
                                                                          changes=False))
 
     async def SubmitVerification(self, request, context):
-        verification = await self._run(self.verifications.submit, _user_caller(), request)
+        verification = await self._run(self.verifications.submit, _verification_caller(), request)
         return pb.SubmitVerificationResponse(verification=verification)
 
     async def GetVerification(self, request, context):
@@ -247,7 +273,7 @@ def assemble(settings: IdentitySettings, *, migrate_on_start: bool = True) -> Id
     identity = Identity(ctx.sessions, tables, settings, keyring)
     verifications = Verifications(identity, blobs)
     ctx.app.add_servicer(identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-                         IdentityServicer(ctx, identity, verifications, keyring),
+                         IdentityServicer(ctx, identity, verifications, keyring, Accounts(identity, blobs)),
                          pb.DESCRIPTOR.services_by_name["IdentityService"].full_name)
     return IdentityService(ctx, identity, verifications, keyring)
 

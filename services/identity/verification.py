@@ -112,9 +112,13 @@ class Verifications:
         return verification_proto(row)
 
     def submit(self, caller: Principal, req: identity_pb2.SubmitVerificationRequest) -> identity_pb2.Verification:
-        if not req.verification_id:
+        if req.latest_open_challenge:
+            if req.verification_id or req.nonce:
+                raise InvalidArgument("give verification_id and nonce, or latest_open_challenge, not both",
+                                      "conflicting_challenge")
+        elif not req.verification_id:
             raise InvalidArgument("verification_id is required", "verification_id_required")
-        if not req.nonce:
+        elif not req.nonce:
             raise InvalidArgument("nonce is required: send back the one from StartVerification", "nonce_required")
         if not req.video:
             raise InvalidArgument("video is empty: send a 3 to 15 second clip with sound", "video_required")
@@ -126,8 +130,17 @@ class Verifications:
             raise InvalidArgument("cameo_display_name is at most 80 characters", "invalid_display_name")
         now = now_utc()
         with transaction(self.sessions) as s:
-            row = s.execute(select(verifications).where(verifications.c.id == req.verification_id)
-                            .with_for_update()).first()
+            if req.latest_open_challenge:  # bound to the caller instead of by the nonce (docs/api.md)
+                v = verifications.c
+                row = s.execute(select(verifications).where(v.user_id == caller.subject, v.status == "pending",
+                                                            v.expires_at > now)
+                                .order_by(v.created_at.desc()).limit(1).with_for_update()).first()
+                if row is None:
+                    raise FailedPrecondition("you have no open liveness challenge; start a verification first",
+                                             "no_open_challenge")
+            else:
+                row = s.execute(select(verifications).where(verifications.c.id == req.verification_id)
+                                .with_for_update()).first()
             if row is None or row.user_id != caller.subject:
                 raise NotFound("you have no verification with that id", "verification_not_found")
             if row.status != "pending":
@@ -135,7 +148,8 @@ class Verifications:
             challenge = liveness.Challenge(digits=row.digits, head_turns=row.head_turns.split(),
                                            nonce=row.nonce_hash, expires_at=row.expires_at)
             spent = {row.nonce_hash} if row.nonce_used_at is not None else set()
-            nonce_check = liveness.check_nonce(challenge, sha256_hex(req.nonce), now, spent)
+            nonce_hash = row.nonce_hash if req.latest_open_challenge else sha256_hex(req.nonce)
+            nonce_check = liveness.check_nonce(challenge, nonce_hash, now, spent)
             if not nonce_check.passed:  # a wrong or expired nonce ends this challenge
                 status = "expired" if now >= challenge.expires_at else "failed"
                 return self._finish_failed(s, row, status, check_records([nonce_check], None), now)

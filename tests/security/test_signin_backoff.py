@@ -15,9 +15,11 @@ import grpc
 import pytest
 
 from kinora.identity.v1 import identity_pb2 as pb
+from kinora.runtime.auth import mint_service_token
+from kinora.testing import bearer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "identity"))
-from identity_harness import Running, settings_for  # noqa: E402
+from identity_harness import INTERNAL_SECRET, Running, settings_for  # noqa: E402
 
 PASSWORD = "correct horse battery"
 LIMIT = 3
@@ -31,8 +33,10 @@ async def idsvc(pg_url, tmp_path):
 
 
 async def attempt(stub, handle: str, password: str, address: str) -> grpc.StatusCode:
+    """A sign-in relayed by the gateway, which alone may state the client's address."""
     try:
-        await stub.SignIn(pb.SignInRequest(handle=handle, password=password, client_address=address))
+        await stub.SignIn(pb.SignInRequest(handle=handle, password=password, client_address=address),
+                          metadata=bearer(mint_service_token("gateway", INTERNAL_SECRET)[0]))
     except grpc.aio.AioRpcError as err:
         return err.code()
     return grpc.StatusCode.OK
