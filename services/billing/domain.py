@@ -33,7 +33,8 @@ from kinora.billing.v1 import events_pb2 as epb
 from kinora.common.v1 import common_pb2 as cpb
 from kinora.runtime.bulk import as_json, bytea, insert_ignore, insert_rows, one_of, random_uuids
 from kinora.runtime.db import transaction
-from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from kinora.runtime.errors import (Conflict, FailedPrecondition, InvalidArgument, KinoraError, NotFound,
+                                   ResourceExhausted)
 from kinora.runtime.events import EventTables, event_type_of
 from kinora.runtime.pgfast import PgStatements
 from kinora.runtime.telemetry import inject_context
@@ -43,7 +44,7 @@ from services.billing.ledger import (ALLOWANCE, CLEARING, CREDITS, ISSUED, PLATF
 from services.billing.models import (accounts, billing_users, demand, generation_outcomes, ledger_entries,
                                      ledger_transactions, payment_events, purchases, quotes, reservations,
                                      subscriptions)
-from services.billing.payments import DECLINED, SUCCEEDED, PaymentProvider
+from services.billing.payments import DECLINED, IGNORED, SUCCEEDED, OutcomeUnknown, PaymentProvider
 from services.billing.settings import BillingSettings, PackSpec
 
 TOPIC_USAGE = "kinora.billing.usage.v1"
@@ -53,6 +54,7 @@ TOPIC_RECONCILIATION = "kinora.billing.reconciliation.v1"
 HELD, CAPTURED, RELEASED, EXPIRED = "held", "captured", "released", "expired"
 MAX_ID_LEN = 64
 MAX_SECONDS_ANY_PLAN = 600
+_SUBSCRIPTION_IDS = uuid.UUID("5b0f6c2e-8a4d-4d8e-9a57-3f1f0c6a9e21")  # uuid5 namespace: (user, idempotency key)
 
 
 @dataclass(frozen=True)
@@ -670,24 +672,43 @@ class Billing:
         now = self.clock()
         with transaction(self.sessions) as session:
             self._lock_user(session, user_id, create=True)
+            existing = None
             if idempotency_key:
                 existing = session.execute(select(purchases).where(
                     purchases.c.user_id == user_id, purchases.c.idempotency_key == idempotency_key)).first()
                 if existing is not None:
                     if existing.pack_id != pack_id:
                         raise Conflict("this idempotency key was used for a different pack", "idempotency_conflict")
-                    return existing, self._balance(session, user_id, now)
-            purchase_id = str(uuid.uuid4())
-            session.execute(purchases.insert().values(
-                id=purchase_id, user_id=user_id, pack_id=pack_id, credits=pack.credits,
-                amount_minor=pack.price_minor, currency=self.settings.currency, status="pending",
-                provider=self.provider.name, idempotency_key=idempotency_key or None, created_at=now,
-                updated_at=now))
-        result = self.provider.charge(token, pack.price_minor, self.settings.currency, purchase_id)
+                    # Asked before but never answered (provider unreachable, or a crash between the two
+                    # transactions): ask again under the same reference, which the provider's
+                    # idempotency key comes from, so it answers what it did the first time.
+                    unanswered = (existing.status == "pending" and existing.provider_payment_id is None
+                                  and existing.provider == self.provider.name)
+                    if not unanswered:
+                        return existing, self._balance(session, user_id, now)
+            if existing is None:
+                purchase_id = str(uuid.uuid4())
+                session.execute(purchases.insert().values(
+                    id=purchase_id, user_id=user_id, pack_id=pack_id, credits=pack.credits,
+                    amount_minor=pack.price_minor, currency=self.settings.currency, status="pending",
+                    provider=self.provider.name, idempotency_key=idempotency_key or None, created_at=now,
+                    updated_at=now))
+            else:
+                purchase_id = existing.id
+        try:
+            result = self.provider.charge(token, pack.price_minor, self.settings.currency, purchase_id, user_id)
+        except OutcomeUnknown:
+            raise  # stays pending until the provider's webhook or a retry settles it
+        except KinoraError as refused:  # nothing was charged: say so on the purchase
+            with transaction(self.sessions) as session:
+                session.execute(update(purchases).where(purchases.c.id == purchase_id, purchases.c.status == "pending",
+                                                        purchases.c.provider_payment_id.is_(None))
+                                .values(status="failed", failure_message=refused.message[:500], updated_at=now))
+            raise
         with transaction(self.sessions) as session:
             p = session.execute(select(purchases).where(purchases.c.id == purchase_id).with_for_update()).one()
             session.execute(update(purchases).where(purchases.c.id == purchase_id)
-                            .values(provider_payment_id=result.payment_id, updated_at=now))
+                            .values(provider_payment_id=result.payment_id or p.provider_payment_id, updated_at=now))
             if p.status == "pending":  # a webhook may have been faster
                 if result.status == SUCCEEDED:
                     self._complete_purchase(session, p, now)
@@ -750,6 +771,8 @@ class Billing:
         if len(payload) > 64 * 1024:
             raise InvalidArgument("the webhook body is too large", "bad_webhook_body")
         event = self.provider.parse_webhook(payload, signature)
+        if event.type == IGNORED:  # genuine, but about nothing billing sells: acknowledged, not stored
+            return event.id, False
         now = self.clock()
         key = f"{provider}:{event.id}"
         try:
@@ -768,22 +791,25 @@ class Billing:
                             .with_for_update()).first()
         sub = None if p is not None else session.execute(
             select(subscriptions).where(subscriptions.c.provider_payment_id == event.payment_id).with_for_update()).first()
+        if p is None and sub is None and event.reference:
+            p = self._purchase_by_reference(session, event)
+        if p is None and sub is None and event.reference and event.type == "payment.succeeded":
+            sub = self._subscription_by_reference(session, event, now)
+            if sub is not None:
+                return  # recorded and paid from the provider's word
         if p is None and sub is None:
             raise InvalidArgument(f"the webhook is about payment {event.payment_id}, which billing does not know",
                                   "unknown_payment")
         currency, amount = (p.currency, p.amount_minor) if p is not None else (
             self.settings.currency, self.plans[sub.plan_id].price_minor)
-        if event.currency != currency:
-            raise InvalidArgument(f"currency mismatch: the payment is in {currency}, the webhook says {event.currency}",
-                                  "currency_mismatch")
-        if event.amount_minor != amount:
-            raise InvalidArgument(f"amount mismatch: the payment is {amount}, the webhook says {event.amount_minor}",
-                                  "amount_mismatch")
+        self._check_amount(event, amount, currency)
         if sub is not None:
             if sub.status == "past_due" and event.type == "payment.succeeded":
                 self._post_subscription_payment(session, sub.user_id, sub.plan_id, sub.id, now)
                 self._set_subscription(session, sub, "active", now)
             elif sub.status == "past_due" and event.type == "payment.failed":
+                self._set_subscription(session, sub, "ended", now)
+            elif sub.status != "ended" and event.type == "subscription.ended":  # ended at the provider
                 self._set_subscription(session, sub, "ended", now)
             return
         if p.status == "pending" and event.type == "payment.succeeded":
@@ -792,19 +818,65 @@ class Billing:
             self._set_purchase(session, p.id, "failed", now, event.message or "the payment failed")
         # Anything else confirms what already happened (e.g. refund.succeeded after Refund).
 
+    @staticmethod
+    def _check_amount(event, amount: int, currency: str) -> None:
+        if event.currency != currency:
+            raise InvalidArgument(f"currency mismatch: the payment is in {currency}, the webhook says {event.currency}",
+                                  "currency_mismatch")
+        if event.amount_minor != amount:
+            raise InvalidArgument(f"amount mismatch: the payment is {amount}, the webhook says {event.amount_minor}",
+                                  "amount_mismatch")
+
+    def _purchase_by_reference(self, session: Session, event):
+        """The purchase an event's reference (the provider metadata billing wrote) names, when
+        billing never heard the provider's answer (unreachable, or a crash after the charge).
+        Only a purchase of this provider still without a payment id, of the same user, qualifies:
+        a payment can't be pinned on a purchase that was paid some other way."""
+        p = session.execute(select(purchases).where(purchases.c.id == event.reference[:MAX_ID_LEN])
+                            .with_for_update()).first()
+        if (p is None or p.provider != self.provider.name or p.provider_payment_id is not None
+                or event.user_id != p.user_id):
+            return None
+        self._check_amount(event, p.amount_minor, p.currency)
+        session.execute(update(purchases).where(purchases.c.id == p.id)
+                        .values(provider_payment_id=event.payment_id, updated_at=self.clock()))
+        return session.execute(select(purchases).where(purchases.c.id == p.id)).one()
+
+    def _subscription_by_reference(self, session: Session, event, now: datetime):
+        """A paid subscription whose StartSubscription never heard the provider's answer: the
+        event's reference is the subscription id billing chose, its metadata the user and plan."""
+        plan = self.plans.get(event.plan_id)
+        if plan is None or not plan.price_minor or not event.user_id:
+            return None
+        if session.execute(select(subscriptions.c.id).where(subscriptions.c.id == event.reference[:36])).first():
+            return None  # that id is another payment's: refuse below
+        self._check_amount(event, plan.price_minor, self.settings.currency)
+        self._lock_user(session, event.user_id, create=True)
+        return self._record_subscription(session, event.reference[:36], event.user_id, plan.id, SUCCEEDED,
+                                         event.payment_id, None, now)
+
     # -- subscriptions --------------------------------------------------------
 
     def start_subscription(self, user_id: str, plan_id: str, token: str, idempotency_key: str = ""):
         plan = self.plans.get(plan_id)
         if plan is None or plan.price_minor == 0:
             raise NotFound(f"there is no paid plan {plan_id!r}; ListPlans shows the plans", "unknown_plan")
+        if len(idempotency_key) > 128:
+            raise InvalidArgument("the idempotency key is too long (at most 128 characters)", "invalid_idempotency_key")
         self.provider.check_token(token)
         now = self.clock()
+        # The subscription's id is chosen before the provider is asked and is the provider's
+        # reference (idempotency key, metadata): a retry with the same key asks again under the
+        # same reference, and the provider's webhook can record a subscription billing never
+        # heard back about.
+        sub_id = str(uuid.uuid5(_SUBSCRIPTION_IDS, f"{user_id}\n{idempotency_key}")) if idempotency_key \
+            else str(uuid.uuid4())
         with transaction(self.sessions) as session:
             self._lock_user(session, user_id, create=True)
             if idempotency_key:
                 existing = session.execute(select(subscriptions).where(
-                    subscriptions.c.user_id == user_id, subscriptions.c.idempotency_key == idempotency_key)).first()
+                    subscriptions.c.user_id == user_id,
+                    (subscriptions.c.idempotency_key == idempotency_key) | (subscriptions.c.id == sub_id))).first()
                 if existing is not None:
                     return existing
             current = self._subscription(session, user_id, now)
@@ -813,23 +885,31 @@ class Billing:
                     return self._set_subscription(session, current, "active", now, cancel=False)
                 raise FailedPrecondition(f"you already have {self.plans[current.plan_id].name} until "
                                          f"{current.current_period_end:%Y-%m-%d}", "already_subscribed")
-        result = self.provider.charge(token, plan.price_minor, self.settings.currency, f"subscription:{user_id}")
+        result = self.provider.subscribe(token, plan.price_minor, self.settings.currency, sub_id, user_id)
         if result.status == DECLINED:
             raise FailedPrecondition(f"the payment was declined: {result.message}", "payment_declined")
         with transaction(self.sessions) as session:
             self._lock_user(session, user_id)
-            sub_id = str(uuid.uuid4())
-            status = "active" if result.status == SUCCEEDED else "past_due"
-            session.execute(subscriptions.insert().values(
-                id=sub_id, user_id=user_id, plan_id=plan_id, status=status, current_period_start=now,
-                current_period_end=now + timedelta(days=plan.period_days), cancel_at_period_end=False,
-                provider_payment_id=result.payment_id, idempotency_key=idempotency_key or None,
-                created_at=now, updated_at=now))
-            sub = session.execute(select(subscriptions).where(subscriptions.c.id == sub_id)).one()
-            if result.status == SUCCEEDED:
-                self._post_subscription_payment(session, user_id, plan_id, sub_id, now)
-            self._emit_subscription(session, sub, cpb.TIER_FREE, now)
-            return sub
+            known = session.execute(select(subscriptions).where(
+                (subscriptions.c.id == sub_id) | (subscriptions.c.provider_payment_id == result.payment_id))).first()
+            if known is not None:  # the provider's webhook was faster
+                return known
+            return self._record_subscription(session, sub_id, user_id, plan_id, result.status, result.payment_id,
+                                             idempotency_key or None, now)
+
+    def _record_subscription(self, session, sub_id, user_id, plan_id, result_status, payment_id, idempotency_key,
+                             now):
+        plan = self.plans[plan_id]
+        status = "active" if result_status == SUCCEEDED else "past_due"
+        session.execute(subscriptions.insert().values(
+            id=sub_id, user_id=user_id, plan_id=plan_id, status=status, current_period_start=now,
+            current_period_end=now + timedelta(days=plan.period_days), cancel_at_period_end=False,
+            provider_payment_id=payment_id, idempotency_key=idempotency_key, created_at=now, updated_at=now))
+        sub = session.execute(select(subscriptions).where(subscriptions.c.id == sub_id)).one()
+        if result_status == SUCCEEDED:
+            self._post_subscription_payment(session, user_id, plan_id, sub_id, now)
+        self._emit_subscription(session, sub, cpb.TIER_FREE, now)
+        return sub
 
     def _post_subscription_payment(self, session, user_id, plan_id, sub_id, now):
         plan, cur = self.plans[plan_id], self.settings.currency

@@ -52,6 +52,26 @@ def non_negative_int(raw: str) -> int:
     return int(raw)
 
 
+def secret(raw: str) -> str:
+    """A secret, never echoed: its shape is checked in BillingSettings.__post_init__, whose
+    messages name the variable only (load_settings quotes the raw value of a parse error)."""
+    return raw.strip()
+
+
+def stripe_price(raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith("price_") or any(c.isspace() for c in value):
+        raise ValueError("expected a Stripe Price id (price_...)")
+    return value
+
+
+def http_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not value.startswith(("https://", "http://")) or len(value) < 10:
+        raise ValueError("expected an http(s) URL such as https://api.stripe.com")
+    return value
+
+
 @dataclass(frozen=True)
 class BillingSettings(DatabaseSettings):
     # Metering: two members overlap one batch's PostgreSQL work with the next one's decoding.
@@ -97,8 +117,33 @@ class BillingSettings(DatabaseSettings):
                                                "signs the test provider's webhooks; required with "
                                                "KINORA_BILLING_DEV_PAYMENTS")
 
+    # Stripe (docs/billing.md). No secret has a default: without the key nothing is sold.
+    stripe_secret_key: str | None = setting("KINORA_BILLING_STRIPE_SECRET_KEY", secret, None,
+                                            "Stripe secret (sk_...) or restricted (rk_...) API key; when set, "
+                                            "payments go through Stripe")
+    stripe_webhook_secret: str | None = setting("KINORA_BILLING_STRIPE_WEBHOOK_SECRET", secret, None,
+                                                "the webhook endpoint's signing secret (whsec_...); required "
+                                                "with the key")
+    stripe_pro_price: str | None = setting("KINORA_BILLING_STRIPE_PRO_PRICE", stripe_price, None,
+                                           "the recurring Stripe Price (price_...) Pro is sold on; without it "
+                                           "only credit packs are sold")
+    stripe_api_base: str | None = setting("KINORA_BILLING_STRIPE_API_BASE", http_url, None,
+                                          "Stripe's API address (tests, egress proxies); default "
+                                          "https://api.stripe.com")
+
     def __post_init__(self):
         super().__post_init__()
         if self.dev_payments and not self.test_provider_secret:
             raise SettingsError(["KINORA_BILLING_DEV_PAYMENTS needs KINORA_BILLING_TEST_PROVIDER_SECRET "
                                  "(a random string: it signs the test provider's webhooks)"])
+        shapes = [(self.stripe_secret_key, "KINORA_BILLING_STRIPE_SECRET_KEY", ("sk_", "rk_")),
+                  (self.stripe_webhook_secret, "KINORA_BILLING_STRIPE_WEBHOOK_SECRET", ("whsec_",))]
+        wrong = [f"{var} is not valid: expected a value starting {' or '.join(prefixes)} (value not shown)"
+                 for value, var, prefixes in shapes
+                 if value and (not value.startswith(prefixes) or any(c.isspace() for c in value))]
+        if wrong:
+            raise SettingsError(wrong)
+        if self.stripe_secret_key and not self.stripe_webhook_secret:
+            raise SettingsError(["KINORA_BILLING_STRIPE_SECRET_KEY needs KINORA_BILLING_STRIPE_WEBHOOK_SECRET "
+                                 "(the whsec_... signing secret of the webhook endpoint in Stripe's dashboard): "
+                                 "without it no payment that settles later could be trusted"])

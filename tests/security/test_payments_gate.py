@@ -53,3 +53,27 @@ def test_a_deployment_without_a_provider_sells_nothing(pg_url):
     finally:
         billing.close()
         engine.dispose()
+
+
+def test_no_stripe_setting_has_a_default_and_the_key_alone_chooses_stripe():
+    from services.billing.payments import NoPaymentProvider, StripeProvider
+
+    fields = {f.name: f.default for f in dataclasses.fields(BillingSettings)}
+    for name in ("stripe_secret_key", "stripe_webhook_secret", "stripe_pro_price", "stripe_api_base"):
+        assert fields[name] is None, name
+    url = "postgresql+psycopg://x@h/db"
+    stripe = dict(stripe_secret_key="sk_test_0123456789", stripe_webhook_secret="whsec_0123456789")
+    assert isinstance(payment_provider(make_settings(url, dev_payments=False, test_provider_secret=None, **stripe)),
+                      StripeProvider)
+    # A deployment's key wins over a leftover development setting; neither alone is the other.
+    assert isinstance(payment_provider(make_settings(url, **stripe)), StripeProvider)
+    assert isinstance(payment_provider(make_settings(url)), LocalTestProvider)
+    assert isinstance(payment_provider(make_settings(url, dev_payments=False, test_provider_secret=None)),
+                      NoPaymentProvider)
+    # Without the webhook secret no later settlement could be trusted; a key of the wrong kind
+    # (a publishable key) is refused without echoing it.
+    with pytest.raises(SettingsError, match="KINORA_BILLING_STRIPE_WEBHOOK_SECRET"):
+        make_settings(url, stripe_secret_key="sk_test_0123456789")
+    with pytest.raises(SettingsError) as wrong:
+        make_settings(url, stripe_secret_key="pk_live_do_not_print_me", stripe_webhook_secret="whsec_0123456789")
+    assert "KINORA_BILLING_STRIPE_SECRET_KEY" in str(wrong.value) and "do_not_print_me" not in str(wrong.value)
