@@ -564,3 +564,46 @@ def test_no_variant_turns_on_development_payments_or_service_invites(release):
             assert "KINORA_BILLING_DEV_PAYMENTS" not in env and "KINORA_BILLING_TEST_PROVIDER_SECRET" not in env
             assert env.get("KINORA_SERVICE_INVITES", {}).get("value", "false") == "false"
             assert "KINORA_EGRESS_DEVELOPMENT" not in env
+
+
+STRIPE_SECRETS = ("KINORA_BILLING_STRIPE_SECRET_KEY", "KINORA_BILLING_STRIPE_WEBHOOK_SECRET")
+
+
+def test_no_stripe_secret_has_a_default(release):
+    """Stripe's keys reach billing from a Secret only (issue 20): the chart's values hold the
+    Secret's name and key names, never key material, and no variant sets one by value."""
+    stripe = yaml.safe_load((CHART / "values.yaml").read_text())["secrets"]["stripe"]
+    assert stripe["secretName"] == "" and stripe["proPrice"] == ""
+    assert not [v for v in stripe.values() if str(v).startswith(("sk_", "rk_", "whsec_", "pk_"))]
+    for doc in _workloads(release):
+        for container in _pod_spec(doc).get("containers", []) + _pod_spec(doc).get("initContainers", []):
+            env = _env(container)
+            for name in STRIPE_SECRETS:
+                assert "value" not in env.get(name, {}), (doc["metadata"]["name"], name)
+            for item in env.values():
+                assert not str(item.get("value", "")).startswith(("sk_live", "sk_test", "rk_live", "whsec_"))
+    if not release.merged["secrets"]["stripe"]["secretName"]:  # no provider configured: none rendered
+        billing = _env(_pod_spec(release.get("Deployment", f"{RELEASE}-billing"))["containers"][0])
+        assert not set(STRIPE_SECRETS) & set(billing)
+
+
+def test_stripe_keys_come_from_the_named_secret_for_billing_only():
+    values = {"secrets": {"stripe": {"secretName": "kinora-stripe", "proPrice": "price_1Pro"}}}
+    docs = _docs(_render(values))
+    for doc in docs:
+        if doc["kind"] not in ("Deployment", "StatefulSet", "Job", "CronJob"):
+            continue
+        spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+        env = _env(spec["template"]["spec"]["containers"][0])
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == f"{RELEASE}-billing":
+            assert env["KINORA_BILLING_STRIPE_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {
+                "name": "kinora-stripe", "key": "secret-key"}
+            assert env["KINORA_BILLING_STRIPE_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {
+                "name": "kinora-stripe", "key": "webhook-secret"}
+            assert env["KINORA_BILLING_STRIPE_PRO_PRICE"]["value"] == "price_1Pro"
+        else:
+            assert not [n for n in env if n.startswith("KINORA_BILLING_STRIPE_")], doc["metadata"]["name"]
+    with pytest.raises(helm.HelmError, match="/secrets/stripe/proPrice"):
+        _render({"secrets": {"stripe": {"secretName": "kinora-stripe", "proPrice": "sk_live_oops"}}})
+    with pytest.raises(helm.HelmError, match="additional properties 'secretKey' not allowed"):
+        _render({"secrets": {"stripe": {"secretName": "kinora-stripe", "secretKey": "sk_live_inline"}}})

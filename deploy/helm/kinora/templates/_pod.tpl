@@ -83,6 +83,17 @@
 - name: KINORA_GENERATOR_POOLS
   value: {{ $root.Values.generatorRouting.pools | quote }}
 {{- end }}
+{{- if and (eq $w.name "billing") $v.secrets.stripe.secretName }}
+{{- /* Stripe's keys come from a Secret only; the chart holds no value for them. */}}
+- name: KINORA_BILLING_STRIPE_SECRET_KEY
+  valueFrom: {secretKeyRef: {name: {{ $v.secrets.stripe.secretName }}, key: {{ $v.secrets.stripe.secretKeyKey }}}}
+- name: KINORA_BILLING_STRIPE_WEBHOOK_SECRET
+  valueFrom: {secretKeyRef: {name: {{ $v.secrets.stripe.secretName }}, key: {{ $v.secrets.stripe.webhookSecretKey }}}}
+{{- with $v.secrets.stripe.proPrice }}
+- name: KINORA_BILLING_STRIPE_PRO_PRICE
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- if eq $w.kind "modelServer" }}
 - name: KINORA_POOL
   value: {{ $w.pool | quote }}
