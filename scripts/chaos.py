@@ -141,14 +141,13 @@ async def run(args) -> int:
 
 
 async def _users(client, stack, secret, count):
-    import grpc
-
     from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
     from kinora.runtime.auth import mint_service_token
+    from kinora.stack.local import operator_channel
     from kinora.testing import bearer
 
     users = []
-    async with grpc.aio.insecure_channel(stack.addr("identity")) as ch:
+    async with operator_channel(stack.home, stack.addr("identity"), aio=True) as ch:
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
         for _ in range(count):
             code = (await stub.CreateInvite(identity_pb2.CreateInviteRequest(),

@@ -51,15 +51,13 @@ def start_stack(home: Path):
     return stack
 
 
-async def make_users(client, stack_secret: str, identity_addr: str, count: int) -> list[dict]:
-    import grpc
-
+async def make_users(client, stack_secret: str, identity_addr: str, count: int, home: Path | None) -> list[dict]:
     from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
     from kinora.runtime.auth import mint_service_token
     from kinora.testing import bearer
 
     users = []
-    async with grpc.aio.insecure_channel(identity_addr) as ch:
+    async with _channel(home, identity_addr, "admin") as ch:
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
         for i in range(count):
             code = (await stub.CreateInvite(identity_pb2.CreateInviteRequest(),
@@ -72,6 +70,15 @@ async def make_users(client, stack_secret: str, identity_addr: str, count: int) 
             body = reply.json()
             users.append({"id": body["user"]["id"], "token": body["tokens"]["access_token"], "generations": []})
     return users
+
+
+def _channel(home: Path | None, address: str, name: str):
+    """With a stack started here (mutual TLS), present its certificate `name`."""
+    import grpc
+
+    from kinora.stack.local import operator_channel
+
+    return operator_channel(home, address, aio=True, name=name) if home else grpc.aio.insecure_channel(address)
 
 
 async def one_request(kind, client, cameo_stub, user, cameo_ids, latencies, errors):
@@ -135,12 +142,11 @@ def pct(values, q):
 
 
 async def run(args):
-    import grpc
     import httpx
 
     from kinora.cameo.v1 import cameo_pb2_grpc
 
-    stack = None
+    stack = home = None
     gateway, cameo_addr, identity_addr, secret = args.gateway, args.cameo, args.identity, args.secret
     if args.start:
         home = Path(tempfile.mkdtemp(prefix="kinora-load-"))
@@ -151,8 +157,8 @@ async def run(args):
     try:
         async with httpx.AsyncClient(base_url=gateway, timeout=30,
                                      limits=httpx.Limits(max_connections=256)) as client, \
-                grpc.aio.insecure_channel(cameo_addr) as cameo_ch:
-            users = await make_users(client, secret, identity_addr, args.users)
+                _channel(home, cameo_addr, "gateway") as cameo_ch:  # in the gateway's place
+            users = await make_users(client, secret, identity_addr, args.users, home)
             cameo_ids = [str(uuid.uuid4())]  # an unknown cameo: the check runs fully and answers "not found"
             cameo_stub = cameo_pb2_grpc.CameoServiceStub(cameo_ch)
             print(f"load on {gateway} (cameo {cameo_addr}); {os.cpu_count()} CPUs, shared; "

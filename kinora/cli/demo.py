@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import grpc
 import httpx
 import skimage.data
 from PIL import Image
@@ -39,7 +38,7 @@ from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
 from kinora.media.liveness_clip import MISHEARD_DIGITS, clip_for_challenge, speakable
 from kinora.media.probe import probe_mp4
 from kinora.runtime.auth import mint_service_token
-from kinora.stack.local import DEFAULT_PORTS, LocalStack, log_tail
+from kinora.stack.local import DEFAULT_PORTS, LocalStack, log_tail, operator_channel
 from kinora.stack.tansu import free_port
 
 PASSWORD = "correct horse battery staple"
@@ -152,7 +151,7 @@ class Demo:
         """What `kinora admin invite` does: identity's CreateInvite with a service token."""
         secret = (self.stack.home / "internal_secret").read_text().strip()
         token = mint_service_token("admin", secret)[0]
-        with grpc.insecure_channel(self.stack.addr("identity")) as channel:
+        with operator_channel(self.stack.home, self.stack.addr("identity")) as channel:
             reply = identity_pb2_grpc.IdentityServiceStub(channel).CreateInvite(
                 identity_pb2.CreateInviteRequest(), metadata=[("authorization", f"Bearer {token}")], timeout=10)
         return reply.invite.code

@@ -288,13 +288,14 @@ def _generate(prompt, out, image, cameos, seconds, size, model, json_out):
 
 
 async def _service_call(service: str, method: str):
-    """Internal gRPC with a service token minted from the local stack's secret."""
+    """Internal gRPC as the operator: a service token minted from the local stack's secret,
+    over mutual TLS with the stack's `admin` certificate."""
     import grpc
 
     from kinora.generator.v1 import generator_pb2, generator_pb2_grpc
     from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
     from kinora.runtime.auth import mint_service_token
-    from kinora.stack.local import configured_ports
+    from kinora.stack.local import configured_ports, operator_channel
 
     secret_file = kinora_home() / "internal_secret"
     if not secret_file.exists():
@@ -304,10 +305,10 @@ async def _service_call(service: str, method: str):
     md = [("authorization", f"Bearer {token}")]
     try:
         if service == "identity":
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{ports['identity']}") as ch:
+            async with operator_channel(kinora_home(), f"127.0.0.1:{ports['identity']}", aio=True) as ch:
                 return await identity_pb2_grpc.IdentityServiceStub(ch).CreateInvite(
                     identity_pb2.CreateInviteRequest(), metadata=md, timeout=10)
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{ports['generator']}") as ch:
+        async with operator_channel(kinora_home(), f"127.0.0.1:{ports['generator']}", aio=True) as ch:
             return await generator_pb2_grpc.PoolAdminServiceStub(ch).ListPools(
                 generator_pb2.ListPoolsRequest(), metadata=md, timeout=10)
     except grpc.RpcError as exc:

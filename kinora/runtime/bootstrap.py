@@ -8,6 +8,8 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
+from kinora.runtime.clients import use_settings_tls
+from kinora.runtime.kafka import configure_kafka_security
 from kinora.runtime.logs import configure_logging
 from kinora.runtime.settings import SettingsError
 
@@ -22,6 +24,8 @@ def main(name: str, load: Callable[[], object], build: Callable[[object], Awaita
         print(f"{name}: cannot start: {exc}", file=sys.stderr)
         return 2
     configure_logging(name, getattr(settings, "log_level", "INFO"))
+    use_settings_tls(settings)  # outgoing calls present this service's certificate
+    configure_kafka_security(settings)
     if command == "migrate":
         if migrate is None:
             print(f"{name}: has no database to migrate", file=sys.stderr)

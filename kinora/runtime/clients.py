@@ -79,11 +79,19 @@ _tls: grpc.ChannelCredentials | None = None
 
 
 def use_mutual_tls(cert_file: str, key_file: str, ca_file: str) -> None:
-    """From now on, channels present this certificate and trust only this CA."""
+    """From now on, channels present this certificate (this process's identity:
+    one service per process) and trust only this CA."""
     global _tls
-    read = lambda path: open(path, "rb").read()  # noqa: E731
-    _tls = grpc.ssl_channel_credentials(root_certificates=read(ca_file), private_key=read(key_file),
-                                        certificate_chain=read(cert_file))
+    from kinora.runtime.tls import channel_credentials
+
+    _tls = channel_credentials(cert_file, key_file, ca_file)
+
+
+def use_settings_tls(settings) -> None:
+    """Mutual TLS for this process's outgoing channels when its settings name certificate
+    files (KINORA_TLS_*): gateways and workers, which serve no gRPC, call this at start."""
+    if getattr(settings, "tls_cert_file", None):
+        use_mutual_tls(settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file)
 
 
 def stop_mutual_tls() -> None:

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from kinora.runtime.bulk import insert_rows
 from kinora.runtime.events import EventTables
-from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, header_map
+from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, header_map, security
 from kinora.runtime.metrics import CONSUMER_LAG, EVENTS_CONSUMED
 from kinora.runtime.telemetry import extract_context
 
@@ -73,7 +73,7 @@ class EventConsumer:
             # Short timeouts make group (re)joins take seconds, not tens of seconds.
             max_poll_interval_ms=30_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
             # Notice topics (re)created after we subscribed within seconds, not minutes.
-            metadata_max_age_ms=10_000)
+            metadata_max_age_ms=10_000, **security())
 
     # -- handling -------------------------------------------------------------
 

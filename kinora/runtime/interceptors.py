@@ -1,5 +1,6 @@
 """One server interceptor does the per-call work of every service: trace
-context, authentication, error mapping and RED metrics. Folding them into a
+context, authentication (with mutual TLS, checked against the peer's
+certificate: kinora.runtime.peers), error mapping and RED metrics. Folding them into a
 single wrapper (built once per method, then cached) keeps the per-call cost
 low; see benchmarks/runtime_bench.py."""
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DataError
 from kinora.runtime import auth
 from kinora.runtime.errors import ERROR_CODE_KEY, InvalidArgument, KinoraError
 from kinora.runtime.metrics import RPC_DURATION, RPC_REQUESTS
+from kinora.runtime.peers import PeerPolicy
 from kinora.runtime.telemetry import current_trace_id, extract_context
 
 log = logging.getLogger("kinora.rpc")
@@ -73,9 +75,10 @@ class _CallMetrics:
 
 
 class RuntimeInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, service: str, verifier: auth.TokenVerifier | None):
+    def __init__(self, service: str, verifier: auth.TokenVerifier | None, peers: PeerPolicy | None = None):
         self.service = service
         self.verifier = verifier
+        self.peers = peers  # set when the server runs mutual TLS
         self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
@@ -87,14 +90,17 @@ class RuntimeInterceptor(grpc.aio.ServerInterceptor):
         self._wrapped[method] = wrapped
         return wrapped
 
-    async def _enter(self, metadata):
+    async def _enter(self, metadata, context):
         """Authenticate and return the principal; raises KinoraError."""
         token = auth.bearer_token(metadata)
         if token is None:
             return None
         if self.verifier is None:
             raise KinoraError("this service cannot verify tokens")
-        return self.verifier.verify_cached(token) or await self.verifier.verify(token)
+        found = self.verifier.verify_cached(token) or await self.verifier.verify(token)
+        if self.peers is not None:
+            self.peers.check(found, context)
+        return found
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler):
         method_info = _Method(self, method)
@@ -151,7 +157,7 @@ class _Call:
                                        attributes=self.m.attributes)
         self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
         try:
-            self.principal_token = auth.current_principal.set(await self.m.interceptor._enter(metadata))
+            self.principal_token = auth.current_principal.set(await self.m.interceptor._enter(metadata, self.context))
             check_request(self.request)
         except BaseException as exc:
             await self.__aexit__(type(exc), exc, exc.__traceback__)

@@ -1,5 +1,11 @@
 """Kafka plumbing shared by the outbox relay and the consumers (kafka-python;
-works against Tansu locally and Apache Kafka in production)."""
+works against Tansu locally and Apache Kafka in production).
+
+Every client of a process authenticates the same way: `configure_kafka_security`
+(called once at start from the settings) decides, `security()` gives the
+keyword arguments each KafkaProducer, KafkaConsumer and KafkaAdminClient adds.
+With Strimzi each service is its own KafkaUser (a client certificate, or a
+SCRAM-SHA-512 password) whose ACLs let it write only its own topics."""
 
 from __future__ import annotations
 
@@ -17,6 +23,31 @@ HEADER_EVENT_TYPE = "event_type"
 HEADER_SOURCE = "source"
 HEADER_TIME = "time_ms"
 
+_security: dict = {}
+
+
+def configure_kafka_security(settings) -> None:
+    """From the KINORA_KAFKA_* settings (kinora.runtime.settings.RuntimeSettings)."""
+    global _security
+    protocol = getattr(settings, "kafka_security_protocol", "PLAINTEXT")
+    options: dict = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_cafile"] = settings.kafka_ca_file
+        options["ssl_check_hostname"] = True
+    if protocol == "SSL":
+        options.update(ssl_certfile=settings.kafka_cert_file, ssl_keyfile=settings.kafka_key_file)
+    if protocol == "SASL_SSL":
+        with open(settings.kafka_password_file) as f:
+            password = f.read().strip()
+        options.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_username,
+                       sasl_plain_password=password)
+    _security = {} if protocol == "PLAINTEXT" else options
+
+
+def security() -> dict:
+    """Keyword arguments for a kafka-python client of this process."""
+    return dict(_security)
+
 
 def make_producer(bootstrap: list[str], client_id: str, timeout_ms: int = 30_000) -> KafkaProducer:
     """`timeout_ms` bounds how long a send may wait for the broker: the relay
@@ -29,7 +60,7 @@ def make_producer(bootstrap: list[str], client_id: str, timeout_ms: int = 30_000
         # leaving the client in a fatal state; consumers de-duplicate by event id anyway.
         enable_idempotence=False,
         request_timeout_ms=timeout_ms, delivery_timeout_ms=timeout_ms + 1000, max_block_ms=timeout_ms,
-        metadata_max_age_ms=10_000,
+        metadata_max_age_ms=10_000, **security(),
     )
 
 
@@ -40,7 +71,7 @@ def ensure_topics(bootstrap: list[str], topics: list[str], partitions: int = 3,
     while True:
         try:
             admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="kinora-admin",
-                                     request_timeout_ms=10_000)
+                                     request_timeout_ms=10_000, **security())
             break
         except KafkaError:
             if time.monotonic() > deadline:

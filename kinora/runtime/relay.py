@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 from kinora.runtime.events import EventTables
-from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SOURCE, ensure_topics
+from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SOURCE, ensure_topics, security
 from kinora.runtime.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED, OUTBOX_REPUBLISHED
 
 log = logging.getLogger("kinora.relay")
@@ -152,7 +152,7 @@ class OutboxRelay:
     def _admin_client(self) -> KafkaAdminClient:
         if self._admin is None:
             self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.source}-relay-check",
-                                           request_timeout_ms=5_000)
+                                           request_timeout_ms=5_000, **security())
         return self._admin
 
     @staticmethod

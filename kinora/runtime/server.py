@@ -25,6 +25,7 @@ from grpc_reflection.v1alpha import reflection
 
 from kinora.runtime import auth
 from kinora.runtime.interceptors import RuntimeInterceptor
+from kinora.runtime.peers import PeerPolicy
 from kinora.runtime.settings import RuntimeSettings
 from kinora.runtime.telemetry import serve_metrics, setup_tracing
 from kinora.runtime.v1 import runtime_pb2, runtime_pb2_grpc
@@ -95,8 +96,10 @@ class ServiceApp:
         self.verifier = verifier
         self.instance_id = uuid.uuid4().hex[:12]
         self.health = health.aio.HealthServicer()
+        # With mutual TLS the peer's certificate must back every token (kinora.runtime.peers).
+        peers = PeerPolicy(settings.user_token_peers) if settings.tls_cert_file else None
         self.server = grpc.aio.server(
-            interceptors=[RuntimeInterceptor(name, verifier)],
+            interceptors=[RuntimeInterceptor(name, verifier, peers)],
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.so_reuseport", 0),
@@ -111,6 +114,8 @@ class ServiceApp:
         self.port: int | None = None
         self.metrics_port: int | None = None
         self._metrics_server = None
+        self._health_server: grpc.aio.Server | None = None
+        self.health_port: int | None = None
         self.add_servicer(runtime_pb2_grpc.add_RuntimeServiceServicer_to_server,
                           _RuntimeServicer(name, self.instance_id), runtime_pb2.DESCRIPTOR.services_by_name["RuntimeService"].full_name)
 
@@ -156,6 +161,8 @@ class ServiceApp:
             except OSError as exc:
                 raise RuntimeError(f"{self.name}: cannot serve /metrics on port {self.settings.metrics_port}: {exc.strerror}") from exc
         await self.server.start()  # health answers NOT_SERVING while we start up
+        if self.settings.health_port:
+            await self._serve_plain_health(self.settings.health_port)
         for hook in self._startup:
             await hook()
         for worker in self._workers:
@@ -165,15 +172,28 @@ class ServiceApp:
         return self.port
 
     def _tls_credentials(self) -> grpc.ServerCredentials:
-        """Mutual TLS: callers must present a certificate signed by our CA.
-        Outgoing channels of this process use the same identity."""
+        """Mutual TLS: callers must present a certificate signed by our CA (the files are
+        re-read when they change). Outgoing channels of this process use the same identity."""
         from kinora.runtime.clients import use_mutual_tls
+        from kinora.runtime.tls import server_credentials
 
         s = self.settings
-        read = lambda path: open(path, "rb").read()  # noqa: E731
         use_mutual_tls(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
-        return grpc.ssl_server_credentials([(read(s.tls_key_file), read(s.tls_cert_file))],
-                                           root_certificates=read(s.tls_ca_file), require_client_auth=True)
+        return server_credentials(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
+
+    async def _serve_plain_health(self, port: int) -> None:
+        """Health only, in plaintext, on its own port: kubelet's gRPC probes cannot present a
+        client certificate. It tells what the main port's health service tells, nothing more."""
+        self._health_server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+        address = f"{self.settings.grpc_host}:{port}"
+        try:
+            self.health_port = self._health_server.add_insecure_port(address)
+        except RuntimeError:
+            self.health_port = 0
+        if not self.health_port:
+            raise RuntimeError(f"{self.name}: cannot serve health on {address}: is the port already in use?")
+        await self._health_server.start()
 
     async def stop(self) -> None:
         if self._stopping.is_set():
@@ -183,6 +203,8 @@ class ServiceApp:
         if self.settings.drain_seconds:
             await asyncio.sleep(self.settings.drain_seconds)
         await self.server.stop(self.settings.grace_seconds)  # finishes in-flight calls
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         for worker in self._workers:
             await asyncio.to_thread(worker.stop)
         for hook in reversed(self._shutdown):

@@ -142,6 +142,17 @@ def csv(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def names(raw: str) -> tuple[str, ...]:
+    return tuple(csv(raw))
+
+
+def kafka_protocol(raw: str) -> str:
+    upper = raw.strip().upper()
+    if upper not in ("PLAINTEXT", "SSL", "SASL_SSL"):
+        raise ValueError("expected PLAINTEXT, SSL or SASL_SSL")
+    return upper
+
+
 @dataclasses.dataclass(frozen=True)
 class RuntimeSettings:
     """What every gRPC service needs. Services extend this dataclass."""
@@ -168,16 +179,47 @@ class RuntimeSettings:
     otlp_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", str, None)
     internal_secret: str | None = setting("KINORA_INTERNAL_SECRET", str, None,
                                           "shared secret services use to obtain service tokens")
-    # Mutual TLS between services: all three set, or none.
+    # Mutual TLS between services: all three set, or none. The certificate names this
+    # service (spiffe://kinora/<name>); servers re-read the files when they change.
     tls_cert_file: str | None = setting("KINORA_TLS_CERT_FILE", readable_file, None)
     tls_key_file: str | None = setting("KINORA_TLS_KEY_FILE", readable_file, None)
     tls_ca_file: str | None = setting("KINORA_TLS_CA_FILE", readable_file, None)
+    require_mtls: bool = setting("KINORA_REQUIRE_MTLS", boolean, False,
+                                 "refuse to start without mutual TLS (deployments set it; see docs/runtime.md)")
+    user_token_peers: tuple[str, ...] = setting("KINORA_MTLS_USER_TOKEN_PEERS", names, ("gateway", "feed"),
+                                          "with mutual TLS, the services whose calls may carry a user's token")
+    health_port: int = setting("KINORA_HEALTH_PORT", port, 0,
+                               "a plaintext port serving only gRPC health, for kubelet probes (they cannot "
+                               "present a client certificate); 0 disables it")
+    # Kafka client security (kinora.runtime.kafka): PLAINTEXT, SSL (client certificate) or SASL_SSL.
+    kafka_security_protocol: str = setting("KINORA_KAFKA_SECURITY_PROTOCOL", kafka_protocol, "PLAINTEXT")
+    kafka_ca_file: str | None = setting("KINORA_KAFKA_CA_FILE", readable_file, None,
+                                        "the brokers' CA (SSL and SASL_SSL)")
+    kafka_cert_file: str | None = setting("KINORA_KAFKA_CERT_FILE", readable_file, None, "SSL client certificate")
+    kafka_key_file: str | None = setting("KINORA_KAFKA_KEY_FILE", readable_file, None, "SSL client key")
+    kafka_sasl_mechanism: str = setting("KINORA_KAFKA_SASL_MECHANISM", str, "SCRAM-SHA-512")
+    kafka_username: str | None = setting("KINORA_KAFKA_USERNAME", str, None, "SASL user")
+    kafka_password_file: str | None = setting("KINORA_KAFKA_PASSWORD_FILE", readable_file, None,
+                                              "file holding the SASL password")
 
     def __post_init__(self):
+        problems = []
         tls = [self.tls_cert_file, self.tls_key_file, self.tls_ca_file]
         if any(tls) and not all(tls):
-            raise SettingsError(["KINORA_TLS_CERT_FILE, KINORA_TLS_KEY_FILE and KINORA_TLS_CA_FILE "
-                                 "must be set together (mutual TLS needs all three)"])
+            problems.append("KINORA_TLS_CERT_FILE, KINORA_TLS_KEY_FILE and KINORA_TLS_CA_FILE "
+                            "must be set together (mutual TLS needs all three)")
+        elif self.require_mtls and not all(tls):
+            problems.append("KINORA_REQUIRE_MTLS is on: set KINORA_TLS_CERT_FILE, KINORA_TLS_KEY_FILE and "
+                            "KINORA_TLS_CA_FILE (this service's certificate, its key and the cluster CA)")
+        protocol = self.kafka_security_protocol
+        if protocol == "SSL" and not (self.kafka_ca_file and self.kafka_cert_file and self.kafka_key_file):
+            problems.append("KINORA_KAFKA_SECURITY_PROTOCOL=SSL needs KINORA_KAFKA_CA_FILE, KINORA_KAFKA_CERT_FILE "
+                            "and KINORA_KAFKA_KEY_FILE")
+        if protocol == "SASL_SSL" and not (self.kafka_username and self.kafka_password_file):
+            problems.append("KINORA_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KINORA_KAFKA_USERNAME and "
+                            "KINORA_KAFKA_PASSWORD_FILE")
+        if problems:
+            raise SettingsError(problems)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

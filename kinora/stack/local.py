@@ -5,7 +5,10 @@ every service as its own process, with all data under one folder
 
 Where state lives: $KINORA_HOME/postgres (the PostgreSQL cluster: every
 service's tables and its outbox, which is also the durable copy of the events),
-blobs/ (media), logs/, internal_secret. The broker keeps its log in memory; the
+blobs/ (media), logs/, internal_secret, tls/ (a local CA and one certificate per
+service, plus `admin` for the operator's CLI: every service runs mutual TLS and
+takes a caller's identity from its certificate; KINORA_STACK_MTLS=false turns
+that off for development). The broker keeps its log in memory; the
 outbox re-fills it after a restart. With KINORA_DATABASE_URL (a server URL) or
 KINORA_<SERVICE>_DATABASE_URL set, that server is used instead of the embedded one.
 
@@ -33,6 +36,9 @@ from kinora.stack.postgres import EmbeddedPostgres, PostgresError
 from kinora.stack.tansu import TansuBroker, free_port, port_free
 
 SERVICES = ("identity", "cameo", "feed", "generator", "billing")
+# Certificates the local CA issues: each service, the gateway, and `admin` (the operator's CLI).
+# Generator workers act as the generator and present its certificate.
+TLS_IDENTITIES = (*SERVICES, "gateway", "admin")
 # Default ports; each can be moved with KINORA_<NAME>_PORT, or all at once with a base.
 DEFAULT_PORTS = {
     "postgres": 15432, "broker": 19092, "identity": 50061, "cameo": 50062, "feed": 50063, "generator": 50064,
@@ -103,11 +109,30 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def check_component(c: Component, timeout: float = 2.0) -> tuple[bool, str]:
-    """(serving?, detail) for one component."""
+def stack_credentials(home: Path, name: str = "admin") -> grpc.ChannelCredentials | None:
+    """Client credentials with certificate `name` (default `admin`, the operator's) of the stack
+    at `home`, when it runs mutual TLS."""
+    tls = Path(home) / "tls"
+    if not (tls / f"{name}.crt").exists():
+        return None
+    from kinora.runtime.tls import channel_credentials
+
+    return channel_credentials(str(tls / f"{name}.crt"), str(tls / f"{name}.key"), str(tls / "ca.crt"))
+
+
+def operator_channel(home: Path, address: str, *, aio: bool = False, name: str = "admin"):
+    """A channel to one of the stack's services as its operator (or as `name`), over mutual TLS
+    when the stack runs it."""
+    api = grpc.aio if aio else grpc
+    creds = stack_credentials(home, name)
+    return api.secure_channel(address, creds) if creds else api.insecure_channel(address)
+
+
+def check_component(c: Component, timeout: float = 2.0, home: Path | None = None) -> tuple[bool, str]:
+    """(serving?, detail) for one component (`home`: the stack's, for its operator certificate)."""
     if c.kind == "grpc":
         try:
-            with grpc.insecure_channel(c.address) as ch:
+            with operator_channel(home or kinora_home(), c.address) as ch:
                 status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=timeout).status
         except grpc.RpcError as exc:
             return False, f"unreachable ({exc.code().name})"
@@ -167,6 +192,7 @@ class LocalStack:
         self.procs: list[tuple[Component, subprocess.Popen]] = []
         self.state = StackState(str(self.home))
         self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self.tls: dict = {}
 
     # -- layout -----------------------------------------------------------------
 
@@ -180,6 +206,18 @@ class LocalStack:
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    def _tls(self) -> dict:
+        """name -> TlsFiles for every process, or {} when KINORA_STACK_MTLS=false."""
+        if self.env.get("KINORA_STACK_MTLS", "true").strip().lower() in ("0", "false", "no", "off"):
+            return {}
+        from kinora.runtime.pki import local_pki
+
+        return local_pki(self.home / "tls", TLS_IDENTITIES)
+
+    def tls_env(self, name: str) -> dict[str, str]:
+        files = self.tls.get(name)
+        return {**files.env(), "KINORA_REQUIRE_MTLS": "true"} if files else {}
 
     def _metrics_base(self) -> int:
         raw = self.env.get("KINORA_METRICS_BASE_PORT", str(METRICS_BASE))
@@ -306,7 +344,7 @@ class LocalStack:
             self._spawn(comp, argv, env)
         self.state.save(self.state_file)
         deadline = time.monotonic() + timeout_s
-        while not check_component(comp)[0]:
+        while not check_component(comp, home=self.home)[0]:
             if time.monotonic() > deadline:
                 raise StackError(f"{name} is not serving {timeout_s:.0f}s after its restart")
             time.sleep(0.25)
@@ -354,6 +392,7 @@ class LocalStack:
 
     def _start_all(self, names: list[str]) -> None:
         env = self.base_env()
+        self.tls = self._tls()
         if "postgres" in names:
             self._start_postgres()
         self._create_databases()
@@ -371,24 +410,26 @@ class LocalStack:
                          "--metrics-port", str(self.ports["triton-metrics"])], env)
         for i, svc in enumerate(s for s in SERVICES if s in names):
             svc_env = {**env, "KINORA_GRPC_PORT": str(self.ports[svc]), "KINORA_METRICS_PORT": self.metrics_port(i),
-                       "KINORA_DATABASE_URL": self.database_url(svc)}
+                       "KINORA_DATABASE_URL": self.database_url(svc), **self.tls_env(svc)}
             self._spawn(Component(svc, "grpc", self.addr(svc)), [py, "-m", f"services.{svc}"], svc_env)
         if "generator" in names and _available("services.generator.worker"):
             # Workers share the generator's database: let the API migrate it first.
             generator = self.component("generator")
             deadline = time.monotonic() + 120
-            while not check_component(generator)[0]:
+            while not check_component(generator, home=self.home)[0]:
                 if time.monotonic() > deadline or self.procs[-1][1].poll() is not None:
                     break  # wait_serving reports the problem
                 time.sleep(0.2)
             for w in range(self.workers):
                 worker_env = {**env, "KINORA_DATABASE_URL": self.database_url("generator"),
-                              "KINORA_METRICS_PORT": self.metrics_port(10 + w), "KINORA_WORKER_ID": f"worker-{w}"}
+                              "KINORA_METRICS_PORT": self.metrics_port(10 + w), "KINORA_WORKER_ID": f"worker-{w}",
+                              **self.tls_env("generator")}
                 self._spawn(Component(f"generator-worker-{w}", "worker", ""),
                             [py, "-m", "services.generator.worker"], worker_env)
         if "gateway" in names:
             gw_env = {"KINORA_EGRESS_DEVELOPMENT": "true",  # webhooks to a receiver on this machine, over http
-                      **env, "KINORA_HTTP_PORT": str(self.ports["gateway"]), "KINORA_METRICS_PORT": self.metrics_port(9)}
+                      **env, "KINORA_HTTP_PORT": str(self.ports["gateway"]), "KINORA_METRICS_PORT": self.metrics_port(9),
+                      **self.tls_env("gateway")}
             self._spawn(Component("gateway", "http", self.addr("gateway"),
                                   health_url=f"http://{self.addr('gateway')}/readyz"),
                         [py, "-m", "services.gateway"], gw_env)
@@ -402,11 +443,11 @@ class LocalStack:
                 if proc.poll() is not None:
                     raise StackError(f"{comp.name} exited with status {proc.returncode} while starting; "
                                      f"log {comp.log}, last lines:\n{log_tail(comp.log)}")
-            pending = [c for c in pending if not check_component(c)[0]]
+            pending = [c for c in pending if not check_component(c, home=self.home)[0]]
             if not pending:
                 return
             if time.monotonic() > deadline:
-                detail = ", ".join(f"{c.name}: {check_component(c)[1]}" for c in pending)
+                detail = ", ".join(f"{c.name}: {check_component(c, home=self.home)[1]}" for c in pending)
                 raise StackError(f"not serving after {timeout_s:.0f}s: {detail}")
             time.sleep(0.25)
 
@@ -452,4 +493,4 @@ def status(home: Path | None = None) -> list[tuple[Component, bool, str]]:
     path = home / "stack.json"
     if not path.exists():
         raise StackError(f"no stack is running from {home} (start one with `kinora up`)")
-    return [(c, *check_component(c)) for c in StackState.load(path).components]
+    return [(c, *check_component(c, home=home)) for c in StackState.load(path).components]

@@ -386,6 +386,9 @@ def main() -> int:
         print(f"generator-worker: cannot start: {exc}", file=sys.stderr)
         return 2
     configure_logging("generator-worker", settings.log_level)
+    from kinora.runtime.clients import use_settings_tls
+
+    use_settings_tls(settings)  # calls to billing, cameo and identity present the generator's certificate
     asyncio.run(run_worker(settings))
     return 0
 

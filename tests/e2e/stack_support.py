@@ -9,12 +9,11 @@ import time
 import uuid
 from pathlib import Path
 
-import grpc
 import httpx
 
 from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
 from kinora.runtime.auth import mint_service_token
-from kinora.stack.local import DEFAULT_PORTS, LocalStack
+from kinora.stack.local import DEFAULT_PORTS, LocalStack, operator_channel
 from kinora.stack.tansu import free_port
 
 PASSWORD = "correct horse battery staple"
@@ -37,9 +36,10 @@ def start_stack(home: Path) -> LocalStack:
 
 
 def invite(stack: LocalStack) -> str:
-    """`kinora admin invite`: identity's CreateInvite with an operator's service token."""
+    """`kinora admin invite`: identity's CreateInvite with an operator's service token, over
+    mutual TLS with the stack's `admin` certificate."""
     token = mint_service_token("admin", (stack.home / "internal_secret").read_text().strip())[0]
-    with grpc.insecure_channel(stack.addr("identity")) as channel:
+    with operator_channel(stack.home, stack.addr("identity")) as channel:
         return identity_pb2_grpc.IdentityServiceStub(channel).CreateInvite(
             identity_pb2.CreateInviteRequest(), metadata=[("authorization", f"Bearer {token}")],
             timeout=10).invite.code

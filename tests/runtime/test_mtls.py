@@ -101,3 +101,28 @@ def test_partial_tls_settings_are_refused(pki):
         load_settings(RuntimeSettings, {"KINORA_TLS_CERT_FILE": cert})
     with pytest.raises(SettingsError, match="KINORA_TLS_CA_FILE='/nope' is not valid: no readable file"):
         load_settings(RuntimeSettings, {"KINORA_TLS_CA_FILE": "/nope"})
+
+
+def test_a_deployment_that_requires_mutual_tls_does_not_start_without_it():
+    with pytest.raises(SettingsError, match="KINORA_REQUIRE_MTLS is on"):
+        load_settings(RuntimeSettings, {"KINORA_REQUIRE_MTLS": "true"})
+
+
+async def test_kubelet_probes_get_health_in_plaintext_on_its_own_port(pki):
+    """Kubernetes' gRPC probes cannot present a client certificate: KINORA_HEALTH_PORT serves
+    health alone in plaintext; everything else stays behind mutual TLS."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    cert, key = pki["server"]
+    app = ServiceApp("tls", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port(), tls_cert_file=cert,
+                                            tls_key_file=key, tls_ca_file=pki["ca"], health_port=free_port()))
+    await app.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.health_port}") as ch:
+            reply = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await runtime_pb2_grpc.RuntimeServiceStub(ch).Ping(runtime_pb2.PingRequest(), timeout=5)
+            assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        await app.stop()

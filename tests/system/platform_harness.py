@@ -71,7 +71,9 @@ class Running:
         return count
 
 
-async def _start(stack: contextlib.AsyncExitStack, tmp_path) -> Running:
+async def _start(stack: contextlib.AsyncExitStack, tmp_path, tls: dict | None = None) -> Running:
+    """`tls`: service name -> kinora.runtime.pki.TlsFiles to run each service with mutual TLS
+    (one process here, so outgoing calls all present the certificate of the last service started)."""
     from services.billing.handlers import make_handlers as billing_handlers
     from services.billing.server import build_service as build_billing
     from services.billing.settings import BillingSettings
@@ -94,7 +96,8 @@ async def _start(stack: contextlib.AsyncExitStack, tmp_path) -> Running:
     running = Running(addr, urls)
 
     def env(name, **extra):
-        return {**common, "KINORA_GRPC_PORT": str(ports[name]), "KINORA_DATABASE_URL": urls[name], **extra}
+        return {**common, "KINORA_GRPC_PORT": str(ports[name]), "KINORA_DATABASE_URL": urls[name],
+                **(tls[name].env() if tls else {}), **extra}
 
     identity = build_identity(load_settings(IdentitySettings, env(
         "identity", KINORA_ARGON2_TIME_COST="1", KINORA_ARGON2_MEMORY_KIB="1024", KINORA_SERVICE_INVITES="true")))
@@ -142,8 +145,8 @@ class _GeneratorView:
 class PlatformThread:
     """Runs the services on an event loop in a daemon thread."""
 
-    def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
+    def __init__(self, tmp_path, tls: dict | None = None):
+        self.tmp_path, self.tls = tmp_path, tls
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="platform-loop")
         self.stack: contextlib.AsyncExitStack | None = None
@@ -156,7 +159,7 @@ class PlatformThread:
             self.stack = contextlib.AsyncExitStack()
             await self.stack.__aenter__()
             try:
-                return await _start(self.stack, self.tmp_path)
+                return await _start(self.stack, self.tmp_path, self.tls)
             except BaseException:
                 await self.stack.aclose()
                 raise
