@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 
 from kinora.runtime.egress import Egress, EgressPolicy
-from services.gateway import errors, rest, videos, webhooks
+from services.gateway import errors, payment_webhooks, rest, videos, webhooks
 from services.gateway.bodylimit import BodyLimitMiddleware, BodyLimits
 from services.gateway.core import Gateway
 from services.gateway.settings import GatewaySettings
@@ -53,6 +53,7 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
                                  max_response_bytes=settings.webhook_max_response_bytes))
     registry = webhooks.WebhookRegistry(gw, egress, settings.webhook_max_attempts, settings.webhook_backoff_s,
                                         settings.webhook_poll_s)
+    billing_as_gateway = payment_webhooks.BillingAsGateway()
 
     @asynccontextmanager
     async def lifespan(app):
@@ -61,6 +62,7 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
             yield
         finally:
             await registry.stop()
+            await billing_as_gateway.close()
             await gw.close()
 
     app = FastAPI(title="Kinora API", version="1.0.0", lifespan=lifespan,
@@ -68,10 +70,12 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
                               "`{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`.")
     app.state.gateway = gw
     app.state.webhooks = registry
+    app.state.billing_as_gateway = billing_as_gateway
     errors.install(app)
     app.include_router(rest.router)
     app.include_router(videos.router)
     app.include_router(webhooks.router)
+    app.include_router(payment_webhooks.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz():

@@ -340,3 +340,40 @@ async def test_events_billing_does_not_sell_on_are_acknowledged(h):
     body = json.dumps({"id": "evt_odd", "object": "event", "type": "payment_intent.succeeded",
                        "data": {"object": {"id": "pi_x"}}}).encode()
     await fails(h.webhook(body, h.stripe.sign(body)), grpc.StatusCode.INVALID_ARGUMENT, "bad_webhook_body")
+
+
+async def test_stripe_posts_its_webhooks_to_the_gateway_which_relays_them_to_billing(h):
+    """The endpoint registered in Stripe's dashboard: the gateway passes the raw body and
+    Stripe-Signature to billing under its own service token; billing judges them."""
+    import httpx
+
+    from kinora.runtime.settings import load_settings
+    from services.gateway.server import GatewayServer
+    from services.gateway.settings import GatewaySettings
+
+    pending = (await h.buy("ora", pm=PROCESSING)).purchase
+    settings = load_settings(GatewaySettings, {
+        "KINORA_HTTP_HOST": "127.0.0.1", "KINORA_HTTP_PORT": "0", "KINORA_INTERNAL_SECRET": SECRET,
+        "KINORA_BILLING_ADDR": f"127.0.0.1:{h.svc.ctx.app.port}"})
+    gateway = GatewayServer(settings)
+    port = await gateway.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            intent = {**h.stripe.intents[pending.provider_payment_id], "status": "succeeded"}
+            payload = h.stripe.event("payment_intent.succeeded", intent, "evt_ora")
+
+            async def post(signature, provider="stripe"):
+                return await client.post(f"/api/v1/billing/webhooks/{provider}", content=payload,
+                                         headers={"Stripe-Signature": signature, "content-type": "application/json"})
+
+            forged = await post(h.stripe.sign(payload, secret="whsec_someone_else"))
+            assert forged.status_code == 403 and forged.json()["error"]["code"] == "bad_webhook_signature"
+            assert (await post(h.stripe.sign(payload), provider="paypal")).status_code == 404
+            assert await h.credits("ora") == 0
+            first, replay = await post(h.stripe.sign(payload)), await post(h.stripe.sign(payload))
+            assert first.status_code == 200 and first.json() == {"received": True, "event_id": "evt_ora",
+                                                                 "duplicate": False}
+            assert replay.status_code == 200 and replay.json()["duplicate"] is True
+            assert await h.credits("ora") == 10
+    finally:
+        await gateway.stop()
