@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test up install protos protos-check bench clean
+.PHONY: demo test up install protos protos-check bench audit clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,12 @@ protos-check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/runtime_bench.py
 	$(BIN)/python benchmarks/outbox_bench.py
+
+# Known vulnerabilities in the installed dependencies (pip-audit, PyPI's advisory data). Needs the
+# network, so it is not part of `make test`; SECURITY.md says what to do with a finding.
+audit: $(STAMP)
+	@$(BIN)/pip install -q 'pip-audit>=2.7' || { echo "make audit: could not install pip-audit; it needs the network (PyPI)" >&2; exit 2; }
+	$(BIN)/python scripts/audit.py
 
 clean:
 	rm -rf .kinora out
