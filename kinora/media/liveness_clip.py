@@ -2,10 +2,15 @@
 from material that ships in packages. Used by `kinora demo` (to verify a cameo
 the way a phone would record it) and by the identity tests.
 
-The face is scikit-image's public-domain astronaut portrait; head turns are
-simulated by squeezing the face horizontally and sliding it toward the side the
-nose would point to. Speech is the digits read by espeak-ng (Debian package,
-installed by scripts/system-deps.sh). Clips are encoded with PyAV.
+The face is scikit-image's public-domain astronaut portrait. Two ways to move it:
+- `head="3d"` (the genuine recording): the portrait turned in 3D from its
+  landmarks and its mouth opening with the speech's loudness (`head3d.py`);
+- `head="slide"` (the photo attack): the flat photo squeezed horizontally and
+  slid toward the side the nose would point to, lips never moving. This is
+  what an attacker holding up a photo and playing synthetic speech produces;
+  the liveness check must refuse it.
+Speech is the digits read by espeak-ng (Debian package, installed by
+scripts/system-deps.sh). Clips are encoded with PyAV.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import skimage.data
+
+from kinora.media import head3d
 
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 AUDIO_RATE = 48_000  # Opus only takes 48 kHz; AAC is fine with it too
@@ -39,6 +47,23 @@ def _face_patch(height: int) -> np.ndarray:
     crop = portrait[0:300, 90:360]
     width = round(crop.shape[1] * height / crop.shape[0])
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+
+
+@lru_cache(maxsize=4)
+def _head(height: int) -> head3d.Head:
+    return head3d.build_head(_face_patch(height))
+
+
+def mouth_track(audio: np.ndarray):
+    """How open the mouth is (0..1) at time t, following the loudness of `audio`
+    (mono float at AUDIO_RATE): the way lips move with one's own speech."""
+    hop = AUDIO_RATE // 50  # 20 ms
+    n = len(audio) // hop
+    rms = np.sqrt(np.mean(audio[: n * hop].reshape(n, hop) ** 2, axis=1)) if n else np.zeros(1)
+    rms = np.convolve(rms, np.ones(4) / 4, mode="same")  # lips are slower than the waveform
+    floor, loud = np.percentile(rms, 20), np.percentile(rms, 95)
+    level = np.clip((rms - 3 * floor) / max(loud - 3 * floor, 1e-6), 0, 1)
+    return lambda t: float(level[min(len(level) - 1, max(0, int(t * 50)))])
 
 
 def _background(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -80,11 +105,18 @@ def render_frames(
     faces: int = 1,
     still: bool = False,
     seed: int = 0,
+    head: str = "3d",
+    mouth=None,
 ):
-    """Yield RGB frames of `faces` astronauts (0, 1 or 2) turning as scripted."""
+    """Yield RGB frames of `faces` astronauts (0, 1 or 2) turning as scripted.
+    `head`: "3d" turns the head in depth, "slide" slides a flat photo (the attack).
+    `mouth(t)` (3d only): how open the mouth is at time t, 0..1; closed if None."""
+    if head not in ("3d", "slide"):
+        raise ValueError(f"head must be '3d' or 'slide', not {head!r}")
     rng = np.random.default_rng(seed)
     background = _background(width, height, rng)
     patch = _face_patch(int(height * 0.8)) if faces else None
+    model = _head(int(height * 0.8)) if faces and head == "3d" else None
     centres = [width / 2] if faces == 1 else [width * 0.27, width * 0.73]
     still_frame = None
     for i in range(round(duration_s * fps)):
@@ -100,14 +132,19 @@ def render_frames(
             cv2.rectangle(frame, (width - cx - 20, 20), (width - cx + 20, 60), (40, 160, 40), -1)
         else:
             yaw = 0.0 if still else _turn_amount(t, list(turns))
-            squeeze = 1.0 - 0.4 * abs(yaw)
-            pw = max(8, int(patch.shape[1] * squeeze))
-            turned = cv2.resize(patch, (pw, patch.shape[0]), interpolation=cv2.INTER_AREA)
             # Natural sway so a live clip is never pixel-still.
             sway = 0.0 if still else 2.0 * np.sin(2 * np.pi * 0.7 * t)
-            for cx in centres[:faces]:
+            if model is not None:
+                # Turning to one's left shows the nose toward the camera's right.
+                turned = head3d.render(model, yaw * head3d.MAX_YAW_DEG, mouth(t) if mouth and not still else 0.0)
+                shift = 0.0
+            else:
+                squeeze = 1.0 - 0.4 * abs(yaw)
+                pw = max(8, int(patch.shape[1] * squeeze))
+                turned = cv2.resize(patch, (pw, patch.shape[0]), interpolation=cv2.INTER_AREA)
                 # Turning to one's left shows the face moving to the camera's right.
                 shift = yaw * 0.45 * patch.shape[1]
+            for cx in centres[:faces]:
                 _paste(frame, turned, cx + shift + sway, height - patch.shape[0])
         if still:
             still_frame = frame
@@ -197,11 +234,16 @@ def make_clip(
     still: bool = False,
     kind: str = "mp4",
     seed: int = 0,
+    head: str = "3d",
+    lips_from: str | None = None,
 ) -> bytes:
-    frames = render_frames(
-        width=width, height=height, fps=fps, duration_s=duration_s, turns=turns, faces=faces, still=still, seed=seed
-    )
+    """A clip of the astronaut reading `digits` and turning as scripted. With the
+    default `head="3d"` the lips move with the speech: with this clip's own audio,
+    or, given `lips_from`, with another take reading those digits (dubbed audio)."""
     audio = speak_digits(digits, seconds=duration_s, seed=seed)
+    lips = audio if lips_from is None else speak_digits(lips_from, seconds=duration_s, start_s=1.3, seed=seed + 1)
+    frames = render_frames(width=width, height=height, fps=fps, duration_s=duration_s, turns=turns, faces=faces,
+                           still=still, seed=seed, head=head, mouth=mouth_track(lips) if head == "3d" else None)
     return encode_clip(frames, audio, width=width, height=height, fps=fps, kind=kind)
 
 
@@ -221,14 +263,18 @@ def speakable(digits: str) -> bool:
     return not set(digits) & MISHEARD_DIGITS
 
 
-def clip_for_challenge(digits: str, head_turns: list[str], *, duration_s: float = 6.0, seed: int = 0) -> bytes:
+def clip_for_challenge(digits: str, head_turns: list[str], *, duration_s: float = 6.0, seed: int = 0,
+                       head: str = "3d", lips_from: str | None = None) -> bytes:
     """An MP4 answering a liveness challenge: `digits` as shown (spaces are
     ignored) read aloud, and the head turns ("left"/"right") in order; at
-    least `duration_s` long, longer when the digits need it."""
+    least `duration_s` long, longer when the digits need it. `head="slide"`
+    makes the photo attack instead; `lips_from` dubs the speech over lips
+    reading other digits (see `make_clip`)."""
     spoken = "".join(ch for ch in digits if ch.isdigit())
     bad = [d for d in head_turns if d not in ("left", "right")]
     if bad:
         raise ValueError(f"only left and right head turns can be simulated, not {', '.join(bad)}")
     # Six digits take espeak-ng about 7 s: make the clip long enough to say them all.
     duration_s = max(duration_s, round(len(read_aloud(spoken)) / AUDIO_RATE + 1.2, 1))
-    return make_clip(spoken, turns_for(list(head_turns), duration_s), duration_s=duration_s, seed=seed)
+    return make_clip(spoken, turns_for(list(head_turns), duration_s), duration_s=duration_s, seed=seed,
+                     head=head, lips_from=lips_from)

@@ -78,6 +78,38 @@ def _models():
             dlib.face_recognition_model_v1(str(folder / "dlib_face_recognition_resnet_model_v1.dat")))
 
 
+@lru_cache(maxsize=1)
+def _shape68():
+    import dlib
+
+    return dlib.shape_predictor(str(_model_dir() / "shape_predictor_68_face_landmarks.dat"))
+
+
+def detect(gray: np.ndarray, upsample: int = 0, min_score: float = MIN_DETECTION_SCORE) -> list[tuple[int, int, int, int]]:
+    """Face boxes (x, y, width, height) in a grey picture, largest first; no embedding."""
+    detector = _models()[0]
+    with _lock:
+        rects, scores, _ = detector.run(np.ascontiguousarray(gray, dtype=np.uint8), upsample, 0.0)
+    boxes = [(r.left(), r.top(), r.width(), r.height()) for r, score in zip(rects, scores) if score >= min_score]
+    return sorted(boxes, key=lambda b: -b[2] * b[3])
+
+
+def shape68(gray: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """dlib's 68 facial landmarks, (68, 2) pixels, for the face in `box` (x, y, w, h)."""
+    import dlib
+
+    x, y, w, h = (int(round(v)) for v in box)
+    predictor = _shape68()
+    with _lock:
+        shape = predictor(np.ascontiguousarray(gray, dtype=np.uint8), dlib.rectangle(x, y, x + w, y + h))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
+def landmarks68(gray: np.ndarray, upsample: int = 1) -> list[np.ndarray]:
+    """68 landmarks of every face in a grey picture, largest face first."""
+    return [shape68(gray, box) for box in detect(gray, upsample)]
+
+
 def load() -> None:
     """Load the models now (about 0.4 s) instead of on the first request."""
     _models()

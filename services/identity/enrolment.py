@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.ml import faces
@@ -41,6 +41,34 @@ def enrol(session: Session, user_id: str, verification_id: str, embeddings: list
         session.execute(insert(face_embeddings).values(
             id=str(uuid.uuid4()), user_id=user_id, verification_id=verification_id,
             embedding=faces.to_bytes(embedding), created_at=at))
+
+
+class FaceTaken(Exception):
+    """The face is enrolled by another account."""
+
+
+# Enrolments are serialised by this transaction-scoped advisory lock, so two accounts
+# verifying one face at the same moment cannot both pass the one-face-one-account check.
+_ENROLMENT_LOCK = 0x6B696E6F72616601
+
+
+def enrol_unique(session: Session, user_id: str, verification_id: str, embeddings: list[np.ndarray],
+                 at: datetime) -> None:
+    """`enrol`, refused with FaceTaken when another account holds one of these faces."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ENROLMENT_LOCK})
+    if enrolled_elsewhere(session, user_id, embeddings):
+        raise FaceTaken
+    enrol(session, user_id, verification_id, embeddings, at)
+
+
+def enrolled_elsewhere(session: Session, user_id: str, embeddings: list[np.ndarray]) -> bool:
+    """Does any of these faces match one enrolled by another account?"""
+    rows = session.execute(select(face_embeddings.c.user_id, face_embeddings.c.embedding)
+                           .where(face_embeddings.c.user_id != user_id)).all()
+    if not rows or not embeddings:
+        return False
+    enrolled = np.stack([faces.from_bytes(r.embedding) for r in rows])
+    return bool(faces.match(np.stack(embeddings), enrolled, [r.user_id for r in rows]))
 
 
 class FaceMatcher:

@@ -1,29 +1,28 @@
-"""Face detection and head-turn tracking for the liveness check, using the
-Haar cascades that ship with OpenCV (frontal, and profile for turned heads)."""
+"""The face side of the liveness check: faces found in each sampled frame (dlib's
+HOG detector, through kinora.ml.faces), their 68 landmarks, and what the
+landmarks say: where the head points (yaw) and how open the mouth is.
+
+Yaw is read from the nose tip's place between the two sides of the face
+outline (landmarks 0 and 16, beside the eyes): 0 when the nose is midway,
+toward +1 as the head turns to the camera's right (the subject's own left).
+A real turn moves the nose off the middle because the nose stands out of
+the face; a flat photo slid or squeezed sideways keeps it in the middle.
+"""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from kinora.ml import faces
+
 DETECT_WIDTH = 320  # detection runs on frames scaled to this width: faces in selfie clips are large
-TURN_ENTER, TURN_EXIT = 0.18, 0.08  # face-centre shift, in face widths, that starts / ends a turn
+# Nose offset (see the module text) that starts / ends a head turn. 0.25 is about 15 degrees
+# of yaw on the fixture head; a frontal face jitters by about 0.03.
+TURN_ENTER, TURN_EXIT = 0.25, 0.12
 STILL_CHANGED = 0.005  # share of pixels visibly changing between samples below which nothing moves
-
-_local = threading.local()  # CascadeClassifier objects are not safe to share across threads
-
-
-def _cascades():
-    if not hasattr(_local, "frontal"):
-        base = cv2.data.haarcascades
-        _local.frontal = cv2.CascadeClassifier(base + "haarcascade_frontalface_default.xml")
-        _local.profile = cv2.CascadeClassifier(base + "haarcascade_profileface.xml")
-        if _local.frontal.empty() or _local.profile.empty():
-            raise RuntimeError("OpenCV's face cascades could not be loaded")
-    return _local.frontal, _local.profile
 
 
 @dataclass
@@ -32,77 +31,69 @@ class FaceTrack:
     counts: list[int]  # faces found in each sampled frame
     boxes: list[tuple[float, float, float, float] | None]  # (x, y, w, h) of the main face, frame pixels
     frame_width: int
+    landmarks: list[np.ndarray | None]  # (68, 2) of the main face, frame pixels
+
+    @property
+    def yaws(self) -> list[float | None]:
+        return [None if lm is None else nose_offset(lm) for lm in self.landmarks]
+
+    @property
+    def mouths(self) -> list[float | None]:
+        return [None if lm is None else mouth_opening(lm) for lm in self.landmarks]
 
 
 def detect_faces(gray: np.ndarray) -> list[tuple[float, float, float, float]]:
-    """Faces in one grey frame, as boxes in that frame's pixels."""
-    frontal, profile = _cascades()
+    """Faces in one grey frame, as boxes in that frame's pixels, largest first."""
     scale = min(1.0, DETECT_WIDTH / gray.shape[1])
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    small = cv2.equalizeHist(small)
-    min_side = max(20, small.shape[0] // 6)
-    args = dict(scaleFactor=1.15, minNeighbors=5, minSize=(min_side, min_side))
-    found = [tuple(b) for b in frontal.detectMultiScale(small, **args)]
-    if not found:
-        # A turned head: the profile cascade finds faces looking one way, so try the mirror too.
-        found = [tuple(b) for b in profile.detectMultiScale(small, **args)]
-        width = small.shape[1]
-        for x, y, w, h in profile.detectMultiScale(cv2.flip(small, 1), **args):
-            found.append((width - x - w, y, w, h))
-        found = _merge_overlaps(found)
-    return [(x / scale, y / scale, w / scale, h / scale) for x, y, w, h in found]
+    # Upsampled once, faces down to ~40 px of the small frame are found (the HOG window is 80).
+    return [(x / scale, y / scale, w / scale, h / scale) for x, y, w, h in faces.detect(small, upsample=1)]
 
 
-def _merge_overlaps(boxes):
-    kept = []
-    for box in sorted(boxes, key=lambda b: -b[2] * b[3]):
-        if all(_overlap(box, k) < 0.3 for k in kept):
-            kept.append(box)
-    return kept
+def nose_offset(lm: np.ndarray) -> float:
+    left, right, nose = float(lm[0, 0]), float(lm[16, 0]), float(lm[30, 0])
+    return 2 * (nose - left) / max(right - left, 1.0) - 1
 
 
-def _overlap(a, b) -> float:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+def mouth_opening(lm: np.ndarray) -> float:
+    """Inner-lip gap over mouth width: about 0.1 closed, 0.4 and more wide open."""
+    gap = float(np.mean(np.linalg.norm(lm[[67, 66, 65]] - lm[[61, 62, 63]], axis=1)))
+    return gap / max(float(np.linalg.norm(lm[64] - lm[60])), 1.0)
 
 
 def track_faces(grays: list[np.ndarray], times: list[float]) -> FaceTrack:
-    counts, boxes = [], []
+    counts, boxes, marks = [], [], []
     for gray in grays:
-        faces = detect_faces(gray)
-        counts.append(len(faces))
-        boxes.append(max(faces, key=lambda b: b[2] * b[3]) if faces else None)
-    return FaceTrack(list(times), counts, boxes, grays[0].shape[1] if grays else 0)
+        found = detect_faces(gray)
+        counts.append(len(found))
+        boxes.append(found[0] if found else None)
+        marks.append(faces.shape68(gray, found[0]) if found else None)
+    return FaceTrack(list(times), counts, boxes, grays[0].shape[1] if grays else 0, marks)
 
 
 def _offsets(track: FaceTrack) -> list[float | None]:
-    """Horizontal shift of the face centre from its resting place, in face widths.
-    Resting place: median centre of the widest (most frontal) detections."""
+    """Horizontal shift of the face centre from its resting place, in face widths."""
     found = [b for b in track.boxes if b is not None]
     if not found:
         return [None] * len(track.boxes)
-    widths = np.array([b[2] for b in found])
-    frontal = [b for b in found if b[2] >= 0.85 * np.percentile(widths, 90)]
-    rest_x = float(np.median([b[0] + b[2] / 2 for b in frontal]))
-    face_w = float(np.median([b[2] for b in frontal]))
+    rest_x = float(np.median([b[0] + b[2] / 2 for b in found]))
+    face_w = float(np.median([b[2] for b in found]))
     return [None if b is None else (b[0] + b[2] / 2 - rest_x) / face_w for b in track.boxes]
 
 
 def head_turns(track: FaceTrack) -> list[str]:
-    """Turns seen, in order, in the user's own frame. Turning to one's left moves
-    the face toward the camera's right in an unmirrored recording."""
-    turns, current, peak, samples = [], 0, 0.0, 0
-    for off in _offsets(track):
-        if off is None:
+    """Turns seen, in order, in the user's own frame, from the landmarks' yaw.
+    Turning to one's left points the nose toward the camera's right in an
+    unmirrored recording."""
+    turns, current, samples = [], 0, 0
+    for yaw in track.yaws:
+        if yaw is None:
             continue  # a missed detection neither starts nor ends a turn
-        if current == 0 and abs(off) > TURN_ENTER:
-            current, peak, samples = (1 if off > 0 else -1), off, 1
-        elif current and off * current > TURN_ENTER:
+        if current == 0 and abs(yaw) > TURN_ENTER:
+            current, samples = (1 if yaw > 0 else -1), 1
+        elif current and yaw * current > TURN_ENTER:
             samples += 1
-            peak = max(peak, off, key=abs)
-        elif current and off * current < TURN_EXIT:
+        elif current and yaw * current < TURN_EXIT:
             if samples >= 2:  # one jittery sample is not a turn
                 turns.append("left" if current > 0 else "right")
             current = 0
@@ -121,11 +112,13 @@ def is_still(grays: list[np.ndarray], track: FaceTrack) -> bool:
     return (not changed or float(np.percentile(changed, 90)) < STILL_CHANGED) and not face_moves
 
 
-def best_crops(rgbs: list[np.ndarray], track: FaceTrack, count: int = 3, size: int = 256) -> list[bytes]:
-    """PNG crops of the most frontal single-face frames, spread over the clip."""
-    offsets = _offsets(track)
-    candidates = [i for i, (c, o) in enumerate(zip(track.counts, offsets)) if c == 1 and o is not None]
-    candidates.sort(key=lambda i: abs(offsets[i]))
+def best_crops(rgbs: list[np.ndarray | None], track: FaceTrack, count: int = 3, size: int = 256) -> list[bytes]:
+    """PNG crops of the most frontal single-face frames, spread over the clip
+    (frames whose colour was not kept, None in `rgbs`, are skipped)."""
+    yaws = track.yaws
+    candidates = [i for i, (c, y) in enumerate(zip(track.counts, yaws))
+                  if c == 1 and y is not None and rgbs[i] is not None]
+    candidates.sort(key=lambda i: abs(yaws[i]))
     chosen: list[int] = []
     for i in candidates:  # prefer frames at least a second apart
         if all(abs(track.times[i] - track.times[j]) >= 1.0 for j in chosen):

@@ -36,12 +36,14 @@ CHECK_KINDS = {
     "duration": K.VERIFICATION_CHECK_KIND_MEDIA, "resolution": K.VERIFICATION_CHECK_KIND_MEDIA,
     "one_face": K.VERIFICATION_CHECK_KIND_FACE, "still_image": K.VERIFICATION_CHECK_KIND_LIVE_MOTION,
     "head_turns": K.VERIFICATION_CHECK_KIND_HEAD_TURNS, "speech": K.VERIFICATION_CHECK_KIND_SPEECH_PRESENT,
-    "digits": K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS,
+    "digits": K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS, "lip_sync": K.VERIFICATION_CHECK_KIND_LIP_SYNC,
+    "unique": K.VERIFICATION_CHECK_KIND_UNIQUE,
 }
 # Every kind a full run reports; kinds missing from a result were not reached.
 ALL_KINDS = [K.VERIFICATION_CHECK_KIND_MEDIA, K.VERIFICATION_CHECK_KIND_NONCE, K.VERIFICATION_CHECK_KIND_FACE,
              K.VERIFICATION_CHECK_KIND_HEAD_TURNS, K.VERIFICATION_CHECK_KIND_LIVE_MOTION,
-             K.VERIFICATION_CHECK_KIND_SPEECH_PRESENT, K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS]
+             K.VERIFICATION_CHECK_KIND_SPEECH_PRESENT, K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS,
+             K.VERIFICATION_CHECK_KIND_LIP_SYNC, K.VERIFICATION_CHECK_KIND_UNIQUE]
 STATUS = {"pending": K.VERIFICATION_STATUS_PENDING, "checking": K.VERIFICATION_STATUS_PENDING,
           "passed": K.VERIFICATION_STATUS_PASSED, "failed": K.VERIFICATION_STATUS_FAILED,
           "expired": K.VERIFICATION_STATUS_EXPIRED}
@@ -81,6 +83,10 @@ def verification_proto(row, nonce: str = "") -> identity_pb2.Verification:
     if row.likeness:
         Parse(row.likeness, msg.likeness)
     return msg
+
+
+_FACE_TAKEN = liveness.Check("unique", False, "This face is already verified on another Kinora account. If it is "
+                             "yours, use that account; if it is not, report it to support.")
 
 
 class Verifications:
@@ -168,12 +174,28 @@ class Verifications:
         if result.passed and not embeddings:
             checks.append(liveness.Check("one_face", False, "the face could not be enrolled for recognition: "
                                          "record again facing the camera in even light"))
+        elif embeddings:
+            checks.append(self._unique_face(row.user_id, embeddings))
         records = check_records(checks, result.heard_digits)
         done = now_utc()
-        if not result.passed or not embeddings:
+        if not all(c.passed for c in checks) or not embeddings:
             with transaction(self.sessions) as s:
                 return self._finish_failed(s, row, "failed", records, done)
-        return self._finish_passed(row, records, result, cameo_name, embeddings, done)
+        try:
+            return self._finish_passed(row, records, result, cameo_name, embeddings, done)
+        except enrolment.FaceTaken:  # another account enrolled this face while the check ran
+            checks[-1] = _FACE_TAKEN
+            with transaction(self.sessions) as s:
+                return self._finish_failed(s, row, "failed", check_records(checks, result.heard_digits), now_utc())
+
+    def _unique_face(self, user_id: str, embeddings: list) -> liveness.Check:
+        """One face, one account: a face another account has verified is refused here,
+        so nobody can verify someone else's face from a second account (docs/identity.md)."""
+        with self.sessions() as s:
+            taken = enrolment.enrolled_elsewhere(s, user_id, embeddings)
+        if taken:
+            return _FACE_TAKEN
+        return liveness.Check("unique", True, "The face is not verified on any other account.")
 
     def _finish_failed(self, s, row, status: str, records: list[dict], now: datetime) -> identity_pb2.Verification:
         s.execute(update(verifications).where(verifications.c.id == row.id).values(
@@ -203,7 +225,7 @@ class Verifications:
                     status="passed", checks=json.dumps(records), completed_at=now,
                     likeness=MessageToJson(likeness, preserving_proto_field_name=True)))
                 user = self.identity._user(s, row.user_id, lock=True)
-                enrolment.enrol(s, user.id, row.id, embeddings, now)
+                enrolment.enrol_unique(s, user.id, row.id, embeddings, now)
                 if not user.cameo_verified:
                     s.execute(update(users).where(users.c.id == user.id).values(cameo_verified=True, updated_at=now))
                     self.identity._user_updated(s, user.id)

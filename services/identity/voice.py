@@ -102,6 +102,18 @@ def recognise_digits(audio: np.ndarray, speech: Speech, count: int) -> str:
     return _recogniser.digits(audio[max(0, speech.start - margin) : speech.end + margin], count)
 
 
+def loudness_at(audio: np.ndarray, times: list[float], window_s: float = 0.08) -> np.ndarray:
+    """Speech loudness (RMS over `window_s`) around each time, in seconds from the start."""
+    half = int(window_s * SAMPLE_RATE / 2)
+    samples = audio.astype(np.float32)
+    out = []
+    for t in times:
+        mid = int(t * SAMPLE_RATE)
+        seg = samples[max(0, mid - half) : mid + half]
+        out.append(float(np.sqrt(np.mean(seg**2))) if len(seg) else 0.0)
+    return np.array(out)
+
+
 def _pitch_track(audio: np.ndarray, speech: Speech) -> np.ndarray:
     """Pitch of voiced 40 ms windows by autocorrelation, 70–400 Hz."""
     lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 70

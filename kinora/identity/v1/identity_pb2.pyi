@@ -52,6 +52,8 @@ class VerificationCheckKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERIFICATION_CHECK_KIND_SPEECH_PRESENT: _ClassVar[VerificationCheckKind]
     VERIFICATION_CHECK_KIND_SPOKEN_DIGITS: _ClassVar[VerificationCheckKind]
     VERIFICATION_CHECK_KIND_LIVE_MOTION: _ClassVar[VerificationCheckKind]
+    VERIFICATION_CHECK_KIND_LIP_SYNC: _ClassVar[VerificationCheckKind]
+    VERIFICATION_CHECK_KIND_UNIQUE: _ClassVar[VerificationCheckKind]
 GUARDIAN_ROLE_UNSPECIFIED: GuardianRole
 GUARDIAN_ROLE_GUARDIAN: GuardianRole
 GUARDIAN_ROLE_TEEN: GuardianRole
@@ -79,6 +81,8 @@ VERIFICATION_CHECK_KIND_HEAD_TURNS: VerificationCheckKind
 VERIFICATION_CHECK_KIND_SPEECH_PRESENT: VerificationCheckKind
 VERIFICATION_CHECK_KIND_SPOKEN_DIGITS: VerificationCheckKind
 VERIFICATION_CHECK_KIND_LIVE_MOTION: VerificationCheckKind
+VERIFICATION_CHECK_KIND_LIP_SYNC: VerificationCheckKind
+VERIFICATION_CHECK_KIND_UNIQUE: VerificationCheckKind
 
 class User(_message.Message):
     __slots__ = ("id", "handle", "display_name", "region", "age_group", "cameo_verified", "created_at", "updated_at", "guardian_user_id", "invites_remaining")
