@@ -95,6 +95,8 @@ kind: grpc | http | worker | modelServer
   blob: {{ or (eq $name "generator") (eq $name "identity") }}  {{- /* identity writes likeness assets there; workers read them */}}
   c2pa: {{ eq $name "generator" }}
   jwtKeys: {{ eq $name "identity" }}
+  tlsIdentity: {{ $name }}
+  kafkaUser: {{ ne $name "gateway" }}
   serviceType: {{ (($c.service | default dict).type) | default "ClusterIP" }}
   terminationGracePeriodSeconds: 30
   {{- if eq $name "generator" }}
@@ -146,6 +148,7 @@ kind: grpc | http | worker | modelServer
   databaseName: generator
   blob: true
   c2pa: true
+  tlsIdentity: generator
   serviceType: ClusterIP
   terminationGracePeriodSeconds: {{ $root.Values.generatorWorker.terminationGracePeriodSeconds }}
 {{- end }}
@@ -155,4 +158,46 @@ kind: grpc | http | worker | modelServer
 {{/* Name label only, for objects that already carry kinora.labels. */}}
 {{- define "kinora.nameLabel" -}}
 app.kubernetes.io/name: {{ .w.name }}
+{{- end -}}
+
+{{/* The certificate identities of the release: each enabled service, the gateway, and
+`admin` (operators) when tls.operatorCertificate. Generator workers use the generator's. */}}
+{{- define "kinora.tlsIdentities" -}}
+{{- $names := list -}}
+{{- range $name, $c := .Values.components }}{{ if $c.enabled }}{{ $names = append $names $name }}{{ end }}{{ end -}}
+{{- if .Values.tls.operatorCertificate }}{{ $names = append $names "admin" }}{{ end -}}
+{{- toJson $names -}}
+{{- end -}}
+
+{{/* Secret holding tls.crt, tls.key and ca.crt of one identity; ctx = dict root name. */}}
+{{- define "kinora.tlsSecret" -}}
+{{- $existing := .root.Values.tls.existingSecrets | default dict -}}
+{{- if and (eq .root.Values.tls.source "existingSecrets") (hasKey $existing .name) -}}
+{{- index $existing .name -}}
+{{- else -}}
+{{- include "kinora.fullname" .root }}-{{ .name }}-tls
+{{- end -}}
+{{- end -}}
+
+{{/*
+Which service writes which topics and reads which (as its consumer group, named after the
+service): the outbox topics each service's create_service(topics=...) names, and the topics
+its consumers subscribe to (consume_topics). tests/helm checks this against the code.
+*/}}
+{{- define "kinora.kafkaAccess" -}}
+identity:
+  writes: [kinora.identity.users.v1, kinora.identity.verifications.v1]
+  reads: [kinora.cameo.consent.v1]
+cameo:
+  writes: [kinora.cameo.consent.v1, kinora.cameo.takedowns.v1, kinora.cameo.notifications.v1]
+  reads: [kinora.identity.users.v1, kinora.identity.verifications.v1, kinora.feed.graph.v1, kinora.feed.posts.v1, kinora.generator.generations.v1]
+feed:
+  writes: [kinora.feed.posts.v1, kinora.feed.graph.v1]
+  reads: [kinora.generator.generations.v1, kinora.cameo.takedowns.v1, kinora.identity.users.v1]
+generator:
+  writes: [kinora.generator.generations.v1, kinora.generator.demand.v1]
+  reads: [kinora.cameo.takedowns.v1, kinora.cameo.consent.v1]
+billing:
+  writes: [kinora.billing.usage.v1, kinora.billing.payments.v1, kinora.billing.reconciliation.v1]
+  reads: [kinora.generator.generations.v1, kinora.generator.demand.v1, kinora.identity.users.v1]
 {{- end -}}

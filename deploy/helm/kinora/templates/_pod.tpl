@@ -30,6 +30,44 @@
 {{- if eq $w.kind "grpc" }}
 - name: KINORA_GRPC_PORT
   value: {{ $v.ports.grpc | quote }}
+- name: KINORA_HEALTH_PORT
+  value: {{ $v.ports.health | quote }}
+{{- end }}
+{{- if has $w.kind (list "grpc" "http" "worker") }}
+- name: KINORA_INTERNAL_SECRET
+  valueFrom: {secretKeyRef: {name: {{ $v.secrets.internal.secretName }}, key: {{ $v.secrets.internal.key }}}}
+{{- end }}
+{{- if and $v.tls.enabled $w.tlsIdentity }}
+{{- /* This workload's certificate (spiffe://kinora/<service>): mutual TLS, required. */}}
+- name: KINORA_TLS_CERT_FILE
+  value: /var/run/kinora/tls/tls.crt
+- name: KINORA_TLS_KEY_FILE
+  value: /var/run/kinora/tls/tls.key
+- name: KINORA_TLS_CA_FILE
+  value: /var/run/kinora/tls/ca.crt
+- name: KINORA_REQUIRE_MTLS
+  value: "true"
+{{- end }}
+{{- $kafkaAuth := $v.external.kafka.authentication }}
+{{- if and $w.kafkaUser (ne $kafkaAuth "none") }}
+{{- /* Kafka as this service's own KafkaUser (kinora.runtime.kafka). */}}
+- name: KINORA_KAFKA_SECURITY_PROTOCOL
+  value: {{ ternary "SSL" "SASL_SSL" (eq $kafkaAuth "tls") }}
+- name: KINORA_KAFKA_CA_FILE
+  value: /var/run/kinora/kafka-ca/{{ $v.external.kafka.caSecret.key }}
+{{- if eq $kafkaAuth "tls" }}
+- name: KINORA_KAFKA_CERT_FILE
+  value: /var/run/kinora/kafka/user.crt
+- name: KINORA_KAFKA_KEY_FILE
+  value: /var/run/kinora/kafka/user.key
+{{- else }}
+- name: KINORA_KAFKA_SASL_MECHANISM
+  value: SCRAM-SHA-512
+- name: KINORA_KAFKA_USERNAME
+  value: {{ include "kinora.fullname" $root }}-{{ $w.name }}
+- name: KINORA_KAFKA_PASSWORD_FILE
+  value: /var/run/kinora/kafka/password
+{{- end }}
 {{- end }}
 {{- if eq $w.kind "http" }}
 - name: KINORA_HTTP_PORT
@@ -104,21 +142,22 @@
 {{- end }}
 {{- end -}}
 
-{{/* Probes: gRPC health for gRPC services, HTTP for the rest. */}}
+{{/* Probes: gRPC health for gRPC services (on the plaintext health port: kubelet presents
+no client certificate), HTTP for the rest. */}}
 {{- define "kinora.probes" -}}
 {{- $root := .root -}}
 {{- $w := .w -}}
 {{- if eq $w.kind "grpc" }}
 startupProbe:
-  grpc: {port: {{ $root.Values.ports.grpc }}}
+  grpc: {port: {{ $root.Values.ports.health }}}
   periodSeconds: 2
   failureThreshold: 60
 readinessProbe:
-  grpc: {port: {{ $root.Values.ports.grpc }}}
+  grpc: {port: {{ $root.Values.ports.health }}}
   periodSeconds: 5
   failureThreshold: 2
 livenessProbe:
-  grpc: {port: {{ $root.Values.ports.grpc }}}
+  grpc: {port: {{ $root.Values.ports.health }}}
   periodSeconds: 10
   failureThreshold: 3
 {{- else if eq $w.kind "http" }}
@@ -168,6 +207,7 @@ livenessProbe:
 {{- $w := .w -}}
 {{- if eq $w.kind "grpc" }}
 - {name: grpc, containerPort: {{ $root.Values.ports.grpc }}, protocol: TCP}
+- {name: health, containerPort: {{ $root.Values.ports.health }}, protocol: TCP}
 {{- else if eq $w.kind "http" }}
 - {name: http, containerPort: {{ $root.Values.ports.http }}, protocol: TCP}
 {{- else if eq $w.kind "modelServer" }}
