@@ -210,7 +210,7 @@ class SentBefore(OutcomeUnknown, Conflict):
 
 
 _PAYMENT_METHOD = re.compile(r"^pm_[A-Za-z0-9_]{1,200}$")
-# Stripe sends many event types to an endpoint; these are the ones billing acts on.
+# Stripe subscription statuses: paid and running, or over for good (the others wait).
 _SUBSCRIPTION_LIVE = ("active", "trialing")
 _SUBSCRIPTION_GONE = ("canceled", "incomplete_expired", "unpaid")
 
