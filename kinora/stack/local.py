@@ -94,15 +94,17 @@ class StackState:
     home: str
     components: list[Component] = field(default_factory=list)
     gateway_url: str = ""
+    tls: bool = False  # services run mutual TLS (certificates under home/tls)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"home": self.home, "gateway_url": self.gateway_url,
+        path.write_text(json.dumps({"home": self.home, "gateway_url": self.gateway_url, "tls": self.tls,
                                     "components": [asdict(c) for c in self.components]}, indent=2))
 
     @classmethod
     def load(cls, path: Path) -> "StackState":
         data = json.loads(path.read_text())
-        return cls(data["home"], [Component(**c) for c in data["components"]], data.get("gateway_url", ""))
+        return cls(data["home"], [Component(**c) for c in data["components"]], data.get("gateway_url", ""),
+                   data.get("tls", False))
 
 
 def _available(module: str) -> bool:
@@ -111,9 +113,10 @@ def _available(module: str) -> bool:
 
 def stack_credentials(home: Path, name: str = "admin") -> grpc.ChannelCredentials | None:
     """Client credentials with certificate `name` (default `admin`, the operator's) of the stack
-    at `home`, when it runs mutual TLS."""
+    at `home`, when it runs mutual TLS (as its stack.json says while it runs)."""
     tls = Path(home) / "tls"
-    if not (tls / f"{name}.crt").exists():
+    state = Path(home) / "stack.json"
+    if not (tls / f"{name}.crt").exists() or (state.exists() and not StackState.load(state).tls):
         return None
     from kinora.runtime.tls import channel_credentials
 
@@ -128,11 +131,15 @@ def operator_channel(home: Path, address: str, *, aio: bool = False, name: str =
     return api.secure_channel(address, creds) if creds else api.insecure_channel(address)
 
 
-def check_component(c: Component, timeout: float = 2.0, home: Path | None = None) -> tuple[bool, str]:
-    """(serving?, detail) for one component (`home`: the stack's, for its operator certificate)."""
+def check_component(c: Component, timeout: float = 2.0, home: Path | None = None,
+                    credentials: grpc.ChannelCredentials | None = None) -> tuple[bool, str]:
+    """(serving?, detail) for one component. gRPC health is asked over mutual TLS with
+    `credentials`, else with the operator certificate of the stack at `home` when it runs TLS."""
     if c.kind == "grpc":
+        credentials = credentials or stack_credentials(home or kinora_home())
         try:
-            with operator_channel(home or kinora_home(), c.address) as ch:
+            with (grpc.secure_channel(c.address, credentials) if credentials
+                  else grpc.insecure_channel(c.address)) as ch:
                 status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=timeout).status
         except grpc.RpcError as exc:
             return False, f"unreachable ({exc.code().name})"
@@ -193,6 +200,7 @@ class LocalStack:
         self.state = StackState(str(self.home))
         self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         self.tls: dict = {}
+        self._admin_credentials: grpc.ChannelCredentials | None = None
 
     # -- layout -----------------------------------------------------------------
 
@@ -214,6 +222,17 @@ class LocalStack:
         from kinora.runtime.pki import local_pki
 
         return local_pki(self.home / "tls", TLS_IDENTITIES)
+
+    def operator_credentials(self) -> grpc.ChannelCredentials | None:
+        """This stack's `admin` credentials while it runs mutual TLS (health checks, tests)."""
+        admin = self.tls.get("admin")
+        if admin is None:
+            return None
+        if self._admin_credentials is None:
+            from kinora.runtime.tls import channel_credentials
+
+            self._admin_credentials = channel_credentials(admin.cert, admin.key, admin.ca)
+        return self._admin_credentials
 
     def tls_env(self, name: str) -> dict[str, str]:
         files = self.tls.get(name)
@@ -344,7 +363,7 @@ class LocalStack:
             self._spawn(comp, argv, env)
         self.state.save(self.state_file)
         deadline = time.monotonic() + timeout_s
-        while not check_component(comp, home=self.home)[0]:
+        while not check_component(comp, credentials=self.operator_credentials())[0]:
             if time.monotonic() > deadline:
                 raise StackError(f"{name} is not serving {timeout_s:.0f}s after its restart")
             time.sleep(0.25)
@@ -393,6 +412,7 @@ class LocalStack:
     def _start_all(self, names: list[str]) -> None:
         env = self.base_env()
         self.tls = self._tls()
+        self.state.tls = bool(self.tls)
         if "postgres" in names:
             self._start_postgres()
         self._create_databases()
@@ -416,7 +436,7 @@ class LocalStack:
             # Workers share the generator's database: let the API migrate it first.
             generator = self.component("generator")
             deadline = time.monotonic() + 120
-            while not check_component(generator, home=self.home)[0]:
+            while not check_component(generator, credentials=self.operator_credentials())[0]:
                 if time.monotonic() > deadline or self.procs[-1][1].poll() is not None:
                     break  # wait_serving reports the problem
                 time.sleep(0.2)
@@ -443,11 +463,12 @@ class LocalStack:
                 if proc.poll() is not None:
                     raise StackError(f"{comp.name} exited with status {proc.returncode} while starting; "
                                      f"log {comp.log}, last lines:\n{log_tail(comp.log)}")
-            pending = [c for c in pending if not check_component(c, home=self.home)[0]]
+            pending = [c for c in pending if not check_component(c, credentials=self.operator_credentials())[0]]
             if not pending:
                 return
             if time.monotonic() > deadline:
-                detail = ", ".join(f"{c.name}: {check_component(c, home=self.home)[1]}" for c in pending)
+                detail = ", ".join(f"{c.name}: {check_component(c, credentials=self.operator_credentials())[1]}"
+                                   for c in pending)
                 raise StackError(f"not serving after {timeout_s:.0f}s: {detail}")
             time.sleep(0.25)
 

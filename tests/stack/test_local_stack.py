@@ -49,6 +49,29 @@ def test_up_serves_everything_and_status_reports_it(running_stack):
     assert {c["name"] for c in report["components"]} == set(info["components"])
 
 
+def test_every_service_runs_mutual_tls_with_a_local_ca(running_stack):
+    """`kinora up` makes a CA and a certificate per service under $KINORA_HOME/tls (keys 0600);
+    the services refuse plaintext and callers without a certificate, and answer the operator's."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from kinora.stack.local import TLS_IDENTITIES, stack_credentials
+
+    env, info, _ = running_stack
+    home = __import__("pathlib").Path(env["KINORA_HOME"])
+    tls = home / "tls"
+    for name in ("ca", *TLS_IDENTITIES):
+        assert (tls / f"{name}.key").stat().st_mode & 0o777 == 0o600, name
+    address = f"127.0.0.1:{env['KINORA_BILLING_PORT']}"
+    ca_only = grpc.ssl_channel_credentials((tls / "ca.crt").read_bytes())
+    for channel in (grpc.insecure_channel(address), grpc.secure_channel(address, ca_only)):
+        with channel, pytest.raises(grpc.RpcError):
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    with grpc.secure_channel(address, stack_credentials(home)) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
 def test_port_in_use_is_named(tmp_path):
     env = stack_env(tmp_path)
     with socket.socket() as blocker:
@@ -101,3 +124,4 @@ def test_each_service_gets_its_own_database_on_the_chosen_server(tmp_path):
     assert "postgres" not in shared.planned()  # an external server: nothing embedded starts
     assert shared.database_url("feed") == "postgresql+psycopg://kinora:pw@db.example:5432/kinora_feed"
     assert shared.database_url("billing") == "postgresql+psycopg://b@ledger/bill"
+
