@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -41,6 +42,10 @@ MIN_DETECTION_SCORE = 0.25
 # ~0.15; a pattern taken for a face is harmless there as its embedding matches
 # nobody enrolled.
 SMALL_FACE_MIN_SCORE = 0.0
+
+# When no face is found upright, the picture is searched again turned by these angles
+# (degrees): only pictures without an upright face pay for it.
+ROLL_RETRIES = (20.0, -20.0)
 
 _lock = threading.Lock()  # dlib's models are not documented as thread-safe
 
@@ -124,10 +129,37 @@ def decode(data: bytes) -> np.ndarray:
 def find_faces(rgb: np.ndarray, small_faces: bool = False) -> list[Face]:
     """Every face in an RGB picture (H, W, 3, uint8), largest first.
     `small_faces` also finds faces down to ~40 px in a big picture (4x slower)."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    faces = _find(rgb, small_faces)
+    for angle in (() if faces else ROLL_RETRIES):
+        # A tilted head (or a photo turned to slip past the check): HOG's filters cover
+        # a limited roll, so look again with the picture turned both ways.
+        faces = _find_rolled(rgb, angle, small_faces)
+        if faces:
+            break
+    faces.sort(key=lambda f: -f.box[2] * f.box[3])
+    return faces
+
+
+def _find_rolled(rgb: np.ndarray, angle: float, small_faces: bool) -> list[Face]:
+    """Faces found in the picture turned by `angle` degrees about its centre; boxes are
+    mapped back to the original picture (their centres; sizes kept)."""
+    h, w = rgb.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    rolled = cv2.warpAffine(rgb, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    back = cv2.invertAffineTransform(turn)
+    found = []
+    for f in _find(rolled, small_faces):
+        x, y, bw, bh = f.box
+        cx, cy = back @ np.array([x + bw / 2, y + bh / 2, 1.0])
+        found.append(Face((int(cx - bw / 2), int(cy - bh / 2), bw, bh), f.score, f.embedding))
+    return found
+
+
+def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
     import dlib
 
     detector, landmarks, encoder = _models()
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     height, width = rgb.shape[:2]
     scale = min(1.0, DETECT_SIDE / max(height, width))
     small = rgb if scale == 1.0 else np.asarray(
@@ -148,7 +180,6 @@ def find_faces(rgb: np.ndarray, small_faces: bool = False) -> list[Face]:
             shape = landmarks(rgb, box)
             embedding = np.asarray(encoder.compute_face_descriptor(rgb, shape), dtype=np.float32)
             faces.append(Face((box.left(), box.top(), box.width(), box.height()), float(score), embedding))
-    faces.sort(key=lambda f: -f.box[2] * f.box[3])
     return faces
 
 

@@ -52,3 +52,16 @@ def test_embedding_bytes_round_trip_and_bad_bytes_are_refused():
         faces.from_bytes(b"\x00" * 10)
     with pytest.raises(ValueError):
         faces.from_bytes(np.full(128, np.nan, dtype="<f4").tobytes())
+
+
+@pytest.mark.parametrize("angle", [50, -50])
+def test_a_photo_turned_to_slip_past_the_check_is_still_recognised(angle):
+    """Upright, the detector finds the astronaut; turned 50 degrees, its filters alone
+    miss her, so the picture is searched again turned back (faces.ROLL_RETRIES)."""
+    upright = faces.find_faces(skimage.data.astronaut())[0].embedding
+    turned = np.asarray(Image.fromarray(skimage.data.astronaut()).rotate(angle, resample=Image.BILINEAR))
+    assert faces._find(np.ascontiguousarray(turned), False) == []  # the attack worked before the retries
+    found = faces.find_faces(turned)
+    assert found and faces.match(found, upright[None, :], ["astronaut"])[0].label == "astronaut"
+    x, y, w, h = found[0].box
+    assert 100 < x + w / 2 < 350 and 40 < y + h / 2 < 260  # the box is mapped back onto her face
