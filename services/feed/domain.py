@@ -1314,6 +1314,10 @@ class Feed:
         existing = s.execute(select(g.status).where(g.id == facts.generation_id).with_for_update()).scalar_one_or_none()
         if existing in ("taken_down", "deleted"):
             return  # final states
+        if existing is None and status in ("taken_down", "deleted"):
+            # Gone before the feed ever had it, or erased with its maker's account (UserDeleted may
+            # overtake the takedown on another topic): nothing to remove, and no copy to make.
+            return
         values = dict(id=facts.generation_id, user_id=facts.user_id, status=status,
                       cameo_ids=json.dumps(list(facts.cameo_ids)), remix_of=facts.remix_of, updated_at=utcnow())
         if prompt is not None:
