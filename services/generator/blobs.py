@@ -21,7 +21,7 @@ class BlobNotFound(Exception):
 class BlobStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
-    def read_chunks(self, key: str, chunk_size: int) -> Iterator[bytes]: ...
+    def read_chunks(self, key: str, chunk_size: int, offset: int = 0, length: int = 0) -> Iterator[bytes]: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
 
@@ -56,13 +56,21 @@ class FilesystemBlobStore:
         except FileNotFoundError:
             raise BlobNotFound(key) from None
 
-    def read_chunks(self, key: str, chunk_size: int) -> Iterator[bytes]:
+    def read_chunks(self, key: str, chunk_size: int, offset: int = 0, length: int = 0) -> Iterator[bytes]:
+        """The blob from `offset`, `length` bytes of it (0: to the end), a chunk at a time."""
         try:
             handle = self._path(key).open("rb")
         except FileNotFoundError:
             raise BlobNotFound(key) from None
         with handle:
-            while chunk := handle.read(chunk_size):
+            handle.seek(offset)
+            left = length or None
+            while left is None or left > 0:
+                chunk = handle.read(chunk_size if left is None else min(chunk_size, left))
+                if not chunk:
+                    break
+                if left is not None:
+                    left -= len(chunk)
                 yield chunk
 
     def delete(self, key: str) -> None:

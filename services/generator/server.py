@@ -166,15 +166,18 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
         view = await asyncio.to_thread(self.generations.get, request.generation_id, reader)
         record = self._media_record(view, request.variant)
         chunk_size = max(16 * 1024, min(request.chunk_size or DEFAULT_CHUNK, MAX_CHUNK))
-        offset = 0
-        chunks = self.blobs.read_chunks(record["key"], chunk_size)
+        if request.offset < 0 or request.length < 0 or (request.offset and request.offset >= record["size_bytes"]):
+            raise InvalidArgument(f"the file has {record['size_bytes']} bytes; that range is outside it",
+                             "range_not_satisfiable")
+        offset = first = request.offset
+        chunks = self.blobs.read_chunks(record["key"], chunk_size, offset=request.offset, length=request.length)
         try:
             while True:
                 chunk = await asyncio.to_thread(next, chunks, None)
                 if chunk is None:
                     break
                 reply = pb.GetMediaResponse(offset=offset, chunk=chunk)
-                if offset == 0:
+                if offset == first:
                     reply.media.CopyFrom(media_ref(record))
                 yield reply
                 offset += len(chunk)

@@ -227,16 +227,20 @@ class StreamGenerationResponse(_message.Message):
     def __init__(self, generation: _Optional[_Union[Generation, _Mapping]] = ...) -> None: ...
 
 class GetMediaRequest(_message.Message):
-    __slots__ = ("generation_id", "variant", "download_token", "chunk_size")
+    __slots__ = ("generation_id", "variant", "download_token", "chunk_size", "offset", "length")
     GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
     VARIANT_FIELD_NUMBER: _ClassVar[int]
     DOWNLOAD_TOKEN_FIELD_NUMBER: _ClassVar[int]
     CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
     generation_id: str
     variant: MediaVariant
     download_token: str
     chunk_size: int
-    def __init__(self, generation_id: _Optional[str] = ..., variant: _Optional[_Union[MediaVariant, str]] = ..., download_token: _Optional[str] = ..., chunk_size: _Optional[int] = ...) -> None: ...
+    offset: int
+    length: int
+    def __init__(self, generation_id: _Optional[str] = ..., variant: _Optional[_Union[MediaVariant, str]] = ..., download_token: _Optional[str] = ..., chunk_size: _Optional[int] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class GetMediaResponse(_message.Message):
     __slots__ = ("media", "offset", "chunk")
