@@ -143,7 +143,7 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
         return pb.GetPostResponse(post=post_message(await self._run(self.feed.get_post, me.subject, request.post_id)))
 
     async def CanViewGeneration(self, request, context):
-        auth.require_service("generator")
+        auth.require_service("generator", "gateway")  # gateway: signed media URLs (services/gateway/media.py)
         post_id = await self._run(self.feed.visible_post_of_generation, request.viewer_user_id,
                                   request.generation_id)
         return pb.CanViewGenerationResponse(visible=bool(post_id), post_id=post_id)
