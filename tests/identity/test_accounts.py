@@ -107,34 +107,35 @@ async def test_sign_up_rules(idsvc):
 
 async def test_sign_in_never_reveals_accounts_and_is_rate_limited(idsvc):
     stub = idsvc.stub
+    gateway = idsvc.service_md("gateway")  # only the gateway may state the client address
     await idsvc.sign_up("dana")
-    ok = await stub.SignIn(pb.SignInRequest(handle="DANA", password=PASSWORD, client_address="10.0.0.1"))
+    ok = await stub.SignIn(pb.SignInRequest(handle="DANA", password=PASSWORD, client_address="10.0.0.1"), metadata=gateway)
     assert ok.user.handle == "dana" and ok.tokens.access_token
 
-    wrong = await rpc_error(stub.SignIn(pb.SignInRequest(handle="dana", password="wrong password", client_address="10.0.0.1")))
-    missing = await rpc_error(stub.SignIn(pb.SignInRequest(handle="nobody", password="wrong password", client_address="10.0.0.1")))
+    wrong = await rpc_error(stub.SignIn(pb.SignInRequest(handle="dana", password="wrong password", client_address="10.0.0.1"), metadata=gateway))
+    missing = await rpc_error(stub.SignIn(pb.SignInRequest(handle="nobody", password="wrong password", client_address="10.0.0.1"), metadata=gateway))
     assert wrong.code() == missing.code() == grpc.StatusCode.UNAUTHENTICATED
     assert wrong.details() == missing.details() and error_code_of(wrong) == error_code_of(missing)
 
     # Per handle and client: 3 failures from one address back that address off, even for the right
     # password (tests/security/test_signin_backoff.py shows other addresses still get in).
     for _ in range(3):
-        await rpc_error(stub.SignIn(pb.SignInRequest(handle="dana", password="wrong password", client_address="10.0.0.2")))
-    locked = await rpc_error(stub.SignIn(pb.SignInRequest(handle="dana", password=PASSWORD, client_address="10.0.0.2")))
+        await rpc_error(stub.SignIn(pb.SignInRequest(handle="dana", password="wrong password", client_address="10.0.0.2"), metadata=gateway))
+    locked = await rpc_error(stub.SignIn(pb.SignInRequest(handle="dana", password=PASSWORD, client_address="10.0.0.2"), metadata=gateway))
     assert locked.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "try again" in locked.details()
     # The same limit applies to handles that do not exist: the lockout leaks nothing either.
     for _ in range(3):
-        await rpc_error(stub.SignIn(pb.SignInRequest(handle="nobody", password="x" * 9, client_address="10.0.0.3")))
-    ghost = await rpc_error(stub.SignIn(pb.SignInRequest(handle="nobody", password="x" * 9, client_address="10.0.0.3")))
+        await rpc_error(stub.SignIn(pb.SignInRequest(handle="nobody", password="x" * 9, client_address="10.0.0.3"), metadata=gateway))
+    ghost = await rpc_error(stub.SignIn(pb.SignInRequest(handle="nobody", password="x" * 9, client_address="10.0.0.3"), metadata=gateway))
     assert ghost.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and ghost.details() == locked.details()
 
     # Per address: 6 failures from one address across many handles block that address only.
     await idsvc.sign_up("erin")
     for i in range(6):
-        await rpc_error(stub.SignIn(pb.SignInRequest(handle=f"guess{i}", password="x" * 9, client_address="10.9.9.9")))
-    err = await rpc_error(stub.SignIn(pb.SignInRequest(handle="erin", password=PASSWORD, client_address="10.9.9.9")))
+        await rpc_error(stub.SignIn(pb.SignInRequest(handle=f"guess{i}", password="x" * 9, client_address="10.9.9.9"), metadata=gateway))
+    err = await rpc_error(stub.SignIn(pb.SignInRequest(handle="erin", password=PASSWORD, client_address="10.9.9.9"), metadata=gateway))
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert (await stub.SignIn(pb.SignInRequest(handle="erin", password=PASSWORD, client_address="10.1.1.1"))).user.handle == "erin"
+    assert (await stub.SignIn(pb.SignInRequest(handle="erin", password=PASSWORD, client_address="10.1.1.1"), metadata=gateway)).user.handle == "erin"
 
     err = await rpc_error(stub.SignIn(pb.SignInRequest(handle="", password="")))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
