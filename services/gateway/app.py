@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 
 from kinora.runtime.egress import Egress, EgressPolicy
-from services.gateway import errors, payment_webhooks, rest, videos, webhooks
+from services.gateway import errors, media, payment_webhooks, rest, session, videos, web, webhooks
 from services.gateway.bodylimit import BodyLimitMiddleware, BodyLimits
 from services.gateway.core import Gateway
 from services.gateway.settings import GatewaySettings
@@ -54,6 +54,7 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     registry = webhooks.WebhookRegistry(gw, egress, settings.webhook_max_attempts, settings.webhook_backoff_s,
                                         settings.webhook_poll_s)
     billing_as_gateway = payment_webhooks.BillingAsGateway()
+    media_service = media.MediaService.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -63,6 +64,7 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
         finally:
             await registry.stop()
             await billing_as_gateway.close()
+            await media_service.close()
             await gw.close()
 
     app = FastAPI(title="Kinora API", version="1.0.0", lifespan=lifespan,
@@ -71,11 +73,14 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     app.state.gateway = gw
     app.state.webhooks = registry
     app.state.billing_as_gateway = billing_as_gateway
+    app.state.media = media_service
     errors.install(app)
     app.include_router(rest.router)
     app.include_router(videos.router)
     app.include_router(webhooks.router)
     app.include_router(payment_webhooks.router)
+    app.include_router(session.router)
+    app.include_router(media.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz():
@@ -93,5 +98,6 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(video=settings.body_max_video_bytes,
                                                               image=settings.body_max_image_bytes,
                                                               json=settings.body_max_json_bytes))
+    web.install(app, settings.web_dir or None)  # the web app at /, for paths no route matched
     app.add_middleware(MetricsMiddleware)  # added last: outermost, so refusals are counted too
     return app

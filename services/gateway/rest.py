@@ -25,6 +25,7 @@ from kinora.generator.v1 import generator_pb2 as gpb
 from kinora.identity.v1 import identity_pb2 as ipb
 from kinora.runtime import auth
 from services.gateway.core import Gateway, anonymous, gateway_of, user
+from services.gateway.media import signed
 from services.gateway.errors import ApiError
 
 # Bounded like the services' fields, so out-of-range numbers are a 422, never a 500.
@@ -546,23 +547,23 @@ async def create_generation(request: Request, caller=Caller):
         except (ValueError, TypeError) as exc:
             raise ApiError(400, "invalid_request", f"the body is not a valid generation request: {exc}"[:300]) from None
     req = await generation_request(g, body, image, image_type, request.headers.get("idempotency-key", ""))
-    return as_json(await g.generator.CreateGeneration(req, timeout=g.timeout))
+    return signed(request, caller, as_json(await g.generator.CreateGeneration(req, timeout=g.timeout)))
 
 
 @router.get("/generations", tags=["generations"])
 async def list_generations(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = "",
                            order: Literal["asc", "desc"] = "desc"):
     g = gw(request)
-    return as_json(await g.generator.ListGenerations(gpb.ListGenerationsRequest(
+    return signed(request, caller, as_json(await g.generator.ListGenerations(gpb.ListGenerationsRequest(
         page=page(page_size, page_token),
-        order=common_pb2.SORT_ORDER_ASC if order == "asc" else common_pb2.SORT_ORDER_DESC), timeout=g.timeout))
+        order=common_pb2.SORT_ORDER_ASC if order == "asc" else common_pb2.SORT_ORDER_DESC), timeout=g.timeout)))
 
 
 @router.get("/generations/{generation_id}", tags=["generations"])
 async def get_generation(generation_id: str, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=generation_id),
-                                                   timeout=g.timeout))
+    return signed(request, caller, as_json(await g.generator.GetGeneration(
+        gpb.GetGenerationRequest(generation_id=generation_id), timeout=g.timeout)))
 
 
 @router.post("/generations/{generation_id}/cancel", tags=["generations"])
@@ -592,7 +593,7 @@ async def generation_events(generation_id: str, request: Request, caller=Caller)
         try:
             item = first
             while item is not None:
-                yield f"event: generation\ndata: {json.dumps(as_json(item.generation))}\n\n"
+                yield f"event: generation\ndata: {json.dumps(signed(request, caller, as_json(item.generation)))}\n\n"
                 if item.generation.status in TERMINAL:
                     break
                 item = await stream.read()
@@ -680,8 +681,8 @@ class PreferencesBody(BaseModel):
 @router.get("/feed", tags=["feed"])
 async def get_feed(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = "", session_id: str = ""):
     g = gw(request)
-    return as_json(await g.feed.GetFeed(fpb.GetFeedRequest(page=page(page_size, page_token), session_id=session_id),
-                                        timeout=g.timeout))
+    return signed(request, caller, as_json(await g.feed.GetFeed(
+        fpb.GetFeedRequest(page=page(page_size, page_token), session_id=session_id), timeout=g.timeout)))
 
 
 @router.get("/feed/preferences", tags=["feed"])
@@ -700,14 +701,15 @@ async def set_preferences(body: PreferencesBody, request: Request, caller=Caller
 async def publish(body: PublishBody, request: Request, caller=Caller):
     g = gw(request)
     visibility = getattr(fpb, f"VISIBILITY_{body.visibility.upper()}")
-    return as_json(await g.feed.PublishPost(fpb.PublishPostRequest(
-        generation_id=body.generation_id, caption=body.caption, visibility=visibility), timeout=g.timeout))
+    return signed(request, caller, as_json(await g.feed.PublishPost(fpb.PublishPostRequest(
+        generation_id=body.generation_id, caption=body.caption, visibility=visibility), timeout=g.timeout)))
 
 
 @router.get("/posts/{post_id}", tags=["feed"])
 async def get_post(post_id: str, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.feed.GetPost(fpb.GetPostRequest(post_id=post_id), timeout=g.timeout))
+    return signed(request, caller, as_json(await g.feed.GetPost(fpb.GetPostRequest(post_id=post_id),
+                                                                 timeout=g.timeout)))
 
 
 @router.delete("/posts/{post_id}", tags=["feed"])
@@ -750,13 +752,14 @@ async def remix_post(post_id: str, body: RemixBody, request: Request, caller=Cal
     req = await generation_request(g, GenerationCreate(prompt=body.prompt, cameos=body.cameos,
                                                        remix_of=post.generation_id),
                                    b"", "", request.headers.get("idempotency-key", ""))
-    return as_json(await g.generator.CreateGeneration(req, timeout=g.timeout))
+    return signed(request, caller, as_json(await g.generator.CreateGeneration(req, timeout=g.timeout)))
 
 
 @router.get("/posts/{post_id}/remixes", tags=["feed"])
 async def remixes(post_id: str, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.feed.GetRemixes(fpb.GetRemixesRequest(post_id=post_id), timeout=g.timeout))
+    return signed(request, caller, as_json(await g.feed.GetRemixes(fpb.GetRemixesRequest(post_id=post_id),
+                                                                    timeout=g.timeout)))
 
 
 @router.post("/posts/{post_id}/see-less", tags=["feed"])
@@ -791,8 +794,8 @@ async def unfollow(handle: str, request: Request, caller=Caller):
 async def user_posts(handle: str, request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     other = await user_id_of(g, handle)
-    return as_json(await g.feed.ListUserPosts(fpb.ListUserPostsRequest(user_id=other, page=page(page_size, page_token)),
-                                              timeout=g.timeout))
+    return signed(request, caller, as_json(await g.feed.ListUserPosts(
+        fpb.ListUserPostsRequest(user_id=other, page=page(page_size, page_token)), timeout=g.timeout)))
 
 
 # -- billing -----------------------------------------------------------------------------------------

@@ -10,6 +10,12 @@ from kinora.runtime.settings import (RuntimeSettings, address, boolean, non_nega
                                      setting)
 
 
+def media_key(raw: str) -> str:
+    if len(raw.encode()) < 32:
+        raise ValueError("the media URL key must be at least 32 bytes (e.g. `openssl rand -base64 48`)")
+    return raw
+
+
 def redis_url(raw: str) -> str:
     if not raw.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("expected a Redis URL such as redis://127.0.0.1:6379/0")
@@ -64,3 +70,11 @@ class GatewaySettings(RuntimeSettings):
                                        "development only: allow http:// and loopback targets (the local stack)")
     egress_denied_cidrs: tuple[Network, ...] = setting("KINORA_EGRESS_DENIED_CIDRS", cidrs, (),
                                                        "the cluster's own ranges (pods, services), refused too")
+    # The web app (services/gateway/web.py, session.py, media.py).
+    web_dir: str = setting("KINORA_WEB_DIR", str, "",
+                           "the web app's static files, served at /; empty: web/ at the repository root")
+    media_key: str | None = setting("KINORA_GATEWAY_MEDIA_KEY", media_key, None,
+                                    "signs media URLs that <video> plays; unset: derived from KINORA_INTERNAL_SECRET "
+                                    "(one random key per process when that is unset too)")
+    media_url_ttl_s: int = setting("KINORA_GATEWAY_MEDIA_URL_TTL_SECONDS", positive_int, 3600,
+                                   "how long a signed media URL plays (rounded up to the next 5 minutes)")

@@ -13,7 +13,11 @@ from gateway_platform import auth
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ROOT = Path(__file__).resolve().parents[2]
-ANONYMOUS = {"/healthz", "/readyz", "/api/v1/auth/signup", "/api/v1/auth/signin", "/api/v1/auth/refresh"}
+ANONYMOUS = {"/healthz", "/readyz", "/api/v1/auth/signup", "/api/v1/auth/signin", "/api/v1/auth/refresh",
+             # the web app's cookie session (CSRF-checked) and signed media URLs: tests/gateway/test_web_session.py,
+             # test_media_urls.py
+             "/api/v1/session", "/api/v1/session/signup", "/api/v1/session/refresh",
+             "/api/v1/session/signout-everywhere", "/api/v1/media/{generation_id}/{variant}"}
 
 
 def assert_error(reply: httpx.Response, status: int, code: str | None = None) -> dict:
