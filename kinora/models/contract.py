@@ -68,6 +68,9 @@ class ModelRequest:
     seed: int = 0
     quality: str = "standard"
     watermark: str = ""
+    # The invisible mark's payload (kinora/media/invisible_mark.py): the generation's
+    # 48-bit watermark id, drawn into every frame; None draws no invisible mark.
+    watermark_id: int | None = None
     cameos: list[Cameo] = field(default_factory=list)
     image: bytes | None = None
     remix_plan: dict | None = None
@@ -89,6 +92,8 @@ class ModelRequest:
             raise ModelInputError(f"size {self.width}x{self.height} is not allowed for {self.quality}; use one of {names}")
         if self.fps != 24:
             raise ModelInputError(f"fps must be 24, got {self.fps}")
+        if self.watermark_id is not None and not 0 <= self.watermark_id < 2**48:
+            raise ModelInputError("watermark_id must be a 48-bit unsigned integer")
         if len(self.cameos) > MAX_CAMEOS:
             raise ModelInputError(f"at most {MAX_CAMEOS} cameos per clip, got {len(self.cameos)}")
         for cameo in self.cameos:
@@ -139,6 +144,7 @@ def request_to_dict(request: ModelRequest) -> dict[str, Any]:
         "seed": request.seed,
         "quality": request.quality,
         "watermark": request.watermark,
+        "watermark_id": request.watermark_id,
         "cameos": [
             {
                 "name": c.name,
@@ -205,6 +211,7 @@ def request_from_json(text: str | bytes) -> ModelRequest:
         seed=typed("seed", int, 0),
         quality=typed("quality", str, "standard"),
         watermark=typed("watermark", str, ""),
+        watermark_id=typed("watermark_id", int, None),
         cameos=cameos,
         image=None if image is None else _unb64(image, "image"),
         remix_plan=remix_plan,

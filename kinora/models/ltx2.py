@@ -24,6 +24,7 @@ import numpy as np
 
 from kinora.media import watermark
 from kinora.media.encode import AUDIO_RATE, encode_mp4, thumbnail_jpeg
+from kinora.media.invisible_mark import Embedder
 from kinora.media.watermark import text_mask
 from kinora.models.contract import ModelCancelled, ModelInputError, ModelRequest, ModelResult
 from kinora.models.ltx2_store import Manifest, require_usable
@@ -173,7 +174,8 @@ class Ltx2Model:
             raise ModelCancelled()
         progress(92.0, "encode")
         encode_started = time.monotonic()
-        frames = _to_frames(video, plan.frames, request.width, request.height, request.watermark, request.fps)
+        frames = _to_frames(video, plan.frames, request.width, request.height, request.watermark, request.fps,
+                            request.watermark_id)
         pcm = _to_48k_stereo(audio, source_rate, request.seconds)
         mp4 = encode_mp4(frames, request.width, request.height, request.fps, pcm)
         thumb = thumbnail_jpeg(frames[min(len(frames) - 1, request.fps)])
@@ -293,11 +295,13 @@ def _cover(image, width: int, height: int):
     return image.crop((left, top, left + width, top + height))
 
 
-def _to_frames(video: np.ndarray, count: int, width: int, height: int, watermark: str, fps: int) -> list[np.ndarray]:
+def _to_frames(video: np.ndarray, count: int, width: int, height: int, watermark: str, fps: int,
+               watermark_id: int | None = None) -> list[np.ndarray]:
     """Pipeline output (F, H, W, 3) floats in 0..1 -> `count` uint8 frames at the asked size."""
     import cv2
 
     mark = text_mask(watermark, max(14, height // 40)) if watermark else None
+    invisible = None if watermark_id is None else Embedder(watermark_id, width, height)
     frames = []
     for index in range(count):
         frame = (np.clip(video[min(index, len(video) - 1)], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
@@ -305,6 +309,8 @@ def _to_frames(video: np.ndarray, count: int, width: int, height: int, watermark
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         if mark is not None:
             _stamp(frame, mark, index / fps)
+        if invisible is not None:
+            invisible.apply(frame)
         frames.append(frame)
     return frames
 

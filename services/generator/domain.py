@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,6 +38,15 @@ from services.generator.likeness import LikenessGuard
 from services.generator.models import generations
 from services.generator.wakeup import notify_job_queued
 from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
+
+
+def new_watermark_id() -> int:
+    """48 random bits for the invisible mark (kinora/media/invisible_mark.py). Random,
+    not derived from the id: the mark says nothing about the user to whoever reads it.
+    A collision (unlikely below ~10^6 generations) fails the insert on the unique index,
+    and the client's retry with the same idempotency key draws again."""
+    return secrets.randbits(48)
+
 
 log = logging.getLogger("kinora.generator")
 
@@ -253,7 +263,7 @@ class Generations:
                 width=spec.width, height=spec.height, seed=spec.seed, cameo_ids=json.dumps(list(cameo_ids)),
                 remix_of=spec.remix_of, extend_of=spec.extend_of, input_image_key=image_key, tier=reservation.tier,
                 fair_rank=fair_rank, reservation_id=reservation.id, billing_state="held",
-                hold_expires_at=reservation.expires_at,
+                hold_expires_at=reservation.expires_at, watermark_id=new_watermark_id(),
                 created_at=created, updated_at=created))
             row = session.execute(select(generations).where(generations.c.id == generation_id)).one()
             emit_generation(session, self.tables, generation_id, stamp(events_pb2.GenerationRequested(
@@ -278,6 +288,12 @@ class Generations:
             # The same answer for "not yours" and "not there": ids are not an oracle.
             raise NotFound(f"generation {generation_id} not found", "generation_not_found")
         return row
+
+    def find_by_watermark(self, watermark_id: int):
+        """The row whose invisible mark carries `watermark_id`, deleted ones included
+        (they were still made here), or None."""
+        with self.sessions() as session:
+            return session.execute(select(generations).where(generations.c.watermark_id == watermark_id)).first()
 
     def get(self, generation_id: str, user_id: str | None) -> GenerationView:
         with self.sessions() as session:

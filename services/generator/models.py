@@ -59,7 +59,11 @@ generations = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("deleted_at", DateTime(timezone=True), nullable=True),
+    # The invisible watermark's payload (48 random bits), so a clip found in the
+    # wild maps back to its generation; NULL for jobs made before it existed.
+    Column("watermark_id", BigInteger, nullable=True),
     UniqueConstraint("user_id", "idempotency_key", name="uq_generations_user_idempotency"),
+    UniqueConstraint("watermark_id", name="uq_generations_watermark_id"),
     Index("ix_generations_queue", "status", "model", "tier", "fair_rank", "created_at"),
     Index("ix_generations_user_created", "user_id", "created_at"),
     Index("ix_generations_billing_state", "billing_state"),

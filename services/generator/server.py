@@ -157,6 +157,17 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
                 return record
         raise NotFound(f"this generation has no {VARIANT_NAMES[variant]}", "media_not_found")
 
+    async def FindByWatermark(self, request, context):
+        auth.require_service("gateway")
+        row = await asyncio.to_thread(self.generations.find_by_watermark, int(request.watermark_id))
+        if row is None:
+            return pb.FindByWatermarkResponse(found=False)
+        reply = pb.FindByWatermarkResponse(found=True, generation_id=row.id, user_id=row.user_id,
+                                           deleted=row.deleted_at is not None, taken_down=bool(row.taken_down),
+                                           model=row.model)
+        _ts(reply.created_at, row.created_at)
+        return reply
+
     async def GetMedia(self, request, context):
         if request.download_token:
             self.tokens.verify(request.download_token, request.generation_id, request.variant)

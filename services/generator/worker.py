@@ -263,6 +263,7 @@ class Worker:
         return ModelRequest(prompt=row.prompt, seconds=row.seconds, width=row.width, height=row.height,
                             seed=int(row.seed) & 0x7FFFFFFF, quality=route.quality if route else "standard",
                             watermark=f"@{row.user_handle}" if row.user_handle else "Kinora",
+                            watermark_id=row.watermark_id,
                             cameos=[Cameo(name=c) for c in json.loads(row.cameo_ids)], image=image,
                             remix_plan=remix_plan)
 

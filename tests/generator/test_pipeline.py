@@ -150,12 +150,20 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
             assert image.format == "JPEG" and image.size == (ref.width, ref.height)
         assert ref.width > ref.height  # a grid of portrait frames laid out in a row
 
-        # Watermark: the same clip without a watermark, straight from Triton, differs only
-        # where bright text was drawn, and that place moves over time.
+        # Invisible watermark: every frame carries the generation's watermark id.
+        from kinora.media import invisible_mark
+
+        mark = invisible_mark.detect_video(video)
+        assert mark.payload is not None, mark
+        assert api.app.generations.find_by_watermark(mark.payload).id == gid
+
+        # Visible watermark: the same clip without it (same invisible mark), straight from
+        # Triton, differs only where bright text was drawn, and that place moves over time.
         from kinora.models import client
 
         clean = client.generate(triton.grpc_address, "worldsim", ModelRequest(
-            prompt="a red ball bounces on a wooden floor", seconds=4, width=720, height=1280, seed=42, watermark=""))
+            prompt="a red ball bounces on a wooden floor", seconds=4, width=720, height=1280, seed=42, watermark="",
+            watermark_id=mark.payload))
         clean_frames = probe_mp4(clean.mp4, decode_frames=True).frames
         boxes = []
         for k in (0, 48, 95):

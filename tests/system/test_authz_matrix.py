@@ -187,6 +187,9 @@ MATRIX = {
         generation_id=P.generation_id), "U N V N N V V"),
     "generator.GeneratorService/GetMedia": (lambda P: ge.GetMediaRequest(generation_id=P.generation_id),
                                             "U N V N N V V"),
+    # The gateway's public provenance check alone: a watermark id is no oracle for people.
+    "generator.GeneratorService/FindByWatermark": (lambda P: ge.FindByWatermarkRequest(watermark_id=1),
+                                                   "U D D D D D D"),
     "generator.GeneratorService/CreateGeneration": (lambda P: ge.CreateGenerationRequest(
         prompt="a paper boat drifts down a gutter", seconds=4, idempotency_key=_key()), "U A A A A A U"),
     "generator.PoolAdminService/ListPools": (lambda P: ge.ListPoolsRequest(), "U D D D D D A"),

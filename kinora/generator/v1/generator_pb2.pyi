@@ -270,6 +270,30 @@ class CreateMediaDownloadTokenResponse(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     def __init__(self, token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class FindByWatermarkRequest(_message.Message):
+    __slots__ = ("watermark_id",)
+    WATERMARK_ID_FIELD_NUMBER: _ClassVar[int]
+    watermark_id: int
+    def __init__(self, watermark_id: _Optional[int] = ...) -> None: ...
+
+class FindByWatermarkResponse(_message.Message):
+    __slots__ = ("found", "generation_id", "user_id", "deleted", "taken_down", "created_at", "model")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_DOWN_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    generation_id: str
+    user_id: str
+    deleted: bool
+    taken_down: bool
+    created_at: _timestamp_pb2.Timestamp
+    model: str
+    def __init__(self, found: _Optional[bool] = ..., generation_id: _Optional[str] = ..., user_id: _Optional[str] = ..., deleted: _Optional[bool] = ..., taken_down: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
+
 class TierQueue(_message.Message):
     __slots__ = ("tier", "depth", "oldest_wait_seconds")
     TIER_FIELD_NUMBER: _ClassVar[int]

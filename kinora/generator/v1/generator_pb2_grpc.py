@@ -79,6 +79,11 @@ class GeneratorServiceStub:
                 request_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.CreateMediaDownloadTokenRequest.SerializeToString,
                 response_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.CreateMediaDownloadTokenResponse.FromString,
                 _registered_method=True)
+        self.FindByWatermark = channel.unary_unary(
+                '/kinora.generator.v1.GeneratorService/FindByWatermark',
+                request_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.FindByWatermarkRequest.SerializeToString,
+                response_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.FindByWatermarkResponse.FromString,
+                _registered_method=True)
 
 
 class GeneratorServiceServicer:
@@ -143,6 +148,14 @@ class GeneratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindByWatermark(self, request, context):
+        """The generation whose invisible watermark carries this id (the gateway's
+        public provenance check; callable by the gateway service only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GeneratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +198,11 @@ def add_GeneratorServiceServicer_to_server(servicer, server):
                     servicer.CreateMediaDownloadToken,
                     request_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.CreateMediaDownloadTokenRequest.FromString,
                     response_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.CreateMediaDownloadTokenResponse.SerializeToString,
+            ),
+            'FindByWatermark': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindByWatermark,
+                    request_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.FindByWatermarkRequest.FromString,
+                    response_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.FindByWatermarkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -408,6 +426,33 @@ class GeneratorService:
             '/kinora.generator.v1.GeneratorService/CreateMediaDownloadToken',
             kinora_dot_generator_dot_v1_dot_generator__pb2.CreateMediaDownloadTokenRequest.SerializeToString,
             kinora_dot_generator_dot_v1_dot_generator__pb2.CreateMediaDownloadTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindByWatermark(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.generator.v1.GeneratorService/FindByWatermark',
+            kinora_dot_generator_dot_v1_dot_generator__pb2.FindByWatermarkRequest.SerializeToString,
+            kinora_dot_generator_dot_v1_dot_generator__pb2.FindByWatermarkResponse.FromString,
             options,
             channel_credentials,
             insecure,
