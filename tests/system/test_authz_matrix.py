@@ -58,6 +58,11 @@ MATRIX = {
                                                "U A A A A A A"),
     "identity.IdentityService/UpdateProfile": (lambda P: idn.UpdateProfileRequest(display_name="Someone"),
                                                "U A A A A D U"),
+    # A wrong password (D: nothing changes); only a signed-in person, never an API key or a service.
+    "identity.IdentityService/ChangePassword": (lambda P: idn.ChangePasswordRequest(
+        current_password="not the password", new_password="another horse battery"), "U D D D D D U"),
+    "identity.IdentityService/DeleteAccount": (lambda P: idn.DeleteAccountRequest(password="not the password"),
+                                               "U D D D D D U"),
     "identity.IdentityService/CreateInvite": (lambda P: idn.CreateInviteRequest(), "U V V V V D A"),
     "identity.IdentityService/ListInvites": (lambda P: idn.ListInvitesRequest(page=PAGE), "U A A A A D U"),
     "identity.IdentityService/CreateApiKey": (lambda P: idn.CreateApiKeyRequest(name="k", scopes=["feed:read"]),
@@ -84,9 +89,10 @@ MATRIX = {
         "U D D D A D U"),
     "identity.IdentityService/GetParentalControls": (lambda P: idn.GetParentalControlsRequest(
         teen_user_id=P.teen["id"]), "U D D A A D A"),
-    "identity.IdentityService/StartVerification": (lambda P: idn.StartVerificationRequest(), "U A A A A D U"),
+    # API keys with cameos:write may verify (the Sora SDK's create_character).
+    "identity.IdentityService/StartVerification": (lambda P: idn.StartVerificationRequest(), "U A A A A A U"),
     "identity.IdentityService/SubmitVerification": (lambda P: idn.SubmitVerificationRequest(
-        verification_id=str(uuid.uuid4())), "U V V V V D U"),
+        verification_id=str(uuid.uuid4())), "U V V V V V U"),
     "identity.IdentityService/GetVerification": (lambda P: idn.GetVerificationRequest(
         verification_id=str(uuid.uuid4())), "U N N N N N N"),
     # Enrolled faces are probed by the generator alone: people never learn whose face a picture is.
