@@ -23,7 +23,10 @@ FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 kinora \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin kinora
 COPY --from=build /opt/kinora /opt/kinora
+# The web app's static files, served by the gateway at / (docs/web.md).
+COPY web/ /opt/kinora/web/
 ENV PATH=/opt/kinora/bin:$PATH \
+    KINORA_WEB_DIR=/opt/kinora/web \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp

@@ -33,6 +33,7 @@ from kinora.generator.v1 import generator_pb2_grpc
 from kinora.runtime import auth
 from kinora.runtime.clients import TokenSource, channel
 from services.gateway.errors import ApiError, from_rpc
+from services.gateway.ratelimit import Limit
 from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger("kinora.gateway.media")
@@ -43,6 +44,9 @@ VARIANT_NAMES = {number: name for name, number in VARIANTS.items()}
 EXPIRY_STEP_S = 300  # expiries are rounded up to this, so one viewer gets the same URL (and browser cache) a while
 CHUNK_BYTES = 256 * 1024
 HIDDEN_POST_STATES = {"POST_STATE_DELETED", "POST_STATE_TAKEN_DOWN"}
+# A page of the feed loads a thumbnail per post and a video makes several range requests: media has its
+# own bucket per viewer, this many times the user's API rate, so playing never starves the API calls.
+MEDIA_RATE_FACTOR = 5
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 
@@ -171,12 +175,14 @@ class MediaService:
     feed: feed_pb2_grpc.FeedServiceStub | None
     channels: tuple
     timeout: float
+    limit: Limit
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> MediaService:
         signer = MediaSigner(media_key(settings), settings.media_url_ttl_s)
+        limit = Limit(settings.user_rate * MEDIA_RATE_FACTOR, settings.user_burst * MEDIA_RATE_FACTOR)
         if not settings.internal_secret:
-            return cls(signer, None, None, (), settings.call_timeout_s)
+            return cls(signer, None, None, (), settings.call_timeout_s, limit)
         secret = settings.internal_secret
 
         async def mint():
@@ -185,7 +191,7 @@ class MediaService:
         source = TokenSource(mint)
         generator_ch, feed_ch = channel(settings.generator_addr, source), channel(settings.feed_addr, source)
         return cls(signer, generator_pb2_grpc.GeneratorServiceStub(generator_ch),
-                   feed_pb2_grpc.FeedServiceStub(feed_ch), (generator_ch, feed_ch), settings.call_timeout_s)
+                   feed_pb2_grpc.FeedServiceStub(feed_ch), (generator_ch, feed_ch), settings.call_timeout_s, limit)
 
     async def close(self) -> None:
         for ch in self.channels:
@@ -258,6 +264,7 @@ async def play(generation_id: str, variant: str, request: Request,
         raise ApiError(404, "media_not_found", "variant must be video, thumbnail or spritesheet")
     media: MediaService = request.app.state.media
     left = media.signer.check(generation_id, variant, u, exp, sig)
+    await request.app.state.gateway.rate_limit(f"media:{u}", media.limit)  # after the (free) signature check
     ref = await media.visible_media(generation_id, variant, u)
     etag = f'"{ref.sha256}"'
     headers = {"ETag": etag, "Cache-Control": f"private, max-age={left}", "Accept-Ranges": "bytes",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import pytest_asyncio
-from gateway_platform import auth
+from gateway_platform import auth, running_platform
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "correct horse battery"
@@ -59,6 +59,15 @@ class Browser:
 
     async def sign_in(self, handle: str) -> httpx.Response:
         return await self.request("POST", "/api/v1/session", json={"handle": handle, "password": PASSWORD})
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def platform(tmp_path_factory, broker):
+    """conftest's platform, with room for the many sign-ins and refreshes these tests make from one
+    address (anonymous calls are rate limited per client address)."""
+    async with running_platform(tmp_path_factory.mktemp("platform"), broker.bootstrap,
+                                user_burst=1000, key_burst=1000, anon_burst=1000) as p:
+        yield p
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
