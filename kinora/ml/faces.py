@@ -128,12 +128,14 @@ def decode(data: bytes) -> np.ndarray:
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
-def find_faces(rgb: np.ndarray, small_faces: bool = False) -> list[Face]:
+def find_faces(rgb: np.ndarray, small_faces: bool = False, rolled: bool = True) -> list[Face]:
     """Every face in an RGB picture (H, W, 3, uint8), largest first.
-    `small_faces` also finds faces down to ~40 px in a big picture (4x slower)."""
+    `small_faces` also finds faces down to ~40 px in a big picture (4x slower).
+    `rolled`: search a picture with no upright face again turned (ROLL_RETRIES);
+    pictures people send need it, a model's frames (drawn upright) do not."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     faces = _find(rgb, small_faces)
-    for angle in (() if faces else ROLL_RETRIES):
+    for angle in (() if faces or not rolled else ROLL_RETRIES):
         # A tilted head (or a photo turned to slip past the check): HOG's filters cover
         # a limited roll, so look again with the picture turned both ways.
         faces = _find_rolled(rgb, angle, small_faces)

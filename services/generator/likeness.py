@@ -112,7 +112,7 @@ class LikenessGuard:
         passes. One MatchFaces call for every face of every sampled frame."""
         def find() -> tuple[int, list[faces.Face]]:
             frames = keyframes(mp4, OUTPUT_FRAMES)
-            return len(frames), [f for _, rgb in frames for f in faces.find_faces(rgb, small_faces=True)]
+            return len(frames), [f for _, rgb in frames for f in faces.find_faces(rgb, small_faces=True, rolled=False)]
 
         frames, found = await asyncio.to_thread(find)
         if not found or self.directory is None:
