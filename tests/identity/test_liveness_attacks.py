@@ -10,11 +10,8 @@
 The genuine fixture is the same portrait turned in 3D from its landmarks, its
 mouth opening with its own speech (kinora/media/head3d.py)."""
 
-import importlib.util
 import io
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import av
 import grpc
@@ -26,18 +23,11 @@ from services.identity import face
 from services.identity import liveness as lv
 
 from identity_harness import Running, settings_for
-
-_name = "identity_liveness_fixtures"
-if _name not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(_name, Path(__file__).with_name("fixtures.py"))
-    sys.modules[_name] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules[_name])
-fx = sys.modules[_name]
+from test_verification_rpc import clip_for, fx, start
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 DIGITS, TURNS = "40712", ["left", "right"]
 CHALLENGE = lv.Challenge(DIGITS, TURNS, "a" * 32, NOW + timedelta(minutes=5))
-TURN_NAMES = {pb.HEAD_TURN_LEFT: "left", pb.HEAD_TURN_RIGHT: "right"}
 
 
 def failed_checks(result) -> dict[str, str]:
@@ -90,18 +80,6 @@ def test_still_lips_are_refused():
     result = lv.verify(clip, CHALLENGE, NOW)
     assert set(failed_checks(result)) == {"lip_sync"}
     assert "did not move" in result.check("lip_sync").reason
-
-
-async def start(stub, md) -> pb.Verification:
-    for _ in range(60):  # espeak-ng's 6, 8 and 9 are misheard (test_liveness.py)
-        v = (await stub.StartVerification(pb.StartVerificationRequest(), metadata=md)).verification
-        if not set(v.challenge.digits) & set("689"):
-            return v
-    raise AssertionError("no speakable challenge in 60 tries")
-
-
-def clip_for(v: pb.Verification) -> bytes:
-    return fx.clip_for_challenge(v.challenge.digits, [TURN_NAMES[t] for t in v.challenge.head_turns])
 
 
 async def submit(stub, md, v, clip):
