@@ -71,10 +71,16 @@ class WorldSim:
             painter = Painter(scene, request.width, request.height, request.image, request.watermark, {c.name: c.face_pngs for c in request.cameos})
         except OSError as exc:
             raise ModelInputError(f"the input image could not be read: {exc}") from exc
-        # The invisible mark goes on after the visible one, in the render thread, so
-        # its cost overlaps x264's (measured in benchmarks/watermark_bench.py).
+        # The invisible mark goes on after the visible one, into the Y plane of the
+        # encoder's own yuv420p conversion (measured in benchmarks/watermark_bench.py).
         mark = None if request.watermark_id is None else Embedder(request.watermark_id, request.width, request.height)
         mark_busy = [0.0]
+
+        def luma_mark(plane: np.ndarray) -> None:
+            t1 = time.perf_counter()
+            mark.apply(plane)
+            mark_busy[0] += time.perf_counter() - t1
+
         render_busy = [time.perf_counter() - t]
         frames_q: queue.Queue = queue.Queue(maxsize=6)
         first: list[np.ndarray] = []  # the thumbnail frame
@@ -90,10 +96,6 @@ class WorldSim:
                         return
                     t0 = time.perf_counter()
                     frame = painter.frame(k)
-                    if mark is not None:
-                        t1 = time.perf_counter()
-                        mark.apply(frame)
-                        mark_busy[0] += time.perf_counter() - t1
                     render_busy[0] += time.perf_counter() - t0
                     if k == total // 3:  # a moment into the action makes a better thumbnail
                         first.append(frame)
@@ -117,7 +119,8 @@ class WorldSim:
         worker.start()
         preset = "ultrafast" if request.quality == "standard" or request.width * request.height > 1_500_000 else "superfast"
         try:
-            mp4 = encode_mp4(frames(), request.width, request.height, request.fps, audio, preset=preset)
+            mp4 = encode_mp4(frames(), request.width, request.height, request.fps, audio, preset=preset,
+                             luma_mark=None if mark is None else luma_mark)
         finally:
             worker.join()
         wall = time.perf_counter() - t

@@ -131,3 +131,45 @@ def read_manifest(mp4: bytes) -> tuple[dict | None, str | None]:
     """The active manifest and validation state ("Valid", "Invalid", ...)."""
     with c2pa.Reader("video/mp4", io.BytesIO(mp4)) as reader:
         return reader.get_active_manifest(), reader.get_validation_state()
+
+
+def trust_anchors_from_env(env=os.environ) -> bytes | None:
+    """The PEM certificates a verifier trusts as this deployment's C2PA roots:
+    `KINORA_C2PA_TRUST_ANCHORS_FILE`, else the root (last certificate) of
+    `KINORA_C2PA_CERT_FILE`'s chain, else the development chain's root under the
+    data directory when it exists. None when none is configured."""
+    anchors = env.get("KINORA_C2PA_TRUST_ANCHORS_FILE")
+    if anchors:
+        return Path(anchors).read_bytes()
+    chain_file = env.get("KINORA_C2PA_CERT_FILE")
+    if not chain_file:
+        dev = Path(env.get("KINORA_DATA_DIR", ".kinora")) / "c2pa" / "dev-signing-chain.pem"
+        chain_file = str(dev) if dev.exists() else None
+    if not chain_file:
+        return None
+    chain = x509.load_pem_x509_certificates(Path(chain_file).read_bytes())
+    return chain[-1].public_bytes(serialization.Encoding.PEM)
+
+
+@dataclass(frozen=True)
+class OriginCheck:
+    state: str  # "Trusted" (signed by this deployment), "Valid" (intact, someone else's key), "Invalid", "absent"
+    generation_id: str | None  # from the org.kinora.generation assertion, only when Trusted
+
+
+def verify_origin(mp4: bytes, trust_anchors_pem: bytes) -> OriginCheck:
+    """Verify a clip's C2PA manifest against this deployment's roots. Anyone can sign a
+    manifest naming a Kinora generation; only a chain to our root makes it "Trusted"."""
+    settings = c2pa.Settings.from_dict({"verify": {"verify_trust": True},
+                                        "trust": {"trust_anchors": trust_anchors_pem.decode()}})
+    try:
+        with c2pa.Context(settings) as context, c2pa.Reader("video/mp4", io.BytesIO(mp4), context=context) as reader:
+            manifest, state = reader.get_active_manifest(), reader.get_validation_state()
+    except Exception:  # noqa: BLE001 - no manifest, or not a file c2pa can read
+        return OriginCheck("absent", None)
+    if state != "Trusted" or not manifest:
+        return OriginCheck(state or "absent", None)
+    for assertion in manifest.get("assertions", []):
+        if assertion.get("label") == "org.kinora.generation":
+            return OriginCheck(state, str(assertion.get("data", {}).get("generation_id") or "") or None)
+    return OriginCheck(state, None)

@@ -10,7 +10,7 @@ import io
 import os
 import tempfile
 from fractions import Fraction
-from typing import Iterable
+from typing import Callable, Iterable
 
 import av
 import numpy as np
@@ -29,20 +29,24 @@ def encode_mp4(
     preset: str = "ultrafast",
     crf: int = 23,
     threads: int = 0,
+    luma_mark: Callable[[np.ndarray], None] | None = None,
 ) -> bytes:
-    """Return MP4 bytes. `audio` is float32 (2, samples) in -1..1 at 48 kHz or None."""
+    """Return MP4 bytes. `audio` is float32 (2, samples) in -1..1 at 48 kHz or None.
+    `luma_mark` is called with each frame's Y plane (HxW uint8, writable) after the
+    conversion to yuv420p the encoder makes anyway: the invisible watermark lives in
+    luma, and marking one plane there costs a third of marking RGB."""
     if width % 2 or height % 2:
         raise ValueError("H.264 yuv420p needs even width and height")
     # A real file (not BytesIO) because +faststart rewrites it to put the index
     # first, which lets players start a feed clip before it has fully downloaded.
     with tempfile.TemporaryDirectory(prefix="kinora-encode-") as folder:
         path = os.path.join(folder, "clip.mp4")
-        _encode_to(path, frames, width, height, fps, audio, preset, crf, threads)
+        _encode_to(path, frames, width, height, fps, audio, preset, crf, threads, luma_mark)
         with open(path, "rb") as handle:
             return handle.read()
 
 
-def _encode_to(path, frames, width, height, fps, audio, preset, crf, threads) -> None:
+def _encode_to(path, frames, width, height, fps, audio, preset, crf, threads, luma_mark=None) -> None:
     container = av.open(path, "w", format="mp4", options={"movflags": "+faststart"})
     video = container.add_stream("libx264", rate=fps)
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
@@ -55,17 +59,21 @@ def _encode_to(path, frames, width, height, fps, audio, preset, crf, threads) ->
         sound.bit_rate = 128_000
 
     try:
-        _write(container, video, sound, frames, width, height, fps, audio)
+        _write(container, video, sound, frames, width, height, fps, audio, luma_mark)
     finally:
         container.close()
 
 
-def _write(container, video, sound, frames, width, height, fps, audio) -> None:
+def _write(container, video, sound, frames, width, height, fps, audio, luma_mark=None) -> None:
     count = 0
     for frame in frames:
         if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"frame {count} has shape {frame.shape} {frame.dtype}, expected ({height}, {width}, 3) uint8")
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        if luma_mark is not None:
+            vf = vf.reformat(format="yuv420p")
+            plane = vf.planes[0]
+            luma_mark(np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width])
         vf.pts = count
         vf.time_base = Fraction(1, fps)
         container.mux(video.encode(vf))
