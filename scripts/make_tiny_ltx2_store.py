@@ -33,7 +33,7 @@ TINY_MANIFEST = {
     "format": "kinora-ltx2/1",
     "variant": "tiny-random",
     "pipeline": "LTX2Pipeline",
-    "dtype": "float32",
+    "dtype": "bfloat16",  # what production runs; CPUs run bf16 too
     # The tiny VAE compresses 32x spatially like the real one, but a CPU cannot run
     # the transformer at 720p in a test, so generation runs at 1/8 of the asked size
     # (rounded to the VAE grid) and frames are resized up before encoding.
@@ -42,6 +42,16 @@ TINY_MANIFEST = {
     "guidance_scale": 1.0,
     "distilled": False,
     "max_sequence_length": 16,
+}
+
+
+# The released LTX-2 checkpoints' scheduler config (scheduler/scheduler_config.json): the
+# resolution-dependent shift and terminal stretch whose float32 maths collapse at large
+# sizes, so the tiny store meets the same scheduler the real one does.
+LTX2_SCHEDULER = {
+    "base_image_seq_len": 1024, "base_shift": 0.95, "max_image_seq_len": 4096, "max_shift": 2.05,
+    "num_train_timesteps": 1000, "shift": 1.0, "shift_terminal": 0.1, "time_shift_type": "exponential",
+    "use_dynamic_shifting": True,
 }
 
 
@@ -112,11 +122,13 @@ def build_components(vocab_size: int) -> dict:
     )
     return {
         "transformer": transformer, "vae": vae, "audio_vae": audio_vae, "text_encoder": text_encoder,
-        "connectors": connectors, "vocoder": vocoder, "scheduler": FlowMatchEulerDiscreteScheduler(),
+        "connectors": connectors, "vocoder": vocoder, "scheduler": FlowMatchEulerDiscreteScheduler(**LTX2_SCHEDULER),
     }
 
 
-def make_store(out: str | Path, seed: int = 0) -> Path:
+def make_store(out: str | Path, seed: int = 0, dtype: str = "bfloat16", **manifest) -> Path:
+    """Write the store; `dtype` is the weights' (and the manifest's) dtype, `manifest`
+    overrides manifest keys."""
     from diffusers import LTX2Pipeline
 
     folder = Path(out)
@@ -124,9 +136,12 @@ def make_store(out: str | Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     tokenizer, vocab_size = build_tokenizer(folder / "tokenizer")
     components = build_components(vocab_size)
+    for name, component in components.items():
+        if isinstance(component, torch.nn.Module):
+            component.to(getattr(torch, dtype))
     pipe = LTX2Pipeline(tokenizer=tokenizer, **components)
     pipe.save_pretrained(folder, safe_serialization=True)
-    (folder / "kinora-ltx2.json").write_text(json.dumps(TINY_MANIFEST, indent=2) + "\n")
+    (folder / "kinora-ltx2.json").write_text(json.dumps({**TINY_MANIFEST, "dtype": dtype, **manifest}, indent=2) + "\n")
     return folder
 
 
@@ -134,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="folder to write the model store into")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default="bfloat16")
     args = parser.parse_args(argv)
-    path = make_store(args.out, args.seed)
+    path = make_store(args.out, args.seed, args.dtype)
     print(f"tiny LTX-2 model store written to {path}")
     return 0
 

@@ -124,10 +124,18 @@ class Ltx2Model:
         pipe = DiffusionPipeline.from_pretrained(self.store, dtype=dtype, local_files_only=True)
         if not isinstance(pipe, (LTX2Pipeline, LTX2ImageToVideoPipeline)):
             raise ValueError(f"{self.store} holds a {type(pipe).__name__}, not an LTX-2 pipeline")
-        self.t2v = pipe if type(pipe) is LTX2Pipeline else LTX2Pipeline.from_pipe(pipe)
-        self.i2v = LTX2ImageToVideoPipeline.from_pipe(self.t2v)  # same modules, no copy
+        # Both pipelines are built on the very same modules. Not `from_pipe`: it ends with
+        # `.to(dtype or float32)`, which would upcast the whole shared bf16 model to float32
+        # (~2x the memory: ~130-145 GB for the real checkpoint instead of ~65).
+        self.t2v = _share(LTX2Pipeline, pipe)
+        self.i2v = _share(LTX2ImageToVideoPipeline, pipe)
         for p in (self.t2v, self.i2v):
             p.set_progress_bar_config(disable=True)
+        self.component_dtypes = _component_dtypes(self.t2v)
+        wrong = {name: d for name, d in self.component_dtypes.items() if d != self.dtype_name}
+        if wrong:
+            raise ValueError(f"components did not load as {self.dtype_name}: "
+                             + ", ".join(f"{name} is {d}" for name, d in sorted(wrong.items())))
         if self.offload == "none":
             self.t2v.to(self.device)
         self._offloaded = None  # which pipeline currently owns the offload hooks
@@ -200,6 +208,7 @@ class Ltx2Model:
             "watermark": bool(request.watermark),
             "device": self.device,
             "dtype": self.dtype_name,
+            "component_dtypes": self.component_dtypes,
             "cpu_offload": self.offload,
             "timings_s": {"pipeline": round(denoise_s, 3), "encode": round(time.monotonic() - encode_started, 3)},
         }
@@ -271,6 +280,36 @@ class Ltx2Model:
 
 
 # ---------------------------------------------------------------------- helpers
+_MODULES = ("transformer", "vae", "audio_vae", "connectors", "vocoder", "text_encoder")
+
+
+def _share(cls, pipe):
+    """A `cls` pipeline over `pipe`'s own component objects: no copy, no dtype change."""
+    import inspect
+
+    wanted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    return cls(**{name: component for name, component in pipe.components.items() if name in wanted})
+
+
+def _component_dtypes(pipe) -> dict[str, str]:
+    """The dtype each model component computes in: that of its floating-point weights
+    (buffers such as rotary frequencies stay float32 by design; a component holding
+    several weight dtypes reports the most common by element count)."""
+    out = {}
+    for name in _MODULES:
+        module = getattr(pipe, name, None)
+        if module is None:
+            continue
+        counts: dict[str, int] = {}
+        for tensor in module.parameters():
+            if tensor.is_floating_point():
+                key = str(tensor.dtype).removeprefix("torch.")
+                counts[key] = counts.get(key, 0) + tensor.numel()
+        if counts:
+            out[name] = max(counts, key=counts.get)
+    return out
+
+
 def _decode_image(data: bytes, what: str):
     from PIL import Image, UnidentifiedImageError
 

@@ -1,0 +1,25 @@
+"""Loading a store: the dtype the weights run in, one shared set of modules, VAE memory settings."""
+
+from __future__ import annotations
+
+import torch
+
+from kinora.models.ltx2 import _MODULES
+
+
+def _dtypes(module: torch.nn.Module) -> set[torch.dtype]:
+    # Weights only: rotary inverse-frequency buffers stay float32 by design.
+    return {t.dtype for t in module.parameters() if t.is_floating_point()}
+
+
+def test_bf16_store_loads_in_bf16_with_one_shared_set_of_modules(ltx2_model):
+    # A bf16 store must stay bf16 in memory: diffusers' from_pipe() without a dtype
+    # upcasts the whole shared pipeline to float32 (twice the memory of the real model).
+    for name in _MODULES:
+        for pipe in (ltx2_model.t2v, ltx2_model.i2v):
+            module = getattr(pipe, name)
+            assert _dtypes(module) == {torch.bfloat16}, (name, type(pipe).__name__, _dtypes(module))
+        # image-to-video reuses text-to-video's objects: one copy of the weights.
+        assert getattr(ltx2_model.i2v, name) is getattr(ltx2_model.t2v, name)
+    assert ltx2_model.dtype_name == "bfloat16"
+    assert set(ltx2_model.component_dtypes.values()) == {"bfloat16"}
