@@ -235,17 +235,7 @@ class MediaService:
                                ) from None
             raise from_rpc(err) from None
 
-        async def chunks():
-            item = first
-            try:
-                while item is not None and item is not grpc.aio.EOF:
-                    if item.chunk:
-                        yield item.chunk
-                    item = await call.read()
-            finally:
-                call.cancel()
-
-        return first, chunks()
+        return first, stream_chunks(first, call)
 
 
 @router.get("/{generation_id}/{variant}",
@@ -285,3 +275,16 @@ async def play(generation_id: str, variant: str, request: Request,
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
         return StreamingResponse(chunks, status_code=206, media_type=content_type, headers=headers)
     return StreamingResponse(chunks, status_code=200, media_type=content_type, headers=headers)
+
+
+async def stream_chunks(first, call):
+    """The bytes of a GetMedia stream whose first message was already read; the call
+    is cancelled when the client goes away."""
+    item = first
+    try:
+        while item is not None and item is not grpc.aio.EOF:
+            if item.chunk:
+                yield item.chunk
+            item = await call.read()
+    finally:
+        call.cancel()

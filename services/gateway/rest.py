@@ -25,7 +25,7 @@ from kinora.generator.v1 import generator_pb2 as gpb
 from kinora.identity.v1 import identity_pb2 as ipb
 from kinora.runtime import auth
 from services.gateway.core import Gateway, anonymous, gateway_of, user
-from services.gateway.media import signed
+from services.gateway.media import signed, stream_chunks
 from services.gateway.errors import ApiError
 
 # Bounded like the services' fields, so out-of-range numbers are a 422, never a 500.
@@ -624,21 +624,11 @@ async def media_response(g: Gateway, generation_id: str, variant: str) -> Stream
         raise ApiError(404, "media_not_found", "this generation has no media of that kind")
     ref = first.media
 
-    async def chunks():
-        item = first
-        try:
-            while item is not None and item is not grpc.aio.EOF:
-                if item.chunk:
-                    yield item.chunk
-                item = await stream.read()
-        finally:
-            stream.cancel()
-
     extension = {"video": "mp4", "thumbnail": "jpg", "spritesheet": "jpg"}[variant]
     headers = {"Content-Disposition": f'attachment; filename="{generation_id}.{extension}"'}
     if ref.size_bytes:
         headers["Content-Length"] = str(ref.size_bytes)
-    return StreamingResponse(chunks(), media_type=ref.content_type or "application/octet-stream", headers=headers)
+    return StreamingResponse(stream_chunks(first, stream), media_type=ref.content_type or "application/octet-stream", headers=headers)
 
 
 @router.get("/generations/{generation_id}/content", tags=["generations"],

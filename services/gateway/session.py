@@ -27,6 +27,7 @@ from kinora.runtime import auth
 from kinora.runtime.errors import KinoraError
 from services.gateway.core import Gateway, anonymous, gateway_of
 from services.gateway.errors import ApiError, error_body, from_rpc
+from services.gateway.rest import SignIn, SignUp  # the same bodies as /auth/signin and /auth/signup
 
 REFRESH_COOKIE = "kinora_refresh"
 CSRF_COOKIE = "kinora_csrf"
@@ -34,20 +35,6 @@ CSRF_HEADER = "X-CSRF-Token"
 REFRESH_PATH = "/api/v1/session"
 
 router = APIRouter(prefix="/api/v1/session", tags=["session"])
-
-
-class SessionSignIn(BaseModel):
-    handle: str
-    password: str
-
-
-class SessionSignUp(BaseModel):
-    invite_code: str
-    handle: str
-    password: str
-    birthdate: str = Field(description="YYYY-MM-DD")
-    region: str = Field(description="ISO 3166-1 alpha-2, e.g. US")
-    display_name: str = ""
 
 
 class SessionAnswer(BaseModel):
@@ -156,7 +143,7 @@ def _failed_with_cleared_cookies(err: grpc.RpcError) -> JSONResponse:
 # -- routes ------------------------------------------------------------------------------
 
 @router.post("", response_model=SessionAnswer, dependencies=[Depends(require_json)])
-async def sign_in(body: SessionSignIn, request: Request, address: str = Depends(anonymous)):
+async def sign_in(body: SignIn, request: Request, address: str = Depends(anonymous)):
     """Sign in: sets the session cookies; the access token in the answer is kept in memory only."""
     g = gateway_of(request)
     reply = await g.edge_identity.SignIn(ipb.SignInRequest(handle=body.handle, password=body.password,
@@ -165,7 +152,7 @@ async def sign_in(body: SessionSignIn, request: Request, address: str = Depends(
 
 
 @router.post("/signup", status_code=201, response_model=SessionAnswer, dependencies=[Depends(require_json)])
-async def sign_up(body: SessionSignUp, request: Request, address: str = Depends(anonymous)):
+async def sign_up(body: SignUp, request: Request, address: str = Depends(anonymous)):
     """Sign up with an invite and start a browser session (the same cookies as sign-in)."""
     g = gateway_of(request)
     reply = await g.identity.SignUp(ipb.SignUpRequest(**body.model_dump(), client_address=address),
