@@ -136,6 +136,14 @@ class Ltx2Model:
         if wrong:
             raise ValueError(f"components did not load as {self.dtype_name}: "
                              + ", ".join(f"{name} is {d}" for name, d in sorted(wrong.items())))
+        # Decode in tiles (512 px, overlapping) and in windows of 16 frames: a 10 s 720x1280
+        # clip decoded in one piece needs tens of GB on top of the ~65 GB the models hold.
+        vae = self.t2v.vae
+        vae.enable_tiling()
+        vae.use_framewise_decoding = True
+        self.vae_decode = {"tiling": vae.use_tiling, "framewise": vae.use_framewise_decoding,
+                           "tile_px": [vae.tile_sample_min_width, vae.tile_sample_min_height],
+                           "tile_frames": vae.tile_sample_min_num_frames}
         if self.offload == "none":
             self.t2v.to(self.device)
         self._offloaded = None  # which pipeline currently owns the offload hooks
@@ -210,6 +218,7 @@ class Ltx2Model:
             "dtype": self.dtype_name,
             "component_dtypes": self.component_dtypes,
             "cpu_offload": self.offload,
+            "vae_decode": self.vae_decode,
             "timings_s": {"pipeline": round(denoise_s, 3), "encode": round(time.monotonic() - encode_started, 3)},
         }
         return ModelResult(mp4=mp4, thumbnail_jpeg=thumb, report=report)
