@@ -35,6 +35,7 @@ _UPLOAD_ROUTES = (
     ("POST", re.compile(r"/v1/videos/characters"), "video"),
     ("POST", re.compile(r"/api/v1/generations"), "image"),
     ("POST", re.compile(r"/v1/videos"), "image"),
+    ("POST", re.compile(r"/api/v1/provenance/check"), "video"),  # a clip or a still to check
 )
 
 
