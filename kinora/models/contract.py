@@ -45,6 +45,19 @@ class ModelCancelled(ModelError):
         super().__init__(message)
 
 
+class ModelOutputError(ModelError):
+    """The model made no usable clip (NaN or infinite values in its latents or frames).
+    The generation fails with `model_non_finite_output` and nothing is charged."""
+
+    code = "non_finite_output"
+
+
+class ModelOutOfMemory(ModelError):
+    """The accelerator ran out of memory for this request (fails as `model_out_of_memory`)."""
+
+    code = "out_of_memory"
+
+
 @dataclass
 class VoiceProfile:
     pitch_hz: float
