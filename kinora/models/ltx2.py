@@ -26,7 +26,14 @@ from kinora.media import watermark
 from kinora.media.encode import AUDIO_RATE, encode_mp4, thumbnail_jpeg
 from kinora.media.invisible_mark import Embedder
 from kinora.media.watermark import text_mask
-from kinora.models.contract import ModelCancelled, ModelInputError, ModelRequest, ModelResult
+from kinora.models.contract import (
+    ModelCancelled,
+    ModelInputError,
+    ModelOutOfMemory,
+    ModelOutputError,
+    ModelRequest,
+    ModelResult,
+)
 from kinora.models.ltx2_store import Manifest, require_usable
 from kinora.runtime.settings import boolean, load_settings, setting
 
@@ -279,6 +286,10 @@ class Ltx2Model:
         generator = torch.Generator(generator_device).manual_seed(request.seed)
 
         def on_step(_pipe, step, _timestep, tensors):
+            if not bool(torch.isfinite(tensors["latents"]).all()):
+                # A NaN never heals: stop now rather than decode a black clip as a success.
+                raise ModelOutputError(f"the video latents became NaN or infinite at denoising step {step + 1} of "
+                                       f"{plan.steps}; no clip was made")
             progress(2.0 + 88.0 * (step + 1) / plan.steps, "denoise" if step + 1 < plan.steps else "decode")
             if cancelled():
                 raise _Stop()
@@ -298,10 +309,35 @@ class Ltx2Model:
         try:
             with torch.inference_mode():
                 video, audio = pipe(**kwargs)
+            video, audio = np.asarray(video[0], dtype=np.float32), audio[0].float().cpu().numpy()
         except _Stop:
             raise ModelCancelled() from None
+        except torch.cuda.OutOfMemoryError as exc:
+            raise ModelOutOfMemory(
+                f"the GPU ran out of memory for {request.width}x{request.height}, {request.seconds} s "
+                f"(generated at {plan.gen_width}x{plan.gen_height}, {plan.num_frames} frames); a shorter or smaller "
+                f"clip may fit, or the operator can set KINORA_LTX2_CPU_OFFLOAD=model. "
+                f"({str(exc).splitlines()[0] if str(exc) else 'CUDA out of memory'})") from None
+        finally:
+            # A run that stopped part-way (cancel, OOM, NaN) skips the pipeline's own
+            # clean-up: offload hooks would keep models on the GPU and the allocator
+            # would keep the failed run's blocks, so the next request would fail too.
+            self._release(pipe)
+        if not (np.isfinite(video).all() and np.isfinite(audio).all()):
+            bad = "frames" if not np.isfinite(video).all() else "audio"
+            raise ModelOutputError(f"the decoded {bad} contain NaN or infinite values; no clip was made")
         rate = int(pipe.vocoder.config.output_sampling_rate)
-        return np.asarray(video[0]), audio[0].float().cpu().numpy(), rate
+        return video, audio, rate
+
+    def _release(self, pipe) -> None:
+        import gc
+
+        import torch
+
+        pipe.maybe_free_model_hooks()
+        gc.collect()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
 
 
 # ---------------------------------------------------------------------- helpers
