@@ -102,3 +102,14 @@ def test_payload_bounds_and_the_model_contract():
     assert request_from_json(request_to_json(ModelRequest(prompt="a ball"))).watermark_id is None
     with pytest.raises(ModelInputError):
         ModelRequest(prompt="a ball", watermark_id=-1).validate()
+
+
+def test_ltx2_frames_carry_the_mark():
+    """ltx2 marks its RGB frames after the visible watermark, before encoding."""
+    from kinora.models.ltx2 import _to_frames
+
+    rng = np.random.default_rng(9)
+    video = rng.random((3, 160, 96, 3)).astype(np.float32) * 0.5 + 0.25  # generation size, upscaled to 720x1280
+    frames = _to_frames(video, 24, W, H, "@kinora", 24, watermark_id=PAYLOAD)
+    assert im.detect(luma(frames)).payload == PAYLOAD
+    assert im.detect(luma(_to_frames(video, 24, W, H, "@kinora", 24))).payload is None
