@@ -23,15 +23,26 @@ class Still:
     height: int
 
 
-def keyframes(mp4: bytes, limit: int = 16) -> list[tuple[float, np.ndarray]]:
-    """(time in seconds, HxWx3 uint8) for up to `limit` keyframes, in order."""
+def keyframes(mp4: bytes, limit: int = 16, sampler=None) -> list[tuple[float, np.ndarray]]:
+    """(time in seconds, HxWx3 uint8) for up to `limit` keyframes, in order.
+
+    With a `sampler` (kinora.media.fingerprint.FrameSampler) every frame is decoded
+    in this same pass and the sampled ones are handed to it for the clip's perceptual
+    fingerprint, so the MP4 is decoded once (cost: benchmarks/takedown_bench.py)."""
     found: list[tuple[float, np.ndarray]] = []
     with av.open(io.BytesIO(mp4)) as container:
         stream = container.streams.video[0]
-        stream.codec_context.skip_frame = "NONKEY"
+        if sampler is None:
+            stream.codec_context.skip_frame = "NONKEY"
+        else:
+            stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            found.append((float(frame.time or 0.0), frame.to_ndarray(format="rgb24")))
-            if len(found) >= limit:
+            t = float(frame.time or 0.0)
+            if sampler is not None and sampler.wants(t):
+                sampler.add(t, frame.to_ndarray(format="gray"))
+            if frame.key_frame and len(found) < limit:
+                found.append((t, frame.to_ndarray(format="rgb24")))
+            if sampler is None and len(found) >= limit:
                 break
     if not found:
         raise ValueError("the video has no decodable frames")
@@ -66,7 +77,7 @@ def spritesheet(frames: list[tuple[float, np.ndarray]], tile_width: int = 160, c
     return _jpeg(sheet, quality)
 
 
-def stills(mp4: bytes) -> tuple[Still, Still]:
-    """(thumbnail, spritesheet) for a clip."""
-    frames = keyframes(mp4)
+def stills(mp4: bytes, sampler=None) -> tuple[Still, Still]:
+    """(thumbnail, spritesheet) for a clip; fingerprint samples go to `sampler`."""
+    frames = keyframes(mp4, sampler=sampler)
     return thumbnail(frames), spritesheet(frames)
