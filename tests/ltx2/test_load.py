@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from kinora.models.ltx2 import _MODULES
@@ -37,3 +38,12 @@ def test_vae_decodes_in_tiles_and_frame_windows(ltx2_model):
         video = vae.decode(latents, return_dict=False)[0]
     assert tuple(video.shape) == (1, 3, 97, 160, 96)
     assert torch.isfinite(video.float()).all()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_without_cuda_it_refuses_unless_cpu_is_asked_for(tiny_store):
+    from kinora.models.ltx2 import load_from_env
+
+    for env in ({}, {"KINORA_LTX2_DEVICE": "cuda"}, {"KINORA_LTX2_DEVICE": "cuda:1"}):
+        with pytest.raises(ValueError, match="no CUDA device is visible.*set KINORA_LTX2_DEVICE=cpu"):
+            load_from_env({"KINORA_MODEL_STORE": str(tiny_store), **env})
