@@ -50,6 +50,8 @@ async function render() {
   const path = location.pathname;
   const route = ROUTES.find((r) => r.path.test(path));
   const main = clear(document.getElementById("main"));
+  main.className = "";
+  main.scrollTop = 0;
   header();
   tabs();
   if (!route) {

@@ -60,15 +60,18 @@ export function signin(main, { navigate, params }) {
 export function check(main) {
   const result = h("div", { role: "status", "aria-live": "polite" });
   const form = h("form", { class: "card stack" },
-    field("check.file", h("input", { type: "file", name: "video", accept: "video/*", required: true })),
+    field("check.file", h("input", { type: "file", name: "file", accept: "video/mp4,video/quicktime,video/webm,image/png,image/jpeg,image/webp", required: true })),
     h("button", { type: "submit", class: "primary", text: t("check.submit") }), result);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     await busy(form.querySelector("button[type=submit]"), async () => {
       try {
         const answer = await api("POST", "/provenance/check", new FormData(form));
-        result.textContent = answer.made_here || answer.generation_id
-          ? t("check.madeHere", { id: answer.generation_id || "" }) : t("check.notFound");
+        if (!answer.made_here) result.textContent = t("check.notFound");
+        else {
+          result.textContent = t(answer.shared ? "check.madeHereShared" : "check.madeHere", { layers: (answer.layers || []).map((l) => t(`layer.${l}`)).join(", ") });
+          if (answer.post?.id) result.append(" ", h("a", { href: `/create?remix=${answer.post.id}`, text: t("check.remixIt") }));
+        }
       } catch (err) {
         result.textContent = err.status === 404 || err.status === 405 ? t("check.unavailable") : err.message;
       }

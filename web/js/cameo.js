@@ -10,7 +10,7 @@ export async function cameo(main, { navigate, params }) {
   const cleanup = [];
   main.append(h("h1", { text: t("cameo.title") }));
   let mine = null;
-  try { mine = (await api("GET", "/cameo")).cameo; } catch (err) { if (err.status !== 404) main.append(h("p", { class: "error", text: err.message })); }
+  try { const got = await api("GET", "/cameo"); mine = got.cameo || (got.id ? got : null); } catch (err) { if (err.status !== 404) main.append(h("p", { class: "error", text: err.message })); }
   if (!mine || params.get("reverify")) onboarding(main, cleanup);
   else await manage(main, mine, navigate);
   return () => cleanup.forEach((fn) => fn());

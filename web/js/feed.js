@@ -119,7 +119,7 @@ export async function feed(main, { params, navigate }) {
   }
 
   function capScreen(message) {
-    return h("section", { class: "slide limit", "aria-labelledby": "limit-title" },
+    return h("article", { class: "slide limit", "aria-labelledby": "limit-title" },
       h("div", { class: "limit-box stack" },
         h("h2", { id: "limit-title", text: t("feed.limitTitle") }),
         h("p", { text: message || t("feed.limitText") }),
@@ -128,7 +128,7 @@ export async function feed(main, { params, navigate }) {
   }
 
   function nudgeCard(text) {
-    return h("section", { class: "slide nudge", "aria-label": t("feed.nudgeTitle") },
+    return h("article", { class: "slide nudge", "aria-label": t("feed.nudgeTitle") },
       h("div", { class: "limit-box stack" },
         h("h2", { text: t("feed.nudgeTitle") }), h("p", { text: text }),
         h("a", { href: "/create", class: "button primary", text: t("feed.makeSomething") })));
@@ -162,7 +162,7 @@ export async function feed(main, { params, navigate }) {
       } else if (!pageToken) {
         ended = true;
         if (!list.querySelector(".slide")) status.textContent = t(tab === "following" ? "feed.emptyFollowing" : "feed.empty");
-        else list.append(h("p", { class: "slide end muted", text: t("feed.end") }));
+        else list.append(h("article", { class: "slide end muted", "aria-label": t("feed.end") }, h("p", { text: t("feed.end") })));
       } else if (!added && tab === "following") {
         loading = false;
         return more();
