@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   espeak-ng   # speaks the challenge digits for the identity liveness test fixtures
+  chromium    # tests/web and benchmarks/web_bench.py drive the web app in it (Playwright, /usr/bin/chromium)
 )
 
 missing=()
