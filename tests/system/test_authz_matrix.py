@@ -198,6 +198,16 @@ MATRIX = {
                                                    "U D D D D D D"),
     "generator.GeneratorService/CreateGeneration": (lambda P: ge.CreateGenerationRequest(
         prompt="a paper boat drifts down a gutter", seconds=4, idempotency_key=_key()), "U A A A A A U"),
+    # Takedown requests: filed through the gateway's public form only; worked by operators
+    # (admin scope or the `admin` service identity; the generator's own identity is refused).
+    "generator.TakedownService/FileTakedownRequest": (lambda P: ge.FileTakedownRequestRequest(
+        contact="someone@example.com", statement="this clip shows me without my consent", kind=1,
+        generation_id="gen_nosuch"), "U D D D D D D"),
+    "generator.TakedownService/ListTakedownRequests": (lambda P: ge.ListTakedownRequestsRequest(), "U D D D D D D"),
+    "generator.TakedownService/ApproveTakedownRequest": (lambda P: ge.ApproveTakedownRequestRequest(id="tdr_nosuch"),
+                                                          "U D D D D D D"),
+    "generator.TakedownService/RejectTakedownRequest": (lambda P: ge.RejectTakedownRequestRequest(
+        id="tdr_nosuch", reason="not shown"), "U D D D D D D"),
     "generator.PoolAdminService/ListPools": (lambda P: ge.ListPoolsRequest(), "U D D D D D A"),
     "generator.PoolAdminService/DrainPool": (lambda P: ge.DrainPoolRequest(pool_name="no-such-pool"),
                                              "U D D D D D N"),

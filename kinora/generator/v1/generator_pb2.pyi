@@ -33,6 +33,12 @@ class PoolState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     POOL_STATE_ACTIVE: _ClassVar[PoolState]
     POOL_STATE_DRAINING: _ClassVar[PoolState]
     POOL_STATE_DRAINED: _ClassVar[PoolState]
+
+class TakedownKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TAKEDOWN_KIND_UNSPECIFIED: _ClassVar[TakedownKind]
+    TAKEDOWN_KIND_LIKENESS: _ClassVar[TakedownKind]
+    TAKEDOWN_KIND_INTIMATE: _ClassVar[TakedownKind]
 GENERATION_STATUS_UNSPECIFIED: GenerationStatus
 GENERATION_STATUS_QUEUED: GenerationStatus
 GENERATION_STATUS_IN_PROGRESS: GenerationStatus
@@ -47,6 +53,9 @@ POOL_STATE_UNSPECIFIED: PoolState
 POOL_STATE_ACTIVE: PoolState
 POOL_STATE_DRAINING: PoolState
 POOL_STATE_DRAINED: PoolState
+TAKEDOWN_KIND_UNSPECIFIED: TakedownKind
+TAKEDOWN_KIND_LIKENESS: TakedownKind
+TAKEDOWN_KIND_INTIMATE: TakedownKind
 
 class MediaRef(_message.Message):
     __slots__ = ("variant", "content_type", "size_bytes", "sha256", "width", "height", "duration_ms")
@@ -363,3 +372,149 @@ class ResumePoolResponse(_message.Message):
     POOL_FIELD_NUMBER: _ClassVar[int]
     pool: Pool
     def __init__(self, pool: _Optional[_Union[Pool, _Mapping]] = ...) -> None: ...
+
+class ProbeFrame(_message.Message):
+    __slots__ = ("hashes",)
+    HASHES_FIELD_NUMBER: _ClassVar[int]
+    hashes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, hashes: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class TakedownTarget(_message.Message):
+    __slots__ = ("generation_id", "why", "via")
+    GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    WHY_FIELD_NUMBER: _ClassVar[int]
+    VIA_FIELD_NUMBER: _ClassVar[int]
+    generation_id: str
+    why: str
+    via: str
+    def __init__(self, generation_id: _Optional[str] = ..., why: _Optional[str] = ..., via: _Optional[str] = ...) -> None: ...
+
+class TakedownRequest(_message.Message):
+    __slots__ = ("id", "created_at", "contact", "statement", "kind", "generation_id", "link", "file_sha256", "file_kind", "has_watermark", "watermark_id", "status", "decided_by", "decided_at", "decision_reason", "completed_at", "targets", "removal_seconds", "probe_frames")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    FILE_SHA256_FIELD_NUMBER: _ClassVar[int]
+    FILE_KIND_FIELD_NUMBER: _ClassVar[int]
+    HAS_WATERMARK_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_REASON_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    REMOVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    created_at: _timestamp_pb2.Timestamp
+    contact: str
+    statement: str
+    kind: TakedownKind
+    generation_id: str
+    link: str
+    file_sha256: str
+    file_kind: str
+    has_watermark: bool
+    watermark_id: int
+    status: str
+    decided_by: str
+    decided_at: _timestamp_pb2.Timestamp
+    decision_reason: str
+    completed_at: _timestamp_pb2.Timestamp
+    targets: _containers.RepeatedCompositeFieldContainer[TakedownTarget]
+    removal_seconds: float
+    probe_frames: int
+    def __init__(self, id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., contact: _Optional[str] = ..., statement: _Optional[str] = ..., kind: _Optional[_Union[TakedownKind, str]] = ..., generation_id: _Optional[str] = ..., link: _Optional[str] = ..., file_sha256: _Optional[str] = ..., file_kind: _Optional[str] = ..., has_watermark: _Optional[bool] = ..., watermark_id: _Optional[int] = ..., status: _Optional[str] = ..., decided_by: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_reason: _Optional[str] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., targets: _Optional[_Iterable[_Union[TakedownTarget, _Mapping]]] = ..., removal_seconds: _Optional[float] = ..., probe_frames: _Optional[int] = ...) -> None: ...
+
+class TakedownAuditEntry(_message.Message):
+    __slots__ = ("at", "actor", "action", "detail")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    actor: str
+    action: str
+    detail: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class FileTakedownRequestRequest(_message.Message):
+    __slots__ = ("contact", "statement", "kind", "generation_id", "link", "file_sha256", "file_kind", "probe", "has_watermark", "watermark_id")
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    FILE_SHA256_FIELD_NUMBER: _ClassVar[int]
+    FILE_KIND_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FIELD_NUMBER: _ClassVar[int]
+    HAS_WATERMARK_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_ID_FIELD_NUMBER: _ClassVar[int]
+    contact: str
+    statement: str
+    kind: TakedownKind
+    generation_id: str
+    link: str
+    file_sha256: str
+    file_kind: str
+    probe: _containers.RepeatedCompositeFieldContainer[ProbeFrame]
+    has_watermark: bool
+    watermark_id: int
+    def __init__(self, contact: _Optional[str] = ..., statement: _Optional[str] = ..., kind: _Optional[_Union[TakedownKind, str]] = ..., generation_id: _Optional[str] = ..., link: _Optional[str] = ..., file_sha256: _Optional[str] = ..., file_kind: _Optional[str] = ..., probe: _Optional[_Iterable[_Union[ProbeFrame, _Mapping]]] = ..., has_watermark: _Optional[bool] = ..., watermark_id: _Optional[int] = ...) -> None: ...
+
+class FileTakedownRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: TakedownRequest
+    def __init__(self, request: _Optional[_Union[TakedownRequest, _Mapping]] = ...) -> None: ...
+
+class ListTakedownRequestsRequest(_message.Message):
+    __slots__ = ("status", "page_size", "after_id")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    page_size: int
+    after_id: str
+    def __init__(self, status: _Optional[str] = ..., page_size: _Optional[int] = ..., after_id: _Optional[str] = ...) -> None: ...
+
+class ListTakedownRequestsResponse(_message.Message):
+    __slots__ = ("requests", "has_more")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[TakedownRequest]
+    has_more: bool
+    def __init__(self, requests: _Optional[_Iterable[_Union[TakedownRequest, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class ApproveTakedownRequestRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ApproveTakedownRequestResponse(_message.Message):
+    __slots__ = ("request", "audit")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_FIELD_NUMBER: _ClassVar[int]
+    request: TakedownRequest
+    audit: _containers.RepeatedCompositeFieldContainer[TakedownAuditEntry]
+    def __init__(self, request: _Optional[_Union[TakedownRequest, _Mapping]] = ..., audit: _Optional[_Iterable[_Union[TakedownAuditEntry, _Mapping]]] = ...) -> None: ...
+
+class RejectTakedownRequestRequest(_message.Message):
+    __slots__ = ("id", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RejectTakedownRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: TakedownRequest
+    def __init__(self, request: _Optional[_Union[TakedownRequest, _Mapping]] = ...) -> None: ...

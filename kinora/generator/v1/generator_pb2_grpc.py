@@ -624,3 +624,215 @@ class PoolAdminService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class TakedownServiceStub:
+    """TakedownService: removal requests from anyone (the US TAKE IT DOWN Act's 48 hours).
+    FileTakedownRequest: the gateway service only (the public form). The rest: operators
+    (a user with the admin scope, or the `admin` service identity of `kinora admin`).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.FileTakedownRequest = channel.unary_unary(
+                '/kinora.generator.v1.TakedownService/FileTakedownRequest',
+                request_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.FileTakedownRequestRequest.SerializeToString,
+                response_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.FileTakedownRequestResponse.FromString,
+                _registered_method=True)
+        self.ListTakedownRequests = channel.unary_unary(
+                '/kinora.generator.v1.TakedownService/ListTakedownRequests',
+                request_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.ListTakedownRequestsRequest.SerializeToString,
+                response_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.ListTakedownRequestsResponse.FromString,
+                _registered_method=True)
+        self.ApproveTakedownRequest = channel.unary_unary(
+                '/kinora.generator.v1.TakedownService/ApproveTakedownRequest',
+                request_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.ApproveTakedownRequestRequest.SerializeToString,
+                response_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.ApproveTakedownRequestResponse.FromString,
+                _registered_method=True)
+        self.RejectTakedownRequest = channel.unary_unary(
+                '/kinora.generator.v1.TakedownService/RejectTakedownRequest',
+                request_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.RejectTakedownRequestRequest.SerializeToString,
+                response_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.RejectTakedownRequestResponse.FromString,
+                _registered_method=True)
+
+
+class TakedownServiceServicer:
+    """TakedownService: removal requests from anyone (the US TAKE IT DOWN Act's 48 hours).
+    FileTakedownRequest: the gateway service only (the public form). The rest: operators
+    (a user with the admin scope, or the `admin` service identity of `kinora admin`).
+    """
+
+    def FileTakedownRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTakedownRequests(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveTakedownRequest(self, request, context):
+        """Removes the clip, its copies, remixes, extensions and clips made from its frames;
+        blocks its frames as new inputs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectTakedownRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TakedownServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'FileTakedownRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileTakedownRequest,
+                    request_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.FileTakedownRequestRequest.FromString,
+                    response_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.FileTakedownRequestResponse.SerializeToString,
+            ),
+            'ListTakedownRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTakedownRequests,
+                    request_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.ListTakedownRequestsRequest.FromString,
+                    response_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.ListTakedownRequestsResponse.SerializeToString,
+            ),
+            'ApproveTakedownRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveTakedownRequest,
+                    request_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.ApproveTakedownRequestRequest.FromString,
+                    response_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.ApproveTakedownRequestResponse.SerializeToString,
+            ),
+            'RejectTakedownRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectTakedownRequest,
+                    request_deserializer=kinora_dot_generator_dot_v1_dot_generator__pb2.RejectTakedownRequestRequest.FromString,
+                    response_serializer=kinora_dot_generator_dot_v1_dot_generator__pb2.RejectTakedownRequestResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'kinora.generator.v1.TakedownService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('kinora.generator.v1.TakedownService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TakedownService:
+    """TakedownService: removal requests from anyone (the US TAKE IT DOWN Act's 48 hours).
+    FileTakedownRequest: the gateway service only (the public form). The rest: operators
+    (a user with the admin scope, or the `admin` service identity of `kinora admin`).
+    """
+
+    @staticmethod
+    def FileTakedownRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.generator.v1.TakedownService/FileTakedownRequest',
+            kinora_dot_generator_dot_v1_dot_generator__pb2.FileTakedownRequestRequest.SerializeToString,
+            kinora_dot_generator_dot_v1_dot_generator__pb2.FileTakedownRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTakedownRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.generator.v1.TakedownService/ListTakedownRequests',
+            kinora_dot_generator_dot_v1_dot_generator__pb2.ListTakedownRequestsRequest.SerializeToString,
+            kinora_dot_generator_dot_v1_dot_generator__pb2.ListTakedownRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveTakedownRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.generator.v1.TakedownService/ApproveTakedownRequest',
+            kinora_dot_generator_dot_v1_dot_generator__pb2.ApproveTakedownRequestRequest.SerializeToString,
+            kinora_dot_generator_dot_v1_dot_generator__pb2.ApproveTakedownRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectTakedownRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.generator.v1.TakedownService/RejectTakedownRequest',
+            kinora_dot_generator_dot_v1_dot_generator__pb2.RejectTakedownRequestRequest.SerializeToString,
+            kinora_dot_generator_dot_v1_dot_generator__pb2.RejectTakedownRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
