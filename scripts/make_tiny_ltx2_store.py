@@ -42,6 +42,7 @@ TINY_MANIFEST = {
     "guidance_scale": 1.0,
     "distilled": False,
     "max_sequence_length": 16,
+    "stg_blocks": [1],  # of its 2 transformer blocks
 }
 
 

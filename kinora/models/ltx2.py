@@ -210,11 +210,35 @@ class Ltx2Model:
         return Plan(width, height, num_frames, frames, crop_width, crop_height, len(sigmas), sigmas)
 
     def _guidance(self) -> dict[str, float]:
+        """Guidance as configured (the report shows these)."""
         if self.distilled:
             # The distilled checkpoint is trained for one model pass per step.
             return {"guidance_scale": 1.0, "audio_guidance_scale": 1.0, "stg_scale": 0.0, "audio_stg_scale": 0.0,
                     "modality_scale": 1.0, "audio_modality_scale": 1.0, **self.manifest.guidance}
-        return dict(self.manifest.guidance)
+        return {**self.manifest.preset_guidance, **self.manifest.guidance}
+
+    def _pipeline_guidance(self) -> dict:
+        """Guidance as the pipeline must receive it. LTX2Pipeline reads each audio value as
+        `audio_x or x`, so an audio value of 0 would silently become the video one (audio
+        STG on although the manifest turned it off); a value of 1e-30 is 0 in effect
+        (the term it weights is O(1), far below float32 resolution) and survives the `or`."""
+        kwargs: dict = dict(self._guidance())
+        for key in ("audio_guidance_scale", "audio_stg_scale", "audio_modality_scale", "audio_guidance_rescale"):
+            if key in kwargs and kwargs[key] == 0:
+                kwargs[key] = _EFFECTIVELY_ZERO
+        if self.manifest.use_cross_timestep is not None:
+            kwargs["use_cross_timestep"] = self.manifest.use_cross_timestep
+        if self.manifest.stg_blocks is not None:
+            kwargs["spatio_temporal_guidance_blocks"] = list(self.manifest.stg_blocks)
+        return kwargs
+
+    @property
+    def negative_prompt(self) -> str:
+        if self.manifest.negative_prompt is not None:
+            return self.manifest.negative_prompt
+        from diffusers.pipelines.ltx2.utils import DEFAULT_NEGATIVE_PROMPT
+
+        return DEFAULT_NEGATIVE_PROMPT
 
     # ------------------------------------------------------------------ generate
     def generate(self, request: ModelRequest, progress, cancelled) -> ModelResult:
@@ -247,6 +271,10 @@ class Ltx2Model:
             "distilled": self.distilled,
             "sigmas": plan.sigmas,
             "guidance": self._guidance(),
+            "use_cross_timestep": self.manifest.use_cross_timestep,
+            "stg_blocks": None if self.manifest.stg_blocks is None else list(self.manifest.stg_blocks),
+            "negative_prompt": "reference default" if self.manifest.negative_prompt is None else (
+                "manifest" if self.manifest.negative_prompt else "none"),
             "generated_size": [plan.gen_width, plan.gen_height],
             "output_size": [request.width, request.height],
             "generated_frames": plan.num_frames,
@@ -315,11 +343,11 @@ class Ltx2Model:
             return {}
 
         kwargs = dict(
-            prompt=self._prompt(request), negative_prompt=self.manifest.negative_prompt or None,
+            prompt=self._prompt(request), negative_prompt=self.negative_prompt or None,
             width=plan.gen_width, height=plan.gen_height, num_frames=plan.num_frames, frame_rate=float(request.fps),
             num_inference_steps=plan.steps, sigmas=plan.sigmas, generator=generator,
             max_sequence_length=self.manifest.max_sequence_length, output_type="np", return_dict=False,
-            callback_on_step_end=on_step, **self._guidance(),
+            callback_on_step_end=on_step, **self._pipeline_guidance(),
         )
         if image is not None:
             kwargs["image"] = _start_frame(image, plan)
@@ -370,6 +398,9 @@ def _share(cls, pipe, **replace):
     wanted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     components = {name: component for name, component in pipe.components.items() if name in wanted}
     return cls(**{**components, **replace})
+
+
+_EFFECTIVELY_ZERO = 1e-30
 
 
 class ScheduleError(ModelInputError):

@@ -34,9 +34,25 @@ COMPONENTS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "scheduler": ("diffusers", ("FlowMatchEulerDiscreteScheduler",), None),
 }
 _SAFETENSORS_DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16", "F64": "float64"}
-_MANIFEST_KEYS = {"format", "variant", "pipeline", "dtype", "resolution_scale", "steps", "distilled", "guidance_scale",
-                  "audio_guidance_scale", "stg_scale", "audio_stg_scale", "modality_scale", "audio_modality_scale",
-                  "guidance_rescale", "negative_prompt", "max_sequence_length", "image_crf"}
+GUIDANCE_KEYS = ("guidance_scale", "audio_guidance_scale", "stg_scale", "audio_stg_scale", "modality_scale",
+                 "audio_modality_scale", "guidance_rescale", "audio_guidance_rescale")
+_MANIFEST_KEYS = {"format", "variant", "pipeline", "dtype", "resolution_scale", "steps", "distilled", "negative_prompt",
+                  "max_sequence_length", "image_crf", "use_cross_timestep", "stg_blocks", *GUIDANCE_KEYS}
+
+# What differs between the released checkpoints, applied by `variant` (manifest keys win).
+# From diffusers 0.42's LTX2Pipeline documentation: LTX-2.0 computes cross-modal
+# attention modulation from its own timestep (use_cross_timestep false) and takes STG at
+# block 29; LTX-2.3 uses the other modality's sigma, STG at block 28, and is tuned for
+# CFG 3 (video) / 7 (audio), STG 1, modality guidance 3 and rescale 0.7. LTX-2.0's
+# guidance is left at the pipeline's defaults (the same values), its vocoder makes 24 kHz,
+# LTX-2.3's (with bandwidth extension) 48 kHz.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "ltx-2": {"use_cross_timestep": False, "stg_blocks": (29,)},
+    "ltx-2.3": {"use_cross_timestep": True, "stg_blocks": (28,),
+                "guidance": {"guidance_scale": 3.0, "audio_guidance_scale": 7.0, "stg_scale": 1.0, "audio_stg_scale": 1.0,
+                             "modality_scale": 3.0, "audio_modality_scale": 3.0, "guidance_rescale": 0.7,
+                             "audio_guidance_rescale": 0.7}},
+}
 
 
 class StoreError(Exception):
@@ -57,11 +73,17 @@ class Manifest:
     steps: int = 40
     distilled: bool = False
     max_sequence_length: int = 1024
-    negative_prompt: str = ""
+    # None: LTX-2's reference negative prompt (diffusers DEFAULT_NEGATIVE_PROMPT); "" for none.
+    negative_prompt: str | None = None
     image_crf: int | None = None
-    # Passed to the pipeline as given (guidance_scale, stg_scale, ...); empty means
-    # the pipeline's own defaults, which suit the full (non-distilled) model.
+    # Guidance the manifest sets itself (guidance_scale, stg_scale, ...), passed as given.
     guidance: dict[str, float] = field(default_factory=dict)
+    # The variant's preset guidance (VARIANTS), used under `guidance` for the full model
+    # only (the distilled checkpoint runs one pass per step, guidance off).
+    preset_guidance: dict[str, float] = field(default_factory=dict)
+    # None: the pipeline's default (True, LTX-2.3 behaviour) when the variant has no preset.
+    use_cross_timestep: bool | None = None
+    stg_blocks: tuple[int, ...] | None = None  # None: the pipeline's default, [28]
 
 
 @dataclass
@@ -96,24 +118,30 @@ def read_manifest(folder: Path) -> tuple[Manifest, list[str]]:
         "steps": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 200,
         "distilled": lambda v: isinstance(v, bool),
         "max_sequence_length": lambda v: isinstance(v, int) and v > 0,
-        "negative_prompt": lambda v: isinstance(v, str),
+        "negative_prompt": lambda v: v is None or isinstance(v, str),
         "image_crf": lambda v: v is None or isinstance(v, int) and 0 <= v <= 51,
+        "use_cross_timestep": lambda v: isinstance(v, bool),
+        "stg_blocks": lambda v: isinstance(v, list) and all(isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in v),
     }
     for key, valid in checks.items():
         if key in raw and not valid(raw[key]):
             problems.append(f"{MANIFEST}: {key}={raw[key]!r} is not valid")
-    guidance_keys = ("guidance_scale", "audio_guidance_scale", "stg_scale", "audio_stg_scale", "modality_scale",
-                     "audio_modality_scale", "guidance_rescale")
-    guidance = {k: raw[k] for k in guidance_keys if k in raw}
+    guidance = {k: raw[k] for k in GUIDANCE_KEYS if k in raw}
     for key, value in guidance.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             problems.append(f"{MANIFEST}: {key}={value!r} must be a number >= 0")
     if problems:
         return Manifest(), problems
     defaults = Manifest()
+    variant = str(raw.get("variant", defaults.variant))
+    preset = VARIANTS.get(variant, {})
+    blocks = raw.get("stg_blocks", preset.get("stg_blocks"))
     return Manifest(
         dtype=raw.get("dtype", defaults.dtype),
-        variant=str(raw.get("variant", defaults.variant)),
+        variant=variant,
+        use_cross_timestep=raw.get("use_cross_timestep", preset.get("use_cross_timestep")),
+        stg_blocks=None if blocks is None else tuple(blocks),
+        preset_guidance=dict(preset.get("guidance", {})),
         resolution_scale=float(raw.get("resolution_scale", defaults.resolution_scale)),
         steps=raw.get("steps", defaults.steps),
         distilled=raw.get("distilled", defaults.distilled),
@@ -287,11 +315,11 @@ def check_store(folder: str | Path, *, weights: bool = True) -> CheckReport:
             continue
         if weights:
             _check_weights(name, models[name], files, manifest.dtype, report, rename=library == "transformers")
-    _check_consistency(models, report)
+    _check_consistency(models, report, None if problems else manifest)
     return report
 
 
-def _check_consistency(models: dict[str, Any], report: CheckReport) -> None:
+def _check_consistency(models: dict[str, Any], report: CheckReport, manifest: Manifest | None = None) -> None:
     """Components must fit each other; a mixed-up store otherwise fails deep inside a run."""
     t, te, con, vae, avae, voc = (models.get(k) for k in ("transformer", "text_encoder", "connectors", "vae", "audio_vae", "vocoder"))
 
@@ -306,6 +334,11 @@ def _check_consistency(models: dict[str, Any], report: CheckReport) -> None:
                    f"connectors: caption_channels {con.config.caption_channels} != text encoder hidden size {text.hidden_size}")
             expect(con.config.text_proj_in_factor == text.num_hidden_layers + 1,
                    f"connectors: text_proj_in_factor {con.config.text_proj_in_factor} != text encoder layers + 1 ({text.num_hidden_layers + 1})")
+    if t is not None and manifest is not None:
+        blocks = manifest.stg_blocks or (28,)  # the pipeline's default
+        expect(max(blocks) < t.config.num_layers,
+               f"kinora-ltx2.json: stg_blocks {list(blocks)} (variant {manifest.variant!r}) name a block the transformer's "
+               f"{t.config.num_layers} layers do not have")
     if t is not None and vae is not None:
         want = vae.config.latent_channels * t.config.patch_size ** 2 * t.config.patch_size_t
         expect(t.config.in_channels == want, f"transformer: in_channels {t.config.in_channels} does not fit the video VAE latents ({want})")
