@@ -30,12 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.generator.v1 import events_pb2
 from kinora.runtime.db import transaction
-from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
+from kinora.media import fingerprint as perceptual
+from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.events import EventTables, emit
 from services.generator import metrics
 from services.generator.blobs import BlobStore
 from services.generator.likeness import LikenessGuard
-from services.generator.models import generations
+from services.generator.models import fingerprints, generations
 from services.generator.wakeup import notify_job_queued
 from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
 
@@ -178,6 +179,7 @@ class Generations:
             if existing is not None:
                 return existing, True
         source = await self._source(request.user_id, spec)
+        input_hash = await self._refuse_blocked(spec, source)
         cameos = await self.likeness.request_cameos(spec.cameo_ids, spec.image, source)
         if self.moderator is not None:
             verdict = await asyncio.to_thread(self.moderator.check, spec.prompt, bool(cameos.cameo_ids))
@@ -194,7 +196,7 @@ class Generations:
                                                  spec.size, request.quote_id)
         try:
             view = await asyncio.to_thread(self._insert, generation_id, request, spec, fingerprint, reservation,
-                                           cameos.cameo_ids)
+                                           cameos.cameo_ids, input_hash)
         except IntegrityError:
             # A concurrent retry with the same key won the insert; it holds the same reservation.
             existing = await asyncio.to_thread(self._existing, request.user_id, request.idempotency_key, fingerprint)
@@ -241,12 +243,28 @@ class Generations:
                                   "can be used", code)
         return row
 
+    async def _refuse_blocked(self, spec: ValidSpec, source) -> int | None:
+        """Frames of clips taken down after a takedown request can't come back as an
+        input image or through a remix/extension source. Returns the input's hash."""
+        from services.generator import takedowns  # noqa: PLC0415 - takedowns imports this module
+
+        image_hash = await asyncio.to_thread(perceptual.image_hash, spec.image) if spec.image else None
+
+        def check() -> bool:
+            with self.sessions() as session:
+                return ((image_hash is not None and takedowns.is_blocked(session, image_hash))
+                        or (source is not None and takedowns.blocked_generation(session, source.id)))
+        if await asyncio.to_thread(check):
+            raise PermissionDenied("this image or clip was removed from Kinora after a takedown request and can't "
+                                   "be used to make a video", "blocked_content")
+        return image_hash
+
     def _generation_row(self, generation_id: str):
         with self.sessions() as session:
             return session.execute(select(generations).where(generations.c.id == generation_id)).first()
 
     def _insert(self, generation_id: str, request: CreateRequest, spec: ValidSpec, fingerprint: str,
-                reservation: Reservation, cameo_ids: tuple[str, ...]) -> GenerationView:
+                reservation: Reservation, cameo_ids: tuple[str, ...], input_hash: int | None = None) -> GenerationView:
         image_key = ""
         if spec.image:
             image_key = f"{generation_id}/input"
@@ -265,6 +283,10 @@ class Generations:
                 fair_rank=fair_rank, reservation_id=reservation.id, billing_state="held",
                 hold_expires_at=reservation.expires_at, watermark_id=new_watermark_id(),
                 created_at=created, updated_at=created))
+            if input_hash is not None:
+                # Found again if a clip this image is a frame of is taken down.
+                session.execute(fingerprints.insert().values(generation_id=generation_id, kind="input", position=0,
+                                                             hash=input_hash))
             row = session.execute(select(generations).where(generations.c.id == generation_id)).one()
             emit_generation(session, self.tables, generation_id, stamp(events_pb2.GenerationRequested(
                 facts=facts(row), prompt=spec.prompt), created))
@@ -384,13 +406,15 @@ def cancel_row(session: Session, tables: EventTables, row, canceled_by: str, rea
     metrics.GENERATIONS.labels(row.model, "canceled").inc()
 
 
-def take_down(session: Session, tables: EventTables, blobs: BlobStore, generation_id: str, takedown_id: str) -> bool:
-    """Delete a generation's media after a cameo takedown; idempotent."""
+def take_down(session: Session, tables: EventTables, blobs: BlobStore, generation_id: str, takedown_id: str,
+              reason: str = "a cameo in this video was withdrawn") -> bool:
+    """Delete a generation's media after a cameo takedown or an approved takedown
+    request (services/generator/takedowns.py); idempotent."""
     row = session.execute(select(generations).where(generations.c.id == generation_id).with_for_update()).first()
     if row is None or row.taken_down:
         return False
     if row.status in ACTIVE:
-        cancel_row(session, tables, row, "system", "a cameo in this video was withdrawn")
+        cancel_row(session, tables, row, "system", reason)
     for key in blob_keys(row):
         blobs.delete(key)
     stamp_at = now()

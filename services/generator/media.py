@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kinora.generator.v1 import generator_pb2 as pb
-from kinora.media import thumbs
+from kinora.media import fingerprint, thumbs
 from kinora.media.c2pa_sign import ProvenanceSigner
 from kinora.media.probe import probe_mp4
 from services.generator.blobs import BlobStore
@@ -19,6 +19,7 @@ class BadModelOutput(Exception):
 @dataclass
 class StoredMedia:
     records: list[dict]
+    frame_hashes: list[int] = field(default_factory=list)  # the clip's perceptual fingerprint
 
     def refs(self) -> list[pb.MediaRef]:
         return [pb.MediaRef(variant=r["variant"], content_type=r["content_type"], size_bytes=r["size_bytes"],
@@ -46,7 +47,8 @@ def finish_media(mp4: bytes, *, generation_id: str, attempt: int, model: str, cr
                              "h264 with audio")
     signed = signer.sign_mp4(mp4, model=model, generation_id=generation_id,
                              creator_handle=creator_handle) if signer else mp4
-    thumbnail, sheet = thumbs.stills(mp4)
+    sampler = fingerprint.FrameSampler()
+    thumbnail, sheet = thumbs.stills(mp4, sampler)
     prefix = f"{generation_id}/a{attempt}"
     records = [
         _record(f"{prefix}/video.mp4", pb.MEDIA_VARIANT_VIDEO, "video/mp4", signed, facts.width, facts.height,
@@ -58,4 +60,4 @@ def finish_media(mp4: bytes, *, generation_id: str, attempt: int, model: str, cr
     ]
     for record, data in zip(records, (signed, thumbnail.jpeg, sheet.jpeg)):
         blobs.put(record["key"], data)
-    return StoredMedia(records)
+    return StoredMedia(records, sampler.hashes)

@@ -4,7 +4,7 @@ service is configured."""
 
 from __future__ import annotations
 
-from sqlalchemy import (false, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (false, Boolean, Column, DateTime, Float, Identity, Index, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, BigInteger, func)
 
 from kinora.runtime.events import define_event_tables
@@ -112,3 +112,61 @@ tables = define_event_tables(metadata)
 def outbox_rows():
     """The outbox table (for tests and tools that inspect emitted events)."""
     return tables.outbox
+
+# Perceptual fingerprints (kinora/media/fingerprint.py): a completed clip's frames
+# (kind "frame", position = sample index) and a generation's input image ("input",
+# position = assumed crop). Hamming search is a scan (bit_count in SQL): see docs/ops.md.
+fingerprints = Table(
+    "fingerprints", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("generation_id", String(40), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("hash", BigInteger, nullable=False),
+    Index("ix_fingerprints_generation", "generation_id", "kind"),
+)
+
+# Frames of taken-down clips: an input image within IMAGE_MAX_DISTANCE of one is refused.
+blocked_hashes = Table(
+    "blocked_hashes", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("hash", BigInteger, nullable=False),
+    Column("generation_id", String(40), nullable=False),
+    Column("request_id", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Takedown requests from anyone (the US TAKE IT DOWN Act's 48 hours), worked by operators.
+takedown_requests = Table(
+    "takedown_requests", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("contact", String(320), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("kind", String(16), nullable=False),  # likeness | intimate
+    Column("generation_id", String(40), nullable=False, server_default=""),
+    Column("link", Text, nullable=False, server_default=""),
+    Column("file_sha256", String(64), nullable=False, server_default=""),
+    Column("file_kind", String(8), nullable=False, server_default=""),  # video | image | ""
+    Column("probe_hashes", Text, nullable=False, server_default="[]"),  # JSON: per frame, hashes per assumed crop
+    Column("watermark_id", BigInteger, nullable=True),  # the invisible mark found in the file
+    Column("status", String(16), nullable=False),  # pending | approved | rejected | completed
+    Column("decided_by", String(80), nullable=False, server_default=""),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decision_reason", Text, nullable=False, server_default=""),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("targets", Text, nullable=False, server_default="[]"),  # JSON [{generation_id, why}]
+    Column("removal_seconds", Float, nullable=True),  # request -> every target removed
+    Index("ix_takedown_requests_status_created", "status", "created_at"),
+)
+
+takedown_audit = Table(
+    "takedown_audit", metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("request_id", String(40), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(32), nullable=False),  # filed | approved | removed | rejected | completed
+    Column("detail", Text, nullable=False, server_default=""),
+    Index("ix_takedown_audit_request", "request_id", "at"),
+)

@@ -28,7 +28,7 @@ from kinora.runtime.db import transaction
 from kinora.runtime.events import EventTables
 from services.generator import metrics
 from services.generator.domain import emit_generation, facts, now, stamp
-from services.generator.models import generations, pools, workers
+from services.generator.models import fingerprints, generations, pools, workers
 from services.generator.wakeup import notify_job_queued
 
 TIER_NAMES = {common_pb2.TIER_FREE: "free", common_pb2.TIER_PAID: "paid", common_pb2.TIER_PRO: "pro",
@@ -99,7 +99,7 @@ class JobQueue:
         return bool(changed)
 
     def complete(self, claim: Claim, media: list[dict], report: dict, compute_seconds: float,
-                 expires_at: datetime | None, media_refs) -> bool:
+                 expires_at: datetime | None, media_refs, frame_hashes: list[int] = ()) -> bool:
         """Record the result if the job is still this worker's; schedules the capture."""
         stamp_at = now()
         with transaction(self.sessions) as session:
@@ -110,6 +110,10 @@ class JobQueue:
                 lease_expires_at=None)).rowcount
             if not changed:
                 return False
+            if frame_hashes:
+                session.execute(fingerprints.insert(), [
+                    {"generation_id": claim.generation_id, "kind": "frame", "position": i, "hash": h}
+                    for i, h in enumerate(frame_hashes)])
             row = claim.row
             event = events_pb2.GenerationCompleted(
                 facts=facts(row), media=media_refs, compute_seconds=compute_seconds,

@@ -28,6 +28,8 @@ from services.generator.queue import JobQueue
 from services.generator.likeness import LikenessGuard
 from services.generator.remote import GrpcBilling, GrpcConsentChecker, GrpcFaceDirectory, GrpcFeedVisibility
 from services.generator.settings import GeneratorSettings
+from services.generator.takedown_rpc import TakedownServicer
+from services.generator.takedowns import Takedowns
 from services.generator.tokens import DownloadTokens
 from services.generator.validation import CreateRequest
 
@@ -293,6 +295,9 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
                          pb.DESCRIPTOR.services_by_name["GeneratorService"].full_name)
     ctx.app.add_servicer(pb_grpc.add_PoolAdminServiceServicer_to_server, PoolAdminServicer(admin),
                          pb.DESCRIPTOR.services_by_name["PoolAdminService"].full_name)
+    ctx.app.add_servicer(pb_grpc.add_TakedownServiceServicer_to_server,
+                         TakedownServicer(Takedowns(ctx.sessions, tables, blobs, ctx.wake_relay)),
+                         pb.DESCRIPTOR.services_by_name["TakedownService"].full_name)
 
     tasks: list[asyncio.Task] = []
 

@@ -294,7 +294,7 @@ class Worker:
         expires = now() + timedelta(days=ttl) if ttl else None
         report = dict(result.report)
         if await asyncio.to_thread(self.queue.complete, claim, stored.records, report, compute_s, expires,
-                                   stored.refs()):
+                                   stored.refs(), stored.frame_hashes):
             metrics.GENERATION_SECONDS.labels(row.model).observe(time.perf_counter() - claim.claimed_at)
             await self._settle(row.id)
         else:
