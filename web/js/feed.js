@@ -109,7 +109,7 @@ export async function feed(main, { params, navigate }) {
           why, soundButton),
         h("div", { class: "actions" },
           likeButton,
-          action("💬", "feed.comment", () => commentsDialog(post)),
+          action("✎", "feed.comment", () => commentsDialog(post)),
           action("⟲", "feed.remix", () => navigate(`/create?remix=${post.id}`)),
           action("↗", "feed.share", () => share(post)),
           action("−", "feed.seeLess", () => seeLess(post, slide)),
