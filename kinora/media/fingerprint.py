@@ -67,8 +67,8 @@ def phash(frame: np.ndarray) -> int:
 def centre_hash(frame: np.ndarray) -> int:
     """The stored hash: pHash of the frame's centre."""
     h, w = frame.shape[:2]
-    my, mx = int(round(h * CENTRE_MARGIN)), int(round(w * CENTRE_MARGIN))
-    return phash(frame[my:h - my, mx:w - mx])
+    return phash(frame[int(round(CENTRE_MARGIN * h)):int(round((1 - CENTRE_MARGIN) * h)),
+                       int(round(CENTRE_MARGIN * w)):int(round((1 - CENTRE_MARGIN) * w))])
 
 
 def _crops() -> list[tuple[float, float, float]]:
@@ -166,6 +166,11 @@ def decode_image(data: bytes) -> np.ndarray:
 
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert("L"))
+
+
+def image_hash(data: bytes) -> int:
+    """An input image's stored hash (its centre, as a clip's frames are stored)."""
+    return centre_hash(decode_image(data))
 
 
 def probe_image(data: bytes) -> list[int]:
