@@ -69,12 +69,17 @@ async function sessionCall(method, path, body) {
 /** On page load: the refresh cookie (if any) gives a fresh access token. */
 export async function restore() {
   if (!csrf()) { forget(); return null; }
-  try {
-    return adopt(await sessionCall("POST", "/refresh"));
-  } catch (err) {
-    forget();
-    return null;
-  }
+  // One tab at a time: refresh tokens rotate, and a spent one coming back ends the whole sign-in.
+  // The tab that waited sends the cookie the first one received.
+  const refresh = async () => {
+    try {
+      return adopt(await sessionCall("POST", "/refresh"));
+    } catch (err) {
+      forget();
+      return null;
+    }
+  };
+  return navigator.locks ? navigator.locks.request("kinora-refresh", refresh) : refresh();
 }
 
 export async function signIn(handle, password) {

@@ -63,6 +63,18 @@ export async function feed(main, { params, navigate }) {
     const video = h("video", { src: mediaUrl(post), poster: mediaUrl(post, "thumbnail") || false, muted: true, loop: true,
       playsInline: true, preload: list.children.length < 2 ? "auto" : "metadata", "aria-label": t("feed.clipBy", { handle: post.author_handle }) });
     video.defaultMuted = true;
+    // A signed URL lasts an hour: when one has expired, the post is fetched again for fresh ones.
+    video.addEventListener("error", async () => {
+      if (video.dataset.renewed) return;
+      video.dataset.renewed = "1";
+      try {
+        const fresh = (await api("GET", `/posts/${post.id}`)).post;
+        const at = video.currentTime;
+        video.src = mediaUrl(fresh);
+        video.currentTime = at;
+        if (slide.classList.contains("current")) video.play().catch(() => {});
+      } catch { /* taken down meanwhile: it stays stopped */ }
+    });
     video.setAttribute("muted", "");
     video.setAttribute("playsinline", "");
     const soundButton = h("button", { type: "button", class: "sound", "aria-pressed": String(sound), text: t(sound ? "feed.mute" : "feed.unmute") });
