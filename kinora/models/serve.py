@@ -155,6 +155,11 @@ async def _generate_one(model: VideoModel, registry: CancelRegistry, request):
                 yield _response("error", stage="failed", report={"code": event[1], "message": event[2]})
                 return
     finally:
+        if worker.is_alive():
+            # The stream ended before the model did (the caller went away, or Triton
+            # closed the stream): stop the model at its next check instead of finishing
+            # a clip nobody will receive while the GPU stays busy.
+            registry.cancel(request_id)
         await asyncio.to_thread(worker.join)
         registry.finish(request_id)
 
