@@ -43,6 +43,7 @@ SYNC_THRESHOLD = 7.0  # sync peak, in standard deviations of the correlation sur
 MAX_PAYLOAD = (1 << PAYLOAD_BITS) - 1
 CHASE_BITS = 8
 MAX_SPAN_FRAMES = 576  # 24 s at 24 fps
+MAX_PIXELS = 4096 * 4096  # largest frame a detector decodes
 
 
 def key_from_env(env=os.environ) -> str:
@@ -160,8 +161,9 @@ class Detection:
     bits: tuple[int, ...] = ()  # hard decisions on the coded bits at the best lock (before Chase/CRC)
 
 
-def luma_frames_from_video(data: bytes, max_frames: int = 48) -> list[np.ndarray]:
-    """Up to `max_frames` luma planes spread over the clip (float32)."""
+def luma_frames_from_video(data: bytes, max_frames: int = 48, max_pixels: int = MAX_PIXELS) -> list[np.ndarray]:
+    """Up to `max_frames` luma planes spread over the clip (float32). Refuses frames over
+    `max_pixels` before decoding any (an upload must not make the checker allocate gigabytes)."""
     import io
 
     import av
@@ -169,6 +171,8 @@ def luma_frames_from_video(data: bytes, max_frames: int = 48) -> list[np.ndarray
     frames: list[np.ndarray] = []
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
+        if stream.codec_context.width * stream.codec_context.height > max_pixels:
+            raise ValueError("frames too large to check")
         stream.thread_type = "AUTO"
         total = stream.frames or 0
         # spread over at most MAX_SPAN_FRAMES decoded frames: a long upload costs no more
@@ -181,11 +185,15 @@ def luma_frames_from_video(data: bytes, max_frames: int = 48) -> list[np.ndarray
     return frames
 
 
-def luma_from_image(data: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise ValueError("the image could not be decoded")
-    return image.astype(np.float32)
+def luma_from_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:  # reads the header only
+        if image.width * image.height > max_pixels:
+            raise ValueError("image too large to check")
+        return np.asarray(image.convert("L"), dtype=np.float32)
 
 
 def _residual(frames: Iterable[np.ndarray]) -> np.ndarray:

@@ -10,6 +10,7 @@ import json
 import uuid
 from pathlib import Path
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 from kinora.cli.main import app as cli
 from kinora.media import c2pa_sign
 from kinora.media.encode import encode_mp4
-from kinora.media.transcode import reencode, strip_metadata
+from kinora.media.transcode import decode_rgb, reencode, strip_metadata
 from services.gateway import provenance
 from services.gateway.ratelimit import Limit
 
@@ -70,6 +71,12 @@ async def test_a_reencoded_cropped_downscaled_clip_names_its_generation(platform
         assert both["layers"] == ["c2pa", "watermark"] and both["c2pa"]["state"] == "Trusted", both
         stripped = await check(client, strip_metadata(original))
         assert stripped["layers"] == ["watermark"] and stripped["generation_id"] == gid, stripped
+
+        # A still (a screenshot of one frame) carries the mark too.
+        frame = decode_rgb(original)[0][40]
+        png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))[1].tobytes()
+        still = await check(client, png, "still.png", "image/png")
+        assert still["layers"] == ["watermark"] and still["generation_id"] == gid, still
 
         # The CLI asks the same endpoint, signed in or not.
         (tmp_path / "copy.mp4").write_bytes(copy)
