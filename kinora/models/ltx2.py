@@ -184,7 +184,24 @@ class Ltx2Model:
             self.t2v.to(self.device)
         self._offloaded = None  # which pipeline currently owns the offload hooks
         self.load_seconds = time.monotonic() - started
+        self.warm_up_seconds: float | None = None
         self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """One short text-to-video run through every component (text encoder, transformer,
+        VAE decode, audio decoder, vocoder) before the server answers: CUDA context,
+        kernels and allocator are set up, and a store that loads but cannot run fails here,
+        not on a person's first clip. `kinora.models.serve` calls it before Triton starts,
+        so Triton's /v2/health/ready, the model pool's startup probe, waits for it."""
+        spatial = self.t2v.vae_spatial_compression_ratio
+        temporal = self.t2v.vae_temporal_compression_ratio
+        started = time.monotonic()
+        sigmas = sigma_schedule(self.schedule_config, 4 * 4 * 2, 2, False)
+        plan = Plan(4 * spatial, 4 * spatial, temporal + 1, temporal + 1, 4 * spatial, 4 * spatial, len(sigmas), sigmas)
+        request = ModelRequest(prompt="A calm lake at dawn.", seconds=4, width=plan.gen_width, height=plan.gen_height)
+        with self._lock:
+            self._run_pipeline(request, plan, None, lambda *_: None, lambda: False)
+        self.warm_up_seconds = round(time.monotonic() - started, 3)
 
     # ------------------------------------------------------------------ planning
     def plan(self, request: ModelRequest, resolution_scale: float | None = None, distilled: bool | None = None) -> Plan:
@@ -291,6 +308,7 @@ class Ltx2Model:
             "component_dtypes": self.component_dtypes,
             "cpu_offload": self.offload,
             "vae_decode": self.vae_decode,
+            "warm_up_s": self.warm_up_seconds,
             "timings_s": {"pipeline": round(denoise_s, 3), "encode": round(time.monotonic() - encode_started, 3)},
         }
         return ModelResult(mp4=mp4, thumbnail_jpeg=thumb, report=report)
