@@ -612,6 +612,26 @@ def test_stripe_keys_come_from_the_named_secret_for_billing_only():
         _render({"secrets": {"stripe": {"secretName": "kinora-stripe", "secretKey": "sk_live_inline"}}})
 
 
+def test_watermark_key_and_c2pa_trust_come_from_secrets_to_who_needs_them(release):
+    """Model servers draw the invisible mark, the gateway and generator read it: all with the key
+    from the Secret (the code's development key is public). The gateway gets the C2PA chain to
+    trust this deployment's manifests, never the signing key."""
+    secrets = release.merged["secrets"]
+    for doc in release.of("Deployment"):
+        name, role = doc["metadata"]["name"], doc["metadata"]["labels"]["kinora.dev/role"]
+        env = _env(_pod_spec(doc)["containers"][0])
+        if role in ("model-server", "gateway", "generator"):
+            assert env["KINORA_WATERMARK_KEY"]["valueFrom"]["secretKeyRef"] == {
+                "name": secrets["watermark"]["secretName"], "key": secrets["watermark"]["key"]}, name
+        else:
+            assert "KINORA_WATERMARK_KEY" not in env, name
+        if role == "gateway":
+            (trust,) = [v for v in _pod_spec(doc)["volumes"] if v["name"] == "c2pa-trust"]
+            assert [i["key"] for i in trust["secret"]["items"]] == [secrets["c2pa"]["certFile"]]
+            assert env["KINORA_C2PA_CERT_FILE"]["value"].endswith(secrets["c2pa"]["certFile"])
+            assert "KINORA_C2PA_KEY_FILE" not in env
+
+
 # --- service identity: certificates, Kafka users, the gateway's egress (issue 20 part 2) -----
 
 def _identity_of(doc: dict) -> str:

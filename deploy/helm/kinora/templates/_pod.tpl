@@ -97,6 +97,17 @@
 - name: KINORA_BLOB_DIR
   value: /var/lib/kinora/blobs
 {{- end }}
+{{- if or (eq $w.kind "modelServer") (eq $w.name "gateway") (eq $w.name "generator") }}
+{{- /* The invisible watermark's key: drawn by the models, read by the public check and takedowns. */}}
+- name: KINORA_WATERMARK_KEY
+  valueFrom: {secretKeyRef: {name: {{ $v.secrets.watermark.secretName }}, key: {{ $v.secrets.watermark.key }}}}
+{{- end }}
+{{- if eq $w.name "gateway" }}
+{{- /* The public provenance check trusts C2PA manifests chained to this deployment's root:
+       the signing chain alone is mounted, never the key. */}}
+- name: KINORA_C2PA_CERT_FILE
+  value: /var/run/kinora/c2pa-trust/{{ $v.secrets.c2pa.certFile }}
+{{- end }}
 {{- if $w.c2pa }}
 - name: KINORA_C2PA_KEY_FILE
   value: /var/run/kinora/c2pa/{{ $v.secrets.c2pa.keyFile }}
