@@ -122,9 +122,9 @@ export async function profile(main, { args }) {
   }
   try {
     const posts = (await api("GET", `/users/${encodeURIComponent(handle)}/posts?page_size=30`)).posts || [];
-    if (!posts.length) grid.append(h("p", { class: "muted", text: t("profile.noPosts") }));
+    if (!posts.length) grid.after(h("p", { class: "muted", text: t("profile.noPosts") }));
     for (const post of posts) grid.append(h("div", { role: "listitem" }, clipCard(post)));
-  } catch (err) { grid.append(h("p", { class: "error", text: err.message })); }
+  } catch (err) { grid.after(h("p", { class: "error", text: err.message })); }
 }
 
 // -- settings ----------------------------------------------------------------------------------

@@ -73,7 +73,9 @@ export async function create(main, { params, navigate }) {
 
   // Cameos: everyone findable, with whether I may use them (and why not).
   const chosen = new Set();
-  try {
+  // Loaded without holding up the form: its handlers are attached first (a click on a form with no
+  // handler yet would submit it natively).
+  (async () => { try {
     const [all, usable] = await Promise.all([api("GET", "/cameos?page_size=50"), api("GET", "/cameos?usable=true&page_size=50")]);
     const usableIds = new Set((usable.cameos || []).map((c) => c.id));
     const me = user();
@@ -97,7 +99,7 @@ export async function create(main, { params, navigate }) {
       }), { text: t("create.ask"), "aria-label": t("create.askNamed", { handle: cameo.owner_handle }), class: "small" });
       cameoBox.append(h("div", { class: "cameo-choice" }, h("label", { class: "check" }, box, h("span", { text: name })), why, ask));
     }
-  } catch (err) { cameoBox.append(h("p", { class: "error", text: err.message })); }
+  } catch (err) { cameoBox.append(h("p", { class: "error", text: err.message })); } })();
 
   // The model reads the style from the prompt (English words, whatever the app's language).
   const fullPrompt = () => (style.value ? `${prompt.value.trim()}, ${style.value} style` : prompt.value.trim());
