@@ -37,7 +37,7 @@ from kinora.models.contract import (
 from kinora.models.ltx2_store import Manifest, require_usable
 from kinora.runtime.settings import boolean, load_settings, setting
 
-OFFLOAD_MODES = ("none", "model", "sequential")
+OFFLOAD_MODES = ("none", "text_encoder", "model", "sequential")
 
 
 def _dtype_name(raw: str) -> str:
@@ -53,7 +53,7 @@ def _offload(raw: str) -> str:
     value = raw.strip().lower()
     value = {"true": "model", "1": "model", "yes": "model", "false": "none", "0": "none", "no": "none"}.get(value, value)
     if value not in OFFLOAD_MODES:
-        raise ValueError("expected none, model or sequential")
+        raise ValueError("expected none, text_encoder, model or sequential")
     return value
 
 
@@ -131,12 +131,15 @@ class Ltx2Model:
 
     name = "ltx2"
 
-    def __init__(self, settings: Ltx2Settings):
+    def __init__(self, settings: Ltx2Settings, pipeline=None, manifest: Manifest | None = None):
+        """Load the store `settings.store`; or, for scripts/ltx2_fullsize.py, serve an
+        already built `pipeline` (with its `manifest`) instead of loading one."""
         import torch
         from diffusers import DiffusionPipeline, LTX2ImageToVideoPipeline, LTX2Pipeline
 
         self.store = Path(settings.store)
-        self.manifest: Manifest = require_usable(self.store)
+        self.manifest: Manifest = manifest if pipeline is not None and manifest is not None else (
+            Manifest() if pipeline is not None else require_usable(self.store))
         self.dtype_name = settings.dtype or self.manifest.dtype
         self.device = _resolve_device(settings.device)
         self.offload = settings.cpu_offload
@@ -147,7 +150,7 @@ class Ltx2Model:
         self.resolution_scale = settings.resolution_scale or self.manifest.resolution_scale
         dtype = getattr(torch, self.dtype_name)
         started = time.monotonic()
-        pipe = DiffusionPipeline.from_pretrained(self.store, dtype=dtype, local_files_only=True)
+        pipe = pipeline or DiffusionPipeline.from_pretrained(self.store, dtype=dtype, local_files_only=True)
         if not isinstance(pipe, (LTX2Pipeline, LTX2ImageToVideoPipeline)):
             raise ValueError(f"{self.store} holds a {type(pipe).__name__}, not an LTX-2 pipeline")
         # Both pipelines are built on the very same modules. Not `from_pipe`: it ends with
@@ -178,10 +181,27 @@ class Ltx2Model:
         self.vae_decode = {"tiling": vae.use_tiling, "framewise": vae.use_framewise_decoding,
                            "tile_px": [vae.tile_sample_min_width, vae.tile_sample_min_height],
                            "tile_frames": vae.tile_sample_min_num_frames}
+        # Off only in scripts/ltx2_fullsize.py, whose random full-size weights may overflow.
+        self.check_finite = True
         self._active_cancel = None  # the running request's cancelled(), read by the stage hooks
         self.cancel_points = _install_cancel_points(self.t2v, self._check_cancel)
         if self.offload == "none":
             self.t2v.to(self.device)
+        elif self.offload == "text_encoder":
+            # The 12B Gemma text encoder (~24 GB in bf16) lives in host memory and visits the
+            # GPU for the prompt only (~1-2 s each way over PCIe): what lets the ~19B
+            # transformer, the VAEs and a 10 s 720p clip's activations fit on an 80 GB card.
+            for name, component in self.t2v.components.items():
+                if isinstance(component, torch.nn.Module) and name != "text_encoder":
+                    component.to(self.device)
+            encoder = self.t2v.text_encoder.to("cpu")
+            encoder.register_forward_pre_hook(lambda module, _args: module.to(self.device))
+
+            def back_to_host(module, _args, _output):
+                module.to("cpu")
+                torch.cuda.empty_cache()
+
+            encoder.register_forward_hook(back_to_host)
         self._offloaded = None  # which pipeline currently owns the offload hooks
         self.load_seconds = time.monotonic() - started
         self.warm_up_seconds: float | None = None
@@ -342,18 +362,18 @@ class Ltx2Model:
         import torch
 
         pipe = self.i2v if image is not None else self.t2v
-        if self.offload != "none" and self._offloaded is not pipe:
+        if self.offload in ("model", "sequential") and self._offloaded is not pipe:
             # Offload hooks belong to one pipeline object; move them to the one in use.
             if self.offload == "model":
                 pipe.enable_model_cpu_offload(device=self.device)
             else:
                 pipe.enable_sequential_cpu_offload(device=self.device)
             self._offloaded = pipe
-        generator_device = "cpu" if self.offload != "none" else self.device
+        generator_device = "cpu" if self.offload in ("model", "sequential") else self.device
         generator = torch.Generator(generator_device).manual_seed(request.seed)
 
         def on_step(_pipe, step, _timestep, tensors):
-            if not bool(torch.isfinite(tensors["latents"]).all()):
+            if self.check_finite and not bool(torch.isfinite(tensors["latents"]).all()):
                 # A NaN never heals: stop now rather than decode a black clip as a success.
                 raise ModelOutputError(f"the video latents became NaN or infinite at denoising step {step + 1} of "
                                        f"{plan.steps}; no clip was made")
@@ -392,7 +412,7 @@ class Ltx2Model:
             # clean-up: offload hooks would keep models on the GPU and the allocator
             # would keep the failed run's blocks, so the next request would fail too.
             self._release(pipe)
-        if not (np.isfinite(video).all() and np.isfinite(audio).all()):
+        if self.check_finite and not (np.isfinite(video).all() and np.isfinite(audio).all()):
             bad = "frames" if not np.isfinite(video).all() else "audio"
             raise ModelOutputError(f"the decoded {bad} contain NaN or infinite values; no clip was made")
         rate = int(pipe.vocoder.config.output_sampling_rate)
