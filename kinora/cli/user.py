@@ -109,6 +109,9 @@ def register(app: typer.Typer) -> None:
 
     admin = typer.Typer(help="operator commands on the local stack")
     app.add_typer(admin, name="admin")
+    from kinora.cli import takedowns
+
+    takedowns.register(admin)
 
     @admin.command("invite")
     def admin_invite(json_out: bool = JSON):

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 
 from kinora.runtime.egress import Egress, EgressPolicy
-from services.gateway import errors, media, payment_webhooks, provenance, rest, session, videos, web, webhooks
+from services.gateway import (errors, media, payment_webhooks, provenance, rest, session, takedowns, videos, web,
+                             webhooks)
 from services.gateway.bodylimit import BodyLimitMiddleware, BodyLimits
 from services.gateway.core import Gateway
 from services.gateway.settings import GatewaySettings
@@ -82,6 +83,7 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     app.include_router(session.router)
     app.include_router(media.router)
     app.include_router(provenance.router)
+    app.include_router(takedowns.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz():

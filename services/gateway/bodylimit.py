@@ -36,6 +36,7 @@ _UPLOAD_ROUTES = (
     ("POST", re.compile(r"/api/v1/generations"), "image"),
     ("POST", re.compile(r"/v1/videos"), "image"),
     ("POST", re.compile(r"/api/v1/provenance/check"), "video"),  # a clip or a still to check
+    ("POST", re.compile(r"/api/v1/takedown-requests"), "video"),  # the clip (or a frame) to take down
 )
 
 

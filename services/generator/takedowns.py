@@ -226,6 +226,12 @@ def find_targets(session: Session, row) -> list[dict]:
     found: dict[str, dict] = {}
 
     def add(gid: str, why: str, via: str = "") -> bool:
+        if gid in found:
+            if why not in found[gid]["why"].split("+"):
+                found[gid]["why"] += "+" + why  # found more than one way: say so
+                if via and not found[gid]["via"]:
+                    found[gid]["via"] = via
+            return False
         if gid and gid not in found and len(found) < MAX_TARGETS:
             found[gid] = {"generation_id": gid, "why": why, "via": via}
             return True
