@@ -361,6 +361,13 @@ def test_french_with_a_french_browser(stack, browser, world):
     assert page.evaluate("document.documentElement.lang") == "fr"
     page.get_by_role("button", name="Se connecter").wait_for()
     screen(page, world, "signin-fr")
+    # Keyboard only: Tab from the top reaches the fields and the button, in order, by their names.
+    page.locator("body").focus()
+    names = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        names.append(page.evaluate("() => { const e = document.activeElement; return e.labels?.[0]?.innerText?.split('\\n')[0] || e.innerText || e.getAttribute('aria-label') || ''; }").strip())
+    assert names.index("Identifiant") < names.index("Mot de passe") < names.index("Se connecter"), names
     page.get_by_role("link", name="S'inscrire").click()
     page.get_by_role("heading", name="Rejoindre Kinora").wait_for()
     page.get_by_label("Code d'invitation").wait_for()
