@@ -195,12 +195,15 @@ class Ltx2Model:
                 if isinstance(component, torch.nn.Module) and name != "text_encoder":
                     component.to(self.device)
             encoder = self.t2v.text_encoder.to("cpu")
-            encoder.register_forward_pre_hook(lambda module, _args: module.to(self.device))
 
-            def back_to_host(module, _args, _output):
+            def to_gpu(module, _args) -> None:  # a pre-hook that returned something would replace the inputs
+                module.to(self.device)
+
+            def back_to_host(module, _args, _output) -> None:
                 module.to("cpu")
                 torch.cuda.empty_cache()
 
+            encoder.register_forward_pre_hook(to_gpu)
             encoder.register_forward_hook(back_to_host)
         self._offloaded = None  # which pipeline currently owns the offload hooks
         self.load_seconds = time.monotonic() - started
