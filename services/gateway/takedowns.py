@@ -104,7 +104,20 @@ def _stub(request: Request) -> generator_pb2_grpc.TakedownServiceStub:
     return stub
 
 
-@router.post("/takedown-requests", status_code=202, response_model=TakedownAccepted)
+_FORM = {"type": "object", "required": ["contact", "statement", "kind"], "properties": {
+    "file": {"type": "string", "format": "binary", "description": "the clip or a frame of it"},
+    "generation_id": {"type": "string"}, "link": {"type": "string", "description": "a post or video address here"},
+    "contact": {"type": "string", "format": "email"},
+    "statement": {"type": "string", "minLength": STATEMENT_MIN, "maxLength": STATEMENT_MAX},
+    "kind": {"type": "string", "enum": list(KINDS)}}}
+
+
+@router.post("/takedown-requests", status_code=202, response_model=TakedownAccepted,
+             responses={400: {"description": "bad input (the error's code names the field)"},
+                        415: {"description": "the file is not a video or image"}},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "multipart/form-data": {"schema": _FORM},
+                 "application/x-www-form-urlencoded": {"schema": _FORM}}}})
 async def file_takedown_request(request: Request, address: str = Depends(anonymous)):
     """Ask for a clip to be removed, without an account. Multipart (or, without a file,
     URL-encoded) fields: `contact` (an
