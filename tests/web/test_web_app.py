@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -222,6 +223,8 @@ def test_create_with_the_cameo_plays_and_publishes(stack, world):
     page.get_by_role("checkbox", name=f"Me (@{alice})").check()
     make_clip(page, "A person waves at the camera on a sunny beach and says hello")
     screen(page, world, "create-ready", full_page=True)
+    src = page.eval_on_selector("video.result-clip", "v => v.currentSrc")
+    world["clip_bytes"] = page.context.request.get(src).body()  # for /check later
     page.get_by_label("Caption").fill("Hello from the beach")
     page.get_by_role("button", name="Publish").click()
     page.wait_for_url(f"**/u/{alice}")
@@ -373,7 +376,20 @@ def test_french_with_a_french_browser(stack, browser, world):
     page.get_by_label("Code d'invitation").wait_for()
     page.goto(f"{base(stack)}/check")
     page.get_by_role("heading", name="Vérifier une vidéo").wait_for()
+    page.get_by_label("Vidéo ou image").set_input_files(
+        files=[{"name": "clip.mp4", "mimeType": "video/mp4", "buffer": world["clip_bytes"]}])
+    page.get_by_role("button", name="Vérifier").click()
+    verdict = page.locator("form [role=status]")
+    verdict.filter(has_text=re.compile(r"^Fait sur Kinora")).wait_for(timeout=90_000)
+    assert "filigrane invisible" in verdict.inner_text() or "C2PA" in verdict.inner_text(), verdict.inner_text()
     screen(page, world, "check-fr")
+    # The service worker keeps the shell: offline, the app still opens.
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.get_by_role("heading", name="Vérifier une vidéo").wait_for()
+    context.set_offline(True)
+    page.goto(f"{base(stack)}/signin")
+    page.get_by_role("heading", name="Connexion").wait_for()
     context.close()
 
 
