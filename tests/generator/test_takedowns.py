@@ -136,6 +136,13 @@ def test_approval_removes_clip_copies_remixes_and_frame_inputs(store):
     with pytest.raises(FailedPrecondition):
         takedowns.approve(request.id, "ops@kinora")
 
+    # A clip whose frames are blocked can't be a remix or extension source either.
+    from services.generator.takedowns import blocked_generation
+
+    add_generation(sessions, blobs, "gen_lookalike", alice[: 48])
+    with sessions() as s:
+        assert blocked_generation(s, "gen_lookalike") and not blocked_generation(s, "gen_dave")
+
 
 def test_request_for_an_unrelated_clip_leaves_others(store):
     takedowns, sessions, blobs = store
