@@ -186,11 +186,16 @@ async function manage(main, mine, navigate) {
   }));
 
   const approvals = h("ul", { class: "list" });
+  // Handles typed here, by user id: cameo learns new accounts' handles from identity's events a
+  // moment later, and until then an approval carries only the user id.
+  const known = new Map();
   const loadApprovals = async () => {
     clear(approvals);
     const items = (await api("GET", "/cameo/approvals?page_size=50")).approvals || [];
     if (!items.length) approvals.append(h("li", { class: "muted", text: t("cameo.noApprovals") }));
     for (const a of items) {
+      a.user_handle = a.user_handle || known.get(a.user_id) || "";
+      if (!a.user_handle) continue;
       const status = enumName(a.status, "APPROVAL_STATUS_");
       const row = h("li", { class: "row spread" }, h("span", {}, `@${a.user_handle} `, h("span", { class: "badge", text: t(`approval.${status}`) }),
         a.message ? h("span", { class: "muted", text: ` “${a.message}”` }) : null));
@@ -277,7 +282,9 @@ async function manage(main, mine, navigate) {
       h("span", { class: "badge", text: t("profile.verified") })),
     section("cameo.policy", field("cameo.whoMayUse", policy, maxPolicy && maxPolicy !== "everyone" ? "cameo.guardianCap" : null)),
     section("cameo.approvals", handleForm("cameo.approveHandle", "cameo.approve", async (handle) => {
-      await api("POST", "/cameo/approvals", { handle }); await loadApprovals();
+      const made = await api("POST", "/cameo/approvals", { handle });
+      if (made.approval?.user_id) known.set(made.approval.user_id, handle);
+      await loadApprovals();
     }), approvals),
     section("cameo.revokeTitle", h("p", { class: "hint", text: t("cameo.revokeHint") }), revokeForm),
     section("cameo.blocks", handleForm("cameo.blockHandle", "cameo.block", async (handle) => {
