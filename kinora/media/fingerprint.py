@@ -34,12 +34,12 @@ import av
 import cv2
 import numpy as np
 
-# Measured on 12 worldsim clips with different prompts (benchmarks/takedown_bench.py):
-# copies (CRF 28, 50% downscale, 10% crop, all three) lie within 10 bits frame by
-# frame (p95 8) and match with >= 0.88 of their frames; other clips, which share
-# backgrounds, reached 0.56 at most. A single frame against its own clip: 93% within
-# 4 bits at 4 samples a second; against other clips none within 4, 3% within 6.
-SAMPLES_PER_SECOND = 4
+# Measured on 12 worldsim clips with different prompts (benchmarks/takedown_request_bench.py,
+# BENCHMARKS.md): copies (CRF 28, 50% downscale, 10% crop, all three) lie within 10 bits
+# frame by frame (p95 8) and match with >= 0.84 of their frames; other clips, which share
+# backgrounds, reached 0.47 at most. A single frame against its own clip: 92% within 4 bits
+# at 8 samples a second (88% at 4); against other clips none within 4, 3% within 6.
+SAMPLES_PER_SECOND = 8
 CENTRE_MARGIN = 0.1
 HASH_SIDE = 32
 MAX_DISTANCE = 10  # bits (of 64) for a probe frame to count as a stored frame
