@@ -51,7 +51,7 @@ DEMO_ENV = {
     "KINORA_WORKER_SLOTS": "1",  # one job at a time, like one GPU, so the demo's jobs really queue
     "KINORA_METRICS_BASE_PORT": "0",  # free ports, so the demo runs beside a `kinora up`
 }
-TOTAL_STEPS = 16  # the stack's start and the 15 steps of the story
+TOTAL_STEPS = 17  # the stack's start and the 16 steps of the story
 TAKEDOWN_LIMIT_S = 2.0  # revocation to post hidden and media refused (the promise; issue 22)
 
 
@@ -401,6 +401,13 @@ class Demo:
         return (f"post hidden {post_s:.2f} s and video refused ({self.facts['media_refusal']}) {media_s:.2f} s "
                 f"after the revocation (limit {TAKEDOWN_LIMIT_S:.0f} s)")
 
+    def web_screens(self) -> str:
+        from kinora.cli import web_tour
+
+        base = str(self.api.http.base_url).rstrip("/")
+        shots = web_tour.screenshots(base, self.alice.handle, PASSWORD, self.out / "web")
+        return f"@alice's {', '.join(p.stem for p in shots)} in {self.out / 'web'}; the app is at {base}/"
+
 
 class _Abort(Exception):
     """A step failed; the rest of the story depends on it."""
@@ -410,7 +417,9 @@ def _when(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
 
 
-def run_demo(home: Path, out: Path | None = None) -> int:
+def run_demo(home: Path, out: Path | None = None, keep: bool = False) -> int:
+    """The story on a fresh local stack. With `keep`, the stack (and Kinora Web) keeps
+    running after a successful story until Ctrl-C."""
     console = Console(soft_wrap=True)
     out = (out or Path("out")).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -453,6 +462,7 @@ def run_demo(home: Path, out: Path | None = None) -> int:
             ("bob generates a 10 s clip featuring alice", demo.bob_generates),
             ("bob publishes it", demo.publish),
             ("alice sees it: appearances, notifications, feed", demo.alice_sees_it),
+            ("Kinora Web: alice's screens, photographed", demo.web_screens),
             ("alice remixes it; bob queues a free clip", demo.remix_and_demand),
             ("high demand: bob's free allowance runs out", demo.allowance_runs_out),
             ("bob buys credits", demo.buy_credits),
@@ -466,6 +476,10 @@ def run_demo(home: Path, out: Path | None = None) -> int:
         for name, action in story:
             with step(name) as note:
                 note["detail"] = action()
+        if keep and len(steps) == TOTAL_STEPS:
+            console.print(f"\n[bold]Kinora Web[/bold]: {state.gateway_url}/ (sign in as alice or bob, password "
+                          f"{PASSWORD!r}); Ctrl-C stops the stack", highlight=False)
+            _wait_for_interrupt()
     except _Abort:
         pass
     finally:
@@ -476,6 +490,14 @@ def run_demo(home: Path, out: Path | None = None) -> int:
     return 0 if len(steps) == TOTAL_STEPS and all(s.ok for s in steps) else 1
 
 
+def _wait_for_interrupt() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
 def _summary(console: Console, steps: list[Step], total_s: float, out: Path) -> None:
     console.print("\n[bold]Summary[/bold]")
     for s in steps:
@@ -484,3 +506,4 @@ def _summary(console: Console, steps: list[Step], total_s: float, out: Path) -> 
     clips = sorted(p.name for p in out.glob("*.mp4"))
     console.print(f"{passed}/{TOTAL_STEPS} steps passed in {total_s:.0f} s; clips in {out}: {', '.join(clips) or 'none'}",
                   highlight=False)
+    console.print("`kinora demo --keep` leaves the stack and Kinora Web running after the story", highlight=False)

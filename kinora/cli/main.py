@@ -73,11 +73,11 @@ def status(json_out: bool = typer.Option(False, "--json", help="print one JSON d
 
 
 @app.command()
-def demo():
+def demo(keep: bool = typer.Option(False, "--keep", help="leave the stack and Kinora Web running afterwards")):
     """The platform's main job on embedded defaults."""
     from kinora.cli.demo import run_demo
 
-    sys.exit(run_demo(kinora_home()))
+    sys.exit(run_demo(kinora_home(), keep=keep))
 
 
 def _register_optional() -> None:
