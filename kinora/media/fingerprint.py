@@ -36,14 +36,16 @@ import numpy as np
 
 # Measured on 12 worldsim clips with different prompts (benchmarks/takedown_request_bench.py,
 # BENCHMARKS.md): copies (CRF 28, 50% downscale, 10% crop, all three) lie within 10 bits
-# frame by frame (p95 8) and match with >= 0.84 of their frames; other clips, which share
-# backgrounds, reached 0.47 at most. A single frame against its own clip: 92% within 4 bits
-# at 8 samples a second (88% at 4); against other clips none within 4, 3% within 6.
+# frame by frame (p95 8) and match with >= 0.78 of their frames; other clips, which share
+# backgrounds, reached 0.50 at most: the threshold sits between. A single frame against its
+# own clip: 92% within 4 bits at 8 samples a second (88% at 4); against other clips none
+# within 4 (closest 8 here; 3% within 6 in an earlier run).
 SAMPLES_PER_SECOND = 8
 CENTRE_MARGIN = 0.1
 HASH_SIDE = 32
+WORK_SIDE = 160  # px, the short side a frame is reduced to before any hash
 MAX_DISTANCE = 10  # bits (of 64) for a probe frame to count as a stored frame
-MATCH_FRACTION = 0.75  # of the probe's frames, at one time offset
+MATCH_FRACTION = 0.65  # of the probe's frames, at one time offset
 IMAGE_MAX_DISTANCE = 4  # one image against a clip's frames (no time order to lean on)
 OFFSET_SLACK = 1  # samples either side of the voted offset
 
@@ -64,8 +66,20 @@ def phash(frame: np.ndarray) -> int:
     return _signed(value)
 
 
+def _small(frame: np.ndarray) -> np.ndarray:
+    """The frame reduced by a whole factor to WORK_SIDE..2*WORK_SIDE px on its short side
+    (area average; a whole factor is OpenCV's fast path, ~1 ms for 720x1280): every hash is
+    taken from this, so each assumed crop costs a small resize instead of a full-frame one."""
+    h, w = frame.shape[:2]
+    k = min(h, w) // WORK_SIDE
+    if k <= 1:
+        return frame
+    return cv2.resize(frame, (w // k, h // k), interpolation=cv2.INTER_AREA)
+
+
 def centre_hash(frame: np.ndarray) -> int:
     """The stored hash: pHash of the frame's centre."""
+    frame = _small(frame)
     h, w = frame.shape[:2]
     return phash(frame[int(round(CENTRE_MARGIN * h)):int(round((1 - CENTRE_MARGIN) * h)),
                        int(round(CENTRE_MARGIN * w)):int(round((1 - CENTRE_MARGIN) * w))])
@@ -85,6 +99,7 @@ PROBE_CROPS = _crops()
 def probe_hashes(frame: np.ndarray) -> list[int]:
     """The hash of the original's centre under each assumed crop of `frame` (index
     as PROBE_CROPS; index 0: not cropped, equal to centre_hash)."""
+    frame = _small(frame)
     h, w = frame.shape[:2]
     out = []
     for kept, ox, oy in PROBE_CROPS:
