@@ -51,21 +51,30 @@ class TakedownAccepted(BaseModel):
     next_steps: str
 
 
-def read_file(data: bytes, kind: str) -> tuple[list[list[int]], int | None]:
-    """(probe hashes per sampled frame, watermark id or None)."""
+def read_fingerprint(data: bytes, kind: str) -> list[list[int]]:
+    """Probe hashes per sampled frame (at most two minutes of video)."""
     if kind == "image":
         frame = fingerprint.decode_image(data)
         if frame.size > MAX_PIXELS:
             raise ValueError("image larger than 4096x4096")
-        probe = [fingerprint.probe_hashes(frame)]
-        mark = invisible_mark.detect([invisible_mark.luma_from_image(data)])
-    else:
-        frames = fingerprint.video_frames(data)
-        if frames[0].size > MAX_PIXELS:
-            raise ValueError("frames larger than 4096x4096")
-        probe = [fingerprint.probe_hashes(f) for f in frames[:fingerprint.SAMPLES_PER_SECOND * 120]]
-        mark = invisible_mark.detect(invisible_mark.luma_frames_from_video(data))
-    return probe, mark.payload
+        return [fingerprint.probe_hashes(frame)]
+    frames = fingerprint.video_frames(data)
+    if frames[0].size > MAX_PIXELS:
+        raise ValueError("frames larger than 4096x4096")
+    return [fingerprint.probe_hashes(f) for f in frames[:fingerprint.SAMPLES_PER_SECOND * 120]]
+
+
+def read_watermark(data: bytes, kind: str) -> int | None:
+    frames = ([invisible_mark.luma_from_image(data)] if kind == "image"
+              else invisible_mark.luma_frames_from_video(data))
+    return invisible_mark.detect(frames).payload if frames else None
+
+
+async def read_file(data: bytes, kind: str) -> tuple[list[list[int]], int | None]:
+    """(probe hashes, watermark id or None), the two reads side by side (each decodes what it needs)."""
+    probe, mark = await asyncio.gather(asyncio.to_thread(read_fingerprint, data, kind),
+                                       asyncio.to_thread(read_watermark, data, kind))
+    return probe, mark
 
 
 def _field(form, name: str) -> str:
@@ -159,7 +168,7 @@ async def file_takedown_request(request: Request, address: str = Depends(anonymo
                            "send an MP4, MOV or WebM video, or a PNG, JPEG or WebP image")
         async with _slots:
             try:
-                probe, mark = await asyncio.to_thread(read_file, data, file_kind)
+                probe, mark = await read_file(data, file_kind)
             except Exception as exc:  # noqa: BLE001 - whatever the decoder says, the file is unusable
                 raise ApiError(400, "undecodable_media", f"the {file_kind} could not be decoded") from exc
     linked = await resolve_link(request, link) if link else ""
