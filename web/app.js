@@ -8,6 +8,7 @@ const ROUTES = [
   { path: /^\/join\/?$/, module: "./js/account.js", view: "join", public: true, title: "nav.join" },
   { path: /^\/signin\/?$/, module: "./js/account.js", view: "signin", public: true, title: "nav.signin" },
   { path: /^\/check\/?$/, module: "./js/account.js", view: "check", public: true, title: "nav.check" },
+  { path: /^\/report\/?$/, module: "./js/account.js", view: "report", public: true, title: "nav.report" },
   { path: /^\/(feed)?\/?$/, module: "./js/feed.js", view: "feed", title: "nav.feed" },
   { path: /^\/create\/?$/, module: "./js/create.js", view: "create", title: "nav.create" },
   { path: /^\/cameo\/?$/, module: "./js/cameo.js", view: "cameo", title: "nav.cameo" },

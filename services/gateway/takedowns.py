@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import grpc
 from fastapi import APIRouter, Depends, Request
@@ -41,6 +41,8 @@ STATEMENT_MIN, STATEMENT_MAX = 10, 5000
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 GENERATION_ID = re.compile(r"^gen_[A-Za-z0-9]{1,40}$")
 LINK_PATH = re.compile(r"^/(?:api/v1/)?(posts|generations)/([A-Za-z0-9_-]{1,64})/?$")
+SHARED_PATH = re.compile(r"^/u/[A-Za-z0-9_.-]{1,64}/?$")
+POST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _slots = asyncio.Semaphore(READ_SLOTS)
 
 
@@ -90,9 +92,14 @@ async def resolve_link(request: Request, link: str) -> str:
     if parts.netloc.lower() != request.url.netloc.lower() and parts.netloc.lower() != (request.headers.get("host") or "").lower():
         raise ApiError(400, "invalid_link", "link must point to a post or video on this site")
     match = LINK_PATH.match(parts.path)
-    if not match:
-        raise ApiError(400, "invalid_link", "link must be a post (/posts/ID) or video (/generations/ID) address")
-    what, ident = match.groups()
+    shared = SHARED_PATH.match(parts.path) and parse_qs(parts.query).get("post", [""])[0]
+    if shared and POST_ID.match(shared):  # the app's share link: /u/<handle>?post=<id>
+        what, ident = "posts", shared
+    elif match:
+        what, ident = match.groups()
+    else:
+        raise ApiError(400, "invalid_link", "link must be a post (/posts/ID or a shared /u/HANDLE?post=ID) or video "
+                                            "(/generations/ID) address")
     if what == "generations":
         return ident
     media = request.app.state.media

@@ -407,10 +407,27 @@ def test_french_with_a_french_browser(stack, browser, world):
     context.close()
 
 
+def test_anyone_can_ask_for_a_takedown_from_the_report_page(stack, browser, world):
+    """No account: the public form files a takedown request (issue 19) with the app's own share link."""
+    context, page = new_phone(browser)
+    track(world, "report", context, page)
+    page.goto(f"{base(stack)}/check")
+    page.get_by_role("link", name="Is this a video of you? Ask for its removal").click()
+    page.get_by_role("heading", name="Report a video of me").wait_for()
+    page.get_by_label("Link to the clip on this site").fill(f"{base(stack)}/u/nobody?post=no-such-post")
+    page.get_by_label("Your email").fill("someone@example.com")
+    page.get_by_label("What is wrong").fill("This clip shows me and I never agreed to it.")
+    page.get_by_role("button", name="Send the request").click()
+    page.locator("form [role=status]").filter(has_text=re.compile(r"^Request received")).wait_for(timeout=30_000)
+    screen(page, world, "report")
+    context.close()
+
+
 def test_every_screen_passed_axe(world):
     """Each screen above ran axe-core; this lists them (a failure there already failed its test)."""
     expected = {"join", "cameo-challenge", "cameo-verified", "create-ready", "profile", "cameo-manage", "feed",
-                "feed-comments", "settings", "feed-limit", "desktop-profile", "desktop-settings", "signin-fr", "check-fr"}
+                "feed-comments", "settings", "feed-limit", "desktop-profile", "desktop-settings", "signin-fr", "check-fr",
+                "report"}
     missing = expected - set(world["violations"])
     assert not missing, f"screens not checked (an earlier step failed): {sorted(missing)}"
     assert not any(world["violations"].values()), world["violations"]

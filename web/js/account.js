@@ -77,7 +77,45 @@ export function check(main) {
       }
     });
   });
-  main.append(h("h1", { text: t("check.title") }), h("p", { class: "lead", text: t("check.lead") }), form);
+  main.append(h("h1", { text: t("check.title") }), h("p", { class: "lead", text: t("check.lead") }), form,
+    h("p", {}, h("a", { href: "/report", text: t("check.reportLink") })));
+}
+
+// A takedown request, with or without an account (POST /api/v1/takedown-requests): the clip as a
+// file, or its link, plus who asks and why. Operators answer within 48 hours.
+export function report(main) {
+  const result = h("div", { role: "status", "aria-live": "polite" });
+  const kind = h("select", { name: "kind", required: true },
+    h("option", { value: "likeness", text: t("report.kindLikeness") }),
+    h("option", { value: "intimate", text: t("report.kindIntimate") }));
+  const form = h("form", { class: "card stack" },
+    field("report.kind", kind),
+    field("report.file", h("input", { type: "file", name: "file", accept: "video/mp4,video/quicktime,video/webm,image/png,image/jpeg,image/webp" }), "report.fileHint"),
+    field("report.link", h("input", { type: "url", name: "link", placeholder: `${location.origin}/…` }), "report.linkHint"),
+    field("report.contact", h("input", { type: "email", name: "contact", required: true, autocomplete: "email" })),
+    field("report.statement", h("textarea", { name: "statement", required: true, rows: 4, minlength: 10, maxlength: 5000 }), "report.statementHint"),
+    h("button", { type: "submit", class: "primary", text: t("report.submit") }), result);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    if (!data.get("link")) data.delete("link");
+    if (!data.get("file")?.size) data.delete("file");
+    if (!data.has("link") && !data.has("file")) {
+      result.textContent = t("report.needClip");
+      return;
+    }
+    await busy(form.querySelector("button[type=submit]"), async () => {
+      try {
+        const answer = await api("POST", "/takedown-requests", data);
+        const id = answer.id || answer.request?.id || answer.takedown_request?.id || "";
+        form.reset();
+        result.textContent = t("report.received", { id });
+      } catch (err) {
+        result.textContent = err.status === 404 || err.status === 405 ? t("report.unavailable") : err.message;
+      }
+    });
+  });
+  main.append(h("h1", { text: t("report.title") }), h("p", { class: "lead", text: t("report.lead") }), form);
 }
 
 // -- profiles --------------------------------------------------------------------------------
