@@ -17,7 +17,10 @@ ANONYMOUS = {"/healthz", "/readyz", "/api/v1/auth/signup", "/api/v1/auth/signin"
              # the web app's cookie session (CSRF-checked) and signed media URLs: tests/gateway/test_web_session.py,
              # test_media_urls.py
              "/api/v1/session", "/api/v1/session/signup", "/api/v1/session/refresh",
-             "/api/v1/session/signout-everywhere", "/api/v1/media/{generation_id}/{variant}"}
+             "/api/v1/session/signout-everywhere", "/api/v1/media/{generation_id}/{variant}",
+             # public by design, rate limited per client: tests/gateway/test_provenance.py,
+             # test_takedown_requests.py
+             "/api/v1/provenance/check", "/api/v1/takedown-requests"}
 
 
 def assert_error(reply: httpx.Response, status: int, code: str | None = None) -> dict:

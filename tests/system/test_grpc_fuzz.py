@@ -41,6 +41,9 @@ METHODS = [(name, svc, m) for name, module in SERVICES.items()
 MAY_CHANGE_WHEN_REFUSED = {
     ("identity", "SignIn"): {"signin_failures"},  # failed attempts are counted to throttle guessing
     ("identity", "RefreshTokens"): {"signin_failures"},
+    # a wrong password is counted like a failed sign-in, so neither can be guessed freely
+    ("identity", "DeleteAccount"): {"signin_failures"},
+    ("identity", "ChangePassword"): {"signin_failures"},
 }
 CREDENTIALS = ["anonymous", "owner", "other", "teen", "guardian", "apikey", "service", "malformed", "basic"]
 CASES: Counter = Counter()
