@@ -15,6 +15,7 @@ import grpc
 
 from kinora.billing.v1 import billing_pb2, billing_pb2_grpc
 from kinora.cameo.v1 import cameo_pb2, cameo_pb2_grpc
+from kinora.consent import GENERATE, ConsentClient
 from kinora.feed.v1 import feed_pb2, feed_pb2_grpc
 from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
 from kinora.models.contract import Cameo, VoiceProfile
@@ -110,21 +111,20 @@ class LikenessFiles:
 
 
 class GrpcConsentChecker:
+    """The domain's ConsentChecker: cameo's verdict (kinora.consent) turned
+    into the generator's refusal, plus the cameos' likeness for the model."""
+
     def __init__(self, address: str, token_source: TokenSource | None, likeness_dir: str | None = None):
         self.likeness = LikenessFiles(likeness_dir)
-        self.stub = cameo_pb2_grpc.CameoServiceStub(channel(address, token_source))
+        self.client = ConsentClient(address, token_source, timeout_s=TIMEOUT_S)
+        self.stub = self.client.stub
 
     async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str,
                     unnamed: frozenset[str] = frozenset()) -> None:
-        try:
-            reply = await self.stub.CheckUse(cameo_pb2.CheckUseRequest(
-                requester_user_id=requester_user_id, cameo_ids=cameo_ids, prompt=prompt,
-                purpose=cameo_pb2.USE_PURPOSE_GENERATE, generation_id=generation_id), timeout=TIMEOUT_S)
-        except grpc.RpcError as err:
-            _raise(err, "cameo")
-        if not reply.all_allowed:
-            refused = [d for d in reply.decisions if not d.allowed]
-            reasons = "; ".join(unnamed_refusal(cameo_pb2.DecisionReason.Name(d.reason)) if d.cameo_id in unnamed
+        verdict = await self.client.check(requester_user_id, cameo_ids, prompt, generation_id, GENERATE)
+        if not verdict.all_allowed:
+            refused = verdict.refused
+            reasons = "; ".join(unnamed_refusal(d.reason) if d.cameo_id in unnamed
                                 else d.message or f"cameo {d.cameo_id} may not be used" for d in refused)
             code = "likeness_consent_denied" if any(d.cameo_id in unnamed for d in refused) else "consent_denied"
             raise PermissionDenied(reasons, code)
