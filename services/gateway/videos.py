@@ -21,6 +21,7 @@ from kinora.cameo.v1 import cameo_pb2 as cpb
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
 from kinora.identity.v1 import identity_pb2 as ipb
+from kinora.videospec import DEFAULT_MODEL, DEFAULT_SIZE, SORA_NAMES, canonical_model
 from services.gateway.core import developer, gateway_of, require_scope
 from kinora.runtime.errors import error_code_of
 from services.gateway.errors import ApiError
@@ -29,8 +30,6 @@ from services.gateway.rest import media_response, read_upload
 router = APIRouter(prefix="/v1", tags=["videos (Sora-compatible)"])
 Dev = Depends(developer)
 
-MODEL_ALIASES = {"sora-2": "standard", "sora-2-pro": "pro"}
-SORA_NAMES = {v: k for k, v in MODEL_ALIASES.items()}
 STATUS = {gpb.GENERATION_STATUS_QUEUED: "queued", gpb.GENERATION_STATUS_IN_PROGRESS: "in_progress",
           gpb.GENERATION_STATUS_COMPLETED: "completed", gpb.GENERATION_STATUS_FAILED: "failed",
           gpb.GENERATION_STATUS_CANCELED: "failed"}
@@ -84,12 +83,11 @@ async def _create(request: Request, fields: dict, image: bytes, image_type: str,
     prompt = fields.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ApiError(400, "missing_prompt", "prompt is required")
-    model = str(fields.get("model") or "sora-2")
     cameo_ids = fields.get("cameo_ids") or []
     req = gpb.CreateGenerationRequest(
         idempotency_key=request.headers.get("idempotency-key") or uuid.uuid4().hex, prompt=prompt,
         input_image=image, input_image_content_type=image_type, seconds=_seconds(fields.get("seconds")),
-        size=str(fields.get("size") or "720x1280"), model=MODEL_ALIASES.get(model, model),
+        size=str(fields.get("size") or DEFAULT_SIZE), model=canonical_model(str(fields.get("model") or "")) or DEFAULT_MODEL,
         cameo_ids=[str(c) for c in cameo_ids], **extra)
     reply = await g.generator.CreateGeneration(req, timeout=g.timeout)
     video = video_object(reply.generation)

@@ -11,14 +11,11 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from kinora.models.contract import ALLOWED_SECONDS, MAX_CAMEOS, MAX_PROMPT_CHARS, PRO_ONLY_SIZES, STANDARD_SIZES
+from kinora import videospec
+from kinora.models.contract import MAX_CAMEOS, MAX_PROMPT_CHARS
 from kinora.runtime.errors import InvalidArgument
 from services.generator.settings import ModelRoute
 
-MODEL_ALIASES = {"sora-2": "standard", "sora-2-pro": "pro"}
-DEFAULT_SECONDS = 10
-DEFAULT_SIZE = "720x1280"
-DEFAULT_MODEL = "standard"
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_SIDE = 8192
 MAX_IMAGE_PIXELS = 4096 * 4096  # ~64 MB decoded as RGBA; outputs are at most 1920x1080
@@ -64,10 +61,6 @@ class ValidSpec:
         return f"{self.width}x{self.height}"
 
 
-def _sizes(pro: bool) -> list[tuple[int, int]]:
-    return list(STANDARD_SIZES) + (list(PRO_ONLY_SIZES) if pro else [])
-
-
 def check_image(data: bytes) -> str:
     """Decode the image fully; return its content type."""
     if len(data) > MAX_IMAGE_BYTES:
@@ -110,29 +103,12 @@ def validate(request: CreateRequest, routes: dict[str, ModelRoute]) -> ValidSpec
         raise InvalidArgument(f"the idempotency key is longer than {MAX_IDEMPOTENCY_KEY} characters",
                               "invalid_idempotency_key")
 
-    name = request.model.strip() or DEFAULT_MODEL
-    name = MODEL_ALIASES.get(name, name)
-    route = routes.get(name)
-    if route is None:
-        raise InvalidArgument(f"unknown model {request.model!r}; use one of {', '.join(sorted(routes))}",
-                              "invalid_model")
-
-    seconds = request.seconds or DEFAULT_SECONDS
-    if seconds not in ALLOWED_SECONDS:
-        raise InvalidArgument(f"seconds must be one of {', '.join(map(str, ALLOWED_SECONDS))}; got {seconds}",
-                              "invalid_seconds")
-
-    size = request.size.strip() or DEFAULT_SIZE
-    width, sep, height = size.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise InvalidArgument(f"size must look like 720x1280; got {request.size!r}", "invalid_size")
-    dims = (int(width), int(height))
-    pro = route.quality == "pro"
-    if dims not in _sizes(pro):
-        if dims in PRO_ONLY_SIZES:
-            raise InvalidArgument(f"size {size} needs the pro model", "size_requires_pro")
-        allowed = ", ".join(f"{w}x{h}" for w, h in _sizes(pro))
-        raise InvalidArgument(f"size {size} is not available for {name}; use one of {allowed}", "invalid_size")
+    try:  # model, length and size: the same rules as the gateway's and billing's (kinora/videospec.py)
+        spec = videospec.validate(request.model, request.seconds, request.size,
+                                  models={name: route.quality for name, route in routes.items()})
+    except videospec.SpecError as err:
+        raise InvalidArgument(err.message, err.code) from None
+    route = routes[spec.model]
 
     cameos = [c.strip() for c in request.cameo_ids]
     if len(cameos) > MAX_CAMEOS:
@@ -148,7 +124,7 @@ def validate(request: CreateRequest, routes: dict[str, ModelRoute]) -> ValidSpec
         raise InvalidArgument("set remix_of or extend_of, not both", "remix_and_extend")
 
     image_type = check_image(request.input_image) if request.input_image else ""
-    return ValidSpec(prompt, route, seconds, dims[0], dims[1], seed, tuple(cameos), request.input_image,
+    return ValidSpec(prompt, route, spec.seconds, spec.width, spec.height, seed, tuple(cameos), request.input_image,
                      image_type, request.remix_of.strip(), request.extend_of.strip())
 
 
