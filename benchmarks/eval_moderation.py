@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/eval_moderation.py [--sweep] [--errors]
 
 Prints overall (blocked vs allowed) and per-category precision/recall on the whole set, the tune
-split and the held-out test split, at the thresholds shipped in services/generator/moderation.py.
+split and the held-out test split, at the thresholds shipped in kinora/moderation/prompts.py.
 --sweep picks one shared embedding threshold on the tune split only. Then times `check`.
 """
 
@@ -19,9 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.generator.moderation import CATEGORIES, EMBEDDING_THRESHOLDS, Moderator  # noqa: E402
-
-CASES = ROOT / "services/generator/data/moderation_cases.jsonl"
+from kinora.moderation import CASES, CATEGORIES, EMBEDDING_THRESHOLDS, Moderator  # noqa: E402
 
 
 def load_cases() -> list[dict]:

@@ -53,7 +53,7 @@ async def wait_done(api, generation_id: str, metadata) -> pb.Generation:
 
 async def bench(args) -> None:
     from generator_harness import TritonHarness, generator_settings, running_api, start_worker, stop_worker
-    from services.generator.moderation import Moderator
+    from kinora.moderation import Moderator
     from services.generator.triton_runner import TritonRunner
 
     moderator = Moderator()

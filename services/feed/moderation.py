@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from services.generator.moderation import Moderator
+from kinora.moderation import Moderator
 
 _HARASSMENT = re.compile(
     r"\b(kill yourself|kys|go die|nobody likes you|you should die|i will (hurt|find) you|"

@@ -280,7 +280,7 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
                          consume_topics=[TAKEDOWN_TOPIC, CONSENT_TOPIC, USERS_TOPIC], jwks_fetcher=jwks_fetcher)
     billing = billing or make_billing(settings, ctx)
     if moderator is None:
-        from services.generator.moderation import Moderator
+        from kinora.moderation import Moderator
 
         moderator = Moderator()
     ctx.warm_up(lambda: moderator.check("warm up the moderation model"))  # not on the first request

@@ -1,13 +1,11 @@
 """Generation-prompt moderation: dataset metrics as a regression guard, plus explicit cases."""
 
 import json
-from pathlib import Path
 
 import pytest
 
-from services.generator.moderation import CATEGORIES, MAX_PROMPT_CHARS, Moderator
+from kinora.moderation import CASES, CATEGORIES, MAX_PROMPT_CHARS, Moderator
 
-CASES = Path(__file__).resolve().parents[2] / "services/generator/data/moderation_cases.jsonl"
 # Measured: blocked-vs-allowed all P 0.947 R 1.000, held-out test P 0.850 R 1.000.
 OVERALL_FLOORS = {"all": (0.92, 0.97), "test": (0.80, 0.95)}
 CATEGORY_RECALL_FLOOR = 0.75  # whole set, every category

@@ -7,7 +7,7 @@ from generator_harness import generator_settings, running_api
 
 @pytest.fixture(scope="session")
 def moderator():
-    from services.generator.moderation import Moderator
+    from kinora.moderation import Moderator
 
     m = Moderator()
     m.check("warm up the embedding model")

@@ -31,7 +31,7 @@ from kinora.ml.text import checked_prompt
 MAX_PROMPT_CHARS = 4000
 CATEGORIES = ("minor_sexual", "sexual", "graphic_violence", "self_harm", "public_figure")
 # Cosine similarity to the nearest category exemplar needed to block; tuned on the "tune" split
-# of data/moderation_cases.jsonl with benchmarks/eval_moderation.py --sweep.
+# of kinora/moderation/data/moderation_cases.jsonl with benchmarks/eval_moderation.py --sweep.
 EMBEDDING_THRESHOLDS = {"minor_sexual": 0.48, "sexual": 0.48, "graphic_violence": 0.48, "self_harm": 0.48}
 
 _REASONS = {
