@@ -84,7 +84,7 @@ def _register_optional() -> None:
     # Command groups that other modules contribute (gateway issue: user commands).
     import importlib
 
-    for module in ("kinora.cli.user", "kinora.cli.models", "kinora.cli.provenance"):
+    for module in ("kinora.cli.user", "kinora.cli.takedowns", "kinora.cli.models", "kinora.cli.provenance"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -8,7 +8,7 @@ import asyncio
 import typer
 from google.protobuf.json_format import MessageToDict
 
-from kinora.cli.user import JSON, CliError, emit, run
+from kinora.cli.user import JSON, CliError, admin, emit, run
 from kinora.stack.local import kinora_home
 
 
@@ -49,7 +49,8 @@ def _line(r) -> str:
     return f"{r.id}  {r.status:9s} {kind:8s} {age_h:5.1f} h old  {r.contact}  sent: {sent}{done}"
 
 
-def register(admin: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
+    """Adds `kinora admin takedowns ...` (the admin group is added to `app` by kinora.cli.user)."""
     takedowns = typer.Typer(help="takedown requests from anyone (decide within 48 hours)")
     admin.add_typer(takedowns, name="takedowns")
 

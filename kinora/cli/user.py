@@ -102,16 +102,16 @@ def _store_tokens(reply: dict) -> None:
            "access_token": reply["tokens"]["access_token"], "refresh_token": reply["tokens"]["refresh_token"]})
 
 
+# Operator commands; other modules (kinora.cli.takedowns) add their groups to it.
+admin = typer.Typer(help="operator commands on the local stack")
+
+
 def register(app: typer.Typer) -> None:
     @app.callback()
     def main(profile: str = typer.Option("default", "--profile", help="which signed-in user to act as")):
         state["profile"] = profile
 
-    admin = typer.Typer(help="operator commands on the local stack")
-    app.add_typer(admin, name="admin")
-    from kinora.cli import takedowns
-
-    takedowns.register(admin)
+    app.add_typer(admin, name="admin")  # kinora.cli.takedowns adds its group to it
 
     @admin.command("invite")
     def admin_invite(json_out: bool = JSON):
