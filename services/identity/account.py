@@ -32,6 +32,7 @@ from services.identity.erasure import likeness_folder
 from services.identity.models import (api_keys, ended_credentials, face_embeddings, guardian_links, invites,
                                       parental_controls, refresh_tokens, retired_handles, sessions, signin_failures,
                                       users, verifications)
+from services.identity.topics import USER_AGGREGATE
 
 log = logging.getLogger("kinora.identity.account")
 
@@ -111,7 +112,7 @@ class Accounts:
             # Its own events already published carry its handle and name; unpublished ones still go out.
             outbox = self.identity.tables.outbox.c
             s.execute(delete(self.identity.tables.outbox).where(
-                outbox.aggregate_type == "user", outbox.aggregate_id == user_id, outbox.published_at.is_not(None)))
+                outbox.aggregate_type == USER_AGGREGATE, outbox.aggregate_id == user_id, outbox.published_at.is_not(None)))
             s.execute(delete(users).where(users.c.id == user_id))
             event = events_pb2.UserDeleted(user_id=user_id, anonymous_id=str(uuid.uuid4()))
             event.occurred_at.FromDatetime(now)

@@ -37,11 +37,9 @@ from services.identity.keys import KeyRing
 from services.identity.models import (api_keys, ended_credentials, guardian_links, invites, parental_controls,
                                       refresh_tokens, retired_handles, sessions, signin_failures, users)
 from services.identity.settings import IdentitySettings
+from services.identity.topics import USER_AGGREGATE, USERS_TOPIC, VERIFICATIONS_TOPIC  # noqa: F401 - re-exported
 
 log = logging.getLogger("kinora.identity")
-
-USERS_TOPIC = "kinora.identity.users.v1"
-VERIFICATIONS_TOPIC = "kinora.identity.verifications.v1"
 
 HANDLE_RE = re.compile(r"^[a-z0-9_.]{3,30}$")
 MIN_PASSWORD, MAX_PASSWORD = 8, 256  # the cap keeps argon2 input (and CPU) bounded
@@ -233,7 +231,7 @@ class Identity:
         return row
 
     def _emit_user(self, s: Session, message, user_id: str) -> None:
-        emit(s, self.tables, USERS_TOPIC, message, "user", user_id)
+        emit(s, self.tables, USERS_TOPIC, message, USER_AGGREGATE, user_id)
 
     def _user_updated(self, s: Session, user_id: str) -> None:
         event = events_pb2.UserUpdated(user=self._user_proto(s, self._user(s, user_id)))

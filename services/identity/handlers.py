@@ -6,8 +6,7 @@ from __future__ import annotations
 from kinora.cameo.v1 import events_pb2 as cameo_ev
 from services.identity.blobs import BlobStore
 from services.identity.erasure import erase_likeness
-
-CONSUME_TOPICS = ["kinora.cameo.consent.v1"]
+from services.identity.topics import CONSUME_TOPICS  # noqa: F401 - read by server and the chart test
 
 
 def consumed_events(blobs: BlobStore) -> dict:

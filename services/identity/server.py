@@ -18,11 +18,12 @@ from kinora.runtime.settings import SettingsError
 from services.identity import handlers
 from services.identity.account import Accounts
 from services.identity.blobs import BlobStore
-from services.identity.domain import USERS_TOPIC, VERIFICATIONS_TOPIC, Identity
+from services.identity.domain import Identity
 from services.identity.enrolment import FaceMatcher
 from services.identity.keys import KeyRing, make_store
 from services.identity.models import tables
 from services.identity.settings import IdentitySettings
+from services.identity.topics import TOPICS
 from services.identity.verification import Verifications
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -259,7 +260,7 @@ def assemble(settings: IdentitySettings, *, migrate_on_start: bool = True) -> Id
         return {"session_ids": await asyncio.to_thread(identity.revoked_sessions)}
 
     blobs = BlobStore(settings.blob_dir)
-    ctx = create_service("identity", settings, tables, MIGRATIONS, topics=[USERS_TOPIC, VERIFICATIONS_TOPIC],
+    ctx = create_service("identity", settings, tables, MIGRATIONS, topics=TOPICS,
                          consumes=handlers.consumed_events(blobs), consume_topics=handlers.CONSUME_TOPICS,
                          jwks_fetcher=local_jwks, revocation_fetcher=local_revoked,
                          migrate_on_start=migrate_on_start)

@@ -25,9 +25,10 @@ from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from kinora.runtime.events import emit
 from services.identity import enrolment, liveness
 from services.identity.blobs import BlobStore
-from services.identity.domain import AGE_GROUPS, VERIFICATIONS_TOPIC, Identity, _ts, now_utc, sha256_hex
+from services.identity.domain import AGE_GROUPS, Identity, _ts, now_utc, sha256_hex
 from services.identity.erasure import likeness_folder
 from services.identity.models import users, verifications
+from services.identity.topics import USER_AGGREGATE, VERIFICATIONS_TOPIC
 
 K = identity_pb2
 CHECK_KINDS = {
@@ -205,7 +206,7 @@ class Verifications:
         event = events_pb2.VerificationFailed(user_id=row.user_id, verification_id=row.id,
                                               failed_checks=[c for c in msg.checks if c.evaluated and not c.passed])
         event.occurred_at.FromDatetime(now)
-        emit(s, self.tables, VERIFICATIONS_TOPIC, event, "user", row.user_id)
+        emit(s, self.tables, VERIFICATIONS_TOPIC, event, USER_AGGREGATE, row.user_id)
         return msg
 
     def _finish_passed(self, row, records, result: liveness.VerificationResult, cameo_name: str,
@@ -234,7 +235,7 @@ class Verifications:
                                                  verification_id=row.id, owner_age_group=AGE_GROUPS[user.age_group],
                                                  likeness=likeness)
                 event.occurred_at.FromDatetime(now)
-                emit(s, self.tables, VERIFICATIONS_TOPIC, event, "user", user.id)
+                emit(s, self.tables, VERIFICATIONS_TOPIC, event, USER_AGGREGATE, user.id)
                 return verification_proto(s.execute(select(verifications).where(verifications.c.id == row.id)).one())
         except BaseException:
             for key in written:  # the row never pointed at them
