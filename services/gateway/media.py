@@ -35,6 +35,7 @@ from kinora.runtime.clients import TokenSource, channel
 from services.gateway.errors import ApiError, from_rpc
 from services.gateway.ratelimit import Limit
 from services.gateway.settings import GatewaySettings
+from services.gateway.shared import caller_metadata, first_or_error
 
 log = logging.getLogger("kinora.gateway.media")
 
@@ -288,3 +289,22 @@ async def stream_chunks(first, call):
             item = await call.read()
     finally:
         call.cancel()
+
+
+async def media_response(g, generation_id: str, variant: str) -> StreamingResponse:
+    """A generation's media as a download, for its own caller (`…/content` of both APIs)."""
+    if variant not in VARIANTS:
+        raise ApiError(400, "invalid_variant", "variant must be video, thumbnail or spritesheet")
+    stream = g.streaming_generator.GetMedia(gpb.GetMediaRequest(generation_id=generation_id,
+                                                                variant=VARIANTS[variant]), metadata=caller_metadata())
+    first = await first_or_error(stream)
+    if first is None:
+        raise ApiError(404, "media_not_found", "this generation has no media of that kind")
+    ref = first.media
+
+    extension = {"video": "mp4", "thumbnail": "jpg", "spritesheet": "jpg"}[variant]
+    headers = {"Content-Disposition": f'attachment; filename="{generation_id}.{extension}"'}
+    if ref.size_bytes:
+        headers["Content-Length"] = str(ref.size_bytes)
+    return StreamingResponse(stream_chunks(first, stream), media_type=ref.content_type or "application/octet-stream",
+                             headers=headers)

@@ -28,7 +28,7 @@ from kinora.media import c2pa_sign, invisible_mark
 from services.gateway.core import anonymous, gateway_of
 from services.gateway.errors import ApiError
 from services.gateway.ratelimit import Limit
-from services.gateway.rest import read_upload
+from services.gateway.uploads import read_upload
 
 log = logging.getLogger("kinora.gateway.provenance")
 

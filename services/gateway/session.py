@@ -27,7 +27,7 @@ from kinora.runtime import auth
 from kinora.runtime.errors import KinoraError
 from services.gateway.core import Gateway, anonymous, gateway_of
 from services.gateway.errors import ApiError, error_body, from_rpc
-from services.gateway.rest import SignIn, SignUp  # the same bodies as /auth/signin and /auth/signup
+from services.gateway.accounts import SignIn, SignUp  # the same bodies as /auth/signin and /auth/signup
 
 REFRESH_COOKIE = "kinora_refresh"
 CSRF_COOKIE = "kinora_csrf"

@@ -29,7 +29,7 @@ from services.gateway.core import anonymous, gateway_of
 from services.gateway.errors import ApiError
 from services.gateway.provenance import sniff
 from services.gateway.ratelimit import Limit
-from services.gateway.rest import read_upload
+from services.gateway.uploads import read_upload
 
 router = APIRouter(prefix="/api/v1", tags=["takedowns"])
 FILE_LIMIT = Limit(rate=0.05, burst=5)  # per client address: a few requests, not a flood

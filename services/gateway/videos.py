@@ -14,21 +14,22 @@ import uuid
 from typing import Literal
 
 import grpc
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from kinora.cameo.v1 import cameo_pb2 as cpb
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
 from kinora.identity.v1 import identity_pb2 as ipb
-from kinora.videospec import DEFAULT_MODEL, DEFAULT_SIZE, SORA_NAMES, canonical_model
-from services.gateway.core import developer, gateway_of, require_scope
 from kinora.runtime.errors import error_code_of
+from kinora.videospec import DEFAULT_MODEL, DEFAULT_SIZE, SORA_NAMES, canonical_model
+from services.gateway.core import gateway_of, require_scope
 from services.gateway.errors import ApiError
-from services.gateway.rest import media_response, read_upload
+from services.gateway.media import media_response
+from services.gateway.shared import Dev
+from services.gateway.uploads import read_upload
 
 router = APIRouter(prefix="/v1", tags=["videos (Sora-compatible)"])
-Dev = Depends(developer)
 
 STATUS = {gpb.GENERATION_STATUS_QUEUED: "queued", gpb.GENERATION_STATUS_IN_PROGRESS: "in_progress",
           gpb.GENERATION_STATUS_COMPLETED: "completed", gpb.GENERATION_STATUS_FAILED: "failed",

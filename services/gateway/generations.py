@@ -1,0 +1,158 @@
+"""Generations (`/api/v1/generations…`): create (JSON or multipart with an image), list, follow
+progress as Server-Sent Events, cancel, delete and download."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Annotated, Literal
+
+import grpc
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from kinora.common.v1 import common_pb2
+from kinora.generator.v1 import generator_pb2 as gpb
+from services.gateway.core import Gateway
+from services.gateway.media import media_response, signed
+from services.gateway.shared import (
+    ApiError,
+    Caller,
+    PageSize,
+    as_json,
+    caller_metadata,
+    cameo_id_of,
+    first_or_error,
+    gw,
+    page,
+)
+from services.gateway.uploads import read_upload
+
+Seconds = Annotated[int, Field(ge=0, le=60)]
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+router = APIRouter()
+
+
+TERMINAL = {gpb.GENERATION_STATUS_COMPLETED, gpb.GENERATION_STATUS_FAILED, gpb.GENERATION_STATUS_CANCELED}
+
+
+class GenerationCreate(BaseModel):
+    prompt: str
+    cameos: list[str] = Field(default_factory=list, description="handles of the people in the clip (at most 2)")
+    seconds: Seconds = 0
+    size: str = ""
+    model: str = ""
+    seed: Seed | None = None
+    remix_of: str = ""
+    extend_of: str = ""
+    quote_id: str = ""
+
+
+def _int_field(value, name: str) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"{name} must be a whole number") from None
+
+
+async def generation_request(g: Gateway, body: GenerationCreate, image: bytes, image_type: str,
+                             idempotency_key: str) -> gpb.CreateGenerationRequest:
+    cameo_ids = await asyncio.gather(*(cameo_id_of(g, h) for h in body.cameos)) if body.cameos else []
+    req = gpb.CreateGenerationRequest(
+        idempotency_key=idempotency_key or uuid.uuid4().hex, prompt=body.prompt, input_image=image,
+        input_image_content_type=image_type, cameo_ids=cameo_ids, seconds=body.seconds, size=body.size,
+        model=body.model, remix_of=body.remix_of, extend_of=body.extend_of, quote_id=body.quote_id)
+    if body.seed is not None:
+        req.seed = body.seed
+    return req
+
+
+@router.post("/generations", status_code=201, tags=["generations"],
+             openapi_extra={"requestBody": {"content": {
+                 "application/json": {"schema": {"$ref": "#/components/schemas/GenerationCreate"}},
+                 "multipart/form-data": {"schema": {"type": "object", "properties": {
+                     "prompt": {"type": "string"}, "image": {"type": "string", "format": "binary"},
+                     "cameos": {"type": "array", "items": {"type": "string"}}, "seconds": {"type": "integer"},
+                     "size": {"type": "string"}, "model": {"type": "string"}}, "required": ["prompt"]}}}}})
+async def create_generation(request: Request, caller=Caller):
+    """JSON, or multipart with an `image` file to animate. Send `Idempotency-Key` to make retries safe."""
+    g = gw(request)
+    image, image_type = b"", ""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form, image, image_type, _ = await read_upload(request, "image", required=False)
+        body = GenerationCreate(prompt=str(form.get("prompt") or ""), cameos=[str(c) for c in form.getlist("cameos")],
+                                seconds=_int_field(form.get("seconds"), "seconds"), size=str(form.get("size") or ""),
+                                model=str(form.get("model") or ""))
+    else:
+        try:
+            body = GenerationCreate.model_validate(json.loads(await request.body() or b"{}"))
+        except (ValueError, TypeError) as exc:
+            raise ApiError(400, "invalid_request", f"the body is not a valid generation request: {exc}"[:300]) from None
+    req = await generation_request(g, body, image, image_type, request.headers.get("idempotency-key", ""))
+    return signed(request, caller, as_json(await g.generator.CreateGeneration(req, timeout=g.timeout)))
+
+
+@router.get("/generations", tags=["generations"])
+async def list_generations(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = "",
+                           order: Literal["asc", "desc"] = "desc"):
+    g = gw(request)
+    return signed(request, caller, as_json(await g.generator.ListGenerations(gpb.ListGenerationsRequest(
+        page=page(page_size, page_token),
+        order=common_pb2.SORT_ORDER_ASC if order == "asc" else common_pb2.SORT_ORDER_DESC), timeout=g.timeout)))
+
+
+@router.get("/generations/{generation_id}", tags=["generations"])
+async def get_generation(generation_id: str, request: Request, caller=Caller):
+    g = gw(request)
+    return signed(request, caller, as_json(await g.generator.GetGeneration(
+        gpb.GetGenerationRequest(generation_id=generation_id), timeout=g.timeout)))
+
+
+@router.post("/generations/{generation_id}/cancel", tags=["generations"])
+async def cancel_generation(generation_id: str, request: Request, caller=Caller):
+    g = gw(request)
+    return as_json(await g.generator.CancelGeneration(gpb.CancelGenerationRequest(generation_id=generation_id),
+                                                      timeout=g.timeout))
+
+
+@router.delete("/generations/{generation_id}", tags=["generations"])
+async def delete_generation(generation_id: str, request: Request, caller=Caller):
+    g = gw(request)
+    await g.generator.DeleteGeneration(gpb.DeleteGenerationRequest(generation_id=generation_id), timeout=g.timeout)
+    return {"id": generation_id, "deleted": True}
+
+
+@router.get("/generations/{generation_id}/events", tags=["generations"],
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def generation_events(generation_id: str, request: Request, caller=Caller):
+    """Server-Sent Events: one `generation` event per change, ending at a terminal status."""
+    g = gw(request)
+    stream = g.streaming_generator.StreamGeneration(gpb.StreamGenerationRequest(generation_id=generation_id),
+                                                    metadata=caller_metadata())
+    first = await first_or_error(stream)
+
+    async def events():
+        try:
+            item = first
+            while item is not None:
+                yield f"event: generation\ndata: {json.dumps(signed(request, caller, as_json(item.generation)))}\n\n"
+                if item.generation.status in TERMINAL:
+                    break
+                item = await stream.read()
+                if item is grpc.aio.EOF:
+                    break
+        finally:
+            stream.cancel()
+        yield "event: end\ndata: {}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/generations/{generation_id}/content", tags=["generations"],
+            responses={200: {"content": {"video/mp4": {}, "image/jpeg": {}}}})
+async def download_generation(generation_id: str, request: Request, caller=Caller,
+                              variant: str = Query("video", description="video, thumbnail or spritesheet")):
+    return await media_response(gw(request), generation_id, variant)
