@@ -39,7 +39,8 @@ from sqlalchemy import func, select  # noqa: E402
 from kinora.runtime.db import make_engine, session_factory, transaction  # noqa: E402
 from kinora.runtime.migrations import upgrade  # noqa: E402
 from kinora.testing import temporary_database  # noqa: E402
-from services.billing.domain import Billing, utc_day  # noqa: E402
+from services.billing.core import utc_day  # noqa: E402
+from services.billing.domain import Billing  # noqa: E402
 from services.billing.ledger import ALLOWANCE, USER_ALLOWANCE, USER_HELD, Posting  # noqa: E402
 from services.billing.models import reservations, tables  # noqa: E402
 from services.billing.payments import LocalTestProvider  # noqa: E402
@@ -68,8 +69,8 @@ def seed_holds(billing: Billing, users: int, per_user: int) -> list[tuple[str, s
         for u in range(users):
             uid = f"bench-user-{u}"
             billing.open_user(s, uid)
-            user = billing._lock_user(s, uid)
-            billing._ensure_day(s, user, billing.plans["free"], now)
+            user = billing.core.lock_user(s, uid)
+            billing.rules.ensure_day(s, user, billing.plans["free"], now)
             for i in range(per_user):
                 gen = f"{uid}-gen-{i}"
                 gens.append((gen, uid))

@@ -14,6 +14,7 @@ from kinora.generator.v1 import events_pb2 as gen_events
 from kinora.identity.v1 import events_pb2 as identity_events
 from services.billing.domain import Billing
 from services.billing.erasure import anonymise_user
+from services.billing.topics import CONSUME_TOPICS  # noqa: F401 - server.py's import
 
 _BATCH_KEY = "billing.metering"
 
@@ -49,5 +50,3 @@ def make_handlers(billing: Billing) -> dict:
             gen_events.GenerationCanceled: on_canceled, gen_events.DemandChanged: on_demand,
             identity_events.UserCreated: on_user_created, identity_events.UserDeleted: on_user_deleted}
 
-
-CONSUME_TOPICS = ["kinora.generator.generations.v1", "kinora.generator.demand.v1", "kinora.identity.users.v1"]

@@ -62,7 +62,7 @@ def test_a_change_between_fast_read_and_write_is_decided_again(billing):
     balances change before its write, the write changes nothing and the
     locked general path decides again: here the last allowance unit went
     meanwhile, so the hold is paid in credits."""
-    from services.billing import domain
+    from services.billing.reservation_sql import USER_STATE
 
     open_users(billing, "moving")
     for i in range(billing.settings.free_daily - 1):
@@ -72,7 +72,7 @@ def test_a_change_between_fast_read_and_write_is_decided_again(billing):
 
     def fetch(sql, params):
         rows = real_fetch(sql, params)
-        if sql is domain._USER_STATE and params["gen"] == "moving-late":
+        if sql is USER_STATE and params["gen"] == "moving-late":
             reads.append(rows)  # saw one allowance unit left; it goes now:
             billing.reserve("moving-sneak", "moving", "standard", 10, "720x1280")
         return rows

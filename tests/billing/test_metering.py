@@ -46,7 +46,7 @@ def test_killed_mid_batch_and_redelivered_everything_is_exact(billing, broker):
 
     # First consumer: one batch goes through, then it dies inside the second
     # batch's transaction, after the ledger writes and before the commit.
-    real_settle, calls = billing._settle_held, []
+    real_settle, calls = billing.reservations._settle_held, []
 
     def dying_settle(session, *args, **kw):
         result = real_settle(session, *args, **kw)
@@ -55,7 +55,7 @@ def test_killed_mid_batch_and_redelivered_everything_is_exact(billing, broker):
             raise Killed()
         return result
 
-    billing._settle_held = dying_settle
+    billing.reservations._settle_held = dying_settle
     first = EventConsumer(billing.sessions.kw["bind"], tables, [broker.bootstrap], group, make_handlers(billing),
                           [topic], max_records=40)
     kc = first._connect()
@@ -71,7 +71,7 @@ def test_killed_mid_batch_and_redelivered_everything_is_exact(billing, broker):
         pass
     finally:
         kc.close(autocommit=False)
-    billing._settle_held = real_settle
+    billing.reservations._settle_held = real_settle
     assert batches == 1 and processed_count(billing) == 40  # the killed batch left nothing behind
 
     # A fresh consumer in the same group, then everything published again.
@@ -109,7 +109,7 @@ def test_reconciliation_reports_a_completed_generation_that_was_never_charged(bi
     report = billing.reconcile(grace_seconds=0)
     assert report.uncaptured_generation_ids == ["ghost-gen"] and report.drift == 1
     assert metrics.LEDGER_DRIFT._value.get() == 1
-    from services.billing.domain import TOPIC_RECONCILIATION
+    from services.billing.topics import TOPIC_RECONCILIATION
 
     with billing.sessions() as s:
         events = s.execute(select(tables.outbox.c.event_type).where(tables.outbox.c.topic == TOPIC_RECONCILIATION)
