@@ -7,21 +7,24 @@ from kinora.cameo.v1 import events_pb2 as cameo_ev
 from kinora.common.v1 import common_pb2
 from services.feed.domain import Feed
 from services.feed.erasure import forget_user
+from services.feed.topics import (GENERATION_COMPLETED, GENERATION_PENDING, TAKEDOWN_TARGET_GENERATION,
+                                  TAKEDOWN_TARGET_POST)
 
-_TARGET_KIND = {cameo_ev.TAKEDOWN_TARGET_KIND_POST: "post", cameo_ev.TAKEDOWN_TARGET_KIND_GENERATION: "generation"}
+_TARGET_KIND = {cameo_ev.TAKEDOWN_TARGET_KIND_POST: TAKEDOWN_TARGET_POST,
+                cameo_ev.TAKEDOWN_TARGET_KIND_GENERATION: TAKEDOWN_TARGET_GENERATION}
 
 
 # generator: the feed's copy of each generation (drafts are completed, unpublished ones)
 
 def generation_requested(feed: Feed):
     def handle(session, msg, meta) -> None:
-        feed.on_generation(session, msg.facts, "pending", msg.prompt)
+        feed.on_generation(session, msg.facts, GENERATION_PENDING, msg.prompt)
     return handle
 
 
 def generation_completed(feed: Feed):
     def handle(session, msg, meta) -> None:
-        feed.on_generation(session, msg.facts, "completed", msg.prompt)
+        feed.on_generation(session, msg.facts, GENERATION_COMPLETED, msg.prompt)
     return handle
 
 

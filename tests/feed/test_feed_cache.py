@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 
 from kinora.feed.v1 import feed_pb2 as pb
 from services.feed import models as m
-from services.feed.domain import FOLLOWERS, TAKEN_DOWN, PreferenceIndex, utcnow
+from services.feed.common import FOLLOWERS, TAKEN_DOWN, utcnow
+from services.feed.indexes import PreferenceIndex
 from services.feed.ranking import ViewerContext
 from feed_harness import running_feed
 
@@ -71,8 +72,8 @@ async def test_candidates_from_held_facts_match_a_cold_read(pg_url):
 
         def candidates():
             with h.ctx.sessions.begin() as s:
-                user, state = h.feed._viewer_state(s, viewer, "", None, str(uuid.uuid4()), now.date())
-                batch, _, _ = h.feed._candidates(s, user, ViewerContext(viewer, now.timestamp()), True, state)
+                user, state = h.feed.assembler._viewer_state(s, viewer, "", None, str(uuid.uuid4()), now.date())
+                batch, _, _ = h.feed.assembler._candidates(s, user, ViewerContext(viewer, now.timestamp()), True, state)
             order = np.argsort(batch.post_ids)
             return ([batch.post_ids[i] for i in order], batch.sources[order].tolist(),
                     {k: v[order].tolist() for k, v in batch.features.items()}, batch.created_ts[order].tolist())
@@ -124,18 +125,19 @@ async def test_embeddings_outside_the_index_are_read_once(pg_url):
         await h.stub.Follow(pb.FollowRequest(user_id=author), metadata=h.md(viewer))
         await h.stub.SetFeedPreferences(pb.SetFeedPreferencesRequest(text="more cooking"), metadata=h.md(viewer))
         posts = [(await h.post(author, f"cooking video {k}")).id for k in range(4)]
-        h.feed.prefs_index = PreferenceIndex(capacity=2)  # holds the newest two only
+        index = h.feed.assembler.prefs_index = PreferenceIndex(capacity=2)  # holds the newest two only
         with h.ctx.sessions() as s:
-            h.feed.prefs_index.refresh(s, force=True)
+            index.refresh(s, force=True)
             stored = dict(s.execute(select(m.posts.c.id, m.posts.c.embedding)).all())
         reads = []
-        remember = h.feed.prefs_index.remember
-        h.feed.prefs_index.remember = lambda rows: (reads.append([r[0] for r in rows]), remember(rows))
+        remember = index.remember
+        index.remember = lambda rows: (reads.append([r[0] for r in rows]), remember(rows))
 
         def embeddings() -> dict[str, bytes]:
             with h.ctx.sessions.begin() as s:
-                user, state = h.feed._viewer_state(s, viewer, "", None, str(uuid.uuid4()), utcnow().date())
-                batch, _, _ = h.feed._candidates(s, user, ViewerContext(viewer, utcnow().timestamp()), True, state)
+                user, state = h.feed.assembler._viewer_state(s, viewer, "", None, str(uuid.uuid4()), utcnow().date())
+                viewer_context = ViewerContext(viewer, utcnow().timestamp())
+                batch, _, _ = h.feed.assembler._candidates(s, user, viewer_context, True, state)
             return {i: batch.embeddings[k].tobytes() for k, i in enumerate(batch.post_ids)}
 
         first = embeddings()

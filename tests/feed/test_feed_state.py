@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from kinora.feed.v1 import feed_pb2 as pb
 from services.feed import models as m
-from services.feed.domain import S_FOLLOWING, S_MUTUALS, UNPUBLISHED, utcnow
+from services.feed.common import S_FOLLOWING, S_MUTUALS, UNPUBLISHED, utcnow
 from services.feed.ranking import ViewerContext
 from feed_harness import running_feed
 
@@ -33,7 +33,7 @@ async def test_viewer_state_sessions_and_bookkeeping(pg_url):
 
         today = utcnow().date()
         with h.ctx.sessions.begin() as s:
-            user, state = h.feed._viewer_state(s, viewer, "viewer", False, str(uuid.uuid4()), today)
+            user, state = h.feed.assembler._viewer_state(s, viewer, "viewer", False, str(uuid.uuid4()), today)
         assert user["id"] == viewer and user["handle"] == "viewer"
         assert state.blocked == {blocker, blocked} and state.session_owner is None
         assert state.session_items == 0 and state.served_today == 0
@@ -71,8 +71,8 @@ async def test_viewer_state_sessions_and_bookkeeping(pg_url):
 def _followed(h, viewer: str) -> dict[str, int]:
     """The followed candidates of `viewer` (id -> source), as GetFeed computes them."""
     with h.ctx.sessions.begin() as s:
-        user, state = h.feed._viewer_state(s, viewer, "", None, str(uuid.uuid4()), utcnow().date())
-        batch, _, _ = h.feed._candidates(s, user, ViewerContext(viewer, utcnow().timestamp()), True, state)
+        user, state = h.feed.assembler._viewer_state(s, viewer, "", None, str(uuid.uuid4()), utcnow().date())
+        batch, _, _ = h.feed.assembler._candidates(s, user, ViewerContext(viewer, utcnow().timestamp()), True, state)
     return {batch.post_ids[i]: int(batch.sources[i])
             for i in np.flatnonzero(np.isin(batch.sources, [S_FOLLOWING, S_MUTUALS]))}
 

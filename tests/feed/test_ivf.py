@@ -14,7 +14,8 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import sessionmaker
 
 from services.feed import models as m
-from services.feed.domain import PUBLIC, PUBLISHED, PreferenceIndex
+from services.feed.common import PUBLIC, PUBLISHED
+from services.feed.indexes import PreferenceIndex
 from services.feed.ivf import IvfLists, assign_rows, exact_search, train_centroids
 from services.feed.ranking import DIM
 

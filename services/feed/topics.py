@@ -1,0 +1,48 @@
+"""The feed's Kafka contract in one place: the topics it writes (and the event
+types on each), the topics it reads (and the event types it handles there),
+and the aggregate types its outbox rows carry."""
+
+from __future__ import annotations
+
+from kinora.cameo.v1 import events_pb2 as cameo_ev
+from kinora.feed.v1 import events_pb2 as feed_ev
+from kinora.generator.v1 import events_pb2 as gen_ev
+from kinora.identity.v1 import events_pb2 as id_ev
+
+# Written (through the outbox).
+POSTS_TOPIC = "kinora.feed.posts.v1"
+GRAPH_TOPIC = "kinora.feed.graph.v1"
+WRITES = {
+    POSTS_TOPIC: (feed_ev.PostPublished, feed_ev.PostRemoved),
+    GRAPH_TOPIC: (feed_ev.FollowChanged, feed_ev.BlockChanged),
+}
+TOPICS = list(WRITES)
+
+# The outbox's aggregate type (the record key is that aggregate's id).
+POST_AGGREGATE = "post"
+USER_AGGREGATE = "user"
+
+# Read (one consumer group, handlers in handlers.py).
+GENERATIONS_TOPIC = "kinora.generator.generations.v1"
+TAKEDOWNS_TOPIC = "kinora.cameo.takedowns.v1"
+USERS_TOPIC = "kinora.identity.users.v1"
+CONSUMES = {
+    GENERATIONS_TOPIC: (gen_ev.GenerationRequested, gen_ev.GenerationCompleted, gen_ev.GenerationFailed,
+                        gen_ev.GenerationCanceled, gen_ev.GenerationTakenDown, gen_ev.GenerationDeleted),
+    TAKEDOWNS_TOPIC: (cameo_ev.TakedownRequested,),
+    USERS_TOPIC: (id_ev.ParentalControlsChanged, id_ev.UserCreated, id_ev.UserUpdated, id_ev.UserDeleted),
+}
+CONSUME_TOPICS = list(CONSUMES)
+# What a cameo TakedownRequested names, as the handler passes it on.
+TAKEDOWN_TARGET_POST = "post"
+TAKEDOWN_TARGET_GENERATION = "generation"
+
+# The status the feed's copy of a generation takes on each generator event (and the final ones,
+# which remove its post).
+GENERATION_PENDING = "pending"
+GENERATION_COMPLETED = "completed"
+GENERATION_FAILED = "failed"
+GENERATION_CANCELED = "canceled"
+GENERATION_TAKEN_DOWN = "taken_down"
+GENERATION_DELETED = "deleted"
+GENERATION_REMOVED = (GENERATION_TAKEN_DOWN, GENERATION_DELETED)
