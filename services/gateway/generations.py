@@ -28,7 +28,7 @@ from services.gateway.shared import (
     gw,
     page,
 )
-from services.gateway.uploads import read_upload
+from services.gateway.uploads import is_multipart, read_upload, text_fields
 
 Seconds = Annotated[int, Field(ge=0, le=60)]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
@@ -51,23 +51,44 @@ class GenerationCreate(BaseModel):
     quote_id: str = ""
 
 
-def _int_field(value, name: str) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        raise ApiError(400, "invalid_request", f"{name} must be a whole number") from None
+def create_request(*, prompt: str, idempotency_key: str = "", image: bytes = b"", image_type: str = "",
+                   cameo_ids=(), seconds: int = 0, size: str = "", model: str = "", seed: int | None = None,
+                   remix_of: str = "", extend_of: str = "", quote_id: str = "") -> gpb.CreateGenerationRequest:
+    """The generator's create request: the one place both APIs (and both body kinds) build it."""
+    req = gpb.CreateGenerationRequest(
+        idempotency_key=idempotency_key or uuid.uuid4().hex, prompt=prompt, input_image=image,
+        input_image_content_type=image_type, cameo_ids=list(cameo_ids), seconds=seconds, size=size, model=model,
+        remix_of=remix_of, extend_of=extend_of, quote_id=quote_id)
+    if seed is not None:
+        req.seed = seed
+    return req
 
 
 async def generation_request(g: Gateway, body: GenerationCreate, image: bytes, image_type: str,
                              idempotency_key: str) -> gpb.CreateGenerationRequest:
+    """`body`'s request, its cameo handles resolved to cameo ids."""
     cameo_ids = await asyncio.gather(*(cameo_id_of(g, h) for h in body.cameos)) if body.cameos else []
-    req = gpb.CreateGenerationRequest(
-        idempotency_key=idempotency_key or uuid.uuid4().hex, prompt=body.prompt, input_image=image,
-        input_image_content_type=image_type, cameo_ids=cameo_ids, seconds=body.seconds, size=body.size,
-        model=body.model, remix_of=body.remix_of, extend_of=body.extend_of, quote_id=body.quote_id)
-    if body.seed is not None:
-        req.seed = body.seed
-    return req
+    return create_request(**body.model_dump(exclude={"cameos"}), cameo_ids=cameo_ids, image=image,
+                          image_type=image_type, idempotency_key=idempotency_key)
+
+
+async def read_generation_create(request: Request) -> tuple[GenerationCreate, bytes, str]:
+    """A create body, JSON or multipart (the same fields as text, plus an `image` file), checked as one model."""
+    image, image_type = b"", ""
+    if is_multipart(request):
+        form, image, image_type, _ = await read_upload(request, "image", required=False)
+        # An empty form field is an unset one (the prompt stays, so a missing prompt is the generator's refusal).
+        fields = {k: v for k, v in text_fields(form, "cameos").items() if v != "" or k == "prompt"}
+        fields.setdefault("prompt", "")
+    else:
+        try:
+            fields = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            raise ApiError(400, "invalid_request", f"the body is not a valid generation request: {exc}"[:300]) from None
+    try:
+        return GenerationCreate.model_validate(fields), image, image_type
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, "invalid_request", f"the body is not a valid generation request: {exc}"[:300]) from None
 
 
 @router.post("/generations", status_code=201, tags=["generations"],
@@ -76,21 +97,13 @@ async def generation_request(g: Gateway, body: GenerationCreate, image: bytes, i
                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                      "prompt": {"type": "string"}, "image": {"type": "string", "format": "binary"},
                      "cameos": {"type": "array", "items": {"type": "string"}}, "seconds": {"type": "integer"},
-                     "size": {"type": "string"}, "model": {"type": "string"}}, "required": ["prompt"]}}}}})
+                     "size": {"type": "string"}, "model": {"type": "string"}, "seed": {"type": "integer"},
+                     "remix_of": {"type": "string"}, "extend_of": {"type": "string"},
+                     "quote_id": {"type": "string"}}, "required": ["prompt"]}}}}})
 async def create_generation(request: Request, caller=Caller):
     """JSON, or multipart with an `image` file to animate. Send `Idempotency-Key` to make retries safe."""
     g = gw(request)
-    image, image_type = b"", ""
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form, image, image_type, _ = await read_upload(request, "image", required=False)
-        body = GenerationCreate(prompt=str(form.get("prompt") or ""), cameos=[str(c) for c in form.getlist("cameos")],
-                                seconds=_int_field(form.get("seconds"), "seconds"), size=str(form.get("size") or ""),
-                                model=str(form.get("model") or ""))
-    else:
-        try:
-            body = GenerationCreate.model_validate(json.loads(await request.body() or b"{}"))
-        except (ValueError, TypeError) as exc:
-            raise ApiError(400, "invalid_request", f"the body is not a valid generation request: {exc}"[:300]) from None
+    body, image, image_type = await read_generation_create(request)
     req = await generation_request(g, body, image, image_type, request.headers.get("idempotency-key", ""))
     return signed(request, caller, as_json(await g.generator.CreateGeneration(req, timeout=g.timeout)))
 

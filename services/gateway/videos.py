@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from typing import Literal
 
 import grpc
@@ -25,9 +24,10 @@ from kinora.runtime.errors import error_code_of
 from kinora.videospec import DEFAULT_MODEL, DEFAULT_SIZE, SORA_NAMES, canonical_model
 from services.gateway.core import gateway_of, require_scope
 from services.gateway.errors import ApiError
+from services.gateway.generations import create_request
 from services.gateway.media import media_response
 from services.gateway.shared import Dev
-from services.gateway.uploads import read_upload
+from services.gateway.uploads import is_multipart, read_upload, text_fields
 
 router = APIRouter(prefix="/v1", tags=["videos (Sora-compatible)"])
 
@@ -64,12 +64,9 @@ def _seconds(raw) -> int:
 
 async def _body(request: Request, file_field: str | None) -> tuple[dict, bytes, str]:
     """Fields of a JSON or multipart body, plus the uploaded file when there is one."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
+    if is_multipart(request):
         form, data, file_type, _ = await read_upload(request, file_field or "_none", required=False)
-        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-        fields["cameo_ids"] = [v for k, v in form.multi_items() if k in ("cameo_ids", "cameo_ids[]")]
-        return fields, data, file_type
+        return text_fields(form, "cameo_ids"), data, file_type
     try:
         fields = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -84,12 +81,11 @@ async def _create(request: Request, fields: dict, image: bytes, image_type: str,
     prompt = fields.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ApiError(400, "missing_prompt", "prompt is required")
-    cameo_ids = fields.get("cameo_ids") or []
-    req = gpb.CreateGenerationRequest(
-        idempotency_key=request.headers.get("idempotency-key") or uuid.uuid4().hex, prompt=prompt,
-        input_image=image, input_image_content_type=image_type, seconds=_seconds(fields.get("seconds")),
-        size=str(fields.get("size") or DEFAULT_SIZE), model=canonical_model(str(fields.get("model") or "")) or DEFAULT_MODEL,
-        cameo_ids=[str(c) for c in cameo_ids], **extra)
+    req = create_request(
+        prompt=prompt, idempotency_key=request.headers.get("idempotency-key", ""), image=image, image_type=image_type,
+        cameo_ids=[str(c) for c in fields.get("cameo_ids") or []], seconds=_seconds(fields.get("seconds")),
+        size=str(fields.get("size") or DEFAULT_SIZE),
+        model=canonical_model(str(fields.get("model") or "")) or DEFAULT_MODEL, **extra)
     reply = await g.generator.CreateGeneration(req, timeout=g.timeout)
     video = video_object(reply.generation)
     await request.app.state.webhooks.watch(request, video["id"])

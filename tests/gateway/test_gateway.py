@@ -167,3 +167,32 @@ async def test_rate_limit_answers_429_with_retry_after(platform, client, users):
     assert int(limited.headers["Retry-After"]) >= 1
     # Alice has her own bucket.
     assert (await client.get("/api/v1/me", headers=auth(users["alice"]))).status_code == 200
+
+
+async def test_a_multipart_create_carries_every_field_the_json_one_does(client, users):
+    """One builder for both body kinds: seed, remix_of, extend_of and quote_id reach the generator
+    from a multipart form as they do from JSON (each is seen in the answer or in its refusal)."""
+    alice = auth(users["alice"])
+
+    async def form_create(**fields):
+        return await client.post("/api/v1/generations", headers=alice,
+                                 files={"prompt": (None, "a paper boat on a pond"), "seconds": (None, "4"),
+                                        **{k: (None, str(v)) for k, v in fields.items()}})
+
+    seeded = await form_create(seed=424242)
+    assert seeded.status_code == 201, seeded.text
+    source = seeded.json()["generation"]
+    assert int(source["seed"]) == 424242 and source["seconds"] == 4
+    # The source is still queued (no worker here): the generator refuses it by name, so the field arrived.
+    remix = assert_error(await form_create(remix_of=source["id"]), 400, "remix_source_invalid")
+    assert source["id"] in remix["message"]
+    extend = assert_error(await form_create(extend_of=source["id"]), 400, "extend_source_invalid")
+    assert source["id"] in extend["message"]
+    quote = (await client.post("/api/v1/billing/quote", headers=alice,
+                               json={"model": "standard", "seconds": 8, "size": "720x1280"})).json()["quote"]
+    mismatch = assert_error(await form_create(quote_id=quote["quote_id"]), 400, "quote_mismatch")
+    assert "8 s" in mismatch["message"] and "4 s" in mismatch["message"]
+    quoted = await form_create(quote_id=quote["quote_id"], seconds=8)
+    assert quoted.status_code == 201, quoted.text
+    assert_error(await form_create(seed="soon"), 400, "invalid_request")
+
