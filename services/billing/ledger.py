@@ -5,7 +5,7 @@ Every posting is a transaction of signed entries that sum to zero per unit
 account rows and changed only here, in the caller's database transaction,
 after locking the rows (`SELECT ... FOR UPDATE`, ascending id so concurrent
 postings never deadlock on each other), or by the two set-wise PostgreSQL
-statements in domain.py (`_HOLD`, `_SETTLE`) that write the same rows under
+statements in reservation_sql.py (`HOLD`, `SETTLE`) that write the same rows under
 the same locking rules. Entries are append-only.
 
 Sign convention: user accounts hold positive balances (what the user has);

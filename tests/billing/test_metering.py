@@ -109,12 +109,13 @@ def test_reconciliation_reports_a_completed_generation_that_was_never_charged(bi
     report = billing.reconcile(grace_seconds=0)
     assert report.uncaptured_generation_ids == ["ghost-gen"] and report.drift == 1
     assert metrics.LEDGER_DRIFT._value.get() == 1
+    from kinora.billing.v1 import events_pb2 as epb
     from services.billing.topics import TOPIC_RECONCILIATION
 
     with billing.sessions() as s:
         events = s.execute(select(tables.outbox.c.event_type).where(tables.outbox.c.topic == TOPIC_RECONCILIATION)
                            ).scalars().all()
-    assert events == ["kinora.billing.v1.LedgerDriftDetected"]
+    assert events == [epb.LedgerDriftDetected.DESCRIPTOR.full_name]
 
 
 def test_reconciliation_reports_an_entry_whose_account_or_transaction_is_missing(billing):
