@@ -8,6 +8,13 @@ PACKAGES=(
   espeak-ng   # speaks the challenge digits for the identity liveness test fixtures
   chromium    # tests/web and benchmarks/web_bench.py drive the web app in it (Playwright, /usr/bin/chromium)
 )
+# Node.js runs the buf CLI (`make lint`: protobuf lint and breaking-change checks) that npm installs
+# from package.json (npm ci in `make install`). Checked by command, not package: NodeSource's nodejs
+# package carries npm itself and conflicts with Debian's npm package.
+COMMANDS=(
+  node:nodejs
+  npm:npm
+)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -15,9 +22,14 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+for entry in "${COMMANDS[@]}"; do
+  if ! command -v "${entry%%:*}" >/dev/null; then
+    missing+=("${entry#*:}")
+  fi
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system-deps: all present (${PACKAGES[*]})"
+  echo "system-deps: all present (${PACKAGES[*]} ${COMMANDS[*]%%:*})"
   exit 0
 fi
 
