@@ -1,257 +1,36 @@
-"""Cameo domain: profiles, consent state, the consent check, the appearance
-index, notifications and the audit log. Plain classes over SQLAlchemy
-sessions; no gRPC or Kafka here (events go to the outbox in the caller's
-transaction).
+"""Cameo domain: profiles and consent state (policy, approvals, blocks,
+restrictions, revokes, deletion), takedowns and notifications. Plain classes
+over SQLAlchemy sessions; no gRPC or Kafka here (events go to the outbox in the
+caller's transaction, on the topics declared in topics.py).
 
 Consistency ("new enemy"): every change to consent state bumps the cameo's
 `revision` in the same transaction, under the cameo's row lock, and commits
-before the RPC returns. `ConsentChecker.check` keeps no cache of consent state:
-it reads the committed state from the primary database in one statement, so a
-check that starts after a change was acknowledged sees it, on every replica.
+before the RPC returns; the consent check (consent.py) reads it with no cache.
+Reads live in queries.py, the appearance index in appearances.py.
 See docs/cameo.md.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import SimpleNamespace
 
-from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.cameo.v1 import events_pb2 as ev
 from kinora.common.v1 import common_pb2 as common
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from kinora.runtime.events import emit
 from services.cameo import models as m
+from services.cameo import queries
+from services.cameo.ids import new_id, now, require_id
+from services.cameo.messages import cameo_message, ts
 from services.cameo.metrics import TAKEDOWNS
-from services.cameo.policy import (APPROVED, EVERYONE, MUTUALS, ONLY_ME, POLICY_WORDS, TEEN, UseFacts, decide,
-                                   effective_max_policy)
-from services.cameo.restrictions import MAX_PROMPT_CHARS, MAX_RESTRICTION_CHARS, MAX_RESTRICTIONS, \
-    RestrictionMatcher, parse_restriction
+from services.cameo.policy import ACTIVE, DELETED, ONLY_ME, POLICY_WORDS, effective_max_policy
+from services.cameo.restrictions import MAX_RESTRICTION_CHARS, MAX_RESTRICTIONS, parse_restriction
+from services.cameo.topics import TOPICS, publish  # noqa: F401 - TOPICS: read by the chart test
 
-CONSENT_TOPIC = "kinora.cameo.consent.v1"
-TAKEDOWN_TOPIC = "kinora.cameo.takedowns.v1"
-NOTIFICATION_TOPIC = "kinora.cameo.notifications.v1"
-TOPICS = [CONSENT_TOPIC, TAKEDOWN_TOPIC, NOTIFICATION_TOPIC]
-
-MAX_CAMEOS_PER_USE = 2
-ACTIVE = pb.CAMEO_STATUS_ACTIVE
-DELETED = pb.CAMEO_STATUS_DELETED
-DEFAULT_PAGE, MAX_PAGE = 50, 200
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def require_id(value: str, what: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        raise InvalidArgument(f"{what} {value!r} is not a valid id", f"invalid_{what.replace(' ', '_')}") from None
-
-
-# -- pages ----------------------------------------------------------------------
-
-def page_bounds(page: common.PageRequest | None) -> tuple[int, int]:
-    """(offset, limit) from a PageRequest; tokens are ours and opaque."""
-    size = page.page_size if page and page.page_size > 0 else DEFAULT_PAGE
-    offset = 0
-    if page and page.page_token:
-        try:
-            data = json.loads(base64.urlsafe_b64decode(page.page_token.encode()))
-            offset = int(data["o"])
-            assert offset >= 0
-        except Exception:  # noqa: BLE001 - any malformed token gets the same answer
-            raise InvalidArgument("the page token was not issued by this service", "invalid_page_token") from None
-    return offset, min(size, MAX_PAGE)
-
-
-def next_token(offset: int, limit: int, got: int) -> str:
-    if got < limit:
-        return ""
-    return base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode()
-
-
-# -- conversions to protobuf ------------------------------------------------------
-
-def cameo_message(row, viewer=None) -> pb.Cameo:
-    """The cameo as `viewer` (a Principal; None: a service or an event) may see it. Another user
-    learns neither the owner's age group nor the cap a guardian set: both tell a teen's account."""
-    msg = _cameo_message(row)
-    if viewer is not None and not viewer.is_service and viewer.subject != row.owner_user_id:
-        msg.ClearField("owner_age_group")
-        msg.ClearField("max_policy")
-    return msg
-
-
-def _cameo_message(row) -> pb.Cameo:
-    return pb.Cameo(
-        id=row.id, owner_user_id=row.owner_user_id, owner_handle=row.owner_handle, display_name=row.display_name,
-        policy=row.policy, status=row.status, owner_age_group=row.owner_age_group, max_policy=row.max_policy,
-        verified_at=ts(row.verified_at), created_at=ts(row.created_at), updated_at=ts(row.updated_at),
-        revision=row.revision, verified=row.verified, restriction_count=row.restriction_count)
-
-
-def approval_message(row) -> pb.Approval:
-    return pb.Approval(id=row.id, cameo_id=row.cameo_id, user_id=row.user_id, user_handle=row.user_handle,
-                       status=row.status, message=row.message, requested_at=ts(row.requested_at),
-                       decided_at=ts(row.decided_at))
-
-
-def appearance_message(row) -> pb.Appearance:
-    return pb.Appearance(id=row.id, cameo_id=row.cameo_id, kind=row.kind, state=row.state,
-                         generation_id=row.generation_id, post_id=row.post_id, creator_user_id=row.creator_user_id,
-                         creator_handle=row.creator_handle, prompt=row.prompt, created_at=ts(row.created_at),
-                         updated_at=ts(row.updated_at))
-
-
-def notification_message(row) -> pb.Notification:
-    return pb.Notification(id=row.id, user_id=row.user_id, kind=row.kind, cameo_id=row.cameo_id,
-                           actor_user_id=row.actor_user_id, actor_handle=row.actor_handle,
-                           generation_id=row.generation_id, post_id=row.post_id, message=row.message,
-                           read=row.read, created_at=ts(row.created_at))
-
-
-def audit_message(row) -> pb.AuditEntry:
-    return pb.AuditEntry(id=str(row.id), cameo_id=row.cameo_id, action=row.action, actor_user_id=row.actor_user_id,
-                         subject_user_id=row.subject_user_id, detail_json=row.detail_json, revision=row.revision,
-                         created_at=ts(row.created_at))
-
-
-# -- the consent check --------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Decision:
-    cameo_id: str
-    allowed: bool
-    reason: int
-    message: str
-    revision: int = 0
-    owner_user_id: str = ""
-    restriction_id: str = ""
-    restriction_text: str = ""
-
-
-class ConsentChecker:
-    """CheckUse. Reads consent state for up to two cameos in ONE statement on
-    the primary (no cache), then matches the prompt against restrictions."""
-
-    def __init__(self, matcher: RestrictionMatcher | None):
-        self.matcher = matcher
-
-    @staticmethod
-    def _facts_query(requester: str, cameo_ids: list[str]):
-        c, b, a, f, u, ub = m.cameos, m.blocks, m.approvals, m.follows, m.users, m.user_blocks
-        f2 = f.alias("f2")
-        return select(
-            c.c.id, c.c.owner_user_id, c.c.owner_handle, c.c.policy, c.c.max_policy, c.c.owner_age_group,
-            c.c.status, c.c.verified, c.c.revision, c.c.restriction_count,
-            or_(exists().where(b.c.cameo_id == c.c.id, b.c.user_id == requester),
-                exists().where(ub.c.blocker_id == c.c.owner_user_id, ub.c.blocked_id == requester)).label("blocked"),
-            exists().where(a.c.cameo_id == c.c.id, a.c.user_id == requester,
-                           a.c.status == pb.APPROVAL_STATUS_APPROVED).label("approved"),
-            and_(exists().where(f.c.follower_id == c.c.owner_user_id, f.c.followee_id == requester),
-                 exists().where(f2.c.follower_id == requester, f2.c.followee_id == c.c.owner_user_id)).label("mutual"),
-            select(u.c.age_group).where(u.c.user_id == requester).scalar_subquery().label("requester_age"),
-        ).where(c.c.id.in_(cameo_ids))
-
-    @staticmethod
-    def validate(requester: str, cameo_ids: list[str], prompt: str) -> tuple[str, list[str]]:
-        if not requester:
-            raise InvalidArgument("requester_user_id is required: whose use is being checked?", "missing_requester")
-        requester = require_id(requester, "requester id")
-        if not cameo_ids:
-            raise InvalidArgument("name at least one cameo to check", "no_cameos")
-        if len(cameo_ids) > MAX_CAMEOS_PER_USE:
-            raise InvalidArgument(f"at most {MAX_CAMEOS_PER_USE} cameos can appear in one video; "
-                                  f"this request has {len(cameo_ids)}", "too_many_cameos")
-        ids = [require_id(x, "cameo id") for x in cameo_ids]
-        if len(set(ids)) != len(ids):
-            raise InvalidArgument("the same cameo is listed twice", "duplicate_cameo")
-        if not prompt or not prompt.strip():
-            raise InvalidArgument("the prompt is empty: describe the video so restrictions can be checked",
-                                  "empty_prompt")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise InvalidArgument(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}",
-                                  "prompt_too_long")
-        return requester, ids
-
-    def read(self, session: Session, requester: str, ids: list[str]) -> tuple[list[Decision], dict[str, list]]:
-        """Policy decisions plus, for cameos still allowed that have restrictions,
-        those restrictions (id, text) to match against the prompt, in the
-        caller's session (the takedown safety net reads inside its transaction);
-        `fastpath.PgConsentReader` does the same in one prepared statement for CheckUse."""
-        rows = {r.id: r for r in session.execute(self._facts_query(requester, ids))}
-        decisions, to_match = self.decide_all(requester, ids, rows)
-        texts: dict[str, list] = {}
-        if to_match:
-            # Same transaction; a restriction committed since the first statement
-            # is only ever newer state, never older.
-            for row in session.execute(select(m.restrictions.c.cameo_id, m.restrictions.c.id, m.restrictions.c.text)
-                                       .where(m.restrictions.c.cameo_id.in_(to_match))
-                                       .order_by(m.restrictions.c.created_at)):
-                texts.setdefault(row.cameo_id, []).append((row.id, row.text))
-        return decisions, texts
-
-    @staticmethod
-    def decide_all(requester: str, ids: list[str], rows: dict) -> tuple[list[Decision], list[str]]:
-        """Decisions in request order, and the cameos whose restrictions must be matched."""
-        decisions: list[Decision] = []
-        to_match: list[str] = []
-        for cameo_id in ids:
-            r = rows.get(cameo_id)
-            if r is None:
-                decisions.append(Decision(cameo_id, False, pb.DECISION_REASON_CAMEO_NOT_FOUND,
-                                          "There is no cameo with this id."))
-                continue
-            verdict = decide(UseFacts(
-                owner_handle=r.owner_handle, policy=r.policy, max_policy=r.max_policy,
-                owner_teen=r.owner_age_group == TEEN, active=r.status == ACTIVE, verified=r.verified,
-                requester_is_owner=r.owner_user_id == requester, blocked=r.blocked, approved=r.approved,
-                mutual=bool(r.mutual), requester_teen=r.requester_age == TEEN))
-            decisions.append(Decision(cameo_id, verdict.allowed, verdict.reason, verdict.message, r.revision,
-                                      r.owner_user_id))
-            if verdict.allowed and r.owner_user_id != requester and r.restriction_count:
-                to_match.append(cameo_id)
-        return decisions, to_match
-
-    def apply_restrictions(self, prompt: str, decisions: list[Decision], texts: dict[str, list]) -> list[Decision]:
-        out = []
-        for d in decisions:
-            rules = texts.get(d.cameo_id)
-            if d.allowed and rules:
-                conflicts = self.matcher.check(prompt, [text for _, text in rules])
-                if conflicts:
-                    first = conflicts[0]
-                    rid = next(i for i, text in rules if text == first.restriction)
-                    d = Decision(d.cameo_id, False, pb.DECISION_REASON_RESTRICTION_CONFLICT,
-                                 f"This cameo's owner asked: \u201c{first.restriction}\u201d \u2014 {first.reason}.",
-                                 d.revision, d.owner_user_id, rid, first.restriction)
-            out.append(d)
-        return out
-
-
-# -- profiles and consent state ------------------------------------------------------
 
 class Cameos:
     """Mutations of consent state. Each method runs inside the caller's
@@ -281,11 +60,7 @@ class Cameos:
 
     @staticmethod
     def get(s: Session, cameo_id: str):
-        cameo_id = require_id(cameo_id, "cameo id")
-        row = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id)).first()
-        if row is None:
-            raise NotFound("there is no cameo with this id", "cameo_not_found")
-        return row
+        return queries.cameo(s, cameo_id)
 
     def lock_owned(self, s: Session, actor: str, cameo_id: str, *, allow_deleted: bool = False):
         """The cameo row, locked for update, after checking the caller owns it."""
@@ -355,8 +130,8 @@ class Cameos:
         self._audit(s, cameo_id, pb.AUDIT_ACTION_CAMEO_CREATED, msg.user_id, revision,
                     verification_id=msg.verification_id, refreshed=existing is not None)
         row = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id)).one()
-        emit(s, self.tables, CONSENT_TOPIC, ev.CameoCreated(cameo=cameo_message(row), likeness=msg.likeness,
-                                                            occurred_at=ts(now())), "cameo", cameo_id)
+        publish(s, self.tables, ev.CameoCreated(cameo=cameo_message(row), likeness=msg.likeness,
+                                                occurred_at=ts(now())), cameo_id)
         return cameo_id
 
     def on_user(self, s: Session, user, changed_at: datetime | None = None) -> None:
@@ -399,9 +174,9 @@ class Cameos:
                     old_policy=row.policy, new_policy=new_policy, old_max=row.max_policy, new_max=new_cap,
                     cause="parental controls")
         if new_policy != row.policy:
-            emit(s, self.tables, CONSENT_TOPIC, ev.PolicyChanged(
+            publish(s, self.tables, ev.PolicyChanged(
                 cameo_id=row.id, owner_user_id=row.owner_user_id, old_policy=row.policy, new_policy=new_policy,
-                revision=revision, occurred_at=ts(now())), "cameo", row.id)
+                revision=revision, occurred_at=ts(now())), row.id)
 
     def on_user_block(self, s: Session, blocker: str, blocked: str, is_blocked: bool) -> None:
         ub = m.user_blocks
@@ -445,9 +220,9 @@ class Cameos:
         revision = self._bump(s, row.id, policy=policy)
         self._audit(s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, actor, revision, old_policy=row.policy,
                     new_policy=policy)
-        emit(s, self.tables, CONSENT_TOPIC, ev.PolicyChanged(
+        publish(s, self.tables, ev.PolicyChanged(
             cameo_id=row.id, owner_user_id=actor, old_policy=row.policy, new_policy=policy, revision=revision,
-            occurred_at=ts(now())), "cameo", row.id)
+            occurred_at=ts(now())), row.id)
         return self.get(s, row.id)
 
     def _approval(self, s: Session, cameo_id: str, user_id: str):
@@ -597,9 +372,9 @@ class Cameos:
                                               blocked_at=now()))
         revision = self._bump(s, row.id)
         self._audit(s, row.id, pb.AUDIT_ACTION_ACCESS_REVOKED, actor, revision, user_id, takedown=takedown)
-        emit(s, self.tables, CONSENT_TOPIC, ev.AccessRevoked(
+        publish(s, self.tables, ev.AccessRevoked(
             cameo_id=row.id, owner_user_id=actor, user_id=user_id, takedown=takedown, revision=revision,
-            occurred_at=ts(now())), "cameo", row.id)
+            occurred_at=ts(now())), row.id)
         count = 0
         if takedown:
             targets = s.execute(select(m.appearances).where(
@@ -615,9 +390,9 @@ class Cameos:
         likeness = common.LikenessAssets().SerializeToString()
         revision = self._bump(s, row.id, status=DELETED, likeness=likeness)
         self._audit(s, row.id, pb.AUDIT_ACTION_CAMEO_DELETED, actor, revision, takedown=takedown)
-        emit(s, self.tables, CONSENT_TOPIC, ev.CameoDeleted(
+        publish(s, self.tables, ev.CameoDeleted(
             cameo_id=row.id, owner_user_id=actor, takedown=takedown, revision=revision, occurred_at=ts(now()),
-            verification_id=row.verification_id or ""), "cameo", row.id)
+            verification_id=row.verification_id or ""), row.id)
         count = 0
         if takedown:
             targets = s.execute(select(m.appearances).where(
@@ -625,6 +400,18 @@ class Cameos:
                 m.appearances.c.state == pb.APPEARANCE_STATE_ACTIVE).with_for_update()).all()
             count = self.takedown(s, row, actor, targets, ev.TAKEDOWN_CAUSE_CAMEO_DELETED, revision)
         return revision, count
+
+    # notifications
+
+    @staticmethod
+    def mark_notifications_read(s: Session, user_id: str, notification_ids) -> int:
+        """Marks the user's unread notifications (all, or those listed) read; how many were marked."""
+        n = m.notifications
+        ids = [require_id(i, "notification id") for i in notification_ids]
+        q = update(n).where(n.c.user_id == user_id, ~n.c.read)
+        if ids:
+            q = q.where(n.c.id.in_(ids))
+        return s.execute(q.values(read=True)).rowcount
 
     # takedowns
 
@@ -641,9 +428,9 @@ class Cameos:
         posts = sorted({t.post_id for t in targets if t.post_id})
         for kind, ids in ((ev.TAKEDOWN_TARGET_KIND_GENERATION, generations), (ev.TAKEDOWN_TARGET_KIND_POST, posts)):
             if ids:
-                emit(s, self.tables, TAKEDOWN_TOPIC, ev.TakedownRequested(
+                publish(s, self.tables, ev.TakedownRequested(
                     takedown_id=takedown_id, cameo_id=cameo.id, owner_user_id=cameo.owner_user_id, target_kind=kind,
-                    target_ids=ids, cause=cause, occurred_at=ts(now())), "cameo", cameo.id)
+                    target_ids=ids, cause=cause, occurred_at=ts(now())), cameo.id)
         TAKEDOWNS.labels(ev.TakedownCause.Name(cause)).inc(len(targets))
         self._audit(s, cameo.id, pb.AUDIT_ACTION_TAKEDOWN_REQUESTED, actor, revision, takedown_id=takedown_id,
                     cause=ev.TakedownCause.Name(cause), generation_ids=generations, post_ids=posts)
@@ -659,108 +446,4 @@ class Cameos:
             self.takedown(s, cameo, actor, [found], ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED, cameo.revision)
         return s.execute(select(m.appearances).where(m.appearances.c.id == aid)).one()
 
-
-# -- appearance index (generator and feed events) ------------------------------------
-
-class AppearanceIndex:
-    """Every generation, draft and post containing a cameo, built from events."""
-
-    def __init__(self, cameos: Cameos):
-        self.cameos = cameos
-
-    def _find(self, s: Session, cameo_id: str, generation_id: str):
-        return s.execute(select(m.appearances).where(m.appearances.c.cameo_id == cameo_id,
-                                                     m.appearances.c.generation_id == generation_id)
-                         .with_for_update()).first()
-
-    def record(self, s: Session, cameo_ids, generation_id: str, creator: str, prompt: str, kind: int,
-               post_id: str = "", notify: bool = True) -> None:
-        for cameo_id in cameo_ids:
-            cameo = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id).with_for_update()).first()
-            if cameo is None:
-                continue  # not a cameo we know (ids are validated by CheckUse upstream)
-            row = self._find(s, cameo_id, generation_id)
-            if row is None:
-                handle = self.cameos.handle_of(s, creator)
-                aid = new_id()
-                s.execute(insert(m.appearances).values(
-                    id=aid, cameo_id=cameo_id, kind=kind, state=pb.APPEARANCE_STATE_ACTIVE,
-                    generation_id=generation_id, post_id=post_id, creator_user_id=creator, creator_handle=handle,
-                    prompt=prompt, created_at=now(), updated_at=now()))
-                if creator != cameo.owner_user_id and notify:
-                    self._notify_use(s, cameo, creator, handle, generation_id, post_id, kind)
-                self._enforce(s, cameo, creator, aid)
-            else:
-                values = {"updated_at": now()}
-                if prompt and not row.prompt:
-                    values["prompt"] = prompt
-                # A post outranks a draft, a draft outranks a running generation.
-                if kind > row.kind:
-                    values["kind"] = kind
-                if post_id:
-                    values["post_id"] = post_id
-                s.execute(update(m.appearances).where(m.appearances.c.id == row.id).values(**values))
-                if kind == pb.APPEARANCE_KIND_POST and row.kind != pb.APPEARANCE_KIND_POST \
-                        and creator != cameo.owner_user_id:
-                    self._notify_use(s, cameo, creator, row.creator_handle, generation_id, post_id, kind)
-                if row.state == pb.APPEARANCE_STATE_TAKEDOWN_REQUESTED and post_id:
-                    # Published after the takedown was requested: take the post down too.
-                    post_only = SimpleNamespace(id=row.id, generation_id="", post_id=post_id)
-                    self.cameos.takedown(s, cameo, "system", [post_only], ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED,
-                                         cameo.revision)
-
-    def _notify_use(self, s: Session, cameo, creator: str, handle: str, generation_id: str, post_id: str, kind: int):
-        posted = kind == pb.APPEARANCE_KIND_POST
-        who = f"@{handle}" if handle else "Someone"
-        self.cameos._notify(s, cameo.owner_user_id,
-                            pb.NOTIFICATION_KIND_CAMEO_POSTED if posted else pb.NOTIFICATION_KIND_CAMEO_USED, cameo.id,
-                            f"{who} {'posted a video with' if posted else 'made a video with'} your cameo",
-                            creator, handle, generation_id, post_id)
-        if not posted:
-            emit(s, self.cameos.tables, NOTIFICATION_TOPIC, ev.CameoUsed(
-                cameo_id=cameo.id, owner_user_id=cameo.owner_user_id, user_id=creator, user_handle=handle,
-                generation_id=generation_id, purpose=pb.USE_PURPOSE_GENERATE, occurred_at=ts(now())),
-                "cameo", cameo.id)
-
-    def _enforce(self, s: Session, cameo, creator: str, appearance_id: str) -> None:
-        """Safety net for check-then-act: a generation created after its
-        creator lost access (revoked between CheckUse and job creation) is
-        taken down as soon as it is indexed."""
-        if creator == cameo.owner_user_id:
-            return
-        decisions, _ = ConsentChecker(None).read(s, creator, [cameo.id])
-        if not decisions[0].allowed:
-            row = s.execute(select(m.appearances).where(m.appearances.c.id == appearance_id)).one()
-            self.cameos.takedown(s, cameo, "system", [row], ev.TAKEDOWN_CAUSE_ACCESS_REVOKED, cameo.revision)
-
-    def set_state_for_generation(self, s: Session, generation_id: str, state: int) -> None:
-        s.execute(update(m.appearances).where(m.appearances.c.generation_id == generation_id)
-                  .values(state=state, updated_at=now()))
-
-    def post_removed(self, s: Session, generation_id: str) -> None:
-        # The video is a draft again (or gone, which the generator reports separately).
-        s.execute(update(m.appearances).where(m.appearances.c.generation_id == generation_id,
-                                              m.appearances.c.kind == pb.APPEARANCE_KIND_POST)
-                  .values(kind=pb.APPEARANCE_KIND_DRAFT, updated_at=now()))
-
-
-# -- queries ------------------------------------------------------------------------
-
-def usable_filter(requester: str, requester_teen: bool):
-    """SQL form of policy.decide (without restrictions) for ListCameos."""
-    c, b, a, f, ub = m.cameos, m.blocks, m.approvals, m.follows, m.user_blocks
-    f2 = f.alias("f2")
-    policy = c.c.policy  # stored policy is always clamped to the cap
-    approved = exists().where(a.c.cameo_id == c.c.id, a.c.user_id == requester,
-                              a.c.status == pb.APPROVAL_STATUS_APPROVED)
-    mutual = and_(exists().where(f.c.follower_id == c.c.owner_user_id, f.c.followee_id == requester),
-                  exists().where(f2.c.follower_id == requester, f2.c.followee_id == c.c.owner_user_id))
-    everyone = policy >= EVERYONE
-    if not requester_teen:
-        everyone = and_(everyone, c.c.owner_age_group != TEEN)
-    return and_(c.c.status == ACTIVE, c.c.verified, or_(
-        c.c.owner_user_id == requester,
-        and_(~exists().where(b.c.cameo_id == c.c.id, b.c.user_id == requester),
-             ~exists().where(ub.c.blocker_id == c.c.owner_user_id, ub.c.blocked_id == requester),
-             or_(and_(policy >= APPROVED, approved), and_(policy >= MUTUALS, mutual), everyone))))
 

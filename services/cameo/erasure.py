@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from services.cameo import models as m
-from services.cameo.domain import DELETED, Cameos
+from services.cameo.domain import Cameos
+from services.cameo.policy import DELETED
 
 
 def forget_user(s: Session, cameos: Cameos, user_id: str, anonymous_id: str) -> None:

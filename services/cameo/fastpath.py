@@ -5,7 +5,7 @@ follow edges, requester age, restrictions) is ONE prepared statement on a
 per-thread autocommit connection (`kinora.runtime.pgfast`): one round trip, no BEGIN / ROLLBACK / pool
 ping, no ORM. A single statement runs on one snapshot taken when it starts, so
 it sees every change committed before it began, exactly like the portable
-path in `domain.ConsentChecker.read`.
+path in `consent.ConsentChecker.read`.
 
 Under load, checks that arrive while earlier ones are still in the database
 are coalesced into the next statement (a few in flight at a time, like group
@@ -22,7 +22,7 @@ from concurrent.futures import Executor
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.runtime.pgfast import PgStatements
-from services.cameo.domain import ConsentChecker, Decision
+from services.cameo.consent import ConsentChecker, Decision
 
 # One row per (requester, cameo) pair of the batch; q.i says which pair.
 FACTS_SQL = """

@@ -7,8 +7,12 @@ from datetime import timezone
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.feed.v1 import events_pb2 as feed_ev
-from services.cameo.domain import AppearanceIndex, Cameos, now
+from kinora.generator.v1 import events_pb2 as gen_ev
+from kinora.identity.v1 import events_pb2 as id_ev
+from services.cameo.appearances import AppearanceIndex
+from services.cameo.domain import Cameos
 from services.cameo.erasure import forget_user
+from services.cameo.ids import now
 from services.cameo.models import tables
 
 _cameos = Cameos(tables)
@@ -76,3 +80,25 @@ def generation_completed(session, msg, meta) -> None:
 def generation_gone(session, msg, meta) -> None:
     """Failed, canceled, deleted or taken down: no video exists any more."""
     _index.set_state_for_generation(session, msg.facts.generation_id, pb.APPEARANCE_STATE_REMOVED)
+
+
+def consumed_events() -> dict:
+    """Event type -> handler: one for each type topics.CONSUMES says cameo reads
+    (tests/cameo/test_topics.py holds the two together)."""
+    return {
+        id_ev.CameoVerified: cameo_verified,
+        id_ev.UserCreated: user_created,
+        id_ev.UserUpdated: user_updated,
+        id_ev.UserDeleted: user_deleted,
+        id_ev.ParentalControlsChanged: parental_controls_changed,
+        feed_ev.FollowChanged: follow_changed,
+        feed_ev.BlockChanged: block_changed,
+        feed_ev.PostPublished: post_published,
+        feed_ev.PostRemoved: post_removed,
+        gen_ev.GenerationRequested: generation_requested,
+        gen_ev.GenerationCompleted: generation_completed,
+        gen_ev.GenerationFailed: generation_gone,
+        gen_ev.GenerationCanceled: generation_gone,
+        gen_ev.GenerationTakenDown: generation_gone,
+        gen_ev.GenerationDeleted: generation_gone,
+    }

@@ -1,6 +1,8 @@
 """The consent rule, as one pure function: given the facts about a cameo and a
 requester, may the requester use the cameo, and why (not). No I/O here; the
-facts are read from PostgreSQL in one statement by `domain.ConsentChecker`.
+facts are read from PostgreSQL in one statement by `consent.ConsentChecker`
+(and, batched, by `fastpath.FACTS_SQL`); `consent.usable_filter` is this rule
+as a SQL condition for lists.
 
 Policies are ordered (ONLY_ME < APPROVED < MUTUALS < EVERYONE) and each one
 includes the people the more closed ones allow: "mutuals" also lets approved
@@ -19,6 +21,9 @@ APPROVED = common.CAMEO_POLICY_APPROVED
 MUTUALS = common.CAMEO_POLICY_MUTUALS
 EVERYONE = common.CAMEO_POLICY_EVERYONE
 POLICY_WORDS = {ONLY_ME: "only me", APPROVED: "people I approve", MUTUALS: "mutuals", EVERYONE: "everyone"}
+
+ACTIVE = pb.CAMEO_STATUS_ACTIVE  # a cameo that is not active was deleted
+DELETED = pb.CAMEO_STATUS_DELETED
 
 TEEN = common.AGE_GROUP_TEEN
 ADULT = common.AGE_GROUP_ADULT

@@ -7,26 +7,27 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.cameo.v1 import cameo_pb2_grpc
-from kinora.common.v1 import common_pb2 as common
-from kinora.feed.v1 import events_pb2 as feed_ev
-from kinora.generator.v1 import events_pb2 as gen_ev
-from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.runtime import auth
 from kinora.runtime.db import transaction
-from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from kinora.runtime.errors import InvalidArgument, PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
-from services.cameo import domain, handlers
 from services.cameo import models as m
+from services.cameo import queries
+from services.cameo.consent import ConsentChecker
+from services.cameo.domain import Cameos
 from services.cameo.fastpath import CoalescingReader, PgConsentReader
+from services.cameo.handlers import consumed_events
+from services.cameo.messages import (appearance_message, approval_message, audit_message, blocked_message,
+                                     cameo_message, notification_message, restriction_message)
 from services.cameo.metrics import CONSENT_CHECKS
 from services.cameo.restrictions import RestrictionMatcher
 from services.cameo.settings import CameoSettings
+from services.cameo.topics import CONSUME_TOPICS, TOPICS
 
 log = logging.getLogger("kinora.cameo")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,8 +37,8 @@ CHECK_CALLERS = ("generator", "feed", "gateway")
 class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
     def __init__(self, ctx: ServiceContext, matcher: RestrictionMatcher, db_workers: int, check_statements: int):
         self.ctx = ctx
-        self.cameos = domain.Cameos(m.tables)
-        self.checker = domain.ConsentChecker(matcher)
+        self.cameos = Cameos(m.tables)
+        self.checker = ConsentChecker(matcher)
         self.pool = ThreadPoolExecutor(db_workers, thread_name_prefix="cameo-db")
         self.pg = PgConsentReader(ctx.settings.database_url)
         self.fast = CoalescingReader(self.pg, self.pool, check_statements)
@@ -63,43 +64,23 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
     async def GetCameo(self, request, context):
         caller = auth.require_user_or_service()
         which = request.WhichOneof("selector")
-        c = m.cameos.c
-        if which == "cameo_id":
-            cond = c.id == domain.require_id(request.cameo_id, "cameo id")
-        elif which == "owner_user_id":
-            cond = c.owner_user_id == request.owner_user_id
-        elif which == "owner_handle":
-            cond = c.owner_handle == request.owner_handle.lower().lstrip("@")
-        else:
+        if which not in ("cameo_id", "owner_user_id", "owner_handle"):
             raise InvalidArgument("say which cameo: cameo_id, owner_user_id or owner_handle", "missing_selector")
-        row = await self._read(lambda s: s.execute(select(m.cameos).where(cond)).first())
-        if row is None:
-            raise NotFound("there is no such cameo", "cameo_not_found")
-        return pb.GetCameoResponse(cameo=domain.cameo_message(row, caller))
+        row = await self._read(lambda s: queries.cameo_by(s, **{which: getattr(request, which)}))
+        return pb.GetCameoResponse(cameo=cameo_message(row, caller))
 
     async def ListCameos(self, request, context):
         me = auth.require_user()
-        offset, limit = domain.page_bounds(request.page)
-
-        def query(s):
-            q = select(m.cameos).where(m.cameos.c.status == domain.ACTIVE)
-            if request.usable_by_caller:
-                teen = s.execute(select(m.users.c.age_group).where(m.users.c.user_id == me.subject)).scalar()
-                q = q.where(domain.usable_filter(me.subject, teen == common.AGE_GROUP_TEEN))
-            if request.query:
-                prefix = request.query.lower().lstrip("@").replace("%", "").replace("_", r"\_") + "%"
-                q = q.where(or_(m.cameos.c.owner_handle.like(prefix),
-                                func.lower(m.cameos.c.display_name).like(prefix)))
-            return s.execute(q.order_by(m.cameos.c.owner_handle, m.cameos.c.id).offset(offset).limit(limit)).all()
-        rows = await self._read(query)
-        return pb.ListCameosResponse(cameos=[domain.cameo_message(r, me) for r in rows],
-                                     next_page_token=domain.next_token(offset, limit, len(rows)))
+        rows, token = await self._read(lambda s: queries.cameos(s, me.subject, request.page,
+                                                                usable_by_viewer=request.usable_by_caller,
+                                                                search=request.query))
+        return pb.ListCameosResponse(cameos=[cameo_message(r, me) for r in rows], next_page_token=token)
 
     async def UpdateCameo(self, request, context):
         me = auth.require_user()
         name = request.display_name if request.HasField("display_name") else None
         row = await self._tx(self.cameos.update, me.subject, request.cameo_id, name)
-        return pb.UpdateCameoResponse(cameo=domain.cameo_message(row))
+        return pb.UpdateCameoResponse(cameo=cameo_message(row))
 
     async def DeleteCameo(self, request, context):
         me = auth.require_user()
@@ -112,52 +93,37 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
     async def SetPolicy(self, request, context):
         me = auth.require_user()
         row = await self._tx(self.cameos.set_policy, me.subject, request.cameo_id, request.policy, wake=True)
-        return pb.SetPolicyResponse(cameo=domain.cameo_message(row))
+        return pb.SetPolicyResponse(cameo=cameo_message(row))
 
     async def RequestApproval(self, request, context):
         me = auth.require_user()
         row = await self._tx(self.cameos.request_approval, me.subject, request.cameo_id, request.message)
-        return pb.RequestApprovalResponse(approval=domain.approval_message(row))
+        return pb.RequestApprovalResponse(approval=approval_message(row))
 
     async def Approve(self, request, context):
         me = auth.require_user()
         row, revision = await self._tx(self.cameos.approve, me.subject, request.cameo_id, request.user_id)
-        return pb.ApproveResponse(approval=domain.approval_message(row), revision=revision)
+        return pb.ApproveResponse(approval=approval_message(row), revision=revision)
 
     async def Deny(self, request, context):
         me = auth.require_user()
         row, revision = await self._tx(self.cameos.deny, me.subject, request.cameo_id, request.user_id)
-        return pb.DenyResponse(approval=domain.approval_message(row), revision=revision)
+        return pb.DenyResponse(approval=approval_message(row), revision=revision)
 
     async def RemoveApproval(self, request, context):
         me = auth.require_user()
         row, revision = await self._tx(self.cameos.remove_approval, me.subject, request.cameo_id, request.user_id)
-        return pb.RemoveApprovalResponse(approval=domain.approval_message(row), revision=revision)
-
-    async def _owned(self, me, cameo_id):
-        row = await self._read(domain.Cameos.get, cameo_id)
-        if row.owner_user_id != me.subject:
-            raise PermissionDenied("only the cameo's owner can see this", "not_owner")
-        return row
+        return pb.RemoveApprovalResponse(approval=approval_message(row), revision=revision)
 
     async def ListApprovals(self, request, context):
         me = auth.require_user()
-        cameo = await self._owned(me, request.cameo_id)
-        offset, limit = domain.page_bounds(request.page)
-        q = select(m.approvals).where(m.approvals.c.cameo_id == cameo.id)
-        if request.status:
-            q = q.where(m.approvals.c.status == request.status)
-        q = q.order_by(m.approvals.c.requested_at.desc(), m.approvals.c.id).offset(offset).limit(limit)
-        rows = await self._read(lambda s: s.execute(q).all())
-        return pb.ListApprovalsResponse(approvals=[domain.approval_message(r) for r in rows],
-                                        next_page_token=domain.next_token(offset, limit, len(rows)))
+        rows, token = await self._read(queries.approvals, me.subject, request.cameo_id, request.status, request.page)
+        return pb.ListApprovalsResponse(approvals=[approval_message(r) for r in rows], next_page_token=token)
 
     async def BlockUser(self, request, context):
         me = auth.require_user()
         row, revision = await self._tx(self.cameos.block, me.subject, request.cameo_id, request.user_id)
-        return pb.BlockUserResponse(blocked=pb.BlockedUser(cameo_id=row.cameo_id, user_id=row.user_id,
-                                                           user_handle=row.user_handle,
-                                                           blocked_at=domain.ts(row.blocked_at)), revision=revision)
+        return pb.BlockUserResponse(blocked=blocked_message(row), revision=revision)
 
     async def UnblockUser(self, request, context):
         me = auth.require_user()
@@ -166,30 +132,18 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
 
     async def ListBlockedUsers(self, request, context):
         me = auth.require_user()
-        cameo = await self._owned(me, request.cameo_id)
-        offset, limit = domain.page_bounds(request.page)
-        q = (select(m.blocks).where(m.blocks.c.cameo_id == cameo.id)
-             .order_by(m.blocks.c.blocked_at.desc(), m.blocks.c.user_id).offset(offset).limit(limit))
-        rows = await self._read(lambda s: s.execute(q).all())
-        return pb.ListBlockedUsersResponse(
-            blocked=[pb.BlockedUser(cameo_id=r.cameo_id, user_id=r.user_id, user_handle=r.user_handle,
-                                    blocked_at=domain.ts(r.blocked_at)) for r in rows],
-            next_page_token=domain.next_token(offset, limit, len(rows)))
+        rows, token = await self._read(queries.blocked_users, me.subject, request.cameo_id, request.page)
+        return pb.ListBlockedUsersResponse(blocked=[blocked_message(r) for r in rows], next_page_token=token)
 
     async def AddRestriction(self, request, context):
         me = auth.require_user()
         row, revision = await self._tx(self.cameos.add_restriction, me.subject, request.cameo_id, request.text)
-        return pb.AddRestrictionResponse(restriction=pb.Restriction(
-            id=row.id, cameo_id=row.cameo_id, text=row.text, created_at=domain.ts(row.created_at)), revision=revision)
+        return pb.AddRestrictionResponse(restriction=restriction_message(row), revision=revision)
 
     async def ListRestrictions(self, request, context):
         auth.require_user_or_service()
-        cameo = await self._read(domain.Cameos.get, request.cameo_id)
-        # Restrictions are visible to anyone who might use the cameo, so they can respect them.
-        rows = await self._read(lambda s: s.execute(select(m.restrictions).where(
-            m.restrictions.c.cameo_id == cameo.id).order_by(m.restrictions.c.created_at)).all())
-        return pb.ListRestrictionsResponse(restrictions=[pb.Restriction(
-            id=r.id, cameo_id=r.cameo_id, text=r.text, created_at=domain.ts(r.created_at)) for r in rows])
+        rows = await self._read(queries.restrictions, request.cameo_id)
+        return pb.ListRestrictionsResponse(restrictions=[restriction_message(r) for r in rows])
 
     async def RemoveRestriction(self, request, context):
         me = auth.require_user()
@@ -233,101 +187,42 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
 
     async def ListAppearances(self, request, context):
         me = auth.require_user()
-        cameo = await self._owned(me, request.cameo_id)
-        offset, limit = domain.page_bounds(request.page)
-        a = m.appearances
-        q = select(a).where(a.c.cameo_id == cameo.id)
-        if request.kind:
-            q = q.where(a.c.kind == request.kind)
-        if not request.include_removed:
-            q = q.where(a.c.state != pb.APPEARANCE_STATE_REMOVED)
-        q = q.order_by(a.c.created_at.desc(), a.c.id).offset(offset).limit(limit)
-        rows = await self._read(lambda s: s.execute(q).all())
-        return pb.ListAppearancesResponse(appearances=[domain.appearance_message(r) for r in rows],
-                                          next_page_token=domain.next_token(offset, limit, len(rows)))
+        rows, token = await self._read(queries.appearances, me.subject, request.cameo_id, request.kind,
+                                       request.include_removed, request.page)
+        return pb.ListAppearancesResponse(appearances=[appearance_message(r) for r in rows], next_page_token=token)
 
     async def DeleteAppearance(self, request, context):
         me = auth.require_user()
         row = await self._tx(self.cameos.delete_appearance, me.subject, request.appearance_id, wake=True)
-        return pb.DeleteAppearanceResponse(appearance=domain.appearance_message(row))
+        return pb.DeleteAppearanceResponse(appearance=appearance_message(row))
 
     async def ListNotifications(self, request, context):
         me = auth.require_user()
-        offset, limit = domain.page_bounds(request.page)
-        n = m.notifications
-
-        def query(s):
-            q = select(n).where(n.c.user_id == me.subject)
-            if request.unread_only:
-                q = q.where(~n.c.read)
-            rows = s.execute(q.order_by(n.c.created_at.desc(), n.c.id).offset(offset).limit(limit)).all()
-            unread = s.execute(select(func.count()).select_from(n).where(n.c.user_id == me.subject,
-                                                                          ~n.c.read)).scalar_one()
-            return rows, unread
-        rows, unread = await self._read(query)
-        return pb.ListNotificationsResponse(notifications=[domain.notification_message(r) for r in rows],
-                                            next_page_token=domain.next_token(offset, limit, len(rows)),
-                                            unread_count=unread)
+        rows, token, unread = await self._read(queries.notifications, me.subject, request.unread_only, request.page)
+        return pb.ListNotificationsResponse(notifications=[notification_message(r) for r in rows],
+                                            next_page_token=token, unread_count=unread)
 
     async def MarkNotificationsRead(self, request, context):
         me = auth.require_user()
-        n = m.notifications
-        ids = [domain.require_id(i, "notification id") for i in request.notification_ids]
-
-        def mark(s):
-            q = update(n).where(n.c.user_id == me.subject, ~n.c.read)
-            if ids:
-                q = q.where(n.c.id.in_(ids))
-            return s.execute(q.values(read=True)).rowcount
-        return pb.MarkNotificationsReadResponse(marked=await self._tx(mark))
+        marked = await self._tx(self.cameos.mark_notifications_read, me.subject, list(request.notification_ids))
+        return pb.MarkNotificationsReadResponse(marked=marked)
 
     async def ListAuditLog(self, request, context):
         me = auth.require_user()
-        cameo = await self._owned(me, request.cameo_id)
-        offset, limit = domain.page_bounds(request.page)
-        q = (select(m.audit_log).where(m.audit_log.c.cameo_id == cameo.id)
-             .order_by(m.audit_log.c.id).offset(offset).limit(limit))
-        rows = await self._read(lambda s: s.execute(q).all())
-        return pb.ListAuditLogResponse(entries=[domain.audit_message(r) for r in rows],
-                                       next_page_token=domain.next_token(offset, limit, len(rows)))
+        rows, token = await self._read(queries.audit_log, me.subject, request.cameo_id, request.page)
+        return pb.ListAuditLogResponse(entries=[audit_message(r) for r in rows], next_page_token=token)
 
     async def GetLikeness(self, request, context):
         auth.require_service("generator")
-        row = await self._read(domain.Cameos.get, request.cameo_id)
-        if row.status != domain.ACTIVE or not row.verified:
-            raise NotFound("this cameo is no longer available", "cameo_unavailable")
+        row = await self._read(queries.likeness_source, request.cameo_id)
         reply = pb.GetLikenessResponse(cameo_id=row.id, owner_user_id=row.owner_user_id,
                                        owner_handle=row.owner_handle, display_name=row.display_name)
         reply.likeness.ParseFromString(row.likeness)
         return reply
 
 
-def consumed_events() -> dict:
-    return {
-        id_ev.CameoVerified: handlers.cameo_verified,
-        id_ev.UserCreated: handlers.user_created,
-        id_ev.UserUpdated: handlers.user_updated,
-        id_ev.UserDeleted: handlers.user_deleted,
-        id_ev.ParentalControlsChanged: handlers.parental_controls_changed,
-        feed_ev.FollowChanged: handlers.follow_changed,
-        feed_ev.BlockChanged: handlers.block_changed,
-        feed_ev.PostPublished: handlers.post_published,
-        feed_ev.PostRemoved: handlers.post_removed,
-        gen_ev.GenerationRequested: handlers.generation_requested,
-        gen_ev.GenerationCompleted: handlers.generation_completed,
-        gen_ev.GenerationFailed: handlers.generation_gone,
-        gen_ev.GenerationCanceled: handlers.generation_gone,
-        gen_ev.GenerationTakenDown: handlers.generation_gone,
-        gen_ev.GenerationDeleted: handlers.generation_gone,
-    }
-
-
-CONSUME_TOPICS = ["kinora.identity.users.v1", "kinora.identity.verifications.v1", "kinora.feed.graph.v1",
-                  "kinora.feed.posts.v1", "kinora.generator.generations.v1"]
-
-
 def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: RestrictionMatcher | None = None):
-    ctx = create_service("cameo", settings, m.tables, MIGRATIONS, topics=domain.TOPICS, consumes=consumed_events(),
+    ctx = create_service("cameo", settings, m.tables, MIGRATIONS, topics=TOPICS, consumes=consumed_events(),
                          consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher)
     servicer = CameoServicer(ctx, matcher or RestrictionMatcher(), settings.db_workers, settings.check_statements)
     ctx.app.add_servicer(cameo_pb2_grpc.add_CameoServiceServicer_to_server, servicer,

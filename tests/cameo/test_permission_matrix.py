@@ -1,23 +1,40 @@
-"""The whole permission matrix, enumerated and checked through CheckUse.
+"""The whole permission matrix, enumerated and checked against every form of
+the consent rule.
 
 policy (4) x relationship (self, approved, mutual, follower only, stranger)
 x blocked x owner age (adult, teen) x requester age (adult, teen).
 
-The expectation table below is written out by hand, not derived from the
-service's rule. Teen owners here have a guardian cap of "everyone", so every
-policy can be chosen and the teen-protection rule itself is what is tested
-(the cap is tested in test_cameo.py). For "self" the requester is the owner:
-their age is the owner's, and "blocked" means the owner tried to block
-themselves, which is refused, so the answer is still "own cameo".
+The rule "may requester R use cameo C" exists in four forms, and the one
+hand-written table below is run against each of them, cell by cell:
+  1. `policy.decide`, the pure reference, on facts built from the cell;
+  2. the portable (SQLAlchemy) read, `consent.ConsentChecker.read`;
+  3. the PostgreSQL fast path, `fastpath.FACTS_SQL` through `PgConsentReader`
+     (all cells in one batched statement, and again through CheckUse);
+  4. `consent.usable_filter` through ListCameos(usable_by_caller): a cameo is
+     listed exactly when the table says "allowed".
+
+The expectation table is written out by hand, not derived from the service's
+rule. Teen owners here have a guardian cap of "everyone", so every policy can
+be chosen and the teen-protection rule itself is what is tested (the cap is
+tested in test_cameo.py, and below for a policy stored above the cap). For
+"self" the requester is the owner: their age is the owner's, and "blocked"
+means the owner tried to block themselves, which is refused, so the answer is
+still "own cameo" (the pure form is given blocked=True there: the owner check
+comes first).
 """
 
 import grpc
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.common.v1 import common_pb2 as common
-from services.cameo.domain import ConsentChecker
+from kinora.runtime.db import transaction
+from services.cameo import models as m
+from services.cameo.consent import ConsentChecker
+from services.cameo.fastpath import PgConsentReader
+from services.cameo.policy import UseFacts, decide
 
 POLICIES = [common.CAMEO_POLICY_ONLY_ME, common.CAMEO_POLICY_APPROVED, common.CAMEO_POLICY_MUTUALS,
             common.CAMEO_POLICY_EVERYONE]
@@ -92,7 +109,69 @@ def test_table_covers_every_cell():
                         assert (owner, rel, blocked, req, p) in keys
 
 
-async def test_permission_matrix(replica, world):
+def test_reference_rule_matches_table():
+    """Form 1: the pure rule, on facts built straight from each cell (no database)."""
+    for owner_age, relationship, blocked, requester_age, policy, answer in cells():
+        self_use = relationship == "self"
+        verdict = decide(UseFacts(
+            owner_handle="owner", policy=policy, max_policy=common.CAMEO_POLICY_EVERYONE,
+            owner_teen=owner_age == "teen", active=True, verified=True, requester_is_owner=self_use,
+            blocked=blocked, approved=relationship == "approved", mutual=relationship == "mutual",
+            requester_teen=(owner_age if self_use else requester_age) == "teen"))
+        cell = (owner_age, relationship, blocked, requester_age, common.CameoPolicy.Name(policy))
+        assert (verdict.allowed, verdict.reason) == CODES[answer], cell
+        assert verdict.message
+
+
+async def _relate(stub, world, cameo, owner, relationship, blocked, requester_age, name):
+    """The requester for one cell, with the relationship made the way users make it."""
+    me = world.as_user(owner)
+    if relationship == "self":
+        if blocked:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.BlockUser(pb.BlockUserRequest(cameo_id=cameo, user_id=owner), metadata=me)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        return owner
+    requester = world.user(name, teen=requester_age == "teen")
+    if relationship == "approved":
+        await stub.Approve(pb.ApproveRequest(cameo_id=cameo, user_id=requester), metadata=me)
+    if relationship in ("mutual", "follower"):
+        world.follow(requester, owner)
+    if relationship == "mutual":
+        world.follow(owner, requester)
+    if blocked:
+        await stub.BlockUser(pb.BlockUserRequest(cameo_id=cameo, user_id=requester), metadata=me)
+    return requester
+
+
+async def _check_every_form(stub, world, pg_url, checks):
+    """`checks`: (cell, requester, cameo, answer). Forms 2, 3 and 4, cell by cell."""
+    fast = PgConsentReader(pg_url)
+    try:  # form 3: every cell in ONE batched statement (the coalescing reader's shape)
+        batched = fast.read_many([(requester, [cameo]) for _, requester, cameo, _ in checks])
+    finally:
+        fast.close()
+    for (cell, requester, cameo, answer), (fast_decisions, _) in zip(checks, batched):
+        expected = CODES[answer]
+        reply = await stub.CheckUse(pb.CheckUseRequest(requester_user_id=requester, cameo_ids=[cameo],
+                                                       prompt="walking a dog in the park"),
+                                    metadata=world.as_service("generator"))
+        d = reply.decisions[0]
+        assert (d.allowed, d.reason) == expected, ("CheckUse", cell, d)
+        assert reply.all_allowed == d.allowed
+        assert d.message and d.revision > 0
+        f = fast_decisions[0]
+        assert (f.allowed, f.reason, f.revision) == (*expected, d.revision), ("FACTS_SQL", cell, f)
+        with Session(world.engine) as s:  # form 2
+            portable = ConsentChecker(None).read(s, requester, [cameo])[0][0]
+        assert (portable.allowed, portable.reason, portable.revision) == (*expected, d.revision), ("ORM", cell)
+        assert portable.message == f.message == d.message, cell
+        listed = await stub.ListCameos(pb.ListCameosRequest(usable_by_caller=True, page=common.PageRequest(
+            page_size=200)), metadata=world.as_user(requester))  # form 4
+        assert (cameo in {c.id for c in listed.cameos}) == expected[0], ("usable_filter", cell)
+
+
+async def test_permission_matrix(replica, world, pg_url):
     stub = replica.stub
     owners = {}
     for owner_age in ("adult", "teen"):
@@ -105,37 +184,50 @@ async def test_permission_matrix(replica, world):
             await stub.SetPolicy(pb.SetPolicyRequest(cameo_id=cameo, policy=policy), metadata=world.as_user(uid))
             owners[(owner_age, policy)] = (uid, cameo)
 
-    checked = 0
+    checks = []
     for owner_age, relationship, blocked, requester_age, policy, answer in cells():
         owner, cameo = owners[(owner_age, policy)]
-        me = world.as_user(owner)
-        if relationship == "self":
-            requester = owner
-            if blocked:
-                with pytest.raises(grpc.aio.AioRpcError) as err:
-                    await stub.BlockUser(pb.BlockUserRequest(cameo_id=cameo, user_id=owner), metadata=me)
-                assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        else:
-            requester = world.user(f"r{checked}", teen=requester_age == "teen")
-            if relationship == "approved":
-                await stub.Approve(pb.ApproveRequest(cameo_id=cameo, user_id=requester), metadata=me)
-            if relationship in ("mutual", "follower"):
-                world.follow(requester, owner)
-            if relationship == "mutual":
-                world.follow(owner, requester)
-            if blocked:
-                await stub.BlockUser(pb.BlockUserRequest(cameo_id=cameo, user_id=requester), metadata=me)
-        reply = await stub.CheckUse(pb.CheckUseRequest(requester_user_id=requester, cameo_ids=[cameo],
-                                                       prompt="walking a dog in the park"),
-                                    metadata=world.as_service("generator"))
-        d = reply.decisions[0]
+        requester = await _relate(stub, world, cameo, owner, relationship, blocked, requester_age, f"r{len(checks)}")
         cell = (owner_age, relationship, blocked, requester_age, common.CameoPolicy.Name(policy))
-        assert (d.allowed, d.reason) == CODES[answer], (cell, d)
-        assert reply.all_allowed == d.allowed
-        assert d.message and d.revision > 0
-        # The portable (SQLAlchemy) read gives the same answer as the PostgreSQL fast path.
-        with Session(world.engine) as s:
-            portable = ConsentChecker(None).read(s, requester, [cameo])[0][0]
-        assert (portable.allowed, portable.reason, portable.revision) == (d.allowed, d.reason, d.revision)
-        checked += 1
-    assert checked == 144
+        checks.append((cell, requester, cameo, answer))
+    assert len(checks) == 144
+    await _check_every_form(stub, world, pg_url, checks)
+
+
+# A teen's cameo whose stored policy ("everyone") is more open than the guardian's
+# cap ("mutuals"), as a row written before the cap was lowered may be. Every form
+# reads the policy as the cap: approved people and mutuals, nobody else.
+# Row key: relationship, requester age.
+STALE = """
+approved  adult | APP
+approved  teen  | APP
+mutual    adult | MUT
+mutual    teen  | MUT
+follower  adult | NP
+follower  teen  | NP
+stranger  adult | NP
+stranger  teen  | NP
+"""
+
+
+async def test_policy_stored_above_the_cap_is_read_as_the_cap(replica, world, pg_url):
+    stub = replica.stub
+    owner = world.user("stale_teen", teen=True)
+    world.guardian_cap(owner, common.CAMEO_POLICY_MUTUALS)
+    cameo = world.verify(owner, teen=True)
+    with transaction(world.sessions) as s:
+        s.execute(update(m.cameos).where(m.cameos.c.id == cameo).values(
+            policy=common.CAMEO_POLICY_EVERYONE, max_policy=common.CAMEO_POLICY_MUTUALS,
+            revision=m.cameos.c.revision + 1))
+    checks = []
+    for line in STALE.strip().splitlines():
+        key, answer = line.split("|")
+        relationship, requester_age = key.split()
+        requester = await _relate(stub, world, cameo, owner, relationship, False, requester_age, f"s{len(checks)}")
+        checks.append(((relationship, requester_age), requester, cameo, answer.strip()))
+        facts = UseFacts(owner_handle="stale_teen", policy=common.CAMEO_POLICY_EVERYONE,
+                         max_policy=common.CAMEO_POLICY_MUTUALS, owner_teen=True, active=True, verified=True,
+                         requester_is_owner=False, blocked=False, approved=relationship == "approved",
+                         mutual=relationship == "mutual", requester_teen=requester_age == "teen")
+        assert (decide(facts).allowed, decide(facts).reason) == CODES[answer.strip()], key
+    await _check_every_form(stub, world, pg_url, checks)

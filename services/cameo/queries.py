@@ -1,0 +1,161 @@
+"""Cameo's reads: profiles, lists for owners, the usable-cameo search,
+notifications and the audit log. Plain functions over a SQLAlchemy session
+(the servicer gives each read its own); writes live in domain.py.
+
+Lists are paged by offset; the page token is ours and opaque."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from kinora.cameo.v1 import cameo_pb2 as pb
+from kinora.common.v1 import common_pb2 as common
+from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from services.cameo import models as m
+from services.cameo.consent import RESTRICTION_ORDER, usable_filter
+from services.cameo.ids import require_id
+from services.cameo.policy import ACTIVE, TEEN
+
+DEFAULT_PAGE, MAX_PAGE = 50, 200
+
+
+def page_bounds(page: common.PageRequest | None) -> tuple[int, int]:
+    """(offset, limit) from a PageRequest."""
+    size = page.page_size if page and page.page_size > 0 else DEFAULT_PAGE
+    offset = 0
+    if page and page.page_token:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(page.page_token.encode()))
+            offset = int(data["o"])
+            assert offset >= 0
+        except Exception:  # noqa: BLE001 - any malformed token gets the same answer
+            raise InvalidArgument("the page token was not issued by this service", "invalid_page_token") from None
+    return offset, min(size, MAX_PAGE)
+
+
+def next_token(offset: int, limit: int, got: int) -> str:
+    if got < limit:
+        return ""
+    return base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode()
+
+
+def _paged(s: Session, query, page) -> tuple[list, str]:
+    offset, limit = page_bounds(page)
+    rows = s.execute(query.offset(offset).limit(limit)).all()
+    return rows, next_token(offset, limit, len(rows))
+
+
+# -- profiles -----------------------------------------------------------------------
+
+def cameo(s: Session, cameo_id: str):
+    """The cameo with this id, deleted or not."""
+    cameo_id = require_id(cameo_id, "cameo id")
+    row = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id)).first()
+    if row is None:
+        raise NotFound("there is no cameo with this id", "cameo_not_found")
+    return row
+
+
+def cameo_by(s: Session, *, cameo_id: str | None = None, owner_user_id: str | None = None,
+             owner_handle: str | None = None):
+    """GetCameo: one cameo by id, owner or owner's handle (with or without '@')."""
+    c = m.cameos.c
+    if cameo_id is not None:
+        cond = c.id == require_id(cameo_id, "cameo id")
+    elif owner_user_id is not None:
+        cond = c.owner_user_id == owner_user_id
+    else:
+        cond = c.owner_handle == (owner_handle or "").lower().lstrip("@")
+    row = s.execute(select(m.cameos).where(cond)).first()
+    if row is None:
+        raise NotFound("there is no such cameo", "cameo_not_found")
+    return row
+
+
+def owned(s: Session, viewer: str, cameo_id: str):
+    """The cameo, for its owner only: its lists tell who asked, who is blocked, what was made."""
+    row = cameo(s, cameo_id)
+    if row.owner_user_id != viewer:
+        raise PermissionDenied("only the cameo's owner can see this", "not_owner")
+    return row
+
+
+def likeness_source(s: Session, cameo_id: str):
+    """The cameo whose likeness a generation may load: active and verified."""
+    row = cameo(s, cameo_id)
+    if row.status != ACTIVE or not row.verified:
+        raise NotFound("this cameo is no longer available", "cameo_unavailable")
+    return row
+
+
+def cameos(s: Session, viewer: str, page, *, usable_by_viewer: bool = False, search: str = "") -> tuple[list, str]:
+    """Active cameos by owner handle; optionally only those `viewer` may use
+    (the consent rule, without the prompt's restrictions) and only those whose
+    handle or display name starts with `search`."""
+    offset, limit = page_bounds(page)
+    c = m.cameos.c
+    q = select(m.cameos).where(c.status == ACTIVE)
+    if usable_by_viewer:
+        age = s.execute(select(m.users.c.age_group).where(m.users.c.user_id == viewer)).scalar()
+        q = q.where(usable_filter(viewer, age == TEEN))
+    if search:
+        prefix = search.lower().lstrip("@").replace("%", "").replace("_", r"\_") + "%"
+        q = q.where(or_(c.owner_handle.like(prefix), func.lower(c.display_name).like(prefix)))
+    rows = s.execute(q.order_by(c.owner_handle, c.id).offset(offset).limit(limit)).all()
+    return rows, next_token(offset, limit, len(rows))
+
+
+# -- an owner's lists -----------------------------------------------------------------
+
+def approvals(s: Session, viewer: str, cameo_id: str, status: int, page) -> tuple[list, str]:
+    row, a = owned(s, viewer, cameo_id), m.approvals
+    q = select(a).where(a.c.cameo_id == row.id)
+    if status:
+        q = q.where(a.c.status == status)
+    return _paged(s, q.order_by(a.c.requested_at.desc(), a.c.id), page)
+
+
+def blocked_users(s: Session, viewer: str, cameo_id: str, page) -> tuple[list, str]:
+    row, b = owned(s, viewer, cameo_id), m.blocks
+    return _paged(s, select(b).where(b.c.cameo_id == row.id).order_by(b.c.blocked_at.desc(), b.c.user_id), page)
+
+
+def restrictions(s: Session, cameo_id: str) -> list:
+    """A cameo's restrictions, in the order they are matched. Anyone who might use
+    the cameo may read them, so they can respect them."""
+    row = cameo(s, cameo_id)
+    return s.execute(select(m.restrictions).where(m.restrictions.c.cameo_id == row.id)
+                     .order_by(*RESTRICTION_ORDER)).all()
+
+
+def appearances(s: Session, viewer: str, cameo_id: str, kind: int, include_removed: bool, page) -> tuple[list, str]:
+    row, a = owned(s, viewer, cameo_id), m.appearances
+    q = select(a).where(a.c.cameo_id == row.id)
+    if kind:
+        q = q.where(a.c.kind == kind)
+    if not include_removed:
+        q = q.where(a.c.state != pb.APPEARANCE_STATE_REMOVED)
+    return _paged(s, q.order_by(a.c.created_at.desc(), a.c.id), page)
+
+
+def audit_log(s: Session, viewer: str, cameo_id: str, page) -> tuple[list, str]:
+    row, log = owned(s, viewer, cameo_id), m.audit_log
+    return _paged(s, select(log).where(log.c.cameo_id == row.id).order_by(log.c.id), page)
+
+
+# -- a user's notifications ---------------------------------------------------------------
+
+def notifications(s: Session, user_id: str, unread_only: bool, page) -> tuple[list, str, int]:
+    """A page of the user's notifications, newest first, and how many are unread."""
+    n = m.notifications
+    offset, limit = page_bounds(page)
+    q = select(n).where(n.c.user_id == user_id)
+    if unread_only:
+        q = q.where(~n.c.read)
+    rows = s.execute(q.order_by(n.c.created_at.desc(), n.c.id).offset(offset).limit(limit)).all()
+    unread = s.execute(select(func.count()).select_from(n).where(n.c.user_id == user_id, ~n.c.read)).scalar_one()
+    return rows, next_token(offset, limit, len(rows)), unread
