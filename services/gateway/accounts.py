@@ -7,9 +7,9 @@ from pydantic import BaseModel, Field
 
 from kinora.identity.v1 import identity_pb2 as ipb
 from services.gateway.core import anonymous
-from services.gateway.shared import Caller, PageSize, as_json, gw, page
+from services.gateway.shared import API_PREFIX, Caller, PageSize, as_json, gw, page
 
-router = APIRouter()
+router = APIRouter(prefix=API_PREFIX)
 
 
 class SignUp(BaseModel):

@@ -76,7 +76,8 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     app.state.billing_as_gateway = billing_as_gateway
     app.state.media = media_service
     errors.install(app)
-    app.include_router(rest.router)
+    for router in rest.ROUTERS:
+        app.include_router(router)
     app.include_router(videos.router)
     app.include_router(webhooks.router)
     app.include_router(payment_webhooks.router)

@@ -7,9 +7,9 @@ from pydantic import BaseModel
 
 from kinora.billing.v1 import billing_pb2 as bpb
 from services.gateway.generations import Seconds
-from services.gateway.shared import Caller, PageSize, as_json, gw, idempotency_key, page
+from services.gateway.shared import API_PREFIX, Caller, PageSize, as_json, gw, idempotency_key, page
 
-router = APIRouter()
+router = APIRouter(prefix=API_PREFIX)
 
 
 class QuoteBody(BaseModel):

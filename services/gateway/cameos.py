@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from kinora.cameo.v1 import cameo_pb2 as cpb
 from kinora.identity.v1 import identity_pb2 as ipb
 from services.gateway.shared import (
+    API_PREFIX,
     POLICIES,
     ApiError,
     Caller,
@@ -24,7 +25,7 @@ from services.gateway.shared import (
 )
 from services.gateway.uploads import read_upload
 
-router = APIRouter()
+router = APIRouter(prefix=API_PREFIX)
 
 
 @router.post("/cameo/verifications", status_code=201, tags=["cameo"])

@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 from kinora.feed.v1 import feed_pb2 as fpb
 from services.gateway.generations import GenerationCreate, generation_request
 from services.gateway.media import signed
-from services.gateway.shared import Caller, PageSize, as_json, gw, page, user_id_of
+from services.gateway.shared import API_PREFIX, Caller, PageSize, as_json, gw, page, user_id_of
 
-router = APIRouter()
+router = APIRouter(prefix=API_PREFIX)
 
 
 class PublishBody(BaseModel):

@@ -18,6 +18,7 @@ from kinora.generator.v1 import generator_pb2 as gpb
 from services.gateway.core import Gateway
 from services.gateway.media import media_response, signed
 from services.gateway.shared import (
+    API_PREFIX,
     ApiError,
     Caller,
     PageSize,
@@ -33,7 +34,7 @@ from services.gateway.uploads import is_multipart, read_upload, text_fields
 Seconds = Annotated[int, Field(ge=0, le=60)]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
-router = APIRouter()
+router = APIRouter(prefix=API_PREFIX)
 
 
 TERMINAL = {gpb.GENERATION_STATUS_COMPLETED, gpb.GENERATION_STATUS_FAILED, gpb.GENERATION_STATUS_CANCELED}

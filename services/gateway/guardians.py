@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from kinora.identity.v1 import identity_pb2 as ipb
-from services.gateway.shared import POLICIES, Caller, as_json, gw
+from services.gateway.shared import API_PREFIX, POLICIES, Caller, as_json, gw
 
-router = APIRouter()
+router = APIRouter(prefix=API_PREFIX)
 
 
 class GuardianStart(BaseModel):

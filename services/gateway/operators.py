@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from kinora.generator.v1 import generator_pb2 as gpb
-from services.gateway.shared import Caller, as_json, gw
+from services.gateway.shared import API_PREFIX, Caller, as_json, gw
 
-router = APIRouter()
+router = APIRouter(prefix=API_PREFIX)
 
 
 @router.get("/pools", tags=["operators"])

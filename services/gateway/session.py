@@ -25,9 +25,9 @@ from pydantic import BaseModel, Field
 from kinora.identity.v1 import identity_pb2 as ipb
 from kinora.runtime import auth
 from kinora.runtime.errors import KinoraError
+from services.gateway.accounts import SignIn, SignUp  # the same bodies as /auth/signin and /auth/signup
 from services.gateway.core import Gateway, anonymous, gateway_of
 from services.gateway.errors import ApiError, error_body, from_rpc
-from services.gateway.accounts import SignIn, SignUp  # the same bodies as /auth/signin and /auth/signup
 
 REFRESH_COOKIE = "kinora_refresh"
 CSRF_COOKIE = "kinora_csrf"

@@ -21,6 +21,7 @@ from kinora.runtime import auth
 from services.gateway.core import Gateway, developer, gateway_of, user
 from services.gateway.errors import ApiError  # noqa: F401 - re-exported for the route modules
 
+API_PREFIX = "/api/v1"  # every area's router has it itself: FastAPI names a nested router's routes without it
 Caller = Depends(user)  # a signed-in person (the app API)
 Dev = Depends(developer)  # an API key or a signed-in person (the Sora-compatible API)
 
