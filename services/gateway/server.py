@@ -10,6 +10,7 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from kinora.runtime.server import freeze_startup_heap
+from kinora.runtime.telemetry import setup_tracing
 from services.gateway.app import create_app
 from services.gateway.core import Gateway
 from services.gateway.settings import GatewaySettings
@@ -35,6 +36,7 @@ class GatewayServer:
         return self.server.servers[0].sockets[0].getsockname()[1]
 
     async def start(self) -> int:
+        setup_tracing("gateway", self.settings.otlp_endpoint)  # as the services do (kinora/runtime/server.py)
         if self.settings.metrics_port:
             start_http_server(self.settings.metrics_port)
         self._task = asyncio.create_task(self.server.serve())

@@ -196,3 +196,42 @@ async def test_a_multipart_create_carries_every_field_the_json_one_does(client, 
     assert quoted.status_code == 201, quoted.text
     assert_error(await form_create(seed="soon"), 400, "invalid_request")
 
+
+async def test_a_request_and_the_grpc_calls_it_makes_are_one_trace(client, users):
+    """The request's server span (FastAPI's own, once a tracer provider is set up) is the ancestor of
+    the generator's CreateGeneration span, through the client span of the call."""
+    import asyncio
+
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from kinora.runtime import telemetry
+
+    exporter = InMemorySpanExporter()
+    telemetry.add_span_processor(SimpleSpanProcessor(exporter))
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"  # the client's own trace is continued
+    try:
+        created = await client.post("/api/v1/generations", json={"prompt": "a lantern on a quiet street", "seconds": 4},
+                                    headers={**auth(users["alice"]), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+        assert created.status_code == 201, created.text
+        for _ in range(100):  # the request's span ends just after the answer is sent
+            spans = exporter.get_finished_spans()
+            if any(s.name == "POST /api/v1/generations" for s in spans):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        exporter.shutdown()
+    request = next(s for s in spans if s.name == "POST /api/v1/generations")
+    assert request.kind == SpanKind.SERVER and format(request.context.trace_id, "032x") == trace_id
+    assert request.attributes["http.route"] == "/api/v1/generations"
+    assert request.attributes["http.response.status_code"] == 201
+    create = next(s for s in spans if s.name == "kinora.generator.v1.GeneratorService/CreateGeneration"
+                  and s.kind == SpanKind.SERVER)
+    assert create.context.trace_id == request.context.trace_id
+    by_id, parents, span = {s.context.span_id: s for s in spans}, [], create
+    while span.parent is not None and span.parent.span_id in by_id:
+        span = by_id[span.parent.span_id]
+        parents.append(span.name)
+    assert parents[0] == "kinora.generator.v1.GeneratorService/CreateGeneration"  # the gateway's client span
+    assert "POST /api/v1/generations" in parents, parents
