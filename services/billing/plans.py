@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.common.v1 import common_pb2 as cpb
+from kinora.videospec import canonical_model
 from kinora.runtime.bulk import insert_ignore
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument
@@ -227,6 +228,7 @@ class PlanRules:
                      f"(you have {credits}); buy credits or wait for the reset at 00:00 UTC")
 
     def quote(self, user_id: str, model: str, seconds: int, size: str, prefer_wait: bool = False):
+        model = canonical_model(model)  # `sora-2` is `standard` here too, as at the gateway and the generator
         now = self.core.clock()
         with transaction(self.core.sessions) as session:
             user = self.core.lock_user(session, user_id, create=True)

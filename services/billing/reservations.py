@@ -25,6 +25,7 @@ from kinora.runtime.bulk import as_json, insert_rows, one_of
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from kinora.runtime.pgfast import PgStatements
+from kinora.videospec import canonical_model
 from services.billing import metrics
 from services.billing.core import BillingCore, check_id, ts, utc_day
 from services.billing.ledger import (ALLOWANCE, CREDITS, ISSUED, PLATFORM, REVENUE, USER_ALLOWANCE, USER_CREDITS,
@@ -59,6 +60,7 @@ class Reservations:
         """Hold one allowance unit or the price in credits. Idempotent by
         generation id. Returns (reservation row, replayed)."""
         check_id(generation_id, "generation id")
+        model = canonical_model(model)  # as the quote stored it (kinora/videospec.py)
         now = self.core.clock()
         if not quote_id:
             held = self._reserve_fast(generation_id, user_id, model, seconds, size, prefer_wait, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kinora import videospec
 from kinora.runtime.settings import (DatabaseSettings, SettingsError, boolean, csv, non_negative_float, positive_int,
                                      setting)
 
@@ -72,6 +73,14 @@ def http_url(raw: str) -> str:
     return value
 
 
+def _models_of(quality: str) -> tuple[str, ...]:
+    return tuple(model for model, q in videospec.MODELS.items() if q == quality)
+
+
+def _sizes_of(quality: str) -> tuple[str, ...]:
+    return tuple(f"{w}x{h}" for w, h in videospec.sizes_for(quality))
+
+
 @dataclass(frozen=True)
 class BillingSettings(DatabaseSettings):
     # Metering: two members overlap one batch's PostgreSQL work with the next one's decoding.
@@ -82,15 +91,15 @@ class BillingSettings(DatabaseSettings):
                                           packs("starter:10:400,creator:50:1600,studio:150:4000"))
     # Plans. The day resets at 00:00 UTC for everyone.
     free_daily: int = setting("KINORA_BILLING_FREE_DAILY", non_negative_int, 30)
-    free_models: tuple[str, ...] = setting("KINORA_BILLING_FREE_MODELS", names, ("standard",))
+    # The default models and sizes are the shared table's (kinora/videospec.py): Free gets the
+    # standard-quality models and their sizes, Pro every model and size.
+    free_models: tuple[str, ...] = setting("KINORA_BILLING_FREE_MODELS", names, _models_of("standard"))
     free_max_seconds: int = setting("KINORA_BILLING_FREE_MAX_SECONDS", positive_int, 10)
-    free_sizes: tuple[str, ...] = setting("KINORA_BILLING_FREE_SIZES", names,
-                                    ("720x1280", "1280x720", "1024x1792", "1792x1024"))
+    free_sizes: tuple[str, ...] = setting("KINORA_BILLING_FREE_SIZES", names, _sizes_of("standard"))
     pro_daily: int = setting("KINORA_BILLING_PRO_DAILY", non_negative_int, 100)
-    pro_models: tuple[str, ...] = setting("KINORA_BILLING_PRO_MODELS", names, ("standard", "pro"))
+    pro_models: tuple[str, ...] = setting("KINORA_BILLING_PRO_MODELS", names, tuple(videospec.MODELS))
     pro_max_seconds: int = setting("KINORA_BILLING_PRO_MAX_SECONDS", positive_int, 20)
-    pro_sizes: tuple[str, ...] = setting("KINORA_BILLING_PRO_SIZES", names,
-                                   ("720x1280", "1280x720", "1024x1792", "1792x1024", "1080x1920", "1920x1080"))
+    pro_sizes: tuple[str, ...] = setting("KINORA_BILLING_PRO_SIZES", names, _sizes_of("pro"))
     pro_price_minor: int = setting("KINORA_BILLING_PRO_PRICE_MINOR", positive_int, 2000)
     pro_period_days: int = setting("KINORA_BILLING_PRO_PERIOD_DAYS", positive_int, 30)
     # Credits per started 10 s of video; sizes with 1080 or more lines cost double.

@@ -291,6 +291,25 @@ async def test_demand_pricing_and_honoured_quotes(h):
     assert r.rule == bpb.PRICE_RULE_ALLOWANCE
 
 
+
+async def test_sora_model_names_are_the_shared_tables(h):
+    """A quote asked for under the OpenAI SDK's name is priced and stored as
+    the model it names (kinora/videospec.py), so the generator's Reserve,
+    which sends the resolved name, is held on that quote."""
+    me = h.user("sora-fan")
+    q = (await h.stub.Quote(bpb.QuoteRequest(model="sora-2", seconds=10, size="720x1280"), metadata=me)).quote
+    assert q.model == "standard" and q.rule == bpb.PRICE_RULE_ALLOWANCE
+    r = (await h.stub.Reserve(reserve_req("sora-0", "sora-fan", quote_id=q.quote_id), metadata=h.service())).reservation
+    assert r.rule == bpb.PRICE_RULE_ALLOWANCE and r.allowance_units == 1  # the quote matched
+    await h.stub.Reserve(reserve_req("sora-1", "sora-fan", model="sora-2"), metadata=h.service())
+    with h.billing.sessions() as s:
+        assert [h.billing._reservation(s, g).model for g in ("sora-0", "sora-1")] == ["standard", "standard"]
+    await fails(h.stub.Quote(bpb.QuoteRequest(model="sora-2-pro", seconds=10, size="720x1280"), metadata=me),
+                grpc.StatusCode.FAILED_PRECONDITION, "plan_required")  # the pro model, on the Free plan
+    await fails(h.stub.Quote(bpb.QuoteRequest(model="sora-3", seconds=10, size="720x1280"), metadata=me),
+                grpc.StatusCode.INVALID_ARGUMENT, "unknown_model")
+
+
 async def test_statement_pages_newest_first(h):
     me = h.user("jane")
     for i in range(3):
