@@ -1,0 +1,36 @@
+"""The feed's Kafka contract (services/feed/topics.py) against the code that uses it: the
+handlers registered, the producers' own topic names, the platform's naming rule."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.orm import sessionmaker
+
+from services.cameo import domain as cameo
+from services.feed import models as m
+from services.feed.domain import Feed
+from services.feed.server import consumed_events
+from services.feed.topics import CONSUMES, GENERATIONS_TOPIC, TAKEDOWNS_TOPIC, USERS_TOPIC, WRITES
+from services.generator import domain as generator
+from services.identity import domain as identity
+
+
+def test_the_feed_handles_exactly_the_event_types_it_declares_it_reads():
+    # No database is touched: building a Feed only wires its parts.
+    feed = Feed(sessionmaker(), m.tables, consent=None, moderator=None, embedder=None, cursor_key=b"k" * 32)
+    declared = [t for types in CONSUMES.values() for t in types]
+    assert len(declared) == len(set(declared))  # each event type on one topic
+    assert set(consumed_events(feed)) == set(declared)
+
+
+def test_topics_read_are_the_ones_their_producers_write():
+    assert GENERATIONS_TOPIC == generator.GENERATIONS_TOPIC
+    assert TAKEDOWNS_TOPIC == cameo.TAKEDOWN_TOPIC
+    assert USERS_TOPIC == identity.USERS_TOPIC
+
+
+def test_topic_names_follow_the_platform_rule():
+    for topic in [*WRITES, *CONSUMES]:
+        assert re.fullmatch(r"kinora\.[a-z]+\.[a-z_]+\.v1", topic), topic
+    assert all(topic.startswith("kinora.feed.") for topic in WRITES)
