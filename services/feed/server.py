@@ -27,15 +27,18 @@ from kinora.runtime.errors import InvalidArgument, Unavailable, from_rpc_error
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from services.feed import handlers, models as m
-from services.feed.domain import (GRAPH_TOPIC, POSTS_TOPIC, ConsentResult, Feed, FeedConfig, FeedPage,
-                                  cursor_key)
+from services.feed.assembly import FeedPage
+from services.feed.common import FeedConfig, cursor_key
+from services.feed.domain import Feed
 from services.feed.metrics import FEED_FALLBACKS, FEED_LATENCY, FEED_STAGE_SECONDS
 from services.feed.moderation import CommentModerator
+from services.feed.ports import ConsentResult
 from services.feed.ranking import PolicyConfig
 from services.feed.settings import FeedSettings
+from services.feed.topics import (CONSUME_TOPICS, GENERATION_CANCELED, GENERATION_DELETED, GENERATION_FAILED,
+                                  GENERATION_TAKEN_DOWN, TOPICS)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-CONSUME_TOPICS = ["kinora.generator.generations.v1", "kinora.cameo.takedowns.v1", "kinora.identity.users.v1"]
 
 
 class GrpcConsentChecker:
@@ -285,13 +288,14 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
 
 
 def consumed_events(feed: Feed) -> dict:
+    """A handler for each event type read (topics.CONSUMES)."""
     return {
         gen_ev.GenerationRequested: handlers.generation_requested(feed),
         gen_ev.GenerationCompleted: handlers.generation_completed(feed),
-        gen_ev.GenerationFailed: handlers.generation_status(feed, "failed"),
-        gen_ev.GenerationCanceled: handlers.generation_status(feed, "canceled"),
-        gen_ev.GenerationTakenDown: handlers.generation_status(feed, "taken_down"),
-        gen_ev.GenerationDeleted: handlers.generation_status(feed, "deleted"),
+        gen_ev.GenerationFailed: handlers.generation_status(feed, GENERATION_FAILED),
+        gen_ev.GenerationCanceled: handlers.generation_status(feed, GENERATION_CANCELED),
+        gen_ev.GenerationTakenDown: handlers.generation_status(feed, GENERATION_TAKEN_DOWN),
+        gen_ev.GenerationDeleted: handlers.generation_status(feed, GENERATION_DELETED),
         cameo_ev.TakedownRequested: handlers.takedown_requested(feed),
         id_ev.ParentalControlsChanged: handlers.parental_controls_changed(feed),
         id_ev.UserCreated: handlers.user_changed(feed),
@@ -321,7 +325,7 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
                 on_fallback=FEED_FALLBACKS.inc, on_events=lambda: holder["ctx"].wake_relay())
     # The pool holds a connection per request worker plus the relay's and the consumer's: with the
     # default (5, plus 5 closed when returned) a busy feed kept opening and closing connections.
-    ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=[POSTS_TOPIC, GRAPH_TOPIC],
+    ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=TOPICS,
                          consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher,
                          db_pool_size=db_workers + 1 + settings.consumer_threads)
     holder["ctx"] = ctx
