@@ -21,12 +21,16 @@ import contextvars
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
 from kinora.runtime.errors import PermissionDenied, Unauthenticated
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 ISSUER = "kinora-identity"
 AUDIENCE = "kinora"
@@ -81,7 +85,7 @@ def require_user_or_service() -> Principal:
     return p
 
 
-def principal_from_claims(claims: dict, token: str = "") -> Principal:
+def principal_from_claims(claims: dict[str, Any], token: str = "") -> Principal:
     return Principal(
         subject=str(claims["sub"]),
         kind=str(claims.get("kind", "user")),
@@ -93,9 +97,9 @@ def principal_from_claims(claims: dict, token: str = "") -> Principal:
     )
 
 
-JwksFetcher = Callable[[], Awaitable[dict]]
+JwksFetcher = Callable[[], Awaitable[dict[str, Any]]]
 # () -> {"session_ids": [...], "max_age_seconds": n}: sessions ended at identity.
-RevocationFetcher = Callable[[], Awaitable[dict]]
+RevocationFetcher = Callable[[], Awaitable[dict[str, Any]]]
 REVOCATION_MAX_AGE_S = 30.0  # the longest a verifier trusts its deny list (and the default)
 
 
@@ -135,7 +139,7 @@ class TokenVerifier:
         self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._cache_size = cache_size
 
-    def load_jwks(self, jwks: dict) -> None:
+    def load_jwks(self, jwks: dict[str, Any]) -> None:
         """`jwks`: {"keys": [...], "max_age_seconds": how long it may be used}."""
         keys = {k["kid"]: jwt.PyJWK(k) for k in jwks.get("keys", []) if "kid" in k}
         if self._keys.keys() - keys.keys():
@@ -160,15 +164,16 @@ class TokenVerifier:
     def verify_with_keys(self, token: str) -> Principal | None:
         """Verify against the keys at hand; None when the kid is unknown."""
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
+            kid: str | None = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
             raise Unauthenticated("the access token is malformed") from None
+        key: str | jwt.PyJWK | None
         if kid == INTERNAL_KID:
             if not self._internal_secret:
                 raise Unauthenticated("service tokens are not accepted here")
             key, algorithms = self._internal_secret, ["HS256"]
         else:
-            key, algorithms = self._keys.get(kid), ALGORITHMS
+            key, algorithms = self._keys.get(kid) if kid is not None else None, ALGORITHMS
             if key is None:
                 return None
         try:
@@ -235,12 +240,13 @@ class TokenVerifier:
 
 def _kid(token: str) -> str | None:
     try:
-        return jwt.get_unverified_header(token).get("kid")
+        kid: str | None = jwt.get_unverified_header(token).get("kid")
+        return kid
     except jwt.PyJWTError:
         return None
 
 
-def bearer_token(metadata) -> str | None:
+def bearer_token(metadata: Iterable[tuple[str, str]] | None) -> str | None:
     for key, value in metadata or ():
         if key == "authorization":
             scheme, _, token = value.partition(" ")
@@ -250,7 +256,7 @@ def bearer_token(metadata) -> str | None:
     return None
 
 
-def mint_access_token(private_key, kid: str, subject: str, *, kind: str = "user", handle: str = "",
+def mint_access_token(private_key: Ed25519PrivateKey, kid: str, subject: str, *, kind: str = "user", handle: str = "",
                       scopes: list[str] | tuple[str, ...] = (), teen: bool = False, ttl_s: int = 900,
                       token_id: str | None = None, session_id: str = "") -> tuple[str, float]:
     """Sign an access token (EdDSA). Identity is the only production caller;
@@ -266,12 +272,12 @@ def mint_access_token(private_key, kid: str, subject: str, *, kind: str = "user"
     return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": kid}), float(exp)
 
 
-def public_jwk(public_key, kid: str) -> dict:
+def public_jwk(public_key: Ed25519PublicKey, kid: str) -> dict[str, Any]:
     """The JWKS entry for an Ed25519 public key."""
     import json
 
     from jwt.algorithms import OKPAlgorithm
 
-    jwk = json.loads(OKPAlgorithm.to_jwk(public_key))
+    jwk: dict[str, Any] = json.loads(OKPAlgorithm.to_jwk(public_key))
     jwk.update({"kid": kid, "alg": "EdDSA", "use": "sig"})
     return jwk

@@ -7,15 +7,20 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from kinora.runtime.clients import use_settings_tls
 from kinora.runtime.kafka import configure_kafka_security
 from kinora.runtime.logs import configure_logging
 from kinora.runtime.settings import SettingsError
+from kinora.runtime.transport import use_settings_tls
 
 
-def main(name: str, load: Callable[[], object], build: Callable[[object], Awaitable[object]],
-         migrate: Callable[[object], None] | None = None, argv: list[str] | None = None) -> int:
+class _App(Protocol):
+    async def run_until_signal(self) -> None: ...
+
+
+def main(name: str, load: Callable[[], Any], build: Callable[[Any], Awaitable[_App]],
+         migrate: Callable[[Any], None] | None = None, argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = argv[0] if argv else "serve"
     try:
@@ -36,7 +41,7 @@ def main(name: str, load: Callable[[], object], build: Callable[[object], Awaita
         print(f"{name}: unknown command {command!r}; use 'serve' or 'migrate'", file=sys.stderr)
         return 2
 
-    async def run():
+    async def run() -> None:
         app = await build(settings)
         await app.run_until_signal()
 

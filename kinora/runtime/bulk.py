@@ -8,10 +8,12 @@ with `json_to_recordset`): one statement, one parameter, one round trip."""
 
 import json
 import os
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, cast, func, select, text
-from sqlalchemy.dialects.postgresql import JSON, insert
+from sqlalchemy import ColumnElement, Table, any_, bindparam, cast, func, select, text
+from sqlalchemy.dialects.postgresql import JSON, Insert, insert
 from sqlalchemy.orm import Session
 
 
@@ -21,7 +23,7 @@ def bytea(value: bytes) -> str:
     return "\\x" + value.hex()
 
 
-def _json_value(value):
+def _json_value(value: object) -> str:
     """What json cannot encode itself, in the server's input syntax."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
@@ -30,7 +32,7 @@ def _json_value(value):
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 
-def as_json(rows) -> str:
+def as_json(rows: object) -> str:
     return json.dumps(rows, default=_json_value, separators=(",", ":"))
 
 
@@ -41,13 +43,13 @@ def _recordset(session: Session, table: Table, names: list[str]) -> str:
     return f"json_to_recordset(CAST(:rows AS json)) AS r({columns})"
 
 
-def insert_ignore(table: Table):
+def insert_ignore(table: Table) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING."""
     return insert(table).on_conflict_do_nothing()
 
 
-def insert_rows(session: Session, table: Table, rows: list[dict], ignore_conflicts: bool = False,
-                returning: str | None = None) -> list | None:
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], ignore_conflicts: bool = False,
+                returning: str | None = None) -> list[Any] | None:
     """Insert many rows (all with the same keys) in one statement; with
     `returning`, the values of that column for the rows actually inserted."""
     if not rows:
@@ -58,7 +60,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict], ignore_conflic
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returning:
-        return session.execute(text(f"{sql} RETURNING {returning}"), {"rows": as_json(rows)}).scalars().all()
+        return list(session.execute(text(f"{sql} RETURNING {returning}"), {"rows": as_json(rows)}).scalars())
     session.execute(text(sql), {"rows": as_json(rows)})
     return None
 
@@ -72,7 +74,7 @@ def set_balances(session: Session, table: Table, new_balances: dict[int, int]) -
                     {"rows": as_json([{"id": k, "balance": v} for k, v in new_balances.items()])})
 
 
-def one_of(column, values):
+def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
     """`column IN values` as one JSON parameter: thousands of ids cost one
     bind, not thousands to render, parse or adapt. The set is an array
     (`= ANY(ARRAY(...))`), so the planner uses the column's index."""

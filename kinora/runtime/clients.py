@@ -9,17 +9,33 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from kinora.runtime import auth
-from kinora.runtime.server import MAX_MESSAGE_BYTES
 from kinora.runtime.telemetry import inject_context
 
+# The transport switches stay importable from here, where callers have always found them.
+from kinora.runtime.transport import (  # noqa: F401 - re-exported
+    MAX_MESSAGE_BYTES,
+    outgoing_credentials,
+    stop_mutual_tls,
+    use_mutual_tls,
+    use_settings_tls,
+)
+
 _tracer = trace.get_tracer("kinora.grpc.client")
+
+if TYPE_CHECKING:
+    _UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
+    _UnaryStream = grpc.aio.UnaryStreamClientInterceptor[Any, Any]
+else:  # generic in the stubs only
+    _UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor
+    _UnaryStream = grpc.aio.UnaryStreamClientInterceptor
 
 
 class TokenSource:
@@ -41,10 +57,10 @@ class _CallCredentials:
     def __init__(self, token_source: TokenSource | None):
         self.token_source = token_source
 
-    async def _metadata(self, details) -> list[tuple[str, str]]:
-        metadata = list(details.metadata or ())
+    async def _metadata(self, details: grpc.aio.ClientCallDetails) -> list[tuple[str, str]]:
+        metadata: list[tuple[str, str]] = list(cast("Iterable[tuple[str, str]]", details.metadata or ()))
         if self.token_source is not None:
-            token = await self.token_source.token()
+            token: str | None = await self.token_source.token()
         else:
             caller = auth.principal()
             token = caller.token if caller else None
@@ -54,49 +70,28 @@ class _CallCredentials:
         metadata.extend(inject_context({}).items())
         return metadata
 
-    def _details(self, details, metadata):
-        return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata, details.credentials,
-                                          details.wait_for_ready)
+    def _details(self, details: grpc.aio.ClientCallDetails,
+                 metadata: list[tuple[str, str]]) -> grpc.aio.ClientCallDetails:
+        # grpc.aio takes a list of (key, value) pairs as metadata
+        return grpc.aio.ClientCallDetails(details.method, details.timeout, cast("grpc.aio.Metadata", metadata),
+                                          details.credentials, details.wait_for_ready)
 
 
 # grpc.aio files an interceptor under its first matching kind only, so each
 # call shape gets its own class.
-class _UnaryUnaryInterceptor(_CallCredentials, grpc.aio.UnaryUnaryClientInterceptor):
-    async def intercept_unary_unary(self, continuation, details, request):
-        name = details.method.decode() if isinstance(details.method, bytes) else details.method
+class _UnaryUnaryInterceptor(_CallCredentials, _UnaryUnary):
+    async def intercept_unary_unary(self, continuation: Any, details: grpc.aio.ClientCallDetails, request: Any) -> Any:
+        method = cast("str | bytes", details.method)  # bytes under grpc.aio, whatever the stubs say
+        name = method.decode() if isinstance(method, bytes) else method
         with _tracer.start_as_current_span(name.lstrip("/"), kind=SpanKind.CLIENT):
             call = await continuation(self._details(details, await self._metadata(details)), request)
             await call  # surface errors inside the span
             return call
 
 
-class _UnaryStreamInterceptor(_CallCredentials, grpc.aio.UnaryStreamClientInterceptor):
-    async def intercept_unary_stream(self, continuation, details, request):
+class _UnaryStreamInterceptor(_CallCredentials, _UnaryStream):
+    async def intercept_unary_stream(self, continuation: Any, details: grpc.aio.ClientCallDetails, request: Any) -> Any:
         return await continuation(self._details(details, await self._metadata(details)), request)
-
-
-_tls: grpc.ChannelCredentials | None = None
-
-
-def use_mutual_tls(cert_file: str, key_file: str, ca_file: str) -> None:
-    """From now on, channels present this certificate (this process's identity:
-    one service per process) and trust only this CA."""
-    global _tls
-    from kinora.runtime.tls import channel_credentials
-
-    _tls = channel_credentials(cert_file, key_file, ca_file)
-
-
-def use_settings_tls(settings) -> None:
-    """Mutual TLS for this process's outgoing channels when its settings name certificate
-    files (KINORA_TLS_*): gateways and workers, which serve no gRPC, call this at start."""
-    if getattr(settings, "tls_cert_file", None):
-        use_mutual_tls(settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file)
-
-
-def stop_mutual_tls() -> None:
-    global _tls
-    _tls = None
 
 
 # Spread calls over every address the target resolves to. gRPC keeps one
@@ -116,8 +111,10 @@ def channel(address: str, token_source: TokenSource | None = None,
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                ("grpc.service_config", ROUND_ROBIN)]
-    interceptors = [_UnaryUnaryInterceptor(token_source), _UnaryStreamInterceptor(token_source)] if intercept else []
-    credentials = credentials or _tls
+    # grpc-stubs type the interceptors as a placeholder one must cast to
+    interceptors: list[Any] = (
+        [_UnaryUnaryInterceptor(token_source), _UnaryStreamInterceptor(token_source)] if intercept else [])
+    credentials = credentials or outgoing_credentials()
     if credentials is not None:
         return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)
     return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)

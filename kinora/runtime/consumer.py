@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
@@ -77,7 +78,7 @@ class EventConsumer:
 
     # -- handling -------------------------------------------------------------
 
-    def _meta(self, record) -> EventMeta:
+    def _meta(self, record: ConsumerRecord) -> EventMeta:
         headers = header_map(record.headers)
         return EventMeta(event_id=headers.get(HEADER_EVENT_ID, f"{record.topic}:{record.partition}:{record.offset}"),
                          event_type=headers.get(HEADER_EVENT_TYPE, ""), topic=record.topic,
@@ -87,9 +88,9 @@ class EventConsumer:
         """Record event ids as processed, in one statement; return those not
         processed before (the insert skips ids already present)."""
         rows = list({m.event_id: {"event_id": m.event_id, "topic": m.topic} for m in metas}.values())
-        return set(insert_rows(session, self.tables.processed, rows, ignore_conflicts=True, returning="event_id"))
+        return set(insert_rows(session, self.tables.processed, rows, ignore_conflicts=True, returning="event_id") or ())
 
-    def _apply(self, session: Session, record, meta: EventMeta) -> None:
+    def _apply(self, session: Session, record: ConsumerRecord, meta: EventMeta) -> None:
         entry = self.handlers.get(meta.event_type)
         if entry is None:
             return  # an event this service does not care about: recorded, skipped
@@ -110,7 +111,7 @@ class EventConsumer:
                                                        "messaging.message.id": meta.event_id}):
             fn(session, message, meta)
 
-    def handle_batch(self, records: list) -> None:
+    def handle_batch(self, records: list[ConsumerRecord]) -> None:
         metas = [self._meta(r) for r in records]
         try:
             with Session(self.engine) as session, session.begin():
@@ -127,7 +128,7 @@ class EventConsumer:
         for record, meta in zip(records, metas):
             self._handle_one(record, meta)
 
-    def _handle_one(self, record, meta: EventMeta) -> None:
+    def _handle_one(self, record: ConsumerRecord, meta: EventMeta) -> None:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with Session(self.engine) as session, session.begin():
@@ -190,7 +191,7 @@ class EventConsumer:
         self._cluster_id = current
         return changed
 
-    def _report_lag(self, consumer: KafkaConsumer, partitions) -> None:
+    def _report_lag(self, consumer: KafkaConsumer, partitions: Iterable[TopicPartition]) -> None:
         try:
             ends = consumer.end_offsets(list(partitions))
         except Exception:  # noqa: BLE001 - lag is best effort

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import BigInteger, create_engine
@@ -23,7 +24,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(sessions: sessionmaker[Session]):
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits together or not at all."""
     with sessions() as session, session.begin():
         yield session

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpcore
+from httpcore._backends.base import SOCKET_OPTION
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -84,7 +85,7 @@ class Response:
 
 async def system_resolver(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _embedded_ipv4(ip: Address) -> list[Address]:
@@ -148,10 +149,12 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, address: str):
         self.address, self.inner = address, httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: Iterable[SOCKET_OPTION] | None = None) -> httpcore.AsyncNetworkStream:
         return await self.inner.connect_tcp(self.address, port, timeout, local_address, socket_options)
 
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[SOCKET_OPTION] | None = None) -> httpcore.AsyncNetworkStream:
         raise EgressRefused("invalid_url", "unix sockets are not an egress target")
 
     async def sleep(self, seconds: float) -> None:

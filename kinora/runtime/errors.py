@@ -7,6 +7,8 @@ sentence for a person.
 
 from __future__ import annotations
 
+from typing import cast
+
 import grpc
 
 
@@ -76,7 +78,8 @@ ERROR_CODE_KEY = "kinora-error-code"
 def error_code_of(err: grpc.RpcError) -> str | None:
     """The domain code a server attached to a failed call, if any."""
     try:
-        for key, value in err.trailing_metadata() or ():
+        for item in err.trailing_metadata() or ():
+            key, value = cast("tuple[str, str]", item)  # a (key, value) pair; grpc-stubs leave it opaque
             if key == ERROR_CODE_KEY:
                 return value
     except Exception:  # not every RpcError carries metadata

@@ -20,13 +20,30 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import Message
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from kinora.runtime.db import BigId
 from kinora.runtime.telemetry import inject_context
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 
 @dataclass(frozen=True)
@@ -72,7 +89,7 @@ def define_event_tables(metadata: MetaData) -> EventTables:
     return EventTables(outbox, processed, acks)
 
 
-def migrate_outbox_retention(op) -> None:
+def migrate_outbox_retention(op: Operations) -> None:
     """Migration step shared by every service (each one's migration calls it; never edit,
     add a new step instead): published rows are kept, with what the broker acknowledged."""
     import sqlalchemy as sa
@@ -89,7 +106,7 @@ def migrate_outbox_retention(op) -> None:
     )
 
 
-def unmigrate_outbox_retention(op) -> None:
+def unmigrate_outbox_retention(op: Operations) -> None:
     op.drop_table("outbox_acks")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_column("outbox", "published_at")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
@@ -23,14 +25,14 @@ HEADER_EVENT_TYPE = "event_type"
 HEADER_SOURCE = "source"
 HEADER_TIME = "time_ms"
 
-_security: dict = {}
+_security: dict[str, Any] = {}
 
 
-def configure_kafka_security(settings) -> None:
+def configure_kafka_security(settings: Any) -> None:
     """From the KINORA_KAFKA_* settings (kinora.runtime.settings.RuntimeSettings)."""
     global _security
     protocol = getattr(settings, "kafka_security_protocol", "PLAINTEXT")
-    options: dict = {"security_protocol": protocol}
+    options: dict[str, Any] = {"security_protocol": protocol}
     if protocol in ("SSL", "SASL_SSL"):
         options["ssl_cafile"] = settings.kafka_ca_file
         options["ssl_check_hostname"] = True
@@ -44,7 +46,7 @@ def configure_kafka_security(settings) -> None:
     _security = {} if protocol == "PLAINTEXT" else options
 
 
-def security() -> dict:
+def security() -> dict[str, Any]:
     """Keyword arguments for a kafka-python client of this process."""
     return dict(_security)
 
@@ -89,5 +91,5 @@ def ensure_topics(bootstrap: list[str], topics: list[str], partitions: int = 3,
         admin.close()
 
 
-def header_map(headers) -> dict[str, str]:
+def header_map(headers: Iterable[tuple[str, bytes | str]] | None) -> dict[str, str]:
     return {k: (v.decode() if isinstance(v, bytes | bytearray) else str(v)) for k, v in (headers or ())}

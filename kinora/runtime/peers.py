@@ -11,8 +11,14 @@ act as any other service. Without TLS (development) nothing here applies.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from kinora.runtime.auth import Principal
 from kinora.runtime.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from grpc.aio import ServicerContext
 
 TRUST_DOMAIN = "kinora"
 _PREFIX = f"spiffe://{TRUST_DOMAIN}/"
@@ -25,7 +31,7 @@ def service_uri(service: str) -> str:
     return _PREFIX + service
 
 
-def service_from_identities(identities) -> str | None:
+def service_from_identities(identities: Iterable[bytes | str] | None) -> str | None:
     """The service a peer certificate names (its spiffe://kinora/<name> SAN), or None."""
     for value in identities or ():
         raw = value if isinstance(value, bytes) else str(value).encode()
@@ -43,10 +49,10 @@ class PeerPolicy:
 
     def __init__(self, user_token_peers: tuple[str, ...] | list[str] = USER_TOKEN_PEERS, cache_size: int = 1024):
         self.user_token_peers = frozenset(user_token_peers)
-        self._names: dict[tuple, str | None] = {}
+        self._names: dict[tuple[bytes, ...], str | None] = {}
         self._cache_size = cache_size
 
-    def peer_service(self, context) -> str | None:
+    def peer_service(self, context: ServicerContext[Any, Any]) -> str | None:
         identities = context.peer_identities()
         if not identities:
             return None
@@ -61,7 +67,7 @@ class PeerPolicy:
         self._names[key] = name
         return name
 
-    def check(self, principal: Principal | None, context) -> None:
+    def check(self, principal: Principal | None, context: ServicerContext[Any, Any]) -> None:
         """Raises Unauthenticated when the connection's certificate does not back the principal."""
         if principal is None:
             return  # anonymous calls (sign-in, JWKS, health) need only a cluster certificate

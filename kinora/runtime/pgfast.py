@@ -11,13 +11,14 @@ a time per thread.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
 
 
 class PgStatements:
-    def __init__(self, database_url: str, row_factory=None):
+    def __init__(self, database_url: str, row_factory: Any = None):
         self.dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.row_factory = row_factory
         self._local = threading.local()
@@ -34,7 +35,7 @@ class PgStatements:
                 self._all.append(conn)
         return conn
 
-    def fetch(self, sql: str, params: dict) -> list:
+    def fetch(self, sql: str, params: dict[str, Any]) -> list[Any]:
         """Rows of one prepared statement. A connection the server dropped is
         replaced once; a statement that failed before it ran is safe to repeat,
         and callers make one that ran and committed idempotent."""

@@ -53,7 +53,7 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _key_pem(key) -> bytes:
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
@@ -84,7 +84,10 @@ class CertificateAuthority:
         if not (self.cert_path.exists() and self.key_path.exists()):
             return False
         self.cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
-        self.key = serialization.load_pem_private_key(self.key_path.read_bytes(), None)
+        key = serialization.load_pem_private_key(self.key_path.read_bytes(), None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{self.key_path}: not an EC private key (this module makes P-256 CA keys)")
+        self.key = key
         return True
 
     def _create(self, name: str, valid_days: int) -> None:
@@ -133,15 +136,17 @@ class CertificateAuthority:
         if cert.issuer != self.cert.subject or cert.not_valid_after_utc - _now() < 7 * _DAY:
             return None
         try:
-            self.cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes,
-                                          ec.ECDSA(cert.signature_hash_algorithm))
+            ca_key = self.cert.public_key()
+            if not isinstance(ca_key, ec.EllipticCurvePublicKey) or cert.signature_hash_algorithm is None:
+                return None  # not made by this module (its CA keys are P-256)
+            ca_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
         except Exception:  # noqa: BLE001 - signed by an earlier CA of the same name
             return None
         return TlsFiles(str(cert_path), str(key_path), str(self.cert_path))
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def local_pki(directory: Path, services: tuple[str, ...] | list[str]) -> dict[str, TlsFiles]:

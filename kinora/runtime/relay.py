@@ -26,6 +26,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
@@ -47,7 +48,8 @@ _PRUNE_BATCH = 10_000
 class OutboxRelay:
     def __init__(self, engine: Engine, tables: EventTables, producer: KafkaProducer, source: str,
                  batch_size: int = 2000, idle_wait_s: float = 0.05, bootstrap: list[str] | None = None,
-                 producer_factory=None, retention_s: float = 3600.0, check_every_s: float = 10.0):
+                 producer_factory: Callable[[], KafkaProducer] | None = None, retention_s: float = 3600.0,
+                 check_every_s: float = 10.0):
         self.engine, self.tables, self.producer, self.source = engine, tables, producer, source
         self.producer_factory = producer_factory  # a fresh client after a failure, if given
         self.bootstrap = bootstrap  # lets the relay check the broker's log and re-create lost topics

@@ -17,7 +17,8 @@ import signal
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -28,22 +29,27 @@ from kinora.runtime.interceptors import RuntimeInterceptor
 from kinora.runtime.peers import PeerPolicy
 from kinora.runtime.settings import RuntimeSettings
 from kinora.runtime.telemetry import serve_metrics, setup_tracing
+from kinora.runtime.tls import server_credentials
+from kinora.runtime.transport import MAX_MESSAGE_BYTES, stop_mutual_tls, use_mutual_tls
 from kinora.runtime.v1 import runtime_pb2, runtime_pb2_grpc
 
-log = logging.getLogger("kinora.server")
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
-MAX_MESSAGE_BYTES = 40 * 1024 * 1024  # verification videos are up to 30 MB
+log = logging.getLogger("kinora.server")
 
 
 class _RuntimeServicer(runtime_pb2_grpc.RuntimeServiceServicer):
     def __init__(self, service: str, instance_id: str):
         self.service, self.instance_id = service, instance_id
-        self.started_at = datetime.now(timezone.utc)
+        self.started_at = datetime.now(UTC)
 
-    async def Ping(self, request, context):
+    async def Ping(self, request: runtime_pb2.PingRequest,
+                   context: grpc.aio.ServicerContext[Any, Any]) -> runtime_pb2.PingResponse:
         return runtime_pb2.PingResponse(payload=request.payload)
 
-    async def GetInfo(self, request, context):
+    async def GetInfo(self, request: runtime_pb2.GetInfoRequest,
+                      context: grpc.aio.ServicerContext[Any, Any]) -> runtime_pb2.GetInfoResponse:
         from kinora import __version__
 
         reply = runtime_pb2.GetInfoResponse(service=self.service, version=__version__,
@@ -64,17 +70,17 @@ class BackgroundWorker:
         self.thread = threading.Thread(target=self._main, name=name, daemon=True)
         self.error: BaseException | None = None
 
-    def _main(self):
+    def _main(self) -> None:
         try:
             self._run(self.stop_event)
         except BaseException as exc:  # noqa: BLE001 - reported, and health goes NOT_SERVING
             self.error = exc
             log.exception("background worker %s crashed", self.name)
 
-    def start(self):
+    def start(self) -> None:
         self.thread.start()
 
-    def stop(self, timeout: float = 10.0):
+    def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         self.thread.join(timeout)
 
@@ -95,7 +101,7 @@ class ServiceApp:
         self.settings = settings
         self.verifier = verifier
         self.instance_id = uuid.uuid4().hex[:12]
-        self.health = health.aio.HealthServicer()
+        self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]  # the stubs lack .aio
         # With mutual TLS the peer's certificate must back every token (kinora.runtime.peers).
         peers = PeerPolicy(settings.user_token_peers) if settings.tls_cert_file else None
         self.server = grpc.aio.server(
@@ -113,13 +119,14 @@ class ServiceApp:
         self._stopping = asyncio.Event()
         self.port: int | None = None
         self.metrics_port: int | None = None
-        self._metrics_server = None
+        self._metrics_server: WSGIServer | None = None
         self._health_server: grpc.aio.Server | None = None
         self.health_port: int | None = None
         self.add_servicer(runtime_pb2_grpc.add_RuntimeServiceServicer_to_server,
-                          _RuntimeServicer(name, self.instance_id), runtime_pb2.DESCRIPTOR.services_by_name["RuntimeService"].full_name)
+                          _RuntimeServicer(name, self.instance_id),
+                          runtime_pb2.DESCRIPTOR.services_by_name["RuntimeService"].full_name)
 
-    def add_servicer(self, add_fn, servicer, full_name: str) -> None:
+    def add_servicer(self, add_fn: Callable[[Any, grpc.aio.Server], None], servicer: object, full_name: str) -> None:
         add_fn(servicer, self.server)
         self._service_names.append(full_name)
 
@@ -134,7 +141,7 @@ class ServiceApp:
         self._workers.append(worker)
         return worker
 
-    async def _set_all(self, status) -> None:
+    async def _set_all(self, status: int) -> None:
         for name in ("", *self._service_names):
             await self.health.set(name, status)
 
@@ -159,7 +166,8 @@ class ServiceApp:
             try:
                 self._metrics_server, self.metrics_port = serve_metrics(self.settings.metrics_port)
             except OSError as exc:
-                raise RuntimeError(f"{self.name}: cannot serve /metrics on port {self.settings.metrics_port}: {exc.strerror}") from exc
+                raise RuntimeError(f"{self.name}: cannot serve /metrics on port {self.settings.metrics_port}: "
+                                   f"{exc.strerror}") from exc
         await self.server.start()  # health answers NOT_SERVING while we start up
         if self.settings.health_port:
             await self._serve_plain_health(self.settings.health_port)
@@ -174,10 +182,9 @@ class ServiceApp:
     def _tls_credentials(self) -> grpc.ServerCredentials:
         """Mutual TLS: callers must present a certificate signed by our CA (the files are
         re-read when they change). Outgoing channels of this process use the same identity."""
-        from kinora.runtime.clients import use_mutual_tls
-        from kinora.runtime.tls import server_credentials
-
         s = self.settings
+        if not (s.tls_cert_file and s.tls_key_file and s.tls_ca_file):  # the settings check this too
+            raise RuntimeError(f"{self.name}: mutual TLS needs a certificate, its key and the CA")
         use_mutual_tls(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
         return server_credentials(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
 
@@ -212,8 +219,6 @@ class ServiceApp:
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
         if self.settings.tls_cert_file:
-            from kinora.runtime.clients import stop_mutual_tls
-
             stop_mutual_tls()
         log.info("stopped")
 

@@ -1,22 +1,23 @@
 """The parts every Kinora service process shares, assembled once:
 database engine and migrations, the outbox relay, event consumers, the token
-verifier (JWKS from identity) and the gRPC app. A service's `server.py` builds
-its domain objects and servicers on top of a `ServiceContext`."""
+verifier (the caller says where its keys come from) and the gRPC app. A
+service's `server.py` builds its domain objects and servicers on top of a
+`ServiceContext`."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.runtime import auth
-from kinora.runtime.clients import TokenSource, channel
+from kinora.runtime.clients import TokenSource
 from kinora.runtime.consumer import EventConsumer, Handler
 from kinora.runtime.db import make_engine, session_factory
 from kinora.runtime.events import EventTables
@@ -45,7 +46,7 @@ class ServiceContext:
         if not secret:
             return None
 
-        async def fetch():
+        async def fetch() -> tuple[str, float]:
             return auth.mint_service_token(self.name, secret)
 
         return TokenSource(fetch)
@@ -64,7 +65,7 @@ class ServiceContext:
         """Run `load` (e.g. load an embedding model: seconds of CPU) on a thread
         before the service reports SERVING, so the first request or event that
         needs it does not wait for it."""
-        async def run():
+        async def run() -> None:
             await asyncio.to_thread(load)
         self.app.on_startup(run)
 
@@ -74,66 +75,30 @@ class ServiceContext:
             self.relay.wake.set()
 
 
-def _identity_fetcher(address: str, call):
-    """An async fetcher that asks identity over `call(stub)` on a channel opened at first use."""
-    from kinora.identity.v1 import identity_pb2_grpc
-
-    ch = None
-
-    async def fetch() -> dict:
-        nonlocal ch
-        if ch is None:
-            ch = channel(address)
-        return await call(identity_pb2_grpc.IdentityServiceStub(ch))
-
-    return fetch
-
-
-def jwks_from_identity(address: str):
-    """A JWKS fetcher that asks identity over gRPC (on its max-age and on unknown key ids)."""
-    from kinora.identity.v1 import identity_pb2
-
-    async def get(stub) -> dict:
-        reply = await stub.GetJwks(identity_pb2.GetJwksRequest(), timeout=5)
-        return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys],
-                "max_age_seconds": reply.max_age_seconds}
-    return _identity_fetcher(address, get)
-
-
-def revoked_sessions_from_identity(address: str):
-    """A fetcher of the sessions identity has ended recently (for TokenVerifier's deny list)."""
-    from kinora.identity.v1 import identity_pb2
-
-    async def get(stub) -> dict:
-        reply = await stub.ListRevokedSessions(identity_pb2.ListRevokedSessionsRequest(), timeout=5)
-        return {"session_ids": list(reply.session_ids), "max_age_seconds": reply.max_age_seconds}
-    return _identity_fetcher(address, get)
-
-
 def create_service(name: str, settings: DatabaseSettings, tables: EventTables, migrations_dir: Path | None,
-                   *, topics: list[str] = (), consumes: dict[type[Message], Handler] | None = None,
-                   consume_topics: list[str] = (), jwks_fetcher=None, revocation_fetcher=None,
+                   *, topics: Sequence[str] = (), consumes: dict[type[Message], Handler] | None = None,
+                   consume_topics: Sequence[str] = (), jwks_fetcher: auth.JwksFetcher | None = None,
+                   revocation_fetcher: auth.RevocationFetcher | None = None,
                    migrate_on_start: bool = True,
                    db_pool_size: int = 5) -> ServiceContext:
-    """`db_pool_size`: connections kept open; size it to the threads that use the database at
+    """`jwks_fetcher`, `revocation_fetcher`: where the token verifier gets its keys and its deny
+    list of ended sessions (kinora.identity.tokens.verifier_fetchers asks identity for both).
+    `db_pool_size`: connections kept open; size it to the threads that use the database at
     once (request workers, plus the relay and consumers), or a busy server keeps opening and
     closing connections (each new one also loses its prepared statements)."""
     engine = make_engine(settings.database_url, pool_size=db_pool_size)
-    fetcher = jwks_fetcher or (jwks_from_identity(settings.identity_addr) if settings.identity_addr else None)
-    # Tests that sign their own tokens (jwks_fetcher) have no identity to ask.
-    revoked = revocation_fetcher or (revoked_sessions_from_identity(settings.identity_addr)
-                                     if settings.identity_addr and not jwks_fetcher else None)
+    fetcher, revoked = jwks_fetcher, revocation_fetcher
     verifier = auth.TokenVerifier(fetcher, internal_secret=settings.internal_secret,
                                   fetch_revoked=revoked) if fetcher else None
     if verifier is None and settings.internal_secret:
-        async def no_jwks() -> dict:
+        async def no_jwks() -> dict[str, Any]:
             return {"keys": []}
         verifier = auth.TokenVerifier(no_jwks, internal_secret=settings.internal_secret)
     app = ServiceApp(name, settings, verifier)
     ctx = ServiceContext(name, settings, engine, session_factory(engine), tables, app, verifier)
     bootstrap = settings.kafka_bootstrap
 
-    async def prepare():
+    async def prepare() -> None:
         if migrate_on_start and migrations_dir is not None:
             await asyncio.to_thread(upgrade, migrations_dir, settings.database_url)
         if bootstrap:
@@ -153,7 +118,7 @@ def create_service(name: str, settings: DatabaseSettings, tables: EventTables, m
         if consumes:
             ctx.add_consumers(consumes, list(consume_topics))
 
-    async def dispose():
+    async def dispose() -> None:
         engine.dispose()
 
     app.on_shutdown(dispose)

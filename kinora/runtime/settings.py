@@ -25,7 +25,7 @@ class SettingsError(Exception):
         super().__init__("invalid settings:\n  " + "\n  ".join(problems))
 
 
-def setting(var: str, parse: Callable[[str], Any] = str, default: Any = _MISSING, help: str = ""):
+def setting(var: str, parse: Callable[[str], Any] = str, default: Any = _MISSING, help: str = "") -> Any:
     """Declare a dataclass field read from environment variable `var`."""
     meta = {"env": var, "parse": parse, "help": help}
     if default is _MISSING:
@@ -37,7 +37,7 @@ def load_settings(cls: type[T], env: Mapping[str, str] | None = None, **override
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     problems: list[str] = []
-    for field in dataclasses.fields(cls):
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]  # T is a settings dataclass
         if field.name in overrides:
             values[field.name] = overrides[field.name]
             continue
@@ -47,7 +47,8 @@ def load_settings(cls: type[T], env: Mapping[str, str] | None = None, **override
         raw = env.get(var)
         if raw is None or raw == "":
             if field.default is dataclasses.MISSING:
-                problems.append(f"{var} is required but not set" + (f" ({field.metadata['help']})" if field.metadata.get("help") else ""))
+                why = f" ({field.metadata['help']})" if field.metadata.get("help") else ""
+                problems.append(f"{var} is required but not set{why}")
             continue
         try:
             values[field.name] = field.metadata["parse"](raw)
@@ -202,7 +203,7 @@ class RuntimeSettings:
     kafka_password_file: str | None = setting("KINORA_KAFKA_PASSWORD_FILE", readable_file, None,
                                               "file holding the SASL password")
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         problems = []
         tls = [self.tls_cert_file, self.tls_key_file, self.tls_ca_file]
         if any(tls) and not all(tls):

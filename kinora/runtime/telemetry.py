@@ -8,8 +8,10 @@ gRPC call, the outbox, the broker and the consumer.
 from __future__ import annotations
 
 import threading
+from wsgiref.simple_server import WSGIServer
 
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -47,7 +49,7 @@ def inject_context(carrier: dict[str, str]) -> dict[str, str]:
     return carrier
 
 
-def extract_context(carrier: dict[str, str]):
+def extract_context(carrier: dict[str, str]) -> Context:
     return propagate.extract(carrier)
 
 
@@ -56,7 +58,7 @@ def current_trace_id() -> str:
     return format(ctx.trace_id, "032x") if ctx.is_valid else ""
 
 
-def serve_metrics(port: int, host: str = "0.0.0.0"):
+def serve_metrics(port: int, host: str = "0.0.0.0") -> tuple[WSGIServer, int]:
     """Start `/metrics` on a background thread; returns (server, bound port)."""
     server, _thread = start_http_server(port, addr=host)
-    return server, server.server_address[1]
+    return server, int(server.server_address[1])

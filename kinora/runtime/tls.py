@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from typing import cast
 
 import grpc
 
@@ -30,7 +32,7 @@ class _Watched:
         self.paths = (cert_file, key_file, ca_file)
         self.stamp = self._stamp()
 
-    def _stamp(self) -> tuple:
+    def _stamp(self) -> tuple[tuple[int, int, int], ...]:
         return tuple((st.st_mtime_ns, st.st_size, st.st_ino) for st in map(os.stat, self.paths))
 
     def config(self) -> grpc.ServerCertificateConfiguration:
@@ -55,7 +57,9 @@ class _Watched:
 def server_credentials(cert_file: str, key_file: str, ca_file: str) -> grpc.ServerCredentials:
     """Mutual TLS: callers must present a certificate signed by the CA."""
     watched = _Watched(cert_file, key_file, ca_file)
-    return grpc.dynamic_ssl_server_credentials(watched.config(), watched.changed_config,
+    # gRPC takes None from the fetcher as "keep the current configuration" (the stubs say otherwise)
+    fetch = cast(Callable[[], grpc.ServerCertificateConfiguration], watched.changed_config)
+    return grpc.dynamic_ssl_server_credentials(watched.config(), fetch,
                                                require_client_authentication=True)
 
 

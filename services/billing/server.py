@@ -19,6 +19,7 @@ import grpc
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import billing_pb2_grpc
 from kinora.common.v1 import common_pb2 as cpb
+from kinora.identity.tokens import verifier_fetchers
 from kinora.runtime.convert import to_datetime
 from kinora.runtime.auth import require_service, require_user_or_service
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
@@ -274,7 +275,7 @@ def build_service(settings: BillingSettings, *, jwks_fetcher=None, provider: Pay
     provider = provider or payment_provider(settings)
     ctx = create_service("billing", settings, tables, MIGRATIONS,
                          topics=[domain.TOPIC_USAGE, domain.TOPIC_PAYMENTS, domain.TOPIC_RECONCILIATION],
-                         consumes=None, jwks_fetcher=jwks_fetcher)
+                         consumes=None, **verifier_fetchers(settings.identity_addr, jwks_fetcher))
     billing = Billing(settings, ctx.sessions, tables, provider, clock)
     if settings.kafka_bootstrap:  # consumers need the Billing object, so add them after it exists
         ctx.add_consumers(make_handlers(billing), CONSUME_TOPICS)

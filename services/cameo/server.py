@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.cameo.v1 import cameo_pb2_grpc
+from kinora.identity.tokens import verifier_fetchers
 from kinora.runtime import auth
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import InvalidArgument, PermissionDenied
@@ -223,7 +224,7 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
 
 def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: RestrictionMatcher | None = None):
     ctx = create_service("cameo", settings, m.tables, MIGRATIONS, topics=TOPICS, consumes=consumed_events(),
-                         consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher)
+                         consume_topics=CONSUME_TOPICS, **verifier_fetchers(settings.identity_addr, jwks_fetcher))
     servicer = CameoServicer(ctx, matcher or RestrictionMatcher(), settings.db_workers, settings.check_statements)
     ctx.app.add_servicer(cameo_pb2_grpc.add_CameoServiceServicer_to_server, servicer,
                          pb.DESCRIPTOR.services_by_name["CameoService"].full_name)

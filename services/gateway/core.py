@@ -20,11 +20,11 @@ from kinora.billing.v1 import billing_pb2_grpc
 from kinora.cameo.v1 import cameo_pb2_grpc
 from kinora.feed.v1 import feed_pb2_grpc
 from kinora.generator.v1 import generator_pb2_grpc
+from kinora.identity.tokens import jwks_from_identity, revoked_sessions_from_identity
 from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
 from kinora.runtime import auth
 from kinora.runtime.clients import TokenSource, channel
 from kinora.runtime.errors import KinoraError
-from kinora.runtime.service import jwks_from_identity, revoked_sessions_from_identity
 from services.gateway.apikeys import ApiKeyCache, Exchanged
 from services.gateway.errors import ApiError
 from services.gateway.ratelimit import Limit, make_limiter, retry_after_header

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from kinora.identity.tokens import jwks_from_identity
 from kinora.identity.v1 import identity_pb2 as pb
 from kinora.runtime.auth import TokenVerifier
 from kinora.runtime.errors import Unauthenticated
-from kinora.runtime.service import jwks_from_identity
 from kinora.stack.tansu import free_port
 from services.identity.keys import FolderKeyStore
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import jwt
 import pytest
 
+from kinora.identity.tokens import jwks_from_identity, revoked_sessions_from_identity
 from kinora.identity.v1 import identity_pb2 as pb
 from kinora.runtime.auth import TokenVerifier
 from kinora.runtime.errors import Unauthenticated
-from kinora.runtime.service import jwks_from_identity, revoked_sessions_from_identity
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "identity"))
 from identity_harness import Running, settings_for  # noqa: E402
