@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -59,7 +58,7 @@ async def make_users(client, stack_secret: str, identity_addr: str, count: int, 
     users = []
     async with _channel(home, identity_addr, "admin") as ch:
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
-        for i in range(count):
+        for _ in range(count):
             code = (await stub.CreateInvite(identity_pb2.CreateInviteRequest(),
                                             metadata=bearer(mint_service_token("admin", stack_secret)[0]))).invite.code
             handle = f"load{uuid.uuid4().hex[:8]}"

@@ -98,13 +98,15 @@ def build_pipeline(device: str, variant: str, smoke: bool = False):
             }
             # Gemma is initialised on the GPU (fast); the text_encoder offload mode then
             # moves it to host memory before anything is measured.
-            text_config = Gemma3Config(text_config=GEMMA3_12B_TEXT, vision_config=GEMMA3_12B_VISION, mm_tokens_per_image=256)
+            text_config = Gemma3Config(text_config=GEMMA3_12B_TEXT, vision_config=GEMMA3_12B_VISION,
+                                       mm_tokens_per_image=256)
             components["text_encoder"] = Gemma3ForConditionalGeneration(text_config)
     finally:
         torch.set_default_dtype(previous)
     for module in components.values():
         module.eval().requires_grad_(False)
-    return LTX2Pipeline(tokenizer=tokenizer, scheduler=FlowMatchEulerDiscreteScheduler(**tiny.LTX2_SCHEDULER), **components)
+    scheduler = FlowMatchEulerDiscreteScheduler(**tiny.LTX2_SCHEDULER)
+    return LTX2Pipeline(tokenizer=tokenizer, scheduler=scheduler, **components)
 
 
 class Meter:
@@ -171,7 +173,8 @@ class StageMemory:
         self.peaks, self.seconds = {}, {}
 
 
-def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: bool, standard_steps: int | None) -> dict:
+def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: bool,
+             standard_steps: int | None) -> dict:
     from kinora.models.contract import ModelRequest
 
     request = ModelRequest(prompt="a robot dancing in the rain at night", seconds=seconds, seed=1)
@@ -208,7 +211,7 @@ def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: 
         "clip": f"720x1280 {seconds}s", "schedule": "distilled" if distilled else "standard",
         "steps_run": steps_run, "steps_full": 8 if distilled else full_steps,
         "seconds_per_step": round(spstep, 2),
-        "decode_s": round(stages.seconds.get("vae", 0.0) + stages.seconds.get("audio_vae", 0.0) + stages.seconds.get("vocoder", 0.0), 2),
+        "decode_s": round(sum(stages.seconds.get(stage, 0.0) for stage in ("vae", "audio_vae", "vocoder")), 2),
         "total_s": round(total, 1),
         "peak_gib": max(stages.peaks.values(), default=0.0),
         "peak_gib_by_stage": stages.peaks, "seconds_by_stage": stages.seconds,
@@ -216,7 +219,8 @@ def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: 
     }
     if cut:
         out["total_s_projected_full"] = round(total + (full_steps - steps_run) * spstep, 1)
-        out["note"] = f"ran {steps_run} of {full_steps} steps; total_s_projected_full adds the rest at the measured s/step"
+        out["note"] = (f"ran {steps_run} of {full_steps} steps; "
+                       "total_s_projected_full adds the rest at the measured s/step")
     return out
 
 
@@ -227,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--standard-steps", type=int, default=4, help="standard steps actually run (0: all 40)")
     parser.add_argument("--offload", default="text_encoder", choices=("none", "text_encoder", "model"))
     parser.add_argument("--variant", default="ltx-2", choices=("ltx-2", "ltx-2.3"))
-    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tiny components on a CPU: tests this script
+    # tiny components on a CPU: tests this script
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.smoke:
         refuse_without_cuda()
@@ -240,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     device = "cpu" if args.smoke else "cuda"
     meter = Meter(cuda=not args.smoke)
     if not args.smoke:
-        print(f"device: {torch.cuda.get_device_name(0)}, {torch.cuda.get_device_properties(0).total_memory / GIB:.1f} GiB",
+        memory_gib = torch.cuda.get_device_properties(0).total_memory / GIB
+        print(f"device: {torch.cuda.get_device_name(0)}, {memory_gib:.1f} GiB",
               flush=True)
     else:
         args.offload, args.seconds = "none", [4]
@@ -252,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = Path("/tmp/kinora-ltx2-fullsize-manifest")
     folder.mkdir(exist_ok=True)
-    (folder / "kinora-ltx2.json").write_text(json.dumps({"variant": args.variant, **({"stg_blocks": [1]} if args.smoke else {})}))
+    manifest_json = {"variant": args.variant, **({"stg_blocks": [1]} if args.smoke else {})}
+    (folder / "kinora-ltx2.json").write_text(json.dumps(manifest_json))
     manifest, _ = read_manifest(folder)
     settings = load_settings(Ltx2Settings, {"KINORA_MODEL_STORE": "(in memory)", "KINORA_LTX2_DEVICE": device,
                                             "KINORA_LTX2_CPU_OFFLOAD": args.offload})
@@ -274,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                 result = run_clip(model, stages, meter, seconds, schedule == "distilled", args.standard_steps)
             except torch.cuda.OutOfMemoryError as exc:
                 meter.empty_cache()
-                result = {"clip": f"720x1280 {seconds}s", "schedule": schedule, "error": f"out of memory: {exc}".splitlines()[0]}
+                result = {"clip": f"720x1280 {seconds}s", "schedule": schedule,
+                          "error": f"out of memory: {exc}".splitlines()[0]}
             except Exception as exc:  # noqa: BLE001 - report and go on to the next clip
                 result = {"clip": f"720x1280 {seconds}s", "schedule": schedule, "error": f"{type(exc).__name__}: {exc}"}
             print(json.dumps(result), flush=True)

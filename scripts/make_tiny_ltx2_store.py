@@ -66,26 +66,34 @@ def build_tokenizer(folder: Path):
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     core.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])])
-    tokenizer = GemmaTokenizerFast(tokenizer_object=core, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>",
-                                   padding_side="left", model_max_length=TINY_MANIFEST["max_sequence_length"])
+    tokenizer = GemmaTokenizerFast(tokenizer_object=core, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                                   unk_token="<unk>", padding_side="left",
+                                   model_max_length=TINY_MANIFEST["max_sequence_length"])
     tokenizer.save_pretrained(folder)
     return tokenizer, len(vocab)
 
 
 def build_components(vocab_size: int) -> dict:
-    from diffusers import AutoencoderKLLTX2Audio, AutoencoderKLLTX2Video, FlowMatchEulerDiscreteScheduler, LTX2VideoTransformer3DModel
+    from diffusers import (
+        AutoencoderKLLTX2Audio,
+        AutoencoderKLLTX2Video,
+        FlowMatchEulerDiscreteScheduler,
+        LTX2VideoTransformer3DModel,
+    )
     from diffusers.pipelines.ltx2 import LTX2TextConnectors
     from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration
 
     text_hidden, text_layers = 16, 2
     text_config = Gemma3Config(
-        text_config={"vocab_size": vocab_size, "hidden_size": text_hidden, "intermediate_size": 32, "num_hidden_layers": text_layers,
-                     "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8, "max_position_embeddings": 64,
+        text_config={"vocab_size": vocab_size, "hidden_size": text_hidden, "intermediate_size": 32,
+                     "num_hidden_layers": text_layers, "num_attention_heads": 2, "num_key_value_heads": 1,
+                     "head_dim": 8, "max_position_embeddings": 64,
                      "sliding_window": 16, "pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2},
         vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
                        "image_size": 28, "patch_size": 14},
-        mm_tokens_per_image=4, boi_token_index=vocab_size - 1, eoi_token_index=vocab_size - 1, image_token_index=vocab_size - 1,
+        mm_tokens_per_image=4, boi_token_index=vocab_size - 1, eoi_token_index=vocab_size - 1,
+        image_token_index=vocab_size - 1,
     )
     text_encoder = Gemma3ForConditionalGeneration(text_config).eval()
     transformer = LTX2VideoTransformer3DModel(
@@ -98,7 +106,8 @@ def build_components(vocab_size: int) -> dict:
         caption_channels=text_hidden, text_proj_in_factor=text_layers + 1,
         video_connector_num_attention_heads=2, video_connector_attention_head_dim=8, video_connector_num_layers=1,
         video_connector_num_learnable_registers=None, audio_connector_num_attention_heads=2,
-        audio_connector_attention_head_dim=8, audio_connector_num_layers=1, audio_connector_num_learnable_registers=None,
+        audio_connector_attention_head_dim=8, audio_connector_num_layers=1,
+        audio_connector_num_learnable_registers=None,
         connector_rope_base_seq_len=32, rope_double_precision=False, rope_type="split",
     )
     # 32x spatial (patch 4 x three 2x stages) and 8x temporal, like the real VAE.
@@ -137,7 +146,7 @@ def make_store(out: str | Path, seed: int = 0, dtype: str = "bfloat16", **manife
     torch.manual_seed(seed)
     tokenizer, vocab_size = build_tokenizer(folder / "tokenizer")
     components = build_components(vocab_size)
-    for name, component in components.items():
+    for component in components.values():
         if isinstance(component, torch.nn.Module):
             component.to(getattr(torch, dtype))
     pipe = LTX2Pipeline(tokenizer=tokenizer, **components)

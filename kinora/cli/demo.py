@@ -504,6 +504,6 @@ def _summary(console: Console, steps: list[Step], total_s: float, out: Path) -> 
         console.print(f"  {'✓' if s.ok else '✗'} {s.name:<50} {s.seconds:6.1f} s", highlight=False)
     passed = sum(s.ok for s in steps)
     clips = sorted(p.name for p in out.glob("*.mp4"))
-    console.print(f"{passed}/{TOTAL_STEPS} steps passed in {total_s:.0f} s; clips in {out}: {', '.join(clips) or 'none'}",
-                  highlight=False)
+    console.print(f"{passed}/{TOTAL_STEPS} steps passed in {total_s:.0f} s; "
+                  f"clips in {out}: {', '.join(clips) or 'none'}", highlight=False)
     console.print("`kinora demo --keep` leaves the stack and Kinora Web running after the story", highlight=False)

@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kinora.stack.local import LocalStack, StackError, kinora_home, status as stack_status
+from kinora.stack.local import LocalStack, StackError, kinora_home
+from kinora.stack.local import status as stack_status
 
 app = typer.Typer(help="Kinora: consent-gated social AI video, self-hosted.", no_args_is_help=True,
                   pretty_exceptions_enable=False)

@@ -19,7 +19,8 @@ def describe(answer: dict) -> str:
     layers = " and ".join(answer.get("layers", []))
     if answer.get("shared"):
         post = answer.get("post", {}).get("id", "")
-        return f"made here (found by {layers}): generation {answer['generation_id']}" + (f", post {post}" if post else "")
+        where = f", post {post}" if post else ""
+        return f"made here (found by {layers}): generation {answer['generation_id']}{where}"
     return f"made here (found by {layers}); it is not published publicly, so which generation stays private"
 
 

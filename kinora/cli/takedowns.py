@@ -76,7 +76,8 @@ def register(app: typer.Typer) -> None:
         def go():
             reply = asyncio.run(_call("ApproveTakedownRequest", pb.ApproveTakedownRequestRequest(id=request_id)))
             r = reply.request
-            lines = [f"{r.id} {r.status}: {len(r.targets)} clip(s) removed, {r.removal_seconds:.1f} s after the request"]
+            lines = [f"{r.id} {r.status}: {len(r.targets)} clip(s) removed, "
+                     f"{r.removal_seconds:.1f} s after the request"]
             lines += [f"  {t.generation_id}  {t.why}{f' of {t.via}' if t.via else ''}" for t in r.targets]
             emit(_as_dict(reply), json_out, "\n".join(lines))
         run(go)

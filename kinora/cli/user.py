@@ -69,13 +69,16 @@ def call(method: str, path: str, *, auth: bool = True, **kw) -> dict:
                     headers["Authorization"] = f"Bearer {tokens['access_token']}"
                     reply = client.request(method, path, headers=headers, **kw)
     except httpx.HTTPError as exc:
-        raise CliError(f"cannot reach the gateway at {gateway_url()} ({type(exc).__name__}); is `kinora up` running?")
+        raise CliError(f"cannot reach the gateway at {gateway_url()} ({type(exc).__name__}); "
+                       "is `kinora up` running?") from exc
     if reply.status_code >= 400:
         try:
             raise CliError(reply.json()["error"]["message"])
         except (ValueError, KeyError, TypeError):
             raise CliError(f"HTTP {reply.status_code}: {reply.text[:200]}") from None
-    return reply.json() if reply.headers.get("content-type", "").startswith("application/json") else {"bytes": reply.content}
+    if reply.headers.get("content-type", "").startswith("application/json"):
+        return reply.json()
+    return {"bytes": reply.content}
 
 
 def emit(data, json_out: bool, human: str) -> None:
@@ -91,7 +94,7 @@ def run(fn):
         return fn()
     except CliError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 JSON = typer.Option(False, "--json", help="print one JSON document")

