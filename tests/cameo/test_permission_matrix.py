@@ -25,7 +25,7 @@ comes first).
 
 import grpc
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
@@ -231,3 +231,29 @@ async def test_policy_stored_above_the_cap_is_read_as_the_cap(replica, world, pg
                          mutual=relationship == "mutual", requester_teen=requester_age == "teen")
         assert (decide(facts).allowed, decide(facts).reason) == CODES[answer.strip()], key
     await _check_every_form(stub, world, pg_url, checks)
+
+
+async def test_every_read_gives_restrictions_in_one_order(replica, world, pg_url):
+    """Restrictions written in the same instant: the ORM read, FACTS_SQL and
+    ListRestrictions all give them in (created_at, id) order."""
+    stub = replica.stub
+    owner, user = world.user("strict_owner"), world.user("user_of_strict")
+    cameo = world.verify(owner)
+    me = world.as_user(owner)
+    await stub.SetPolicy(pb.SetPolicyRequest(cameo_id=cameo, policy=common.CAMEO_POLICY_EVERYONE), metadata=me)
+    for text in ("no horror", "no politics", "no violence", "no alcohol"):
+        await stub.AddRestriction(pb.AddRestrictionRequest(cameo_id=cameo, text=text), metadata=me)
+    with transaction(world.sessions) as s:
+        s.execute(update(m.restrictions).where(m.restrictions.c.cameo_id == cameo).values(
+            created_at=select(func.min(m.restrictions.c.created_at)).scalar_subquery()))
+        expected = [tuple(r) for r in s.execute(select(m.restrictions.c.id, m.restrictions.c.text).where(
+            m.restrictions.c.cameo_id == cameo).order_by(m.restrictions.c.id))]
+    with Session(world.engine) as s:
+        portable = ConsentChecker(None).read(s, user, [cameo])[1][cameo]
+    fast = PgConsentReader(pg_url)
+    try:
+        batched = fast.read_many([(user, [cameo])])[0][1][cameo]
+    finally:
+        fast.close()
+    listed = (await stub.ListRestrictions(pb.ListRestrictionsRequest(cameo_id=cameo), metadata=me)).restrictions
+    assert portable == batched == [(r.id, r.text) for r in listed] == expected
