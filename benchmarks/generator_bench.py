@@ -52,81 +52,83 @@ async def wait_done(api, generation_id: str, metadata) -> pb.Generation:
 
 
 async def bench(args) -> None:
-    from generator_harness import TritonHarness, generator_settings, running_api, start_worker, stop_worker
+    from generator_harness import (TritonHarness, generator_settings, running_api, running_billing, start_worker,
+                                   stop_worker)
     from kinora.moderation import Moderator
     from services.generator.triton_runner import TritonRunner
 
     moderator = Moderator()
     with TritonHarness(in_process=False) as triton, temporary_database("genbench") as url, \
             tempfile.TemporaryDirectory() as data_dir:
-        runner = TritonRunner(triton.grpc_address)
-        # Production timings (worker poll 0.2 s, 30 s leases), not the tests' fast ones.
-        settings = generator_settings(url, data_dir, triton_addr=triton.grpc_address, poll_seconds=0.2,
-                                      lease_seconds=30.0, demand_interval_seconds=15.0)
-        async with running_api(settings, moderator) as api:
-            worker = start_worker(settings, slots=2)
-            try:
-                auth = api.auth("u-bench", "bench")
-                # Warm-up: first Triton request and first worker claim.
-                warm = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                    prompt="a ball rolls across a table", seconds=4, seed=1), metadata=auth)
-                await wait_done(api, warm.generation.id, auth)
+        async with running_billing() as billing:  # the real billing service: holds, captures, releases
+            runner = TritonRunner(triton.grpc_address)
+            # Production timings (worker poll 0.2 s, 30 s leases), not the tests' fast ones.
+            settings = generator_settings(url, data_dir, billing, triton_addr=triton.grpc_address, poll_seconds=0.2,
+                                          lease_seconds=30.0, demand_interval_seconds=15.0)
+            async with running_api(settings, moderator, billing_service=billing) as api:
+                worker = start_worker(settings, slots=2)
+                try:
+                    auth = api.auth("u-bench", "bench")
+                    # Warm-up: first Triton request and first worker claim.
+                    warm = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                        prompt="a ball rolls across a table", seconds=4, seed=1), metadata=auth)
+                    await wait_done(api, warm.generation.id, auth)
 
-                overheads, totals, computes = [], [], []
-                for i in range(args.runs):
-                    prompt = "a basketball player shoots a three-pointer in a gym"
-                    started = time.perf_counter()
-                    reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                        prompt=prompt, seconds=10, seed=100 + i), metadata=auth)
-                    done = await wait_done(api, reply.generation.id, auth)
-                    total = time.perf_counter() - started
-                    assert done.status == pb.GENERATION_STATUS_COMPLETED, done.error
-                    compute = json.loads(done.scene_report_json)["timings_s"]["total"]
-                    t0 = time.perf_counter()
-                    runner.generate(TRITON_MODEL, ModelRequest(prompt=prompt, seconds=10, seed=100 + i,
-                                                               watermark="@bench"),
-                                    lambda p, s: None, threading.Event(), 600)
-                    direct = time.perf_counter() - t0
-                    totals.append(total)
-                    computes.append(compute)
-                    overheads.append(total - compute)
-                    print(f"  10 s clip #{i + 1}: end-to-end {total:.3f} s; model compute {compute:.3f} s; direct client call {direct:.3f} s; "
-                          f"overhead {total - compute:.3f} s (vs direct call {total - direct:.3f} s)")
-                med_total, med_compute, med_over = map(statistics.median, (totals, computes, overheads))
-                budget = 0.05 * med_compute + 0.25
-                print(f"overhead (median of {args.runs}): {med_over:.3f} s on {med_compute:.3f} s compute; "
-                      f"budget 5% + 250 ms = {budget:.3f} s -> {'OK' if med_over <= budget else 'OVER'}")
-
-                # Direct loop through the same client, around the same jobs through the platform.
-                prompts = [f"a red ball bounces off a wall, take {i}" for i in range(args.jobs)]
-
-                def direct(indices) -> float:
-                    t0 = time.perf_counter()
-                    for i in indices:
-                        runner.generate(TRITON_MODEL, ModelRequest(prompt=prompts[i], seconds=4, seed=i,
+                    overheads, totals, computes = [], [], []
+                    for i in range(args.runs):
+                        prompt = "a basketball player shoots a three-pointer in a gym"
+                        started = time.perf_counter()
+                        reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                            prompt=prompt, seconds=10, seed=100 + i), metadata=auth)
+                        done = await wait_done(api, reply.generation.id, auth)
+                        total = time.perf_counter() - started
+                        assert done.status == pb.GENERATION_STATUS_COMPLETED, done.error
+                        compute = json.loads(done.scene_report_json)["timings_s"]["total"]
+                        t0 = time.perf_counter()
+                        runner.generate(TRITON_MODEL, ModelRequest(prompt=prompt, seconds=10, seed=100 + i,
                                                                    watermark="@bench"),
                                         lambda p, s: None, threading.Event(), 600)
-                    return time.perf_counter() - t0
+                        direct = time.perf_counter() - t0
+                        totals.append(total)
+                        computes.append(compute)
+                        overheads.append(total - compute)
+                        print(f"  10 s clip #{i + 1}: end-to-end {total:.3f} s; model compute {compute:.3f} s; direct client call {direct:.3f} s; "
+                              f"overhead {total - compute:.3f} s (vs direct call {total - direct:.3f} s)")
+                    med_total, med_compute, med_over = map(statistics.median, (totals, computes, overheads))
+                    budget = 0.05 * med_compute + 0.25
+                    print(f"overhead (median of {args.runs}): {med_over:.3f} s on {med_compute:.3f} s compute; "
+                          f"budget 5% + 250 ms = {budget:.3f} s -> {'OK' if med_over <= budget else 'OVER'}")
 
-                half = args.jobs // 2
-                direct_s = await asyncio.to_thread(direct, range(half))
-                started = time.perf_counter()
-                ids = []
-                for i, prompt in enumerate(prompts):
-                    reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                        prompt=prompt, seconds=4, seed=i), metadata=auth)
-                    ids.append(reply.generation.id)
-                results = [await wait_done(api, gid, auth) for gid in ids]
-                platform_s = time.perf_counter() - started
-                direct_s += await asyncio.to_thread(direct, range(half, args.jobs))
-                assert all(r.status == pb.GENERATION_STATUS_COMPLETED for r in results)
-                ratio = direct_s / platform_s
-                print(f"throughput, {args.jobs} x 4 s clips: direct loop {direct_s:.2f} s "
-                      f"({args.jobs / direct_s:.3f} clips/s), platform {platform_s:.2f} s "
-                      f"({args.jobs / platform_s:.3f} clips/s); ratio {ratio:.3f} -> "
-                      f"{'OK' if ratio >= 0.9 else 'UNDER'} (target >= 0.9)")
-            finally:
-                stop_worker(worker)
+                    # Direct loop through the same client, around the same jobs through the platform.
+                    prompts = [f"a red ball bounces off a wall, take {i}" for i in range(args.jobs)]
+
+                    def direct(indices) -> float:
+                        t0 = time.perf_counter()
+                        for i in indices:
+                            runner.generate(TRITON_MODEL, ModelRequest(prompt=prompts[i], seconds=4, seed=i,
+                                                                       watermark="@bench"),
+                                            lambda p, s: None, threading.Event(), 600)
+                        return time.perf_counter() - t0
+
+                    half = args.jobs // 2
+                    direct_s = await asyncio.to_thread(direct, range(half))
+                    started = time.perf_counter()
+                    ids = []
+                    for i, prompt in enumerate(prompts):
+                        reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                            prompt=prompt, seconds=4, seed=i), metadata=auth)
+                        ids.append(reply.generation.id)
+                    results = [await wait_done(api, gid, auth) for gid in ids]
+                    platform_s = time.perf_counter() - started
+                    direct_s += await asyncio.to_thread(direct, range(half, args.jobs))
+                    assert all(r.status == pb.GENERATION_STATUS_COMPLETED for r in results)
+                    ratio = direct_s / platform_s
+                    print(f"throughput, {args.jobs} x 4 s clips: direct loop {direct_s:.2f} s "
+                          f"({args.jobs / direct_s:.3f} clips/s), platform {platform_s:.2f} s "
+                          f"({args.jobs / platform_s:.3f} clips/s); ratio {ratio:.3f} -> "
+                          f"{'OK' if ratio >= 0.9 else 'UNDER'} (target >= 0.9)")
+                finally:
+                    stop_worker(worker)
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ def make_stack(home: Path):
     from kinora.stack import local
     from kinora.stack.tansu import free_port
 
-    env = dict(os.environ, KINORA_FREE_DAILY_ALLOWANCE="100000", KINORA_RATE_USER_BURST="100000",
+    env = dict(os.environ, KINORA_BILLING_FREE_DAILY="100000", KINORA_RATE_USER_BURST="100000",
                KINORA_RATE_USER_PER_SECOND="100000", KINORA_LEASE_SECONDS="5", KINORA_METRICS_BASE_PORT="0")
     for name in local.DEFAULT_PORTS:
         env[f"KINORA_{name.upper().replace('-', '_')}_PORT"] = str(free_port())

@@ -42,7 +42,7 @@ def start_stack(home: Path):
     env = dict(os.environ)
     for name in DEFAULT_PORTS:  # free ports: never collide with a stack someone else runs
         env[f"KINORA_{name.upper().replace('-', '_')}_PORT"] = str(free_port())
-    env.setdefault("KINORA_FREE_DAILY_ALLOWANCE", "100000")  # allowance must not be what saturates
+    env.setdefault("KINORA_BILLING_FREE_DAILY", "100000")  # allowance must not be what saturates
     env.setdefault("KINORA_RATE_USER_BURST", "100000")
     env.setdefault("KINORA_RATE_USER_PER_SECOND", "100000")
     stack = LocalStack(home=home, env=env, workers=1, log=lambda m: print(m, file=sys.stderr))

@@ -271,7 +271,7 @@ class LocalStack:
         })
         for svc in SERVICES:
             env[f"KINORA_{svc.upper()}_ADDR"] = self.addr(svc)
-        # Settings that operators pass through (e.g. KINORA_FREE_DAILY_ALLOWANCE) keep flowing.
+        # Settings that operators pass through (e.g. KINORA_BILLING_FREE_DAILY) keep flowing.
         for k, v in self.env.items():
             if k.startswith("KINORA_") and k not in env and not k.endswith("_PORT"):
                 env[k] = v
@@ -441,10 +441,12 @@ class LocalStack:
                     break  # wait_serving reports the problem
                 time.sleep(0.2)
             for w in range(self.workers):
+                # A worker starts like a service: its gRPC health (on a free port) tells `kinora status`.
+                worker_port = free_port()
                 worker_env = {**env, "KINORA_DATABASE_URL": self.database_url("generator"),
                               "KINORA_METRICS_PORT": self.metrics_port(10 + w), "KINORA_WORKER_ID": f"worker-{w}",
-                              **self.tls_env("generator")}
-                self._spawn(Component(f"generator-worker-{w}", "worker", ""),
+                              "KINORA_GRPC_PORT": str(worker_port), **self.tls_env("generator")}
+                self._spawn(Component(f"generator-worker-{w}", "grpc", f"127.0.0.1:{worker_port}"),
                             [py, "-m", "services.generator.worker"], worker_env)
         if "gateway" in names:
             gw_env = {"KINORA_EGRESS_DEVELOPMENT": "true",  # webhooks to a receiver on this machine, over http

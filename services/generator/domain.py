@@ -2,8 +2,7 @@
 
 Plain classes over SQLAlchemy; no gRPC or Kafka here. Other services are
 reached through two small interfaces, `ConsentChecker` and `Billing`, whose
-gRPC implementations live in `services/generator/remote.py` (and whose
-embedded billing fallback is `LocalAllowanceBilling`).
+gRPC implementations live in `services/generator/remote.py`.
 
 Billing is exact across crashes: a terminal transition sets `billing_state` to
 `capture_pending` or `release_pending` in the same transaction, then the

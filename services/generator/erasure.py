@@ -56,7 +56,6 @@ def forget_user(session: Session, blobs, user_id: str) -> int:
     billing record an outcome under the old user id again. A worker still holding one of the
     jobs finds its row gone and stores nothing. Returns how many generations went; idempotent."""
     from services.generator.domain import blob_keys
-    from services.generator.models import local_billing_plans, local_billing_reservations
 
     g = generations.c
     rows = session.execute(select(generations).where(g.user_id == user_id).with_for_update()).all()
@@ -64,6 +63,4 @@ def forget_user(session: Session, blobs, user_id: str) -> int:
         for key in blob_keys(row):
             blobs.delete(key)
     session.execute(delete(generations).where(g.user_id == user_id))
-    session.execute(delete(local_billing_reservations).where(local_billing_reservations.c.user_id == user_id))
-    session.execute(delete(local_billing_plans).where(local_billing_plans.c.user_id == user_id))
     return len(rows)

@@ -86,26 +86,6 @@ workers = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
 )
 
-# Embedded billing (LocalAllowanceBilling): daily allowance holds, one row per generation.
-local_billing_plans = Table(
-    "local_billing_plans", metadata,
-    Column("user_id", String(64), primary_key=True),
-    Column("tier", Integer, nullable=False),
-)
-local_billing_reservations = Table(
-    "local_billing_reservations", metadata,
-    Column("generation_id", String(40), primary_key=True),
-    Column("reservation_id", String(64), nullable=False, unique=True),
-    Column("user_id", String(64), nullable=False),
-    Column("day", String(10), nullable=False),
-    Column("tier", Integer, nullable=False),
-    Column("status", String(16), nullable=False),  # held | captured | released
-    Column("capture_count", Integer, nullable=False, server_default="0"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("settled_at", DateTime(timezone=True), nullable=True),
-    Index("ix_local_billing_user_day", "user_id", "day"),
-)
-
 tables = define_event_tables(metadata)
 
 

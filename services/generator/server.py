@@ -13,7 +13,6 @@ from kinora.cameo.v1 import events_pb2 as cameo_events
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as pb
 from kinora.generator.v1 import generator_pb2_grpc as pb_grpc
-from kinora.identity.tokens import verifier_fetchers
 from kinora.identity.v1 import events_pb2 as identity_events
 from kinora.ml import faces
 from kinora.runtime import auth
@@ -22,17 +21,16 @@ from kinora.runtime.service import create_service
 from services.generator import domain, handlers, holds
 from services.generator.blobs import BlobNotFound, FilesystemBlobStore
 from services.generator.domain import GENERATIONS_TOPIC, DEMAND_TOPIC, GenerationView, Generations
-from services.generator.local_billing import LocalAllowanceBilling
 from services.generator.models import tables
 from services.generator.pools import PoolAdmin, PoolStats
 from services.generator.queue import JobQueue
 from services.generator.likeness import LikenessGuard
-from services.generator.remote import GrpcBilling, GrpcConsentChecker, GrpcFaceDirectory, GrpcFeedVisibility
 from services.generator.settings import GeneratorSettings
 from services.generator.takedown_rpc import TakedownServicer
 from services.generator.takedowns import Takedowns
 from services.generator.tokens import DownloadTokens
 from services.generator.validation import CreateRequest
+from services.generator.wiring import connect, consent_checker, service_tokens
 
 log = logging.getLogger("kinora.generator")
 
@@ -251,23 +249,15 @@ def download_secret(settings: GeneratorSettings) -> bytes:
     return path.read_bytes()
 
 
-def make_billing(settings: GeneratorSettings, ctx):
-    if settings.billing_addr:
-        return GrpcBilling(settings.billing_addr, ctx.service_token_source())
-    log.warning("KINORA_BILLING_ADDR is unset: using the embedded LocalAllowanceBilling (allowances only)")
-    return LocalAllowanceBilling(ctx.sessions, settings.free_daily_allowance, settings.pro_daily_allowance)
+def make_consent(settings: GeneratorSettings, ctx=None):
+    """The consent checker the API and the workers use (None without KINORA_CAMEO_ADDR)."""
+    return consent_checker(settings, service_tokens(settings))
 
 
-def make_consent(settings: GeneratorSettings, ctx):
-    return GrpcConsentChecker(settings.cameo_addr, ctx.service_token_source()) if settings.cameo_addr else None
-
-
-def make_likeness_guard(settings: GeneratorSettings, ctx) -> LikenessGuard:
+def make_likeness_guard(settings: GeneratorSettings, ctx, directory) -> LikenessGuard:
     if not settings.identity_addr:
         log.warning("KINORA_IDENTITY_ADDR is unset: faces in image inputs can't be matched to cameos, so every "
                     "face counts as unknown%s", "" if settings.allow_unknown_faces else " and is refused")
-    directory = GrpcFaceDirectory(settings.identity_addr, settings.cameo_addr, ctx.service_token_source()) \
-        if settings.identity_addr else None
     ctx.warm_up(faces.load)  # the face models load in ~0.4 s: not on the first image input
     return LikenessGuard(directory, settings.allow_unknown_faces)
 
@@ -278,18 +268,17 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
                          consumes={cameo_events.TakedownRequested: handlers.on_takedown(tables, blobs),
                                    cameo_events.CameoDeleted: handlers.on_cameo_deleted,
                                    identity_events.UserDeleted: handlers.on_user_deleted(blobs)},
-                         consume_topics=[TAKEDOWN_TOPIC, CONSENT_TOPIC, USERS_TOPIC],
-                         **verifier_fetchers(settings.identity_addr, jwks_fetcher))
-    billing = billing or make_billing(settings, ctx)
+                         consume_topics=[TAKEDOWN_TOPIC, CONSENT_TOPIC, USERS_TOPIC], jwks_fetcher=jwks_fetcher)
+    remotes = connect(settings, billing)  # billing, consent, faces and feed, as the workers reach them
+    billing = remotes.billing
     if moderator is None:
         from kinora.moderation import Moderator
 
         moderator = Moderator()
     ctx.warm_up(lambda: moderator.check("warm up the moderation model"))  # not on the first request
-    generations = Generations(ctx.sessions, tables, blobs, billing, make_consent(settings, ctx), moderator,
-                              settings.routes(), ctx.wake_relay, likeness=make_likeness_guard(settings, ctx),
-                              feed=GrpcFeedVisibility(settings.feed_addr, ctx.service_token_source())
-                              if settings.feed_addr else None)
+    generations = Generations(ctx.sessions, tables, blobs, billing, remotes.consent, moderator,
+                              settings.routes(), ctx.wake_relay,
+                              likeness=make_likeness_guard(settings, ctx, remotes.faces), feed=remotes.feed)
     admin = PoolAdmin(ctx.sessions, tables, settings.pool_map(), worker_timeout_s=max(settings.lease_seconds, 5.0))
     ctx.app.add_servicer(pb_grpc.add_GeneratorServiceServicer_to_server,
                          GeneratorServicer(generations, blobs, DownloadTokens(download_secret(settings),

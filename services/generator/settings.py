@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import (DatabaseSettings, address, boolean, non_negative_float, positive_int,
-                                     setting)
+from kinora.runtime.settings import (DatabaseSettings, SettingsError, address, boolean, load_settings,
+                                     non_negative_float, positive_int, setting)
 
 DEFAULT_MODELS = "standard=worldsim:standard,pro=worldsim:pro"
 
@@ -68,8 +68,10 @@ class GeneratorSettings(DatabaseSettings):
     likeness_dir: str = setting("KINORA_LIKENESS_DIR", str, "",
                                 "identity's blob folder (read-only) holding cameo face crops and voice "
                                 "profiles; default KINORA_BLOB_DIR")
+    # Required (see require_billing); not a field without a default so tests can pass a Billing object.
     billing_addr: str | None = setting("KINORA_BILLING_ADDR", address, None,
-                                       "billing service; unset uses the embedded LocalAllowanceBilling")
+                                       "billing service (required): every generation is reserved, captured "
+                                       "or released there")
     triton_addr: str = setting("KINORA_TRITON_ADDR", address, "127.0.0.1:8001", "Triton gRPC endpoint")
     models: tuple = setting("KINORA_GENERATOR_MODELS", model_routes, model_routes(DEFAULT_MODELS),
                            "name=triton_model[:quality],...")
@@ -97,8 +99,6 @@ class GeneratorSettings(DatabaseSettings):
         "(keep it well under KINORA_BILLING_HOLD_TTL_SECONDS and over the maintenance interval)")
     poll_seconds: float = setting("KINORA_WORKER_POLL_SECONDS", non_negative_float, 0.2)
     sign_c2pa: bool = setting("KINORA_C2PA_SIGN", boolean, True)
-    free_daily_allowance: int = setting("KINORA_FREE_DAILY_ALLOWANCE", positive_int, 30)
-    pro_daily_allowance: int = setting("KINORA_PRO_DAILY_ALLOWANCE", positive_int, 100)
 
     def routes(self) -> dict[str, ModelRoute]:
         return {route.name: route for route in self.models}
@@ -110,3 +110,17 @@ class GeneratorSettings(DatabaseSettings):
 
     def blob_root(self) -> str:
         return self.blob_dir or f"{self.data_dir}/blobs/generator"
+
+
+def require_billing(settings: GeneratorSettings) -> GeneratorSettings:
+    """The generator has no billing of its own: without the billing service's
+    address neither the API nor a worker starts."""
+    if not settings.billing_addr:
+        raise SettingsError(["KINORA_BILLING_ADDR is required but not set (the billing service, which holds, "
+                             "captures and releases every generation)"])
+    return settings
+
+
+def load_generator_settings(env=None) -> GeneratorSettings:
+    """The settings of a generator process (API or worker), from the environment."""
+    return require_billing(load_settings(GeneratorSettings, env))

@@ -1,4 +1,6 @@
-"""Generation worker: `python -m services.generator.worker`.
+"""Generation worker: `python -m services.generator.worker`, started like a
+service (kinora.runtime.bootstrap): gRPC health on KINORA_GRPC_PORT, /metrics
+on KINORA_METRICS_PORT, tracing, and the API's wiring to billing and cameo.
 
 Claims jobs of its pool from the queue (see queue.py), runs each on Triton
 through `kinora.models.client`, then signs, makes stills, stores, completes and
@@ -20,7 +22,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
@@ -36,8 +37,6 @@ from kinora.ml import faces
 from kinora.models.contract import Cameo, ModelCancelled, ModelError, ModelInputError, ModelRequest, ModelResult
 from kinora.runtime.db import make_engine, session_factory, transaction
 from kinora.runtime.errors import NotFound, PermissionDenied, Unavailable
-from kinora.runtime.logs import configure_logging
-from kinora.runtime.settings import SettingsError, load_settings
 from services.generator import domain, holds, metrics
 from services.generator.blobs import BlobStore, FilesystemBlobStore
 from services.generator.domain import Billing, ConsentChecker, now
@@ -45,11 +44,12 @@ from services.generator.likeness import LikenessGuard
 from services.generator.media import BadModelOutput, finish_media
 from services.generator.models import generations, tables
 from services.generator.queue import Claim, JobQueue
-from services.generator.settings import GeneratorSettings
+from services.generator.settings import GeneratorSettings, load_generator_settings
 from services.generator.triton_runner import ModelUnavailable
 from services.generator.wakeup import JobListener
 
 log = logging.getLogger("kinora.generator.worker")
+WORKER_NAME = "generator-worker"
 
 HEARTBEAT_S = 1.0
 PROGRESS_EVENT_STEP = 10  # emit GenerationProgress at most every 10 points...
@@ -334,64 +334,71 @@ def make_runner(settings: GeneratorSettings) -> ModelRunner:
     return TritonRunner(settings.triton_addr)
 
 
-async def run_worker(settings: GeneratorSettings, stop: asyncio.Event | None = None) -> None:
+async def build(settings: GeneratorSettings, *, billing=None, runner: ModelRunner | None = None):
+    """The worker as a service process (kinora.runtime.server.ServiceApp): gRPC
+    health (SERVING once migrated and looping; NOT_SERVING if the loop dies or
+    on SIGTERM), /metrics, tracing, and the other services reached through the
+    same wiring as the API. The job loop runs from start-up to shutdown, and on
+    shutdown finishes the jobs it holds."""
     from kinora.media.c2pa_sign import ProvenanceSigner, load_identity
-    from kinora.runtime.auth import mint_service_token
-    from kinora.runtime.clients import TokenSource
     from kinora.runtime.migrations import upgrade
-    from services.generator.local_billing import LocalAllowanceBilling
-    from services.generator.remote import GrpcBilling, GrpcConsentChecker, GrpcFaceDirectory
+    from kinora.runtime.server import ServiceApp
     from services.generator.server import MIGRATIONS
+    from services.generator.wiring import connect
 
-    await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
+    app = ServiceApp(WORKER_NAME, settings)
     engine = make_engine(settings.database_url, pool_size=settings.worker_slots + 2)
     sessions = session_factory(engine)
-    tokens = None
-    if settings.internal_secret:
-        async def fetch():
-            return mint_service_token("generator", settings.internal_secret)
-        tokens = TokenSource(fetch)
-    billing = (GrpcBilling(settings.billing_addr, tokens) if settings.billing_addr
-               else LocalAllowanceBilling(sessions, settings.free_daily_allowance, settings.pro_daily_allowance))
-    consent = (GrpcConsentChecker(settings.cameo_addr, tokens, settings.likeness_dir or settings.blob_dir)
-               if settings.cameo_addr else None)
+    remotes = connect(settings, billing)
     signer = ProvenanceSigner(load_identity(settings.data_dir)) if settings.sign_c2pa else None
     likeness = None
     if settings.scan_outputs:
-        if settings.identity_addr:
-            likeness = LikenessGuard(GrpcFaceDirectory(settings.identity_addr, settings.cameo_addr, tokens))
-            await asyncio.to_thread(faces.load)  # not on the first clip
+        if remotes.faces is not None:
+            likeness = LikenessGuard(remotes.faces)
         else:
             log.warning("KINORA_IDENTITY_ADDR is unset: finished clips can't be scanned for the faces of "
                         "people who did not consent")
-    worker = Worker(settings, sessions, FilesystemBlobStore(settings.blob_root()), billing, consent,
-                    make_runner(settings), signer, likeness=likeness)
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if settings.metrics_port:
-        from kinora.runtime.telemetry import serve_metrics
+    worker = Worker(settings, sessions, FilesystemBlobStore(settings.blob_root()), remotes.billing,
+                    remotes.consent, runner or make_runner(settings), signer, likeness=likeness)
+    stop = asyncio.Event()
+    loop_task: list[asyncio.Task] = []
 
-        serve_metrics(settings.metrics_port)
-    try:
-        await worker.run(stop)
-    finally:
+    async def prepare():
+        await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
+        if likeness is not None:
+            await asyncio.to_thread(faces.load)  # not on the first clip
+
+    async def start_loop():
+        task = asyncio.create_task(worker.run(stop), name="generator-worker-loop")
+        task.add_done_callback(lambda t: None if stop.is_set() else asyncio.ensure_future(_loop_ended(app, t)))
+        loop_task.append(task)
+
+    async def finish():
+        stop.set()
+        for task in loop_task:
+            await asyncio.gather(task, return_exceptions=True)
         engine.dispose()
 
+    app.on_startup(prepare)
+    app.on_startup(start_loop)
+    app.on_shutdown(finish)
+    app.worker = worker  # for tests and tools
+    return app
 
-def main() -> int:
-    try:
-        settings = load_settings(GeneratorSettings)
-    except SettingsError as exc:
-        print(f"generator-worker: cannot start: {exc}", file=sys.stderr)
-        return 2
-    configure_logging("generator-worker", settings.log_level)
-    from kinora.runtime.clients import use_settings_tls
 
-    use_settings_tls(settings)  # calls to billing, cameo and identity present the generator's certificate
-    asyncio.run(run_worker(settings))
-    return 0
+async def _loop_ended(app, task: asyncio.Task) -> None:
+    """The job loop ended without being asked to: the process is no longer healthy."""
+    from grpc_health.v1 import health_pb2
+
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the job loop crashed", exc_info=task.exception())
+    await app.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from kinora.runtime import bootstrap
+
+    return bootstrap.main(WORKER_NAME, load_generator_settings, build, argv=argv)
 
 
 if __name__ == "__main__":

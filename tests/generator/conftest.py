@@ -2,7 +2,7 @@
 
 import pytest
 
-from generator_harness import generator_settings, running_api
+from generator_harness import generator_settings, running_api, running_billing
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +15,14 @@ def moderator():
 
 
 @pytest.fixture
-async def api(pg_url, tmp_path, moderator):
-    async with running_api(generator_settings(pg_url, tmp_path), moderator) as running:
+async def billing():
+    """The real billing service, in-process on its own database."""
+    async with running_billing() as running:
+        yield running
+
+
+@pytest.fixture
+async def api(pg_url, tmp_path, moderator, billing):
+    async with running_api(generator_settings(pg_url, tmp_path, billing), moderator,
+                           billing_service=billing) as running:
         yield running

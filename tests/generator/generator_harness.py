@@ -1,7 +1,7 @@
 """Test and benchmark harness for the generator: the API in-process on
-PostgreSQL with real token verification, a real Triton (PyTriton) serving
-worldsim (plus, for failure tests, a model that always raises), and generator
-worker processes."""
+PostgreSQL with real token verification, the real billing service in-process
+on its own database, a real Triton (PyTriton) serving worldsim (plus, for
+failure tests, a model that always raises), and generator worker processes."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ from kinora.stack.tansu import free_port
 from kinora.testing import LocalIssuer, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
+# Service tokens between the generator, billing and cameo: the same secret as tests/cameo/cameo_harness.py,
+# so a test can wire the generator to both.
+SECRET = "cameo-test-internal-secret-0123456789"
 
 
 class AlwaysFailingModel:
@@ -111,14 +114,23 @@ def worker_env(settings, **extra) -> dict:
                KINORA_TRITON_ADDR=settings.triton_addr, KINORA_LEASE_SECONDS=str(settings.lease_seconds),
                KINORA_WORKER_POLL_SECONDS=str(settings.poll_seconds), KINORA_GENERATOR_MODELS=routes,
                KINORA_MAX_ATTEMPTS=str(settings.max_attempts), KINORA_LOG_LEVEL="INFO")
+    if settings.billing_addr:
+        env["KINORA_BILLING_ADDR"] = settings.billing_addr
+    if settings.internal_secret:
+        env["KINORA_INTERNAL_SECRET"] = settings.internal_secret
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
 
-def start_worker(settings, slots: int = 2, log_path: str | None = None) -> subprocess.Popen:
+def start_worker(settings, slots: int = 2, log_path: str | None = None, **env) -> subprocess.Popen:
+    """`python -m services.generator.worker`, with its gRPC health on a free port (`.grpc_port`)."""
     log = open(log_path or os.devnull, "ab")
-    return subprocess.Popen([sys.executable, "-m", "services.generator.worker"], cwd=ROOT,
-                            env=worker_env(settings, KINORA_WORKER_SLOTS=slots), stdout=log, stderr=log)
+    grpc_port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "services.generator.worker"], cwd=ROOT,
+                               env=worker_env(settings, KINORA_WORKER_SLOTS=slots, KINORA_GRPC_PORT=grpc_port,
+                                              KINORA_GRPC_HOST="127.0.0.1", **env), stdout=log, stderr=log)
+    process.grpc_port = grpc_port
+    return process
 
 
 def stop_worker(process: subprocess.Popen) -> None:
@@ -131,14 +143,92 @@ def stop_worker(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def generator_settings(pg_url: str, data_dir, **overrides):
-    """Settings for tests: short leases and fast polling (overridable)."""
+def generator_settings(pg_url: str, data_dir, billing: "RunningBilling | None" = None, **overrides):
+    """Settings for tests: short leases and fast polling (overridable). With
+    `billing`, the generator reserves, captures and releases there."""
     from services.generator.settings import GeneratorSettings
 
     values = dict(database_url=pg_url, grpc_host="127.0.0.1", grpc_port=free_port(), data_dir=str(data_dir),
                   demand_interval_seconds=0.5, lease_seconds=3.0, poll_seconds=0.05, grace_seconds=1.0)
+    if billing is not None:
+        values.update(billing_addr=billing.addr, internal_secret=SECRET)
     values.update(overrides)
     return load_settings(GeneratorSettings, {}, **values)
+
+
+class RunningBilling:
+    """The billing service, real and in-process, for the generator's tests.
+    Accounts open when identity's UserCreated arrives; here `open` stands in
+    for that event (Api.auth opens the account of each user it signs for)."""
+
+    def __init__(self, service, url: str):
+        self.service, self.url = service, url
+        self.addr = f"127.0.0.1:{service.ctx.app.port}"
+
+    def open(self, *user_ids: str) -> None:
+        from kinora.runtime.db import transaction
+
+        with transaction(self.service.billing.sessions) as session:
+            for user_id in user_ids:
+                self.service.billing.open_user(session, user_id)
+
+    def set_plan(self, user_id: str, tier: int) -> None:
+        """Pro through the development payment provider, as `kinora` users subscribe."""
+        from kinora.common.v1 import common_pb2
+
+        assert tier == common_pb2.TIER_PRO, "only Pro is a paid plan"
+        self.open(user_id)
+        self.service.billing.start_subscription(user_id, "pro", "tok_test_succeed", f"plan-{user_id}")
+
+    def reservation(self, generation_id: str):
+        """Billing's reservation row (status held | captured | released | expired) or None."""
+        with self.service.billing.sessions() as session:
+            return self.service.billing._reservation(session, generation_id)
+
+    def captures(self, generation_id: str) -> int:
+        """Capture transactions in billing's ledger for this generation (charged once: 1)."""
+        from sqlalchemy import func, select
+
+        from services.billing.models import ledger_transactions as t
+
+        with self.service.billing.sessions() as session:
+            return session.execute(select(func.count()).select_from(t).where(
+                t.c.generation_id == generation_id, t.c.kind == "capture")).scalar_one()
+
+    def reservations(self, user_id: str | None = None) -> list:
+        from sqlalchemy import select
+
+        from services.billing.models import reservations
+
+        query = select(reservations)
+        if user_id is not None:
+            query = query.where(reservations.c.user_id == user_id)
+        with self.service.billing.sessions() as session:
+            return session.execute(query).all()
+
+
+@asynccontextmanager
+async def running_billing(**overrides):
+    """Billing on a fresh database, generous enough that the generator's tests
+    are not about plans: a large daily allowance, clips up to 20 s and the
+    tests' failing model on the free plan."""
+    from kinora.testing import temporary_database
+    from services.billing.server import build_service
+    from services.billing.settings import BillingSettings
+
+    with temporary_database("genbill") as url:
+        values = dict(database_url=url, grpc_host="127.0.0.1", grpc_port=free_port(), internal_secret=SECRET,
+                      kafka_bootstrap=None, free_daily=1000, pro_daily=1000, free_max_seconds=20,
+                      free_models=("standard", "broken"), dev_payments=True,
+                      test_provider_secret="generator-tests", sweep_interval_seconds=0,
+                      reconcile_interval_seconds=0, grace_seconds=0.5)
+        values.update(overrides)
+        service = build_service(load_settings(BillingSettings, {}, **values))
+        await service.ctx.app.start()
+        try:
+            yield RunningBilling(service, url)
+        finally:
+            await service.ctx.app.stop()
 
 
 @dataclasses.dataclass
@@ -147,6 +237,7 @@ class Api:
     channel: grpc.aio.Channel
     issuer: LocalIssuer
     settings: object
+    billing: RunningBilling | None = None
 
     @property
     def stub(self):
@@ -157,11 +248,14 @@ class Api:
         return pb_grpc.PoolAdminServiceStub(self.channel)
 
     def auth(self, user: str = "u-alice", handle: str = "alice", **kw):
+        if self.billing is not None:
+            self.billing.open(user)  # the account identity's UserCreated would have opened
         return bearer(self.issuer.token(user, handle, **kw))
 
 
 @asynccontextmanager
-async def running_api(settings, moderator, jwks_fetcher_issuer: LocalIssuer | None = None, **build_kw):
+async def running_api(settings, moderator, jwks_fetcher_issuer: LocalIssuer | None = None,
+                      billing_service: RunningBilling | None = None, **build_kw):
     from services.generator.server import build
 
     issuer = jwks_fetcher_issuer or LocalIssuer()
@@ -169,7 +263,7 @@ async def running_api(settings, moderator, jwks_fetcher_issuer: LocalIssuer | No
     port = await app.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
-        yield Api(app, channel, issuer, settings)
+        yield Api(app, channel, issuer, settings, billing_service)
     finally:
         await channel.close()
         await app.stop()

@@ -14,7 +14,7 @@ from kinora.cameo.v1 import events_pb2 as cameo_events
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as pb
 from kinora.runtime.errors import error_code_of
-from services.generator.models import generations, local_billing_reservations, outbox_rows
+from services.generator.models import generations, outbox_rows
 
 
 def image_bytes(fmt: str, size=(64, 48)) -> bytes:
@@ -62,16 +62,15 @@ async def test_every_validated_field_is_refused_with_its_code_and_nothing_change
         assert message and len(message) > 10
     with api.app.context.sessions() as s:
         assert s.execute(select(generations)).all() == []
-        assert s.execute(select(local_billing_reservations)).all() == []
         assert s.execute(select(outbox_rows()).where(outbox_rows().c.aggregate_type == "generation")).all() == []
+    assert api.billing.reservations() == []
 
 
 async def test_moderation_refusal_names_the_category_before_anything_is_charged(api):
     status, code, message = await refused(api, prompt="a graphic beheading with blood spraying everywhere")
     assert status == grpc.StatusCode.INVALID_ARGUMENT
     assert code == "moderation_graphic_violence" and "graphic_violence" in message
-    with api.app.context.sessions() as s:
-        assert s.execute(select(local_billing_reservations)).all() == []
+    assert api.billing.reservations() == []
 
 
 async def test_cameos_are_refused_when_consent_cannot_be_checked(api):
@@ -106,9 +105,8 @@ async def test_idempotent_create_returns_the_same_job_and_holds_once(api):
         await api.stub.CreateGeneration(pb.CreateGenerationRequest(prompt="something else", idempotency_key="key-1"),
                                         metadata=api.auth())
     assert error_code_of(caught.value) == "idempotency_key_reused"
+    holds = api.billing.reservations("u-alice")
     with api.app.context.sessions() as s:
-        holds = s.execute(select(local_billing_reservations).where(
-            local_billing_reservations.c.user_id == "u-alice")).all()
         requested = s.execute(select(outbox_rows()).where(
             outbox_rows().c.event_type == "kinora.generator.v1.GenerationRequested")).all()
     assert len(holds) == 1 and len(requested) == 2
@@ -121,8 +119,7 @@ async def test_concurrent_retries_make_one_job(api):
     replies = await asyncio.gather(*[api.stub.CreateGeneration(request, metadata=api.auth()) for _ in range(5)])
     assert len({r.generation.id for r in replies}) == 1
     assert sum(not r.replayed for r in replies) == 1
-    with api.app.context.sessions() as s:
-        assert len(s.execute(select(local_billing_reservations)).all()) == 1
+    assert len(api.billing.reservations()) == 1
 
 
 async def test_cancel_queued_releases_and_get_list_delete(api):
@@ -135,7 +132,7 @@ async def test_cancel_queued_releases_and_get_list_delete(api):
     assert got.generation.queue_position == 2
     canceled = await api.stub.CancelGeneration(pb.CancelGenerationRequest(generation_id=ids[0]), metadata=api.auth())
     assert canceled.generation.status == pb.GENERATION_STATUS_CANCELED
-    assert api.app.billing.reservation(ids[0]).status == "released"
+    assert api.billing.reservation(ids[0]).status == "released"
     # Someone else can't see, cancel or delete it.
     for call, req in ((api.stub.GetGeneration, pb.GetGenerationRequest(generation_id=ids[1])),
                       (api.stub.CancelGeneration, pb.CancelGenerationRequest(generation_id=ids[1])),
@@ -154,7 +151,7 @@ async def test_cancel_queued_releases_and_get_list_delete(api):
         status=pb.GENERATION_STATUS_CANCELED), metadata=api.auth())
     assert [g.id for g in only_canceled.generations] == [ids[0]]
     await api.stub.DeleteGeneration(pb.DeleteGenerationRequest(generation_id=ids[1]), metadata=api.auth())
-    assert api.app.billing.reservation(ids[1]).status == "released"
+    assert api.billing.reservation(ids[1]).status == "released"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await api.stub.GetGeneration(pb.GetGenerationRequest(generation_id=ids[1]), metadata=api.auth())
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
@@ -167,7 +164,7 @@ async def test_tiers_and_fair_order_within_a_tier(api):
     from services.generator.queue import JobQueue
     from services.generator.models import tables
 
-    api.app.billing.set_plan("u-pro", common_pb2.TIER_PRO)
+    api.billing.set_plan("u-pro", common_pb2.TIER_PRO)
     made = []
     for user, n in (("u-heavy", 3), ("u-light", 1), ("u-pro", 1)):
         for i in range(n):

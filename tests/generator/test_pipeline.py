@@ -39,8 +39,8 @@ def triton():
 
 
 @pytest.fixture
-def settings(pg_url, tmp_path, triton):
-    return generator_settings(pg_url, tmp_path, triton_addr=triton.grpc_address, models=ROUTES)
+def settings(pg_url, tmp_path, triton, billing):
+    return generator_settings(pg_url, tmp_path, billing, triton_addr=triton.grpc_address, models=ROUTES)
 
 
 def in_process_worker(settings, api, slots: int = 1, consent=None):
@@ -101,8 +101,8 @@ def watermark_pixels(marked: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray,
     return mask, np.array([ys.min(), ys.max(), xs.min(), xs.max()]) if len(ys) else np.zeros(4, int)
 
 
-async def test_lifecycle_media_provenance_watermark_and_downloads(settings, moderator, triton):
-    async with running_api(settings, moderator) as api, in_process_worker(settings, api):
+async def test_lifecycle_media_provenance_watermark_and_downloads(settings, moderator, triton, billing):
+    async with running_api(settings, moderator, billing_service=billing) as api, in_process_worker(settings, api):
         auth = api.auth("u-alice", "alice")
         created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
             prompt="a red ball bounces on a wooden floor", seconds=4, size="720x1280", seed=42,
@@ -196,8 +196,7 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
         assert len(done.media) == 3 and done.compute_seconds > 0 and done.total_seconds >= done.compute_seconds
         assert len(events(api, "GenerationProgress", gid)) <= 10  # throttled
         assert (await settled(api, gid)).billing_state == "captured"
-        held = api.app.billing.reservation(gid)
-        assert (held.status, held.capture_count) == ("captured", 1)
+        assert api.billing.reservation(gid).status == "captured" and api.billing.captures(gid) == 1
         from prometheus_client import REGISTRY
 
         assert REGISTRY.get_sample_value("kinora_generations_total", {"model": "standard", "status": "completed"}) >= 1
@@ -219,8 +218,8 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
         assert answers[0] == answers[1] and answers[0][0] == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_cancel_mid_run_stops_the_model_and_releases(settings, moderator, triton):
-    async with running_api(settings, moderator) as api, in_process_worker(settings, api):
+async def test_cancel_mid_run_stops_the_model_and_releases(settings, moderator, triton, billing):
+    async with running_api(settings, moderator, billing_service=billing) as api, in_process_worker(settings, api):
         auth = api.auth()
         created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
             prompt="a dog runs across a snowy field", seconds=8, seed=3), metadata=auth)
@@ -229,7 +228,7 @@ async def test_cancel_mid_run_stops_the_model_and_releases(settings, moderator, 
         assert triton.server.registry._running  # the model is working on it
         canceled = await api.stub.CancelGeneration(pb.CancelGenerationRequest(generation_id=gid), metadata=auth)
         assert canceled.generation.status == pb.GENERATION_STATUS_CANCELED
-        assert api.app.billing.reservation(gid).status == "released"
+        assert api.billing.reservation(gid).status == "released"
         # The model stops at its next check, well before the clip would have finished.
         deadline = time.monotonic() + 5
         while triton.server.registry._running and time.monotonic() < deadline:
@@ -241,8 +240,8 @@ async def test_cancel_mid_run_stops_the_model_and_releases(settings, moderator, 
         assert len(events(api, "GenerationCanceled", gid)) == 1 and not events(api, "GenerationCompleted", gid)
 
 
-async def test_failing_model_fails_the_job_with_reason_and_releases(settings, moderator, triton):
-    async with running_api(settings, moderator) as api, in_process_worker(settings, api):
+async def test_failing_model_fails_the_job_with_reason_and_releases(settings, moderator, triton, billing):
+    async with running_api(settings, moderator, billing_service=billing) as api, in_process_worker(settings, api):
         auth = api.auth()
         created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
             prompt="a paper boat on a stream", seconds=4, model="broken"), metadata=auth)
@@ -250,13 +249,13 @@ async def test_failing_model_fails_the_job_with_reason_and_releases(settings, mo
         assert final.status == pb.GENERATION_STATUS_FAILED
         assert final.error.code == "model_internal" and "ran out of GPU memory" in final.error.message
         assert (await settled(api, final.id)).billing_state == "released"
-        assert api.app.billing.reservation(final.id).status == "released"
+        assert api.billing.reservation(final.id).status == "released"
         failed = events_pb2.GenerationFailed.FromString(events(api, "GenerationFailed", final.id)[0].payload)
         assert failed.error.code == "model_internal" and failed.facts.model == "broken"
 
 
-async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(settings, moderator, tmp_path):
-    async with running_api(settings, moderator) as api:
+async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(settings, moderator, tmp_path, billing):
+    async with running_api(settings, moderator, billing_service=billing) as api:
         auth = api.auth()
         first = start_worker(settings, slots=1, log_path=str(tmp_path / "worker-a.log"))
         second = None
@@ -276,8 +275,7 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
             started = [events_pb2.GenerationStarted.FromString(r.payload) for r in events(api, "GenerationStarted", gid)]
             assert [e.attempt for e in started] == [1, 2] and started[0].worker_id != started[1].worker_id
             assert len(events(api, "GenerationCompleted", gid)) == 1
-            held = api.app.billing.reservation(gid)
-            assert (held.status, held.capture_count) == ("captured", 1)
+            assert api.billing.reservation(gid).status == "captured" and api.billing.captures(gid) == 1
             _, video = await download(api, gid, pb.MEDIA_VARIANT_VIDEO, auth)
             assert probe_mp4(video).duration_s == pytest.approx(12.0, abs=0.1)
         finally:
@@ -360,7 +358,7 @@ async def test_real_cameo_consent_and_real_billing(settings, moderator, triton):
             await billing.ctx.app.stop()
 
 
-async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remixer(settings, moderator, triton):
+async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remixer(settings, moderator, triton, billing):
     """A clip with bob's cameo, remixed without naming him, still contains him:
     the remix is checked against his consent now and lands in his appearances."""
     import dataclasses
@@ -382,6 +380,7 @@ async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remi
         world = World(cameo_url, issuer)
         try:
             alice, bob = world.user("alice"), world.user("bob")
+            billing.open(alice)  # as identity's UserCreated would
             bob_cameo = world.verify(bob)
             await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
                 cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_EVERYONE), metadata=world.as_user(bob))
@@ -426,15 +425,15 @@ def bearer_for(issuer, user_id, handle, **kw):
     return bearer(issuer.token(user_id, handle, **kw))
 
 
-async def test_model_server_outage_waits_without_using_attempts(pg_url, tmp_path, moderator):
+async def test_model_server_outage_waits_without_using_attempts(pg_url, tmp_path, moderator, billing):
     """A worker whose model server cannot be reached backs off (1 s, 2 s, ...)
     and puts the job back without using an attempt; a job fails only after
     waiting through the outage for KINORA_OUTAGE_SECONDS."""
     from kinora.stack.tansu import free_port
 
-    down = generator_settings(pg_url, tmp_path, triton_addr=f"127.0.0.1:{free_port()}", models=ROUTES,
+    down = generator_settings(pg_url, tmp_path, billing, triton_addr=f"127.0.0.1:{free_port()}", models=ROUTES,
                               max_attempts=1, outage_seconds=600)
-    async with running_api(down, moderator) as api:
+    async with running_api(down, moderator, billing_service=billing) as api:
         auth = api.auth()
         created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
             prompt="a paper plane glides across a classroom", seconds=4), metadata=auth)
@@ -455,3 +454,4 @@ async def test_model_server_outage_waits_without_using_attempts(pg_url, tmp_path
         assert final.status == pb.GENERATION_STATUS_FAILED and final.error.code == "model_unavailable"
         assert "still unavailable after" in final.error.message
         assert (await settled(api, gid)).billing_state == "released"
+

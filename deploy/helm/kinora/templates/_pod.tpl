@@ -27,7 +27,8 @@
   value: {{ include "kinora.addr" (dict "root" $root "name" $svc) | quote }}
 {{- end }}
 {{- end }}
-{{- if eq $w.kind "grpc" }}
+{{- if has $w.kind (list "grpc" "worker") }}
+{{- /* Workers start like a service: gRPC health (probes), RuntimeService, no API. */}}
 - name: KINORA_GRPC_PORT
   value: {{ $v.ports.grpc | quote }}
 - name: KINORA_HEALTH_PORT
@@ -158,7 +159,7 @@ no client certificate), HTTP for the rest. */}}
 {{- define "kinora.probes" -}}
 {{- $root := .root -}}
 {{- $w := .w -}}
-{{- if eq $w.kind "grpc" }}
+{{- if has $w.kind (list "grpc" "worker") }}
 startupProbe:
   grpc: {port: {{ $root.Values.ports.health }}}
   periodSeconds: 2
@@ -184,19 +185,6 @@ livenessProbe:
   httpGet: {path: /healthz, port: http}
   periodSeconds: 10
   failureThreshold: 3
-{{- else if eq $w.kind "worker" }}
-{{- /* Workers serve no API; their metrics endpoint answering means the process loop is alive. */}}
-startupProbe:
-  httpGet: {path: /metrics, port: metrics}
-  periodSeconds: 2
-  failureThreshold: 60
-readinessProbe:
-  httpGet: {path: /metrics, port: metrics}
-  periodSeconds: 10
-livenessProbe:
-  httpGet: {path: /metrics, port: metrics}
-  periodSeconds: 20
-  failureThreshold: 3
 {{- else }}
 startupProbe:
   httpGet: {path: /v2/health/ready, port: http}
@@ -218,6 +206,8 @@ livenessProbe:
 {{- $w := .w -}}
 {{- if eq $w.kind "grpc" }}
 - {name: grpc, containerPort: {{ $root.Values.ports.grpc }}, protocol: TCP}
+- {name: health, containerPort: {{ $root.Values.ports.health }}, protocol: TCP}
+{{- else if eq $w.kind "worker" }}
 - {name: health, containerPort: {{ $root.Values.ports.health }}, protocol: TCP}
 {{- else if eq $w.kind "http" }}
 - {name: http, containerPort: {{ $root.Values.ports.http }}, protocol: TCP}
