@@ -32,6 +32,7 @@ from kinora.runtime.db import transaction
 from kinora.media import fingerprint as perceptual
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.events import EventTables, emit
+from kinora.runtime.telemetry import current_trace_id, inject_context
 from services.generator import metrics
 from services.generator.blobs import BlobStore
 from services.generator.likeness import LikenessGuard
@@ -281,6 +282,7 @@ class Generations:
                 remix_of=spec.remix_of, extend_of=spec.extend_of, input_image_key=image_key, tier=reservation.tier,
                 fair_rank=fair_rank, reservation_id=reservation.id, billing_state="held",
                 hold_expires_at=reservation.expires_at, watermark_id=new_watermark_id(),
+                trace_context=json.dumps(inject_context({})) if current_trace_id() else None,
                 created_at=created, updated_at=created))
             if input_hash is not None:
                 # Found again if a clip this image is a frame of is taken down.

@@ -62,6 +62,9 @@ generations = Table(
     # The invisible watermark's payload (48 random bits), so a clip found in the
     # wild maps back to its generation; NULL for jobs made before it existed.
     Column("watermark_id", BigInteger, nullable=True),
+    # The W3C trace context (JSON: traceparent, tracestate) of the CreateGeneration call, so the
+    # worker's spans and the events it emits continue that trace.
+    Column("trace_context", Text, nullable=True),
     UniqueConstraint("user_id", "idempotency_key", name="uq_generations_user_idempotency"),
     UniqueConstraint("watermark_id", name="uq_generations_watermark_id"),
     Index("ix_generations_queue", "status", "model", "tier", "fair_rank", "created_at"),

@@ -29,6 +29,7 @@ from kinora.runtime.events import EventTables
 from services.generator import metrics
 from services.generator.domain import emit_generation, facts, now, stamp
 from services.generator.models import fingerprints, generations, pools, workers
+from services.generator.tracing import in_job_trace
 from services.generator.wakeup import notify_job_queued
 
 TIER_NAMES = {common_pb2.TIER_FREE: "free", common_pb2.TIER_PAID: "paid", common_pb2.TIER_PRO: "pro",
@@ -73,9 +74,10 @@ class JobQueue:
                 lease_expires_at=started + self.lease, pool_name=pool_name, started_at=started,
                 updated_at=started))
             wait = (started - row.created_at).total_seconds()
-            emit_generation(session, self.tables, row.id, stamp(events_pb2.GenerationStarted(
-                facts=facts(row), pool_name=pool_name, worker_id=worker_id, attempt=attempt,
-                wait_seconds=wait), started))
+            with in_job_trace(row):  # the event continues the trace of the call that created the job
+                emit_generation(session, self.tables, row.id, stamp(events_pb2.GenerationStarted(
+                    facts=facts(row), pool_name=pool_name, worker_id=worker_id, attempt=attempt,
+                    wait_seconds=wait), started))
         if attempt == 1:
             metrics.QUEUE_WAIT.labels(TIER_NAMES.get(row.tier, "free")).observe(wait)
         return Claim(row.id, attempt, worker_id, row)

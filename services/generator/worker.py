@@ -37,7 +37,7 @@ from kinora.ml import faces
 from kinora.models.contract import Cameo, ModelCancelled, ModelError, ModelInputError, ModelRequest, ModelResult
 from kinora.runtime.db import make_engine, session_factory, transaction
 from kinora.runtime.errors import NotFound, PermissionDenied, Unavailable
-from services.generator import domain, holds, metrics
+from services.generator import domain, holds, metrics, tracing
 from services.generator.blobs import BlobStore, FilesystemBlobStore
 from services.generator.domain import Billing, ConsentChecker, now
 from services.generator.likeness import LikenessGuard
@@ -150,14 +150,17 @@ class Worker:
 
     async def process(self, claim: Claim) -> None:
         row = claim.row
-        try:
-            await self._process(claim)
-        except Exception:  # noqa: BLE001 - an unexpected bug fails the job rather than hanging it
-            log.exception("job %s crashed the worker slot", row.id)
-            status = await asyncio.to_thread(self.queue.fail, claim, "internal",
-                                             "the generator hit an unexpected error", False)
-            if status == "failed":
-                await self._settle(row.id)
+        # One trace from CreateGeneration: this span, the model call and the events emitted under it.
+        with tracing.job_span(row, claim.attempt, self.worker_id) as span:
+            try:
+                await self._process(claim)
+            except Exception as exc:  # noqa: BLE001 - an unexpected bug fails the job rather than hanging it
+                log.exception("job %s crashed the worker slot", row.id)
+                span.record_exception(exc)
+                status = await asyncio.to_thread(self.queue.fail, claim, "internal",
+                                                 "the generator hit an unexpected error", False)
+                if status == "failed":
+                    await self._settle(row.id)
 
     async def _process(self, claim: Claim) -> None:
         row = claim.row
@@ -200,7 +203,7 @@ class Worker:
             progress.percent, progress.stage = percent, stage
 
         started = time.perf_counter()
-        call = asyncio.create_task(self._call_model(route.triton_model, request, on_progress, cancel))
+        call = asyncio.create_task(self._call_model(route.triton_model, request, on_progress, cancel, row.id))
         lost = await self._heartbeat_until(call, claim, progress, cancel)
         try:
             result: ModelResult = await call
@@ -223,12 +226,14 @@ class Worker:
         compute_s = float(timings.get("total") or (time.perf_counter() - started))
         await self._finish(claim, result, compute_s)
 
-    async def _call_model(self, triton_model: str, request: ModelRequest, on_progress, cancel) -> ModelResult:
+    async def _call_model(self, triton_model: str, request: ModelRequest, on_progress, cancel,
+                          generation_id: str) -> ModelResult:
         async with self.model_calls:  # the lease is renewed while a job waits here too
             if cancel.is_set():
                 raise ModelCancelled()
-            return await asyncio.to_thread(self.runner.generate, triton_model, request, on_progress, cancel,
-                                           self.settings.model_timeout_seconds)
+            with tracing.model_span(triton_model, generation_id):
+                return await asyncio.to_thread(self.runner.generate, triton_model, request, on_progress, cancel,
+                                               self.settings.model_timeout_seconds)
 
     async def _heartbeat_until(self, call: asyncio.Task, claim: Claim, progress: JobProgress,
                                cancel: threading.Event) -> bool:

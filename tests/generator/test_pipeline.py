@@ -455,3 +455,43 @@ async def test_model_server_outage_waits_without_using_attempts(pg_url, tmp_path
         assert "still unavailable after" in final.error.message
         assert (await settled(api, gid)).billing_state == "released"
 
+
+async def test_one_generation_is_one_trace_from_create_through_the_worker_and_the_model(settings, moderator, triton,
+                                                                                        billing):
+    """CreateGeneration's span -> the stored job -> the worker's job span -> the
+    Triton call; the events the worker emits and its billing capture carry the
+    same trace."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from kinora.runtime.telemetry import add_span_processor
+
+    exporter = InMemorySpanExporter()
+    add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        async with running_api(settings, moderator, billing_service=billing) as api, \
+                in_process_worker(settings, api):
+            auth = api.auth()
+            created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
+                prompt="a kite climbs over a windy beach", seconds=4, seed=5), metadata=auth)
+            gid = created.generation.id
+            final = (await follow(api, gid, auth))[-1]
+            assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
+            assert (await settled(api, gid)).billing_state == "captured"
+            spans = exporter.get_finished_spans()
+            create = [s for s in spans if s.name == "kinora.generator.v1.GeneratorService/CreateGeneration"
+                      and s.kind.name == "SERVER"]
+            assert len(create) == 1
+            trace_id = create[0].context.trace_id
+            jobs = [s for s in spans if s.name == "generator.job" and s.attributes["kinora.generation_id"] == gid]
+            assert len(jobs) == 1 and jobs[0].context.trace_id == trace_id
+            assert jobs[0].parent.span_id == create[0].context.span_id
+            model = [s for s in spans if s.name == "triton.generate" and s.attributes["kinora.generation_id"] == gid]
+            assert len(model) == 1 and model[0].parent.span_id == jobs[0].context.span_id
+            captures = [s for s in spans if s.name.endswith("BillingService/Capture") and s.kind.name == "SERVER"]
+            assert [s.context.trace_id for s in captures] == [trace_id]  # billing's side of the capture too
+            for kind in ("GenerationRequested", "GenerationStarted", "GenerationCompleted"):
+                headers = json.loads(events(api, kind, gid)[0].headers)
+                assert headers["traceparent"].split("-")[1] == format(trace_id, "032x"), kind
+    finally:
+        exporter.shutdown()
