@@ -4,7 +4,6 @@ does, under the same locking order."""
 
 from sqlalchemy import text
 
-
 # Reserve's fast path (PostgreSQL, psycopg parameters; see Reservations._reserve_fast).
 # The read is one snapshot; the write locks the user row, then the accounts in
 # ascending id order (as the general path and Ledger.post do, so no
