@@ -193,7 +193,7 @@ class FeedAssembler:
         owner, session_items, served_today, blocked, following, mutuals, see_less_authors, see_less_embs, _ = row[n:]
         vectors = np.frombuffer(see_less_embs, dtype=np.float32).reshape(-1, DIM) if see_less_embs else None
         return user, ViewerState(owner, session_items or 0, served_today or 0, set(blocked), following,
-                                  frozenset(mutuals), frozenset(see_less_authors or ()), vectors)
+                                 frozenset(mutuals), frozenset(see_less_authors or ()), vectors)
 
     def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, state: ViewerState):
         """Every candidate source and the candidates' scoring features, less what the viewer was
@@ -279,7 +279,7 @@ class FeedAssembler:
         and the session's counts, in one statement."""
         with s.connection().connection.cursor(binary=True) as cur:
             cur.execute(PAGE_SQL, dict(viewer=viewer_id, ids=id_list(ids), now=now, day=now.date(),
-                                        session=session_id, teen=teen))
+                                       session=session_id, teen=teen))
             return {r[0]: dict(zip(PAGE_COLUMNS, r)) for r in cur.fetchall()}
 
 
