@@ -26,6 +26,7 @@ from kinora.runtime.migrations import upgrade
 from kinora.runtime.relay import OutboxRelay
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.settings import DatabaseSettings
+from kinora.runtime.subscriptions import Subscription, TopicTable, by_event_type
 
 
 @dataclass
@@ -61,6 +62,15 @@ class ServiceContext:
             self.consumers.append(consumer)
             self.app.add_worker(f"{self.name}-consumer-{i}", consumer.run)
 
+    def subscribe(self, handlers: dict[type[Message], Handler], topics: TopicTable) -> None:
+        """Consume by event type: `handlers` maps each event type this service reads to its
+        handler, `topics` is its table of consumed topics (topic -> event types); the topics
+        subscribed to follow from it (kinora.runtime.subscriptions)."""
+        self.add_subscription(by_event_type(handlers, topics))
+
+    def add_subscription(self, subscription: Subscription) -> None:
+        self.add_consumers(subscription.handlers, subscription.topics)
+
     def warm_up(self, load: Callable[[], object]) -> None:
         """Run `load` (e.g. load an embedding model: seconds of CPU) on a thread
         before the service reports SERVING, so the first request or event that
@@ -77,11 +87,14 @@ class ServiceContext:
 
 def create_service(name: str, settings: DatabaseSettings, tables: EventTables, migrations_dir: Path | None,
                    *, topics: Sequence[str] = (), consumes: dict[type[Message], Handler] | None = None,
-                   consume_topics: Sequence[str] = (), jwks_fetcher: auth.JwksFetcher | None = None,
+                   consume_topics: Sequence[str] = (), subscription: Subscription | None = None,
+                   jwks_fetcher: auth.JwksFetcher | None = None,
                    revocation_fetcher: auth.RevocationFetcher | None = None,
                    migrate_on_start: bool = True,
                    db_pool_size: int = 5) -> ServiceContext:
-    """`jwks_fetcher`, `revocation_fetcher`: where the token verifier gets its keys and its deny
+    """`subscription`: the events this service consumes, by type (kinora.runtime.subscriptions.
+    by_event_type); `consumes` with `consume_topics` is the older form of the same.
+    `jwks_fetcher`, `revocation_fetcher`: where the token verifier gets its keys and its deny
     list of ended sessions (kinora.identity.tokens.verifier_fetchers asks identity for both).
     `db_pool_size`: connections kept open; size it to the threads that use the database at
     once (request workers, plus the relay and consumers), or a busy server keeps opening and
@@ -102,7 +115,9 @@ def create_service(name: str, settings: DatabaseSettings, tables: EventTables, m
         if migrate_on_start and migrations_dir is not None:
             await asyncio.to_thread(upgrade, migrations_dir, settings.database_url)
         if bootstrap:
-            await asyncio.to_thread(ensure_topics, bootstrap, [*topics, *consume_topics])
+            # Consumed topics include those of consumers added after create_service returned.
+            consumed = {topic: None for c in ctx.consumers for topic in c.topics}
+            await asyncio.to_thread(ensure_topics, bootstrap, [*topics, *consume_topics, *consumed])
         if verifier is not None and fetcher is not None:
             try:
                 await verifier.refresh(force=True)
@@ -117,6 +132,8 @@ def create_service(name: str, settings: DatabaseSettings, tables: EventTables, m
         app.add_worker(f"{name}-relay", ctx.relay.run)
         if consumes:
             ctx.add_consumers(consumes, list(consume_topics))
+        if subscription is not None:
+            ctx.add_subscription(subscription)
 
     async def dispose() -> None:
         engine.dispose()
