@@ -25,15 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.runtime.events import EventTables
 from services.billing.core import BillingCore
-from services.billing.core import ts as _ts  # noqa: F401 - server.py's import
 from services.billing.payments import PaymentProvider
 from services.billing.plans import BalanceView, Plan, PlanRules
 from services.billing.purchases import Purchases
 from services.billing.reservations import Reservations, SettleResult
 from services.billing.settings import BillingSettings
 from services.billing.statements import DriftReport, Statements
-from services.billing.subscriptions import Subscriptions, subscription_pb  # noqa: F401 - server.py's import
-from services.billing.topics import TOPIC_PAYMENTS, TOPIC_RECONCILIATION, TOPIC_USAGE  # noqa: F401 - ditto
+from services.billing.subscriptions import Subscriptions
+from services.billing.topics import TOPIC_PAYMENTS, TOPIC_RECONCILIATION, TOPIC_USAGE  # noqa: F401 - tests/helm reads them here
 from services.billing.webhooks import Webhooks
 
 

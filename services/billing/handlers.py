@@ -14,7 +14,7 @@ from kinora.generator.v1 import events_pb2 as gen_events
 from kinora.identity.v1 import events_pb2 as identity_events
 from services.billing.domain import Billing
 from services.billing.erasure import anonymise_user
-from services.billing.topics import CONSUME_TOPICS  # noqa: F401 - server.py's import
+from services.billing.topics import CONSUME_TOPICS  # noqa: F401 - tests/helm reads it here
 
 _BATCH_KEY = "billing.metering"
 
