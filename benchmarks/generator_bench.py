@@ -92,8 +92,9 @@ async def bench(args) -> None:
                         totals.append(total)
                         computes.append(compute)
                         overheads.append(total - compute)
-                        print(f"  10 s clip #{i + 1}: end-to-end {total:.3f} s; model compute {compute:.3f} s; direct client call {direct:.3f} s; "
-                              f"overhead {total - compute:.3f} s (vs direct call {total - direct:.3f} s)")
+                        print(f"  10 s clip #{i + 1}: end-to-end {total:.3f} s; model compute {compute:.3f} s; "
+                              f"direct client call {direct:.3f} s; overhead {total - compute:.3f} s "
+                              f"(vs direct call {total - direct:.3f} s)")
                     med_total, med_compute, med_over = map(statistics.median, (totals, computes, overheads))
                     budget = 0.05 * med_compute + 0.25
                     print(f"overhead (median of {args.runs}): {med_over:.3f} s on {med_compute:.3f} s compute; "
@@ -131,11 +132,52 @@ async def bench(args) -> None:
                     stop_worker(worker)
 
 
+def finish_bench(runs: int) -> None:
+    from kinora.media import fingerprint, thumbs
+    from kinora.media.probe import probe_mp4
+    from kinora.models.contract import ModelRequest
+    from services.generator.media import _model_thumbnail, decode_clip
+    from worldsim.model import WorldSim
+
+    model = WorldSim()
+    model.warm_up()
+    result = model.generate(ModelRequest(prompt="a red ball rolls down a wooden ramp", seconds=4, width=720,
+                                         height=1280, seed=3, watermark="@bench"), lambda p, s: None, lambda: False)
+
+    def before(scan: bool) -> None:
+        probe_mp4(result.mp4)
+        if scan:
+            thumbs.keyframes(result.mp4, 12)  # the likeness scan's own decode (its first 12 keyframes)
+        thumbs.stills(result.mp4, fingerprint.FrameSampler())
+
+    def after(scan: bool) -> None:
+        clip = decode_clip(result.mp4)
+        _model_thumbnail(result.thumbnail_jpeg)
+        thumbs.spritesheet(clip.keyframes)
+
+    def timed(fn) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1000
+
+    for scan in (False, True):
+        pairs = [(timed(lambda: before(scan)), timed(lambda: after(scan))) for _ in range(runs)]  # interleaved
+        b, a = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+        print(f"finishing a 4 s 720x1280 worldsim clip, scan_outputs={scan}: before {b:.0f} ms, "
+              f"after {a:.0f} ms, saved {b - a:.0f} ms ({(b - a) / b:.0%}); medians of {runs}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--jobs", type=int, default=20)
-    asyncio.run(bench(parser.parse_args()))
+    parser.add_argument("--finish", action="store_true", help="only the worker's handling of a finished clip")
+    args = parser.parse_args()
+    if args.finish:
+        finish_bench(args.runs or 9)
+        return
+    args.runs = args.runs or 3
+    asyncio.run(bench(args))
 
 
 if __name__ == "__main__":

@@ -105,21 +105,23 @@ class LikenessGuard:
         cameo_ids = tuple(dict.fromkeys(c for c in people if c is not None))
         return FaceScan(len(found), cameo_ids, len(found) - matched, people.count(None))
 
-    async def check_output(self, mp4: bytes, consented: Sequence[str]) -> OutputScan:
+    async def check_output(self, mp4: bytes, consented: Sequence[str], frames=None) -> OutputScan:
         """Who is in a finished clip. A face of an enrolled person whose cameo
         is not in `consented` (or who has no cameo to consent with) counts as
         unconsented; a face of nobody enrolled is the model's invention and
-        passes. One MatchFaces call for every face of every sampled frame."""
+        passes. One MatchFaces call for every face of every sampled frame.
+        `frames`: the clip's (time, rgb) keyframes when the caller decoded it already."""
         def find() -> tuple[int, list[faces.Face]]:
-            frames = keyframes(mp4, OUTPUT_FRAMES)
-            return len(frames), [f for _, rgb in frames for f in faces.find_faces(rgb, small_faces=True, rolled=False)]
+            sampled = keyframes(mp4, OUTPUT_FRAMES) if frames is None else frames[:OUTPUT_FRAMES]
+            return len(sampled), [f for _, rgb in sampled
+                                  for f in faces.find_faces(rgb, small_faces=True, rolled=False)]
 
-        frames, found = await asyncio.to_thread(find)
+        count, found = await asyncio.to_thread(find)
         if not found or self.directory is None:
-            return OutputScan(frames, len(found))
+            return OutputScan(count, len(found))
         _, people = await self._people(found)
         unconsented = sum(1 for c in people if c is None or c not in consented)
-        return OutputScan(frames, len(found), tuple(dict.fromkeys(c for c in people if c is not None)), unconsented)
+        return OutputScan(count, len(found), tuple(dict.fromkeys(c for c in people if c is not None)), unconsented)
 
     async def request_cameos(self, named: tuple[str, ...], image: bytes, source) -> RequestCameos:
         """The request's cameos after scanning the image and reading the source.

@@ -41,7 +41,7 @@ from services.generator import domain, holds, metrics, tracing
 from services.generator.blobs import BlobStore, FilesystemBlobStore
 from services.generator.domain import Billing, ConsentChecker, now
 from services.generator.likeness import LikenessGuard
-from services.generator.media import BadModelOutput, finish_media
+from services.generator.media import BadModelOutput, decode_clip, finish_media
 from services.generator.models import generations, tables
 from services.generator.queue import Claim, JobQueue
 from services.generator.settings import GeneratorSettings, load_generator_settings
@@ -274,15 +274,17 @@ class Worker:
 
     async def _finish(self, claim: Claim, result: ModelResult, compute_s: float) -> None:
         row = claim.row
+        try:  # the clip's one decoding pass: facts, keyframes (scan, spritesheet) and fingerprint
+            clip = await asyncio.to_thread(decode_clip, result.mp4)
+        except BadModelOutput as exc:
+            await self._fail(claim, "bad_model_output", str(exc), False)
+            return
         if self.likeness is not None:
             try:
-                scan = await self.likeness.check_output(result.mp4, json.loads(row.cameo_ids))
+                scan = await self.likeness.check_output(result.mp4, json.loads(row.cameo_ids), clip.keyframes)
             except Unavailable as exc:
                 await self._fail(claim, "likeness_unavailable", f"the generated video can't be checked: {exc.message}",
                                  True, outage=True)
-                return
-            except ValueError as exc:  # frames that don't decode
-                await self._fail(claim, "bad_model_output", str(exc), False)
                 return
             if scan.refusal:
                 await self._fail(claim, "unconsented_likeness", scan.refusal, False)
@@ -291,7 +293,7 @@ class Worker:
             stored = await asyncio.to_thread(
                 finish_media, result.mp4, generation_id=row.id, attempt=claim.attempt, model=row.model,
                 creator_handle=row.user_handle, expected=(row.width, row.height), signer=self.signer,
-                blobs=self.blobs)
+                blobs=self.blobs, decoded=clip, thumbnail_jpeg=result.thumbnail_jpeg)
         except BadModelOutput as exc:
             await self._fail(claim, "bad_model_output", str(exc), False)
             return
