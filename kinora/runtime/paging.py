@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from kinora.runtime.errors import InvalidArgument
 KeyValue = str | int | datetime
 _DATETIME_TAG = "t"  # a datetime is written as {"t": isoformat}
 _MAC_BYTES = 16
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def page_size(requested: int, default: int, maximum: int) -> int:
@@ -48,6 +50,9 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
+    # A character outside base64url is an error, not skipped (so "token!!" is refused).
+    if not _BASE64URL.fullmatch(text):
+        raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 

@@ -25,6 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from kinora.runtime import auth
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.interceptors import RuntimeInterceptor
 from kinora.runtime.peers import PeerPolicy
 from kinora.runtime.settings import RuntimeSettings
@@ -54,7 +55,7 @@ class _RuntimeServicer(runtime_pb2_grpc.RuntimeServiceServicer):
 
         reply = runtime_pb2.GetInfoResponse(service=self.service, version=__version__,
                                             instance_id=self.instance_id)
-        reply.started_at.FromDatetime(self.started_at)
+        set_timestamp(reply.started_at, self.started_at)
         p = auth.principal()
         reply.principal = p.subject if p else ""
         return reply

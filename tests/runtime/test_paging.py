@@ -92,6 +92,15 @@ def test_a_signed_token_cannot_be_edited_forged_or_used_in_another_scope():
     refused(SIGNED, PLAIN.encode(40), int, scope="posts:alice")  # an unsigned one
 
 
+@pytest.mark.parametrize("tokens", [PLAIN, SIGNED], ids=["plain", "signed"])
+def test_characters_outside_base64url_are_refused_not_skipped(tokens):
+    token = tokens.encode(40)
+    assert tokens.decode_offset(token) == 40
+    for edited in (token + "!!", "!" + token, token.replace(token[1], "+" if token[1] != "+" else "/", 1),
+                   token[:2] + " " + token[2:]):
+        refused(tokens, edited, int)
+
+
 def test_next_offset_and_keyset_tokens():
     assert PLAIN.next_offset(20, 10, more=False) == ""
     assert PLAIN.decode_offset(PLAIN.next_offset(20, 10, more=True)) == 30
