@@ -36,8 +36,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.feed_datagen import TOPICS  # noqa: E402
-from services.feed.ranking import (TIME_SPENT_WEIGHTS, Candidates, CreationScorer, PolicyConfig,  # noqa: E402
-                                   ScoreWeights, ViewerContext, apply_policy)
+from services.feed.ranking import (  # noqa: E402
+    TIME_SPENT_WEIGHTS,
+    Candidates,
+    CreationScorer,
+    PolicyConfig,
+    ScoreWeights,
+    ViewerContext,
+    apply_policy,
+)
 
 SOURCE_TRENDING = 4
 
@@ -120,7 +127,8 @@ def main() -> None:
         watch = np.array([r[name][1] for r in runs])
         print(f"{name:20s} {remix.mean():17.1f} ± {remix.std():4.1f} {watch.mean():15.2f} ± {watch.std():4.2f}")
     lift = np.mean([r["creation-weighted"][0] / r["time-spent"][0] for r in runs])
-    print(f"remix lift, creation-weighted vs time-spent: {lift:.2f}x (mean over seeds, both rankers on the same worlds)")
+    print(f"remix lift, creation-weighted vs time-spent: {lift:.2f}x "
+          "(mean over seeds, both rankers on the same worlds)")
 
 
 if __name__ == "__main__":

@@ -93,8 +93,9 @@ async def verify_rate(verifier: TokenVerifier, tokens: list[str]) -> float:
 
 async def main(args) -> None:
     with temporary_database("idbench") as url, tempfile.TemporaryDirectory() as blobs:
-        settings = IdentitySettings(grpc_host="127.0.0.1", grpc_port=free_port(), database_url=url, service_invites=True,
-                                    internal_secret=SECRET, blob_dir=blobs, argon2_time_cost=args.argon2_time_cost,
+        settings = IdentitySettings(grpc_host="127.0.0.1", grpc_port=free_port(), database_url=url,
+                                    service_invites=True, internal_secret=SECRET, blob_dir=blobs,
+                                    argon2_time_cost=args.argon2_time_cost,
                                     argon2_memory_kib=args.argon2_memory_kib, argon2_parallelism=1)
         service = assemble(settings)
         await service.app.start()
@@ -162,13 +163,15 @@ async def main(args) -> None:
           f"parallelism={settings.argon2_parallelism}")
     print(f"SignIn at {args.rate:g}/s: median p50 {statistics.median(p50s) * 1e3:.1f} ms, "
           f"median p99 {statistics.median(p99s) * 1e3:.1f} ms")
-    print(f"argon2 verify alone: median {statistics.median(a_meds) * 1e3:.1f} ms (p99 {statistics.median(a_p99s) * 1e3:.1f} ms)")
+    print(f"argon2 verify alone: median {statistics.median(a_meds) * 1e3:.1f} ms "
+          f"(p99 {statistics.median(a_p99s) * 1e3:.1f} ms)")
     print(f"SignIn p99 beyond argon2: {(statistics.median(p99s) - statistics.median(a_meds)) * 1e3:.1f} ms "
           f"(target <= 50 ms)")
     print(f"token verification, one core, uncached (new token each time): {statistics.median(uncached_rates):,.0f}/s")
     print(f"token verification, one core, cached (repeat tokens): {statistics.median(cached_rates):,.0f}/s "
           f"(target >= 20,000/s)")
-    print(f"bare Ed25519 signature checks on the same core (ceiling for uncached): {statistics.median(bare_rates):,.0f}/s")
+    print("bare Ed25519 signature checks on the same core (ceiling for uncached): "
+          f"{statistics.median(bare_rates):,.0f}/s")
 
 
 if __name__ == "__main__":

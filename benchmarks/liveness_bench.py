@@ -12,7 +12,7 @@ import importlib.util
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=30)
     args = parser.parse_args()
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     challenge = lv.Challenge("40712", ["left", "right"], "0" * 32, now + timedelta(hours=1))
     clip = fx.make_clip(
         challenge.digits, fx.turns_for(challenge.head_turns, 5.0), width=1280, height=720, fps=args.fps, duration_s=5.0

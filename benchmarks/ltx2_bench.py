@@ -69,7 +69,8 @@ def main() -> int:
                 **model._guidance(),
             )
             frames = _to_frames(video[0], plan.frames, request.width, request.height, "", request.fps)
-            pcm = _to_48k_stereo(audio[0].float().cpu().numpy(), int(pipe.vocoder.config.output_sampling_rate), request.seconds)
+            pcm = _to_48k_stereo(audio[0].float().cpu().numpy(), int(pipe.vocoder.config.output_sampling_rate),
+                                 request.seconds)
             return len(encode_mp4(frames, request.width, request.height, request.fps, pcm))
 
         ports = free_port(), free_port(), free_port()
@@ -98,7 +99,8 @@ def main() -> int:
           f"{plan.gen_width}x{plan.gen_height}x{plan.num_frames} frames, {plan.steps} steps, rounds={args.rounds}")
     print(f"direct pipeline+encode  median {d:.3f} s  {[round(t, 3) for t in times['direct']]}")
     print(f"served via Triton       median {s:.3f} s  {[round(t, 3) for t in times['served']]}")
-    print(f"overhead {s - d:+.3f} s ({(s / d - 1) * 100:+.1f}%); limit {limit:.3f} s -> {'PASS' if s <= limit else 'FAIL'}")
+    print(f"overhead {s - d:+.3f} s ({(s / d - 1) * 100:+.1f}%); "
+          f"limit {limit:.3f} s -> {'PASS' if s <= limit else 'FAIL'}")
     return 0 if s <= limit else 1
 
 

@@ -38,11 +38,11 @@ async def serve_bare(port: int):
 
 
 async def serve_runtime(port: int):
+    from kinora.runtime.auth import TokenVerifier
     from kinora.runtime.logs import configure_logging
     from kinora.runtime.server import ServiceApp
     from kinora.runtime.settings import RuntimeSettings
     from kinora.testing import LocalIssuer
-    from kinora.runtime.auth import TokenVerifier
 
     configure_logging("bench", "WARNING")
     issuer = LocalIssuer()

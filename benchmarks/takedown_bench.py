@@ -68,9 +68,11 @@ def prepare(demo: Demo, samples: int) -> list[tuple[User, str, str]]:
 
     published = []
     for user, gen in zip(users, gens):
-        demo.api.wait_for(f"{user.handle}'s clip", lambda: finished(user, gen["id"]), timeout_s=600, every_s=0.2)
+        # Both closures run within this iteration; the defaults bind this user and generation.
+        demo.api.wait_for(f"{user.handle}'s clip", lambda user=user, gen=gen: finished(user, gen["id"]),
+                          timeout_s=600, every_s=0.2)
 
-        def publish():
+        def publish(user=user, gen=gen):
             try:
                 return demo.api.call(user, "POST", "/posts", json={"generation_id": gen["id"],
                                                                   "caption": "with alice"})["post"]

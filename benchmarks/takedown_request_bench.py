@@ -201,7 +201,8 @@ async def latency(runs: int, tmp: Path) -> None:
                 await channel.close()
         print(f"latency: request (CRF 28 + 10% crop copy, 4 s) -> clip and remix gone (media refused, posts hidden), "
               f"approval given at once, {runs} runs:")
-        print(f"  total p50 {statistics.median(totals):.2f} s  p99 {quantile(totals, 0.99):.2f} s  max {max(totals):.2f} s")
+        print(f"  total p50 {statistics.median(totals):.2f} s  p99 {quantile(totals, 0.99):.2f} s  "
+              f"max {max(totals):.2f} s")
         print(f"  of which filing (upload, fingerprint + watermark read) p50 {statistics.median(filing):.2f} s, "
               f"approval (find + remove) p50 {statistics.median(approving) * 1000:.0f} ms")
     finally:
