@@ -4,8 +4,7 @@ The labelled cases it is tuned and evaluated on are in data/moderation_cases.jso
 
 from pathlib import Path
 
-from kinora.moderation.prompts import (CATEGORIES, EMBEDDING_THRESHOLDS, MAX_PROMPT_CHARS, Moderator,
-                                       ModerationResult)
+from kinora.moderation.prompts import CATEGORIES, EMBEDDING_THRESHOLDS, MAX_PROMPT_CHARS, ModerationResult, Moderator
 
 CASES = Path(__file__).parent / "data" / "moderation_cases.jsonl"
 

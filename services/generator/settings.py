@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinora.runtime.settings import (DatabaseSettings, SettingsError, address, boolean, load_settings,
-                                     non_negative_float, positive_int, setting)
+from kinora.runtime.settings import (
+    DatabaseSettings,
+    SettingsError,
+    address,
+    boolean,
+    load_settings,
+    non_negative_float,
+    positive_int,
+    setting,
+)
 
 DEFAULT_MODELS = "standard=worldsim:standard,pro=worldsim:pro"
 

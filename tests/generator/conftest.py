@@ -1,7 +1,6 @@
 """Fixtures for the generator tests (helpers live in generator_harness.py)."""
 
 import pytest
-
 from generator_harness import generator_settings, running_api, running_billing
 
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import sqlalchemy as sa
-
 from generator_harness import ROOT
+
 from kinora.runtime.db import make_engine
 from kinora.runtime.migrations import upgrade
 

@@ -11,6 +11,7 @@ import pytest
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cameo")]
 
 from cameo_harness import SECRET, World, start_replica  # noqa: E402
+
 from kinora.cameo.v1 import cameo_pb2  # noqa: E402
 from kinora.common.v1 import common_pb2  # noqa: E402
 from kinora.consent import GENERATE, PUBLISH, ConsentClient  # noqa: E402

@@ -8,9 +8,9 @@ import time
 import urllib.request
 
 import grpc
+from generator_harness import generator_settings, start_worker, stop_worker
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from generator_harness import generator_settings, start_worker, stop_worker
 from kinora.runtime.v1 import runtime_pb2, runtime_pb2_grpc
 from kinora.stack.tansu import free_port
 
