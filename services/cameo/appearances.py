@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.cameo.v1 import events_pb2 as ev
+from kinora.runtime.convert import timestamp
 from services.cameo import models as m
 from services.cameo.consent import ConsentChecker
 from services.cameo.domain import Cameos
 from services.cameo.ids import new_id, now
-from services.cameo.messages import ts
 from services.cameo.topics import publish
 
 
@@ -76,7 +76,7 @@ class AppearanceIndex:
         if not posted:
             publish(s, self.cameos.tables, ev.CameoUsed(
                 cameo_id=cameo.id, owner_user_id=cameo.owner_user_id, user_id=creator, user_handle=handle,
-                generation_id=generation_id, purpose=pb.USE_PURPOSE_GENERATE, occurred_at=ts(now())),
+                generation_id=generation_id, purpose=pb.USE_PURPOSE_GENERATE, occurred_at=timestamp(now())),
                 cameo.id)
 
     def _enforce(self, s: Session, cameo, creator: str, appearance_id: str) -> None:

@@ -13,7 +13,7 @@ See docs/cameo.md.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.orm import Session
@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.cameo.v1 import events_pb2 as ev
 from kinora.common.v1 import common_pb2 as common
+from kinora.runtime.convert import datetime_or_none, timestamp
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.cameo import models as m
 from services.cameo import queries
 from services.cameo.ids import new_id, now, require_id
-from services.cameo.messages import cameo_message, ts
+from services.cameo.messages import cameo_message
 from services.cameo.metrics import TAKEDOWNS
 from services.cameo.policy import ACTIVE, DELETED, ONLY_ME, POLICY_WORDS, effective_max_policy
 from services.cameo.restrictions import MAX_RESTRICTION_CHARS, MAX_RESTRICTIONS, parse_restriction
@@ -109,7 +110,7 @@ class Cameos:
         age = msg.owner_age_group or user.age_group or common.AGE_GROUP_ADULT
         cap = effective_max_policy(age, user.max_cameo_policy)
         likeness = msg.likeness.SerializeToString()
-        at = msg.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.HasField("occurred_at") else now()
+        at = datetime_or_none(msg, "occurred_at") or now()
         existing = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == msg.user_id).with_for_update()).first()
         if existing is None:
             cameo_id = new_id()
@@ -131,7 +132,7 @@ class Cameos:
                     verification_id=msg.verification_id, refreshed=existing is not None)
         row = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id)).one()
         publish(s, self.tables, ev.CameoCreated(cameo=cameo_message(row), likeness=msg.likeness,
-                                                occurred_at=ts(now())), cameo_id)
+                                                occurred_at=timestamp(now())), cameo_id)
         return cameo_id
 
     def on_user(self, s: Session, user, changed_at: datetime | None = None) -> None:
@@ -176,7 +177,7 @@ class Cameos:
         if new_policy != row.policy:
             publish(s, self.tables, ev.PolicyChanged(
                 cameo_id=row.id, owner_user_id=row.owner_user_id, old_policy=row.policy, new_policy=new_policy,
-                revision=revision, occurred_at=ts(now())), row.id)
+                revision=revision, occurred_at=timestamp(now())), row.id)
 
     def on_user_block(self, s: Session, blocker: str, blocked: str, is_blocked: bool) -> None:
         ub = m.user_blocks
@@ -222,7 +223,7 @@ class Cameos:
                     new_policy=policy)
         publish(s, self.tables, ev.PolicyChanged(
             cameo_id=row.id, owner_user_id=actor, old_policy=row.policy, new_policy=policy, revision=revision,
-            occurred_at=ts(now())), row.id)
+            occurred_at=timestamp(now())), row.id)
         return self.get(s, row.id)
 
     def _approval(self, s: Session, cameo_id: str, user_id: str):
@@ -374,7 +375,7 @@ class Cameos:
         self._audit(s, row.id, pb.AUDIT_ACTION_ACCESS_REVOKED, actor, revision, user_id, takedown=takedown)
         publish(s, self.tables, ev.AccessRevoked(
             cameo_id=row.id, owner_user_id=actor, user_id=user_id, takedown=takedown, revision=revision,
-            occurred_at=ts(now())), row.id)
+            occurred_at=timestamp(now())), row.id)
         count = 0
         if takedown:
             targets = s.execute(select(m.appearances).where(
@@ -391,7 +392,7 @@ class Cameos:
         revision = self._bump(s, row.id, status=DELETED, likeness=likeness)
         self._audit(s, row.id, pb.AUDIT_ACTION_CAMEO_DELETED, actor, revision, takedown=takedown)
         publish(s, self.tables, ev.CameoDeleted(
-            cameo_id=row.id, owner_user_id=actor, takedown=takedown, revision=revision, occurred_at=ts(now()),
+            cameo_id=row.id, owner_user_id=actor, takedown=takedown, revision=revision, occurred_at=timestamp(now()),
             verification_id=row.verification_id or ""), row.id)
         count = 0
         if takedown:
@@ -430,7 +431,7 @@ class Cameos:
             if ids:
                 publish(s, self.tables, ev.TakedownRequested(
                     takedown_id=takedown_id, cameo_id=cameo.id, owner_user_id=cameo.owner_user_id, target_kind=kind,
-                    target_ids=ids, cause=cause, occurred_at=ts(now())), cameo.id)
+                    target_ids=ids, cause=cause, occurred_at=timestamp(now())), cameo.id)
         TAKEDOWNS.labels(ev.TakedownCause.Name(cause)).inc(len(targets))
         self._audit(s, cameo.id, pb.AUDIT_ACTION_TAKEDOWN_REQUESTED, actor, revision, takedown_id=takedown_id,
                     cause=ev.TakedownCause.Name(cause), generation_ids=generations, post_ids=posts)

@@ -3,12 +3,11 @@ so its effect and the "processed" mark commit together."""
 
 from __future__ import annotations
 
-from datetime import timezone
-
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.feed.v1 import events_pb2 as feed_ev
 from kinora.generator.v1 import events_pb2 as gen_ev
 from kinora.identity.v1 import events_pb2 as id_ev
+from kinora.runtime.convert import datetime_or_none
 from services.cameo.appearances import AppearanceIndex
 from services.cameo.domain import Cameos
 from services.cameo.erasure import forget_user
@@ -30,7 +29,7 @@ def user_created(session, msg, meta) -> None:
 
 
 def user_updated(session, msg, meta) -> None:
-    changed_at = msg.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.HasField("occurred_at") else now()
+    changed_at = datetime_or_none(msg, "occurred_at") or now()
     _cameos.on_user(session, msg.user, changed_at)
 
 

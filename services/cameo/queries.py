@@ -6,41 +6,31 @@ Lists are paged by offset; the page token is ours and opaque."""
 
 from __future__ import annotations
 
-import base64
-import json
-
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.common.v1 import common_pb2 as common
-from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from kinora.runtime.errors import NotFound, PermissionDenied
+from kinora.runtime.paging import PageTokens, page_size
 from services.cameo import models as m
 from services.cameo.consent import RESTRICTION_ORDER, usable_filter
 from services.cameo.ids import require_id
 from services.cameo.policy import ACTIVE, TEEN
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
+_TOKENS = PageTokens()  # offsets, unsigned: a client may skip ahead in its own lists
 
 
 def page_bounds(page: common.PageRequest | None) -> tuple[int, int]:
     """(offset, limit) from a PageRequest."""
-    size = page.page_size if page and page.page_size > 0 else DEFAULT_PAGE
-    offset = 0
-    if page and page.page_token:
-        try:
-            data = json.loads(base64.urlsafe_b64decode(page.page_token.encode()))
-            offset = int(data["o"])
-            assert offset >= 0
-        except Exception:  # noqa: BLE001 - any malformed token gets the same answer
-            raise InvalidArgument("the page token was not issued by this service", "invalid_page_token") from None
-    return offset, min(size, MAX_PAGE)
+    if page is None:
+        return 0, DEFAULT_PAGE
+    return _TOKENS.decode_offset(page.page_token), page_size(page.page_size, DEFAULT_PAGE, MAX_PAGE)
 
 
 def next_token(offset: int, limit: int, got: int) -> str:
-    if got < limit:
-        return ""
-    return base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode()
+    return _TOKENS.next_offset(offset, limit, more=got >= limit)
 
 
 def _paged(s: Session, query, page) -> tuple[list, str]:

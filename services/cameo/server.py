@@ -17,6 +17,7 @@ from kinora.runtime.db import transaction
 from kinora.runtime.errors import InvalidArgument, PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
+from kinora.runtime.subscriptions import by_event_type
 from services.cameo import models as m
 from services.cameo import queries
 from services.cameo.consent import ConsentChecker
@@ -28,7 +29,7 @@ from services.cameo.messages import (appearance_message, approval_message, audit
 from services.cameo.metrics import CONSENT_CHECKS
 from services.cameo.restrictions import RestrictionMatcher
 from services.cameo.settings import CameoSettings
-from services.cameo.topics import CONSUME_TOPICS, TOPICS
+from services.cameo.topics import CONSUME_TOPICS, CONSUMES, TOPICS  # noqa: F401 - CONSUME_TOPICS: the chart test
 
 log = logging.getLogger("kinora.cameo")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -223,8 +224,9 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
 
 
 def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: RestrictionMatcher | None = None):
-    ctx = create_service("cameo", settings, m.tables, MIGRATIONS, topics=TOPICS, consumes=consumed_events(),
-                         consume_topics=CONSUME_TOPICS, **verifier_fetchers(settings.identity_addr, jwks_fetcher))
+    ctx = create_service("cameo", settings, m.tables, MIGRATIONS, topics=TOPICS,
+                         subscription=by_event_type(consumed_events(), CONSUMES),
+                         **verifier_fetchers(settings.identity_addr, jwks_fetcher))
     servicer = CameoServicer(ctx, matcher or RestrictionMatcher(), settings.db_workers, settings.check_statements)
     ctx.app.add_servicer(cameo_pb2_grpc.add_CameoServiceServicer_to_server, servicer,
                          pb.DESCRIPTOR.services_by_name["CameoService"].full_name)

@@ -18,6 +18,7 @@ from kinora.generator.v1 import events_pb2 as gen_ev
 from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.identity.v1 import identity_pb2 as id_pb
 from kinora.runtime.db import transaction
+from kinora.runtime.errors import error_code_of
 from services.cameo import handlers
 from services.cameo import models as m
 
@@ -210,7 +211,7 @@ async def test_bad_input_is_refused_and_changes_nothing(replica, world):
                                metadata=world.as_user(a)), grpc.StatusCode.NOT_FOUND)
     await fails(stub.ListAppearances(pb.ListAppearancesRequest(
         cameo_id=cams[0], page=common.PageRequest(page_token="garbage")), metadata=world.as_user(a)),
-        grpc.StatusCode.INVALID_ARGUMENT, "page token")
+        grpc.StatusCode.INVALID_ARGUMENT, "page_token is not valid")
     after = (await stub.GetCameo(pb.GetCameoRequest(cameo_id=cams[0]), metadata=svc)).cameo
     assert after == before
 
@@ -348,3 +349,35 @@ async def test_feed_block_also_blocks_the_cameo(replica, world):
         d = (await check(replica, world, troll, [cameo])).decisions[0]
         assert d.allowed is not blocked
         assert d.reason == (pb.DECISION_REASON_BLOCKED if blocked else pb.DECISION_REASON_ALLOWED_EVERYONE)
+
+
+async def test_lists_page_through_every_row_once_in_order(replica, world):
+    """Offset pages (kinora.runtime.paging): pages of 2 give the rows of one large page, in
+    its order, each once; the last page has no token; a negative size and an edited token
+    are refused."""
+    prefix = f"pg{uuid.uuid4().hex[:6]}"
+    viewer = world.user(f"{prefix}viewer")
+    for i in range(5):
+        world.verify(world.user(f"{prefix}{i}"))
+    me = world.as_user(viewer)
+    whole = await replica.stub.ListCameos(pb.ListCameosRequest(query=prefix, page=common.PageRequest(page_size=200)),
+                                          metadata=me)
+    assert len(whole.cameos) == 5 and not whole.next_page_token
+    seen, token, pages = [], "", 0
+    while True:
+        got = await replica.stub.ListCameos(pb.ListCameosRequest(
+            query=prefix, page=common.PageRequest(page_size=2, page_token=token)), metadata=me)
+        seen += [c.id for c in got.cameos]
+        pages, token = pages + 1, got.next_page_token
+        if not token:
+            break
+    assert seen == [c.id for c in whole.cameos] and pages == 3
+    err = await fails(replica.stub.ListCameos(pb.ListCameosRequest(query=prefix, page=common.PageRequest(
+        page_size=-1)), metadata=me), grpc.StatusCode.INVALID_ARGUMENT, "page_size")
+    assert error_code_of(err) == "invalid_page_size"
+    first = await replica.stub.ListCameos(pb.ListCameosRequest(query=prefix, page=common.PageRequest(page_size=2)),
+                                          metadata=me)
+    assert first.next_page_token
+    err = await fails(replica.stub.ListCameos(pb.ListCameosRequest(query=prefix, page=common.PageRequest(
+        page_token=first.next_page_token + "!!")), metadata=me), grpc.StatusCode.INVALID_ARGUMENT, "page_token")
+    assert error_code_of(err) == "invalid_page_token"
