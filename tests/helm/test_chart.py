@@ -682,11 +682,16 @@ def test_certificates_can_come_from_existing_secrets():
 
 def code_topics() -> dict[str, dict[str, set[str]]]:
     """Which topics each service writes (its outbox topics) and reads, from the code."""
-    from services.billing import domain as billing, handlers as billing_handlers
-    from services.cameo import domain as cameo, server as cameo_server
-    from services.feed import domain as feed, server as feed_server
-    from services.generator import domain as generator, server as generator_server
-    from services.identity import domain as identity, handlers as identity_handlers
+    from services.billing import domain as billing
+    from services.billing import handlers as billing_handlers
+    from services.cameo import domain as cameo
+    from services.cameo import server as cameo_server
+    from services.feed import domain as feed
+    from services.feed import server as feed_server
+    from services.generator import domain as generator
+    from services.generator import server as generator_server
+    from services.identity import domain as identity
+    from services.identity import handlers as identity_handlers
 
     return {
         "identity": {"writes": {identity.USERS_TOPIC, identity.VERIFICATIONS_TOPIC},
