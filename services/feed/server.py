@@ -1,5 +1,5 @@
-"""Feed gRPC server: the FeedService servicer, the cameo consent checker over
-gRPC, and `build`. Domain work is synchronous SQLAlchemy, so it runs on a
+"""Feed gRPC server: the FeedService servicer, the cameo consent checker (over
+kinora.consent), and `build`. Domain work is synchronous SQLAlchemy, so it runs on a
 thread pool sized to the connection pool."""
 
 from __future__ import annotations
@@ -11,20 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import grpc
-
-from kinora.cameo.v1 import cameo_pb2, cameo_pb2_grpc
 from kinora.cameo.v1 import events_pb2 as cameo_ev
+from kinora.consent import PUBLISH, ConsentClient
 from kinora.feed.v1 import feed_pb2 as pb
 from kinora.feed.v1 import feed_pb2_grpc
 from kinora.generator.v1 import events_pb2 as gen_ev
-from kinora.identity.tokens import verifier_fetchers
 from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.ml.embeddings import embed
 from kinora.runtime.convert import to_datetime
 from kinora.runtime import auth
-from kinora.runtime.clients import channel
-from kinora.runtime.errors import InvalidArgument, Unavailable, from_rpc_error
+from kinora.runtime.errors import InvalidArgument, Unavailable
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from services.feed import handlers, models as m
@@ -43,34 +39,30 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class GrpcConsentChecker:
-    """ConsentChecker backed by the cameo service's CheckUse (fully consistent).
-    Forwards the publishing user's token, so cameo authorises the real caller."""
+    """ConsentChecker over the shared consent client (`kinora.consent`, cameo's CheckUse, fully
+    consistent) with purpose PUBLISH. Forwards the publishing user's token, so cameo authorises
+    the real caller. Fails closed: no cameo service configured, or none reachable within 5 s, is
+    Unavailable ("consent_unavailable")."""
 
     def __init__(self, address: str | None):
         self.address = address
-        self._channel = channel(address) if address else None
+        self._client = ConsentClient(address, timeout_s=5.0) if address else None
 
     async def check(self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str,
                     generation_id: str) -> ConsentResult:
-        if self._channel is None:
+        if self._client is None:
             raise Unavailable("this video has cameos and no cameo service is configured to re-check consent "
                               "(KINORA_CAMEO_ADDR)", "consent_unavailable")
-        request = cameo_pb2.CheckUseRequest(requester_user_id=requester_user_id, cameo_ids=list(cameo_ids),
-                                            prompt=prompt, purpose=cameo_pb2.USE_PURPOSE_PUBLISH,
-                                            generation_id=generation_id)
         try:
-            reply = await cameo_pb2_grpc.CameoServiceStub(self._channel).CheckUse(request, timeout=5)
-        except grpc.aio.AioRpcError as err:
-            if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise Unavailable("can't reach the cameo service to re-check consent; try again shortly",
-                                  "consent_unavailable") from None
-            raise from_rpc_error(err) from None
-        refused = [d.message for d in reply.decisions if not d.allowed]
-        return ConsentResult(reply.all_allowed, "; ".join(refused))
+            verdict = await self._client.check(requester_user_id, cameo_ids, prompt, generation_id, purpose=PUBLISH)
+        except Unavailable:
+            raise Unavailable("can't reach the cameo service to re-check consent; try again shortly",
+                              "consent_unavailable") from None
+        return ConsentResult(verdict.all_allowed, "; ".join(d.message for d in verdict.refused))
 
     async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close()
+        if self._client is not None:
+            await self._client.close()
 
 
 def _ts(field, value) -> None:
@@ -327,8 +319,7 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
     # The pool holds a connection per request worker plus the relay's and the consumer's: with the
     # default (5, plus 5 closed when returned) a busy feed kept opening and closing connections.
     ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=TOPICS,
-                         consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS,
-                         **verifier_fetchers(settings.identity_addr, jwks_fetcher),
+                         consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher,
                          db_pool_size=db_workers + 1 + settings.consumer_threads)
     holder["ctx"] = ctx
     feed.sessions = ctx.sessions

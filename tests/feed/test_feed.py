@@ -318,6 +318,23 @@ async def test_cameo_consent_is_rechecked_at_publish(pg_url):
             await cameo.app.stop()
 
 
+async def test_publishing_a_cameo_video_fails_closed_without_the_cameo_service(pg_url):
+    """No cameo service configured, or none answering: UNAVAILABLE (consent_unavailable), and the
+    video stays a draft; consent is never assumed."""
+    from kinora.runtime.errors import error_code_of
+    from kinora.stack.tansu import free_port
+
+    for n, cameo_addr in enumerate((None, f"127.0.0.1:{free_port()}")):  # the second: nothing listens there
+        async with running_feed(pg_url, cameo_addr=cameo_addr) as h:
+            creator = h.user(f"creator{n}")
+            gen = h.completed(creator, "someone dancing at a wedding", cameo_ids=["cameo_of_someone"])
+            err = await expect_error(grpc.StatusCode.UNAVAILABLE, h.stub.PublishPost(
+                pb.PublishPostRequest(generation_id=gen), metadata=h.md(creator)), "re-check consent")
+            assert error_code_of(err) == "consent_unavailable"
+            mine = await h.stub.ListUserPosts(pb.ListUserPostsRequest(), metadata=h.md(creator))
+            assert not mine.posts
+
+
 async def test_takedown_event_through_the_broker_hides_the_post(pg_url, broker):
     import time
     import uuid
