@@ -44,11 +44,15 @@ class WorldSim:
 
         progress(1.0, "plan")
         t = time.perf_counter()
-        cameos = [{"name": c.name, "voice": None if c.voice is None else {"pitch_hz": c.voice.pitch_hz, "envelope": c.voice.envelope}} for c in request.cameos]
+        cameos = [{"name": c.name,
+                   "voice": None if c.voice is None else {"pitch_hz": c.voice.pitch_hz, "envelope": c.voice.envelope}}
+                  for c in request.cameos]
         if request.remix_plan is not None:
-            plan = remix_plan(request.remix_plan, request.prompt, request.seed, request.seconds, request.width, request.height, cameos)
+            plan = remix_plan(request.remix_plan, request.prompt, request.seed, request.seconds, request.width,
+                              request.height, cameos)
         else:
-            plan = plan_scene(request.prompt, request.seed, request.seconds, request.width, request.height, cameos, request.image is not None)
+            plan = plan_scene(request.prompt, request.seed, request.seconds, request.width, request.height, cameos,
+                              request.image is not None)
         plan["image_plate"] = request.image is not None
         timings["plan"] = time.perf_counter() - t
         check()
@@ -68,7 +72,8 @@ class WorldSim:
         progress(10.0, "render")
         t = time.perf_counter()
         try:
-            painter = Painter(scene, request.width, request.height, request.image, request.watermark, {c.name: c.face_pngs for c in request.cameos})
+            painter = Painter(scene, request.width, request.height, request.image, request.watermark,
+                              {c.name: c.face_pngs for c in request.cameos})
         except OSError as exc:
             raise ModelInputError(f"the input image could not be read: {exc}") from exc
         # The invisible mark goes on after the visible one, into the Y plane of the
@@ -117,7 +122,8 @@ class WorldSim:
 
         worker = threading.Thread(target=produce, name="worldsim-render", daemon=True)
         worker.start()
-        preset = "ultrafast" if request.quality == "standard" or request.width * request.height > 1_500_000 else "superfast"
+        fast = request.quality == "standard" or request.width * request.height > 1_500_000
+        preset = "ultrafast" if fast else "superfast"
         try:
             mp4 = encode_mp4(frames(), request.width, request.height, request.fps, audio, preset=preset,
                              luma_mark=None if mark is None else luma_mark)
@@ -164,11 +170,14 @@ def _tracks(scene) -> dict:
 
     heads = {}
     for ch in scene.characters:
-        heads[ch.id] = {"kind": ch.kind, "cameo": ch.cameo, "facing": ch.facing, "mouth": np.round(ch.mouth, 3).tolist(), "xyr": [[round(float(v), 4) for v in _skeleton(ch, k, scene)[3]] for k in range(scene.frames)]}
+        heads[ch.id] = {"kind": ch.kind, "cameo": ch.cameo, "facing": ch.facing,
+                        "mouth": np.round(ch.mouth, 3).tolist(),
+                        "xyr": [[round(float(v), 4) for v in _skeleton(ch, k, scene)[3]] for k in range(scene.frames)]}
     return {
         "camera": np.round(scene.camera, 5).tolist(),
         "heads": heads,  # (centre x, centre y, view height) per frame
         "bodies": bodies,
         "ground": scene.ground.tolist(),
-        "statics": [{"kind": s.kind, "name": s.name, "a": list(s.a), "b": list(s.b), "radius": s.radius} for s in scene.statics],
+        "statics": [{"kind": s.kind, "name": s.name, "a": list(s.a), "b": list(s.b), "radius": s.radius}
+                    for s in scene.statics],
     }

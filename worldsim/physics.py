@@ -11,8 +11,8 @@ moving the body out along the normal (positions only, velocities untouched).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -161,14 +161,14 @@ def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int
     t = 0.0
     for frame in range(frames):
         for sub in range(SUBSTEPS_PER_FRAME if frame else 0):
-            t_start = t
             t = (frame - 1) * dt_frame + (sub + 1) * dt
             for k, body in enumerate(bodies):  # held bodies ride the hand; release hands them to physics
                 if body.held_path is None or bool(free[k]):
                     continue
                 if t >= body.release_time:
                     free[k] = True
-                    pos[k] = torch.tensor(body.held_path(body.release_time), dtype=f64) + torch.tensor(body.release_velocity, dtype=f64) * (t - body.release_time)
+                    pos[k] = (torch.tensor(body.held_path(body.release_time), dtype=f64)
+                              + torch.tensor(body.release_velocity, dtype=f64) * (t - body.release_time))
                     vel[k] = torch.tensor(body.release_velocity, dtype=f64)
                     spin[k] = body.release_spin
                 else:
@@ -178,7 +178,10 @@ def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int
             while pending_kicks and pending_kicks[0][0] <= t:
                 _, k, dv = pending_kicks.pop(0)
                 vel[k] += torch.tensor(dv, dtype=f64)
-                contacts.append({"time": round(t, 6), "body": bodies[k].id, "other": "kick", "kind": "kick", "impulse": round(float(mass[k]) * math.hypot(*dv), 5), "materials": [bodies[k].material, "leather"], "point": [round(float(pos[k][0]), 4), round(float(pos[k][1]), 4)]})
+                contacts.append({"time": round(t, 6), "body": bodies[k].id, "other": "kick", "kind": "kick",
+                                 "impulse": round(float(mass[k]) * math.hypot(*dv), 5),
+                                 "materials": [bodies[k].material, "leather"],
+                                 "point": [round(float(pos[k][0]), 4), round(float(pos[k][1]), 4)]})
             if not bool(free.any()):
                 continue
             fm = free.to(f64).unsqueeze(-1)

@@ -31,7 +31,8 @@ GENERIC_BALL_BY_SETTING = {
 
 _CATEGORIES = {
     "entity": {k: v["text"] for k, v in C.ENTITIES.items()} | {"ball": "ball"},
-    "setting": {k: v["text"] for k, v in C.SETTINGS.items()} | {"basketball_court": C.SETTINGS["basketball_court"]["text"] + " backboard rim"},
+    "setting": ({k: v["text"] for k, v in C.SETTINGS.items()}
+                | {"basketball_court": C.SETTINGS["basketball_court"]["text"] + " backboard rim"}),
     "style": C.STYLES,
     "time": C.TIMES_OF_DAY,
     "weather": C.WEATHER,
@@ -88,21 +89,25 @@ def parse_prompt(prompt: str) -> dict:
     dialogue = [m.group(1).strip() for m in re.finditer(r"[\"“”]([^\"“”]+)[\"“”]", prompt)]
     bare = re.sub(r"[\"“”][^\"“”]*[\"“”]", " ", prompt)
     tokens = [(w, pos) for w, pos in _tokens(bare)]
-    content = [i for i, (w, _) in enumerate(tokens) if w not in C.STOPWORDS and w not in C.NUMBER_WORDS and not w.isdigit()]
+    content = [i for i, (w, _) in enumerate(tokens)
+               if w not in C.STOPWORDS and w not in C.NUMBER_WORDS and not w.isdigit()]
     mentions: list[dict] = []
     used: set[int] = set()
     pairs = [(a, b) for a, b in zip(content, content[1:]) if b == a + 1]
     for (a, b), (category, concept, score) in zip(pairs, _match([f"{tokens[a][0]} {tokens[b][0]}" for a, b in pairs])):
         if score >= PHRASE_MATCH and a not in used and b not in used:
             used |= {a, b}
-            mentions.append({"text": f"{tokens[a][0]} {tokens[b][0]}", "category": category, "concept": concept, "score": round(score, 3), "index": a})
+            mentions.append({"text": f"{tokens[a][0]} {tokens[b][0]}", "category": category, "concept": concept,
+                             "score": round(score, 3), "index": a})
     singles = [i for i in content if i not in used]
     leftovers = []
     for i, (category, concept, score) in zip(singles, _match([tokens[i][0] for i in singles])):
         if tokens[i][0].startswith("@"):
-            mentions.append({"text": tokens[i][0], "category": "cameo", "concept": tokens[i][0][1:], "score": 1.0, "index": i})
+            mentions.append({"text": tokens[i][0], "category": "cameo", "concept": tokens[i][0][1:], "score": 1.0,
+                             "index": i})
         elif score >= WORD_MATCH:
-            mentions.append({"text": tokens[i][0], "category": category, "concept": concept, "score": round(score, 3), "index": i})
+            mentions.append({"text": tokens[i][0], "category": category, "concept": concept, "score": round(score, 3),
+                             "index": i})
         else:
             leftovers.append(tokens[i][0])
     mentions.sort(key=lambda m: m["index"])
@@ -147,10 +152,12 @@ def _voice_for(entity: dict, rng: random.Random) -> dict:
     pitch = rng.uniform(85, 135) if low or rng.random() < 0.5 else rng.uniform(170, 250)
     if entity["kind"] == "child":
         pitch = rng.uniform(250, 320)
-    return {"pitch_hz": round(pitch, 1), "envelope": [round(rng.uniform(0.3, 1.0), 3) for _ in range(6)], "from_cameo": False}
+    return {"pitch_hz": round(pitch, 1), "envelope": [round(rng.uniform(0.3, 1.0), 3) for _ in range(6)],
+            "from_cameo": False}
 
 
-def plan_scene(prompt: str, seed: int, seconds: int, width: int, height: int, cameos: list | None = None, has_image: bool = False) -> dict:
+def plan_scene(prompt: str, seed: int, seconds: int, width: int, height: int, cameos: list | None = None,
+               has_image: bool = False) -> dict:
     """Build the full scene plan for one prompt."""
     parsed = parse_prompt(prompt)
     mentions = parsed["mentions"]
@@ -207,7 +214,8 @@ def _complete(plan: dict, quotes: list[str], cameos: list, rng: random.Random) -
         target = next(e for e in actors if e.get("cameo") is None)
         target["cameo"] = cameo["name"]
         if cameo.get("voice"):
-            target["voice"] = {"pitch_hz": cameo["voice"]["pitch_hz"], "envelope": list(cameo["voice"].get("envelope") or []), "from_cameo": True}
+            target["voice"] = {"pitch_hz": cameo["voice"]["pitch_hz"],
+                               "envelope": list(cameo["voice"].get("envelope") or []), "from_cameo": True}
     if plan["setting"] == "basketball_court" and not any(e["kind"] == "basketball" for e in entities) and (
         {"shoot", "miss", "make"} & set(plan["actions"])
     ):
@@ -227,13 +235,15 @@ def _complete(plan: dict, quotes: list[str], cameos: list, rng: random.Random) -
         if e["category"] in ("character", "animal") and "voice" not in e and e["category"] == "character":
             e["voice"] = _voice_for(e, rng)
     speakers = actors or [e for e in entities if e["category"] == "animal"]
-    plan["dialogue"] = [{"speaker": speakers[i % len(speakers)]["id"], "text": q} for i, q in enumerate(quotes)] if speakers else []
+    plan["dialogue"] = ([{"speaker": speakers[i % len(speakers)]["id"], "text": q} for i, q in enumerate(quotes)]
+                        if speakers else [])
     # Re-number so ids follow list order after additions.
     for i, e in enumerate(entities):
         e["id"] = f"e{i + 1}" if "id" not in e else e["id"]
 
 
-def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, height: int, cameos: list | None = None) -> dict:
+def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, height: int,
+               cameos: list | None = None) -> dict:
     """Edit a parent's plan with an instruction prompt ("make it night", "replace the ball with a watermelon")."""
     if not isinstance(parent, dict) or "entities" not in parent or "setting" not in parent:
         from kinora.models.contract import ModelInputError
@@ -243,16 +253,17 @@ def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, h
     rng = _rng(prompt, seed, "remix")
     edits: list[str] = []
     text = prompt.strip()
-    swap = re.search(r"(?:replace|swap)\s+(?:the\s+|a\s+)?(.+?)\s+(?:with|for)\s+(?:a\s+|an\s+|the\s+)?(.+?)(?:[.,;]|$)", text, re.I) or re.search(
-        r"(?:turn|change)\s+(?:the\s+)?(.+?)\s+into\s+(?:a\s+|an\s+)?(.+?)(?:[.,;]|$)", text, re.I
-    )
+    swap = re.search(
+        r"(?:replace|swap)\s+(?:the\s+|a\s+)?(.+?)\s+(?:with|for)\s+(?:a\s+|an\s+|the\s+)?(.+?)(?:[.,;]|$)", text, re.I
+    ) or re.search(r"(?:turn|change)\s+(?:the\s+)?(.+?)\s+into\s+(?:a\s+|an\s+)?(.+?)(?:[.,;]|$)", text, re.I)
     handled = ""
     if swap:
         old_kind = _entity_kind(swap.group(1), plan["setting"])
         new_kind = _entity_kind(swap.group(2), plan["setting"])
         handled = swap.group(0)
         victims = [e for e in plan["entities"] if e["kind"] == old_kind] or [
-            e for e in plan["entities"] if old_kind and C.ENTITIES[e["kind"]]["category"] == C.ENTITIES[old_kind]["category"]
+            e for e in plan["entities"]
+            if old_kind and C.ENTITIES[e["kind"]]["category"] == C.ENTITIES[old_kind]["category"]
         ]
         if victims and new_kind:
             for e in victims:
@@ -272,7 +283,8 @@ def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, h
         rest = rest.replace(part, " ")
     parsed = parse_prompt(rest)
     for m in parsed["mentions"]:
-        key = {"setting": "setting", "style": "style", "time": "time_of_day", "weather": "weather", "camera": "camera"}.get(m["category"])
+        key = {"setting": "setting", "style": "style", "time": "time_of_day", "weather": "weather",
+               "camera": "camera"}.get(m["category"])
         if key and plan.get(key) != m["concept"]:
             plan[key] = m["concept"]
             edits.append(f"{key} -> {m['concept']}")
@@ -280,7 +292,9 @@ def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, h
             plan["actions"] = sorted(set(plan["actions"]) | {m["concept"]})
             edits.append(f"action + {m['concept']}")
         elif m["category"] == "entity":
-            kind = GENERIC_BALL_BY_SETTING.get(plan["setting"], "soccer_ball") if m["concept"] == "ball" else m["concept"]
+            kind = m["concept"]
+            if kind == "ball":
+                kind = GENERIC_BALL_BY_SETTING.get(plan["setting"], "soccer_ball")
             if not any(e["kind"] == kind for e in plan["entities"]):
                 entity = _entity(kind, rng, 0)
                 if entity["category"] == "character":
@@ -290,7 +304,8 @@ def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, h
     if parsed["dialogue"]:
         speakers = [e for e in plan["entities"] if e["category"] == "character"]
         if speakers:
-            plan["dialogue"] = [{"speaker": speakers[i % len(speakers)]["id"], "text": q} for i, q in enumerate(parsed["dialogue"])]
+            plan["dialogue"] = [{"speaker": speakers[i % len(speakers)]["id"], "text": q}
+                                for i, q in enumerate(parsed["dialogue"])]
             edits.append("dialogue replaced")
     for i, e in enumerate(plan["entities"]):
         e["id"] = f"e{i + 1}" if not e.get("id") or e["id"] == "e0" else e["id"]
@@ -302,7 +317,8 @@ def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, h
             e["id"] = f"e{i + 1}"
         plan["dialogue"] = [d for d in plan["dialogue"] if d["speaker"] in remap] if plan["dialogue"] else []
     plan.update(seed=seed, seconds=seconds, size=[width, height])
-    plan["remix"] = {"parent_prompt": parent.get("prompt", ""), "instruction": prompt, "edits": edits, "not_understood": parsed["not_understood"]}
+    plan["remix"] = {"parent_prompt": parent.get("prompt", ""), "instruction": prompt, "edits": edits,
+                     "not_understood": parsed["not_understood"]}
     plan["prompt"] = f"{parent.get('prompt', '')} | remix: {prompt}"
     return plan
 

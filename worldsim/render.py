@@ -32,7 +32,8 @@ TIME_LIGHT = {  # ambient tint, sky top, sky horizon, sun elevation (deg), sun c
 class Painter:
     """Draws one clip. Build once per clip, then call `frame(k)` for k in 0..T-1."""
 
-    def __init__(self, scene: Scene, width: int, height: int, image: bytes | None, watermark: str, cameo_faces: dict[str, list[bytes]]):
+    def __init__(self, scene: Scene, width: int, height: int, image: bytes | None, watermark: str,
+                 cameo_faces: dict[str, list[bytes]]):
         self.scene, self.W, self.H = scene, width, height
         plan = scene.plan
         self.style, self.time, self.weather = plan["style"], plan["time_of_day"], plan["weather"]
@@ -97,7 +98,8 @@ class Painter:
         if image is not None:
             picture = Image.open(io.BytesIO(image)).convert("RGB")
             scale = max(W / picture.width, H / picture.height)
-            picture = picture.resize((max(W, int(picture.width * scale + 1)), max(H, int(picture.height * scale + 1))), Image.BILINEAR)
+            picture = picture.resize((max(W, int(picture.width * scale + 1)), max(H, int(picture.height * scale + 1))),
+                                     Image.BILINEAR)
             left, top = (picture.width - W) // 2, (picture.height - H) // 2
             plate = torch.from_numpy(np.asarray(picture.crop((left, top, left + W, top + H)), dtype=np.float32) / 255)
             return self.grade(plate * self.ambient)
@@ -144,17 +146,20 @@ class Painter:
             tall = 3 + 9 * (0.5 + 0.5 * torch.sin(torch.floor(wx / 2.5) * 12.9898).abs())
             building = wy < tall
             lit = (torch.sin(wx * 6) > 0.2) & (torch.sin(wy * 5) > 0.3) & building
-            plate = torch.where(building[..., None], far * (0.7 + 0.3 * torch.sin(torch.floor(wx / 2.5))[..., None].abs()), plate)
+            plate = torch.where(building[..., None],
+                                far * (0.7 + 0.3 * torch.sin(torch.floor(wx / 2.5))[..., None].abs()), plate)
             if self.time == "night":
                 plate = torch.where(lit[..., None], torch.tensor([1.0, 0.85, 0.5]) / torch.tensor(light[0]), plate)
         elif name in ("forest", "park"):
-            crowns = wy < (2.2 if name == "forest" else 1.0) + 1.2 * (0.5 + 0.5 * torch.sin(wx * 1.7) * torch.sin(wx * 0.63))
+            crowns = wy < ((2.2 if name == "forest" else 1.0)
+                           + 1.2 * (0.5 + 0.5 * torch.sin(wx * 1.7) * torch.sin(wx * 0.63)))
             leaves = 0.85 + 0.15 * torch.sin(wx * 3.1 + torch.sin(wy * 2.3) * 2) * torch.sin(wy * 4.3 + wx)
             plate = torch.where(crowns[..., None], far * leaves[..., None], plate)
         elif name in ("beach", "pool"):
             plate = torch.where((wy < 1.2)[..., None], far + 0.05 * torch.sin(wx * 4 + wy * 9)[..., None], plate)
         elif name in ("snow_slope", "road", "space"):
-            ridge = wy < 3 + 2.5 * (torch.sin(wx * 0.31) * 0.6 + torch.sin(wx * 0.83 + 1) * 0.4).abs() + (-0.22 * (wx - self.scene.width_m / 2) if name == "snow_slope" else 0)
+            slope = -0.22 * (wx - self.scene.width_m / 2) if name == "snow_slope" else 0
+            ridge = wy < 3 + 2.5 * (torch.sin(wx * 0.31) * 0.6 + torch.sin(wx * 0.83 + 1) * 0.4).abs() + slope
             plate = torch.where(ridge[..., None], far * (1.0 - 0.05 * wy.clamp(0, 6) / 6)[..., None], plate)
         if self.weather == "fog":
             plate = plate + (torch.tensor([0.75, 0.77, 0.8]) - plate) * 0.55
@@ -165,7 +170,8 @@ class Painter:
         wx, wy = self._grid()
         scene = self.scene
         setting = C.SETTINGS[scene.plan["setting"]]
-        gy = torch.from_numpy(np.interp(wx[0].numpy(), scene.ground[:, 0], scene.ground[:, 1]).astype(np.float32))[None, :]
+        gy = np.interp(wx[0].numpy(), scene.ground[:, 0], scene.ground[:, 1]).astype(np.float32)
+        gy = torch.from_numpy(gy)[None, :]
         below = wy < gy
         floor = torch.tensor(setting["floor_color"])
         name = scene.plan["setting"]
@@ -182,7 +188,8 @@ class Painter:
             rgb = rgb * (1 + 0.12 * torch.sin(wx * 40 + torch.sin(wy * 30) * 3))[..., None]
         elif name == "pool":
             water = (wx > scene.width_m * 0.6) & below
-            rgb = torch.where(water[..., None], torch.tensor([0.2, 0.6, 0.9]) + 0.06 * torch.sin(wx * 6 + wy * 20)[..., None], rgb)
+            rgb = torch.where(water[..., None],
+                              torch.tensor([0.2, 0.6, 0.9]) + 0.06 * torch.sin(wx * 6 + wy * 20)[..., None], rgb)
         alpha = below.float()
         if transparent_ground:
             alpha = torch.zeros_like(alpha)
@@ -237,15 +244,16 @@ class Painter:
         left = (cx - self.origin[0]) * S - w / 2
         top = (self.origin[1] - cy) * S - h / 2
         if abs(h - self.H) < 0.5:
-            l, t = int(round(left)), int(round(top))
-            l = min(max(l, 0), plate.shape[1] - self.W)
-            t = min(max(t, 0), plate.shape[0] - self.H)
-            return plate[t : t + self.H, l : l + self.W], torch.arange(t, t + self.H)
+            x0, y0 = int(round(left)), int(round(top))
+            x0 = min(max(x0, 0), plate.shape[1] - self.W)
+            y0 = min(max(y0, 0), plate.shape[0] - self.H)
+            return plate[y0 : y0 + self.H, x0 : x0 + self.W], torch.arange(y0, y0 + self.H)
         # Zooming: nearest-pixel gather. The plate is drawn at the tightest zoom, so
         # this only ever shrinks it a little, where nearest sampling doesn't show and
         # costs one copy instead of a bilinear filter (measured ~4x cheaper).
-        rows = (top + (torch.arange(self.H, dtype=torch.float32) + 0.5) * (h / self.H)).long().clamp(0, plate.shape[0] - 1)
-        cols = (left + (torch.arange(self.W, dtype=torch.float32) + 0.5) * (w / self.W)).long().clamp(0, plate.shape[1] - 1)
+        rows = (top + (torch.arange(self.H, dtype=torch.float32) + 0.5) * (h / self.H)).long()
+        cols = (left + (torch.arange(self.W, dtype=torch.float32) + 0.5) * (w / self.W)).long()
+        rows, cols = rows.clamp(0, plate.shape[0] - 1), cols.clamp(0, plate.shape[1] - 1)
         return plate.index_select(0, rows).index_select(1, cols), rows
 
     def background(self, k: int) -> torch.Tensor:
@@ -339,7 +347,9 @@ class Painter:
         pattern = spec["pattern"]
         color = base.expand(*d.shape, 3)
         if pattern == "basketball":
-            seam = ((u.abs() < 0.06) | (v.abs() < 0.06) | (((u - 0.9) ** 2 + v**2).sqrt() - 0.75).abs().lt(0.05) | (((u + 0.9) ** 2 + v**2).sqrt() - 0.75).abs().lt(0.05))
+            seam = ((u.abs() < 0.06) | (v.abs() < 0.06)
+                    | (((u - 0.9) ** 2 + v**2).sqrt() - 0.75).abs().lt(0.05)
+                    | (((u + 0.9) ** 2 + v**2).sqrt() - 0.75).abs().lt(0.05))
             color = torch.where(seam[..., None], torch.tensor([0.1, 0.05, 0.02]), color)
         elif pattern == "soccer":
             patch = (torch.sin(u * 5) * torch.sin(v * 5)) > 0.55
@@ -373,7 +383,8 @@ class Painter:
                 x, y = scene.sim.positions[k, i].tolist()
                 items.append((x, y - spec["radius"], spec["radius"] * 1.2))
         for ch in scene.characters:
-            items.append((float(ch.x_path[k]), float(ch.jump[k]) + scene.ground_height(float(ch.x_path[k])), 0.35 * ch.height))
+            items.append((float(ch.x_path[k]), float(ch.jump[k]) + scene.ground_height(float(ch.x_path[k])),
+                          0.35 * ch.height))
         strength = 0.45 if self.style != "anime" else 0.3
         for x, bottom, half in items:
             g = float(scene.ground_height(x))
@@ -399,7 +410,8 @@ class Painter:
         # Each limb is a capsule drawn in its own small box: far cheaper than one
         # distance field over the whole figure.
         for (ax, bx), (ay, by), r, c in zip(sx, sy, np.asarray(radii) * s, colors):
-            got = self._patch(canvas, min(ax, bx) - r - outline - 1, min(ay, by) - r - outline - 1, max(ax, bx) + r + outline + 1, max(ay, by) + r + outline + 1)
+            got = self._patch(canvas, min(ax, bx) - r - outline - 1, min(ay, by) - r - outline - 1,
+                              max(ax, bx) + r + outline + 1, max(ay, by) + r + outline + 1)
             if got is None:
                 continue
             region, xs, ys = got
@@ -538,8 +550,10 @@ def _decor_shapes(item, wx, wy, gy):
         rim = ((wy - RIM_HEIGHT).abs() < 0.02) & ((wx - item["x"]).abs() < RIM_RADIUS + 0.01)
         net_t = (RIM_HEIGHT - wy) / 0.45
         net_half = RIM_RADIUS * (1 - 0.35 * net_t)
-        net = (net_t > 0) & (net_t < 1) & ((wx - item["x"]).abs() < net_half) & ((torch.sin((wx - item["x"]) * 60 + net_t * 6).abs() < 0.25) | (torch.sin(net_t * 25).abs() < 0.2))
-        shapes += [(pole, (0.3, 0.3, 0.32)), (arm, (0.3, 0.3, 0.32)), (board, (0.92, 0.92, 0.95)), (net, (0.95, 0.95, 0.95)), (rim, (0.9, 0.3, 0.05))]
+        mesh = (torch.sin((wx - item["x"]) * 60 + net_t * 6).abs() < 0.25) | (torch.sin(net_t * 25).abs() < 0.2)
+        net = (net_t > 0) & (net_t < 1) & ((wx - item["x"]).abs() < net_half) & mesh
+        shapes += [(pole, (0.3, 0.3, 0.32)), (arm, (0.3, 0.3, 0.32)), (board, (0.92, 0.92, 0.95)),
+                   (net, (0.95, 0.95, 0.95)), (rim, (0.9, 0.3, 0.05))]
         return shapes
     x0, w, h, color = item["x"], item["width"], item["height"], item["color"]
     inside = (wx > x0) & (wx < x0 + w)

@@ -79,14 +79,17 @@ def build_scene(plan: dict, fps: int = 24) -> Scene:
     material = setting["ground"]
     mat = C.MATERIALS[material]
     statics = [
-        Static("segment", tuple(ground[i]), tuple(ground[i + 1]), restitution=mat["restitution"], friction=mat["friction"], material=material, name="ground")
+        Static("segment", tuple(ground[i]), tuple(ground[i + 1]), restitution=mat["restitution"],
+               friction=mat["friction"], material=material, name="ground")
         for i in range(len(ground) - 1)
     ]
     if setting["sky"] == "indoor" and plan["setting"] != "basketball_court":
         wall = C.MATERIALS["wood"]
         statics += [
-            Static("segment", (-0.05, -1.0), (-0.05, 6.0), restitution=wall["restitution"], friction=wall["friction"], material="wood", name="wall"),
-            Static("segment", (width + 0.05, -1.0), (width + 0.05, 6.0), restitution=wall["restitution"], friction=wall["friction"], material="wood", name="wall"),
+            Static("segment", (-0.05, -1.0), (-0.05, 6.0), restitution=wall["restitution"], friction=wall["friction"],
+                   material="wood", name="wall"),
+            Static("segment", (width + 0.05, -1.0), (width + 0.05, 6.0), restitution=wall["restitution"],
+                   friction=wall["friction"], material="wood", name="wall"),
         ]
     scene = Scene(plan, fps, frames, setting.get("gravity", 9.81), width, statics, [], [], [], [], [], ground=ground)
     focus = _layout(scene, rng)
@@ -120,12 +123,15 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
             x0 = furniture_x - spec["width"] / 2
             top = spec["height"]
             m = C.MATERIALS.get(spec.get("material", "wood"))
-            scene.statics.append(Static("segment", (x0, top), (x0 + spec["width"], top), restitution=m["restitution"], friction=m["friction"], material=spec.get("material", "wood"), name=e["kind"]))
-            scene.decor.append({"id": e["id"], "kind": e["kind"], "x": x0, "width": spec["width"], "height": top, "color": e["color"], "furniture": True})
+            scene.statics.append(Static("segment", (x0, top), (x0 + spec["width"], top), restitution=m["restitution"],
+                                        friction=m["friction"], material=spec.get("material", "wood"), name=e["kind"]))
+            scene.decor.append({"id": e["id"], "kind": e["kind"], "x": x0, "width": spec["width"], "height": top,
+                                "color": e["color"], "furniture": True})
             furniture_x += spec["width"] + 0.8
         elif e["category"] == "scenery":
             x = rng.uniform(0.15, 0.85) * width
-            scene.decor.append({"id": e["id"], "kind": e["kind"], "x": x - spec["width"] / 2, "width": spec["width"], "height": spec["height"], "color": e["color"]})
+            scene.decor.append({"id": e["id"], "kind": e["kind"], "x": x - spec["width"] / 2, "width": spec["width"],
+                                "height": spec["height"], "color": e["color"]})
     for e in ents:
         if e["category"] == "vehicle":
             spec = C.ENTITIES[e["kind"]]
@@ -134,7 +140,9 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
             start = -spec["width"] - 2 if direction > 0 else width + 2
             if e["kind"] in ("rocket", "boat"):
                 start = width * rng.uniform(0.3, 0.7)
-            scene.vehicles.append({"id": e["id"], "kind": e["kind"], "width": spec["width"], "height": spec["height"], "color": e["color"], "x0": start, "speed": speed * direction, "lane_depth": rng.uniform(0.3, 0.6)})
+            scene.vehicles.append({"id": e["id"], "kind": e["kind"], "width": spec["width"], "height": spec["height"],
+                                   "color": e["color"], "x0": start, "speed": speed * direction,
+                                   "lane_depth": rng.uniform(0.3, 0.6)})
 
     hoop_x = width - 2.0
     if court:
@@ -142,9 +150,12 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
         board = C.MATERIALS["wood"]
         board_x = hoop_x + BOARD_OFFSET
         scene.statics += [
-            Static("disc", (hoop_x - RIM_RADIUS, RIM_HEIGHT), radius=0.01, restitution=rim["restitution"], friction=rim["friction"], material="metal", name="rim"),
-            Static("disc", (hoop_x + RIM_RADIUS, RIM_HEIGHT), radius=0.01, restitution=rim["restitution"], friction=rim["friction"], material="metal", name="rim"),
-            Static("segment", (board_x, 2.9), (board_x, 3.95), restitution=board["restitution"] + 0.15, friction=board["friction"], material="wood", name="backboard"),
+            Static("disc", (hoop_x - RIM_RADIUS, RIM_HEIGHT), radius=0.01, restitution=rim["restitution"],
+                   friction=rim["friction"], material="metal", name="rim"),
+            Static("disc", (hoop_x + RIM_RADIUS, RIM_HEIGHT), radius=0.01, restitution=rim["restitution"],
+                   friction=rim["friction"], material="metal", name="rim"),
+            Static("segment", (board_x, 2.9), (board_x, 3.95), restitution=board["restitution"] + 0.15,
+                   friction=board["friction"], material="wood", name="backboard"),
         ]
         scene.decor.append({"id": "hoop", "kind": "hoop", "x": hoop_x, "board_x": board_x})
 
@@ -154,7 +165,8 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
     first_x = width / 2 - spacing * (len(people) - 1) / 2
     for index, e in enumerate(people):
         spec = C.ENTITIES[e["kind"]]
-        ch = Character(e["id"], e["kind"], e["category"], spec["height"] * rng.uniform(0.95, 1.05), tuple(e["color"]), cameo=e.get("cameo"), voice=e.get("voice"))
+        ch = Character(e["id"], e["kind"], e["category"], spec["height"] * rng.uniform(0.95, 1.05), tuple(e["color"]),
+                       cameo=e.get("cameo"), voice=e.get("voice"))
         x0 = first_x + spacing * index
         speed = 0.0
         if "run" in actions:
@@ -196,8 +208,10 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
     for index, e in enumerate(props):
         spec = C.ENTITIES[e["kind"]]
         mat = C.MATERIALS[spec["material"]]
-        body = Body(e["id"], spec["radius"], spec["mass"], mat["restitution"], mat["friction"], spec["material"], hollow=spec.get("hollow", False))
-        scene.body_specs.append({"id": e["id"], "kind": e["kind"], "color": e["color"], "pattern": spec["pattern"], "radius": spec["radius"]})
+        body = Body(e["id"], spec["radius"], spec["mass"], mat["restitution"], mat["friction"], spec["material"],
+                    hollow=spec.get("hollow", False))
+        scene.body_specs.append({"id": e["id"], "kind": e["kind"], "color": e["color"], "pattern": spec["pattern"],
+                                 "radius": spec["radius"]})
         holder = throwers[index % len(throwers)] if throwers and not {"drop", "roll"} & actions else None
         if holder is not None and court and e["kind"] == "basketball" and index == 0:
             focus = _shot(scene, holder, body, rng, hoop_x, actions)
@@ -259,7 +273,8 @@ def _script_throw(scene: Scene, ch: Character, body: Body, t_release: float, tar
     return p0
 
 
-def _shot(scene: Scene, ch: Character, body: Body, rng: random.Random, hoop_x: float, actions: set) -> tuple[float, float]:
+def _shot(scene: Scene, ch: Character, body: Body, rng: random.Random, hoop_x: float,
+          actions: set) -> tuple[float, float]:
     distance = 6.75 if "shoot" in actions or "miss" in actions else 4.6
     ch.x_path[:] = hoop_x - distance
     ch.gait_amp[:] = 0
@@ -296,7 +311,7 @@ def _throw(scene: Scene, ch: Character, body: Body, rng: random.Random, actions:
 
 
 def _kick(scene: Scene, ch: Character, body: Body, rng: random.Random) -> tuple[float, float]:
-    fps, T = scene.fps, scene.frames
+    fps = scene.fps
     ball_x = ch.x_path[0] + ch.facing * 2.5
     body.position = (ball_x, float(np.interp(ball_x, scene.ground[:, 0], scene.ground[:, 1])) + body.radius)
     t_kick = 1.2
@@ -374,16 +389,18 @@ def _footsteps(scene: Scene) -> None:
                 # sub-frame instant of the step boundary
                 frac = (steps[k] * math.pi - ch.gait_phase[k - 1]) / max(ch.gait_phase[k] - ch.gait_phase[k - 1], 1e-9)
                 t = (k - 1 + frac) / scene.fps
-                scene.footsteps.append({"time": round(t, 5), "who": ch.id, "x": float(ch.x_path[k]), "weight": 0.6 if ch.gait_amp[k] > 0.6 else 0.35})
+                scene.footsteps.append({"time": round(t, 5), "who": ch.id, "x": float(ch.x_path[k]),
+                                        "weight": 0.6 if ch.gait_amp[k] > 0.6 else 0.35})
             if ch.jump[k - 1] > 0 and ch.jump[k] <= 0:  # landing after a jump
-                scene.footsteps.append({"time": round(k / scene.fps, 5), "who": ch.id, "x": float(ch.x_path[k]), "weight": 1.0})
+                scene.footsteps.append({"time": round(k / scene.fps, 5), "who": ch.id, "x": float(ch.x_path[k]),
+                                        "weight": 1.0})
     scene.footsteps.sort(key=lambda f: f["time"])
 
 
 def _syllables(text: str) -> list[str]:
     out = []
     for word in text.split():
-        groups = [m for m in __import__("re").findall(r"[aeiouy]+", word.lower())] or [word]
+        groups = list(__import__("re").findall(r"[aeiouy]+", word.lower())) or [word]
         out += groups
     return out
 
@@ -399,7 +416,9 @@ def _speech(scene: Scene, rng: random.Random) -> None:
             dur = SYLLABLE_S * rng.uniform(0.8, 1.2)
             if t + dur > scene.plan["seconds"] - 0.2:
                 break
-            scene.syllables.append({"speaker": ch.id, "start": round(t, 4), "duration": round(dur, 4), "vowel": vowel[0] if vowel[0] in "aeiou" else "a", "stress": 1.0 if index % 3 == 0 else 0.7})
+            scene.syllables.append({"speaker": ch.id, "start": round(t, 4), "duration": round(dur, 4),
+                                    "vowel": vowel[0] if vowel[0] in "aeiou" else "a",
+                                    "stress": 1.0 if index % 3 == 0 else 0.7})
             t += dur + (0.08 if rng.random() < 0.2 else 0.0)
         t += 0.4
     fps = scene.fps
@@ -413,7 +432,8 @@ def _speech(scene: Scene, rng: random.Random) -> None:
 
 
 def _subject_x(scene: Scene) -> np.ndarray | None:
-    """Per-frame x of what the camera should follow: the first body, else the first character, else the first vehicle."""
+    """Per-frame x of what the camera should follow: the first body, else the first character, else the first
+    vehicle."""
     if scene.bodies:
         return scene.sim.positions[:, 0, 0].numpy()
     if scene.characters:
