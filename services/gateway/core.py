@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
 from fastapi import Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -92,7 +93,8 @@ class Gateway:
                     health_pb2.HealthCheckRequest(), timeout=2)
                 return name, health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
             except Exception as exc:  # noqa: BLE001 - any failure means not ready
-                return name, f"unreachable ({getattr(exc, 'code', lambda: type(exc).__name__)()})"
+                reason = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else type(exc).__name__
+                return name, f"unreachable ({reason})"
         return dict(await asyncio.gather(*(check(n) for n in SERVICES)))
 
     # -- callers ----------------------------------------------------------------
