@@ -22,11 +22,33 @@ from sqlalchemy.orm import Session
 
 from kinora.runtime.errors import InvalidArgument
 from services.feed import models as m
-from services.feed.common import (FOLLOWERS, PUBLIC, S_FOLLOWING, S_MUTUALS, S_PREFERENCES, S_RECENT, S_REMIXES,
-                                  S_TRENDING, FeedConfig, FeedContext, id_list, utcnow, vec_from)
+from services.feed.common import (
+    FOLLOWERS,
+    PUBLIC,
+    S_FOLLOWING,
+    S_MUTUALS,
+    S_PREFERENCES,
+    S_RECENT,
+    S_REMIXES,
+    S_TRENDING,
+    FeedConfig,
+    FeedContext,
+    id_list,
+    utcnow,
+    vec_from,
+)
 from services.feed.indexes import PostFactsCache, PreferenceIndex, TrendingCache
-from services.feed.queries import (CANDIDATES_SQL, FACT_SQL, FACT_VISIBILITY, FEATURES, PAGE_COLUMNS, PAGE_SQL,
-                                   SOURCE_RANK, USER_COLUMNS, VIEWER_STATE_SQL)
+from services.feed.queries import (
+    CANDIDATES_SQL,
+    FACT_SQL,
+    FACT_VISIBILITY,
+    FEATURES,
+    PAGE_COLUMNS,
+    PAGE_SQL,
+    SOURCE_RANK,
+    USER_COLUMNS,
+    VIEWER_STATE_SQL,
+)
 from services.feed.ranking import DIM, Candidates, CreationScorer, PolicyConfig, ViewerContext, apply_policy
 from services.feed.recent import RecentByAuthor
 from services.feed.users import ensure_user
@@ -249,7 +271,8 @@ class FeedAssembler:
         # Held facts may be seconds old: a followers-only post counts only as followed (as in the statement).
         vis = numbers[len(found):, FACT_VISIBILITY]
         ok = np.ones(len(post_ids), dtype=bool)
-        ok[len(found):] = (vis == PUBLIC) | ((vis == FOLLOWERS) & np.isin(sources[len(found):], (S_FOLLOWING, S_MUTUALS)))
+        followed = np.isin(sources[len(found):], (S_FOLLOWING, S_MUTUALS))
+        ok[len(found):] = (vis == PUBLIC) | ((vis == FOLLOWERS) & followed)
         if not ok.all():
             take = np.flatnonzero(ok)
             post_ids, batch_authors = [post_ids[k] for k in take], [batch_authors[k] for k in take]

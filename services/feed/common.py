@@ -9,7 +9,7 @@ import hmac
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy.dialects import postgresql
@@ -74,7 +74,7 @@ class FeedContext:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def vec_bytes(v: np.ndarray) -> bytes:

@@ -21,9 +21,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.runtime.events import EventTables
 from services.feed.assembly import FeedAssembler, FeedPage, followed_window
-from services.feed.common import (DELETED, FOLLOWERS, PRIVATE, PUBLIC, PUBLISHED, S_FOLLOWING, S_MUTUALS,
-                                  S_PREFERENCES, S_RECENT, S_REMIXES, S_TRENDING, TAKEN_DOWN, UNPUBLISHED,
-                                  FeedConfig, FeedContext, cursor_key, utcnow)
+from services.feed.common import (
+    DELETED,
+    FOLLOWERS,
+    PRIVATE,
+    PUBLIC,
+    PUBLISHED,
+    S_FOLLOWING,
+    S_MUTUALS,
+    S_PREFERENCES,
+    S_RECENT,
+    S_REMIXES,
+    S_TRENDING,
+    TAKEN_DOWN,
+    UNPUBLISHED,
+    FeedConfig,
+    FeedContext,
+    cursor_key,
+    utcnow,
+)
 from services.feed.engagement import Engagement
 from services.feed.generations import Generations
 from services.feed.graph import Graph

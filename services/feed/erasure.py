@@ -10,8 +10,20 @@ from __future__ import annotations
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from services.feed.models import (blocks, comments, daily_counts, feed_sessions, follows, generations, likes, posts,
-                                  reports, see_less, served, users)
+from services.feed.models import (
+    blocks,
+    comments,
+    daily_counts,
+    feed_sessions,
+    follows,
+    generations,
+    likes,
+    posts,
+    reports,
+    see_less,
+    served,
+    users,
+)
 
 
 def _uncount(s: Session, table, who, counter) -> None:

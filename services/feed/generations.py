@@ -16,8 +16,14 @@ from kinora.feed.v1 import events_pb2
 from services.feed import models as m
 from services.feed.common import DELETED, POST_COLUMNS, PUBLISHED, TAKEN_DOWN, UNPUBLISHED, utcnow
 from services.feed.posts import Posts
-from services.feed.topics import (GENERATION_COMPLETED, GENERATION_PENDING, GENERATION_REMOVED,
-                                  GENERATION_TAKEN_DOWN, TAKEDOWN_TARGET_GENERATION, TAKEDOWN_TARGET_POST)
+from services.feed.topics import (
+    GENERATION_COMPLETED,
+    GENERATION_PENDING,
+    GENERATION_REMOVED,
+    GENERATION_TAKEN_DOWN,
+    TAKEDOWN_TARGET_GENERATION,
+    TAKEDOWN_TARGET_POST,
+)
 
 VIEW_CREDIT_WINDOW = timedelta(hours=2)  # "made something after watching" looks back this far
 VIEW_CREDIT_POSTS = 5

@@ -7,8 +7,12 @@ from kinora.cameo.v1 import events_pb2 as cameo_ev
 from kinora.common.v1 import common_pb2
 from services.feed.domain import Feed
 from services.feed.erasure import forget_user
-from services.feed.topics import (GENERATION_COMPLETED, GENERATION_PENDING, TAKEDOWN_TARGET_GENERATION,
-                                  TAKEDOWN_TARGET_POST)
+from services.feed.topics import (
+    GENERATION_COMPLETED,
+    GENERATION_PENDING,
+    TAKEDOWN_TARGET_GENERATION,
+    TAKEDOWN_TARGET_POST,
+)
 
 _TARGET_KIND = {cameo_ev.TAKEDOWN_TARGET_KIND_POST: TAKEDOWN_TARGET_POST,
                 cameo_ev.TAKEDOWN_TARGET_KIND_GENERATION: TAKEDOWN_TARGET_GENERATION}

@@ -244,9 +244,9 @@ class TrendingCache:
         p = m.posts.c
         heat = (3 * (p.remix_count + p.remix_generations) + 2 * (p.created_after_view + p.cameo_requests)
                 + p.like_count + p.comment_count - 3 * p.report_count)
+        rank = func.row_number().over(partition_by=p.region, order_by=(heat.desc(), p.created_at.desc(), p.id))
         ranked = (select(p.id, p.region, heat.label("heat"), micros_column(p.created_at).label("created_us"),
-                         func.row_number().over(partition_by=p.region, order_by=(heat.desc(), p.created_at.desc(), p.id))
-                         .label("rank"))
+                         rank.label("rank"))
                   .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.created_at > utcnow() - timedelta(days=days))
                   .subquery())
         rows = session.execute(select(ranked.c.id, ranked.c.region, ranked.c.heat, ranked.c.created_us)

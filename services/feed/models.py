@@ -4,8 +4,23 @@ user has been served (no repeats, daily caps, sessions)."""
 
 from __future__ import annotations
 
-from sqlalchemy import (false, BigInteger, Boolean, Column, Date, DateTime, Index, Integer, LargeBinary, MetaData,
-                        SmallInteger, String, Table, Text, text)
+from sqlalchemy import (
+                        BigInteger,
+                        Boolean,
+                        Column,
+                        Date,
+                        DateTime,
+                        Index,
+                        Integer,
+                        LargeBinary,
+                        MetaData,
+                        SmallInteger,
+                        String,
+                        Table,
+                        Text,
+                        false,
+                        text,
+)
 
 from kinora.runtime.events import define_event_tables
 

@@ -16,8 +16,19 @@ from kinora.feed.v1 import events_pb2
 from kinora.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.events import emit
 from services.feed import models as m
-from services.feed.common import (DELETED, FOLLOWERS, POST_COLUMNS, PRIVATE, PUBLIC, PUBLISHED, TAKEN_DOWN,
-                                  UNPUBLISHED, FeedContext, utcnow, vec_bytes)
+from services.feed.common import (
+    DELETED,
+    FOLLOWERS,
+    POST_COLUMNS,
+    PRIVATE,
+    PUBLIC,
+    PUBLISHED,
+    TAKEN_DOWN,
+    UNPUBLISHED,
+    FeedContext,
+    utcnow,
+    vec_bytes,
+)
 from services.feed.graph import blocked_between, follows
 from services.feed.indexes import PostFactsCache
 from services.feed.ports import ConsentChecker, Embedder, TextModerator
@@ -241,7 +252,8 @@ class Posts:
             for _ in range(depth):
                 ids = [n["post"]["id"] for n in level]
                 children = s.execute(select(p.id, p.remix_of_post_id).where(
-                    p.remix_of_post_id.in_(ids), p.remix_of_post_id != "", p.state == PUBLISHED).order_by(p.created_at)).all()
+                    p.remix_of_post_id.in_(ids), p.remix_of_post_id != "", p.state == PUBLISHED
+                ).order_by(p.created_at)).all()
                 nxt = []
                 by_id = {n["post"]["id"]: n for n in level}
                 for child_id, parent_id in children:

@@ -4,8 +4,18 @@ and the page. Each is one round trip; why each is shaped so is said beside it.""
 
 from __future__ import annotations
 
-from services.feed.common import (FOLLOWERS, POST_COLUMNS, PUBLIC, PUBLISHED, S_FOLLOWING, S_MUTUALS, S_PREFERENCES,
-                                  S_RECENT, S_REMIXES, S_TRENDING)
+from services.feed.common import (
+                                  FOLLOWERS,
+                                  POST_COLUMNS,
+                                  PUBLIC,
+                                  PUBLISHED,
+                                  S_FOLLOWING,
+                                  S_MUTUALS,
+                                  S_PREFERENCES,
+                                  S_RECENT,
+                                  S_REMIXES,
+                                  S_TRENDING,
+)
 
 # The scorer's counters, last in `FACT_SQL`, in this order.
 FEATURES = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
@@ -79,11 +89,13 @@ WITH own AS (
     SELECT r.id, r.remix_of_post_id IN (SELECT id FROM own) AS of_own
     FROM parents pa CROSS JOIN LATERAL (
         SELECT p.id, p.remix_of_post_id, p.created_at FROM posts p
-        WHERE p.remix_of_post_id = pa.id AND p.remix_of_post_id <> '' AND p.state = {PUBLISHED} AND p.visibility = {PUBLIC}
+        WHERE p.remix_of_post_id = pa.id AND p.remix_of_post_id <> ''
+          AND p.state = {PUBLISHED} AND p.visibility = {PUBLIC}
         ORDER BY p.created_at DESC LIMIT %(lim)s) r
     ORDER BY r.created_at DESC LIMIT %(lim)s
 ), sourced AS (
-    SELECT id, {S_FOLLOWING} AS source, 0 AS rank, false AS of_own FROM unnest(string_to_array(%(following)s, ',')) AS t(id)
+    SELECT id, {S_FOLLOWING} AS source, 0 AS rank, false AS of_own
+    FROM unnest(string_to_array(%(following)s, ',')) AS t(id)
     UNION ALL SELECT id, {S_MUTUALS}, 0, false FROM unnest(string_to_array(%(mutuals)s, ',')) AS t(id)
     UNION ALL SELECT id, {S_REMIXES}, 1, of_own FROM remixed
     UNION ALL SELECT id, {S_TRENDING}, 2, false FROM unnest(string_to_array(%(trending)s, ',')) AS t(id)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import BigInteger, cast, extract, func, select
@@ -65,7 +65,7 @@ class RefreshGate:
 
 def micros(moment: datetime) -> int:
     """A timestamp as integer microseconds since the epoch (as `micros_column` computes it)."""
-    return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def micros_column(column):
@@ -166,7 +166,7 @@ class RecentByAuthor:
                     del self._by_author[author]
 
     def _window_start(self) -> datetime:
-        return datetime.now(timezone.utc) - timedelta(seconds=self.window_s)
+        return datetime.now(UTC) - timedelta(seconds=self.window_s)
 
     def _held_posts(self) -> tuple:
         """What is held: published posts followers may see, created within the window."""
@@ -198,7 +198,8 @@ class RecentByAuthor:
             created, ids = np.delete(created, k), ids[:k] + ids[k + 1:]
         if visible:
             k = int(np.searchsorted(-created, -created_us, side="left"))  # newest first
-            created, ids = np.insert(created, k, created_us)[:self.per_author], (ids[:k] + [post_id] + ids[k:])[:self.per_author]
+            created = np.insert(created, k, created_us)[:self.per_author]
+            ids = (ids[:k] + [post_id] + ids[k:])[:self.per_author]
         if ids:
             self._by_author[author] = (created, ids)
         else:

@@ -8,7 +8,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kinora.cameo.v1 import events_pb2 as cameo_ev
@@ -18,12 +18,13 @@ from kinora.feed.v1 import feed_pb2_grpc
 from kinora.generator.v1 import events_pb2 as gen_ev
 from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.ml.embeddings import embed
-from kinora.runtime.convert import to_datetime
 from kinora.runtime import auth
+from kinora.runtime.convert import to_datetime
 from kinora.runtime.errors import InvalidArgument, Unavailable
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
-from services.feed import handlers, models as m
+from services.feed import handlers
+from services.feed import models as m
 from services.feed.assembly import FeedPage
 from services.feed.common import FeedConfig, cursor_key
 from services.feed.domain import Feed
@@ -32,8 +33,14 @@ from services.feed.moderation import CommentModerator
 from services.feed.ports import ConsentResult
 from services.feed.ranking import PolicyConfig
 from services.feed.settings import FeedSettings
-from services.feed.topics import (CONSUME_TOPICS, GENERATION_CANCELED, GENERATION_DELETED, GENERATION_FAILED,
-                                  GENERATION_TAKEN_DOWN, TOPICS)
+from services.feed.topics import (
+    CONSUME_TOPICS,
+    GENERATION_CANCELED,
+    GENERATION_DELETED,
+    GENERATION_FAILED,
+    GENERATION_TAKEN_DOWN,
+    TOPICS,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -73,7 +80,7 @@ def _ts(field, value) -> None:
         field.seconds, field.nanos = micros // 1_000_000, micros % 1_000_000 * 1000
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 

@@ -7,12 +7,12 @@ import asyncio
 
 import grpc
 import pytest
+from feed_harness import running_feed
 from prometheus_client import REGISTRY
 
 from kinora.feed.v1 import events_pb2 as ev
 from kinora.feed.v1 import feed_pb2 as pb
 from services.feed.ranking import CreationScorer
-from feed_harness import running_feed
 
 S = pb.CandidateSource
 CONNECTED = {S.CANDIDATE_SOURCE_FOLLOWING, S.CANDIDATE_SOURCE_MUTUALS, S.CANDIDATE_SOURCE_REMIXES}
@@ -51,7 +51,8 @@ async def test_publish_rules_and_bad_input(pg_url):
         await expect_error(grpc.StatusCode.NOT_FOUND, h.stub.GetPost(pb.GetPostRequest(post_id=post.id),
                                                                      metadata=h.md(bob)))
         await h.stub.Follow(pb.FollowRequest(user_id=alice), metadata=h.md(bob))
-        assert (await h.stub.GetPost(pb.GetPostRequest(post_id=post.id), metadata=h.md(bob))).post.caption == "bread day"
+        seen = await h.stub.GetPost(pb.GetPostRequest(post_id=post.id), metadata=h.md(bob))
+        assert seen.post.caption == "bread day"
 
         # Unpublish makes it a draft; nobody else sees a draft.
         await h.stub.UnpublishPost(pb.UnpublishPostRequest(post_id=post.id), metadata=h.md(alice))

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import numpy as np
+from feed_harness import running_feed
 from sqlalchemy import select, update
 
 from kinora.feed.v1 import feed_pb2 as pb
@@ -16,7 +17,6 @@ from services.feed import models as m
 from services.feed.common import FOLLOWERS, TAKEN_DOWN, utcnow
 from services.feed.indexes import PreferenceIndex
 from services.feed.ranking import ViewerContext
-from feed_harness import running_feed
 
 
 def _set(h, post_id: str, **values) -> None:

@@ -11,13 +11,13 @@ from datetime import timedelta
 import grpc
 import numpy as np
 import pytest
+from feed_harness import running_feed
 from sqlalchemy import select, update
 
 from kinora.feed.v1 import feed_pb2 as pb
 from services.feed import models as m
 from services.feed.common import S_FOLLOWING, S_MUTUALS, UNPUBLISHED, utcnow
 from services.feed.ranking import ViewerContext
-from feed_harness import running_feed
 
 
 async def test_viewer_state_sessions_and_bookkeeping(pg_url):

@@ -6,7 +6,7 @@ posts arrive, are republished and turn the index over."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -49,7 +49,7 @@ def test_recall_on_planted_clusters(k):
     rng = np.random.default_rng(7)
     x, centres = planted(rng, 20_000, 40)
     index = ivf(x, 20_000 // 160)  # PreferenceIndex's defaults: 160 rows per list, probe 6 × k
-    recalls, scanned = [], []
+    recalls = []
     for _ in range(25):
         # Two wishes and one dislike, near random topics, like "more cooking and pets, less sports".
         q = unit(centres[rng.choice(len(centres), 3, replace=False)] + rng.normal(size=(3, DIM)) * 0.03)
@@ -94,8 +94,8 @@ def test_exact_search_matches_a_full_sort():
 def test_preference_index_keeps_its_lists_current(pg_url):
     """Posts arrive, one is republished with another embedding, and the index turns over:
     new rows join their nearest list, a full turnover retrains, and searches keep their recall."""
-    from kinora.runtime.migrations import upgrade
     from kinora.runtime.db import make_engine
+    from kinora.runtime.migrations import upgrade
     from services.feed.server import MIGRATIONS
 
     upgrade(MIGRATIONS, pg_url)
@@ -103,7 +103,7 @@ def test_preference_index_keeps_its_lists_current(pg_url):
     sessions = sessionmaker(engine)
     rng = np.random.default_rng(3)
     x, centres = planted(rng, 3_000, 10)
-    start = datetime.now(timezone.utc) - timedelta(days=1)
+    start = datetime.now(UTC) - timedelta(days=1)
     ids = [str(uuid.uuid4()) for _ in range(len(x))]
 
     def publish(rows: range) -> None:

@@ -13,7 +13,8 @@ SOURCES = [feed_pb2.CANDIDATE_SOURCE_FOLLOWING, feed_pb2.CANDIDATE_SOURCE_MUTUAL
            feed_pb2.CANDIDATE_SOURCE_TRENDING_REGION, feed_pb2.CANDIDATE_SOURCE_PREFERENCES]
 
 
-def reference_policy(c: Candidates, scores, page_size: int, config: PolicyConfig, *, blocked, seen, viewer) -> list[int]:
+def reference_policy(c: Candidates, scores, page_size: int, config: PolicyConfig, *, blocked, seen,
+                     viewer) -> list[int]:
     """The rules written out plainly: every allowed candidate sorted into its pool first."""
     connected = np.isin(c.sources, CONNECTED_SOURCES)
     public = c.visibility == feed_pb2.VISIBILITY_PUBLIC
