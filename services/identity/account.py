@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from kinora.identity.v1 import events_pb2
 from kinora.runtime.auth import Principal
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import InvalidArgument, PermissionDenied, ResourceExhausted
 from services.identity.blobs import BlobStore
@@ -115,7 +116,7 @@ class Accounts:
                 outbox.aggregate_type == USER_AGGREGATE, outbox.aggregate_id == user_id, outbox.published_at.is_not(None)))
             s.execute(delete(users).where(users.c.id == user_id))
             event = events_pb2.UserDeleted(user_id=user_id, anonymous_id=str(uuid.uuid4()))
-            event.occurred_at.FromDatetime(now)
+            set_timestamp(event.occurred_at, now)
             self.identity._emit_user(s, event, user_id)
         log.info("user %s deleted their account", user_id)
         return now
@@ -140,7 +141,7 @@ class Accounts:
             event = events_pb2.GuardianUnlinked(link_id=link.id, guardian_user_id=link.guardian_user_id,
                                                 teen_user_id=link.teen_user_id, unlinked_by_user_id=user_id,
                                                 reason="account deleted")
-            event.occurred_at.FromDatetime(now)
+            set_timestamp(event.occurred_at, now)
             self.identity._emit_user(s, event, link.teen_user_id)
         s.execute(delete(guardian_links).where(linked))
         s.execute(update(guardian_links).where(g.approver_user_id == user_id).values(approver_user_id=None))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import re
 import secrets
@@ -27,12 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import events_pb2, identity_pb2
-from kinora.runtime.convert import to_datetime
 from kinora.runtime.auth import Principal, mint_access_token
+from kinora.runtime.convert import set_timestamp, to_datetime
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied,
                                    ResourceExhausted, Unauthenticated)
 from kinora.runtime.events import EventTables, emit
+from kinora.runtime.paging import PageTokens, page_size
 from services.identity.keys import KeyRing
 from services.identity.models import (api_keys, ended_credentials, guardian_links, invites, parental_controls,
                                       refresh_tokens, retired_handles, sessions, signin_failures, users)
@@ -49,6 +49,7 @@ API_SCOPES = frozenset({"videos:read", "videos:write", "cameos:read", "cameos:wr
 MAX_ACTIVE_API_KEYS = 25
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: easy to read aloud
 DEFAULT_PAGE, MAX_PAGE = 50, 200
+_PAGE_TOKENS = PageTokens()  # (created_at, key) of the last row a page showed
 
 
 def now_utc() -> datetime:
@@ -57,11 +58,6 @@ def now_utc() -> datetime:
 
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _ts(target, value: datetime | None) -> None:
-    if value is not None:
-        target.FromDatetime(value)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -99,26 +95,8 @@ def normalise_invite(raw: str) -> str:
     return re.sub(r"[\s-]", "", raw).upper()
 
 
-def encode_cursor(created_at: datetime, key: str) -> str:
-    raw = json.dumps([created_at.isoformat(), key]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(token: str) -> tuple[datetime, str] | None:
-    if not token:
-        return None
-    try:
-        when, key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return datetime.fromisoformat(when), str(key)
-    except (ValueError, TypeError):
-        raise InvalidArgument("page_token is not one this server issued; pass back next_page_token unchanged",
-                              "invalid_page_token") from None
-
-
-def page_size(page) -> int:
-    if page.page_size < 0:
-        raise InvalidArgument("page_size cannot be negative", "invalid_page_size")
-    return min(page.page_size or DEFAULT_PAGE, MAX_PAGE)
+def page_size_of(page) -> int:
+    return page_size(page.page_size, DEFAULT_PAGE, MAX_PAGE)
 
 
 # --- conversions ------------------------------------------------------------------------------
@@ -133,16 +111,16 @@ LINK_STATUS = {"pending": identity_pb2.GUARDIAN_LINK_STATUS_PENDING, "active": i
 def invite_proto(row) -> identity_pb2.Invite:
     msg = identity_pb2.Invite(code=row.code, created_by_user_id=row.created_by_user_id or "",
                               used_by_user_id=row.used_by_user_id or "")
-    _ts(msg.created_at, row.created_at)
-    _ts(msg.expires_at, row.expires_at)
-    _ts(msg.used_at, row.used_at)
+    set_timestamp(msg.created_at, row.created_at)
+    set_timestamp(msg.expires_at, row.expires_at)
+    set_timestamp(msg.used_at, row.used_at)
     return msg
 
 
 def webhook_proto(row, with_secret: bool) -> identity_pb2.ApiKeyWebhook:
     msg = identity_pb2.ApiKeyWebhook(api_key_id=row.id, url=row.webhook_url,
                                      secret=row.webhook_secret if with_secret else "")
-    _ts(msg.updated_at, row.webhook_updated_at)
+    set_timestamp(msg.updated_at, row.webhook_updated_at)
     return msg
 
 
@@ -168,7 +146,7 @@ def webhook_url(url: str) -> str:
 def api_key_proto(row) -> identity_pb2.ApiKey:
     msg = identity_pb2.ApiKey(id=row.id, name=row.name, prefix=row.prefix, scopes=row.scopes.split())
     for field in ("created_at", "last_used_at", "expires_at", "revoked_at"):
-        _ts(getattr(msg, field), getattr(row, field))
+        set_timestamp(getattr(msg, field), getattr(row, field))
     return msg
 
 
@@ -178,7 +156,7 @@ def link_proto(row) -> identity_pb2.GuardianLink:
                                     unlinked_by_user_id=row.unlinked_by_user_id or "",
                                     approver_user_id=row.approver_user_id or "")
     for field in ("created_at", "confirmed_at", "unlinked_at"):
-        _ts(getattr(msg, field), getattr(row, field))
+        set_timestamp(getattr(msg, field), getattr(row, field))
     return msg
 
 
@@ -187,7 +165,7 @@ def controls_proto(row) -> identity_pb2.ParentalControls:
                                         non_personalized_feed=row.non_personalized_feed,
                                         max_cameo_policy=row.max_cameo_policy,
                                         updated_by_user_id=row.updated_by_user_id or "")
-    _ts(msg.updated_at, row.updated_at)
+    set_timestamp(msg.updated_at, row.updated_at)
     return msg
 
 
@@ -213,8 +191,8 @@ class Identity:
         its guardian and services (viewer None: the account's own reply, or an event)."""
         msg = identity_pb2.User(id=row.id, handle=row.handle, display_name=row.display_name, region=row.region,
                                 cameo_verified=row.cameo_verified)
-        _ts(msg.created_at, row.created_at)
-        _ts(msg.updated_at, row.updated_at)
+        set_timestamp(msg.created_at, row.created_at)
+        set_timestamp(msg.updated_at, row.updated_at)
         guardian = self._active_guardian(s, row.id) if row.age_group == "teen" else None
         if viewer is None or viewer.is_service or viewer.subject in (row.id, guardian):
             msg.age_group = AGE_GROUPS[row.age_group]
@@ -284,7 +262,7 @@ class Identity:
                 user = self._user_proto(s, self._user(s, user_id), own=True)
                 created = events_pb2.UserCreated(user=user, invite_code=code,
                                                  invited_by_user_id=invite.created_by_user_id or "")
-                created.occurred_at.FromDatetime(now)
+                set_timestamp(created.occurred_at, now)
                 self._emit_user(s, created, user_id)
                 if age_group == "teen":
                     self._set_teen_defaults(s, user_id, now)
@@ -347,7 +325,7 @@ class Identity:
         access, access_exp = self._access_token(user_id, handle, teen, session_id=session_id)
         pair = identity_pb2.TokenPair(access_token=access, refresh_token=refresh)
         pair.access_token_expires_at.FromSeconds(int(access_exp))
-        pair.refresh_token_expires_at.FromDatetime(refresh_expires)
+        set_timestamp(pair.refresh_token_expires_at, refresh_expires)
         return pair
 
     def _issue(self, s: Session, user_id: str, handle: str, teen: bool, client_address: str) -> identity_pb2.TokenPair:
@@ -522,8 +500,8 @@ class Identity:
         return self._page(invites, invites.c.code, invites.c.created_by_user_id == caller.subject, page, invite_proto)
 
     def _page(self, table, key_col, where, page, convert):
-        size = page_size(page)
-        cursor = decode_cursor(page.page_token)
+        size = page_size_of(page)
+        cursor = _PAGE_TOKENS.decode(page.page_token, datetime, str)
         query = select(table).where(where)
         if cursor:
             when, key = cursor
@@ -532,7 +510,7 @@ class Identity:
             rows = s.execute(query.order_by(table.c.created_at.desc(), key_col.desc()).limit(size + 1)).all()
         more = len(rows) > size
         rows = rows[:size]
-        token = encode_cursor(rows[-1].created_at, getattr(rows[-1], key_col.name)) if more else ""
+        token = _PAGE_TOKENS.encode(rows[-1].created_at, getattr(rows[-1], key_col.name)) if more else ""
         return [convert(r) for r in rows], token
 
     # --- API keys -----------------------------------------------------------------------------
@@ -755,7 +733,7 @@ class Identity:
         s.execute(update(guardian_links).where(guardian_links.c.id == link_id).values(
             status="active", confirmed_at=now, approver_user_id=None))
         event = events_pb2.GuardianLinked(link_id=link_id, guardian_user_id=guardian_id, teen_user_id=teen_id)
-        event.occurred_at.FromDatetime(now)
+        set_timestamp(event.occurred_at, now)
         self._emit_user(s, event, teen_id)
         self._user_updated(s, teen_id)
 
@@ -767,7 +745,7 @@ class Identity:
             # record of a support unlink.
             event = events_pb2.GuardianUnlinked(link_id=link.id, guardian_user_id=link.guardian_user_id,
                                                 teen_user_id=link.teen_user_id, unlinked_by_user_id=by, reason=reason)
-            event.occurred_at.FromDatetime(now)
+            set_timestamp(event.occurred_at, now)
             self._emit_user(s, event, link.teen_user_id)
             self._user_updated(s, link.teen_user_id)
 

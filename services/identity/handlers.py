@@ -6,7 +6,7 @@ from __future__ import annotations
 from kinora.cameo.v1 import events_pb2 as cameo_ev
 from services.identity.blobs import BlobStore
 from services.identity.erasure import erase_likeness
-from services.identity.topics import CONSUME_TOPICS  # noqa: F401 - read by server and the chart test
+from services.identity.topics import CONSUME_TOPICS  # noqa: F401 - read by the chart test
 
 
 def consumed_events(blobs: BlobStore) -> dict:

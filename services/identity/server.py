@@ -11,10 +11,12 @@ from pathlib import Path
 from kinora.identity.v1 import identity_pb2 as pb
 from kinora.identity.v1 import identity_pb2_grpc
 from kinora.runtime import auth
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.errors import PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from kinora.runtime.settings import SettingsError
+from kinora.runtime.subscriptions import by_event_type
 from services.identity import handlers
 from services.identity.account import Accounts
 from services.identity.blobs import BlobStore
@@ -23,7 +25,7 @@ from services.identity.enrolment import FaceMatcher
 from services.identity.keys import KeyRing, make_store
 from services.identity.models import tables
 from services.identity.settings import IdentitySettings
-from services.identity.topics import TOPICS
+from services.identity.topics import CONSUMES, TOPICS
 from services.identity.verification import Verifications
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -99,7 +101,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     async def DeleteAccount(self, request, context):
         reply = pb.DeleteAccountResponse()
-        reply.deleted_at.FromDatetime(await self._run(self.accounts.delete_account, _user_caller(), request.password))
+        set_timestamp(reply.deleted_at, await self._run(self.accounts.delete_account, _user_caller(), request.password))
         return reply
 
     async def GetJwks(self, request, context):
@@ -179,7 +181,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         link, code, expires = await self._run(self.identity.start_guardian_link, _user_caller(), request.role,
                                               changes=False)
         reply = pb.StartGuardianLinkResponse(link=link, code=code)
-        reply.code_expires_at.FromDatetime(expires)
+        set_timestamp(reply.code_expires_at, expires)
         return reply
 
     async def ConfirmGuardianLink(self, request, context):
@@ -261,7 +263,7 @@ def assemble(settings: IdentitySettings, *, migrate_on_start: bool = True) -> Id
 
     blobs = BlobStore(settings.blob_dir)
     ctx = create_service("identity", settings, tables, MIGRATIONS, topics=TOPICS,
-                         consumes=handlers.consumed_events(blobs), consume_topics=handlers.CONSUME_TOPICS,
+                         subscription=by_event_type(handlers.consumed_events(blobs), CONSUMES),
                          jwks_fetcher=local_jwks, revocation_fetcher=local_revoked,
                          migrate_on_start=migrate_on_start)
     try:

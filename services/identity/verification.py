@@ -21,11 +21,12 @@ from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import events_pb2, identity_pb2
 from kinora.runtime.auth import Principal
 from kinora.runtime.db import transaction
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from kinora.runtime.events import emit
 from services.identity import enrolment, liveness
 from services.identity.blobs import BlobStore
-from services.identity.domain import AGE_GROUPS, Identity, _ts, now_utc, sha256_hex
+from services.identity.domain import AGE_GROUPS, Identity, now_utc, sha256_hex
 from services.identity.erasure import likeness_folder
 from services.identity.models import users, verifications
 from services.identity.topics import USER_AGGREGATE, VERIFICATIONS_TOPIC
@@ -76,11 +77,11 @@ def verification_proto(row, nonce: str = "") -> identity_pb2.Verification:
     msg.challenge.digits = " ".join(row.digits)
     msg.challenge.head_turns.extend(TURNS[t] for t in row.head_turns.split())
     msg.challenge.nonce = nonce
-    _ts(msg.challenge.expires_at, row.expires_at)
+    set_timestamp(msg.challenge.expires_at, row.expires_at)
     for record in json.loads(row.checks or "[]"):
         msg.checks.add(**record)
-    _ts(msg.created_at, row.created_at)
-    _ts(msg.completed_at, row.completed_at)
+    set_timestamp(msg.created_at, row.created_at)
+    set_timestamp(msg.completed_at, row.completed_at)
     if row.likeness:
         Parse(row.likeness, msg.likeness)
     return msg
@@ -205,7 +206,7 @@ class Verifications:
         msg = verification_proto(fresh)
         event = events_pb2.VerificationFailed(user_id=row.user_id, verification_id=row.id,
                                               failed_checks=[c for c in msg.checks if c.evaluated and not c.passed])
-        event.occurred_at.FromDatetime(now)
+        set_timestamp(event.occurred_at, now)
         emit(s, self.tables, VERIFICATIONS_TOPIC, event, USER_AGGREGATE, row.user_id)
         return msg
 
@@ -234,7 +235,7 @@ class Verifications:
                                                  display_name=cameo_name or user.display_name,
                                                  verification_id=row.id, owner_age_group=AGE_GROUPS[user.age_group],
                                                  likeness=likeness)
-                event.occurred_at.FromDatetime(now)
+                set_timestamp(event.occurred_at, now)
                 emit(s, self.tables, VERIFICATIONS_TOPIC, event, USER_AGGREGATE, user.id)
                 return verification_proto(s.execute(select(verifications).where(verifications.c.id == row.id)).one())
         except BaseException:
