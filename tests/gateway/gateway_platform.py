@@ -5,6 +5,7 @@ end-to-end tests; nothing is faked."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import secrets
@@ -86,22 +87,58 @@ async def running_platform(tmp_path, broker_bootstrap: str | None = None, **gate
             ("cameo", CameoSettings, build_cameo, {}),
             ("feed", FeedSettings, build_feed, {}),
             ("generator", GeneratorSettings, build_generator, {"KINORA_DATA_DIR": str(tmp_path / "gen")})]
-    apps = {}
-    async with contextlib.AsyncExitStack() as stack:
-        for name, cls, build, extra in plan:
-            url = stack.enter_context(temporary_database(f"gw{name[:3]}"))
-            env = {**common, **extra, "KINORA_GRPC_PORT": str(ports[name]), "KINORA_DATABASE_URL": url}
-            if name == "generator":
-                env["KINORA_BLOB_DIR"] = str(tmp_path / "gen-blobs")
-            app = await build(load_settings(cls, env))
-            await app.start()
-            stack.push_async_callback(app.stop)
-            apps[name] = app
-        settings = load_settings(GatewaySettings, {
-            "KINORA_HTTP_HOST": "127.0.0.1", "KINORA_HTTP_PORT": "0", "KINORA_INTERNAL_SECRET": SECRET,
-            **{f"KINORA_{n.upper()}_ADDR": a for n, a in addr.items()}})
-        settings = dataclasses.replace(settings, **gateway_overrides)
-        gateway = GatewayServer(settings)
-        port = await gateway.start()
-        stack.push_async_callback(gateway.stop)
-        yield Platform(f"http://127.0.0.1:{port}", addr["identity"], gateway, apps)
+    databases = contextlib.ExitStack()  # dropped after the platform stops, off the test's path
+    try:
+        # CREATE DATABASE waits on the server's disk: the five run side by side.
+        urls = await asyncio.gather(*(asyncio.to_thread(databases.enter_context, temporary_database(f"gw{name[:3]}"))
+                                      for name, *_ in plan))
+        async with _stopped_together() as apps:
+            # One after another: alembic's migration context is process-wide, not for threads at once.
+            for (name, cls, build, extra), url in zip(plan, urls):
+                env = {**common, **extra, "KINORA_GRPC_PORT": str(ports[name]), "KINORA_DATABASE_URL": url}
+                if name == "generator":
+                    env["KINORA_BLOB_DIR"] = str(tmp_path / "gen-blobs")
+                app = await build(load_settings(cls, env))
+                await app.start()
+                apps[name] = app
+            settings = load_settings(GatewaySettings, {
+                "KINORA_HTTP_HOST": "127.0.0.1", "KINORA_HTTP_PORT": "0", "KINORA_INTERNAL_SECRET": SECRET,
+                **{f"KINORA_{n.upper()}_ADDR": a for n, a in addr.items()}})
+            settings = dataclasses.replace(settings, **gateway_overrides)
+            gateway = GatewayServer(settings)
+            port = await gateway.start()
+            try:
+                yield Platform(f"http://127.0.0.1:{port}", addr["identity"], gateway, apps)
+            finally:
+                await gateway.stop()
+    finally:
+        _drop_later(databases)
+
+
+@contextlib.asynccontextmanager
+async def _stopped_together():
+    """Yields a dict to put started services in; afterwards stops them all at once (each
+    waits seconds on its own consumers and workers, none on another's) and raises the first
+    failure, if any, once every one has stopped."""
+    apps: dict = {}
+    try:
+        yield apps
+    finally:
+        await _all_or_first_failure(app.stop() for app in apps.values())
+
+
+async def _all_or_first_failure(steps) -> None:
+    """Runs the coroutines side by side, lets every one finish, then raises the first failure."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
+
+
+# DROP DATABASE ... WITH (FORCE) takes seconds on a busy server: the platform's databases go on
+# this thread while the next tests run. The interpreter waits for it at exit, so none is left behind.
+_DROPPER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-databases")
+
+
+def _drop_later(databases: contextlib.ExitStack) -> None:
+    _DROPPER.submit(databases.close)

@@ -12,6 +12,7 @@ Kafka consumer runs), with `deliver_events()`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import secrets
 import threading
@@ -71,6 +72,9 @@ class Running:
         return count
 
 
+_DROPPER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-databases")
+
+
 async def _start(stack: contextlib.AsyncExitStack, tmp_path, tls: dict | None = None) -> Running:
     """`tls`: service name -> kinora.runtime.pki.TlsFiles to run each service with mutual TLS
     (one process here, so outgoing calls all present the certificate of the last service started)."""
@@ -92,7 +96,11 @@ async def _start(stack: contextlib.AsyncExitStack, tmp_path, tls: dict | None = 
               "KINORA_IDENTITY_ADDR": addr["identity"], "KINORA_CAMEO_ADDR": addr["cameo"],
               "KINORA_BILLING_ADDR": addr["billing"], "KINORA_GRACE_SECONDS": "0.5",
               "KINORA_BLOB_DIR": str(tmp_path / "blobs")}
-    urls = {name: stack.enter_context(temporary_database(f"sys{name[:3]}")) for name in SERVICES}
+    databases = contextlib.ExitStack()
+    # Dropped last (after every service has stopped), on a thread the interpreter waits for at exit:
+    # DROP DATABASE takes seconds on a busy server, and nothing after the run needs them gone sooner.
+    stack.callback(_DROPPER.submit, databases.close)
+    urls = {name: databases.enter_context(temporary_database(f"sys{name[:3]}")) for name in SERVICES}
     running = Running(addr, urls)
 
     def env(name, **extra):
