@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-
 from worldsim_checks import onset_time
 
 FPS = 24
@@ -81,7 +80,8 @@ def signature_of(clip, body: dict) -> np.ndarray:
     k = max(shown, key=lambda j: body["xy"][j][1])
     px, py, s = clip.to_pixels(k, *body["xy"][k])
     r = max(int(body["radius"] * s * 0.7), 1)
-    patch = clip.frames[k][int(py) - r : int(py) + r + 1, int(px) - r : int(px) + r + 1].reshape(-1, 3).astype(np.float32)
+    patch = clip.frames[k][int(py) - r : int(py) + r + 1, int(px) - r : int(px) + r + 1]
+    patch = patch.reshape(-1, 3).astype(np.float32)
     # the brightest half: seams and patterns are darker than the body colour
     bright = patch[patch.sum(-1) >= np.median(patch.sum(-1))]
     return np.median(bright, axis=0)
@@ -121,11 +121,13 @@ def test_scenario_physics_on_decoded_clip(make_clip, prompt):
         seen = measured[body_id] = measure(clip, body, sig)
         visible = [k for k, m in enumerate(seen) if m is not None]
         expected_visible = [k for k in range(len(xy)) if _on_screen(clip, k, xy[k], r)]
-        assert len(visible) >= 0.6 * len(expected_visible), f"{body_id} found in only {len(visible)} of {len(expected_visible)} frames"
+        assert len(visible) >= 0.6 * len(expected_visible), (
+            f"{body_id} found in only {len(visible)} of {len(expected_visible)} frames")
         for k in visible:
             mx, my, s = seen[k]
             px, py, _ = clip.to_pixels(k, *xy[k])
-            assert math.hypot(mx - px, my - py) <= 0.5 * r * s + 3, f"{body_id} drawn away from its simulated place at frame {k}"
+            assert math.hypot(mx - px, my - py) <= 0.5 * r * s + 3, (
+                f"{body_id} drawn away from its simulated place at frame {k}")
             ground_y = np.interp(xy[k][0], [g[0] for g in tracks["ground"]], [g[1] for g in tracks["ground"]])
             _, ground_px, _ = clip.to_pixels(k, xy[k][0], ground_y)
             assert my + r * s <= ground_px + 0.35 * r * s + 3, f"{body_id} drawn below the ground at frame {k}"
@@ -133,11 +135,12 @@ def test_scenario_physics_on_decoded_clip(make_clip, prompt):
         for k in range(len(seen) - 1):
             if seen[k] is None or seen[k + 1] is None:
                 continue
-            (x0, y0, s0), (x1, y1, s1) = seen[k], seen[k + 1]
+            (x0, y0, s0), (x1, y1, _) = seen[k], seen[k + 1]
             cam_shift = np.subtract(clip.to_pixels(k + 1, *xy[k]), clip.to_pixels(k, *xy[k]))[:2]
             moved_m = math.hypot(x1 - x0 - cam_shift[0], y1 - y0 - cam_shift[1]) / s0
             speed = max(np.linalg.norm(v[k]), np.linalg.norm(v[k + 1]))
-            assert moved_m <= speed / FPS * 1.3 + 0.5 * r + 3 / s0, f"{body_id} jumps {moved_m:.2f} m between frames {k} and {k + 1}"
+            assert moved_m <= speed / FPS * 1.3 + 0.5 * r + 3 / s0, (
+                f"{body_id} jumps {moved_m:.2f} m between frames {k} and {k + 1}")
 
     # 3. kinetic energy never rises across a contact (log) and mechanical energy per kg
     #    right before vs right after, from the per-frame track.
@@ -147,21 +150,25 @@ def test_scenario_physics_on_decoded_clip(make_clip, prompt):
         k = int(c["time"] * FPS)
         if k < 1 or k + 2 >= len(body["xy"]):
             continue
-        e = lambda j: 0.5 * float(np.dot(body["v"][j], body["v"][j])) + gravity * body["xy"][j][1]  # noqa: E731
+        e = lambda j, body=body: 0.5 * float(np.dot(body["v"][j], body["v"][j])) + gravity * body["xy"][j][1]  # noqa: E731
         assert e(k + 1) <= e(k) * 1.02 + 0.05, f"energy rose across contact at {c['time']}"
         # the same from the decoded frames: speed from measured displacement, height from pixels
         seen = measured[c["body"]]
         frames = [k - 2, k - 1, k + 2, k + 3]
         if c["normal_speed"] >= 2.0 and frames[-1] < len(seen) and all(seen[j] is not None for j in frames):
-            def video_energy(a: int, b: int) -> float:
+            def video_energy(a: int, b: int, seen: list = seen) -> float:
                 (xa, ya, s), (xb, yb, _) = seen[a], seen[b]
                 # undo camera motion: pixels -> metres in the world for both frames
-                wa = np.array([clip.report["tracks"]["camera"][a][0] + (xa - clip.request.width / 2) / s, clip.report["tracks"]["camera"][a][1] - (ya - clip.request.height / 2) / s])
-                wb = np.array([clip.report["tracks"]["camera"][b][0] + (xb - clip.request.width / 2) / s, clip.report["tracks"]["camera"][b][1] - (yb - clip.request.height / 2) / s])
+                wa = np.array([clip.report["tracks"]["camera"][a][0] + (xa - clip.request.width / 2) / s,
+                               clip.report["tracks"]["camera"][a][1] - (ya - clip.request.height / 2) / s])
+                wb = np.array([clip.report["tracks"]["camera"][b][0] + (xb - clip.request.width / 2) / s,
+                               clip.report["tracks"]["camera"][b][1] - (yb - clip.request.height / 2) / s])
                 v = (wb - wa) * FPS
                 return 0.5 * float(v @ v) + gravity * float((wa[1] + wb[1]) / 2)
             before, after = video_energy(k - 2, k - 1), video_energy(k + 2, k + 3)
-            assert after <= before * 1.1 + 0.5, f"decoded video shows energy rising across contact at {c['time']:.3f} s: {before:.2f} -> {after:.2f} J/kg"
+            assert after <= before * 1.1 + 0.5, (
+                f"decoded video shows energy rising across contact at {c['time']:.3f} s: "
+                f"{before:.2f} -> {after:.2f} J/kg")
 
     # 4. audio onset of each clearly separated contact within one frame of the contact,
     #    and the visual contact (turning point of the measured track) within one frame too
@@ -184,7 +191,8 @@ def test_scenario_physics_on_decoded_clip(make_clip, prompt):
         window = [j for j in range(k - 2, k + 3) if 0 <= j < len(seen) and seen[j] is not None]
         if len(window) >= 3:
             # along the contact normal the body is nearest the surface at the contact frame
-            depth = {j: -(seen[j][0] - clip.to_pixels(j, 0, 0)[0]) * n[0] + (seen[j][1] - clip.to_pixels(j, 0, 0)[1]) * n[1] for j in window}
+            origin = {j: clip.to_pixels(j, 0, 0) for j in window}
+            depth = {j: -(seen[j][0] - origin[j][0]) * n[0] + (seen[j][1] - origin[j][1]) * n[1] for j in window}
             turning = max(depth, key=depth.get)
             assert abs(turning / FPS - t) <= 1 / FPS + 1e-9, f"visual contact at frame {turning}, sound at {t:.3f} s"
         checked += 1
