@@ -53,6 +53,15 @@ def datetime_or_none(message: object, field: str) -> datetime | None:
     return from_timestamp(stamp)
 
 
+def seconds_or_none(message: object, field: str) -> int | None:
+    """Whole Unix seconds of `message.<field>` (as APIs that count time in seconds show it),
+    or None when the field is unset."""
+    if not message.HasField(field):  # type: ignore[attr-defined]
+        return None
+    stamp: Timestamp = getattr(message, field)
+    return int(stamp.seconds)
+
+
 def to_datetime(value: Timestamp, field: str) -> datetime:
     """A UTC datetime from a request Timestamp; out-of-range values are the caller's error."""
     try:

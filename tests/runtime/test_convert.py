@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from kinora.runtime.convert import datetime_or_none, from_timestamp, set_timestamp, timestamp, to_datetime
+from kinora.runtime.convert import (
+    datetime_or_none,
+    from_timestamp,
+    seconds_or_none,
+    set_timestamp,
+    timestamp,
+    to_datetime,
+)
 from kinora.runtime.errors import InvalidArgument
 from kinora.runtime.v1.runtime_pb2 import GetInfoResponse
 
@@ -53,10 +60,11 @@ def test_none_leaves_the_field_unset_and_datetime_or_none_reads_presence():
     assert not reply.HasField("started_at")
     assert timestamp(None) is None
     assert GetInfoResponse(started_at=timestamp(None)).HasField("started_at") is False
-    assert datetime_or_none(reply, "started_at") is None
+    assert datetime_or_none(reply, "started_at") is None and seconds_or_none(reply, "started_at") is None
     when = datetime(1969, 7, 20, 20, 17, 40, 123_456, tzinfo=UTC)
     set_timestamp(reply.started_at, when)
     assert reply.HasField("started_at") and datetime_or_none(reply, "started_at") == when
+    assert seconds_or_none(reply, "started_at") == -14182940  # floor, as Timestamp.seconds holds it
 
 
 @pytest.mark.parametrize("stamp", [Timestamp(seconds=253402300800), Timestamp(seconds=-62135596801),
