@@ -14,7 +14,6 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,18 +45,6 @@ def check_id(value: str, what: str) -> str:
     if not value or len(value) > MAX_ID_LEN:
         raise InvalidArgument(f"{what} is required (at most {MAX_ID_LEN} characters)", f"invalid_{what.replace(' ', '_')}")
     return value
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def ts(value: datetime | None) -> Timestamp:
-    """A protobuf Timestamp, exact to the microsecond (Timestamp.FromDatetime
-    is pure Python and shows in Reserve's profile)."""
-    if value is None:
-        return Timestamp()
-    since = value - _EPOCH
-    return Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 class BillingCore:

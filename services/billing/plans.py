@@ -20,6 +20,7 @@ from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.common.v1 import common_pb2 as cpb
 from kinora.videospec import canonical_model
 from kinora.runtime.bulk import insert_ignore
+from kinora.runtime.convert import datetime_or_none
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument
 from services.billing.core import BillingCore, next_reset, utc_day
@@ -129,8 +130,7 @@ class PlanRules:
         free = [t for t in message.tiers if t.tier == cpb.TIER_FREE]
         depth = sum(t.queue_depth for t in free)
         wait = max((max(t.p50_wait_seconds, t.oldest_wait_seconds) for t in free), default=0.0)
-        measured = message.measured_at.ToDatetime(tzinfo=timezone.utc) if message.HasField("measured_at") \
-            else self.core.clock()
+        measured = datetime_or_none(message, "measured_at") or self.core.clock()
         row = session.execute(select(demand.c.measured_at).where(demand.c.pool_name == message.pool_name)
                               .with_for_update()).first()
         values = {"free_queue_depth": depth, "free_wait_seconds": wait, "measured_at": measured}

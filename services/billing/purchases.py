@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from kinora.billing.v1 import events_pb2 as epb
 from kinora.common.v1 import common_pb2 as cpb
+from kinora.runtime.convert import timestamp
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, KinoraError, NotFound
-from services.billing.core import BillingCore, ts
+from services.billing.core import BillingCore
 from services.billing.ledger import CLEARING, CREDITS, ISSUED, PLATFORM, REVENUE, USER_CREDITS, Posting
 from services.billing.models import purchases
 from services.billing.payments import DECLINED, SUCCEEDED, OutcomeUnknown
@@ -107,7 +108,7 @@ class Purchases:
         self.set_purchase(session, p.id, "succeeded", now)
         self.core.emit(session, TOPIC_PAYMENTS, [(epb.CreditsPurchased(
             user_id=p.user_id, purchase_id=p.id, pack_id=p.pack_id, credits=p.credits,
-            amount=cpb.Money(amount_minor=p.amount_minor, currency=cur), occurred_at=ts(now)),
+            amount=cpb.Money(amount_minor=p.amount_minor, currency=cur), occurred_at=timestamp(now)),
             AGGREGATE_PURCHASE, p.user_id)])
 
     def refund(self, purchase_id: str, reason: str, user_id: str | None):
@@ -138,5 +139,5 @@ class Purchases:
             self.core.emit(session, TOPIC_PAYMENTS, [(epb.CreditsRefunded(
                 user_id=p.user_id, purchase_id=p.id, credits=p.credits,
                 amount=cpb.Money(amount_minor=p.amount_minor, currency=p.currency), reason=reason[:200],
-                occurred_at=ts(now)), AGGREGATE_PURCHASE, p.user_id)])
+                occurred_at=timestamp(now)), AGGREGATE_PURCHASE, p.user_id)])
             return session.execute(select(purchases).where(purchases.c.id == purchase_id)).one()

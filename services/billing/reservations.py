@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import events_pb2 as epb
 from kinora.runtime.bulk import as_json, insert_rows, one_of
+from kinora.runtime.convert import timestamp
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from kinora.runtime.pgfast import PgStatements
 from kinora.videospec import canonical_model
 from services.billing import metrics
-from services.billing.core import BillingCore, check_id, ts, utc_day
+from services.billing.core import BillingCore, check_id, utc_day
 from services.billing.ledger import (ALLOWANCE, CREDITS, ISSUED, PLATFORM, REVENUE, USER_ALLOWANCE, USER_CREDITS,
                                      USER_HELD, LedgerError, Posting)
 from services.billing.models import generation_outcomes, quotes, reservations
@@ -265,7 +266,7 @@ class Reservations:
         metrics.SETTLEMENTS.labels(outcome).inc(len(settled))
         usage_outcome = {CAPTURED: epb.USAGE_OUTCOME_CAPTURED, RELEASED: epb.USAGE_OUTCOME_RELEASED,
                          EXPIRED: epb.USAGE_OUTCOME_EXPIRED}[outcome]
-        at = ts(now)
+        at = timestamp(now)
         self.core.emit(session, TOPIC_USAGE, [
             (epb.UsageRecorded(user_id=r.user_id, generation_id=r.generation_id, reservation_id=r.id,
                                outcome=usage_outcome, rule=r.rule, allowance_units=r.allowance_units,

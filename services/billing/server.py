@@ -20,12 +20,11 @@ from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import billing_pb2_grpc
 from kinora.common.v1 import common_pb2 as cpb
 from kinora.identity.tokens import verifier_fetchers
-from kinora.runtime.convert import to_datetime
 from kinora.runtime.auth import require_service, require_user_or_service
+from kinora.runtime.convert import timestamp, to_datetime
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
-from services.billing.core import ts
 from services.billing.domain import Billing
 from services.billing.handlers import make_handlers
 from services.billing.models import tables
@@ -33,7 +32,7 @@ from services.billing.payments import LocalTestProvider, PaymentProvider, paymen
 from services.billing.plans import BalanceView, Plan
 from services.billing.settings import BillingSettings
 from services.billing.subscriptions import subscription_pb
-from services.billing.topics import CONSUME_TOPICS, TOPICS
+from services.billing.topics import CONSUMES, TOPICS
 
 log = logging.getLogger("kinora.billing")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -68,29 +67,29 @@ def acting_user(requested: str) -> tuple[str, bool]:
 def reservation_pb(r) -> bpb.Reservation:
     return bpb.Reservation(id=r.id, generation_id=r.generation_id, user_id=r.user_id, status=_RES_STATUS[r.status],
                            rule=r.rule, allowance_units=r.allowance_units, credits=r.credits, tier=r.tier,
-                           created_at=ts(r.created_at), expires_at=ts(r.expires_at),
-                           settled_at=ts(r.settled_at) if r.settled_at else None)
+                           created_at=timestamp(r.created_at), expires_at=timestamp(r.expires_at),
+                           settled_at=timestamp(r.settled_at))
 
 
 def quote_pb(q) -> bpb.Quote:
     return bpb.Quote(quote_id=q.id, user_id=q.user_id, model=q.model, seconds=q.seconds, size=q.size, rule=q.rule,
                      price_credits=q.price_credits, tier=q.tier, description=q.description,
-                     estimated_wait_seconds=q.estimated_wait_seconds, expires_at=ts(q.expires_at))
+                     estimated_wait_seconds=q.estimated_wait_seconds, expires_at=timestamp(q.expires_at))
 
 
 def purchase_pb(p) -> bpb.Purchase:
     return bpb.Purchase(id=p.id, user_id=p.user_id, pack_id=p.pack_id, credits=p.credits,
                         amount=cpb.Money(amount_minor=p.amount_minor, currency=p.currency),
                         status=_PURCHASE_STATUS[p.status], provider_payment_id=p.provider_payment_id or "",
-                        failure_message=p.failure_message, created_at=ts(p.created_at),
-                        updated_at=ts(p.updated_at))
+                        failure_message=p.failure_message, created_at=timestamp(p.created_at),
+                        updated_at=timestamp(p.updated_at))
 
 
 def balance_pb(b: BalanceView) -> bpb.Balance:
     return bpb.Balance(user_id=b.user_id, credits=b.credits, credits_held=b.credits_held, plan_tier=b.plan.tier,
                        allowance=bpb.Allowance(daily_limit=b.daily_limit, used_today=b.used_today,
                                                held_today=b.held_today, remaining=b.remaining,
-                                               resets_at=ts(b.resets_at)))
+                                               resets_at=timestamp(b.resets_at)))
 
 
 def plan_pb(plan: Plan, currency: str) -> bpb.Plan:
@@ -104,7 +103,7 @@ def entry_pb(e) -> bpb.LedgerEntry:
     return bpb.LedgerEntry(id=str(e.id), transaction_id=e.transaction_id, account=_ACCOUNT_KIND[e.account_kind],
                            kind=_ENTRY_KIND[e.kind], amount=e.amount, unit=e.unit, balance_after=e.balance_after,
                            generation_id=e.generation_id or "", purchase_id=e.purchase_id or "",
-                           description=e.description, created_at=ts(e.created_at), account_id=str(e.account_id))
+                           description=e.description, created_at=timestamp(e.created_at), account_id=str(e.account_id))
 
 
 def identity_lookup(ctx):
@@ -276,18 +275,11 @@ class BillingService:
 def build_service(settings: BillingSettings, *, jwks_fetcher=None, provider: PaymentProvider | None = None,
                   clock=None, deliver_test_webhooks: bool = True) -> BillingService:
     provider = provider or payment_provider(settings)
-    ctx = create_service("billing", settings, tables, MIGRATIONS,
-                         topics=TOPICS,
-                         consumes=None, **verifier_fetchers(settings.identity_addr, jwks_fetcher))
+    ctx = create_service("billing", settings, tables, MIGRATIONS, topics=TOPICS,
+                         **verifier_fetchers(settings.identity_addr, jwks_fetcher))
     billing = Billing(settings, ctx.sessions, tables, provider, clock)
     if settings.kafka_bootstrap:  # consumers need the Billing object, so add them after it exists
-        ctx.add_consumers(make_handlers(billing), CONSUME_TOPICS)
-
-        async def topics():
-            from kinora.runtime.kafka import ensure_topics
-
-            await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap, CONSUME_TOPICS)
-        ctx.app.on_startup(topics)
+        ctx.subscribe(make_handlers(billing), CONSUMES)  # its topics are created at start with the rest
 
     async def prepare():
         await asyncio.to_thread(billing.prepare)

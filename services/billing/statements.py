@@ -6,7 +6,6 @@ Plain Python over SQLAlchemy; no gRPC or Kafka here."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,14 +13,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select
 
 from kinora.billing.v1 import events_pb2 as epb
+from kinora.runtime.convert import timestamp
 from kinora.runtime.db import transaction
-from kinora.runtime.errors import InvalidArgument
+from kinora.runtime.paging import PageTokens
+from kinora.runtime.paging import page_size as page_size_rule
 from services.billing import metrics
-from services.billing.core import BillingCore, ts
+from services.billing.core import BillingCore
 from services.billing.ledger import PLATFORM
 from services.billing.models import accounts, generation_outcomes, ledger_entries, ledger_transactions, reservations
 from services.billing.reservations import CAPTURED
 from services.billing.topics import AGGREGATE_LEDGER, TOPIC_RECONCILIATION
+
+DEFAULT_PAGE, MAX_PAGE = 50, 200
+_PAGE_TOKENS = PageTokens()
 
 
 @dataclass
@@ -42,8 +46,9 @@ class Statements:
     def statement(self, user_id: str, page_size: int = 0, page_token: str = "",
                   since: datetime | None = None, until: datetime | None = None):
         """A user's entries, newest first. Returns (rows, next page token)."""
-        size = 50 if page_size <= 0 else min(page_size, 200)
-        before = _decode_cursor(page_token) if page_token else None
+        size = page_size_rule(page_size, DEFAULT_PAGE, MAX_PAGE)
+        cursor = _PAGE_TOKENS.decode(page_token, int)  # the id of the last entry shown
+        before = cursor[0] if cursor else None
         query = (select(ledger_entries.c.id, ledger_entries.c.transaction_id, ledger_entries.c.amount,
                         ledger_entries.c.balance_after, ledger_entries.c.created_at, ledger_entries.c.account_id,
                         accounts.c.kind.label("account_kind"), accounts.c.unit, ledger_transactions.c.kind,
@@ -63,7 +68,7 @@ class Statements:
             rows = session.execute(query).all()
         more = len(rows) > size
         rows = rows[:size]
-        return rows, (_encode_cursor(rows[-1].id) if more else "")
+        return rows, (_PAGE_TOKENS.encode(rows[-1].id) if more else "")
 
     # -- reconciliation -------------------------------------------------------
 
@@ -121,22 +126,7 @@ class Statements:
                     unmatched_capture_generation_ids=report.unmatched_capture_generation_ids,
                     mismatched_account_ids=(report.mismatched_account_ids + report.unbalanced_transaction_ids
                                             + [f"entry:{x}" for x in report.dangling_entry_ids]),
-                    drift_credits=report.drift, window_start=ts(start), window_end=ts(now),
-                    occurred_at=ts(now)), AGGREGATE_LEDGER, PLATFORM)])
+                    drift_credits=report.drift, window_start=timestamp(start), window_end=timestamp(now),
+                    occurred_at=timestamp(now)), AGGREGATE_LEDGER, PLATFORM)])
         metrics.LEDGER_DRIFT.set(report.drift)
         return report
-
-
-def _encode_cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"stmt:{entry_id}".encode()).decode()
-
-
-def _decode_cursor(token: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        prefix, _, value = text.partition(":")
-        if prefix != "stmt" or not value.isdigit():
-            raise ValueError
-        return int(value)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("the page token is not one this server issued", "invalid_page_token") from None

@@ -15,9 +15,10 @@ from sqlalchemy import select, update
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import events_pb2 as epb
 from kinora.common.v1 import common_pb2 as cpb
+from kinora.runtime.convert import timestamp
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.billing.core import BillingCore, ts
+from services.billing.core import BillingCore
 from services.billing.ledger import CLEARING, PLATFORM, REVENUE, Posting
 from services.billing.models import subscriptions
 from services.billing.payments import DECLINED, SUCCEEDED
@@ -104,7 +105,7 @@ class Subscriptions:
     def _emit_subscription(self, session, sub, previous, now):
         tier = cpb.TIER_PRO if sub.status in ("active", "canceling") else cpb.TIER_FREE
         self.core.emit(session, TOPIC_PAYMENTS, [(epb.SubscriptionChanged(
-            subscription=subscription_pb(sub), previous_status=previous, tier=tier, occurred_at=ts(now)),
+            subscription=subscription_pb(sub), previous_status=previous, tier=tier, occurred_at=timestamp(now)),
             AGGREGATE_SUBSCRIPTION, sub.user_id)])
 
     def cancel_subscription(self, user_id: str):
@@ -135,6 +136,6 @@ _STATUS = {"active": bpb.SUBSCRIPTION_STATUS_ACTIVE, "canceling": bpb.SUBSCRIPTI
 
 def subscription_pb(sub) -> bpb.Subscription:
     return bpb.Subscription(id=sub.id, user_id=sub.user_id, plan_id=sub.plan_id, status=_STATUS[sub.status],
-                            current_period_start=ts(sub.current_period_start),
-                            current_period_end=ts(sub.current_period_end),
+                            current_period_start=timestamp(sub.current_period_start),
+                            current_period_end=timestamp(sub.current_period_end),
                             cancel_at_period_end=bool(sub.cancel_at_period_end))

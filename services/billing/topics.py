@@ -1,6 +1,11 @@
 """Billing's Kafka topics and the aggregate types on its outbox rows, named
-once. Event types need no names here: each is its protobuf message's full
-name (kinora.runtime.events.event_type_of)."""
+once, and the topics it reads with the event types it handles on each
+(handlers.py has one handler per type; the runtime subscribes by them).
+Event types need no names here: each is its protobuf message's full name
+(kinora.runtime.events.event_type_of)."""
+
+from kinora.generator.v1 import events_pb2 as gen_ev
+from kinora.identity.v1 import events_pb2 as id_ev
 
 TOPIC_USAGE = "kinora.billing.usage.v1"  # UsageRecorded
 TOPIC_PAYMENTS = "kinora.billing.payments.v1"  # CreditsPurchased, CreditsRefunded, SubscriptionChanged
@@ -13,5 +18,11 @@ AGGREGATE_PURCHASE = "purchase"
 AGGREGATE_SUBSCRIPTION = "subscription"
 AGGREGATE_LEDGER = "ledger"
 
-# Other services' topics billing consumes (see handlers.py).
-CONSUME_TOPICS = ["kinora.generator.generations.v1", "kinora.generator.demand.v1", "kinora.identity.users.v1"]
+# Other services' topics billing consumes, and the event types it handles there (see handlers.py).
+CONSUMES = {
+    "kinora.generator.generations.v1": (gen_ev.GenerationCompleted, gen_ev.GenerationFailed,
+                                        gen_ev.GenerationCanceled),
+    "kinora.generator.demand.v1": (gen_ev.DemandChanged,),
+    "kinora.identity.users.v1": (id_ev.UserCreated, id_ev.UserDeleted),
+}
+CONSUME_TOPICS = list(CONSUMES)
