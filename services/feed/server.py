@@ -16,6 +16,7 @@ from kinora.consent import PUBLISH, ConsentClient
 from kinora.feed.v1 import feed_pb2 as pb
 from kinora.feed.v1 import feed_pb2_grpc
 from kinora.generator.v1 import events_pb2 as gen_ev
+from kinora.identity.tokens import verifier_fetchers
 from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.ml.embeddings import embed
 from kinora.runtime import auth
@@ -326,7 +327,8 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
     # The pool holds a connection per request worker plus the relay's and the consumer's: with the
     # default (5, plus 5 closed when returned) a busy feed kept opening and closing connections.
     ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=TOPICS,
-                         consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS, jwks_fetcher=jwks_fetcher,
+                         consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS,
+                         **verifier_fetchers(settings.identity_addr, jwks_fetcher),
                          db_pool_size=db_workers + 1 + settings.consumer_threads)
     holder["ctx"] = ctx
     feed.sessions = ctx.sessions

@@ -13,6 +13,7 @@ from kinora.cameo.v1 import events_pb2 as cameo_events
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as pb
 from kinora.generator.v1 import generator_pb2_grpc as pb_grpc
+from kinora.identity.tokens import verifier_fetchers
 from kinora.identity.v1 import events_pb2 as identity_events
 from kinora.ml import faces
 from kinora.runtime import auth
@@ -268,7 +269,8 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
                          consumes={cameo_events.TakedownRequested: handlers.on_takedown(tables, blobs),
                                    cameo_events.CameoDeleted: handlers.on_cameo_deleted,
                                    identity_events.UserDeleted: handlers.on_user_deleted(blobs)},
-                         consume_topics=[TAKEDOWN_TOPIC, CONSENT_TOPIC, USERS_TOPIC], jwks_fetcher=jwks_fetcher)
+                         consume_topics=[TAKEDOWN_TOPIC, CONSENT_TOPIC, USERS_TOPIC],
+                         **verifier_fetchers(settings.identity_addr, jwks_fetcher))
     remotes = connect(settings, billing)  # billing, consent, faces and feed, as the workers reach them
     billing = remotes.billing
     if moderator is None:
