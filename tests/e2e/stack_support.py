@@ -35,6 +35,41 @@ def start_stack(home: Path) -> LocalStack:
     return stack
 
 
+class SharedStack:
+    """The one stack that tests/e2e and tests/web share (the `shared_stack` fixture of
+    tests/conftest.py): started when a test first asks for it, stopped when the next test does not
+    need it. Every test signs up its own users, so none depends on a fresh stack."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self._stack: LocalStack | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._stack is not None
+
+    def get(self) -> LocalStack:
+        if self._stack is None:
+            self._stack = start_stack(self.home)
+        return self._stack
+
+    def restart(self) -> LocalStack:
+        """`kinora up` again on the same KINORA_HOME and ports, after a stop; the new stack
+        replaces the old one for the tests that follow."""
+        old = self.get()
+        old.stop()
+        self._stack = None
+        again = LocalStack(old.home, env=old.env)
+        again.start(timeout_s=240)
+        self._stack = again
+        return again
+
+    def stop(self) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            stack.stop()
+
+
 def invite(stack: LocalStack) -> str:
     """`kinora admin invite`: identity's CreateInvite with an operator's service token, over
     mutual TLS with the stack's `admin` certificate."""

@@ -5,7 +5,7 @@ download_content (decoded back), remix and delete."""
 import httpx
 import openai
 import pytest
-from stack_support import sign_up, start_stack
+from stack_support import sign_up
 
 from kinora.media.probe import probe_mp4
 
@@ -14,10 +14,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    stack = start_stack(tmp_path_factory.mktemp("e2e-sdk") / "home")
-    yield stack
-    stack.stop()
+def stack(shared_stack):
+    return shared_stack.get()
 
 
 @pytest.fixture(scope="module")

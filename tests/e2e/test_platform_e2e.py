@@ -8,16 +8,14 @@ import uuid
 import httpx
 import numpy as np
 import pytest
-from stack_support import sign_up, start_stack, wait_generation
+from stack_support import sign_up, wait_generation
 
 from kinora.media.probe import probe_mp4
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    stack = start_stack(tmp_path_factory.mktemp("e2e") / "home")
-    yield stack
-    stack.stop()
+def stack(shared_stack):
+    return shared_stack.get()
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +89,11 @@ def test_bad_generation_request_is_refused_and_changes_nothing(stack, client):
     assert anonymous.status_code == 401
 
 
-def test_data_survives_a_restart_of_the_stack(stack, client):
+def test_data_survives_a_restart_of_the_stack(shared_stack, stack, client):
     """`kinora up` again on the same KINORA_HOME: the embedded PostgreSQL keeps every
     service's data, so a clip made before the restart still downloads after it, and
-    the platform (with a new, empty in-memory broker) makes the next one."""
-    from kinora.stack.local import LocalStack
-
+    the platform (with a new, empty in-memory broker) makes the next one. The restarted
+    stack goes on serving the tests that share it."""
     user = sign_up(client, stack)
     created = client.post("/api/v1/generations", headers=user["headers"],
                           json={"prompt": "a yellow ball rolls across a table", "seconds": 4})
@@ -105,19 +102,15 @@ def test_data_survives_a_restart_of_the_stack(stack, client):
     assert before["status"] == "GENERATION_STATUS_COMPLETED", before.get("error")
     original = client.get(f"/api/v1/generations/{before['id']}/content", headers=user["headers"]).content
 
-    stack.stop()
-    again = LocalStack(stack.home, env=stack.env)
-    again.start(timeout_s=240)
-    try:
-        with httpx.Client(base_url=again.state.gateway_url, timeout=120) as after:
-            video = after.get(f"/api/v1/generations/{before['id']}/content", headers=user["headers"])
-            assert video.status_code == 200 and video.content == original
-            me = after.get("/api/v1/me", headers=user["headers"])  # the signing key outlived the restart too
-            assert me.status_code == 200 and me.json()["user"]["handle"] == user["handle"]
-            created = after.post("/api/v1/generations", headers=user["headers"],
-                                 json={"prompt": "a blue ball rolls across a table", "seconds": 4})
-            assert created.status_code == 201, created.text
-            done = wait_generation(after, user, created.json()["generation"]["id"])[-1]
-            assert done["status"] == "GENERATION_STATUS_COMPLETED", done.get("error")
-    finally:
-        again.stop()
+    again = shared_stack.restart()  # stops the stack, then `kinora up` on its home and ports
+    assert again is not stack and again.home == stack.home
+    with httpx.Client(base_url=again.state.gateway_url, timeout=120) as after:
+        video = after.get(f"/api/v1/generations/{before['id']}/content", headers=user["headers"])
+        assert video.status_code == 200 and video.content == original
+        me = after.get("/api/v1/me", headers=user["headers"])  # the signing key outlived the restart too
+        assert me.status_code == 200 and me.json()["user"]["handle"] == user["handle"]
+        created = after.post("/api/v1/generations", headers=user["headers"],
+                             json={"prompt": "a blue ball rolls across a table", "seconds": 4})
+        assert created.status_code == 201, created.text
+        done = wait_generation(after, user, created.json()["generation"]["id"])[-1]
+        assert done["status"] == "GENERATION_STATUS_COMPLETED", done.get("error")

@@ -46,15 +46,10 @@ class RunningStack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(shared_stack):
     if os.environ.get("KINORA_WEB_TEST_STACK"):
-        yield RunningStack(os.environ["KINORA_WEB_TEST_STACK"])
-        return
-    from stack_support import start_stack
-
-    running = start_stack(tmp_path_factory.mktemp("web") / "home")
-    yield running
-    running.stop()
+        return RunningStack(os.environ["KINORA_WEB_TEST_STACK"])
+    return shared_stack.get()  # the one tests/e2e use too (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
