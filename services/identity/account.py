@@ -28,12 +28,25 @@ from kinora.runtime.convert import set_timestamp
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import InvalidArgument, PermissionDenied, ResourceExhausted
 from services.identity.blobs import BlobStore
-from services.identity.domain import Identity, check_password, now_utc, sha256_hex
+from services.identity.core import now_utc, sha256_hex
+from services.identity.domain import Identity
 from services.identity.erasure import likeness_folder
-from services.identity.models import (api_keys, ended_credentials, face_embeddings, guardian_links, invites,
-                                      parental_controls, refresh_tokens, retired_handles, sessions, signin_failures,
-                                      users, verifications)
+from services.identity.models import (
+    api_keys,
+    ended_credentials,
+    face_embeddings,
+    guardian_links,
+    invites,
+    parental_controls,
+    refresh_tokens,
+    retired_handles,
+    sessions,
+    signin_failures,
+    users,
+    verifications,
+)
 from services.identity.topics import USER_AGGREGATE
+from services.identity.validation import check_password
 
 log = logging.getLogger("kinora.identity.account")
 
@@ -48,7 +61,7 @@ class Accounts:
         account like sign-in failures, and back off the same way."""
         if caller.kind != "user":
             raise PermissionDenied("sign in as a person to do this, not with an API key", "user_required")
-        ident, now = self.identity, now_utc()
+        ident, now = self.identity.core, now_utc()
         limit = self.settings.signin_max_failures_account
         window = timedelta(seconds=self.settings.signin_window_s)
         subject = f"reauth:{caller.subject}"
@@ -57,11 +70,11 @@ class Accounts:
             return min(window, timedelta(seconds=self.settings.signin_backoff_s * 2 ** min(failures - limit, 20)))
 
         with transaction(self.sessions) as s:  # a refusal rolls its counting back
-            if not ident._count_attempt(s, subject, limit, now, backoff):
+            if not ident.count_attempt(s, subject, limit, now, backoff):
                 minutes = max(1, self.settings.signin_window_s // 60)
                 raise ResourceExhausted(f"too many wrong passwords; wait up to {minutes} minutes and try again",
                                         "password_rate_limited")
-            user = ident._user(s, caller.subject)
+            user = ident.user(s, caller.subject)
         try:
             ok = ident.hasher.verify(user.password_hash, password)
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
@@ -97,11 +110,12 @@ class Accounts:
         self._reauthenticate(caller, password)
         now, user_id = now_utc(), caller.subject
         with transaction(self.sessions) as s:
-            user = self.identity._user(s, user_id, lock=True)
+            user = self.identity.core.user(s, user_id, lock=True)
             self._end_credentials(s, user_id, now)
             self._end_guardianship(s, user_id, now)
             self._erase_likeness(s, user_id)
-            s.execute(delete(invites).where(invites.c.created_by_user_id == user_id, invites.c.used_by_user_id.is_(None)))
+            s.execute(delete(invites).where(invites.c.created_by_user_id == user_id,
+                                            invites.c.used_by_user_id.is_(None)))
             s.execute(update(invites).where(invites.c.created_by_user_id == user_id).values(created_by_user_id=None))
             s.execute(update(invites).where(invites.c.used_by_user_id == user_id).values(used_by_user_id=None))
             s.execute(update(users).where(users.c.invited_by_user_id == user_id).values(invited_by_user_id=None))
@@ -113,11 +127,12 @@ class Accounts:
             # Its own events already published carry its handle and name; unpublished ones still go out.
             outbox = self.identity.tables.outbox.c
             s.execute(delete(self.identity.tables.outbox).where(
-                outbox.aggregate_type == USER_AGGREGATE, outbox.aggregate_id == user_id, outbox.published_at.is_not(None)))
+                outbox.aggregate_type == USER_AGGREGATE, outbox.aggregate_id == user_id,
+                outbox.published_at.is_not(None)))
             s.execute(delete(users).where(users.c.id == user_id))
             event = events_pb2.UserDeleted(user_id=user_id, anonymous_id=str(uuid.uuid4()))
             set_timestamp(event.occurred_at, now)
-            self.identity._emit_user(s, event, user_id)
+            self.identity.core.emit_user(s, event, user_id)
         log.info("user %s deleted their account", user_id)
         return now
 
@@ -142,7 +157,7 @@ class Accounts:
                                                 teen_user_id=link.teen_user_id, unlinked_by_user_id=user_id,
                                                 reason="account deleted")
             set_timestamp(event.occurred_at, now)
-            self.identity._emit_user(s, event, link.teen_user_id)
+            self.identity.core.emit_user(s, event, link.teen_user_id)
         s.execute(delete(guardian_links).where(linked))
         s.execute(update(guardian_links).where(g.approver_user_id == user_id).values(approver_user_id=None))
         s.execute(update(guardian_links).where(g.unlinked_by_user_id == user_id).values(unlinked_by_user_id=None))

@@ -20,13 +20,14 @@ from sqlalchemy import select, update
 from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import events_pb2, identity_pb2
 from kinora.runtime.auth import Principal
-from kinora.runtime.db import transaction
 from kinora.runtime.convert import set_timestamp
+from kinora.runtime.db import transaction
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from kinora.runtime.events import emit
 from services.identity import enrolment, liveness
 from services.identity.blobs import BlobStore
-from services.identity.domain import AGE_GROUPS, Identity, now_utc, sha256_hex
+from services.identity.core import AGE_GROUPS, now_utc, sha256_hex
+from services.identity.domain import Identity
 from services.identity.erasure import likeness_folder
 from services.identity.models import users, verifications
 from services.identity.topics import USER_AGGREGATE, VERIFICATIONS_TOPIC
@@ -102,7 +103,7 @@ class Verifications:
         challenge = liveness.make_challenge(self.rng, now, timedelta(seconds=self.settings.verification_ttl_s))
         verification_id = str(uuid.uuid4())
         with transaction(self.sessions) as s:
-            self.identity._user(s, caller.subject)
+            self.identity.core.user(s, caller.subject)
             s.execute(verifications.insert().values(
                 id=verification_id, user_id=caller.subject, status="pending", digits=challenge.digits,
                 head_turns=" ".join(challenge.head_turns), nonce_hash=sha256_hex(challenge.nonce),
@@ -226,11 +227,11 @@ class Verifications:
                 s.execute(update(verifications).where(verifications.c.id == row.id).values(
                     status="passed", checks=json.dumps(records), completed_at=now,
                     likeness=MessageToJson(likeness, preserving_proto_field_name=True)))
-                user = self.identity._user(s, row.user_id, lock=True)
+                user = self.identity.core.user(s, row.user_id, lock=True)
                 enrolment.enrol_unique(s, user.id, row.id, embeddings, now)
                 if not user.cameo_verified:
                     s.execute(update(users).where(users.c.id == user.id).values(cameo_verified=True, updated_at=now))
-                    self.identity._user_updated(s, user.id)
+                    self.identity.core.user_updated(s, user.id)
                 event = events_pb2.CameoVerified(user_id=user.id, handle=user.handle,
                                                  display_name=cameo_name or user.display_name,
                                                  verification_id=row.id, owner_age_group=AGE_GROUPS[user.age_group],
