@@ -20,6 +20,7 @@ from kinora.cameo.v1 import cameo_pb2 as cpb
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
 from kinora.identity.v1 import identity_pb2 as ipb
+from kinora.runtime.convert import seconds_or_none
 from kinora.runtime.errors import error_code_of
 from kinora.videospec import DEFAULT_MODEL, DEFAULT_SIZE, SORA_NAMES, canonical_model
 from services.gateway.core import gateway_of, require_scope
@@ -43,12 +44,9 @@ def video_object(gen: gpb.Generation) -> dict:
         error = {"code": gen.error.code or "canceled", "message": gen.error.message or "the video was canceled"}
     elif gen.status == gpb.GENERATION_STATUS_FAILED:
         error = {"code": gen.error.code or "generation_failed", "message": gen.error.message or "the video failed"}
-
-    def ts(field):
-        return gen.__getattribute__(field).seconds if gen.HasField(field) else None
-
-    return {"id": gen.id, "object": "video", "created_at": gen.created_at.seconds, "completed_at": ts("completed_at"),
-            "expires_at": ts("expires_at"), "status": STATUS.get(gen.status, "queued"), "progress": gen.progress,
+    return {"id": gen.id, "object": "video", "created_at": gen.created_at.seconds,
+            "completed_at": seconds_or_none(gen, "completed_at"), "expires_at": seconds_or_none(gen, "expires_at"),
+            "status": STATUS.get(gen.status, "queued"), "progress": gen.progress,
             "model": SORA_NAMES.get(gen.model, gen.model), "prompt": gen.prompt, "seconds": str(gen.seconds),
             "size": gen.size, "remixed_from_video_id": gen.remix_of or None, "error": error}
 
