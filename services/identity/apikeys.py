@@ -65,7 +65,6 @@ def api_key_proto(row) -> identity_pb2.ApiKey:
     return msg
 
 
-
 class ApiKeys:
     def __init__(self, core: IdentityCore):
         self.core, self.sessions, self.settings = core, core.sessions, core.settings

@@ -28,7 +28,6 @@ def controls_proto(row) -> identity_pb2.ParentalControls:
     return msg
 
 
-
 class Controls:
     def __init__(self, core: IdentityCore):
         self.core, self.sessions, self.settings = core, core.sessions, core.settings

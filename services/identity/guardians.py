@@ -31,7 +31,6 @@ LINK_STATUS = {"pending": identity_pb2.GUARDIAN_LINK_STATUS_PENDING, "active": i
                "expired": identity_pb2.GUARDIAN_LINK_STATUS_EXPIRED}
 
 
-
 def link_proto(row) -> identity_pb2.GuardianLink:
     msg = identity_pb2.GuardianLink(id=row.id, guardian_user_id=row.guardian_user_id or "",
                                     teen_user_id=row.teen_user_id or "", status=LINK_STATUS[row.status],
@@ -40,7 +39,6 @@ def link_proto(row) -> identity_pb2.GuardianLink:
     for field in ("created_at", "confirmed_at", "unlinked_at"):
         set_timestamp(getattr(msg, field), getattr(row, field))
     return msg
-
 
 
 class GuardianLinks:

@@ -27,7 +27,6 @@ def invite_proto(row) -> identity_pb2.Invite:
     return msg
 
 
-
 class Invites:
     def __init__(self, core: IdentityCore):
         self.core, self.sessions, self.settings = core, core.sessions, core.settings

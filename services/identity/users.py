@@ -1,6 +1,6 @@
-"""Accounts as others see them: sign-up (invite, region, age, handle, password;
-a teen gets parental-control defaults), looking users up, and the profile.
-A password change and deletion are in account.py."""
+"""Users: sign-up (invite, region, age, handle, password; a teen account gets
+parental-control defaults), looking users up, and the profile. Changing the
+password and deleting the account are in account.py."""
 
 from __future__ import annotations
 
