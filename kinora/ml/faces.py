@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import pickle
+import queue
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -49,7 +52,11 @@ SMALL_FACE_MIN_SCORE = 0.0
 # (degrees): only pictures without an upright face pay for it.
 ROLL_RETRIES = (20.0, -20.0)
 
-_lock = threading.Lock()  # dlib's models are not documented as thread-safe
+_lock = threading.Lock()  # dlib's landmark models are not documented as thread-safe
+# dlib's object detector is not safe to share between threads but a copy is: each
+# concurrent caller takes its own copy from here (made once, ~10 ms), so pictures and
+# frames are searched in parallel (dlib lets go of the GIL while it searches).
+_idle_detectors: queue.SimpleQueue = queue.SimpleQueue()
 
 
 @dataclass(frozen=True)
@@ -99,11 +106,27 @@ def _shape68():
     return dlib.shape_predictor(str(_model_dir() / "shape_predictor_68_face_landmarks.dat"))
 
 
+@contextmanager
+def _detector():
+    """This thread's use of a copy of the HOG detector."""
+    try:
+        detector = _idle_detectors.get_nowait()
+    except queue.Empty:
+        detector = pickle.loads(pickle.dumps(_models()[0]))
+    try:
+        yield detector
+    finally:
+        _idle_detectors.put(detector)
+
+
+def _run_detector(gray: np.ndarray, upsample: int):
+    with _detector() as detector:
+        return detector.run(gray, upsample, 0.0)
+
+
 def detect(gray: np.ndarray, upsample: int = 0, min_score: float = MIN_DETECTION_SCORE) -> list[tuple[int, int, int, int]]:
     """Face boxes (x, y, width, height) in a grey picture, largest first; no embedding."""
-    detector = _models()[0]
-    with _lock:
-        rects, scores, _ = detector.run(np.ascontiguousarray(gray, dtype=np.uint8), upsample, 0.0)
+    rects, scores, _ = _run_detector(np.ascontiguousarray(gray, dtype=np.uint8), upsample)
     boxes = [(r.left(), r.top(), r.width(), r.height()) for r, score in zip(rects, scores) if score >= min_score]
     return sorted(boxes, key=lambda b: -b[2] * b[3])
 
@@ -127,6 +150,9 @@ def landmarks68(gray: np.ndarray, upsample: int = 1) -> list[np.ndarray]:
 def load() -> None:
     """Load the models now (about 0.4 s) instead of on the first request."""
     _models()
+    if _idle_detectors.empty():
+        with _detector():
+            pass
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -172,7 +198,7 @@ def _find_rolled(rgb: np.ndarray, angle: float, small_faces: bool) -> list[Face]
 def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
     import dlib
 
-    detector, landmarks = _models()
+    landmarks = _models()[1]
     height, width = rgb.shape[:2]
     scale = min(1.0, DETECT_SIDE / max(height, width))
     small = rgb if scale == 1.0 else np.asarray(
@@ -183,8 +209,8 @@ def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
     small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     min_score = SMALL_FACE_MIN_SCORE if small_faces else MIN_DETECTION_SCORE
     found = []
+    rects, scores, _ = _run_detector(small, upsample)
     with _lock:
-        rects, scores, _ = detector.run(small, upsample, 0.0)
         for rect, score in zip(rects, scores):
             if score < min_score:
                 continue

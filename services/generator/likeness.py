@@ -20,10 +20,14 @@ from kinora.ml import faces
 from kinora.models.contract import MAX_CAMEOS
 from kinora.runtime.errors import InvalidArgument, PermissionDenied
 
-# The output scan looks at the clip's keyframes: the encoder puts one every 2 s
-# (5 for a 10 s clip) and decoding only those takes ~20 ms. A person drawn into
-# a clip is on screen for far longer than 2 s.
-OUTPUT_FRAMES = 12
+# The output scan looks at keyframes (the encoder puts one every 2 s; the worker
+# decodes them anyway, and decoding only those takes ~10 ms otherwise), one per
+# SAMPLE_EVERY_S of clip, in the middle of each stretch: at 2 s and 6 s of a 10 s
+# clip. Every stretch of SAMPLE_EVERY_S seconds holds a sampled frame, so a face on
+# screen that long is looked at; a shorter appearance can fall between two samples
+# (docs/identity.md, "The output scan"). Finding a face down to ~40 px costs about
+# 0.2 s of CPU a 720x1280 frame (benchmarks/output_scan_bench.py).
+SAMPLE_EVERY_S = 4.0
 
 POLICY = ("Kinora's likeness policy: a real person appears in a video only with their consent, "
           "given through their verified cameo")
@@ -78,6 +82,24 @@ class OutputScan:
                 f"cameos, so it can't be delivered ({POLICY}). Nothing was charged")
 
 
+def sample(frames: Sequence[tuple[float, object]], every_s: float = SAMPLE_EVERY_S) -> list:
+    """The (time, frame) pairs the output scan looks at, from a clip's keyframes in time
+    order: at every_s/2, 3*every_s/2, ... up to the last keyframe, the frame nearest that
+    time (within every_s/2), each at most once. Any stretch of every_s seconds holds one
+    of those times; with a keyframe at each of them (the encoder's one every 2 s, every_s
+    a multiple of 4), a frame of that stretch is scanned. A clip too short for the first
+    time gives its first frame."""
+    if not frames:
+        return []
+    picked, target = [], every_s / 2
+    while target <= frames[-1][0] + 1e-6:
+        best = min(frames, key=lambda item: abs(item[0] - target))
+        if abs(best[0] - target) <= every_s / 2 and all(best is not p for p in picked):
+            picked.append(best)
+        target += every_s
+    return picked or [frames[0]]
+
+
 @dataclass(frozen=True)
 class RequestCameos:
     """Every cameo a generation will contain, and which of them the caller did not name."""
@@ -111,12 +133,14 @@ class LikenessGuard:
         unconsented; a face of nobody enrolled is the model's invention and
         passes. One MatchFaces call for every face of every sampled frame.
         `frames`: the clip's (time, rgb) keyframes when the caller decoded it already."""
-        def find() -> tuple[int, list[faces.Face]]:
-            sampled = keyframes(mp4, OUTPUT_FRAMES) if frames is None else frames[:OUTPUT_FRAMES]
-            return len(sampled), [f for _, rgb in sampled
-                                  for f in faces.find_faces(rgb, small_faces=True, rolled=False)]
-
-        count, found = await asyncio.to_thread(find)
+        if frames is None:
+            frames = await asyncio.to_thread(keyframes, mp4, 1000)
+        picked = sample(frames)
+        # The frames are searched side by side (the detector runs outside the GIL).
+        per_frame = await asyncio.gather(*(asyncio.to_thread(faces.find_faces, rgb, small_faces=True, rolled=False)
+                                           for _, rgb in picked))
+        found = [f for frame in per_frame for f in frame]
+        count = len(picked)
         if not found or self.directory is None:
             return OutputScan(count, len(found))
         _, people = await self._people(found)

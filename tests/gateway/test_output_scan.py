@@ -68,11 +68,20 @@ async def wait_done(client, user, generation_id) -> dict:
     raise AssertionError(f"{generation_id} never finished")
 
 
-def billing_state(platform, generation_id: str) -> str:
+async def billing_state(platform, generation_id: str) -> str:
+    """The generation's billing state once settled: a job is marked completed (or failed)
+    with capture_pending (release_pending) and billing is called right after, so a reader
+    can see the pending state for a moment."""
     engine = engine_for(platform.apps["generator"])
     try:
-        with engine.connect() as c:
-            return c.execute(text("SELECT billing_state FROM generations WHERE id = :g"), {"g": generation_id}).scalar()
+        for _ in range(240):
+            with engine.connect() as c:
+                state = c.execute(text("SELECT billing_state FROM generations WHERE id = :g"),
+                                  {"g": generation_id}).scalar()
+            if not state.endswith("_pending"):
+                return state
+            await asyncio.sleep(0.25)
+        return state
     finally:
         engine.dispose()
 
@@ -92,7 +101,7 @@ async def test_a_clip_showing_someone_who_did_not_consent_fails_uncharged(platfo
             assert made.status_code == 201, made.text
             done = await wait_done(client, alice, made.json()["generation"]["id"])
             assert done["status"] == "GENERATION_STATUS_COMPLETED", done
-            assert billing_state(platform, done["id"]) == "captured"
+            assert await billing_state(platform, done["id"]) == "captured"
             mp4 = (await client.get(f"/api/v1/generations/{done['id']}/content", headers=auth(alice))).content
 
             # The same real clip, scanned for a job whose consented cameos don't include her.
@@ -115,4 +124,4 @@ async def test_a_clip_showing_someone_who_did_not_consent_fails_uncharged(platfo
         assert failed["status"] == "GENERATION_STATUS_FAILED", failed
         assert failed["error"]["code"] == "unconsented_likeness", failed
         assert "likeness policy" in failed["error"]["message"] and "alice" not in failed["error"]["message"].lower()
-        assert billing_state(platform, generation_id) == "released"
+        assert await billing_state(platform, generation_id) == "released"
