@@ -41,7 +41,7 @@ def _name(common_name: str) -> x509.Name:
 def make_development_identity() -> SigningIdentity:
     """A CA and an ES256 leaf certificate with the profile C2PA signers need
     (digitalSignature, emailProtection EKU, not a CA)."""
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (x509.CertificateBuilder().subject_name(_name("Kinora dev C2PA root"))
                .issuer_name(_name("Kinora dev C2PA root")).public_key(ca_key.public_key())
@@ -57,7 +57,8 @@ def make_development_identity() -> SigningIdentity:
                  .serial_number(x509.random_serial_number()).not_valid_before(now)
                  .not_valid_after(now + dt.timedelta(days=825))
                  .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                 .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+                 .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                                critical=True)
                  .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
                  .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
                  .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)

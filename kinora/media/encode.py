@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from fractions import Fraction
-from typing import Callable, Iterable
 
 import av
 import numpy as np
@@ -68,7 +68,8 @@ def _write(container, video, sound, frames, width, height, fps, audio, luma_mark
     count = 0
     for frame in frames:
         if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"frame {count} has shape {frame.shape} {frame.dtype}, expected ({height}, {width}, 3) uint8")
+            raise ValueError(f"frame {count} has shape {frame.shape} {frame.dtype}, "
+                             f"expected ({height}, {width}, 3) uint8")
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
         if luma_mark is not None:
             vf = vf.reformat(format="yuv420p")

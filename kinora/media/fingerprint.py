@@ -27,8 +27,8 @@ covering much of the frame, colour grading that inverts contrast), re-shoots.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import av
 import cv2

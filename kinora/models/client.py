@@ -7,7 +7,7 @@ import queue
 import threading
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -70,7 +70,8 @@ def generate(
             client.start_stream(callback=lambda result, error: responses.put((result, error)))
             client.async_stream_infer(
                 model_name,
-                [_bytes_input("request", request_to_json(request).encode()), _bytes_input("request_id", request_id.encode())],
+                [_bytes_input("request", request_to_json(request).encode()),
+                 _bytes_input("request_id", request_id.encode())],
                 request_id=request_id,
             )
         except InferenceServerException as exc:
@@ -86,7 +87,8 @@ def generate(
             if remaining <= 0:
                 if not asked_to_cancel:
                     cancel(url, request_id)
-                    raise ModelCallError("deadline_exceeded", f"model {model_name!r} took longer than {timeout_s:.0f} s")
+                    raise ModelCallError("deadline_exceeded",
+                                         f"model {model_name!r} took longer than {timeout_s:.0f} s")
                 raise ModelCallError("cancelled", "generation was cancelled")
             try:
                 result, error = responses.get(timeout=min(remaining, 0.2))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 ALLOWED_SECONDS = (4, 8, 10, 12, 16, 20)
 STANDARD_SIZES = ((720, 1280), (1280, 720), (1024, 1792), (1792, 1024))
@@ -102,7 +103,8 @@ class ModelRequest:
         allowed = STANDARD_SIZES + (PRO_ONLY_SIZES if self.quality == "pro" else ())
         if size not in allowed:
             names = ", ".join(f"{w}x{h}" for w, h in allowed)
-            raise ModelInputError(f"size {self.width}x{self.height} is not allowed for {self.quality}; use one of {names}")
+            raise ModelInputError(
+                f"size {self.width}x{self.height} is not allowed for {self.quality}; use one of {names}")
         if self.fps != 24:
             raise ModelInputError(f"fps must be 24, got {self.fps}")
         if self.watermark_id is not None and not 0 <= self.watermark_id < 2**48:
@@ -162,7 +164,8 @@ def request_to_dict(request: ModelRequest) -> dict[str, Any]:
             {
                 "name": c.name,
                 "face_pngs": [_b64(p) for p in c.face_pngs],
-                "voice": None if c.voice is None else {"pitch_hz": c.voice.pitch_hz, "envelope": list(c.voice.envelope)},
+                "voice": (None if c.voice is None
+                          else {"pitch_hz": c.voice.pitch_hz, "envelope": list(c.voice.envelope)}),
             }
             for c in request.cameos
         ],

@@ -51,7 +51,8 @@ def _dtype_name(raw: str) -> str:
 
 def _offload(raw: str) -> str:
     value = raw.strip().lower()
-    value = {"true": "model", "1": "model", "yes": "model", "false": "none", "0": "none", "no": "none"}.get(value, value)
+    aliases = {"true": "model", "1": "model", "yes": "model", "false": "none", "0": "none", "no": "none"}
+    value = aliases.get(value, value)
     if value not in OFFLOAD_MODES:
         raise ValueError("expected none, text_encoder, model or sequential")
     return value
@@ -243,7 +244,8 @@ class Ltx2Model:
         frames = request.seconds * request.fps
         num_frames = math.ceil((frames - 1) / temporal) * temporal + 1
         patch, patch_t = self.t2v.transformer_spatial_patch_size, self.t2v.transformer_temporal_patch_size
-        tokens = ((num_frames - 1) // temporal + 1) // patch_t * (height // spatial // patch) * (width // spatial // patch)
+        tokens = (((num_frames - 1) // temporal + 1) // patch_t
+                  * (height // spatial // patch) * (width // spatial // patch))
         try:
             sigmas = sigma_schedule(self.schedule_config, tokens, self.steps, distilled)
         except ScheduleError as exc:
@@ -343,7 +345,7 @@ class Ltx2Model:
         if request.image is not None:
             image = _decode_image(request.image, "image")
             conditioning["start_image"] = "request image"
-        for index, cameo in enumerate(request.cameos):
+        for cameo in request.cameos:
             entry = {"name": cameo.name, "face_used": False, "voice_used": False,
                      "reason": "LTX-2 has no identity or voice conditioning; the name is added to the prompt"}
             if image is None and cameo.face_pngs:
@@ -479,7 +481,8 @@ def sigma_schedule(config: dict, tokens: int, steps: int, distilled: bool) -> li
     else:
         t = np.linspace(1.0, 1.0 / steps, steps, dtype=np.float64)
         if config.get("use_dynamic_shifting"):
-            base_len, max_len = float(config.get("base_image_seq_len", 1024)), float(config.get("max_image_seq_len", 4096))
+            base_len = float(config.get("base_image_seq_len", 1024))
+            max_len = float(config.get("max_image_seq_len", 4096))
             base_shift, max_shift = float(config.get("base_shift", 0.95)), float(config.get("max_shift", 2.05))
             mu = base_shift + (max_shift - base_shift) * (min(tokens, max_len) - base_len) / (max_len - base_len)
             with np.errstate(divide="ignore"):

@@ -49,9 +49,10 @@ _MANIFEST_KEYS = {"format", "variant", "pipeline", "dtype", "resolution_scale", 
 VARIANTS: dict[str, dict[str, Any]] = {
     "ltx-2": {"use_cross_timestep": False, "stg_blocks": (29,)},
     "ltx-2.3": {"use_cross_timestep": True, "stg_blocks": (28,),
-                "guidance": {"guidance_scale": 3.0, "audio_guidance_scale": 7.0, "stg_scale": 1.0, "audio_stg_scale": 1.0,
-                             "modality_scale": 3.0, "audio_modality_scale": 3.0, "guidance_rescale": 0.7,
-                             "audio_guidance_rescale": 0.7}},
+                "guidance": {"guidance_scale": 3.0, "audio_guidance_scale": 7.0,
+                             "stg_scale": 1.0, "audio_stg_scale": 1.0,
+                             "modality_scale": 3.0, "audio_modality_scale": 3.0,
+                             "guidance_rescale": 0.7, "audio_guidance_rescale": 0.7}},
 }
 
 
@@ -121,7 +122,8 @@ def read_manifest(folder: Path) -> tuple[Manifest, list[str]]:
         "negative_prompt": lambda v: v is None or isinstance(v, str),
         "image_crf": lambda v: v is None or isinstance(v, int) and 0 <= v <= 51,
         "use_cross_timestep": lambda v: isinstance(v, bool),
-        "stg_blocks": lambda v: isinstance(v, list) and all(isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in v),
+        "stg_blocks": lambda v: isinstance(v, list) and all(
+            isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in v),
     }
     for key, valid in checks.items():
         if key in raw and not valid(raw[key]):
@@ -233,9 +235,11 @@ def _check_weights(name: str, model, files: list[Path], dtype: str, report: Chec
     missing = sorted(set(expected) - set(found) - {key(k) for k in _tied_keys(model)})
     unexpected = sorted(set(found) - set(expected))
     if missing:
-        report.problems.append(f"{name}: {len(missing)} tensors missing from the weights, e.g. {', '.join(missing[:3])}")
+        report.problems.append(
+            f"{name}: {len(missing)} tensors missing from the weights, e.g. {', '.join(missing[:3])}")
     if unexpected:
-        report.problems.append(f"{name}: {len(unexpected)} tensors the config does not define, e.g. {', '.join(unexpected[:3])}")
+        report.problems.append(
+            f"{name}: {len(unexpected)} tensors the config does not define, e.g. {', '.join(unexpected[:3])}")
     wrong = [(k, found[k][1], shape) for k, shape in expected.items() if k in found and found[k][1] != shape]
     for key, got, want in wrong[:5]:
         report.problems.append(f"{name}: tensor {key} has shape {list(got)}, the config needs {list(want)}")
@@ -244,7 +248,8 @@ def _check_weights(name: str, model, files: list[Path], dtype: str, report: Chec
     dtypes = sorted({found[k][0] for k in found if found[k][0] in ("float32", "bfloat16", "float16", "float64")})
     others = sorted({found[k][0] for k in found} - set(dtypes) - {"I64", "I32", "BOOL"})
     if others:
-        report.problems.append(f"{name}: weights are stored as {'/'.join(others)}, which is not a float dtype diffusers loads")
+        report.problems.append(
+            f"{name}: weights are stored as {'/'.join(others)}, which is not a float dtype diffusers loads")
     params = sum(_numel(shape) for _, shape in found.values())
     # The manifest's dtype is the compute dtype: weights stored in another float dtype are
     # cast once at load (e.g. float32 files run as bfloat16), which is not a problem.
@@ -280,7 +285,8 @@ def check_store(folder: str | Path, *, weights: bool = True) -> CheckReport:
         report.problems.append(f"model_index.json is not valid JSON: {exc}")
         return report
     if index.get("_class_name") not in PIPELINE_CLASSES:
-        report.problems.append(f"model_index.json names pipeline {index.get('_class_name')!r}; expected one of {', '.join(PIPELINE_CLASSES)}")
+        report.problems.append(f"model_index.json names pipeline {index.get('_class_name')!r}; "
+                               f"expected one of {', '.join(PIPELINE_CLASSES)}")
     models: dict[str, Any] = {}
     for name, (library, classes, stem) in COMPONENTS.items():
         entry = index.get(name)
@@ -321,7 +327,8 @@ def check_store(folder: str | Path, *, weights: bool = True) -> CheckReport:
 
 def _check_consistency(models: dict[str, Any], report: CheckReport, manifest: Manifest | None = None) -> None:
     """Components must fit each other; a mixed-up store otherwise fails deep inside a run."""
-    t, te, con, vae, avae, voc = (models.get(k) for k in ("transformer", "text_encoder", "connectors", "vae", "audio_vae", "vocoder"))
+    parts = ("transformer", "text_encoder", "connectors", "vae", "audio_vae", "vocoder")
+    t, te, con, vae, avae, voc = (models.get(k) for k in parts)
 
     def expect(ok: bool, message: str) -> None:
         if not ok:
@@ -331,24 +338,30 @@ def _check_consistency(models: dict[str, Any], report: CheckReport, manifest: Ma
         text = te.config.get_text_config()
         if con is not None:
             expect(con.config.caption_channels == text.hidden_size,
-                   f"connectors: caption_channels {con.config.caption_channels} != text encoder hidden size {text.hidden_size}")
+                   f"connectors: caption_channels {con.config.caption_channels} "
+                   f"!= text encoder hidden size {text.hidden_size}")
             expect(con.config.text_proj_in_factor == text.num_hidden_layers + 1,
-                   f"connectors: text_proj_in_factor {con.config.text_proj_in_factor} != text encoder layers + 1 ({text.num_hidden_layers + 1})")
+                   f"connectors: text_proj_in_factor {con.config.text_proj_in_factor} "
+                   f"!= text encoder layers + 1 ({text.num_hidden_layers + 1})")
     if t is not None and manifest is not None:
         blocks = manifest.stg_blocks or (28,)  # the pipeline's default
         expect(max(blocks) < t.config.num_layers,
-               f"kinora-ltx2.json: stg_blocks {list(blocks)} (variant {manifest.variant!r}) name a block the transformer's "
+               f"kinora-ltx2.json: stg_blocks {list(blocks)} (variant {manifest.variant!r}) "
+               "name a block the transformer's "
                f"{t.config.num_layers} layers do not have")
     if t is not None and vae is not None:
         want = vae.config.latent_channels * t.config.patch_size ** 2 * t.config.patch_size_t
-        expect(t.config.in_channels == want, f"transformer: in_channels {t.config.in_channels} does not fit the video VAE latents ({want})")
+        expect(t.config.in_channels == want,
+               f"transformer: in_channels {t.config.in_channels} does not fit the video VAE latents ({want})")
     if t is not None and avae is not None:
         want = avae.config.latent_channels * (avae.config.mel_bins // avae.mel_compression_ratio)
         expect(t.config.audio_in_channels == want,
-               f"transformer: audio_in_channels {t.config.audio_in_channels} does not fit the audio VAE latents ({want})")
+               f"transformer: audio_in_channels {t.config.audio_in_channels} "
+               f"does not fit the audio VAE latents ({want})")
     if voc is not None and avae is not None:
         want = avae.config.output_channels * avae.config.mel_bins
-        expect(voc.config.in_channels == want, f"vocoder: in_channels {voc.config.in_channels} != audio VAE mel output ({want})")
+        expect(voc.config.in_channels == want,
+               f"vocoder: in_channels {voc.config.in_channels} != audio VAE mel output ({want})")
 
 
 def require_usable(folder: str | Path) -> Manifest:
