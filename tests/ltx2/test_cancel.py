@@ -52,8 +52,9 @@ def test_cancel_inside_the_decode_stops_before_the_vocoder(ltx2_model):
 
 
 @pytest.mark.xfail(strict=True, reason="PyTriton (0.x) does not pass Triton's stream cancellation to the Python "
-                   "callable: its backend never checks request.is_cancelled(), so a dropped stream is not seen and the "
-                   "clip is finished for nobody. Callers cancel through the `cancel` model (kinora.models.client does).")
+                   "callable: its backend never checks request.is_cancelled(), so a dropped stream is not seen and "
+                   "the clip is finished for nobody. Callers cancel through the `cancel` model "
+                   "(kinora.models.client does).")
 def test_closing_the_stream_cancels_the_generation(ltx2_model, triton_url):
     from tritonclient.grpc import InferenceServerClient, InferInput
 

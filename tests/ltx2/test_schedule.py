@@ -27,8 +27,9 @@ def _as_run(model, plan) -> np.ndarray:
     spatial, temporal = pipe.vae_spatial_compression_ratio, pipe.vae_temporal_compression_ratio
     tokens = ((plan.num_frames - 1) // temporal + 1) * (plan.gen_height // spatial) * (plan.gen_width // spatial)
     sigmas = np.linspace(1.0, 1 / plan.steps, plan.steps) if plan.sigmas is None else plan.sigmas
-    mu = calculate_shift(tokens, scheduler.config.get("base_image_seq_len", 1024), scheduler.config.get("max_image_seq_len", 4096),
-                         scheduler.config.get("base_shift", 0.95), scheduler.config.get("max_shift", 2.05))
+    config = scheduler.config
+    mu = calculate_shift(tokens, config.get("base_image_seq_len", 1024), config.get("max_image_seq_len", 4096),
+                         config.get("base_shift", 0.95), config.get("max_shift", 2.05))
     retrieve_timesteps(scheduler, plan.steps, "cpu", None, sigmas=sigmas, mu=mu)
     return scheduler.sigmas[:-1].double().numpy()
 

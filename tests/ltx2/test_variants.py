@@ -27,7 +27,8 @@ def test_variant_presets(tmp_path, variant, cross, blocks, cfg):
     # Manifest keys win over the preset.
     _write_manifest(tmp_path, variant=variant, use_cross_timestep=not cross, stg_blocks=[5], guidance_scale=4.5)
     manifest, _ = read_manifest(tmp_path)
-    assert manifest.use_cross_timestep is (not cross) and manifest.stg_blocks == (5,) and manifest.guidance["guidance_scale"] == 4.5
+    assert manifest.use_cross_timestep is (not cross) and manifest.stg_blocks == (5,)
+    assert manifest.guidance["guidance_scale"] == 4.5
 
 
 def test_stg_block_beyond_the_transformer_is_reported(tiny_store, tmp_path):
@@ -38,12 +39,14 @@ def test_stg_block_beyond_the_transformer_is_reported(tiny_store, tmp_path):
     del manifest["stg_blocks"]  # the preset's block 28; the tiny transformer has 2
     (folder / "kinora-ltx2.json").write_text(json.dumps(manifest))
     problems = check_store(folder, weights=False).problems
-    assert any("stg_blocks [28] (variant 'ltx-2.3') name a block the transformer's 2 layers do not have" in p for p in problems)
+    expected = "stg_blocks [28] (variant 'ltx-2.3') name a block the transformer's 2 layers do not have"
+    assert any(expected in p for p in problems)
 
 
 def test_guidance_reaches_the_pipeline_as_configured(ltx2_model, monkeypatch):
     # CFG on (so the negative prompt is used), video STG on, audio STG explicitly off.
-    manifest = dataclasses.replace(ltx2_model.manifest, guidance={"guidance_scale": 2.0, "stg_scale": 1.0, "audio_stg_scale": 0.0},
+    manifest = dataclasses.replace(ltx2_model.manifest,
+                                   guidance={"guidance_scale": 2.0, "stg_scale": 1.0, "audio_stg_scale": 0.0},
                                    use_cross_timestep=False)
     monkeypatch.setattr(ltx2_model, "manifest", manifest)
     pipe = ltx2_model.t2v
@@ -60,8 +63,10 @@ def test_guidance_reaches_the_pipeline_as_configured(ltx2_model, monkeypatch):
 
     monkeypatch.setattr(pipe, "encode_prompt", spy_encode)
     monkeypatch.setattr(type(pipe), "__call__", spy_call)
-    result = ltx2_model.generate(ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=3), lambda p, s: None, lambda: False)
+    result = ltx2_model.generate(ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=3), lambda p, s: None,
+                                 lambda: False)
     assert pipe.stg_scale == 1.0 and pipe.audio_stg_scale < 1e-20  # not silently the video value
     assert seen["use_cross_timestep"] is False and seen["spatio_temporal_guidance_blocks"] == [1]
     assert seen["negative_prompt"].startswith("blurry, out of focus")  # LTX-2's reference negative prompt
-    assert result.report["guidance"]["audio_stg_scale"] == 0.0 and result.report["negative_prompt"] == "reference default"
+    assert result.report["guidance"]["audio_stg_scale"] == 0.0
+    assert result.report["negative_prompt"] == "reference default"
