@@ -4,6 +4,8 @@ against their SHA-256."""
 
 import json
 
+import numpy as np
+
 from services.generator.remote import LikenessFiles
 from services.identity.blobs import BlobStore
 from services.identity.voice import VoiceProfile as CapturedVoice
@@ -30,3 +32,20 @@ def test_reads_what_identity_wrote_and_refuses_what_it_did_not(tmp_path):
     assert files.read(escaping) is None
     assert files.read(type(face)(key="likeness/u1/missing.png")) is None
     assert LikenessFiles(None).read(face) is None and LikenessFiles(None).voice(voice) is None
+
+
+def test_output_scan_samples_one_keyframe_per_four_seconds_of_clip():
+    from services.generator.likeness import SAMPLE_EVERY_S, sample
+
+    def times(seconds: int) -> list[float]:  # keyframes every 2 s, as the encoder puts them
+        return [t for t, _ in sample([(float(t), None) for t in range(0, seconds, 2)])]
+
+    assert SAMPLE_EVERY_S == 4.0
+    assert times(10) == [2.0, 6.0] and times(4) == [2.0] and times(20) == [2.0, 6.0, 10.0, 14.0, 18.0]
+    assert times(1) == [0.0]  # too short for the first sample time: its first frame
+    # Any 4 s stretch of a 20 s clip holds a sampled frame.
+    picked = times(20)
+    for start in np.arange(0.0, 16.01, 0.25):
+        assert any(start <= t <= start + SAMPLE_EVERY_S for t in picked), start
+    # Sparser keyframes: a sample time without a keyframe within 2 s is skipped.
+    assert [t for t, _ in sample([(0.0, None), (9.0, None)])] == [0.0]
