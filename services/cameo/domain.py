@@ -342,7 +342,8 @@ class Cameos:
             raise InvalidArgument(str(exc), "invalid_restriction") from None
         row = self.lock_owned(s, actor, cameo_id)
         if row.restriction_count >= MAX_RESTRICTIONS:
-            raise FailedPrecondition(f"a cameo can have at most {MAX_RESTRICTIONS} restrictions", "too_many_restrictions")
+            raise FailedPrecondition(f"a cameo can have at most {MAX_RESTRICTIONS} restrictions",
+                                     "too_many_restrictions")
         rid = new_id()
         s.execute(insert(m.restrictions).values(id=rid, cameo_id=row.id, text=text, created_at=now()))
         revision = self._bump(s, row.id, restriction_count=m.cameos.c.restriction_count + 1)

@@ -14,8 +14,8 @@ allows exactly that, see migration 0004)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, text, update
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb

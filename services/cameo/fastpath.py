@@ -25,14 +25,14 @@ from kinora.runtime.pgfast import PgStatements
 from services.cameo.consent import ConsentChecker, Decision
 
 # One row per (requester, cameo) pair of the batch; q.i says which pair.
-FACTS_SQL = """
+FACTS_SQL = f"""
 SELECT q.i, c.id, c.owner_user_id, c.owner_handle, c.policy, c.max_policy, c.owner_age_group, c.status, c.verified,
        c.revision, c.restriction_count,
        EXISTS (SELECT 1 FROM blocks b WHERE b.cameo_id = c.id AND b.user_id = q.r)
        OR EXISTS (SELECT 1 FROM user_blocks ub WHERE ub.blocker_id = c.owner_user_id AND ub.blocked_id = q.r)
            AS blocked,
        EXISTS (SELECT 1 FROM approvals a WHERE a.cameo_id = c.id AND a.user_id = q.r
-               AND a.status = {approved}) AS approved,
+               AND a.status = {pb.APPROVAL_STATUS_APPROVED}) AS approved,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = c.owner_user_id AND f.followee_id = q.r)
        AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = q.r AND f.followee_id = c.owner_user_id)
            AS mutual,
@@ -43,7 +43,7 @@ SELECT q.i, c.id, c.owner_user_id, c.owner_handle, c.policy, c.max_policy, c.own
            (SELECT array_agg(x.text ORDER BY x.created_at, x.id) FROM restrictions x WHERE x.cameo_id = c.id) END
 FROM unnest(%(rs)s::text[], %(cs)s::text[]) WITH ORDINALITY AS q(r, cid, i)
 JOIN cameos c ON c.id = q.cid
-""".format(approved=pb.APPROVAL_STATUS_APPROVED)
+"""
 
 Facts = namedtuple("Facts", "id owner_user_id owner_handle policy max_policy owner_age_group status verified revision "
                             "restriction_count blocked approved mutual requester_age restriction_ids restriction_texts")

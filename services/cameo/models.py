@@ -5,8 +5,23 @@ Enum columns store the protobuf enum numbers (CameoPolicy, ApprovalStatus, ...)
 so the order of policies (ONLY_ME < APPROVED < MUTUALS < EVERYONE) is numeric.
 """
 
-from sqlalchemy import (false, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
-                        String, Table, Text, UniqueConstraint, func)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+)
 
 from kinora.runtime.db import BigId
 from kinora.runtime.events import define_event_tables

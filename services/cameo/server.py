@@ -24,8 +24,15 @@ from services.cameo.consent import ConsentChecker
 from services.cameo.domain import Cameos
 from services.cameo.fastpath import CoalescingReader, PgConsentReader
 from services.cameo.handlers import consumed_events
-from services.cameo.messages import (appearance_message, approval_message, audit_message, blocked_message,
-                                     cameo_message, notification_message, restriction_message)
+from services.cameo.messages import (
+    appearance_message,
+    approval_message,
+    audit_message,
+    blocked_message,
+    cameo_message,
+    notification_message,
+    restriction_message,
+)
 from services.cameo.metrics import CONSENT_CHECKS
 from services.cameo.restrictions import RestrictionMatcher
 from services.cameo.settings import CameoSettings

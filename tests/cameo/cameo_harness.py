@@ -13,7 +13,7 @@ from kinora.common.v1 import common_pb2 as common
 from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.identity.v1 import identity_pb2 as id_pb
 from kinora.runtime.auth import mint_service_token
-from kinora.runtime.db import make_engine, transaction, session_factory
+from kinora.runtime.db import make_engine, session_factory, transaction
 from kinora.stack.tansu import free_port
 from kinora.testing import bearer
 from services.cameo import handlers
@@ -64,8 +64,9 @@ class World:
 
     def verify(self, user_id: str, teen: bool = False) -> str:
         """CameoVerified -> profile; returns the cameo id."""
-        from services.cameo.models import cameos
         from sqlalchemy import select
+
+        from services.cameo.models import cameos
 
         age = common.AGE_GROUP_TEEN if teen else common.AGE_GROUP_ADULT
         likeness = common.LikenessAssets(face_crops=[common.BlobRef(key=f"faces/{user_id}/0.jpg",

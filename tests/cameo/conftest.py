@@ -1,5 +1,4 @@
 import pytest
-
 from cameo_harness import World, start_replica  # noqa: F401 - tests/cameo is on sys.path (rootdir-relative conftest)
 
 

@@ -4,7 +4,7 @@ takedowns (outbox) and the audit log."""
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -97,7 +97,8 @@ async def test_a_teens_age_and_guardian_cap_are_not_shown_to_others(replica, wor
         assert own.owner_age_group == common.AGE_GROUP_TEEN and own.max_policy != common.CAMEO_POLICY_UNSPECIFIED
     seen = (await replica.stub.GetCameo(pb.GetCameoRequest(cameo_id=cameo), metadata=world.as_user(stranger))).cameo
     assert seen.owner_age_group == common.AGE_GROUP_UNSPECIFIED and seen.max_policy == common.CAMEO_POLICY_UNSPECIFIED
-    listed = (await replica.stub.ListCameos(pb.ListCameosRequest(query="tess"), metadata=world.as_user(stranger))).cameos
+    listed = (await replica.stub.ListCameos(pb.ListCameosRequest(query="tess"),
+                                            metadata=world.as_user(stranger))).cameos
     assert [c.id for c in listed] == [cameo] and listed[0].owner_age_group == common.AGE_GROUP_UNSPECIFIED
 
 
@@ -160,7 +161,8 @@ async def test_restriction_conflict_quotes_the_restriction(replica, world):
     assert (await check(replica, world, fan, [cameo], "baking bread in a cozy kitchen")).all_allowed
     # The owner's own use is not restricted by their own rule.
     assert (await check(replica, world, owner, [cameo], "a political rally")).all_allowed
-    listed = await replica.stub.ListRestrictions(pb.ListRestrictionsRequest(cameo_id=cameo), metadata=world.as_user(fan))
+    listed = await replica.stub.ListRestrictions(pb.ListRestrictionsRequest(cameo_id=cameo),
+                                                 metadata=world.as_user(fan))
     assert [r.text for r in listed.restrictions] == ["never in political content"]
     await fails(replica.stub.AddRestriction(pb.AddRestrictionRequest(cameo_id=cameo, text="   "), metadata=o),
                 grpc.StatusCode.INVALID_ARGUMENT, "empty")
@@ -201,7 +203,8 @@ async def test_bad_input_is_refused_and_changes_nothing(replica, world):
     for call in (stub.SetPolicy(pb.SetPolicyRequest(cameo_id=cams[0], policy=common.CAMEO_POLICY_EVERYONE),
                                 metadata=world.as_user(stranger)),
                  stub.BlockUser(pb.BlockUserRequest(cameo_id=cams[0], user_id=b), metadata=world.as_user(stranger)),
-                 stub.RevokeAccess(pb.RevokeAccessRequest(cameo_id=cams[0], user_id=b), metadata=world.as_user(stranger)),
+                 stub.RevokeAccess(pb.RevokeAccessRequest(cameo_id=cams[0], user_id=b),
+                                   metadata=world.as_user(stranger)),
                  stub.ListAppearances(pb.ListAppearancesRequest(cameo_id=cams[0]), metadata=world.as_user(stranger)),
                  stub.ListAuditLog(pb.ListAuditLogRequest(cameo_id=cams[0]), metadata=world.as_user(stranger))):
         await fails(call, grpc.StatusCode.PERMISSION_DENIED, "owner")
@@ -225,7 +228,7 @@ async def test_verification_withdrawn_means_not_verified(replica, world):
     user = id_pb.User(id=owner, handle="vera", cameo_verified=False, age_group=common.AGE_GROUP_ADULT)
     # An update older than the verification (topics are not ordered with each other) changes nothing.
     stale = id_ev.UserUpdated(user=user)
-    stale.occurred_at.FromDatetime(datetime.now(timezone.utc) - timedelta(minutes=5))
+    stale.occurred_at.FromDatetime(datetime.now(UTC) - timedelta(minutes=5))
     with transaction(world.sessions) as s:
         handlers.user_updated(s, stale, None)
         handlers.user_created(s, id_ev.UserCreated(user=user), None)
@@ -238,7 +241,9 @@ async def test_verification_withdrawn_means_not_verified(replica, world):
 
 def gen_event(cls, generation_id, user, cameos, prompt="", **kw):
     facts = gen_ev.GenerationFacts(generation_id=generation_id, user_id=user, cameo_ids=cameos)
-    return cls(facts=facts, prompt=prompt, **kw) if "prompt" in cls.DESCRIPTOR.fields_by_name else cls(facts=facts, **kw)
+    if "prompt" in cls.DESCRIPTOR.fields_by_name:
+        return cls(facts=facts, prompt=prompt, **kw)
+    return cls(facts=facts, **kw)
 
 
 async def test_appearances_notifications_takedown_and_audit(replica, world):

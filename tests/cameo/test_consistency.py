@@ -7,10 +7,10 @@ import asyncio
 import time
 
 import pytest
+from cameo_harness import World, start_replica
 
 from kinora.cameo.v1 import cameo_pb2 as pb
 from kinora.common.v1 import common_pb2 as common
-from cameo_harness import World, start_replica
 
 CHECKERS = 16
 

@@ -90,8 +90,7 @@ CODES = {"OWN": (True, pb.DECISION_REASON_ALLOWED_OWNER), "APP": (True, pb.DECIS
 
 
 def cells():
-    lines = [line for line in EXPECTED.strip().splitlines()[1:]]
-    for line in lines:
+    for line in EXPECTED.strip().splitlines()[1:]:
         key, answers = line.split("|")
         owner, relationship, blocked, requester = key.split()
         for policy, answer in zip(POLICIES, answers.split()):

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 
+from cameo_harness import start_replica
 from kafka import KafkaConsumer
 
 from kinora.cameo.v1 import cameo_pb2 as pb
@@ -20,8 +21,6 @@ from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.identity.v1 import identity_pb2 as id_pb
 from kinora.runtime.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE, header_map, make_producer
 from kinora.testing import LocalIssuer, bearer
-
-from cameo_harness import start_replica
 
 
 def send(producer, topic, key, message):
