@@ -28,10 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.generator.v1 import events_pb2
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.db import transaction
 from kinora.media import fingerprint as perceptual
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.events import EventTables, emit
+from kinora.runtime.paging import page_size as page_size_rule
 from kinora.runtime.telemetry import current_trace_id, inject_context
 from services.generator import metrics
 from services.generator.blobs import BlobStore
@@ -39,6 +41,7 @@ from services.generator.likeness import LikenessGuard
 from services.generator.models import fingerprints, generations
 from services.generator.wakeup import notify_job_queued
 from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
+from services.generator.topics import DEMAND_TOPIC, GENERATIONS_TOPIC  # noqa: F401 - DEMAND_TOPIC: the chart test reads it here
 
 
 def new_watermark_id() -> int:
@@ -51,8 +54,7 @@ def new_watermark_id() -> int:
 
 log = logging.getLogger("kinora.generator")
 
-GENERATIONS_TOPIC = "kinora.generator.generations.v1"
-DEMAND_TOPIC = "kinora.generator.demand.v1"
+DEFAULT_PAGE, MAX_PAGE = 20, 100  # ListGenerations
 TERMINAL = ("completed", "failed", "canceled")
 ACTIVE = ("queued", "in_progress")
 
@@ -128,7 +130,7 @@ def facts(row) -> events_pb2.GenerationFacts:
 
 
 def stamp(message, when: datetime | None = None):
-    message.occurred_at.FromDatetime(when or now())
+    set_timestamp(message.occurred_at, when or now())
     return message
 
 
@@ -324,7 +326,7 @@ class Generations:
 
     def list(self, user_id: str, page_size: int, after_id: str = "", ascending: bool = False,
              status: str | None = None) -> tuple[list[GenerationView], bool]:
-        page_size = max(1, min(page_size or 20, 100))
+        page_size = page_size_rule(page_size, DEFAULT_PAGE, MAX_PAGE)
         g = generations.c
         with self.sessions() as session:
             query = select(generations).where(g.user_id == user_id, g.deleted_at.is_(None))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from kinora.cameo.v1 import events_pb2 as cameo_events
+from kinora.identity.v1 import events_pb2 as identity_events
 from services.generator.domain import take_down
 from services.generator.erasure import forget_cameo, forget_user
 
@@ -34,3 +35,10 @@ def on_user_deleted(blobs):
             log.info("erased %d generation(s) of deleted user %s", gone, message.user_id)
 
     return handle
+
+
+def consumed_events(tables, blobs) -> dict:
+    """Event type -> handler: one for each type topics.CONSUMES declares the generator reads."""
+    return {cameo_events.TakedownRequested: on_takedown(tables, blobs),
+            cameo_events.CameoDeleted: on_cameo_deleted,
+            identity_events.UserDeleted: on_user_deleted(blobs)}

@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import events_pb2
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import NotFound
 from kinora.runtime.events import EventTables, emit
 from services.generator import metrics
-from services.generator.domain import DEMAND_TOPIC, now
+from services.generator.domain import now
 from services.generator.models import generations, pools, workers
 from services.generator.queue import TIER_NAMES
+from services.generator.topics import DEMAND_TOPIC
 from services.generator.wakeup import notify_job_queued
 
 TIERS = (common_pb2.TIER_PRO, common_pb2.TIER_PAID, common_pb2.TIER_FREE)
@@ -122,7 +124,7 @@ class PoolAdmin:
                 event = events_pb2.DemandChanged(pool_name=stats.name, instances_ready=stats.instances_ready, tiers=[
                     events_pb2.TierDemand(tier=t.tier, queue_depth=t.depth, oldest_wait_seconds=t.oldest_wait_seconds,
                                           p50_wait_seconds=t.p50_wait_seconds) for t in stats.tiers])
-                event.measured_at.FromDatetime(now())
+                set_timestamp(event.measured_at, now())
                 emit(session, self.tables, DEMAND_TOPIC, event, "pool", stats.name)
         return all_stats
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import events_pb2
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.db import transaction
 from kinora.runtime.events import EventTables
 from services.generator import metrics
@@ -121,7 +122,7 @@ class JobQueue:
                 facts=facts(row), media=media_refs, compute_seconds=compute_seconds,
                 total_seconds=(stamp_at - row.created_at).total_seconds(), prompt=row.prompt)
             if expires_at is not None:
-                event.expires_at.FromDatetime(expires_at)
+                set_timestamp(event.expires_at, expires_at)
             emit_generation(session, self.tables, claim.generation_id, stamp(event, stamp_at))
         metrics.GENERATIONS.labels(claim.row.model, "completed").inc()
         return True

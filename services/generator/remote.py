@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -20,6 +20,7 @@ from kinora.feed.v1 import feed_pb2, feed_pb2_grpc
 from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
 from kinora.models.contract import Cameo, VoiceProfile
 from kinora.runtime.clients import TokenSource, channel
+from kinora.runtime.convert import datetime_or_none
 from kinora.runtime.errors import PermissionDenied, Unavailable, from_rpc_error
 from services.generator.domain import Reservation
 from services.generator.likeness import unnamed_refusal
@@ -36,7 +37,7 @@ def _raise(err: grpc.RpcError, what: str):
 log = logging.getLogger("kinora.generator.remote")
 
 def _expiry(reservation) -> datetime | None:
-    return reservation.expires_at.ToDatetime(tzinfo=timezone.utc) if reservation.HasField("expires_at") else None
+    return datetime_or_none(reservation, "expires_at")
 
 
 class GrpcBilling:

@@ -6,28 +6,29 @@ import asyncio
 import hashlib
 import json
 import logging
-from datetime import datetime
 from pathlib import Path
 
-from kinora.cameo.v1 import events_pb2 as cameo_events
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as pb
 from kinora.generator.v1 import generator_pb2_grpc as pb_grpc
 from kinora.identity.tokens import verifier_fetchers
-from kinora.identity.v1 import events_pb2 as identity_events
 from kinora.ml import faces
 from kinora.runtime import auth
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from kinora.runtime.paging import PageTokens
 from kinora.runtime.service import create_service
+from kinora.runtime.subscriptions import by_event_type
 from services.generator import domain, handlers, holds
 from services.generator.blobs import BlobNotFound, FilesystemBlobStore
-from services.generator.domain import GENERATIONS_TOPIC, DEMAND_TOPIC, GenerationView, Generations
+from services.generator.domain import GenerationView, Generations
 from services.generator.models import tables
 from services.generator.pools import PoolAdmin, PoolStats
 from services.generator.queue import JobQueue
 from services.generator.likeness import LikenessGuard
 from services.generator.settings import GeneratorSettings
 from services.generator.takedown_rpc import TakedownServicer
+from services.generator.topics import CONSENT_TOPIC, CONSUMES, TAKEDOWN_TOPIC, TOPICS  # noqa: F401 - chart test
 from services.generator.takedowns import Takedowns
 from services.generator.tokens import DownloadTokens
 from services.generator.validation import CreateRequest
@@ -36,9 +37,7 @@ from services.generator.wiring import connect, consent_checker, service_tokens
 log = logging.getLogger("kinora.generator")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-TAKEDOWN_TOPIC = "kinora.cameo.takedowns.v1"
-CONSENT_TOPIC = "kinora.cameo.consent.v1"
-USERS_TOPIC = "kinora.identity.users.v1"  # UserDeleted: the person's generations go
+_PAGE_TOKENS = PageTokens()  # ListGenerations: the id of the last generation a page showed
 STATUS_TO_PB = {"queued": pb.GENERATION_STATUS_QUEUED, "in_progress": pb.GENERATION_STATUS_IN_PROGRESS,
                 "completed": pb.GENERATION_STATUS_COMPLETED, "failed": pb.GENERATION_STATUS_FAILED,
                 "canceled": pb.GENERATION_STATUS_CANCELED}
@@ -57,11 +56,6 @@ def media_ref(record: dict) -> pb.MediaRef:
                        height=record.get("height", 0), duration_ms=record.get("duration_ms", 0))
 
 
-def _ts(target, value: datetime | None) -> None:
-    if value is not None:
-        target.FromDatetime(value)
-
-
 def to_proto(view: GenerationView) -> pb.Generation:
     row = view.row
     message = pb.Generation(
@@ -74,7 +68,7 @@ def to_proto(view: GenerationView) -> pb.Generation:
     if row.error_code or row.error_message:
         message.error.CopyFrom(common_pb2.Error(code=row.error_code, message=row.error_message))
     for name in ("expires_at", "created_at", "started_at", "completed_at", "updated_at"):
-        _ts(getattr(message, name), getattr(row, name))
+        set_timestamp(getattr(message, name), getattr(row, name))
     return message
 
 
@@ -108,12 +102,14 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
 
     async def ListGenerations(self, request, context):
         caller = auth.require_user()
-        after = request.after_generation_id or request.page.page_token
+        cursor = _PAGE_TOKENS.decode(request.page.page_token, str)
+        after = request.after_generation_id or (str(cursor[0]) if cursor else "")
         views, has_more = await asyncio.to_thread(
             self.generations.list, caller.subject, request.page.page_size, after,
             request.order == common_pb2.SORT_ORDER_ASC, PB_TO_STATUS.get(request.status))
         return pb.ListGenerationsResponse(generations=[to_proto(v) for v in views], has_more=has_more,
-                                          next_page_token=views[-1].row.id if has_more and views else "")
+                                          next_page_token=_PAGE_TOKENS.encode(views[-1].row.id)
+                                          if has_more and views else "")
 
     async def CancelGeneration(self, request, context):
         caller = auth.require_user()
@@ -167,7 +163,7 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
         reply = pb.FindByWatermarkResponse(found=True, generation_id=row.id, user_id=row.user_id,
                                            deleted=row.deleted_at is not None, taken_down=bool(row.taken_down),
                                            model=row.model)
-        _ts(reply.created_at, row.created_at)
+        set_timestamp(reply.created_at, row.created_at)
         return reply
 
     async def GetMedia(self, request, context):
@@ -265,11 +261,8 @@ def make_likeness_guard(settings: GeneratorSettings, ctx, directory) -> Likeness
 
 async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None, moderator=None):
     blobs = FilesystemBlobStore(settings.blob_root())
-    ctx = create_service("generator", settings, tables, MIGRATIONS, topics=[GENERATIONS_TOPIC, DEMAND_TOPIC],
-                         consumes={cameo_events.TakedownRequested: handlers.on_takedown(tables, blobs),
-                                   cameo_events.CameoDeleted: handlers.on_cameo_deleted,
-                                   identity_events.UserDeleted: handlers.on_user_deleted(blobs)},
-                         consume_topics=[TAKEDOWN_TOPIC, CONSENT_TOPIC, USERS_TOPIC],
+    ctx = create_service("generator", settings, tables, MIGRATIONS, topics=TOPICS,
+                         subscription=by_event_type(handlers.consumed_events(tables, blobs), CONSUMES),
                          **verifier_fetchers(settings.identity_addr, jwks_fetcher))
     remotes = connect(settings, billing)  # billing, consent, faces and feed, as the workers reach them
     billing = remotes.billing

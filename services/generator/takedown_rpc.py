@@ -8,6 +8,7 @@ import json
 from kinora.generator.v1 import generator_pb2 as pb
 from kinora.generator.v1 import generator_pb2_grpc as pb_grpc
 from kinora.runtime import auth
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.errors import PermissionDenied
 from services.generator.takedowns import Filing, Takedowns
 
@@ -28,11 +29,6 @@ def require_operator() -> str:
     return caller.handle or caller.subject
 
 
-def _ts(target, value) -> None:
-    if value is not None:
-        target.FromDatetime(value)
-
-
 def request_proto(row) -> pb.TakedownRequest:
     probe = json.loads(row.probe_hashes or "[]")
     message = pb.TakedownRequest(
@@ -44,7 +40,7 @@ def request_proto(row) -> pb.TakedownRequest:
         targets=[pb.TakedownTarget(generation_id=t["generation_id"], why=t["why"], via=t.get("via", ""))
                  for t in json.loads(row.targets or "[]")])
     for name in ("created_at", "decided_at", "completed_at"):
-        _ts(getattr(message, name), getattr(row, name))
+        set_timestamp(getattr(message, name), getattr(row, name))
     return message
 
 
@@ -73,7 +69,7 @@ class TakedownServicer(pb_grpc.TakedownServiceServicer):
         reply = pb.ApproveTakedownRequestResponse(request=request_proto(row))
         for entry in audit:
             item = reply.audit.add(actor=entry.actor, action=entry.action, detail=entry.detail)
-            item.at.FromDatetime(entry.at)
+            set_timestamp(item.at, entry.at)
         return reply
 
     async def RejectTakedownRequest(self, request, context):

@@ -33,6 +33,7 @@ from kinora.media import fingerprint
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from kinora.runtime.events import EventTables
+from kinora.runtime.paging import page_size as page_size_rule
 from services.generator.blobs import BlobStore
 from services.generator.domain import take_down
 from services.generator.models import blocked_hashes, fingerprints, generations, takedown_audit, takedown_requests
@@ -132,7 +133,7 @@ class Takedowns:
         """Oldest first: the queue is worked against the 48-hour clock."""
         if status and status not in STATUSES:
             raise InvalidArgument(f"status must be one of {', '.join(STATUSES)}", "invalid_status")
-        page_size = max(1, min(page_size or 50, 200))
+        page_size = page_size_rule(page_size, 50, 200)
         t = takedown_requests.c
         with self.sessions() as session:
             query = select(takedown_requests)
