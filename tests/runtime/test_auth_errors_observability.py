@@ -15,7 +15,6 @@ from kinora.runtime.errors import ERROR_CODE_KEY, InvalidArgument, error_code_of
 from kinora.runtime.logs import JsonFormatter
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.settings import RuntimeSettings
-from kinora.runtime.v1 import runtime_pb2, runtime_pb2_grpc
 from kinora.stack.tansu import free_port
 from kinora.testing import LocalIssuer, bearer
 

@@ -24,7 +24,7 @@ def _name(cn):
 
 def make_ca(cn):
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn)).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
             .not_valid_after(now + datetime.timedelta(days=1))
@@ -35,7 +35,7 @@ def make_ca(cn):
 
 def issue(ca_key, ca_cert, cn, server=False):
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca_cert.subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=1)))
@@ -81,7 +81,8 @@ async def test_only_callers_with_a_cluster_certificate_get_in(pki):
     try:
         address = f"127.0.0.1:{app.port}"
         async with channel(address, credentials=creds(pki, "client")) as ch:
-            reply = await runtime_pb2_grpc.RuntimeServiceStub(ch).Ping(runtime_pb2.PingRequest(payload=b"ok"), timeout=5)
+            reply = await runtime_pb2_grpc.RuntimeServiceStub(ch).Ping(runtime_pb2.PingRequest(payload=b"ok"),
+                                                                       timeout=5)
             assert reply.payload == b"ok"
         for who in (None, "rogue"):
             async with channel(address, credentials=creds(pki, who)) as ch:

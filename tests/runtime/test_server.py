@@ -51,7 +51,8 @@ def test_lifecycle_serving_reflection_and_graceful_sigterm():
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         # While start-up hooks run, health answers NOT_SERVING.
-        assert wait_status(channel, health_pb2.HealthCheckResponse.NOT_SERVING) == health_pb2.HealthCheckResponse.NOT_SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        assert wait_status(channel, not_serving) == not_serving
         wait_status(channel, health_pb2.HealthCheckResponse.SERVING)
         assert health_status(channel, "kinora.runtime.v1.RuntimeService") == health_pb2.HealthCheckResponse.SERVING
 
