@@ -34,6 +34,7 @@ from services.feed.common import (
     FeedConfig,
     FeedContext,
     id_list,
+    token_scope,
     utcnow,
     vec_from,
 )
@@ -100,8 +101,7 @@ class FeedAssembler:
         size = self.ctx.page_size(page_size)
         page_no = 0
         if token:
-            payload = self.cursors.verify(token, kind="feed", user_id=viewer_id)
-            session_id, page_no = payload["s"], int(payload["p"])
+            session_id, page_no = self.cursors.decode(token, str, int, scope=token_scope("feed", viewer_id))
         elif session_id:
             try:
                 uuid.UUID(session_id)
@@ -132,7 +132,7 @@ class FeedAssembler:
                      "Remix something you liked or start from a prompt.")
         cap_reached = bool(cap) and served_today + len(items) >= cap
         more = bool(items) and not cap_reached
-        next_token = self.cursors.sign({"k": "feed", "u": viewer_id, "s": session_id, "p": page_no + 1}) if more else ""
+        next_token = self.cursors.encode(session_id, page_no + 1, scope=token_scope("feed", viewer_id)) if more else ""
         return FeedPage(items, next_token, session_id, nudge=nudge, cap_reached=cap_reached,
                         cap_message=_cap_message(cap) if cap_reached else "", fallback=fallback,
                         non_personalized=not personalized, timings=timings)

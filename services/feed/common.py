@@ -16,10 +16,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.feed.v1 import feed_pb2
-from kinora.runtime.errors import InvalidArgument
 from kinora.runtime.events import EventTables
+from kinora.runtime.paging import PageTokens, page_size
 from services.feed import models as m
-from services.feed.ranking import DIM, SOURCE, CursorSigner, PolicyConfig
+from services.feed.ranking import DIM, SOURCE, PolicyConfig
 
 PUBLISHED = feed_pb2.POST_STATE_PUBLISHED
 UNPUBLISHED = feed_pb2.POST_STATE_UNPUBLISHED
@@ -51,26 +51,26 @@ class FeedContext:
     (the server binds it once the service's database is set up), so parts read it from here."""
 
     def __init__(self, sessions: sessionmaker[Session], tables: EventTables, config: FeedConfig,
-                 cursors: CursorSigner, on_events: Callable[[], None]):
+                 cursors: PageTokens, on_events: Callable[[], None]):
         self.sessions, self.tables, self.config = sessions, tables, config
         self.cursors, self.on_events = cursors, on_events
 
     # Offset paging (posts, people, comments): the token is signed for its viewer and list.
 
     def page_size(self, requested: int) -> int:
-        if requested < 0:
-            raise InvalidArgument("page_size can't be negative", "invalid_page_size")
-        return min(requested or self.config.page_size, self.config.max_page_size)
+        return page_size(requested, self.config.page_size, self.config.max_page_size)
 
     def offset(self, token: str, viewer_id: str, scope: str) -> int:
-        if not token:
-            return 0
-        payload = self.cursors.verify(token, kind=scope, user_id=viewer_id)
-        return int(payload["o"])
+        return self.cursors.decode_offset(token, scope=token_scope(scope, viewer_id))
 
     def next_token(self, rows: list, size: int, offset: int, viewer_id: str, scope: str) -> str:
         """A token for the next page when `rows` (read with one row to spare) holds more than `size`."""
-        return self.cursors.sign({"k": scope, "u": viewer_id, "o": offset + size}) if len(rows) > size else ""
+        return self.cursors.next_offset(offset, size, len(rows) > size, scope=token_scope(scope, viewer_id))
+
+
+def token_scope(kind: str, viewer_id: str) -> str:
+    """What a page token is signed for: one list (kind) and one viewer."""
+    return f"{kind}\n{viewer_id}"
 
 
 def utcnow() -> datetime:

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.runtime.events import EventTables
+from kinora.runtime.paging import PageTokens
 from services.feed.assembly import FeedAssembler, FeedPage, followed_window
 from services.feed.common import (
     DELETED,
@@ -46,7 +47,7 @@ from services.feed.graph import Graph
 from services.feed.indexes import PostFactsCache, PreferenceIndex, TrendingCache
 from services.feed.ports import ConsentChecker, ConsentResult, Embedder, TextModerator
 from services.feed.posts import Posts
-from services.feed.ranking import CreationScorer, CursorSigner
+from services.feed.ranking import CreationScorer
 from services.feed.recent import RecentByAuthor
 from services.feed.topics import GRAPH_TOPIC, POSTS_TOPIC
 from services.feed.users import Users, ensure_user
@@ -66,7 +67,7 @@ class Feed:
                  moderator: TextModerator, embedder: Embedder, cursor_key: bytes, config: FeedConfig = FeedConfig(),
                  scorer: CreationScorer | None = None, on_fallback: Callable[[], None] = lambda: None,
                  on_events: Callable[[], None] = lambda: None):
-        self.ctx = FeedContext(sessions, tables, config, CursorSigner(cursor_key), on_events)
+        self.ctx = FeedContext(sessions, tables, config, PageTokens(cursor_key), on_events)
         self.config = config
         # The in-memory indexes and caches a replica's requests share.
         self.prefs_index = PreferenceIndex()

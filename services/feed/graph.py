@@ -7,6 +7,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from kinora.feed.v1 import events_pb2
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument
 from kinora.runtime.events import emit
 from services.feed import models as m
@@ -43,7 +44,7 @@ class Graph:
         back = follows(s, followee, follower)
         event = events_pb2.FollowChanged(follower_user_id=follower, followee_user_id=followee, following=following,
                                          followed_back=back)
-        event.occurred_at.FromDatetime(utcnow())
+        set_timestamp(event.occurred_at, utcnow())
         emit(s, self.ctx.tables, GRAPH_TOPIC, event, USER_AGGREGATE, follower)
         return back
 
@@ -82,7 +83,7 @@ class Graph:
                 if s.execute(delete(m.follows).where(f.follower_id == a, f.followee_id == b)).rowcount:
                     self._emit_follow(s, a, b, False)
             event = events_pb2.BlockChanged(blocker_user_id=viewer_id, blocked_user_id=user_id, blocked=True)
-            event.occurred_at.FromDatetime(utcnow())
+            set_timestamp(event.occurred_at, utcnow())
             emit(s, self.ctx.tables, GRAPH_TOPIC, event, USER_AGGREGATE, viewer_id)
         self.ctx.on_events()
 
@@ -93,7 +94,7 @@ class Graph:
                                                     m.blocks.c.blocked_id == user_id)).rowcount
             if gone:
                 event = events_pb2.BlockChanged(blocker_user_id=viewer_id, blocked_user_id=user_id, blocked=False)
-                event.occurred_at.FromDatetime(utcnow())
+                set_timestamp(event.occurred_at, utcnow())
                 emit(s, self.ctx.tables, GRAPH_TOPIC, event, USER_AGGREGATE, viewer_id)
         self.ctx.on_events()
 

@@ -13,6 +13,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from kinora.feed.v1 import events_pb2
+from kinora.runtime.convert import set_timestamp
 from kinora.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.events import emit
 from services.feed import models as m
@@ -162,7 +163,7 @@ class Posts:
                 post_id=post_id, author_user_id=user_id, generation_id=gen["id"],
                 cameo_ids=json.loads(gen["cameo_ids"]), visibility=visibility, remix_of_post_id=parent_id,
                 remix_of_generation_id=gen["remix_of"])
-            event.occurred_at.FromDatetime(now)
+            set_timestamp(event.occurred_at, now)
             emit(s, self.ctx.tables, POSTS_TOPIC, event, POST_AGGREGATE, post_id)
             return post_view(s, post_id, user_id)
 
@@ -195,7 +196,7 @@ class Posts:
         event = events_pb2.PostRemoved(post_id=post["id"], author_user_id=post["author_user_id"],
                                        generation_id=post["generation_id"], cameo_ids=json.loads(post["cameo_ids"]),
                                        reason=reason, takedown_id=takedown_id)
-        event.occurred_at.FromDatetime(utcnow())
+        set_timestamp(event.occurred_at, utcnow())
         emit(s, self.ctx.tables, POSTS_TOPIC, event, POST_AGGREGATE, post["id"])
 
     def get_post(self, viewer_id: str, post_id: str) -> dict:

@@ -1,5 +1,5 @@
 """Ranking stages that need no storage: preference parsing, the
-creation-weighted scorer, the policy layer and signed page cursors.
+creation-weighted scorer and the policy layer.
 
 Candidates arrive as a `Candidates` batch (parallel columns: lists and numpy
 arrays), so scoring 1,000 of them is a handful of vector operations and the
@@ -8,10 +8,6 @@ policy layer touches plain ints and strings.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -225,41 +221,3 @@ def apply_policy(c: Candidates, scores: np.ndarray, page_size: int, config: Poli
             break
         n_connected += is_connected[page[-1]]
     return page
-
-
-# -- cursors ----------------------------------------------------------------------
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class CursorSigner:
-    """Opaque page tokens: JSON payload + HMAC-SHA256, so a client cannot edit
-    one (or replay another user's) without detection."""
-
-    def __init__(self, key: bytes):
-        self._key = key
-
-    def sign(self, payload: dict) -> str:
-        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-        mac = hmac.new(self._key, body, hashlib.sha256).digest()[:16]
-        return f"{_b64(body)}.{_b64(mac)}"
-
-    def verify(self, token: str, *, kind: str, user_id: str) -> dict:
-        bad = InvalidArgument("the page token is not valid: it was altered or not issued for you; "
-                              "start again without one", "invalid_page_token")
-        try:
-            body_text, mac_text = token.split(".")
-            body, mac = _unb64(body_text), _unb64(mac_text)
-        except (ValueError, TypeError):
-            raise bad from None
-        if not hmac.compare_digest(hmac.new(self._key, body, hashlib.sha256).digest()[:16], mac):
-            raise bad
-        payload = json.loads(body)
-        if payload.get("k") != kind or payload.get("u") != user_id:
-            raise bad
-        return payload

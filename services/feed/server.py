@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kinora.cameo.v1 import events_pb2 as cameo_ev
@@ -20,10 +19,11 @@ from kinora.identity.tokens import verifier_fetchers
 from kinora.identity.v1 import events_pb2 as id_ev
 from kinora.ml.embeddings import embed
 from kinora.runtime import auth
-from kinora.runtime.convert import to_datetime
+from kinora.runtime.convert import set_timestamp, to_datetime
 from kinora.runtime.errors import InvalidArgument, Unavailable
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
+from kinora.runtime.subscriptions import by_event_type
 from services.feed import handlers
 from services.feed import models as m
 from services.feed.assembly import FeedPage
@@ -34,8 +34,9 @@ from services.feed.moderation import CommentModerator
 from services.feed.ports import ConsentResult
 from services.feed.ranking import PolicyConfig
 from services.feed.settings import FeedSettings
-from services.feed.topics import (
-    CONSUME_TOPICS,
+from services.feed.topics import (  # CONSUME_TOPICS: the chart test reads it here
+    CONSUME_TOPICS,  # noqa: F401
+    CONSUMES,
     GENERATION_CANCELED,
     GENERATION_DELETED,
     GENERATION_FAILED,
@@ -73,18 +74,6 @@ class GrpcConsentChecker:
             await self._client.close()
 
 
-def _ts(field, value) -> None:
-    """A timezone-aware datetime into a Timestamp (seconds and nanos set directly: protobuf's
-    FromDatetime is pure Python and showed in GetFeed's profile)."""
-    if value is not None:
-        micros = (value - _EPOCH) // _MICROSECOND
-        field.seconds, field.nanos = micros // 1_000_000, micros % 1_000_000 * 1000
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
 def post_message(row: dict) -> pb.Post:
     cameo_ids = row["cameo_ids"]
     post = pb.Post(id=row["id"], author_user_id=row["author_user_id"], author_handle=row.get("author_handle", ""),
@@ -93,8 +82,8 @@ def post_message(row: dict) -> pb.Post:
                    remix_of_post_id=row["remix_of_post_id"], remix_of_generation_id=row["remix_of_generation_id"],
                    like_count=row["like_count"], comment_count=row["comment_count"], remix_count=row["remix_count"],
                    liked_by_caller=bool(row.get("liked_by_caller", False)), region=row["region"])
-    _ts(post.created_at, row["created_at"])
-    _ts(post.updated_at, row["updated_at"])
+    set_timestamp(post.created_at, row["created_at"])
+    set_timestamp(post.updated_at, row["updated_at"])
     return post
 
 
@@ -102,7 +91,7 @@ def _users(rows: list[dict]) -> list[pb.UserSummary]:
     out = []
     for r in rows:
         u = pb.UserSummary(user_id=r["uid"], handle=r["handle"] or "")
-        _ts(u.since, r["created_at"])
+        set_timestamp(u.since, r["created_at"])
         out.append(u)
     return out
 
@@ -110,7 +99,7 @@ def _users(rows: list[dict]) -> list[pb.UserSummary]:
 def _comment(row: dict) -> pb.Comment:
     c = pb.Comment(id=row["id"], post_id=row["post_id"], author_user_id=row["author_user_id"],
                    author_handle=row["author_handle"], text=row["text"])
-    _ts(c.created_at, row["created_at"])
+    set_timestamp(c.created_at, row["created_at"])
     return c
 
 
@@ -187,14 +176,14 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
         me = auth.require_user()
         prefs = await self._run(self.feed.set_preferences, me.subject, request.text)
         out = pb.FeedPreferences(text=prefs["text"])
-        _ts(out.updated_at, prefs["updated_at"])
+        set_timestamp(out.updated_at, prefs["updated_at"])
         return pb.SetFeedPreferencesResponse(preferences=out)
 
     async def GetFeedPreferences(self, request, context):
         me = auth.require_user()
         prefs = await self._run(self.feed.get_preferences, me.subject)
         out = pb.FeedPreferences(text=prefs["text"])
-        _ts(out.updated_at, prefs["updated_at"])
+        set_timestamp(out.updated_at, prefs["updated_at"])
         return pb.GetFeedPreferencesResponse(preferences=out)
 
     async def RecordViews(self, request, context):
@@ -327,7 +316,7 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
     # The pool holds a connection per request worker plus the relay's and the consumer's: with the
     # default (5, plus 5 closed when returned) a busy feed kept opening and closing connections.
     ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=TOPICS,
-                         consumes=consumed_events(feed), consume_topics=CONSUME_TOPICS,
+                         subscription=by_event_type(consumed_events(feed), CONSUMES),
                          **verifier_fetchers(settings.identity_addr, jwks_fetcher),
                          db_pool_size=db_workers + 1 + settings.consumer_threads)
     holder["ctx"] = ctx

@@ -76,10 +76,10 @@ async def test_publish_rules_and_bad_input(pg_url):
         assert page.next_page_token
         body, mac = page.next_page_token.split(".")
         tampered = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
-        await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.feed_page(bob, token=tampered), "page token")
+        await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.feed_page(bob, token=tampered), "page_token")
         await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.feed_page(alice, token=page.next_page_token),
-                           "page token")
-        await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.feed_page(bob, token="garbage"), "page token")
+                           "page_token")
+        await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.feed_page(bob, token="garbage"), "page_token")
 
         # Graph events for cameo are in the outbox with the state change.
         mutual = await h.stub.Follow(pb.FollowRequest(user_id=bob), metadata=h.md(alice))
