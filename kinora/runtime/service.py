@@ -52,16 +52,6 @@ class ServiceContext:
 
         return TokenSource(fetch)
 
-    def add_consumers(self, handlers: dict[type[Message], Handler], topics: list[str]) -> None:
-        """Consume `topics` as this service's group with `consumer_threads`
-        members: each handles its partitions' batches in its own transaction,
-        so one member's database work overlaps another's decoding."""
-        bootstrap = self.settings.kafka_bootstrap
-        for i in range(self.settings.consumer_threads):
-            consumer = EventConsumer(self.engine, self.tables, bootstrap, self.name, handlers, list(topics))
-            self.consumers.append(consumer)
-            self.app.add_worker(f"{self.name}-consumer-{i}", consumer.run)
-
     def subscribe(self, handlers: dict[type[Message], Handler], topics: TopicTable) -> None:
         """Consume by event type: `handlers` maps each event type this service reads to its
         handler, `topics` is its table of consumed topics (topic -> event types); the topics
@@ -69,7 +59,15 @@ class ServiceContext:
         self.add_subscription(by_event_type(handlers, topics))
 
     def add_subscription(self, subscription: Subscription) -> None:
-        self.add_consumers(subscription.handlers, subscription.topics)
+        """Consume the subscription's topics as this service's group with `consumer_threads`
+        members: each handles its partitions' batches in its own transaction, so one
+        member's database work overlaps another's decoding."""
+        bootstrap = self.settings.kafka_bootstrap
+        for i in range(self.settings.consumer_threads):
+            consumer = EventConsumer(self.engine, self.tables, bootstrap, self.name, subscription.handlers,
+                                     list(subscription.topics))
+            self.consumers.append(consumer)
+            self.app.add_worker(f"{self.name}-consumer-{i}", consumer.run)
 
     def warm_up(self, load: Callable[[], object]) -> None:
         """Run `load` (e.g. load an embedding model: seconds of CPU) on a thread
@@ -86,14 +84,13 @@ class ServiceContext:
 
 
 def create_service(name: str, settings: DatabaseSettings, tables: EventTables, migrations_dir: Path | None,
-                   *, topics: Sequence[str] = (), consumes: dict[type[Message], Handler] | None = None,
-                   consume_topics: Sequence[str] = (), subscription: Subscription | None = None,
+                   *, topics: Sequence[str] = (), subscription: Subscription | None = None,
                    jwks_fetcher: auth.JwksFetcher | None = None,
                    revocation_fetcher: auth.RevocationFetcher | None = None,
                    migrate_on_start: bool = True,
                    db_pool_size: int = 5) -> ServiceContext:
     """`subscription`: the events this service consumes, by type (kinora.runtime.subscriptions.
-    by_event_type); `consumes` with `consume_topics` is the older form of the same.
+    by_event_type; or `ctx.subscribe` later, when the handlers need objects built after this).
     `jwks_fetcher`, `revocation_fetcher`: where the token verifier gets its keys and its deny
     list of ended sessions (kinora.identity.tokens.verifier_fetchers asks identity for both).
     `db_pool_size`: connections kept open; size it to the threads that use the database at
@@ -117,7 +114,7 @@ def create_service(name: str, settings: DatabaseSettings, tables: EventTables, m
         if bootstrap:
             # Consumed topics include those of consumers added after create_service returned.
             consumed = {topic: None for c in ctx.consumers for topic in c.topics}
-            await asyncio.to_thread(ensure_topics, bootstrap, [*topics, *consume_topics, *consumed])
+            await asyncio.to_thread(ensure_topics, bootstrap, [*topics, *consumed])
         if verifier is not None and fetcher is not None:
             try:
                 await verifier.refresh(force=True)
@@ -130,8 +127,6 @@ def create_service(name: str, settings: DatabaseSettings, tables: EventTables, m
                                 producer_factory=lambda: make_producer(bootstrap, name),
                                 retention_s=settings.outbox_retention_s)
         app.add_worker(f"{name}-relay", ctx.relay.run)
-        if consumes:
-            ctx.add_consumers(consumes, list(consume_topics))
         if subscription is not None:
             ctx.add_subscription(subscription)
 
