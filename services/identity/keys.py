@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,7 +36,7 @@ from services.identity.models import signing_keys
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class KeyCipher:
     """Encrypts private keys at rest; the kid is bound in as associated data."""
 
     def __init__(self, secret: str):
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"kinora-identity-jwt-keys", info=b"v1").derive(secret.encode())
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"kinora-identity-jwt-keys",
+                   info=b"v1").derive(secret.encode())
         self._aead = AESGCM(key)
 
     def seal(self, kid: str, private_key: Ed25519PrivateKey) -> bytes:

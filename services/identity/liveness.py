@@ -16,7 +16,7 @@ import hmac
 import io
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import av
 import cv2
@@ -89,7 +89,7 @@ class VerificationResult:
 def make_challenge(rng: random.Random, now: datetime | None = None, ttl: timedelta = CHALLENGE_TTL) -> Challenge:
     """A fresh challenge. Pass `random.SystemRandom()` in production: the nonce
     and digits must be unpredictable; a seeded Random is only for tests."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(5, 6)))
     turns = [rng.choice(["left", "right"]) for _ in range(2)]
     nonce = f"{rng.getrandbits(128):032x}"
@@ -132,7 +132,8 @@ def verify(video_bytes: bytes, challenge: Challenge, now: datetime) -> Verificat
     with container:
         demuxer = _CONTAINERS.get(container.format.name)
         if demuxer is None or demuxer != sniffed:
-            return refuse("file", f"The file claims to be {sniffed} but its contents are not; upload the original video.")
+            return refuse("file",
+                          f"The file claims to be {sniffed} but its contents are not; upload the original video.")
         problem = _stream_problem(container)
         if problem:
             return refuse(*problem)
@@ -161,7 +162,8 @@ def verify(video_bytes: bytes, challenge: Challenge, now: datetime) -> Verificat
     speech = voice.find_speech(media.audio)
     heard = None
     if speech.seconds < voice.MIN_SPEECH_S:
-        checks.append(Check("speech", False, "No speech was heard. Read the digits aloud, clearly, near the microphone."))
+        checks.append(Check("speech", False,
+                            "No speech was heard. Read the digits aloud, clearly, near the microphone."))
         checks.append(Check("digits", False, "The digits could not be checked because no speech was heard."))
     else:
         checks.append(Check("speech", True, f"{speech.seconds:.1f} seconds of speech heard."))
@@ -236,7 +238,7 @@ def _decode(container) -> _Media:
     """One pass over both tracks. Only sampled frames are converted and kept,
     and decoding stops past the longest allowed clip, so memory stays bounded
     whatever the file declares."""
-    video, audio = container.streams.video[0], container.streams.audio[0]
+    video = container.streams.video[0]  # _stream_problem has checked there is a sound track too
     video.thread_type = "AUTO"
     scale = min(1.0, ANALYSIS_WIDTH / video.codec_context.width)
     out_w = int(video.codec_context.width * scale) // 2 * 2
@@ -325,7 +327,8 @@ def _check_lip_sync(track: face.FaceTrack, audio: np.ndarray) -> Check:
         return Check("lip_sync", False, "The mouth could not be seen clearly enough; face the camera while you speak.")
     mouth = np.array([mouths[i] for i in seen])
     if float(np.std(mouth)) < MIN_MOUTH_MOVEMENT:
-        return Check("lip_sync", False, "Your lips did not move while the digits were spoken; read them aloud yourself.")
+        return Check("lip_sync", False,
+                     "Your lips did not move while the digits were spoken; read them aloud yourself.")
     loud = voice.loudness_at(audio, [track.times[i] for i in seen])
     near, far = (_best_correlation(mouth, loud, *(round(s * SAMPLE_FPS) for s in span))
                  for span in (LIP_NEAR_S, LIP_FAR_S))
@@ -353,6 +356,7 @@ def _check_digits(heard: str, expected: str) -> Check:
     if wrong <= allowed:
         return Check("digits", True, "The spoken digits match the challenge.")
     return Check(
-        "digits", False, f"The digits heard ({' '.join(heard) or 'none'}) do not match the challenge ({' '.join(expected)})."
+        "digits", False,
+        f"The digits heard ({' '.join(heard) or 'none'}) do not match the challenge ({' '.join(expected)}).",
     )
 

@@ -3,8 +3,20 @@ passwords are argon2id hashes, refresh tokens, API keys and link codes are
 SHA-256 hashes (they are long random strings, so a fast hash is enough),
 signing keys are encrypted."""
 
-from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
-                        String, Table, Text)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from kinora.runtime.events import define_event_tables
 

@@ -57,4 +57,5 @@ class IdentitySettings(DatabaseSettings):
     blob_dir: str = setting("KINORA_BLOB_DIR", str, "kinora-data/blobs")
     # Admin bootstrap: service tokens may mint invites (kinora admin invite).
     service_invites: bool = setting("KINORA_SERVICE_INVITES", boolean, False,
-                                     "service tokens (`kinora admin invite`) may mint invites; off unless the operator says so")
+                                     "service tokens (`kinora admin invite`) may mint invites; "
+                                     "off unless the operator says so")

@@ -2,10 +2,11 @@
 refresh rotation, key rotation, API keys, guardians and parental controls."""
 
 import asyncio
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import grpc
 import pytest
+from identity_harness import Running, settings_for
 from sqlalchemy import update
 
 from kinora.common.v1 import common_pb2
@@ -15,8 +16,6 @@ from kinora.runtime.auth import TokenVerifier
 from kinora.runtime.errors import Unauthenticated, error_code_of
 from kinora.testing import bearer
 from services.identity.models import invites, users
-
-from identity_harness import Running, settings_for
 
 PASSWORD = "correct horse battery"
 
@@ -91,7 +90,7 @@ async def test_sign_up_rules(idsvc):
     code3 = await idsvc.invite()
     with idsvc.service.ctx.engine.begin() as c:
         c.execute(update(invites).where(invites.c.code == code3)
-                  .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                  .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     err = await rpc_error(stub.SignUp(signup_request(code3, "carol")))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_code_of(err) == "invite_expired"
 
@@ -108,34 +107,39 @@ async def test_sign_up_rules(idsvc):
 async def test_sign_in_never_reveals_accounts_and_is_rate_limited(idsvc):
     stub = idsvc.stub
     gateway = idsvc.service_md("gateway")  # only the gateway may state the client address
+
+    def sign_in(handle: str, password: str, address: str):
+        return stub.SignIn(pb.SignInRequest(handle=handle, password=password, client_address=address),
+                           metadata=gateway)
+
     await idsvc.sign_up("dana")
-    ok = await stub.SignIn(pb.SignInRequest(handle="DANA", password=PASSWORD, client_address="10.0.0.1"), metadata=gateway)
+    ok = await sign_in("DANA", PASSWORD, "10.0.0.1")
     assert ok.user.handle == "dana" and ok.tokens.access_token
 
-    wrong = await rpc_error(stub.SignIn(pb.SignInRequest(handle="dana", password="wrong password", client_address="10.0.0.1"), metadata=gateway))
-    missing = await rpc_error(stub.SignIn(pb.SignInRequest(handle="nobody", password="wrong password", client_address="10.0.0.1"), metadata=gateway))
+    wrong = await rpc_error(sign_in("dana", "wrong password", "10.0.0.1"))
+    missing = await rpc_error(sign_in("nobody", "wrong password", "10.0.0.1"))
     assert wrong.code() == missing.code() == grpc.StatusCode.UNAUTHENTICATED
     assert wrong.details() == missing.details() and error_code_of(wrong) == error_code_of(missing)
 
     # Per handle and client: 3 failures from one address back that address off, even for the right
     # password (tests/security/test_signin_backoff.py shows other addresses still get in).
     for _ in range(3):
-        await rpc_error(stub.SignIn(pb.SignInRequest(handle="dana", password="wrong password", client_address="10.0.0.2"), metadata=gateway))
-    locked = await rpc_error(stub.SignIn(pb.SignInRequest(handle="dana", password=PASSWORD, client_address="10.0.0.2"), metadata=gateway))
+        await rpc_error(sign_in("dana", "wrong password", "10.0.0.2"))
+    locked = await rpc_error(sign_in("dana", PASSWORD, "10.0.0.2"))
     assert locked.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "try again" in locked.details()
     # The same limit applies to handles that do not exist: the lockout leaks nothing either.
     for _ in range(3):
-        await rpc_error(stub.SignIn(pb.SignInRequest(handle="nobody", password="x" * 9, client_address="10.0.0.3"), metadata=gateway))
-    ghost = await rpc_error(stub.SignIn(pb.SignInRequest(handle="nobody", password="x" * 9, client_address="10.0.0.3"), metadata=gateway))
+        await rpc_error(sign_in("nobody", "x" * 9, "10.0.0.3"))
+    ghost = await rpc_error(sign_in("nobody", "x" * 9, "10.0.0.3"))
     assert ghost.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and ghost.details() == locked.details()
 
     # Per address: 6 failures from one address across many handles block that address only.
     await idsvc.sign_up("erin")
     for i in range(6):
-        await rpc_error(stub.SignIn(pb.SignInRequest(handle=f"guess{i}", password="x" * 9, client_address="10.9.9.9"), metadata=gateway))
-    err = await rpc_error(stub.SignIn(pb.SignInRequest(handle="erin", password=PASSWORD, client_address="10.9.9.9"), metadata=gateway))
+        await rpc_error(sign_in(f"guess{i}", "x" * 9, "10.9.9.9"))
+    err = await rpc_error(sign_in("erin", PASSWORD, "10.9.9.9"))
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert (await stub.SignIn(pb.SignInRequest(handle="erin", password=PASSWORD, client_address="10.1.1.1"), metadata=gateway)).user.handle == "erin"
+    assert (await sign_in("erin", PASSWORD, "10.1.1.1")).user.handle == "erin"
 
     err = await rpc_error(stub.SignIn(pb.SignInRequest(handle="", password="")))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -376,10 +380,12 @@ async def test_guardian_link_controls_and_unlink(idsvc):
     assert linked.link.status == pb.GUARDIAN_LINK_STATUS_ACTIVE and linked.link.guardian_user_id == parent.user.id
     err = await rpc_error(stub.ConfirmGuardianLink(pb.ConfirmGuardianLinkRequest(code=started.code), metadata=smd))
     assert err.code() == grpc.StatusCode.NOT_FOUND  # single use
-    assert (await stub.GetUser(pb.GetUserRequest(user_id=teen.user.id), metadata=pmd)).user.guardian_user_id == parent.user.id
+    seen = (await stub.GetUser(pb.GetUserRequest(user_id=teen.user.id), metadata=pmd)).user
+    assert seen.guardian_user_id == parent.user.id
 
     # Defaults are safe; only the guardian may change them; teen and services may read them.
-    got = (await stub.GetParentalControls(pb.GetParentalControlsRequest(teen_user_id=teen.user.id), metadata=tmd)).controls
+    got = (await stub.GetParentalControls(pb.GetParentalControlsRequest(teen_user_id=teen.user.id),
+                                          metadata=tmd)).controls
     assert got.non_personalized_feed and got.max_cameo_policy == common_pb2.CAMEO_POLICY_APPROVED
     new = pb.ParentalControls(daily_feed_item_cap=20, non_personalized_feed=False,
                               max_cameo_policy=common_pb2.CAMEO_POLICY_MUTUALS)

@@ -10,6 +10,7 @@ import grpc
 import numpy as np
 import pytest
 import skimage.data
+from identity_harness import Running, settings_for
 from PIL import Image
 from sqlalchemy import select
 
@@ -17,8 +18,6 @@ from kinora.identity.v1 import identity_pb2 as pb
 from kinora.ml import faces
 from kinora.testing import bearer
 from services.identity.models import face_embeddings
-
-from identity_harness import Running, settings_for
 
 _name = "identity_liveness_fixtures"
 if _name not in sys.modules:

@@ -5,7 +5,7 @@ import importlib.util
 import io
 import random
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ _spec = importlib.util.spec_from_file_location("identity_liveness_fixtures", Pat
 fx = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fx)
 
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 # espeak-ng's "six", "eight" and "nine" are misheard by pocketsphinx's model
 # (a synthetic-voice quirk), so fixture challenges use the other digits.
 DIGITS = "40712"

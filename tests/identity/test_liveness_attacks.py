@@ -11,21 +11,20 @@ The genuine fixture is the same portrait turned in 3D from its landmarks, its
 mouth opening with its own speech (kinora/media/head3d.py)."""
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import av
 import grpc
 import pytest
+from identity_harness import Running, settings_for
+from test_verification_rpc import clip_for, fx, start
 
 from kinora.identity.v1 import identity_pb2 as pb
 from kinora.testing import bearer
 from services.identity import face
 from services.identity import liveness as lv
 
-from identity_harness import Running, settings_for
-from test_verification_rpc import clip_for, fx, start
-
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DIGITS, TURNS = "40712", ["left", "right"]
 CHALLENGE = lv.Challenge(DIGITS, TURNS, "a" * 32, NOW + timedelta(minutes=5))
 

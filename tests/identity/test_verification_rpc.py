@@ -12,14 +12,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+from identity_harness import Running, settings_for
 from kafka import KafkaConsumer
 
 from kinora.identity.v1 import events_pb2
 from kinora.identity.v1 import identity_pb2 as pb
 from kinora.runtime.kafka import header_map
 from kinora.testing import bearer
-
-from identity_harness import Running, settings_for
 
 _name = "identity_liveness_fixtures"
 if _name not in sys.modules:
@@ -110,7 +109,8 @@ async def test_verification_pass_and_fail_through_the_rpc(pg_url, tmp_path, brok
         passed = (await stub.SubmitVerification(pb.SubmitVerificationRequest(
             verification_id=v3.id, nonce=v3.challenge.nonce, video=clip_for(v3), cameo_display_name="Vera V."),
             metadata=md)).verification
-        assert passed.status == pb.VERIFICATION_STATUS_PASSED, [(c.name, c.reason) for c in passed.checks if not c.passed]
+        assert passed.status == pb.VERIFICATION_STATUS_PASSED, [(c.name, c.reason) for c in passed.checks
+                                                                if not c.passed]
         assert all(c.passed and c.evaluated for c in passed.checks)
         likeness = passed.likeness
         assert len(likeness.face_crops) >= 1 and likeness.voice_profile.key
@@ -130,8 +130,8 @@ async def test_verification_pass_and_fail_through_the_rpc(pg_url, tmp_path, brok
         by_type = {}
         for headers, value in events:
             by_type.setdefault(headers["event_type"], []).append(value)
-        verified = [events_pb2.CameoVerified.FromString(v) for t, vs in by_type.items() if t and t.endswith("CameoVerified")
-                    for v in vs]
+        verified = [events_pb2.CameoVerified.FromString(v) for t, vs in by_type.items()
+                    if t and t.endswith("CameoVerified") for v in vs]
         failures = [events_pb2.VerificationFailed.FromString(v) for t, vs in by_type.items()
                     if t and t.endswith("VerificationFailed") for v in vs]
         assert len(verified) == 1 and len(failures) == 2, by_type.keys()

@@ -1,13 +1,12 @@
 """initial
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 06:33:38.685800
 """
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
@@ -35,7 +34,8 @@ def upgrade() -> None:
     sa.Column('topic', sa.String(length=160), nullable=False),
     sa.Column('status', sa.String(length=16), server_default='done', nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='1', nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'),
+              nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
     op.create_index('ix_processed_events_processed_at', 'processed_events', ['processed_at'], unique=False)
