@@ -127,7 +127,7 @@ async def main(args) -> None:
                 return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys]}
 
             jwks = await fetch()
-            distinct = [service.identity._access_token(user.id, "bench", False)[0] for _ in range(args.tokens)]
+            distinct = [service.identity.core.access_token(user.id, "bench", False)[0] for _ in range(args.tokens)]
         finally:
             await channel.close()
             await service.app.stop()
