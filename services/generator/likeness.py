@@ -82,7 +82,7 @@ class OutputScan:
                 f"cameos, so it can't be delivered ({POLICY}). Nothing was charged")
 
 
-def sample(frames: Sequence[tuple[float, object]], every_s: float = SAMPLE_EVERY_S) -> list:
+def sample(frames: Sequence[tuple[float, object]], every_s: float | None = None) -> list:
     """The (time, frame) pairs the output scan looks at, from a clip's keyframes in time
     order: at every_s/2, 3*every_s/2, ... up to the last keyframe, the frame nearest that
     time (within every_s/2), each at most once. Any stretch of every_s seconds holds one
@@ -91,6 +91,7 @@ def sample(frames: Sequence[tuple[float, object]], every_s: float = SAMPLE_EVERY
     time gives its first frame."""
     if not frames:
         return []
+    every_s = SAMPLE_EVERY_S if every_s is None else every_s
     picked, target = [], every_s / 2
     while target <= frames[-1][0] + 1e-6:
         best = min(frames, key=lambda item: abs(item[0] - target))
