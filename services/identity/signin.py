@@ -89,18 +89,24 @@ class SignIn:
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             ok = False
         with transaction(self.sessions) as s:
+            t = signin_failures
             if not ok:
-                s.execute(delete(signin_failures).where(signin_failures.c.last_attempt_at < now - 2 * window,
-                                                        or_(signin_failures.c.blocked_until.is_(None),
-                                                            signin_failures.c.blocked_until < now)))
+                # Old counters go; rows another attempt holds are left for the next sweep (waiting on
+                # them while that attempt waits on a row this sweep took would deadlock).
+                stale = (select(t.c.subject).where(t.c.last_attempt_at < now - 2 * window,
+                                                   or_(t.c.blocked_until.is_(None),
+                                                       t.c.blocked_until < now))
+                         .with_for_update(skip_locked=True))
+                s.execute(delete(t).where(t.c.subject.in_(stale.scalar_subquery())))
             else:
-                s.execute(delete(signin_failures).where(signin_failures.c.subject == pair))
+                # Rows in the order counting locks them (address, then handle@address): the reverse
+                # order deadlocked with a concurrent attempt of the same person from the same place.
                 if address:
-                    t = signin_failures
                     s.execute(update(t).where(t.c.subject == per_address).values(
                         failures=func.greatest(t.c.failures - 1, 0),
                         blocked_until=case((t.c.failures - 1 < self.settings.signin_max_failures_address, None),
                                            else_=t.c.blocked_until)))
+                s.execute(delete(t).where(t.c.subject == pair))
                 if self.hasher.check_needs_rehash(user.password_hash):  # parameters were raised since
                     s.execute(update(users).where(users.c.id == user.id)
                               .values(password_hash=self.hasher.hash(password)))
