@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from google.protobuf.message import Message
 from sqlalchemy import select
@@ -23,8 +23,17 @@ from kinora.runtime.errors import InvalidArgument, NotFound
 from kinora.runtime.events import EventTables, event_type_of
 from kinora.runtime.telemetry import inject_context
 from services.billing import metrics
-from services.billing.ledger import (ALLOWANCE, CLEARING, CREDITS, ISSUED, PLATFORM, REVENUE, Ledger, Posting,
-                                     user_accounts)
+from services.billing.ledger import (
+    ALLOWANCE,
+    CLEARING,
+    CREDITS,
+    ISSUED,
+    PLATFORM,
+    REVENUE,
+    Ledger,
+    Posting,
+    user_accounts,
+)
 from services.billing.models import billing_users
 from services.billing.payments import PaymentProvider
 from services.billing.settings import BillingSettings
@@ -33,17 +42,18 @@ MAX_ID_LEN = 64
 
 
 def utc_day(now: datetime) -> date:
-    return now.astimezone(timezone.utc).date()
+    return now.astimezone(UTC).date()
 
 
 def next_reset(now: datetime) -> datetime:
     day = utc_day(now) + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def check_id(value: str, what: str) -> str:
     if not value or len(value) > MAX_ID_LEN:
-        raise InvalidArgument(f"{what} is required (at most {MAX_ID_LEN} characters)", f"invalid_{what.replace(' ', '_')}")
+        raise InvalidArgument(f"{what} is required (at most {MAX_ID_LEN} characters)",
+                              f"invalid_{what.replace(' ', '_')}")
     return value
 
 
@@ -51,7 +61,7 @@ class BillingCore:
     def __init__(self, settings: BillingSettings, sessions: sessionmaker[Session], event_tables: EventTables,
                  provider: PaymentProvider, clock=None):
         self.settings, self.sessions, self.event_tables, self.provider = settings, sessions, event_tables, provider
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.ledger = Ledger()
 
     def emit(self, session: Session, topic: str, items: list[tuple[Message, str, str]]) -> None:

@@ -8,20 +8,28 @@ releases them through the ordinary ledger path."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from services.billing.models import (accounts, billing_users, generation_outcomes, ledger_transactions, purchases,
-                                     quotes, reservations, subscriptions)
+from services.billing.models import (
+    accounts,
+    billing_users,
+    generation_outcomes,
+    ledger_transactions,
+    purchases,
+    quotes,
+    reservations,
+    subscriptions,
+)
 
 
 def anonymise_user(s: Session, user_id: str, anonymous_id: str) -> None:
     """Idempotent: a second run finds no row under the old id."""
     if not anonymous_id or anonymous_id == user_id:
         raise ValueError("an account deletion needs a new anonymous id")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     s.execute(update(subscriptions).where(subscriptions.c.user_id == user_id,
                                           subscriptions.c.status != "ended").values(
         status="ended", cancel_at_period_end=True, current_period_end=now, updated_at=now))

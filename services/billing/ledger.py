@@ -106,7 +106,7 @@ class Ledger:
         tx_rows, entry_rows = [], []
         for p in postings:
             per_unit: dict[str, int] = defaultdict(int)
-            for (owner, kind, unit), amount in p.legs:
+            for (_owner, _kind, unit), amount in p.legs:
                 per_unit[unit] += amount
             if any(per_unit.values()):
                 raise LedgerError(f"{p.kind} transaction does not balance: {dict(per_unit)}")

@@ -5,8 +5,23 @@ entries are only ever inserted; an account's `balance` is updated in the
 same database transaction as its entries, under a row lock, so it always
 equals the sum of its entries. User accounts may never go negative (CHECK)."""
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, Float, Index,
-                        Integer, MetaData, String, Table, Text, UniqueConstraint, func)
+from sqlalchemy import (
+                        BigInteger,
+                        Boolean,
+                        CheckConstraint,
+                        Column,
+                        Date,
+                        DateTime,
+                        Float,
+                        Index,
+                        Integer,
+                        MetaData,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+                        func,
+)
 
 from kinora.runtime.db import BigId
 from kinora.runtime.events import define_event_tables

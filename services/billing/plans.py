@@ -11,21 +11,30 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.common.v1 import common_pb2 as cpb
-from kinora.videospec import canonical_model
 from kinora.runtime.bulk import insert_ignore
 from kinora.runtime.convert import datetime_or_none
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument
+from kinora.videospec import canonical_model
 from services.billing.core import BillingCore, next_reset, utc_day
-from services.billing.ledger import (ALLOWANCE, CREDITS, ISSUED, PLATFORM, USER_ALLOWANCE, USER_CREDITS, USER_HELD,
-                                     Posting, user_accounts)
+from services.billing.ledger import (
+    ALLOWANCE,
+    CREDITS,
+    ISSUED,
+    PLATFORM,
+    USER_ALLOWANCE,
+    USER_CREDITS,
+    USER_HELD,
+    Posting,
+    user_accounts,
+)
 from services.billing.models import billing_users, demand, quotes, subscriptions
 
 MAX_SECONDS_ANY_PLAN = 600

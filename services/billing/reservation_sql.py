@@ -81,7 +81,8 @@ locked AS MATERIALIZED (
     -- metering batch settles its outcomes one statement at a time, and billing runs two consumer
     -- members, so no batch may hold a user's account while it waits for another batch.
     SELECT id, balance FROM accounts
-    WHERE id IN (SELECT account_id FROM legs UNION ALL SELECT id FROM accounts WHERE owner = 'platform' AND kind = 'revenue')
+    WHERE id IN (SELECT account_id FROM legs
+                 UNION ALL SELECT id FROM accounts WHERE owner = 'platform' AND kind = 'revenue')
     ORDER BY id FOR UPDATE),
 moved AS (
     UPDATE accounts a SET balance = locked.balance + d.total

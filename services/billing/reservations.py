@@ -29,8 +29,18 @@ from kinora.runtime.pgfast import PgStatements
 from kinora.videospec import canonical_model
 from services.billing import metrics
 from services.billing.core import BillingCore, check_id, utc_day
-from services.billing.ledger import (ALLOWANCE, CREDITS, ISSUED, PLATFORM, REVENUE, USER_ALLOWANCE, USER_CREDITS,
-                                     USER_HELD, LedgerError, Posting)
+from services.billing.ledger import (
+    ALLOWANCE,
+    CREDITS,
+    ISSUED,
+    PLATFORM,
+    REVENUE,
+    USER_ALLOWANCE,
+    USER_CREDITS,
+    USER_HELD,
+    LedgerError,
+    Posting,
+)
 from services.billing.models import generation_outcomes, quotes, reservations
 from services.billing.plans import Offer, PlanRules
 from services.billing.reservation_sql import HOLD, SETTLE, USER_STATE

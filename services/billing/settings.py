@@ -6,8 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kinora import videospec
-from kinora.runtime.settings import (DatabaseSettings, SettingsError, boolean, csv, non_negative_float, positive_int,
-                                     setting)
+from kinora.runtime.settings import (
+    DatabaseSettings,
+    SettingsError,
+    boolean,
+    csv,
+    non_negative_float,
+    positive_int,
+    setting,
+)
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ class Webhooks:
         p = session.execute(select(purchases).where(purchases.c.provider_payment_id == event.payment_id)
                             .with_for_update()).first()
         sub = None if p is not None else session.execute(
-            select(subscriptions).where(subscriptions.c.provider_payment_id == event.payment_id).with_for_update()).first()
+            select(subscriptions).where(subscriptions.c.provider_payment_id == event.payment_id)
+            .with_for_update()).first()
         if p is None and sub is None and event.reference:
             p = self._purchase_by_reference(session, event)
         if p is None and sub is None and event.reference and event.type == "payment.succeeded":

@@ -1,7 +1,7 @@
 """Helpers shared by the billing tests (imported as a plain module: pytest puts
 this folder on sys.path)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from kinora.runtime.db import transaction
 from services.billing.domain import Billing
@@ -12,7 +12,7 @@ class Clock:
     """Billing's notion of now; tests move it to cross days and expire holds."""
 
     def __init__(self, start: datetime | None = None):
-        self.now = start or datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+        self.now = start or datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
     def __call__(self) -> datetime:
         return self.now
@@ -47,7 +47,8 @@ def publish(bootstrap: str, topic: str, events) -> None:
     producer = KafkaProducer(bootstrap_servers=[bootstrap], acks="all", linger_ms=5, batch_size=512 * 1024)
     for event_id, message, key in events:
         producer.send(topic, key=key.encode(), value=message.SerializeToString(),
-                      headers=[(HEADER_EVENT_ID, event_id.encode()), (HEADER_EVENT_TYPE, event_type_of(message).encode())])
+                      headers=[(HEADER_EVENT_ID, event_id.encode()),
+                               (HEADER_EVENT_TYPE, event_type_of(message).encode())])
     producer.flush()
     producer.close()
 

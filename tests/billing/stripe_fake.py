@@ -92,7 +92,8 @@ class FakeStripe:
             return self._payment_intent(params)
         if path == "/v1/customers":
             return 200, {"id": f"cus_{uuid.uuid4().hex[:14]}", "object": "customer",
-                         "invoice_settings": {"default_payment_method": params.get("invoice_settings[default_payment_method]")},
+                         "invoice_settings": {
+                             "default_payment_method": params.get("invoice_settings[default_payment_method]")},
                          "metadata": _nested(params, "metadata")}
         if path == "/v1/subscriptions":
             return self._subscription(params)

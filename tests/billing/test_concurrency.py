@@ -113,7 +113,7 @@ def test_concurrent_metering_batches_over_the_same_users_settle_without_deadlock
         b = [(g, u, "completed") for u in users for g in gens[u][2:]]
         barrier = Barrier(2)
 
-        def meter(batch):
+        def meter(batch, barrier=barrier):  # this round's barrier
             barrier.wait()
             with transaction(billing.sessions) as s:
                 billing.meter(s, batch)

@@ -7,6 +7,7 @@ is negative, and credits/allowance match a simple model of what happened."""
 
 import itertools
 
+from billing_support import open_users
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -14,10 +15,10 @@ from sqlalchemy import func, select
 from kinora.runtime.errors import KinoraError
 from services.billing.ledger import ALLOWANCE, CREDITS, USER_HELD
 from services.billing.models import accounts, reservations
-from billing_support import open_users
 
 ops = st.one_of(
-    st.tuples(st.just("purchase"), st.sampled_from(["tok_test_succeed", "tok_test_decline", "tok_test_fail_after_auth"])),
+    st.tuples(st.just("purchase"),
+              st.sampled_from(["tok_test_succeed", "tok_test_decline", "tok_test_fail_after_auth"])),
     st.tuples(st.just("reserve"), st.sampled_from([5, 10, 20])),
     st.tuples(st.just("capture"), st.integers(0, 20)),
     st.tuples(st.just("release"), st.integers(0, 20)),

@@ -61,13 +61,15 @@ def reserve_req(gen, user, **kw):
 
 async def test_reservations_are_internal_and_idempotent(h):
     await h.stub.GetBalance(bpb.GetBalanceRequest(), metadata=h.user("alice"))  # opens alice's account
-    await fails(h.stub.Reserve(reserve_req("g1", "alice"), metadata=h.user("alice")), grpc.StatusCode.PERMISSION_DENIED)
-    await fails(h.stub.Reserve(reserve_req("g1", "alice"), metadata=h.service("feed")), grpc.StatusCode.PERMISSION_DENIED)
+    denied = grpc.StatusCode.PERMISSION_DENIED
+    await fails(h.stub.Reserve(reserve_req("g1", "alice"), metadata=h.user("alice")), denied)
+    await fails(h.stub.Reserve(reserve_req("g1", "alice"), metadata=h.service("feed")), denied)
     first = await h.stub.Reserve(reserve_req("g1", "alice"), metadata=h.service())
     again = await h.stub.Reserve(reserve_req("g1", "alice"), metadata=h.service())
     assert not first.replayed and again.replayed and first.reservation.id == again.reservation.id
     assert first.reservation.rule == bpb.PRICE_RULE_ALLOWANCE and first.reservation.tier == cpb.TIER_FREE
-    await fails(h.stub.Reserve(reserve_req("g1", "bob"), metadata=h.service()), grpc.StatusCode.NOT_FOUND, "unknown_user")
+    await fails(h.stub.Reserve(reserve_req("g1", "bob"), metadata=h.service()), grpc.StatusCode.NOT_FOUND,
+                "unknown_user")
 
     cap = await h.stub.Capture(bpb.CaptureRequest(generation_id="g1"), metadata=h.service())
     cap2 = await h.stub.Capture(bpb.CaptureRequest(generation_id="g1"), metadata=h.service())
@@ -157,7 +159,8 @@ async def test_purchases_webhooks_and_refunds(h):
     bal = (await h.stub.GetBalance(bpb.GetBalanceRequest(), metadata=me)).balance
     assert bal.credits == 10  # the failed-after-authorisation payment never credited anything
     statement = await h.stub.GetStatement(bpb.GetStatementRequest(), metadata=me)
-    assert {e.kind for e in statement.entries} == {bpb.LEDGER_ENTRY_KIND_PURCHASE, bpb.LEDGER_ENTRY_KIND_ALLOWANCE_GRANT}
+    kinds = {e.kind for e in statement.entries}
+    assert kinds == {bpb.LEDGER_ENTRY_KIND_PURCHASE, bpb.LEDGER_ENTRY_KIND_ALLOWANCE_GRANT}
 
     # Refund: someone else's purchase is invisible; the owner's is reversed once.
     await fails(h.stub.Refund(bpb.RefundRequest(purchase_id=ok.purchase.id), metadata=h.user("eve")),
@@ -186,8 +189,10 @@ async def test_bad_input_is_refused_and_changes_nothing(h):
     me = h.user("gina")
     before = (await h.stub.GetBalance(bpb.GetBalanceRequest(), metadata=me)).balance
     bad = [
-        (bpb.PurchaseCreditsRequest(pack_id="nope", payment_token="tok_test_succeed"), grpc.StatusCode.NOT_FOUND, "unknown_pack"),
-        (bpb.PurchaseCreditsRequest(pack_id="starter", payment_token="tok_live_123"), grpc.StatusCode.INVALID_ARGUMENT, "invalid_payment_token"),
+        (bpb.PurchaseCreditsRequest(pack_id="nope", payment_token="tok_test_succeed"),
+         grpc.StatusCode.NOT_FOUND, "unknown_pack"),
+        (bpb.PurchaseCreditsRequest(pack_id="starter", payment_token="tok_live_123"),
+         grpc.StatusCode.INVALID_ARGUMENT, "invalid_payment_token"),
         (bpb.PurchaseCreditsRequest(pack_id="starter", payment_token="tok_test_succeed",
                                     expected_price=cpb.Money(amount_minor=400, currency="EUR")),
          grpc.StatusCode.INVALID_ARGUMENT, "currency_mismatch"),
@@ -219,7 +224,8 @@ async def test_bad_input_is_refused_and_changes_nothing(h):
     await fails(h.stub.GetBalance(bpb.GetBalanceRequest()), grpc.StatusCode.UNAUTHENTICATED)
     await fails(h.stub.GetStatement(bpb.GetStatementRequest(page=cpb.PageRequest(page_token="garbage!")), metadata=me),
                 grpc.StatusCode.INVALID_ARGUMENT, "invalid_page_token")
-    await fails(h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="platinum", payment_token="tok_test_succeed"),
+    await fails(h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="platinum",
+                                                                      payment_token="tok_test_succeed"),
                                          metadata=me), grpc.StatusCode.NOT_FOUND, "unknown_plan")
     after = (await h.stub.GetBalance(bpb.GetBalanceRequest(), metadata=me)).balance
     assert after == before

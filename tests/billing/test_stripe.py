@@ -16,8 +16,8 @@ import time
 import grpc
 import pytest
 from billing_support import Clock, make_settings
-from stripe_fake import DECLINED, INSUFFICIENT, PROCESSING, VISA, FakeStripe
 from sqlalchemy import select
+from stripe_fake import DECLINED, INSUFFICIENT, PROCESSING, VISA, FakeStripe
 
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import billing_pb2_grpc
@@ -148,7 +148,7 @@ async def test_forged_stale_and_replayed_webhooks_credit_nothing_and_a_genuine_o
         ("", "no signature"),
         ("t=123,v1=" + "0" * 64, "made up"),
     ]
-    for signature, why in refused:
+    for signature, _why in refused:
         await fails(h.webhook(payload, signature), grpc.StatusCode.PERMISSION_DENIED, "bad_webhook_signature")
     tampered = payload.replace(b'"amount": 400', b'"amount": 4')
     assert tampered != payload
@@ -276,7 +276,8 @@ async def test_pro_is_a_subscription_on_the_configured_price(h):
     assert created.params["items[0][price]"] == PRO_PRICE["id"]
     assert created.params["payment_behavior"] == "error_if_incomplete"
     assert created.params["cancel_at_period_end"] == "true"  # billing's Pro does not renew by itself yet
-    assert created.params["metadata[kinora_reference]"] == sub.id and created.params["metadata[kinora_user_id]"] == "lea"
+    assert created.params["metadata[kinora_reference]"] == sub.id
+    assert created.params["metadata[kinora_user_id]"] == "lea"
     assert created.headers["idempotency-key"] == f"kinora-sub-{sub.id}"
     assert h.stripe.calls("/v1/customers")[-1].headers["idempotency-key"] == f"kinora-cus-{sub.id}"
     ent = (await h.stub.GetEntitlements(bpb.GetEntitlementsRequest(), metadata=me)).entitlements

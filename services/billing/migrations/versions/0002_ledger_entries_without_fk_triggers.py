@@ -14,7 +14,6 @@ by account, reconciliation scans), so that index goes too; and generation_outcom
 time order and read by time range, gets a BRIN index, which costs next to nothing per insert.
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = '0002'
