@@ -120,9 +120,15 @@ class ProvenanceSigner:
             ],
         }
 
-    def sign_mp4(self, mp4: bytes, *, model: str, generation_id: str, creator_handle: str) -> bytes:
+    def sign_mp4(self, mp4: bytes, *, model: str, generation_id: str, creator_handle: str,
+                 ingredients: tuple[tuple[str, bytes], ...] = ()) -> bytes:
+        """`ingredients`: (generation id, signed MP4) of each clip this one is made
+        of (a stitch's sources), listed as componentOf with their own manifests."""
         manifest = self.manifest(f"{generation_id}.mp4", model, generation_id, creator_handle)
         with self._lock, self._signer() as signer, c2pa.Builder(json.dumps(manifest)) as builder:
+            for source_id, source in ingredients:
+                builder.add_ingredient({"title": f"{source_id}.mp4", "relationship": "componentOf",
+                                        "format": "video/mp4"}, "video/mp4", io.BytesIO(source))
             out = io.BytesIO()
             builder.sign(signer, "video/mp4", io.BytesIO(mp4), out)
             return out.getvalue()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import av
@@ -100,17 +100,20 @@ def plan(sources: list[bytes], crossfade_s: float, curve: str) -> tuple[list[Sou
 
 
 def stitch_mp4(sources: list[bytes], crossfade_s: float = 0.0, *, curve: str = "equal_power",
-               mark: Callable[[np.ndarray], None] | None = None, preset: str = "veryfast", crf: int = 20,
-               threads: int = 0) -> bytes:
+               mark: Callable[[np.ndarray], None] | None = None,
+               prepare: Sequence[Callable[[np.ndarray], None] | None] = (), preset: str = "veryfast",
+               crf: int = 20, threads: int = 0) -> bytes:
     """One MP4 of `sources` (MP4 bytes, in order) played one after the other,
     each join a `crossfade_s` dissolve (0: a cut). Its length is the sum of the
     sources' less one crossfade per join. `mark`, when given, is called with
     each output frame (HxWx3 uint8, writable) before it is encoded: the new
-    clip's invisible watermark. Raises StitchError for sources that don't fit."""
+    clip's invisible watermark. `prepare[k]`, when given, is called with each
+    decoded frame of source k before any dissolve (e.g. to take out that
+    source's own invisible mark). Raises StitchError for sources that don't fit."""
     facts, overlap = plan(sources, float(crossfade_s), curve)
     first = facts[0]
     audio = mix_audio(sources, facts, overlap, curve)
-    frames = _frames(sources, facts, overlap, mark)
+    frames = _frames(sources, facts, overlap, mark, list(prepare) + [None] * (len(sources) - len(prepare)))
     return encode_mp4(frames, first.width, first.height, first.fps, audio, preset=preset, crf=crf,
                       threads=threads)
 
@@ -206,14 +209,16 @@ def _dissolve(tail: np.ndarray, head: np.ndarray, weight: float) -> np.ndarray:
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
-def _frames(sources: list[bytes], facts: list[Source], overlap: int,
-            mark: Callable[[np.ndarray], None] | None) -> Iterator[np.ndarray]:
+def _frames(sources: list[bytes], facts: list[Source], overlap: int, mark: Callable[[np.ndarray], None] | None,
+            prepare: list[Callable[[np.ndarray], None] | None]) -> Iterator[np.ndarray]:
     """Output frames, one source decoded at a time. The last `overlap` frames of
     a source wait in `tail` until the next source's first frames dissolve into them."""
     tail: deque[np.ndarray] = deque()
     for index, (mp4, f) in enumerate(zip(sources, facts)):
         last = index == len(sources) - 1
         for i, frame in enumerate(_decode(mp4, f.frames)):
+            if prepare[index] is not None:
+                prepare[index](frame)
             if i < overlap and tail:
                 frame = _dissolve(tail.popleft(), frame, (i + 1) / (overlap + 1))
             if not last and overlap and i >= f.frames - overlap:

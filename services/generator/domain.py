@@ -173,6 +173,10 @@ class Generations:
 
     async def create(self, request: CreateRequest) -> tuple[GenerationView, bool]:
         """Returns (generation, replayed)."""
+        if request.stitch_of:
+            from services.generator.stitching import create_stitch  # noqa: PLC0415 - it builds on this module
+
+            return await create_stitch(self, request, generation_id_for(request.user_id, request.idempotency_key))
         spec = await asyncio.to_thread(validate, request, self.routes)
         generation_id = generation_id_for(request.user_id, request.idempotency_key)
         fingerprint = request_fingerprint(request)
@@ -431,13 +435,15 @@ def take_down(session: Session, tables: EventTables, blobs: BlobStore, generatio
 async def settle(sessions: sessionmaker[Session], billing: Billing, generation_id: str) -> None:
     """Carry out a pending capture or release, then record it."""
     with sessions() as session:
-        row = session.execute(select(generations.c.billing_state, generations.c.status).where(
-            generations.c.id == generation_id)).first()
+        row = session.execute(select(generations.c.billing_state, generations.c.status,
+                                     generations.c.reservation_id).where(generations.c.id == generation_id)).first()
     if row is None or row.billing_state not in ("capture_pending", "release_pending"):
         return
     final = "captured" if row.billing_state == "capture_pending" else "released"
     try:
-        if final == "captured":
+        if not row.reservation_id:  # a stitch: free, nothing was reserved
+            final = "free"
+        elif final == "captured":
             await billing.capture(generation_id)
         else:
             await billing.release(generation_id, row.status)

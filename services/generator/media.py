@@ -95,11 +95,13 @@ def _model_thumbnail(jpeg: bytes | None) -> thumbs.Still | None:
 
 def finish_media(mp4: bytes, *, generation_id: str, attempt: int, model: str, creator_handle: str,
                  expected: tuple[int, int], signer: ProvenanceSigner | None, blobs: BlobStore,
-                 decoded: DecodedClip | None = None, thumbnail_jpeg: bytes | None = None) -> StoredMedia:
+                 decoded: DecodedClip | None = None, thumbnail_jpeg: bytes | None = None,
+                 ingredients: tuple[tuple[str, bytes], ...] = ()) -> StoredMedia:
     """Check the clip (the model must deliver what was asked), add provenance,
     store it with its thumbnail (the model's, else one from a keyframe) and
     spritesheet. `decoded` is the clip's `decode_clip` when the caller already
-    has it. Keys carry the attempt so a late duplicate worker never overwrites
+    has it; `ingredients` (generation id, MP4) are the clips a stitch is made of,
+    listed in its manifest. Keys carry the attempt so a late duplicate worker never overwrites
     the winner's files."""
     clip = decoded or decode_clip(mp4)
     if (clip.width, clip.height) != expected or clip.video_codec != "h264" or not clip.has_audio:
@@ -107,7 +109,7 @@ def finish_media(mp4: bytes, *, generation_id: str, attempt: int, model: str, cr
                              f"{'with' if clip.has_audio else 'without'} audio; expected {expected[0]}x{expected[1]} "
                              "h264 with audio")
     signed = signer.sign_mp4(mp4, model=model, generation_id=generation_id,
-                             creator_handle=creator_handle) if signer else mp4
+                             creator_handle=creator_handle, ingredients=ingredients) if signer else mp4
     thumbnail = _model_thumbnail(thumbnail_jpeg) or thumbs.thumbnail(clip.keyframes)
     sheet = thumbs.spritesheet(clip.keyframes)
     prefix = f"{generation_id}/a{attempt}"

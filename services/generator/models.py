@@ -65,6 +65,10 @@ generations = Table(
     # The W3C trace context (JSON: traceparent, tracestate) of the CreateGeneration call, so the
     # worker's spans and the events it emits continue that trace.
     Column("trace_context", Text, nullable=True),
+    # A stitch (services/generator/stitching.py): its sources in order (JSON list of
+    # generation ids; "[]" for any other clip) and the crossfade at each join.
+    Column("stitch_of", Text, nullable=False, server_default="[]"),
+    Column("crossfade_seconds", Float, nullable=False, server_default="0"),
     UniqueConstraint("user_id", "idempotency_key", name="uq_generations_user_idempotency"),
     UniqueConstraint("watermark_id", name="uq_generations_watermark_id"),
     Index("ix_generations_queue", "status", "model", "tier", "fair_rank", "created_at"),

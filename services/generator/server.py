@@ -64,7 +64,8 @@ def to_proto(view: GenerationView) -> pb.Generation:
         cameo_ids=json.loads(row.cameo_ids), remix_of=row.remix_of, extend_of=row.extend_of,
         has_input_image=bool(row.input_image_key), tier=row.tier, reservation_id=row.reservation_id,
         media=[media_ref(m) for m in view.media], scene_report_json=row.scene_report, taken_down=row.taken_down,
-        queue_position=view.queue_position)
+        queue_position=view.queue_position, stitch_of=json.loads(row.stitch_of),
+        crossfade_seconds=row.crossfade_seconds)
     if row.error_code or row.error_message:
         message.error.CopyFrom(common_pb2.Error(code=row.error_code, message=row.error_message))
     for name in ("expires_at", "created_at", "started_at", "completed_at", "updated_at"):
@@ -88,7 +89,8 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
             idempotency_key=request.idempotency_key, input_image=request.input_image,
             cameo_ids=list(request.cameo_ids), seconds=request.seconds, size=request.size, model=request.model,
             seed=request.seed if request.HasField("seed") else None, remix_of=request.remix_of,
-            extend_of=request.extend_of, quote_id=request.quote_id))
+            extend_of=request.extend_of, quote_id=request.quote_id, stitch_of=list(request.stitch_of),
+            crossfade_seconds=request.crossfade_seconds))
         return pb.CreateGenerationResponse(generation=to_proto(view), replayed=replayed)
 
     def _reader(self) -> str | None:

@@ -40,6 +40,8 @@ class CreateRequest:
     remix_of: str = ""
     extend_of: str = ""
     quote_id: str = ""
+    stitch_of: list[str] = field(default_factory=list)  # a stitch (services/generator/stitching.py)
+    crossfade_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -134,4 +136,6 @@ def request_fingerprint(request: CreateRequest) -> str:
     parts = [request.prompt.strip(), request.model.strip(), str(request.seconds), request.size.strip(),
              ",".join(request.cameo_ids), "" if request.seed is None else str(request.seed),
              request.remix_of, request.extend_of, hashlib.sha256(request.input_image).hexdigest()]
+    if request.stitch_of:  # only then, so the fingerprints of other requests are unchanged
+        parts += [",".join(request.stitch_of), repr(float(request.crossfade_seconds))]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -45,6 +45,7 @@ from services.generator.media import BadModelOutput, decode_clip, finish_media
 from services.generator.models import generations, tables
 from services.generator.queue import Claim, JobQueue
 from services.generator.settings import GeneratorSettings, load_generator_settings
+from services.generator.stitch_job import run_stitch
 from services.generator.triton_runner import ModelUnavailable
 from services.generator.wakeup import JobListener
 
@@ -172,6 +173,9 @@ class Worker:
             except Unavailable as exc:
                 await self._fail(claim, "billing_unavailable", exc.message, True, outage=True)
                 return
+        if json.loads(row.stitch_of):  # no model: the sources are joined (stitch_job.py)
+            await run_stitch(self, claim)
+            return
         cameo_ids = json.loads(row.cameo_ids)
         cameos = []
         if cameo_ids:
@@ -272,7 +276,8 @@ class Worker:
                             cameos=[Cameo(name=c) for c in json.loads(row.cameo_ids)], image=image,
                             remix_plan=remix_plan)
 
-    async def _finish(self, claim: Claim, result: ModelResult, compute_s: float) -> None:
+    async def _finish(self, claim: Claim, result: ModelResult, compute_s: float,
+                      ingredients: tuple[tuple[str, bytes], ...] = ()) -> None:
         row = claim.row
         try:  # the clip's one decoding pass: facts, keyframes (scan, spritesheet) and fingerprint
             clip = await asyncio.to_thread(decode_clip, result.mp4)
@@ -293,7 +298,7 @@ class Worker:
             stored = await asyncio.to_thread(
                 finish_media, result.mp4, generation_id=row.id, attempt=claim.attempt, model=row.model,
                 creator_handle=row.user_handle, expected=(row.width, row.height), signer=self.signer,
-                blobs=self.blobs, decoded=clip, thumbnail_jpeg=result.thumbnail_jpeg)
+                blobs=self.blobs, decoded=clip, thumbnail_jpeg=result.thumbnail_jpeg, ingredients=ingredients)
         except BadModelOutput as exc:
             await self._fail(claim, "bad_model_output", str(exc), False)
             return
