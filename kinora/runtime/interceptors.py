@@ -92,6 +92,10 @@ class RuntimeInterceptor(_ServerInterceptor):
         self.service = service
         self.verifier = verifier
         self.peers = peers  # set when the server runs mutual TLS
+        # Hot methods whose calls get a span only inside a caller's trace (a
+        # traceparent came with the call): a root span per call costs more than
+        # the rest of this wrapper together (see ServiceApp.trace_only_within_traces).
+        self.untraced_roots: set[str] = set()
         self._wrapped: dict[str, _Handler | None] = {}
 
     # grpc.aio takes None for "no such method" (the stubs allow a handler only)
@@ -155,26 +159,31 @@ class _Method:
         self.metrics = _CallMetrics(interceptor.service, method.rsplit("/", 1)[-1])
         self.span_name = method.lstrip("/")
         self.attributes: dict[str, str] = {"rpc.system": "grpc", "rpc.method": self.span_name}
+        self.root_spans = method not in interceptor.untraced_roots
 
 
 class _Call:
     """One call: span and trace context, principal, request checks, error
     mapping and metrics around the handler (unary and streaming alike)."""
 
-    __slots__ = ("m", "request", "context", "started", "span", "otel_token", "principal_token")
+    __slots__ = ("m", "request", "context", "started", "span", "otel_token", "principal_token", "finished")
 
     def __init__(self, method: _Method, request: Any, context: ServicerContext[Any, Any]):
         self.m, self.request, self.context = method, request, context
 
     async def __aenter__(self) -> _Call:
         self.started = time.perf_counter()
+        self.finished = False
         self.principal_token: contextvars.Token[auth.Principal | None] | None = None
         metadata = cast("Sequence[tuple[str, str]]", self.context.invocation_metadata() or ())
         carrier = {k: v for k, v in metadata if k == "traceparent" or k == "tracestate"}
-        parent = extract_context(carrier) if carrier else None
-        self.span: Span | None = _tracer.start_span(self.m.span_name, context=parent, kind=SpanKind.SERVER,
-                                       attributes=self.m.attributes)
-        self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
+        self.span: Span | None = None
+        self.otel_token: object = None
+        if carrier or self.m.root_spans:
+            parent = extract_context(carrier) if carrier else None
+            self.span = _tracer.start_span(self.m.span_name, context=parent, kind=SpanKind.SERVER,
+                                           attributes=self.m.attributes)
+            self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
         try:
             self.principal_token = auth.current_principal.set(await self.m.interceptor._enter(metadata, self.context))
             check_request(self.request)
@@ -211,19 +220,21 @@ class _Call:
             if self.principal_token is not None:
                 auth.current_principal.reset(self.principal_token)
                 self.principal_token = None
-            if self.span is not None:
+            if not self.finished:
                 self._finish(code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN)
 
     def _finish(self, code: grpc.StatusCode) -> None:
+        self.finished = True
         metrics = self.m.metrics
         metrics.duration.observe(time.perf_counter() - self.started)
         metrics.count(code)
-        assert self.span is not None
+        if self.span is None:
+            return
         if code is not _OK:
             self.span.set_attribute("rpc.grpc.status_code", code.value[0])
         self.span.end()
         self.span = None
-        otel_context.detach(self.otel_token)
+        otel_context.detach(cast(Any, self.otel_token))
 
 
 def _is_plumbing(method: str) -> bool:

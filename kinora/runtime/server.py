@@ -105,8 +105,9 @@ class ServiceApp:
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]  # the stubs lack .aio
         # With mutual TLS the peer's certificate must back every token (kinora.runtime.peers).
         peers = PeerPolicy(settings.user_token_peers) if settings.tls_cert_file else None
+        self.interceptor = RuntimeInterceptor(name, verifier, peers)
         self.server = grpc.aio.server(
-            interceptors=[RuntimeInterceptor(name, verifier, peers)],
+            interceptors=[self.interceptor],
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.so_reuseport", 0),
@@ -130,6 +131,13 @@ class ServiceApp:
     def add_servicer(self, add_fn: Callable[[Any, grpc.aio.Server], None], servicer: object, full_name: str) -> None:
         add_fn(servicer, self.server)
         self._service_names.append(full_name)
+
+    def trace_only_within_traces(self, *methods: str) -> None:
+        """These methods ("/package.Service/Method") get a server span only when the
+        caller sends trace context, not a root span of their own per call: for
+        hot calls that other services make inside their traces (cameo's CheckUse).
+        Call before the server starts."""
+        self.interceptor.untraced_roots.update(methods)
 
     def on_startup(self, fn: Callable[[], Awaitable[None]]) -> None:
         self._startup.append(fn)

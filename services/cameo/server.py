@@ -7,6 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
@@ -41,6 +42,15 @@ from services.cameo.topics import CONSUME_TOPICS, CONSUMES, TOPICS  # noqa: F401
 log = logging.getLogger("kinora.cameo")
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHECK_CALLERS = ("generator", "feed", "gateway")
+_DECISION_COUNTERS: dict[int, Counter] = {}
+
+
+def _decision_counter(reason: int) -> Counter:
+    """CONSENT_CHECKS' child for one reason, bound once (labels() is not free)."""
+    counter = _DECISION_COUNTERS.get(reason)
+    if counter is None:
+        counter = _DECISION_COUNTERS[reason] = CONSENT_CHECKS.labels(pb.DecisionReason.Name(reason))
+    return counter
 
 
 class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
@@ -178,7 +188,7 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
                 None, self.checker.apply_restrictions, request.prompt, decisions, texts)
         reply = pb.CheckUseResponse(all_allowed=all(d.allowed for d in decisions))
         for d in decisions:
-            CONSENT_CHECKS.labels(pb.DecisionReason.Name(d.reason)).inc()
+            _decision_counter(d.reason).inc()
             out = reply.decisions.add(cameo_id=d.cameo_id, allowed=d.allowed, reason=d.reason, message=d.message,
                                       revision=d.revision, owner_user_id=d.owner_user_id)
             if d.restriction_id:
@@ -235,8 +245,11 @@ def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: Restri
                          subscription=by_event_type(consumed_events(), CONSUMES),
                          **verifier_fetchers(settings.identity_addr, jwks_fetcher))
     servicer = CameoServicer(ctx, matcher or RestrictionMatcher(), settings.db_workers, settings.check_statements)
-    ctx.app.add_servicer(cameo_pb2_grpc.add_CameoServiceServicer_to_server, servicer,
-                         pb.DESCRIPTOR.services_by_name["CameoService"].full_name)
+    full_name = pb.DESCRIPTOR.services_by_name["CameoService"].full_name
+    ctx.app.add_servicer(cameo_pb2_grpc.add_CameoServiceServicer_to_server, servicer, full_name)
+    # Every generation and publish checks consent: a root span per check costs more CPU than the rest of
+    # the interceptor. Checks made inside a caller's trace (the generator's, the feed's) keep their span.
+    ctx.app.trace_only_within_traces(f"/{full_name}/CheckUse")
 
     if settings.preload_model:
         ctx.warm_up(servicer.checker.matcher.warm)
