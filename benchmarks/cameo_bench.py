@@ -3,7 +3,7 @@ the cameo service running as its own process on PostgreSQL loaded with 100k
 cameos and 1M approvals (plus 400k follow edges for mutuals).
 
     .venv/bin/python benchmarks/cameo_bench.py [--rate 1000] [--seconds 10] [--rounds 3] [--replicas 1 2]
-        [--cameos 100000] [--approvals 1000000] [--compare-root ../other-checkout]
+        [--cameos 100000] [--approvals 1000000] [--compare-root ../other-checkout] [--compare-env KEY=VALUE]
 
 Load is open-loop: request i is sent at t0 + i/rate whether or not earlier
 ones have answered, and latency is measured from that scheduled time, so a
@@ -192,11 +192,12 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(root: Path, url: str, args) -> tuple[subprocess.Popen, int]:
+def start_server(root: Path, url: str, args, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {**os.environ, "KINORA_DATABASE_URL": url, "KINORA_GRPC_PORT": str(port), "KINORA_GRPC_HOST": "127.0.0.1",
            "KINORA_INTERNAL_SECRET": SECRET, "KINORA_LOG_LEVEL": "WARNING", "KINORA_KAFKA_BOOTSTRAP": "",
            "KINORA_IDENTITY_ADDR": "", "KINORA_CAMEO_DB_WORKERS": str(args.db_workers), "PYTHONPATH": str(root)}
+    env.update(extra_env or {})
     server = subprocess.Popen([sys.executable, "-m", "services.cameo", "serve"], cwd=root, env=env)
     wait_for_port(port, timeout_s=60)
     return server, port
@@ -223,7 +224,8 @@ async def bench(args, url):
     try:
         for label, root in roots.items():
             for n in args.replicas:
-                servers[f"{label}, {n} replica(s)"] = [start_server(root, url, args) for _ in range(n)]
+                extra = dict(kv.split("=", 1) for kv in args.compare_env) if label == "compare" else {}
+                servers[f"{label}, {n} replica(s)"] = [start_server(root, url, args, extra) for _ in range(n)]
         token = mint_service_token("generator", SECRET)[0]
         stubs = {}
         for name, replicas in servers.items():
@@ -244,7 +246,9 @@ async def bench(args, url):
             summarize("CheckUse (no restrictions)", *await run_load(next(iter(stubs.values())), token,
                                                                     gen(int(rate * args.seconds)), rate), rate)
         # Main phase: servers alternate round by round (same load, same machine state).
-        p99s = {name: [] for name in stubs}
+        p99s: dict[str, list[float]] = {name: [] for name in stubs}
+        cpus: dict[str, list[float]] = {name: [] for name in stubs}
+        loads: list[float] = []
         for round_ in range(args.rounds):
             for name, stub in stubs.items():
                 pids = [server.pid for server, _ in servers[name]]
@@ -252,6 +256,8 @@ async def bench(args, url):
                 p99s[name].append(summarize(f"[{name}, round {round_ + 1}] CheckUse (no restrictions)",
                                             *await run_load(stub, token, gen(n), args.rate), args.rate))
                 cpu_ms = 1000 * (sum(map(process_cpu_seconds, pids)) - cpu_before) / n
+                cpus[name].append(cpu_ms)
+                loads.append(os.getloadavg()[0])
                 print(f"  cameo server CPU per check ({len(pids)} replica(s)): {cpu_ms:.3f} ms (PostgreSQL and "
                       f"client CPU not included; machine load average {os.getloadavg()[0]:.1f} "
                       f"on {os.cpu_count()} cores)")
@@ -266,6 +272,12 @@ async def bench(args, url):
             print(f"[{name}] CheckUse p99 at {args.rate:.0f}/s, median of "
                   f"{len(values)} rounds: {p99:.2f} ms (rounds: {', '.join(f'{v:.2f}' for v in values)}; "
                   f"target <= 5 ms): {'met' if p99 <= 5 else 'NOT met'}")
+            print(f"[{name}] cameo server CPU per check, median of {len(cpus[name])} rounds: "
+                  f"{statistics.median(cpus[name]):.3f} ms (rounds: {', '.join(f'{v:.3f}' for v in cpus[name])}; "
+                  f"target <= 0.4 ms)")
+        if loads:
+            print(f"machine load average (1 min) at the end of each round: {min(loads):.1f} to {max(loads):.1f} "
+                  f"on {os.cpu_count()} cores")
     finally:
         for server, _ in (r for replicas in servers.values() for r in replicas):
             server.terminate()
@@ -293,6 +305,9 @@ def main():
     parser.add_argument("--compare-root", help="another checkout whose cameo service runs side by side "
                                                  "against the same database (e.g. a git worktree of the previous "
                                                  "commit)")
+    parser.add_argument("--compare-env", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="environment for the --compare-root servers only, e.g. a setting to compare "
+                             "(--compare-root . --compare-env KINORA_CAMEO_CHECK_STATEMENTS=1)")
     parser.add_argument("--also-rates", type=float, nargs="*", default=[250, 500],
                         help="lower rates measured first, to show where latency bends")
     args = parser.parse_args()
