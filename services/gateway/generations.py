@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import grpc
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
@@ -40,8 +40,11 @@ router = APIRouter(prefix=API_PREFIX)
 TERMINAL = {gpb.GENERATION_STATUS_COMPLETED, gpb.GENERATION_STATUS_FAILED, gpb.GENERATION_STATUS_CANCELED}
 
 
+Crossfade = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
 class GenerationCreate(BaseModel):
-    prompt: str
+    prompt: str = Field("", description="what to make; required unless stitch_of is set (then an optional title)")
     cameos: list[str] = Field(default_factory=list, description="handles of the people in the clip (at most 2)")
     seconds: Seconds = 0
     size: str = ""
@@ -50,16 +53,29 @@ class GenerationCreate(BaseModel):
     remix_of: str = ""
     extend_of: str = ""
     quote_id: str = ""
+    stitch_of: list[str] = Field(default_factory=list, description=(
+        "a stitch instead of a new clip: 2 to 10 ids of your own completed generations, joined in this order "
+        "(free; nothing but prompt and crossfade_seconds may be set with it)"))
+    crossfade_seconds: Crossfade = Field(0.0, description="with stitch_of: a 0 to 1 s crossfade at each join")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_unless_stitch(cls, data):
+        if isinstance(data, dict) and "prompt" not in data and not data.get("stitch_of"):
+            raise ValueError("prompt: a prompt is required (or stitch_of, to stitch clips)")
+        return data
 
 
 def create_request(*, prompt: str, idempotency_key: str = "", image: bytes = b"", image_type: str = "",
                    cameo_ids=(), seconds: int = 0, size: str = "", model: str = "", seed: int | None = None,
-                   remix_of: str = "", extend_of: str = "", quote_id: str = "") -> gpb.CreateGenerationRequest:
+                   remix_of: str = "", extend_of: str = "", quote_id: str = "", stitch_of=(),
+                   crossfade_seconds: float = 0.0) -> gpb.CreateGenerationRequest:
     """The generator's create request: the one place both APIs (and both body kinds) build it."""
     req = gpb.CreateGenerationRequest(
         idempotency_key=idempotency_key or uuid.uuid4().hex, prompt=prompt, input_image=image,
         input_image_content_type=image_type, cameo_ids=list(cameo_ids), seconds=seconds, size=size, model=model,
-        remix_of=remix_of, extend_of=extend_of, quote_id=quote_id)
+        remix_of=remix_of, extend_of=extend_of, quote_id=quote_id, stitch_of=list(stitch_of),
+        crossfade_seconds=crossfade_seconds)
     if seed is not None:
         req.seed = seed
     return req
@@ -94,13 +110,15 @@ async def read_generation_create(request: Request) -> tuple[GenerationCreate, by
 
 @router.post("/generations", status_code=201, tags=["generations"],
              openapi_extra={"requestBody": {"content": {
-                 "application/json": {"schema": {"$ref": "#/components/schemas/GenerationCreate"}},
+                 # Inline: the body is read by hand (JSON or multipart), so FastAPI registers no component for it.
+                 "application/json": {"schema": GenerationCreate.model_json_schema()},
                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                      "prompt": {"type": "string"}, "image": {"type": "string", "format": "binary"},
                      "cameos": {"type": "array", "items": {"type": "string"}}, "seconds": {"type": "integer"},
                      "size": {"type": "string"}, "model": {"type": "string"}, "seed": {"type": "integer"},
                      "remix_of": {"type": "string"}, "extend_of": {"type": "string"},
                      "quote_id": {"type": "string"}}, "required": ["prompt"]}}}}})
+# A stitch (`stitch_of`, `crossfade_seconds`) is JSON only: it has no file to upload.
 async def create_generation(request: Request, caller=Caller):
     """JSON, or multipart with an `image` file to animate. Send `Idempotency-Key` to make retries safe."""
     g = gw(request)
