@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test up install protos protos-check bench audit clean lint lint-ci
+.PHONY: demo test up install protos protos-check bench steady audit clean lint lint-ci
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,11 @@ protos-check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/runtime_bench.py
 	$(BIN)/python benchmarks/outbox_bench.py
+
+# Feed, consent, billing and gateway benchmarks back to back, several runs each, as one markdown
+# table of CPU per request and p99 (medians) with the commit measured. STEADY_ARGS=--quick: minutes.
+steady: $(STAMP)
+	$(BIN)/python benchmarks/steady.py $(STEADY_ARGS)
 
 # Known vulnerabilities in the installed dependencies (pip-audit, PyPI's advisory data). Needs the
 # network, so it is not part of `make test`; SECURITY.md says what to do with a finding.

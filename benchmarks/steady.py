@@ -1,0 +1,184 @@
+"""Figures that must hold at steady state: the feed, consent, billing and gateway benchmarks run
+back to back, each several times, summarised in one markdown table.
+
+    .venv/bin/python benchmarks/steady.py [--runs 5] [--only feed cameo billing gateway] [--quick]
+    make steady                                   # the same, --quick via STEADY_ARGS=--quick
+
+Each benchmark runs as it would by hand and its own output is parsed (and kept under --logs):
+- feed: benchmarks/feed_bench.py, --runs processes one after the other on the same database
+  (--feed-database, made by feed_datagen.py; --quick generates a small one if it is missing);
+  CPU is the whole machine's per GetFeed (servers + PostgreSQL + client);
+- consent: benchmarks/cameo_bench.py with --rounds --runs; CPU is the cameo server's per check;
+- billing: benchmarks/billing_bench.py reserve with --repeat --runs; CPU is the server's per call;
+- gateway: benchmarks/gateway_bench.py, --runs processes; p99 is not printed by it, so the
+  column shows its p95 (marked), and the notes its p50 overhead; CPU if it prints a "CPU per" line.
+A figure is the median over runs; a value a benchmark did not print shows as "n/a".
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+NUM = r"([0-9]+(?:\.[0-9]+)?)"
+
+
+def run(cmd: list[str], log: Path, timeout: float) -> str:
+    """One benchmark process; its output (stdout and stderr) is returned and written to `log`."""
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        out, code = done.stdout + done.stderr, done.returncode
+    except subprocess.TimeoutExpired as e:
+        out, code = f"{e.stdout or ''}{e.stderr or ''}\n(timed out after {timeout:.0f} s)", -1
+    log.write_text(f"$ {' '.join(cmd)}\n(exit {code}, {time.perf_counter() - started:.0f} s)\n{out}")
+    if code != 0:
+        print(f"  {cmd[1]} exited {code}; output in {log}", file=sys.stderr)
+    return out
+
+
+def numbers(pattern: str, text: str) -> list[float]:
+    return [float(m.group(1)) for m in re.finditer(pattern, text, re.MULTILINE)]
+
+
+def parse_feed(outputs: list[str]) -> dict:
+    text = "\n".join(outputs)
+    return dict(cpu=numbers(r"CPU per request .*whole machine " + NUM + " ms", text),
+                p99=numbers(r"end-to-end \(client\).*p99\s+" + NUM + " ms", text),
+                notes=[f"candidates p50 {v:.1f} ms" for v in [_median(numbers(
+                    r"stage candidates\s+p50\s+" + NUM + " ms", text))] if v is not None])
+
+
+def parse_cameo(outputs: list[str]) -> dict:
+    text = "\n".join(outputs)
+    # The main phase's rounds only (not the other rates nor the restricted phase).
+    rounds = re.findall(r"^\[[^\]]*round \d+\] CheckUse.*\n\s+latency ms:.*?p99 " + NUM, text, re.MULTILINE)
+    return dict(cpu=numbers(r"cameo server CPU per check \([^)]*\): " + NUM + " ms", text),
+                p99=[float(v) for v in rounds], notes=["server CPU only"])
+
+
+def parse_billing(outputs: list[str]) -> dict:
+    text = "\n".join(outputs)
+    return dict(cpu=numbers(r"CPU per call: client [0-9.]+ ms, server " + NUM + " ms", text),
+                p99=numbers(r"Reserve at .* p99 " + NUM + " ms", text), notes=["server CPU only"])
+
+
+def parse_gateway(outputs: list[str]) -> dict:
+    text = "\n".join(outputs)
+    adds = _median(numbers(r"gateway adds (-?[0-9.]+) ms at p50", text))
+    return dict(cpu=numbers(r"CPU per[^\n]*?" + NUM + " ms", text),
+                p99=numbers(r"through the gateway .*p95=\s*" + NUM + " ms", text), p99_is="p95",
+                notes=[f"adds {adds:.2f} ms at p50" if adds is not None else "no p50 gap printed"])
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def feed_database(args, logs: Path) -> str:
+    """The feed benchmark's database; --quick makes a small one when it does not exist."""
+    import psycopg
+
+    sys.path.insert(0, str(ROOT))
+    from kinora.testing import admin_dsn
+
+    with psycopg.connect(admin_dsn(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.feed_database,)).fetchone()
+    if not exists:
+        if not args.quick:
+            raise SystemExit(f"no database {args.feed_database}: run benchmarks/feed_datagen.py --database "
+                             f"{args.feed_database} first (or --quick)")
+        run([PY, "benchmarks/feed_datagen.py", "--users", "3000", "--posts", "30000", "--follows", "300000",
+             "--embedded-posts", "6000", "--database", args.feed_database], logs / "feed_datagen.log", 900)
+    return args.feed_database
+
+
+def bench_feed(args, logs: Path) -> dict:
+    db = feed_database(args, logs)
+    load = (["--rate", "50", "--seconds", "5", "--servers", "1", "--viewers", "200"] if args.quick
+            else ["--rate", "200", "--seconds", "20", "--servers", "2"])
+    outs = [run([PY, "benchmarks/feed_bench.py", "--database", db, *load], logs / f"feed_{k + 1}.log", 900)
+            for k in range(args.runs)]
+    return dict(figure="GetFeed, whole machine (servers + PostgreSQL + client)", **parse_feed(outs))
+
+
+def bench_cameo(args, logs: Path) -> dict:
+    load = (["--rate", "200", "--seconds", "3", "--cameos", "5000", "--approvals", "50000", "--users", "20000",
+             "--follows", "20000", "--restricted", "50", "--restricted-rate", "10"] if args.quick
+            else ["--rate", "1000", "--seconds", "10"])
+    out = run([PY, "benchmarks/cameo_bench.py", *load, "--rounds", str(args.runs), "--also-rates"],
+              logs / "cameo.log", 1800)
+    return dict(figure="CheckUse (consent)", **parse_cameo([out]))
+
+
+def bench_billing(args, logs: Path) -> dict:
+    load = ["--rate", "100", "--seconds", "3", "--users", "50"] if args.quick else ["--rate", "500", "--seconds", "10"]
+    out = run([PY, "benchmarks/billing_bench.py", "reserve", *load, "--repeat", str(args.runs)],
+              logs / "billing.log", 1800)
+    return dict(figure="Reserve (billing)", **parse_billing([out]))
+
+
+def bench_gateway(args, logs: Path) -> dict:
+    load = ["--seconds", "2", "--rate", "100"] if args.quick else ["--seconds", "8"]
+    outs = [run([PY, "benchmarks/gateway_bench.py", *load], logs / f"gateway_{k + 1}.log", 900)
+            for k in range(args.runs)]
+    return dict(figure="GetGeneration through the gateway", **parse_gateway(outs))
+
+
+BENCHES = {"feed": bench_feed, "cameo": bench_cameo, "billing": bench_billing, "gateway": bench_gateway}
+
+
+def commit() -> str:
+    head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=ROOT).returncode != 0
+    return head.stdout.strip() + (" (+ uncommitted changes)" if dirty else "")
+
+
+def table(rows: list[dict], measured: str) -> str:
+    def fmt(values: list[float], digits: int = 2) -> str:
+        return f"{statistics.median(values):.{digits}f} ms" if values else "n/a"
+
+    lines = ["| figure | CPU per request (median) | p99 (median) | runs | commit | notes |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        p99 = fmt(r["p99"], 1)
+        if r.get("p99_is") and r["p99"]:
+            p99 = f"{r['p99_is']} {p99}"
+        runs = max(len(r["cpu"]), len(r["p99"]))
+        lines.append(f"| {r['figure']} | {fmt(r['cpu'])} | {p99} | {runs} | {measured} | {'; '.join(r['notes'])} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=0, help="runs of each benchmark (default 5; 2 with --quick)")
+    ap.add_argument("--only", nargs="+", choices=list(BENCHES), default=list(BENCHES))
+    ap.add_argument("--quick", action="store_true", help="small data and short runs: a few minutes in all")
+    ap.add_argument("--feed-database", default="", help="default kinora_feed_bench (--quick: kinora_feed_steady)")
+    ap.add_argument("--logs", default="", help="folder for each benchmark's output (default: a new temporary one)")
+    args = ap.parse_args()
+    args.runs = args.runs or (2 if args.quick else 5)
+    args.feed_database = args.feed_database or ("kinora_feed_steady" if args.quick else "kinora_feed_bench")
+    logs = Path(args.logs or tempfile.mkdtemp(prefix="kinora_steady_"))
+    logs.mkdir(parents=True, exist_ok=True)
+    measured = commit()
+    rows = []
+    for name in args.only:
+        started = time.perf_counter()
+        print(f"{name}: {args.runs} run(s)...", file=sys.stderr, flush=True)
+        rows.append(BENCHES[name](args, logs))
+        print(f"{name}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    print(table(rows, measured))
+    print(f"\n(outputs in {logs}{'; --quick settings' if args.quick else ''})")
+
+
+if __name__ == "__main__":
+    main()
