@@ -7,6 +7,7 @@ from kinora.runtime.settings import load_settings
 from services.gateway.server import build
 from services.gateway.settings import GatewaySettings
 
+
 def print_openapi() -> int:
     """`python -m services.gateway openapi > openapi.json` refreshes the committed document."""
     import json

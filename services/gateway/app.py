@@ -9,8 +9,18 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 
 from kinora.runtime.egress import Egress, EgressPolicy
-from services.gateway import (errors, media, payment_webhooks, provenance, rest, session, takedowns, videos, web,
-                             webhooks)
+from services.gateway import (
+    errors,
+    media,
+    payment_webhooks,
+    provenance,
+    rest,
+    session,
+    takedowns,
+    videos,
+    web,
+    webhooks,
+)
 from services.gateway.bodylimit import BodyLimitMiddleware, BodyLimits
 from services.gateway.core import Gateway
 from services.gateway.settings import GatewaySettings

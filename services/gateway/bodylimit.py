@@ -118,7 +118,7 @@ async def _drop_the_rest(receive) -> None:
     while (left := deadline - loop.time()) > 0:
         try:
             message = await asyncio.wait_for(receive(), left)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         if message["type"] != "http.request" or not message.get("more_body", False):
             return

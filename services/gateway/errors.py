@@ -7,8 +7,8 @@ from __future__ import annotations
 import grpc
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError as PydanticValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kinora.runtime.errors import KinoraError, error_code_of

@@ -48,7 +48,8 @@ class PreferencesBody(BaseModel):
 
 
 @router.get("/feed", tags=["feed"])
-async def get_feed(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = "", session_id: str = ""):
+async def get_feed(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = "",
+                   session_id: str = ""):
     g = gw(request)
     return signed(request, caller, as_json(await g.feed.GetFeed(
         fpb.GetFeedRequest(page=page(page_size, page_token), session_id=session_id), timeout=g.timeout)))

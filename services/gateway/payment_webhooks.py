@@ -34,7 +34,8 @@ class BillingAsGateway:
         if self.stub is None:
             settings = gateway_of(request).settings
             if not settings.internal_secret:
-                raise ApiError(503, "payments_unavailable", "payment webhooks need KINORA_INTERNAL_SECRET on the gateway")
+                raise ApiError(503, "payments_unavailable",
+                               "payment webhooks need KINORA_INTERNAL_SECRET on the gateway")
             secret = settings.internal_secret
 
             async def mint():

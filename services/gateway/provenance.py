@@ -62,7 +62,8 @@ class ProvenanceAnswer(BaseModel):
 def sniff(data: bytes) -> str | None:
     if data[4:8] == b"ftyp" or data[:4] == b"\x1a\x45\xdf\xa3":
         return "video"
-    if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+    if (data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff"
+            or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")):
         return "image"
     return None
 
@@ -106,7 +107,8 @@ async def check_provenance(request: Request, address: str = Depends(anonymous)):
                            f"the {kind} could not be decoded (or its frames are over 4096x4096)") from exc
     media = request.app.state.media
     if media.generator is None or media.feed is None:
-        raise ApiError(503, "provenance_unavailable", "the provenance check needs KINORA_INTERNAL_SECRET on the gateway")
+        raise ApiError(503, "provenance_unavailable",
+                       "the provenance check needs KINORA_INTERNAL_SECRET on the gateway")
 
     layers, generation_id, gone = [], None, False
     if origin is not None and origin.generation_id:

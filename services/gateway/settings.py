@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kinora.runtime.egress import Network, cidrs
-from kinora.runtime.settings import (RuntimeSettings, address, boolean, non_negative_float, port, positive_int,
-                                     setting)
+from kinora.runtime.settings import RuntimeSettings, address, boolean, non_negative_float, port, positive_int, setting
 
 
 def media_key(raw: str) -> str:

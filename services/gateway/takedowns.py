@@ -89,7 +89,8 @@ async def resolve_link(request: Request, link: str) -> str:
     parts = urlsplit(link)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ApiError(400, "invalid_link", "link must be a full https:// address of a post or video here")
-    if parts.netloc.lower() != request.url.netloc.lower() and parts.netloc.lower() != (request.headers.get("host") or "").lower():
+    if (parts.netloc.lower() != request.url.netloc.lower()
+            and parts.netloc.lower() != (request.headers.get("host") or "").lower()):
         raise ApiError(400, "invalid_link", "link must point to a post or video on this site")
     match = LINK_PATH.match(parts.path)
     shared = SHARED_PATH.match(parts.path) and parse_qs(parts.query).get("post", [""])[0]

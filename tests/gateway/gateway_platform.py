@@ -75,8 +75,9 @@ async def running_platform(tmp_path, broker_bootstrap: str | None = None, **gate
 
     ports = {name: free_port() for name in ("identity", "cameo", "feed", "generator", "billing")}
     addr = {name: f"127.0.0.1:{p}" for name, p in ports.items()}
-    common = {"KINORA_GRPC_HOST": "127.0.0.1", "KINORA_INTERNAL_SECRET": SECRET, "KINORA_IDENTITY_ADDR": addr["identity"],
-              "KINORA_CAMEO_ADDR": addr["cameo"], "KINORA_BILLING_ADDR": addr["billing"], "KINORA_FEED_ADDR": addr["feed"],
+    common = {"KINORA_GRPC_HOST": "127.0.0.1", "KINORA_INTERNAL_SECRET": SECRET,
+              "KINORA_IDENTITY_ADDR": addr["identity"], "KINORA_CAMEO_ADDR": addr["cameo"],
+              "KINORA_BILLING_ADDR": addr["billing"], "KINORA_FEED_ADDR": addr["feed"],
               "KINORA_GRACE_SECONDS": "0.5", "KINORA_BLOB_DIR": str(tmp_path / "blobs")}
     if broker_bootstrap:
         common["KINORA_KAFKA_BOOTSTRAP"] = broker_bootstrap

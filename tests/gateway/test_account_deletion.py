@@ -27,13 +27,13 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from gateway_platform import auth
 from PIL import Image
 from sqlalchemy import text
-
-from gateway_platform import auth
-from kinora.identity.v1 import events_pb2 as identity_ev
 from test_cameo_erasure import engine_for, generator_worker
 from test_likeness_guard import verify_cameo
+
+from kinora.identity.v1 import events_pb2 as identity_ev
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -117,7 +117,8 @@ def billing_rows(platform, owner: str) -> dict[str, int]:
                 "accounts": c.execute(text("SELECT count(*) FROM accounts WHERE owner = :u"), {"u": owner}).scalar(),
                 "transactions": c.execute(text("SELECT count(*) FROM ledger_transactions WHERE user_id = :u"),
                                           {"u": owner}).scalar(),
-                "entries": c.execute(text("SELECT count(*) FROM ledger_entries e JOIN accounts a ON a.id = e.account_id "
+                "entries": c.execute(text("SELECT count(*) FROM ledger_entries e "
+                                          "JOIN accounts a ON a.id = e.account_id "
                                           "WHERE a.owner = :u"), {"u": owner}).scalar(),
                 "credits": c.execute(text("SELECT coalesce(sum(balance), 0) FROM accounts WHERE owner = :u AND "
                                           "kind = 'credits'"), {"u": owner}).scalar(),
@@ -189,9 +190,10 @@ async def test_deleting_an_account_erases_the_person_everywhere(platform, client
         assert (await client.post(f"/api/v1/posts/{post}/like", headers=headers)).status_code == 200
         assert (await client.post(f"/api/v1/posts/{post}/comments", headers=headers,
                                   json={"text": words})).status_code == 201
-    assert (await client.post(f"/api/v1/users/yuri_keeps/follow", headers=z)).status_code == 200
+    assert (await client.post("/api/v1/users/yuri_keeps/follow", headers=z)).status_code == 200
     assert (await client.post(f"/api/v1/users/{HANDLE}/follow", headers=y)).status_code == 200
-    assert (await client.put("/api/v1/feed/preferences", headers=z, json={"text": f"more {MARK} kites"})).status_code == 200
+    assert (await client.put("/api/v1/feed/preferences", headers=z,
+                             json={"text": f"more {MARK} kites"})).status_code == 200
     assert (await client.post(f"/api/v1/posts/{yuri_post}/see-less", headers=z,
                               json={"note": f"{MARK} too many boats"})).status_code == 200
     packs = (await client.get("/api/v1/billing/packs", headers=z)).json()["packs"]

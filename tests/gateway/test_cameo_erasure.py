@@ -25,10 +25,11 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
+from gateway_platform import SECRET, auth
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
+from test_likeness_guard import ALICE_PHOTO, generate, verify_cameo
 
-from gateway_platform import SECRET, auth
 from kinora.cameo.v1 import events_pb2 as cameo_ev
 from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
@@ -36,7 +37,6 @@ from kinora.ml import faces
 from kinora.runtime.auth import mint_service_token
 from kinora.runtime.clients import TokenSource
 from kinora.testing import bearer
-from test_likeness_guard import ALICE_PHOTO, generate, verify_cameo
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -212,8 +212,10 @@ async def test_a_request_and_the_grpc_calls_it_makes_are_one_trace(client, users
     telemetry.add_span_processor(SimpleSpanProcessor(exporter))
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"  # the client's own trace is continued
     try:
-        created = await client.post("/api/v1/generations", json={"prompt": "a lantern on a quiet street", "seconds": 4},
-                                    headers={**auth(users["alice"]), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+        created = await client.post("/api/v1/generations",
+                                    json={"prompt": "a lantern on a quiet street", "seconds": 4},
+                                    headers={**auth(users["alice"]),
+                                             "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
         assert created.status_code == 201, created.text
         for _ in range(100):  # the request's span ends just after the answer is sent
             spans = exporter.get_finished_spans()

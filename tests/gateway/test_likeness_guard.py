@@ -15,9 +15,9 @@ import httpx
 import pytest
 import pytest_asyncio
 import skimage.data
+from gateway_platform import auth
 from PIL import Image
 
-from gateway_platform import auth
 from kinora.media.liveness_clip import clip_for_challenge
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -97,9 +97,11 @@ async def test_an_enrolled_persons_photo_needs_their_consent(client, people):
     assert after == before  # nothing was made or charged
 
     # Alice approves bob: his upload becomes a use of her cameo, indexed in her appearances.
-    assert (await client.put("/api/v1/cameo/policy", headers=auth(alice), json={"policy": "approved"})).status_code == 200
+    assert (await client.put("/api/v1/cameo/policy", headers=auth(alice),
+                             json={"policy": "approved"})).status_code == 200
     assert (await client.post("/api/v1/cameos/alice/approval-requests", headers=auth(bob), json={})).status_code == 201
-    assert (await client.post("/api/v1/cameo/approvals", headers=auth(alice), json={"handle": "bob"})).status_code == 200
+    assert (await client.post("/api/v1/cameo/approvals", headers=auth(alice),
+                              json={"handle": "bob"})).status_code == 200
     made = await generate(client, bob, ALICE_PHOTO)
     assert made.status_code == 201, made.text
     generation = made.json()["generation"]

@@ -20,6 +20,7 @@ from gateway_platform import auth, running_platform
 from test_cameo_erasure import generator_worker
 from test_likeness_guard import verify_cameo
 
+from services.gateway.errors import ApiError
 from services.gateway.media import EXPIRY_STEP_S, MediaSigner, Unsatisfiable, parse_range, sign_media
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -59,7 +60,7 @@ def test_signatures_bind_generation_variant_expiry_and_viewer():
         signer.check("gen1", "video", "user1", exp, query["sig"], now=exp)
     assert late.value.code == "media_url_expired"
     other = MediaSigner(b"o" * 32, 3600)
-    with pytest.raises(Exception):
+    with pytest.raises(ApiError):
         other.check("gen1", "video", "user1", exp, query["sig"], now=now)
 
 

@@ -137,7 +137,8 @@ async def test_refresh_rotates_both_cookies_and_a_replayed_cookie_ends_the_sign_
     assert set(set_cookies(reply)) == {"kinora_refresh", "kinora_csrf"}
     assert browser.jar["kinora_refresh"] != first["kinora_refresh"]
     assert browser.jar["kinora_csrf"] != first["kinora_csrf"]
-    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})).status_code == 200
+    assert (await client.get("/api/v1/me",
+                             headers={"Authorization": f"Bearer {body['access_token']}"})).status_code == 200
     again = await browser.request("POST", "/api/v1/session/refresh")
     assert again.status_code == 200
     # A copy of an old cookie comes back (stolen, or a second tab that did not wait its turn):
@@ -211,7 +212,8 @@ async def test_sign_out_everywhere_ends_the_other_sessions(client, people):
     assert reply.status_code == 200 and reply.json()["all_sessions"] is True
     assert laptop.jar == {}
     assert (await phone.request("POST", "/api/v1/session/refresh")).status_code == 401
-    token_refresh = await client.post("/api/v1/auth/refresh", json={"refresh_token": cli.json()["tokens"]["refresh_token"]})
+    token_refresh = await client.post("/api/v1/auth/refresh",
+                                      json={"refresh_token": cli.json()["tokens"]["refresh_token"]})
     assert token_refresh.status_code == 401
 
 

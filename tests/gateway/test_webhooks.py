@@ -46,7 +46,8 @@ class Receiver:
                 with receiver.lock:
                     plan = receiver.plans.get(self.path, [])
                     status = plan.pop(0) if plan else 200
-                    receiver.received.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                    receiver.received.append({"path": self.path,
+                                              "headers": {k.lower(): v for k, v in self.headers.items()},
                                               "body": body, "at": time.monotonic(), "answered": status})
                 self.send_response(status)
                 self.send_header("content-length", "0")
@@ -68,7 +69,8 @@ class Receiver:
     async def wait_for(self, path: str, count: int, timeout_s: float) -> list[dict]:
         deadline = time.monotonic() + timeout_s
         while len(self.at(path)) < count:
-            assert time.monotonic() < deadline, f"{path}: {len(self.at(path))} of {count} deliveries after {timeout_s} s"
+            assert time.monotonic() < deadline, (f"{path}: {len(self.at(path))} of {count} deliveries "
+                                                 f"after {timeout_s} s")
             await asyncio.sleep(0.05)
         return self.at(path)
 
