@@ -20,8 +20,9 @@ def gateway_url(platform):
     """The real gateway (FastAPI over uvicorn) in front of the platform."""
     import asyncio
 
-    from kinora.runtime.settings import load_settings
     from platform_harness import SECRET
+
+    from kinora.runtime.settings import load_settings
     from services.gateway.server import GatewayServer
     from services.gateway.settings import GatewaySettings
 

@@ -81,9 +81,11 @@ async def _start(stack: contextlib.AsyncExitStack, tmp_path, tls: dict | None = 
     from services.billing.handlers import make_handlers as billing_handlers
     from services.billing.server import build_service as build_billing
     from services.billing.settings import BillingSettings
-    from services.cameo.server import build_context as build_cameo, consumed_events as cameo_events
+    from services.cameo.server import build_context as build_cameo
+    from services.cameo.server import consumed_events as cameo_events
     from services.cameo.settings import CameoSettings
-    from services.feed.server import build_context as build_feed, consumed_events as feed_events
+    from services.feed.server import build_context as build_feed
+    from services.feed.server import consumed_events as feed_events
     from services.feed.settings import FeedSettings
     from services.generator.server import build as build_generator
     from services.generator.settings import GeneratorSettings
@@ -258,8 +260,10 @@ def make_principals(running: Running) -> Principals:
                                        metadata=bearer(guardian["token"]), timeout=10)
         link = stub.ConfirmGuardianLink(pb.ConfirmGuardianLinkRequest(code=start.code),
                                         metadata=bearer(teen["token"]), timeout=10).link
-        created = stub.CreateApiKey(pb.CreateApiKeyRequest(name="matrix", scopes=["videos:read", "videos:write", "feed:read", "feed:write", "cameos:read", "cameos:write", "billing:read"]), metadata=bearer(owner["token"]),
-                                    timeout=10)
+        created = stub.CreateApiKey(
+            pb.CreateApiKeyRequest(name="matrix", scopes=["videos:read", "videos:write", "feed:read", "feed:write",
+                                                          "cameos:read", "cameos:write", "billing:read"]),
+            metadata=bearer(owner["token"]), timeout=10)
         exchanged = stub.ExchangeApiKey(pb.ExchangeApiKeyRequest(secret=created.secret),
                                         metadata=running.service_md("gateway"), timeout=10)
     running.deliver_events()  # users into billing, cameo and feed
@@ -293,7 +297,8 @@ def make_principals(running: Running) -> Principals:
             metadata=bearer(owner["token"]), timeout=10).post
     running.deliver_events()
     return Principals(owner, other, teen, guardian, exchanged.access_token, mint_service_token("generator", SECRET)[0],
-                      api_key_id=created.api_key.id, guardian_link_id=link.id, cameo_id=cameo_id, generation_id=gen.id, post_id=post.id)
+                      api_key_id=created.api_key.id, guardian_link_id=link.id, cameo_id=cameo_id,
+                      generation_id=gen.id, post_id=post.id)
 
 
 def grpc_status(call) -> grpc.StatusCode:

@@ -19,7 +19,6 @@ import os
 import uuid
 
 import grpc
-import pytest
 from google.protobuf.message_factory import GetMessageClass
 
 from kinora.billing.v1 import billing_pb2 as bl
@@ -47,7 +46,8 @@ MATRIX = {
     # identity                                                  anon other owner teen guard apikey service
     "identity.IdentityService/SignUp": (lambda P: idn.SignUpRequest(), "V V V V V V V"),
     "identity.IdentityService/SignIn": (lambda P: idn.SignInRequest(handle=P.owner["handle"],
-                                                                     password="correct horse battery"), "A A A A A A A"),
+                                                                     password="correct horse battery"),
+                                         "A A A A A A A"),
     "identity.IdentityService/RefreshTokens": (lambda P: idn.RefreshTokensRequest(refresh_token="x"), "U U U U U U U"),
     "identity.IdentityService/GetJwks": (lambda P: idn.GetJwksRequest(), "A A A A A A A"),
     "identity.IdentityService/ListRevokedSessions": (lambda P: idn.ListRevokedSessionsRequest(), "A A A A A A A"),
@@ -85,7 +85,8 @@ MATRIX = {
         link_id=P.guardian_link_id), "U N N V V D U"),
     "identity.IdentityService/ListGuardianLinks": (lambda P: idn.ListGuardianLinksRequest(), "U A A A A D U"),
     "identity.IdentityService/SetParentalControls": (lambda P: idn.SetParentalControlsRequest(
-        teen_user_id=P.teen["id"], controls=idn.ParentalControls(daily_feed_item_cap=10, max_cameo_policy=co.CAMEO_POLICY_ONLY_ME)),
+        teen_user_id=P.teen["id"],
+        controls=idn.ParentalControls(daily_feed_item_cap=10, max_cameo_policy=co.CAMEO_POLICY_ONLY_ME)),
         "U D D D A D U"),
     "identity.IdentityService/GetParentalControls": (lambda P: idn.GetParentalControlsRequest(
         teen_user_id=P.teen["id"]), "U D D A A D A"),

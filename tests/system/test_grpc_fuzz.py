@@ -15,7 +15,8 @@ from collections import Counter
 
 import grpc
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from platform_harness import table_digests
 from protofuzz import message
 
@@ -28,9 +29,9 @@ from kinora.testing import bearer
 
 EXAMPLES = int(os.environ.get("KINORA_FUZZ_EXAMPLES", "12"))
 CALL_TIMEOUT_S = 15.0  # far above any honest answer here; hitting it means a hang
-STREAM_WINDOW_S = 2.0
+STREAM_WINDOW_S = 2.0  # streams of a queued job legitimately stay open: read for this long
 # Shrinking re-sends many requests; off by default to keep the suite short, KINORA_FUZZ_SHRINK=1 turns it on.
-PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if os.environ.get("KINORA_FUZZ_SHRINK") else [])  # streams of a queued job legitimately stay open: read for this long
+PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if os.environ.get("KINORA_FUZZ_SHRINK") else [])
 
 SERVICES = {"identity": identity_pb2, "cameo": cameo_pb2, "feed": feed_pb2, "generator": generator_pb2,
             "billing": billing_pb2}
