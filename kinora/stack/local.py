@@ -101,7 +101,7 @@ class StackState:
                                     "components": [asdict(c) for c in self.components]}, indent=2))
 
     @classmethod
-    def load(cls, path: Path) -> "StackState":
+    def load(cls, path: Path) -> StackState:
         data = json.loads(path.read_text())
         return cls(data["home"], [Component(**c) for c in data["components"]], data.get("gateway_url", ""),
                    data.get("tls", False))
@@ -450,8 +450,8 @@ class LocalStack:
                             [py, "-m", "services.generator.worker"], worker_env)
         if "gateway" in names:
             gw_env = {"KINORA_EGRESS_DEVELOPMENT": "true",  # webhooks to a receiver on this machine, over http
-                      **env, "KINORA_HTTP_PORT": str(self.ports["gateway"]), "KINORA_METRICS_PORT": self.metrics_port(9),
-                      **self.tls_env("gateway")}
+                      **env, "KINORA_HTTP_PORT": str(self.ports["gateway"]),
+                      "KINORA_METRICS_PORT": self.metrics_port(9), **self.tls_env("gateway")}
             self._spawn(Component("gateway", "http", self.addr("gateway"),
                                   health_url=f"http://{self.addr('gateway')}/readyz"),
                         [py, "-m", "services.gateway"], gw_env)
@@ -476,7 +476,7 @@ class LocalStack:
 
     def stop(self, timeout_s: float = 20.0) -> None:
         # Reverse start order: the edge first, the broker last.
-        for comp, proc in reversed(self.procs):
+        for _comp, proc in reversed(self.procs):
             if proc.poll() is None:
                 try:
                     os.killpg(proc.pid, signal.SIGTERM)
@@ -503,7 +503,7 @@ class LocalStack:
         if self.state_file.exists():
             self.state_file.unlink()
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         self.start()
         return self
 

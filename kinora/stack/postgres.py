@@ -97,7 +97,7 @@ class EmbeddedPostgres:
     def initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
 
-    def start(self, timeout_s: float = 30.0) -> "EmbeddedPostgres":
+    def start(self, timeout_s: float = 30.0) -> EmbeddedPostgres:
         binaries = bin_dir()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)

@@ -89,7 +89,8 @@ async def test_teen_cannot_unlink_or_swap_in_an_adult_they_control(idsvc, family
     assert (await stub.GetUser(pb.GetUserRequest(user_id=teen.user.id), metadata=tmd)).user.guardian_user_id == ""
     # ...and once given, the new guardian is active.
     approved = await stub.ApproveGuardianLink(pb.ApproveGuardianLinkRequest(link_id=again.id), metadata=pmd)
-    assert approved.link.status == pb.GUARDIAN_LINK_STATUS_ACTIVE and approved.link.guardian_user_id == accomplice.user.id
+    assert (approved.link.status == pb.GUARDIAN_LINK_STATUS_ACTIVE
+            and approved.link.guardian_user_id == accomplice.user.id)
 
 
 async def test_guardian_hands_over_and_support_unlinks_with_a_recorded_reason(idsvc, family):
@@ -99,7 +100,8 @@ async def test_guardian_hands_over_and_support_unlinks_with_a_recorded_reason(id
     approved = await stub.ApproveGuardianLink(pb.ApproveGuardianLinkRequest(link_id=handover.id), metadata=pmd)
     assert approved.link.status == pb.GUARDIAN_LINK_STATUS_ACTIVE
     old = {x.id: x for x in (await stub.ListGuardianLinks(pb.ListGuardianLinksRequest(), metadata=pmd)).links}
-    assert old[first.id].status == pb.GUARDIAN_LINK_STATUS_UNLINKED and old[first.id].unlinked_by_user_id == parent.user.id
+    assert (old[first.id].status == pb.GUARDIAN_LINK_STATUS_UNLINKED
+            and old[first.id].unlinked_by_user_id == parent.user.id)
 
     # Support: only the admin service, only with a reason.
     request = pb.UnlinkGuardianRequest(link_id=handover.id)

@@ -8,14 +8,14 @@ is refused as a media problem as soon as decoding shows it."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from kinora.media.liveness_clip import encode_clip, make_clip, render_frames, speak_digits, turns_for
 from services.identity import liveness as lv
 
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 CHALLENGE = lv.Challenge(digits="40712", head_turns=["left", "right"], nonce="a" * 32,
                          expires_at=NOW + timedelta(minutes=5))
 

@@ -21,8 +21,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web_support import (PHONE, answerable, chromium_path, launch_args, serious_violations,  # noqa: E402
-                         wait_playing, write_fake_capture)
+from web_support import (  # noqa: E402
+    PHONE,
+    answerable,
+    chromium_path,
+    launch_args,
+    serious_violations,
+    wait_playing,
+    write_fake_capture,
+)
 
 pytestmark = pytest.mark.skipif(chromium_path() is None,
                                 reason="Debian's chromium is not installed (scripts/system-deps.sh installs it)")
@@ -261,7 +268,8 @@ def test_second_person_watches_likes_and_remixes(stack, browser, world):
     piece = context.request.get(src, headers={"Range": "bytes=0-99"})
     assert piece.status == 206 and piece.headers["content-range"].startswith("bytes 0-99/"), piece.headers
     assert len(piece.body()) == 100 and piece.headers.get("etag")
-    page.eval_on_selector(selector, """v => new Promise(done => { v.addEventListener('seeked', () => done(), {once: true});
+    page.eval_on_selector(selector, """v => new Promise(done => { v.addEventListener('seeked', () => done(), """
+                                    """{once: true});
                                           v.currentTime = Math.min(2.5, v.duration - 0.5); })""")
     assert page.eval_on_selector(selector, "v => v.currentTime") >= 1.5
 
@@ -378,7 +386,9 @@ def test_french_with_a_french_browser(stack, browser, world):
     names = []
     for _ in range(12):
         page.keyboard.press("Tab")
-        names.append(page.evaluate("() => { const e = document.activeElement; return e.labels?.[0]?.innerText?.split('\\n')[0] || e.innerText || e.getAttribute('aria-label') || ''; }").strip())
+        names.append(page.evaluate("() => { const e = document.activeElement; "
+                                   "return e.labels?.[0]?.innerText?.split('\\n')[0] || e.innerText "
+                                   "|| e.getAttribute('aria-label') || ''; }").strip())
     assert names.index("Identifiant") < names.index("Mot de passe") < names.index("Se connecter"), names
     page.get_by_role("link", name="S'inscrire").click()
     page.get_by_role("heading", name="Rejoindre Kinora").wait_for()
@@ -421,8 +431,8 @@ def test_anyone_can_ask_for_a_takedown_from_the_report_page(stack, browser, worl
 def test_every_screen_passed_axe(world):
     """Each screen above ran axe-core; this lists them (a failure there already failed its test)."""
     expected = {"join", "cameo-challenge", "cameo-verified", "create-ready", "profile", "cameo-manage", "feed",
-                "feed-comments", "settings", "feed-limit", "desktop-profile", "desktop-settings", "signin-fr", "check-fr",
-                "report"}
+                "feed-comments", "settings", "feed-limit", "desktop-profile", "desktop-settings", "signin-fr",
+                "check-fr", "report"}
     missing = expected - set(world["violations"])
     assert not missing, f"screens not checked (an earlier step failed): {sorted(missing)}"
     assert not any(world["violations"].values()), world["violations"]
