@@ -78,6 +78,68 @@ def backends_cpu_seconds(dsn: str) -> float:
     return total
 
 
+# The tables GetFeed reads or writes, for PostgreSQL's side of a run.
+PG_TABLES = ("users", "posts", "follows", "served", "daily_counts", "feed_sessions", "likes", "see_less", "blocks")
+
+
+def pg_blocks(kind: str) -> str:
+    """The sum of a table's blocks `kind` (hit or read): heap, indexes, TOAST and its index."""
+    return " + ".join(f"coalesce(io.{part}_blks_{kind}, 0)" for part in ("heap", "idx", "toast", "tidx"))
+
+
+def pg_side(dsn: str) -> dict:
+    """PostgreSQL's cumulative counters for the benchmark database: per table (live and dead rows,
+    autovacuum and autoanalyze runs, blocks hit and read), the database's blocks hit and read,
+    checkpoints so far (pg_stat_checkpointer from 17 on, pg_stat_bgwriter before), and the rows of
+    the tables GetFeed adds to (served: also the most per viewer)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        tables = {r[0]: r[1:] for r in conn.execute(
+            f"SELECT t.relname, t.n_live_tup, t.n_dead_tup, t.autovacuum_count, t.autoanalyze_count, "
+            f"{pg_blocks('hit')}, {pg_blocks('read')} FROM pg_stat_user_tables t "
+            f"JOIN pg_statio_user_tables io USING (relid) WHERE t.relname = ANY(%s)", (list(PG_TABLES),))}
+        hit, read = conn.execute("SELECT blks_hit, blks_read FROM pg_stat_database "
+                                 "WHERE datname = current_database()").fetchone()
+        if conn.info.server_version >= 170000:
+            checkpoints = conn.execute("SELECT num_timed + num_requested FROM pg_stat_checkpointer").fetchone()[0]
+        else:
+            checkpoints = conn.execute("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").fetchone()[0]
+        served, per_viewer = conn.execute("SELECT coalesce(sum(n), 0), coalesce(max(n), 0) FROM "
+                                          "(SELECT count(*) AS n FROM served GROUP BY user_id) v").fetchone()
+        sessions = conn.execute("SELECT count(*) FROM feed_sessions").fetchone()[0]
+    return dict(tables=tables, hit=hit, read=read, checkpoints=checkpoints, served=served,
+                served_per_viewer=per_viewer, sessions=sessions)
+
+
+def print_pg_side(before: dict, after: dict, sent: int) -> None:
+    """What PostgreSQL did during the measured window (deltas) and the state it was left in."""
+    hit, read = after["hit"] - before["hit"], after["read"] - before["read"]
+    print(f"  PostgreSQL (window)  blocks hit {hit / sent:.0f}/request, read {read / sent:.2f}/request; "
+          f"{after['checkpoints'] - before['checkpoints']} checkpoint(s); served rows {after['served']} "
+          f"(most for one viewer {after['served_per_viewer']}), sessions {after['sessions']}")
+    print("  table           live rows   dead rows start -> end   autovacuum autoanalyze   blocks hit/req  read/req")
+    for name in PG_TABLES:
+        if name not in after["tables"]:
+            continue
+        live, dead, vac, ana, t_hit, t_read = after["tables"][name]
+        b = before["tables"].get(name, (0, 0, vac, ana, t_hit, t_read))
+        print(f"    {name:13s} {live:11d}   {b[1]:10d} -> {dead:<10d}   {vac - b[2]:10d} {ana - b[3]:11d}"
+              f"   {(t_hit - b[4]) / sent:14.1f}  {(t_read - b[5]) / sent:8.2f}")
+
+
+def add_history(conn, viewers, items: int) -> None:
+    """`items` posts already served to each viewer (a long history: served a week ago), drawn at
+    random from the published posts (a different draw per viewer)."""
+    total = conn.execute("SELECT count(*) FROM posts WHERE state = 1").fetchone()[0]
+    fraction = min(1.0, 1.5 * items / max(total, 1))
+    conn.execute("INSERT INTO served (user_id, post_id, served_at) "
+                 "SELECT v.id, p.id, now() - interval '7 days' FROM unnest(%s::text[]) AS v(id) "
+                 "CROSS JOIN LATERAL (SELECT id FROM posts WHERE state = 1 AND random() < %s "
+                 "AND v.id IS NOT NULL LIMIT %s) p", (list(viewers), fraction, items))
+
+
 def machine_busy_seconds() -> float:
     """CPU time spent by every process on the machine (all cores), from /proc/stat."""
     user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
@@ -131,6 +193,7 @@ async def load(ports: list[int], tokens: list[str], rate: float, seconds: float,
                                 str(int(seconds)), "-r", "200", "-f", "raw", "-o", profile, *(["--gil"] if gil else [])],
                                stdout=subprocess.DEVNULL)
         await asyncio.sleep(1.0)
+    pg_before = pg_side(dsn)
     cpu = (cpu_seconds(), sum(map(cpu_seconds, server_pids)), backends_cpu_seconds(dsn), machine_busy_seconds())
     start = time.perf_counter()
     for i in range(n):
@@ -148,7 +211,7 @@ async def load(ports: list[int], tokens: list[str], rate: float, seconds: float,
         await channel.close()
     if spy is not None:
         spy.wait()
-    return latencies, stages, errors, offered, n / elapsed, cpu, n
+    return latencies, stages, errors, offered, n / elapsed, cpu, n, pg_before
 
 
 def main() -> None:
@@ -172,6 +235,8 @@ def main() -> None:
                          "(token not yet verified by that server) falls in the measured window")
     ap.add_argument("--servers", type=int, default=1,
                     help="feed server processes (replicas, each on its own port; the client spreads calls over them)")
+    ap.add_argument("--history", type=int, default=0,
+                    help="items already served to each viewer before the run (a long history; default none)")
     ap.add_argument("--workers", type=int, default=0,
                     help="request worker threads per server (KINORA_FEED_DB_WORKERS; default: the service's)")
     args = ap.parse_args()
@@ -193,13 +258,23 @@ def main() -> None:
         # no viewer reuses another's preference search.
         rng = np.random.default_rng(5)
         noise = 0.0 if args.shared_prefs else 0.01
+        # Only rows whose preferences differ are written: rewriting the same 2,000 rows on every run
+        # left 2,000 dead versions (and their TOAST) per run where autovacuum is off or behind.
         with conn.cursor() as cur:
-            cur.executemany("UPDATE users SET prefs_text = %s, prefs_phrases = %s, prefs_vectors = %s WHERE id = %s",
-                            [("more home cooking and pets, less sports", json.dumps(phrases),
-                              (vectors + rng.normal(0, noise, vectors.shape)).astype(np.float32).tobytes(), v)
-                             for v in viewers])
+            cur.executemany("UPDATE users SET prefs_text = %s, prefs_phrases = %s, prefs_vectors = %s WHERE id = %s "
+                            "AND (prefs_text, prefs_phrases, prefs_vectors) IS DISTINCT FROM (%s, %s, %s)",
+                            [(*values, v, *values) for v, values in (
+                                (v, ("more home cooking and pets, less sports", json.dumps(phrases),
+                                     (vectors + rng.normal(0, noise, vectors.shape)).astype(np.float32).tobytes()))
+                                for v in viewers)])
         conn.execute("TRUNCATE served, daily_counts, feed_sessions")  # every run starts unseen
+        if args.history:
+            add_history(conn, viewers, args.history)
         conn.commit()
+    # Each run starts from the same state whatever autovacuum did or did not do after the last one:
+    # no dead rows, statistics of the emptied tables current, visibility maps set.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) users, served, daily_counts, feed_sessions")
 
     issuer = LocalIssuer()
     tokens = [issuer.token(v, h) for v, h in zip(viewers, handles)]  # as identity mints them
@@ -233,7 +308,7 @@ def main() -> None:
         for port in ports:
             asyncio.run(wait_ready(port))
         ready_s = time.perf_counter() - started
-        latencies, stages, errors, offered, achieved, cpu, sent = asyncio.run(
+        latencies, stages, errors, offered, achieved, cpu, sent, pg_before = asyncio.run(
             load(ports, tokens, args.rate, args.seconds, args.page_size, [sv.pid for sv in servers], dsn,
                  args.profile, args.gil, args.first_contact))
         rss = [int(next(line.split()[1] for line in Path(f"/proc/{sv.pid}/status").read_text().splitlines()
@@ -243,6 +318,8 @@ def main() -> None:
             server.terminate()
         for server in servers:
             server.wait(30)
+    time.sleep(0.5)  # the servers' backends report their last counters as they exit
+    pg_after = pg_side(dsn)
     lat = np.array(latencies) * 1000
     st = np.array(stages)
     print(f"GetFeed on {args.database}: {len(lat)} replies, sent at {offered:.0f}/s (target {args.rate:.0f}/s), "
@@ -261,6 +338,7 @@ def main() -> None:
           f"({100 * cpu[3] / (os.cpu_count() * sent / achieved):.0f}% of {os.cpu_count()} cores busy)")
     print(f"  server process       serving {ready_s:.1f} s after start (model and in-memory indexes loaded), "
           f"resident memory after the run {', '.join(f'{r:.0f}' for r in rss)} MiB")
+    print_pg_side(pg_before, pg_after, sent)
 
 
 if __name__ == "__main__":
