@@ -110,5 +110,15 @@ async def test_stitch_two_clips_end_to_end(settings, moderator, billing):
         assert done.facts.user_id == "u-alice" and len(done.media) == 3
         row = await settled(api, gen.id)
         assert row.billing_state == "free" and row.reservation_id == ""
+
+        # A source deleted while the stitch waits: the worker fails it, uncharged.
+        queued = await api.stub.CreateGeneration(pb.CreateGenerationRequest(stitch_of=[gen.id, second]),
+                                                 metadata=alice)
+        await api.stub.DeleteGeneration(pb.DeleteGenerationRequest(generation_id=second), metadata=alice)
+        async with in_process_worker(settings, api):
+            failed = (await follow(api, queued.generation.id, alice))[-1]
+        assert failed.status == pb.GENERATION_STATUS_FAILED
+        assert failed.error.code == "stitch_source_invalid" and second in failed.error.message
+        assert (await settled(api, queued.generation.id)).billing_state == "free"
         assert billing.reservations("u-alice") and all(r.generation_id != gen.id
                                                        for r in billing.reservations("u-alice"))
