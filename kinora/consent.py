@@ -68,4 +68,4 @@ class ConsentClient:
         return ConsentVerdict(decisions, reply.all_allowed)
 
     async def close(self) -> None:
-        await self.channel.close()
+        await self.channel.close(None)

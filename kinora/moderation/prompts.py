@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -248,5 +249,5 @@ def _chunks(prompt: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _exemplar_vectors() -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _exemplar_vectors() -> tuple[dict[str, np.ndarray[Any, Any]], np.ndarray[Any, Any]]:
     return {c: embed(list(e)) for c, e in _EXEMPLARS.items()}, embed(list(_BENIGN))

@@ -20,7 +20,8 @@ ONLY_ME = common.CAMEO_POLICY_ONLY_ME
 APPROVED = common.CAMEO_POLICY_APPROVED
 MUTUALS = common.CAMEO_POLICY_MUTUALS
 EVERYONE = common.CAMEO_POLICY_EVERYONE
-POLICY_WORDS = {ONLY_ME: "only me", APPROVED: "people I approve", MUTUALS: "mutuals", EVERYONE: "everyone"}
+POLICY_WORDS: dict[int, str] = {ONLY_ME: "only me", APPROVED: "people I approve", MUTUALS: "mutuals",
+                                EVERYONE: "everyone"}
 
 ACTIVE = pb.CAMEO_STATUS_ACTIVE  # a cameo that is not active was deleted
 DELETED = pb.CAMEO_STATUS_DELETED
@@ -86,7 +87,9 @@ def decide(f: UseFacts) -> Verdict:
             return Verdict(False, pb.DECISION_REASON_TEEN_PROTECTION,
                            f"{who} is a teen: only people they approve or follow back can use their cameo.")
         return Verdict(True, pb.DECISION_REASON_ALLOWED_EVERYONE, f"{who} lets everyone use their cameo.")
-    needs = {ONLY_ME: "only they can use it",
-             APPROVED: "only people they approve can use it; you can ask for approval",
-             MUTUALS: "only people they approve or who follow each other with them can use it"}[policy]
+    needs_by_policy: dict[int, str] = {
+        ONLY_ME: "only they can use it",
+        APPROVED: "only people they approve can use it; you can ask for approval",
+        MUTUALS: "only people they approve or who follow each other with them can use it"}
+    needs = needs_by_policy[policy]
     return Verdict(False, pb.DECISION_REASON_NOT_PERMITTED, f"{who}'s cameo isn't open to you: {needs}.")

@@ -7,11 +7,13 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
+from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import identity_pb2
 from kinora.runtime.auth import Principal
 from kinora.runtime.convert import set_timestamp, to_datetime
@@ -32,7 +34,7 @@ API_SCOPES = frozenset({"videos:read", "videos:write", "cameos:read", "cameos:wr
 MAX_ACTIVE_API_KEYS = 25
 
 
-def webhook_proto(row, with_secret: bool) -> identity_pb2.ApiKeyWebhook:
+def webhook_proto(row: Row[Any], with_secret: bool) -> identity_pb2.ApiKeyWebhook:
     msg = identity_pb2.ApiKeyWebhook(api_key_id=row.id, url=row.webhook_url,
                                      secret=row.webhook_secret if with_secret else "")
     set_timestamp(msg.updated_at, row.webhook_updated_at)
@@ -58,7 +60,7 @@ def webhook_url(url: str) -> str:
     return url
 
 
-def api_key_proto(row) -> identity_pb2.ApiKey:
+def api_key_proto(row: Row[Any]) -> identity_pb2.ApiKey:
     msg = identity_pb2.ApiKey(id=row.id, name=row.name, prefix=row.prefix, scopes=row.scopes.split())
     for field in ("created_at", "last_used_at", "expires_at", "revoked_at"):
         set_timestamp(getattr(msg, field), getattr(row, field))
@@ -69,7 +71,8 @@ class ApiKeys:
     def __init__(self, core: IdentityCore):
         self.core, self.sessions, self.settings = core, core.sessions, core.settings
 
-    def create_api_key(self, caller: Principal, req: identity_pb2.CreateApiKeyRequest):
+    def create_api_key(self, caller: Principal,
+                       req: identity_pb2.CreateApiKeyRequest) -> tuple[identity_pb2.ApiKey, str]:
         if caller.kind != "user":
             raise PermissionDenied("sign in as a person to create API keys", "user_required")
         name = req.name.strip()
@@ -104,10 +107,10 @@ class ApiKeys:
             row = s.execute(select(api_keys).where(api_keys.c.id == key_id)).one()
         return api_key_proto(row), secret
 
-    def list_api_keys(self, caller: Principal, page):
+    def list_api_keys(self, caller: Principal, page: common_pb2.PageRequest) -> tuple[list[identity_pb2.ApiKey], str]:
         return self.core.page(api_keys, api_keys.c.id, api_keys.c.user_id == caller.subject, page, api_key_proto)
 
-    def _own_api_key(self, s: Session, caller: Principal, key_id: str, lock: bool = False):
+    def _own_api_key(self, s: Session, caller: Principal, key_id: str, lock: bool = False) -> Row[Any]:
         if not key_id:
             raise InvalidArgument("api_key_id is required", "api_key_id_required")
         query = select(api_keys).where(api_keys.c.id == key_id, api_keys.c.user_id == caller.subject)
@@ -139,6 +142,7 @@ class ApiKeys:
     def get_api_key_webhook(self, caller: Principal, key_id: str) -> identity_pb2.ApiKeyWebhook:
         """The key's endpoint: for its owner without the secret; for a service (the gateway,
         delivering) with it, and only while the key is usable."""
+        row: Row[Any] | None
         with transaction(self.sessions) as s:
             if not caller.is_service:
                 row = self._own_api_key(s, caller, key_id)

@@ -5,8 +5,9 @@ services may read them). Every change emits ParentalControlsChanged."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from kinora.common.v1 import common_pb2
@@ -19,7 +20,7 @@ from services.identity.core import IdentityCore, now_utc
 from services.identity.models import parental_controls
 
 
-def controls_proto(row) -> identity_pb2.ParentalControls:
+def controls_proto(row: Row[Any]) -> identity_pb2.ParentalControls:
     msg = identity_pb2.ParentalControls(daily_feed_item_cap=row.daily_feed_item_cap,
                                         non_personalized_feed=row.non_personalized_feed,
                                         max_cameo_policy=row.max_cameo_policy,
@@ -47,7 +48,8 @@ class Controls:
         self.core.emit_user(s, event, teen_id)
         return controls
 
-    def _teen_for_controls(self, s: Session, caller: Principal, teen_id: str, *, write: bool):
+    def _teen_for_controls(self, s: Session, caller: Principal, teen_id: str, *,
+                           write: bool) -> tuple[Row[Any], str | None]:
         if not teen_id:
             raise InvalidArgument("teen_user_id is required", "teen_user_id_required")
         teen = self.core.user(s, teen_id, lock=write)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import argon2
-from sqlalchemy import and_, case, func, or_, select, update
+from google.protobuf.message import Message
+from sqlalchemy import Column, ColumnElement, Row, Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +32,7 @@ from services.identity.topics import USER_AGGREGATE, USERS_TOPIC
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
 _PAGE_TOKENS = PageTokens()  # (created_at, key) of the last row a page showed
+T = TypeVar("T")
 
 
 def now_utc() -> datetime:
@@ -40,7 +43,7 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def page_size_of(page) -> int:
+def page_size_of(page: common_pb2.PageRequest) -> int:
     return page_size(page.page_size, DEFAULT_PAGE, MAX_PAGE)
 
 
@@ -56,7 +59,8 @@ class IdentityCore:
 
     # --- users --------------------------------------------------------------------------------
 
-    def user_proto(self, s: Session, row, *, own: bool = False, viewer: Principal | None = None) -> identity_pb2.User:
+    def user_proto(self, s: Session, row: Row[Any], *, own: bool = False,
+                   viewer: Principal | None = None) -> identity_pb2.User:
         """The account as `viewer` may see it: age group and guardian only for the account itself,
         its guardian and services (viewer None: the account's own reply, or an event)."""
         msg = identity_pb2.User(id=row.id, handle=row.handle, display_name=row.display_name, region=row.region,
@@ -71,14 +75,14 @@ class IdentityCore:
             msg.invites_remaining = self.invites_remaining(s, row)
         return msg
 
-    def user(self, s: Session, user_id: str, *, lock: bool = False):
+    def user(self, s: Session, user_id: str, *, lock: bool = False) -> Row[Any]:
         query = select(users).where(users.c.id == user_id)
         row = s.execute(query.with_for_update() if lock else query).first()
         if row is None:
             raise NotFound("no such user", "user_not_found")
         return row
 
-    def emit_user(self, s: Session, message, user_id: str) -> None:
+    def emit_user(self, s: Session, message: Message, user_id: str) -> None:
         emit(s, self.tables, USERS_TOPIC, message, USER_AGGREGATE, user_id)
 
     def user_updated(self, s: Session, user_id: str) -> None:
@@ -92,7 +96,7 @@ class IdentityCore:
 
     # --- invites, sign-in attempts, access tokens, paging ---------------------------------------
 
-    def invites_remaining(self, s: Session, user_row) -> int:
+    def invites_remaining(self, s: Session, user_row: Row[Any]) -> int:
         if not user_row.cameo_verified:
             return 0
         made = s.execute(select(func.count()).select_from(invites)
@@ -106,8 +110,8 @@ class IdentityCore:
         From `limit` attempts on, each blocks the subject for block_for(attempts); a success lifts it."""
         t = signin_failures
         window_start = now - timedelta(seconds=self.settings.signin_window_s)
-        upsert = pg_insert(t).values(subject=subject, failures=1, last_attempt_at=now)
-        upsert = upsert.on_conflict_do_update(index_elements=[t.c.subject], set_={
+        insert = pg_insert(t).values(subject=subject, failures=1, last_attempt_at=now)
+        upsert = insert.on_conflict_do_update(index_elements=[t.c.subject], set_={
             "failures": case((t.c.last_attempt_at <= window_start, 1), else_=t.c.failures + 1),
             "last_attempt_at": now}).returning(t.c.failures, t.c.blocked_until)
         failures, blocked_until = s.execute(upsert).one()
@@ -117,13 +121,15 @@ class IdentityCore:
             s.execute(update(t).where(t.c.subject == subject).values(blocked_until=now + block_for(failures)))
         return True
 
-    def access_token(self, user_id: str, handle: str, teen: bool, *, kind: str = "user", scopes=(),
-                     ttl_s: int | None = None, session_id: str = "") -> tuple[str, float]:
+    def access_token(self, user_id: str, handle: str, teen: bool, *, kind: str = "user",
+                     scopes: list[str] | tuple[str, ...] = (), ttl_s: int | None = None,
+                     session_id: str = "") -> tuple[str, float]:
         key = self.keyring.signing_key()
         return mint_access_token(key.private_key, key.kid, user_id, kind=kind, handle=handle, scopes=scopes,
                                  teen=teen, ttl_s=ttl_s or self.settings.access_token_ttl_s, session_id=session_id)
 
-    def page(self, table, key_col, where, page, convert):
+    def page(self, table: Table, key_col: Column[Any], where: ColumnElement[bool], page: common_pb2.PageRequest,
+             convert: Callable[[Row[Any]], T]) -> tuple[list[T], str]:
         size = page_size_of(page)
         cursor = _PAGE_TOKENS.decode(page.page_token, datetime, str)
         query = select(table).where(where)

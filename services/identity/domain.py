@@ -21,8 +21,11 @@ Every change and its events commit together."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session, sessionmaker
 
+from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import identity_pb2
 from kinora.runtime.auth import Principal
 from kinora.runtime.events import EventTables
@@ -89,15 +92,16 @@ class Identity:
     def create_invite(self, caller: Principal) -> identity_pb2.Invite:
         return self.invites.create_invite(caller)
 
-    def list_invites(self, caller: Principal, page) -> tuple[list[identity_pb2.Invite], str]:
+    def list_invites(self, caller: Principal, page: common_pb2.PageRequest) -> tuple[list[identity_pb2.Invite], str]:
         return self.invites.list_invites(caller, page)
 
     # -- API keys (apikeys.py) -------------------------------------------------
 
-    def create_api_key(self, caller: Principal, req: identity_pb2.CreateApiKeyRequest):
+    def create_api_key(self, caller: Principal,
+                       req: identity_pb2.CreateApiKeyRequest) -> tuple[identity_pb2.ApiKey, str]:
         return self.api_keys.create_api_key(caller, req)
 
-    def list_api_keys(self, caller: Principal, page):
+    def list_api_keys(self, caller: Principal, page: common_pb2.PageRequest) -> tuple[list[identity_pb2.ApiKey], str]:
         return self.api_keys.list_api_keys(caller, page)
 
     def revoke_api_key(self, caller: Principal, key_id: str) -> identity_pb2.ApiKey:
@@ -117,7 +121,7 @@ class Identity:
 
     # -- guardian links (guardians.py) and parental controls (controls.py) ----
 
-    def start_guardian_link(self, caller: Principal, role: int):
+    def start_guardian_link(self, caller: Principal, role: int) -> tuple[identity_pb2.GuardianLink, str, datetime]:
         return self.guardians.start_guardian_link(caller, role)
 
     def confirm_guardian_link(self, caller: Principal, code_raw: str) -> identity_pb2.GuardianLink:

@@ -10,8 +10,9 @@ import logging
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session
 
 from kinora.identity.v1 import events_pb2, identity_pb2
@@ -31,7 +32,7 @@ LINK_STATUS = {"pending": identity_pb2.GUARDIAN_LINK_STATUS_PENDING, "active": i
                "expired": identity_pb2.GUARDIAN_LINK_STATUS_EXPIRED}
 
 
-def link_proto(row) -> identity_pb2.GuardianLink:
+def link_proto(row: Row[Any]) -> identity_pb2.GuardianLink:
     msg = identity_pb2.GuardianLink(id=row.id, guardian_user_id=row.guardian_user_id or "",
                                     teen_user_id=row.teen_user_id or "", status=LINK_STATUS[row.status],
                                     unlinked_by_user_id=row.unlinked_by_user_id or "",
@@ -45,7 +46,7 @@ class GuardianLinks:
     def __init__(self, core: IdentityCore):
         self.core, self.sessions, self.settings = core, core.sessions, core.settings
 
-    def start_guardian_link(self, caller: Principal, role: int):
+    def start_guardian_link(self, caller: Principal, role: int) -> tuple[identity_pb2.GuardianLink, str, datetime]:
         if caller.kind != "user":
             raise PermissionDenied("sign in as a person to link accounts", "user_required")
         if role not in (identity_pb2.GUARDIAN_ROLE_GUARDIAN, identity_pb2.GUARDIAN_ROLE_TEEN):
@@ -120,7 +121,8 @@ class GuardianLinks:
         if last is None or (last.unlinked_by_user_id or "").startswith("service:") or \
                 last.guardian_user_id == new_guardian:
             return None
-        return last.guardian_user_id
+        guardian: str | None = last.guardian_user_id
+        return guardian
 
     def _activate(self, s: Session, link_id: str, guardian_id: str, teen_id: str, now: datetime) -> None:
         s.execute(update(guardian_links).where(guardian_links.c.id == link_id).values(
@@ -130,7 +132,7 @@ class GuardianLinks:
         self.core.emit_user(s, event, teen_id)
         self.core.user_updated(s, teen_id)
 
-    def _end_link(self, s: Session, link, by: str, now: datetime, reason: str = "") -> None:
+    def _end_link(self, s: Session, link: Row[Any], by: str, now: datetime, reason: str = "") -> None:
         s.execute(update(guardian_links).where(guardian_links.c.id == link.id).values(
             status="unlinked", code_hash=None, unlinked_at=now, unlinked_by_user_id=by, unlink_reason=reason or None))
         if link.status == "active":

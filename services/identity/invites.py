@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
+from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import identity_pb2
 from kinora.runtime.auth import Principal
 from kinora.runtime.convert import set_timestamp
@@ -18,7 +20,7 @@ from services.identity.models import invites
 from services.identity.validation import INVITE_ALPHABET
 
 
-def invite_proto(row) -> identity_pb2.Invite:
+def invite_proto(row: Row[Any]) -> identity_pb2.Invite:
     msg = identity_pb2.Invite(code=row.code, created_by_user_id=row.created_by_user_id or "",
                               used_by_user_id=row.used_by_user_id or "")
     set_timestamp(msg.created_at, row.created_at)
@@ -53,7 +55,7 @@ class Invites:
                                               expires_at=expires))
             return invite_proto(s.execute(select(invites).where(invites.c.code == code)).one())
 
-    def list_invites(self, caller: Principal, page) -> tuple[list[identity_pb2.Invite], str]:
+    def list_invites(self, caller: Principal, page: common_pb2.PageRequest) -> tuple[list[identity_pb2.Invite], str]:
         return self.core.page(invites, invites.c.code, invites.c.created_by_user_id == caller.subject, page,
                               invite_proto)
 

@@ -42,7 +42,7 @@ class SignIn:
                                                  expires_at=expires, client_address=client_address[:64]))
         return token, expires
 
-    def _pair(self, user_id, handle, teen, refresh: str, refresh_expires: datetime,
+    def _pair(self, user_id: str, handle: str, teen: bool, refresh: str, refresh_expires: datetime,
               session_id: str) -> identity_pb2.TokenPair:
         access, access_exp = self.core.access_token(user_id, handle, teen, session_id=session_id)
         pair = identity_pb2.TokenPair(access_token=access, refresh_token=refresh)
@@ -107,6 +107,7 @@ class SignIn:
                         blocked_until=case((t.c.failures - 1 < self.settings.signin_max_failures_address, None),
                                            else_=t.c.blocked_until)))
                 s.execute(delete(t).where(t.c.subject == pair))
+                assert user is not None  # ok is only True for a known handle
                 if self.hasher.check_needs_rehash(user.password_hash):  # parameters were raised since
                     s.execute(update(users).where(users.c.id == user.id)
                               .values(password_hash=self.hasher.hash(password)))
