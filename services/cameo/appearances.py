@@ -4,9 +4,11 @@ takedown safety net for uses whose consent was withdrawn in the meantime."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
@@ -25,12 +27,12 @@ class AppearanceIndex:
     def __init__(self, cameos: Cameos):
         self.cameos = cameos
 
-    def _find(self, s: Session, cameo_id: str, generation_id: str):
+    def _find(self, s: Session, cameo_id: str, generation_id: str) -> Row[Any] | None:
         return s.execute(select(m.appearances).where(m.appearances.c.cameo_id == cameo_id,
                                                      m.appearances.c.generation_id == generation_id)
                          .with_for_update()).first()
 
-    def record(self, s: Session, cameo_ids, generation_id: str, creator: str, prompt: str, kind: int,
+    def record(self, s: Session, cameo_ids: Iterable[str], generation_id: str, creator: str, prompt: str, kind: int,
                post_id: str = "", notify: bool = True) -> None:
         for cameo_id in cameo_ids:
             cameo = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id).with_for_update()).first()
@@ -48,7 +50,7 @@ class AppearanceIndex:
                     self._notify_use(s, cameo, creator, handle, generation_id, post_id, kind)
                 self._enforce(s, cameo, creator, aid)
             else:
-                values = {"updated_at": now()}
+                values: dict[str, Any] = {"updated_at": now()}
                 if prompt and not row.prompt:
                     values["prompt"] = prompt
                 # A post outranks a draft, a draft outranks a running generation.
@@ -66,7 +68,8 @@ class AppearanceIndex:
                     self.cameos.takedown(s, cameo, "system", [post_only], ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED,
                                          cameo.revision)
 
-    def _notify_use(self, s: Session, cameo, creator: str, handle: str, generation_id: str, post_id: str, kind: int):
+    def _notify_use(self, s: Session, cameo: Row[Any], creator: str, handle: str, generation_id: str, post_id: str,
+                    kind: int) -> None:
         posted = kind == pb.APPEARANCE_KIND_POST
         who = f"@{handle}" if handle else "Someone"
         self.cameos._notify(s, cameo.owner_user_id,
@@ -79,7 +82,7 @@ class AppearanceIndex:
                 generation_id=generation_id, purpose=pb.USE_PURPOSE_GENERATE, occurred_at=timestamp(now())),
                 cameo.id)
 
-    def _enforce(self, s: Session, cameo, creator: str, appearance_id: str) -> None:
+    def _enforce(self, s: Session, cameo: Row[Any], creator: str, appearance_id: str) -> None:
         """Safety net for check-then-act: a generation created after its
         creator lost access (revoked between CheckUse and job creation) is
         taken down as soon as it is indexed."""

@@ -16,9 +16,11 @@ See docs/cameo.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
@@ -45,7 +47,11 @@ class Decision:
     restriction_text: str = ""
 
 
-def relationship_facts(requester):
+Condition = ColumnElement[bool]
+Texts = dict[str, list[tuple[str, str]]]  # restrictions (id, text) by cameo id
+
+
+def relationship_facts(requester: str) -> tuple[Condition, Condition, Condition]:
     """(blocked, approved, mutual) of `policy.UseFacts` as SQL conditions on a
     `cameos` row and the requester's id."""
     c, b, a, f, ub = m.cameos, m.blocks, m.approvals, m.follows, m.user_blocks
@@ -59,7 +65,7 @@ def relationship_facts(requester):
     return blocked, approved, mutual
 
 
-def usable_filter(requester: str, requester_teen: bool):
+def usable_filter(requester: str, requester_teen: bool) -> ColumnElement[bool]:
     """`policy.decide` (without restrictions) as a SQL condition on `cameos`, for
     ListCameos(usable_by_caller): true exactly when `decide` allows the use."""
     c = m.cameos.c
@@ -83,7 +89,7 @@ class ConsentChecker:
         self.matcher = matcher
 
     @staticmethod
-    def _facts_query(requester: str, cameo_ids: list[str]):
+    def _facts_query(requester: str, cameo_ids: list[str]) -> Select[Any]:
         c, u = m.cameos, m.users
         blocked, approved, mutual = relationship_facts(requester)
         return select(
@@ -114,14 +120,14 @@ class ConsentChecker:
                                   "prompt_too_long")
         return requester, ids
 
-    def read(self, session: Session, requester: str, ids: list[str]) -> tuple[list[Decision], dict[str, list]]:
+    def read(self, session: Session, requester: str, ids: list[str]) -> tuple[list[Decision], Texts]:
         """Policy decisions plus, for cameos still allowed that have restrictions,
         those restrictions (id, text) to match against the prompt, in the
         caller's session (the takedown safety net reads inside its transaction);
         `fastpath.PgConsentReader` does the same in one prepared statement for CheckUse."""
         rows = {r.id: r for r in session.execute(self._facts_query(requester, ids))}
         decisions, to_match = self.decide_all(requester, ids, rows)
-        texts: dict[str, list] = {}
+        texts: Texts = {}
         if to_match:
             # Same transaction; a restriction committed since the first statement
             # is only ever newer state, never older.
@@ -132,8 +138,9 @@ class ConsentChecker:
         return decisions, texts
 
     @staticmethod
-    def decide_all(requester: str, ids: list[str], rows: dict) -> tuple[list[Decision], list[str]]:
-        """Decisions in request order, and the cameos whose restrictions must be matched."""
+    def decide_all(requester: str, ids: list[str], rows: Mapping[str, Any]) -> tuple[list[Decision], list[str]]:
+        """Decisions in request order, and the cameos whose restrictions must be matched. `rows`: the
+        facts by cameo id (SQLAlchemy rows here, `fastpath.Facts` on the fast path)."""
         decisions: list[Decision] = []
         to_match: list[str] = []
         for cameo_id in ids:
@@ -153,11 +160,12 @@ class ConsentChecker:
                 to_match.append(cameo_id)
         return decisions, to_match
 
-    def apply_restrictions(self, prompt: str, decisions: list[Decision], texts: dict[str, list]) -> list[Decision]:
+    def apply_restrictions(self, prompt: str, decisions: list[Decision], texts: Texts) -> list[Decision]:
         out = []
         for d in decisions:
             rules = texts.get(d.cameo_id)
             if d.allowed and rules:
+                assert self.matcher is not None, "restrictions to match but no matcher"
                 conflicts = self.matcher.check(prompt, [text for _, text in rules])
                 if conflicts:
                     first = conflicts[0]

@@ -13,9 +13,11 @@ See docs/cameo.md.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import CursorResult, Row, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
@@ -23,6 +25,7 @@ from kinora.cameo.v1 import events_pb2 as ev
 from kinora.common.v1 import common_pb2 as common
 from kinora.runtime.convert import datetime_or_none, timestamp
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from kinora.runtime.events import EventTables
 from services.cameo import models as m
 from services.cameo import queries
 from services.cameo.ids import new_id, now, require_id
@@ -37,13 +40,13 @@ class Cameos:
     """Mutations of consent state. Each method runs inside the caller's
     transaction and bumps the cameo revision when consent changes."""
 
-    def __init__(self, tables=m.tables):
+    def __init__(self, tables: EventTables = m.tables) -> None:
         self.tables = tables
 
     # helpers
 
     def _audit(self, s: Session, cameo_id: str, action: int, actor: str, revision: int, subject: str = "",
-               **detail) -> None:
+               **detail: Any) -> None:
         s.execute(insert(m.audit_log).values(cameo_id=cameo_id, action=action, actor_user_id=actor,
                                              subject_user_id=subject, detail_json=json.dumps(detail, sort_keys=True),
                                              revision=revision, created_at=now()))
@@ -60,10 +63,10 @@ class Cameos:
         return s.execute(select(m.users.c.handle).where(m.users.c.user_id == user_id)).scalar() or ""
 
     @staticmethod
-    def get(s: Session, cameo_id: str):
+    def get(s: Session, cameo_id: str) -> Row[Any]:
         return queries.cameo(s, cameo_id)
 
-    def lock_owned(self, s: Session, actor: str, cameo_id: str, *, allow_deleted: bool = False):
+    def lock_owned(self, s: Session, actor: str, cameo_id: str, *, allow_deleted: bool = False) -> Row[Any]:
         """The cameo row, locked for update, after checking the caller owns it."""
         cameo_id = require_id(cameo_id, "cameo id")
         row = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id).with_for_update()).first()
@@ -75,10 +78,11 @@ class Cameos:
             raise FailedPrecondition("this cameo was deleted", "cameo_deleted")
         return row
 
-    def _bump(self, s: Session, cameo_id: str, **values) -> int:
-        return s.execute(update(m.cameos).where(m.cameos.c.id == cameo_id)
+    def _bump(self, s: Session, cameo_id: str, **values: Any) -> int:
+        revision: int = s.execute(update(m.cameos).where(m.cameos.c.id == cameo_id)
                          .values(revision=m.cameos.c.revision + 1, updated_at=now(), **values)
                          .returning(m.cameos.c.revision)).scalar_one()
+        return revision
 
     def _target_user(self, s: Session, owner: str, user_id: str) -> str:
         if not user_id:
@@ -92,18 +96,18 @@ class Cameos:
 
     def upsert_user(self, s: Session, user_id: str, handle: str | None = None, age_group: int | None = None,
                     max_cameo_policy: int | None = None, set_cap: bool = False) -> None:
-        values = {"updated_at": now()}
+        values: dict[str, Any] = {"updated_at": now()}
         if handle:
             values["handle"] = handle
         if age_group:
             values["age_group"] = age_group
         if set_cap:
             values["max_cameo_policy"] = max_cameo_policy or None
-        done = s.execute(update(m.users).where(m.users.c.user_id == user_id).values(**values))
+        done = cast(CursorResult[Any], s.execute(update(m.users).where(m.users.c.user_id == user_id).values(**values)))
         if done.rowcount == 0:
             s.execute(insert(m.users).values(user_id=user_id, **{"handle": "", "age_group": 0, **values}))
 
-    def on_verified(self, s: Session, msg) -> str:
+    def on_verified(self, s: Session, msg: Any) -> str:
         """Create (or refresh) the profile of a user who passed verification."""
         self.upsert_user(s, msg.user_id, msg.handle, msg.owner_age_group)
         user = s.execute(select(m.users).where(m.users.c.user_id == msg.user_id)).one()
@@ -135,7 +139,7 @@ class Cameos:
                                                 occurred_at=timestamp(now())), cameo_id)
         return cameo_id
 
-    def on_user(self, s: Session, user, changed_at: datetime | None = None) -> None:
+    def on_user(self, s: Session, user: Any, changed_at: datetime | None = None) -> None:
         """UserCreated/UserUpdated: handle, age group, verification withdrawn.
 
         `changed_at` is set only for UserUpdated: identity's topics are not
@@ -193,8 +197,8 @@ class Cameos:
     def on_follow(self, s: Session, follower: str, followee: str, following: bool) -> None:
         f = m.follows
         if following:
-            done = s.execute(update(f).where(f.c.follower_id == follower, f.c.followee_id == followee)
-                             .values(updated_at=now()))
+            done = cast(CursorResult[Any], s.execute(
+                update(f).where(f.c.follower_id == follower, f.c.followee_id == followee).values(updated_at=now())))
             if done.rowcount == 0:
                 s.execute(insert(f).values(follower_id=follower, followee_id=followee, updated_at=now()))
         else:
@@ -202,7 +206,7 @@ class Cameos:
 
     # owner RPCs
 
-    def update(self, s: Session, actor: str, cameo_id: str, display_name: str | None):
+    def update(self, s: Session, actor: str, cameo_id: str, display_name: str | None) -> Row[Any]:
         row = self.lock_owned(s, actor, cameo_id)
         if display_name is not None:
             name = display_name.strip()
@@ -211,7 +215,7 @@ class Cameos:
             s.execute(update(m.cameos).where(m.cameos.c.id == row.id).values(display_name=name, updated_at=now()))
         return self.get(s, row.id)
 
-    def set_policy(self, s: Session, actor: str, cameo_id: str, policy: int):
+    def set_policy(self, s: Session, actor: str, cameo_id: str, policy: common.CameoPolicy) -> Row[Any]:
         if policy not in POLICY_WORDS:
             raise InvalidArgument("choose a policy: only me, people I approve, mutuals or everyone", "invalid_policy")
         row = self.lock_owned(s, actor, cameo_id)
@@ -226,18 +230,19 @@ class Cameos:
             occurred_at=timestamp(now())), row.id)
         return self.get(s, row.id)
 
-    def _approval(self, s: Session, cameo_id: str, user_id: str):
+    def _approval(self, s: Session, cameo_id: str, user_id: str) -> Row[Any] | None:
         return s.execute(select(m.approvals).where(m.approvals.c.cameo_id == cameo_id,
                                                    m.approvals.c.user_id == user_id)).first()
 
     def _is_blocked(self, s: Session, cameo_id: str, user_id: str) -> bool:
-        return s.execute(select(exists().where(m.blocks.c.cameo_id == cameo_id,
-                                               m.blocks.c.user_id == user_id))).scalar()
+        blocked: bool = s.execute(select(exists().where(m.blocks.c.cameo_id == cameo_id,
+                                                        m.blocks.c.user_id == user_id))).scalar_one()
+        return blocked
 
     def _set_approval(self, s: Session, cameo_id: str, user_id: str, status: int, message: str | None = None,
-                      decided: bool = True):
+                      decided: bool = True) -> Row[Any] | None:
         a = m.approvals
-        values = {"status": status, "decided_at": now() if decided else None}
+        values: dict[str, Any] = {"status": status, "decided_at": now() if decided else None}
         if message is not None:
             values["message"] = message
         if self._approval(s, cameo_id, user_id) is None:
@@ -248,7 +253,7 @@ class Cameos:
             s.execute(update(a).where(a.c.cameo_id == cameo_id, a.c.user_id == user_id).values(**values))
         return self._approval(s, cameo_id, user_id)
 
-    def request_approval(self, s: Session, actor: str, cameo_id: str, message: str):
+    def request_approval(self, s: Session, actor: str, cameo_id: str, message: str) -> Row[Any] | None:
         if len(message) > 500:
             raise InvalidArgument("the note is longer than 500 characters", "message_too_long")
         cameo_id = require_id(cameo_id, "cameo id")
@@ -272,7 +277,8 @@ class Cameos:
                      actor, handle)
         return approval
 
-    def _decide_approval(self, s: Session, actor: str, cameo_id: str, user_id: str, status: int, action: int):
+    def _decide_approval(self, s: Session, actor: str, cameo_id: str, user_id: str, status: int,
+                         action: int) -> tuple[Row[Any] | None, int]:
         row = self.lock_owned(s, actor, cameo_id)
         user_id = self._target_user(s, actor, user_id)
         if status == pb.APPROVAL_STATUS_APPROVED and self._is_blocked(s, row.id, user_id):
@@ -285,13 +291,13 @@ class Cameos:
                      f"@{row.owner_handle} {word} your request to use their cameo", actor, row.owner_handle)
         return approval, revision
 
-    def approve(self, s, actor, cameo_id, user_id):
+    def approve(self, s: Session, actor: str, cameo_id: str, user_id: str) -> tuple[Row[Any] | None, int]:
         return self._decide_approval(s, actor, cameo_id, user_id, pb.APPROVAL_STATUS_APPROVED, pb.AUDIT_ACTION_APPROVED)
 
-    def deny(self, s, actor, cameo_id, user_id):
+    def deny(self, s: Session, actor: str, cameo_id: str, user_id: str) -> tuple[Row[Any] | None, int]:
         return self._decide_approval(s, actor, cameo_id, user_id, pb.APPROVAL_STATUS_DENIED, pb.AUDIT_ACTION_DENIED)
 
-    def remove_approval(self, s: Session, actor: str, cameo_id: str, user_id: str):
+    def remove_approval(self, s: Session, actor: str, cameo_id: str, user_id: str) -> tuple[Row[Any] | None, int]:
         row = self.lock_owned(s, actor, cameo_id)
         user_id = self._target_user(s, actor, user_id)
         current = self._approval(s, row.id, user_id)
@@ -303,14 +309,14 @@ class Cameos:
                     old_status=current.status)
         return approval, revision
 
-    def block(self, s: Session, actor: str, cameo_id: str, user_id: str):
+    def block(self, s: Session, actor: str, cameo_id: str, user_id: str) -> tuple[Row[Any], int]:
         row = self.lock_owned(s, actor, cameo_id)
         user_id = self._target_user(s, actor, user_id)
         revision = self._block(s, row, actor, user_id)
         return s.execute(select(m.blocks).where(m.blocks.c.cameo_id == row.id, m.blocks.c.user_id == user_id)).one(), \
             revision
 
-    def _block(self, s: Session, row, actor: str, user_id: str) -> int:
+    def _block(self, s: Session, row: Row[Any], actor: str, user_id: str) -> int:
         if not self._is_blocked(s, row.id, user_id):
             s.execute(insert(m.blocks).values(cameo_id=row.id, user_id=user_id, user_handle=self.handle_of(s, user_id),
                                               blocked_at=now()))
@@ -321,14 +327,15 @@ class Cameos:
     def unblock(self, s: Session, actor: str, cameo_id: str, user_id: str) -> int:
         row = self.lock_owned(s, actor, cameo_id)
         user_id = self._target_user(s, actor, user_id)
-        gone = s.execute(delete(m.blocks).where(m.blocks.c.cameo_id == row.id, m.blocks.c.user_id == user_id))
+        gone = cast(CursorResult[Any], s.execute(
+            delete(m.blocks).where(m.blocks.c.cameo_id == row.id, m.blocks.c.user_id == user_id)))
         if gone.rowcount == 0:
             raise NotFound("this person is not blocked", "not_blocked")
         revision = self._bump(s, row.id)
         self._audit(s, row.id, pb.AUDIT_ACTION_UNBLOCKED, actor, revision, user_id)
         return revision
 
-    def add_restriction(self, s: Session, actor: str, cameo_id: str, text: str):
+    def add_restriction(self, s: Session, actor: str, cameo_id: str, text: str) -> tuple[Row[Any], int]:
         text = (text or "").strip()
         if not text:
             raise InvalidArgument("the restriction is empty; write what you don't want, e.g. \u201cno horror\u201d",
@@ -406,18 +413,20 @@ class Cameos:
     # notifications
 
     @staticmethod
-    def mark_notifications_read(s: Session, user_id: str, notification_ids) -> int:
+    def mark_notifications_read(s: Session, user_id: str, notification_ids: Iterable[str]) -> int:
         """Marks the user's unread notifications (all, or those listed) read; how many were marked."""
         n = m.notifications
         ids = [require_id(i, "notification id") for i in notification_ids]
         q = update(n).where(n.c.user_id == user_id, ~n.c.read)
         if ids:
             q = q.where(n.c.id.in_(ids))
-        return s.execute(q.values(read=True)).rowcount
+        marked: int = cast(CursorResult[Any], s.execute(q.values(read=True))).rowcount
+        return marked
 
     # takedowns
 
-    def takedown(self, s: Session, cameo, actor: str, targets: list, cause: int, revision: int) -> int:
+    def takedown(self, s: Session, cameo: Any, actor: str, targets: Sequence[Any], cause: ev.TakedownCause,
+                 revision: int) -> int:
         """Mark appearances as takedown-requested and emit one TakedownRequested
         for their generations (generator deletes media) and one for their posts
         (feed hides them)."""
@@ -438,7 +447,7 @@ class Cameos:
                     cause=ev.TakedownCause.Name(cause), generation_ids=generations, post_ids=posts)
         return len(targets)
 
-    def delete_appearance(self, s: Session, actor: str, appearance_id: str):
+    def delete_appearance(self, s: Session, actor: str, appearance_id: str) -> Row[Any]:
         aid = require_id(appearance_id, "appearance id")
         found = s.execute(select(m.appearances).where(m.appearances.c.id == aid).with_for_update()).first()
         if found is None:

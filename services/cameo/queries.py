@@ -6,7 +6,10 @@ Lists are paged by offset; the page token is ours and opaque."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
@@ -19,10 +22,12 @@ from services.cameo.ids import require_id
 from services.cameo.policy import ACTIVE, TEEN
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
+Rows: TypeAlias = Sequence[Row[Any]]  # SQLAlchemy Core rows, loosely typed
+Page: TypeAlias = common.PageRequest | None
 _TOKENS = PageTokens()  # offsets, unsigned: a client may skip ahead in its own lists
 
 
-def page_bounds(page: common.PageRequest | None) -> tuple[int, int]:
+def page_bounds(page: Page) -> tuple[int, int]:
     """(offset, limit) from a PageRequest."""
     if page is None:
         return 0, DEFAULT_PAGE
@@ -33,7 +38,7 @@ def next_token(offset: int, limit: int, got: int) -> str:
     return _TOKENS.next_offset(offset, limit, more=got >= limit)
 
 
-def _paged(s: Session, query, page) -> tuple[list, str]:
+def _paged(s: Session, query: Select[Any], page: Page) -> tuple[Rows, str]:
     offset, limit = page_bounds(page)
     rows = s.execute(query.offset(offset).limit(limit)).all()
     return rows, next_token(offset, limit, len(rows))
@@ -41,7 +46,7 @@ def _paged(s: Session, query, page) -> tuple[list, str]:
 
 # -- profiles -----------------------------------------------------------------------
 
-def cameo(s: Session, cameo_id: str):
+def cameo(s: Session, cameo_id: str) -> Row[Any]:
     """The cameo with this id, deleted or not."""
     cameo_id = require_id(cameo_id, "cameo id")
     row = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id)).first()
@@ -51,7 +56,7 @@ def cameo(s: Session, cameo_id: str):
 
 
 def cameo_by(s: Session, *, cameo_id: str | None = None, owner_user_id: str | None = None,
-             owner_handle: str | None = None):
+             owner_handle: str | None = None) -> Row[Any]:
     """GetCameo: one cameo by id, owner or owner's handle (with or without '@')."""
     c = m.cameos.c
     if cameo_id is not None:
@@ -66,7 +71,7 @@ def cameo_by(s: Session, *, cameo_id: str | None = None, owner_user_id: str | No
     return row
 
 
-def owned(s: Session, viewer: str, cameo_id: str):
+def owned(s: Session, viewer: str, cameo_id: str) -> Row[Any]:
     """The cameo, for its owner only: its lists tell who asked, who is blocked, what was made."""
     row = cameo(s, cameo_id)
     if row.owner_user_id != viewer:
@@ -74,7 +79,7 @@ def owned(s: Session, viewer: str, cameo_id: str):
     return row
 
 
-def likeness_source(s: Session, cameo_id: str):
+def likeness_source(s: Session, cameo_id: str) -> Row[Any]:
     """The cameo whose likeness a generation may load: active and verified."""
     row = cameo(s, cameo_id)
     if row.status != ACTIVE or not row.verified:
@@ -82,7 +87,8 @@ def likeness_source(s: Session, cameo_id: str):
     return row
 
 
-def cameos(s: Session, viewer: str, page, *, usable_by_viewer: bool = False, search: str = "") -> tuple[list, str]:
+def cameos(s: Session, viewer: str, page: Page, *, usable_by_viewer: bool = False,
+           search: str = "") -> tuple[Rows, str]:
     """Active cameos by owner handle; optionally only those `viewer` may use
     (the consent rule, without the prompt's restrictions) and only those whose
     handle or display name starts with `search`."""
@@ -101,7 +107,7 @@ def cameos(s: Session, viewer: str, page, *, usable_by_viewer: bool = False, sea
 
 # -- an owner's lists -----------------------------------------------------------------
 
-def approvals(s: Session, viewer: str, cameo_id: str, status: int, page) -> tuple[list, str]:
+def approvals(s: Session, viewer: str, cameo_id: str, status: int, page: Page) -> tuple[Rows, str]:
     row, a = owned(s, viewer, cameo_id), m.approvals
     q = select(a).where(a.c.cameo_id == row.id)
     if status:
@@ -109,12 +115,12 @@ def approvals(s: Session, viewer: str, cameo_id: str, status: int, page) -> tupl
     return _paged(s, q.order_by(a.c.requested_at.desc(), a.c.id), page)
 
 
-def blocked_users(s: Session, viewer: str, cameo_id: str, page) -> tuple[list, str]:
+def blocked_users(s: Session, viewer: str, cameo_id: str, page: Page) -> tuple[Rows, str]:
     row, b = owned(s, viewer, cameo_id), m.blocks
     return _paged(s, select(b).where(b.c.cameo_id == row.id).order_by(b.c.blocked_at.desc(), b.c.user_id), page)
 
 
-def restrictions(s: Session, cameo_id: str) -> list:
+def restrictions(s: Session, cameo_id: str) -> Rows:
     """A cameo's restrictions, in the order they are matched. Anyone who might use
     the cameo may read them, so they can respect them."""
     row = cameo(s, cameo_id)
@@ -122,7 +128,8 @@ def restrictions(s: Session, cameo_id: str) -> list:
                      .order_by(*RESTRICTION_ORDER)).all()
 
 
-def appearances(s: Session, viewer: str, cameo_id: str, kind: int, include_removed: bool, page) -> tuple[list, str]:
+def appearances(s: Session, viewer: str, cameo_id: str, kind: int, include_removed: bool,
+                page: Page) -> tuple[Rows, str]:
     row, a = owned(s, viewer, cameo_id), m.appearances
     q = select(a).where(a.c.cameo_id == row.id)
     if kind:
@@ -132,14 +139,14 @@ def appearances(s: Session, viewer: str, cameo_id: str, kind: int, include_remov
     return _paged(s, q.order_by(a.c.created_at.desc(), a.c.id), page)
 
 
-def audit_log(s: Session, viewer: str, cameo_id: str, page) -> tuple[list, str]:
+def audit_log(s: Session, viewer: str, cameo_id: str, page: Page) -> tuple[Rows, str]:
     row, log = owned(s, viewer, cameo_id), m.audit_log
     return _paged(s, select(log).where(log.c.cameo_id == row.id).order_by(log.c.id), page)
 
 
 # -- a user's notifications ---------------------------------------------------------------
 
-def notifications(s: Session, user_id: str, unread_only: bool, page) -> tuple[list, str, int]:
+def notifications(s: Session, user_id: str, unread_only: bool, page: Page) -> tuple[Rows, str, int]:
     """A page of the user's notifications, newest first, and how many are unread."""
     n = m.notifications
     offset, limit = page_bounds(page)
