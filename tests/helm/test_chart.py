@@ -613,14 +613,14 @@ def test_stripe_keys_come_from_the_named_secret_for_billing_only():
 
 
 def test_watermark_key_and_c2pa_trust_come_from_secrets_to_who_needs_them(release):
-    """Model servers draw the invisible mark, the gateway and generator read it: all with the key
-    from the Secret (the code's development key is public). The gateway gets the C2PA chain to
+    """Model servers draw the invisible mark, the gateway and generator read it, generator workers
+    re-draw it on a stitch: all with the key from the Secret (the code's development key is public). The gateway gets the C2PA chain to
     trust this deployment's manifests, never the signing key."""
     secrets = release.merged["secrets"]
     for doc in release.of("Deployment"):
         name, role = doc["metadata"]["name"], doc["metadata"]["labels"]["kinora.dev/role"]
         env = _env(_pod_spec(doc)["containers"][0])
-        if role in ("model-server", "gateway", "generator"):
+        if role in ("model-server", "gateway", "generator", "generator-worker"):
             assert env["KINORA_WATERMARK_KEY"]["valueFrom"]["secretKeyRef"] == {
                 "name": secrets["watermark"]["secretName"], "key": secrets["watermark"]["key"]}, name
         else:

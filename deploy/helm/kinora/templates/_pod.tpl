@@ -98,8 +98,9 @@
 - name: KINORA_BLOB_DIR
   value: /var/lib/kinora/blobs
 {{- end }}
-{{- if or (eq $w.kind "modelServer") (eq $w.name "gateway") (eq $w.name "generator") }}
-{{- /* The invisible watermark's key: drawn by the models, read by the public check and takedowns. */}}
+{{- if or (eq $w.kind "modelServer") (eq $w.kind "worker") (eq $w.name "gateway") (eq $w.name "generator") }}
+{{- /* The invisible watermark's key: drawn by the models, read by the public check and takedowns,
+       re-drawn by the workers on a stitch (each source's mark out, the stitch's in). */}}
 - name: KINORA_WATERMARK_KEY
   valueFrom: {secretKeyRef: {name: {{ $v.secrets.watermark.secretName }}, key: {{ $v.secrets.watermark.key }}}}
 {{- end }}
