@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.runtime.bulk import bytea, insert_ignore, insert_rows, random_uuids
@@ -59,7 +61,7 @@ def check_id(value: str, what: str) -> str:
 
 class BillingCore:
     def __init__(self, settings: BillingSettings, sessions: sessionmaker[Session], event_tables: EventTables,
-                 provider: PaymentProvider, clock=None):
+                 provider: PaymentProvider, clock: Callable[[], datetime] | None = None):
         self.settings, self.sessions, self.event_tables, self.provider = settings, sessions, event_tables, provider
         self.clock = clock or (lambda: datetime.now(UTC))
         self.ledger = Ledger()
@@ -96,7 +98,7 @@ class BillingCore:
         session.execute(insert_ignore(billing_users), [{"user_id": user_id, "allowance_granted": 0}])
         self.ledger.open_accounts(session, user_accounts(user_id))
 
-    def lock_user(self, session: Session, user_id: str, create: bool = False):
+    def lock_user(self, session: Session, user_id: str, create: bool = False) -> Row[Any]:
         """The user's billing row, locked FOR UPDATE (serialises everything that
         changes this user's allowance or balances); opened first if `create`."""
         check_id(user_id, "user id")
@@ -106,5 +108,5 @@ class BillingCore:
             if not create:
                 raise NotFound(f"user {user_id} has no billing account", "unknown_user")
             self.open_user(session, user_id)
-            row = session.execute(query).first()
+            row = session.execute(query).one()
         return row

@@ -19,10 +19,14 @@ database transaction as the row it belongs to, and its outbox event."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
+from kinora.generator.v1 import events_pb2 as gen_events
 from kinora.runtime.events import EventTables
 from services.billing.core import BillingCore
 from services.billing.payments import PaymentProvider
@@ -38,7 +42,7 @@ from services.billing.webhooks import Webhooks
 
 class Billing:
     def __init__(self, settings: BillingSettings, sessions: sessionmaker[Session], event_tables: EventTables,
-                 provider: PaymentProvider, clock=None):
+                 provider: PaymentProvider, clock: Callable[[], datetime] | None = None):
         self.core = core = BillingCore(settings, sessions, event_tables, provider, clock)
         self.rules = PlanRules(core)
         self.reservations = Reservations(core, self.rules)
@@ -61,13 +65,13 @@ class Billing:
     def open_user(self, session: Session, user_id: str) -> None:
         self.core.open_user(session, user_id)
 
-    def record_demand(self, session: Session, message) -> None:
+    def record_demand(self, session: Session, message: gen_events.DemandChanged) -> None:
         self.rules.record_demand(session, message)
 
     def credits_for(self, seconds: int, size: str) -> int:
         return self.rules.credits_for(seconds, size)
 
-    def quote(self, user_id: str, model: str, seconds: int, size: str, prefer_wait: bool = False):
+    def quote(self, user_id: str, model: str, seconds: int, size: str, prefer_wait: bool = False) -> Row[Any]:
         return self.rules.quote(user_id, model, seconds, size, prefer_wait)
 
     def balance(self, user_id: str, create: bool = True) -> BalanceView:
@@ -79,16 +83,16 @@ class Billing:
     # -- reservations (reservations.py) ----------------------------------------
 
     def reserve(self, generation_id: str, user_id: str, model: str, seconds: int, size: str,
-                quote_id: str = "", prefer_wait: bool = False):
+                quote_id: str = "", prefer_wait: bool = False) -> tuple[Any, bool]:
         return self.reservations.reserve(generation_id, user_id, model, seconds, size, quote_id, prefer_wait)
 
-    def extend(self, generation_id: str):
+    def extend(self, generation_id: str) -> Row[Any] | None:
         return self.reservations.extend(generation_id)
 
-    def capture(self, generation_id: str):
+    def capture(self, generation_id: str) -> tuple[object, bool]:
         return self.reservations.capture(generation_id)
 
-    def release(self, generation_id: str, reason: str = ""):
+    def release(self, generation_id: str, reason: str = "") -> tuple[object, bool]:
         return self.reservations.release(generation_id, reason)
 
     def settle(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
@@ -101,22 +105,22 @@ class Billing:
     def expire_stale(self, limit: int = 500) -> int:
         return self.reservations.expire_stale(limit)
 
-    def _reservation(self, session: Session, generation_id: str, lock: bool = False):
+    def _reservation(self, session: Session, generation_id: str, lock: bool = False) -> Row[Any] | None:
         return self.reservations._reservation(session, generation_id, lock)
 
     # -- purchases, subscriptions, webhooks ------------------------------------
 
     def purchase(self, user_id: str, pack_id: str, token: str, idempotency_key: str = "",
-                 expected_minor: int | None = None, expected_currency: str = ""):
+                 expected_minor: int | None = None, expected_currency: str = "") -> tuple[Row[Any], BalanceView]:
         return self.purchases.purchase(user_id, pack_id, token, idempotency_key, expected_minor, expected_currency)
 
-    def refund(self, purchase_id: str, reason: str, user_id: str | None):
+    def refund(self, purchase_id: str, reason: str, user_id: str | None) -> Row[Any]:
         return self.purchases.refund(purchase_id, reason, user_id)
 
-    def start_subscription(self, user_id: str, plan_id: str, token: str, idempotency_key: str = ""):
+    def start_subscription(self, user_id: str, plan_id: str, token: str, idempotency_key: str = "") -> Row[Any]:
         return self.subscriptions.start_subscription(user_id, plan_id, token, idempotency_key)
 
-    def cancel_subscription(self, user_id: str):
+    def cancel_subscription(self, user_id: str) -> Row[Any]:
         return self.subscriptions.cancel_subscription(user_id)
 
     def end_lapsed_subscriptions(self) -> int:
@@ -128,7 +132,7 @@ class Billing:
     # -- statements (statements.py) ---------------------------------------------
 
     def statement(self, user_id: str, page_size: int = 0, page_token: str = "",
-                  since: datetime | None = None, until: datetime | None = None):
+                  since: datetime | None = None, until: datetime | None = None) -> tuple[Sequence[Any], str]:
         return self.statements.statement(user_id, page_size, page_token, since, until)
 
     def reconcile(self, grace_seconds: float | None = None, window_hours: float = 48.0) -> DriftReport:

@@ -60,7 +60,7 @@ def user_accounts(user_id: str) -> list[tuple[str, str, str]]:
 
 
 class Ledger:
-    def __init__(self):
+    def __init__(self) -> None:
         self._ids: dict[tuple[str, str, str], int] = {}  # account ids never change: cache them
 
     def open_accounts(self, session: Session, keys: list[tuple[str, str, str]]) -> None:

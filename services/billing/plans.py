@@ -10,14 +10,17 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.common.v1 import common_pb2 as cpb
+from kinora.generator.v1 import events_pb2 as gen_events
 from kinora.runtime.bulk import insert_ignore
 from kinora.runtime.convert import datetime_or_none
 from kinora.runtime.db import transaction
@@ -95,7 +98,7 @@ class PlanRules:
 
     # -- plan and allowance ---------------------------------------------------
 
-    def current_subscription(self, session: Session, user_id: str, now: datetime):
+    def current_subscription(self, session: Session, user_id: str, now: datetime) -> Row[Any] | None:
         """The subscription giving entitlements now, if any."""
         return session.execute(
             select(subscriptions).where(subscriptions.c.user_id == user_id,
@@ -107,7 +110,7 @@ class PlanRules:
         sub = self.current_subscription(session, user_id, now)
         return (self.plans[sub.plan_id] if sub is not None else self.plans["free"]), sub
 
-    def ensure_day(self, session: Session, user, plan: Plan, now: datetime) -> int:
+    def ensure_day(self, session: Session, user: Row[Any], plan: Plan, now: datetime) -> int:
         """Grant today's allowance on the first touch of a UTC day (yesterday's
         unused units expire); top up mid-day after an upgrade. Needs the user
         row locked. Returns what was granted for today."""
@@ -135,14 +138,14 @@ class PlanRules:
 
     # -- demand ---------------------------------------------------------------
 
-    def record_demand(self, session: Session, message) -> None:
+    def record_demand(self, session: Session, message: gen_events.DemandChanged) -> None:
         free = [t for t in message.tiers if t.tier == cpb.TIER_FREE]
         depth = sum(t.queue_depth for t in free)
         wait = max((max(t.p50_wait_seconds, t.oldest_wait_seconds) for t in free), default=0.0)
         measured = datetime_or_none(message, "measured_at") or self.core.clock()
         row = session.execute(select(demand.c.measured_at).where(demand.c.pool_name == message.pool_name)
                               .with_for_update()).first()
-        values = {"free_queue_depth": depth, "free_wait_seconds": wait, "measured_at": measured}
+        values: dict[str, Any] = {"free_queue_depth": depth, "free_wait_seconds": wait, "measured_at": measured}
         if row is None:
             session.execute(insert_ignore(demand), [{"pool_name": message.pool_name, **values}])
         elif row.measured_at <= measured:  # reports may arrive out of order
@@ -199,7 +202,7 @@ class PlanRules:
             raise FailedPrecondition(f"the {plan.name} plan allows clips up to {plan.max_seconds} s{hint}",
                                      "plan_required" if hint else "invalid_seconds")
 
-    def price_now(self, session: Session, user, plan: Plan, model: str, seconds: int, size: str,
+    def price_now(self, session: Session, user: Row[Any], plan: Plan, model: str, seconds: int, size: str,
                    prefer_wait: bool, granted: int, now: datetime) -> Offer:
         uid = user.user_id
         keys = [(uid, USER_ALLOWANCE, ALLOWANCE), (uid, USER_CREDITS, CREDITS)]
@@ -207,8 +210,8 @@ class PlanRules:
         return self.offer(lambda: self._demand(session, now), plan, seconds, size, prefer_wait, granted,
                            balance[keys[0]], balance[keys[1]])
 
-    def offer(self, demand, plan: Plan, seconds: int, size: str, prefer_wait: bool, granted: int,
-               allowance_left: int, credits: int) -> Offer:
+    def offer(self, demand: Callable[[], tuple[bool, float]], plan: Plan, seconds: int, size: str, prefer_wait: bool,
+              granted: int, allowance_left: int, credits: int) -> Offer:
         """What this generation costs now; `demand()` gives (demand is high,
         estimated free wait), asked only when it matters."""
         price = self.credits_for(seconds, size)
@@ -236,7 +239,7 @@ class PlanRules:
                      f"Today's allowance of {granted} is used up and this costs {with_credits} "
                      f"(you have {credits}); buy credits or wait for the reset at 00:00 UTC")
 
-    def quote(self, user_id: str, model: str, seconds: int, size: str, prefer_wait: bool = False):
+    def quote(self, user_id: str, model: str, seconds: int, size: str, prefer_wait: bool = False) -> Row[Any]:
         model = canonical_model(model)  # `sora-2` is `standard` here too, as at the gateway and the generator
         now = self.core.clock()
         with transaction(self.core.sessions) as session:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from kinora.billing.v1 import events_pb2 as epb
@@ -21,7 +22,7 @@ from services.billing.core import BillingCore
 from services.billing.ledger import CLEARING, CREDITS, ISSUED, PLATFORM, REVENUE, USER_CREDITS, Posting
 from services.billing.models import purchases
 from services.billing.payments import DECLINED, SUCCEEDED, OutcomeUnknown
-from services.billing.plans import PlanRules
+from services.billing.plans import BalanceView, PlanRules
 from services.billing.settings import PackSpec
 from services.billing.topics import AGGREGATE_PURCHASE, TOPIC_PAYMENTS
 
@@ -32,7 +33,7 @@ class Purchases:
         self.packs: dict[str, PackSpec] = {p.id: p for p in core.settings.packs}
 
     def purchase(self, user_id: str, pack_id: str, token: str, idempotency_key: str = "",
-                 expected_minor: int | None = None, expected_currency: str = ""):
+                 expected_minor: int | None = None, expected_currency: str = "") -> tuple[Row[Any], BalanceView]:
         """Buy a credit pack. Returns (purchase row, balance)."""
         pack = self.packs.get(pack_id)
         if pack is None:
@@ -95,11 +96,11 @@ class Purchases:
             return (session.execute(select(purchases).where(purchases.c.id == purchase_id)).one(),
                     self.rules.balance_in(session, user_id, now))
 
-    def set_purchase(self, session, purchase_id, status, now, message=""):
+    def set_purchase(self, session: Session, purchase_id: str, status: str, now: datetime, message: str = "") -> None:
         session.execute(update(purchases).where(purchases.c.id == purchase_id)
                         .values(status=status, failure_message=message, updated_at=now))
 
-    def complete_purchase(self, session: Session, p, now: datetime) -> None:
+    def complete_purchase(self, session: Session, p: Row[Any], now: datetime) -> None:
         cur = p.currency
         self.core.post(session, [Posting("purchase", [
             ((p.user_id, USER_CREDITS, CREDITS), p.credits), ((PLATFORM, ISSUED, CREDITS), -p.credits),
@@ -111,7 +112,7 @@ class Purchases:
             amount=cpb.Money(amount_minor=p.amount_minor, currency=cur), occurred_at=timestamp(now)),
             AGGREGATE_PURCHASE, p.user_id)])
 
-    def refund(self, purchase_id: str, reason: str, user_id: str | None):
+    def refund(self, purchase_id: str, reason: str, user_id: str | None) -> Row[Any]:
         """Refund a purchase whose credits are still unused. user_id None = a
         service acting (support tooling); otherwise it must be the buyer's."""
         now = self.core.clock()

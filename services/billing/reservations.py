@@ -10,12 +10,14 @@ gRPC or Kafka here."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,7 +69,7 @@ class Reservations:
         self.fast.close()
 
     def reserve(self, generation_id: str, user_id: str, model: str, seconds: int, size: str,
-                quote_id: str = "", prefer_wait: bool = False):
+                quote_id: str = "", prefer_wait: bool = False) -> tuple[Any, bool]:
         """Hold one allowance unit or the price in credits. Idempotent by
         generation id. Returns (reservation row, replayed)."""
         check_id(generation_id, "generation id")
@@ -91,11 +93,12 @@ class Reservations:
                                "reservation_conflict") from None
             return existing, True
 
-    def _reservation(self, session: Session, generation_id: str, lock: bool = False):
+    def _reservation(self, session: Session, generation_id: str, lock: bool = False) -> Row[Any] | None:
         query = select(reservations).where(reservations.c.generation_id == generation_id)
         return session.execute(query.with_for_update() if lock else query).first()
 
-    def _reserve(self, session, generation_id, user_id, model, seconds, size, quote_id, prefer_wait, now):
+    def _reserve(self, session: Session, generation_id: str, user_id: str, model: str, seconds: int, size: str,
+                 quote_id: str, prefer_wait: bool, now: datetime) -> tuple[Row[Any], bool]:
         user = self.core.lock_user(session, user_id)  # serialises this user's reservations
         existing = self._reservation(session, generation_id)
         if existing is not None:
@@ -132,13 +135,15 @@ class Reservations:
         metrics.RESERVATIONS.labels(bpb.PriceRule.Name(offer.rule)).inc()
         return held, False
 
-    def _reserve_fast(self, generation_id, user_id, model, seconds, size, prefer_wait, now):
+    def _reserve_fast(self, generation_id: str, user_id: str, model: str, seconds: int, size: str, prefer_wait: bool,
+                      now: datetime) -> Any:
         """The common Reserve (no quote, today's allowance already granted, a
         new generation id) in two statements outside any transaction: read the
         user's state, decide here, then ONE statement locks the user and the
         accounts, checks that what was read is unchanged, and posts the hold
         and the reservation. Returns None when the general path must decide
-        (a replay, the first Reserve of the day, or a concurrent change)."""
+        (a replay, the first Reserve of the day, or a concurrent change); else the
+        reservation, a psycopg namedtuple row."""
         check_id(user_id, "user id")
         rows = self.fast.fetch(USER_STATE, {"uid": user_id, "gen": generation_id, "now": now})
         if len(rows) != 4 or rows[0].reserved_for is not None:
@@ -175,7 +180,8 @@ class Reservations:
         metrics.RESERVATIONS.labels(bpb.PriceRule.Name(offer.rule)).inc()
         return held[0]
 
-    def _quoted_offer(self, session, user_id, quote_id, model, seconds, size, now) -> Offer | None:
+    def _quoted_offer(self, session: Session, user_id: str, quote_id: str, model: str, seconds: int, size: str,
+                      now: datetime) -> Offer | None:
         q = session.execute(select(quotes).where(quotes.c.id == quote_id)).first()
         if q is None or q.user_id != user_id:
             raise NotFound(f"quote {quote_id} does not exist", "unknown_quote")
@@ -186,12 +192,12 @@ class Reservations:
             return None
         return Offer(q.rule, q.price_credits, q.tier, q.description, q.estimated_wait_seconds)
 
-    def _affordable(self, session, user_id, offer: Offer) -> bool:
+    def _affordable(self, session: Session, user_id: str, offer: Offer) -> bool:
         key = (user_id, USER_ALLOWANCE, ALLOWANCE) if offer.uses_allowance else (user_id, USER_CREDITS, CREDITS)
         need = 1 if offer.uses_allowance else offer.price_credits
         return self.core.ledger.balances(session, [key])[key] >= need
 
-    def extend(self, generation_id: str):
+    def extend(self, generation_id: str) -> Row[Any] | None:
         """Push a held reservation's expiry to now + the hold TTL (a queued job
         renews its hold while it waits). A hold already settled, or past its
         expiry though the sweep has not run yet, is never revived: the latter
@@ -212,13 +218,13 @@ class Reservations:
         status = EXPIRED if lapsed else r.status
         raise FailedPrecondition(f"generation {generation_id}'s hold was already {status}", "reservation_settled")
 
-    def capture(self, generation_id: str):
+    def capture(self, generation_id: str) -> tuple[object, bool]:
         return self._settle_one(generation_id, CAPTURED, "")
 
-    def release(self, generation_id: str, reason: str = ""):
+    def release(self, generation_id: str, reason: str = "") -> tuple[object, bool]:
         return self._settle_one(generation_id, RELEASED, reason[:64])
 
-    def _settle_one(self, generation_id: str, outcome: str, reason: str):
+    def _settle_one(self, generation_id: str, outcome: str, reason: str) -> tuple[object, bool]:
         check_id(generation_id, "generation id")
         with transaction(self.core.sessions) as session:
             result = self.settle(session, [generation_id], outcome, reason, self.core.clock())[0]
@@ -265,7 +271,7 @@ class Reservations:
         return results
 
     def _settle_held(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
-                     now: datetime) -> list:
+                     now: datetime) -> Sequence[Row[Any]]:
         """Settle those of these generations whose holds are still held (locking
         them), post the ledger transactions, emit UsageRecorded; returns the
         settled reservation rows. Unknown or already settled ones are skipped."""
@@ -285,7 +291,7 @@ class Reservations:
         return settled
 
     def _settle_in_sql(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
-                       now: datetime) -> list:
+                       now: datetime) -> Sequence[Row[Any]]:
         """`_settle_held`'s ledger and reservation work, for thousands of holds in one statement (see SETTLE)."""
         self.core.ledger.ids(session, [(PLATFORM, REVENUE, ALLOWANCE), (PLATFORM, REVENUE, CREDITS),
                                   (PLATFORM, ISSUED, ALLOWANCE)])  # opens them if missing

@@ -7,8 +7,10 @@ Plain Python over SQLAlchemy; no gRPC or Kafka here."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, select
 
@@ -44,8 +46,9 @@ class Statements:
         self.core = core
 
     def statement(self, user_id: str, page_size: int = 0, page_token: str = "",
-                  since: datetime | None = None, until: datetime | None = None):
-        """A user's entries, newest first. Returns (rows, next page token)."""
+                  since: datetime | None = None, until: datetime | None = None) -> tuple[Sequence[Any], str]:
+        """A user's entries, newest first. Returns (rows: ledger entries joined with their account
+        and transaction, next page token)."""
         size = page_size_rule(page_size, DEFAULT_PAGE, MAX_PAGE)
         cursor = _PAGE_TOKENS.decode(page_token, int)  # the id of the last entry shown
         before = cursor[0] if cursor else None

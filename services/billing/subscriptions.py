@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
+from sqlalchemy.orm import Session
 
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import events_pb2 as epb
@@ -32,7 +34,7 @@ class Subscriptions:
     def __init__(self, core: BillingCore, rules: PlanRules):
         self.core, self.rules = core, rules
 
-    def start_subscription(self, user_id: str, plan_id: str, token: str, idempotency_key: str = ""):
+    def start_subscription(self, user_id: str, plan_id: str, token: str, idempotency_key: str = "") -> Row[Any]:
         plan = self.rules.plans.get(plan_id)
         if plan is None or plan.price_minor == 0:
             raise NotFound(f"there is no paid plan {plan_id!r}; ListPlans shows the plans", "unknown_plan")
@@ -72,8 +74,8 @@ class Subscriptions:
             return self.record_subscription(session, sub_id, user_id, plan_id, result.status, result.payment_id,
                                              idempotency_key or None, now)
 
-    def record_subscription(self, session, sub_id, user_id, plan_id, result_status, payment_id, idempotency_key,
-                             now):
+    def record_subscription(self, session: Session, sub_id: str, user_id: str, plan_id: str, result_status: str,
+                            payment_id: str, idempotency_key: str | None, now: datetime) -> Row[Any]:
         plan = self.rules.plans[plan_id]
         status = "active" if result_status == SUCCEEDED else "past_due"
         session.execute(subscriptions.insert().values(
@@ -86,15 +88,17 @@ class Subscriptions:
         self._emit_subscription(session, sub, cpb.TIER_FREE, now)
         return sub
 
-    def post_subscription_payment(self, session, user_id, plan_id, sub_id, now):
+    def post_subscription_payment(self, session: Session, user_id: str, plan_id: str, sub_id: str,
+                                  now: datetime) -> None:
         plan, cur = self.rules.plans[plan_id], self.core.settings.currency
         self.core.post(session, [Posting("subscription", [((PLATFORM, CLEARING, cur), plan.price_minor),
                                                       ((PLATFORM, REVENUE, cur), -plan.price_minor)],
                                      user_id=user_id, purchase_id=sub_id,
                                      description=f"{plan.name} for {plan.period_days} days")], now)
 
-    def set_subscription(self, session, sub, status: str, now: datetime, cancel: bool | None = None):
-        values = {"status": status, "updated_at": now}
+    def set_subscription(self, session: Session, sub: Row[Any], status: str, now: datetime,
+                         cancel: bool | None = None) -> Row[Any]:
+        values: dict[str, Any] = {"status": status, "updated_at": now}
         if cancel is not None:
             values["cancel_at_period_end"] = cancel
         session.execute(update(subscriptions).where(subscriptions.c.id == sub.id).values(**values))
@@ -102,13 +106,15 @@ class Subscriptions:
         self._emit_subscription(session, fresh, _STATUS[sub.status], now)
         return fresh
 
-    def _emit_subscription(self, session, sub, previous, now):
+    def _emit_subscription(self, session: Session, sub: Row[Any], previous: int, now: datetime) -> None:
         tier = cpb.TIER_PRO if sub.status in ("active", "canceling") else cpb.TIER_FREE
         self.core.emit(session, TOPIC_PAYMENTS, [(epb.SubscriptionChanged(
-            subscription=subscription_pb(sub), previous_status=previous, tier=tier, occurred_at=timestamp(now)),
+            # previous: a SubscriptionStatus, or TIER_FREE (1) for a new subscription, as before
+            subscription=subscription_pb(sub), previous_status=cast(bpb.SubscriptionStatus, previous), tier=tier,
+            occurred_at=timestamp(now)),
             AGGREGATE_SUBSCRIPTION, sub.user_id)])
 
-    def cancel_subscription(self, user_id: str):
+    def cancel_subscription(self, user_id: str) -> Row[Any]:
         now = self.core.clock()
         with transaction(self.core.sessions) as session:
             current = self.rules.current_subscription(session, user_id, now)
@@ -134,7 +140,7 @@ _STATUS = {"active": bpb.SUBSCRIPTION_STATUS_ACTIVE, "canceling": bpb.SUBSCRIPTI
            "ended": bpb.SUBSCRIPTION_STATUS_ENDED, "past_due": bpb.SUBSCRIPTION_STATUS_PAST_DUE}
 
 
-def subscription_pb(sub) -> bpb.Subscription:
+def subscription_pb(sub: Row[Any]) -> bpb.Subscription:
     return bpb.Subscription(id=sub.id, user_id=sub.user_id, plan_id=sub.plan_id, status=_STATUS[sub.status],
                             current_period_start=timestamp(sub.current_period_start),
                             current_period_end=timestamp(sub.current_period_end),

@@ -7,8 +7,9 @@ Plain Python over SQLAlchemy; no gRPC or Kafka here."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,13 +17,13 @@ from kinora.runtime.db import transaction
 from kinora.runtime.errors import InvalidArgument
 from services.billing.core import MAX_ID_LEN, BillingCore
 from services.billing.models import payment_events, purchases, subscriptions
-from services.billing.payments import IGNORED, SUCCEEDED
+from services.billing.payments import IGNORED, SUCCEEDED, WebhookEvent
 from services.billing.plans import PlanRules
 from services.billing.purchases import Purchases
 from services.billing.subscriptions import Subscriptions
 
 
-def check_amount(event, amount: int, currency: str) -> None:
+def check_amount(event: WebhookEvent, amount: int, currency: str) -> None:
     if event.currency != currency:
         raise InvalidArgument(f"currency mismatch: the payment is in {currency}, the webhook says {event.currency}",
                               "currency_mismatch")
@@ -59,7 +60,7 @@ class Webhooks:
             return event.id, True
         return event.id, False
 
-    def _apply_webhook(self, session: Session, event, now: datetime) -> None:
+    def _apply_webhook(self, session: Session, event: WebhookEvent, now: datetime) -> None:
         p = session.execute(select(purchases).where(purchases.c.provider_payment_id == event.payment_id)
                             .with_for_update()).first()
         sub = None if p is not None else session.execute(
@@ -74,8 +75,11 @@ class Webhooks:
         if p is None and sub is None:
             raise InvalidArgument(f"the webhook is about payment {event.payment_id}, which billing does not know",
                                   "unknown_payment")
-        currency, amount = (p.currency, p.amount_minor) if p is not None else (
-            self.core.settings.currency, self.rules.plans[sub.plan_id].price_minor)
+        if p is not None:
+            currency, amount = p.currency, p.amount_minor
+        else:
+            assert sub is not None  # one of the two was found
+            currency, amount = self.core.settings.currency, self.rules.plans[sub.plan_id].price_minor
         check_amount(event, amount, currency)
         if sub is not None:
             if sub.status == "past_due" and event.type == "payment.succeeded":
@@ -86,13 +90,14 @@ class Webhooks:
             elif sub.status != "ended" and event.type == "subscription.ended":  # ended at the provider
                 self.subscription_flow.set_subscription(session, sub, "ended", now)
             return
+        assert p is not None  # no subscription: it is a purchase
         if p.status == "pending" and event.type == "payment.succeeded":
             self.purchase_flow.complete_purchase(session, p, now)
         elif p.status == "pending" and event.type == "payment.failed":
             self.purchase_flow.set_purchase(session, p.id, "failed", now, event.message or "the payment failed")
         # Anything else confirms what already happened (e.g. refund.succeeded after Refund).
 
-    def _purchase_by_reference(self, session: Session, event):
+    def _purchase_by_reference(self, session: Session, event: WebhookEvent) -> Row[Any] | None:
         """The purchase an event's reference (the provider metadata billing wrote) names, when
         billing never heard the provider's answer (unreachable, or a crash after the charge).
         Only a purchase of this provider still without a payment id, of the same user, qualifies:
@@ -107,7 +112,7 @@ class Webhooks:
                         .values(provider_payment_id=event.payment_id, updated_at=self.core.clock()))
         return session.execute(select(purchases).where(purchases.c.id == p.id)).one()
 
-    def _subscription_by_reference(self, session: Session, event, now: datetime):
+    def _subscription_by_reference(self, session: Session, event: WebhookEvent, now: datetime) -> Row[Any] | None:
         """A paid subscription whose StartSubscription never heard the provider's answer: the
         event's reference is the subscription id billing chose, its metadata the user and plan."""
         plan = self.rules.plans.get(event.plan_id)
