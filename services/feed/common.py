@@ -10,8 +10,10 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,7 +65,7 @@ class FeedContext:
     def offset(self, token: str, viewer_id: str, scope: str) -> int:
         return self.cursors.decode_offset(token, scope=token_scope(scope, viewer_id))
 
-    def next_token(self, rows: list, size: int, offset: int, viewer_id: str, scope: str) -> str:
+    def next_token(self, rows: list[Any], size: int, offset: int, viewer_id: str, scope: str) -> str:
         """A token for the next page when `rows` (read with one row to spare) holds more than `size`."""
         return self.cursors.next_offset(offset, size, len(rows) > size, scope=token_scope(scope, viewer_id))
 
@@ -77,18 +79,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def vec_bytes(v: np.ndarray) -> bytes:
+def vec_bytes(v: np.ndarray[Any, Any]) -> bytes:
     return np.asarray(v, dtype=np.float32).tobytes()
 
 
-def vec_from(b: bytes | None, rows: int | None = None) -> np.ndarray | None:
+def vec_from(b: bytes | None, rows: int | None = None) -> np.ndarray[Any, Any] | None:
     if not b:
         return None
     v = np.frombuffer(b, dtype=np.float32)
     return v.reshape(-1, DIM) if rows is not None else v
 
 
-def upsert(table, values, keys: list[str], update_values: dict | None):
+def upsert(table: Table, values: dict[str, Any], keys: list[str],
+           update_values: dict[str, Any] | None) -> postgresql.Insert:
     """INSERT .. ON CONFLICT DO NOTHING (or DO UPDATE with `update_values`)."""
     stmt = postgresql.insert(table).values(values)
     if update_values:

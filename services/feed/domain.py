@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from kinora.generator.v1 import events_pb2 as gen_events
 from kinora.runtime.events import EventTables
 from kinora.runtime.paging import PageTokens
 from services.feed.assembly import FeedAssembler, FeedPage, followed_window
@@ -99,39 +101,41 @@ class Feed:
 
     # users and preferences
 
-    def ensure_user(self, session: Session, user_id: str, handle: str = "", teen: bool | None = None) -> dict:
+    def ensure_user(self, session: Session, user_id: str, handle: str = "", teen: bool | None = None) -> dict[str, Any]:
         return ensure_user(session, user_id, handle, teen)
 
     def touch_user(self, user_id: str, handle: str, teen: bool) -> None:
         self.users.touch_user(user_id, handle, teen)
 
-    def set_preferences(self, viewer_id: str, text: str) -> dict:
+    def set_preferences(self, viewer_id: str, text: str) -> dict[str, Any]:
         return self.users.set_preferences(viewer_id, text)
 
-    def get_preferences(self, viewer_id: str) -> dict:
+    def get_preferences(self, viewer_id: str) -> dict[str, Any]:
         return self.users.get_preferences(viewer_id)
 
     # posts
 
-    async def publish(self, user_id: str, generation_id: str, caption: str, visibility: int) -> dict:
+    async def publish(self, user_id: str, generation_id: str, caption: str, visibility: int) -> dict[str, Any]:
         return await self.posts.publish(user_id, generation_id, caption, visibility)
 
-    def unpublish(self, user_id: str, post_id: str) -> dict:
+    def unpublish(self, user_id: str, post_id: str) -> dict[str, Any]:
         return self.posts.unpublish(user_id, post_id)
 
     def delete_post(self, user_id: str, post_id: str) -> None:
         self.posts.delete_post(user_id, post_id)
 
-    def get_post(self, viewer_id: str, post_id: str) -> dict:
+    def get_post(self, viewer_id: str, post_id: str) -> dict[str, Any]:
         return self.posts.get_post(viewer_id, post_id)
 
     def visible_post_of_generation(self, viewer_id: str, generation_id: str) -> str:
         return self.posts.visible_post_of_generation(viewer_id, generation_id)
 
-    def list_user_posts(self, viewer_id: str, user_id: str, page_size: int, token: str) -> tuple[list[dict], str]:
+    def list_user_posts(self, viewer_id: str, user_id: str, page_size: int,
+                        token: str) -> tuple[list[dict[str, Any]], str]:
         return self.posts.list_user_posts(viewer_id, user_id, page_size, token)
 
-    def get_remixes(self, viewer_id: str, post_id: str, max_depth: int) -> tuple[dict, list[dict], bool]:
+    def get_remixes(self, viewer_id: str, post_id: str,
+                    max_depth: int) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
         return self.posts.get_remixes(viewer_id, post_id, max_depth)
 
     # social graph
@@ -149,7 +153,7 @@ class Feed:
         self.graph.unblock(viewer_id, user_id)
 
     def list_people(self, viewer_id: str, user_id: str, which: str, page_size: int, token: str
-                    ) -> tuple[list[dict], str]:
+                    ) -> tuple[list[dict[str, Any]], str]:
         return self.graph.list_people(viewer_id, user_id, which, page_size, token)
 
     # engagement
@@ -157,10 +161,11 @@ class Feed:
     def like(self, viewer_id: str, post_id: str, liked: bool) -> int:
         return self.engagement.like(viewer_id, post_id, liked)
 
-    def create_comment(self, viewer_id: str, handle: str, post_id: str, text: str) -> dict:
+    def create_comment(self, viewer_id: str, handle: str, post_id: str, text: str) -> dict[str, Any]:
         return self.engagement.create_comment(viewer_id, handle, post_id, text)
 
-    def list_comments(self, viewer_id: str, post_id: str, page_size: int, token: str) -> tuple[list[dict], str]:
+    def list_comments(self, viewer_id: str, post_id: str, page_size: int,
+                      token: str) -> tuple[list[dict[str, Any]], str]:
         return self.engagement.list_comments(viewer_id, post_id, page_size, token)
 
     def delete_comment(self, viewer_id: str, comment_id: str) -> None:
@@ -183,7 +188,8 @@ class Feed:
 
     # event effects (called by handlers inside the consumer's transaction)
 
-    def on_generation(self, s: Session, facts, status: str, prompt: str | None = None) -> None:
+    def on_generation(self, s: Session, facts: gen_events.GenerationFacts, status: str,
+                      prompt: str | None = None) -> None:
         self.generations.on_generation(s, facts, status, prompt)
 
     def on_takedown(self, s: Session, takedown_id: str, target_kind: str, target_ids: Sequence[str]) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 
 from kinora.feed.v1 import feed_pb2
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
@@ -27,17 +28,20 @@ class Engagement:
             visible_post(s, viewer_id, post_id)
             lk = m.likes.c
             if liked:
-                changed = s.execute(upsert(m.likes, dict(user_id=viewer_id, post_id=post_id, created_at=utcnow()),
-                                           ["user_id", "post_id"], None)).rowcount
+                changed = cast(CursorResult[Any], s.execute(upsert(
+                    m.likes, dict(user_id=viewer_id, post_id=post_id, created_at=utcnow()),
+                    ["user_id", "post_id"], None))).rowcount
             else:
-                changed = s.execute(delete(m.likes).where(lk.user_id == viewer_id, lk.post_id == post_id)).rowcount
+                changed = cast(CursorResult[Any], s.execute(
+                    delete(m.likes).where(lk.user_id == viewer_id, lk.post_id == post_id))).rowcount
             delta = (1 if liked else -1) if changed else 0
             if delta:
                 s.execute(update(m.posts).where(m.posts.c.id == post_id)
                           .values(like_count=m.posts.c.like_count + delta))
-            return s.execute(select(m.posts.c.like_count).where(m.posts.c.id == post_id)).scalar_one()
+            count: int = s.execute(select(m.posts.c.like_count).where(m.posts.c.id == post_id)).scalar_one()
+            return count
 
-    def create_comment(self, viewer_id: str, handle: str, post_id: str, text: str) -> dict:
+    def create_comment(self, viewer_id: str, handle: str, post_id: str, text: str) -> dict[str, Any]:
         text = (text or "").strip()
         if not text:
             raise InvalidArgument("the comment is empty", "empty_comment")
@@ -57,7 +61,8 @@ class Engagement:
                       .values(comment_count=m.posts.c.comment_count + 1))
         return row
 
-    def list_comments(self, viewer_id: str, post_id: str, page_size: int, token: str) -> tuple[list[dict], str]:
+    def list_comments(self, viewer_id: str, post_id: str, page_size: int,
+                      token: str) -> tuple[list[dict[str, Any]], str]:
         scope = f"comments:{post_id}"
         offset, size = self.ctx.offset(token, viewer_id, scope), self.ctx.page_size(page_size)
         c = m.comments.c
@@ -88,10 +93,10 @@ class Engagement:
     def see_less(self, viewer_id: str, post_id: str, note: str) -> None:
         with self.ctx.sessions.begin() as s:
             post = visible_post(s, viewer_id, post_id)
-            added = s.execute(upsert(m.see_less, dict(user_id=viewer_id, post_id=post_id,
-                                                        author_user_id=post["author_user_id"],
-                                                        note=(note or "")[:500], created_at=utcnow()),
-                                     ["user_id", "post_id"], None)).rowcount
+            added = cast(CursorResult[Any], s.execute(upsert(
+                m.see_less, dict(user_id=viewer_id, post_id=post_id, author_user_id=post["author_user_id"],
+                                 note=(note or "")[:500], created_at=utcnow()),
+                ["user_id", "post_id"], None))).rowcount
             if added:
                 s.execute(update(m.posts).where(m.posts.c.id == post_id)
                           .values(see_less_count=m.posts.c.see_less_count + 1))
@@ -119,9 +124,9 @@ class Engagement:
                 if watch_ms < 0:
                     raise InvalidArgument("watch_ms can't be negative", "invalid_watch_ms")
                 sv = m.served.c
-                done = s.execute(update(m.served).where(sv.user_id == viewer_id, sv.post_id == post_id,
-                                                        sv.viewed_at.is_(None))
-                                 .values(viewed_at=viewed_at or utcnow(), watch_ms=min(watch_ms, 3_600_000)))
+                done = cast(CursorResult[Any], s.execute(
+                    update(m.served).where(sv.user_id == viewer_id, sv.post_id == post_id, sv.viewed_at.is_(None))
+                    .values(viewed_at=viewed_at or utcnow(), watch_ms=min(watch_ms, 3_600_000))))
                 if done.rowcount:
                     s.execute(update(m.posts).where(m.posts.c.id == post_id)
                               .values(view_count=m.posts.c.view_count + 1,

@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from kinora.feed.v1 import events_pb2
+from kinora.generator.v1 import events_pb2 as gen_events
 from services.feed import models as m
 from services.feed.common import DELETED, POST_COLUMNS, PUBLISHED, TAKEN_DOWN, UNPUBLISHED, utcnow
 from services.feed.posts import Posts
@@ -33,7 +34,8 @@ class Generations:
     def __init__(self, posts: Posts):
         self.posts = posts
 
-    def on_generation(self, s: Session, facts, status: str, prompt: str | None = None) -> None:
+    def on_generation(self, s: Session, facts: gen_events.GenerationFacts, status: str,
+                      prompt: str | None = None) -> None:
         g = m.generations.c
         existing = s.execute(select(g.status).where(g.id == facts.generation_id).with_for_update()).scalar_one_or_none()
         if existing in GENERATION_REMOVED:
@@ -62,7 +64,7 @@ class Generations:
                                   ).mappings().all():
                 self.posts.set_removed(s, dict(post), state, reason)
 
-    def _credit_creation(self, s: Session, facts) -> None:
+    def _credit_creation(self, s: Session, facts: gen_events.GenerationFacts) -> None:
         """A finished generation credits what inspired it: the remixed post,
         and posts its maker watched shortly before (and ones with the same cameo)."""
         p, sv = m.posts.c, m.served.c

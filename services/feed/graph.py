@@ -3,7 +3,9 @@ BlockChanged) and the people lists (followers, following, mutuals)."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from kinora.feed.v1 import events_pb2
@@ -63,8 +65,8 @@ class Graph:
     def unfollow(self, viewer_id: str, user_id: str) -> None:
         _require_other(viewer_id, user_id, "unfollow")
         with self.ctx.sessions.begin() as s:
-            gone = s.execute(delete(m.follows).where(m.follows.c.follower_id == viewer_id,
-                                                     m.follows.c.followee_id == user_id)).rowcount
+            gone = cast(CursorResult[Any], s.execute(delete(m.follows).where(
+                m.follows.c.follower_id == viewer_id, m.follows.c.followee_id == user_id))).rowcount
             if gone:
                 self._emit_follow(s, viewer_id, user_id, False)
         self.ctx.on_events()
@@ -80,7 +82,8 @@ class Graph:
             # A block ends following both ways.
             f = m.follows.c
             for a, b in ((viewer_id, user_id), (user_id, viewer_id)):
-                if s.execute(delete(m.follows).where(f.follower_id == a, f.followee_id == b)).rowcount:
+                if cast(CursorResult[Any], s.execute(delete(m.follows).where(f.follower_id == a,
+                                                                             f.followee_id == b))).rowcount:
                     self._emit_follow(s, a, b, False)
             event = events_pb2.BlockChanged(blocker_user_id=viewer_id, blocked_user_id=user_id, blocked=True)
             set_timestamp(event.occurred_at, utcnow())
@@ -90,8 +93,8 @@ class Graph:
     def unblock(self, viewer_id: str, user_id: str) -> None:
         _require_other(viewer_id, user_id, "unblock")
         with self.ctx.sessions.begin() as s:
-            gone = s.execute(delete(m.blocks).where(m.blocks.c.blocker_id == viewer_id,
-                                                    m.blocks.c.blocked_id == user_id)).rowcount
+            gone = cast(CursorResult[Any], s.execute(delete(m.blocks).where(
+                m.blocks.c.blocker_id == viewer_id, m.blocks.c.blocked_id == user_id))).rowcount
             if gone:
                 event = events_pb2.BlockChanged(blocker_user_id=viewer_id, blocked_user_id=user_id, blocked=False)
                 set_timestamp(event.occurred_at, utcnow())
@@ -99,7 +102,7 @@ class Graph:
         self.ctx.on_events()
 
     def list_people(self, viewer_id: str, user_id: str, which: str, page_size: int, token: str
-                    ) -> tuple[list[dict], str]:
+                    ) -> tuple[list[dict[str, Any]], str]:
         """which: followers | following | mutuals."""
         user_id = user_id or viewer_id
         scope = f"{which}:{user_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,4 +28,4 @@ class TextModerator(Protocol):
         """A reason a person can read when the text is refused, else None."""
 
 
-Embedder = Callable[[list[str]], np.ndarray]
+Embedder = Callable[[list[str]], np.ndarray[Any, Any]]

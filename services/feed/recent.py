@@ -28,9 +28,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, cast, extract, func, select
+from sqlalchemy import BigInteger, ColumnElement, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from kinora.feed.v1 import feed_pb2
@@ -68,7 +69,7 @@ def micros(moment: datetime) -> int:
     return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
-def micros_column(column):
+def micros_column(column: ColumnElement[Any]) -> ColumnElement[int]:
     """A timestamp column as integer microseconds, computed by PostgreSQL (so two reads compare exactly)."""
     return cast(extract("epoch", column) * 1_000_000, BigInteger)
 
@@ -80,7 +81,7 @@ class RecentByAuthor:
         self._pruned = time.monotonic()
         # author -> (created µs, newest first; post ids in the same order). Replaced, never changed in place,
         # so a reader holding one needs no lock.
-        self._by_author: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._by_author: dict[str, tuple[np.ndarray[Any, Any], list[str]]] = {}
         self._since: datetime | None = None  # newest updated_at read
         self._loaded = False
         self._short: set[str] = set()  # authors whose full list lost a post: read again at the next refresh
@@ -88,7 +89,7 @@ class RecentByAuthor:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def newest(self, authors: Sequence[str], limit: int) -> tuple[list[str], list[str], np.ndarray]:
+    def newest(self, authors: Sequence[str], limit: int) -> tuple[list[str], list[str], np.ndarray[Any, Any]]:
         """The newest `limit` posts of `authors` in the window, newest first: ids, their authors
         and their creation times (µs)."""
         after_us = micros(self._window_start())
@@ -168,14 +169,14 @@ class RecentByAuthor:
     def _window_start(self) -> datetime:
         return datetime.now(UTC) - timedelta(seconds=self.window_s)
 
-    def _held_posts(self) -> tuple:
+    def _held_posts(self) -> tuple[Any, ...]:
         """What is held: published posts followers may see, created within the window."""
         p = m.posts.c
         return (p.state == feed_pb2.POST_STATE_PUBLISHED, p.visibility.in_(_SEEN), p.created_at > self._window_start())
 
-    def _grouped(self, rows) -> dict[str, tuple[np.ndarray, list[str]]]:
+    def _grouped(self, rows: Sequence[Any]) -> dict[str, tuple[np.ndarray[Any, Any], list[str]]]:
         """(id, author, created µs, ...) rows ordered by author, newest first -> each author's newest."""
-        by_author: dict[str, tuple[np.ndarray, list[str]]] = {}
+        by_author: dict[str, tuple[np.ndarray[Any, Any], list[str]]] = {}
         start = 0
         for k in range(1, len(rows) + 1):
             if k == len(rows) or rows[k][1] != rows[start][1]:

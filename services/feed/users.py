@@ -4,6 +4,7 @@ contact), parental controls and stated preferences."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from services.feed.ports import Embedder
 from services.feed.ranking import parse_preferences
 
 
-def ensure_user(session: Session, user_id: str, handle: str = "", teen: bool | None = None) -> dict:
+def ensure_user(session: Session, user_id: str, handle: str = "", teen: bool | None = None) -> dict[str, Any]:
     """The feed's row for a user; created from the token on first contact
     (identity events fill in region and parental controls)."""
     row = session.execute(select(m.users).where(m.users.c.id == user_id)).mappings().first()
@@ -41,7 +42,7 @@ class Users:
 
     # -- stated preferences ("more cooking and pets, less sports") -------------------------
 
-    def set_preferences(self, viewer_id: str, text: str) -> dict:
+    def set_preferences(self, viewer_id: str, text: str) -> dict[str, Any]:
         text = (text or "").strip()
         phrases = parse_preferences(text)
         if text and not phrases:
@@ -56,7 +57,7 @@ class Users:
                 prefs_vectors=vec_bytes(vectors) if vectors is not None else None, prefs_updated_at=now))
         return {"text": text, "updated_at": now, "phrases": phrases}
 
-    def get_preferences(self, viewer_id: str) -> dict:
+    def get_preferences(self, viewer_id: str) -> dict[str, Any]:
         with self.ctx.sessions() as s:
             row = s.execute(select(m.users.c.prefs_text, m.users.c.prefs_updated_at)
                             .where(m.users.c.id == viewer_id)).first()
