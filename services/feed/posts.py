@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from kinora.feed.v1 import events_pb2
+from kinora.feed.v1 import events_pb2, feed_pb2
 from kinora.runtime.convert import set_timestamp
 from kinora.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.events import emit
@@ -42,7 +43,7 @@ MAX_REMIX_DEPTH = 10
 MAX_REMIX_NODES = 500
 
 
-def post_row(s: Session, post_id: str, lock: bool = False) -> dict | None:
+def post_row(s: Session, post_id: str, lock: bool = False) -> dict[str, Any] | None:
     try:
         uuid.UUID(post_id)
     except (ValueError, AttributeError):
@@ -52,8 +53,9 @@ def post_row(s: Session, post_id: str, lock: bool = False) -> dict | None:
     return dict(row) if row else None
 
 
-def post_view(s: Session, post_id: str, viewer_id: str) -> dict:
+def post_view(s: Session, post_id: str, viewer_id: str) -> dict[str, Any]:
     row = post_row(s, post_id)
+    assert row is not None, "post_view of a post that does not exist"
     row["author_handle"] = s.execute(select(m.users.c.handle).where(m.users.c.id == row["author_user_id"])
                                      ).scalar_one_or_none() or ""
     row["liked_by_caller"] = s.execute(select(func.count()).select_from(m.likes).where(
@@ -61,7 +63,7 @@ def post_view(s: Session, post_id: str, viewer_id: str) -> dict:
     return row
 
 
-def visible_post(s: Session, viewer_id: str, post_id: str) -> dict:
+def visible_post(s: Session, viewer_id: str, post_id: str) -> dict[str, Any]:
     """The post if the viewer may see it; NotFound otherwise (never reveal a hidden post exists)."""
     if not post_id:
         raise InvalidArgument("say which post (post_id)", "missing_post_id")
@@ -85,7 +87,7 @@ class Posts:
         self.ctx, self.consent, self.moderator, self.embed = ctx, consent, moderator, embedder
         self.facts, self.recent = facts, recent
 
-    def _generation_for_publish(self, user_id: str, generation_id: str) -> dict:
+    def _generation_for_publish(self, user_id: str, generation_id: str) -> dict[str, Any]:
         if not generation_id:
             raise InvalidArgument("say which generation to publish (generation_id)", "missing_generation_id")
         with self.ctx.sessions() as s:
@@ -100,7 +102,7 @@ class Posts:
                                      "can be published", "generation_not_completed")
         return dict(gen)
 
-    async def publish(self, user_id: str, generation_id: str, caption: str, visibility: int) -> dict:
+    async def publish(self, user_id: str, generation_id: str, caption: str, visibility: int) -> dict[str, Any]:
         visibility = visibility or PUBLIC
         if visibility not in (PUBLIC, FOLLOWERS, PRIVATE):
             raise InvalidArgument("visibility must be public, followers or private", "invalid_visibility")
@@ -124,7 +126,8 @@ class Posts:
         self.recent.put(user_id, post["id"], post["created_at"], visibility in (PUBLIC, FOLLOWERS))
         return post
 
-    def _write_publish(self, user_id: str, gen: dict, caption: str, visibility: int, vector: np.ndarray) -> dict:
+    def _write_publish(self, user_id: str, gen: dict[str, Any], caption: str, visibility: int,
+                       vector: np.ndarray[Any, Any]) -> dict[str, Any]:
         now = utcnow()
         with self.ctx.sessions.begin() as s:
             author = ensure_user(s, user_id)
@@ -161,13 +164,15 @@ class Posts:
                           .values(remix_count=m.posts.c.remix_count + 1))
             event = events_pb2.PostPublished(
                 post_id=post_id, author_user_id=user_id, generation_id=gen["id"],
-                cameo_ids=json.loads(gen["cameo_ids"]), visibility=visibility, remix_of_post_id=parent_id,
+                cameo_ids=json.loads(gen["cameo_ids"]), visibility=cast(feed_pb2.Visibility, visibility),
+                remix_of_post_id=parent_id,
                 remix_of_generation_id=gen["remix_of"])
             set_timestamp(event.occurred_at, now)
             emit(s, self.ctx.tables, POSTS_TOPIC, event, POST_AGGREGATE, post_id)
             return post_view(s, post_id, user_id)
 
-    def _remove(self, user_id: str, post_id: str, new_state: int, reason: int) -> dict | None:
+    def _remove(self, user_id: str, post_id: str, new_state: int,
+                reason: events_pb2.RemovalReason) -> dict[str, Any] | None:
         with self.ctx.sessions.begin() as s:
             post = post_row(s, post_id, lock=True)
             if post is None or post["state"] in (DELETED, TAKEN_DOWN):
@@ -181,13 +186,16 @@ class Posts:
         self.ctx.on_events()
         return view
 
-    def unpublish(self, user_id: str, post_id: str) -> dict:
-        return self._remove(user_id, post_id, UNPUBLISHED, events_pb2.REMOVAL_REASON_UNPUBLISHED)
+    def unpublish(self, user_id: str, post_id: str) -> dict[str, Any]:
+        view = self._remove(user_id, post_id, UNPUBLISHED, events_pb2.REMOVAL_REASON_UNPUBLISHED)
+        assert view is not None  # an unpublished post is still there to view
+        return view
 
     def delete_post(self, user_id: str, post_id: str) -> None:
         self._remove(user_id, post_id, DELETED, events_pb2.REMOVAL_REASON_DELETED)
 
-    def set_removed(self, s: Session, post: dict, new_state: int, reason: int, takedown_id: str = "") -> None:
+    def set_removed(self, s: Session, post: dict[str, Any], new_state: int, reason: events_pb2.RemovalReason,
+                    takedown_id: str = "") -> None:
         self.facts.forget([post["id"]])
         s.execute(update(m.posts).where(m.posts.c.id == post["id"]).values(state=new_state, updated_at=utcnow()))
         if post["remix_of_post_id"] and post["state"] == PUBLISHED:
@@ -199,7 +207,7 @@ class Posts:
         set_timestamp(event.occurred_at, utcnow())
         emit(s, self.ctx.tables, POSTS_TOPIC, event, POST_AGGREGATE, post["id"])
 
-    def get_post(self, viewer_id: str, post_id: str) -> dict:
+    def get_post(self, viewer_id: str, post_id: str) -> dict[str, Any]:
         with self.ctx.sessions() as s:
             visible_post(s, viewer_id, post_id)
             return post_view(s, post_id, viewer_id)
@@ -211,8 +219,8 @@ class Posts:
             raise InvalidArgument("say who is looking (viewer_user_id) and at what (generation_id)",
                                   "missing_viewer_or_generation")
         with self.ctx.sessions() as s:
-            post_id = s.execute(select(m.posts.c.id).where(m.posts.c.generation_id == generation_id)
-                                ).scalar_one_or_none()
+            post_id: str | None = s.execute(select(m.posts.c.id).where(m.posts.c.generation_id == generation_id)
+                                            ).scalar_one_or_none()
             if post_id is None:
                 return ""
             try:
@@ -221,7 +229,8 @@ class Posts:
                 return ""
             return post_id
 
-    def list_user_posts(self, viewer_id: str, user_id: str, page_size: int, token: str) -> tuple[list[dict], str]:
+    def list_user_posts(self, viewer_id: str, user_id: str, page_size: int,
+                        token: str) -> tuple[list[dict[str, Any]], str]:
         user_id = user_id or viewer_id
         offset = self.ctx.offset(token, viewer_id, f"posts:{user_id}")
         size = self.ctx.page_size(page_size)
@@ -241,13 +250,14 @@ class Posts:
 
     # -- remix lineage ----------------------------------------------------------------
 
-    def get_remixes(self, viewer_id: str, post_id: str, max_depth: int) -> tuple[dict, list[dict], bool]:
+    def get_remixes(self, viewer_id: str, post_id: str,
+                    max_depth: int) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
         """(tree rooted at the post: {"post", "children"}, ancestors nearest first, truncated)."""
         depth = MAX_REMIX_DEPTH if max_depth <= 0 else min(max_depth, MAX_REMIX_DEPTH)
         p = m.posts.c
         with self.ctx.sessions() as s:
             visible_post(s, viewer_id, post_id)
-            root = {"post": post_view(s, post_id, viewer_id), "children": []}
+            root: dict[str, Any] = {"post": post_view(s, post_id, viewer_id), "children": []}
             truncated, count = False, 1
             level = [root]
             for _ in range(depth):
@@ -255,7 +265,7 @@ class Posts:
                 children = s.execute(select(p.id, p.remix_of_post_id).where(
                     p.remix_of_post_id.in_(ids), p.remix_of_post_id != "", p.state == PUBLISHED
                 ).order_by(p.created_at)).all()
-                nxt = []
+                nxt: list[dict[str, Any]] = []
                 by_id = {n["post"]["id"]: n for n in level}
                 for child_id, parent_id in children:
                     try:
@@ -265,7 +275,7 @@ class Posts:
                     if count >= MAX_REMIX_NODES:
                         truncated = True
                         break
-                    node = {"post": post_view(s, child_id, viewer_id), "children": []}
+                    node: dict[str, Any] = {"post": post_view(s, child_id, viewer_id), "children": []}
                     by_id[parent_id]["children"].append(node)
                     nxt.append(node)
                     count += 1
@@ -276,7 +286,8 @@ class Posts:
                 if level and s.execute(select(func.count()).select_from(m.posts).where(
                         p.remix_of_post_id.in_([n["post"]["id"] for n in level]), p.state == PUBLISHED)).scalar_one():
                     truncated = True
-            ancestors, current = [], root["post"]
+            ancestors: list[dict[str, Any]] = []
+            current = root["post"]
             while current["remix_of_post_id"] and len(ancestors) < 50:
                 try:
                     visible_post(s, viewer_id, current["remix_of_post_id"])
