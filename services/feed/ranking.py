@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from kinora.feed.v1 import feed_pb2
 from kinora.runtime.errors import InvalidArgument
@@ -62,13 +64,13 @@ class Candidates:
 
     post_ids: list[str]
     authors: list[str]
-    sources: np.ndarray  # (n,) int: feed_pb2.CandidateSource
-    created_ts: np.ndarray  # (n,) float: Unix seconds
+    sources: np.ndarray[Any, Any]  # (n,) int: feed_pb2.CandidateSource
+    created_ts: np.ndarray[Any, Any]  # (n,) float: Unix seconds
     # Engagement counters, shape (n,): names match the posts columns.
-    features: dict[str, np.ndarray]
-    embeddings: np.ndarray | None = None  # (n, DIM), zero rows where unknown
-    visibility: np.ndarray | None = None  # (n,) int: feed_pb2.Visibility; None = all public
-    of_own: np.ndarray | None = None  # (n,) bool: a remix of one of the viewer's own posts
+    features: dict[str, np.ndarray[Any, Any]]
+    embeddings: np.ndarray[Any, Any] | None = None  # (n, DIM), zero rows where unknown
+    visibility: np.ndarray[Any, Any] | None = None  # (n,) int: feed_pb2.Visibility; None = all public
+    of_own: np.ndarray[Any, Any] | None = None  # (n,) bool: a remix of one of the viewer's own posts
 
     def __len__(self) -> int:
         return len(self.post_ids)
@@ -78,10 +80,10 @@ class Candidates:
 class ViewerContext:
     user_id: str
     now_ts: float
-    pref_vectors: np.ndarray | None = None  # (k, DIM)
-    pref_signs: np.ndarray | None = None  # (k,) of +1/-1
+    pref_vectors: np.ndarray[Any, Any] | None = None  # (k, DIM)
+    pref_signs: npt.NDArray[np.float32] | None = None  # (k,) of +1/-1, set with pref_vectors
     pref_phrases: list[str] = field(default_factory=list)
-    see_less_vectors: np.ndarray | None = None  # (m, DIM)
+    see_less_vectors: np.ndarray[Any, Any] | None = None  # (m, DIM)
     see_less_authors: frozenset[str] = frozenset()
     teen: bool = False
 
@@ -122,7 +124,7 @@ class CreationScorer:
         for source, bonus in weights.source_bonus:
             self._bonus[source] = bonus
 
-    def score(self, c: Candidates, viewer: ViewerContext) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, c: Candidates, viewer: ViewerContext) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """Scores, plus for each item the index in `viewer.pref_phrases` of the
         stated preference it matched (-1 if none)."""
         w, f = self.weights, c.features
@@ -140,7 +142,9 @@ class CreationScorer:
         if c.embeddings is not None and n:
             if viewer.pref_vectors is not None and len(viewer.pref_vectors):
                 sims = c.embeddings @ viewer.pref_vectors.T  # (n, k)
-                pos, neg = viewer.pref_signs > 0, viewer.pref_signs < 0
+                signs = viewer.pref_signs
+                assert signs is not None  # set with pref_vectors
+                pos, neg = signs > 0, signs < 0
                 best_pos = sims[:, pos].max(axis=1) if pos.any() else np.zeros(n)
                 best_neg = sims[:, neg].max(axis=1) if neg.any() else np.zeros(n)
                 score = score + w.preference * (np.clip(best_pos, 0, None) - np.clip(best_neg, 0, None))
@@ -166,8 +170,8 @@ class PolicyConfig:
     connected_share: float = 0.6
 
 
-def apply_policy(c: Candidates, scores: np.ndarray, page_size: int, config: PolicyConfig, *, blocked: set[str],
-                 seen: set[str], viewer: ViewerContext) -> list[int]:
+def apply_policy(c: Candidates, scores: np.ndarray[Any, Any], page_size: int, config: PolicyConfig, *,
+                 blocked: set[str], seen: set[str], viewer: ViewerContext) -> list[int]:
     """The page, as indices into the batch. Hard rules first (blocks, no
     repeats, teen safety), then the page mix: at most `max_per_author` per
     author, no two in a row from one author, and connected content holding at
