@@ -20,7 +20,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import and_, func, or_, select, update
@@ -28,9 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.generator.v1 import events_pb2
+from kinora.media import fingerprint as perceptual
 from kinora.runtime.convert import set_timestamp
 from kinora.runtime.db import transaction
-from kinora.media import fingerprint as perceptual
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.events import EventTables, emit
 from kinora.runtime.paging import page_size as page_size_rule
@@ -39,9 +39,9 @@ from services.generator import metrics
 from services.generator.blobs import BlobStore
 from services.generator.likeness import LikenessGuard
 from services.generator.models import fingerprints, generations
-from services.generator.wakeup import notify_job_queued
-from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
 from services.generator.topics import DEMAND_TOPIC, GENERATIONS_TOPIC  # noqa: F401 - DEMAND_TOPIC: the chart test reads it here
+from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
+from services.generator.wakeup import notify_job_queued
 
 
 def new_watermark_id() -> int:
@@ -60,7 +60,7 @@ ACTIVE = ("queued", "in_progress")
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # -- interfaces to other services ---------------------------------------------
@@ -337,10 +337,10 @@ class Generations:
             if status:
                 query = query.where(g.status == status)
             if after_id:
-                anchor = session.execute(select(g.created_at, g.id).where(g.id == after_id, g.user_id == user_id)).first()
+                anchor = session.execute(select(g.created_at, g.id)
+                                         .where(g.id == after_id, g.user_id == user_id)).first()
                 if anchor is None:
                     raise InvalidArgument("the page cursor does not name one of your generations", "invalid_cursor")
-                key = (g.created_at, g.id)
                 if ascending:
                     query = query.where(or_(g.created_at > anchor.created_at,
                                             and_(g.created_at == anchor.created_at, g.id > anchor.id)))

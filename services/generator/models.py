@@ -4,8 +4,23 @@ service is configured."""
 
 from __future__ import annotations
 
-from sqlalchemy import (false, Boolean, Column, DateTime, Float, Identity, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, BigInteger, func)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+)
 
 from kinora.runtime.events import define_event_tables
 

@@ -21,16 +21,16 @@ from kinora.runtime.service import create_service
 from kinora.runtime.subscriptions import by_event_type
 from services.generator import domain, handlers, holds
 from services.generator.blobs import BlobNotFound, FilesystemBlobStore
-from services.generator.domain import GenerationView, Generations
+from services.generator.domain import Generations, GenerationView
+from services.generator.likeness import LikenessGuard
 from services.generator.models import tables
 from services.generator.pools import PoolAdmin, PoolStats
 from services.generator.queue import JobQueue
-from services.generator.likeness import LikenessGuard
 from services.generator.settings import GeneratorSettings
 from services.generator.takedown_rpc import TakedownServicer
-from services.generator.topics import CONSENT_TOPIC, CONSUMES, TAKEDOWN_TOPIC, TOPICS  # noqa: F401 - chart test
 from services.generator.takedowns import Takedowns
 from services.generator.tokens import DownloadTokens
+from services.generator.topics import CONSENT_TOPIC, CONSUMES, TAKEDOWN_TOPIC, TOPICS  # noqa: F401 - chart test
 from services.generator.validation import CreateRequest
 from services.generator.wiring import connect, consent_checker, service_tokens
 

@@ -23,7 +23,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, bindparam, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -50,7 +50,7 @@ TAKEDOWN_REASON = "removed after a takedown request"
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class JobListener:
         self.conn.execute(f"LISTEN {CHANNEL}")
 
     @classmethod
-    def for_url(cls, database_url: str) -> "JobListener | None":
+    def for_url(cls, database_url: str) -> JobListener | None:
         try:
             return cls(database_url)
         except Exception:  # noqa: BLE001 - polling still works without it

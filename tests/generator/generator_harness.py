@@ -56,7 +56,7 @@ class TritonHarness:
     def grpc_address(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
-    def __enter__(self) -> "TritonHarness":
+    def __enter__(self) -> TritonHarness:
         if self.in_process:
             from kinora.models.serve import ModelServer
             from worldsim.model import WorldSim
@@ -143,7 +143,7 @@ def stop_worker(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def generator_settings(pg_url: str, data_dir, billing: "RunningBilling | None" = None, **overrides):
+def generator_settings(pg_url: str, data_dir, billing: RunningBilling | None = None, **overrides):
     """Settings for tests: short leases and fast polling (overridable). With
     `billing`, the generator reserves, captures and releases there."""
     from services.generator.settings import GeneratorSettings

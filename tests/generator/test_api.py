@@ -161,8 +161,8 @@ async def test_cancel_queued_releases_and_get_list_delete(api):
 
 
 async def test_tiers_and_fair_order_within_a_tier(api):
-    from services.generator.queue import JobQueue
     from services.generator.models import tables
+    from services.generator.queue import JobQueue
 
     api.billing.set_plan("u-pro", common_pb2.TIER_PRO)
     made = []
@@ -191,8 +191,8 @@ async def test_pools_drain_resume_and_admin_scope(api):
     drained = await api.pools.DrainPool(pb.DrainPoolRequest(pool_name="default", reason="maintenance"),
                                         metadata=admin)
     assert drained.pool.state == pb.POOL_STATE_DRAINED and drained.pool.drain_reason == "maintenance"
-    from services.generator.queue import JobQueue
     from services.generator.models import tables
+    from services.generator.queue import JobQueue
 
     queue = JobQueue(api.app.context.sessions, tables, 30, 3)
     assert queue.claim("w1", "default", ["standard"]) is None

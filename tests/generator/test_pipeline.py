@@ -15,6 +15,7 @@ import time
 import grpc
 import numpy as np
 import pytest
+from generator_harness import TritonHarness, generator_settings, running_api, running_worker, start_worker, stop_worker
 from PIL import Image
 from sqlalchemy import select
 
@@ -26,8 +27,6 @@ from kinora.models.contract import ModelRequest
 from kinora.runtime.errors import error_code_of
 from services.generator.models import generations, outbox_rows
 from services.generator.settings import model_routes
-from generator_harness import (TritonHarness, generator_settings, running_api, running_worker, start_worker,
-                               stop_worker)
 
 ROUTES = model_routes("standard=worldsim:standard,pro=worldsim:pro,broken=failing:standard")
 
@@ -264,7 +263,8 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
                 # 12 s, so the job is still rendering when the worker is killed, even on a fast machine.
                 prompt="a red ball rolls down a wooden ramp", seconds=12, seed=9), metadata=auth)
             gid = created.generation.id
-            await follow(api, gid, auth, until=lambda g: g.status == pb.GENERATION_STATUS_IN_PROGRESS and g.progress >= 5)
+            await follow(api, gid, auth,
+                         until=lambda g: g.status == pb.GENERATION_STATUS_IN_PROGRESS and g.progress >= 5)
             first.send_signal(signal.SIGKILL)
             first.wait()
             second = start_worker(settings, slots=1, log_path=str(tmp_path / "worker-b.log"))
@@ -272,7 +272,8 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
             assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
             row = await settled(api, gid)
             assert row.attempts == 2 and row.billing_state == "captured"
-            started = [events_pb2.GenerationStarted.FromString(r.payload) for r in events(api, "GenerationStarted", gid)]
+            started = [events_pb2.GenerationStarted.FromString(r.payload)
+                       for r in events(api, "GenerationStarted", gid)]
             assert [e.attempt for e in started] == [1, 2] and started[0].worker_id != started[1].worker_id
             assert len(events(api, "GenerationCompleted", gid)) == 1
             assert api.billing.reservation(gid).status == "captured" and api.billing.captures(gid) == 1
@@ -295,6 +296,7 @@ async def test_real_cameo_consent_and_real_billing(settings, moderator, triton):
     sys.path[:0] = [str(tests_dir / "cameo"), str(tests_dir / "billing")]
     from billing_support import make_settings, open_users
     from cameo_harness import SECRET, World, start_replica
+
     from kinora.cameo.v1 import cameo_pb2
     from kinora.common.v1 import common_pb2
     from kinora.stack.tansu import free_port
@@ -358,7 +360,8 @@ async def test_real_cameo_consent_and_real_billing(settings, moderator, triton):
             await billing.ctx.app.stop()
 
 
-async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remixer(settings, moderator, triton, billing):
+async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remixer(settings, moderator, triton,
+                                                                                    billing):
     """A clip with bob's cameo, remixed without naming him, still contains him:
     the remix is checked against his consent now and lands in his appearances."""
     import dataclasses
@@ -367,6 +370,7 @@ async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remi
 
     sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "cameo")]
     from cameo_harness import SECRET, World, start_replica
+
     from kinora.cameo.v1 import cameo_pb2
     from kinora.common.v1 import common_pb2
     from kinora.runtime.db import transaction

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 
-import av
 import cv2
-import io
 import numpy as np
 import pytest
 from sqlalchemy import select
