@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def billing_for(url: str, **overrides) -> Billing:
 def seed_holds(billing: Billing, users: int, per_user: int) -> list[tuple[str, str]]:
     """Open users and hold one allowance unit per generation, in bulk but
     through the ledger (one posting per user), so the books stay exact."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     gens = []
     with transaction(billing.sessions) as s:
         rows, postings = [], []

@@ -61,7 +61,7 @@ def main() -> None:
         best = (0.0, 0.0)
         for step in range(40, 81, 2):
             t = step / 100
-            pred = predict(Moderator({c: t for c in EMBEDDING_THRESHOLDS}), tune)
+            pred = predict(Moderator(dict.fromkeys(EMBEDDING_THRESHOLDS, t)), tune)
             p, r = precision_recall([(c["category"] is not None, g is not None) for c, g in zip(tune, pred)])
             f1 = 2 * p * r / (p + r) if p + r else 0.0
             print(f"  {t:.2f} precision={p:.3f} recall={r:.3f} f1={f1:.3f}")

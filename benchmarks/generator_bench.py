@@ -52,8 +52,15 @@ async def wait_done(api, generation_id: str, metadata) -> pb.Generation:
 
 
 async def bench(args) -> None:
-    from generator_harness import (TritonHarness, generator_settings, running_api, running_billing, start_worker,
-                                   stop_worker)
+    from generator_harness import (
+        TritonHarness,
+        generator_settings,
+        running_api,
+        running_billing,
+        start_worker,
+        stop_worker,
+    )
+
     from kinora.moderation import Moderator
     from services.generator.triton_runner import TritonRunner
 
@@ -163,7 +170,8 @@ def finish_bench(runs: int) -> None:
         return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
 
     for scan in (False, True):
-        pairs = [(timed(lambda: before(scan)), timed(lambda: after(scan))) for _ in range(runs)]  # interleaved
+        pairs = [(timed(lambda scan=scan: before(scan)), timed(lambda scan=scan: after(scan)))
+                 for _ in range(runs)]  # interleaved
         for i, what in ((0, "wall"), (1, "CPU")):
             b = statistics.median(p[0][i] for p in pairs)
             a = statistics.median(p[1][i] for p in pairs)

@@ -614,8 +614,8 @@ def test_stripe_keys_come_from_the_named_secret_for_billing_only():
 
 def test_watermark_key_and_c2pa_trust_come_from_secrets_to_who_needs_them(release):
     """Model servers draw the invisible mark, the gateway and generator read it, generator workers
-    re-draw it on a stitch: all with the key from the Secret (the code's development key is public). The gateway gets the C2PA chain to
-    trust this deployment's manifests, never the signing key."""
+    re-draw it on a stitch: all with the key from the Secret (the code's development key is public).
+    The gateway gets the C2PA chain to trust this deployment's manifests, never the signing key."""
     secrets = release.merged["secrets"]
     for doc in release.of("Deployment"):
         name, role = doc["metadata"]["name"], doc["metadata"]["labels"]["kinora.dev/role"]
