@@ -10,7 +10,17 @@ spritesheet, so "scan" excludes decoding; decoding the keyframes again (what
 a caller with only the MP4 pays) is shown apart. The MatchFaces call to
 identity (one per clip) is not included.
 
-    .venv/bin/python benchmarks/output_scan_bench.py [--runs 5] [--every 4] [--prompt "..."]
+    .venv/bin/python benchmarks/output_scan_bench.py [--runs 5] [--every 4] [--prompt "..."] [--whole-frame]
+
+--recall checks the candidate pass (kinora.ml.regions) instead: every face of
+benchmarks/face_eval.py's labelled set, augmented as there (all its
+augmentations of the crop) and scaled to 44, 56 and 72 px wide, pasted into
+worldsim frames of three prompts and into face_eval's textured canvas; each
+picture is searched whole and through the candidate pass, and the faces found
+are counted for both (a face counts when a box lies within half its width of
+where it was pasted).
+
+    .venv/bin/python benchmarks/output_scan_bench.py --recall
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import skimage.data
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kinora.media.thumbs import keyframes  # noqa: E402
 from kinora.ml import faces  # noqa: E402
 from kinora.models.contract import Cameo, ModelRequest  # noqa: E402
@@ -51,7 +62,16 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=likeness.SAMPLE_EVERY_S,
                         help="seconds of clip per sampled frame")
     parser.add_argument("--prompt", default="alice waves at the camera in a park")
+    parser.add_argument("--recall", action="store_true", help="check the candidate pass's recall instead")
+    parser.add_argument("--whole-frame", action="store_true",
+                        help="search whole frames, without the candidate pass (the figure before it)")
     args = parser.parse_args()
+    if args.whole_frame:
+        from kinora.ml import regions
+
+        regions.ENABLED = False
+    if args.recall:
+        return recall()
     likeness.SAMPLE_EVERY_S = args.every
     faces.load()
     model = WorldSim()
@@ -78,6 +98,70 @@ def main() -> int:
           f"(+ {d * 1000:.0f} ms to decode the keyframes when the caller has only the MP4)")
     print(f"scan / generation: {100 * s / g:.1f}% wall, {100 * sc / g:.1f}% of generation wall in CPU, "
           f"{100 * sc / gc:.1f}% of generation CPU (target <= 5%)")
+    return 0
+
+
+RECALL_PROMPTS = ("alice waves at the camera in a park", "alice walks on a beach at sunset",
+                  "alice and bob dance in a neon city at night")
+
+
+def recall() -> int:
+    import numpy as np
+    from face_eval import CANVAS, augmentations, load_set
+
+    from kinora.ml import regions
+
+    faces.load()
+    model = WorldSim()
+    model.warm_up()
+    backgrounds = []
+    for n, prompt in enumerate(RECALL_PROMPTS):
+        request = ModelRequest(prompt=prompt, seconds=10, width=720, height=1280, seed=n, quality="standard",
+                               watermark="@bob", cameos=[])
+        mp4 = model.generate(request, lambda *_: None, lambda: False).mp4
+        backgrounds += [Image.fromarray(rgb) for _, rgb in likeness.sample(keyframes(mp4, 1000))]
+    rng = np.random.default_rng(0)
+    canvas = rng.integers(40, 200, (CANVAS[1] // 16, CANVAS[0] // 16, 3), dtype=np.uint8)
+    backgrounds.append(Image.fromarray(canvas).resize(CANVAS, Image.BILINEAR))
+    whole = candidates = total = 0
+    cpu_whole = cpu_candidates = 0.0
+    lost = []
+    for n, item in enumerate(load_set()):
+        box_width = faces.find_faces(np.asarray(item["image"]))[0].box[2]
+        for kind, probe in augmentations(item["image"], box_width, seed=n).items():
+            if kind.startswith("in_720x1280"):
+                continue
+            for width in (44, 56, 72, 100, 140, 200):
+                factor = width / box_width
+                small = probe.resize((max(1, int(probe.width * factor)), max(1, int(probe.height * factor))),
+                                     Image.LANCZOS)
+                background = backgrounds[total % len(backgrounds)].copy()
+                x, y = int(rng.integers(0, CANVAS[0] - small.width)), int(rng.integers(0, CANVAS[1] - small.height))
+                background.paste(small, (x, y))
+                rgb = np.asarray(background)
+                centre = (x + small.width / 2, y + small.height / 2)
+                total += 1
+                hits = []
+                for use_regions in (False, True):
+                    regions.ENABLED = use_regions
+                    started = time.process_time()
+                    found = faces.find_faces(rgb, small_faces=True, rolled=False)
+                    spent = time.process_time() - started
+                    hits.append(any(abs(f.box[0] + f.box[2] / 2 - centre[0]) < width / 2
+                                    and abs(f.box[1] + f.box[3] / 2 - centre[1]) < width / 2 for f in found))
+                    if use_regions:
+                        cpu_candidates += spent
+                    else:
+                        cpu_whole += spent
+                whole += hits[0]
+                candidates += hits[1]
+                if hits[0] and not hits[1]:
+                    lost.append(f"{item['identity']}/{kind}/{width}px")
+    print(f"{total} pasted faces (44-200 px) in {len(backgrounds)} backgrounds: whole-frame search found {whole}, "
+          f"candidate pass found {candidates}; CPU {1000 * cpu_whole / total:.0f} vs "
+          f"{1000 * cpu_candidates / total:.0f} ms a frame")
+    for miss in lost:
+        print("  lost by the candidate pass:", miss)
     return 0
 
 

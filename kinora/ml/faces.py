@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from kinora.ml import face_net
+from kinora.ml import face_net, regions
 
 EMBEDDING_SIZE = 128
 # Same person below this distance. dlib's own suggestion is 0.6; 0.5 keeps the
@@ -209,9 +209,8 @@ def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
     small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     min_score = SMALL_FACE_MIN_SCORE if small_faces else MIN_DETECTION_SCORE
     found = []
-    rects, scores, _ = _run_detector(small, upsample)
     with _lock:
-        for rect, score in zip(rects, scores):
+        for rect, score in _detections(small, upsample, small_faces):
             if score < min_score:
                 continue
             # Landmarks and the embedding come from the full-size picture: more detail, same box.
@@ -222,6 +221,44 @@ def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
             found.append((box, float(score), chip))
     return [Face((box.left(), box.top(), box.width(), box.height()), score, face_net.embed(chip, _embedding_model()))
             for box, score, chip in found]
+
+
+def _detections(gray: np.ndarray, upsample: int, small_faces: bool) -> list:
+    """(dlib rectangle, score) of the faces the detector finds in `gray`. For small faces,
+    the two-fold upsampled search (0.3 s a 720x1280 frame) runs only on the regions where
+    a face of ~40-80 px can be (kinora.ml.regions), faces of ~80-160 px are searched for
+    at the picture's size in the regions where they can be, and bigger ones in the
+    picture halved; a box found twice is kept once. A picture with detail nearly
+    everywhere is searched whole."""
+    tiers = []
+    if small_faces and upsample:
+        tiers = [(regions.candidate_regions(gray), upsample),
+                 (regions.candidate_regions(gray, scale=8, margin=regions.MARGIN_LARGE), 0)]
+    if not tiers or any(places is None for places, _ in tiers):
+        rects, scores, _ = _run_detector(gray, upsample)
+        return list(zip(rects, scores))
+    import dlib
+
+    # Faces from twice the detector's window up: in the picture halved (1/16 of the cost).
+    half = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    rects, scores, _ = _run_detector(half, 0)
+    found = [(dlib.rectangle(r.left() * 2, r.top() * 2, r.right() * 2 + 1, r.bottom() * 2 + 1), s)
+             for r, s in zip(rects, scores)]
+    for places, times in tiers:
+        for x, y, w, h in places:
+            rects, scores, _ = _run_detector(np.ascontiguousarray(gray[y:y + h, x:x + w]), times)
+            for rect, score in zip(rects, scores):
+                moved = dlib.rectangle(rect.left() + x, rect.top() + y, rect.right() + x, rect.bottom() + y)
+                if not any(_overlap(moved, other) > 0.5 for other, _ in found):
+                    found.append((moved, score))
+    return found
+
+
+def _overlap(a, b) -> float:
+    """Intersection over union of two dlib rectangles."""
+    inter = a.intersect(b)
+    shared = inter.area() if inter.right() >= inter.left() and inter.bottom() >= inter.top() else 0
+    return shared / max(1, a.area() + b.area() - shared)
 
 
 def match(faces: list[Face] | np.ndarray, enrolled: np.ndarray, labels: list[str],
