@@ -212,7 +212,7 @@ class FeedAssembler:
         user = dict(zip(USER_COLUMNS, row[:n]))
         if user["id"] is None or (handle and user["handle"] != handle) or (teen is not None and user["teen"] != teen):
             user = ensure_user(s, viewer_id, handle, teen)
-        owner, session_items, served_today, blocked, following, mutuals, see_less_authors, see_less_embs, _ = row[n:]
+        owner, session_items, served_today, blocked, following, mutuals, see_less_authors, see_less_embs = row[n:n + 8]
         vectors = np.frombuffer(see_less_embs, dtype=np.float32).reshape(-1, DIM) if see_less_embs else None
         return user, ViewerState(owner, session_items or 0, served_today or 0, set(blocked), following,
                                  frozenset(mutuals), frozenset(see_less_authors or ()), vectors)

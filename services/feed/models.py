@@ -161,7 +161,8 @@ served = Table(
     Column("served_at", DateTime(timezone=True), nullable=False),
     Column("viewed_at", DateTime(timezone=True), nullable=True),
     Column("watch_ms", Integer, nullable=False, server_default="0"),
-    Index("ix_served_user_viewed", "user_id", "viewed_at"),
+    # A viewer's recent views only (generations' "created after viewing"); rows not viewed stay out.
+    Index("ix_served_user_viewed", "user_id", "viewed_at", postgresql_where=text("viewed_at IS NOT NULL")),
 )
 
 daily_counts = Table(

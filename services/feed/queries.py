@@ -45,6 +45,14 @@ FROM posts p WHERE p.id = ANY(string_to_array(%(ids)s, ',')) AND p.state = {PUBL
 # embeddings (concatenated: one bytea, not 20 values). It also sets plan_cache_mode for the rest
 # of the transaction (as SET LOCAL would, without a round trip of its own): the candidate
 # statement's generic plan is as good for every viewer and saves ~2 ms of planning per request.
+# A generic plan is made once per connection and kept, so it must not depend on how big `served`
+# looked when it was made: planned while `served` was empty (a new install, after a restore or a
+# truncation, with no ANALYZE since: autovacuum off or behind), the served check became a
+# sequential scan of the whole table per candidate (or a hash of the viewer's whole history),
+# whose cost then grew with every row served, for as long as the connection lived. With
+# sequential scans off for the transaction, the served checks (per-id subplans, `CANDIDATES_SQL`)
+# are index probes: their cost does not depend on `served`'s size nor on the viewer's history
+# length (tests/feed/test_feed_history.py). Every statement of GetFeed reads rows by key.
 USER_COLUMNS = ("id", "handle", "region", "teen", "daily_item_cap", "non_personalized", "prefs_phrases",
                 "prefs_vectors")
 VIEWER_STATE_SQL = f"""
@@ -56,7 +64,8 @@ SELECT {", ".join(f"u.{c}" for c in USER_COLUMNS)}, sess.user_id, sess.item_coun
        ARRAY(SELECT followee_id FROM follows WHERE follower_id = %(viewer)s),
        ARRAY(SELECT f.followee_id FROM follows f WHERE f.follower_id = %(viewer)s AND EXISTS (
              SELECT 1 FROM follows g WHERE g.follower_id = f.followee_id AND g.followee_id = %(viewer)s)),
-       sl.authors, sl.embeddings, set_config('plan_cache_mode', 'force_generic_plan', true)
+       sl.authors, sl.embeddings, set_config('plan_cache_mode', 'force_generic_plan', true),
+       set_config('enable_seqscan', 'off', true)
 FROM (SELECT 1) AS one
 LEFT JOIN users u ON u.id = %(viewer)s
 LEFT JOIN sess ON true
@@ -111,13 +120,17 @@ SELECT p.id, p.author_user_id, k.source, k.of_own, {NUMBERS_SQL} AS numbers
 FROM picked k
 JOIN posts p ON p.id = k.id
 WHERE p.state = {PUBLISHED} AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND k.rank = 0))
-  AND NOT EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = p.id)
+  AND NOT EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = p.id OFFSET 0)
 UNION ALL
--- (A join, not `post_id = ANY(..)`: with a generic plan that compares each of the viewer's served
--- rows with every held id, 0.9 ms for a viewer served 50 posts; the join takes 0.2 ms.)
+-- (Per id, not `post_id = ANY(..)`: with a generic plan that compares each of the viewer's served
+-- rows with every held id, 0.9 ms for a viewer served 50 posts; a probe per id takes 0.2 ms.)
 SELECT h.id, NULL, NULL, NULL, NULL FROM unnest(string_to_array(%(held)s, ',')) AS h(id)
-JOIN served s ON s.user_id = %(viewer)s AND s.post_id = h.id
+WHERE EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = h.id OFFSET 0)
 """
+# Both served checks are subplans (OFFSET 0 keeps PostgreSQL from turning them into joins), run
+# once per id with the id as a parameter: an index probe of served's key whatever the generic
+# plan's estimates were. As joins, a plan made while `served` looked empty read the viewer's
+# whole history (or the whole table) for every candidate (see `VIEWER_STATE_SQL`).
 # Which source wins an id found by several (lowest first), as in `CANDIDATES_SQL`.
 SOURCE_RANK = {S_FOLLOWING: 0, S_MUTUALS: 0, S_REMIXES: 1, S_TRENDING: 2, S_PREFERENCES: 3, S_RECENT: 4}
 
