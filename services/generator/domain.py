@@ -14,16 +14,20 @@ generation, so a retry never charges twice.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import json
 import logging
 import secrets
 import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,9 +43,21 @@ from services.generator import metrics
 from services.generator.blobs import BlobStore
 from services.generator.likeness import LikenessGuard
 from services.generator.models import fingerprints, generations
+from services.generator.settings import ModelRoute
 from services.generator.topics import DEMAND_TOPIC, GENERATIONS_TOPIC  # noqa: F401 - DEMAND_TOPIC: the chart test reads it here
 from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
 from services.generator.wakeup import notify_job_queued
+
+if TYPE_CHECKING:
+    from kinora.moderation.prompts import ModerationResult
+
+
+class _Event(Protocol):
+    @property
+    def occurred_at(self) -> Timestamp: ...
+
+
+M = TypeVar("M", bound=_Event)
 
 
 def new_watermark_id() -> int:
@@ -96,7 +112,7 @@ class ConsentChecker(Protocol):
 
     async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str,
                     unnamed: frozenset[str] = frozenset()) -> None: ...
-    async def describe(self, cameo_ids: list[str]) -> list:
+    async def describe(self, cameo_ids: list[str]) -> list[Any]:
         """The cameos as the model sees them (kinora.models.contract.Cameo:
         name, face crops, voice profile)."""
         ...
@@ -109,7 +125,7 @@ class FeedVisibility(Protocol):
 
 
 class PromptModerator(Protocol):
-    def check(self, prompt: str, has_cameo: bool = False, cameo_names=()): ...
+    def check(self, prompt: str, has_cameo: bool = False, cameo_names: Collection[str] = ()) -> ModerationResult: ...
 
 
 # -- generations ----------------------------------------------------------------
@@ -122,30 +138,31 @@ def generation_id_for(user_id: str, idempotency_key: str) -> str:
     return "gen_" + hashlib.sha256(f"{user_id}\x00{idempotency_key}".encode()).hexdigest()[:32]
 
 
-def facts(row) -> events_pb2.GenerationFacts:
+def facts(row: Row[Any]) -> events_pb2.GenerationFacts:
     return events_pb2.GenerationFacts(
         generation_id=row.id, user_id=row.user_id, tier=row.tier, model=row.model, seconds=row.seconds,
         size=f"{row.width}x{row.height}", cameo_ids=json.loads(row.cameo_ids), reservation_id=row.reservation_id,
         remix_of=row.remix_of, extend_of=row.extend_of)
 
 
-def stamp(message, when: datetime | None = None):
+def stamp(message: M, when: datetime | None = None) -> M:
     set_timestamp(message.occurred_at, when or now())
     return message
 
 
-def emit_generation(session: Session, tables: EventTables, generation_id: str, message) -> None:
+def emit_generation(session: Session, tables: EventTables, generation_id: str, message: Message) -> None:
     emit(session, tables, GENERATIONS_TOPIC, message, "generation", generation_id)
 
 
-def queue_position(session: Session, row) -> int:
+def queue_position(session: Session, row: Row[Any]) -> int:
     """Jobs ahead of this one in the same model's queue (pro > paid > free, then fair order)."""
     g = generations.c
     ahead = or_(g.tier > row.tier,
                 and_(g.tier == row.tier, or_(g.fair_rank < row.fair_rank,
                                              and_(g.fair_rank == row.fair_rank, g.created_at < row.created_at))))
-    return session.execute(select(func.count()).select_from(generations).where(
+    ahead_count: int = session.execute(select(func.count()).select_from(generations).where(
         g.status == "queued", g.model == row.model, ahead)).scalar_one()
+    return ahead_count
 
 
 @dataclass
@@ -154,13 +171,14 @@ class GenerationView:
 
     row: object
     queue_position: int = 0
-    media: list[dict] = field(default_factory=list)
+    media: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Generations:
     def __init__(self, sessions: sessionmaker[Session], tables: EventTables, blobs: BlobStore, billing: Billing,
-                 consent: ConsentChecker | None, moderator: PromptModerator | None, routes: dict,
-                 wake_relay=lambda: None, likeness: LikenessGuard | None = None, feed: FeedVisibility | None = None):
+                 consent: ConsentChecker | None, moderator: PromptModerator | None,
+                 routes: dict[str, ModelRoute], wake_relay: Callable[[], None] = lambda: None,
+                 likeness: LikenessGuard | None = None, feed: FeedVisibility | None = None) -> None:
         self.sessions, self.tables, self.blobs = sessions, tables, blobs
         self.billing, self.consent, self.moderator = billing, consent, moderator
         # Without a face directory every face in an input counts as unknown: refused unless allowed.
@@ -226,7 +244,7 @@ class Generations:
                                "use a new key for a new video", "idempotency_key_reused")
             return self._view(session, row)
 
-    async def _source(self, user_id: str, spec: ValidSpec):
+    async def _source(self, user_id: str, spec: ValidSpec) -> Row[Any] | None:
         """The clip a remix or extension starts from. Someone else's clip is a
         source only if the caller can see it in the feed; otherwise the answer
         is the one for a missing clip (ids are not an oracle)."""
@@ -249,7 +267,7 @@ class Generations:
                                   "can be used", code)
         return row
 
-    async def _refuse_blocked(self, spec: ValidSpec, source) -> int | None:
+    async def _refuse_blocked(self, spec: ValidSpec, source: Row[Any] | None) -> int | None:
         """Frames of clips taken down after a takedown request can't come back as an
         input image or through a remix/extension source. Returns the input's hash."""
         from services.generator import takedowns  # noqa: PLC0415 - takedowns imports this module
@@ -265,7 +283,7 @@ class Generations:
                                    "be used to make a video", "blocked_content")
         return image_hash
 
-    def _generation_row(self, generation_id: str):
+    def _generation_row(self, generation_id: str) -> Row[Any] | None:
         with self.sessions() as session:
             return session.execute(select(generations).where(generations.c.id == generation_id)).first()
 
@@ -304,11 +322,11 @@ class Generations:
 
     # -- read -----------------------------------------------------------------------
 
-    def _view(self, session: Session, row) -> GenerationView:
+    def _view(self, session: Session, row: Row[Any]) -> GenerationView:
         position = queue_position(session, row) if row.status == "queued" else 0
         return GenerationView(row, position, json.loads(row.media))
 
-    def _owned(self, session: Session, generation_id: str, user_id: str | None, for_update: bool = False):
+    def _owned(self, session: Session, generation_id: str, user_id: str | None, for_update: bool = False) -> Row[Any]:
         query = select(generations).where(generations.c.id == generation_id)
         if for_update:
             query = query.with_for_update()
@@ -318,7 +336,7 @@ class Generations:
             raise NotFound(f"generation {generation_id} not found", "generation_not_found")
         return row
 
-    def find_by_watermark(self, watermark_id: int):
+    def find_by_watermark(self, watermark_id: int) -> Row[Any] | None:
         """The row whose invisible mark carries `watermark_id`, deleted ones included
         (they were still made here), or None."""
         with self.sessions() as session:
@@ -380,7 +398,7 @@ class Generations:
             await asyncio.to_thread(self.blobs.delete, key)
         self.wake_relay()
 
-    def _delete(self, generation_id: str, user_id: str) -> list[str]:
+    def _delete(self, generation_id: str, user_id: str) -> builtins.list[str]:  # `list` is a method here
         with transaction(self.sessions) as session:
             row = self._owned(session, generation_id, user_id, for_update=True)
             if row.status in ACTIVE:
@@ -393,14 +411,14 @@ class Generations:
             return blob_keys(row)
 
 
-def blob_keys(row) -> list[str]:
+def blob_keys(row: Row[Any]) -> list[str]:
     keys = [m["key"] for m in json.loads(row.media)]
     if row.input_image_key:
         keys.append(row.input_image_key)
     return keys
 
 
-def cancel_row(session: Session, tables: EventTables, row, canceled_by: str, reason: str) -> None:
+def cancel_row(session: Session, tables: EventTables, row: Row[Any], canceled_by: str, reason: str) -> None:
     """Mark an active job canceled (a running worker sees it on its next
     heartbeat and stops the model) and schedule the reservation's release."""
     stamp_at = now()
