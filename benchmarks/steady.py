@@ -51,17 +51,19 @@ def numbers(pattern: str, text: str) -> list[float]:
 
 def parse_feed(outputs: list[str]) -> dict:
     text = "\n".join(outputs)
+    candidates = _median(numbers(r"stage candidates\s+p50\s+" + NUM + " ms", text))
+    blocks = _median(numbers(r"PostgreSQL \(window\)\s+blocks hit " + NUM + "/request", text))
+    notes = [f"stage candidates p50 {candidates:.1f} ms" if candidates is not None else "",
+             f"PostgreSQL blocks hit {blocks:.0f}/request" if blocks is not None else ""]
     return dict(cpu=numbers(r"CPU per request .*whole machine " + NUM + " ms", text),
-                p99=numbers(r"end-to-end \(client\).*p99\s+" + NUM + " ms", text),
-                notes=[f"candidates p50 {v:.1f} ms" for v in [_median(numbers(
-                    r"stage candidates\s+p50\s+" + NUM + " ms", text))] if v is not None])
+                p99=numbers(r"end-to-end \(client\).*p99\s+" + NUM + " ms", text), notes=[n for n in notes if n])
 
 
 def parse_cameo(outputs: list[str]) -> dict:
     text = "\n".join(outputs)
     # The main phase's rounds only (not the other rates nor the restricted phase).
     rounds = re.findall(r"^\[[^\]]*round \d+\] CheckUse.*\n\s+latency ms:.*?p99 " + NUM, text, re.MULTILINE)
-    return dict(cpu=numbers(r"cameo server CPU per check \([^)]*\): " + NUM + " ms", text),
+    return dict(cpu=numbers(r"cameo server CPU per check \(.*?\): " + NUM + " ms", text),
                 p99=[float(v) for v in rounds], notes=["server CPU only"])
 
 
