@@ -189,8 +189,9 @@ async def load(ports: list[int], tokens: list[str], rate: float, seconds: float,
     tasks, n = [], int(rate * seconds)
     spy = None
     if profile:  # py-spy samples the server during the measured window (raw collapsed stacks)
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server_pids[0]), "-d",
-                                str(int(seconds)), "-r", "200", "-f", "raw", "-o", profile, *(["--gil"] if gil else [])],
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server_pids[0]),
+                                "-d", str(int(seconds)), "-r", "200", "-f", "raw", "-o", profile,
+                                *(["--gil"] if gil else [])],
                                stdout=subprocess.DEVNULL)
         await asyncio.sleep(1.0)
     pg_before = pg_side(dsn)
@@ -336,7 +337,8 @@ def main() -> None:
         print(f"  stage {name:11s}    {pcts(st[:, k])}")
     print(f"  candidates scored    median {np.median(st[:, 3]):.0f}, min {st[:, 3].min():.0f}")
     client, server_cpu, database, machine = (1000 * c / sent for c in cpu)
-    print(f"  CPU per request      server{'s' if args.servers > 1 else ''} {server_cpu:.1f} ms, PostgreSQL backends >= {database:.1f} ms, "
+    print(f"  CPU per request      server{'s' if args.servers > 1 else ''} {server_cpu:.1f} ms, "
+          f"PostgreSQL backends >= {database:.1f} ms, "
           f"client {client:.1f} ms; whole machine {machine:.1f} ms "
           f"({100 * cpu[3] / (os.cpu_count() * sent / achieved):.0f}% of {os.cpu_count()} cores busy)")
     print(f"  server process       serving {ready_s:.1f} s after start (model and in-memory indexes loaded), "
