@@ -493,7 +493,9 @@ async def test_one_generation_is_one_trace_from_create_through_the_worker_and_th
             model = [s for s in spans if s.name == "triton.generate" and s.attributes["kinora.generation_id"] == gid]
             assert len(model) == 1 and model[0].parent.span_id == jobs[0].context.span_id
             captures = [s for s in spans if s.name.endswith("BillingService/Capture") and s.kind.name == "SERVER"]
-            assert [s.context.trace_id for s in captures] == [trace_id]  # billing's side of the capture too
+            # billing's side of the capture is in the trace (a settlement retry by the maintenance loop,
+            # if the first answer was slow, is a Capture of its own trace: allowed)
+            assert trace_id in [s.context.trace_id for s in captures]
             for kind in ("GenerationRequested", "GenerationStarted", "GenerationCompleted"):
                 headers = json.loads(events(api, kind, gid)[0].headers)
                 assert headers["traceparent"].split("-")[1] == format(trace_id, "032x"), kind
