@@ -38,9 +38,9 @@ MIN_DENSITY = 0.45
 JOIN = 48
 # Room around a region's edges (pixels of the full picture): the detector's window at
 # two-fold upsampling is 40 px, and the landmarks look a little past the face.
-MARGIN = 48
+MARGIN = 24
 # The same for faces of ~80-160 px (regions found at scale 8, searched at the picture's size).
-MARGIN_LARGE = 96
+MARGIN_LARGE = 64
 # False: every picture is searched whole (what the benchmarks compare the regions with).
 ENABLED = True
 # Regions covering more than this share of the picture: search it whole.
