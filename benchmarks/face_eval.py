@@ -187,7 +187,8 @@ def main() -> None:
     print(f"threshold {e['threshold']}: {e['identities']} identities, {e['genuine_probes']} genuine probes, "
           f"{e['impostor_comparisons']} impostor comparisons")
     print(f"  false non-match rate {e['false_non_match_rate']:.2%} ({e['false_non_matches']}, "
-          f"{e['faces_not_found']} of them not found as a face); largest genuine distance {e['largest_genuine_distance']}")
+          f"{e['faces_not_found']} of them not found as a face); "
+          f"largest genuine distance {e['largest_genuine_distance']}")
     print(f"  false match rate {e['false_match_rate']:.2%} ({e['false_matches']}); "
           f"smallest impostor distance {e['smallest_impostor_distance']}")
     for miss in e["misses"]:

@@ -124,7 +124,8 @@ def _run_detector(gray: np.ndarray, upsample: int):
         return detector.run(gray, upsample, 0.0)
 
 
-def detect(gray: np.ndarray, upsample: int = 0, min_score: float = MIN_DETECTION_SCORE) -> list[tuple[int, int, int, int]]:
+def detect(gray: np.ndarray, upsample: int = 0,
+           min_score: float = MIN_DETECTION_SCORE) -> list[tuple[int, int, int, int]]:
     """Face boxes (x, y, width, height) in a grey picture, largest first; no embedding."""
     rects, scores, _ = _run_detector(np.ascontiguousarray(gray, dtype=np.uint8), upsample)
     boxes = [(r.left(), r.top(), r.width(), r.height()) for r, score in zip(rects, scores) if score >= min_score]

@@ -15,17 +15,17 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from sqlalchemy import text
-
 from gateway_platform import SECRET, auth
+from sqlalchemy import text
+from test_cameo_erasure import engine_for, harness
+from test_likeness_guard import verify_cameo
+
 from kinora.models.contract import ModelResult
 from kinora.runtime.auth import mint_service_token
 from kinora.runtime.clients import TokenSource
 from kinora.runtime.db import session_factory
 from services.generator.likeness import LikenessGuard
 from services.generator.remote import GrpcBilling, GrpcConsentChecker, GrpcFaceDirectory
-from test_cameo_erasure import engine_for, harness
-from test_likeness_guard import verify_cameo
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
