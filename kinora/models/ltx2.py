@@ -8,119 +8,33 @@ run; the clip is watermarked, resized to the asked size and encoded once with th
 platform encoder (H.264 + AAC 48 kHz stereo).
 
 Serve it with `python -m kinora.models.serve --model ltx2`; `load_from_env()` is the
-factory that reads the settings below.
+factory that reads its settings (kinora.models.ltx2_settings). The sigma schedule is in
+kinora.models.ltx2_schedule; the request plan and the frame and audio conversion are in
+kinora.models.ltx2_frames.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kinora.media import watermark
 from kinora.media.encode import AUDIO_RATE, encode_mp4, thumbnail_jpeg
-from kinora.media.invisible_mark import Embedder
-from kinora.media.watermark import text_mask
 from kinora.models.contract import (
     ModelCancelled,
-    ModelInputError,
     ModelOutOfMemory,
     ModelOutputError,
     ModelRequest,
     ModelResult,
 )
+from kinora.models.ltx2_frames import Plan, _decode_image, _start_frame, _to_48k_stereo, _to_frames
+from kinora.models.ltx2_schedule import ScheduleError, sigma_schedule
+from kinora.models.ltx2_settings import Ltx2Settings, _resolve_device
 from kinora.models.ltx2_store import Manifest, require_usable
-from kinora.runtime.settings import boolean, load_settings, setting
-
-OFFLOAD_MODES = ("none", "text_encoder", "model", "sequential")
-
-
-def _dtype_name(raw: str) -> str:
-    value = raw.strip().lower()
-    aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32"}
-    value = aliases.get(value, value)
-    if value not in ("bfloat16", "float16", "float32"):
-        raise ValueError("expected bfloat16, float16 or float32")
-    return value
-
-
-def _offload(raw: str) -> str:
-    value = raw.strip().lower()
-    aliases = {"true": "model", "1": "model", "yes": "model", "false": "none", "0": "none", "no": "none"}
-    value = aliases.get(value, value)
-    if value not in OFFLOAD_MODES:
-        raise ValueError("expected none, text_encoder, model or sequential")
-    return value
-
-
-def _steps(raw: str) -> int:
-    value = int(raw)
-    if not 1 <= value <= 200:
-        raise ValueError("expected a number of steps between 1 and 200")
-    return value
-
-
-def _device(raw: str) -> str:
-    value = raw.strip().lower()
-    if value != "cpu" and not value.startswith("cuda"):
-        raise ValueError("expected cpu, cuda or cuda:N")
-    return value
-
-
-def _scale(raw: str) -> float:
-    value = float(raw)
-    if not 0 < value <= 1:
-        raise ValueError("expected a number in (0, 1]")
-    return value
-
-
-@dataclass(frozen=True)
-class Ltx2Settings:
-    """Operator settings; unset ones fall back to the store's manifest, then to defaults."""
-
-    store: str = setting("KINORA_MODEL_STORE", str, help="folder of the LTX-2 model store (docs/ltx2.md)")
-    dtype: str | None = setting("KINORA_LTX2_DTYPE", _dtype_name, None)
-    device: str | None = setting("KINORA_LTX2_DEVICE", _device, None)
-    steps: int | None = setting("KINORA_LTX2_STEPS", _steps, None)
-    cpu_offload: str = setting("KINORA_LTX2_CPU_OFFLOAD", _offload, "none")
-    distilled: bool | None = setting("KINORA_LTX2_DISTILLED", boolean, None)
-    resolution_scale: float | None = setting("KINORA_LTX2_RESOLUTION_SCALE", _scale, None)
-
-
-def _resolve_device(asked: str | None) -> str:
-    """The device to run on; without a visible GPU, only an explicit KINORA_LTX2_DEVICE=cpu
-    runs (tests, tiny stores): the real model on a CPU would take days per clip."""
-    import torch
-
-    if asked == "cpu":
-        return "cpu"
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count == 0:
-        raise ValueError(f"no CUDA device is visible{f' (KINORA_LTX2_DEVICE={asked})' if asked else ''}: LTX-2 needs a "
-                         "GPU. Check the GPU runtime (nvidia-smi, CUDA_VISIBLE_DEVICES, the pod's nvidia.com/gpu "
-                         "limit), or set KINORA_LTX2_DEVICE=cpu to run on the CPU anyway (tiny test stores only)")
-    if asked and ":" in asked and int(asked.split(":", 1)[1]) >= count:
-        raise ValueError(f"KINORA_LTX2_DEVICE={asked} but only {count} CUDA device(s) are visible")
-    return asked or "cuda"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one request turns into on the pipeline side."""
-
-    gen_width: int
-    gen_height: int
-    num_frames: int  # frames the pipeline makes (8k+1), >= frames kept
-    frames: int  # frames in the clip
-    crop_width: int  # centre part of a generated frame that becomes the clip (before any upscale)
-    crop_height: int
-    steps: int
-    sigmas: list[float]  # the schedule as run (float64 values; the scheduler keeps float32)
+from kinora.runtime.settings import load_settings
 
 
 class _Stop(Exception):
@@ -455,57 +369,6 @@ def _share(cls, pipe, **replace):
 _EFFECTIVELY_ZERO = 1e-30
 
 
-class ScheduleError(ModelInputError):
-    """No usable sigma schedule for this size and length."""
-
-
-MIN_SIGMA_STEP = 1e-4  # consecutive sigmas closer than this: the model repeats the same step
-
-
-def sigma_schedule(config: dict, tokens: int, steps: int, distilled: bool) -> list[float]:
-    """The sigmas the denoising loop runs, computed in float64 from the store's
-    FlowMatchEulerDiscreteScheduler config; checked finite, strictly decreasing in the
-    float32 the scheduler keeps them in, and never stuck.
-
-    Same formula as diffusers' LTX-2 pipeline + scheduler (resolution-dependent
-    exponential shift, then the stretch to `shift_terminal`), with two differences:
-    float64 (in float32 the shifted sigmas round to 1.0, then 0/0 gives NaN), and the
-    shift `mu` stops at the config's `max_shift` instead of growing linearly past
-    `max_image_seq_len` (4096 tokens; a 10 s 720p clip has ~27 000, where the
-    extrapolated shift is ~10: e^10 = 22 000x toward noise, every step but the last
-    few near sigma = 1). The distilled schedule runs exactly as trained."""
-    if distilled:
-        from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
-
-        sigmas = np.array(DISTILLED_SIGMA_VALUES, dtype=np.float64)
-    else:
-        t = np.linspace(1.0, 1.0 / steps, steps, dtype=np.float64)
-        if config.get("use_dynamic_shifting"):
-            base_len = float(config.get("base_image_seq_len", 1024))
-            max_len = float(config.get("max_image_seq_len", 4096))
-            base_shift, max_shift = float(config.get("base_shift", 0.95)), float(config.get("max_shift", 2.05))
-            mu = base_shift + (max_shift - base_shift) * (min(tokens, max_len) - base_len) / (max_len - base_len)
-            with np.errstate(divide="ignore"):
-                odds = 1.0 / t - 1.0
-            if config.get("time_shift_type", "exponential") == "exponential":
-                sigmas = math.exp(mu) / (math.exp(mu) + odds)
-            else:
-                sigmas = mu / (mu + odds)
-        else:
-            shift = float(config.get("shift", 1.0))
-            sigmas = shift * t / (1.0 + (shift - 1.0) * t)
-        terminal = config.get("shift_terminal")
-        if terminal and len(sigmas) > 1:
-            one_minus = 1.0 - sigmas
-            sigmas = 1.0 - one_minus / (one_minus[-1] / (1.0 - float(terminal)))
-    as_run = sigmas.astype(np.float32)
-    if not (np.isfinite(as_run).all() and (as_run > 0).all() and (as_run <= 1).all()):
-        raise ScheduleError(f"the sigma schedule for {tokens} tokens is not finite or leaves (0, 1]")
-    steps_down = -np.diff(as_run.astype(np.float64))
-    if len(steps_down) and steps_down.min() < MIN_SIGMA_STEP:
-        raise ScheduleError(f"the sigma schedule for {tokens} tokens is stuck (two steps {steps_down.min():.1e} apart)")
-    return [float(x) for x in sigmas]
-
 
 def _component_dtypes(pipe) -> dict[str, str]:
     """The dtype each model component computes in: that of its floating-point weights
@@ -525,29 +388,6 @@ def _component_dtypes(pipe) -> dict[str, str]:
             out[name] = max(counts, key=counts.get)
     return out
 
-
-def _decode_image(data: bytes, what: str):
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ModelInputError(f"{what} is not a readable image (PNG or JPEG expected)") from exc
-    if min(image.size) < 16:
-        raise ModelInputError(f"{what} is {image.size[0]}x{image.size[1]}; at least 16x16 pixels are needed")
-    return image.convert("RGB")
-
-
-def _cover(image, width: int, height: int):
-    """Scale to cover width x height, then centre-crop: no stretching of faces."""
-    from PIL import Image
-
-    scale = max(width / image.width, height / image.height)
-    size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
-    image = image.resize(size, Image.BICUBIC)
-    left, top = (size[0] - width) // 2, (size[1] - height) // 2
-    return image.crop((left, top, left + width, top + height))
 
 
 def _install_cancel_points(pipe, check) -> dict[str, int]:
@@ -575,79 +415,6 @@ def _install_cancel_points(pipe, check) -> dict[str, int]:
             module.register_forward_pre_hook(check)
     return {name: len(modules) for name, modules in points.items()}
 
-
-def _start_frame(image, plan: Plan):
-    """The start image at generation size: covered to the clip's own frame, then padded
-    out to the 32-px grid with its edge pixels, so the centre crop of the first generated
-    frame is the covered image itself."""
-    from PIL import Image
-
-    covered = np.asarray(_cover(image, plan.crop_width, plan.crop_height))
-    top, left = (plan.gen_height - plan.crop_height) // 2, (plan.gen_width - plan.crop_width) // 2
-    padded = np.pad(covered, ((top, plan.gen_height - plan.crop_height - top),
-                              (left, plan.gen_width - plan.crop_width - left), (0, 0)), mode="edge")
-    return Image.fromarray(padded)
-
-
-def _to_frames(video: np.ndarray, count: int, width: int, height: int, watermark: str, fps: int,
-               watermark_id: int | None = None, crop: tuple[int, int] | None = None) -> list[np.ndarray]:
-    """Pipeline output (F, H, W, 3) floats in 0..1 -> `count` uint8 frames at the asked size:
-    the centre `crop` (width, height) of each frame, scaled to the asked size when the
-    model ran at a fraction of it (same aspect: no stretching)."""
-    import cv2
-
-    mark = text_mask(watermark, max(14, height // 40)) if watermark else None
-    invisible = None if watermark_id is None else Embedder(watermark_id, width, height)
-    frames = []
-    for index in range(count):
-        frame = (np.clip(video[min(index, len(video) - 1)], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        if crop is not None and frame.shape[:2] != (crop[1], crop[0]):
-            top, left = (frame.shape[0] - crop[1]) // 2, (frame.shape[1] - crop[0]) // 2
-            frame = np.ascontiguousarray(frame[top : top + crop[1], left : left + crop[0]])
-        if frame.shape[:2] != (height, width):
-            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-        if mark is not None:
-            _stamp(frame, mark, index / fps)
-        if invisible is not None:
-            invisible.apply(frame)
-        frames.append(frame)
-    return frames
-
-
-def _stamp(frame: np.ndarray, mask: np.ndarray, t: float) -> None:
-    """Draw the watermark in place (uint8 frame)."""
-    height, width = frame.shape[:2]
-    mask = mask[:height, :width]
-    mh, mw = mask.shape
-    x0, y0 = watermark.position(t, width, height, mw, mh)
-    view = frame[y0 : y0 + mh, x0 : x0 + mw].astype(np.float32) / 255.0
-    alpha = mask[..., None]
-    view *= 1.0 - watermark.DARKEN * alpha
-    view += (1.0 - view) * (watermark.LIGHTEN * alpha)
-    frame[y0 : y0 + mh, x0 : x0 + mw] = (view * 255.0 + 0.5).astype(np.uint8)
-
-
-def _to_48k_stereo(audio: np.ndarray, rate: int, seconds: int) -> np.ndarray:
-    """Vocoder output (channels, samples) at `rate` -> float32 (2, seconds * 48000)."""
-    import av
-
-    pcm = np.asarray(audio, dtype=np.float32)
-    if pcm.ndim == 1:
-        pcm = pcm[None]
-    if pcm.shape[0] == 1:
-        pcm = np.repeat(pcm, 2, axis=0)
-    pcm = np.ascontiguousarray(np.clip(pcm[:2], -1.0, 1.0))
-    if rate != AUDIO_RATE:
-        # libswresample's polyphase filter: no aliasing, unlike linear interpolation.
-        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
-        frame = av.AudioFrame.from_ndarray(pcm, format="fltp", layout="stereo")
-        frame.sample_rate = rate
-        out = [f.to_ndarray() for f in resampler.resample(frame)] + [f.to_ndarray() for f in resampler.resample(None)]
-        pcm = np.concatenate(out, axis=1) if out else np.zeros((2, 0), np.float32)
-    want = seconds * AUDIO_RATE
-    if pcm.shape[1] < want:
-        pcm = np.pad(pcm, ((0, 0), (0, want - pcm.shape[1])))
-    return np.ascontiguousarray(pcm[:, :want], dtype=np.float32)
 
 
 def load_from_env(env=None) -> Ltx2Model:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from kinora.models.contract import PRO_ONLY_SIZES, STANDARD_SIZES, ModelRequest
-from kinora.models.ltx2 import _cover, _start_frame, _to_frames
+from kinora.models.ltx2_frames import _cover, _start_frame, _to_frames
 
 
 @pytest.mark.parametrize("width,height", STANDARD_SIZES + PRO_ONLY_SIZES)
