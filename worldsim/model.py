@@ -166,7 +166,7 @@ def _tracks(scene) -> dict:
             "xy": np.round(scene.sim.positions[:, i].numpy(), 4).tolist(),
             "v": np.round(scene.sim.velocities[:, i].numpy(), 4).tolist(),
         }
-    from worldsim.render import _skeleton
+    from worldsim.sprites import _skeleton
 
     heads = {}
     for ch in scene.characters:
