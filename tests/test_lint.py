@@ -100,3 +100,13 @@ def test_buf_breaking_refuses_a_removed_field(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0, "buf breaking accepted a removed field"
     assert field.group(1) in result.stdout + result.stderr or "deleted" in (result.stdout + result.stderr).lower()
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by basename (no packages under tests/): two test_x.py in two
+    folders stop the whole collection with 'import file mismatch' on a clean checkout."""
+    seen: dict[str, list[str]] = {}
+    for path in (REPO / "tests").rglob("*.py"):
+        if path.name not in ("conftest.py", "__init__.py"):
+            seen.setdefault(path.name, []).append(str(path.relative_to(REPO)))
+    assert not {name: paths for name, paths in seen.items() if len(paths) > 1}

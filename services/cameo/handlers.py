@@ -83,7 +83,7 @@ def generation_gone(session, msg, meta) -> None:
 
 def consumed_events() -> dict:
     """Event type -> handler: one for each type topics.CONSUMES says cameo reads
-    (tests/cameo/test_topics.py holds the two together)."""
+    (tests/cameo/test_cameo_topics.py holds the two together)."""
     return {
         id_ev.CameoVerified: cameo_verified,
         id_ev.UserCreated: user_created,
