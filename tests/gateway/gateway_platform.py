@@ -93,7 +93,7 @@ async def running_platform(tmp_path, broker_bootstrap: str | None = None, **gate
         # CREATE DATABASE waits on the server's disk: the five run side by side.
         urls = await asyncio.gather(*(asyncio.to_thread(databases.enter_context, temporary_database(f"gw{name[:3]}"))
                                       for name, *_ in plan))
-        async with _stopped_together() as apps:
+        async with _stopped_in_turn() as apps:
             # One after another: alembic's migration context is process-wide, not for threads at once.
             for (name, cls, build, extra), url in zip(plan, urls):
                 env = {**common, **extra, "KINORA_GRPC_PORT": str(ports[name]), "KINORA_DATABASE_URL": url}
@@ -117,23 +117,24 @@ async def running_platform(tmp_path, broker_bootstrap: str | None = None, **gate
 
 
 @contextlib.asynccontextmanager
-async def _stopped_together():
-    """Yields a dict to put started services in; afterwards stops them all at once (each
-    waits seconds on its own consumers and workers, none on another's) and raises the first
-    failure, if any, once every one has stopped."""
+async def _stopped_in_turn():
+    """Yields a dict to put started services in; afterwards stops them one by one, last started
+    first, and raises the first failure, if any, once every one has stopped. Not side by side:
+    stopped together, a service's Kafka consumers did not always leave their group, and the next
+    module's platform on the same broker then waited out the session timeout for its events (the
+    cameo profile of a verification never appeared)."""
     apps: dict = {}
     try:
         yield apps
     finally:
-        await _all_or_first_failure(app.stop() for app in apps.values())
-
-
-async def _all_or_first_failure(steps) -> None:
-    """Runs the coroutines side by side, lets every one finish, then raises the first failure."""
-    results = await asyncio.gather(*steps, return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
-    if failures:
-        raise failures[0]
+        failures = []
+        for app in reversed(list(apps.values())):
+            try:
+                await app.stop()
+            except Exception as exc:  # every service is stopped before the first failure is raised
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
 
 # DROP DATABASE ... WITH (FORCE) takes seconds on a busy server: the platform's databases go on
