@@ -79,7 +79,7 @@ async def test_create_character_with_the_official_sdk(platform):
     client = openai.OpenAI(base_url=f"{platform.url}/v1", api_key=key, max_retries=0, timeout=180)
 
     def challenge() -> tuple[str, list[str]]:
-        for _ in range(40):  # espeak-ng's 6, 8 and 9 are misheard by pocketsphinx (see tests/identity)
+        for _ in range(120):  # espeak-ng's 6, 8 and 9 are misheard by pocketsphinx (see tests/identity)
             with pytest.raises(openai.APIStatusError) as asked:
                 client.videos.create_character(name="Dave", video=("me.mp4", b"not a video yet", "video/mp4"))
             if asked.value.status_code == 422:  # that spent the open challenge: the next call gets a new one
