@@ -10,6 +10,7 @@ from prometheus_client import Counter, Histogram
 
 from kinora.runtime.egress import Egress, EgressPolicy
 from services.gateway import (
+    characters,
     errors,
     media,
     payment_webhooks,
@@ -88,6 +89,7 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     errors.install(app)
     for router in rest.ROUTERS:
         app.include_router(router)
+    app.include_router(characters.router)
     app.include_router(videos.router)
     app.include_router(webhooks.router)
     app.include_router(payment_webhooks.router)

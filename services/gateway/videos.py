@@ -7,21 +7,15 @@ Video ids are generation ids; `sora-2`/`sora-2-pro` are aliases of the
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from typing import Literal
 
-import grpc
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from kinora.cameo.v1 import cameo_pb2 as cpb
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
-from kinora.identity.v1 import identity_pb2 as ipb
 from kinora.runtime.convert import seconds_or_none
-from kinora.runtime.errors import error_code_of
 from kinora.videospec import DEFAULT_MODEL, DEFAULT_SIZE, SORA_NAMES, canonical_model
 from services.gateway.core import gateway_of, require_scope
 from services.gateway.errors import ApiError
@@ -117,65 +111,6 @@ async def list_videos(request: Request, caller=Dev, after: str = "", limit: int 
     data = [video_object(gen) for gen in reply.generations]
     return {"object": "list", "data": data, "has_more": reply.has_more,
             "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
-
-
-@router.get("/videos/characters/{character_id}", summary="Get a character (cameo)")
-async def get_character(character_id: str, request: Request, caller=Dev):
-    require_scope(caller, "videos:read")
-    g = gateway_of(request)
-    cameo = (await g.cameo.GetCameo(cpb.GetCameoRequest(cameo_id=character_id), timeout=g.timeout)).cameo
-    return {"id": cameo.id, "object": "character", "name": cameo.display_name or cameo.owner_handle,
-            "created_at": cameo.created_at.seconds}
-
-
-@router.post("/videos/characters", summary="Create a character (cameo) from a verification video",
-             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
-                 "type": "object", "required": ["name", "video"], "properties": {
-                     "name": {"type": "string"}, "video": {"type": "string", "format": "binary"},
-                     "verification_id": {"type": "string"}, "nonce": {"type": "string"}}}}}}})
-async def create_character(request: Request, caller=Dev):
-    """A character is the caller's own cameo, made from a liveness recording.
-
-    The recording must answer a fresh challenge (digits read aloud, head turns). The SDK sends
-    only `name` and `video`, so the challenge is bound to the caller: a call when they have no
-    open challenge starts one and answers 412 with it; recorded, the same call again answers the
-    caller's newest open challenge. `verification_id` with `nonce` (e.g. through the SDK's
-    `extra_body`) names a challenge exactly instead.
-    """
-    require_scope(caller, "cameos:write")
-    g = gateway_of(request)
-    form, data, content_type, filename = await read_upload(request, "video")
-    verification_id, nonce = str(form.get("verification_id") or ""), str(form.get("nonce") or "")
-    submit = ipb.SubmitVerificationRequest(video=data, content_type=content_type, filename=filename,
-                                           cameo_display_name=str(form.get("name") or ""))
-    if verification_id and nonce:
-        submit.verification_id, submit.nonce = verification_id, nonce
-    else:
-        submit.latest_open_challenge = True
-    try:
-        result = (await g.identity.SubmitVerification(submit, timeout=max(g.timeout, 120))).verification
-    except grpc.RpcError as err:
-        if error_code_of(err) != "no_open_challenge":
-            raise
-        started = (await g.identity.StartVerification(ipb.StartVerificationRequest(), timeout=g.timeout)).verification
-        turns = ", ".join(ipb.HeadTurn.Name(t).removeprefix("HEAD_TURN_").lower() for t in started.challenge.head_turns)
-        raise ApiError(412, "liveness_challenge_required",
-                       f"record a video reading the digits '{started.challenge.digits}' aloud and turning your head "
-                       f"{turns}, then send it again within {started.challenge.expires_at.seconds - int(time.time())} "
-                       f"s (verification_id={started.id}, nonce={started.challenge.nonce})") from None
-    if result.status != ipb.VERIFICATION_STATUS_PASSED:
-        failed = [c.reason for c in result.checks if c.evaluated and not c.passed]
-        raise ApiError(422, "verification_failed", "the video did not pass the liveness check: "
-                       + ("; ".join(failed) or ipb.VerificationStatus.Name(result.status).lower()))
-    # The cameo is created by the cameo service from identity's event: wait briefly for it.
-    for _ in range(50):
-        try:
-            cameo = (await g.cameo.GetCameo(cpb.GetCameoRequest(owner_user_id=caller.subject), timeout=g.timeout)).cameo
-            return {"id": cameo.id, "object": "character", "name": cameo.display_name or str(form.get("name") or ""),
-                    "created_at": cameo.created_at.seconds}
-        except Exception:  # noqa: BLE001 - not there yet
-            await asyncio.sleep(0.2)
-    raise ApiError(503, "character_pending", f"verification {verification_id} passed; the character appears shortly")
 
 
 @router.get("/videos/{video_id}", summary="Retrieve a video")

@@ -15,6 +15,14 @@ from kinora.common.v1 import common_pb2 as common
 CHECKERS = 16
 
 
+async def _until(condition, *, at_least=0.6, at_most=20.0):
+    """Sleep at least `at_least` seconds, then until `condition()` holds (or `at_most`)."""
+    await asyncio.sleep(at_least)
+    deadline = time.monotonic() + at_most
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
 @pytest.mark.parametrize("change", ["revoke", "policy", "block"])
 async def test_no_check_allows_after_withdrawal_is_acknowledged(pg_url, replica, change):
     other = await start_replica(pg_url, replica.issuer)
@@ -41,7 +49,9 @@ async def test_no_check_allows_after_withdrawal_is_acknowledged(pg_url, replica,
                 results.append((started, d.allowed, d.reason, d.revision))
 
         tasks = [asyncio.create_task(checker(i)) for i in range(CHECKERS)]
-        await asyncio.sleep(0.6)
+        # Enough allowed checks before the withdrawal and enough checks after it, however
+        # slow a busy machine makes each one (a fixed 0.6 s gave 42 on a loaded CI run).
+        await _until(lambda: sum(r[1] for r in results) > 60)
         # The withdrawal goes through the second replica; checks hit both.
         if change == "revoke":
             revision = (await other.stub.RevokeAccess(pb.RevokeAccessRequest(cameo_id=cameo, user_id=bob),
@@ -57,7 +67,7 @@ async def test_no_check_allows_after_withdrawal_is_acknowledged(pg_url, replica,
                                                    metadata=me)).revision
             denied_reason = pb.DECISION_REASON_BLOCKED
         acknowledged = time.monotonic()
-        await asyncio.sleep(0.6)
+        await _until(lambda: sum(r[0] >= acknowledged for r in results) > 60)
         stop.set()
         await asyncio.gather(*tasks)
 

@@ -16,7 +16,7 @@ def test_defaults_and_aliases():
 
 @pytest.mark.parametrize("model, seconds, size, code, words", [
     ("turbo", 10, "720x1280", "invalid_model", "use one of pro, standard"),
-    ("standard", 7, "720x1280", "invalid_seconds", "4, 8, 10, 12, 16, 20; got 7"),
+    ("standard", 7, "720x1280", "invalid_seconds", "4, 8, 10, 12, 15, 16, 20; got 7"),
     ("standard", 10, "big", "invalid_size", "must look like 720x1280"),
     ("standard", 10, "1080x1920", "size_requires_pro", "needs the pro model"),
     ("pro", 10, "640x480", "invalid_size", "not available for pro"),

@@ -4,7 +4,7 @@ import { api, enumName, mediaUrl, streamEvents, user } from "./api.js";
 import { announce, busy, button, clear, field, h } from "./dom.js";
 import { t } from "./i18n.js";
 
-const SECONDS = [4, 8, 10, 12, 16, 20];
+const SECONDS = [4, 8, 10, 12, 15, 16, 20];
 const SIZES = {
   standard: { portrait: ["720x1280", "1024x1792"], landscape: ["1280x720", "1792x1024"] },
   pro: { portrait: ["720x1280", "1024x1792", "1080x1920"], landscape: ["1280x720", "1792x1024", "1920x1080"] },
