@@ -77,11 +77,17 @@ class VoiceProfile:
     envelope: list[float] = field(default_factory=list)
 
 
+CAMEO_KINDS = ("person", "character")  # a verified person, or a non-human character (pet, toy, drawing)
+
+
 @dataclass
 class Cameo:
     name: str
+    # A person's face crops; a character's reference images (the animal, object or drawing).
     face_pngs: list[bytes] = field(default_factory=list)
     voice: VoiceProfile | None = None
+    kind: str = "person"  # one of CAMEO_KINDS
+    description: str = ""  # a character's words for itself ("a corgi", "a red plush robot")
 
 
 @dataclass
@@ -164,6 +170,8 @@ class ModelRequest:
         for cameo in self.cameos:
             if not cameo.name.strip():
                 raise ModelInputError("every cameo needs a name")
+            if cameo.kind not in CAMEO_KINDS:
+                raise ModelInputError(f"cameo {cameo.name!r} kind must be person or character, got {cameo.kind!r}")
             if cameo.voice is not None and not (40.0 <= cameo.voice.pitch_hz <= 600.0):
                 raise ModelInputError(f"cameo {cameo.name!r} voice pitch must be within 40..600 Hz")
 
@@ -253,6 +261,8 @@ def request_to_dict(request: ModelRequest) -> dict[str, Any]:
                 "face_pngs": [_b64(p) for p in c.face_pngs],
                 "voice": (None if c.voice is None
                           else {"pitch_hz": c.voice.pitch_hz, "envelope": list(c.voice.envelope)}),
+                "kind": c.kind,
+                "description": c.description,
             }
             for c in request.cameos
         ],
@@ -308,7 +318,11 @@ def request_from_json(text: str | bytes) -> ModelRequest:
             if not isinstance(envelope, list) or not all(isinstance(v, (int, float)) for v in envelope):
                 raise ModelInputError(f"cameo {raw['name']!r} voice envelope must be a list of numbers")
             profile = VoiceProfile(float(voice["pitch_hz"]), [float(v) for v in envelope])
-        cameos.append(Cameo(raw["name"], [_unb64(f, f"cameo {raw['name']!r} face") for f in faces], profile))
+        kind, description = raw.get("kind", "person"), raw.get("description", "")
+        if not isinstance(kind, str) or not isinstance(description, str):
+            raise ModelInputError(f"cameo {raw['name']!r} kind and description must be text")
+        cameos.append(Cameo(raw["name"], [_unb64(f, f"cameo {raw['name']!r} face") for f in faces], profile,
+                            kind, description))
 
     image = typed("image", str, None)
     remix_plan = typed("remix_plan", dict, None)
