@@ -27,7 +27,7 @@ from kinora.common.v1 import common_pb2 as kinora_dot_common_dot_v1_dot_common__
 from kinora.generator.v1 import generator_pb2 as kinora_dot_generator_dot_v1_dot_generator__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n kinora/generator/v1/events.proto\x12\x13kinora.generator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dkinora/common/v1/common.proto\x1a#kinora/generator/v1/generator.proto\"\xdd\x01\n\x0fGenerationFacts\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12$\n\x04tier\x18\x03 \x01(\x0e\x32\x16.kinora.common.v1.Tier\x12\r\n\x05model\x18\x04 \x01(\t\x12\x0f\n\x07seconds\x18\x05 \x01(\x05\x12\x0c\n\x04size\x18\x06 \x01(\t\x12\x11\n\tcameo_ids\x18\x07 \x03(\t\x12\x16\n\x0ereservation_id\x18\x08 \x01(\t\x12\x10\n\x08remix_of\x18\t \x01(\t\x12\x11\n\textend_of\x18\n \x01(\t\"\x8b\x01\n\x13GenerationRequested\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc6\x01\n\x11GenerationStarted\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x11\n\tpool_name\x18\x02 \x01(\t\x12\x11\n\tworker_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x14\n\x0cwait_seconds\x18\x05 \x01(\x01\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9b\x01\n\x12GenerationProgress\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x10\n\x08progress\x18\x02 \x01(\x05\x12\r\n\x05stage\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x99\x02\n\x13GenerationCompleted\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12,\n\x05media\x18\x02 \x03(\x0b\x32\x1d.kinora.generator.v1.MediaRef\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63ompute_seconds\x18\x04 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x05 \x01(\x01\x12\x0e\n\x06prompt\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x01\n\x10GenerationFailed\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12&\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x17.kinora.common.v1.Error\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x12GenerationCanceled\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x13\n\x0b\x63\x61nceled_by\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x01\n\x13GenerationTakenDown\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x13\n\x0btakedown_id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"y\n\x11GenerationDeleted\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\nTierDemand\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.kinora.common.v1.Tier\x12\x13\n\x0bqueue_depth\x18\x02 \x01(\x05\x12\x1b\n\x13oldest_wait_seconds\x18\x03 \x01(\x01\x12\x18\n\x10p50_wait_seconds\x18\x04 \x01(\x01\"\x9c\x01\n\rDemandChanged\x12\x11\n\tpool_name\x18\x01 \x01(\t\x12.\n\x05tiers\x18\x02 \x03(\x0b\x32\x1f.kinora.generator.v1.TierDemand\x12\x17\n\x0finstances_ready\x18\x03 \x01(\x05\x12/\n\x0bmeasured_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n kinora/generator/v1/events.proto\x12\x13kinora.generator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dkinora/common/v1/common.proto\x1a#kinora/generator/v1/generator.proto\"\xfc\x01\n\x0fGenerationFacts\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12$\n\x04tier\x18\x03 \x01(\x0e\x32\x16.kinora.common.v1.Tier\x12\r\n\x05model\x18\x04 \x01(\t\x12\x0f\n\x07seconds\x18\x05 \x01(\x05\x12\x0c\n\x04size\x18\x06 \x01(\t\x12\x11\n\tcameo_ids\x18\x07 \x03(\t\x12\x16\n\x0ereservation_id\x18\x08 \x01(\t\x12\x10\n\x08remix_of\x18\t \x01(\t\x12\x11\n\textend_of\x18\n \x01(\t\x12\x0f\n\x07\x65\x64it_of\x18\x0b \x01(\t\x12\x0c\n\x04kind\x18\x0c \x01(\t\"\x8b\x01\n\x13GenerationRequested\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc6\x01\n\x11GenerationStarted\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x11\n\tpool_name\x18\x02 \x01(\t\x12\x11\n\tworker_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x14\n\x0cwait_seconds\x18\x05 \x01(\x01\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9b\x01\n\x12GenerationProgress\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x10\n\x08progress\x18\x02 \x01(\x05\x12\r\n\x05stage\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x99\x02\n\x13GenerationCompleted\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12,\n\x05media\x18\x02 \x03(\x0b\x32\x1d.kinora.generator.v1.MediaRef\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63ompute_seconds\x18\x04 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x05 \x01(\x01\x12\x0e\n\x06prompt\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x01\n\x10GenerationFailed\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12&\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x17.kinora.common.v1.Error\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x12GenerationCanceled\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x13\n\x0b\x63\x61nceled_by\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x01\n\x13GenerationTakenDown\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12\x13\n\x0btakedown_id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"y\n\x11GenerationDeleted\x12\x33\n\x05\x66\x61\x63ts\x18\x01 \x01(\x0b\x32$.kinora.generator.v1.GenerationFacts\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\nTierDemand\x12$\n\x04tier\x18\x01 \x01(\x0e\x32\x16.kinora.common.v1.Tier\x12\x13\n\x0bqueue_depth\x18\x02 \x01(\x05\x12\x1b\n\x13oldest_wait_seconds\x18\x03 \x01(\x01\x12\x18\n\x10p50_wait_seconds\x18\x04 \x01(\x01\"\x9c\x01\n\rDemandChanged\x12\x11\n\tpool_name\x18\x01 \x01(\t\x12.\n\x05tiers\x18\x02 \x03(\x0b\x32\x1f.kinora.generator.v1.TierDemand\x12\x17\n\x0finstances_ready\x18\x03 \x01(\x05\x12/\n\x0bmeasured_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,25 +35,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kinora.generator.v1.events_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GENERATIONFACTS']._serialized_start=159
-  _globals['_GENERATIONFACTS']._serialized_end=380
-  _globals['_GENERATIONREQUESTED']._serialized_start=383
-  _globals['_GENERATIONREQUESTED']._serialized_end=522
-  _globals['_GENERATIONSTARTED']._serialized_start=525
-  _globals['_GENERATIONSTARTED']._serialized_end=723
-  _globals['_GENERATIONPROGRESS']._serialized_start=726
-  _globals['_GENERATIONPROGRESS']._serialized_end=881
-  _globals['_GENERATIONCOMPLETED']._serialized_start=884
-  _globals['_GENERATIONCOMPLETED']._serialized_end=1165
-  _globals['_GENERATIONFAILED']._serialized_start=1168
-  _globals['_GENERATIONFAILED']._serialized_end=1328
-  _globals['_GENERATIONCANCELED']._serialized_start=1331
-  _globals['_GENERATIONCANCELED']._serialized_end=1474
-  _globals['_GENERATIONTAKENDOWN']._serialized_start=1477
-  _globals['_GENERATIONTAKENDOWN']._serialized_end=1621
-  _globals['_GENERATIONDELETED']._serialized_start=1623
-  _globals['_GENERATIONDELETED']._serialized_end=1744
-  _globals['_TIERDEMAND']._serialized_start=1746
-  _globals['_TIERDEMAND']._serialized_end=1872
-  _globals['_DEMANDCHANGED']._serialized_start=1875
-  _globals['_DEMANDCHANGED']._serialized_end=2031
+  _globals['_GENERATIONFACTS']._serialized_end=411
+  _globals['_GENERATIONREQUESTED']._serialized_start=414
+  _globals['_GENERATIONREQUESTED']._serialized_end=553
+  _globals['_GENERATIONSTARTED']._serialized_start=556
+  _globals['_GENERATIONSTARTED']._serialized_end=754
+  _globals['_GENERATIONPROGRESS']._serialized_start=757
+  _globals['_GENERATIONPROGRESS']._serialized_end=912
+  _globals['_GENERATIONCOMPLETED']._serialized_start=915
+  _globals['_GENERATIONCOMPLETED']._serialized_end=1196
+  _globals['_GENERATIONFAILED']._serialized_start=1199
+  _globals['_GENERATIONFAILED']._serialized_end=1359
+  _globals['_GENERATIONCANCELED']._serialized_start=1362
+  _globals['_GENERATIONCANCELED']._serialized_end=1505
+  _globals['_GENERATIONTAKENDOWN']._serialized_start=1508
+  _globals['_GENERATIONTAKENDOWN']._serialized_end=1652
+  _globals['_GENERATIONDELETED']._serialized_start=1654
+  _globals['_GENERATIONDELETED']._serialized_end=1775
+  _globals['_TIERDEMAND']._serialized_start=1777
+  _globals['_TIERDEMAND']._serialized_end=1903
+  _globals['_DEMANDCHANGED']._serialized_start=1906
+  _globals['_DEMANDCHANGED']._serialized_end=2062
 # @@protoc_insertion_point(module_scope)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class GenerationFacts(_message.Message):
-    __slots__ = ("generation_id", "user_id", "tier", "model", "seconds", "size", "cameo_ids", "reservation_id", "remix_of", "extend_of")
+    __slots__ = ("generation_id", "user_id", "tier", "model", "seconds", "size", "cameo_ids", "reservation_id", "remix_of", "extend_of", "edit_of", "kind")
     GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,8 @@ class GenerationFacts(_message.Message):
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     REMIX_OF_FIELD_NUMBER: _ClassVar[int]
     EXTEND_OF_FIELD_NUMBER: _ClassVar[int]
+    EDIT_OF_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     generation_id: str
     user_id: str
     tier: _common_pb2.Tier
@@ -33,7 +35,9 @@ class GenerationFacts(_message.Message):
     reservation_id: str
     remix_of: str
     extend_of: str
-    def __init__(self, generation_id: _Optional[str] = ..., user_id: _Optional[str] = ..., tier: _Optional[_Union[_common_pb2.Tier, str]] = ..., model: _Optional[str] = ..., seconds: _Optional[int] = ..., size: _Optional[str] = ..., cameo_ids: _Optional[_Iterable[str]] = ..., reservation_id: _Optional[str] = ..., remix_of: _Optional[str] = ..., extend_of: _Optional[str] = ...) -> None: ...
+    edit_of: str
+    kind: str
+    def __init__(self, generation_id: _Optional[str] = ..., user_id: _Optional[str] = ..., tier: _Optional[_Union[_common_pb2.Tier, str]] = ..., model: _Optional[str] = ..., seconds: _Optional[int] = ..., size: _Optional[str] = ..., cameo_ids: _Optional[_Iterable[str]] = ..., reservation_id: _Optional[str] = ..., remix_of: _Optional[str] = ..., extend_of: _Optional[str] = ..., edit_of: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class GenerationRequested(_message.Message):
     __slots__ = ("facts", "prompt", "occurred_at")

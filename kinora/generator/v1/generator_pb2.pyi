@@ -76,7 +76,7 @@ class MediaRef(_message.Message):
     def __init__(self, variant: _Optional[_Union[MediaVariant, str]] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., duration_ms: _Optional[int] = ...) -> None: ...
 
 class Generation(_message.Message):
-    __slots__ = ("id", "user_id", "status", "progress", "stage", "prompt", "model", "seconds", "size", "seed", "cameo_ids", "remix_of", "extend_of", "has_input_image", "tier", "reservation_id", "error", "media", "expires_at", "scene_report_json", "created_at", "started_at", "completed_at", "updated_at", "taken_down", "queue_position", "stitch_of", "crossfade_seconds")
+    __slots__ = ("id", "user_id", "status", "progress", "stage", "prompt", "model", "seconds", "size", "seed", "cameo_ids", "remix_of", "extend_of", "has_input_image", "tier", "reservation_id", "error", "media", "expires_at", "scene_report_json", "created_at", "started_at", "completed_at", "updated_at", "taken_down", "queue_position", "stitch_of", "crossfade_seconds", "shots", "edit_of", "kind", "extension_seconds")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +105,10 @@ class Generation(_message.Message):
     QUEUE_POSITION_FIELD_NUMBER: _ClassVar[int]
     STITCH_OF_FIELD_NUMBER: _ClassVar[int]
     CROSSFADE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SHOTS_FIELD_NUMBER: _ClassVar[int]
+    EDIT_OF_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    EXTENSION_SECONDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     user_id: str
     status: GenerationStatus
@@ -133,10 +137,32 @@ class Generation(_message.Message):
     queue_position: int
     stitch_of: _containers.RepeatedScalarFieldContainer[str]
     crossfade_seconds: float
-    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[GenerationStatus, str]] = ..., progress: _Optional[int] = ..., stage: _Optional[str] = ..., prompt: _Optional[str] = ..., model: _Optional[str] = ..., seconds: _Optional[int] = ..., size: _Optional[str] = ..., seed: _Optional[int] = ..., cameo_ids: _Optional[_Iterable[str]] = ..., remix_of: _Optional[str] = ..., extend_of: _Optional[str] = ..., has_input_image: _Optional[bool] = ..., tier: _Optional[_Union[_common_pb2.Tier, str]] = ..., reservation_id: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.Error, _Mapping]] = ..., media: _Optional[_Iterable[_Union[MediaRef, _Mapping]]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scene_report_json: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., taken_down: _Optional[bool] = ..., queue_position: _Optional[int] = ..., stitch_of: _Optional[_Iterable[str]] = ..., crossfade_seconds: _Optional[float] = ...) -> None: ...
+    shots: _containers.RepeatedCompositeFieldContainer[Shot]
+    edit_of: str
+    kind: str
+    extension_seconds: int
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[GenerationStatus, str]] = ..., progress: _Optional[int] = ..., stage: _Optional[str] = ..., prompt: _Optional[str] = ..., model: _Optional[str] = ..., seconds: _Optional[int] = ..., size: _Optional[str] = ..., seed: _Optional[int] = ..., cameo_ids: _Optional[_Iterable[str]] = ..., remix_of: _Optional[str] = ..., extend_of: _Optional[str] = ..., has_input_image: _Optional[bool] = ..., tier: _Optional[_Union[_common_pb2.Tier, str]] = ..., reservation_id: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.Error, _Mapping]] = ..., media: _Optional[_Iterable[_Union[MediaRef, _Mapping]]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scene_report_json: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., taken_down: _Optional[bool] = ..., queue_position: _Optional[int] = ..., stitch_of: _Optional[_Iterable[str]] = ..., crossfade_seconds: _Optional[float] = ..., shots: _Optional[_Iterable[_Union[Shot, _Mapping]]] = ..., edit_of: _Optional[str] = ..., kind: _Optional[str] = ..., extension_seconds: _Optional[int] = ...) -> None: ...
+
+class Shot(_message.Message):
+    __slots__ = ("prompt", "seconds", "image", "image_content_type", "camera", "start_seconds", "has_image")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_FIELD_NUMBER: _ClassVar[int]
+    START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HAS_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    seconds: int
+    image: bytes
+    image_content_type: str
+    camera: str
+    start_seconds: int
+    has_image: bool
+    def __init__(self, prompt: _Optional[str] = ..., seconds: _Optional[int] = ..., image: _Optional[bytes] = ..., image_content_type: _Optional[str] = ..., camera: _Optional[str] = ..., start_seconds: _Optional[int] = ..., has_image: _Optional[bool] = ...) -> None: ...
 
 class CreateGenerationRequest(_message.Message):
-    __slots__ = ("idempotency_key", "prompt", "input_image", "input_image_content_type", "cameo_ids", "seconds", "size", "model", "seed", "remix_of", "extend_of", "quote_id", "stitch_of", "crossfade_seconds")
+    __slots__ = ("idempotency_key", "prompt", "input_image", "input_image_content_type", "cameo_ids", "seconds", "size", "model", "seed", "remix_of", "extend_of", "quote_id", "stitch_of", "crossfade_seconds", "shots", "edit_of")
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     INPUT_IMAGE_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +177,8 @@ class CreateGenerationRequest(_message.Message):
     QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
     STITCH_OF_FIELD_NUMBER: _ClassVar[int]
     CROSSFADE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SHOTS_FIELD_NUMBER: _ClassVar[int]
+    EDIT_OF_FIELD_NUMBER: _ClassVar[int]
     idempotency_key: str
     prompt: str
     input_image: bytes
@@ -165,7 +193,9 @@ class CreateGenerationRequest(_message.Message):
     quote_id: str
     stitch_of: _containers.RepeatedScalarFieldContainer[str]
     crossfade_seconds: float
-    def __init__(self, idempotency_key: _Optional[str] = ..., prompt: _Optional[str] = ..., input_image: _Optional[bytes] = ..., input_image_content_type: _Optional[str] = ..., cameo_ids: _Optional[_Iterable[str]] = ..., seconds: _Optional[int] = ..., size: _Optional[str] = ..., model: _Optional[str] = ..., seed: _Optional[int] = ..., remix_of: _Optional[str] = ..., extend_of: _Optional[str] = ..., quote_id: _Optional[str] = ..., stitch_of: _Optional[_Iterable[str]] = ..., crossfade_seconds: _Optional[float] = ...) -> None: ...
+    shots: _containers.RepeatedCompositeFieldContainer[Shot]
+    edit_of: str
+    def __init__(self, idempotency_key: _Optional[str] = ..., prompt: _Optional[str] = ..., input_image: _Optional[bytes] = ..., input_image_content_type: _Optional[str] = ..., cameo_ids: _Optional[_Iterable[str]] = ..., seconds: _Optional[int] = ..., size: _Optional[str] = ..., model: _Optional[str] = ..., seed: _Optional[int] = ..., remix_of: _Optional[str] = ..., extend_of: _Optional[str] = ..., quote_id: _Optional[str] = ..., stitch_of: _Optional[_Iterable[str]] = ..., crossfade_seconds: _Optional[float] = ..., shots: _Optional[_Iterable[_Union[Shot, _Mapping]]] = ..., edit_of: _Optional[str] = ...) -> None: ...
 
 class CreateGenerationResponse(_message.Message):
     __slots__ = ("generation", "replayed")
