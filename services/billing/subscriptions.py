@@ -85,7 +85,7 @@ class Subscriptions:
         sub = session.execute(select(subscriptions).where(subscriptions.c.id == sub_id)).one()
         if result_status == SUCCEEDED:
             self.post_subscription_payment(session, user_id, plan_id, sub_id, now)
-        self._emit_subscription(session, sub, cpb.TIER_FREE, now)
+        self._emit_subscription(session, sub, bpb.SUBSCRIPTION_STATUS_UNSPECIFIED, now)
         return sub
 
     def post_subscription_payment(self, session: Session, user_id: str, plan_id: str, sub_id: str,
@@ -109,7 +109,7 @@ class Subscriptions:
     def _emit_subscription(self, session: Session, sub: Row[Any], previous: int, now: datetime) -> None:
         tier = cpb.TIER_PRO if sub.status in ("active", "canceling") else cpb.TIER_FREE
         self.core.emit(session, TOPIC_PAYMENTS, [(epb.SubscriptionChanged(
-            # previous: a SubscriptionStatus, or TIER_FREE (1) for a new subscription, as before
+            # previous: the SubscriptionStatus before this change; UNSPECIFIED for a new subscription
             subscription=subscription_pb(sub), previous_status=cast(bpb.SubscriptionStatus, previous), tier=tier,
             occurred_at=timestamp(now)),
             AGGREGATE_SUBSCRIPTION, sub.user_id)])

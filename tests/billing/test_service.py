@@ -7,9 +7,11 @@ import json
 import grpc
 import pytest
 from billing_support import Clock, make_settings
+from sqlalchemy import select
 
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.billing.v1 import billing_pb2_grpc
+from kinora.billing.v1 import events_pb2 as bepb
 from kinora.common.v1 import common_pb2 as cpb
 from kinora.generator.v1 import events_pb2 as gen_events
 from kinora.runtime.auth import mint_service_token
@@ -17,6 +19,7 @@ from kinora.runtime.db import transaction
 from kinora.runtime.errors import error_code_of
 from kinora.stack.tansu import free_port
 from kinora.testing import LocalIssuer, bearer
+from services.billing.models import tables
 from services.billing.server import build_service
 
 SECRET = "billing-test-internal-secret-0123456789"
@@ -260,6 +263,17 @@ async def test_pro_subscription_entitlements_and_cancel(h):
     await fails(h.stub.Reserve(reserve_req("p2", "hana", model="pro"), metadata=h.service()),
                 grpc.StatusCode.FAILED_PRECONDITION, "plan_required")
     assert h.billing.reconcile(grace_seconds=10**9).drift == 0
+    # Each change names the status before it; a new subscription has none (it once said
+    # TIER_FREE = 1, which reads as ACTIVE).
+    with h.billing.sessions() as s:
+        payloads = s.execute(select(tables.outbox.c.payload).where(
+            tables.outbox.c.event_type == bepb.SubscriptionChanged.DESCRIPTOR.full_name).order_by(tables.outbox.c.id)
+        ).scalars().all()
+    changes = [bepb.SubscriptionChanged.FromString(p) for p in payloads]
+    assert [(c.previous_status, c.subscription.status) for c in changes] == [
+        (bpb.SUBSCRIPTION_STATUS_UNSPECIFIED, bpb.SUBSCRIPTION_STATUS_ACTIVE),
+        (bpb.SUBSCRIPTION_STATUS_ACTIVE, bpb.SUBSCRIPTION_STATUS_CANCELING),
+        (bpb.SUBSCRIPTION_STATUS_CANCELING, bpb.SUBSCRIPTION_STATUS_ENDED)]
 
 
 async def test_demand_pricing_and_honoured_quotes(h):
