@@ -495,6 +495,28 @@ class CheckUseResponse(_message.Message):
     all_allowed: bool
     def __init__(self, decisions: _Optional[_Iterable[_Union[CameoDecision, _Mapping]]] = ..., all_allowed: _Optional[bool] = ...) -> None: ...
 
+class BatchCheckUseRequest(_message.Message):
+    __slots__ = ("checks",)
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    checks: _containers.RepeatedCompositeFieldContainer[CheckUseRequest]
+    def __init__(self, checks: _Optional[_Iterable[_Union[CheckUseRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchCheckUseResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CheckUseResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[CheckUseResult, _Mapping]]] = ...) -> None: ...
+
+class CheckUseResult(_message.Message):
+    __slots__ = ("response", "error", "status")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    response: CheckUseResponse
+    error: _common_pb2.Error
+    status: int
+    def __init__(self, response: _Optional[_Union[CheckUseResponse, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.Error, _Mapping]] = ..., status: _Optional[int] = ...) -> None: ...
+
 class RevokeAccessRequest(_message.Message):
     __slots__ = ("cameo_id", "user_id", "takedown")
     CAMEO_ID_FIELD_NUMBER: _ClassVar[int]

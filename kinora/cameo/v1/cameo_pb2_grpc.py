@@ -126,6 +126,11 @@ class CameoServiceStub:
                 request_serializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.CheckUseRequest.SerializeToString,
                 response_deserializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.CheckUseResponse.FromString,
                 _registered_method=True)
+        self.BatchCheckUse = channel.unary_unary(
+                '/kinora.cameo.v1.CameoService/BatchCheckUse',
+                request_serializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.BatchCheckUseRequest.SerializeToString,
+                response_deserializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.BatchCheckUseResponse.FromString,
+                _registered_method=True)
         self.RevokeAccess = channel.unary_unary(
                 '/kinora.cameo.v1.CameoService/RevokeAccess',
                 request_serializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.RevokeAccessRequest.SerializeToString,
@@ -281,6 +286,17 @@ class CameoServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchCheckUse(self, request, context):
+        """Several CheckUse checks in one call, for callers with many at once: each
+        is answered exactly as CheckUse would answer it alone, from a snapshot
+        taken after the call arrived. A check with bad input fails alone, in its
+        result; a user may batch only checks on their own behalf (else the whole
+        call is PERMISSION_DENIED). At most 64 checks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RevokeAccess(self, request, context):
         """Owner withdraws a user's access (approval removed and user blocked from
         future use); with takedown, that user's videos with the cameo go too.
@@ -414,6 +430,11 @@ def add_CameoServiceServicer_to_server(servicer, server):
                     servicer.CheckUse,
                     request_deserializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.CheckUseRequest.FromString,
                     response_serializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.CheckUseResponse.SerializeToString,
+            ),
+            'BatchCheckUse': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCheckUse,
+                    request_deserializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.BatchCheckUseRequest.FromString,
+                    response_serializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.BatchCheckUseResponse.SerializeToString,
             ),
             'RevokeAccess': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeAccess,
@@ -917,6 +938,33 @@ class CameoService:
             '/kinora.cameo.v1.CameoService/CheckUse',
             kinora_dot_cameo_dot_v1_dot_cameo__pb2.CheckUseRequest.SerializeToString,
             kinora_dot_cameo_dot_v1_dot_cameo__pb2.CheckUseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCheckUse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.cameo.v1.CameoService/BatchCheckUse',
+            kinora_dot_cameo_dot_v1_dot_cameo__pb2.BatchCheckUseRequest.SerializeToString,
+            kinora_dot_cameo_dot_v1_dot_cameo__pb2.BatchCheckUseResponse.FromString,
             options,
             channel_credentials,
             insecure,
