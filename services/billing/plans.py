@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
+from kinora import videospec
 from kinora.billing.v1 import billing_pb2 as bpb
 from kinora.common.v1 import common_pb2 as cpb
 from kinora.generator.v1 import events_pb2 as gen_events
@@ -39,8 +40,6 @@ from services.billing.ledger import (
     user_accounts,
 )
 from services.billing.models import billing_users, demand, quotes, subscriptions
-
-MAX_SECONDS_ANY_PLAN = 600
 
 
 @dataclass(frozen=True)
@@ -190,8 +189,10 @@ class PlanRules:
         if size not in self._all_sizes:
             raise InvalidArgument(f"unknown size {size!r}; choose one of {', '.join(sorted(self._all_sizes))}",
                                   "invalid_size")
-        if not 0 < seconds <= MAX_SECONDS_ANY_PLAN:
-            raise InvalidArgument("seconds must be a positive number of seconds", "invalid_seconds")
+        try:  # the same length rule as the gateway's and the generator's (kinora/videospec.py)
+            videospec.billed_seconds(seconds)
+        except videospec.SpecError as err:
+            raise InvalidArgument(err.message, err.code) from None
         if model not in plan.models:
             raise FailedPrecondition(f"the {model} model needs a Pro subscription", "plan_required")
         if size not in plan.sizes:

@@ -101,11 +101,12 @@ class BillingSettings(DatabaseSettings):
     # The default models and sizes are the shared table's (kinora/videospec.py): Free gets the
     # standard-quality models and their sizes, Pro every model and size.
     free_models: tuple[str, ...] = setting("KINORA_BILLING_FREE_MODELS", names, _models_of("standard"))
-    free_max_seconds: int = setting("KINORA_BILLING_FREE_MAX_SECONDS", positive_int, 10)
+    # 15 s single clips for everyone; Pro's 25 s are its storyboards (kinora/videospec.py).
+    free_max_seconds: int = setting("KINORA_BILLING_FREE_MAX_SECONDS", positive_int, 15)
     free_sizes: tuple[str, ...] = setting("KINORA_BILLING_FREE_SIZES", names, _sizes_of("standard"))
     pro_daily: int = setting("KINORA_BILLING_PRO_DAILY", non_negative_int, 100)
     pro_models: tuple[str, ...] = setting("KINORA_BILLING_PRO_MODELS", names, tuple(videospec.MODELS))
-    pro_max_seconds: int = setting("KINORA_BILLING_PRO_MAX_SECONDS", positive_int, 20)
+    pro_max_seconds: int = setting("KINORA_BILLING_PRO_MAX_SECONDS", positive_int, 25)
     pro_sizes: tuple[str, ...] = setting("KINORA_BILLING_PRO_SIZES", names, _sizes_of("pro"))
     pro_price_minor: int = setting("KINORA_BILLING_PRO_PRICE_MINOR", positive_int, 2000)
     pro_period_days: int = setting("KINORA_BILLING_PRO_PERIOD_DAYS", positive_int, 30)

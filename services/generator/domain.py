@@ -35,7 +35,14 @@ from kinora.generator.v1 import events_pb2
 from kinora.media import fingerprint as perceptual
 from kinora.runtime.convert import set_timestamp
 from kinora.runtime.db import transaction
-from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from kinora.runtime.errors import (
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    KinoraError,
+    NotFound,
+    PermissionDenied,
+)
 from kinora.runtime.events import EventTables, emit
 from kinora.runtime.paging import page_size as page_size_rule
 from kinora.runtime.telemetry import current_trace_id, inject_context
@@ -45,7 +52,14 @@ from services.generator.likeness import LikenessGuard
 from services.generator.models import fingerprints, generations
 from services.generator.settings import ModelRoute
 from services.generator.topics import DEMAND_TOPIC, GENERATIONS_TOPIC  # noqa: F401 - DEMAND_TOPIC: the chart test reads it here
-from services.generator.validation import CreateRequest, ValidSpec, request_fingerprint, validate
+from services.generator.validation import (
+    CreateRequest,
+    ValidSpec,
+    fit_source,
+    kind_of,
+    request_fingerprint,
+    validate,
+)
 from services.generator.wakeup import notify_job_queued
 
 if TYPE_CHECKING:
@@ -138,11 +152,16 @@ def generation_id_for(user_id: str, idempotency_key: str) -> str:
     return "gen_" + hashlib.sha256(f"{user_id}\x00{idempotency_key}".encode()).hexdigest()[:32]
 
 
+def kind(row: Row[Any]) -> str:
+    """Generation.kind of a row: clip | remix | storyboard | extension | edit | stitch."""
+    return kind_of(row.remix_of, row.extend_of, row.edit_of, row.shots != "[]", row.stitch_of != "[]")
+
+
 def facts(row: Row[Any]) -> events_pb2.GenerationFacts:
     return events_pb2.GenerationFacts(
         generation_id=row.id, user_id=row.user_id, tier=row.tier, model=row.model, seconds=row.seconds,
         size=f"{row.width}x{row.height}", cameo_ids=json.loads(row.cameo_ids), reservation_id=row.reservation_id,
-        remix_of=row.remix_of, extend_of=row.extend_of)
+        remix_of=row.remix_of, extend_of=row.extend_of, edit_of=row.edit_of, kind=kind(row))
 
 
 def stamp(message: M, when: datetime | None = None) -> M:
@@ -203,24 +222,32 @@ class Generations:
             if existing is not None:
                 return existing, True
         source = await self._source(request.user_id, spec)
-        input_hash = await self._refuse_blocked(spec, source)
-        cameos = await self.likeness.request_cameos(spec.cameo_ids, spec.image, source)
+        if source is not None:  # an extension's or an edit's length, size and model are its source's
+            spec = fit_source(request, spec, source, self.routes)
+        input_hashes = await self._refuse_blocked(spec, source)
+        cameos = await self.likeness.request_cameos(spec.cameo_ids, spec.image, source,
+                                                    [shot.image for shot in spec.shots])
+        texts = spec.texts()  # the prompt and a storyboard's every shot: each is moderated and consented to
         if self.moderator is not None:
-            verdict = await asyncio.to_thread(self.moderator.check, spec.prompt, bool(cameos.cameo_ids))
-            if not verdict.allowed:
-                raise InvalidArgument(f"this prompt can't be made into a video: {verdict.reason} "
-                                      f"[category: {verdict.category}]", f"moderation_{verdict.category}")
+            for text in texts:
+                verdict = await asyncio.to_thread(self.moderator.check, text, bool(cameos.cameo_ids))
+                if not verdict.allowed:
+                    raise InvalidArgument(f"this prompt can't be made into a video: {verdict.reason} "
+                                          f"[category: {verdict.category}]", f"moderation_{verdict.category}")
         if cameos.cameo_ids:
             if self.consent is None:
                 raise FailedPrecondition("cameos can't be used right now: the consent service is not configured",
                                          "consent_unavailable")
-            await self.consent.check(request.user_id, list(cameos.cameo_ids), spec.prompt, generation_id,
-                                     unnamed=cameos.from_image)
-        reservation = await self.billing.reserve(generation_id, request.user_id, spec.route.name, spec.seconds,
-                                                 spec.size, request.quote_id)
+            for text in texts:
+                await self.consent.check(request.user_id, list(cameos.cameo_ids), text, generation_id,
+                                         unnamed=cameos.from_image)
+        # Priced by what the model makes: a clip's or a storyboard's seconds, an extension's new
+        # part, an edit's source length.
+        reservation = await self.billing.reserve(generation_id, request.user_id, spec.route.name,
+                                                 spec.billed_seconds, spec.size, request.quote_id)
         try:
             view = await asyncio.to_thread(self._insert, generation_id, request, spec, fingerprint, reservation,
-                                           cameos.cameo_ids, input_hash)
+                                           cameos.cameo_ids, input_hashes)
         except IntegrityError:
             # A concurrent retry with the same key won the insert; it holds the same reservation.
             existing = await asyncio.to_thread(self._existing, request.user_id, request.idempotency_key, fingerprint)
@@ -245,54 +272,64 @@ class Generations:
             return self._view(session, row)
 
     async def _source(self, user_id: str, spec: ValidSpec) -> Row[Any] | None:
-        """The clip a remix or extension starts from. Someone else's clip is a
-        source only if the caller can see it in the feed; otherwise the answer
-        is the one for a missing clip (ids are not an oracle)."""
-        source_id = spec.remix_of or spec.extend_of
+        """The clip a remix, extension or edit starts from. Someone else's clip is a
+        source only if the caller can see it in the feed (remix's rule, for all three);
+        otherwise the answer is the one for a missing clip (ids are not an oracle): a
+        400 for a remix, as it always was, a 404 for an extension or an edit."""
+        source_id = spec.source_id
         if not source_id:
             return None
         row = await asyncio.to_thread(self._generation_row, source_id)
-        what = "remix" if spec.remix_of else "extend"
-        code = "remix_source_invalid" if spec.remix_of else "extend_source_invalid"
-        missing = InvalidArgument(f"can't {what} {source_id}: no such generation", code)
+        what = "remix" if spec.remix_of else "extend" if spec.extend_of else "edit"
+        code = f"{what}_source_invalid"
+        missing: KinoraError = (InvalidArgument(f"can't remix {source_id}: no such generation", code) if spec.remix_of
+                                else NotFound(f"can't {what} {source_id}: no such generation", "generation_not_found"))
         if row is None or row.deleted_at is not None:
             raise missing
-        if row.user_id != user_id:
-            if self.feed is None or not await self.feed.can_view(user_id, source_id):
-                raise missing
-            if spec.extend_of:
-                raise InvalidArgument(f"can't extend {source_id}: you can only extend your own videos", code)
+        if row.user_id != user_id and (self.feed is None or not await self.feed.can_view(user_id, source_id)):
+            raise missing
         if row.status != "completed" or row.taken_down:
             raise InvalidArgument(f"can't {what} {source_id}: only completed videos that are still available "
                                   "can be used", code)
         return row
 
-    async def _refuse_blocked(self, spec: ValidSpec, source: Row[Any] | None) -> int | None:
+    async def _refuse_blocked(self, spec: ValidSpec, source: Row[Any] | None) -> list[tuple[int, int]]:
         """Frames of clips taken down after a takedown request can't come back as an
-        input image or through a remix/extension source. Returns the input's hash."""
+        input image (a storyboard's shot images included) or through a remix, extension or
+        edit source. Returns the inputs' (position, hash): 0 the input image, n shot n."""
         from services.generator import takedowns  # noqa: PLC0415 - takedowns imports this module
 
-        image_hash = await asyncio.to_thread(perceptual.image_hash, spec.image) if spec.image else None
+        images = [(0, spec.image)] + [(n, shot.image) for n, shot in enumerate(spec.shots, 1)]
+        hashes = [(position, await asyncio.to_thread(perceptual.image_hash, image))
+                  for position, image in images if image]
 
         def check() -> bool:
             with self.sessions() as session:
-                return ((image_hash is not None and takedowns.is_blocked(session, image_hash))
+                return (any(takedowns.is_blocked(session, h) for _, h in hashes)
                         or (source is not None and takedowns.blocked_generation(session, source.id)))
         if await asyncio.to_thread(check):
             raise PermissionDenied("this image or clip was removed from Kinora after a takedown request and can't "
                                    "be used to make a video", "blocked_content")
-        return image_hash
+        return hashes
 
     def _generation_row(self, generation_id: str) -> Row[Any] | None:
         with self.sessions() as session:
             return session.execute(select(generations).where(generations.c.id == generation_id)).first()
 
     def _insert(self, generation_id: str, request: CreateRequest, spec: ValidSpec, fingerprint: str,
-                reservation: Reservation, cameo_ids: tuple[str, ...], input_hash: int | None = None) -> GenerationView:
+                reservation: Reservation, cameo_ids: tuple[str, ...],
+                input_hashes: Collection[tuple[int, int]] = ()) -> GenerationView:
         image_key = ""
         if spec.image:
             image_key = f"{generation_id}/input"
             self.blobs.put(image_key, spec.image)
+        shots = []
+        for number, shot in enumerate(spec.shots, 1):
+            shot_key = f"{generation_id}/shot{number}" if shot.image else ""
+            if shot.image:
+                self.blobs.put(shot_key, shot.image)
+            shots.append({"prompt": shot.prompt, "seconds": shot.seconds, "camera": shot.camera, "start": shot.start,
+                          "image_key": shot_key})
         created = now()
         with transaction(self.sessions) as session:
             fair_rank = session.execute(select(func.count()).select_from(generations).where(
@@ -303,15 +340,16 @@ class Generations:
                 idempotency_key=request.idempotency_key or None, request_hash=fingerprint, status="queued",
                 progress=0, stage="queued", prompt=spec.prompt, model=spec.route.name, seconds=spec.seconds,
                 width=spec.width, height=spec.height, seed=spec.seed, cameo_ids=json.dumps(list(cameo_ids)),
-                remix_of=spec.remix_of, extend_of=spec.extend_of, input_image_key=image_key, tier=reservation.tier,
+                remix_of=spec.remix_of, extend_of=spec.extend_of, edit_of=spec.edit_of, shots=json.dumps(shots),
+                model_seconds=spec.model_seconds, input_image_key=image_key, tier=reservation.tier,
                 fair_rank=fair_rank, reservation_id=reservation.id, billing_state="held",
                 hold_expires_at=reservation.expires_at, watermark_id=new_watermark_id(),
                 trace_context=json.dumps(inject_context({})) if current_trace_id() else None,
                 created_at=created, updated_at=created))
-            if input_hash is not None:
+            for position, input_hash in input_hashes:
                 # Found again if a clip this image is a frame of is taken down.
-                session.execute(fingerprints.insert().values(generation_id=generation_id, kind="input", position=0,
-                                                             hash=input_hash))
+                session.execute(fingerprints.insert().values(generation_id=generation_id, kind="input",
+                                                             position=position, hash=input_hash))
             row = session.execute(select(generations).where(generations.c.id == generation_id)).one()
             emit_generation(session, self.tables, generation_id, stamp(events_pb2.GenerationRequested(
                 facts=facts(row), prompt=spec.prompt), created))
@@ -415,6 +453,7 @@ def blob_keys(row: Row[Any]) -> list[str]:
     keys = [m["key"] for m in json.loads(row.media)]
     if row.input_image_key:
         keys.append(row.input_image_key)
+    keys += [shot["image_key"] for shot in json.loads(row.shots) if shot.get("image_key")]
     return keys
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kinora.media.thumbs import keyframes
-from kinora.ml import faces
+from kinora.ml import faces, keyframe_faces
 from kinora.models.contract import MAX_CAMEOS
 from kinora.runtime.errors import InvalidArgument, PermissionDenied
 
@@ -139,23 +139,24 @@ class LikenessGuard:
         if frames is None:
             frames = await asyncio.to_thread(keyframes, mp4, 1000)
         picked = sample(frames)
-        # The frames are searched side by side (the detector runs outside the GIL).
-        per_frame = await asyncio.gather(*(asyncio.to_thread(faces.find_faces, rgb, small_faces=True, rolled=False)
-                                           for _, rgb in picked))
-        found = [f for frame in per_frame for f in frame]
-        count = len(picked)
-        if not found or self.directory is None:
-            return OutputScan(count, len(found))
-        _, people = await self._people(found)
+        # Each place of each frame searched once and each face embedded once (kinora/ml/keyframe_faces.py).
+        seen = await asyncio.to_thread(keyframe_faces.find_in_keyframes, [rgb for _, rgb in picked])
+        count, total = len(picked), sum(len(frame) for frame in seen.per_frame)
+        if not seen.distinct or self.directory is None:
+            return OutputScan(count, total)
+        _, people = await self._people(seen.distinct)
         unconsented = sum(1 for c in people if c is None or c not in consented)
-        return OutputScan(count, len(found), tuple(dict.fromkeys(c for c in people if c is not None)), unconsented)
+        return OutputScan(count, total, tuple(dict.fromkeys(c for c in people if c is not None)), unconsented)
 
-    async def request_cameos(self, named: tuple[str, ...], image: bytes, source) -> RequestCameos:
-        """The request's cameos after scanning the image and reading the source.
-        Refuses (PermissionDenied) a face that no consent can be checked for."""
+    async def request_cameos(self, named: tuple[str, ...], image: bytes, source,
+                             shot_images: Sequence[bytes] = ()) -> RequestCameos:
+        """The request's cameos after scanning the image (and a storyboard's shot images) and
+        reading the source. Refuses (PermissionDenied) a face that no consent can be checked for."""
         from_image: tuple[str, ...] = ()
-        if image:
-            scan = await self.scan(image)
+        for picture in (image, *shot_images):
+            if not picture:
+                continue
+            scan = await self.scan(picture)
             if scan.without_cameo:
                 raise PermissionDenied(
                     "the input image shows a person whose cameo can't be checked right now, so it can't be used "
@@ -165,7 +166,7 @@ class LikenessGuard:
                     "the input image shows a real person's face that matches no verified cameo, so it can't be "
                     f"animated ({POLICY}). Use a picture without people, or of someone whose cameo you may use",
                     "likeness_unknown_face")
-            from_image = scan.cameo_ids
+            from_image = tuple(dict.fromkeys([*from_image, *scan.cameo_ids]))
         from_source = tuple(json.loads(source.cameo_ids)) if source is not None else ()
         merged = tuple(dict.fromkeys([*named, *from_image, *from_source]))
         if len(merged) > MAX_CAMEOS:

@@ -84,6 +84,12 @@ generations = Table(
     # generation ids; "[]" for any other clip) and the crossfade at each join.
     Column("stitch_of", Text, nullable=False, server_default="[]"),
     Column("crossfade_seconds", Float, nullable=False, server_default="0"),
+    # A storyboard's shots (JSON list of {prompt, seconds, camera, start, image_key}; "[]"
+    # otherwise), an edit's source, and what the model makes and the price counts when it is
+    # not `seconds` (an extension's new part; 0: `seconds`). Migration 0009.
+    Column("shots", Text, nullable=False, server_default="[]"),
+    Column("edit_of", String(40), nullable=False, server_default=""),
+    Column("model_seconds", Integer, nullable=False, server_default="0"),
     UniqueConstraint("user_id", "idempotency_key", name="uq_generations_user_idempotency"),
     UniqueConstraint("watermark_id", name="uq_generations_watermark_id"),
     Index("ix_generations_queue", "status", "model", "tier", "fair_rank", "created_at"),

@@ -31,7 +31,7 @@ from services.generator.takedown_rpc import TakedownServicer
 from services.generator.takedowns import Takedowns
 from services.generator.tokens import DownloadTokens
 from services.generator.topics import CONSENT_TOPIC, CONSUMES, TAKEDOWN_TOPIC, TOPICS  # noqa: F401 - chart test
-from services.generator.validation import CreateRequest
+from services.generator.validation import CreateRequest, ShotInput
 from services.generator.wiring import connect, consent_checker, service_tokens
 
 log = logging.getLogger("kinora.generator")
@@ -65,7 +65,11 @@ def to_proto(view: GenerationView) -> pb.Generation:
         has_input_image=bool(row.input_image_key), tier=row.tier, reservation_id=row.reservation_id,
         media=[media_ref(m) for m in view.media], scene_report_json=row.scene_report, taken_down=row.taken_down,
         queue_position=view.queue_position, stitch_of=json.loads(row.stitch_of),
-        crossfade_seconds=row.crossfade_seconds)
+        crossfade_seconds=row.crossfade_seconds, edit_of=row.edit_of, kind=domain.kind(row),
+        extension_seconds=row.model_seconds if row.extend_of else 0,
+        shots=[pb.Shot(prompt=shot["prompt"], seconds=shot["seconds"], camera=shot["camera"],
+                       start_seconds=shot["start"], has_image=bool(shot.get("image_key")))
+               for shot in json.loads(row.shots)])
     if row.error_code or row.error_message:
         message.error.CopyFrom(common_pb2.Error(code=row.error_code, message=row.error_message))
     for name in ("expires_at", "created_at", "started_at", "completed_at", "updated_at"):
@@ -90,7 +94,8 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
             cameo_ids=list(request.cameo_ids), seconds=request.seconds, size=request.size, model=request.model,
             seed=request.seed if request.HasField("seed") else None, remix_of=request.remix_of,
             extend_of=request.extend_of, quote_id=request.quote_id, stitch_of=list(request.stitch_of),
-            crossfade_seconds=request.crossfade_seconds))
+            crossfade_seconds=request.crossfade_seconds, edit_of=request.edit_of,
+            shots=[ShotInput(shot.prompt, shot.seconds, shot.image, shot.camera) for shot in request.shots]))
         return pb.CreateGenerationResponse(generation=to_proto(view), replayed=replayed)
 
     def _reader(self) -> str | None:

@@ -66,7 +66,8 @@ def validate_stitch(request: CreateRequest) -> StitchSpec:
     extra = [name for name, value in (
         ("input_image", request.input_image), ("cameo_ids", request.cameo_ids), ("seconds", request.seconds),
         ("size", request.size), ("model", request.model), ("seed", request.seed is not None),
-        ("remix_of", request.remix_of), ("extend_of", request.extend_of), ("quote_id", request.quote_id)) if value]
+        ("remix_of", request.remix_of), ("extend_of", request.extend_of), ("edit_of", request.edit_of),
+        ("shots", request.shots), ("quote_id", request.quote_id)) if value]
     if extra:
         raise InvalidArgument(f"a stitch takes its {', '.join(extra)} from its sources; leave "
                               f"{'it' if len(extra) == 1 else 'them'} unset", "stitch_exclusive")

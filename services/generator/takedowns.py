@@ -9,7 +9,7 @@ deleted, GenerationTakenDown emitted, feed hides the posts):
 
 - the clip named (id or link) and the clip whose watermark the file carries;
 - copies: stored clips the file's frames match (`fingerprint.match_clip`);
-- remixes and extensions of any target, transitively (lineage: remix_of / extend_of);
+- remixes, extensions and edits of any target, transitively (lineage: remix_of / extend_of / edit_of);
 - clips whose input image is a frame of a target (input hash within
   IMAGE_MAX_DISTANCE of one of the target's frames), and their remixes in turn.
 Stitching does not exist yet; when it does, a stitched clip's sources join the
@@ -262,10 +262,12 @@ def find_targets(session: Session, row) -> list[dict]:
     frontier = list(found)
     while frontier and len(found) < MAX_TARGETS:
         nxt: list[str] = []
-        for child in session.execute(select(g.id, g.remix_of, g.extend_of).where(
-                or_(g.remix_of.in_(frontier), g.extend_of.in_(frontier)))).all():
-            if add(child.id, "remix" if child.remix_of in frontier else "extension",
-                   child.remix_of if child.remix_of in frontier else child.extend_of):
+        for child in session.execute(select(g.id, g.remix_of, g.extend_of, g.edit_of).where(
+                or_(g.remix_of.in_(frontier), g.extend_of.in_(frontier), g.edit_of.in_(frontier)))).all():
+            why, via = next((why, parent) for why, parent in (
+                ("remix", child.remix_of), ("extension", child.extend_of), ("edit", child.edit_of))
+                if parent in frontier)
+            if add(child.id, why, via):
                 nxt.append(child.id)
         for gid, hashes in frame_hashes(session, frontier).items():
             for user in sorted(close_generations(session, "input", hashes, fingerprint.IMAGE_MAX_DISTANCE)):

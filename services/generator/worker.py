@@ -33,8 +33,17 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from kinora.media.stitch import StitchError
 from kinora.ml import faces
-from kinora.models.contract import Cameo, ModelCancelled, ModelError, ModelInputError, ModelRequest, ModelResult
+from kinora.models.contract import (
+    Cameo,
+    ModelCancelled,
+    ModelError,
+    ModelInputError,
+    ModelRequest,
+    ModelResult,
+    Shot,
+)
 from kinora.runtime.db import make_engine, session_factory, transaction
 from kinora.runtime.errors import NotFound, PermissionDenied, Unavailable
 from services.generator import domain, holds, metrics, tracing
@@ -45,6 +54,7 @@ from services.generator.media import BadModelOutput, decode_clip, finish_media
 from services.generator.models import generations, tables
 from services.generator.queue import Claim, JobQueue
 from services.generator.settings import GeneratorSettings, load_generator_settings
+from services.generator.sources import SourceGone, join_extension, source_clip, source_row, source_video
 from services.generator.stitch_job import run_stitch
 from services.generator.triton_runner import ModelUnavailable
 from services.generator.wakeup import JobListener
@@ -183,7 +193,8 @@ class Worker:
             try:
                 if self.consent is None:
                     raise PermissionDenied("cameos can't be checked: the consent service is not configured")
-                await self.consent.check(row.user_id, cameo_ids, row.prompt, row.id)
+                for text in (row.prompt, *(shot["prompt"] for shot in json.loads(row.shots))):
+                    await self.consent.check(row.user_id, cameo_ids, text, row.id)
                 cameos = await self.consent.describe(cameo_ids)
             except (PermissionDenied, NotFound) as exc:
                 await asyncio.to_thread(self._cancel_for_consent, claim, exc.message)
@@ -192,7 +203,13 @@ class Worker:
             except Unavailable as exc:
                 await self._fail(claim, "consent_unavailable", exc.message, True, outage=True)
                 return
-        request = await asyncio.to_thread(self._model_request, row)
+        try:
+            request, source, source_mp4 = await asyncio.to_thread(self._model_request, row)
+        except SourceGone as exc:
+            what = "extended" if row.extend_of else "edited"
+            await self._fail(claim, "source_unavailable", f"the clip to be {what} can't be used any more: {exc}",
+                             False)
+            return
         if cameos:
             request.cameos = cameos
         route = self.routes.get(row.model)
@@ -228,7 +245,35 @@ class Worker:
             return  # someone else owns the job now, or it was canceled: discard the result
         timings = result.report.get("timings_s") or {}
         compute_s = float(timings.get("total") or (time.perf_counter() - started))
-        await self._finish(claim, result, compute_s)
+        ingredients: tuple[tuple[str, bytes], ...] = ()
+        if source is not None and source_mp4 is not None:
+            ingredients = ((source.id, source_mp4),)
+            if row.extend_of:  # the continuation joins its source: the extended clip is the whole
+                joined = await self._join(claim, progress, cancel, source, source_mp4, result)
+                if joined is None:
+                    return
+                result = joined
+        await self._finish(claim, result, compute_s, ingredients)
+
+    async def _join(self, claim: Claim, progress: JobProgress, cancel: threading.Event, source, source_mp4: bytes,
+                    result: ModelResult) -> ModelResult | None:
+        row = claim.row
+        call = asyncio.create_task(asyncio.to_thread(join_extension, row, source, source_mp4, result.mp4,
+                                                     progress, cancel))
+        lost = await self._heartbeat_until(call, claim, progress, cancel)
+        try:
+            mp4 = await call
+        except ModelCancelled:
+            return None
+        except StitchError as exc:
+            await self._fail(claim, "bad_model_output", f"the extension can't be joined to its source: {exc.message}",
+                             False)
+            return None
+        if lost or cancel.is_set():
+            return None
+        report = {**result.report, "extension_of": source.id, "source_seconds": source.seconds,
+                  "extension_seconds": row.model_seconds}
+        return ModelResult(mp4, b"", report)
 
     async def _call_model(self, triton_model: str, request: ModelRequest, on_progress, cancel,
                           generation_id: str) -> ModelResult:
@@ -258,23 +303,38 @@ class Worker:
                 return True
         return False
 
-    def _model_request(self, row) -> ModelRequest:
+    def _model_request(self, row) -> tuple[ModelRequest, object | None, bytes | None]:
+        """The model's request, and for an extension or an edit the source row and its MP4."""
         image = self.blobs.get(row.input_image_key) if row.input_image_key else None
         remix_plan = None
-        source_id = row.remix_of or row.extend_of
-        if source_id:
+        if row.remix_of:
             with self.sessions() as session:
                 report = session.execute(select(generations.c.scene_report).where(
-                    generations.c.id == source_id)).scalar()
+                    generations.c.id == row.remix_of)).scalar()
             plan = json.loads(report).get("plan") if report else None
             remix_plan = plan if isinstance(plan, dict) else None
         route = self.routes.get(row.model)
-        return ModelRequest(prompt=row.prompt, seconds=row.seconds, width=row.width, height=row.height,
-                            seed=int(row.seed) & 0x7FFFFFFF, quality=route.quality if route else "standard",
-                            watermark=f"@{row.user_handle}" if row.user_handle else "Kinora",
-                            watermark_id=row.watermark_id,
-                            cameos=[Cameo(name=c) for c in json.loads(row.cameo_ids)], image=image,
-                            remix_plan=remix_plan)
+        request = ModelRequest(prompt=row.prompt, seconds=row.model_seconds or row.seconds, width=row.width,
+                               height=row.height, seed=int(row.seed) & 0x7FFFFFFF,
+                               quality=route.quality if route else "standard",
+                               watermark=f"@{row.user_handle}" if row.user_handle else "Kinora",
+                               watermark_id=row.watermark_id,
+                               cameos=[Cameo(name=c) for c in json.loads(row.cameo_ids)], image=image,
+                               remix_plan=remix_plan,
+                               shots=[Shot(shot["prompt"], shot["seconds"],
+                                           self.blobs.get(shot["image_key"]) if shot.get("image_key") else None,
+                                           shot["camera"]) for shot in json.loads(row.shots)])
+        source_id = row.extend_of or row.edit_of
+        if not source_id:
+            return request, None, None
+        source = source_row(self.sessions, source_id)
+        video = source_video(self.blobs, source)
+        if row.edit_of:  # the model remakes the source's scene as the instruction (this row's prompt) says
+            request.prompt = source.prompt
+            request.source = source_clip("edit", source, video, row.prompt)
+        else:
+            request.source = source_clip("extend", source, video)
+        return request, source, video
 
     async def _finish(self, claim: Claim, result: ModelResult, compute_s: float,
                       ingredients: tuple[tuple[str, bytes], ...] = ()) -> None:

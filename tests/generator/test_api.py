@@ -45,7 +45,6 @@ BAD_REQUESTS = [
     (dict(prompt="a cat", seed=-1), "invalid_seed"),
     (dict(prompt="a cat", remix_of="gen_x", extend_of="gen_y"), "remix_and_extend"),
     (dict(prompt="a cat", remix_of="gen_missing"), "remix_source_invalid"),
-    (dict(prompt="a cat", extend_of="gen_missing"), "extend_source_invalid"),
     (dict(prompt="a cat", idempotency_key="k" * 300), "invalid_idempotency_key"),
     (dict(prompt="a cat", input_image=image_bytes("GIF")), "unsupported_image_type"),
     (dict(prompt="a cat", input_image=b"\x89PNG\r\n\x1a\n" + b"\x00" * 100), "invalid_image"),
