@@ -11,6 +11,7 @@ const ROUTES = [
   { path: /^\/report\/?$/, module: "./js/account.js", view: "report", public: true, title: "nav.report" },
   { path: /^\/(feed)?\/?$/, module: "./js/feed.js", view: "feed", title: "nav.feed" },
   { path: /^\/create\/?$/, module: "./js/create.js", view: "create", title: "nav.create" },
+  { path: /^\/stitch\/?$/, module: "./js/stitch.js", view: "stitch", title: "nav.stitch" },
   { path: /^\/cameo\/?$/, module: "./js/cameo.js", view: "cameo", title: "nav.cameo" },
   { path: /^\/u\/([^/]+)\/?$/, module: "./js/account.js", view: "profile", title: "nav.profile" },
   { path: /^\/settings\/?$/, module: "./js/account.js", view: "settings", title: "nav.settings" },
@@ -33,7 +34,7 @@ function tabs() {
   const items = [["/feed", "nav.feed", "▶"], ["/create", "nav.create", "+"], ["/cameo", "nav.cameo", "☺"],
     [`/u/${me?.handle || ""}`, "nav.profile", "◉"], ["/settings", "nav.settings", "⚙"]];
   for (const [href, key, glyph] of items) {
-    const current = here === href || (href === "/feed" && here === "/");
+    const current = here === href || (href === "/feed" && here === "/") || (href === "/create" && here === "/stitch");
     nav.append(h("a", { href, "aria-current": current ? "page" : false },
       h("span", { class: "glyph", "aria-hidden": "true", text: glyph }), h("span", { text: t(key) })));
   }

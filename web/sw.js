@@ -1,8 +1,9 @@
 // Caches the app shell so Kinora opens offline or on a bad connection. Network first (a deploy is
 // seen at once), the cache when the network fails. The API and media are never cached here.
-const CACHE = "kinora-shell-v1";
+const CACHE = "kinora-shell-v2";
 const SHELL = ["/", "/index.html", "/app.js", "/app.css", "/manifest.webmanifest", "/icons/icon.svg", "/icons/icon-192.png",
-  "/js/api.js", "/js/dom.js", "/js/i18n.js", "/js/feed.js", "/js/create.js", "/js/cameo.js", "/js/account.js",
+  "/js/api.js", "/js/dom.js", "/js/i18n.js", "/js/feed.js", "/js/create.js", "/js/progress.js",
+  "/js/storyboard.js", "/js/stitch.js", "/js/cameo.js", "/js/account.js",
   "/i18n/en.json", "/i18n/fr.json"];
 
 self.addEventListener("install", (event) => {

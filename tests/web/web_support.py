@@ -86,3 +86,57 @@ def wait_playing(page, selector: str, advance_s: float = 0.4, timeout_ms: int = 
              return !v.paused && v.currentTime - Number(v.dataset.t0) >= step; }""",
         arg=[selector, advance_s], timeout=timeout_ms)
     return video_time(page, selector)
+
+
+# -- a person in the browser, signed in through the app's cookie session -------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+class RunningStack:
+    """A stack someone already started (KINORA_WEB_TEST_STACK=<its KINORA_HOME>): for working on the
+    app without paying the stack's start-up on every run. Same surface as LocalStack for these tests."""
+
+    def __init__(self, home: str):
+        from kinora.stack.local import StackState
+
+        self.home = Path(home)
+        self.state = StackState.load(self.home / "stack.json")
+
+    def addr(self, name: str) -> str:
+        return next(c.address for c in self.state.components if c.name == name)
+
+
+def phone_context(browser, locale: str = "en-US"):
+    """A phone-sized context and page; the page's script errors collect in `page.js_errors`."""
+    context = browser.new_context(viewport=PHONE, locale=locale, device_scale_factor=1, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.js_errors = errors
+    return context, page
+
+
+def browser_signup(context, gateway_url: str, invite_code: str, handle: str, birthdate: str = "1990-05-01") -> dict:
+    """Sign up through the browser-session API from this context (its cookies are set, as the app's)."""
+    import json
+
+    reply = context.request.post(f"{gateway_url}/api/v1/session/signup", data=json.dumps({
+        "invite_code": invite_code, "handle": handle, "password": PASSWORD, "birthdate": birthdate,
+        "region": "US"}), headers={"Content-Type": "application/json"})
+    assert reply.status == 201, reply.text()
+    return reply.json()
+
+
+def browser_call(context, gateway_url: str, method: str, path: str, body=None) -> dict:
+    """The public API as this context's signed-in person (a fresh access token from its cookie)."""
+    import json
+
+    csrf = next(c["value"] for c in context.cookies() if c["name"] == "kinora_csrf")
+    refreshed = context.request.post(f"{gateway_url}/api/v1/session/refresh", headers={"X-CSRF-Token": csrf})
+    assert refreshed.ok, refreshed.text()
+    headers = {"Authorization": f"Bearer {refreshed.json()['access_token']}", "Content-Type": "application/json"}
+    reply = context.request.fetch(f"{gateway_url}/api/v1{path}", method=method, headers=headers,
+                                  data=json.dumps(body) if body is not None else None)
+    assert reply.ok, f"{method} {path}: {reply.status} {reply.text()}"
+    return reply.json()

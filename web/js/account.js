@@ -174,7 +174,7 @@ function section(titleKey, ...content) {
 
 async function drafts() {
   const list = h("ul", { class: "list" });
-  const box = section("settings.drafts", list);
+  const box = section("settings.drafts", list, h("p", {}, h("a", { href: "/stitch", text: t("stitch.link") })));
   try {
     const gens = (await api("GET", "/generations?page_size=20")).generations || [];
     if (!gens.length) list.append(h("li", { class: "muted", text: t("settings.noDrafts") }));

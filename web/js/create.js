@@ -1,8 +1,11 @@
-// Create: prompt, style, size, duration, quality, optional image, up to two cameos; the quote before
-// confirming; live progress over Server-Sent Events; the finished draft plays; publish, keep or delete.
-import { api, enumName, mediaUrl, streamEvents, user } from "./api.js";
+// Create: one shot (prompt, duration, optional image) or a storyboard (several shots made as one clip),
+// style, size, quality, up to two cameos; the quote before confirming; live progress over Server-Sent
+// Events; the finished draft plays; publish, keep or delete (js/progress.js).
+import { api, enumName, mediaUrl, user } from "./api.js";
 import { announce, busy, button, clear, field, h } from "./dom.js";
 import { t } from "./i18n.js";
+import { makeAndShow, showFinished } from "./progress.js";
+import { storyboardEditor } from "./storyboard.js";
 
 const SECONDS = [4, 8, 10, 12, 15, 16, 20];
 const SIZES = {
@@ -24,7 +27,7 @@ export async function create(main, { params, navigate }) {
     main.append(stage, result);
     try {
       const gen = (await api("GET", `/generations/${draftId}`)).generation;
-      showFinished(gen);
+      showFinished(gen, { result, navigate });
     } catch (err) { stage.append(h("p", { class: "error", text: err.message })); }
     return () => abort.abort();
   }
@@ -40,6 +43,18 @@ export async function create(main, { params, navigate }) {
         controls: true, playsInline: true, class: "source-clip", "aria-label": t("create.sourceClip") }) : null);
   }
 
+  if (!remixId) main.append(h("p", { class: "lead" }, h("a", { href: "/stitch", text: t("stitch.link") })));
+
+  // One shot, or a storyboard (not for remixes: a storyboard starts from nothing).
+  const modeOne = h("input", { type: "radio", name: "mode", value: "one", checked: true });
+  const modeBoard = h("input", { type: "radio", name: "mode", value: "storyboard" });
+  const modeBox = remixId ? null : h("fieldset", { class: "mode row wrap" }, h("legend", { text: t("create.mode") }),
+    h("label", { class: "check" }, modeOne, h("span", { text: t("create.modeOne") })),
+    h("label", { class: "check" }, modeBoard, h("span", { text: t("create.modeStoryboard") })));
+  const storyboard = () => modeBoard.checked;
+  const title = h("input", { name: "title", maxlength: 200, autocomplete: "off" });
+  const errorBox = h("p", { class: "error", role: "alert" });
+
   const prompt = h("textarea", { name: "prompt", rows: 4, required: true, maxlength: 2000 });
   const style = h("select", { name: "style" }, h("option", { value: "", text: t("create.styleAny") }),
     ...STYLES.map((s) => h("option", { value: s, text: t(`style.${s}`) })));
@@ -54,13 +69,30 @@ export async function create(main, { params, navigate }) {
   const quoteBox = h("div", { class: "quote", role: "status", "aria-live": "polite" });
   const quoteButton = h("button", { type: "submit", class: "primary", text: t("create.getQuote") });
   const confirmButton = h("button", { type: "button", class: "primary", hidden: true, text: t("create.confirm") });
-  const form = h("form", { class: "card stack", novalidate: true },
-    field("create.prompt", prompt, "create.promptHint"), field("create.style", style),
+  const board = storyboardEditor({ model: () => quality.value, onChange: () => { confirmButton.hidden = true; quoteBox.textContent = ""; } });
+  const onePrompt = field("create.prompt", prompt, "create.promptHint");
+  const oneDuration = field("create.duration", seconds);
+  const oneImage = remixId ? null : field("create.image", image, "create.imageHint");
+  const boardTitle = field("storyboard.title", title, "storyboard.titleHint");
+  const form = h("form", { class: "card stack", novalidate: true }, modeBox,
+    onePrompt, boardTitle, board.element, field("create.style", style),
     h("div", { class: "row wrap" }, field("create.orientation", orientation), field("create.size", size)),
-    h("div", { class: "row wrap" }, field("create.duration", seconds), field("create.quality", quality)),
-    remixId ? null : field("create.image", image, "create.imageHint"),
-    cameoBox, quoteBox, h("div", { class: "row" }, quoteButton, confirmButton));
+    h("div", { class: "row wrap" }, oneDuration, field("create.quality", quality)),
+    oneImage, cameoBox, quoteBox, errorBox, h("div", { class: "row" }, quoteButton, confirmButton));
   main.append(form, stage, result);
+
+  const showMode = () => {
+    for (const part of [onePrompt, oneDuration, oneImage]) if (part) part.hidden = storyboard();
+    boardTitle.hidden = !storyboard();
+    board.element.hidden = !storyboard();
+    confirmButton.hidden = true;
+    quoteBox.textContent = "";
+    errorBox.textContent = "";
+  };
+  modeOne.addEventListener("change", showMode);
+  modeBoard.addEventListener("change", showMode);
+  if (params.get("mode") === "storyboard" && !remixId) modeBoard.checked = true;
+  showMode();
 
   const fillSizes = () => {
     const keep = size.value;
@@ -68,6 +100,7 @@ export async function create(main, { params, navigate }) {
   };
   orientation.addEventListener("change", fillSizes);
   quality.addEventListener("change", fillSizes);
+  quality.addEventListener("change", () => board.refresh());
   fillSizes();
   for (const control of [size, seconds, quality, orientation]) control.addEventListener("change", () => { confirmButton.hidden = true; quoteBox.textContent = ""; });
 
@@ -104,12 +137,20 @@ export async function create(main, { params, navigate }) {
   // The model reads the style from the prompt (English words, whatever the app's language).
   const fullPrompt = () => (style.value ? `${prompt.value.trim()}, ${style.value} style` : prompt.value.trim());
 
+  // A refusal is said under the form (role=alert) as well as in the toast, and the form stays as it was.
+  const refused = (err) => { errorBox.textContent = err.message || String(err); throw err; };
+  const length = () => (storyboard() ? board.total() : Number(seconds.value));
+
   let quote = null;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!prompt.value.trim()) { announce(t("create.promptRequired"), "error"); prompt.focus(); return; }
+    errorBox.textContent = "";
+    if (storyboard()) {
+      const problem = board.problem();
+      if (problem) { errorBox.textContent = problem.message; problem.control.focus(); return; }
+    } else if (!prompt.value.trim()) { announce(t("create.promptRequired"), "error"); prompt.focus(); return; }
     await busy(quoteButton, async () => {
-      quote = (await api("POST", "/billing/quote", { model: quality.value, seconds: Number(seconds.value), size: size.value })).quote;
+      quote = (await api("POST", "/billing/quote", { model: quality.value, seconds: length(), size: size.value }).catch(refused)).quote;
       const cost = Number(quote.price_credits || 0);
       clear(quoteBox).append(h("p", { text: quote.description || "" }),
         h("p", { class: "strong", text: cost ? t("create.costs", { n: cost }) : t("create.free") }));
@@ -121,9 +162,15 @@ export async function create(main, { params, navigate }) {
   confirmButton.addEventListener("click", () => busy(confirmButton, async () => {
     const cameos = [...chosen];
     const key = crypto.randomUUID();
+    errorBox.textContent = "";
     let gen;
-    if (remixPost) {
-      gen = (await api("POST", `/posts/${remixPost.id}/remix`, { prompt: fullPrompt(), cameos }, { headers: { "Idempotency-Key": key } })).generation;
+    if (storyboard()) {
+      const body = { shots: await board.shots(style.value), model: quality.value, size: size.value, cameos,
+        quote_id: quote?.quote_id || "" };
+      if (title.value.trim()) body.prompt = title.value.trim();
+      gen = (await api("POST", "/generations", body, { headers: { "Idempotency-Key": key } }).catch(refused)).generation;
+    } else if (remixPost) {
+      gen = (await api("POST", `/posts/${remixPost.id}/remix`, { prompt: fullPrompt(), cameos }, { headers: { "Idempotency-Key": key } }).catch(refused)).generation;
     } else if (image.files?.[0]) {
       const body = new FormData();
       body.append("prompt", fullPrompt());
@@ -132,74 +179,14 @@ export async function create(main, { params, navigate }) {
       body.append("size", size.value);
       body.append("model", quality.value);
       for (const c of cameos) body.append("cameos", c);
-      gen = (await api("POST", "/generations", body, { headers: { "Idempotency-Key": key } })).generation;
+      gen = (await api("POST", "/generations", body, { headers: { "Idempotency-Key": key } }).catch(refused)).generation;
     } else {
       gen = (await api("POST", "/generations", { prompt: fullPrompt(), cameos, seconds: Number(seconds.value), size: size.value,
-        model: quality.value, quote_id: quote?.quote_id || "", remix_of: remixGeneration }, { headers: { "Idempotency-Key": key } })).generation;
+        model: quality.value, quote_id: quote?.quote_id || "", remix_of: remixGeneration }, { headers: { "Idempotency-Key": key } }).catch(refused)).generation;
     }
     form.hidden = true;
-    await follow(gen);
+    await makeAndShow(gen, { stage, result, signal: abort.signal, navigate });
   }));
-
-  async function follow(gen) {
-    const bar = h("progress", { max: 100, value: gen.progress || 0, "aria-label": t("create.progress") });
-    const words = h("p", { role: "status", text: t("create.queued") });
-    clear(stage).append(h("h2", { text: t("create.making") }), bar, words);
-    let last = gen;
-    const show = (g) => {
-      last = g;
-      bar.value = g.progress || 0;
-      const status = enumName(g.status, "GENERATION_STATUS_");
-      words.textContent = status === "queued" && g.queue_position ? t("create.queuePosition", { n: g.queue_position })
-        : t("create.stage", { status: t(`status.${status}`), stage: g.stage || "", progress: g.progress || 0 });
-    };
-    try {
-      await streamEvents(`/generations/${gen.id}/events`, (name, data) => { if (name === "generation") show(data); }, abort.signal);
-    } catch (err) {
-      if (abort.signal.aborted) return;
-      // The stream broke: poll until the job ends.
-      for (let i = 0; i < 300 && !["completed", "failed", "canceled"].includes(enumName(last.status, "GENERATION_STATUS_")); i += 1) {
-        await new Promise((r) => setTimeout(r, 1000));
-        show((await api("GET", `/generations/${gen.id}`)).generation);
-      }
-    }
-    const status = enumName(last.status, "GENERATION_STATUS_");
-    if (status !== "completed") {
-      stage.append(h("p", { class: "error", role: "alert", text: last.error?.message || t(`status.${status}`) }),
-        button("create.tryAgain", () => navigate(location.pathname + location.search, { replace: true })));
-      return;
-    }
-    if (!last.media_urls) last = (await api("GET", `/generations/${gen.id}`)).generation;
-    clear(stage);
-    showFinished(last);
-  }
-
-  function showFinished(gen) {
-    const video = h("video", { src: mediaUrl(gen), poster: mediaUrl(gen, "thumbnail") || false, controls: true, autoplay: true,
-      muted: true, loop: true, playsInline: true, class: "result-clip", "aria-label": t("create.yourClip") });
-    video.setAttribute("muted", "");
-    const caption = h("input", { name: "caption", maxlength: 300, autocomplete: "off" });
-    const visibility = h("select", { name: "visibility" }, ...["public", "followers", "private"].map((v) => h("option", { value: v, text: t(`visibility.${v}`) })));
-    const publish = h("button", { type: "submit", class: "primary", text: t("create.publish") });
-    const keep = button("create.keepDraft", () => { announce(t("create.kept")); navigate("/settings"); });
-    const remove = button("create.delete", () => busy(remove, async () => {
-      await api("DELETE", `/generations/${gen.id}`);
-      announce(t("create.deleted"));
-      navigate("/create", { replace: true });
-    }), { class: "danger" });
-    const form = h("form", { class: "card stack" }, field("create.caption", caption), field("create.visibility", visibility),
-      h("div", { class: "row wrap" }, publish, keep, remove));
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      await busy(publish, async () => {
-        await api("POST", "/posts", { generation_id: gen.id, caption: caption.value, visibility: visibility.value });
-        announce(t("create.published"));
-        navigate(`/u/${user().handle}`);
-      });
-    });
-    clear(result).append(h("h2", { text: t("create.ready") }), video, form);
-    video.play().catch(() => {});
-  }
 
   return () => abort.abort();
 }
