@@ -16,7 +16,11 @@ the layer names and the integers after them.
 
 from __future__ import annotations
 
+import ctypes
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -166,8 +170,68 @@ _BLOCKS = ((32, False),) * 3 + ((64, True),) + ((64, False),) * 3 + ((128, True)
     + ((256, True),) + ((256, False),) * 2 + ((256, True),)
 
 
+@lru_cache(maxsize=1)
+def _openblas() -> tuple | None:
+    """numpy's OpenBLAS thread-count functions (get, set), or None where they can't be found
+    (not Linux, another BLAS)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.rsplit("/", 1)[-1].lower()}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for suffix in ("64_", ""):
+            get = getattr(library, f"openblas_get_num_threads{suffix}", None)
+            set_ = getattr(library, f"openblas_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype, set_.argtypes = ctypes.c_int, [ctypes.c_int]
+                return get, set_
+    return None
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_threads = 0  # OpenBLAS's thread count before the first current user
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """OpenBLAS on one thread while a face is embedded. Its matrices here are small: a second
+    thread shortens nothing (~20 ms a face either way) but spins on a core after each product,
+    which doubled the output scan's CPU time while another frame was being searched. The
+    setting is the process's: other numpy work running at that moment gets one thread too."""
+    global _blas_users, _blas_threads
+    blas = _openblas()
+    if blas is None:
+        yield
+        return
+    get, set_ = blas
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_threads = get()
+            if _blas_threads != 1:
+                set_(1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_threads != 1:
+                set_(_blas_threads)
+
+
 def embed(chip: np.ndarray, model_file: Path) -> np.ndarray:
     """The 128-number descriptor of an aligned 150x150 RGB face chip (dlib.get_face_chip)."""
+    with _one_blas_thread():
+        return _embed(chip, model_file)
+
+
+def _embed(chip: np.ndarray, model_file: Path) -> np.ndarray:
     net = _net(str(model_file))
     x = (np.asarray(chip, dtype=np.float32) - net.mean) / 256.0
     x = np.ascontiguousarray(x.transpose(2, 0, 1))

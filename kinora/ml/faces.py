@@ -197,6 +197,15 @@ def _find_rolled(rgb: np.ndarray, angle: float, small_faces: bool) -> list[Face]
 
 
 def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
+    return [Face(box, score, embed_chip(chip)) for box, score, chip in locate(rgb, small_faces)]
+
+
+def locate(rgb: np.ndarray, small_faces: bool = False,
+           within: list[tuple[int, int, int, int]] | None = None) -> list[tuple[tuple[int, int, int, int], float, np.ndarray]]:
+    """(box, score, aligned chip) of every face in an RGB picture, not yet embedded (`embed_chip`).
+    `within`: boxes (x, y, width, height) of the picture; only faces found there are wanted
+    (a face must lie inside one of them with the detector's room around it); the landmarks
+    and the chip still come from the whole picture."""
     import dlib
 
     landmarks = _models()[1]
@@ -209,9 +218,15 @@ def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
     # here) with the same evaluation results (benchmarks/face_eval.py).
     small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     min_score = SMALL_FACE_MIN_SCORE if small_faces else MIN_DETECTION_SCORE
+    if within is not None and scale != 1.0:
+        within = [(int(x * scale), int(y * scale), max(1, int(w * scale)), max(1, int(h * scale)))
+                  for x, y, w, h in within]
+    # Each thread searches with its own copy of the detector, so pictures are searched side by side;
+    # only the landmark model is shared.
+    detections = _detections(small, upsample, small_faces, within)
     found = []
     with _lock:
-        for rect, score in _detections(small, upsample, small_faces):
+        for rect, score in detections:
             if score < min_score:
                 continue
             # Landmarks and the embedding come from the full-size picture: more detail, same box.
@@ -219,18 +234,35 @@ def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
                                  int(rect.right() / scale), int(rect.bottom() / scale))
             # The aligned chip dlib's compute_face_descriptor would make.
             chip = dlib.get_face_chip(rgb, landmarks(rgb, box), face_net.CHIP_SIZE, face_net.CHIP_PADDING)
-            found.append((box, float(score), chip))
-    return [Face((box.left(), box.top(), box.width(), box.height()), score, face_net.embed(chip, _embedding_model()))
-            for box, score, chip in found]
+            found.append(((box.left(), box.top(), box.width(), box.height()), float(score), chip))
+    return found
 
 
-def _detections(gray: np.ndarray, upsample: int, small_faces: bool) -> list:
+def embed_chip(chip: np.ndarray) -> np.ndarray:
+    """The (128,) embedding of an aligned face chip from `locate`."""
+    return face_net.embed(chip, _embedding_model())
+
+
+def _detections(gray: np.ndarray, upsample: int, small_faces: bool,
+                within: list[tuple[int, int, int, int]] | None = None) -> list:
     """(dlib rectangle, score) of the faces the detector finds in `gray`. For small faces,
     the two-fold upsampled search (0.3 s a 720x1280 frame) runs only on the regions where
     a face of ~40-80 px can be (kinora.ml.regions), faces of ~80-160 px are searched for
     at the picture's size in the regions where they can be, and bigger ones in the
     picture halved; a box found twice is kept once. A picture with detail nearly
-    everywhere is searched whole."""
+    everywhere is searched whole. `within`: only these boxes of `gray` are searched, each
+    the same way as a picture of its own."""
+    if within is not None:
+        import dlib
+
+        found: list = []
+        for x, y, w, h in within:
+            crop = np.ascontiguousarray(gray[y:y + h, x:x + w])
+            for rect, score in _detections(crop, upsample, small_faces):
+                moved = dlib.rectangle(rect.left() + x, rect.top() + y, rect.right() + x, rect.bottom() + y)
+                if not any(_overlap(moved, other) > 0.5 for other, _ in found):
+                    found.append((moved, score))
+        return found
     tiers = []
     if small_faces and upsample:
         tiers = [(regions.candidate_regions(gray), upsample),

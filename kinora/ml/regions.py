@@ -73,13 +73,13 @@ def candidate_regions(gray: np.ndarray, scale: int = SCALE, margin: int = MARGIN
         x0, y0 = max(0, x * scale - margin), max(0, y * scale - margin)
         x1, y1 = min(width, (x + w) * scale + margin), min(height, (y + h) * scale + margin)
         boxes.append((x0, y0, x1, y1))
-    boxes = _merged(boxes)
+    boxes = merged_boxes(boxes)
     if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes) > FULL_SEARCH_ABOVE * width * height:
         return None
     return [(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes]
 
 
-def _merged(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+def merged_boxes(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
     """Overlapping boxes (x0, y0, x1, y1) joined into their bounding box where that box is
     no larger than the two apart (searching it costs no more than searching both)."""
     boxes = list(boxes)
