@@ -9,14 +9,25 @@ never assumed. Other failures come back as the domain error cameo raised."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
 from kinora.cameo.v1 import cameo_pb2, cameo_pb2_grpc
+from kinora.runtime import auth
 from kinora.runtime.clients import TokenSource, channel
-from kinora.runtime.errors import Unavailable, from_rpc_error
+from kinora.runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    KinoraError,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+    from_rpc_error,
+)
 
 GENERATE = "generate"
 PUBLISH = "publish"
@@ -29,6 +40,7 @@ class CameoDecision:
     allowed: bool
     reason: str  # DecisionReason name, e.g. "DECISION_REASON_NOT_PERMITTED"
     message: str  # cameo's sentence for a person ("" when allowed)
+    revision: int = 0  # the cameo's consent revision the decision was made at
 
 
 @dataclass(frozen=True)
@@ -41,14 +53,39 @@ class ConsentVerdict:
         return [d for d in self.decisions if not d.allowed]
 
 
+@dataclass
+class _Queue:
+    """Checks made with one credential that wait for a call slot."""
+    running: int = 0
+    pending: list[tuple[cameo_pb2.CheckUseRequest, asyncio.Future[cameo_pb2.CheckUseResponse],
+                        contextvars.Context]] = field(default_factory=list)
+
+
 class ConsentClient:
     """`token_source`: the service token for background work; without one a
-    call forwards the token of the request being served (the real caller)."""
+    call forwards the token of the request being served (the real caller).
 
-    def __init__(self, address: str, token_source: TokenSource | None = None, timeout_s: float = 10.0):
+    Checks made at the same time share calls: at most `in_flight` calls per
+    credential are on the wire, each check goes out at once as a CheckUse when
+    a slot is free, and checks made while none is wait for the next free slot
+    and go together as one BatchCheckUse (up to `max_batch`). A busy caller (a
+    generator starting many jobs, a feed publishing many posts) thus pays
+    gRPC's per-call CPU once per batch, on both sides; an idle one sees no
+    change. Every check is still answered by a read that starts after the
+    check was made (cameo reads once a call arrives), so a withdrawal
+    acknowledged before `check` was called is always seen."""
+
+    def __init__(self, address: str, token_source: TokenSource | None = None, timeout_s: float = 10.0,
+                 in_flight: int = 2, max_batch: int = 64):
+        if in_flight < 1 or not 1 <= max_batch <= 64:
+            raise ValueError("in_flight must be at least 1 and max_batch between 1 and 64")
         self.address, self.timeout_s = address, timeout_s
+        self.in_flight, self.max_batch = in_flight, max_batch
+        self.token_source = token_source
         self.channel = channel(address, token_source)
         self.stub = cameo_pb2_grpc.CameoServiceStub(self.channel)
+        self._queues: dict[str, _Queue] = {}
+        self.calls = self.batched_checks = 0  # BatchCheckUse calls made, and the checks they carried
 
     async def check(self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str, generation_id: str,
                     purpose: str = GENERATE) -> ConsentVerdict:
@@ -56,16 +93,99 @@ class ConsentClient:
             raise ValueError(f"purpose must be one of {sorted(_PURPOSES)}, not {purpose!r}")
         request = cameo_pb2.CheckUseRequest(requester_user_id=requester_user_id, cameo_ids=list(cameo_ids),
                                             prompt=prompt, purpose=_PURPOSES[purpose], generation_id=generation_id)
-        try:
-            reply = await self.stub.CheckUse(request, timeout=self.timeout_s)
-        except grpc.RpcError as err:
-            if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise Unavailable("can't reach the cameo service to check consent; try again shortly",
-                                  "consent_unavailable") from None
-            raise from_rpc_error(err) from None
-        decisions = tuple(CameoDecision(d.cameo_id, d.allowed, cameo_pb2.DecisionReason.Name(d.reason), d.message)
-                          for d in reply.decisions)
+        queue = self._queue()
+        if queue.running < self.in_flight and not queue.pending:
+            queue.running += 1  # a free slot: this check goes now, on its own
+            try:
+                reply = await self._call_one(request)
+            finally:
+                queue.running -= 1
+                self._drain(queue)
+        else:
+            future: asyncio.Future[cameo_pb2.CheckUseResponse] = asyncio.get_running_loop().create_future()
+            queue.pending.append((request, future, contextvars.copy_context()))
+            self._drain(queue)
+            reply = await future
+        decisions = tuple(CameoDecision(d.cameo_id, d.allowed, cameo_pb2.DecisionReason.Name(d.reason), d.message,
+                                        d.revision) for d in reply.decisions)
         return ConsentVerdict(decisions, reply.all_allowed)
+
+    def _queue(self) -> _Queue:
+        """Checks share calls only when the calls carry the same credential."""
+        if self.token_source is not None:
+            key = ""
+        else:
+            caller = auth.principal()
+            key = caller.token if caller else ""
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = _Queue()
+        return queue
+
+    def _drain(self, queue: _Queue) -> None:
+        while queue.pending and queue.running < self.in_flight:
+            batch, queue.pending = queue.pending[:self.max_batch], queue.pending[self.max_batch:]
+            queue.running += 1
+            # In the first check's context: its caller's token and trace go with the call.
+            asyncio.get_running_loop().create_task(self._send(queue, batch), context=batch[0][2])
+        if not queue.pending and not queue.running:
+            self._queues = {k: q for k, q in self._queues.items() if q is not queue}
+
+    async def _send(self, queue: _Queue, batch: list[tuple[cameo_pb2.CheckUseRequest,
+                                                           asyncio.Future[cameo_pb2.CheckUseResponse],
+                                                           contextvars.Context]]) -> None:
+        replies: list[cameo_pb2.CheckUseResponse | KinoraError] = []
+        try:
+            batch = [item for item in batch if not item[1].done()]  # callers that went away
+            if len(batch) == 1:
+                replies = [await self._call_one(batch[0][0])]
+            elif batch:
+                replies = await self._call_batch([request for request, _, _ in batch])
+        except KinoraError as err:
+            replies = [err] * len(batch)
+        finally:
+            queue.running -= 1
+            self._drain(queue)
+            # Whatever happened (even this task cancelled), no check is left waiting.
+            replies += [Unavailable("the consent check was interrupted; try again", "consent_unavailable")
+                        ] * (len(batch) - len(replies))
+            for (_, future, _), reply in zip(batch, replies):
+                if future.done():
+                    continue
+                if isinstance(reply, KinoraError):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)
+
+    async def _call_one(self, request: cameo_pb2.CheckUseRequest) -> cameo_pb2.CheckUseResponse:
+        try:
+            reply: cameo_pb2.CheckUseResponse = await self.stub.CheckUse(request, timeout=self.timeout_s)
+            return reply
+        except grpc.RpcError as err:
+            raise _domain_error(err) from None
+
+    async def _call_batch(self, requests: list[cameo_pb2.CheckUseRequest]
+                          ) -> list[cameo_pb2.CheckUseResponse | KinoraError]:
+        try:
+            reply = await self.stub.BatchCheckUse(cameo_pb2.BatchCheckUseRequest(checks=requests),
+                                                  timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            raise _domain_error(err) from None
+        self.calls += 1
+        self.batched_checks += len(requests)
+        return [r.response if r.HasField("response") else
+                _BY_STATUS.get(r.status, KinoraError)(r.error.message, r.error.code) for r in reply.results]
 
     async def close(self) -> None:
         await self.channel.close(None)
+
+
+_BY_STATUS = {cls.status.value[0]: cls for cls in (InvalidArgument, PermissionDenied, NotFound,
+                                                   FailedPrecondition)}
+
+
+def _domain_error(err: grpc.RpcError) -> KinoraError:
+    if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return Unavailable("can't reach the cameo service to check consent; try again shortly",
+                           "consent_unavailable")
+    return from_rpc_error(err)

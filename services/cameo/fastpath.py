@@ -93,6 +93,16 @@ class CoalescingReader:
             self._start()
         return await future
 
+    async def read_all(self, checks: list[tuple[str, list[str]]]) -> list[Result]:
+        """Several checks queued at once (BatchCheckUse): they share the next
+        statement (or the next few, past `max_batch`)."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in checks]
+        self._pending.extend((requester, ids, future) for (requester, ids), future in zip(checks, futures))
+        while self._pending and self._running < self.in_flight:
+            self._start()
+        return list(await asyncio.gather(*futures))
+
     def _start(self) -> None:
         batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
         self._running += 1

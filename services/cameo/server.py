@@ -15,13 +15,13 @@ from kinora.cameo.v1 import cameo_pb2_grpc
 from kinora.identity.tokens import verifier_fetchers
 from kinora.runtime import auth
 from kinora.runtime.db import transaction
-from kinora.runtime.errors import InvalidArgument, PermissionDenied
+from kinora.runtime.errors import InvalidArgument, KinoraError, PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from kinora.runtime.subscriptions import by_event_type
 from services.cameo import models as m
 from services.cameo import queries
-from services.cameo.consent import ConsentChecker
+from services.cameo.consent import ConsentChecker, Decision
 from services.cameo.domain import Cameos
 from services.cameo.fastpath import CoalescingReader, PgConsentReader
 from services.cameo.handlers import consumed_events
@@ -42,6 +42,7 @@ from services.cameo.topics import CONSUME_TOPICS, CONSUMES, TOPICS  # noqa: F401
 log = logging.getLogger("kinora.cameo")
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHECK_CALLERS = ("generator", "feed", "gateway")
+MAX_BATCH_CHECKS = 64
 _DECISION_COUNTERS: dict[int, Counter] = {}
 
 
@@ -83,8 +84,9 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
     async def GetCameo(self, request, context):
         caller = auth.require_user_or_service()
         which = request.WhichOneof("selector")
-        if which not in ("cameo_id", "owner_user_id", "owner_handle"):
-            raise InvalidArgument("say which cameo: cameo_id, owner_user_id or owner_handle", "missing_selector")
+        if which not in ("cameo_id", "owner_user_id", "owner_handle", "handle"):
+            raise InvalidArgument("say which cameo: cameo_id, owner_user_id, owner_handle or handle",
+                                  "missing_selector")
         row = await self._read(lambda s: queries.cameo_by(s, **{which: getattr(request, which)}))
         return pb.GetCameoResponse(cameo=cameo_message(row, caller))
 
@@ -92,7 +94,9 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         me = auth.require_user()
         rows, token = await self._read(lambda s: queries.cameos(s, me.subject, request.page,
                                                                 usable_by_viewer=request.usable_by_caller,
-                                                                search=request.query))
+                                                                search=request.query,
+                                                                owned_by_viewer=request.owned_by_caller,
+                                                                kind=request.kind))
         return pb.ListCameosResponse(cameos=[cameo_message(r, me) for r in rows], next_page_token=token)
 
     async def UpdateCameo(self, request, context):
@@ -173,28 +177,62 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
     # -- the consent check --------------------------------------------------------
 
     async def CheckUse(self, request, context):
-        caller = auth.require_user_or_service()
-        requester = request.requester_user_id
-        if caller.is_service:
-            auth.require_service(*CHECK_CALLERS)
-        else:
-            requester = requester or caller.subject
-            if requester != caller.subject:
-                raise PermissionDenied("you can only check uses on your own behalf", "not_requester")
+        requester = self._check_requester(auth.require_user_or_service(), request.requester_user_id)
         requester, ids = self.checker.validate(requester, list(request.cameo_ids), request.prompt)
         decisions, texts = await self.fast.read(requester, ids)
         if texts:
             decisions = await asyncio.get_running_loop().run_in_executor(
                 None, self.checker.apply_restrictions, request.prompt, decisions, texts)
-        reply = pb.CheckUseResponse(all_allowed=all(d.allowed for d in decisions))
-        for d in decisions:
-            _decision_counter(d.reason).inc()
-            out = reply.decisions.add(cameo_id=d.cameo_id, allowed=d.allowed, reason=d.reason, message=d.message,
-                                      revision=d.revision, owner_user_id=d.owner_user_id)
-            if d.restriction_id:
-                out.conflicting_restriction.CopyFrom(pb.Restriction(id=d.restriction_id, cameo_id=d.cameo_id,
-                                                                    text=d.restriction_text))
+        reply = pb.CheckUseResponse()
+        _fill_check_reply(reply, decisions)
         return reply
+
+    async def BatchCheckUse(self, request, context):
+        """CheckUse for several checks in one call: one gRPC call's CPU for all of
+        them, and one statement (a snapshot taken after the call arrived) for the lot."""
+        caller = auth.require_user_or_service()
+        checks = request.checks
+        if not checks:
+            raise InvalidArgument("name at least one check", "no_checks")
+        if len(checks) > MAX_BATCH_CHECKS:
+            raise InvalidArgument(f"at most {MAX_BATCH_CHECKS} checks fit in one call; this one has {len(checks)}",
+                                  "too_many_checks")
+        if caller.is_service:
+            auth.require_service(*CHECK_CALLERS)  # the caller may not check at all: the whole call fails
+        reply = pb.BatchCheckUseResponse()
+        results = [reply.results.add() for _ in checks]
+        valid: list[tuple[int, str, list[str]]] = []
+        for k, check in enumerate(checks):
+            try:
+                requester = self._check_requester(caller, check.requester_user_id)
+                requester, ids = self.checker.validate(requester, list(check.cameo_ids), check.prompt)
+            except KinoraError as err:  # this check alone fails, as CheckUse would have failed it
+                results[k].error.code, results[k].error.message = err.code, err.message
+                results[k].status = err.status.value[0]
+                continue
+            valid.append((k, requester, ids))
+        read = await self.fast.read_all([(requester, ids) for _, requester, ids in valid]) if valid else []
+        restricted = [(k, decisions, texts) for (k, _, _), (decisions, texts) in zip(valid, read) if texts]
+        answers = {k: decisions for (k, _, _), (decisions, _) in zip(valid, read)}
+        if restricted:
+            def match_all():
+                return {k: self.checker.apply_restrictions(checks[k].prompt, decisions, texts)
+                        for k, decisions, texts in restricted}
+            answers.update(await asyncio.get_running_loop().run_in_executor(None, match_all))
+        for k, decisions in answers.items():
+            _fill_check_reply(results[k].response, decisions)
+        return reply
+
+    @staticmethod
+    def _check_requester(caller: auth.Principal, requester: str) -> str:
+        """Whose use is checked: a calling service names the requester; a user checks only their own."""
+        if caller.is_service:
+            auth.require_service(*CHECK_CALLERS)
+            return requester
+        requester = requester or caller.subject
+        if requester != caller.subject:
+            raise PermissionDenied("you can only check uses on your own behalf", "not_requester")
+        return requester
 
     async def RevokeAccess(self, request, context):
         me = auth.require_user()
@@ -240,6 +278,18 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         return reply
 
 
+def _fill_check_reply(reply: pb.CheckUseResponse, decisions: list[Decision]) -> None:
+    reply.all_allowed = all(d.allowed for d in decisions)
+    add = reply.decisions.add
+    for d in decisions:
+        _decision_counter(d.reason).inc()
+        out = add(cameo_id=d.cameo_id, allowed=d.allowed, reason=d.reason, message=d.message,
+                  revision=d.revision, owner_user_id=d.owner_user_id)
+        if d.restriction_id:
+            out.conflicting_restriction.CopyFrom(pb.Restriction(id=d.restriction_id, cameo_id=d.cameo_id,
+                                                                text=d.restriction_text))
+
+
 def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: RestrictionMatcher | None = None):
     ctx = create_service("cameo", settings, m.tables, MIGRATIONS, topics=TOPICS,
                          subscription=by_event_type(consumed_events(), CONSUMES),
@@ -249,7 +299,7 @@ def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: Restri
     ctx.app.add_servicer(cameo_pb2_grpc.add_CameoServiceServicer_to_server, servicer, full_name)
     # Every generation and publish checks consent: a root span per check costs more CPU than the rest of
     # the interceptor. Checks made inside a caller's trace (the generator's, the feed's) keep their span.
-    ctx.app.trace_only_within_traces(f"/{full_name}/CheckUse")
+    ctx.app.trace_only_within_traces(f"/{full_name}/CheckUse", f"/{full_name}/BatchCheckUse")
 
     if settings.preload_model:
         ctx.warm_up(servicer.checker.matcher.warm)

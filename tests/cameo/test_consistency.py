@@ -1,7 +1,9 @@
 """The "new enemy" guarantee with two replicas on one database: many
 concurrent checks, spread over both replicas, while the owner withdraws
 access through one of them. Once the withdrawal is acknowledged, no check that
-starts afterwards, on either replica, may allow the use."""
+starts afterwards, on either replica, may allow the use: sent alone
+(CheckUse), several to a call (BatchCheckUse) or through ConsentClient, whose
+checks made at the same time wait for a free call slot and share a call."""
 
 import asyncio
 import time
@@ -23,10 +25,45 @@ async def _until(condition, *, at_least=0.6, at_most=20.0):
         await asyncio.sleep(0.05)
 
 
+def checking(path, stub, service, clients, i):
+    """One check of bob's use through `path`: CheckUse, BatchCheckUse (several checks per call, as a
+    caller with many sends them) or ConsentClient (checks made at the same time share calls)."""
+    if path == "check":
+        async def one(request):
+            d = (await stub.CheckUse(request, metadata=service)).decisions[0]
+            return [(d.allowed, d.reason, d.revision)]
+    elif path == "batch":
+        async def one(request):
+            reply = await stub.BatchCheckUse(pb.BatchCheckUseRequest(checks=[request] * (1 + i % 4)),
+                                             metadata=service)
+            return [(r.response.decisions[0].allowed, r.response.decisions[0].reason,
+                     r.response.decisions[0].revision) for r in reply.results]
+    else:
+        client = clients[i % 2]
+
+        async def one(request):
+            d = (await client.check(request.requester_user_id, request.cameo_ids, request.prompt, "g")).decisions[0]
+            return [(d.allowed, pb.DecisionReason.Value(d.reason), d.revision)]
+    return one
+
+
+@pytest.mark.parametrize("path", ["check", "batch", "client"])
 @pytest.mark.parametrize("change", ["revoke", "policy", "block"])
-async def test_no_check_allows_after_withdrawal_is_acknowledged(pg_url, replica, change):
+async def test_no_check_allows_after_withdrawal_is_acknowledged(pg_url, replica, change, path):
+    from cameo_harness import SECRET
+
+    from kinora.consent import ConsentClient
+    from kinora.runtime.auth import mint_service_token
+    from kinora.runtime.clients import TokenSource
+
     other = await start_replica(pg_url, replica.issuer)
     world = World(pg_url, replica.issuer)
+
+    async def mint():
+        return mint_service_token("generator", SECRET)
+
+    clients = [ConsentClient(f"127.0.0.1:{r.ctx.app.port}", TokenSource(mint), timeout_s=20, in_flight=1)
+               for r in (replica, other)]
     try:
         owner, bob = world.user("owner"), world.user("bob")
         cameo = world.verify(owner)
@@ -40,13 +77,11 @@ async def test_no_check_allows_after_withdrawal_is_acknowledged(pg_url, replica,
         stop = asyncio.Event()
 
         async def checker(i):
-            stub = stubs[i % 2]
+            one = checking(path, stubs[i % 2], service, clients, i)
+            request = pb.CheckUseRequest(requester_user_id=bob, cameo_ids=[cameo], prompt="juggling in the rain")
             while not stop.is_set():
                 started = time.monotonic()
-                reply = await stub.CheckUse(pb.CheckUseRequest(requester_user_id=bob, cameo_ids=[cameo],
-                                                               prompt="juggling in the rain"), metadata=service)
-                d = reply.decisions[0]
-                results.append((started, d.allowed, d.reason, d.revision))
+                results.extend((started, *answer) for answer in await one(request))
 
         tasks = [asyncio.create_task(checker(i)) for i in range(CHECKERS)]
         # Enough allowed checks before the withdrawal and enough checks after it, however
@@ -80,9 +115,13 @@ async def test_no_check_allows_after_withdrawal_is_acknowledged(pg_url, replica,
         assert all(r[2] == denied_reason and r[3] >= revision for r in after)
         # Every allowed answer was decided at a revision older than the withdrawal.
         assert all(r[3] < revision for r in results if r[1])
-        print(f"{change}: {len(results)} checks, {len(before)} before / {len(after)} after the acknowledgement, "
-              f"0 allowed after")
+        if path == "client":  # the clients did share calls
+            assert sum(c.batched_checks for c in clients) > 0
+        print(f"{change} ({path}): {len(results)} checks, {len(before)} before / {len(after)} after the "
+              f"acknowledgement, 0 allowed after")
     finally:
+        for client in clients:
+            await client.close()
         world.close()
         await other.close()
 

@@ -131,6 +131,9 @@ MATRIX = {
     "cameo.CameoService/CheckUse": (lambda P: ca.CheckUseRequest(requester_user_id=P.other["id"],
                                                                  cameo_ids=[P.cameo_id], prompt="a walk"),
                                     "U A D D D D A"),
+    # A check on someone else's behalf fails alone, inside the call's results.
+    "cameo.CameoService/BatchCheckUse": (lambda P: ca.BatchCheckUseRequest(checks=[ca.CheckUseRequest(
+        requester_user_id=P.other["id"], cameo_ids=[P.cameo_id], prompt="a walk")]), "U A A A A A A"),
     "cameo.CameoService/ListAppearances": (lambda P: ca.ListAppearancesRequest(cameo_id=P.cameo_id, page=PAGE),
                                            "U D A D D A U"),
     "cameo.CameoService/DeleteAppearance": (lambda P: ca.DeleteAppearanceRequest(appearance_id=str(uuid.uuid4())),
