@@ -31,7 +31,7 @@ from services.cameo import queries
 from services.cameo.ids import new_id, now, require_id
 from services.cameo.messages import cameo_message
 from services.cameo.metrics import TAKEDOWNS
-from services.cameo.policy import ACTIVE, DELETED, ONLY_ME, POLICY_WORDS, effective_max_policy
+from services.cameo.policy import ACTIVE, DELETED, ONLY_ME, PERSON, POLICY_WORDS, effective_max_policy
 from services.cameo.restrictions import MAX_RESTRICTION_CHARS, MAX_RESTRICTIONS, parse_restriction
 from services.cameo.topics import TOPICS, publish  # noqa: F401 - TOPICS: read by the chart test
 
@@ -115,11 +115,12 @@ class Cameos:
         cap = effective_max_policy(age, user.max_cameo_policy)
         likeness = msg.likeness.SerializeToString()
         at = datetime_or_none(msg, "occurred_at") or now()
-        existing = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == msg.user_id).with_for_update()).first()
+        existing = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == msg.user_id, m.cameos.c.kind == PERSON)
+                             .with_for_update()).first()
         if existing is None:
             cameo_id = new_id()
             s.execute(insert(m.cameos).values(
-                id=cameo_id, owner_user_id=msg.user_id, owner_handle=msg.handle,
+                id=cameo_id, kind=PERSON, owner_user_id=msg.user_id, owner_handle=msg.handle,
                 display_name=msg.display_name or msg.handle, policy=ONLY_ME, status=ACTIVE, verified=True,
                 owner_age_group=age, max_policy=cap, likeness=likeness, verification_id=msg.verification_id,
                 revision=1, verified_at=at, created_at=now(), updated_at=now()))
@@ -146,50 +147,52 @@ class Cameos:
         ordered with each other, so a user event older than the verification
         must not undo it."""
         self.upsert_user(s, user.id, user.handle, user.age_group)
-        row = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == user.id).with_for_update()).first()
-        if row is None:
-            return
-        changes = {}
-        if user.handle and user.handle != row.owner_handle:
-            changes["owner_handle"] = user.handle
-        if row.verified and not user.cameo_verified and changed_at is not None and changed_at > row.verified_at:
-            changes["verified"] = False
-        if user.age_group and user.age_group != row.owner_age_group:
-            cap = effective_max_policy(user.age_group, s.execute(select(m.users.c.max_cameo_policy).where(
-                m.users.c.user_id == user.id)).scalar())
-            changes.update(owner_age_group=user.age_group, max_policy=cap, policy=min(row.policy, cap))
-        if changes:
-            revision = self._bump(s, row.id, **changes)
-            if changes.get("verified") is False:
-                self._audit(s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, "identity", revision,
-                            change="verification withdrawn")
+        # The person's cameo and their characters: a character has its owner's handle, age and cap.
+        rows = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == user.id).order_by(m.cameos.c.id)
+                         .with_for_update()).all()
+        for row in rows:
+            changes = {}
+            if user.handle and user.handle != row.owner_handle:
+                changes["owner_handle"] = user.handle
+            if row.kind == PERSON and row.verified and not user.cameo_verified and changed_at is not None \
+                    and changed_at > row.verified_at:
+                changes["verified"] = False
+            if user.age_group and user.age_group != row.owner_age_group:
+                cap = effective_max_policy(user.age_group, s.execute(select(m.users.c.max_cameo_policy).where(
+                    m.users.c.user_id == user.id)).scalar())
+                changes.update(owner_age_group=user.age_group, max_policy=cap, policy=min(row.policy, cap))
+            if changes:
+                revision = self._bump(s, row.id, **changes)
+                if changes.get("verified") is False:
+                    self._audit(s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, "identity", revision,
+                                change="verification withdrawn")
 
     def on_parental_controls(self, s: Session, teen_user_id: str, guardian_user_id: str, cap: int) -> None:
         self.upsert_user(s, teen_user_id, max_cameo_policy=cap, set_cap=True)
-        row = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == teen_user_id).with_for_update()).first()
-        if row is None:
-            return
-        age = row.owner_age_group
-        new_cap = effective_max_policy(age, cap or None)
-        new_policy = min(row.policy, new_cap)
-        if new_cap == row.max_policy and new_policy == row.policy:
-            return
-        revision = self._bump(s, row.id, max_policy=new_cap, policy=new_policy)
-        self._audit(s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, guardian_user_id or "identity", revision,
-                    old_policy=row.policy, new_policy=new_policy, old_max=row.max_policy, new_max=new_cap,
-                    cause="parental controls")
-        if new_policy != row.policy:
-            publish(s, self.tables, ev.PolicyChanged(
-                cameo_id=row.id, owner_user_id=row.owner_user_id, old_policy=row.policy, new_policy=new_policy,
-                revision=revision, occurred_at=timestamp(now())), row.id)
+        rows = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == teen_user_id).order_by(m.cameos.c.id)
+                         .with_for_update()).all()
+        for row in rows:
+            age = row.owner_age_group
+            new_cap = effective_max_policy(age, cap or None)
+            new_policy = min(row.policy, new_cap)
+            if new_cap == row.max_policy and new_policy == row.policy:
+                continue
+            revision = self._bump(s, row.id, max_policy=new_cap, policy=new_policy)
+            self._audit(s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, guardian_user_id or "identity", revision,
+                        old_policy=row.policy, new_policy=new_policy, old_max=row.max_policy, new_max=new_cap,
+                        cause="parental controls")
+            if new_policy != row.policy:
+                publish(s, self.tables, ev.PolicyChanged(
+                    cameo_id=row.id, owner_user_id=row.owner_user_id, old_policy=row.policy, new_policy=new_policy,
+                    revision=revision, occurred_at=timestamp(now())), row.id)
 
     def on_user_block(self, s: Session, blocker: str, blocked: str, is_blocked: bool) -> None:
         ub = m.user_blocks
         s.execute(delete(ub).where(ub.c.blocker_id == blocker, ub.c.blocked_id == blocked))
         if is_blocked:
             s.execute(insert(ub).values(blocker_id=blocker, blocked_id=blocked, updated_at=now()))
-        cameo = s.execute(select(m.cameos.c.id).where(m.cameos.c.owner_user_id == blocker).with_for_update()).first()
-        if cameo is not None:
+        for cameo in s.execute(select(m.cameos.c.id).where(m.cameos.c.owner_user_id == blocker)
+                               .order_by(m.cameos.c.id).with_for_update()).all():
             revision = self._bump(s, cameo.id)
             self._audit(s, cameo.id, pb.AUDIT_ACTION_BLOCKED if is_blocked else pb.AUDIT_ACTION_UNBLOCKED, blocker,
                         revision, blocked, source="feed block")
@@ -399,9 +402,14 @@ class Cameos:
         likeness = common.LikenessAssets().SerializeToString()
         revision = self._bump(s, row.id, status=DELETED, likeness=likeness)
         self._audit(s, row.id, pb.AUDIT_ACTION_CAMEO_DELETED, actor, revision, takedown=takedown)
-        publish(s, self.tables, ev.CameoDeleted(
-            cameo_id=row.id, owner_user_id=actor, takedown=takedown, revision=revision, occurred_at=timestamp(now()),
-            verification_id=row.verification_id or ""), row.id)
+        if row.kind == PERSON:
+            publish(s, self.tables, ev.CameoDeleted(
+                cameo_id=row.id, owner_user_id=actor, takedown=takedown, revision=revision,
+                occurred_at=timestamp(now()), verification_id=row.verification_id or ""), row.id)
+        else:
+            # A character's reference images are ours: erased here, in the same transaction. No
+            # CameoDeleted: identity reads it as "erase this person's verified likeness".
+            s.execute(delete(m.character_images).where(m.character_images.c.cameo_id == row.id))
         count = 0
         if takedown:
             targets = s.execute(select(m.appearances).where(

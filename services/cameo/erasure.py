@@ -27,16 +27,19 @@ from services.cameo.policy import DELETED
 def forget_user(s: Session, cameos: Cameos, user_id: str, anonymous_id: str) -> None:
     """Idempotent: run again, it finds nothing left of the person."""
     handle = s.execute(select(m.users.c.handle).where(m.users.c.user_id == user_id)).scalar() or ""
-    cameo = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == user_id)).first()
-    if cameo is not None:
+    # The person's cameo and their characters (a character's reference images go with it).
+    owned = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == user_id).order_by(m.cameos.c.id)).all()
+    for cameo in owned:
         if cameo.status != DELETED:
             cameos.delete_cameo(s, user_id, cameo.id, takedown=True)
         handle = handle or cameo.owner_handle
         s.execute(sql_delete(m.approvals).where(m.approvals.c.cameo_id == cameo.id))
         s.execute(sql_delete(m.blocks).where(m.blocks.c.cameo_id == cameo.id))
         s.execute(sql_delete(m.restrictions).where(m.restrictions.c.cameo_id == cameo.id))
+        s.execute(sql_delete(m.character_images).where(m.character_images.c.cameo_id == cameo.id))
         s.execute(update(m.cameos).where(m.cameos.c.id == cameo.id).values(
-            owner_user_id=anonymous_id, owner_handle="", display_name="", verification_id="", restriction_count=0))
+            owner_user_id=anonymous_id, owner_handle="", display_name="", verification_id="", restriction_count=0,
+            handle=None, description=""))
     s.execute(sql_delete(m.approvals).where(m.approvals.c.user_id == user_id))
     s.execute(sql_delete(m.blocks).where(m.blocks.c.user_id == user_id))
     s.execute(sql_delete(m.follows).where(or_(m.follows.c.follower_id == user_id, m.follows.c.followee_id == user_id)))
@@ -51,7 +54,7 @@ def forget_user(s: Session, cameos: Cameos, user_id: str, anonymous_id: str) -> 
         actor_user_id=anonymous_id, actor_handle="", message=message))
     s.execute(text("SET LOCAL kinora.erasure = 'on'"))
     a = m.audit_log.c
-    mine = [cameo.id] if cameo is not None else []
+    mine = [cameo.id for cameo in owned]
     s.execute(update(m.audit_log).where(or_(a.actor_user_id == user_id, a.cameo_id.in_(mine))).values(
         actor_user_id=func.replace(a.actor_user_id, user_id, anonymous_id), detail_json="{}"))
     s.execute(update(m.audit_log).where(a.subject_user_id == user_id).values(

@@ -22,7 +22,8 @@ def _cameo_message(row) -> pb.Cameo:
         policy=row.policy, status=row.status, owner_age_group=row.owner_age_group, max_policy=row.max_policy,
         verified_at=timestamp(row.verified_at), created_at=timestamp(row.created_at),
         updated_at=timestamp(row.updated_at),
-        revision=row.revision, verified=row.verified, restriction_count=row.restriction_count)
+        revision=row.revision, verified=row.verified, restriction_count=row.restriction_count,
+        kind=row.kind, handle=row.handle or row.owner_handle, description=row.description)
 
 
 def approval_message(row) -> pb.Approval:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 
 from kinora.runtime.db import BigId
@@ -49,7 +50,7 @@ users = Table(
 cameos = Table(
     "cameos", metadata,
     Column("id", ID, primary_key=True),
-    Column("owner_user_id", ID, nullable=False, unique=True),
+    Column("owner_user_id", ID, nullable=False),
     Column("owner_handle", String(64), nullable=False),
     Column("display_name", String(100), nullable=False),
     Column("policy", Integer, nullable=False),
@@ -65,7 +66,25 @@ cameos = Table(
     Column("verified_at", DateTime(timezone=True), nullable=False),
     _now_column("created_at"),
     _now_column("updated_at"),
+    # pb.CameoKind: a verified person (one per user) or a character (several per user).
+    Column("kind", Integer, nullable=False, server_default="1"),
+    # A character's own handle (a person is mentioned by owner_handle); NULL for people.
+    Column("handle", String(64), nullable=True),
+    Column("description", String(500), nullable=False, server_default=""),
     Index("ix_cameos_owner_handle", "owner_handle"),
+    Index("uq_cameos_person_owner", "owner_user_id", unique=True, postgresql_where=text("kind = 1")),
+    Index("uq_cameos_handle", "handle", unique=True),
+    Index("ix_cameos_owner_kind", "owner_user_id", "kind"),
+)
+
+# A character's reference images (PNG, scaled down), what a person's face crops are to the model.
+# Kept here, not in identity's blob folder: they are the owner's upload, not a verified likeness.
+character_images = Table(
+    "character_images", metadata,
+    Column("cameo_id", ID, ForeignKey("cameos.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("png", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
 )
 
 approvals = Table(

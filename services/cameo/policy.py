@@ -23,6 +23,9 @@ EVERYONE = common.CAMEO_POLICY_EVERYONE
 POLICY_WORDS: dict[int, str] = {ONLY_ME: "only me", APPROVED: "people I approve", MUTUALS: "mutuals",
                                 EVERYONE: "everyone"}
 
+PERSON = pb.CAMEO_KIND_PERSON  # a verified person, one per user
+CHARACTER = pb.CAMEO_KIND_CHARACTER  # an animal, object or drawing; same consent rule
+
 ACTIVE = pb.CAMEO_STATUS_ACTIVE  # a cameo that is not active was deleted
 DELETED = pb.CAMEO_STATUS_DELETED
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy import Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import cameo_pb2 as pb
@@ -19,7 +19,7 @@ from kinora.runtime.paging import PageTokens, page_size
 from services.cameo import models as m
 from services.cameo.consent import RESTRICTION_ORDER, usable_filter
 from services.cameo.ids import require_id
-from services.cameo.policy import ACTIVE, TEEN
+from services.cameo.policy import ACTIVE, PERSON, TEEN
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
 Rows: TypeAlias = Sequence[Row[Any]]  # SQLAlchemy Core rows, loosely typed
@@ -56,19 +56,36 @@ def cameo(s: Session, cameo_id: str) -> Row[Any]:
 
 
 def cameo_by(s: Session, *, cameo_id: str | None = None, owner_user_id: str | None = None,
-             owner_handle: str | None = None) -> Row[Any]:
-    """GetCameo: one cameo by id, owner or owner's handle (with or without '@')."""
+             owner_handle: str | None = None, handle: str | None = None) -> Row[Any]:
+    """GetCameo: one cameo by id, a person's cameo by its owner or the owner's handle, or a
+    person's or character's cameo by the handle prompts mention it by (with or without '@')."""
     c = m.cameos.c
+    if handle is not None:
+        return by_handle(s, handle)
     if cameo_id is not None:
         cond = c.id == require_id(cameo_id, "cameo id")
     elif owner_user_id is not None:
-        cond = c.owner_user_id == owner_user_id
+        cond = and_(c.owner_user_id == owner_user_id, c.kind == PERSON)
     else:
-        cond = c.owner_handle == (owner_handle or "").lower().lstrip("@")
+        cond = and_(c.owner_handle == (owner_handle or "").lower().lstrip("@"), c.kind == PERSON)
     row = s.execute(select(m.cameos).where(cond)).first()
     if row is None:
         raise NotFound("there is no such cameo", "cameo_not_found")
     return row
+
+
+def by_handle(s: Session, handle: str) -> Row[Any]:
+    """The cameo `@handle` names: a person's (their handle) before a character's. Character
+    handles are refused where a person has the handle, but identity may give a handle out
+    later; the person keeps it then."""
+    name = (handle or "").strip().lower().lstrip("@")
+    c = m.cameos.c
+    rows = s.execute(select(m.cameos).where(c.status == ACTIVE, or_(
+        and_(c.kind == PERSON, c.owner_handle == name), and_(c.kind != PERSON, c.handle == name)))
+        .order_by(c.kind)).all()
+    if not name or not rows:
+        raise NotFound(f"nobody has the handle @{name}" if name else "name a handle", "handle_not_found")
+    return rows[0]
 
 
 def owned(s: Session, viewer: str, cameo_id: str) -> Row[Any]:
@@ -87,21 +104,32 @@ def likeness_source(s: Session, cameo_id: str) -> Row[Any]:
     return row
 
 
+def reference_pngs(s: Session, cameo_id: str) -> list[bytes]:
+    """A character's reference images, in order (none for a person)."""
+    ci = m.character_images.c
+    return [bytes(r.png) for r in s.execute(select(ci.png).where(ci.cameo_id == cameo_id).order_by(ci.position))]
+
+
 def cameos(s: Session, viewer: str, page: Page, *, usable_by_viewer: bool = False,
-           search: str = "") -> tuple[Rows, str]:
+           search: str = "", owned_by_viewer: bool = False, kind: int = 0) -> tuple[Rows, str]:
     """Active cameos by owner handle; optionally only those `viewer` may use
-    (the consent rule, without the prompt's restrictions) and only those whose
-    handle or display name starts with `search`."""
+    (the consent rule, without the prompt's restrictions), only the viewer's own,
+    only one kind, and only those whose handle or display name starts with `search`."""
     offset, limit = page_bounds(page)
     c = m.cameos.c
     q = select(m.cameos).where(c.status == ACTIVE)
+    if owned_by_viewer:
+        q = q.where(c.owner_user_id == viewer)
+    if kind:
+        q = q.where(c.kind == kind)
     if usable_by_viewer:
         age = s.execute(select(m.users.c.age_group).where(m.users.c.user_id == viewer)).scalar()
         q = q.where(usable_filter(viewer, age == TEEN))
     if search:
         prefix = search.lower().lstrip("@").replace("%", "").replace("_", r"\_") + "%"
-        q = q.where(or_(c.owner_handle.like(prefix), func.lower(c.display_name).like(prefix)))
-    rows = s.execute(q.order_by(c.owner_handle, c.id).offset(offset).limit(limit)).all()
+        q = q.where(or_(and_(c.kind == PERSON, c.owner_handle.like(prefix)), c.handle.like(prefix),
+                        func.lower(c.display_name).like(prefix)))
+    rows = s.execute(q.order_by(c.owner_handle, c.kind, c.handle, c.id).offset(offset).limit(limit)).all()
     return rows, next_token(offset, limit, len(rows))
 
 

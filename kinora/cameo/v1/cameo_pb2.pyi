@@ -11,6 +11,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CameoKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CAMEO_KIND_UNSPECIFIED: _ClassVar[CameoKind]
+    CAMEO_KIND_PERSON: _ClassVar[CameoKind]
+    CAMEO_KIND_CHARACTER: _ClassVar[CameoKind]
+
 class CameoStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     CAMEO_STATUS_UNSPECIFIED: _ClassVar[CameoStatus]
@@ -83,6 +89,9 @@ class AuditAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUDIT_ACTION_ACCESS_REVOKED: _ClassVar[AuditAction]
     AUDIT_ACTION_TAKEDOWN_REQUESTED: _ClassVar[AuditAction]
     AUDIT_ACTION_CAMEO_DELETED: _ClassVar[AuditAction]
+CAMEO_KIND_UNSPECIFIED: CameoKind
+CAMEO_KIND_PERSON: CameoKind
+CAMEO_KIND_CHARACTER: CameoKind
 CAMEO_STATUS_UNSPECIFIED: CameoStatus
 CAMEO_STATUS_ACTIVE: CameoStatus
 CAMEO_STATUS_DELETED: CameoStatus
@@ -134,7 +143,7 @@ AUDIT_ACTION_TAKEDOWN_REQUESTED: AuditAction
 AUDIT_ACTION_CAMEO_DELETED: AuditAction
 
 class Cameo(_message.Message):
-    __slots__ = ("id", "owner_user_id", "owner_handle", "display_name", "policy", "status", "owner_age_group", "max_policy", "verified_at", "created_at", "updated_at", "revision", "verified", "restriction_count")
+    __slots__ = ("id", "owner_user_id", "owner_handle", "display_name", "policy", "status", "owner_age_group", "max_policy", "verified_at", "created_at", "updated_at", "revision", "verified", "restriction_count", "kind", "handle", "description")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_HANDLE_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +158,9 @@ class Cameo(_message.Message):
     REVISION_FIELD_NUMBER: _ClassVar[int]
     VERIFIED_FIELD_NUMBER: _ClassVar[int]
     RESTRICTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     id: str
     owner_user_id: str
     owner_handle: str
@@ -163,17 +175,22 @@ class Cameo(_message.Message):
     revision: int
     verified: bool
     restriction_count: int
-    def __init__(self, id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., owner_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., policy: _Optional[_Union[_common_pb2.CameoPolicy, str]] = ..., status: _Optional[_Union[CameoStatus, str]] = ..., owner_age_group: _Optional[_Union[_common_pb2.AgeGroup, str]] = ..., max_policy: _Optional[_Union[_common_pb2.CameoPolicy, str]] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., verified: _Optional[bool] = ..., restriction_count: _Optional[int] = ...) -> None: ...
+    kind: CameoKind
+    handle: str
+    description: str
+    def __init__(self, id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., owner_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., policy: _Optional[_Union[_common_pb2.CameoPolicy, str]] = ..., status: _Optional[_Union[CameoStatus, str]] = ..., owner_age_group: _Optional[_Union[_common_pb2.AgeGroup, str]] = ..., max_policy: _Optional[_Union[_common_pb2.CameoPolicy, str]] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., verified: _Optional[bool] = ..., restriction_count: _Optional[int] = ..., kind: _Optional[_Union[CameoKind, str]] = ..., handle: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class GetCameoRequest(_message.Message):
-    __slots__ = ("cameo_id", "owner_user_id", "owner_handle")
+    __slots__ = ("cameo_id", "owner_user_id", "owner_handle", "handle")
     CAMEO_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
     cameo_id: str
     owner_user_id: str
     owner_handle: str
-    def __init__(self, cameo_id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., owner_handle: _Optional[str] = ...) -> None: ...
+    handle: str
+    def __init__(self, cameo_id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., owner_handle: _Optional[str] = ..., handle: _Optional[str] = ...) -> None: ...
 
 class GetCameoResponse(_message.Message):
     __slots__ = ("cameo",)
@@ -182,14 +199,18 @@ class GetCameoResponse(_message.Message):
     def __init__(self, cameo: _Optional[_Union[Cameo, _Mapping]] = ...) -> None: ...
 
 class ListCameosRequest(_message.Message):
-    __slots__ = ("page", "usable_by_caller", "query")
+    __slots__ = ("page", "usable_by_caller", "query", "owned_by_caller", "kind")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     USABLE_BY_CALLER_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
+    OWNED_BY_CALLER_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     page: _common_pb2.PageRequest
     usable_by_caller: bool
     query: str
-    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., usable_by_caller: _Optional[bool] = ..., query: _Optional[str] = ...) -> None: ...
+    owned_by_caller: bool
+    kind: CameoKind
+    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., usable_by_caller: _Optional[bool] = ..., query: _Optional[str] = ..., owned_by_caller: _Optional[bool] = ..., kind: _Optional[_Union[CameoKind, str]] = ...) -> None: ...
 
 class ListCameosResponse(_message.Message):
     __slots__ = ("cameos", "next_page_token")
@@ -692,15 +713,43 @@ class GetLikenessRequest(_message.Message):
     def __init__(self, cameo_id: _Optional[str] = ...) -> None: ...
 
 class GetLikenessResponse(_message.Message):
-    __slots__ = ("cameo_id", "owner_user_id", "owner_handle", "display_name", "likeness")
+    __slots__ = ("cameo_id", "owner_user_id", "owner_handle", "display_name", "likeness", "kind", "description", "reference_pngs")
     CAMEO_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_HANDLE_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     LIKENESS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_PNGS_FIELD_NUMBER: _ClassVar[int]
     cameo_id: str
     owner_user_id: str
     owner_handle: str
     display_name: str
     likeness: _common_pb2.LikenessAssets
-    def __init__(self, cameo_id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., owner_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., likeness: _Optional[_Union[_common_pb2.LikenessAssets, _Mapping]] = ...) -> None: ...
+    kind: CameoKind
+    description: str
+    reference_pngs: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, cameo_id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., owner_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., likeness: _Optional[_Union[_common_pb2.LikenessAssets, _Mapping]] = ..., kind: _Optional[_Union[CameoKind, str]] = ..., description: _Optional[str] = ..., reference_pngs: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class CreateCharacterRequest(_message.Message):
+    __slots__ = ("name", "handle", "description", "media", "content_type", "filename")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    handle: str
+    description: str
+    media: bytes
+    content_type: str
+    filename: str
+    def __init__(self, name: _Optional[str] = ..., handle: _Optional[str] = ..., description: _Optional[str] = ..., media: _Optional[bytes] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
+
+class CreateCharacterResponse(_message.Message):
+    __slots__ = ("cameo",)
+    CAMEO_FIELD_NUMBER: _ClassVar[int]
+    cameo: Cameo
+    def __init__(self, cameo: _Optional[_Union[Cameo, _Mapping]] = ...) -> None: ...

@@ -166,6 +166,11 @@ class CameoServiceStub:
                 request_serializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.GetLikenessRequest.SerializeToString,
                 response_deserializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.GetLikenessResponse.FromString,
                 _registered_method=True)
+        self.CreateCharacter = channel.unary_unary(
+                '/kinora.cameo.v1.CameoService/CreateCharacter',
+                request_serializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.CreateCharacterRequest.SerializeToString,
+                response_deserializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.CreateCharacterResponse.FromString,
+                _registered_method=True)
 
 
 class CameoServiceServicer:
@@ -343,6 +348,15 @@ class CameoServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCharacter(self, request, context):
+        """Characters: cameos of an animal, object or drawing, made by their owner
+        from an image or a short video (no liveness check; a human face in it is
+        refused). Consent, appearances and takedown are a person's cameo's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CameoServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -470,6 +484,11 @@ def add_CameoServiceServicer_to_server(servicer, server):
                     servicer.GetLikeness,
                     request_deserializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.GetLikenessRequest.FromString,
                     response_serializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.GetLikenessResponse.SerializeToString,
+            ),
+            'CreateCharacter': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCharacter,
+                    request_deserializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.CreateCharacterRequest.FromString,
+                    response_serializer=kinora_dot_cameo_dot_v1_dot_cameo__pb2.CreateCharacterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1154,6 +1173,33 @@ class CameoService:
             '/kinora.cameo.v1.CameoService/GetLikeness',
             kinora_dot_cameo_dot_v1_dot_cameo__pb2.GetLikenessRequest.SerializeToString,
             kinora_dot_cameo_dot_v1_dot_cameo__pb2.GetLikenessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCharacter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kinora.cameo.v1.CameoService/CreateCharacter',
+            kinora_dot_cameo_dot_v1_dot_cameo__pb2.CreateCharacterRequest.SerializeToString,
+            kinora_dot_cameo_dot_v1_dot_cameo__pb2.CreateCharacterResponse.FromString,
             options,
             channel_credentials,
             insecure,
