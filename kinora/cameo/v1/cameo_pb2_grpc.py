@@ -295,8 +295,7 @@ class CameoServiceServicer:
         """Several CheckUse checks in one call, for callers with many at once: each
         is answered exactly as CheckUse would answer it alone, from a snapshot
         taken after the call arrived. A check with bad input fails alone, in its
-        result; a user may batch only checks on their own behalf (else the whole
-        call is PERMISSION_DENIED). At most 64 checks.
+        result (a user's check on someone else's behalf too). At most 64 checks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
