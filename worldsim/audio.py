@@ -30,6 +30,8 @@ def _pan(x: float, scene: Scene, k: int) -> tuple[float, float]:
 
 def _place(track: torch.Tensor, sound: torch.Tensor, t: float, gains: tuple[float, float]) -> None:
     start = int(round(t * RATE))
+    if start < 0:  # began just before this clip (a resumed world's first frame): its tail
+        sound, start = sound[-start:], 0
     if start >= track.shape[1]:
         return
     end = min(start + sound.shape[0], track.shape[1])
@@ -123,10 +125,12 @@ def _syllable(pitch: float, vowel: str, duration: float, envelope: list[float], 
     return out / (out.abs().max() + 1e-9) * 0.28
 
 
-def synthesize(scene: Scene) -> np.ndarray:
+def synthesize(scene: Scene, tail: float = 0.0) -> np.ndarray:
+    """The scene's sound track, `tail` seconds longer than the scene (sounds ring on and the
+    ambience goes on into the tail, for a crossfade into the next shot)."""
     seconds = scene.plan["seconds"]
-    n = int(seconds * RATE)
-    gen = torch.Generator().manual_seed(int(scene.plan["seed"]) + 3)
+    n = int(round((seconds + tail) * RATE))
+    gen = torch.Generator().manual_seed(int(scene.plan["seed"]) + 3 + 7919 * int(scene.plan.get("rng_salt", 0)))
     track = _ambience(scene, n, gen)
     if scene.plan["style"] == "cinematic":
         track += _music(scene, n)
@@ -151,3 +155,29 @@ def synthesize(scene: Scene) -> np.ndarray:
     if peak > 0.98:  # keep headroom without moving any onset
         track *= 0.98 / peak
     return track.numpy().astype(np.float32)
+
+
+def join(tracks: list[np.ndarray], lengths: list[int], crossfade: int = int(0.02 * RATE)) -> np.ndarray:
+    """One track from consecutive shots' tracks: shot i fills `lengths[i]` samples, and at each cut
+    its tail (which must run `crossfade` samples past its length) fades out under the next shot's
+    start with an equal-power crossfade, so nothing clicks at the cut. `crossfade=0` is the naive
+    butt join (what a cut click looks like)."""
+    total = sum(lengths)
+    out = np.zeros((2, total + crossfade), np.float32)
+    start = 0
+    ramp = np.sin(np.linspace(0.0, np.pi / 2, crossfade, dtype=np.float64)).astype(np.float32) if crossfade else None
+    for index, (track, length) in enumerate(zip(tracks, lengths)):
+        part = track[:, : length + crossfade].copy()
+        if ramp is not None and index > 0:
+            part[:, :crossfade] *= ramp  # fade in under the previous shot's tail
+        if ramp is not None and index < len(tracks) - 1:
+            part[:, length : length + crossfade] *= ramp[::-1]
+        elif index == len(tracks) - 1:
+            part = part[:, :length]
+        out[:, start : start + part.shape[1]] += part
+        start += length
+    out = out[:, :total]
+    peak = float(np.abs(out).max()) if out.size else 0.0
+    if peak > 0.98:
+        out *= 0.98 / peak
+    return out

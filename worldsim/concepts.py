@@ -164,6 +164,8 @@ STYLES = {
     "realistic": "realistic photorealistic natural photo",
     "cinematic": "cinematic film movie epic dramatic widescreen",
     "anime": "anime cartoon manga animated cel shaded",
+    "watercolor": "watercolor watercolour aquarelle painterly",
+    "black_and_white": "monochrome grayscale greyscale noir",
 }
 
 TIMES_OF_DAY = {

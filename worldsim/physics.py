@@ -37,6 +37,8 @@ class Body:
     release_velocity: tuple[float, float] = (0.0, 0.0)
     release_spin: float = 0.0
     kicks: list[tuple[float, tuple[float, float]]] = field(default_factory=list)  # (time, delta-v)
+    angle: float = 0.0  # initial turn (radians) and spin (rad/s): a resumed body keeps both
+    spin: float = 0.0
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Simulation:
     angles: torch.Tensor  # (T, N)
     velocities: torch.Tensor  # (T, N, 2)
     contacts: list[dict]
+    final_spin: torch.Tensor | None = None  # (N,) rad/s at the last frame, for the saved state
 
 
 def _cross_w(w: float, r: torch.Tensor) -> torch.Tensor:
@@ -65,7 +68,10 @@ def _cross_w(w: float, r: torch.Tensor) -> torch.Tensor:
     return torch.stack((-w * r[1], w * r[0]))
 
 
-def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int, gravity: float) -> Simulation:
+def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int, gravity: float,
+             advance_first: bool = False) -> Simulation:
+    """Frame 0 is the bodies' initial state; with `advance_first` (a resumed world, whose initial
+    state is the previous clip's last frame) frame 0 is already one frame later."""
     dt_frame = 1.0 / fps
     dt = dt_frame / SUBSTEPS_PER_FRAME
     frames = int(round(seconds * fps))
@@ -73,8 +79,8 @@ def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int
     f64 = torch.float64
     pos = torch.tensor([b.position for b in bodies], dtype=f64).reshape(n, 2)
     vel = torch.tensor([b.velocity for b in bodies], dtype=f64).reshape(n, 2)
-    ang = torch.zeros(n, dtype=f64)
-    spin = torch.zeros(n, dtype=f64)
+    ang = torch.tensor([b.angle for b in bodies], dtype=f64).reshape(n)
+    spin = torch.tensor([b.spin for b in bodies], dtype=f64).reshape(n)
     radius = torch.tensor([b.radius for b in bodies], dtype=f64)
     mass = torch.tensor([b.mass for b in bodies], dtype=f64)
     inertia = torch.tensor([(2 / 3 if b.hollow else 2 / 5) * b.mass * b.radius**2 for b in bodies], dtype=f64)
@@ -160,7 +166,7 @@ def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int
 
     t = 0.0
     for frame in range(frames):
-        for sub in range(SUBSTEPS_PER_FRAME if frame else 0):
+        for sub in range(SUBSTEPS_PER_FRAME if frame or advance_first else 0):
             t = (frame - 1) * dt_frame + (sub + 1) * dt
             for k, body in enumerate(bodies):  # held bodies ride the hand; release hands them to physics
                 if body.held_path is None or bool(free[k]):
@@ -222,4 +228,4 @@ def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int
                     pos[k] = torch.tensor(body.held_path(0.0), dtype=f64)
         out_pos[frame], out_vel[frame], out_ang[frame] = pos, vel, ang
     times = torch.arange(frames, dtype=f64) / fps
-    return Simulation(times, out_pos, out_ang, out_vel, contacts)
+    return Simulation(times, out_pos, out_ang, out_vel, contacts, spin.clone())

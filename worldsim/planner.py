@@ -86,6 +86,8 @@ def _rng(prompt: str, seed: int, salt: str) -> random.Random:
 
 def parse_prompt(prompt: str) -> dict:
     """Understand a prompt: matched concepts in prompt order, dialogue, leftovers."""
+    # "black and white" is one idea (the style), not two colour words
+    prompt = re.sub(r"\bblack[\s-]+(?:and|&)[\s-]+white\b", "monochrome", prompt, flags=re.I)
     dialogue = [m.group(1).strip() for m in re.finditer(r"[\"“”]([^\"“”]+)[\"“”]", prompt)]
     bare = re.sub(r"[\"“”][^\"“”]*[\"“”]", " ", prompt)
     tokens = [(w, pos) for w, pos in _tokens(bare)]

@@ -39,10 +39,14 @@ class Painter(Plates, Sprites):
         aspect = width / height
         # One plate scale for the whole clip: pixels per metre at the tightest view.
         self.S = height / float(self.cam[:, 2].min())
-        x0 = (self.cam[:, 0] - self.cam[:, 2] * aspect / 2).min() - 1.0
-        x1 = (self.cam[:, 0] + self.cam[:, 2] * aspect / 2).max() + 1.0
-        y0 = (self.cam[:, 1] - self.cam[:, 2] / 2).min() - 1.0
-        y1 = (self.cam[:, 1] + self.cam[:, 2] / 2).max() + 1.0
+        # the far layer's parallax is measured from an anchor camera (the first frame's, or for an
+        # extension the source's); the plates cover it too
+        self.anchor = scene.far_anchor if scene.far_anchor is not None else self.cam[0]
+        views = np.vstack([self.cam, self.anchor[None, :]])
+        x0 = (views[:, 0] - views[:, 2] * aspect / 2).min() - 1.0
+        x1 = (views[:, 0] + views[:, 2] * aspect / 2).max() + 1.0
+        y0 = (views[:, 1] - views[:, 2] / 2).min() - 1.0
+        y1 = (views[:, 1] + views[:, 2] / 2).max() + 1.0
         self.origin = (float(x0), float(y1))  # world coords of the plate's top-left pixel
         self.plate_w = int(math.ceil((x1 - x0) * self.S))
         self.plate_h = int(math.ceil((y1 - y0) * self.S))
@@ -71,6 +75,13 @@ class Painter(Plates, Sprites):
             mean = rgb.mean(-1, keepdim=True)
             rgb = mean + (rgb - mean) * 1.5  # saturated
             rgb = torch.round(rgb * 5) / 5  # flat cel bands
+        elif self.style == "watercolor":
+            mean = rgb.mean(-1, keepdim=True)
+            rgb = mean + (rgb - mean) * 0.7  # soft pigment
+            rgb = torch.round(rgb * 12) / 12 * 0.78 + torch.tensor([0.97, 0.95, 0.9]) * 0.22  # washes on paper
+        elif self.style == "black_and_white":
+            luma = (rgb * torch.tensor([0.299, 0.587, 0.114])).sum(-1, keepdim=True)
+            rgb = ((luma - 0.5) * 1.1 + 0.5).expand(*rgb.shape)
         if self.weather in ("rain", "cloudy", "fog"):
             mean = rgb.mean(-1, keepdim=True)
             rgb = mean + (rgb - mean) * 0.65
@@ -98,7 +109,10 @@ class Painter(Plates, Sprites):
         if self.weather not in ("rain", "snow"):
             return None
         count = int(self.W * self.H / (900 if self.weather == "rain" else 1600))
-        return torch.rand((count, 2), generator=self.gen) * torch.tensor([self.W, self.H])
+        # their own generator (the plates' draws depend on the plate size, which depends on the
+        # camera path), so an extension's rain continues the source's drops
+        gen = torch.Generator().manual_seed(int(self.scene.plan["seed"]) + 7)
+        return torch.rand((count, 2), generator=gen) * torch.tensor([self.W, self.H])
 
     # ------------------------------------------------------------ per frame
     def _sample(self, plate: torch.Tensor, cx: float, cy: float, view_h: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,7 +138,7 @@ class Painter(Plates, Sprites):
     def background(self, k: int) -> torch.Tensor:
         """The composited far + near layers for frame k, written into a reused buffer."""
         cx, cy, vh = (float(v) for v in self.cam[k])
-        c0 = self.cam[0]
+        c0 = self.anchor
         key = (round(cx, 4), round(cy, 4), round(vh, 4))
         if self._bg_buffer is None:
             self._bg_buffer = torch.empty((self.H, self.W, 3))

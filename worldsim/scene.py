@@ -37,6 +37,49 @@ class Character:
     mouth: np.ndarray | None = None  # (T,) 0..1 openness
     cameo: str | None = None
     voice: dict | None = None
+    frame0: int = 0  # the world's frame number at this scene's frame 0 (a resumed world keeps counting)
+    phase0: float = 0.0  # gait phase carried over from the previous clip
+    jump_clock: float | None = None  # the jump rhythm's clock at frame 0 (None: not jumping)
+    home: float = 0.0  # where the layout put it (an edit pins it there)
+
+
+@dataclass
+class Carry:
+    """What a scene takes over from a saved state (see `scene_state`).
+
+    "continue" (an extension) resumes everything: characters, props, vehicles, the clock and the
+    camera, which eases from where it was. "cut" (the next shot of a storyboard) resumes the cast and
+    the props in place but frames anew; props are scripted afresh when the shot names a prop action
+    (a throw, a kick...). In another setting only who is who (sizes) carries over."""
+
+    state: dict
+    mode: str  # "continue" | "cut"
+    same_place: bool
+    rescript_props: bool
+
+    @property
+    def characters(self) -> dict:
+        return self.state.get("characters", {})
+
+    def body(self, entity_id: str) -> dict | None:
+        if not self.same_place or self.rescript_props:
+            return None
+        return self.state.get("bodies", {}).get(entity_id)
+
+    def placed(self, entity_id: str) -> dict | None:
+        return self.characters.get(entity_id) if self.same_place else None
+
+
+PROP_ACTIONS = {"throw", "kick", "shoot", "miss", "make", "drop", "bounce", "roll"}
+
+
+def _carry(plan: dict) -> Carry | None:
+    resume = plan.get("resume")
+    if not resume:
+        return None
+    state, mode = resume["state"], resume.get("mode", "continue")
+    same = state.get("setting") == plan["setting"]
+    return Carry(state, mode, same, mode == "cut" and bool(PROP_ACTIONS & set(plan["actions"])))
 
 
 @dataclass
@@ -58,6 +101,11 @@ class Scene:
     syllables: list[dict] = field(default_factory=list)
     outcome: dict = field(default_factory=dict)
     ground: np.ndarray | None = None  # (K, 2) polyline of the ground surface
+    t0: float = 0.0  # world clock (s) at frame 0: 0, or where the resumed clip left off + one frame
+    frame0: int = 0  # world frame number at frame 0
+    carry: Carry | None = None  # what this scene resumed from a saved state
+    view_h: float = 0.0  # the camera's base view height (m): a storyboard keeps one lens
+    far_anchor: np.ndarray | None = None  # camera the far layer's parallax is measured from
 
     def ground_height(self, x):
         return np.interp(x, self.ground[:, 0], self.ground[:, 1])
@@ -71,7 +119,9 @@ def _ground_line(setting: str, width: float) -> np.ndarray:
 
 
 def build_scene(plan: dict, fps: int = 24) -> Scene:
-    rng = random.Random(plan["seed"] * 7919 + 17)
+    """Simulate one plan. `plan["resume"]` ({"state", "mode"}) continues a saved world;
+    `plan["rng_salt"]` (shots and extensions after the first) varies the random choices."""
+    rng = random.Random(plan["seed"] * 7919 + 17 + 104729 * int(plan.get("rng_salt", 0)))
     setting = C.SETTINGS[plan["setting"]]
     frames = int(plan["seconds"] * fps)
     width = setting["width"]
@@ -92,14 +142,71 @@ def build_scene(plan: dict, fps: int = 24) -> Scene:
                    friction=wall["friction"], material="wood", name="wall"),
         ]
     scene = Scene(plan, fps, frames, setting.get("gravity", 9.81), width, statics, [], [], [], [], [], ground=ground)
+    scene.carry = _carry(plan)
+    if scene.carry is not None:
+        # the world clock runs on: this scene's frame 0 is one frame after the saved last frame
+        scene.t0 = float(scene.carry.state["time"]) + 1.0 / fps
+        scene.frame0 = int(scene.carry.state["frame"]) + 1
     focus = _layout(scene, rng)
-    scene.sim = simulate(scene.bodies, scene.statics, plan["seconds"], fps, scene.gravity)
+    scene.sim = simulate(scene.bodies, scene.statics, plan["seconds"], fps, scene.gravity,
+                         advance_first=scene.carry is not None)
     _followers(scene)
     _outcome(scene)
     _speech(scene, rng)
     _footsteps(scene)
     scene.camera = _camera(scene, focus, rng)
+    carry = scene.carry
+    if carry is not None and carry.mode == "continue" and carry.same_place and "far_anchor" in carry.state:
+        scene.far_anchor = np.asarray(carry.state["far_anchor"], dtype=np.float64)  # the far layer stays put
+    else:
+        scene.far_anchor = scene.camera[0].copy()
+    # where everyone stood, so an edit of this clip can keep them there
+    plan["layout"] = {"setting": plan["setting"],
+                      "entities": {ch.id: {"x0": round(float(ch.home), 4), "height": round(float(ch.height), 4),
+                                           "facing": ch.facing} for ch in scene.characters}}
     return scene
+
+
+STATE_VERSION = 1
+
+
+def scene_state(scene: Scene) -> dict:
+    """The world at the scene's last frame, as small JSON: what an extension needs to carry on."""
+    k, fps = scene.frames - 1, scene.fps
+
+    def r(v) -> float:
+        return round(float(v), 5)
+
+    characters = {}
+    for ch in scene.characters:
+        step = float(ch.x_path[k] - ch.x_path[k - 1]) if k > 0 else 0.0
+        characters[ch.id] = {
+            "kind": ch.kind, "x": r(ch.x_path[k]), "dir": (1 if step > 0 else -1) if abs(step) > 1e-9 else ch.facing,
+            "facing": ch.facing, "height": r(ch.height), "gait_phase": r(ch.gait_phase[k]),
+            "gait_amp": r(ch.gait_amp[k]), "jump": r(ch.jump[k]), "pose": ch.arm_pose[k] if ch.arm_pose else "down",
+            "jump_clock": None if ch.jump_clock is None else r(ch.jump_clock + k / fps)}
+    bodies = {}
+    for i, spec in enumerate(scene.body_specs):
+        x, y = scene.sim.positions[k, i].tolist()
+        vx, vy = scene.sim.velocities[k, i].tolist()
+        spin = float(scene.sim.final_spin[i]) if scene.sim.final_spin is not None else 0.0
+        bodies[spec["id"]] = {"kind": spec["kind"], "x": r(x), "y": r(y), "vx": r(vx), "vy": r(vy),
+                              "angle": r(scene.sim.angles[k, i]), "spin": r(spin)}
+    vehicles = {}
+    for v in scene.vehicles:
+        t_end = v.get("t0", 0.0) + k / fps
+        vehicles[v["id"]] = {"kind": v["kind"], "x0": r(v["x0"]), "speed": r(v["speed"]),
+                             "lane_depth": r(v["lane_depth"]), "t_end": r(t_end), "x": r(v["x0"] + v["speed"] * t_end)}
+    plan = scene.plan
+    return {
+        "version": STATE_VERSION,
+        "setting": plan["setting"], "time_of_day": plan["time_of_day"], "weather": plan["weather"],
+        "style": plan["style"], "seed": plan["seed"], "rng_salt": int(plan.get("rng_salt", 0)),
+        "time": r(scene.t0 + k / fps), "frame": scene.frame0 + k, "fps": fps,
+        "camera": [r(v) for v in scene.camera[k]], "view_h": r(scene.view_h),
+        "far_anchor": [r(v) for v in scene.far_anchor],
+        "characters": characters, "bodies": bodies, "vehicles": vehicles,
+    }
 
 
 # ---------------------------------------------------------------- layout & choreography
@@ -140,9 +247,16 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
             start = -spec["width"] - 2 if direction > 0 else width + 2
             if e["kind"] in ("rocket", "boat"):
                 start = width * rng.uniform(0.3, 0.7)
-            scene.vehicles.append({"id": e["id"], "kind": e["kind"], "width": spec["width"], "height": spec["height"],
-                                   "color": e["color"], "x0": start, "speed": speed * direction,
-                                   "lane_depth": rng.uniform(0.3, 0.6)})
+            vehicle = {"id": e["id"], "kind": e["kind"], "width": spec["width"], "height": spec["height"],
+                       "color": e["color"], "x0": start, "speed": speed * direction,
+                       "lane_depth": rng.uniform(0.3, 0.6),
+                       "t0": 0.0}
+            saved = (scene.carry.state.get("vehicles", {}).get(e["id"])
+                     if scene.carry is not None and scene.carry.same_place else None)
+            if saved is not None:  # keeps driving from where it was
+                vehicle.update(x0=saved["x0"], speed=saved["speed"], lane_depth=saved["lane_depth"],
+                               t0=float(saved["t_end"]) + 1.0 / fps)
+            scene.vehicles.append(vehicle)
 
     hoop_x = width - 2.0
     if court:
@@ -163,17 +277,35 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
     # keep the cast close enough to share the frame
     spacing = min(width / (len(people) + 1), 3.5)
     first_x = width / 2 - spacing * (len(people) - 1) / 2
+    carry = scene.carry
+    layout = plan.get("layout") if (plan.get("layout") or {}).get("setting") == plan["setting"] else None
     for index, e in enumerate(people):
         spec = C.ENTITIES[e["kind"]]
         ch = Character(e["id"], e["kind"], e["category"], spec["height"] * rng.uniform(0.95, 1.05), tuple(e["color"]),
-                       cameo=e.get("cameo"), voice=e.get("voice"))
+                       cameo=e.get("cameo"), voice=e.get("voice"), frame0=scene.frame0)
         x0 = first_x + spacing * index
+        saved = carry.characters.get(e["id"]) if carry is not None else None
+        placed = carry.placed(e["id"]) if carry is not None else None
+        pinned = layout["entities"].get(e["id"]) if layout is not None else None
+        if saved is not None:  # one world: the same character keeps its size
+            ch.height = float(saved["height"])
+        elif pinned is not None:  # an edit keeps everyone it did not change where they were
+            ch.height = float(pinned["height"])
+        if pinned is not None and placed is None:
+            x0 = float(pinned["x0"])
+        if placed is not None:
+            x0 = float(placed["x"])
+        ch.home = x0
         speed = 0.0
         if "run" in actions:
             speed = 3.2 if ch.category == "character" else 4.5
         elif "walk" in actions or ch.category == "animal":
             speed = 1.3
         ch.facing = 1 if x0 < width / 2 else -1
+        if placed is not None:
+            ch.facing = int(placed["facing"])
+        elif pinned is not None:
+            ch.facing = int(pinned["facing"])
         ch.x_path = np.full(T, x0)
         ch.jump = np.zeros(T)
         ch.gait_amp = np.zeros(T)
@@ -183,19 +315,31 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
             # walk/run back and forth inside the scene
             span = (width * 0.1, width * 0.9)
             x, d = x0, ch.facing
+            if placed is not None:
+                d = int(placed.get("dir", ch.facing))
             xs = []
-            for _ in range(T):
+            for _ in range(T + (1 if placed is not None else 0)):  # resumed: frame 0 is one step on
                 xs.append(x)
                 x += d * speed / fps
                 if not span[0] <= x <= span[1]:
                     d = -d
                     x = min(max(x, span[0]), span[1])
-            ch.x_path = np.array(xs)
+            ch.x_path = np.array(xs[1:] if placed is not None else xs)
             ch.gait_amp[:] = min(speed / 3.2, 1.0)
+        if placed is not None:
+            stride = 0.75 * ch.height if ch.category == "character" else 0.5 * ch.height + 0.2
+            ch.phase0 = float(placed.get("gait_phase", 0.0)) + abs(ch.x_path[0] - float(placed["x"])) / stride * math.pi
+            ramp = min(8, T)  # the stride eases from the saved one instead of snapping
+            ch.gait_amp[:ramp] = np.linspace(float(placed.get("gait_amp", 0.0)), ch.gait_amp[ramp - 1], ramp)
         if "jump" in actions or "dance" in actions:
             period = 1.2 if "jump" in actions else 0.6
             v0 = 3.0 if "jump" in actions else 1.4
-            phase = (times + index * 0.3) % period
+            # a character already jumping keeps its rhythm; a resumed one starting now starts on the ground
+            clock = index * 0.3
+            if placed is not None:
+                clock = 0.0 if placed.get("jump_clock") is None else float(placed["jump_clock"]) + 1.0 / fps
+            ch.jump_clock = clock
+            phase = (times + clock) % period
             air = 2 * v0 / scene.gravity
             ch.jump = np.where(phase < air, v0 * phase - 0.5 * scene.gravity * phase**2, 0.0)
             if "dance" in actions:
@@ -213,7 +357,12 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
         scene.body_specs.append({"id": e["id"], "kind": e["kind"], "color": e["color"], "pattern": spec["pattern"],
                                  "radius": spec["radius"]})
         holder = throwers[index % len(throwers)] if throwers and not {"drop", "roll"} & actions else None
-        if holder is not None and court and e["kind"] == "basketball" and index == 0:
+        saved = carry.body(e["id"]) if carry is not None else None
+        if saved is not None:  # a resumed body flies on from where it was
+            body.position, body.velocity = (saved["x"], saved["y"]), (saved["vx"], saved["vy"])
+            body.angle, body.spin = float(saved.get("angle", 0.0)), float(saved.get("spin", 0.0))
+            focus = (saved["x"] - 2.5, saved["x"] + 4.0)
+        elif holder is not None and court and e["kind"] == "basketball" and index == 0:
             focus = _shot(scene, holder, body, rng, hoop_x, actions)
         elif holder is not None and ("kick" in actions or holder.kind == "soccer_player"):
             focus = _kick(scene, holder, body, rng)
@@ -381,7 +530,7 @@ def _footsteps(scene: Scene) -> None:
     for ch in scene.characters:
         stride = 0.75 * ch.height if ch.category == "character" else 0.5 * ch.height + 0.2
         dist = np.concatenate([[0], np.cumsum(np.abs(np.diff(ch.x_path)))])
-        ch.gait_phase = dist / stride * math.pi
+        ch.gait_phase = dist / stride * math.pi + ch.phase0
         moving = ch.gait_amp > 0.05
         steps = np.floor(ch.gait_phase / math.pi)
         for k in range(1, scene.frames):
@@ -440,7 +589,7 @@ def _subject_x(scene: Scene) -> np.ndarray | None:
         return scene.characters[0].x_path
     if scene.vehicles:
         v = scene.vehicles[0]
-        return v["x0"] + v["speed"] * np.arange(scene.frames) / scene.fps + v["width"] / 2
+        return v["x0"] + v["speed"] * (np.arange(scene.frames) / scene.fps + v.get("t0", 0.0)) + v["width"] / 2
     return None
 
 
@@ -455,6 +604,9 @@ def _camera(scene: Scene, focus: tuple[float, float], rng: random.Random) -> np.
     top = 4.4 if any(d["kind"] == "hoop" for d in scene.decor) else 0.0
     top = max([top] + [c.height + 0.6 for c in scene.characters])
     view_h = max(view_h, top / 0.62)
+    if scene.plan.get("view_h"):  # a storyboard films every shot with the first shot's lens
+        view_h = float(scene.plan["view_h"])
+    scene.view_h = view_h
     cx = (focus[0] + focus[1]) / 2
     view_w = view_h * aspect
     follow = None
@@ -463,6 +615,10 @@ def _camera(scene: Scene, focus: tuple[float, float], rng: random.Random) -> np.
         lo, hi = focus[0] + view_w / 2, focus[1] - view_w / 2
         follow = np.clip(np.convolve(np.pad(subject, 12, mode="edge"), np.ones(25) / 25, mode="valid"), lo, hi)
         cx = float(follow[0])
+    reframe = float(scene.plan.get("reframe", 0.0)) * view_w  # a new angle on the same place after a cut
+    cx += reframe
+    if follow is not None:
+        follow = follow + reframe
     base_y = float(np.interp(cx, scene.ground[:, 0], scene.ground[:, 1]))
     cy = base_y + view_h * 0.5 - view_h * 0.2  # ground sits in the lower fifth
     T = scene.frames
@@ -481,6 +637,10 @@ def _camera(scene: Scene, focus: tuple[float, float], rng: random.Random) -> np.
         cam[:, 2] = view_h * (1 - 0.3 * ease)
     elif move == "dolly_out":
         cam[:, 2] = view_h * (0.75 + 0.3 * ease)
+    elif move == "tilt_up":
+        cam[:, 1] = cy + ease * view_h * 0.25
+    elif move == "tilt_down":
+        cam[:, 1] = cy + (1 - ease) * view_h * 0.25
     elif move == "crane_up":
         cam[:, 1] = cy + ease * view_h * 0.25
         cam[:, 2] = view_h * (1 + 0.15 * ease)
@@ -493,4 +653,10 @@ def _camera(scene: Scene, focus: tuple[float, float], rng: random.Random) -> np.
             cam[:, axis] += amp * view_h * np.interp(np.arange(T) / 12, np.arange(len(knots)), knots)
     # keep the ground visible when the view is lower/higher (zoom about the ground line)
     cam[:, 1] = np.where(move in ("dolly_in", "dolly_out"), base_y + cam[:, 2] * 0.3, cam[:, 1])
+    if scene.carry is not None and scene.carry.mode == "continue" and scene.carry.same_place:
+        # an extension starts where the source's camera stopped and eases into its own framing
+        last = np.asarray(scene.carry.state["camera"], dtype=np.float64)
+        u = np.clip(np.arange(T) / (1.5 * scene.fps), 0, 1)
+        w = (u * u * (3 - 2 * u))[:, None]
+        cam = last[None, :] * (1 - w) + cam * w
     return cam

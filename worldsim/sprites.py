@@ -154,7 +154,7 @@ class Sprites:
         self._blend(canvas, region, alpha, color)
 
     def _vehicle(self, canvas, k, v):
-        t = k / self.scene.fps
+        t = k / self.scene.fps + v.get("t0", 0.0)  # a resumed vehicle's clock runs on
         x = v["x0"] + v["speed"] * t
         g = float(self.scene.ground_height(x))
         rocket = v["kind"] == "rocket"
@@ -196,6 +196,7 @@ class Sprites:
         self._blend(canvas, region, mask.float(), color)
 
     def _weather(self, canvas, k):
+        k += self.scene.frame0  # a resumed world's rain keeps falling from where it was
         p = self.particles
         if self.weather == "rain":
             speed = torch.tensor([-2.0, 45.0]) * (self.H / 720)
@@ -256,7 +257,7 @@ def _skeleton(ch, k, scene):
             elbow = shoulder + s * np.array([0.15 * f, -0.22])
             hand = elbow + s * np.array([0.22 * f, 0.08])
         elif pose == "wave":
-            a = 0.8 + 0.6 * math.sin(k * 0.5 + side)
+            a = 0.8 + 0.6 * math.sin((k + ch.frame0) * 0.5 + side)
             elbow = shoulder + s * np.array([0.25 * side, 0.1])
             hand = elbow + s * 0.27 * np.array([math.cos(a) * side, math.sin(a)])
         else:
