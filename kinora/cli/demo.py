@@ -5,9 +5,11 @@ alice and bob join with invites; alice verifies her cameo with a recorded
 liveness clip; she lets only people she approves use it and approves bob; bob
 makes a 10 s clip featuring her and publishes it; alice finds it in her
 appearances, notifications and feed and remixes it; under high demand bob's
-free allowance runs out, he buys credits and generates again; alice revokes
-bob: his next clip with her is refused with a reason and his post is taken
-down. Each step prints ✓/✗ with a detail and its time; the clips land in out/.
+free allowance runs out, he buys credits and generates again; bob stitches his
+two clips into one; alice makes a 3-shot storyboard with her cameo; alice
+revokes bob: his next clip with her is refused with a reason and his post is
+taken down. Each step prints ✓/✗ with a detail and its time; the clips land in
+out/.
 
 High demand is simulated with the demo's own queue: the generator reports its
 queue to billing every second (DemandChanged over Kafka) and billing is told
@@ -51,7 +53,12 @@ DEMO_ENV = {
     "KINORA_WORKER_SLOTS": "1",  # one job at a time, like one GPU, so the demo's jobs really queue
     "KINORA_METRICS_BASE_PORT": "0",  # free ports, so the demo runs beside a `kinora up`
 }
-TOTAL_STEPS = 17  # the stack's start and the 16 steps of the story
+TOTAL_STEPS = 19  # the stack's start and the 18 steps of the story
+STITCH_CROSSFADE_S = 0.5
+# alice's storyboard: (what happens, seconds, camera), made as one clip with her cameo.
+STORYBOARD = [("alice walks onto an outdoor basketball court at dusk, a ball under her arm", 4, "push_in"),
+              ("alice dribbles the ball between her legs near the free-throw line", 3, "pan_right"),
+              ("alice shoots, the ball swishes through the net and she cheers", 3, "pull_out")]
 TAKEDOWN_LIMIT_S = 2.0  # revocation to post hidden and media refused (the promise; issue 22)
 
 
@@ -184,18 +191,20 @@ class Demo:
                              f"{gen.get('error', {}).get('message', 'no reason given')}")
         return gen
 
-    def save(self, user: User, gen: dict, name: str) -> str:
-        """Download the MP4 and thumbnail into out/, decode the MP4 and describe it."""
+    def save(self, user: User, gen: dict, name: str, seconds: float | None = None) -> str:
+        """Download the MP4 and thumbnail into out/, decode the MP4 and describe it. It must last
+        `seconds` (default: the generation's whole seconds) to half a second."""
         video = self.api.call(user, "GET", f"/generations/{gen['id']}/content", params={"variant": "video"})["bytes"]
         thumb = self.api.call(user, "GET", f"/generations/{gen['id']}/content",
                               params={"variant": "thumbnail"})["bytes"]
         (self.out / f"{name}.mp4").write_bytes(video)
         (self.out / f"{name}.jpg").write_bytes(thumb)
         info = probe_mp4(video)
-        if not info.has_audio or abs(info.duration_s - gen["seconds"]) > 0.5:
-            raise StepFailed(f"{name}.mp4 is {info.duration_s:.1f} s, audio {info.audio_codec}; "
-                             f"expected {gen['seconds']} s with sound")
-        return (f"out/{name}.mp4 {info.duration_s:.1f} s {info.width}x{info.height} "
+        expected = gen["seconds"] if seconds is None else seconds
+        if not info.has_audio or abs(info.duration_s - expected) > 0.5:
+            raise StepFailed(f"{name}.mp4 is {info.duration_s:.2f} s, audio {info.audio_codec}; "
+                             f"expected {expected} s with sound")
+        return (f"out/{name}.mp4 {info.duration_s:.2f} s {info.width}x{info.height} "
                 f"{info.video_codec}+{info.audio_codec}")
 
     def quote(self, user: User, seconds: int) -> dict:
@@ -336,7 +345,7 @@ class Demo:
         free = self.follow(self.bob, self.facts["bob_free"], "bob's free clip")
         order = "ahead of" if _when(paid["completed_at"]) < _when(free["completed_at"]) else "after"
         self.facts.update(remix_saved=self.save(self.alice, remix, "alice-remix"),
-                          free_saved=self.save(self.bob, free, "bob-free"))
+                          free_saved=self.save(self.bob, free, "bob-free"), bob_clips=[free, paid])
         balance = self.api.call(self.bob, "GET", "/billing/balance")["balance"]
         return (f"quote \"{quote['description']}\"; paid tier, done in {paid_done:.0f} s, {order} his queued free "
                 f"clip; {self.save(self.bob, paid, 'bob-paid')}; balance {balance.get('credits', 0)} credits")
@@ -346,6 +355,40 @@ class Demo:
         if remix.get("remix_of") != self.facts["bob_gen"]:
             raise StepFailed(f"the remix does not point at bob's clip ({remix.get('remix_of')!r})")
         return f"{self.facts['remix_saved']}; remix of {remix['remix_of']}"
+
+    def stitch(self) -> str:
+        """bob joins his two clips into one (free), with a crossfade: it decodes to their length
+        less the crossfade."""
+        clips = self.facts["bob_clips"]
+        made = self.create(self.bob, {"stitch_of": [c["id"] for c in clips], "crossfade_seconds": STITCH_CROSSFADE_S,
+                                      "prompt": "a ball and a paper plane"})
+        gen = self.follow(self.bob, made, "bob's stitch")
+        if gen.get("stitch_of") != [c["id"] for c in clips]:
+            raise StepFailed(f"the stitch joins {gen.get('stitch_of')}, not bob's two clips")
+        length = sum(probe_mp4((self.out / f"{name}.mp4").read_bytes()).duration_s for name in ("bob-free", "bob-paid"))
+        expected = length - STITCH_CROSSFADE_S * (len(clips) - 1)
+        return (f"{self.save(self.bob, gen, 'bob-stitch', seconds=expected)} = bob-free + bob-paid "
+                f"({length:.2f} s) less a {STITCH_CROSSFADE_S} s crossfade; free")
+
+    def storyboard(self) -> str:
+        """alice makes one clip of three shots with her cameo; each shot's start is in the answer."""
+        if not self._storyboards_supported():
+            return "skipped: this gateway's POST /generations takes no `shots` yet"
+        shots = [{"prompt": prompt, "seconds": seconds, "camera": camera} for prompt, seconds, camera in STORYBOARD]
+        made = self.create(self.alice, {"prompt": "alice's evening on the court", "shots": shots, "cameos": ["alice"],
+                                        "model": "standard"})
+        gen = self.follow(self.alice, made, "alice's storyboard")
+        got = gen.get("shots", [])
+        if [(s.get("prompt"), s.get("seconds"), s.get("camera", "")) for s in got] != [tuple(s) for s in STORYBOARD]:
+            raise StepFailed(f"the clip's shots are not the storyboard's: {got}")
+        saved = self.save(self.alice, gen, "alice-storyboard", seconds=sum(s[1] for s in STORYBOARD))
+        cuts = ", ".join(f"{float(s.get('start_seconds', 0)):g} s {s.get('camera', '').replace('_', ' ')}" for s in got)
+        return f"{saved}; {len(got)} shots starting at {cuts}"
+
+    def _storyboards_supported(self) -> bool:
+        schema = self.api.http.get("/openapi.json").json()
+        body = schema["paths"]["/api/v1/generations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        return "shots" in body.get("properties", {})
 
     def revoke(self) -> str:
         reply = self.api.call(self.alice, "POST", "/cameo/revocations", json={"handle": "bob", "takedown": True})
@@ -468,6 +511,8 @@ def run_demo(home: Path, out: Path | None = None, keep: bool = False) -> int:
             ("bob buys credits", demo.buy_credits),
             ("bob generates again, paid, ahead of the queue", demo.paid_generation),
             ("alice's remix is ready", demo.remix_saved),
+            ("bob stitches his two clips into one", demo.stitch),
+            ("alice makes a 3-shot storyboard with her cameo", demo.storyboard),
             ("alice revokes bob", demo.revoke),
             ("bob's next clip with alice is refused", demo.refused),
             ("bob's upload of a photo of alice is refused", demo.photo_refused),

@@ -11,6 +11,7 @@ from pathlib import Path
 # (name, path, what shows the screen has drawn)
 # Alice's feed may hold nothing new: the demo already showed her the post (a feed serves an item once).
 SCREENS = [("feed", "/feed", ".slide video, .feed-status:not(:empty)"), ("create", "/create", "main h1"),
+           ("stitch", "/stitch", "main h1"),
            ("cameo", "/cameo", "main h1"), ("profile", "/u/{handle}", "main h1"), ("bob", "/u/bob", "main h1"),
            ("settings", "/settings", "main h1"), ("check", "/check", "main form")]
 PHONE = {"width": 360, "height": 740}

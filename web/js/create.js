@@ -27,7 +27,7 @@ export async function create(main, { params, navigate }) {
     main.append(stage, result);
     try {
       const gen = (await api("GET", `/generations/${draftId}`)).generation;
-      showFinished(gen, { result, navigate });
+      showFinished(gen, { stage, result, signal: abort.signal, navigate });
     } catch (err) { stage.append(h("p", { class: "error", text: err.message })); }
     return () => abort.abort();
   }
@@ -167,7 +167,8 @@ export async function create(main, { params, navigate }) {
     if (storyboard()) {
       const body = { shots: await board.shots(style.value), model: quality.value, size: size.value, cameos,
         quote_id: quote?.quote_id || "" };
-      if (title.value.trim()) body.prompt = title.value.trim();
+      // The title names the clip in lists; without one, the first shot's words do.
+      body.prompt = title.value.trim() || body.shots[0].prompt.slice(0, 200);
       gen = (await api("POST", "/generations", body, { headers: { "Idempotency-Key": key } }).catch(refused)).generation;
     } else if (remixPost) {
       gen = (await api("POST", `/posts/${remixPost.id}/remix`, { prompt: fullPrompt(), cameos }, { headers: { "Idempotency-Key": key } }).catch(refused)).generation;

@@ -6,6 +6,7 @@ import { announce, busy, button, clear, field, h } from "./dom.js";
 import { t } from "./i18n.js";
 
 const TERMINAL = ["completed", "failed", "canceled"];
+const EXTEND_SECONDS = [4, 8, 10, 12, 15, 16, 20]; // the new part's length (kinora/models/contract.py ALLOWED_SECONDS)
 
 /** Shows the job's progress in `stage` until it ends; resolves with its last state (null if aborted). */
 export async function followGeneration(gen, stage, signal) {
@@ -37,8 +38,12 @@ export async function followGeneration(gen, stage, signal) {
   return last;
 }
 
-/** Follows `gen` in `stage`; a finished clip goes to `result`, a failure is said in `stage` with Try again. */
-export async function makeAndShow(gen, { stage, result, signal, navigate, extras }) {
+/**
+ * Follows `gen` in `stage`; a finished clip goes to `result`, a failure is said in `stage` with Try again.
+ * ctx = { stage, result, signal, navigate }: the screen's two sections, its AbortSignal and router.
+ */
+export async function makeAndShow(gen, ctx) {
+  const { stage, signal, navigate } = ctx;
   const last = await followGeneration(gen, stage, signal);
   if (!last) return null;
   const status = enumName(last.status, "GENERATION_STATUS_");
@@ -48,12 +53,16 @@ export async function makeAndShow(gen, { stage, result, signal, navigate, extras
     return last;
   }
   clear(stage);
-  showFinished(last, { result, navigate, extras });
+  showFinished(last, ctx);
   return last;
 }
 
-/** The finished draft: it plays (muted, looping), then Publish (caption, visibility), Keep or Delete. */
-export function showFinished(gen, { result, navigate, extras }) {
+/**
+ * The finished draft: it plays (muted, looping), then Publish (caption, visibility), Keep or Delete, and
+ * below, Change it (an edit) and Make it longer (an extension), each a new clip followed in place.
+ */
+export function showFinished(gen, ctx) {
+  const { result, navigate } = ctx;
   const video = h("video", { src: mediaUrl(gen), poster: mediaUrl(gen, "thumbnail") || false, controls: true, autoplay: true,
     muted: true, loop: true, playsInline: true, class: "result-clip", "aria-label": t("create.yourClip") });
   video.setAttribute("muted", "");
@@ -78,8 +87,52 @@ export function showFinished(gen, { result, navigate, extras }) {
       navigate(`/u/${user().handle}`);
     });
   });
-  clear(result).append(h("h2", { text: t("create.ready") }), video, facts, form, ...(extras ? extras(gen) : []));
+  clear(result).append(h("h2", { text: t("create.ready") }), video, facts, form, ...changes(gen, ctx));
   video.play().catch(() => {});
+}
+
+/** Change it ({prompt} → POST /generations/{id}/edits) and Make it longer ({prompt, seconds} → /extensions). */
+function changes(gen, ctx) {
+  const { stage, result, signal } = ctx;
+  const make = async (control, errorBox, path, body) => {
+    errorBox.textContent = "";
+    await busy(control, async () => {
+      let made;
+      try {
+        made = (await api("POST", `/generations/${gen.id}/${path}`, body, { headers: { "Idempotency-Key": crypto.randomUUID() } })).generation;
+      } catch (err) { errorBox.textContent = err.message; throw err; }
+      clear(result);
+      stage.scrollIntoView?.({ block: "start" });
+      await makeAndShow(made, ctx);
+    });
+  };
+  if (!stage || !signal) return [];
+
+  const instruction = h("textarea", { name: "edit", rows: 2, maxlength: 2000 });
+  const editError = h("p", { class: "error", role: "alert" });
+  const editGo = h("button", { type: "submit", text: t("change.editGo") });
+  const edit = h("form", { class: "card stack", "aria-labelledby": `edit-${gen.id}`, novalidate: true },
+    h("h3", { id: `edit-${gen.id}`, text: t("change.editTitle") }), field("change.editLabel", instruction, "change.editHint"),
+    editError, h("div", { class: "row" }, editGo));
+  edit.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!instruction.value.trim()) { editError.textContent = t("change.editRequired"); instruction.focus(); return; }
+    make(editGo, editError, "edits", { prompt: instruction.value.trim() });
+  });
+
+  const next = h("textarea", { name: "extend", rows: 2, maxlength: 2000 });
+  const more = h("select", { name: "extend-seconds" }, ...EXTEND_SECONDS.map((n) => h("option", { value: n, text: t("create.secondsN", { n }), selected: n === 4 })));
+  const extendError = h("p", { class: "error", role: "alert" });
+  const extendGo = h("button", { type: "submit", text: t("change.extendGo") });
+  const extend = h("form", { class: "card stack", "aria-labelledby": `extend-${gen.id}`, novalidate: true },
+    h("h3", { id: `extend-${gen.id}`, text: t("change.extendTitle") }), field("change.extendLabel", next),
+    field("change.extendSeconds", more, "change.extendHint"), extendError, h("div", { class: "row" }, extendGo));
+  extend.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!next.value.trim()) { extendError.textContent = t("change.extendRequired"); next.focus(); return; }
+    make(extendGo, extendError, "extensions", { prompt: next.value.trim(), seconds: Number(more.value) });
+  });
+  return [edit, extend];
 }
 
 /** "12 s · 720 × 1280 · 3 shots" — what kind of clip this is, in words. */
