@@ -19,8 +19,9 @@ from kinora.runtime.errors import InvalidArgument, KinoraError, PermissionDenied
 from kinora.runtime.server import ServiceApp
 from kinora.runtime.service import ServiceContext, create_service
 from kinora.runtime.subscriptions import by_event_type
+from services.cameo import characters, queries
 from services.cameo import models as m
-from services.cameo import queries
+from services.cameo.character_media import read_character_media
 from services.cameo.consent import ConsentChecker, Decision
 from services.cameo.domain import Cameos
 from services.cameo.fastpath import CoalescingReader, PgConsentReader
@@ -35,6 +36,7 @@ from services.cameo.messages import (
     restriction_message,
 )
 from services.cameo.metrics import CONSENT_CHECKS
+from services.cameo.policy import CHARACTER
 from services.cameo.restrictions import RestrictionMatcher
 from services.cameo.settings import CameoSettings
 from services.cameo.topics import CONSUME_TOPICS, CONSUMES, TOPICS  # noqa: F401 - CONSUME_TOPICS: the chart test
@@ -58,6 +60,8 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
     def __init__(self, ctx: ServiceContext, matcher: RestrictionMatcher, db_workers: int, check_statements: int):
         self.ctx = ctx
         self.cameos = Cameos(m.tables)
+        self.characters = characters.Characters(self.cameos)
+        self.media_slots = asyncio.Semaphore(2)
         self.checker = ConsentChecker(matcher)
         self.pool = ThreadPoolExecutor(db_workers, thread_name_prefix="cameo-db")
         self.pg = PgConsentReader(ctx.settings.database_url)
@@ -273,9 +277,20 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         auth.require_service("generator")
         row = await self._read(queries.likeness_source, request.cameo_id)
         reply = pb.GetLikenessResponse(cameo_id=row.id, owner_user_id=row.owner_user_id,
-                                       owner_handle=row.owner_handle, display_name=row.display_name)
+                                       owner_handle=row.owner_handle, display_name=row.display_name,
+                                       kind=row.kind, description=row.description)
         reply.likeness.ParseFromString(row.likeness)
+        if row.kind == CHARACTER:
+            reply.reference_pngs.extend(await self._read(queries.reference_pngs, row.id))
         return reply
+
+    async def CreateCharacter(self, request, context):
+        me = auth.require_user()
+        given = characters.validate(request.name, request.handle, request.description)
+        async with self.media_slots:  # face search: CPU and memory, a few uploads at a time
+            media = await asyncio.get_running_loop().run_in_executor(None, read_character_media, request.media)
+        row = await self._tx(self.characters.create, me.subject, me.handle, me.teen, given, media, wake=True)
+        return pb.CreateCharacterResponse(cameo=cameo_message(row, me))
 
 
 def _fill_check_reply(reply: pb.CheckUseResponse, decisions: list[Decision]) -> None:
