@@ -59,22 +59,39 @@ def from_rpc(err: grpc.RpcError) -> ApiError:
     return ApiError(http, code, message, headers)
 
 
-def _response(err: ApiError) -> JSONResponse:
-    return JSONResponse(error_body(err.code, err.message), status_code=err.status, headers=err.headers)
+# OpenAI's error `type` for each HTTP status: the Videos API (`/v1/...`) answers in OpenAI's
+# error shape, {"error": {"message", "type", "param", "code"}}, so the openai SDK reads it as its own.
+OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota",
+                403: "permission_error", 404: "not_found_error", 409: "conflict_error", 412: "invalid_request_error",
+                413: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error"}
+
+
+def openai_error_body(status: int, code: str, message: str, param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": OPENAI_TYPES.get(status, "api_error" if status >= 500
+                                                                   else "invalid_request_error"),
+                      "param": param, "code": code}}
+
+
+def _response(err: ApiError, request: Request | None = None) -> JSONResponse:
+    if request is not None and request.url.path.startswith("/v1/"):
+        body = openai_error_body(err.status, err.code, err.message)
+    else:
+        body = error_body(err.code, err.message)
+    return JSONResponse(body, status_code=err.status, headers=err.headers)
 
 
 def install(app) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
-        return _response(exc)
+        return _response(exc, request)
 
     @app.exception_handler(grpc.RpcError)
     async def rpc_error(request: Request, exc: grpc.RpcError):
-        return _response(from_rpc(exc))
+        return _response(from_rpc(exc), request)
 
     @app.exception_handler(KinoraError)
     async def kinora_error(request: Request, exc: KinoraError):
-        return _response(ApiError(HTTP_BY_GRPC.get(exc.status, 500), exc.code, exc.message))
+        return _response(ApiError(HTTP_BY_GRPC.get(exc.status, 500), exc.code, exc.message), request)
 
     @app.exception_handler(RequestValidationError)
     @app.exception_handler(PydanticValidationError)  # models built by hand, e.g. from multipart forms
@@ -82,9 +99,9 @@ def install(app) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form"))
         message = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request")
-        return _response(ApiError(400, "invalid_request", message))
+        return _response(ApiError(400, "invalid_request", message), request)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _response(ApiError(exc.status_code, code, str(exc.detail)))
+        return _response(ApiError(exc.status_code, code, str(exc.detail)), request)

@@ -4,6 +4,7 @@ progress as Server-Sent Events, cancel, delete and download."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from typing import Annotated, Literal
@@ -41,6 +42,23 @@ TERMINAL = {gpb.GENERATION_STATUS_COMPLETED, gpb.GENERATION_STATUS_FAILED, gpb.G
 
 
 Crossfade = Annotated[float, Field(ge=0.0, le=1.0)]
+MAX_SHOTS_IN_BODY = 20  # the generator's rule is 6 (a 400 naming it); this only bounds the body's work
+
+
+class ShotCreate(BaseModel):
+    prompt: str = Field(description="what happens in this shot (may @mention cameos)")
+    seconds: Annotated[int, Field(ge=0, le=60)] = Field(description="2 to 20 whole seconds")
+    camera: str = Field("", description="static, pan_left, pan_right, push_in, pull_out, tilt_up, tilt_down, or "
+                                        "empty (the model chooses)")
+    image_b64: str = Field("", description="optional first frame of the shot: a PNG, JPEG or WebP, base64")
+
+    def image(self, number: int) -> bytes:
+        if not self.image_b64:
+            return b""
+        try:
+            return base64.b64decode(self.image_b64, validate=True)
+        except (ValueError, TypeError):
+            raise ApiError(400, "invalid_image", f"shot {number}'s image_b64 is not valid base64") from None
 
 
 class GenerationCreate(BaseModel):
@@ -57,6 +75,10 @@ class GenerationCreate(BaseModel):
         "a stitch instead of a new clip: 2 to 10 ids of your own completed generations, joined in this order "
         "(free; nothing but prompt and crossfade_seconds may be set with it)"))
     crossfade_seconds: Crossfade = Field(0.0, description="with stitch_of: a 0 to 1 s crossfade at each join")
+    shots: list[ShotCreate] = Field(default_factory=list, max_length=MAX_SHOTS_IN_BODY, description=(
+        "a storyboard: 1 to 6 shots made as one clip, in order (JSON only); prompt is its title, seconds 0 or "
+        "the shots' total (at most 15 s on standard, 25 s on pro); no image, remix_of, extend_of or edit_of"))
+    edit_of: str = Field("", description="an edit of this completed generation: prompt says what to change")
 
     @model_validator(mode="before")
     @classmethod
@@ -69,13 +91,13 @@ class GenerationCreate(BaseModel):
 def create_request(*, prompt: str, idempotency_key: str = "", image: bytes = b"", image_type: str = "",
                    cameo_ids=(), seconds: int = 0, size: str = "", model: str = "", seed: int | None = None,
                    remix_of: str = "", extend_of: str = "", quote_id: str = "", stitch_of=(),
-                   crossfade_seconds: float = 0.0) -> gpb.CreateGenerationRequest:
+                   crossfade_seconds: float = 0.0, shots=(), edit_of: str = "") -> gpb.CreateGenerationRequest:
     """The generator's create request: the one place both APIs (and both body kinds) build it."""
     req = gpb.CreateGenerationRequest(
         idempotency_key=idempotency_key or uuid.uuid4().hex, prompt=prompt, input_image=image,
         input_image_content_type=image_type, cameo_ids=list(cameo_ids), seconds=seconds, size=size, model=model,
         remix_of=remix_of, extend_of=extend_of, quote_id=quote_id, stitch_of=list(stitch_of),
-        crossfade_seconds=crossfade_seconds)
+        crossfade_seconds=crossfade_seconds, shots=list(shots), edit_of=edit_of)
     if seed is not None:
         req.seed = seed
     return req
@@ -83,10 +105,13 @@ def create_request(*, prompt: str, idempotency_key: str = "", image: bytes = b""
 
 async def generation_request(g: Gateway, body: GenerationCreate, image: bytes, image_type: str,
                              idempotency_key: str) -> gpb.CreateGenerationRequest:
-    """`body`'s request, its cameo handles resolved to cameo ids."""
+    """`body`'s request, its cameo handles resolved to cameo ids. A storyboard's cameos apply to
+    the whole clip."""
     cameo_ids = await asyncio.gather(*(cameo_id_of(g, h) for h in body.cameos)) if body.cameos else []
-    return create_request(**body.model_dump(exclude={"cameos"}), cameo_ids=cameo_ids, image=image,
-                          image_type=image_type, idempotency_key=idempotency_key)
+    shots = [gpb.Shot(prompt=shot.prompt, seconds=shot.seconds, camera=shot.camera, image=shot.image(number))
+             for number, shot in enumerate(body.shots, 1)]
+    return create_request(**body.model_dump(exclude={"cameos", "shots"}), cameo_ids=cameo_ids, image=image,
+                          image_type=image_type, idempotency_key=idempotency_key, shots=shots)
 
 
 async def read_generation_create(request: Request) -> tuple[GenerationCreate, bytes, str]:
@@ -116,9 +141,9 @@ async def read_generation_create(request: Request) -> tuple[GenerationCreate, by
                      "prompt": {"type": "string"}, "image": {"type": "string", "format": "binary"},
                      "cameos": {"type": "array", "items": {"type": "string"}}, "seconds": {"type": "integer"},
                      "size": {"type": "string"}, "model": {"type": "string"}, "seed": {"type": "integer"},
-                     "remix_of": {"type": "string"}, "extend_of": {"type": "string"},
+                     "remix_of": {"type": "string"}, "extend_of": {"type": "string"}, "edit_of": {"type": "string"},
                      "quote_id": {"type": "string"}}, "required": ["prompt"]}}}}})
-# A stitch (`stitch_of`, `crossfade_seconds`) is JSON only: it has no file to upload.
+# A stitch (`stitch_of`, `crossfade_seconds`) and a storyboard (`shots`, images as base64) are JSON only.
 async def create_generation(request: Request, caller=Caller):
     """JSON, or multipart with an `image` file to animate. Send `Idempotency-Key` to make retries safe."""
     g = gw(request)
@@ -188,3 +213,32 @@ async def generation_events(generation_id: str, request: Request, caller=Caller)
 async def download_generation(generation_id: str, request: Request, caller=Caller,
                               variant: str = Query("video", description="video, thumbnail or spritesheet")):
     return await media_response(gw(request), generation_id, variant)
+
+
+class EditCreate(BaseModel):
+    prompt: str = Field(description="what to change, e.g. \"make it night\"")
+
+
+class ExtensionCreate(BaseModel):
+    prompt: str = Field(description="what happens next")
+    seconds: Seconds = Field(0, description="the new part's length: 4, 8, 10, 12, 15, 16 or 20 (0: 10)")
+
+
+@router.post("/generations/{generation_id}/edits", status_code=201, tags=["generations"])
+async def edit_generation(generation_id: str, body: EditCreate, request: Request, caller=Caller):
+    """A new clip made from this completed one, changed as the prompt says: same length, size and model,
+    the same cameos (each one's consent checked again). Priced by the source's seconds."""
+    g = gw(request)
+    req = create_request(prompt=body.prompt, edit_of=generation_id,
+                         idempotency_key=request.headers.get("idempotency-key", ""))
+    return signed(request, caller, as_json(await g.generator.CreateGeneration(req, timeout=g.timeout)))
+
+
+@router.post("/generations/{generation_id}/extensions", status_code=201, tags=["generations"])
+async def extend_generation(generation_id: str, body: ExtensionCreate, request: Request, caller=Caller):
+    """This completed clip continued by `seconds`: the result is the whole longer clip (source + new part),
+    same size, model and cameos. Priced by the new part's seconds."""
+    g = gw(request)
+    req = create_request(prompt=body.prompt, extend_of=generation_id, seconds=body.seconds,
+                         idempotency_key=request.headers.get("idempotency-key", ""))
+    return signed(request, caller, as_json(await g.generator.CreateGeneration(req, timeout=g.timeout)))

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
 from kinora.runtime.convert import seconds_or_none
-from kinora.videospec import DEFAULT_MODEL, DEFAULT_SIZE, SORA_NAMES, canonical_model
+from kinora.videospec import ALLOWED_SECONDS, DEFAULT_MODEL, DEFAULT_SIZE, SORA_NAMES, canonical_model
 from services.gateway.core import gateway_of, require_scope
 from services.gateway.errors import ApiError
 from services.gateway.generations import create_request
@@ -68,16 +68,22 @@ async def _body(request: Request, file_field: str | None) -> tuple[dict, bytes, 
     return fields, b"", ""
 
 
-async def _create(request: Request, fields: dict, image: bytes, image_type: str, **extra) -> dict:
+async def _create(request: Request, fields: dict, image: bytes, image_type: str, *, from_source: bool = False,
+                  **extra) -> dict:
+    """`from_source`: an extension or an edit, whose size and model (and an edit's length) are its
+    source's: what the request leaves unset stays unset for the generator to take from the source."""
     g = gateway_of(request)
     prompt = fields.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ApiError(400, "missing_prompt", "prompt is required")
+    default_size, default_model = ("", "") if from_source else (DEFAULT_SIZE, DEFAULT_MODEL)
+    seconds = fields.get("seconds")
     req = create_request(
         prompt=prompt, idempotency_key=request.headers.get("idempotency-key", ""), image=image, image_type=image_type,
-        cameo_ids=[str(c) for c in fields.get("cameo_ids") or []], seconds=_seconds(fields.get("seconds")),
-        size=str(fields.get("size") or DEFAULT_SIZE),
-        model=canonical_model(str(fields.get("model") or "")) or DEFAULT_MODEL, **extra)
+        cameo_ids=[str(c) for c in fields.get("cameo_ids") or []],
+        seconds=0 if from_source and seconds in (None, "") else _seconds(seconds),
+        size=str(fields.get("size") or default_size),
+        model=canonical_model(str(fields.get("model") or "")) or default_model, **extra)
     reply = await g.generator.CreateGeneration(req, timeout=g.timeout)
     video = video_object(reply.generation)
     await request.app.state.webhooks.watch(request, video["id"])
@@ -147,23 +153,58 @@ async def remix_video(video_id: str, body: RemixBody, request: Request, caller=D
     g = gateway_of(request)
     source = (await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=video_id),
                                               timeout=g.timeout)).generation
-    fields = {"prompt": body.prompt, "seconds": source.seconds, "size": source.size, "model": source.model}
+    # A remix is a clip of one of the lengths a clip may have: a storyboard's or an extension's
+    # source of another length is remixed at the longest allowed length within it.
+    seconds = max((s for s in ALLOWED_SECONDS if s <= source.seconds), default=min(ALLOWED_SECONDS))
+    fields = {"prompt": body.prompt, "seconds": seconds, "size": source.size, "model": source.model}
     return await _create(request, fields, b"", "", remix_of=video_id)
 
 
-@router.post("/videos/extensions", summary="Extend a completed video",
-             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
-                 "type": "object", "required": ["prompt", "seconds", "video"], "properties": {
-                     "prompt": {"type": "string"}, "seconds": {"type": "string"},
-                     "video": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}})
-async def extend_video(request: Request, caller=Dev):
-    require_scope(caller, "videos:write")
-    fields, _, _ = await _body(request, None)
+def _source_id(fields: dict, file: bytes, what: str) -> str:
+    """The `video` of an edit or an extension: {"id": ...} as JSON, `video[id]` as a form field."""
+    if file:
+        raise ApiError(400, "unsupported_video_upload", f"you can only {what} a Kinora video: give it as video={{\"id\": "
+                                                        "\"video_...\"}; uploaded video files are not accepted")
     source = fields.get("video")
     source_id = source.get("id") if isinstance(source, dict) else fields.get("video[id]")
-    if not source_id:
-        raise ApiError(400, "missing_video", "give the video to extend as {\"video\": {\"id\": \"...\"}}")
-    g = gateway_of(request)
-    base = (await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=source_id),
-                                            timeout=g.timeout)).generation
-    return await _create(request, {**fields, "size": base.size, "model": base.model}, b"", "", extend_of=source_id)
+    if not source_id or not isinstance(source_id, str):
+        raise ApiError(400, "missing_video", f"give the video to {what} as {{\"video\": {{\"id\": \"...\"}}}}")
+    return source_id
+
+
+@router.post("/videos/edits", summary="Edit a completed video",
+             openapi_extra={"requestBody": {"content": {
+                 "multipart/form-data": {"schema": {"type": "object", "required": ["prompt", "video[id]"],
+                                                    "properties": {"prompt": {"type": "string"},
+                                                                   "video[id]": {"type": "string"}}}},
+                 "application/json": {"schema": {
+                     "type": "object", "required": ["prompt", "video"], "properties": {
+                         "prompt": {"type": "string"},
+                         "video": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}})
+async def edit_video(request: Request, caller=Dev):
+    """A new video made from a completed one, changed as `prompt` says ("make it night"): same length,
+    size, model and cameos (each one's consent checked again). Your own video, or one you may remix."""
+    require_scope(caller, "videos:write")
+    fields, file, _ = await _body(request, "video")
+    source_id = _source_id(fields, file, "edit")
+    return await _create(request, {"prompt": fields.get("prompt")}, b"", "", from_source=True, edit_of=source_id)
+
+
+@router.post("/videos/extensions", summary="Extend a completed video",
+             openapi_extra={"requestBody": {"content": {
+                 "multipart/form-data": {"schema": {"type": "object", "required": ["prompt", "seconds", "video[id]"],
+                                                    "properties": {"prompt": {"type": "string"},
+                                                                   "seconds": {"type": "string"},
+                                                                   "video[id]": {"type": "string"}}}},
+                 "application/json": {"schema": {
+                     "type": "object", "required": ["prompt", "seconds", "video"], "properties": {
+                         "prompt": {"type": "string"}, "seconds": {"type": "string"},
+                         "video": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}})
+async def extend_video(request: Request, caller=Dev):
+    """The video continued by `seconds` ("4", "8", "12", "16", "20"; also 10 and 15): the result is
+    the whole longer video, its `seconds` the stitched total. Same size, model and cameos."""
+    require_scope(caller, "videos:write")
+    fields, file, _ = await _body(request, "video")
+    source_id = _source_id(fields, file, "extend")
+    return await _create(request, {"prompt": fields.get("prompt"), "seconds": fields.get("seconds")}, b"", "",
+                         from_source=True, extend_of=source_id)
