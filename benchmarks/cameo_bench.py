@@ -4,6 +4,7 @@ cameos and 1M approvals (plus 400k follow edges for mutuals).
 
     .venv/bin/python benchmarks/cameo_bench.py [--rate 1000] [--seconds 10] [--rounds 3] [--replicas 1 2]
         [--cameos 100000] [--approvals 1000000] [--compare-root ../other-checkout] [--compare-env KEY=VALUE]
+        [--modes check client batch8] [--client-in-flight 1] [--profile cameo.prof]
 
 Load is open-loop: request i is sent at t0 + i/rate whether or not earlier
 ones have answered, and latency is measured from that scheduled time, so a
@@ -146,31 +147,78 @@ def make_request(rng: random.Random, n_cameos: int, n_users: int, per: int, per_
                               prompt=prompt, purpose=pb.USE_PURPOSE_GENERATE)
 
 
-async def run_load(stub, token, requests, rate: float):
+class Mode:
+    """How the load reaches cameo: `call(requests)` sends `per_call` checks and returns
+    each check's all_allowed (raising on a failed call)."""
+
+    def __init__(self, name: str, per_call: int, call):
+        self.name, self.per_call, self.call = name, per_call, call
+
+
+def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -> tuple[list[Mode], list]:
+    """check: one CheckUse per check (a caller as today); client: kinora.consent.ConsentClient, whose
+    checks made at the same time share calls (what the generator and feed use; clientN: with N calls in
+    flight instead of --client-in-flight); batchN: BatchCheckUse with N checks per call (a caller with
+    many candidates)."""
+    from kinora.consent import ConsentClient
+    from kinora.runtime.clients import TokenSource
+
+    metadata = [("authorization", f"Bearer {token}")]
+    modes, clients = [], []
+    for name in names:
+        if name == "check":
+            async def single(requests):
+                return [(await stub.CheckUse(requests[0], metadata=metadata, timeout=5)).all_allowed]
+            modes.append(Mode(name, 1, single))
+        elif name == "client" or (name.startswith("client") and name[6:].isdigit()):
+            async def mint():
+                return token, time.time() + 3600
+            slots = int(name[6:]) if name[6:] else in_flight
+            client = ConsentClient(target, TokenSource(mint), timeout_s=5, in_flight=slots)
+            clients.append(client)
+
+            async def through_client(requests, client=client):
+                r = requests[0]
+                return [(await client.check(r.requester_user_id, r.cameo_ids, r.prompt, "bench")).all_allowed]
+            modes.append(Mode(f"client (in_flight {slots})", 1, through_client))
+        elif name.startswith("batch") and name[5:].isdigit():
+            async def batch(requests):
+                reply = await stub.BatchCheckUse(pb.BatchCheckUseRequest(checks=requests), metadata=metadata,
+                                                 timeout=5)
+                return [r.response.all_allowed for r in reply.results]
+            modes.append(Mode(f"batch of {int(name[5:])}", int(name[5:]), batch))
+        else:
+            raise SystemExit(f"unknown mode {name!r}: check, client, clientN or batchN (e.g. batch8)")
+    return modes, clients
+
+
+async def run_load(mode: Mode, requests, rate: float):
+    """`rate` checks per second, `mode.per_call` to a call; latency is per check, from its call's
+    scheduled send time."""
     # The client is the measuring instrument: keep the garbage collector from walking everything
     # built so far (the requests included) in the middle of the run, as the services do after start-up.
     gc.collect()
     gc.freeze()
-    metadata = [("authorization", f"Bearer {token}")]
     latencies: list[float] = []
     outcomes = {"allowed": 0, "denied": 0, "error": 0}
+    n = mode.per_call
 
-    async def one(req, scheduled):
+    async def one(reqs, scheduled):
         try:
-            reply = await stub.CheckUse(req, metadata=metadata, timeout=5)
-            outcomes["allowed" if reply.all_allowed else "denied"] += 1
-        except grpc.aio.AioRpcError:
-            outcomes["error"] += 1
-        latencies.append(time.perf_counter() - scheduled)
+            for allowed in await mode.call(reqs):
+                outcomes["allowed" if allowed else "denied"] += 1
+        except Exception:  # noqa: BLE001 - a failed call counts as errors, whatever raised it
+            outcomes["error"] += len(reqs)
+        latencies.extend([time.perf_counter() - scheduled] * len(reqs))
 
     tasks = []
     t0 = time.perf_counter()
-    for i, req in enumerate(requests):
+    for i in range(0, len(requests), n):
         scheduled = t0 + i / rate
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(req, scheduled)))
+        tasks.append(asyncio.create_task(one(requests[i:i + n], scheduled)))
     sent = time.perf_counter() - t0
     await asyncio.gather(*tasks)
     return latencies, outcomes, len(requests) / sent, time.perf_counter() - t0
@@ -198,13 +246,28 @@ def start_server(root: Path, url: str, args, extra_env: dict[str, str] | None = 
            "KINORA_INTERNAL_SECRET": SECRET, "KINORA_LOG_LEVEL": "WARNING", "KINORA_KAFKA_BOOTSTRAP": "",
            "KINORA_IDENTITY_ADDR": "", "KINORA_CAMEO_DB_WORKERS": str(args.db_workers), "PYTHONPATH": str(root)}
     env.update(extra_env or {})
-    server = subprocess.Popen([sys.executable, "-m", "services.cameo", "serve"], cwd=root, env=env)
+    profile = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []
+    args.profile = None  # the first server only
+    server = subprocess.Popen([sys.executable, *profile, "-m", "services.cameo", "serve"], cwd=root, env=env)
     wait_for_port(port, timeout_s=60)
     return server, port
 
 
-async def ready(stub, token) -> None:
-    """Wait until migrations ran, the model loaded and the service answers."""
+async def ready(stub, token, target: str) -> None:
+    """Wait until migrations ran, the model loaded (health SERVING: the server answers calls while it
+    loads the model, seconds of CPU that would land in the measured rounds) and the service answers."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with grpc.aio.insecure_channel(target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for _ in range(1200):
+            try:
+                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.1)
     for _ in range(600):
         try:
             await stub.CheckUse(pb.CheckUseRequest(requester_user_id=uid(2, 0), cameo_ids=[uid(1, 0)],
@@ -227,44 +290,58 @@ async def bench(args, url):
                 extra = dict(kv.split("=", 1) for kv in args.compare_env) if label == "compare" else {}
                 servers[f"{label}, {n} replica(s)"] = [start_server(root, url, args, extra) for _ in range(n)]
         token = mint_service_token("generator", SECRET)[0]
-        stubs = {}
+        variants: dict[str, tuple[Mode, list[int]]] = {}  # "server config, mode" -> (mode, server pids)
+        clients = []
         for name, replicas in servers.items():
             # Replicas behind one channel, round robin: what kinora.runtime.clients.channel does with the
             # chart's headless Service (here the addresses are listed instead of resolved by DNS).
             target = "ipv4:" + ",".join(f"127.0.0.1:{port}" for _, port in replicas)
-            stubs[name] = cameo_pb2_grpc.CameoServiceStub(
+            stub = cameo_pb2_grpc.CameoServiceStub(
                 grpc.aio.insecure_channel(target, options=[("grpc.service_config", ROUND_ROBIN)]))
-            await ready(stubs[name], token)
+            for _, port in replicas:
+                await ready(stub, token, f"127.0.0.1:{port}")
+            modes, made = modes_for(args.modes, stub, token, target, args.client_in_flight)
+            clients += made
+            for mode in modes:
+                variants[f"{name}, {mode.name}"] = (mode, [server.pid for server, _ in replicas])
         rng = random.Random(7)
         per, per_f = args.approvals // args.cameos, args.follows // (2 * args.cameos)
         def gen(n, restricted=False):
             return [make_request(rng, args.cameos, args.users, per, per_f, args.restricted, restricted)
                     for _ in range(n)]
-        for stub in stubs.values():
-            await run_load(stub, token, gen(int(args.rate * 2)), args.rate)  # warm-up: connections, caches
+        for mode, _ in variants.values():
+            await run_load(mode, gen(int(args.rate * 2)), args.rate)  # warm-up: connections, caches
+        first = next(iter(variants))
         for rate in args.also_rates:
-            summarize("CheckUse (no restrictions)", *await run_load(next(iter(stubs.values())), token,
-                                                                    gen(int(rate * args.seconds)), rate), rate)
-        # Main phase: servers alternate round by round (same load, same machine state).
-        p99s: dict[str, list[float]] = {name: [] for name in stubs}
-        cpus: dict[str, list[float]] = {name: [] for name in stubs}
+            summarize(f"[{first}] CheckUse (no restrictions)",
+                      *await run_load(variants[first][0], gen(int(rate * args.seconds)), rate), rate)
+        # Main phase: variants alternate round by round (same load, same machine state).
+        p99s: dict[str, list[float]] = {name: [] for name in variants}
+        cpus: dict[str, list[float]] = {name: [] for name in variants}
+        client_cpus: dict[str, list[float]] = {name: [] for name in variants}
         loads: list[float] = []
         for round_ in range(args.rounds):
-            for name, stub in stubs.items():
-                pids = [server.pid for server, _ in servers[name]]
+            for name, (mode, pids) in variants.items():
                 cpu_before, n = sum(map(process_cpu_seconds, pids)), int(args.rate * args.seconds)
+                requests = gen(n)
+                mine_before = time.process_time()
                 p99s[name].append(summarize(f"[{name}, round {round_ + 1}] CheckUse (no restrictions)",
-                                            *await run_load(stub, token, gen(n), args.rate), args.rate))
+                                            *await run_load(mode, requests, args.rate), args.rate))
                 cpu_ms = 1000 * (sum(map(process_cpu_seconds, pids)) - cpu_before) / n
                 cpus[name].append(cpu_ms)
+                client_cpus[name].append(1000 * (time.process_time() - mine_before) / n)
                 loads.append(os.getloadavg()[0])
                 print(f"  cameo server CPU per check ({len(pids)} replica(s)): {cpu_ms:.3f} ms (PostgreSQL and "
                       f"client CPU not included; machine load average {os.getloadavg()[0]:.1f} "
-                      f"on {os.cpu_count()} cores)")
-        stub = next(iter(stubs.values()))
-        await run_load(stub, token, gen(20, True), 20)  # restriction parsing caches
-        summarize("CheckUse (cameo with a restriction: MiniLM prompt embedding)",
-                  *await run_load(stub, token, gen(int(args.restricted_rate * 5), True), args.restricted_rate),
+                      f"on {os.cpu_count()} cores); benchmark client CPU per check {client_cpus[name][-1]:.3f} ms")
+        for client in clients:
+            if client.calls:
+                print(f"  ConsentClient: {client.batched_checks} checks went in {client.calls} BatchCheckUse calls "
+                      f"({client.batched_checks / client.calls:.1f} per call); the rest alone as CheckUse")
+        mode = variants[first][0]
+        await run_load(mode, gen(20, True), 20)  # restriction parsing caches
+        summarize(f"[{first}] CheckUse (cameo with a restriction: MiniLM prompt embedding)",
+                  *await run_load(mode, gen(int(args.restricted_rate * 5), True), args.restricted_rate),
                   args.restricted_rate)
         print()
         for name, values in p99s.items():
@@ -274,10 +351,12 @@ async def bench(args, url):
                   f"target <= 5 ms): {'met' if p99 <= 5 else 'NOT met'}")
             print(f"[{name}] cameo server CPU per check, median of {len(cpus[name])} rounds: "
                   f"{statistics.median(cpus[name]):.3f} ms (rounds: {', '.join(f'{v:.3f}' for v in cpus[name])}; "
-                  f"target <= 0.4 ms)")
+                  f"target <= 0.4 ms); client CPU per check {statistics.median(client_cpus[name]):.3f} ms")
         if loads:
             print(f"machine load average (1 min) at the end of each round: {min(loads):.1f} to {max(loads):.1f} "
                   f"on {os.cpu_count()} cores")
+        for client in clients:
+            await client.close()
     finally:
         for server, _ in (r for replicas in servers.values() for r in replicas):
             server.terminate()
@@ -301,7 +380,17 @@ def main():
     parser.add_argument("--db-workers", type=int, default=6)
     parser.add_argument("--replicas", type=int, nargs="+", default=[1],
                         help="cameo server processes called round robin; several values are measured side by side")
-    parser.add_argument("--rounds", type=int, default=1, help="main-phase rounds (servers alternate)")
+    parser.add_argument("--rounds", type=int, default=1, help="main-phase rounds (servers and modes alternate)")
+    parser.add_argument("--modes", nargs="+", default=["check"], metavar="MODE",
+                        help="how checks reach cameo, measured side by side: check (one CheckUse per check), "
+                             "client (kinora.consent.ConsentClient: checks made at the same time share calls; "
+                             "clientN: with N calls in flight), "
+                             "batchN (BatchCheckUse with N checks per call, e.g. batch8)")
+    parser.add_argument("--client-in-flight", type=int, default=1,
+                        help="ConsentClient's calls in flight in the client mode (its default: 1)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="run the (first) cameo server under cProfile and write its main thread's profile "
+                             "to FILE when the benchmark ends (slows the server: CPU figures are then not comparable)")
     parser.add_argument("--compare-root", help="another checkout whose cameo service runs side by side "
                                                  "against the same database (e.g. a git worktree of the previous "
                                                  "commit)")
