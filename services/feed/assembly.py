@@ -51,6 +51,7 @@ from services.feed.queries import (
     VIEWER_STATE_SQL,
 )
 from services.feed.ranking import DIM, Candidates, CreationScorer, PolicyConfig, ViewerContext, apply_policy
+from services.feed.rankings import RankedList, RankingCache, compact
 from services.feed.recent import RecentByAuthor
 from services.feed.users import ensure_user
 
@@ -83,6 +84,10 @@ class ViewerState:
 
 
 
+# How much of each pool (connected, global) of a viewer's ranking is kept between pages (rankings.py).
+KEEP_PER_POOL = 256
+
+
 def followed_window(config: FeedConfig) -> timedelta:
     """How far back the followed source looks."""
     return timedelta(days=max(config.trending_days, 1.0) * 4)
@@ -91,10 +96,12 @@ def followed_window(config: FeedConfig) -> timedelta:
 class FeedAssembler:
     def __init__(self, ctx: FeedContext, scorer: CreationScorer, on_fallback: Callable[[], None],
                  prefs_index: PreferenceIndex, facts: PostFactsCache, trending: TrendingCache,
-                 recent: RecentByAuthor):
+                 recent: RecentByAuthor, rankings: RankingCache | None = None):
         self.ctx, self.config, self.cursors = ctx, ctx.config, ctx.cursors
         self.scorer, self.on_fallback = scorer, on_fallback
         self.prefs_index, self.facts, self.trending, self.recent = prefs_index, facts, trending, recent
+        self.rankings = rankings or RankingCache(self.config.ranking_ttl_s, self.config.ranking_viewers)
+        self.keep_per_pool = KEEP_PER_POOL
 
     def get_feed(self, viewer_id: str, handle: str, teen: bool, page_size: int, token: str,
                  session_id: str) -> FeedPage:
@@ -140,14 +147,70 @@ class FeedAssembler:
     def _rank(self, s: Session, user: dict, size: int, personalized: bool, now: datetime,
               state: ViewerState, session_id: str):
         """The page as (row, source, reason, score) tuples, the time per stage, and whether it fell back.
-        The page's rows are read and recorded as served in one statement."""
+        From the viewer's kept ranking when it is current (rankings.py), else ranked now and kept.
+        The page's rows are read and recorded as served in one statement; an item found already
+        served (elsewhere since the ranking) is left out and the page made again without it."""
         t0 = time.perf_counter()
         viewer_id = user["id"]
         viewer = ViewerContext(user_id=viewer_id, now_ts=now.timestamp(), teen=user["teen"])
+        fingerprint = _fingerprint(user, state)
+        ranked = self.rankings.get(viewer_id, fingerprint,
+                                   lambda r: not self.recent.changed_since(r.recent_version, r.following))
+        fallback, whole = False, None
+        t1 = t2 = t0
+        if ranked is None:
+            ranked, whole, fallback, t1 = self._rank_all(s, user, viewer, personalized, state, fingerprint)
+            t2 = time.perf_counter()
+        policy = self.config.policy
+        if fallback or not personalized:
+            # Without connections in play the connected share means nothing.
+            policy = PolicyConfig(max_per_author=policy.max_per_author, connected_share=0.0)
+        page: list[tuple[dict, int, str, float]] = []
+        for _attempt in range(4):
+            if whole is not None:  # ranked now: the page from every candidate
+                batch, scores, matched = whole
+                picked = apply_policy(batch, scores, size, policy, blocked=state.blocked, seen=ranked.consumed,
+                                      viewer=viewer)
+            else:
+                batch, scores, matched = ranked.batch, ranked.scores, ranked.matched
+                report: dict[str, bool] = {}
+                picked = apply_policy(batch, None, size, policy, blocked=state.blocked, seen=ranked.consumed,
+                                      viewer=viewer, order=ranked.order, report=report)
+                if report.get("exhausted") and ranked.truncated:  # past the kept part: rank everything again
+                    self.rankings.drop(viewer_id, ranked)
+                    consumed = ranked.consumed
+                    ranked, whole, fallback, _ = self._rank_all(s, user, viewer, personalized, state, fingerprint)
+                    ranked.consumed |= consumed
+                    continue
+            picked_ids = [batch.post_ids[i] for i in picked]
+            rows = self._record_page(s, viewer_id, picked_ids, now, session_id, bool(user["teen"]))
+            served_before = [post_id for post_id, row in rows.items() if row["already_served"]]
+            ranked.consumed.update(picked_ids)
+            if served_before:  # nothing was recorded: the page again without them
+                continue
+            for i in picked:
+                row = rows.get(batch.post_ids[i])
+                if row is None:  # no longer servable (unpublished, taken down, made private...) since it was read
+                    self.facts.forget([batch.post_ids[i]])
+                    continue
+                if not row["recorded"]:  # served to the viewer by another request at this very moment
+                    continue
+                page.append((row, *_item(row, batch, i, matched, scores, ranked.pref_phrases, fallback, user)))
+            break
+        t3 = time.perf_counter()
+        timings = {"candidates_ms": (t1 - t0) * 1000, "score_ms": (t2 - t1) * 1000,
+                   "policy_ms": (t3 - t2) * 1000, "candidate_count": ranked.scored}
+        return page, timings, fallback
+
+    def _rank_all(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, state: ViewerState,
+                  fingerprint: int):
+        """Every candidate scored: the kept `RankedList` (kept unless scoring failed), the whole
+        (batch, scores, matched), whether it fell back, and when the candidates were ready."""
         if personalized and state.see_less_authors:
             viewer.see_less_authors = state.see_less_authors
             viewer.see_less_vectors = state.see_less_vectors
-        batch, blocked, seen = self._candidates(s, user, viewer, personalized, state)
+        version = self.recent.version  # before the candidates: a change while they are read counts
+        batch, _, _ = self._candidates(s, user, viewer, personalized, state)
         t1 = time.perf_counter()
         fallback = False
         try:
@@ -157,34 +220,12 @@ class FeedAssembler:
             self.on_fallback()
             scores, matched = batch.created_ts / 1e10, np.full(len(batch), -1)
             batch.sources = np.full(len(batch), S_RECENT)
-        t2 = time.perf_counter()
-        policy = self.config.policy
-        if fallback or not personalized:
-            # Without connections in play the connected share means nothing.
-            policy = PolicyConfig(max_per_author=policy.max_per_author, connected_share=0.0)
-        picked = apply_policy(batch, scores, size, policy, blocked=blocked, seen=seen, viewer=viewer)
-        picked_ids = [batch.post_ids[i] for i in picked]
-        rows = self._record_page(s, viewer_id, picked_ids, now, session_id, bool(user["teen"]))
-        page = []
-        for i in picked:
-            row = rows.get(batch.post_ids[i])
-            if row is None:  # no longer servable (unpublished, taken down, made private...) since it was read
-                self.facts.forget([batch.post_ids[i]])
-                continue
-            source, phrase = int(batch.sources[i]), viewer.pref_phrases[matched[i]] if matched[i] >= 0 else ""
-            if fallback:
-                reason = "recent (ranking is unavailable right now)"
-            elif phrase and source in (S_PREFERENCES, S_TRENDING):
-                # A global item that fits a stated interest is explained by that interest.
-                source, reason = S_PREFERENCES, f"matches your interest in “{phrase}”"
-            else:
-                reason = _reason(source, row["author_handle"] or "someone",
-                                 batch.of_own is not None and bool(batch.of_own[i]), user["region"])
-            page.append((row, source, reason, float(scores[i])))
-        t3 = time.perf_counter()
-        timings = {"candidates_ms": (t1 - t0) * 1000, "score_ms": (t2 - t1) * 1000,
-                   "policy_ms": (t3 - t2) * 1000, "candidate_count": len(batch)}
-        return page, timings, fallback
+        kept, kept_scores, kept_matched, truncated = compact(batch, scores, matched, self.keep_per_pool)
+        ranked = RankedList(kept, kept_scores, kept_matched, viewer.pref_phrases, fingerprint, version,
+                            state.following if personalized else [], len(batch), truncated)
+        if not fallback:  # a failed scorer is tried again on the next page
+            self.rankings.put(user["id"], ranked)
+        return ranked, (batch, scores, matched), fallback, t1
 
     def _preferred(self, s, viewer, user, limit: int) -> list[str]:
         """Posts nearest the viewer's stated preferences; records them on the viewer for scoring."""
@@ -299,12 +340,37 @@ class FeedAssembler:
     def _record_page(self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str,
                      teen: bool) -> dict[str, dict]:
         """The page's rows still servable by id (`PAGE_SQL`), recorded as served with today's
-        and the session's counts, in one statement."""
+        and the session's counts, in one statement. Each row says whether it was recorded now
+        ("recorded") or had been served to the viewer before ("already_served": then none was)."""
         with s.connection().connection.cursor(binary=True) as cur:
             cur.execute(PAGE_SQL, dict(viewer=viewer_id, ids=id_list(ids), now=now, day=now.date(),
                                        session=session_id, teen=teen))
             return {r[0]: dict(zip(PAGE_COLUMNS, r)) for r in cur.fetchall()}
 
+
+
+def _item(row: dict, batch: Candidates, i: int, matched, scores, pref_phrases: list[str], fallback: bool,
+          user: dict) -> tuple[int, str, float]:
+    """Candidate `i`'s source, reason and score on the page."""
+    source, phrase = int(batch.sources[i]), pref_phrases[matched[i]] if matched[i] >= 0 else ""
+    if fallback:
+        reason = "recent (ranking is unavailable right now)"
+    elif phrase and source in (S_PREFERENCES, S_TRENDING):
+        # A global item that fits a stated interest is explained by that interest.
+        source, reason = S_PREFERENCES, f"matches your interest in “{phrase}”"
+    else:
+        reason = _reason(source, row["author_handle"] or "someone",
+                         batch.of_own is not None and bool(batch.of_own[i]), user["region"])
+    return source, reason, float(scores[i])
+
+
+def _fingerprint(user: dict, state: ViewerState) -> int:
+    """What a viewer's ranking was made from about the viewer (rankings.py): a kept ranking with
+    another fingerprint is not used."""
+    vectors = state.see_less_vectors
+    return hash((user["region"], user["teen"], user["non_personalized"], user["prefs_phrases"],
+                 bytes(user["prefs_vectors"] or b""), tuple(state.following), state.mutuals,
+                 state.see_less_authors, vectors.tobytes() if vectors is not None else b""))
 
 
 def _reason(source: int, handle: str, of_own: bool, region: str) -> str:

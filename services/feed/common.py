@@ -46,6 +46,8 @@ class FeedConfig:
     candidates_per_source: int = 300
     trending_days: float = 7.0
     policy: PolicyConfig = PolicyConfig()
+    ranking_ttl_s: float = 60.0  # how long a viewer's ranking serves their next pages (rankings.py); 0: never
+    ranking_viewers: int = 4096  # viewers whose ranking a replica keeps
 
 
 class FeedContext:

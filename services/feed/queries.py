@@ -137,30 +137,39 @@ SOURCE_RANK = {S_FOLLOWING: 0, S_MUTUALS: 0, S_REMIXES: 1, S_TRENDING: 2, S_PREF
 # The page's full rows (author handle, whether the viewer liked each) and the bookkeeping for
 # them in the same statement: served (no repeats), today's count, the session's count (created
 # on its first page). The rules that make a post servable are checked here again, on the rows
-# as they are now, since ranking may have used facts a few seconds old (`PostFactsCache`): a post
-# unpublished or taken down meanwhile, made visible to followers only (unless the viewer follows
-# its author) or private, or reported (for a teen) is absent.
+# as they are now, since ranking may have used facts a few seconds old (`PostFactsCache`) or a
+# ranking kept from an earlier page (rankings.py): a post unpublished or taken down meanwhile,
+# made visible to followers only (unless the viewer follows its author) or private, or reported
+# (for a teen) is absent. Nothing is served twice: if a page's post was already served to the
+# viewer (since the ranking: by another replica or session), nothing is recorded and its row
+# says "already_served" (the server makes the page again without it); a row served by a
+# concurrent transaction meanwhile is left out of the insert (ON CONFLICT) and says "recorded"
+# false. The counts are of the rows recorded. The served checks are index probes per page item.
 PAGE_SQL = f"""
 WITH page AS (
     SELECT {", ".join(f"p.{c.name}" for c in POST_COLUMNS)}, coalesce(u.handle, '') AS author_handle,
-           EXISTS (SELECT 1 FROM likes l WHERE l.user_id = %(viewer)s AND l.post_id = p.id) AS liked_by_caller
+           EXISTS (SELECT 1 FROM likes l WHERE l.user_id = %(viewer)s AND l.post_id = p.id) AS liked_by_caller,
+           EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id = p.id OFFSET 0)
+               AS already_served
     FROM posts p LEFT JOIN users u ON u.id = p.author_user_id
     WHERE p.id = ANY(string_to_array(%(ids)s, ',')) AND p.state = {PUBLISHED}
       AND (p.visibility = {PUBLIC} OR (p.visibility = {FOLLOWERS} AND NOT %(teen)s AND EXISTS (
           SELECT 1 FROM follows f WHERE f.follower_id = %(viewer)s AND f.followee_id = p.author_user_id)))
       AND (NOT %(teen)s OR p.report_count = 0)
 ), served_rows AS (
-    INSERT INTO served (user_id, post_id, served_at) SELECT %(viewer)s, id, %(now)s FROM page
+    INSERT INTO served (user_id, post_id, served_at)
+    SELECT %(viewer)s, id, %(now)s FROM page WHERE NOT EXISTS (SELECT 1 FROM page WHERE already_served)
     ON CONFLICT (user_id, post_id) DO NOTHING
+    RETURNING post_id
 ), today AS (
-    INSERT INTO daily_counts (user_id, day, item_count) SELECT %(viewer)s, %(day)s, count(*) FROM page
+    INSERT INTO daily_counts (user_id, day, item_count) SELECT %(viewer)s, %(day)s, count(*) FROM served_rows
     HAVING count(*) > 0
     ON CONFLICT (user_id, day) DO UPDATE SET item_count = daily_counts.item_count + excluded.item_count
 ), session_count AS (
     INSERT INTO feed_sessions (id, user_id, item_count, started_at)
-    SELECT %(session)s, %(viewer)s, count(*), %(now)s FROM page
+    SELECT %(session)s, %(viewer)s, count(*), %(now)s FROM served_rows
     ON CONFLICT (id) DO UPDATE SET item_count = feed_sessions.item_count + excluded.item_count
 )
-SELECT * FROM page
+SELECT page.*, page.id IN (SELECT post_id FROM served_rows) AS recorded FROM page
 """
-PAGE_COLUMNS = (*(c.name for c in POST_COLUMNS), "author_handle", "liked_by_caller")
+PAGE_COLUMNS = (*(c.name for c in POST_COLUMNS), "author_handle", "liked_by_caller", "already_served", "recorded")

@@ -170,13 +170,19 @@ class PolicyConfig:
     connected_share: float = 0.6
 
 
-def apply_policy(c: Candidates, scores: np.ndarray[Any, Any], page_size: int, config: PolicyConfig, *,
-                 blocked: set[str], seen: set[str], viewer: ViewerContext) -> list[int]:
+def apply_policy(c: Candidates, scores: np.ndarray[Any, Any] | None, page_size: int, config: PolicyConfig, *,
+                 blocked: set[str], seen: set[str] | frozenset[str], viewer: ViewerContext,
+                 order: list[int] | None = None, report: dict[str, bool] | None = None) -> list[int]:
     """The page, as indices into the batch. Hard rules first (blocks, no
     repeats, teen safety), then the page mix: at most `max_per_author` per
     author, no two in a row from one author, and connected content holding at
     least `connected_share` of every prefix of the page while it lasts (so it
-    comes first). Ties in score keep the batch order."""
+    comes first). Ties in score keep the batch order.
+
+    `order`: the candidates best first, when already ranked (`scores` is then unused); it may be
+    a prefix of each pool of a longer ranking (`rankings.RankedList`). `report["exhausted"]` is set
+    when the page looked past the last candidate: only then can a page from such a prefix differ
+    from the page the whole ranking would give."""
     ids, authors = c.post_ids, c.authors
     is_connected = np.isin(c.sources, CONNECTED_SOURCES).tolist()
     unsafe = [False] * len(c)
@@ -185,7 +191,10 @@ def apply_policy(c: Candidates, scores: np.ndarray[Any, Any], page_size: int, co
         unsafe = (~((c.features["report_count"] <= 0) & public)).tolist()
     # Candidates best first, sorted into the two pools only as far as the page needs (a page of 10
     # looks at a few dozen of ~1,000): `pull` moves the next allowed one into its pool.
-    ranked = iter(np.argsort(-scores, kind="stable").tolist())
+    if order is None:
+        assert scores is not None
+        order = np.argsort(-scores, kind="stable").tolist()
+    ranked = iter(order)
     pools: tuple[list[int], list[int]] = ([], [])  # (global, connected), each best first
 
     def pull() -> bool:
@@ -195,6 +204,8 @@ def apply_policy(c: Candidates, scores: np.ndarray[Any, Any], page_size: int, co
                 continue
             pools[is_connected[i]].append(i)
             return True
+        if report is not None:
+            report["exhausted"] = True
         return False
 
     page: list[int] = []

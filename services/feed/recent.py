@@ -86,6 +86,10 @@ class RecentByAuthor:
         self._loaded = False
         self._short: set[str] = set()  # authors whose full list lost a post: read again at the next refresh
         self._gate = RefreshGate(refresh_s)
+        # Changes so far, and the count at each author's last change (rankings.py: whether a viewer's
+        # kept ranking is still current).
+        self.version = 0
+        self._changed: dict[str, int] = {}
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -108,6 +112,14 @@ class RecentByAuthor:
         ids = [parts[w][1][1][k] for w, k in zip(which.tolist(), (top - starts[which]).tolist())]
         return ids, [parts[w][0] for w in which.tolist()], created[top]
 
+    def changed_since(self, version: int, authors: Sequence[str]) -> bool:
+        """Whether any of `authors`' lists changed after `version` (a value of `version` read
+        earlier): a post published, removed, or refilled since."""
+        if version == self.version:
+            return False
+        get = self._changed.get
+        return any(get(a, 0) > version for a in authors)
+
     # -- keeping it current ------------------------------------------------------------------
 
     def refresh(self, session: Session, force: bool = False) -> None:
@@ -124,6 +136,8 @@ class RecentByAuthor:
             self._by_author = self._grouped(session.execute(
                 q.where(*self._held_posts()).order_by(p.author_user_id, p.created_at.desc())).all())
             self._loaded = True
+            self.version += 1
+            self._changed = dict.fromkeys(self._by_author, self.version)
             return
         if self._since is not None:  # with a margin for transactions that committed after a later updated_at
             q = q.where(p.updated_at > self._since - timedelta(seconds=5))
@@ -153,6 +167,7 @@ class RecentByAuthor:
                 self._by_author[author] = refilled[author]
             else:
                 self._by_author.pop(author, None)
+            self._mark(author)
 
     def _prune(self) -> None:
         """Drop posts that have left the window (queries skip them anyway; this bounds memory)."""
@@ -191,7 +206,10 @@ class RecentByAuthor:
             self._apply(author, post_id, micros(created), visible)
 
     def _apply(self, author: str, post_id: str, created_us: int, visible: bool) -> None:
-        created, ids = self._by_author.get(author, (np.zeros(0, dtype=np.int64), []))
+        held = self._by_author.get(author)
+        created, ids = held if held is not None else (np.zeros(0, dtype=np.int64), [])
+        if visible == (post_id in ids) and (not visible or created[ids.index(post_id)] == created_us):
+            return  # as held already (a refresh reads again what changed in its last seconds)
         if post_id in ids:
             k = ids.index(post_id)
             if not visible and len(ids) >= self.per_author:  # a post beyond the list may exist
@@ -205,3 +223,8 @@ class RecentByAuthor:
             self._by_author[author] = (created, ids)
         else:
             self._by_author.pop(author, None)
+        self._mark(author)
+
+    def _mark(self, author: str) -> None:
+        self.version += 1
+        self._changed[author] = self.version

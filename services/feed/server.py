@@ -306,6 +306,7 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
                              nudge_after_items=settings.nudge_after_items,
                              candidates_per_source=settings.candidates_per_source,
                              trending_days=settings.trending_days,
+                             ranking_ttl_s=settings.ranking_ttl_s, ranking_viewers=settings.ranking_viewers,
                              policy=PolicyConfig(settings.max_per_author, settings.connected_share))
     # Handlers need the Feed and create_service needs the handlers: build the Feed on a late-bound ctx.
     consent = consent or GrpcConsentChecker(settings.cameo_addr)

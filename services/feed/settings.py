@@ -30,6 +30,10 @@ class FeedSettings(DatabaseSettings):
     max_per_author: int = setting("KINORA_FEED_MAX_PER_AUTHOR", positive_int, 2)
     candidates_per_source: int = setting("KINORA_FEED_CANDIDATES_PER_SOURCE", positive_int, 300)
     trending_days: float = setting("KINORA_FEED_TRENDING_DAYS", non_negative_float, 7.0)
+    ranking_ttl_s: float = setting("KINORA_FEED_RANKING_TTL_S", non_negative_float, 60.0,
+                                   "seconds a viewer's ranked candidates serve their next pages (0: rank every page)")
+    ranking_viewers: int = setting("KINORA_FEED_RANKING_VIEWERS", positive_int, 4096,
+                                   "viewers whose ranked candidates each replica keeps (~20 kB each)")
     db_workers: int = setting("KINORA_FEED_DB_WORKERS", positive_int, 3,
                               "threads running requests' database work; measured on 2 cores, 3 served GetFeed "
                               "better than 8 (less contention for the interpreter lock)")
