@@ -200,8 +200,11 @@ def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
     return [Face(box, score, embed_chip(chip)) for box, score, chip in locate(rgb, small_faces)]
 
 
+Box = tuple[int, int, int, int]  # x, y, width, height
+
+
 def locate(rgb: np.ndarray, small_faces: bool = False,
-           within: list[tuple[int, int, int, int]] | None = None) -> list[tuple[tuple[int, int, int, int], float, np.ndarray]]:
+           within: list[Box] | None = None) -> list[tuple[Box, float, np.ndarray]]:
     """(box, score, aligned chip) of every face in an RGB picture, not yet embedded (`embed_chip`).
     `within`: boxes (x, y, width, height) of the picture; only faces found there are wanted
     (a face must lie inside one of them with the detector's room around it); the landmarks
@@ -243,8 +246,7 @@ def embed_chip(chip: np.ndarray) -> np.ndarray:
     return face_net.embed(chip, _embedding_model())
 
 
-def _detections(gray: np.ndarray, upsample: int, small_faces: bool,
-                within: list[tuple[int, int, int, int]] | None = None) -> list:
+def _detections(gray: np.ndarray, upsample: int, small_faces: bool, within: list[Box] | None = None) -> list:
     """(dlib rectangle, score) of the faces the detector finds in `gray`. For small faces,
     the two-fold upsampled search (0.3 s a 720x1280 frame) runs only on the regions where
     a face of ~40-80 px can be (kinora.ml.regions), faces of ~80-160 px are searched for
