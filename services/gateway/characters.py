@@ -1,6 +1,10 @@
 """Characters in the Sora-compatible Videos API (`/v1/videos/characters…`).
 
-A character is a cameo: today the caller's own, made from a liveness recording.
+A character is a cameo: a character proper (an animal, object or drawing, made from an upload
+with no human face in it) or the caller's own person cameo, made from a liveness recording.
+The SDK's `create_character` sends only `name` and `video`, so the upload decides: cameo
+searches it for faces first; a readable upload with no face becomes a character, anything
+else (a face, or no readable picture) goes the liveness way, as before.
 """
 
 from __future__ import annotations
@@ -27,18 +31,45 @@ async def get_character(character_id: str, request: Request, caller=Dev):
     require_scope(caller, "videos:read")
     g = gateway_of(request)
     cameo = (await g.cameo.GetCameo(cpb.GetCameoRequest(cameo_id=character_id), timeout=g.timeout)).cameo
-    return {"id": cameo.id, "object": "character", "name": cameo.display_name or cameo.owner_handle,
+    return _character_json(cameo)
+
+
+def _character_json(cameo: cpb.Cameo, name: str = "") -> dict:
+    return {"id": cameo.id, "object": "character", "name": cameo.display_name or name or cameo.owner_handle,
+            "handle": cameo.handle, "kind": "character" if cameo.kind == cpb.CAMEO_KIND_CHARACTER else "person",
             "created_at": cameo.created_at.seconds}
 
 
-@router.post("/videos/characters", summary="Create a character (cameo) from a verification video",
+# Refusals after which the upload is taken for a person's recording (the liveness path answers then).
+_NOT_A_CHARACTER = {"human_face_in_character", "invalid_character_media", "missing_character_media"}
+
+
+async def _as_character(g, form, data: bytes, content_type: str, filename: str) -> cpb.Cameo | None:
+    """The upload as a new character, or None when it is not one (a face in it, or unreadable)."""
+    try:
+        reply = await g.cameo.CreateCharacter(cpb.CreateCharacterRequest(
+            name=str(form.get("name") or ""), handle=str(form.get("handle") or ""),
+            description=str(form.get("description") or ""), media=data, content_type=content_type,
+            filename=filename), timeout=max(g.timeout, 120))
+    except grpc.RpcError as err:
+        if error_code_of(err) in _NOT_A_CHARACTER:
+            return None
+        raise
+    return reply.cameo
+
+
+@router.post("/videos/characters", summary="Create a character: an animal, object or drawing, or yourself",
              openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
                  "type": "object", "required": ["name", "video"], "properties": {
                      "name": {"type": "string"}, "video": {"type": "string", "format": "binary"},
+                     "handle": {"type": "string"}, "description": {"type": "string"},
                      "verification_id": {"type": "string"}, "nonce": {"type": "string"}}}}}}})
 async def create_character(request: Request, caller=Dev):
-    """A character is the caller's own cameo, made from a liveness recording.
+    """An upload (image or short video) with no human face in it becomes a character: an animal,
+    object or drawing, with a handle derived from `name` (or `handle`, through the SDK's
+    `extra_body`, with an optional `description`). Prompts mention it as `@handle`.
 
+    An upload with a face is taken for the caller's own cameo, made from a liveness recording.
     The recording must answer a fresh challenge (digits read aloud, head turns). The SDK sends
     only `name` and `video`, so the challenge is bound to the caller: a call when they have no
     open challenge starts one and answers 412 with it; recorded, the same call again answers the
@@ -49,6 +80,10 @@ async def create_character(request: Request, caller=Dev):
     g = gateway_of(request)
     form, data, content_type, filename = await read_upload(request, "video")
     verification_id, nonce = str(form.get("verification_id") or ""), str(form.get("nonce") or "")
+    if not (verification_id and nonce):
+        character = await _as_character(g, form, data, content_type, filename)
+        if character is not None:
+            return _character_json(character)
     submit = ipb.SubmitVerificationRequest(video=data, content_type=content_type, filename=filename,
                                            cameo_display_name=str(form.get("name") or ""))
     if verification_id and nonce:
@@ -74,8 +109,7 @@ async def create_character(request: Request, caller=Dev):
     for _ in range(50):
         try:
             cameo = (await g.cameo.GetCameo(cpb.GetCameoRequest(owner_user_id=caller.subject), timeout=g.timeout)).cameo
-            return {"id": cameo.id, "object": "character", "name": cameo.display_name or str(form.get("name") or ""),
-                    "created_at": cameo.created_at.seconds}
+            return _character_json(cameo, str(form.get("name") or ""))
         except Exception:  # noqa: BLE001 - not there yet
             await asyncio.sleep(0.2)
     raise ApiError(503, "character_pending", f"verification {verification_id} passed; the character appears shortly")

@@ -70,7 +70,8 @@ async def user_id_of(g: Gateway, handle: str) -> str:
 
 
 async def cameo_id_of(g: Gateway, handle: str) -> str:
-    reply = await g.cameo.GetCameo(cpb.GetCameoRequest(owner_handle=handle.lstrip("@").lower()), timeout=g.timeout)
+    # A person's handle or a character's (cameo's `handle` selector; a person's comes first).
+    reply = await g.cameo.GetCameo(cpb.GetCameoRequest(handle=handle.lstrip("@").lower()), timeout=g.timeout)
     return reply.cameo.id
 
 

@@ -132,16 +132,22 @@ class GrpcConsentChecker:
 
     async def describe(self, cameo_ids: list[str]) -> list[Cameo]:
         """The cameos as the model should see them: a name (display name, else
-        handle), the face crops and the voice profile from verification."""
+        handle), the face crops and the voice profile from verification; for a
+        character (an animal, object or drawing), its description and the
+        reference images cameo keeps (it has no voice)."""
         cameos = []
         for cameo_id in cameo_ids:
             try:
                 reply = await self.stub.GetLikeness(cameo_pb2.GetLikenessRequest(cameo_id=cameo_id), timeout=TIMEOUT_S)
             except grpc.RpcError as err:
                 _raise(err, "cameo")
+            name = reply.display_name or reply.owner_handle or cameo_id
+            if reply.kind == cameo_pb2.CAMEO_KIND_CHARACTER:
+                cameos.append(Cameo(name=name, face_pngs=list(reply.reference_pngs), kind="character",
+                                    description=reply.description))
+                continue
             faces = [data for data in map(self.likeness.read, reply.likeness.face_crops) if data]
-            cameos.append(Cameo(name=reply.display_name or reply.owner_handle or cameo_id, face_pngs=faces,
-                                voice=self.likeness.voice(reply.likeness.voice_profile)))
+            cameos.append(Cameo(name=name, face_pngs=faces, voice=self.likeness.voice(reply.likeness.voice_profile)))
         return cameos
 
 
