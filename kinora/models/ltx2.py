@@ -1,20 +1,23 @@
 """ltx2: the production GPU model, LTX-2 joint audio-video diffusion (diffusers).
 
 `Ltx2Model` implements the Kinora model contract (kinora.models.contract) on top of
-diffusers' `LTX2Pipeline` (text to video) and `LTX2ImageToVideoPipeline` (image to
-video), both sharing one set of weights loaded from a model store folder
-(kinora.models.ltx2_store, docs/ltx2.md). Video and audio come out of one denoising
+diffusers' `LTX2Pipeline` (text to video), `LTX2ImageToVideoPipeline` (image to
+video) and `LTX2ConditionPipeline` (frames as conditioning: a storyboard's later shots,
+extensions, video-to-video edits), all sharing one set of weights loaded from a model
+store folder (kinora.models.ltx2_store, docs/ltx2.md). Video and audio come out of one denoising
 run; the clip is watermarked, resized to the asked size and encoded once with the
 platform encoder (H.264 + AAC 48 kHz stereo).
 
 Serve it with `python -m kinora.models.serve --model ltx2`; `load_from_env()` is the
 factory that reads its settings (kinora.models.ltx2_settings). The sigma schedule is in
 kinora.models.ltx2_schedule; the request plan and the frame and audio conversion are in
-kinora.models.ltx2_frames.
+kinora.models.ltx2_frames; shots and extensions in kinora.models.ltx2_shots; reading a
+source clip in kinora.models.ltx2_source.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -23,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from kinora.media.encode import AUDIO_RATE, encode_mp4, thumbnail_jpeg
+from kinora.models import ltx2_source
 from kinora.models.contract import (
     ModelCancelled,
     ModelOutOfMemory,
@@ -30,9 +34,17 @@ from kinora.models.contract import (
     ModelRequest,
     ModelResult,
 )
-from kinora.models.ltx2_frames import Plan, _decode_image, _start_frame, _to_48k_stereo, _to_frames
-from kinora.models.ltx2_schedule import ScheduleError, sigma_schedule
+from kinora.models.ltx2_frames import (
+    Plan,
+    _decode_image,
+    _resample_48k_stereo,
+    _start_frame,
+    _to_48k_stereo,
+    _to_frames,
+)
+from kinora.models.ltx2_schedule import EDIT_STRENGTH, ScheduleError, edit_sigmas, sigma_schedule
 from kinora.models.ltx2_settings import Ltx2Settings, _resolve_device
+from kinora.models.ltx2_shots import Piece, context_count, fit_frames, join_audio, lead_samples, shot_prompt, to_uint8
 from kinora.models.ltx2_store import Manifest, require_usable
 from kinora.runtime.settings import load_settings
 
@@ -50,7 +62,7 @@ class Ltx2Model:
         """Load the store `settings.store`; or, for scripts/ltx2_fullsize.py, serve an
         already built `pipeline` (with its `manifest`) instead of loading one."""
         import torch
-        from diffusers import DiffusionPipeline, LTX2ImageToVideoPipeline, LTX2Pipeline
+        from diffusers import DiffusionPipeline, LTX2ConditionPipeline, LTX2ImageToVideoPipeline, LTX2Pipeline
 
         self.store = Path(settings.store)
         self.manifest: Manifest = manifest if pipeline is not None and manifest is not None else (
@@ -81,7 +93,11 @@ class Ltx2Model:
             use_karras_sigmas=False, use_exponential_sigmas=False, use_beta_sigmas=False)
         self.t2v = _share(LTX2Pipeline, pipe, scheduler=plain)
         self.i2v = _share(LTX2ImageToVideoPipeline, pipe, scheduler=plain)
-        for p in (self.t2v, self.i2v):
+        # Frames as conditioning at latent index 0 (a shot continuing the previous one, an
+        # extension continuing its source) and noised source latents (an edit).
+        self.cond = _share(LTX2ConditionPipeline, pipe, scheduler=plain)
+        self.edit_strength = EDIT_STRENGTH
+        for p in (self.t2v, self.i2v, self.cond):
             p.set_progress_bar_config(disable=True)
         self.component_dtypes = _component_dtypes(self.t2v)
         wrong = {name: d for name, d in self.component_dtypes.items() if d != self.dtype_name}
@@ -142,9 +158,12 @@ class Ltx2Model:
         self.warm_up_seconds = round(time.monotonic() - started, 3)
 
     # ------------------------------------------------------------------ planning
-    def plan(self, request: ModelRequest, resolution_scale: float | None = None, distilled: bool | None = None) -> Plan:
+    def plan(self, request: ModelRequest, resolution_scale: float | None = None, distilled: bool | None = None, *,
+             frames: int | None = None, context: int = 0) -> Plan:
         """Sizes, frames and the sigma schedule for a request (the arguments override the
-        model's settings; the schedule tests plan full-size clips on the tiny store)."""
+        model's settings; the schedule tests plan full-size clips on the tiny store).
+        `frames` (default: the request's length) are the frames the run keeps; `context`
+        frames of conditioning come before them in the run (shots, extensions)."""
         spatial = self.t2v.vae_spatial_compression_ratio
         temporal = self.t2v.vae_temporal_compression_ratio
         scale = resolution_scale or self.resolution_scale
@@ -155,17 +174,22 @@ class Ltx2Model:
         # clip no longer starts on its input image, and faces come out squeezed).
         crop_width, crop_height = max(1, round(request.width * scale)), max(1, round(request.height * scale))
         width, height = (math.ceil(crop_width / spatial) * spatial, math.ceil(crop_height / spatial) * spatial)
-        frames = request.seconds * request.fps
-        num_frames = math.ceil((frames - 1) / temporal) * temporal + 1
-        patch, patch_t = self.t2v.transformer_spatial_patch_size, self.t2v.transformer_temporal_patch_size
-        tokens = (((num_frames - 1) // temporal + 1) // patch_t
-                  * (height // spatial // patch) * (width // spatial // patch))
+        frames = request.seconds * request.fps if frames is None else frames
+        num_frames = math.ceil((context + frames - 1) / temporal) * temporal + 1
+        tokens = self._tokens(width, height, num_frames)
         try:
             sigmas = sigma_schedule(self.schedule_config, tokens, self.steps, distilled)
         except ScheduleError as exc:
             raise ScheduleError(f"{request.width}x{request.height} for {request.seconds} s can't be generated by "
                                 f"{self.manifest.variant}: {exc}") from None
-        return Plan(width, height, num_frames, frames, crop_width, crop_height, len(sigmas), sigmas)
+        return Plan(width, height, num_frames, frames, crop_width, crop_height, len(sigmas), sigmas, context)
+
+    def _tokens(self, width: int, height: int, num_frames: int) -> int:
+        spatial = self.t2v.vae_spatial_compression_ratio
+        temporal = self.t2v.vae_temporal_compression_ratio
+        patch, patch_t = self.t2v.transformer_spatial_patch_size, self.t2v.transformer_temporal_patch_size
+        return (((num_frames - 1) // temporal + 1) // patch_t
+                * (height // spatial // patch) * (width // spatial // patch))
 
     def _guidance(self) -> dict[str, float]:
         """Guidance as configured (the report shows these)."""
@@ -201,6 +225,10 @@ class Ltx2Model:
     # ------------------------------------------------------------------ generate
     def generate(self, request: ModelRequest, progress, cancelled) -> ModelResult:
         request.validate()
+        if request.shots:
+            return self._storyboard(request, progress, cancelled)
+        if request.source is not None:
+            return self._from_source(request, progress, cancelled)
         start_image, conditioning = self._start_image(request)
         plan = self.plan(request)
         with self._lock:
@@ -210,20 +238,32 @@ class Ltx2Model:
             started = time.monotonic()
             video, audio, source_rate = self._run_pipeline(request, plan, start_image, progress, cancelled)
             denoise_s = time.monotonic() - started
+        pcm = _to_48k_stereo(audio, source_rate, request.seconds)
+        pipeline = "image_to_video" if start_image is not None else "text_to_video"
+        return self._finish(request, plan, video, pcm, progress, cancelled, denoise_s, self._report(
+            request, plan, pipeline, conditioning, {"source_rate": source_rate, "output_rate": AUDIO_RATE,
+                                                    "channels": 2}))
+
+    def _finish(self, request: ModelRequest, plan: Plan, video, pcm, progress, cancelled, pipeline_s: float,
+                report: dict) -> ModelResult:
+        """Frames (crop, resize, watermarks) and sound -> the encoded clip, its thumbnail and report."""
         if cancelled():
             raise ModelCancelled()
         progress(92.0, "encode")
         encode_started = time.monotonic()
-        frames = _to_frames(video, plan.frames, request.width, request.height, request.watermark, request.fps,
-                            request.watermark_id, crop=(plan.crop_width, plan.crop_height))
-        pcm = _to_48k_stereo(audio, source_rate, request.seconds)
+        frames = _to_frames(video, request.seconds * request.fps, request.width, request.height, request.watermark,
+                            request.fps, request.watermark_id, crop=(plan.crop_width, plan.crop_height))
         mp4 = encode_mp4(frames, request.width, request.height, request.fps, pcm)
         thumb = thumbnail_jpeg(frames[min(len(frames) - 1, request.fps)])
         progress(100.0, "done")
-        report = {
+        report["timings_s"] = {"pipeline": round(pipeline_s, 3), "encode": round(time.monotonic() - encode_started, 3)}
+        return ModelResult(mp4=mp4, thumbnail_jpeg=thumb, report=report)
+
+    def _report(self, request: ModelRequest, plan: Plan, pipeline: str, conditioning: dict, audio: dict) -> dict:
+        return {
             "model": self.name,
             "variant": self.manifest.variant,
-            "pipeline": "image_to_video" if start_image is not None else "text_to_video",
+            "pipeline": pipeline,
             "seed": request.seed,
             "steps": plan.steps,
             "distilled": self.distilled,
@@ -236,10 +276,10 @@ class Ltx2Model:
             "generated_size": [plan.gen_width, plan.gen_height],
             "output_size": [request.width, request.height],
             "generated_frames": plan.num_frames,
-            "frames": plan.frames,
+            "frames": request.seconds * request.fps,
             "fps": request.fps,
             "seconds": request.seconds,
-            "audio": {"source_rate": source_rate, "output_rate": AUDIO_RATE, "channels": 2},
+            "audio": audio,
             "conditioning": conditioning,
             "watermark": bool(request.watermark),
             "device": self.device,
@@ -248,9 +288,133 @@ class Ltx2Model:
             "cpu_offload": self.offload,
             "vae_decode": self.vae_decode,
             "warm_up_s": self.warm_up_seconds,
-            "timings_s": {"pipeline": round(denoise_s, 3), "encode": round(time.monotonic() - encode_started, 3)},
         }
-        return ModelResult(mp4=mp4, thumbnail_jpeg=thumb, report=report)
+
+    # ------------------------------------------------------------------ storyboard
+    def _storyboard(self, request: ModelRequest, progress, cancelled) -> ModelResult:
+        """Shot by shot: shot 1 from its prompt (and its image, or the first cameo's face);
+        every later shot from its own prompt, conditioned on the previous shot's last
+        `context` frames (or, when it has its own image, starting on that image: a cut to
+        a new picture). The frames join exactly at the shot boundaries; the sound is
+        crossfaded over 10 ms at each."""
+        context = context_count(self.t2v.vae_temporal_compression_ratio)
+        names = [c.name for c in request.cameos]
+        # Every image is decoded and every shot planned before anything runs: a bad
+        # request fails at once, with nothing half made.
+        images = [None if shot.image is None else _decode_image(shot.image, f"shot {number}'s image")
+                  for number, shot in enumerate(request.shots, 1)]
+        first, conditioning = self._start_image(dataclasses.replace(request, image=None, shots=[]))
+        if images[0] is not None:
+            first = images[0]
+            conditioning["start_image"] = "shot 1 image"
+            for entry in conditioning["cameos"]:
+                if entry["face_used"]:
+                    entry.update(face_used=False, reason="shot 1 starts on its own image")
+        images[0] = first
+        plans = [self.plan(request, frames=shot.seconds * request.fps,
+                           context=0 if index == 0 or images[index] is not None else context)
+                 for index, shot in enumerate(request.shots)]
+        work = [plan.num_frames * plan.steps for plan in plans]
+        pieces: list[Piece] = []
+        shots_report = []
+        with self._lock:
+            if cancelled():
+                raise ModelCancelled()
+            progress(1.0, "prepare")
+            started = time.monotonic()
+            rate = 0
+            for index, (shot, plan, image) in enumerate(zip(request.shots, plans, images)):
+                if cancelled():
+                    raise ModelCancelled()
+                span = (2.0 + 88.0 * sum(work[:index]) / sum(work), 2.0 + 88.0 * sum(work[: index + 1]) / sum(work))
+                frames_in = pieces[-1].frames[-plan.context:] if plan.context else None
+                seed = (request.seed + index) % 2**63
+                prompt = shot_prompt(shot.prompt, shot.camera, names)
+                video, audio, rate = self._run_pipeline(
+                    request, plan, image, progress, cancelled, prompt=prompt, context=frames_in, span=span,
+                    final=index == len(plans) - 1, seed=seed)
+                pieces.append(Piece(to_uint8(video[plan.context : plan.context + plan.frames]),
+                                    _resample_48k_stereo(audio, rate), lead_samples(plan.context, request.fps)))
+                del video, audio
+                start = sum(s.seconds for s in request.shots[:index])
+                shots_report.append({
+                    "shot": index + 1, "start_s": start, "end_s": start + shot.seconds, "prompt": prompt,
+                    "camera": shot.camera or None, "seed": seed, "steps": plan.steps, "sigmas": plan.sigmas,
+                    "generated_frames": plan.num_frames,
+                    "pipeline": "condition" if plan.context else ("image_to_video" if image is not None
+                                                                   else "text_to_video"),
+                    "conditioning": (f"previous shot's last {plan.context} frames" if plan.context else
+                                     "shot's own image" if index and image is not None else
+                                     conditioning["start_image"] or "prompt only"),
+                })
+            pipeline_s = time.monotonic() - started
+        video = np.concatenate([piece.frames for piece in pieces])
+        pcm = join_audio(pieces, request.fps, request.seconds * AUDIO_RATE)
+        conditioning["camera"] = "said in words in each shot's prompt (LTX-2 has no camera control input)"
+        report = self._report(request, plans[0], "storyboard", conditioning,
+                              {"source_rate": rate, "output_rate": AUDIO_RATE, "channels": 2,
+                               "joins": f"{len(pieces) - 1} crossfaded over 10 ms"})
+        report["shots"] = shots_report
+        report["generated_frames"] = sum(plan.num_frames for plan in plans)
+        return self._finish(request, plans[0], video, pcm, progress, cancelled, pipeline_s, report)
+
+    # ------------------------------------------------------------------ extend / edit
+    def _from_source(self, request: ModelRequest, progress, cancelled) -> ModelResult:
+        source = request.source
+        assert source is not None
+        cameos = [{"name": c.name, "face_used": False, "voice_used": False,
+                   "reason": f"an {source.kind} starts from its source clip; the name is added to the prompt"}
+                  for c in request.cameos]
+        if source.kind == "extend":
+            context = context_count(self.t2v.vae_temporal_compression_ratio)
+            plan = self.plan(request, context=context)
+            frames_in = fit_frames(ltx2_source.last_frames(source.video, context), plan)
+            conditioning = {"prompt": True, "start_image": None, "cameos": cameos,
+                            "source": f"the source clip's last {context} frames (LTX2ConditionPipeline, index 0)"}
+            prompt, pipeline = self._prompt(request), "extend"
+            source_pcm = None
+        else:
+            plan = self.plan(request)
+            sigmas = edit_sigmas(self.schedule_config, self._tokens(plan.gen_width, plan.gen_height, plan.num_frames),
+                                 self.steps, self.distilled, self.edit_strength)
+            plan = dataclasses.replace(plan, steps=len(sigmas), sigmas=sigmas)
+            frames_in = fit_frames(ltx2_source.all_frames(source.video, plan.frames, plan.num_frames,
+                                                         request.seconds), plan)
+            source_pcm = ltx2_source.audio_48k_stereo(source.video, request.seconds)
+            conditioning = {"prompt": True, "start_image": None, "cameos": cameos,
+                            "source": f"every frame of the source clip, noised to {self.edit_strength} "
+                                      "(video-to-video)", "strength": self.edit_strength}
+            names = [c.name for c in request.cameos]
+            prompt = shot_prompt(source.instruction, "", names)
+            pipeline = "edit"
+        with self._lock:
+            if cancelled():
+                raise ModelCancelled()
+            progress(1.0, "prepare")
+            started = time.monotonic()
+            if source.kind == "extend":
+                video, audio, rate = self._run_pipeline(request, plan, None, progress, cancelled, prompt=prompt,
+                                                        context=frames_in)
+            else:
+                video, audio, rate = self._run_pipeline(request, plan, None, progress, cancelled, prompt=prompt,
+                                                        source=frames_in)
+            pipeline_s = time.monotonic() - started
+        del frames_in
+        video = to_uint8(video[plan.context : plan.context + plan.frames])
+        if source.kind == "extend":
+            pcm = _resample_48k_stereo(audio, rate)[:, lead_samples(plan.context, request.fps):]
+            want = request.seconds * AUDIO_RATE
+            pcm = np.ascontiguousarray(np.pad(pcm, ((0, 0), (0, max(0, want - pcm.shape[1]))))[:, :want])
+            audio_report = {"source_rate": rate, "output_rate": AUDIO_RATE, "channels": 2}
+        else:
+            want = request.seconds * AUDIO_RATE
+            pcm = source_pcm if source_pcm is not None else np.zeros((2, want), np.float32)
+            audio_report = {"source_rate": None, "output_rate": AUDIO_RATE, "channels": 2,
+                            "kept": "the source clip's sound" if source_pcm is not None
+                            else "silence (the source clip has no sound)"}
+        report = self._report(request, plan, pipeline, conditioning, audio_report)
+        report["prompt"] = prompt
+        return self._finish(request, plan, video, pcm, progress, cancelled, pipeline_s, report)
 
     def _start_image(self, request: ModelRequest):
         """The first-frame image, and a plain account of what conditions the clip."""
@@ -277,10 +441,17 @@ class Ltx2Model:
         names = " and ".join(c.name for c in request.cameos)
         return f"{request.prompt.strip()} Featuring {names}."
 
-    def _run_pipeline(self, request: ModelRequest, plan: Plan, image, progress, cancelled):
+    def _run_pipeline(self, request: ModelRequest, plan: Plan, image, progress, cancelled, *, prompt: str | None = None,
+                      context: np.ndarray | None = None, source: np.ndarray | None = None,
+                      span: tuple[float, float] = (2.0, 90.0), final: bool = True, seed: int | None = None):
+        """One pipeline run. `image`: the first frame (image to video). `context`: frames
+        (F, H, W, 3) uint8 at generation size that the run starts with and continues
+        (condition pipeline, latent index 0, strength 1; `plan.context` of them). `source`:
+        an edit's frames, VAE-encoded and noised to the plan's first sigma (video to
+        video). Progress runs over `span`; the last step of the `final` run says "decode"."""
         import torch
 
-        pipe = self.i2v if image is not None else self.t2v
+        pipe = self.cond if context is not None or source is not None else self.i2v if image is not None else self.t2v
         if self.offload in ("model", "sequential") and self._offloaded is not pipe:
             # Offload hooks belong to one pipeline object; move them to the one in use.
             if self.offload == "model":
@@ -289,20 +460,22 @@ class Ltx2Model:
                 pipe.enable_sequential_cpu_offload(device=self.device)
             self._offloaded = pipe
         generator_device = "cpu" if self.offload in ("model", "sequential") else self.device
-        generator = torch.Generator(generator_device).manual_seed(request.seed)
+        generator = torch.Generator(generator_device).manual_seed(request.seed if seed is None else seed)
+        low, high = span
 
         def on_step(_pipe, step, _timestep, tensors):
             if self.check_finite and not bool(torch.isfinite(tensors["latents"]).all()):
                 # A NaN never heals: stop now rather than decode a black clip as a success.
                 raise ModelOutputError(f"the video latents became NaN or infinite at denoising step {step + 1} of "
                                        f"{plan.steps}; no clip was made")
-            progress(2.0 + 88.0 * (step + 1) / plan.steps, "denoise" if step + 1 < plan.steps else "decode")
+            progress(low + (high - low) * (step + 1) / plan.steps,
+                     "decode" if final and step + 1 == plan.steps else "denoise")
             if cancelled():
                 raise _Stop()
             return {}
 
         kwargs = dict(
-            prompt=self._prompt(request), negative_prompt=self.negative_prompt or None,
+            prompt=self._prompt(request) if prompt is None else prompt, negative_prompt=self.negative_prompt or None,
             width=plan.gen_width, height=plan.gen_height, num_frames=plan.num_frames, frame_rate=float(request.fps),
             num_inference_steps=plan.steps, sigmas=plan.sigmas, generator=generator,
             max_sequence_length=self.manifest.max_sequence_length, output_type="np", return_dict=False,
@@ -312,9 +485,16 @@ class Ltx2Model:
             kwargs["image"] = _start_frame(image, plan)
             if self.manifest.image_crf is not None:
                 kwargs["image_crf"] = self.manifest.image_crf
+        if context is not None:
+            from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+            kwargs["conditions"] = [LTX2VideoCondition(frames=context, index=0, strength=1.0)]
         self._active_cancel = cancelled
         try:
             with torch.inference_mode():
+                if source is not None:
+                    kwargs["latents"] = self._encode_video(source)
+                    kwargs["noise_scale"] = plan.sigmas[0]
                 video, audio = pipe(**kwargs)
             video, audio = np.asarray(video[0], dtype=np.float32), audio[0].float().cpu().numpy()
         except _Stop:
@@ -336,6 +516,21 @@ class Ltx2Model:
             raise ModelOutputError(f"the decoded {bad} contain NaN or infinite values; no clip was made")
         rate = int(pipe.vocoder.config.output_sampling_rate)
         return video, audio, rate
+
+    def _encode_video(self, frames: np.ndarray):
+        """(F, H, W, 3) uint8 frames -> the VAE's latents (B, C, F', H', W'), as the pipeline
+        encodes a condition: pixels to [-1, 1], the distribution's mode, not yet normalized
+        (the pipeline normalizes `latents` it is given). Tiled and in frame windows, as the
+        decode is."""
+        import torch
+
+        vae = self.cond.vae
+        device = next(vae.parameters()).device
+        pixels = torch.from_numpy(frames).to(device).permute(3, 0, 1, 2).unsqueeze(0)
+        pixels = pixels.to(vae.dtype) / 127.5 - 1.0
+        latents = vae.encode(pixels).latent_dist.mode()
+        del pixels
+        return latents
 
     def _check_cancel(self, *_ignored) -> None:
         cancelled = self._active_cancel

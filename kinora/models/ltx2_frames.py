@@ -28,6 +28,7 @@ class Plan:
     crop_height: int
     steps: int
     sigmas: list[float]  # the schedule as run (float64 values; the scheduler keeps float32)
+    context: int = 0  # frames at the start of the run given as conditioning and dropped (shots, extend)
 
 
 def _decode_image(data: bytes, what: str):
@@ -79,7 +80,11 @@ def _to_frames(video: np.ndarray, count: int, width: int, height: int, watermark
     invisible = None if watermark_id is None else Embedder(watermark_id, width, height)
     frames = []
     for index in range(count):
-        frame = (np.clip(video[min(index, len(video) - 1)], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        frame = video[min(index, len(video) - 1)]
+        if frame.dtype != np.uint8:  # a storyboard's frames arrive as uint8 already
+            frame = (np.clip(frame, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        else:
+            frame = frame.copy()
         if crop is not None and frame.shape[:2] != (crop[1], crop[0]):
             top, left = (frame.shape[0] - crop[1]) // 2, (frame.shape[1] - crop[0]) // 2
             frame = np.ascontiguousarray(frame[top : top + crop[1], left : left + crop[0]])
@@ -108,6 +113,15 @@ def _stamp(frame: np.ndarray, mask: np.ndarray, t: float) -> None:
 
 def _to_48k_stereo(audio: np.ndarray, rate: int, seconds: int) -> np.ndarray:
     """Vocoder output (channels, samples) at `rate` -> float32 (2, seconds * 48000)."""
+    pcm = _resample_48k_stereo(audio, rate)
+    want = seconds * AUDIO_RATE
+    if pcm.shape[1] < want:
+        pcm = np.pad(pcm, ((0, 0), (0, want - pcm.shape[1])))
+    return np.ascontiguousarray(pcm[:, :want], dtype=np.float32)
+
+
+def _resample_48k_stereo(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Vocoder output (channels, samples) at `rate` -> float32 stereo at 48 kHz, all of it."""
     import av
 
     pcm = np.asarray(audio, dtype=np.float32)
@@ -123,8 +137,5 @@ def _to_48k_stereo(audio: np.ndarray, rate: int, seconds: int) -> np.ndarray:
         frame.sample_rate = rate
         out = [f.to_ndarray() for f in resampler.resample(frame)] + [f.to_ndarray() for f in resampler.resample(None)]
         pcm = np.concatenate(out, axis=1) if out else np.zeros((2, 0), np.float32)
-    want = seconds * AUDIO_RATE
-    if pcm.shape[1] < want:
-        pcm = np.pad(pcm, ((0, 0), (0, want - pcm.shape[1])))
-    return np.ascontiguousarray(pcm[:, :want], dtype=np.float32)
+    return np.ascontiguousarray(pcm, dtype=np.float32)
 

@@ -60,3 +60,29 @@ def sigma_schedule(config: dict, tokens: int, steps: int, distilled: bool) -> li
     if len(steps_down) and steps_down.min() < MIN_SIGMA_STEP:
         raise ScheduleError(f"the sigma schedule for {tokens} tokens is stuck (two steps {steps_down.min():.1e} apart)")
     return [float(x) for x in sigmas]
+
+
+EDIT_STRENGTH = 0.6  # how far toward noise an edit takes its source (0 keeps it, 1 ignores it)
+
+
+def edit_sigmas(config: dict, tokens: int, steps: int, distilled: bool, strength: float = EDIT_STRENGTH) -> list[float]:
+    """The sigmas of a video-to-video edit: the source's latents are noised to `strength`
+    (the first sigma) and denoised from there.
+
+    Standard schedules: the generation's own schedule, computed for ceil(steps x strength)
+    steps, scaled so it starts at `strength` (the same shape at lower noise, fewer steps).
+    Distilled: the trained sigmas at or below `strength` (0.6 -> the one step at 0.421875),
+    since the distilled checkpoint only knows its own eight values."""
+    if not 0.0 < strength <= 1.0:
+        raise ScheduleError(f"edit strength must be in (0, 1], got {strength}")
+    if distilled:
+        sigmas = [s for s in sigma_schedule(config, tokens, steps, True) if s <= strength + 1e-9]
+        if not sigmas:
+            raise ScheduleError(f"the distilled schedule has no step at or below the edit strength {strength}")
+        return sigmas
+    full = sigma_schedule(config, tokens, max(1, math.ceil(steps * strength)), False)
+    scaled = [s * strength / full[0] for s in full]
+    as_run = np.asarray(scaled, dtype=np.float32).astype(np.float64)
+    if len(as_run) > 1 and (-np.diff(as_run)).min() < MIN_SIGMA_STEP:
+        raise ScheduleError(f"the edit schedule for {tokens} tokens is stuck")
+    return scaled

@@ -31,7 +31,12 @@ def tiny_store(tmp_path_factory) -> Path:
 def ltx2_model(tiny_store):
     from kinora.models.ltx2 import load_from_env
 
-    return load_from_env({"KINORA_MODEL_STORE": str(tiny_store), "KINORA_LTX2_DEVICE": "cpu"})
+    # KINORA_LTX2_TEST_DEVICE / KINORA_LTX2_TEST_OFFLOAD: the tests on a GPU (scripts/ltx2_gpu_check.sh).
+    device = os.environ.get("KINORA_LTX2_TEST_DEVICE", "cpu")
+    env = {"KINORA_MODEL_STORE": str(tiny_store), "KINORA_LTX2_DEVICE": device}
+    if os.environ.get("KINORA_LTX2_TEST_OFFLOAD"):
+        env["KINORA_LTX2_CPU_OFFLOAD"] = os.environ["KINORA_LTX2_TEST_OFFLOAD"]
+    return load_from_env(env)
 
 
 @pytest.fixture(scope="session")
