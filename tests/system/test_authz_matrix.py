@@ -143,6 +143,8 @@ MATRIX = {
     "cameo.CameoService/ListAuditLog": (lambda P: ca.ListAuditLogRequest(cameo_id=P.cameo_id, page=PAGE),
                                         "U D A D D A U"),
     "cameo.CameoService/GetLikeness": (lambda P: ca.GetLikenessRequest(cameo_id=P.cameo_id), "U D D D D D A"),
+    # A signed-in person (or a key's token: the gateway asks for cameos:write) makes their own; no upload: V.
+    "cameo.CameoService/CreateCharacter": (lambda P: ca.CreateCharacterRequest(name="Rex"), "U V V V V V U"),
     "cameo.CameoService/RemoveApproval": (lambda P: ca.RemoveApprovalRequest(cameo_id=P.cameo_id,
                                                                              user_id=P.other["id"]), "U D N D D A U"),
     "cameo.CameoService/RevokeAccess": (lambda P: ca.RevokeAccessRequest(cameo_id=P.cameo_id,
