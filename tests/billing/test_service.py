@@ -239,7 +239,7 @@ async def test_bad_input_is_refused_and_changes_nothing(h):
 async def test_pro_subscription_entitlements_and_cancel(h):
     me = h.user("hana")
     plans = {p.id: p for p in (await h.stub.ListPlans(bpb.ListPlansRequest())).plans}
-    assert plans["free"].daily_allowance == 3 and "pro" in plans["pro"].models and plans["pro"].max_seconds == 20
+    assert plans["free"].daily_allowance == 3 and "pro" in plans["pro"].models and plans["pro"].max_seconds == 25
     await fails(h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="pro", payment_token="tok_test_decline"),
                                          metadata=me), grpc.StatusCode.FAILED_PRECONDITION, "payment_declined")
     sub = (await h.stub.StartSubscription(bpb.StartSubscriptionRequest(
