@@ -200,3 +200,33 @@ async def test_a_teens_character_gets_the_teens_cap_and_the_limit_holds(replica,
     await create(replica, world, teen, name="Kat")
     await refused(create(replica, world, teen, name="Kot"), grpc.StatusCode.FAILED_PRECONDITION,
                   "too_many_characters")
+
+
+async def test_an_account_deletion_takes_its_characters_and_their_images(replica, world):
+    from kinora.identity.v1 import events_pb2 as id_ev
+
+    owner, bob = world.user("leaving"), world.user("bob")
+    world.verify(owner)
+    rex = (await create(replica, world, owner)).cameo.id
+    await create(replica, world, owner, name="Kit")
+    gen = f"gen-{uuid.uuid4()}"
+    with transaction(world.sessions) as s:
+        handlers.generation_requested(s, gen_ev.GenerationRequested(facts=gen_ev.GenerationFacts(
+            generation_id=gen, user_id=bob, cameo_ids=[rex]), prompt=PROMPT), None)
+    anonymous = str(uuid.uuid4())
+    for _ in range(2):  # redelivered: nothing left to do the second time
+        with transaction(world.sessions) as s:
+            handlers.user_deleted(s, id_ev.UserDeleted(user_id=owner, anonymous_id=anonymous), None)
+    assert count(world, m.cameos, owner_user_id=owner) == 0 and count(world, m.character_images) == 0
+    with world.engine.connect() as c:
+        rows = c.execute(select(m.cameos.c.kind, m.cameos.c.status, m.cameos.c.handle, m.cameos.c.display_name)
+                         .where(m.cameos.c.owner_user_id == anonymous).order_by(m.cameos.c.kind)).all()
+    assert [(r.kind, r.status, r.handle, r.display_name) for r in rows] == [
+        (pb.CAMEO_KIND_PERSON, pb.CAMEO_STATUS_DELETED, None, ""),
+        (pb.CAMEO_KIND_CHARACTER, pb.CAMEO_STATUS_DELETED, None, ""),
+        (pb.CAMEO_KIND_CHARACTER, pb.CAMEO_STATUS_DELETED, None, "")]
+    # bob's clip with the character is taken down with the account.
+    taken = [list(t.target_ids) for t in outbox(world, ev.TakedownRequested) if t.cameo_id == rex]
+    assert taken == [[gen]]
+    # One CameoDeleted, for the person's cameo (identity erases the verified likeness).
+    assert len(outbox(world, ev.CameoDeleted)) == 1
