@@ -33,6 +33,8 @@ class BodyLimits:
 _UPLOAD_ROUTES = (
     ("POST", re.compile(r"/api/v1/cameo/verifications/[^/]+/video"), "video"),
     ("POST", re.compile(r"/v1/videos/characters"), "video"),
+    ("POST", re.compile(r"/v1/videos/(edits|extensions)"), "video"),  # the Kinora video to edit or extend
+    ("POST", re.compile(r"/api/v1/characters"), "video"),  # a character's image or short video
     ("POST", re.compile(r"/api/v1/generations"), "image"),
     ("POST", re.compile(r"/v1/videos"), "image"),
     ("POST", re.compile(r"/api/v1/provenance/check"), "video"),  # a clip or a still to check

@@ -18,6 +18,7 @@ from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
 from services.gateway.core import Gateway
 from services.gateway.media import media_response, signed
+from services.gateway.mentions import cameo_ids_from_mentions, merge_cameo_ids
 from services.gateway.shared import (
     API_PREFIX,
     ApiError,
@@ -105,9 +106,12 @@ def create_request(*, prompt: str, idempotency_key: str = "", image: bytes = b""
 
 async def generation_request(g: Gateway, body: GenerationCreate, image: bytes, image_type: str,
                              idempotency_key: str) -> gpb.CreateGenerationRequest:
-    """`body`'s request, its cameo handles resolved to cameo ids. A storyboard's cameos apply to
-    the whole clip."""
-    cameo_ids = await asyncio.gather(*(cameo_id_of(g, h) for h in body.cameos)) if body.cameos else []
+    """`body`'s request, its cameo handles resolved to cameo ids, with the cameos `@mentioned` in
+    the prompt and in every shot's prompt (services/gateway/mentions.py). A storyboard's cameos
+    apply to the whole clip; each goes through the generator's consent check."""
+    listed = await asyncio.gather(*(cameo_id_of(g, h) for h in body.cameos)) if body.cameos else []
+    mentioned = await cameo_ids_from_mentions(g, [body.prompt, *(shot.prompt for shot in body.shots)])
+    cameo_ids = merge_cameo_ids(listed, mentioned)
     shots = [gpb.Shot(prompt=shot.prompt, seconds=shot.seconds, camera=shot.camera, image=shot.image(number))
              for number, shot in enumerate(body.shots, 1)]
     return create_request(**body.model_dump(exclude={"cameos", "shots"}), cameo_ids=cameo_ids, image=image,
@@ -122,6 +126,8 @@ async def read_generation_create(request: Request) -> tuple[GenerationCreate, by
         # An empty form field is an unset one (the prompt stays, so a missing prompt is the generator's refusal).
         fields = {k: v for k, v in text_fields(form, "cameos").items() if v != "" or k == "prompt"}
         fields.setdefault("prompt", "")
+        if "shots" in fields:
+            fields["shots"] = await _form_shots(form, fields["shots"])
     else:
         try:
             fields = json.loads(await request.body() or b"{}")
@@ -133,6 +139,21 @@ async def read_generation_create(request: Request) -> tuple[GenerationCreate, by
         raise ApiError(400, "invalid_request", f"the body is not a valid generation request: {exc}"[:300]) from None
 
 
+async def _form_shots(form, text: str) -> list:
+    """A multipart storyboard: `shots` is the shots' JSON list, and shot N's image the file `shot_image_N`."""
+    try:
+        shots = json.loads(text)
+    except ValueError:
+        raise ApiError(400, "invalid_request", "shots must be a JSON list of shots") from None
+    if not isinstance(shots, list) or not all(isinstance(shot, dict) for shot in shots):
+        raise ApiError(400, "invalid_request", "shots must be a JSON list of shots")
+    for number, shot in enumerate(shots[:MAX_SHOTS_IN_BODY], 1):
+        upload = form.get(f"shot_image_{number}")
+        if upload is not None and not isinstance(upload, str):
+            shot["image_b64"] = base64.b64encode(await upload.read()).decode("ascii")
+    return shots
+
+
 @router.post("/generations", status_code=201, tags=["generations"],
              openapi_extra={"requestBody": {"content": {
                  # Inline: the body is read by hand (JSON or multipart), so FastAPI registers no component for it.
@@ -142,8 +163,13 @@ async def read_generation_create(request: Request) -> tuple[GenerationCreate, by
                      "cameos": {"type": "array", "items": {"type": "string"}}, "seconds": {"type": "integer"},
                      "size": {"type": "string"}, "model": {"type": "string"}, "seed": {"type": "integer"},
                      "remix_of": {"type": "string"}, "extend_of": {"type": "string"}, "edit_of": {"type": "string"},
-                     "quote_id": {"type": "string"}}, "required": ["prompt"]}}}}})
-# A stitch (`stitch_of`, `crossfade_seconds`) and a storyboard (`shots`, images as base64) are JSON only.
+                     "quote_id": {"type": "string"},
+                     "shots": {"type": "string", "description": "a storyboard's shots as a JSON list; shot N's "
+                                                               "image as the file shot_image_N"}},
+                     "patternProperties": {"^shot_image_[1-6]$": {"type": "string", "format": "binary"}},
+                     "required": ["prompt"]}}}}})
+# A stitch (`stitch_of`, `crossfade_seconds`) is JSON only. A storyboard is JSON (images as base64, the whole body
+# within the JSON cap) or multipart (`shots` as JSON text, images as files, within the image cap).
 async def create_generation(request: Request, caller=Caller):
     """JSON, or multipart with an `image` file to animate. Send `Idempotency-Key` to make retries safe."""
     g = gw(request)
@@ -215,6 +241,11 @@ async def download_generation(generation_id: str, request: Request, caller=Calle
     return await media_response(gw(request), generation_id, variant)
 
 
+async def mentioned_in(g: Gateway, prompt: str) -> list[str]:
+    """The cameos an edit's or an extension's prompt `@mentions` (besides the source's, which it keeps)."""
+    return merge_cameo_ids([], await cameo_ids_from_mentions(g, [prompt]))
+
+
 class EditCreate(BaseModel):
     prompt: str = Field(description="what to change, e.g. \"make it night\"")
 
@@ -229,7 +260,7 @@ async def edit_generation(generation_id: str, body: EditCreate, request: Request
     """A new clip made from this completed one, changed as the prompt says: same length, size and model,
     the same cameos (each one's consent checked again). Priced by the source's seconds."""
     g = gw(request)
-    req = create_request(prompt=body.prompt, edit_of=generation_id,
+    req = create_request(prompt=body.prompt, edit_of=generation_id, cameo_ids=await mentioned_in(g, body.prompt),
                          idempotency_key=request.headers.get("idempotency-key", ""))
     return signed(request, caller, as_json(await g.generator.CreateGeneration(req, timeout=g.timeout)))
 
@@ -240,5 +271,6 @@ async def extend_generation(generation_id: str, body: ExtensionCreate, request: 
     same size, model and cameos. Priced by the new part's seconds."""
     g = gw(request)
     req = create_request(prompt=body.prompt, extend_of=generation_id, seconds=body.seconds,
+                         cameo_ids=await mentioned_in(g, body.prompt),
                          idempotency_key=request.headers.get("idempotency-key", ""))
     return signed(request, caller, as_json(await g.generator.CreateGeneration(req, timeout=g.timeout)))

@@ -7,9 +7,11 @@ Video ids are generation ids; `sora-2`/`sora-2-pro` are aliases of the
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Literal
 
+import grpc
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
@@ -160,11 +162,13 @@ async def remix_video(video_id: str, body: RemixBody, request: Request, caller=D
     return await _create(request, fields, b"", "", remix_of=video_id)
 
 
-def _source_id(fields: dict, file: bytes, what: str) -> str:
-    """The `video` of an edit or an extension: {"id": ...} as JSON, `video[id]` as a form field."""
+async def _source_id(request: Request, fields: dict, file: bytes, what: str) -> str:
+    """The `video` of an edit or an extension: {"id": ...} as JSON, `video[id]` as a form field, or
+    the Kinora video itself uploaded as `video` (what the openai SDK sends for a file): its
+    generation is found by its invisible watermark, as the provenance check finds it. Either way
+    the generator then applies the usual rules (your own video, or one you may remix)."""
     if file:
-        raise ApiError(400, "unsupported_video_upload", f"you can only {what} a Kinora video: give it as video={{\"id\": "
-                                                        "\"video_...\"}; uploaded video files are not accepted")
+        return await _generation_of_upload(request, file, what)
     source = fields.get("video")
     source_id = source.get("id") if isinstance(source, dict) else fields.get("video[id]")
     if not source_id or not isinstance(source_id, str):
@@ -172,39 +176,68 @@ def _source_id(fields: dict, file: bytes, what: str) -> str:
     return source_id
 
 
-@router.post("/videos/edits", summary="Edit a completed video",
-             openapi_extra={"requestBody": {"content": {
-                 "multipart/form-data": {"schema": {"type": "object", "required": ["prompt", "video[id]"],
-                                                    "properties": {"prompt": {"type": "string"},
-                                                                   "video[id]": {"type": "string"}}}},
-                 "application/json": {"schema": {
-                     "type": "object", "required": ["prompt", "video"], "properties": {
-                         "prompt": {"type": "string"},
-                         "video": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}})
+async def _generation_of_upload(request: Request, data: bytes, what: str) -> str:
+    from services.gateway import provenance  # noqa: PLC0415 - its analysis slots are shared with the check
+
+    not_ours = ApiError(400, "unsupported_video_upload", f"you can only {what} a video made on Kinora: upload it "
+                                                         "as downloaded, or give it as video={\"id\": \"...\"}")
+    if provenance.sniff(data) != "video":
+        raise not_ours
+    async with provenance._slots:
+        try:
+            mark, _ = await asyncio.to_thread(provenance.analyse, data, "video")
+        except Exception:  # noqa: BLE001 - whatever the decoder says, the file is unusable
+            raise not_ours from None
+    media = request.app.state.media
+    if mark.payload is None or media.generator is None:
+        raise not_ours
+    g = gateway_of(request)
+    found = await media.generator.FindByWatermark(gpb.FindByWatermarkRequest(watermark_id=mark.payload),
+                                                  timeout=g.timeout)
+    if not found.found:
+        raise not_ours
+    return found.generation_id
+
+
+def _source_schema(*extra: str) -> dict:
+    """The request body of an edit or an extension: the source as a reference or as the uploaded video."""
+    props = {"prompt": {"type": "string"}, **{name: {"type": "string"} for name in extra}}
+    return {"requestBody": {"content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["prompt", *extra], "properties": {
+            **props, "video[id]": {"type": "string"},
+            "video": {"type": "string", "format": "binary",
+                      "description": "the Kinora video itself, as downloaded (instead of video[id])"}}}},
+        "application/json": {"schema": {"type": "object", "required": ["prompt", *extra, "video"], "properties": {
+            **props, "video": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}}
+
+
+async def _create_from_source(request: Request, fields: dict, file: bytes, what: str) -> dict:
+    source_id = await _source_id(request, fields, file, what)
+    key = "edit_of" if what == "edit" else "extend_of"
+    # Only these: an edit's or an extension's size and model are its source's.
+    given = {"prompt": fields.get("prompt"), **({"seconds": fields.get("seconds")} if what == "extend" else {})}
+    try:
+        return await _create(request, given, b"", "", from_source=True, **{key: source_id})
+    except grpc.RpcError as err:
+        if file and err.code() == grpc.StatusCode.NOT_FOUND:  # the upload's id is not the caller's to learn
+            raise ApiError(404, "generation_not_found", "the uploaded video is not yours or one you may "
+                                                        "remix") from None
+        raise
+
+
+@router.post("/videos/edits", summary="Edit a completed video", openapi_extra=_source_schema())
 async def edit_video(request: Request, caller=Dev):
     """A new video made from a completed one, changed as `prompt` says ("make it night"): same length,
     size, model and cameos (each one's consent checked again). Your own video, or one you may remix."""
     require_scope(caller, "videos:write")
     fields, file, _ = await _body(request, "video")
-    source_id = _source_id(fields, file, "edit")
-    return await _create(request, {"prompt": fields.get("prompt")}, b"", "", from_source=True, edit_of=source_id)
+    return await _create_from_source(request, fields, file, "edit")
 
 
-@router.post("/videos/extensions", summary="Extend a completed video",
-             openapi_extra={"requestBody": {"content": {
-                 "multipart/form-data": {"schema": {"type": "object", "required": ["prompt", "seconds", "video[id]"],
-                                                    "properties": {"prompt": {"type": "string"},
-                                                                   "seconds": {"type": "string"},
-                                                                   "video[id]": {"type": "string"}}}},
-                 "application/json": {"schema": {
-                     "type": "object", "required": ["prompt", "seconds", "video"], "properties": {
-                         "prompt": {"type": "string"}, "seconds": {"type": "string"},
-                         "video": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}})
+@router.post("/videos/extensions", summary="Extend a completed video", openapi_extra=_source_schema("seconds"))
 async def extend_video(request: Request, caller=Dev):
     """The video continued by `seconds` ("4", "8", "12", "16", "20"; also 10 and 15): the result is
     the whole longer video, its `seconds` the stitched total. Same size, model and cameos."""
     require_scope(caller, "videos:write")
     fields, file, _ = await _body(request, "video")
-    source_id = _source_id(fields, file, "extend")
-    return await _create(request, {"prompt": fields.get("prompt"), "seconds": fields.get("seconds")}, b"", "",
-                         from_source=True, extend_of=source_id)
+    return await _create_from_source(request, fields, file, "extend")

@@ -173,7 +173,8 @@ def validate(request: CreateRequest, routes: dict[str, ModelRoute]) -> ValidSpec
 
     from_source = bool(request.extend_of.strip() or request.edit_of.strip())
     try:  # model, length and size: the same rules as the gateway's and billing's (kinora/videospec.py)
-        spec = videospec.validate(request.model, request.seconds, request.size,
+        # An extension's or an edit's size is compared with its source's (fit_source), not checked here.
+        spec = videospec.validate(request.model, request.seconds, "" if from_source else request.size,
                                   models={name: route.quality for name, route in routes.items()},
                                   any_seconds=bool(request.shots) or from_source)
         shots = videospec.storyboard([(s.prompt, s.seconds, s.camera) for s in request.shots], spec.quality,

@@ -3,7 +3,7 @@ broker and a real generator worker (Triton serving worldsim): bob's storyboard w
 alice's cameo is made and decoded back (its length the shots' total), extended (the
 whole longer clip) and edited, each keeping alice's cameo (her appearances list them);
 the attacks are refused with clear errors and nothing charged: a storyboard naming a
-cameo its maker may not use, bad storyboards, extending or editing someone else's
+cameo its maker may not use (listed, or @mentioned in a shot), bad storyboards, extending or editing someone else's
 private clip, and extending or editing once the cameo's owner withdrew consent."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import uuid
 
 import httpx
@@ -121,15 +122,23 @@ async def test_storyboard_extend_and_edit_keep_cameos_and_refuse_attacks(platfor
     # A storyboard naming a cameo its maker may not use: refused by consent, nothing charged.
     refused(await create(client, carol, {"prompt": "a day out", "cameos": ["alice"],
                                          "shots": [{"prompt": "a person walks a dog", "seconds": 2},
-                                                   {"prompt": "a person waves", "seconds": 2}]}),
+                                                   {"prompt": "a person waves", "seconds": 2,
+                                                    "image_b64": png_b64()}]}),
+            403, "consent_denied")
+    # ... or naming it by an @mention in one shot's prompt only.
+    refused(await create(client, carol, {"prompt": "a day out",
+                                         "shots": [{"prompt": "a dog runs on a beach", "seconds": 2},
+                                                   {"prompt": "@alice throws the dog a ball", "seconds": 2}]}),
             403, "consent_denied")
     assert await balance(client, carol) == carol_before and await generation_count(client, carol) == 0
 
     async with generator_worker(platform):
-        board = await completed(client, bob, await create(client, bob, {
-            "prompt": "A walk", "cameos": ["alice"], "seed": 5,
-            "shots": [{"prompt": "a person walks along a beach", "seconds": 2, "camera": "pan_right"},
-                      {"prompt": "a person looks at the sea", "seconds": 3, "image_b64": png_b64()}]}))
+        # Multipart: the shots as JSON text, shot 2's first frame as the file shot_image_2.
+        shots = [{"prompt": "a person walks along a beach", "seconds": 2, "camera": "pan_right"},
+                 {"prompt": "a person looks at the sea", "seconds": 3}]
+        board = await completed(client, bob, await client.post("/api/v1/generations", headers=headers(bob), files={
+            "prompt": (None, "A walk"), "cameos": (None, "alice"), "seed": (None, "5"),
+            "shots": (None, json.dumps(shots)), "shot_image_2": ("sea.png", base64.b64decode(png_b64()), "image/png")}))
         assert board["kind"] == "storyboard" and board["seconds"] == 5 and board["cameo_ids"] == [cameo_id]
         assert [(s["seconds"], s.get("start_seconds", 0), s.get("has_image", False)) for s in board["shots"]] == [
             (2, 0, False), (3, 2, True)]
