@@ -9,6 +9,7 @@ import io
 import numpy as np
 import pytest
 import torch
+from ltx2_spies import Spies, encode_like_the_pipeline
 from PIL import Image
 
 from kinora.media.probe import probe_mp4
@@ -19,52 +20,11 @@ from kinora.models.ltx2_shots import CROSSFADE_SAMPLES, Piece, join_audio, to_ui
 SHOTS = [Shot("a cat jumps over a fence", 2), Shot("a robot dancing in the rain", 2, camera="pan_left")]
 
 
-class _Spies:
-    """Records every pipeline run (its arguments and frames out), what the condition
-    pipeline prepared (mask, clean latents) and the final latents before the decode."""
-
-    def __init__(self, model):
-        self.model, self.runs, self.prepared, self.final = model, [], [], []
-        self.on_prepare = None
-
-    def __enter__(self):
-        model, cls = self.model, type(self.model.cond)
-        self._run, self._prepare = model._run_pipeline, cls.prepare_latents
-        self._unpack = cls.__dict__["_unpack_latents"]
-        run, prepare, unpack = self._run, self._prepare, self._unpack.__func__
-
-        def run_spy(*args, **kwargs):
-            video, audio, rate = run(*args, **kwargs)
-            self.runs.append((kwargs, video))
-            return video, audio, rate
-
-        def prepare_spy(pipe, *args, **kwargs):
-            out = prepare(pipe, *args, **kwargs)
-            self.prepared.append((kwargs, [t.clone() if isinstance(t, torch.Tensor) else t for t in out]))
-            if self.on_prepare:
-                self.on_prepare()
-            return out
-
-        def unpack_spy(latents, *args, **kwargs):
-            self.final.append(latents.clone())
-            return unpack(latents, *args, **kwargs)
-
-        model._run_pipeline = run_spy
-        cls.prepare_latents = prepare_spy
-        cls._unpack_latents = staticmethod(unpack_spy)
-        return self
-
-    def __exit__(self, *_):
-        del self.model._run_pipeline  # back to the class's method
-        cls = type(self.model.cond)
-        cls.prepare_latents, cls._unpack_latents = self._prepare, self._unpack
-
-
 @pytest.fixture(scope="module")
 def storyboard(ltx2_model):
     events: list = []
     request = ModelRequest(prompt="two shots", seconds=4, seed=11, watermark="@kinora", shots=SHOTS)
-    with _Spies(ltx2_model) as spies:
+    with Spies(ltx2_model) as spies:
         result = ltx2_model.generate(request, lambda p, s: events.append((p, s)), lambda: False)
     return request, result, events, spies
 
@@ -121,14 +81,8 @@ def test_the_second_shot_is_conditioned_on_the_first_shots_last_frames(ltx2_mode
     assert mask.shape[1] == 8 * cells  # 57 frames = 8 latent frames
     assert bool((mask[0, :conditioned] == 1).all()) and bool((mask[0, conditioned:] == 0).all())
     # The clean conditioning tokens are the VAE's encoding of exactly those frames.
-    pipe = ltx2_model.cond
-    vae_device = next(pipe.vae.parameters()).device
-    pixels = torch.from_numpy(context).to(vae_device).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
-    with torch.inference_mode():
-        encoded = pipe.vae.encode(pixels.to(pipe.vae.dtype)).latent_dist.mode()
-        encoded = pipe._normalize_latents(encoded, pipe.vae.latents_mean, pipe.vae.latents_std).float()
-        expected = pipe._pack_latents(encoded, 1, 1)
-    assert torch.allclose(clean[:, :conditioned].cpu(), expected.cpu(), atol=1e-2)
+    expected = encode_like_the_pipeline(ltx2_model.cond, context)
+    assert torch.allclose(clean[:, :conditioned].cpu(), expected, atol=1e-2)
     # ...and they are still there, unchanged, in the denoised latents that get decoded.
     final = spies.final[-1]
     assert torch.equal(final[:, :conditioned].cpu(), clean[:, :conditioned].cpu())
@@ -172,7 +126,7 @@ def _png() -> bytes:
 def test_a_shot_with_its_own_image_starts_on_it_without_the_previous_frames(ltx2_model):
     request = ModelRequest(prompt="two shots", seconds=4, seed=12,
                            shots=[Shot("a cat jumps over a fence", 2), Shot("a robot dancing", 2, image=_png())])
-    with _Spies(ltx2_model) as spies:
+    with Spies(ltx2_model) as spies:
         result = ltx2_model.generate(request, lambda p, s: None, lambda: False)
     assert not spies.prepared  # the condition pipeline never ran
     assert spies.runs[1][0]["context"] is None
@@ -187,7 +141,7 @@ def test_a_shot_with_its_own_image_starts_on_it_without_the_previous_frames(ltx2
 def test_a_bad_shot_image_is_refused_before_anything_runs(ltx2_model):
     request = ModelRequest(prompt="two shots", seconds=4, seed=12,
                            shots=[Shot("a cat", 2), Shot("a robot", 2, image=b"not an image")])
-    with _Spies(ltx2_model) as spies, pytest.raises(ModelInputError, match="shot 2's image is not a readable image"):
+    with Spies(ltx2_model) as spies, pytest.raises(ModelInputError, match="shot 2's image is not a readable image"):
         ltx2_model.generate(request, lambda p, s: None, lambda: False)
     assert not spies.runs
 
@@ -206,7 +160,7 @@ def test_cancel_between_shots_stops_before_the_next_shot(ltx2_model):
     handles = [ltx2_model.t2v.vocoder.register_forward_hook(lambda *_: flag.update(set=True)),
                ltx2_model.t2v.vocoder.register_forward_pre_hook(vocoder)]
     try:
-        with _Spies(ltx2_model) as spies, pytest.raises(ModelCancelled):
+        with Spies(ltx2_model) as spies, pytest.raises(ModelCancelled):
             ltx2_model.generate(ModelRequest(prompt="two shots", seconds=4, seed=13, shots=SHOTS), lambda p, s: None,
                                 lambda: flag["set"])
     finally:
@@ -222,7 +176,7 @@ def test_cancel_inside_a_later_shot_stops_it(ltx2_model):
     handles = [ltx2_model.t2v.vocoder.register_forward_pre_hook(vocoder),
                ltx2_model.t2v.transformer.register_forward_pre_hook(transformer)]
     try:
-        with _Spies(ltx2_model) as spies, pytest.raises(ModelCancelled):
+        with Spies(ltx2_model) as spies, pytest.raises(ModelCancelled):
             spies.on_prepare = lambda: flag.update(set=True, at=transformer.calls)  # shot 2 is being set up
             ltx2_model.generate(ModelRequest(prompt="two shots", seconds=4, seed=13, shots=SHOTS), lambda p, s: None,
                                 lambda: flag["set"])
