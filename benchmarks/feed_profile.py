@@ -10,13 +10,15 @@ of the request's PostgreSQL backend (`/proc/<pid>/schedstat`, nanoseconds: the b
 only while the thread waits for it, so the difference over a stage is that stage's statements).
 The reply is built and serialised as the server's GetFeed does. Prints the mean per request of
 each stage, then `EXPLAIN (ANALYZE, BUFFERS)` of each statement for one viewer (unless --no-explain).
-Requests go to viewers in turn (each twice per --requests 4000, as in a 20 s run at 200/s).
+One request per viewer first (as feed_bench.py warms up), then --requests to viewers drawn at
+random (4,000: a 20 s run at 200/s). --ranking-ttl 0 ranks every request (no kept rankings).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import threading
 import time
@@ -67,7 +69,11 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--viewers", type=int, default=2000)
     ap.add_argument("--per-source", type=int, default=300)
-    ap.add_argument("--warm", type=int, default=300, help="requests before the measured ones")
+    ap.add_argument("--warm", type=int, default=-1,
+                    help="requests before the measured ones, to viewers in turn (default: one per viewer, as "
+                         "feed_bench.py warms up)")
+    ap.add_argument("--ranking-ttl", type=float, default=None,
+                    help="KINORA_FEED_RANKING_TTL_S (0: rank every request; default: the service's)")
     ap.add_argument("--no-explain", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -88,7 +94,8 @@ def main() -> None:
             "GROUP BY u.id ORDER BY count(*) DESC, u.id LIMIT %s", (args.viewers,)).fetchall()
     settings = load_settings(FeedSettings, {
         "KINORA_DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://", 1),
-        "KINORA_INTERNAL_SECRET": "bench", "KINORA_FEED_CANDIDATES_PER_SOURCE": str(args.per_source)})
+        "KINORA_INTERNAL_SECRET": "bench", "KINORA_FEED_CANDIDATES_PER_SOURCE": str(args.per_source),
+        **({"KINORA_FEED_RANKING_TTL_S": str(args.ranking_ttl)} if args.ranking_ttl is not None else {})})
 
     async def no_keys():
         return {"keys": []}
@@ -120,22 +127,25 @@ def main() -> None:
         clock.cpu["reply: protobuf build + serialise"] += time.thread_time() - t0
         return data
 
-    items = 0
-    for k in range(args.warm):
+    items = reused = 0
+    for k in range(len(viewers) if args.warm < 0 else args.warm):
         viewer, handle = viewers[k % len(viewers)]
         asm.get_feed(viewer, handle, False, 10, "", "")
     clock.cpu.clear()
     clock.pg.clear()
+    rng = random.Random(1)  # viewers drawn at random, as feed_bench.py does
     start_wall, start_cpu = time.perf_counter(), time.thread_time()
-    for k in range(args.requests):
-        viewer, handle = viewers[(args.warm + k) % len(viewers)]
+    for _ in range(args.requests):
+        viewer, handle = viewers[rng.randrange(len(viewers))]
         page = feed.get_feed(viewer, handle, False, 10, "", "")
         items += len(page.items)
+        reused += page.timings is not None and page.timings["candidates_ms"] == 0
         reply(page)
     wall, total = time.perf_counter() - start_wall, time.thread_time() - start_cpu
     n = args.requests
     print(f"{n} GetFeed in-process on {args.database}, {items / n:.1f} items per page, "
-          f"{n / wall:.0f}/s on one thread; thread CPU {1000 * total / n:.2f} ms per request")
+          f"{n / wall:.0f}/s on one thread; thread CPU {1000 * total / n:.2f} ms per request; "
+          f"pages from a kept ranking {reused} ({100 * reused / n:.0f}%)")
     print(f"  {'stage':48s} {'feed CPU':>9s} {'PostgreSQL CPU':>15s}   (ms per request)")
     for stage in clock.cpu:
         pg = f"{1000 * clock.pg[stage] / n:15.3f}" if stage in clock.pg else " " * 15
