@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(chromium_path() is None,
 
 SHOTS_DIR = Path(__file__).resolve().parents[2] / "out" / "web"
 FRAME_S = 1 / 24
+FAILED = "main p.error[role=alert]:not(:empty)"  # a refusal or a failed generation, said on the page
 DONE = ("GENERATION_STATUS_COMPLETED", "GENERATION_STATUS_FAILED", "GENERATION_STATUS_CANCELED")
 
 
@@ -90,6 +91,7 @@ def screen(page, name: str, *, full_page: bool = False) -> None:
     """Screenshot to out/web/<name>.png, then the same checks as test_web_app: nothing wider than the
     screen, no axe violation of impact serious or critical, no script error."""
     SHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    page.wait_for_function("() => !document.getElementById('toast').textContent")  # messages last 6 s
     page.screenshot(path=str(SHOTS_DIR / f"{name}.png"), full_page=full_page)
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{name} is {overflow} px wider than the screen"
@@ -163,7 +165,7 @@ def test_storyboard_of_three_shots_in_the_browser(stack, person):
     page.get_by_role("button", name="Move shot 2 down").click()
     assert shot_prompts(page) == prompts
     assert total.inner_text().startswith("Total 10 s of the 15 s")
-    page.locator("fieldset.storyboard legend").scroll_into_view_if_needed()
+    page.locator("ol.shots").scroll_into_view_if_needed()
     screen(page, "create-storyboard")
 
     page.get_by_role("button", name="See the price").click()
@@ -248,3 +250,46 @@ def test_stitch_two_clips_in_the_browser(stack, person):
     assert abs(seconds - 7.5) <= 2 * FRAME_S and sound, (seconds, sound)
     gen = browser_call(context, base, "GET", f"/generations/{gen_id}")["generation"]
     assert gen["stitch_of"] == [second, first] and gen["crossfade_seconds"] == 0.5 and gen["prompt"] == "Beach day"
+
+
+def new_clip_plays(page, old_id: str) -> None:
+    """Waits until the clip made from `old_id` is on the page, or its failure is said; then it plays."""
+    page.wait_for_function(
+        """([id, failed]) => { const v = document.querySelector('video.result-clip');
+                               return (v && v.dataset.generation !== id) || document.querySelector(failed); }""",
+        arg=[old_id, FAILED], timeout=240_000)
+    failure = page.locator(FAILED)
+    assert not failure.count(), failure.first.inner_text()
+    wait_playing(page, "video.result-clip")
+
+
+@pytest.mark.timeout(480)
+def test_change_then_extend_the_storyboard_clip(stack, person):
+    """Under a finished clip: Change it (an edit that keeps the length) and Make it longer (the whole
+    clip, source + new part), each followed in place until the new clip plays."""
+    page, context, base = person["page"], person["context"], stack.state.gateway_url
+    source = person.get("storyboard")
+    if source is None:
+        pytest.skip("the storyboard test made no clip")
+    page.goto(f"{base}/create?draft={source}")
+    page.get_by_role("heading", name="Your clip is ready").wait_for()
+    page.get_by_role("button", name="Make the change").click()
+    page.get_by_role("alert").filter(has_text="Say what to change.").wait_for()
+    page.get_by_label("What to change").fill("make it night")
+    page.get_by_role("button", name="Make the change").click()
+    page.get_by_role("progressbar", name="Progress").wait_for()
+    new_clip_plays(page, source)
+    changed, seconds, sound = decoded(page)
+    assert abs(seconds - 10) <= 2 * FRAME_S and sound, (seconds, sound)
+    assert browser_call(context, base, "GET", f"/generations/{changed}")["generation"]["edit_of"] == source
+
+    page.get_by_label("What happens next").fill("the kite lands softly in a tall oak tree")
+    page.get_by_label("Seconds to add").select_option("4")
+    page.get_by_role("button", name="Extend").click()
+    page.get_by_role("progressbar", name="Progress").wait_for()
+    new_clip_plays(page, changed)
+    longer, seconds, sound = decoded(page)
+    assert abs(seconds - 14) <= 2 * FRAME_S and sound, (seconds, sound)
+    assert browser_call(context, base, "GET", f"/generations/{longer}")["generation"]["extend_of"] == changed
+    page.get_by_role("heading", name="Make it longer").scroll_into_view_if_needed()
+    screen(page, "create-changes")
