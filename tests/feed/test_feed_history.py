@@ -2,7 +2,8 @@
 statement probes `served` once per candidate (its key), never reads a viewer's whole history nor
 the whole table, even with a generic plan made while `served` was empty: two viewers with the
 same candidates and histories of 0 and 4,000 items read about the same number of buffers, and at
-most one row of `served` per candidate."""
+most one row of `served` per candidate. The page statement (all a page from a kept ranking asks
+of PostgreSQL besides the viewer's state) probes `served` once per page item: O(page)."""
 
 from __future__ import annotations
 
@@ -15,37 +16,47 @@ import psycopg
 from feed_harness import running_feed
 from sqlalchemy import text
 
-from services.feed.queries import CANDIDATES_SQL, VIEWER_STATE_SQL
+from services.feed.common import utcnow
+from services.feed.queries import CANDIDATES_SQL, PAGE_SQL, VIEWER_STATE_SQL
 
 CANDIDATES = 300
+PAGE = 10
 
 
 class CandidateStatement:
-    """`CANDIDATES_SQL` run as GetFeed runs it: on one connection, in transactions that begin with
-    `VIEWER_STATE_SQL` (which sets the transaction's planner settings), prepared once, so its
-    generic plan is made at the first execution and kept. Half the candidates' facts held in
-    memory, half looked up."""
+    """`CANDIDATES_SQL` (and `PAGE_SQL`) run as GetFeed runs them: on one connection, in
+    transactions that begin with `VIEWER_STATE_SQL` (which sets the transaction's planner
+    settings), prepared once, so their generic plans are made at the first execution and kept.
+    Half the candidates' facts held in memory, half looked up. Each explained transaction is
+    rolled back (the page's writes too)."""
 
     def __init__(self, pg_url: str):
         self.conn = psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://", 1))
-        self.names: list[str] = []
-
-        def param(match: re.Match) -> str:
-            if match.group(1) not in self.names:
-                self.names.append(match.group(1))
-            return f"${self.names.index(match.group(1)) + 1}"
-
-        self.conn.execute("PREPARE candidates AS " + re.sub(r"%\((\w+)\)s", param, CANDIDATES_SQL))
+        self.names: dict[str, list[str]] = {}
+        for name, sql in (("candidates", CANDIDATES_SQL), ("page", PAGE_SQL)):
+            names = self.names[name] = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
+            self.conn.execute(f"PREPARE {name} AS " + re.sub(
+                r"%\((\w+)\)s", lambda match, names=names: f"${names.index(match.group(1)) + 1}", sql))
+        self.conn.commit()
 
     def explain(self, viewer: str, held: list[str], looked_up: list[str]) -> dict:
-        with self.conn.transaction():
+        return self._explain("candidates", viewer, dict(
+            viewer=viewer, personal=True, lim=CANDIDATES, held=",".join(held), following=",".join(looked_up),
+            mutuals="", trending="", nearest=""))
+
+    def explain_page(self, viewer: str, ids: list[str]) -> dict:
+        return self._explain("page", viewer, dict(viewer=viewer, ids=",".join(ids), now=str(utcnow()),
+                                                  day=str(date.today()), session=str(uuid.uuid4()), teen=False))
+
+    def _explain(self, name: str, viewer: str, values: dict) -> dict:
+        try:
             self.conn.execute(VIEWER_STATE_SQL, dict(viewer=viewer, session=str(uuid.uuid4()), day=date.today()))
-            values = dict(viewer=viewer, personal=True, lim=CANDIDATES, held=",".join(held),
-                          following=",".join(looked_up), mutuals="", trending="", nearest="")
             literal = ", ".join(f"'{values[n]}'" if isinstance(values[n], str) else str(values[n])
-                                for n in self.names)
-            plan = self.conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE candidates({literal})"
+                                for n in self.names[name])
+            plan = self.conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE {name}({literal})"
                                      ).fetchone()[0]
+        finally:
+            self.conn.rollback()
         return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
 
 
@@ -53,6 +64,12 @@ def _served_nodes(node: dict) -> list:
     own = [(node["Node Type"], node.get("Index Name"), node.get("Index Cond"), node.get("Filter"), node["Actual Loops"])
            ] if node.get("Relation Name") == "served" else []
     return own + [n for child in node.get("Plans", ()) for n in _served_nodes(child)]
+
+
+def _inserted(node: dict) -> int:
+    """Rows the plan inserted into `served`."""
+    own = node.get("Tuples Inserted", 0) if node.get("Relation Name") == "served" and "Operation" in node else 0
+    return own + sum(_inserted(child) for child in node.get("Plans", ()))
 
 
 def _served_rows_read(node: dict) -> int:
@@ -94,8 +111,20 @@ async def test_candidate_cost_does_not_grow_with_history(pg_url):
                           dict(ids=history))
             statement.explain(fresh, held, looked_up)  # caches warm alike for both
             plans = {who: statement.explain(who, held, looked_up) for who in (fresh, veteran)}
+            # The page statement (also what a page from a kept ranking costs in PostgreSQL): a page of
+            # posts new to both viewers, and one the veteran was already served (nothing recorded).
+            page = candidates[20:20 + PAGE]
+            for _ in range(2):
+                pages = {who: statement.explain_page(who, page) for who in (fresh, veteran)}
+            repeat = statement.explain_page(veteran, candidates[:PAGE])
         finally:
             statement.conn.close()
+    page_buffers = {who: p["Shared Hit Blocks"] + p["Shared Read Blocks"] for who, p in pages.items()}
+    # One probe of served per page item, and the page's inserts: O(page), not O(history).
+    assert all(_served_rows_read(p) <= 2 * PAGE for p in (*pages.values(), repeat)), \
+        [_served_nodes(p) for p in (*pages.values(), repeat)]
+    assert page_buffers[veteran] <= page_buffers[fresh] * 1.15 + 20, page_buffers
+    assert _inserted(repeat) == 0 and _inserted(pages[veteran]) == PAGE
     buffers = {who: p["Shared Hit Blocks"] + p["Shared Read Blocks"] for who, p in plans.items()}
     served_rows = {who: _served_rows_read(p) for who, p in plans.items()}
     # A probe per candidate: a served row is read only for a candidate already served, never the
