@@ -175,7 +175,7 @@ def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -
                 return token, time.time() + 3600
             slots = int(name[6:]) if name[6:] else in_flight
             client = ConsentClient(target, TokenSource(mint), timeout_s=5, in_flight=slots)
-            clients.append(client)
+            clients.append((f"client (in_flight {slots})", client))
 
             async def through_client(requests, client=client):
                 r = requests[0]
@@ -334,10 +334,11 @@ async def bench(args, url):
                 print(f"  cameo server CPU per check ({len(pids)} replica(s)): {cpu_ms:.3f} ms (PostgreSQL and "
                       f"client CPU not included; machine load average {os.getloadavg()[0]:.1f} "
                       f"on {os.cpu_count()} cores); benchmark client CPU per check {client_cpus[name][-1]:.3f} ms")
-        for client in clients:
+        for mode_name, client in clients:
             if client.calls:
-                print(f"  ConsentClient: {client.batched_checks} checks went in {client.calls} BatchCheckUse calls "
-                      f"({client.batched_checks / client.calls:.1f} per call); the rest alone as CheckUse")
+                print(f"  ConsentClient [{mode_name}]: {client.batched_checks} checks went in {client.calls} "
+                      f"BatchCheckUse calls ({client.batched_checks / client.calls:.1f} per call; warm-up included); "
+                      f"the rest alone as CheckUse")
         mode = variants[first][0]
         await run_load(mode, gen(20, True), 20)  # restriction parsing caches
         summarize(f"[{first}] CheckUse (cameo with a restriction: MiniLM prompt embedding)",
@@ -355,7 +356,7 @@ async def bench(args, url):
         if loads:
             print(f"machine load average (1 min) at the end of each round: {min(loads):.1f} to {max(loads):.1f} "
                   f"on {os.cpu_count()} cores")
-        for client in clients:
+        for _, client in clients:
             await client.close()
     finally:
         for server, _ in (r for replicas in servers.values() for r in replicas):

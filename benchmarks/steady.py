@@ -8,10 +8,13 @@ Each benchmark runs as it would by hand and its own output is parsed (and kept u
 - feed: benchmarks/feed_bench.py, --runs processes one after the other on the same database
   (--feed-database, made by feed_datagen.py; --quick generates a small one if it is missing);
   CPU is the whole machine's per GetFeed (servers + PostgreSQL + client);
-- consent: benchmarks/cameo_bench.py with --rounds --runs; CPU is the cameo server's per check;
+- consent: benchmarks/cameo_bench.py with --rounds --runs and --modes check client batch8, one row
+  per mode (CheckUse per check; ConsentClient sharing calls; BatchCheckUse 8 a call); CPU is the
+  cameo server's per check;
 - billing: benchmarks/billing_bench.py reserve with --repeat --runs; CPU is the server's per call;
 - gateway: benchmarks/gateway_bench.py, --runs processes; p99 is not printed by it, so the
-  column shows its p95 (marked), and the notes its p50 overhead; CPU if it prints a "CPU per" line.
+  column shows its p95 (marked), and the notes its p50 overhead; CPU is the gateway process's per
+  proxied call (the gateway as its own process, read from /proc).
 A figure is the median over runs; a value a benchmark did not print shows as "n/a".
 """
 
@@ -59,12 +62,25 @@ def parse_feed(outputs: list[str]) -> dict:
                 p99=numbers(r"end-to-end \(client\).*p99\s+" + NUM + " ms", text), notes=[n for n in notes if n])
 
 
-def parse_cameo(outputs: list[str]) -> dict:
+def parse_cameo(outputs: list[str]) -> list[dict]:
+    """One row per way of reaching cameo (cameo_bench --modes): its rounds' server CPU per check and p99."""
     text = "\n".join(outputs)
-    # The main phase's rounds only (not the other rates nor the restricted phase).
-    rounds = re.findall(r"^\[[^\]]*round \d+\] CheckUse.*\n\s+latency ms:.*?p99 " + NUM, text, re.MULTILINE)
-    return dict(cpu=numbers(r"cameo server CPU per check \(.*?\): " + NUM + " ms", text),
-                p99=[float(v) for v in rounds], notes=["server CPU only"])
+    rows = []
+    for m in re.finditer(r"^\[(?:[^\]]*?replica\(s\), )?([^\]]*)\] cameo server CPU per check, median of \d+ rounds: "
+                         r"[0-9.]+ ms \(rounds: ([0-9., ]+);", text, re.MULTILINE):
+        mode = m.group(1)
+        p99 = re.search(r"^\[[^\]]*" + re.escape(mode) + r"\] CheckUse p99 at .*?\(rounds: ([0-9., ]+);", text,
+                        re.MULTILINE)
+        batched = re.search(r"ConsentClient \[" + re.escape(mode) + r"\]: .*?\(([0-9.]+) per call", text)
+        notes = ["server CPU only", *([f"{batched.group(1)} checks per batch call"] if batched else [])]
+        rows.append(dict(figure=f"CheckUse (consent), {mode}", cpu=[float(v) for v in m.group(2).split(", ")],
+                         p99=[float(v) for v in p99.group(1).split(", ")] if p99 else [], notes=notes))
+    if not rows:  # an older cameo_bench: every round's CPU line, one row
+        rounds = re.findall(r"^\[[^\]]*round \d+\] CheckUse.*\n\s+latency ms:.*?p99 " + NUM, text, re.MULTILINE)
+        rows.append(dict(figure="CheckUse (consent)", cpu=numbers(r"cameo server CPU per check \(.*?\): " + NUM + " ms",
+                                                                  text),
+                         p99=[float(v) for v in rounds], notes=["server CPU only"]))
+    return rows
 
 
 def parse_billing(outputs: list[str]) -> dict:
@@ -76,9 +92,13 @@ def parse_billing(outputs: list[str]) -> dict:
 def parse_gateway(outputs: list[str]) -> dict:
     text = "\n".join(outputs)
     adds = _median(numbers(r"gateway adds (-?[0-9.]+) ms at p50", text))
-    return dict(cpu=numbers(r"CPU per[^\n]*?" + NUM + " ms", text),
+    own = _median(numbers(r"^gateway process adds (-?[0-9.]+) ms at p50", text))
+    return dict(cpu=numbers(r"^gateway process CPU per proxied call: " + NUM + " ms", text),
                 p99=numbers(r"through the gateway .*p95=\s*" + NUM + " ms", text), p99_is="p95",
-                notes=[f"adds {adds:.2f} ms at p50" if adds is not None else "no p50 gap printed"])
+                notes=[f"adds {adds:.2f} ms at p50 in the services' process" if adds is not None
+                       else "no p50 gap printed",
+                       *([f"adds {own:.2f} ms at p50 as its own process"] if own is not None else []),
+                       "CPU: the gateway process's per proxied call"])
 
 
 def _median(values: list[float]) -> float | None:
@@ -112,13 +132,18 @@ def bench_feed(args, logs: Path) -> dict:
     return dict(figure="GetFeed, whole machine (servers + PostgreSQL + client)", **parse_feed(outs))
 
 
-def bench_cameo(args, logs: Path) -> dict:
+# One CheckUse per check (a caller as before), ConsentClient (the generator's and feed's client:
+# checks made at the same time share BatchCheckUse calls) and batches of 8 (a caller with many).
+CAMEO_MODES = ("check", "client", "batch8")
+
+
+def bench_cameo(args, logs: Path) -> list[dict]:
     load = (["--rate", "200", "--seconds", "3", "--cameos", "5000", "--approvals", "50000", "--users", "20000",
              "--follows", "20000", "--restricted", "50", "--restricted-rate", "10"] if args.quick
             else ["--rate", "1000", "--seconds", "10"])
-    out = run([PY, "benchmarks/cameo_bench.py", *load, "--rounds", str(args.runs), "--also-rates"],
-              logs / "cameo.log", 1800)
-    return dict(figure="CheckUse (consent)", **parse_cameo([out]))
+    out = run([PY, "benchmarks/cameo_bench.py", *load, "--rounds", str(args.runs), "--also-rates",
+               "--modes", *CAMEO_MODES], logs / "cameo.log", 1800)
+    return parse_cameo([out])
 
 
 def bench_billing(args, logs: Path) -> dict:
@@ -176,7 +201,8 @@ def main() -> None:
     for name in args.only:
         started = time.perf_counter()
         print(f"{name}: {args.runs} run(s)...", file=sys.stderr, flush=True)
-        rows.append(BENCHES[name](args, logs))
+        made = BENCHES[name](args, logs)
+        rows += made if isinstance(made, list) else [made]
         print(f"{name}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     print(table(rows, measured))
     print(f"\n(outputs in {logs}{'; --quick settings' if args.quick else ''})")
