@@ -26,9 +26,11 @@ from kinora.runtime.errors import InvalidArgument, PermissionDenied
 # SAMPLE_EVERY_S of clip, in the middle of each stretch: at 2 s and 6 s of a 10 s
 # clip. Every stretch of SAMPLE_EVERY_S seconds holds a sampled frame, so a face on
 # screen that long is looked at; a shorter appearance can fall between two samples
-# (docs/identity.md, "The output scan"). Finding faces down to ~40 px costs ~0.1 s of
+# (docs/identity.md, "The output scan"). Finding faces down to ~40 px costs ~50 ms of
 # CPU a worldsim 720x1280 frame (only where a face can be is searched closely, see
-# kinora/ml/regions.py), ~0.3 s a frame with detail everywhere (benchmarks/output_scan_bench.py).
+# kinora/ml/regions.py), ~0.3 s a frame with detail everywhere; a later keyframe is searched
+# only where it changed, and a face seen again unchanged is not embedded again
+# (kinora/ml/keyframe_faces.py, benchmarks/output_scan_bench.py).
 SAMPLE_EVERY_S = 4.0
 
 POLICY = ("Kinora's likeness policy: a real person appears in a video only with their consent, "
