@@ -26,7 +26,9 @@ ANONYMOUS = {"/healthz", "/readyz", "/api/v1/auth/signup", "/api/v1/auth/signin"
 def assert_error(reply: httpx.Response, status: int, code: str | None = None) -> dict:
     assert reply.status_code == status, reply.text
     body = reply.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    # The Videos API answers in OpenAI's error shape (type and param besides code and message).
+    fields = {"code", "message", "type", "param"} if reply.request.url.path.startswith("/v1/") else {"code", "message"}
+    assert set(body) == {"error"} and set(body["error"]) == fields, body
     assert body["error"]["message"]
     if code:
         assert body["error"]["code"] == code, body
