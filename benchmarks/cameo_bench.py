@@ -181,6 +181,8 @@ def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -
                 r = requests[0]
                 return [(await client.check(r.requester_user_id, r.cameo_ids, r.prompt, "bench")).all_allowed]
             modes.append(Mode(f"client (in_flight {slots})", 1, through_client))
+        elif name == "sync":
+            continue  # its own server: see start_sync_probe
         elif name.startswith("batch") and name[5:].isdigit():
             async def batch(requests):
                 reply = await stub.BatchCheckUse(pb.BatchCheckUseRequest(checks=requests), metadata=metadata,
@@ -188,7 +190,7 @@ def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -
                 return [r.response.all_allowed for r in reply.results]
             modes.append(Mode(f"batch of {int(name[5:])}", int(name[5:]), batch))
         else:
-            raise SystemExit(f"unknown mode {name!r}: check, client, clientN or batchN (e.g. batch8)")
+            raise SystemExit(f"unknown mode {name!r}: check, client, clientN, batchN (e.g. batch8) or sync")
     return modes, clients
 
 
@@ -281,6 +283,16 @@ async def ready(stub, token, target: str) -> None:
 ROUND_ROBIN = '{"loadBalancingConfig": [{"round_robin": {}}]}'
 
 
+def start_sync_probe(url: str) -> tuple[subprocess.Popen, int]:
+    """benchmarks/cameo_sync_server.py: CheckUse on the synchronous gRPC server (option (b))."""
+    port = free_port()
+    env = {**os.environ, "KINORA_DATABASE_URL": url, "KINORA_INTERNAL_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "cameo_sync_server.py"), str(port)],
+                              cwd=ROOT, env=env)
+    wait_for_port(port, timeout_s=60)
+    return server, port
+
+
 async def bench(args, url):
     roots = {"this checkout": ROOT, **({"compare": Path(args.compare_root).resolve()} if args.compare_root else {})}
     servers: dict[str, list[tuple[subprocess.Popen, int]]] = {}
@@ -304,6 +316,16 @@ async def bench(args, url):
             clients += made
             for mode in modes:
                 variants[f"{name}, {mode.name}"] = (mode, [server.pid for server, _ in replicas])
+        if "sync" in args.modes:
+            probe = start_sync_probe(url)
+            servers["sync probe"] = [probe]
+            sync_stub = cameo_pb2_grpc.CameoServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{probe[1]}"))
+            sync_metadata = [("authorization", f"Bearer {token}")]
+
+            async def sync_call(requests):
+                return [(await sync_stub.CheckUse(requests[0], metadata=sync_metadata, timeout=5)).all_allowed]
+            variants["synchronous gRPC server (probe, own process), check"] = (Mode("sync", 1, sync_call),
+                                                                                 [probe[0].pid])
         rng = random.Random(7)
         per, per_f = args.approvals // args.cameos, args.follows // (2 * args.cameos)
         def gen(n, restricted=False):
@@ -325,8 +347,12 @@ async def bench(args, url):
                 cpu_before, n = sum(map(process_cpu_seconds, pids)), int(args.rate * args.seconds)
                 requests = gen(n)
                 mine_before = time.process_time()
-                p99s[name].append(summarize(f"[{name}, round {round_ + 1}] CheckUse (no restrictions)",
-                                            *await run_load(mode, requests, args.rate), args.rate))
+                result = await run_load(mode, requests, args.rate)
+                p99s[name].append(summarize(f"[{name}, round {round_ + 1}] CheckUse (no restrictions)", *result,
+                                            args.rate))
+                if result[1]["error"]:
+                    print(f"  {result[1]['error']} checks failed (timed out): this round's CPU per check is not "
+                          f"comparable")
                 cpu_ms = 1000 * (sum(map(process_cpu_seconds, pids)) - cpu_before) / n
                 cpus[name].append(cpu_ms)
                 client_cpus[name].append(1000 * (time.process_time() - mine_before) / n)
@@ -386,7 +412,8 @@ def main():
                         help="how checks reach cameo, measured side by side: check (one CheckUse per check), "
                              "client (kinora.consent.ConsentClient: checks made at the same time share calls; "
                              "clientN: with N calls in flight), "
-                             "batchN (BatchCheckUse with N checks per call, e.g. batch8)")
+                             "batchN (BatchCheckUse with N checks per call, e.g. batch8), sync (CheckUse on "
+                             "benchmarks/cameo_sync_server.py: the synchronous gRPC server, a floor for it)")
     parser.add_argument("--client-in-flight", type=int, default=1,
                         help="ConsentClient's calls in flight in the client mode (its default: 1)")
     parser.add_argument("--profile", metavar="FILE",
