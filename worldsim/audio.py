@@ -125,15 +125,18 @@ def _syllable(pitch: float, vowel: str, duration: float, envelope: list[float], 
     return out / (out.abs().max() + 1e-9) * 0.28
 
 
-def synthesize(scene: Scene, tail: float = 0.0) -> np.ndarray:
+def synthesize(scene: Scene, tail: float = 0.0, split: bool = False):
     """The scene's sound track, `tail` seconds longer than the scene (sounds ring on and the
-    ambience goes on into the tail, for a crossfade into the next shot)."""
+    ambience goes on into the tail, for a crossfade into the next shot). With `split`, the bed
+    (ambience, music) and the events (contacts, steps, voices) come apart and unnormalised."""
     seconds = scene.plan["seconds"]
     n = int(round((seconds + tail) * RATE))
     gen = torch.Generator().manual_seed(int(scene.plan["seed"]) + 3 + 7919 * int(scene.plan.get("rng_salt", 0)))
     track = _ambience(scene, n, gen)
     if scene.plan["style"] == "cinematic":
         track += _music(scene, n)
+    if split:
+        bed, track = track, torch.zeros_like(track)
     fps = scene.fps
     for c in scene.sim.contacts if scene.sim is not None else []:
         sound = _contact_sound(c["materials"], c["impulse"], gen)
@@ -150,7 +153,10 @@ def synthesize(scene: Scene, tail: float = 0.0) -> np.ndarray:
         voice = ch.voice or {"pitch_hz": 150.0, "envelope": []}
         sound = _syllable(float(voice["pitch_hz"]), s["vowel"], s["duration"], list(voice.get("envelope") or []),
                           s["stress"])
-        _place(track, sound, s["start"], _pan(float(ch.x_path[int(s["start"] * fps)]), scene, int(s["start"] * fps)))
+        k = min(int(s["start"] * fps), scene.frames - 1)  # a line running on over a cut: the last frame's place
+        _place(track, sound, s["start"], _pan(float(ch.x_path[k]), scene, k))
+    if split:
+        return bed.numpy().astype(np.float32), track.numpy().astype(np.float32)
     peak = float(track.abs().max())
     if peak > 0.98:  # keep headroom without moving any onset
         track *= 0.98 / peak
@@ -176,8 +182,22 @@ def join(tracks: list[np.ndarray], lengths: list[int], crossfade: int = int(0.02
             part = part[:, :length]
         out[:, start : start + part.shape[1]] += part
         start += length
-    out = out[:, :total]
-    peak = float(np.abs(out).max()) if out.size else 0.0
-    if peak > 0.98:
-        out *= 0.98 / peak
-    return out
+    return out[:, :total]
+
+
+def storyboard_track(scenes: list[Scene], crossfade: float) -> np.ndarray:
+    """One sound track for consecutive shots: the beds (ambience, music) crossfade at each cut and
+    every event (a ringing contact, a line running on over the cut) plays out in full."""
+    lengths = [int(round(s.plan["seconds"] * RATE)) for s in scenes]
+    tail = crossfade + max(s.plan.get("run_on_s", 0.0) for s in scenes) + 0.5  # 0.5 s: a contact's ring
+    parts = [synthesize(s, tail=tail, split=True) for s in scenes]
+    track = join([bed for bed, _ in parts], lengths, int(round(crossfade * RATE)))
+    total, start = track.shape[1], 0
+    for (_, events), length in zip(parts, lengths):
+        end = min(start + events.shape[1], total)
+        track[:, start:end] += events[:, : end - start]
+        start += length
+    peak = float(np.abs(track).max()) if track.size else 0.0
+    if peak > 0.98:  # keep headroom without moving any onset
+        track *= 0.98 / peak
+    return track

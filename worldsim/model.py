@@ -16,10 +16,10 @@ from PIL import Image
 from kinora.media.encode import encode_mp4, thumbnail_jpeg
 from kinora.media.invisible_mark import Embedder
 from kinora.models.contract import ModelCancelled, ModelInputError, ModelRequest, ModelResult
-from worldsim.audio import RATE, join, synthesize
+from worldsim.audio import storyboard_track, synthesize
 from worldsim.planner import plan_scene, remix_plan
 from worldsim.render import Painter
-from worldsim.scene import STATE_VERSION, Scene, build_scene, scene_state
+from worldsim.scene import SPEECH_RUN_ON_S, STATE_VERSION, Scene, build_scene, scene_state
 from worldsim.story import REFRAME, SHOT_CAMERA, continue_plan, edit_plan, storyboard_plan
 
 _DONE = object()
@@ -63,10 +63,8 @@ class WorldSim:
         t = time.perf_counter()
         if len(scenes) == 1:
             audio = synthesize(scenes[0])
-        else:  # one track: each shot rings on under the next one's start (no click at a cut)
-            fade = int(CROSSFADE_S * RATE)
-            audio = join([synthesize(s, tail=CROSSFADE_S) for s in scenes],
-                         [int(round(s.plan["seconds"] * RATE)) for s in scenes], fade)
+        else:  # one track: the ambience crossfades at each cut, sounds ring on over it (no click)
+            audio = storyboard_track(scenes, CROSSFADE_S)
         timings["audio"] = time.perf_counter() - t
         check()
 
@@ -277,6 +275,12 @@ def build_chain(plans: list[dict], fps: int) -> list[Scene]:
             same_place = plan["setting"] == before.plan["setting"]
             plan["reframe"] = (0.0 if not same_place or plan["camera"] != "static"
                                else -REFRAME if before.plan.get("reframe", 0.0) > 0 else REFRAME)
+        if index < len(plans) - 1:  # a line may run on over the cut into the next shot
+            plan["run_on"] = True
+            plan["run_on_s"] = SPEECH_RUN_ON_S
+        else:
+            plan.pop("run_on", None)
+            plan.pop("run_on_s", None)
         scenes.append(build_scene(plan, fps))
         if index > 0:
             plan.pop("resume")  # made again from the shot before whenever the storyboard is rendered

@@ -19,6 +19,7 @@ RIM_HEIGHT = 3.05
 RIM_RADIUS = 0.23  # inner radius of a basketball hoop
 BOARD_OFFSET = 0.38  # rim centre to backboard face
 SYLLABLE_S = 0.2
+SPEECH_RUN_ON_S = 2.0  # how far a storyboard shot's last line may run on over the cut
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Scene:
     carry: Carry | None = None  # what this scene resumed from a saved state
     view_h: float = 0.0  # the camera's base view height (m): a storyboard keeps one lens
     far_anchor: np.ndarray | None = None  # camera the far layer's parallax is measured from
+    carried_syllables: list[dict] = field(default_factory=list)  # the shot before's line, still running
 
     def ground_height(self, x):
         return np.interp(x, self.ground[:, 0], self.ground[:, 1])
@@ -206,6 +208,11 @@ def scene_state(scene: Scene) -> dict:
         "camera": [r(v) for v in scene.camera[k]], "view_h": r(scene.view_h),
         "far_anchor": [r(v) for v in scene.far_anchor],
         "characters": characters, "bodies": bodies, "vehicles": vehicles,
+        # syllables still sounding after the last frame (a line running on over a storyboard's cut),
+        # timed from the cut
+        "speech": [{**s, "start": r(s["start"] - plan["seconds"])}
+                   for s in scene.syllables + scene.carried_syllables
+                   if s["start"] + s["duration"] > plan["seconds"]],
     }
 
 
@@ -556,14 +563,19 @@ def _syllables(text: str) -> list[str]:
 
 def _speech(scene: Scene, rng: random.Random) -> None:
     by_id = {c.id: c for c in scene.characters}
-    t = 0.6
+    # A line the shot before ran on with (heard across the cut) still moves its speaker's mouth here.
+    if scene.carry is not None and scene.carry.mode == "cut":
+        scene.carried_syllables = [s for s in scene.carry.state.get("speech", []) if s["speaker"] in by_id]
+    t = max([0.6] + [s["start"] + s["duration"] + 0.4 for s in scene.carried_syllables])
+    # A storyboard's shot (not the last) lets a line run on over the cut: a sound bridge.
+    limit = scene.plan["seconds"] + (SPEECH_RUN_ON_S if scene.plan.get("run_on") else -0.2)
     for line in scene.plan.get("dialogue", []):
         ch = by_id.get(line["speaker"])
         if ch is None:
             continue
         for index, vowel in enumerate(_syllables(line["text"])):
             dur = SYLLABLE_S * rng.uniform(0.8, 1.2)
-            if t + dur > scene.plan["seconds"] - 0.2:
+            if t + dur > limit:
                 break
             scene.syllables.append({"speaker": ch.id, "start": round(t, 4), "duration": round(dur, 4),
                                     "vowel": vowel[0] if vowel[0] in "aeiou" else "a",
@@ -571,10 +583,10 @@ def _speech(scene: Scene, rng: random.Random) -> None:
             t += dur + (0.08 if rng.random() < 0.2 else 0.0)
         t += 0.4
     fps = scene.fps
-    for s in scene.syllables:
+    for s in scene.syllables + scene.carried_syllables:
         ch = by_id[s["speaker"]]
-        k0, k1 = int(s["start"] * fps), int((s["start"] + s["duration"]) * fps)
-        for k in range(k0, min(k1 + 1, scene.frames)):
+        k0, k1 = int(math.floor(s["start"] * fps)), int((s["start"] + s["duration"]) * fps)
+        for k in range(max(k0, 0), min(k1 + 1, scene.frames)):
             u = (k / fps - s["start"]) / s["duration"]
             if 0 <= u <= 1:
                 ch.mouth[k] = max(ch.mouth[k], math.sin(math.pi * u) * s["stress"])

@@ -24,7 +24,8 @@ SHOT_CAMERA = {"static": "static", "pan_left": "pan_left", "pan_right": "pan_rig
 # Ongoing motion carries on into the next shot or extension unless its prompt names other actions.
 MOTION_ACTIONS = {"walk", "run", "jump", "dance", "drive"}
 # Keys that describe how one clip was made, not the world: never copied into a following plan.
-_OWN_KEYS = ("shots", "storyboard", "resume", "remix", "edit", "shot", "view_h", "reframe", "extension", "layout")
+_OWN_KEYS = ("shots", "storyboard", "resume", "remix", "edit", "shot", "view_h", "reframe", "extension", "layout",
+             "run_on", "run_on_s")
 REFRAME = 0.12  # after a cut in the same place, the camera moves this share of the view sideways
 
 
@@ -108,6 +109,9 @@ _LEAD = re.compile(r"^(?:please\s+)?(?:make|turn|change|set|render|give|show|put
                    r"(?:\s+(?:to|into|in|at|an?|the))?\s*", re.I)
 _WEATHER_WORDS = [("rain", r"rain\w*|storm\w*|downpour|drizzl\w*"), ("snow", r"snow|snowing|snowy|snowfall|blizzard"),
                   ("fog", r"fog\w*|mist\w*|haz[ey]"), ("cloudy", r"cloud\w*|overcast"), ("clear", r"clear(?:\s+sky)?")]
+# a place's name, even where a thing shares the word ("beach" ball); not "basketball" or "snow"
+_SETTING_WORDS = ({name.split("_")[0]: name for name in C.SETTINGS if name.split("_")[0] not in ("basketball", "snow")}
+                  | {name.replace("_", " "): name for name in C.SETTINGS})
 _REMOVE = re.compile(r"^(?:remove|delete|take\s+out|get\s+rid\s+of|drop|without|no\s+more|no)\s+"
                      r"(?:all\s+)?(?:the\s+|a\s+|an\s+|of\s+the\s+)?(.+)$", re.I)
 _SWAP = re.compile(r"^(?:replace|swap)\s+(?:the\s+|a\s+)?(.+?)\s+(?:with|for|by)\s+(?:a\s+|an\s+|the\s+)?(.+)$|"
@@ -192,6 +196,8 @@ def _edit_one(source: dict, instruction: str, missing_ok: bool) -> tuple[dict, l
                 if m["concept"] not in plan["actions"]:
                     plan["actions"] = sorted(set(plan["actions"]) | {m["concept"]})
                     edits.append(f"action + {m['concept']}")
+            elif m["category"] == "entity" and m["text"] in _SETTING_WORDS:  # "on the beach" is a place
+                change("setting", _SETTING_WORDS[m["text"]])
             elif m["category"] == "entity":
                 kind = m["concept"]
                 if kind == "ball":
