@@ -166,6 +166,12 @@ async def test_someone_elses_character_needs_permission_and_revoking_takes_the_c
     refused = await generate(bob)
     assert refused.status_code == 403, refused.text
     assert "@alice" in refused.json()["error"]["message"]
+    # Mentioned in the prompt instead of listed: the same consent check.
+    for prompt, status, code in (("@rex_dog chases a ball on the beach", 403, "consent_denied"),
+                                 ("@rex_dgo chases a ball on the beach", 400, "unknown_handle")):
+        mentioned = await client.post("/api/v1/generations", headers={**auth(bob), "Idempotency-Key": uuid.uuid4().hex},
+                                      json={"prompt": prompt, "seconds": 4})
+        assert mentioned.status_code == status and mentioned.json()["error"]["code"] == code, mentioned.text
     assert (await client.put(f"/api/v1/characters/{rex['id']}/policy", headers=auth(bob),
                              json={"policy": "everyone"})).status_code == 403  # not bob's to open
     assert (await client.put(f"/api/v1/characters/{rex['id']}/policy", headers=auth(alice),
