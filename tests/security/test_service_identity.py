@@ -176,14 +176,18 @@ async def test_a_renewed_certificate_is_served_without_a_restart(billing, pki, t
 
 def require_service_sites() -> list[tuple[str, str, tuple[str, ...], bool]]:
     """(area, RPC method, services allowed, unconditional) for every require_service(...) call
-    in services/*/: a new site is in this matrix without anyone adding it."""
+    in services/*/: a new site is in this matrix without anyone adding it. A call inside a
+    private helper method (`_check_requester`) counts for each method of the class that uses
+    the helper, as a conditional site."""
     sites = []
     for path in sorted((ROOT / "services").glob("*/*.py")):
         tree = ast.parse(path.read_text())
         constants = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
                      for t in node.targets if isinstance(t, ast.Name)}
         for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
-            for fn in (n for n in cls.body if isinstance(n, ast.AsyncFunctionDef | ast.FunctionDef)):
+            methods = [n for n in cls.body if isinstance(n, ast.AsyncFunctionDef | ast.FunctionDef)]
+            found: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
+            for fn in methods:
                 top = {id(stmt.value) for stmt in fn.body if isinstance(stmt, ast.Expr)}
                 for call in (n for n in ast.walk(fn) if isinstance(n, ast.Call)):
                     name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
@@ -195,7 +199,14 @@ def require_service_sites() -> list[tuple[str, str, tuple[str, ...], bool]]:
                             allowed += ast.literal_eval(constants[arg.value.id])
                         else:
                             allowed.append(ast.literal_eval(arg))
-                    sites.append((path.parent.name, fn.name, tuple(allowed), id(call) in top))
+                    found.setdefault(fn.name, []).append((tuple(allowed), id(call) in top))
+            helpers = {name for name in found if name.startswith("_")}
+            for fn in methods:
+                if fn.name.startswith("_"):
+                    continue
+                used = {n.attr for n in ast.walk(fn) if isinstance(n, ast.Attribute)} & helpers
+                own = found.get(fn.name, []) + [(allowed, False) for h in sorted(used) for allowed, _ in found[h]]
+                sites += [(path.parent.name, fn.name, allowed, top) for allowed, top in dict.fromkeys(own)]
     return sites
 
 
