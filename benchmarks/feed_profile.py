@@ -42,9 +42,12 @@ class StageClock:
     def __init__(self) -> None:
         self.cpu: dict[str, float] = defaultdict(float)
         self.pg: dict[str, float] = defaultdict(float)
-        self.pid = 0
+        self.pid = self.request_start = 0
 
-    def wrap(self, owner, name: str, stage: str, session_arg: int | None = None) -> None:
+    def wrap(self, owner, name: str, stage: str, session_arg: int | None = None, request: bool = False) -> None:
+        """Time `owner.name` as `stage`. `session_arg`: the position of its Session argument: the
+        request's backend is found there (the first statement of each request), and its CPU counted
+        from there. `request`: the whole request, whose backend CPU counts from that first statement."""
         inner = getattr(owner, name)
         clock = self
 
@@ -52,13 +55,14 @@ class StageClock:
             if session_arg is not None:
                 s = args[session_arg]
                 clock.pid = s.connection().connection.driver_connection.info.backend_pid
+                clock.request_start = backend_ns(clock.pid)
             t0, p0 = time.thread_time(), backend_ns(clock.pid) if clock.pid else 0
             try:
                 return inner(*args, **kwargs)
             finally:
                 clock.cpu[stage] += time.thread_time() - t0
                 if clock.pid:
-                    clock.pg[stage] += (backend_ns(clock.pid) - p0) / 1e9
+                    clock.pg[stage] += (backend_ns(clock.pid) - (clock.request_start if request else p0)) / 1e9
 
         setattr(owner, name, timed)
 
@@ -114,7 +118,7 @@ def main() -> None:
     clock.wrap(asm.scorer, "score", "scoring")
     clock.wrap(assembly, "apply_policy", "policy (diversity, blocks)")
     clock.wrap(asm, "_record_page", "page rows + served writes (1 statement)")
-    clock.wrap(asm, "get_feed", "get_feed (total, incl. commit)")
+    clock.wrap(asm, "get_feed", "get_feed (total, incl. commit)", request=True)
 
     def reply(page) -> bytes:
         t0 = time.thread_time()
@@ -126,6 +130,17 @@ def main() -> None:
         data = r.SerializeToString()
         clock.cpu["reply: protobuf build + serialise"] += time.thread_time() - t0
         return data
+
+    by_kind = {kind: (defaultdict(float), defaultdict(float), [0]) for kind in ("ranked now", "kept ranking")}
+
+    def account(kind: str) -> None:
+        """Move this request's stage sums into its kind's (ranked now, or from a kept ranking)."""
+        cpu, pg, count = by_kind[kind]
+        for source, target in ((clock.cpu, cpu), (clock.pg, pg)):
+            for stage, value in source.items():
+                target[stage] += value
+            source.clear()
+        count[0] += 1
 
     items = reused = 0
     for k in range(len(viewers) if args.warm < 0 else args.warm):
@@ -139,17 +154,22 @@ def main() -> None:
         viewer, handle = viewers[rng.randrange(len(viewers))]
         page = feed.get_feed(viewer, handle, False, 10, "", "")
         items += len(page.items)
-        reused += page.timings is not None and page.timings["candidates_ms"] == 0
+        kept = page.timings is not None and page.timings["candidates_ms"] == 0
+        reused += kept
         reply(page)
+        account("kept ranking" if kept else "ranked now")
     wall, total = time.perf_counter() - start_wall, time.thread_time() - start_cpu
     n = args.requests
     print(f"{n} GetFeed in-process on {args.database}, {items / n:.1f} items per page, "
           f"{n / wall:.0f}/s on one thread; thread CPU {1000 * total / n:.2f} ms per request; "
           f"pages from a kept ranking {reused} ({100 * reused / n:.0f}%)")
-    print(f"  {'stage':48s} {'feed CPU':>9s} {'PostgreSQL CPU':>15s}   (ms per request)")
-    for stage in clock.cpu:
-        pg = f"{1000 * clock.pg[stage] / n:15.3f}" if stage in clock.pg else " " * 15
-        print(f"  {stage:48s} {1000 * clock.cpu[stage] / n:9.3f} {pg}")
+    for kind, (cpu, pg, (count,)) in by_kind.items():
+        if not count:
+            continue
+        print(f"  {kind}: {count} requests; {'stage':34s} {'feed CPU':>9s} {'PostgreSQL CPU':>15s}   (ms per request)")
+        for stage in cpu:
+            db = f"{1000 * pg[stage] / count:15.3f}" if stage in pg else " " * 15
+            print(f"    {stage:62s} {1000 * cpu[stage] / count:9.3f} {db}")
     if not args.no_explain:
         explain(feed, dsn, viewers[0][0], viewers[0][1])
 
