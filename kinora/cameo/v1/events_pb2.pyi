@@ -125,3 +125,27 @@ class CameoUsed(_message.Message):
     purpose: _cameo_pb2.UsePurpose
     occurred_at: _timestamp_pb2.Timestamp
     def __init__(self, cameo_id: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., user_id: _Optional[str] = ..., user_handle: _Optional[str] = ..., generation_id: _Optional[str] = ..., purpose: _Optional[_Union[_cameo_pb2.UsePurpose, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CharacterCreated(_message.Message):
+    __slots__ = ("cameo_id", "handle", "owner_user_id", "occurred_at")
+    CAMEO_ID_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    cameo_id: str
+    handle: str
+    owner_user_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, cameo_id: _Optional[str] = ..., handle: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CharacterDeleted(_message.Message):
+    __slots__ = ("cameo_id", "handle", "owner_user_id", "occurred_at")
+    CAMEO_ID_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    cameo_id: str
+    handle: str
+    owner_user_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, cameo_id: _Optional[str] = ..., handle: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
