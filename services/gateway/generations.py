@@ -110,7 +110,9 @@ async def generation_request(g: Gateway, body: GenerationCreate, image: bytes, i
     the prompt and in every shot's prompt (services/gateway/mentions.py). A storyboard's cameos
     apply to the whole clip; each goes through the generator's consent check."""
     listed = await asyncio.gather(*(cameo_id_of(g, h) for h in body.cameos)) if body.cameos else []
-    mentioned = await cameo_ids_from_mentions(g, [body.prompt, *(shot.prompt for shot in body.shots)])
+    # A stitch's prompt is a title: its cameos are its sources'.
+    mentioned = [] if body.stitch_of else await cameo_ids_from_mentions(
+        g, [body.prompt, *(shot.prompt for shot in body.shots)])
     cameo_ids = merge_cameo_ids(listed, mentioned)
     shots = [gpb.Shot(prompt=shot.prompt, seconds=shot.seconds, camera=shot.camera, image=shot.image(number))
              for number, shot in enumerate(body.shots, 1)]
