@@ -26,6 +26,7 @@ from kinora.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgu
 from services.cameo import models as m
 from services.cameo.character_media import CharacterMedia
 from services.cameo.domain import Cameos
+from services.cameo.handles import PersonHolds, character_created, nobody
 from services.cameo.ids import new_id, now
 from services.cameo.messages import cameo_message
 from services.cameo.policy import ACTIVE, CHARACTER, ONLY_ME, PERSON, TEEN, effective_max_policy
@@ -67,7 +68,8 @@ def handle_from_name(name: str) -> str:
 
 
 def handle_taken(s: Session, handle: str) -> bool:
-    """A person's handle (any user cameo knows, with a cameo or not) or a character's."""
+    """A person's handle (any user cameo knows, with a cameo or not) or a character's. Cameo's copy
+    of identity's users lags by an event's trip: `create` asks identity too (handles.py)."""
     c, u = m.cameos.c, m.users.c
     taken = s.execute(select(func.count()).select_from(m.users).where(u.handle == handle)).scalar_one() or \
         s.execute(select(func.count()).select_from(m.cameos).where(
@@ -80,8 +82,9 @@ class Characters:
         self.cameos = cameos
 
     def create(self, s: Session, owner: str, owner_handle: str, owner_teen: bool, given: CharacterInput,
-               media: CharacterMedia) -> Row[Any]:
-        """Creates the character (policy: only me) with its reference images, in the caller's transaction."""
+               media: CharacterMedia, person_holds: PersonHolds = nobody) -> Row[Any]:
+        """Creates the character (policy: only me) with its reference images, in the caller's transaction.
+        `person_holds` asks identity whether a person has a handle (no handle of a person is taken)."""
         # One creation per owner at a time, so the limit holds under concurrent requests.
         s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"characters:{owner}"})
         c = m.cameos.c
@@ -95,7 +98,7 @@ class Characters:
         age = TEEN if owner_teen else (user.age_group or common.AGE_GROUP_ADULT)
         cap = effective_max_policy(age, user.max_cameo_policy)
         cameo_id = new_id()
-        handle = self._insert(s, cameo_id, owner, user.handle or owner_handle, age, cap, given)
+        handle = self._insert(s, cameo_id, owner, user.handle or owner_handle, age, cap, given, person_holds)
         for position, ref in enumerate(media.references):
             s.execute(insert(m.character_images).values(cameo_id=cameo_id, position=position, png=ref.png,
                                                         sha256=ref.sha256))
@@ -104,17 +107,18 @@ class Characters:
         row = self.cameos.get(s, cameo_id)
         publish(s, self.cameos.tables, ev.CameoCreated(cameo=cameo_message(row), occurred_at=timestamp(now())),
                 cameo_id)
+        character_created(s, self.cameos.tables, cameo_id, handle, owner)  # identity reserves the handle
         return row
 
     def _insert(self, s: Session, cameo_id: str, owner: str, owner_handle: str, age: int, cap: int,
-                given: CharacterInput) -> str:
+                given: CharacterInput, person_holds: PersonHolds) -> str:
         """Inserts the row under the given handle, or the first free one derived from the name."""
         base = given.handle or handle_from_name(given.name)
         candidates = [base] if given.handle else \
             [base] + [f"{base}_{n}" for n in range(2, MAX_DERIVED_TRIES + 1)]
         at = now()
         for handle in candidates:
-            if handle_taken(s, handle):
+            if handle_taken(s, handle) or person_holds(handle):
                 continue
             try:
                 with s.begin_nested():
@@ -128,5 +132,6 @@ class Characters:
             except IntegrityError:  # taken by a character made at the same moment
                 continue
         if given.handle:
-            raise AlreadyExists(f"@{given.handle} is taken; choose another handle", "handle_taken")
+            raise AlreadyExists(f"@{given.handle} is taken by a person or another character; choose another handle",
+                                "handle_taken")
         raise AlreadyExists(f"no free handle near @{base}; choose one", "handle_taken")

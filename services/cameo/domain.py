@@ -28,6 +28,7 @@ from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound,
 from kinora.runtime.events import EventTables
 from services.cameo import models as m
 from services.cameo import queries
+from services.cameo.handles import character_deleted
 from services.cameo.ids import new_id, now, require_id
 from services.cameo.messages import cameo_message
 from services.cameo.metrics import TAKEDOWNS
@@ -410,6 +411,7 @@ class Cameos:
             # A character's reference images are ours: erased here, in the same transaction. No
             # CameoDeleted: identity reads it as "erase this person's verified likeness".
             s.execute(delete(m.character_images).where(m.character_images.c.cameo_id == row.id))
+            character_deleted(s, self.tables, row)  # its handle is free again (identity hears of it)
         count = 0
         if takedown:
             targets = s.execute(select(m.appearances).where(

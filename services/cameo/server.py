@@ -26,6 +26,7 @@ from services.cameo.consent import ConsentChecker, Decision
 from services.cameo.domain import Cameos
 from services.cameo.fastpath import CoalescingReader, PgConsentReader
 from services.cameo.handlers import consumed_events
+from services.cameo.handles import IdentityHandles, person_check
 from services.cameo.messages import (
     appearance_message,
     approval_message,
@@ -61,6 +62,7 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         self.ctx = ctx
         self.cameos = Cameos(m.tables)
         self.characters = characters.Characters(self.cameos)
+        self.people = IdentityHandles.from_settings(ctx.settings.identity_addr, ctx.service_token_source())
         self.media_slots = asyncio.Semaphore(2)
         self.checker = ConsentChecker(matcher)
         self.pool = ThreadPoolExecutor(db_workers, thread_name_prefix="cameo-db")
@@ -289,7 +291,8 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         given = characters.validate(request.name, request.handle, request.description)
         async with self.media_slots:  # face search: CPU and memory, a few uploads at a time
             media = await asyncio.get_running_loop().run_in_executor(None, read_character_media, request.media)
-        row = await self._tx(self.characters.create, me.subject, me.handle, me.teen, given, media, wake=True)
+        row = await self._tx(self.characters.create, me.subject, me.handle, me.teen, given, media,
+                             person_check(self.people), wake=True)
         return pb.CreateCharacterResponse(cameo=cameo_message(row, me))
 
 

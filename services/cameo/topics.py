@@ -17,7 +17,8 @@ CONSENT_TOPIC = "kinora.cameo.consent.v1"
 TAKEDOWN_TOPIC = "kinora.cameo.takedowns.v1"
 NOTIFICATION_TOPIC = "kinora.cameo.notifications.v1"
 WRITES = {
-    CONSENT_TOPIC: (ev.CameoCreated, ev.PolicyChanged, ev.AccessRevoked, ev.CameoDeleted),
+    CONSENT_TOPIC: (ev.CameoCreated, ev.PolicyChanged, ev.AccessRevoked, ev.CameoDeleted,
+                    ev.CharacterCreated, ev.CharacterDeleted),
     TAKEDOWN_TOPIC: (ev.TakedownRequested,),
     NOTIFICATION_TOPIC: (ev.CameoUsed,),
 }

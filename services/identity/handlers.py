@@ -6,6 +6,7 @@ from __future__ import annotations
 from kinora.cameo.v1 import events_pb2 as cameo_ev
 from services.identity.blobs import BlobStore
 from services.identity.erasure import erase_likeness
+from services.identity.reserved import character_created, character_deleted
 from services.identity.topics import CONSUME_TOPICS  # noqa: F401 - read by the chart test
 
 
@@ -13,4 +14,6 @@ def consumed_events(blobs: BlobStore) -> dict:
     def cameo_deleted(session, msg: cameo_ev.CameoDeleted, meta) -> None:
         erase_likeness(session, blobs, msg.owner_user_id, msg.verification_id)
 
-    return {cameo_ev.CameoDeleted: cameo_deleted}
+    return {cameo_ev.CameoDeleted: cameo_deleted,
+            cameo_ev.CharacterCreated: lambda session, msg, meta: character_created(session, msg),
+            cameo_ev.CharacterDeleted: lambda session, msg, meta: character_deleted(session, msg)}

@@ -187,4 +187,14 @@ retired_handles = Table(
     Column("retired_at", When, nullable=False),
 )
 
+# Handles cameo's characters hold (from cameo's CharacterCreated/CharacterDeleted events): people
+# and characters share one namespace, so sign-up refuses these. A deleted character's row goes.
+reserved_handles = Table(
+    "reserved_handles", metadata,
+    Column("handle", String(30), primary_key=True),
+    Column("cameo_id", Id, nullable=False, unique=True),
+    Column("owner_user_id", Id, nullable=False),
+    Column("reserved_at", When, nullable=False),
+)
+
 tables = define_event_tables(metadata)

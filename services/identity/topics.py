@@ -20,9 +20,10 @@ TOPICS = list(WRITES)
 # The outbox's aggregate type: every identity event is keyed by the user it is about.
 USER_AGGREGATE = "user"
 
-# Read (one consumer group, handlers in handlers.py): a deleted cameo's likeness is erased here.
+# Read (one consumer group, handlers in handlers.py): a deleted cameo's likeness is erased here;
+# characters' handles are reserved (reserved.py).
 CAMEO_CONSENT_TOPIC = "kinora.cameo.consent.v1"
 CONSUMES = {
-    CAMEO_CONSENT_TOPIC: (cameo_ev.CameoDeleted,),
+    CAMEO_CONSENT_TOPIC: (cameo_ev.CameoDeleted, cameo_ev.CharacterCreated, cameo_ev.CharacterDeleted),
 }
 CONSUME_TOPICS = list(CONSUMES)

@@ -18,6 +18,7 @@ from kinora.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgu
 from services.identity.controls import Controls
 from services.identity.core import IdentityCore, now_utc, sha256_hex
 from services.identity.models import invites, retired_handles, users
+from services.identity.reserved import held_by_character
 from services.identity.signin import Issued, SignIn
 from services.identity.validation import (
     MIN_AGE,
@@ -72,6 +73,9 @@ class Users:
                              .where(retired_handles.c.handle_hash == sha256_hex(handle))).first():
                     raise AlreadyExists(f"the handle {handle} belonged to a deleted account and is retired",
                                         "handle_retired")
+                if held_by_character(s, handle):
+                    raise AlreadyExists(f"the handle {handle} belongs to a character; choose another handle",
+                                        "handle_taken")
                 s.execute(users.insert().values(
                     id=user_id, handle=handle, display_name=display_name, password_hash=password_hash, region=region,
                     birthdate=born, age_group=age_group, cameo_verified=False,
