@@ -164,8 +164,8 @@ def build_scene(plan: dict, fps: int = 24) -> Scene:
         scene.far_anchor = scene.camera[0].copy()
     # where everyone stood, so an edit of this clip can keep them there
     plan["layout"] = {"setting": plan["setting"],
-                      "entities": {ch.id: {"x0": round(float(ch.home), 4), "height": round(float(ch.height), 4),
-                                           "facing": ch.facing} for ch in scene.characters}}
+                      "entities": {ch.id: {"x0": float(ch.home), "height": float(ch.height), "facing": ch.facing}
+                                   for ch in scene.characters}}  # unrounded: the edit redraws the same world
     return scene
 
 
