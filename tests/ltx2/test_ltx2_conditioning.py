@@ -125,3 +125,9 @@ def test_bad_sources_are_refused_before_anything_runs(ltx2_model, source, kind, 
         ltx2_model.generate(request, lambda p, s: None, lambda: False)
     assert message in caught.value.message
     assert not spies.runs and not ltx2_model._lock.locked()
+
+
+def test_the_condition_pipeline_shares_the_one_set_of_weights(ltx2_model):
+    for name in ("transformer", "vae", "audio_vae", "connectors", "vocoder", "text_encoder"):
+        assert getattr(ltx2_model.cond, name) is getattr(ltx2_model.t2v, name)
+    assert ltx2_model.cond.scheduler is ltx2_model.t2v.scheduler  # Kinora's sigmas-as-given scheduler
