@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from web_support import (  # noqa: E402
     RunningStack,
     browser_call,
+    browser_fetch,
     browser_signup,
     chromium_path,
     phone_context,
@@ -110,6 +112,21 @@ def decoded(page) -> tuple[str, float, bool]:
     return video.get_attribute("data-generation"), facts.duration_s, facts.has_audio
 
 
+def lake_picture() -> bytes:
+    """A 720x1280 PNG: sky over a lake, no one in it."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rows = np.linspace(0, 1, 1280)[:, None, None]
+    sky, water = np.array([150, 190, 235]), np.array([30, 70, 110])
+    pixels = np.where(rows < 0.55, sky * (1 - rows / 2), water * (1 + rows / 4)).clip(0, 255)
+    out = io.BytesIO()
+    Image.fromarray(np.broadcast_to(pixels, (1280, 720, 3)).astype(np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
 def shot_prompts(page) -> list[str]:
     return page.locator("ol.shots textarea").evaluate_all("nodes => nodes.map(n => n.value)")
 
@@ -130,6 +147,9 @@ def test_storyboard_of_three_shots_in_the_browser(stack, person):
         page.get_by_label(f"Shot {n}: what happens").fill(text)
         page.get_by_label(f"Shot {n}: length").select_option(seconds)
         page.get_by_label(f"Shot {n}: camera").select_option(label=camera)
+    # Shot 2 starts from a picture of its own (sent as image_b64; it moves with the shot below).
+    page.get_by_label("Shot 2: first image").set_input_files(
+        files=[{"name": "lake.png", "mimeType": "image/png", "buffer": lake_picture()}])
     total = page.locator(".shot-total")
     assert total.inner_text() == "Total 10 s of the 15 s a Standard storyboard allows (3 shots)."
 
@@ -165,7 +185,7 @@ def test_storyboard_of_three_shots_in_the_browser(stack, person):
     page.get_by_role("button", name="Move shot 2 down").click()
     assert shot_prompts(page) == prompts
     assert total.inner_text().startswith("Total 10 s of the 15 s")
-    page.locator("ol.shots").scroll_into_view_if_needed()
+    page.locator("fieldset.storyboard").evaluate("e => e.scrollIntoView({block: 'start'})")
     screen(page, "create-storyboard")
 
     page.get_by_role("button", name="See the price").click()
@@ -182,19 +202,25 @@ def test_storyboard_of_three_shots_in_the_browser(stack, person):
     assert [s["prompt"] for s in gen["shots"]] == prompts, gen["shots"]
     assert [s["seconds"] for s in gen["shots"]] == [3, 4, 3]
     assert [s.get("camera", "") for s in gen["shots"]] == ["push_in", "pan_left", "static"]
+    assert [bool(s.get("has_image")) for s in gen["shots"]] == [False, True, False]
     person["storyboard"] = gen_id
 
 
 def made_clip(context, base: str, prompt: str, seconds: int, size: str = "720x1280") -> str:
     """A plain clip made through the API (the browser part of this file is the stitch)."""
-    gen = browser_call(context, base, "POST", "/generations", {"prompt": prompt, "seconds": seconds, "size": size})
-    for _ in range(600):
-        got = browser_call(context, base, "GET", f"/generations/{gen['generation']['id']}")["generation"]
+    gen = browser_call(context, base, "POST", "/generations", {"prompt": prompt, "seconds": seconds, "size": size,
+                                                                "seed": 7})["generation"]
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        reply = browser_fetch(context, base, "GET", f"/generations/{gen['id']}")
+        # A 503 is a service busy on a loaded machine for a moment: asked again, like any poll.
+        assert reply.ok or reply.status == 503, f"GET /generations/{gen['id']}: {reply.status} {reply.text()}"
+        got = reply.json()["generation"] if reply.ok else gen
         if got["status"] in DONE:
             assert got["status"] == "GENERATION_STATUS_COMPLETED", got
             return got["id"]
-        context.pages[0].wait_for_timeout(500)
-    raise AssertionError(f"{prompt!r} never finished")
+        time.sleep(0.5)
+    raise AssertionError(f"{prompt!r} did not finish within 240 s")
 
 
 @pytest.mark.timeout(360)
@@ -236,7 +262,7 @@ def test_stitch_two_clips_in_the_browser(stack, person):
     page.get_by_label("Join").select_option("0.5")
     assert page.locator(".shot-total").inner_text() == "2 clips, about 7.5 s together."
     page.get_by_label("Title (optional)").fill("Beach day")
-    page.get_by_role("heading", name="Play order").scroll_into_view_if_needed()
+    page.get_by_role("heading", name="Play order").evaluate("e => e.scrollIntoView({block: 'start'})")
     screen(page, "stitch")
 
     page.get_by_role("button", name="Stitch", exact=True).click()

@@ -128,15 +128,21 @@ def browser_signup(context, gateway_url: str, invite_code: str, handle: str, bir
     return reply.json()
 
 
-def browser_call(context, gateway_url: str, method: str, path: str, body=None) -> dict:
-    """The public API as this context's signed-in person (a fresh access token from its cookie)."""
+def browser_fetch(context, gateway_url: str, method: str, path: str, body=None):
+    """The public API as this context's signed-in person (a fresh access token from its cookie): the
+    Playwright response, whatever its status."""
     import json
 
     csrf = next(c["value"] for c in context.cookies() if c["name"] == "kinora_csrf")
     refreshed = context.request.post(f"{gateway_url}/api/v1/session/refresh", headers={"X-CSRF-Token": csrf})
     assert refreshed.ok, refreshed.text()
     headers = {"Authorization": f"Bearer {refreshed.json()['access_token']}", "Content-Type": "application/json"}
-    reply = context.request.fetch(f"{gateway_url}/api/v1{path}", method=method, headers=headers,
-                                  data=json.dumps(body) if body is not None else None)
+    return context.request.fetch(f"{gateway_url}/api/v1{path}", method=method, headers=headers,
+                                 data=json.dumps(body) if body is not None else None)
+
+
+def browser_call(context, gateway_url: str, method: str, path: str, body=None) -> dict:
+    """browser_fetch's JSON answer; anything but a 2xx fails the test."""
+    reply = browser_fetch(context, gateway_url, method, path, body)
     assert reply.ok, f"{method} {path}: {reply.status} {reply.text()}"
     return reply.json()

@@ -26,11 +26,19 @@ export async function followGeneration(gen, stage, signal) {
   } catch (err) {
     if (signal.aborted) return null;
   }
-  // The stream ended early or broke: poll until the job ends.
+  // The stream ended early or broke: poll until the job ends. A failed poll (a service busy for a
+  // moment) is asked again; ten in a row end the wait with the last error.
+  let failures = 0;
   for (let i = 0; i < 600 && !TERMINAL.includes(enumName(last.status, "GENERATION_STATUS_")); i += 1) {
     await new Promise((r) => setTimeout(r, 1000));
     if (signal.aborted) return null;
-    show((await api("GET", `/generations/${gen.id}`)).generation);
+    try {
+      show((await api("GET", `/generations/${gen.id}`)).generation);
+      failures = 0;
+    } catch (err) {
+      failures += 1;
+      if (failures >= 10) throw err;
+    }
   }
   if (enumName(last.status, "GENERATION_STATUS_") === "completed" && !last.media_urls) {
     last = (await api("GET", `/generations/${gen.id}`)).generation;
