@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -173,16 +174,52 @@ class StageMemory:
         self.peaks, self.seconds = {}, {}
 
 
-def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: bool,
-             standard_steps: int | None) -> dict:
-    from kinora.models.contract import ModelRequest
+def _source_mp4(seconds: float) -> bytes:
+    """A plain 720x1280 source clip (a moving gradient and a tone) for extend / edit runs."""
+    import numpy as np
 
-    request = ModelRequest(prompt="a robot dancing in the rain at night", seconds=seconds, seed=1)
+    from kinora.media.encode import encode_mp4
+
+    frames = round(seconds * 24)
+    yy, xx = np.mgrid[0:1280, 0:720]
+    pictures = [np.stack([(xx // 3 + 6 * i) % 256, (yy // 5) % 256, np.full_like(xx, 180)], -1).astype(np.uint8)
+                for i in range(frames)]
+    tone = np.sin(2 * np.pi * 440 * np.arange(round(seconds * 48000)) / 48000) * 0.3
+    return encode_mp4(pictures, 720, 1280, 24, np.stack([tone, tone]).astype(np.float32))
+
+
+def _request(kind: str, seconds: int):
+    """The request of one measured run: a plain clip, a two-shot storyboard of the same
+    length, an extension of a 1 s source, or an edit of a source of that length."""
+    from kinora.models.contract import ModelRequest, Shot, SourceClip
+
+    prompt = "a robot dancing in the rain at night"
+    if kind == "storyboard":
+        half = seconds // 2
+        shots = [Shot(prompt, half), Shot("the robot bows to the crowd", seconds - half, camera="push_in")]
+        return ModelRequest(prompt=prompt, seconds=seconds, seed=1, quality="pro", shots=shots)
+    if kind == "extend":
+        return ModelRequest(prompt=prompt, seconds=seconds, seed=1, source=SourceClip("extend", video=_source_mp4(1)))
+    if kind == "edit":
+        return ModelRequest(prompt=prompt, seconds=seconds, seed=1,
+                            source=SourceClip("edit", video=_source_mp4(seconds), instruction="make it snow"))
+    return ModelRequest(prompt=prompt, seconds=seconds, seed=1)
+
+
+def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: bool,
+             standard_steps: int | None, kind: str = "clip") -> dict:
+    request = _request(kind, seconds)
     model.distilled = distilled
     full_steps = model.steps
     cut = None if distilled or not standard_steps or standard_steps >= full_steps else standard_steps
-    plan_fn = model.plan
-    if cut:
+    if kind == "edit":
+        # An edit runs ceil(steps x strength) steps of its own schedule: cut through model.steps.
+        full_steps = math.ceil(model.steps * model.edit_strength)
+        cut = None if distilled or not standard_steps or standard_steps >= full_steps else standard_steps
+    plan_fn, steps_setting = model.plan, model.steps
+    if cut and kind == "edit":
+        model.steps = cut
+    elif cut:
         # The 40-step schedule, run for its first `cut` steps only (time per step is what counts).
         def plan_cut(req, **kwargs):
             plan = plan_fn(req, **kwargs)
@@ -201,15 +238,15 @@ def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: 
     try:
         result = model.generate(request, progress, lambda: False)
     finally:
-        model.plan = plan_fn
+        model.plan, model.steps = plan_fn, steps_setting
         stages.close()
     total = time.perf_counter() - started
     per_step = [b - a for a, b in zip(step_times, step_times[1:])]
     spstep = sum(per_step) / len(per_step) if per_step else float("nan")  # step ends to step ends
     steps_run = len(step_times)
     out = {
-        "clip": f"720x1280 {seconds}s", "schedule": "distilled" if distilled else "standard",
-        "steps_run": steps_run, "steps_full": 8 if distilled else full_steps,
+        "clip": f"720x1280 {seconds}s", "kind": kind, "schedule": "distilled" if distilled else "standard",
+        "steps_run": steps_run, "steps_full": full_steps if cut else result.report["steps"],
         "seconds_per_step": round(spstep, 2),
         "decode_s": round(sum(stages.seconds.get(stage, 0.0) for stage in ("vae", "audio_vae", "vocoder")), 2),
         "total_s": round(total, 1),
@@ -217,6 +254,9 @@ def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: 
         "peak_gib_by_stage": stages.peaks, "seconds_by_stage": stages.seconds,
         "mp4_bytes": len(result.mp4), "guidance": result.report["guidance"],
     }
+    if kind == "storyboard":
+        out["note_storyboard"] = ("2 shots run one after the other: seconds_per_step includes the gap between "
+                                  "the shots (shot 1's decode); total_s_projected_full counts steps of both shots")
     if cut:
         out["total_s_projected_full"] = round(total + (full_steps - steps_run) * spstep, 1)
         out["note"] = (f"ran {steps_run} of {full_steps} steps; "
@@ -231,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--standard-steps", type=int, default=4, help="standard steps actually run (0: all 40)")
     parser.add_argument("--offload", default="text_encoder", choices=("none", "text_encoder", "model"))
     parser.add_argument("--variant", default="ltx-2", choices=("ltx-2", "ltx-2.3"))
+    parser.add_argument("--kinds", nargs="+", default=["clip"], choices=("clip", "storyboard", "extend", "edit"),
+                        help="what to make: a plain clip, a 2-shot storyboard, an extension, an edit (same length)")
     # tiny components on a CPU: tests this script
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -275,17 +317,21 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     model.warm_up()
     print(f"warm-up {time.perf_counter() - started:.1f} s", flush=True)
-    for seconds in args.seconds:
-        for schedule in args.schedules:
-            try:
-                result = run_clip(model, stages, meter, seconds, schedule == "distilled", args.standard_steps)
-            except torch.cuda.OutOfMemoryError as exc:
-                meter.empty_cache()
-                result = {"clip": f"720x1280 {seconds}s", "schedule": schedule,
-                          "error": f"out of memory: {exc}".splitlines()[0]}
-            except Exception as exc:  # noqa: BLE001 - report and go on to the next clip
-                result = {"clip": f"720x1280 {seconds}s", "schedule": schedule, "error": f"{type(exc).__name__}: {exc}"}
-            print(json.dumps(result), flush=True)
+    for kind in args.kinds:
+        for seconds in args.seconds:
+            for schedule in args.schedules:
+                label = {"clip": f"720x1280 {seconds}s", "schedule": schedule}
+                if kind != "clip":
+                    label["kind"] = kind
+                try:
+                    result = run_clip(model, stages, meter, seconds, schedule == "distilled", args.standard_steps,
+                                      kind)
+                except torch.cuda.OutOfMemoryError as exc:
+                    meter.empty_cache()
+                    result = {**label, "error": f"out of memory: {exc}".splitlines()[0]}
+                except Exception as exc:  # noqa: BLE001 - report and go on to the next clip
+                    result = {**label, "error": f"{type(exc).__name__}: {exc}"}
+                print(json.dumps(result), flush=True)
     return 0
 
 
