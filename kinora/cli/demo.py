@@ -372,8 +372,6 @@ class Demo:
 
     def storyboard(self) -> str:
         """alice makes one clip of three shots with her cameo; each shot's start is in the answer."""
-        if not self._storyboards_supported():
-            return "skipped: this gateway's POST /generations takes no `shots` yet"
         shots = [{"prompt": prompt, "seconds": seconds, "camera": camera} for prompt, seconds, camera in STORYBOARD]
         made = self.create(self.alice, {"prompt": "alice's evening on the court", "shots": shots, "cameos": ["alice"],
                                         "model": "standard"})
@@ -384,11 +382,6 @@ class Demo:
         saved = self.save(self.alice, gen, "alice-storyboard", seconds=sum(s[1] for s in STORYBOARD))
         cuts = ", ".join(f"{float(s.get('start_seconds', 0)):g} s {s.get('camera', '').replace('_', ' ')}" for s in got)
         return f"{saved}; {len(got)} shots starting at {cuts}"
-
-    def _storyboards_supported(self) -> bool:
-        schema = self.api.http.get("/openapi.json").json()
-        body = schema["paths"]["/api/v1/generations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-        return "shots" in body.get("properties", {})
 
     def revoke(self) -> str:
         reply = self.api.call(self.alice, "POST", "/cameo/revocations", json={"handle": "bob", "takedown": True})
