@@ -25,7 +25,7 @@ def test_library_is_big_enough():
     assert len(concepts.ENTITIES) >= 40
     assert set(concepts.SETTINGS) == {"basketball_court", "beach", "city_street", "kitchen", "forest", "stage",
                                       "snow_slope", "pool", "space", "living_room", "park", "road"}
-    assert set(concepts.STYLES) == {"realistic", "cinematic", "anime"}
+    assert set(concepts.STYLES) == {"realistic", "cinematic", "anime", "watercolor", "black_and_white"}
 
 
 def test_plan_understands_the_basketball_prompt():
