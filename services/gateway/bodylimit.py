@@ -2,7 +2,7 @@
 
 A declared Content-Length over the cap is refused before a byte of the body is read; a body
 without one (chunked) is counted as it arrives and refused the moment it passes the cap. The
-refusal is the gateway's usual JSON error (413), sent at once, and the connection is closed.
+refusal is the gateway's usual JSON error (413; OpenAI's error shape on /v1), sent at once, and the connection is closed.
 Closing a socket with unread input makes the kernel reset it, which can destroy the answer
 before the client reads it, so - like nginx's lingering close - what still arrives is read and
 dropped for at most LINGER_S first; nothing of it is kept.
@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from services.gateway.errors import error_body
+from services.gateway.errors import error_body, openai_error_body
 
 # A multipart upload carries the form's other fields and part headers besides the file.
 FORM_ENVELOPE_BYTES = 64 * 1024
@@ -72,7 +72,7 @@ class BodyLimitMiddleware:
                             headers.get(b"content-type", b"").decode("latin-1").lower())
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > cap:
-            return await _refuse(receive, send, what)
+            return await _refuse(receive, send, what, scope["path"])
         state = {"received": 0, "over": False, "started": False, "ended": False}
 
         async def counting_receive():
@@ -100,11 +100,15 @@ class BodyLimitMiddleware:
         except _TooLarge:
             pass
         if state["over"] and not state["started"]:
-            await _refuse(None if state["ended"] else receive, send, what)
+            await _refuse(None if state["ended"] else receive, send, what, scope["path"])
 
 
-async def _refuse(receive, send, what: str) -> None:
-    body = json.dumps(error_body("body_too_large", f"the request is too large: {what}")).encode()
+async def _refuse(receive, send, what: str, path: str) -> None:
+    message = f"the request is too large: {what}"
+    # The Videos API answers in OpenAI's error shape, like every other /v1 error (errors.py).
+    shaped = (openai_error_body(413, "body_too_large", message) if path.startswith("/v1/")
+              else error_body("body_too_large", message))
+    body = json.dumps(shaped).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
