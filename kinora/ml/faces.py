@@ -206,9 +206,9 @@ Box = tuple[int, int, int, int]  # x, y, width, height
 def locate(rgb: np.ndarray, small_faces: bool = False,
            within: list[Box] | None = None) -> list[tuple[Box, float, np.ndarray]]:
     """(box, score, aligned chip) of every face in an RGB picture, not yet embedded (`embed_chip`).
-    `within`: boxes (x, y, width, height) of the picture; only faces found there are wanted
-    (a face must lie inside one of them with the detector's room around it); the landmarks
-    and the chip still come from the whole picture."""
+    `within`: boxes (x, y, width, height) of the picture where the faces wanted are; with
+    `small_faces`, only the candidate regions touching them are searched closely (faces
+    elsewhere may be reported too)."""
     import dlib
 
     landmarks = _models()[1]
@@ -252,19 +252,9 @@ def _detections(gray: np.ndarray, upsample: int, small_faces: bool, within: list
     a face of ~40-80 px can be (kinora.ml.regions), faces of ~80-160 px are searched for
     at the picture's size in the regions where they can be, and bigger ones in the
     picture halved; a box found twice is kept once. A picture with detail nearly
-    everywhere is searched whole. `within`: only these boxes of `gray` are searched, each
-    the same way as a picture of its own."""
-    if within is not None:
-        import dlib
-
-        found: list = []
-        for x, y, w, h in within:
-            crop = np.ascontiguousarray(gray[y:y + h, x:x + w])
-            for rect, score in _detections(crop, upsample, small_faces):
-                moved = dlib.rectangle(rect.left() + x, rect.top() + y, rect.right() + x, rect.bottom() + y)
-                if not any(_overlap(moved, other) > 0.5 for other, _ in found):
-                    found.append((moved, score))
-        return found
+    everywhere is searched whole. `within`: only the candidate regions touching one of these
+    boxes are searched (the picture halved still is, whole): what is found there is what the
+    search of the whole picture finds, the same regions searched the same way."""
     tiers = []
     if small_faces and upsample:
         tiers = [(regions.candidate_regions(gray), upsample),
@@ -281,12 +271,18 @@ def _detections(gray: np.ndarray, upsample: int, small_faces: bool, within: list
              for r, s in zip(rects, scores)]
     for places, times in tiers:
         for x, y, w, h in places:
+            if within is not None and not any(_touches((x, y, w, h), box) for box in within):
+                continue
             rects, scores, _ = _run_detector(np.ascontiguousarray(gray[y:y + h, x:x + w]), times)
             for rect, score in zip(rects, scores):
                 moved = dlib.rectangle(rect.left() + x, rect.top() + y, rect.right() + x, rect.bottom() + y)
                 if not any(_overlap(moved, other) > 0.5 for other, _ in found):
                     found.append((moved, score))
     return found
+
+
+def _touches(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _overlap(a, b) -> float:

@@ -6,22 +6,24 @@ background that does not move, the same person standing in the same place. So:
 
 - a keyframe is compared with the previous one, pixel by pixel in grey; only
   where it changed (by more than CHANGE_LEVEL grey levels, the encoder's noise
-  on a still picture stays under it) is it searched again, widened by
-  CHANGE_MARGIN so a face up to that size touching a change lies wholly in the
-  search, and around every face of the previous keyframe that a change
-  touches. The faces of the previous keyframe that no change touches are still
-  there (the same pixels give the detector the same answer) and are carried
-  over. A keyframe that changed over more than SEARCH_WHOLE_ABOVE of its area
-  (a moving camera, a cut) is searched whole, side by side with the others.
+  on a still picture stays under it), widened by CHANGE_MARGIN, and around every
+  face of the previous keyframe that a change touches, is it searched closely
+  again: the small-face search's candidate regions (kinora.ml.regions) that
+  touch those places, found and searched as in a whole search, so what is
+  found there is what a whole search finds; the picture halved (faces over
+  160 px, ~15 ms) is searched whole every time. The faces of the previous
+  keyframe that no change touches are still there (the same pixels give the
+  detector the same answer) and are carried over. A keyframe that changed over
+  more than SEARCH_WHOLE_ABOVE of its area (a moving camera, a cut) is searched
+  whole, side by side with the others.
 - a face is embedded once: the embedding is a function of the aligned face chip
   alone, so a face whose chip differs from one already embedded in this clip by
   at most CHIP_TOLERANCE grey levels on average (the same pixels, searched again
   because a change came near it) takes that embedding.
 
-What this gives up against searching every keyframe whole: a face over
-CHANGE_MARGIN pixels that was not found in the previous keyframe and changed in
-a spot only (no bigger than a face, not touching a face found before) is not
-searched again; a face that appears changes the picture wherever it is.
+What this gives up against searching every keyframe whole: nothing a change
+touches; a face the previous keyframe's search missed stays missed in the
+places no change touches (the same pixels, the same answer).
 """
 
 from __future__ import annotations
