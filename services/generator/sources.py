@@ -22,13 +22,12 @@ from typing import Any
 from sqlalchemy import select
 
 from kinora.generator.v1 import generator_pb2 as pb
-from kinora.media.invisible_mark import Embedder
 from kinora.media.stitch import stitch_mp4
-from kinora.models.contract import ModelCancelled, SourceClip
+from kinora.models.contract import SourceClip
 from services.generator.blobs import BlobStore
 from services.generator.models import generations
+from services.generator.remarking import marker, unmarker
 
-MODEL_STRENGTH = 4.0  # the invisible mark's strength as the models apply it (Embedder's default)
 STAGE = "joining"
 
 
@@ -64,23 +63,7 @@ def source_clip(kind: str, row: Any, video: bytes, instruction: str = "") -> Sou
 def join_extension(row: Any, source: Any, source_mp4: bytes, continuation: bytes, progress: Any,
                    cancel: threading.Event) -> bytes:
     """Source + continuation as one clip carrying `row`'s invisible mark (in a thread)."""
-    def unmark(watermark_id: int | None) -> Any:
-        if watermark_id is None:
-            return None
-        return Embedder(watermark_id, row.width, row.height, strength=-MODEL_STRENGTH).apply
-
-    embedder = Embedder(row.watermark_id, row.width, row.height) if row.watermark_id is not None else None
-    total = max(1, row.seconds * 24)
-    done = 0
-
-    def mark(frame: Any) -> None:
-        nonlocal done
-        if cancel.is_set():
-            raise ModelCancelled()
-        if embedder is not None:
-            embedder.apply(frame)
-        done += 1
-        progress.percent, progress.stage = 90.0 + 5.0 * min(1.0, done / total), STAGE
-
+    mark = marker(row, row.seconds * 24, progress, cancel, start=90.0, span=5.0, stage=STAGE)
     return stitch_mp4([source_mp4, continuation], 0.0, mark=mark,
-                      prepare=[unmark(source.watermark_id), unmark(row.watermark_id)])
+                      prepare=[unmarker(source.watermark_id, row.width, row.height),
+                               unmarker(row.watermark_id, row.width, row.height)])

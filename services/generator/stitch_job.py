@@ -15,14 +15,13 @@ import json
 import threading
 import time
 
-from kinora.media.invisible_mark import Embedder
 from kinora.media.stitch import StitchError, plan, stitch_mp4, total_frames
 from kinora.models.contract import ModelCancelled, ModelResult
 from kinora.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from services.generator.remarking import marker, unmarker
 from services.generator.stitching import check_consent, usable_sources, video_record
 
 STAGE = "stitching"
-MODEL_STRENGTH = 4.0  # the invisible mark's strength as the models apply it (Embedder's default)
 
 
 def _sources(worker, row) -> tuple[list, list[bytes]]:
@@ -33,24 +32,8 @@ def _sources(worker, row) -> tuple[list, list[bytes]]:
 
 def _stitch(row, sources, mp4s: list[bytes], progress, cancel: threading.Event) -> bytes:
     facts, overlap = plan(mp4s, row.crossfade_seconds, "equal_power")
-    total = max(1, total_frames(facts, overlap))
-    embedder = Embedder(row.watermark_id, row.width, row.height) if row.watermark_id is not None else None
-    # Each source's own mark comes out before the stitch's goes in: the same chips with
-    # the opposite sign. Left in, the marks of several clips would overlap and none of
-    # them could be read back.
-    unmark = [Embedder(s.watermark_id, row.width, row.height, strength=-MODEL_STRENGTH).apply
-              if s.watermark_id is not None else None for s in sources]
-    done = 0
-
-    def mark(frame) -> None:
-        nonlocal done
-        if cancel.is_set():
-            raise ModelCancelled()
-        if embedder is not None:
-            embedder.apply(frame)
-        done += 1
-        progress.percent, progress.stage = 95.0 * done / total, STAGE
-
+    mark = marker(row, total_frames(facts, overlap), progress, cancel, start=0.0, span=95.0, stage=STAGE)
+    unmark = [unmarker(s.watermark_id, row.width, row.height) for s in sources]  # remarking.py says why
     return stitch_mp4(mp4s, row.crossfade_seconds, mark=mark, prepare=unmark)
 
 
