@@ -507,9 +507,10 @@ def run_demo(home: Path, out: Path | None = None, keep: bool = False) -> int:
             ("bob stitches his two clips into one", demo.stitch),
             ("alice makes a 3-shot storyboard with her cameo", demo.storyboard),
             ("alice revokes bob", demo.revoke),
+            # Right after the revocation: the 2 s promise is timed from it, so nothing runs between.
+            ("bob's post is taken down", demo.taken_down),
             ("bob's next clip with alice is refused", demo.refused),
             ("bob's upload of a photo of alice is refused", demo.photo_refused),
-            ("bob's post is taken down", demo.taken_down),
         ]
         for name, action in story:
             with step(name) as note:
