@@ -68,9 +68,9 @@ class GeneratorSettings(DatabaseSettings):
                                     "feed service: may a person remix a clip that is not theirs?")
     allow_unknown_faces: bool = setting("KINORA_ALLOW_UNKNOWN_FACES", boolean, False,
                                         "accept image inputs showing a face that matches no verified cameo")
-    # Off by default until it fits its budget (<= 5% of the generation): on a worldsim 10 s clip the scan
-    # (2 frames searched at twice their size for ~44 px faces) adds ~15% in wall time, ~27% in CPU time.
-    scan_outputs: bool = setting("KINORA_SCAN_OUTPUTS", boolean, False,
+    # On by default: within its budget (<= 5% of the generation): ~4% of a 10 s worldsim clip in wall time, ~3% in CPU
+    # (BENCHMARKS.md "output scan"). Needs KINORA_IDENTITY_ADDR to know whose faces it sees.
+    scan_outputs: bool = setting("KINORA_SCAN_OUTPUTS", boolean, True,
                                  "workers scan sampled frames of each finished clip and fail it (uncharged) when "
                                  "it shows an enrolled person who is not one of its consented cameos")
     likeness_dir: str = setting("KINORA_LIKENESS_DIR", str, "",

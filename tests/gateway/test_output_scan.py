@@ -41,7 +41,7 @@ async def worker_with_guard(platform, run: bool = True):
     guard = LikenessGuard(GrpcFaceDirectory(gen.identity_addr, gen.cameo_addr, tokens))
     with harness.TritonHarness() as triton:
         settings = replace(gen, triton_addr=triton.grpc_address, likeness_dir=identity.blob_dir,
-                           poll_seconds=0.05, lease_seconds=30.0, scan_outputs=True)  # off by default
+                           poll_seconds=0.05, lease_seconds=30.0, scan_outputs=True)
         engine = engine_for(platform.apps["generator"])
         try:
             consent = GrpcConsentChecker(gen.cameo_addr, tokens, identity.blob_dir)
