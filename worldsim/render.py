@@ -133,7 +133,10 @@ class Painter(Plates, Sprites):
         rows = (top + (torch.arange(self.H, dtype=torch.float32) + 0.5) * (h / self.H)).long()
         cols = (left + (torch.arange(self.W, dtype=torch.float32) + 0.5) * (w / self.W)).long()
         rows, cols = rows.clamp(0, plate.shape[0] - 1), cols.clamp(0, plate.shape[1] - 1)
-        return plate.index_select(0, rows).index_select(1, cols), rows
+        # one gather of just the output pixels (selecting whole rows first copied ~2x as much)
+        flat = (rows[:, None] * plate.shape[1] + cols[None, :]).reshape(-1)
+        picked = plate.reshape(-1, plate.shape[2]).index_select(0, flat)
+        return picked.reshape(self.H, self.W, plate.shape[2]), rows
 
     def background(self, k: int) -> torch.Tensor:
         """The composited far + near layers for frame k, written into a reused buffer."""
