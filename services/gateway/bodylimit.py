@@ -2,7 +2,8 @@
 
 A declared Content-Length over the cap is refused before a byte of the body is read; a body
 without one (chunked) is counted as it arrives and refused the moment it passes the cap. The
-refusal is the gateway's usual JSON error (413; OpenAI's error shape on /v1), sent at once, and the connection is closed.
+refusal is the gateway's usual JSON error (413; OpenAI's error shape on /v1), sent at once, and
+the connection is closed.
 Closing a socket with unread input makes the kernel reset it, which can destroy the answer
 before the client reads it, so - like nginx's lingering close - what still arrives is read and
 dropped for at most LINGER_S first; nothing of it is kept.
