@@ -270,11 +270,15 @@ def build_chain(plans: list[dict], fps: int) -> list[Scene]:
     for index, plan in enumerate(plans):
         if index > 0:
             before = scenes[-1]
-            plan["resume"] = {"mode": "cut", "state": scene_state(before)}
+            if plan.get("extension") is not None:  # an extension's part: the world goes on, no cut
+                plan["resume"] = {"mode": "continue", "state": scene_state(before)}
+                plan["reframe"] = 0.0
+            else:
+                plan["resume"] = {"mode": "cut", "state": scene_state(before)}
+                same_place = plan["setting"] == before.plan["setting"]
+                plan["reframe"] = (0.0 if not same_place or plan["camera"] != "static"
+                                   else -REFRAME if before.plan.get("reframe", 0.0) > 0 else REFRAME)
             plan["view_h"] = round(scenes[0].view_h, 5)
-            same_place = plan["setting"] == before.plan["setting"]
-            plan["reframe"] = (0.0 if not same_place or plan["camera"] != "static"
-                               else -REFRAME if before.plan.get("reframe", 0.0) > 0 else REFRAME)
         if index < len(plans) - 1:  # a line may run on over the cut into the next shot
             plan["run_on"] = True
             plan["run_on_s"] = SPEECH_RUN_ON_S
@@ -288,6 +292,17 @@ def build_chain(plans: list[dict], fps: int) -> list[Scene]:
 
 
 def _report_plan(request: ModelRequest, plans: list[dict]) -> dict:
+    source = request.source
+    if source is not None and source.kind == "extend" and source.plan is not None:
+        # The generator joins source + continuation into one clip: its plan is the whole clip's
+        # (the source's parts, then this one), so an edit or a remix of the extended clip remakes
+        # all of it and a further extension continues from this part.
+        parts = [copy.deepcopy(p) for p in (source.plan.get("shots") or [source.plan])] + plans
+        for part in parts[1:]:
+            part.pop("resume", None)  # made again from the part before whenever the clip is rendered
+        title = " | ".join(t for t in (source.plan.get("prompt", ""), request.prompt) if t)
+        return storyboard_plan(parts, title, int(source.plan.get("seed", request.seed)), request.width,
+                               request.height)
     if len(plans) == 1 and plans[0].get("shot") is None:
         return plans[0]
     title = request.prompt

@@ -163,3 +163,24 @@ def test_edit_keeps_the_source_length(worldsim, source):
                            source=SourceClip("edit", result.report["plan"], instruction="make it night"))
     with pytest.raises(ModelInputError, match="keeps its source's length"):
         worldsim.generate(request, lambda p, s: None, lambda: False)
+
+
+def test_an_extended_clip_can_be_edited_and_extended_again_as_a_whole(worldsim, source):
+    """The generator joins source + continuation into one clip, so the extension's plan is the
+    whole clip's: an edit remakes all 8 s (the join still continuous, not a cut), and a further
+    extension adds a third part to the plan. (How closely a second extension's first frame
+    follows the first extension's last is not checked: it jumps today, a known gap.)"""
+    result, decoded = source
+    extension, ext = _make(worldsim, prompt="the child jumps",
+                           source=SourceClip("extend", result.report["plan"], result.report["state"]))
+    whole = extension.report["plan"]
+    assert whole["storyboard"] and whole["seconds"] == 8 and len(whole["shots"]) == 2
+    edited, night = _make(worldsim, prompt="edit", seconds=8,
+                          source=SourceClip("edit", whole, instruction="make it night"))
+    assert len(night.frames) == 8 * 24 and edited.report["plan"]["time_of_day"] == "night"
+    # as continuous across the join as the joined original is (source's last frame -> extension's first)
+    join = _mad(night.frames[4 * 24 - 1], night.frames[4 * 24])
+    assert join < 3.0, join
+    again, _ = _make(worldsim, prompt="the child waves",
+                     source=SourceClip("extend", whole, extension.report["state"]))
+    assert again.report["plan"]["seconds"] == 12 and len(again.report["plan"]["shots"]) == 3
