@@ -33,7 +33,9 @@ def _first_match(routers, method: str, path: str):
     return None
 
 
-def test_every_route_is_reached_by_its_own_paths_in_either_order():
+async def test_every_route_is_reached_by_its_own_paths_in_either_order():
+    # async: creating the app opens grpc.aio channels, which need a running event loop (after other
+    # async tests in the same session there is no default loop to fall back on)
     app = gateway_app.create_app(load_settings(GatewaySettings, env={"KINORA_INTERNAL_SECRET": "x" * 40}))
     listed = list(rest.ROUTERS)
     used = list(gateway_app.by_traffic(rest.ROUTERS))
