@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 import uuid
 
 import httpx
@@ -26,6 +27,7 @@ from services.generator.remote import GrpcConsentChecker
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 TURNS = {"HEAD_TURN_LEFT": "left", "HEAD_TURN_RIGHT": "right"}
+EVENT_DEADLINE_S = 90.0
 DOG_PNG = encoded(dog())
 
 
@@ -183,9 +185,12 @@ async def test_someone_elses_character_needs_permission_and_revoking_takes_the_c
     assert made.status_code == 201, made.text
     generation_id = made.json()["generation"]["id"]
     appearances_url = f"/api/v1/characters/{rex['id']}/appearances"
-    for _ in range(300):  # cameo indexes the appearance from the generator's GenerationRequested
+    # Events travel through the broker; on a loaded clean-clone run a consumer's group join alone
+    # can take tens of seconds, so each wait has a deadline, not a count of tries.
+    deadline = time.monotonic() + EVENT_DEADLINE_S
+    while True:  # cameo indexes the appearance from the generator's GenerationRequested
         listed = (await client.get(appearances_url, headers=auth(alice))).json().get("appearances", [])
-        if listed:
+        if listed or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.1)
     assert [a["generation_id"] for a in listed] == [generation_id]
@@ -193,9 +198,10 @@ async def test_someone_elses_character_needs_permission_and_revoking_takes_the_c
                                 json={"handle": "bob", "takedown": True})
     assert revoked.status_code == 200 and revoked.json()["takedown_count"] == 1, revoked.text
     # The generator takes the clip down and says so; cameo marks the appearance removed.
-    for _ in range(300):
+    deadline = time.monotonic() + EVENT_DEADLINE_S
+    while True:
         listed = (await client.get(appearances_url, headers=auth(alice), params={"include_removed": "true"})).json()
-        if listed["appearances"][0]["state"] == "APPEARANCE_STATE_REMOVED":
+        if listed["appearances"][0]["state"] == "APPEARANCE_STATE_REMOVED" or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.1)
     assert listed["appearances"][0]["state"] == "APPEARANCE_STATE_REMOVED", listed
