@@ -40,7 +40,7 @@ async def verify_cameo(client: httpx.AsyncClient, user: dict) -> dict:
     reply = await client.post(f"/api/v1/cameo/verifications/{v['id']}/video", headers=auth(user),
                               data={"nonce": v["challenge"]["nonce"]}, files={"video": ("me.mp4", clip, "video/mp4")})
     assert reply.json()["verification"]["status"] == "VERIFICATION_STATUS_PASSED", reply.text
-    for _ in range(300):  # cameo makes the profile from identity's CameoVerified event
+    for _ in range(900):  # at least 90 s: cameo makes the profile from identity's CameoVerified event
         got = await client.get("/api/v1/cameo", headers=auth(user))
         if got.status_code == 200:
             return got.json()

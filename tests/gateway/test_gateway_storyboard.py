@@ -82,7 +82,7 @@ async def generation_count(client, user) -> int:
 
 
 async def appears_in(client, owner, generation_ids) -> None:
-    for _ in range(300):
+    for _ in range(900):  # at least 90 s: the appearances travel by event through the broker
         listed = (await client.get("/api/v1/cameo/appearances", headers=auth(owner))).json().get("appearances", [])
         if set(generation_ids) <= {a["generation_id"] for a in listed}:
             return
