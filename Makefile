@@ -24,7 +24,7 @@ demo: $(STAMP)
 up: $(STAMP)
 	$(BIN)/kinora up
 
-# Every static check: ruff (lint rules in pyproject.toml), mypy (strict: kinora/runtime and the domain modules),
+# Every static check: ruff (lint rules in pyproject.toml, and `ruff format --check`), mypy (strict: kinora/runtime and the domain modules),
 # import-linter's contracts, buf lint and buf breaking on protos/ (scripts/buf-breaking.sh says
 # what it compares with).
 lint: lint-ci
@@ -32,6 +32,7 @@ lint: lint-ci
 # Every static check passes on the whole tree; `make test` runs them before pytest.
 lint-ci: $(STAMP)
 	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	node_modules/.bin/buf lint

@@ -49,12 +49,23 @@ from services.billing.settings import BillingSettings  # noqa: E402
 
 
 def billing_for(url: str, **overrides) -> Billing:
-    settings = BillingSettings(database_url=url, kafka_bootstrap=None, free_daily=1_000_000,
-                               sweep_interval_seconds=0, reconcile_interval_seconds=0, dev_payments=True,
-                               test_provider_secret="billing-bench", **overrides)
+    settings = BillingSettings(
+        database_url=url,
+        kafka_bootstrap=None,
+        free_daily=1_000_000,
+        sweep_interval_seconds=0,
+        reconcile_interval_seconds=0,
+        dev_payments=True,
+        test_provider_secret="billing-bench",
+        **overrides,
+    )
     upgrade(MIGRATIONS, url)
-    billing = Billing(settings, session_factory(make_engine(url, pool_size=4)), tables,
-                      LocalTestProvider(settings.test_provider_secret))
+    billing = Billing(
+        settings,
+        session_factory(make_engine(url, pool_size=4)),
+        tables,
+        LocalTestProvider(settings.test_provider_secret),
+    )
     billing.prepare()
     return billing
 
@@ -74,12 +85,31 @@ def seed_holds(billing: Billing, users: int, per_user: int) -> list[tuple[str, s
             for i in range(per_user):
                 gen = f"{uid}-gen-{i}"
                 gens.append((gen, uid))
-                rows.append({"id": str(uuid.uuid4()), "generation_id": gen, "user_id": uid, "status": "held",
-                             "rule": 1, "tier": 1, "allowance_units": 1, "credits": 0, "model": "standard",
-                             "seconds": 10, "size": "720x1280", "day": utc_day(now), "created_at": now,
-                             "expires_at": now + timedelta(hours=1)})
-            postings.append(Posting("reserve", [((uid, USER_ALLOWANCE, ALLOWANCE), -per_user),
-                                                ((uid, USER_HELD, ALLOWANCE), per_user)], user_id=uid))
+                rows.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "generation_id": gen,
+                        "user_id": uid,
+                        "status": "held",
+                        "rule": 1,
+                        "tier": 1,
+                        "allowance_units": 1,
+                        "credits": 0,
+                        "model": "standard",
+                        "seconds": 10,
+                        "size": "720x1280",
+                        "day": utc_day(now),
+                        "created_at": now,
+                        "expires_at": now + timedelta(hours=1),
+                    }
+                )
+            postings.append(
+                Posting(
+                    "reserve",
+                    [((uid, USER_ALLOWANCE, ALLOWANCE), -per_user), ((uid, USER_HELD, ALLOWANCE), per_user)],
+                    user_id=uid,
+                )
+            )
         s.execute(reservations.insert(), rows)
         billing.ledger.post(s, postings, now)
     return gens
@@ -153,8 +183,10 @@ def per_event_handlers(billing: Billing) -> dict:
     from kinora.generator.v1 import events_pb2 as g
 
     def one(outcome):
-        return lambda session, message, meta: billing.meter(session, [(message.facts.generation_id,
-                                                                        message.facts.user_id, outcome)])
+        return lambda session, message, meta: billing.meter(
+            session, [(message.facts.generation_id, message.facts.user_id, outcome)]
+        )
+
     return {g.GenerationCompleted: one("completed"), g.GenerationFailed: one("failed")}
 
 
@@ -172,12 +204,19 @@ def metering_run(bootstrap: str, events: int, batched: bool, members: int = 1) -
         ensure_topics([bootstrap], [topic], partitions=3)  # the runtime's default for every topic
         handlers = make_handlers(billing) if batched else per_event_handlers(billing)
         pairs = join_group(billing, bootstrap, topic, handlers, members)
-        publish(bootstrap, topic, [(str(uuid.uuid4()), outcome_event("completed" if i % 5 else "failed", gen, uid), gen)
-                                   for i, (gen, uid) in enumerate(gens)])
+        publish(
+            bootstrap,
+            topic,
+            [
+                (str(uuid.uuid4()), outcome_event("completed" if i % 5 else "failed", gen, uid), gen)
+                for i, (gen, uid) in enumerate(gens)
+            ],
+        )
         seconds = consume(pairs, len(gens))
         with billing.sessions() as s:
-            held = s.execute(select(func.count()).select_from(reservations)
-                             .where(reservations.c.status == "held")).scalar_one()
+            held = s.execute(
+                select(func.count()).select_from(reservations).where(reservations.c.status == "held")
+            ).scalar_one()
         drift = billing.reconcile(grace_seconds=0).drift
         assert held == 0 and drift == 0, (held, drift)
         billing.sessions.kw["bind"].dispose()
@@ -202,20 +241,27 @@ def bench_metering(args) -> None:
     finally:
         broker.stop()
     n = statistics.median(naive)
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; record CRCs checked in "
-          f"{'pure Python' if args.python_crc else 'C (crc32c)'}; topic of 3 partitions")
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; record CRCs checked in "
+        f"{'pure Python' if args.python_crc else 'C (crc32c)'}; topic of 3 partitions"
+    )
     for m, rates in runs.items():
         b = statistics.median(rates)
-        print(f"metering, batched handler, {m} consumer member{'s' if m > 1 else ' '}: median {b:,.0f} events/s "
-              f"over {args.repeat} runs of {args.events} ({', '.join(f'{x:,.0f}' for x in rates)}); "
-              f"{b / n:.1f}x per-event")
-    print(f"metering, per-event settle, 1 member : median {n:,.0f} events/s over {args.repeat} runs of "
-          f"{args.events // 4} ({', '.join(f'{x:,.0f}' for x in naive)})")
+        print(
+            f"metering, batched handler, {m} consumer member{'s' if m > 1 else ' '}: median {b:,.0f} events/s "
+            f"over {args.repeat} runs of {args.events} ({', '.join(f'{x:,.0f}' for x in rates)}); "
+            f"{b / n:.1f}x per-event"
+        )
+    print(
+        f"metering, per-event settle, 1 member : median {n:,.0f} events/s over {args.repeat} runs of "
+        f"{args.events // 4} ({', '.join(f'{x:,.0f}' for x in naive)})"
+    )
     print("drift after every run: 0")
 
 
-def reserve_load(port: int, users: int, rate: float, seconds: float, token: str, run: int,
-                 server_pid: int) -> list[float]:
+def reserve_load(
+    port: int, users: int, rate: float, seconds: float, token: str, run: int, server_pid: int
+) -> list[float]:
     """Open loop: call i is due at start + i / rate whatever earlier calls do;
     its latency runs from that due time to its answer. The client is grpc's
     own (C core) with future callbacks, ~0.4 ms of CPU per call (grpc.aio
@@ -231,8 +277,9 @@ def reserve_load(port: int, users: int, rate: float, seconds: float, token: str,
     metadata = [("authorization", f"Bearer {token}")]
 
     def request(gen: str, i: int):
-        return bpb.ReserveRequest(generation_id=gen, user_id=f"load-user-{i % users}", model="standard",
-                                  seconds=10, size="720x1280")
+        return bpb.ReserveRequest(
+            generation_id=gen, user_id=f"load-user-{i % users}", model="standard", seconds=10, size="720x1280"
+        )
 
     latencies: list[float] = []
     errors: list[str] = []
@@ -261,8 +308,7 @@ def reserve_load(port: int, users: int, rate: float, seconds: float, token: str,
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            reserve.future(req, metadata=metadata, timeout=5).add_done_callback(
-                lambda f, t=scheduled: done(f, t))
+            reserve.future(req, metadata=metadata, timeout=5).add_done_callback(lambda f, t=scheduled: done(f, t))
         for _ in range(total):
             finished.acquire()
         cpu, server_cpu = time.process_time() - cpu, process_cpu_seconds(server_pid) - server_cpu
@@ -302,11 +348,20 @@ def bench_reserve(args) -> None:
             for u in range(args.users):
                 billing.open_user(s, f"load-user-{u}")
         billing.sessions.kw["bind"].dispose()
-        print(f"PostgreSQL SELECT 1 round trip: median {db_round_trip_ms(url):.3f} ms; load average "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"PostgreSQL SELECT 1 round trip: median {db_round_trip_ms(url):.3f} ms; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         port = free_port()
-        env = {**os.environ, "KINORA_DATABASE_URL": url, "KINORA_GRPC_PORT": str(port), "KINORA_GRPC_HOST": "127.0.0.1",
-               "KINORA_INTERNAL_SECRET": secret, "KINORA_BILLING_FREE_DAILY": "1000000", "KINORA_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "KINORA_DATABASE_URL": url,
+            "KINORA_GRPC_PORT": str(port),
+            "KINORA_GRPC_HOST": "127.0.0.1",
+            "KINORA_INTERNAL_SECRET": secret,
+            "KINORA_BILLING_FREE_DAILY": "1000000",
+            "KINORA_LOG_LEVEL": "WARNING",
+        }
         server = subprocess.Popen([sys.executable, "-m", "services.billing", "serve"], cwd=ROOT, env=env)
         try:
             wait_for_port(port, timeout_s=30)
@@ -321,8 +376,9 @@ def bench_reserve(args) -> None:
             server.wait(15)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs after the runs")
     for median, p99, n in runs:
-        print(f"Reserve at {args.rate:.0f}/s over gRPC: {n} calls, median {median * 1000:.2f} ms, "
-              f"p99 {p99 * 1000:.2f} ms")
+        print(
+            f"Reserve at {args.rate:.0f}/s over gRPC: {n} calls, median {median * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
+        )
 
 
 def main() -> None:
@@ -331,10 +387,18 @@ def main() -> None:
     m = sub.add_parser("metering")
     m.add_argument("--events", type=int, default=20_000)
     m.add_argument("--repeat", type=int, default=3)
-    m.add_argument("--members", type=int, nargs="+", default=[1, 2],
-                   help="consumer group members (threads, as KINORA_CONSUMER_THREADS runs them) to compare")
-    m.add_argument("--python-crc", action="store_true",
-                   help="check record CRCs in pure Python, as kafka-python does without the crc32c package")
+    m.add_argument(
+        "--members",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="consumer group members (threads, as KINORA_CONSUMER_THREADS runs them) to compare",
+    )
+    m.add_argument(
+        "--python-crc",
+        action="store_true",
+        help="check record CRCs in pure Python, as kafka-python does without the crc32c package",
+    )
     r = sub.add_parser("reserve")
     r.add_argument("--rate", type=float, default=500)
     r.add_argument("--seconds", type=float, default=10)

@@ -80,40 +80,71 @@ def load(url: str, n_cameos: int, n_approvals: int, n_users: int, n_follows: int
     others = n_users - n_cameos
     timings = {}
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+
         def timed(table, columns, lines):
             t = time.perf_counter()
             copy_rows(cur, table, columns, lines)
             timings[table] = time.perf_counter() - t
 
-        timed("users", "user_id, handle, age_group, updated_at",
-              (f"{users[u]}\tu{u}\t1\t{stamp}\n" for u in range(n_users)))
-        timed("cameos", "id, owner_user_id, owner_handle, display_name, policy, status, verified, "
-              "owner_age_group, max_policy, likeness, verification_id, restriction_count, revision, "
-              "verified_at, created_at, updated_at",
-              (f"{cams[c]}\t{users[c]}\tu{c}\tUser {c}\t{1 + c % 4}\t1\tt\t1\t4\t\\\\x\tv{c}\t"
-               f"{1 if c < n_restricted else 0}\t1\t{stamp}\t{stamp}\t{stamp}\n" for c in range(n_cameos)))
+        timed(
+            "users",
+            "user_id, handle, age_group, updated_at",
+            (f"{users[u]}\tu{u}\t1\t{stamp}\n" for u in range(n_users)),
+        )
+        timed(
+            "cameos",
+            "id, owner_user_id, owner_handle, display_name, policy, status, verified, "
+            "owner_age_group, max_policy, likeness, verification_id, restriction_count, revision, "
+            "verified_at, created_at, updated_at",
+            (
+                f"{cams[c]}\t{users[c]}\tu{c}\tUser {c}\t{1 + c % 4}\t1\tt\t1\t4\t\\\\x\tv{c}\t"
+                f"{1 if c < n_restricted else 0}\t1\t{stamp}\t{stamp}\t{stamp}\n"
+                for c in range(n_cameos)
+            ),
+        )
         # Approval j of cameo c goes to user (c + 1 + j) mod users: unique per cameo, cheap to recompute.
         # Constraints are dropped for the load and rebuilt after (one sort each instead of 1M index
         # insertions and FK trigger calls); rebuilding them also proves the data is valid.
-        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = 'approvals'::regclass ORDER BY contype = 'f'")
+        cur.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'approvals'::regclass ORDER BY contype = 'f'"
+        )
         constraints = cur.fetchall()
         for name, _ in reversed(constraints):
             cur.execute(f"ALTER TABLE approvals DROP CONSTRAINT {name}")
-        timed("approvals", "id, cameo_id, user_id, user_handle, status, message, requested_at, decided_at",
-              (f"00030000-0000-4000-{j:04x}-{c:012x}\t{cams[c]}\t{users[(c + 1 + j) % n_users]}\t\t2\t\t"
-               f"{stamp}\t{stamp}\n" for c in range(n_cameos) for j in range(per)))
+        timed(
+            "approvals",
+            "id, cameo_id, user_id, user_handle, status, message, requested_at, decided_at",
+            (
+                f"00030000-0000-4000-{j:04x}-{c:012x}\t{cams[c]}\t{users[(c + 1 + j) % n_users]}\t\t2\t\t"
+                f"{stamp}\t{stamp}\n"
+                for c in range(n_cameos)
+                for j in range(per)
+            ),
+        )
         t = time.perf_counter()
         for name, definition in constraints:
             cur.execute(f"ALTER TABLE approvals ADD CONSTRAINT {name} {definition}")
         timings["approval constraints"] = time.perf_counter() - t
         # Owner c and user n_cameos + (c * per_f + k) mod others follow each other: mutuals.
-        timed("follows", "follower_id, followee_id, updated_at",
-              (line for c in range(n_cameos) for k in range(per_f)
-               for line in (f"{users[c]}\t{users[n_cameos + (c * per_f + k) % others]}\t{stamp}\n",
-                            f"{users[n_cameos + (c * per_f + k) % others]}\t{users[c]}\t{stamp}\n")))
-        timed("restrictions", "id, cameo_id, text, created_at",
-              (f"{uid(4, c)}\t{cams[c]}\tnever in political content\t{stamp}\n" for c in range(n_restricted)))
+        timed(
+            "follows",
+            "follower_id, followee_id, updated_at",
+            (
+                line
+                for c in range(n_cameos)
+                for k in range(per_f)
+                for line in (
+                    f"{users[c]}\t{users[n_cameos + (c * per_f + k) % others]}\t{stamp}\n",
+                    f"{users[n_cameos + (c * per_f + k) % others]}\t{users[c]}\t{stamp}\n",
+                )
+            ),
+        )
+        timed(
+            "restrictions",
+            "id, cameo_id, text, created_at",
+            (f"{uid(4, c)}\t{cams[c]}\tnever in political content\t{stamp}\n" for c in range(n_restricted)),
+        )
         conn.commit()
         conn.autocommit = True
         t = time.perf_counter()
@@ -125,8 +156,9 @@ def load(url: str, n_cameos: int, n_approvals: int, n_users: int, n_follows: int
     return time.perf_counter() - started
 
 
-def make_request(rng: random.Random, n_cameos: int, n_users: int, per: int, per_f: int, n_restricted: int,
-                 restricted: bool = False):
+def make_request(
+    rng: random.Random, n_cameos: int, n_users: int, per: int, per_f: int, n_restricted: int, restricted: bool = False
+):
     """Cameos 0..n_restricted-1 carry a restriction; the main run never picks them."""
     if restricted:
         cameos = [rng.randrange(n_restricted)]
@@ -143,8 +175,12 @@ def make_request(rng: random.Random, n_cameos: int, n_users: int, per: int, per_
     else:
         requester = rng.randrange(n_users)  # most likely a stranger
     prompt = "a political rally speech" if restricted and rng.random() < 0.5 else "walking a dog along the river"
-    return pb.CheckUseRequest(requester_user_id=uid(2, requester), cameo_ids=[uid(1, x) for x in cameos],
-                              prompt=prompt, purpose=pb.USE_PURPOSE_GENERATE)
+    return pb.CheckUseRequest(
+        requester_user_id=uid(2, requester),
+        cameo_ids=[uid(1, x) for x in cameos],
+        prompt=prompt,
+        purpose=pb.USE_PURPOSE_GENERATE,
+    )
 
 
 class Mode:
@@ -167,12 +203,16 @@ def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -
     modes, clients = [], []
     for name in names:
         if name == "check":
+
             async def single(requests):
                 return [(await stub.CheckUse(requests[0], metadata=metadata, timeout=5)).all_allowed]
+
             modes.append(Mode(name, 1, single))
         elif name == "client" or (name.startswith("client") and name[6:].isdigit()):
+
             async def mint():
                 return token, time.time() + 3600
+
             slots = int(name[6:]) if name[6:] else in_flight
             client = ConsentClient(target, TokenSource(mint), timeout_s=5, in_flight=slots)
             clients.append((f"client (in_flight {slots})", client))
@@ -180,14 +220,16 @@ def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -
             async def through_client(requests, client=client):
                 r = requests[0]
                 return [(await client.check(r.requester_user_id, r.cameo_ids, r.prompt, "bench")).all_allowed]
+
             modes.append(Mode(f"client (in_flight {slots})", 1, through_client))
         elif name == "sync":
             continue  # its own server: see start_sync_probe
         elif name.startswith("batch") and name[5:].isdigit():
+
             async def batch(requests):
-                reply = await stub.BatchCheckUse(pb.BatchCheckUseRequest(checks=requests), metadata=metadata,
-                                                 timeout=5)
+                reply = await stub.BatchCheckUse(pb.BatchCheckUseRequest(checks=requests), metadata=metadata, timeout=5)
                 return [r.response.all_allowed for r in reply.results]
+
             modes.append(Mode(f"batch of {int(name[5:])}", int(name[5:]), batch))
         else:
             raise SystemExit(f"unknown mode {name!r}: check, client, clientN, batchN (e.g. batch8) or sync")
@@ -220,7 +262,7 @@ async def run_load(mode: Mode, requests, rate: float):
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(requests[i:i + n], scheduled)))
+        tasks.append(asyncio.create_task(one(requests[i : i + n], scheduled)))
     sent = time.perf_counter() - t0
     await asyncio.gather(*tasks)
     return latencies, outcomes, len(requests) / sent, time.perf_counter() - t0
@@ -229,10 +271,14 @@ async def run_load(mode: Mode, requests, rate: float):
 def summarize(name: str, latencies, outcomes, achieved, total_s, target):
     ms = sorted(x * 1000 for x in latencies)
     q = statistics.quantiles(ms, n=1000, method="inclusive")
-    print(f"{name}: {len(ms)} checks, target {target:.0f}/s, sent at {achieved:.0f}/s, "
-          f"completed at {len(ms) / total_s:.0f}/s")
-    print(f"  latency ms: median {statistics.median(ms):.2f}  p90 {q[899]:.2f}  p99 {q[989]:.2f}  "
-          f"p99.9 {q[998]:.2f}  max {ms[-1]:.2f}")
+    print(
+        f"{name}: {len(ms)} checks, target {target:.0f}/s, sent at {achieved:.0f}/s, "
+        f"completed at {len(ms) / total_s:.0f}/s"
+    )
+    print(
+        f"  latency ms: median {statistics.median(ms):.2f}  p90 {q[899]:.2f}  p99 {q[989]:.2f}  "
+        f"p99.9 {q[998]:.2f}  max {ms[-1]:.2f}"
+    )
     print(f"  outcomes: {outcomes}")
     return q[989]
 
@@ -244,9 +290,18 @@ def process_cpu_seconds(pid: int) -> float:
 
 def start_server(root: Path, url: str, args, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {**os.environ, "KINORA_DATABASE_URL": url, "KINORA_GRPC_PORT": str(port), "KINORA_GRPC_HOST": "127.0.0.1",
-           "KINORA_INTERNAL_SECRET": SECRET, "KINORA_LOG_LEVEL": "WARNING", "KINORA_KAFKA_BOOTSTRAP": "",
-           "KINORA_IDENTITY_ADDR": "", "KINORA_CAMEO_DB_WORKERS": str(args.db_workers), "PYTHONPATH": str(root)}
+    env = {
+        **os.environ,
+        "KINORA_DATABASE_URL": url,
+        "KINORA_GRPC_PORT": str(port),
+        "KINORA_GRPC_HOST": "127.0.0.1",
+        "KINORA_INTERNAL_SECRET": SECRET,
+        "KINORA_LOG_LEVEL": "WARNING",
+        "KINORA_KAFKA_BOOTSTRAP": "",
+        "KINORA_IDENTITY_ADDR": "",
+        "KINORA_CAMEO_DB_WORKERS": str(args.db_workers),
+        "PYTHONPATH": str(root),
+    }
     env.update(extra_env or {})
     profile = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []
     args.profile = None  # the first server only
@@ -272,9 +327,11 @@ async def ready(stub, token, target: str) -> None:
             await asyncio.sleep(0.1)
     for _ in range(600):
         try:
-            await stub.CheckUse(pb.CheckUseRequest(requester_user_id=uid(2, 0), cameo_ids=[uid(1, 0)],
-                                                   prompt="hello"), metadata=[("authorization", f"Bearer {token}")],
-                                timeout=2)
+            await stub.CheckUse(
+                pb.CheckUseRequest(requester_user_id=uid(2, 0), cameo_ids=[uid(1, 0)], prompt="hello"),
+                metadata=[("authorization", f"Bearer {token}")],
+                timeout=2,
+            )
             return
         except grpc.aio.AioRpcError:
             await asyncio.sleep(0.1)
@@ -287,8 +344,9 @@ def start_sync_probe(url: str) -> tuple[subprocess.Popen, int]:
     """benchmarks/cameo_sync_server.py: CheckUse on the synchronous gRPC server (option (b))."""
     port = free_port()
     env = {**os.environ, "KINORA_DATABASE_URL": url, "KINORA_INTERNAL_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "cameo_sync_server.py"), str(port)],
-                              cwd=ROOT, env=env)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "cameo_sync_server.py"), str(port)], cwd=ROOT, env=env
+    )
     wait_for_port(port, timeout_s=60)
     return server, port
 
@@ -309,7 +367,8 @@ async def bench(args, url):
             # chart's headless Service (here the addresses are listed instead of resolved by DNS).
             target = "ipv4:" + ",".join(f"127.0.0.1:{port}" for _, port in replicas)
             stub = cameo_pb2_grpc.CameoServiceStub(
-                grpc.aio.insecure_channel(target, options=[("grpc.service_config", ROUND_ROBIN)]))
+                grpc.aio.insecure_channel(target, options=[("grpc.service_config", ROUND_ROBIN)])
+            )
             for _, port in replicas:
                 await ready(stub, token, f"127.0.0.1:{port}")
             modes, made = modes_for(args.modes, stub, token, target, args.client_in_flight)
@@ -324,19 +383,28 @@ async def bench(args, url):
 
             async def sync_call(requests):
                 return [(await sync_stub.CheckUse(requests[0], metadata=sync_metadata, timeout=5)).all_allowed]
-            variants["synchronous gRPC server (probe, own process), check"] = (Mode("sync", 1, sync_call),
-                                                                                 [probe[0].pid])
+
+            variants["synchronous gRPC server (probe, own process), check"] = (
+                Mode("sync", 1, sync_call),
+                [probe[0].pid],
+            )
         rng = random.Random(7)
         per, per_f = args.approvals // args.cameos, args.follows // (2 * args.cameos)
+
         def gen(n, restricted=False):
-            return [make_request(rng, args.cameos, args.users, per, per_f, args.restricted, restricted)
-                    for _ in range(n)]
+            return [
+                make_request(rng, args.cameos, args.users, per, per_f, args.restricted, restricted) for _ in range(n)
+            ]
+
         for mode, _ in variants.values():
             await run_load(mode, gen(int(args.rate * 2)), args.rate)  # warm-up: connections, caches
         first = next(iter(variants))
         for rate in args.also_rates:
-            summarize(f"[{first}] CheckUse (no restrictions)",
-                      *await run_load(variants[first][0], gen(int(rate * args.seconds)), rate), rate)
+            summarize(
+                f"[{first}] CheckUse (no restrictions)",
+                *await run_load(variants[first][0], gen(int(rate * args.seconds)), rate),
+                rate,
+            )
         # Main phase: variants alternate round by round (same load, same machine state).
         p99s: dict[str, list[float]] = {name: [] for name in variants}
         cpus: dict[str, list[float]] = {name: [] for name in variants}
@@ -348,40 +416,55 @@ async def bench(args, url):
                 requests = gen(n)
                 mine_before = time.process_time()
                 result = await run_load(mode, requests, args.rate)
-                p99s[name].append(summarize(f"[{name}, round {round_ + 1}] CheckUse (no restrictions)", *result,
-                                            args.rate))
+                p99s[name].append(
+                    summarize(f"[{name}, round {round_ + 1}] CheckUse (no restrictions)", *result, args.rate)
+                )
                 if result[1]["error"]:
-                    print(f"  {result[1]['error']} checks failed (timed out): this round's CPU per check is not "
-                          f"comparable")
+                    print(
+                        f"  {result[1]['error']} checks failed (timed out): this round's CPU per check is not "
+                        f"comparable"
+                    )
                 cpu_ms = 1000 * (sum(map(process_cpu_seconds, pids)) - cpu_before) / n
                 cpus[name].append(cpu_ms)
                 client_cpus[name].append(1000 * (time.process_time() - mine_before) / n)
                 loads.append(os.getloadavg()[0])
-                print(f"  cameo server CPU per check ({len(pids)} replica(s)): {cpu_ms:.3f} ms (PostgreSQL and "
-                      f"client CPU not included; machine load average {os.getloadavg()[0]:.1f} "
-                      f"on {os.cpu_count()} cores); benchmark client CPU per check {client_cpus[name][-1]:.3f} ms")
+                print(
+                    f"  cameo server CPU per check ({len(pids)} replica(s)): {cpu_ms:.3f} ms (PostgreSQL and "
+                    f"client CPU not included; machine load average {os.getloadavg()[0]:.1f} "
+                    f"on {os.cpu_count()} cores); benchmark client CPU per check {client_cpus[name][-1]:.3f} ms"
+                )
         for mode_name, client in clients:
             if client.calls:
-                print(f"  ConsentClient [{mode_name}]: {client.batched_checks} checks went in {client.calls} "
-                      f"BatchCheckUse calls ({client.batched_checks / client.calls:.1f} per call; warm-up included); "
-                      f"the rest alone as CheckUse")
+                print(
+                    f"  ConsentClient [{mode_name}]: {client.batched_checks} checks went in {client.calls} "
+                    f"BatchCheckUse calls ({client.batched_checks / client.calls:.1f} per call; warm-up included); "
+                    f"the rest alone as CheckUse"
+                )
         mode = variants[first][0]
         await run_load(mode, gen(20, True), 20)  # restriction parsing caches
-        summarize(f"[{first}] CheckUse (cameo with a restriction: MiniLM prompt embedding)",
-                  *await run_load(mode, gen(int(args.restricted_rate * 5), True), args.restricted_rate),
-                  args.restricted_rate)
+        summarize(
+            f"[{first}] CheckUse (cameo with a restriction: MiniLM prompt embedding)",
+            *await run_load(mode, gen(int(args.restricted_rate * 5), True), args.restricted_rate),
+            args.restricted_rate,
+        )
         print()
         for name, values in p99s.items():
             p99 = statistics.median(values)
-            print(f"[{name}] CheckUse p99 at {args.rate:.0f}/s, median of "
-                  f"{len(values)} rounds: {p99:.2f} ms (rounds: {', '.join(f'{v:.2f}' for v in values)}; "
-                  f"target <= 5 ms): {'met' if p99 <= 5 else 'NOT met'}")
-            print(f"[{name}] cameo server CPU per check, median of {len(cpus[name])} rounds: "
-                  f"{statistics.median(cpus[name]):.3f} ms (rounds: {', '.join(f'{v:.3f}' for v in cpus[name])}; "
-                  f"target <= 0.4 ms); client CPU per check {statistics.median(client_cpus[name]):.3f} ms")
+            print(
+                f"[{name}] CheckUse p99 at {args.rate:.0f}/s, median of "
+                f"{len(values)} rounds: {p99:.2f} ms (rounds: {', '.join(f'{v:.2f}' for v in values)}; "
+                f"target <= 5 ms): {'met' if p99 <= 5 else 'NOT met'}"
+            )
+            print(
+                f"[{name}] cameo server CPU per check, median of {len(cpus[name])} rounds: "
+                f"{statistics.median(cpus[name]):.3f} ms (rounds: {', '.join(f'{v:.3f}' for v in cpus[name])}; "
+                f"target <= 0.4 ms); client CPU per check {statistics.median(client_cpus[name]):.3f} ms"
+            )
         if loads:
-            print(f"machine load average (1 min) at the end of each round: {min(loads):.1f} to {max(loads):.1f} "
-                  f"on {os.cpu_count()} cores")
+            print(
+                f"machine load average (1 min) at the end of each round: {min(loads):.1f} to {max(loads):.1f} "
+                f"on {os.cpu_count()} cores"
+            )
         for _, client in clients:
             await client.close()
     finally:
@@ -405,28 +488,58 @@ def main():
     parser.add_argument("--restricted", type=int, default=1000, help="cameos that carry a restriction")
     parser.add_argument("--restricted-rate", type=float, default=50)
     parser.add_argument("--db-workers", type=int, default=6)
-    parser.add_argument("--replicas", type=int, nargs="+", default=[1],
-                        help="cameo server processes called round robin; several values are measured side by side")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="cameo server processes called round robin; several values are measured side by side",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="main-phase rounds (servers and modes alternate)")
-    parser.add_argument("--modes", nargs="+", default=["check"], metavar="MODE",
-                        help="how checks reach cameo, measured side by side: check (one CheckUse per check), "
-                             "client (kinora.consent.ConsentClient: checks made at the same time share calls; "
-                             "clientN: with N calls in flight), "
-                             "batchN (BatchCheckUse with N checks per call, e.g. batch8), sync (CheckUse on "
-                             "benchmarks/cameo_sync_server.py: the synchronous gRPC server, a floor for it)")
-    parser.add_argument("--client-in-flight", type=int, default=1,
-                        help="ConsentClient's calls in flight in the client mode (its default: 1)")
-    parser.add_argument("--profile", metavar="FILE",
-                        help="run the (first) cameo server under cProfile and write its main thread's profile "
-                             "to FILE when the benchmark ends (slows the server: CPU figures are then not comparable)")
-    parser.add_argument("--compare-root", help="another checkout whose cameo service runs side by side "
-                                                 "against the same database (e.g. a git worktree of the previous "
-                                                 "commit)")
-    parser.add_argument("--compare-env", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="environment for the --compare-root servers only, e.g. a setting to compare "
-                             "(--compare-root . --compare-env KINORA_CAMEO_CHECK_STATEMENTS=1)")
-    parser.add_argument("--also-rates", type=float, nargs="*", default=[250, 500],
-                        help="lower rates measured first, to show where latency bends")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["check"],
+        metavar="MODE",
+        help="how checks reach cameo, measured side by side: check (one CheckUse per check), "
+        "client (kinora.consent.ConsentClient: checks made at the same time share calls; "
+        "clientN: with N calls in flight), "
+        "batchN (BatchCheckUse with N checks per call, e.g. batch8), sync (CheckUse on "
+        "benchmarks/cameo_sync_server.py: the synchronous gRPC server, a floor for it)",
+    )
+    parser.add_argument(
+        "--client-in-flight",
+        type=int,
+        default=1,
+        help="ConsentClient's calls in flight in the client mode (its default: 1)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the (first) cameo server under cProfile and write its main thread's profile "
+        "to FILE when the benchmark ends (slows the server: CPU figures are then not comparable)",
+    )
+    parser.add_argument(
+        "--compare-root",
+        help="another checkout whose cameo service runs side by side "
+        "against the same database (e.g. a git worktree of the previous "
+        "commit)",
+    )
+    parser.add_argument(
+        "--compare-env",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment for the --compare-root servers only, e.g. a setting to compare "
+        "(--compare-root . --compare-env KINORA_CAMEO_CHECK_STATEMENTS=1)",
+    )
+    parser.add_argument(
+        "--also-rates",
+        type=float,
+        nargs="*",
+        default=[250, 500],
+        help="lower rates measured first, to show where latency bends",
+    )
     args = parser.parse_args()
     assert args.approvals // args.cameos <= APPROVALS_PER_CAMEO_MAX and args.users > args.cameos
     with temporary_database("cameobench") as url:
@@ -435,8 +548,10 @@ def main():
 
         upgrade(MIGRATIONS, url)
         seconds = load(url, args.cameos, args.approvals, args.users, args.follows, args.restricted)
-        print(f"loaded {args.cameos} cameos, {args.approvals} approvals, {args.follows} follow edges, "
-              f"{args.users} users, {args.restricted} restrictions in {seconds:.1f} s (COPY)")
+        print(
+            f"loaded {args.cameos} cameos, {args.approvals} approvals, {args.follows} follow edges, "
+            f"{args.users} users, {args.restricted} restrictions in {seconds:.1f} s (COPY)"
+        )
         asyncio.run(bench(args, url))
 
 

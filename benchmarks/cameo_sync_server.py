@@ -44,22 +44,34 @@ def main(port: int) -> None:
             caller = token and (verifier.verify_cached(token) or verifier.verify_with_keys(token))
             if not caller or not caller.is_service:
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "a service token is needed")
-            requester, ids = ConsentChecker.validate(request.requester_user_id, list(request.cameo_ids),
-                                                     request.prompt)
+            requester, ids = ConsentChecker.validate(request.requester_user_id, list(request.cameo_ids), request.prompt)
         except KinoraError as err:
             context.abort(err.status, err.message)
-        (decisions, texts), = reader.read_many([(requester, ids)])
+        ((decisions, texts),) = reader.read_many([(requester, ids)])
         if texts:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "this probe does not match restrictions")
         reply = pb.CheckUseResponse(all_allowed=all(d.allowed for d in decisions))
         for d in decisions:
-            reply.decisions.add(cameo_id=d.cameo_id, allowed=d.allowed, reason=d.reason, message=d.message,
-                                revision=d.revision, owner_user_id=d.owner_user_id)
+            reply.decisions.add(
+                cameo_id=d.cameo_id,
+                allowed=d.allowed,
+                reason=d.reason,
+                message=d.message,
+                revision=d.revision,
+                owner_user_id=d.owner_user_id,
+            )
         return reply
 
-    handler = grpc.method_handlers_generic_handler("kinora.cameo.v1.CameoService", {
-        "CheckUse": grpc.unary_unary_rpc_method_handler(check_use, request_deserializer=pb.CheckUseRequest.FromString,
-                                                        response_serializer=pb.CheckUseResponse.SerializeToString)})
+    handler = grpc.method_handlers_generic_handler(
+        "kinora.cameo.v1.CameoService",
+        {
+            "CheckUse": grpc.unary_unary_rpc_method_handler(
+                check_use,
+                request_deserializer=pb.CheckUseRequest.FromString,
+                response_serializer=pb.CheckUseResponse.SerializeToString,
+            )
+        },
+    )
     server = grpc.server(ThreadPoolExecutor(8), handlers=[handler])
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()

@@ -87,8 +87,10 @@ def main() -> None:
         moderator.check(case["prompt"], case["has_cameo"], case["cameo_names"])
         timings.append((time.perf_counter() - start) * 1000)
     timings.sort()
-    print(f"check(): p50={statistics.median(timings):.2f} ms p95={timings[int(0.95 * len(timings)) - 1]:.2f} ms "
-          f"over {len(timings)} prompts")
+    print(
+        f"check(): p50={statistics.median(timings):.2f} ms p95={timings[int(0.95 * len(timings)) - 1]:.2f} ms "
+        f"over {len(timings)} prompts"
+    )
 
 
 if __name__ == "__main__":

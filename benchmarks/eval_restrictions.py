@@ -45,8 +45,7 @@ def case_scores(matcher: RestrictionMatcher, cases: list[dict]) -> list[float]:
     scores = []
     for case in cases:
         conflicts = matcher.check(case["prompt"], [case["restriction"]])
-        scores.append(max((math.inf if c.zscore is None else c.zscore for c in conflicts),
-                          default=-math.inf))
+        scores.append(max((math.inf if c.zscore is None else c.zscore for c in conflicts), default=-math.inf))
     return scores
 
 
@@ -86,8 +85,10 @@ def main() -> None:
     if args.errors:
         for case, score in zip(cases, scores):
             if case["conflict"] != (score >= SEMANTIC_THRESHOLD):
-                print(f"  wrong ({case['split']}, score {score:.2f}, expected {case['conflict']}): "
-                      f"{case['restriction']!r} vs {case['prompt']!r}")
+                print(
+                    f"  wrong ({case['split']}, score {score:.2f}, expected {case['conflict']}): "
+                    f"{case['restriction']!r} vs {case['prompt']!r}"
+                )
 
     # Timing: restrictions are cached after first sight (as in the service); prompts vary.
     matcher = RestrictionMatcher()
@@ -101,8 +102,10 @@ def main() -> None:
             matcher.check(case["prompt"], restriction_set)
             timings.append((time.perf_counter() - start) * 1000)
         timings.sort()
-        print(f"check() with {label}: p50={statistics.median(timings):.2f} ms "
-              f"p95={timings[int(0.95 * len(timings)) - 1]:.2f} ms over {len(timings)} prompts")
+        print(
+            f"check() with {label}: p50={statistics.median(timings):.2f} ms "
+            f"p95={timings[int(0.95 * len(timings)) - 1]:.2f} ms over {len(timings)} prompts"
+        )
 
 
 if __name__ == "__main__":

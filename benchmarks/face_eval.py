@@ -118,12 +118,20 @@ def evaluate(threshold: float) -> dict:
                         if d <= threshold:
                             false_match += 1
                             misses.append(f"{item['identity']}/{kind} matched {names[m]} at {d:.3f}")
-    return {"threshold": threshold, "identities": len(items), "genuine_probes": genuine,
-            "false_non_matches": false_non_match, "faces_not_found": not_found,
-            "false_non_match_rate": false_non_match / genuine, "impostor_comparisons": impostor,
-            "false_matches": false_match, "false_match_rate": false_match / max(1, impostor),
-            "largest_genuine_distance": round(worst_genuine, 3), "smallest_impostor_distance": round(best_impostor, 3),
-            "misses": misses}
+    return {
+        "threshold": threshold,
+        "identities": len(items),
+        "genuine_probes": genuine,
+        "false_non_matches": false_non_match,
+        "faces_not_found": not_found,
+        "false_non_match_rate": false_non_match / genuine,
+        "impostor_comparisons": impostor,
+        "false_matches": false_match,
+        "false_match_rate": false_match / max(1, impostor),
+        "largest_genuine_distance": round(worst_genuine, 3),
+        "smallest_impostor_distance": round(best_impostor, 3),
+        "misses": misses,
+    }
 
 
 def non_face_detections() -> dict:
@@ -131,8 +139,23 @@ def non_face_detections() -> dict:
     import skimage.data
 
     found = {}
-    for name in ("coffee", "chelsea", "rocket", "coins", "moon", "page", "horse", "brick", "grass", "gravel",
-                 "logo", "text", "hubble_deep_field", "immunohistochemistry", "retina"):
+    for name in (
+        "coffee",
+        "chelsea",
+        "rocket",
+        "coins",
+        "moon",
+        "page",
+        "horse",
+        "brick",
+        "grass",
+        "gravel",
+        "logo",
+        "text",
+        "hubble_deep_field",
+        "immunohistochemistry",
+        "retina",
+    ):
         try:
             image = getattr(skimage.data, name)()
         except Exception:  # noqa: BLE001 - some samples are fetched on first use; skip those
@@ -147,8 +170,10 @@ def timing(rounds: int) -> dict:
     import skimage.data
 
     portrait = Image.fromarray(skimage.data.astronaut())
-    inputs = {"720x1280_jpeg_one_face": portrait.resize((720, 720)).crop((0, 0, 720, 720)),
-              "1024x1024_png_one_face": portrait.resize((1024, 1024))}
+    inputs = {
+        "720x1280_jpeg_one_face": portrait.resize((720, 720)).crop((0, 0, 720, 720)),
+        "1024x1024_png_one_face": portrait.resize((1024, 1024)),
+    }
     canvas = Image.new("RGB", CANVAS, (90, 90, 90))
     canvas.paste(inputs["720x1280_jpeg_one_face"], (0, 280))
     inputs["720x1280_jpeg_one_face"] = canvas
@@ -168,9 +193,12 @@ def timing(rounds: int) -> dict:
             cpu.append((time.thread_time() - start_cpu) * 1000)
         times.sort()
         # CPU time of the checking thread: what the check costs whatever else the machine runs.
-        out[name] = {"faces": len(found), "median_ms": round(statistics.median(times), 1),
-                     "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
-                     "cpu_median_ms": round(statistics.median(cpu), 1)}
+        out[name] = {
+            "faces": len(found),
+            "median_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+            "cpu_median_ms": round(statistics.median(cpu), 1),
+        }
     return out
 
 
@@ -180,24 +208,35 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
-    report = {"evaluation": evaluate(args.threshold), "non_face_images": non_face_detections(),
-              "face_check_time": timing(args.rounds),
-              "settings": {"detect_side": faces.DETECT_SIDE, "min_detection_score": faces.MIN_DETECTION_SCORE}}
+    report = {
+        "evaluation": evaluate(args.threshold),
+        "non_face_images": non_face_detections(),
+        "face_check_time": timing(args.rounds),
+        "settings": {"detect_side": faces.DETECT_SIDE, "min_detection_score": faces.MIN_DETECTION_SCORE},
+    }
     e = report["evaluation"]
-    print(f"threshold {e['threshold']}: {e['identities']} identities, {e['genuine_probes']} genuine probes, "
-          f"{e['impostor_comparisons']} impostor comparisons")
-    print(f"  false non-match rate {e['false_non_match_rate']:.2%} ({e['false_non_matches']}, "
-          f"{e['faces_not_found']} of them not found as a face); "
-          f"largest genuine distance {e['largest_genuine_distance']}")
-    print(f"  false match rate {e['false_match_rate']:.2%} ({e['false_matches']}); "
-          f"smallest impostor distance {e['smallest_impostor_distance']}")
+    print(
+        f"threshold {e['threshold']}: {e['identities']} identities, {e['genuine_probes']} genuine probes, "
+        f"{e['impostor_comparisons']} impostor comparisons"
+    )
+    print(
+        f"  false non-match rate {e['false_non_match_rate']:.2%} ({e['false_non_matches']}, "
+        f"{e['faces_not_found']} of them not found as a face); "
+        f"largest genuine distance {e['largest_genuine_distance']}"
+    )
+    print(
+        f"  false match rate {e['false_match_rate']:.2%} ({e['false_matches']}); "
+        f"smallest impostor distance {e['smallest_impostor_distance']}"
+    )
     for miss in e["misses"]:
         print("   -", miss)
     nf = report["non_face_images"]
     print(f"pictures without people: {len(nf['with_a_face'])} of {nf['images']} reported a face {nf['with_a_face']}")
     for name, t in report["face_check_time"].items():
-        print(f"face check {name}: {t['faces']} face(s), median {t['median_ms']} ms, p95 {t['p95_ms']} ms, "
-              f"CPU median {t['cpu_median_ms']} ms")
+        print(
+            f"face check {name}: {t['faces']} face(s), median {t['median_ms']} ms, p95 {t['p95_ms']} ms, "
+            f"CPU median {t['cpu_median_ms']} ms"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
 

@@ -67,8 +67,12 @@ def backends_cpu_seconds(dsn: str) -> float:
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                           "AND pid <> pg_backend_pid()")]
+        pids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
     total = 0.0
     for pid in pids:
         try:
@@ -96,37 +100,55 @@ def pg_side(dsn: str) -> dict:
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
-        tables = {r[0]: r[1:] for r in conn.execute(
-            f"SELECT t.relname, t.n_live_tup, t.n_dead_tup, t.autovacuum_count, t.autoanalyze_count, "
-            f"{pg_blocks('hit')}, {pg_blocks('read')} FROM pg_stat_user_tables t "
-            f"JOIN pg_statio_user_tables io USING (relid) WHERE t.relname = ANY(%s)", (list(PG_TABLES),))}
-        hit, read = conn.execute("SELECT blks_hit, blks_read FROM pg_stat_database "
-                                 "WHERE datname = current_database()").fetchone()
+        tables = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                f"SELECT t.relname, t.n_live_tup, t.n_dead_tup, t.autovacuum_count, t.autoanalyze_count, "
+                f"{pg_blocks('hit')}, {pg_blocks('read')} FROM pg_stat_user_tables t "
+                f"JOIN pg_statio_user_tables io USING (relid) WHERE t.relname = ANY(%s)",
+                (list(PG_TABLES),),
+            )
+        }
+        hit, read = conn.execute(
+            "SELECT blks_hit, blks_read FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
         if conn.info.server_version >= 170000:
             checkpoints = conn.execute("SELECT num_timed + num_requested FROM pg_stat_checkpointer").fetchone()[0]
         else:
             checkpoints = conn.execute("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").fetchone()[0]
-        served, per_viewer = conn.execute("SELECT coalesce(sum(n), 0), coalesce(max(n), 0) FROM "
-                                          "(SELECT count(*) AS n FROM served GROUP BY user_id) v").fetchone()
+        served, per_viewer = conn.execute(
+            "SELECT coalesce(sum(n), 0), coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM served GROUP BY user_id) v"
+        ).fetchone()
         sessions = conn.execute("SELECT count(*) FROM feed_sessions").fetchone()[0]
-    return dict(tables=tables, hit=hit, read=read, checkpoints=checkpoints, served=served,
-                served_per_viewer=per_viewer, sessions=sessions)
+    return dict(
+        tables=tables,
+        hit=hit,
+        read=read,
+        checkpoints=checkpoints,
+        served=served,
+        served_per_viewer=per_viewer,
+        sessions=sessions,
+    )
 
 
 def print_pg_side(before: dict, after: dict, sent: int) -> None:
     """What PostgreSQL did during the measured window (deltas) and the state it was left in."""
     hit, read = after["hit"] - before["hit"], after["read"] - before["read"]
-    print(f"  PostgreSQL (window)  blocks hit {hit / sent:.0f}/request, read {read / sent:.2f}/request; "
-          f"{after['checkpoints'] - before['checkpoints']} checkpoint(s); served rows {after['served']} "
-          f"(most for one viewer {after['served_per_viewer']}), sessions {after['sessions']}")
+    print(
+        f"  PostgreSQL (window)  blocks hit {hit / sent:.0f}/request, read {read / sent:.2f}/request; "
+        f"{after['checkpoints'] - before['checkpoints']} checkpoint(s); served rows {after['served']} "
+        f"(most for one viewer {after['served_per_viewer']}), sessions {after['sessions']}"
+    )
     print("  table           live rows   dead rows start -> end   autovacuum autoanalyze   blocks hit/req  read/req")
     for name in PG_TABLES:
         if name not in after["tables"]:
             continue
         live, dead, vac, ana, t_hit, t_read = after["tables"][name]
         b = before["tables"].get(name, (0, 0, vac, ana, t_hit, t_read))
-        print(f"    {name:13s} {live:11d}   {b[1]:10d} -> {dead:<10d}   {vac - b[2]:10d} {ana - b[3]:11d}"
-              f"   {(t_hit - b[4]) / sent:14.1f}  {(t_read - b[5]) / sent:8.2f}")
+        print(
+            f"    {name:13s} {live:11d}   {b[1]:10d} -> {dead:<10d}   {vac - b[2]:10d} {ana - b[3]:11d}"
+            f"   {(t_hit - b[4]) / sent:14.1f}  {(t_read - b[5]) / sent:8.2f}"
+        )
 
 
 def add_history(conn, viewers, items: int) -> None:
@@ -134,10 +156,13 @@ def add_history(conn, viewers, items: int) -> None:
     random from the published posts (a different draw per viewer)."""
     total = conn.execute("SELECT count(*) FROM posts WHERE state = 1").fetchone()[0]
     fraction = min(1.0, 1.5 * items / max(total, 1))
-    conn.execute("INSERT INTO served (user_id, post_id, served_at) "
-                 "SELECT v.id, p.id, now() - interval '7 days' FROM unnest(%s::text[]) AS v(id) "
-                 "CROSS JOIN LATERAL (SELECT id FROM posts WHERE state = 1 AND random() < %s "
-                 "AND v.id IS NOT NULL LIMIT %s) p", (list(viewers), fraction, items))
+    conn.execute(
+        "INSERT INTO served (user_id, post_id, served_at) "
+        "SELECT v.id, p.id, now() - interval '7 days' FROM unnest(%s::text[]) AS v(id) "
+        "CROSS JOIN LATERAL (SELECT id FROM posts WHERE state = 1 AND random() < %s "
+        "AND v.id IS NOT NULL LIMIT %s) p",
+        (list(viewers), fraction, items),
+    )
 
 
 def machine_busy_seconds() -> float:
@@ -146,8 +171,18 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-async def load(ports: list[int], tokens: list[str], rate: float, seconds: float, page_size: int, server_pids: list[int],
-               dsn: str, profile: str = "", gil: bool = False, first_contact: bool = False):
+async def load(
+    ports: list[int],
+    tokens: list[str],
+    rate: float,
+    seconds: float,
+    page_size: int,
+    server_pids: list[int],
+    dsn: str,
+    profile: str = "",
+    gil: bool = False,
+    first_contact: bool = False,
+):
     """Open loop: request i is due at start + i/rate whatever happened before,
     and its latency counts from that due time (so a client or server that falls
     behind shows up as latency, not as a lower send rate)."""
@@ -182,17 +217,31 @@ async def load(ports: list[int], tokens: list[str], rate: float, seconds: float,
     # --first-contact leaves that out: each viewer's first request falls in the measured window.
     warm = range(40) if first_contact else range(len(tokens))
     for first in range(0, len(warm), 40):
-        await asyncio.gather(*(one(k % len(tokens), time.perf_counter()) for k in warm[first:first + 40]))
+        await asyncio.gather(*(one(k % len(tokens), time.perf_counter()) for k in warm[first : first + 40]))
     latencies.clear(), stages.clear()
     errors = 0
     rng = random.Random(1)
     tasks, n = [], int(rate * seconds)
     spy = None
     if profile:  # py-spy samples the server during the measured window (raw collapsed stacks)
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(server_pids[0]),
-                                "-d", str(int(seconds)), "-r", "200", "-f", "raw", "-o", profile,
-                                *(["--gil"] if gil else [])],
-                               stdout=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "-p",
+                str(server_pids[0]),
+                "-d",
+                str(int(seconds)),
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                profile,
+                *(["--gil"] if gil else []),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         await asyncio.sleep(1.0)
     pg_before = pg_side(dsn)
     cpu = (cpu_seconds(), sum(map(cpu_seconds, server_pids)), backends_cpu_seconds(dsn), machine_busy_seconds())
@@ -225,24 +274,49 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--viewers", type=int, default=2000)
     ap.add_argument("--page-size", type=int, default=10)
-    ap.add_argument("--shared-prefs", action="store_true",
-                    help="give every viewer the very same preference vectors (their preference search is then shared)")
+    ap.add_argument(
+        "--shared-prefs",
+        action="store_true",
+        help="give every viewer the very same preference vectors (their preference search is then shared)",
+    )
     ap.add_argument("--profile", default="", help="write a py-spy profile of the server (raw) to this file")
-    ap.add_argument("--gil", action="store_true",
-                    help="profile only the thread holding the GIL (where the server's Python CPU goes)")
+    ap.add_argument(
+        "--gil",
+        action="store_true",
+        help="profile only the thread holding the GIL (where the server's Python CPU goes)",
+    )
     ap.add_argument("--per-source", type=int, default=300, help="candidates per source (4 sources)")
-    ap.add_argument("--first-contact", action="store_true",
-                    help="warm up with 40 requests only, not one per viewer: most viewers' first request "
-                         "(token not yet verified by that server) falls in the measured window")
-    ap.add_argument("--servers", type=int, default=1,
-                    help="feed server processes (replicas, each on its own port; the client spreads calls over them)")
-    ap.add_argument("--history", type=int, default=0,
-                    help="items already served to each viewer before the run (a long history; default none)")
-    ap.add_argument("--ranking-ttl", type=float, default=None,
-                    help="KINORA_FEED_RANKING_TTL_S for the servers: how long a viewer's ranking serves their "
-                         "next pages (0: every request ranks all its candidates; default: the service's)")
-    ap.add_argument("--workers", type=int, default=0,
-                    help="request worker threads per server (KINORA_FEED_DB_WORKERS; default: the service's)")
+    ap.add_argument(
+        "--first-contact",
+        action="store_true",
+        help="warm up with 40 requests only, not one per viewer: most viewers' first request "
+        "(token not yet verified by that server) falls in the measured window",
+    )
+    ap.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="feed server processes (replicas, each on its own port; the client spreads calls over them)",
+    )
+    ap.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="items already served to each viewer before the run (a long history; default none)",
+    )
+    ap.add_argument(
+        "--ranking-ttl",
+        type=float,
+        default=None,
+        help="KINORA_FEED_RANKING_TTL_S for the servers: how long a viewer's ranking serves their "
+        "next pages (0: every request ranks all its candidates; default: the service's)",
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="request worker threads per server (KINORA_FEED_DB_WORKERS; default: the service's)",
+    )
     args = ap.parse_args()
 
     import psycopg
@@ -255,9 +329,13 @@ def main() -> None:
     phrases = [("home cooking", 1), ("pets", 1), ("sports", -1)]
     vectors = embed([p for p, _ in phrases])
     with psycopg.connect(dsn) as conn:
-        viewers, handles = zip(*conn.execute(  # ties broken by id: the same viewers every run
-            "SELECT u.id, u.handle FROM follows f JOIN users u ON u.id = f.follower_id WHERE NOT u.teen "
-            "GROUP BY u.id ORDER BY count(*) DESC, u.id LIMIT %s", (args.viewers,)))
+        viewers, handles = zip(
+            *conn.execute(  # ties broken by id: the same viewers every run
+                "SELECT u.id, u.handle FROM follows f JOIN users u ON u.id = f.follower_id WHERE NOT u.teen "
+                "GROUP BY u.id ORDER BY count(*) DESC, u.id LIMIT %s",
+                (args.viewers,),
+            )
+        )
         # One stated preference for all, each viewer's vectors nudged apart (unless --shared-prefs), so
         # no viewer reuses another's preference search.
         rng = np.random.default_rng(5)
@@ -265,12 +343,24 @@ def main() -> None:
         # Only rows whose preferences differ are written: rewriting the same 2,000 rows on every run
         # left 2,000 dead versions (and their TOAST) per run where autovacuum is off or behind.
         with conn.cursor() as cur:
-            cur.executemany("UPDATE users SET prefs_text = %s, prefs_phrases = %s, prefs_vectors = %s WHERE id = %s "
-                            "AND (prefs_text, prefs_phrases, prefs_vectors) IS DISTINCT FROM (%s, %s, %s)",
-                            [(*values, v, *values) for v, values in (
-                                (v, ("more home cooking and pets, less sports", json.dumps(phrases),
-                                     (vectors + rng.normal(0, noise, vectors.shape)).astype(np.float32).tobytes()))
-                                for v in viewers)])
+            cur.executemany(
+                "UPDATE users SET prefs_text = %s, prefs_phrases = %s, prefs_vectors = %s WHERE id = %s "
+                "AND (prefs_text, prefs_phrases, prefs_vectors) IS DISTINCT FROM (%s, %s, %s)",
+                [
+                    (*values, v, *values)
+                    for v, values in (
+                        (
+                            v,
+                            (
+                                "more home cooking and pets, less sports",
+                                json.dumps(phrases),
+                                (vectors + rng.normal(0, noise, vectors.shape)).astype(np.float32).tobytes(),
+                            ),
+                        )
+                        for v in viewers
+                    )
+                ],
+            )
         conn.execute("TRUNCATE served, daily_counts, feed_sessions")  # every run starts unseen
         if args.history:
             add_history(conn, viewers, args.history)
@@ -286,17 +376,24 @@ def main() -> None:
     issuer = LocalIssuer()
     tokens = [issuer.token(v, h) for v, h in zip(viewers, handles)]  # as identity mints them
     ports = [free_port() for _ in range(args.servers)]
-    env = dict(os.environ, FEED_BENCH_JWKS=json.dumps(issuer.jwks()),
-               KINORA_GRPC_HOST="127.0.0.1", KINORA_LOG_LEVEL="WARNING",
-               KINORA_DATABASE_URL=dsn.replace("postgresql://", "postgresql+psycopg://", 1),
-               KINORA_FEED_CANDIDATES_PER_SOURCE=str(args.per_source), KINORA_INTERNAL_SECRET="bench",
-               OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # as `python -m services.feed`
+    env = dict(
+        os.environ,
+        FEED_BENCH_JWKS=json.dumps(issuer.jwks()),
+        KINORA_GRPC_HOST="127.0.0.1",
+        KINORA_LOG_LEVEL="WARNING",
+        KINORA_DATABASE_URL=dsn.replace("postgresql://", "postgresql+psycopg://", 1),
+        KINORA_FEED_CANDIDATES_PER_SOURCE=str(args.per_source),
+        KINORA_INTERNAL_SECRET="bench",
+        OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"),
+    )  # as `python -m services.feed`
     if args.workers:
         env["KINORA_FEED_DB_WORKERS"] = str(args.workers)
     if args.ranking_ttl is not None:
         env["KINORA_FEED_RANKING_TTL_S"] = str(args.ranking_ttl)
-    servers = [subprocess.Popen([sys.executable, __file__, "--serve"], env=dict(env, KINORA_GRPC_PORT=str(port)))
-               for port in ports]
+    servers = [
+        subprocess.Popen([sys.executable, __file__, "--serve"], env=dict(env, KINORA_GRPC_PORT=str(port)))
+        for port in ports
+    ]
     try:
         import grpc
         from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -318,10 +415,30 @@ def main() -> None:
             asyncio.run(wait_ready(port))
         ready_s = time.perf_counter() - started
         latencies, stages, errors, offered, achieved, cpu, sent, pg_before = asyncio.run(
-            load(ports, tokens, args.rate, args.seconds, args.page_size, [sv.pid for sv in servers], dsn,
-                 args.profile, args.gil, args.first_contact))
-        rss = [int(next(line.split()[1] for line in Path(f"/proc/{sv.pid}/status").read_text().splitlines()
-                        if line.startswith("VmRSS:"))) / 1024 for sv in servers]
+            load(
+                ports,
+                tokens,
+                args.rate,
+                args.seconds,
+                args.page_size,
+                [sv.pid for sv in servers],
+                dsn,
+                args.profile,
+                args.gil,
+                args.first_contact,
+            )
+        )
+        rss = [
+            int(
+                next(
+                    line.split()[1]
+                    for line in Path(f"/proc/{sv.pid}/status").read_text().splitlines()
+                    if line.startswith("VmRSS:")
+                )
+            )
+            / 1024
+            for sv in servers
+        ]
     finally:
         for server in servers:
             server.terminate()
@@ -331,9 +448,12 @@ def main() -> None:
     pg_after = pg_side(dsn)
     lat = np.array(latencies) * 1000
     st = np.array(stages)
-    print(f"GetFeed on {args.database}: {len(lat)} replies, sent at {offered:.0f}/s (target {args.rate:.0f}/s), "
-          f"all answered at {achieved:.0f}/s, {errors} errors, page size {args.page_size}, "
-          f"{args.servers} server process(es), request workers {args.workers or 'default'}")
+    print(
+        f"GetFeed on {args.database}: {len(lat)} replies, sent at {offered:.0f}/s (target {args.rate:.0f}/s), "
+        f"all answered at {achieved:.0f}/s, {errors} errors, page size {args.page_size}, "
+        f"{args.servers} server process(es), request workers {args.workers or 'default'}"
+    )
+
     def pcts(values) -> str:
         return "   ".join(f"p{q} {np.percentile(values, q):7.1f} ms" for q in (50, 95, 99))
 
@@ -343,18 +463,24 @@ def main() -> None:
     # A page from the viewer's kept ranking (services/feed/rankings.py) spends no time on candidates
     # nor scoring; its candidate count is that of the ranking it came from.
     reused = (st[:, 0] == 0) & (st[:, 1] == 0)
-    print(f"  candidates scored    median {np.median(st[:, 3]):.0f}, min {st[:, 3].min():.0f} (by the ranking "
-          f"each page came from); pages from a kept ranking {reused.sum()} of {len(st)} ({100 * reused.mean():.0f}%)")
+    print(
+        f"  candidates scored    median {np.median(st[:, 3]):.0f}, min {st[:, 3].min():.0f} (by the ranking "
+        f"each page came from); pages from a kept ranking {reused.sum()} of {len(st)} ({100 * reused.mean():.0f}%)"
+    )
     for name, rows in (("ranked now", ~reused), ("kept ranking", reused)):
         if rows.any():
             print(f"  end-to-end, {name:12s} {pcts(lat[rows])}")
     client, server_cpu, database, machine = (1000 * c / sent for c in cpu)
-    print(f"  CPU per request      server{'s' if args.servers > 1 else ''} {server_cpu:.1f} ms, "
-          f"PostgreSQL backends >= {database:.1f} ms, "
-          f"client {client:.1f} ms; whole machine {machine:.1f} ms "
-          f"({100 * cpu[3] / (os.cpu_count() * sent / achieved):.0f}% of {os.cpu_count()} cores busy)")
-    print(f"  server process       serving {ready_s:.1f} s after start (model and in-memory indexes loaded), "
-          f"resident memory after the run {', '.join(f'{r:.0f}' for r in rss)} MiB")
+    print(
+        f"  CPU per request      server{'s' if args.servers > 1 else ''} {server_cpu:.1f} ms, "
+        f"PostgreSQL backends >= {database:.1f} ms, "
+        f"client {client:.1f} ms; whole machine {machine:.1f} ms "
+        f"({100 * cpu[3] / (os.cpu_count() * sent / achieved):.0f}% of {os.cpu_count()} cores busy)"
+    )
+    print(
+        f"  server process       serving {ready_s:.1f} s after start (model and in-memory indexes loaded), "
+        f"resident memory after the run {', '.join(f'{r:.0f}' for r in rss)} MiB"
+    )
     print_pg_side(pg_before, pg_after, sent)
 
 

@@ -46,14 +46,32 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]
 
 from kinora.testing import admin_dsn  # noqa: E402
 
-TOPICS = ["home cooking and recipes", "cute pets, cats and dogs", "football and basketball highlights",
-          "travel and landscapes", "dance and music", "comedy sketches", "science experiments",
-          "fashion and makeup", "cars and racing", "gardening and plants", "video games", "fitness workouts"]
+TOPICS = [
+    "home cooking and recipes",
+    "cute pets, cats and dogs",
+    "football and basketball highlights",
+    "travel and landscapes",
+    "dance and music",
+    "comedy sketches",
+    "science experiments",
+    "fashion and makeup",
+    "cars and racing",
+    "gardening and plants",
+    "video games",
+    "fitness workouts",
+]
 REGIONS = ["US", "GB", "DE", "FR", "BR", "IN", "JP", "MX", "CA", "AU"]
 TABLES = ("users", "posts", "follows")
 # Poisson means of the scorer's counters (posts columns).
-COUNTER_MEANS = {"remix_count": 0.4, "like_count": 1.5, "view_count": 3.0, "created_after_view": 0.3,
-                 "cameo_requests": 0.2, "report_count": 0.05, "see_less_count": 0.1}
+COUNTER_MEANS = {
+    "remix_count": 0.4,
+    "like_count": 1.5,
+    "view_count": 3.0,
+    "created_after_view": 0.3,
+    "cameo_requests": 0.2,
+    "report_count": 0.05,
+    "see_less_count": 0.1,
+}
 
 
 def user_id(expr: str) -> str:
@@ -97,13 +115,16 @@ def drop_indexes(conn) -> list[str]:
     """Drops the keys and indexes of TABLES; returns the statements that rebuild them."""
     rebuild = []
     for name, table, definition in conn.execute(
-            "SELECT conname, conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('p', 'u')", (list(TABLES),)).fetchall():
+        "SELECT conname, conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('p', 'u')",
+        (list(TABLES),),
+    ).fetchall():
         conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         rebuild.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     for name, definition in conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s)",
-            (list(TABLES),)).fetchall():
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s)",
+        (list(TABLES),),
+    ).fetchall():
         conn.execute(f'DROP INDEX "{name}"')
         rebuild.append(definition)
     return rebuild
@@ -127,10 +148,14 @@ def load(conn, args, rng: np.random.Generator, timings: dict) -> None:
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - t
 
     conn.execute("SELECT setseed(%s)", (((args.seed * 7919) % 1000) / 1000.0,))
-    step("users", f"""
+    step(
+        "users",
+        f"""
         INSERT INTO users (id, handle, region, teen, updated_at)
-        SELECT {user_id('i')}, 'user' || i, (%(regions)s::text[])[1 + mod(i, {len(REGIONS)})], random() < 0.08, now()
-        FROM generate_series(0, {args.users - 1}) AS i""", {"regions": REGIONS})
+        SELECT {user_id("i")}, 'user' || i, (%(regions)s::text[])[1 + mod(i, {len(REGIONS)})], random() < 0.08, now()
+        FROM generate_series(0, {args.users - 1}) AS i""",
+        {"regions": REGIONS},
+    )
 
     t = time.perf_counter()
     first_embedded = args.posts - args.embedded_posts
@@ -146,10 +171,12 @@ def load(conn, args, rng: np.random.Generator, timings: dict) -> None:
     mult = coprime_multiplier(args.users)
     author = f"mod(({zipf_rank('random()', args.users, 1.0)})::bigint * {mult}, {args.users})"
     counters = {name: poisson(mean, f"r.r{k}") for k, (name, mean) in enumerate(COUNTER_MEANS.items())}
-    step("posts", f"""
+    step(
+        "posts",
+        f"""
         INSERT INTO posts (id, author_user_id, generation_id, caption, prompt, visibility, state, cameo_ids, region,
                            embedding, {", ".join(COUNTER_MEANS)}, remix_generations, watch_ms, created_at, updated_at)
-        SELECT {post_id('r.i')}, {user_id('r.author')}, 'g' || lpad(r.i::text, 9, '0'),
+        SELECT {post_id("r.i")}, {user_id("r.author")}, 'g' || lpad(r.i::text, 9, '0'),
                (%(topics)s::text[])[1 + r.topic] || ' #' || r.i, (%(topics)s::text[])[1 + r.topic], 1, 1, '[]',
                (%(regions)s::text[])[1 + mod(r.author, {len(REGIONS)})], r.embedding,
                {", ".join(counters.values())}, {counters["remix_count"]},
@@ -160,14 +187,18 @@ def load(conn, args, rng: np.random.Generator, timings: dict) -> None:
                    {", ".join(f"random() AS r{k}" for k in range(len(COUNTER_MEANS)))}
             FROM generate_series(0, {args.posts - 1}) AS g(i)
             LEFT JOIN post_embedding e ON e.i = g.i
-        ) AS r""", {"topics": TOPICS, "regions": REGIONS})
+        ) AS r""",
+        {"topics": TOPICS, "regions": REGIONS},
+    )
 
     per_user = max(1, round(args.follows / args.users))
     draws = math.ceil(per_user * 1.3)
     popular = f"mod(({zipf_rank('random()', args.users, 1.2)})::bigint * {mult}, {args.users})"  # as authors
-    step("follows", f"""
+    step(
+        "follows",
+        f"""
         INSERT INTO follows (follower_id, followee_id, created_at)
-        SELECT {user_id('u.i')}, {user_id('f.j')}, now()
+        SELECT {user_id("u.i")}, {user_id("f.j")}, now()
         FROM generate_series(0, {args.users - 1}) AS u(i)
         CROSS JOIN LATERAL (
             SELECT d.j FROM (
@@ -177,7 +208,8 @@ def load(conn, args, rng: np.random.Generator, timings: dict) -> None:
                     FROM generate_series(1, {draws}) WHERE u.i >= 0  -- correlated: fresh draws per follower
                 ) AS c WHERE c.j <> u.i
             ) AS d ORDER BY random() LIMIT {per_user}
-        ) AS f""")
+        ) AS f""",
+    )
 
 
 def main() -> None:
@@ -189,8 +221,12 @@ def main() -> None:
     ap.add_argument("--database", default="kinora_feed_bench")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    if not (0 < args.users < 10_000_000 and 0 < args.posts < 1_000_000_000 and 0 <= args.embedded_posts <= args.posts
-            and 0 < args.follows):
+    if not (
+        0 < args.users < 10_000_000
+        and 0 < args.posts < 1_000_000_000
+        and 0 <= args.embedded_posts <= args.posts
+        and 0 < args.follows
+    ):
         raise SystemExit("sizes out of range: 0 < users < 10M, 0 < posts < 1G, 0 <= embedded-posts <= posts")
     rng = np.random.default_rng(args.seed)
     t_all = time.perf_counter()
@@ -234,13 +270,17 @@ def main() -> None:
         conn.execute("CHECKPOINT")
         timings["checkpoint"] = time.perf_counter() - t
         counts = {name: conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in TABLES}
-        sizes = conn.execute("SELECT relname, pg_total_relation_size(oid), pg_relation_size(oid) FROM pg_class "
-                             "WHERE relname = ANY(%s)", (list(TABLES),)).fetchall()
+        sizes = conn.execute(
+            "SELECT relname, pg_total_relation_size(oid), pg_relation_size(oid) FROM pg_class WHERE relname = ANY(%s)",
+            (list(TABLES),),
+        ).fetchall()
         db_size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
 
     total = time.perf_counter() - t_all
-    print(f"database {args.database}: {counts['users']:,} users, {counts['posts']:,} posts "
-          f"({args.embedded_posts:,} with embeddings), {counts['follows']:,} follows")
+    print(
+        f"database {args.database}: {counts['users']:,} users, {counts['posts']:,} posts "
+        f"({args.embedded_posts:,} with embeddings), {counts['follows']:,} follows"
+    )
     for name, seconds in timings.items():
         print(f"  {name:10s} {seconds:8.1f} s")
     print(f"  total      {total:8.1f} s")

@@ -78,11 +78,18 @@ def history(rng, centroids, emb, r, w):
     cos = np.einsum("ij,ij->i", emb, viewer_taste.astype(np.float32))
     p_remix = sigmoid(-4 + 3 * cos + 2.5 * r)
     watch_s = 4 + 20 * sigmoid(2 * w) * (0.5 + cos)
-    return {"remix_generations": rng.binomial(views, p_remix).astype(float), "remix_count": np.zeros(n),
-            "created_after_view": rng.binomial(views, p_remix / 2).astype(float), "cameo_requests": np.zeros(n),
-            "like_count": rng.binomial(views, sigmoid(-2 + cos + 0.5 * w)).astype(float),
-            "comment_count": np.zeros(n), "report_count": np.zeros(n), "see_less_count": np.zeros(n),
-            "view_count": views.astype(float), "watch_ms": views * watch_s * 1000}
+    return {
+        "remix_generations": rng.binomial(views, p_remix).astype(float),
+        "remix_count": np.zeros(n),
+        "created_after_view": rng.binomial(views, p_remix / 2).astype(float),
+        "cameo_requests": np.zeros(n),
+        "like_count": rng.binomial(views, sigmoid(-2 + cos + 0.5 * w)).astype(float),
+        "comment_count": np.zeros(n),
+        "report_count": np.zeros(n),
+        "see_less_count": np.zeros(n),
+        "view_count": views.astype(float),
+        "watch_ms": views * watch_s * 1000,
+    }
 
 
 def evaluate(seed, centroids, n_users, n_posts, n_candidates=1000, page=10):
@@ -95,10 +102,21 @@ def evaluate(seed, centroids, n_users, n_posts, n_candidates=1000, page=10):
     for u in range(n_users):
         taste = centroids[tastes[u]]
         ids = rng.choice(n_posts, n_candidates, replace=False)
-        batch = Candidates([str(i) for i in ids], [f"a{i % 5000}" for i in ids], np.full(len(ids), SOURCE_TRENDING),
-                           now - rng.random(len(ids)) * 86400 * 3, {k: v[ids] for k, v in counters.items()}, emb[ids])
-        viewer = ViewerContext(user_id=f"u{u}", now_ts=now, pref_vectors=taste[None, :].astype(np.float32),
-                               pref_signs=np.array([1.0], dtype=np.float32), pref_phrases=[TOPICS[tastes[u]]])
+        batch = Candidates(
+            [str(i) for i in ids],
+            [f"a{i % 5000}" for i in ids],
+            np.full(len(ids), SOURCE_TRENDING),
+            now - rng.random(len(ids)) * 86400 * 3,
+            {k: v[ids] for k, v in counters.items()},
+            emb[ids],
+        )
+        viewer = ViewerContext(
+            user_id=f"u{u}",
+            now_ts=now,
+            pref_vectors=taste[None, :].astype(np.float32),
+            pref_signs=np.array([1.0], dtype=np.float32),
+            pref_phrases=[TOPICS[tastes[u]]],
+        )
         p_remix, watch_s = truth(taste, emb[ids], r[ids], w[ids])
         for name, scorer in rankers.items():
             scores, _ = scorer.score(batch, viewer)
@@ -119,16 +137,18 @@ def main() -> None:
 
     centroids = embed(TOPICS)
     runs = [evaluate(seed, centroids, args.users, args.posts) for seed in range(args.seeds)]
-    print(f"offline eval: {args.users} users x 10-item page from 1,000 candidates, {args.posts} posts, "
-          f"{args.seeds} seeds")
+    print(
+        f"offline eval: {args.users} users x 10-item page from 1,000 candidates, {args.posts} posts, {args.seeds} seeds"
+    )
     print(f"{'ranking':20s} {'remixes/1k impressions':>24s} {'watch s/impression':>20s}")
     for name in runs[0]:
         remix = np.array([r[name][0] for r in runs])
         watch = np.array([r[name][1] for r in runs])
         print(f"{name:20s} {remix.mean():17.1f} ± {remix.std():4.1f} {watch.mean():15.2f} ± {watch.std():4.2f}")
     lift = np.mean([r["creation-weighted"][0] / r["time-spent"][0] for r in runs])
-    print(f"remix lift, creation-weighted vs time-spent: {lift:.2f}x "
-          "(mean over seeds, both rankers on the same worlds)")
+    print(
+        f"remix lift, creation-weighted vs time-spent: {lift:.2f}x (mean over seeds, both rankers on the same worlds)"
+    )
 
 
 if __name__ == "__main__":

@@ -73,11 +73,19 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--viewers", type=int, default=2000)
     ap.add_argument("--per-source", type=int, default=300)
-    ap.add_argument("--warm", type=int, default=-1,
-                    help="requests before the measured ones, to viewers in turn (default: one per viewer, as "
-                         "feed_bench.py warms up)")
-    ap.add_argument("--ranking-ttl", type=float, default=None,
-                    help="KINORA_FEED_RANKING_TTL_S (0: rank every request; default: the service's)")
+    ap.add_argument(
+        "--warm",
+        type=int,
+        default=-1,
+        help="requests before the measured ones, to viewers in turn (default: one per viewer, as "
+        "feed_bench.py warms up)",
+    )
+    ap.add_argument(
+        "--ranking-ttl",
+        type=float,
+        default=None,
+        help="KINORA_FEED_RANKING_TTL_S (0: rank every request; default: the service's)",
+    )
     ap.add_argument("--no-explain", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -95,11 +103,18 @@ def main() -> None:
     with psycopg.connect(dsn) as conn:
         viewers = conn.execute(
             "SELECT u.id, u.handle FROM follows f JOIN users u ON u.id = f.follower_id WHERE NOT u.teen "
-            "GROUP BY u.id ORDER BY count(*) DESC, u.id LIMIT %s", (args.viewers,)).fetchall()
-    settings = load_settings(FeedSettings, {
-        "KINORA_DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://", 1),
-        "KINORA_INTERNAL_SECRET": "bench", "KINORA_FEED_CANDIDATES_PER_SOURCE": str(args.per_source),
-        **({"KINORA_FEED_RANKING_TTL_S": str(args.ranking_ttl)} if args.ranking_ttl is not None else {})})
+            "GROUP BY u.id ORDER BY count(*) DESC, u.id LIMIT %s",
+            (args.viewers,),
+        ).fetchall()
+    settings = load_settings(
+        FeedSettings,
+        {
+            "KINORA_DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://", 1),
+            "KINORA_INTERNAL_SECRET": "bench",
+            "KINORA_FEED_CANDIDATES_PER_SOURCE": str(args.per_source),
+            **({"KINORA_FEED_RANKING_TTL_S": str(args.ranking_ttl)} if args.ranking_ttl is not None else {}),
+        },
+    )
 
     async def no_keys():
         return {"keys": []}
@@ -122,9 +137,15 @@ def main() -> None:
 
     def reply(page) -> bytes:
         t0 = time.thread_time()
-        r = pb.GetFeedResponse(next_page_token=page.next_token, session_id=page.session_id, nudge=page.nudge,
-                               cap_reached=page.cap_reached, cap_message=page.cap_message,
-                               fallback=page.fallback, non_personalized=page.non_personalized)
+        r = pb.GetFeedResponse(
+            next_page_token=page.next_token,
+            session_id=page.session_id,
+            nudge=page.nudge,
+            cap_reached=page.cap_reached,
+            cap_message=page.cap_message,
+            fallback=page.fallback,
+            non_personalized=page.non_personalized,
+        )
         for row, source, reason, score in page.items:
             r.items.add(post=post_message(row), source=source, reason=reason, score=score)
         data = r.SerializeToString()
@@ -160,9 +181,11 @@ def main() -> None:
         account("kept ranking" if kept else "ranked now")
     wall, total = time.perf_counter() - start_wall, time.thread_time() - start_cpu
     n = args.requests
-    print(f"{n} GetFeed in-process on {args.database}, {items / n:.1f} items per page, "
-          f"{n / wall:.0f}/s on one thread; thread CPU {1000 * total / n:.2f} ms per request; "
-          f"pages from a kept ranking {reused} ({100 * reused / n:.0f}%)")
+    print(
+        f"{n} GetFeed in-process on {args.database}, {items / n:.1f} items per page, "
+        f"{n / wall:.0f}/s on one thread; thread CPU {1000 * total / n:.2f} ms per request; "
+        f"pages from a kept ranking {reused} ({100 * reused / n:.0f}%)"
+    )
     for kind, (cpu, pg, (count,)) in by_kind.items():
         if not count:
             continue
@@ -224,8 +247,10 @@ def explain(feed, dsn: str, viewer: str, handle: str) -> None:
             conn.execute(VIEWER_STATE_SQL, dict(viewer=viewer, session=str(uuid.uuid4()), day=date.today()))
             conn.execute(f"PREPARE q AS {text}")
             cur = psycopg.ClientCursor(conn)
-            cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE q(" + ", ".join(["%s"] * len(names)) + ")",
-                        [params[n] for n in names])
+            cur.execute(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE q(" + ", ".join(["%s"] * len(names)) + ")",
+                [params[n] for n in names],
+            )
             plan = cur.fetchall()
             conn.rollback()
             conn.execute("DEALLOCATE q")

@@ -72,16 +72,29 @@ def summary(name: str, ms: list[float]) -> float:
     return p50
 
 
-def start_gateway_process(platform, root: Path, profile: str | None,
-                          extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+def start_gateway_process(
+    platform, root: Path, profile: str | None, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
     """The gateway as deployed: its own process (code from `root`), calling the in-process services."""
     port = free_port()
-    addrs = {f"KINORA_{n.upper()}_ADDR": ch for n, ch in
-             ((n, getattr(platform.gateway.settings, f"{n}_addr")) for n in
-              ("identity", "cameo", "feed", "generator", "billing"))}
-    env = {**os.environ, "KINORA_HTTP_HOST": "127.0.0.1", "KINORA_HTTP_PORT": str(port),
-           "KINORA_INTERNAL_SECRET": SECRET, "KINORA_LOG_LEVEL": "WARNING", "PYTHONPATH": str(root),
-           **RATE_LIMITS, **addrs, **(extra_env or {})}
+    addrs = {
+        f"KINORA_{n.upper()}_ADDR": ch
+        for n, ch in (
+            (n, getattr(platform.gateway.settings, f"{n}_addr"))
+            for n in ("identity", "cameo", "feed", "generator", "billing")
+        )
+    }
+    env = {
+        **os.environ,
+        "KINORA_HTTP_HOST": "127.0.0.1",
+        "KINORA_HTTP_PORT": str(port),
+        "KINORA_INTERNAL_SECRET": SECRET,
+        "KINORA_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(root),
+        **RATE_LIMITS,
+        **addrs,
+        **(extra_env or {}),
+    }
     prof = ["-m", "cProfile", "-o", str(Path(profile).resolve())] if profile else []
     process = subprocess.Popen([sys.executable, *prof, "-m", "services.gateway"], cwd=root, env=env)
     return process, f"http://127.0.0.1:{port}"
@@ -101,28 +114,37 @@ async def wait_ready(client: httpx.AsyncClient, process: subprocess.Popen) -> No
     raise SystemExit("the gateway process did not answer /healthz in 120 s")
 
 
-async def main(seconds: float, rate: float, profile: str | None, compare_root: str | None,
-               compare_env: dict[str, str]) -> None:
+async def main(
+    seconds: float, rate: float, profile: str | None, compare_root: str | None, compare_env: dict[str, str]
+) -> None:
     broker = TansuBroker(free_port()).start()
     processes: dict[str, tuple[subprocess.Popen, httpx.AsyncClient]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            async with running_platform(Path(tmp), broker.bootstrap, user_burst=100_000,
-                                        user_rate=100_000.0) as p:
-                roots = {"gateway process": ROOT,
-                         **({"gateway process (compare)": Path(compare_root).resolve()} if compare_root else {})}
+            async with running_platform(Path(tmp), broker.bootstrap, user_burst=100_000, user_rate=100_000.0) as p:
+                roots = {
+                    "gateway process": ROOT,
+                    **({"gateway process (compare)": Path(compare_root).resolve()} if compare_root else {}),
+                }
                 for name, root in roots.items():
                     compare = name.endswith("(compare)")
-                    process, url = start_gateway_process(p, root, None if compare else profile,
-                                                         compare_env if compare else None)
+                    process, url = start_gateway_process(
+                        p, root, None if compare else profile, compare_env if compare else None
+                    )
                     processes[name] = (process, httpx.AsyncClient(base_url=url))
                 async with httpx.AsyncClient(base_url=p.url) as client:
                     for process, own in processes.values():
                         await wait_ready(own, process)
                     user = await p.signup(client, "bench")
                     headers = {"Authorization": f"Bearer {user['token']}"}
-                    gen = (await client.post("/api/v1/generations", headers=headers, timeout=300,
-                                             json={"prompt": "a ball rolls", "seconds": 4})).json()["generation"]
+                    gen = (
+                        await client.post(
+                            "/api/v1/generations",
+                            headers=headers,
+                            timeout=300,
+                            json={"prompt": "a ball rolls", "seconds": 4},
+                        )
+                    ).json()["generation"]
                     stub = generator_pb2_grpc.GeneratorServiceStub(p.gateway.app.state.gateway._streaming_channel)
                     req = generator_pb2.GetGenerationRequest(generation_id=gen["id"])
                     path = f"/api/v1/generations/{gen['id']}"
@@ -134,10 +156,14 @@ async def main(seconds: float, rate: float, profile: str | None, compare_root: s
                         async def call():
                             r = await http.get(path, headers=headers)
                             assert r.status_code == 200, r.text
+
                         return call
 
-                    paths = {"generator gRPC direct": (direct, None), "through the gateway": (via(client), None),
-                             **{name: (via(own), process.pid) for name, (process, own) in processes.items()}}
+                    paths = {
+                        "generator gRPC direct": (direct, None),
+                        "through the gateway": (via(client), None),
+                        **{name: (via(own), process.pid) for name, (process, own) in processes.items()},
+                    }
                     for fn, _ in paths.values():  # warm up every path
                         await paced(fn, rate, 1)
                     idle = {}
@@ -155,13 +181,17 @@ async def main(seconds: float, rate: float, profile: str | None, compare_root: s
                             cpu[name] += (process_cpu_seconds(pid) - before) if pid else 0.0
                     p50 = {name: summary(name, ms) for name, ms in latencies.items()}
                     base = p50["generator gRPC direct"]
-                    print(f"gateway adds {p50['through the gateway'] - base:.2f} ms at p50 (target <= 2 ms) at "
-                          f"{rate:.0f} req/s (in the services' process)")
+                    print(
+                        f"gateway adds {p50['through the gateway'] - base:.2f} ms at p50 (target <= 2 ms) at "
+                        f"{rate:.0f} req/s (in the services' process)"
+                    )
                     for name in processes:
                         print(f"{name} adds {p50[name] - base:.2f} ms at p50 (target <= 2 ms) at {rate:.0f} req/s")
-                        print(f"{name} CPU per proxied call: {1000 * cpu[name] / len(latencies[name]):.3f} ms "
-                              f"(idle: {1000 * idle[name]:.1f} ms of CPU per second; machine load average "
-                              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+                        print(
+                            f"{name} CPU per proxied call: {1000 * cpu[name] / len(latencies[name]):.3f} ms "
+                            f"(idle: {1000 * idle[name]:.1f} ms of CPU per second; machine load average "
+                            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+                        )
     finally:
         for process, own in processes.values():
             await own.aclose()
@@ -179,11 +209,22 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--profile", metavar="FILE", help="run the gateway process under cProfile")
-    parser.add_argument("--compare-root", help="another checkout whose gateway runs as a second process, "
-                                               "measured in the same slices (e.g. an export of the previous commit)")
-    parser.add_argument("--compare-env", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="environment for the compare process only (--compare-root . --compare-env ... "
-                             "measures a setting side by side)")
+    parser.add_argument(
+        "--compare-root",
+        help="another checkout whose gateway runs as a second process, "
+        "measured in the same slices (e.g. an export of the previous commit)",
+    )
+    parser.add_argument(
+        "--compare-env",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment for the compare process only (--compare-root . --compare-env ... "
+        "measures a setting side by side)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.rate, args.profile, args.compare_root,
-                     dict(kv.split("=", 1) for kv in args.compare_env)))
+    asyncio.run(
+        main(
+            args.seconds, args.rate, args.profile, args.compare_root, dict(kv.split("=", 1) for kv in args.compare_env)
+        )
+    )

@@ -65,47 +65,68 @@ async def bench(args) -> None:
     from services.generator.triton_runner import TritonRunner
 
     moderator = Moderator()
-    with TritonHarness(in_process=False) as triton, temporary_database("genbench") as url, \
-            tempfile.TemporaryDirectory() as data_dir:
+    with (
+        TritonHarness(in_process=False) as triton,
+        temporary_database("genbench") as url,
+        tempfile.TemporaryDirectory() as data_dir,
+    ):
         async with running_billing() as billing:  # the real billing service: holds, captures, releases
             runner = TritonRunner(triton.grpc_address)
             # Production timings (worker poll 0.2 s, 30 s leases), not the tests' fast ones.
-            settings = generator_settings(url, data_dir, billing, triton_addr=triton.grpc_address, poll_seconds=0.2,
-                                          lease_seconds=30.0, demand_interval_seconds=15.0)
+            settings = generator_settings(
+                url,
+                data_dir,
+                billing,
+                triton_addr=triton.grpc_address,
+                poll_seconds=0.2,
+                lease_seconds=30.0,
+                demand_interval_seconds=15.0,
+            )
             async with running_api(settings, moderator, billing_service=billing) as api:
                 worker = start_worker(settings, slots=2)
                 try:
                     auth = api.auth("u-bench", "bench")
                     # Warm-up: first Triton request and first worker claim.
-                    warm = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                        prompt="a ball rolls across a table", seconds=4, seed=1), metadata=auth)
+                    warm = await api.stub.CreateGeneration(
+                        pb.CreateGenerationRequest(prompt="a ball rolls across a table", seconds=4, seed=1),
+                        metadata=auth,
+                    )
                     await wait_done(api, warm.generation.id, auth)
 
                     overheads, totals, computes = [], [], []
                     for i in range(args.runs):
                         prompt = "a basketball player shoots a three-pointer in a gym"
                         started = time.perf_counter()
-                        reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                            prompt=prompt, seconds=10, seed=100 + i), metadata=auth)
+                        reply = await api.stub.CreateGeneration(
+                            pb.CreateGenerationRequest(prompt=prompt, seconds=10, seed=100 + i), metadata=auth
+                        )
                         done = await wait_done(api, reply.generation.id, auth)
                         total = time.perf_counter() - started
                         assert done.status == pb.GENERATION_STATUS_COMPLETED, done.error
                         compute = json.loads(done.scene_report_json)["timings_s"]["total"]
                         t0 = time.perf_counter()
-                        runner.generate(TRITON_MODEL, ModelRequest(prompt=prompt, seconds=10, seed=100 + i,
-                                                                   watermark="@bench"),
-                                        lambda p, s: None, threading.Event(), 600)
+                        runner.generate(
+                            TRITON_MODEL,
+                            ModelRequest(prompt=prompt, seconds=10, seed=100 + i, watermark="@bench"),
+                            lambda p, s: None,
+                            threading.Event(),
+                            600,
+                        )
                         direct = time.perf_counter() - t0
                         totals.append(total)
                         computes.append(compute)
                         overheads.append(total - compute)
-                        print(f"  10 s clip #{i + 1}: end-to-end {total:.3f} s; model compute {compute:.3f} s; "
-                              f"direct client call {direct:.3f} s; overhead {total - compute:.3f} s "
-                              f"(vs direct call {total - direct:.3f} s)")
+                        print(
+                            f"  10 s clip #{i + 1}: end-to-end {total:.3f} s; model compute {compute:.3f} s; "
+                            f"direct client call {direct:.3f} s; overhead {total - compute:.3f} s "
+                            f"(vs direct call {total - direct:.3f} s)"
+                        )
                     med_total, med_compute, med_over = map(statistics.median, (totals, computes, overheads))
                     budget = 0.05 * med_compute + 0.25
-                    print(f"overhead (median of {args.runs}): {med_over:.3f} s on {med_compute:.3f} s compute; "
-                          f"budget 5% + 250 ms = {budget:.3f} s -> {'OK' if med_over <= budget else 'OVER'}")
+                    print(
+                        f"overhead (median of {args.runs}): {med_over:.3f} s on {med_compute:.3f} s compute; "
+                        f"budget 5% + 250 ms = {budget:.3f} s -> {'OK' if med_over <= budget else 'OVER'}"
+                    )
 
                     # Direct loop through the same client, around the same jobs through the platform.
                     prompts = [f"a red ball bounces off a wall, take {i}" for i in range(args.jobs)]
@@ -113,9 +134,13 @@ async def bench(args) -> None:
                     def direct(indices) -> float:
                         t0 = time.perf_counter()
                         for i in indices:
-                            runner.generate(TRITON_MODEL, ModelRequest(prompt=prompts[i], seconds=4, seed=i,
-                                                                       watermark="@bench"),
-                                            lambda p, s: None, threading.Event(), 600)
+                            runner.generate(
+                                TRITON_MODEL,
+                                ModelRequest(prompt=prompts[i], seconds=4, seed=i, watermark="@bench"),
+                                lambda p, s: None,
+                                threading.Event(),
+                                600,
+                            )
                         return time.perf_counter() - t0
 
                     half = args.jobs // 2
@@ -123,18 +148,21 @@ async def bench(args) -> None:
                     started = time.perf_counter()
                     ids = []
                     for i, prompt in enumerate(prompts):
-                        reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                            prompt=prompt, seconds=4, seed=i), metadata=auth)
+                        reply = await api.stub.CreateGeneration(
+                            pb.CreateGenerationRequest(prompt=prompt, seconds=4, seed=i), metadata=auth
+                        )
                         ids.append(reply.generation.id)
                     results = [await wait_done(api, gid, auth) for gid in ids]
                     platform_s = time.perf_counter() - started
                     direct_s += await asyncio.to_thread(direct, range(half, args.jobs))
                     assert all(r.status == pb.GENERATION_STATUS_COMPLETED for r in results)
                     ratio = direct_s / platform_s
-                    print(f"throughput, {args.jobs} x 4 s clips: direct loop {direct_s:.2f} s "
-                          f"({args.jobs / direct_s:.3f} clips/s), platform {platform_s:.2f} s "
-                          f"({args.jobs / platform_s:.3f} clips/s); ratio {ratio:.3f} -> "
-                          f"{'OK' if ratio >= 0.9 else 'UNDER'} (target >= 0.9)")
+                    print(
+                        f"throughput, {args.jobs} x 4 s clips: direct loop {direct_s:.2f} s "
+                        f"({args.jobs / direct_s:.3f} clips/s), platform {platform_s:.2f} s "
+                        f"({args.jobs / platform_s:.3f} clips/s); ratio {ratio:.3f} -> "
+                        f"{'OK' if ratio >= 0.9 else 'UNDER'} (target >= 0.9)"
+                    )
                 finally:
                     stop_worker(worker)
 
@@ -148,8 +176,13 @@ def finish_bench(runs: int) -> None:
 
     model = WorldSim()
     model.warm_up()
-    result = model.generate(ModelRequest(prompt="a red ball rolls down a wooden ramp", seconds=4, width=720,
-                                         height=1280, seed=3, watermark="@bench"), lambda p, s: None, lambda: False)
+    result = model.generate(
+        ModelRequest(
+            prompt="a red ball rolls down a wooden ramp", seconds=4, width=720, height=1280, seed=3, watermark="@bench"
+        ),
+        lambda p, s: None,
+        lambda: False,
+    )
 
     def before(scan: bool) -> None:
         probe_mp4(result.mp4)
@@ -170,13 +203,16 @@ def finish_bench(runs: int) -> None:
         return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
 
     for scan in (False, True):
-        pairs = [(timed(lambda scan=scan: before(scan)), timed(lambda scan=scan: after(scan)))
-                 for _ in range(runs)]  # interleaved
+        pairs = [
+            (timed(lambda scan=scan: before(scan)), timed(lambda scan=scan: after(scan))) for _ in range(runs)
+        ]  # interleaved
         for i, what in ((0, "wall"), (1, "CPU")):
             b = statistics.median(p[0][i] for p in pairs)
             a = statistics.median(p[1][i] for p in pairs)
-            print(f"finishing a 4 s 720x1280 worldsim clip, scan_outputs={scan}, {what}: before {b:.0f} ms, "
-                  f"after {a:.0f} ms, saved {b - a:.0f} ms ({(b - a) / b:.0%}); medians of {runs}")
+            print(
+                f"finishing a 4 s 720x1280 worldsim clip, scan_outputs={scan}, {what}: before {b:.0f} ms, "
+                f"after {a:.0f} ms, saved {b - a:.0f} ms ({(b - a) / b:.0%}); medians of {runs}"
+            )
 
 
 def main() -> None:

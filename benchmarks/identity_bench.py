@@ -73,8 +73,12 @@ async def sign_in_run(stub, rate: float, seconds: float) -> list[float]:
 
 
 def argon2_alone(settings: IdentitySettings, n: int = 40) -> list[float]:
-    hasher = argon2.PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
-                                   parallelism=settings.argon2_parallelism, type=argon2.Type.ID)
+    hasher = argon2.PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        type=argon2.Type.ID,
+    )
     stored = hasher.hash(PASSWORD)
     times = []
     for _ in range(n):
@@ -93,10 +97,17 @@ async def verify_rate(verifier: TokenVerifier, tokens: list[str]) -> float:
 
 async def main(args) -> None:
     with temporary_database("idbench") as url, tempfile.TemporaryDirectory() as blobs:
-        settings = IdentitySettings(grpc_host="127.0.0.1", grpc_port=free_port(), database_url=url,
-                                    service_invites=True, internal_secret=SECRET, blob_dir=blobs,
-                                    argon2_time_cost=args.argon2_time_cost,
-                                    argon2_memory_kib=args.argon2_memory_kib, argon2_parallelism=1)
+        settings = IdentitySettings(
+            grpc_host="127.0.0.1",
+            grpc_port=free_port(),
+            database_url=url,
+            service_invites=True,
+            internal_secret=SECRET,
+            blob_dir=blobs,
+            argon2_time_cost=args.argon2_time_cost,
+            argon2_memory_kib=args.argon2_memory_kib,
+            argon2_parallelism=1,
+        )
         service = assemble(settings)
         await service.app.start()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.app.port}")
@@ -104,8 +115,13 @@ async def main(args) -> None:
         try:
             admin = bearer(mint_service_token("admin", SECRET)[0])
             code = (await stub.CreateInvite(pb.CreateInviteRequest(), metadata=admin)).invite.code
-            user = (await stub.SignUp(pb.SignUpRequest(invite_code=code, handle="bench", password=PASSWORD,
-                                                       birthdate="1990-01-01", region="US"))).user
+            user = (
+                await stub.SignUp(
+                    pb.SignUpRequest(
+                        invite_code=code, handle="bench", password=PASSWORD, birthdate="1990-01-01", region="US"
+                    )
+                )
+            ).user
             await sign_in_run(stub, args.rate, 1.0)  # warm-up
 
             p50s, p99s, a_meds, a_p99s = [], [], [], []
@@ -116,9 +132,11 @@ async def main(args) -> None:
                 p99s.append(pct(lat, 99))
                 a_meds.append(statistics.median(a))
                 a_p99s.append(pct(a, 99))
-                print(f"sign-in run {run + 1}: {len(lat)} calls at {args.rate:g}/s  p50 {p50s[-1] * 1e3:.1f} ms  "
-                      f"p99 {p99s[-1] * 1e3:.1f} ms  | argon2 verify alone: median {a_meds[-1] * 1e3:.1f} ms  "
-                      f"p99 {a_p99s[-1] * 1e3:.1f} ms")
+                print(
+                    f"sign-in run {run + 1}: {len(lat)} calls at {args.rate:g}/s  p50 {p50s[-1] * 1e3:.1f} ms  "
+                    f"p99 {p99s[-1] * 1e3:.1f} ms  | argon2 verify alone: median {a_meds[-1] * 1e3:.1f} ms  "
+                    f"p99 {a_p99s[-1] * 1e3:.1f} ms"
+                )
 
             # Tokens for the verification figures: what identity issues, verified
             # with what GetJwks publishes.
@@ -159,19 +177,30 @@ async def main(args) -> None:
         cached_rates.append(await verify_rate(verifier, hot))  # repeat tokens: the cache answers
 
     print()
-    print(f"argon2id parameters: time_cost={settings.argon2_time_cost} memory={settings.argon2_memory_kib} KiB "
-          f"parallelism={settings.argon2_parallelism}")
-    print(f"SignIn at {args.rate:g}/s: median p50 {statistics.median(p50s) * 1e3:.1f} ms, "
-          f"median p99 {statistics.median(p99s) * 1e3:.1f} ms")
-    print(f"argon2 verify alone: median {statistics.median(a_meds) * 1e3:.1f} ms "
-          f"(p99 {statistics.median(a_p99s) * 1e3:.1f} ms)")
-    print(f"SignIn p99 beyond argon2: {(statistics.median(p99s) - statistics.median(a_meds)) * 1e3:.1f} ms "
-          f"(target <= 50 ms)")
+    print(
+        f"argon2id parameters: time_cost={settings.argon2_time_cost} memory={settings.argon2_memory_kib} KiB "
+        f"parallelism={settings.argon2_parallelism}"
+    )
+    print(
+        f"SignIn at {args.rate:g}/s: median p50 {statistics.median(p50s) * 1e3:.1f} ms, "
+        f"median p99 {statistics.median(p99s) * 1e3:.1f} ms"
+    )
+    print(
+        f"argon2 verify alone: median {statistics.median(a_meds) * 1e3:.1f} ms "
+        f"(p99 {statistics.median(a_p99s) * 1e3:.1f} ms)"
+    )
+    print(
+        f"SignIn p99 beyond argon2: {(statistics.median(p99s) - statistics.median(a_meds)) * 1e3:.1f} ms "
+        f"(target <= 50 ms)"
+    )
     print(f"token verification, one core, uncached (new token each time): {statistics.median(uncached_rates):,.0f}/s")
-    print(f"token verification, one core, cached (repeat tokens): {statistics.median(cached_rates):,.0f}/s "
-          f"(target >= 20,000/s)")
-    print("bare Ed25519 signature checks on the same core (ceiling for uncached): "
-          f"{statistics.median(bare_rates):,.0f}/s")
+    print(
+        f"token verification, one core, cached (repeat tokens): {statistics.median(cached_rates):,.0f}/s "
+        f"(target >= 20,000/s)"
+    )
+    print(
+        f"bare Ed25519 signature checks on the same core (ceiling for uncached): {statistics.median(bare_rates):,.0f}/s"
+    )
 
 
 if __name__ == "__main__":

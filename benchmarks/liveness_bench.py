@@ -48,9 +48,11 @@ def main() -> None:
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
         assert result.passed, result.failures
-    print(f"verify runs={args.runs} median={statistics.median(times):.3f}s "
-          f"min={min(times):.3f}s max={max(times):.3f}s (target <= 3 s); "
-          f"CPU median={statistics.median(cpu):.3f}s")
+    print(
+        f"verify runs={args.runs} median={statistics.median(times):.3f}s "
+        f"min={min(times):.3f}s max={max(times):.3f}s (target <= 3 s); "
+        f"CPU median={statistics.median(cpu):.3f}s"
+    )
 
 
 if __name__ == "__main__":

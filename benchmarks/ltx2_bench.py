@@ -62,15 +62,23 @@ def main() -> int:
 
         def direct() -> int:
             video, audio = pipe(
-                prompt=request.prompt, width=plan.gen_width, height=plan.gen_height, num_frames=plan.num_frames,
-                frame_rate=float(request.fps), num_inference_steps=plan.steps, sigmas=plan.sigmas,
+                prompt=request.prompt,
+                width=plan.gen_width,
+                height=plan.gen_height,
+                num_frames=plan.num_frames,
+                frame_rate=float(request.fps),
+                num_inference_steps=plan.steps,
+                sigmas=plan.sigmas,
                 generator=torch.Generator(args.device).manual_seed(request.seed),
-                max_sequence_length=model.manifest.max_sequence_length, output_type="np", return_dict=False,
+                max_sequence_length=model.manifest.max_sequence_length,
+                output_type="np",
+                return_dict=False,
                 **model._guidance(),
             )
             frames = _to_frames(video[0], plan.frames, request.width, request.height, "", request.fps)
-            pcm = _to_48k_stereo(audio[0].float().cpu().numpy(), int(pipe.vocoder.config.output_sampling_rate),
-                                 request.seconds)
+            pcm = _to_48k_stereo(
+                audio[0].float().cpu().numpy(), int(pipe.vocoder.config.output_sampling_rate), request.seconds
+            )
             return len(encode_mp4(frames, request.width, request.height, request.fps, pcm))
 
         ports = free_port(), free_port(), free_port()
@@ -95,12 +103,16 @@ def main() -> int:
 
     d, s = statistics.median(times["direct"]), statistics.median(times["served"])
     limit = d * 1.05 + 0.1
-    print(f"device={args.device} clip={request.width}x{request.height} {request.seconds}s generated at "
-          f"{plan.gen_width}x{plan.gen_height}x{plan.num_frames} frames, {plan.steps} steps, rounds={args.rounds}")
+    print(
+        f"device={args.device} clip={request.width}x{request.height} {request.seconds}s generated at "
+        f"{plan.gen_width}x{plan.gen_height}x{plan.num_frames} frames, {plan.steps} steps, rounds={args.rounds}"
+    )
     print(f"direct pipeline+encode  median {d:.3f} s  {[round(t, 3) for t in times['direct']]}")
     print(f"served via Triton       median {s:.3f} s  {[round(t, 3) for t in times['served']]}")
-    print(f"overhead {s - d:+.3f} s ({(s / d - 1) * 100:+.1f}%); "
-          f"limit {limit:.3f} s -> {'PASS' if s <= limit else 'FAIL'}")
+    print(
+        f"overhead {s - d:+.3f} s ({(s / d - 1) * 100:+.1f}%); "
+        f"limit {limit:.3f} s -> {'PASS' if s <= limit else 'FAIL'}"
+    )
     return 0 if s <= limit else 1
 
 

@@ -48,20 +48,25 @@ def main():
                 for i in range(args.events):
                     emit(s, tables, topic, PingRequest(payload=uuid.uuid4().bytes * 4), "bench", str(i % 97))
             with engine.connect() as c:
-                retained = c.execute(select(func.count()).select_from(tables.outbox)
-                                     .where(tables.outbox.c.published_at.is_not(None))).scalar_one()
+                retained = c.execute(
+                    select(func.count()).select_from(tables.outbox).where(tables.outbox.c.published_at.is_not(None))
+                ).scalar_one()
             start, cpu = time.perf_counter(), time.process_time()
             total = 0
-            while (n := relay.publish_batch()):
+            while n := relay.publish_batch():
                 total += n
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             assert total == args.events and relay.pending() == 0
             rates.append(total / elapsed)
             cpus.append(cpu / total * 1000 * 1000)
-            print(f"round over {retained:,} retained rows: {total} events in {elapsed:.2f}s = "
-                  f"{total / elapsed:,.0f} events/s, relay CPU {cpus[-1]:.1f} ms per 1,000 events")
-        print(f"median: {statistics.median(rates):,.0f} events/s (target >= 5,000), "
-              f"relay CPU {statistics.median(cpus):.1f} ms per 1,000 events")
+            print(
+                f"round over {retained:,} retained rows: {total} events in {elapsed:.2f}s = "
+                f"{total / elapsed:,.0f} events/s, relay CPU {cpus[-1]:.1f} ms per 1,000 events"
+            )
+        print(
+            f"median: {statistics.median(rates):,.0f} events/s (target >= 5,000), "
+            f"relay CPU {statistics.median(cpus):.1f} ms per 1,000 events"
+        )
         engine.dispose()
     broker.stop()
 

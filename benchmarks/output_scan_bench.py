@@ -59,23 +59,33 @@ def face_crop() -> bytes:
     x, y, w, h = faces.find_faces(picture)[0].box
     pad = int(w * 0.4)
     out = io.BytesIO()
-    Image.fromarray(picture[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]).save(out, "PNG")
+    Image.fromarray(picture[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]).save(out, "PNG")
     return out.getvalue()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--every", type=float, default=likeness.SAMPLE_EVERY_S,
-                        help="seconds of clip per sampled frame")
+    parser.add_argument(
+        "--every", type=float, default=likeness.SAMPLE_EVERY_S, help="seconds of clip per sampled frame"
+    )
     parser.add_argument("--prompt", default="alice waves at the camera in a park")
     parser.add_argument("--recall", action="store_true", help="check the candidate pass's recall instead")
-    parser.add_argument("--whole-frame", action="store_true",
-                        help="search whole frames, without the candidate pass (the figure before it)")
-    parser.add_argument("--no-whole", action="store_true",
-                        help="--recall without the whole-frame search (the slowest third; its count is then 0)")
-    parser.add_argument("--each-keyframe", action="store_true",
-                        help="search each sampled keyframe whole and embed every face found in each")
+    parser.add_argument(
+        "--whole-frame",
+        action="store_true",
+        help="search whole frames, without the candidate pass (the figure before it)",
+    )
+    parser.add_argument(
+        "--no-whole",
+        action="store_true",
+        help="--recall without the whole-frame search (the slowest third; its count is then 0)",
+    )
+    parser.add_argument(
+        "--each-keyframe",
+        action="store_true",
+        help="search each sampled keyframe whole and embed every face found in each",
+    )
     args = parser.parse_args()
     if args.whole_frame:
         from kinora.ml import regions
@@ -89,8 +99,16 @@ def main() -> int:
     faces.load()
     model = WorldSim()
     model.warm_up()
-    request = ModelRequest(prompt=args.prompt, seconds=10, width=720, height=1280, seed=7, quality="standard",
-                           watermark="@bob", cameos=[Cameo(name="alice", face_pngs=[face_crop()])])
+    request = ModelRequest(
+        prompt=args.prompt,
+        seconds=10,
+        width=720,
+        height=1280,
+        seed=7,
+        quality="standard",
+        watermark="@bob",
+        cameos=[Cameo(name="alice", face_pngs=[face_crop()])],
+    )
     guard = LikenessGuard(None)  # faces only: whose they are is one RPC to identity
     generate, generate_cpu, scan, scan_cpu, decode, found = [], [], [], [], [], None
     for _ in range(args.runs):
@@ -105,22 +123,36 @@ def main() -> int:
     g, gc, s, sc = (statistics.median(v) for v in (generate, generate_cpu, scan, scan_cpu))
     d = statistics.median(decode)
     seen = keyframe_faces.find_in_keyframes([rgb for _, rgb in likeness.sample(frames)])
-    print(f"clip: 10 s 720x1280, prompt {args.prompt!r}; {found.frames} frames sampled (one per {args.every:g} s), "
-          f"{found.faces} faces found, {seen.embedded} embedded; share of each frame searched: "
-          + ", ".join(f"{100 * share:.0f}%" for share in seen.searched))
+    print(
+        f"clip: 10 s 720x1280, prompt {args.prompt!r}; {found.frames} frames sampled (one per {args.every:g} s), "
+        f"{found.faces} faces found, {seen.embedded} embedded; share of each frame searched: "
+        + ", ".join(f"{100 * share:.0f}%" for share in seen.searched)
+    )
     print(f"load average at the end: {' / '.join(f'{v:.1f}' for v in os.getloadavg())}")
-    print("per run (generation wall / CPU s, scan wall / CPU ms): " + "; ".join(
-        f"{a:.2f}/{b:.2f} {1000 * c:.0f}/{1000 * e:.0f}" for a, b, c, e in zip(generate, generate_cpu, scan, scan_cpu)))
+    print(
+        "per run (generation wall / CPU s, scan wall / CPU ms): "
+        + "; ".join(
+            f"{a:.2f}/{b:.2f} {1000 * c:.0f}/{1000 * e:.0f}"
+            for a, b, c, e in zip(generate, generate_cpu, scan, scan_cpu)
+        )
+    )
     print(f"generation (worldsim, median of {len(generate)}): {g:.2f} s wall, {gc:.2f} s CPU")
-    print(f"output scan (median of {len(scan)}): {s * 1000:.0f} ms wall, {sc * 1000:.0f} ms CPU "
-          f"(+ {d * 1000:.0f} ms to decode the keyframes when the caller has only the MP4)")
-    print(f"scan / generation: {100 * s / g:.1f}% wall, {100 * sc / g:.1f}% of generation wall in CPU, "
-          f"{100 * sc / gc:.1f}% of generation CPU (target <= 5%)")
+    print(
+        f"output scan (median of {len(scan)}): {s * 1000:.0f} ms wall, {sc * 1000:.0f} ms CPU "
+        f"(+ {d * 1000:.0f} ms to decode the keyframes when the caller has only the MP4)"
+    )
+    print(
+        f"scan / generation: {100 * s / g:.1f}% wall, {100 * sc / g:.1f}% of generation wall in CPU, "
+        f"{100 * sc / gc:.1f}% of generation CPU (target <= 5%)"
+    )
     return 0
 
 
-RECALL_PROMPTS = ("alice waves at the camera in a park", "alice walks on a beach at sunset",
-                  "alice and bob dance in a neon city at night")
+RECALL_PROMPTS = (
+    "alice waves at the camera in a park",
+    "alice walks on a beach at sunset",
+    "alice and bob dance in a neon city at night",
+)
 
 
 def recall(whole_frame: bool = True) -> int:
@@ -134,8 +166,9 @@ def recall(whole_frame: bool = True) -> int:
     model.warm_up()
     backgrounds = []
     for n, prompt in enumerate(RECALL_PROMPTS):
-        request = ModelRequest(prompt=prompt, seconds=10, width=720, height=1280, seed=n, quality="standard",
-                               watermark="@bob", cameos=[])
+        request = ModelRequest(
+            prompt=prompt, seconds=10, width=720, height=1280, seed=n, quality="standard", watermark="@bob", cameos=[]
+        )
         mp4 = model.generate(request, lambda *_: None, lambda: False).mp4
         backgrounds += [Image.fromarray(rgb) for _, rgb in likeness.sample(keyframes(mp4, 1000))]
     rng = np.random.default_rng(0)
@@ -151,8 +184,9 @@ def recall(whole_frame: bool = True) -> int:
                 continue
             for width in (44, 56, 72, 100, 140, 200):
                 factor = width / box_width
-                small = probe.resize((max(1, int(probe.width * factor)), max(1, int(probe.height * factor))),
-                                     Image.LANCZOS)
+                small = probe.resize(
+                    (max(1, int(probe.width * factor)), max(1, int(probe.height * factor))), Image.LANCZOS
+                )
                 before = backgrounds[total % len(backgrounds)]
                 background = before.copy()
                 x, y = int(rng.integers(0, CANVAS[0] - small.width)), int(rng.integers(0, CANVAS[1] - small.height))
@@ -162,8 +196,12 @@ def recall(whole_frame: bool = True) -> int:
                 total += 1
 
                 def hit(found, centre=centre, width=width):
-                    return any(abs(f.box[0] + f.box[2] / 2 - centre[0]) < width / 2
-                               and abs(f.box[1] + f.box[3] / 2 - centre[1]) < width / 2 for f in found)
+                    return any(
+                        abs(f.box[0] + f.box[2] / 2 - centre[0]) < width / 2
+                        and abs(f.box[1] + f.box[3] / 2 - centre[1]) < width / 2
+                        for f in found
+                    )
+
                 hits = []
                 for use_regions in (False, True) if whole_frame else (True,):
                     regions.ENABLED = use_regions
@@ -189,13 +227,17 @@ def recall(whole_frame: bool = True) -> int:
                     lost_tracked.append(f"{where} (found by the candidate pass)")
                 elif hits[0] and not hits[2]:
                     lost_tracked.append(where)
-    print(f"{total} pasted faces (44-200 px) in {len(backgrounds)} backgrounds: whole-frame search found {whole}, "
-          f"candidate pass found {candidates}; CPU {1000 * cpu_whole / total:.0f} vs "
-          f"{1000 * cpu_candidates / total:.0f} ms a frame")
+    print(
+        f"{total} pasted faces (44-200 px) in {len(backgrounds)} backgrounds: whole-frame search found {whole}, "
+        f"candidate pass found {candidates}; CPU {1000 * cpu_whole / total:.0f} vs "
+        f"{1000 * cpu_candidates / total:.0f} ms a frame"
+    )
     for miss in lost:
         print("  lost by the candidate pass:", miss)
-    print(f"as the keyframe after its background (searched where it changed, kinora/ml/keyframe_faces.py): "
-          f"found {tracked}")
+    print(
+        f"as the keyframe after its background (searched where it changed, kinora/ml/keyframe_faces.py): "
+        f"found {tracked}"
+    )
     for miss in lost_tracked:
         print("  lost by the keyframe search:", miss)
     return 0

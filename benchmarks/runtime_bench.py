@@ -47,8 +47,11 @@ async def serve_runtime(port: int):
     configure_logging("bench", "WARNING")
     issuer = LocalIssuer()
     verifier = TokenVerifier(issuer.fetch_jwks, internal_secret=SECRET)
-    app = ServiceApp("bench", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=port, metrics_port=0,
-                                              internal_secret=SECRET), verifier)
+    app = ServiceApp(
+        "bench",
+        RuntimeSettings(grpc_host="127.0.0.1", grpc_port=port, metrics_port=0, internal_secret=SECRET),
+        verifier,
+    )
     await app.start()
     await asyncio.Event().wait()
 
@@ -91,8 +94,9 @@ def main():
 
     token = mint_service_token("bench", SECRET)[0]
     ports = {"bare": free_port(), "runtime": free_port()}
-    procs = {name: subprocess.Popen([sys.executable, __file__, f"serve-{name}", str(port)])
-             for name, port in ports.items()}
+    procs = {
+        name: subprocess.Popen([sys.executable, __file__, f"serve-{name}", str(port)]) for name, port in ports.items()
+    }
     try:
         for port in ports.values():
             wait_for_port(port, timeout_s=30)

@@ -38,8 +38,11 @@ def main() -> None:
             times.append(time.monotonic() - started)
         finally:
             stack.stop()
-        print(f"start {i + 1}{' (initdb, migrations)' if i == 0 else ''}: {times[-1]:.1f} s "
-              f"to {len(stack.state.components)} components serving", flush=True)
+        print(
+            f"start {i + 1}{' (initdb, migrations)' if i == 0 else ''}: {times[-1]:.1f} s "
+            f"to {len(stack.state.components)} components serving",
+            flush=True,
+        )
     print(f"restarts median {statistics.median(times[1:] or times):.1f} s, first {times[0]:.1f} s (target <= 20 s)")
 
 

@@ -56,49 +56,77 @@ def parse_feed(outputs: list[str]) -> dict:
     text = "\n".join(outputs)
     candidates = _median(numbers(r"stage candidates\s+p50\s+" + NUM + " ms", text))
     blocks = _median(numbers(r"PostgreSQL \(window\)\s+blocks hit " + NUM + "/request", text))
-    notes = [f"stage candidates p50 {candidates:.1f} ms" if candidates is not None else "",
-             f"PostgreSQL blocks hit {blocks:.0f}/request" if blocks is not None else ""]
-    return dict(cpu=numbers(r"CPU per request .*whole machine " + NUM + " ms", text),
-                p99=numbers(r"end-to-end \(client\).*p99\s+" + NUM + " ms", text), notes=[n for n in notes if n])
+    notes = [
+        f"stage candidates p50 {candidates:.1f} ms" if candidates is not None else "",
+        f"PostgreSQL blocks hit {blocks:.0f}/request" if blocks is not None else "",
+    ]
+    return dict(
+        cpu=numbers(r"CPU per request .*whole machine " + NUM + " ms", text),
+        p99=numbers(r"end-to-end \(client\).*p99\s+" + NUM + " ms", text),
+        notes=[n for n in notes if n],
+    )
 
 
 def parse_cameo(outputs: list[str]) -> list[dict]:
     """One row per way of reaching cameo (cameo_bench --modes): its rounds' server CPU per check and p99."""
     text = "\n".join(outputs)
     rows = []
-    for m in re.finditer(r"^\[(?:[^\]]*?replica\(s\), )?([^\]]*)\] cameo server CPU per check, median of \d+ rounds: "
-                         r"[0-9.]+ ms \(rounds: ([0-9., ]+);", text, re.MULTILINE):
+    for m in re.finditer(
+        r"^\[(?:[^\]]*?replica\(s\), )?([^\]]*)\] cameo server CPU per check, median of \d+ rounds: "
+        r"[0-9.]+ ms \(rounds: ([0-9., ]+);",
+        text,
+        re.MULTILINE,
+    ):
         mode = m.group(1)
-        p99 = re.search(r"^\[[^\]]*" + re.escape(mode) + r"\] CheckUse p99 at .*?\(rounds: ([0-9., ]+);", text,
-                        re.MULTILINE)
+        p99 = re.search(
+            r"^\[[^\]]*" + re.escape(mode) + r"\] CheckUse p99 at .*?\(rounds: ([0-9., ]+);", text, re.MULTILINE
+        )
         batched = re.search(r"ConsentClient \[" + re.escape(mode) + r"\]: .*?\(([0-9.]+) per call", text)
         notes = ["server CPU only", *([f"{batched.group(1)} checks per batch call"] if batched else [])]
-        rows.append(dict(figure=f"CheckUse (consent), {mode}", cpu=[float(v) for v in m.group(2).split(", ")],
-                         p99=[float(v) for v in p99.group(1).split(", ")] if p99 else [], notes=notes))
+        rows.append(
+            dict(
+                figure=f"CheckUse (consent), {mode}",
+                cpu=[float(v) for v in m.group(2).split(", ")],
+                p99=[float(v) for v in p99.group(1).split(", ")] if p99 else [],
+                notes=notes,
+            )
+        )
     if not rows:  # an older cameo_bench: every round's CPU line, one row
         rounds = re.findall(r"^\[[^\]]*round \d+\] CheckUse.*\n\s+latency ms:.*?p99 " + NUM, text, re.MULTILINE)
-        rows.append(dict(figure="CheckUse (consent)", cpu=numbers(r"cameo server CPU per check \(.*?\): " + NUM + " ms",
-                                                                  text),
-                         p99=[float(v) for v in rounds], notes=["server CPU only"]))
+        rows.append(
+            dict(
+                figure="CheckUse (consent)",
+                cpu=numbers(r"cameo server CPU per check \(.*?\): " + NUM + " ms", text),
+                p99=[float(v) for v in rounds],
+                notes=["server CPU only"],
+            )
+        )
     return rows
 
 
 def parse_billing(outputs: list[str]) -> dict:
     text = "\n".join(outputs)
-    return dict(cpu=numbers(r"CPU per call: client [0-9.]+ ms, server " + NUM + " ms", text),
-                p99=numbers(r"Reserve at .* p99 " + NUM + " ms", text), notes=["server CPU only"])
+    return dict(
+        cpu=numbers(r"CPU per call: client [0-9.]+ ms, server " + NUM + " ms", text),
+        p99=numbers(r"Reserve at .* p99 " + NUM + " ms", text),
+        notes=["server CPU only"],
+    )
 
 
 def parse_gateway(outputs: list[str]) -> dict:
     text = "\n".join(outputs)
     adds = _median(numbers(r"gateway adds (-?[0-9.]+) ms at p50", text))
     own = _median(numbers(r"^gateway process adds (-?[0-9.]+) ms at p50", text))
-    return dict(cpu=numbers(r"^gateway process CPU per proxied call: " + NUM + " ms", text),
-                p99=numbers(r"through the gateway .*p95=\s*" + NUM + " ms", text), p99_is="p95",
-                notes=[f"adds {adds:.2f} ms at p50 in the services' process" if adds is not None
-                       else "no p50 gap printed",
-                       *([f"adds {own:.2f} ms at p50 as its own process"] if own is not None else []),
-                       "CPU: the gateway process's per proxied call"])
+    return dict(
+        cpu=numbers(r"^gateway process CPU per proxied call: " + NUM + " ms", text),
+        p99=numbers(r"through the gateway .*p95=\s*" + NUM + " ms", text),
+        p99_is="p95",
+        notes=[
+            f"adds {adds:.2f} ms at p50 in the services' process" if adds is not None else "no p50 gap printed",
+            *([f"adds {own:.2f} ms at p50 as its own process"] if own is not None else []),
+            "CPU: the gateway process's per proxied call",
+        ],
+    )
 
 
 def _median(values: list[float]) -> float | None:
@@ -116,19 +144,42 @@ def feed_database(args, logs: Path) -> str:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.feed_database,)).fetchone()
     if not exists:
         if not args.quick:
-            raise SystemExit(f"no database {args.feed_database}: run benchmarks/feed_datagen.py --database "
-                             f"{args.feed_database} first (or --quick)")
-        run([PY, "benchmarks/feed_datagen.py", "--users", "3000", "--posts", "30000", "--follows", "300000",
-             "--embedded-posts", "6000", "--database", args.feed_database], logs / "feed_datagen.log", 900)
+            raise SystemExit(
+                f"no database {args.feed_database}: run benchmarks/feed_datagen.py --database "
+                f"{args.feed_database} first (or --quick)"
+            )
+        run(
+            [
+                PY,
+                "benchmarks/feed_datagen.py",
+                "--users",
+                "3000",
+                "--posts",
+                "30000",
+                "--follows",
+                "300000",
+                "--embedded-posts",
+                "6000",
+                "--database",
+                args.feed_database,
+            ],
+            logs / "feed_datagen.log",
+            900,
+        )
     return args.feed_database
 
 
 def bench_feed(args, logs: Path) -> dict:
     db = feed_database(args, logs)
-    load = (["--rate", "50", "--seconds", "5", "--servers", "1", "--viewers", "200"] if args.quick
-            else ["--rate", "200", "--seconds", "20", "--servers", "2"])
-    outs = [run([PY, "benchmarks/feed_bench.py", "--database", db, *load], logs / f"feed_{k + 1}.log", 900)
-            for k in range(args.runs)]
+    load = (
+        ["--rate", "50", "--seconds", "5", "--servers", "1", "--viewers", "200"]
+        if args.quick
+        else ["--rate", "200", "--seconds", "20", "--servers", "2"]
+    )
+    outs = [
+        run([PY, "benchmarks/feed_bench.py", "--database", db, *load], logs / f"feed_{k + 1}.log", 900)
+        for k in range(args.runs)
+    ]
     return dict(figure="GetFeed, whole machine (servers + PostgreSQL + client)", **parse_feed(outs))
 
 
@@ -138,25 +189,49 @@ CAMEO_MODES = ("check", "client", "batch8")
 
 
 def bench_cameo(args, logs: Path) -> list[dict]:
-    load = (["--rate", "200", "--seconds", "3", "--cameos", "5000", "--approvals", "50000", "--users", "20000",
-             "--follows", "20000", "--restricted", "50", "--restricted-rate", "10"] if args.quick
-            else ["--rate", "1000", "--seconds", "10"])
-    out = run([PY, "benchmarks/cameo_bench.py", *load, "--rounds", str(args.runs), "--also-rates",
-               "--modes", *CAMEO_MODES], logs / "cameo.log", 1800)
+    load = (
+        [
+            "--rate",
+            "200",
+            "--seconds",
+            "3",
+            "--cameos",
+            "5000",
+            "--approvals",
+            "50000",
+            "--users",
+            "20000",
+            "--follows",
+            "20000",
+            "--restricted",
+            "50",
+            "--restricted-rate",
+            "10",
+        ]
+        if args.quick
+        else ["--rate", "1000", "--seconds", "10"]
+    )
+    out = run(
+        [PY, "benchmarks/cameo_bench.py", *load, "--rounds", str(args.runs), "--also-rates", "--modes", *CAMEO_MODES],
+        logs / "cameo.log",
+        1800,
+    )
     return parse_cameo([out])
 
 
 def bench_billing(args, logs: Path) -> dict:
     load = ["--rate", "100", "--seconds", "3", "--users", "50"] if args.quick else ["--rate", "500", "--seconds", "10"]
-    out = run([PY, "benchmarks/billing_bench.py", "reserve", *load, "--repeat", str(args.runs)],
-              logs / "billing.log", 1800)
+    out = run(
+        [PY, "benchmarks/billing_bench.py", "reserve", *load, "--repeat", str(args.runs)], logs / "billing.log", 1800
+    )
     return dict(figure="Reserve (billing)", **parse_billing([out]))
 
 
 def bench_gateway(args, logs: Path) -> dict:
     load = ["--seconds", "2", "--rate", "100"] if args.quick else ["--seconds", "8"]
-    outs = [run([PY, "benchmarks/gateway_bench.py", *load], logs / f"gateway_{k + 1}.log", 900)
-            for k in range(args.runs)]
+    outs = [
+        run([PY, "benchmarks/gateway_bench.py", *load], logs / f"gateway_{k + 1}.log", 900) for k in range(args.runs)
+    ]
     return dict(figure="GetGeneration through the gateway", **parse_gateway(outs))
 
 
@@ -173,8 +248,10 @@ def table(rows: list[dict], measured: str) -> str:
     def fmt(values: list[float], digits: int = 2) -> str:
         return f"{statistics.median(values):.{digits}f} ms" if values else "n/a"
 
-    lines = ["| figure | CPU per request (median) | p99 (median) | runs | commit | notes |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| figure | CPU per request (median) | p99 (median) | runs | commit | notes |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         p99 = fmt(r["p99"], 1)
         if r.get("p99_is") and r["p99"]:

@@ -22,12 +22,26 @@ from worldsim.model import WorldSim
 
 LINE = '"what a day for a game, come on, let us play"'
 CASES = {
-    "pro": ("pro", 1080, 1920, [Shot(f"a basketball player dribbles on the court and says {LINE}", 9),
-                                Shot("the player shoots a three-pointer", 8, camera="push_in"),
-                                Shot("the player walks in the park at sunset", 8, camera="pan_right")]),
-    "standard": ("standard", 720, 1280, [Shot("a dog chases a ball in the park", 5),
-                                         Shot("the dog jumps", 5, camera="pan_left"),
-                                         Shot("the dog runs on the beach", 5)]),
+    "pro": (
+        "pro",
+        1080,
+        1920,
+        [
+            Shot(f"a basketball player dribbles on the court and says {LINE}", 9),
+            Shot("the player shoots a three-pointer", 8, camera="push_in"),
+            Shot("the player walks in the park at sunset", 8, camera="pan_right"),
+        ],
+    ),
+    "standard": (
+        "standard",
+        720,
+        1280,
+        [
+            Shot("a dog chases a ball in the park", 5),
+            Shot("the dog jumps", 5, camera="pan_left"),
+            Shot("the dog runs on the beach", 5),
+        ],
+    ),
 }
 STAGES = ("plan", "simulate", "audio", "render", "encode")
 
@@ -47,8 +61,16 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         rows = []
         for run in range(args.runs):
-            request = ModelRequest(prompt=f"storyboard bench {name}", seconds=seconds, width=width, height=height,
-                                   seed=run, quality=quality, watermark="@bench", shots=shots)
+            request = ModelRequest(
+                prompt=f"storyboard bench {name}",
+                seconds=seconds,
+                width=width,
+                height=height,
+                seed=run,
+                quality=quality,
+                watermark="@bench",
+                shots=shots,
+            )
             started, cpu_started = time.perf_counter(), time.process_time()
             result = model.generate(request, lambda p, s: None, lambda: False)
             wall = time.perf_counter() - started
@@ -58,10 +80,12 @@ def main() -> None:
         stages = "  ".join(f"{k} {median[k]:.2f}s" for k in STAGES)
         walls = ", ".join(f"{r['wall']:.2f}" for r in rows)
         cpus = ", ".join(f"{r['cpu']:.2f}" for r in rows)
-        print(f"{name:8s} {width}x{height} {seconds}s, {len(shots)} shots  median: {stages}\n"
-              f"         wall {median['wall']:.2f}s (runs: {walls}) = {median['wall'] / seconds:.2f}x real time; "
-              f"cpu {median['cpu']:.2f}s (runs: {cpus}) = {median['cpu'] / seconds:.2f}x; mp4 {median['mb']:.1f} MB; "
-              f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+        print(
+            f"{name:8s} {width}x{height} {seconds}s, {len(shots)} shots  median: {stages}\n"
+            f"         wall {median['wall']:.2f}s (runs: {walls}) = {median['wall'] / seconds:.2f}x real time; "
+            f"cpu {median['cpu']:.2f}s (runs: {cpus}) = {median['cpu'] / seconds:.2f}x; mp4 {median['mb']:.1f} MB; "
+            f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+        )
     print("cpu = process CPU seconds over all threads; with other jobs on the machine, wall > cpu / cores.")
 
 

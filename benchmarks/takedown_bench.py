@@ -56,8 +56,11 @@ def prepare(demo: Demo, samples: int) -> list[tuple[User, str, str]]:
         user = User(f"fan{i}")
         demo.sign_up(user)
         demo.api.call(demo.alice, "POST", "/cameo/approvals", json={"handle": user.handle})
-        gens.append(demo.create(user, {"prompt": f"alice waves at the camera on a beach, take {i}",
-                                       "cameos": ["alice"], "seconds": 4}))
+        gens.append(
+            demo.create(
+                user, {"prompt": f"alice waves at the camera on a beach, take {i}", "cameos": ["alice"], "seconds": 4}
+            )
+        )
         users.append(user)
 
     def finished(user: User, gen_id: str):
@@ -69,17 +72,20 @@ def prepare(demo: Demo, samples: int) -> list[tuple[User, str, str]]:
     published = []
     for user, gen in zip(users, gens):
         # Both closures run within this iteration; the defaults bind this user and generation.
-        demo.api.wait_for(f"{user.handle}'s clip", lambda user=user, gen=gen: finished(user, gen["id"]),
-                          timeout_s=600, every_s=0.2)
+        demo.api.wait_for(
+            f"{user.handle}'s clip", lambda user=user, gen=gen: finished(user, gen["id"]), timeout_s=600, every_s=0.2
+        )
 
         def publish(user=user, gen=gen):
             try:
-                return demo.api.call(user, "POST", "/posts", json={"generation_id": gen["id"],
-                                                                  "caption": "with alice"})["post"]
+                return demo.api.call(
+                    user, "POST", "/posts", json={"generation_id": gen["id"], "caption": "with alice"}
+                )["post"]
             except ApiRefused as exc:  # the feed hears of the finished clip by event
                 if exc.code in ("generation_not_found", "generation_not_completed"):
                     return None
                 raise
+
         post = demo.api.wait_for("the feed learning the clip is done", publish, timeout_s=60, every_s=0.1)
         published.append((user, gen["id"], post["id"]))
     return published
@@ -123,13 +129,18 @@ def main() -> int:
     parser.add_argument("--home", default=str(ROOT / ".kinora" / "takedown-bench"))
     args = parser.parse_args()
     # The client polls every 10 ms as alice and as the user: above the gateway's default per-user rate limit.
-    env = {**os.environ, "KINORA_METRICS_BASE_PORT": "0", "KINORA_RATE_USER_PER_SECOND": "1000",
-           "KINORA_RATE_USER_BURST": "1000"}
+    env = {
+        **os.environ,
+        "KINORA_METRICS_BASE_PORT": "0",
+        "KINORA_RATE_USER_PER_SECOND": "1000",
+        "KINORA_RATE_USER_BURST": "1000",
+    }
     for name in DEFAULT_PORTS:
         env.setdefault(f"KINORA_{name.upper().replace('-', '_')}_PORT", str(free_port()))
     home = Path(args.home)
     if home.exists():
         import shutil
+
         shutil.rmtree(home)
     console = Console(soft_wrap=True)
     stack = LocalStack(home, env=env, log=console.print)
@@ -149,12 +160,16 @@ def main() -> int:
             both.append(max(h, d))
             print(f"  {user.handle}: post hidden after {h * 1000:.0f} ms, media deleted after {d * 1000:.0f} ms")
         for name, values in (("post hidden", hidden), ("media deleted", deleted), ("both done", both)):
-            print(f"{name}: n={len(values)} median {statistics.median(values) * 1000:.0f} ms  "
-                  f"p99 {quantile(values, 0.99) * 1000:.0f} ms  max {max(values) * 1000:.0f} ms")
+            print(
+                f"{name}: n={len(values)} median {statistics.median(values) * 1000:.0f} ms  "
+                f"p99 {quantile(values, 0.99) * 1000:.0f} ms  max {max(values) * 1000:.0f} ms"
+            )
         p99 = quantile(both, 0.99)
-        print(f"revoke → takedown (post hidden and media deleted) p99 {p99 * 1000:.0f} ms (target <= 2000 ms): "
-              f"{'met' if p99 <= 2 else 'NOT met'}; machine load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores")
+        print(
+            f"revoke → takedown (post hidden and media deleted) p99 {p99 * 1000:.0f} ms (target <= 2000 ms): "
+            f"{'met' if p99 <= 2 else 'NOT met'}; machine load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores"
+        )
         return 0 if p99 <= 2 else 1
     finally:
         stack.stop()

@@ -35,15 +35,26 @@ from kinora.models.contract import ModelRequest  # noqa: E402
 from worldsim.model import WorldSim  # noqa: E402
 
 PROMPTS = [
-    "a person walks in the park", "a basketball player shoots a hoop in the gym, cinematic",
-    "rain on a city street at night, anime", "a dog runs on the beach", "two friends talk in a cafe",
-    "a red ball bounces on a wooden floor", "a skateboarder rides down a ramp at sunset",
-    "snow falls on a quiet forest, cinematic", "a cat chases a ball in the living room, anime",
-    "a soccer player kicks a ball into the goal", "a car drives along a desert road",
-    "a woman dances in the rain, realistic", "a kid throws a frisbee in the backyard",
-    "fireworks over the harbor at night", "a chef cooks in a busy kitchen, cinematic",
-    "a runner sprints on a track", "waves crash on rocks at dawn, anime", "a man juggles three balls on the street",
-    "a tennis player serves on a clay court", "a dog and a cat play in the garden at noon",
+    "a person walks in the park",
+    "a basketball player shoots a hoop in the gym, cinematic",
+    "rain on a city street at night, anime",
+    "a dog runs on the beach",
+    "two friends talk in a cafe",
+    "a red ball bounces on a wooden floor",
+    "a skateboarder rides down a ramp at sunset",
+    "snow falls on a quiet forest, cinematic",
+    "a cat chases a ball in the living room, anime",
+    "a soccer player kicks a ball into the goal",
+    "a car drives along a desert road",
+    "a woman dances in the rain, realistic",
+    "a kid throws a frisbee in the backyard",
+    "fireworks over the harbor at night",
+    "a chef cooks in a busy kitchen, cinematic",
+    "a runner sprints on a track",
+    "waves crash on rocks at dawn, anime",
+    "a man juggles three balls on the street",
+    "a tennis player serves on a clay court",
+    "a dog and a cat play in the garden at noon",
 ]
 
 TRANSFORMS = {
@@ -93,10 +104,20 @@ def false_positives(clean: list[bytes], model: WorldSim, seconds: int) -> dict:
     from kinora.media import liveness_clip
 
     rng = np.random.default_rng(11)
-    noise = [encode_mp4([rng.integers(0, 255, (1280, 720, 3), dtype=np.uint8) for _ in range(48)], 720, 1280, 24, None)
-             for _ in range(3)]
-    liveness = [liveness_clip.make_clip("4821", liveness_clip.turns_for(["left", "right"]), seed=s,
-                                        width=320 * (1 + s % 2), height=240 * (1 + s % 2)) for s in range(3)]
+    noise = [
+        encode_mp4([rng.integers(0, 255, (1280, 720, 3), dtype=np.uint8) for _ in range(48)], 720, 1280, 24, None)
+        for _ in range(3)
+    ]
+    liveness = [
+        liveness_clip.make_clip(
+            "4821",
+            liveness_clip.turns_for(["left", "right"]),
+            seed=s,
+            width=320 * (1 + s % 2),
+            height=240 * (1 + s % 2),
+        )
+        for s in range(3)
+    ]
     other_key = []
     for index in range(3):
         embedder_key = f"another deployment {index}"
@@ -108,8 +129,11 @@ def false_positives(clean: list[bytes], model: WorldSim, seconds: int) -> dict:
     sets = {"worldsim_unmarked": clean, "noise": noise, "liveness_fixtures": liveness, "other_key": other_key}
     out = {}
     for name, clips in sets.items():
-        hits = sum(im.detect_video(c).payload is not None
-                   or im.detect_video(reencode(c, crf=28, scale=0.5, crop=0.1)).payload is not None for c in clips)
+        hits = sum(
+            im.detect_video(c).payload is not None
+            or im.detect_video(reencode(c, crf=28, scale=0.5, crop=0.1)).payload is not None
+            for c in clips
+        )
         out[name] = (hits, len(clips) * 2)
     return out
 
@@ -125,8 +149,13 @@ def embed_cost(model: WorldSim, runs: int) -> dict:
     for run in range(runs):
         for marked in (False, True) if run % 2 == 0 else (True, False):
             c0, t0 = time.process_time(), time.perf_counter()
-            _, report = generate(model, "a basketball player shoots a hoop in the gym", 7 + run, 10,
-                                 secrets.randbits(48) if marked else None)
+            _, report = generate(
+                model,
+                "a basketball player shoots a hoop in the gym",
+                7 + run,
+                10,
+                secrets.randbits(48) if marked else None,
+            )
             sample = (time.perf_counter() - t0, time.process_time() - c0)
             (with_mark if marked else without).append(sample)
             if marked:
@@ -142,8 +171,13 @@ def embed_cost(model: WorldSim, runs: int) -> dict:
         embedder.apply(plane)
     per_frame_cpu = (time.process_time() - c0) / len(frames)
     mse = np.mean([np.mean((a.astype(np.float64) - b) ** 2) for a, b in zip(lumas, originals)])
-    return {"with": with_mark, "without": without, "mark_s": marks, "per_frame_cpu_s": per_frame_cpu,
-            "luma_psnr_db": 10 * np.log10(255**2 / mse)}
+    return {
+        "with": with_mark,
+        "without": without,
+        "mark_s": marks,
+        "per_frame_cpu_s": per_frame_cpu,
+        "luma_psnr_db": 10 * np.log10(255**2 / mse),
+    }
 
 
 def main() -> None:
@@ -161,21 +195,30 @@ def main() -> None:
     cpu_with = statistics.median(c for _, c in cost["with"])
     cpu_without = statistics.median(c for _, c in cost["without"])
     print(f"\nembed cost, 10 s 720x1280 clip, {args.cost_runs} runs each (median):")
-    print(f"  generation wall {wall_without:.2f} s without, {wall_with:.2f} s with: "
-          f"{100 * (wall_with / wall_without - 1):+.1f}%")
-    print(f"  generation CPU  {cpu_without:.2f} s without, {cpu_with:.2f} s with: "
-          f"{100 * (cpu_with / cpu_without - 1):+.1f}%")
+    print(
+        f"  generation wall {wall_without:.2f} s without, {wall_with:.2f} s with: "
+        f"{100 * (wall_with / wall_without - 1):+.1f}%"
+    )
+    print(
+        f"  generation CPU  {cpu_without:.2f} s without, {cpu_with:.2f} s with: "
+        f"{100 * (cpu_with / cpu_without - 1):+.1f}%"
+    )
     mark_s = statistics.median(cost["mark_s"])
-    print(f"  the mark itself: {1000 * cost['per_frame_cpu_s']:.2f} ms CPU per 720x1280 Y plane; {mark_s:.2f} s per "
-          f"clip inside generate() = {100 * mark_s / wall_without:.1f}% of the clip's generation wall time; "
-          f"luma PSNR {cost['luma_psnr_db']:.1f} dB", flush=True)
+    print(
+        f"  the mark itself: {1000 * cost['per_frame_cpu_s']:.2f} ms CPU per 720x1280 Y plane; {mark_s:.2f} s per "
+        f"clip inside generate() = {100 * mark_s / wall_without:.1f}% of the clip's generation wall time; "
+        f"luma PSNR {cost['luma_psnr_db']:.1f} dB",
+        flush=True,
+    )
 
     results, clean, _ = robustness(model, args.clips, args.seconds)
     print(f"\nrobustness over {args.clips} worldsim clips of {args.seconds} s:")
     print(f"  {'transform':22s} {'recovered':>10s} {'bit acc (median/min)':>22s} {'detect s (median)':>18s}")
     for name, r in results.items():
-        print(f"  {name:22s} {r['ok']:4d}/{args.clips:<4d}  {statistics.median(r['bits']):8.3f} / {min(r['bits']):.3f}"
-              f"   {statistics.median(r['detect_s']):10.2f}")
+        print(
+            f"  {name:22s} {r['ok']:4d}/{args.clips:<4d}  {statistics.median(r['bits']):8.3f} / {min(r['bits']):.3f}"
+            f"   {statistics.median(r['detect_s']):10.2f}"
+        )
     print("\nfalse positives (any payload read; each clip as is and after CRF 28 + crop + downscale):")
     for name, (hits, total) in false_positives(clean, model, args.seconds).items():
         print(f"  {name:20s} {hits}/{total}")

@@ -41,14 +41,18 @@ document.addEventListener('playing', (e) => window.__playing.push({post: e.targe
 def publish_clips(client: httpx.Client, stack, count: int) -> dict:
     author = sign_up(client, stack)
     for i in range(count):
-        gen = client.post("/api/v1/generations", headers=author["headers"], json={
-            "prompt": f"A red ball bounces on a wooden floor, take {i}", "seconds": 4, "size": "720x1280"})
+        gen = client.post(
+            "/api/v1/generations",
+            headers=author["headers"],
+            json={"prompt": f"A red ball bounces on a wooden floor, take {i}", "seconds": 4, "size": "720x1280"},
+        )
         assert gen.status_code == 201, gen.text
         gid = gen.json()["generation"]["id"]
         assert wait_generation(client, author, gid)[-1]["status"] == "GENERATION_STATUS_COMPLETED"
         for _ in range(20):  # feed learns of the finished generation from its event
-            posted = client.post("/api/v1/posts", headers=author["headers"],
-                                 json={"generation_id": gid, "caption": f"clip {i}"})
+            posted = client.post(
+                "/api/v1/posts", headers=author["headers"], json={"generation_id": gid, "caption": f"clip {i}"}
+            )
             if posted.status_code != 412:
                 break
             time.sleep(0.5)
@@ -67,8 +71,11 @@ def new_viewer(client: httpx.Client, stack, author: dict) -> dict:
 def one_run(browser, url: str, handle: str) -> dict:
     context = browser.new_context(viewport=PHONE, service_workers="block")
     try:
-        reply = context.request.post(f"{url}/api/v1/session", data=json.dumps({"handle": handle, "password": PASSWORD}),
-                                     headers={"Content-Type": "application/json"})
+        reply = context.request.post(
+            f"{url}/api/v1/session",
+            data=json.dumps({"handle": handle, "password": PASSWORD}),
+            headers={"Content-Type": "application/json"},
+        )
         assert reply.ok, reply.text()
         page = context.new_page()
         page.add_init_script(FIRST_PLAYING)
@@ -77,8 +84,13 @@ def one_run(browser, url: str, handle: str) -> dict:
             page.wait_for_function("() => window.__playing.length > 0", timeout=15_000)
         except Exception:
             page.screenshot(path="/tmp/web-bench-failed.png")
-            print(page.evaluate("() => [...document.querySelectorAll('video')].map(v => [v.readyState, v.paused, "
-                                "v.error && v.error.message, v.currentSrc.slice(0, 60)])"), file=sys.stderr)
+            print(
+                page.evaluate(
+                    "() => [...document.querySelectorAll('video')].map(v => [v.readyState, v.paused, "
+                    "v.error && v.error.message, v.currentSrc.slice(0, 60)])"
+                ),
+                file=sys.stderr,
+            )
             print(page.locator("main").inner_text()[:500], file=sys.stderr)
             raise
         first = page.evaluate("() => window.__playing[0]")
@@ -87,8 +99,11 @@ def one_run(browser, url: str, handle: str) -> dict:
             .map(r => ({name: new URL(r.name).pathname, bytes: r.transferSize}))""")
         nav = page.evaluate("() => performance.getEntriesByType('navigation')[0].transferSize")
         # The next clip is preloaded (readyState >= HAVE_ENOUGH_DATA) before the swipe.
-        page.wait_for_function("""() => { const s = document.querySelectorAll('#feed-list article video');
-            return s.length > 1 && s[1].readyState >= 4; }""", timeout=15_000)
+        page.wait_for_function(
+            """() => { const s = document.querySelectorAll('#feed-list article video');
+            return s.length > 1 && s[1].readyState >= 4; }""",
+            timeout=15_000,
+        )
         swipe = page.evaluate("""() => new Promise((done) => {
             const list = document.getElementById('feed-list');
             const next = list.querySelectorAll('article')[1].querySelector('video');
@@ -101,8 +116,14 @@ def one_run(browser, url: str, handle: str) -> dict:
             }, {once: true});
             list.scrollBy({top: list.clientHeight, behavior: 'instant'});
         })""")
-        return {"first_playing_ms": first["t"], "swipe_ms": swipe["playing"], "swipe_frame_ms": swipe["frame"],
-                "js_css_bytes": sum(r["bytes"] for r in shell), "html_bytes": nav, "files": shell}
+        return {
+            "first_playing_ms": first["t"],
+            "swipe_ms": swipe["playing"],
+            "swipe_frame_ms": swipe["frame"],
+            "js_css_bytes": sum(r["bytes"] for r in shell),
+            "html_bytes": nav,
+            "files": shell,
+        }
     finally:
         context.close()
 
@@ -136,8 +157,9 @@ def main() -> None:
             author = publish_clips(client, stack, args.clips)
             viewers = [new_viewer(client, stack, author) for _ in range(args.runs)]
             time.sleep(3)  # feed's post facts are cached a few seconds
-            browser = p.chromium.launch(executable_path=chromium_path(),
-                                        args=["--autoplay-policy=no-user-gesture-required"])
+            browser = p.chromium.launch(
+                executable_path=chromium_path(), args=["--autoplay-policy=no-user-gesture-required"]
+            )
             for viewer in viewers:
                 runs.append(one_run(browser, url, viewer["handle"]))
             browser.close()
@@ -146,17 +168,31 @@ def main() -> None:
             stack.stop()
     keys = ("first_playing_ms", "swipe_ms", "swipe_frame_ms", "js_css_bytes", "html_bytes")
     med = {k: statistics.median(r[k] for r in runs) for k in keys}
-    print(json.dumps({"runs": [{k: round(v, 1) if isinstance(v, float) else v for k, v in r.items() if k != "files"}
-                               for r in runs],
-                      "files_first_load": runs[0]["files"]}, indent=1))
-    print(f"feed first clip playing after navigation (cold): median {med['first_playing_ms']:.0f} ms "
-          f"({', '.join(str(round(r['first_playing_ms'])) for r in runs)}) target <= 1500")
-    print(f"next clip playing after the swipe (preloaded): median {med['swipe_ms']:.0f} ms "
-          f"({', '.join(str(round(r['swipe_ms'])) for r in runs)}); its next frame on screen: median "
-          f"{med['swipe_frame_ms']:.0f} ms ({', '.join(str(round(r['swipe_frame_ms'])) for r in runs)}) target <= 300")
-    print(f"JS+CSS transferred on first load: median {med['js_css_bytes'] / 1024:.1f} KB "
-          f"(html {med['html_bytes'] / 1024:.1f} KB) "
-          f"target <= 150 KB; every JS/CSS file in web/ gzip -9: {all_files_gzip() / 1024:.1f} KB")
+    print(
+        json.dumps(
+            {
+                "runs": [
+                    {k: round(v, 1) if isinstance(v, float) else v for k, v in r.items() if k != "files"} for r in runs
+                ],
+                "files_first_load": runs[0]["files"],
+            },
+            indent=1,
+        )
+    )
+    print(
+        f"feed first clip playing after navigation (cold): median {med['first_playing_ms']:.0f} ms "
+        f"({', '.join(str(round(r['first_playing_ms'])) for r in runs)}) target <= 1500"
+    )
+    print(
+        f"next clip playing after the swipe (preloaded): median {med['swipe_ms']:.0f} ms "
+        f"({', '.join(str(round(r['swipe_ms'])) for r in runs)}); its next frame on screen: median "
+        f"{med['swipe_frame_ms']:.0f} ms ({', '.join(str(round(r['swipe_frame_ms'])) for r in runs)}) target <= 300"
+    )
+    print(
+        f"JS+CSS transferred on first load: median {med['js_css_bytes'] / 1024:.1f} KB "
+        f"(html {med['html_bytes'] / 1024:.1f} KB) "
+        f"target <= 150 KB; every JS/CSS file in web/ gzip -9: {all_files_gzip() / 1024:.1f} KB"
+    )
 
 
 if __name__ == "__main__":

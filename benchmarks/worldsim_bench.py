@@ -37,8 +37,15 @@ def main() -> None:
     for quality, width, height in cases:
         rows = []
         for run in range(args.runs):
-            request = ModelRequest(prompt=PROMPT, seconds=args.seconds, width=width, height=height, seed=run,
-                                   quality=quality, watermark="@bench")
+            request = ModelRequest(
+                prompt=PROMPT,
+                seconds=args.seconds,
+                width=width,
+                height=height,
+                seed=run,
+                quality=quality,
+                watermark="@bench",
+            )
             started, cpu_started = time.perf_counter(), time.process_time()
             result = model.generate(request, lambda p, s: None, lambda: False)
             wall = time.perf_counter() - started
@@ -47,9 +54,11 @@ def main() -> None:
         median = {key: statistics.median(r[key] for r in rows) for key in (*STAGES, "wall", "cpu", "mb")}
         stages = "  ".join(f"{k} {median[k]:.2f}s" for k in STAGES)
         walls = ", ".join(f"{r['wall']:.2f}" for r in rows)
-        print(f"{quality:8s} {width}x{height} {args.seconds}s  median: {stages}  wall {median['wall']:.2f}s "
-              f"(runs: {walls})  x real time {median['wall'] / args.seconds:.2f}  cpu {median['cpu']:.2f}s  "
-              f"mp4 {median['mb']:.1f} MB")
+        print(
+            f"{quality:8s} {width}x{height} {args.seconds}s  median: {stages}  wall {median['wall']:.2f}s "
+            f"(runs: {walls})  x real time {median['wall'] / args.seconds:.2f}  cpu {median['cpu']:.2f}s  "
+            f"mp4 {median['mb']:.1f} MB"
+        )
     print("cpu = process CPU seconds over all threads; with other jobs on the machine, wall > cpu / cores.")
 
 

@@ -56,9 +56,11 @@ class ConsentVerdict:
 @dataclass
 class _Queue:
     """Checks made with one credential that wait for a call slot."""
+
     running: int = 0
-    pending: list[tuple[cameo_pb2.CheckUseRequest, asyncio.Future[cameo_pb2.CheckUseResponse],
-                        contextvars.Context]] = field(default_factory=list)
+    pending: list[tuple[cameo_pb2.CheckUseRequest, asyncio.Future[cameo_pb2.CheckUseResponse], contextvars.Context]] = (
+        field(default_factory=list)
+    )
 
 
 class ConsentClient:
@@ -81,8 +83,14 @@ class ConsentClient:
     --modes check client1 client2, same run). A check waits at most for the
     call in flight."""
 
-    def __init__(self, address: str, token_source: TokenSource | None = None, timeout_s: float = 10.0,
-                 in_flight: int = 1, max_batch: int = 64):
+    def __init__(
+        self,
+        address: str,
+        token_source: TokenSource | None = None,
+        timeout_s: float = 10.0,
+        in_flight: int = 1,
+        max_batch: int = 64,
+    ):
         if in_flight < 1 or not 1 <= max_batch <= 64:
             raise ValueError("in_flight must be at least 1 and max_batch between 1 and 64")
         self.address, self.timeout_s = address, timeout_s
@@ -93,12 +101,18 @@ class ConsentClient:
         self._queues: dict[str, _Queue] = {}
         self.calls = self.batched_checks = 0  # BatchCheckUse calls made, and the checks they carried
 
-    async def check(self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str, generation_id: str,
-                    purpose: str = GENERATE) -> ConsentVerdict:
+    async def check(
+        self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str, generation_id: str, purpose: str = GENERATE
+    ) -> ConsentVerdict:
         if purpose not in _PURPOSES:
             raise ValueError(f"purpose must be one of {sorted(_PURPOSES)}, not {purpose!r}")
-        request = cameo_pb2.CheckUseRequest(requester_user_id=requester_user_id, cameo_ids=list(cameo_ids),
-                                            prompt=prompt, purpose=_PURPOSES[purpose], generation_id=generation_id)
+        request = cameo_pb2.CheckUseRequest(
+            requester_user_id=requester_user_id,
+            cameo_ids=list(cameo_ids),
+            prompt=prompt,
+            purpose=_PURPOSES[purpose],
+            generation_id=generation_id,
+        )
         queue = self._queue()
         if queue.running < self.in_flight and not queue.pending:
             queue.running += 1  # a free slot: this check goes now, on its own
@@ -112,8 +126,10 @@ class ConsentClient:
             queue.pending.append((request, future, contextvars.copy_context()))
             self._drain(queue)
             reply = await future
-        decisions = tuple(CameoDecision(d.cameo_id, d.allowed, cameo_pb2.DecisionReason.Name(d.reason), d.message,
-                                        d.revision) for d in reply.decisions)
+        decisions = tuple(
+            CameoDecision(d.cameo_id, d.allowed, cameo_pb2.DecisionReason.Name(d.reason), d.message, d.revision)
+            for d in reply.decisions
+        )
         return ConsentVerdict(decisions, reply.all_allowed)
 
     def _queue(self) -> _Queue:
@@ -130,16 +146,18 @@ class ConsentClient:
 
     def _drain(self, queue: _Queue) -> None:
         while queue.pending and queue.running < self.in_flight:
-            batch, queue.pending = queue.pending[:self.max_batch], queue.pending[self.max_batch:]
+            batch, queue.pending = queue.pending[: self.max_batch], queue.pending[self.max_batch :]
             queue.running += 1
             # In the first check's context: its caller's token and trace go with the call.
             asyncio.get_running_loop().create_task(self._send(queue, batch), context=batch[0][2])
         if not queue.pending and not queue.running:
             self._queues = {k: q for k, q in self._queues.items() if q is not queue}
 
-    async def _send(self, queue: _Queue, batch: list[tuple[cameo_pb2.CheckUseRequest,
-                                                           asyncio.Future[cameo_pb2.CheckUseResponse],
-                                                           contextvars.Context]]) -> None:
+    async def _send(
+        self,
+        queue: _Queue,
+        batch: list[tuple[cameo_pb2.CheckUseRequest, asyncio.Future[cameo_pb2.CheckUseResponse], contextvars.Context]],
+    ) -> None:
         replies: list[cameo_pb2.CheckUseResponse | KinoraError] = []
         try:
             batch = [item for item in batch if not item[1].done()]  # callers that went away
@@ -153,8 +171,9 @@ class ConsentClient:
             queue.running -= 1
             self._drain(queue)
             # Whatever happened (even this task cancelled), no check is left waiting.
-            replies += [Unavailable("the consent check was interrupted; try again", "consent_unavailable")
-                        ] * (len(batch) - len(replies))
+            replies += [Unavailable("the consent check was interrupted; try again", "consent_unavailable")] * (
+                len(batch) - len(replies)
+            )
             for (_, future, _), reply in zip(batch, replies):
                 if future.done():
                     continue
@@ -170,28 +189,32 @@ class ConsentClient:
         except grpc.RpcError as err:
             raise _domain_error(err) from None
 
-    async def _call_batch(self, requests: list[cameo_pb2.CheckUseRequest]
-                          ) -> list[cameo_pb2.CheckUseResponse | KinoraError]:
+    async def _call_batch(
+        self, requests: list[cameo_pb2.CheckUseRequest]
+    ) -> list[cameo_pb2.CheckUseResponse | KinoraError]:
         try:
-            reply = await self.stub.BatchCheckUse(cameo_pb2.BatchCheckUseRequest(checks=requests),
-                                                  timeout=self.timeout_s)
+            reply = await self.stub.BatchCheckUse(
+                cameo_pb2.BatchCheckUseRequest(checks=requests), timeout=self.timeout_s
+            )
         except grpc.RpcError as err:
             raise _domain_error(err) from None
         self.calls += 1
         self.batched_checks += len(requests)
-        return [r.response if r.HasField("response") else
-                _BY_STATUS.get(r.status, KinoraError)(r.error.message, r.error.code) for r in reply.results]
+        return [
+            r.response
+            if r.HasField("response")
+            else _BY_STATUS.get(r.status, KinoraError)(r.error.message, r.error.code)
+            for r in reply.results
+        ]
 
     async def close(self) -> None:
         await self.channel.close(None)
 
 
-_BY_STATUS = {cls.status.value[0]: cls for cls in (InvalidArgument, PermissionDenied, NotFound,
-                                                   FailedPrecondition)}
+_BY_STATUS = {cls.status.value[0]: cls for cls in (InvalidArgument, PermissionDenied, NotFound, FailedPrecondition)}
 
 
 def _domain_error(err: grpc.RpcError) -> KinoraError:
     if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return Unavailable("can't reach the cameo service to check consent; try again shortly",
-                           "consent_unavailable")
+        return Unavailable("can't reach the cameo service to check consent; try again shortly", "consent_unavailable")
     return from_rpc_error(err)

@@ -62,6 +62,7 @@ def _start_embedded():
     def _stop():
         _embedded.stop()
         shutil.rmtree(home, ignore_errors=True)
+
     atexit.register(_stop)
     return _embedded
 
@@ -95,12 +96,14 @@ class LocalIssuer:
         self.kid = kid
         self.private_key = Ed25519PrivateKey.generate()
 
-    def token(self, subject: str, handle: str = "", *, teen: bool = False, kind: str = "user",
-              scopes=(), ttl_s: int = 900) -> str:
+    def token(
+        self, subject: str, handle: str = "", *, teen: bool = False, kind: str = "user", scopes=(), ttl_s: int = 900
+    ) -> str:
         from kinora.runtime.auth import mint_access_token
 
-        return mint_access_token(self.private_key, self.kid, subject, kind=kind, handle=handle,
-                                 scopes=scopes, teen=teen, ttl_s=ttl_s)[0]
+        return mint_access_token(
+            self.private_key, self.kid, subject, kind=kind, handle=handle, scopes=scopes, teen=teen, ttl_s=ttl_s
+        )[0]
 
     def jwks(self) -> dict:
         from kinora.runtime.auth import public_jwk

@@ -37,11 +37,33 @@ EXTENSION_SECONDS = ALLOWED_SECONDS
 # clip an edit takes (a storyboard's or an extension's result).
 MAX_BILLED_SECONDS = max(MAX_SOURCE_SECONDS, *STORYBOARD_MAX_SECONDS.values())
 
-__all__ = ["ALLOWED_SECONDS", "CAMERA_MOVES", "DEFAULT_MODEL", "DEFAULT_SECONDS", "DEFAULT_SIZE",
-           "EXTENSION_SECONDS", "MAX_BILLED_SECONDS", "MAX_SECONDS", "MAX_SHOTS", "MAX_SOURCE_SECONDS", "MODELS",
-           "MODEL_ALIASES", "PRO_ONLY_SIZES", "SORA_NAMES", "STANDARD_SIZES", "STORYBOARD_MAX_SECONDS", "ShotSpec",
-           "SpecError", "VideoSpec", "billed_seconds", "canonical_model", "extension_seconds", "sizes_for",
-           "storyboard", "validate"]
+__all__ = [
+    "ALLOWED_SECONDS",
+    "CAMERA_MOVES",
+    "DEFAULT_MODEL",
+    "DEFAULT_SECONDS",
+    "DEFAULT_SIZE",
+    "EXTENSION_SECONDS",
+    "MAX_BILLED_SECONDS",
+    "MAX_SECONDS",
+    "MAX_SHOTS",
+    "MAX_SOURCE_SECONDS",
+    "MODELS",
+    "MODEL_ALIASES",
+    "PRO_ONLY_SIZES",
+    "SORA_NAMES",
+    "STANDARD_SIZES",
+    "STORYBOARD_MAX_SECONDS",
+    "ShotSpec",
+    "SpecError",
+    "VideoSpec",
+    "billed_seconds",
+    "canonical_model",
+    "extension_seconds",
+    "sizes_for",
+    "storyboard",
+    "validate",
+]
 
 
 class SpecError(ValueError):
@@ -76,8 +98,14 @@ def sizes_for(quality: str) -> list[tuple[int, int]]:
     return list(STANDARD_SIZES) + (list(PRO_ONLY_SIZES) if quality == "pro" else [])
 
 
-def validate(model: str = "", seconds: int = 0, size: str = "", *,
-             models: Mapping[str, str] | None = None, any_seconds: bool = False) -> VideoSpec:
+def validate(
+    model: str = "",
+    seconds: int = 0,
+    size: str = "",
+    *,
+    models: Mapping[str, str] | None = None,
+    any_seconds: bool = False,
+) -> VideoSpec:
     """The spec a request asks for, with defaults for what it leaves empty; raises SpecError.
 
     `models` maps each servable model name to its quality (the generator's configured
@@ -91,8 +119,9 @@ def validate(model: str = "", seconds: int = 0, size: str = "", *,
 
     seconds = seconds or DEFAULT_SECONDS
     if not any_seconds and seconds not in ALLOWED_SECONDS:
-        raise SpecError(f"seconds must be one of {', '.join(map(str, ALLOWED_SECONDS))}; got {seconds}",
-                        "invalid_seconds")
+        raise SpecError(
+            f"seconds must be one of {', '.join(map(str, ALLOWED_SECONDS))}; got {seconds}", "invalid_seconds"
+        )
 
     size = (size or "").strip() or DEFAULT_SIZE
     width, sep, height = size.lower().partition("x")
@@ -130,16 +159,21 @@ def storyboard(shots: Sequence[tuple[str, int, str]], quality: str, seconds: int
         if not prompt:
             raise SpecError(f"shot {number} needs a prompt: describe what happens in it", "invalid_shots")
         if len(prompt) > MAX_PROMPT_CHARS:
-            raise SpecError(f"shot {number}'s prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}",
-                            "invalid_shots")
+            raise SpecError(
+                f"shot {number}'s prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}", "invalid_shots"
+            )
         if not MIN_SHOT_SECONDS <= length <= MAX_SHOT_SECONDS:
-            raise SpecError(f"shot {number} lasts {length} s; a shot lasts {MIN_SHOT_SECONDS} to "
-                            f"{MAX_SHOT_SECONDS} whole seconds", "invalid_shots")
+            raise SpecError(
+                f"shot {number} lasts {length} s; a shot lasts {MIN_SHOT_SECONDS} to {MAX_SHOT_SECONDS} whole seconds",
+                "invalid_shots",
+            )
         camera = (camera or "").strip()
         if camera not in CAMERA_MOVES:
-            raise SpecError(f"shot {number}'s camera {camera!r} is not one of "
-                            f"{', '.join(c for c in CAMERA_MOVES if c)} (or empty: the model chooses)",
-                            "invalid_camera")
+            raise SpecError(
+                f"shot {number}'s camera {camera!r} is not one of "
+                f"{', '.join(c for c in CAMERA_MOVES if c)} (or empty: the model chooses)",
+                "invalid_camera",
+            )
         checked.append(ShotSpec(prompt, length, camera, start))
         start += length
     if seconds and seconds != start:
@@ -148,16 +182,19 @@ def storyboard(shots: Sequence[tuple[str, int, str]], quality: str, seconds: int
     if start > limit:
         longest = max(STORYBOARD_MAX_SECONDS.values())
         hint = f" (pro storyboards run up to {longest} s)" if quality != "pro" and start <= longest else ""
-        raise SpecError(f"this storyboard runs {start} s; a {quality} storyboard runs at most {limit} s{hint}",
-                        "storyboard_too_long")
+        raise SpecError(
+            f"this storyboard runs {start} s; a {quality} storyboard runs at most {limit} s{hint}",
+            "storyboard_too_long",
+        )
     return checked
 
 
 def extension_seconds(seconds: int) -> int:
     """The length of an extension's new part; raises SpecError `invalid_seconds`."""
     if seconds not in EXTENSION_SECONDS:
-        raise SpecError(f"an extension adds {', '.join(map(str, EXTENSION_SECONDS))} seconds; got {seconds}",
-                        "invalid_seconds")
+        raise SpecError(
+            f"an extension adds {', '.join(map(str, EXTENSION_SECONDS))} seconds; got {seconds}", "invalid_seconds"
+        )
     return seconds
 
 

@@ -22,12 +22,26 @@ MOST = 0.5  # more than this share of packages skipped = the advisory source was
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "audit.json"
-        run = subprocess.run([str(BIN / "pip-audit"), "--skip-editable", "--progress-spinner", "off",
-                              "--format", "json", "--output", str(report)], capture_output=True, text=True)
+        run = subprocess.run(
+            [
+                str(BIN / "pip-audit"),
+                "--skip-editable",
+                "--progress-spinner",
+                "off",
+                "--format",
+                "json",
+                "--output",
+                str(report),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if not report.exists() or not report.read_text().strip():
             sys.stderr.write(run.stderr[-3000:])
-            print("make audit: FAILED - pip-audit could not run to the end (it needs the network: PyPI's "
-                  "advisory data)", file=sys.stderr)
+            print(
+                "make audit: FAILED - pip-audit could not run to the end (it needs the network: PyPI's advisory data)",
+                file=sys.stderr,
+            )
             return 2
         found = json.loads(report.read_text())["dependencies"]
     skipped = [d for d in found if d.get("skip_reason")]
@@ -39,17 +53,23 @@ def main() -> int:
             aliases = ", ".join(v.get("aliases") or [])
             print(f"VULNERABLE {d['name']} {d['version']}: {v['id']} ({aliases}) - fixed in {fixes}")
     if skipped:
-        print(f"not audited ({len(skipped)}): " + ", ".join(f"{d['name']} {d.get('version', '')}".strip()
-                                                        for d in skipped))
+        print(
+            f"not audited ({len(skipped)}): "
+            + ", ".join(f"{d['name']} {d.get('version', '')}".strip() for d in skipped)
+        )
     print(f"audited {len(audited)} installed packages: {len(vulnerable)} with known vulnerabilities")
     if vulnerable:
-        print("make audit: FAILED - upgrade the packages above (pyproject.toml) or record why not in "
-              "SECURITY.md", file=sys.stderr)
+        print(
+            "make audit: FAILED - upgrade the packages above (pyproject.toml) or record why not in SECURITY.md",
+            file=sys.stderr,
+        )
         return 1
     if not audited or len(skipped) > MOST * len(found):
-        print(f"make audit: FAILED - {len(skipped)} of {len(found)} packages could not be looked up, so "
-              "nothing was really audited (offline, or the index does not serve PyPI's JSON API)",
-              file=sys.stderr)
+        print(
+            f"make audit: FAILED - {len(skipped)} of {len(found)} packages could not be looked up, so "
+            "nothing was really audited (offline, or the index does not serve PyPI's JSON API)",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -46,8 +46,14 @@ def make_stack(home: Path):
     from kinora.stack import local
     from kinora.stack.tansu import free_port
 
-    env = dict(os.environ, KINORA_BILLING_FREE_DAILY="100000", KINORA_RATE_USER_BURST="100000",
-               KINORA_RATE_USER_PER_SECOND="100000", KINORA_LEASE_SECONDS="5", KINORA_METRICS_BASE_PORT="0")
+    env = dict(
+        os.environ,
+        KINORA_BILLING_FREE_DAILY="100000",
+        KINORA_RATE_USER_BURST="100000",
+        KINORA_RATE_USER_PER_SECOND="100000",
+        KINORA_LEASE_SECONDS="5",
+        KINORA_METRICS_BASE_PORT="0",
+    )
     for name in local.DEFAULT_PORTS:
         env[f"KINORA_{name.upper().replace('-', '_')}_PORT"] = str(free_port())
     return local.LocalStack(home=home, env=env, workers=1, log=print)
@@ -72,13 +78,21 @@ class Load:
                 body = {"prompt": "a ball rolls down a ramp", "seconds": 4}
                 if self.owner is not None and user is not self.owner and random.random() < 0.5:
                     body["cameos"] = [self.owner["handle"]]
-                r = await self.client.post("/api/v1/generations", headers={**h, "Idempotency-Key": uuid.uuid4().hex},
-                                           json=body)
+                r = await self.client.post(
+                    "/api/v1/generations", headers={**h, "Idempotency-Key": uuid.uuid4().hex}, json=body
+                )
                 if r.status_code in (200, 201, 202):
                     self.accepted[r.json()["generation"]["id"]] = user
             elif kind == "purchase":
-                r = await self.client.post("/api/v1/billing/purchases", headers=h, json={
-                    "pack_id": "starter", "payment_token": "tok_test_succeed", "idempotency_key": uuid.uuid4().hex})
+                r = await self.client.post(
+                    "/api/v1/billing/purchases",
+                    headers=h,
+                    json={
+                        "pack_id": "starter",
+                        "payment_token": "tok_test_succeed",
+                        "idempotency_key": uuid.uuid4().hex,
+                    },
+                )
             elif kind == "publish":
                 mine = [g for g, u in self.accepted.items() if u is user]
                 if not mine:
@@ -116,8 +130,17 @@ async def run(args) -> int:
             print(f"@{owner['handle']} verified a cameo and approved {len(users) - 1} users", flush=True)
             load = Load(client, users, owner, cameo_id)
             relayed: set[tuple[str, str]] = set()  # (topic, event id) the broker had acknowledged at its kill
-            victims = ["identity", "cameo", "feed", "generator", "billing", "gateway", "generator-worker-0",
-                       "model-server", "broker"]
+            victims = [
+                "identity",
+                "cameo",
+                "feed",
+                "generator",
+                "billing",
+                "gateway",
+                "generator-worker-0",
+                "model-server",
+                "broker",
+            ]
             for round_no in range(args.rounds):
                 for victim in victims:
                     for _ in range(args.requests_between):
@@ -149,12 +172,22 @@ async def _users(client, stack, secret, count):
     async with operator_channel(stack.home, stack.addr("identity"), aio=True) as ch:
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
         for _ in range(count):
-            code = (await stub.CreateInvite(identity_pb2.CreateInviteRequest(),
-                                            metadata=bearer(mint_service_token("admin", secret)[0]))).invite.code
+            code = (
+                await stub.CreateInvite(
+                    identity_pb2.CreateInviteRequest(), metadata=bearer(mint_service_token("admin", secret)[0])
+                )
+            ).invite.code
             handle = f"chaos{uuid.uuid4().hex[:8]}"
-            r = await client.post("/api/v1/auth/signup", json={"invite_code": code, "handle": handle,
-                                                                "password": "correct horse battery",
-                                                                "birthdate": "1990-05-01", "region": "US"})
+            r = await client.post(
+                "/api/v1/auth/signup",
+                json={
+                    "invite_code": code,
+                    "handle": handle,
+                    "password": "correct horse battery",
+                    "birthdate": "1990-05-01",
+                    "region": "US",
+                },
+            )
             r.raise_for_status()
             body = r.json()
             users.append({"id": body["user"]["id"], "token": body["tokens"]["access_token"], "handle": handle})
@@ -174,9 +207,13 @@ async def _verified_cameo(client, owner, approved) -> str:
                 break
         turns = [t.removeprefix("HEAD_TURN_").lower() for t in ver["challenge"].get("head_turns", [])]
         clip = await asyncio.to_thread(clip_for_challenge, ver["challenge"]["digits"], turns)
-        r = await client.post(f"/api/v1/cameo/verifications/{ver['id']}/video", headers=h, timeout=120,
-                              files={"video": ("owner.mp4", clip, "video/mp4")},
-                              data={"nonce": ver["challenge"]["nonce"], "display_name": "Owner"})
+        r = await client.post(
+            f"/api/v1/cameo/verifications/{ver['id']}/video",
+            headers=h,
+            timeout=120,
+            files={"video": ("owner.mp4", clip, "video/mp4")},
+            data={"nonce": ver["challenge"]["nonce"], "display_name": "Owner"},
+        )
         if r.json()["verification"]["status"] == "VERIFICATION_STATUS_PASSED":
             break
     else:
@@ -237,10 +274,15 @@ async def _check_delivered(stack, relayed, settle_s) -> list[str]:
         if not missing or time.monotonic() > deadline:
             break
         await asyncio.sleep(3)
-    print(f"events relayed before the broker's kill: {len(relayed)}; not delivered after it: "
-          f"{sum(missing.values())} {dict(missing) if missing else ''}")
-    return [f"{sum(missing.values())} events relayed before the broker's kill never arrived: {dict(missing)}"] \
-        if missing else []
+    print(
+        f"events relayed before the broker's kill: {len(relayed)}; not delivered after it: "
+        f"{sum(missing.values())} {dict(missing) if missing else ''}"
+    )
+    return (
+        [f"{sum(missing.values())} events relayed before the broker's kill never arrived: {dict(missing)}"]
+        if missing
+        else []
+    )
 
 
 def _db(stack, name) -> psycopg.Connection:
@@ -273,11 +315,15 @@ async def _check(client, stack, load, settle_s) -> list[str]:
         if captured == completed or time.monotonic() > deadline + 60:
             break
         await asyncio.sleep(3)
-    print(f"completed generations {len(completed)}, captured reservations {len(captured)}, "
-          f"drift {len(completed ^ captured)}")
+    print(
+        f"completed generations {len(completed)}, captured reservations {len(captured)}, "
+        f"drift {len(completed ^ captured)}"
+    )
     if captured != completed:
-        failures.append(f"ledger drift: {len(completed - captured)} completed not charged, "
-                        f"{len(captured - completed)} charged not completed")
+        failures.append(
+            f"ledger drift: {len(completed - captured)} completed not charged, "
+            f"{len(captured - completed)} charged not completed"
+        )
     for name in DATABASES:
         while True:
             with _db(stack, name) as db:
@@ -289,8 +335,10 @@ async def _check(client, stack, load, settle_s) -> list[str]:
         if pending:
             failures.append(f"{name} outbox not drained ({pending})")
     late = _uses_after_revocation(stack, load)
-    print(f"revocations acknowledged: {len(load.revoked_at)}; completed uses of the cameo that began after "
-          f"their revocation: {len(late)}")
+    print(
+        f"revocations acknowledged: {len(load.revoked_at)}; completed uses of the cameo that began after "
+        f"their revocation: {len(late)}"
+    )
     if late:
         failures.append(f"{len(late)} generations used a cameo after its revocation was acknowledged: {late[:3]}")
     return failures

@@ -9,6 +9,7 @@ Output lands next to the package path of each proto (protos/kinora/x/v1/y.proto
 and the repository root as the output directory. Generated code is never
 edited by hand; tests/test_protos.py runs --check.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,9 +51,7 @@ def generate(out_dir: Path) -> list[Path]:
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed (see messages above)")
     return sorted(
-        p.relative_to(out_dir)
-        for p in out_dir.rglob("*")
-        if p.is_file() and p.name.endswith(GENERATED_SUFFIXES)
+        p.relative_to(out_dir) for p in out_dir.rglob("*") if p.is_file() and p.name.endswith(GENERATED_SUFFIXES)
     )
 
 

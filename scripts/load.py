@@ -36,8 +36,9 @@ def start_stack(home: Path):
     from kinora.stack.tansu import free_port, port_free
 
     # LocalStack's /metrics ports are a fixed range (19461+); move it where nothing listens.
-    local.METRICS_BASE = next(b for b in range(random.randrange(30000, 40000, 50), 60000, 50)
-                              if all(port_free(b + i) for i in range(20)))
+    local.METRICS_BASE = next(
+        b for b in range(random.randrange(30000, 40000, 50), 60000, 50) if all(port_free(b + i) for i in range(20))
+    )
 
     env = dict(os.environ)
     for name in DEFAULT_PORTS:  # free ports: never collide with a stack someone else runs
@@ -59,12 +60,22 @@ async def make_users(client, stack_secret: str, identity_addr: str, count: int, 
     async with _channel(home, identity_addr, "admin") as ch:
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
         for _ in range(count):
-            code = (await stub.CreateInvite(identity_pb2.CreateInviteRequest(),
-                                            metadata=bearer(mint_service_token("admin", stack_secret)[0]))).invite.code
+            code = (
+                await stub.CreateInvite(
+                    identity_pb2.CreateInviteRequest(), metadata=bearer(mint_service_token("admin", stack_secret)[0])
+                )
+            ).invite.code
             handle = f"load{uuid.uuid4().hex[:8]}"
-            reply = await client.post("/api/v1/auth/signup", json={
-                "invite_code": code, "handle": handle, "password": "correct horse battery",
-                "birthdate": "1990-05-01", "region": "US"})
+            reply = await client.post(
+                "/api/v1/auth/signup",
+                json={
+                    "invite_code": code,
+                    "handle": handle,
+                    "password": "correct horse battery",
+                    "birthdate": "1990-05-01",
+                    "region": "US",
+                },
+            )
             reply.raise_for_status()
             body = reply.json()
             users.append({"id": body["user"]["id"], "token": body["tokens"]["access_token"], "generations": []})
@@ -91,8 +102,11 @@ async def one_request(kind, client, cameo_stub, user, cameo_ids, latencies, erro
         if kind == "feed_read":
             ok = (await client.get("/api/v1/feed", headers=headers, params={"page_size": 10})).status_code == 200
         elif kind == "generation_create":
-            r = await client.post("/api/v1/generations", headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-                                  json={"prompt": "a red ball bounces across a wooden floor", "seconds": 4})
+            r = await client.post(
+                "/api/v1/generations",
+                headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                json={"prompt": "a red ball bounces across a wooden floor", "seconds": 4},
+            )
             ok = r.status_code in (200, 201, 202)
             if ok:
                 user["generations"].append(r.json().get("id") or r.json().get("generation", {}).get("id"))
@@ -104,8 +118,11 @@ async def one_request(kind, client, cameo_stub, user, cameo_ids, latencies, erro
                 gid = random.choice(user["generations"])
                 ok = (await client.get(f"/api/v1/generations/{gid}", headers=headers)).status_code == 200
         elif kind == "consent_check":
-            await cameo_stub.CheckUse(cameo_pb2.CheckUseRequest(cameo_ids=cameo_ids[:1], prompt="a walk on a beach"),
-                                      metadata=bearer(user["token"]), timeout=10)
+            await cameo_stub.CheckUse(
+                cameo_pb2.CheckUseRequest(cameo_ids=cameo_ids[:1], prompt="a walk on a beach"),
+                metadata=bearer(user["token"]),
+                timeout=10,
+            )
     except Exception as exc:  # noqa: BLE001 - counted, reported
         ok = False
         errors[kind].append(type(exc).__name__)
@@ -154,19 +171,24 @@ async def run(args):
         gateway, cameo_addr, identity_addr = stack.state.gateway_url, stack.addr("cameo"), stack.addr("identity")
         secret = (home / "internal_secret").read_text().strip()
     try:
-        async with httpx.AsyncClient(base_url=gateway, timeout=30,
-                                     limits=httpx.Limits(max_connections=256)) as client, \
-                _channel(home, cameo_addr, "gateway") as cameo_ch:  # in the gateway's place
+        async with (
+            httpx.AsyncClient(base_url=gateway, timeout=30, limits=httpx.Limits(max_connections=256)) as client,
+            _channel(home, cameo_addr, "gateway") as cameo_ch,
+        ):  # in the gateway's place
             users = await make_users(client, secret, identity_addr, args.users, home)
             cameo_ids = [str(uuid.uuid4())]  # an unknown cameo: the check runs fully and answers "not found"
             cameo_stub = cameo_pb2_grpc.CameoServiceStub(cameo_ch)
-            print(f"load on {gateway} (cameo {cameo_addr}); {os.cpu_count()} CPUs, shared; "
-                  f"mix {dict(MIX)}; {args.requests} requests or {args.step_seconds}s per step", flush=True)
+            print(
+                f"load on {gateway} (cameo {cameo_addr}); {os.cpu_count()} CPUs, shared; "
+                f"mix {dict(MIX)}; {args.requests} requests or {args.step_seconds}s per step",
+                flush=True,
+            )
             results = []
             concurrency = 1
             while concurrency <= args.max_concurrency:
-                elapsed, lat, err = await step(concurrency, args.requests, args.step_seconds, client, cameo_stub,
-                                               users, cameo_ids)
+                elapsed, lat, err = await step(
+                    concurrency, args.requests, args.step_seconds, client, cameo_stub, users, cameo_ids
+                )
                 done = sum(len(v) for v in lat.values())
                 rps = done / elapsed
                 results.append((concurrency, rps))
@@ -174,14 +196,21 @@ async def run(args):
                 print(f"  {'endpoint':20s} {'n':>5s} {'req/s':>7s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} errors")
                 for kind in sorted(lat):
                     v = lat[kind]
-                    print(f"  {kind:20s} {len(v):5d} {len(v) / elapsed:7.1f} {pct(v, .5):8.1f} {pct(v, .95):8.1f} "
-                          f"{pct(v, .99):8.1f} {len(err.get(kind, []))}")
+                    print(
+                        f"  {kind:20s} {len(v):5d} {len(v) / elapsed:7.1f} {pct(v, 0.5):8.1f} {pct(v, 0.95):8.1f} "
+                        f"{pct(v, 0.99):8.1f} {len(err.get(kind, []))}"
+                    )
                 concurrency *= 2
             saturation = next((c for (c, r), (_, prev) in zip(results[1:], results) if r < prev * 1.10), None)
             best = max(results, key=lambda x: x[1])
-            print(f"\npeak {best[1]:.1f} req/s at concurrency {best[0]}; "
-                  + (f"saturated at concurrency {saturation} (throughput grew <10% over the step before)"
-                     if saturation else "no saturation within the steps run"))
+            print(
+                f"\npeak {best[1]:.1f} req/s at concurrency {best[0]}; "
+                + (
+                    f"saturated at concurrency {saturation} (throughput grew <10% over the step before)"
+                    if saturation
+                    else "no saturation within the steps run"
+                )
+            )
     finally:
         if stack is not None:
             stack.stop()

@@ -34,22 +34,40 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # Gemma 3 12B (google/gemma-3-12b-it config.json): the text encoder LTX-2 ships with.
-GEMMA3_12B_TEXT = {"hidden_size": 3840, "intermediate_size": 15360, "num_hidden_layers": 48, "num_attention_heads": 16,
-                   "num_key_value_heads": 8, "head_dim": 256, "vocab_size": 262208, "sliding_window": 1024,
-                   "max_position_embeddings": 131072, "rope_theta": 1000000.0, "query_pre_attn_scalar": 256}
-GEMMA3_12B_VISION = {"hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27, "num_attention_heads": 16,
-                     "image_size": 896, "patch_size": 14}
+GEMMA3_12B_TEXT = {
+    "hidden_size": 3840,
+    "intermediate_size": 15360,
+    "num_hidden_layers": 48,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 256,
+    "vocab_size": 262208,
+    "sliding_window": 1024,
+    "max_position_embeddings": 131072,
+    "rope_theta": 1000000.0,
+    "query_pre_attn_scalar": 256,
+}
+GEMMA3_12B_VISION = {
+    "hidden_size": 1152,
+    "intermediate_size": 4304,
+    "num_hidden_layers": 27,
+    "num_attention_heads": 16,
+    "image_size": 896,
+    "patch_size": 14,
+}
 STAGES = ("text_encoder", "connectors", "transformer", "vae", "audio_vae", "vocoder")
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 def refuse_without_cuda() -> None:
     import torch
 
     if not torch.cuda.is_available():
-        sys.exit("ltx2_fullsize: no CUDA GPU is visible. This dry run measures GPU memory and time at the real "
-                 "LTX-2 sizes (~34B parameters, ~68 GB in bf16); on a CPU it would take days and measure nothing "
-                 "useful. Run it on a GPU node (80 GB or more), e.g. the device machine described in docs/ltx2.md.")
+        sys.exit(
+            "ltx2_fullsize: no CUDA GPU is visible. This dry run measures GPU memory and time at the real "
+            "LTX-2 sizes (~34B parameters, ~68 GB in bf16); on a CPU it would take days and measure nothing "
+            "useful. Run it on a GPU node (80 GB or more), e.g. the device machine described in docs/ltx2.md."
+        )
 
 
 def _tiny_store_module():
@@ -99,8 +117,9 @@ def build_pipeline(device: str, variant: str, smoke: bool = False):
             }
             # Gemma is initialised on the GPU (fast); the text_encoder offload mode then
             # moves it to host memory before anything is measured.
-            text_config = Gemma3Config(text_config=GEMMA3_12B_TEXT, vision_config=GEMMA3_12B_VISION,
-                                       mm_tokens_per_image=256)
+            text_config = Gemma3Config(
+                text_config=GEMMA3_12B_TEXT, vision_config=GEMMA3_12B_VISION, mm_tokens_per_image=256
+            )
             components["text_encoder"] = Gemma3ForConditionalGeneration(text_config)
     finally:
         torch.set_default_dtype(previous)
@@ -182,8 +201,10 @@ def _source_mp4(seconds: float) -> bytes:
 
     frames = round(seconds * 24)
     yy, xx = np.mgrid[0:1280, 0:720]
-    pictures = [np.stack([(xx // 3 + 6 * i) % 256, (yy // 5) % 256, np.full_like(xx, 180)], -1).astype(np.uint8)
-                for i in range(frames)]
+    pictures = [
+        np.stack([(xx // 3 + 6 * i) % 256, (yy // 5) % 256, np.full_like(xx, 180)], -1).astype(np.uint8)
+        for i in range(frames)
+    ]
     tone = np.sin(2 * np.pi * 440 * np.arange(round(seconds * 48000)) / 48000) * 0.3
     return encode_mp4(pictures, 720, 1280, 24, np.stack([tone, tone]).astype(np.float32))
 
@@ -201,13 +222,24 @@ def _request(kind: str, seconds: int):
     if kind == "extend":
         return ModelRequest(prompt=prompt, seconds=seconds, seed=1, source=SourceClip("extend", video=_source_mp4(1)))
     if kind == "edit":
-        return ModelRequest(prompt=prompt, seconds=seconds, seed=1,
-                            source=SourceClip("edit", video=_source_mp4(seconds), instruction="make it snow"))
+        return ModelRequest(
+            prompt=prompt,
+            seconds=seconds,
+            seed=1,
+            source=SourceClip("edit", video=_source_mp4(seconds), instruction="make it snow"),
+        )
     return ModelRequest(prompt=prompt, seconds=seconds, seed=1)
 
 
-def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: bool,
-             standard_steps: int | None, kind: str = "clip") -> dict:
+def run_clip(
+    model,
+    stages: StageMemory,
+    meter: Meter,
+    seconds: int,
+    distilled: bool,
+    standard_steps: int | None,
+    kind: str = "clip",
+) -> dict:
     request = _request(kind, seconds)
     model.distilled = distilled
     full_steps = model.steps
@@ -224,6 +256,7 @@ def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: 
         def plan_cut(req, **kwargs):
             plan = plan_fn(req, **kwargs)
             return type(plan)(**{**plan.__dict__, "steps": cut, "sigmas": plan.sigmas[:cut]})
+
         model.plan = plan_cut
     step_times: list[float] = []
 
@@ -245,22 +278,30 @@ def run_clip(model, stages: StageMemory, meter: Meter, seconds: int, distilled: 
     spstep = sum(per_step) / len(per_step) if per_step else float("nan")  # step ends to step ends
     steps_run = len(step_times)
     out = {
-        "clip": f"720x1280 {seconds}s", "kind": kind, "schedule": "distilled" if distilled else "standard",
-        "steps_run": steps_run, "steps_full": full_steps if cut else result.report["steps"],
+        "clip": f"720x1280 {seconds}s",
+        "kind": kind,
+        "schedule": "distilled" if distilled else "standard",
+        "steps_run": steps_run,
+        "steps_full": full_steps if cut else result.report["steps"],
         "seconds_per_step": round(spstep, 2),
         "decode_s": round(sum(stages.seconds.get(stage, 0.0) for stage in ("vae", "audio_vae", "vocoder")), 2),
         "total_s": round(total, 1),
         "peak_gib": max(stages.peaks.values(), default=0.0),
-        "peak_gib_by_stage": stages.peaks, "seconds_by_stage": stages.seconds,
-        "mp4_bytes": len(result.mp4), "guidance": result.report["guidance"],
+        "peak_gib_by_stage": stages.peaks,
+        "seconds_by_stage": stages.seconds,
+        "mp4_bytes": len(result.mp4),
+        "guidance": result.report["guidance"],
     }
     if kind == "storyboard":
-        out["note_storyboard"] = ("2 shots run one after the other: seconds_per_step includes the gap between "
-                                  "the shots (shot 1's decode); total_s_projected_full counts steps of both shots")
+        out["note_storyboard"] = (
+            "2 shots run one after the other: seconds_per_step includes the gap between "
+            "the shots (shot 1's decode); total_s_projected_full counts steps of both shots"
+        )
     if cut:
         out["total_s_projected_full"] = round(total + (full_steps - steps_run) * spstep, 1)
-        out["note"] = (f"ran {steps_run} of {full_steps} steps; "
-                       "total_s_projected_full adds the rest at the measured s/step")
+        out["note"] = (
+            f"ran {steps_run} of {full_steps} steps; total_s_projected_full adds the rest at the measured s/step"
+        )
     return out
 
 
@@ -271,8 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--standard-steps", type=int, default=4, help="standard steps actually run (0: all 40)")
     parser.add_argument("--offload", default="text_encoder", choices=("none", "text_encoder", "model"))
     parser.add_argument("--variant", default="ltx-2", choices=("ltx-2", "ltx-2.3"))
-    parser.add_argument("--kinds", nargs="+", default=["clip"], choices=("clip", "storyboard", "extend", "edit"),
-                        help="what to make: a plain clip, a 2-shot storyboard, an extension, an edit (same length)")
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        default=["clip"],
+        choices=("clip", "storyboard", "extend", "edit"),
+        help="what to make: a plain clip, a 2-shot storyboard, an extension, an edit (same length)",
+    )
     # tiny components on a CPU: tests this script
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -288,8 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     meter = Meter(cuda=not args.smoke)
     if not args.smoke:
         memory_gib = torch.cuda.get_device_properties(0).total_memory / GIB
-        print(f"device: {torch.cuda.get_device_name(0)}, {memory_gib:.1f} GiB",
-              flush=True)
+        print(f"device: {torch.cuda.get_device_name(0)}, {memory_gib:.1f} GiB", flush=True)
     else:
         args.offload, args.seconds = "none", [4]
     started = time.perf_counter()
@@ -303,16 +348,21 @@ def main(argv: list[str] | None = None) -> int:
     manifest_json = {"variant": args.variant, **({"stg_blocks": [1]} if args.smoke else {})}
     (folder / "kinora-ltx2.json").write_text(json.dumps(manifest_json))
     manifest, _ = read_manifest(folder)
-    settings = load_settings(Ltx2Settings, {"KINORA_MODEL_STORE": "(in memory)", "KINORA_LTX2_DEVICE": device,
-                                            "KINORA_LTX2_CPU_OFFLOAD": args.offload})
+    settings = load_settings(
+        Ltx2Settings,
+        {"KINORA_MODEL_STORE": "(in memory)", "KINORA_LTX2_DEVICE": device, "KINORA_LTX2_CPU_OFFLOAD": args.offload},
+    )
     started = time.perf_counter()
     model = Ltx2Model(settings, pipeline=pipe, manifest=manifest if isinstance(manifest, Manifest) else None)
     model.check_finite = False  # random weights: overflow is possible and says nothing about the real model
     if args.smoke:
         model.resolution_scale = 0.125
     meter.synchronize()
-    print(f"model ready (placement, hooks) in {time.perf_counter() - started:.1f} s; resident "
-          f"{meter.memory_allocated() / GIB:.1f} GiB on the GPU (offload {args.offload})", flush=True)
+    print(
+        f"model ready (placement, hooks) in {time.perf_counter() - started:.1f} s; resident "
+        f"{meter.memory_allocated() / GIB:.1f} GiB on the GPU (offload {args.offload})",
+        flush=True,
+    )
     stages = StageMemory(model.t2v, meter)
     started = time.perf_counter()
     model.warm_up()
@@ -324,8 +374,7 @@ def main(argv: list[str] | None = None) -> int:
                 if kind != "clip":
                     label["kind"] = kind
                 try:
-                    result = run_clip(model, stages, meter, seconds, schedule == "distilled", args.standard_steps,
-                                      kind)
+                    result = run_clip(model, stages, meter, seconds, schedule == "distilled", args.standard_steps, kind)
                 except torch.cuda.OutOfMemoryError as exc:
                     meter.empty_cache()
                     result = {**label, "error": f"out of memory: {exc}".splitlines()[0]}

@@ -26,19 +26,23 @@ def pytest_runtest_protocol(item, nextitem):
     yield
     if cuda:
         torch.cuda.synchronize()
-    _rows.append({
-        "test": item.nodeid, "seconds": round(time.monotonic() - started, 2),
-        "peak_allocated_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None,
-        "peak_reserved_mib": round(torch.cuda.max_memory_reserved() / 2**20, 1) if cuda else None,
-    })
+    _rows.append(
+        {
+            "test": item.nodeid,
+            "seconds": round(time.monotonic() - started, 2),
+            "peak_allocated_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None,
+            "peak_reserved_mib": round(torch.cuda.max_memory_reserved() / 2**20, 1) if cuda else None,
+        }
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item):
     model = (getattr(item, "funcargs", None) or {}).get("ltx2_model")
     if model is not None and not _model:
-        _model.update(device=model.device, dtype=model.dtype_name, offload=model.offload,
-                      component_dtypes=model.component_dtypes)
+        _model.update(
+            device=model.device, dtype=model.dtype_name, offload=model.offload, component_dtypes=model.component_dtypes
+        )
 
 
 def pytest_runtest_logreport(report):
@@ -51,13 +55,19 @@ def pytest_terminal_summary(terminalreporter):
     write = terminalreporter.write_line
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
     write("")
-    write(f"ltx2 on {_model.get('device')} | dtype {_model.get('dtype')} | offload {_model.get('offload')} | "
-          f"component dtypes {_model.get('component_dtypes')} | GPU {gpu}")
+    write(
+        f"ltx2 on {_model.get('device')} | dtype {_model.get('dtype')} | offload {_model.get('offload')} | "
+        f"component dtypes {_model.get('component_dtypes')} | GPU {gpu}"
+    )
     write(f"{'peak alloc MiB':>14} {'reserved MiB':>12} {'s':>7}  outcome  test")
     for row in _rows:
-        row.update(outcome="/".join(_outcomes.get(row["test"], [])) or "?",
-                   **{k: _model.get(k) for k in ("device", "dtype", "offload")})
-        write(f"{row['peak_allocated_mib']!s:>14} {row['peak_reserved_mib']!s:>12} {row['seconds']:>7}  "
-              f"{row['outcome']:<7}  {row['test']}")
+        row.update(
+            outcome="/".join(_outcomes.get(row["test"], [])) or "?",
+            **{k: _model.get(k) for k in ("device", "dtype", "offload")},
+        )
+        write(
+            f"{row['peak_allocated_mib']!s:>14} {row['peak_reserved_mib']!s:>12} {row['seconds']:>7}  "
+            f"{row['outcome']:<7}  {row['test']}"
+        )
     for row in _rows:
         write("LTX2GPU " + json.dumps(row))

@@ -50,8 +50,14 @@ TINY_MANIFEST = {
 # resolution-dependent shift and terminal stretch whose float32 maths collapse at large
 # sizes, so the tiny store meets the same scheduler the real one does.
 LTX2_SCHEDULER = {
-    "base_image_seq_len": 1024, "base_shift": 0.95, "max_image_seq_len": 4096, "max_shift": 2.05,
-    "num_train_timesteps": 1000, "shift": 1.0, "shift_terminal": 0.1, "time_shift_type": "exponential",
+    "base_image_seq_len": 1024,
+    "base_shift": 0.95,
+    "max_image_seq_len": 4096,
+    "max_shift": 2.05,
+    "num_train_timesteps": 1000,
+    "shift": 1.0,
+    "shift_terminal": 0.1,
+    "time_shift_type": "exponential",
     "use_dynamic_shifting": True,
 }
 
@@ -66,9 +72,15 @@ def build_tokenizer(folder: Path):
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     core.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])])
-    tokenizer = GemmaTokenizerFast(tokenizer_object=core, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
-                                   unk_token="<unk>", padding_side="left",
-                                   model_max_length=TINY_MANIFEST["max_sequence_length"])
+    tokenizer = GemmaTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        padding_side="left",
+        model_max_length=TINY_MANIFEST["max_sequence_length"],
+    )
     tokenizer.save_pretrained(folder)
     return tokenizer, len(vocab)
 
@@ -86,53 +98,126 @@ def build_components(vocab_size: int) -> dict:
 
     text_hidden, text_layers = 16, 2
     text_config = Gemma3Config(
-        text_config={"vocab_size": vocab_size, "hidden_size": text_hidden, "intermediate_size": 32,
-                     "num_hidden_layers": text_layers, "num_attention_heads": 2, "num_key_value_heads": 1,
-                     "head_dim": 8, "max_position_embeddings": 64,
-                     "sliding_window": 16, "pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2},
-        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                       "image_size": 28, "patch_size": 14},
-        mm_tokens_per_image=4, boi_token_index=vocab_size - 1, eoi_token_index=vocab_size - 1,
+        text_config={
+            "vocab_size": vocab_size,
+            "hidden_size": text_hidden,
+            "intermediate_size": 32,
+            "num_hidden_layers": text_layers,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 8,
+            "max_position_embeddings": 64,
+            "sliding_window": 16,
+            "pad_token_id": 0,
+            "eos_token_id": 1,
+            "bos_token_id": 2,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 28,
+            "patch_size": 14,
+        },
+        mm_tokens_per_image=4,
+        boi_token_index=vocab_size - 1,
+        eoi_token_index=vocab_size - 1,
         image_token_index=vocab_size - 1,
     )
     text_encoder = Gemma3ForConditionalGeneration(text_config).eval()
     transformer = LTX2VideoTransformer3DModel(
-        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=2, attention_head_dim=8,
-        cross_attention_dim=16, audio_in_channels=4, audio_out_channels=4, audio_num_attention_heads=2,
-        audio_attention_head_dim=4, audio_cross_attention_dim=8, num_layers=2, caption_channels=text_hidden,
-        rope_double_precision=False, rope_type="split",
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=2,
+        attention_head_dim=8,
+        cross_attention_dim=16,
+        audio_in_channels=4,
+        audio_out_channels=4,
+        audio_num_attention_heads=2,
+        audio_attention_head_dim=4,
+        audio_cross_attention_dim=8,
+        num_layers=2,
+        caption_channels=text_hidden,
+        rope_double_precision=False,
+        rope_type="split",
     )
     connectors = LTX2TextConnectors(
-        caption_channels=text_hidden, text_proj_in_factor=text_layers + 1,
-        video_connector_num_attention_heads=2, video_connector_attention_head_dim=8, video_connector_num_layers=1,
-        video_connector_num_learnable_registers=None, audio_connector_num_attention_heads=2,
-        audio_connector_attention_head_dim=8, audio_connector_num_layers=1,
+        caption_channels=text_hidden,
+        text_proj_in_factor=text_layers + 1,
+        video_connector_num_attention_heads=2,
+        video_connector_attention_head_dim=8,
+        video_connector_num_layers=1,
+        video_connector_num_learnable_registers=None,
+        audio_connector_num_attention_heads=2,
+        audio_connector_attention_head_dim=8,
+        audio_connector_num_layers=1,
         audio_connector_num_learnable_registers=None,
-        connector_rope_base_seq_len=32, rope_double_precision=False, rope_type="split",
+        connector_rope_base_seq_len=32,
+        rope_double_precision=False,
+        rope_type="split",
     )
     # 32x spatial (patch 4 x three 2x stages) and 8x temporal, like the real VAE.
     vae = AutoencoderKLLTX2Video(
-        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8),
-        down_block_types=("LTX2VideoDownBlock3D",) * 3, decoder_block_out_channels=(8, 8, 8),
-        layers_per_block=(1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1),
-        spatio_temporal_scaling=(True, True, True), decoder_spatio_temporal_scaling=(True, True, True),
-        decoder_inject_noise=(False, False, False, False), downsample_type=("spatiotemporal",) * 3,
-        upsample_type=("spatiotemporal",) * 3, upsample_residual=(False, False, False), upsample_factor=(1, 1, 1),
-        timestep_conditioning=False, patch_size=4, patch_size_t=1, encoder_causal=True, decoder_causal=False,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8, 8),
+        down_block_types=("LTX2VideoDownBlock3D",) * 3,
+        decoder_block_out_channels=(8, 8, 8),
+        layers_per_block=(1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, True),
+        decoder_spatio_temporal_scaling=(True, True, True),
+        decoder_inject_noise=(False, False, False, False),
+        downsample_type=("spatiotemporal",) * 3,
+        upsample_type=("spatiotemporal",) * 3,
+        upsample_residual=(False, False, False),
+        upsample_factor=(1, 1, 1),
+        timestep_conditioning=False,
+        patch_size=4,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
     )
     audio_vae = AutoencoderKLLTX2Audio(
-        base_channels=4, output_channels=2, ch_mult=(1,), num_res_blocks=1, attn_resolutions=None, in_channels=2,
-        resolution=32, latent_channels=4, norm_type="pixel", causality_axis="height", dropout=0.0,
-        mid_block_add_attention=False, sample_rate=16000, mel_hop_length=160, is_causal=True, mel_bins=4,
+        base_channels=4,
+        output_channels=2,
+        ch_mult=(1,),
+        num_res_blocks=1,
+        attn_resolutions=None,
+        in_channels=2,
+        resolution=32,
+        latent_channels=4,
+        norm_type="pixel",
+        causality_axis="height",
+        dropout=0.0,
+        mid_block_add_attention=False,
+        sample_rate=16000,
+        mel_hop_length=160,
+        is_causal=True,
+        mel_bins=4,
     )
     vocoder = LTX2Vocoder(
-        in_channels=audio_vae.config.output_channels * audio_vae.config.mel_bins, hidden_channels=16, out_channels=2,
-        upsample_kernel_sizes=[20, 32], upsample_factors=[10, 16], resnet_kernel_sizes=[3], resnet_dilations=[[1, 3]],
+        in_channels=audio_vae.config.output_channels * audio_vae.config.mel_bins,
+        hidden_channels=16,
+        out_channels=2,
+        upsample_kernel_sizes=[20, 32],
+        upsample_factors=[10, 16],
+        resnet_kernel_sizes=[3],
+        resnet_dilations=[[1, 3]],
         output_sampling_rate=16000,
     )
     return {
-        "transformer": transformer, "vae": vae, "audio_vae": audio_vae, "text_encoder": text_encoder,
-        "connectors": connectors, "vocoder": vocoder, "scheduler": FlowMatchEulerDiscreteScheduler(**LTX2_SCHEDULER),
+        "transformer": transformer,
+        "vae": vae,
+        "audio_vae": audio_vae,
+        "text_encoder": text_encoder,
+        "connectors": connectors,
+        "vocoder": vocoder,
+        "scheduler": FlowMatchEulerDiscreteScheduler(**LTX2_SCHEDULER),
     }
 
 

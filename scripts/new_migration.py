@@ -65,8 +65,7 @@ def main(name: str, message: str) -> None:
     with temporary_database("migration") as url:
         upgrade(folder, url)
         existing = len(list((folder / "versions").glob("*.py")))
-        command.revision(alembic_config(folder, url), message=message, autogenerate=True,
-                         rev_id=f"{existing + 1:04d}")
+        command.revision(alembic_config(folder, url), message=message, autogenerate=True, rev_id=f"{existing + 1:04d}")
 
 
 if __name__ == "__main__":

@@ -32,9 +32,13 @@ def _importlinter_config() -> str:
 
 def _package_tree(root: Path, imports: dict[str, str]) -> None:
     """A skeleton of kinora and services; `imports` maps a module to the line it adds."""
-    modules = ["kinora/runtime/server", "kinora/runtime/clients", "kinora/identity/v1/identity_pb2",
-               *(f"kinora/{name}/v1/{name}_pb2" for name in SERVICES if name != "identity"),
-               *(f"services/{name}/server" for name in SERVICES)]
+    modules = [
+        "kinora/runtime/server",
+        "kinora/runtime/clients",
+        "kinora/identity/v1/identity_pb2",
+        *(f"kinora/{name}/v1/{name}_pb2" for name in SERVICES if name != "identity"),
+        *(f"services/{name}/server" for name in SERVICES),
+    ]
     for module in modules:
         path = root / f"{module}.py"
         for parent in [*reversed(path.relative_to(root).parents)][1:]:
@@ -47,8 +51,14 @@ def _lint_imports(root: Path) -> dict[str, str]:
     """Each contract's id and what lint-imports says of it (KEPT or BROKEN)."""
     config = _importlinter_config()
     (root / "pyproject.toml").write_text(config)
-    result = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=root, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=120)
+    result = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
     out = " ".join((result.stdout + result.stderr).split())  # undo its line wrapping
     verdicts = {}
     for contract in tomllib.loads(config)["tool"]["importlinter"]["contracts"]:
@@ -61,21 +71,34 @@ def _lint_imports(root: Path) -> dict[str, str]:
 
 @pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is not installed (make install)")
 def test_clean_skeleton_keeps_every_contract(tmp_path):
-    _package_tree(tmp_path, {"services.gateway.server": "import kinora.runtime.clients",
-                             "kinora.runtime.server": "import kinora.runtime.clients"})
+    _package_tree(
+        tmp_path,
+        {
+            "services.gateway.server": "import kinora.runtime.clients",
+            "kinora.runtime.server": "import kinora.runtime.clients",
+        },
+    )
     verdicts = _lint_imports(tmp_path)
     assert set(verdicts.values()) == {"KEPT"}, verdicts
 
 
 @pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is not installed (make install)")
-@pytest.mark.parametrize(("imports", "contract"), [
-    ({"services.feed.server": "import services.generator.server"}, "services-independent"),
-    ({"kinora.runtime.server": "import services.identity.server"}, "kinora-no-services"),
-    ({"kinora.runtime.clients": "from kinora.identity.v1 import identity_pb2"}, "runtime-no-contracts"),
-    # a function-level import counts: the runtime's server and clients once imported each other so
-    ({"kinora.runtime.server": "import kinora.runtime.clients",
-      "kinora.runtime.clients": "def f():\n    from kinora.runtime import server"}, "kinora-acyclic"),
-])
+@pytest.mark.parametrize(
+    ("imports", "contract"),
+    [
+        ({"services.feed.server": "import services.generator.server"}, "services-independent"),
+        ({"kinora.runtime.server": "import services.identity.server"}, "kinora-no-services"),
+        ({"kinora.runtime.clients": "from kinora.identity.v1 import identity_pb2"}, "runtime-no-contracts"),
+        # a function-level import counts: the runtime's server and clients once imported each other so
+        (
+            {
+                "kinora.runtime.server": "import kinora.runtime.clients",
+                "kinora.runtime.clients": "def f():\n    from kinora.runtime import server",
+            },
+            "kinora-acyclic",
+        ),
+    ],
+)
 def test_each_contract_breaks_on_its_violation(tmp_path, imports, contract):
     _package_tree(tmp_path, imports)
     verdicts = _lint_imports(tmp_path)
@@ -96,8 +119,13 @@ def test_buf_breaking_refuses_a_removed_field(tmp_path):
 
     lint = subprocess.run([str(BUF), "lint"], cwd=workspace, capture_output=True, text=True, timeout=120)
     assert lint.returncode == 0, lint.stdout + lint.stderr  # still well-formed: only compatibility is lost
-    result = subprocess.run([str(BUF), "breaking", "--against", str(REPO / "protos")], cwd=workspace,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(BUF), "breaking", "--against", str(REPO / "protos")],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0, "buf breaking accepted a removed field"
     assert field.group(1) in result.stdout + result.stderr or "deleted" in (result.stdout + result.stderr).lower()
 

@@ -1,4 +1,5 @@
 """The contracts: generated code is current, importable and follows buf style."""
+
 from __future__ import annotations
 
 import importlib
@@ -44,8 +45,7 @@ def test_check_reports_a_stale_file(tmp_path, monkeypatch):
     # A copy of the repo's protos and generated code with one module edited
     # by hand: the check must name it.
     shutil.copytree(REPO_ROOT / "protos", tmp_path / "protos")
-    shutil.copytree(REPO_ROOT / "kinora", tmp_path / "kinora",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "kinora", tmp_path / "kinora", ignore=shutil.ignore_patterns("__pycache__"))
     edited = Path("kinora/cameo/v1/cameo_pb2.py")
     (tmp_path / edited).write_text((tmp_path / edited).read_text() + "\n# edited\n")
     gen = _load_gen_script()

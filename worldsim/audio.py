@@ -66,8 +66,19 @@ def _ambience(scene: Scene, n: int, gen: torch.Generator) -> torch.Tensor:
     t = torch.arange(n, dtype=torch.float32) / RATE
     left = _noise_band(n, 80, 1200, gen)
     right = _noise_band(n, 80, 1200, gen)
-    level = {"crowd": 0.05, "waves": 0.06, "city": 0.05, "room": 0.012, "forest": 0.03, "hall": 0.015, "wind": 0.05,
-             "pool": 0.03, "space": 0.006, "park": 0.025, "road": 0.04}[kind]
+    level = {
+        "crowd": 0.05,
+        "waves": 0.06,
+        "city": 0.05,
+        "room": 0.012,
+        "forest": 0.03,
+        "hall": 0.015,
+        "wind": 0.05,
+        "pool": 0.03,
+        "space": 0.006,
+        "park": 0.025,
+        "road": 0.04,
+    }[kind]
     mod = torch.ones(n)
     if kind == "waves":
         mod = 0.5 + 0.5 * torch.sin(2 * math.pi * t / 5.5) ** 2
@@ -115,7 +126,7 @@ def _syllable(pitch: float, vowel: str, duration: float, envelope: list[float], 
         freq = pitch * h
         if freq > 5000:
             break
-        weight = 1 / h + 1.6 * math.exp(-((freq - f1) / 130) ** 2) + 1.0 * math.exp(-((freq - f2) / 200) ** 2)
+        weight = 1 / h + 1.6 * math.exp(-(((freq - f1) / 130) ** 2)) + 1.0 * math.exp(-(((freq - f2) / 200) ** 2))
         weight *= tilt[min(h - 1, len(tilt) - 1)] if h <= len(tilt) else tilt[-1] * 0.7
         wave += weight * torch.sin(phase * h)
     # The same rise and fall as the mouth (sin over the syllable), with a quick attack
@@ -145,14 +156,16 @@ def synthesize(scene: Scene, tail: float = 0.0, split: bool = False):
     for step in scene.footsteps:
         body = torch.sin(2 * math.pi * 95 * thump_t) * torch.exp(-thump_t / 0.018)
         scuff = torch.randn(thump_t.shape[0], generator=gen) * torch.exp(-thump_t / 0.008) * 0.4
-        _place(track, (body + scuff) * 0.22 * step["weight"], step["time"],
-               _pan(step["x"], scene, int(step["time"] * fps)))
+        _place(
+            track, (body + scuff) * 0.22 * step["weight"], step["time"], _pan(step["x"], scene, int(step["time"] * fps))
+        )
     voices = {ch.id: ch for ch in scene.characters}
     for s in scene.syllables:
         ch = voices[s["speaker"]]
         voice = ch.voice or {"pitch_hz": 150.0, "envelope": []}
-        sound = _syllable(float(voice["pitch_hz"]), s["vowel"], s["duration"], list(voice.get("envelope") or []),
-                          s["stress"])
+        sound = _syllable(
+            float(voice["pitch_hz"]), s["vowel"], s["duration"], list(voice.get("envelope") or []), s["stress"]
+        )
         k = min(int(s["start"] * fps), scene.frames - 1)  # a line running on over a cut: the last frame's place
         _place(track, sound, s["start"], _pan(float(ch.x_path[k]), scene, k))
     if split:

@@ -77,8 +77,9 @@ class WorldSim:
         def painter_for(index: int) -> Painter:
             if index not in painters:
                 painters.clear()  # one shot's plates in memory at a time
-                painters[index] = Painter(scenes[index], request.width, request.height, images[index],
-                                          request.watermark, faces)
+                painters[index] = Painter(
+                    scenes[index], request.width, request.height, images[index], request.watermark, faces
+                )
             return painters[index]
 
         try:
@@ -136,8 +137,15 @@ class WorldSim:
         fast = request.quality == "standard" or request.width * request.height > 1_500_000
         preset = "ultrafast" if fast else "superfast"
         try:
-            mp4 = encode_mp4(frames(), request.width, request.height, request.fps, audio, preset=preset,
-                             luma_mark=None if mark is None else luma_mark)
+            mp4 = encode_mp4(
+                frames(),
+                request.width,
+                request.height,
+                request.fps,
+                audio,
+                preset=preset,
+                luma_mark=None if mark is None else luma_mark,
+            )
         finally:
             worker.join()
         wall = time.perf_counter() - t
@@ -174,9 +182,13 @@ CROSSFADE_S = 0.02  # audio crossfade across a storyboard's cuts
 
 
 def _cameos(request: ModelRequest) -> list[dict]:
-    return [{"name": c.name,
-             "voice": None if c.voice is None else {"pitch_hz": c.voice.pitch_hz, "envelope": c.voice.envelope}}
-            for c in request.cameos]
+    return [
+        {
+            "name": c.name,
+            "voice": None if c.voice is None else {"pitch_hz": c.voice.pitch_hz, "envelope": c.voice.envelope},
+        }
+        for c in request.cameos
+    ]
 
 
 def _plans(request: ModelRequest) -> tuple[list[dict], list[bytes | None]]:
@@ -218,8 +230,10 @@ def _plans(request: ModelRequest) -> tuple[list[dict], list[bytes | None]]:
         return plans, [None] * len(plans)
     if request.remix_plan is not None:
         if request.remix_plan.get("storyboard") and request.remix_plan.get("shots"):
-            plans = [remix_plan(shot, request.prompt, shot["seed"], shot["seconds"], w, h, _cameos(request))
-                     for shot in request.remix_plan["shots"]]
+            plans = [
+                remix_plan(shot, request.prompt, shot["seed"], shot["seconds"], w, h, _cameos(request))
+                for shot in request.remix_plan["shots"]
+            ]
             _keep_length(plans, request.seconds, "a remix of a storyboard")
             return plans, [None] * len(plans)
         plan = remix_plan(request.remix_plan, request.prompt, seed, request.seconds, w, h, _cameos(request))
@@ -247,15 +261,18 @@ def _check_image(image: bytes | None, what: str) -> None:
 def _source_world(plan: dict | None, state: dict | None, fps: int) -> tuple[dict, dict]:
     """The plan an extension continues (a storyboard's last shot) and the state it resumes."""
     if plan is None:
-        raise ModelInputError("worldsim extends a clip through its plan and state (report['plan'], report['state']); "
-                              "this source has no plan")
+        raise ModelInputError(
+            "worldsim extends a clip through its plan and state (report['plan'], report['state']); "
+            "this source has no plan"
+        )
     if not isinstance(plan.get("entities"), list) or "setting" not in plan:
         raise ModelInputError("the source plan is not a worldsim plan (it needs 'setting' and 'entities')")
     last = plan["shots"][-1] if plan.get("storyboard") and plan.get("shots") else plan
     if state is None:  # worldsim is deterministic: the source's world can be simulated again
         state = scene_state(build_chain([copy.deepcopy(p) for p in (plan.get("shots") or [plan])], fps)[-1])
-    missing = [key for key in ("version", "setting", "time", "frame", "camera", "characters", "bodies")
-               if key not in state]
+    missing = [
+        key for key in ("version", "setting", "time", "frame", "camera", "characters", "bodies") if key not in state
+    ]
     if missing:
         raise ModelInputError(f"the source state is not a worldsim state (missing {', '.join(missing)})")
     if state["version"] != STATE_VERSION:
@@ -276,8 +293,13 @@ def build_chain(plans: list[dict], fps: int) -> list[Scene]:
             else:
                 plan["resume"] = {"mode": "cut", "state": scene_state(before)}
                 same_place = plan["setting"] == before.plan["setting"]
-                plan["reframe"] = (0.0 if not same_place or plan["camera"] != "static"
-                                   else -REFRAME if before.plan.get("reframe", 0.0) > 0 else REFRAME)
+                plan["reframe"] = (
+                    0.0
+                    if not same_place or plan["camera"] != "static"
+                    else -REFRAME
+                    if before.plan.get("reframe", 0.0) > 0
+                    else REFRAME
+                )
             plan["view_h"] = round(scenes[0].view_h, 5)
         if index < len(plans) - 1:  # a line may run on over the cut into the next shot
             plan["run_on"] = True
@@ -301,8 +323,7 @@ def _report_plan(request: ModelRequest, plans: list[dict]) -> dict:
         for part in parts[1:]:
             part.pop("resume", None)  # made again from the part before whenever the clip is rendered
         title = " | ".join(t for t in (source.plan.get("prompt", ""), request.prompt) if t)
-        return storyboard_plan(parts, title, int(source.plan.get("seed", request.seed)), request.width,
-                               request.height)
+        return storyboard_plan(parts, title, int(source.plan.get("seed", request.seed)), request.width, request.height)
     if len(plans) == 1 and plans[0].get("shot") is None:
         return plans[0]
     title = request.prompt
@@ -328,13 +349,23 @@ def _shot_list(scenes: list[Scene], starts: list[int], fps: int) -> list[dict]:
     shots = []
     for index, scene in enumerate(scenes):
         plan = scene.plan
-        shots.append({
-            "index": index, "start_s": starts[index] / fps, "end_s": starts[index + 1] / fps,
-            "start_frame": starts[index], "end_frame": starts[index + 1],
-            "prompt": plan["prompt"], "camera": (plan.get("shot") or {}).get("camera", ""), "move": plan["camera"],
-            "setting": plan["setting"], "time_of_day": plan["time_of_day"], "weather": plan["weather"],
-            "style": plan["style"], "entities": [e["id"] for e in plan["entities"]],
-        })
+        shots.append(
+            {
+                "index": index,
+                "start_s": starts[index] / fps,
+                "end_s": starts[index + 1] / fps,
+                "start_frame": starts[index],
+                "end_frame": starts[index + 1],
+                "prompt": plan["prompt"],
+                "camera": (plan.get("shot") or {}).get("camera", ""),
+                "move": plan["camera"],
+                "setting": plan["setting"],
+                "time_of_day": plan["time_of_day"],
+                "weather": plan["weather"],
+                "style": plan["style"],
+                "entities": [e["id"] for e in plan["entities"]],
+            }
+        )
     return shots
 
 
@@ -342,9 +373,14 @@ def _joined_tracks(scenes: list[Scene]) -> dict:
     """`_tracks` of each shot, per-frame lists joined on the clip's frames (None where an entity is absent)."""
     parts = [_tracks(scene) for scene in scenes]
     counts = [scene.frames for scene in scenes]
-    joined: dict = {"camera": [row for part in parts for row in part["camera"]], "heads": {}, "bodies": {},
-                    "ground": parts[-1]["ground"], "statics": parts[-1]["statics"],
-                    "shots": [{"ground": p["ground"], "statics": p["statics"]} for p in parts]}
+    joined: dict = {
+        "camera": [row for part in parts for row in part["camera"]],
+        "heads": {},
+        "bodies": {},
+        "ground": parts[-1]["ground"],
+        "statics": parts[-1]["statics"],
+        "shots": [{"ground": p["ground"], "statics": p["statics"]} for p in parts],
+    }
     for group, series in (("heads", ("mouth", "xyr")), ("bodies", ("xy", "v"))):
         ids = list(dict.fromkeys(i for part in parts for i in part[group]))
         for entity_id in ids:
@@ -376,14 +412,19 @@ def _tracks(scene) -> dict:
 
     heads = {}
     for ch in scene.characters:
-        heads[ch.id] = {"kind": ch.kind, "cameo": ch.cameo, "facing": ch.facing,
-                        "mouth": np.round(ch.mouth, 3).tolist(),
-                        "xyr": [[round(float(v), 4) for v in _skeleton(ch, k, scene)[3]] for k in range(scene.frames)]}
+        heads[ch.id] = {
+            "kind": ch.kind,
+            "cameo": ch.cameo,
+            "facing": ch.facing,
+            "mouth": np.round(ch.mouth, 3).tolist(),
+            "xyr": [[round(float(v), 4) for v in _skeleton(ch, k, scene)[3]] for k in range(scene.frames)],
+        }
     return {
         "camera": np.round(scene.camera, 5).tolist(),
         "heads": heads,  # (centre x, centre y, view height) per frame
         "bodies": bodies,
         "ground": scene.ground.tolist(),
-        "statics": [{"kind": s.kind, "name": s.name, "a": list(s.a), "b": list(s.b), "radius": s.radius}
-                    for s in scene.statics],
+        "statics": [
+            {"kind": s.kind, "name": s.name, "a": list(s.a), "b": list(s.b), "radius": s.radius} for s in scene.statics
+        ],
     }

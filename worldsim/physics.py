@@ -68,8 +68,9 @@ def _cross_w(w: float, r: torch.Tensor) -> torch.Tensor:
     return torch.stack((-w * r[1], w * r[0]))
 
 
-def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int, gravity: float,
-             advance_first: bool = False) -> Simulation:
+def simulate(
+    bodies: list[Body], statics: list[Static], seconds: float, fps: int, gravity: float, advance_first: bool = False
+) -> Simulation:
     """Frame 0 is the bodies' initial state; with `advance_first` (a resumed world, whose initial
     state is the previous clip's last frame) frame 0 is already one frame later."""
     dt_frame = 1.0 / fps
@@ -151,18 +152,20 @@ def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int
             ke_after = kinetic(i) + (kinetic(j) if j is not None else 0.0)
             toi = max(t_end - dt, t_end - depth / max(-vn, 1e-6))
             point = pos[i] - normal * radius[i]
-            contacts.append({
-                "time": round(toi, 6),
-                "body": bodies[i].id,
-                "other": bodies[j].id if j is not None else static.name,
-                "point": [round(float(point[0]), 4), round(float(point[1]), 4)],
-                "normal": [round(float(normal[0]), 4), round(float(normal[1]), 4)],
-                "normal_speed": round(-vn, 4),
-                "impulse": round(jn, 5),
-                "materials": [bodies[i].material, static.material if static is not None else bodies[j].material],
-                "ke_before": round(ke_before, 6),
-                "ke_after": round(ke_after, 6),
-            })
+            contacts.append(
+                {
+                    "time": round(toi, 6),
+                    "body": bodies[i].id,
+                    "other": bodies[j].id if j is not None else static.name,
+                    "point": [round(float(point[0]), 4), round(float(point[1]), 4)],
+                    "normal": [round(float(normal[0]), 4), round(float(normal[1]), 4)],
+                    "normal_speed": round(-vn, 4),
+                    "impulse": round(jn, 5),
+                    "materials": [bodies[i].material, static.material if static is not None else bodies[j].material],
+                    "ke_before": round(ke_before, 6),
+                    "ke_after": round(ke_after, 6),
+                }
+            )
 
     t = 0.0
     for frame in range(frames):
@@ -173,8 +176,9 @@ def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int
                     continue
                 if t >= body.release_time:
                     free[k] = True
-                    pos[k] = (torch.tensor(body.held_path(body.release_time), dtype=f64)
-                              + torch.tensor(body.release_velocity, dtype=f64) * (t - body.release_time))
+                    pos[k] = torch.tensor(body.held_path(body.release_time), dtype=f64) + torch.tensor(
+                        body.release_velocity, dtype=f64
+                    ) * (t - body.release_time)
                     vel[k] = torch.tensor(body.release_velocity, dtype=f64)
                     spin[k] = body.release_spin
                 else:
@@ -184,10 +188,17 @@ def simulate(bodies: list[Body], statics: list[Static], seconds: float, fps: int
             while pending_kicks and pending_kicks[0][0] <= t:
                 _, k, dv = pending_kicks.pop(0)
                 vel[k] += torch.tensor(dv, dtype=f64)
-                contacts.append({"time": round(t, 6), "body": bodies[k].id, "other": "kick", "kind": "kick",
-                                 "impulse": round(float(mass[k]) * math.hypot(*dv), 5),
-                                 "materials": [bodies[k].material, "leather"],
-                                 "point": [round(float(pos[k][0]), 4), round(float(pos[k][1]), 4)]})
+                contacts.append(
+                    {
+                        "time": round(t, 6),
+                        "body": bodies[k].id,
+                        "other": "kick",
+                        "kind": "kick",
+                        "impulse": round(float(mass[k]) * math.hypot(*dv), 5),
+                        "materials": [bodies[k].material, "leather"],
+                        "point": [round(float(pos[k][0]), 4), round(float(pos[k][1]), 4)],
+                    }
+                )
             if not bool(free.any()):
                 continue
             fm = free.to(f64).unsqueeze(-1)

@@ -25,14 +25,22 @@ WORD_MATCH = 0.6  # single word vs a concept synonym
 PHRASE_MATCH = 0.9  # two-word phrase must be a near-exact concept name
 PLAN_VERSION = 1
 GENERIC_BALL_BY_SETTING = {
-    "basketball_court": "basketball", "beach": "beach_ball", "park": "soccer_ball", "snow_slope": "snowball",
-    "pool": "beach_ball", "living_room": "tennis_ball", "city_street": "soccer_ball", "space": "rock",
+    "basketball_court": "basketball",
+    "beach": "beach_ball",
+    "park": "soccer_ball",
+    "snow_slope": "snowball",
+    "pool": "beach_ball",
+    "living_room": "tennis_ball",
+    "city_street": "soccer_ball",
+    "space": "rock",
 }
 
 _CATEGORIES = {
     "entity": {k: v["text"] for k, v in C.ENTITIES.items()} | {"ball": "ball"},
-    "setting": ({k: v["text"] for k, v in C.SETTINGS.items()}
-                | {"basketball_court": C.SETTINGS["basketball_court"]["text"] + " backboard rim"}),
+    "setting": (
+        {k: v["text"] for k, v in C.SETTINGS.items()}
+        | {"basketball_court": C.SETTINGS["basketball_court"]["text"] + " backboard rim"}
+    ),
     "style": C.STYLES,
     "time": C.TIMES_OF_DAY,
     "weather": C.WEATHER,
@@ -91,25 +99,35 @@ def parse_prompt(prompt: str) -> dict:
     dialogue = [m.group(1).strip() for m in re.finditer(r"[\"“”]([^\"“”]+)[\"“”]", prompt)]
     bare = re.sub(r"[\"“”][^\"“”]*[\"“”]", " ", prompt)
     tokens = [(w, pos) for w, pos in _tokens(bare)]
-    content = [i for i, (w, _) in enumerate(tokens)
-               if w not in C.STOPWORDS and w not in C.NUMBER_WORDS and not w.isdigit()]
+    content = [
+        i for i, (w, _) in enumerate(tokens) if w not in C.STOPWORDS and w not in C.NUMBER_WORDS and not w.isdigit()
+    ]
     mentions: list[dict] = []
     used: set[int] = set()
     pairs = [(a, b) for a, b in zip(content, content[1:]) if b == a + 1]
     for (a, b), (category, concept, score) in zip(pairs, _match([f"{tokens[a][0]} {tokens[b][0]}" for a, b in pairs])):
         if score >= PHRASE_MATCH and a not in used and b not in used:
             used |= {a, b}
-            mentions.append({"text": f"{tokens[a][0]} {tokens[b][0]}", "category": category, "concept": concept,
-                             "score": round(score, 3), "index": a})
+            mentions.append(
+                {
+                    "text": f"{tokens[a][0]} {tokens[b][0]}",
+                    "category": category,
+                    "concept": concept,
+                    "score": round(score, 3),
+                    "index": a,
+                }
+            )
     singles = [i for i in content if i not in used]
     leftovers = []
     for i, (category, concept, score) in zip(singles, _match([tokens[i][0] for i in singles])):
         if tokens[i][0].startswith("@"):
-            mentions.append({"text": tokens[i][0], "category": "cameo", "concept": tokens[i][0][1:], "score": 1.0,
-                             "index": i})
+            mentions.append(
+                {"text": tokens[i][0], "category": "cameo", "concept": tokens[i][0][1:], "score": 1.0, "index": i}
+            )
         elif score >= WORD_MATCH:
-            mentions.append({"text": tokens[i][0], "category": category, "concept": concept, "score": round(score, 3),
-                             "index": i})
+            mentions.append(
+                {"text": tokens[i][0], "category": category, "concept": concept, "score": round(score, 3), "index": i}
+            )
         else:
             leftovers.append(tokens[i][0])
     mentions.sort(key=lambda m: m["index"])
@@ -154,12 +172,16 @@ def _voice_for(entity: dict, rng: random.Random) -> dict:
     pitch = rng.uniform(85, 135) if low or rng.random() < 0.5 else rng.uniform(170, 250)
     if entity["kind"] == "child":
         pitch = rng.uniform(250, 320)
-    return {"pitch_hz": round(pitch, 1), "envelope": [round(rng.uniform(0.3, 1.0), 3) for _ in range(6)],
-            "from_cameo": False}
+    return {
+        "pitch_hz": round(pitch, 1),
+        "envelope": [round(rng.uniform(0.3, 1.0), 3) for _ in range(6)],
+        "from_cameo": False,
+    }
 
 
-def plan_scene(prompt: str, seed: int, seconds: int, width: int, height: int, cameos: list | None = None,
-               has_image: bool = False) -> dict:
+def plan_scene(
+    prompt: str, seed: int, seconds: int, width: int, height: int, cameos: list | None = None, has_image: bool = False
+) -> dict:
     """Build the full scene plan for one prompt."""
     parsed = parse_prompt(prompt)
     mentions = parsed["mentions"]
@@ -216,10 +238,15 @@ def _complete(plan: dict, quotes: list[str], cameos: list, rng: random.Random) -
         target = next(e for e in actors if e.get("cameo") is None)
         target["cameo"] = cameo["name"]
         if cameo.get("voice"):
-            target["voice"] = {"pitch_hz": cameo["voice"]["pitch_hz"],
-                               "envelope": list(cameo["voice"].get("envelope") or []), "from_cameo": True}
-    if plan["setting"] == "basketball_court" and not any(e["kind"] == "basketball" for e in entities) and (
-        {"shoot", "miss", "make"} & set(plan["actions"])
+            target["voice"] = {
+                "pitch_hz": cameo["voice"]["pitch_hz"],
+                "envelope": list(cameo["voice"].get("envelope") or []),
+                "from_cameo": True,
+            }
+    if (
+        plan["setting"] == "basketball_court"
+        and not any(e["kind"] == "basketball" for e in entities)
+        and ({"shoot", "miss", "make"} & set(plan["actions"]))
     ):
         entities.append(_entity("basketball", rng, len(entities) + 1))
         plan["added"].append("basketball (a shot needs a ball)")
@@ -237,15 +264,17 @@ def _complete(plan: dict, quotes: list[str], cameos: list, rng: random.Random) -
         if e["category"] in ("character", "animal") and "voice" not in e and e["category"] == "character":
             e["voice"] = _voice_for(e, rng)
     speakers = actors or [e for e in entities if e["category"] == "animal"]
-    plan["dialogue"] = ([{"speaker": speakers[i % len(speakers)]["id"], "text": q} for i, q in enumerate(quotes)]
-                        if speakers else [])
+    plan["dialogue"] = (
+        [{"speaker": speakers[i % len(speakers)]["id"], "text": q} for i, q in enumerate(quotes)] if speakers else []
+    )
     # Re-number so ids follow list order after additions.
     for i, e in enumerate(entities):
         e["id"] = f"e{i + 1}" if "id" not in e else e["id"]
 
 
-def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, height: int,
-               cameos: list | None = None) -> dict:
+def remix_plan(
+    parent: dict, prompt: str, seed: int, seconds: int, width: int, height: int, cameos: list | None = None
+) -> dict:
     """Edit a parent's plan with an instruction prompt ("make it night", "replace the ball with a watermelon")."""
     if not isinstance(parent, dict) or "entities" not in parent or "setting" not in parent:
         from kinora.models.contract import ModelInputError
@@ -264,7 +293,8 @@ def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, h
         new_kind = _entity_kind(swap.group(2), plan["setting"])
         handled = swap.group(0)
         victims = [e for e in plan["entities"] if e["kind"] == old_kind] or [
-            e for e in plan["entities"]
+            e
+            for e in plan["entities"]
             if old_kind and C.ENTITIES[e["kind"]]["category"] == C.ENTITIES[old_kind]["category"]
         ]
         if victims and new_kind:
@@ -285,8 +315,13 @@ def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, h
         rest = rest.replace(part, " ")
     parsed = parse_prompt(rest)
     for m in parsed["mentions"]:
-        key = {"setting": "setting", "style": "style", "time": "time_of_day", "weather": "weather",
-               "camera": "camera"}.get(m["category"])
+        key = {
+            "setting": "setting",
+            "style": "style",
+            "time": "time_of_day",
+            "weather": "weather",
+            "camera": "camera",
+        }.get(m["category"])
         if key and plan.get(key) != m["concept"]:
             plan[key] = m["concept"]
             edits.append(f"{key} -> {m['concept']}")
@@ -306,8 +341,9 @@ def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, h
     if parsed["dialogue"]:
         speakers = [e for e in plan["entities"] if e["category"] == "character"]
         if speakers:
-            plan["dialogue"] = [{"speaker": speakers[i % len(speakers)]["id"], "text": q}
-                                for i, q in enumerate(parsed["dialogue"])]
+            plan["dialogue"] = [
+                {"speaker": speakers[i % len(speakers)]["id"], "text": q} for i, q in enumerate(parsed["dialogue"])
+            ]
             edits.append("dialogue replaced")
     for i, e in enumerate(plan["entities"]):
         e["id"] = f"e{i + 1}" if not e.get("id") or e["id"] == "e0" else e["id"]
@@ -319,8 +355,12 @@ def remix_plan(parent: dict, prompt: str, seed: int, seconds: int, width: int, h
             e["id"] = f"e{i + 1}"
         plan["dialogue"] = [d for d in plan["dialogue"] if d["speaker"] in remap] if plan["dialogue"] else []
     plan.update(seed=seed, seconds=seconds, size=[width, height])
-    plan["remix"] = {"parent_prompt": parent.get("prompt", ""), "instruction": prompt, "edits": edits,
-                     "not_understood": parsed["not_understood"]}
+    plan["remix"] = {
+        "parent_prompt": parent.get("prompt", ""),
+        "instruction": prompt,
+        "edits": edits,
+        "not_understood": parsed["not_understood"],
+    }
     plan["prompt"] = f"{parent.get('prompt', '')} | remix: {prompt}"
     return plan
 

@@ -37,8 +37,9 @@ class Plates:
         if image is not None:
             picture = Image.open(io.BytesIO(image)).convert("RGB")
             scale = max(W / picture.width, H / picture.height)
-            picture = picture.resize((max(W, int(picture.width * scale + 1)), max(H, int(picture.height * scale + 1))),
-                                     Image.BILINEAR)
+            picture = picture.resize(
+                (max(W, int(picture.width * scale + 1)), max(H, int(picture.height * scale + 1))), Image.BILINEAR
+            )
             left, top = (picture.width - W) // 2, (picture.height - H) // 2
             plate = torch.from_numpy(np.asarray(picture.crop((left, top, left + W, top + H)), dtype=np.float32) / 255)
             return self.grade(plate * self.ambient)
@@ -85,13 +86,15 @@ class Plates:
             tall = 3 + 9 * (0.5 + 0.5 * torch.sin(torch.floor(wx / 2.5) * 12.9898).abs())
             building = wy < tall
             lit = (torch.sin(wx * 6) > 0.2) & (torch.sin(wy * 5) > 0.3) & building
-            plate = torch.where(building[..., None],
-                                far * (0.7 + 0.3 * torch.sin(torch.floor(wx / 2.5))[..., None].abs()), plate)
+            plate = torch.where(
+                building[..., None], far * (0.7 + 0.3 * torch.sin(torch.floor(wx / 2.5))[..., None].abs()), plate
+            )
             if self.time == "night":
                 plate = torch.where(lit[..., None], torch.tensor([1.0, 0.85, 0.5]) / torch.tensor(light[0]), plate)
         elif name in ("forest", "park"):
-            crowns = wy < ((2.2 if name == "forest" else 1.0)
-                           + 1.2 * (0.5 + 0.5 * torch.sin(wx * 1.7) * torch.sin(wx * 0.63)))
+            crowns = wy < (
+                (2.2 if name == "forest" else 1.0) + 1.2 * (0.5 + 0.5 * torch.sin(wx * 1.7) * torch.sin(wx * 0.63))
+            )
             leaves = 0.85 + 0.15 * torch.sin(wx * 3.1 + torch.sin(wy * 2.3) * 2) * torch.sin(wy * 4.3 + wx)
             plate = torch.where(crowns[..., None], far * leaves[..., None], plate)
         elif name in ("beach", "pool"):
@@ -127,8 +130,9 @@ class Plates:
             rgb = rgb * (1 + 0.12 * torch.sin(wx * 40 + torch.sin(wy * 30) * 3))[..., None]
         elif name == "pool":
             water = (wx > scene.width_m * 0.6) & below
-            rgb = torch.where(water[..., None],
-                              torch.tensor([0.2, 0.6, 0.9]) + 0.06 * torch.sin(wx * 6 + wy * 20)[..., None], rgb)
+            rgb = torch.where(
+                water[..., None], torch.tensor([0.2, 0.6, 0.9]) + 0.06 * torch.sin(wx * 6 + wy * 20)[..., None], rgb
+            )
         alpha = below.float()
         if transparent_ground:
             alpha = torch.zeros_like(alpha)
@@ -176,8 +180,13 @@ def _decor_shapes(item, wx, wy, gy):
         net_half = RIM_RADIUS * (1 - 0.35 * net_t)
         mesh = (torch.sin((wx - item["x"]) * 60 + net_t * 6).abs() < 0.25) | (torch.sin(net_t * 25).abs() < 0.2)
         net = (net_t > 0) & (net_t < 1) & ((wx - item["x"]).abs() < net_half) & mesh
-        shapes += [(pole, (0.3, 0.3, 0.32)), (arm, (0.3, 0.3, 0.32)), (board, (0.92, 0.92, 0.95)),
-                   (net, (0.95, 0.95, 0.95)), (rim, (0.9, 0.3, 0.05))]
+        shapes += [
+            (pole, (0.3, 0.3, 0.32)),
+            (arm, (0.3, 0.3, 0.32)),
+            (board, (0.92, 0.92, 0.95)),
+            (net, (0.95, 0.95, 0.95)),
+            (rim, (0.9, 0.3, 0.05)),
+        ]
         return shapes
     x0, w, h, color = item["x"], item["width"], item["height"], item["color"]
     inside = (wx > x0) & (wx < x0 + w)
@@ -197,4 +206,3 @@ def _decor_shapes(item, wx, wy, gy):
     else:
         shapes.append((inside & (wy > gy) & (wy < gy + h), color))
     return shapes
-

@@ -27,8 +27,15 @@ PARALLAX = 0.35  # the far layer moves this fraction of the camera's motion
 class Painter(Plates, Sprites):
     """Draws one clip. Build once per clip, then call `frame(k)` for k in 0..T-1."""
 
-    def __init__(self, scene: Scene, width: int, height: int, image: bytes | None, watermark: str,
-                 cameo_faces: dict[str, list[bytes]]):
+    def __init__(
+        self,
+        scene: Scene,
+        width: int,
+        height: int,
+        image: bytes | None,
+        watermark: str,
+        cameo_faces: dict[str, list[bytes]],
+    ):
         self.scene, self.W, self.H = scene, width, height
         plan = scene.plan
         self.style, self.time, self.weather = plan["style"], plan["time_of_day"], plan["weather"]
@@ -203,11 +210,10 @@ class Painter(Plates, Sprites):
         mask = self.watermark
         h, w = mask.shape
         x0, y0 = watermark.position(k / self.scene.fps, self.W, self.H, w, h)
-        view = canvas[y0:y0 + h, x0:x0 + w]
+        view = canvas[y0 : y0 + h, x0 : x0 + w]
         view.mul_(1 - watermark.DARKEN * mask[..., None])
         view.add_((1 - view) * (watermark.LIGHTEN * mask[..., None]))
 
 
 def _text_mask(text: str, size: int) -> torch.Tensor:
     return torch.from_numpy(watermark.text_mask(text, size))
-

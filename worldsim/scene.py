@@ -131,17 +131,38 @@ def build_scene(plan: dict, fps: int = 24) -> Scene:
     material = setting["ground"]
     mat = C.MATERIALS[material]
     statics = [
-        Static("segment", tuple(ground[i]), tuple(ground[i + 1]), restitution=mat["restitution"],
-               friction=mat["friction"], material=material, name="ground")
+        Static(
+            "segment",
+            tuple(ground[i]),
+            tuple(ground[i + 1]),
+            restitution=mat["restitution"],
+            friction=mat["friction"],
+            material=material,
+            name="ground",
+        )
         for i in range(len(ground) - 1)
     ]
     if setting["sky"] == "indoor" and plan["setting"] != "basketball_court":
         wall = C.MATERIALS["wood"]
         statics += [
-            Static("segment", (-0.05, -1.0), (-0.05, 6.0), restitution=wall["restitution"], friction=wall["friction"],
-                   material="wood", name="wall"),
-            Static("segment", (width + 0.05, -1.0), (width + 0.05, 6.0), restitution=wall["restitution"],
-                   friction=wall["friction"], material="wood", name="wall"),
+            Static(
+                "segment",
+                (-0.05, -1.0),
+                (-0.05, 6.0),
+                restitution=wall["restitution"],
+                friction=wall["friction"],
+                material="wood",
+                name="wall",
+            ),
+            Static(
+                "segment",
+                (width + 0.05, -1.0),
+                (width + 0.05, 6.0),
+                restitution=wall["restitution"],
+                friction=wall["friction"],
+                material="wood",
+                name="wall",
+            ),
         ]
     scene = Scene(plan, fps, frames, setting.get("gravity", 9.81), width, statics, [], [], [], [], [], ground=ground)
     scene.carry = _carry(plan)
@@ -150,8 +171,9 @@ def build_scene(plan: dict, fps: int = 24) -> Scene:
         scene.t0 = float(scene.carry.state["time"]) + 1.0 / fps
         scene.frame0 = int(scene.carry.state["frame"]) + 1
     focus = _layout(scene, rng)
-    scene.sim = simulate(scene.bodies, scene.statics, plan["seconds"], fps, scene.gravity,
-                         advance_first=scene.carry is not None)
+    scene.sim = simulate(
+        scene.bodies, scene.statics, plan["seconds"], fps, scene.gravity, advance_first=scene.carry is not None
+    )
     _followers(scene)
     _outcome(scene)
     _speech(scene, rng)
@@ -163,9 +185,12 @@ def build_scene(plan: dict, fps: int = 24) -> Scene:
     else:
         scene.far_anchor = scene.camera[0].copy()
     # where everyone stood, so an edit of this clip can keep them there
-    plan["layout"] = {"setting": plan["setting"],
-                      "entities": {ch.id: {"x0": float(ch.home), "height": float(ch.height), "facing": ch.facing}
-                                   for ch in scene.characters}}  # unrounded: the edit redraws the same world
+    plan["layout"] = {
+        "setting": plan["setting"],
+        "entities": {
+            ch.id: {"x0": float(ch.home), "height": float(ch.height), "facing": ch.facing} for ch in scene.characters
+        },
+    }  # unrounded: the edit redraws the same world
     return scene
 
 
@@ -183,40 +208,72 @@ def scene_state(scene: Scene) -> dict:
     for ch in scene.characters:
         step = float(ch.x_path[k] - ch.x_path[k - 1]) if k > 0 else 0.0
         characters[ch.id] = {
-            "kind": ch.kind, "x": r(ch.x_path[k]), "dir": (1 if step > 0 else -1) if abs(step) > 1e-9 else ch.facing,
-            "facing": ch.facing, "height": r(ch.height), "gait_phase": r(ch.gait_phase[k]),
-            "gait_amp": r(ch.gait_amp[k]), "jump": r(ch.jump[k]), "pose": ch.arm_pose[k] if ch.arm_pose else "down",
-            "jump_clock": None if ch.jump_clock is None else r(ch.jump_clock + k / fps)}
+            "kind": ch.kind,
+            "x": r(ch.x_path[k]),
+            "dir": (1 if step > 0 else -1) if abs(step) > 1e-9 else ch.facing,
+            "facing": ch.facing,
+            "height": r(ch.height),
+            "gait_phase": r(ch.gait_phase[k]),
+            "gait_amp": r(ch.gait_amp[k]),
+            "jump": r(ch.jump[k]),
+            "pose": ch.arm_pose[k] if ch.arm_pose else "down",
+            "jump_clock": None if ch.jump_clock is None else r(ch.jump_clock + k / fps),
+        }
     bodies = {}
     for i, spec in enumerate(scene.body_specs):
         x, y = scene.sim.positions[k, i].tolist()
         vx, vy = scene.sim.velocities[k, i].tolist()
         spin = float(scene.sim.final_spin[i]) if scene.sim.final_spin is not None else 0.0
-        bodies[spec["id"]] = {"kind": spec["kind"], "x": r(x), "y": r(y), "vx": r(vx), "vy": r(vy),
-                              "angle": r(scene.sim.angles[k, i]), "spin": r(spin)}
+        bodies[spec["id"]] = {
+            "kind": spec["kind"],
+            "x": r(x),
+            "y": r(y),
+            "vx": r(vx),
+            "vy": r(vy),
+            "angle": r(scene.sim.angles[k, i]),
+            "spin": r(spin),
+        }
     vehicles = {}
     for v in scene.vehicles:
         t_end = v.get("t0", 0.0) + k / fps
-        vehicles[v["id"]] = {"kind": v["kind"], "x0": r(v["x0"]), "speed": r(v["speed"]),
-                             "lane_depth": r(v["lane_depth"]), "t_end": r(t_end), "x": r(v["x0"] + v["speed"] * t_end)}
+        vehicles[v["id"]] = {
+            "kind": v["kind"],
+            "x0": r(v["x0"]),
+            "speed": r(v["speed"]),
+            "lane_depth": r(v["lane_depth"]),
+            "t_end": r(t_end),
+            "x": r(v["x0"] + v["speed"] * t_end),
+        }
     plan = scene.plan
     return {
         "version": STATE_VERSION,
-        "setting": plan["setting"], "time_of_day": plan["time_of_day"], "weather": plan["weather"],
-        "style": plan["style"], "seed": plan["seed"], "rng_salt": int(plan.get("rng_salt", 0)),
-        "time": r(scene.t0 + k / fps), "frame": scene.frame0 + k, "fps": fps,
-        "camera": [r(v) for v in scene.camera[k]], "view_h": r(scene.view_h),
+        "setting": plan["setting"],
+        "time_of_day": plan["time_of_day"],
+        "weather": plan["weather"],
+        "style": plan["style"],
+        "seed": plan["seed"],
+        "rng_salt": int(plan.get("rng_salt", 0)),
+        "time": r(scene.t0 + k / fps),
+        "frame": scene.frame0 + k,
+        "fps": fps,
+        "camera": [r(v) for v in scene.camera[k]],
+        "view_h": r(scene.view_h),
         "far_anchor": [r(v) for v in scene.far_anchor],
-        "characters": characters, "bodies": bodies, "vehicles": vehicles,
+        "characters": characters,
+        "bodies": bodies,
+        "vehicles": vehicles,
         # syllables still sounding after the last frame (a line running on over a storyboard's cut),
         # timed from the cut
-        "speech": [{**s, "start": r(s["start"] - plan["seconds"])}
-                   for s in scene.syllables + scene.carried_syllables
-                   if s["start"] + s["duration"] > plan["seconds"]],
+        "speech": [
+            {**s, "start": r(s["start"] - plan["seconds"])}
+            for s in scene.syllables + scene.carried_syllables
+            if s["start"] + s["duration"] > plan["seconds"]
+        ],
     }
 
 
 # ---------------------------------------------------------------- layout & choreography
+
 
 def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
     """Place everything, script the characters and give props their launch. Returns the focus x-range."""
@@ -237,15 +294,41 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
             x0 = furniture_x - spec["width"] / 2
             top = spec["height"]
             m = C.MATERIALS.get(spec.get("material", "wood"))
-            scene.statics.append(Static("segment", (x0, top), (x0 + spec["width"], top), restitution=m["restitution"],
-                                        friction=m["friction"], material=spec.get("material", "wood"), name=e["kind"]))
-            scene.decor.append({"id": e["id"], "kind": e["kind"], "x": x0, "width": spec["width"], "height": top,
-                                "color": e["color"], "furniture": True})
+            scene.statics.append(
+                Static(
+                    "segment",
+                    (x0, top),
+                    (x0 + spec["width"], top),
+                    restitution=m["restitution"],
+                    friction=m["friction"],
+                    material=spec.get("material", "wood"),
+                    name=e["kind"],
+                )
+            )
+            scene.decor.append(
+                {
+                    "id": e["id"],
+                    "kind": e["kind"],
+                    "x": x0,
+                    "width": spec["width"],
+                    "height": top,
+                    "color": e["color"],
+                    "furniture": True,
+                }
+            )
             furniture_x += spec["width"] + 0.8
         elif e["category"] == "scenery":
             x = rng.uniform(0.15, 0.85) * width
-            scene.decor.append({"id": e["id"], "kind": e["kind"], "x": x - spec["width"] / 2, "width": spec["width"],
-                                "height": spec["height"], "color": e["color"]})
+            scene.decor.append(
+                {
+                    "id": e["id"],
+                    "kind": e["kind"],
+                    "x": x - spec["width"] / 2,
+                    "width": spec["width"],
+                    "height": spec["height"],
+                    "color": e["color"],
+                }
+            )
     for e in ents:
         if e["category"] == "vehicle":
             spec = C.ENTITIES[e["kind"]]
@@ -254,15 +337,29 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
             start = -spec["width"] - 2 if direction > 0 else width + 2
             if e["kind"] in ("rocket", "boat"):
                 start = width * rng.uniform(0.3, 0.7)
-            vehicle = {"id": e["id"], "kind": e["kind"], "width": spec["width"], "height": spec["height"],
-                       "color": e["color"], "x0": start, "speed": speed * direction,
-                       "lane_depth": rng.uniform(0.3, 0.6),
-                       "t0": 0.0}
-            saved = (scene.carry.state.get("vehicles", {}).get(e["id"])
-                     if scene.carry is not None and scene.carry.same_place else None)
+            vehicle = {
+                "id": e["id"],
+                "kind": e["kind"],
+                "width": spec["width"],
+                "height": spec["height"],
+                "color": e["color"],
+                "x0": start,
+                "speed": speed * direction,
+                "lane_depth": rng.uniform(0.3, 0.6),
+                "t0": 0.0,
+            }
+            saved = (
+                scene.carry.state.get("vehicles", {}).get(e["id"])
+                if scene.carry is not None and scene.carry.same_place
+                else None
+            )
             if saved is not None:  # keeps driving from where it was
-                vehicle.update(x0=saved["x0"], speed=saved["speed"], lane_depth=saved["lane_depth"],
-                               t0=float(saved["t_end"]) + 1.0 / fps)
+                vehicle.update(
+                    x0=saved["x0"],
+                    speed=saved["speed"],
+                    lane_depth=saved["lane_depth"],
+                    t0=float(saved["t_end"]) + 1.0 / fps,
+                )
             scene.vehicles.append(vehicle)
 
     hoop_x = width - 2.0
@@ -271,12 +368,33 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
         board = C.MATERIALS["wood"]
         board_x = hoop_x + BOARD_OFFSET
         scene.statics += [
-            Static("disc", (hoop_x - RIM_RADIUS, RIM_HEIGHT), radius=0.01, restitution=rim["restitution"],
-                   friction=rim["friction"], material="metal", name="rim"),
-            Static("disc", (hoop_x + RIM_RADIUS, RIM_HEIGHT), radius=0.01, restitution=rim["restitution"],
-                   friction=rim["friction"], material="metal", name="rim"),
-            Static("segment", (board_x, 2.9), (board_x, 3.95), restitution=board["restitution"] + 0.15,
-                   friction=board["friction"], material="wood", name="backboard"),
+            Static(
+                "disc",
+                (hoop_x - RIM_RADIUS, RIM_HEIGHT),
+                radius=0.01,
+                restitution=rim["restitution"],
+                friction=rim["friction"],
+                material="metal",
+                name="rim",
+            ),
+            Static(
+                "disc",
+                (hoop_x + RIM_RADIUS, RIM_HEIGHT),
+                radius=0.01,
+                restitution=rim["restitution"],
+                friction=rim["friction"],
+                material="metal",
+                name="rim",
+            ),
+            Static(
+                "segment",
+                (board_x, 2.9),
+                (board_x, 3.95),
+                restitution=board["restitution"] + 0.15,
+                friction=board["friction"],
+                material="wood",
+                name="backboard",
+            ),
         ]
         scene.decor.append({"id": "hoop", "kind": "hoop", "x": hoop_x, "board_x": board_x})
 
@@ -288,8 +406,16 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
     layout = plan.get("layout") if (plan.get("layout") or {}).get("setting") == plan["setting"] else None
     for index, e in enumerate(people):
         spec = C.ENTITIES[e["kind"]]
-        ch = Character(e["id"], e["kind"], e["category"], spec["height"] * rng.uniform(0.95, 1.05), tuple(e["color"]),
-                       cameo=e.get("cameo"), voice=e.get("voice"), frame0=scene.frame0)
+        ch = Character(
+            e["id"],
+            e["kind"],
+            e["category"],
+            spec["height"] * rng.uniform(0.95, 1.05),
+            tuple(e["color"]),
+            cameo=e.get("cameo"),
+            voice=e.get("voice"),
+            frame0=scene.frame0,
+        )
         x0 = first_x + spacing * index
         saved = carry.characters.get(e["id"]) if carry is not None else None
         placed = carry.placed(e["id"]) if carry is not None else None
@@ -359,10 +485,24 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
     for index, e in enumerate(props):
         spec = C.ENTITIES[e["kind"]]
         mat = C.MATERIALS[spec["material"]]
-        body = Body(e["id"], spec["radius"], spec["mass"], mat["restitution"], mat["friction"], spec["material"],
-                    hollow=spec.get("hollow", False))
-        scene.body_specs.append({"id": e["id"], "kind": e["kind"], "color": e["color"], "pattern": spec["pattern"],
-                                 "radius": spec["radius"]})
+        body = Body(
+            e["id"],
+            spec["radius"],
+            spec["mass"],
+            mat["restitution"],
+            mat["friction"],
+            spec["material"],
+            hollow=spec.get("hollow", False),
+        )
+        scene.body_specs.append(
+            {
+                "id": e["id"],
+                "kind": e["kind"],
+                "color": e["color"],
+                "pattern": spec["pattern"],
+                "radius": spec["radius"],
+            }
+        )
         holder = throwers[index % len(throwers)] if throwers and not {"drop", "roll"} & actions else None
         saved = carry.body(e["id"]) if carry is not None else None
         if saved is not None:  # a resumed body flies on from where it was
@@ -386,12 +526,14 @@ def _layout(scene: Scene, rng: random.Random) -> tuple[float, float]:
 
 def _hand_path(ch: Character, t_release: float, fps: int, lift: float, ground):
     """Where the throwing hand is: it rises from chest height to above the head by release."""
+
     def path(t: float) -> tuple[float, float]:
         k = min(max(int(round(t * fps)), 0), len(ch.x_path) - 1)
         u = min(max((t - (t_release - 0.5)) / 0.5, 0.0), 1.0)
         x = ch.x_path[k] + ch.facing * (0.3 - 0.15 * u) * ch.height / 1.75
         y = ground(ch.x_path[k]) + ch.height * (0.62 + lift * u) + ch.jump[k]
         return (float(x), float(y))
+
     return path
 
 
@@ -429,8 +571,9 @@ def _script_throw(scene: Scene, ch: Character, body: Body, t_release: float, tar
     return p0
 
 
-def _shot(scene: Scene, ch: Character, body: Body, rng: random.Random, hoop_x: float,
-          actions: set) -> tuple[float, float]:
+def _shot(
+    scene: Scene, ch: Character, body: Body, rng: random.Random, hoop_x: float, actions: set
+) -> tuple[float, float]:
     distance = 6.75 if "shoot" in actions or "miss" in actions else 4.6
     ch.x_path[:] = hoop_x - distance
     ch.gait_amp[:] = 0
@@ -532,6 +675,7 @@ def _outcome(scene: Scene) -> None:
 
 # ---------------------------------------------------------------- gait, speech, camera
 
+
 def _footsteps(scene: Scene) -> None:
     """Gait phase from distance travelled; a foot lands at every half cycle."""
     for ch in scene.characters:
@@ -545,11 +689,18 @@ def _footsteps(scene: Scene) -> None:
                 # sub-frame instant of the step boundary
                 frac = (steps[k] * math.pi - ch.gait_phase[k - 1]) / max(ch.gait_phase[k] - ch.gait_phase[k - 1], 1e-9)
                 t = (k - 1 + frac) / scene.fps
-                scene.footsteps.append({"time": round(t, 5), "who": ch.id, "x": float(ch.x_path[k]),
-                                        "weight": 0.6 if ch.gait_amp[k] > 0.6 else 0.35})
+                scene.footsteps.append(
+                    {
+                        "time": round(t, 5),
+                        "who": ch.id,
+                        "x": float(ch.x_path[k]),
+                        "weight": 0.6 if ch.gait_amp[k] > 0.6 else 0.35,
+                    }
+                )
             if ch.jump[k - 1] > 0 and ch.jump[k] <= 0:  # landing after a jump
-                scene.footsteps.append({"time": round(k / scene.fps, 5), "who": ch.id, "x": float(ch.x_path[k]),
-                                        "weight": 1.0})
+                scene.footsteps.append(
+                    {"time": round(k / scene.fps, 5), "who": ch.id, "x": float(ch.x_path[k]), "weight": 1.0}
+                )
     scene.footsteps.sort(key=lambda f: f["time"])
 
 
@@ -577,9 +728,15 @@ def _speech(scene: Scene, rng: random.Random) -> None:
             dur = SYLLABLE_S * rng.uniform(0.8, 1.2)
             if t + dur > limit:
                 break
-            scene.syllables.append({"speaker": ch.id, "start": round(t, 4), "duration": round(dur, 4),
-                                    "vowel": vowel[0] if vowel[0] in "aeiou" else "a",
-                                    "stress": 1.0 if index % 3 == 0 else 0.7})
+            scene.syllables.append(
+                {
+                    "speaker": ch.id,
+                    "start": round(t, 4),
+                    "duration": round(dur, 4),
+                    "vowel": vowel[0] if vowel[0] in "aeiou" else "a",
+                    "stress": 1.0 if index % 3 == 0 else 0.7,
+                }
+            )
             t += dur + (0.08 if rng.random() < 0.2 else 0.0)
         t += 0.4
     fps = scene.fps

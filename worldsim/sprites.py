@@ -43,9 +43,12 @@ class Sprites:
         pattern = spec["pattern"]
         color = base.expand(*d.shape, 3)
         if pattern == "basketball":
-            seam = ((u.abs() < 0.06) | (v.abs() < 0.06)
-                    | (((u - 0.9) ** 2 + v**2).sqrt() - 0.75).abs().lt(0.05)
-                    | (((u + 0.9) ** 2 + v**2).sqrt() - 0.75).abs().lt(0.05))
+            seam = (
+                (u.abs() < 0.06)
+                | (v.abs() < 0.06)
+                | (((u - 0.9) ** 2 + v**2).sqrt() - 0.75).abs().lt(0.05)
+                | (((u + 0.9) ** 2 + v**2).sqrt() - 0.75).abs().lt(0.05)
+            )
             color = torch.where(seam[..., None], torch.tensor([0.1, 0.05, 0.02]), color)
         elif pattern == "soccer":
             patch = (torch.sin(u * 5) * torch.sin(v * 5)) > 0.55
@@ -79,8 +82,9 @@ class Sprites:
                 x, y = scene.sim.positions[k, i].tolist()
                 items.append((x, y - spec["radius"], spec["radius"] * 1.2))
         for ch in scene.characters:
-            items.append((float(ch.x_path[k]), float(ch.jump[k]) + scene.ground_height(float(ch.x_path[k])),
-                          0.35 * ch.height))
+            items.append(
+                (float(ch.x_path[k]), float(ch.jump[k]) + scene.ground_height(float(ch.x_path[k])), 0.35 * ch.height)
+            )
         strength = 0.45 if self.style != "anime" else 0.3
         for x, bottom, half in items:
             g = float(scene.ground_height(x))
@@ -106,8 +110,13 @@ class Sprites:
         # Each limb is a capsule drawn in its own small box: far cheaper than one
         # distance field over the whole figure.
         for (ax, bx), (ay, by), r, c in zip(sx, sy, np.asarray(radii) * s, colors):
-            got = self._patch(canvas, min(ax, bx) - r - outline - 1, min(ay, by) - r - outline - 1,
-                              max(ax, bx) + r + outline + 1, max(ay, by) + r + outline + 1)
+            got = self._patch(
+                canvas,
+                min(ax, bx) - r - outline - 1,
+                min(ay, by) - r - outline - 1,
+                max(ax, bx) + r + outline + 1,
+                max(ay, by) + r + outline + 1,
+            )
             if got is None:
                 continue
             region, xs, ys = got

@@ -19,13 +19,32 @@ from worldsim import concepts as C
 from worldsim.planner import GENERIC_BALL_BY_SETTING, _entity, _entity_kind, _first, _rng, _voice_for, parse_prompt
 
 # The contract's camera hints -> worldsim's camera moves.
-SHOT_CAMERA = {"static": "static", "pan_left": "pan_left", "pan_right": "pan_right", "push_in": "dolly_in",
-               "pull_out": "dolly_out", "tilt_up": "tilt_up", "tilt_down": "tilt_down"}
+SHOT_CAMERA = {
+    "static": "static",
+    "pan_left": "pan_left",
+    "pan_right": "pan_right",
+    "push_in": "dolly_in",
+    "pull_out": "dolly_out",
+    "tilt_up": "tilt_up",
+    "tilt_down": "tilt_down",
+}
 # Ongoing motion carries on into the next shot or extension unless its prompt names other actions.
 MOTION_ACTIONS = {"walk", "run", "jump", "dance", "drive"}
 # Keys that describe how one clip was made, not the world: never copied into a following plan.
-_OWN_KEYS = ("shots", "storyboard", "resume", "remix", "edit", "shot", "view_h", "reframe", "extension", "layout",
-             "run_on", "run_on_s")
+_OWN_KEYS = (
+    "shots",
+    "storyboard",
+    "resume",
+    "remix",
+    "edit",
+    "shot",
+    "view_h",
+    "reframe",
+    "extension",
+    "layout",
+    "run_on",
+    "run_on_s",
+)
 REFRAME = 0.12  # after a cut in the same place, the camera moves this share of the view sideways
 
 
@@ -59,15 +78,27 @@ def continue_plan(previous: dict, prompt: str, seconds: int, width: int, height:
             entities.append(entity)
             added.append(f"{kind} (named in this part)")
     mentioned = {m["concept"] for m in mentions if m["category"] == "entity"}
-    speakers = ([e for e in entities if e["category"] == "character" and e["kind"] in mentioned]
-                or [e for e in entities if e["category"] == "character"]
-                or [e for e in entities if e["category"] == "animal"])
-    plan["dialogue"] = ([{"speaker": speakers[i % len(speakers)]["id"], "text": q}
-                         for i, q in enumerate(parsed["dialogue"])] if speakers else [])
-    plan.update(prompt=prompt, seconds=seconds, size=[width, height], added=added, rng_salt=salt,
-                understood=[{"text": m["text"], "as": f"{m['category']}:{m['concept']}", "score": m["score"]}
-                            for m in mentions],
-                not_understood=parsed["not_understood"])
+    speakers = (
+        [e for e in entities if e["category"] == "character" and e["kind"] in mentioned]
+        or [e for e in entities if e["category"] == "character"]
+        or [e for e in entities if e["category"] == "animal"]
+    )
+    plan["dialogue"] = (
+        [{"speaker": speakers[i % len(speakers)]["id"], "text": q} for i, q in enumerate(parsed["dialogue"])]
+        if speakers
+        else []
+    )
+    plan.update(
+        prompt=prompt,
+        seconds=seconds,
+        size=[width, height],
+        added=added,
+        rng_salt=salt,
+        understood=[
+            {"text": m["text"], "as": f"{m['category']}:{m['concept']}", "score": m["score"]} for m in mentions
+        ],
+        not_understood=parsed["not_understood"],
+    )
     return plan
 
 
@@ -86,36 +117,59 @@ def storyboard_plan(shot_plans: list[dict], title: str, seed: int, width: int, h
             entities.setdefault(e["id"], e)
     return {
         **{key: copy.deepcopy(value) for key, value in last.items() if key not in _OWN_KEYS},
-        "prompt": title, "seed": seed, "seconds": sum(p["seconds"] for p in shot_plans), "size": [width, height],
+        "prompt": title,
+        "seed": seed,
+        "seconds": sum(p["seconds"] for p in shot_plans),
+        "size": [width, height],
         "entities": copy.deepcopy(list(entities.values())),
-        "storyboard": True, "shots": shot_plans,
+        "storyboard": True,
+        "shots": shot_plans,
     }
 
 
 # ------------------------------------------------------------------ edits
 
-EDIT_HELP = ("worldsim edits understand: the time of day (\"make it night\", \"at sunset\", \"at dawn\"), "
-             "the weather (\"add rain\", \"make it snow\", \"foggy\", \"clear sky\"), the style (\"in anime style\", "
-             "\"watercolor\", \"black and white\", \"cinematic\", \"realistic\"), the setting (\"on the beach\"), "
-             "the camera move (\"pan left\", \"zoom in\"), an action (\"make them dance\"), adding or removing a "
-             "person, animal or thing (\"add a dog\", \"remove the cat\") and swapping one for another "
-             "(\"replace the ball with a watermelon\")")
+EDIT_HELP = (
+    'worldsim edits understand: the time of day ("make it night", "at sunset", "at dawn"), '
+    'the weather ("add rain", "make it snow", "foggy", "clear sky"), the style ("in anime style", '
+    '"watercolor", "black and white", "cinematic", "realistic"), the setting ("on the beach"), '
+    'the camera move ("pan left", "zoom in"), an action ("make them dance"), adding or removing a '
+    'person, animal or thing ("add a dog", "remove the cat") and swapping one for another '
+    '("replace the ball with a watermelon")'
+)
 # Words an instruction may use around what it changes.
-_FILLER = set("""make makes made turn change set let please more less instead everything scene clip video whole
+_FILLER = set(
+    """make makes made turn change set let please more less instead everything scene clip video whole
     thing look looks style styled version now also same but keep give show bit little slightly feel mood appear
-    become have has add put render do its all like as look-like lot much""".split())
-_LEAD = re.compile(r"^(?:please\s+)?(?:make|turn|change|set|render|give|show|put|add|do)\b"
-                   r"(?:\s+(?:it|everything|this|the\s+(?:scene|clip|video|whole\s+thing)))?"
-                   r"(?:\s+(?:to|into|in|at|an?|the))?\s*", re.I)
-_WEATHER_WORDS = [("rain", r"rain\w*|storm\w*|downpour|drizzl\w*"), ("snow", r"snow|snowing|snowy|snowfall|blizzard"),
-                  ("fog", r"fog\w*|mist\w*|haz[ey]"), ("cloudy", r"cloud\w*|overcast"), ("clear", r"clear(?:\s+sky)?")]
+    become have has add put render do its all like as look-like lot much""".split()
+)
+_LEAD = re.compile(
+    r"^(?:please\s+)?(?:make|turn|change|set|render|give|show|put|add|do)\b"
+    r"(?:\s+(?:it|everything|this|the\s+(?:scene|clip|video|whole\s+thing)))?"
+    r"(?:\s+(?:to|into|in|at|an?|the))?\s*",
+    re.I,
+)
+_WEATHER_WORDS = [
+    ("rain", r"rain\w*|storm\w*|downpour|drizzl\w*"),
+    ("snow", r"snow|snowing|snowy|snowfall|blizzard"),
+    ("fog", r"fog\w*|mist\w*|haz[ey]"),
+    ("cloudy", r"cloud\w*|overcast"),
+    ("clear", r"clear(?:\s+sky)?"),
+]
 # a place's name, even where a thing shares the word ("beach" ball); not "basketball" or "snow"
-_SETTING_WORDS = ({name.split("_")[0]: name for name in C.SETTINGS if name.split("_")[0] not in ("basketball", "snow")}
-                  | {name.replace("_", " "): name for name in C.SETTINGS})
-_REMOVE = re.compile(r"^(?:remove|delete|take\s+out|get\s+rid\s+of|drop|without|no\s+more|no)\s+"
-                     r"(?:all\s+)?(?:the\s+|a\s+|an\s+|of\s+the\s+)?(.+)$", re.I)
-_SWAP = re.compile(r"^(?:replace|swap)\s+(?:the\s+|a\s+)?(.+?)\s+(?:with|for|by)\s+(?:a\s+|an\s+|the\s+)?(.+)$|"
-                   r"^(?:turn|change)\s+(?:the\s+)?(.+?)\s+(?:into|to)\s+(?:a\s+|an\s+)?(.+)$", re.I)
+_SETTING_WORDS = {
+    name.split("_")[0]: name for name in C.SETTINGS if name.split("_")[0] not in ("basketball", "snow")
+} | {name.replace("_", " "): name for name in C.SETTINGS}
+_REMOVE = re.compile(
+    r"^(?:remove|delete|take\s+out|get\s+rid\s+of|drop|without|no\s+more|no)\s+"
+    r"(?:all\s+)?(?:the\s+|a\s+|an\s+|of\s+the\s+)?(.+)$",
+    re.I,
+)
+_SWAP = re.compile(
+    r"^(?:replace|swap)\s+(?:the\s+|a\s+)?(.+?)\s+(?:with|for|by)\s+(?:a\s+|an\s+|the\s+)?(.+)$|"
+    r"^(?:turn|change)\s+(?:the\s+)?(.+?)\s+(?:into|to)\s+(?:a\s+|an\s+)?(.+)$",
+    re.I,
+)
 
 
 def edit_plan(source: dict, instruction: str) -> dict:
@@ -148,8 +202,9 @@ def _removal_asked(instruction: str) -> bool:
 
 
 def _clauses(instruction: str) -> list[str]:
-    return [c.strip() for c in re.split(r"[,;.!]|\band\b|\bthen\b|\balso\b|\bplus\b", instruction, flags=re.I)
-            if c.strip()]
+    return [
+        c.strip() for c in re.split(r"[,;.!]|\band\b|\bthen\b|\balso\b|\bplus\b", instruction, flags=re.I) if c.strip()
+    ]
 
 
 def _edit_one(source: dict, instruction: str, missing_ok: bool) -> tuple[dict, list[str]]:
@@ -185,11 +240,17 @@ def _edit_one(source: dict, instruction: str, missing_ok: bool) -> tuple[dict, l
         unknown = [w for w in parsed["not_understood"] if w not in _FILLER]
         if unknown or not parsed["mentions"]:
             what = ", ".join(repr(w) for w in unknown) or repr(clause)
-            raise ModelInputError(f"worldsim cannot apply the edit {instruction!r}: it does not understand {what}; "
-                                  f"{EDIT_HELP}")
+            raise ModelInputError(
+                f"worldsim cannot apply the edit {instruction!r}: it does not understand {what}; {EDIT_HELP}"
+            )
         for m in parsed["mentions"]:
-            key = {"setting": "setting", "style": "style", "time": "time_of_day", "weather": "weather",
-                   "camera": "camera"}.get(m["category"])
+            key = {
+                "setting": "setting",
+                "style": "style",
+                "time": "time_of_day",
+                "weather": "weather",
+                "camera": "camera",
+            }.get(m["category"])
             if key:
                 change(key, m["concept"])
             elif m["category"] == "action":
@@ -228,8 +289,9 @@ def _remove(plan: dict, phrase: str, missing_ok: bool, edits: list[str], change)
         return
     kind = _entity_kind(phrase, plan["setting"])
     if kind is None:
-        raise ModelInputError(f"worldsim cannot remove {phrase!r}: it is not a person, animal or thing it knows; "
-                              f"{EDIT_HELP}")
+        raise ModelInputError(
+            f"worldsim cannot remove {phrase!r}: it is not a person, animal or thing it knows; {EDIT_HELP}"
+        )
     gone = {e["id"] for e in plan["entities"] if e["kind"] == kind}
     if not gone:
         if missing_ok:

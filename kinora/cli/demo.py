@@ -56,9 +56,11 @@ DEMO_ENV = {
 TOTAL_STEPS = 19  # the stack's start and the 18 steps of the story
 STITCH_CROSSFADE_S = 0.5
 # alice's storyboard: (what happens, seconds, camera), made as one clip with her cameo.
-STORYBOARD = [("alice walks onto an outdoor basketball court at dusk, a ball under her arm", 4, "push_in"),
-              ("alice dribbles the ball between her legs near the free-throw line", 3, "pan_right"),
-              ("alice shoots, the ball swishes through the net and she cheers", 3, "pull_out")]
+STORYBOARD = [
+    ("alice walks onto an outdoor basketball court at dusk, a ball under her arm", 4, "push_in"),
+    ("alice dribbles the ball between her legs near the free-throw line", 3, "pan_right"),
+    ("alice shoots, the ball swishes through the net and she cheers", 3, "pull_out"),
+]
 TAKEDOWN_LIMIT_S = 2.0  # revocation to post hidden and media refused (the promise; issue 22)
 
 
@@ -160,52 +162,78 @@ class Demo:
         token = mint_service_token("admin", secret)[0]
         with operator_channel(self.stack.home, self.stack.addr("identity")) as channel:
             reply = identity_pb2_grpc.IdentityServiceStub(channel).CreateInvite(
-                identity_pb2.CreateInviteRequest(), metadata=[("authorization", f"Bearer {token}")], timeout=10)
+                identity_pb2.CreateInviteRequest(), metadata=[("authorization", f"Bearer {token}")], timeout=10
+            )
         return reply.invite.code
 
     def sign_up(self, user: User) -> None:
-        reply = self.api.call(None, "POST", "/auth/signup", json={
-            "invite_code": self.invite(), "handle": user.handle, "password": PASSWORD,
-            "birthdate": "1994-03-14", "region": "US"})
+        reply = self.api.call(
+            None,
+            "POST",
+            "/auth/signup",
+            json={
+                "invite_code": self.invite(),
+                "handle": user.handle,
+                "password": PASSWORD,
+                "birthdate": "1994-03-14",
+                "region": "US",
+            },
+        )
         user.id, user.token = reply["user"]["id"], reply["tokens"]["access_token"]
 
     def create(self, user: User, body: dict) -> dict:
-        return self.api.call(user, "POST", "/generations", json=body,
-                             headers={"Idempotency-Key": uuid.uuid4().hex})["generation"]
+        return self.api.call(user, "POST", "/generations", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})[
+            "generation"
+        ]
 
     def follow(self, user: User, gen: dict, label: str) -> dict:
         """Progress from the Server-Sent Events stream, as the app shows it."""
-        with Progress(TextColumn(f"    {label:<22}"), TextColumn("{task.description:<12}"), BarColumn(),
-                      TextColumn("{task.percentage:>3.0f}%"), console=self.console, transient=True,
-                      disable=not self.console.is_terminal) as bar:
+        with Progress(
+            TextColumn(f"    {label:<22}"),
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            console=self.console,
+            transient=True,
+            disable=not self.console.is_terminal,
+        ) as bar:
             task = bar.add_task(gen.get("stage", "queued"), total=100)
-            with self.api.http.stream("GET", f"/api/v1/generations/{gen['id']}/events",
-                                      headers={"Authorization": f"Bearer {user.token}"}, timeout=600) as events:
+            with self.api.http.stream(
+                "GET",
+                f"/api/v1/generations/{gen['id']}/events",
+                headers={"Authorization": f"Bearer {user.token}"},
+                timeout=600,
+            ) as events:
                 for line in events.iter_lines():
                     if line.startswith("data: ") and line != "data: {}":
                         gen = json.loads(line[6:])
                         bar.update(task, completed=gen.get("progress", 0), description=gen.get("stage", ""))
         gen = self.api.call(user, "GET", f"/generations/{gen['id']}")["generation"]
         if gen["status"] != "GENERATION_STATUS_COMPLETED":
-            raise StepFailed(f"generation {gen['id']} ended {gen['status']}: "
-                             f"{gen.get('error', {}).get('message', 'no reason given')}")
+            raise StepFailed(
+                f"generation {gen['id']} ended {gen['status']}: "
+                f"{gen.get('error', {}).get('message', 'no reason given')}"
+            )
         return gen
 
     def save(self, user: User, gen: dict, name: str, seconds: float | None = None) -> str:
         """Download the MP4 and thumbnail into out/, decode the MP4 and describe it. It must last
         `seconds` (default: the generation's whole seconds) to half a second."""
         video = self.api.call(user, "GET", f"/generations/{gen['id']}/content", params={"variant": "video"})["bytes"]
-        thumb = self.api.call(user, "GET", f"/generations/{gen['id']}/content",
-                              params={"variant": "thumbnail"})["bytes"]
+        thumb = self.api.call(user, "GET", f"/generations/{gen['id']}/content", params={"variant": "thumbnail"})[
+            "bytes"
+        ]
         (self.out / f"{name}.mp4").write_bytes(video)
         (self.out / f"{name}.jpg").write_bytes(thumb)
         info = probe_mp4(video)
         expected = gen["seconds"] if seconds is None else seconds
         if not info.has_audio or abs(info.duration_s - expected) > 0.5:
-            raise StepFailed(f"{name}.mp4 is {info.duration_s:.2f} s, audio {info.audio_codec}; "
-                             f"expected {expected} s with sound")
-        return (f"out/{name}.mp4 {info.duration_s:.2f} s {info.width}x{info.height} "
-                f"{info.video_codec}+{info.audio_codec}")
+            raise StepFailed(
+                f"{name}.mp4 is {info.duration_s:.2f} s, audio {info.audio_codec}; expected {expected} s with sound"
+            )
+        return (
+            f"out/{name}.mp4 {info.duration_s:.2f} s {info.width}x{info.height} {info.video_codec}+{info.audio_codec}"
+        )
 
     def quote(self, user: User, seconds: int) -> dict:
         return self.api.call(user, "POST", "/billing/quote", json={"seconds": seconds})["quote"]
@@ -226,9 +254,13 @@ class Demo:
             turns = [t.removeprefix("HEAD_TURN_").lower() for t in ver["challenge"].get("head_turns", [])]
             clip = clip_for_challenge(digits, turns)
             (self.out / "alice-liveness.mp4").write_bytes(clip)
-            result = self.api.call(self.alice, "POST", f"/cameo/verifications/{ver['id']}/video",
-                                   files={"video": ("alice-liveness.mp4", clip, "video/mp4")},
-                                   data={"nonce": ver["challenge"]["nonce"], "display_name": "Alice"})["verification"]
+            result = self.api.call(
+                self.alice,
+                "POST",
+                f"/cameo/verifications/{ver['id']}/video",
+                files={"video": ("alice-liveness.mp4", clip, "video/mp4")},
+                data={"nonce": ver["challenge"]["nonce"], "display_name": "Alice"},
+            )["verification"]
             if result["status"] == "VERIFICATION_STATUS_PASSED":
                 break
             failures.append("; ".join(c.get("reason", "") for c in result.get("checks", []) if not c.get("passed")))
@@ -236,11 +268,15 @@ class Demo:
             raise StepFailed("liveness check failed 3 times: " + " | ".join(failures))
         cameo = self.wait_for("alice's cameo", "cameo", lambda: self._my_cameo(self.alice))
         self.facts["cameo_id"] = cameo["id"]
-        notes = f"; asked {asked} challenges until the digits avoided {'/'.join(sorted(MISHEARD_DIGITS))} " \
-                "(pocketsphinx mishears espeak-ng's)" if asked > 1 else ""
+        notes = (
+            f"; asked {asked} challenges until the digits avoided {'/'.join(sorted(MISHEARD_DIGITS))} "
+            "(pocketsphinx mishears espeak-ng's)"
+            if asked > 1
+            else ""
+        )
         if failures:
             notes += f"; recorded again after: {failures[0]}"
-        return f"read \"{digits}\", turned {' and '.join(turns)}: all checks passed{notes}"
+        return f'read "{digits}", turned {" and ".join(turns)}: all checks passed{notes}'
 
     def _speakable_challenge(self) -> tuple[dict, int]:
         for tries in range(1, 61):
@@ -264,26 +300,38 @@ class Demo:
 
     def bob_generates(self) -> str:
         start = time.monotonic()
-        gen = self.create(self.bob, {"prompt": "alice shoots a basketball on an outdoor court at sunset, "
-                                               "the ball bounces off the backboard", "cameos": ["alice"],
-                                     "seconds": 10})
+        gen = self.create(
+            self.bob,
+            {
+                "prompt": "alice shoots a basketball on an outdoor court at sunset, the ball bounces off the backboard",
+                "cameos": ["alice"],
+                "seconds": 10,
+            },
+        )
         accepted = time.monotonic() - start
         gen = self.follow(self.bob, gen, "bob's clip")
         self.facts["bob_gen"] = gen["id"]
-        return (f"{self.save(self.bob, gen, 'bob-with-alice')}; accepted in {accepted:.1f} s, "
-                f"rendered in {_when(gen['completed_at']).timestamp() - _when(gen['started_at']).timestamp():.1f} s")
+        return (
+            f"{self.save(self.bob, gen, 'bob-with-alice')}; accepted in {accepted:.1f} s, "
+            f"rendered in {_when(gen['completed_at']).timestamp() - _when(gen['started_at']).timestamp():.1f} s"
+        )
 
     def publish(self) -> str:
         start = time.monotonic()
 
         def publish():
             try:
-                return self.api.call(self.bob, "POST", "/posts", json={
-                    "generation_id": self.facts["bob_gen"], "caption": "alice, nothing but backboard"})["post"]
+                return self.api.call(
+                    self.bob,
+                    "POST",
+                    "/posts",
+                    json={"generation_id": self.facts["bob_gen"], "caption": "alice, nothing but backboard"},
+                )["post"]
             except ApiRefused as exc:  # feed hears of the finished clip by event, moments later
                 if exc.code in ("generation_not_found", "generation_not_completed"):
                     return None
                 raise
+
         post = self.wait_for("the feed learning the clip is done", "feed", publish, timeout_s=60, every_s=0.2)
         self.facts["post_id"] = post["id"]
         # alice follows bob, as friends do; the post then reaches her feed as "following".
@@ -292,23 +340,46 @@ class Demo:
 
     def alice_sees_it(self) -> str:
         gen_id, post_id = self.facts["bob_gen"], self.facts["post_id"]
-        self.wait_for("the appearance", "cameo", lambda: [
-            a for a in self.api.call(self.alice, "GET", "/cameo/appearances").get("appearances", [])
-            if a.get("generation_id") == gen_id])
-        notes = self.wait_for("the notification", "cameo", lambda: [
-            n for n in self.api.call(self.alice, "GET", "/notifications").get("notifications", [])
-            if n.get("generation_id") == gen_id or n.get("post_id") == post_id])
-        item = self.wait_for("the post in her feed", "feed", lambda: next(
-            (i for i in self.api.call(self.alice, "GET", "/feed").get("items", [])
-             if i["post"]["id"] == post_id), None))
-        return f"appearances ✓, notification \"{notes[0].get('message', '')}\", feed ✓ ({item.get('reason', '')})"
+        self.wait_for(
+            "the appearance",
+            "cameo",
+            lambda: [
+                a
+                for a in self.api.call(self.alice, "GET", "/cameo/appearances").get("appearances", [])
+                if a.get("generation_id") == gen_id
+            ],
+        )
+        notes = self.wait_for(
+            "the notification",
+            "cameo",
+            lambda: [
+                n
+                for n in self.api.call(self.alice, "GET", "/notifications").get("notifications", [])
+                if n.get("generation_id") == gen_id or n.get("post_id") == post_id
+            ],
+        )
+        item = self.wait_for(
+            "the post in her feed",
+            "feed",
+            lambda: next(
+                (i for i in self.api.call(self.alice, "GET", "/feed").get("items", []) if i["post"]["id"] == post_id),
+                None,
+            ),
+        )
+        return f'appearances ✓, notification "{notes[0].get("message", "")}", feed ✓ ({item.get("reason", "")})'
 
     def remix_and_demand(self) -> str:
         """alice remixes bob's clip; bob asks for another free clip meanwhile. With
         one worker slot, bob's job waits in the queue while the remix renders:
         the generator reports the queue and billing sees high demand."""
-        remix = self.create(self.alice, {"prompt": "the same shot at night in the rain, anime style",
-                                         "remix_of": self.facts["bob_gen"], "seconds": 8})
+        remix = self.create(
+            self.alice,
+            {
+                "prompt": "the same shot at night in the rain, anime style",
+                "remix_of": self.facts["bob_gen"],
+                "seconds": 8,
+            },
+        )
         free = self.create(self.bob, {"prompt": "a red ball rolls down a wooden ramp in a kitchen", "seconds": 4})
         self.facts.update(remix=remix, bob_free=free)
         return f"alice's remix {remix['id']} and bob's free clip {free['id']} queued for the one worker slot"
@@ -317,25 +388,33 @@ class Demo:
         def demand_priced():
             quote = self.quote(self.bob, 4)
             return quote if quote.get("rule", "").startswith("PRICE_RULE_DEMAND") else None
+
         quote = self.wait_for("high demand pricing", "billing", demand_priced, timeout_s=30)
         allowance = self.api.call(self.bob, "GET", "/billing/balance")["balance"].get("allowance", {})
         used = int(allowance.get("daily_limit", 0)) - int(allowance.get("remaining", 0))
-        return (f"bob has used {used} free clips today, the free-speed limit under high demand is "
-                f"{DEMAND_FREE_CLIPS}; quote: {quote['rule'].removeprefix('PRICE_RULE_')} — \"{quote['description']}\"")
+        return (
+            f"bob has used {used} free clips today, the free-speed limit under high demand is "
+            f'{DEMAND_FREE_CLIPS}; quote: {quote["rule"].removeprefix("PRICE_RULE_")} — "{quote["description"]}"'
+        )
 
     def buy_credits(self) -> str:
         packs = self.api.call(self.bob, "GET", "/billing/packs").get("packs", [])
         pack = min(packs, key=lambda p: int(p.get("credits", 0)))
-        bought = self.api.call(self.bob, "POST", "/billing/purchases",
-                               json={"pack_id": pack["id"], "payment_token": "tok_test_succeed"})
+        bought = self.api.call(
+            self.bob, "POST", "/billing/purchases", json={"pack_id": pack["id"], "payment_token": "tok_test_succeed"}
+        )
         balance = bought.get("balance", {})
-        return (f"pack '{pack['id']}' ({bought['purchase'].get('credits')} credits) with the local test provider; "
-                f"balance {balance.get('credits', 0)} credits")
+        return (
+            f"pack '{pack['id']}' ({bought['purchase'].get('credits')} credits) with the local test provider; "
+            f"balance {balance.get('credits', 0)} credits"
+        )
 
     def paid_generation(self) -> str:
         quote = self.quote(self.bob, 4)
-        paid = self.create(self.bob, {"prompt": "a paper plane glides across a sunny classroom", "seconds": 4,
-                                      "quote_id": quote["quote_id"]})
+        paid = self.create(
+            self.bob,
+            {"prompt": "a paper plane glides across a sunny classroom", "seconds": 4, "quote_id": quote["quote_id"]},
+        )
         if paid.get("tier") != "TIER_PAID":
             raise StepFailed(f"expected the paid tier, got {paid.get('tier')} ({quote['description']})")
         start = time.monotonic()
@@ -344,11 +423,16 @@ class Demo:
         paid_done = time.monotonic() - start
         free = self.follow(self.bob, self.facts["bob_free"], "bob's free clip")
         order = "ahead of" if _when(paid["completed_at"]) < _when(free["completed_at"]) else "after"
-        self.facts.update(remix_saved=self.save(self.alice, remix, "alice-remix"),
-                          free_saved=self.save(self.bob, free, "bob-free"), bob_clips=[free, paid])
+        self.facts.update(
+            remix_saved=self.save(self.alice, remix, "alice-remix"),
+            free_saved=self.save(self.bob, free, "bob-free"),
+            bob_clips=[free, paid],
+        )
         balance = self.api.call(self.bob, "GET", "/billing/balance")["balance"]
-        return (f"quote \"{quote['description']}\"; paid tier, done in {paid_done:.0f} s, {order} his queued free "
-                f"clip; {self.save(self.bob, paid, 'bob-paid')}; balance {balance.get('credits', 0)} credits")
+        return (
+            f'quote "{quote["description"]}"; paid tier, done in {paid_done:.0f} s, {order} his queued free '
+            f"clip; {self.save(self.bob, paid, 'bob-paid')}; balance {balance.get('credits', 0)} credits"
+        )
 
     def remix_saved(self) -> str:
         remix = self.api.call(self.alice, "GET", f"/generations/{self.facts['remix']['id']}")["generation"]
@@ -360,21 +444,31 @@ class Demo:
         """bob joins his two clips into one (free), with a crossfade: it decodes to their length
         less the crossfade."""
         clips = self.facts["bob_clips"]
-        made = self.create(self.bob, {"stitch_of": [c["id"] for c in clips], "crossfade_seconds": STITCH_CROSSFADE_S,
-                                      "prompt": "a ball and a paper plane"})
+        made = self.create(
+            self.bob,
+            {
+                "stitch_of": [c["id"] for c in clips],
+                "crossfade_seconds": STITCH_CROSSFADE_S,
+                "prompt": "a ball and a paper plane",
+            },
+        )
         gen = self.follow(self.bob, made, "bob's stitch")
         if gen.get("stitch_of") != [c["id"] for c in clips]:
             raise StepFailed(f"the stitch joins {gen.get('stitch_of')}, not bob's two clips")
         length = sum(probe_mp4((self.out / f"{name}.mp4").read_bytes()).duration_s for name in ("bob-free", "bob-paid"))
         expected = length - STITCH_CROSSFADE_S * (len(clips) - 1)
-        return (f"{self.save(self.bob, gen, 'bob-stitch', seconds=expected)} = bob-free + bob-paid "
-                f"({length:.2f} s) less a {STITCH_CROSSFADE_S} s crossfade; free")
+        return (
+            f"{self.save(self.bob, gen, 'bob-stitch', seconds=expected)} = bob-free + bob-paid "
+            f"({length:.2f} s) less a {STITCH_CROSSFADE_S} s crossfade; free"
+        )
 
     def storyboard(self) -> str:
         """alice makes one clip of three shots with her cameo; each shot's start is in the answer."""
         shots = [{"prompt": prompt, "seconds": seconds, "camera": camera} for prompt, seconds, camera in STORYBOARD]
-        made = self.create(self.alice, {"prompt": "alice's evening on the court", "shots": shots, "cameos": ["alice"],
-                                        "model": "standard"})
+        made = self.create(
+            self.alice,
+            {"prompt": "alice's evening on the court", "shots": shots, "cameos": ["alice"], "model": "standard"},
+        )
         gen = self.follow(self.alice, made, "alice's storyboard")
         got = gen.get("shots", [])
         if [(s.get("prompt"), s.get("seconds"), s.get("camera", "")) for s in got] != [tuple(s) for s in STORYBOARD]:
@@ -393,7 +487,7 @@ class Demo:
             gen = self.create(self.bob, {"prompt": "alice dances in the rain", "cameos": ["alice"], "seconds": 4})
         except ApiRefused as exc:
             if exc.status in (403, 412):
-                return f"HTTP {exc.status}: \"{exc.message}\""
+                return f'HTTP {exc.status}: "{exc.message}"'
             raise
         raise StepFailed(f"the generation was accepted ({gen['id']}) although alice revoked bob")
 
@@ -404,12 +498,17 @@ class Demo:
         canvas.paste(Image.fromarray(skimage.data.astronaut()).resize((420, 420)), (150, 300))
         canvas.save(photo, "JPEG", quality=85)
         try:
-            gen = self.api.call(self.bob, "POST", "/generations", data={"prompt": "this person waves", "seconds": "4"},
-                                files={"image": ("alice.jpg", photo.getvalue(), "image/jpeg")},
-                                headers={"Idempotency-Key": uuid.uuid4().hex})["generation"]
+            gen = self.api.call(
+                self.bob,
+                "POST",
+                "/generations",
+                data={"prompt": "this person waves", "seconds": "4"},
+                files={"image": ("alice.jpg", photo.getvalue(), "image/jpeg")},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )["generation"]
         except ApiRefused as exc:
             if exc.status == 403:
-                return f"HTTP 403 {exc.code}: \"{exc.message}\""
+                return f'HTTP 403 {exc.code}: "{exc.message}"'
             raise
         raise StepFailed(f"the photo of alice was accepted ({gen['id']}) although she revoked bob")
 
@@ -432,10 +531,13 @@ class Demo:
                 self.facts["media_refusal"] = exc.code or str(exc.status)
                 return True
             return False
+
         post_s = self.within("bob's post hidden", "feed", post_gone, revoked, TAKEDOWN_LIMIT_S)
         media_s = self.within("bob's video refused", "generator", media_refused, revoked, TAKEDOWN_LIMIT_S)
-        return (f"post hidden {post_s:.2f} s and video refused ({self.facts['media_refusal']}) {media_s:.2f} s "
-                f"after the revocation (limit {TAKEDOWN_LIMIT_S:.0f} s)")
+        return (
+            f"post hidden {post_s:.2f} s and video refused ({self.facts['media_refusal']}) {media_s:.2f} s "
+            f"after the revocation (limit {TAKEDOWN_LIMIT_S:.0f} s)"
+        )
 
     def web_screens(self) -> str:
         from kinora.cli import web_tour
@@ -480,8 +582,10 @@ def run_demo(home: Path, out: Path | None = None, keep: bool = False) -> int:
             ok, note["detail"] = False, str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
         steps.append(Step(len(steps) + 1, name, ok, note["detail"], time.monotonic() - start))
         s = steps[-1]
-        console.print(f"{'[green]✓[/green]' if ok else '[red]✗[/red]'} {s.number:>2}. {name:<44} "
-                      f"{s.seconds:6.1f} s  {s.detail}", highlight=False)
+        console.print(
+            f"{'[green]✓[/green]' if ok else '[red]✗[/red]'} {s.number:>2}. {name:<44} {s.seconds:6.1f} s  {s.detail}",
+            highlight=False,
+        )
         if not ok:
             raise _Abort
 
@@ -516,8 +620,11 @@ def run_demo(home: Path, out: Path | None = None, keep: bool = False) -> int:
             with step(name) as note:
                 note["detail"] = action()
         if keep and len(steps) == TOTAL_STEPS:
-            console.print(f"\n[bold]Kinora Web[/bold]: {state.gateway_url}/ (sign in as alice or bob, password "
-                          f"{PASSWORD!r}); Ctrl-C stops the stack", highlight=False)
+            console.print(
+                f"\n[bold]Kinora Web[/bold]: {state.gateway_url}/ (sign in as alice or bob, password "
+                f"{PASSWORD!r}); Ctrl-C stops the stack",
+                highlight=False,
+            )
             _wait_for_interrupt()
     except _Abort:
         pass
@@ -543,6 +650,8 @@ def _summary(console: Console, steps: list[Step], total_s: float, out: Path) -> 
         console.print(f"  {'✓' if s.ok else '✗'} {s.name:<50} {s.seconds:6.1f} s", highlight=False)
     passed = sum(s.ok for s in steps)
     clips = sorted(p.name for p in out.glob("*.mp4"))
-    console.print(f"{passed}/{TOTAL_STEPS} steps passed in {total_s:.0f} s; "
-                  f"clips in {out}: {', '.join(clips) or 'none'}", highlight=False)
+    console.print(
+        f"{passed}/{TOTAL_STEPS} steps passed in {total_s:.0f} s; clips in {out}: {', '.join(clips) or 'none'}",
+        highlight=False,
+    )
     console.print("`kinora demo --keep` leaves the stack and Kinora Web running after the story", highlight=False)

@@ -15,8 +15,9 @@ from rich.table import Table
 from kinora.stack.local import LocalStack, StackError, kinora_home
 from kinora.stack.local import status as stack_status
 
-app = typer.Typer(help="Kinora: consent-gated social AI video, self-hosted.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Kinora: consent-gated social AI video, self-hosted.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 console = Console(stderr=True)
 
 
@@ -26,8 +27,10 @@ def fail(message: str, code: int = 1):
 
 
 @app.command()
-def up(workers: int = typer.Option(1, help="generator worker processes"),
-       json_out: bool = typer.Option(False, "--json", help="print one JSON document")):
+def up(
+    workers: int = typer.Option(1, help="generator worker processes"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+):
     """Start the whole platform locally and keep it running until Ctrl-C or SIGTERM."""
     stack = LocalStack(workers=workers, log=lambda m: console.print(m))
     stop = threading.Event()
@@ -40,8 +43,15 @@ def up(workers: int = typer.Option(1, help="generator worker processes"),
         fail(str(exc))
     try:
         if json_out:
-            print(json.dumps({"home": state.home, "gateway_url": state.gateway_url,
-                              "components": [c.name for c in state.components]}))
+            print(
+                json.dumps(
+                    {
+                        "home": state.home,
+                        "gateway_url": state.gateway_url,
+                        "components": [c.name for c in state.components],
+                    }
+                )
+            )
         else:
             console.print(f"[green]Kinora is up[/green] ({len(state.components)} components, data in {state.home})")
             if state.gateway_url:
@@ -63,8 +73,16 @@ def status(json_out: bool = typer.Option(False, "--json", help="print one JSON d
         fail(str(exc))
     healthy = all(ok for _, ok, _ in rows)
     if json_out:
-        print(json.dumps({"serving": healthy, "components": [
-            {"name": c.name, "address": c.address, "serving": ok, "detail": d} for c, ok, d in rows]}))
+        print(
+            json.dumps(
+                {
+                    "serving": healthy,
+                    "components": [
+                        {"name": c.name, "address": c.address, "serving": ok, "detail": d} for c, ok, d in rows
+                    ],
+                }
+            )
+        )
     else:
         table = Table("component", "address", "status")
         for c, ok, detail in rows:

@@ -13,8 +13,10 @@ console = Console(stderr=True)
 
 
 @models_app.command("check")
-def check(folder: Path = typer.Argument(..., help="model store folder (docs/ltx2.md)"),
-          json_out: bool = typer.Option(False, "--json", help="print one JSON document")):
+def check(
+    folder: Path = typer.Argument(..., help="model store folder (docs/ltx2.md)"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+):
     """Validate an LTX-2 model store: missing parts, tensor shapes, dtypes. Reads no weights."""
     from kinora.models.ltx2_store import check_store
 

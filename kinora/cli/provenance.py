@@ -29,10 +29,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(provenance, name="provenance")
 
     @provenance.command("check")
-    def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                          help="a video (MP4, MOV, WebM; at most 30 MB) or an image"),
-              json_out: bool = JSON):
+    def check(
+        file: Path = typer.Argument(
+            ..., exists=True, dir_okay=False, readable=True, help="a video (MP4, MOV, WebM; at most 30 MB) or an image"
+        ),
+        json_out: bool = JSON,
+    ):
         """Checks FILE with the public provenance endpoint (no account needed)."""
+
         def go():
             data = file.read_bytes()
             if len(data) > 30 * 2**20:
@@ -40,4 +44,5 @@ def register(app: typer.Typer) -> None:
             kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
             answer = call("POST", "/api/v1/provenance/check", auth=False, files={"file": (file.name, data, kind)})
             emit(answer, json_out, describe(answer))
+
         run(go)

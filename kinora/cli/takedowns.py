@@ -37,8 +37,17 @@ def _as_dict(message) -> dict:
 
 
 def _line(r) -> str:
-    sent = ", ".join(x for x in (r.generation_id, r.link, f"{r.file_kind} file ({r.probe_frames} frames"
-                                 f"{', watermark' if r.has_watermark else ''})" if r.file_kind else "") if x)
+    sent = ", ".join(
+        x
+        for x in (
+            r.generation_id,
+            r.link,
+            f"{r.file_kind} file ({r.probe_frames} frames{', watermark' if r.has_watermark else ''})"
+            if r.file_kind
+            else "",
+        )
+        if x
+    )
     age_h = 0.0
     if r.created_at.seconds:
         import time
@@ -55,17 +64,27 @@ def register(app: typer.Typer) -> None:
     admin.add_typer(takedowns, name="takedowns")
 
     @takedowns.command("list")
-    def list_(status: str = typer.Option("pending", help="pending, approved, rejected, completed, or all"),
-              json_out: bool = JSON):
+    def list_(
+        status: str = typer.Option("pending", help="pending, approved, rejected, completed, or all"),
+        json_out: bool = JSON,
+    ):
         """The queue, oldest first (the 48-hour clock runs from the request)."""
         from kinora.generator.v1 import generator_pb2 as pb
 
         def go():
-            reply = asyncio.run(_call("ListTakedownRequests", pb.ListTakedownRequestsRequest(
-                status="" if status == "all" else status, page_size=200)))
-            emit([_as_dict(r) for r in reply.requests], json_out,
-                 "\n".join(_line(r) + f"\n    statement: {r.statement[:200]}" for r in reply.requests)
-                 or f"no {status} takedown requests")
+            reply = asyncio.run(
+                _call(
+                    "ListTakedownRequests",
+                    pb.ListTakedownRequestsRequest(status="" if status == "all" else status, page_size=200),
+                )
+            )
+            emit(
+                [_as_dict(r) for r in reply.requests],
+                json_out,
+                "\n".join(_line(r) + f"\n    statement: {r.statement[:200]}" for r in reply.requests)
+                or f"no {status} takedown requests",
+            )
+
         run(go)
 
     @takedowns.command("approve")
@@ -76,20 +95,25 @@ def register(app: typer.Typer) -> None:
         def go():
             reply = asyncio.run(_call("ApproveTakedownRequest", pb.ApproveTakedownRequestRequest(id=request_id)))
             r = reply.request
-            lines = [f"{r.id} {r.status}: {len(r.targets)} clip(s) removed, "
-                     f"{r.removal_seconds:.1f} s after the request"]
+            lines = [
+                f"{r.id} {r.status}: {len(r.targets)} clip(s) removed, {r.removal_seconds:.1f} s after the request"
+            ]
             lines += [f"  {t.generation_id}  {t.why}{f' of {t.via}' if t.via else ''}" for t in r.targets]
             emit(_as_dict(reply), json_out, "\n".join(lines))
+
         run(go)
 
     @takedowns.command("reject")
-    def reject(request_id: str, reason: str = typer.Option(..., help="why (the requester is told)"),
-               json_out: bool = JSON):
+    def reject(
+        request_id: str, reason: str = typer.Option(..., help="why (the requester is told)"), json_out: bool = JSON
+    ):
         """Decline a request, saying why."""
         from kinora.generator.v1 import generator_pb2 as pb
 
         def go():
-            reply = asyncio.run(_call("RejectTakedownRequest", pb.RejectTakedownRequestRequest(
-                id=request_id, reason=reason)))
+            reply = asyncio.run(
+                _call("RejectTakedownRequest", pb.RejectTakedownRequestRequest(id=request_id, reason=reason))
+            )
             emit(_as_dict(reply), json_out, f"{reply.request.id} rejected: {reply.request.decision_reason}")
+
         run(go)

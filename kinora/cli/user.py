@@ -69,8 +69,9 @@ def call(method: str, path: str, *, auth: bool = True, **kw) -> dict:
                     headers["Authorization"] = f"Bearer {tokens['access_token']}"
                     reply = client.request(method, path, headers=headers, **kw)
     except httpx.HTTPError as exc:
-        raise CliError(f"cannot reach the gateway at {gateway_url()} ({type(exc).__name__}); "
-                       "is `kinora up` running?") from exc
+        raise CliError(
+            f"cannot reach the gateway at {gateway_url()} ({type(exc).__name__}); is `kinora up` running?"
+        ) from exc
     if reply.status_code >= 400:
         try:
             raise CliError(reply.json()["error"]["message"])
@@ -101,8 +102,14 @@ JSON = typer.Option(False, "--json", help="print one JSON document")
 
 
 def _store_tokens(reply: dict) -> None:
-    _save({"handle": reply["user"]["handle"], "user_id": reply["user"]["id"],
-           "access_token": reply["tokens"]["access_token"], "refresh_token": reply["tokens"]["refresh_token"]})
+    _save(
+        {
+            "handle": reply["user"]["handle"],
+            "user_id": reply["user"]["id"],
+            "access_token": reply["tokens"]["access_token"],
+            "refresh_token": reply["tokens"]["refresh_token"],
+        }
+    )
 
 
 # Operator commands; other modules (kinora.cli.takedowns) add their groups to it.
@@ -119,33 +126,53 @@ def register(app: typer.Typer) -> None:
     @admin.command("invite")
     def admin_invite(json_out: bool = JSON):
         """Print a fresh invite code (local stack)."""
+
         def go():
             import asyncio
 
             code = asyncio.run(_service_call("identity", "CreateInvite")).invite.code
             emit({"invite_code": code}, json_out, code)
+
         run(go)
 
     @app.command()
-    def signup(invite: str = typer.Option(...), handle: str = typer.Option(...), password: str = typer.Option(...),
-               birthdate: str = typer.Option(..., help="YYYY-MM-DD"), region: str = typer.Option("US"),
-               json_out: bool = JSON):
+    def signup(
+        invite: str = typer.Option(...),
+        handle: str = typer.Option(...),
+        password: str = typer.Option(...),
+        birthdate: str = typer.Option(..., help="YYYY-MM-DD"),
+        region: str = typer.Option("US"),
+        json_out: bool = JSON,
+    ):
         """Create an account with an invite and sign in."""
+
         def go():
-            reply = call("POST", "/api/v1/auth/signup", auth=False, json={
-                "invite_code": invite, "handle": handle, "password": password, "birthdate": birthdate,
-                "region": region})
+            reply = call(
+                "POST",
+                "/api/v1/auth/signup",
+                auth=False,
+                json={
+                    "invite_code": invite,
+                    "handle": handle,
+                    "password": password,
+                    "birthdate": birthdate,
+                    "region": region,
+                },
+            )
             _store_tokens(reply)
             emit(reply["user"], json_out, f"welcome, @{reply['user']['handle']}")
+
         run(go)
 
     @app.command()
     def login(handle: str = typer.Option(...), password: str = typer.Option(...), json_out: bool = JSON):
         """Sign in."""
+
         def go():
             reply = call("POST", "/api/v1/auth/signin", auth=False, json={"handle": handle, "password": password})
             _store_tokens(reply)
             emit(reply["user"], json_out, f"signed in as @{reply['user']['handle']}")
+
         run(go)
 
     apikey = typer.Typer(help="developer API keys")
@@ -154,18 +181,20 @@ def register(app: typer.Typer) -> None:
     @apikey.command("create")
     def apikey_create(name: str = typer.Option("cli"), json_out: bool = JSON):
         """Create an API key for the Sora-compatible /v1/videos API (printed once)."""
-        run(lambda: (lambda r: emit(r, json_out, r["secret"]))(
-            call("POST", "/api/v1/apikeys", json={"name": name})))
+        run(lambda: (lambda r: emit(r, json_out, r["secret"]))(call("POST", "/api/v1/apikeys", json={"name": name})))
 
     cameo = typer.Typer(help="your cameo and who may use it")
     app.add_typer(cameo, name="cameo")
 
     @cameo.command("verify")
-    def cameo_verify(video: Path = typer.Option(None, help="the recording answering the challenge"),
-                     verification: str = typer.Option("", help="id of a challenge already shown"),
-                     nonce: str = typer.Option("", help="the nonce shown with that challenge"),
-                     json_out: bool = JSON):
+    def cameo_verify(
+        video: Path = typer.Option(None, help="the recording answering the challenge"),
+        verification: str = typer.Option("", help="id of a challenge already shown"),
+        nonce: str = typer.Option("", help="the nonce shown with that challenge"),
+        json_out: bool = JSON,
+    ):
         """Show a liveness challenge; with --video, submit the recording."""
+
         def go():
             ver_id, ver_nonce = verification, nonce
             if ver_id and not ver_nonce:
@@ -176,66 +205,99 @@ def register(app: typer.Typer) -> None:
                 ch = started["challenge"]
                 ver_nonce = ch.get("nonce", "")
                 if not video or not json_out:
-                    err.print(f"read aloud: [bold]{ch['digits']}[/bold]; turn your head: "
-                              f"{', '.join(t.removeprefix('HEAD_TURN_').lower() for t in ch.get('head_turns', []))}"
-                              f"  (--verification {ver_id} --nonce {ver_nonce})")
+                    err.print(
+                        f"read aloud: [bold]{ch['digits']}[/bold]; turn your head: "
+                        f"{', '.join(t.removeprefix('HEAD_TURN_').lower() for t in ch.get('head_turns', []))}"
+                        f"  (--verification {ver_id} --nonce {ver_nonce})"
+                    )
                 if not video:
                     emit(started, json_out, ver_id)
                     return
             if not video.exists():
                 raise CliError(f"{video} does not exist")
-            result = call("POST", f"/api/v1/cameo/verifications/{ver_id}/video", data={"nonce": ver_nonce},
-                          files={"video": (video.name, video.read_bytes(), "video/mp4")})["verification"]
+            result = call(
+                "POST",
+                f"/api/v1/cameo/verifications/{ver_id}/video",
+                data={"nonce": ver_nonce},
+                files={"video": (video.name, video.read_bytes(), "video/mp4")},
+            )["verification"]
             failed = [c["reason"] for c in result.get("checks", []) if c.get("evaluated") and not c.get("passed")]
             if result["status"] != "VERIFICATION_STATUS_PASSED":
                 raise CliError("verification failed: " + ("; ".join(failed) or result["status"]))
             emit(result, json_out, "cameo verified")
+
         run(go)
 
     @cameo.command("policy")
-    def cameo_policy(policy: str = typer.Argument(..., help="only_me|approved|mutuals|everyone"),
-                     json_out: bool = JSON):
+    def cameo_policy(
+        policy: str = typer.Argument(..., help="only_me|approved|mutuals|everyone"), json_out: bool = JSON
+    ):
         """Who may use your cameo."""
-        run(lambda: emit(call("PUT", "/api/v1/cameo/policy", json={"policy": policy}), json_out,
-                         f"cameo policy: {policy}"))
+        run(
+            lambda: emit(
+                call("PUT", "/api/v1/cameo/policy", json={"policy": policy}), json_out, f"cameo policy: {policy}"
+            )
+        )
 
     @cameo.command("approve")
     def cameo_approve(handle: str, json_out: bool = JSON):
-        run(lambda: emit(call("POST", "/api/v1/cameo/approvals", json={"handle": handle}), json_out,
-                         f"@{handle.lstrip('@')} may use your cameo"))
+        run(
+            lambda: emit(
+                call("POST", "/api/v1/cameo/approvals", json={"handle": handle}),
+                json_out,
+                f"@{handle.lstrip('@')} may use your cameo",
+            )
+        )
 
     @cameo.command("revoke")
-    def cameo_revoke(handle: str, keep_videos: bool = typer.Option(False, help="don't take their videos down"),
-                     json_out: bool = JSON):
+    def cameo_revoke(
+        handle: str, keep_videos: bool = typer.Option(False, help="don't take their videos down"), json_out: bool = JSON
+    ):
         def go():
             r = call("POST", "/api/v1/cameo/revocations", json={"handle": handle, "takedown": not keep_videos})
-            emit(r, json_out, f"@{handle.lstrip('@')} can no longer use your cameo; "
-                              f"{r.get('takedown_count', 0)} video(s) taken down")
+            emit(
+                r,
+                json_out,
+                f"@{handle.lstrip('@')} can no longer use your cameo; {r.get('takedown_count', 0)} video(s) taken down",
+            )
+
         run(go)
 
     @app.command()
-    def generate(prompt: str, out: Path = typer.Option(..., "--out", help="where to save the MP4"),
-                 image: Path = typer.Option(None, help="an image to animate"),
-                 cameo: list[str] = typer.Option([], "--cameo", help="handle of a person in the clip"),
-                 seconds: int = typer.Option(10), size: str = typer.Option("720x1280"),
-                 model: str = typer.Option("standard"), json_out: bool = JSON):
+    def generate(
+        prompt: str,
+        out: Path = typer.Option(..., "--out", help="where to save the MP4"),
+        image: Path = typer.Option(None, help="an image to animate"),
+        cameo: list[str] = typer.Option([], "--cameo", help="handle of a person in the clip"),
+        seconds: int = typer.Option(10),
+        size: str = typer.Option("720x1280"),
+        model: str = typer.Option("standard"),
+        json_out: bool = JSON,
+    ):
         """Generate a clip with a live progress bar, then download it."""
         run(lambda: _generate(prompt, out, image, cameo, seconds, size, model, json_out))
 
     @app.command()
     def feed(json_out: bool = JSON):
         """Your feed."""
+
         def go():
             r = call("GET", "/api/v1/feed")
-            lines = [f"@{i['post'].get('author_handle', '?')}: {i['post'].get('caption', '')}  ({i.get('reason', '')})"
-                     for i in r.get("items", [])]
+            lines = [
+                f"@{i['post'].get('author_handle', '?')}: {i['post'].get('caption', '')}  ({i.get('reason', '')})"
+                for i in r.get("items", [])
+            ]
             emit(r, json_out, "\n".join(lines) or "(nothing yet)")
+
         run(go)
 
     @app.command()
     def publish(generation_id: str, caption: str = typer.Option(""), json_out: bool = JSON):
-        run(lambda: (lambda r: emit(r, json_out, f"published post {r['post']['id']}"))(
-            call("POST", "/api/v1/posts", json={"generation_id": generation_id, "caption": caption})))
+        run(
+            lambda: (lambda r: emit(r, json_out, f"published post {r['post']['id']}"))(
+                call("POST", "/api/v1/posts", json={"generation_id": generation_id, "caption": caption})
+            )
+        )
 
     credits = typer.Typer(help="credits")
     app.add_typer(credits, name="credits")
@@ -245,11 +307,13 @@ def register(app: typer.Typer) -> None:
         def go():
             r = call("POST", "/api/v1/billing/purchases", json={"pack_id": pack, "payment_token": payment_token})
             emit(r, json_out, f"bought {r['purchase']['credits']} credits; balance {r['balance'].get('credits', 0)}")
+
         run(go)
 
     @app.command()
     def pools(json_out: bool = JSON):
         """Queue depth and wait per GPU pool (local stack)."""
+
         def go():
             import asyncio
 
@@ -262,6 +326,7 @@ def register(app: typer.Typer) -> None:
                 queues = ", ".join(f"{q.tier}:{q.depth} (oldest {q.oldest_wait_seconds:.0f}s)" for q in p.queues)
                 lines.append(f"{p.name}: {p.jobs_running} running; queues {queues or 'empty'}")
             emit(data, json_out, "\n".join(lines) or "no pools")
+
         run(go)
 
 
@@ -275,13 +340,22 @@ def _generate(prompt, out, image, cameos, seconds, size, model, json_out):
         data = {**body, "cameos": cameos}
         gen = call("POST", "/api/v1/generations", data=data, files=files, headers=headers)["generation"]
     else:
-        gen = call("POST", "/api/v1/generations", json={**body, "seconds": seconds, "cameos": cameos},
-                   headers=headers)["generation"]
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  console=err, disable=json_out) as bar:
+        gen = call("POST", "/api/v1/generations", json={**body, "seconds": seconds, "cameos": cameos}, headers=headers)[
+            "generation"
+        ]
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        console=err,
+        disable=json_out,
+    ) as bar:
         task = bar.add_task("queued", total=100)
-        while gen["status"] not in ("GENERATION_STATUS_COMPLETED", "GENERATION_STATUS_FAILED",
-                                    "GENERATION_STATUS_CANCELED"):
+        while gen["status"] not in (
+            "GENERATION_STATUS_COMPLETED",
+            "GENERATION_STATUS_FAILED",
+            "GENERATION_STATUS_CANCELED",
+        ):
             time.sleep(0.5)
             gen = call("GET", f"/api/v1/generations/{gen['id']}")["generation"]
             bar.update(task, completed=gen.get("progress", 0), description=gen.get("stage", "working"))
@@ -313,9 +387,11 @@ async def _service_call(service: str, method: str):
         if service == "identity":
             async with operator_channel(kinora_home(), f"127.0.0.1:{ports['identity']}", aio=True) as ch:
                 return await identity_pb2_grpc.IdentityServiceStub(ch).CreateInvite(
-                    identity_pb2.CreateInviteRequest(), metadata=md, timeout=10)
+                    identity_pb2.CreateInviteRequest(), metadata=md, timeout=10
+                )
         async with operator_channel(kinora_home(), f"127.0.0.1:{ports['generator']}", aio=True) as ch:
             return await generator_pb2_grpc.PoolAdminServiceStub(ch).ListPools(
-                generator_pb2.ListPoolsRequest(), metadata=md, timeout=10)
+                generator_pb2.ListPoolsRequest(), metadata=md, timeout=10
+            )
     except grpc.RpcError as exc:
         raise CliError(exc.details() or exc.code().name) from None

@@ -10,10 +10,16 @@ from pathlib import Path
 
 # (name, path, what shows the screen has drawn)
 # Alice's feed may hold nothing new: the demo already showed her the post (a feed serves an item once).
-SCREENS = [("feed", "/feed", ".slide video, .feed-status:not(:empty)"), ("create", "/create", "main h1"),
-           ("stitch", "/stitch", "main h1"),
-           ("cameo", "/cameo", "main h1"), ("profile", "/u/{handle}", "main h1"), ("bob", "/u/bob", "main h1"),
-           ("settings", "/settings", "main h1"), ("check", "/check", "main form")]
+SCREENS = [
+    ("feed", "/feed", ".slide video, .feed-status:not(:empty)"),
+    ("create", "/create", "main h1"),
+    ("stitch", "/stitch", "main h1"),
+    ("cameo", "/cameo", "main h1"),
+    ("profile", "/u/{handle}", "main h1"),
+    ("bob", "/u/bob", "main h1"),
+    ("settings", "/settings", "main h1"),
+    ("check", "/check", "main form"),
+]
 PHONE = {"width": 360, "height": 740}
 
 
@@ -33,13 +39,16 @@ def screenshots(base_url: str, handle: str, password: str, out: Path) -> list[Pa
     out.mkdir(parents=True, exist_ok=True)
     shots = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable,
-                                    args=["--autoplay-policy=no-user-gesture-required", "--no-sandbox"])
+        browser = p.chromium.launch(
+            executable_path=executable, args=["--autoplay-policy=no-user-gesture-required", "--no-sandbox"]
+        )
         try:
             context = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="en-US")
-            reply = context.request.post(f"{base_url}/api/v1/session",
-                                         data=json.dumps({"handle": handle, "password": password}),
-                                         headers={"Content-Type": "application/json"})
+            reply = context.request.post(
+                f"{base_url}/api/v1/session",
+                data=json.dumps({"handle": handle, "password": password}),
+                headers={"Content-Type": "application/json"},
+            )
             if reply.status != 200:
                 raise RuntimeError(f"signing in as @{handle} in the browser failed: HTTP {reply.status}")
             page = context.new_page()

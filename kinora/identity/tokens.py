@@ -19,8 +19,9 @@ from kinora.runtime.clients import channel
 Fetcher = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def _identity_fetcher(address: str,
-                      call: Callable[[identity_pb2_grpc.IdentityServiceStub], Awaitable[dict[str, Any]]]) -> Fetcher:
+def _identity_fetcher(
+    address: str, call: Callable[[identity_pb2_grpc.IdentityServiceStub], Awaitable[dict[str, Any]]]
+) -> Fetcher:
     """An async fetcher that asks identity over `call(stub)` on a channel opened at first use."""
     ch: grpc.aio.Channel | None = None
 
@@ -38,8 +39,11 @@ def jwks_from_identity(address: str) -> Fetcher:
 
     async def get(stub: identity_pb2_grpc.IdentityServiceStub) -> dict[str, Any]:
         reply = await stub.GetJwks(identity_pb2.GetJwksRequest(), timeout=5)
-        return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys],
-                "max_age_seconds": reply.max_age_seconds}
+        return {
+            "keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys],
+            "max_age_seconds": reply.max_age_seconds,
+        }
+
     return _identity_fetcher(address, get)
 
 
@@ -49,6 +53,7 @@ def revoked_sessions_from_identity(address: str) -> Fetcher:
     async def get(stub: identity_pb2_grpc.IdentityServiceStub) -> dict[str, Any]:
         reply = await stub.ListRevokedSessions(identity_pb2.ListRevokedSessionsRequest(), timeout=5)
         return {"session_ids": list(reply.session_ids), "max_age_seconds": reply.max_age_seconds}
+
     return _identity_fetcher(address, get)
 
 
@@ -60,5 +65,7 @@ def verifier_fetchers(identity_addr: str, jwks_fetcher: Fetcher | None = None) -
         return {"jwks_fetcher": jwks_fetcher, "revocation_fetcher": None}
     if not identity_addr:
         return {"jwks_fetcher": None, "revocation_fetcher": None}
-    return {"jwks_fetcher": jwks_from_identity(identity_addr),
-            "revocation_fetcher": revoked_sessions_from_identity(identity_addr)}
+    return {
+        "jwks_fetcher": jwks_from_identity(identity_addr),
+        "revocation_fetcher": revoked_sessions_from_identity(identity_addr),
+    }

@@ -34,8 +34,12 @@ class SigningIdentity:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kinora development"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kinora development"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def make_development_identity() -> SigningIdentity:
@@ -43,28 +47,38 @@ def make_development_identity() -> SigningIdentity:
     (digitalSignature, emailProtection EKU, not a CA)."""
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (x509.CertificateBuilder().subject_name(_name("Kinora dev C2PA root"))
-               .issuer_name(_name("Kinora dev C2PA root")).public_key(ca_key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(now)
-               .not_valid_after(now + dt.timedelta(days=3650))
-               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-               .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-               .sign(ca_key, hashes.SHA256()))
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Kinora dev C2PA root"))
+        .issuer_name(_name("Kinora dev C2PA root"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf_cert = (x509.CertificateBuilder().subject_name(_name("Kinora dev generator"))
-                 .issuer_name(ca_cert.subject).public_key(leaf_key.public_key())
-                 .serial_number(x509.random_serial_number()).not_valid_before(now)
-                 .not_valid_after(now + dt.timedelta(days=825))
-                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                 .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-                                critical=True)
-                 .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
-                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-                 .sign(ca_key, hashes.SHA256()))
-    key_pem = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
+    leaf_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Kinora dev generator"))
+        .issuer_name(ca_cert.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=825))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_pem = leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     chain = leaf_cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM)
     return SigningIdentity(key_pem, chain)
 
@@ -99,8 +113,7 @@ class ProvenanceSigner:
         self._lock = threading.Lock()
 
     def _signer(self) -> c2pa.Signer:
-        info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, self.identity.cert_chain_pem,
-                                   self.identity.key_pem, None)
+        info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, self.identity.cert_chain_pem, self.identity.key_pem, None)
         return c2pa.Signer.from_info(info)
 
     def manifest(self, title: str, model: str, generation_id: str, creator_handle: str) -> dict:
@@ -109,26 +122,45 @@ class ProvenanceSigner:
             "title": title,
             "format": "video/mp4",
             "assertions": [
-                {"label": "c2pa.actions.v2", "data": {"actions": [{
-                    "action": "c2pa.created",
-                    "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-                    "softwareAgent": {"name": f"kinora/{model}"},
-                    "parameters": {"description": "AI-generated video with synchronized audio"},
-                }]}},
-                {"label": "org.kinora.generation", "data": {
-                    "generation_id": generation_id, "model": model, "creator": creator_handle}},
+                {
+                    "label": "c2pa.actions.v2",
+                    "data": {
+                        "actions": [
+                            {
+                                "action": "c2pa.created",
+                                "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+                                "softwareAgent": {"name": f"kinora/{model}"},
+                                "parameters": {"description": "AI-generated video with synchronized audio"},
+                            }
+                        ]
+                    },
+                },
+                {
+                    "label": "org.kinora.generation",
+                    "data": {"generation_id": generation_id, "model": model, "creator": creator_handle},
+                },
             ],
         }
 
-    def sign_mp4(self, mp4: bytes, *, model: str, generation_id: str, creator_handle: str,
-                 ingredients: tuple[tuple[str, bytes], ...] = ()) -> bytes:
+    def sign_mp4(
+        self,
+        mp4: bytes,
+        *,
+        model: str,
+        generation_id: str,
+        creator_handle: str,
+        ingredients: tuple[tuple[str, bytes], ...] = (),
+    ) -> bytes:
         """`ingredients`: (generation id, signed MP4) of each clip this one is made
         of (a stitch's sources), listed as componentOf with their own manifests."""
         manifest = self.manifest(f"{generation_id}.mp4", model, generation_id, creator_handle)
         with self._lock, self._signer() as signer, c2pa.Builder(json.dumps(manifest)) as builder:
             for source_id, source in ingredients:
-                builder.add_ingredient({"title": f"{source_id}.mp4", "relationship": "componentOf",
-                                        "format": "video/mp4"}, "video/mp4", io.BytesIO(source))
+                builder.add_ingredient(
+                    {"title": f"{source_id}.mp4", "relationship": "componentOf", "format": "video/mp4"},
+                    "video/mp4",
+                    io.BytesIO(source),
+                )
             out = io.BytesIO()
             builder.sign(signer, "video/mp4", io.BytesIO(mp4), out)
             return out.getvalue()
@@ -167,8 +199,9 @@ class OriginCheck:
 def verify_origin(mp4: bytes, trust_anchors_pem: bytes) -> OriginCheck:
     """Verify a clip's C2PA manifest against this deployment's roots. Anyone can sign a
     manifest naming a Kinora generation; only a chain to our root makes it "Trusted"."""
-    settings = c2pa.Settings.from_dict({"verify": {"verify_trust": True},
-                                        "trust": {"trust_anchors": trust_anchors_pem.decode()}})
+    settings = c2pa.Settings.from_dict(
+        {"verify": {"verify_trust": True}, "trust": {"trust_anchors": trust_anchors_pem.decode()}}
+    )
     try:
         with c2pa.Context(settings) as context, c2pa.Reader("video/mp4", io.BytesIO(mp4), context=context) as reader:
             manifest, state = reader.get_active_manifest(), reader.get_validation_state()

@@ -68,8 +68,9 @@ def _write(container, video, sound, frames, width, height, fps, audio, luma_mark
     count = 0
     for frame in frames:
         if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"frame {count} has shape {frame.shape} {frame.dtype}, "
-                             f"expected ({height}, {width}, 3) uint8")
+            raise ValueError(
+                f"frame {count} has shape {frame.shape} {frame.dtype}, expected ({height}, {width}, 3) uint8"
+            )
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
         if luma_mark is not None:
             vf = vf.reformat(format="yuv420p")

@@ -81,8 +81,12 @@ def centre_hash(frame: np.ndarray) -> int:
     """The stored hash: pHash of the frame's centre."""
     frame = _small(frame)
     h, w = frame.shape[:2]
-    return phash(frame[int(round(CENTRE_MARGIN * h)):int(round((1 - CENTRE_MARGIN) * h)),
-                       int(round(CENTRE_MARGIN * w)):int(round((1 - CENTRE_MARGIN) * w))])
+    return phash(
+        frame[
+            int(round(CENTRE_MARGIN * h)) : int(round((1 - CENTRE_MARGIN) * h)),
+            int(round(CENTRE_MARGIN * w)) : int(round((1 - CENTRE_MARGIN) * w)),
+        ]
+    )
 
 
 def _crops() -> list[tuple[float, float, float]]:
@@ -106,8 +110,10 @@ def probe_hashes(frame: np.ndarray) -> list[int]:
         # original x in [m, 1-m] -> probe x = (x - ox) / kept
         x0, x1 = (CENTRE_MARGIN - ox) / kept, (1 - CENTRE_MARGIN - ox) / kept
         y0, y1 = (CENTRE_MARGIN - oy) / kept, (1 - CENTRE_MARGIN - oy) / kept
-        region = frame[max(0, int(round(y0 * h))):min(h, int(round(y1 * h))),
-                       max(0, int(round(x0 * w))):min(w, int(round(x1 * w)))]
+        region = frame[
+            max(0, int(round(y0 * h))) : min(h, int(round(y1 * h))),
+            max(0, int(round(x0 * w))) : min(w, int(round(x1 * w))),
+        ]
         out.append(phash(region))
     return out
 

@@ -31,9 +31,27 @@ _NOSE_DEPTH = (0.12, 0.2, 0.28, 0.36, 0.2, 0.24, 0.27, 0.24, 0.2)
 _EYE_DEPTH = -0.04
 _MOUTH_DROP = 0.22  # a fully open mouth drops the lower lip by this share of nose-to-chin
 # How much each landmark follows the jaw when the mouth opens.
-_JAW_WEIGHTS = {5: 0.3, 6: 0.6, 7: 0.85, 8: 1.0, 9: 0.85, 10: 0.6, 11: 0.3,
-                55: 1.0, 56: 1.0, 57: 1.0, 58: 1.0, 59: 1.0, 65: 1.0, 66: 1.0, 67: 1.0,
-                48: 0.3, 54: 0.3, 60: 0.3, 64: 0.3}
+_JAW_WEIGHTS = {
+    5: 0.3,
+    6: 0.6,
+    7: 0.85,
+    8: 1.0,
+    9: 0.85,
+    10: 0.6,
+    11: 0.3,
+    55: 1.0,
+    56: 1.0,
+    57: 1.0,
+    58: 1.0,
+    59: 1.0,
+    65: 1.0,
+    66: 1.0,
+    67: 1.0,
+    48: 0.3,
+    54: 0.3,
+    60: 0.3,
+    64: 0.3,
+}
 _MOUTH_COLOUR = (60, 25, 30)
 
 
@@ -66,8 +84,10 @@ def build_head(rgb: np.ndarray) -> Head:
     brow, nose, chin = float(lm[17:27, 1].mean()), float(lm[33, 1]), float(lm[8, 1])
     outline = []
     for f in (-1.0, -0.6, -0.2, 0.2, 0.6, 1.0):  # forehead and top of the head
-        outline += [[axis_x + f * half * 0.95, brow - 0.55 * (nose - brow)],
-                    [axis_x + f * half * 0.9, brow - 1.15 * (nose - brow)]]
+        outline += [
+            [axis_x + f * half * 0.95, brow - 0.55 * (nose - brow)],
+            [axis_x + f * half * 0.9, brow - 1.15 * (nose - brow)],
+        ]
     for side in (-1, 1):  # the head's silhouette, where it turns out of view
         outline += [[axis_x + side * radius, y] for y in (brow - 0.5 * (nose - brow), lm[2, 1], lm[5, 1])]
     points = np.vstack([lm, np.array(outline, float)])
@@ -78,8 +98,11 @@ def build_head(rgb: np.ndarray) -> Head:
     h, w = rgb.shape[:2]
     border = [[x, y] for x in np.linspace(0, w - 1, 6) for y in (0, h - 1)]
     border += [[x, y] for y in np.linspace(0, h - 1, 6)[1:-1] for x in (0, w - 1)]
-    shoulders = [[axis_x - 2 * radius, chin + 0.9 * radius], [axis_x + 2 * radius, chin + 0.9 * radius],
-                 [axis_x, chin + 1.2 * radius]]
+    shoulders = [
+        [axis_x - 2 * radius, chin + 0.9 * radius],
+        [axis_x + 2 * radius, chin + 0.9 * radius],
+        [axis_x, chin + 1.2 * radius],
+    ]
     return Head(rgb, points, depth, axis_x, radius, _MOUTH_DROP * (chin - nose), np.array(border + shoulders, float))
 
 

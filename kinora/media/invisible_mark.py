@@ -108,8 +108,9 @@ class Embedder:
 
     MASK_EVERY = 8
 
-    def __init__(self, payload: int, width: int, height: int, key: str | None = None,
-                 strength: float = 4.0, floor: float = 0.6):
+    def __init__(
+        self, payload: int, width: int, height: int, key: str | None = None, strength: float = 4.0, floor: float = 0.6
+    ):
         if not 0 <= payload <= MAX_PAYLOAD:
             raise ValueError(f"watermark payload must fit in {PAYLOAD_BITS} bits")
         self.width, self.height = width, height
@@ -226,8 +227,12 @@ def _period_candidates(res: np.ndarray) -> list[float]:
     if hi <= lo + 32:
         return []
     lags = np.arange(lo, hi)
-    directions = (auto[0, lags] / (h * (w - lags)), auto[lags, 0] / ((h - lags) * w),
-                  auto[lags, lags] / ((h - lags) * (w - lags)), auto[lags, -lags] / ((h - lags) * (w - lags)))
+    directions = (
+        auto[0, lags] / (h * (w - lags)),
+        auto[lags, 0] / ((h - lags) * w),
+        auto[lags, lags] / ((h - lags) * (w - lags)),
+        auto[lags, -lags] / ((h - lags) * (w - lags)),
+    )
     scores = []
     for prof in directions:
         prof = prof.astype(np.float32)
@@ -292,7 +297,7 @@ def _read_bits(folded: np.ndarray, dy: int, dx: int, key: str) -> tuple[np.ndarr
     lay = layout(key)
     aligned = np.roll(folded, (-dy, -dx), axis=(0, 1))
     # chip centres only: the blocks' edges are where scaling and blur smear neighbours
-    inner = aligned.reshape(TILE, NORM, TILE, NORM)[:, 1:NORM - 1, :, 1:NORM - 1].mean(axis=(1, 3))
+    inner = aligned.reshape(TILE, NORM, TILE, NORM)[:, 1 : NORM - 1, :, 1 : NORM - 1].mean(axis=(1, 3))
     chips = (inner * lay.pn).ravel()
     groups = lay.group.ravel()
     soft = np.bincount(groups[groups >= 0], weights=chips[groups >= 0], minlength=CODED_BITS)
@@ -329,9 +334,14 @@ def detect(frames: list[np.ndarray], key: str | None = None) -> Detection:
     extra = [p for p in _nominal_periods() if p <= hi and all(abs(p - q) > 0.01 * p for q in found)]
     for coarse in found + extra:
         # the autocorrelation is good to a fraction of a pixel; refine on the sync peak
-        local = max(((*_sync(folded, key), folded, period) for period in
-                     (coarse * (1 + step * 0.0015) for step in range(-4, 5))
-                     for folded in (_fold(res, period),)), key=lambda item: item[0])
+        local = max(
+            (
+                (*_sync(folded, key), folded, period)
+                for period in (coarse * (1 + step * 0.0015) for step in range(-4, 5))
+                for folded in (_fold(res, period),)
+            ),
+            key=lambda item: item[0],
+        )
         score, dy, dx, folded, period = local
         soft, margin = _read_bits(folded, dy, dx, key)
         payload = _decode(soft) if score >= SYNC_THRESHOLD else None

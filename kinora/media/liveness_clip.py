@@ -159,8 +159,9 @@ def read_aloud(digits: str) -> np.ndarray:
     text = ", ".join(DIGIT_WORDS[int(d)] for d in digits)
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        subprocess.run([espeak, "-v", "en-us+f2", "-s", "140", "-g", "25", "-w", str(wav), text],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [espeak, "-v", "en-us+f2", "-s", "140", "-g", "25", "-w", str(wav), text], check=True, capture_output=True
+        )
         return _decode_audio(wav.read_bytes())
 
 
@@ -242,8 +243,18 @@ def make_clip(
     or, given `lips_from`, with another take reading those digits (dubbed audio)."""
     audio = speak_digits(digits, seconds=duration_s, seed=seed)
     lips = audio if lips_from is None else speak_digits(lips_from, seconds=duration_s, start_s=1.3, seed=seed + 1)
-    frames = render_frames(width=width, height=height, fps=fps, duration_s=duration_s, turns=turns, faces=faces,
-                           still=still, seed=seed, head=head, mouth=mouth_track(lips) if head == "3d" else None)
+    frames = render_frames(
+        width=width,
+        height=height,
+        fps=fps,
+        duration_s=duration_s,
+        turns=turns,
+        faces=faces,
+        still=still,
+        seed=seed,
+        head=head,
+        mouth=mouth_track(lips) if head == "3d" else None,
+    )
     return encode_clip(frames, audio, width=width, height=height, fps=fps, kind=kind)
 
 
@@ -263,8 +274,15 @@ def speakable(digits: str) -> bool:
     return not set(digits) & MISHEARD_DIGITS
 
 
-def clip_for_challenge(digits: str, head_turns: list[str], *, duration_s: float = 6.0, seed: int = 0,
-                       head: str = "3d", lips_from: str | None = None) -> bytes:
+def clip_for_challenge(
+    digits: str,
+    head_turns: list[str],
+    *,
+    duration_s: float = 6.0,
+    seed: int = 0,
+    head: str = "3d",
+    lips_from: str | None = None,
+) -> bytes:
     """An MP4 answering a liveness challenge: `digits` as shown (spaces are
     ignored) read aloud, and the head turns ("left"/"right") in order; at
     least `duration_s` long, longer when the digits need it. `head="slide"`
@@ -276,5 +294,11 @@ def clip_for_challenge(digits: str, head_turns: list[str], *, duration_s: float 
         raise ValueError(f"only left and right head turns can be simulated, not {', '.join(bad)}")
     # Six digits take espeak-ng about 7 s: make the clip long enough to say them all.
     duration_s = max(duration_s, round(len(read_aloud(spoken)) / AUDIO_RATE + 1.2, 1))
-    return make_clip(spoken, turns_for(list(head_turns), duration_s), duration_s=duration_s, seed=seed,
-                     head=head, lips_from=lips_from)
+    return make_clip(
+        spoken,
+        turns_for(list(head_turns), duration_s),
+        duration_s=duration_s,
+        seed=seed,
+        head=head,
+        lips_from=lips_from,
+    )

@@ -29,8 +29,9 @@ class ProbeResult:
         return self.audio_codec is not None
 
 
-def probe_mp4(data: bytes, *, decode_frames: bool = False, decode_audio: bool = False,
-              frame_step: int = 1) -> ProbeResult:
+def probe_mp4(
+    data: bytes, *, decode_frames: bool = False, decode_audio: bool = False, frame_step: int = 1
+) -> ProbeResult:
     """Read stream facts; optionally decode every `frame_step`-th frame and all audio.
 
     Audio is returned aligned to the media timeline: the encoder's priming samples

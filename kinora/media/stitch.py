@@ -67,8 +67,10 @@ def describe(mp4: bytes, index: int) -> Source:
         raise StitchError(f"clip {index + 1} can't be read as a video: {exc}", "stitch_source_unreadable") from exc
     fps = int(round(facts.fps))
     if fps <= 0 or abs(facts.fps - fps) > 1e-3:
-        raise StitchError(f"clip {index + 1} has a frame rate of {facts.fps:g}; only whole frame rates can be "
-                          "stitched", "stitch_source_unreadable")
+        raise StitchError(
+            f"clip {index + 1} has a frame rate of {facts.fps:g}; only whole frame rates can be stitched",
+            "stitch_source_unreadable",
+        )
     frames = facts.frame_count or int(round(facts.duration_s * fps))
     return Source(facts.width, facts.height, fps, frames)
 
@@ -79,30 +81,44 @@ def plan(sources: list[bytes], crossfade_s: float, curve: str) -> tuple[list[Sou
     if not 2 <= len(sources) <= MAX_SOURCES:
         raise StitchError(f"a stitch takes 2 to {MAX_SOURCES} clips; got {len(sources)}", "stitch_source_count")
     if not (0.0 <= crossfade_s <= MAX_CROSSFADE_S) or math.isnan(crossfade_s):
-        raise StitchError(f"the crossfade must be 0 to {MAX_CROSSFADE_S:g} seconds; got {crossfade_s:g}",
-                          "invalid_crossfade")
+        raise StitchError(
+            f"the crossfade must be 0 to {MAX_CROSSFADE_S:g} seconds; got {crossfade_s:g}", "invalid_crossfade"
+        )
     if curve not in CURVES:
         raise StitchError(f"the crossfade curve must be one of {', '.join(CURVES)}", "invalid_crossfade")
     facts = [describe(mp4, i) for i, mp4 in enumerate(sources)]
     first = facts[0]
     for i, f in enumerate(facts[1:], start=2):
         if (f.width, f.height, f.fps) != (first.width, first.height, first.fps):
-            raise StitchError(f"clip {i} is {f.width}x{f.height} at {f.fps} fps but clip 1 is "
-                              f"{first.width}x{first.height} at {first.fps} fps; stitched clips must share one "
-                              "size and frame rate", "stitch_mismatch")
+            raise StitchError(
+                f"clip {i} is {f.width}x{f.height} at {f.fps} fps but clip 1 is "
+                f"{first.width}x{first.height} at {first.fps} fps; stitched clips must share one "
+                "size and frame rate",
+                "stitch_mismatch",
+            )
     overlap = int(round(crossfade_s * first.fps))
     for i, f in enumerate(facts, start=1):
         ends = 1 if i in (1, len(facts)) else 2  # the first and last clips fade at one end only
         if f.frames < ends * overlap + 1:
-            raise StitchError(f"clip {i} is {f.frames / f.fps:.2f} s long: too short for a {crossfade_s:g} s "
-                              f"crossfade at {'its end' if ends == 1 else 'each end'}", "invalid_crossfade")
+            raise StitchError(
+                f"clip {i} is {f.frames / f.fps:.2f} s long: too short for a {crossfade_s:g} s "
+                f"crossfade at {'its end' if ends == 1 else 'each end'}",
+                "invalid_crossfade",
+            )
     return facts, overlap
 
 
-def stitch_mp4(sources: list[bytes], crossfade_s: float = 0.0, *, curve: str = "equal_power",
-               mark: Callable[[np.ndarray], None] | None = None,
-               prepare: Sequence[Callable[[np.ndarray], None] | None] = (), preset: str = "veryfast",
-               crf: int = 20, threads: int = 0) -> bytes:
+def stitch_mp4(
+    sources: list[bytes],
+    crossfade_s: float = 0.0,
+    *,
+    curve: str = "equal_power",
+    mark: Callable[[np.ndarray], None] | None = None,
+    prepare: Sequence[Callable[[np.ndarray], None] | None] = (),
+    preset: str = "veryfast",
+    crf: int = 20,
+    threads: int = 0,
+) -> bytes:
     """One MP4 of `sources` (MP4 bytes, in order) played one after the other,
     each join a `crossfade_s` dissolve (0: a cut). Its length is the sum of the
     sources' less one crossfade per join. `mark`, when given, is called with
@@ -114,8 +130,7 @@ def stitch_mp4(sources: list[bytes], crossfade_s: float = 0.0, *, curve: str = "
     first = facts[0]
     audio = mix_audio(sources, facts, overlap, curve)
     frames = _frames(sources, facts, overlap, mark, list(prepare) + [None] * (len(sources) - len(prepare)))
-    return encode_mp4(frames, first.width, first.height, first.fps, audio, preset=preset, crf=crf,
-                      threads=threads)
+    return encode_mp4(frames, first.width, first.height, first.fps, audio, preset=preset, crf=crf, threads=threads)
 
 
 def total_frames(facts: list[Source], overlap: int) -> int:
@@ -123,6 +138,7 @@ def total_frames(facts: list[Source], overlap: int) -> int:
 
 
 # -- sound ------------------------------------------------------------------------
+
 
 def fade_gains(n: int, curve: str) -> tuple[np.ndarray, np.ndarray]:
     """(outgoing, incoming) gains over n samples, sampled mid-sample so neither
@@ -142,8 +158,7 @@ def source_audio(mp4: bytes, length: int) -> np.ndarray:
         return out
     pcm = facts.audio
     if facts.audio_rate != AUDIO_RATE:
-        raise StitchError(f"a clip's sound is at {facts.audio_rate} Hz; {AUDIO_RATE} Hz is expected",
-                          "stitch_mismatch")
+        raise StitchError(f"a clip's sound is at {facts.audio_rate} Hz; {AUDIO_RATE} Hz is expected", "stitch_mismatch")
     if pcm.shape[0] == 1:
         pcm = np.repeat(pcm, 2, axis=0)
     take = min(length, pcm.shape[1])
@@ -184,6 +199,7 @@ def mix_audio(sources: list[bytes], facts: list[Source], overlap: int, curve: st
 
 # -- pictures -----------------------------------------------------------------------
 
+
 def _decode(mp4: bytes, expected: int) -> Iterator[np.ndarray]:
     """The source's frames (HxWx3 uint8), exactly `expected` of them: a short
     stream repeats its last frame, a long one is cut."""
@@ -209,8 +225,13 @@ def _dissolve(tail: np.ndarray, head: np.ndarray, weight: float) -> np.ndarray:
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
-def _frames(sources: list[bytes], facts: list[Source], overlap: int, mark: Callable[[np.ndarray], None] | None,
-            prepare: list[Callable[[np.ndarray], None] | None]) -> Iterator[np.ndarray]:
+def _frames(
+    sources: list[bytes],
+    facts: list[Source],
+    overlap: int,
+    mark: Callable[[np.ndarray], None] | None,
+    prepare: list[Callable[[np.ndarray], None] | None],
+) -> Iterator[np.ndarray]:
     """Output frames, one source decoded at a time. The last `overlap` frames of
     a source wait in `tail` until the next source's first frames dissolve into them."""
     tail: deque[np.ndarray] = deque()

@@ -63,8 +63,9 @@ def thumbnail(frames: list[tuple[float, np.ndarray]], max_side: int = 640, quali
     return _jpeg(image, quality)
 
 
-def spritesheet(frames: list[tuple[float, np.ndarray]], tile_width: int = 160, columns: int = 5,
-                quality: int = 80) -> Still:
+def spritesheet(
+    frames: list[tuple[float, np.ndarray]], tile_width: int = 160, columns: int = 5, quality: int = 80
+) -> Still:
     """A grid of frames in time order, `columns` wide, each tile `tile_width` px wide."""
     height, width = frames[0][1].shape[:2]
     tile_height = max(2, round(height * tile_width / width))

@@ -30,7 +30,7 @@ def reencode(mp4: bytes, *, crf: int = 28, scale: float = 1.0, crop: float = 0.0
         if crop:
             ch, cw = int(h * (1 - crop)), int(w * (1 - crop))
             y0, x0 = int(h * crop * 0.3), int(w * crop * 0.7)
-            frame = frame[y0:y0 + ch, x0:x0 + cw]
+            frame = frame[y0 : y0 + ch, x0 : x0 + cw]
         if scale != 1.0:
             size = (int(frame.shape[1] * scale) // 2 * 2, int(frame.shape[0] * scale) // 2 * 2)
             frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)

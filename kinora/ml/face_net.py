@@ -42,7 +42,7 @@ class _Reader:
     def int(self) -> int:
         head = self.data[self.at]
         size, negative = head & 0x0F, bool(head & 0x80)
-        value = int.from_bytes(self.data[self.at + 1:self.at + 1 + size], "little")
+        value = int.from_bytes(self.data[self.at + 1 : self.at + 1 + size], "little")
         self.at += 1 + size
         return -value if negative else value
 
@@ -102,10 +102,11 @@ def _net(path: str) -> _Net:
         elif name == "affine_":
             params = reader.tensor().reshape(-1)
             weights, bias, size, stride, padding = pending
-            gamma, beta = params[:len(bias)], params[len(bias):]
+            gamma, beta = params[: len(bias)], params[len(bias) :]
             # scale * (W x + b) + shift == (scale W) x + (scale b + shift)
-            convs.append(_Conv(np.ascontiguousarray(weights * gamma[:, None]), gamma * bias + beta,
-                               size, stride, padding))
+            convs.append(
+                _Conv(np.ascontiguousarray(weights * gamma[:, None]), gamma * bias + beta, size, stride, padding)
+            )
             pending = None
         elif name == "fc_2":
             outputs, inputs = reader.int(), reader.int()
@@ -131,7 +132,7 @@ def _conv(x: np.ndarray, conv: _Conv) -> np.ndarray:
     c, h, w = x.shape
     k, s = conv.size, conv.stride
     ho, wo = 1 + (h - k) // s, 1 + (w - k) // s
-    windows = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, :ho * s:s, :wo * s:s]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, : ho * s : s, : wo * s : s]
     # (C, ho, wo, k, k) -> (C, k, k, ho, wo) -> (C*k*k, ho*wo): the weight rows' order
     columns = windows.transpose(0, 3, 4, 1, 2).reshape(c * k * k, ho * wo)
     out = conv.weight @ columns
@@ -143,7 +144,7 @@ def _max_pool(x: np.ndarray) -> np.ndarray:
     """3x3 windows, stride 2, no padding."""
     c, h, w = x.shape
     ho, wo = 1 + (h - 3) // 2, 1 + (w - 3) // 2
-    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))[:, :ho * 2:2, :wo * 2:2]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))[:, : ho * 2 : 2, : wo * 2 : 2]
     return windows.max(axis=(3, 4))
 
 
@@ -151,7 +152,7 @@ def _avg_pool(x: np.ndarray) -> np.ndarray:
     """2x2 windows, stride 2, no padding."""
     c, h, w = x.shape
     ho, wo = 1 + (h - 2) // 2, 1 + (w - 2) // 2
-    x = x[:, :ho * 2, :wo * 2]
+    x = x[:, : ho * 2, : wo * 2]
     return 0.25 * (x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2])
 
 
@@ -160,14 +161,22 @@ def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.shape == b.shape:
         return a + b
     out = np.zeros(tuple(max(m, n) for m, n in zip(a.shape, b.shape)), dtype=np.float32)
-    out[:a.shape[0], :a.shape[1], :a.shape[2]] += a
-    out[:b.shape[0], :b.shape[1], :b.shape[2]] += b
+    out[: a.shape[0], : a.shape[1], : a.shape[2]] += a
+    out[: b.shape[0], : b.shape[1], : b.shape[2]] += b
     return out
 
 
 # Residual blocks, input to output: (filters, downsampling). The first of each width halves the size.
-_BLOCKS = ((32, False),) * 3 + ((64, True),) + ((64, False),) * 3 + ((128, True),) + ((128, False),) * 2 \
-    + ((256, True),) + ((256, False),) * 2 + ((256, True),)
+_BLOCKS = (
+    ((32, False),) * 3
+    + ((64, True),)
+    + ((64, False),) * 3
+    + ((128, True),)
+    + ((128, False),) * 2
+    + ((256, True),)
+    + ((256, False),) * 2
+    + ((256, True),)
+)
 
 
 @lru_cache(maxsize=1)

@@ -95,8 +95,10 @@ def _models():
     import dlib
 
     face_net.load(_embedding_model())
-    return (dlib.get_frontal_face_detector(),
-            dlib.shape_predictor(str(_model_dir() / "shape_predictor_5_face_landmarks.dat")))
+    return (
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(str(_model_dir() / "shape_predictor_5_face_landmarks.dat")),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -124,8 +126,9 @@ def _run_detector(gray: np.ndarray, upsample: int):
         return detector.run(gray, upsample, 0.0)
 
 
-def detect(gray: np.ndarray, upsample: int = 0,
-           min_score: float = MIN_DETECTION_SCORE) -> list[tuple[int, int, int, int]]:
+def detect(
+    gray: np.ndarray, upsample: int = 0, min_score: float = MIN_DETECTION_SCORE
+) -> list[tuple[int, int, int, int]]:
     """Face boxes (x, y, width, height) in a grey picture, largest first; no embedding."""
     rects, scores, _ = _run_detector(np.ascontiguousarray(gray, dtype=np.uint8), upsample)
     boxes = [(r.left(), r.top(), r.width(), r.height()) for r, score in zip(rects, scores) if score >= min_score]
@@ -171,7 +174,7 @@ def find_faces(rgb: np.ndarray, small_faces: bool = False, rolled: bool = True) 
     pictures people send need it, a model's frames (drawn upright) do not."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     faces = _find(rgb, small_faces)
-    for angle in (() if faces or not rolled else ROLL_RETRIES):
+    for angle in () if faces or not rolled else ROLL_RETRIES:
         # A tilted head (or a photo turned to slip past the check): HOG's filters cover
         # a limited roll, so look again with the picture turned both ways.
         faces = _find_rolled(rgb, angle, small_faces)
@@ -203,8 +206,9 @@ def _find(rgb: np.ndarray, small_faces: bool) -> list[Face]:
 Box = tuple[int, int, int, int]  # x, y, width, height
 
 
-def locate(rgb: np.ndarray, small_faces: bool = False,
-           within: list[Box] | None = None) -> list[tuple[Box, float, np.ndarray]]:
+def locate(
+    rgb: np.ndarray, small_faces: bool = False, within: list[Box] | None = None
+) -> list[tuple[Box, float, np.ndarray]]:
     """(box, score, aligned chip) of every face in an RGB picture, not yet embedded (`embed_chip`).
     `within`: boxes (x, y, width, height) of the picture where the faces wanted are; with
     `small_faces`, only the candidate regions touching them are searched closely (faces
@@ -214,16 +218,22 @@ def locate(rgb: np.ndarray, small_faces: bool = False,
     landmarks = _models()[1]
     height, width = rgb.shape[:2]
     scale = min(1.0, DETECT_SIDE / max(height, width))
-    small = rgb if scale == 1.0 else np.asarray(
-        Image.fromarray(rgb).resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR))
+    small = (
+        rgb
+        if scale == 1.0
+        else np.asarray(
+            Image.fromarray(rgb).resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR)
+        )
+    )
     upsample = 1 if small_faces or max(small.shape[:2]) < UPSAMPLE_BELOW else 0
     # HOG runs on grey: ~30% faster than on colour (78 vs 107 ms on a 1024x1024 picture
     # here) with the same evaluation results (benchmarks/face_eval.py).
     small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     min_score = SMALL_FACE_MIN_SCORE if small_faces else MIN_DETECTION_SCORE
     if within is not None and scale != 1.0:
-        within = [(int(x * scale), int(y * scale), max(1, int(w * scale)), max(1, int(h * scale)))
-                  for x, y, w, h in within]
+        within = [
+            (int(x * scale), int(y * scale), max(1, int(w * scale)), max(1, int(h * scale))) for x, y, w, h in within
+        ]
     # Each thread searches with its own copy of the detector, so pictures are searched side by side;
     # only the landmark model is shared.
     detections = _detections(small, upsample, small_faces, within)
@@ -233,8 +243,9 @@ def locate(rgb: np.ndarray, small_faces: bool = False,
             if score < min_score:
                 continue
             # Landmarks and the embedding come from the full-size picture: more detail, same box.
-            box = dlib.rectangle(int(rect.left() / scale), int(rect.top() / scale),
-                                 int(rect.right() / scale), int(rect.bottom() / scale))
+            box = dlib.rectangle(
+                int(rect.left() / scale), int(rect.top() / scale), int(rect.right() / scale), int(rect.bottom() / scale)
+            )
             # The aligned chip dlib's compute_face_descriptor would make.
             chip = dlib.get_face_chip(rgb, landmarks(rgb, box), face_net.CHIP_SIZE, face_net.CHIP_PADDING)
             found.append(((box.left(), box.top(), box.width(), box.height()), float(score), chip))
@@ -257,8 +268,10 @@ def _detections(gray: np.ndarray, upsample: int, small_faces: bool, within: list
     search of the whole picture finds, the same regions searched the same way."""
     tiers = []
     if small_faces and upsample:
-        tiers = [(regions.candidate_regions(gray), upsample),
-                 (regions.candidate_regions(gray, scale=8, margin=regions.MARGIN_LARGE), 0)]
+        tiers = [
+            (regions.candidate_regions(gray), upsample),
+            (regions.candidate_regions(gray, scale=8, margin=regions.MARGIN_LARGE), 0),
+        ]
     if not tiers or any(places is None for places, _ in tiers):
         rects, scores, _ = _run_detector(gray, upsample)
         return list(zip(rects, scores))
@@ -267,13 +280,15 @@ def _detections(gray: np.ndarray, upsample: int, small_faces: bool, within: list
     # Faces from twice the detector's window up: in the picture halved (1/16 of the cost).
     half = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA)
     rects, scores, _ = _run_detector(half, 0)
-    found = [(dlib.rectangle(r.left() * 2, r.top() * 2, r.right() * 2 + 1, r.bottom() * 2 + 1), s)
-             for r, s in zip(rects, scores)]
+    found = [
+        (dlib.rectangle(r.left() * 2, r.top() * 2, r.right() * 2 + 1, r.bottom() * 2 + 1), s)
+        for r, s in zip(rects, scores)
+    ]
     for places, times in tiers:
         for x, y, w, h in places:
             if within is not None and not any(_touches((x, y, w, h), box) for box in within):
                 continue
-            rects, scores, _ = _run_detector(np.ascontiguousarray(gray[y:y + h, x:x + w]), times)
+            rects, scores, _ = _run_detector(np.ascontiguousarray(gray[y : y + h, x : x + w]), times)
             for rect, score in zip(rects, scores):
                 moved = dlib.rectangle(rect.left() + x, rect.top() + y, rect.right() + x, rect.bottom() + y)
                 if not any(_overlap(moved, other) > 0.5 for other, _ in found):
@@ -292,8 +307,9 @@ def _overlap(a, b) -> float:
     return shared / max(1, a.area() + b.area() - shared)
 
 
-def match(faces: list[Face] | np.ndarray, enrolled: np.ndarray, labels: list[str],
-          threshold: float = MATCH_DISTANCE) -> list[Match]:
+def match(
+    faces: list[Face] | np.ndarray, enrolled: np.ndarray, labels: list[str], threshold: float = MATCH_DISTANCE
+) -> list[Match]:
     """For each face, the closest enrolled label within `threshold`, if any.
     `enrolled` is (n, 128) with one label per row; a label may own several rows."""
     probes = np.asarray([f.embedding for f in faces] if isinstance(faces, list) else faces, dtype=np.float32)

@@ -96,8 +96,9 @@ def _touch(a: Box, b: Box) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
-def search_zone(changes: list[Box], before: list[_Seen], width: int, height: int
-                ) -> tuple[list[Box] | None, list[_Seen]]:
+def search_zone(
+    changes: list[Box], before: list[_Seen], width: int, height: int
+) -> tuple[list[Box] | None, list[_Seen]]:
     """Where a keyframe is searched again, given where it changed and the faces of the
     previous keyframe (None: whole), and those faces carried over untouched."""
     carried, zone = [], []
@@ -137,11 +138,9 @@ def find_in_keyframes(frames: Sequence[np.ndarray], threads: int = 2) -> Keyfram
     if any(f.shape != frames[0].shape for f in frames):
         raise ValueError("the keyframes of one clip must all have one size")
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-    changes: list[list[Box] | None] = [None] + [changed_boxes(a, b) if TRACK else None
-                                                for a, b in zip(grey, grey[1:])]
+    changes: list[list[Box] | None] = [None] + [changed_boxes(a, b) if TRACK else None for a, b in zip(grey, grey[1:])]
     # A keyframe that changed nearly everywhere is searched whole whatever the previous one held.
-    whole = [i for i, c in enumerate(changes)
-             if c is None or search_zone(c, [], width, height)[0] is None]
+    whole = [i for i, c in enumerate(changes) if c is None or search_zone(c, [], width, height)[0] is None]
     seen: list[list[_Seen]] = [[] for _ in frames]
     searched = [1.0] * len(frames)
     if len(whole) == 1 or threads < 2:
@@ -174,8 +173,7 @@ def _embedded(seen: list[list[_Seen]], searched: list[float]) -> KeyframeFaces:
         for face in frame:
             if face.embedding is None:
                 chip = face.chip.astype(np.int16)
-                twin = next((d for d in done
-                             if TRACK and np.abs(chip - d.chip).mean() <= CHIP_TOLERANCE), None)
+                twin = next((d for d in done if TRACK and np.abs(chip - d.chip).mean() <= CHIP_TOLERANCE), None)
                 if twin is not None:
                     face.embedding = twin.embedding
                 else:

@@ -47,8 +47,9 @@ ENABLED = True
 FULL_SEARCH_ABOVE = 0.6
 
 
-def candidate_regions(gray: np.ndarray, scale: int = SCALE, margin: int = MARGIN
-                      ) -> list[tuple[int, int, int, int]] | None:
+def candidate_regions(
+    gray: np.ndarray, scale: int = SCALE, margin: int = MARGIN
+) -> list[tuple[int, int, int, int]] | None:
     """Boxes (x, y, width, height) of a grey picture where a face of ~10 * `scale`
     pixels can be (40 px and a little more at the default scale; 80 px and more at
     scale 8, `margin` 96), or None when they would cover most of it (search it all).

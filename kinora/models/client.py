@@ -70,8 +70,10 @@ def generate(
             client.start_stream(callback=lambda result, error: responses.put((result, error)))
             client.async_stream_infer(
                 model_name,
-                [_bytes_input("request", request_to_json(request).encode()),
-                 _bytes_input("request_id", request_id.encode())],
+                [
+                    _bytes_input("request", request_to_json(request).encode()),
+                    _bytes_input("request_id", request_id.encode()),
+                ],
                 request_id=request_id,
             )
         except InferenceServerException as exc:
@@ -87,8 +89,9 @@ def generate(
             if remaining <= 0:
                 if not asked_to_cancel:
                     cancel(url, request_id)
-                    raise ModelCallError("deadline_exceeded",
-                                         f"model {model_name!r} took longer than {timeout_s:.0f} s")
+                    raise ModelCallError(
+                        "deadline_exceeded", f"model {model_name!r} took longer than {timeout_s:.0f} s"
+                    )
                 raise ModelCallError("cancelled", "generation was cancelled")
             try:
                 result, error = responses.get(timeout=min(remaining, 0.2))

@@ -149,8 +149,9 @@ class ModelRequest:
             self._validate_shots()
         elif self.source is not None and self.source.kind == "edit":
             if not 1 <= self.seconds <= MAX_SOURCE_SECONDS:
-                raise ModelInputError(f"an edit keeps its source's length, 1 to {MAX_SOURCE_SECONDS} s; "
-                                      f"got {self.seconds}")
+                raise ModelInputError(
+                    f"an edit keeps its source's length, 1 to {MAX_SOURCE_SECONDS} s; got {self.seconds}"
+                )
         elif self.seconds not in ALLOWED_SECONDS:
             raise ModelInputError(f"seconds must be one of {list(ALLOWED_SECONDS)}, got {self.seconds}")
         if self.source is not None:
@@ -160,7 +161,8 @@ class ModelRequest:
         if size not in allowed:
             names = ", ".join(f"{w}x{h}" for w, h in allowed)
             raise ModelInputError(
-                f"size {self.width}x{self.height} is not allowed for {self.quality}; use one of {names}")
+                f"size {self.width}x{self.height} is not allowed for {self.quality}; use one of {names}"
+            )
         if self.fps != 24:
             raise ModelInputError(f"fps must be 24, got {self.fps}")
         if self.watermark_id is not None and not 0 <= self.watermark_id < 2**48:
@@ -175,24 +177,27 @@ class ModelRequest:
             if cameo.voice is not None and not (40.0 <= cameo.voice.pitch_hz <= 600.0):
                 raise ModelInputError(f"cameo {cameo.name!r} voice pitch must be within 40..600 Hz")
 
-
     def _validate_shots(self) -> None:
         if not 1 <= len(self.shots) <= MAX_SHOTS:
             raise ModelInputError(f"a storyboard has 1 to {MAX_SHOTS} shots, got {len(self.shots)}")
         if self.source is not None or self.remix_plan is not None or self.image is not None:
-            raise ModelInputError("a storyboard takes no remix, source clip or request image "
-                                  "(give each shot its own image)")
+            raise ModelInputError(
+                "a storyboard takes no remix, source clip or request image (give each shot its own image)"
+            )
         for number, shot in enumerate(self.shots, 1):
             if not isinstance(shot.prompt, str) or not shot.prompt.strip():
                 raise ModelInputError(f"shot {number} needs a prompt")
             if len(shot.prompt) > MAX_PROMPT_CHARS:
                 raise ModelInputError(f"shot {number}'s prompt is longer than {MAX_PROMPT_CHARS} characters")
             if not MIN_SHOT_SECONDS <= shot.seconds <= MAX_SHOT_SECONDS:
-                raise ModelInputError(f"shot {number} must last {MIN_SHOT_SECONDS} to {MAX_SHOT_SECONDS} s, "
-                                      f"got {shot.seconds}")
+                raise ModelInputError(
+                    f"shot {number} must last {MIN_SHOT_SECONDS} to {MAX_SHOT_SECONDS} s, got {shot.seconds}"
+                )
             if shot.camera not in CAMERA_MOVES:
-                raise ModelInputError(f"shot {number}'s camera must be one of "
-                                      f"{', '.join(c for c in CAMERA_MOVES if c)} (or empty), got {shot.camera!r}")
+                raise ModelInputError(
+                    f"shot {number}'s camera must be one of "
+                    f"{', '.join(c for c in CAMERA_MOVES if c)} (or empty), got {shot.camera!r}"
+                )
         total = sum(shot.seconds for shot in self.shots)
         if total != self.seconds:
             raise ModelInputError(f"seconds ({self.seconds}) must be the shots' total ({total})")
@@ -259,8 +264,9 @@ def request_to_dict(request: ModelRequest) -> dict[str, Any]:
             {
                 "name": c.name,
                 "face_pngs": [_b64(p) for p in c.face_pngs],
-                "voice": (None if c.voice is None
-                          else {"pitch_hz": c.voice.pitch_hz, "envelope": list(c.voice.envelope)}),
+                "voice": (
+                    None if c.voice is None else {"pitch_hz": c.voice.pitch_hz, "envelope": list(c.voice.envelope)}
+                ),
                 "kind": c.kind,
                 "description": c.description,
             }
@@ -268,13 +274,24 @@ def request_to_dict(request: ModelRequest) -> dict[str, Any]:
         ],
         "image": None if request.image is None else _b64(request.image),
         "remix_plan": request.remix_plan,
-        "shots": [{"prompt": shot.prompt, "seconds": shot.seconds,
-                   "image": None if shot.image is None else _b64(shot.image), "camera": shot.camera}
-                  for shot in request.shots],
-        "source": None if request.source is None else {
-            "kind": request.source.kind, "plan": request.source.plan, "state": request.source.state,
+        "shots": [
+            {
+                "prompt": shot.prompt,
+                "seconds": shot.seconds,
+                "image": None if shot.image is None else _b64(shot.image),
+                "camera": shot.camera,
+            }
+            for shot in request.shots
+        ],
+        "source": None
+        if request.source is None
+        else {
+            "kind": request.source.kind,
+            "plan": request.source.plan,
+            "state": request.source.state,
             "video": None if request.source.video is None else _b64(request.source.video),
-            "instruction": request.source.instruction},
+            "instruction": request.source.instruction,
+        },
     }
 
 
@@ -321,8 +338,9 @@ def request_from_json(text: str | bytes) -> ModelRequest:
         kind, description = raw.get("kind", "person"), raw.get("description", "")
         if not isinstance(kind, str) or not isinstance(description, str):
             raise ModelInputError(f"cameo {raw['name']!r} kind and description must be text")
-        cameos.append(Cameo(raw["name"], [_unb64(f, f"cameo {raw['name']!r} face") for f in faces], profile,
-                            kind, description))
+        cameos.append(
+            Cameo(raw["name"], [_unb64(f, f"cameo {raw['name']!r} face") for f in faces], profile, kind, description)
+        )
 
     image = typed("image", str, None)
     remix_plan = typed("remix_plan", dict, None)

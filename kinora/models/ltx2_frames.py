@@ -55,7 +55,6 @@ def _cover(image, width: int, height: int):
     return image.crop((left, top, left + width, top + height))
 
 
-
 def _start_frame(image, plan: Plan):
     """The start image at generation size: covered to the clip's own frame, then padded
     out to the 32-px grid with its edge pixels, so the centre crop of the first generated
@@ -64,13 +63,24 @@ def _start_frame(image, plan: Plan):
 
     covered = np.asarray(_cover(image, plan.crop_width, plan.crop_height))
     top, left = (plan.gen_height - plan.crop_height) // 2, (plan.gen_width - plan.crop_width) // 2
-    padded = np.pad(covered, ((top, plan.gen_height - plan.crop_height - top),
-                              (left, plan.gen_width - plan.crop_width - left), (0, 0)), mode="edge")
+    padded = np.pad(
+        covered,
+        ((top, plan.gen_height - plan.crop_height - top), (left, plan.gen_width - plan.crop_width - left), (0, 0)),
+        mode="edge",
+    )
     return Image.fromarray(padded)
 
 
-def _to_frames(video: np.ndarray, count: int, width: int, height: int, watermark: str, fps: int,
-               watermark_id: int | None = None, crop: tuple[int, int] | None = None) -> list[np.ndarray]:
+def _to_frames(
+    video: np.ndarray,
+    count: int,
+    width: int,
+    height: int,
+    watermark: str,
+    fps: int,
+    watermark_id: int | None = None,
+    crop: tuple[int, int] | None = None,
+) -> list[np.ndarray]:
     """Pipeline output (F, H, W, 3) floats in 0..1 -> `count` uint8 frames at the asked size:
     the centre `crop` (width, height) of each frame, scaled to the asked size when the
     model ran at a fraction of it (same aspect: no stretching)."""
@@ -138,4 +148,3 @@ def _resample_48k_stereo(audio: np.ndarray, rate: int) -> np.ndarray:
         out = [f.to_ndarray() for f in resampler.resample(frame)] + [f.to_ndarray() for f in resampler.resample(None)]
         pcm = np.concatenate(out, axis=1) if out else np.zeros((2, 0), np.float32)
     return np.ascontiguousarray(pcm, dtype=np.float32)
-

@@ -71,9 +71,11 @@ def _resolve_device(asked: str | None) -> str:
         return "cpu"
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if count == 0:
-        raise ValueError(f"no CUDA device is visible{f' (KINORA_LTX2_DEVICE={asked})' if asked else ''}: LTX-2 needs a "
-                         "GPU. Check the GPU runtime (nvidia-smi, CUDA_VISIBLE_DEVICES, the pod's nvidia.com/gpu "
-                         "limit), or set KINORA_LTX2_DEVICE=cpu to run on the CPU anyway (tiny test stores only)")
+        raise ValueError(
+            f"no CUDA device is visible{f' (KINORA_LTX2_DEVICE={asked})' if asked else ''}: LTX-2 needs a "
+            "GPU. Check the GPU runtime (nvidia-smi, CUDA_VISIBLE_DEVICES, the pod's nvidia.com/gpu "
+            "limit), or set KINORA_LTX2_DEVICE=cpu to run on the CPU anyway (tiny test stores only)"
+        )
     if asked and ":" in asked and int(asked.split(":", 1)[1]) >= count:
         raise ValueError(f"KINORA_LTX2_DEVICE={asked} but only {count} CUDA device(s) are visible")
     return asked or "cuda"

@@ -41,8 +41,9 @@ def _frames(data: bytes | None, kind: str, keep_last: int | None):
                 kept.append(frame.to_ndarray(format="rgb24"))
                 count += 1
         except (av.FFmpegError, ValueError) as exc:
-            raise ModelInputError(f"the source video of this {kind} could not be decoded after frame {count} "
-                                  f"({exc})") from None
+            raise ModelInputError(
+                f"the source video of this {kind} could not be decoded after frame {count} ({exc})"
+            ) from None
     return list(kept), count
 
 
@@ -50,8 +51,9 @@ def last_frames(data: bytes | None, count: int) -> list[np.ndarray]:
     """The source's last `count` frames (H, W, 3 uint8), oldest first, for an extension."""
     frames, total = _frames(data, "extension", count)
     if total < count:
-        raise ModelInputError(f"the source video is too short to extend: it has {total} frame(s), LTX-2 conditions "
-                              f"on its last {count}")
+        raise ModelInputError(
+            f"the source video is too short to extend: it has {total} frame(s), LTX-2 conditions on its last {count}"
+        )
     return frames
 
 
@@ -61,8 +63,10 @@ def all_frames(data: bytes | None, frames: int, pad_to: int, seconds: int) -> li
     frames); a longer source is cut to `seconds`."""
     decoded, total = _frames(data, "edit", None)
     if total < frames - 1:
-        raise ModelInputError(f"the source video is too short for a {seconds} s edit: it has {total} frame(s), "
-                              f"the edit keeps the source's length ({frames} frames at 24 fps)")
+        raise ModelInputError(
+            f"the source video is too short for a {seconds} s edit: it has {total} frame(s), "
+            f"the edit keeps the source's length ({frames} frames at 24 fps)"
+        )
     decoded = decoded[:frames]
     while len(decoded) < pad_to:
         decoded.append(decoded[-1])
@@ -90,7 +94,7 @@ def audio_48k_stereo(data: bytes | None, seconds: int) -> np.ndarray | None:
         except (av.FFmpegError, ValueError) as exc:
             raise ModelInputError(f"the source video's audio could not be decoded ({exc})") from None
     pcm = np.concatenate(pieces, axis=1) if pieces else np.zeros((2, 0), np.float32)
-    pcm = pcm[:, skip or 0:]
+    pcm = pcm[:, skip or 0 :]
     want = seconds * AUDIO_RATE
     if pcm.shape[1] < want:
         pcm = np.pad(pcm, ((0, 0), (0, want - pcm.shape[1])))

@@ -34,10 +34,31 @@ COMPONENTS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "scheduler": ("diffusers", ("FlowMatchEulerDiscreteScheduler",), None),
 }
 _SAFETENSORS_DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16", "F64": "float64"}
-GUIDANCE_KEYS = ("guidance_scale", "audio_guidance_scale", "stg_scale", "audio_stg_scale", "modality_scale",
-                 "audio_modality_scale", "guidance_rescale", "audio_guidance_rescale")
-_MANIFEST_KEYS = {"format", "variant", "pipeline", "dtype", "resolution_scale", "steps", "distilled", "negative_prompt",
-                  "max_sequence_length", "image_crf", "use_cross_timestep", "stg_blocks", *GUIDANCE_KEYS}
+GUIDANCE_KEYS = (
+    "guidance_scale",
+    "audio_guidance_scale",
+    "stg_scale",
+    "audio_stg_scale",
+    "modality_scale",
+    "audio_modality_scale",
+    "guidance_rescale",
+    "audio_guidance_rescale",
+)
+_MANIFEST_KEYS = {
+    "format",
+    "variant",
+    "pipeline",
+    "dtype",
+    "resolution_scale",
+    "steps",
+    "distilled",
+    "negative_prompt",
+    "max_sequence_length",
+    "image_crf",
+    "use_cross_timestep",
+    "stg_blocks",
+    *GUIDANCE_KEYS,
+}
 
 # What differs between the released checkpoints, applied by `variant` (manifest keys win).
 # From diffusers 0.42's LTX2Pipeline documentation: LTX-2.0 computes cross-modal
@@ -48,11 +69,20 @@ _MANIFEST_KEYS = {"format", "variant", "pipeline", "dtype", "resolution_scale", 
 # LTX-2.3's (with bandwidth extension) 48 kHz.
 VARIANTS: dict[str, dict[str, Any]] = {
     "ltx-2": {"use_cross_timestep": False, "stg_blocks": (29,)},
-    "ltx-2.3": {"use_cross_timestep": True, "stg_blocks": (28,),
-                "guidance": {"guidance_scale": 3.0, "audio_guidance_scale": 7.0,
-                             "stg_scale": 1.0, "audio_stg_scale": 1.0,
-                             "modality_scale": 3.0, "audio_modality_scale": 3.0,
-                             "guidance_rescale": 0.7, "audio_guidance_rescale": 0.7}},
+    "ltx-2.3": {
+        "use_cross_timestep": True,
+        "stg_blocks": (28,),
+        "guidance": {
+            "guidance_scale": 3.0,
+            "audio_guidance_scale": 7.0,
+            "stg_scale": 1.0,
+            "audio_stg_scale": 1.0,
+            "modality_scale": 3.0,
+            "audio_modality_scale": 3.0,
+            "guidance_rescale": 0.7,
+            "audio_guidance_rescale": 0.7,
+        },
+    },
 }
 
 
@@ -122,8 +152,9 @@ def read_manifest(folder: Path) -> tuple[Manifest, list[str]]:
         "negative_prompt": lambda v: v is None or isinstance(v, str),
         "image_crf": lambda v: v is None or isinstance(v, int) and 0 <= v <= 51,
         "use_cross_timestep": lambda v: isinstance(v, bool),
-        "stg_blocks": lambda v: isinstance(v, list) and all(
-            isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in v),
+        "stg_blocks": lambda v: (
+            isinstance(v, list) and all(isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in v)
+        ),
     }
     for key, valid in checks.items():
         if key in raw and not valid(raw[key]):
@@ -164,8 +195,11 @@ def safetensors_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
         if length > 100_000_000:
             raise ValueError("safetensors header length is implausible")
         header = json.loads(handle.read(length))
-    return {name: (_SAFETENSORS_DTYPES.get(info["dtype"], info["dtype"]), tuple(info["shape"]))
-            for name, info in header.items() if name != "__metadata__"}
+    return {
+        name: (_SAFETENSORS_DTYPES.get(info["dtype"], info["dtype"]), tuple(info["shape"]))
+        for name, info in header.items()
+        if name != "__metadata__"
+    }
 
 
 def _weight_files(folder: Path, stem: str) -> list[Path] | str:
@@ -196,8 +230,11 @@ def _meta_model(library: str, class_name: str, folder: Path):
         from diffusers.pipelines.ltx2 import vocoder as ltx2_vocoder
         from diffusers.pipelines.ltx2.connectors import LTX2TextConnectors
 
-        cls = {"LTX2TextConnectors": LTX2TextConnectors}.get(class_name) or getattr(diffusers, class_name, None) \
+        cls = (
+            {"LTX2TextConnectors": LTX2TextConnectors}.get(class_name)
+            or getattr(diffusers, class_name, None)
             or getattr(ltx2_vocoder, class_name)
+        )
         config = cls.load_config(folder)
         with torch.device("meta"):
             return cls.from_config(config)
@@ -236,10 +273,12 @@ def _check_weights(name: str, model, files: list[Path], dtype: str, report: Chec
     unexpected = sorted(set(found) - set(expected))
     if missing:
         report.problems.append(
-            f"{name}: {len(missing)} tensors missing from the weights, e.g. {', '.join(missing[:3])}")
+            f"{name}: {len(missing)} tensors missing from the weights, e.g. {', '.join(missing[:3])}"
+        )
     if unexpected:
         report.problems.append(
-            f"{name}: {len(unexpected)} tensors the config does not define, e.g. {', '.join(unexpected[:3])}")
+            f"{name}: {len(unexpected)} tensors the config does not define, e.g. {', '.join(unexpected[:3])}"
+        )
     wrong = [(k, found[k][1], shape) for k, shape in expected.items() if k in found and found[k][1] != shape]
     for key, got, want in wrong[:5]:
         report.problems.append(f"{name}: tensor {key} has shape {list(got)}, the config needs {list(want)}")
@@ -249,7 +288,8 @@ def _check_weights(name: str, model, files: list[Path], dtype: str, report: Chec
     others = sorted({found[k][0] for k in found} - set(dtypes) - {"I64", "I32", "BOOL"})
     if others:
         report.problems.append(
-            f"{name}: weights are stored as {'/'.join(others)}, which is not a float dtype diffusers loads")
+            f"{name}: weights are stored as {'/'.join(others)}, which is not a float dtype diffusers loads"
+        )
     params = sum(_numel(shape) for _, shape in found.values())
     # The manifest's dtype is the compute dtype: weights stored in another float dtype are
     # cast once at load (e.g. float32 files run as bfloat16), which is not a problem.
@@ -285,8 +325,10 @@ def check_store(folder: str | Path, *, weights: bool = True) -> CheckReport:
         report.problems.append(f"model_index.json is not valid JSON: {exc}")
         return report
     if index.get("_class_name") not in PIPELINE_CLASSES:
-        report.problems.append(f"model_index.json names pipeline {index.get('_class_name')!r}; "
-                               f"expected one of {', '.join(PIPELINE_CLASSES)}")
+        report.problems.append(
+            f"model_index.json names pipeline {index.get('_class_name')!r}; "
+            f"expected one of {', '.join(PIPELINE_CLASSES)}"
+        )
     models: dict[str, Any] = {}
     for name, (library, classes, stem) in COMPONENTS.items():
         entry = index.get(name)
@@ -337,31 +379,42 @@ def _check_consistency(models: dict[str, Any], report: CheckReport, manifest: Ma
     if te is not None:
         text = te.config.get_text_config()
         if con is not None:
-            expect(con.config.caption_channels == text.hidden_size,
-                   f"connectors: caption_channels {con.config.caption_channels} "
-                   f"!= text encoder hidden size {text.hidden_size}")
-            expect(con.config.text_proj_in_factor == text.num_hidden_layers + 1,
-                   f"connectors: text_proj_in_factor {con.config.text_proj_in_factor} "
-                   f"!= text encoder layers + 1 ({text.num_hidden_layers + 1})")
+            expect(
+                con.config.caption_channels == text.hidden_size,
+                f"connectors: caption_channels {con.config.caption_channels} "
+                f"!= text encoder hidden size {text.hidden_size}",
+            )
+            expect(
+                con.config.text_proj_in_factor == text.num_hidden_layers + 1,
+                f"connectors: text_proj_in_factor {con.config.text_proj_in_factor} "
+                f"!= text encoder layers + 1 ({text.num_hidden_layers + 1})",
+            )
     if t is not None and manifest is not None:
         blocks = manifest.stg_blocks or (28,)  # the pipeline's default
-        expect(max(blocks) < t.config.num_layers,
-               f"kinora-ltx2.json: stg_blocks {list(blocks)} (variant {manifest.variant!r}) "
-               "name a block the transformer's "
-               f"{t.config.num_layers} layers do not have")
+        expect(
+            max(blocks) < t.config.num_layers,
+            f"kinora-ltx2.json: stg_blocks {list(blocks)} (variant {manifest.variant!r}) "
+            "name a block the transformer's "
+            f"{t.config.num_layers} layers do not have",
+        )
     if t is not None and vae is not None:
-        want = vae.config.latent_channels * t.config.patch_size ** 2 * t.config.patch_size_t
-        expect(t.config.in_channels == want,
-               f"transformer: in_channels {t.config.in_channels} does not fit the video VAE latents ({want})")
+        want = vae.config.latent_channels * t.config.patch_size**2 * t.config.patch_size_t
+        expect(
+            t.config.in_channels == want,
+            f"transformer: in_channels {t.config.in_channels} does not fit the video VAE latents ({want})",
+        )
     if t is not None and avae is not None:
         want = avae.config.latent_channels * (avae.config.mel_bins // avae.mel_compression_ratio)
-        expect(t.config.audio_in_channels == want,
-               f"transformer: audio_in_channels {t.config.audio_in_channels} "
-               f"does not fit the audio VAE latents ({want})")
+        expect(
+            t.config.audio_in_channels == want,
+            f"transformer: audio_in_channels {t.config.audio_in_channels} does not fit the audio VAE latents ({want})",
+        )
     if voc is not None and avae is not None:
         want = avae.config.output_channels * avae.config.mel_bins
-        expect(voc.config.in_channels == want,
-               f"vocoder: in_channels {voc.config.in_channels} != audio VAE mel output ({want})")
+        expect(
+            voc.config.in_channels == want,
+            f"vocoder: in_channels {voc.config.in_channels} != audio VAE mel output ({want})",
+        )
 
 
 def require_usable(folder: str | Path) -> Manifest:

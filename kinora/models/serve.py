@@ -51,8 +51,14 @@ def _ensure_libpython_on_path() -> None:
         os.environ["LD_LIBRARY_PATH"] = f"{libdir}:{current}" if current else libdir
 
 
-def _response(kind: str, progress: float = 0.0, stage: str = "", mp4: bytes = b"", thumbnail: bytes = b"",
-              report: dict | None = None) -> dict:
+def _response(
+    kind: str,
+    progress: float = 0.0,
+    stage: str = "",
+    mp4: bytes = b"",
+    thumbnail: bytes = b"",
+    report: dict | None = None,
+) -> dict:
     return {
         "kind": np.array([kind.encode()], dtype=np.object_),
         "progress": np.array([progress], dtype=np.float32),
@@ -150,8 +156,14 @@ async def _generate_one(model: VideoModel, registry: CancelRegistry, request):
                 yield _response("progress", progress=event[1], stage=event[2])
             elif event[0] == "result":
                 result = event[1]
-                yield _response("result", progress=100.0, stage="done", mp4=result.mp4, thumbnail=result.thumbnail_jpeg,
-                                report=result.report)
+                yield _response(
+                    "result",
+                    progress=100.0,
+                    stage="done",
+                    mp4=result.mp4,
+                    thumbnail=result.thumbnail_jpeg,
+                    report=result.report,
+                )
                 return
             else:
                 yield _response("error", stage="failed", report={"code": event[1], "message": event[2]})
@@ -181,8 +193,15 @@ def make_cancel(registry: CancelRegistry):
 class ModelServer:
     """Triton (via PyTriton) serving a set of Kinora models plus `cancel`."""
 
-    def __init__(self, models: dict[str, VideoModel], grpc_port: int = 8001, http_port: int = 8000,
-                 metrics_port: int = 8002, log_file: str | None = None, workspace: str | None = None):
+    def __init__(
+        self,
+        models: dict[str, VideoModel],
+        grpc_port: int = 8001,
+        http_port: int = 8000,
+        metrics_port: int = 8002,
+        log_file: str | None = None,
+        workspace: str | None = None,
+    ):
         self.models = models
         self.ports = (grpc_port, http_port, metrics_port)
         self.log_file = log_file or os.path.join(os.environ.get("KINORA_DATA_DIR", "/tmp"), f"triton-{grpc_port}.log")
@@ -197,15 +216,22 @@ class ModelServer:
 
         Path(self.log_file).parent.mkdir(parents=True, exist_ok=True)
         grpc_port, http_port, metrics_port = self.ports
-        config = TritonConfig(grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port,
-                              log_file=Path(self.log_file), log_verbose=0)
+        config = TritonConfig(
+            grpc_port=grpc_port,
+            http_port=http_port,
+            metrics_port=metrics_port,
+            log_file=Path(self.log_file),
+            log_verbose=0,
+        )
         triton = Triton(config=config, workspace=self.workspace)
         for name, model in self.models.items():
             triton.bind(
                 model_name=name,
                 infer_func=make_infer(model, self.registry),
-                inputs=[Tensor(name="request", dtype=bytes, shape=(1,)),
-                        Tensor(name="request_id", dtype=bytes, shape=(1,), optional=True)],
+                inputs=[
+                    Tensor(name="request", dtype=bytes, shape=(1,)),
+                    Tensor(name="request_id", dtype=bytes, shape=(1,), optional=True),
+                ],
                 outputs=[
                     Tensor(name="kind", dtype=bytes, shape=(1,)),
                     Tensor(name="progress", dtype=np.float32, shape=(1,)),
@@ -247,8 +273,13 @@ class ModelServer:
         self.stop()
 
 
-def serve(models: dict[str, VideoModel], grpc_port: int = 8001, http_port: int = 8000, metrics_port: int = 8002,
-          log_file: str | None = None) -> None:
+def serve(
+    models: dict[str, VideoModel],
+    grpc_port: int = 8001,
+    http_port: int = 8000,
+    metrics_port: int = 8002,
+    log_file: str | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT, then stop Triton cleanly."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -285,8 +316,12 @@ def load_model(spec: str) -> tuple[str, VideoModel]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve Kinora video models through Triton")
-    parser.add_argument("--model", action="append", required=True,
-                        help="model to serve (repeatable): worldsim, ltx2, or NAME=module:factory")
+    parser.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        help="model to serve (repeatable): worldsim, ltx2, or NAME=module:factory",
+    )
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--metrics-port", type=int, default=8002)

@@ -112,17 +112,26 @@ def mint_service_token(service: str, secret: str, ttl_s: int = 3600) -> tuple[st
     Returns (token, expiry as a Unix time)."""
     now = int(time.time())
     exp = now + ttl_s
-    token = jwt.encode({"sub": f"service:{service}", "kind": "service", "iat": now, "exp": exp,
-                        "iss": ISSUER, "aud": AUDIENCE}, secret, algorithm="HS256",
-                       headers={"kid": INTERNAL_KID})
+    token = jwt.encode(
+        {"sub": f"service:{service}", "kind": "service", "iat": now, "exp": exp, "iss": ISSUER, "aud": AUDIENCE},
+        secret,
+        algorithm="HS256",
+        headers={"kid": INTERNAL_KID},
+    )
     return token, float(exp)
 
 
 class TokenVerifier:
-    def __init__(self, fetch_jwks: JwksFetcher, *, internal_secret: str | None = None,
-                 min_refresh_s: float = 30.0, cache_size: int = 50_000,
-                 fetch_revoked: RevocationFetcher | None = None,
-                 revoked_max_age_s: float = REVOCATION_MAX_AGE_S):
+    def __init__(
+        self,
+        fetch_jwks: JwksFetcher,
+        *,
+        internal_secret: str | None = None,
+        min_refresh_s: float = 30.0,
+        cache_size: int = 50_000,
+        fetch_revoked: RevocationFetcher | None = None,
+        revoked_max_age_s: float = REVOCATION_MAX_AGE_S,
+    ):
         self._fetch = fetch_jwks
         # Ended sessions: a set lookup per call; re-read at most REVOCATION_MAX_AGE_S after the last read.
         self._fetch_revoked = fetch_revoked
@@ -177,8 +186,14 @@ class TokenVerifier:
             if key is None:
                 return None
         try:
-            claims = jwt.decode(token, key=key, algorithms=algorithms, audience=AUDIENCE, issuer=ISSUER,
-                                options={"require": ["exp", "sub", "iat"]})
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=algorithms,
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "sub", "iat"]},
+            )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the access token has expired; refresh it and try again", "token_expired") from None
         except jwt.PyJWTError:
@@ -256,17 +271,37 @@ def bearer_token(metadata: Iterable[tuple[str, str]] | None) -> str | None:
     return None
 
 
-def mint_access_token(private_key: Ed25519PrivateKey, kid: str, subject: str, *, kind: str = "user", handle: str = "",
-                      scopes: list[str] | tuple[str, ...] = (), teen: bool = False, ttl_s: int = 900,
-                      token_id: str | None = None, session_id: str = "") -> tuple[str, float]:
+def mint_access_token(
+    private_key: Ed25519PrivateKey,
+    kid: str,
+    subject: str,
+    *,
+    kind: str = "user",
+    handle: str = "",
+    scopes: list[str] | tuple[str, ...] = (),
+    teen: bool = False,
+    ttl_s: int = 900,
+    token_id: str | None = None,
+    session_id: str = "",
+) -> tuple[str, float]:
     """Sign an access token (EdDSA). Identity is the only production caller;
     returns (token, expiry as a Unix time)."""
     import uuid
 
     now = int(time.time())
     exp = now + ttl_s
-    claims = {"sub": subject, "kind": kind, "handle": handle, "scopes": list(scopes), "teen": teen,
-              "iat": now, "exp": exp, "iss": ISSUER, "aud": AUDIENCE, "jti": token_id or uuid.uuid4().hex}
+    claims = {
+        "sub": subject,
+        "kind": kind,
+        "handle": handle,
+        "scopes": list(scopes),
+        "teen": teen,
+        "iat": now,
+        "exp": exp,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "jti": token_id or uuid.uuid4().hex,
+    }
     if session_id:
         claims["sid"] = session_id  # what sign-out ends: verifiers refuse tokens of a revoked session
     return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": kid}), float(exp)

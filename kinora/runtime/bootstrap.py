@@ -19,8 +19,13 @@ class _App(Protocol):
     async def run_until_signal(self) -> None: ...
 
 
-def main(name: str, load: Callable[[], Any], build: Callable[[Any], Awaitable[_App]],
-         migrate: Callable[[Any], None] | None = None, argv: list[str] | None = None) -> int:
+def main(
+    name: str,
+    load: Callable[[], Any],
+    build: Callable[[Any], Awaitable[_App]],
+    migrate: Callable[[Any], None] | None = None,
+    argv: list[str] | None = None,
+) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = argv[0] if argv else "serve"
     try:

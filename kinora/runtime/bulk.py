@@ -48,15 +48,22 @@ def insert_ignore(table: Table) -> Insert:
     return insert(table).on_conflict_do_nothing()
 
 
-def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], ignore_conflicts: bool = False,
-                returning: str | None = None) -> list[Any] | None:
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    ignore_conflicts: bool = False,
+    returning: str | None = None,
+) -> list[Any] | None:
     """Insert many rows (all with the same keys) in one statement; with
     `returning`, the values of that column for the rows actually inserted."""
     if not rows:
         return [] if returning else None
     names = list(rows[0])
-    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
-           f"FROM {_recordset(session, table, names)}")
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
+        f"FROM {_recordset(session, table, names)}"
+    )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returning:
@@ -69,9 +76,13 @@ def set_balances(session: Session, table: Table, new_balances: dict[int, int]) -
     """Set many accounts' balances in one statement."""
     if not new_balances:
         return
-    session.execute(text(f"UPDATE {table.name} SET balance = r.balance "
-                         f"FROM {_recordset(session, table, ['id', 'balance'])} WHERE {table.name}.id = r.id"),
-                    {"rows": as_json([{"id": k, "balance": v} for k, v in new_balances.items()])})
+    session.execute(
+        text(
+            f"UPDATE {table.name} SET balance = r.balance "
+            f"FROM {_recordset(session, table, ['id', 'balance'])} WHERE {table.name}.id = r.id"
+        ),
+        {"rows": as_json([{"id": k, "balance": v} for k, v in new_balances.items()])},
+    )
 
 
 def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
@@ -86,5 +97,8 @@ def random_uuids(n: int) -> list[str]:
     """n random (version 4) UUIDs as text, from one read of the OS's random
     source: uuid.uuid4() costs ~9 µs each, a noticeable share of metering."""
     h = os.urandom(16 * n).hex()
-    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-{'89ab'[int(h[i + 16], 16) & 3]}{h[i + 17:i + 20]}-"
-            f"{h[i + 20:i + 32]}" for i in range(0, 32 * n, 32)]
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
+        f"{'89ab'[int(h[i + 16], 16) & 3]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]

@@ -70,11 +70,17 @@ class _CallCredentials:
         metadata.extend(inject_context({}).items())
         return metadata
 
-    def _details(self, details: grpc.aio.ClientCallDetails,
-                 metadata: list[tuple[str, str]]) -> grpc.aio.ClientCallDetails:
+    def _details(
+        self, details: grpc.aio.ClientCallDetails, metadata: list[tuple[str, str]]
+    ) -> grpc.aio.ClientCallDetails:
         # grpc.aio takes a list of (key, value) pairs as metadata
-        return grpc.aio.ClientCallDetails(details.method, details.timeout, cast("grpc.aio.Metadata", metadata),
-                                          details.credentials, details.wait_for_ready)
+        return grpc.aio.ClientCallDetails(
+            details.method,
+            details.timeout,
+            cast("grpc.aio.Metadata", metadata),
+            details.credentials,
+            details.wait_for_ready,
+        )
 
 
 # grpc.aio files an interceptor under its first matching kind only, so each
@@ -104,16 +110,24 @@ class _UnaryStreamInterceptor(_CallCredentials, _UnaryStream):
 ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 
-def channel(address: str, token_source: TokenSource | None = None,
-            credentials: grpc.ChannelCredentials | None = None, *, intercept: bool = True) -> grpc.aio.Channel:
+def channel(
+    address: str,
+    token_source: TokenSource | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
+    *,
+    intercept: bool = True,
+) -> grpc.aio.Channel:
     """A channel to another service. With `intercept=False` the caller sets
     credentials and trace metadata on each call itself."""
-    options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.service_config", ROUND_ROBIN)]
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.service_config", ROUND_ROBIN),
+    ]
     # grpc-stubs type the interceptors as a placeholder one must cast to
     interceptors: list[Any] = (
-        [_UnaryUnaryInterceptor(token_source), _UnaryStreamInterceptor(token_source)] if intercept else [])
+        [_UnaryUnaryInterceptor(token_source), _UnaryStreamInterceptor(token_source)] if intercept else []
+    )
     credentials = credentials or outgoing_credentials()
     if credentials is not None:
         return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)

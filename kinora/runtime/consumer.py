@@ -56,9 +56,17 @@ Handler = Callable[[Session, Message, EventMeta], None]
 
 
 class EventConsumer:
-    def __init__(self, engine: Engine, tables: EventTables, bootstrap: list[str], group_id: str,
-                 handlers: dict[type[Message], Handler], topics: list[str], max_attempts: int = 3,
-                 max_records: int = 1000):
+    def __init__(
+        self,
+        engine: Engine,
+        tables: EventTables,
+        bootstrap: list[str],
+        group_id: str,
+        handlers: dict[type[Message], Handler],
+        topics: list[str],
+        max_attempts: int = 3,
+        max_records: int = 1000,
+    ):
         self.engine, self.tables, self.group_id = engine, tables, group_id
         self.bootstrap, self.topics, self.max_attempts, self.max_records = bootstrap, topics, max_attempts, max_records
         self.handlers = {cls.DESCRIPTOR.full_name: (cls, fn) for cls, fn in handlers.items()}
@@ -68,21 +76,32 @@ class EventConsumer:
 
     def _connect(self) -> KafkaConsumer:
         return KafkaConsumer(
-            *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-            client_id=f"{self.group_id}-consumer", enable_auto_commit=False,
+            *self.topics,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            client_id=f"{self.group_id}-consumer",
+            enable_auto_commit=False,
             auto_offset_reset="earliest",
             # Short timeouts make group (re)joins take seconds, not tens of seconds.
-            max_poll_interval_ms=30_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+            max_poll_interval_ms=30_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
             # Notice topics (re)created after we subscribed within seconds, not minutes.
-            metadata_max_age_ms=10_000, **security())
+            metadata_max_age_ms=10_000,
+            **security(),
+        )
 
     # -- handling -------------------------------------------------------------
 
     def _meta(self, record: ConsumerRecord) -> EventMeta:
         headers = header_map(record.headers)
-        return EventMeta(event_id=headers.get(HEADER_EVENT_ID, f"{record.topic}:{record.partition}:{record.offset}"),
-                         event_type=headers.get(HEADER_EVENT_TYPE, ""), topic=record.topic,
-                         key=(record.key or b"").decode(errors="replace"), headers=headers)
+        return EventMeta(
+            event_id=headers.get(HEADER_EVENT_ID, f"{record.topic}:{record.partition}:{record.offset}"),
+            event_type=headers.get(HEADER_EVENT_TYPE, ""),
+            topic=record.topic,
+            key=(record.key or b"").decode(errors="replace"),
+            headers=headers,
+        )
 
     def _claim(self, session: Session, metas: list[EventMeta]) -> set[str]:
         """Record event ids as processed, in one statement; return those not
@@ -104,11 +123,17 @@ class EventConsumer:
         if not span_ctx.trace_flags.sampled:
             fn(session, message, meta)  # its trace was not sampled: a span here would record nothing
             return
-        with _tracer.start_as_current_span(f"consume {meta.event_type}", context=parent, kind=SpanKind.CONSUMER,
-                                           links=[Link(span_ctx)] if span_ctx.is_valid else None,
-                                           attributes={"messaging.system": "kafka",
-                                                       "messaging.destination.name": meta.topic,
-                                                       "messaging.message.id": meta.event_id}):
+        with _tracer.start_as_current_span(
+            f"consume {meta.event_type}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            links=[Link(span_ctx)] if span_ctx.is_valid else None,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": meta.topic,
+                "messaging.message.id": meta.event_id,
+            },
+        ):
             fn(session, message, meta)
 
     def handle_batch(self, records: list[ConsumerRecord]) -> None:
@@ -140,9 +165,11 @@ class EventConsumer:
                 log.exception("event %s (%s) failed, attempt %d", meta.event_id, meta.event_type, attempt)
         with Session(self.engine) as session, session.begin():
             if self._claim(session, [meta]):
-                session.execute(self.tables.processed.update()
-                                .where(self.tables.processed.c.event_id == meta.event_id)
-                                .values(status="dead", attempts=self.max_attempts))
+                session.execute(
+                    self.tables.processed.update()
+                    .where(self.tables.processed.c.event_id == meta.event_id)
+                    .values(status="dead", attempts=self.max_attempts)
+                )
         EVENTS_CONSUMED.labels(self.group_id, meta.topic, "dead").inc()
         log.error("event %s (%s) recorded as dead after %d attempts", meta.event_id, meta.event_type, self.max_attempts)
 
@@ -170,8 +197,7 @@ class EventConsumer:
                 except CommitFailedError:
                     # The group rebalanced (or its coordinator restarted) under us: these records
                     # come again to whoever owns the partitions now, and de-duplicate there.
-                    log.warning("%s: offset commit refused after a rebalance; records will be re-read",
-                                self.group_id)
+                    log.warning("%s: offset commit refused after a rebalance; records will be re-read", self.group_id)
                 if time.monotonic() - self._lag_checked > 5.0:  # a broker round trip: not every batch
                     self._lag_checked = time.monotonic()
                     self._report_lag(consumer, consumer.assignment())
@@ -186,8 +212,12 @@ class EventConsumer:
             return False
         changed = self._cluster_id is not None and current != self._cluster_id
         if changed:
-            log.warning("%s: the broker is a new cluster (%s, was %s); reading from the start",
-                        self.group_id, current, self._cluster_id)
+            log.warning(
+                "%s: the broker is a new cluster (%s, was %s); reading from the start",
+                self.group_id,
+                current,
+                self._cluster_id,
+            )
         self._cluster_id = current
         return changed
 

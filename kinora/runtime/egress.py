@@ -149,12 +149,19 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, address: str):
         self.address, self.inner = address, httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options: Iterable[SOCKET_OPTION] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         return await self.inner.connect_tcp(self.address, port, timeout, local_address, socket_options)
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[SOCKET_OPTION] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[SOCKET_OPTION] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise EgressRefused("invalid_url", "unix sockets are not an egress target")
 
     async def sleep(self, seconds: float) -> None:
@@ -165,8 +172,9 @@ class Egress:
     """Checked outbound requests under one policy. `resolver` answers DNS (the system's unless a
     caller gives another); `ssl_context` is the default trust store unless given."""
 
-    def __init__(self, policy: EgressPolicy, *, resolver: Resolver = system_resolver,
-                 ssl_context: ssl.SSLContext | None = None):
+    def __init__(
+        self, policy: EgressPolicy, *, resolver: Resolver = system_resolver, ssl_context: ssl.SSLContext | None = None
+    ):
         self.policy, self.resolver = policy, resolver
         self.ssl_context = ssl_context or ssl.create_default_context()
 
@@ -183,12 +191,14 @@ class Egress:
             problem = address_problem(address, self.policy)
             if problem:
                 shown = host if host == address else f"{host} resolves to {address}, which"
-                raise EgressRefused("address_not_allowed",
-                                    f"{shown} is {problem}: outbound calls go to public addresses only")
+                raise EgressRefused(
+                    "address_not_allowed", f"{shown} is {problem}: outbound calls go to public addresses only"
+                )
         return Target(url.strip(), scheme, host, port, addresses[0])
 
-    async def request(self, method: str, url: str, *, content: bytes = b"",
-                      headers: Iterable[tuple[str, str]] = ()) -> Response:
+    async def request(
+        self, method: str, url: str, *, content: bytes = b"", headers: Iterable[tuple[str, str]] = ()
+    ) -> Response:
         """One exchange, redirects not followed; EgressRefused before anything is sent,
         EgressFailed when no whole answer came within the policy's time and size."""
         try:
@@ -205,23 +215,37 @@ class Egress:
     async def post(self, url: str, content: bytes, headers: Iterable[tuple[str, str]] = ()) -> Response:
         return await self.request("POST", url, content=content, headers=headers)
 
-    async def _exchange(self, target: Target, method: str, content: bytes,
-                        headers: Iterable[tuple[str, str]]) -> Response:
+    async def _exchange(
+        self, target: Target, method: str, content: bytes, headers: Iterable[tuple[str, str]]
+    ) -> Response:
         default_port = 443 if target.scheme == "https" else 80
         name = f"[{target.host}]" if ":" in target.host else target.host
         host_header = name if target.port == default_port else f"{name}:{target.port}"
-        sent = [("Host", host_header), ("Content-Length", str(len(content))), ("Connection", "close"),
-                *((k, v) for k, v in headers if k.lower() not in ("host", "content-length", "connection"))]
-        timeout = {"connect": self.policy.timeout_s, "read": self.policy.timeout_s, "write": self.policy.timeout_s,
-                   "pool": self.policy.timeout_s}
-        async with httpcore.AsyncConnectionPool(ssl_context=self.ssl_context, max_connections=1, retries=0,
-                                                network_backend=_PinnedBackend(target.address)) as pool:
-            async with pool.stream(method, target.url, headers=sent, content=content,
-                                   extensions={"timeout": timeout}) as response:
+        sent = [
+            ("Host", host_header),
+            ("Content-Length", str(len(content))),
+            ("Connection", "close"),
+            *((k, v) for k, v in headers if k.lower() not in ("host", "content-length", "connection")),
+        ]
+        timeout = {
+            "connect": self.policy.timeout_s,
+            "read": self.policy.timeout_s,
+            "write": self.policy.timeout_s,
+            "pool": self.policy.timeout_s,
+        }
+        async with httpcore.AsyncConnectionPool(
+            ssl_context=self.ssl_context, max_connections=1, retries=0, network_backend=_PinnedBackend(target.address)
+        ) as pool:
+            async with pool.stream(
+                method, target.url, headers=sent, content=content, extensions={"timeout": timeout}
+            ) as response:
                 body = bytearray()
                 async for chunk in response.aiter_stream():
                     body += chunk
                     if len(body) > self.policy.max_response_bytes:
-                        raise EgressFailed("response_too_large", "the answer is larger than "
-                                           f"{self.policy.max_response_bytes} bytes; it was not read further")
+                        raise EgressFailed(
+                            "response_too_large",
+                            "the answer is larger than "
+                            f"{self.policy.max_response_bytes} bytes; it was not read further",
+                        )
                 return Response(response.status, list(response.headers), bytes(body))

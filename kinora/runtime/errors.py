@@ -87,9 +87,21 @@ def error_code_of(err: grpc.RpcError) -> str | None:
     return None
 
 
-_BY_STATUS = {cls.status: cls for cls in (InvalidArgument, NotFound, AlreadyExists, PermissionDenied,
-                                          Unauthenticated, FailedPrecondition, ResourceExhausted,
-                                          Conflict, Unavailable, DeadlineExceeded)}
+_BY_STATUS = {
+    cls.status: cls
+    for cls in (
+        InvalidArgument,
+        NotFound,
+        AlreadyExists,
+        PermissionDenied,
+        Unauthenticated,
+        FailedPrecondition,
+        ResourceExhausted,
+        Conflict,
+        Unavailable,
+        DeadlineExceeded,
+    )
+}
 
 
 def from_rpc_error(err: grpc.RpcError) -> KinoraError:

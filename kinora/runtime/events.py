@@ -55,7 +55,8 @@ class EventTables:
 
 def define_event_tables(metadata: MetaData) -> EventTables:
     outbox = Table(
-        "outbox", metadata,
+        "outbox",
+        metadata,
         Column("id", BigId, primary_key=True, autoincrement=True),
         Column("event_id", String(36), nullable=False, unique=True),
         Column("aggregate_type", String(64), nullable=False),
@@ -71,7 +72,8 @@ def define_event_tables(metadata: MetaData) -> EventTables:
         Index("ix_outbox_pending", "id", postgresql_where=text("published_at IS NULL")),
     )
     processed = Table(
-        "processed_events", metadata,
+        "processed_events",
+        metadata,
         Column("event_id", String(36), primary_key=True),
         Column("topic", String(160), nullable=False),
         Column("status", String(16), nullable=False, server_default="done"),  # done | dead
@@ -80,7 +82,8 @@ def define_event_tables(metadata: MetaData) -> EventTables:
         Index("ix_processed_events_processed_at", "processed_at"),
     )
     acks = Table(
-        "outbox_acks", metadata,
+        "outbox_acks",
+        metadata,
         Column("topic", String(160), primary_key=True),
         Column("kafka_partition", Integer, primary_key=True),
         Column("cluster_id", String(128), nullable=False),
@@ -116,14 +119,28 @@ def event_type_of(message: Message) -> str:
     return message.DESCRIPTOR.full_name
 
 
-def emit(session: Session, tables: EventTables, topic: str, message: Message,
-         aggregate_type: str, aggregate_id: str, event_id: str | None = None) -> str:
+def emit(
+    session: Session,
+    tables: EventTables,
+    topic: str,
+    message: Message,
+    aggregate_type: str,
+    aggregate_id: str,
+    event_id: str | None = None,
+) -> str:
     """Add an event to the outbox inside the caller's transaction."""
     event_id = event_id or str(uuid.uuid4())
     headers = inject_context({})
     headers["time_ms"] = str(int(time.time() * 1000))
-    session.execute(tables.outbox.insert().values(
-        event_id=event_id, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id),
-        event_type=event_type_of(message), topic=topic, payload=message.SerializeToString(),
-        headers=json.dumps(headers)))
+    session.execute(
+        tables.outbox.insert().values(
+            event_id=event_id,
+            aggregate_type=aggregate_type,
+            aggregate_id=str(aggregate_id),
+            event_type=event_type_of(message),
+            topic=topic,
+            payload=message.SerializeToString(),
+            headers=json.dumps(headers),
+        )
+    )
     return event_id

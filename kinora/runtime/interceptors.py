@@ -100,8 +100,10 @@ class RuntimeInterceptor(_ServerInterceptor):
 
     # grpc.aio takes None for "no such method" (the stubs allow a handler only)
     async def intercept_service(  # type: ignore[override]
-            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler | None]],
-            handler_call_details: grpc.HandlerCallDetails) -> _Handler | None:
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> _Handler | None:
         method = handler_call_details.method
         if method in self._wrapped:
             return self._wrapped[method]
@@ -110,8 +112,9 @@ class RuntimeInterceptor(_ServerInterceptor):
         self._wrapped[method] = wrapped
         return wrapped
 
-    async def _enter(self, metadata: Iterable[tuple[str, str]],
-                     context: ServicerContext[Any, Any]) -> auth.Principal | None:
+    async def _enter(
+        self, metadata: Iterable[tuple[str, str]], context: ServicerContext[Any, Any]
+    ) -> auth.Principal | None:
         """Authenticate and return the principal; raises KinoraError."""
         token = auth.bearer_token(metadata)
         if token is None:
@@ -133,10 +136,14 @@ class RuntimeInterceptor(_ServerInterceptor):
                 async with _Call(method_info, request, context):
                     return await inner(request, context)
 
-            factory = (grpc.unary_unary_rpc_method_handler if handler.unary_unary
-                       else grpc.stream_unary_rpc_method_handler)
-            return factory(unary, request_deserializer=handler.request_deserializer,
-                           response_serializer=handler.response_serializer)
+            factory = (
+                grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
+            )
+            return factory(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
 
         inner_stream: Any = handler.unary_stream or handler.stream_stream
 
@@ -145,10 +152,14 @@ class RuntimeInterceptor(_ServerInterceptor):
                 async for item in inner_stream(request, context):
                     yield item
 
-        factory = (grpc.unary_stream_rpc_method_handler if handler.unary_stream
-                   else grpc.stream_stream_rpc_method_handler)
-        return factory(streaming, request_deserializer=handler.request_deserializer,
-                       response_serializer=handler.response_serializer)
+        factory = (
+            grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
+        )
+        return factory(
+            streaming,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 class _Method:
@@ -181,8 +192,9 @@ class _Call:
         self.otel_token: object = None
         if carrier or self.m.root_spans:
             parent = extract_context(carrier) if carrier else None
-            self.span = _tracer.start_span(self.m.span_name, context=parent, kind=SpanKind.SERVER,
-                                           attributes=self.m.attributes)
+            self.span = _tracer.start_span(
+                self.m.span_name, context=parent, kind=SpanKind.SERVER, attributes=self.m.attributes
+            )
             self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
         try:
             self.principal_token = auth.current_principal.set(await self.m.interceptor._enter(metadata, self.context))
@@ -192,8 +204,9 @@ class _Call:
             raise
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> bool:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         code = _OK
         try:
             if exc is None:

@@ -41,8 +41,11 @@ def configure_kafka_security(settings: Any) -> None:
     if protocol == "SASL_SSL":
         with open(settings.kafka_password_file) as f:
             password = f.read().strip()
-        options.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_username,
-                       sasl_plain_password=password)
+        options.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_username,
+            sasl_plain_password=password,
+        )
     _security = {} if protocol == "PLAINTEXT" else options
 
 
@@ -55,25 +58,33 @@ def make_producer(bootstrap: list[str], client_id: str, timeout_ms: int = 30_000
     """`timeout_ms` bounds how long a send may wait for the broker: the relay
     then rolls back and retries, instead of hanging while the broker is down."""
     return KafkaProducer(
-        bootstrap_servers=bootstrap, client_id=client_id, acks="all", linger_ms=5,
-        batch_size=256 * 1024, max_request_size=8 * 1024 * 1024, retries=5,
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        linger_ms=5,
+        batch_size=256 * 1024,
+        max_request_size=8 * 1024 * 1024,
+        retries=5,
         max_in_flight_requests_per_connection=1,  # keep per-key order across retries
         # Idempotent producing pins a producer id that a restarted broker no longer knows,
         # leaving the client in a fatal state; consumers de-duplicate by event id anyway.
         enable_idempotence=False,
-        request_timeout_ms=timeout_ms, delivery_timeout_ms=timeout_ms + 1000, max_block_ms=timeout_ms,
-        metadata_max_age_ms=10_000, **security(),
+        request_timeout_ms=timeout_ms,
+        delivery_timeout_ms=timeout_ms + 1000,
+        max_block_ms=timeout_ms,
+        metadata_max_age_ms=10_000,
+        **security(),
     )
 
 
-def ensure_topics(bootstrap: list[str], topics: list[str], partitions: int = 3,
-                  timeout_s: float = 30.0) -> None:
+def ensure_topics(bootstrap: list[str], topics: list[str], partitions: int = 3, timeout_s: float = 30.0) -> None:
     """Create topics that do not exist yet. Waits for the broker to come up."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="kinora-admin",
-                                     request_timeout_ms=10_000, **security())
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap, client_id="kinora-admin", request_timeout_ms=10_000, **security()
+            )
             break
         except KafkaError:
             if time.monotonic() > deadline:

@@ -41,8 +41,9 @@ def page_size(requested: int, default: int, maximum: int) -> int:
 
 
 def invalid_token() -> InvalidArgument:
-    return InvalidArgument("page_token is not valid: pass back next_page_token unchanged, "
-                           "or start again without one", "invalid_page_token")
+    return InvalidArgument(
+        "page_token is not valid: pass back next_page_token unchanged, or start again without one", "invalid_page_token"
+    )
 
 
 def _b64(data: bytes) -> str:
@@ -135,5 +136,4 @@ def keyset_token(tokens: PageTokens, rows: Sequence[Any], size: int, *columns: s
     if len(rows) <= size:
         return ""
     last = rows[size - 1]
-    return tokens.encode(*(getattr(last, c) if not isinstance(last, dict) else last[c] for c in columns),
-                         scope=scope)
+    return tokens.encode(*(getattr(last, c) if not isinstance(last, dict) else last[c] for c in columns), scope=scope)

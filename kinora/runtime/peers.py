@@ -36,7 +36,7 @@ def service_from_identities(identities: Iterable[bytes | str] | None) -> str | N
     for value in identities or ():
         raw = value if isinstance(value, bytes) else str(value).encode()
         if raw.startswith(_PREFIX_BYTES):
-            name = raw[len(_PREFIX_BYTES):].decode(errors="replace")
+            name = raw[len(_PREFIX_BYTES) :].decode(errors="replace")
             if name and "/" not in name:
                 return name
     return None
@@ -77,11 +77,15 @@ class PeerPolicy:
             if peer != claimed:
                 raise Unauthenticated(
                     f"a {principal.subject} token is only accepted over a connection with {claimed}'s "
-                    f"certificate; this one is {_describe(peer)}", "peer_mismatch")
+                    f"certificate; this one is {_describe(peer)}",
+                    "peer_mismatch",
+                )
         elif peer not in self.user_token_peers:
             raise Unauthenticated(
                 f"users' tokens are only accepted from {', '.join(sorted(self.user_token_peers))}; "
-                f"this connection is {_describe(peer)}", "peer_mismatch")
+                f"this connection is {_describe(peer)}",
+                "peer_mismatch",
+            )
 
 
 def _describe(peer: str | None) -> str:

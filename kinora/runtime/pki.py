@@ -40,8 +40,9 @@ class TlsFiles:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kinora"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kinora"), x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    )
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -54,8 +55,9 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _cert_pem(cert: x509.Certificate) -> bytes:
@@ -93,33 +95,58 @@ class CertificateAuthority:
     def _create(self, name: str, valid_days: int) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
-        self.cert = (x509.CertificateBuilder().subject_name(_name(name)).issuer_name(_name(name))
-                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-                     .not_valid_before(now - _DAY).not_valid_after(now + valid_days * _DAY)
-                     .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                     .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                                  content_commitment=False, key_encipherment=False,
-                                                  data_encipherment=False, key_agreement=False,
-                                                  encipher_only=False, decipher_only=False), critical=True)
-                     .sign(self.key, hashes.SHA256()))
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(name))
+            .issuer_name(_name(name))
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _DAY)
+            .not_valid_after(now + valid_days * _DAY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
         _write_private(self.key_path, _key_pem(self.key))
         self.cert_path.write_bytes(_cert_pem(self.cert))
 
-    def issue(self, service: str, hosts: tuple[str, ...] = LOCAL_HOSTS, valid_days: int = 30,
-              directory: Path | None = None) -> TlsFiles:
+    def issue(
+        self, service: str, hosts: tuple[str, ...] = LOCAL_HOSTS, valid_days: int = 30, directory: Path | None = None
+    ) -> TlsFiles:
         """A certificate for `service` (server and client use), written as <service>.crt
         and <service>.key (0600) next to the CA, or in `directory`."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         names = [x509.UniformResourceIdentifier(service_uri(service)), *(_san(h) for h in hosts)]
-        cert = (x509.CertificateBuilder().subject_name(_name(service)).issuer_name(self.cert.subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - _DAY).not_valid_after(now + valid_days * _DAY)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.SubjectAlternativeName(names), critical=False)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                      ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-                .sign(self.key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(service))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _DAY)
+            .not_valid_after(now + valid_days * _DAY)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
         out = Path(directory or self.directory)
         cert_path, key_path = out / f"{service}.crt", out / f"{service}.key"
         _write_private(key_path, _key_pem(key))

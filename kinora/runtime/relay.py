@@ -46,10 +46,19 @@ _PRUNE_BATCH = 10_000
 
 
 class OutboxRelay:
-    def __init__(self, engine: Engine, tables: EventTables, producer: KafkaProducer, source: str,
-                 batch_size: int = 2000, idle_wait_s: float = 0.05, bootstrap: list[str] | None = None,
-                 producer_factory: Callable[[], KafkaProducer] | None = None, retention_s: float = 3600.0,
-                 check_every_s: float = 10.0):
+    def __init__(
+        self,
+        engine: Engine,
+        tables: EventTables,
+        producer: KafkaProducer,
+        source: str,
+        batch_size: int = 2000,
+        idle_wait_s: float = 0.05,
+        bootstrap: list[str] | None = None,
+        producer_factory: Callable[[], KafkaProducer] | None = None,
+        retention_s: float = 3600.0,
+        check_every_s: float = 10.0,
+    ):
         self.engine, self.tables, self.producer, self.source = engine, tables, producer, source
         self.producer_factory = producer_factory  # a fresh client after a failure, if given
         self.bootstrap = bootstrap  # lets the relay check the broker's log and re-create lost topics
@@ -72,20 +81,35 @@ class OutboxRelay:
             if not conn.execute(_TAKE_TURN).scalar():
                 return None  # another replica is publishing a batch; the next one waits for it
             rows = conn.execute(
-                select(outbox.c.id, outbox.c.event_id, outbox.c.aggregate_id, outbox.c.event_type,
-                       outbox.c.topic, outbox.c.payload, outbox.c.headers)
+                select(
+                    outbox.c.id,
+                    outbox.c.event_id,
+                    outbox.c.aggregate_id,
+                    outbox.c.event_type,
+                    outbox.c.topic,
+                    outbox.c.payload,
+                    outbox.c.headers,
+                )
                 .where(outbox.c.published_at.is_(None))
-                .order_by(outbox.c.id).limit(self.batch_size).with_for_update(skip_locked=True)
+                .order_by(outbox.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
             ).all()
             if not rows:
                 return 0
             futures = []
             for row in rows:
-                headers = [(HEADER_EVENT_ID, row.event_id.encode()), (HEADER_EVENT_TYPE, row.event_type.encode()),
-                           (HEADER_SOURCE, self.source.encode())]
+                headers = [
+                    (HEADER_EVENT_ID, row.event_id.encode()),
+                    (HEADER_EVENT_TYPE, row.event_type.encode()),
+                    (HEADER_SOURCE, self.source.encode()),
+                ]
                 headers += [(k, str(v).encode()) for k, v in json.loads(row.headers).items()]
-                futures.append(self.producer.send(row.topic, key=row.aggregate_id.encode(),
-                                                  value=bytes(row.payload), headers=headers))
+                futures.append(
+                    self.producer.send(
+                        row.topic, key=row.aggregate_id.encode(), value=bytes(row.payload), headers=headers
+                    )
+                )
             self.producer.flush(timeout=self.producer.config["delivery_timeout_ms"] / 1000)
             acked: dict[tuple[str, int], int] = {}
             for future in futures:
@@ -102,15 +126,22 @@ class OutboxRelay:
         if not cluster:
             return  # a broker that names no cluster: only the offsets check can apply, and it needs one
         acks = self.tables.acks
-        stmt = insert(acks).values([{"topic": t, "kafka_partition": p, "cluster_id": cluster, "acked_offset": o}
-                                    for (t, p), o in sorted(acked.items())])
+        stmt = insert(acks).values(
+            [
+                {"topic": t, "kafka_partition": p, "cluster_id": cluster, "acked_offset": o}
+                for (t, p), o in sorted(acked.items())
+            ]
+        )
         # A mark from another cluster is left as it is: it is the evidence check_log needs (the
         # rows that broker acknowledged are gone). Within a cluster the highest offset stays, so a
         # log cut short and then written past its old end before a check is still noticed.
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[acks.c.topic, acks.c.kafka_partition],
-            set_={"acked_offset": func.greatest(acks.c.acked_offset, stmt.excluded.acked_offset)},
-            where=acks.c.cluster_id == stmt.excluded.cluster_id))
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[acks.c.topic, acks.c.kafka_partition],
+                set_={"acked_offset": func.greatest(acks.c.acked_offset, stmt.excluded.acked_offset)},
+                where=acks.c.cluster_id == stmt.excluded.cluster_id,
+            )
+        )
 
     def _producer_cluster_id(self) -> str:
         # kafka-python keeps the id from the last metadata response; it has no public getter.
@@ -136,25 +167,36 @@ class OutboxRelay:
             known = [m for m in marks if m.topic not in lost]
             if known:
                 ends = self._end_offsets(admin, [TopicPartition(m.topic, m.kafka_partition) for m in known])
-                lost |= {m.topic for m in known
-                         if ends.get(TopicPartition(m.topic, m.kafka_partition), 0) <= m.acked_offset}
+                lost |= {
+                    m.topic for m in known if ends.get(TopicPartition(m.topic, m.kafka_partition), 0) <= m.acked_offset
+                }
             if not lost:
                 return 0
             ensure_topics(self.bootstrap, sorted(lost), timeout_s=5)
-            again = conn.execute(update(outbox).where(outbox.c.published_at.is_not(None),
-                                                      outbox.c.topic.in_(sorted(lost)))
-                                 .values(published_at=None)).rowcount
+            again = conn.execute(
+                update(outbox)
+                .where(outbox.c.published_at.is_not(None), outbox.c.topic.in_(sorted(lost)))
+                .values(published_at=None)
+            ).rowcount
             conn.execute(delete(acks).where(acks.c.topic.in_(sorted(lost))))
-        log.warning("the broker lost acknowledged events of %s (cluster %s); publishing the %d retained again",
-                    ", ".join(sorted(lost)), cluster, again)
+        log.warning(
+            "the broker lost acknowledged events of %s (cluster %s); publishing the %d retained again",
+            ", ".join(sorted(lost)),
+            cluster,
+            again,
+        )
         self._republished.inc(again)
         self.wake.set()
         return again
 
     def _admin_client(self) -> KafkaAdminClient:
         if self._admin is None:
-            self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.source}-relay-check",
-                                           request_timeout_ms=5_000, **security())
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap,
+                client_id=f"{self.source}-relay-check",
+                request_timeout_ms=5_000,
+                **security(),
+            )
         return self._admin
 
     @staticmethod
@@ -174,16 +216,22 @@ class OutboxRelay:
         """Delete published rows older than the retention window, a bounded batch at a time."""
         outbox = self.tables.outbox
         cutoff = func.now() - timedelta(seconds=self.retention_s)
-        oldest = (select(outbox.c.id).where(outbox.c.published_at < cutoff)
-                  .order_by(outbox.c.id).limit(_PRUNE_BATCH).scalar_subquery())
+        oldest = (
+            select(outbox.c.id)
+            .where(outbox.c.published_at < cutoff)
+            .order_by(outbox.c.id)
+            .limit(_PRUNE_BATCH)
+            .scalar_subquery()
+        )
         with self.engine.begin() as conn:
             return conn.execute(delete(outbox).where(outbox.c.id.in_(oldest))).rowcount
 
     def pending(self) -> int:
         outbox = self.tables.outbox
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(outbox)
-                                .where(outbox.c.published_at.is_(None))).scalar_one()
+            return conn.execute(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            ).scalar_one()
 
     # -- recovery -----------------------------------------------------------------
 
@@ -214,8 +262,9 @@ class OutboxRelay:
         outbox = self.tables.outbox
         try:
             with self.engine.connect() as conn:
-                topics = list(conn.execute(select(outbox.c.topic).where(outbox.c.published_at.is_(None))
-                                           .distinct()).scalars())
+                topics = list(
+                    conn.execute(select(outbox.c.topic).where(outbox.c.published_at.is_(None)).distinct()).scalars()
+                )
             if topics:
                 ensure_topics(self.bootstrap, topics, timeout_s=5)
         except Exception:  # noqa: BLE001 - the next round tries again

@@ -45,16 +45,17 @@ class _RuntimeServicer(runtime_pb2_grpc.RuntimeServiceServicer):
         self.service, self.instance_id = service, instance_id
         self.started_at = datetime.now(UTC)
 
-    async def Ping(self, request: runtime_pb2.PingRequest,
-                   context: grpc.aio.ServicerContext[Any, Any]) -> runtime_pb2.PingResponse:
+    async def Ping(
+        self, request: runtime_pb2.PingRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> runtime_pb2.PingResponse:
         return runtime_pb2.PingResponse(payload=request.payload)
 
-    async def GetInfo(self, request: runtime_pb2.GetInfoRequest,
-                      context: grpc.aio.ServicerContext[Any, Any]) -> runtime_pb2.GetInfoResponse:
+    async def GetInfo(
+        self, request: runtime_pb2.GetInfoRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> runtime_pb2.GetInfoResponse:
         from kinora import __version__
 
-        reply = runtime_pb2.GetInfoResponse(service=self.service, version=__version__,
-                                            instance_id=self.instance_id)
+        reply = runtime_pb2.GetInfoResponse(service=self.service, version=__version__, instance_id=self.instance_id)
         set_timestamp(reply.started_at, self.started_at)
         p = auth.principal()
         reply.principal = p.subject if p else ""
@@ -108,11 +109,16 @@ class ServiceApp:
         self.interceptor = RuntimeInterceptor(name, verifier, peers)
         self.server = grpc.aio.server(
             interceptors=[self.interceptor],
-            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                     ("grpc.so_reuseport", 0),
-                     *([("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000))]
-                       if settings.max_connection_age_s else [])],
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+                *(
+                    [("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000))]
+                    if settings.max_connection_age_s
+                    else []
+                ),
+            ],
         )
         self._service_names: list[str] = []
         self._startup: list[Callable[[], Awaitable[None]]] = []
@@ -124,9 +130,11 @@ class ServiceApp:
         self._metrics_server: WSGIServer | None = None
         self._health_server: grpc.aio.Server | None = None
         self.health_port: int | None = None
-        self.add_servicer(runtime_pb2_grpc.add_RuntimeServiceServicer_to_server,
-                          _RuntimeServicer(name, self.instance_id),
-                          runtime_pb2.DESCRIPTOR.services_by_name["RuntimeService"].full_name)
+        self.add_servicer(
+            runtime_pb2_grpc.add_RuntimeServiceServicer_to_server,
+            _RuntimeServicer(name, self.instance_id),
+            runtime_pb2.DESCRIPTOR.services_by_name["RuntimeService"].full_name,
+        )
 
     def add_servicer(self, add_fn: Callable[[Any, grpc.aio.Server], None], servicer: object, full_name: str) -> None:
         add_fn(servicer, self.server)
@@ -159,7 +167,8 @@ class ServiceApp:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-            self.server)
+            self.server,
+        )
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         address = f"{self.settings.grpc_host}:{self.settings.grpc_port}"
         try:
@@ -175,8 +184,9 @@ class ServiceApp:
             try:
                 self._metrics_server, self.metrics_port = serve_metrics(self.settings.metrics_port)
             except OSError as exc:
-                raise RuntimeError(f"{self.name}: cannot serve /metrics on port {self.settings.metrics_port}: "
-                                   f"{exc.strerror}") from exc
+                raise RuntimeError(
+                    f"{self.name}: cannot serve /metrics on port {self.settings.metrics_port}: {exc.strerror}"
+                ) from exc
         await self.server.start()  # health answers NOT_SERVING while we start up
         if self.settings.health_port:
             await self._serve_plain_health(self.settings.health_port)

@@ -64,8 +64,9 @@ class ServiceContext:
         member's database work overlaps another's decoding."""
         bootstrap = self.settings.kafka_bootstrap
         for i in range(self.settings.consumer_threads):
-            consumer = EventConsumer(self.engine, self.tables, bootstrap, self.name, subscription.handlers,
-                                     list(subscription.topics))
+            consumer = EventConsumer(
+                self.engine, self.tables, bootstrap, self.name, subscription.handlers, list(subscription.topics)
+            )
             self.consumers.append(consumer)
             self.app.add_worker(f"{self.name}-consumer-{i}", consumer.run)
 
@@ -73,8 +74,10 @@ class ServiceContext:
         """Run `load` (e.g. load an embedding model: seconds of CPU) on a thread
         before the service reports SERVING, so the first request or event that
         needs it does not wait for it."""
+
         async def run() -> None:
             await asyncio.to_thread(load)
+
         self.app.on_startup(run)
 
     def wake_relay(self) -> None:
@@ -83,12 +86,19 @@ class ServiceContext:
             self.relay.wake.set()
 
 
-def create_service(name: str, settings: DatabaseSettings, tables: EventTables, migrations_dir: Path | None,
-                   *, topics: Sequence[str] = (), subscription: Subscription | None = None,
-                   jwks_fetcher: auth.JwksFetcher | None = None,
-                   revocation_fetcher: auth.RevocationFetcher | None = None,
-                   migrate_on_start: bool = True,
-                   db_pool_size: int = 5) -> ServiceContext:
+def create_service(
+    name: str,
+    settings: DatabaseSettings,
+    tables: EventTables,
+    migrations_dir: Path | None,
+    *,
+    topics: Sequence[str] = (),
+    subscription: Subscription | None = None,
+    jwks_fetcher: auth.JwksFetcher | None = None,
+    revocation_fetcher: auth.RevocationFetcher | None = None,
+    migrate_on_start: bool = True,
+    db_pool_size: int = 5,
+) -> ServiceContext:
     """`subscription`: the events this service consumes, by type (kinora.runtime.subscriptions.
     by_event_type; or `ctx.subscribe` later, when the handlers need objects built after this).
     `jwks_fetcher`, `revocation_fetcher`: where the token verifier gets its keys and its deny
@@ -98,11 +108,16 @@ def create_service(name: str, settings: DatabaseSettings, tables: EventTables, m
     closing connections (each new one also loses its prepared statements)."""
     engine = make_engine(settings.database_url, pool_size=db_pool_size)
     fetcher, revoked = jwks_fetcher, revocation_fetcher
-    verifier = auth.TokenVerifier(fetcher, internal_secret=settings.internal_secret,
-                                  fetch_revoked=revoked) if fetcher else None
+    verifier = (
+        auth.TokenVerifier(fetcher, internal_secret=settings.internal_secret, fetch_revoked=revoked)
+        if fetcher
+        else None
+    )
     if verifier is None and settings.internal_secret:
+
         async def no_jwks() -> dict[str, Any]:
             return {"keys": []}
+
         verifier = auth.TokenVerifier(no_jwks, internal_secret=settings.internal_secret)
     app = ServiceApp(name, settings, verifier)
     ctx = ServiceContext(name, settings, engine, session_factory(engine), tables, app, verifier)
@@ -123,9 +138,15 @@ def create_service(name: str, settings: DatabaseSettings, tables: EventTables, m
 
     app.on_startup(prepare)
     if bootstrap:
-        ctx.relay = OutboxRelay(engine, tables, make_producer(bootstrap, name), name, bootstrap=bootstrap,
-                                producer_factory=lambda: make_producer(bootstrap, name),
-                                retention_s=settings.outbox_retention_s)
+        ctx.relay = OutboxRelay(
+            engine,
+            tables,
+            make_producer(bootstrap, name),
+            name,
+            bootstrap=bootstrap,
+            producer_factory=lambda: make_producer(bootstrap, name),
+            retention_s=settings.outbox_retention_s,
+        )
         app.add_worker(f"{name}-relay", ctx.relay.run)
         if subscription is not None:
             ctx.add_subscription(subscription)

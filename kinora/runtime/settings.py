@@ -61,6 +61,7 @@ def load_settings(cls: type[T], env: Mapping[str, str] | None = None, **override
 
 # Parsers. Each raises ValueError with a short human explanation.
 
+
 def port(raw: str) -> int:
     value = int(raw) if raw.strip().isdigit() else None
     if value is None or not 0 <= value <= 65535:
@@ -162,63 +163,97 @@ class RuntimeSettings:
     grpc_port: int = setting("KINORA_GRPC_PORT", port, 50051)
     metrics_port: int = setting("KINORA_METRICS_PORT", port, 0, "0 disables the /metrics endpoint")
     kafka_bootstrap: list[str] = setting("KINORA_KAFKA_BOOTSTRAP", addresses, None)
-    outbox_retention_s: float = setting("KINORA_OUTBOX_RETENTION_S", non_negative_float, 3600.0,
-                                        "how long published events stay in the outbox, to be published "
-                                        "again if the broker loses them")
+    outbox_retention_s: float = setting(
+        "KINORA_OUTBOX_RETENTION_S",
+        non_negative_float,
+        3600.0,
+        "how long published events stay in the outbox, to be published again if the broker loses them",
+    )
     identity_addr: str | None = setting("KINORA_IDENTITY_ADDR", address, None, "where to fetch the JWKS")
     log_level: str = setting("KINORA_LOG_LEVEL", log_level, "INFO")
-    drain_seconds: float = setting("KINORA_DRAIN_SECONDS", non_negative_float, 0.0,
-                                   "how long to report NOT_SERVING before refusing calls")
+    drain_seconds: float = setting(
+        "KINORA_DRAIN_SECONDS", non_negative_float, 0.0, "how long to report NOT_SERVING before refusing calls"
+    )
     grace_seconds: float = setting("KINORA_GRACE_SECONDS", non_negative_float, 10.0)
-    max_connection_age_s: float = setting("KINORA_GRPC_MAX_CONNECTION_AGE_S", non_negative_float, 300.0,
-                                          "close client connections after this long (calls in flight "
-                                          "finish) so clients re-resolve and spread over new replicas; "
-                                          "0 keeps them open")
-    consumer_threads: int = setting("KINORA_CONSUMER_THREADS", positive_int, 1,
-                                    "event consumers per process (members of the service's consumer group; "
-                                    "useful up to the topics' partition count)")
+    max_connection_age_s: float = setting(
+        "KINORA_GRPC_MAX_CONNECTION_AGE_S",
+        non_negative_float,
+        300.0,
+        "close client connections after this long (calls in flight "
+        "finish) so clients re-resolve and spread over new replicas; "
+        "0 keeps them open",
+    )
+    consumer_threads: int = setting(
+        "KINORA_CONSUMER_THREADS",
+        positive_int,
+        1,
+        "event consumers per process (members of the service's consumer group; "
+        "useful up to the topics' partition count)",
+    )
     otlp_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", str, None)
-    internal_secret: str | None = setting("KINORA_INTERNAL_SECRET", str, None,
-                                          "shared secret services use to obtain service tokens")
+    internal_secret: str | None = setting(
+        "KINORA_INTERNAL_SECRET", str, None, "shared secret services use to obtain service tokens"
+    )
     # Mutual TLS between services: all three set, or none. The certificate names this
     # service (spiffe://kinora/<name>); servers re-read the files when they change.
     tls_cert_file: str | None = setting("KINORA_TLS_CERT_FILE", readable_file, None)
     tls_key_file: str | None = setting("KINORA_TLS_KEY_FILE", readable_file, None)
     tls_ca_file: str | None = setting("KINORA_TLS_CA_FILE", readable_file, None)
-    require_mtls: bool = setting("KINORA_REQUIRE_MTLS", boolean, False,
-                                 "refuse to start without mutual TLS (deployments set it; see docs/runtime.md)")
-    user_token_peers: tuple[str, ...] = setting("KINORA_MTLS_USER_TOKEN_PEERS", names, ("gateway", "feed"),
-                                          "with mutual TLS, the services whose calls may carry a user's token")
-    health_port: int = setting("KINORA_HEALTH_PORT", port, 0,
-                               "a plaintext port serving only gRPC health, for kubelet probes (they cannot "
-                               "present a client certificate); 0 disables it")
+    require_mtls: bool = setting(
+        "KINORA_REQUIRE_MTLS",
+        boolean,
+        False,
+        "refuse to start without mutual TLS (deployments set it; see docs/runtime.md)",
+    )
+    user_token_peers: tuple[str, ...] = setting(
+        "KINORA_MTLS_USER_TOKEN_PEERS",
+        names,
+        ("gateway", "feed"),
+        "with mutual TLS, the services whose calls may carry a user's token",
+    )
+    health_port: int = setting(
+        "KINORA_HEALTH_PORT",
+        port,
+        0,
+        "a plaintext port serving only gRPC health, for kubelet probes (they cannot "
+        "present a client certificate); 0 disables it",
+    )
     # Kafka client security (kinora.runtime.kafka): PLAINTEXT, SSL (client certificate) or SASL_SSL.
     kafka_security_protocol: str = setting("KINORA_KAFKA_SECURITY_PROTOCOL", kafka_protocol, "PLAINTEXT")
-    kafka_ca_file: str | None = setting("KINORA_KAFKA_CA_FILE", readable_file, None,
-                                        "the brokers' CA (SSL and SASL_SSL)")
+    kafka_ca_file: str | None = setting(
+        "KINORA_KAFKA_CA_FILE", readable_file, None, "the brokers' CA (SSL and SASL_SSL)"
+    )
     kafka_cert_file: str | None = setting("KINORA_KAFKA_CERT_FILE", readable_file, None, "SSL client certificate")
     kafka_key_file: str | None = setting("KINORA_KAFKA_KEY_FILE", readable_file, None, "SSL client key")
     kafka_sasl_mechanism: str = setting("KINORA_KAFKA_SASL_MECHANISM", str, "SCRAM-SHA-512")
     kafka_username: str | None = setting("KINORA_KAFKA_USERNAME", str, None, "SASL user")
-    kafka_password_file: str | None = setting("KINORA_KAFKA_PASSWORD_FILE", readable_file, None,
-                                              "file holding the SASL password")
+    kafka_password_file: str | None = setting(
+        "KINORA_KAFKA_PASSWORD_FILE", readable_file, None, "file holding the SASL password"
+    )
 
     def __post_init__(self) -> None:
         problems = []
         tls = [self.tls_cert_file, self.tls_key_file, self.tls_ca_file]
         if any(tls) and not all(tls):
-            problems.append("KINORA_TLS_CERT_FILE, KINORA_TLS_KEY_FILE and KINORA_TLS_CA_FILE "
-                            "must be set together (mutual TLS needs all three)")
+            problems.append(
+                "KINORA_TLS_CERT_FILE, KINORA_TLS_KEY_FILE and KINORA_TLS_CA_FILE "
+                "must be set together (mutual TLS needs all three)"
+            )
         elif self.require_mtls and not all(tls):
-            problems.append("KINORA_REQUIRE_MTLS is on: set KINORA_TLS_CERT_FILE, KINORA_TLS_KEY_FILE and "
-                            "KINORA_TLS_CA_FILE (this service's certificate, its key and the cluster CA)")
+            problems.append(
+                "KINORA_REQUIRE_MTLS is on: set KINORA_TLS_CERT_FILE, KINORA_TLS_KEY_FILE and "
+                "KINORA_TLS_CA_FILE (this service's certificate, its key and the cluster CA)"
+            )
         protocol = self.kafka_security_protocol
         if protocol == "SSL" and not (self.kafka_ca_file and self.kafka_cert_file and self.kafka_key_file):
-            problems.append("KINORA_KAFKA_SECURITY_PROTOCOL=SSL needs KINORA_KAFKA_CA_FILE, KINORA_KAFKA_CERT_FILE "
-                            "and KINORA_KAFKA_KEY_FILE")
+            problems.append(
+                "KINORA_KAFKA_SECURITY_PROTOCOL=SSL needs KINORA_KAFKA_CA_FILE, KINORA_KAFKA_CERT_FILE "
+                "and KINORA_KAFKA_KEY_FILE"
+            )
         if protocol == "SASL_SSL" and not (self.kafka_username and self.kafka_password_file):
-            problems.append("KINORA_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KINORA_KAFKA_USERNAME and "
-                            "KINORA_KAFKA_PASSWORD_FILE")
+            problems.append(
+                "KINORA_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KINORA_KAFKA_USERNAME and KINORA_KAFKA_PASSWORD_FILE"
+            )
         if problems:
             raise SettingsError(problems)
 
@@ -227,5 +262,6 @@ class RuntimeSettings:
 class DatabaseSettings(RuntimeSettings):
     """What a service with its own database needs. Such services extend this dataclass."""
 
-    database_url: str = setting("KINORA_DATABASE_URL", database_url,
-                                help=f"the service's PostgreSQL database, e.g. {DATABASE_URL_EXAMPLE}")
+    database_url: str = setting(
+        "KINORA_DATABASE_URL", database_url, help=f"the service's PostgreSQL database, e.g. {DATABASE_URL_EXAMPLE}"
+    )

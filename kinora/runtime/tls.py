@@ -59,10 +59,10 @@ def server_credentials(cert_file: str, key_file: str, ca_file: str) -> grpc.Serv
     watched = _Watched(cert_file, key_file, ca_file)
     # gRPC takes None from the fetcher as "keep the current configuration" (the stubs say otherwise)
     fetch = cast(Callable[[], grpc.ServerCertificateConfiguration], watched.changed_config)
-    return grpc.dynamic_ssl_server_credentials(watched.config(), fetch,
-                                               require_client_authentication=True)
+    return grpc.dynamic_ssl_server_credentials(watched.config(), fetch, require_client_authentication=True)
 
 
 def channel_credentials(cert_file: str, key_file: str, ca_file: str) -> grpc.ChannelCredentials:
-    return grpc.ssl_channel_credentials(root_certificates=_read(ca_file), private_key=_read(key_file),
-                                        certificate_chain=_read(cert_file))
+    return grpc.ssl_channel_credentials(
+        root_certificates=_read(ca_file), private_key=_read(key_file), certificate_chain=_read(cert_file)
+    )

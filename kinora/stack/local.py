@@ -41,8 +41,17 @@ SERVICES = ("identity", "cameo", "feed", "generator", "billing")
 TLS_IDENTITIES = (*SERVICES, "gateway", "admin")
 # Default ports; each can be moved with KINORA_<NAME>_PORT, or all at once with a base.
 DEFAULT_PORTS = {
-    "postgres": 15432, "broker": 19092, "identity": 50061, "cameo": 50062, "feed": 50063, "generator": 50064,
-    "billing": 50065, "gateway": 8080, "triton-grpc": 18001, "triton-http": 18000, "triton-metrics": 18002,
+    "postgres": 15432,
+    "broker": 19092,
+    "identity": 50061,
+    "cameo": 50062,
+    "feed": 50063,
+    "generator": 50064,
+    "billing": 50065,
+    "gateway": 8080,
+    "triton-grpc": 18001,
+    "triton-http": 18000,
+    "triton-metrics": 18002,
 }
 METRICS_BASE = 19461  # /metrics ports: services from here, gateway +9, workers +10…
 # KINORA_METRICS_BASE_PORT moves them; 0 gives every process a free port (tests, stacks side by side).
@@ -97,14 +106,27 @@ class StackState:
     tls: bool = False  # services run mutual TLS (certificates under home/tls)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"home": self.home, "gateway_url": self.gateway_url, "tls": self.tls,
-                                    "components": [asdict(c) for c in self.components]}, indent=2))
+        path.write_text(
+            json.dumps(
+                {
+                    "home": self.home,
+                    "gateway_url": self.gateway_url,
+                    "tls": self.tls,
+                    "components": [asdict(c) for c in self.components],
+                },
+                indent=2,
+            )
+        )
 
     @classmethod
     def load(cls, path: Path) -> StackState:
         data = json.loads(path.read_text())
-        return cls(data["home"], [Component(**c) for c in data["components"]], data.get("gateway_url", ""),
-                   data.get("tls", False))
+        return cls(
+            data["home"],
+            [Component(**c) for c in data["components"]],
+            data.get("gateway_url", ""),
+            data.get("tls", False),
+        )
 
 
 def _available(module: str) -> bool:
@@ -131,15 +153,15 @@ def operator_channel(home: Path, address: str, *, aio: bool = False, name: str =
     return api.secure_channel(address, creds) if creds else api.insecure_channel(address)
 
 
-def check_component(c: Component, timeout: float = 2.0, home: Path | None = None,
-                    credentials: grpc.ChannelCredentials | None = None) -> tuple[bool, str]:
+def check_component(
+    c: Component, timeout: float = 2.0, home: Path | None = None, credentials: grpc.ChannelCredentials | None = None
+) -> tuple[bool, str]:
     """(serving?, detail) for one component. gRPC health is asked over mutual TLS with
     `credentials`, else with the operator certificate of the stack at `home` when it runs TLS."""
     if c.kind == "grpc":
         credentials = credentials or stack_credentials(home or kinora_home())
         try:
-            with (grpc.secure_channel(c.address, credentials) if credentials
-                  else grpc.insecure_channel(c.address)) as ch:
+            with grpc.secure_channel(c.address, credentials) if credentials else grpc.insecure_channel(c.address) as ch:
                 status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=timeout).status
         except grpc.RpcError as exc:
             return False, f"unreachable ({exc.code().name})"
@@ -252,23 +274,26 @@ class LocalStack:
 
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in self.env.items() if not k.startswith("KINORA_") or k in ("KINORA_HOME",)}
-        env.update({
-            "KINORA_HOME": str(self.home),
-            "KINORA_KAFKA_BOOTSTRAP": self.addr("broker"),
-            "KINORA_INTERNAL_SECRET": self._secret(),
-            "KINORA_BLOB_DIR": str(self.home / "blobs"),
-            "KINORA_TRITON_URL": self.addr("triton-grpc"),
-            "KINORA_TRITON_ADDR": self.addr("triton-grpc"),  # the generator worker reads this name
-            "KINORA_GRPC_HOST": "127.0.0.1",
-            "KINORA_LOG_LEVEL": self.env.get("KINORA_LOG_LEVEL", "INFO"),
-            # The local stack's operator invites people with `kinora admin invite` (a service token).
-            "KINORA_SERVICE_INVITES": self.env.get("KINORA_SERVICE_INVITES", "true"),
-            # Development payments: the test provider's fixed tokens (tok_test_succeed) buy credits.
-            "KINORA_BILLING_DEV_PAYMENTS": self.env.get("KINORA_BILLING_DEV_PAYMENTS", "true"),
-            "KINORA_BILLING_TEST_PROVIDER_SECRET": self.env.get("KINORA_BILLING_TEST_PROVIDER_SECRET",
-                                                                secrets.token_urlsafe(24)),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "KINORA_HOME": str(self.home),
+                "KINORA_KAFKA_BOOTSTRAP": self.addr("broker"),
+                "KINORA_INTERNAL_SECRET": self._secret(),
+                "KINORA_BLOB_DIR": str(self.home / "blobs"),
+                "KINORA_TRITON_URL": self.addr("triton-grpc"),
+                "KINORA_TRITON_ADDR": self.addr("triton-grpc"),  # the generator worker reads this name
+                "KINORA_GRPC_HOST": "127.0.0.1",
+                "KINORA_LOG_LEVEL": self.env.get("KINORA_LOG_LEVEL", "INFO"),
+                # The local stack's operator invites people with `kinora admin invite` (a service token).
+                "KINORA_SERVICE_INVITES": self.env.get("KINORA_SERVICE_INVITES", "true"),
+                # Development payments: the test provider's fixed tokens (tok_test_succeed) buy credits.
+                "KINORA_BILLING_DEV_PAYMENTS": self.env.get("KINORA_BILLING_DEV_PAYMENTS", "true"),
+                "KINORA_BILLING_TEST_PROVIDER_SECRET": self.env.get(
+                    "KINORA_BILLING_TEST_PROVIDER_SECRET", secrets.token_urlsafe(24)
+                ),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         for svc in SERVICES:
             env[f"KINORA_{svc.upper()}_ADDR"] = self.addr(svc)
         # Settings that operators pass through (e.g. KINORA_BILLING_FREE_DAILY) keep flowing.
@@ -287,13 +312,17 @@ class LocalStack:
         if shared:
             from sqlalchemy.engine import make_url
 
-            return (make_url(shared).set(drivername="postgresql+psycopg", database=f"kinora_{service}")
-                    .render_as_string(hide_password=False))
+            return (
+                make_url(shared)
+                .set(drivername="postgresql+psycopg", database=f"kinora_{service}")
+                .render_as_string(hide_password=False)
+            )
         return f"postgresql+psycopg://postgres@{self.addr('postgres')}/kinora_{service}"
 
     def _embedded_postgres_wanted(self) -> bool:
         return not self.env.get("KINORA_DATABASE_URL") and not all(
-            self.env.get(f"KINORA_{s.upper()}_DATABASE_URL") for s in SERVICES)
+            self.env.get(f"KINORA_{s.upper()}_DATABASE_URL") for s in SERVICES
+        )
 
     def _create_databases(self) -> None:
         """Each service's database, created if missing (migrations then fill it)."""
@@ -308,14 +337,18 @@ class LocalStack:
                     if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone():
                         conn.execute(f'CREATE DATABASE "{url.database}"')
             except psycopg.Error as exc:
-                raise StackError(f"cannot create {svc}'s database {url.database!r} on {url.host}:{url.port}: "
-                                 f"{str(exc).strip()}") from None
+                raise StackError(
+                    f"cannot create {svc}'s database {url.database!r} on {url.host}:{url.port}: {str(exc).strip()}"
+                ) from None
 
     def _check_ports(self, names: list[str]) -> None:
         busy = [f"{n} port {self.ports[n]}" for n in names if not port_free(self.ports[n])]
         if busy:
-            raise StackError("cannot start: already in use: " + ", ".join(busy)
-                             + " (stop what uses it, or move it with KINORA_<NAME>_PORT)")
+            raise StackError(
+                "cannot start: already in use: "
+                + ", ".join(busy)
+                + " (stop what uses it, or move it with KINORA_<NAME>_PORT)"
+            )
 
     # -- start / stop ---------------------------------------------------------------
 
@@ -406,8 +439,9 @@ class LocalStack:
             self.postgres.start()
         except PostgresError as exc:
             raise StackError(f"postgres: {exc}; last lines:\n{log_tail(str(log))}") from None
-        self.state.components.append(Component("postgres", "postgres", self.addr("postgres"),
-                                               self.postgres.process.pid, str(log)))
+        self.state.components.append(
+            Component("postgres", "postgres", self.addr("postgres"), self.postgres.process.pid, str(log))
+        )
 
     def _start_all(self, names: list[str]) -> None:
         env = self.base_env()
@@ -417,20 +451,45 @@ class LocalStack:
             self._start_postgres()
         self._create_databases()
         self.broker = self._new_broker().start()
-        self.state.components.append(Component("broker", "broker", self.addr("broker"), self.broker.process.pid,
-                                               str(self.home / "logs" / "broker.log")))
+        self.state.components.append(
+            Component(
+                "broker", "broker", self.addr("broker"), self.broker.process.pid, str(self.home / "logs" / "broker.log")
+            )
+        )
         py = sys.executable
         if "triton-grpc" in names:
-            self._spawn(Component("model-server", "triton", self.addr("triton-grpc"),
-                                  # Ready only once the model itself is loaded, not just the server.
-                                  health_url=f"http://{self.addr('triton-http')}/v2/models/"
-                                             f"{self.env.get('KINORA_MODELS', 'worldsim')}/ready"),
-                        [py, "-m", "kinora.models.serve", "--model", self.env.get("KINORA_MODELS", "worldsim"),
-                         "--grpc-port", str(self.ports["triton-grpc"]), "--http-port", str(self.ports["triton-http"]),
-                         "--metrics-port", str(self.ports["triton-metrics"])], env)
+            self._spawn(
+                Component(
+                    "model-server",
+                    "triton",
+                    self.addr("triton-grpc"),
+                    # Ready only once the model itself is loaded, not just the server.
+                    health_url=f"http://{self.addr('triton-http')}/v2/models/"
+                    f"{self.env.get('KINORA_MODELS', 'worldsim')}/ready",
+                ),
+                [
+                    py,
+                    "-m",
+                    "kinora.models.serve",
+                    "--model",
+                    self.env.get("KINORA_MODELS", "worldsim"),
+                    "--grpc-port",
+                    str(self.ports["triton-grpc"]),
+                    "--http-port",
+                    str(self.ports["triton-http"]),
+                    "--metrics-port",
+                    str(self.ports["triton-metrics"]),
+                ],
+                env,
+            )
         for i, svc in enumerate(s for s in SERVICES if s in names):
-            svc_env = {**env, "KINORA_GRPC_PORT": str(self.ports[svc]), "KINORA_METRICS_PORT": self.metrics_port(i),
-                       "KINORA_DATABASE_URL": self.database_url(svc), **self.tls_env(svc)}
+            svc_env = {
+                **env,
+                "KINORA_GRPC_PORT": str(self.ports[svc]),
+                "KINORA_METRICS_PORT": self.metrics_port(i),
+                "KINORA_DATABASE_URL": self.database_url(svc),
+                **self.tls_env(svc),
+            }
             self._spawn(Component(svc, "grpc", self.addr(svc)), [py, "-m", f"services.{svc}"], svc_env)
         if "generator" in names and _available("services.generator.worker"):
             # Workers share the generator's database: let the API migrate it first.
@@ -443,18 +502,32 @@ class LocalStack:
             for w in range(self.workers):
                 # A worker starts like a service: its gRPC health (on a free port) tells `kinora status`.
                 worker_port = free_port()
-                worker_env = {**env, "KINORA_DATABASE_URL": self.database_url("generator"),
-                              "KINORA_METRICS_PORT": self.metrics_port(10 + w), "KINORA_WORKER_ID": f"worker-{w}",
-                              "KINORA_GRPC_PORT": str(worker_port), **self.tls_env("generator")}
-                self._spawn(Component(f"generator-worker-{w}", "grpc", f"127.0.0.1:{worker_port}"),
-                            [py, "-m", "services.generator.worker"], worker_env)
+                worker_env = {
+                    **env,
+                    "KINORA_DATABASE_URL": self.database_url("generator"),
+                    "KINORA_METRICS_PORT": self.metrics_port(10 + w),
+                    "KINORA_WORKER_ID": f"worker-{w}",
+                    "KINORA_GRPC_PORT": str(worker_port),
+                    **self.tls_env("generator"),
+                }
+                self._spawn(
+                    Component(f"generator-worker-{w}", "grpc", f"127.0.0.1:{worker_port}"),
+                    [py, "-m", "services.generator.worker"],
+                    worker_env,
+                )
         if "gateway" in names:
-            gw_env = {"KINORA_EGRESS_DEVELOPMENT": "true",  # webhooks to a receiver on this machine, over http
-                      **env, "KINORA_HTTP_PORT": str(self.ports["gateway"]),
-                      "KINORA_METRICS_PORT": self.metrics_port(9), **self.tls_env("gateway")}
-            self._spawn(Component("gateway", "http", self.addr("gateway"),
-                                  health_url=f"http://{self.addr('gateway')}/readyz"),
-                        [py, "-m", "services.gateway"], gw_env)
+            gw_env = {
+                "KINORA_EGRESS_DEVELOPMENT": "true",  # webhooks to a receiver on this machine, over http
+                **env,
+                "KINORA_HTTP_PORT": str(self.ports["gateway"]),
+                "KINORA_METRICS_PORT": self.metrics_port(9),
+                **self.tls_env("gateway"),
+            }
+            self._spawn(
+                Component("gateway", "http", self.addr("gateway"), health_url=f"http://{self.addr('gateway')}/readyz"),
+                [py, "-m", "services.gateway"],
+                gw_env,
+            )
             self.state.gateway_url = f"http://{self.addr('gateway')}"
 
     def wait_serving(self, timeout_s: float) -> None:
@@ -463,14 +536,17 @@ class LocalStack:
         while pending:
             for comp, proc in self.procs:
                 if proc.poll() is not None:
-                    raise StackError(f"{comp.name} exited with status {proc.returncode} while starting; "
-                                     f"log {comp.log}, last lines:\n{log_tail(comp.log)}")
+                    raise StackError(
+                        f"{comp.name} exited with status {proc.returncode} while starting; "
+                        f"log {comp.log}, last lines:\n{log_tail(comp.log)}"
+                    )
             pending = [c for c in pending if not check_component(c, credentials=self.operator_credentials())[0]]
             if not pending:
                 return
             if time.monotonic() > deadline:
-                detail = ", ".join(f"{c.name}: {check_component(c, credentials=self.operator_credentials())[1]}"
-                                   for c in pending)
+                detail = ", ".join(
+                    f"{c.name}: {check_component(c, credentials=self.operator_credentials())[1]}" for c in pending
+                )
                 raise StackError(f"not serving after {timeout_s:.0f}s: {detail}")
             time.sleep(0.25)
 

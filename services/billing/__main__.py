@@ -9,5 +9,8 @@ from services.billing.server import MIGRATIONS, build
 from services.billing.settings import BillingSettings
 
 if __name__ == "__main__":
-    sys.exit(bootstrap.main("billing", lambda: load_settings(BillingSettings), build,
-                            lambda s: upgrade(MIGRATIONS, s.database_url)))
+    sys.exit(
+        bootstrap.main(
+            "billing", lambda: load_settings(BillingSettings), build, lambda s: upgrade(MIGRATIONS, s.database_url)
+        )
+    )

@@ -54,14 +54,21 @@ def next_reset(now: datetime) -> datetime:
 
 def check_id(value: str, what: str) -> str:
     if not value or len(value) > MAX_ID_LEN:
-        raise InvalidArgument(f"{what} is required (at most {MAX_ID_LEN} characters)",
-                              f"invalid_{what.replace(' ', '_')}")
+        raise InvalidArgument(
+            f"{what} is required (at most {MAX_ID_LEN} characters)", f"invalid_{what.replace(' ', '_')}"
+        )
     return value
 
 
 class BillingCore:
-    def __init__(self, settings: BillingSettings, sessions: sessionmaker[Session], event_tables: EventTables,
-                 provider: PaymentProvider, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        settings: BillingSettings,
+        sessions: sessionmaker[Session],
+        event_tables: EventTables,
+        provider: PaymentProvider,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.settings, self.sessions, self.event_tables, self.provider = settings, sessions, event_tables, provider
         self.clock = clock or (lambda: datetime.now(UTC))
         self.ledger = Ledger()
@@ -74,10 +81,22 @@ class BillingCore:
         headers = inject_context({})
         headers["time_ms"] = str(int(time.time() * 1000))
         encoded = json.dumps(headers)
-        insert_rows(session, self.event_tables.outbox, [
-            {"event_id": event_id, "aggregate_type": agg_type, "aggregate_id": agg_id,
-             "event_type": event_type_of(msg), "topic": topic, "payload": bytea(msg.SerializeToString()),
-             "headers": encoded} for (msg, agg_type, agg_id), event_id in zip(items, random_uuids(len(items)))])
+        insert_rows(
+            session,
+            self.event_tables.outbox,
+            [
+                {
+                    "event_id": event_id,
+                    "aggregate_type": agg_type,
+                    "aggregate_id": agg_id,
+                    "event_type": event_type_of(msg),
+                    "topic": topic,
+                    "payload": bytea(msg.SerializeToString()),
+                    "headers": encoded,
+                }
+                for (msg, agg_type, agg_id), event_id in zip(items, random_uuids(len(items)))
+            ],
+        )
 
     def post(self, session: Session, postings: list[Posting], now: datetime) -> None:
         self.ledger.post(session, postings, now)
@@ -89,9 +108,17 @@ class BillingCore:
         every transaction locks them before user accounts (no deadlocks)."""
         cur = self.settings.currency
         with transaction(self.sessions) as session:
-            self.ledger.open_accounts(session, [
-                (PLATFORM, ISSUED, ALLOWANCE), (PLATFORM, REVENUE, ALLOWANCE), (PLATFORM, ISSUED, CREDITS),
-                (PLATFORM, REVENUE, CREDITS), (PLATFORM, CLEARING, cur), (PLATFORM, REVENUE, cur)])
+            self.ledger.open_accounts(
+                session,
+                [
+                    (PLATFORM, ISSUED, ALLOWANCE),
+                    (PLATFORM, REVENUE, ALLOWANCE),
+                    (PLATFORM, ISSUED, CREDITS),
+                    (PLATFORM, REVENUE, CREDITS),
+                    (PLATFORM, CLEARING, cur),
+                    (PLATFORM, REVENUE, cur),
+                ],
+            )
 
     def open_user(self, session: Session, user_id: str) -> None:
         check_id(user_id, "user id")

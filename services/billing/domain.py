@@ -41,8 +41,14 @@ from services.billing.webhooks import Webhooks
 
 
 class Billing:
-    def __init__(self, settings: BillingSettings, sessions: sessionmaker[Session], event_tables: EventTables,
-                 provider: PaymentProvider, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        settings: BillingSettings,
+        sessions: sessionmaker[Session],
+        event_tables: EventTables,
+        provider: PaymentProvider,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.core = core = BillingCore(settings, sessions, event_tables, provider, clock)
         self.rules = PlanRules(core)
         self.reservations = Reservations(core, self.rules)
@@ -82,8 +88,16 @@ class Billing:
 
     # -- reservations (reservations.py) ----------------------------------------
 
-    def reserve(self, generation_id: str, user_id: str, model: str, seconds: int, size: str,
-                quote_id: str = "", prefer_wait: bool = False) -> tuple[Any, bool]:
+    def reserve(
+        self,
+        generation_id: str,
+        user_id: str,
+        model: str,
+        seconds: int,
+        size: str,
+        quote_id: str = "",
+        prefer_wait: bool = False,
+    ) -> tuple[Any, bool]:
         return self.reservations.reserve(generation_id, user_id, model, seconds, size, quote_id, prefer_wait)
 
     def extend(self, generation_id: str) -> Row[Any] | None:
@@ -95,8 +109,9 @@ class Billing:
     def release(self, generation_id: str, reason: str = "") -> tuple[object, bool]:
         return self.reservations.release(generation_id, reason)
 
-    def settle(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
-               now: datetime) -> list[SettleResult]:
+    def settle(
+        self, session: Session, generation_ids: list[str], outcome: str, reason: str, now: datetime
+    ) -> list[SettleResult]:
         return self.reservations.settle(session, generation_ids, outcome, reason, now)
 
     def meter(self, session: Session, outcomes: list[tuple[str, str, str]]) -> None:
@@ -110,8 +125,15 @@ class Billing:
 
     # -- purchases, subscriptions, webhooks ------------------------------------
 
-    def purchase(self, user_id: str, pack_id: str, token: str, idempotency_key: str = "",
-                 expected_minor: int | None = None, expected_currency: str = "") -> tuple[Row[Any], BalanceView]:
+    def purchase(
+        self,
+        user_id: str,
+        pack_id: str,
+        token: str,
+        idempotency_key: str = "",
+        expected_minor: int | None = None,
+        expected_currency: str = "",
+    ) -> tuple[Row[Any], BalanceView]:
         return self.purchases.purchase(user_id, pack_id, token, idempotency_key, expected_minor, expected_currency)
 
     def refund(self, purchase_id: str, reason: str, user_id: str | None) -> Row[Any]:
@@ -131,8 +153,14 @@ class Billing:
 
     # -- statements (statements.py) ---------------------------------------------
 
-    def statement(self, user_id: str, page_size: int = 0, page_token: str = "",
-                  since: datetime | None = None, until: datetime | None = None) -> tuple[Sequence[Any], str]:
+    def statement(
+        self,
+        user_id: str,
+        page_size: int = 0,
+        page_token: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[Sequence[Any], str]:
         return self.statements.statement(user_id, page_size, page_token, since, until)
 
     def reconcile(self, grace_seconds: float | None = None, window_hours: float = 48.0) -> DriftReport:

@@ -30,13 +30,19 @@ def anonymise_user(s: Session, user_id: str, anonymous_id: str) -> None:
     if not anonymous_id or anonymous_id == user_id:
         raise ValueError("an account deletion needs a new anonymous id")
     now = datetime.now(UTC)
-    s.execute(update(subscriptions).where(subscriptions.c.user_id == user_id,
-                                          subscriptions.c.status != "ended").values(
-        status="ended", cancel_at_period_end=True, current_period_end=now, updated_at=now))
-    for table, column in ((accounts, accounts.c.owner), (ledger_transactions, ledger_transactions.c.user_id),
-                          (reservations, reservations.c.user_id), (purchases, purchases.c.user_id),
-                          (subscriptions, subscriptions.c.user_id),
-                          (generation_outcomes, generation_outcomes.c.user_id)):
+    s.execute(
+        update(subscriptions)
+        .where(subscriptions.c.user_id == user_id, subscriptions.c.status != "ended")
+        .values(status="ended", cancel_at_period_end=True, current_period_end=now, updated_at=now)
+    )
+    for table, column in (
+        (accounts, accounts.c.owner),
+        (ledger_transactions, ledger_transactions.c.user_id),
+        (reservations, reservations.c.user_id),
+        (purchases, purchases.c.user_id),
+        (subscriptions, subscriptions.c.user_id),
+        (generation_outcomes, generation_outcomes.c.user_id),
+    ):
         s.execute(update(table).where(column == user_id).values({column.name: anonymous_id}))
     s.execute(delete(quotes).where(quotes.c.user_id == user_id))
     s.execute(delete(billing_users).where(billing_users.c.user_id == user_id))

@@ -46,7 +46,11 @@ def make_handlers(billing: Billing) -> dict:
     def on_user_deleted(session, message: identity_events.UserDeleted, meta) -> None:
         anonymise_user(session, message.user_id, message.anonymous_id)
 
-    return {gen_events.GenerationCompleted: on_completed, gen_events.GenerationFailed: on_failed,
-            gen_events.GenerationCanceled: on_canceled, gen_events.DemandChanged: on_demand,
-            identity_events.UserCreated: on_user_created, identity_events.UserDeleted: on_user_deleted}
-
+    return {
+        gen_events.GenerationCompleted: on_completed,
+        gen_events.GenerationFailed: on_failed,
+        gen_events.GenerationCanceled: on_canceled,
+        gen_events.DemandChanged: on_demand,
+        identity_events.UserCreated: on_user_created,
+        identity_events.UserDeleted: on_user_deleted,
+    }

@@ -55,8 +55,12 @@ class Posting:
 
 
 def user_accounts(user_id: str) -> list[tuple[str, str, str]]:
-    return [(user_id, USER_CREDITS, CREDITS), (user_id, USER_HELD, CREDITS),
-            (user_id, USER_ALLOWANCE, ALLOWANCE), (user_id, USER_HELD, ALLOWANCE)]
+    return [
+        (user_id, USER_CREDITS, CREDITS),
+        (user_id, USER_HELD, CREDITS),
+        (user_id, USER_ALLOWANCE, ALLOWANCE),
+        (user_id, USER_HELD, ALLOWANCE),
+    ]
 
 
 class Ledger:
@@ -67,15 +71,19 @@ class Ledger:
         """Create accounts that do not exist yet (idempotent, race-safe)."""
         missing = [k for k in keys if k not in self._ids]
         if missing:
-            session.execute(insert_ignore(accounts),
-                            [{"owner": o, "kind": k, "unit": u, "balance": 0} for o, k, u in missing])
+            session.execute(
+                insert_ignore(accounts), [{"owner": o, "kind": k, "unit": u, "balance": 0} for o, k, u in missing]
+            )
 
     def ids(self, session: Session, keys) -> dict[tuple[str, str, str], int]:
         wanted = {k for k in keys if k not in self._ids}
         if wanted:
             owners = {k[0] for k in wanted}
-            rows = session.execute(select(accounts.c.id, accounts.c.owner, accounts.c.kind, accounts.c.unit)
-                                   .where(one_of(accounts.c.owner, owners))).all()
+            rows = session.execute(
+                select(accounts.c.id, accounts.c.owner, accounts.c.kind, accounts.c.unit).where(
+                    one_of(accounts.c.owner, owners)
+                )
+            ).all()
             for r in rows:
                 self._ids[(r.owner, r.kind, r.unit)] = r.id
             unknown = [k for k in wanted if k not in self._ids]
@@ -88,8 +96,9 @@ class Ledger:
 
     def balances(self, session: Session, keys, lock: bool = False) -> dict[tuple[str, str, str], int]:
         ids = self.ids(session, keys)
-        query = (select(accounts.c.id, accounts.c.balance).where(one_of(accounts.c.id, ids.values()))
-                 .order_by(accounts.c.id))
+        query = (
+            select(accounts.c.id, accounts.c.balance).where(one_of(accounts.c.id, ids.values())).order_by(accounts.c.id)
+        )
         if lock:
             query = query.with_for_update()
         by_id = dict(session.execute(query).all())
@@ -110,8 +119,17 @@ class Ledger:
                 per_unit[unit] += amount
             if any(per_unit.values()):
                 raise LedgerError(f"{p.kind} transaction does not balance: {dict(per_unit)}")
-            tx_rows.append({"id": p.id, "kind": p.kind, "user_id": p.user_id, "generation_id": p.generation_id,
-                            "purchase_id": p.purchase_id, "description": p.description, "created_at": now})
+            tx_rows.append(
+                {
+                    "id": p.id,
+                    "kind": p.kind,
+                    "user_id": p.user_id,
+                    "generation_id": p.generation_id,
+                    "purchase_id": p.purchase_id,
+                    "description": p.description,
+                    "created_at": now,
+                }
+            )
             for key, amount in p.legs:
                 if amount == 0:
                     continue
@@ -119,8 +137,15 @@ class Ledger:
                 if key[0] != PLATFORM and after < 0:
                     raise InsufficientBalance(key, balances[key], -amount)
                 balances[key] = after
-                entry_rows.append({"transaction_id": p.id, "account_id": ids[key], "amount": amount,
-                                   "balance_after": after, "created_at": now})
+                entry_rows.append(
+                    {
+                        "transaction_id": p.id,
+                        "account_id": ids[key],
+                        "amount": amount,
+                        "balance_after": after,
+                        "created_at": now,
+                    }
+                )
         insert_rows(session, ledger_transactions, tx_rows)
         insert_rows(session, ledger_entries, entry_rows)
         set_balances(session, accounts, {ids[k]: balances[k] for k in keys})

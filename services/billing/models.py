@@ -6,21 +6,21 @@ same database transaction as its entries, under a row lock, so it always
 equals the sum of its entries. User accounts may never go negative (CHECK)."""
 
 from sqlalchemy import (
-                        BigInteger,
-                        Boolean,
-                        CheckConstraint,
-                        Column,
-                        Date,
-                        DateTime,
-                        Float,
-                        Index,
-                        Integer,
-                        MetaData,
-                        String,
-                        Table,
-                        Text,
-                        UniqueConstraint,
-                        func,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
 )
 
 from kinora.runtime.db import BigId
@@ -29,7 +29,8 @@ from kinora.runtime.events import define_event_tables
 metadata = MetaData()
 
 billing_users = Table(
-    "billing_users", metadata,
+    "billing_users",
+    metadata,
     Column("user_id", String(64), primary_key=True),
     # The UTC day the allowance was last granted for, and how much was granted.
     Column("allowance_day", Date),
@@ -38,7 +39,8 @@ billing_users = Table(
 )
 
 accounts = Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("owner", String(64), nullable=False),  # a user id, or "platform"
     Column("kind", String(24), nullable=False),  # credits | held | allowance | revenue | issued | clearing
@@ -49,7 +51,8 @@ accounts = Table(
 )
 
 ledger_transactions = Table(
-    "ledger_transactions", metadata,
+    "ledger_transactions",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("kind", String(24), nullable=False),
     Column("user_id", String(64)),
@@ -60,7 +63,8 @@ ledger_transactions = Table(
 )
 
 ledger_entries = Table(
-    "ledger_entries", metadata,
+    "ledger_entries",
+    metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     # References without foreign keys (their per-row triggers were a third of metering's settle
     # statement); only the ledger writes entries, and reconciliation reports any dangling one.
@@ -73,7 +77,8 @@ ledger_entries = Table(
 )
 
 quotes = Table(
-    "quotes", metadata,
+    "quotes",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("user_id", String(64), nullable=False),
     Column("model", String(64), nullable=False),
@@ -89,7 +94,8 @@ quotes = Table(
 )
 
 reservations = Table(
-    "reservations", metadata,
+    "reservations",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("generation_id", String(64), nullable=False, unique=True),
     Column("user_id", String(64), nullable=False),
@@ -112,7 +118,8 @@ reservations = Table(
 )
 
 purchases = Table(
-    "purchases", metadata,
+    "purchases",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("user_id", String(64), nullable=False),
     Column("pack_id", String(64), nullable=False),
@@ -131,7 +138,8 @@ purchases = Table(
 )
 
 subscriptions = Table(
-    "subscriptions", metadata,
+    "subscriptions",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("user_id", String(64), nullable=False),
     Column("plan_id", String(32), nullable=False),
@@ -149,7 +157,8 @@ subscriptions = Table(
 
 # Provider webhook events already handled (replays are answered "duplicate").
 payment_events = Table(
-    "payment_events", metadata,
+    "payment_events",
+    metadata,
     Column("event_key", String(160), primary_key=True),  # provider:event id
     Column("type", String(64), nullable=False),
     Column("provider_payment_id", String(128), nullable=False),
@@ -158,7 +167,8 @@ payment_events = Table(
 
 # Latest DemandChanged per pool ("" = platform aggregate).
 demand = Table(
-    "demand", metadata,
+    "demand",
+    metadata,
     Column("pool_name", String(128), primary_key=True),
     Column("free_queue_depth", Integer, nullable=False),
     Column("free_wait_seconds", Float, nullable=False),
@@ -167,7 +177,8 @@ demand = Table(
 
 # What metering saw happen to each generation; reconciliation compares it with captures.
 generation_outcomes = Table(
-    "generation_outcomes", metadata,
+    "generation_outcomes",
+    metadata,
     Column("generation_id", String(64), primary_key=True),
     Column("user_id", String(64), nullable=False),
     Column("outcome", String(16), nullable=False),  # completed | failed | canceled

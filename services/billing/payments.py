@@ -56,13 +56,13 @@ class PaymentProvider(Protocol):
     def check_token(self, token: str) -> None:
         """Raise InvalidArgument for a token this provider can never accept."""
 
-    def charge(self, token: str, amount_minor: int, currency: str, reference: str,
-               user_id: str = "") -> ChargeResult:
+    def charge(self, token: str, amount_minor: int, currency: str, reference: str, user_id: str = "") -> ChargeResult:
         """Take a one-off payment. `reference` is billing's purchase id: the provider's
         idempotency key and metadata come from it."""
 
-    def subscribe(self, token: str, amount_minor: int, currency: str, reference: str,
-                  user_id: str = "") -> ChargeResult:
+    def subscribe(
+        self, token: str, amount_minor: int, currency: str, reference: str, user_id: str = ""
+    ) -> ChargeResult:
         """Start a paid plan's period (the payment id is the provider's subscription id)."""
 
     def refund(self, payment_id: str, amount_minor: int, currency: str) -> None: ...
@@ -78,18 +78,20 @@ class NoPaymentProvider:
     name = "none"
 
     def _refuse(self) -> NoReturn:
-        raise FailedPrecondition("payments are not set up on this deployment; credits and Pro can't be bought "
-                                 "here yet", "payments_unavailable")
+        raise FailedPrecondition(
+            "payments are not set up on this deployment; credits and Pro can't be bought here yet",
+            "payments_unavailable",
+        )
 
     def check_token(self, token: str) -> None:
         self._refuse()
 
-    def charge(self, token: str, amount_minor: int, currency: str, reference: str,
-               user_id: str = "") -> ChargeResult:
+    def charge(self, token: str, amount_minor: int, currency: str, reference: str, user_id: str = "") -> ChargeResult:
         self._refuse()
 
-    def subscribe(self, token: str, amount_minor: int, currency: str, reference: str,
-                  user_id: str = "") -> ChargeResult:
+    def subscribe(
+        self, token: str, amount_minor: int, currency: str, reference: str, user_id: str = ""
+    ) -> ChargeResult:
         self._refuse()
 
     def refund(self, payment_id: str, amount_minor: int, currency: str) -> None:
@@ -103,8 +105,12 @@ def payment_provider(settings) -> PaymentProvider:
     """The provider a deployment's settings choose: Stripe when its key is set, the test provider
     only under the development setting, otherwise none."""
     if settings.stripe_secret_key:
-        return StripeProvider(settings.stripe_secret_key, settings.stripe_webhook_secret,
-                              settings.stripe_pro_price, settings.stripe_api_base)
+        return StripeProvider(
+            settings.stripe_secret_key,
+            settings.stripe_webhook_secret,
+            settings.stripe_pro_price,
+            settings.stripe_api_base,
+        )
     if settings.dev_payments:
         return LocalTestProvider(settings.test_provider_secret)
     return NoPaymentProvider()
@@ -125,11 +131,13 @@ class LocalTestProvider:
 
     def check_token(self, token: str) -> None:
         if token not in (self.SUCCEED, self.DECLINE, self.FAIL_AFTER_AUTH):
-            raise InvalidArgument(f"unknown payment token; the test provider accepts {self.SUCCEED}, "
-                                  f"{self.DECLINE} and {self.FAIL_AFTER_AUTH}", "invalid_payment_token")
+            raise InvalidArgument(
+                f"unknown payment token; the test provider accepts {self.SUCCEED}, "
+                f"{self.DECLINE} and {self.FAIL_AFTER_AUTH}",
+                "invalid_payment_token",
+            )
 
-    def charge(self, token: str, amount_minor: int, currency: str, reference: str,
-               user_id: str = "") -> ChargeResult:
+    def charge(self, token: str, amount_minor: int, currency: str, reference: str, user_id: str = "") -> ChargeResult:
         self.check_token(token)
         with self._lock:
             if reference in self._charged:
@@ -139,8 +147,9 @@ class LocalTestProvider:
             self._charged[reference] = result
         return result
 
-    def subscribe(self, token: str, amount_minor: int, currency: str, reference: str,
-                  user_id: str = "") -> ChargeResult:
+    def subscribe(
+        self, token: str, amount_minor: int, currency: str, reference: str, user_id: str = ""
+    ) -> ChargeResult:
         return self.charge(token, amount_minor, currency, reference, user_id)
 
     def _charge(self, token: str, amount_minor: int, currency: str) -> ChargeResult:
@@ -150,8 +159,13 @@ class LocalTestProvider:
         with self._lock:
             self._payments[payment_id] = (amount_minor, currency)
         if token == self.FAIL_AFTER_AUTH:
-            self._queue("payment.failed", payment_id, amount_minor, currency,
-                        "the payment was authorised but capturing it failed (test token)")
+            self._queue(
+                "payment.failed",
+                payment_id,
+                amount_minor,
+                currency,
+                "the payment was authorised but capturing it failed (test token)",
+            )
             return ChargeResult(PENDING, payment_id, "authorised; waiting for the provider to confirm")
         self._queue("payment.succeeded", payment_id, amount_minor, currency)
         return ChargeResult(SUCCEEDED, payment_id)
@@ -169,9 +183,17 @@ class LocalTestProvider:
         return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
 
     def _queue(self, type_: str, payment_id: str, amount_minor: int, currency: str, message: str = "") -> None:
-        body = json.dumps({"id": f"evt_test_{uuid.uuid4().hex[:20]}", "type": type_, "payment_id": payment_id,
-                           "amount_minor": amount_minor, "currency": currency, "message": message},
-                          sort_keys=True).encode()
+        body = json.dumps(
+            {
+                "id": f"evt_test_{uuid.uuid4().hex[:20]}",
+                "type": type_,
+                "payment_id": payment_id,
+                "amount_minor": amount_minor,
+                "currency": currency,
+                "message": message,
+            },
+            sort_keys=True,
+        ).encode()
         with self._lock:
             self._outbox.append((body, self.sign(body)))
 
@@ -186,13 +208,20 @@ class LocalTestProvider:
             raise PermissionDenied("the webhook signature does not match its body", "bad_webhook_signature")
         try:
             body = json.loads(payload)
-            return WebhookEvent(str(body["id"]), str(body["type"]), str(body["payment_id"]),
-                                int(body["amount_minor"]), str(body["currency"]), str(body.get("message", "")))
+            return WebhookEvent(
+                str(body["id"]),
+                str(body["type"]),
+                str(body["payment_id"]),
+                int(body["amount_minor"]),
+                str(body["currency"]),
+                str(body.get("message", "")),
+            )
         except (ValueError, KeyError, TypeError):
             raise InvalidArgument("the webhook body is not a test-provider event", "bad_webhook_body") from None
 
 
 # -- Stripe -----------------------------------------------------------------------------------------
+
 
 class OutcomeUnknown(Exception):
     """Raised with a domain error when whether money moved is unknown: billing keeps the purchase
@@ -231,8 +260,15 @@ class StripeProvider:
 
     name = "stripe"
 
-    def __init__(self, secret_key: str, webhook_secret: str, pro_price: str | None = None,
-                 api_base: str | None = None, max_network_retries: int = 2, timeout_seconds: float = 20.0):
+    def __init__(
+        self,
+        secret_key: str,
+        webhook_secret: str,
+        pro_price: str | None = None,
+        api_base: str | None = None,
+        max_network_retries: int = 2,
+        timeout_seconds: float = 20.0,
+    ):
         import stripe
 
         self._stripe = stripe
@@ -240,28 +276,37 @@ class StripeProvider:
         self._pro_price = pro_price
         self._secret_key = secret_key
         self._client = stripe.StripeClient(
-            secret_key, base_addresses={"api": api_base} if api_base else None,
-            max_network_retries=max_network_retries, http_client=stripe.RequestsClient(timeout=timeout_seconds))
+            secret_key,
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=max_network_retries,
+            http_client=stripe.RequestsClient(timeout=timeout_seconds),
+        )
 
     # -- calls ----------------------------------------------------------------
 
     def check_token(self, token: str) -> None:
         if not _PAYMENT_METHOD.match(token or ""):
-            raise InvalidArgument("the payment token should be a Stripe PaymentMethod id (pm_...) from Stripe.js",
-                                  "invalid_payment_token")
+            raise InvalidArgument(
+                "the payment token should be a Stripe PaymentMethod id (pm_...) from Stripe.js", "invalid_payment_token"
+            )
 
-    def charge(self, token: str, amount_minor: int, currency: str, reference: str,
-               user_id: str = "") -> ChargeResult:
+    def charge(self, token: str, amount_minor: int, currency: str, reference: str, user_id: str = "") -> ChargeResult:
         self.check_token(token)
-        params = {"amount": amount_minor, "currency": currency.lower(), "payment_method": token,
-                  "payment_method_types": ["card"], "confirm": True,
-                  # No redirect flow here: a card that needs 3-D Secure is refused with a reason.
-                  "error_on_requires_action": True,
-                  "description": "Kinora credits",
-                  "metadata": {"kinora_purchase_id": reference, "kinora_user_id": user_id}}
+        params = {
+            "amount": amount_minor,
+            "currency": currency.lower(),
+            "payment_method": token,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            # No redirect flow here: a card that needs 3-D Secure is refused with a reason.
+            "error_on_requires_action": True,
+            "description": "Kinora credits",
+            "metadata": {"kinora_purchase_id": reference, "kinora_user_id": user_id},
+        }
         try:
             intent = self._client.v1.payment_intents.create(
-                params, {"idempotency_key": _idempotency_key("pi", reference)}).to_dict()
+                params, {"idempotency_key": _idempotency_key("pi", reference)}
+            ).to_dict()
         except self._stripe.CardError as err:
             return ChargeResult(DECLINED, self._failed_intent_id(err), _card_message(err))
         except self._stripe.StripeError as err:
@@ -274,16 +319,18 @@ class StripeProvider:
             return ChargeResult(DECLINED, intent["id"], error.get("message") or "the payment did not go through")
         return ChargeResult(PENDING, intent["id"], "the payment is processing; credits arrive when Stripe confirms it")
 
-    def subscribe(self, token: str, amount_minor: int, currency: str, reference: str,
-                  user_id: str = "") -> ChargeResult:
+    def subscribe(
+        self, token: str, amount_minor: int, currency: str, reference: str, user_id: str = ""
+    ) -> ChargeResult:
         """Pro for one period: a Customer with the card as its default, then a Subscription on
         the configured Price that is paid now or not made (`error_if_incomplete`). It is set to
         cancel at the period end, as billing's Pro does not renew by itself yet, so Stripe never
         charges for a period billing did not grant."""
         self.check_token(token)
         if not self._pro_price:
-            raise FailedPrecondition("Pro can't be bought here yet: no Stripe Price is configured for it",
-                                     "payments_unavailable")
+            raise FailedPrecondition(
+                "Pro can't be bought here yet: no Stripe Price is configured for it", "payments_unavailable"
+            )
         try:
             price = self._client.v1.prices.retrieve(self._pro_price).to_dict()
             charged = (price.get("unit_amount"), str(price.get("currency") or "").upper())
@@ -291,15 +338,25 @@ class StripeProvider:
                 raise FailedPrecondition(
                     f"Pro can't be bought right now: the Stripe Price {self._pro_price} is {charged[0]} "
                     f"{charged[1]} ({price.get('type')}), billing sells Pro for {amount_minor} {currency}; "
-                    "an operator must make them agree", "payments_misconfigured")
+                    "an operator must make them agree",
+                    "payments_misconfigured",
+                )
             metadata = {"kinora_reference": reference, "kinora_user_id": user_id, "kinora_plan": "pro"}
             customer = self._client.v1.customers.create(
-                {"payment_method": token, "invoice_settings": {"default_payment_method": token},
-                 "metadata": metadata}, {"idempotency_key": _idempotency_key("cus", reference)}).to_dict()
+                {"payment_method": token, "invoice_settings": {"default_payment_method": token}, "metadata": metadata},
+                {"idempotency_key": _idempotency_key("cus", reference)},
+            ).to_dict()
             sub = self._client.v1.subscriptions.create(
-                {"customer": customer["id"], "items": [{"price": self._pro_price}], "default_payment_method": token,
-                 "payment_behavior": "error_if_incomplete", "cancel_at_period_end": True, "metadata": metadata},
-                {"idempotency_key": _idempotency_key("sub", reference)}).to_dict()
+                {
+                    "customer": customer["id"],
+                    "items": [{"price": self._pro_price}],
+                    "default_payment_method": token,
+                    "payment_behavior": "error_if_incomplete",
+                    "cancel_at_period_end": True,
+                    "metadata": metadata,
+                },
+                {"idempotency_key": _idempotency_key("sub", reference)},
+            ).to_dict()
         except self._stripe.CardError as err:
             return ChargeResult(DECLINED, "", _card_message(err))
         except self._stripe.StripeError as err:
@@ -312,11 +369,14 @@ class StripeProvider:
 
     def refund(self, payment_id: str, amount_minor: int, currency: str) -> None:
         if not (payment_id or "").startswith("pi_"):
-            raise FailedPrecondition("this payment was not a Stripe PaymentIntent, so it can't be refunded through "
-                                     "Stripe", "not_refundable")
+            raise FailedPrecondition(
+                "this payment was not a Stripe PaymentIntent, so it can't be refunded through Stripe", "not_refundable"
+            )
         try:
-            self._client.v1.refunds.create({"payment_intent": payment_id, "amount": amount_minor},
-                                           {"idempotency_key": _idempotency_key("re", payment_id)})
+            self._client.v1.refunds.create(
+                {"payment_intent": payment_id, "amount": amount_minor},
+                {"idempotency_key": _idempotency_key("re", payment_id)},
+            )
         except self._stripe.InvalidRequestError as err:
             if err.code == "charge_already_refunded":
                 return  # refunded before (e.g. from the dashboard): the money is back with the buyer
@@ -335,47 +395,63 @@ class StripeProvider:
         unknown; every other refusal means nothing was charged."""
         s = self._stripe
         detail = (err.user_message or getattr(err, "_message", "") or "").strip()
-        if isinstance(err, (s.APIConnectionError,)) or (isinstance(err, s.APIError) and not err.http_status) \
-                or (err.http_status or 0) >= 500:
-            raise ProviderUnreachable(f"Stripe could not be reached to {doing}; if it went through it is "
-                                      "settled when Stripe confirms it, and retrying with the same idempotency "
-                                      "key never charges twice", "payment_provider_unreachable") from None
+        if (
+            isinstance(err, (s.APIConnectionError,))
+            or (isinstance(err, s.APIError) and not err.http_status)
+            or (err.http_status or 0) >= 500
+        ):
+            raise ProviderUnreachable(
+                f"Stripe could not be reached to {doing}; if it went through it is "
+                "settled when Stripe confirms it, and retrying with the same idempotency "
+                "key never charges twice",
+                "payment_provider_unreachable",
+            ) from None
         if isinstance(err, s.RateLimitError):
-            raise Unavailable(f"Stripe is busy and did not {doing}; nothing was charged, try again shortly",
-                              "payment_provider_busy") from None
+            raise Unavailable(
+                f"Stripe is busy and did not {doing}; nothing was charged, try again shortly", "payment_provider_busy"
+            ) from None
         if isinstance(err, (s.AuthenticationError, s.PermissionError)):
-            log.error("Stripe refused billing's API key (%s); check KINORA_BILLING_STRIPE_SECRET_KEY",
-                      type(err).__name__)
-            raise FailedPrecondition("payments are not working on this deployment right now; nothing was charged",
-                                     "payments_unavailable") from None
+            log.error(
+                "Stripe refused billing's API key (%s); check KINORA_BILLING_STRIPE_SECRET_KEY", type(err).__name__
+            )
+            raise FailedPrecondition(
+                "payments are not working on this deployment right now; nothing was charged", "payments_unavailable"
+            ) from None
         if isinstance(err, s.IdempotencyError):
-            raise SentBefore("this purchase was already sent to Stripe with other details (another card?); its "
-                             "first attempt settles by itself, or start a new purchase with a new idempotency key",
-                             "idempotency_conflict") from None
+            raise SentBefore(
+                "this purchase was already sent to Stripe with other details (another card?); its "
+                "first attempt settles by itself, or start a new purchase with a new idempotency key",
+                "idempotency_conflict",
+            ) from None
         if isinstance(err, s.InvalidRequestError) and err.param in ("payment_method", "default_payment_method"):
-            raise InvalidArgument(f"Stripe does not accept this payment method: {detail}",
-                                  "invalid_payment_token") from None
-        raise FailedPrecondition(f"Stripe refused to {doing}; nothing was charged: {detail}",
-                                 "payment_rejected") from None
+            raise InvalidArgument(
+                f"Stripe does not accept this payment method: {detail}", "invalid_payment_token"
+            ) from None
+        raise FailedPrecondition(
+            f"Stripe refused to {doing}; nothing was charged: {detail}", "payment_rejected"
+        ) from None
 
     # -- webhooks -------------------------------------------------------------
 
     def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent:
         try:
-            event = self._stripe.Webhook.construct_event(payload, signature or "", self._webhook_secret,
-                                                         api_key=self._secret_key)
+            event = self._stripe.Webhook.construct_event(
+                payload, signature or "", self._webhook_secret, api_key=self._secret_key
+            )
             _not_from_the_future(signature)
         except self._stripe.SignatureVerificationError:
             # Wrong secret, a changed body, or a timestamp outside Stripe's 5-minute tolerance.
-            raise PermissionDenied("the Stripe-Signature does not match this body, or it is too old",
-                                   "bad_webhook_signature") from None
+            raise PermissionDenied(
+                "the Stripe-Signature does not match this body, or it is too old", "bad_webhook_signature"
+            ) from None
         except ValueError:
             raise InvalidArgument("the webhook body is not a Stripe event", "bad_webhook_body") from None
         try:
             return _stripe_event(event.to_dict())
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise InvalidArgument("the webhook body is not a Stripe event billing can read",
-                                  "bad_webhook_body") from None
+            raise InvalidArgument(
+                "the webhook body is not a Stripe event billing can read", "bad_webhook_body"
+            ) from None
 
 
 def _not_from_the_future(signature: str) -> None:
@@ -400,18 +476,25 @@ def _stripe_event(event: dict) -> WebhookEvent:
     meta = obj.get("metadata") or {}
     if kind in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         error = obj.get("last_payment_error") or {}
-        return WebhookEvent(event["id"], "payment.succeeded" if kind.endswith("succeeded") else "payment.failed",
-                            obj["id"], int(obj["amount"]), str(obj["currency"]).upper(),
-                            str(error.get("message") or ""), reference=str(meta.get("kinora_purchase_id") or ""),
-                            user_id=str(meta.get("kinora_user_id") or ""))
+        return WebhookEvent(
+            event["id"],
+            "payment.succeeded" if kind.endswith("succeeded") else "payment.failed",
+            obj["id"],
+            int(obj["amount"]),
+            str(obj["currency"]).upper(),
+            str(error.get("message") or ""),
+            reference=str(meta.get("kinora_purchase_id") or ""),
+            user_id=str(meta.get("kinora_user_id") or ""),
+        )
     if kind == "charge.refunded":
         intent = obj.get("payment_intent")
         intent = intent.get("id") if isinstance(intent, dict) else intent
         if not intent:
             return WebhookEvent(event["id"], IGNORED, "", 0, "")
         # The payment's amount (a partial refund still names the whole payment).
-        return WebhookEvent(event["id"], "refund.succeeded", str(intent), int(obj["amount"]),
-                            str(obj["currency"]).upper())
+        return WebhookEvent(
+            event["id"], "refund.succeeded", str(intent), int(obj["amount"]), str(obj["currency"]).upper()
+        )
     if kind.startswith("customer.subscription."):
         item = obj["items"]["data"][0]
         price = item["price"]
@@ -423,7 +506,14 @@ def _stripe_event(event: dict) -> WebhookEvent:
             type_ = "payment.succeeded"
         else:  # incomplete, past_due, paused: nothing to grant or take yet
             return WebhookEvent(event["id"], IGNORED, "", 0, "")
-        return WebhookEvent(event["id"], type_, obj["id"], amount, str(price["currency"]).upper(),
-                            reference=str(meta.get("kinora_reference") or ""),
-                            user_id=str(meta.get("kinora_user_id") or ""), plan_id=str(meta.get("kinora_plan") or ""))
+        return WebhookEvent(
+            event["id"],
+            type_,
+            obj["id"],
+            amount,
+            str(price["currency"]).upper(),
+            reference=str(meta.get("kinora_reference") or ""),
+            user_id=str(meta.get("kinora_user_id") or ""),
+            plan_id=str(meta.get("kinora_plan") or ""),
+        )
     return WebhookEvent(event["id"], IGNORED, "", 0, "")

@@ -86,10 +86,28 @@ class PlanRules:
         self.core = core
         s = core.settings
         self.plans = {
-            "free": Plan("free", "Free", cpb.TIER_FREE, s.free_daily, tuple(s.free_models), s.free_max_seconds,
-                         tuple(s.free_sizes), 0, 0),
-            "pro": Plan("pro", "Pro", cpb.TIER_PRO, s.pro_daily, tuple(s.pro_models), s.pro_max_seconds,
-                        tuple(s.pro_sizes), s.pro_price_minor, s.pro_period_days),
+            "free": Plan(
+                "free",
+                "Free",
+                cpb.TIER_FREE,
+                s.free_daily,
+                tuple(s.free_models),
+                s.free_max_seconds,
+                tuple(s.free_sizes),
+                0,
+                0,
+            ),
+            "pro": Plan(
+                "pro",
+                "Pro",
+                cpb.TIER_PRO,
+                s.pro_daily,
+                tuple(s.pro_models),
+                s.pro_max_seconds,
+                tuple(s.pro_sizes),
+                s.pro_price_minor,
+                s.pro_period_days,
+            ),
         }
         self._all_models = set(s.free_models) | set(s.pro_models)
         self._all_sizes = set(s.free_sizes) | set(s.pro_sizes)
@@ -100,10 +118,15 @@ class PlanRules:
     def current_subscription(self, session: Session, user_id: str, now: datetime) -> Row[Any] | None:
         """The subscription giving entitlements now, if any."""
         return session.execute(
-            select(subscriptions).where(subscriptions.c.user_id == user_id,
-                                        subscriptions.c.status.in_(("active", "canceling")),
-                                        subscriptions.c.current_period_end > now)
-            .order_by(subscriptions.c.current_period_end.desc()).limit(1)).first()
+            select(subscriptions)
+            .where(
+                subscriptions.c.user_id == user_id,
+                subscriptions.c.status.in_(("active", "canceling")),
+                subscriptions.c.current_period_end > now,
+            )
+            .order_by(subscriptions.c.current_period_end.desc())
+            .limit(1)
+        ).first()
 
     def plan_for(self, session: Session, user_id: str, now: datetime) -> tuple[Plan, object]:
         sub = self.current_subscription(session, user_id, now)
@@ -120,19 +143,34 @@ class PlanRules:
         if user.allowance_day != today:
             leftover = self.core.ledger.balances(session, [mine])[mine]
             if leftover:
-                postings.append(Posting("expire", [(mine, -leftover), (issued, leftover)], user_id=uid,
-                                        description=f"unused allowance of {user.allowance_day} expired"))
+                postings.append(
+                    Posting(
+                        "expire",
+                        [(mine, -leftover), (issued, leftover)],
+                        user_id=uid,
+                        description=f"unused allowance of {user.allowance_day} expired",
+                    )
+                )
             grant = plan.daily_allowance
         else:
             grant = max(0, plan.daily_allowance - user.allowance_granted)
         if grant:
-            postings.append(Posting("allowance_grant", [(issued, -grant), (mine, grant)], user_id=uid,
-                                    description=f"{plan.name} allowance for {today.isoformat()}"))
+            postings.append(
+                Posting(
+                    "allowance_grant",
+                    [(issued, -grant), (mine, grant)],
+                    user_id=uid,
+                    description=f"{plan.name} allowance for {today.isoformat()}",
+                )
+            )
         granted = (user.allowance_granted if user.allowance_day == today else 0) + grant
         if postings or user.allowance_day != today:
             self.core.post(session, postings, now)
-            session.execute(update(billing_users).where(billing_users.c.user_id == uid)
-                            .values(allowance_day=today, allowance_granted=granted))
+            session.execute(
+                update(billing_users)
+                .where(billing_users.c.user_id == uid)
+                .values(allowance_day=today, allowance_granted=granted)
+            )
         return granted
 
     # -- demand ---------------------------------------------------------------
@@ -142,8 +180,9 @@ class PlanRules:
         depth = sum(t.queue_depth for t in free)
         wait = max((max(t.p50_wait_seconds, t.oldest_wait_seconds) for t in free), default=0.0)
         measured = datetime_or_none(message, "measured_at") or self.core.clock()
-        row = session.execute(select(demand.c.measured_at).where(demand.c.pool_name == message.pool_name)
-                              .with_for_update()).first()
+        row = session.execute(
+            select(demand.c.measured_at).where(demand.c.pool_name == message.pool_name).with_for_update()
+        ).first()
         values: dict[str, Any] = {"free_queue_depth": depth, "free_wait_seconds": wait, "measured_at": measured}
         if row is None:
             session.execute(insert_ignore(demand), [{"pool_name": message.pool_name, **values}])
@@ -184,11 +223,13 @@ class PlanRules:
 
     def validate(self, plan: Plan, model: str, seconds: int, size: str) -> None:
         if model not in self._all_models:
-            raise InvalidArgument(f"unknown model {model!r}; choose one of {', '.join(sorted(self._all_models))}",
-                                  "unknown_model")
+            raise InvalidArgument(
+                f"unknown model {model!r}; choose one of {', '.join(sorted(self._all_models))}", "unknown_model"
+            )
         if size not in self._all_sizes:
-            raise InvalidArgument(f"unknown size {size!r}; choose one of {', '.join(sorted(self._all_sizes))}",
-                                  "invalid_size")
+            raise InvalidArgument(
+                f"unknown size {size!r}; choose one of {', '.join(sorted(self._all_sizes))}", "invalid_size"
+            )
         try:  # the same length rule as the gateway's and the generator's (kinora/videospec.py)
             videospec.billed_seconds(seconds)
         except videospec.SpecError as err:
@@ -200,19 +241,48 @@ class PlanRules:
         if seconds > plan.max_seconds:
             pro = self.plans["pro"]
             hint = f" (Pro allows {pro.max_seconds} s)" if plan.id != "pro" and seconds <= pro.max_seconds else ""
-            raise FailedPrecondition(f"the {plan.name} plan allows clips up to {plan.max_seconds} s{hint}",
-                                     "plan_required" if hint else "invalid_seconds")
+            raise FailedPrecondition(
+                f"the {plan.name} plan allows clips up to {plan.max_seconds} s{hint}",
+                "plan_required" if hint else "invalid_seconds",
+            )
 
-    def price_now(self, session: Session, user: Row[Any], plan: Plan, model: str, seconds: int, size: str,
-                   prefer_wait: bool, granted: int, now: datetime) -> Offer:
+    def price_now(
+        self,
+        session: Session,
+        user: Row[Any],
+        plan: Plan,
+        model: str,
+        seconds: int,
+        size: str,
+        prefer_wait: bool,
+        granted: int,
+        now: datetime,
+    ) -> Offer:
         uid = user.user_id
         keys = [(uid, USER_ALLOWANCE, ALLOWANCE), (uid, USER_CREDITS, CREDITS)]
         balance = self.core.ledger.balances(session, keys)
-        return self.offer(lambda: self._demand(session, now), plan, seconds, size, prefer_wait, granted,
-                           balance[keys[0]], balance[keys[1]])
+        return self.offer(
+            lambda: self._demand(session, now),
+            plan,
+            seconds,
+            size,
+            prefer_wait,
+            granted,
+            balance[keys[0]],
+            balance[keys[1]],
+        )
 
-    def offer(self, demand: Callable[[], tuple[bool, float]], plan: Plan, seconds: int, size: str, prefer_wait: bool,
-              granted: int, allowance_left: int, credits: int) -> Offer:
+    def offer(
+        self,
+        demand: Callable[[], tuple[bool, float]],
+        plan: Plan,
+        seconds: int,
+        size: str,
+        prefer_wait: bool,
+        granted: int,
+        allowance_left: int,
+        credits: int,
+    ) -> Offer:
         """What this generation costs now; `demand()` gives (demand is high,
         estimated free wait), asked only when it matters."""
         price = self.credits_for(seconds, size)
@@ -224,21 +294,33 @@ class PlanRules:
             high, wait = demand()
         used = granted - allowance_left
         if allowance_left > 0 and not (high and used >= self.core.settings.demand_free_allowance):
-            return Offer(bpb.PRICE_RULE_ALLOWANCE, 0, plan.tier,
-                         f"Free: {allowance_left} of {granted} left today")
+            return Offer(bpb.PRICE_RULE_ALLOWANCE, 0, plan.tier, f"Free: {allowance_left} of {granted} left today")
         if allowance_left > 0:  # demand is high and the reduced allowance is used up
             minutes = max(1, round(wait / 60))
             if credits >= price and not prefer_wait:
-                return Offer(bpb.PRICE_RULE_DEMAND_CREDITS, price, paid_tier,
-                             f"Demand is high: {with_credits} now, or wait ~{minutes} min free", wait)
-            return Offer(bpb.PRICE_RULE_DEMAND_WAIT, 0, cpb.TIER_FREE,
-                         f"Demand is high: free, but expect to wait ~{minutes} min behind paid and Pro", wait)
+                return Offer(
+                    bpb.PRICE_RULE_DEMAND_CREDITS,
+                    price,
+                    paid_tier,
+                    f"Demand is high: {with_credits} now, or wait ~{minutes} min free",
+                    wait,
+                )
+            return Offer(
+                bpb.PRICE_RULE_DEMAND_WAIT,
+                0,
+                cpb.TIER_FREE,
+                f"Demand is high: free, but expect to wait ~{minutes} min behind paid and Pro",
+                wait,
+            )
         if credits >= price:
-            return Offer(bpb.PRICE_RULE_CREDITS, price, paid_tier,
-                         f"Today's allowance is used up: {with_credits}")
-        return Offer(bpb.PRICE_RULE_UNAVAILABLE, price, plan.tier,
-                     f"Today's allowance of {granted} is used up and this costs {with_credits} "
-                     f"(you have {credits}); buy credits or wait for the reset at 00:00 UTC")
+            return Offer(bpb.PRICE_RULE_CREDITS, price, paid_tier, f"Today's allowance is used up: {with_credits}")
+        return Offer(
+            bpb.PRICE_RULE_UNAVAILABLE,
+            price,
+            plan.tier,
+            f"Today's allowance of {granted} is used up and this costs {with_credits} "
+            f"(you have {credits}); buy credits or wait for the reset at 00:00 UTC",
+        )
 
     def quote(self, user_id: str, model: str, seconds: int, size: str, prefer_wait: bool = False) -> Row[Any]:
         model = canonical_model(model)  # `sora-2` is `standard` here too, as at the gateway and the generator
@@ -249,10 +331,20 @@ class PlanRules:
             self.validate(plan, model, seconds, size)
             granted = self.ensure_day(session, user, plan, now)
             offer = self.price_now(session, user, plan, model, seconds, size, prefer_wait, granted, now)
-            row = {"id": str(uuid.uuid4()), "user_id": user_id, "model": model, "seconds": seconds, "size": size,
-                   "rule": offer.rule, "price_credits": offer.price_credits, "tier": offer.tier,
-                   "description": offer.description, "estimated_wait_seconds": offer.wait_seconds,
-                   "created_at": now, "expires_at": now + timedelta(seconds=self.core.settings.quote_ttl_seconds)}
+            row = {
+                "id": str(uuid.uuid4()),
+                "user_id": user_id,
+                "model": model,
+                "seconds": seconds,
+                "size": size,
+                "rule": offer.rule,
+                "price_credits": offer.price_credits,
+                "tier": offer.tier,
+                "description": offer.description,
+                "estimated_wait_seconds": offer.wait_seconds,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=self.core.settings.quote_ttl_seconds),
+            }
             session.execute(quotes.insert().values(**row))
             return session.execute(select(quotes).where(quotes.c.id == row["id"])).one()
 
@@ -270,9 +362,17 @@ class PlanRules:
         b = self.core.ledger.balances(session, user_accounts(user_id))
         remaining = b[(user_id, USER_ALLOWANCE, ALLOWANCE)]
         held = b[(user_id, USER_HELD, ALLOWANCE)]
-        return BalanceView(user_id, b[(user_id, USER_CREDITS, CREDITS)], b[(user_id, USER_HELD, CREDITS)],
-                           plan.daily_allowance, max(0, granted - remaining - held), held, remaining,
-                           next_reset(now), plan)
+        return BalanceView(
+            user_id,
+            b[(user_id, USER_CREDITS, CREDITS)],
+            b[(user_id, USER_HELD, CREDITS)],
+            plan.daily_allowance,
+            max(0, granted - remaining - held),
+            held,
+            remaining,
+            next_reset(now),
+            plan,
+        )
 
     def entitlements(self, user_id: str) -> tuple[Plan, object]:
         with self.core.sessions() as session:

@@ -68,8 +68,16 @@ class Reservations:
     def close(self) -> None:
         self.fast.close()
 
-    def reserve(self, generation_id: str, user_id: str, model: str, seconds: int, size: str,
-                quote_id: str = "", prefer_wait: bool = False) -> tuple[Any, bool]:
+    def reserve(
+        self,
+        generation_id: str,
+        user_id: str,
+        model: str,
+        seconds: int,
+        size: str,
+        quote_id: str = "",
+        prefer_wait: bool = False,
+    ) -> tuple[Any, bool]:
         """Hold one allowance unit or the price in credits. Idempotent by
         generation id. Returns (reservation row, replayed)."""
         check_id(generation_id, "generation id")
@@ -81,30 +89,41 @@ class Reservations:
                 return held, False
         try:
             with transaction(self.core.sessions) as session:
-                return self._reserve(session, generation_id, user_id, model, seconds, size, quote_id,
-                                     prefer_wait, now)
+                return self._reserve(session, generation_id, user_id, model, seconds, size, quote_id, prefer_wait, now)
         except IntegrityError:  # the same generation id reserved concurrently for another user
             with self.core.sessions() as session:
                 existing = self._reservation(session, generation_id)
             if existing is None:
                 raise
             if existing.user_id != user_id:
-                raise Conflict(f"generation {generation_id} is already reserved for another user",
-                               "reservation_conflict") from None
+                raise Conflict(
+                    f"generation {generation_id} is already reserved for another user", "reservation_conflict"
+                ) from None
             return existing, True
 
     def _reservation(self, session: Session, generation_id: str, lock: bool = False) -> Row[Any] | None:
         query = select(reservations).where(reservations.c.generation_id == generation_id)
         return session.execute(query.with_for_update() if lock else query).first()
 
-    def _reserve(self, session: Session, generation_id: str, user_id: str, model: str, seconds: int, size: str,
-                 quote_id: str, prefer_wait: bool, now: datetime) -> tuple[Row[Any], bool]:
+    def _reserve(
+        self,
+        session: Session,
+        generation_id: str,
+        user_id: str,
+        model: str,
+        seconds: int,
+        size: str,
+        quote_id: str,
+        prefer_wait: bool,
+        now: datetime,
+    ) -> tuple[Row[Any], bool]:
         user = self.core.lock_user(session, user_id)  # serialises this user's reservations
         existing = self._reservation(session, generation_id)
         if existing is not None:
             if existing.user_id != user_id:
-                raise Conflict(f"generation {generation_id} is already reserved for another user",
-                               "reservation_conflict")
+                raise Conflict(
+                    f"generation {generation_id} is already reserved for another user", "reservation_conflict"
+                )
             return existing, True
         plan, _ = self.rules.plan_for(session, user_id, now)
         self.rules.validate(plan, model, seconds, size)
@@ -123,20 +142,43 @@ class Reservations:
             unit, units, credits = CREDITS, 0, offer.price_credits
             legs = [((user_id, USER_CREDITS, CREDITS), -credits), ((user_id, USER_HELD, CREDITS), credits)]
         reservation_id = str(uuid.uuid4())
-        row = {"id": reservation_id, "generation_id": generation_id, "user_id": user_id, "status": HELD,
-               "rule": offer.rule, "tier": offer.tier, "allowance_units": units, "credits": credits,
-               "model": model, "seconds": seconds, "size": size, "quote_id": quote_id or None,
-               "day": utc_day(now), "created_at": now,
-               "expires_at": now + timedelta(seconds=self.core.settings.hold_ttl_seconds)}
+        row = {
+            "id": reservation_id,
+            "generation_id": generation_id,
+            "user_id": user_id,
+            "status": HELD,
+            "rule": offer.rule,
+            "tier": offer.tier,
+            "allowance_units": units,
+            "credits": credits,
+            "model": model,
+            "seconds": seconds,
+            "size": size,
+            "quote_id": quote_id or None,
+            "day": utc_day(now),
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=self.core.settings.hold_ttl_seconds),
+        }
         held = session.execute(reservations.insert().values(**row).returning(*reservations.c)).one()
-        self.core.post(session, [Posting("reserve", legs, user_id=user_id, generation_id=generation_id,
-                                     description=f"hold {units or credits} {unit} for generation {generation_id}")],
-                   now)
+        self.core.post(
+            session,
+            [
+                Posting(
+                    "reserve",
+                    legs,
+                    user_id=user_id,
+                    generation_id=generation_id,
+                    description=f"hold {units or credits} {unit} for generation {generation_id}",
+                )
+            ],
+            now,
+        )
         metrics.RESERVATIONS.labels(bpb.PriceRule.Name(offer.rule)).inc()
         return held, False
 
-    def _reserve_fast(self, generation_id: str, user_id: str, model: str, seconds: int, size: str, prefer_wait: bool,
-                      now: datetime) -> Any:
+    def _reserve_fast(
+        self, generation_id: str, user_id: str, model: str, seconds: int, size: str, prefer_wait: bool, now: datetime
+    ) -> Any:
         """The common Reserve (no quote, today's allowance already granted, a
         new generation id) in two statements outside any transaction: read the
         user's state, decide here, then ONE statement locks the user and the
@@ -155,8 +197,16 @@ class Reservations:
         self.rules.validate(plan, model, seconds, size)
         by_key = {(r.kind, r.unit): r for r in rows}
         allowance, credits = by_key[(USER_ALLOWANCE, ALLOWANCE)], by_key[(USER_CREDITS, CREDITS)]
-        offer = self.rules.offer(lambda: self.rules.cached_demand(now), plan, seconds, size, prefer_wait,
-                            first.allowance_granted, allowance.balance, credits.balance)
+        offer = self.rules.offer(
+            lambda: self.rules.cached_demand(now),
+            plan,
+            seconds,
+            size,
+            prefer_wait,
+            first.allowance_granted,
+            allowance.balance,
+            credits.balance,
+        )
         if offer.rule == bpb.PRICE_RULE_UNAVAILABLE:
             raise ResourceExhausted(offer.description, "insufficient_balance")
         if offer.uses_allowance:
@@ -164,14 +214,34 @@ class Reservations:
         else:
             unit, units, amount, source = CREDITS, 0, offer.price_credits, credits
         try:
-            held = self.fast.fetch(HOLD, {
-                "uid": user_id, "day": today, "granted": first.allowance_granted,
-                "alw": allowance.id, "alw_seen": allowance.balance, "cred": credits.id, "cred_seen": credits.balance,
-                "src": source.id, "dst": by_key[(USER_HELD, unit)].id, "n": amount, "tx": str(uuid.uuid4()),
-                "gen": generation_id, "desc": f"hold {amount} {unit} for generation {generation_id}", "now": now,
-                "rid": str(uuid.uuid4()), "rule": offer.rule, "tier": offer.tier, "units": units,
-                "credits": 0 if units else amount, "model": model, "seconds": seconds, "size": size,
-                "expires": now + timedelta(seconds=self.core.settings.hold_ttl_seconds)})
+            held = self.fast.fetch(
+                HOLD,
+                {
+                    "uid": user_id,
+                    "day": today,
+                    "granted": first.allowance_granted,
+                    "alw": allowance.id,
+                    "alw_seen": allowance.balance,
+                    "cred": credits.id,
+                    "cred_seen": credits.balance,
+                    "src": source.id,
+                    "dst": by_key[(USER_HELD, unit)].id,
+                    "n": amount,
+                    "tx": str(uuid.uuid4()),
+                    "gen": generation_id,
+                    "desc": f"hold {amount} {unit} for generation {generation_id}",
+                    "now": now,
+                    "rid": str(uuid.uuid4()),
+                    "rule": offer.rule,
+                    "tier": offer.tier,
+                    "units": units,
+                    "credits": 0 if units else amount,
+                    "model": model,
+                    "seconds": seconds,
+                    "size": size,
+                    "expires": now + timedelta(seconds=self.core.settings.hold_ttl_seconds),
+                },
+            )
         except psycopg.errors.UniqueViolation:
             return None  # the same generation id reserved meanwhile: the general path replays it
         if not held:
@@ -180,14 +250,17 @@ class Reservations:
         metrics.RESERVATIONS.labels(bpb.PriceRule.Name(offer.rule)).inc()
         return held[0]
 
-    def _quoted_offer(self, session: Session, user_id: str, quote_id: str, model: str, seconds: int, size: str,
-                      now: datetime) -> Offer | None:
+    def _quoted_offer(
+        self, session: Session, user_id: str, quote_id: str, model: str, seconds: int, size: str, now: datetime
+    ) -> Offer | None:
         q = session.execute(select(quotes).where(quotes.c.id == quote_id)).first()
         if q is None or q.user_id != user_id:
             raise NotFound(f"quote {quote_id} does not exist", "unknown_quote")
         if (q.model, q.seconds, q.size) != (model, seconds, size):
-            raise InvalidArgument(f"quote {quote_id} was for {q.model} {q.seconds} s {q.size}, "
-                                  f"not {model} {seconds} s {size}", "quote_mismatch")
+            raise InvalidArgument(
+                f"quote {quote_id} was for {q.model} {q.seconds} s {q.size}, not {model} {seconds} s {size}",
+                "quote_mismatch",
+            )
         if q.expires_at <= now or q.rule == bpb.PRICE_RULE_UNAVAILABLE:
             return None
         return Offer(q.rule, q.price_credits, q.tier, q.description, q.estimated_wait_seconds)
@@ -212,8 +285,11 @@ class Reservations:
             if lapsed:
                 self.settle(session, [generation_id], EXPIRED, "hold expired", now)
             elif r.status == HELD:
-                session.execute(update(reservations).where(reservations.c.id == r.id).values(
-                    expires_at=now + timedelta(seconds=self.core.settings.hold_ttl_seconds)))
+                session.execute(
+                    update(reservations)
+                    .where(reservations.c.id == r.id)
+                    .values(expires_at=now + timedelta(seconds=self.core.settings.hold_ttl_seconds))
+                )
                 return self._reservation(session, generation_id)
         status = EXPIRED if lapsed else r.status
         raise FailedPrecondition(f"generation {generation_id}'s hold was already {status}", "reservation_settled")
@@ -234,16 +310,21 @@ class Reservations:
             raise FailedPrecondition(result.conflict, "reservation_settled")
         return result.row, result.replayed
 
-    def settle(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
-               now: datetime) -> list[SettleResult]:
+    def settle(
+        self, session: Session, generation_ids: list[str], outcome: str, reason: str, now: datetime
+    ) -> list[SettleResult]:
         """Capture, release or expire holds, many at once, in the caller's
         transaction, with a result per generation (metering needs none and
         calls `_settle_held`). Settling twice the same way is a replay;
         settling a hold already settled another way is a conflict (reported,
         nothing changes)."""
         ids = sorted(set(generation_ids))
-        rows = session.execute(select(reservations).where(one_of(reservations.c.generation_id, ids))
-                               .order_by(reservations.c.generation_id).with_for_update()).all()
+        rows = session.execute(
+            select(reservations)
+            .where(one_of(reservations.c.generation_id, ids))
+            .order_by(reservations.c.generation_id)
+            .with_for_update()
+        ).all()
         by_gen = {r.generation_id: r for r in rows}
         results, settle_rows = [], []
         settling: set[str] = set()
@@ -263,15 +344,18 @@ class Reservations:
                 results.append(SettleResult(gen, r))
         if not settle_rows:
             return results
-        fresh = {r.generation_id: r for r in self._settle_held(session, [r.generation_id for r in settle_rows],
-                                                                 outcome, reason, now)}
+        fresh = {
+            r.generation_id: r
+            for r in self._settle_held(session, [r.generation_id for r in settle_rows], outcome, reason, now)
+        }
         for res in results:
             if res.row is not None and res.generation_id in fresh and not res.conflict:
                 res.row = fresh[res.generation_id]
         return results
 
-    def _settle_held(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
-                     now: datetime) -> Sequence[Row[Any]]:
+    def _settle_held(
+        self, session: Session, generation_ids: list[str], outcome: str, reason: str, now: datetime
+    ) -> Sequence[Row[Any]]:
         """Settle those of these generations whose holds are still held (locking
         them), post the ledger transactions, emit UsageRecorded; returns the
         settled reservation rows. Unknown or already settled ones are skipped."""
@@ -280,28 +364,66 @@ class Reservations:
             return settled
         metrics.LEDGER_TRANSACTIONS.labels(_SETTLE_KIND[outcome][0]).inc(len(settled))
         metrics.SETTLEMENTS.labels(outcome).inc(len(settled))
-        usage_outcome = {CAPTURED: epb.USAGE_OUTCOME_CAPTURED, RELEASED: epb.USAGE_OUTCOME_RELEASED,
-                         EXPIRED: epb.USAGE_OUTCOME_EXPIRED}[outcome]
+        usage_outcome = {
+            CAPTURED: epb.USAGE_OUTCOME_CAPTURED,
+            RELEASED: epb.USAGE_OUTCOME_RELEASED,
+            EXPIRED: epb.USAGE_OUTCOME_EXPIRED,
+        }[outcome]
         at = timestamp(now)
-        self.core.emit(session, TOPIC_USAGE, [
-            (epb.UsageRecorded(user_id=r.user_id, generation_id=r.generation_id, reservation_id=r.id,
-                               outcome=usage_outcome, rule=r.rule, allowance_units=r.allowance_units,
-                               credits=r.credits, model=r.model, seconds=r.seconds, size=r.size, tier=r.tier,
-                               occurred_at=at), AGGREGATE_RESERVATION, r.user_id) for r in settled])
+        self.core.emit(
+            session,
+            TOPIC_USAGE,
+            [
+                (
+                    epb.UsageRecorded(
+                        user_id=r.user_id,
+                        generation_id=r.generation_id,
+                        reservation_id=r.id,
+                        outcome=usage_outcome,
+                        rule=r.rule,
+                        allowance_units=r.allowance_units,
+                        credits=r.credits,
+                        model=r.model,
+                        seconds=r.seconds,
+                        size=r.size,
+                        tier=r.tier,
+                        occurred_at=at,
+                    ),
+                    AGGREGATE_RESERVATION,
+                    r.user_id,
+                )
+                for r in settled
+            ],
+        )
         return settled
 
-    def _settle_in_sql(self, session: Session, generation_ids: list[str], outcome: str, reason: str,
-                       now: datetime) -> Sequence[Row[Any]]:
+    def _settle_in_sql(
+        self, session: Session, generation_ids: list[str], outcome: str, reason: str, now: datetime
+    ) -> Sequence[Row[Any]]:
         """`_settle_held`'s ledger and reservation work, for thousands of holds in one statement (see SETTLE)."""
-        self.core.ledger.ids(session, [(PLATFORM, REVENUE, ALLOWANCE), (PLATFORM, REVENUE, CREDITS),
-                                  (PLATFORM, ISSUED, ALLOWANCE)])  # opens them if missing
-        rules = [{"unit": unit, "same_day": same_day, "platform": owner == PLATFORM, "kind": kind}
-                 for unit in (ALLOWANCE, CREDITS) for same_day in (True, False)
-                 for owner, kind in [_settle_destination("", outcome, unit, same_day)]]
+        self.core.ledger.ids(
+            session, [(PLATFORM, REVENUE, ALLOWANCE), (PLATFORM, REVENUE, CREDITS), (PLATFORM, ISSUED, ALLOWANCE)]
+        )  # opens them if missing
+        rules = [
+            {"unit": unit, "same_day": same_day, "platform": owner == PLATFORM, "kind": kind}
+            for unit in (ALLOWANCE, CREDITS)
+            for same_day in (True, False)
+            for owner, kind in [_settle_destination("", outcome, unit, same_day)]
+        ]
         kind, what = _SETTLE_KIND[outcome]
-        settled = session.execute(SETTLE, {
-            "gens": as_json(generation_ids), "rules": as_json(rules), "today": utc_day(now), "now": now,
-            "kind": kind, "what": f" {what}", "outcome": outcome, "reason": reason}).all()
+        settled = session.execute(
+            SETTLE,
+            {
+                "gens": as_json(generation_ids),
+                "rules": as_json(rules),
+                "today": utc_day(now),
+                "now": now,
+                "kind": kind,
+                "what": f" {what}",
+                "outcome": outcome,
+                "reason": reason,
+            },
+        ).all()
         if settled and not settled[0].legs_complete:  # a leg found no account: nothing may stay of this
             raise LedgerError(f"settling {len(settled)} holds: an account is missing")
         return settled
@@ -310,10 +432,17 @@ class Reservations:
         """Release holds past their expiry (the generation never finished)."""
         now = self.core.clock()
         with transaction(self.core.sessions) as session:
-            ids = session.execute(select(reservations.c.generation_id)
-                                  .where(reservations.c.status == HELD, reservations.c.expires_at < now)
-                                  .order_by(reservations.c.expires_at).limit(limit)
-                                  .with_for_update(skip_locked=True)).scalars().all()
+            ids = (
+                session.execute(
+                    select(reservations.c.generation_id)
+                    .where(reservations.c.status == HELD, reservations.c.expires_at < now)
+                    .order_by(reservations.c.expires_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+                .scalars()
+                .all()
+            )
             if ids:
                 self.settle(session, list(ids), EXPIRED, "hold expired", now)
         return len(ids)
@@ -327,12 +456,18 @@ class Reservations:
         if not outcomes:
             return
         recorded_at = now.isoformat()  # one string for every row: no per-row JSON conversion
-        insert_rows(session, generation_outcomes,
-                    [{"generation_id": g, "user_id": u, "outcome": o, "recorded_at": recorded_at}
-                     for g, u, o in outcomes], ignore_conflicts=True)
+        insert_rows(
+            session,
+            generation_outcomes,
+            [{"generation_id": g, "user_id": u, "outcome": o, "recorded_at": recorded_at} for g, u, o in outcomes],
+            ignore_conflicts=True,
+        )
         # Holds no longer held (a redelivered or conflicting outcome) are skipped in SQL.
-        for outcome, settled_as, reason in (("completed", CAPTURED, ""), ("failed", RELEASED, "failed"),
-                                            ("canceled", RELEASED, "canceled")):
+        for outcome, settled_as, reason in (
+            ("completed", CAPTURED, ""),
+            ("failed", RELEASED, "failed"),
+            ("canceled", RELEASED, "canceled"),
+        ):
             ids = [g for g, _, o in outcomes if o == outcome]
             if ids:
                 self._settle_held(session, ids, settled_as, reason, now)
@@ -340,8 +475,11 @@ class Reservations:
 
 # Settling a hold moves its units off the user's held account: (posting
 # kind, description) per outcome, and where the units go (below).
-_SETTLE_KIND = {CAPTURED: ("capture", "charged"), RELEASED: ("release", "returned"),
-                EXPIRED: ("expire", "hold expired")}
+_SETTLE_KIND = {
+    CAPTURED: ("capture", "charged"),
+    RELEASED: ("release", "returned"),
+    EXPIRED: ("expire", "hold expired"),
+}
 
 
 def _settle_destination(user_id: str, outcome: str, unit: str, same_day: bool) -> tuple[str, str]:

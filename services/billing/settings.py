@@ -91,11 +91,13 @@ def _sizes_of(quality: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class BillingSettings(DatabaseSettings):
     # Metering: two members overlap one batch's PostgreSQL work with the next one's decoding.
-    consumer_threads: int = setting("KINORA_CONSUMER_THREADS", positive_int, 2,
-                                    "event consumers per process (members of billing's consumer group)")
+    consumer_threads: int = setting(
+        "KINORA_CONSUMER_THREADS", positive_int, 2, "event consumers per process (members of billing's consumer group)"
+    )
     currency: str = setting("KINORA_BILLING_CURRENCY", currency, "USD")
-    packs: tuple[PackSpec, ...] = setting("KINORA_BILLING_PACKS", packs,
-                                          packs("starter:10:400,creator:50:1600,studio:150:4000"))
+    packs: tuple[PackSpec, ...] = setting(
+        "KINORA_BILLING_PACKS", packs, packs("starter:10:400,creator:50:1600,studio:150:4000")
+    )
     # Plans. The day resets at 00:00 UTC for everyone.
     free_daily: int = setting("KINORA_BILLING_FREE_DAILY", non_negative_int, 30)
     # The default models and sizes are the shared table's (kinora/videospec.py): Free gets the
@@ -117,50 +119,86 @@ class BillingSettings(DatabaseSettings):
     demand_queue_depth: int = setting("KINORA_BILLING_DEMAND_QUEUE_DEPTH", positive_int, 50)
     demand_wait_seconds: float = setting("KINORA_BILLING_DEMAND_WAIT_SECONDS", non_negative_float, 120.0)
     demand_free_allowance: int = setting("KINORA_BILLING_DEMAND_FREE_ALLOWANCE", non_negative_int, 10)
-    demand_stale_seconds: float = setting("KINORA_BILLING_DEMAND_STALE_SECONDS", non_negative_float, 600.0,
-                                          "demand reports older than this are ignored")
+    demand_stale_seconds: float = setting(
+        "KINORA_BILLING_DEMAND_STALE_SECONDS", non_negative_float, 600.0, "demand reports older than this are ignored"
+    )
     quote_ttl_seconds: int = setting("KINORA_BILLING_QUOTE_TTL_SECONDS", positive_int, 300)
-    hold_ttl_seconds: int = setting("KINORA_BILLING_HOLD_TTL_SECONDS", positive_int, 3600,
-                                    "holds older than this are released by the sweep")
+    hold_ttl_seconds: int = setting(
+        "KINORA_BILLING_HOLD_TTL_SECONDS", positive_int, 3600, "holds older than this are released by the sweep"
+    )
     sweep_interval_seconds: float = setting("KINORA_BILLING_SWEEP_INTERVAL_SECONDS", non_negative_float, 15.0)
-    reconcile_interval_seconds: float = setting("KINORA_BILLING_RECONCILE_INTERVAL_SECONDS",
-                                                non_negative_float, 300.0)
-    reconcile_grace_seconds: float = setting("KINORA_BILLING_RECONCILE_GRACE_SECONDS", non_negative_float, 600.0,
-                                             "captures younger than this may still await their event")
-    dev_payments: bool = setting("KINORA_BILLING_DEV_PAYMENTS", boolean, False,
-                                 "development only: the local test payment provider, whose fixed test tokens "
-                                 "pay for anything (`kinora up` sets it; a deployment never does)")
-    test_provider_secret: str | None = setting("KINORA_BILLING_TEST_PROVIDER_SECRET", str, None,
-                                               "signs the test provider's webhooks; required with "
-                                               "KINORA_BILLING_DEV_PAYMENTS")
+    reconcile_interval_seconds: float = setting("KINORA_BILLING_RECONCILE_INTERVAL_SECONDS", non_negative_float, 300.0)
+    reconcile_grace_seconds: float = setting(
+        "KINORA_BILLING_RECONCILE_GRACE_SECONDS",
+        non_negative_float,
+        600.0,
+        "captures younger than this may still await their event",
+    )
+    dev_payments: bool = setting(
+        "KINORA_BILLING_DEV_PAYMENTS",
+        boolean,
+        False,
+        "development only: the local test payment provider, whose fixed test tokens "
+        "pay for anything (`kinora up` sets it; a deployment never does)",
+    )
+    test_provider_secret: str | None = setting(
+        "KINORA_BILLING_TEST_PROVIDER_SECRET",
+        str,
+        None,
+        "signs the test provider's webhooks; required with KINORA_BILLING_DEV_PAYMENTS",
+    )
 
     # Stripe (docs/billing.md). No secret has a default: without the key nothing is sold.
-    stripe_secret_key: str | None = setting("KINORA_BILLING_STRIPE_SECRET_KEY", secret, None,
-                                            "Stripe secret (sk_...) or restricted (rk_...) API key; when set, "
-                                            "payments go through Stripe")
-    stripe_webhook_secret: str | None = setting("KINORA_BILLING_STRIPE_WEBHOOK_SECRET", secret, None,
-                                                "the webhook endpoint's signing secret (whsec_...); required "
-                                                "with the key")
-    stripe_pro_price: str | None = setting("KINORA_BILLING_STRIPE_PRO_PRICE", stripe_price, None,
-                                           "the recurring Stripe Price (price_...) Pro is sold on; without it "
-                                           "only credit packs are sold")
-    stripe_api_base: str | None = setting("KINORA_BILLING_STRIPE_API_BASE", http_url, None,
-                                          "Stripe's API address (tests, egress proxies); default "
-                                          "https://api.stripe.com")
+    stripe_secret_key: str | None = setting(
+        "KINORA_BILLING_STRIPE_SECRET_KEY",
+        secret,
+        None,
+        "Stripe secret (sk_...) or restricted (rk_...) API key; when set, payments go through Stripe",
+    )
+    stripe_webhook_secret: str | None = setting(
+        "KINORA_BILLING_STRIPE_WEBHOOK_SECRET",
+        secret,
+        None,
+        "the webhook endpoint's signing secret (whsec_...); required with the key",
+    )
+    stripe_pro_price: str | None = setting(
+        "KINORA_BILLING_STRIPE_PRO_PRICE",
+        stripe_price,
+        None,
+        "the recurring Stripe Price (price_...) Pro is sold on; without it only credit packs are sold",
+    )
+    stripe_api_base: str | None = setting(
+        "KINORA_BILLING_STRIPE_API_BASE",
+        http_url,
+        None,
+        "Stripe's API address (tests, egress proxies); default https://api.stripe.com",
+    )
 
     def __post_init__(self):
         super().__post_init__()
         if self.dev_payments and not self.test_provider_secret:
-            raise SettingsError(["KINORA_BILLING_DEV_PAYMENTS needs KINORA_BILLING_TEST_PROVIDER_SECRET "
-                                 "(a random string: it signs the test provider's webhooks)"])
-        shapes = [(self.stripe_secret_key, "KINORA_BILLING_STRIPE_SECRET_KEY", ("sk_", "rk_")),
-                  (self.stripe_webhook_secret, "KINORA_BILLING_STRIPE_WEBHOOK_SECRET", ("whsec_",))]
-        wrong = [f"{var} is not valid: expected a value starting {' or '.join(prefixes)} (value not shown)"
-                 for value, var, prefixes in shapes
-                 if value and (not value.startswith(prefixes) or any(c.isspace() for c in value))]
+            raise SettingsError(
+                [
+                    "KINORA_BILLING_DEV_PAYMENTS needs KINORA_BILLING_TEST_PROVIDER_SECRET "
+                    "(a random string: it signs the test provider's webhooks)"
+                ]
+            )
+        shapes = [
+            (self.stripe_secret_key, "KINORA_BILLING_STRIPE_SECRET_KEY", ("sk_", "rk_")),
+            (self.stripe_webhook_secret, "KINORA_BILLING_STRIPE_WEBHOOK_SECRET", ("whsec_",)),
+        ]
+        wrong = [
+            f"{var} is not valid: expected a value starting {' or '.join(prefixes)} (value not shown)"
+            for value, var, prefixes in shapes
+            if value and (not value.startswith(prefixes) or any(c.isspace() for c in value))
+        ]
         if wrong:
             raise SettingsError(wrong)
         if self.stripe_secret_key and not self.stripe_webhook_secret:
-            raise SettingsError(["KINORA_BILLING_STRIPE_SECRET_KEY needs KINORA_BILLING_STRIPE_WEBHOOK_SECRET "
-                                 "(the whsec_... signing secret of the webhook endpoint in Stripe's dashboard): "
-                                 "without it no payment that settles later could be trusted"])
+            raise SettingsError(
+                [
+                    "KINORA_BILLING_STRIPE_SECRET_KEY needs KINORA_BILLING_STRIPE_WEBHOOK_SECRET "
+                    "(the whsec_... signing secret of the webhook endpoint in Stripe's dashboard): "
+                    "without it no payment that settles later could be trusted"
+                ]
+            )

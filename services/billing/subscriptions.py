@@ -46,58 +46,102 @@ class Subscriptions:
         # reference (idempotency key, metadata): a retry with the same key asks again under the
         # same reference, and the provider's webhook can record a subscription billing never
         # heard back about.
-        sub_id = str(uuid.uuid5(_SUBSCRIPTION_IDS, f"{user_id}\n{idempotency_key}")) if idempotency_key \
+        sub_id = (
+            str(uuid.uuid5(_SUBSCRIPTION_IDS, f"{user_id}\n{idempotency_key}"))
+            if idempotency_key
             else str(uuid.uuid4())
+        )
         with transaction(self.core.sessions) as session:
             self.core.lock_user(session, user_id, create=True)
             if idempotency_key:
-                existing = session.execute(select(subscriptions).where(
-                    subscriptions.c.user_id == user_id,
-                    (subscriptions.c.idempotency_key == idempotency_key) | (subscriptions.c.id == sub_id))).first()
+                existing = session.execute(
+                    select(subscriptions).where(
+                        subscriptions.c.user_id == user_id,
+                        (subscriptions.c.idempotency_key == idempotency_key) | (subscriptions.c.id == sub_id),
+                    )
+                ).first()
                 if existing is not None:
                     return existing
             current = self.rules.current_subscription(session, user_id, now)
             if current is not None:
                 if current.status == "canceling":  # changed their mind: keep it running
                     return self.set_subscription(session, current, "active", now, cancel=False)
-                raise FailedPrecondition(f"you already have {self.rules.plans[current.plan_id].name} until "
-                                         f"{current.current_period_end:%Y-%m-%d}", "already_subscribed")
+                raise FailedPrecondition(
+                    f"you already have {self.rules.plans[current.plan_id].name} until "
+                    f"{current.current_period_end:%Y-%m-%d}",
+                    "already_subscribed",
+                )
         result = self.core.provider.subscribe(token, plan.price_minor, self.core.settings.currency, sub_id, user_id)
         if result.status == DECLINED:
             raise FailedPrecondition(f"the payment was declined: {result.message}", "payment_declined")
         with transaction(self.core.sessions) as session:
             self.core.lock_user(session, user_id)
-            known = session.execute(select(subscriptions).where(
-                (subscriptions.c.id == sub_id) | (subscriptions.c.provider_payment_id == result.payment_id))).first()
+            known = session.execute(
+                select(subscriptions).where(
+                    (subscriptions.c.id == sub_id) | (subscriptions.c.provider_payment_id == result.payment_id)
+                )
+            ).first()
             if known is not None:  # the provider's webhook was faster
                 return known
-            return self.record_subscription(session, sub_id, user_id, plan_id, result.status, result.payment_id,
-                                             idempotency_key or None, now)
+            return self.record_subscription(
+                session, sub_id, user_id, plan_id, result.status, result.payment_id, idempotency_key or None, now
+            )
 
-    def record_subscription(self, session: Session, sub_id: str, user_id: str, plan_id: str, result_status: str,
-                            payment_id: str, idempotency_key: str | None, now: datetime) -> Row[Any]:
+    def record_subscription(
+        self,
+        session: Session,
+        sub_id: str,
+        user_id: str,
+        plan_id: str,
+        result_status: str,
+        payment_id: str,
+        idempotency_key: str | None,
+        now: datetime,
+    ) -> Row[Any]:
         plan = self.rules.plans[plan_id]
         status = "active" if result_status == SUCCEEDED else "past_due"
-        session.execute(subscriptions.insert().values(
-            id=sub_id, user_id=user_id, plan_id=plan_id, status=status, current_period_start=now,
-            current_period_end=now + timedelta(days=plan.period_days), cancel_at_period_end=False,
-            provider_payment_id=payment_id, idempotency_key=idempotency_key, created_at=now, updated_at=now))
+        session.execute(
+            subscriptions.insert().values(
+                id=sub_id,
+                user_id=user_id,
+                plan_id=plan_id,
+                status=status,
+                current_period_start=now,
+                current_period_end=now + timedelta(days=plan.period_days),
+                cancel_at_period_end=False,
+                provider_payment_id=payment_id,
+                idempotency_key=idempotency_key,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         sub = session.execute(select(subscriptions).where(subscriptions.c.id == sub_id)).one()
         if result_status == SUCCEEDED:
             self.post_subscription_payment(session, user_id, plan_id, sub_id, now)
         self._emit_subscription(session, sub, bpb.SUBSCRIPTION_STATUS_UNSPECIFIED, now)
         return sub
 
-    def post_subscription_payment(self, session: Session, user_id: str, plan_id: str, sub_id: str,
-                                  now: datetime) -> None:
+    def post_subscription_payment(
+        self, session: Session, user_id: str, plan_id: str, sub_id: str, now: datetime
+    ) -> None:
         plan, cur = self.rules.plans[plan_id], self.core.settings.currency
-        self.core.post(session, [Posting("subscription", [((PLATFORM, CLEARING, cur), plan.price_minor),
-                                                      ((PLATFORM, REVENUE, cur), -plan.price_minor)],
-                                     user_id=user_id, purchase_id=sub_id,
-                                     description=f"{plan.name} for {plan.period_days} days")], now)
+        self.core.post(
+            session,
+            [
+                Posting(
+                    "subscription",
+                    [((PLATFORM, CLEARING, cur), plan.price_minor), ((PLATFORM, REVENUE, cur), -plan.price_minor)],
+                    user_id=user_id,
+                    purchase_id=sub_id,
+                    description=f"{plan.name} for {plan.period_days} days",
+                )
+            ],
+            now,
+        )
 
-    def set_subscription(self, session: Session, sub: Row[Any], status: str, now: datetime,
-                         cancel: bool | None = None) -> Row[Any]:
+    def set_subscription(
+        self, session: Session, sub: Row[Any], status: str, now: datetime, cancel: bool | None = None
+    ) -> Row[Any]:
         values: dict[str, Any] = {"status": status, "updated_at": now}
         if cancel is not None:
             values["cancel_at_period_end"] = cancel
@@ -108,11 +152,23 @@ class Subscriptions:
 
     def _emit_subscription(self, session: Session, sub: Row[Any], previous: int, now: datetime) -> None:
         tier = cpb.TIER_PRO if sub.status in ("active", "canceling") else cpb.TIER_FREE
-        self.core.emit(session, TOPIC_PAYMENTS, [(epb.SubscriptionChanged(
-            # previous: the SubscriptionStatus before this change; UNSPECIFIED for a new subscription
-            subscription=subscription_pb(sub), previous_status=cast(bpb.SubscriptionStatus, previous), tier=tier,
-            occurred_at=timestamp(now)),
-            AGGREGATE_SUBSCRIPTION, sub.user_id)])
+        self.core.emit(
+            session,
+            TOPIC_PAYMENTS,
+            [
+                (
+                    epb.SubscriptionChanged(
+                        # previous: the SubscriptionStatus before this change; UNSPECIFIED for a new subscription
+                        subscription=subscription_pb(sub),
+                        previous_status=cast(bpb.SubscriptionStatus, previous),
+                        tier=tier,
+                        occurred_at=timestamp(now),
+                    ),
+                    AGGREGATE_SUBSCRIPTION,
+                    sub.user_id,
+                )
+            ],
+        )
 
     def cancel_subscription(self, user_id: str) -> Row[Any]:
         now = self.core.clock()
@@ -128,20 +184,31 @@ class Subscriptions:
         """Subscriptions past their period end stop (renewal is not automatic)."""
         now = self.core.clock()
         with transaction(self.core.sessions) as session:
-            rows = session.execute(select(subscriptions).where(
-                subscriptions.c.status.in_(("active", "canceling")), subscriptions.c.current_period_end <= now)
-                .with_for_update(skip_locked=True)).all()
+            rows = session.execute(
+                select(subscriptions)
+                .where(subscriptions.c.status.in_(("active", "canceling")), subscriptions.c.current_period_end <= now)
+                .with_for_update(skip_locked=True)
+            ).all()
             for sub in rows:
                 self.set_subscription(session, sub, "ended", now)
         return len(rows)
 
 
-_STATUS = {"active": bpb.SUBSCRIPTION_STATUS_ACTIVE, "canceling": bpb.SUBSCRIPTION_STATUS_CANCELING,
-           "ended": bpb.SUBSCRIPTION_STATUS_ENDED, "past_due": bpb.SUBSCRIPTION_STATUS_PAST_DUE}
+_STATUS = {
+    "active": bpb.SUBSCRIPTION_STATUS_ACTIVE,
+    "canceling": bpb.SUBSCRIPTION_STATUS_CANCELING,
+    "ended": bpb.SUBSCRIPTION_STATUS_ENDED,
+    "past_due": bpb.SUBSCRIPTION_STATUS_PAST_DUE,
+}
 
 
 def subscription_pb(sub: Row[Any]) -> bpb.Subscription:
-    return bpb.Subscription(id=sub.id, user_id=sub.user_id, plan_id=sub.plan_id, status=_STATUS[sub.status],
-                            current_period_start=timestamp(sub.current_period_start),
-                            current_period_end=timestamp(sub.current_period_end),
-                            cancel_at_period_end=bool(sub.cancel_at_period_end))
+    return bpb.Subscription(
+        id=sub.id,
+        user_id=sub.user_id,
+        plan_id=sub.plan_id,
+        status=_STATUS[sub.status],
+        current_period_start=timestamp(sub.current_period_start),
+        current_period_end=timestamp(sub.current_period_end),
+        cancel_at_period_end=bool(sub.cancel_at_period_end),
+    )

@@ -20,8 +20,7 @@ AGGREGATE_LEDGER = "ledger"
 
 # Other services' topics billing consumes, and the event types it handles there (see handlers.py).
 CONSUMES = {
-    "kinora.generator.generations.v1": (gen_ev.GenerationCompleted, gen_ev.GenerationFailed,
-                                        gen_ev.GenerationCanceled),
+    "kinora.generator.generations.v1": (gen_ev.GenerationCompleted, gen_ev.GenerationFailed, gen_ev.GenerationCanceled),
     "kinora.generator.demand.v1": (gen_ev.DemandChanged,),
     "kinora.identity.users.v1": (id_ev.UserCreated, id_ev.UserDeleted),
 }

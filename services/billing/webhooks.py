@@ -25,16 +25,17 @@ from services.billing.subscriptions import Subscriptions
 
 def check_amount(event: WebhookEvent, amount: int, currency: str) -> None:
     if event.currency != currency:
-        raise InvalidArgument(f"currency mismatch: the payment is in {currency}, the webhook says {event.currency}",
-                              "currency_mismatch")
+        raise InvalidArgument(
+            f"currency mismatch: the payment is in {currency}, the webhook says {event.currency}", "currency_mismatch"
+        )
     if event.amount_minor != amount:
-        raise InvalidArgument(f"amount mismatch: the payment is {amount}, the webhook says {event.amount_minor}",
-                              "amount_mismatch")
+        raise InvalidArgument(
+            f"amount mismatch: the payment is {amount}, the webhook says {event.amount_minor}", "amount_mismatch"
+        )
 
 
 class Webhooks:
-    def __init__(self, core: BillingCore, rules: PlanRules, purchase_flow: Purchases,
-                 subscription_flow: Subscriptions):
+    def __init__(self, core: BillingCore, rules: PlanRules, purchase_flow: Purchases, subscription_flow: Subscriptions):
         self.core, self.rules = core, rules
         self.purchase_flow, self.subscription_flow = purchase_flow, subscription_flow
 
@@ -53,19 +54,27 @@ class Webhooks:
             with transaction(self.core.sessions) as session:
                 if session.execute(select(payment_events.c.event_key).where(payment_events.c.event_key == key)).first():
                     return event.id, True
-                session.execute(payment_events.insert().values(event_key=key, type=event.type,
-                                                               provider_payment_id=event.payment_id, received_at=now))
+                session.execute(
+                    payment_events.insert().values(
+                        event_key=key, type=event.type, provider_payment_id=event.payment_id, received_at=now
+                    )
+                )
                 self._apply_webhook(session, event, now)
         except IntegrityError:  # the same event delivered twice at once
             return event.id, True
         return event.id, False
 
     def _apply_webhook(self, session: Session, event: WebhookEvent, now: datetime) -> None:
-        p = session.execute(select(purchases).where(purchases.c.provider_payment_id == event.payment_id)
-                            .with_for_update()).first()
-        sub = None if p is not None else session.execute(
-            select(subscriptions).where(subscriptions.c.provider_payment_id == event.payment_id)
-            .with_for_update()).first()
+        p = session.execute(
+            select(purchases).where(purchases.c.provider_payment_id == event.payment_id).with_for_update()
+        ).first()
+        sub = (
+            None
+            if p is not None
+            else session.execute(
+                select(subscriptions).where(subscriptions.c.provider_payment_id == event.payment_id).with_for_update()
+            ).first()
+        )
         if p is None and sub is None and event.reference:
             p = self._purchase_by_reference(session, event)
         if p is None and sub is None and event.reference and event.type == "payment.succeeded":
@@ -73,8 +82,9 @@ class Webhooks:
             if sub is not None:
                 return  # recorded and paid from the provider's word
         if p is None and sub is None:
-            raise InvalidArgument(f"the webhook is about payment {event.payment_id}, which billing does not know",
-                                  "unknown_payment")
+            raise InvalidArgument(
+                f"the webhook is about payment {event.payment_id}, which billing does not know", "unknown_payment"
+            )
         if p is not None:
             currency, amount = p.currency, p.amount_minor
         else:
@@ -102,14 +112,22 @@ class Webhooks:
         billing never heard the provider's answer (unreachable, or a crash after the charge).
         Only a purchase of this provider still without a payment id, of the same user, qualifies:
         a payment can't be pinned on a purchase that was paid some other way."""
-        p = session.execute(select(purchases).where(purchases.c.id == event.reference[:MAX_ID_LEN])
-                            .with_for_update()).first()
-        if (p is None or p.provider != self.core.provider.name or p.provider_payment_id is not None
-                or event.user_id != p.user_id):
+        p = session.execute(
+            select(purchases).where(purchases.c.id == event.reference[:MAX_ID_LEN]).with_for_update()
+        ).first()
+        if (
+            p is None
+            or p.provider != self.core.provider.name
+            or p.provider_payment_id is not None
+            or event.user_id != p.user_id
+        ):
             return None
         check_amount(event, p.amount_minor, p.currency)
-        session.execute(update(purchases).where(purchases.c.id == p.id)
-                        .values(provider_payment_id=event.payment_id, updated_at=self.core.clock()))
+        session.execute(
+            update(purchases)
+            .where(purchases.c.id == p.id)
+            .values(provider_payment_id=event.payment_id, updated_at=self.core.clock())
+        )
         return session.execute(select(purchases).where(purchases.c.id == p.id)).one()
 
     def _subscription_by_reference(self, session: Session, event: WebhookEvent, now: datetime) -> Row[Any] | None:
@@ -122,5 +140,6 @@ class Webhooks:
             return None  # that id is another payment's: refuse below
         check_amount(event, plan.price_minor, self.core.settings.currency)
         self.core.lock_user(session, event.user_id, create=True)
-        return self.subscription_flow.record_subscription(session, event.reference[:36], event.user_id, plan.id,
-                                                          SUCCEEDED, event.payment_id, None, now)
+        return self.subscription_flow.record_subscription(
+            session, event.reference[:36], event.user_id, plan.id, SUCCEEDED, event.payment_id, None, now
+        )

@@ -9,5 +9,8 @@ from services.cameo.server import MIGRATIONS, build
 from services.cameo.settings import CameoSettings
 
 if __name__ == "__main__":
-    sys.exit(bootstrap.main("cameo", lambda: load_settings(CameoSettings), build,
-                            lambda s: upgrade(MIGRATIONS, s.database_url)))
+    sys.exit(
+        bootstrap.main(
+            "cameo", lambda: load_settings(CameoSettings), build, lambda s: upgrade(MIGRATIONS, s.database_url)
+        )
+    )

@@ -28,12 +28,23 @@ class AppearanceIndex:
         self.cameos = cameos
 
     def _find(self, s: Session, cameo_id: str, generation_id: str) -> Row[Any] | None:
-        return s.execute(select(m.appearances).where(m.appearances.c.cameo_id == cameo_id,
-                                                     m.appearances.c.generation_id == generation_id)
-                         .with_for_update()).first()
+        return s.execute(
+            select(m.appearances)
+            .where(m.appearances.c.cameo_id == cameo_id, m.appearances.c.generation_id == generation_id)
+            .with_for_update()
+        ).first()
 
-    def record(self, s: Session, cameo_ids: Iterable[str], generation_id: str, creator: str, prompt: str, kind: int,
-               post_id: str = "", notify: bool = True) -> None:
+    def record(
+        self,
+        s: Session,
+        cameo_ids: Iterable[str],
+        generation_id: str,
+        creator: str,
+        prompt: str,
+        kind: int,
+        post_id: str = "",
+        notify: bool = True,
+    ) -> None:
         for cameo_id in cameo_ids:
             cameo = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id).with_for_update()).first()
             if cameo is None:
@@ -42,10 +53,21 @@ class AppearanceIndex:
             if row is None:
                 handle = self.cameos.handle_of(s, creator)
                 aid = new_id()
-                s.execute(insert(m.appearances).values(
-                    id=aid, cameo_id=cameo_id, kind=kind, state=pb.APPEARANCE_STATE_ACTIVE,
-                    generation_id=generation_id, post_id=post_id, creator_user_id=creator, creator_handle=handle,
-                    prompt=prompt, created_at=now(), updated_at=now()))
+                s.execute(
+                    insert(m.appearances).values(
+                        id=aid,
+                        cameo_id=cameo_id,
+                        kind=kind,
+                        state=pb.APPEARANCE_STATE_ACTIVE,
+                        generation_id=generation_id,
+                        post_id=post_id,
+                        creator_user_id=creator,
+                        creator_handle=handle,
+                        prompt=prompt,
+                        created_at=now(),
+                        updated_at=now(),
+                    )
+                )
                 if creator != cameo.owner_user_id and notify:
                     self._notify_use(s, cameo, creator, handle, generation_id, post_id, kind)
                 self._enforce(s, cameo, creator, aid)
@@ -59,28 +81,50 @@ class AppearanceIndex:
                 if post_id:
                     values["post_id"] = post_id
                 s.execute(update(m.appearances).where(m.appearances.c.id == row.id).values(**values))
-                if kind == pb.APPEARANCE_KIND_POST and row.kind != pb.APPEARANCE_KIND_POST \
-                        and creator != cameo.owner_user_id:
+                if (
+                    kind == pb.APPEARANCE_KIND_POST
+                    and row.kind != pb.APPEARANCE_KIND_POST
+                    and creator != cameo.owner_user_id
+                ):
                     self._notify_use(s, cameo, creator, row.creator_handle, generation_id, post_id, kind)
                 if row.state == pb.APPEARANCE_STATE_TAKEDOWN_REQUESTED and post_id:
                     # Published after the takedown was requested: take the post down too.
                     post_only = SimpleNamespace(id=row.id, generation_id="", post_id=post_id)
-                    self.cameos.takedown(s, cameo, "system", [post_only], ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED,
-                                         cameo.revision)
+                    self.cameos.takedown(
+                        s, cameo, "system", [post_only], ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED, cameo.revision
+                    )
 
-    def _notify_use(self, s: Session, cameo: Row[Any], creator: str, handle: str, generation_id: str, post_id: str,
-                    kind: int) -> None:
+    def _notify_use(
+        self, s: Session, cameo: Row[Any], creator: str, handle: str, generation_id: str, post_id: str, kind: int
+    ) -> None:
         posted = kind == pb.APPEARANCE_KIND_POST
         who = f"@{handle}" if handle else "Someone"
-        self.cameos._notify(s, cameo.owner_user_id,
-                            pb.NOTIFICATION_KIND_CAMEO_POSTED if posted else pb.NOTIFICATION_KIND_CAMEO_USED, cameo.id,
-                            f"{who} {'posted a video with' if posted else 'made a video with'} your cameo",
-                            creator, handle, generation_id, post_id)
+        self.cameos._notify(
+            s,
+            cameo.owner_user_id,
+            pb.NOTIFICATION_KIND_CAMEO_POSTED if posted else pb.NOTIFICATION_KIND_CAMEO_USED,
+            cameo.id,
+            f"{who} {'posted a video with' if posted else 'made a video with'} your cameo",
+            creator,
+            handle,
+            generation_id,
+            post_id,
+        )
         if not posted:
-            publish(s, self.cameos.tables, ev.CameoUsed(
-                cameo_id=cameo.id, owner_user_id=cameo.owner_user_id, user_id=creator, user_handle=handle,
-                generation_id=generation_id, purpose=pb.USE_PURPOSE_GENERATE, occurred_at=timestamp(now())),
-                cameo.id)
+            publish(
+                s,
+                self.cameos.tables,
+                ev.CameoUsed(
+                    cameo_id=cameo.id,
+                    owner_user_id=cameo.owner_user_id,
+                    user_id=creator,
+                    user_handle=handle,
+                    generation_id=generation_id,
+                    purpose=pb.USE_PURPOSE_GENERATE,
+                    occurred_at=timestamp(now()),
+                ),
+                cameo.id,
+            )
 
     def _enforce(self, s: Session, cameo: Row[Any], creator: str, appearance_id: str) -> None:
         """Safety net for check-then-act: a generation created after its
@@ -94,13 +138,16 @@ class AppearanceIndex:
             self.cameos.takedown(s, cameo, "system", [row], ev.TAKEDOWN_CAUSE_ACCESS_REVOKED, cameo.revision)
 
     def set_state_for_generation(self, s: Session, generation_id: str, state: int) -> None:
-        s.execute(update(m.appearances).where(m.appearances.c.generation_id == generation_id)
-                  .values(state=state, updated_at=now()))
+        s.execute(
+            update(m.appearances)
+            .where(m.appearances.c.generation_id == generation_id)
+            .values(state=state, updated_at=now())
+        )
 
     def post_removed(self, s: Session, generation_id: str) -> None:
         # The video is a draft again (or gone, which the generator reports separately).
-        s.execute(update(m.appearances).where(m.appearances.c.generation_id == generation_id,
-                                              m.appearances.c.kind == pb.APPEARANCE_KIND_POST)
-                  .values(kind=pb.APPEARANCE_KIND_DRAFT, updated_at=now()))
-
-
+        s.execute(
+            update(m.appearances)
+            .where(m.appearances.c.generation_id == generation_id, m.appearances.c.kind == pb.APPEARANCE_KIND_POST)
+            .values(kind=pb.APPEARANCE_KIND_DRAFT, updated_at=now())
+        )

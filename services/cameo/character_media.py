@@ -95,8 +95,9 @@ def _video_frames(data: bytes) -> list[Frame]:
         if not duration and stream.duration and stream.time_base:
             duration = float(stream.duration * stream.time_base)
         if duration > MAX_DURATION_S:
-            raise _refuse(f"the video is {duration:.0f} s long; a character's video may be at most "
-                          f"{MAX_DURATION_S:.0f} s")
+            raise _refuse(
+                f"the video is {duration:.0f} s long; a character's video may be at most {MAX_DURATION_S:.0f} s"
+            )
         targets = [duration * (i + 0.5) / SAMPLED_FRAMES for i in range(SAMPLED_FRAMES)] if duration else [0.0]
         picked: list[Frame] = []
         decoded = 0

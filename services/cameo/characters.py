@@ -52,12 +52,16 @@ def validate(name: str, handle: str, description: str) -> CharacterInput:
         raise InvalidArgument(f"give the character a name of 1 to {MAX_NAME_CHARS} characters", "invalid_name")
     handle = (handle or "").strip().lstrip("@")
     if handle and not HANDLE_RE.fullmatch(handle):
-        raise InvalidArgument("a character's handle is 3 to 30 lowercase letters, digits or underscores, "
-                              "e.g. rex_the_dog", "invalid_handle")
+        raise InvalidArgument(
+            "a character's handle is 3 to 30 lowercase letters, digits or underscores, e.g. rex_the_dog",
+            "invalid_handle",
+        )
     description = (description or "").strip()
     if len(description) > MAX_DESCRIPTION_CHARS:
-        raise InvalidArgument(f"the description is {len(description)} characters; the limit is "
-                              f"{MAX_DESCRIPTION_CHARS}", "description_too_long")
+        raise InvalidArgument(
+            f"the description is {len(description)} characters; the limit is {MAX_DESCRIPTION_CHARS}",
+            "description_too_long",
+        )
     return CharacterInput(name, handle, description)
 
 
@@ -71,9 +75,14 @@ def handle_taken(s: Session, handle: str) -> bool:
     """A person's handle (any user cameo knows, with a cameo or not) or a character's. Cameo's copy
     of identity's users lags by an event's trip: `create` asks identity too (handles.py)."""
     c, u = m.cameos.c, m.users.c
-    taken = s.execute(select(func.count()).select_from(m.users).where(u.handle == handle)).scalar_one() or \
-        s.execute(select(func.count()).select_from(m.cameos).where(
-            (c.handle == handle) | ((c.kind == PERSON) & (c.owner_handle == handle)))).scalar_one()
+    taken = (
+        s.execute(select(func.count()).select_from(m.users).where(u.handle == handle)).scalar_one()
+        or s.execute(
+            select(func.count())
+            .select_from(m.cameos)
+            .where((c.handle == handle) | ((c.kind == PERSON) & (c.owner_handle == handle)))
+        ).scalar_one()
+    )
     return bool(taken)
 
 
@@ -81,18 +90,31 @@ class Characters:
     def __init__(self, cameos: Cameos) -> None:
         self.cameos = cameos
 
-    def create(self, s: Session, owner: str, owner_handle: str, owner_teen: bool, given: CharacterInput,
-               media: CharacterMedia, person_holds: PersonHolds = nobody) -> Row[Any]:
+    def create(
+        self,
+        s: Session,
+        owner: str,
+        owner_handle: str,
+        owner_teen: bool,
+        given: CharacterInput,
+        media: CharacterMedia,
+        person_holds: PersonHolds = nobody,
+    ) -> Row[Any]:
         """Creates the character (policy: only me) with its reference images, in the caller's transaction.
         `person_holds` asks identity whether a person has a handle (no handle of a person is taken)."""
         # One creation per owner at a time, so the limit holds under concurrent requests.
         s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"characters:{owner}"})
         c = m.cameos.c
-        count = s.execute(select(func.count()).select_from(m.cameos).where(
-            c.owner_user_id == owner, c.kind == CHARACTER, c.status == ACTIVE)).scalar_one()
+        count = s.execute(
+            select(func.count())
+            .select_from(m.cameos)
+            .where(c.owner_user_id == owner, c.kind == CHARACTER, c.status == ACTIVE)
+        ).scalar_one()
         if count >= MAX_CHARACTERS:
-            raise FailedPrecondition(f"you have {count} characters, the most one account may have; delete one "
-                                     f"to make another", "too_many_characters")
+            raise FailedPrecondition(
+                f"you have {count} characters, the most one account may have; delete one to make another",
+                "too_many_characters",
+            )
         self.cameos.upsert_user(s, owner, owner_handle or None, TEEN if owner_teen else None)
         user = s.execute(select(m.users).where(m.users.c.user_id == owner)).one()
         age = TEEN if owner_teen else (user.age_group or common.AGE_GROUP_ADULT)
@@ -100,38 +122,73 @@ class Characters:
         cameo_id = new_id()
         handle = self._insert(s, cameo_id, owner, user.handle or owner_handle, age, cap, given, person_holds)
         for position, ref in enumerate(media.references):
-            s.execute(insert(m.character_images).values(cameo_id=cameo_id, position=position, png=ref.png,
-                                                        sha256=ref.sha256))
-        self.cameos._audit(s, cameo_id, pb.AUDIT_ACTION_CAMEO_CREATED, owner, 1, kind="character", handle=handle,
-                           media=media.kind, frames_searched=media.frames_searched)
+            s.execute(
+                insert(m.character_images).values(cameo_id=cameo_id, position=position, png=ref.png, sha256=ref.sha256)
+            )
+        self.cameos._audit(
+            s,
+            cameo_id,
+            pb.AUDIT_ACTION_CAMEO_CREATED,
+            owner,
+            1,
+            kind="character",
+            handle=handle,
+            media=media.kind,
+            frames_searched=media.frames_searched,
+        )
         row = self.cameos.get(s, cameo_id)
-        publish(s, self.cameos.tables, ev.CameoCreated(cameo=cameo_message(row), occurred_at=timestamp(now())),
-                cameo_id)
+        publish(
+            s, self.cameos.tables, ev.CameoCreated(cameo=cameo_message(row), occurred_at=timestamp(now())), cameo_id
+        )
         character_created(s, self.cameos.tables, cameo_id, handle, owner)  # identity reserves the handle
         return row
 
-    def _insert(self, s: Session, cameo_id: str, owner: str, owner_handle: str, age: int, cap: int,
-                given: CharacterInput, person_holds: PersonHolds) -> str:
+    def _insert(
+        self,
+        s: Session,
+        cameo_id: str,
+        owner: str,
+        owner_handle: str,
+        age: int,
+        cap: int,
+        given: CharacterInput,
+        person_holds: PersonHolds,
+    ) -> str:
         """Inserts the row under the given handle, or the first free one derived from the name."""
         base = given.handle or handle_from_name(given.name)
-        candidates = [base] if given.handle else \
-            [base] + [f"{base}_{n}" for n in range(2, MAX_DERIVED_TRIES + 1)]
+        candidates = [base] if given.handle else [base] + [f"{base}_{n}" for n in range(2, MAX_DERIVED_TRIES + 1)]
         at = now()
         for handle in candidates:
             if handle_taken(s, handle) or person_holds(handle):
                 continue
             try:
                 with s.begin_nested():
-                    s.execute(insert(m.cameos).values(
-                        id=cameo_id, kind=CHARACTER, handle=handle, description=given.description,
-                        owner_user_id=owner, owner_handle=owner_handle, display_name=given.name, policy=ONLY_ME,
-                        status=ACTIVE, verified=True, owner_age_group=age, max_policy=cap,
-                        likeness=common.LikenessAssets().SerializeToString(), revision=1, verified_at=at,
-                        created_at=at, updated_at=at))
+                    s.execute(
+                        insert(m.cameos).values(
+                            id=cameo_id,
+                            kind=CHARACTER,
+                            handle=handle,
+                            description=given.description,
+                            owner_user_id=owner,
+                            owner_handle=owner_handle,
+                            display_name=given.name,
+                            policy=ONLY_ME,
+                            status=ACTIVE,
+                            verified=True,
+                            owner_age_group=age,
+                            max_policy=cap,
+                            likeness=common.LikenessAssets().SerializeToString(),
+                            revision=1,
+                            verified_at=at,
+                            created_at=at,
+                            updated_at=at,
+                        )
+                    )
                 return handle
             except IntegrityError:  # taken by a character made at the same moment
                 continue
         if given.handle:
-            raise AlreadyExists(f"@{given.handle} is taken by a person or another character; choose another handle",
-                                "handle_taken")
+            raise AlreadyExists(
+                f"@{given.handle} is taken by a person or another character; choose another handle", "handle_taken"
+            )
         raise AlreadyExists(f"no free handle near @{base}; choose one", "handle_taken")

@@ -56,12 +56,17 @@ def relationship_facts(requester: str) -> tuple[Condition, Condition, Condition]
     `cameos` row and the requester's id."""
     c, b, a, f, ub = m.cameos, m.blocks, m.approvals, m.follows, m.user_blocks
     f2 = f.alias("f2")
-    blocked = or_(exists().where(b.c.cameo_id == c.c.id, b.c.user_id == requester),
-                  exists().where(ub.c.blocker_id == c.c.owner_user_id, ub.c.blocked_id == requester))
-    approved = exists().where(a.c.cameo_id == c.c.id, a.c.user_id == requester,
-                              a.c.status == pb.APPROVAL_STATUS_APPROVED)
-    mutual = and_(exists().where(f.c.follower_id == c.c.owner_user_id, f.c.followee_id == requester),
-                  exists().where(f2.c.follower_id == requester, f2.c.followee_id == c.c.owner_user_id))
+    blocked = or_(
+        exists().where(b.c.cameo_id == c.c.id, b.c.user_id == requester),
+        exists().where(ub.c.blocker_id == c.c.owner_user_id, ub.c.blocked_id == requester),
+    )
+    approved = exists().where(
+        a.c.cameo_id == c.c.id, a.c.user_id == requester, a.c.status == pb.APPROVAL_STATUS_APPROVED
+    )
+    mutual = and_(
+        exists().where(f.c.follower_id == c.c.owner_user_id, f.c.followee_id == requester),
+        exists().where(f2.c.follower_id == requester, f2.c.followee_id == c.c.owner_user_id),
+    )
     return blocked, approved, mutual
 
 
@@ -76,9 +81,14 @@ def usable_filter(requester: str, requester_teen: bool) -> ColumnElement[bool]:
     everyone = policy >= EVERYONE
     if not requester_teen:
         everyone = and_(everyone, ~owner_teen)
-    return and_(c.status == ACTIVE, c.verified, or_(
-        c.owner_user_id == requester,
-        and_(~blocked, or_(and_(policy >= APPROVED, approved), and_(policy >= MUTUALS, mutual), everyone))))
+    return and_(
+        c.status == ACTIVE,
+        c.verified,
+        or_(
+            c.owner_user_id == requester,
+            and_(~blocked, or_(and_(policy >= APPROVED, approved), and_(policy >= MUTUALS, mutual), everyone)),
+        ),
+    )
 
 
 class ConsentChecker:
@@ -93,9 +103,19 @@ class ConsentChecker:
         c, u = m.cameos, m.users
         blocked, approved, mutual = relationship_facts(requester)
         return select(
-            c.c.id, c.c.owner_user_id, c.c.owner_handle, c.c.policy, c.c.max_policy, c.c.owner_age_group,
-            c.c.status, c.c.verified, c.c.revision, c.c.restriction_count,
-            blocked.label("blocked"), approved.label("approved"), mutual.label("mutual"),
+            c.c.id,
+            c.c.owner_user_id,
+            c.c.owner_handle,
+            c.c.policy,
+            c.c.max_policy,
+            c.c.owner_age_group,
+            c.c.status,
+            c.c.verified,
+            c.c.revision,
+            c.c.restriction_count,
+            blocked.label("blocked"),
+            approved.label("approved"),
+            mutual.label("mutual"),
             select(u.c.age_group).where(u.c.user_id == requester).scalar_subquery().label("requester_age"),
         ).where(c.c.id.in_(cameo_ids))
 
@@ -107,17 +127,21 @@ class ConsentChecker:
         if not cameo_ids:
             raise InvalidArgument("name at least one cameo to check", "no_cameos")
         if len(cameo_ids) > MAX_CAMEOS_PER_USE:
-            raise InvalidArgument(f"at most {MAX_CAMEOS_PER_USE} cameos can appear in one video; "
-                                  f"this request has {len(cameo_ids)}", "too_many_cameos")
+            raise InvalidArgument(
+                f"at most {MAX_CAMEOS_PER_USE} cameos can appear in one video; this request has {len(cameo_ids)}",
+                "too_many_cameos",
+            )
         ids = [require_id(x, "cameo id") for x in cameo_ids]
         if len(set(ids)) != len(ids):
             raise InvalidArgument("the same cameo is listed twice", "duplicate_cameo")
         if not prompt or not prompt.strip():
-            raise InvalidArgument("the prompt is empty: describe the video so restrictions can be checked",
-                                  "empty_prompt")
+            raise InvalidArgument(
+                "the prompt is empty: describe the video so restrictions can be checked", "empty_prompt"
+            )
         if len(prompt) > MAX_PROMPT_CHARS:
-            raise InvalidArgument(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}",
-                                  "prompt_too_long")
+            raise InvalidArgument(
+                f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}", "prompt_too_long"
+            )
         return requester, ids
 
     def read(self, session: Session, requester: str, ids: list[str]) -> tuple[list[Decision], Texts]:
@@ -132,8 +156,9 @@ class ConsentChecker:
             # Same transaction; a restriction committed since the first statement
             # is only ever newer state, never older.
             r = m.restrictions
-            for row in session.execute(select(r.c.cameo_id, r.c.id, r.c.text).where(r.c.cameo_id.in_(to_match))
-                                       .order_by(*RESTRICTION_ORDER)):
+            for row in session.execute(
+                select(r.c.cameo_id, r.c.id, r.c.text).where(r.c.cameo_id.in_(to_match)).order_by(*RESTRICTION_ORDER)
+            ):
                 texts.setdefault(row.cameo_id, []).append((row.id, row.text))
         return decisions, texts
 
@@ -146,16 +171,28 @@ class ConsentChecker:
         for cameo_id in ids:
             r = rows.get(cameo_id)
             if r is None:
-                decisions.append(Decision(cameo_id, False, pb.DECISION_REASON_CAMEO_NOT_FOUND,
-                                          "There is no cameo with this id."))
+                decisions.append(
+                    Decision(cameo_id, False, pb.DECISION_REASON_CAMEO_NOT_FOUND, "There is no cameo with this id.")
+                )
                 continue
-            verdict = decide(UseFacts(
-                owner_handle=r.owner_handle, policy=r.policy, max_policy=r.max_policy,
-                owner_teen=r.owner_age_group == TEEN, active=r.status == ACTIVE, verified=r.verified,
-                requester_is_owner=r.owner_user_id == requester, blocked=r.blocked, approved=r.approved,
-                mutual=bool(r.mutual), requester_teen=r.requester_age == TEEN))
-            decisions.append(Decision(cameo_id, verdict.allowed, verdict.reason, verdict.message, r.revision,
-                                      r.owner_user_id))
+            verdict = decide(
+                UseFacts(
+                    owner_handle=r.owner_handle,
+                    policy=r.policy,
+                    max_policy=r.max_policy,
+                    owner_teen=r.owner_age_group == TEEN,
+                    active=r.status == ACTIVE,
+                    verified=r.verified,
+                    requester_is_owner=r.owner_user_id == requester,
+                    blocked=r.blocked,
+                    approved=r.approved,
+                    mutual=bool(r.mutual),
+                    requester_teen=r.requester_age == TEEN,
+                )
+            )
+            decisions.append(
+                Decision(cameo_id, verdict.allowed, verdict.reason, verdict.message, r.revision, r.owner_user_id)
+            )
             if verdict.allowed and r.owner_user_id != requester and r.restriction_count:
                 to_match.append(cameo_id)
         return decisions, to_match
@@ -170,8 +207,15 @@ class ConsentChecker:
                 if conflicts:
                     first = conflicts[0]
                     rid = next(i for i, text in rules if text == first.restriction)
-                    d = Decision(d.cameo_id, False, pb.DECISION_REASON_RESTRICTION_CONFLICT,
-                                 f"This cameo's owner asked: \u201c{first.restriction}\u201d \u2014 {first.reason}.",
-                                 d.revision, d.owner_user_id, rid, first.restriction)
+                    d = Decision(
+                        d.cameo_id,
+                        False,
+                        pb.DECISION_REASON_RESTRICTION_CONFLICT,
+                        f"This cameo's owner asked: \u201c{first.restriction}\u201d \u2014 {first.reason}.",
+                        d.revision,
+                        d.owner_user_id,
+                        rid,
+                        first.restriction,
+                    )
             out.append(d)
         return out

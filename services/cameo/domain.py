@@ -46,18 +46,48 @@ class Cameos:
 
     # helpers
 
-    def _audit(self, s: Session, cameo_id: str, action: int, actor: str, revision: int, subject: str = "",
-               **detail: Any) -> None:
-        s.execute(insert(m.audit_log).values(cameo_id=cameo_id, action=action, actor_user_id=actor,
-                                             subject_user_id=subject, detail_json=json.dumps(detail, sort_keys=True),
-                                             revision=revision, created_at=now()))
+    def _audit(
+        self, s: Session, cameo_id: str, action: int, actor: str, revision: int, subject: str = "", **detail: Any
+    ) -> None:
+        s.execute(
+            insert(m.audit_log).values(
+                cameo_id=cameo_id,
+                action=action,
+                actor_user_id=actor,
+                subject_user_id=subject,
+                detail_json=json.dumps(detail, sort_keys=True),
+                revision=revision,
+                created_at=now(),
+            )
+        )
 
-    def _notify(self, s: Session, user_id: str, kind: int, cameo_id: str, message: str, actor: str = "",
-                actor_handle: str = "", generation_id: str = "", post_id: str = "") -> None:
-        s.execute(insert(m.notifications).values(id=new_id(), user_id=user_id, kind=kind, cameo_id=cameo_id,
-                                                 actor_user_id=actor, actor_handle=actor_handle,
-                                                 generation_id=generation_id, post_id=post_id, message=message,
-                                                 read=False, created_at=now()))
+    def _notify(
+        self,
+        s: Session,
+        user_id: str,
+        kind: int,
+        cameo_id: str,
+        message: str,
+        actor: str = "",
+        actor_handle: str = "",
+        generation_id: str = "",
+        post_id: str = "",
+    ) -> None:
+        s.execute(
+            insert(m.notifications).values(
+                id=new_id(),
+                user_id=user_id,
+                kind=kind,
+                cameo_id=cameo_id,
+                actor_user_id=actor,
+                actor_handle=actor_handle,
+                generation_id=generation_id,
+                post_id=post_id,
+                message=message,
+                read=False,
+                created_at=now(),
+            )
+        )
 
     @staticmethod
     def handle_of(s: Session, user_id: str) -> str:
@@ -80,9 +110,12 @@ class Cameos:
         return row
 
     def _bump(self, s: Session, cameo_id: str, **values: Any) -> int:
-        revision: int = s.execute(update(m.cameos).where(m.cameos.c.id == cameo_id)
-                         .values(revision=m.cameos.c.revision + 1, updated_at=now(), **values)
-                         .returning(m.cameos.c.revision)).scalar_one()
+        revision: int = s.execute(
+            update(m.cameos)
+            .where(m.cameos.c.id == cameo_id)
+            .values(revision=m.cameos.c.revision + 1, updated_at=now(), **values)
+            .returning(m.cameos.c.revision)
+        ).scalar_one()
         return revision
 
     def _target_user(self, s: Session, owner: str, user_id: str) -> str:
@@ -95,8 +128,15 @@ class Cameos:
 
     # identity events
 
-    def upsert_user(self, s: Session, user_id: str, handle: str | None = None, age_group: int | None = None,
-                    max_cameo_policy: int | None = None, set_cap: bool = False) -> None:
+    def upsert_user(
+        self,
+        s: Session,
+        user_id: str,
+        handle: str | None = None,
+        age_group: int | None = None,
+        max_cameo_policy: int | None = None,
+        set_cap: bool = False,
+    ) -> None:
         values: dict[str, Any] = {"updated_at": now()}
         if handle:
             values["handle"] = handle
@@ -116,29 +156,66 @@ class Cameos:
         cap = effective_max_policy(age, user.max_cameo_policy)
         likeness = msg.likeness.SerializeToString()
         at = datetime_or_none(msg, "occurred_at") or now()
-        existing = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == msg.user_id, m.cameos.c.kind == PERSON)
-                             .with_for_update()).first()
+        existing = s.execute(
+            select(m.cameos).where(m.cameos.c.owner_user_id == msg.user_id, m.cameos.c.kind == PERSON).with_for_update()
+        ).first()
         if existing is None:
             cameo_id = new_id()
-            s.execute(insert(m.cameos).values(
-                id=cameo_id, kind=PERSON, owner_user_id=msg.user_id, owner_handle=msg.handle,
-                display_name=msg.display_name or msg.handle, policy=ONLY_ME, status=ACTIVE, verified=True,
-                owner_age_group=age, max_policy=cap, likeness=likeness, verification_id=msg.verification_id,
-                revision=1, verified_at=at, created_at=now(), updated_at=now()))
+            s.execute(
+                insert(m.cameos).values(
+                    id=cameo_id,
+                    kind=PERSON,
+                    owner_user_id=msg.user_id,
+                    owner_handle=msg.handle,
+                    display_name=msg.display_name or msg.handle,
+                    policy=ONLY_ME,
+                    status=ACTIVE,
+                    verified=True,
+                    owner_age_group=age,
+                    max_policy=cap,
+                    likeness=likeness,
+                    verification_id=msg.verification_id,
+                    revision=1,
+                    verified_at=at,
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            )
             revision = 1
         else:
             cameo_id = existing.id
             # A re-verification after deletion starts closed again.
             policy = existing.policy if existing.status == ACTIVE else ONLY_ME
-            revision = self._bump(s, cameo_id, owner_handle=msg.handle, display_name=msg.display_name or msg.handle,
-                                  status=ACTIVE, verified=True, owner_age_group=age, max_policy=cap,
-                                  policy=min(policy, cap), likeness=likeness, verification_id=msg.verification_id,
-                                  verified_at=at)
-        self._audit(s, cameo_id, pb.AUDIT_ACTION_CAMEO_CREATED, msg.user_id, revision,
-                    verification_id=msg.verification_id, refreshed=existing is not None)
+            revision = self._bump(
+                s,
+                cameo_id,
+                owner_handle=msg.handle,
+                display_name=msg.display_name or msg.handle,
+                status=ACTIVE,
+                verified=True,
+                owner_age_group=age,
+                max_policy=cap,
+                policy=min(policy, cap),
+                likeness=likeness,
+                verification_id=msg.verification_id,
+                verified_at=at,
+            )
+        self._audit(
+            s,
+            cameo_id,
+            pb.AUDIT_ACTION_CAMEO_CREATED,
+            msg.user_id,
+            revision,
+            verification_id=msg.verification_id,
+            refreshed=existing is not None,
+        )
         row = s.execute(select(m.cameos).where(m.cameos.c.id == cameo_id)).one()
-        publish(s, self.tables, ev.CameoCreated(cameo=cameo_message(row), likeness=msg.likeness,
-                                                occurred_at=timestamp(now())), cameo_id)
+        publish(
+            s,
+            self.tables,
+            ev.CameoCreated(cameo=cameo_message(row), likeness=msg.likeness, occurred_at=timestamp(now())),
+            cameo_id,
+        )
         return cameo_id
 
     def on_user(self, s: Session, user: Any, changed_at: datetime | None = None) -> None:
@@ -149,29 +226,39 @@ class Cameos:
         must not undo it."""
         self.upsert_user(s, user.id, user.handle, user.age_group)
         # The person's cameo and their characters: a character has its owner's handle, age and cap.
-        rows = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == user.id).order_by(m.cameos.c.id)
-                         .with_for_update()).all()
+        rows = s.execute(
+            select(m.cameos).where(m.cameos.c.owner_user_id == user.id).order_by(m.cameos.c.id).with_for_update()
+        ).all()
         for row in rows:
             changes = {}
             if user.handle and user.handle != row.owner_handle:
                 changes["owner_handle"] = user.handle
-            if row.kind == PERSON and row.verified and not user.cameo_verified and changed_at is not None \
-                    and changed_at > row.verified_at:
+            if (
+                row.kind == PERSON
+                and row.verified
+                and not user.cameo_verified
+                and changed_at is not None
+                and changed_at > row.verified_at
+            ):
                 changes["verified"] = False
             if user.age_group and user.age_group != row.owner_age_group:
-                cap = effective_max_policy(user.age_group, s.execute(select(m.users.c.max_cameo_policy).where(
-                    m.users.c.user_id == user.id)).scalar())
+                cap = effective_max_policy(
+                    user.age_group,
+                    s.execute(select(m.users.c.max_cameo_policy).where(m.users.c.user_id == user.id)).scalar(),
+                )
                 changes.update(owner_age_group=user.age_group, max_policy=cap, policy=min(row.policy, cap))
             if changes:
                 revision = self._bump(s, row.id, **changes)
                 if changes.get("verified") is False:
-                    self._audit(s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, "identity", revision,
-                                change="verification withdrawn")
+                    self._audit(
+                        s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, "identity", revision, change="verification withdrawn"
+                    )
 
     def on_parental_controls(self, s: Session, teen_user_id: str, guardian_user_id: str, cap: int) -> None:
         self.upsert_user(s, teen_user_id, max_cameo_policy=cap, set_cap=True)
-        rows = s.execute(select(m.cameos).where(m.cameos.c.owner_user_id == teen_user_id).order_by(m.cameos.c.id)
-                         .with_for_update()).all()
+        rows = s.execute(
+            select(m.cameos).where(m.cameos.c.owner_user_id == teen_user_id).order_by(m.cameos.c.id).with_for_update()
+        ).all()
         for row in rows:
             age = row.owner_age_group
             new_cap = effective_max_policy(age, cap or None)
@@ -179,30 +266,61 @@ class Cameos:
             if new_cap == row.max_policy and new_policy == row.policy:
                 continue
             revision = self._bump(s, row.id, max_policy=new_cap, policy=new_policy)
-            self._audit(s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, guardian_user_id or "identity", revision,
-                        old_policy=row.policy, new_policy=new_policy, old_max=row.max_policy, new_max=new_cap,
-                        cause="parental controls")
+            self._audit(
+                s,
+                row.id,
+                pb.AUDIT_ACTION_POLICY_CHANGED,
+                guardian_user_id or "identity",
+                revision,
+                old_policy=row.policy,
+                new_policy=new_policy,
+                old_max=row.max_policy,
+                new_max=new_cap,
+                cause="parental controls",
+            )
             if new_policy != row.policy:
-                publish(s, self.tables, ev.PolicyChanged(
-                    cameo_id=row.id, owner_user_id=row.owner_user_id, old_policy=row.policy, new_policy=new_policy,
-                    revision=revision, occurred_at=timestamp(now())), row.id)
+                publish(
+                    s,
+                    self.tables,
+                    ev.PolicyChanged(
+                        cameo_id=row.id,
+                        owner_user_id=row.owner_user_id,
+                        old_policy=row.policy,
+                        new_policy=new_policy,
+                        revision=revision,
+                        occurred_at=timestamp(now()),
+                    ),
+                    row.id,
+                )
 
     def on_user_block(self, s: Session, blocker: str, blocked: str, is_blocked: bool) -> None:
         ub = m.user_blocks
         s.execute(delete(ub).where(ub.c.blocker_id == blocker, ub.c.blocked_id == blocked))
         if is_blocked:
             s.execute(insert(ub).values(blocker_id=blocker, blocked_id=blocked, updated_at=now()))
-        for cameo in s.execute(select(m.cameos.c.id).where(m.cameos.c.owner_user_id == blocker)
-                               .order_by(m.cameos.c.id).with_for_update()).all():
+        for cameo in s.execute(
+            select(m.cameos.c.id).where(m.cameos.c.owner_user_id == blocker).order_by(m.cameos.c.id).with_for_update()
+        ).all():
             revision = self._bump(s, cameo.id)
-            self._audit(s, cameo.id, pb.AUDIT_ACTION_BLOCKED if is_blocked else pb.AUDIT_ACTION_UNBLOCKED, blocker,
-                        revision, blocked, source="feed block")
+            self._audit(
+                s,
+                cameo.id,
+                pb.AUDIT_ACTION_BLOCKED if is_blocked else pb.AUDIT_ACTION_UNBLOCKED,
+                blocker,
+                revision,
+                blocked,
+                source="feed block",
+            )
 
     def on_follow(self, s: Session, follower: str, followee: str, following: bool) -> None:
         f = m.follows
         if following:
-            done = cast(CursorResult[Any], s.execute(
-                update(f).where(f.c.follower_id == follower, f.c.followee_id == followee).values(updated_at=now())))
+            done = cast(
+                CursorResult[Any],
+                s.execute(
+                    update(f).where(f.c.follower_id == follower, f.c.followee_id == followee).values(updated_at=now())
+                ),
+            )
             if done.rowcount == 0:
                 s.execute(insert(f).values(follower_id=follower, followee_id=followee, updated_at=now()))
         else:
@@ -224,35 +342,58 @@ class Cameos:
             raise InvalidArgument("choose a policy: only me, people I approve, mutuals or everyone", "invalid_policy")
         row = self.lock_owned(s, actor, cameo_id)
         if policy > row.max_policy:
-            raise FailedPrecondition(f"your guardian allows at most \u201c{POLICY_WORDS[row.max_policy]}\u201d "
-                                     f"for your cameo", "policy_above_guardian_cap")
+            raise FailedPrecondition(
+                f"your guardian allows at most \u201c{POLICY_WORDS[row.max_policy]}\u201d for your cameo",
+                "policy_above_guardian_cap",
+            )
         revision = self._bump(s, row.id, policy=policy)
-        self._audit(s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, actor, revision, old_policy=row.policy,
-                    new_policy=policy)
-        publish(s, self.tables, ev.PolicyChanged(
-            cameo_id=row.id, owner_user_id=actor, old_policy=row.policy, new_policy=policy, revision=revision,
-            occurred_at=timestamp(now())), row.id)
+        self._audit(
+            s, row.id, pb.AUDIT_ACTION_POLICY_CHANGED, actor, revision, old_policy=row.policy, new_policy=policy
+        )
+        publish(
+            s,
+            self.tables,
+            ev.PolicyChanged(
+                cameo_id=row.id,
+                owner_user_id=actor,
+                old_policy=row.policy,
+                new_policy=policy,
+                revision=revision,
+                occurred_at=timestamp(now()),
+            ),
+            row.id,
+        )
         return self.get(s, row.id)
 
     def _approval(self, s: Session, cameo_id: str, user_id: str) -> Row[Any] | None:
-        return s.execute(select(m.approvals).where(m.approvals.c.cameo_id == cameo_id,
-                                                   m.approvals.c.user_id == user_id)).first()
+        return s.execute(
+            select(m.approvals).where(m.approvals.c.cameo_id == cameo_id, m.approvals.c.user_id == user_id)
+        ).first()
 
     def _is_blocked(self, s: Session, cameo_id: str, user_id: str) -> bool:
-        blocked: bool = s.execute(select(exists().where(m.blocks.c.cameo_id == cameo_id,
-                                                        m.blocks.c.user_id == user_id))).scalar_one()
+        blocked: bool = s.execute(
+            select(exists().where(m.blocks.c.cameo_id == cameo_id, m.blocks.c.user_id == user_id))
+        ).scalar_one()
         return blocked
 
-    def _set_approval(self, s: Session, cameo_id: str, user_id: str, status: int, message: str | None = None,
-                      decided: bool = True) -> Row[Any] | None:
+    def _set_approval(
+        self, s: Session, cameo_id: str, user_id: str, status: int, message: str | None = None, decided: bool = True
+    ) -> Row[Any] | None:
         a = m.approvals
         values: dict[str, Any] = {"status": status, "decided_at": now() if decided else None}
         if message is not None:
             values["message"] = message
         if self._approval(s, cameo_id, user_id) is None:
-            s.execute(insert(a).values(id=new_id(), cameo_id=cameo_id, user_id=user_id,
-                                       user_handle=self.handle_of(s, user_id), requested_at=now(),
-                                       **{"message": "", **values}))
+            s.execute(
+                insert(a).values(
+                    id=new_id(),
+                    cameo_id=cameo_id,
+                    user_id=user_id,
+                    user_handle=self.handle_of(s, user_id),
+                    requested_at=now(),
+                    **{"message": "", **values},
+                )
+            )
         else:
             s.execute(update(a).where(a.c.cameo_id == cameo_id, a.c.user_id == user_id).values(**values))
         return self._approval(s, cameo_id, user_id)
@@ -276,13 +417,20 @@ class Cameos:
         approval = self._set_approval(s, row.id, actor, pb.APPROVAL_STATUS_PENDING, message, decided=False)
         handle = self.handle_of(s, actor)
         self._audit(s, row.id, pb.AUDIT_ACTION_APPROVAL_REQUESTED, actor, row.revision, actor)
-        self._notify(s, row.owner_user_id, pb.NOTIFICATION_KIND_APPROVAL_REQUESTED, row.id,
-                     f"@{handle or actor} asked to use your cameo" + (f": \u201c{message}\u201d" if message else ""),
-                     actor, handle)
+        self._notify(
+            s,
+            row.owner_user_id,
+            pb.NOTIFICATION_KIND_APPROVAL_REQUESTED,
+            row.id,
+            f"@{handle or actor} asked to use your cameo" + (f": \u201c{message}\u201d" if message else ""),
+            actor,
+            handle,
+        )
         return approval
 
-    def _decide_approval(self, s: Session, actor: str, cameo_id: str, user_id: str, status: int,
-                         action: int) -> tuple[Row[Any] | None, int]:
+    def _decide_approval(
+        self, s: Session, actor: str, cameo_id: str, user_id: str, status: int, action: int
+    ) -> tuple[Row[Any] | None, int]:
         row = self.lock_owned(s, actor, cameo_id)
         user_id = self._target_user(s, actor, user_id)
         if status == pb.APPROVAL_STATUS_APPROVED and self._is_blocked(s, row.id, user_id):
@@ -291,8 +439,15 @@ class Cameos:
         revision = self._bump(s, row.id)
         self._audit(s, row.id, action, actor, revision, user_id)
         word = "approved" if status == pb.APPROVAL_STATUS_APPROVED else "declined"
-        self._notify(s, user_id, pb.NOTIFICATION_KIND_APPROVAL_DECIDED, row.id,
-                     f"@{row.owner_handle} {word} your request to use their cameo", actor, row.owner_handle)
+        self._notify(
+            s,
+            user_id,
+            pb.NOTIFICATION_KIND_APPROVAL_DECIDED,
+            row.id,
+            f"@{row.owner_handle} {word} your request to use their cameo",
+            actor,
+            row.owner_handle,
+        )
         return approval, revision
 
     def approve(self, s: Session, actor: str, cameo_id: str, user_id: str) -> tuple[Row[Any] | None, int]:
@@ -309,21 +464,24 @@ class Cameos:
             raise NotFound("this person has no approval or pending request to remove", "approval_not_found")
         approval = self._set_approval(s, row.id, user_id, pb.APPROVAL_STATUS_REMOVED)
         revision = self._bump(s, row.id)
-        self._audit(s, row.id, pb.AUDIT_ACTION_APPROVAL_REMOVED, actor, revision, user_id,
-                    old_status=current.status)
+        self._audit(s, row.id, pb.AUDIT_ACTION_APPROVAL_REMOVED, actor, revision, user_id, old_status=current.status)
         return approval, revision
 
     def block(self, s: Session, actor: str, cameo_id: str, user_id: str) -> tuple[Row[Any], int]:
         row = self.lock_owned(s, actor, cameo_id)
         user_id = self._target_user(s, actor, user_id)
         revision = self._block(s, row, actor, user_id)
-        return s.execute(select(m.blocks).where(m.blocks.c.cameo_id == row.id, m.blocks.c.user_id == user_id)).one(), \
-            revision
+        return s.execute(
+            select(m.blocks).where(m.blocks.c.cameo_id == row.id, m.blocks.c.user_id == user_id)
+        ).one(), revision
 
     def _block(self, s: Session, row: Row[Any], actor: str, user_id: str) -> int:
         if not self._is_blocked(s, row.id, user_id):
-            s.execute(insert(m.blocks).values(cameo_id=row.id, user_id=user_id, user_handle=self.handle_of(s, user_id),
-                                              blocked_at=now()))
+            s.execute(
+                insert(m.blocks).values(
+                    cameo_id=row.id, user_id=user_id, user_handle=self.handle_of(s, user_id), blocked_at=now()
+                )
+            )
         revision = self._bump(s, row.id)
         self._audit(s, row.id, pb.AUDIT_ACTION_BLOCKED, actor, revision, user_id)
         return revision
@@ -331,8 +489,10 @@ class Cameos:
     def unblock(self, s: Session, actor: str, cameo_id: str, user_id: str) -> int:
         row = self.lock_owned(s, actor, cameo_id)
         user_id = self._target_user(s, actor, user_id)
-        gone = cast(CursorResult[Any], s.execute(
-            delete(m.blocks).where(m.blocks.c.cameo_id == row.id, m.blocks.c.user_id == user_id)))
+        gone = cast(
+            CursorResult[Any],
+            s.execute(delete(m.blocks).where(m.blocks.c.cameo_id == row.id, m.blocks.c.user_id == user_id)),
+        )
         if gone.rowcount == 0:
             raise NotFound("this person is not blocked", "not_blocked")
         revision = self._bump(s, row.id)
@@ -342,19 +502,23 @@ class Cameos:
     def add_restriction(self, s: Session, actor: str, cameo_id: str, text: str) -> tuple[Row[Any], int]:
         text = (text or "").strip()
         if not text:
-            raise InvalidArgument("the restriction is empty; write what you don't want, e.g. \u201cno horror\u201d",
-                                  "empty_restriction")
+            raise InvalidArgument(
+                "the restriction is empty; write what you don't want, e.g. \u201cno horror\u201d", "empty_restriction"
+            )
         if len(text) > MAX_RESTRICTION_CHARS:
-            raise InvalidArgument(f"the restriction is {len(text)} characters; the limit is {MAX_RESTRICTION_CHARS}",
-                                  "restriction_too_long")
+            raise InvalidArgument(
+                f"the restriction is {len(text)} characters; the limit is {MAX_RESTRICTION_CHARS}",
+                "restriction_too_long",
+            )
         try:
             parse_restriction(text)  # refuses restrictions that name no topic
         except ValueError as exc:
             raise InvalidArgument(str(exc), "invalid_restriction") from None
         row = self.lock_owned(s, actor, cameo_id)
         if row.restriction_count >= MAX_RESTRICTIONS:
-            raise FailedPrecondition(f"a cameo can have at most {MAX_RESTRICTIONS} restrictions",
-                                     "too_many_restrictions")
+            raise FailedPrecondition(
+                f"a cameo can have at most {MAX_RESTRICTIONS} restrictions", "too_many_restrictions"
+            )
         rid = new_id()
         s.execute(insert(m.restrictions).values(id=rid, cameo_id=row.id, text=text, created_at=now()))
         revision = self._bump(s, row.id, restriction_count=m.cameos.c.restriction_count + 1)
@@ -364,8 +528,11 @@ class Cameos:
     def remove_restriction(self, s: Session, actor: str, cameo_id: str, restriction_id: str) -> int:
         row = self.lock_owned(s, actor, cameo_id)
         rid = require_id(restriction_id, "restriction id")
-        gone = s.execute(delete(m.restrictions).where(m.restrictions.c.id == rid, m.restrictions.c.cameo_id == row.id)
-                         .returning(m.restrictions.c.text)).scalar()
+        gone = s.execute(
+            delete(m.restrictions)
+            .where(m.restrictions.c.id == rid, m.restrictions.c.cameo_id == row.id)
+            .returning(m.restrictions.c.text)
+        ).scalar()
         if gone is None:
             raise NotFound("this cameo has no such restriction", "restriction_not_found")
         revision = self._bump(s, row.id, restriction_count=m.cameos.c.restriction_count - 1)
@@ -381,18 +548,37 @@ class Cameos:
         if current is not None and current.status in (pb.APPROVAL_STATUS_APPROVED, pb.APPROVAL_STATUS_PENDING):
             self._set_approval(s, row.id, user_id, pb.APPROVAL_STATUS_REMOVED)
         if not self._is_blocked(s, row.id, user_id):
-            s.execute(insert(m.blocks).values(cameo_id=row.id, user_id=user_id, user_handle=self.handle_of(s, user_id),
-                                              blocked_at=now()))
+            s.execute(
+                insert(m.blocks).values(
+                    cameo_id=row.id, user_id=user_id, user_handle=self.handle_of(s, user_id), blocked_at=now()
+                )
+            )
         revision = self._bump(s, row.id)
         self._audit(s, row.id, pb.AUDIT_ACTION_ACCESS_REVOKED, actor, revision, user_id, takedown=takedown)
-        publish(s, self.tables, ev.AccessRevoked(
-            cameo_id=row.id, owner_user_id=actor, user_id=user_id, takedown=takedown, revision=revision,
-            occurred_at=timestamp(now())), row.id)
+        publish(
+            s,
+            self.tables,
+            ev.AccessRevoked(
+                cameo_id=row.id,
+                owner_user_id=actor,
+                user_id=user_id,
+                takedown=takedown,
+                revision=revision,
+                occurred_at=timestamp(now()),
+            ),
+            row.id,
+        )
         count = 0
         if takedown:
-            targets = s.execute(select(m.appearances).where(
-                m.appearances.c.cameo_id == row.id, m.appearances.c.creator_user_id == user_id,
-                m.appearances.c.state == pb.APPEARANCE_STATE_ACTIVE).with_for_update()).all()
+            targets = s.execute(
+                select(m.appearances)
+                .where(
+                    m.appearances.c.cameo_id == row.id,
+                    m.appearances.c.creator_user_id == user_id,
+                    m.appearances.c.state == pb.APPEARANCE_STATE_ACTIVE,
+                )
+                .with_for_update()
+            ).all()
             count = self.takedown(s, row, actor, targets, ev.TAKEDOWN_CAUSE_ACCESS_REVOKED, revision)
         return revision, count
 
@@ -404,9 +590,19 @@ class Cameos:
         revision = self._bump(s, row.id, status=DELETED, likeness=likeness)
         self._audit(s, row.id, pb.AUDIT_ACTION_CAMEO_DELETED, actor, revision, takedown=takedown)
         if row.kind == PERSON:
-            publish(s, self.tables, ev.CameoDeleted(
-                cameo_id=row.id, owner_user_id=actor, takedown=takedown, revision=revision,
-                occurred_at=timestamp(now()), verification_id=row.verification_id or ""), row.id)
+            publish(
+                s,
+                self.tables,
+                ev.CameoDeleted(
+                    cameo_id=row.id,
+                    owner_user_id=actor,
+                    takedown=takedown,
+                    revision=revision,
+                    occurred_at=timestamp(now()),
+                    verification_id=row.verification_id or "",
+                ),
+                row.id,
+            )
         else:
             # A character's reference images are ours: erased here, in the same transaction. No
             # CameoDeleted: identity reads it as "erase this person's verified likeness".
@@ -414,9 +610,11 @@ class Cameos:
             character_deleted(s, self.tables, row)  # its handle is free again (identity hears of it)
         count = 0
         if takedown:
-            targets = s.execute(select(m.appearances).where(
-                m.appearances.c.cameo_id == row.id,
-                m.appearances.c.state == pb.APPEARANCE_STATE_ACTIVE).with_for_update()).all()
+            targets = s.execute(
+                select(m.appearances)
+                .where(m.appearances.c.cameo_id == row.id, m.appearances.c.state == pb.APPEARANCE_STATE_ACTIVE)
+                .with_for_update()
+            ).all()
             count = self.takedown(s, row, actor, targets, ev.TAKEDOWN_CAUSE_CAMEO_DELETED, revision)
         return revision, count
 
@@ -435,26 +633,50 @@ class Cameos:
 
     # takedowns
 
-    def takedown(self, s: Session, cameo: Any, actor: str, targets: Sequence[Any], cause: ev.TakedownCause,
-                 revision: int) -> int:
+    def takedown(
+        self, s: Session, cameo: Any, actor: str, targets: Sequence[Any], cause: ev.TakedownCause, revision: int
+    ) -> int:
         """Mark appearances as takedown-requested and emit one TakedownRequested
         for their generations (generator deletes media) and one for their posts
         (feed hides them)."""
         if not targets:
             return 0
         takedown_id = new_id()
-        s.execute(update(m.appearances).where(m.appearances.c.id.in_([t.id for t in targets]))
-                  .values(state=pb.APPEARANCE_STATE_TAKEDOWN_REQUESTED, updated_at=now()))
+        s.execute(
+            update(m.appearances)
+            .where(m.appearances.c.id.in_([t.id for t in targets]))
+            .values(state=pb.APPEARANCE_STATE_TAKEDOWN_REQUESTED, updated_at=now())
+        )
         generations = sorted({t.generation_id for t in targets if t.generation_id})
         posts = sorted({t.post_id for t in targets if t.post_id})
         for kind, ids in ((ev.TAKEDOWN_TARGET_KIND_GENERATION, generations), (ev.TAKEDOWN_TARGET_KIND_POST, posts)):
             if ids:
-                publish(s, self.tables, ev.TakedownRequested(
-                    takedown_id=takedown_id, cameo_id=cameo.id, owner_user_id=cameo.owner_user_id, target_kind=kind,
-                    target_ids=ids, cause=cause, occurred_at=timestamp(now())), cameo.id)
+                publish(
+                    s,
+                    self.tables,
+                    ev.TakedownRequested(
+                        takedown_id=takedown_id,
+                        cameo_id=cameo.id,
+                        owner_user_id=cameo.owner_user_id,
+                        target_kind=kind,
+                        target_ids=ids,
+                        cause=cause,
+                        occurred_at=timestamp(now()),
+                    ),
+                    cameo.id,
+                )
         TAKEDOWNS.labels(ev.TakedownCause.Name(cause)).inc(len(targets))
-        self._audit(s, cameo.id, pb.AUDIT_ACTION_TAKEDOWN_REQUESTED, actor, revision, takedown_id=takedown_id,
-                    cause=ev.TakedownCause.Name(cause), generation_ids=generations, post_ids=posts)
+        self._audit(
+            s,
+            cameo.id,
+            pb.AUDIT_ACTION_TAKEDOWN_REQUESTED,
+            actor,
+            revision,
+            takedown_id=takedown_id,
+            cause=ev.TakedownCause.Name(cause),
+            generation_ids=generations,
+            post_ids=posts,
+        )
         return len(targets)
 
     def delete_appearance(self, s: Session, actor: str, appearance_id: str) -> Row[Any]:
@@ -466,5 +688,3 @@ class Cameos:
         if found.state == pb.APPEARANCE_STATE_ACTIVE:
             self.takedown(s, cameo, actor, [found], ev.TAKEDOWN_CAUSE_APPEARANCE_DELETED, cameo.revision)
         return s.execute(select(m.appearances).where(m.appearances.c.id == aid)).one()
-
-

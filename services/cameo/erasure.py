@@ -37,27 +37,50 @@ def forget_user(s: Session, cameos: Cameos, user_id: str, anonymous_id: str) -> 
         s.execute(sql_delete(m.blocks).where(m.blocks.c.cameo_id == cameo.id))
         s.execute(sql_delete(m.restrictions).where(m.restrictions.c.cameo_id == cameo.id))
         s.execute(sql_delete(m.character_images).where(m.character_images.c.cameo_id == cameo.id))
-        s.execute(update(m.cameos).where(m.cameos.c.id == cameo.id).values(
-            owner_user_id=anonymous_id, owner_handle="", display_name="", verification_id="", restriction_count=0,
-            handle=None, description=""))
+        s.execute(
+            update(m.cameos)
+            .where(m.cameos.c.id == cameo.id)
+            .values(
+                owner_user_id=anonymous_id,
+                owner_handle="",
+                display_name="",
+                verification_id="",
+                restriction_count=0,
+                handle=None,
+                description="",
+            )
+        )
     s.execute(sql_delete(m.approvals).where(m.approvals.c.user_id == user_id))
     s.execute(sql_delete(m.blocks).where(m.blocks.c.user_id == user_id))
     s.execute(sql_delete(m.follows).where(or_(m.follows.c.follower_id == user_id, m.follows.c.followee_id == user_id)))
-    s.execute(sql_delete(m.user_blocks).where(or_(m.user_blocks.c.blocker_id == user_id,
-                                                  m.user_blocks.c.blocked_id == user_id)))
-    s.execute(update(m.appearances).where(m.appearances.c.creator_user_id == user_id).values(
-        creator_user_id=anonymous_id, creator_handle="", prompt="", state=pb.APPEARANCE_STATE_REMOVED))
+    s.execute(
+        sql_delete(m.user_blocks).where(
+            or_(m.user_blocks.c.blocker_id == user_id, m.user_blocks.c.blocked_id == user_id)
+        )
+    )
+    s.execute(
+        update(m.appearances)
+        .where(m.appearances.c.creator_user_id == user_id)
+        .values(creator_user_id=anonymous_id, creator_handle="", prompt="", state=pb.APPEARANCE_STATE_REMOVED)
+    )
     s.execute(sql_delete(m.notifications).where(m.notifications.c.user_id == user_id))
     n = m.notifications.c
     message = func.replace(n.message, f"@{handle}", "a deleted account") if handle else n.message
-    s.execute(update(m.notifications).where(n.actor_user_id == user_id).values(
-        actor_user_id=anonymous_id, actor_handle="", message=message))
+    s.execute(
+        update(m.notifications)
+        .where(n.actor_user_id == user_id)
+        .values(actor_user_id=anonymous_id, actor_handle="", message=message)
+    )
     s.execute(text("SET LOCAL kinora.erasure = 'on'"))
     a = m.audit_log.c
     mine = [cameo.id for cameo in owned]
-    s.execute(update(m.audit_log).where(or_(a.actor_user_id == user_id, a.cameo_id.in_(mine))).values(
-        actor_user_id=func.replace(a.actor_user_id, user_id, anonymous_id), detail_json="{}"))
-    s.execute(update(m.audit_log).where(a.subject_user_id == user_id).values(
-        subject_user_id=anonymous_id, detail_json="{}"))
+    s.execute(
+        update(m.audit_log)
+        .where(or_(a.actor_user_id == user_id, a.cameo_id.in_(mine)))
+        .values(actor_user_id=func.replace(a.actor_user_id, user_id, anonymous_id), detail_json="{}")
+    )
+    s.execute(
+        update(m.audit_log).where(a.subject_user_id == user_id).values(subject_user_id=anonymous_id, detail_json="{}")
+    )
     s.execute(text("SET LOCAL kinora.erasure = 'off'"))
     s.execute(sql_delete(m.users).where(m.users.c.user_id == user_id))

@@ -45,8 +45,11 @@ FROM unnest(%(rs)s::text[], %(cs)s::text[]) WITH ORDINALITY AS q(r, cid, i)
 JOIN cameos c ON c.id = q.cid
 """
 
-Facts = namedtuple("Facts", "id owner_user_id owner_handle policy max_policy owner_age_group status verified revision "
-                            "restriction_count blocked approved mutual requester_age restriction_ids restriction_texts")
+Facts = namedtuple(
+    "Facts",
+    "id owner_user_id owner_handle policy max_policy owner_age_group status verified revision "
+    "restriction_count blocked approved mutual requester_age restriction_ids restriction_texts",
+)
 
 Result = tuple[list[Decision], dict[str, list]]
 
@@ -66,8 +69,11 @@ class PgConsentReader:
         results = []
         for (requester, ids), found in zip(checks, rows):
             decisions, to_match = ConsentChecker.decide_all(requester, ids, found)
-            texts = {cid: list(zip(found[cid].restriction_ids, found[cid].restriction_texts))
-                     for cid in to_match if found[cid].restriction_ids}
+            texts = {
+                cid: list(zip(found[cid].restriction_ids, found[cid].restriction_texts))
+                for cid in to_match
+                if found[cid].restriction_ids
+            }
             results.append((decisions, texts))
         return results
 
@@ -104,10 +110,11 @@ class CoalescingReader:
         return list(await asyncio.gather(*futures))
 
     def _start(self) -> None:
-        batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
         self._running += 1
         work = asyncio.get_running_loop().run_in_executor(
-            self.executor, self.reader.read_many, [(r, ids) for r, ids, _ in batch])
+            self.executor, self.reader.read_many, [(r, ids) for r, ids, _ in batch]
+        )
         work.add_done_callback(lambda done: self._finish(batch, done))
 
     def _finish(self, batch, done: asyncio.Future) -> None:

@@ -20,6 +20,7 @@ _index = AppearanceIndex(_cameos)
 
 # identity
 
+
 def cameo_verified(session, msg, meta) -> None:
     _cameos.on_verified(session, msg)
 
@@ -43,6 +44,7 @@ def parental_controls_changed(session, msg, meta) -> None:
 
 # feed
 
+
 def follow_changed(session, msg, meta) -> None:
     # Only the edge the follower changed: records are keyed by the follower,
     # so these arrive in order; `followed_back` may be older than the other
@@ -55,8 +57,9 @@ def block_changed(session, msg, meta) -> None:
 
 
 def post_published(session, msg, meta) -> None:
-    _index.record(session, msg.cameo_ids, msg.generation_id, msg.author_user_id, "", pb.APPEARANCE_KIND_POST,
-                  post_id=msg.post_id)
+    _index.record(
+        session, msg.cameo_ids, msg.generation_id, msg.author_user_id, "", pb.APPEARANCE_KIND_POST, post_id=msg.post_id
+    )
 
 
 def post_removed(session, msg, meta) -> None:
@@ -65,6 +68,7 @@ def post_removed(session, msg, meta) -> None:
 
 
 # generator
+
 
 def generation_requested(session, msg, meta) -> None:
     f = msg.facts

@@ -50,13 +50,16 @@ class IdentityHandles:
         if self._stub is None:
             self._stub = identity_pb2_grpc.IdentityServiceStub(channel(self.address, self.tokens))
         try:
-            await self._stub.GetUserByHandle(identity_pb2.GetUserByHandleRequest(handle=handle),
-                                             timeout=IDENTITY_TIMEOUT_S)
+            await self._stub.GetUserByHandle(
+                identity_pb2.GetUserByHandleRequest(handle=handle), timeout=IDENTITY_TIMEOUT_S
+            )
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return False
-            raise Unavailable("cannot check with the accounts service that the handle is free; "
-                              "try again in a moment", "identity_unavailable") from None
+            raise Unavailable(
+                "cannot check with the accounts service that the handle is free; try again in a moment",
+                "identity_unavailable",
+            ) from None
         return True
 
     def blocking(self) -> PersonHolds:
@@ -65,6 +68,7 @@ class IdentityHandles:
 
         def holds(handle: str) -> bool:
             return asyncio.run_coroutine_threadsafe(self.person_holds(handle), loop).result(IDENTITY_TIMEOUT_S + 5)
+
         return holds
 
 
@@ -74,8 +78,12 @@ def person_check(people: IdentityHandles | None) -> PersonHolds:
 
 
 def character_created(s: Session, tables: EventTables, cameo_id: str, handle: str, owner: str) -> None:
-    publish(s, tables, ev.CharacterCreated(cameo_id=cameo_id, handle=handle, owner_user_id=owner,
-                                           occurred_at=timestamp(now())), cameo_id)
+    publish(
+        s,
+        tables,
+        ev.CharacterCreated(cameo_id=cameo_id, handle=handle, owner_user_id=owner, occurred_at=timestamp(now())),
+        cameo_id,
+    )
 
 
 def character_deleted(s: Session, tables: EventTables, row: Any) -> None:
@@ -83,5 +91,11 @@ def character_deleted(s: Session, tables: EventTables, row: Any) -> None:
     if row.handle is None:
         return
     s.execute(update(m.cameos).where(m.cameos.c.id == row.id).values(handle=None))
-    publish(s, tables, ev.CharacterDeleted(cameo_id=row.id, handle=row.handle, owner_user_id=row.owner_user_id,
-                                           occurred_at=timestamp(now())), row.id)
+    publish(
+        s,
+        tables,
+        ev.CharacterDeleted(
+            cameo_id=row.id, handle=row.handle, owner_user_id=row.owner_user_id, occurred_at=timestamp(now())
+        ),
+        row.id,
+    )

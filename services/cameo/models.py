@@ -38,7 +38,8 @@ def _now_column(name: str) -> Column:
 
 # Our copy of identity's users (handle, age group, guardian cap), built from events.
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("user_id", ID, primary_key=True),
     Column("handle", String(64), nullable=False, server_default=""),
     Column("age_group", Integer, nullable=False, server_default="0"),
@@ -48,7 +49,8 @@ users = Table(
 )
 
 cameos = Table(
-    "cameos", metadata,
+    "cameos",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("owner_user_id", ID, nullable=False),
     Column("owner_handle", String(64), nullable=False),
@@ -80,7 +82,8 @@ cameos = Table(
 # A character's reference images (PNG, scaled down), what a person's face crops are to the model.
 # Kept here, not in identity's blob folder: they are the owner's upload, not a verified likeness.
 character_images = Table(
-    "character_images", metadata,
+    "character_images",
+    metadata,
     Column("cameo_id", ID, ForeignKey("cameos.id"), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("png", LargeBinary, nullable=False),
@@ -88,7 +91,8 @@ character_images = Table(
 )
 
 approvals = Table(
-    "approvals", metadata,
+    "approvals",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("cameo_id", ID, ForeignKey("cameos.id"), nullable=False),
     Column("user_id", ID, nullable=False),
@@ -101,7 +105,8 @@ approvals = Table(
 )
 
 blocks = Table(
-    "blocks", metadata,
+    "blocks",
+    metadata,
     Column("cameo_id", ID, ForeignKey("cameos.id"), primary_key=True),
     Column("user_id", ID, primary_key=True),
     Column("user_handle", String(64), nullable=False, server_default=""),
@@ -109,7 +114,8 @@ blocks = Table(
 )
 
 restrictions = Table(
-    "restrictions", metadata,
+    "restrictions",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("cameo_id", ID, ForeignKey("cameos.id"), nullable=False),
     Column("text", String(300), nullable=False),
@@ -119,7 +125,8 @@ restrictions = Table(
 
 # Our copy of feed's follow graph: one row per "follower follows followee".
 follows = Table(
-    "follows", metadata,
+    "follows",
+    metadata,
     Column("follower_id", ID, primary_key=True),
     Column("followee_id", ID, primary_key=True),
     _now_column("updated_at"),
@@ -128,14 +135,16 @@ follows = Table(
 # Our copy of feed's user-level blocks (BlockChanged): a user the owner blocked
 # on the platform can't use the owner's cameo either.
 user_blocks = Table(
-    "user_blocks", metadata,
+    "user_blocks",
+    metadata,
     Column("blocker_id", ID, primary_key=True),
     Column("blocked_id", ID, primary_key=True),
     _now_column("updated_at"),
 )
 
 appearances = Table(
-    "appearances", metadata,
+    "appearances",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("cameo_id", ID, ForeignKey("cameos.id"), nullable=False),
     Column("kind", Integer, nullable=False),
@@ -153,7 +162,8 @@ appearances = Table(
 )
 
 notifications = Table(
-    "notifications", metadata,
+    "notifications",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("user_id", ID, nullable=False),
     Column("kind", Integer, nullable=False),
@@ -170,7 +180,8 @@ notifications = Table(
 
 # Append-only (a PostgreSQL trigger refuses UPDATE and DELETE; see the migration).
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("cameo_id", ID, nullable=False),
     Column("action", Integer, nullable=False),

@@ -20,8 +20,12 @@ ONLY_ME = common.CAMEO_POLICY_ONLY_ME
 APPROVED = common.CAMEO_POLICY_APPROVED
 MUTUALS = common.CAMEO_POLICY_MUTUALS
 EVERYONE = common.CAMEO_POLICY_EVERYONE
-POLICY_WORDS: dict[int, str] = {ONLY_ME: "only me", APPROVED: "people I approve", MUTUALS: "mutuals",
-                                EVERYONE: "everyone"}
+POLICY_WORDS: dict[int, str] = {
+    ONLY_ME: "only me",
+    APPROVED: "people I approve",
+    MUTUALS: "mutuals",
+    EVERYONE: "everyone",
+}
 
 PERSON = pb.CAMEO_KIND_PERSON  # a verified person, one per user
 CHARACTER = pb.CAMEO_KIND_CHARACTER  # an animal, object or drawing; same consent rule
@@ -45,6 +49,7 @@ def effective_max_policy(age_group: int, guardian_cap: int | None) -> int:
 @dataclass(frozen=True)
 class UseFacts:
     """What the check knows about one (cameo, requester) pair, read in one snapshot."""
+
     owner_handle: str
     policy: int
     max_policy: int
@@ -71,8 +76,9 @@ def decide(f: UseFacts) -> Verdict:
     if not f.active:
         return Verdict(False, pb.DECISION_REASON_CAMEO_NOT_FOUND, f"{who}'s cameo was deleted and can't be used.")
     if not f.verified:
-        return Verdict(False, pb.DECISION_REASON_NOT_VERIFIED,
-                       f"{who}'s cameo is not verified right now, so nobody can use it.")
+        return Verdict(
+            False, pb.DECISION_REASON_NOT_VERIFIED, f"{who}'s cameo is not verified right now, so nobody can use it."
+        )
     if f.requester_is_owner:
         return Verdict(True, pb.DECISION_REASON_ALLOWED_OWNER, "It's your own cameo.")
     if f.blocked:
@@ -87,12 +93,16 @@ def decide(f: UseFacts) -> Verdict:
     if policy >= EVERYONE:
         if f.owner_teen and not f.requester_teen:
             # Adults who are strangers to a teen never get a teen's likeness.
-            return Verdict(False, pb.DECISION_REASON_TEEN_PROTECTION,
-                           f"{who} is a teen: only people they approve or follow back can use their cameo.")
+            return Verdict(
+                False,
+                pb.DECISION_REASON_TEEN_PROTECTION,
+                f"{who} is a teen: only people they approve or follow back can use their cameo.",
+            )
         return Verdict(True, pb.DECISION_REASON_ALLOWED_EVERYONE, f"{who} lets everyone use their cameo.")
     needs_by_policy: dict[int, str] = {
         ONLY_ME: "only they can use it",
         APPROVED: "only people they approve can use it; you can ask for approval",
-        MUTUALS: "only people they approve or who follow each other with them can use it"}
+        MUTUALS: "only people they approve or who follow each other with them can use it",
+    }
     needs = needs_by_policy[policy]
     return Verdict(False, pb.DECISION_REASON_NOT_PERMITTED, f"{who}'s cameo isn't open to you: {needs}.")

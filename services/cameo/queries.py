@@ -46,6 +46,7 @@ def _paged(s: Session, query: Select[Any], page: Page) -> tuple[Rows, str]:
 
 # -- profiles -----------------------------------------------------------------------
 
+
 def cameo(s: Session, cameo_id: str) -> Row[Any]:
     """The cameo with this id, deleted or not."""
     cameo_id = require_id(cameo_id, "cameo id")
@@ -55,8 +56,14 @@ def cameo(s: Session, cameo_id: str) -> Row[Any]:
     return row
 
 
-def cameo_by(s: Session, *, cameo_id: str | None = None, owner_user_id: str | None = None,
-             owner_handle: str | None = None, handle: str | None = None) -> Row[Any]:
+def cameo_by(
+    s: Session,
+    *,
+    cameo_id: str | None = None,
+    owner_user_id: str | None = None,
+    owner_handle: str | None = None,
+    handle: str | None = None,
+) -> Row[Any]:
     """GetCameo: one cameo by id, a person's cameo by its owner or the owner's handle, or a
     person's or character's cameo by the handle prompts mention it by (with or without '@')."""
     c = m.cameos.c
@@ -80,9 +87,14 @@ def by_handle(s: Session, handle: str) -> Row[Any]:
     later; the person keeps it then."""
     name = (handle or "").strip().lower().lstrip("@")
     c = m.cameos.c
-    rows = s.execute(select(m.cameos).where(c.status == ACTIVE, or_(
-        and_(c.kind == PERSON, c.owner_handle == name), and_(c.kind != PERSON, c.handle == name)))
-        .order_by(c.kind)).all()
+    rows = s.execute(
+        select(m.cameos)
+        .where(
+            c.status == ACTIVE,
+            or_(and_(c.kind == PERSON, c.owner_handle == name), and_(c.kind != PERSON, c.handle == name)),
+        )
+        .order_by(c.kind)
+    ).all()
     if not name or not rows:
         raise NotFound(f"nobody has the handle @{name}" if name else "name a handle", "handle_not_found")
     return rows[0]
@@ -110,8 +122,16 @@ def reference_pngs(s: Session, cameo_id: str) -> list[bytes]:
     return [bytes(r.png) for r in s.execute(select(ci.png).where(ci.cameo_id == cameo_id).order_by(ci.position))]
 
 
-def cameos(s: Session, viewer: str, page: Page, *, usable_by_viewer: bool = False,
-           search: str = "", owned_by_viewer: bool = False, kind: int = 0) -> tuple[Rows, str]:
+def cameos(
+    s: Session,
+    viewer: str,
+    page: Page,
+    *,
+    usable_by_viewer: bool = False,
+    search: str = "",
+    owned_by_viewer: bool = False,
+    kind: int = 0,
+) -> tuple[Rows, str]:
     """Active cameos by owner handle; optionally only those `viewer` may use
     (the consent rule, without the prompt's restrictions), only the viewer's own,
     only one kind, and only those whose handle or display name starts with `search`."""
@@ -127,13 +147,19 @@ def cameos(s: Session, viewer: str, page: Page, *, usable_by_viewer: bool = Fals
         q = q.where(usable_filter(viewer, age == TEEN))
     if search:
         prefix = search.lower().lstrip("@").replace("%", "").replace("_", r"\_") + "%"
-        q = q.where(or_(and_(c.kind == PERSON, c.owner_handle.like(prefix)), c.handle.like(prefix),
-                        func.lower(c.display_name).like(prefix)))
+        q = q.where(
+            or_(
+                and_(c.kind == PERSON, c.owner_handle.like(prefix)),
+                c.handle.like(prefix),
+                func.lower(c.display_name).like(prefix),
+            )
+        )
     rows = s.execute(q.order_by(c.owner_handle, c.kind, c.handle, c.id).offset(offset).limit(limit)).all()
     return rows, next_token(offset, limit, len(rows))
 
 
 # -- an owner's lists -----------------------------------------------------------------
+
 
 def approvals(s: Session, viewer: str, cameo_id: str, status: int, page: Page) -> tuple[Rows, str]:
     row, a = owned(s, viewer, cameo_id), m.approvals
@@ -152,12 +178,14 @@ def restrictions(s: Session, cameo_id: str) -> Rows:
     """A cameo's restrictions, in the order they are matched. Anyone who might use
     the cameo may read them, so they can respect them."""
     row = cameo(s, cameo_id)
-    return s.execute(select(m.restrictions).where(m.restrictions.c.cameo_id == row.id)
-                     .order_by(*RESTRICTION_ORDER)).all()
+    return s.execute(
+        select(m.restrictions).where(m.restrictions.c.cameo_id == row.id).order_by(*RESTRICTION_ORDER)
+    ).all()
 
 
-def appearances(s: Session, viewer: str, cameo_id: str, kind: int, include_removed: bool,
-                page: Page) -> tuple[Rows, str]:
+def appearances(
+    s: Session, viewer: str, cameo_id: str, kind: int, include_removed: bool, page: Page
+) -> tuple[Rows, str]:
     row, a = owned(s, viewer, cameo_id), m.appearances
     q = select(a).where(a.c.cameo_id == row.id)
     if kind:
@@ -173,6 +201,7 @@ def audit_log(s: Session, viewer: str, cameo_id: str, page: Page) -> tuple[Rows,
 
 
 # -- a user's notifications ---------------------------------------------------------------
+
 
 def notifications(s: Session, user_id: str, unread_only: bool, page: Page) -> tuple[Rows, str, int]:
     """A page of the user's notifications, newest first, and how many are unread."""

@@ -45,116 +45,294 @@ _NEGATORS = frozenset({"no", "without", "non", "never", "not", "zero"})
 # Synonyms make "no horror" also catch "zombie"; exemplars make it catch "a haunted asylum at night".
 _TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "politics": (
-        ("political", "politics", "politician", "election", "campaign", "rally", "senator", "congress",
-         "parliament", "president", "presidential", "ballot", "vote", "voting", "protest", "democrat",
-         "republican", "candidate", "government", "legislation", "partisan", "referendum"),
-        ("a political campaign rally", "a candidate giving an election speech",
-         "people protesting a government policy", "a debate between politicians",
-         "an ad asking people to vote for a party"),
+        (
+            "political",
+            "politics",
+            "politician",
+            "election",
+            "campaign",
+            "rally",
+            "senator",
+            "congress",
+            "parliament",
+            "president",
+            "presidential",
+            "ballot",
+            "vote",
+            "voting",
+            "protest",
+            "democrat",
+            "republican",
+            "candidate",
+            "government",
+            "legislation",
+            "partisan",
+            "referendum",
+        ),
+        (
+            "a political campaign rally",
+            "a candidate giving an election speech",
+            "people protesting a government policy",
+            "a debate between politicians",
+            "an ad asking people to vote for a party",
+        ),
     ),
     "horror": (
-        ("horror", "zombie", "ghost", "haunted", "slasher", "demon", "demonic", "possessed", "monster",
-         "creepy", "scary", "terrifying", "vampire", "werewolf", "poltergeist", "exorcism"),
-        ("a terrifying horror movie scene", "a ghost haunting an abandoned house at night",
-         "zombies chasing people", "a creepy monster hiding in the dark", "a frightening nightmare"),
+        (
+            "horror",
+            "zombie",
+            "ghost",
+            "haunted",
+            "slasher",
+            "demon",
+            "demonic",
+            "possessed",
+            "monster",
+            "creepy",
+            "scary",
+            "terrifying",
+            "vampire",
+            "werewolf",
+            "poltergeist",
+            "exorcism",
+        ),
+        (
+            "a terrifying horror movie scene",
+            "a ghost haunting an abandoned house at night",
+            "zombies chasing people",
+            "a creepy monster hiding in the dark",
+            "a frightening nightmare",
+        ),
     ),
     "advertising": (
-        ("ad", "ads", "advert", "advertisement", "advertising", "commercial", "sponsored", "sponsor",
-         "promo", "promotion", "promotional", "endorse", "endorsement", "brand", "marketing",
-         "product placement", "infomercial", "billboard", "testimonial"),
-        ("a TV commercial selling a product", "an advertisement for a brand",
-         "a sponsored post promoting a company", "endorsing a product to customers",
-         "a marketing video with a slogan and a discount offer"),
+        (
+            "ad",
+            "ads",
+            "advert",
+            "advertisement",
+            "advertising",
+            "commercial",
+            "sponsored",
+            "sponsor",
+            "promo",
+            "promotion",
+            "promotional",
+            "endorse",
+            "endorsement",
+            "brand",
+            "marketing",
+            "product placement",
+            "infomercial",
+            "billboard",
+            "testimonial",
+        ),
+        (
+            "a TV commercial selling a product",
+            "an advertisement for a brand",
+            "a sponsored post promoting a company",
+            "endorsing a product to customers",
+            "a marketing video with a slogan and a discount offer",
+        ),
     ),
     "alcohol": (
-        ("alcohol", "alcoholic", "beer", "wine", "vodka", "whiskey", "whisky", "rum", "gin", "tequila",
-         "cocktail", "champagne", "liquor", "booze", "drunk", "brewery", "pub", "bartender", "margarita",
-         "hangover", "pint"),
-        ("drinking beer with friends", "a glass of red wine at dinner", "getting drunk at a party",
-         "a bartender pouring cocktails", "a toast with champagne"),
+        (
+            "alcohol",
+            "alcoholic",
+            "beer",
+            "wine",
+            "vodka",
+            "whiskey",
+            "whisky",
+            "rum",
+            "gin",
+            "tequila",
+            "cocktail",
+            "champagne",
+            "liquor",
+            "booze",
+            "drunk",
+            "brewery",
+            "pub",
+            "bartender",
+            "margarita",
+            "hangover",
+            "pint",
+        ),
+        (
+            "drinking beer with friends",
+            "a glass of red wine at dinner",
+            "getting drunk at a party",
+            "a bartender pouring cocktails",
+            "a toast with champagne",
+        ),
     ),
     "religion": (
-        ("religion", "religious", "church", "mosque", "temple", "synagogue", "prayer", "pray", "praying",
-         "priest", "imam", "rabbi", "bible", "quran", "worship", "sermon", "faith"),
-        ("people praying in a church", "a religious ceremony", "a priest giving a sermon",
-         "worship at a temple"),
+        (
+            "religion",
+            "religious",
+            "church",
+            "mosque",
+            "temple",
+            "synagogue",
+            "prayer",
+            "pray",
+            "praying",
+            "priest",
+            "imam",
+            "rabbi",
+            "bible",
+            "quran",
+            "worship",
+            "sermon",
+            "faith",
+        ),
+        ("people praying in a church", "a religious ceremony", "a priest giving a sermon", "worship at a temple"),
     ),
     "violence": (
-        ("violence", "violent", "fight", "fighting", "gun", "guns", "weapon", "weapons", "shootout", "gunfire",
-         "stabbing", "knife fight", "war", "murder", "assault", "brawl", "explosion"),
-        ("a violent fight with punches", "a shootout with guns", "a war scene with explosions",
-         "someone attacking another person with a weapon"),
+        (
+            "violence",
+            "violent",
+            "fight",
+            "fighting",
+            "gun",
+            "guns",
+            "weapon",
+            "weapons",
+            "shootout",
+            "gunfire",
+            "stabbing",
+            "knife fight",
+            "war",
+            "murder",
+            "assault",
+            "brawl",
+            "explosion",
+        ),
+        (
+            "a violent fight with punches",
+            "a shootout with guns",
+            "a war scene with explosions",
+            "someone attacking another person with a weapon",
+        ),
     ),
     "smoking": (
-        ("smoking", "cigarette", "cigarettes", "cigar", "vape", "vaping", "tobacco", "e-cigarette",
-         "hookah"),
+        ("smoking", "cigarette", "cigarettes", "cigar", "vape", "vaping", "tobacco", "e-cigarette", "hookah"),
         ("smoking a cigarette", "vaping outside a club", "lighting a cigar"),
     ),
     "drugs": (
-        ("drug", "drugs", "cocaine", "heroin", "marijuana", "weed", "cannabis", "meth", "ecstasy", "mdma",
-         "lsd", "stoned", "overdose", "drug dealer"),
+        (
+            "drug",
+            "drugs",
+            "cocaine",
+            "heroin",
+            "marijuana",
+            "weed",
+            "cannabis",
+            "meth",
+            "ecstasy",
+            "mdma",
+            "lsd",
+            "stoned",
+            "overdose",
+            "drug dealer",
+        ),
         ("doing drugs at a party", "smoking weed", "a drug deal in an alley", "snorting cocaine"),
     ),
     "romance": (
-        ("romance", "romantic", "kiss", "kissing", "dating", "date", "flirt", "flirting", "love scene",
-         "sexual", "sexy", "making out", "boyfriend", "girlfriend", "wedding proposal", "intimate"),
-        ("a romantic date with candles", "two people kissing", "flirting with a stranger",
-         "an intimate love scene"),
+        (
+            "romance",
+            "romantic",
+            "kiss",
+            "kissing",
+            "dating",
+            "date",
+            "flirt",
+            "flirting",
+            "love scene",
+            "sexual",
+            "sexy",
+            "making out",
+            "boyfriend",
+            "girlfriend",
+            "wedding proposal",
+            "intimate",
+        ),
+        ("a romantic date with candles", "two people kissing", "flirting with a stranger", "an intimate love scene"),
     ),
     "gambling": (
-        ("gambling", "gamble", "casino", "poker", "betting", "bet", "slot machine", "roulette",
-         "blackjack", "sportsbook", "lottery"),
+        (
+            "gambling",
+            "gamble",
+            "casino",
+            "poker",
+            "betting",
+            "bet",
+            "slot machine",
+            "roulette",
+            "blackjack",
+            "sportsbook",
+            "lottery",
+        ),
         ("playing poker at a casino", "betting money on a game", "pulling a slot machine lever"),
     ),
     "swimwear": (
-        ("swimwear", "swimsuit", "bikini", "swimming trunks", "underwear", "lingerie", "shirtless",
-         "topless", "revealing"),
+        (
+            "swimwear",
+            "swimsuit",
+            "bikini",
+            "swimming trunks",
+            "underwear",
+            "lingerie",
+            "shirtless",
+            "topless",
+            "revealing",
+        ),
         ("wearing a bikini at the beach", "posing in underwear", "shirtless at the pool"),
     ),
 }
 
 # Ordinary prompts that define "typical" similarity for each restriction (none is in the dataset).
 _BACKGROUND = (
-    'walking a dog through a park in autumn',
-    'cooking pasta in a small apartment kitchen',
-    'riding a skateboard down a city street',
-    'reading a newspaper on a train',
-    'playing guitar on a porch at sunset',
-    'a family picnic by a lake',
-    'jogging along the beach at sunrise',
-    'working on a laptop in a coffee shop',
-    'painting a landscape on a canvas',
-    'a child building a sandcastle',
-    'gardening and planting tomatoes',
-    'shopping at a farmers market',
-    'doing laundry on a Sunday morning',
-    'a cat sleeping on a windowsill',
-    'hiking through a snowy forest',
-    'fishing from a wooden dock',
-    'taking photos of the city skyline at night',
-    'a birthday party with balloons and cake',
-    'swimming laps in an indoor pool',
-    'studying for an exam at a desk',
-    'feeding ducks at a pond',
-    'driving across a desert highway',
-    'dancing at a wedding reception',
-    'a teacher explaining math on a chalkboard',
-    'fixing a bicycle in a garage',
-    'a street musician playing saxophone',
-    'flying a kite on a windy hill',
-    'baking bread at dawn',
-    'sitting in traffic during rain',
-    'eating ramen at a noodle bar',
-    'playing video games with friends',
-    'a doctor talking to a patient',
-    'watching a football game on TV',
-    'knitting a scarf by the fireplace',
-    'a rocket launching into space',
-    'surfing a big wave',
-    'a chef plating a fancy dessert',
-    'camping under the stars',
-    'giving a presentation at work',
-    'a horse running through a field',
+    "walking a dog through a park in autumn",
+    "cooking pasta in a small apartment kitchen",
+    "riding a skateboard down a city street",
+    "reading a newspaper on a train",
+    "playing guitar on a porch at sunset",
+    "a family picnic by a lake",
+    "jogging along the beach at sunrise",
+    "working on a laptop in a coffee shop",
+    "painting a landscape on a canvas",
+    "a child building a sandcastle",
+    "gardening and planting tomatoes",
+    "shopping at a farmers market",
+    "doing laundry on a Sunday morning",
+    "a cat sleeping on a windowsill",
+    "hiking through a snowy forest",
+    "fishing from a wooden dock",
+    "taking photos of the city skyline at night",
+    "a birthday party with balloons and cake",
+    "swimming laps in an indoor pool",
+    "studying for an exam at a desk",
+    "feeding ducks at a pond",
+    "driving across a desert highway",
+    "dancing at a wedding reception",
+    "a teacher explaining math on a chalkboard",
+    "fixing a bicycle in a garage",
+    "a street musician playing saxophone",
+    "flying a kite on a windy hill",
+    "baking bread at dawn",
+    "sitting in traffic during rain",
+    "eating ramen at a noodle bar",
+    "playing video games with friends",
+    "a doctor talking to a patient",
+    "watching a football game on TV",
+    "knitting a scarf by the fireplace",
+    "a rocket launching into space",
+    "surfing a big wave",
+    "a chef plating a fancy dessert",
+    "camping under the stars",
+    "giving a presentation at work",
+    "a horse running through a field",
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
@@ -259,10 +437,16 @@ class RestrictionMatcher:
         for rule in parsed:
             term = _find_term(words, stems, rule.terms)
             if term is not None:
-                conflicts.append(Conflict(
-                    restriction=rule.text,
-                    reason=f'the prompt mentions "{term}", which the restriction "{rule.text}" rules out',
-                    score=1.0, match="exact", zscore=None, evidence=term))
+                conflicts.append(
+                    Conflict(
+                        restriction=rule.text,
+                        reason=f'the prompt mentions "{term}", which the restriction "{rule.text}" rules out',
+                        score=1.0,
+                        match="exact",
+                        zscore=None,
+                        evidence=term,
+                    )
+                )
             else:
                 semantic_pending.append(rule)
         if semantic_pending:
@@ -274,19 +458,26 @@ class RestrictionMatcher:
                 zscore = (best - rule.typical) / rule.spread
                 if zscore >= self.semantic_threshold:
                     exemplar = rule.exemplars[int(sims.max(axis=0).argmax())]
-                    conflicts.append(Conflict(
-                        restriction=rule.text,
-                        reason=(f'the prompt is about "{rule.topic_phrase}", which the restriction '
-                                f'"{rule.text}" rules out (similarity {best:.2f} to "{exemplar}")'),
-                        score=best, match="semantic", zscore=zscore, evidence=exemplar))
+                    conflicts.append(
+                        Conflict(
+                            restriction=rule.text,
+                            reason=(
+                                f'the prompt is about "{rule.topic_phrase}", which the restriction '
+                                f'"{rule.text}" rules out (similarity {best:.2f} to "{exemplar}")'
+                            ),
+                            score=best,
+                            match="semantic",
+                            zscore=zscore,
+                            evidence=exemplar,
+                        )
+                    )
         return conflicts
 
     def _parse(self, restriction: str) -> _ParsedRestriction:
         if not isinstance(restriction, str) or not restriction.strip():
             raise ValueError("a restriction is empty")
         if len(restriction) > MAX_RESTRICTION_CHARS:
-            raise ValueError(
-                f"a restriction is {len(restriction)} characters; the limit is {MAX_RESTRICTION_CHARS}")
+            raise ValueError(f"a restriction is {len(restriction)} characters; the limit is {MAX_RESTRICTION_CHARS}")
         with self._lock:
             hit = self._cache.get(restriction)
         if hit is not None:
@@ -337,11 +528,11 @@ def _find_term(words: list[str], stems: list[str], terms: tuple[tuple[str, ...],
     for term in terms:
         n = len(term)
         for i in range(len(stems) - n + 1):
-            if tuple(stems[i:i + n]) == term and not _negated(stems, i):
-                return " ".join(words[i:i + n])
+            if tuple(stems[i : i + n]) == term and not _negated(stems, i):
+                return " ".join(words[i : i + n])
     return None
 
 
 def _negated(stems: list[str], i: int) -> bool:
-    """"no alcohol", "without beer": the prompt excludes the topic rather than showing it."""
-    return any(s in _NEGATORS for s in stems[max(0, i - 2):i])
+    """ "no alcohol", "without beer": the prompt excludes the topic rather than showing it."""
+    return any(s in _NEGATORS for s in stems[max(0, i - 2) : i])

@@ -71,9 +71,11 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
 
     async def _tx(self, fn, *args, wake: bool = False):
         """Run domain code in one transaction on a worker thread."""
+
         def work():
             with transaction(self.ctx.sessions) as s:
                 return fn(s, *args)
+
         result = await asyncio.get_running_loop().run_in_executor(self.pool, work)
         if wake:
             self.ctx.wake_relay()
@@ -83,6 +85,7 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         def work():
             with Session(self.ctx.engine) as s:
                 return fn(s, *args)
+
         return await asyncio.get_running_loop().run_in_executor(self.pool, work)
 
     # -- profiles --------------------------------------------------------------
@@ -91,18 +94,25 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         caller = auth.require_user_or_service()
         which = request.WhichOneof("selector")
         if which not in ("cameo_id", "owner_user_id", "owner_handle", "handle"):
-            raise InvalidArgument("say which cameo: cameo_id, owner_user_id, owner_handle or handle",
-                                  "missing_selector")
+            raise InvalidArgument(
+                "say which cameo: cameo_id, owner_user_id, owner_handle or handle", "missing_selector"
+            )
         row = await self._read(lambda s: queries.cameo_by(s, **{which: getattr(request, which)}))
         return pb.GetCameoResponse(cameo=cameo_message(row, caller))
 
     async def ListCameos(self, request, context):
         me = auth.require_user()
-        rows, token = await self._read(lambda s: queries.cameos(s, me.subject, request.page,
-                                                                usable_by_viewer=request.usable_by_caller,
-                                                                search=request.query,
-                                                                owned_by_viewer=request.owned_by_caller,
-                                                                kind=request.kind))
+        rows, token = await self._read(
+            lambda s: queries.cameos(
+                s,
+                me.subject,
+                request.page,
+                usable_by_viewer=request.usable_by_caller,
+                search=request.query,
+                owned_by_viewer=request.owned_by_caller,
+                kind=request.kind,
+            )
+        )
         return pb.ListCameosResponse(cameos=[cameo_message(r, me) for r in rows], next_page_token=token)
 
     async def UpdateCameo(self, request, context):
@@ -113,8 +123,9 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
 
     async def DeleteCameo(self, request, context):
         me = auth.require_user()
-        revision, count = await self._tx(self.cameos.delete_cameo, me.subject, request.cameo_id, request.takedown,
-                                         wake=True)
+        revision, count = await self._tx(
+            self.cameos.delete_cameo, me.subject, request.cameo_id, request.takedown, wake=True
+        )
         return pb.DeleteCameoResponse(revision=revision, takedown_count=count)
 
     # -- consent state ----------------------------------------------------------
@@ -176,8 +187,7 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
 
     async def RemoveRestriction(self, request, context):
         me = auth.require_user()
-        revision = await self._tx(self.cameos.remove_restriction, me.subject, request.cameo_id,
-                                  request.restriction_id)
+        revision = await self._tx(self.cameos.remove_restriction, me.subject, request.cameo_id, request.restriction_id)
         return pb.RemoveRestrictionResponse(revision=revision)
 
     # -- the consent check --------------------------------------------------------
@@ -188,7 +198,8 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         decisions, texts = await self.fast.read(requester, ids)
         if texts:
             decisions = await asyncio.get_running_loop().run_in_executor(
-                None, self.checker.apply_restrictions, request.prompt, decisions, texts)
+                None, self.checker.apply_restrictions, request.prompt, decisions, texts
+            )
         reply = pb.CheckUseResponse()
         _fill_check_reply(reply, decisions)
         return reply
@@ -201,8 +212,9 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         if not checks:
             raise InvalidArgument("name at least one check", "no_checks")
         if len(checks) > MAX_BATCH_CHECKS:
-            raise InvalidArgument(f"at most {MAX_BATCH_CHECKS} checks fit in one call; this one has {len(checks)}",
-                                  "too_many_checks")
+            raise InvalidArgument(
+                f"at most {MAX_BATCH_CHECKS} checks fit in one call; this one has {len(checks)}", "too_many_checks"
+            )
         if caller.is_service:
             auth.require_service(*CHECK_CALLERS)  # the caller may not check at all: the whole call fails
         reply = pb.BatchCheckUseResponse()
@@ -221,9 +233,13 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         restricted = [(k, decisions, texts) for (k, _, _), (decisions, texts) in zip(valid, read) if texts]
         answers = {k: decisions for (k, _, _), (decisions, _) in zip(valid, read)}
         if restricted:
+
             def match_all():
-                return {k: self.checker.apply_restrictions(checks[k].prompt, decisions, texts)
-                        for k, decisions, texts in restricted}
+                return {
+                    k: self.checker.apply_restrictions(checks[k].prompt, decisions, texts)
+                    for k, decisions, texts in restricted
+                }
+
             answers.update(await asyncio.get_running_loop().run_in_executor(None, match_all))
         for k, decisions in answers.items():
             _fill_check_reply(results[k].response, decisions)
@@ -242,16 +258,18 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
 
     async def RevokeAccess(self, request, context):
         me = auth.require_user()
-        revision, count = await self._tx(self.cameos.revoke_access, me.subject, request.cameo_id, request.user_id,
-                                         request.takedown, wake=True)
+        revision, count = await self._tx(
+            self.cameos.revoke_access, me.subject, request.cameo_id, request.user_id, request.takedown, wake=True
+        )
         return pb.RevokeAccessResponse(revision=revision, takedown_count=count)
 
     # -- appearances, notifications, audit -------------------------------------------
 
     async def ListAppearances(self, request, context):
         me = auth.require_user()
-        rows, token = await self._read(queries.appearances, me.subject, request.cameo_id, request.kind,
-                                       request.include_removed, request.page)
+        rows, token = await self._read(
+            queries.appearances, me.subject, request.cameo_id, request.kind, request.include_removed, request.page
+        )
         return pb.ListAppearancesResponse(appearances=[appearance_message(r) for r in rows], next_page_token=token)
 
     async def DeleteAppearance(self, request, context):
@@ -262,8 +280,9 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
     async def ListNotifications(self, request, context):
         me = auth.require_user()
         rows, token, unread = await self._read(queries.notifications, me.subject, request.unread_only, request.page)
-        return pb.ListNotificationsResponse(notifications=[notification_message(r) for r in rows],
-                                            next_page_token=token, unread_count=unread)
+        return pb.ListNotificationsResponse(
+            notifications=[notification_message(r) for r in rows], next_page_token=token, unread_count=unread
+        )
 
     async def MarkNotificationsRead(self, request, context):
         me = auth.require_user()
@@ -278,9 +297,14 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
     async def GetLikeness(self, request, context):
         auth.require_service("generator")
         row = await self._read(queries.likeness_source, request.cameo_id)
-        reply = pb.GetLikenessResponse(cameo_id=row.id, owner_user_id=row.owner_user_id,
-                                       owner_handle=row.owner_handle, display_name=row.display_name,
-                                       kind=row.kind, description=row.description)
+        reply = pb.GetLikenessResponse(
+            cameo_id=row.id,
+            owner_user_id=row.owner_user_id,
+            owner_handle=row.owner_handle,
+            display_name=row.display_name,
+            kind=row.kind,
+            description=row.description,
+        )
         reply.likeness.ParseFromString(row.likeness)
         if row.kind == CHARACTER:
             reply.reference_pngs.extend(await self._read(queries.reference_pngs, row.id))
@@ -291,8 +315,9 @@ class CameoServicer(cameo_pb2_grpc.CameoServiceServicer):
         given = characters.validate(request.name, request.handle, request.description)
         async with self.media_slots:  # face search: CPU and memory, a few uploads at a time
             media = await asyncio.get_running_loop().run_in_executor(None, read_character_media, request.media)
-        row = await self._tx(self.characters.create, me.subject, me.handle, me.teen, given, media,
-                             person_check(self.people), wake=True)
+        row = await self._tx(
+            self.characters.create, me.subject, me.handle, me.teen, given, media, person_check(self.people), wake=True
+        )
         return pb.CreateCharacterResponse(cameo=cameo_message(row, me))
 
 
@@ -301,17 +326,30 @@ def _fill_check_reply(reply: pb.CheckUseResponse, decisions: list[Decision]) -> 
     add = reply.decisions.add
     for d in decisions:
         _decision_counter(d.reason).inc()
-        out = add(cameo_id=d.cameo_id, allowed=d.allowed, reason=d.reason, message=d.message,
-                  revision=d.revision, owner_user_id=d.owner_user_id)
+        out = add(
+            cameo_id=d.cameo_id,
+            allowed=d.allowed,
+            reason=d.reason,
+            message=d.message,
+            revision=d.revision,
+            owner_user_id=d.owner_user_id,
+        )
         if d.restriction_id:
-            out.conflicting_restriction.CopyFrom(pb.Restriction(id=d.restriction_id, cameo_id=d.cameo_id,
-                                                                text=d.restriction_text))
+            out.conflicting_restriction.CopyFrom(
+                pb.Restriction(id=d.restriction_id, cameo_id=d.cameo_id, text=d.restriction_text)
+            )
 
 
 def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: RestrictionMatcher | None = None):
-    ctx = create_service("cameo", settings, m.tables, MIGRATIONS, topics=TOPICS,
-                         subscription=by_event_type(consumed_events(), CONSUMES),
-                         **verifier_fetchers(settings.identity_addr, jwks_fetcher))
+    ctx = create_service(
+        "cameo",
+        settings,
+        m.tables,
+        MIGRATIONS,
+        topics=TOPICS,
+        subscription=by_event_type(consumed_events(), CONSUMES),
+        **verifier_fetchers(settings.identity_addr, jwks_fetcher),
+    )
     servicer = CameoServicer(ctx, matcher or RestrictionMatcher(), settings.db_workers, settings.check_statements)
     full_name = pb.DESCRIPTOR.services_by_name["CameoService"].full_name
     ctx.app.add_servicer(cameo_pb2_grpc.add_CameoServiceServicer_to_server, servicer, full_name)
@@ -325,6 +363,7 @@ def build_context(settings: CameoSettings, *, jwks_fetcher=None, matcher: Restri
     async def stop_pool():
         servicer.pool.shutdown(wait=True)
         servicer.pg.close()
+
     ctx.app.on_shutdown(stop_pool)
     return ctx
 

@@ -17,8 +17,14 @@ CONSENT_TOPIC = "kinora.cameo.consent.v1"
 TAKEDOWN_TOPIC = "kinora.cameo.takedowns.v1"
 NOTIFICATION_TOPIC = "kinora.cameo.notifications.v1"
 WRITES = {
-    CONSENT_TOPIC: (ev.CameoCreated, ev.PolicyChanged, ev.AccessRevoked, ev.CameoDeleted,
-                    ev.CharacterCreated, ev.CharacterDeleted),
+    CONSENT_TOPIC: (
+        ev.CameoCreated,
+        ev.PolicyChanged,
+        ev.AccessRevoked,
+        ev.CameoDeleted,
+        ev.CharacterCreated,
+        ev.CharacterDeleted,
+    ),
     TAKEDOWN_TOPIC: (ev.TakedownRequested,),
     NOTIFICATION_TOPIC: (ev.CameoUsed,),
 }
@@ -39,8 +45,14 @@ CONSUMES = {
     VERIFICATIONS_TOPIC: (id_ev.CameoVerified,),
     GRAPH_TOPIC: (feed_ev.FollowChanged, feed_ev.BlockChanged),
     POSTS_TOPIC: (feed_ev.PostPublished, feed_ev.PostRemoved),
-    GENERATIONS_TOPIC: (gen_ev.GenerationRequested, gen_ev.GenerationCompleted, gen_ev.GenerationFailed,
-                        gen_ev.GenerationCanceled, gen_ev.GenerationTakenDown, gen_ev.GenerationDeleted),
+    GENERATIONS_TOPIC: (
+        gen_ev.GenerationRequested,
+        gen_ev.GenerationCompleted,
+        gen_ev.GenerationFailed,
+        gen_ev.GenerationCanceled,
+        gen_ev.GenerationTakenDown,
+        gen_ev.GenerationDeleted,
+    ),
 }
 CONSUME_TOPICS = list(CONSUMES)
 

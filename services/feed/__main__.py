@@ -15,5 +15,4 @@ from services.feed.server import MIGRATIONS, build
 from services.feed.settings import FeedSettings
 
 if __name__ == "__main__":
-    sys.exit(main("feed", lambda: load_settings(FeedSettings), build,
-                  lambda s: upgrade(MIGRATIONS, s.database_url)))
+    sys.exit(main("feed", lambda: load_settings(FeedSettings), build, lambda s: upgrade(MIGRATIONS, s.database_url)))

@@ -83,7 +83,6 @@ class ViewerState:
     see_less_vectors: np.ndarray | None
 
 
-
 # How much of each pool (connected, global) of a viewer's ranking is kept between pages (rankings.py).
 KEEP_PER_POOL = 256
 
@@ -94,17 +93,26 @@ def followed_window(config: FeedConfig) -> timedelta:
 
 
 class FeedAssembler:
-    def __init__(self, ctx: FeedContext, scorer: CreationScorer, on_fallback: Callable[[], None],
-                 prefs_index: PreferenceIndex, facts: PostFactsCache, trending: TrendingCache,
-                 recent: RecentByAuthor, rankings: RankingCache | None = None):
+    def __init__(
+        self,
+        ctx: FeedContext,
+        scorer: CreationScorer,
+        on_fallback: Callable[[], None],
+        prefs_index: PreferenceIndex,
+        facts: PostFactsCache,
+        trending: TrendingCache,
+        recent: RecentByAuthor,
+        rankings: RankingCache | None = None,
+    ):
         self.ctx, self.config, self.cursors = ctx, ctx.config, ctx.cursors
         self.scorer, self.on_fallback = scorer, on_fallback
         self.prefs_index, self.facts, self.trending, self.recent = prefs_index, facts, trending, recent
         self.rankings = rankings or RankingCache(self.config.ranking_ttl_s, self.config.ranking_viewers)
         self.keep_per_pool = KEEP_PER_POOL
 
-    def get_feed(self, viewer_id: str, handle: str, teen: bool, page_size: int, token: str,
-                 session_id: str) -> FeedPage:
+    def get_feed(
+        self, viewer_id: str, handle: str, teen: bool, page_size: int, token: str, session_id: str
+    ) -> FeedPage:
         size = self.ctx.page_size(page_size)
         page_no = 0
         if token:
@@ -126,8 +134,14 @@ class FeedAssembler:
                 raise InvalidArgument("session_id must be one the feed returned to you", "invalid_session_id")
             cap = user["daily_item_cap"] if user["teen"] else 0
             if cap and served_today >= cap:
-                return FeedPage([], "", session_id, cap_reached=True, cap_message=_cap_message(cap),
-                                non_personalized=user["non_personalized"])
+                return FeedPage(
+                    [],
+                    "",
+                    session_id,
+                    cap_reached=True,
+                    cap_message=_cap_message(cap),
+                    non_personalized=user["non_personalized"],
+                )
             if cap:
                 size = min(size, cap - served_today)
             personalized = not user["non_personalized"]
@@ -135,17 +149,28 @@ class FeedAssembler:
             session_items += len(items)
         nudge = ""
         if session_items >= self.config.nudge_after_items:
-            nudge = (f"You've watched {session_items} videos this session. Why not make one? "
-                     "Remix something you liked or start from a prompt.")
+            nudge = (
+                f"You've watched {session_items} videos this session. Why not make one? "
+                "Remix something you liked or start from a prompt."
+            )
         cap_reached = bool(cap) and served_today + len(items) >= cap
         more = bool(items) and not cap_reached
         next_token = self.cursors.encode(session_id, page_no + 1, scope=token_scope("feed", viewer_id)) if more else ""
-        return FeedPage(items, next_token, session_id, nudge=nudge, cap_reached=cap_reached,
-                        cap_message=_cap_message(cap) if cap_reached else "", fallback=fallback,
-                        non_personalized=not personalized, timings=timings)
+        return FeedPage(
+            items,
+            next_token,
+            session_id,
+            nudge=nudge,
+            cap_reached=cap_reached,
+            cap_message=_cap_message(cap) if cap_reached else "",
+            fallback=fallback,
+            non_personalized=not personalized,
+            timings=timings,
+        )
 
-    def _rank(self, s: Session, user: dict, size: int, personalized: bool, now: datetime,
-              state: ViewerState, session_id: str):
+    def _rank(
+        self, s: Session, user: dict, size: int, personalized: bool, now: datetime, state: ViewerState, session_id: str
+    ):
         """The page as (row, source, reason, score) tuples, the time per stage, and whether it fell back.
         From the viewer's kept ranking when it is current (rankings.py), else ranked now and kept.
         The page's rows are read and recorded as served in one statement; an item found already
@@ -154,8 +179,9 @@ class FeedAssembler:
         viewer_id = user["id"]
         viewer = ViewerContext(user_id=viewer_id, now_ts=now.timestamp(), teen=user["teen"])
         fingerprint = _fingerprint(user, state)
-        ranked = self.rankings.get(viewer_id, fingerprint,
-                                   lambda r: not self.recent.changed_since(r.recent_version, r.following))
+        ranked = self.rankings.get(
+            viewer_id, fingerprint, lambda r: not self.recent.changed_since(r.recent_version, r.following)
+        )
         fallback, whole = False, None
         t1 = t2 = t0
         if ranked is None:
@@ -169,13 +195,23 @@ class FeedAssembler:
         for _attempt in range(4):
             if whole is not None:  # ranked now: the page from every candidate
                 batch, scores, matched = whole
-                picked = apply_policy(batch, scores, size, policy, blocked=state.blocked, seen=ranked.consumed,
-                                      viewer=viewer)
+                picked = apply_policy(
+                    batch, scores, size, policy, blocked=state.blocked, seen=ranked.consumed, viewer=viewer
+                )
             else:
                 batch, scores, matched = ranked.batch, ranked.scores, ranked.matched
                 report: dict[str, bool] = {}
-                picked = apply_policy(batch, None, size, policy, blocked=state.blocked, seen=ranked.consumed,
-                                      viewer=viewer, order=ranked.order, report=report)
+                picked = apply_policy(
+                    batch,
+                    None,
+                    size,
+                    policy,
+                    blocked=state.blocked,
+                    seen=ranked.consumed,
+                    viewer=viewer,
+                    order=ranked.order,
+                    report=report,
+                )
                 if report.get("exhausted") and ranked.truncated:  # past the kept part: rank everything again
                     self.rankings.drop(viewer_id, ranked)
                     consumed = ranked.consumed
@@ -198,12 +234,17 @@ class FeedAssembler:
                 page.append((row, *_item(row, batch, i, matched, scores, ranked.pref_phrases, fallback, user)))
             break
         t3 = time.perf_counter()
-        timings = {"candidates_ms": (t1 - t0) * 1000, "score_ms": (t2 - t1) * 1000,
-                   "policy_ms": (t3 - t2) * 1000, "candidate_count": ranked.scored}
+        timings = {
+            "candidates_ms": (t1 - t0) * 1000,
+            "score_ms": (t2 - t1) * 1000,
+            "policy_ms": (t3 - t2) * 1000,
+            "candidate_count": ranked.scored,
+        }
         return page, timings, fallback
 
-    def _rank_all(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, state: ViewerState,
-                  fingerprint: int):
+    def _rank_all(
+        self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, state: ViewerState, fingerprint: int
+    ):
         """Every candidate scored: the kept `RankedList` (kept unless scoring failed), the whole
         (batch, scores, matched), whether it fell back, and when the candidates were ready."""
         if personalized and state.see_less_authors:
@@ -221,8 +262,17 @@ class FeedAssembler:
             scores, matched = batch.created_ts / 1e10, np.full(len(batch), -1)
             batch.sources = np.full(len(batch), S_RECENT)
         kept, kept_scores, kept_matched, truncated = compact(batch, scores, matched, self.keep_per_pool)
-        ranked = RankedList(kept, kept_scores, kept_matched, viewer.pref_phrases, fingerprint, version,
-                            state.following if personalized else [], len(batch), truncated)
+        ranked = RankedList(
+            kept,
+            kept_scores,
+            kept_matched,
+            viewer.pref_phrases,
+            fingerprint,
+            version,
+            state.following if personalized else [],
+            len(batch),
+            truncated,
+        )
         if not fallback:  # a failed scorer is tried again on the next page
             self.rankings.put(user["id"], ranked)
         return ranked, (batch, scores, matched), fallback, t1
@@ -242,8 +292,9 @@ class FeedAssembler:
         self.prefs_index.refresh(s)
         return self.prefs_index.nearest(pos, neg, limit)
 
-    def _viewer_state(self, s: Session, viewer_id: str, handle: str, teen: bool | None, session_id: str,
-                      today) -> tuple[dict, ViewerState]:
+    def _viewer_state(
+        self, s: Session, viewer_id: str, handle: str, teen: bool | None, session_id: str, today
+    ) -> tuple[dict, ViewerState]:
         """The viewer's row (created or updated from the token as `ensure_user` does) and
         `ViewerState`, from one statement (`VIEWER_STATE_SQL`)."""
         with s.connection().connection.cursor(binary=True) as cur:
@@ -253,10 +304,20 @@ class FeedAssembler:
         user = dict(zip(USER_COLUMNS, row[:n]))
         if user["id"] is None or (handle and user["handle"] != handle) or (teen is not None and user["teen"] != teen):
             user = ensure_user(s, viewer_id, handle, teen)
-        owner, session_items, served_today, blocked, following, mutuals, see_less_authors, see_less_embs = row[n:n + 8]
+        owner, session_items, served_today, blocked, following, mutuals, see_less_authors, see_less_embs = row[
+            n : n + 8
+        ]
         vectors = np.frombuffer(see_less_embs, dtype=np.float32).reshape(-1, DIM) if see_less_embs else None
-        return user, ViewerState(owner, session_items or 0, served_today or 0, set(blocked), following,
-                                 frozenset(mutuals), frozenset(see_less_authors or ()), vectors)
+        return user, ViewerState(
+            owner,
+            session_items or 0,
+            served_today or 0,
+            set(blocked),
+            following,
+            frozenset(mutuals),
+            frozenset(see_less_authors or ()),
+            vectors,
+        )
 
     def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, state: ViewerState):
         """Every candidate source and the candidates' scoring features, less what the viewer was
@@ -275,7 +336,7 @@ class FeedAssembler:
         trending = self.trending.get(s, user["region"], self.config.trending_days, limit, sessions=self.ctx.sessions)
         for post_id in trending:
             shared.setdefault(post_id, S_TRENDING)
-        for post_id in (self._preferred(s, viewer, user, limit) if personalized else ()):
+        for post_id in self._preferred(s, viewer, user, limit) if personalized else ():
             shared.setdefault(post_id, S_PREFERENCES)
         held, held_sources, held_authors, held_numbers, missing = self.facts.lookup(shared)
         lookup: dict[int, list[str]] = {S_FOLLOWING: [], S_MUTUALS: [], S_TRENDING: [], S_PREFERENCES: []}
@@ -284,10 +345,19 @@ class FeedAssembler:
         # The driver's cursor, not a SQLAlchemy result: plain tuples, turned into columns in C (zip).
         # Binary results: PostgreSQL skips formatting ~10k values as text and the driver parsing them.
         with s.connection().connection.cursor(binary=True) as cur:
-            cur.execute(CANDIDATES_SQL, dict(
-                viewer=user["id"], personal=personalized, lim=limit, held=id_list(held),
-                following=id_list(lookup[S_FOLLOWING]), mutuals=id_list(lookup[S_MUTUALS]),
-                trending=id_list(lookup[S_TRENDING]), nearest=id_list(lookup[S_PREFERENCES])))
+            cur.execute(
+                CANDIDATES_SQL,
+                dict(
+                    viewer=user["id"],
+                    personal=personalized,
+                    lim=limit,
+                    held=id_list(held),
+                    following=id_list(lookup[S_FOLLOWING]),
+                    mutuals=id_list(lookup[S_MUTUALS]),
+                    trending=id_list(lookup[S_TRENDING]),
+                    nearest=id_list(lookup[S_PREFERENCES]),
+                ),
+            )
             rows = cur.fetchall()
         found = [r for r in rows if r[4] is not None]
         self.facts.put([(r[0], r[1], r[4]) for r in found if r[0] in shared])
@@ -301,35 +371,45 @@ class FeedAssembler:
         # Held candidates the statement did not return (as a remix) nor report as served.
         skip = {r[0] for r in rows}
         keep = [post_id not in skip for post_id in held]
-        numbers = np.concatenate([
-            np.frombuffer(b"".join([r[4] for r in found]), dtype=">i8").reshape(-1, len(FACT_SQL)),
-            np.frombuffer(held_numbers, dtype=">i8").reshape(-1, len(FACT_SQL))[keep]])
+        numbers = np.concatenate(
+            [
+                np.frombuffer(b"".join([r[4] for r in found]), dtype=">i8").reshape(-1, len(FACT_SQL)),
+                np.frombuffer(held_numbers, dtype=">i8").reshape(-1, len(FACT_SQL))[keep],
+            ]
+        )
         post_ids = [r[0] for r in found] + list(itertools.compress(held, keep))
         sources = np.array(sources + list(itertools.compress(held_sources, keep)), dtype=np.int64)
         batch_authors = [r[1] for r in found] + list(itertools.compress(held_authors, keep))
         of_own = np.zeros(len(post_ids), dtype=bool)
-        of_own[:len(found)] = of_own_found
+        of_own[: len(found)] = of_own_found
         # Held facts may be seconds old: a followers-only post counts only as followed (as in the statement).
-        vis = numbers[len(found):, FACT_VISIBILITY]
+        vis = numbers[len(found) :, FACT_VISIBILITY]
         ok = np.ones(len(post_ids), dtype=bool)
-        followed = np.isin(sources[len(found):], (S_FOLLOWING, S_MUTUALS))
-        ok[len(found):] = (vis == PUBLIC) | ((vis == FOLLOWERS) & followed)
+        followed = np.isin(sources[len(found) :], (S_FOLLOWING, S_MUTUALS))
+        ok[len(found) :] = (vis == PUBLIC) | ((vis == FOLLOWERS) & followed)
         if not ok.all():
             take = np.flatnonzero(ok)
             post_ids, batch_authors = [post_ids[k] for k in take], [batch_authors[k] for k in take]
             numbers, sources, of_own = numbers[take], sources[take], of_own[take]
         numbers = numbers.T.astype(np.int64)
         visibility, has_embedding, created_us, stamps = numbers[:4]
-        batch = Candidates(post_ids, batch_authors, sources, created_us / 1e6,
-                           dict(zip(FEATURES, numbers[4:].astype(np.float64))),
-                           visibility=visibility, of_own=of_own)
+        batch = Candidates(
+            post_ids,
+            batch_authors,
+            sources,
+            created_us / 1e6,
+            dict(zip(FEATURES, numbers[4:].astype(np.float64))),
+            visibility=visibility,
+            of_own=of_own,
+        )
         if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and post_ids:
             batch.embeddings, missed = self.prefs_index.embeddings(batch.post_ids, stamps)
             missed = {post_ids[k]: k for k in missed if has_embedding[k]}
             if missed:
                 read = []
-                for post_id, emb in s.execute(select(m.posts.c.id, m.posts.c.embedding).where(
-                        m.posts.c.id.in_(list(missed)))):
+                for post_id, emb in s.execute(
+                    select(m.posts.c.id, m.posts.c.embedding).where(m.posts.c.id.in_(list(missed)))
+                ):
                     if emb:
                         k = missed[post_id]
                         batch.embeddings[k] = vector = np.frombuffer(emb, dtype=np.float32)
@@ -337,20 +417,23 @@ class FeedAssembler:
                 self.prefs_index.remember(read)
         return batch, state.blocked, set()  # served posts were left out by the query
 
-    def _record_page(self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str,
-                     teen: bool) -> dict[str, dict]:
+    def _record_page(
+        self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str, teen: bool
+    ) -> dict[str, dict]:
         """The page's rows still servable by id (`PAGE_SQL`), recorded as served with today's
         and the session's counts, in one statement. Each row says whether it was recorded now
         ("recorded") or had been served to the viewer before ("already_served": then none was)."""
         with s.connection().connection.cursor(binary=True) as cur:
-            cur.execute(PAGE_SQL, dict(viewer=viewer_id, ids=id_list(ids), now=now, day=now.date(),
-                                       session=session_id, teen=teen))
+            cur.execute(
+                PAGE_SQL,
+                dict(viewer=viewer_id, ids=id_list(ids), now=now, day=now.date(), session=session_id, teen=teen),
+            )
             return {r[0]: dict(zip(PAGE_COLUMNS, r)) for r in cur.fetchall()}
 
 
-
-def _item(row: dict, batch: Candidates, i: int, matched, scores, pref_phrases: list[str], fallback: bool,
-          user: dict) -> tuple[int, str, float]:
+def _item(
+    row: dict, batch: Candidates, i: int, matched, scores, pref_phrases: list[str], fallback: bool, user: dict
+) -> tuple[int, str, float]:
     """Candidate `i`'s source, reason and score on the page."""
     source, phrase = int(batch.sources[i]), pref_phrases[matched[i]] if matched[i] >= 0 else ""
     if fallback:
@@ -359,8 +442,12 @@ def _item(row: dict, batch: Candidates, i: int, matched, scores, pref_phrases: l
         # A global item that fits a stated interest is explained by that interest.
         source, reason = S_PREFERENCES, f"matches your interest in “{phrase}”"
     else:
-        reason = _reason(source, row["author_handle"] or "someone",
-                         batch.of_own is not None and bool(batch.of_own[i]), user["region"])
+        reason = _reason(
+            source,
+            row["author_handle"] or "someone",
+            batch.of_own is not None and bool(batch.of_own[i]),
+            user["region"],
+        )
     return source, reason, float(scores[i])
 
 
@@ -368,9 +455,19 @@ def _fingerprint(user: dict, state: ViewerState) -> int:
     """What a viewer's ranking was made from about the viewer (rankings.py): a kept ranking with
     another fingerprint is not used."""
     vectors = state.see_less_vectors
-    return hash((user["region"], user["teen"], user["non_personalized"], user["prefs_phrases"],
-                 bytes(user["prefs_vectors"] or b""), tuple(state.following), state.mutuals,
-                 state.see_less_authors, vectors.tobytes() if vectors is not None else b""))
+    return hash(
+        (
+            user["region"],
+            user["teen"],
+            user["non_personalized"],
+            user["prefs_phrases"],
+            bytes(user["prefs_vectors"] or b""),
+            tuple(state.following),
+            state.mutuals,
+            state.see_less_authors,
+            vectors.tobytes() if vectors is not None else b"",
+        )
+    )
 
 
 def _reason(source: int, handle: str, of_own: bool, region: str) -> str:
@@ -389,6 +486,7 @@ def _reason(source: int, handle: str, of_own: bool, region: str) -> str:
 
 
 def _cap_message(cap: int) -> str:
-    return (f"That's all for today: your guardian set a limit of {cap} videos a day. "
-            "The feed will be back tomorrow — maybe make something in the meantime?")
-
+    return (
+        f"That's all for today: your guardian set a limit of {cap} videos a day. "
+        "The feed will be back tomorrow — maybe make something in the meantime?"
+    )

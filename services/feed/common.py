@@ -29,10 +29,16 @@ DELETED = feed_pb2.POST_STATE_DELETED
 TAKEN_DOWN = feed_pb2.POST_STATE_TAKEN_DOWN
 PUBLIC, FOLLOWERS, PRIVATE = feed_pb2.VISIBILITY_PUBLIC, feed_pb2.VISIBILITY_FOLLOWERS, feed_pb2.VISIBILITY_PRIVATE
 # Candidate sources as plain ints (protobuf enum attribute lookups are slow in a 1,000-item loop).
-S_FOLLOWING, S_MUTUALS, S_REMIXES = (SOURCE.CANDIDATE_SOURCE_FOLLOWING, SOURCE.CANDIDATE_SOURCE_MUTUALS,
-                                     SOURCE.CANDIDATE_SOURCE_REMIXES)
-S_TRENDING, S_PREFERENCES, S_RECENT = (SOURCE.CANDIDATE_SOURCE_TRENDING_REGION, SOURCE.CANDIDATE_SOURCE_PREFERENCES,
-                                       SOURCE.CANDIDATE_SOURCE_RECENT)
+S_FOLLOWING, S_MUTUALS, S_REMIXES = (
+    SOURCE.CANDIDATE_SOURCE_FOLLOWING,
+    SOURCE.CANDIDATE_SOURCE_MUTUALS,
+    SOURCE.CANDIDATE_SOURCE_REMIXES,
+)
+S_TRENDING, S_PREFERENCES, S_RECENT = (
+    SOURCE.CANDIDATE_SOURCE_TRENDING_REGION,
+    SOURCE.CANDIDATE_SOURCE_PREFERENCES,
+    SOURCE.CANDIDATE_SOURCE_RECENT,
+)
 
 # A post's columns but its embedding (1.5 kB, read only where needed).
 POST_COLUMNS = [c for c in m.posts.c if c.name != "embedding"]
@@ -54,8 +60,14 @@ class FeedContext:
     """What the parts of the feed share. `sessions` may be replaced after the parts are built
     (the server binds it once the service's database is set up), so parts read it from here."""
 
-    def __init__(self, sessions: sessionmaker[Session], tables: EventTables, config: FeedConfig,
-                 cursors: PageTokens, on_events: Callable[[], None]):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        tables: EventTables,
+        config: FeedConfig,
+        cursors: PageTokens,
+        on_events: Callable[[], None],
+    ):
         self.sessions, self.tables, self.config = sessions, tables, config
         self.cursors, self.on_events = cursors, on_events
 
@@ -92,8 +104,9 @@ def vec_from(b: bytes | None, rows: int | None = None) -> np.ndarray[Any, Any] |
     return v.reshape(-1, DIM) if rows is not None else v
 
 
-def upsert(table: Table, values: dict[str, Any], keys: list[str],
-           update_values: dict[str, Any] | None) -> postgresql.Insert:
+def upsert(
+    table: Table, values: dict[str, Any], keys: list[str], update_values: dict[str, Any] | None
+) -> postgresql.Insert:
     """INSERT .. ON CONFLICT DO NOTHING (or DO UPDATE with `update_values`)."""
     stmt = postgresql.insert(table).values(values)
     if update_values:

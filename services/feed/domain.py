@@ -55,35 +55,71 @@ from services.feed.topics import GRAPH_TOPIC, POSTS_TOPIC
 from services.feed.users import Users, ensure_user
 
 # Names other modules and tests import from here.
-__all__ = ["DELETED", "FOLLOWERS", "GRAPH_TOPIC", "POSTS_TOPIC", "PRIVATE", "PUBLIC", "PUBLISHED", "S_FOLLOWING",
-           "S_MUTUALS", "S_PREFERENCES", "S_RECENT", "S_REMIXES", "S_TRENDING", "TAKEN_DOWN", "UNPUBLISHED",
-           "ConsentChecker", "ConsentResult", "Embedder", "Feed", "FeedConfig", "FeedPage", "PostFactsCache",
-           "PreferenceIndex", "TextModerator", "TrendingCache", "cursor_key", "utcnow"]
+__all__ = [
+    "DELETED",
+    "FOLLOWERS",
+    "GRAPH_TOPIC",
+    "POSTS_TOPIC",
+    "PRIVATE",
+    "PUBLIC",
+    "PUBLISHED",
+    "S_FOLLOWING",
+    "S_MUTUALS",
+    "S_PREFERENCES",
+    "S_RECENT",
+    "S_REMIXES",
+    "S_TRENDING",
+    "TAKEN_DOWN",
+    "UNPUBLISHED",
+    "ConsentChecker",
+    "ConsentResult",
+    "Embedder",
+    "Feed",
+    "FeedConfig",
+    "FeedPage",
+    "PostFactsCache",
+    "PreferenceIndex",
+    "TextModerator",
+    "TrendingCache",
+    "cursor_key",
+    "utcnow",
+]
 
 
 class Feed:
     """The feed's parts, built over one `FeedContext` and the shared in-memory indexes. Each
     method hands over to the part that owns it."""
 
-    def __init__(self, sessions: sessionmaker[Session], tables: EventTables, consent: ConsentChecker,
-                 moderator: TextModerator, embedder: Embedder, cursor_key: bytes, config: FeedConfig = FeedConfig(),
-                 scorer: CreationScorer | None = None, on_fallback: Callable[[], None] = lambda: None,
-                 on_events: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        tables: EventTables,
+        consent: ConsentChecker,
+        moderator: TextModerator,
+        embedder: Embedder,
+        cursor_key: bytes,
+        config: FeedConfig = FeedConfig(),
+        scorer: CreationScorer | None = None,
+        on_fallback: Callable[[], None] = lambda: None,
+        on_events: Callable[[], None] = lambda: None,
+    ):
         self.ctx = FeedContext(sessions, tables, config, PageTokens(cursor_key), on_events)
         self.config = config
         # The in-memory indexes and caches a replica's requests share.
         self.prefs_index = PreferenceIndex()
         self.facts = PostFactsCache()
         self.trending = TrendingCache(facts=self.facts)
-        self.recent = RecentByAuthor(per_author=config.candidates_per_source,
-                                     window_s=followed_window(config).total_seconds())
+        self.recent = RecentByAuthor(
+            per_author=config.candidates_per_source, window_s=followed_window(config).total_seconds()
+        )
         self.users = Users(self.ctx, embedder)
         self.graph = Graph(self.ctx)
         self.posts = Posts(self.ctx, consent, moderator, embedder, self.facts, self.recent)
         self.engagement = Engagement(self.ctx, moderator)
         self.generations = Generations(self.posts)
-        self.assembler = FeedAssembler(self.ctx, scorer or CreationScorer(), on_fallback, self.prefs_index,
-                                       self.facts, self.trending, self.recent)
+        self.assembler = FeedAssembler(
+            self.ctx, scorer or CreationScorer(), on_fallback, self.prefs_index, self.facts, self.trending, self.recent
+        )
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -130,12 +166,14 @@ class Feed:
     def visible_post_of_generation(self, viewer_id: str, generation_id: str) -> str:
         return self.posts.visible_post_of_generation(viewer_id, generation_id)
 
-    def list_user_posts(self, viewer_id: str, user_id: str, page_size: int,
-                        token: str) -> tuple[list[dict[str, Any]], str]:
+    def list_user_posts(
+        self, viewer_id: str, user_id: str, page_size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
         return self.posts.list_user_posts(viewer_id, user_id, page_size, token)
 
-    def get_remixes(self, viewer_id: str, post_id: str,
-                    max_depth: int) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    def get_remixes(
+        self, viewer_id: str, post_id: str, max_depth: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
         return self.posts.get_remixes(viewer_id, post_id, max_depth)
 
     # social graph
@@ -152,8 +190,9 @@ class Feed:
     def unblock(self, viewer_id: str, user_id: str) -> None:
         self.graph.unblock(viewer_id, user_id)
 
-    def list_people(self, viewer_id: str, user_id: str, which: str, page_size: int, token: str
-                    ) -> tuple[list[dict[str, Any]], str]:
+    def list_people(
+        self, viewer_id: str, user_id: str, which: str, page_size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
         return self.graph.list_people(viewer_id, user_id, which, page_size, token)
 
     # engagement
@@ -164,8 +203,9 @@ class Feed:
     def create_comment(self, viewer_id: str, handle: str, post_id: str, text: str) -> dict[str, Any]:
         return self.engagement.create_comment(viewer_id, handle, post_id, text)
 
-    def list_comments(self, viewer_id: str, post_id: str, page_size: int,
-                      token: str) -> tuple[list[dict[str, Any]], str]:
+    def list_comments(
+        self, viewer_id: str, post_id: str, page_size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
         return self.engagement.list_comments(viewer_id, post_id, page_size, token)
 
     def delete_comment(self, viewer_id: str, comment_id: str) -> None:
@@ -182,14 +222,16 @@ class Feed:
 
     # the ranked feed
 
-    def get_feed(self, viewer_id: str, handle: str, teen: bool, page_size: int, token: str,
-                 session_id: str) -> FeedPage:
+    def get_feed(
+        self, viewer_id: str, handle: str, teen: bool, page_size: int, token: str, session_id: str
+    ) -> FeedPage:
         return self.assembler.get_feed(viewer_id, handle, teen, page_size, token, session_id)
 
     # event effects (called by handlers inside the consumer's transaction)
 
-    def on_generation(self, s: Session, facts: gen_events.GenerationFacts, status: str,
-                      prompt: str | None = None) -> None:
+    def on_generation(
+        self, s: Session, facts: gen_events.GenerationFacts, status: str, prompt: str | None = None
+    ) -> None:
         self.generations.on_generation(s, facts, status, prompt)
 
     def on_takedown(self, s: Session, takedown_id: str, target_kind: str, target_ids: Sequence[str]) -> int:

@@ -30,8 +30,11 @@ def _uncount(s: Session, table, who, counter) -> None:
     """Takes the person's rows in `table` off `counter` of the posts they were on."""
     per_post = s.execute(select(table.c.post_id, func.count()).where(who).group_by(table.c.post_id)).all()
     for post_id, n in per_post:
-        s.execute(update(posts).where(posts.c.id == post_id)
-                  .values({counter: func.greatest(getattr(posts.c, counter) - n, 0)}))
+        s.execute(
+            update(posts)
+            .where(posts.c.id == post_id)
+            .values({counter: func.greatest(getattr(posts.c, counter) - n, 0)})
+        )
 
 
 def forget_user(s: Session, user_id: str) -> int:
@@ -43,8 +46,11 @@ def forget_user(s: Session, user_id: str) -> int:
     _uncount(s, reports, reports.c.reporter_user_id == user_id, "report_count")
     s.execute(delete(likes).where(or_(likes.c.user_id == user_id, likes.c.post_id.in_(own))))
     s.execute(delete(comments).where(or_(comments.c.author_user_id == user_id, comments.c.post_id.in_(own))))
-    s.execute(delete(see_less).where(or_(see_less.c.user_id == user_id, see_less.c.author_user_id == user_id,
-                                         see_less.c.post_id.in_(own))))
+    s.execute(
+        delete(see_less).where(
+            or_(see_less.c.user_id == user_id, see_less.c.author_user_id == user_id, see_less.c.post_id.in_(own))
+        )
+    )
     s.execute(delete(reports).where(or_(reports.c.reporter_user_id == user_id, reports.c.post_id.in_(own))))
     s.execute(delete(served).where(or_(served.c.user_id == user_id, served.c.post_id.in_(own))))
     s.execute(delete(daily_counts).where(daily_counts.c.user_id == user_id))

@@ -34,8 +34,9 @@ class Generations:
     def __init__(self, posts: Posts):
         self.posts = posts
 
-    def on_generation(self, s: Session, facts: gen_events.GenerationFacts, status: str,
-                      prompt: str | None = None) -> None:
+    def on_generation(
+        self, s: Session, facts: gen_events.GenerationFacts, status: str, prompt: str | None = None
+    ) -> None:
         g = m.generations.c
         existing = s.execute(select(g.status).where(g.id == facts.generation_id).with_for_update()).scalar_one_or_none()
         if existing in GENERATION_REMOVED:
@@ -44,8 +45,14 @@ class Generations:
             # Gone before the feed ever had it, or erased with its maker's account (UserDeleted may
             # overtake the takedown on another topic): nothing to remove, and no copy to make.
             return
-        values = dict(id=facts.generation_id, user_id=facts.user_id, status=status,
-                      cameo_ids=json.dumps(list(facts.cameo_ids)), remix_of=facts.remix_of, updated_at=utcnow())
+        values = dict(
+            id=facts.generation_id,
+            user_id=facts.user_id,
+            status=status,
+            cameo_ids=json.dumps(list(facts.cameo_ids)),
+            remix_of=facts.remix_of,
+            updated_at=utcnow(),
+        )
         if prompt is not None:
             values["prompt"] = prompt
         if existing is None:
@@ -57,11 +64,20 @@ class Generations:
         if status == GENERATION_COMPLETED and existing != GENERATION_COMPLETED:
             self._credit_creation(s, facts)
         if status in GENERATION_REMOVED:
-            state, reason = ((TAKEN_DOWN, events_pb2.REMOVAL_REASON_TAKEN_DOWN) if status == GENERATION_TAKEN_DOWN
-                             else (DELETED, events_pb2.REMOVAL_REASON_DELETED))
-            for post in s.execute(select(*POST_COLUMNS).where(m.posts.c.generation_id == facts.generation_id,
-                                                              m.posts.c.state.in_([PUBLISHED, UNPUBLISHED]))
-                                  ).mappings().all():
+            state, reason = (
+                (TAKEN_DOWN, events_pb2.REMOVAL_REASON_TAKEN_DOWN)
+                if status == GENERATION_TAKEN_DOWN
+                else (DELETED, events_pb2.REMOVAL_REASON_DELETED)
+            )
+            for post in (
+                s.execute(
+                    select(*POST_COLUMNS).where(
+                        m.posts.c.generation_id == facts.generation_id, m.posts.c.state.in_([PUBLISHED, UNPUBLISHED])
+                    )
+                )
+                .mappings()
+                .all()
+            ):
                 self.posts.set_removed(s, dict(post), state, reason)
 
     def _credit_creation(self, s: Session, facts: gen_events.GenerationFacts) -> None:
@@ -69,18 +85,33 @@ class Generations:
         and posts its maker watched shortly before (and ones with the same cameo)."""
         p, sv = m.posts.c, m.served.c
         if facts.remix_of:
-            s.execute(update(m.posts).where(p.generation_id == facts.remix_of)
-                      .values(remix_generations=p.remix_generations + 1))
-        viewed = s.execute(select(sv.post_id).where(sv.user_id == facts.user_id, sv.viewed_at.is_not(None),
-                                                    sv.viewed_at > utcnow() - VIEW_CREDIT_WINDOW)
-                           .order_by(sv.viewed_at.desc()).limit(VIEW_CREDIT_POSTS)).scalars().all()
+            s.execute(
+                update(m.posts)
+                .where(p.generation_id == facts.remix_of)
+                .values(remix_generations=p.remix_generations + 1)
+            )
+        viewed = (
+            s.execute(
+                select(sv.post_id)
+                .where(
+                    sv.user_id == facts.user_id, sv.viewed_at.is_not(None), sv.viewed_at > utcnow() - VIEW_CREDIT_WINDOW
+                )
+                .order_by(sv.viewed_at.desc())
+                .limit(VIEW_CREDIT_POSTS)
+            )
+            .scalars()
+            .all()
+        )
         if not viewed:
             return
         s.execute(update(m.posts).where(p.id.in_(viewed)).values(created_after_view=p.created_after_view + 1))
         if facts.cameo_ids:
             wanted = set(facts.cameo_ids)
-            hits = [row.id for row in s.execute(select(p.id, p.cameo_ids).where(p.id.in_(viewed))).all()
-                    if wanted & set(json.loads(row.cameo_ids))]
+            hits = [
+                row.id
+                for row in s.execute(select(p.id, p.cameo_ids).where(p.id.in_(viewed))).all()
+                if wanted & set(json.loads(row.cameo_ids))
+            ]
             if hits:
                 s.execute(update(m.posts).where(p.id.in_(hits)).values(cameo_requests=p.cameo_requests + 1))
 
@@ -88,12 +119,17 @@ class Generations:
         """Hide every post a cameo takedown names, at once."""
         p = m.posts.c
         column = p.id if target_kind == TAKEDOWN_TARGET_POST else p.generation_id
-        posts = s.execute(select(*POST_COLUMNS).where(column.in_(list(target_ids)),
-                                                      p.state.in_([PUBLISHED, UNPUBLISHED]))).mappings().all()
+        posts = (
+            s.execute(select(*POST_COLUMNS).where(column.in_(list(target_ids)), p.state.in_([PUBLISHED, UNPUBLISHED])))
+            .mappings()
+            .all()
+        )
         for post in posts:
             self.posts.set_removed(s, dict(post), TAKEN_DOWN, events_pb2.REMOVAL_REASON_TAKEN_DOWN, takedown_id)
         if target_kind == TAKEDOWN_TARGET_GENERATION:
-            s.execute(update(m.generations).where(m.generations.c.id.in_(list(target_ids)))
-                      .values(status=GENERATION_TAKEN_DOWN, updated_at=utcnow()))
+            s.execute(
+                update(m.generations)
+                .where(m.generations.c.id.in_(list(target_ids)))
+                .values(status=GENERATION_TAKEN_DOWN, updated_at=utcnow())
+            )
         return len(posts)
-

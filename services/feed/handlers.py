@@ -14,47 +14,59 @@ from services.feed.topics import (
     TAKEDOWN_TARGET_POST,
 )
 
-_TARGET_KIND = {cameo_ev.TAKEDOWN_TARGET_KIND_POST: TAKEDOWN_TARGET_POST,
-                cameo_ev.TAKEDOWN_TARGET_KIND_GENERATION: TAKEDOWN_TARGET_GENERATION}
+_TARGET_KIND = {
+    cameo_ev.TAKEDOWN_TARGET_KIND_POST: TAKEDOWN_TARGET_POST,
+    cameo_ev.TAKEDOWN_TARGET_KIND_GENERATION: TAKEDOWN_TARGET_GENERATION,
+}
 
 
 # generator: the feed's copy of each generation (drafts are completed, unpublished ones)
 
+
 def generation_requested(feed: Feed):
     def handle(session, msg, meta) -> None:
         feed.on_generation(session, msg.facts, GENERATION_PENDING, msg.prompt)
+
     return handle
 
 
 def generation_completed(feed: Feed):
     def handle(session, msg, meta) -> None:
         feed.on_generation(session, msg.facts, GENERATION_COMPLETED, msg.prompt)
+
     return handle
 
 
 def generation_status(feed: Feed, status: str):
     """Failed, canceled, taken down or deleted; the last two remove its post."""
+
     def handle(session, msg, meta) -> None:
         feed.on_generation(session, msg.facts, status)
+
     return handle
 
 
 # cameo
+
 
 def takedown_requested(feed: Feed):
     def handle(session, msg, meta) -> None:
         kind = _TARGET_KIND.get(msg.target_kind)
         if kind is not None:
             feed.on_takedown(session, msg.takedown_id, kind, list(msg.target_ids))
+
     return handle
 
 
 # identity
 
+
 def parental_controls_changed(feed: Feed):
     def handle(session, msg, meta) -> None:
-        feed.on_parental_controls(session, msg.teen_user_id, msg.controls.daily_feed_item_cap,
-                                  msg.controls.non_personalized_feed)
+        feed.on_parental_controls(
+            session, msg.teen_user_id, msg.controls.daily_feed_item_cap, msg.controls.non_personalized_feed
+        )
+
     return handle
 
 
@@ -62,10 +74,12 @@ def user_changed(feed: Feed):
     def handle(session, msg, meta) -> None:
         u = msg.user
         feed.on_user(session, u.id, u.handle, u.region, u.age_group == common_pb2.AGE_GROUP_TEEN)
+
     return handle
 
 
 def user_deleted(feed: Feed):
     def handle(session, msg, meta) -> None:
         forget_user(session, msg.user_id)
+
     return handle

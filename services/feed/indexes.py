@@ -57,8 +57,16 @@ class PreferenceIndex:
 
     MEMO_SIZE = 4096
 
-    def __init__(self, capacity: int = 20_000, refresh_s: float = 2.0, *, ivf_min_rows: int = 4096,
-                 rows_per_list: int = 160, probe_factor: int = 6, outside_capacity: int = 20_000):
+    def __init__(
+        self,
+        capacity: int = 20_000,
+        refresh_s: float = 2.0,
+        *,
+        ivf_min_rows: int = 4096,
+        rows_per_list: int = 160,
+        probe_factor: int = 6,
+        outside_capacity: int = 20_000,
+    ):
         self.capacity = capacity
         self.outside_capacity = outside_capacity
         self._outside: dict[str, tuple[int, np.ndarray]] = {}  # id -> (stamp, embedding), oldest first
@@ -78,16 +86,20 @@ class PreferenceIndex:
 
     def _refresh(self, session: Session) -> None:
         p = m.posts.c
-        q = (select(p.id, p.embedding, p.created_at, p.updated_at, micros_column(p.updated_at).label("stamp"))
-             .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.embedding.is_not(None)).limit(self.capacity))
+        q = (
+            select(p.id, p.embedding, p.created_at, p.updated_at, micros_column(p.updated_at).label("stamp"))
+            .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.embedding.is_not(None))
+            .limit(self.capacity)
+        )
         if self._since_updated is None:
             rows = session.execute(q.order_by(p.created_at.desc())).all()
         else:
             # What changed since the last read, by the updated_at index: ordered by created_at, the
             # generic plan GetFeed's transaction uses started two parallel workers to sort it (~0.7 ms
             # of PostgreSQL CPU per request on the full dataset, measured). Newest first, as above.
-            rows = session.execute(q.where(p.updated_at > self._since_updated - timedelta(seconds=5))
-                                   .order_by(p.updated_at)).all()
+            rows = session.execute(
+                q.where(p.updated_at > self._since_updated - timedelta(seconds=5)).order_by(p.updated_at)
+            ).all()
             rows.sort(key=lambda r: r.created_at, reverse=True)
         if not rows:
             return
@@ -215,8 +227,9 @@ class TrendingCache:
         self._lock = threading.Lock()
         self._first = threading.Lock()
 
-    def get(self, session: Session, region: str, days: float, limit: int,
-            sessions: Callable[[], Session] | None = None) -> list[str]:
+    def get(
+        self, session: Session, region: str, days: float, limit: int, sessions: Callable[[], Session] | None = None
+    ) -> list[str]:
         lists = self._lists
         if lists and time.monotonic() - lists[0] < self.ttl_s:
             return lists[1].get(region, [])
@@ -224,8 +237,9 @@ class TrendingCache:
             with self._lock:
                 start, self._refreshing = not self._refreshing, True
             if start:
-                threading.Thread(target=self._refresh_in_background, args=(sessions, days, limit),
-                                 name="feed-trending", daemon=True).start()
+                threading.Thread(
+                    target=self._refresh_in_background, args=(sessions, days, limit), name="feed-trending", daemon=True
+                ).start()
             return lists[1].get(region, [])
         with self._first:  # the first lists (or expired ones, without `sessions`): computed once, others wait
             if self._lists is None or (sessions is None and time.monotonic() - self._lists[0] >= self.ttl_s):
@@ -242,15 +256,24 @@ class TrendingCache:
 
     def _compute(self, session: Session, days: float, limit: int) -> dict[str, list[str]]:
         p = m.posts.c
-        heat = (3 * (p.remix_count + p.remix_generations) + 2 * (p.created_after_view + p.cameo_requests)
-                + p.like_count + p.comment_count - 3 * p.report_count)
+        heat = (
+            3 * (p.remix_count + p.remix_generations)
+            + 2 * (p.created_after_view + p.cameo_requests)
+            + p.like_count
+            + p.comment_count
+            - 3 * p.report_count
+        )
         rank = func.row_number().over(partition_by=p.region, order_by=(heat.desc(), p.created_at.desc(), p.id))
-        ranked = (select(p.id, p.region, heat.label("heat"), micros_column(p.created_at).label("created_us"),
-                         rank.label("rank"))
-                  .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.created_at > utcnow() - timedelta(days=days))
-                  .subquery())
-        rows = session.execute(select(ranked.c.id, ranked.c.region, ranked.c.heat, ranked.c.created_us)
-                               .where(ranked.c.rank <= limit)).all()
+        ranked = (
+            select(
+                p.id, p.region, heat.label("heat"), micros_column(p.created_at).label("created_us"), rank.label("rank")
+            )
+            .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.created_at > utcnow() - timedelta(days=days))
+            .subquery()
+        )
+        rows = session.execute(
+            select(ranked.c.id, ranked.c.region, ranked.c.heat, ranked.c.created_us).where(ranked.c.rank <= limit)
+        ).all()
         # The overall list from the regions' lists: each post of the overall top is in its region's top.
         rows.sort(key=lambda r: (-r[2], -r[3], r[0]))
         lists: dict[str, list[str]] = {"": [r[0] for r in rows[:limit]]}

@@ -14,15 +14,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def train_centroids(vectors: np.ndarray, lists: int, *, iterations: int = 8, sample: int = 48,
-                    seed: int = 0) -> np.ndarray:
+def train_centroids(
+    vectors: np.ndarray, lists: int, *, iterations: int = 8, sample: int = 48, seed: int = 0
+) -> np.ndarray:
     """`lists` unit centroids by spherical k-means on at most `sample` rows per list
     (maximum inner product assignment, so the same rule as the queries)."""
     if lists < 1 or len(vectors) < lists:
         raise ValueError(f"need at least {lists} rows to train {lists} lists, got {len(vectors)}")
     rng = np.random.default_rng(seed)
-    data = vectors if len(vectors) <= sample * lists else vectors[rng.choice(len(vectors), sample * lists,
-                                                                             replace=False)]
+    data = (
+        vectors if len(vectors) <= sample * lists else vectors[rng.choice(len(vectors), sample * lists, replace=False)]
+    )
     centroids = data[rng.choice(len(data), lists, replace=False)].copy()
     for _ in range(iterations):
         assign = np.argmax(data @ centroids.T, axis=1)
@@ -41,7 +43,7 @@ def assign_rows(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 8192) -
     """The list (best centroid by inner product) of each row."""
     out = np.empty(len(vectors), dtype=np.int32)
     for start in range(0, len(vectors), chunk):
-        out[start:start + chunk] = np.argmax(vectors[start:start + chunk] @ centroids.T, axis=1)
+        out[start : start + chunk] = np.argmax(vectors[start : start + chunk] @ centroids.T, axis=1)
     return out
 
 
@@ -56,8 +58,9 @@ class IvfLists:
         self.sorted_matrix = matrix[self.rows]
         self.bounds = np.searchsorted(assign[self.rows], np.arange(len(centroids) + 1)).astype(np.int64)
 
-    def search(self, pos: np.ndarray, neg: np.ndarray | None, k: int, probe_rows: int, min_lists: int = 8
-               ) -> np.ndarray:
+    def search(
+        self, pos: np.ndarray, neg: np.ndarray | None, k: int, probe_rows: int, min_lists: int = 8
+    ) -> np.ndarray:
         """Matrix rows of (about) the k best `max(pos·x) - max(neg·x)`, best first: the
         lists are ranked by that score of their centroids and scanned best first until
         `probe_rows` rows (at least k) and `min_lists` lists are covered, then the shortlist is
@@ -88,8 +91,8 @@ class IvfLists:
         for lo, hi in runs:
             block = self.sorted_matrix[lo:hi]
             for j, v in enumerate(both):
-                np.dot(block, v, out=sims[j, at:at + hi - lo])
-            where[at:at + hi - lo] = np.arange(lo, hi)
+                np.dot(block, v, out=sims[j, at : at + hi - lo])
+            where[at : at + hi - lo] = np.arange(lo, hi)
             at += hi - lo
         score = sims[:npos].max(axis=0)
         if len(both) > npos:
@@ -107,9 +110,9 @@ def exact_search(matrix: np.ndarray, pos: np.ndarray, neg: np.ndarray | None, k:
         return np.zeros(0, dtype=np.int64)
     both = pos if neg is None or not len(neg) else np.vstack([pos, neg])
     sims = np.stack([matrix @ v for v in both])  # matrix-vector products (see IvfLists.search)
-    score = sims[:len(pos)].max(axis=0)
+    score = sims[: len(pos)].max(axis=0)
     if len(both) > len(pos):
-        score = score - sims[len(pos):].max(axis=0)
+        score = score - sims[len(pos) :].max(axis=0)
     k = min(k, len(score))
     top = np.argpartition(-score, k - 1)[:k]
     return top[np.argsort(-score[top], kind="stable")]

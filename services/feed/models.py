@@ -5,21 +5,21 @@ user has been served (no repeats, daily caps, sessions)."""
 from __future__ import annotations
 
 from sqlalchemy import (
-                        BigInteger,
-                        Boolean,
-                        Column,
-                        Date,
-                        DateTime,
-                        Index,
-                        Integer,
-                        LargeBinary,
-                        MetaData,
-                        SmallInteger,
-                        String,
-                        Table,
-                        Text,
-                        false,
-                        text,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    false,
+    text,
 )
 
 from kinora.runtime.events import define_event_tables
@@ -27,7 +27,8 @@ from kinora.runtime.events import define_event_tables
 metadata = MetaData()
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("handle", String(64), nullable=False, server_default=""),
     Column("region", String(8), nullable=False, server_default=""),
@@ -46,7 +47,8 @@ users = Table(
 
 # The feed's copy of each generation: enough to check a publish request.
 generations = Table(
-    "generations", metadata,
+    "generations",
+    metadata,
     Column("id", String(40), primary_key=True),
     Column("user_id", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # pending | completed | failed | canceled | taken_down | deleted
@@ -58,7 +60,8 @@ generations = Table(
 )
 
 posts = Table(
-    "posts", metadata,
+    "posts",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("author_user_id", String(64), nullable=False),
     Column("generation_id", String(40), nullable=False, unique=True),
@@ -86,20 +89,21 @@ posts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # A followee's newest posts, walked backward from the index alone (index-only scan): the feed
     # reads at most a page's worth per followee however much a prolific one has posted.
-    Index("ix_posts_author_created", "author_user_id", "created_at",
-          postgresql_include=["id", "state", "visibility"]),
+    Index("ix_posts_author_created", "author_user_id", "created_at", postgresql_include=["id", "state", "visibility"]),
     Index("ix_posts_region_created", "region", "created_at"),
     # A parent's newest remixes. Partial: most posts are no remix, and without the predicate the
     # planner, seeing one common value (''), would rather scan every post.
-    Index("ix_posts_remix_of_created", "remix_of_post_id", "created_at",
-          postgresql_where=text("remix_of_post_id <> ''")),
+    Index(
+        "ix_posts_remix_of_created", "remix_of_post_id", "created_at", postgresql_where=text("remix_of_post_id <> ''")
+    ),
     # Newest public posts (non-personalized feed) and the preference index's incremental refresh.
     Index("ix_posts_created", "created_at"),
     Index("ix_posts_updated", "updated_at"),
 )
 
 follows = Table(
-    "follows", metadata,
+    "follows",
+    metadata,
     Column("follower_id", String(64), primary_key=True),
     Column("followee_id", String(64), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -107,7 +111,8 @@ follows = Table(
 )
 
 blocks = Table(
-    "blocks", metadata,
+    "blocks",
+    metadata,
     Column("blocker_id", String(64), primary_key=True),
     Column("blocked_id", String(64), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -115,7 +120,8 @@ blocks = Table(
 )
 
 likes = Table(
-    "likes", metadata,
+    "likes",
+    metadata,
     Column("user_id", String(64), primary_key=True),
     Column("post_id", String(36), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -123,7 +129,8 @@ likes = Table(
 )
 
 comments = Table(
-    "comments", metadata,
+    "comments",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("post_id", String(36), nullable=False),
     Column("author_user_id", String(64), nullable=False),
@@ -134,7 +141,8 @@ comments = Table(
 )
 
 see_less = Table(
-    "see_less", metadata,
+    "see_less",
+    metadata,
     Column("user_id", String(64), primary_key=True),
     Column("post_id", String(36), primary_key=True),
     Column("author_user_id", String(64), nullable=False),
@@ -143,7 +151,8 @@ see_less = Table(
 )
 
 reports = Table(
-    "reports", metadata,
+    "reports",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("post_id", String(36), nullable=False),
     Column("reporter_user_id", String(64), nullable=False),
@@ -155,7 +164,8 @@ reports = Table(
 
 # Items served to a user: never served twice; also the views for "created after viewing".
 served = Table(
-    "served", metadata,
+    "served",
+    metadata,
     Column("user_id", String(64), primary_key=True),
     Column("post_id", String(36), primary_key=True),
     Column("served_at", DateTime(timezone=True), nullable=False),
@@ -166,14 +176,16 @@ served = Table(
 )
 
 daily_counts = Table(
-    "daily_counts", metadata,
+    "daily_counts",
+    metadata,
     Column("user_id", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("item_count", Integer, nullable=False),
 )
 
 feed_sessions = Table(
-    "feed_sessions", metadata,
+    "feed_sessions",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("user_id", String(64), nullable=False),
     Column("item_count", Integer, nullable=False),

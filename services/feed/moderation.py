@@ -12,7 +12,9 @@ from kinora.moderation import Moderator
 
 _HARASSMENT = re.compile(
     r"\b(kill yourself|kys|go die|nobody likes you|you should die|i will (hurt|find) you|"
-    r"you('| a)?re (worthless|disgusting|pathetic)|ugly (loser|freak))\b", re.I)
+    r"you('| a)?re (worthless|disgusting|pathetic)|ugly (loser|freak))\b",
+    re.I,
+)
 _SPAM = re.compile(r"(https?://\S+.*){3,}|\b(free followers|buy followers|dm me for promo|crypto giveaway)\b", re.I)
 
 
@@ -21,7 +23,7 @@ class CommentModerator:
         self.moderator = moderator or Moderator()
 
     def refusal(self, text: str) -> str | None:
-        if (hit := _HARASSMENT.search(text)):
+        if hit := _HARASSMENT.search(text):
             return f'harassment is not allowed ("{hit.group()}")'
         if _SPAM.search(text):
             return "spam and follower schemes are not allowed"

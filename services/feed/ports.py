@@ -19,8 +19,9 @@ class ConsentResult:
 class ConsentChecker(Protocol):
     """Re-checks that every cameo in a video may be published by `requester`."""
 
-    async def check(self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str,
-                    generation_id: str) -> ConsentResult: ...
+    async def check(
+        self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str, generation_id: str
+    ) -> ConsentResult: ...
 
 
 class TextModerator(Protocol):

@@ -56,10 +56,17 @@ def post_row(s: Session, post_id: str, lock: bool = False) -> dict[str, Any] | N
 def post_view(s: Session, post_id: str, viewer_id: str) -> dict[str, Any]:
     row = post_row(s, post_id)
     assert row is not None, "post_view of a post that does not exist"
-    row["author_handle"] = s.execute(select(m.users.c.handle).where(m.users.c.id == row["author_user_id"])
-                                     ).scalar_one_or_none() or ""
-    row["liked_by_caller"] = s.execute(select(func.count()).select_from(m.likes).where(
-        m.likes.c.user_id == viewer_id, m.likes.c.post_id == post_id)).scalar_one() > 0
+    row["author_handle"] = (
+        s.execute(select(m.users.c.handle).where(m.users.c.id == row["author_user_id"])).scalar_one_or_none() or ""
+    )
+    row["liked_by_caller"] = (
+        s.execute(
+            select(func.count())
+            .select_from(m.likes)
+            .where(m.likes.c.user_id == viewer_id, m.likes.c.post_id == post_id)
+        ).scalar_one()
+        > 0
+    )
     return row
 
 
@@ -82,8 +89,15 @@ def visible_post(s: Session, viewer_id: str, post_id: str) -> dict[str, Any]:
 
 
 class Posts:
-    def __init__(self, ctx: FeedContext, consent: ConsentChecker, moderator: TextModerator, embedder: Embedder,
-                 facts: PostFactsCache, recent: RecentByAuthor):
+    def __init__(
+        self,
+        ctx: FeedContext,
+        consent: ConsentChecker,
+        moderator: TextModerator,
+        embedder: Embedder,
+        facts: PostFactsCache,
+        recent: RecentByAuthor,
+    ):
         self.ctx, self.consent, self.moderator, self.embed = ctx, consent, moderator, embedder
         self.facts, self.recent = facts, recent
 
@@ -93,13 +107,17 @@ class Posts:
         with self.ctx.sessions() as s:
             gen = s.execute(select(m.generations).where(m.generations.c.id == generation_id)).mappings().first()
         if gen is None:
-            raise NotFound(f"generation {generation_id} is unknown to the feed; only finished generations "
-                           "can be published", "generation_not_found")
+            raise NotFound(
+                f"generation {generation_id} is unknown to the feed; only finished generations can be published",
+                "generation_not_found",
+            )
         if gen["user_id"] != user_id:
             raise PermissionDenied("you can only publish your own generations", "not_generation_owner")
         if gen["status"] != GENERATION_COMPLETED:
-            raise FailedPrecondition(f"generation {generation_id} is {gen['status']}; only completed videos "
-                                     "can be published", "generation_not_completed")
+            raise FailedPrecondition(
+                f"generation {generation_id} is {gen['status']}; only completed videos can be published",
+                "generation_not_completed",
+            )
         return dict(gen)
 
     async def publish(self, user_id: str, generation_id: str, caption: str, visibility: int) -> dict[str, Any]:
@@ -108,8 +126,9 @@ class Posts:
             raise InvalidArgument("visibility must be public, followers or private", "invalid_visibility")
         caption = caption.strip()
         if len(caption) > MAX_CAPTION:
-            raise InvalidArgument(f"the caption is {len(caption)} characters; the limit is {MAX_CAPTION}",
-                                  "caption_too_long")
+            raise InvalidArgument(
+                f"the caption is {len(caption)} characters; the limit is {MAX_CAPTION}", "caption_too_long"
+            )
         gen = await asyncio.to_thread(self._generation_for_publish, user_id, generation_id)
         if caption and (why := await asyncio.to_thread(self.moderator.refusal, caption)):
             raise InvalidArgument(f"the caption can't be posted: {why}", "caption_refused")
@@ -117,8 +136,9 @@ class Posts:
         if cameo_ids:
             decision = await self.consent.check(user_id, cameo_ids, gen["prompt"], generation_id)
             if not decision.allowed:
-                raise PermissionDenied(decision.message or "a cameo owner's consent no longer covers this video",
-                                       "cameo_consent_refused")
+                raise PermissionDenied(
+                    decision.message or "a cameo owner's consent no longer covers this video", "cameo_consent_refused"
+                )
         vector = (await asyncio.to_thread(self.embed, [f"{caption}. {gen['prompt']}".strip(". ")]))[0]
         post = await asyncio.to_thread(self._write_publish, user_id, gen, caption, visibility, vector)
         self.ctx.on_events()
@@ -126,53 +146,77 @@ class Posts:
         self.recent.put(user_id, post["id"], post["created_at"], visibility in (PUBLIC, FOLLOWERS))
         return post
 
-    def _write_publish(self, user_id: str, gen: dict[str, Any], caption: str, visibility: int,
-                       vector: np.ndarray[Any, Any]) -> dict[str, Any]:
+    def _write_publish(
+        self, user_id: str, gen: dict[str, Any], caption: str, visibility: int, vector: np.ndarray[Any, Any]
+    ) -> dict[str, Any]:
         now = utcnow()
         with self.ctx.sessions.begin() as s:
             author = ensure_user(s, user_id)
             # Re-read under lock: an event may have taken the generation down meanwhile.
-            fresh = s.execute(select(m.generations.c.status).where(m.generations.c.id == gen["id"])
-                              .with_for_update()).scalar_one()
+            fresh = s.execute(
+                select(m.generations.c.status).where(m.generations.c.id == gen["id"]).with_for_update()
+            ).scalar_one()
             if fresh != GENERATION_COMPLETED:
-                raise FailedPrecondition(f"generation {gen['id']} is {fresh}; it can't be published",
-                                         "generation_not_completed")
+                raise FailedPrecondition(
+                    f"generation {gen['id']} is {fresh}; it can't be published", "generation_not_completed"
+                )
             existing = s.execute(select(m.posts).where(m.posts.c.generation_id == gen["id"])).mappings().first()
             parent_id = ""
             if gen["remix_of"]:
-                parent_id = s.execute(select(m.posts.c.id).where(m.posts.c.generation_id == gen["remix_of"])
-                                      ).scalar_one_or_none() or ""
-            values = dict(caption=caption, prompt=gen["prompt"], visibility=visibility, state=PUBLISHED,
-                          cameo_ids=gen["cameo_ids"], remix_of_post_id=parent_id,
-                          remix_of_generation_id=gen["remix_of"], region=author["region"],
-                          embedding=vec_bytes(vector), updated_at=now)
+                parent_id = (
+                    s.execute(
+                        select(m.posts.c.id).where(m.posts.c.generation_id == gen["remix_of"])
+                    ).scalar_one_or_none()
+                    or ""
+                )
+            values = dict(
+                caption=caption,
+                prompt=gen["prompt"],
+                visibility=visibility,
+                state=PUBLISHED,
+                cameo_ids=gen["cameo_ids"],
+                remix_of_post_id=parent_id,
+                remix_of_generation_id=gen["remix_of"],
+                region=author["region"],
+                embedding=vec_bytes(vector),
+                updated_at=now,
+            )
             if existing is not None:
                 if existing["state"] == PUBLISHED:
-                    raise AlreadyExists(f"generation {gen['id']} is already published as post {existing['id']}",
-                                        "already_published")
+                    raise AlreadyExists(
+                        f"generation {gen['id']} is already published as post {existing['id']}", "already_published"
+                    )
                 if existing["state"] != UNPUBLISHED:
-                    raise FailedPrecondition("this video was removed and can't be published again",
-                                             "post_removed")
+                    raise FailedPrecondition("this video was removed and can't be published again", "post_removed")
                 post_id = existing["id"]
                 s.execute(update(m.posts).where(m.posts.c.id == post_id).values(**values))
             else:
                 post_id = str(uuid.uuid4())
-                s.execute(insert(m.posts).values(id=post_id, author_user_id=user_id, generation_id=gen["id"],
-                                                 created_at=now, **values))
+                s.execute(
+                    insert(m.posts).values(
+                        id=post_id, author_user_id=user_id, generation_id=gen["id"], created_at=now, **values
+                    )
+                )
             if parent_id:
-                s.execute(update(m.posts).where(m.posts.c.id == parent_id)
-                          .values(remix_count=m.posts.c.remix_count + 1))
+                s.execute(
+                    update(m.posts).where(m.posts.c.id == parent_id).values(remix_count=m.posts.c.remix_count + 1)
+                )
             event = events_pb2.PostPublished(
-                post_id=post_id, author_user_id=user_id, generation_id=gen["id"],
-                cameo_ids=json.loads(gen["cameo_ids"]), visibility=cast(feed_pb2.Visibility, visibility),
+                post_id=post_id,
+                author_user_id=user_id,
+                generation_id=gen["id"],
+                cameo_ids=json.loads(gen["cameo_ids"]),
+                visibility=cast(feed_pb2.Visibility, visibility),
                 remix_of_post_id=parent_id,
-                remix_of_generation_id=gen["remix_of"])
+                remix_of_generation_id=gen["remix_of"],
+            )
             set_timestamp(event.occurred_at, now)
             emit(s, self.ctx.tables, POSTS_TOPIC, event, POST_AGGREGATE, post_id)
             return post_view(s, post_id, user_id)
 
-    def _remove(self, user_id: str, post_id: str, new_state: int,
-                reason: events_pb2.RemovalReason) -> dict[str, Any] | None:
+    def _remove(
+        self, user_id: str, post_id: str, new_state: int, reason: events_pb2.RemovalReason
+    ) -> dict[str, Any] | None:
         with self.ctx.sessions.begin() as s:
             post = post_row(s, post_id, lock=True)
             if post is None or post["state"] in (DELETED, TAKEN_DOWN):
@@ -194,16 +238,25 @@ class Posts:
     def delete_post(self, user_id: str, post_id: str) -> None:
         self._remove(user_id, post_id, DELETED, events_pb2.REMOVAL_REASON_DELETED)
 
-    def set_removed(self, s: Session, post: dict[str, Any], new_state: int, reason: events_pb2.RemovalReason,
-                    takedown_id: str = "") -> None:
+    def set_removed(
+        self, s: Session, post: dict[str, Any], new_state: int, reason: events_pb2.RemovalReason, takedown_id: str = ""
+    ) -> None:
         self.facts.forget([post["id"]])
         s.execute(update(m.posts).where(m.posts.c.id == post["id"]).values(state=new_state, updated_at=utcnow()))
         if post["remix_of_post_id"] and post["state"] == PUBLISHED:
-            s.execute(update(m.posts).where(m.posts.c.id == post["remix_of_post_id"])
-                      .values(remix_count=case((m.posts.c.remix_count > 0, m.posts.c.remix_count - 1), else_=0)))
-        event = events_pb2.PostRemoved(post_id=post["id"], author_user_id=post["author_user_id"],
-                                       generation_id=post["generation_id"], cameo_ids=json.loads(post["cameo_ids"]),
-                                       reason=reason, takedown_id=takedown_id)
+            s.execute(
+                update(m.posts)
+                .where(m.posts.c.id == post["remix_of_post_id"])
+                .values(remix_count=case((m.posts.c.remix_count > 0, m.posts.c.remix_count - 1), else_=0))
+            )
+        event = events_pb2.PostRemoved(
+            post_id=post["id"],
+            author_user_id=post["author_user_id"],
+            generation_id=post["generation_id"],
+            cameo_ids=json.loads(post["cameo_ids"]),
+            reason=reason,
+            takedown_id=takedown_id,
+        )
         set_timestamp(event.occurred_at, utcnow())
         emit(s, self.ctx.tables, POSTS_TOPIC, event, POST_AGGREGATE, post["id"])
 
@@ -216,11 +269,13 @@ class Posts:
         """The id of the generation's post if the viewer may see it, else "" (the
         generator asks before someone else's clip becomes a remix source)."""
         if not viewer_id or not generation_id:
-            raise InvalidArgument("say who is looking (viewer_user_id) and at what (generation_id)",
-                                  "missing_viewer_or_generation")
+            raise InvalidArgument(
+                "say who is looking (viewer_user_id) and at what (generation_id)", "missing_viewer_or_generation"
+            )
         with self.ctx.sessions() as s:
-            post_id: str | None = s.execute(select(m.posts.c.id).where(m.posts.c.generation_id == generation_id)
-                                            ).scalar_one_or_none()
+            post_id: str | None = s.execute(
+                select(m.posts.c.id).where(m.posts.c.generation_id == generation_id)
+            ).scalar_one_or_none()
             if post_id is None:
                 return ""
             try:
@@ -229,8 +284,9 @@ class Posts:
                 return ""
             return post_id
 
-    def list_user_posts(self, viewer_id: str, user_id: str, page_size: int,
-                        token: str) -> tuple[list[dict[str, Any]], str]:
+    def list_user_posts(
+        self, viewer_id: str, user_id: str, page_size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
         user_id = user_id or viewer_id
         offset = self.ctx.offset(token, viewer_id, f"posts:{user_id}")
         size = self.ctx.page_size(page_size)
@@ -250,8 +306,9 @@ class Posts:
 
     # -- remix lineage ----------------------------------------------------------------
 
-    def get_remixes(self, viewer_id: str, post_id: str,
-                    max_depth: int) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    def get_remixes(
+        self, viewer_id: str, post_id: str, max_depth: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
         """(tree rooted at the post: {"post", "children"}, ancestors nearest first, truncated)."""
         depth = MAX_REMIX_DEPTH if max_depth <= 0 else min(max_depth, MAX_REMIX_DEPTH)
         p = m.posts.c
@@ -262,9 +319,11 @@ class Posts:
             level = [root]
             for _ in range(depth):
                 ids = [n["post"]["id"] for n in level]
-                children = s.execute(select(p.id, p.remix_of_post_id).where(
-                    p.remix_of_post_id.in_(ids), p.remix_of_post_id != "", p.state == PUBLISHED
-                ).order_by(p.created_at)).all()
+                children = s.execute(
+                    select(p.id, p.remix_of_post_id)
+                    .where(p.remix_of_post_id.in_(ids), p.remix_of_post_id != "", p.state == PUBLISHED)
+                    .order_by(p.created_at)
+                ).all()
                 nxt: list[dict[str, Any]] = []
                 by_id = {n["post"]["id"]: n for n in level}
                 for child_id, parent_id in children:
@@ -283,8 +342,14 @@ class Posts:
                 if not level:
                     break
             else:
-                if level and s.execute(select(func.count()).select_from(m.posts).where(
-                        p.remix_of_post_id.in_([n["post"]["id"] for n in level]), p.state == PUBLISHED)).scalar_one():
+                if (
+                    level
+                    and s.execute(
+                        select(func.count())
+                        .select_from(m.posts)
+                        .where(p.remix_of_post_id.in_([n["post"]["id"] for n in level]), p.state == PUBLISHED)
+                    ).scalar_one()
+                ):
                     truncated = True
             ancestors: list[dict[str, Any]] = []
             current = root["post"]
@@ -296,4 +361,3 @@ class Posts:
                 current = post_view(s, current["remix_of_post_id"], viewer_id)
                 ancestors.append(current)
         return root, ancestors, truncated
-

@@ -5,27 +5,41 @@ and the page. Each is one round trip; why each is shaped so is said beside it.""
 from __future__ import annotations
 
 from services.feed.common import (
-                                  FOLLOWERS,
-                                  POST_COLUMNS,
-                                  PUBLIC,
-                                  PUBLISHED,
-                                  S_FOLLOWING,
-                                  S_MUTUALS,
-                                  S_PREFERENCES,
-                                  S_RECENT,
-                                  S_REMIXES,
-                                  S_TRENDING,
+    FOLLOWERS,
+    POST_COLUMNS,
+    PUBLIC,
+    PUBLISHED,
+    S_FOLLOWING,
+    S_MUTUALS,
+    S_PREFERENCES,
+    S_RECENT,
+    S_REMIXES,
+    S_TRENDING,
 )
 
 # The scorer's counters, last in `FACT_SQL`, in this order.
-FEATURES = ("remix_generations", "remix_count", "created_after_view", "cameo_requests", "like_count",
-            "comment_count", "report_count", "see_less_count", "watch_ms", "view_count")
+FEATURES = (
+    "remix_generations",
+    "remix_count",
+    "created_after_view",
+    "cameo_requests",
+    "like_count",
+    "comment_count",
+    "report_count",
+    "see_less_count",
+    "watch_ms",
+    "view_count",
+)
 # What ranking needs of a post besides its author (`CANDIDATES_SQL` sends them as int8s; `PostFactsCache`
 # keeps them): times in µs since the epoch (the updated_at stamp computed as `micros_column` does, so it
 # compares exactly with the preference index's).
-FACT_SQL = ("p.visibility", "(p.embedding IS NOT NULL)::int",
-            "extract(epoch FROM p.created_at) * 1000000", "extract(epoch FROM p.updated_at) * 1000000",
-            *(f"p.{name}" for name in FEATURES))
+FACT_SQL = (
+    "p.visibility",
+    "(p.embedding IS NOT NULL)::int",
+    "extract(epoch FROM p.created_at) * 1000000",
+    "extract(epoch FROM p.updated_at) * 1000000",
+    *(f"p.{name}" for name in FEATURES),
+)
 FACT_VISIBILITY = 0  # index of visibility in `FACT_SQL`
 # The numbers as one bytea of big-endian int8s per row, so the server turns all of them into
 # columns with one numpy call instead of parsing ~10k values.
@@ -53,8 +67,16 @@ FROM posts p WHERE p.id = ANY(string_to_array(%(ids)s, ',')) AND p.state = {PUBL
 # sequential scans off for the transaction, the served checks (per-id subplans, `CANDIDATES_SQL`)
 # are index probes: their cost does not depend on `served`'s size nor on the viewer's history
 # length (tests/feed/test_feed_history.py). Every statement of GetFeed reads rows by key.
-USER_COLUMNS = ("id", "handle", "region", "teen", "daily_item_cap", "non_personalized", "prefs_phrases",
-                "prefs_vectors")
+USER_COLUMNS = (
+    "id",
+    "handle",
+    "region",
+    "teen",
+    "daily_item_cap",
+    "non_personalized",
+    "prefs_phrases",
+    "prefs_vectors",
+)
 VIEWER_STATE_SQL = f"""
 WITH sess AS (SELECT user_id, item_count FROM feed_sessions WHERE id = %(session)s FOR UPDATE)
 SELECT {", ".join(f"u.{c}" for c in USER_COLUMNS)}, sess.user_id, sess.item_count,

@@ -20,8 +20,11 @@ from kinora.runtime.errors import InvalidArgument
 
 DIM = 384
 SOURCE = feed_pb2.CandidateSource
-CONNECTED_SOURCES = (SOURCE.CANDIDATE_SOURCE_FOLLOWING, SOURCE.CANDIDATE_SOURCE_MUTUALS,
-                     SOURCE.CANDIDATE_SOURCE_REMIXES)
+CONNECTED_SOURCES = (
+    SOURCE.CANDIDATE_SOURCE_FOLLOWING,
+    SOURCE.CANDIDATE_SOURCE_MUTUALS,
+    SOURCE.CANDIDATE_SOURCE_REMIXES,
+)
 
 
 # -- stated preferences -------------------------------------------------------
@@ -36,18 +39,19 @@ def parse_preferences(text: str) -> list[tuple[str, int]]:
     """'more cooking and pets, less sports' -> [('cooking', 1), ('pets', 1), ('sports', -1)].
     A 'more'/'less' marker applies to the phrases after it until the next marker."""
     if len(text) > MAX_PREFS_CHARS:
-        raise InvalidArgument(f"preferences are {len(text)} characters; keep them under {MAX_PREFS_CHARS}",
-                              "preferences_too_long")
+        raise InvalidArgument(
+            f"preferences are {len(text)} characters; keep them under {MAX_PREFS_CHARS}", "preferences_too_long"
+        )
     phrases: list[tuple[str, int]] = []
     sign = 1
     for part in _SPLIT.split(text.strip()):
         part = part.strip(" !?\"'")
         if not part:
             continue
-        if (m := _NEGATIVE.match(part)):
-            sign, part = -1, part[m.end():]
-        elif (m := _POSITIVE.match(part)):
-            sign, part = 1, part[m.end():]
+        if m := _NEGATIVE.match(part):
+            sign, part = -1, part[m.end() :]
+        elif m := _POSITIVE.match(part):
+            sign, part = 1, part[m.end() :]
         part = part.strip()
         if part and (part.lower(), sign) not in [(p.lower(), s) for p, s in phrases]:
             phrases.append((part, sign))
@@ -55,6 +59,7 @@ def parse_preferences(text: str) -> list[tuple[str, int]]:
 
 
 # -- candidates ----------------------------------------------------------------
+
 
 @dataclass
 class Candidates:
@@ -90,6 +95,7 @@ class ViewerContext:
 
 # -- scorer ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ScoreWeights:
     """Creation counts most; watch time almost nothing (see docs/feed.md)."""
@@ -107,12 +113,15 @@ class ScoreWeights:
     see_less_author: float = -2.0
     recency_per_day: float = -0.3
     source_bonus: tuple[tuple[int, float], ...] = (
-        (SOURCE.CANDIDATE_SOURCE_MUTUALS, 1.0), (SOURCE.CANDIDATE_SOURCE_FOLLOWING, 0.8),
-        (SOURCE.CANDIDATE_SOURCE_REMIXES, 1.2))
+        (SOURCE.CANDIDATE_SOURCE_MUTUALS, 1.0),
+        (SOURCE.CANDIDATE_SOURCE_FOLLOWING, 0.8),
+        (SOURCE.CANDIDATE_SOURCE_REMIXES, 1.2),
+    )
 
 
-TIME_SPENT_WEIGHTS = ScoreWeights(remix=0.0, created_after_view=0.0, cameo_request=0.0, like=0.4, comment=0.3,
-                                  watch_seconds=3.0)
+TIME_SPENT_WEIGHTS = ScoreWeights(
+    remix=0.0, created_after_view=0.0, cameo_request=0.0, like=0.4, comment=0.3, watch_seconds=3.0
+)
 
 
 class CreationScorer:
@@ -130,12 +139,16 @@ class CreationScorer:
         w, f = self.weights, c.features
         n = len(c)
         log1p = np.log1p
-        score = (w.remix * log1p(f["remix_generations"] + f["remix_count"])
-                 + w.created_after_view * log1p(f["created_after_view"])
-                 + w.cameo_request * log1p(f["cameo_requests"])
-                 + w.like * log1p(f["like_count"]) + w.comment * log1p(f["comment_count"])
-                 + w.report * log1p(f["report_count"]) + w.see_less * log1p(f["see_less_count"])
-                 + w.watch_seconds * log1p(f["watch_ms"] / np.maximum(f["view_count"], 1) / 1000.0))
+        score = (
+            w.remix * log1p(f["remix_generations"] + f["remix_count"])
+            + w.created_after_view * log1p(f["created_after_view"])
+            + w.cameo_request * log1p(f["cameo_requests"])
+            + w.like * log1p(f["like_count"])
+            + w.comment * log1p(f["comment_count"])
+            + w.report * log1p(f["report_count"])
+            + w.see_less * log1p(f["see_less_count"])
+            + w.watch_seconds * log1p(f["watch_ms"] / np.maximum(f["view_count"], 1) / 1000.0)
+        )
         ages_days = np.maximum(viewer.now_ts - c.created_ts, 0) / 86400.0
         score = score + w.recency_per_day * ages_days + self._bonus[c.sources]
         matched = np.full(n, -1)
@@ -156,7 +169,8 @@ class CreationScorer:
                 score = score + w.personal_see_less * np.clip(near, 0, None)
         if viewer.see_less_authors:
             score = score + w.see_less_author * np.fromiter(
-                (a in viewer.see_less_authors for a in c.authors), dtype=float, count=n)
+                (a in viewer.see_less_authors for a in c.authors), dtype=float, count=n
+            )
         if not np.all(np.isfinite(score)):
             raise ValueError("scorer produced a non-finite score")
         return score, matched
@@ -164,15 +178,25 @@ class CreationScorer:
 
 # -- policy ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PolicyConfig:
     max_per_author: int = 2
     connected_share: float = 0.6
 
 
-def apply_policy(c: Candidates, scores: np.ndarray[Any, Any] | None, page_size: int, config: PolicyConfig, *,
-                 blocked: set[str], seen: set[str] | frozenset[str], viewer: ViewerContext,
-                 order: list[int] | None = None, report: dict[str, bool] | None = None) -> list[int]:
+def apply_policy(
+    c: Candidates,
+    scores: np.ndarray[Any, Any] | None,
+    page_size: int,
+    config: PolicyConfig,
+    *,
+    blocked: set[str],
+    seen: set[str] | frozenset[str],
+    viewer: ViewerContext,
+    order: list[int] | None = None,
+    report: dict[str, bool] | None = None,
+) -> list[int]:
     """The page, as indices into the batch. Hard rules first (blocks, no
     repeats, teen safety), then the page mix: at most `max_per_author` per
     author, no two in a row from one author, and connected content holding at

@@ -63,8 +63,9 @@ class RankedList:
         return list(range(len(self.batch)))
 
 
-def compact(batch: Candidates, scores: np.ndarray[Any, Any], matched: np.ndarray[Any, Any],
-            keep_per_pool: int) -> tuple[Candidates, np.ndarray[Any, Any], np.ndarray[Any, Any], bool]:
+def compact(
+    batch: Candidates, scores: np.ndarray[Any, Any], matched: np.ndarray[Any, Any], keep_per_pool: int
+) -> tuple[Candidates, np.ndarray[Any, Any], np.ndarray[Any, Any], bool]:
     """The best `keep_per_pool` connected and global candidates, best first (ties in the batch's
     order, as `apply_policy` ranks them), with only the columns pages need."""
     order = np.argsort(-scores, kind="stable")
@@ -75,11 +76,14 @@ def compact(batch: Candidates, scores: np.ndarray[Any, Any], matched: np.ndarray
     kept = order[keep]
     take = kept.tolist()
     small = Candidates(
-        post_ids=[batch.post_ids[i] for i in take], authors=[batch.authors[i] for i in take],
-        sources=batch.sources[kept], created_ts=batch.created_ts[kept],
+        post_ids=[batch.post_ids[i] for i in take],
+        authors=[batch.authors[i] for i in take],
+        sources=batch.sources[kept],
+        created_ts=batch.created_ts[kept],
         features={"report_count": batch.features["report_count"][kept]},
         visibility=batch.visibility[kept] if batch.visibility is not None else None,
-        of_own=batch.of_own[kept] if batch.of_own is not None else None)
+        of_own=batch.of_own[kept] if batch.of_own is not None else None,
+    )
     return small, scores[kept], matched[kept], len(kept) < len(order)
 
 
@@ -101,8 +105,11 @@ class RankingCache:
             if ranked is None:
                 return None
             self._lists.move_to_end(viewer_id)
-        if (time.monotonic() - ranked.built_at >= self.ttl_s or ranked.fingerprint != fingerprint
-                or not unchanged(ranked)):
+        if (
+            time.monotonic() - ranked.built_at >= self.ttl_s
+            or ranked.fingerprint != fingerprint
+            or not unchanged(ranked)
+        ):
             self.drop(viewer_id, ranked)
             return None
         return ranked

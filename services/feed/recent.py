@@ -75,8 +75,9 @@ def micros_column(column: ColumnElement[Any]) -> ColumnElement[int]:
 
 
 class RecentByAuthor:
-    def __init__(self, per_author: int = 300, window_s: float = 28 * 86_400.0, refresh_s: float = 2.0,
-                 prune_s: float = 600.0):
+    def __init__(
+        self, per_author: int = 300, window_s: float = 28 * 86_400.0, refresh_s: float = 2.0, prune_s: float = 600.0
+    ):
         self.per_author, self.window_s, self.prune_s = per_author, window_s, prune_s
         self._pruned = time.monotonic()
         # author -> (created µs, newest first; post ids in the same order). Replaced, never changed in place,
@@ -133,8 +134,9 @@ class RecentByAuthor:
         if not self._loaded:  # everything in the window, each author's newest first
             # From the newest change so far (read first): whatever changes after it, the next reads apply.
             self._since = session.execute(select(func.max(p.updated_at))).scalar()
-            self._by_author = self._grouped(session.execute(
-                q.where(*self._held_posts()).order_by(p.author_user_id, p.created_at.desc())).all())
+            self._by_author = self._grouped(
+                session.execute(q.where(*self._held_posts()).order_by(p.author_user_id, p.created_at.desc())).all()
+            )
             self._loaded = True
             self.version += 1
             self._changed = dict.fromkeys(self._by_author, self.version)
@@ -156,12 +158,23 @@ class RecentByAuthor:
         just beyond the list takes its place (as a walk of the database would find it)."""
         authors, self._short = sorted(self._short), set()
         p = m.posts.c
-        ranked = select(p.id, p.author_user_id, micros_column(p.created_at).label("created_us"),
-                        func.row_number().over(partition_by=p.author_user_id, order_by=p.created_at.desc())
-                        .label("rank")).where(p.author_user_id.in_(authors), *self._held_posts()).subquery()
-        refilled = self._grouped(session.execute(
-            select(ranked.c.id, ranked.c.author_user_id, ranked.c.created_us).where(ranked.c.rank <= self.per_author)
-            .order_by(ranked.c.author_user_id, ranked.c.created_us.desc())).all())
+        ranked = (
+            select(
+                p.id,
+                p.author_user_id,
+                micros_column(p.created_at).label("created_us"),
+                func.row_number().over(partition_by=p.author_user_id, order_by=p.created_at.desc()).label("rank"),
+            )
+            .where(p.author_user_id.in_(authors), *self._held_posts())
+            .subquery()
+        )
+        refilled = self._grouped(
+            session.execute(
+                select(ranked.c.id, ranked.c.author_user_id, ranked.c.created_us)
+                .where(ranked.c.rank <= self.per_author)
+                .order_by(ranked.c.author_user_id, ranked.c.created_us.desc())
+            ).all()
+        )
         for author in authors:
             if author in refilled:
                 self._by_author[author] = refilled[author]
@@ -195,7 +208,7 @@ class RecentByAuthor:
         start = 0
         for k in range(1, len(rows) + 1):
             if k == len(rows) or rows[k][1] != rows[start][1]:
-                chunk = rows[start:min(k, start + self.per_author)]
+                chunk = rows[start : min(k, start + self.per_author)]
                 by_author[rows[start][1]] = (np.array([r[2] for r in chunk], dtype=np.int64), [r[0] for r in chunk])
                 start = k
         return by_author
@@ -214,11 +227,11 @@ class RecentByAuthor:
             k = ids.index(post_id)
             if not visible and len(ids) >= self.per_author:  # a post beyond the list may exist
                 self._short.add(author)
-            created, ids = np.delete(created, k), ids[:k] + ids[k + 1:]
+            created, ids = np.delete(created, k), ids[:k] + ids[k + 1 :]
         if visible:
             k = int(np.searchsorted(-created, -created_us, side="left"))  # newest first
-            created = np.insert(created, k, created_us)[:self.per_author]
-            ids = (ids[:k] + [post_id] + ids[k:])[:self.per_author]
+            created = np.insert(created, k, created_us)[: self.per_author]
+            ids = (ids[:k] + [post_id] + ids[k:])[: self.per_author]
         if ids:
             self._by_author[author] = (created, ids)
         else:

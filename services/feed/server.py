@@ -57,16 +57,20 @@ class GrpcConsentChecker:
         self.address = address
         self._client = ConsentClient(address, timeout_s=5.0) if address else None
 
-    async def check(self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str,
-                    generation_id: str) -> ConsentResult:
+    async def check(
+        self, requester_user_id: str, cameo_ids: Sequence[str], prompt: str, generation_id: str
+    ) -> ConsentResult:
         if self._client is None:
-            raise Unavailable("this video has cameos and no cameo service is configured to re-check consent "
-                              "(KINORA_CAMEO_ADDR)", "consent_unavailable")
+            raise Unavailable(
+                "this video has cameos and no cameo service is configured to re-check consent (KINORA_CAMEO_ADDR)",
+                "consent_unavailable",
+            )
         try:
             verdict = await self._client.check(requester_user_id, cameo_ids, prompt, generation_id, purpose=PUBLISH)
         except Unavailable:
-            raise Unavailable("can't reach the cameo service to re-check consent; try again shortly",
-                              "consent_unavailable") from None
+            raise Unavailable(
+                "can't reach the cameo service to re-check consent; try again shortly", "consent_unavailable"
+            ) from None
         return ConsentResult(verdict.all_allowed, "; ".join(d.message for d in verdict.refused))
 
     async def close(self) -> None:
@@ -76,12 +80,23 @@ class GrpcConsentChecker:
 
 def post_message(row: dict) -> pb.Post:
     cameo_ids = row["cameo_ids"]
-    post = pb.Post(id=row["id"], author_user_id=row["author_user_id"], author_handle=row.get("author_handle", ""),
-                   generation_id=row["generation_id"], caption=row["caption"], visibility=row["visibility"],
-                   state=row["state"], cameo_ids=json.loads(cameo_ids) if cameo_ids != "[]" else (),
-                   remix_of_post_id=row["remix_of_post_id"], remix_of_generation_id=row["remix_of_generation_id"],
-                   like_count=row["like_count"], comment_count=row["comment_count"], remix_count=row["remix_count"],
-                   liked_by_caller=bool(row.get("liked_by_caller", False)), region=row["region"])
+    post = pb.Post(
+        id=row["id"],
+        author_user_id=row["author_user_id"],
+        author_handle=row.get("author_handle", ""),
+        generation_id=row["generation_id"],
+        caption=row["caption"],
+        visibility=row["visibility"],
+        state=row["state"],
+        cameo_ids=json.loads(cameo_ids) if cameo_ids != "[]" else (),
+        remix_of_post_id=row["remix_of_post_id"],
+        remix_of_generation_id=row["remix_of_generation_id"],
+        like_count=row["like_count"],
+        comment_count=row["comment_count"],
+        remix_count=row["remix_count"],
+        liked_by_caller=bool(row.get("liked_by_caller", False)),
+        region=row["region"],
+    )
     set_timestamp(post.created_at, row["created_at"])
     set_timestamp(post.updated_at, row["updated_at"])
     return post
@@ -97,8 +112,13 @@ def _users(rows: list[dict]) -> list[pb.UserSummary]:
 
 
 def _comment(row: dict) -> pb.Comment:
-    c = pb.Comment(id=row["id"], post_id=row["post_id"], author_user_id=row["author_user_id"],
-                   author_handle=row["author_handle"], text=row["text"])
+    c = pb.Comment(
+        id=row["id"],
+        post_id=row["post_id"],
+        author_user_id=row["author_user_id"],
+        author_handle=row["author_handle"],
+        text=row["text"],
+    )
     set_timestamp(c.created_at, row["created_at"])
     return c
 
@@ -123,8 +143,9 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
 
     async def UnpublishPost(self, request, context):
         me = auth.require_user()
-        return pb.UnpublishPostResponse(post=post_message(await self._run(self.feed.unpublish, me.subject,
-                                                                          request.post_id)))
+        return pb.UnpublishPostResponse(
+            post=post_message(await self._run(self.feed.unpublish, me.subject, request.post_id))
+        )
 
     async def DeletePost(self, request, context):
         me = auth.require_user()
@@ -142,14 +163,14 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
 
     async def CanViewGeneration(self, request, context):
         auth.require_service("generator", "gateway")  # gateway: signed media URLs (services/gateway/media.py)
-        post_id = await self._run(self.feed.visible_post_of_generation, request.viewer_user_id,
-                                  request.generation_id)
+        post_id = await self._run(self.feed.visible_post_of_generation, request.viewer_user_id, request.generation_id)
         return pb.CanViewGenerationResponse(visible=bool(post_id), post_id=post_id)
 
     async def ListUserPosts(self, request, context):
         me = auth.require_user()
-        posts, token = await self._run(self.feed.list_user_posts, me.subject, request.user_id,
-                                       request.page.page_size, request.page.page_token)
+        posts, token = await self._run(
+            self.feed.list_user_posts, me.subject, request.user_id, request.page.page_size, request.page.page_token
+        )
         return pb.ListUserPostsResponse(posts=[post_message(p) for p in posts], next_page_token=token)
 
     # feed
@@ -157,17 +178,36 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
     async def GetFeed(self, request, context):
         me = auth.require_user()
         with FEED_LATENCY.time():
-            page: FeedPage = await self._run(self.feed.get_feed, me.subject, me.handle, me.teen,
-                                             request.page.page_size, request.page.page_token, request.session_id)
-        reply = pb.GetFeedResponse(next_page_token=page.next_token, session_id=page.session_id, nudge=page.nudge,
-                                   cap_reached=page.cap_reached, cap_message=page.cap_message,
-                                   fallback=page.fallback, non_personalized=page.non_personalized)
+            page: FeedPage = await self._run(
+                self.feed.get_feed,
+                me.subject,
+                me.handle,
+                me.teen,
+                request.page.page_size,
+                request.page.page_token,
+                request.session_id,
+            )
+        reply = pb.GetFeedResponse(
+            next_page_token=page.next_token,
+            session_id=page.session_id,
+            nudge=page.nudge,
+            cap_reached=page.cap_reached,
+            cap_message=page.cap_message,
+            fallback=page.fallback,
+            non_personalized=page.non_personalized,
+        )
         for row, source, reason, score in page.items:
             reply.items.add(post=post_message(row), source=source, reason=reason, score=score)
         if page.timings:
             t = page.timings
-            reply.timings.CopyFrom(pb.FeedTimings(candidates_ms=t["candidates_ms"], score_ms=t["score_ms"],
-                                                  policy_ms=t["policy_ms"], candidate_count=t["candidate_count"]))
+            reply.timings.CopyFrom(
+                pb.FeedTimings(
+                    candidates_ms=t["candidates_ms"],
+                    score_ms=t["score_ms"],
+                    policy_ms=t["policy_ms"],
+                    candidate_count=t["candidate_count"],
+                )
+            )
             for stage in ("candidates", "score", "policy"):
                 FEED_STAGE_SECONDS.labels(stage).observe(t[f"{stage}_ms"] / 1000)
         return reply
@@ -188,8 +228,10 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
 
     async def RecordViews(self, request, context):
         me = auth.require_user()
-        views = [(v.post_id, v.watch_ms, to_datetime(v.viewed_at, "viewed_at")
-                  if v.HasField("viewed_at") else None) for v in request.views]
+        views = [
+            (v.post_id, v.watch_ms, to_datetime(v.viewed_at, "viewed_at") if v.HasField("viewed_at") else None)
+            for v in request.views
+        ]
         await self._run(self.feed.record_views, me.subject, views)
         return pb.RecordViewsResponse()
 
@@ -216,8 +258,9 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
 
     async def _people(self, which, request):
         me = auth.require_user()
-        return await self._run(self.feed.list_people, me.subject, request.user_id, which, request.page.page_size,
-                               request.page.page_token)
+        return await self._run(
+            self.feed.list_people, me.subject, request.user_id, which, request.page.page_size, request.page.page_token
+        )
 
     async def ListFollowers(self, request, context):
         users, token = await self._people("followers", request)
@@ -248,8 +291,9 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
 
     async def ListComments(self, request, context):
         me = auth.require_user()
-        rows, token = await self._run(self.feed.list_comments, me.subject, request.post_id, request.page.page_size,
-                                      request.page.page_token)
+        rows, token = await self._run(
+            self.feed.list_comments, me.subject, request.post_id, request.page.page_size, request.page.page_token
+        )
         return pb.ListCommentsResponse(comments=[_comment(r) for r in rows], next_page_token=token)
 
     async def DeleteComment(self, request, context):
@@ -271,10 +315,12 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
         me = auth.require_user()
         if request.max_depth < 0:
             raise InvalidArgument("max_depth can't be negative", "invalid_max_depth")
-        root, ancestors, truncated = await self._run(self.feed.get_remixes, me.subject, request.post_id,
-                                                     request.max_depth)
-        return pb.GetRemixesResponse(root=_remix_node(root), ancestors=[post_message(a) for a in ancestors],
-                                     truncated=truncated)
+        root, ancestors, truncated = await self._run(
+            self.feed.get_remixes, me.subject, request.post_id, request.max_depth
+        )
+        return pb.GetRemixesResponse(
+            root=_remix_node(root), ancestors=[post_message(a) for a in ancestors], truncated=truncated
+        )
 
 
 def consumed_events(feed: Feed) -> dict:
@@ -294,32 +340,58 @@ def consumed_events(feed: Feed) -> dict:
     }
 
 
-def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, moderator=None, scorer=None,
-                  db_workers: int | None = None) -> tuple[ServiceContext, Feed]:
+def build_context(
+    settings: FeedSettings,
+    *,
+    jwks_fetcher=None,
+    consent=None,
+    moderator=None,
+    scorer=None,
+    db_workers: int | None = None,
+) -> tuple[ServiceContext, Feed]:
     """The service with its Feed. Tests pass their own consent checker only
     when the real cameo service can't run in-process."""
     from sqlalchemy.orm import sessionmaker
 
     holder: dict = {}
     db_workers = db_workers or settings.db_workers
-    feed_config = FeedConfig(page_size=settings.page_size, max_page_size=settings.max_page_size,
-                             nudge_after_items=settings.nudge_after_items,
-                             candidates_per_source=settings.candidates_per_source,
-                             trending_days=settings.trending_days,
-                             ranking_ttl_s=settings.ranking_ttl_s, ranking_viewers=settings.ranking_viewers,
-                             policy=PolicyConfig(settings.max_per_author, settings.connected_share))
+    feed_config = FeedConfig(
+        page_size=settings.page_size,
+        max_page_size=settings.max_page_size,
+        nudge_after_items=settings.nudge_after_items,
+        candidates_per_source=settings.candidates_per_source,
+        trending_days=settings.trending_days,
+        ranking_ttl_s=settings.ranking_ttl_s,
+        ranking_viewers=settings.ranking_viewers,
+        policy=PolicyConfig(settings.max_per_author, settings.connected_share),
+    )
     # Handlers need the Feed and create_service needs the handlers: build the Feed on a late-bound ctx.
     consent = consent or GrpcConsentChecker(settings.cameo_addr)
     moderator = moderator or CommentModerator()
-    feed = Feed(sessionmaker(), m.tables, consent, moderator, embed,
-                cursor_key(settings.cursor_secret, settings.internal_secret), feed_config, scorer=scorer,
-                on_fallback=FEED_FALLBACKS.inc, on_events=lambda: holder["ctx"].wake_relay())
+    feed = Feed(
+        sessionmaker(),
+        m.tables,
+        consent,
+        moderator,
+        embed,
+        cursor_key(settings.cursor_secret, settings.internal_secret),
+        feed_config,
+        scorer=scorer,
+        on_fallback=FEED_FALLBACKS.inc,
+        on_events=lambda: holder["ctx"].wake_relay(),
+    )
     # The pool holds a connection per request worker plus the relay's and the consumer's: with the
     # default (5, plus 5 closed when returned) a busy feed kept opening and closing connections.
-    ctx = create_service("feed", settings, m.tables, MIGRATIONS, topics=TOPICS,
-                         subscription=by_event_type(consumed_events(feed), CONSUMES),
-                         **verifier_fetchers(settings.identity_addr, jwks_fetcher),
-                         db_pool_size=db_workers + 1 + settings.consumer_threads)
+    ctx = create_service(
+        "feed",
+        settings,
+        m.tables,
+        MIGRATIONS,
+        topics=TOPICS,
+        subscription=by_event_type(consumed_events(feed), CONSUMES),
+        **verifier_fetchers(settings.identity_addr, jwks_fetcher),
+        db_pool_size=db_workers + 1 + settings.consumer_threads,
+    )
     holder["ctx"] = ctx
     feed.sessions = ctx.sessions
     # Posts embed their prompt and comments are moderated with the embedding model: load it now,
@@ -327,13 +399,17 @@ def build_context(settings: FeedSettings, *, jwks_fetcher=None, consent=None, mo
     # feed's in-memory indexes too, not in the first GetFeed.
     ctx.warm_up(lambda: (embed(["warm up"]), moderator.refusal("warm up"), feed.warm_up()))
     pool = ThreadPoolExecutor(max_workers=db_workers, thread_name_prefix="feed-db")
-    ctx.app.add_servicer(feed_pb2_grpc.add_FeedServiceServicer_to_server, FeedServicer(feed, pool),
-                         pb.DESCRIPTOR.services_by_name["FeedService"].full_name)
+    ctx.app.add_servicer(
+        feed_pb2_grpc.add_FeedServiceServicer_to_server,
+        FeedServicer(feed, pool),
+        pb.DESCRIPTOR.services_by_name["FeedService"].full_name,
+    )
 
     async def close():
         pool.shutdown(wait=False)
         if isinstance(consent, GrpcConsentChecker):
             await consent.close()
+
     ctx.app.on_shutdown(close)
     return ctx, feed
 

@@ -27,8 +27,14 @@ GENERATIONS_TOPIC = "kinora.generator.generations.v1"
 TAKEDOWNS_TOPIC = "kinora.cameo.takedowns.v1"
 USERS_TOPIC = "kinora.identity.users.v1"
 CONSUMES = {
-    GENERATIONS_TOPIC: (gen_ev.GenerationRequested, gen_ev.GenerationCompleted, gen_ev.GenerationFailed,
-                        gen_ev.GenerationCanceled, gen_ev.GenerationTakenDown, gen_ev.GenerationDeleted),
+    GENERATIONS_TOPIC: (
+        gen_ev.GenerationRequested,
+        gen_ev.GenerationCompleted,
+        gen_ev.GenerationFailed,
+        gen_ev.GenerationCanceled,
+        gen_ev.GenerationTakenDown,
+        gen_ev.GenerationDeleted,
+    ),
     TAKEDOWNS_TOPIC: (cameo_ev.TakedownRequested,),
     USERS_TOPIC: (id_ev.ParentalControlsChanged, id_ev.UserCreated, id_ev.UserUpdated, id_ev.UserDeleted),
 }

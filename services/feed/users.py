@@ -25,9 +25,11 @@ def ensure_user(session: Session, user_id: str, handle: str = "", teen: bool | N
         session.execute(upsert(m.users, values, ["id"], {}))
         row = session.execute(select(m.users).where(m.users.c.id == user_id)).mappings().one()
     elif (handle and row["handle"] != handle) or (teen is not None and row["teen"] != teen):
-        session.execute(update(m.users).where(m.users.c.id == user_id)
-                        .values(handle=handle or row["handle"], teen=row["teen"] if teen is None else teen,
-                                updated_at=utcnow()))
+        session.execute(
+            update(m.users)
+            .where(m.users.c.id == user_id)
+            .values(handle=handle or row["handle"], teen=row["teen"] if teen is None else teen, updated_at=utcnow())
+        )
         row = session.execute(select(m.users).where(m.users.c.id == user_id)).mappings().one()
     return dict(row)
 
@@ -46,31 +48,42 @@ class Users:
         text = (text or "").strip()
         phrases = parse_preferences(text)
         if text and not phrases:
-            raise InvalidArgument("couldn't find any topics in that; try 'more cooking and pets, less sports'",
-                                  "no_preferences_found")
+            raise InvalidArgument(
+                "couldn't find any topics in that; try 'more cooking and pets, less sports'", "no_preferences_found"
+            )
         vectors = self.embed([p for p, _ in phrases]) if phrases else None
         now = utcnow()
         with self.ctx.sessions.begin() as s:
             ensure_user(s, viewer_id)
-            s.execute(update(m.users).where(m.users.c.id == viewer_id).values(
-                prefs_text=text, prefs_phrases=json.dumps(phrases),
-                prefs_vectors=vec_bytes(vectors) if vectors is not None else None, prefs_updated_at=now))
+            s.execute(
+                update(m.users)
+                .where(m.users.c.id == viewer_id)
+                .values(
+                    prefs_text=text,
+                    prefs_phrases=json.dumps(phrases),
+                    prefs_vectors=vec_bytes(vectors) if vectors is not None else None,
+                    prefs_updated_at=now,
+                )
+            )
         return {"text": text, "updated_at": now, "phrases": phrases}
 
     def get_preferences(self, viewer_id: str) -> dict[str, Any]:
         with self.ctx.sessions() as s:
-            row = s.execute(select(m.users.c.prefs_text, m.users.c.prefs_updated_at)
-                            .where(m.users.c.id == viewer_id)).first()
+            row = s.execute(
+                select(m.users.c.prefs_text, m.users.c.prefs_updated_at).where(m.users.c.id == viewer_id)
+            ).first()
         return {"text": row[0] if row else "", "updated_at": row[1] if row else None}
 
     # -- identity's events (inside the consumer's transaction) ------------------------------
 
     def on_parental_controls(self, s: Session, teen_user_id: str, daily_cap: int, non_personalized: bool) -> None:
         ensure_user(s, teen_user_id)
-        s.execute(update(m.users).where(m.users.c.id == teen_user_id).values(
-            teen=True, daily_item_cap=max(daily_cap, 0), non_personalized=non_personalized, updated_at=utcnow()))
+        s.execute(
+            update(m.users)
+            .where(m.users.c.id == teen_user_id)
+            .values(teen=True, daily_item_cap=max(daily_cap, 0), non_personalized=non_personalized, updated_at=utcnow())
+        )
 
     def on_user(self, s: Session, user_id: str, handle: str, region: str, teen: bool) -> None:
         ensure_user(s, user_id, handle, teen)
-        s.execute(update(m.users).where(m.users.c.id == user_id).values(region=region.upper()[:8],
-                                                                        updated_at=utcnow()))
+        s.execute(update(m.users).where(m.users.c.id == user_id).values(region=region.upper()[:8], updated_at=utcnow()))

@@ -45,15 +45,19 @@ async def signup(body: SignUp, request: Request, address: str = Depends(anonymou
 @router.post("/auth/signin", tags=["accounts"])
 async def signin(body: SignIn, request: Request, address: str = Depends(anonymous)):
     g = gw(request)
-    return as_json(await g.edge_identity.SignIn(ipb.SignInRequest(**body.model_dump(), client_address=address),
-                                                timeout=g.timeout))
+    return as_json(
+        await g.edge_identity.SignIn(ipb.SignInRequest(**body.model_dump(), client_address=address), timeout=g.timeout)
+    )
 
 
 @router.post("/auth/refresh", tags=["accounts"])
 async def refresh(body: Refresh, request: Request, address: str = Depends(anonymous)):
     g = gw(request)
-    return as_json(await g.edge_identity.RefreshTokens(
-        ipb.RefreshTokensRequest(refresh_token=body.refresh_token, client_address=address), timeout=g.timeout))
+    return as_json(
+        await g.edge_identity.RefreshTokens(
+            ipb.RefreshTokensRequest(refresh_token=body.refresh_token, client_address=address), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/auth/signout", tags=["accounts"])
@@ -101,15 +105,15 @@ async def change_password(body: PasswordChange, request: Request, caller=Caller,
 async def delete_me(body: AccountDeletion, request: Request, caller=Caller, address: str = Depends(anonymous)):
     """Deletes the account for good (docs/api.md, "Deleting an account"); confirm with the password."""
     g = gw(request)
-    return as_json(await g.identity.DeleteAccount(ipb.DeleteAccountRequest(password=body.password),
-                                                  timeout=g.timeout))
+    return as_json(await g.identity.DeleteAccount(ipb.DeleteAccountRequest(password=body.password), timeout=g.timeout))
 
 
 @router.get("/users/{handle}", tags=["accounts"])
 async def get_user(handle: str, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.identity.GetUserByHandle(ipb.GetUserByHandleRequest(handle=handle.lower()),
-                                                    timeout=g.timeout))
+    return as_json(
+        await g.identity.GetUserByHandle(ipb.GetUserByHandleRequest(handle=handle.lower()), timeout=g.timeout)
+    )
 
 
 @router.post("/invites", status_code=201, tags=["accounts"])
@@ -121,8 +125,9 @@ async def create_invite(request: Request, caller=Caller):
 @router.get("/invites", tags=["accounts"])
 async def list_invites(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
-    return as_json(await g.identity.ListInvites(ipb.ListInvitesRequest(page=page(page_size, page_token)),
-                                                timeout=g.timeout))
+    return as_json(
+        await g.identity.ListInvites(ipb.ListInvitesRequest(page=page(page_size, page_token)), timeout=g.timeout)
+    )
 
 
 class ApiKeyCreate(BaseModel):
@@ -133,8 +138,9 @@ class ApiKeyCreate(BaseModel):
 @router.post("/apikeys", status_code=201, tags=["accounts"])
 async def create_api_key(body: ApiKeyCreate, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.identity.CreateApiKey(ipb.CreateApiKeyRequest(name=body.name, scopes=body.scopes),
-                                                 timeout=g.timeout))
+    return as_json(
+        await g.identity.CreateApiKey(ipb.CreateApiKeyRequest(name=body.name, scopes=body.scopes), timeout=g.timeout)
+    )
 
 
 @router.get("/apikeys", tags=["accounts"])

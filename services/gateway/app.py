@@ -29,8 +29,12 @@ from services.gateway.core import Gateway
 from services.gateway.settings import GatewaySettings
 
 HTTP_REQUESTS = Counter("kinora_http_requests_total", "HTTP requests handled", ["route", "method", "status"])
-HTTP_DURATION = Histogram("kinora_http_request_duration_seconds", "HTTP handling time", ["route", "method"],
-                          buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+HTTP_DURATION = Histogram(
+    "kinora_http_request_duration_seconds",
+    "HTTP handling time",
+    ["route", "method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 # FastAPI's own OpenTelemetry: the request span stays (a proxied call's trace starts there); the
@@ -74,8 +78,10 @@ class MetricsMiddleware:
             key = (getattr(scope.get("route"), "path", "unmatched"), scope["method"], status["code"])
             children = self._children.get(key)
             if children is None:
-                children = self._children[key] = (HTTP_REQUESTS.labels(key[0], key[1], str(key[2])),
-                                                  HTTP_DURATION.labels(key[0], key[1]))
+                children = self._children[key] = (
+                    HTTP_REQUESTS.labels(key[0], key[1], str(key[2])),
+                    HTTP_DURATION.labels(key[0], key[1]),
+                )
             children[0].inc()
             children[1].observe(time.perf_counter() - started)
 
@@ -84,11 +90,17 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     from contextlib import asynccontextmanager
 
     gw = gateway or Gateway(settings)
-    egress = Egress(EgressPolicy(development=settings.egress_development,
-                                 denied_networks=settings.egress_denied_cidrs, timeout_s=settings.webhook_timeout_s,
-                                 max_response_bytes=settings.webhook_max_response_bytes))
-    registry = webhooks.WebhookRegistry(gw, egress, settings.webhook_max_attempts, settings.webhook_backoff_s,
-                                        settings.webhook_poll_s)
+    egress = Egress(
+        EgressPolicy(
+            development=settings.egress_development,
+            denied_networks=settings.egress_denied_cidrs,
+            timeout_s=settings.webhook_timeout_s,
+            max_response_bytes=settings.webhook_max_response_bytes,
+        )
+    )
+    registry = webhooks.WebhookRegistry(
+        gw, egress, settings.webhook_max_attempts, settings.webhook_backoff_s, settings.webhook_poll_s
+    )
     billing_as_gateway = payment_webhooks.BillingAsGateway()
     media_service = media.MediaService.from_settings(settings)
 
@@ -103,9 +115,13 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
             await media_service.close()
             await gw.close()
 
-    app = FastAPI(title="Kinora API", version="1.0.0", lifespan=lifespan, telemetry=TELEMETRY,
-                  description="Consent-gated social AI video. Errors are always "
-                              "`{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`.")
+    app = FastAPI(
+        title="Kinora API",
+        version="1.0.0",
+        lifespan=lifespan,
+        telemetry=TELEMETRY,
+        description='Consent-gated social AI video. Errors are always `{"error": {"code": "...", "message": "..."}}`.',
+    )
     app.state.gateway = gw
     app.state.webhooks = registry
     app.state.billing_as_gateway = billing_as_gateway
@@ -132,12 +148,16 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
         """Every service the gateway calls answers SERVING."""
         deps = await gw.ready()
         ok = all(v == "SERVING" for v in deps.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "dependencies": deps},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "dependencies": deps}, status_code=200 if ok else 503
+        )
 
-    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(video=settings.body_max_video_bytes,
-                                                              image=settings.body_max_image_bytes,
-                                                              json=settings.body_max_json_bytes))
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limits=BodyLimits(
+            video=settings.body_max_video_bytes, image=settings.body_max_image_bytes, json=settings.body_max_json_bytes
+        ),
+    )
     web.install(app, settings.web_dir or None)  # the web app at /, for paths no route matched
     app.add_middleware(MetricsMiddleware)  # added last: outermost, so refusals are counted too
     return app

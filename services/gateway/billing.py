@@ -53,8 +53,12 @@ async def packs(request: Request, caller=Caller):
 async def buy_credits(body: PurchaseBody, request: Request, caller=Caller):
     g = gw(request)
     key = idempotency_key(request, body.idempotency_key)
-    return as_json(await g.billing.PurchaseCredits(bpb.PurchaseCreditsRequest(
-        pack_id=body.pack_id, payment_token=body.payment_token, idempotency_key=key), timeout=g.timeout))
+    return as_json(
+        await g.billing.PurchaseCredits(
+            bpb.PurchaseCreditsRequest(pack_id=body.pack_id, payment_token=body.payment_token, idempotency_key=key),
+            timeout=g.timeout,
+        )
+    )
 
 
 @router.get("/billing/plans", tags=["billing"])
@@ -67,8 +71,12 @@ async def plans(request: Request, caller=Caller):
 async def subscribe(body: SubscribeBody, request: Request, caller=Caller):
     g = gw(request)
     key = idempotency_key(request, body.idempotency_key)
-    return as_json(await g.billing.StartSubscription(bpb.StartSubscriptionRequest(
-        plan_id=body.plan_id, payment_token=body.payment_token, idempotency_key=key), timeout=g.timeout))
+    return as_json(
+        await g.billing.StartSubscription(
+            bpb.StartSubscriptionRequest(plan_id=body.plan_id, payment_token=body.payment_token, idempotency_key=key),
+            timeout=g.timeout,
+        )
+    )
 
 
 @router.delete("/billing/subscription", tags=["billing"])
@@ -80,5 +88,6 @@ async def cancel_subscription(request: Request, caller=Caller):
 @router.get("/billing/statement", tags=["billing"])
 async def statement(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
-    return as_json(await g.billing.GetStatement(bpb.GetStatementRequest(page=page(page_size, page_token)),
-                                                timeout=g.timeout))
+    return as_json(
+        await g.billing.GetStatement(bpb.GetStatementRequest(page=page(page_size, page_token)), timeout=g.timeout)
+    )

@@ -27,7 +27,7 @@ LINGER_S = 2.0
 class BodyLimits:
     video: int  # cameo verification clips
     image: int  # an image to animate
-    json: int   # every other body
+    json: int  # every other body
 
 
 # (method, path) -> which cap; multipart bodies only, a JSON body on these routes gets the JSON cap.
@@ -69,8 +69,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k: v for k, v in scope["headers"] if k in (b"content-length", b"content-type")}
-        cap, what = cap_for(self.limits, scope["method"], scope["path"],
-                            headers.get(b"content-type", b"").decode("latin-1").lower())
+        cap, what = cap_for(
+            self.limits, scope["method"], scope["path"], headers.get(b"content-type", b"").decode("latin-1").lower()
+        )
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > cap:
             return await _refuse(receive, send, what, scope["path"])
@@ -107,12 +108,23 @@ class BodyLimitMiddleware:
 async def _refuse(receive, send, what: str, path: str) -> None:
     message = f"the request is too large: {what}"
     # The Videos API answers in OpenAI's error shape, like every other /v1 error (errors.py).
-    shaped = (openai_error_body(413, "body_too_large", message) if path.startswith("/v1/")
-              else error_body("body_too_large", message))
+    shaped = (
+        openai_error_body(413, "body_too_large", message)
+        if path.startswith("/v1/")
+        else error_body("body_too_large", message)
+    )
     body = json.dumps(shaped).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body, "more_body": True})
     if receive is not None:
         await _drop_the_rest(receive)

@@ -43,18 +43,26 @@ async def submit_verification(verification_id: str, request: Request, caller=Cal
     form, data, content_type, filename = await read_upload(request, "video")
     if not form.get("nonce"):
         raise ApiError(400, "nonce_required", "send the challenge's nonce in the 'nonce' field with the video")
-    reply = await g.identity.SubmitVerification(ipb.SubmitVerificationRequest(
-        verification_id=verification_id, nonce=str(form.get("nonce")),
-        video=data, content_type=content_type, filename=filename,
-        cameo_display_name=str(form.get("display_name") or "")), timeout=max(g.timeout, 120))
+    reply = await g.identity.SubmitVerification(
+        ipb.SubmitVerificationRequest(
+            verification_id=verification_id,
+            nonce=str(form.get("nonce")),
+            video=data,
+            content_type=content_type,
+            filename=filename,
+            cameo_display_name=str(form.get("display_name") or ""),
+        ),
+        timeout=max(g.timeout, 120),
+    )
     return as_json(reply)
 
 
 @router.get("/cameo/verifications/{verification_id}", tags=["cameo"])
 async def get_verification(verification_id: str, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.identity.GetVerification(ipb.GetVerificationRequest(verification_id=verification_id),
-                                                    timeout=g.timeout))
+    return as_json(
+        await g.identity.GetVerification(ipb.GetVerificationRequest(verification_id=verification_id), timeout=g.timeout)
+    )
 
 
 @router.get("/cameo", tags=["cameo"])
@@ -66,16 +74,27 @@ async def get_my_cameo(request: Request, caller=Caller):
 async def delete_my_cameo(request: Request, caller=Caller, takedown: bool = True):
     g = gw(request)
     cameo = await my_cameo(g, caller)
-    return as_json(await g.cameo.DeleteCameo(cpb.DeleteCameoRequest(cameo_id=cameo.id, takedown=takedown),
-                                             timeout=g.timeout))
+    return as_json(
+        await g.cameo.DeleteCameo(cpb.DeleteCameoRequest(cameo_id=cameo.id, takedown=takedown), timeout=g.timeout)
+    )
 
 
 @router.get("/cameos", tags=["cameo"])
-async def list_cameos(request: Request, caller=Caller, query: str = "", usable: bool = False,
-                      page_size: PageSize = 0, page_token: str = ""):
+async def list_cameos(
+    request: Request,
+    caller=Caller,
+    query: str = "",
+    usable: bool = False,
+    page_size: PageSize = 0,
+    page_token: str = "",
+):
     g = gw(request)
-    return as_json(await g.cameo.ListCameos(cpb.ListCameosRequest(
-        query=query, usable_by_caller=usable, page=page(page_size, page_token)), timeout=g.timeout))
+    return as_json(
+        await g.cameo.ListCameos(
+            cpb.ListCameosRequest(query=query, usable_by_caller=usable, page=page(page_size, page_token)),
+            timeout=g.timeout,
+        )
+    )
 
 
 class PolicyBody(BaseModel):
@@ -103,8 +122,11 @@ class RestrictionBody(BaseModel):
 async def set_policy(body: PolicyBody, request: Request, caller=Caller):
     g = gw(request)
     cameo = await my_cameo(g, caller)
-    return as_json(await g.cameo.SetPolicy(cpb.SetPolicyRequest(cameo_id=cameo.id, policy=POLICIES[body.policy]),
-                                           timeout=g.timeout))
+    return as_json(
+        await g.cameo.SetPolicy(
+            cpb.SetPolicyRequest(cameo_id=cameo.id, policy=POLICIES[body.policy]), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/cameo/approvals", tags=["cameo"])
@@ -125,24 +147,31 @@ async def deny(handle: str, request: Request, caller=Caller):
 async def remove_approval(handle: str, request: Request, caller=Caller):
     g = gw(request)
     cameo, other = await asyncio.gather(my_cameo(g, caller), user_id_of(g, handle))
-    return as_json(await g.cameo.RemoveApproval(cpb.RemoveApprovalRequest(cameo_id=cameo.id, user_id=other),
-                                                timeout=g.timeout))
+    return as_json(
+        await g.cameo.RemoveApproval(cpb.RemoveApprovalRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout)
+    )
 
 
 @router.get("/cameo/approvals", tags=["cameo"])
 async def list_approvals(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     cameo = await my_cameo(g, caller)
-    return as_json(await g.cameo.ListApprovals(cpb.ListApprovalsRequest(
-        cameo_id=cameo.id, page=page(page_size, page_token)), timeout=g.timeout))
+    return as_json(
+        await g.cameo.ListApprovals(
+            cpb.ListApprovalsRequest(cameo_id=cameo.id, page=page(page_size, page_token)), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/cameos/{handle}/approval-requests", status_code=201, tags=["cameo"])
 async def request_approval(handle: str, body: ApprovalRequestBody, request: Request, caller=Caller):
     g = gw(request)
     cameo_id = await cameo_id_of(g, handle)
-    return as_json(await g.cameo.RequestApproval(cpb.RequestApprovalRequest(cameo_id=cameo_id, message=body.message),
-                                                 timeout=g.timeout))
+    return as_json(
+        await g.cameo.RequestApproval(
+            cpb.RequestApprovalRequest(cameo_id=cameo_id, message=body.message), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/cameo/revocations", tags=["cameo"])
@@ -150,8 +179,11 @@ async def revoke(body: RevokeBody, request: Request, caller=Caller):
     """Withdraw a person's access to your cameo; by default their videos with it are taken down."""
     g = gw(request)
     cameo, other = await asyncio.gather(my_cameo(g, caller), user_id_of(g, body.handle))
-    return as_json(await g.cameo.RevokeAccess(cpb.RevokeAccessRequest(
-        cameo_id=cameo.id, user_id=other, takedown=body.takedown), timeout=g.timeout))
+    return as_json(
+        await g.cameo.RevokeAccess(
+            cpb.RevokeAccessRequest(cameo_id=cameo.id, user_id=other, takedown=body.takedown), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/cameo/blocks", tags=["cameo"])
@@ -172,32 +204,44 @@ async def list_restrictions(request: Request, caller=Caller):
 async def add_restriction(body: RestrictionBody, request: Request, caller=Caller):
     g = gw(request)
     cameo = await my_cameo(g, caller)
-    return as_json(await g.cameo.AddRestriction(cpb.AddRestrictionRequest(cameo_id=cameo.id, text=body.text),
-                                                timeout=g.timeout))
+    return as_json(
+        await g.cameo.AddRestriction(cpb.AddRestrictionRequest(cameo_id=cameo.id, text=body.text), timeout=g.timeout)
+    )
 
 
 @router.delete("/cameo/restrictions/{restriction_id}", tags=["cameo"])
 async def remove_restriction(restriction_id: str, request: Request, caller=Caller):
     g = gw(request)
     cameo = await my_cameo(g, caller)
-    return as_json(await g.cameo.RemoveRestriction(cpb.RemoveRestrictionRequest(
-        cameo_id=cameo.id, restriction_id=restriction_id), timeout=g.timeout))
+    return as_json(
+        await g.cameo.RemoveRestriction(
+            cpb.RemoveRestrictionRequest(cameo_id=cameo.id, restriction_id=restriction_id), timeout=g.timeout
+        )
+    )
 
 
 @router.get("/cameo/appearances", tags=["cameo"])
-async def list_appearances(request: Request, caller=Caller, include_removed: bool = False,
-                           page_size: PageSize = 0, page_token: str = ""):
+async def list_appearances(
+    request: Request, caller=Caller, include_removed: bool = False, page_size: PageSize = 0, page_token: str = ""
+):
     g = gw(request)
     cameo = await my_cameo(g, caller)
-    return as_json(await g.cameo.ListAppearances(cpb.ListAppearancesRequest(
-        cameo_id=cameo.id, include_removed=include_removed, page=page(page_size, page_token)), timeout=g.timeout))
+    return as_json(
+        await g.cameo.ListAppearances(
+            cpb.ListAppearancesRequest(
+                cameo_id=cameo.id, include_removed=include_removed, page=page(page_size, page_token)
+            ),
+            timeout=g.timeout,
+        )
+    )
 
 
 @router.delete("/cameo/appearances/{appearance_id}", tags=["cameo"])
 async def delete_appearance(appearance_id: str, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.cameo.DeleteAppearance(cpb.DeleteAppearanceRequest(appearance_id=appearance_id),
-                                                  timeout=g.timeout))
+    return as_json(
+        await g.cameo.DeleteAppearance(cpb.DeleteAppearanceRequest(appearance_id=appearance_id), timeout=g.timeout)
+    )
 
 
 class MarkRead(BaseModel):
@@ -205,18 +249,25 @@ class MarkRead(BaseModel):
 
 
 @router.get("/notifications", tags=["cameo"])
-async def list_notifications(request: Request, caller=Caller, unread_only: bool = False,
-                             page_size: PageSize = 0, page_token: str = ""):
+async def list_notifications(
+    request: Request, caller=Caller, unread_only: bool = False, page_size: PageSize = 0, page_token: str = ""
+):
     g = gw(request)
-    return as_json(await g.cameo.ListNotifications(cpb.ListNotificationsRequest(
-        unread_only=unread_only, page=page(page_size, page_token)), timeout=g.timeout))
+    return as_json(
+        await g.cameo.ListNotifications(
+            cpb.ListNotificationsRequest(unread_only=unread_only, page=page(page_size, page_token)), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/notifications/read", tags=["cameo"])
 async def mark_read(body: MarkRead, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.cameo.MarkNotificationsRead(cpb.MarkNotificationsReadRequest(
-        notification_ids=body.notification_ids), timeout=g.timeout))
+    return as_json(
+        await g.cameo.MarkNotificationsRead(
+            cpb.MarkNotificationsReadRequest(notification_ids=body.notification_ids), timeout=g.timeout
+        )
+    )
 
 
 # -- characters: cameos of an animal, object or drawing (docs/cameo.md, "Characters") --------------
@@ -224,14 +275,21 @@ async def mark_read(body: MarkRead, request: Request, caller=Caller):
 # the caller's own cameo, by id: the same policy, approvals, blocks, restrictions, revocation,
 # appearances and deletion RPCs.
 
+
 async def _character(g, character_id: str) -> cpb.Cameo:
     """A character by id, or by '@handle'; 404 for a person's cameo."""
-    request = cpb.GetCameoRequest(handle=character_id) if character_id.startswith("@") else \
-        cpb.GetCameoRequest(cameo_id=character_id)
+    request = (
+        cpb.GetCameoRequest(handle=character_id)
+        if character_id.startswith("@")
+        else cpb.GetCameoRequest(cameo_id=character_id)
+    )
     cameo = (await g.cameo.GetCameo(request, timeout=g.timeout)).cameo
     if cameo.kind != cpb.CAMEO_KIND_CHARACTER:
-        raise ApiError(404, "character_not_found", "there is no character with this id (a person's cameo is not a "
-                                                   "character: see /api/v1/cameo)")
+        raise ApiError(
+            404,
+            "character_not_found",
+            "there is no character with this id (a person's cameo is not a character: see /api/v1/cameo)",
+        )
     return cameo
 
 
@@ -243,18 +301,31 @@ async def create_character(request: Request, caller=Caller):
     (`human_face_in_character`): people join as cameos, with the liveness check."""
     g = gw(request)
     form, data, content_type, filename = await read_upload(request, "media")
-    reply = await g.cameo.CreateCharacter(cpb.CreateCharacterRequest(
-        name=str(form.get("name") or ""), handle=str(form.get("handle") or ""),
-        description=str(form.get("description") or ""), media=data, content_type=content_type, filename=filename),
-        timeout=max(g.timeout, 120))
+    reply = await g.cameo.CreateCharacter(
+        cpb.CreateCharacterRequest(
+            name=str(form.get("name") or ""),
+            handle=str(form.get("handle") or ""),
+            description=str(form.get("description") or ""),
+            media=data,
+            content_type=content_type,
+            filename=filename,
+        ),
+        timeout=max(g.timeout, 120),
+    )
     return as_json(reply.cameo)
 
 
 @router.get("/characters", tags=["characters"])
 async def list_my_characters(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
-    return as_json(await g.cameo.ListCameos(cpb.ListCameosRequest(
-        owned_by_caller=True, kind=cpb.CAMEO_KIND_CHARACTER, page=page(page_size, page_token)), timeout=g.timeout))
+    return as_json(
+        await g.cameo.ListCameos(
+            cpb.ListCameosRequest(
+                owned_by_caller=True, kind=cpb.CAMEO_KIND_CHARACTER, page=page(page_size, page_token)
+            ),
+            timeout=g.timeout,
+        )
+    )
 
 
 @router.get("/characters/{character_id}", tags=["characters"])
@@ -267,16 +338,20 @@ async def delete_character(character_id: str, request: Request, caller=Caller, t
     """Delete a character; by default every clip and post with it is taken down."""
     g = gw(request)
     cameo = await _character(g, character_id)
-    return as_json(await g.cameo.DeleteCameo(cpb.DeleteCameoRequest(cameo_id=cameo.id, takedown=takedown),
-                                             timeout=g.timeout))
+    return as_json(
+        await g.cameo.DeleteCameo(cpb.DeleteCameoRequest(cameo_id=cameo.id, takedown=takedown), timeout=g.timeout)
+    )
 
 
 @router.put("/characters/{character_id}/policy", tags=["characters"])
 async def set_character_policy(character_id: str, body: PolicyBody, request: Request, caller=Caller):
     g = gw(request)
     cameo = await _character(g, character_id)
-    return as_json(await g.cameo.SetPolicy(cpb.SetPolicyRequest(cameo_id=cameo.id, policy=POLICIES[body.policy]),
-                                           timeout=g.timeout))
+    return as_json(
+        await g.cameo.SetPolicy(
+            cpb.SetPolicyRequest(cameo_id=cameo.id, policy=POLICIES[body.policy]), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/characters/{character_id}/approvals", tags=["characters"])
@@ -297,26 +372,33 @@ async def deny_for_character(character_id: str, handle: str, request: Request, c
 async def remove_character_approval(character_id: str, handle: str, request: Request, caller=Caller):
     g = gw(request)
     cameo, other = await asyncio.gather(_character(g, character_id), user_id_of(g, handle))
-    return as_json(await g.cameo.RemoveApproval(cpb.RemoveApprovalRequest(cameo_id=cameo.id, user_id=other),
-                                                timeout=g.timeout))
+    return as_json(
+        await g.cameo.RemoveApproval(cpb.RemoveApprovalRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout)
+    )
 
 
 @router.get("/characters/{character_id}/approvals", tags=["characters"])
-async def list_character_approvals(character_id: str, request: Request, caller=Caller, page_size: PageSize = 0,
-                                   page_token: str = ""):
+async def list_character_approvals(
+    character_id: str, request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""
+):
     g = gw(request)
     cameo = await _character(g, character_id)
-    return as_json(await g.cameo.ListApprovals(cpb.ListApprovalsRequest(
-        cameo_id=cameo.id, page=page(page_size, page_token)), timeout=g.timeout))
+    return as_json(
+        await g.cameo.ListApprovals(
+            cpb.ListApprovalsRequest(cameo_id=cameo.id, page=page(page_size, page_token)), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/characters/{character_id}/approval-requests", status_code=201, tags=["characters"])
-async def request_character_approval(character_id: str, body: ApprovalRequestBody, request: Request,
-                                     caller=Caller):
+async def request_character_approval(character_id: str, body: ApprovalRequestBody, request: Request, caller=Caller):
     g = gw(request)
     cameo = await _character(g, character_id)
-    return as_json(await g.cameo.RequestApproval(cpb.RequestApprovalRequest(cameo_id=cameo.id, message=body.message),
-                                                 timeout=g.timeout))
+    return as_json(
+        await g.cameo.RequestApproval(
+            cpb.RequestApprovalRequest(cameo_id=cameo.id, message=body.message), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/characters/{character_id}/revocations", tags=["characters"])
@@ -324,8 +406,11 @@ async def revoke_character(character_id: str, body: RevokeBody, request: Request
     """Withdraw a person's access to your character; by default their videos with it are taken down."""
     g = gw(request)
     cameo, other = await asyncio.gather(_character(g, character_id), user_id_of(g, body.handle))
-    return as_json(await g.cameo.RevokeAccess(cpb.RevokeAccessRequest(
-        cameo_id=cameo.id, user_id=other, takedown=body.takedown), timeout=g.timeout))
+    return as_json(
+        await g.cameo.RevokeAccess(
+            cpb.RevokeAccessRequest(cameo_id=cameo.id, user_id=other, takedown=body.takedown), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/characters/{character_id}/blocks", tags=["characters"])
@@ -346,14 +431,27 @@ async def list_character_restrictions(character_id: str, request: Request, calle
 async def add_character_restriction(character_id: str, body: RestrictionBody, request: Request, caller=Caller):
     g = gw(request)
     cameo = await _character(g, character_id)
-    return as_json(await g.cameo.AddRestriction(cpb.AddRestrictionRequest(cameo_id=cameo.id, text=body.text),
-                                                timeout=g.timeout))
+    return as_json(
+        await g.cameo.AddRestriction(cpb.AddRestrictionRequest(cameo_id=cameo.id, text=body.text), timeout=g.timeout)
+    )
 
 
 @router.get("/characters/{character_id}/appearances", tags=["characters"])
-async def list_character_appearances(character_id: str, request: Request, caller=Caller,
-                                     include_removed: bool = False, page_size: PageSize = 0, page_token: str = ""):
+async def list_character_appearances(
+    character_id: str,
+    request: Request,
+    caller=Caller,
+    include_removed: bool = False,
+    page_size: PageSize = 0,
+    page_token: str = "",
+):
     g = gw(request)
     cameo = await _character(g, character_id)
-    return as_json(await g.cameo.ListAppearances(cpb.ListAppearancesRequest(
-        cameo_id=cameo.id, include_removed=include_removed, page=page(page_size, page_token)), timeout=g.timeout))
+    return as_json(
+        await g.cameo.ListAppearances(
+            cpb.ListAppearancesRequest(
+                cameo_id=cameo.id, include_removed=include_removed, page=page(page_size, page_token)
+            ),
+            timeout=g.timeout,
+        )
+    )

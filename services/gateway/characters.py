@@ -35,9 +35,14 @@ async def get_character(character_id: str, request: Request, caller=Dev):
 
 
 def _character_json(cameo: cpb.Cameo, name: str = "") -> dict:
-    return {"id": cameo.id, "object": "character", "name": cameo.display_name or name or cameo.owner_handle,
-            "handle": cameo.handle, "kind": "character" if cameo.kind == cpb.CAMEO_KIND_CHARACTER else "person",
-            "created_at": cameo.created_at.seconds}
+    return {
+        "id": cameo.id,
+        "object": "character",
+        "name": cameo.display_name or name or cameo.owner_handle,
+        "handle": cameo.handle,
+        "kind": "character" if cameo.kind == cpb.CAMEO_KIND_CHARACTER else "person",
+        "created_at": cameo.created_at.seconds,
+    }
 
 
 # Refusals after which the upload is taken for a person's recording (the liveness path answers then).
@@ -47,10 +52,17 @@ _NOT_A_CHARACTER = {"human_face_in_character", "invalid_character_media", "missi
 async def _as_character(g, form, data: bytes, content_type: str, filename: str) -> cpb.Cameo | None:
     """The upload as a new character, or None when it is not one (a face in it, or unreadable)."""
     try:
-        reply = await g.cameo.CreateCharacter(cpb.CreateCharacterRequest(
-            name=str(form.get("name") or ""), handle=str(form.get("handle") or ""),
-            description=str(form.get("description") or ""), media=data, content_type=content_type,
-            filename=filename), timeout=max(g.timeout, 120))
+        reply = await g.cameo.CreateCharacter(
+            cpb.CreateCharacterRequest(
+                name=str(form.get("name") or ""),
+                handle=str(form.get("handle") or ""),
+                description=str(form.get("description") or ""),
+                media=data,
+                content_type=content_type,
+                filename=filename,
+            ),
+            timeout=max(g.timeout, 120),
+        )
     except grpc.RpcError as err:
         if error_code_of(err) in _NOT_A_CHARACTER:
             return None
@@ -58,12 +70,30 @@ async def _as_character(g, form, data: bytes, content_type: str, filename: str) 
     return reply.cameo
 
 
-@router.post("/videos/characters", summary="Create a character: an animal, object or drawing, or yourself",
-             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
-                 "type": "object", "required": ["name", "video"], "properties": {
-                     "name": {"type": "string"}, "video": {"type": "string", "format": "binary"},
-                     "handle": {"type": "string"}, "description": {"type": "string"},
-                     "verification_id": {"type": "string"}, "nonce": {"type": "string"}}}}}}})
+@router.post(
+    "/videos/characters",
+    summary="Create a character: an animal, object or drawing, or yourself",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["name", "video"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "video": {"type": "string", "format": "binary"},
+                            "handle": {"type": "string"},
+                            "description": {"type": "string"},
+                            "verification_id": {"type": "string"},
+                            "nonce": {"type": "string"},
+                        },
+                    }
+                }
+            }
+        }
+    },
+)
 async def create_character(request: Request, caller=Dev):
     """An upload (image or short video) with no human face in it becomes a character: an animal,
     object or drawing, with a handle derived from `name` (or `handle`, through the SDK's
@@ -84,8 +114,9 @@ async def create_character(request: Request, caller=Dev):
         character = await _as_character(g, form, data, content_type, filename)
         if character is not None:
             return _character_json(character)
-    submit = ipb.SubmitVerificationRequest(video=data, content_type=content_type, filename=filename,
-                                           cameo_display_name=str(form.get("name") or ""))
+    submit = ipb.SubmitVerificationRequest(
+        video=data, content_type=content_type, filename=filename, cameo_display_name=str(form.get("name") or "")
+    )
     if verification_id and nonce:
         submit.verification_id, submit.nonce = verification_id, nonce
     else:
@@ -97,14 +128,21 @@ async def create_character(request: Request, caller=Dev):
             raise
         started = (await g.identity.StartVerification(ipb.StartVerificationRequest(), timeout=g.timeout)).verification
         turns = ", ".join(ipb.HeadTurn.Name(t).removeprefix("HEAD_TURN_").lower() for t in started.challenge.head_turns)
-        raise ApiError(412, "liveness_challenge_required",
-                       f"record a video reading the digits '{started.challenge.digits}' aloud and turning your head "
-                       f"{turns}, then send it again within {started.challenge.expires_at.seconds - int(time.time())} "
-                       f"s (verification_id={started.id}, nonce={started.challenge.nonce})") from None
+        raise ApiError(
+            412,
+            "liveness_challenge_required",
+            f"record a video reading the digits '{started.challenge.digits}' aloud and turning your head "
+            f"{turns}, then send it again within {started.challenge.expires_at.seconds - int(time.time())} "
+            f"s (verification_id={started.id}, nonce={started.challenge.nonce})",
+        ) from None
     if result.status != ipb.VERIFICATION_STATUS_PASSED:
         failed = [c.reason for c in result.checks if c.evaluated and not c.passed]
-        raise ApiError(422, "verification_failed", "the video did not pass the liveness check: "
-                       + ("; ".join(failed) or ipb.VerificationStatus.Name(result.status).lower()))
+        raise ApiError(
+            422,
+            "verification_failed",
+            "the video did not pass the liveness check: "
+            + ("; ".join(failed) or ipb.VerificationStatus.Name(result.status).lower()),
+        )
     # The cameo is created by the cameo service from identity's event: wait briefly for it.
     for _ in range(50):
         try:

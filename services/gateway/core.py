@@ -49,9 +49,10 @@ class Gateway:
         self.streaming_generator = generator_pb2_grpc.GeneratorServiceStub(self._streaming_channel)
         self.pools = generator_pb2_grpc.PoolAdminServiceStub(self.channels["generator"])
         self.billing = billing_pb2_grpc.BillingServiceStub(self.channels["billing"])
-        self.verifier = auth.TokenVerifier(jwks_fetcher or jwks_from_identity(settings.identity_addr),
-                                           fetch_revoked=None if jwks_fetcher else
-                                           revoked_sessions_from_identity(settings.identity_addr))
+        self.verifier = auth.TokenVerifier(
+            jwks_fetcher or jwks_from_identity(settings.identity_addr),
+            fetch_revoked=None if jwks_fetcher else revoked_sessions_from_identity(settings.identity_addr),
+        )
         self.limiter = make_limiter(settings.redis_url)
         self.user_limit = Limit(settings.user_rate, settings.user_burst)
         self.key_limit = Limit(settings.key_rate, settings.key_burst)
@@ -87,14 +88,17 @@ class Gateway:
 
     async def ready(self) -> dict[str, str]:
         """Health of every dependency, by name."""
+
         async def check(name):
             try:
                 reply = await health_pb2_grpc.HealthStub(self.channels[name]).Check(
-                    health_pb2.HealthCheckRequest(), timeout=2)
+                    health_pb2.HealthCheckRequest(), timeout=2
+                )
                 return name, health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
             except Exception as exc:  # noqa: BLE001 - any failure means not ready
                 reason = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else type(exc).__name__
                 return name, f"unreachable ({reason})"
+
         return dict(await asyncio.gather(*(check(n) for n in SERVICES)))
 
     # -- callers ----------------------------------------------------------------
@@ -102,14 +106,19 @@ class Gateway:
     async def rate_limit(self, key: str, limit: Limit) -> None:
         wait = await self.limiter.acquire(key, limit)
         if wait > 0:
-            raise ApiError(429, "rate_limited", f"too many requests; retry in {retry_after_header(wait)} s",
-                           {"Retry-After": retry_after_header(wait)})
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many requests; retry in {retry_after_header(wait)} s",
+                {"Retry-After": retry_after_header(wait)},
+            )
 
     async def _exchange(self, secret: str) -> Exchanged:
         if self.service_identity is None:
             raise ApiError(503, "api_keys_unavailable", "API keys need KINORA_INTERNAL_SECRET on the gateway")
         reply = await self.service_identity.ExchangeApiKey(
-            identity_pb2.ExchangeApiKeyRequest(secret=secret), timeout=self.timeout)
+            identity_pb2.ExchangeApiKeyRequest(secret=secret), timeout=self.timeout
+        )
         return Exchanged(reply.access_token, reply.expires_at.seconds, reply.api_key_id)
 
     async def authenticate(self, request: Request, *, allow_api_key: bool) -> auth.Principal:
@@ -126,10 +135,12 @@ class Gateway:
                 rate_key, limit = f"user:{found.subject}", self.user_limit
             else:
                 if not allow_api_key:
-                    raise ApiError(401, "api_key_not_allowed",
-                                   "API keys work on /v1/videos only; sign in for the app API")
-                exchanged = await self.api_keys.get(credential, lambda: self.rate_limit(
-                    f"keyx:{client_address(request)}", self.exchange_limit))
+                    raise ApiError(
+                        401, "api_key_not_allowed", "API keys work on /v1/videos only; sign in for the app API"
+                    )
+                exchanged = await self.api_keys.get(
+                    credential, lambda: self.rate_limit(f"keyx:{client_address(request)}", self.exchange_limit)
+                )
                 found = await self.verifier.verify(exchanged.token)
                 rate_key, limit = f"key:{exchanged.api_key_id}", self.key_limit
                 request.state.api_key_id = exchanged.api_key_id

@@ -61,15 +61,29 @@ def from_rpc(err: grpc.RpcError) -> ApiError:
 
 # OpenAI's error `type` for each HTTP status: the Videos API (`/v1/...`) answers in OpenAI's
 # error shape, {"error": {"message", "type", "param", "code"}}, so the openai SDK reads it as its own.
-OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota",
-                403: "permission_error", 404: "not_found_error", 409: "conflict_error", 412: "invalid_request_error",
-                413: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error"}
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "insufficient_quota",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    412: "invalid_request_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
 
 
 def openai_error_body(status: int, code: str, message: str, param: str | None = None) -> dict:
-    return {"error": {"message": message, "type": OPENAI_TYPES.get(status, "api_error" if status >= 500
-                                                                   else "invalid_request_error"),
-                      "param": param, "code": code}}
+    return {
+        "error": {
+            "message": message,
+            "type": OPENAI_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error"),
+            "param": param,
+            "code": code,
+        }
+    }
 
 
 def _response(err: ApiError, request: Request | None = None) -> JSONResponse:

@@ -48,11 +48,19 @@ class PreferencesBody(BaseModel):
 
 
 @router.get("/feed", tags=["feed"])
-async def get_feed(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = "",
-                   session_id: str = ""):
+async def get_feed(
+    request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = "", session_id: str = ""
+):
     g = gw(request)
-    return signed(request, caller, as_json(await g.feed.GetFeed(
-        fpb.GetFeedRequest(page=page(page_size, page_token), session_id=session_id), timeout=g.timeout)))
+    return signed(
+        request,
+        caller,
+        as_json(
+            await g.feed.GetFeed(
+                fpb.GetFeedRequest(page=page(page_size, page_token), session_id=session_id), timeout=g.timeout
+            )
+        ),
+    )
 
 
 @router.get("/feed/preferences", tags=["feed"])
@@ -71,15 +79,24 @@ async def set_preferences(body: PreferencesBody, request: Request, caller=Caller
 async def publish(body: PublishBody, request: Request, caller=Caller):
     g = gw(request)
     visibility = getattr(fpb, f"VISIBILITY_{body.visibility.upper()}")
-    return signed(request, caller, as_json(await g.feed.PublishPost(fpb.PublishPostRequest(
-        generation_id=body.generation_id, caption=body.caption, visibility=visibility), timeout=g.timeout)))
+    return signed(
+        request,
+        caller,
+        as_json(
+            await g.feed.PublishPost(
+                fpb.PublishPostRequest(generation_id=body.generation_id, caption=body.caption, visibility=visibility),
+                timeout=g.timeout,
+            )
+        ),
+    )
 
 
 @router.get("/posts/{post_id}", tags=["feed"])
 async def get_post(post_id: str, request: Request, caller=Caller):
     g = gw(request)
-    return signed(request, caller, as_json(await g.feed.GetPost(fpb.GetPostRequest(post_id=post_id),
-                                                                 timeout=g.timeout)))
+    return signed(
+        request, caller, as_json(await g.feed.GetPost(fpb.GetPostRequest(post_id=post_id), timeout=g.timeout))
+    )
 
 
 @router.delete("/posts/{post_id}", tags=["feed"])
@@ -103,15 +120,19 @@ async def unlike(post_id: str, request: Request, caller=Caller):
 @router.post("/posts/{post_id}/comments", status_code=201, tags=["feed"])
 async def comment(post_id: str, body: CommentBody, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.feed.CreateComment(fpb.CreateCommentRequest(post_id=post_id, text=body.text),
-                                              timeout=g.timeout))
+    return as_json(
+        await g.feed.CreateComment(fpb.CreateCommentRequest(post_id=post_id, text=body.text), timeout=g.timeout)
+    )
 
 
 @router.get("/posts/{post_id}/comments", tags=["feed"])
 async def list_comments(post_id: str, request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
-    return as_json(await g.feed.ListComments(fpb.ListCommentsRequest(post_id=post_id, page=page(page_size, page_token)),
-                                             timeout=g.timeout))
+    return as_json(
+        await g.feed.ListComments(
+            fpb.ListCommentsRequest(post_id=post_id, page=page(page_size, page_token)), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/posts/{post_id}/remix", status_code=201, tags=["feed"])
@@ -119,17 +140,22 @@ async def remix_post(post_id: str, body: RemixBody, request: Request, caller=Cal
     """Start a generation that remixes the post's clip (the scene plan is edited by the new prompt)."""
     g = gw(request)
     post = (await g.feed.GetPost(fpb.GetPostRequest(post_id=post_id), timeout=g.timeout)).post
-    req = await generation_request(g, GenerationCreate(prompt=body.prompt, cameos=body.cameos,
-                                                       remix_of=post.generation_id),
-                                   b"", "", request.headers.get("idempotency-key", ""))
+    req = await generation_request(
+        g,
+        GenerationCreate(prompt=body.prompt, cameos=body.cameos, remix_of=post.generation_id),
+        b"",
+        "",
+        request.headers.get("idempotency-key", ""),
+    )
     return signed(request, caller, as_json(await g.generator.CreateGeneration(req, timeout=g.timeout)))
 
 
 @router.get("/posts/{post_id}/remixes", tags=["feed"])
 async def remixes(post_id: str, request: Request, caller=Caller):
     g = gw(request)
-    return signed(request, caller, as_json(await g.feed.GetRemixes(fpb.GetRemixesRequest(post_id=post_id),
-                                                                    timeout=g.timeout)))
+    return signed(
+        request, caller, as_json(await g.feed.GetRemixes(fpb.GetRemixesRequest(post_id=post_id), timeout=g.timeout))
+    )
 
 
 @router.post("/posts/{post_id}/see-less", tags=["feed"])
@@ -142,8 +168,11 @@ async def see_less(post_id: str, body: SeeLessBody, request: Request, caller=Cal
 async def report(post_id: str, body: ReportBody, request: Request, caller=Caller):
     g = gw(request)
     reason = getattr(fpb, f"REPORT_REASON_{body.reason.upper()}")
-    return as_json(await g.feed.ReportPost(fpb.ReportPostRequest(post_id=post_id, reason=reason, details=body.details),
-                                           timeout=g.timeout))
+    return as_json(
+        await g.feed.ReportPost(
+            fpb.ReportPostRequest(post_id=post_id, reason=reason, details=body.details), timeout=g.timeout
+        )
+    )
 
 
 @router.post("/users/{handle}/follow", tags=["feed"])
@@ -164,5 +193,12 @@ async def unfollow(handle: str, request: Request, caller=Caller):
 async def user_posts(handle: str, request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
     g = gw(request)
     other = await user_id_of(g, handle)
-    return signed(request, caller, as_json(await g.feed.ListUserPosts(
-        fpb.ListUserPostsRequest(user_id=other, page=page(page_size, page_token)), timeout=g.timeout)))
+    return signed(
+        request,
+        caller,
+        as_json(
+            await g.feed.ListUserPosts(
+                fpb.ListUserPostsRequest(user_id=other, page=page(page_size, page_token)), timeout=g.timeout
+            )
+        ),
+    )

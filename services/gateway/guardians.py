@@ -37,8 +37,9 @@ async def start_guardian_link(body: GuardianStart, request: Request, caller=Call
 @router.post("/guardian/links/confirm", tags=["guardians"])
 async def confirm_guardian_link(body: GuardianConfirm, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.identity.ConfirmGuardianLink(ipb.ConfirmGuardianLinkRequest(code=body.code),
-                                                        timeout=g.timeout))
+    return as_json(
+        await g.identity.ConfirmGuardianLink(ipb.ConfirmGuardianLinkRequest(code=body.code), timeout=g.timeout)
+    )
 
 
 @router.get("/guardian/links", tags=["guardians"])
@@ -51,8 +52,9 @@ async def list_guardian_links(request: Request, caller=Caller):
 async def approve_guardian_link(link_id: str, request: Request, caller=Caller):
     """The teen's current or previous guardian approves the teen's new guardian."""
     g = gw(request)
-    return as_json(await g.identity.ApproveGuardianLink(ipb.ApproveGuardianLinkRequest(link_id=link_id),
-                                                        timeout=g.timeout))
+    return as_json(
+        await g.identity.ApproveGuardianLink(ipb.ApproveGuardianLinkRequest(link_id=link_id), timeout=g.timeout)
+    )
 
 
 @router.delete("/guardian/links/{link_id}", tags=["guardians"])
@@ -64,15 +66,23 @@ async def unlink_guardian(link_id: str, request: Request, caller=Caller):
 @router.get("/guardian/controls/{teen_user_id}", tags=["guardians"])
 async def get_controls(teen_user_id: str, request: Request, caller=Caller):
     g = gw(request)
-    return as_json(await g.identity.GetParentalControls(ipb.GetParentalControlsRequest(teen_user_id=teen_user_id),
-                                                        timeout=g.timeout))
+    return as_json(
+        await g.identity.GetParentalControls(
+            ipb.GetParentalControlsRequest(teen_user_id=teen_user_id), timeout=g.timeout
+        )
+    )
 
 
 @router.put("/guardian/controls/{teen_user_id}", tags=["guardians"])
 async def set_controls(teen_user_id: str, body: Controls, request: Request, caller=Caller):
     g = gw(request)
-    controls = ipb.ParentalControls(daily_feed_item_cap=body.daily_feed_item_cap,
-                                    non_personalized_feed=body.non_personalized_feed,
-                                    max_cameo_policy=POLICIES[body.max_cameo_policy])
-    return as_json(await g.identity.SetParentalControls(
-        ipb.SetParentalControlsRequest(teen_user_id=teen_user_id, controls=controls), timeout=g.timeout))
+    controls = ipb.ParentalControls(
+        daily_feed_item_cap=body.daily_feed_item_cap,
+        non_personalized_feed=body.non_personalized_feed,
+        max_cameo_policy=POLICIES[body.max_cameo_policy],
+    )
+    return as_json(
+        await g.identity.SetParentalControls(
+            ipb.SetParentalControlsRequest(teen_user_id=teen_user_id, controls=controls), timeout=g.timeout
+        )
+    )

@@ -39,8 +39,11 @@ from services.gateway.shared import caller_metadata, first_or_error
 
 log = logging.getLogger("kinora.gateway.media")
 
-VARIANTS = {"video": gpb.MEDIA_VARIANT_VIDEO, "thumbnail": gpb.MEDIA_VARIANT_THUMBNAIL,
-            "spritesheet": gpb.MEDIA_VARIANT_SPRITESHEET}
+VARIANTS = {
+    "video": gpb.MEDIA_VARIANT_VIDEO,
+    "thumbnail": gpb.MEDIA_VARIANT_THUMBNAIL,
+    "spritesheet": gpb.MEDIA_VARIANT_SPRITESHEET,
+}
 VARIANT_NAMES = {number: name for name, number in VARIANTS.items()}
 EXPIRY_STEP_S = 300  # expiries are rounded up to this, so one viewer gets the same URL (and browser cache) a while
 CHUNK_BYTES = 256 * 1024
@@ -53,6 +56,7 @@ router = APIRouter(prefix="/api/v1/media", tags=["media"])
 
 
 # -- signing (pure) ------------------------------------------------------------------------
+
 
 class MediaSigner:
     def __init__(self, key: bytes, ttl_s: int):
@@ -70,16 +74,22 @@ class MediaSigner:
 
     def url(self, generation_id: str, variant: str, viewer_id: str, now: float | None = None) -> str:
         exp = self.expiry(now)
-        return (f"/api/v1/media/{generation_id}/{variant}?u={viewer_id}&exp={exp}"
-                f"&sig={self._sig(generation_id, variant, exp, viewer_id)}")
+        return (
+            f"/api/v1/media/{generation_id}/{variant}?u={viewer_id}&exp={exp}"
+            f"&sig={self._sig(generation_id, variant, exp, viewer_id)}"
+        )
 
-    def check(self, generation_id: str, variant: str, viewer_id: str, exp: int, sig: str,
-              now: float | None = None) -> int:
+    def check(
+        self, generation_id: str, variant: str, viewer_id: str, exp: int, sig: str, now: float | None = None
+    ) -> int:
         """Seconds the URL has left; ApiError 403 when it is forged, altered or expired."""
         expected = self._sig(generation_id, variant, exp, viewer_id)
         if not hmac.compare_digest(expected.encode(), sig.encode()):
-            raise ApiError(403, "media_url_invalid", "this media link is not valid (altered or not made here); "
-                                                     "reload the page for a fresh one")
+            raise ApiError(
+                403,
+                "media_url_invalid",
+                "this media link is not valid (altered or not made here); reload the page for a fresh one",
+            )
         left = exp - int(now if now is not None else time.time())
         if left <= 0:
             raise ApiError(403, "media_url_expired", "this media link has expired; reload the page for a fresh one")
@@ -93,22 +103,28 @@ def media_key(settings: GatewaySettings) -> bytes:
         return settings.media_key.encode()
     if settings.internal_secret:
         return hmac.new(settings.internal_secret.encode(), b"kinora/gateway/media-url/v1", hashlib.sha256).digest()
-    log.warning("neither KINORA_GATEWAY_MEDIA_KEY nor KINORA_INTERNAL_SECRET is set: media URLs are signed with a "
-                "random key of this process and stop working when it restarts or on another replica")
+    log.warning(
+        "neither KINORA_GATEWAY_MEDIA_KEY nor KINORA_INTERNAL_SECRET is set: media URLs are signed with a "
+        "random key of this process and stop working when it restarts or on another replica"
+    )
     return secrets.token_bytes(32)
 
 
 def sign_media(signer: MediaSigner, viewer_id: str, body: dict) -> dict:
     """Adds `media_urls` {variant: signed URL} to every generation (for the variants it has) and every
     visible post in an API answer (protobuf JSON), in place; returns the body."""
+
     def walk(node):
         if isinstance(node, dict):
             if "generation_id" in node and "author_user_id" in node:  # a Post
                 if node.get("state") not in HIDDEN_POST_STATES:
                     node["media_urls"] = {v: signer.url(node["generation_id"], v, viewer_id) for v in VARIANTS}
             elif "status" in node and isinstance(node.get("media"), list) and node.get("id"):  # a Generation
-                names = [VARIANT_NAMES.get(gpb.MediaVariant.Value(m["variant"])) for m in node["media"]
-                         if m.get("variant") in gpb.MediaVariant.keys()]
+                names = [
+                    VARIANT_NAMES.get(gpb.MediaVariant.Value(m["variant"]))
+                    for m in node["media"]
+                    if m.get("variant") in gpb.MediaVariant.keys()
+                ]
                 node["media_urls"] = {v: signer.url(node["id"], v, viewer_id) for v in names if v}
             for value in node.values():
                 walk(value)
@@ -116,6 +132,7 @@ def sign_media(signer: MediaSigner, viewer_id: str, body: dict) -> dict:
             for value in node:
                 walk(value)
         return node
+
     return walk(body)
 
 
@@ -125,6 +142,7 @@ def signed(request: Request, caller: auth.Principal, body: dict) -> dict:
 
 
 # -- HTTP ranges and validators (pure) ------------------------------------------------------
+
 
 class Unsatisfiable(Exception):
     pass
@@ -140,8 +158,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first_s, dash, last_s = spec.strip().partition("-")
     first_s, last_s = first_s.strip(), last_s.strip()
-    if not dash or not (first_s or last_s) or not (first_s.isdigit() or not first_s) \
-            or not (last_s.isdigit() or not last_s):
+    if (
+        not dash
+        or not (first_s or last_s)
+        or not (first_s.isdigit() or not first_s)
+        or not (last_s.isdigit() or not last_s)
+    ):
         return None
     if not first_s:  # bytes=-N: the last N bytes
         suffix = int(last_s)
@@ -168,9 +190,11 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 # -- serving --------------------------------------------------------------------------------
 
+
 @dataclass
 class MediaService:
     """The signer and the gateway's own channels to generator and feed (calls made as the gateway)."""
+
     signer: MediaSigner
     generator: generator_pb2_grpc.GeneratorServiceStub | None
     feed: feed_pb2_grpc.FeedServiceStub | None
@@ -191,8 +215,14 @@ class MediaService:
 
         source = TokenSource(mint)
         generator_ch, feed_ch = channel(settings.generator_addr, source), channel(settings.feed_addr, source)
-        return cls(signer, generator_pb2_grpc.GeneratorServiceStub(generator_ch),
-                   feed_pb2_grpc.FeedServiceStub(feed_ch), (generator_ch, feed_ch), settings.call_timeout_s, limit)
+        return cls(
+            signer,
+            generator_pb2_grpc.GeneratorServiceStub(generator_ch),
+            feed_pb2_grpc.FeedServiceStub(feed_ch),
+            (generator_ch, feed_ch),
+            settings.call_timeout_s,
+            limit,
+        )
 
     async def close(self) -> None:
         for ch in self.channels:
@@ -205,8 +235,11 @@ class MediaService:
             raise ApiError(503, "media_unavailable", "media URLs need KINORA_INTERNAL_SECRET on the gateway")
         hidden = ApiError(404, "media_not_found", "this clip is not available (removed, or not shared with you)")
         try:
-            generation = (await self.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=generation_id),
-                                                             timeout=self.timeout)).generation
+            generation = (
+                await self.generator.GetGeneration(
+                    gpb.GetGenerationRequest(generation_id=generation_id), timeout=self.timeout
+                )
+            ).generation
         except grpc.RpcError as err:
             if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise hidden from None
@@ -214,8 +247,10 @@ class MediaService:
         if generation.taken_down:
             raise ApiError(404, "taken_down", "this clip was taken down")
         if generation.user_id != viewer_id:
-            reply = await self.feed.CanViewGeneration(fpb.CanViewGenerationRequest(
-                viewer_user_id=viewer_id, generation_id=generation_id), timeout=self.timeout)
+            reply = await self.feed.CanViewGeneration(
+                fpb.CanViewGenerationRequest(viewer_user_id=viewer_id, generation_id=generation_id),
+                timeout=self.timeout,
+            )
             if not reply.visible:
                 raise hidden
         for ref in generation.media:
@@ -226,30 +261,46 @@ class MediaService:
     async def stream(self, generation_id: str, variant: str, offset: int, length: int):
         """(first message, async iterator of chunks) from the generator's GetMedia, refusals raised
         before any byte of the answer is sent."""
-        call = self.generator.GetMedia(gpb.GetMediaRequest(generation_id=generation_id, variant=VARIANTS[variant],
-                                                           offset=offset, length=length, chunk_size=CHUNK_BYTES))
+        call = self.generator.GetMedia(
+            gpb.GetMediaRequest(
+                generation_id=generation_id,
+                variant=VARIANTS[variant],
+                offset=offset,
+                length=length,
+                chunk_size=CHUNK_BYTES,
+            )
+        )
         try:
             first = await call.read()
         except grpc.RpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
-                raise ApiError(404, "media_not_found", "this clip is not available (removed, or not shared with you)"
-                               ) from None
+                raise ApiError(
+                    404, "media_not_found", "this clip is not available (removed, or not shared with you)"
+                ) from None
             raise from_rpc(err) from None
 
         return first, stream_chunks(first, call)
 
 
-@router.get("/{generation_id}/{variant}",
-            responses={200: {"content": {"video/mp4": {}, "image/jpeg": {}}, "description": "the whole file"},
-                       206: {"description": "one byte range (Range: bytes=N-M, bytes=N-, bytes=-N)"},
-                       304: {"description": "If-None-Match matched the ETag (the file's SHA-256)"},
-                       403: {"description": "media_url_invalid or media_url_expired"},
-                       404: {"description": "the clip is gone, taken down or no longer visible to the viewer"},
-                       416: {"description": "the range is outside the file; Content-Range: bytes */size"}})
-async def play(generation_id: str, variant: str, request: Request,
-               u: str = Query(description="the viewer's user id, bound into the signature"),
-               exp: int = Query(description="unix seconds after which the URL stops working"),
-               sig: str = Query(description="HMAC-SHA256 of (generation, variant, exp, viewer), base64url")):
+@router.get(
+    "/{generation_id}/{variant}",
+    responses={
+        200: {"content": {"video/mp4": {}, "image/jpeg": {}}, "description": "the whole file"},
+        206: {"description": "one byte range (Range: bytes=N-M, bytes=N-, bytes=-N)"},
+        304: {"description": "If-None-Match matched the ETag (the file's SHA-256)"},
+        403: {"description": "media_url_invalid or media_url_expired"},
+        404: {"description": "the clip is gone, taken down or no longer visible to the viewer"},
+        416: {"description": "the range is outside the file; Content-Range: bytes */size"},
+    },
+)
+async def play(
+    generation_id: str,
+    variant: str,
+    request: Request,
+    u: str = Query(description="the viewer's user id, bound into the signature"),
+    exp: int = Query(description="unix seconds after which the URL stops working"),
+    sig: str = Query(description="HMAC-SHA256 of (generation, variant, exp, viewer), base64url"),
+):
     """Plays a clip from a signed URL found in `media_urls` (no Authorization header: for `<video>`/`<img>`)."""
     if variant not in VARIANTS:
         raise ApiError(404, "media_not_found", "variant must be video, thumbnail or spritesheet")
@@ -258,8 +309,12 @@ async def play(generation_id: str, variant: str, request: Request,
     await request.app.state.gateway.rate_limit(f"media:{u}", media.limit)  # after the (free) signature check
     ref = await media.visible_media(generation_id, variant, u)
     etag = f'"{ref.sha256}"'
-    headers = {"ETag": etag, "Cache-Control": f"private, max-age={left}", "Accept-Ranges": "bytes",
-               "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"private, max-age={left}",
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+    }
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     size = ref.size_bytes
@@ -295,8 +350,9 @@ async def media_response(g, generation_id: str, variant: str) -> StreamingRespon
     """A generation's media as a download, for its own caller (`…/content` of both APIs)."""
     if variant not in VARIANTS:
         raise ApiError(400, "invalid_variant", "variant must be video, thumbnail or spritesheet")
-    stream = g.streaming_generator.GetMedia(gpb.GetMediaRequest(generation_id=generation_id,
-                                                                variant=VARIANTS[variant]), metadata=caller_metadata())
+    stream = g.streaming_generator.GetMedia(
+        gpb.GetMediaRequest(generation_id=generation_id, variant=VARIANTS[variant]), metadata=caller_metadata()
+    )
     first = await first_or_error(stream)
     if first is None:
         raise ApiError(404, "media_not_found", "this generation has no media of that kind")
@@ -306,5 +362,6 @@ async def media_response(g, generation_id: str, variant: str) -> StreamingRespon
     headers = {"Content-Disposition": f'attachment; filename="{generation_id}.{extension}"'}
     if ref.size_bytes:
         headers["Content-Length"] = str(ref.size_bytes)
-    return StreamingResponse(stream_chunks(first, stream), media_type=ref.content_type or "application/octet-stream",
-                             headers=headers)
+    return StreamingResponse(
+        stream_chunks(first, stream), media_type=ref.content_type or "application/octet-stream", headers=headers
+    )

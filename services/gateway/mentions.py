@@ -41,14 +41,18 @@ def mentioned_handles(texts: Iterable[str]) -> list[str]:
 
 async def _resolve(g, handle: str) -> str:
     if not _HANDLE.fullmatch(handle):
-        raise ApiError(400, "unknown_handle", f"@{handle} is not a handle: handles are 3 to 30 letters, digits, "
-                                              f"underscores or dots")
+        raise ApiError(
+            400,
+            "unknown_handle",
+            f"@{handle} is not a handle: handles are 3 to 30 letters, digits, underscores or dots",
+        )
     try:
         reply = await g.cameo.GetCameo(cpb.GetCameoRequest(handle=handle), timeout=g.timeout)
     except grpc.RpcError as err:
         if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-            raise ApiError(400, "unknown_handle", f"the prompt mentions @{handle}, but no cameo or character has "
-                                                  f"that handle") from None
+            raise ApiError(
+                400, "unknown_handle", f"the prompt mentions @{handle}, but no cameo or character has that handle"
+            ) from None
         raise
     return reply.cameo.id
 
@@ -59,9 +63,12 @@ async def cameo_ids_from_mentions(g, texts: list[str]) -> list[str]:
     (`too_many_cameos`) before any is looked up. Consent is not checked here."""
     handles = mentioned_handles(texts)
     if len(handles) > MAX_CAMEOS_PER_CLIP:
-        raise ApiError(400, "too_many_cameos", f"a clip can have at most {MAX_CAMEOS_PER_CLIP} cameos or characters; "
-                                               f"the request mentions {len(handles)}: "
-                                               + ", ".join(f"@{h}" for h in handles))
+        raise ApiError(
+            400,
+            "too_many_cameos",
+            f"a clip can have at most {MAX_CAMEOS_PER_CLIP} cameos or characters; "
+            f"the request mentions {len(handles)}: " + ", ".join(f"@{h}" for h in handles),
+        )
     ids = await asyncio.gather(*(_resolve(g, h) for h in handles))
     return list(dict.fromkeys(ids))
 
@@ -71,6 +78,10 @@ def merge_cameo_ids(listed: Iterable[str], mentioned: Iterable[str]) -> list[str
     is a 400 (`too_many_cameos`). This is where the rule holds for listed and mentioned together."""
     merged = list(dict.fromkeys([*listed, *mentioned]))
     if len(merged) > MAX_CAMEOS_PER_CLIP:
-        raise ApiError(400, "too_many_cameos", f"a clip can have at most {MAX_CAMEOS_PER_CLIP} cameos or characters; "
-                                               f"this request names {len(merged)} (listed and @mentioned together)")
+        raise ApiError(
+            400,
+            "too_many_cameos",
+            f"a clip can have at most {MAX_CAMEOS_PER_CLIP} cameos or characters; "
+            f"this request names {len(merged)} (listed and @mentioned together)",
+        )
     return merged

@@ -34,8 +34,9 @@ class BillingAsGateway:
         if self.stub is None:
             settings = gateway_of(request).settings
             if not settings.internal_secret:
-                raise ApiError(503, "payments_unavailable",
-                               "payment webhooks need KINORA_INTERNAL_SECRET on the gateway")
+                raise ApiError(
+                    503, "payments_unavailable", "payment webhooks need KINORA_INTERNAL_SECRET on the gateway"
+                )
             secret = settings.internal_secret
 
             async def mint():
@@ -56,7 +57,10 @@ async def payment_webhook(provider: str, request: Request, address=Depends(anony
     if header is None:
         raise ApiError(404, "unknown_provider", f"there is no payment provider {provider!r}")
     stub = request.app.state.billing_as_gateway.get(request)
-    reply = await stub.HandlePaymentWebhook(bpb.HandlePaymentWebhookRequest(
-        provider=provider, payload=await request.body(), signature=request.headers.get(header, "")),
-        timeout=gateway_of(request).timeout)
+    reply = await stub.HandlePaymentWebhook(
+        bpb.HandlePaymentWebhookRequest(
+            provider=provider, payload=await request.body(), signature=request.headers.get(header, "")
+        ),
+        timeout=gateway_of(request).timeout,
+    )
     return {"received": True, "event_id": reply.provider_event_id, "duplicate": reply.duplicate}

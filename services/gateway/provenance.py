@@ -62,8 +62,11 @@ class ProvenanceAnswer(BaseModel):
 def sniff(data: bytes) -> str | None:
     if data[4:8] == b"ftyp" or data[:4] == b"\x1a\x45\xdf\xa3":
         return "video"
-    if (data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff"
-            or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")):
+    if (
+        data[:8] == b"\x89PNG\r\n\x1a\n"
+        or data[:3] == b"\xff\xd8\xff"
+        or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+    ):
         return "image"
     return None
 
@@ -103,20 +106,23 @@ async def check_provenance(request: Request, address: str = Depends(anonymous)):
         try:
             mark, origin = await asyncio.to_thread(analyse, data, kind)
         except Exception as exc:  # noqa: BLE001 - whatever the decoder says, the file is unusable
-            raise ApiError(400, "undecodable_media",
-                           f"the {kind} could not be decoded (or its frames are over 4096x4096)") from exc
+            raise ApiError(
+                400, "undecodable_media", f"the {kind} could not be decoded (or its frames are over 4096x4096)"
+            ) from exc
     media = request.app.state.media
     if media.generator is None or media.feed is None:
-        raise ApiError(503, "provenance_unavailable",
-                       "the provenance check needs KINORA_INTERNAL_SECRET on the gateway")
+        raise ApiError(
+            503, "provenance_unavailable", "the provenance check needs KINORA_INTERNAL_SECRET on the gateway"
+        )
 
     layers, generation_id, gone = [], None, False
     if origin is not None and origin.generation_id:
         layers.append("c2pa")
         generation_id = origin.generation_id
     if mark.payload is not None:
-        found = await media.generator.FindByWatermark(gpb.FindByWatermarkRequest(watermark_id=mark.payload),
-                                                      timeout=g.timeout)
+        found = await media.generator.FindByWatermark(
+            gpb.FindByWatermarkRequest(watermark_id=mark.payload), timeout=g.timeout
+        )
         if found.found:
             layers.append("watermark")
             gone = found.deleted or found.taken_down
@@ -124,13 +130,17 @@ async def check_provenance(request: Request, address: str = Depends(anonymous)):
                 log.warning("provenance layers disagree", extra={"c2pa": generation_id, "mark": found.generation_id})
             generation_id = generation_id or found.generation_id
 
-    answer = ProvenanceAnswer(made_here=bool(layers), layers=layers, shared=False,
-                              c2pa=C2paLayer(state=origin.state) if origin is not None else None,
-                              watermark=WatermarkLayer(found="watermark" in layers,
-                                                       sync_score=round(mark.sync_score, 1)))
+    answer = ProvenanceAnswer(
+        made_here=bool(layers),
+        layers=layers,
+        shared=False,
+        c2pa=C2paLayer(state=origin.state) if origin is not None else None,
+        watermark=WatermarkLayer(found="watermark" in layers, sync_score=round(mark.sync_score, 1)),
+    )
     if generation_id and not gone:
-        visible = await media.feed.CanViewGeneration(fpb.CanViewGenerationRequest(
-            viewer_user_id=ANYONE, generation_id=generation_id), timeout=g.timeout)
+        visible = await media.feed.CanViewGeneration(
+            fpb.CanViewGenerationRequest(viewer_user_id=ANYONE, generation_id=generation_id), timeout=g.timeout
+        )
         if visible.visible:
             answer.shared, answer.generation_id = True, generation_id
             answer.post = {"id": visible.post_id}

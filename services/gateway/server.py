@@ -24,9 +24,16 @@ class GatewayServer:
         # only when the peer is a trusted proxy; uvicorn's own default trusts 127.0.0.1, so with no
         # ranges set the header is not read at all and the peer is the client.
         trusted = [str(network) for network in settings.trusted_proxies]
-        config = uvicorn.Config(self.app, host=settings.http_host, port=settings.http_port, log_level="warning",
-                                access_log=False, lifespan="on", proxy_headers=bool(trusted),
-                                forwarded_allow_ips=trusted)
+        config = uvicorn.Config(
+            self.app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=trusted,
+        )
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # run_until_signal handles signals
         self._task: asyncio.Task | None = None

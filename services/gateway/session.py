@@ -45,10 +45,14 @@ class SessionAnswer(BaseModel):
 
 # -- cookies -----------------------------------------------------------------------------
 
+
 def _cookie(name: str, value: str, *, path: str, max_age: int, http_only: bool) -> str:
     # Written by hand so the attributes are exactly these (Starlette lower-cases SameSite).
-    parts = [f"{name}={value}"] + (["HttpOnly"] if http_only else []) + [
-        "Secure", "SameSite=Strict", f"Path={path}", f"Max-Age={max(0, max_age)}"]
+    parts = (
+        [f"{name}={value}"]
+        + (["HttpOnly"] if http_only else [])
+        + ["Secure", "SameSite=Strict", f"Path={path}", f"Max-Age={max(0, max_age)}"]
+    )
     if max_age <= 0:
         parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
     return "; ".join(parts)
@@ -56,10 +60,12 @@ def _cookie(name: str, value: str, *, path: str, max_age: int, http_only: bool) 
 
 def set_session_cookies(response: JSONResponse, refresh_token: str, refresh_expires: int) -> None:
     max_age = max(1, refresh_expires - int(time.time()))
-    response.headers.append("set-cookie", _cookie(REFRESH_COOKIE, refresh_token, path=REFRESH_PATH,
-                                                  max_age=max_age, http_only=True))
-    response.headers.append("set-cookie", _cookie(CSRF_COOKIE, secrets.token_urlsafe(32), path="/",
-                                                  max_age=max_age, http_only=False))
+    response.headers.append(
+        "set-cookie", _cookie(REFRESH_COOKIE, refresh_token, path=REFRESH_PATH, max_age=max_age, http_only=True)
+    )
+    response.headers.append(
+        "set-cookie", _cookie(CSRF_COOKIE, secrets.token_urlsafe(32), path="/", max_age=max_age, http_only=False)
+    )
 
 
 def clear_session_cookies(response: JSONResponse) -> None:
@@ -73,6 +79,7 @@ def _no_store(response: JSONResponse) -> JSONResponse:
 
 
 # -- checks ------------------------------------------------------------------------------
+
 
 def _refuse_cross_site(request: Request) -> None:
     """Browsers say where a request comes from; another site's is refused before anything else."""
@@ -108,14 +115,17 @@ def _refresh_cookie(request: Request) -> str:
 
 # -- answers -----------------------------------------------------------------------------
 
+
 def _as_json(msg) -> dict:
     return MessageToDict(msg, preserving_proto_field_name=True)
 
 
 def _answer(tokens: ipb.TokenPair, user: ipb.User, status: int = 200) -> JSONResponse:
-    body = {"access_token": tokens.access_token,
-            "expires_in": max(0, tokens.access_token_expires_at.seconds - int(time.time())),
-            "user": _as_json(user)}
+    body = {
+        "access_token": tokens.access_token,
+        "expires_in": max(0, tokens.access_token_expires_at.seconds - int(time.time())),
+        "user": _as_json(user),
+    }
     response = _no_store(JSONResponse(body, status_code=status))
     set_session_cookies(response, tokens.refresh_token, tokens.refresh_token_expires_at.seconds)
     return response
@@ -142,12 +152,14 @@ def _failed_with_cleared_cookies(err: grpc.RpcError) -> JSONResponse:
 
 # -- routes ------------------------------------------------------------------------------
 
+
 @router.post("", response_model=SessionAnswer, dependencies=[Depends(require_json)])
 async def sign_in(body: SignIn, request: Request, address: str = Depends(anonymous)):
     """Sign in: sets the session cookies; the access token in the answer is kept in memory only."""
     g = gateway_of(request)
-    reply = await g.edge_identity.SignIn(ipb.SignInRequest(handle=body.handle, password=body.password,
-                                                           client_address=address), timeout=g.timeout)
+    reply = await g.edge_identity.SignIn(
+        ipb.SignInRequest(handle=body.handle, password=body.password, client_address=address), timeout=g.timeout
+    )
     return _answer(reply.tokens, reply.user)
 
 
@@ -155,22 +167,27 @@ async def sign_in(body: SignIn, request: Request, address: str = Depends(anonymo
 async def sign_up(body: SignUp, request: Request, address: str = Depends(anonymous)):
     """Sign up with an invite and start a browser session (the same cookies as sign-in)."""
     g = gateway_of(request)
-    reply = await g.identity.SignUp(ipb.SignUpRequest(**body.model_dump(), client_address=address),
-                                    timeout=g.timeout)
+    reply = await g.identity.SignUp(ipb.SignUpRequest(**body.model_dump(), client_address=address), timeout=g.timeout)
     return _answer(reply.tokens, reply.user, status=201)
 
 
-@router.post("/refresh", response_model=SessionAnswer, dependencies=[Depends(require_csrf)],
-             responses={401: {"description": "no session cookie, or identity refused it (cookies cleared)"},
-                        403: {"description": "csrf_failed: the X-CSRF-Token header does not match"}})
+@router.post(
+    "/refresh",
+    response_model=SessionAnswer,
+    dependencies=[Depends(require_csrf)],
+    responses={
+        401: {"description": "no session cookie, or identity refused it (cookies cleared)"},
+        403: {"description": "csrf_failed: the X-CSRF-Token header does not match"},
+    },
+)
 async def refresh(request: Request, address: str = Depends(anonymous)):
     """A new access token; the refresh cookie and the CSRF cookie are both rotated."""
     g = gateway_of(request)
     token = _refresh_cookie(request)
     try:
-        reply = await g.edge_identity.RefreshTokens(ipb.RefreshTokensRequest(refresh_token=token,
-                                                                             client_address=address),
-                                                    timeout=g.timeout)
+        reply = await g.edge_identity.RefreshTokens(
+            ipb.RefreshTokensRequest(refresh_token=token, client_address=address), timeout=g.timeout
+        )
     except grpc.RpcError as err:
         return _failed_with_cleared_cookies(err)
     return _answer(reply.tokens, await _user_of(g, reply.tokens.access_token))
@@ -183,8 +200,9 @@ async def _sign_out(request: Request, all_sessions: bool) -> JSONResponse:
         raise ApiError(401, "no_session", "no browser session: sign in at POST /api/v1/session")
     if token:
         try:
-            await g.edge_identity.SignOut(ipb.SignOutRequest(refresh_token=token, all_sessions=all_sessions),
-                                          timeout=g.timeout)
+            await g.edge_identity.SignOut(
+                ipb.SignOutRequest(refresh_token=token, all_sessions=all_sessions), timeout=g.timeout
+            )
         except grpc.RpcError as err:
             # Signing out of a session that has already ended is not an error; anything else is.
             if err.code() != grpc.StatusCode.UNAUTHENTICATED or all_sessions:

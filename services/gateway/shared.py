@@ -28,8 +28,12 @@ Dev = Depends(developer)  # an API key or a signed-in person (the Sora-compatibl
 # Bounded like the services' fields, so out-of-range numbers are a 422, never a 500.
 PageSize = Annotated[int, Query(ge=0, le=1000)]
 
-POLICIES = {"only_me": common_pb2.CAMEO_POLICY_ONLY_ME, "approved": common_pb2.CAMEO_POLICY_APPROVED,
-            "mutuals": common_pb2.CAMEO_POLICY_MUTUALS, "everyone": common_pb2.CAMEO_POLICY_EVERYONE}
+POLICIES = {
+    "only_me": common_pb2.CAMEO_POLICY_ONLY_ME,
+    "approved": common_pb2.CAMEO_POLICY_APPROVED,
+    "mutuals": common_pb2.CAMEO_POLICY_MUTUALS,
+    "everyone": common_pb2.CAMEO_POLICY_EVERYONE,
+}
 
 
 def as_json(msg) -> dict:
@@ -64,8 +68,9 @@ async def first_or_error(stream):
 
 
 async def user_id_of(g: Gateway, handle: str) -> str:
-    reply = await g.identity.GetUserByHandle(ipb.GetUserByHandleRequest(handle=handle.lstrip("@").lower()),
-                                             timeout=g.timeout)
+    reply = await g.identity.GetUserByHandle(
+        ipb.GetUserByHandleRequest(handle=handle.lstrip("@").lower()), timeout=g.timeout
+    )
     return reply.user.id
 
 

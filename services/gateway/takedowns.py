@@ -63,19 +63,19 @@ def read_fingerprint(data: bytes, kind: str) -> list[list[int]]:
     frames = fingerprint.video_frames(data)
     if frames[0].size > MAX_PIXELS:
         raise ValueError("frames larger than 4096x4096")
-    return [fingerprint.probe_hashes(f) for f in frames[:fingerprint.SAMPLES_PER_SECOND * 120]]
+    return [fingerprint.probe_hashes(f) for f in frames[: fingerprint.SAMPLES_PER_SECOND * 120]]
 
 
 def read_watermark(data: bytes, kind: str) -> int | None:
-    frames = ([invisible_mark.luma_from_image(data)] if kind == "image"
-              else invisible_mark.luma_frames_from_video(data))
+    frames = [invisible_mark.luma_from_image(data)] if kind == "image" else invisible_mark.luma_frames_from_video(data)
     return invisible_mark.detect(frames).payload if frames else None
 
 
 async def read_file(data: bytes, kind: str) -> tuple[list[list[int]], int | None]:
     """(probe hashes, watermark id or None), the two reads side by side (each decodes what it needs)."""
-    probe, mark = await asyncio.gather(asyncio.to_thread(read_fingerprint, data, kind),
-                                       asyncio.to_thread(read_watermark, data, kind))
+    probe, mark = await asyncio.gather(
+        asyncio.to_thread(read_fingerprint, data, kind), asyncio.to_thread(read_watermark, data, kind)
+    )
     return probe, mark
 
 
@@ -89,8 +89,10 @@ async def resolve_link(request: Request, link: str) -> str:
     parts = urlsplit(link)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ApiError(400, "invalid_link", "link must be a full https:// address of a post or video here")
-    if (parts.netloc.lower() != request.url.netloc.lower()
-            and parts.netloc.lower() != (request.headers.get("host") or "").lower()):
+    if (
+        parts.netloc.lower() != request.url.netloc.lower()
+        and parts.netloc.lower() != (request.headers.get("host") or "").lower()
+    ):
         raise ApiError(400, "invalid_link", "link must point to a post or video on this site")
     match = LINK_PATH.match(parts.path)
     shared = SHARED_PATH.match(parts.path) and parse_qs(parts.query).get("post", [""])[0]
@@ -99,8 +101,11 @@ async def resolve_link(request: Request, link: str) -> str:
     elif match:
         what, ident = match.groups()
     else:
-        raise ApiError(400, "invalid_link", "link must be a post (/posts/ID or a shared /u/HANDLE?post=ID) or video "
-                                            "(/generations/ID) address")
+        raise ApiError(
+            400,
+            "invalid_link",
+            "link must be a post (/posts/ID or a shared /u/HANDLE?post=ID) or video (/generations/ID) address",
+        )
     if what == "generations":
         return ident
     media = request.app.state.media
@@ -121,20 +126,38 @@ def _stub(request: Request) -> generator_pb2_grpc.TakedownServiceStub:
     return stub
 
 
-_FORM = {"type": "object", "required": ["contact", "statement", "kind"], "properties": {
-    "file": {"type": "string", "format": "binary", "description": "the clip or a frame of it"},
-    "generation_id": {"type": "string"}, "link": {"type": "string", "description": "a post or video address here"},
-    "contact": {"type": "string", "format": "email"},
-    "statement": {"type": "string", "minLength": STATEMENT_MIN, "maxLength": STATEMENT_MAX},
-    "kind": {"type": "string", "enum": list(KINDS)}}}
+_FORM = {
+    "type": "object",
+    "required": ["contact", "statement", "kind"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the clip or a frame of it"},
+        "generation_id": {"type": "string"},
+        "link": {"type": "string", "description": "a post or video address here"},
+        "contact": {"type": "string", "format": "email"},
+        "statement": {"type": "string", "minLength": STATEMENT_MIN, "maxLength": STATEMENT_MAX},
+        "kind": {"type": "string", "enum": list(KINDS)},
+    },
+}
 
 
-@router.post("/takedown-requests", status_code=202, response_model=TakedownAccepted,
-             responses={400: {"description": "bad input (the error's code names the field)"},
-                        415: {"description": "the file is not a video or image"}},
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "multipart/form-data": {"schema": _FORM},
-                 "application/x-www-form-urlencoded": {"schema": _FORM}}}})
+@router.post(
+    "/takedown-requests",
+    status_code=202,
+    response_model=TakedownAccepted,
+    responses={
+        400: {"description": "bad input (the error's code names the field)"},
+        415: {"description": "the file is not a video or image"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": _FORM},
+                "application/x-www-form-urlencoded": {"schema": _FORM},
+            },
+        }
+    },
+)
 async def file_takedown_request(request: Request, address: str = Depends(anonymous)):
     """Ask for a clip to be removed, without an account. Multipart (or, without a file,
     URL-encoded) fields: `contact` (an
@@ -155,8 +178,11 @@ async def file_takedown_request(request: Request, address: str = Depends(anonymo
     if not EMAIL.match(contact) or len(contact) > CONTACT_MAX:
         raise ApiError(400, "invalid_contact", "contact must be an email address we can reach you at")
     if not STATEMENT_MIN <= len(statement) <= STATEMENT_MAX:
-        raise ApiError(400, "invalid_statement",
-                       f"statement must be {STATEMENT_MIN} to {STATEMENT_MAX} characters: who you are and why")
+        raise ApiError(
+            400,
+            "invalid_statement",
+            f"statement must be {STATEMENT_MIN} to {STATEMENT_MAX} characters: who you are and why",
+        )
     if kind not in KINDS:
         raise ApiError(400, "invalid_kind", "kind must be likeness (the clip shows you) or intimate")
     if not (data or generation_id or link):
@@ -172,22 +198,36 @@ async def file_takedown_request(request: Request, address: str = Depends(anonymo
     if data:
         file_kind = sniff(data) or ""
         if not file_kind:
-            raise ApiError(415, "unsupported_media_type",
-                           "send an MP4, MOV or WebM video, or a PNG, JPEG or WebP image")
+            raise ApiError(
+                415, "unsupported_media_type", "send an MP4, MOV or WebM video, or a PNG, JPEG or WebP image"
+            )
         async with _slots:
             try:
                 probe, mark = await read_file(data, file_kind)
             except Exception as exc:  # noqa: BLE001 - whatever the decoder says, the file is unusable
                 raise ApiError(400, "undecodable_media", f"the {file_kind} could not be decoded") from exc
     linked = await resolve_link(request, link) if link else ""
-    reply = await _stub(request).FileTakedownRequest(gpb.FileTakedownRequestRequest(
-        contact=contact, statement=statement, kind=KINDS[kind], generation_id=generation_id or linked, link=link,
-        file_sha256=hashlib.sha256(data).hexdigest() if data else "", file_kind=file_kind,
-        probe=[gpb.ProbeFrame(hashes=frame) for frame in probe], has_watermark=mark is not None,
-        watermark_id=mark or 0), timeout=g.timeout)
+    reply = await _stub(request).FileTakedownRequest(
+        gpb.FileTakedownRequestRequest(
+            contact=contact,
+            statement=statement,
+            kind=KINDS[kind],
+            generation_id=generation_id or linked,
+            link=link,
+            file_sha256=hashlib.sha256(data).hexdigest() if data else "",
+            file_kind=file_kind,
+            probe=[gpb.ProbeFrame(hashes=frame) for frame in probe],
+            has_watermark=mark is not None,
+            watermark_id=mark or 0,
+        ),
+        timeout=g.timeout,
+    )
     received = [name for name, sent in (("file", data), ("generation_id", generation_id), ("link", link)) if sent]
     return TakedownAccepted(
-        id=reply.request.id, status=reply.request.status, received=received,
+        id=reply.request.id,
+        status=reply.request.status,
+        received=received,
         next_steps="An operator reviews your request within 48 hours. If it is approved, the clip, its copies and "
-                   "remixes, and videos made from its frames are removed and its frames can't be used again; we "
-                   "write to your contact address with the decision. Keep this id to refer to your request.")
+        "remixes, and videos made from its frames are removed and its frames can't be used again; we "
+        "write to your contact address with the decision. Keep this id to refer to your request.",
+    )

@@ -28,9 +28,13 @@ from services.gateway.uploads import is_multipart, read_upload, text_fields
 
 router = APIRouter(prefix="/v1", tags=["videos (Sora-compatible)"])
 
-STATUS = {gpb.GENERATION_STATUS_QUEUED: "queued", gpb.GENERATION_STATUS_IN_PROGRESS: "in_progress",
-          gpb.GENERATION_STATUS_COMPLETED: "completed", gpb.GENERATION_STATUS_FAILED: "failed",
-          gpb.GENERATION_STATUS_CANCELED: "failed"}
+STATUS = {
+    gpb.GENERATION_STATUS_QUEUED: "queued",
+    gpb.GENERATION_STATUS_IN_PROGRESS: "in_progress",
+    gpb.GENERATION_STATUS_COMPLETED: "completed",
+    gpb.GENERATION_STATUS_FAILED: "failed",
+    gpb.GENERATION_STATUS_CANCELED: "failed",
+}
 SORA_DEFAULT_SECONDS = 4  # Sora's default; Kinora's own API defaults to 10
 
 
@@ -40,11 +44,21 @@ def video_object(gen: gpb.Generation) -> dict:
         error = {"code": gen.error.code or "canceled", "message": gen.error.message or "the video was canceled"}
     elif gen.status == gpb.GENERATION_STATUS_FAILED:
         error = {"code": gen.error.code or "generation_failed", "message": gen.error.message or "the video failed"}
-    return {"id": gen.id, "object": "video", "created_at": gen.created_at.seconds,
-            "completed_at": seconds_or_none(gen, "completed_at"), "expires_at": seconds_or_none(gen, "expires_at"),
-            "status": STATUS.get(gen.status, "queued"), "progress": gen.progress,
-            "model": SORA_NAMES.get(gen.model, gen.model), "prompt": gen.prompt, "seconds": str(gen.seconds),
-            "size": gen.size, "remixed_from_video_id": gen.remix_of or None, "error": error}
+    return {
+        "id": gen.id,
+        "object": "video",
+        "created_at": gen.created_at.seconds,
+        "completed_at": seconds_or_none(gen, "completed_at"),
+        "expires_at": seconds_or_none(gen, "expires_at"),
+        "status": STATUS.get(gen.status, "queued"),
+        "progress": gen.progress,
+        "model": SORA_NAMES.get(gen.model, gen.model),
+        "prompt": gen.prompt,
+        "seconds": str(gen.seconds),
+        "size": gen.size,
+        "remixed_from_video_id": gen.remix_of or None,
+        "error": error,
+    }
 
 
 def _seconds(raw) -> int:
@@ -53,7 +67,7 @@ def _seconds(raw) -> int:
     try:
         return int(str(raw))
     except ValueError:
-        raise ApiError(400, "invalid_seconds", "seconds must be a whole number such as \"4\" or \"8\"") from None
+        raise ApiError(400, "invalid_seconds", 'seconds must be a whole number such as "4" or "8"') from None
 
 
 async def _body(request: Request, file_field: str | None) -> tuple[dict, bytes, str]:
@@ -70,8 +84,9 @@ async def _body(request: Request, file_field: str | None) -> tuple[dict, bytes, 
     return fields, b"", ""
 
 
-async def _create(request: Request, fields: dict, image: bytes, image_type: str, *, from_source: bool = False,
-                  **extra) -> dict:
+async def _create(
+    request: Request, fields: dict, image: bytes, image_type: str, *, from_source: bool = False, **extra
+) -> dict:
     """`from_source`: an extension or an edit, whose size and model (and an edit's length) are its
     source's: what the request leaves unset stays unset for the generator to take from the source."""
     g = gateway_of(request)
@@ -81,27 +96,58 @@ async def _create(request: Request, fields: dict, image: bytes, image_type: str,
     default_size, default_model = ("", "") if from_source else (DEFAULT_SIZE, DEFAULT_MODEL)
     seconds = fields.get("seconds")
     req = create_request(
-        prompt=prompt, idempotency_key=request.headers.get("idempotency-key", ""), image=image, image_type=image_type,
+        prompt=prompt,
+        idempotency_key=request.headers.get("idempotency-key", ""),
+        image=image,
+        image_type=image_type,
         cameo_ids=[str(c) for c in fields.get("cameo_ids") or []],
         seconds=0 if from_source and seconds in (None, "") else _seconds(seconds),
         size=str(fields.get("size") or default_size),
-        model=canonical_model(str(fields.get("model") or "")) or default_model, **extra)
+        model=canonical_model(str(fields.get("model") or "")) or default_model,
+        **extra,
+    )
     reply = await g.generator.CreateGeneration(req, timeout=g.timeout)
     video = video_object(reply.generation)
     await request.app.state.webhooks.watch(request, video["id"])
     return video
 
 
-@router.post("/videos", summary="Create a video",
-             openapi_extra={"requestBody": {"content": {
-                 "multipart/form-data": {"schema": {"type": "object", "required": ["prompt"], "properties": {
-                     "prompt": {"type": "string"}, "input_reference": {"type": "string", "format": "binary"},
-                     "model": {"type": "string", "enum": ["sora-2", "sora-2-pro", "standard", "pro"]},
-                     "seconds": {"type": "string"}, "size": {"type": "string"}}}},
-                 "application/json": {"schema": {"type": "object", "required": ["prompt"], "properties": {
-                     "prompt": {"type": "string"}, "model": {"type": "string"}, "seconds": {"type": "string"},
-                     "size": {"type": "string"},
-                     "cameo_ids": {"type": "array", "items": {"type": "string"}}}}}}}})
+@router.post(
+    "/videos",
+    summary="Create a video",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["prompt"],
+                        "properties": {
+                            "prompt": {"type": "string"},
+                            "input_reference": {"type": "string", "format": "binary"},
+                            "model": {"type": "string", "enum": ["sora-2", "sora-2-pro", "standard", "pro"]},
+                            "seconds": {"type": "string"},
+                            "size": {"type": "string"},
+                        },
+                    }
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["prompt"],
+                        "properties": {
+                            "prompt": {"type": "string"},
+                            "model": {"type": "string"},
+                            "seconds": {"type": "string"},
+                            "size": {"type": "string"},
+                            "cameo_ids": {"type": "array", "items": {"type": "string"}},
+                        },
+                    }
+                },
+            }
+        }
+    },
+)
 async def create_video(request: Request, caller=Dev):
     require_scope(caller, "videos:write")
     fields, image, image_type = await _body(request, "input_reference")
@@ -109,23 +155,38 @@ async def create_video(request: Request, caller=Dev):
 
 
 @router.get("/videos", summary="List videos")
-async def list_videos(request: Request, caller=Dev, after: str = "", limit: int = Query(20, ge=1, le=100),
-                      order: Literal["asc", "desc"] = "desc"):
+async def list_videos(
+    request: Request,
+    caller=Dev,
+    after: str = "",
+    limit: int = Query(20, ge=1, le=100),
+    order: Literal["asc", "desc"] = "desc",
+):
     require_scope(caller, "videos:read")
     g = gateway_of(request)
-    reply = await g.generator.ListGenerations(gpb.ListGenerationsRequest(
-        page=common_pb2.PageRequest(page_size=limit), after_generation_id=after,
-        order=common_pb2.SORT_ORDER_ASC if order == "asc" else common_pb2.SORT_ORDER_DESC), timeout=g.timeout)
+    reply = await g.generator.ListGenerations(
+        gpb.ListGenerationsRequest(
+            page=common_pb2.PageRequest(page_size=limit),
+            after_generation_id=after,
+            order=common_pb2.SORT_ORDER_ASC if order == "asc" else common_pb2.SORT_ORDER_DESC,
+        ),
+        timeout=g.timeout,
+    )
     data = [video_object(gen) for gen in reply.generations]
-    return {"object": "list", "data": data, "has_more": reply.has_more,
-            "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
+    return {
+        "object": "list",
+        "data": data,
+        "has_more": reply.has_more,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
 
 
 @router.get("/videos/{video_id}", summary="Retrieve a video")
 async def retrieve_video(video_id: str, request: Request, caller=Dev):
     require_scope(caller, "videos:read")
     g = gateway_of(request)
-    gen = (await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=video_id), timeout=g.timeout))
+    gen = await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=video_id), timeout=g.timeout)
     return video_object(gen.generation)
 
 
@@ -137,10 +198,14 @@ async def delete_video(video_id: str, request: Request, caller=Dev):
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 
-@router.get("/videos/{video_id}/content", summary="Download video content",
-            responses={200: {"content": {"video/mp4": {}, "image/jpeg": {}}}})
-async def video_content(video_id: str, request: Request, caller=Dev,
-                        variant: Literal["video", "thumbnail", "spritesheet"] = "video"):
+@router.get(
+    "/videos/{video_id}/content",
+    summary="Download video content",
+    responses={200: {"content": {"video/mp4": {}, "image/jpeg": {}}}},
+)
+async def video_content(
+    video_id: str, request: Request, caller=Dev, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
+):
     require_scope(caller, "videos:read")
     return await media_response(gateway_of(request), video_id, variant)
 
@@ -153,8 +218,9 @@ class RemixBody(BaseModel):
 async def remix_video(video_id: str, body: RemixBody, request: Request, caller=Dev):
     require_scope(caller, "videos:write")
     g = gateway_of(request)
-    source = (await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=video_id),
-                                              timeout=g.timeout)).generation
+    source = (
+        await g.generator.GetGeneration(gpb.GetGenerationRequest(generation_id=video_id), timeout=g.timeout)
+    ).generation
     # A remix is a clip of one of the lengths a clip may have: a storyboard's or an extension's
     # source of another length is remixed at the longest allowed length within it.
     seconds = max((s for s in ALLOWED_SECONDS if s <= source.seconds), default=min(ALLOWED_SECONDS))
@@ -172,15 +238,18 @@ async def _source_id(request: Request, fields: dict, file: bytes, what: str) -> 
     source = fields.get("video")
     source_id = source.get("id") if isinstance(source, dict) else fields.get("video[id]")
     if not source_id or not isinstance(source_id, str):
-        raise ApiError(400, "missing_video", f"give the video to {what} as {{\"video\": {{\"id\": \"...\"}}}}")
+        raise ApiError(400, "missing_video", f'give the video to {what} as {{"video": {{"id": "..."}}}}')
     return source_id
 
 
 async def _generation_of_upload(request: Request, data: bytes, what: str) -> str:
     from services.gateway import provenance  # noqa: PLC0415 - its analysis slots are shared with the check
 
-    not_ours = ApiError(400, "unsupported_video_upload", f"you can only {what} a video made on Kinora: upload it "
-                                                         "as downloaded, or give it as video={\"id\": \"...\"}")
+    not_ours = ApiError(
+        400,
+        "unsupported_video_upload",
+        f'you can only {what} a video made on Kinora: upload it as downloaded, or give it as video={{"id": "..."}}',
+    )
     if provenance.sniff(data) != "video":
         raise not_ours
     async with provenance._slots:
@@ -192,8 +261,9 @@ async def _generation_of_upload(request: Request, data: bytes, what: str) -> str
     if mark.payload is None or media.generator is None:
         raise not_ours
     g = gateway_of(request)
-    found = await media.generator.FindByWatermark(gpb.FindByWatermarkRequest(watermark_id=mark.payload),
-                                                  timeout=g.timeout)
+    found = await media.generator.FindByWatermark(
+        gpb.FindByWatermarkRequest(watermark_id=mark.payload), timeout=g.timeout
+    )
     if not found.found:
         raise not_ours
     return found.generation_id
@@ -202,13 +272,34 @@ async def _generation_of_upload(request: Request, data: bytes, what: str) -> str
 def _source_schema(*extra: str) -> dict:
     """The request body of an edit or an extension: the source as a reference or as the uploaded video."""
     props = {"prompt": {"type": "string"}, **{name: {"type": "string"} for name in extra}}
-    return {"requestBody": {"content": {
-        "multipart/form-data": {"schema": {"type": "object", "required": ["prompt", *extra], "properties": {
-            **props, "video[id]": {"type": "string"},
-            "video": {"type": "string", "format": "binary",
-                      "description": "the Kinora video itself, as downloaded (instead of video[id])"}}}},
-        "application/json": {"schema": {"type": "object", "required": ["prompt", *extra, "video"], "properties": {
-            **props, "video": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}}
+    return {
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["prompt", *extra],
+                        "properties": {
+                            **props,
+                            "video[id]": {"type": "string"},
+                            "video": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "the Kinora video itself, as downloaded (instead of video[id])",
+                            },
+                        },
+                    }
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["prompt", *extra, "video"],
+                        "properties": {**props, "video": {"type": "object", "properties": {"id": {"type": "string"}}}},
+                    }
+                },
+            }
+        }
+    }
 
 
 async def _create_from_source(request: Request, fields: dict, file: bytes, what: str) -> dict:
@@ -220,8 +311,9 @@ async def _create_from_source(request: Request, fields: dict, file: bytes, what:
         return await _create(request, given, b"", "", from_source=True, **{key: source_id})
     except grpc.RpcError as err:
         if file and err.code() == grpc.StatusCode.NOT_FOUND:  # the upload's id is not the caller's to learn
-            raise ApiError(404, "generation_not_found", "the uploaded video is not yours or one you may "
-                                                        "remix") from None
+            raise ApiError(
+                404, "generation_not_found", "the uploaded video is not yours or one you may remix"
+            ) from None
         raise
 
 

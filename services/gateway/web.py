@@ -16,15 +16,30 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; media-src 'self' blob:; img-src 'self' data: blob:; "
-                           "connect-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; "
-                           "base-uri 'none'; object-src 'none'; form-action 'self'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; media-src 'self' blob:; img-src 'self' data: blob:; "
+    "connect-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'; form-action 'self'"
+)
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
-APP_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache",
-               "X-Frame-Options": "DENY", **SECURITY_HEADERS}
+APP_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cache-Control": "no-cache",
+    "X-Frame-Options": "DENY",
+    **SECURITY_HEADERS,
+}
 # Never the web app: the APIs, health, metrics and the API's own documents.
-RESERVED_PREFIXES = ("/api/", "/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc",
-                     "/webhooks/")
+RESERVED_PREFIXES = (
+    "/api/",
+    "/v1/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/redoc",
+    "/webhooks/",
+)
 COMPRESSIBLE = (".html", ".js", ".mjs", ".css", ".json", ".webmanifest", ".svg", ".txt", ".map", ".xml")
 
 mimetypes.add_type("text/javascript", ".js")
@@ -100,8 +115,11 @@ class SecurityHeadersMiddleware:
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
-                         if k.lower().encode() not in present]
+                extra = [
+                    (k.lower().encode(), v.encode())
+                    for k, v in SECURITY_HEADERS.items()
+                    if k.lower().encode() not in present
+                ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

@@ -160,8 +160,15 @@ class WebhookRegistry:
             if endpoint is None:
                 continue
             event_id = f"evt_{uuid.uuid4().hex}"
-            body = json.dumps({"id": event_id, "object": "event", "created_at": int(time.time()),
-                               "type": f"video.{video['status']}", "data": {"id": video_id}}).encode()
+            body = json.dumps(
+                {
+                    "id": event_id,
+                    "object": "event",
+                    "created_at": int(time.time()),
+                    "type": f"video.{video['status']}",
+                    "data": {"id": video_id},
+                }
+            ).encode()
             self.pending.append(Delivery(event_id, endpoint.url, endpoint.secret, body))
 
     async def _deliver_due(self) -> None:
@@ -169,15 +176,19 @@ class WebhookRegistry:
         for delivery in [d for d in self.pending if d.next_at <= now]:
             delivery.attempt += 1
             timestamp = int(time.time())
-            headers = {"content-type": "application/json", "webhook-id": delivery.event_id,
-                       "webhook-timestamp": str(timestamp),
-                       "webhook-signature": sign(delivery.secret, delivery.event_id, timestamp, delivery.body)}
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": delivery.event_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": sign(delivery.secret, delivery.event_id, timestamp, delivery.body),
+            }
             status = 0
             try:  # the URL is checked again: its name may resolve elsewhere since it was set
                 status = (await self.egress.post(delivery.url, delivery.body, headers.items())).status
             except EgressError as exc:
-                log.info("webhook %s attempt %d failed (%s): %s", delivery.event_id, delivery.attempt, exc.code,
-                         exc.message)
+                log.info(
+                    "webhook %s attempt %d failed (%s): %s", delivery.event_id, delivery.attempt, exc.code, exc.message
+                )
             if 200 <= status < 300 or delivery.attempt >= self.max_attempts:
                 self.pending.remove(delivery)
                 self.delivered.append((delivery.event_id, status))
@@ -208,8 +219,11 @@ async def set_endpoint(body: EndpointBody, request: Request, caller=Depends(deve
         await request.app.state.webhooks.egress.check(body.url)
     except EgressRefused as exc:
         raise ApiError(400, exc.code, f"this webhook URL cannot be used: {exc.message}") from None
-    hook = (await g.identity.SetApiKeyWebhook(ipb.SetApiKeyWebhookRequest(api_key_id=key_id, url=body.url),
-                                              timeout=g.timeout)).webhook
+    hook = (
+        await g.identity.SetApiKeyWebhook(
+            ipb.SetApiKeyWebhookRequest(api_key_id=key_id, url=body.url), timeout=g.timeout
+        )
+    ).webhook
     request.app.state.webhooks.changed(key_id)
     return {"object": "webhook_endpoint", "url": hook.url, "secret": hook.secret, "events": EVENTS}
 
@@ -217,8 +231,9 @@ async def set_endpoint(body: EndpointBody, request: Request, caller=Depends(deve
 @router.get("/webhooks", summary="This API key's webhook endpoint")
 async def get_endpoint(request: Request, caller=Depends(developer)):
     key_id, g = _key_id(request, caller, "videos:read"), gateway_of(request)
-    hook = (await g.identity.GetApiKeyWebhook(ipb.GetApiKeyWebhookRequest(api_key_id=key_id),
-                                              timeout=g.timeout)).webhook
+    hook = (
+        await g.identity.GetApiKeyWebhook(ipb.GetApiKeyWebhookRequest(api_key_id=key_id), timeout=g.timeout)
+    ).webhook
     return {"object": "webhook_endpoint", "url": hook.url, "events": EVENTS}
 
 

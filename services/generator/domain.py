@@ -95,6 +95,7 @@ def now() -> datetime:
 
 # -- interfaces to other services ---------------------------------------------
 
+
 @dataclass(frozen=True)
 class Reservation:
     id: str
@@ -106,13 +107,15 @@ class Billing(Protocol):
     """Reserve before queueing, capture on completion, release otherwise.
     Every call is idempotent by generation id. Refusals raise KinoraError."""
 
-    async def reserve(self, generation_id: str, user_id: str, model: str, seconds: int, size: str,
-                      quote_id: str = "") -> Reservation: ...
+    async def reserve(
+        self, generation_id: str, user_id: str, model: str, seconds: int, size: str, quote_id: str = ""
+    ) -> Reservation: ...
     async def extend(self, generation_id: str) -> datetime | None:
         """Renew a held reservation; returns its new expiry (None: never).
         Raises FailedPrecondition or NotFound when the hold is gone: billing
         never revives it."""
         ...
+
     async def capture(self, generation_id: str) -> None: ...
     async def release(self, generation_id: str, reason: str) -> None: ...
 
@@ -124,8 +127,14 @@ class ConsentChecker(Protocol):
     caller) the reason names the policy, never the person
     ("likeness_consent_denied")."""
 
-    async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str,
-                    unnamed: frozenset[str] = frozenset()) -> None: ...
+    async def check(
+        self,
+        requester_user_id: str,
+        cameo_ids: list[str],
+        prompt: str,
+        generation_id: str,
+        unnamed: frozenset[str] = frozenset(),
+    ) -> None: ...
     async def describe(self, cameo_ids: list[str]) -> list[Any]:
         """The cameos as the model sees them (kinora.models.contract.Cameo:
         name, face crops, voice profile)."""
@@ -144,6 +153,7 @@ class PromptModerator(Protocol):
 
 # -- generations ----------------------------------------------------------------
 
+
 def generation_id_for(user_id: str, idempotency_key: str) -> str:
     """Derived from the idempotency key, so racing retries name the same job
     (and the same billing reservation) instead of making two."""
@@ -159,9 +169,19 @@ def kind(row: Row[Any]) -> str:
 
 def facts(row: Row[Any]) -> events_pb2.GenerationFacts:
     return events_pb2.GenerationFacts(
-        generation_id=row.id, user_id=row.user_id, tier=row.tier, model=row.model, seconds=row.seconds,
-        size=f"{row.width}x{row.height}", cameo_ids=json.loads(row.cameo_ids), reservation_id=row.reservation_id,
-        remix_of=row.remix_of, extend_of=row.extend_of, edit_of=row.edit_of, kind=kind(row))
+        generation_id=row.id,
+        user_id=row.user_id,
+        tier=row.tier,
+        model=row.model,
+        seconds=row.seconds,
+        size=f"{row.width}x{row.height}",
+        cameo_ids=json.loads(row.cameo_ids),
+        reservation_id=row.reservation_id,
+        remix_of=row.remix_of,
+        extend_of=row.extend_of,
+        edit_of=row.edit_of,
+        kind=kind(row),
+    )
 
 
 def stamp(message: M, when: datetime | None = None) -> M:
@@ -176,11 +196,16 @@ def emit_generation(session: Session, tables: EventTables, generation_id: str, m
 def queue_position(session: Session, row: Row[Any]) -> int:
     """Jobs ahead of this one in the same model's queue (pro > paid > free, then fair order)."""
     g = generations.c
-    ahead = or_(g.tier > row.tier,
-                and_(g.tier == row.tier, or_(g.fair_rank < row.fair_rank,
-                                             and_(g.fair_rank == row.fair_rank, g.created_at < row.created_at))))
-    ahead_count: int = session.execute(select(func.count()).select_from(generations).where(
-        g.status == "queued", g.model == row.model, ahead)).scalar_one()
+    ahead = or_(
+        g.tier > row.tier,
+        and_(
+            g.tier == row.tier,
+            or_(g.fair_rank < row.fair_rank, and_(g.fair_rank == row.fair_rank, g.created_at < row.created_at)),
+        ),
+    )
+    ahead_count: int = session.execute(
+        select(func.count()).select_from(generations).where(g.status == "queued", g.model == row.model, ahead)
+    ).scalar_one()
     return ahead_count
 
 
@@ -194,10 +219,19 @@ class GenerationView:
 
 
 class Generations:
-    def __init__(self, sessions: sessionmaker[Session], tables: EventTables, blobs: BlobStore, billing: Billing,
-                 consent: ConsentChecker | None, moderator: PromptModerator | None,
-                 routes: dict[str, ModelRoute], wake_relay: Callable[[], None] = lambda: None,
-                 likeness: LikenessGuard | None = None, feed: FeedVisibility | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        tables: EventTables,
+        blobs: BlobStore,
+        billing: Billing,
+        consent: ConsentChecker | None,
+        moderator: PromptModerator | None,
+        routes: dict[str, ModelRoute],
+        wake_relay: Callable[[], None] = lambda: None,
+        likeness: LikenessGuard | None = None,
+        feed: FeedVisibility | None = None,
+    ) -> None:
         self.sessions, self.tables, self.blobs = sessions, tables, blobs
         self.billing, self.consent, self.moderator = billing, consent, moderator
         # Without a face directory every face in an input counts as unknown: refused unless allowed.
@@ -225,29 +259,36 @@ class Generations:
         if source is not None:  # an extension's or an edit's length, size and model are its source's
             spec = fit_source(request, spec, source, self.routes)
         input_hashes = await self._refuse_blocked(spec, source)
-        cameos = await self.likeness.request_cameos(spec.cameo_ids, spec.image, source,
-                                                    [shot.image for shot in spec.shots])
+        cameos = await self.likeness.request_cameos(
+            spec.cameo_ids, spec.image, source, [shot.image for shot in spec.shots]
+        )
         texts = spec.texts()  # the prompt and a storyboard's every shot: each is moderated and consented to
         if self.moderator is not None:
             for text in texts:
                 verdict = await asyncio.to_thread(self.moderator.check, text, bool(cameos.cameo_ids))
                 if not verdict.allowed:
-                    raise InvalidArgument(f"this prompt can't be made into a video: {verdict.reason} "
-                                          f"[category: {verdict.category}]", f"moderation_{verdict.category}")
+                    raise InvalidArgument(
+                        f"this prompt can't be made into a video: {verdict.reason} [category: {verdict.category}]",
+                        f"moderation_{verdict.category}",
+                    )
         if cameos.cameo_ids:
             if self.consent is None:
-                raise FailedPrecondition("cameos can't be used right now: the consent service is not configured",
-                                         "consent_unavailable")
+                raise FailedPrecondition(
+                    "cameos can't be used right now: the consent service is not configured", "consent_unavailable"
+                )
             for text in texts:
-                await self.consent.check(request.user_id, list(cameos.cameo_ids), text, generation_id,
-                                         unnamed=cameos.from_image)
+                await self.consent.check(
+                    request.user_id, list(cameos.cameo_ids), text, generation_id, unnamed=cameos.from_image
+                )
         # Priced by what the model makes: a clip's or a storyboard's seconds, an extension's new
         # part, an edit's source length.
-        reservation = await self.billing.reserve(generation_id, request.user_id, spec.route.name,
-                                                 spec.billed_seconds, spec.size, request.quote_id)
+        reservation = await self.billing.reserve(
+            generation_id, request.user_id, spec.route.name, spec.billed_seconds, spec.size, request.quote_id
+        )
         try:
-            view = await asyncio.to_thread(self._insert, generation_id, request, spec, fingerprint, reservation,
-                                           cameos.cameo_ids, input_hashes)
+            view = await asyncio.to_thread(
+                self._insert, generation_id, request, spec, fingerprint, reservation, cameos.cameo_ids, input_hashes
+            )
         except IntegrityError:
             # A concurrent retry with the same key won the insert; it holds the same reservation.
             existing = await asyncio.to_thread(self._existing, request.user_id, request.idempotency_key, fingerprint)
@@ -262,13 +303,16 @@ class Generations:
 
     def _existing(self, user_id: str, key: str, fingerprint: str) -> GenerationView | None:
         with self.sessions() as session:
-            row = session.execute(select(generations).where(
-                generations.c.user_id == user_id, generations.c.idempotency_key == key)).first()
+            row = session.execute(
+                select(generations).where(generations.c.user_id == user_id, generations.c.idempotency_key == key)
+            ).first()
             if row is None:
                 return None
             if row.request_hash != fingerprint:
-                raise Conflict("this idempotency key was already used for a different request; "
-                               "use a new key for a new video", "idempotency_key_reused")
+                raise Conflict(
+                    "this idempotency key was already used for a different request; use a new key for a new video",
+                    "idempotency_key_reused",
+                )
             return self._view(session, row)
 
     async def _source(self, user_id: str, spec: ValidSpec) -> Row[Any] | None:
@@ -282,15 +326,19 @@ class Generations:
         row = await asyncio.to_thread(self._generation_row, source_id)
         what = "remix" if spec.remix_of else "extend" if spec.extend_of else "edit"
         code = f"{what}_source_invalid"
-        missing: KinoraError = (InvalidArgument(f"can't remix {source_id}: no such generation", code) if spec.remix_of
-                                else NotFound(f"can't {what} {source_id}: no such generation", "generation_not_found"))
+        missing: KinoraError = (
+            InvalidArgument(f"can't remix {source_id}: no such generation", code)
+            if spec.remix_of
+            else NotFound(f"can't {what} {source_id}: no such generation", "generation_not_found")
+        )
         if row is None or row.deleted_at is not None:
             raise missing
         if row.user_id != user_id and (self.feed is None or not await self.feed.can_view(user_id, source_id)):
             raise missing
         if row.status != "completed" or row.taken_down:
-            raise InvalidArgument(f"can't {what} {source_id}: only completed videos that are still available "
-                                  "can be used", code)
+            raise InvalidArgument(
+                f"can't {what} {source_id}: only completed videos that are still available can be used", code
+            )
         return row
 
     async def _refuse_blocked(self, spec: ValidSpec, source: Row[Any] | None) -> list[tuple[int, int]]:
@@ -300,25 +348,37 @@ class Generations:
         from services.generator import takedowns  # noqa: PLC0415 - takedowns imports this module
 
         images = [(0, spec.image)] + [(n, shot.image) for n, shot in enumerate(spec.shots, 1)]
-        hashes = [(position, await asyncio.to_thread(perceptual.image_hash, image))
-                  for position, image in images if image]
+        hashes = [
+            (position, await asyncio.to_thread(perceptual.image_hash, image)) for position, image in images if image
+        ]
 
         def check() -> bool:
             with self.sessions() as session:
-                return (any(takedowns.is_blocked(session, h) for _, h in hashes)
-                        or (source is not None and takedowns.blocked_generation(session, source.id)))
+                return any(takedowns.is_blocked(session, h) for _, h in hashes) or (
+                    source is not None and takedowns.blocked_generation(session, source.id)
+                )
+
         if await asyncio.to_thread(check):
-            raise PermissionDenied("this image or clip was removed from Kinora after a takedown request and can't "
-                                   "be used to make a video", "blocked_content")
+            raise PermissionDenied(
+                "this image or clip was removed from Kinora after a takedown request and can't be used to make a video",
+                "blocked_content",
+            )
         return hashes
 
     def _generation_row(self, generation_id: str) -> Row[Any] | None:
         with self.sessions() as session:
             return session.execute(select(generations).where(generations.c.id == generation_id)).first()
 
-    def _insert(self, generation_id: str, request: CreateRequest, spec: ValidSpec, fingerprint: str,
-                reservation: Reservation, cameo_ids: tuple[str, ...],
-                input_hashes: Collection[tuple[int, int]] = ()) -> GenerationView:
+    def _insert(
+        self,
+        generation_id: str,
+        request: CreateRequest,
+        spec: ValidSpec,
+        fingerprint: str,
+        reservation: Reservation,
+        cameo_ids: tuple[str, ...],
+        input_hashes: Collection[tuple[int, int]] = (),
+    ) -> GenerationView:
         image_key = ""
         if spec.image:
             image_key = f"{generation_id}/input"
@@ -328,31 +388,74 @@ class Generations:
             shot_key = f"{generation_id}/shot{number}" if shot.image else ""
             if shot.image:
                 self.blobs.put(shot_key, shot.image)
-            shots.append({"prompt": shot.prompt, "seconds": shot.seconds, "camera": shot.camera, "start": shot.start,
-                          "image_key": shot_key})
+            shots.append(
+                {
+                    "prompt": shot.prompt,
+                    "seconds": shot.seconds,
+                    "camera": shot.camera,
+                    "start": shot.start,
+                    "image_key": shot_key,
+                }
+            )
         created = now()
         with transaction(self.sessions) as session:
-            fair_rank = session.execute(select(func.count()).select_from(generations).where(
-                generations.c.user_id == request.user_id, generations.c.status == "queued",
-                generations.c.tier == reservation.tier)).scalar_one()
-            session.execute(generations.insert().values(
-                id=generation_id, user_id=request.user_id, user_handle=request.user_handle,
-                idempotency_key=request.idempotency_key or None, request_hash=fingerprint, status="queued",
-                progress=0, stage="queued", prompt=spec.prompt, model=spec.route.name, seconds=spec.seconds,
-                width=spec.width, height=spec.height, seed=spec.seed, cameo_ids=json.dumps(list(cameo_ids)),
-                remix_of=spec.remix_of, extend_of=spec.extend_of, edit_of=spec.edit_of, shots=json.dumps(shots),
-                model_seconds=spec.model_seconds, input_image_key=image_key, tier=reservation.tier,
-                fair_rank=fair_rank, reservation_id=reservation.id, billing_state="held",
-                hold_expires_at=reservation.expires_at, watermark_id=new_watermark_id(),
-                trace_context=json.dumps(inject_context({})) if current_trace_id() else None,
-                created_at=created, updated_at=created))
+            fair_rank = session.execute(
+                select(func.count())
+                .select_from(generations)
+                .where(
+                    generations.c.user_id == request.user_id,
+                    generations.c.status == "queued",
+                    generations.c.tier == reservation.tier,
+                )
+            ).scalar_one()
+            session.execute(
+                generations.insert().values(
+                    id=generation_id,
+                    user_id=request.user_id,
+                    user_handle=request.user_handle,
+                    idempotency_key=request.idempotency_key or None,
+                    request_hash=fingerprint,
+                    status="queued",
+                    progress=0,
+                    stage="queued",
+                    prompt=spec.prompt,
+                    model=spec.route.name,
+                    seconds=spec.seconds,
+                    width=spec.width,
+                    height=spec.height,
+                    seed=spec.seed,
+                    cameo_ids=json.dumps(list(cameo_ids)),
+                    remix_of=spec.remix_of,
+                    extend_of=spec.extend_of,
+                    edit_of=spec.edit_of,
+                    shots=json.dumps(shots),
+                    model_seconds=spec.model_seconds,
+                    input_image_key=image_key,
+                    tier=reservation.tier,
+                    fair_rank=fair_rank,
+                    reservation_id=reservation.id,
+                    billing_state="held",
+                    hold_expires_at=reservation.expires_at,
+                    watermark_id=new_watermark_id(),
+                    trace_context=json.dumps(inject_context({})) if current_trace_id() else None,
+                    created_at=created,
+                    updated_at=created,
+                )
+            )
             for position, input_hash in input_hashes:
                 # Found again if a clip this image is a frame of is taken down.
-                session.execute(fingerprints.insert().values(generation_id=generation_id, kind="input",
-                                                             position=position, hash=input_hash))
+                session.execute(
+                    fingerprints.insert().values(
+                        generation_id=generation_id, kind="input", position=position, hash=input_hash
+                    )
+                )
             row = session.execute(select(generations).where(generations.c.id == generation_id)).one()
-            emit_generation(session, self.tables, generation_id, stamp(events_pb2.GenerationRequested(
-                facts=facts(row), prompt=spec.prompt), created))
+            emit_generation(
+                session,
+                self.tables,
+                generation_id,
+                stamp(events_pb2.GenerationRequested(facts=facts(row), prompt=spec.prompt), created),
+            )
             notify_job_queued(session)
             view = self._view(session, row)
         metrics.GENERATIONS.labels(spec.route.name, "queued").inc()
@@ -384,8 +487,9 @@ class Generations:
         with self.sessions() as session:
             return self._view(session, self._owned(session, generation_id, user_id))
 
-    def list(self, user_id: str, page_size: int, after_id: str = "", ascending: bool = False,
-             status: str | None = None) -> tuple[list[GenerationView], bool]:
+    def list(
+        self, user_id: str, page_size: int, after_id: str = "", ascending: bool = False, status: str | None = None
+    ) -> tuple[list[GenerationView], bool]:
         page_size = page_size_rule(page_size, DEFAULT_PAGE, MAX_PAGE)
         g = generations.c
         with self.sessions() as session:
@@ -393,16 +497,19 @@ class Generations:
             if status:
                 query = query.where(g.status == status)
             if after_id:
-                anchor = session.execute(select(g.created_at, g.id)
-                                         .where(g.id == after_id, g.user_id == user_id)).first()
+                anchor = session.execute(
+                    select(g.created_at, g.id).where(g.id == after_id, g.user_id == user_id)
+                ).first()
                 if anchor is None:
                     raise InvalidArgument("the page cursor does not name one of your generations", "invalid_cursor")
                 if ascending:
-                    query = query.where(or_(g.created_at > anchor.created_at,
-                                            and_(g.created_at == anchor.created_at, g.id > anchor.id)))
+                    query = query.where(
+                        or_(g.created_at > anchor.created_at, and_(g.created_at == anchor.created_at, g.id > anchor.id))
+                    )
                 else:
-                    query = query.where(or_(g.created_at < anchor.created_at,
-                                            and_(g.created_at == anchor.created_at, g.id < anchor.id)))
+                    query = query.where(
+                        or_(g.created_at < anchor.created_at, and_(g.created_at == anchor.created_at, g.id < anchor.id))
+                    )
             order = (g.created_at.asc(), g.id.asc()) if ascending else (g.created_at.desc(), g.id.desc())
             rows = session.execute(query.order_by(*order).limit(page_size + 1)).all()
             has_more = len(rows) > page_size
@@ -410,8 +517,9 @@ class Generations:
 
     # -- cancel / delete / takedown -----------------------------------------------
 
-    async def cancel(self, generation_id: str, user_id: str | None, canceled_by: str,
-                     reason: str = "") -> GenerationView:
+    async def cancel(
+        self, generation_id: str, user_id: str | None, canceled_by: str, reason: str = ""
+    ) -> GenerationView:
         view = await asyncio.to_thread(self._cancel, generation_id, user_id, canceled_by, reason)
         await settle(self.sessions, self.billing, generation_id)
         self.wake_relay()
@@ -423,11 +531,11 @@ class Generations:
             if row.status in TERMINAL:
                 if row.status == "canceled":
                     return self._view(session, row)
-                raise FailedPrecondition(f"generation {generation_id} is already {row.status}",
-                                         "generation_finished")
+                raise FailedPrecondition(f"generation {generation_id} is already {row.status}", "generation_finished")
             cancel_row(session, self.tables, row, canceled_by, reason)
-            return self._view(session, session.execute(select(generations).where(
-                generations.c.id == generation_id)).one())
+            return self._view(
+                session, session.execute(select(generations).where(generations.c.id == generation_id)).one()
+            )
 
     async def delete(self, generation_id: str, user_id: str) -> None:
         keys = await asyncio.to_thread(self._delete, generation_id, user_id)
@@ -442,10 +550,14 @@ class Generations:
             if row.status in ACTIVE:
                 cancel_row(session, self.tables, row, "owner", "deleted")
             stamp_at = now()
-            session.execute(update(generations).where(generations.c.id == generation_id).values(
-                deleted_at=stamp_at, updated_at=stamp_at, media="[]"))
-            emit_generation(session, self.tables, generation_id,
-                            stamp(events_pb2.GenerationDeleted(facts=facts(row)), stamp_at))
+            session.execute(
+                update(generations)
+                .where(generations.c.id == generation_id)
+                .values(deleted_at=stamp_at, updated_at=stamp_at, media="[]")
+            )
+            emit_generation(
+                session, self.tables, generation_id, stamp(events_pb2.GenerationDeleted(facts=facts(row)), stamp_at)
+            )
             return blob_keys(row)
 
 
@@ -461,17 +573,39 @@ def cancel_row(session: Session, tables: EventTables, row: Row[Any], canceled_by
     """Mark an active job canceled (a running worker sees it on its next
     heartbeat and stops the model) and schedule the reservation's release."""
     stamp_at = now()
-    session.execute(update(generations).where(generations.c.id == row.id).values(
-        status="canceled", stage="canceled", canceled_by=canceled_by, billing_state="release_pending",
-        error_code="canceled" if reason else "", error_message=reason, lease_owner="", lease_expires_at=None,
-        completed_at=stamp_at, updated_at=stamp_at))
-    emit_generation(session, tables, row.id, stamp(events_pb2.GenerationCanceled(
-        facts=facts(row), canceled_by=canceled_by), stamp_at))
+    session.execute(
+        update(generations)
+        .where(generations.c.id == row.id)
+        .values(
+            status="canceled",
+            stage="canceled",
+            canceled_by=canceled_by,
+            billing_state="release_pending",
+            error_code="canceled" if reason else "",
+            error_message=reason,
+            lease_owner="",
+            lease_expires_at=None,
+            completed_at=stamp_at,
+            updated_at=stamp_at,
+        )
+    )
+    emit_generation(
+        session,
+        tables,
+        row.id,
+        stamp(events_pb2.GenerationCanceled(facts=facts(row), canceled_by=canceled_by), stamp_at),
+    )
     metrics.GENERATIONS.labels(row.model, "canceled").inc()
 
 
-def take_down(session: Session, tables: EventTables, blobs: BlobStore, generation_id: str, takedown_id: str,
-              reason: str = "a cameo in this video was withdrawn") -> bool:
+def take_down(
+    session: Session,
+    tables: EventTables,
+    blobs: BlobStore,
+    generation_id: str,
+    takedown_id: str,
+    reason: str = "a cameo in this video was withdrawn",
+) -> bool:
     """Delete a generation's media after a cameo takedown or an approved takedown
     request (services/generator/takedowns.py); idempotent."""
     row = session.execute(select(generations).where(generations.c.id == generation_id).with_for_update()).first()
@@ -482,18 +616,28 @@ def take_down(session: Session, tables: EventTables, blobs: BlobStore, generatio
     for key in blob_keys(row):
         blobs.delete(key)
     stamp_at = now()
-    session.execute(update(generations).where(generations.c.id == generation_id).values(
-        taken_down=True, media="[]", updated_at=stamp_at))
-    emit_generation(session, tables, generation_id, stamp(events_pb2.GenerationTakenDown(
-        facts=facts(row), takedown_id=takedown_id), stamp_at))
+    session.execute(
+        update(generations)
+        .where(generations.c.id == generation_id)
+        .values(taken_down=True, media="[]", updated_at=stamp_at)
+    )
+    emit_generation(
+        session,
+        tables,
+        generation_id,
+        stamp(events_pb2.GenerationTakenDown(facts=facts(row), takedown_id=takedown_id), stamp_at),
+    )
     return True
 
 
 async def settle(sessions: sessionmaker[Session], billing: Billing, generation_id: str) -> None:
     """Carry out a pending capture or release, then record it."""
     with sessions() as session:
-        row = session.execute(select(generations.c.billing_state, generations.c.status,
-                                     generations.c.reservation_id).where(generations.c.id == generation_id)).first()
+        row = session.execute(
+            select(generations.c.billing_state, generations.c.status, generations.c.reservation_id).where(
+                generations.c.id == generation_id
+            )
+        ).first()
     if row is None or row.billing_state not in ("capture_pending", "release_pending"):
         return
     final = "captured" if row.billing_state == "capture_pending" else "released"
@@ -511,16 +655,25 @@ async def settle(sessions: sessionmaker[Session], billing: Billing, generation_i
         log.error("billing refused to settle %s as %s: %s", generation_id, final, exc.message)
         final = "settle_conflict"
     with transaction(sessions) as session:
-        session.execute(update(generations).where(generations.c.id == generation_id,
-                                                  generations.c.billing_state == row.billing_state)
-                        .values(billing_state=final))
+        session.execute(
+            update(generations)
+            .where(generations.c.id == generation_id, generations.c.billing_state == row.billing_state)
+            .values(billing_state=final)
+        )
 
 
 async def settle_pending(sessions: sessionmaker[Session], billing: Billing, limit: int = 100) -> int:
     """Retry settlements a crash left behind; returns how many were settled."""
     with sessions() as session:
-        ids = session.execute(select(generations.c.id).where(
-            generations.c.billing_state.in_(("capture_pending", "release_pending"))).limit(limit)).scalars().all()
+        ids = (
+            session.execute(
+                select(generations.c.id)
+                .where(generations.c.billing_state.in_(("capture_pending", "release_pending")))
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
     done = 0
     for generation_id in ids:
         try:
@@ -535,8 +688,12 @@ def expire_media(sessions: sessionmaker[Session], tables: EventTables, blobs: Bl
     """Delete media past its expiry (KINORA_MEDIA_TTL_DAYS); the generation stays."""
     g = generations.c
     with transaction(sessions) as session:
-        rows = session.execute(select(generations).where(g.expires_at < now(), g.media != "[]").limit(limit)
-                               .with_for_update(skip_locked=True)).all()
+        rows = session.execute(
+            select(generations)
+            .where(g.expires_at < now(), g.media != "[]")
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
         for row in rows:
             session.execute(update(generations).where(g.id == row.id).values(media="[]", updated_at=now()))
     for row in rows:  # after commit: a crash leaves orphan files, never rows pointing at nothing

@@ -36,8 +36,11 @@ def forget_cameo(session: Session, cameo_id: str) -> int:
     is in; returns how many changed (0 when run again)."""
     g = generations.c
     # cameo_ids is a JSON list of ids: a substring match finds candidates, the parse confirms.
-    rows = session.execute(select(g.id, g.cameo_ids, g.scene_report).where(
-        g.cameo_ids.contains(cameo_id, autoescape=True), g.scene_report != "").with_for_update()).all()
+    rows = session.execute(
+        select(g.id, g.cameo_ids, g.scene_report)
+        .where(g.cameo_ids.contains(cameo_id, autoescape=True), g.scene_report != "")
+        .with_for_update()
+    ).all()
     changed = 0
     for row in rows:
         if cameo_id not in json.loads(row.cameo_ids):

@@ -39,6 +39,8 @@ def on_user_deleted(blobs):
 
 def consumed_events(tables, blobs) -> dict:
     """Event type -> handler: one for each type topics.CONSUMES declares the generator reads."""
-    return {cameo_events.TakedownRequested: on_takedown(tables, blobs),
-            cameo_events.CameoDeleted: on_cameo_deleted,
-            identity_events.UserDeleted: on_user_deleted(blobs)}
+    return {
+        cameo_events.TakedownRequested: on_takedown(tables, blobs),
+        cameo_events.CameoDeleted: on_cameo_deleted,
+        identity_events.UserDeleted: on_user_deleted(blobs),
+    }

@@ -32,8 +32,9 @@ from services.generator.queue import emit_failed, failed_values
 log = logging.getLogger("kinora.generator.holds")
 
 HOLD_LOST = "hold_expired"
-HOLD_LOST_MESSAGE = ("this video's reservation ran out while it waited, so it was not made and nothing was "
-                     "charged; please try again")
+HOLD_LOST_MESSAGE = (
+    "this video's reservation ran out while it waited, so it was not made and nothing was charged; please try again"
+)
 
 g = generations.c
 
@@ -52,14 +53,22 @@ async def renew(sessions: sessionmaker[Session], tables: EventTables, billing: B
     return True
 
 
-async def renew_due(sessions: sessionmaker[Session], tables: EventTables, billing: Billing, margin_s: float,
-                    limit: int = 100) -> int:
+async def renew_due(
+    sessions: sessionmaker[Session], tables: EventTables, billing: Billing, margin_s: float, limit: int = 100
+) -> int:
     """Renew the holds of active jobs that lapse within `margin_s`; returns how many were looked at."""
     cutoff = now() + timedelta(seconds=margin_s)
     with sessions() as session:
-        ids = session.execute(select(g.id).where(g.status.in_(ACTIVE), g.billing_state == "held",
-                                                 g.hold_expires_at < cutoff)
-                              .order_by(g.hold_expires_at).limit(limit)).scalars().all()
+        ids = (
+            session.execute(
+                select(g.id)
+                .where(g.status.in_(ACTIVE), g.billing_state == "held", g.hold_expires_at < cutoff)
+                .order_by(g.hold_expires_at)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
     for generation_id in ids:
         try:
             await renew(sessions, tables, billing, generation_id)
@@ -70,8 +79,11 @@ async def renew_due(sessions: sessionmaker[Session], tables: EventTables, billin
 
 def _record(sessions: sessionmaker[Session], generation_id: str, expires_at: datetime | None) -> None:
     with transaction(sessions) as session:
-        session.execute(update(generations).where(g.id == generation_id, g.billing_state == "held")
-                        .values(hold_expires_at=expires_at))
+        session.execute(
+            update(generations)
+            .where(g.id == generation_id, g.billing_state == "held")
+            .values(hold_expires_at=expires_at)
+        )
 
 
 def _fail_lost(sessions: sessionmaker[Session], tables: EventTables, generation_id: str) -> None:
@@ -81,7 +93,9 @@ def _fail_lost(sessions: sessionmaker[Session], tables: EventTables, generation_
             return  # finished or canceled meanwhile: its own settlement stands
         stamp_at = now()
         # Clearing the lease also stops a worker running it: its next heartbeat finds the job gone.
-        values = failed_values(HOLD_LOST, HOLD_LOST_MESSAGE, stamp_at) | {"billing_state": "hold_lost",
-                                                                           "hold_expires_at": None}
+        values = failed_values(HOLD_LOST, HOLD_LOST_MESSAGE, stamp_at) | {
+            "billing_state": "hold_lost",
+            "hold_expires_at": None,
+        }
         session.execute(update(generations).where(g.id == generation_id).values(**values))
         emit_failed(session, tables, row, HOLD_LOST, HOLD_LOST_MESSAGE, stamp_at)

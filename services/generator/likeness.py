@@ -33,8 +33,10 @@ from kinora.runtime.errors import InvalidArgument, PermissionDenied
 # (kinora/ml/keyframe_faces.py, benchmarks/output_scan_bench.py).
 SAMPLE_EVERY_S = 4.0
 
-POLICY = ("Kinora's likeness policy: a real person appears in a video only with their consent, "
-          "given through their verified cameo")
+POLICY = (
+    "Kinora's likeness policy: a real person appears in a video only with their consent, "
+    "given through their verified cameo"
+)
 
 
 # Why a face found in an input may not be used, without saying whose face it is.
@@ -82,8 +84,10 @@ class OutputScan:
     def refusal(self) -> str | None:
         if not self.unconsented:
             return None
-        return ("the generated video shows a person with a verified identity who is not one of this video's "
-                f"cameos, so it can't be delivered ({POLICY}). Nothing was charged")
+        return (
+            "the generated video shows a person with a verified identity who is not one of this video's "
+            f"cameos, so it can't be delivered ({POLICY}). Nothing was charged"
+        )
 
 
 def sample(frames: Sequence[tuple[float, object]], every_s: float | None = None) -> list:
@@ -108,6 +112,7 @@ def sample(frames: Sequence[tuple[float, object]], every_s: float | None = None)
 @dataclass(frozen=True)
 class RequestCameos:
     """Every cameo a generation will contain, and which of them the caller did not name."""
+
     cameo_ids: tuple[str, ...]
     from_image: frozenset[str] = field(default_factory=frozenset)
     from_source: frozenset[str] = field(default_factory=frozenset)
@@ -150,8 +155,9 @@ class LikenessGuard:
         unconsented = sum(1 for c in people if c is None or c not in consented)
         return OutputScan(count, total, tuple(dict.fromkeys(c for c in people if c is not None)), unconsented)
 
-    async def request_cameos(self, named: tuple[str, ...], image: bytes, source,
-                             shot_images: Sequence[bytes] = ()) -> RequestCameos:
+    async def request_cameos(
+        self, named: tuple[str, ...], image: bytes, source, shot_images: Sequence[bytes] = ()
+    ) -> RequestCameos:
         """The request's cameos after scanning the image (and a storyboard's shot images) and
         reading the source. Refuses (PermissionDenied) a face that no consent can be checked for."""
         from_image: tuple[str, ...] = ()
@@ -162,17 +168,22 @@ class LikenessGuard:
             if scan.without_cameo:
                 raise PermissionDenied(
                     "the input image shows a person whose cameo can't be checked right now, so it can't be used "
-                    f"({POLICY})", "likeness_consent_denied")
+                    f"({POLICY})",
+                    "likeness_consent_denied",
+                )
             if scan.unmatched and not self.allow_unknown_faces:
                 raise PermissionDenied(
                     "the input image shows a real person's face that matches no verified cameo, so it can't be "
                     f"animated ({POLICY}). Use a picture without people, or of someone whose cameo you may use",
-                    "likeness_unknown_face")
+                    "likeness_unknown_face",
+                )
             from_image = tuple(dict.fromkeys([*from_image, *scan.cameo_ids]))
         from_source = tuple(json.loads(source.cameo_ids)) if source is not None else ()
         merged = tuple(dict.fromkeys([*named, *from_image, *from_source]))
         if len(merged) > MAX_CAMEOS:
             raise InvalidArgument(
                 f"at most {MAX_CAMEOS} cameos per video; with the people in the input image and the source clip "
-                f"this one would have {len(merged)}", "too_many_cameos")
+                f"this one would have {len(merged)}",
+                "too_many_cameos",
+            )
         return RequestCameos(merged, frozenset(from_image) - set(named), frozenset(from_source) - set(named))

@@ -32,14 +32,31 @@ class StoredMedia:
     frame_hashes: list[int] = field(default_factory=list)  # the clip's perceptual fingerprint
 
     def refs(self) -> list[pb.MediaRef]:
-        return [pb.MediaRef(variant=r["variant"], content_type=r["content_type"], size_bytes=r["size_bytes"],
-                            sha256=r["sha256"], width=r["width"], height=r["height"],
-                            duration_ms=r.get("duration_ms", 0)) for r in self.records]
+        return [
+            pb.MediaRef(
+                variant=r["variant"],
+                content_type=r["content_type"],
+                size_bytes=r["size_bytes"],
+                sha256=r["sha256"],
+                width=r["width"],
+                height=r["height"],
+                duration_ms=r.get("duration_ms", 0),
+            )
+            for r in self.records
+        ]
 
 
 def _record(key: str, variant: int, content_type: str, data: bytes, width: int, height: int, **extra) -> dict:
-    return {"key": key, "variant": variant, "content_type": content_type, "size_bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(), "width": width, "height": height, **extra}
+    return {
+        "key": key,
+        "variant": variant,
+        "content_type": content_type,
+        "size_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "width": width,
+        "height": height,
+        **extra,
+    }
 
 
 @dataclass
@@ -65,8 +82,13 @@ def decode_clip(mp4: bytes) -> DecodedClip:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             duration = float(container.duration / av.time_base) if container.duration else 0.0
-            facts = (stream.codec_context.width, stream.codec_context.height, stream.codec_context.name,
-                     bool(container.streams.audio), duration)
+            facts = (
+                stream.codec_context.width,
+                stream.codec_context.height,
+                stream.codec_context.name,
+                bool(container.streams.audio),
+                duration,
+            )
             for frame in container.decode(stream):
                 t = float(frame.time or 0.0)
                 if sampler.wants(t):
@@ -93,10 +115,20 @@ def _model_thumbnail(jpeg: bytes | None) -> thumbs.Still | None:
         return None
 
 
-def finish_media(mp4: bytes, *, generation_id: str, attempt: int, model: str, creator_handle: str,
-                 expected: tuple[int, int], signer: ProvenanceSigner | None, blobs: BlobStore,
-                 decoded: DecodedClip | None = None, thumbnail_jpeg: bytes | None = None,
-                 ingredients: tuple[tuple[str, bytes], ...] = ()) -> StoredMedia:
+def finish_media(
+    mp4: bytes,
+    *,
+    generation_id: str,
+    attempt: int,
+    model: str,
+    creator_handle: str,
+    expected: tuple[int, int],
+    signer: ProvenanceSigner | None,
+    blobs: BlobStore,
+    decoded: DecodedClip | None = None,
+    thumbnail_jpeg: bytes | None = None,
+    ingredients: tuple[tuple[str, bytes], ...] = (),
+) -> StoredMedia:
     """Check the clip (the model must deliver what was asked), add provenance,
     store it with its thumbnail (the model's, else one from a keyframe) and
     spritesheet. `decoded` is the clip's `decode_clip` when the caller already
@@ -105,21 +137,47 @@ def finish_media(mp4: bytes, *, generation_id: str, attempt: int, model: str, cr
     the winner's files."""
     clip = decoded or decode_clip(mp4)
     if (clip.width, clip.height) != expected or clip.video_codec != "h264" or not clip.has_audio:
-        raise BadModelOutput(f"the model returned {clip.width}x{clip.height} {clip.video_codec} "
-                             f"{'with' if clip.has_audio else 'without'} audio; expected {expected[0]}x{expected[1]} "
-                             "h264 with audio")
-    signed = signer.sign_mp4(mp4, model=model, generation_id=generation_id,
-                             creator_handle=creator_handle, ingredients=ingredients) if signer else mp4
+        raise BadModelOutput(
+            f"the model returned {clip.width}x{clip.height} {clip.video_codec} "
+            f"{'with' if clip.has_audio else 'without'} audio; expected {expected[0]}x{expected[1]} "
+            "h264 with audio"
+        )
+    signed = (
+        signer.sign_mp4(
+            mp4, model=model, generation_id=generation_id, creator_handle=creator_handle, ingredients=ingredients
+        )
+        if signer
+        else mp4
+    )
     thumbnail = _model_thumbnail(thumbnail_jpeg) or thumbs.thumbnail(clip.keyframes)
     sheet = thumbs.spritesheet(clip.keyframes)
     prefix = f"{generation_id}/a{attempt}"
     records = [
-        _record(f"{prefix}/video.mp4", pb.MEDIA_VARIANT_VIDEO, "video/mp4", signed, clip.width, clip.height,
-                duration_ms=int(round(clip.duration_s * 1000))),
-        _record(f"{prefix}/thumbnail.jpg", pb.MEDIA_VARIANT_THUMBNAIL, "image/jpeg", thumbnail.jpeg,
-                thumbnail.width, thumbnail.height),
-        _record(f"{prefix}/spritesheet.jpg", pb.MEDIA_VARIANT_SPRITESHEET, "image/jpeg", sheet.jpeg,
-                sheet.width, sheet.height),
+        _record(
+            f"{prefix}/video.mp4",
+            pb.MEDIA_VARIANT_VIDEO,
+            "video/mp4",
+            signed,
+            clip.width,
+            clip.height,
+            duration_ms=int(round(clip.duration_s * 1000)),
+        ),
+        _record(
+            f"{prefix}/thumbnail.jpg",
+            pb.MEDIA_VARIANT_THUMBNAIL,
+            "image/jpeg",
+            thumbnail.jpeg,
+            thumbnail.width,
+            thumbnail.height,
+        ),
+        _record(
+            f"{prefix}/spritesheet.jpg",
+            pb.MEDIA_VARIANT_SPRITESHEET,
+            "image/jpeg",
+            sheet.jpeg,
+            sheet.width,
+            sheet.height,
+        ),
     ]
     for record, data in zip(records, (signed, thumbnail.jpeg, sheet.jpeg)):
         blobs.put(record["key"], data)

@@ -27,7 +27,8 @@ from kinora.runtime.events import define_event_tables
 metadata = MetaData()
 
 generations = Table(
-    "generations", metadata,
+    "generations",
+    metadata,
     Column("id", String(40), primary_key=True),
     Column("user_id", String(64), nullable=False),
     Column("user_handle", String(64), nullable=False, server_default=""),
@@ -98,7 +99,8 @@ generations = Table(
 )
 
 pools = Table(
-    "pools", metadata,
+    "pools",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("state", String(16), nullable=False, server_default="active"),  # active | draining
     Column("drain_reason", Text, nullable=False, server_default=""),
@@ -106,7 +108,8 @@ pools = Table(
 )
 
 workers = Table(
-    "workers", metadata,
+    "workers",
+    metadata,
     Column("worker_id", String(80), primary_key=True),
     Column("pool_name", String(64), nullable=False),
     Column("slots", Integer, nullable=False),
@@ -121,11 +124,13 @@ def outbox_rows():
     """The outbox table (for tests and tools that inspect emitted events)."""
     return tables.outbox
 
+
 # Perceptual fingerprints (kinora/media/fingerprint.py): a completed clip's frames
 # (kind "frame", position = sample index) and a generation's input image ("input",
 # position = assumed crop). Hamming search is a scan (bit_count in SQL): see docs/ops.md.
 fingerprints = Table(
-    "fingerprints", metadata,
+    "fingerprints",
+    metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("generation_id", String(40), nullable=False),
     Column("kind", String(8), nullable=False),
@@ -136,7 +141,8 @@ fingerprints = Table(
 
 # Frames of taken-down clips: an input image within IMAGE_MAX_DISTANCE of one is refused.
 blocked_hashes = Table(
-    "blocked_hashes", metadata,
+    "blocked_hashes",
+    metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("hash", BigInteger, nullable=False),
     Column("generation_id", String(40), nullable=False),
@@ -146,7 +152,8 @@ blocked_hashes = Table(
 
 # Takedown requests from anyone (the US TAKE IT DOWN Act's 48 hours), worked by operators.
 takedown_requests = Table(
-    "takedown_requests", metadata,
+    "takedown_requests",
+    metadata,
     Column("id", String(40), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("contact", String(320), nullable=False),
@@ -169,7 +176,8 @@ takedown_requests = Table(
 )
 
 takedown_audit = Table(
-    "takedown_audit", metadata,
+    "takedown_audit",
+    metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("request_id", String(40), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),

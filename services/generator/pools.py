@@ -55,16 +55,20 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 class PoolAdmin:
-    def __init__(self, sessions: sessionmaker[Session], tables: EventTables, pool_models: dict[str, list[str]],
-                 worker_timeout_s: float):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        tables: EventTables,
+        pool_models: dict[str, list[str]],
+        worker_timeout_s: float,
+    ):
         self.sessions, self.tables, self.pool_models = sessions, tables, pool_models
         self.worker_timeout = timedelta(seconds=worker_timeout_s)
         self._gauges_seen: set[tuple[int, str]] = set()
 
     def _require(self, name: str) -> None:
         if name not in self.pool_models:
-            raise NotFound(f"no pool named {name!r}; pools are {', '.join(sorted(self.pool_models))}",
-                           "pool_not_found")
+            raise NotFound(f"no pool named {name!r}; pools are {', '.join(sorted(self.pool_models))}", "pool_not_found")
 
     def stats(self, name: str, session: Session | None = None) -> PoolStats:
         self._require(name)
@@ -81,21 +85,38 @@ class PoolAdmin:
         live = session.execute(select(workers).where(workers.c.pool_name == name)).all()
         ready = [w for w in live if stamp - w.last_seen < self.worker_timeout]
         result.instances_total, result.instances_ready = len(live), len(ready)
-        result.jobs_running = session.execute(select(func.count()).select_from(generations).where(
-            g.status == "in_progress", g.model.in_(models))).scalar_one()
+        result.jobs_running = session.execute(
+            select(func.count()).select_from(generations).where(g.status == "in_progress", g.model.in_(models))
+        ).scalar_one()
         if result.state == "draining" and result.jobs_running == 0:
             result.state = "drained"
         recent = stamp - timedelta(hours=1)
         for tier in TIERS:
-            depth, oldest = session.execute(select(func.count(), func.min(g.created_at)).where(
-                g.status == "queued", g.model.in_(models), g.tier == tier)).one()
-            waits = [(s - c).total_seconds() for s, c in session.execute(select(g.started_at, g.created_at).where(
-                g.model.in_(models), g.tier == tier, g.started_at > recent).limit(500)).all()]
-            result.tiers.append(TierStats(tier, depth, (stamp - oldest).total_seconds() if oldest else 0.0,
-                                          _percentile(waits, 0.5)))
-        durations = [(c - s).total_seconds() for s, c in session.execute(select(g.started_at, g.completed_at).where(
-            g.model.in_(models), g.status == "completed", g.completed_at > recent)
-            .order_by(g.completed_at.desc()).limit(500)).all()]
+            depth, oldest = session.execute(
+                select(func.count(), func.min(g.created_at)).where(
+                    g.status == "queued", g.model.in_(models), g.tier == tier
+                )
+            ).one()
+            waits = [
+                (s - c).total_seconds()
+                for s, c in session.execute(
+                    select(g.started_at, g.created_at)
+                    .where(g.model.in_(models), g.tier == tier, g.started_at > recent)
+                    .limit(500)
+                ).all()
+            ]
+            result.tiers.append(
+                TierStats(tier, depth, (stamp - oldest).total_seconds() if oldest else 0.0, _percentile(waits, 0.5))
+            )
+        durations = [
+            (c - s).total_seconds()
+            for s, c in session.execute(
+                select(g.started_at, g.completed_at)
+                .where(g.model.in_(models), g.status == "completed", g.completed_at > recent)
+                .order_by(g.completed_at.desc())
+                .limit(500)
+            ).all()
+        ]
         result.p50_generation_seconds = _percentile(durations, 0.5)
         result.p95_generation_seconds = _percentile(durations, 0.95)
         return result
@@ -121,18 +142,28 @@ class PoolAdmin:
                 metrics.QUEUE_DEPTH.labels(TIER_NAMES.get(tier, "free"), model).set(depth)
             all_stats = [self.stats(name, session) for name in sorted(self.pool_models)]
             for stats in all_stats:
-                event = events_pb2.DemandChanged(pool_name=stats.name, instances_ready=stats.instances_ready, tiers=[
-                    events_pb2.TierDemand(tier=t.tier, queue_depth=t.depth, oldest_wait_seconds=t.oldest_wait_seconds,
-                                          p50_wait_seconds=t.p50_wait_seconds) for t in stats.tiers])
+                event = events_pb2.DemandChanged(
+                    pool_name=stats.name,
+                    instances_ready=stats.instances_ready,
+                    tiers=[
+                        events_pb2.TierDemand(
+                            tier=t.tier,
+                            queue_depth=t.depth,
+                            oldest_wait_seconds=t.oldest_wait_seconds,
+                            p50_wait_seconds=t.p50_wait_seconds,
+                        )
+                        for t in stats.tiers
+                    ],
+                )
                 set_timestamp(event.measured_at, now())
                 emit(session, self.tables, DEMAND_TOPIC, event, "pool", stats.name)
         return all_stats
 
-
     def _depths(self, session: Session) -> dict[tuple[int, str], int]:
         g = generations.c
-        rows = session.execute(select(g.tier, g.model, func.count()).where(g.status == "queued")
-                               .group_by(g.tier, g.model)).all()
+        rows = session.execute(
+            select(g.tier, g.model, func.count()).where(g.status == "queued").group_by(g.tier, g.model)
+        ).all()
         found = {(tier, model): count for tier, model, count in rows}
         # Report zeros too, so an emptied queue shows 0 rather than its last value.
         for key in self._gauges_seen:

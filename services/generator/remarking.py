@@ -27,8 +27,9 @@ def unmarker(watermark_id: int | None, width: int, height: int) -> FrameFn | Non
     return Embedder(watermark_id, width, height, strength=-MODEL_STRENGTH).apply
 
 
-def marker(row: Any, total_frames: int, progress: Any, cancel: threading.Event, *, start: float, span: float,
-           stage: str) -> FrameFn:
+def marker(
+    row: Any, total_frames: int, progress: Any, cancel: threading.Event, *, start: float, span: float, stage: str
+) -> FrameFn:
     """Draws `row`'s mark on each frame, moves `progress` from `start` by up to `span`
     percent over `total_frames`, and stops the join (ModelCancelled) once `cancel` is set."""
     embedder = Embedder(row.watermark_id, row.width, row.height) if row.watermark_id is not None else None

@@ -36,6 +36,7 @@ def _raise(err: grpc.RpcError, what: str):
 
 log = logging.getLogger("kinora.generator.remote")
 
+
 def _expiry(reservation) -> datetime | None:
     return datetime_or_none(reservation, "expires_at")
 
@@ -46,9 +47,17 @@ class GrpcBilling:
 
     async def reserve(self, generation_id, user_id, model, seconds, size, quote_id="") -> Reservation:
         try:
-            reply = await self.stub.Reserve(billing_pb2.ReserveRequest(
-                generation_id=generation_id, user_id=user_id, model=model, seconds=seconds, size=size,
-                quote_id=quote_id), timeout=TIMEOUT_S)
+            reply = await self.stub.Reserve(
+                billing_pb2.ReserveRequest(
+                    generation_id=generation_id,
+                    user_id=user_id,
+                    model=model,
+                    seconds=seconds,
+                    size=size,
+                    quote_id=quote_id,
+                ),
+                timeout=TIMEOUT_S,
+            )
         except grpc.RpcError as err:
             _raise(err, "billing")
         return Reservation(reply.reservation.id, reply.reservation.tier, _expiry(reply.reservation))
@@ -56,7 +65,8 @@ class GrpcBilling:
     async def extend(self, generation_id: str) -> datetime | None:
         try:
             reply = await self.stub.ExtendReservation(
-                billing_pb2.ExtendReservationRequest(generation_id=generation_id), timeout=TIMEOUT_S)
+                billing_pb2.ExtendReservationRequest(generation_id=generation_id), timeout=TIMEOUT_S
+            )
         except grpc.RpcError as err:
             _raise(err, "billing")
         return _expiry(reply.reservation)
@@ -69,8 +79,9 @@ class GrpcBilling:
 
     async def release(self, generation_id: str, reason: str) -> None:
         try:
-            await self.stub.Release(billing_pb2.ReleaseRequest(generation_id=generation_id, reason=reason),
-                                    timeout=TIMEOUT_S)
+            await self.stub.Release(
+                billing_pb2.ReleaseRequest(generation_id=generation_id, reason=reason), timeout=TIMEOUT_S
+            )
         except grpc.RpcError as err:
             _raise(err, "billing")
 
@@ -104,8 +115,10 @@ class LikenessFiles:
             return None
         try:
             profile = json.loads(raw)
-            return VoiceProfile(pitch_hz=float(profile["pitch_hz_median"]),
-                                envelope=[float(x) for x in profile.get("mel_envelope_db", [])])
+            return VoiceProfile(
+                pitch_hz=float(profile["pitch_hz_median"]),
+                envelope=[float(x) for x in profile.get("mel_envelope_db", [])],
+            )
         except (ValueError, KeyError, TypeError):
             log.warning("voice profile %s is not readable; not used", ref.key)
             return None
@@ -120,13 +133,23 @@ class GrpcConsentChecker:
         self.client = ConsentClient(address, token_source, timeout_s=TIMEOUT_S)
         self.stub = self.client.stub
 
-    async def check(self, requester_user_id: str, cameo_ids: list[str], prompt: str, generation_id: str,
-                    unnamed: frozenset[str] = frozenset()) -> None:
+    async def check(
+        self,
+        requester_user_id: str,
+        cameo_ids: list[str],
+        prompt: str,
+        generation_id: str,
+        unnamed: frozenset[str] = frozenset(),
+    ) -> None:
         verdict = await self.client.check(requester_user_id, cameo_ids, prompt, generation_id, GENERATE)
         if not verdict.all_allowed:
             refused = verdict.refused
-            reasons = "; ".join(unnamed_refusal(d.reason) if d.cameo_id in unnamed
-                                else d.message or f"cameo {d.cameo_id} may not be used" for d in refused)
+            reasons = "; ".join(
+                unnamed_refusal(d.reason)
+                if d.cameo_id in unnamed
+                else d.message or f"cameo {d.cameo_id} may not be used"
+                for d in refused
+            )
             code = "likeness_consent_denied" if any(d.cameo_id in unnamed for d in refused) else "consent_denied"
             raise PermissionDenied(reasons, code)
 
@@ -143,8 +166,11 @@ class GrpcConsentChecker:
                 _raise(err, "cameo")
             name = reply.display_name or reply.owner_handle or cameo_id
             if reply.kind == cameo_pb2.CAMEO_KIND_CHARACTER:
-                cameos.append(Cameo(name=name, face_pngs=list(reply.reference_pngs), kind="character",
-                                    description=reply.description))
+                cameos.append(
+                    Cameo(
+                        name=name, face_pngs=list(reply.reference_pngs), kind="character", description=reply.description
+                    )
+                )
                 continue
             faces = [data for data in map(self.likeness.read, reply.likeness.face_crops) if data]
             cameos.append(Cameo(name=name, face_pngs=faces, voice=self.likeness.voice(reply.likeness.voice_profile)))
@@ -161,8 +187,9 @@ class GrpcFaceDirectory:
 
     async def owners(self, embeddings: list[bytes]) -> dict[int, str]:
         try:
-            reply = await self.identity.MatchFaces(identity_pb2.MatchFacesRequest(embeddings=embeddings),
-                                                   timeout=TIMEOUT_S)
+            reply = await self.identity.MatchFaces(
+                identity_pb2.MatchFacesRequest(embeddings=embeddings), timeout=TIMEOUT_S
+            )
         except grpc.RpcError as err:
             _raise(err, "identity")
         return {m.face_index: m.user_id for m in reply.matches}
@@ -185,8 +212,10 @@ class GrpcFeedVisibility:
 
     async def can_view(self, user_id: str, generation_id: str) -> bool:
         try:
-            reply = await self.stub.CanViewGeneration(feed_pb2.CanViewGenerationRequest(
-                viewer_user_id=user_id, generation_id=generation_id), timeout=TIMEOUT_S)
+            reply = await self.stub.CanViewGeneration(
+                feed_pb2.CanViewGenerationRequest(viewer_user_id=user_id, generation_id=generation_id),
+                timeout=TIMEOUT_S,
+            )
         except grpc.RpcError as err:
             _raise(err, "feed")
         return reply.visible

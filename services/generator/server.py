@@ -38,12 +38,19 @@ log = logging.getLogger("kinora.generator")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PAGE_TOKENS = PageTokens()  # ListGenerations: the id of the last generation a page showed
-STATUS_TO_PB = {"queued": pb.GENERATION_STATUS_QUEUED, "in_progress": pb.GENERATION_STATUS_IN_PROGRESS,
-                "completed": pb.GENERATION_STATUS_COMPLETED, "failed": pb.GENERATION_STATUS_FAILED,
-                "canceled": pb.GENERATION_STATUS_CANCELED}
+STATUS_TO_PB = {
+    "queued": pb.GENERATION_STATUS_QUEUED,
+    "in_progress": pb.GENERATION_STATUS_IN_PROGRESS,
+    "completed": pb.GENERATION_STATUS_COMPLETED,
+    "failed": pb.GENERATION_STATUS_FAILED,
+    "canceled": pb.GENERATION_STATUS_CANCELED,
+}
 PB_TO_STATUS = {v: k for k, v in STATUS_TO_PB.items()}
-VARIANT_NAMES = {pb.MEDIA_VARIANT_VIDEO: "video", pb.MEDIA_VARIANT_THUMBNAIL: "thumbnail",
-                 pb.MEDIA_VARIANT_SPRITESHEET: "spritesheet"}
+VARIANT_NAMES = {
+    pb.MEDIA_VARIANT_VIDEO: "video",
+    pb.MEDIA_VARIANT_THUMBNAIL: "thumbnail",
+    pb.MEDIA_VARIANT_SPRITESHEET: "spritesheet",
+}
 POOL_STATES = {"active": pb.POOL_STATE_ACTIVE, "draining": pb.POOL_STATE_DRAINING, "drained": pb.POOL_STATE_DRAINED}
 STREAM_POLL_S = 0.1
 MAX_CHUNK = 1024 * 1024
@@ -51,25 +58,56 @@ DEFAULT_CHUNK = 256 * 1024
 
 
 def media_ref(record: dict) -> pb.MediaRef:
-    return pb.MediaRef(variant=record["variant"], content_type=record["content_type"],
-                       size_bytes=record["size_bytes"], sha256=record["sha256"], width=record.get("width", 0),
-                       height=record.get("height", 0), duration_ms=record.get("duration_ms", 0))
+    return pb.MediaRef(
+        variant=record["variant"],
+        content_type=record["content_type"],
+        size_bytes=record["size_bytes"],
+        sha256=record["sha256"],
+        width=record.get("width", 0),
+        height=record.get("height", 0),
+        duration_ms=record.get("duration_ms", 0),
+    )
 
 
 def to_proto(view: GenerationView) -> pb.Generation:
     row = view.row
     message = pb.Generation(
-        id=row.id, user_id=row.user_id, status=STATUS_TO_PB[row.status], progress=row.progress, stage=row.stage,
-        prompt=row.prompt, model=row.model, seconds=row.seconds, size=f"{row.width}x{row.height}", seed=row.seed,
-        cameo_ids=json.loads(row.cameo_ids), remix_of=row.remix_of, extend_of=row.extend_of,
-        has_input_image=bool(row.input_image_key), tier=row.tier, reservation_id=row.reservation_id,
-        media=[media_ref(m) for m in view.media], scene_report_json=row.scene_report, taken_down=row.taken_down,
-        queue_position=view.queue_position, stitch_of=json.loads(row.stitch_of),
-        crossfade_seconds=row.crossfade_seconds, edit_of=row.edit_of, kind=domain.kind(row),
+        id=row.id,
+        user_id=row.user_id,
+        status=STATUS_TO_PB[row.status],
+        progress=row.progress,
+        stage=row.stage,
+        prompt=row.prompt,
+        model=row.model,
+        seconds=row.seconds,
+        size=f"{row.width}x{row.height}",
+        seed=row.seed,
+        cameo_ids=json.loads(row.cameo_ids),
+        remix_of=row.remix_of,
+        extend_of=row.extend_of,
+        has_input_image=bool(row.input_image_key),
+        tier=row.tier,
+        reservation_id=row.reservation_id,
+        media=[media_ref(m) for m in view.media],
+        scene_report_json=row.scene_report,
+        taken_down=row.taken_down,
+        queue_position=view.queue_position,
+        stitch_of=json.loads(row.stitch_of),
+        crossfade_seconds=row.crossfade_seconds,
+        edit_of=row.edit_of,
+        kind=domain.kind(row),
         extension_seconds=row.model_seconds if row.extend_of else 0,
-        shots=[pb.Shot(prompt=shot["prompt"], seconds=shot["seconds"], camera=shot["camera"],
-                       start_seconds=shot["start"], has_image=bool(shot.get("image_key")))
-               for shot in json.loads(row.shots)])
+        shots=[
+            pb.Shot(
+                prompt=shot["prompt"],
+                seconds=shot["seconds"],
+                camera=shot["camera"],
+                start_seconds=shot["start"],
+                has_image=bool(shot.get("image_key")),
+            )
+            for shot in json.loads(row.shots)
+        ],
+    )
     if row.error_code or row.error_message:
         message.error.CopyFrom(common_pb2.Error(code=row.error_code, message=row.error_message))
     for name in ("expires_at", "created_at", "started_at", "completed_at", "updated_at"):
@@ -88,14 +126,27 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
 
     async def CreateGeneration(self, request, context):
         caller = auth.require_user()
-        view, replayed = await self.generations.create(CreateRequest(
-            user_id=caller.subject, user_handle=caller.handle, prompt=request.prompt,
-            idempotency_key=request.idempotency_key, input_image=request.input_image,
-            cameo_ids=list(request.cameo_ids), seconds=request.seconds, size=request.size, model=request.model,
-            seed=request.seed if request.HasField("seed") else None, remix_of=request.remix_of,
-            extend_of=request.extend_of, quote_id=request.quote_id, stitch_of=list(request.stitch_of),
-            crossfade_seconds=request.crossfade_seconds, edit_of=request.edit_of,
-            shots=[ShotInput(shot.prompt, shot.seconds, shot.image, shot.camera) for shot in request.shots]))
+        view, replayed = await self.generations.create(
+            CreateRequest(
+                user_id=caller.subject,
+                user_handle=caller.handle,
+                prompt=request.prompt,
+                idempotency_key=request.idempotency_key,
+                input_image=request.input_image,
+                cameo_ids=list(request.cameo_ids),
+                seconds=request.seconds,
+                size=request.size,
+                model=request.model,
+                seed=request.seed if request.HasField("seed") else None,
+                remix_of=request.remix_of,
+                extend_of=request.extend_of,
+                quote_id=request.quote_id,
+                stitch_of=list(request.stitch_of),
+                crossfade_seconds=request.crossfade_seconds,
+                edit_of=request.edit_of,
+                shots=[ShotInput(shot.prompt, shot.seconds, shot.image, shot.camera) for shot in request.shots],
+            )
+        )
         return pb.CreateGenerationResponse(generation=to_proto(view), replayed=replayed)
 
     def _reader(self) -> str | None:
@@ -112,11 +163,18 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
         cursor = _PAGE_TOKENS.decode(request.page.page_token, str)
         after = request.after_generation_id or (str(cursor[0]) if cursor else "")
         views, has_more = await asyncio.to_thread(
-            self.generations.list, caller.subject, request.page.page_size, after,
-            request.order == common_pb2.SORT_ORDER_ASC, PB_TO_STATUS.get(request.status))
-        return pb.ListGenerationsResponse(generations=[to_proto(v) for v in views], has_more=has_more,
-                                          next_page_token=_PAGE_TOKENS.encode(views[-1].row.id)
-                                          if has_more and views else "")
+            self.generations.list,
+            caller.subject,
+            request.page.page_size,
+            after,
+            request.order == common_pb2.SORT_ORDER_ASC,
+            PB_TO_STATUS.get(request.status),
+        )
+        return pb.ListGenerationsResponse(
+            generations=[to_proto(v) for v in views],
+            has_more=has_more,
+            next_page_token=_PAGE_TOKENS.encode(views[-1].row.id) if has_more and views else "",
+        )
 
     async def CancelGeneration(self, request, context):
         caller = auth.require_user()
@@ -167,9 +225,14 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
         row = await asyncio.to_thread(self.generations.find_by_watermark, int(request.watermark_id))
         if row is None:
             return pb.FindByWatermarkResponse(found=False)
-        reply = pb.FindByWatermarkResponse(found=True, generation_id=row.id, user_id=row.user_id,
-                                           deleted=row.deleted_at is not None, taken_down=bool(row.taken_down),
-                                           model=row.model)
+        reply = pb.FindByWatermarkResponse(
+            found=True,
+            generation_id=row.id,
+            user_id=row.user_id,
+            deleted=row.deleted_at is not None,
+            taken_down=bool(row.taken_down),
+            model=row.model,
+        )
         set_timestamp(reply.created_at, row.created_at)
         return reply
 
@@ -183,8 +246,9 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
         record = self._media_record(view, request.variant)
         chunk_size = max(16 * 1024, min(request.chunk_size or DEFAULT_CHUNK, MAX_CHUNK))
         if request.offset < 0 or request.length < 0 or (request.offset and request.offset >= record["size_bytes"]):
-            raise InvalidArgument(f"the file has {record['size_bytes']} bytes; that range is outside it",
-                             "range_not_satisfiable")
+            raise InvalidArgument(
+                f"the file has {record['size_bytes']} bytes; that range is outside it", "range_not_satisfiable"
+            )
         offset = first = request.offset
         chunks = self.blobs.read_chunks(record["key"], chunk_size, offset=request.offset, length=request.length)
         try:
@@ -202,13 +266,20 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
 
 
 def pool_proto(stats: PoolStats) -> pb.Pool:
-    return pb.Pool(name=stats.name, models=stats.models, state=POOL_STATES[stats.state],
-                   instances_ready=stats.instances_ready, instances_total=stats.instances_total,
-                   jobs_running=stats.jobs_running, drain_reason=stats.drain_reason,
-                   p50_generation_seconds=stats.p50_generation_seconds,
-                   p95_generation_seconds=stats.p95_generation_seconds,
-                   queues=[pb.TierQueue(tier=t.tier, depth=t.depth, oldest_wait_seconds=t.oldest_wait_seconds)
-                           for t in stats.tiers])
+    return pb.Pool(
+        name=stats.name,
+        models=stats.models,
+        state=POOL_STATES[stats.state],
+        instances_ready=stats.instances_ready,
+        instances_total=stats.instances_total,
+        jobs_running=stats.jobs_running,
+        drain_reason=stats.drain_reason,
+        p50_generation_seconds=stats.p50_generation_seconds,
+        p95_generation_seconds=stats.p95_generation_seconds,
+        queues=[
+            pb.TierQueue(tier=t.tier, depth=t.depth, oldest_wait_seconds=t.oldest_wait_seconds) for t in stats.tiers
+        ],
+    )
 
 
 def require_admin() -> None:
@@ -227,8 +298,9 @@ class PoolAdminServicer(pb_grpc.PoolAdminServiceServicer):
 
     async def DrainPool(self, request, context):
         require_admin()
-        stats = await asyncio.to_thread(self.admin.set_state, request.pool_name, "draining",
-                                        request.reason or "drained by an operator")
+        stats = await asyncio.to_thread(
+            self.admin.set_state, request.pool_name, "draining", request.reason or "drained by an operator"
+        )
         return pb.DrainPoolResponse(pool=pool_proto(stats))
 
     async def ResumePool(self, request, context):
@@ -260,17 +332,26 @@ def make_consent(settings: GeneratorSettings, ctx=None):
 
 def make_likeness_guard(settings: GeneratorSettings, ctx, directory) -> LikenessGuard:
     if not settings.identity_addr:
-        log.warning("KINORA_IDENTITY_ADDR is unset: faces in image inputs can't be matched to cameos, so every "
-                    "face counts as unknown%s", "" if settings.allow_unknown_faces else " and is refused")
+        log.warning(
+            "KINORA_IDENTITY_ADDR is unset: faces in image inputs can't be matched to cameos, so every "
+            "face counts as unknown%s",
+            "" if settings.allow_unknown_faces else " and is refused",
+        )
     ctx.warm_up(faces.load)  # the face models load in ~0.4 s: not on the first image input
     return LikenessGuard(directory, settings.allow_unknown_faces)
 
 
 async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None, moderator=None):
     blobs = FilesystemBlobStore(settings.blob_root())
-    ctx = create_service("generator", settings, tables, MIGRATIONS, topics=TOPICS,
-                         subscription=by_event_type(handlers.consumed_events(tables, blobs), CONSUMES),
-                         **verifier_fetchers(settings.identity_addr, jwks_fetcher))
+    ctx = create_service(
+        "generator",
+        settings,
+        tables,
+        MIGRATIONS,
+        topics=TOPICS,
+        subscription=by_event_type(handlers.consumed_events(tables, blobs), CONSUMES),
+        **verifier_fetchers(settings.identity_addr, jwks_fetcher),
+    )
     remotes = connect(settings, billing)  # billing, consent, faces and feed, as the workers reach them
     billing = remotes.billing
     if moderator is None:
@@ -278,19 +359,34 @@ async def build(settings: GeneratorSettings, *, jwks_fetcher=None, billing=None,
 
         moderator = Moderator()
     ctx.warm_up(lambda: moderator.check("warm up the moderation model"))  # not on the first request
-    generations = Generations(ctx.sessions, tables, blobs, billing, remotes.consent, moderator,
-                              settings.routes(), ctx.wake_relay,
-                              likeness=make_likeness_guard(settings, ctx, remotes.faces), feed=remotes.feed)
+    generations = Generations(
+        ctx.sessions,
+        tables,
+        blobs,
+        billing,
+        remotes.consent,
+        moderator,
+        settings.routes(),
+        ctx.wake_relay,
+        likeness=make_likeness_guard(settings, ctx, remotes.faces),
+        feed=remotes.feed,
+    )
     admin = PoolAdmin(ctx.sessions, tables, settings.pool_map(), worker_timeout_s=max(settings.lease_seconds, 5.0))
-    ctx.app.add_servicer(pb_grpc.add_GeneratorServiceServicer_to_server,
-                         GeneratorServicer(generations, blobs, DownloadTokens(download_secret(settings),
-                                                                             settings.download_ttl_seconds)),
-                         pb.DESCRIPTOR.services_by_name["GeneratorService"].full_name)
-    ctx.app.add_servicer(pb_grpc.add_PoolAdminServiceServicer_to_server, PoolAdminServicer(admin),
-                         pb.DESCRIPTOR.services_by_name["PoolAdminService"].full_name)
-    ctx.app.add_servicer(pb_grpc.add_TakedownServiceServicer_to_server,
-                         TakedownServicer(Takedowns(ctx.sessions, tables, blobs, ctx.wake_relay)),
-                         pb.DESCRIPTOR.services_by_name["TakedownService"].full_name)
+    ctx.app.add_servicer(
+        pb_grpc.add_GeneratorServiceServicer_to_server,
+        GeneratorServicer(generations, blobs, DownloadTokens(download_secret(settings), settings.download_ttl_seconds)),
+        pb.DESCRIPTOR.services_by_name["GeneratorService"].full_name,
+    )
+    ctx.app.add_servicer(
+        pb_grpc.add_PoolAdminServiceServicer_to_server,
+        PoolAdminServicer(admin),
+        pb.DESCRIPTOR.services_by_name["PoolAdminService"].full_name,
+    )
+    ctx.app.add_servicer(
+        pb_grpc.add_TakedownServiceServicer_to_server,
+        TakedownServicer(Takedowns(ctx.sessions, tables, blobs, ctx.wake_relay)),
+        pb.DESCRIPTOR.services_by_name["TakedownService"].full_name,
+    )
 
     tasks: list[asyncio.Task] = []
 

@@ -56,14 +56,22 @@ def source_clip(kind: str, row: Any, video: bytes, instruction: str = "") -> Sou
     """The model's view of the source: its report's plan and state, its video."""
     report = json.loads(row.scene_report) if row.scene_report else {}
     plan, state = report.get("plan"), report.get("state")
-    return SourceClip(kind, plan if isinstance(plan, dict) else None, state if isinstance(state, dict) else None,
-                      video, instruction)
+    return SourceClip(
+        kind, plan if isinstance(plan, dict) else None, state if isinstance(state, dict) else None, video, instruction
+    )
 
 
-def join_extension(row: Any, source: Any, source_mp4: bytes, continuation: bytes, progress: Any,
-                   cancel: threading.Event) -> bytes:
+def join_extension(
+    row: Any, source: Any, source_mp4: bytes, continuation: bytes, progress: Any, cancel: threading.Event
+) -> bytes:
     """Source + continuation as one clip carrying `row`'s invisible mark (in a thread)."""
     mark = marker(row, row.seconds * 24, progress, cancel, start=90.0, span=5.0, stage=STAGE)
-    return stitch_mp4([source_mp4, continuation], 0.0, mark=mark,
-                      prepare=[unmarker(source.watermark_id, row.width, row.height),
-                               unmarker(row.watermark_id, row.width, row.height)])
+    return stitch_mp4(
+        [source_mp4, continuation],
+        0.0,
+        mark=mark,
+        prepare=[
+            unmarker(source.watermark_id, row.width, row.height),
+            unmarker(row.watermark_id, row.width, row.height),
+        ],
+    )

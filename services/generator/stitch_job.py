@@ -72,7 +72,11 @@ async def run_stitch(worker, claim) -> None:
     if lost or cancel.is_set():
         return
     compute_s = time.perf_counter() - started
-    report = {"stitch_of": [r.id for r in rows], "crossfade_seconds": row.crossfade_seconds,
-              "timings_s": {"total": round(compute_s, 3)}}
-    await worker._finish(claim, ModelResult(mp4, b"", report), compute_s,
-                         ingredients=tuple((r.id, data) for r, data in zip(rows, mp4s)))
+    report = {
+        "stitch_of": [r.id for r in rows],
+        "crossfade_seconds": row.crossfade_seconds,
+        "timings_s": {"total": round(compute_s, 3)},
+    }
+    await worker._finish(
+        claim, ModelResult(mp4, b"", report), compute_s, ingredients=tuple((r.id, data) for r, data in zip(rows, mp4s))
+    )

@@ -32,13 +32,26 @@ def require_operator() -> str:
 def request_proto(row) -> pb.TakedownRequest:
     probe = json.loads(row.probe_hashes or "[]")
     message = pb.TakedownRequest(
-        id=row.id, contact=row.contact, statement=row.statement, kind=KIND_TO_PB.get(row.kind, 0),
-        generation_id=row.generation_id, link=row.link, file_sha256=row.file_sha256, file_kind=row.file_kind,
-        has_watermark=row.watermark_id is not None, watermark_id=row.watermark_id or 0, status=row.status,
-        decided_by=row.decided_by, decision_reason=row.decision_reason, removal_seconds=row.removal_seconds or 0.0,
+        id=row.id,
+        contact=row.contact,
+        statement=row.statement,
+        kind=KIND_TO_PB.get(row.kind, 0),
+        generation_id=row.generation_id,
+        link=row.link,
+        file_sha256=row.file_sha256,
+        file_kind=row.file_kind,
+        has_watermark=row.watermark_id is not None,
+        watermark_id=row.watermark_id or 0,
+        status=row.status,
+        decided_by=row.decided_by,
+        decision_reason=row.decision_reason,
+        removal_seconds=row.removal_seconds or 0.0,
         probe_frames=len(probe),
-        targets=[pb.TakedownTarget(generation_id=t["generation_id"], why=t["why"], via=t.get("via", ""))
-                 for t in json.loads(row.targets or "[]")])
+        targets=[
+            pb.TakedownTarget(generation_id=t["generation_id"], why=t["why"], via=t.get("via", ""))
+            for t in json.loads(row.targets or "[]")
+        ],
+    )
     for name in ("created_at", "decided_at", "completed_at"):
         set_timestamp(getattr(message, name), getattr(row, name))
     return message
@@ -50,10 +63,17 @@ class TakedownServicer(pb_grpc.TakedownServiceServicer):
 
     async def FileTakedownRequest(self, request, context):
         auth.require_service("gateway")
-        filing = Filing(contact=request.contact, statement=request.statement, kind=PB_TO_KIND.get(request.kind, ""),
-                        generation_id=request.generation_id, link=request.link, file_sha256=request.file_sha256,
-                        file_kind=request.file_kind, probe=[list(f.hashes) for f in request.probe],
-                        watermark_id=request.watermark_id if request.has_watermark else None)
+        filing = Filing(
+            contact=request.contact,
+            statement=request.statement,
+            kind=PB_TO_KIND.get(request.kind, ""),
+            generation_id=request.generation_id,
+            link=request.link,
+            file_sha256=request.file_sha256,
+            file_kind=request.file_kind,
+            probe=[list(f.hashes) for f in request.probe],
+            watermark_id=request.watermark_id if request.has_watermark else None,
+        )
         row = await asyncio.to_thread(self.takedowns.file, filing)
         return pb.FileTakedownRequestResponse(request=request_proto(row))
 

@@ -85,8 +85,9 @@ def validate_filing(f: Filing) -> None:
 
 
 def _audit(session: Session, request_id: str, actor: str, action: str, detail: str = "", at: datetime | None = None):
-    session.execute(takedown_audit.insert().values(request_id=request_id, at=at or now(), actor=actor,
-                                                   action=action, detail=detail))
+    session.execute(
+        takedown_audit.insert().values(request_id=request_id, at=at or now(), actor=actor, action=action, detail=detail)
+    )
 
 
 class Takedowns:
@@ -100,15 +101,31 @@ class Takedowns:
         request_id = "tdr_" + secrets.token_hex(12)
         created = now()
         with transaction(self.sessions) as session:
-            session.execute(takedown_requests.insert().values(
-                id=request_id, created_at=created, contact=f.contact.strip(), statement=f.statement.strip(),
-                kind=f.kind, generation_id=f.generation_id, link=f.link, file_sha256=f.file_sha256,
-                file_kind=f.file_kind, probe_hashes=json.dumps(f.probe), watermark_id=f.watermark_id,
-                status="pending"))
+            session.execute(
+                takedown_requests.insert().values(
+                    id=request_id,
+                    created_at=created,
+                    contact=f.contact.strip(),
+                    statement=f.statement.strip(),
+                    kind=f.kind,
+                    generation_id=f.generation_id,
+                    link=f.link,
+                    file_sha256=f.file_sha256,
+                    file_kind=f.file_kind,
+                    probe_hashes=json.dumps(f.probe),
+                    watermark_id=f.watermark_id,
+                    status="pending",
+                )
+            )
             sent = [w for w, v in (("id", f.generation_id), ("link", f.link), (f.file_kind or "file", f.probe)) if v]
-            _audit(session, request_id, actor, "filed",
-                   f"kind={f.kind} sent={'+'.join(sent)} watermark={'yes' if f.watermark_id is not None else 'no'}",
-                   created)
+            _audit(
+                session,
+                request_id,
+                actor,
+                "filed",
+                f"kind={f.kind} sent={'+'.join(sent)} watermark={'yes' if f.watermark_id is not None else 'no'}",
+                created,
+            )
             return self._row(session, request_id)
 
     # -- reading ---------------------------------------------------------------------
@@ -126,8 +143,11 @@ class Takedowns:
 
     def audit(self, request_id: str) -> list:
         with self.sessions() as session:
-            return session.execute(select(takedown_audit).where(takedown_audit.c.request_id == request_id)
-                                   .order_by(takedown_audit.c.at, takedown_audit.c.id)).all()
+            return session.execute(
+                select(takedown_audit)
+                .where(takedown_audit.c.request_id == request_id)
+                .order_by(takedown_audit.c.at, takedown_audit.c.id)
+            ).all()
 
     def list(self, status: str = "", page_size: int = 50, after_id: str = "") -> tuple[list, bool]:
         """Oldest first: the queue is worked against the 48-hour clock."""
@@ -141,8 +161,9 @@ class Takedowns:
                 query = query.where(t.status == status)
             if after_id:
                 anchor = self._row(session, after_id)
-                query = query.where(or_(t.created_at > anchor.created_at,
-                                        (t.created_at == anchor.created_at) & (t.id > anchor.id)))
+                query = query.where(
+                    or_(t.created_at > anchor.created_at, (t.created_at == anchor.created_at) & (t.id > anchor.id))
+                )
             rows = session.execute(query.order_by(t.created_at, t.id).limit(page_size + 1)).all()
         return rows[:page_size], len(rows) > page_size
 
@@ -154,11 +175,15 @@ class Takedowns:
         with transaction(self.sessions) as session:
             row = self._row(session, request_id, for_update=True)
             if row.status != "pending":
-                raise FailedPrecondition(f"takedown request {request_id} is already {row.status}",
-                                         "takedown_request_decided")
+                raise FailedPrecondition(
+                    f"takedown request {request_id} is already {row.status}", "takedown_request_decided"
+                )
             at = now()
-            session.execute(update(takedown_requests).where(takedown_requests.c.id == request_id).values(
-                status="rejected", decided_by=operator, decided_at=at, decision_reason=reason.strip()[:2000]))
+            session.execute(
+                update(takedown_requests)
+                .where(takedown_requests.c.id == request_id)
+                .values(status="rejected", decided_by=operator, decided_at=at, decision_reason=reason.strip()[:2000])
+            )
             _audit(session, request_id, operator, "rejected", reason.strip()[:2000], at)
             return self._row(session, request_id)
 
@@ -167,32 +192,56 @@ class Takedowns:
         with transaction(self.sessions) as session:
             row = self._row(session, request_id, for_update=True)
             if row.status != "pending":
-                raise FailedPrecondition(f"takedown request {request_id} is already {row.status}",
-                                         "takedown_request_decided")
+                raise FailedPrecondition(
+                    f"takedown request {request_id} is already {row.status}", "takedown_request_decided"
+                )
             decided = now()
-            session.execute(update(takedown_requests).where(takedown_requests.c.id == request_id).values(
-                status="approved", decided_by=operator, decided_at=decided))
+            session.execute(
+                update(takedown_requests)
+                .where(takedown_requests.c.id == request_id)
+                .values(status="approved", decided_by=operator, decided_at=decided)
+            )
             _audit(session, request_id, operator, "approved", "", decided)
             targets = find_targets(session, row)
             for target in targets:
-                removed = take_down(session, self.tables, self.blobs, target["generation_id"], request_id,
-                                    TAKEDOWN_REASON)
-                _audit(session, request_id, operator, "removed" if removed else "already_removed",
-                       f"{target['generation_id']} ({target['why']}"
-                       + (f" of {target['via']})" if target.get("via") else ")"))
+                removed = take_down(
+                    session, self.tables, self.blobs, target["generation_id"], request_id, TAKEDOWN_REASON
+                )
+                _audit(
+                    session,
+                    request_id,
+                    operator,
+                    "removed" if removed else "already_removed",
+                    f"{target['generation_id']} ({target['why']}"
+                    + (f" of {target['via']})" if target.get("via") else ")"),
+                )
             blocked = block_frames(session, request_id, [t["generation_id"] for t in targets])
             done = now()
-            session.execute(update(takedown_requests).where(takedown_requests.c.id == request_id).values(
-                status="completed", completed_at=done, targets=json.dumps(targets),
-                removal_seconds=(done - row.created_at).total_seconds()))
-            _audit(session, request_id, operator, "completed",
-                   f"{len(targets)} clip(s) removed, {blocked} frame hash(es) blocked", done)
+            session.execute(
+                update(takedown_requests)
+                .where(takedown_requests.c.id == request_id)
+                .values(
+                    status="completed",
+                    completed_at=done,
+                    targets=json.dumps(targets),
+                    removal_seconds=(done - row.created_at).total_seconds(),
+                )
+            )
+            _audit(
+                session,
+                request_id,
+                operator,
+                "completed",
+                f"{len(targets)} clip(s) removed, {blocked} frame hash(es) blocked",
+                done,
+            )
             result = self._row(session, request_id)
         self.wake_relay()
         return result
 
 
 # -- finding the targets -----------------------------------------------------------
+
 
 def _hash_array(values):
     return bindparam("hashes", value=[int(v) for v in values], type_=ARRAY(BigInteger))
@@ -204,10 +253,16 @@ def close_generations(session: Session, kind: str, hashes, max_distance: int) ->
     an index on hash chunks (multi-index hashing) is the next step (docs/ops.md)."""
     if not len(hashes):
         return set()
-    rows = session.execute(text(
-        "SELECT DISTINCT f.generation_id FROM fingerprints f JOIN unnest(:hashes) AS p(h) "
-        "ON bit_count((f.hash # p.h)::bit(64)) <= :d WHERE f.kind = :kind"
-    ).bindparams(_hash_array(hashes), d=max_distance, kind=kind)).scalars().all()
+    rows = (
+        session.execute(
+            text(
+                "SELECT DISTINCT f.generation_id FROM fingerprints f JOIN unnest(:hashes) AS p(h) "
+                "ON bit_count((f.hash # p.h)::bit(64)) <= :d WHERE f.kind = :kind"
+            ).bindparams(_hash_array(hashes), d=max_distance, kind=kind)
+        )
+        .scalars()
+        .all()
+    )
     return set(rows)
 
 
@@ -216,8 +271,11 @@ def frame_hashes(session: Session, generation_ids) -> dict[str, list[int]]:
     if not generation_ids:
         return out
     f = fingerprints.c
-    for gid, h in session.execute(select(f.generation_id, f.hash).where(
-            f.generation_id.in_(list(generation_ids)), f.kind == "frame").order_by(f.generation_id, f.position)):
+    for gid, h in session.execute(
+        select(f.generation_id, f.hash)
+        .where(f.generation_id.in_(list(generation_ids)), f.kind == "frame")
+        .order_by(f.generation_id, f.position)
+    ):
         out.setdefault(gid, []).append(h)
     return out
 
@@ -262,11 +320,16 @@ def find_targets(session: Session, row) -> list[dict]:
     frontier = list(found)
     while frontier and len(found) < MAX_TARGETS:
         nxt: list[str] = []
-        for child in session.execute(select(g.id, g.remix_of, g.extend_of, g.edit_of).where(
-                or_(g.remix_of.in_(frontier), g.extend_of.in_(frontier), g.edit_of.in_(frontier)))).all():
-            why, via = next((why, parent) for why, parent in (
-                ("remix", child.remix_of), ("extension", child.extend_of), ("edit", child.edit_of))
-                if parent in frontier)
+        for child in session.execute(
+            select(g.id, g.remix_of, g.extend_of, g.edit_of).where(
+                or_(g.remix_of.in_(frontier), g.extend_of.in_(frontier), g.edit_of.in_(frontier))
+            )
+        ).all():
+            why, via = next(
+                (why, parent)
+                for why, parent in (("remix", child.remix_of), ("extension", child.extend_of), ("edit", child.edit_of))
+                if parent in frontier
+            )
             if add(child.id, why, via):
                 nxt.append(child.id)
         for gid, hashes in frame_hashes(session, frontier).items():
@@ -280,8 +343,11 @@ def find_targets(session: Session, row) -> list[dict]:
 def block_frames(session: Session, request_id: str, generation_ids) -> int:
     stored = frame_hashes(session, generation_ids)
     at = now()
-    rows = [{"hash": h, "generation_id": gid, "request_id": request_id, "created_at": at}
-            for gid, hashes in stored.items() for h in dict.fromkeys(hashes)]
+    rows = [
+        {"hash": h, "generation_id": gid, "request_id": request_id, "created_at": at}
+        for gid, hashes in stored.items()
+        for h in dict.fromkeys(hashes)
+    ]
     if rows:
         session.execute(blocked_hashes.insert(), rows)
     return len(rows)
@@ -289,9 +355,14 @@ def block_frames(session: Session, request_id: str, generation_ids) -> int:
 
 def is_blocked(session: Session, image_hash: int) -> bool:
     """Whether an input image is within IMAGE_MAX_DISTANCE of a taken-down frame."""
-    return session.execute(text(
-        "SELECT 1 FROM blocked_hashes WHERE bit_count((hash # :h)::bit(64)) <= :d LIMIT 1"
-    ).bindparams(h=int(image_hash), d=fingerprint.IMAGE_MAX_DISTANCE)).first() is not None
+    return (
+        session.execute(
+            text("SELECT 1 FROM blocked_hashes WHERE bit_count((hash # :h)::bit(64)) <= :d LIMIT 1").bindparams(
+                h=int(image_hash), d=fingerprint.IMAGE_MAX_DISTANCE
+            )
+        ).first()
+        is not None
+    )
 
 
 def blocked_generation(session: Session, generation_id: str) -> bool:
@@ -299,8 +370,12 @@ def blocked_generation(session: Session, generation_id: str) -> bool:
     hashes = frame_hashes(session, [generation_id]).get(generation_id, [])
     if not hashes:
         return False
-    return session.execute(text(
-        "SELECT 1 FROM blocked_hashes b JOIN unnest(:hashes) AS p(h) "
-        "ON bit_count((b.hash # p.h)::bit(64)) <= :d LIMIT 1"
-    ).bindparams(_hash_array(hashes), d=fingerprint.IMAGE_MAX_DISTANCE)).first() is not None
-
+    return (
+        session.execute(
+            text(
+                "SELECT 1 FROM blocked_hashes b JOIN unnest(:hashes) AS p(h) "
+                "ON bit_count((b.hash # p.h)::bit(64)) <= :d LIMIT 1"
+            ).bindparams(_hash_array(hashes), d=fingerprint.IMAGE_MAX_DISTANCE)
+        ).first()
+        is not None
+    )

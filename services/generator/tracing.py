@@ -46,16 +46,26 @@ def in_job_trace(row) -> Iterator[None]:
 @contextmanager
 def job_span(row, attempt: int, worker_id: str) -> Iterator[object]:
     """The worker's span for one attempt at a job, a child of CreateGeneration's."""
-    with _tracer.start_as_current_span("generator.job", context=job_context(row), kind=SpanKind.CONSUMER,
-                                       attributes={"kinora.generation_id": row.id, "kinora.model": row.model,
-                                                   "kinora.attempt": attempt, "kinora.worker_id": worker_id}) as span:
+    with _tracer.start_as_current_span(
+        "generator.job",
+        context=job_context(row),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "kinora.generation_id": row.id,
+            "kinora.model": row.model,
+            "kinora.attempt": attempt,
+            "kinora.worker_id": worker_id,
+        },
+    ) as span:
         yield span
 
 
 @contextmanager
 def model_span(triton_model: str, generation_id: str) -> Iterator[object]:
     """Around the model server call (Triton gRPC)."""
-    with _tracer.start_as_current_span("triton.generate", kind=SpanKind.CLIENT,
-                                       attributes={"rpc.system": "triton", "kinora.triton_model": triton_model,
-                                                   "kinora.generation_id": generation_id}) as span:
+    with _tracer.start_as_current_span(
+        "triton.generate",
+        kind=SpanKind.CLIENT,
+        attributes={"rpc.system": "triton", "kinora.triton_model": triton_model, "kinora.generation_id": generation_id},
+    ) as span:
         yield span

@@ -21,11 +21,13 @@ class TritonRunner:
     def __init__(self, url: str):
         self.url = url
 
-    def generate(self, model: str, request: ModelRequest, progress, cancel: threading.Event,
-                 timeout_s: float) -> ModelResult:
+    def generate(
+        self, model: str, request: ModelRequest, progress, cancel: threading.Event, timeout_s: float
+    ) -> ModelResult:
         try:
-            return client.generate(self.url, model, request, on_progress=progress, timeout_s=timeout_s,
-                                   cancel_event=cancel)
+            return client.generate(
+                self.url, model, request, on_progress=progress, timeout_s=timeout_s, cancel_event=cancel
+            )
         except client.ModelCallError as exc:
             if exc.code == "cancelled":
                 raise ModelCancelled() from exc

@@ -124,24 +124,32 @@ def check_image(data: bytes) -> str:
             with Image.open(io.BytesIO(data)) as image:
                 kind = image.format
                 if kind not in IMAGE_FORMATS:
-                    raise InvalidArgument(f"the input image is {kind or 'an unknown format'}; use PNG, JPEG or WebP",
-                                          "unsupported_image_type")
+                    raise InvalidArgument(
+                        f"the input image is {kind or 'an unknown format'}; use PNG, JPEG or WebP",
+                        "unsupported_image_type",
+                    )
                 width, height = image.size
                 if width * height > MAX_IMAGE_PIXELS:  # checked before decoding: bounds memory
-                    raise InvalidArgument(f"the input image is {width}x{height}; at most "
-                                          f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted",
-                                          "invalid_image_dimensions")
+                    raise InvalidArgument(
+                        f"the input image is {width}x{height}; at most "
+                        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted",
+                        "invalid_image_dimensions",
+                    )
                 if not (MIN_IMAGE_SIDE <= width <= MAX_IMAGE_SIDE and MIN_IMAGE_SIDE <= height <= MAX_IMAGE_SIDE):
-                    raise InvalidArgument(f"the input image is {width}x{height}; each side must be "
-                                          f"{MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} pixels", "invalid_image_dimensions")
+                    raise InvalidArgument(
+                        f"the input image is {width}x{height}; each side must be "
+                        f"{MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} pixels",
+                        "invalid_image_dimensions",
+                    )
                 image.load()  # a truncated or corrupt body fails here, not in the worker
     except InvalidArgument:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidArgument("the input image has too many pixels", "invalid_image_dimensions") from None
     except Exception:  # noqa: BLE001 - Pillow raises many types for bad data
-        raise InvalidArgument("the input image could not be decoded; send a valid PNG, JPEG or WebP file",
-                              "invalid_image") from None
+        raise InvalidArgument(
+            "the input image could not be decoded; send a valid PNG, JPEG or WebP file", "invalid_image"
+        ) from None
     return IMAGE_FORMATS[kind]
 
 
@@ -150,37 +158,62 @@ def validate(request: CreateRequest, routes: dict[str, ModelRoute]) -> ValidSpec
     an edit's length, size and model are its source's: `fit_source` completes its spec."""
     prompt = (request.prompt or "").strip()
     if not prompt:
-        raise InvalidArgument("a prompt is required: describe the video you want"
-                              + (" (an edit's prompt says what to change)" if request.edit_of else ""),
-                              "prompt_required")
+        raise InvalidArgument(
+            "a prompt is required: describe the video you want"
+            + (" (an edit's prompt says what to change)" if request.edit_of else ""),
+            "prompt_required",
+        )
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise InvalidArgument(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}",
-                              "prompt_too_long")
+        raise InvalidArgument(
+            f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}", "prompt_too_long"
+        )
     if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
-        raise InvalidArgument(f"the idempotency key is longer than {MAX_IDEMPOTENCY_KEY} characters",
-                              "invalid_idempotency_key")
-    sources = [name for name, value in (("remix_of", request.remix_of), ("extend_of", request.extend_of),
-                                        ("edit_of", request.edit_of)) if value.strip()]
+        raise InvalidArgument(
+            f"the idempotency key is longer than {MAX_IDEMPOTENCY_KEY} characters", "invalid_idempotency_key"
+        )
+    sources = [
+        name
+        for name, value in (
+            ("remix_of", request.remix_of),
+            ("extend_of", request.extend_of),
+            ("edit_of", request.edit_of),
+        )
+        if value.strip()
+    ]
     if len(sources) > 1:
-        raise InvalidArgument(f"set one of remix_of, extend_of and edit_of, not {' and '.join(sources)}",
-                              "remix_and_extend")
+        raise InvalidArgument(
+            f"set one of remix_of, extend_of and edit_of, not {' and '.join(sources)}", "remix_and_extend"
+        )
     if request.shots and (sources or request.input_image):
         given = [*sources, *(["input_image"] if request.input_image else [])]
-        raise InvalidArgument(f"a storyboard takes no {', '.join(given)}: give each shot its own image",
-                              "storyboard_exclusive")
+        raise InvalidArgument(
+            f"a storyboard takes no {', '.join(given)}: give each shot its own image", "storyboard_exclusive"
+        )
     if request.edit_of and request.input_image:
         raise InvalidArgument("an edit takes no input_image: it changes its source clip", "edit_exclusive")
 
     from_source = bool(request.extend_of.strip() or request.edit_of.strip())
     try:  # model, length and size: the same rules as the gateway's and billing's (kinora/videospec.py)
         # An extension's or an edit's size is compared with its source's (fit_source), not checked here.
-        spec = videospec.validate(request.model, request.seconds, "" if from_source else request.size,
-                                  models={name: route.quality for name, route in routes.items()},
-                                  any_seconds=bool(request.shots) or from_source)
-        shots = videospec.storyboard([(s.prompt, s.seconds, s.camera) for s in request.shots], spec.quality,
-                                     request.seconds) if request.shots else []
-        extension = videospec.extension_seconds(request.seconds or videospec.DEFAULT_SECONDS) \
-            if request.extend_of.strip() else 0
+        spec = videospec.validate(
+            request.model,
+            request.seconds,
+            "" if from_source else request.size,
+            models={name: route.quality for name, route in routes.items()},
+            any_seconds=bool(request.shots) or from_source,
+        )
+        shots = (
+            videospec.storyboard(
+                [(s.prompt, s.seconds, s.camera) for s in request.shots], spec.quality, request.seconds
+            )
+            if request.shots
+            else []
+        )
+        extension = (
+            videospec.extension_seconds(request.seconds or videospec.DEFAULT_SECONDS)
+            if request.extend_of.strip()
+            else 0
+        )
     except videospec.SpecError as err:
         raise InvalidArgument(err.message, err.code) from None
     route = routes[spec.model]
@@ -204,9 +237,22 @@ def validate(request: CreateRequest, routes: dict[str, ModelRoute]) -> ValidSpec
         except InvalidArgument as err:
             raise InvalidArgument(f"shot {number}: {err.message}", err.code) from None
         valid_shots.append(ValidShot(shot.prompt, shot.seconds, shot.camera, shot.start, given.image, shot_type))
-    return ValidSpec(prompt, route, seconds, spec.width, spec.height, seed, tuple(cameos), request.input_image,
-                     image_type, request.remix_of.strip(), request.extend_of.strip(), request.edit_of.strip(),
-                     tuple(valid_shots), extension)
+    return ValidSpec(
+        prompt,
+        route,
+        seconds,
+        spec.width,
+        spec.height,
+        seed,
+        tuple(cameos),
+        request.input_image,
+        image_type,
+        request.remix_of.strip(),
+        request.extend_of.strip(),
+        request.edit_of.strip(),
+        tuple(valid_shots),
+        extension,
+    )
 
 
 def fit_source(request: CreateRequest, spec: ValidSpec, source: Any, routes: dict[str, ModelRoute]) -> ValidSpec:
@@ -221,35 +267,49 @@ def fit_source(request: CreateRequest, spec: ValidSpec, source: Any, routes: dic
         raise InvalidArgument(f"{what} keeps its source's size ({size}); leave size unset", "invalid_size")
     model = videospec.canonical_model(request.model)
     if model and model != source.model:
-        raise InvalidArgument(f"{what} is made by its source's model ({source.model}); leave model unset",
-                              "invalid_model")
+        raise InvalidArgument(
+            f"{what} is made by its source's model ({source.model}); leave model unset", "invalid_model"
+        )
     route = routes.get(source.model)
     if route is None:
-        raise InvalidArgument(f"{what} of {source.id} needs the {source.model} model, which is no longer served",
-                              code)
+        raise InvalidArgument(f"{what} of {source.id} needs the {source.model} model, which is no longer served", code)
     if json.loads(source.stitch_of):
         raise InvalidArgument(f"{what} can't be made from a stitch; use one of the clips it joins", code)
     if spec.edit_of:
         if request.seconds and request.seconds != source.seconds:
-            raise InvalidArgument(f"an edit keeps its source's length ({source.seconds} s); leave seconds unset",
-                                  "invalid_seconds")
+            raise InvalidArgument(
+                f"an edit keeps its source's length ({source.seconds} s); leave seconds unset", "invalid_seconds"
+            )
         if source.seconds > MAX_SOURCE_SECONDS:
-            raise InvalidArgument(f"{source.id} runs {source.seconds} s; an edit takes a clip of at most "
-                                  f"{MAX_SOURCE_SECONDS} s", "edit_source_too_long")
+            raise InvalidArgument(
+                f"{source.id} runs {source.seconds} s; an edit takes a clip of at most {MAX_SOURCE_SECONDS} s",
+                "edit_source_too_long",
+            )
         return replace(spec, route=route, width=source.width, height=source.height, seconds=source.seconds)
-    return replace(spec, route=route, width=source.width, height=source.height,
-                   seconds=source.seconds + spec.model_seconds)
+    return replace(
+        spec, route=route, width=source.width, height=source.height, seconds=source.seconds + spec.model_seconds
+    )
 
 
 def request_fingerprint(request: CreateRequest) -> str:
     """What a retry must repeat for its idempotency key to be honoured (the seed
     counts only when given, since an unset seed is chosen by the server)."""
-    parts = [request.prompt.strip(), request.model.strip(), str(request.seconds), request.size.strip(),
-             ",".join(request.cameo_ids), "" if request.seed is None else str(request.seed),
-             request.remix_of, request.extend_of, hashlib.sha256(request.input_image).hexdigest()]
+    parts = [
+        request.prompt.strip(),
+        request.model.strip(),
+        str(request.seconds),
+        request.size.strip(),
+        ",".join(request.cameo_ids),
+        "" if request.seed is None else str(request.seed),
+        request.remix_of,
+        request.extend_of,
+        hashlib.sha256(request.input_image).hexdigest(),
+    ]
     if request.stitch_of:  # only then, so the fingerprints of other requests are unchanged
         parts += [",".join(request.stitch_of), repr(float(request.crossfade_seconds))]
     if request.shots or request.edit_of:  # likewise
-        parts += [request.edit_of] + [f"{s.prompt.strip()}|{s.seconds}|{s.camera.strip()}|"
-                                      f"{hashlib.sha256(s.image).hexdigest()}" for s in request.shots]
+        parts += [request.edit_of] + [
+            f"{s.prompt.strip()}|{s.seconds}|{s.camera.strip()}|{hashlib.sha256(s.image).hexdigest()}"
+            for s in request.shots
+        ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

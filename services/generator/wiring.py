@@ -48,7 +48,6 @@ def connect(settings: GeneratorSettings, billing=None) -> Remotes:
     if billing is None:
         billing = GrpcBilling(require_billing(settings).billing_addr, tokens)
     consent = consent_checker(settings, tokens)
-    faces = (GrpcFaceDirectory(settings.identity_addr, settings.cameo_addr, tokens)
-             if settings.identity_addr else None)
+    faces = GrpcFaceDirectory(settings.identity_addr, settings.cameo_addr, tokens) if settings.identity_addr else None
     feed = GrpcFeedVisibility(settings.feed_addr, tokens) if settings.feed_addr else None
     return Remotes(tokens, billing, consent, faces, feed)

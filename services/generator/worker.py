@@ -68,8 +68,9 @@ PROGRESS_EVENT_MIN_S = 2.0  # ...and no more than once per 2 s per job
 
 
 class ModelRunner(Protocol):
-    def generate(self, model: str, request: ModelRequest, progress, cancel: threading.Event,
-                 timeout_s: float) -> ModelResult:
+    def generate(
+        self, model: str, request: ModelRequest, progress, cancel: threading.Event, timeout_s: float
+    ) -> ModelResult:
         """Blocking. Raises ModelCancelled once `cancel` is set, other ModelError
         subclasses for model refusals and failures, ModelUnavailable when the
         server can't be reached."""
@@ -83,9 +84,18 @@ class JobProgress:
 
 
 class Worker:
-    def __init__(self, settings: GeneratorSettings, sessions, blobs: BlobStore, billing: Billing,
-                 consent: ConsentChecker | None, runner: ModelRunner, signer, worker_id: str | None = None,
-                 likeness: LikenessGuard | None = None):
+    def __init__(
+        self,
+        settings: GeneratorSettings,
+        sessions,
+        blobs: BlobStore,
+        billing: Billing,
+        consent: ConsentChecker | None,
+        runner: ModelRunner,
+        signer,
+        worker_id: str | None = None,
+        likeness: LikenessGuard | None = None,
+    ):
         self.settings, self.sessions, self.blobs = settings, sessions, blobs
         self.billing, self.consent, self.runner, self.signer = billing, consent, runner, signer
         # Without a face directory nobody can be recognised in an output, so nothing is scanned.
@@ -96,8 +106,7 @@ class Worker:
         if not self.models:
             raise ValueError(f"pool {self.pool!r} serves no models; check KINORA_GENERATOR_POOLS")
         self.routes = settings.routes()
-        self.queue = JobQueue(sessions, tables, settings.lease_seconds, settings.max_attempts,
-                              settings.outage_seconds)
+        self.queue = JobQueue(sessions, tables, settings.lease_seconds, settings.max_attempts, settings.outage_seconds)
         self.running: set[asyncio.Task] = set()
         # After a model or consent server could not be reached, claim nothing for a while
         # (1 s, doubling to 30 s; reset by the next job that reaches the model).
@@ -149,8 +158,9 @@ class Worker:
 
     async def _maintenance(self) -> None:
         try:
-            await asyncio.to_thread(self.queue.record_worker, self.worker_id, self.pool,
-                                    self.settings.worker_slots, len(self.running))
+            await asyncio.to_thread(
+                self.queue.record_worker, self.worker_id, self.pool, self.settings.worker_slots, len(self.running)
+            )
             await asyncio.to_thread(self.queue.requeue_expired)
             await domain.settle_pending(self.sessions, self.billing)
             await holds.renew_due(self.sessions, tables, self.billing, self.settings.hold_renew_margin_seconds)
@@ -168,8 +178,9 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - an unexpected bug fails the job rather than hanging it
                 log.exception("job %s crashed the worker slot", row.id)
                 span.record_exception(exc)
-                status = await asyncio.to_thread(self.queue.fail, claim, "internal",
-                                                 "the generator hit an unexpected error", False)
+                status = await asyncio.to_thread(
+                    self.queue.fail, claim, "internal", "the generator hit an unexpected error", False
+                )
                 if status == "failed":
                     await self._settle(row.id)
 
@@ -207,8 +218,7 @@ class Worker:
             request, source, source_mp4 = await asyncio.to_thread(self._model_request, row)
         except SourceGone as exc:
             what = "extended" if row.extend_of else "edited"
-            await self._fail(claim, "source_unavailable", f"the clip to be {what} can't be used any more: {exc}",
-                             False)
+            await self._fail(claim, "source_unavailable", f"the clip to be {what} can't be used any more: {exc}", False)
             return
         if cameos:
             request.cameos = cameos
@@ -255,37 +265,58 @@ class Worker:
                 result = joined
         await self._finish(claim, result, compute_s, ingredients)
 
-    async def _join(self, claim: Claim, progress: JobProgress, cancel: threading.Event, source, source_mp4: bytes,
-                    result: ModelResult) -> ModelResult | None:
+    async def _join(
+        self,
+        claim: Claim,
+        progress: JobProgress,
+        cancel: threading.Event,
+        source,
+        source_mp4: bytes,
+        result: ModelResult,
+    ) -> ModelResult | None:
         row = claim.row
-        call = asyncio.create_task(asyncio.to_thread(join_extension, row, source, source_mp4, result.mp4,
-                                                     progress, cancel))
+        call = asyncio.create_task(
+            asyncio.to_thread(join_extension, row, source, source_mp4, result.mp4, progress, cancel)
+        )
         lost = await self._heartbeat_until(call, claim, progress, cancel)
         try:
             mp4 = await call
         except ModelCancelled:
             return None
         except StitchError as exc:
-            await self._fail(claim, "bad_model_output", f"the extension can't be joined to its source: {exc.message}",
-                             False)
+            await self._fail(
+                claim, "bad_model_output", f"the extension can't be joined to its source: {exc.message}", False
+            )
             return None
         if lost or cancel.is_set():
             return None
-        report = {**result.report, "extension_of": source.id, "source_seconds": source.seconds,
-                  "extension_seconds": row.model_seconds}
+        report = {
+            **result.report,
+            "extension_of": source.id,
+            "source_seconds": source.seconds,
+            "extension_seconds": row.model_seconds,
+        }
         return ModelResult(mp4, b"", report)
 
-    async def _call_model(self, triton_model: str, request: ModelRequest, on_progress, cancel,
-                          generation_id: str) -> ModelResult:
+    async def _call_model(
+        self, triton_model: str, request: ModelRequest, on_progress, cancel, generation_id: str
+    ) -> ModelResult:
         async with self.model_calls:  # the lease is renewed while a job waits here too
             if cancel.is_set():
                 raise ModelCancelled()
             with tracing.model_span(triton_model, generation_id):
-                return await asyncio.to_thread(self.runner.generate, triton_model, request, on_progress, cancel,
-                                               self.settings.model_timeout_seconds)
+                return await asyncio.to_thread(
+                    self.runner.generate,
+                    triton_model,
+                    request,
+                    on_progress,
+                    cancel,
+                    self.settings.model_timeout_seconds,
+                )
 
-    async def _heartbeat_until(self, call: asyncio.Task, claim: Claim, progress: JobProgress,
-                               cancel: threading.Event) -> bool:
+    async def _heartbeat_until(
+        self, call: asyncio.Task, claim: Claim, progress: JobProgress, cancel: threading.Event
+    ) -> bool:
         """Renew the lease while the model works. Returns True if the job was lost."""
         last_event_percent, last_event_at = -PROGRESS_EVENT_STEP, 0.0
         while not call.done():
@@ -293,8 +324,10 @@ class Worker:
             if call.done():
                 break
             percent = int(progress.percent)
-            emit = (percent - last_event_percent >= PROGRESS_EVENT_STEP
-                    and time.monotonic() - last_event_at >= PROGRESS_EVENT_MIN_S)
+            emit = (
+                percent - last_event_percent >= PROGRESS_EVENT_STEP
+                and time.monotonic() - last_event_at >= PROGRESS_EVENT_MIN_S
+            )
             if emit:
                 last_event_percent, last_event_at = percent, time.monotonic()
             still_ours = await asyncio.to_thread(self.queue.heartbeat, claim, min(percent, 99), progress.stage, emit)
@@ -309,21 +342,34 @@ class Worker:
         remix_plan = None
         if row.remix_of:
             with self.sessions() as session:
-                report = session.execute(select(generations.c.scene_report).where(
-                    generations.c.id == row.remix_of)).scalar()
+                report = session.execute(
+                    select(generations.c.scene_report).where(generations.c.id == row.remix_of)
+                ).scalar()
             plan = json.loads(report).get("plan") if report else None
             remix_plan = plan if isinstance(plan, dict) else None
         route = self.routes.get(row.model)
-        request = ModelRequest(prompt=row.prompt, seconds=row.model_seconds or row.seconds, width=row.width,
-                               height=row.height, seed=int(row.seed) & 0x7FFFFFFF,
-                               quality=route.quality if route else "standard",
-                               watermark=f"@{row.user_handle}" if row.user_handle else "Kinora",
-                               watermark_id=row.watermark_id,
-                               cameos=[Cameo(name=c) for c in json.loads(row.cameo_ids)], image=image,
-                               remix_plan=remix_plan,
-                               shots=[Shot(shot["prompt"], shot["seconds"],
-                                           self.blobs.get(shot["image_key"]) if shot.get("image_key") else None,
-                                           shot["camera"]) for shot in json.loads(row.shots)])
+        request = ModelRequest(
+            prompt=row.prompt,
+            seconds=row.model_seconds or row.seconds,
+            width=row.width,
+            height=row.height,
+            seed=int(row.seed) & 0x7FFFFFFF,
+            quality=route.quality if route else "standard",
+            watermark=f"@{row.user_handle}" if row.user_handle else "Kinora",
+            watermark_id=row.watermark_id,
+            cameos=[Cameo(name=c) for c in json.loads(row.cameo_ids)],
+            image=image,
+            remix_plan=remix_plan,
+            shots=[
+                Shot(
+                    shot["prompt"],
+                    shot["seconds"],
+                    self.blobs.get(shot["image_key"]) if shot.get("image_key") else None,
+                    shot["camera"],
+                )
+                for shot in json.loads(row.shots)
+            ],
+        )
         source_id = row.extend_of or row.edit_of
         if not source_id:
             return request, None, None
@@ -336,8 +382,9 @@ class Worker:
             request.source = source_clip("extend", source, video)
         return request, source, video
 
-    async def _finish(self, claim: Claim, result: ModelResult, compute_s: float,
-                      ingredients: tuple[tuple[str, bytes], ...] = ()) -> None:
+    async def _finish(
+        self, claim: Claim, result: ModelResult, compute_s: float, ingredients: tuple[tuple[str, bytes], ...] = ()
+    ) -> None:
         row = claim.row
         try:  # the clip's one decoding pass: facts, keyframes (scan, spritesheet) and fingerprint
             clip = await asyncio.to_thread(decode_clip, result.mp4)
@@ -348,25 +395,41 @@ class Worker:
             try:
                 scan = await self.likeness.check_output(result.mp4, json.loads(row.cameo_ids), clip.keyframes)
             except Unavailable as exc:
-                await self._fail(claim, "likeness_unavailable", f"the generated video can't be checked: {exc.message}",
-                                 True, outage=True)
+                await self._fail(
+                    claim,
+                    "likeness_unavailable",
+                    f"the generated video can't be checked: {exc.message}",
+                    True,
+                    outage=True,
+                )
                 return
             if scan.refusal:
                 await self._fail(claim, "unconsented_likeness", scan.refusal, False)
                 return
         try:
             stored = await asyncio.to_thread(
-                finish_media, result.mp4, generation_id=row.id, attempt=claim.attempt, model=row.model,
-                creator_handle=row.user_handle, expected=(row.width, row.height), signer=self.signer,
-                blobs=self.blobs, decoded=clip, thumbnail_jpeg=result.thumbnail_jpeg, ingredients=ingredients)
+                finish_media,
+                result.mp4,
+                generation_id=row.id,
+                attempt=claim.attempt,
+                model=row.model,
+                creator_handle=row.user_handle,
+                expected=(row.width, row.height),
+                signer=self.signer,
+                blobs=self.blobs,
+                decoded=clip,
+                thumbnail_jpeg=result.thumbnail_jpeg,
+                ingredients=ingredients,
+            )
         except BadModelOutput as exc:
             await self._fail(claim, "bad_model_output", str(exc), False)
             return
         ttl = self.settings.media_ttl_days
         expires = now() + timedelta(days=ttl) if ttl else None
         report = dict(result.report)
-        if await asyncio.to_thread(self.queue.complete, claim, stored.records, report, compute_s, expires,
-                                   stored.refs(), stored.frame_hashes):
+        if await asyncio.to_thread(
+            self.queue.complete, claim, stored.records, report, compute_s, expires, stored.refs(), stored.frame_hashes
+        ):
             metrics.GENERATION_SECONDS.labels(row.model).observe(time.perf_counter() - claim.claimed_at)
             await self._settle(row.id)
         else:
@@ -376,8 +439,9 @@ class Worker:
 
     def _cancel_for_consent(self, claim: Claim, reason: str) -> None:
         with transaction(self.sessions) as session:
-            row = session.execute(select(generations).where(generations.c.id == claim.generation_id)
-                                  .with_for_update()).first()
+            row = session.execute(
+                select(generations).where(generations.c.id == claim.generation_id).with_for_update()
+            ).first()
             if row is not None and row.status == "in_progress" and row.lease_owner == self.worker_id:
                 domain.cancel_row(session, tables, row, "system", f"consent withdrawn before start: {reason}")
 
@@ -399,6 +463,7 @@ class Worker:
 
 
 # -- process entry -------------------------------------------------------------
+
 
 def make_runner(settings: GeneratorSettings) -> ModelRunner:
     from services.generator.triton_runner import TritonRunner
@@ -428,10 +493,20 @@ async def build(settings: GeneratorSettings, *, billing=None, runner: ModelRunne
         if remotes.faces is not None:
             likeness = LikenessGuard(remotes.faces)
         else:
-            log.warning("KINORA_IDENTITY_ADDR is unset: finished clips can't be scanned for the faces of "
-                        "people who did not consent")
-    worker = Worker(settings, sessions, FilesystemBlobStore(settings.blob_root()), remotes.billing,
-                    remotes.consent, runner or make_runner(settings), signer, likeness=likeness)
+            log.warning(
+                "KINORA_IDENTITY_ADDR is unset: finished clips can't be scanned for the faces of "
+                "people who did not consent"
+            )
+    worker = Worker(
+        settings,
+        sessions,
+        FilesystemBlobStore(settings.blob_root()),
+        remotes.billing,
+        remotes.consent,
+        runner or make_runner(settings),
+        signer,
+        likeness=likeness,
+    )
     stop = asyncio.Event()
     loop_task: list[asyncio.Task] = []
 

@@ -11,8 +11,12 @@ from services.identity.settings import IdentitySettings
 def load() -> IdentitySettings:
     settings = load_settings(IdentitySettings)
     if not (settings.jwt_keys_dir or settings.jwt_key_secret or settings.internal_secret):
-        raise SettingsError(["KINORA_JWT_KEY_SECRET is required to encrypt the signing keys in the database "
-                             "(or set KINORA_JWT_PRIVATE_KEYS_DIR to read PEM files, or KINORA_INTERNAL_SECRET)"])
+        raise SettingsError(
+            [
+                "KINORA_JWT_KEY_SECRET is required to encrypt the signing keys in the database "
+                "(or set KINORA_JWT_PRIVATE_KEYS_DIR to read PEM files, or KINORA_INTERNAL_SECRET)"
+            ]
+        )
     return settings
 
 

@@ -72,8 +72,9 @@ class Accounts:
         with transaction(self.sessions) as s:  # a refusal rolls its counting back
             if not ident.count_attempt(s, subject, limit, now, backoff):
                 minutes = max(1, self.settings.signin_window_s // 60)
-                raise ResourceExhausted(f"too many wrong passwords; wait up to {minutes} minutes and try again",
-                                        "password_rate_limited")
+                raise ResourceExhausted(
+                    f"too many wrong passwords; wait up to {minutes} minutes and try again", "password_rate_limited"
+                )
             user = ident.user(s, caller.subject)
         try:
             ok = ident.hasher.verify(user.password_hash, password)
@@ -114,21 +115,32 @@ class Accounts:
             self._end_credentials(s, user_id, now)
             self._end_guardianship(s, user_id, now)
             self._erase_likeness(s, user_id)
-            s.execute(delete(invites).where(invites.c.created_by_user_id == user_id,
-                                            invites.c.used_by_user_id.is_(None)))
+            s.execute(
+                delete(invites).where(invites.c.created_by_user_id == user_id, invites.c.used_by_user_id.is_(None))
+            )
             s.execute(update(invites).where(invites.c.created_by_user_id == user_id).values(created_by_user_id=None))
             s.execute(update(invites).where(invites.c.used_by_user_id == user_id).values(used_by_user_id=None))
             s.execute(update(users).where(users.c.invited_by_user_id == user_id).values(invited_by_user_id=None))
             f = signin_failures.c.subject
-            s.execute(delete(signin_failures).where(or_(f.startswith(f"handle:{user.handle}@", autoescape=True),
-                                                        f == f"reauth:{user_id}")))
-            s.execute(pg_insert(retired_handles).values(handle_hash=sha256_hex(user.handle), retired_at=now)
-                      .on_conflict_do_nothing())
+            s.execute(
+                delete(signin_failures).where(
+                    or_(f.startswith(f"handle:{user.handle}@", autoescape=True), f == f"reauth:{user_id}")
+                )
+            )
+            s.execute(
+                pg_insert(retired_handles)
+                .values(handle_hash=sha256_hex(user.handle), retired_at=now)
+                .on_conflict_do_nothing()
+            )
             # Its own events already published carry its handle and name; unpublished ones still go out.
             outbox = self.identity.tables.outbox.c
-            s.execute(delete(self.identity.tables.outbox).where(
-                outbox.aggregate_type == USER_AGGREGATE, outbox.aggregate_id == user_id,
-                outbox.published_at.is_not(None)))
+            s.execute(
+                delete(self.identity.tables.outbox).where(
+                    outbox.aggregate_type == USER_AGGREGATE,
+                    outbox.aggregate_id == user_id,
+                    outbox.published_at.is_not(None),
+                )
+            )
             s.execute(delete(users).where(users.c.id == user_id))
             event = events_pb2.UserDeleted(user_id=user_id, anonymous_id=str(uuid.uuid4()))
             set_timestamp(event.occurred_at, now)
@@ -138,11 +150,14 @@ class Accounts:
 
     def _end_credentials(self, s: Session, user_id: str, now: datetime) -> None:
         """Sessions and API keys go; their ids stay on the deny list until their tokens expire."""
-        ids = [*s.execute(select(sessions.c.id).where(sessions.c.user_id == user_id)).scalars(),
-               *s.execute(select(api_keys.c.id).where(api_keys.c.user_id == user_id)).scalars()]
+        ids = [
+            *s.execute(select(sessions.c.id).where(sessions.c.user_id == user_id)).scalars(),
+            *s.execute(select(api_keys.c.id).where(api_keys.c.user_id == user_id)).scalars(),
+        ]
         if ids:
-            s.execute(pg_insert(ended_credentials).values([{"id": i, "ended_at": now} for i in ids])
-                      .on_conflict_do_nothing())
+            s.execute(
+                pg_insert(ended_credentials).values([{"id": i, "ended_at": now} for i in ids]).on_conflict_do_nothing()
+            )
         mine = select(sessions.c.id).where(sessions.c.user_id == user_id)
         s.execute(delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(mine)))
         s.execute(delete(sessions).where(sessions.c.user_id == user_id))
@@ -153,23 +168,31 @@ class Accounts:
         linked = or_(g.guardian_user_id == user_id, g.teen_user_id == user_id, g.started_by_user_id == user_id)
         for link in s.execute(select(guardian_links).where(linked, g.status == "active")).all():
             # How the other side hears of it (notifications); feed and cameo keep the teen's controls.
-            event = events_pb2.GuardianUnlinked(link_id=link.id, guardian_user_id=link.guardian_user_id,
-                                                teen_user_id=link.teen_user_id, unlinked_by_user_id=user_id,
-                                                reason="account deleted")
+            event = events_pb2.GuardianUnlinked(
+                link_id=link.id,
+                guardian_user_id=link.guardian_user_id,
+                teen_user_id=link.teen_user_id,
+                unlinked_by_user_id=user_id,
+                reason="account deleted",
+            )
             set_timestamp(event.occurred_at, now)
             self.identity.core.emit_user(s, event, link.teen_user_id)
         s.execute(delete(guardian_links).where(linked))
         s.execute(update(guardian_links).where(g.approver_user_id == user_id).values(approver_user_id=None))
         s.execute(update(guardian_links).where(g.unlinked_by_user_id == user_id).values(unlinked_by_user_id=None))
         s.execute(delete(parental_controls).where(parental_controls.c.teen_user_id == user_id))
-        s.execute(update(parental_controls).where(parental_controls.c.updated_by_user_id == user_id)
-                  .values(updated_by_user_id=None))
+        s.execute(
+            update(parental_controls)
+            .where(parental_controls.c.updated_by_user_id == user_id)
+            .values(updated_by_user_id=None)
+        )
 
     def _erase_likeness(self, s: Session, user_id: str) -> None:
         """Verifications (challenges, results, likeness pointers), enrolled faces and the blob folder.
         Files go before the commit: a failure rolls the rows back and the caller can try again."""
-        ids = list(s.execute(select(verifications.c.id).where(verifications.c.user_id == user_id)
-                             .with_for_update()).scalars())
+        ids = list(
+            s.execute(select(verifications.c.id).where(verifications.c.user_id == user_id).with_for_update()).scalars()
+        )
         s.execute(delete(face_embeddings).where(face_embeddings.c.user_id == user_id))
         s.execute(delete(verifications).where(verifications.c.user_id == user_id))
         for verification_id in ids:

@@ -29,14 +29,16 @@ from kinora.runtime.errors import (
 from services.identity.core import IdentityCore, now_utc, sha256_hex
 from services.identity.models import api_keys
 
-API_SCOPES = frozenset({"videos:read", "videos:write", "cameos:read", "cameos:write", "feed:read",
-                        "feed:write", "billing:read"})
+API_SCOPES = frozenset(
+    {"videos:read", "videos:write", "cameos:read", "cameos:write", "feed:read", "feed:write", "billing:read"}
+)
 MAX_ACTIVE_API_KEYS = 25
 
 
 def webhook_proto(row: Row[Any], with_secret: bool) -> identity_pb2.ApiKeyWebhook:
-    msg = identity_pb2.ApiKeyWebhook(api_key_id=row.id, url=row.webhook_url,
-                                     secret=row.webhook_secret if with_secret else "")
+    msg = identity_pb2.ApiKeyWebhook(
+        api_key_id=row.id, url=row.webhook_url, secret=row.webhook_secret if with_secret else ""
+    )
     set_timestamp(msg.updated_at, row.webhook_updated_at)
     return msg
 
@@ -71,8 +73,9 @@ class ApiKeys:
     def __init__(self, core: IdentityCore):
         self.core, self.sessions, self.settings = core, core.sessions, core.settings
 
-    def create_api_key(self, caller: Principal,
-                       req: identity_pb2.CreateApiKeyRequest) -> tuple[identity_pb2.ApiKey, str]:
+    def create_api_key(
+        self, caller: Principal, req: identity_pb2.CreateApiKeyRequest
+    ) -> tuple[identity_pb2.ApiKey, str]:
         if caller.kind != "user":
             raise PermissionDenied("sign in as a person to create API keys", "user_required")
         name = req.name.strip()
@@ -83,8 +86,9 @@ class ApiKeys:
             raise InvalidArgument(f"give at least one scope; choose from {', '.join(sorted(API_SCOPES))}", "no_scopes")
         unknown = [sc for sc in scopes if sc not in API_SCOPES]
         if unknown:
-            raise InvalidArgument(f"unknown scope {unknown[0]!r}; choose from {', '.join(sorted(API_SCOPES))}",
-                                  "invalid_scope")
+            raise InvalidArgument(
+                f"unknown scope {unknown[0]!r}; choose from {', '.join(sorted(API_SCOPES))}", "invalid_scope"
+            )
         now = now_utc()
         expires = None
         if req.HasField("expires_at") and (req.expires_at.seconds or req.expires_at.nanos):
@@ -96,14 +100,27 @@ class ApiKeys:
         key_id = str(uuid.uuid4())
         with transaction(self.sessions) as s:
             self.core.user(s, caller.subject, lock=True)
-            active = s.execute(select(func.count()).select_from(api_keys).where(
-                api_keys.c.user_id == caller.subject, api_keys.c.revoked_at.is_(None))).scalar_one()
+            active = s.execute(
+                select(func.count())
+                .select_from(api_keys)
+                .where(api_keys.c.user_id == caller.subject, api_keys.c.revoked_at.is_(None))
+            ).scalar_one()
             if active >= MAX_ACTIVE_API_KEYS:
-                raise ResourceExhausted(f"you already have {MAX_ACTIVE_API_KEYS} active API keys; revoke one first",
-                                        "too_many_api_keys")
-            s.execute(api_keys.insert().values(id=key_id, user_id=caller.subject, name=name, prefix=prefix,
-                                               secret_hash=sha256_hex(secret), scopes=" ".join(scopes),
-                                               created_at=now, expires_at=expires))
+                raise ResourceExhausted(
+                    f"you already have {MAX_ACTIVE_API_KEYS} active API keys; revoke one first", "too_many_api_keys"
+                )
+            s.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    user_id=caller.subject,
+                    name=name,
+                    prefix=prefix,
+                    secret_hash=sha256_hex(secret),
+                    scopes=" ".join(scopes),
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
             row = s.execute(select(api_keys).where(api_keys.c.id == key_id)).one()
         return api_key_proto(row), secret
 
@@ -134,8 +151,11 @@ class ApiKeys:
             row = self._own_api_key(s, caller, key_id, lock=True)
             if row.revoked_at is not None:
                 raise FailedPrecondition("the API key has been revoked", "api_key_revoked")
-            s.execute(update(api_keys).where(api_keys.c.id == key_id).values(
-                webhook_url=url, webhook_secret=secret, webhook_updated_at=now_utc()))
+            s.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id)
+                .values(webhook_url=url, webhook_secret=secret, webhook_updated_at=now_utc())
+            )
             row = s.execute(select(api_keys).where(api_keys.c.id == key_id)).one()
         return webhook_proto(row, with_secret=True)
 
@@ -150,8 +170,11 @@ class ApiKeys:
                 if not key_id:
                     raise InvalidArgument("api_key_id is required", "api_key_id_required")
                 row = s.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
-                if row is None or row.revoked_at is not None or (
-                        row.expires_at is not None and row.expires_at <= now_utc()):
+                if (
+                    row is None
+                    or row.revoked_at is not None
+                    or (row.expires_at is not None and row.expires_at <= now_utc())
+                ):
                     raise NotFound("no usable API key with that id", "api_key_not_found")
         if row.webhook_url is None:
             raise NotFound("this API key has no webhook endpoint", "no_webhook")
@@ -163,8 +186,11 @@ class ApiKeys:
             row = self._own_api_key(s, caller, key_id, lock=True)
             if row.webhook_url is None:
                 return False
-            s.execute(update(api_keys).where(api_keys.c.id == key_id).values(
-                webhook_url=None, webhook_secret=None, webhook_updated_at=now_utc()))
+            s.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id)
+                .values(webhook_url=None, webhook_secret=None, webhook_updated_at=now_utc())
+            )
         return True
 
     def exchange_api_key(self, secret: str) -> identity_pb2.ExchangeApiKeyResponse:
@@ -183,9 +209,17 @@ class ApiKeys:
             user = self.core.user(s, row.user_id)
         scopes = row.scopes.split()
         # sid = the key: revoking it (or deleting the account) puts its tokens on the deny list.
-        token, exp = self.core.access_token(user.id, user.handle, user.age_group == "teen", kind="apikey",
-                                            scopes=scopes, ttl_s=self.settings.apikey_token_ttl_s, session_id=row.id)
-        reply = identity_pb2.ExchangeApiKeyResponse(access_token=token, user_id=user.id, api_key_id=row.id,
-                                                    scopes=scopes)
+        token, exp = self.core.access_token(
+            user.id,
+            user.handle,
+            user.age_group == "teen",
+            kind="apikey",
+            scopes=scopes,
+            ttl_s=self.settings.apikey_token_ttl_s,
+            session_id=row.id,
+        )
+        reply = identity_pb2.ExchangeApiKeyResponse(
+            access_token=token, user_id=user.id, api_key_id=row.id, scopes=scopes
+        )
         reply.expires_at.FromSeconds(int(exp))
         return reply

@@ -31,8 +31,9 @@ class BlobStore:
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
-        return common_pb2.BlobRef(key=key, content_type=content_type, size_bytes=len(data),
-                                  sha256=hashlib.sha256(data).hexdigest())
+        return common_pb2.BlobRef(
+            key=key, content_type=content_type, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
+        )
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()

@@ -21,10 +21,12 @@ from services.identity.models import parental_controls
 
 
 def controls_proto(row: Row[Any]) -> identity_pb2.ParentalControls:
-    msg = identity_pb2.ParentalControls(daily_feed_item_cap=row.daily_feed_item_cap,
-                                        non_personalized_feed=row.non_personalized_feed,
-                                        max_cameo_policy=row.max_cameo_policy,
-                                        updated_by_user_id=row.updated_by_user_id or "")
+    msg = identity_pb2.ParentalControls(
+        daily_feed_item_cap=row.daily_feed_item_cap,
+        non_personalized_feed=row.non_personalized_feed,
+        max_cameo_policy=row.max_cameo_policy,
+        updated_by_user_id=row.updated_by_user_id or "",
+    )
     set_timestamp(msg.updated_at, row.updated_at)
     return msg
 
@@ -34,22 +36,30 @@ class Controls:
         self.core, self.sessions, self.settings = core, core.sessions, core.settings
 
     def set_teen_defaults(self, s: Session, teen_id: str, now: datetime) -> None:
-        values = dict(daily_feed_item_cap=self.settings.teen_daily_feed_cap, non_personalized_feed=True,
-                      max_cameo_policy=common_pb2.CAMEO_POLICY_APPROVED, updated_at=now, updated_by_user_id=None)
+        values = dict(
+            daily_feed_item_cap=self.settings.teen_daily_feed_cap,
+            non_personalized_feed=True,
+            max_cameo_policy=common_pb2.CAMEO_POLICY_APPROVED,
+            updated_at=now,
+            updated_by_user_id=None,
+        )
         s.execute(parental_controls.insert().values(teen_user_id=teen_id, **values))
         self._controls_changed(s, teen_id, "")
 
     def _controls_changed(self, s: Session, teen_id: str, guardian_id: str) -> identity_pb2.ParentalControls:
-        controls = controls_proto(s.execute(select(parental_controls)
-                                            .where(parental_controls.c.teen_user_id == teen_id)).one())
-        event = events_pb2.ParentalControlsChanged(teen_user_id=teen_id, guardian_user_id=guardian_id,
-                                                   controls=controls)
+        controls = controls_proto(
+            s.execute(select(parental_controls).where(parental_controls.c.teen_user_id == teen_id)).one()
+        )
+        event = events_pb2.ParentalControlsChanged(
+            teen_user_id=teen_id, guardian_user_id=guardian_id, controls=controls
+        )
         event.occurred_at.GetCurrentTime()
         self.core.emit_user(s, event, teen_id)
         return controls
 
-    def _teen_for_controls(self, s: Session, caller: Principal, teen_id: str, *,
-                           write: bool) -> tuple[Row[Any], str | None]:
+    def _teen_for_controls(
+        self, s: Session, caller: Principal, teen_id: str, *, write: bool
+    ) -> tuple[Row[Any], str | None]:
         if not teen_id:
             raise InvalidArgument("teen_user_id is required", "teen_user_id_required")
         teen = self.core.user(s, teen_id, lock=write)
@@ -67,20 +77,33 @@ class Controls:
     def get_parental_controls(self, caller: Principal, teen_id: str) -> identity_pb2.ParentalControls:
         with self.sessions() as s:
             self._teen_for_controls(s, caller, teen_id, write=False)
-            return controls_proto(s.execute(select(parental_controls)
-                                            .where(parental_controls.c.teen_user_id == teen_id)).one())
+            return controls_proto(
+                s.execute(select(parental_controls).where(parental_controls.c.teen_user_id == teen_id)).one()
+            )
 
-    def set_parental_controls(self, caller: Principal, teen_id: str,
-                              controls: identity_pb2.ParentalControls) -> identity_pb2.ParentalControls:
+    def set_parental_controls(
+        self, caller: Principal, teen_id: str, controls: identity_pb2.ParentalControls
+    ) -> identity_pb2.ParentalControls:
         if not 0 <= controls.daily_feed_item_cap <= 1000:
             raise InvalidArgument("daily_feed_item_cap is 0 (no cap) to 1000", "invalid_feed_cap")
-        if controls.max_cameo_policy not in common_pb2.CameoPolicy.values() or \
-                controls.max_cameo_policy == common_pb2.CAMEO_POLICY_UNSPECIFIED:
-            raise InvalidArgument("max_cameo_policy must be ONLY_ME, APPROVED, MUTUALS or EVERYONE",
-                                  "invalid_cameo_policy")
+        if (
+            controls.max_cameo_policy not in common_pb2.CameoPolicy.values()
+            or controls.max_cameo_policy == common_pb2.CAMEO_POLICY_UNSPECIFIED
+        ):
+            raise InvalidArgument(
+                "max_cameo_policy must be ONLY_ME, APPROVED, MUTUALS or EVERYONE", "invalid_cameo_policy"
+            )
         with transaction(self.sessions) as s:
             self._teen_for_controls(s, caller, teen_id, write=True)
-            s.execute(update(parental_controls).where(parental_controls.c.teen_user_id == teen_id).values(
-                daily_feed_item_cap=controls.daily_feed_item_cap, non_personalized_feed=controls.non_personalized_feed,
-                max_cameo_policy=controls.max_cameo_policy, updated_at=now_utc(), updated_by_user_id=caller.subject))
+            s.execute(
+                update(parental_controls)
+                .where(parental_controls.c.teen_user_id == teen_id)
+                .values(
+                    daily_feed_item_cap=controls.daily_feed_item_cap,
+                    non_personalized_feed=controls.non_personalized_feed,
+                    max_cameo_policy=controls.max_cameo_policy,
+                    updated_at=now_utc(),
+                    updated_by_user_id=caller.subject,
+                )
+            )
             return self._controls_changed(s, teen_id, caller.subject)

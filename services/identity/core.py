@@ -51,20 +51,31 @@ AGE_GROUPS = {"adult": common_pb2.AGE_GROUP_ADULT, "teen": common_pb2.AGE_GROUP_
 
 
 class IdentityCore:
-    def __init__(self, sessions_: sessionmaker[Session], tables: EventTables, settings: IdentitySettings,
-                 keyring: KeyRing):
+    def __init__(
+        self, sessions_: sessionmaker[Session], tables: EventTables, settings: IdentitySettings, keyring: KeyRing
+    ):
         self.sessions, self.tables, self.settings, self.keyring = sessions_, tables, settings, keyring
-        self.hasher = argon2.PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
-                                            parallelism=settings.argon2_parallelism, type=argon2.Type.ID)
+        self.hasher = argon2.PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            type=argon2.Type.ID,
+        )
 
     # --- users --------------------------------------------------------------------------------
 
-    def user_proto(self, s: Session, row: Row[Any], *, own: bool = False,
-                   viewer: Principal | None = None) -> identity_pb2.User:
+    def user_proto(
+        self, s: Session, row: Row[Any], *, own: bool = False, viewer: Principal | None = None
+    ) -> identity_pb2.User:
         """The account as `viewer` may see it: age group and guardian only for the account itself,
         its guardian and services (viewer None: the account's own reply, or an event)."""
-        msg = identity_pb2.User(id=row.id, handle=row.handle, display_name=row.display_name, region=row.region,
-                                cameo_verified=row.cameo_verified)
+        msg = identity_pb2.User(
+            id=row.id,
+            handle=row.handle,
+            display_name=row.display_name,
+            region=row.region,
+            cameo_verified=row.cameo_verified,
+        )
         set_timestamp(msg.created_at, row.created_at)
         set_timestamp(msg.updated_at, row.updated_at)
         guardian = self.active_guardian(s, row.id) if row.age_group == "teen" else None
@@ -91,29 +102,38 @@ class IdentityCore:
         self.emit_user(s, event, user_id)
 
     def active_guardian(self, s: Session, teen_id: str) -> str | None:
-        return s.execute(select(guardian_links.c.guardian_user_id).where(
-            guardian_links.c.teen_user_id == teen_id, guardian_links.c.status == "active")).scalar()
+        return s.execute(
+            select(guardian_links.c.guardian_user_id).where(
+                guardian_links.c.teen_user_id == teen_id, guardian_links.c.status == "active"
+            )
+        ).scalar()
 
     # --- invites, sign-in attempts, access tokens, paging ---------------------------------------
 
     def invites_remaining(self, s: Session, user_row: Row[Any]) -> int:
         if not user_row.cameo_verified:
             return 0
-        made = s.execute(select(func.count()).select_from(invites)
-                         .where(invites.c.created_by_user_id == user_row.id)).scalar_one()
+        made = s.execute(
+            select(func.count()).select_from(invites).where(invites.c.created_by_user_id == user_row.id)
+        ).scalar_one()
         return max(0, self.settings.invites_per_user - made)
 
-    def count_attempt(self, s: Session, subject: str, limit: int, now: datetime,
-                      block_for: Callable[[int], timedelta]) -> bool:
+    def count_attempt(
+        self, s: Session, subject: str, limit: int, now: datetime, block_for: Callable[[int], timedelta]
+    ) -> bool:
         """Count one sign-in attempt for `subject` in one statement (the row stays locked until the
         transaction ends, so concurrent attempts each see the others); False while it is blocked.
         From `limit` attempts on, each blocks the subject for block_for(attempts); a success lifts it."""
         t = signin_failures
         window_start = now - timedelta(seconds=self.settings.signin_window_s)
         insert = pg_insert(t).values(subject=subject, failures=1, last_attempt_at=now)
-        upsert = insert.on_conflict_do_update(index_elements=[t.c.subject], set_={
-            "failures": case((t.c.last_attempt_at <= window_start, 1), else_=t.c.failures + 1),
-            "last_attempt_at": now}).returning(t.c.failures, t.c.blocked_until)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[t.c.subject],
+            set_={
+                "failures": case((t.c.last_attempt_at <= window_start, 1), else_=t.c.failures + 1),
+                "last_attempt_at": now,
+            },
+        ).returning(t.c.failures, t.c.blocked_until)
         failures, blocked_until = s.execute(upsert).one()
         if blocked_until is not None and blocked_until > now:
             return False
@@ -121,15 +141,38 @@ class IdentityCore:
             s.execute(update(t).where(t.c.subject == subject).values(blocked_until=now + block_for(failures)))
         return True
 
-    def access_token(self, user_id: str, handle: str, teen: bool, *, kind: str = "user",
-                     scopes: list[str] | tuple[str, ...] = (), ttl_s: int | None = None,
-                     session_id: str = "") -> tuple[str, float]:
+    def access_token(
+        self,
+        user_id: str,
+        handle: str,
+        teen: bool,
+        *,
+        kind: str = "user",
+        scopes: list[str] | tuple[str, ...] = (),
+        ttl_s: int | None = None,
+        session_id: str = "",
+    ) -> tuple[str, float]:
         key = self.keyring.signing_key()
-        return mint_access_token(key.private_key, key.kid, user_id, kind=kind, handle=handle, scopes=scopes,
-                                 teen=teen, ttl_s=ttl_s or self.settings.access_token_ttl_s, session_id=session_id)
+        return mint_access_token(
+            key.private_key,
+            key.kid,
+            user_id,
+            kind=kind,
+            handle=handle,
+            scopes=scopes,
+            teen=teen,
+            ttl_s=ttl_s or self.settings.access_token_ttl_s,
+            session_id=session_id,
+        )
 
-    def page(self, table: Table, key_col: Column[Any], where: ColumnElement[bool], page: common_pb2.PageRequest,
-             convert: Callable[[Row[Any]], T]) -> tuple[list[T], str]:
+    def page(
+        self,
+        table: Table,
+        key_col: Column[Any],
+        where: ColumnElement[bool],
+        page: common_pb2.PageRequest,
+        convert: Callable[[Row[Any]], T],
+    ) -> tuple[list[T], str]:
         size = page_size_of(page)
         cursor = _PAGE_TOKENS.decode(page.page_token, datetime, str)
         query = select(table).where(where)
@@ -142,4 +185,3 @@ class IdentityCore:
         rows = rows[:size]
         token = _PAGE_TOKENS.encode(rows[-1].created_at, getattr(rows[-1], key_col.name)) if more else ""
         return [convert(r) for r in rows], token
-

@@ -43,9 +43,11 @@ from services.identity.users import Users
 # The topics stay importable from here: tests/helm reads them next to the other services' domains.
 __all__ = ["Identity", "Issued", "USER_AGGREGATE", "USERS_TOPIC", "VERIFICATIONS_TOPIC"]
 
+
 class Identity:
-    def __init__(self, sessions_: sessionmaker[Session], tables: EventTables, settings: IdentitySettings,
-                 keyring: KeyRing):
+    def __init__(
+        self, sessions_: sessionmaker[Session], tables: EventTables, settings: IdentitySettings, keyring: KeyRing
+    ):
         self.core = core = IdentityCore(sessions_, tables, settings, keyring)
         self.sessions, self.tables, self.settings, self.keyring = sessions_, tables, settings, keyring
         self.hasher = core.hasher
@@ -97,8 +99,9 @@ class Identity:
 
     # -- API keys (apikeys.py) -------------------------------------------------
 
-    def create_api_key(self, caller: Principal,
-                       req: identity_pb2.CreateApiKeyRequest) -> tuple[identity_pb2.ApiKey, str]:
+    def create_api_key(
+        self, caller: Principal, req: identity_pb2.CreateApiKeyRequest
+    ) -> tuple[identity_pb2.ApiKey, str]:
         return self.api_keys.create_api_key(caller, req)
 
     def list_api_keys(self, caller: Principal, page: common_pb2.PageRequest) -> tuple[list[identity_pb2.ApiKey], str]:
@@ -139,6 +142,7 @@ class Identity:
     def get_parental_controls(self, caller: Principal, teen_id: str) -> identity_pb2.ParentalControls:
         return self.controls.get_parental_controls(caller, teen_id)
 
-    def set_parental_controls(self, caller: Principal, teen_id: str,
-                              controls: identity_pb2.ParentalControls) -> identity_pb2.ParentalControls:
+    def set_parental_controls(
+        self, caller: Principal, teen_id: str, controls: identity_pb2.ParentalControls
+    ) -> identity_pb2.ParentalControls:
         return self.controls.set_parental_controls(caller, teen_id, controls)

@@ -33,14 +33,19 @@ def embed_crops(crops: list[bytes]) -> list[np.ndarray]:
     return found
 
 
-def enrol(session: Session, user_id: str, verification_id: str, embeddings: list[np.ndarray],
-          at: datetime) -> None:
+def enrol(session: Session, user_id: str, verification_id: str, embeddings: list[np.ndarray], at: datetime) -> None:
     """The person's face is now this verification's: earlier enrolments go."""
     session.execute(delete(face_embeddings).where(face_embeddings.c.user_id == user_id))
     for embedding in embeddings:
-        session.execute(insert(face_embeddings).values(
-            id=str(uuid.uuid4()), user_id=user_id, verification_id=verification_id,
-            embedding=faces.to_bytes(embedding), created_at=at))
+        session.execute(
+            insert(face_embeddings).values(
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                verification_id=verification_id,
+                embedding=faces.to_bytes(embedding),
+                created_at=at,
+            )
+        )
 
 
 class FaceTaken(Exception):
@@ -52,8 +57,9 @@ class FaceTaken(Exception):
 _ENROLMENT_LOCK = 0x6B696E6F72616601
 
 
-def enrol_unique(session: Session, user_id: str, verification_id: str, embeddings: list[np.ndarray],
-                 at: datetime) -> None:
+def enrol_unique(
+    session: Session, user_id: str, verification_id: str, embeddings: list[np.ndarray], at: datetime
+) -> None:
     """`enrol`, refused with FaceTaken when another account holds one of these faces."""
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ENROLMENT_LOCK})
     if enrolled_elsewhere(session, user_id, embeddings):
@@ -63,8 +69,9 @@ def enrol_unique(session: Session, user_id: str, verification_id: str, embedding
 
 def enrolled_elsewhere(session: Session, user_id: str, embeddings: list[np.ndarray]) -> bool:
     """Does any of these faces match one enrolled by another account?"""
-    rows = session.execute(select(face_embeddings.c.user_id, face_embeddings.c.embedding)
-                           .where(face_embeddings.c.user_id != user_id)).all()
+    rows = session.execute(
+        select(face_embeddings.c.user_id, face_embeddings.c.embedding).where(face_embeddings.c.user_id != user_id)
+    ).all()
     if not rows or not embeddings:
         return False
     enrolled = np.stack([faces.from_bytes(r.embedding) for r in rows])
@@ -77,8 +84,9 @@ class FaceMatcher:
 
     def match(self, raw_embeddings: list[bytes]) -> list[faces.Match]:
         if len(raw_embeddings) > MAX_FACES_PER_CALL:
-            raise InvalidArgument(f"at most {MAX_FACES_PER_CALL} faces per call; got {len(raw_embeddings)}",
-                                  "too_many_faces")
+            raise InvalidArgument(
+                f"at most {MAX_FACES_PER_CALL} faces per call; got {len(raw_embeddings)}", "too_many_faces"
+            )
         probes = []
         for i, raw in enumerate(raw_embeddings):
             try:

@@ -35,15 +35,17 @@ def erase_likeness(session: Session, blobs: BlobStore, user_id: str, up_to_verif
     mine = select(v.id, v.created_at).where(v.user_id == user_id)
     bound = None
     if up_to_verification_id:
-        bound = session.execute(select(v.created_at).where(
-            v.id == up_to_verification_id, v.user_id == user_id)).scalar()
+        bound = session.execute(
+            select(v.created_at).where(v.id == up_to_verification_id, v.user_id == user_id)
+        ).scalar()
     if bound is not None:
         mine = mine.where(v.created_at <= bound)
     ids = [r.id for r in session.execute(mine.with_for_update()).all()]
     if not ids:
         return 0
-    session.execute(delete(face_embeddings).where(face_embeddings.c.user_id == user_id,
-                                                  face_embeddings.c.verification_id.in_(ids)))
+    session.execute(
+        delete(face_embeddings).where(face_embeddings.c.user_id == user_id, face_embeddings.c.verification_id.in_(ids))
+    )
     session.execute(update(verifications).where(v.id.in_(ids)).values(likeness=None))
     for verification_id in ids:
         blobs.delete_folder(likeness_folder(user_id, verification_id))

@@ -116,8 +116,9 @@ def best_crops(rgbs: list[np.ndarray | None], track: FaceTrack, count: int = 3, 
     """PNG crops of the most frontal single-face frames, spread over the clip
     (frames whose colour was not kept, None in `rgbs`, are skipped)."""
     yaws = track.yaws
-    candidates = [i for i, (c, y) in enumerate(zip(track.counts, yaws))
-                  if c == 1 and y is not None and rgbs[i] is not None]
+    candidates = [
+        i for i, (c, y) in enumerate(zip(track.counts, yaws)) if c == 1 and y is not None and rgbs[i] is not None
+    ]
     candidates.sort(key=lambda i: abs(yaws[i]))
     chosen: list[int] = []
     for i in candidates:  # prefer frames at least a second apart

@@ -14,6 +14,8 @@ def consumed_events(blobs: BlobStore) -> dict:
     def cameo_deleted(session, msg: cameo_ev.CameoDeleted, meta) -> None:
         erase_likeness(session, blobs, msg.owner_user_id, msg.verification_id)
 
-    return {cameo_ev.CameoDeleted: cameo_deleted,
-            cameo_ev.CharacterCreated: lambda session, msg, meta: character_created(session, msg),
-            cameo_ev.CharacterDeleted: lambda session, msg, meta: character_deleted(session, msg)}
+    return {
+        cameo_ev.CameoDeleted: cameo_deleted,
+        cameo_ev.CharacterCreated: lambda session, msg, meta: character_created(session, msg),
+        cameo_ev.CharacterDeleted: lambda session, msg, meta: character_deleted(session, msg),
+    }

@@ -21,8 +21,9 @@ from services.identity.validation import INVITE_ALPHABET
 
 
 def invite_proto(row: Row[Any]) -> identity_pb2.Invite:
-    msg = identity_pb2.Invite(code=row.code, created_by_user_id=row.created_by_user_id or "",
-                              used_by_user_id=row.used_by_user_id or "")
+    msg = identity_pb2.Invite(
+        code=row.code, created_by_user_id=row.created_by_user_id or "", used_by_user_id=row.used_by_user_id or ""
+    )
     set_timestamp(msg.created_at, row.created_at)
     set_timestamp(msg.expires_at, row.expires_at)
     set_timestamp(msg.used_at, row.used_at)
@@ -51,11 +52,12 @@ class Invites:
                 if self.core.invites_remaining(s, user) <= 0:
                     raise ResourceExhausted("you have no invites left", "no_invites_left")
                 creator = user.id
-            s.execute(invites.insert().values(code=code, created_by_user_id=creator, created_at=now,
-                                              expires_at=expires))
+            s.execute(
+                invites.insert().values(code=code, created_by_user_id=creator, created_at=now, expires_at=expires)
+            )
             return invite_proto(s.execute(select(invites).where(invites.c.code == code)).one())
 
     def list_invites(self, caller: Principal, page: common_pb2.PageRequest) -> tuple[list[identity_pb2.Invite], str]:
-        return self.core.page(invites, invites.c.code, invites.c.created_by_user_id == caller.subject, page,
-                              invite_proto)
-
+        return self.core.page(
+            invites, invites.c.code, invites.c.created_by_user_id == caller.subject, page, invite_proto
+        )

@@ -49,13 +49,15 @@ class KeyCipher:
     """Encrypts private keys at rest; the kid is bound in as associated data."""
 
     def __init__(self, secret: str):
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"kinora-identity-jwt-keys",
-                   info=b"v1").derive(secret.encode())
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"kinora-identity-jwt-keys", info=b"v1").derive(
+            secret.encode()
+        )
         self._aead = AESGCM(key)
 
     def seal(self, kid: str, private_key: Ed25519PrivateKey) -> bytes:
-        raw = private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                        serialization.NoEncryption())
+        raw = private_key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
         nonce = os.urandom(12)
         return nonce + self._aead.encrypt(nonce, raw, kid.encode())
 
@@ -75,25 +77,39 @@ class DatabaseKeyStore:
         now = _now()
         with transaction(self.sessions) as s:
             s.execute(update(signing_keys).where(signing_keys.c.retired_at.is_(None)).values(retired_at=now))
-            s.execute(signing_keys.insert().values(kid=kid, private_key=self.cipher.seal(kid, key),
-                                                   public_jwk=json.dumps(public_jwk(key.public_key(), kid)),
-                                                   created_at=now))
+            s.execute(
+                signing_keys.insert().values(
+                    kid=kid,
+                    private_key=self.cipher.seal(kid, key),
+                    public_jwk=json.dumps(public_jwk(key.public_key(), kid)),
+                    created_at=now,
+                )
+            )
         return kid
 
     def signing_key(self) -> SigningKey | None:
         with self.sessions() as s:
-            row = s.execute(select(signing_keys.c.kid, signing_keys.c.private_key)
-                            .where(signing_keys.c.retired_at.is_(None))
-                            .order_by(signing_keys.c.created_at.desc()).limit(1)).first()
+            row = s.execute(
+                select(signing_keys.c.kid, signing_keys.c.private_key)
+                .where(signing_keys.c.retired_at.is_(None))
+                .order_by(signing_keys.c.created_at.desc())
+                .limit(1)
+            ).first()
         return SigningKey(row.kid, self.cipher.open(row.kid, row.private_key)) if row else None
 
     def jwks(self) -> dict:
         # A key retired before the oldest unexpired token was issued can go.
         cutoff = _now() - timedelta(seconds=self.token_ttl_s + 60)
         with self.sessions() as s:
-            rows = s.execute(select(signing_keys.c.public_jwk)
-                             .where(or_(signing_keys.c.retired_at.is_(None), signing_keys.c.retired_at > cutoff))
-                             .order_by(signing_keys.c.created_at.desc())).scalars().all()
+            rows = (
+                s.execute(
+                    select(signing_keys.c.public_jwk)
+                    .where(or_(signing_keys.c.retired_at.is_(None), signing_keys.c.retired_at > cutoff))
+                    .order_by(signing_keys.c.created_at.desc())
+                )
+                .scalars()
+                .all()
+            )
         return {"keys": [json.loads(r) for r in rows]}
 
 
@@ -115,8 +131,9 @@ class FolderKeyStore:
 
     def rotate(self) -> str:
         kid = f"{_now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
-        pem = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption())
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{kid}.tmp"
         tmp.write_bytes(pem)
@@ -181,8 +198,10 @@ def make_store(settings, sessions):
         return FolderKeyStore(settings.jwt_keys_dir)
     secret = settings.jwt_key_secret or settings.internal_secret
     if not secret:
-        raise ValueError("set KINORA_JWT_KEY_SECRET (or KINORA_INTERNAL_SECRET) to encrypt signing keys in the "
-                         "database, or KINORA_JWT_PRIVATE_KEYS_DIR to read them from PEM files")
+        raise ValueError(
+            "set KINORA_JWT_KEY_SECRET (or KINORA_INTERNAL_SECRET) to encrypt signing keys in the "
+            "database, or KINORA_JWT_PRIVATE_KEYS_DIR to read them from PEM files"
+        )
     return DatabaseKeyStore(sessions, KeyCipher(secret), settings.access_token_ttl_s)
 
 

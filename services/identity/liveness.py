@@ -132,8 +132,9 @@ def verify(video_bytes: bytes, challenge: Challenge, now: datetime) -> Verificat
     with container:
         demuxer = _CONTAINERS.get(container.format.name)
         if demuxer is None or demuxer != sniffed:
-            return refuse("file",
-                          f"The file claims to be {sniffed} but its contents are not; upload the original video.")
+            return refuse(
+                "file", f"The file claims to be {sniffed} but its contents are not; upload the original video."
+            )
         problem = _stream_problem(container)
         if problem:
             return refuse(*problem)
@@ -145,8 +146,10 @@ def verify(video_bytes: bytes, challenge: Challenge, now: datetime) -> Verificat
         except _TooLong:
             return refuse("duration", f"The video is longer than {MAX_DURATION_S:.0f} seconds; record 3 to 15 seconds.")
         except _TooManyFrames:
-            return refuse("decode", f"The video has more than {MAX_FPS} frames per second; record at {MAX_FPS} "
-                                    "frames per second or fewer.")
+            return refuse(
+                "decode",
+                f"The video has more than {MAX_FPS} frames per second; record at {MAX_FPS} frames per second or fewer.",
+            )
 
     if not MIN_DURATION_S <= media.duration_s <= MAX_DURATION_S:
         return refuse("duration", f"The video is {media.duration_s:.1f} seconds long; record 3 to 15 seconds.")
@@ -162,8 +165,9 @@ def verify(video_bytes: bytes, challenge: Challenge, now: datetime) -> Verificat
     speech = voice.find_speech(media.audio)
     heard = None
     if speech.seconds < voice.MIN_SPEECH_S:
-        checks.append(Check("speech", False,
-                            "No speech was heard. Read the digits aloud, clearly, near the microphone."))
+        checks.append(
+            Check("speech", False, "No speech was heard. Read the digits aloud, clearly, near the microphone.")
+        )
         checks.append(Check("digits", False, "The digits could not be checked because no speech was heard."))
     else:
         checks.append(Check("speech", True, f"{speech.seconds:.1f} seconds of speech heard."))
@@ -327,14 +331,19 @@ def _check_lip_sync(track: face.FaceTrack, audio: np.ndarray) -> Check:
         return Check("lip_sync", False, "The mouth could not be seen clearly enough; face the camera while you speak.")
     mouth = np.array([mouths[i] for i in seen])
     if float(np.std(mouth)) < MIN_MOUTH_MOVEMENT:
-        return Check("lip_sync", False,
-                     "Your lips did not move while the digits were spoken; read them aloud yourself.")
+        return Check(
+            "lip_sync", False, "Your lips did not move while the digits were spoken; read them aloud yourself."
+        )
     loud = voice.loudness_at(audio, [track.times[i] for i in seen])
-    near, far = (_best_correlation(mouth, loud, *(round(s * SAMPLE_FPS) for s in span))
-                 for span in (LIP_NEAR_S, LIP_FAR_S))
+    near, far = (
+        _best_correlation(mouth, loud, *(round(s * SAMPLE_FPS) for s in span)) for span in (LIP_NEAR_S, LIP_FAR_S)
+    )
     if near < MIN_LIP_SYNC or near < far - LIP_SYNC_MARGIN:
-        return Check("lip_sync", False, "Your lips did not move in time with the voice; record yourself reading the "
-                                        "digits aloud, in one take.")
+        return Check(
+            "lip_sync",
+            False,
+            "Your lips did not move in time with the voice; record yourself reading the digits aloud, in one take.",
+        )
     return Check("lip_sync", True, f"The lips move in time with the voice (correlation {near:.2f}).")
 
 
@@ -356,7 +365,7 @@ def _check_digits(heard: str, expected: str) -> Check:
     if wrong <= allowed:
         return Check("digits", True, "The spoken digits match the challenge.")
     return Check(
-        "digits", False,
+        "digits",
+        False,
         f"The digits heard ({' '.join(heard) or 'none'}) do not match the challenge ({' '.join(expected)}).",
     )
-

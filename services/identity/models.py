@@ -27,7 +27,8 @@ Hash = String(64)  # hex SHA-256
 When = DateTime(timezone=True)
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("handle", String(30), nullable=False, unique=True),  # stored lower case
     Column("display_name", String(80), nullable=False),
@@ -42,7 +43,8 @@ users = Table(
 )
 
 invites = Table(
-    "invites", metadata,
+    "invites",
+    metadata,
     Column("code", String(32), primary_key=True),
     Column("created_by_user_id", Id, ForeignKey("users.id"), nullable=True),  # null: minted by an admin
     Column("created_at", When, nullable=False),
@@ -53,7 +55,8 @@ invites = Table(
 )
 
 signing_keys = Table(
-    "signing_keys", metadata,
+    "signing_keys",
+    metadata,
     Column("kid", String(64), primary_key=True),
     Column("private_key", LargeBinary, nullable=False),  # AES-GCM(nonce || ciphertext), AAD = kid
     Column("public_jwk", Text, nullable=False),
@@ -63,7 +66,8 @@ signing_keys = Table(
 
 # A refresh family is one sign-in; each refresh spends a token and issues the next.
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", When, nullable=False),
@@ -72,7 +76,8 @@ sessions = Table(
 )
 
 refresh_tokens = Table(
-    "refresh_tokens", metadata,
+    "refresh_tokens",
+    metadata,
     Column("token_hash", Hash, primary_key=True),
     Column("session_id", Id, ForeignKey("sessions.id"), nullable=False, index=True),
     Column("created_at", When, nullable=False),
@@ -84,7 +89,8 @@ refresh_tokens = Table(
 # One counter per subject, bumped atomically (INSERT ... ON CONFLICT DO UPDATE) before the password
 # is checked, so concurrent guesses are all counted; a success takes its attempt back.
 signin_failures = Table(
-    "signin_failures", metadata,
+    "signin_failures",
+    metadata,
     Column("subject", String(120), primary_key=True),  # "address:<ip>" or "handle:<handle>@<ip>"
     Column("failures", Integer, nullable=False),
     Column("last_attempt_at", When, nullable=False),
@@ -93,7 +99,8 @@ signin_failures = Table(
 )
 
 api_keys = Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False),
     Column("name", String(80), nullable=False),
@@ -113,7 +120,8 @@ api_keys = Table(
 )
 
 guardian_links = Table(
-    "guardian_links", metadata,
+    "guardian_links",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("guardian_user_id", Id, ForeignKey("users.id"), nullable=True),  # null until confirmed, if the teen started
     Column("teen_user_id", Id, ForeignKey("users.id"), nullable=True),
@@ -133,7 +141,8 @@ guardian_links = Table(
 )
 
 parental_controls = Table(
-    "parental_controls", metadata,
+    "parental_controls",
+    metadata,
     Column("teen_user_id", Id, ForeignKey("users.id"), primary_key=True),
     Column("daily_feed_item_cap", Integer, nullable=False),
     Column("non_personalized_feed", Boolean, nullable=False),
@@ -143,7 +152,8 @@ parental_controls = Table(
 )
 
 verifications = Table(
-    "verifications", metadata,
+    "verifications",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
     Column("status", String(10), nullable=False),  # pending | passed | failed | expired
@@ -162,7 +172,8 @@ verifications = Table(
 # clip's crops): the latest passed verification's, kept until erasure so an
 # image of the person is recognised on every path into a clip.
 face_embeddings = Table(
-    "face_embeddings", metadata,
+    "face_embeddings",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
     Column("verification_id", Id, ForeignKey("verifications.id"), nullable=False),
@@ -174,7 +185,8 @@ face_embeddings = Table(
 # tokens naming them (sid) must stay refused until they expire (ListRevokedSessions).
 # Random ids only; nothing here links to a person.
 ended_credentials = Table(
-    "ended_credentials", metadata,
+    "ended_credentials",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("ended_at", When, nullable=False, index=True),
 )
@@ -182,7 +194,8 @@ ended_credentials = Table(
 # Handles of deleted accounts never come back (nobody can take over a deleted person's name,
 # which other people's comments, remixes and memories still point to). SHA-256 of the handle.
 retired_handles = Table(
-    "retired_handles", metadata,
+    "retired_handles",
+    metadata,
     Column("handle_hash", Hash, primary_key=True),
     Column("retired_at", When, nullable=False),
 )
@@ -190,7 +203,8 @@ retired_handles = Table(
 # Handles cameo's characters hold (from cameo's CharacterCreated/CharacterDeleted events): people
 # and characters share one namespace, so sign-up refuses these. A deleted character's row goes.
 reserved_handles = Table(
-    "reserved_handles", metadata,
+    "reserved_handles",
+    metadata,
     Column("handle", String(30), primary_key=True),
     Column("cameo_id", Id, nullable=False, unique=True),
     Column("owner_user_id", Id, nullable=False),

@@ -28,13 +28,18 @@ def character_created(s: Session, msg: cameo_ev.CharacterCreated) -> None:
     """Reserves the character's handle; idempotent (a redelivered event changes nothing)."""
     if s.execute(select(users.c.id).where(users.c.handle == msg.handle)).first() is not None:
         # A person signed up with it before this event arrived: the person keeps it.
-        log.warning("character %s claimed @%s, which a person already holds; mentions of it name the person",
-                    msg.cameo_id, msg.handle)
+        log.warning(
+            "character %s claimed @%s, which a person already holds; mentions of it name the person",
+            msg.cameo_id,
+            msg.handle,
+        )
         return
     at = msg.occurred_at.ToDatetime(tzinfo=UTC) if msg.HasField("occurred_at") else datetime.now(UTC)
-    s.execute(insert(reserved_handles).values(handle=msg.handle, cameo_id=msg.cameo_id,
-                                              owner_user_id=msg.owner_user_id, reserved_at=at)
-              .on_conflict_do_nothing())
+    s.execute(
+        insert(reserved_handles)
+        .values(handle=msg.handle, cameo_id=msg.cameo_id, owner_user_id=msg.owner_user_id, reserved_at=at)
+        .on_conflict_do_nothing()
+    )
 
 
 def character_deleted(s: Session, msg: cameo_ev.CharacterDeleted) -> None:

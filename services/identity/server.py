@@ -61,8 +61,14 @@ def _user_caller() -> auth.Principal:
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, ctx: ServiceContext, identity: Identity, verifications: Verifications, keyring: KeyRing,
-                 accounts: Accounts):
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        identity: Identity,
+        verifications: Verifications,
+        keyring: KeyRing,
+        accounts: Accounts,
+    ):
         self.ctx, self.identity, self.verifications, self.keyring = ctx, identity, verifications, keyring
         self.accounts = accounts
         self.faces = FaceMatcher(ctx.sessions)
@@ -80,23 +86,34 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.SignUpResponse(user=issued.user, tokens=issued.tokens)
 
     async def SignIn(self, request, context):
-        issued = await self._run(self.identity.sign_in, request.handle, request.password,
-                                 _client_address(request.client_address, context), changes=False)
+        issued = await self._run(
+            self.identity.sign_in,
+            request.handle,
+            request.password,
+            _client_address(request.client_address, context),
+            changes=False,
+        )
         return pb.SignInResponse(user=issued.user, tokens=issued.tokens)
 
     async def RefreshTokens(self, request, context):
-        pair = await self._run(self.identity.refresh, request.refresh_token,
-                               _client_address(request.client_address, context), changes=False)
+        pair = await self._run(
+            self.identity.refresh,
+            request.refresh_token,
+            _client_address(request.client_address, context),
+            changes=False,
+        )
         return pb.RefreshTokensResponse(tokens=pair)
 
     async def SignOut(self, request, context):
-        await self._run(self.identity.sign_out, auth.principal(), request.refresh_token, request.all_sessions,
-                        changes=False)
+        await self._run(
+            self.identity.sign_out, auth.principal(), request.refresh_token, request.all_sessions, changes=False
+        )
         return pb.SignOutResponse()
 
     async def ChangePassword(self, request, context):
-        ended = await self._run(self.accounts.change_password, _user_caller(), request.current_password,
-                                request.new_password, changes=False)
+        ended = await self._run(
+            self.accounts.change_password, _user_caller(), request.current_password, request.new_password, changes=False
+        )
         return pb.ChangePasswordResponse(sessions_ended=ended)
 
     async def DeleteAccount(self, request, context):
@@ -107,13 +124,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def GetJwks(self, request, context):
         jwks = await self._run(self.keyring.jwks, changes=False)
         fields = ("kid", "kty", "alg", "use", "crv", "x", "y", "n", "e")
-        return pb.GetJwksResponse(keys=[pb.Jwk(**{f: k[f] for f in fields if f in k}) for k in jwks["keys"]],
-                                  max_age_seconds=self.identity.settings.jwks_max_age_s)
+        return pb.GetJwksResponse(
+            keys=[pb.Jwk(**{f: k[f] for f in fields if f in k}) for k in jwks["keys"]],
+            max_age_seconds=self.identity.settings.jwks_max_age_s,
+        )
 
     async def ListRevokedSessions(self, request, context):
         ids = await self._run(self.identity.revoked_sessions, changes=False)
-        return pb.ListRevokedSessionsResponse(session_ids=[str(i) for i in ids],
-                                              max_age_seconds=int(auth.REVOCATION_MAX_AGE_S))
+        return pb.ListRevokedSessionsResponse(
+            session_ids=[str(i) for i in ids], max_age_seconds=int(auth.REVOCATION_MAX_AGE_S)
+        )
 
     # Profiles.
     async def GetUser(self, request, context):
@@ -121,13 +141,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.GetUserResponse(user=user)
 
     async def GetUserByHandle(self, request, context):
-        user = await self._run(self.identity.get_user_by_handle, auth.require_user_or_service(), request.handle,
-                               changes=False)
+        user = await self._run(
+            self.identity.get_user_by_handle, auth.require_user_or_service(), request.handle, changes=False
+        )
         return pb.GetUserByHandleResponse(user=user)
 
     async def BatchGetUsers(self, request, context):
-        found = await self._run(self.identity.batch_get_users, auth.require_user_or_service(),
-                                list(request.user_ids), changes=False)
+        found = await self._run(
+            self.identity.batch_get_users, auth.require_user_or_service(), list(request.user_ids), changes=False
+        )
         return pb.BatchGetUsersResponse(users=found)
 
     async def UpdateProfile(self, request, context):
@@ -156,8 +178,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.RevokeApiKeyResponse(api_key=key)
 
     async def SetApiKeyWebhook(self, request, context):
-        hook = await self._run(self.identity.set_api_key_webhook, auth.require_user(), request.api_key_id,
-                               request.url, changes=False)
+        hook = await self._run(
+            self.identity.set_api_key_webhook, auth.require_user(), request.api_key_id, request.url, changes=False
+        )
         return pb.SetApiKeyWebhookResponse(webhook=hook)
 
     async def GetApiKeyWebhook(self, request, context):
@@ -168,8 +191,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.GetApiKeyWebhookResponse(webhook=hook)
 
     async def DeleteApiKeyWebhook(self, request, context):
-        deleted = await self._run(self.identity.delete_api_key_webhook, auth.require_user(), request.api_key_id,
-                                  changes=False)
+        deleted = await self._run(
+            self.identity.delete_api_key_webhook, auth.require_user(), request.api_key_id, changes=False
+        )
         return pb.DeleteApiKeyWebhookResponse(deleted=deleted)
 
     async def ExchangeApiKey(self, request, context):
@@ -178,8 +202,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     # Guardians and parental controls.
     async def StartGuardianLink(self, request, context):
-        link, code, expires = await self._run(self.identity.start_guardian_link, _user_caller(), request.role,
-                                              changes=False)
+        link, code, expires = await self._run(
+            self.identity.start_guardian_link, _user_caller(), request.role, changes=False
+        )
         reply = pb.StartGuardianLinkResponse(link=link, code=code)
         set_timestamp(reply.code_expires_at, expires)
         return reply
@@ -189,8 +214,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.ConfirmGuardianLinkResponse(link=link)
 
     async def ApproveGuardianLink(self, request, context):
-        return pb.ApproveGuardianLinkResponse(link=await self._run(self.identity.approve_guardian_link,
-                                                                   _user_caller(), request.link_id))
+        return pb.ApproveGuardianLinkResponse(
+            link=await self._run(self.identity.approve_guardian_link, _user_caller(), request.link_id)
+        )
 
     async def UnlinkGuardian(self, request, context):
         caller = auth.require_user_or_service()
@@ -198,44 +224,49 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             auth.require_service("admin")  # support, through the operators' admin tools
         elif caller.kind != "user":
             raise PermissionDenied("this call needs a signed-in person, not an API key", "user_required")
-        return pb.UnlinkGuardianResponse(link=await self._run(self.identity.unlink_guardian, caller,
-                                                              request.link_id, request.reason))
+        return pb.UnlinkGuardianResponse(
+            link=await self._run(self.identity.unlink_guardian, caller, request.link_id, request.reason)
+        )
 
     async def ListGuardianLinks(self, request, context):
         links = await self._run(self.identity.list_guardian_links, _user_caller(), changes=False)
         return pb.ListGuardianLinksResponse(links=links)
 
     async def SetParentalControls(self, request, context):
-        controls = await self._run(self.identity.set_parental_controls, _user_caller(), request.teen_user_id,
-                                   request.controls)
+        controls = await self._run(
+            self.identity.set_parental_controls, _user_caller(), request.teen_user_id, request.controls
+        )
         return pb.SetParentalControlsResponse(controls=controls)
 
     async def GetParentalControls(self, request, context):
-        controls = await self._run(self.identity.get_parental_controls, auth.require_user_or_service(),
-                                   request.teen_user_id, changes=False)
+        controls = await self._run(
+            self.identity.get_parental_controls, auth.require_user_or_service(), request.teen_user_id, changes=False
+        )
         return pb.GetParentalControlsResponse(controls=controls)
 
     # Cameo verification.
     async def StartVerification(self, request, context):
-        return pb.StartVerificationResponse(verification=await self._run(self.verifications.start,
-                                                                         _verification_caller(),
-                                                                         changes=False))
+        return pb.StartVerificationResponse(
+            verification=await self._run(self.verifications.start, _verification_caller(), changes=False)
+        )
 
     async def SubmitVerification(self, request, context):
         verification = await self._run(self.verifications.submit, _verification_caller(), request)
         return pb.SubmitVerificationResponse(verification=verification)
 
     async def GetVerification(self, request, context):
-        verification = await self._run(self.verifications.get, auth.require_user_or_service(),
-                                       request.verification_id, changes=False)
+        verification = await self._run(
+            self.verifications.get, auth.require_user_or_service(), request.verification_id, changes=False
+        )
         return pb.GetVerificationResponse(verification=verification)
 
     # Face identity: the generator asks which verified people an input's faces belong to.
     async def MatchFaces(self, request, context):
         auth.require_service("generator")
         found = await self._run(self.faces.match, list(request.embeddings), changes=False)
-        return pb.MatchFacesResponse(matches=[pb.FaceMatch(face_index=m.face_index, user_id=m.label,
-                                                           distance=m.distance) for m in found])
+        return pb.MatchFacesResponse(
+            matches=[pb.FaceMatch(face_index=m.face_index, user_id=m.label, distance=m.distance) for m in found]
+        )
 
 
 @dataclass
@@ -262,10 +293,17 @@ def assemble(settings: IdentitySettings, *, migrate_on_start: bool = True) -> Id
         return {"session_ids": await asyncio.to_thread(identity.revoked_sessions)}
 
     blobs = BlobStore(settings.blob_dir)
-    ctx = create_service("identity", settings, tables, MIGRATIONS, topics=TOPICS,
-                         subscription=by_event_type(handlers.consumed_events(blobs), CONSUMES),
-                         jwks_fetcher=local_jwks, revocation_fetcher=local_revoked,
-                         migrate_on_start=migrate_on_start)
+    ctx = create_service(
+        "identity",
+        settings,
+        tables,
+        MIGRATIONS,
+        topics=TOPICS,
+        subscription=by_event_type(handlers.consumed_events(blobs), CONSUMES),
+        jwks_fetcher=local_jwks,
+        revocation_fetcher=local_revoked,
+        migrate_on_start=migrate_on_start,
+    )
     try:
         keyring = KeyRing(make_store(settings, ctx.sessions))
     except ValueError as exc:
@@ -275,9 +313,11 @@ def assemble(settings: IdentitySettings, *, migrate_on_start: bool = True) -> Id
     keyring.on_reload = ctx.verifier.load_jwks
     identity = Identity(ctx.sessions, tables, settings, keyring)
     verifications = Verifications(identity, blobs)
-    ctx.app.add_servicer(identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-                         IdentityServicer(ctx, identity, verifications, keyring, Accounts(identity, blobs)),
-                         pb.DESCRIPTOR.services_by_name["IdentityService"].full_name)
+    ctx.app.add_servicer(
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server,
+        IdentityServicer(ctx, identity, verifications, keyring, Accounts(identity, blobs)),
+        pb.DESCRIPTOR.services_by_name["IdentityService"].full_name,
+    )
     return IdentityService(ctx, identity, verifications, keyring)
 
 

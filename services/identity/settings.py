@@ -28,8 +28,9 @@ def non_negative_int(raw: str) -> int:
 @dataclass(frozen=True)
 class IdentitySettings(DatabaseSettings):
     allowed_regions: tuple[str, ...] = setting("KINORA_ALLOWED_REGIONS", regions, ("US", "CA"))
-    invites_per_user: int = setting("KINORA_INVITES_PER_USER", non_negative_int, 5,
-                                    "invites each cameo-verified user may create")
+    invites_per_user: int = setting(
+        "KINORA_INVITES_PER_USER", non_negative_int, 5, "invites each cameo-verified user may create"
+    )
     invite_ttl_days: int = setting("KINORA_INVITE_TTL_DAYS", positive_int, 14)
     access_token_ttl_s: int = setting("KINORA_ACCESS_TOKEN_TTL_SECONDS", positive_int, 900)
     refresh_token_ttl_s: int = setting("KINORA_REFRESH_TOKEN_TTL_SECONDS", positive_int, 30 * 24 * 3600)
@@ -46,16 +47,24 @@ class IdentitySettings(DatabaseSettings):
     signin_window_s: int = setting("KINORA_SIGNIN_WINDOW_SECONDS", positive_int, 900)
     # Failures of one handle from one client before it backs off (doubling from the backoff, up to
     # the window); the account is never locked for everyone.
-    signin_max_failures_account: int = setting("KINORA_SIGNIN_MAX_FAILURES_PER_ACCOUNT", positive_int, 5,
-                                               "failures per handle and client before backing off")
-    signin_backoff_s: int = setting("KINORA_SIGNIN_BACKOFF_SECONDS", positive_int, 60,
-                                    "first wait after those failures; doubles with each further failure")
+    signin_max_failures_account: int = setting(
+        "KINORA_SIGNIN_MAX_FAILURES_PER_ACCOUNT", positive_int, 5, "failures per handle and client before backing off"
+    )
+    signin_backoff_s: int = setting(
+        "KINORA_SIGNIN_BACKOFF_SECONDS",
+        positive_int,
+        60,
+        "first wait after those failures; doubles with each further failure",
+    )
     signin_max_failures_address: int = setting("KINORA_SIGNIN_MAX_FAILURES_PER_ADDRESS", positive_int, 30)
     guardian_code_ttl_s: int = setting("KINORA_GUARDIAN_CODE_TTL_SECONDS", positive_int, 24 * 3600)
     teen_daily_feed_cap: int = setting("KINORA_TEEN_DAILY_FEED_CAP", positive_int, 60)
     verification_ttl_s: int = setting("KINORA_VERIFICATION_TTL_SECONDS", positive_int, 300)
     blob_dir: str = setting("KINORA_BLOB_DIR", str, "kinora-data/blobs")
     # Admin bootstrap: service tokens may mint invites (kinora admin invite).
-    service_invites: bool = setting("KINORA_SERVICE_INVITES", boolean, False,
-                                     "service tokens (`kinora admin invite`) may mint invites; "
-                                     "off unless the operator says so")
+    service_invites: bool = setting(
+        "KINORA_SERVICE_INVITES",
+        boolean,
+        False,
+        "service tokens (`kinora admin invite`) may mint invites; off unless the operator says so",
+    )

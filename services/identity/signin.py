@@ -38,12 +38,20 @@ class SignIn:
     def _new_refresh(self, s: Session, session_id: str, now: datetime, client_address: str) -> tuple[str, datetime]:
         token = "rt_" + secrets.token_urlsafe(32)
         expires = now + timedelta(seconds=self.settings.refresh_token_ttl_s)
-        s.execute(refresh_tokens.insert().values(token_hash=sha256_hex(token), session_id=session_id, created_at=now,
-                                                 expires_at=expires, client_address=client_address[:64]))
+        s.execute(
+            refresh_tokens.insert().values(
+                token_hash=sha256_hex(token),
+                session_id=session_id,
+                created_at=now,
+                expires_at=expires,
+                client_address=client_address[:64],
+            )
+        )
         return token, expires
 
-    def _pair(self, user_id: str, handle: str, teen: bool, refresh: str, refresh_expires: datetime,
-              session_id: str) -> identity_pb2.TokenPair:
+    def _pair(
+        self, user_id: str, handle: str, teen: bool, refresh: str, refresh_expires: datetime, session_id: str
+    ) -> identity_pb2.TokenPair:
         access, access_exp = self.core.access_token(user_id, handle, teen, session_id=session_id)
         pair = identity_pb2.TokenPair(access_token=access, refresh_token=refresh)
         pair.access_token_expires_at.FromSeconds(int(access_exp))
@@ -76,12 +84,15 @@ class SignIn:
 
         with transaction(self.sessions) as s:  # a refusal rolls its counting back
             allowed = not address or self.core.count_attempt(
-                s, per_address, self.settings.signin_max_failures_address, now, lambda _: window)
+                s, per_address, self.settings.signin_max_failures_address, now, lambda _: window
+            )
             allowed = allowed and self.core.count_attempt(s, pair, limit, now, backoff)
             if not allowed:
                 minutes = max(1, self.settings.signin_window_s // 60)
-                raise ResourceExhausted(f"too many failed sign-in attempts; wait up to {minutes} minutes and "
-                                        "try again", "signin_rate_limited")
+                raise ResourceExhausted(
+                    f"too many failed sign-in attempts; wait up to {minutes} minutes and try again",
+                    "signin_rate_limited",
+                )
             user = s.execute(select(users).where(users.c.handle == handle)).first()
         try:
             # An unknown handle costs the same hash as a known one.
@@ -93,24 +104,36 @@ class SignIn:
             if not ok:
                 # Old counters go; rows another attempt holds are left for the next sweep (waiting on
                 # them while that attempt waits on a row this sweep took would deadlock).
-                stale = (select(t.c.subject).where(t.c.last_attempt_at < now - 2 * window,
-                                                   or_(t.c.blocked_until.is_(None),
-                                                       t.c.blocked_until < now))
-                         .with_for_update(skip_locked=True))
+                stale = (
+                    select(t.c.subject)
+                    .where(
+                        t.c.last_attempt_at < now - 2 * window,
+                        or_(t.c.blocked_until.is_(None), t.c.blocked_until < now),
+                    )
+                    .with_for_update(skip_locked=True)
+                )
                 s.execute(delete(t).where(t.c.subject.in_(stale.scalar_subquery())))
             else:
                 # Rows in the order counting locks them (address, then handle@address): the reverse
                 # order deadlocked with a concurrent attempt of the same person from the same place.
                 if address:
-                    s.execute(update(t).where(t.c.subject == per_address).values(
-                        failures=func.greatest(t.c.failures - 1, 0),
-                        blocked_until=case((t.c.failures - 1 < self.settings.signin_max_failures_address, None),
-                                           else_=t.c.blocked_until)))
+                    s.execute(
+                        update(t)
+                        .where(t.c.subject == per_address)
+                        .values(
+                            failures=func.greatest(t.c.failures - 1, 0),
+                            blocked_until=case(
+                                (t.c.failures - 1 < self.settings.signin_max_failures_address, None),
+                                else_=t.c.blocked_until,
+                            ),
+                        )
+                    )
                 s.execute(delete(t).where(t.c.subject == pair))
                 assert user is not None  # ok is only True for a known handle
                 if self.hasher.check_needs_rehash(user.password_hash):  # parameters were raised since
-                    s.execute(update(users).where(users.c.id == user.id)
-                              .values(password_hash=self.hasher.hash(password)))
+                    s.execute(
+                        update(users).where(users.c.id == user.id).values(password_hash=self.hasher.hash(password))
+                    )
                 tokens = self.issue(s, user.id, user.handle, user.age_group == "teen", client_address)
                 return Issued(self.core.user_proto(s, user, own=True), tokens)
         raise Unauthenticated("the handle or password is not right", "invalid_credentials")
@@ -121,27 +144,34 @@ class SignIn:
         invalid = Unauthenticated("the refresh token is not valid; sign in again", "invalid_refresh_token")
         now = now_utc()
         with transaction(self.sessions) as s:
-            row = s.execute(select(refresh_tokens, sessions.c.user_id,
-                                   sessions.c.revoked_at.label("session_revoked_at"))
-                            .join(sessions, sessions.c.id == refresh_tokens.c.session_id)
-                            .where(refresh_tokens.c.token_hash == sha256_hex(token))
-                            .with_for_update()).first()
+            row = s.execute(
+                select(refresh_tokens, sessions.c.user_id, sessions.c.revoked_at.label("session_revoked_at"))
+                .join(sessions, sessions.c.id == refresh_tokens.c.session_id)
+                .where(refresh_tokens.c.token_hash == sha256_hex(token))
+                .with_for_update()
+            ).first()
             if row is None or row.session_revoked_at is not None or row.expires_at <= now:
                 raise invalid
             reused = row.spent_at is not None
             if reused:
                 # A spent token came back: it was stolen or replayed. End the whole sign-in.
-                s.execute(update(sessions).where(sessions.c.id == row.session_id)
-                          .values(revoked_at=now, revoke_reason="refresh_reuse"))
+                s.execute(
+                    update(sessions)
+                    .where(sessions.c.id == row.session_id)
+                    .values(revoked_at=now, revoke_reason="refresh_reuse")
+                )
             else:
-                s.execute(update(refresh_tokens).where(refresh_tokens.c.token_hash == row.token_hash)
-                          .values(spent_at=now))
+                s.execute(
+                    update(refresh_tokens).where(refresh_tokens.c.token_hash == row.token_hash).values(spent_at=now)
+                )
                 user = self.core.user(s, row.user_id)
                 new_token, new_exp = self._new_refresh(s, row.session_id, now, client_address)
                 pair = self._pair(user.id, user.handle, user.age_group == "teen", new_token, new_exp, row.session_id)
         if reused:  # raised after the commit: the revocation must stick
-            raise Unauthenticated("this refresh token was already used, so every token from that sign-in has "
-                                  "been revoked; sign in again", "refresh_token_reused")
+            raise Unauthenticated(
+                "this refresh token was already used, so every token from that sign-in has been revoked; sign in again",
+                "refresh_token_reused",
+            )
         return pair
 
     def sign_out(self, caller: Principal | None, token: str, all_sessions: bool) -> None:
@@ -150,9 +180,11 @@ class SignIn:
             user_id = caller.subject if caller and caller.kind == "user" else None
             session_id = None
             if token:
-                row = s.execute(select(sessions.c.id, sessions.c.user_id)
-                                .join(refresh_tokens, refresh_tokens.c.session_id == sessions.c.id)
-                                .where(refresh_tokens.c.token_hash == sha256_hex(token))).first()
+                row = s.execute(
+                    select(sessions.c.id, sessions.c.user_id)
+                    .join(refresh_tokens, refresh_tokens.c.session_id == sessions.c.id)
+                    .where(refresh_tokens.c.token_hash == sha256_hex(token))
+                ).first()
                 if row is None:
                     raise Unauthenticated("the refresh token is not valid", "invalid_refresh_token")
                 if user_id and row.user_id != user_id:
@@ -160,10 +192,14 @@ class SignIn:
                 user_id, session_id = row.user_id, row.id
             if user_id is None:
                 raise InvalidArgument("send the refresh token to sign out (or sign in)", "refresh_token_required")
-            target = (sessions.c.user_id == user_id if all_sessions or session_id is None
-                      else sessions.c.id == session_id)
-            s.execute(update(sessions).where(target, sessions.c.revoked_at.is_(None))
-                      .values(revoked_at=now, revoke_reason="sign_out"))
+            target = (
+                sessions.c.user_id == user_id if all_sessions or session_id is None else sessions.c.id == session_id
+            )
+            s.execute(
+                update(sessions)
+                .where(target, sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now, revoke_reason="sign_out")
+            )
 
     def revoked_sessions(self) -> list[str]:
         """Sessions ended while an access token of theirs may still be unexpired (the access-token
@@ -174,8 +210,8 @@ class SignIn:
         keys_since = now - timedelta(seconds=self.settings.apikey_token_ttl_s + 60)
         ended_since = min(since, keys_since)
         with self.sessions() as s:
-            return [*s.execute(select(sessions.c.id).where(sessions.c.revoked_at >= since)).scalars(),
-                    *s.execute(select(api_keys.c.id).where(api_keys.c.revoked_at >= keys_since)).scalars(),
-                    *s.execute(select(ended_credentials.c.id).where(ended_credentials.c.ended_at >= ended_since))
-                    .scalars()]
-
+            return [
+                *s.execute(select(sessions.c.id).where(sessions.c.revoked_at >= since)).scalars(),
+                *s.execute(select(api_keys.c.id).where(api_keys.c.revoked_at >= keys_since)).scalars(),
+                *s.execute(select(ended_credentials.c.id).where(ended_credentials.c.ended_at >= ended_since)).scalars(),
+            ]

@@ -11,8 +11,14 @@ from kinora.identity.v1 import events_pb2 as id_ev
 USERS_TOPIC = "kinora.identity.users.v1"
 VERIFICATIONS_TOPIC = "kinora.identity.verifications.v1"
 WRITES = {
-    USERS_TOPIC: (id_ev.UserCreated, id_ev.UserUpdated, id_ev.GuardianLinked, id_ev.GuardianUnlinked,
-                  id_ev.ParentalControlsChanged, id_ev.UserDeleted),
+    USERS_TOPIC: (
+        id_ev.UserCreated,
+        id_ev.UserUpdated,
+        id_ev.GuardianLinked,
+        id_ev.GuardianUnlinked,
+        id_ev.ParentalControlsChanged,
+        id_ev.UserDeleted,
+    ),
     VERIFICATIONS_TOPIC: (id_ev.CameoVerified, id_ev.VerificationFailed),
 }
 TOPICS = list(WRITES)

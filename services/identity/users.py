@@ -69,22 +69,37 @@ class Users:
                     raise FailedPrecondition("that invite code has expired; ask for a new one", "invite_expired")
                 if s.execute(select(users.c.id).where(users.c.handle == handle)).first():
                     raise AlreadyExists(f"the handle {handle} is taken", "handle_taken")
-                if s.execute(select(retired_handles)
-                             .where(retired_handles.c.handle_hash == sha256_hex(handle))).first():
-                    raise AlreadyExists(f"the handle {handle} belonged to a deleted account and is retired",
-                                        "handle_retired")
+                if s.execute(
+                    select(retired_handles).where(retired_handles.c.handle_hash == sha256_hex(handle))
+                ).first():
+                    raise AlreadyExists(
+                        f"the handle {handle} belonged to a deleted account and is retired", "handle_retired"
+                    )
                 if held_by_character(s, handle):
-                    raise AlreadyExists(f"the handle {handle} belongs to a character; choose another handle",
-                                        "handle_taken")
-                s.execute(users.insert().values(
-                    id=user_id, handle=handle, display_name=display_name, password_hash=password_hash, region=region,
-                    birthdate=born, age_group=age_group, cameo_verified=False,
-                    invited_by_user_id=invite.created_by_user_id, created_at=now, updated_at=now))
+                    raise AlreadyExists(
+                        f"the handle {handle} belongs to a character; choose another handle", "handle_taken"
+                    )
+                s.execute(
+                    users.insert().values(
+                        id=user_id,
+                        handle=handle,
+                        display_name=display_name,
+                        password_hash=password_hash,
+                        region=region,
+                        birthdate=born,
+                        age_group=age_group,
+                        cameo_verified=False,
+                        invited_by_user_id=invite.created_by_user_id,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
                 s.flush()
                 s.execute(update(invites).where(invites.c.code == code).values(used_by_user_id=user_id, used_at=now))
                 user = self.core.user_proto(s, self.core.user(s, user_id), own=True)
-                created = events_pb2.UserCreated(user=user, invite_code=code,
-                                                 invited_by_user_id=invite.created_by_user_id or "")
+                created = events_pb2.UserCreated(
+                    user=user, invite_code=code, invited_by_user_id=invite.created_by_user_id or ""
+                )
                 set_timestamp(created.occurred_at, now)
                 self.core.emit_user(s, created, user_id)
                 if age_group == "teen":
@@ -123,8 +138,8 @@ class Users:
                 name = req.display_name.strip()
                 if not 1 <= len(name) <= 80:
                     raise InvalidArgument("display_name is 1 to 80 characters", "invalid_display_name")
-                s.execute(update(users).where(users.c.id == caller.subject).values(display_name=name,
-                                                                                    updated_at=now_utc()))
+                s.execute(
+                    update(users).where(users.c.id == caller.subject).values(display_name=name, updated_at=now_utc())
+                )
                 self.core.user_updated(s, caller.subject)
             return self.core.user_proto(s, self.core.user(s, caller.subject), own=True)
-

@@ -32,8 +32,9 @@ def parse_birthdate(raw: str, today: date) -> date:
             raise ValueError
         born = date.fromisoformat(raw.strip())
     except ValueError:
-        raise InvalidArgument("birthdate must be a date written YYYY-MM-DD, e.g. 2001-04-30",
-                              "invalid_birthdate") from None
+        raise InvalidArgument(
+            "birthdate must be a date written YYYY-MM-DD, e.g. 2001-04-30", "invalid_birthdate"
+        ) from None
     if born > today or age_on(born, today) > MAX_AGE:
         raise InvalidArgument("birthdate is not a plausible date of birth", "invalid_birthdate")
     return born
@@ -45,4 +46,3 @@ def age_on(born: date, today: date) -> int:
 
 def normalise_invite(raw: str) -> str:
     return re.sub(r"[\s-]", "", raw).upper()
-

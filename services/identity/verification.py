@@ -34,22 +34,39 @@ from services.identity.topics import USER_AGGREGATE, VERIFICATIONS_TOPIC
 
 K = identity_pb2
 CHECK_KINDS = {
-    "challenge": K.VERIFICATION_CHECK_KIND_NONCE, "nonce": K.VERIFICATION_CHECK_KIND_NONCE,
-    "file": K.VERIFICATION_CHECK_KIND_MEDIA, "decode": K.VERIFICATION_CHECK_KIND_MEDIA,
-    "duration": K.VERIFICATION_CHECK_KIND_MEDIA, "resolution": K.VERIFICATION_CHECK_KIND_MEDIA,
-    "one_face": K.VERIFICATION_CHECK_KIND_FACE, "still_image": K.VERIFICATION_CHECK_KIND_LIVE_MOTION,
-    "head_turns": K.VERIFICATION_CHECK_KIND_HEAD_TURNS, "speech": K.VERIFICATION_CHECK_KIND_SPEECH_PRESENT,
-    "digits": K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS, "lip_sync": K.VERIFICATION_CHECK_KIND_LIP_SYNC,
+    "challenge": K.VERIFICATION_CHECK_KIND_NONCE,
+    "nonce": K.VERIFICATION_CHECK_KIND_NONCE,
+    "file": K.VERIFICATION_CHECK_KIND_MEDIA,
+    "decode": K.VERIFICATION_CHECK_KIND_MEDIA,
+    "duration": K.VERIFICATION_CHECK_KIND_MEDIA,
+    "resolution": K.VERIFICATION_CHECK_KIND_MEDIA,
+    "one_face": K.VERIFICATION_CHECK_KIND_FACE,
+    "still_image": K.VERIFICATION_CHECK_KIND_LIVE_MOTION,
+    "head_turns": K.VERIFICATION_CHECK_KIND_HEAD_TURNS,
+    "speech": K.VERIFICATION_CHECK_KIND_SPEECH_PRESENT,
+    "digits": K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS,
+    "lip_sync": K.VERIFICATION_CHECK_KIND_LIP_SYNC,
     "unique": K.VERIFICATION_CHECK_KIND_UNIQUE,
 }
 # Every kind a full run reports; kinds missing from a result were not reached.
-ALL_KINDS = [K.VERIFICATION_CHECK_KIND_MEDIA, K.VERIFICATION_CHECK_KIND_NONCE, K.VERIFICATION_CHECK_KIND_FACE,
-             K.VERIFICATION_CHECK_KIND_HEAD_TURNS, K.VERIFICATION_CHECK_KIND_LIVE_MOTION,
-             K.VERIFICATION_CHECK_KIND_SPEECH_PRESENT, K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS,
-             K.VERIFICATION_CHECK_KIND_LIP_SYNC, K.VERIFICATION_CHECK_KIND_UNIQUE]
-STATUS = {"pending": K.VERIFICATION_STATUS_PENDING, "checking": K.VERIFICATION_STATUS_PENDING,
-          "passed": K.VERIFICATION_STATUS_PASSED, "failed": K.VERIFICATION_STATUS_FAILED,
-          "expired": K.VERIFICATION_STATUS_EXPIRED}
+ALL_KINDS = [
+    K.VERIFICATION_CHECK_KIND_MEDIA,
+    K.VERIFICATION_CHECK_KIND_NONCE,
+    K.VERIFICATION_CHECK_KIND_FACE,
+    K.VERIFICATION_CHECK_KIND_HEAD_TURNS,
+    K.VERIFICATION_CHECK_KIND_LIVE_MOTION,
+    K.VERIFICATION_CHECK_KIND_SPEECH_PRESENT,
+    K.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS,
+    K.VERIFICATION_CHECK_KIND_LIP_SYNC,
+    K.VERIFICATION_CHECK_KIND_UNIQUE,
+]
+STATUS = {
+    "pending": K.VERIFICATION_STATUS_PENDING,
+    "checking": K.VERIFICATION_STATUS_PENDING,
+    "passed": K.VERIFICATION_STATUS_PASSED,
+    "failed": K.VERIFICATION_STATUS_FAILED,
+    "expired": K.VERIFICATION_STATUS_EXPIRED,
+}
 TURNS = {"left": K.HEAD_TURN_LEFT, "right": K.HEAD_TURN_RIGHT, "up": K.HEAD_TURN_UP, "down": K.HEAD_TURN_DOWN}
 
 
@@ -59,14 +76,29 @@ def check_records(checks: list[liveness.Check], heard_digits: str | None) -> lis
     for c in checks:
         kind = CHECK_KINDS.get(c.name, K.VERIFICATION_CHECK_KIND_UNSPECIFIED)
         observed = heard_digits or "" if c.name == "digits" else ""
-        records.append({"name": c.name, "kind": kind, "passed": c.passed, "reason": c.reason,
-                        "observed": observed, "evaluated": True})
+        records.append(
+            {
+                "name": c.name,
+                "kind": kind,
+                "passed": c.passed,
+                "reason": c.reason,
+                "observed": observed,
+                "evaluated": True,
+            }
+        )
     seen = {r["kind"] for r in records}
     for kind in ALL_KINDS:
         if kind not in seen:
-            records.append({"name": K.VerificationCheckKind.Name(kind).removeprefix("VERIFICATION_CHECK_KIND_").lower(),
-                            "kind": kind, "passed": False, "evaluated": False, "observed": "",
-                            "reason": "not checked because an earlier check failed"})
+            records.append(
+                {
+                    "name": K.VerificationCheckKind.Name(kind).removeprefix("VERIFICATION_CHECK_KIND_").lower(),
+                    "kind": kind,
+                    "passed": False,
+                    "evaluated": False,
+                    "observed": "",
+                    "reason": "not checked because an earlier check failed",
+                }
+            )
     return records
 
 
@@ -88,8 +120,12 @@ def verification_proto(row, nonce: str = "") -> identity_pb2.Verification:
     return msg
 
 
-_FACE_TAKEN = liveness.Check("unique", False, "This face is already verified on another Kinora account. If it is "
-                             "yours, use that account; if it is not, report it to support.")
+_FACE_TAKEN = liveness.Check(
+    "unique",
+    False,
+    "This face is already verified on another Kinora account. If it is "
+    "yours, use that account; if it is not, report it to support.",
+)
 
 
 class Verifications:
@@ -104,10 +140,18 @@ class Verifications:
         verification_id = str(uuid.uuid4())
         with transaction(self.sessions) as s:
             self.identity.core.user(s, caller.subject)
-            s.execute(verifications.insert().values(
-                id=verification_id, user_id=caller.subject, status="pending", digits=challenge.digits,
-                head_turns=" ".join(challenge.head_turns), nonce_hash=sha256_hex(challenge.nonce),
-                expires_at=challenge.expires_at, created_at=now))
+            s.execute(
+                verifications.insert().values(
+                    id=verification_id,
+                    user_id=caller.subject,
+                    status="pending",
+                    digits=challenge.digits,
+                    head_turns=" ".join(challenge.head_turns),
+                    nonce_hash=sha256_hex(challenge.nonce),
+                    expires_at=challenge.expires_at,
+                    created_at=now,
+                )
+            )
             row = s.execute(select(verifications).where(verifications.c.id == verification_id)).one()
         return verification_proto(row, nonce=challenge.nonce)
 
@@ -123,8 +167,9 @@ class Verifications:
     def submit(self, caller: Principal, req: identity_pb2.SubmitVerificationRequest) -> identity_pb2.Verification:
         if req.latest_open_challenge:
             if req.verification_id or req.nonce:
-                raise InvalidArgument("give verification_id and nonce, or latest_open_challenge, not both",
-                                      "conflicting_challenge")
+                raise InvalidArgument(
+                    "give verification_id and nonce, or latest_open_challenge, not both", "conflicting_challenge"
+                )
         elif not req.verification_id:
             raise InvalidArgument("verification_id is required", "verification_id_required")
         elif not req.nonce:
@@ -132,8 +177,10 @@ class Verifications:
         if not req.video:
             raise InvalidArgument("video is empty: send a 3 to 15 second clip with sound", "video_required")
         if len(req.video) > liveness.MAX_BYTES:
-            raise InvalidArgument(f"the video is {len(req.video) / 2**20:.0f} MB; the limit is "
-                                  f"{liveness.MAX_BYTES // 2**20} MB", "video_too_large")
+            raise InvalidArgument(
+                f"the video is {len(req.video) / 2**20:.0f} MB; the limit is {liveness.MAX_BYTES // 2**20} MB",
+                "video_too_large",
+            )
         cameo_name = req.cameo_display_name.strip()
         if len(cameo_name) > 80:
             raise InvalidArgument("cameo_display_name is at most 80 characters", "invalid_display_name")
@@ -141,42 +188,58 @@ class Verifications:
         with transaction(self.sessions) as s:
             if req.latest_open_challenge:  # bound to the caller instead of by the nonce (docs/api.md)
                 v = verifications.c
-                row = s.execute(select(verifications).where(v.user_id == caller.subject, v.status == "pending",
-                                                            v.expires_at > now)
-                                .order_by(v.created_at.desc()).limit(1).with_for_update()).first()
+                row = s.execute(
+                    select(verifications)
+                    .where(v.user_id == caller.subject, v.status == "pending", v.expires_at > now)
+                    .order_by(v.created_at.desc())
+                    .limit(1)
+                    .with_for_update()
+                ).first()
                 if row is None:
-                    raise FailedPrecondition("you have no open liveness challenge; start a verification first",
-                                             "no_open_challenge")
+                    raise FailedPrecondition(
+                        "you have no open liveness challenge; start a verification first", "no_open_challenge"
+                    )
             else:
-                row = s.execute(select(verifications).where(verifications.c.id == req.verification_id)
-                                .with_for_update()).first()
+                row = s.execute(
+                    select(verifications).where(verifications.c.id == req.verification_id).with_for_update()
+                ).first()
             if row is None or row.user_id != caller.subject:
                 raise NotFound("you have no verification with that id", "verification_not_found")
             if row.status != "pending":
                 raise FailedPrecondition("this challenge was already used; start a new verification", "nonce_used")
-            challenge = liveness.Challenge(digits=row.digits, head_turns=row.head_turns.split(),
-                                           nonce=row.nonce_hash, expires_at=row.expires_at)
+            challenge = liveness.Challenge(
+                digits=row.digits, head_turns=row.head_turns.split(), nonce=row.nonce_hash, expires_at=row.expires_at
+            )
             spent = {row.nonce_hash} if row.nonce_used_at is not None else set()
             nonce_hash = row.nonce_hash if req.latest_open_challenge else sha256_hex(req.nonce)
             nonce_check = liveness.check_nonce(challenge, nonce_hash, now, spent)
             if not nonce_check.passed:  # a wrong or expired nonce ends this challenge
                 status = "expired" if now >= challenge.expires_at else "failed"
                 return self._finish_failed(s, row, status, check_records([nonce_check], None), now)
-            s.execute(update(verifications).where(verifications.c.id == row.id)
-                      .values(status="checking", nonce_used_at=now))
+            s.execute(
+                update(verifications).where(verifications.c.id == row.id).values(status="checking", nonce_used_at=now)
+            )
         try:
             result = liveness.verify(req.video, challenge, now)
             # The face enrolled for recognition on image inputs, remix sources and outputs.
             embeddings = enrolment.embed_crops(result.face_crops) if result.passed else []
         except BaseException:
             with transaction(self.sessions) as s:  # undo the claim: nothing half-done
-                s.execute(update(verifications).where(verifications.c.id == row.id)
-                          .values(status="pending", nonce_used_at=None))
+                s.execute(
+                    update(verifications)
+                    .where(verifications.c.id == row.id)
+                    .values(status="pending", nonce_used_at=None)
+                )
             raise
         checks = [nonce_check, *result.checks]
         if result.passed and not embeddings:
-            checks.append(liveness.Check("one_face", False, "the face could not be enrolled for recognition: "
-                                         "record again facing the camera in even light"))
+            checks.append(
+                liveness.Check(
+                    "one_face",
+                    False,
+                    "the face could not be enrolled for recognition: record again facing the camera in even light",
+                )
+            )
         elif embeddings:
             checks.append(self._unique_face(row.user_id, embeddings))
         records = check_records(checks, result.heard_digits)
@@ -201,18 +264,25 @@ class Verifications:
         return liveness.Check("unique", True, "The face is not verified on any other account.")
 
     def _finish_failed(self, s, row, status: str, records: list[dict], now: datetime) -> identity_pb2.Verification:
-        s.execute(update(verifications).where(verifications.c.id == row.id).values(
-            status=status, nonce_used_at=now, checks=json.dumps(records), completed_at=now))
+        s.execute(
+            update(verifications)
+            .where(verifications.c.id == row.id)
+            .values(status=status, nonce_used_at=now, checks=json.dumps(records), completed_at=now)
+        )
         fresh = s.execute(select(verifications).where(verifications.c.id == row.id)).one()
         msg = verification_proto(fresh)
-        event = events_pb2.VerificationFailed(user_id=row.user_id, verification_id=row.id,
-                                              failed_checks=[c for c in msg.checks if c.evaluated and not c.passed])
+        event = events_pb2.VerificationFailed(
+            user_id=row.user_id,
+            verification_id=row.id,
+            failed_checks=[c for c in msg.checks if c.evaluated and not c.passed],
+        )
         set_timestamp(event.occurred_at, now)
         emit(s, self.tables, VERIFICATIONS_TOPIC, event, USER_AGGREGATE, row.user_id)
         return msg
 
-    def _finish_passed(self, row, records, result: liveness.VerificationResult, cameo_name: str,
-                       embeddings: list, now: datetime) -> identity_pb2.Verification:
+    def _finish_passed(
+        self, row, records, result: liveness.VerificationResult, cameo_name: str, embeddings: list, now: datetime
+    ) -> identity_pb2.Verification:
         folder = likeness_folder(row.user_id, row.id)
         likeness = common_pb2.LikenessAssets()
         written = []
@@ -224,18 +294,29 @@ class Verifications:
             likeness.voice_profile.CopyFrom(self.blobs.put(f"{folder}/voice_profile.json", profile, "application/json"))
             written.append(f"{folder}/voice_profile.json")
             with transaction(self.sessions) as s:
-                s.execute(update(verifications).where(verifications.c.id == row.id).values(
-                    status="passed", checks=json.dumps(records), completed_at=now,
-                    likeness=MessageToJson(likeness, preserving_proto_field_name=True)))
+                s.execute(
+                    update(verifications)
+                    .where(verifications.c.id == row.id)
+                    .values(
+                        status="passed",
+                        checks=json.dumps(records),
+                        completed_at=now,
+                        likeness=MessageToJson(likeness, preserving_proto_field_name=True),
+                    )
+                )
                 user = self.identity.core.user(s, row.user_id, lock=True)
                 enrolment.enrol_unique(s, user.id, row.id, embeddings, now)
                 if not user.cameo_verified:
                     s.execute(update(users).where(users.c.id == user.id).values(cameo_verified=True, updated_at=now))
                     self.identity.core.user_updated(s, user.id)
-                event = events_pb2.CameoVerified(user_id=user.id, handle=user.handle,
-                                                 display_name=cameo_name or user.display_name,
-                                                 verification_id=row.id, owner_age_group=AGE_GROUPS[user.age_group],
-                                                 likeness=likeness)
+                event = events_pb2.CameoVerified(
+                    user_id=user.id,
+                    handle=user.handle,
+                    display_name=cameo_name or user.display_name,
+                    verification_id=row.id,
+                    owner_age_group=AGE_GROUPS[user.age_group],
+                    likeness=likeness,
+                )
                 set_timestamp(event.occurred_at, now)
                 emit(s, self.tables, VERIFICATIONS_TOPIC, event, USER_AGGREGATE, user.id)
                 return verification_proto(s.execute(select(verifications).where(verifications.c.id == row.id)).one())
@@ -243,6 +324,9 @@ class Verifications:
             for key in written:  # the row never pointed at them
                 self.blobs.delete(key)
             with transaction(self.sessions) as s:
-                s.execute(update(verifications).where(verifications.c.id == row.id)
-                          .values(status="pending", nonce_used_at=None))
+                s.execute(
+                    update(verifications)
+                    .where(verifications.c.id == row.id)
+                    .values(status="pending", nonce_used_at=None)
+                )
             raise

@@ -22,10 +22,21 @@ class Clock:
 
 
 def make_settings(pg_url: str, **overrides) -> BillingSettings:
-    base = dict(database_url=pg_url, kafka_bootstrap=None, free_daily=3, pro_daily=5, demand_free_allowance=1,
-                demand_queue_depth=10, hold_ttl_seconds=600, quote_ttl_seconds=300,
-                sweep_interval_seconds=0, reconcile_interval_seconds=0, reconcile_grace_seconds=0,
-                dev_payments=True, test_provider_secret="billing-tests")
+    base = dict(
+        database_url=pg_url,
+        kafka_bootstrap=None,
+        free_daily=3,
+        pro_daily=5,
+        demand_free_allowance=1,
+        demand_queue_depth=10,
+        hold_ttl_seconds=600,
+        quote_ttl_seconds=300,
+        sweep_interval_seconds=0,
+        reconcile_interval_seconds=0,
+        reconcile_grace_seconds=0,
+        dev_payments=True,
+        test_provider_secret="billing-tests",
+    )
     base.update(overrides)
     return BillingSettings(**base)
 
@@ -46,9 +57,12 @@ def publish(bootstrap: str, topic: str, events) -> None:
 
     producer = KafkaProducer(bootstrap_servers=[bootstrap], acks="all", linger_ms=5, batch_size=512 * 1024)
     for event_id, message, key in events:
-        producer.send(topic, key=key.encode(), value=message.SerializeToString(),
-                      headers=[(HEADER_EVENT_ID, event_id.encode()),
-                               (HEADER_EVENT_TYPE, event_type_of(message).encode())])
+        producer.send(
+            topic,
+            key=key.encode(),
+            value=message.SerializeToString(),
+            headers=[(HEADER_EVENT_ID, event_id.encode()), (HEADER_EVENT_TYPE, event_type_of(message).encode())],
+        )
     producer.flush()
     producer.close()
 
@@ -56,7 +70,9 @@ def publish(bootstrap: str, topic: str, events) -> None:
 def outcome_event(kind: str, generation_id: str, user_id: str):
     from kinora.generator.v1 import events_pb2 as g
 
-    facts = g.GenerationFacts(generation_id=generation_id, user_id=user_id, model="standard", seconds=10,
-                              size="720x1280")
-    return {"completed": g.GenerationCompleted, "failed": g.GenerationFailed,
-            "canceled": g.GenerationCanceled}[kind](facts=facts)
+    facts = g.GenerationFacts(
+        generation_id=generation_id, user_id=user_id, model="standard", seconds=10, size="720x1280"
+    )
+    return {"completed": g.GenerationCompleted, "failed": g.GenerationFailed, "canceled": g.GenerationCanceled}[kind](
+        facts=facts
+    )

@@ -19,8 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 # Stripe's test PaymentMethods (docs.stripe.com/testing), plus one this fake leaves processing.
-VISA, DECLINED, INSUFFICIENT, PROCESSING = ("pm_card_visa", "pm_card_chargeDeclined",
-                                            "pm_card_chargeDeclinedInsufficientFunds", "pm_card_processing")
+VISA, DECLINED, INSUFFICIENT, PROCESSING = (
+    "pm_card_visa",
+    "pm_card_chargeDeclined",
+    "pm_card_chargeDeclinedInsufficientFunds",
+    "pm_card_processing",
+)
 
 
 @dataclass
@@ -69,10 +73,19 @@ class FakeStripe:
     # -- webhooks -------------------------------------------------------------
 
     def event(self, type_: str, obj: dict, event_id: str | None = None) -> bytes:
-        return json.dumps({"id": event_id or f"evt_{uuid.uuid4().hex[:24]}", "object": "event",
-                           "api_version": "2025-09-30.clover", "created": int(time.time()), "livemode": False,
-                           "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None},
-                           "type": type_, "data": {"object": obj}}).encode()
+        return json.dumps(
+            {
+                "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+                "object": "event",
+                "api_version": "2025-09-30.clover",
+                "created": int(time.time()),
+                "livemode": False,
+                "pending_webhooks": 1,
+                "request": {"id": None, "idempotency_key": None},
+                "type": type_,
+                "data": {"object": obj},
+            }
+        ).encode()
 
     def sign(self, payload: bytes, timestamp: int | None = None, secret: str | None = None) -> str:
         """`Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256 of "<ts>.<payload>">`."""
@@ -91,10 +104,12 @@ class FakeStripe:
         if path == "/v1/payment_intents":
             return self._payment_intent(params)
         if path == "/v1/customers":
-            return 200, {"id": f"cus_{uuid.uuid4().hex[:14]}", "object": "customer",
-                         "invoice_settings": {
-                             "default_payment_method": params.get("invoice_settings[default_payment_method]")},
-                         "metadata": _nested(params, "metadata")}
+            return 200, {
+                "id": f"cus_{uuid.uuid4().hex[:14]}",
+                "object": "customer",
+                "invoice_settings": {"default_payment_method": params.get("invoice_settings[default_payment_method]")},
+                "metadata": _nested(params, "metadata"),
+            }
         if path == "/v1/subscriptions":
             return self._subscription(params)
         if path == "/v1/refunds":
@@ -102,29 +117,52 @@ class FakeStripe:
             if intent is None:
                 return _missing("payment_intent", params.get("payment_intent", ""))
             if intent["status"] != "succeeded":
-                return 400, _error("invalid_request_error", "charge_not_refundable", "This PaymentIntent has no "
-                                   "successful charge to refund.")
-            return 200, {"id": f"re_{uuid.uuid4().hex[:24]}", "object": "refund", "amount": int(params["amount"]),
-                         "currency": intent["currency"], "payment_intent": intent["id"], "status": "succeeded",
-                         "charge": intent["latest_charge"]}
+                return 400, _error(
+                    "invalid_request_error",
+                    "charge_not_refundable",
+                    "This PaymentIntent has no successful charge to refund.",
+                )
+            return 200, {
+                "id": f"re_{uuid.uuid4().hex[:24]}",
+                "object": "refund",
+                "amount": int(params["amount"]),
+                "currency": intent["currency"],
+                "payment_intent": intent["id"],
+                "status": "succeeded",
+                "charge": intent["latest_charge"],
+            }
         return 404, _error("invalid_request_error", "resource_missing", f"Unrecognized request URL (POST: {path})")
 
     def _payment_intent(self, params: dict[str, str]) -> tuple[int, dict]:
         pm = params.get("payment_method", "")
         if not pm.startswith("pm_"):
-            return 400, _error("invalid_request_error", "resource_missing", f"No such PaymentMethod: '{pm}'",
-                               param="payment_method")
-        intent = {"id": f"pi_{uuid.uuid4().hex[:24]}", "object": "payment_intent", "amount": int(params["amount"]),
-                  "amount_received": 0, "currency": params["currency"], "payment_method": pm,
-                  "metadata": _nested(params, "metadata"), "description": params.get("description"),
-                  "livemode": False, "latest_charge": None, "last_payment_error": None,
-                  "client_secret": "pi_secret_not_for_servers"}
+            return 400, _error(
+                "invalid_request_error", "resource_missing", f"No such PaymentMethod: '{pm}'", param="payment_method"
+            )
+        intent = {
+            "id": f"pi_{uuid.uuid4().hex[:24]}",
+            "object": "payment_intent",
+            "amount": int(params["amount"]),
+            "amount_received": 0,
+            "currency": params["currency"],
+            "payment_method": pm,
+            "metadata": _nested(params, "metadata"),
+            "description": params.get("description"),
+            "livemode": False,
+            "latest_charge": None,
+            "last_payment_error": None,
+            "client_secret": "pi_secret_not_for_servers",
+        }
         if pm in (DECLINED, INSUFFICIENT):
             decline = "insufficient_funds" if pm == INSUFFICIENT else "generic_decline"
             message = "Your card has insufficient funds." if pm == INSUFFICIENT else "Your card was declined."
             intent["status"] = "requires_payment_method"
-            intent["last_payment_error"] = {"type": "card_error", "code": "card_declined",
-                                            "decline_code": decline, "message": message}
+            intent["last_payment_error"] = {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": decline,
+                "message": message,
+            }
             self.intents[intent["id"]] = intent
             body = _error("card_error", "card_declined", message, decline_code=decline)
             body["error"]["payment_intent"] = intent
@@ -143,24 +181,48 @@ class FakeStripe:
         if pm in (DECLINED, INSUFFICIENT):
             return 402, _error("card_error", "card_declined", "Your card was declined.", decline_code="generic_decline")
         now = int(time.time())
-        sub = {"id": f"sub_{uuid.uuid4().hex[:24]}", "object": "subscription", "customer": params["customer"],
-               "status": "active", "cancel_at_period_end": params.get("cancel_at_period_end") == "true",
-               "default_payment_method": pm, "metadata": _nested(params, "metadata"), "livemode": False,
-               "items": {"object": "list", "data": [{"id": f"si_{uuid.uuid4().hex[:14]}", "object": "subscription_item",
-                                                     "price": price, "quantity": 1, "current_period_start": now,
-                                                     "current_period_end": now + 30 * 86400}]}}
+        sub = {
+            "id": f"sub_{uuid.uuid4().hex[:24]}",
+            "object": "subscription",
+            "customer": params["customer"],
+            "status": "active",
+            "cancel_at_period_end": params.get("cancel_at_period_end") == "true",
+            "default_payment_method": pm,
+            "metadata": _nested(params, "metadata"),
+            "livemode": False,
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": f"si_{uuid.uuid4().hex[:14]}",
+                        "object": "subscription_item",
+                        "price": price,
+                        "quantity": 1,
+                        "current_period_start": now,
+                        "current_period_end": now + 30 * 86400,
+                    }
+                ],
+            },
+        }
         self.subscriptions[sub["id"]] = sub
         return 200, sub
 
 
 def _nested(params: dict[str, str], name: str) -> dict[str, str]:
     prefix = f"{name}["
-    return {k[len(prefix):-1]: v for k, v in params.items() if k.startswith(prefix) and k.endswith("]")}
+    return {k[len(prefix) : -1]: v for k, v in params.items() if k.startswith(prefix) and k.endswith("]")}
 
 
 def _error(type_: str, code: str, message: str, **extra) -> dict:
-    return {"error": {"type": type_, "code": code, "message": message,
-                      "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}", **extra}}
+    return {
+        "error": {
+            "type": type_,
+            "code": code,
+            "message": message,
+            "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
+            **extra,
+        }
+    }
 
 
 def _missing(kind: str, ident: str) -> tuple[int, dict]:
@@ -190,9 +252,18 @@ def _handler(fake: FakeStripe):
                 if key and key in fake._replies:
                     seen, status, body = fake._replies[key]
                     if seen != params:
-                        return self._reply(400, {"error": {"type": "idempotency_error", "message": (
-                            "Keys for idempotent requests can only be used with the same parameters they were "
-                            "first used with.")}})
+                        return self._reply(
+                            400,
+                            {
+                                "error": {
+                                    "type": "idempotency_error",
+                                    "message": (
+                                        "Keys for idempotent requests can only be used with the same parameters "
+                                        "they were first used with."
+                                    ),
+                                }
+                            },
+                        )
                     return self._reply(status, body, replayed=True)
                 status, body = fake.answer(method, path, params)
                 if key and method == "POST":

@@ -50,8 +50,9 @@ def test_last_credits_are_never_overspent(billing):
 def test_concurrent_replays_of_one_generation_hold_once(billing):
     open_users(billing, "replayer")
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: billing.reserve("same-gen", "replayer", "standard", 10, "720x1280"),
-                                range(16)))
+        results = list(
+            pool.map(lambda _: billing.reserve("same-gen", "replayer", "standard", 10, "720x1280"), range(16))
+        )
     assert len({r.id for r, _ in results}) == 1
     assert sum(not replayed for _, replayed in results) == 1
     assert billing.balance("replayer").held_today == 1
@@ -108,8 +109,9 @@ def test_concurrent_metering_batches_over_the_same_users_settle_without_deadlock
             for g in gens[u]:
                 billing.reserve(g, u, "standard", 10, "720x1280")
         # A: failures on the later users, cancellations on the earlier ones; B: completions of everything else.
-        a = ([(g, u, "failed") for u in users[3:] for g in gens[u][:2]]
-             + [(g, u, "canceled") for u in users[:3] for g in gens[u][:2]])
+        a = [(g, u, "failed") for u in users[3:] for g in gens[u][:2]] + [
+            (g, u, "canceled") for u in users[:3] for g in gens[u][:2]
+        ]
         b = [(g, u, "completed") for u in users for g in gens[u][2:]]
         barrier = Barrier(2)
 

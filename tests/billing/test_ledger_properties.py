@@ -17,8 +17,9 @@ from services.billing.ledger import ALLOWANCE, CREDITS, USER_HELD
 from services.billing.models import accounts, reservations
 
 ops = st.one_of(
-    st.tuples(st.just("purchase"),
-              st.sampled_from(["tok_test_succeed", "tok_test_decline", "tok_test_fail_after_auth"])),
+    st.tuples(
+        st.just("purchase"), st.sampled_from(["tok_test_succeed", "tok_test_decline", "tok_test_fail_after_auth"])
+    ),
     st.tuples(st.just("reserve"), st.sampled_from([5, 10, 20])),
     st.tuples(st.just("capture"), st.integers(0, 20)),
     st.tuples(st.just("release"), st.integers(0, 20)),
@@ -30,8 +31,9 @@ ops = st.one_of(
 counter = itertools.count()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(steps=st.lists(ops, min_size=1, max_size=25))
 def test_random_sequences_keep_the_ledger_exact(billing, clock, steps):
     user = f"prop-{next(counter)}"
@@ -77,16 +79,26 @@ def test_random_sequences_keep_the_ledger_exact(billing, clock, steps):
     assert view.credits + view.credits_held == expect_credits
     assert 0 <= view.remaining <= view.daily_limit
     with billing.sessions() as s:
-        negative = s.execute(select(func.count()).select_from(accounts)
-                             .where(accounts.c.owner != "platform", accounts.c.balance < 0)).scalar_one()
-        per_unit = dict(s.execute(select(accounts.c.unit, func.sum(accounts.c.balance))
-                                  .group_by(accounts.c.unit)).all())
-        held = dict(s.execute(select(accounts.c.unit, accounts.c.balance)
-                              .where(accounts.c.owner == user, accounts.c.kind == USER_HELD)).all())
+        negative = s.execute(
+            select(func.count()).select_from(accounts).where(accounts.c.owner != "platform", accounts.c.balance < 0)
+        ).scalar_one()
+        per_unit = dict(
+            s.execute(select(accounts.c.unit, func.sum(accounts.c.balance)).group_by(accounts.c.unit)).all()
+        )
+        held = dict(
+            s.execute(
+                select(accounts.c.unit, accounts.c.balance).where(
+                    accounts.c.owner == user, accounts.c.kind == USER_HELD
+                )
+            ).all()
+        )
     assert negative == 0
     assert all(total == 0 for total in per_unit.values()), per_unit  # double entry: every unit nets to zero
     with billing.sessions() as s:
-        open_holds = s.execute(select(func.coalesce(func.sum(reservations.c.credits), 0),
-                                      func.coalesce(func.sum(reservations.c.allowance_units), 0))
-                               .where(reservations.c.user_id == user, reservations.c.status == "held")).one()
+        open_holds = s.execute(
+            select(
+                func.coalesce(func.sum(reservations.c.credits), 0),
+                func.coalesce(func.sum(reservations.c.allowance_units), 0),
+            ).where(reservations.c.user_id == user, reservations.c.status == "held")
+        ).one()
     assert (held.get(CREDITS, 0), held.get(ALLOWANCE, 0)) == tuple(open_holds)

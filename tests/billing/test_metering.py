@@ -56,8 +56,9 @@ def test_killed_mid_batch_and_redelivered_everything_is_exact(billing, broker):
         return result
 
     billing.reservations._settle_held = dying_settle
-    first = EventConsumer(billing.sessions.kw["bind"], tables, [broker.bootstrap], group, make_handlers(billing),
-                          [topic], max_records=40)
+    first = EventConsumer(
+        billing.sessions.kw["bind"], tables, [broker.bootstrap], group, make_handlers(billing), [topic], max_records=40
+    )
     kc = first._connect()
     batches = 0
     try:
@@ -75,8 +76,9 @@ def test_killed_mid_batch_and_redelivered_everything_is_exact(billing, broker):
     assert batches == 1 and processed_count(billing) == 40  # the killed batch left nothing behind
 
     # A fresh consumer in the same group, then everything published again.
-    second = EventConsumer(billing.sessions.kw["bind"], tables, [broker.bootstrap], group, make_handlers(billing),
-                           [topic])
+    second = EventConsumer(
+        billing.sessions.kw["bind"], tables, [broker.bootstrap], group, make_handlers(billing), [topic]
+    )
     stop = threading.Event()
     thread = threading.Thread(target=second.run, args=(stop,), daemon=True)
     thread.start()
@@ -113,8 +115,11 @@ def test_reconciliation_reports_a_completed_generation_that_was_never_charged(bi
     from services.billing.topics import TOPIC_RECONCILIATION
 
     with billing.sessions() as s:
-        events = s.execute(select(tables.outbox.c.event_type).where(tables.outbox.c.topic == TOPIC_RECONCILIATION)
-                           ).scalars().all()
+        events = (
+            s.execute(select(tables.outbox.c.event_type).where(tables.outbox.c.topic == TOPIC_RECONCILIATION))
+            .scalars()
+            .all()
+        )
     assert events == [epb.LedgerDriftDetected.DESCRIPTOR.full_name]
 
 
@@ -127,8 +132,15 @@ def test_reconciliation_reports_an_entry_whose_account_or_transaction_is_missing
     open_users(billing, "dangler")
     assert billing.reconcile(grace_seconds=0).drift == 0
     with transaction(billing.sessions) as s:
-        s.execute(ledger_entries.insert().values(transaction_id="no-such-transaction", account_id=10**9,
-                                                 amount=7, balance_after=7, created_at=billing.clock()))
+        s.execute(
+            ledger_entries.insert().values(
+                transaction_id="no-such-transaction",
+                account_id=10**9,
+                amount=7,
+                balance_after=7,
+                created_at=billing.clock(),
+            )
+        )
     report = billing.reconcile(grace_seconds=0)
     assert len(report.dangling_entry_ids) == 1 and report.drift >= 7
     assert metrics.LEDGER_DRIFT._value.get() == report.drift

@@ -31,8 +31,15 @@ from services.billing.payments import StripeProvider
 from services.billing.server import build_service
 
 SECRET = "billing-stripe-test-internal-secret-0123"
-PRO_PRICE = {"id": "price_kinora_pro", "object": "price", "active": True, "currency": "usd", "unit_amount": 2000,
-             "type": "recurring", "recurring": {"interval": "month", "interval_count": 1}}
+PRO_PRICE = {
+    "id": "price_kinora_pro",
+    "object": "price",
+    "active": True,
+    "currency": "usd",
+    "unit_amount": 2000,
+    "type": "recurring",
+    "recurring": {"interval": "month", "interval_count": 1},
+}
 
 
 class Harness:
@@ -45,15 +52,19 @@ class Harness:
         return bearer(self.issuer.token(uid, uid))
 
     async def buy(self, uid, pm=VISA, key=""):
-        return await self.stub.PurchaseCredits(bpb.PurchaseCreditsRequest(pack_id="starter", payment_token=pm,
-                                                                          idempotency_key=key), metadata=self.user(uid))
+        return await self.stub.PurchaseCredits(
+            bpb.PurchaseCreditsRequest(pack_id="starter", payment_token=pm, idempotency_key=key),
+            metadata=self.user(uid),
+        )
 
     async def credits(self, uid) -> int:
         return (await self.stub.GetBalance(bpb.GetBalanceRequest(), metadata=self.user(uid))).balance.credits
 
     async def webhook(self, payload: bytes, signature: str, provider="stripe"):
-        return await self.stub.HandlePaymentWebhook(bpb.HandlePaymentWebhookRequest(
-            provider=provider, payload=payload, signature=signature), metadata=self.gateway)
+        return await self.stub.HandlePaymentWebhook(
+            bpb.HandlePaymentWebhookRequest(provider=provider, payload=payload, signature=signature),
+            metadata=self.gateway,
+        )
 
     async def deliver(self, type_: str, obj: dict, event_id: str | None = None):
         payload = self.stripe.event(type_, obj, event_id)
@@ -68,10 +79,18 @@ class Harness:
 async def h(pg_url):
     issuer = LocalIssuer()
     with FakeStripe(prices={PRO_PRICE["id"]: PRO_PRICE}) as stripe:
-        settings = make_settings(pg_url, grpc_host="127.0.0.1", grpc_port=free_port(), internal_secret=SECRET,
-                                 dev_payments=False, test_provider_secret=None,
-                                 stripe_secret_key=stripe.secret_key, stripe_webhook_secret=stripe.webhook_secret,
-                                 stripe_pro_price=PRO_PRICE["id"], stripe_api_base=stripe.url)
+        settings = make_settings(
+            pg_url,
+            grpc_host="127.0.0.1",
+            grpc_port=free_port(),
+            internal_secret=SECRET,
+            dev_payments=False,
+            test_provider_secret=None,
+            stripe_secret_key=stripe.secret_key,
+            stripe_webhook_secret=stripe.webhook_secret,
+            stripe_pro_price=PRO_PRICE["id"],
+            stripe_api_base=stripe.url,
+        )
         svc = build_service(settings, jwks_fetcher=issuer.fetch_jwks, clock=Clock())
         assert isinstance(svc.provider, StripeProvider)  # chosen by the key alone
         await svc.ctx.app.start()
@@ -152,15 +171,21 @@ async def test_forged_stale_and_replayed_webhooks_credit_nothing_and_a_genuine_o
         await fails(h.webhook(payload, signature), grpc.StatusCode.PERMISSION_DENIED, "bad_webhook_signature")
     tampered = payload.replace(b'"amount": 400', b'"amount": 4')
     assert tampered != payload
-    await fails(h.webhook(tampered, h.stripe.sign(payload)), grpc.StatusCode.PERMISSION_DENIED,
-                "bad_webhook_signature")
+    await fails(h.webhook(tampered, h.stripe.sign(payload)), grpc.StatusCode.PERMISSION_DENIED, "bad_webhook_signature")
     # Only the gateway relays webhooks.
-    await fails(h.stub.HandlePaymentWebhook(bpb.HandlePaymentWebhookRequest(
-        provider="stripe", payload=payload, signature=h.stripe.sign(payload)), metadata=h.user("dan")),
-        grpc.StatusCode.PERMISSION_DENIED)
+    await fails(
+        h.stub.HandlePaymentWebhook(
+            bpb.HandlePaymentWebhookRequest(provider="stripe", payload=payload, signature=h.stripe.sign(payload)),
+            metadata=h.user("dan"),
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
     # The test provider is not configured here; its name gets nowhere.
-    await fails(h.webhook(payload, h.stripe.sign(payload), provider="test"), grpc.StatusCode.INVALID_ARGUMENT,
-                "unknown_provider")
+    await fails(
+        h.webhook(payload, h.stripe.sign(payload), provider="test"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "unknown_provider",
+    )
     assert await h.credits("dan") == 0
 
     genuine = await h.webhook(payload, h.stripe.sign(payload))
@@ -184,13 +209,20 @@ async def test_a_webhook_for_someone_elses_payment_or_the_wrong_amount_credits_n
     await fails(h.deliver("payment_intent.succeeded", stranger), grpc.StatusCode.INVALID_ARGUMENT, "unknown_payment")
     # One whose metadata names fay's purchase, which is already tied to its own intent.
     claims_theirs = {**stranger, "metadata": {"kinora_purchase_id": theirs.id, "kinora_user_id": "eve"}}
-    await fails(h.deliver("payment_intent.succeeded", claims_theirs), grpc.StatusCode.INVALID_ARGUMENT,
-                "unknown_payment")
+    await fails(
+        h.deliver("payment_intent.succeeded", claims_theirs), grpc.StatusCode.INVALID_ARGUMENT, "unknown_payment"
+    )
     # Eve's own intent, but for less than the pack costs, or in another currency.
-    await fails(h.deliver("payment_intent.succeeded", {**intent, "amount": 1}), grpc.StatusCode.INVALID_ARGUMENT,
-                "amount_mismatch")
-    await fails(h.deliver("payment_intent.succeeded", {**intent, "currency": "eur"}),
-                grpc.StatusCode.INVALID_ARGUMENT, "currency_mismatch")
+    await fails(
+        h.deliver("payment_intent.succeeded", {**intent, "amount": 1}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "amount_mismatch",
+    )
+    await fails(
+        h.deliver("payment_intent.succeeded", {**intent, "currency": "eur"}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "currency_mismatch",
+    )
     assert await h.credits("eve") == 0 and await h.credits("fay") == 0
     # A refused event is not remembered as handled: Stripe's redelivery of the real one still works.
     await h.deliver("payment_intent.succeeded", intent)
@@ -208,12 +240,22 @@ async def test_an_unreachable_stripe_leaves_the_purchase_pending_until_stripe_sa
     # Stripe did take the money (its answer was lost): its signed event finds the purchase by
     # the metadata billing wrote, and credits it once.
     h.stripe.mode = ""
-    intent = {"id": "pi_lost_answer_000000000000", "object": "payment_intent", "amount": 400, "currency": "usd",
-              "status": "succeeded", "metadata": {"kinora_purchase_id": row.id, "kinora_user_id": "gus"}}
+    intent = {
+        "id": "pi_lost_answer_000000000000",
+        "object": "payment_intent",
+        "amount": 400,
+        "currency": "usd",
+        "status": "succeeded",
+        "metadata": {"kinora_purchase_id": row.id, "kinora_user_id": "gus"},
+    }
     # ...but not when the metadata names another user.
-    await fails(h.deliver("payment_intent.succeeded", {**intent, "metadata": {"kinora_purchase_id": row.id,
-                                                                             "kinora_user_id": "eve"}}),
-                grpc.StatusCode.INVALID_ARGUMENT, "unknown_payment")
+    await fails(
+        h.deliver(
+            "payment_intent.succeeded", {**intent, "metadata": {"kinora_purchase_id": row.id, "kinora_user_id": "eve"}}
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "unknown_payment",
+    )
     await h.deliver("payment_intent.succeeded", intent, "evt_gus")
     await h.deliver("payment_intent.succeeded", intent, "evt_gus")
     assert await h.credits("gus") == 10
@@ -251,26 +293,39 @@ async def test_stripe_refusing_the_key_says_payments_are_down_and_writes_a_faile
 
 async def test_refunds_go_through_stripe_refunds(h):
     bought = (await h.buy("kim")).purchase
-    refunded = await h.stub.Refund(bpb.RefundRequest(purchase_id=bought.id, reason="changed my mind"),
-                                   metadata=h.user("kim"))
+    refunded = await h.stub.Refund(
+        bpb.RefundRequest(purchase_id=bought.id, reason="changed my mind"), metadata=h.user("kim")
+    )
     assert refunded.purchase.status == bpb.PURCHASE_STATUS_REFUNDED and await h.credits("kim") == 0
     [call] = h.stripe.calls("/v1/refunds")
     assert call.params == {"payment_intent": bought.provider_payment_id, "amount": "400"}
     assert call.headers["idempotency-key"] == f"kinora-re-{bought.provider_payment_id}"
-    charge = {"id": "ch_kim", "object": "charge", "amount": 400, "amount_refunded": 400, "currency": "usd",
-              "refunded": True, "payment_intent": bought.provider_payment_id}
+    charge = {
+        "id": "ch_kim",
+        "object": "charge",
+        "amount": 400,
+        "amount_refunded": 400,
+        "currency": "usd",
+        "refunded": True,
+        "payment_intent": bought.provider_payment_id,
+    }
     assert not (await h.deliver("charge.refunded", charge)).duplicate  # acknowledged, changes nothing
     assert await h.credits("kim") == 0 and h.billing.reconcile(grace_seconds=0).drift == 0
 
 
 async def test_pro_is_a_subscription_on_the_configured_price(h):
     me = h.user("lea")
-    await fails(h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="pro", payment_token=DECLINED),
-                                         metadata=me), grpc.StatusCode.FAILED_PRECONDITION, "payment_declined")
+    await fails(
+        h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="pro", payment_token=DECLINED), metadata=me),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "payment_declined",
+    )
     assert not h.rows(select(subscriptions).where(subscriptions.c.user_id == "lea"))
-    sub = (await h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA,
-                                                                       idempotency_key="pro-1"),
-                                          metadata=me)).subscription
+    sub = (
+        await h.stub.StartSubscription(
+            bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA, idempotency_key="pro-1"), metadata=me
+        )
+    ).subscription
     assert sub.status == bpb.SUBSCRIPTION_STATUS_ACTIVE and sub.plan_id == "pro"
     created = h.stripe.calls("/v1/subscriptions")[-1]
     assert created.params["items[0][price]"] == PRO_PRICE["id"]
@@ -282,9 +337,11 @@ async def test_pro_is_a_subscription_on_the_configured_price(h):
     assert h.stripe.calls("/v1/customers")[-1].headers["idempotency-key"] == f"kinora-cus-{sub.id}"
     ent = (await h.stub.GetEntitlements(bpb.GetEntitlementsRequest(), metadata=me)).entitlements
     assert ent.priority_tier == cpb.TIER_PRO
-    again = (await h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA,
-                                                                         idempotency_key="pro-1"),
-                                            metadata=me)).subscription
+    again = (
+        await h.stub.StartSubscription(
+            bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA, idempotency_key="pro-1"), metadata=me
+        )
+    ).subscription
     assert again.id == sub.id and len(h.stripe.subscriptions) == 1
 
     # Stripe's customer.subscription.* events: an update confirms; a deletion ends Pro.
@@ -298,35 +355,51 @@ async def test_pro_is_a_subscription_on_the_configured_price(h):
 
 async def test_a_price_that_disagrees_with_billing_sells_nothing(h):
     h.stripe.prices[PRO_PRICE["id"]] = {**PRO_PRICE, "unit_amount": 500}
-    await fails(h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA),
-                                         metadata=h.user("max")), grpc.StatusCode.FAILED_PRECONDITION,
-                "payments_misconfigured")
+    await fails(
+        h.stub.StartSubscription(
+            bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA), metadata=h.user("max")
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "payments_misconfigured",
+    )
     assert not h.stripe.calls("/v1/subscriptions") and not h.stripe.calls("/v1/customers")
 
 
 async def test_a_subscription_stripe_made_while_billing_lost_the_answer_is_recorded_from_its_webhook(h):
     h.stripe.mode, h.stripe.drop_path = "drop", "/v1/subscriptions"
-    await fails(h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA,
-                                                                      idempotency_key="ned-1"),
-                                         metadata=h.user("ned")), grpc.StatusCode.UNAVAILABLE,
-                "payment_provider_unreachable")
+    await fails(
+        h.stub.StartSubscription(
+            bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA, idempotency_key="ned-1"),
+            metadata=h.user("ned"),
+        ),
+        grpc.StatusCode.UNAVAILABLE,
+        "payment_provider_unreachable",
+    )
     reference = h.stripe.calls("/v1/customers")[0].params["metadata[kinora_reference]"]
     h.stripe.mode = ""
-    stripe_sub = {"id": "sub_lost_answer_0000000000", "object": "subscription", "status": "active",
-                  "metadata": {"kinora_reference": reference, "kinora_user_id": "ned", "kinora_plan": "pro"},
-                  "items": {"object": "list", "data": [{"price": PRO_PRICE, "quantity": 1}]}}
-    wrong = {**stripe_sub, "items": {"object": "list", "data": [{"price": {**PRO_PRICE, "unit_amount": 1},
-                                                                 "quantity": 1}]}}
-    await fails(h.deliver("customer.subscription.created", wrong), grpc.StatusCode.INVALID_ARGUMENT,
-                "amount_mismatch")
+    stripe_sub = {
+        "id": "sub_lost_answer_0000000000",
+        "object": "subscription",
+        "status": "active",
+        "metadata": {"kinora_reference": reference, "kinora_user_id": "ned", "kinora_plan": "pro"},
+        "items": {"object": "list", "data": [{"price": PRO_PRICE, "quantity": 1}]},
+    }
+    wrong = {
+        **stripe_sub,
+        "items": {"object": "list", "data": [{"price": {**PRO_PRICE, "unit_amount": 1}, "quantity": 1}]},
+    }
+    await fails(h.deliver("customer.subscription.created", wrong), grpc.StatusCode.INVALID_ARGUMENT, "amount_mismatch")
     await h.deliver("customer.subscription.created", stripe_sub, "evt_ned")
     await h.deliver("customer.subscription.created", stripe_sub, "evt_ned")
     ent = (await h.stub.GetEntitlements(bpb.GetEntitlementsRequest(), metadata=h.user("ned"))).entitlements
     assert ent.priority_tier == cpb.TIER_PRO
     # The client's retry with the same key finds it instead of subscribing twice.
-    again = (await h.stub.StartSubscription(bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA,
-                                                                         idempotency_key="ned-1"),
-                                            metadata=h.user("ned"))).subscription
+    again = (
+        await h.stub.StartSubscription(
+            bpb.StartSubscriptionRequest(plan_id="pro", payment_token=VISA, idempotency_key="ned-1"),
+            metadata=h.user("ned"),
+        )
+    ).subscription
     assert again.id == reference and again.status == bpb.SUBSCRIPTION_STATUS_ACTIVE
     assert all(c.headers["idempotency-key"] == f"kinora-sub-{reference}" for c in h.stripe.calls("/v1/subscriptions"))
     assert len(h.rows(select(subscriptions).where(subscriptions.c.user_id == "ned"))) == 1
@@ -338,8 +411,9 @@ async def test_events_billing_does_not_sell_on_are_acknowledged(h):
     assert reply.provider_event_id == "evt_customer" and not reply.duplicate
     payload = b"not json"
     await fails(h.webhook(payload, h.stripe.sign(payload)), grpc.StatusCode.INVALID_ARGUMENT, "bad_webhook_body")
-    body = json.dumps({"id": "evt_odd", "object": "event", "type": "payment_intent.succeeded",
-                       "data": {"object": {"id": "pi_x"}}}).encode()
+    body = json.dumps(
+        {"id": "evt_odd", "object": "event", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_x"}}}
+    ).encode()
     await fails(h.webhook(body, h.stripe.sign(body)), grpc.StatusCode.INVALID_ARGUMENT, "bad_webhook_body")
 
 
@@ -353,9 +427,15 @@ async def test_stripe_posts_its_webhooks_to_the_gateway_which_relays_them_to_bil
     from services.gateway.settings import GatewaySettings
 
     pending = (await h.buy("ora", pm=PROCESSING)).purchase
-    settings = load_settings(GatewaySettings, {
-        "KINORA_HTTP_HOST": "127.0.0.1", "KINORA_HTTP_PORT": "0", "KINORA_INTERNAL_SECRET": SECRET,
-        "KINORA_BILLING_ADDR": f"127.0.0.1:{h.svc.ctx.app.port}"})
+    settings = load_settings(
+        GatewaySettings,
+        {
+            "KINORA_HTTP_HOST": "127.0.0.1",
+            "KINORA_HTTP_PORT": "0",
+            "KINORA_INTERNAL_SECRET": SECRET,
+            "KINORA_BILLING_ADDR": f"127.0.0.1:{h.svc.ctx.app.port}",
+        },
+    )
     gateway = GatewayServer(settings)
     port = await gateway.start()
     try:
@@ -364,16 +444,22 @@ async def test_stripe_posts_its_webhooks_to_the_gateway_which_relays_them_to_bil
             payload = h.stripe.event("payment_intent.succeeded", intent, "evt_ora")
 
             async def post(signature, provider="stripe"):
-                return await client.post(f"/api/v1/billing/webhooks/{provider}", content=payload,
-                                         headers={"Stripe-Signature": signature, "content-type": "application/json"})
+                return await client.post(
+                    f"/api/v1/billing/webhooks/{provider}",
+                    content=payload,
+                    headers={"Stripe-Signature": signature, "content-type": "application/json"},
+                )
 
             forged = await post(h.stripe.sign(payload, secret="whsec_someone_else"))
             assert forged.status_code == 403 and forged.json()["error"]["code"] == "bad_webhook_signature"
             assert (await post(h.stripe.sign(payload), provider="paypal")).status_code == 404
             assert await h.credits("ora") == 0
             first, replay = await post(h.stripe.sign(payload)), await post(h.stripe.sign(payload))
-            assert first.status_code == 200 and first.json() == {"received": True, "event_id": "evt_ora",
-                                                                 "duplicate": False}
+            assert first.status_code == 200 and first.json() == {
+                "received": True,
+                "event_id": "evt_ora",
+                "duplicate": False,
+            }
             assert replay.status_code == 200 and replay.json()["duplicate"] is True
             assert await h.credits("ora") == 10
     finally:

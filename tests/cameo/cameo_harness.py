@@ -37,8 +37,14 @@ class Replica:
 
 
 async def start_replica(pg_url, issuer, **extra) -> Replica:
-    settings = CameoSettings(grpc_host="127.0.0.1", grpc_port=free_port(), database_url=pg_url,
-                             internal_secret=SECRET, grace_seconds=0.5, **extra)
+    settings = CameoSettings(
+        grpc_host="127.0.0.1",
+        grpc_port=free_port(),
+        database_url=pg_url,
+        internal_secret=SECRET,
+        grace_seconds=0.5,
+        **extra,
+    )
     ctx = build_context(settings, jwks_fetcher=issuer.fetch_jwks, matcher=_MATCHER)
     await ctx.app.start()
     return Replica(ctx)
@@ -58,8 +64,7 @@ class World:
         self.handles[user_id] = handle
         age = common.AGE_GROUP_TEEN if teen else common.AGE_GROUP_ADULT
         with transaction(self.sessions) as s:
-            handlers.user_created(s, id_ev.UserCreated(user=id_pb.User(id=user_id, handle=handle, age_group=age)),
-                                  None)
+            handlers.user_created(s, id_ev.UserCreated(user=id_pb.User(id=user_id, handle=handle, age_group=age)), None)
         return user_id
 
     def verify(self, user_id: str, teen: bool = False) -> str:
@@ -69,26 +74,45 @@ class World:
         from services.cameo.models import cameos
 
         age = common.AGE_GROUP_TEEN if teen else common.AGE_GROUP_ADULT
-        likeness = common.LikenessAssets(face_crops=[common.BlobRef(key=f"faces/{user_id}/0.jpg",
-                                                                    content_type="image/jpeg")])
+        likeness = common.LikenessAssets(
+            face_crops=[common.BlobRef(key=f"faces/{user_id}/0.jpg", content_type="image/jpeg")]
+        )
         with transaction(self.sessions) as s:
-            handlers.cameo_verified(s, id_ev.CameoVerified(
-                user_id=user_id, handle=self.handles[user_id], display_name=self.handles[user_id].title(),
-                verification_id=str(uuid.uuid4()), owner_age_group=age, likeness=likeness), None)
+            handlers.cameo_verified(
+                s,
+                id_ev.CameoVerified(
+                    user_id=user_id,
+                    handle=self.handles[user_id],
+                    display_name=self.handles[user_id].title(),
+                    verification_id=str(uuid.uuid4()),
+                    owner_age_group=age,
+                    likeness=likeness,
+                ),
+                None,
+            )
             return s.execute(select(cameos.c.id).where(cameos.c.owner_user_id == user_id)).scalar_one()
 
     def guardian_cap(self, teen_id: str, cap: int) -> None:
         with transaction(self.sessions) as s:
-            handlers.parental_controls_changed(s, id_ev.ParentalControlsChanged(
-                teen_user_id=teen_id, guardian_user_id=str(uuid.uuid4()),
-                controls=id_pb.ParentalControls(max_cameo_policy=cap)), None)
+            handlers.parental_controls_changed(
+                s,
+                id_ev.ParentalControlsChanged(
+                    teen_user_id=teen_id,
+                    guardian_user_id=str(uuid.uuid4()),
+                    controls=id_pb.ParentalControls(max_cameo_policy=cap),
+                ),
+                None,
+            )
 
     def follow(self, follower: str, followee: str, following: bool = True) -> None:
         from kinora.feed.v1 import events_pb2 as feed_ev
 
         with transaction(self.sessions) as s:
-            handlers.follow_changed(s, feed_ev.FollowChanged(follower_user_id=follower, followee_user_id=followee,
-                                                             following=following), None)
+            handlers.follow_changed(
+                s,
+                feed_ev.FollowChanged(follower_user_id=follower, followee_user_id=followee, following=following),
+                None,
+            )
 
     def as_user(self, user_id: str):
         return bearer(self.issuer.token(user_id, self.handles.get(user_id, "")))

@@ -19,33 +19,41 @@ PROMPT = "skating through a park in autumn"
 
 
 def answer(reply: pb.CheckUseResponse):
-    return reply.all_allowed, [(d.cameo_id, d.allowed, d.reason, d.revision, d.owner_user_id, d.message)
-                               for d in reply.decisions]
+    return reply.all_allowed, [
+        (d.cameo_id, d.allowed, d.reason, d.revision, d.owner_user_id, d.message) for d in reply.decisions
+    ]
 
 
 async def people(replica, world):
     """Four cameos, one per policy, and requesters that are approved, mutual, strangers or owners."""
     owners = [world.user(f"bo{i}") for i in range(4)]
     cameos = [world.verify(o) for o in owners]
-    policies = [common.CAMEO_POLICY_ONLY_ME, common.CAMEO_POLICY_APPROVED, common.CAMEO_POLICY_MUTUALS,
-                common.CAMEO_POLICY_EVERYONE]
+    policies = [
+        common.CAMEO_POLICY_ONLY_ME,
+        common.CAMEO_POLICY_APPROVED,
+        common.CAMEO_POLICY_MUTUALS,
+        common.CAMEO_POLICY_EVERYONE,
+    ]
     for o, c, p in zip(owners, cameos, policies):
         await replica.stub.SetPolicy(pb.SetPolicyRequest(cameo_id=c, policy=p), metadata=world.as_user(o))
     users = [world.user(f"bu{i}") for i in range(4)]
-    await replica.stub.Approve(pb.ApproveRequest(cameo_id=cameos[1], user_id=users[0]),
-                               metadata=world.as_user(owners[1]))
+    await replica.stub.Approve(
+        pb.ApproveRequest(cameo_id=cameos[1], user_id=users[0]), metadata=world.as_user(owners[1])
+    )
     world.follow(users[1], owners[2])
     world.follow(owners[2], users[1])
-    await replica.stub.BlockUser(pb.BlockUserRequest(cameo_id=cameos[3], user_id=users[2]),
-                                 metadata=world.as_user(owners[3]))
+    await replica.stub.BlockUser(
+        pb.BlockUserRequest(cameo_id=cameos[3], user_id=users[2]), metadata=world.as_user(owners[3])
+    )
     return owners, cameos, users
 
 
 async def test_batch_answers_each_check_as_check_use_does(replica, world):
     owners, cameos, users = await people(replica, world)
     service = world.as_service("generator")
-    checks = [pb.CheckUseRequest(requester_user_id=u, cameo_ids=[c], prompt=PROMPT) for u in users + owners
-              for c in cameos]
+    checks = [
+        pb.CheckUseRequest(requester_user_id=u, cameo_ids=[c], prompt=PROMPT) for u in users + owners for c in cameos
+    ]
     checks.append(pb.CheckUseRequest(requester_user_id=users[0], cameo_ids=[cameos[1], cameos[3]], prompt=PROMPT))
     checks.append(pb.CheckUseRequest(requester_user_id=users[0], cameo_ids=[cameos[0], cameos[0]], prompt=PROMPT))
     checks.append(pb.CheckUseRequest(requester_user_id=users[1], cameo_ids=[cameos[2]], prompt=" "))
@@ -73,18 +81,21 @@ async def test_batch_refuses_whole_call_for_bad_batches_and_other_peoples_checks
     one = pb.CheckUseRequest(requester_user_id=users[0], cameo_ids=[cameos[1]], prompt=PROMPT)
     service = world.as_service("generator")
     for request, code, words in [
-            (pb.BatchCheckUseRequest(), grpc.StatusCode.INVALID_ARGUMENT, "at least one check"),
-            (pb.BatchCheckUseRequest(checks=[one] * 65), grpc.StatusCode.INVALID_ARGUMENT, "at most 64 checks")]:
+        (pb.BatchCheckUseRequest(), grpc.StatusCode.INVALID_ARGUMENT, "at least one check"),
+        (pb.BatchCheckUseRequest(checks=[one] * 65), grpc.StatusCode.INVALID_ARGUMENT, "at most 64 checks"),
+    ]:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await replica.stub.BatchCheckUse(request, metadata=service)
         assert err.value.code() == code and words in err.value.details()
     # A user checks only on their own behalf: a check for someone else fails alone.
     mine = pb.CheckUseRequest(cameo_ids=[cameos[1]], prompt=PROMPT)
-    reply = await replica.stub.BatchCheckUse(pb.BatchCheckUseRequest(checks=[mine, one]),
-                                             metadata=world.as_user(users[0]))
+    reply = await replica.stub.BatchCheckUse(
+        pb.BatchCheckUseRequest(checks=[mine, one]), metadata=world.as_user(users[0])
+    )
     assert [r.response.all_allowed for r in reply.results] == [True, True]
-    reply = await replica.stub.BatchCheckUse(pb.BatchCheckUseRequest(checks=[mine, one]),
-                                             metadata=world.as_user(users[1]))
+    reply = await replica.stub.BatchCheckUse(
+        pb.BatchCheckUseRequest(checks=[mine, one]), metadata=world.as_user(users[1])
+    )
     assert reply.results[0].WhichOneof("outcome") == "response" and not reply.results[0].response.all_allowed
     assert (reply.results[1].status, reply.results[1].error.code) == (7, "not_requester")
     # Only the services that check consent may batch for others.
@@ -115,11 +126,13 @@ async def test_client_checks_made_together_share_calls(replica, world):
         assert together[:32] == alone and together[32:64] == alone
         assert client.batched_checks == len(checks) - 1  # one at a time: no batch
         # A bad check fails alone, with the domain error CheckUse gives; its neighbours are answered.
-        mixed = await asyncio.gather(client.check(users[0], [cameos[1]], PROMPT, "g2"),
-                                     client.check(users[0], [cameos[1]], PROMPT, "g2"),
-                                     client.check(users[0], [cameos[1], cameos[1]], PROMPT, "g2"),
-                                     client.check(users[0], [cameos[1]], PROMPT, "g2"),
-                                     return_exceptions=True)
+        mixed = await asyncio.gather(
+            client.check(users[0], [cameos[1]], PROMPT, "g2"),
+            client.check(users[0], [cameos[1]], PROMPT, "g2"),
+            client.check(users[0], [cameos[1], cameos[1]], PROMPT, "g2"),
+            client.check(users[0], [cameos[1]], PROMPT, "g2"),
+            return_exceptions=True,
+        )
         assert isinstance(mixed[2], InvalidArgument) and mixed[2].code == "duplicate_cameo"
         assert [v.all_allowed for k, v in enumerate(mixed) if k != 2] == [True, True, True]
     finally:
@@ -141,8 +154,9 @@ async def test_client_forwarding_user_tokens_never_mixes_callers(replica, world)
         return await client.check(requester, [cameos[3]], PROMPT, "g3")
 
     try:
-        got = await asyncio.gather(*[as_caller(u, u) for u in users for _ in range(3)],
-                                   as_caller(users[0], users[1]), return_exceptions=True)
+        got = await asyncio.gather(
+            *[as_caller(u, u) for u in users for _ in range(3)], as_caller(users[0], users[1]), return_exceptions=True
+        )
         assert [v.all_allowed for v in got[:12]] == [True] * 6 + [False] * 3 + [True] * 3  # users[2] is blocked
         assert isinstance(got[12], PermissionDenied) and got[12].code == "not_requester"
         assert client.calls == 4 and client.batched_checks == 9  # per caller: one check alone, then a batch

@@ -23,6 +23,7 @@ from identity_harness import INTERNAL_SECRET, Running, settings_for  # noqa: E40
 def cameo_tokens() -> TokenSource:
     async def fetch():
         return mint_service_token("cameo", INTERNAL_SECRET)
+
     return TokenSource(fetch)
 
 
@@ -42,8 +43,9 @@ async def test_an_unreachable_identity_refuses_rather_than_guesses():
     with pytest.raises(Unavailable) as refused:
         await people.person_holds("mira")
     assert refused.value.code == "identity_unavailable"
-    assert refused.value.message == ("cannot check with the accounts service that the handle is free; "
-                                     "try again in a moment")
+    assert refused.value.message == (
+        "cannot check with the accounts service that the handle is free; try again in a moment"
+    )
 
 
 def test_without_an_identity_address_or_credentials_only_cameos_copy_is_asked():

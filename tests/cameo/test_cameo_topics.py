@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_consumed_type_has_a_handler_and_no_more():
     declared = {kind for kinds in topics.CONSUMES.values() for kind in kinds}
     assert set(handlers.consumed_events()) == declared
-    assert set(identity_handlers.consumed_events(None)) == \
-        {kind for kinds in identity_topics.CONSUMES.values() for kind in kinds}
+    assert set(identity_handlers.consumed_events(None)) == {
+        kind for kinds in identity_topics.CONSUMES.values() for kind in kinds
+    }
 
 
 def test_every_published_event_type_is_declared_on_one_topic():
@@ -28,9 +29,13 @@ def test_every_published_event_type_is_declared_on_one_topic():
     built = set()
     for path in sorted((ROOT / "services/cameo").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "ev" \
-                    and node.func.attr[0].isupper():
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "ev"
+                and node.func.attr[0].isupper()
+            ):
                 built.add(getattr(ev, node.func.attr))
     assert built and built <= set(declared)
     assert set(declared) - built == set(), "a declared event type nobody publishes"

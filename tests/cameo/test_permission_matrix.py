@@ -36,8 +36,12 @@ from services.cameo.consent import ConsentChecker
 from services.cameo.fastpath import PgConsentReader
 from services.cameo.policy import UseFacts, decide
 
-POLICIES = [common.CAMEO_POLICY_ONLY_ME, common.CAMEO_POLICY_APPROVED, common.CAMEO_POLICY_MUTUALS,
-            common.CAMEO_POLICY_EVERYONE]
+POLICIES = [
+    common.CAMEO_POLICY_ONLY_ME,
+    common.CAMEO_POLICY_APPROVED,
+    common.CAMEO_POLICY_MUTUALS,
+    common.CAMEO_POLICY_EVERYONE,
+]
 
 # Columns: only me | approved | mutuals | everyone.
 # OWN = allowed (own cameo), APP = allowed (approved), MUT = allowed (mutual),
@@ -83,10 +87,15 @@ teen   stranger      yes     adult     | BLK     BLK      BLK     BLK
 teen   stranger      yes     teen      | BLK     BLK      BLK     BLK
 """
 
-CODES = {"OWN": (True, pb.DECISION_REASON_ALLOWED_OWNER), "APP": (True, pb.DECISION_REASON_ALLOWED_APPROVED),
-         "MUT": (True, pb.DECISION_REASON_ALLOWED_MUTUAL), "ALL": (True, pb.DECISION_REASON_ALLOWED_EVERYONE),
-         "NP": (False, pb.DECISION_REASON_NOT_PERMITTED), "BLK": (False, pb.DECISION_REASON_BLOCKED),
-         "TEEN": (False, pb.DECISION_REASON_TEEN_PROTECTION)}
+CODES = {
+    "OWN": (True, pb.DECISION_REASON_ALLOWED_OWNER),
+    "APP": (True, pb.DECISION_REASON_ALLOWED_APPROVED),
+    "MUT": (True, pb.DECISION_REASON_ALLOWED_MUTUAL),
+    "ALL": (True, pb.DECISION_REASON_ALLOWED_EVERYONE),
+    "NP": (False, pb.DECISION_REASON_NOT_PERMITTED),
+    "BLK": (False, pb.DECISION_REASON_BLOCKED),
+    "TEEN": (False, pb.DECISION_REASON_TEEN_PROTECTION),
+}
 
 
 def cells():
@@ -112,11 +121,21 @@ def test_reference_rule_matches_table():
     """Form 1: the pure rule, on facts built straight from each cell (no database)."""
     for owner_age, relationship, blocked, requester_age, policy, answer in cells():
         self_use = relationship == "self"
-        verdict = decide(UseFacts(
-            owner_handle="owner", policy=policy, max_policy=common.CAMEO_POLICY_EVERYONE,
-            owner_teen=owner_age == "teen", active=True, verified=True, requester_is_owner=self_use,
-            blocked=blocked, approved=relationship == "approved", mutual=relationship == "mutual",
-            requester_teen=(owner_age if self_use else requester_age) == "teen"))
+        verdict = decide(
+            UseFacts(
+                owner_handle="owner",
+                policy=policy,
+                max_policy=common.CAMEO_POLICY_EVERYONE,
+                owner_teen=owner_age == "teen",
+                active=True,
+                verified=True,
+                requester_is_owner=self_use,
+                blocked=blocked,
+                approved=relationship == "approved",
+                mutual=relationship == "mutual",
+                requester_teen=(owner_age if self_use else requester_age) == "teen",
+            )
+        )
         cell = (owner_age, relationship, blocked, requester_age, common.CameoPolicy.Name(policy))
         assert (verdict.allowed, verdict.reason) == CODES[answer], cell
         assert verdict.message
@@ -152,9 +171,10 @@ async def _check_every_form(stub, world, pg_url, checks):
         fast.close()
     for (cell, requester, cameo, answer), (fast_decisions, _) in zip(checks, batched):
         expected = CODES[answer]
-        reply = await stub.CheckUse(pb.CheckUseRequest(requester_user_id=requester, cameo_ids=[cameo],
-                                                       prompt="walking a dog in the park"),
-                                    metadata=world.as_service("generator"))
+        reply = await stub.CheckUse(
+            pb.CheckUseRequest(requester_user_id=requester, cameo_ids=[cameo], prompt="walking a dog in the park"),
+            metadata=world.as_service("generator"),
+        )
         d = reply.decisions[0]
         assert (d.allowed, d.reason) == expected, ("CheckUse", cell, d)
         assert reply.all_allowed == d.allowed
@@ -165,8 +185,10 @@ async def _check_every_form(stub, world, pg_url, checks):
             portable = ConsentChecker(None).read(s, requester, [cameo])[0][0]
         assert (portable.allowed, portable.reason, portable.revision) == (*expected, d.revision), ("ORM", cell)
         assert portable.message == f.message == d.message, cell
-        listed = await stub.ListCameos(pb.ListCameosRequest(usable_by_caller=True, page=common.PageRequest(
-            page_size=200)), metadata=world.as_user(requester))  # form 4
+        listed = await stub.ListCameos(
+            pb.ListCameosRequest(usable_by_caller=True, page=common.PageRequest(page_size=200)),
+            metadata=world.as_user(requester),
+        )  # form 4
         assert (cameo in {c.id for c in listed.cameos}) == expected[0], ("usable_filter", cell)
 
 
@@ -215,19 +237,34 @@ async def test_policy_stored_above_the_cap_is_read_as_the_cap(replica, world, pg
     world.guardian_cap(owner, common.CAMEO_POLICY_MUTUALS)
     cameo = world.verify(owner, teen=True)
     with transaction(world.sessions) as s:
-        s.execute(update(m.cameos).where(m.cameos.c.id == cameo).values(
-            policy=common.CAMEO_POLICY_EVERYONE, max_policy=common.CAMEO_POLICY_MUTUALS,
-            revision=m.cameos.c.revision + 1))
+        s.execute(
+            update(m.cameos)
+            .where(m.cameos.c.id == cameo)
+            .values(
+                policy=common.CAMEO_POLICY_EVERYONE,
+                max_policy=common.CAMEO_POLICY_MUTUALS,
+                revision=m.cameos.c.revision + 1,
+            )
+        )
     checks = []
     for line in STALE.strip().splitlines():
         key, answer = line.split("|")
         relationship, requester_age = key.split()
         requester = await _relate(stub, world, cameo, owner, relationship, False, requester_age, f"s{len(checks)}")
         checks.append(((relationship, requester_age), requester, cameo, answer.strip()))
-        facts = UseFacts(owner_handle="stale_teen", policy=common.CAMEO_POLICY_EVERYONE,
-                         max_policy=common.CAMEO_POLICY_MUTUALS, owner_teen=True, active=True, verified=True,
-                         requester_is_owner=False, blocked=False, approved=relationship == "approved",
-                         mutual=relationship == "mutual", requester_teen=requester_age == "teen")
+        facts = UseFacts(
+            owner_handle="stale_teen",
+            policy=common.CAMEO_POLICY_EVERYONE,
+            max_policy=common.CAMEO_POLICY_MUTUALS,
+            owner_teen=True,
+            active=True,
+            verified=True,
+            requester_is_owner=False,
+            blocked=False,
+            approved=relationship == "approved",
+            mutual=relationship == "mutual",
+            requester_teen=requester_age == "teen",
+        )
         assert (decide(facts).allowed, decide(facts).reason) == CODES[answer.strip()], key
     await _check_every_form(stub, world, pg_url, checks)
 
@@ -243,10 +280,19 @@ async def test_every_read_gives_restrictions_in_one_order(replica, world, pg_url
     for text in ("no horror", "no politics", "no violence", "no alcohol"):
         await stub.AddRestriction(pb.AddRestrictionRequest(cameo_id=cameo, text=text), metadata=me)
     with transaction(world.sessions) as s:
-        s.execute(update(m.restrictions).where(m.restrictions.c.cameo_id == cameo).values(
-            created_at=select(func.min(m.restrictions.c.created_at)).scalar_subquery()))
-        expected = [tuple(r) for r in s.execute(select(m.restrictions.c.id, m.restrictions.c.text).where(
-            m.restrictions.c.cameo_id == cameo).order_by(m.restrictions.c.id))]
+        s.execute(
+            update(m.restrictions)
+            .where(m.restrictions.c.cameo_id == cameo)
+            .values(created_at=select(func.min(m.restrictions.c.created_at)).scalar_subquery())
+        )
+        expected = [
+            tuple(r)
+            for r in s.execute(
+                select(m.restrictions.c.id, m.restrictions.c.text)
+                .where(m.restrictions.c.cameo_id == cameo)
+                .order_by(m.restrictions.c.id)
+            )
+        ]
     with Session(world.engine) as s:
         portable = ConsentChecker(None).read(s, user, [cameo])[1][cameo]
     fast = PgConsentReader(pg_url)

@@ -41,8 +41,11 @@ def test_dataset_shape(predictions):
 def test_overall_floors(predictions):
     cases, got = predictions
     for name in ("all", "test"):
-        pairs = [(c["category"] is not None, g is not None)
-                 for c, g in zip(cases, got) if name == "all" or c["split"] == name]
+        pairs = [
+            (c["category"] is not None, g is not None)
+            for c, g in zip(cases, got)
+            if name == "all" or c["split"] == name
+        ]
         precision, recall = _pr(pairs)
         assert precision >= OVERALL_FLOORS[name][0], (name, precision)
         assert recall >= OVERALL_FLOORS[name][1], (name, recall)
@@ -63,12 +66,15 @@ def test_minor_sexual_takes_precedence(moderator):
     assert "minors" in result.reason
 
 
-@pytest.mark.parametrize("prompt", [
-    "a basketball player shoots a fadeaway jumper",
-    "a chef cuts vegetables for a stew",
-    "a historical battle reenactment painting",
-    "a suicide prevention awareness walk in the park",
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a basketball player shoots a fadeaway jumper",
+        "a chef cuts vegetables for a stew",
+        "a historical battle reenactment painting",
+        "a suicide prevention awareness walk in the park",
+    ],
+)
 def test_hard_negatives_allowed(moderator, prompt):
     assert moderator.check(prompt).allowed
 
@@ -87,8 +93,7 @@ def test_refusal_names_category(moderator):
     assert "self-harm" in result.reason
 
 
-@pytest.mark.parametrize("prompt,message", [("", "empty"), ("  \n", "empty"),
-                                            ("y" * (MAX_PROMPT_CHARS + 1), "limit")])
+@pytest.mark.parametrize("prompt,message", [("", "empty"), ("  \n", "empty"), ("y" * (MAX_PROMPT_CHARS + 1), "limit")])
 def test_bad_input(moderator, prompt, message):
     with pytest.raises(ValueError, match=message):
         moderator.check(prompt)

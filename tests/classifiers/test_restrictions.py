@@ -60,11 +60,14 @@ def test_semantic_match(matcher):
     assert conflict.zscore is not None and conflict.zscore >= matcher.semantic_threshold
 
 
-@pytest.mark.parametrize("prompt,restriction", [
-    ("me adding numbers on a whiteboard", "don't put me in ads"),
-    ("me drinking orange juice at breakfast", "nothing with alcohol"),
-    ("me baking cookies in a sunny kitchen", "no horror"),
-])
+@pytest.mark.parametrize(
+    "prompt,restriction",
+    [
+        ("me adding numbers on a whiteboard", "don't put me in ads"),
+        ("me drinking orange juice at breakfast", "nothing with alcohol"),
+        ("me baking cookies in a sunny kitchen", "no horror"),
+    ],
+)
 def test_no_conflict(matcher, prompt, restriction):
     assert matcher.check(prompt, [restriction]) == []
 
@@ -75,14 +78,17 @@ def test_only_conflicting_restrictions_are_returned(matcher):
     assert sorted(c.restriction for c in conflicts) == ["no horror", "nothing with alcohol"]
 
 
-@pytest.mark.parametrize("prompt,restrictions,message", [
-    ("", ["no horror"], "empty"),
-    ("   ", ["no horror"], "empty"),
-    ("x" * (MAX_PROMPT_CHARS + 1), ["no horror"], "limit"),
-    ("a walk", [""], "empty"),
-    ("a walk", ["don't put me in any of the content"], "names no topic"),
-    ("a walk", ["no " + "x" * 400], "limit"),
-])
+@pytest.mark.parametrize(
+    "prompt,restrictions,message",
+    [
+        ("", ["no horror"], "empty"),
+        ("   ", ["no horror"], "empty"),
+        ("x" * (MAX_PROMPT_CHARS + 1), ["no horror"], "limit"),
+        ("a walk", [""], "empty"),
+        ("a walk", ["don't put me in any of the content"], "names no topic"),
+        ("a walk", ["no " + "x" * 400], "limit"),
+    ],
+)
 def test_bad_input(matcher, prompt, restrictions, message):
     with pytest.raises(ValueError, match=message):
         matcher.check(prompt, restrictions)

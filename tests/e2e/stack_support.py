@@ -75,20 +75,34 @@ def invite(stack: LocalStack) -> str:
     mutual TLS with the stack's `admin` certificate."""
     token = mint_service_token("admin", (stack.home / "internal_secret").read_text().strip())[0]
     with operator_channel(stack.home, stack.addr("identity")) as channel:
-        return identity_pb2_grpc.IdentityServiceStub(channel).CreateInvite(
-            identity_pb2.CreateInviteRequest(), metadata=[("authorization", f"Bearer {token}")],
-            timeout=10).invite.code
+        return (
+            identity_pb2_grpc.IdentityServiceStub(channel)
+            .CreateInvite(
+                identity_pb2.CreateInviteRequest(), metadata=[("authorization", f"Bearer {token}")], timeout=10
+            )
+            .invite.code
+        )
 
 
 def sign_up(client: httpx.Client, stack: LocalStack, handle: str | None = None) -> dict:
     handle = handle or f"e2e{uuid.uuid4().hex[:8]}"
-    reply = client.post("/api/v1/auth/signup", json={
-        "invite_code": invite(stack), "handle": handle, "password": PASSWORD, "birthdate": "1990-05-01",
-        "region": "US"})
+    reply = client.post(
+        "/api/v1/auth/signup",
+        json={
+            "invite_code": invite(stack),
+            "handle": handle,
+            "password": PASSWORD,
+            "birthdate": "1990-05-01",
+            "region": "US",
+        },
+    )
     assert reply.status_code == 201, reply.text
     body = reply.json()
-    return {"handle": handle, "id": body["user"]["id"],
-            "headers": {"Authorization": f"Bearer {body['tokens']['access_token']}"}}
+    return {
+        "handle": handle,
+        "id": body["user"]["id"],
+        "headers": {"Authorization": f"Bearer {body['tokens']['access_token']}"},
+    }
 
 
 def wait_generation(client: httpx.Client, user: dict, generation_id: str, timeout_s: float = 180) -> list[dict]:

@@ -22,8 +22,9 @@ def stack(shared_stack):
 def api_key(stack):
     with httpx.Client(base_url=stack.state.gateway_url, timeout=60) as client:
         user = sign_up(client, stack)
-        reply = client.post("/api/v1/apikeys", headers=user["headers"],
-                            json={"name": "sdk", "scopes": ["videos:read", "videos:write"]})
+        reply = client.post(
+            "/api/v1/apikeys", headers=user["headers"], json={"name": "sdk", "scopes": ["videos:read", "videos:write"]}
+        )
         assert reply.status_code == 201, reply.text
         return reply.json()["secret"]
 
@@ -34,8 +35,13 @@ def sdk(stack, api_key):
 
 
 def test_sora_videos_lifecycle_with_the_official_sdk(sdk):
-    video = sdk.videos.create_and_poll(model="sora-2", prompt="a paper boat drifts down a rainy street",
-                                       seconds="4", size="720x1280", poll_interval_ms=300)
+    video = sdk.videos.create_and_poll(
+        model="sora-2",
+        prompt="a paper boat drifts down a rainy street",
+        seconds="4",
+        size="720x1280",
+        poll_interval_ms=300,
+    )
     assert video.status == "completed", video.error
     assert video.object == "video" and video.progress == 100
     assert (video.model, video.seconds, video.size) == ("sora-2", "4", "720x1280")
@@ -65,7 +71,8 @@ def test_sora_videos_lifecycle_with_the_official_sdk(sdk):
 
 
 def test_wrong_api_key_is_refused(stack):
-    stranger = openai.OpenAI(base_url=f"{stack.state.gateway_url}/v1", api_key="sk-not-a-kinora-key",
-                             max_retries=0, timeout=30)
+    stranger = openai.OpenAI(
+        base_url=f"{stack.state.gateway_url}/v1", api_key="sk-not-a-kinora-key", max_retries=0, timeout=30
+    )
     with pytest.raises(openai.AuthenticationError):
         stranger.videos.list()

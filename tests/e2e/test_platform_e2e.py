@@ -29,9 +29,15 @@ def test_sign_up_generate_download_publish(stack, client):
     me = client.get("/api/v1/me", headers=user["headers"])
     assert me.status_code == 200 and me.json()["user"]["handle"] == user["handle"]
 
-    created = client.post("/api/v1/generations", headers={**user["headers"], "Idempotency-Key": uuid.uuid4().hex},
-                          json={"prompt": "a red ball bounces across a wooden floor in a sunny kitchen",
-                                "seconds": 4, "size": "720x1280"})
+    created = client.post(
+        "/api/v1/generations",
+        headers={**user["headers"], "Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "prompt": "a red ball bounces across a wooden floor in a sunny kitchen",
+            "seconds": 4,
+            "size": "720x1280",
+        },
+    )
     assert created.status_code == 201, created.text
     gen = created.json()["generation"]
     assert gen["status"] in ("GENERATION_STATUS_QUEUED", "GENERATION_STATUS_IN_PROGRESS")
@@ -54,18 +60,22 @@ def test_sign_up_generate_download_publish(stack, client):
     assert max(changed) > 0.001, f"nothing moves between frames: {changed}"
     assert np.abs(clip.audio).max() > 0.01, "the clip is silent"
 
-    thumb = client.get(f"/api/v1/generations/{gen['id']}/content", params={"variant": "thumbnail"},
-                       headers=user["headers"])
+    thumb = client.get(
+        f"/api/v1/generations/{gen['id']}/content", params={"variant": "thumbnail"}, headers=user["headers"]
+    )
     assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"  # JPEG
 
     # The feed hears of generations by event (eventually consistent): publishing right after
     # completion may be refused until the event arrives, as the app's retry would see.
     deadline = time.monotonic() + 60
     while True:
-        posted = client.post("/api/v1/posts", headers=user["headers"],
-                             json={"generation_id": gen["id"], "caption": "first clip"})
+        posted = client.post(
+            "/api/v1/posts", headers=user["headers"], json={"generation_id": gen["id"], "caption": "first clip"}
+        )
         waiting = posted.status_code in (404, 412) and posted.json()["error"]["code"] in (
-            "generation_not_found", "generation_not_completed")
+            "generation_not_found",
+            "generation_not_completed",
+        )
         if not waiting or time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -79,8 +89,7 @@ def test_sign_up_generate_download_publish(stack, client):
 def test_bad_generation_request_is_refused_and_changes_nothing(stack, client):
     user = sign_up(client, stack)
     before = client.get("/api/v1/generations", headers=user["headers"]).json().get("generations", [])
-    refused = client.post("/api/v1/generations", headers=user["headers"],
-                          json={"prompt": "a cat", "seconds": 7})
+    refused = client.post("/api/v1/generations", headers=user["headers"], json={"prompt": "a cat", "seconds": 7})
     assert refused.status_code == 400
     assert "seconds" in refused.json()["error"]["message"]
     after = client.get("/api/v1/generations", headers=user["headers"]).json().get("generations", [])
@@ -95,8 +104,11 @@ def test_data_survives_a_restart_of_the_stack(shared_stack, stack, client):
     the platform (with a new, empty in-memory broker) makes the next one. The restarted
     stack goes on serving the tests that share it."""
     user = sign_up(client, stack)
-    created = client.post("/api/v1/generations", headers=user["headers"],
-                          json={"prompt": "a yellow ball rolls across a table", "seconds": 4})
+    created = client.post(
+        "/api/v1/generations",
+        headers=user["headers"],
+        json={"prompt": "a yellow ball rolls across a table", "seconds": 4},
+    )
     assert created.status_code == 201, created.text
     before = wait_generation(client, user, created.json()["generation"]["id"])[-1]
     assert before["status"] == "GENERATION_STATUS_COMPLETED", before.get("error")
@@ -109,8 +121,11 @@ def test_data_survives_a_restart_of_the_stack(shared_stack, stack, client):
         assert video.status_code == 200 and video.content == original
         me = after.get("/api/v1/me", headers=user["headers"])  # the signing key outlived the restart too
         assert me.status_code == 200 and me.json()["user"]["handle"] == user["handle"]
-        created = after.post("/api/v1/generations", headers=user["headers"],
-                             json={"prompt": "a blue ball rolls across a table", "seconds": 4})
+        created = after.post(
+            "/api/v1/generations",
+            headers=user["headers"],
+            json={"prompt": "a blue ball rolls across a table", "seconds": 4},
+        )
         assert created.status_code == 201, created.text
         done = wait_generation(after, user, created.json()["generation"]["id"])[-1]
         assert done["status"] == "GENERATION_STATUS_COMPLETED", done.get("error")

@@ -35,8 +35,11 @@ class FeedHarness:
         self.tokens[user_id] = self.issuer.token(user_id, handle, teen=teen)
         age = 2 if teen else 1
         with self.ctx.sessions.begin() as s:
-            handlers.user_changed(self.feed)(s, id_ev.UserCreated(user=identity_pb2.User(
-                id=user_id, handle=handle, region=region, age_group=age)), None)
+            handlers.user_changed(self.feed)(
+                s,
+                id_ev.UserCreated(user=identity_pb2.User(id=user_id, handle=handle, region=region, age_group=age)),
+                None,
+            )
         return user_id
 
     def md(self, user_id: str):
@@ -44,27 +47,33 @@ class FeedHarness:
 
     def completed(self, user_id: str, prompt: str, cameo_ids=(), remix_of: str = "", status: str = "completed") -> str:
         gen_id = "gen_" + uuid.uuid4().hex[:20]
-        facts = gen_ev.GenerationFacts(generation_id=gen_id, user_id=user_id, cameo_ids=list(cameo_ids),
-                                       remix_of=remix_of)
+        facts = gen_ev.GenerationFacts(
+            generation_id=gen_id, user_id=user_id, cameo_ids=list(cameo_ids), remix_of=remix_of
+        )
         with self.ctx.sessions.begin() as s:
             handlers.generation_requested(self.feed)(s, gen_ev.GenerationRequested(facts=facts, prompt=prompt), None)
             if status == "completed":
-                handlers.generation_completed(self.feed)(s, gen_ev.GenerationCompleted(facts=facts, prompt=prompt),
-                                                         None)
+                handlers.generation_completed(self.feed)(
+                    s, gen_ev.GenerationCompleted(facts=facts, prompt=prompt), None
+                )
             elif status == "failed":
                 handlers.generation_status(self.feed, "failed")(s, gen_ev.GenerationFailed(facts=facts), None)
         return gen_id
 
-    async def post(self, user_id: str, prompt: str, caption: str = "", visibility=pb.VISIBILITY_PUBLIC,
-                   remix_of: str = "") -> pb.Post:
+    async def post(
+        self, user_id: str, prompt: str, caption: str = "", visibility=pb.VISIBILITY_PUBLIC, remix_of: str = ""
+    ) -> pb.Post:
         gen_id = self.completed(user_id, prompt, remix_of=remix_of)
-        reply = await self.stub.PublishPost(pb.PublishPostRequest(generation_id=gen_id, caption=caption,
-                                                                  visibility=visibility), metadata=self.md(user_id))
+        reply = await self.stub.PublishPost(
+            pb.PublishPostRequest(generation_id=gen_id, caption=caption, visibility=visibility),
+            metadata=self.md(user_id),
+        )
         return reply.post
 
     async def feed_page(self, user_id: str, size: int = 10, token: str = "", session_id: str = ""):
-        return await self.stub.GetFeed(pb.GetFeedRequest(page=_page(size, token), session_id=session_id),
-                                       metadata=self.md(user_id))
+        return await self.stub.GetFeed(
+            pb.GetFeedRequest(page=_page(size, token), session_id=session_id), metadata=self.md(user_id)
+        )
 
 
 def _page(size, token):
@@ -74,11 +83,24 @@ def _page(size, token):
 
 
 @asynccontextmanager
-async def running_feed(pg_url: str, *, broker=None, issuer: LocalIssuer | None = None, cameo_addr: str | None = None,
-                       consent=None, scorer=None, **env):
+async def running_feed(
+    pg_url: str,
+    *,
+    broker=None,
+    issuer: LocalIssuer | None = None,
+    cameo_addr: str | None = None,
+    consent=None,
+    scorer=None,
+    **env,
+):
     issuer = issuer or LocalIssuer()
-    values = {"KINORA_DATABASE_URL": pg_url, "KINORA_GRPC_HOST": "127.0.0.1", "KINORA_GRPC_PORT": str(free_port()),
-              "KINORA_INTERNAL_SECRET": "feed-test-secret", **{k: str(v) for k, v in env.items()}}
+    values = {
+        "KINORA_DATABASE_URL": pg_url,
+        "KINORA_GRPC_HOST": "127.0.0.1",
+        "KINORA_GRPC_PORT": str(free_port()),
+        "KINORA_INTERNAL_SECRET": "feed-test-secret",
+        **{k: str(v) for k, v in env.items()},
+    }
     if broker is not None:
         values["KINORA_KAFKA_BOOTSTRAP"] = broker.bootstrap
     if cameo_addr:

@@ -33,41 +33,61 @@ async def test_publish_rules_and_bad_input(pg_url):
         failed = h.completed(alice, "a dog surfing", status="failed")
         publish = h.stub.PublishPost
 
-        await expect_error(grpc.StatusCode.PERMISSION_DENIED,
-                           publish(pb.PublishPostRequest(generation_id=gen), metadata=h.md(bob)), "your own")
-        await expect_error(grpc.StatusCode.FAILED_PRECONDITION,
-                           publish(pb.PublishPostRequest(generation_id=failed), metadata=h.md(alice)), "failed")
-        await expect_error(grpc.StatusCode.NOT_FOUND,
-                           publish(pb.PublishPostRequest(generation_id="gen_nope"), metadata=h.md(alice)))
-        post = (await publish(pb.PublishPostRequest(generation_id=gen, caption="bread day",
-                                                    visibility=pb.VISIBILITY_FOLLOWERS), metadata=h.md(alice))).post
+        await expect_error(
+            grpc.StatusCode.PERMISSION_DENIED,
+            publish(pb.PublishPostRequest(generation_id=gen), metadata=h.md(bob)),
+            "your own",
+        )
+        await expect_error(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            publish(pb.PublishPostRequest(generation_id=failed), metadata=h.md(alice)),
+            "failed",
+        )
+        await expect_error(
+            grpc.StatusCode.NOT_FOUND, publish(pb.PublishPostRequest(generation_id="gen_nope"), metadata=h.md(alice))
+        )
+        post = (
+            await publish(
+                pb.PublishPostRequest(generation_id=gen, caption="bread day", visibility=pb.VISIBILITY_FOLLOWERS),
+                metadata=h.md(alice),
+            )
+        ).post
         assert post.state == pb.POST_STATE_PUBLISHED and post.author_handle == "alice"
-        await expect_error(grpc.StatusCode.ALREADY_EXISTS,
-                           publish(pb.PublishPostRequest(generation_id=gen), metadata=h.md(alice)))
-        await expect_error(grpc.StatusCode.NOT_FOUND,
-                           h.stub.GetPost(pb.GetPostRequest(post_id="4f1c6a0e-0000-4000-8000-000000000000"),
-                                          metadata=h.md(bob)))
+        await expect_error(
+            grpc.StatusCode.ALREADY_EXISTS, publish(pb.PublishPostRequest(generation_id=gen), metadata=h.md(alice))
+        )
+        await expect_error(
+            grpc.StatusCode.NOT_FOUND,
+            h.stub.GetPost(pb.GetPostRequest(post_id="4f1c6a0e-0000-4000-8000-000000000000"), metadata=h.md(bob)),
+        )
         # Followers-only: bob sees it only once he follows alice.
-        await expect_error(grpc.StatusCode.NOT_FOUND, h.stub.GetPost(pb.GetPostRequest(post_id=post.id),
-                                                                     metadata=h.md(bob)))
+        await expect_error(
+            grpc.StatusCode.NOT_FOUND, h.stub.GetPost(pb.GetPostRequest(post_id=post.id), metadata=h.md(bob))
+        )
         await h.stub.Follow(pb.FollowRequest(user_id=alice), metadata=h.md(bob))
         seen = await h.stub.GetPost(pb.GetPostRequest(post_id=post.id), metadata=h.md(bob))
         assert seen.post.caption == "bread day"
 
         # Unpublish makes it a draft; nobody else sees a draft.
         await h.stub.UnpublishPost(pb.UnpublishPostRequest(post_id=post.id), metadata=h.md(alice))
-        await expect_error(grpc.StatusCode.NOT_FOUND, h.stub.GetPost(pb.GetPostRequest(post_id=post.id),
-                                                                     metadata=h.md(bob)))
+        await expect_error(
+            grpc.StatusCode.NOT_FOUND, h.stub.GetPost(pb.GetPostRequest(post_id=post.id), metadata=h.md(bob))
+        )
         mine = await h.stub.ListUserPosts(pb.ListUserPostsRequest(), metadata=h.md(alice))
         assert [p.state for p in mine.posts] == [pb.POST_STATE_UNPUBLISHED]
 
         # Comments are moderated; a refusal stores nothing.
         await h.stub.PublishPost(pb.PublishPostRequest(generation_id=gen), metadata=h.md(alice))
-        await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.stub.CreateComment(
-            pb.CreateCommentRequest(post_id=post.id, text="nobody likes you, go die"), metadata=h.md(bob)),
-            "harassment")
-        ok = await h.stub.CreateComment(pb.CreateCommentRequest(post_id=post.id, text="the crust looks perfect"),
-                                        metadata=h.md(bob))
+        await expect_error(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            h.stub.CreateComment(
+                pb.CreateCommentRequest(post_id=post.id, text="nobody likes you, go die"), metadata=h.md(bob)
+            ),
+            "harassment",
+        )
+        ok = await h.stub.CreateComment(
+            pb.CreateCommentRequest(post_id=post.id, text="the crust looks perfect"), metadata=h.md(bob)
+        )
         listed = await h.stub.ListComments(pb.ListCommentsRequest(post_id=post.id), metadata=h.md(alice))
         assert [c.id for c in listed.comments] == [ok.comment.id]
 
@@ -77,8 +97,9 @@ async def test_publish_rules_and_bad_input(pg_url):
         body, mac = page.next_page_token.split(".")
         tampered = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
         await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.feed_page(bob, token=tampered), "page_token")
-        await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.feed_page(alice, token=page.next_page_token),
-                           "page_token")
+        await expect_error(
+            grpc.StatusCode.INVALID_ARGUMENT, h.feed_page(alice, token=page.next_page_token), "page_token"
+        )
         await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.feed_page(bob, token="garbage"), "page_token")
 
         # Graph events for cameo are in the outbox with the state change.
@@ -87,8 +108,10 @@ async def test_publish_rules_and_bad_input(pg_url):
         mutuals = await h.stub.ListMutuals(pb.ListMutualsRequest(), metadata=h.md(bob))
         assert [u.handle for u in mutuals.users] == ["alice"]
         with h.ctx.engine.connect() as c:
-            types = [r[0] for r in c.execute(h.ctx.tables.outbox.select().with_only_columns(
-                h.ctx.tables.outbox.c.event_type))]
+            types = [
+                r[0]
+                for r in c.execute(h.ctx.tables.outbox.select().with_only_columns(h.ctx.tables.outbox.c.event_type))
+            ]
         assert "kinora.feed.v1.FollowChanged" in types and "kinora.feed.v1.PostPublished" in types
 
 
@@ -115,10 +138,16 @@ async def test_ranking_rules(pg_url):
         # A takedown of one friend's post (cameo TakedownRequested, via the feed's handler).
         from kinora.cameo.v1 import events_pb2 as cameo_ev
         from services.feed import handlers
+
         taken = next(p for p, a in posts.items() if a == friends[1])
         with h.ctx.sessions.begin() as s:
-            handlers.takedown_requested(h.feed)(s, cameo_ev.TakedownRequested(
-                takedown_id="td1", target_kind=cameo_ev.TAKEDOWN_TARGET_KIND_POST, target_ids=[taken]), None)
+            handlers.takedown_requested(h.feed)(
+                s,
+                cameo_ev.TakedownRequested(
+                    takedown_id="td1", target_kind=cameo_ev.TAKEDOWN_TARGET_KIND_POST, target_ids=[taken]
+                ),
+                None,
+            )
 
         page = await h.feed_page(viewer, size=6)
         items = page.items
@@ -144,8 +173,9 @@ async def test_ranking_rules(pg_url):
         assert page2.nudge and "make one" in page2.nudge  # 12 items >= 8 in this session
         assert not page.nudge
         # The taken-down post is gone for its author too.
-        await expect_error(grpc.StatusCode.NOT_FOUND,
-                           h.stub.GetPost(pb.GetPostRequest(post_id=taken), metadata=h.md(friends[1])))
+        await expect_error(
+            grpc.StatusCode.NOT_FOUND, h.stub.GetPost(pb.GetPostRequest(post_id=taken), metadata=h.md(friends[1]))
+        )
 
 
 class BrokenScorer(CreationScorer):
@@ -186,12 +216,18 @@ async def test_parental_cap_and_non_personalized(pg_url):
             await h.post(friend, f"friend video {i}")
             await h.post(h.user(f"other{i}"), f"other video {i}")
         reported = await h.post(h.user("edgy"), "a prank video")
-        await h.stub.ReportPost(pb.ReportPostRequest(post_id=reported.id, reason=pb.REPORT_REASON_HARASSMENT),
-                                metadata=h.md(friend))
+        await h.stub.ReportPost(
+            pb.ReportPostRequest(post_id=reported.id, reason=pb.REPORT_REASON_HARASSMENT), metadata=h.md(friend)
+        )
         with h.ctx.sessions.begin() as s:
-            handlers.parental_controls_changed(h.feed)(s, id_ev.ParentalControlsChanged(
-                teen_user_id=teen, controls=identity_pb2.ParentalControls(
-                    daily_feed_item_cap=4, non_personalized_feed=True)), None)
+            handlers.parental_controls_changed(h.feed)(
+                s,
+                id_ev.ParentalControlsChanged(
+                    teen_user_id=teen,
+                    controls=identity_pb2.ParentalControls(daily_feed_item_cap=4, non_personalized_feed=True),
+                ),
+                None,
+            )
 
         first = await h.feed_page(teen, size=3)
         assert len(first.items) == 3 and first.non_personalized and not first.cap_reached
@@ -206,8 +242,9 @@ async def test_parental_cap_and_non_personalized(pg_url):
 
         # Lifting the controls brings the personalized feed back.
         with h.ctx.sessions.begin() as s:
-            handlers.parental_controls_changed(h.feed)(s, id_ev.ParentalControlsChanged(
-                teen_user_id=teen, controls=identity_pb2.ParentalControls()), None)
+            handlers.parental_controls_changed(h.feed)(
+                s, id_ev.ParentalControlsChanged(teen_user_id=teen, controls=identity_pb2.ParentalControls()), None
+            )
         again = await h.feed_page(teen, size=3)
         assert not again.cap_reached and not again.non_personalized and again.items
 
@@ -236,8 +273,9 @@ async def test_remix_lineage(pg_url):
         page = await h.feed_page(a, size=5)
         remixes = [i for i in page.items if i.source == S.CANDIDATE_SOURCE_REMIXES]
         assert remixes and "remix of your video" in remixes[0].reason
-        await expect_error(grpc.StatusCode.NOT_FOUND,
-                           h.stub.GetRemixes(pb.GetRemixesRequest(post_id="not-a-post"), metadata=h.md(a)))
+        await expect_error(
+            grpc.StatusCode.NOT_FOUND, h.stub.GetRemixes(pb.GetRemixesRequest(post_id="not-a-post"), metadata=h.md(a))
+        )
 
 
 async def test_preferences_steer_ranking(pg_url):
@@ -254,8 +292,9 @@ async def test_preferences_steer_ranking(pg_url):
             for i, prompt in enumerate(prompts):
                 p = await h.post(h.user(f"{topic}{i}"), prompt)
                 kind[p.id] = topic
-        prefs = await h.stub.SetFeedPreferences(pb.SetFeedPreferencesRequest(
-            text="more cooking and pets, less sports"), metadata=h.md(viewer))
+        prefs = await h.stub.SetFeedPreferences(
+            pb.SetFeedPreferencesRequest(text="more cooking and pets, less sports"), metadata=h.md(viewer)
+        )
         assert prefs.preferences.text == "more cooking and pets, less sports"
         page = await h.feed_page(viewer, size=12)
         order = [kind[i.post.id] for i in page.items]
@@ -266,14 +305,18 @@ async def test_preferences_steer_ranking(pg_url):
 
         # The opposite wish turns the order around for another viewer.
         other = h.user("other")
-        await h.stub.SetFeedPreferences(pb.SetFeedPreferencesRequest(text="more sports, no cooking"),
-                                        metadata=h.md(other))
+        await h.stub.SetFeedPreferences(
+            pb.SetFeedPreferencesRequest(text="more sports, no cooking"), metadata=h.md(other)
+        )
         flipped = [kind[i.post.id] for i in (await h.feed_page(other, size=12)).items]
         assert flipped[0] == "sports" and flipped[-1] == "cooking", flipped
         assert all(i < 6 for i, k in enumerate(flipped) if k == "sports"), flipped
         assert all(i >= 6 for i, k in enumerate(flipped) if k == "cooking"), flipped
-        await expect_error(grpc.StatusCode.INVALID_ARGUMENT, h.stub.SetFeedPreferences(
-            pb.SetFeedPreferencesRequest(text="x" * 600), metadata=h.md(other)), "characters")
+        await expect_error(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            h.stub.SetFeedPreferences(pb.SetFeedPreferencesRequest(text="x" * 600), metadata=h.md(other)),
+            "characters",
+        )
 
 
 async def test_cameo_consent_is_rechecked_at_publish(pg_url):
@@ -290,30 +333,47 @@ async def test_cameo_consent_is_rechecked_at_publish(pg_url):
 
     issuer = LocalIssuer()
     with temporary_database("kt_cameo") as cameo_url:
-        cameo_settings = load_settings(CameoSettings, {
-            "KINORA_DATABASE_URL": cameo_url, "KINORA_GRPC_HOST": "127.0.0.1", "KINORA_GRPC_PORT": str(free_port()),
-            "KINORA_INTERNAL_SECRET": "feed-test-secret"})
+        cameo_settings = load_settings(
+            CameoSettings,
+            {
+                "KINORA_DATABASE_URL": cameo_url,
+                "KINORA_GRPC_HOST": "127.0.0.1",
+                "KINORA_GRPC_PORT": str(free_port()),
+                "KINORA_INTERNAL_SECRET": "feed-test-secret",
+            },
+        )
         cameo = cameo_context(cameo_settings, jwks_fetcher=issuer.fetch_jwks)
         await cameo.app.start()
         try:
             async with running_feed(pg_url, issuer=issuer, cameo_addr=f"127.0.0.1:{cameo.app.port}") as h:
                 owner, creator = h.user("owner"), h.user("creator")
                 with cameo.sessions.begin() as s:
-                    cameo_handlers.cameo_verified(s, id_ev.CameoVerified(
-                        user_id=owner, handle="owner", display_name="Owner", verification_id="v1",
-                        owner_age_group=common_pb2.AGE_GROUP_ADULT), None)
+                    cameo_handlers.cameo_verified(
+                        s,
+                        id_ev.CameoVerified(
+                            user_id=owner,
+                            handle="owner",
+                            display_name="Owner",
+                            verification_id="v1",
+                            owner_age_group=common_pb2.AGE_GROUP_ADULT,
+                        ),
+                        None,
+                    )
                 cameo_channel = grpc.aio.insecure_channel(f"127.0.0.1:{cameo.app.port}")
                 cameo_stub = cameo_pb2_grpc.CameoServiceStub(cameo_channel)
                 cameos = await cameo_stub.ListCameos(cameo_pb2.ListCameosRequest(), metadata=bearer(h.tokens[owner]))
                 cameo_id = next(c.id for c in cameos.cameos if c.owner_user_id == owner)
                 gen = h.completed(creator, "owner dancing at a wedding", cameo_ids=[cameo_id])
-                refused = await expect_error(grpc.StatusCode.PERMISSION_DENIED, h.stub.PublishPost(
-                    pb.PublishPostRequest(generation_id=gen), metadata=h.md(creator)))
+                refused = await expect_error(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    h.stub.PublishPost(pb.PublishPostRequest(generation_id=gen), metadata=h.md(creator)),
+                )
                 assert refused.details()
-                await cameo_stub.SetPolicy(cameo_pb2.SetPolicyRequest(
-                    cameo_id=cameo_id, policy=common_pb2.CAMEO_POLICY_EVERYONE), metadata=bearer(h.tokens[owner]))
-                post = (await h.stub.PublishPost(pb.PublishPostRequest(generation_id=gen),
-                                                 metadata=h.md(creator))).post
+                await cameo_stub.SetPolicy(
+                    cameo_pb2.SetPolicyRequest(cameo_id=cameo_id, policy=common_pb2.CAMEO_POLICY_EVERYONE),
+                    metadata=bearer(h.tokens[owner]),
+                )
+                post = (await h.stub.PublishPost(pb.PublishPostRequest(generation_id=gen), metadata=h.md(creator))).post
                 assert list(post.cameo_ids) == [cameo_id]
         finally:
             await cameo.app.stop()
@@ -329,8 +389,11 @@ async def test_publishing_a_cameo_video_fails_closed_without_the_cameo_service(p
         async with running_feed(pg_url, cameo_addr=cameo_addr) as h:
             creator = h.user(f"creator{n}")
             gen = h.completed(creator, "someone dancing at a wedding", cameo_ids=["cameo_of_someone"])
-            err = await expect_error(grpc.StatusCode.UNAVAILABLE, h.stub.PublishPost(
-                pb.PublishPostRequest(generation_id=gen), metadata=h.md(creator)), "re-check consent")
+            err = await expect_error(
+                grpc.StatusCode.UNAVAILABLE,
+                h.stub.PublishPost(pb.PublishPostRequest(generation_id=gen), metadata=h.md(creator)),
+                "re-check consent",
+            )
             assert error_code_of(err) == "consent_unavailable"
             mine = await h.stub.ListUserPosts(pb.ListUserPostsRequest(), metadata=h.md(creator))
             assert not mine.posts
@@ -349,13 +412,22 @@ async def test_takedown_event_through_the_broker_hides_the_post(pg_url, broker):
         assert (await h.stub.GetPost(pb.GetPostRequest(post_id=post.id), metadata=h.md(viewer))).post.id == post.id
         topic = "kinora.cameo.takedowns.v1"
         await asyncio.to_thread(ensure_topics, [broker.bootstrap], [topic])
-        event = cameo_ev.TakedownRequested(takedown_id="td-" + uuid.uuid4().hex[:8], cameo_id="cam1",
-                                           target_kind=cameo_ev.TAKEDOWN_TARGET_KIND_GENERATION,
-                                           target_ids=[post.generation_id])
+        event = cameo_ev.TakedownRequested(
+            takedown_id="td-" + uuid.uuid4().hex[:8],
+            cameo_id="cam1",
+            target_kind=cameo_ev.TAKEDOWN_TARGET_KIND_GENERATION,
+            target_ids=[post.generation_id],
+        )
         producer = make_producer([broker.bootstrap], "test-cameo")
-        producer.send(topic, key=b"cam1", value=event.SerializeToString(),
-                      headers=[(HEADER_EVENT_ID, uuid.uuid4().hex.encode()),
-                               (HEADER_EVENT_TYPE, b"kinora.cameo.v1.TakedownRequested")])
+        producer.send(
+            topic,
+            key=b"cam1",
+            value=event.SerializeToString(),
+            headers=[
+                (HEADER_EVENT_ID, uuid.uuid4().hex.encode()),
+                (HEADER_EVENT_TYPE, b"kinora.cameo.v1.TakedownRequested"),
+            ],
+        )
         producer.flush()
         producer.close()
         deadline = time.monotonic() + 45
@@ -370,10 +442,11 @@ async def test_takedown_event_through_the_broker_hides_the_post(pg_url, broker):
         page = await h.feed_page(viewer)
         assert post.id not in {i.post.id for i in page.items}
         # The feed tells everyone else (cameo's appearance index) through its own topic.
-        removed = await asyncio.to_thread(read_events, broker, "kinora.feed.posts.v1",
-                                          "kinora.feed.v1.PostRemoved")
-        assert any(e.post_id == post.id and e.reason == ev.REMOVAL_REASON_TAKEN_DOWN
-                   and e.takedown_id == event.takedown_id for e in removed)
+        removed = await asyncio.to_thread(read_events, broker, "kinora.feed.posts.v1", "kinora.feed.v1.PostRemoved")
+        assert any(
+            e.post_id == post.id and e.reason == ev.REMOVAL_REASON_TAKEN_DOWN and e.takedown_id == event.takedown_id
+            for e in removed
+        )
 
 
 def read_events(broker, topic, event_type, timeout_s=30.0):
@@ -383,8 +456,13 @@ def read_events(broker, topic, event_type, timeout_s=30.0):
 
     from kinora.runtime.kafka import HEADER_EVENT_TYPE, header_map
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=[broker.bootstrap], auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=[broker.bootstrap],
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     found, deadline = [], time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline and not found:

@@ -34,8 +34,10 @@ async def test_trending_lists_every_region_from_one_statement(pg_url):
                 post = await h.post(author, f"video {k} of {n}")
                 likes[post.id] = 10 * k + n
                 _set(h, post.id, like_count=likes[post.id])
-        hidden = [await h.post(us, "for followers", visibility=pb.VISIBILITY_FOLLOWERS),
-                  await h.post(us, "private", visibility=pb.VISIBILITY_PRIVATE)]
+        hidden = [
+            await h.post(us, "for followers", visibility=pb.VISIBILITY_FOLLOWERS),
+            await h.post(us, "private", visibility=pb.VISIBILITY_PRIVATE),
+        ]
         old = await h.post(fr, "last month")
         _set(h, old.id, created_at=utcnow() - timedelta(days=30), like_count=1000)
 
@@ -54,8 +56,11 @@ async def test_trending_lists_every_region_from_one_statement(pg_url):
 
 def _posts_of(h, author: str) -> set[str]:
     with h.ctx.sessions() as s:
-        return set(s.execute(m.posts.select().with_only_columns(m.posts.c.id)
-                             .where(m.posts.c.author_user_id == author)).scalars())
+        return set(
+            s.execute(
+                m.posts.select().with_only_columns(m.posts.c.id).where(m.posts.c.author_user_id == author)
+            ).scalars()
+        )
 
 
 async def test_candidates_from_held_facts_match_a_cold_read(pg_url):
@@ -75,8 +80,12 @@ async def test_candidates_from_held_facts_match_a_cold_read(pg_url):
                 user, state = h.feed.assembler._viewer_state(s, viewer, "", None, str(uuid.uuid4()), now.date())
                 batch, _, _ = h.feed.assembler._candidates(s, user, ViewerContext(viewer, now.timestamp()), True, state)
             order = np.argsort(batch.post_ids)
-            return ([batch.post_ids[i] for i in order], batch.sources[order].tolist(),
-                    {k: v[order].tolist() for k, v in batch.features.items()}, batch.created_ts[order].tolist())
+            return (
+                [batch.post_ids[i] for i in order],
+                batch.sources[order].tolist(),
+                {k: v[order].tolist() for k, v in batch.features.items()},
+                batch.created_ts[order].tolist(),
+            )
 
         ttl = h.feed.facts.ttl_s
         h.feed.facts.ttl_s = 0.0  # nothing held: every trending and preference candidate is read

@@ -35,34 +35,60 @@ class CandidateStatement:
         self.names: dict[str, list[str]] = {}
         for name, sql in (("candidates", CANDIDATES_SQL), ("page", PAGE_SQL)):
             names = self.names[name] = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
-            self.conn.execute(f"PREPARE {name} AS " + re.sub(
-                r"%\((\w+)\)s", lambda match, names=names: f"${names.index(match.group(1)) + 1}", sql))
+            self.conn.execute(
+                f"PREPARE {name} AS "
+                + re.sub(r"%\((\w+)\)s", lambda match, names=names: f"${names.index(match.group(1)) + 1}", sql)
+            )
         self.conn.commit()
 
     def explain(self, viewer: str, held: list[str], looked_up: list[str]) -> dict:
-        return self._explain("candidates", viewer, dict(
-            viewer=viewer, personal=True, lim=CANDIDATES, held=",".join(held), following=",".join(looked_up),
-            mutuals="", trending="", nearest=""))
+        return self._explain(
+            "candidates",
+            viewer,
+            dict(
+                viewer=viewer,
+                personal=True,
+                lim=CANDIDATES,
+                held=",".join(held),
+                following=",".join(looked_up),
+                mutuals="",
+                trending="",
+                nearest="",
+            ),
+        )
 
     def explain_page(self, viewer: str, ids: list[str]) -> dict:
-        return self._explain("page", viewer, dict(viewer=viewer, ids=",".join(ids), now=str(utcnow()),
-                                                  day=str(date.today()), session=str(uuid.uuid4()), teen=False))
+        return self._explain(
+            "page",
+            viewer,
+            dict(
+                viewer=viewer,
+                ids=",".join(ids),
+                now=str(utcnow()),
+                day=str(date.today()),
+                session=str(uuid.uuid4()),
+                teen=False,
+            ),
+        )
 
     def _explain(self, name: str, viewer: str, values: dict) -> dict:
         try:
             self.conn.execute(VIEWER_STATE_SQL, dict(viewer=viewer, session=str(uuid.uuid4()), day=date.today()))
-            literal = ", ".join(f"'{values[n]}'" if isinstance(values[n], str) else str(values[n])
-                                for n in self.names[name])
-            plan = self.conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE {name}({literal})"
-                                     ).fetchone()[0]
+            literal = ", ".join(
+                f"'{values[n]}'" if isinstance(values[n], str) else str(values[n]) for n in self.names[name]
+            )
+            plan = self.conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE {name}({literal})").fetchone()[0]
         finally:
             self.conn.rollback()
         return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
 
 
 def _served_nodes(node: dict) -> list:
-    own = [(node["Node Type"], node.get("Index Name"), node.get("Index Cond"), node.get("Filter"), node["Actual Loops"])
-           ] if node.get("Relation Name") == "served" else []
+    own = (
+        [(node["Node Type"], node.get("Index Name"), node.get("Index Cond"), node.get("Filter"), node["Actual Loops"])]
+        if node.get("Relation Name") == "served"
+        else []
+    )
     return own + [n for child in node.get("Plans", ()) for n in _served_nodes(child)]
 
 
@@ -85,17 +111,28 @@ async def test_candidate_cost_does_not_grow_with_history(pg_url):
         author, fresh, veteran = h.user("author"), h.user("fresh"), h.user("veteran")
         template = await h.post(author, "a walk in the park")
         with h.ctx.sessions.begin() as s:
-            columns = [c[0] for c in s.execute(text(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'posts'"))]
-            made = ", ".join("md5('p' || n)::uuid::text" if c == "id" else "'gen_' || n" if c == "generation_id"
-                             else c for c in columns)
-            s.execute(text(f"INSERT INTO posts ({', '.join(columns)}) SELECT {made} "
-                           "FROM posts, generate_series(1, 6000) AS n WHERE id = :template"),
-                      dict(template=template.id))
-            ids = list(s.execute(text("SELECT id FROM posts WHERE id <> :t ORDER BY id"), dict(t=template.id))
-                       .scalars())
+            columns = [
+                c[0]
+                for c in s.execute(
+                    text("SELECT column_name FROM information_schema.columns WHERE table_name = 'posts'")
+                )
+            ]
+            made = ", ".join(
+                "md5('p' || n)::uuid::text" if c == "id" else "'gen_' || n" if c == "generation_id" else c
+                for c in columns
+            )
+            s.execute(
+                text(
+                    f"INSERT INTO posts ({', '.join(columns)}) SELECT {made} "
+                    "FROM posts, generate_series(1, 6000) AS n WHERE id = :template"
+                ),
+                dict(template=template.id),
+            )
+            ids = list(
+                s.execute(text("SELECT id FROM posts WHERE id <> :t ORDER BY id"), dict(t=template.id)).scalars()
+            )
             s.execute(text("ANALYZE served"))  # empty, and known to be: as on a new install
-        candidates, history = ids[:CANDIDATES], ids[CANDIDATES:CANDIDATES + 4000]
+        candidates, history = ids[:CANDIDATES], ids[CANDIDATES : CANDIDATES + 4000]
         held, looked_up = candidates[::2], candidates[1::2]
         statement = CandidateStatement(pg_url)
         try:
@@ -103,17 +140,25 @@ async def test_candidate_cost_does_not_grow_with_history(pg_url):
             with h.ctx.sessions.begin() as s:
                 # The veteran was served 4,000 other posts a week ago, and 20 of today's candidates;
                 # others were served too (served grows with every viewer). No ANALYZE since.
-                s.execute(text("INSERT INTO served (user_id, post_id, served_at) SELECT :v, id, "
-                               "now() - interval '7 days' FROM unnest(CAST(:ids AS text[])) AS id"),
-                          dict(v=veteran, ids=history + candidates[:20]))
-                s.execute(text("INSERT INTO served (user_id, post_id, served_at) SELECT 'someone-' || n, id, "
-                               "now() FROM unnest(CAST(:ids AS text[])) AS id, generate_series(1, 5) AS n"),
-                          dict(ids=history))
+                s.execute(
+                    text(
+                        "INSERT INTO served (user_id, post_id, served_at) SELECT :v, id, "
+                        "now() - interval '7 days' FROM unnest(CAST(:ids AS text[])) AS id"
+                    ),
+                    dict(v=veteran, ids=history + candidates[:20]),
+                )
+                s.execute(
+                    text(
+                        "INSERT INTO served (user_id, post_id, served_at) SELECT 'someone-' || n, id, "
+                        "now() FROM unnest(CAST(:ids AS text[])) AS id, generate_series(1, 5) AS n"
+                    ),
+                    dict(ids=history),
+                )
             statement.explain(fresh, held, looked_up)  # caches warm alike for both
             plans = {who: statement.explain(who, held, looked_up) for who in (fresh, veteran)}
             # The page statement (also what a page from a kept ranking costs in PostgreSQL): a page of
             # posts new to both viewers, and one the veteran was already served (nothing recorded).
-            page = candidates[20:20 + PAGE]
+            page = candidates[20 : 20 + PAGE]
             for _ in range(2):
                 pages = {who: statement.explain_page(who, page) for who in (fresh, veteran)}
             repeat = statement.explain_page(veteran, candidates[:PAGE])
@@ -121,8 +166,9 @@ async def test_candidate_cost_does_not_grow_with_history(pg_url):
             statement.conn.close()
     page_buffers = {who: p["Shared Hit Blocks"] + p["Shared Read Blocks"] for who, p in pages.items()}
     # One probe of served per page item, and the page's inserts: O(page), not O(history).
-    assert all(_served_rows_read(p) <= 2 * PAGE for p in (*pages.values(), repeat)), \
-        [_served_nodes(p) for p in (*pages.values(), repeat)]
+    assert all(_served_rows_read(p) <= 2 * PAGE for p in (*pages.values(), repeat)), [
+        _served_nodes(p) for p in (*pages.values(), repeat)
+    ]
     assert page_buffers[veteran] <= page_buffers[fresh] * 1.15 + 20, page_buffers
     assert _inserted(repeat) == 0 and _inserted(pages[veteran]) == PAGE
     buffers = {who: p["Shared Hit Blocks"] + p["Shared Read Blocks"] for who, p in plans.items()}

@@ -57,10 +57,12 @@ async def test_later_pages_reuse_the_ranking_with_blocks_and_takedowns_applied_n
         # Everything else was served, in the session's pages, and counted once each.
         assert set(shown) == {p for p, a in author_of.items() if a != unseen and p != taken}
         with h.ctx.sessions() as s:
-            assert s.execute(select(m.feed_sessions.c.item_count).where(
-                m.feed_sessions.c.id == first.session_id)).scalar_one() == len(shown)
-            assert s.execute(select(func.sum(m.daily_counts.c.item_count)).where(
-                m.daily_counts.c.user_id == viewer)).scalar_one() == len(shown)
+            assert s.execute(
+                select(m.feed_sessions.c.item_count).where(m.feed_sessions.c.id == first.session_id)
+            ).scalar_one() == len(shown)
+            assert s.execute(
+                select(func.sum(m.daily_counts.c.item_count)).where(m.daily_counts.c.user_id == viewer)
+            ).scalar_one() == len(shown)
 
 
 async def test_ranked_again_when_follows_change_or_a_followee_publishes(pg_url):
@@ -92,8 +94,9 @@ async def test_a_page_past_the_kept_part_is_ranked_from_everything(pg_url):
         viewer, _, author_of = await _world(h)
         twin = h.user("twin")
         with h.ctx.sessions.begin() as s:  # the same follows as the viewer
-            for followee in s.execute(select(m.follows.c.followee_id).where(m.follows.c.follower_id == viewer)
-                                      ).scalars().all():
+            for followee in (
+                s.execute(select(m.follows.c.followee_id).where(m.follows.c.follower_id == viewer)).scalars().all()
+            ):
                 s.execute(m.follows.insert().values(follower_id=twin, followee_id=followee, created_at=utcnow()))
         h.feed.assembler.keep_per_pool = 2
         ours, theirs = [], []
@@ -122,7 +125,9 @@ async def test_two_replicas_never_serve_an_item_twice(pg_url):
         assert _reused(pages[2]) and _reused(pages[3])  # each replica's later pages from its kept ranking
         assert len(shown) == len(set(shown)) == len(author_of)  # all served, none twice
         with a.ctx.sessions() as s:
-            assert s.execute(select(func.count()).select_from(m.served).where(m.served.c.user_id == viewer)
-                             ).scalar_one() == len(shown)
-            assert s.execute(select(func.sum(m.daily_counts.c.item_count)).where(
-                m.daily_counts.c.user_id == viewer)).scalar_one() == len(shown)
+            assert s.execute(
+                select(func.count()).select_from(m.served).where(m.served.c.user_id == viewer)
+            ).scalar_one() == len(shown)
+            assert s.execute(
+                select(func.sum(m.daily_counts.c.item_count)).where(m.daily_counts.c.user_id == viewer)
+            ).scalar_one() == len(shown)

@@ -45,15 +45,21 @@ async def test_viewer_state_sessions_and_bookkeeping(pg_url):
         with h.ctx.sessions() as s:  # served, today's count and the session, recorded with the page
             served = set(s.execute(select(m.served.c.post_id).where(m.served.c.user_id == viewer)).scalars())
             assert served == {i.post.id for i in page.items}
-            assert s.execute(select(m.daily_counts.c.item_count).where(m.daily_counts.c.user_id == viewer)
-                             ).scalar_one() == 4
-            assert s.execute(select(m.feed_sessions.c.item_count, m.feed_sessions.c.user_id).where(
-                m.feed_sessions.c.id == page.session_id)).one() == (4, viewer)
+            assert (
+                s.execute(select(m.daily_counts.c.item_count).where(m.daily_counts.c.user_id == viewer)).scalar_one()
+                == 4
+            )
+            assert s.execute(
+                select(m.feed_sessions.c.item_count, m.feed_sessions.c.user_id).where(
+                    m.feed_sessions.c.id == page.session_id
+                )
+            ).one() == (4, viewer)
         nxt = await h.feed_page(viewer, size=4, token=page.next_page_token)
         assert not {i.post.id for i in nxt.items} & served
         with h.ctx.sessions() as s:
-            assert s.execute(select(m.feed_sessions.c.item_count).where(
-                m.feed_sessions.c.id == page.session_id)).scalar_one() == 4 + len(nxt.items)
+            assert s.execute(
+                select(m.feed_sessions.c.item_count).where(m.feed_sessions.c.id == page.session_id)
+            ).scalar_one() == 4 + len(nxt.items)
 
         # Another user's session is refused; a user the feed has never heard of is created on first contact.
         other = h.user("other")
@@ -73,8 +79,10 @@ def _followed(h, viewer: str) -> dict[str, int]:
     with h.ctx.sessions.begin() as s:
         user, state = h.feed.assembler._viewer_state(s, viewer, "", None, str(uuid.uuid4()), utcnow().date())
         batch, _, _ = h.feed.assembler._candidates(s, user, ViewerContext(viewer, utcnow().timestamp()), True, state)
-    return {batch.post_ids[i]: int(batch.sources[i])
-            for i in np.flatnonzero(np.isin(batch.sources, [S_FOLLOWING, S_MUTUALS]))}
+    return {
+        batch.post_ids[i]: int(batch.sources[i])
+        for i in np.flatnonzero(np.isin(batch.sources, [S_FOLLOWING, S_MUTUALS]))
+    }
 
 
 async def test_followed_posts_come_from_memory_and_follow_changes(pg_url):
@@ -89,8 +97,9 @@ async def test_followed_posts_come_from_memory_and_follow_changes(pg_url):
         ages = {}
         rng = np.random.default_rng(7)
         for k in range(12):
-            post = await h.post(followees[k % 3], f"video {k}",
-                                visibility=pb.VISIBILITY_FOLLOWERS if k == 4 else pb.VISIBILITY_PUBLIC)
+            post = await h.post(
+                followees[k % 3], f"video {k}", visibility=pb.VISIBILITY_FOLLOWERS if k == 4 else pb.VISIBILITY_PUBLIC
+            )
             ages[post.id] = timedelta(hours=float(rng.uniform(0.1, 60)))
         old = await h.post(followees[0], "an old video")
         ages[old.id] = timedelta(days=40)  # outside the 28-day window

@@ -63,13 +63,45 @@ def test_recall_on_planted_clusters(k):
 def test_recall_on_minilm_sentences():
     from kinora.ml.embeddings import embed
 
-    subjects = ["a chef", "a puppy", "a kitten", "a footballer", "a dancer", "a grandmother", "a robot",
-                "a surfer", "a gardener", "a racing driver", "a violinist", "a toddler"]
-    actions = ["cooking pasta", "chasing a ball", "sleeping", "scoring a goal", "dancing salsa", "baking bread",
-               "painting a wall", "riding a wave", "planting tomatoes", "drifting around a corner",
-               "playing a concerto", "laughing"]
-    places = ["in a kitchen", "in the park", "on a beach", "in a stadium", "at night", "in the rain",
-              "in a garage", "on a mountain", "in a city street"]
+    subjects = [
+        "a chef",
+        "a puppy",
+        "a kitten",
+        "a footballer",
+        "a dancer",
+        "a grandmother",
+        "a robot",
+        "a surfer",
+        "a gardener",
+        "a racing driver",
+        "a violinist",
+        "a toddler",
+    ]
+    actions = [
+        "cooking pasta",
+        "chasing a ball",
+        "sleeping",
+        "scoring a goal",
+        "dancing salsa",
+        "baking bread",
+        "painting a wall",
+        "riding a wave",
+        "planting tomatoes",
+        "drifting around a corner",
+        "playing a concerto",
+        "laughing",
+    ]
+    places = [
+        "in a kitchen",
+        "in the park",
+        "on a beach",
+        "in a stadium",
+        "at night",
+        "in the rain",
+        "in a garage",
+        "on a mountain",
+        "in a city street",
+    ]
     sentences = [f"{s} {a} {p}" for s in subjects for a in actions for p in places]  # 1,296
     x = unit(embed(sentences).astype(np.float32))
     index = ivf(x, 12)
@@ -108,10 +140,22 @@ def test_preference_index_keeps_its_lists_current(pg_url):
 
     def publish(rows: range) -> None:
         with sessions.begin() as s:
-            s.execute(insert(m.posts), [dict(
-                id=ids[i], author_user_id=f"u{i % 97}", generation_id=f"g{ids[i]}", visibility=PUBLIC,
-                state=PUBLISHED, embedding=x[i].tobytes(), created_at=start + timedelta(seconds=i),
-                updated_at=start + timedelta(seconds=i + 1)) for i in rows])
+            s.execute(
+                insert(m.posts),
+                [
+                    dict(
+                        id=ids[i],
+                        author_user_id=f"u{i % 97}",
+                        generation_id=f"g{ids[i]}",
+                        visibility=PUBLIC,
+                        state=PUBLISHED,
+                        embedding=x[i].tobytes(),
+                        created_at=start + timedelta(seconds=i),
+                        updated_at=start + timedelta(seconds=i + 1),
+                    )
+                    for i in rows
+                ],
+            )
 
     index = PreferenceIndex(capacity=2_000, ivf_min_rows=1_000, rows_per_list=40)
 
@@ -133,8 +177,11 @@ def test_preference_index_keeps_its_lists_current(pg_url):
     publish(range(1_500, 2_200))  # 200 oldest leave (capacity 2,000); new rows join existing lists
     with sessions.begin() as s:  # a republished post with another topic's embedding
         x[1_000] = unit(centres[0] + rng.normal(size=DIM) * 0.01)
-        s.execute(update(m.posts).where(m.posts.c.id == ids[1_000]).values(
-            embedding=x[1_000].tobytes(), updated_at=start + timedelta(seconds=2_200)))
+        s.execute(
+            update(m.posts)
+            .where(m.posts.c.id == ids[1_000])
+            .values(embedding=x[1_000].tobytes(), updated_at=start + timedelta(seconds=2_200))
+        )
     with sessions() as s:
         index.refresh(s, force=True)
     snap = index._snap

@@ -9,12 +9,18 @@ import pytest
 from kinora.feed.v1 import feed_pb2
 from services.feed.ranking import CONNECTED_SOURCES, Candidates, PolicyConfig, ViewerContext, apply_policy
 
-SOURCES = [feed_pb2.CANDIDATE_SOURCE_FOLLOWING, feed_pb2.CANDIDATE_SOURCE_MUTUALS, feed_pb2.CANDIDATE_SOURCE_REMIXES,
-           feed_pb2.CANDIDATE_SOURCE_TRENDING_REGION, feed_pb2.CANDIDATE_SOURCE_PREFERENCES]
+SOURCES = [
+    feed_pb2.CANDIDATE_SOURCE_FOLLOWING,
+    feed_pb2.CANDIDATE_SOURCE_MUTUALS,
+    feed_pb2.CANDIDATE_SOURCE_REMIXES,
+    feed_pb2.CANDIDATE_SOURCE_TRENDING_REGION,
+    feed_pb2.CANDIDATE_SOURCE_PREFERENCES,
+]
 
 
-def reference_policy(c: Candidates, scores, page_size: int, config: PolicyConfig, *, blocked, seen,
-                     viewer) -> list[int]:
+def reference_policy(
+    c: Candidates, scores, page_size: int, config: PolicyConfig, *, blocked, seen, viewer
+) -> list[int]:
     """The rules written out plainly: every allowed candidate sorted into its pool first."""
     connected = np.isin(c.sources, CONNECTED_SOURCES)
     public = c.visibility == feed_pb2.VISIBILITY_PUBLIC
@@ -28,7 +34,7 @@ def reference_policy(c: Candidates, scores, page_size: int, config: PolicyConfig
     count: dict[str, int] = {}
     while len(page) < page_size:
         want_connected = sum(connected[page]) < config.connected_share * (len(page) + 1)
-        for pool in ((pools[1], pools[0]) if want_connected else (pools[0], pools[1])):
+        for pool in (pools[1], pools[0]) if want_connected else (pools[0], pools[1]):
             last = c.authors[page[-1]] if page else None
             fits = [i for i in pool if count.get(c.authors[i], 0) < config.max_per_author]
             pick = next((i for i in fits if c.authors[i] != last), fits[0] if fits else None)
@@ -47,12 +53,20 @@ def test_lazy_pools_give_the_page_a_full_sort_gives(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(0, 400))
     authors = [f"a{k}" for k in rng.integers(0, int(rng.integers(1, 30)), n)]  # few authors: caps bind
-    c = Candidates([f"p{k}" for k in range(n)], authors, rng.choice(SOURCES, n, p=[.1, .05, .05, .4, .4]),
-                   rng.uniform(0, 1e6, n), {"report_count": rng.choice([0, 0, 0, 1], n).astype(float)},
-                   visibility=rng.choice([feed_pb2.VISIBILITY_PUBLIC, feed_pb2.VISIBILITY_FOLLOWERS], n))
+    c = Candidates(
+        [f"p{k}" for k in range(n)],
+        authors,
+        rng.choice(SOURCES, n, p=[0.1, 0.05, 0.05, 0.4, 0.4]),
+        rng.uniform(0, 1e6, n),
+        {"report_count": rng.choice([0, 0, 0, 1], n).astype(float)},
+        visibility=rng.choice([feed_pb2.VISIBILITY_PUBLIC, feed_pb2.VISIBILITY_FOLLOWERS], n),
+    )
     scores = np.round(rng.normal(size=n), 1)  # ties too
-    kwargs = dict(blocked={"a1", "a2"}, seen={f"p{k}" for k in rng.integers(0, max(n, 1), 20)},
-                  viewer=ViewerContext("a3", 0.0, teen=bool(seed % 3 == 0)))
+    kwargs = dict(
+        blocked={"a1", "a2"},
+        seen={f"p{k}" for k in rng.integers(0, max(n, 1), 20)},
+        viewer=ViewerContext("a3", 0.0, teen=bool(seed % 3 == 0)),
+    )
     config = PolicyConfig(max_per_author=int(rng.integers(1, 4)), connected_share=float(rng.choice([0.0, 0.6, 1.0])))
     size = int(rng.integers(1, 30))
     assert apply_policy(c, scores, size, config, **kwargs) == reference_policy(c, scores, size, config, **kwargs)

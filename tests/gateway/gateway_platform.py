@@ -33,15 +33,23 @@ class Platform:
         ch = grpc.aio.insecure_channel(self.identity_addr)
         try:
             reply = await identity_pb2_grpc.IdentityServiceStub(ch).CreateInvite(
-                identity_pb2.CreateInviteRequest(), metadata=bearer(mint_service_token("admin", SECRET)[0]))
+                identity_pb2.CreateInviteRequest(), metadata=bearer(mint_service_token("admin", SECRET)[0])
+            )
         finally:
             await ch.close()
         return reply.invite.code
 
     async def signup(self, client: httpx.AsyncClient, handle: str) -> dict:
-        reply = await client.post("/api/v1/auth/signup", json={
-            "invite_code": await self.invite(), "handle": handle, "password": "correct horse battery",
-            "birthdate": "1990-05-01", "region": "US"})
+        reply = await client.post(
+            "/api/v1/auth/signup",
+            json={
+                "invite_code": await self.invite(),
+                "handle": handle,
+                "password": "correct horse battery",
+                "birthdate": "1990-05-01",
+                "region": "US",
+            },
+        )
         assert reply.status_code == 201, reply.text
         body = reply.json()
         # Billing opens the account from identity's UserSignedUp event: wait for it.
@@ -50,8 +58,12 @@ class Platform:
             if (await client.get("/api/v1/billing/balance", headers=headers)).status_code == 200:
                 break
             await asyncio.sleep(0.1)
-        return {"id": body["user"]["id"], "token": body["tokens"]["access_token"],
-                "refresh": body["tokens"]["refresh_token"], "handle": handle}
+        return {
+            "id": body["user"]["id"],
+            "token": body["tokens"]["access_token"],
+            "refresh": body["tokens"]["refresh_token"],
+            "handle": handle,
+        }
 
 
 def auth(user: dict) -> dict:
@@ -75,24 +87,41 @@ async def running_platform(tmp_path, broker_bootstrap: str | None = None, **gate
 
     ports = {name: free_port() for name in ("identity", "cameo", "feed", "generator", "billing")}
     addr = {name: f"127.0.0.1:{p}" for name, p in ports.items()}
-    common = {"KINORA_GRPC_HOST": "127.0.0.1", "KINORA_INTERNAL_SECRET": SECRET,
-              "KINORA_IDENTITY_ADDR": addr["identity"], "KINORA_CAMEO_ADDR": addr["cameo"],
-              "KINORA_BILLING_ADDR": addr["billing"], "KINORA_FEED_ADDR": addr["feed"],
-              "KINORA_GRACE_SECONDS": "0.5", "KINORA_BLOB_DIR": str(tmp_path / "blobs")}
+    common = {
+        "KINORA_GRPC_HOST": "127.0.0.1",
+        "KINORA_INTERNAL_SECRET": SECRET,
+        "KINORA_IDENTITY_ADDR": addr["identity"],
+        "KINORA_CAMEO_ADDR": addr["cameo"],
+        "KINORA_BILLING_ADDR": addr["billing"],
+        "KINORA_FEED_ADDR": addr["feed"],
+        "KINORA_GRACE_SECONDS": "0.5",
+        "KINORA_BLOB_DIR": str(tmp_path / "blobs"),
+    }
     if broker_bootstrap:
         common["KINORA_KAFKA_BOOTSTRAP"] = broker_bootstrap
-    plan = [("identity", IdentitySettings, build_identity,
-             {"KINORA_ARGON2_TIME_COST": "1", "KINORA_ARGON2_MEMORY_KIB": "1024", "KINORA_SERVICE_INVITES": "true"}),
-            ("billing", BillingSettings, build_billing,
-             {"KINORA_BILLING_DEV_PAYMENTS": "true", "KINORA_BILLING_TEST_PROVIDER_SECRET": "gateway-tests"}),
-            ("cameo", CameoSettings, build_cameo, {}),
-            ("feed", FeedSettings, build_feed, {}),
-            ("generator", GeneratorSettings, build_generator, {"KINORA_DATA_DIR": str(tmp_path / "gen")})]
+    plan = [
+        (
+            "identity",
+            IdentitySettings,
+            build_identity,
+            {"KINORA_ARGON2_TIME_COST": "1", "KINORA_ARGON2_MEMORY_KIB": "1024", "KINORA_SERVICE_INVITES": "true"},
+        ),
+        (
+            "billing",
+            BillingSettings,
+            build_billing,
+            {"KINORA_BILLING_DEV_PAYMENTS": "true", "KINORA_BILLING_TEST_PROVIDER_SECRET": "gateway-tests"},
+        ),
+        ("cameo", CameoSettings, build_cameo, {}),
+        ("feed", FeedSettings, build_feed, {}),
+        ("generator", GeneratorSettings, build_generator, {"KINORA_DATA_DIR": str(tmp_path / "gen")}),
+    ]
     databases = contextlib.ExitStack()  # dropped after the platform stops, off the test's path
     try:
         # CREATE DATABASE waits on the server's disk: the five run side by side.
-        urls = await asyncio.gather(*(asyncio.to_thread(databases.enter_context, temporary_database(f"gw{name[:3]}"))
-                                      for name, *_ in plan))
+        urls = await asyncio.gather(
+            *(asyncio.to_thread(databases.enter_context, temporary_database(f"gw{name[:3]}")) for name, *_ in plan)
+        )
         async with _stopped_in_turn() as apps:
             # One after another: alembic's migration context is process-wide, not for threads at once.
             for (name, cls, build, extra), url in zip(plan, urls):
@@ -102,9 +131,15 @@ async def running_platform(tmp_path, broker_bootstrap: str | None = None, **gate
                 app = await build(load_settings(cls, env))
                 await app.start()
                 apps[name] = app
-            settings = load_settings(GatewaySettings, {
-                "KINORA_HTTP_HOST": "127.0.0.1", "KINORA_HTTP_PORT": "0", "KINORA_INTERNAL_SECRET": SECRET,
-                **{f"KINORA_{n.upper()}_ADDR": a for n, a in addr.items()}})
+            settings = load_settings(
+                GatewaySettings,
+                {
+                    "KINORA_HTTP_HOST": "127.0.0.1",
+                    "KINORA_HTTP_PORT": "0",
+                    "KINORA_INTERNAL_SECRET": SECRET,
+                    **{f"KINORA_{n.upper()}_ADDR": a for n, a in addr.items()},
+                },
+            )
             settings = dataclasses.replace(settings, **gateway_overrides)
             gateway = GatewayServer(settings)
             port = await gateway.start()

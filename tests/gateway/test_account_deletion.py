@@ -52,10 +52,13 @@ def holdings(platform, needles: list[str]) -> Counter:
         engine = engine_for(platform.apps[name])
         try:
             with engine.connect() as c:
-                columns = c.execute(text(
-                    "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
-                    "JOIN information_schema.tables t USING (table_schema, table_name) "
-                    "WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'")).all()
+                columns = c.execute(
+                    text(
+                        "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+                        "JOIN information_schema.tables t USING (table_schema, table_name) "
+                        "WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
+                    )
+                ).all()
                 tables: dict[str, list[str]] = {}
                 for table, column, kind in columns:
                     tables.setdefault(table, [])
@@ -65,16 +68,21 @@ def holdings(platform, needles: list[str]) -> Counter:
                     if table in EVENT_LOGS:
                         continue
                     for i, needle in enumerate(needles):
-                        where = [f"position(:n{i} in r::text) > 0",
-                                 *(f"position(convert_to(:n{i}, 'UTF8') in r.\"{b}\") > 0" for b in binary)]
-                        n = c.execute(text(f'SELECT count(*) FROM "{table}" AS r WHERE {" OR ".join(where)}'),
-                                      {f"n{i}": needle}).scalar()
+                        where = [
+                            f"position(:n{i} in r::text) > 0",
+                            *(f"position(convert_to(:n{i}, 'UTF8') in r.\"{b}\") > 0" for b in binary),
+                        ]
+                        n = c.execute(
+                            text(f'SELECT count(*) FROM "{table}" AS r WHERE {" OR ".join(where)}'), {f"n{i}": needle}
+                        ).scalar()
                         if n:
                             found[f"{name}.{table} ({needle})"] += n
         finally:
             engine.dispose()
-    for folder in (Path(platform.apps["identity"].settings.blob_dir),
-                   Path(platform.apps["generator"].settings.blob_root())):
+    for folder in (
+        Path(platform.apps["identity"].settings.blob_dir),
+        Path(platform.apps["generator"].settings.blob_root()),
+    ):
         for path in folder.rglob("*"):
             if path.is_file():
                 for needle in needles:
@@ -87,8 +95,9 @@ def media_files(platform, generation_id: str) -> list[Path]:
     engine = engine_for(platform.apps["generator"])
     try:
         with engine.connect() as c:
-            row = c.execute(text("SELECT media, input_image_key FROM generations WHERE id = :g"),
-                            {"g": generation_id}).one()
+            row = c.execute(
+                text("SELECT media, input_image_key FROM generations WHERE id = :g"), {"g": generation_id}
+            ).one()
     finally:
         engine.dispose()
     import json
@@ -102,8 +111,10 @@ def anonymous_id(platform, user_id: str) -> str:
     engine = engine_for(platform.apps["identity"])
     try:
         with engine.connect() as c:
-            payload = c.execute(text("SELECT payload FROM outbox WHERE event_type = :t AND aggregate_id = :u"),
-                                {"t": identity_ev.UserDeleted.DESCRIPTOR.full_name, "u": user_id}).scalar_one()
+            payload = c.execute(
+                text("SELECT payload FROM outbox WHERE event_type = :t AND aggregate_id = :u"),
+                {"t": identity_ev.UserDeleted.DESCRIPTOR.full_name, "u": user_id},
+            ).scalar_one()
     finally:
         engine.dispose()
     return identity_ev.UserDeleted.FromString(payload).anonymous_id
@@ -115,15 +126,24 @@ def billing_rows(platform, owner: str) -> dict[str, int]:
         with engine.connect() as c:
             return {
                 "accounts": c.execute(text("SELECT count(*) FROM accounts WHERE owner = :u"), {"u": owner}).scalar(),
-                "transactions": c.execute(text("SELECT count(*) FROM ledger_transactions WHERE user_id = :u"),
-                                          {"u": owner}).scalar(),
-                "entries": c.execute(text("SELECT count(*) FROM ledger_entries e "
-                                          "JOIN accounts a ON a.id = e.account_id "
-                                          "WHERE a.owner = :u"), {"u": owner}).scalar(),
-                "credits": c.execute(text("SELECT coalesce(sum(balance), 0) FROM accounts WHERE owner = :u AND "
-                                          "kind = 'credits'"), {"u": owner}).scalar(),
-                "subscriptions_live": c.execute(text("SELECT count(*) FROM subscriptions WHERE user_id = :u AND "
-                                                     "status <> 'ended'"), {"u": owner}).scalar(),
+                "transactions": c.execute(
+                    text("SELECT count(*) FROM ledger_transactions WHERE user_id = :u"), {"u": owner}
+                ).scalar(),
+                "entries": c.execute(
+                    text(
+                        "SELECT count(*) FROM ledger_entries e "
+                        "JOIN accounts a ON a.id = e.account_id "
+                        "WHERE a.owner = :u"
+                    ),
+                    {"u": owner},
+                ).scalar(),
+                "credits": c.execute(
+                    text("SELECT coalesce(sum(balance), 0) FROM accounts WHERE owner = :u AND kind = 'credits'"),
+                    {"u": owner},
+                ).scalar(),
+                "subscriptions_live": c.execute(
+                    text("SELECT count(*) FROM subscriptions WHERE user_id = :u AND status <> 'ended'"), {"u": owner}
+                ).scalar(),
                 "books_balance": c.execute(text("SELECT coalesce(sum(amount), 0) FROM ledger_entries")).scalar(),
             }
     finally:
@@ -160,14 +180,24 @@ async def test_deleting_an_account_erases_the_person_everywhere(platform, client
     async with generator_worker(platform):
         made = {}
         for who, body, files in (
-                (zelda, {"prompt": f'{MARK}: a person says "hello" on a basketball court', "cameos": [HANDLE],
-                         "seconds": 4}, None),
-                (zelda, {"prompt": f"{MARK} a red kite over a field", "seconds": "4"}, {"image": ("in.png", png(),
-                                                                                                 "image/png")}),
-                (yuri, {"prompt": "a paper boat drifts down a rainy street", "seconds": 4}, None)):
+            (
+                zelda,
+                {"prompt": f'{MARK}: a person says "hello" on a basketball court', "cameos": [HANDLE], "seconds": 4},
+                None,
+            ),
+            (
+                zelda,
+                {"prompt": f"{MARK} a red kite over a field", "seconds": "4"},
+                {"image": ("in.png", png(), "image/png")},
+            ),
+            (yuri, {"prompt": "a paper boat drifts down a rainy street", "seconds": 4}, None),
+        ):
             headers = {**auth(who), "Idempotency-Key": uuid.uuid4().hex}
-            reply = await (client.post("/api/v1/generations", headers=headers, data=body, files=files) if files
-                           else client.post("/api/v1/generations", headers=headers, json=body))
+            reply = await (
+                client.post("/api/v1/generations", headers=headers, data=body, files=files)
+                if files
+                else client.post("/api/v1/generations", headers=headers, json=body)
+            )
             assert reply.status_code == 201, reply.text
             made.setdefault(who["handle"], []).append(reply.json()["generation"]["id"])
         for who in (zelda, yuri):
@@ -176,8 +206,9 @@ async def test_deleting_an_account_erases_the_person_everywhere(platform, client
 
     async def publish(who, generation_id, caption):
         for _ in range(100):  # feed learns of the finished clip from the generator's event
-            reply = await client.post("/api/v1/posts", headers=auth(who),
-                                      json={"generation_id": generation_id, "caption": caption})
+            reply = await client.post(
+                "/api/v1/posts", headers=auth(who), json={"generation_id": generation_id, "caption": caption}
+            )
             if reply.status_code == 201:
                 return reply.json()["post"]["id"]
             await asyncio.sleep(0.2)
@@ -185,23 +216,31 @@ async def test_deleting_an_account_erases_the_person_everywhere(platform, client
 
     zelda_post = await publish(zelda, made[HANDLE][0], f"{MARK} my first clip")
     yuri_post = await publish(yuri, made["yuri_keeps"][0], "a boat")
-    for headers, post, words in ((z, yuri_post, f"{MARK} lovely"), (y, zelda_post, "nice one"),
-                                 (z, zelda_post, f"{MARK} thanks")):
+    for headers, post, words in (
+        (z, yuri_post, f"{MARK} lovely"),
+        (y, zelda_post, "nice one"),
+        (z, zelda_post, f"{MARK} thanks"),
+    ):
         assert (await client.post(f"/api/v1/posts/{post}/like", headers=headers)).status_code == 200
-        assert (await client.post(f"/api/v1/posts/{post}/comments", headers=headers,
-                                  json={"text": words})).status_code == 201
+        assert (
+            await client.post(f"/api/v1/posts/{post}/comments", headers=headers, json={"text": words})
+        ).status_code == 201
     assert (await client.post("/api/v1/users/yuri_keeps/follow", headers=z)).status_code == 200
     assert (await client.post(f"/api/v1/users/{HANDLE}/follow", headers=y)).status_code == 200
-    assert (await client.put("/api/v1/feed/preferences", headers=z,
-                             json={"text": f"more {MARK} kites"})).status_code == 200
-    assert (await client.post(f"/api/v1/posts/{yuri_post}/see-less", headers=z,
-                              json={"note": f"{MARK} too many boats"})).status_code == 200
+    assert (
+        await client.put("/api/v1/feed/preferences", headers=z, json={"text": f"more {MARK} kites"})
+    ).status_code == 200
+    assert (
+        await client.post(f"/api/v1/posts/{yuri_post}/see-less", headers=z, json={"note": f"{MARK} too many boats"})
+    ).status_code == 200
     packs = (await client.get("/api/v1/billing/packs", headers=z)).json()["packs"]
-    bought = await client.post("/api/v1/billing/purchases", headers=z,
-                               json={"pack_id": packs[0]["id"], "payment_token": "tok_test_succeed"})
+    bought = await client.post(
+        "/api/v1/billing/purchases", headers=z, json={"pack_id": packs[0]["id"], "payment_token": "tok_test_succeed"}
+    )
     assert bought.status_code == 201, bought.text
-    subscribed = await client.post("/api/v1/billing/subscription", headers=z,
-                                   json={"plan_id": "pro", "payment_token": "tok_test_succeed"})
+    subscribed = await client.post(
+        "/api/v1/billing/subscription", headers=z, json={"plan_id": "pro", "payment_token": "tok_test_succeed"}
+    )
     assert subscribed.status_code == 201, subscribed.text
     key = (await client.post("/api/v1/apikeys", headers=z, json={"name": f"{MARK} key"})).json()["secret"]
     assert (await client.get("/v1/videos", headers={"Authorization": f"Bearer {key}"})).status_code == 200
@@ -209,10 +248,24 @@ async def test_deleting_an_account_erases_the_person_everywhere(platform, client
 
     needles = [zelda["id"], HANDLE, MARK]
     before = holdings(platform, needles)
-    for store in ("identity.users", "identity.sessions", "identity.api_keys", "identity.verifications",
-                  "identity.face_embeddings", "cameo.cameos", "feed.posts", "feed.comments", "feed.likes",
-                  "feed.follows", "feed.users", "generator.generations", "billing.accounts",
-                  "billing.ledger_transactions", "billing.subscriptions", "blob likeness/"):
+    for store in (
+        "identity.users",
+        "identity.sessions",
+        "identity.api_keys",
+        "identity.verifications",
+        "identity.face_embeddings",
+        "cameo.cameos",
+        "feed.posts",
+        "feed.comments",
+        "feed.likes",
+        "feed.follows",
+        "feed.users",
+        "generator.generations",
+        "billing.accounts",
+        "billing.ledger_transactions",
+        "billing.subscriptions",
+        "blob likeness/",
+    ):
         assert any(k.startswith(store) for k in before), (store, before)
     zelda_media, yuri_media = media_files(platform, made[HANDLE][1]), media_files(platform, made["yuri_keeps"][0])
     assert zelda_media and all(p.exists() for p in zelda_media + yuri_media)
@@ -261,9 +314,16 @@ async def test_deleting_an_account_erases_the_person_everywhere(platform, client
     refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": zelda["refresh"]})
     assert refreshed.status_code == 401
     assert (await client.post("/api/v1/auth/signin", json={"handle": HANDLE, "password": PASSWORD})).status_code == 401
-    again = await client.post("/api/v1/auth/signup", json={
-        "invite_code": await platform.invite(), "handle": HANDLE, "password": PASSWORD, "birthdate": "1990-05-01",
-        "region": "US"})
+    again = await client.post(
+        "/api/v1/auth/signup",
+        json={
+            "invite_code": await platform.invite(),
+            "handle": HANDLE,
+            "password": PASSWORD,
+            "birthdate": "1990-05-01",
+            "region": "US",
+        },
+    )
     assert again.status_code == 409 and again.json()["error"]["code"] == "handle_retired", again.text
 
     # Yuri keeps everything of his; only what Zelda added to his post is gone.
@@ -287,9 +347,12 @@ async def test_deleting_an_account_erases_the_person_everywhere(platform, client
 
     event = identity_ev.UserDeleted(user_id=zelda["id"], anonymous_id=anon)
     gen_blobs = FilesystemBlobStore(platform.apps["generator"].settings.blob_root())
-    for name, handle in (("cameo", cameo_handlers.user_deleted), ("feed", feed_handlers.user_deleted(None)),
-                         ("generator", gen_handlers.on_user_deleted(gen_blobs)),
-                         ("billing", lambda s, m, meta: anonymise_user(s, m.user_id, m.anonymous_id))):
+    for name, handle in (
+        ("cameo", cameo_handlers.user_deleted),
+        ("feed", feed_handlers.user_deleted(None)),
+        ("generator", gen_handlers.on_user_deleted(gen_blobs)),
+        ("billing", lambda s, m, meta: anonymise_user(s, m.user_id, m.anonymous_id)),
+    ):
         engine = engine_for(platform.apps[name])
         try:
             with sessionmaker(engine).begin() as s:

@@ -43,7 +43,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 _name = "generator_harness_for_erasure"
 if _name not in sys.modules:
     _spec = importlib.util.spec_from_file_location(
-        _name, Path(__file__).resolve().parents[1] / "generator" / "generator_harness.py")
+        _name, Path(__file__).resolve().parents[1] / "generator" / "generator_harness.py"
+    )
     sys.modules[_name] = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(sys.modules[_name])
 harness = sys.modules[_name]
@@ -64,15 +65,18 @@ async def generator_worker(platform):
 
     async def token():
         return mint_service_token("generator", SECRET)
+
     tokens = TokenSource(token)
     with harness.TritonHarness() as triton:
-        settings = replace(gen, triton_addr=triton.grpc_address, likeness_dir=identity.blob_dir,
-                           poll_seconds=0.05, lease_seconds=30.0)
+        settings = replace(
+            gen, triton_addr=triton.grpc_address, likeness_dir=identity.blob_dir, poll_seconds=0.05, lease_seconds=30.0
+        )
         engine = engine_for(platform.apps["generator"])
         try:
             consent = GrpcConsentChecker(gen.cameo_addr, tokens, identity.blob_dir)
-            async with harness.running_worker(settings, session_factory(engine),
-                                              GrpcBilling(gen.billing_addr, tokens), consent) as worker:
+            async with harness.running_worker(
+                settings, session_factory(engine), GrpcBilling(gen.billing_addr, tokens), consent
+            ) as worker:
                 yield worker
         finally:
             engine.dispose()
@@ -88,7 +92,8 @@ async def match_faces(platform, embedding: bytes) -> list[str]:
     async with grpc.aio.insecure_channel(platform.identity_addr) as ch:
         reply = await identity_pb2_grpc.IdentityServiceStub(ch).MatchFaces(
             identity_pb2.MatchFacesRequest(embeddings=[embedding]),
-            metadata=bearer(mint_service_token("generator", SECRET)[0]))
+            metadata=bearer(mint_service_token("generator", SECRET)[0]),
+        )
     return [m.user_id for m in reply.matches]
 
 
@@ -96,33 +101,46 @@ def likeness_stores(platform, user_id: str, generation_id: str) -> dict[str, obj
     """What every store holds of the person's likeness (empty values: nothing)."""
     identity, cameo, gen = (platform.apps[n] for n in ("identity", "cameo", "generator"))
     folder = Path(identity.settings.blob_dir) / "likeness" / user_id
-    found = {"identity blob folder": sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-             if folder.exists() else []}
+    found = {
+        "identity blob folder": sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        if folder.exists()
+        else []
+    }
     engine = engine_for(identity)
     try:
         with engine.connect() as c:
-            found["identity verifications.likeness"] = [r[0] for r in c.execute(text(
-                "SELECT likeness FROM verifications WHERE user_id = :u AND likeness IS NOT NULL"), {"u": user_id})]
-            found["identity face_embeddings"] = c.execute(text(
-                "SELECT count(*) FROM face_embeddings WHERE user_id = :u"), {"u": user_id}).scalar()
+            found["identity verifications.likeness"] = [
+                r[0]
+                for r in c.execute(
+                    text("SELECT likeness FROM verifications WHERE user_id = :u AND likeness IS NOT NULL"),
+                    {"u": user_id},
+                )
+            ]
+            found["identity face_embeddings"] = c.execute(
+                text("SELECT count(*) FROM face_embeddings WHERE user_id = :u"), {"u": user_id}
+            ).scalar()
     finally:
         engine.dispose()
     engine = engine_for(cameo)
     try:
         with engine.connect() as c:
             assets = common_pb2.LikenessAssets()
-            assets.ParseFromString(c.execute(text("SELECT likeness FROM cameos WHERE owner_user_id = :u"),
-                                             {"u": user_id}).scalar() or b"")
+            assets.ParseFromString(
+                c.execute(text("SELECT likeness FROM cameos WHERE owner_user_id = :u"), {"u": user_id}).scalar() or b""
+            )
             found["cameo cameos.likeness"] = [r.key for r in [*assets.face_crops, assets.voice_profile] if r.key]
     finally:
         engine.dispose()
     engine = engine_for(gen)
     try:
         with engine.connect() as c:
-            report = json.loads(c.execute(text("SELECT scene_report FROM generations WHERE id = :g"),
-                                          {"g": generation_id}).scalar() or "{}")
-        found["generator scene plan voices"] = [e["voice"] for e in report.get("plan", {}).get("entities", [])
-                                                if (e.get("voice") or {}).get("from_cameo")]
+            report = json.loads(
+                c.execute(text("SELECT scene_report FROM generations WHERE id = :g"), {"g": generation_id}).scalar()
+                or "{}"
+            )
+        found["generator scene plan voices"] = [
+            e["voice"] for e in report.get("plan", {}).get("entities", []) if (e.get("voice") or {}).get("from_cameo")
+        ]
     finally:
         engine.dispose()
     return found
@@ -140,9 +158,11 @@ async def test_deleting_a_cameo_erases_the_likeness_from_every_store(platform, c
 
     # A clip of alice, made by a real worker: her voice profile goes into its scene plan.
     async with generator_worker(platform):
-        made = await client.post("/api/v1/generations", headers={**auth(alice), "Idempotency-Key": uuid.uuid4().hex},
-                                 json={"prompt": 'a person says "hello" on a basketball court', "cameos": ["alice"],
-                                       "seconds": 4})
+        made = await client.post(
+            "/api/v1/generations",
+            headers={**auth(alice), "Idempotency-Key": uuid.uuid4().hex},
+            json={"prompt": 'a person says "hello" on a basketball court', "cameos": ["alice"], "seconds": 4},
+        )
         assert made.status_code == 201, made.text
         generation_id = made.json()["generation"]["id"]
         for _ in range(1200):
@@ -184,14 +204,17 @@ async def test_deleting_a_cameo_erases_the_likeness_from_every_store(platform, c
 
     engine = engine_for(platform.apps["cameo"])
     with engine.connect() as c:
-        payload = c.execute(text("SELECT payload FROM outbox WHERE event_type = :t"),
-                            {"t": cameo_ev.CameoDeleted.DESCRIPTOR.full_name}).scalar_one()
+        payload = c.execute(
+            text("SELECT payload FROM outbox WHERE event_type = :t"), {"t": cameo_ev.CameoDeleted.DESCRIPTOR.full_name}
+        ).scalar_one()
     engine.dispose()
     event = cameo_ev.CameoDeleted.FromString(payload)
     assert event.verification_id
     identity_blobs = BlobStore(platform.apps["identity"].settings.blob_dir)
-    for app, handle in ((platform.apps["identity"], id_handlers.consumed_events(identity_blobs)[cameo_ev.CameoDeleted]),
-                        (platform.apps["generator"], gen_handlers.on_cameo_deleted)):
+    for app, handle in (
+        (platform.apps["identity"], id_handlers.consumed_events(identity_blobs)[cameo_ev.CameoDeleted]),
+        (platform.apps["generator"], gen_handlers.on_cameo_deleted),
+    ):
         engine = engine_for(app)
         try:
             with sessionmaker(engine).begin() as s:

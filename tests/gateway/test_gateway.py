@@ -13,14 +13,24 @@ from gateway_platform import auth
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ROOT = Path(__file__).resolve().parents[2]
-ANONYMOUS = {"/healthz", "/readyz", "/api/v1/auth/signup", "/api/v1/auth/signin", "/api/v1/auth/refresh",
-             # the web app's cookie session (CSRF-checked) and signed media URLs: tests/gateway/test_web_session.py,
-             # test_media_urls.py
-             "/api/v1/session", "/api/v1/session/signup", "/api/v1/session/refresh",
-             "/api/v1/session/signout-everywhere", "/api/v1/media/{generation_id}/{variant}",
-             # public by design, rate limited per client: tests/gateway/test_provenance.py,
-             # test_takedown_requests.py
-             "/api/v1/provenance/check", "/api/v1/takedown-requests"}
+ANONYMOUS = {
+    "/healthz",
+    "/readyz",
+    "/api/v1/auth/signup",
+    "/api/v1/auth/signin",
+    "/api/v1/auth/refresh",
+    # the web app's cookie session (CSRF-checked) and signed media URLs: tests/gateway/test_web_session.py,
+    # test_media_urls.py
+    "/api/v1/session",
+    "/api/v1/session/signup",
+    "/api/v1/session/refresh",
+    "/api/v1/session/signout-everywhere",
+    "/api/v1/media/{generation_id}/{variant}",
+    # public by design, rate limited per client: tests/gateway/test_provenance.py,
+    # test_takedown_requests.py
+    "/api/v1/provenance/check",
+    "/api/v1/takedown-requests",
+}
 
 
 def assert_error(reply: httpx.Response, status: int, code: str | None = None) -> dict:
@@ -64,7 +74,12 @@ async def test_health_and_ready(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and set(ready.json()["dependencies"]) == {
-        "identity", "cameo", "feed", "generator", "billing"}
+        "identity",
+        "cameo",
+        "feed",
+        "generator",
+        "billing",
+    }
 
 
 async def test_every_endpoint_refuses_without_credentials(platform, client):
@@ -91,28 +106,46 @@ async def test_signin_refresh_and_bad_input(client, users):
     assert refreshed.status_code == 200 and refreshed.json()["tokens"]["access_token"]
     assert_error(await client.post("/api/v1/auth/signin", json={"handle": "alice", "password": "wrong"}), 401)
     assert_error(await client.post("/api/v1/auth/signin", json={"handle": "alice"}), 400, "invalid_request")
-    assert_error(await client.post("/api/v1/generations", content=b"{not json",
-                                   headers={**auth(users["alice"]), "content-type": "application/json"}), 400)
-    assert_error(await client.put("/api/v1/cameo/policy", json={"policy": "anyone at all"},
-                                  headers=auth(users["alice"])), 400)
+    assert_error(
+        await client.post(
+            "/api/v1/generations",
+            content=b"{not json",
+            headers={**auth(users["alice"]), "content-type": "application/json"},
+        ),
+        400,
+    )
+    assert_error(
+        await client.put("/api/v1/cameo/policy", json={"policy": "anyone at all"}, headers=auth(users["alice"])), 400
+    )
     # A service's refusal keeps its code and message (generator validation).
-    err = assert_error(await client.post("/api/v1/generations", json={"prompt": "a cat", "seconds": 7},
-                                         headers=auth(users["alice"])), 400)
+    err = assert_error(
+        await client.post("/api/v1/generations", json={"prompt": "a cat", "seconds": 7}, headers=auth(users["alice"])),
+        400,
+    )
     assert "seconds" in err["message"]
 
 
 async def test_other_users_cannot_touch_a_generation(client, users):
-    created = await client.post("/api/v1/generations", json={"prompt": "a red ball bounces on a wooden floor",
-                                                             "seconds": 4}, headers=auth(users["alice"]))
+    created = await client.post(
+        "/api/v1/generations",
+        json={"prompt": "a red ball bounces on a wooden floor", "seconds": 4},
+        headers=auth(users["alice"]),
+    )
     assert created.status_code == 201, created.text
     gen_id = created.json()["generation"]["id"]
     mine = await client.get(f"/api/v1/generations/{gen_id}", headers=auth(users["alice"]))
     assert mine.status_code == 200 and mine.json()["generation"]["prompt"].startswith("a red ball")
     bob = auth(users["bob"])
-    for method, path in [("GET", f"/api/v1/generations/{gen_id}"), ("POST", f"/api/v1/generations/{gen_id}/cancel"),
-                         ("DELETE", f"/api/v1/generations/{gen_id}"), ("GET", f"/api/v1/generations/{gen_id}/events"),
-                         ("GET", f"/api/v1/generations/{gen_id}/content"), ("GET", f"/v1/videos/{gen_id}"),
-                         ("DELETE", f"/v1/videos/{gen_id}"), ("GET", f"/v1/videos/{gen_id}/content")]:
+    for method, path in [
+        ("GET", f"/api/v1/generations/{gen_id}"),
+        ("POST", f"/api/v1/generations/{gen_id}/cancel"),
+        ("DELETE", f"/api/v1/generations/{gen_id}"),
+        ("GET", f"/api/v1/generations/{gen_id}/events"),
+        ("GET", f"/api/v1/generations/{gen_id}/content"),
+        ("GET", f"/v1/videos/{gen_id}"),
+        ("DELETE", f"/v1/videos/{gen_id}"),
+        ("GET", f"/v1/videos/{gen_id}/content"),
+    ]:
         reply = await client.request(method, path, headers=bob)
         assert reply.status_code in (403, 404), (method, path, reply.text)
         assert_error(reply, reply.status_code)
@@ -125,8 +158,11 @@ async def test_other_users_cannot_touch_a_generation(client, users):
 
 
 async def test_progress_stream_sends_current_state(client, users):
-    created = (await client.post("/api/v1/generations", json={"prompt": "a blue kite in wind", "seconds": 4},
-                                 headers=auth(users["alice"]))).json()["generation"]
+    created = (
+        await client.post(
+            "/api/v1/generations", json={"prompt": "a blue kite in wind", "seconds": 4}, headers=auth(users["alice"])
+        )
+    ).json()["generation"]
     await client.post(f"/api/v1/generations/{created['id']}/cancel", headers=auth(users["alice"]))
     async with client.stream("GET", f"/api/v1/generations/{created['id']}/events", headers=auth(users["alice"])) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -140,12 +176,18 @@ async def test_billing_and_feed_routes(client, users):
     balance = await client.get("/api/v1/billing/balance", headers=alice)
     assert balance.status_code == 200 and "allowance" in balance.json()["balance"]
     packs = (await client.get("/api/v1/billing/packs", headers=alice)).json()["packs"]
-    bought = await client.post("/api/v1/billing/purchases", headers=alice,
-                               json={"pack_id": packs[0]["id"], "payment_token": "tok_test_succeed"})
+    bought = await client.post(
+        "/api/v1/billing/purchases",
+        headers=alice,
+        json={"pack_id": packs[0]["id"], "payment_token": "tok_test_succeed"},
+    )
     assert bought.status_code == 201, bought.text
     assert int(bought.json()["balance"]["credits"]) == int(packs[0]["credits"])
-    declined = await client.post("/api/v1/billing/purchases", headers=alice,
-                                 json={"pack_id": packs[0]["id"], "payment_token": "tok_test_nonsense"})
+    declined = await client.post(
+        "/api/v1/billing/purchases",
+        headers=alice,
+        json={"pack_id": packs[0]["id"], "payment_token": "tok_test_nonsense"},
+    )
     assert_error(declined, 400)
     feed = await client.get("/api/v1/feed", headers=alice)
     assert feed.status_code == 200, feed.text
@@ -177,9 +219,15 @@ async def test_a_multipart_create_carries_every_field_the_json_one_does(client, 
     alice = auth(users["alice"])
 
     async def form_create(**fields):
-        return await client.post("/api/v1/generations", headers=alice,
-                                 files={"prompt": (None, "a paper boat on a pond"), "seconds": (None, "4"),
-                                        **{k: (None, str(v)) for k, v in fields.items()}})
+        return await client.post(
+            "/api/v1/generations",
+            headers=alice,
+            files={
+                "prompt": (None, "a paper boat on a pond"),
+                "seconds": (None, "4"),
+                **{k: (None, str(v)) for k, v in fields.items()},
+            },
+        )
 
     seeded = await form_create(seed=424242)
     assert seeded.status_code == 201, seeded.text
@@ -190,8 +238,11 @@ async def test_a_multipart_create_carries_every_field_the_json_one_does(client, 
     assert source["id"] in remix["message"]
     extend = assert_error(await form_create(extend_of=source["id"]), 400, "extend_source_invalid")
     assert source["id"] in extend["message"]
-    quote = (await client.post("/api/v1/billing/quote", headers=alice,
-                               json={"model": "standard", "seconds": 8, "size": "720x1280"})).json()["quote"]
+    quote = (
+        await client.post(
+            "/api/v1/billing/quote", headers=alice, json={"model": "standard", "seconds": 8, "size": "720x1280"}
+        )
+    ).json()["quote"]
     mismatch = assert_error(await form_create(quote_id=quote["quote_id"]), 400, "quote_mismatch")
     assert "8 s" in mismatch["message"] and "4 s" in mismatch["message"]
     quoted = await form_create(quote_id=quote["quote_id"], seconds=8)
@@ -214,10 +265,11 @@ async def test_a_request_and_the_grpc_calls_it_makes_are_one_trace(client, users
     telemetry.add_span_processor(SimpleSpanProcessor(exporter))
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"  # the client's own trace is continued
     try:
-        created = await client.post("/api/v1/generations",
-                                    json={"prompt": "a lantern on a quiet street", "seconds": 4},
-                                    headers={**auth(users["alice"]),
-                                             "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+        created = await client.post(
+            "/api/v1/generations",
+            json={"prompt": "a lantern on a quiet street", "seconds": 4},
+            headers={**auth(users["alice"]), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+        )
         assert created.status_code == 201, created.text
         for _ in range(100):  # the request's span ends just after the answer is sent
             spans = exporter.get_finished_spans()
@@ -230,8 +282,11 @@ async def test_a_request_and_the_grpc_calls_it_makes_are_one_trace(client, users
     assert request.kind == SpanKind.SERVER and format(request.context.trace_id, "032x") == trace_id
     assert request.attributes["http.route"] == "/api/v1/generations"
     assert request.attributes["http.response.status_code"] == 201
-    create = next(s for s in spans if s.name == "kinora.generator.v1.GeneratorService/CreateGeneration"
-                  and s.kind == SpanKind.SERVER)
+    create = next(
+        s
+        for s in spans
+        if s.name == "kinora.generator.v1.GeneratorService/CreateGeneration" and s.kind == SpanKind.SERVER
+    )
     assert create.context.trace_id == request.context.trace_id
     by_id, parents, span = {s.context.span_id: s for s in spans}, [], create
     while span.parent is not None and span.parent.span_id in by_id:

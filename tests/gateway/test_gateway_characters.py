@@ -37,8 +37,12 @@ async def verify_cameo(client: httpx.AsyncClient, user: dict) -> dict:
         if not set(v["challenge"]["digits"]) & set("689"):
             break
     clip = clip_for_challenge(v["challenge"]["digits"], [TURNS[t] for t in v["challenge"]["head_turns"]])
-    reply = await client.post(f"/api/v1/cameo/verifications/{v['id']}/video", headers=auth(user),
-                              data={"nonce": v["challenge"]["nonce"]}, files={"video": ("me.mp4", clip, "video/mp4")})
+    reply = await client.post(
+        f"/api/v1/cameo/verifications/{v['id']}/video",
+        headers=auth(user),
+        data={"nonce": v["challenge"]["nonce"]},
+        files={"video": ("me.mp4", clip, "video/mp4")},
+    )
     assert reply.json()["verification"]["status"] == "VERIFICATION_STATUS_PASSED", reply.text
     for _ in range(900):  # at least 90 s: cameo makes the profile from identity's CameoVerified event
         got = await client.get("/api/v1/cameo", headers=auth(user))
@@ -64,8 +68,9 @@ def own_broker():
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def platform(tmp_path_factory, own_broker):
-    async with running_platform(tmp_path_factory.mktemp("platform"), own_broker.bootstrap,
-                                user_burst=1000, key_burst=1000) as p:
+    async with running_platform(
+        tmp_path_factory.mktemp("platform"), own_broker.bootstrap, user_burst=1000, key_burst=1000
+    ) as p:
         yield p
 
 
@@ -86,8 +91,9 @@ async def client(platform):
 async def mentions_as(platform, user: dict, texts: list[str]) -> list[str]:
     """cameo_ids_from_mentions as a create path calls it: inside the user's request."""
     g = platform.gateway.app.state.gateway
-    reset = runtime_auth.current_principal.set(runtime_auth.Principal(subject=user["id"], kind="user",
-                                                                      handle=user["handle"], token=user["token"]))
+    reset = runtime_auth.current_principal.set(
+        runtime_auth.Principal(subject=user["id"], kind="user", handle=user["handle"], token=user["token"])
+    )
     try:
         return await cameo_ids_from_mentions(g, texts)
     finally:
@@ -108,8 +114,9 @@ def test_merging_listed_and_mentioned_keeps_two_at_most():
 
 async def test_a_mentioned_person_resolves_to_their_cameo(platform, people):
     alice = people["alice"]
-    assert await mentions_as(platform, people["bob"], ["@alice surfs a wave", "then @ALICE waves"]) == \
-        [alice["cameo"]["id"]]
+    assert await mentions_as(platform, people["bob"], ["@alice surfs a wave", "then @ALICE waves"]) == [
+        alice["cameo"]["id"]
+    ]
     assert await mentions_as(platform, people["bob"], ["a quiet beach at dawn"]) == []
 
 
@@ -127,11 +134,22 @@ async def test_three_mentions_are_refused_before_any_lookup(platform, people):
     assert refused.value.code == "too_many_cameos"
 
 
-async def make_character(client, user: dict, media: bytes = DOG_PNG, *, name: str = "Rex", handle: str = "",
-                         description: str = "a small brown dog", content_type: str = "image/png"):
-    return await client.post("/api/v1/characters", headers=auth(user),
-                             data={"name": name, "handle": handle, "description": description},
-                             files={"media": ("upload", media, content_type)})
+async def make_character(
+    client,
+    user: dict,
+    media: bytes = DOG_PNG,
+    *,
+    name: str = "Rex",
+    handle: str = "",
+    description: str = "a small brown dog",
+    content_type: str = "image/png",
+):
+    return await client.post(
+        "/api/v1/characters",
+        headers=auth(user),
+        data={"name": name, "handle": handle, "description": description},
+        files={"media": ("upload", media, content_type)},
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -156,14 +174,17 @@ async def test_a_dog_picture_becomes_a_character_people_can_mention(platform, cl
     person_cameo = await client.get(f"/api/v1/characters/{alice['cameo']['id']}", headers=auth(bob))
     assert person_cameo.status_code == 404 and person_cameo.json()["error"]["code"] == "character_not_found"
     # A prompt mentions a character and a person: both resolve, in mention order.
-    assert await mentions_as(platform, bob, ["@rex_dog chases @alice across the beach"]) == \
-        [rex["id"], alice["cameo"]["id"]]
+    assert await mentions_as(platform, bob, ["@rex_dog chases @alice across the beach"]) == [
+        rex["id"],
+        alice["cameo"]["id"],
+    ]
 
 
 async def test_a_persons_photo_uploaded_as_a_character_is_refused(client, people):
     carol = people["carol"]
-    refused = await make_character(client, carol, encoded(person(), "JPEG"), name="Definitely A Cat",
-                                   content_type="image/jpeg")
+    refused = await make_character(
+        client, carol, encoded(person(), "JPEG"), name="Definitely A Cat", content_type="image/jpeg"
+    )
     assert refused.status_code == 400, refused.text
     error = refused.json()["error"]
     assert error["code"] == "human_face_in_character"
@@ -182,25 +203,35 @@ async def test_someone_elses_character_needs_permission_and_revoking_takes_the_c
     alice, bob = people["alice"], people["bob"]
 
     async def generate(user):
-        return await client.post("/api/v1/generations", headers={**auth(user), "Idempotency-Key": uuid.uuid4().hex},
-                                 json={"prompt": "a small brown dog chases a ball on the beach", "seconds": 4,
-                                       "cameos": ["rex_dog"]})
+        return await client.post(
+            "/api/v1/generations",
+            headers={**auth(user), "Idempotency-Key": uuid.uuid4().hex},
+            json={"prompt": "a small brown dog chases a ball on the beach", "seconds": 4, "cameos": ["rex_dog"]},
+        )
 
     refused = await generate(bob)
     assert refused.status_code == 403, refused.text
     assert "@alice" in refused.json()["error"]["message"]
     # Mentioned in the prompt instead of listed: the same consent check.
-    for prompt, status, code in (("@rex_dog chases a ball on the beach", 403, "consent_denied"),
-                                 ("@rex_dgo chases a ball on the beach", 400, "unknown_handle")):
-        mentioned = await client.post("/api/v1/generations", headers={**auth(bob), "Idempotency-Key": uuid.uuid4().hex},
-                                      json={"prompt": prompt, "seconds": 4})
+    for prompt, status, code in (
+        ("@rex_dog chases a ball on the beach", 403, "consent_denied"),
+        ("@rex_dgo chases a ball on the beach", 400, "unknown_handle"),
+    ):
+        mentioned = await client.post(
+            "/api/v1/generations",
+            headers={**auth(bob), "Idempotency-Key": uuid.uuid4().hex},
+            json={"prompt": prompt, "seconds": 4},
+        )
         assert mentioned.status_code == status and mentioned.json()["error"]["code"] == code, mentioned.text
-    assert (await client.put(f"/api/v1/characters/{rex['id']}/policy", headers=auth(bob),
-                             json={"policy": "everyone"})).status_code == 403  # not bob's to open
-    assert (await client.put(f"/api/v1/characters/{rex['id']}/policy", headers=auth(alice),
-                             json={"policy": "approved"})).status_code == 200
-    approved = await client.post(f"/api/v1/characters/{rex['id']}/approvals", headers=auth(alice),
-                                 json={"handle": "bob"})
+    assert (
+        await client.put(f"/api/v1/characters/{rex['id']}/policy", headers=auth(bob), json={"policy": "everyone"})
+    ).status_code == 403  # not bob's to open
+    assert (
+        await client.put(f"/api/v1/characters/{rex['id']}/policy", headers=auth(alice), json={"policy": "approved"})
+    ).status_code == 200
+    approved = await client.post(
+        f"/api/v1/characters/{rex['id']}/approvals", headers=auth(alice), json={"handle": "bob"}
+    )
     assert approved.status_code == 200, approved.text
     made = await generate(bob)
     assert made.status_code == 201, made.text
@@ -215,8 +246,9 @@ async def test_someone_elses_character_needs_permission_and_revoking_takes_the_c
             break
         await asyncio.sleep(0.1)
     assert [a["generation_id"] for a in listed] == [generation_id]
-    revoked = await client.post(f"/api/v1/characters/{rex['id']}/revocations", headers=auth(alice),
-                                json={"handle": "bob", "takedown": True})
+    revoked = await client.post(
+        f"/api/v1/characters/{rex['id']}/revocations", headers=auth(alice), json={"handle": "bob", "takedown": True}
+    )
     assert revoked.status_code == 200 and revoked.json()["takedown_count"] == 1, revoked.text
     # The generator takes the clip down and says so; cameo marks the appearance removed.
     deadline = time.monotonic() + EVENT_DEADLINE_S
@@ -229,7 +261,8 @@ async def test_someone_elses_character_needs_permission_and_revoking_takes_the_c
     gone = (await client.get(f"/api/v1/generations/{generation_id}", headers=auth(bob))).json()["generation"]
     # Still being made when alice revoked: canceled; already finished (a fast machine): taken down.
     assert gone["status"] == "GENERATION_STATUS_CANCELED" or (
-        gone["status"] == "GENERATION_STATUS_COMPLETED" and gone.get("taken_down")), gone
+        gone["status"] == "GENERATION_STATUS_COMPLETED" and gone.get("taken_down")
+    ), gone
     content = await client.get(f"/api/v1/generations/{generation_id}/content", headers=auth(bob))
     assert content.status_code in (404, 409, 410), content.text  # no video either way
     again = await generate(bob)
@@ -239,6 +272,7 @@ async def test_someone_elses_character_needs_permission_and_revoking_takes_the_c
 async def test_the_worker_gets_a_character_as_a_character(platform, rex):
     async def token():
         return mint_service_token("generator", SECRET)
+
     consent = GrpcConsentChecker(platform.apps["generator"].settings.cameo_addr, TokenSource(token))
     [cameo] = await consent.describe([rex["id"]])
     assert (cameo.kind, cameo.name, cameo.description, cameo.voice) == ("character", "Rex", "a small brown dog", None)
@@ -248,8 +282,11 @@ async def test_the_worker_gets_a_character_as_a_character(platform, rex):
 
 async def test_the_official_sdk_makes_a_character_from_a_dog(platform, client, people):
     bob = people["bob"]
-    key = (await client.post("/api/v1/apikeys", json={"name": "sdk", "scopes": ["videos:read", "cameos:write"]},
-                             headers=auth(bob))).json()["secret"]
+    key = (
+        await client.post(
+            "/api/v1/apikeys", json={"name": "sdk", "scopes": ["videos:read", "cameos:write"]}, headers=auth(bob)
+        )
+    ).json()["secret"]
     sdk = openai.OpenAI(base_url=f"{platform.url}/v1", api_key=key, max_retries=0, timeout=180)
 
     def run():
@@ -261,6 +298,7 @@ async def test_the_official_sdk_makes_a_character_from_a_dog(platform, client, p
         return made.id, walking.id
 
     first, second = await asyncio.to_thread(run)
-    handles = {c["id"]: c["handle"] for c in
-               (await client.get("/api/v1/characters", headers=auth(bob))).json()["cameos"]}
+    handles = {
+        c["id"]: c["handle"] for c in (await client.get("/api/v1/characters", headers=auth(bob))).json()["cameos"]
+    }
     assert handles == {first: "biscuit", second: "biscuit_2"}  # derived from the name, made unique

@@ -59,19 +59,28 @@ async def owner(platform):
 
 
 async def make_character(client, user: dict, handle: str):
-    return await client.post("/api/v1/characters", headers=auth(user),
-                             data={"name": "A Toy", "handle": handle, "description": "a small brown dog"},
-                             files={"media": ("upload", DOG_PNG, "image/png")})
+    return await client.post(
+        "/api/v1/characters",
+        headers=auth(user),
+        data={"name": "A Toy", "handle": handle, "description": "a small brown dog"},
+        files={"media": ("upload", DOG_PNG, "image/png")},
+    )
 
 
 async def sign_up(platform, client, handle: str) -> httpx.Response:
-    return await client.post("/api/v1/auth/signup", json={
-        "invite_code": await platform.invite(), "handle": handle, "password": "correct horse battery",
-        "birthdate": "1990-05-01", "region": "US"})
+    return await client.post(
+        "/api/v1/auth/signup",
+        json={
+            "invite_code": await platform.invite(),
+            "handle": handle,
+            "password": "correct horse battery",
+            "birthdate": "1990-05-01",
+            "region": "US",
+        },
+    )
 
 
-async def test_a_character_cannot_take_the_handle_of_a_person_cameo_has_not_heard_of(platform, client, dbs,
-                                                                                      owner):
+async def test_a_character_cannot_take_the_handle_of_a_person_cameo_has_not_heard_of(platform, client, dbs, owner):
     dora = await platform.signup(client, "dora")
     cameo_knows = "SELECT 1 FROM users WHERE user_id = :id"
     await eventually(lambda: has_row(dbs["cameo"], cameo_knows, id=dora["id"]), "cameo heard of dora")
@@ -81,7 +90,9 @@ async def test_a_character_cannot_take_the_handle_of_a_person_cameo_has_not_hear
     taken = await make_character(client, owner, "dora")
     assert taken.status_code == 409, taken.text
     assert taken.json()["error"] == {
-        "code": "handle_taken", "message": "@dora is taken by a person or another character; choose another handle"}
+        "code": "handle_taken",
+        "message": "@dora is taken by a person or another character; choose another handle",
+    }
     assert (await client.get("/api/v1/characters", headers=auth(owner))).json().get("cameos", []) == []
 
 
@@ -89,20 +100,25 @@ async def test_a_sign_up_cannot_take_a_characters_handle_and_can_once_it_is_dele
     made = await make_character(client, owner, "ziggy_toy")
     assert made.status_code == 201, made.text
     reserved = "SELECT 1 FROM reserved_handles WHERE handle = 'ziggy_toy' AND cameo_id = :id"
-    await eventually(lambda: has_row(dbs["identity"], reserved, id=made.json()["id"]),
-                     "identity reserved the character's handle")
+    await eventually(
+        lambda: has_row(dbs["identity"], reserved, id=made.json()["id"]), "identity reserved the character's handle"
+    )
     refused = await sign_up(platform, client, "Ziggy_Toy")
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"] == {
-        "code": "handle_taken", "message": "the handle ziggy_toy belongs to a character; choose another handle"}
+        "code": "handle_taken",
+        "message": "the handle ziggy_toy belongs to a character; choose another handle",
+    }
     assert not has_row(dbs["identity"], "SELECT 1 FROM users WHERE handle = 'ziggy_toy'")
 
     # Deleted: the handle is free again, in cameo at once and in identity once the event arrives.
     gone = await client.delete(f"/api/v1/characters/{made.json()['id']}", headers=auth(owner))
     assert gone.status_code == 200, gone.text
     assert (await client.get("/api/v1/characters/@ziggy_toy", headers=auth(owner))).status_code == 404
-    await eventually(lambda: not has_row(dbs["identity"], reserved, id=made.json()["id"]),
-                     "identity freed the deleted character's handle")
+    await eventually(
+        lambda: not has_row(dbs["identity"], reserved, id=made.json()["id"]),
+        "identity freed the deleted character's handle",
+    )
     ziggy = await platform.signup(client, "ziggy_toy")
     assert ziggy["handle"] == "ziggy_toy"
     # And a character can no longer take it: it is a person's now.

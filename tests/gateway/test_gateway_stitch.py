@@ -30,8 +30,9 @@ async def client(platform):
 
 
 async def create(client, user, body: dict) -> httpx.Response:
-    return await client.post("/api/v1/generations", headers={**auth(user), "Idempotency-Key": uuid.uuid4().hex},
-                             json=body)
+    return await client.post(
+        "/api/v1/generations", headers={**auth(user), "Idempotency-Key": uuid.uuid4().hex}, json=body
+    )
 
 
 async def finished(client, user, generation_id: str) -> dict:
@@ -46,17 +47,20 @@ async def finished(client, user, generation_id: str) -> dict:
 async def test_stitch_keeps_cameos_and_checks_consent(platform, client):
     alice, bob = await platform.signup(client, "alice"), await platform.signup(client, "bob")
     await verify_cameo(client, alice)
-    for path, user, body, status in (("/api/v1/cameo/policy", alice, {"policy": "approved"}, 200),
-                                     ("/api/v1/cameos/alice/approval-requests", bob, {}, 201),
-                                     ("/api/v1/cameo/approvals", alice, {"handle": "bob"}, 200)):
+    for path, user, body, status in (
+        ("/api/v1/cameo/policy", alice, {"policy": "approved"}, 200),
+        ("/api/v1/cameos/alice/approval-requests", bob, {}, 201),
+        ("/api/v1/cameo/approvals", alice, {"handle": "bob"}, 200),
+    ):
         send = client.put if path.endswith("policy") else client.post
         reply = await send(path, headers=auth(user), json=body)
         assert reply.status_code == status, reply.text
     cameo_id = (await client.get("/api/v1/cameo", headers=auth(alice))).json()["id"]
 
     async with generator_worker(platform):
-        with_alice = await create(client, bob, {"prompt": "a person waves on a beach", "cameos": ["alice"],
-                                                "seconds": 4})
+        with_alice = await create(
+            client, bob, {"prompt": "a person waves on a beach", "cameos": ["alice"], "seconds": 4}
+        )
         plain = await create(client, bob, {"prompt": "waves roll onto a beach", "seconds": 4})
         assert with_alice.status_code == plain.status_code == 201, (with_alice.text, plain.text)
         first, second = with_alice.json()["generation"]["id"], plain.json()["generation"]["id"]
@@ -64,26 +68,30 @@ async def test_stitch_keeps_cameos_and_checks_consent(platform, client):
             assert (await finished(client, bob, gid))["status"] == "GENERATION_STATUS_COMPLETED"
 
         # Clear 400s, nothing written.
-        for body, code in (({"stitch_of": [first]}, "stitch_source_count"),
-                           ({"stitch_of": [first] * 11}, "stitch_source_count"),
-                           ({"stitch_of": [first, second], "crossfade_seconds": 2}, "invalid_request"),
-                           ({"stitch_of": [first, second], "seconds": 8}, "stitch_exclusive"),
-                           ({"stitch_of": "not a list"}, "invalid_request")):
+        for body, code in (
+            ({"stitch_of": [first]}, "stitch_source_count"),
+            ({"stitch_of": [first] * 11}, "stitch_source_count"),
+            ({"stitch_of": [first, second], "crossfade_seconds": 2}, "invalid_request"),
+            ({"stitch_of": [first, second], "seconds": 8}, "stitch_exclusive"),
+            ({"stitch_of": "not a list"}, "invalid_request"),
+        ):
             refused = await create(client, bob, body)
             assert refused.status_code == 400 and refused.json()["error"]["code"] == code, (body, refused.text)
         theirs = await create(client, alice, {"stitch_of": [first, second]})
         assert theirs.status_code == 400 and theirs.json()["error"]["code"] == "stitch_source_invalid", theirs.text
 
-        made = await create(client, bob, {"stitch_of": [first, second], "crossfade_seconds": 0.25,
-                                          "prompt": "beach day"})
+        made = await create(
+            client, bob, {"stitch_of": [first, second], "crossfade_seconds": 0.25, "prompt": "beach day"}
+        )
         assert made.status_code == 201, made.text
         stitch = made.json()["generation"]
         assert stitch["stitch_of"] == [first, second] and stitch["cameo_ids"] == [cameo_id]
         done = await finished(client, bob, stitch["id"])
         assert done["status"] == "GENERATION_STATUS_COMPLETED", done
 
-    video = await client.get(f"/api/v1/generations/{stitch['id']}/content", headers=auth(bob),
-                             params={"variant": "video"})
+    video = await client.get(
+        f"/api/v1/generations/{stitch['id']}/content", headers=auth(bob), params={"variant": "video"}
+    )
     assert video.status_code == 200, video.text
     facts = probe_mp4(video.content)
     assert facts.frame_count == 96 + 96 - 6 and abs(facts.duration_s - 7.75) <= 1.5 / 24
@@ -100,8 +108,9 @@ async def test_stitch_keeps_cameos_and_checks_consent(platform, client):
         raise AssertionError("the stitch never reached alice's appearances")
 
     # Alice withdraws bob's access (his clip stays): his clip can no longer be stitched.
-    revoked = await client.post("/api/v1/cameo/revocations", headers=auth(alice),
-                                json={"handle": "bob", "takedown": False})
+    revoked = await client.post(
+        "/api/v1/cameo/revocations", headers=auth(alice), json={"handle": "bob", "takedown": False}
+    )
     assert revoked.status_code == 200, revoked.text
     again = await create(client, bob, {"stitch_of": [second, first]})
     assert again.status_code == 403 and again.json()["error"]["code"] == "consent_denied", again.text

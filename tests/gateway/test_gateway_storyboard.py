@@ -60,8 +60,9 @@ async def completed(client, user, reply: httpx.Response) -> dict:
 
 
 async def video_of(client, user, generation_id: str) -> bytes:
-    reply = await client.get(f"/api/v1/generations/{generation_id}/content", headers=auth(user),
-                             params={"variant": "video"})
+    reply = await client.get(
+        f"/api/v1/generations/{generation_id}/content", headers=auth(user), params={"variant": "video"}
+    )
     assert reply.status_code == 200, reply.text
     return reply.content
 
@@ -97,12 +98,17 @@ def png_b64() -> str:
 
 
 async def test_storyboard_extend_and_edit_keep_cameos_and_refuse_attacks(platform, client):
-    alice, bob, carol = (await platform.signup(client, "alice"), await platform.signup(client, "bob"),
-                         await platform.signup(client, "carol"))
+    alice, bob, carol = (
+        await platform.signup(client, "alice"),
+        await platform.signup(client, "bob"),
+        await platform.signup(client, "carol"),
+    )
     await verify_cameo(client, alice)
-    for path, user, body, status in (("/api/v1/cameo/policy", alice, {"policy": "approved"}, 200),
-                                     ("/api/v1/cameos/alice/approval-requests", bob, {}, 201),
-                                     ("/api/v1/cameo/approvals", alice, {"handle": "bob"}, 200)):
+    for path, user, body, status in (
+        ("/api/v1/cameo/policy", alice, {"policy": "approved"}, 200),
+        ("/api/v1/cameos/alice/approval-requests", bob, {}, 201),
+        ("/api/v1/cameo/approvals", alice, {"handle": "bob"}, 200),
+    ):
         send = client.put if path.endswith("policy") else client.post
         reply = await send(path, headers=auth(user), json=body)
         assert reply.status_code == status, reply.text
@@ -112,43 +118,96 @@ async def test_storyboard_extend_and_edit_keep_cameos_and_refuse_attacks(platfor
     carol_before = await balance(client, carol)
     shot = {"prompt": "a lighthouse at dusk", "seconds": 3}
     for body, code, words in (
-            ({"prompt": "t", "shots": [{**shot, "seconds": 8}, {**shot, "seconds": 8}]}, "storyboard_too_long",
-             "at most 15 s"),
-            ({"prompt": "t", "shots": [{**shot, "camera": "dolly_zoom"}]}, "invalid_camera", "pan_left"),
-            ({"prompt": "t", "shots": [{**shot, "seconds": 2}] * 7}, "invalid_shots", "1 to 6 shots"),
-            ({"prompt": "t", "shots": [{**shot, "image_b64": "not base64!"}]}, "invalid_image", "base64"),
-            ({"prompt": "t", "shots": [shot], "remix_of": "gen_x"}, "storyboard_exclusive", "own image")):
+        (
+            {"prompt": "t", "shots": [{**shot, "seconds": 8}, {**shot, "seconds": 8}]},
+            "storyboard_too_long",
+            "at most 15 s",
+        ),
+        ({"prompt": "t", "shots": [{**shot, "camera": "dolly_zoom"}]}, "invalid_camera", "pan_left"),
+        ({"prompt": "t", "shots": [{**shot, "seconds": 2}] * 7}, "invalid_shots", "1 to 6 shots"),
+        ({"prompt": "t", "shots": [{**shot, "image_b64": "not base64!"}]}, "invalid_image", "base64"),
+        ({"prompt": "t", "shots": [shot], "remix_of": "gen_x"}, "storyboard_exclusive", "own image"),
+    ):
         assert words in refused(await create(client, carol, body), 400, code)
     # A storyboard naming a cameo its maker may not use: refused by consent, nothing charged.
-    refused(await create(client, carol, {"prompt": "a day out", "cameos": ["alice"],
-                                         "shots": [{"prompt": "a person walks a dog", "seconds": 2},
-                                                   {"prompt": "a person waves", "seconds": 2,
-                                                    "image_b64": png_b64()}]}),
-            403, "consent_denied")
+    refused(
+        await create(
+            client,
+            carol,
+            {
+                "prompt": "a day out",
+                "cameos": ["alice"],
+                "shots": [
+                    {"prompt": "a person walks a dog", "seconds": 2},
+                    {"prompt": "a person waves", "seconds": 2, "image_b64": png_b64()},
+                ],
+            },
+        ),
+        403,
+        "consent_denied",
+    )
     # ... or naming it by an @mention in one shot's prompt only.
-    refused(await create(client, carol, {"prompt": "a day out",
-                                         "shots": [{"prompt": "a dog runs on a beach", "seconds": 2},
-                                                   {"prompt": "@alice throws the dog a ball", "seconds": 2}]}),
-            403, "consent_denied")
+    refused(
+        await create(
+            client,
+            carol,
+            {
+                "prompt": "a day out",
+                "shots": [
+                    {"prompt": "a dog runs on a beach", "seconds": 2},
+                    {"prompt": "@alice throws the dog a ball", "seconds": 2},
+                ],
+            },
+        ),
+        403,
+        "consent_denied",
+    )
     assert await balance(client, carol) == carol_before and await generation_count(client, carol) == 0
 
     async with generator_worker(platform):
         # Multipart: the shots as JSON text, shot 2's first frame as the file shot_image_2.
-        shots = [{"prompt": "a person walks along a beach", "seconds": 2, "camera": "pan_right"},
-                 {"prompt": "a person looks at the sea", "seconds": 3}]
-        board = await completed(client, bob, await client.post("/api/v1/generations", headers=headers(bob), files={
-            "prompt": (None, "A walk"), "cameos": (None, "alice"), "seed": (None, "5"),
-            "shots": (None, json.dumps(shots)), "shot_image_2": ("sea.png", base64.b64decode(png_b64()), "image/png")}))
+        shots = [
+            {"prompt": "a person walks along a beach", "seconds": 2, "camera": "pan_right"},
+            {"prompt": "a person looks at the sea", "seconds": 3},
+        ]
+        board = await completed(
+            client,
+            bob,
+            await client.post(
+                "/api/v1/generations",
+                headers=headers(bob),
+                files={
+                    "prompt": (None, "A walk"),
+                    "cameos": (None, "alice"),
+                    "seed": (None, "5"),
+                    "shots": (None, json.dumps(shots)),
+                    "shot_image_2": ("sea.png", base64.b64decode(png_b64()), "image/png"),
+                },
+            ),
+        )
         assert board["kind"] == "storyboard" and board["seconds"] == 5 and board["cameo_ids"] == [cameo_id]
         assert [(s["seconds"], s.get("start_seconds", 0), s.get("has_image", False)) for s in board["shots"]] == [
-            (2, 0, False), (3, 2, True)]
-        extended = await completed(client, bob, await client.post(
-            f"/api/v1/generations/{board['id']}/extensions", headers=headers(bob),
-            json={"prompt": "the person walks home", "seconds": 4}))
+            (2, 0, False),
+            (3, 2, True),
+        ]
+        extended = await completed(
+            client,
+            bob,
+            await client.post(
+                f"/api/v1/generations/{board['id']}/extensions",
+                headers=headers(bob),
+                json={"prompt": "the person walks home", "seconds": 4},
+            ),
+        )
         assert extended["kind"] == "extension" and extended["seconds"] == 9 and extended["extension_seconds"] == 4
         assert extended["extend_of"] == board["id"] and extended["cameo_ids"] == [cameo_id]
-        edited = await completed(client, bob, await client.post(
-            f"/api/v1/generations/{board['id']}/edits", headers=headers(bob), json={"prompt": "make it night"}))
+        edited = await completed(
+            client,
+            bob,
+            await client.post(
+                f"/api/v1/generations/{board['id']}/edits", headers=headers(bob), json={"prompt": "make it night"}
+            ),
+        )
         assert edited["kind"] == "edit" and edited["edit_of"] == board["id"] and edited["seconds"] == 5
         assert edited["cameo_ids"] == [cameo_id]
 
@@ -163,19 +222,44 @@ async def test_storyboard_extend_and_edit_keep_cameos_and_refuse_attacks(platfor
 
     # Someone else's private clip: it reads as missing.
     carol_before = await balance(client, carol)
-    refused(await client.post(f"/api/v1/generations/{board['id']}/extensions", headers=headers(carol),
-                              json={"prompt": "mine now", "seconds": 4}), 404, "generation_not_found")
-    refused(await client.post(f"/api/v1/generations/{board['id']}/edits", headers=headers(carol),
-                              json={"prompt": "mine now"}), 404, "generation_not_found")
+    refused(
+        await client.post(
+            f"/api/v1/generations/{board['id']}/extensions",
+            headers=headers(carol),
+            json={"prompt": "mine now", "seconds": 4},
+        ),
+        404,
+        "generation_not_found",
+    )
+    refused(
+        await client.post(
+            f"/api/v1/generations/{board['id']}/edits", headers=headers(carol), json={"prompt": "mine now"}
+        ),
+        404,
+        "generation_not_found",
+    )
     assert await balance(client, carol) == carol_before and await generation_count(client, carol) == 0
 
     # Alice withdraws bob's access (his clips stay): he can no longer extend or edit them.
-    revoked = await client.post("/api/v1/cameo/revocations", headers=auth(alice),
-                                json={"handle": "bob", "takedown": False})
+    revoked = await client.post(
+        "/api/v1/cameo/revocations", headers=auth(alice), json={"handle": "bob", "takedown": False}
+    )
     assert revoked.status_code == 200, revoked.text
     bob_before, bob_count = await balance(client, bob), await generation_count(client, bob)
-    refused(await client.post(f"/api/v1/generations/{board['id']}/extensions", headers=headers(bob),
-                              json={"prompt": "one more walk", "seconds": 4}), 403, "consent_denied")
-    refused(await client.post(f"/api/v1/generations/{extended['id']}/edits", headers=headers(bob),
-                              json={"prompt": "make it snow"}), 403, "consent_denied")
+    refused(
+        await client.post(
+            f"/api/v1/generations/{board['id']}/extensions",
+            headers=headers(bob),
+            json={"prompt": "one more walk", "seconds": 4},
+        ),
+        403,
+        "consent_denied",
+    )
+    refused(
+        await client.post(
+            f"/api/v1/generations/{extended['id']}/edits", headers=headers(bob), json={"prompt": "make it snow"}
+        ),
+        403,
+        "consent_denied",
+    )
     assert await balance(client, bob) == bob_before and await generation_count(client, bob) == bob_count

@@ -45,8 +45,12 @@ async def verify_cameo(client: httpx.AsyncClient, user: dict) -> None:
         if not set(v["challenge"]["digits"]) & set("689"):
             break
     clip = clip_for_challenge(v["challenge"]["digits"], [TURNS[t] for t in v["challenge"]["head_turns"]])
-    reply = await client.post(f"/api/v1/cameo/verifications/{v['id']}/video", headers=auth(user),
-                              data={"nonce": v["challenge"]["nonce"]}, files={"video": ("me.mp4", clip, "video/mp4")})
+    reply = await client.post(
+        f"/api/v1/cameo/verifications/{v['id']}/video",
+        headers=auth(user),
+        data={"nonce": v["challenge"]["nonce"]},
+        files={"video": ("me.mp4", clip, "video/mp4")},
+    )
     assert reply.json()["verification"]["status"] == "VERIFICATION_STATUS_PASSED", reply.text
     for _ in range(200):  # cameo makes the profile from identity's CameoVerified event
         if (await client.get("/api/v1/cameo", headers=auth(user))).status_code == 200:
@@ -56,8 +60,12 @@ async def verify_cameo(client: httpx.AsyncClient, user: dict) -> None:
 
 
 async def generate(client, user, image: bytes, prompt: str = "this person waves at the camera"):
-    return await client.post("/api/v1/generations", headers={**auth(user), "Idempotency-Key": uuid.uuid4().hex},
-                             data={"prompt": prompt, "seconds": "4"}, files={"image": ("in.jpg", image, "image/jpeg")})
+    return await client.post(
+        "/api/v1/generations",
+        headers={**auth(user), "Idempotency-Key": uuid.uuid4().hex},
+        data={"prompt": prompt, "seconds": "4"},
+        files={"image": ("in.jpg", image, "image/jpeg")},
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -97,11 +105,13 @@ async def test_an_enrolled_persons_photo_needs_their_consent(client, people):
     assert after == before  # nothing was made or charged
 
     # Alice approves bob: his upload becomes a use of her cameo, indexed in her appearances.
-    assert (await client.put("/api/v1/cameo/policy", headers=auth(alice),
-                             json={"policy": "approved"})).status_code == 200
+    assert (
+        await client.put("/api/v1/cameo/policy", headers=auth(alice), json={"policy": "approved"})
+    ).status_code == 200
     assert (await client.post("/api/v1/cameos/alice/approval-requests", headers=auth(bob), json={})).status_code == 201
-    assert (await client.post("/api/v1/cameo/approvals", headers=auth(alice),
-                              json={"handle": "bob"})).status_code == 200
+    assert (
+        await client.post("/api/v1/cameo/approvals", headers=auth(alice), json={"handle": "bob"})
+    ).status_code == 200
     made = await generate(client, bob, ALICE_PHOTO)
     assert made.status_code == 201, made.text
     generation = made.json()["generation"]
@@ -122,29 +132,46 @@ async def test_an_enrolled_persons_photo_needs_their_consent(client, people):
 
 async def test_another_users_private_clip_is_not_a_remix_source(client, people):
     alice, bob = people["alice"], people["bob"]
-    private = (await client.post("/api/v1/generations", headers=auth(alice),
-                                 json={"prompt": "my secret garden plan", "seconds": 4})).json()["generation"]
-    attempt = await client.post("/api/v1/generations", headers=auth(bob),
-                                json={"prompt": "the same, but mine", "seconds": 4, "remix_of": private["id"]})
-    missing = await client.post("/api/v1/generations", headers=auth(bob),
-                                json={"prompt": "the same, but mine", "seconds": 4, "remix_of": "gen_" + "0" * 32})
+    private = (
+        await client.post(
+            "/api/v1/generations", headers=auth(alice), json={"prompt": "my secret garden plan", "seconds": 4}
+        )
+    ).json()["generation"]
+    attempt = await client.post(
+        "/api/v1/generations",
+        headers=auth(bob),
+        json={"prompt": "the same, but mine", "seconds": 4, "remix_of": private["id"]},
+    )
+    missing = await client.post(
+        "/api/v1/generations",
+        headers=auth(bob),
+        json={"prompt": "the same, but mine", "seconds": 4, "remix_of": "gen_" + "0" * 32},
+    )
     assert attempt.status_code == missing.status_code == 400, attempt.text
     # The same answer as for an id that does not exist: nothing about the clip leaks.
-    assert attempt.json()["error"]["message"] == missing.json()["error"]["message"].replace("gen_" + "0" * 32,
-                                                                                            private["id"])
+    assert attempt.json()["error"]["message"] == missing.json()["error"]["message"].replace(
+        "gen_" + "0" * 32, private["id"]
+    )
 
 
 async def test_the_videos_api_input_reference_is_guarded_too(platform, client, people):
     import openai
 
-    key = (await client.post("/api/v1/apikeys", json={"name": "sdk", "scopes": ["videos:read", "videos:write"]},
-                             headers=auth(people["carol"]))).json()["secret"]
+    key = (
+        await client.post(
+            "/api/v1/apikeys",
+            json={"name": "sdk", "scopes": ["videos:read", "videos:write"]},
+            headers=auth(people["carol"]),
+        )
+    ).json()["secret"]
     sdk = openai.OpenAI(base_url=f"{platform.url}/v1", api_key=key, max_retries=0, timeout=120)
 
     def run():
         for photo in (STRANGER_PHOTO, ALICE_PHOTO):
             with pytest.raises(openai.PermissionDeniedError) as refused:
-                sdk.videos.create(prompt="animate this person", seconds="4",
-                                  input_reference=("me.jpg", photo, "image/jpeg"))
+                sdk.videos.create(
+                    prompt="animate this person", seconds="4", input_reference=("me.jpg", photo, "image/jpeg")
+                )
             assert "likeness policy" in str(refused.value) and "alice" not in str(refused.value).lower()
+
     await asyncio.to_thread(run)

@@ -29,6 +29,7 @@ VARIANTS = {"video", "thumbnail", "spritesheet"}
 
 # -- pure parts --------------------------------------------------------------------------------
 
+
 def test_parse_range():
     assert parse_range(None, 1000) is None
     assert parse_range("bytes=0-99", 1000) == (0, 99)
@@ -51,8 +52,12 @@ def test_signatures_bind_generation_variant_expiry_and_viewer():
     exp = int(query["exp"])
     assert exp % EXPIRY_STEP_S == 0 and now + 3600 <= exp < now + 3600 + EXPIRY_STEP_S
     assert signer.check("gen1", "video", "user1", exp, query["sig"], now=now) == exp - now
-    for changed in (("gen2", "video", "user1", exp), ("gen1", "thumbnail", "user1", exp),
-                    ("gen1", "video", "user2", exp), ("gen1", "video", "user1", exp + 1)):
+    for changed in (
+        ("gen2", "video", "user1", exp),
+        ("gen1", "thumbnail", "user1", exp),
+        ("gen1", "video", "user2", exp),
+        ("gen1", "video", "user1", exp + 1),
+    ):
         with pytest.raises(Exception) as refused:
             signer.check(*changed, query["sig"], now=now)
         assert refused.value.code == "media_url_invalid"
@@ -66,12 +71,17 @@ def test_signatures_bind_generation_variant_expiry_and_viewer():
 
 def test_urls_are_added_to_generations_and_visible_posts():
     signer = MediaSigner(b"k" * 32, 60)
-    body = {"items": [{"post": {"id": "p1", "author_user_id": "a", "generation_id": "g1",
-                                "state": "POST_STATE_PUBLISHED"}},
-                      {"post": {"id": "p2", "author_user_id": "a", "generation_id": "g2",
-                                "state": "POST_STATE_TAKEN_DOWN"}}],
-            "generation": {"id": "g3", "status": "GENERATION_STATUS_COMPLETED",
-                           "media": [{"variant": "MEDIA_VARIANT_VIDEO"}, {"variant": "MEDIA_VARIANT_THUMBNAIL"}]}}
+    body = {
+        "items": [
+            {"post": {"id": "p1", "author_user_id": "a", "generation_id": "g1", "state": "POST_STATE_PUBLISHED"}},
+            {"post": {"id": "p2", "author_user_id": "a", "generation_id": "g2", "state": "POST_STATE_TAKEN_DOWN"}},
+        ],
+        "generation": {
+            "id": "g3",
+            "status": "GENERATION_STATUS_COMPLETED",
+            "media": [{"variant": "MEDIA_VARIANT_VIDEO"}, {"variant": "MEDIA_VARIANT_THUMBNAIL"}],
+        },
+    }
     sign_media(signer, "viewer", body)
     assert set(body["items"][0]["post"]["media_urls"]) == VARIANTS
     assert body["items"][0]["post"]["media_urls"]["video"].startswith("/api/v1/media/g1/video?u=viewer&exp=")
@@ -80,6 +90,7 @@ def test_urls_are_added_to_generations_and_visible_posts():
 
 
 # -- against the platform ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def own_broker():
@@ -94,8 +105,9 @@ def own_broker():
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def platform(tmp_path_factory, own_broker):
-    async with running_platform(tmp_path_factory.mktemp("platform"), own_broker.bootstrap,
-                                user_burst=1000, key_burst=1000) as p:
+    async with running_platform(
+        tmp_path_factory.mktemp("platform"), own_broker.bootstrap, user_burst=1000, key_burst=1000
+    ) as p:
         yield p
 
 
@@ -106,8 +118,9 @@ async def client(platform):
 
 
 async def _completed(client, user, body) -> str:
-    made = await client.post("/api/v1/generations", headers={**auth(user), "Idempotency-Key": uuid.uuid4().hex},
-                             json={"seconds": 4, **body})
+    made = await client.post(
+        "/api/v1/generations", headers={**auth(user), "Idempotency-Key": uuid.uuid4().hex}, json={"seconds": 4, **body}
+    )
     assert made.status_code == 201, made.text
     generation_id = made.json()["generation"]["id"]
     for _ in range(2400):
@@ -256,13 +269,16 @@ async def test_visibility_is_checked_at_every_request(platform, client, clips):
                 assert (await video.get(url, headers={"If-None-Match": etag})).status_code == 304
                 spent.append((time.perf_counter() - started) * 1000)
             timings[who] = (statistics.median(spent), max(spent))
-        print(f"\nsigned media 304 (check only), median/max ms: creator {timings['creator'][0]:.1f}/"
-              f"{timings['creator'][1]:.1f} (generator), viewer {timings['viewer'][0]:.1f}/"
-              f"{timings['viewer'][1]:.1f} (generator + feed)")
+        print(
+            f"\nsigned media 304 (check only), median/max ms: creator {timings['creator'][0]:.1f}/"
+            f"{timings['creator'][1]:.1f} (generator), viewer {timings['viewer'][0]:.1f}/"
+            f"{timings['viewer'][1]:.1f} (generator + feed)"
+        )
 
         # Ada deletes the post: Ben's URL stops at once; hers still plays (her clip is still hers).
-        assert (await client.delete(f"/api/v1/posts/{clips['posts'][clips['plain']]}", headers=auth(ada))
-                ).status_code == 200
+        assert (
+            await client.delete(f"/api/v1/posts/{clips['posts'][clips['plain']]}", headers=auth(ada))
+        ).status_code == 200
         gone = await video.get(bens_url)
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "media_not_found"
         assert (await video.get(bens_url, headers={"If-None-Match": etag})).status_code == 404  # no cached 304
@@ -275,8 +291,9 @@ async def test_visibility_is_checked_at_every_request(platform, client, clips):
 async def test_a_taken_down_clip_stops_playing(platform, client, clips):
     ada, ben = clips["ada"], clips["ben"]
     bens_url = (await urls_for(client, ben, clips["posts"][clips["cameo"]]))["video"]
-    own_url = (await client.get(f"/api/v1/generations/{clips['cameo']}", headers=auth(ada))
-               ).json()["generation"]["media_urls"]["video"]
+    own_url = (await client.get(f"/api/v1/generations/{clips['cameo']}", headers=auth(ada))).json()["generation"][
+        "media_urls"
+    ]["video"]
     async with plain_client(platform) as video:
         assert (await video.get(bens_url, headers={"Range": "bytes=0-9"})).status_code == 206
         # Ada removes the clip from her cameo's appearances: a takedown, carried by the broker.

@@ -19,15 +19,19 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 async def sdk(platform):
     async with httpx.AsyncClient(base_url=platform.url, timeout=120) as c:
         carol = await platform.signup(c, "carol")
-        key = (await c.post("/api/v1/apikeys", json={"name": "sdk", "scopes": ["videos:read", "videos:write"]},
-                            headers=auth(carol))).json()["secret"]
+        key = (
+            await c.post(
+                "/api/v1/apikeys", json={"name": "sdk", "scopes": ["videos:read", "videos:write"]}, headers=auth(carol)
+            )
+        ).json()["secret"]
     return openai.OpenAI(base_url=f"{platform.url}/v1", api_key=key, max_retries=0, timeout=120)
 
 
 async def test_videos_lifecycle_with_official_sdk(sdk):
     def run():
-        video = sdk.videos.create(prompt="a paper boat drifts down a rainy street", model="sora-2", seconds="4",
-                                  size="720x1280")
+        video = sdk.videos.create(
+            prompt="a paper boat drifts down a rainy street", model="sora-2", seconds="4", size="720x1280"
+        )
         assert video.object == "video" and video.status in ("queued", "in_progress")
         assert video.model == "sora-2" and video.seconds == "4" and video.size == "720x1280"
         again = sdk.videos.retrieve(video.id)
@@ -39,8 +43,9 @@ async def test_videos_lifecycle_with_official_sdk(sdk):
             sdk.videos.remix(video.id, prompt="the boat is now golden")
         assert "completed" in str(unfinished.value)
         remix = video
-        with_image = sdk.videos.create(prompt="animate this", seconds="8",
-                                       input_reference=("ref.png", _png(), "image/png"))
+        with_image = sdk.videos.create(
+            prompt="animate this", seconds="8", input_reference=("ref.png", _png(), "image/png")
+        )
         assert with_image.seconds == "8"
         deleted = sdk.videos.delete(remix.id)
         assert deleted.deleted and deleted.id == remix.id and deleted.object == "video.deleted"
@@ -49,6 +54,7 @@ async def test_videos_lifecycle_with_official_sdk(sdk):
         with pytest.raises(openai.BadRequestError) as bad:
             sdk.videos.create(prompt="a cat", seconds="7")
         assert "seconds" in str(bad.value)
+
     await asyncio.to_thread(run)
 
 
@@ -72,10 +78,14 @@ async def test_create_character_with_the_official_sdk(platform):
 
     async with httpx.AsyncClient(base_url=platform.url, timeout=120) as c:
         dave = await platform.signup(c, "dave")
-        key = (await c.post("/api/v1/apikeys", json={"name": "sdk", "scopes": ["videos:read", "cameos:write"]},
-                            headers=auth(dave))).json()["secret"]
-        read_only = (await c.post("/api/v1/apikeys", json={"name": "ro", "scopes": ["videos:read"]},
-                                  headers=auth(dave))).json()["secret"]
+        key = (
+            await c.post(
+                "/api/v1/apikeys", json={"name": "sdk", "scopes": ["videos:read", "cameos:write"]}, headers=auth(dave)
+            )
+        ).json()["secret"]
+        read_only = (
+            await c.post("/api/v1/apikeys", json={"name": "ro", "scopes": ["videos:read"]}, headers=auth(dave))
+        ).json()["secret"]
     client = openai.OpenAI(base_url=f"{platform.url}/v1", api_key=key, max_retries=0, timeout=180)
 
     def challenge() -> tuple[str, list[str]]:
@@ -105,5 +115,7 @@ async def test_create_character_with_the_official_sdk(platform):
         assert again.value.status_code == 412
         with pytest.raises(openai.PermissionDeniedError):  # a key without cameos:write
             openai.OpenAI(base_url=f"{platform.url}/v1", api_key=read_only, max_retries=0).videos.create_character(
-                name="Dave", video=("me.mp4", clip, "video/mp4"))
+                name="Dave", video=("me.mp4", clip, "video/mp4")
+            )
+
     await asyncio.to_thread(run)

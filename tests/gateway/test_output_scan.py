@@ -37,24 +37,34 @@ async def worker_with_guard(platform, run: bool = True):
 
     async def token():
         return mint_service_token("generator", SECRET)
+
     tokens = TokenSource(token)
     guard = LikenessGuard(GrpcFaceDirectory(gen.identity_addr, gen.cameo_addr, tokens))
     with harness.TritonHarness() as triton:
-        settings = replace(gen, triton_addr=triton.grpc_address, likeness_dir=identity.blob_dir,
-                           poll_seconds=0.05, lease_seconds=30.0, scan_outputs=True)
+        settings = replace(
+            gen,
+            triton_addr=triton.grpc_address,
+            likeness_dir=identity.blob_dir,
+            poll_seconds=0.05,
+            lease_seconds=30.0,
+            scan_outputs=True,
+        )
         engine = engine_for(platform.apps["generator"])
         try:
             consent = GrpcConsentChecker(gen.cameo_addr, tokens, identity.blob_dir)
             billing = GrpcBilling(gen.billing_addr, tokens)
             if run:
-                async with harness.running_worker(settings, session_factory(engine), billing, consent,
-                                                  likeness=guard) as worker:
+                async with harness.running_worker(
+                    settings, session_factory(engine), billing, consent, likeness=guard
+                ) as worker:
                     yield worker, guard
             else:
                 from services.generator.worker import Worker
 
-                yield Worker(settings, session_factory(engine), None, billing, consent, None, None,
-                             likeness=guard), guard
+                yield (
+                    Worker(settings, session_factory(engine), None, billing, consent, None, None, likeness=guard),
+                    guard,
+                )
         finally:
             engine.dispose()
 
@@ -76,8 +86,9 @@ async def billing_state(platform, generation_id: str) -> str:
     try:
         for _ in range(240):
             with engine.connect() as c:
-                state = c.execute(text("SELECT billing_state FROM generations WHERE id = :g"),
-                                  {"g": generation_id}).scalar()
+                state = c.execute(
+                    text("SELECT billing_state FROM generations WHERE id = :g"), {"g": generation_id}
+                ).scalar()
             if not state.endswith("_pending"):
                 return state
             await asyncio.sleep(0.25)
@@ -94,10 +105,11 @@ async def test_a_clip_showing_someone_who_did_not_consent_fails_uncharged(platfo
 
         # Her own clip with her cameo: the scan sees her, she consented, it completes and is charged.
         async with worker_with_guard(platform) as (_, guard):
-            made = await client.post("/api/v1/generations",
-                                     headers={**auth(alice), "Idempotency-Key": uuid.uuid4().hex},
-                                     json={"prompt": "alice waves at the camera in a park", "cameos": ["alice"],
-                                           "seconds": 4})
+            made = await client.post(
+                "/api/v1/generations",
+                headers={**auth(alice), "Idempotency-Key": uuid.uuid4().hex},
+                json={"prompt": "alice waves at the camera in a park", "cameos": ["alice"], "seconds": 4},
+            )
             assert made.status_code == 201, made.text
             done = await wait_done(client, alice, made.json()["generation"]["id"])
             assert done["status"] == "GENERATION_STATUS_COMPLETED", done
@@ -112,8 +124,11 @@ async def test_a_clip_showing_someone_who_did_not_consent_fails_uncharged(platfo
             assert "alice" not in refused.refusal.lower()
 
         # Bob's job names no cameo; the clip it gets back shows alice: it fails, and nothing is charged.
-        made = await client.post("/api/v1/generations", headers={**auth(bob), "Idempotency-Key": uuid.uuid4().hex},
-                                 json={"prompt": "a person waves at the camera in a park", "seconds": 4})
+        made = await client.post(
+            "/api/v1/generations",
+            headers={**auth(bob), "Idempotency-Key": uuid.uuid4().hex},
+            json={"prompt": "a person waves at the camera in a park", "seconds": 4},
+        )
         assert made.status_code == 201, made.text
         generation_id = made.json()["generation"]["id"]
         async with worker_with_guard(platform, run=False) as (worker, _):

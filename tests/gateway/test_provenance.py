@@ -40,8 +40,11 @@ async def test_a_reencoded_cropped_downscaled_clip_names_its_generation(platform
     async with httpx.AsyncClient(base_url=platform.url, timeout=300) as client:
         ada = await platform.signup(client, "provenance_ada")
         async with generator_worker(platform):
-            made = await client.post("/api/v1/generations", headers={**auth(ada), "Idempotency-Key": uuid.uuid4().hex},
-                                     json={"prompt": "a dog runs after a ball on the beach", "seconds": 4})
+            made = await client.post(
+                "/api/v1/generations",
+                headers={**auth(ada), "Idempotency-Key": uuid.uuid4().hex},
+                json={"prompt": "a dog runs after a ball on the beach", "seconds": 4},
+            )
             assert made.status_code == 201, made.text
             gid = made.json()["generation"]["id"]
             for _ in range(2400):
@@ -80,23 +83,32 @@ async def test_a_reencoded_cropped_downscaled_clip_names_its_generation(platform
 
         # The CLI asks the same endpoint, signed in or not.
         (tmp_path / "copy.mp4").write_bytes(copy)
-        said = await asyncio.to_thread(CliRunner().invoke, cli, ["provenance", "check", str(tmp_path / "copy.mp4"),
-                                                                 "--json"],
-                                       env={"KINORA_GATEWAY_URL": platform.url, "KINORA_HOME": str(tmp_path)})
+        said = await asyncio.to_thread(
+            CliRunner().invoke,
+            cli,
+            ["provenance", "check", str(tmp_path / "copy.mp4"), "--json"],
+            env={"KINORA_GATEWAY_URL": platform.url, "KINORA_HOME": str(tmp_path)},
+        )
         assert said.exit_code == 0, said.output
         assert json.loads(said.stdout)["generation_id"] == gid
-        said = await asyncio.to_thread(CliRunner().invoke, cli, ["provenance", "check", str(tmp_path / "copy.mp4")],
-                                       env={"KINORA_GATEWAY_URL": platform.url, "KINORA_HOME": str(tmp_path)})
+        said = await asyncio.to_thread(
+            CliRunner().invoke,
+            cli,
+            ["provenance", "check", str(tmp_path / "copy.mp4")],
+            env={"KINORA_GATEWAY_URL": platform.url, "KINORA_HOME": str(tmp_path)},
+        )
         assert f"made here (found by watermark): generation {gid}" in said.stdout, said.output
 
         # Not made here: encoded noise, and a clip signed by someone else's C2PA key.
         rng = np.random.default_rng(7)
-        noise = encode_mp4([rng.integers(0, 255, (1280, 720, 3), dtype=np.uint8) for _ in range(24)], 720, 1280, 24,
-                           None)
+        noise = encode_mp4(
+            [rng.integers(0, 255, (1280, 720, 3), dtype=np.uint8) for _ in range(24)], 720, 1280, 24, None
+        )
         stranger = await check(client, noise)
         assert stranger["made_here"] is False and stranger["layers"] == [], stranger
         forged = c2pa_sign.ProvenanceSigner(c2pa_sign.make_development_identity()).sign_mp4(
-            noise, model="standard", generation_id=gid, creator_handle="mallory")
+            noise, model="standard", generation_id=gid, creator_handle="mallory"
+        )
         claimed = await check(client, forged)  # an intact manifest naming ada's clip, signed by another key
         assert claimed["made_here"] is False and claimed["c2pa"]["state"] == "Valid", claimed
 

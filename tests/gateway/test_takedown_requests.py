@@ -77,8 +77,12 @@ async def admin(tmp_path, platform, *args):
     home.mkdir(exist_ok=True)
     (home / "internal_secret").write_text(SECRET)
     port = platform.apps["generator"].settings.grpc_port
-    return await asyncio.to_thread(CliRunner().invoke, cli, ["admin", "takedowns", *args],
-                                   env={"KINORA_HOME": str(home), "KINORA_GENERATOR_PORT": str(port)})
+    return await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        ["admin", "takedowns", *args],
+        env={"KINORA_HOME": str(home), "KINORA_GENERATOR_PORT": str(port)},
+    )
 
 
 async def request_takedown(client, **fields):
@@ -93,7 +97,8 @@ async def gone(client, owner, gid: str, post_id: str) -> bool:
 
 
 async def test_a_request_without_an_account_removes_the_clip_its_remix_and_clips_from_its_frames(
-        platform, monkeypatch, tmp_path):
+    platform, monkeypatch, tmp_path
+):
     monkeypatch.setattr(takedowns, "FILE_LIMIT", Limit(rate=100.0, burst=100))
     async with httpx.AsyncClient(base_url=platform.url, timeout=300) as client:
         alice, bob, carol, dave = [await platform.signup(client, f"td_{n}") for n in ("alice", "bob", "carol", "dave")]
@@ -107,28 +112,44 @@ async def test_a_request_without_an_account_removes_the_clip_its_remix_and_clips
             original = (await client.get(f"/api/v1/generations/{a}/content", headers=auth(alice))).content
             frame = frame_png(original, 37)  # between two fingerprint samples
             b = await make(client, bob, prompt="the paper boat sails faster down the gutter", remix_of=a, seconds=4)
-            c = await make(client, carol, prompt="a paper boat floats on calm water", seconds="4", seed="7",
-                           files={"image": ("frame.png", frame, "image/png")})
+            c = await make(
+                client,
+                carol,
+                prompt="a paper boat floats on calm water",
+                seconds="4",
+                seed="7",
+                files={"image": ("frame.png", frame, "image/png")},
+            )
             await finished(client, bob, b)
             await finished(client, carol, c)
             b_post, c_post = await publish(client, bob, b), await publish(client, carol, c)
 
         # Refused cleanly, nothing written.
-        bad = await request_takedown(client, contact="nope", statement="this clip shows me", kind="likeness",
-                                     generation_id=d)
+        bad = await request_takedown(
+            client, contact="nope", statement="this clip shows me", kind="likeness", generation_id=d
+        )
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_contact", bad.text
         bad = await request_takedown(client, contact="x@example.com", statement="this clip shows me", kind="likeness")
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "nothing_to_take_down"
-        bad = await request_takedown(client, contact="x@example.com", statement="this clip shows me",
-                                     kind="likeness", link="https://elsewhere.example/posts/abc")
+        bad = await request_takedown(
+            client,
+            contact="x@example.com",
+            statement="this clip shows me",
+            kind="likeness",
+            link="https://elsewhere.example/posts/abc",
+        )
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_link"
         listed = await admin(tmp_path, platform, "list", "--status", "all", "--json")
         assert listed.exit_code == 0 and json.loads(listed.stdout) == [], listed.output
 
         # First, a request for an unrelated clip (dave's, by link): only that one goes.
-        first = await request_takedown(client, contact="dave.friend@example.com", kind="intimate",
-                                       statement="This video is intimate imagery of me, posted without consent.",
-                                       link=f"{platform.url}/posts/{d_post}")
+        first = await request_takedown(
+            client,
+            contact="dave.friend@example.com",
+            kind="intimate",
+            statement="This video is intimate imagery of me, posted without consent.",
+            link=f"{platform.url}/posts/{d_post}",
+        )
         assert first.status_code == 202, first.text
         said = await admin(tmp_path, platform, "approve", first.json()["id"], "--json")
         assert said.exit_code == 0, said.output
@@ -137,9 +158,13 @@ async def test_a_request_without_an_account_removes_the_clip_its_remix_and_clips
 
         # A person without an account sends a re-encoded, cropped copy of alice's clip.
         copy = await asyncio.to_thread(reencode, original, crf=28, crop=0.1)
-        filed = await request_takedown(client, contact="person@example.com", kind="likeness",
-                                       statement="This clip shows me. I never agreed to appear in it.",
-                                       files={"file": ("copy.mp4", copy, "video/mp4")})
+        filed = await request_takedown(
+            client,
+            contact="person@example.com",
+            kind="likeness",
+            statement="This clip shows me. I never agreed to appear in it.",
+            files={"file": ("copy.mp4", copy, "video/mp4")},
+        )
         assert filed.status_code == 202, filed.text
         request_id = filed.json()["id"]
         assert filed.json()["status"] == "pending" and filed.json()["received"] == ["file"]
@@ -164,18 +189,30 @@ async def test_a_request_without_an_account_removes_the_clip_its_remix_and_clips
         removal_s = time.perf_counter() - started
         print(f"approval -> three clips' media refused and posts hidden: {removal_s:.2f} s")
         assert decided["request"]["status"] == "completed" and float(decided["request"]["removal_seconds"]) > 0
-        assert [e["action"] for e in decided["audit"]] == ["filed", "approved", "removed", "removed", "removed",
-                                                           "completed"]
+        assert [e["action"] for e in decided["audit"]] == [
+            "filed",
+            "approved",
+            "removed",
+            "removed",
+            "removed",
+            "completed",
+        ]
 
         # The frame can't come back as an input, from anyone.
-        again = await client.post("/api/v1/generations", headers={**auth(dave), "Idempotency-Key": uuid.uuid4().hex},
-                                  data={"prompt": "a paper boat floats on a pond", "seconds": "4"},
-                                  files={"image": ("frame.png", frame, "image/png")})
+        again = await client.post(
+            "/api/v1/generations",
+            headers={**auth(dave), "Idempotency-Key": uuid.uuid4().hex},
+            data={"prompt": "a paper boat floats on a pond", "seconds": "4"},
+            files={"image": ("frame.png", frame, "image/png")},
+        )
         assert again.status_code == 403 and again.json()["error"]["code"] == "blocked_content", again.text
         other = frame_png(original, 12)
-        again = await client.post("/api/v1/generations", headers={**auth(dave), "Idempotency-Key": uuid.uuid4().hex},
-                                  data={"prompt": "a paper boat floats on a pond", "seconds": "4"},
-                                  files={"image": ("f.jpg", Image_jpeg(other), "image/jpeg")})
+        again = await client.post(
+            "/api/v1/generations",
+            headers={**auth(dave), "Idempotency-Key": uuid.uuid4().hex},
+            data={"prompt": "a paper boat floats on a pond", "seconds": "4"},
+            files={"image": ("f.jpg", Image_jpeg(other), "image/jpeg")},
+        )
         assert again.status_code == 403 and again.json()["error"]["code"] == "blocked_content", again.text
 
         # Decided requests can't be decided again; the queue shows the record.

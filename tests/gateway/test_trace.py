@@ -49,9 +49,10 @@ async def one_generation(client, person: dict, exporter: InMemorySpanExporter, t
     """Ask for a clip of `person` under the phone's trace; the spans of that trace once its
     clip is captured and two other services have applied GenerationCompleted."""
     created = await client.post(
-        "/api/v1/generations", json={"prompt": "a person waves on a beach at dusk", "seconds": 4,
-                                     "cameos": [person["handle"]]},
-        headers={**auth(person), "traceparent": f"00-{trace_hex}-{secrets.token_hex(8)}-01"})
+        "/api/v1/generations",
+        json={"prompt": "a person waves on a beach at dusk", "seconds": 4, "cameos": [person["handle"]]},
+        headers={**auth(person), "traceparent": f"00-{trace_hex}-{secrets.token_hex(8)}-01"},
+    )
     assert created.status_code == 201, created.text
 
     def ours(spans):

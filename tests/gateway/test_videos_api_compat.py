@@ -31,8 +31,13 @@ async def keys(platform):
         erin, frank = await platform.signup(c, "erin"), await platform.signup(c, "frank")
         made = {}
         for name, user in (("erin", erin), ("frank", frank)):
-            made[name] = (await c.post("/api/v1/apikeys", headers=auth(user), json={
-                "name": "sdk", "scopes": ["videos:read", "videos:write", "cameos:write"]})).json()["secret"]
+            made[name] = (
+                await c.post(
+                    "/api/v1/apikeys",
+                    headers=auth(user),
+                    json={"name": "sdk", "scopes": ["videos:read", "videos:write", "cameos:write"]},
+                )
+            ).json()["secret"]
     return made
 
 
@@ -52,13 +57,16 @@ async def test_every_videos_method_with_the_official_sdk(platform, keys):
     sdk, other = client_for(platform, keys["erin"]), client_for(platform, keys["frank"])
 
     def run():
-        first = is_video(sdk.videos.create(prompt="a paper boat drifts on a pond", model="sora-2", seconds="4",
-                                           size="720x1280"))
+        first = is_video(
+            sdk.videos.create(prompt="a paper boat drifts on a pond", model="sora-2", seconds="4", size="720x1280")
+        )
         assert first.model == "sora-2" and first.seconds == "4" and first.size == "720x1280"
         first = is_video(sdk.videos.poll(first.id, poll_interval_ms=POLL_MS), "completed")
         assert first.progress == 100 and first.completed_at and first.completed_at >= first.created_at
-        second = is_video(sdk.videos.create_and_poll(prompt="a red kite over a beach", seconds="8",
-                                                     poll_interval_ms=POLL_MS), "completed")
+        second = is_video(
+            sdk.videos.create_and_poll(prompt="a red kite over a beach", seconds="8", poll_interval_ms=POLL_MS),
+            "completed",
+        )
         assert second.seconds == "8"
         assert is_video(sdk.videos.retrieve(first.id)).prompt == "a paper boat drifts on a pond"
         listed = sdk.videos.list(limit=10)
@@ -79,8 +87,9 @@ async def test_every_videos_method_with_the_official_sdk(platform, keys):
         assert edit.seconds == "4" and edit.size == first.size
         extension = is_video(sdk.videos.extend(prompt="the boat reaches the far bank", seconds="4", video=mp4))
         # The reference form, as JSON through the same client.
-        by_id = is_video(sdk.post("/videos/edits", body={"prompt": "make it snow", "video": {"id": first.id}},
-                                  cast_to=Video))
+        by_id = is_video(
+            sdk.post("/videos/edits", body={"prompt": "make it snow", "video": {"id": first.id}}, cast_to=Video)
+        )
         for made in (remix, edit, extension, by_id):
             is_video(sdk.videos.poll(made.id, poll_interval_ms=POLL_MS), "completed")
         extension = sdk.videos.retrieve(extension.id)
@@ -108,8 +117,9 @@ async def test_every_videos_method_with_the_official_sdk(platform, keys):
         with pytest.raises(openai.NotFoundError):
             other.videos.extend(prompt="mine now", seconds="4", video=mp4)
         with pytest.raises(openai.NotFoundError):
-            other.post("/videos/extensions", body={"prompt": "mine", "seconds": "4", "video": {"id": first.id}},
-                       cast_to=Video)
+            other.post(
+                "/videos/extensions", body={"prompt": "mine", "seconds": "4", "video": {"id": first.id}}, cast_to=Video
+            )
         with pytest.raises(openai.BadRequestError) as upload:
             sdk.videos.edit(prompt="make it night", video=("clip.mp4", b"\x00" * 64, "video/mp4"))
         assert upload.value.code == "unsupported_video_upload"
@@ -140,10 +150,12 @@ async def test_characters_with_the_official_sdk(platform, keys):
 
     def run():
         digits, turns = challenge()
-        character = sdk.videos.create_character(name="Frank", video=("me.mp4", clip_for_challenge(digits, turns),
-                                                                      "video/mp4"))
+        character = sdk.videos.create_character(
+            name="Frank", video=("me.mp4", clip_for_challenge(digits, turns), "video/mp4")
+        )
         assert isinstance(character, VideoCreateCharacterResponse) and character.id and character.name == "Frank"
         fetched = sdk.videos.get_character(character.id)
         assert isinstance(fetched, VideoGetCharacterResponse) and fetched.id == character.id
         assert fetched.created_at == character.created_at
+
     await asyncio.to_thread(run)

@@ -14,13 +14,16 @@ def test_defaults_and_aliases():
     assert videospec.SORA_NAMES == {"standard": "sora-2", "pro": "sora-2-pro"}
 
 
-@pytest.mark.parametrize("model, seconds, size, code, words", [
-    ("turbo", 10, "720x1280", "invalid_model", "use one of pro, standard"),
-    ("standard", 7, "720x1280", "invalid_seconds", "4, 8, 10, 12, 15, 16, 20; got 7"),
-    ("standard", 10, "big", "invalid_size", "must look like 720x1280"),
-    ("standard", 10, "1080x1920", "size_requires_pro", "needs the pro model"),
-    ("pro", 10, "640x480", "invalid_size", "not available for pro"),
-])
+@pytest.mark.parametrize(
+    "model, seconds, size, code, words",
+    [
+        ("turbo", 10, "720x1280", "invalid_model", "use one of pro, standard"),
+        ("standard", 7, "720x1280", "invalid_seconds", "4, 8, 10, 12, 15, 16, 20; got 7"),
+        ("standard", 10, "big", "invalid_size", "must look like 720x1280"),
+        ("standard", 10, "1080x1920", "size_requires_pro", "needs the pro model"),
+        ("pro", 10, "640x480", "invalid_size", "not available for pro"),
+    ],
+)
 def test_refusals_say_what_is_allowed(model, seconds, size, code, words):
     with pytest.raises(SpecError) as err:
         validate(model, seconds, size)
@@ -36,21 +39,26 @@ def test_configured_models():
 
 def test_storyboard_shots_starts_and_limits():
     shots = videospec.storyboard([(" a kite rises ", 4, "pan_left"), ("it lands", 6, "")], "standard")
-    assert [(s.prompt, s.seconds, s.camera, s.start) for s in shots] == [("a kite rises", 4, "pan_left", 0),
-                                                                         ("it lands", 6, "", 4)]
+    assert [(s.prompt, s.seconds, s.camera, s.start) for s in shots] == [
+        ("a kite rises", 4, "pan_left", 0),
+        ("it lands", 6, "", 4),
+    ]
     assert sum(s.seconds for s in videospec.storyboard([("a", 13, ""), ("b", 12, "")], "pro")) == 25
 
 
-@pytest.mark.parametrize("shots, quality, seconds, code, words", [
-    ([("a", 8, ""), ("b", 8, "")], "standard", 0, "storyboard_too_long", "pro storyboards run up to 25 s"),
-    ([("a", 13, ""), ("b", 13, "")], "pro", 0, "storyboard_too_long", "at most 25 s"),
-    ([("a", 2, "")] * 7, "standard", 0, "invalid_shots", "1 to 6 shots"),
-    ([], "standard", 0, "invalid_shots", "1 to 6 shots"),
-    ([("a", 1, "")], "standard", 0, "invalid_shots", "2 to 20"),
-    ([("a", 3, ""), ("  ", 3, "")], "standard", 0, "invalid_shots", "shot 2 needs a prompt"),
-    ([("a", 3, "spin")], "standard", 0, "invalid_camera", "pan_left"),
-    ([("a", 3, ""), ("b", 3, "")], "standard", 8, "invalid_shots", "the shots' total (6)"),
-])
+@pytest.mark.parametrize(
+    "shots, quality, seconds, code, words",
+    [
+        ([("a", 8, ""), ("b", 8, "")], "standard", 0, "storyboard_too_long", "pro storyboards run up to 25 s"),
+        ([("a", 13, ""), ("b", 13, "")], "pro", 0, "storyboard_too_long", "at most 25 s"),
+        ([("a", 2, "")] * 7, "standard", 0, "invalid_shots", "1 to 6 shots"),
+        ([], "standard", 0, "invalid_shots", "1 to 6 shots"),
+        ([("a", 1, "")], "standard", 0, "invalid_shots", "2 to 20"),
+        ([("a", 3, ""), ("  ", 3, "")], "standard", 0, "invalid_shots", "shot 2 needs a prompt"),
+        ([("a", 3, "spin")], "standard", 0, "invalid_camera", "pan_left"),
+        ([("a", 3, ""), ("b", 3, "")], "standard", 8, "invalid_shots", "the shots' total (6)"),
+    ],
+)
 def test_storyboard_refusals(shots, quality, seconds, code, words):
     with pytest.raises(SpecError) as err:
         videospec.storyboard(shots, quality, seconds)

@@ -65,8 +65,9 @@ class Browser:
 async def platform(tmp_path_factory, broker):
     """conftest's platform, with room for the many sign-ins and refreshes these tests make from one
     address (anonymous calls are rate limited per client address)."""
-    async with running_platform(tmp_path_factory.mktemp("platform"), broker.bootstrap,
-                                user_burst=1000, key_burst=1000, anon_burst=1000) as p:
+    async with running_platform(
+        tmp_path_factory.mktemp("platform"), broker.bootstrap, user_burst=1000, key_burst=1000, anon_burst=1000
+    ) as p:
         yield p
 
 
@@ -118,8 +119,10 @@ async def test_refresh_without_the_csrf_header_is_refused_and_changes_nothing(cl
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed", refused.text
         assert "set-cookie" not in refused.headers and browser.jar == before
     # Header present but no csrf cookie (another origin cannot read it to copy): refused too.
-    no_cookie = await client.post("/api/v1/session/refresh", headers={
-        "Cookie": f"kinora_refresh={before['kinora_refresh']}", "X-CSRF-Token": "anything"})
+    no_cookie = await client.post(
+        "/api/v1/session/refresh",
+        headers={"Cookie": f"kinora_refresh={before['kinora_refresh']}", "X-CSRF-Token": "anything"},
+    )
     assert no_cookie.status_code == 403
     # The refresh cookie was not spent by the refusals: it still works once.
     ok = await browser.request("POST", "/api/v1/session/refresh")
@@ -137,8 +140,9 @@ async def test_refresh_rotates_both_cookies_and_a_replayed_cookie_ends_the_sign_
     assert set(set_cookies(reply)) == {"kinora_refresh", "kinora_csrf"}
     assert browser.jar["kinora_refresh"] != first["kinora_refresh"]
     assert browser.jar["kinora_csrf"] != first["kinora_csrf"]
-    assert (await client.get("/api/v1/me",
-                             headers={"Authorization": f"Bearer {body['access_token']}"})).status_code == 200
+    assert (
+        await client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    ).status_code == 200
     again = await browser.request("POST", "/api/v1/session/refresh")
     assert again.status_code == 200
     # A copy of an old cookie comes back (stolen, or a second tab that did not wait its turn):
@@ -166,8 +170,11 @@ async def test_another_sites_form_post_is_refused(client, people):
     before = dict(browser.jar)
     # What a form on evil.example makes the browser send: the cookies, a form body, no custom header.
     form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"}
-    for method, path in (("POST", "/api/v1/session/refresh"), ("DELETE", "/api/v1/session"),
-                         ("POST", "/api/v1/session/signout-everywhere")):
+    for method, path in (
+        ("POST", "/api/v1/session/refresh"),
+        ("DELETE", "/api/v1/session"),
+        ("POST", "/api/v1/session/signout-everywhere"),
+    ):
         reply = await browser.request(method, path, csrf=False, headers=form, content=b"a=1")
         assert reply.status_code == 403 and reply.json()["error"]["code"] == "csrf_failed", (path, reply.text)
         # Even with a guessed header, a browser's own cross-site marker is refused.
@@ -175,8 +182,11 @@ async def test_another_sites_form_post_is_refused(client, people):
         assert reply.status_code == 403, path
     assert browser.jar == before
     # Login CSRF: a form can only post urlencoded, multipart or text/plain - never JSON.
-    plain = await client.post("/api/v1/session", headers={"Content-Type": "text/plain", **form},
-                              content=b'{"handle": "sam", "password": "correct horse battery"}')
+    plain = await client.post(
+        "/api/v1/session",
+        headers={"Content-Type": "text/plain", **form},
+        content=b'{"handle": "sam", "password": "correct horse battery"}',
+    )
     assert plain.status_code == 415 and "set-cookie" not in plain.headers
     assert (await browser.request("POST", "/api/v1/session/refresh")).status_code == 200  # still signed in
 
@@ -212,16 +222,25 @@ async def test_sign_out_everywhere_ends_the_other_sessions(client, people):
     assert reply.status_code == 200 and reply.json()["all_sessions"] is True
     assert laptop.jar == {}
     assert (await phone.request("POST", "/api/v1/session/refresh")).status_code == 401
-    token_refresh = await client.post("/api/v1/auth/refresh",
-                                      json={"refresh_token": cli.json()["tokens"]["refresh_token"]})
+    token_refresh = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": cli.json()["tokens"]["refresh_token"]}
+    )
     assert token_refresh.status_code == 401
 
 
 async def test_sign_up_starts_a_session(platform, client):
     browser = Browser(client)
-    reply = await browser.request("POST", "/api/v1/session/signup", json={
-        "invite_code": await platform.invite(), "handle": "vic", "password": PASSWORD,
-        "birthdate": "1991-02-03", "region": "US"})
+    reply = await browser.request(
+        "POST",
+        "/api/v1/session/signup",
+        json={
+            "invite_code": await platform.invite(),
+            "handle": "vic",
+            "password": PASSWORD,
+            "birthdate": "1991-02-03",
+            "region": "US",
+        },
+    )
     assert reply.status_code == 201, reply.text
     assert set(reply.json()) == {"access_token", "expires_in", "user"} and reply.json()["user"]["handle"] == "vic"
     assert set(browser.jar) == {"kinora_refresh", "kinora_csrf"}

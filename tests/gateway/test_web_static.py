@@ -29,8 +29,9 @@ def web(tmp_path):
 
 @pytest.fixture
 async def client(web):
-    app = create_app(load_settings(GatewaySettings, env={"KINORA_WEB_DIR": str(web),
-                                                         "KINORA_INTERNAL_SECRET": "s" * 40}))
+    app = create_app(
+        load_settings(GatewaySettings, env={"KINORA_WEB_DIR": str(web), "KINORA_INTERNAL_SECRET": "s" * 40})
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
         yield c
 
@@ -40,9 +41,17 @@ async def test_root_serves_index_with_the_security_headers(client):
     assert r.status_code == 200 and r.text == INDEX
     assert r.headers["content-type"] == "text/html; charset=utf-8"
     assert r.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    for directive in ("default-src 'self'", "media-src 'self' blob:", "img-src 'self' data: blob:",
-                      "connect-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
-                      "base-uri 'none'", "object-src 'none'"):
+    for directive in (
+        "default-src 'self'",
+        "media-src 'self' blob:",
+        "img-src 'self' data: blob:",
+        "connect-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ):
         assert directive in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["referrer-policy"] == "same-origin"
@@ -59,9 +68,13 @@ async def test_client_routes_fall_back_to_index(client, route):
 
 
 async def test_files_by_path_with_their_types(client):
-    expected = {"/app.js": "text/javascript", "/sw.js": "text/javascript",
-                "/manifest.webmanifest": "application/manifest+json", "/i18n/fr.json": "application/json",
-                "/icon.png": "image/png"}
+    expected = {
+        "/app.js": "text/javascript",
+        "/sw.js": "text/javascript",
+        "/manifest.webmanifest": "application/manifest+json",
+        "/i18n/fr.json": "application/json",
+        "/icon.png": "image/png",
+    }
     for path, content_type in expected.items():
         r = await client.get(path)
         assert r.status_code == 200, path
@@ -80,6 +93,7 @@ async def test_text_is_compressed_and_images_are_not(client):
 
 def test_paths_outside_the_folder_are_refused(web):
     from services.gateway.web import WebApp
+
     served = WebApp(web, None)
     assert served._file_for("/../secret.txt") is None and served._file_for("/i18n/../../x.json") is None
     assert served._file_for("/i18n/fr.json") == "i18n/fr.json" and served._file_for("/") == "index.html"

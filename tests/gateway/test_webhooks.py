@@ -46,9 +46,15 @@ class Receiver:
                 with receiver.lock:
                     plan = receiver.plans.get(self.path, [])
                     status = plan.pop(0) if plan else 200
-                    receiver.received.append({"path": self.path,
-                                              "headers": {k.lower(): v for k, v in self.headers.items()},
-                                              "body": body, "at": time.monotonic(), "answered": status})
+                    receiver.received.append(
+                        {
+                            "path": self.path,
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "body": body,
+                            "at": time.monotonic(),
+                            "answered": status,
+                        }
+                    )
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -69,8 +75,9 @@ class Receiver:
     async def wait_for(self, path: str, count: int, timeout_s: float) -> list[dict]:
         deadline = time.monotonic() + timeout_s
         while len(self.at(path)) < count:
-            assert time.monotonic() < deadline, (f"{path}: {len(self.at(path))} of {count} deliveries "
-                                                 f"after {timeout_s} s")
+            assert time.monotonic() < deadline, (
+                f"{path}: {len(self.at(path))} of {count} deliveries after {timeout_s} s"
+            )
             await asyncio.sleep(0.05)
         return self.at(path)
 
@@ -81,8 +88,11 @@ def verify(secret: str, headers: dict, body: bytes) -> bool:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(hmac.compare_digest(part.removeprefix("v1,"), expected)
-               for part in headers["webhook-signature"].split() if part.startswith("v1,"))
+    return any(
+        hmac.compare_digest(part.removeprefix("v1,"), expected)
+        for part in headers["webhook-signature"].split()
+        if part.startswith("v1,")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +114,16 @@ def triton():
 async def platform(tmp_path_factory, broker):
     # Fast polling and short backoff so retries fit in seconds. The receiver is http:// on
     # loopback, which only the egress development setting allows (tests/security checks the rest).
-    async with running_platform(tmp_path_factory.mktemp("webhooks"), broker.bootstrap, user_burst=1000,
-                                key_burst=1000, webhook_poll_s=0.1, webhook_backoff_s=BACKOFF_S,
-                                webhook_max_attempts=MAX_ATTEMPTS, egress_development=True) as p:
+    async with running_platform(
+        tmp_path_factory.mktemp("webhooks"),
+        broker.bootstrap,
+        user_burst=1000,
+        key_burst=1000,
+        webhook_poll_s=0.1,
+        webhook_backoff_s=BACKOFF_S,
+        webhook_max_attempts=MAX_ATTEMPTS,
+        egress_development=True,
+    ) as p:
         yield p
 
 
@@ -117,8 +134,13 @@ def worker(platform, triton, routes: str):
     from services.generator.settings import model_routes
 
     app = platform.apps["generator"]
-    settings = dataclasses.replace(app.context.settings, triton_addr=triton.grpc_address, models=model_routes(routes),
-                                   worker_slots=1, poll_seconds=0.05)
+    settings = dataclasses.replace(
+        app.context.settings,
+        triton_addr=triton.grpc_address,
+        models=model_routes(routes),
+        worker_slots=1,
+        poll_seconds=0.05,
+    )
     return running_worker(settings, app.context.sessions, app.billing, make_consent(settings, app.context))
 
 
@@ -130,8 +152,9 @@ async def dev(platform):
 
 
 async def new_key(client: httpx.AsyncClient, user: dict) -> dict:
-    reply = await client.post("/api/v1/apikeys", json={"name": "hooks", "scopes": ["videos:read", "videos:write"]},
-                              headers=auth(user))
+    reply = await client.post(
+        "/api/v1/apikeys", json={"name": "hooks", "scopes": ["videos:read", "videos:write"]}, headers=auth(user)
+    )
     assert reply.status_code in (200, 201), reply.text
     return {"Authorization": f"Bearer {reply.json()['secret']}"}
 
@@ -146,8 +169,9 @@ async def set_endpoint(client, key_headers, url) -> str:
 
 
 async def create_video(client, key_headers, prompt: str) -> str:
-    reply = await client.post("/v1/videos", json={"prompt": prompt, "model": "sora-2", "seconds": "4"},
-                              headers=key_headers)
+    reply = await client.post(
+        "/v1/videos", json={"prompt": prompt, "model": "sora-2", "seconds": "4"}, headers=key_headers
+    )
     assert reply.status_code == 200, reply.text
     return reply.json()["id"]
 
@@ -188,8 +212,10 @@ async def test_endpoint_management_and_bad_input(platform, dev, receiver):
 
 
 async def test_completed_video_is_delivered_signed(platform, dev, receiver, triton):
-    async with httpx.AsyncClient(base_url=platform.url, timeout=60) as c, \
-            worker(platform, triton, "standard=worldsim:standard"):
+    async with (
+        httpx.AsyncClient(base_url=platform.url, timeout=60) as c,
+        worker(platform, triton, "standard=worldsim:standard"),
+    ):
         key = await new_key(c, dev)
         secret = await set_endpoint(c, key, receiver.url("/completed"))
         video_id = await create_video(c, key, "a paper boat drifts down a rainy street")
@@ -206,8 +232,10 @@ async def test_completed_video_is_delivered_signed(platform, dev, receiver, trit
 
 async def test_failed_video_retried_with_backoff_until_accepted(platform, dev, receiver, triton):
     receiver.plans["/failed"] = [500, 503]  # the receiver is down twice, then accepts
-    async with httpx.AsyncClient(base_url=platform.url, timeout=60) as c, \
-            worker(platform, triton, "standard=failing:standard"):
+    async with (
+        httpx.AsyncClient(base_url=platform.url, timeout=60) as c,
+        worker(platform, triton, "standard=failing:standard"),
+    ):
         key = await new_key(c, dev)
         secret = await set_endpoint(c, key, receiver.url("/failed"))
         video_id = await create_video(c, key, "a lighthouse in a storm")
@@ -228,14 +256,16 @@ async def test_failed_video_retried_with_backoff_until_accepted(platform, dev, r
 
 async def test_retries_stop_after_max_attempts_and_removed_endpoint_gets_nothing(platform, dev, receiver, triton):
     receiver.plans["/down"] = [500] * 10
-    async with httpx.AsyncClient(base_url=platform.url, timeout=60) as c, \
-            worker(platform, triton, "standard=failing:standard"):
+    async with (
+        httpx.AsyncClient(base_url=platform.url, timeout=60) as c,
+        worker(platform, triton, "standard=failing:standard"),
+    ):
         key = await new_key(c, dev)
         secret = await set_endpoint(c, key, receiver.url("/down"))
         video_id = await create_video(c, key, "a kite over a beach")
         deliveries = await receiver.wait_for("/down", MAX_ATTEMPTS, timeout_s=30)
         assert len({check_delivery(d, secret, "video.failed", video_id)["id"] for d in deliveries}) == 1
-        await asyncio.sleep(2 ** MAX_ATTEMPTS * BACKOFF_S)
+        await asyncio.sleep(2**MAX_ATTEMPTS * BACKOFF_S)
         assert len(receiver.at("/down")) == MAX_ATTEMPTS, "gives up after the last attempt"
         assert (deliveries[0]["headers"]["webhook-id"], 500) in platform.gateway.app.state.webhooks.delivered
 
@@ -263,8 +293,10 @@ async def test_endpoint_is_kept_by_identity_for_every_replica_and_restart(platfo
     other = GatewayServer(dataclasses.replace(platform.gateway.settings, http_port=0))
     port = await other.start()
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as c, \
-                worker(platform, triton, "standard=worldsim:standard"):
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as c,
+            worker(platform, triton, "standard=worldsim:standard"),
+        ):
             shown = await c.get("/v1/webhooks", headers=key)
             assert shown.status_code == 200 and shown.json()["url"] == receiver.url("/replica")
             video_id = await create_video(c, key, "a red balloon over rooftops")

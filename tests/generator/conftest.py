@@ -22,6 +22,7 @@ async def billing():
 
 @pytest.fixture
 async def api(pg_url, tmp_path, moderator, billing):
-    async with running_api(generator_settings(pg_url, tmp_path, billing), moderator,
-                           billing_service=billing) as running:
+    async with running_api(
+        generator_settings(pg_url, tmp_path, billing), moderator, billing_service=billing
+    ) as running:
         yield running

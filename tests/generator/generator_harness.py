@@ -66,15 +66,34 @@ class TritonHarness:
             models = {"worldsim": worldsim}
             if self.with_failing_model:
                 models["failing"] = AlwaysFailingModel()
-            self.server = ModelServer(models, self.grpc_port, self.http_port, self.metrics_port,
-                                      log_file=f"/tmp/kinora-triton-{self.grpc_port}.log")
+            self.server = ModelServer(
+                models,
+                self.grpc_port,
+                self.http_port,
+                self.metrics_port,
+                log_file=f"/tmp/kinora-triton-{self.grpc_port}.log",
+            )
             self.server.start()
         else:
             # Its own process, as in production (no GIL shared with the generator).
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "kinora.models.serve", "--model", "worldsim", "--grpc-port", str(self.grpc_port),
-                 "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port)],
-                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "kinora.models.serve",
+                    "--model",
+                    "worldsim",
+                    "--grpc-port",
+                    str(self.grpc_port),
+                    "--http-port",
+                    str(self.http_port),
+                    "--metrics-port",
+                    str(self.metrics_port),
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         self._wait_ready()
         return self
 
@@ -110,10 +129,17 @@ class TritonHarness:
 
 def worker_env(settings, **extra) -> dict:
     routes = ",".join(f"{r.name}={r.triton_model}:{r.quality}" for r in settings.models)
-    env = dict(os.environ, KINORA_DATABASE_URL=settings.database_url, KINORA_DATA_DIR=settings.data_dir,
-               KINORA_TRITON_ADDR=settings.triton_addr, KINORA_LEASE_SECONDS=str(settings.lease_seconds),
-               KINORA_WORKER_POLL_SECONDS=str(settings.poll_seconds), KINORA_GENERATOR_MODELS=routes,
-               KINORA_MAX_ATTEMPTS=str(settings.max_attempts), KINORA_LOG_LEVEL="INFO")
+    env = dict(
+        os.environ,
+        KINORA_DATABASE_URL=settings.database_url,
+        KINORA_DATA_DIR=settings.data_dir,
+        KINORA_TRITON_ADDR=settings.triton_addr,
+        KINORA_LEASE_SECONDS=str(settings.lease_seconds),
+        KINORA_WORKER_POLL_SECONDS=str(settings.poll_seconds),
+        KINORA_GENERATOR_MODELS=routes,
+        KINORA_MAX_ATTEMPTS=str(settings.max_attempts),
+        KINORA_LOG_LEVEL="INFO",
+    )
     if settings.billing_addr:
         env["KINORA_BILLING_ADDR"] = settings.billing_addr
     if settings.internal_secret:
@@ -126,9 +152,15 @@ def start_worker(settings, slots: int = 2, log_path: str | None = None, **env) -
     """`python -m services.generator.worker`, with its gRPC health on a free port (`.grpc_port`)."""
     log = open(log_path or os.devnull, "ab")
     grpc_port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "services.generator.worker"], cwd=ROOT,
-                               env=worker_env(settings, KINORA_WORKER_SLOTS=slots, KINORA_GRPC_PORT=grpc_port,
-                                              KINORA_GRPC_HOST="127.0.0.1", **env), stdout=log, stderr=log)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.generator.worker"],
+        cwd=ROOT,
+        env=worker_env(
+            settings, KINORA_WORKER_SLOTS=slots, KINORA_GRPC_PORT=grpc_port, KINORA_GRPC_HOST="127.0.0.1", **env
+        ),
+        stdout=log,
+        stderr=log,
+    )
     process.grpc_port = grpc_port
     return process
 
@@ -148,8 +180,16 @@ def generator_settings(pg_url: str, data_dir, billing: RunningBilling | None = N
     `billing`, the generator reserves, captures and releases there."""
     from services.generator.settings import GeneratorSettings
 
-    values = dict(database_url=pg_url, grpc_host="127.0.0.1", grpc_port=free_port(), data_dir=str(data_dir),
-                  demand_interval_seconds=0.5, lease_seconds=3.0, poll_seconds=0.05, grace_seconds=1.0)
+    values = dict(
+        database_url=pg_url,
+        grpc_host="127.0.0.1",
+        grpc_port=free_port(),
+        data_dir=str(data_dir),
+        demand_interval_seconds=0.5,
+        lease_seconds=3.0,
+        poll_seconds=0.05,
+        grace_seconds=1.0,
+    )
     if billing is not None:
         values.update(billing_addr=billing.addr, internal_secret=SECRET)
     values.update(overrides)
@@ -192,8 +232,9 @@ class RunningBilling:
         from services.billing.models import ledger_transactions as t
 
         with self.service.billing.sessions() as session:
-            return session.execute(select(func.count()).select_from(t).where(
-                t.c.generation_id == generation_id, t.c.kind == "capture")).scalar_one()
+            return session.execute(
+                select(func.count()).select_from(t).where(t.c.generation_id == generation_id, t.c.kind == "capture")
+            ).scalar_one()
 
     def reservations(self, user_id: str | None = None) -> list:
         from sqlalchemy import select
@@ -217,11 +258,22 @@ async def running_billing(**overrides):
     from services.billing.settings import BillingSettings
 
     with temporary_database("genbill") as url:
-        values = dict(database_url=url, grpc_host="127.0.0.1", grpc_port=free_port(), internal_secret=SECRET,
-                      kafka_bootstrap=None, free_daily=1000, pro_daily=1000, free_max_seconds=20,
-                      free_models=("standard", "broken"), dev_payments=True,
-                      test_provider_secret="generator-tests", sweep_interval_seconds=0,
-                      reconcile_interval_seconds=0, grace_seconds=0.5)
+        values = dict(
+            database_url=url,
+            grpc_host="127.0.0.1",
+            grpc_port=free_port(),
+            internal_secret=SECRET,
+            kafka_bootstrap=None,
+            free_daily=1000,
+            pro_daily=1000,
+            free_max_seconds=20,
+            free_models=("standard", "broken"),
+            dev_payments=True,
+            test_provider_secret="generator-tests",
+            sweep_interval_seconds=0,
+            reconcile_interval_seconds=0,
+            grace_seconds=0.5,
+        )
         values.update(overrides)
         service = build_service(load_settings(BillingSettings, {}, **values))
         await service.ctx.app.start()
@@ -254,8 +306,13 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(settings, moderator, jwks_fetcher_issuer: LocalIssuer | None = None,
-                      billing_service: RunningBilling | None = None, **build_kw):
+async def running_api(
+    settings,
+    moderator,
+    jwks_fetcher_issuer: LocalIssuer | None = None,
+    billing_service: RunningBilling | None = None,
+    **build_kw,
+):
     from services.generator.server import build
 
     issuer = jwks_fetcher_issuer or LocalIssuer()
@@ -278,9 +335,16 @@ async def running_worker(settings, sessions, billing, consent=None, likeness=Non
     from services.generator.triton_runner import TritonRunner
     from services.generator.worker import Worker
 
-    worker = Worker(settings, sessions, FilesystemBlobStore(settings.blob_root()), billing, consent,
-                    TritonRunner(settings.triton_addr), ProvenanceSigner(load_identity(settings.data_dir)),
-                    likeness=likeness)
+    worker = Worker(
+        settings,
+        sessions,
+        FilesystemBlobStore(settings.blob_root()),
+        billing,
+        consent,
+        TritonRunner(settings.triton_addr),
+        ProvenanceSigner(load_identity(settings.data_dir)),
+        likeness=likeness,
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:

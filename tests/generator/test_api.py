@@ -79,35 +79,47 @@ async def test_cameos_are_refused_when_consent_cannot_be_checked(api):
 
 async def test_valid_images_of_each_type_are_accepted(api):
     for fmt in ("PNG", "JPEG", "WEBP"):
-        reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="a red ball rolls", input_image=image_bytes(fmt), seconds=4, size="1280x720"),
-            metadata=api.auth())
+        reply = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(
+                prompt="a red ball rolls", input_image=image_bytes(fmt), seconds=4, size="1280x720"
+            ),
+            metadata=api.auth(),
+        )
         assert reply.generation.has_input_image and reply.generation.size == "1280x720"
 
 
 async def test_idempotent_create_returns_the_same_job_and_holds_once(api):
-    request = pb.CreateGenerationRequest(prompt="a dog catches a frisbee", idempotency_key="key-1", seconds=4,
-                                         seed=7, model="sora-2")
+    request = pb.CreateGenerationRequest(
+        prompt="a dog catches a frisbee", idempotency_key="key-1", seconds=4, seed=7, model="sora-2"
+    )
     first = await api.stub.CreateGeneration(request, metadata=api.auth())
     again = await api.stub.CreateGeneration(request, metadata=api.auth())
     assert not first.replayed and again.replayed
     assert first.generation.id == again.generation.id
     g = first.generation
     assert (g.status, g.model, g.seconds, g.size, g.seed, g.tier) == (
-        pb.GENERATION_STATUS_QUEUED, "standard", 4, "720x1280", 7, common_pb2.TIER_FREE)
+        pb.GENERATION_STATUS_QUEUED,
+        "standard",
+        4,
+        "720x1280",
+        7,
+        common_pb2.TIER_FREE,
+    )
     assert g.reservation_id
     # The same key from another user is another job.
     other = await api.stub.CreateGeneration(request, metadata=api.auth("u-bob", "bob"))
     assert other.generation.id != g.id and not other.replayed
     # Reusing the key for a different request is refused, not silently replayed.
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await api.stub.CreateGeneration(pb.CreateGenerationRequest(prompt="something else", idempotency_key="key-1"),
-                                        metadata=api.auth())
+        await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt="something else", idempotency_key="key-1"), metadata=api.auth()
+        )
     assert error_code_of(caught.value) == "idempotency_key_reused"
     holds = api.billing.reservations("u-alice")
     with api.app.context.sessions() as s:
-        requested = s.execute(select(outbox_rows()).where(
-            outbox_rows().c.event_type == "kinora.generator.v1.GenerationRequested")).all()
+        requested = s.execute(
+            select(outbox_rows()).where(outbox_rows().c.event_type == "kinora.generator.v1.GenerationRequested")
+        ).all()
     assert len(holds) == 1 and len(requested) == 2
 
 
@@ -124,8 +136,9 @@ async def test_concurrent_retries_make_one_job(api):
 async def test_cancel_queued_releases_and_get_list_delete(api):
     ids = []
     for i in range(3):
-        reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(prompt=f"a kite number {i}", seconds=4),
-                                                metadata=api.auth())
+        reply = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt=f"a kite number {i}", seconds=4), metadata=api.auth()
+        )
         ids.append(reply.generation.id)
     got = await api.stub.GetGeneration(pb.GetGenerationRequest(generation_id=ids[2]), metadata=api.auth())
     assert got.generation.queue_position == 2
@@ -133,21 +146,27 @@ async def test_cancel_queued_releases_and_get_list_delete(api):
     assert canceled.generation.status == pb.GENERATION_STATUS_CANCELED
     assert api.billing.reservation(ids[0]).status == "released"
     # Someone else can't see, cancel or delete it.
-    for call, req in ((api.stub.GetGeneration, pb.GetGenerationRequest(generation_id=ids[1])),
-                      (api.stub.CancelGeneration, pb.CancelGenerationRequest(generation_id=ids[1])),
-                      (api.stub.DeleteGeneration, pb.DeleteGenerationRequest(generation_id=ids[1]))):
+    for call, req in (
+        (api.stub.GetGeneration, pb.GetGenerationRequest(generation_id=ids[1])),
+        (api.stub.CancelGeneration, pb.CancelGenerationRequest(generation_id=ids[1])),
+        (api.stub.DeleteGeneration, pb.DeleteGenerationRequest(generation_id=ids[1])),
+    ):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call(req, metadata=api.auth("u-mallory", "mallory"))
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     # Cursor pages, newest first.
-    page1 = await api.stub.ListGenerations(pb.ListGenerationsRequest(page=common_pb2.PageRequest(page_size=2)),
-                                           metadata=api.auth())
+    page1 = await api.stub.ListGenerations(
+        pb.ListGenerationsRequest(page=common_pb2.PageRequest(page_size=2)), metadata=api.auth()
+    )
     assert [g.id for g in page1.generations] == [ids[2], ids[1]] and page1.has_more
-    page2 = await api.stub.ListGenerations(pb.ListGenerationsRequest(
-        page=common_pb2.PageRequest(page_size=2, page_token=page1.next_page_token)), metadata=api.auth())
+    page2 = await api.stub.ListGenerations(
+        pb.ListGenerationsRequest(page=common_pb2.PageRequest(page_size=2, page_token=page1.next_page_token)),
+        metadata=api.auth(),
+    )
     assert [g.id for g in page2.generations] == [ids[0]] and not page2.has_more
-    only_canceled = await api.stub.ListGenerations(pb.ListGenerationsRequest(
-        status=pb.GENERATION_STATUS_CANCELED), metadata=api.auth())
+    only_canceled = await api.stub.ListGenerations(
+        pb.ListGenerationsRequest(status=pb.GENERATION_STATUS_CANCELED), metadata=api.auth()
+    )
     assert [g.id for g in only_canceled.generations] == [ids[0]]
     await api.stub.DeleteGeneration(pb.DeleteGenerationRequest(generation_id=ids[1]), metadata=api.auth())
     assert api.billing.reservation(ids[1]).status == "released"
@@ -167,8 +186,9 @@ async def test_tiers_and_fair_order_within_a_tier(api):
     made = []
     for user, n in (("u-heavy", 3), ("u-light", 1), ("u-pro", 1)):
         for i in range(n):
-            r = await api.stub.CreateGeneration(pb.CreateGenerationRequest(prompt=f"clip {user} {i}", seconds=4),
-                                                metadata=api.auth(user, user))
+            r = await api.stub.CreateGeneration(
+                pb.CreateGenerationRequest(prompt=f"clip {user} {i}", seconds=4), metadata=api.auth(user, user)
+            )
             made.append((user, r.generation.id))
     queue = JobQueue(api.app.context.sessions, tables, 30, 3)
     order = []
@@ -187,8 +207,7 @@ async def test_pools_drain_resume_and_admin_scope(api):
     assert [p.name for p in pools] == ["default"] and set(pools[0].models) == {"standard", "pro"}
     free = [q for q in pools[0].queues if q.tier == common_pb2.TIER_FREE][0]
     assert free.depth == 1 and free.oldest_wait_seconds >= 0
-    drained = await api.pools.DrainPool(pb.DrainPoolRequest(pool_name="default", reason="maintenance"),
-                                        metadata=admin)
+    drained = await api.pools.DrainPool(pb.DrainPoolRequest(pool_name="default", reason="maintenance"), metadata=admin)
     assert drained.pool.state == pb.POOL_STATE_DRAINED and drained.pool.drain_reason == "maintenance"
     from services.generator.models import tables
     from services.generator.queue import JobQueue
@@ -211,8 +230,9 @@ async def test_demand_is_published_for_billing(api):
     from kinora.generator.v1 import events_pb2
 
     with api.app.context.sessions() as s:
-        rows = s.execute(select(outbox_rows()).where(
-            outbox_rows().c.event_type == "kinora.generator.v1.DemandChanged")).all()
+        rows = s.execute(
+            select(outbox_rows()).where(outbox_rows().c.event_type == "kinora.generator.v1.DemandChanged")
+        ).all()
     assert rows
     demand = events_pb2.DemandChanged.FromString(rows[-1].payload)
     free = [t for t in demand.tiers if t.tier == common_pb2.TIER_FREE][0]
@@ -239,21 +259,39 @@ def test_takedown_handler_deletes_media_and_is_idempotent(tmp_path, pg_url):
     blobs = FilesystemBlobStore(tmp_path)
     blobs.put("gen_1/a1/video.mp4", b"video")
     with transaction(sessions) as s:
-        s.execute(generations.insert().values(
-            id="gen_1", user_id="u1", request_hash="h", status="completed", prompt="p", model="standard", seconds=4,
-            width=720, height=1280, seed=1, tier=1, created_at=now(), updated_at=now(),
-            media=json.dumps([{"key": "gen_1/a1/video.mp4", "variant": 1}])))
+        s.execute(
+            generations.insert().values(
+                id="gen_1",
+                user_id="u1",
+                request_hash="h",
+                status="completed",
+                prompt="p",
+                model="standard",
+                seconds=4,
+                width=720,
+                height=1280,
+                seed=1,
+                tier=1,
+                created_at=now(),
+                updated_at=now(),
+                media=json.dumps([{"key": "gen_1/a1/video.mp4", "variant": 1}]),
+            )
+        )
     handle = on_takedown(tables, blobs)
-    message = cameo_events.TakedownRequested(takedown_id="td1", cameo_id="c1",
-                                             target_kind=cameo_events.TAKEDOWN_TARGET_KIND_GENERATION,
-                                             target_ids=["gen_1", "gen_unknown"])
+    message = cameo_events.TakedownRequested(
+        takedown_id="td1",
+        cameo_id="c1",
+        target_kind=cameo_events.TAKEDOWN_TARGET_KIND_GENERATION,
+        target_ids=["gen_1", "gen_unknown"],
+    )
     for _ in range(2):
         with transaction(sessions) as s:
             handle(s, message, None)
     with sessions() as s:
         row = s.execute(select(generations)).one()
-        taken = s.execute(select(outbox_rows()).where(
-            outbox_rows().c.event_type == "kinora.generator.v1.GenerationTakenDown")).all()
+        taken = s.execute(
+            select(outbox_rows()).where(outbox_rows().c.event_type == "kinora.generator.v1.GenerationTakenDown")
+        ).all()
     assert row.taken_down and json.loads(row.media) == [] and not blobs.exists("gen_1/a1/video.mp4")
     assert len(taken) == 1
     engine.dispose()

@@ -42,8 +42,9 @@ def test_migration_0006_drops_the_embedded_billing_tables_and_downgrades(pg_url)
 def _start(module: str, pg_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KINORA_")}
     env.update(KINORA_DATABASE_URL=pg_url, KINORA_GRPC_PORT="0", KINORA_METRICS_PORT="0")
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_api_and_worker_refuse_to_start_without_the_billing_service(pg_url):

@@ -25,6 +25,7 @@ from kinora.testing import LocalIssuer  # noqa: E402
 def service_tokens(name: str = "generator") -> TokenSource:
     async def fetch():
         return mint_service_token(name, SECRET)
+
     return TokenSource(fetch)
 
 
@@ -44,14 +45,17 @@ async def test_allowed_and_refused_decisions_come_back_per_cameo(cameo_world):
     cameo, world = cameo_world
     alice, bob, carol = world.user("alice"), world.user("bob"), world.user("carol")
     bob_cameo, carol_cameo = world.verify(bob), world.verify(carol)
-    await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
-        cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_EVERYONE), metadata=world.as_user(bob))
+    await cameo.stub.SetPolicy(
+        cameo_pb2.SetPolicyRequest(cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_EVERYONE),
+        metadata=world.as_user(bob),
+    )
     client = ConsentClient(f"127.0.0.1:{cameo.ctx.app.port}", service_tokens(), timeout_s=5)
     try:
         allowed = await client.check(alice, [bob_cameo], "bob juggles", "g-1", GENERATE)
         assert allowed.all_allowed and not allowed.refused
         assert [(d.cameo_id, d.allowed, d.reason) for d in allowed.decisions] == [
-            (bob_cameo, True, "DECISION_REASON_ALLOWED_EVERYONE")]
+            (bob_cameo, True, "DECISION_REASON_ALLOWED_EVERYONE")
+        ]
 
         mixed = await client.check(alice, [bob_cameo, carol_cameo], "bob and carol dance", "g-2", PUBLISH)
         assert not mixed.all_allowed

@@ -31,8 +31,10 @@ def settings(pg_url, tmp_path, triton, billing):
 
 
 async def make_clip(api, auth, prompt: str, key: str) -> str:
-    created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-        prompt=prompt, seconds=4, size="720x1280", seed=7, idempotency_key=key), metadata=auth)
+    created = await api.stub.CreateGeneration(
+        pb.CreateGenerationRequest(prompt=prompt, seconds=4, size="720x1280", seed=7, idempotency_key=key),
+        metadata=auth,
+    )
     final = (await follow(api, created.generation.id, auth))[-1]
     assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
     return final.id
@@ -54,16 +56,24 @@ async def test_stitch_two_clips_end_to_end(settings, moderator, billing):
             second = await make_clip(api, alice, "a blue cube slides across a table", "s-2")
             theirs = await make_clip(api, eve, "a green cone spins", "s-3")
 
-            created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                stitch_of=[first, second], crossfade_seconds=0.5, idempotency_key="stitch-1"), metadata=alice)
+            created = await api.stub.CreateGeneration(
+                pb.CreateGenerationRequest(
+                    stitch_of=[first, second], crossfade_seconds=0.5, idempotency_key="stitch-1"
+                ),
+                metadata=alice,
+            )
             gen = created.generation
             assert list(gen.stitch_of) == [first, second] and abs(gen.crossfade_seconds - 0.5) < 1e-6
             assert gen.model == "standard" and gen.size == "720x1280" and gen.seconds == 8  # 4 + 4 - 0.5, rounded
             assert gen.prompt == "Stitch of 2 clips"
             final = (await follow(api, gen.id, alice))[-1]
             assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
-            again = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                stitch_of=[first, second], crossfade_seconds=0.5, idempotency_key="stitch-1"), metadata=alice)
+            again = await api.stub.CreateGeneration(
+                pb.CreateGenerationRequest(
+                    stitch_of=[first, second], crossfade_seconds=0.5, idempotency_key="stitch-1"
+                ),
+                metadata=alice,
+            )
             assert again.replayed and again.generation.id == gen.id
 
             # Refusals, each before anything is written.
@@ -74,15 +84,19 @@ async def test_stitch_two_clips_end_to_end(settings, moderator, billing):
             await refused(api, alice, "leave it unset", stitch_of=[first, second], seconds=8)
 
         # With no worker running, a new clip stays queued: it can't be stitched yet.
-        pending = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="a yellow ball rolls", seconds=4, size="720x1280", idempotency_key="s-4"), metadata=alice)
+        pending = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt="a yellow ball rolls", seconds=4, size="720x1280", idempotency_key="s-4"),
+            metadata=alice,
+        )
         await refused(api, alice, "queued", stitch_of=[first, pending.generation.id])
         with api.app.context.sessions() as s:
             from sqlalchemy import func, select
 
             from services.generator.models import generations
-            stitches = s.execute(select(func.count()).select_from(generations).where(
-                generations.c.stitch_of != "[]")).scalar_one()
+
+            stitches = s.execute(
+                select(func.count()).select_from(generations).where(generations.c.stitch_of != "[]")
+            ).scalar_one()
         assert stitches == 1
 
         # The stitched video: one crossfade shorter than its sources together.
@@ -112,13 +126,13 @@ async def test_stitch_two_clips_end_to_end(settings, moderator, billing):
         assert row.billing_state == "free" and row.reservation_id == ""
 
         # A source deleted while the stitch waits: the worker fails it, uncharged.
-        queued = await api.stub.CreateGeneration(pb.CreateGenerationRequest(stitch_of=[gen.id, second]),
-                                                 metadata=alice)
+        queued = await api.stub.CreateGeneration(pb.CreateGenerationRequest(stitch_of=[gen.id, second]), metadata=alice)
         await api.stub.DeleteGeneration(pb.DeleteGenerationRequest(generation_id=second), metadata=alice)
         async with in_process_worker(settings, api):
             failed = (await follow(api, queued.generation.id, alice))[-1]
         assert failed.status == pb.GENERATION_STATUS_FAILED
         assert failed.error.code == "stitch_source_invalid" and second in failed.error.message
         assert (await settled(api, queued.generation.id)).billing_state == "free"
-        assert billing.reservations("u-alice") and all(r.generation_id != gen.id
-                                                       for r in billing.reservations("u-alice"))
+        assert billing.reservations("u-alice") and all(
+            r.generation_id != gen.id for r in billing.reservations("u-alice")
+        )

@@ -80,24 +80,37 @@ async def completed(api, auth, generation_id: str) -> pb.Generation:
 async def test_storyboard_is_one_clip_of_its_shots_total(settings, moderator, billing):
     async with running_api(settings, moderator, billing_service=billing) as api:
         alice = api.auth("u-alice", "alice")
-        shots = [pb.Shot(prompt="a red kite rises over a beach", seconds=3, camera="pan_left"),
-                 pb.Shot(prompt="a dog runs in a snowy forest at night", seconds=3, image=png()),
-                 pb.Shot(prompt="a car drives down a rainy city street", seconds=2, camera="push_in")]
-        created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="The kite", shots=shots, seed=11, idempotency_key="sb-1"), metadata=alice)
+        shots = [
+            pb.Shot(prompt="a red kite rises over a beach", seconds=3, camera="pan_left"),
+            pb.Shot(prompt="a dog runs in a snowy forest at night", seconds=3, image=png()),
+            pb.Shot(prompt="a car drives down a rainy city street", seconds=2, camera="push_in"),
+        ]
+        created = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt="The kite", shots=shots, seed=11, idempotency_key="sb-1"), metadata=alice
+        )
         gen = created.generation
         assert gen.kind == "storyboard" and gen.seconds == 8 and gen.model == "standard"
         assert [(s.prompt, s.seconds, s.camera, s.start_seconds, s.has_image) for s in gen.shots] == [
             ("a red kite rises over a beach", 3, "pan_left", 0, False),
             ("a dog runs in a snowy forest at night", 3, "", 3, True),
-            ("a car drives down a rainy city street", 2, "push_in", 6, False)]
+            ("a car drives down a rainy city street", 2, "push_in", 6, False),
+        ]
         assert not any(s.image for s in gen.shots)  # shot images are not sent back
         assert billing.reservation(gen.id).seconds == 8  # priced by the total
-        again = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="The kite", shots=shots, seed=11, idempotency_key="sb-1"), metadata=alice)
+        again = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt="The kite", shots=shots, seed=11, idempotency_key="sb-1"), metadata=alice
+        )
         assert again.replayed and again.generation.id == gen.id
-        await refused(api, alice, grpc.StatusCode.ABORTED, "idempotency_key_reused", prompt="The kite",
-                      shots=shots[:2], seed=11, idempotency_key="sb-1")
+        await refused(
+            api,
+            alice,
+            grpc.StatusCode.ABORTED,
+            "idempotency_key_reused",
+            prompt="The kite",
+            shots=shots[:2],
+            seed=11,
+            idempotency_key="sb-1",
+        )
 
         async with in_process_worker(settings, api):
             final = await completed(api, alice, gen.id)
@@ -111,7 +124,7 @@ async def test_storyboard_is_one_clip_of_its_shots_total(settings, moderator, bi
             boundaries = [s.start_seconds * 24 for s in final.shots[1:]]
             assert [s["start_frame"] for s in report["shots"]] == [0, *boundaries], report["shots"]
             change = frame_changes(video)
-            cuts = sorted(int(i) + 1 for i in np.argsort(change)[-len(boundaries):])
+            cuts = sorted(int(i) + 1 for i in np.argsort(change)[-len(boundaries) :])
             assert cuts == boundaries and min(change[b - 1] for b in boundaries) > 5 * np.median(change), cuts
         assert (await settled(api, gen.id)).billing_state == "captured"
 
@@ -124,25 +137,31 @@ async def test_storyboard_refusals_write_nothing_and_charge_nothing(settings, mo
         def shot(seconds=3, **kw):
             return pb.Shot(prompt=kw.pop("prompt", "a boat sails"), seconds=seconds, **kw)
 
-        assert "at most 15 s" in await refused(api, alice, bad, "storyboard_too_long", prompt="t",
-                                              shots=[shot(8), shot(8)])
+        assert "at most 15 s" in await refused(
+            api, alice, bad, "storyboard_too_long", prompt="t", shots=[shot(8), shot(8)]
+        )
         assert "1 to 6 shots" in await refused(api, alice, bad, "invalid_shots", prompt="t", shots=[shot(2)] * 7)
-        assert "pan_left" in await refused(api, alice, bad, "invalid_camera", prompt="t",
-                                           shots=[shot(camera="barrel_roll")])
-        assert "shot 2 needs a prompt" in await refused(api, alice, bad, "invalid_shots", prompt="t",
-                                                       shots=[shot(), shot(prompt=" ")])
+        assert "pan_left" in await refused(
+            api, alice, bad, "invalid_camera", prompt="t", shots=[shot(camera="barrel_roll")]
+        )
+        assert "shot 2 needs a prompt" in await refused(
+            api, alice, bad, "invalid_shots", prompt="t", shots=[shot(), shot(prompt=" ")]
+        )
         assert "2 to 20" in await refused(api, alice, bad, "invalid_shots", prompt="t", shots=[shot(1)])
-        assert "total" in await refused(api, alice, bad, "invalid_shots", prompt="t", shots=[shot(3), shot(3)],
-                                        seconds=10)
-        assert "shot 1" in await refused(api, alice, bad, "invalid_image", prompt="t",
-                                         shots=[shot(image=b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)])
+        assert "total" in await refused(
+            api, alice, bad, "invalid_shots", prompt="t", shots=[shot(3), shot(3)], seconds=10
+        )
+        assert "shot 1" in await refused(
+            api, alice, bad, "invalid_image", prompt="t", shots=[shot(image=b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)]
+        )
         await refused(api, alice, bad, "storyboard_exclusive", prompt="t", shots=[shot()], input_image=png())
         await refused(api, alice, bad, "storyboard_exclusive", prompt="t", shots=[shot()], remix_of="gen_x")
         await refused(api, alice, bad, "prompt_required", prompt="", shots=[shot()])
         # Pro storyboards run to 25 s.
         billing.set_plan("u-alice", common_pb2.TIER_PRO)
-        pro = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="t", model="pro", shots=[shot(13), shot(12)]), metadata=alice)
+        pro = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt="t", model="pro", shots=[shot(13), shot(12)]), metadata=alice
+        )
         assert pro.generation.seconds == 25
         await refused(api, alice, bad, "storyboard_too_long", prompt="t", model="pro", shots=[shot(13), shot(13)])
         assert rows(api) == 1 and len(billing.reservations("u-alice")) == 1
@@ -152,17 +171,28 @@ async def test_extension_joins_its_source_and_edit_remakes_it(settings, moderato
     async with running_api(settings, moderator, billing_service=billing) as api:
         alice, eve = api.auth("u-alice", "alice"), api.auth("u-eve", "eve")
         async with in_process_worker(settings, api):
-            source = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                prompt="a paper boat drifts on a pond", seconds=4, seed=3, idempotency_key="src"), metadata=alice)
+            source = await api.stub.CreateGeneration(
+                pb.CreateGenerationRequest(
+                    prompt="a paper boat drifts on a pond", seconds=4, seed=3, idempotency_key="src"
+                ),
+                metadata=alice,
+            )
             source = await completed(api, alice, source.generation.id)
 
-            extended = (await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                prompt="the boat reaches the far bank", extend_of=source.id, seconds=4), metadata=alice)).generation
+            extended = (
+                await api.stub.CreateGeneration(
+                    pb.CreateGenerationRequest(prompt="the boat reaches the far bank", extend_of=source.id, seconds=4),
+                    metadata=alice,
+                )
+            ).generation
             assert extended.kind == "extension" and extended.seconds == 8 and extended.extension_seconds == 4
             assert extended.size == source.size and extended.model == source.model
             assert billing.reservation(extended.id).seconds == 4  # priced by the new part
-            edited = (await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                prompt="make it night", edit_of=source.id), metadata=alice)).generation
+            edited = (
+                await api.stub.CreateGeneration(
+                    pb.CreateGenerationRequest(prompt="make it night", edit_of=source.id), metadata=alice
+                )
+            ).generation
             assert edited.kind == "edit" and edited.edit_of == source.id and edited.seconds == 4
             assert billing.reservation(edited.id).seconds == 4  # priced by the source's length
             extended = await completed(api, alice, extended.id)
@@ -186,10 +216,10 @@ async def test_extension_joins_its_source_and_edit_remakes_it(settings, moderato
         await refused(api, eve, nf, "generation_not_found", prompt="mine now", extend_of=source.id, seconds=4)
         await refused(api, eve, nf, "generation_not_found", prompt="make it night", edit_of=source.id)
         await refused(api, alice, nf, "generation_not_found", prompt="go on", extend_of="gen_missing", seconds=4)
-        assert "4, 8, 10" in await refused(api, alice, bad, "invalid_seconds", prompt="go on", extend_of=source.id,
-                                           seconds=5)
-        await refused(api, alice, bad, "invalid_size", prompt="go on", extend_of=source.id, seconds=4,
-                      size="1280x720")
+        assert "4, 8, 10" in await refused(
+            api, alice, bad, "invalid_seconds", prompt="go on", extend_of=source.id, seconds=5
+        )
+        await refused(api, alice, bad, "invalid_size", prompt="go on", extend_of=source.id, seconds=4, size="1280x720")
         await refused(api, alice, bad, "invalid_seconds", prompt="make it night", edit_of=source.id, seconds=8)
         await refused(api, alice, bad, "remix_and_extend", prompt="x", edit_of=source.id, extend_of=source.id)
         await refused(api, alice, bad, "edit_exclusive", prompt="x", edit_of=source.id, input_image=png())

@@ -14,10 +14,14 @@ from services.identity.voice import VoiceProfile as CapturedVoice
 def test_reads_what_identity_wrote_and_refuses_what_it_did_not(tmp_path):
     store = BlobStore(str(tmp_path))
     face = store.put("likeness/u1/face_0.png", b"\x89PNG\r\n\x1a\n fake-but-bytes", "image/png")
-    captured = CapturedVoice(pitch_hz_median=182.5, pitch_hz_percentiles={10: 150.0, 50: 182.5, 90: 230.0},
-                             mel_envelope_db=[-40.0 + i for i in range(24)])
-    voice = store.put("likeness/u1/voice_profile.json",
-                      json.dumps(captured.to_dict(), sort_keys=True).encode(), "application/json")
+    captured = CapturedVoice(
+        pitch_hz_median=182.5,
+        pitch_hz_percentiles={10: 150.0, 50: 182.5, 90: 230.0},
+        mel_envelope_db=[-40.0 + i for i in range(24)],
+    )
+    voice = store.put(
+        "likeness/u1/voice_profile.json", json.dumps(captured.to_dict(), sort_keys=True).encode(), "application/json"
+    )
     files = LikenessFiles(str(tmp_path))
 
     assert files.read(face) == b"\x89PNG\r\n\x1a\n fake-but-bytes"

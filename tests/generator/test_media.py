@@ -18,15 +18,24 @@ def clip():
     from worldsim.model import WorldSim
 
     model = WorldSim()
-    return model.generate(ModelRequest(prompt="a red ball rolls down a wooden ramp", seconds=4, width=720,
-                                       height=1280, seed=3, watermark="@alice"), lambda p, s: None, lambda: False)
+    return model.generate(
+        ModelRequest(
+            prompt="a red ball rolls down a wooden ramp", seconds=4, width=720, height=1280, seed=3, watermark="@alice"
+        ),
+        lambda p, s: None,
+        lambda: False,
+    )
 
 
 def test_one_pass_gives_what_the_separate_readers_gave(clip):
     decoded = decode_clip(clip.mp4)
     facts = probe_mp4(clip.mp4)
     assert (decoded.width, decoded.height, decoded.video_codec, decoded.has_audio) == (
-        facts.width, facts.height, facts.video_codec, facts.has_audio)
+        facts.width,
+        facts.height,
+        facts.video_codec,
+        facts.has_audio,
+    )
     assert decoded.duration_s == pytest.approx(facts.duration_s)
     assert decoded.frame_hashes == fingerprint.clip_hashes(clip.mp4)
     separate = thumbs.keyframes(clip.mp4)

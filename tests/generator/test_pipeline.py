@@ -46,15 +46,17 @@ def in_process_worker(settings, api, slots: int = 1, consent=None):
     """A worker on this event loop, sharing the API's database and billing."""
     import dataclasses
 
-    return running_worker(dataclasses.replace(settings, worker_slots=slots), api.app.context.sessions,
-                          api.app.billing, consent)
+    return running_worker(
+        dataclasses.replace(settings, worker_slots=slots), api.app.context.sessions, api.app.billing, consent
+    )
 
 
 async def follow(api, generation_id, auth, until=None) -> list[pb.Generation]:
     """Every state StreamGeneration sends, until terminal (or `until(g)` is true)."""
     seen = []
-    async for reply in api.stub.StreamGeneration(pb.StreamGenerationRequest(generation_id=generation_id),
-                                                 metadata=auth):
+    async for reply in api.stub.StreamGeneration(
+        pb.StreamGenerationRequest(generation_id=generation_id), metadata=auth
+    ):
         seen.append(reply.generation)
         if until is not None and until(reply.generation):
             break
@@ -63,9 +65,10 @@ async def follow(api, generation_id, auth, until=None) -> list[pb.Generation]:
 
 async def download(api, generation_id, variant, auth=None, token="") -> tuple[pb.MediaRef, bytes]:
     ref, body, expected_offset = None, bytearray(), 0
-    async for reply in api.stub.GetMedia(pb.GetMediaRequest(generation_id=generation_id, variant=variant,
-                                                           download_token=token, chunk_size=64 * 1024),
-                                         metadata=auth or ()):
+    async for reply in api.stub.GetMedia(
+        pb.GetMediaRequest(generation_id=generation_id, variant=variant, download_token=token, chunk_size=64 * 1024),
+        metadata=auth or (),
+    ):
         if reply.HasField("media"):
             ref = reply.media
         assert reply.offset == expected_offset
@@ -76,9 +79,14 @@ async def download(api, generation_id, variant, auth=None, token="") -> tuple[pb
 
 def events(api, event_type: str, generation_id: str) -> list:
     with api.app.context.sessions() as s:
-        return s.execute(select(outbox_rows()).where(outbox_rows().c.event_type == f"kinora.generator.v1.{event_type}",
-                                                     outbox_rows().c.aggregate_id == generation_id)
-                         .order_by(outbox_rows().c.id)).all()
+        return s.execute(
+            select(outbox_rows())
+            .where(
+                outbox_rows().c.event_type == f"kinora.generator.v1.{event_type}",
+                outbox_rows().c.aggregate_id == generation_id,
+            )
+            .order_by(outbox_rows().c.id)
+        ).all()
 
 
 async def settled(api, generation_id, timeout_s: float = 10.0):
@@ -103,9 +111,16 @@ def watermark_pixels(marked: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray,
 async def test_lifecycle_media_provenance_watermark_and_downloads(settings, moderator, triton, billing):
     async with running_api(settings, moderator, billing_service=billing) as api, in_process_worker(settings, api):
         auth = api.auth("u-alice", "alice")
-        created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="a red ball bounces on a wooden floor", seconds=4, size="720x1280", seed=42,
-            idempotency_key="life-1"), metadata=auth)
+        created = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(
+                prompt="a red ball bounces on a wooden floor",
+                seconds=4,
+                size="720x1280",
+                seed=42,
+                idempotency_key="life-1",
+            ),
+            metadata=auth,
+        )
         gid = created.generation.id
         states = await follow(api, gid, auth)
         final = states[-1]
@@ -160,9 +175,19 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
         # Triton, differs only where bright text was drawn, and that place moves over time.
         from kinora.models import client
 
-        clean = client.generate(triton.grpc_address, "worldsim", ModelRequest(
-            prompt="a red ball bounces on a wooden floor", seconds=4, width=720, height=1280, seed=42, watermark="",
-            watermark_id=mark.payload))
+        clean = client.generate(
+            triton.grpc_address,
+            "worldsim",
+            ModelRequest(
+                prompt="a red ball bounces on a wooden floor",
+                seconds=4,
+                width=720,
+                height=1280,
+                seed=42,
+                watermark="",
+                watermark_id=mark.payload,
+            ),
+        )
         clean_frames = probe_mp4(clean.mp4, decode_frames=True).frames
         boxes = []
         for k in (0, 48, 95):
@@ -174,8 +199,10 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
         assert np.abs(boxes[0][:2] - boxes[2][:2]).max() > 5 or np.abs(boxes[0][2:] - boxes[2][2:]).max() > 5
 
         # Download tokens: work without the JWT, bound to one file, refused when tampered.
-        token = await api.stub.CreateMediaDownloadToken(pb.CreateMediaDownloadTokenRequest(
-            generation_id=gid, variant=pb.MEDIA_VARIANT_THUMBNAIL, ttl_seconds=60), metadata=auth)
+        token = await api.stub.CreateMediaDownloadToken(
+            pb.CreateMediaDownloadTokenRequest(generation_id=gid, variant=pb.MEDIA_VARIANT_THUMBNAIL, ttl_seconds=60),
+            metadata=auth,
+        )
         ref, body = await download(api, gid, pb.MEDIA_VARIANT_THUMBNAIL, token=token.token)
         assert len(body) == ref.size_bytes
         for variant, tok in ((pb.MEDIA_VARIANT_VIDEO, token.token), (pb.MEDIA_VARIANT_THUMBNAIL, token.token + "x")):
@@ -203,16 +230,19 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
         assert REGISTRY.get_sample_value("kinora_generation_queue_wait_seconds_count", {"tier": "free"}) >= 1
 
         # A remix starts from the stored scene plan.
-        remix = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="the same, but at night", seconds=4, remix_of=gid), metadata=auth)
+        remix = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt="the same, but at night", seconds=4, remix_of=gid), metadata=auth
+        )
         assert remix.generation.remix_of == gid
         # Bob can't see alice's unpublished clip: for him it is not there (its prompt must not leak
         # into his remix's scene report), with the same answer as for an id that never existed.
         answers = []
         for source in (gid, "gen_" + "0" * 32):
             with pytest.raises(grpc.aio.AioRpcError) as refused:
-                await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                    prompt="the same, but at night", seconds=4, remix_of=source), metadata=api.auth("u-bob", "bob"))
+                await api.stub.CreateGeneration(
+                    pb.CreateGenerationRequest(prompt="the same, but at night", seconds=4, remix_of=source),
+                    metadata=api.auth("u-bob", "bob"),
+                )
             answers.append((refused.value.code(), refused.value.details().replace(source, "<id>")))
         assert answers[0] == answers[1] and answers[0][0] == grpc.StatusCode.INVALID_ARGUMENT
 
@@ -220,8 +250,9 @@ async def test_lifecycle_media_provenance_watermark_and_downloads(settings, mode
 async def test_cancel_mid_run_stops_the_model_and_releases(settings, moderator, triton, billing):
     async with running_api(settings, moderator, billing_service=billing) as api, in_process_worker(settings, api):
         auth = api.auth()
-        created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="a dog runs across a snowy field", seconds=8, seed=3), metadata=auth)
+        created = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt="a dog runs across a snowy field", seconds=8, seed=3), metadata=auth
+        )
         gid = created.generation.id
         await follow(api, gid, auth, until=lambda g: g.status == pb.GENERATION_STATUS_IN_PROGRESS and g.progress >= 10)
         assert triton.server.registry._running  # the model is working on it
@@ -242,8 +273,9 @@ async def test_cancel_mid_run_stops_the_model_and_releases(settings, moderator, 
 async def test_failing_model_fails_the_job_with_reason_and_releases(settings, moderator, triton, billing):
     async with running_api(settings, moderator, billing_service=billing) as api, in_process_worker(settings, api):
         auth = api.auth()
-        created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="a paper boat on a stream", seconds=4, model="broken"), metadata=auth)
+        created = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt="a paper boat on a stream", seconds=4, model="broken"), metadata=auth
+        )
         final = (await follow(api, created.generation.id, auth))[-1]
         assert final.status == pb.GENERATION_STATUS_FAILED
         assert final.error.code == "model_internal" and "ran out of GPU memory" in final.error.message
@@ -259,12 +291,19 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
         first = start_worker(settings, slots=1, log_path=str(tmp_path / "worker-a.log"))
         second = None
         try:
-            created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                # 12 s, so the job is still rendering when the worker is killed, even on a fast machine.
-                prompt="a red ball rolls down a wooden ramp", seconds=12, seed=9), metadata=auth)
+            created = await api.stub.CreateGeneration(
+                pb.CreateGenerationRequest(
+                    # 12 s, so the job is still rendering when the worker is killed, even on a fast machine.
+                    prompt="a red ball rolls down a wooden ramp",
+                    seconds=12,
+                    seed=9,
+                ),
+                metadata=auth,
+            )
             gid = created.generation.id
-            await follow(api, gid, auth,
-                         until=lambda g: g.status == pb.GENERATION_STATUS_IN_PROGRESS and g.progress >= 5)
+            await follow(
+                api, gid, auth, until=lambda g: g.status == pb.GENERATION_STATUS_IN_PROGRESS and g.progress >= 5
+            )
             first.send_signal(signal.SIGKILL)
             first.wait()
             second = start_worker(settings, slots=1, log_path=str(tmp_path / "worker-b.log"))
@@ -272,8 +311,9 @@ async def test_killed_worker_job_completes_elsewhere_and_is_charged_once(setting
             assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
             row = await settled(api, gid)
             assert row.attempts == 2 and row.billing_state == "captured"
-            started = [events_pb2.GenerationStarted.FromString(r.payload)
-                       for r in events(api, "GenerationStarted", gid)]
+            started = [
+                events_pb2.GenerationStarted.FromString(r.payload) for r in events(api, "GenerationStarted", gid)
+            ]
             assert [e.attempt for e in started] == [1, 2] and started[0].worker_id != started[1].worker_id
             assert len(events(api, "GenerationCompleted", gid)) == 1
             assert api.billing.reservation(gid).status == "captured" and api.billing.captures(gid) == 1
@@ -307,25 +347,36 @@ async def test_real_cameo_consent_and_real_billing(settings, moderator, triton):
     issuer = LocalIssuer()
     with temporary_database("gencameo") as cameo_url, temporary_database("genbill") as billing_url:
         cameo = await start_replica(cameo_url, issuer)
-        billing = build_service(make_settings(billing_url, grpc_host="127.0.0.1", grpc_port=free_port(),
-                                              internal_secret=SECRET), jwks_fetcher=issuer.fetch_jwks)
+        billing = build_service(
+            make_settings(billing_url, grpc_host="127.0.0.1", grpc_port=free_port(), internal_secret=SECRET),
+            jwks_fetcher=issuer.fetch_jwks,
+        )
         await billing.ctx.app.start()
         world = World(cameo_url, issuer)
         try:
             alice, bob = world.user("alice"), world.user("bob")
             bob_cameo = world.verify(bob)
             open_users(billing.billing, alice)
-            await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
-                cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_EVERYONE), metadata=world.as_user(bob))
-            wired = dataclasses.replace(settings, internal_secret=SECRET,
-                                        cameo_addr=f"127.0.0.1:{cameo.ctx.app.port}",
-                                        billing_addr=f"127.0.0.1:{billing.ctx.app.port}")
+            await cameo.stub.SetPolicy(
+                cameo_pb2.SetPolicyRequest(cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_EVERYONE),
+                metadata=world.as_user(bob),
+            )
+            wired = dataclasses.replace(
+                settings,
+                internal_secret=SECRET,
+                cameo_addr=f"127.0.0.1:{cameo.ctx.app.port}",
+                billing_addr=f"127.0.0.1:{billing.ctx.app.port}",
+            )
             async with running_api(wired, moderator, jwks_fetcher_issuer=issuer) as api:
                 auth = bearer_for(issuer, alice, "alice")
                 consent = GrpcConsentChecker(wired.cameo_addr, api.app.context.service_token_source())
                 async with in_process_worker(wired, api, consent=consent):
-                    made = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                        prompt="bob juggles three balls in a park", cameo_ids=[bob_cameo], seconds=4), metadata=auth)
+                    made = await api.stub.CreateGeneration(
+                        pb.CreateGenerationRequest(
+                            prompt="bob juggles three balls in a park", cameo_ids=[bob_cameo], seconds=4
+                        ),
+                        metadata=auth,
+                    )
                     gid = made.generation.id
                     assert made.generation.reservation_id
                     final = (await follow(api, gid, auth))[-1]
@@ -337,10 +388,14 @@ async def test_real_cameo_consent_and_real_billing(settings, moderator, triton):
                     # Drain so the next job waits; revoke in between; the worker's check cancels it.
                     admin = bearer_for(issuer, "ops", "ops", scopes=["admin"])
                     await api.pools.DrainPool(pb.DrainPoolRequest(pool_name="default"), metadata=admin)
-                    queued = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                        prompt="bob waves at the camera", cameo_ids=[bob_cameo], seconds=4), metadata=auth)
-                    await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
-                        cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_ONLY_ME), metadata=world.as_user(bob))
+                    queued = await api.stub.CreateGeneration(
+                        pb.CreateGenerationRequest(prompt="bob waves at the camera", cameo_ids=[bob_cameo], seconds=4),
+                        metadata=auth,
+                    )
+                    await cameo.stub.SetPolicy(
+                        cameo_pb2.SetPolicyRequest(cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_ONLY_ME),
+                        metadata=world.as_user(bob),
+                    )
                     await api.pools.ResumePool(pb.ResumePoolRequest(pool_name="default"), metadata=admin)
                     late = (await follow(api, queued.generation.id, auth))[-1]
                     assert late.status == pb.GENERATION_STATUS_CANCELED and "consent" in late.error.message
@@ -350,8 +405,10 @@ async def test_real_cameo_consent_and_real_billing(settings, moderator, triton):
 
                     # A new request is refused up front, with cameo's reason, and nothing is held.
                     with pytest.raises(grpc.aio.AioRpcError) as caught:
-                        await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                            prompt="bob dances", cameo_ids=[bob_cameo], seconds=4), metadata=auth)
+                        await api.stub.CreateGeneration(
+                            pb.CreateGenerationRequest(prompt="bob dances", cameo_ids=[bob_cameo], seconds=4),
+                            metadata=auth,
+                        )
                     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
                     assert error_code_of(caught.value) == "consent_denied" and caught.value.details()
         finally:
@@ -360,8 +417,9 @@ async def test_real_cameo_consent_and_real_billing(settings, moderator, triton):
             await billing.ctx.app.stop()
 
 
-async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remixer(settings, moderator, triton,
-                                                                                    billing):
+async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remixer(
+    settings, moderator, triton, billing
+):
     """A clip with bob's cameo, remixed without naming him, still contains him:
     the remix is checked against his consent now and lands in his appearances."""
     import dataclasses
@@ -386,36 +444,54 @@ async def test_a_remix_carries_the_source_cameos_and_checks_consent_for_the_remi
             alice, bob = world.user("alice"), world.user("bob")
             billing.open(alice)  # as identity's UserCreated would
             bob_cameo = world.verify(bob)
-            await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
-                cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_EVERYONE), metadata=world.as_user(bob))
+            await cameo.stub.SetPolicy(
+                cameo_pb2.SetPolicyRequest(cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_EVERYONE),
+                metadata=world.as_user(bob),
+            )
             wired = dataclasses.replace(settings, internal_secret=SECRET, cameo_addr=f"127.0.0.1:{cameo.ctx.app.port}")
             async with running_api(wired, moderator, jwks_fetcher_issuer=issuer) as api:
                 auth = bearer_for(issuer, alice, "alice")
                 consent = GrpcConsentChecker(wired.cameo_addr, api.app.context.service_token_source())
                 async with in_process_worker(wired, api, consent=consent):
-                    made = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                        prompt="bob juggles three balls in a park", cameo_ids=[bob_cameo], seconds=4), metadata=auth)
+                    made = await api.stub.CreateGeneration(
+                        pb.CreateGenerationRequest(
+                            prompt="bob juggles three balls in a park", cameo_ids=[bob_cameo], seconds=4
+                        ),
+                        metadata=auth,
+                    )
                     final = (await follow(api, made.generation.id, auth))[-1]
                     assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
 
-                    remix = (await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                        prompt="the same, but at night", seconds=4, remix_of=final.id), metadata=auth)).generation
+                    remix = (
+                        await api.stub.CreateGeneration(
+                            pb.CreateGenerationRequest(prompt="the same, but at night", seconds=4, remix_of=final.id),
+                            metadata=auth,
+                        )
+                    ).generation
                     assert list(remix.cameo_ids) == [bob_cameo]
                     # Cameo indexes the remix from its GenerationRequested, as for a named cameo.
                     requested = events_pb2.GenerationRequested.FromString(
-                        events(api, "GenerationRequested", remix.id)[0].payload)
+                        events(api, "GenerationRequested", remix.id)[0].payload
+                    )
                     with transaction(world.sessions) as s:
                         cameo_handlers.generation_requested(s, requested, None)
-                    listed = await cameo.stub.ListAppearances(cameo_pb2.ListAppearancesRequest(cameo_id=bob_cameo),
-                                                              metadata=world.as_user(bob))
+                    listed = await cameo.stub.ListAppearances(
+                        cameo_pb2.ListAppearancesRequest(cameo_id=bob_cameo), metadata=world.as_user(bob)
+                    )
                     assert remix.id in {a.generation_id for a in listed.appearances}
 
                     # Bob closes his cameo: remixing the clip he is in now needs his consent, and is refused.
-                    await cameo.stub.SetPolicy(cameo_pb2.SetPolicyRequest(
-                        cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_ONLY_ME), metadata=world.as_user(bob))
+                    await cameo.stub.SetPolicy(
+                        cameo_pb2.SetPolicyRequest(cameo_id=bob_cameo, policy=common_pb2.CAMEO_POLICY_ONLY_ME),
+                        metadata=world.as_user(bob),
+                    )
                     with pytest.raises(grpc.aio.AioRpcError) as caught:
-                        await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                            prompt="the same, but in the snow", seconds=4, remix_of=final.id), metadata=auth)
+                        await api.stub.CreateGeneration(
+                            pb.CreateGenerationRequest(
+                                prompt="the same, but in the snow", seconds=4, remix_of=final.id
+                            ),
+                            metadata=auth,
+                        )
                     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
                     assert error_code_of(caught.value) == "consent_denied"
         finally:
@@ -435,12 +511,20 @@ async def test_model_server_outage_waits_without_using_attempts(pg_url, tmp_path
     waiting through the outage for KINORA_OUTAGE_SECONDS."""
     from kinora.stack.tansu import free_port
 
-    down = generator_settings(pg_url, tmp_path, billing, triton_addr=f"127.0.0.1:{free_port()}", models=ROUTES,
-                              max_attempts=1, outage_seconds=600)
+    down = generator_settings(
+        pg_url,
+        tmp_path,
+        billing,
+        triton_addr=f"127.0.0.1:{free_port()}",
+        models=ROUTES,
+        max_attempts=1,
+        outage_seconds=600,
+    )
     async with running_api(down, moderator, billing_service=billing) as api:
         auth = api.auth()
-        created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-            prompt="a paper plane glides across a classroom", seconds=4), metadata=auth)
+        created = await api.stub.CreateGeneration(
+            pb.CreateGenerationRequest(prompt="a paper plane glides across a classroom", seconds=4), metadata=auth
+        )
         gid = created.generation.id
         async with in_process_worker(down, api) as worker:
             await asyncio.sleep(4)
@@ -452,6 +536,7 @@ async def test_model_server_outage_waits_without_using_attempts(pg_url, tmp_path
         assert not events(api, "GenerationFailed", gid)
 
         import dataclasses
+
         impatient = dataclasses.replace(down, outage_seconds=0)
         async with in_process_worker(impatient, api):
             final = (await follow(api, gid, auth))[-1]
@@ -460,8 +545,9 @@ async def test_model_server_outage_waits_without_using_attempts(pg_url, tmp_path
         assert (await settled(api, gid)).billing_state == "released"
 
 
-async def test_one_generation_is_one_trace_from_create_through_the_worker_and_the_model(settings, moderator, triton,
-                                                                                        billing):
+async def test_one_generation_is_one_trace_from_create_through_the_worker_and_the_model(
+    settings, moderator, triton, billing
+):
     """CreateGeneration's span -> the stored job -> the worker's job span -> the
     Triton call; the events the worker emits and its billing capture carry the
     same trace."""
@@ -473,18 +559,21 @@ async def test_one_generation_is_one_trace_from_create_through_the_worker_and_th
     exporter = InMemorySpanExporter()
     add_span_processor(SimpleSpanProcessor(exporter))
     try:
-        async with running_api(settings, moderator, billing_service=billing) as api, \
-                in_process_worker(settings, api):
+        async with running_api(settings, moderator, billing_service=billing) as api, in_process_worker(settings, api):
             auth = api.auth()
-            created = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-                prompt="a kite climbs over a windy beach", seconds=4, seed=5), metadata=auth)
+            created = await api.stub.CreateGeneration(
+                pb.CreateGenerationRequest(prompt="a kite climbs over a windy beach", seconds=4, seed=5), metadata=auth
+            )
             gid = created.generation.id
             final = (await follow(api, gid, auth))[-1]
             assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
             assert (await settled(api, gid)).billing_state == "captured"
             spans = exporter.get_finished_spans()
-            create = [s for s in spans if s.name == "kinora.generator.v1.GeneratorService/CreateGeneration"
-                      and s.kind.name == "SERVER"]
+            create = [
+                s
+                for s in spans
+                if s.name == "kinora.generator.v1.GeneratorService/CreateGeneration" and s.kind.name == "SERVER"
+            ]
             assert len(create) == 1
             trace_id = create[0].context.trace_id
             jobs = [s for s in spans if s.name == "generator.job" and s.attributes["kinora.generation_id"] == gid]

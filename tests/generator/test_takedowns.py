@@ -38,7 +38,7 @@ def reencoded_crop(frames: list[np.ndarray], crop: float = 0.1, crf: int = 28) -
     h, w = frames[0].shape[:2]
     ch, cw = int(h * (1 - crop)) // 2 * 2, int(w * (1 - crop)) // 2 * 2
     y0, x0 = int(h * crop * 0.3), int(w * crop * 0.7)
-    out = [np.ascontiguousarray(f[y0:y0 + ch, x0:x0 + cw]) for f in frames]
+    out = [np.ascontiguousarray(f[y0 : y0 + ch, x0 : x0 + cw]) for f in frames]
     return encode_mp4(out, cw, ch, 24, None, crf=crf)
 
 
@@ -71,24 +71,49 @@ def add_generation(sessions, blobs, gid: str, frames=None, remix_of="", extend_o
     key = f"{gid}/a1/video.mp4"
     blobs.put(key, b"video bytes")
     with transaction(sessions) as s:
-        s.execute(generations.insert().values(
-            id=gid, user_id="u_" + gid, request_hash="h", status="completed", prompt="p", model="standard",
-            seconds=3, width=360, height=640, seed=1, tier=1, created_at=now(), updated_at=now(),
-            remix_of=remix_of, extend_of=extend_of, media=json.dumps([{"key": key, "variant": 1}])))
+        s.execute(
+            generations.insert().values(
+                id=gid,
+                user_id="u_" + gid,
+                request_hash="h",
+                status="completed",
+                prompt="p",
+                model="standard",
+                seconds=3,
+                width=360,
+                height=640,
+                seed=1,
+                tier=1,
+                created_at=now(),
+                updated_at=now(),
+                remix_of=remix_of,
+                extend_of=extend_of,
+                media=json.dumps([{"key": key, "variant": 1}]),
+            )
+        )
         if frames is not None:
             mp4 = encode_mp4(frames, frames[0].shape[1], frames[0].shape[0], 24, None)
-            s.execute(fingerprints.insert(), [{"generation_id": gid, "kind": "frame", "position": i, "hash": h}
-                                             for i, h in enumerate(fp.clip_hashes(mp4))])
+            s.execute(
+                fingerprints.insert(),
+                [
+                    {"generation_id": gid, "kind": "frame", "position": i, "hash": h}
+                    for i, h in enumerate(fp.clip_hashes(mp4))
+                ],
+            )
         if input_frame is not None:
-            s.execute(fingerprints.insert().values(generation_id=gid, kind="input", position=0,
-                                                   hash=fp.image_hash(png(input_frame))))
+            s.execute(
+                fingerprints.insert().values(
+                    generation_id=gid, kind="input", position=0, hash=fp.image_hash(png(input_frame))
+                )
+            )
 
 
 def filing(**kw):
     from services.generator.takedowns import Filing
 
-    base = dict(contact="someone@example.com", statement="This clip shows me and I never agreed to it.",
-                kind="likeness")
+    base = dict(
+        contact="someone@example.com", statement="This clip shows me and I never agreed to it.", kind="likeness"
+    )
     base.update(kw)
     return Filing(**base)
 
@@ -112,14 +137,19 @@ def test_approval_removes_clip_copies_remixes_and_frame_inputs(store):
 
     done = takedowns.approve(request.id, "ops@kinora")
     targets = {t["generation_id"]: t["why"] for t in json.loads(done.targets)}
-    assert targets == {"gen_alice": "copy", "gen_bob_remix": "remix", "gen_bob_ext": "extension",
-                       "gen_carol": "from_frame"}
+    assert targets == {
+        "gen_alice": "copy",
+        "gen_bob_remix": "remix",
+        "gen_bob_ext": "extension",
+        "gen_carol": "from_frame",
+    }
     assert done.status == "completed" and done.decided_by == "ops@kinora"
     assert done.removal_seconds is not None and 0 <= done.removal_seconds < 60
     with sessions() as s:
         rows = {r.id: r for r in s.execute(select(generations)).all()}
-        events = s.execute(select(outbox_rows()).where(
-            outbox_rows().c.event_type == "kinora.generator.v1.GenerationTakenDown")).all()
+        events = s.execute(
+            select(outbox_rows()).where(outbox_rows().c.event_type == "kinora.generator.v1.GenerationTakenDown")
+        ).all()
         audit = [(a.action, a.detail) for a in s.execute(select(takedown_audit).order_by(takedown_audit.c.id))]
         assert is_blocked(s, fp.image_hash(png(alice[37])))
         assert is_blocked(s, fp.image_hash(png(alice[12])))
@@ -137,7 +167,7 @@ def test_approval_removes_clip_copies_remixes_and_frame_inputs(store):
     # A clip whose frames are blocked can't be a remix or extension source either.
     from services.generator.takedowns import blocked_generation
 
-    add_generation(sessions, blobs, "gen_lookalike", alice[: 48])
+    add_generation(sessions, blobs, "gen_lookalike", alice[:48])
     with sessions() as s:
         assert blocked_generation(s, "gen_lookalike") and not blocked_generation(s, "gen_dave")
 
@@ -161,8 +191,11 @@ def test_reject_list_and_validation(store):
     with pytest.raises(InvalidArgument) as bad:
         takedowns.file(filing(contact="not an email", generation_id="gen_x"))
     assert bad.value.code == "invalid_contact"
-    for kw, code in ((dict(statement="short", generation_id="g"), "invalid_statement"),
-                     (dict(kind="other", generation_id="g"), "invalid_kind"), (dict(), "nothing_to_take_down")):
+    for kw, code in (
+        (dict(statement="short", generation_id="g"), "invalid_statement"),
+        (dict(kind="other", generation_id="g"), "invalid_kind"),
+        (dict(), "nothing_to_take_down"),
+    ):
         with pytest.raises(InvalidArgument) as bad:
             takedowns.file(filing(**kw))
         assert bad.value.code == code

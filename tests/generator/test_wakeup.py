@@ -15,6 +15,7 @@ def _notify_soon(dsn: str, delay_s: float) -> threading.Thread:
         time.sleep(delay_s)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"NOTIFY {CHANNEL}")
+
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
     return thread

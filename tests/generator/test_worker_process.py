@@ -39,7 +39,8 @@ async def test_the_worker_serves_health_info_and_metrics_and_stops_on_sigterm(pg
             info = await runtime_pb2_grpc.RuntimeServiceStub(channel).GetInfo(runtime_pb2.GetInfoRequest(), timeout=5)
         assert info.service == "generator-worker" and info.instance_id
         body = await asyncio.to_thread(
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode())
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        )
         assert "kinora_generation_seconds" in body
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.wait, 30) == 0

@@ -21,8 +21,13 @@ VARIANTS = {
     "gpu-cloud": "values-gpu-cloud.yaml",
     "dev": "values-dev.yaml",
 }
-CRD_GROUPS = ("keda.sh/", "monitoring.coreos.com/", "gateway.networking.k8s.io/", "cert-manager.io/",
-              "kafka.strimzi.io/")
+CRD_GROUPS = (
+    "keda.sh/",
+    "monitoring.coreos.com/",
+    "gateway.networking.k8s.io/",
+    "cert-manager.io/",
+    "kafka.strimzi.io/",
+)
 SERVICES = ["identity", "cameo", "feed", "generator", "billing"]
 # Who may call whom, straight from the design (ARCHITECTURE.md, issue 11).
 EXPECTED_CALLERS = {
@@ -34,11 +39,17 @@ EXPECTED_CALLERS = {
     "model-server": {"generator", "generator-worker"},
 }
 KNOWN_METRICS = {
-    "kinora_generation_queue_depth", "kinora_generation_queue_wait_seconds_bucket",
-    "kinora_generations_total", "kinora_generation_seconds_bucket",
-    "kinora_generation_seconds_sum", "kinora_generation_seconds_count",
-    "kinora_consumer_lag", "kinora_ledger_drift_minor_units", "kinora_consent_checks_total",
-    "kinora_takedown_latency_seconds_bucket", "kinora_grpc_requests_total",
+    "kinora_generation_queue_depth",
+    "kinora_generation_queue_wait_seconds_bucket",
+    "kinora_generations_total",
+    "kinora_generation_seconds_bucket",
+    "kinora_generation_seconds_sum",
+    "kinora_generation_seconds_count",
+    "kinora_consumer_lag",
+    "kinora_ledger_drift_minor_units",
+    "kinora_consent_checks_total",
+    "kinora_takedown_latency_seconds_bucket",
+    "kinora_grpc_requests_total",
     "kinora_grpc_request_duration_seconds_bucket",
 }
 
@@ -106,15 +117,17 @@ def _env(container: dict) -> dict[str, dict]:
     return {e["name"]: e for e in container.get("env", [])}
 
 
-
 def _workloads(release: Release) -> list[dict]:
     return release.of("Deployment") + release.of("Job")
 
 
-
 def _selects(selector: dict, labels: dict) -> bool:
-    expressions = {"Exists": lambda e: e["key"] in labels, "DoesNotExist": lambda e: e["key"] not in labels,
-                   "In": lambda e: labels.get(e["key"]) in e["values"],
-                   "NotIn": lambda e: labels.get(e["key"]) not in e["values"]}
-    return (all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
-            and all(expressions[e["operator"]](e) for e in selector.get("matchExpressions", [])))
+    expressions = {
+        "Exists": lambda e: e["key"] in labels,
+        "DoesNotExist": lambda e: e["key"] not in labels,
+        "In": lambda e: labels.get(e["key"]) in e["values"],
+        "NotIn": lambda e: labels.get(e["key"]) not in e["values"],
+    }
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()) and all(
+        expressions[e["operator"]](e) for e in selector.get("matchExpressions", [])
+    )

@@ -30,8 +30,14 @@ def test_service_monitor_scrapes_every_metrics_port(release):
 def test_prometheus_rule_has_the_required_alerts(release):
     (rule,) = release.of("PrometheusRule")
     alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
-    assert {"KinoraQueueWaitP95High", "KinoraGenerationFailureRateHigh", "KinoraConsumerLagHigh",
-            "KinoraLedgerDrift", "KinoraConsentCheckErrors", "KinoraTakedownLatencyHigh"} <= set(alerts)
+    assert {
+        "KinoraQueueWaitP95High",
+        "KinoraGenerationFailureRateHigh",
+        "KinoraConsumerLagHigh",
+        "KinoraLedgerDrift",
+        "KinoraConsentCheckErrors",
+        "KinoraTakedownLatencyHigh",
+    } <= set(alerts)
     for name, alert in alerts.items():
         assert re.fullmatch(r"\d+[smh]", alert["for"]), name
         assert alert["labels"]["severity"] in {"warning", "critical"}
@@ -50,16 +56,25 @@ def test_grafana_dashboard_is_valid_json_over_known_metrics(release):
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     used = set().union(*(_metric_names(e) for e in exprs))
     assert used <= KNOWN_METRICS
-    assert {"kinora_generation_queue_depth", "kinora_generation_seconds_bucket",
-            "kinora_ledger_drift_minor_units", "kinora_grpc_requests_total"} <= used
+    assert {
+        "kinora_generation_queue_depth",
+        "kinora_generation_seconds_bucket",
+        "kinora_ledger_drift_minor_units",
+        "kinora_grpc_requests_total",
+    } <= used
 
 
 def test_http_route_and_cert_manager_alternative():
     values = {
-        "ingress": {"enabled": True, "tls": {"enabled": True, "secretName": "edge-tls",
-                                             "certManagerClusterIssuer": "letsencrypt"}},
-        "httpRoute": {"enabled": True, "hostnames": ["v.example.com"],
-                      "parentRefs": [{"name": "public", "namespace": "gw", "sectionName": "https"}]},
+        "ingress": {
+            "enabled": True,
+            "tls": {"enabled": True, "secretName": "edge-tls", "certManagerClusterIssuer": "letsencrypt"},
+        },
+        "httpRoute": {
+            "enabled": True,
+            "hostnames": ["v.example.com"],
+            "parentRefs": [{"name": "public", "namespace": "gw", "sectionName": "https"}],
+        },
     }
     docs = _docs(_render(values))
     (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
@@ -178,9 +193,13 @@ def test_stripe_keys_come_from_the_named_secret_for_billing_only():
         env = _env(spec["template"]["spec"]["containers"][0])
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] == f"{RELEASE}-billing":
             assert env["KINORA_BILLING_STRIPE_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {
-                "name": "kinora-stripe", "key": "secret-key"}
+                "name": "kinora-stripe",
+                "key": "secret-key",
+            }
             assert env["KINORA_BILLING_STRIPE_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {
-                "name": "kinora-stripe", "key": "webhook-secret"}
+                "name": "kinora-stripe",
+                "key": "webhook-secret",
+            }
             assert env["KINORA_BILLING_STRIPE_PRO_PRICE"]["value"] == "price_1Pro"
         else:
             assert not [n for n in env if n.startswith("KINORA_BILLING_STRIPE_")], doc["metadata"]["name"]
@@ -200,7 +219,9 @@ def test_watermark_key_and_c2pa_trust_come_from_secrets_to_who_needs_them(releas
         env = _env(_pod_spec(doc)["containers"][0])
         if role in ("model-server", "gateway", "generator", "generator-worker"):
             assert env["KINORA_WATERMARK_KEY"]["valueFrom"]["secretKeyRef"] == {
-                "name": secrets["watermark"]["secretName"], "key": secrets["watermark"]["key"]}, name
+                "name": secrets["watermark"]["secretName"],
+                "key": secrets["watermark"]["key"],
+            }, name
         else:
             assert "KINORA_WATERMARK_KEY" not in env, name
         if role == "gateway":
@@ -216,6 +237,7 @@ SECRET_ENV = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE|_KEY$")
 def test_no_secret_has_a_default_value(release):
     """Secrets reach pods from Secrets only (secretKeyRef, or a mounted file named by *_FILE):
     no variant's values carry secret material, and no container gets one as a literal."""
+
     def leaves(node, path=()):
         if isinstance(node, dict):
             for k, v in node.items():

@@ -8,6 +8,7 @@ from chart_release import RELEASE, SERVICES, _docs, _env, _pod_spec, _render, _s
 
 # --- service identity: certificates, Kafka users, the gateway's egress (issue 20 part 2) -----
 
+
 def _identity_of(doc: dict) -> str:
     role = doc["metadata"]["labels"]["kinora.dev/role"]
     return "generator" if role == "generator-worker" else role
@@ -24,7 +25,8 @@ def test_every_service_has_its_certificate_and_requires_mutual_tls(release):
     assert release.merged["tls"]["enabled"], "mutual TLS is on by default in every variant"
     certificates = {c["spec"]["secretName"]: c for c in release.of("Certificate")}
     assert {c["spec"]["uris"][0] for c in certificates.values()} == {
-        f"spiffe://kinora/{n}" for n in [*SERVICES, "gateway", "admin"]}
+        f"spiffe://kinora/{n}" for n in [*SERVICES, "gateway", "admin"]
+    }
     issuer = release.merged["tls"]["issuerRef"]
     for doc in release.of("Deployment"):
         if doc["metadata"]["labels"]["kinora.dev/role"] == "model-server":
@@ -68,14 +70,20 @@ def code_topics() -> dict[str, dict[str, set[str]]]:
     from services.identity import handlers as identity_handlers
 
     return {
-        "identity": {"writes": {identity.USERS_TOPIC, identity.VERIFICATIONS_TOPIC},
-                     "reads": set(identity_handlers.CONSUME_TOPICS)},
+        "identity": {
+            "writes": {identity.USERS_TOPIC, identity.VERIFICATIONS_TOPIC},
+            "reads": set(identity_handlers.CONSUME_TOPICS),
+        },
         "cameo": {"writes": set(cameo.TOPICS), "reads": set(cameo_server.CONSUME_TOPICS)},
         "feed": {"writes": {feed.POSTS_TOPIC, feed.GRAPH_TOPIC}, "reads": set(feed_server.CONSUME_TOPICS)},
-        "generator": {"writes": {generator.GENERATIONS_TOPIC, generator.DEMAND_TOPIC},
-                      "reads": {generator_server.TAKEDOWN_TOPIC, generator_server.CONSENT_TOPIC}},
-        "billing": {"writes": {billing.TOPIC_USAGE, billing.TOPIC_PAYMENTS, billing.TOPIC_RECONCILIATION},
-                    "reads": set(billing_handlers.CONSUME_TOPICS)},
+        "generator": {
+            "writes": {generator.GENERATIONS_TOPIC, generator.DEMAND_TOPIC},
+            "reads": {generator_server.TAKEDOWN_TOPIC, generator_server.CONSENT_TOPIC},
+        },
+        "billing": {
+            "writes": {billing.TOPIC_USAGE, billing.TOPIC_PAYMENTS, billing.TOPIC_RECONCILIATION},
+            "reads": set(billing_handlers.CONSUME_TOPICS),
+        },
     }
 
 
@@ -100,8 +108,10 @@ def test_every_service_has_a_kafka_user_that_writes_only_its_own_topics(release)
     assert set(users) == set(SERVICES)
     for name, user in users.items():
         assert user["metadata"]["labels"]["strimzi.io/cluster"] == kafka["strimzi"]["cluster"]
-        assert user["spec"]["authentication"]["type"] == {"tls": "tls", "scram-sha-512": "scram-sha-512"}[
-            kafka["authentication"]]
+        assert (
+            user["spec"]["authentication"]["type"]
+            == {"tls": "tls", "scram-sha-512": "scram-sha-512"}[kafka["authentication"]]
+        )
         acls = _acls(user)
         assert acls["Write"] == truth[name]["writes"], name  # its own topics, all of them, no other
         assert acls.get("Create", set()) <= truth[name]["writes"]
@@ -142,9 +152,12 @@ def _admits(policy: dict, address: str, port: int) -> bool:
             continue
         for peer in rule["to"]:
             block = peer.get("ipBlock")
-            if block and ip.version == ipaddress.ip_network(block["cidr"]).version \
-                    and ip in ipaddress.ip_network(block["cidr"]) \
-                    and not any(ip in ipaddress.ip_network(e) for e in block.get("except", [])):
+            if (
+                block
+                and ip.version == ipaddress.ip_network(block["cidr"]).version
+                and ip in ipaddress.ip_network(block["cidr"])
+                and not any(ip in ipaddress.ip_network(e) for e in block.get("except", []))
+            ):
                 return True
     return False
 
@@ -160,15 +173,29 @@ def test_the_gateway_reaches_only_dns_the_services_and_public_https(release):
     assert dns and {p["protocol"] for p in dns[0]["ports"]} == {"UDP", "TCP"}
     grpc_rule = next(r for r in rules if [p["port"] for p in r["ports"]] == [release.merged["ports"]["grpc"]])
     assert {p["podSelector"]["matchLabels"]["kinora.dev/role"] for p in grpc_rule["to"]} == set(SERVICES)
-    for address in ("169.254.169.254", "169.254.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "127.0.0.1",
-                    "100.64.0.1", "fd00::1", "fe80::1", "::1"):
+    for address in (
+        "169.254.169.254",
+        "169.254.0.1",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "127.0.0.1",
+        "100.64.0.1",
+        "fd00::1",
+        "fe80::1",
+        "::1",
+    ):
         assert not _admits(policy, address, 443), address
     assert _admits(policy, "93.184.216.34", 443) and _admits(policy, "2606:2800:220:1::1", 443)
     assert not _admits(policy, "93.184.216.34", 80), "webhooks are HTTPS only"
     # Address ranges open only HTTPS with the private ranges cut out, or a configured backend's
     # own ports (e.g. a managed Redis's subnet on 6379).
-    backend_ports = {port for backend in release.merged["networkPolicy"]["gatewayEgress"]["backends"]
-                     if backend.get("cidrs") for port in backend["ports"]}
+    backend_ports = {
+        port
+        for backend in release.merged["networkPolicy"]["gatewayEgress"]["backends"]
+        if backend.get("cidrs")
+        for port in backend["ports"]
+    }
     for rule in rules:
         blocks = [p["ipBlock"] for p in rule["to"] if "ipBlock" in p]
         ports = {p["port"] for p in rule["ports"]}

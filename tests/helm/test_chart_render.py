@@ -42,9 +42,20 @@ def test_chart_lints_clean_in_strict_mode(variant):
 
 def test_every_variant_renders_all_parts(release):
     kinds = {d["kind"] for d in release.docs}
-    assert {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy",
-            "Job", "ScaledObject", "ServiceMonitor", "PrometheusRule", "ConfigMap",
-            "Ingress", "PersistentVolumeClaim"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "Job",
+        "ScaledObject",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "ConfigMap",
+        "Ingress",
+        "PersistentVolumeClaim",
+    } <= kinds
     names = {d["metadata"]["name"] for d in release.of("Deployment")}
     assert {f"{RELEASE}-{s}" for s in SERVICES + ["gateway"]} <= names
     for pool in release.enabled_pools():
@@ -65,6 +76,7 @@ def test_builtin_kinds_validate_against_kubernetes_schemas(release):
 
 
 # --- policy over the rendered output ------------------------------------------------------
+
 
 def test_every_container_has_resources_and_hardening(release):
     for doc in _workloads(release):
@@ -151,7 +163,8 @@ def test_model_pools_request_gpus_and_have_scaled_objects(release):
         startup = container["startupProbe"]
         assert startup["httpGet"]["path"] == "/v2/health/ready"
         assert startup["periodSeconds"] * startup["failureThreshold"] == (
-            values["startupProbe"]["periodSeconds"] * values["startupProbe"]["failureThreshold"])
+            values["startupProbe"]["periodSeconds"] * values["startupProbe"]["failureThreshold"]
+        )
         assert container["args"][:2] == ["--model", values["model"]]
         for target in (f"{RELEASE}-model-{pool}", f"{RELEASE}-generator-worker-{pool}"):
             spec = scaled[target]["spec"]
@@ -225,21 +238,24 @@ def test_network_policies_admit_only_the_designed_callers(release):
                     assert set(peer) == {"namespaceSelector"}, f"{name}: unexpected peer {peer}"
                     namespace_rules.append((peer["namespaceSelector"], [p["port"] for p in rule["ports"]]))
         assert callers == EXPECTED_CALLERS.get(role, set()), name
-        metrics_port = next(p["containerPort"] for p in _pod_spec(doc)["containers"][0]["ports"]
-                            if p["name"] == "metrics")
+        metrics_port = next(
+            p["containerPort"] for p in _pod_spec(doc)["containers"][0]["ports"] if p["name"] == "metrics"
+        )
         assert (prometheus_selector, [metrics_port]) in namespace_rules, name
         # Only the gateway takes traffic from outside the release (the ingress data plane).
         outside = [r for r in namespace_rules if r[0] != prometheus_selector]
         if role == "gateway":
-            assert outside == [(release.merged["networkPolicy"]["ingressNamespaceSelector"],
-                                [release.merged["ports"]["http"]])]
+            assert outside == [
+                (release.merged["networkPolicy"]["ingressNamespaceSelector"], [release.merged["ports"]["http"]])
+            ]
         else:
             assert outside == [], name
 
 
 def test_env_points_at_rendered_services_and_secrets(release):
-    service_ports = {s["metadata"]["name"]: {p["name"]: p["port"] for p in s["spec"]["ports"]}
-                     for s in release.of("Service")}
+    service_ports = {
+        s["metadata"]["name"]: {p["name"]: p["port"] for p in s["spec"]["ports"]} for s in release.of("Service")
+    }
 
     headless = {s["metadata"]["name"] for s in release.of("Service") if s["spec"].get("clusterIP") == "None"}
 
@@ -291,7 +307,8 @@ def test_migrations_run_as_hooks_one_per_database(release):
         account = release.get("ServiceAccount", _pod_spec(job)["serviceAccountName"])
         assert "pre-install" in account["metadata"]["annotations"]["helm.sh/hook"]
         assert int(account["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
-            job["metadata"]["annotations"]["helm.sh/hook-weight"])
+            job["metadata"]["annotations"]["helm.sh/hook-weight"]
+        )
 
 
 # --- bad values are refused with a message naming the problem ------------------------------
@@ -309,12 +326,18 @@ BAD_VALUES = [
     ({"modelPools": {"ltx2": {"enabled": True, "gpus": -1}}}, "/modelPools/ltx2/gpus"),
     ({"modelPools": {"ltx2": {"enabled": True, "gpu": 1}}}, "additional properties 'gpu' not allowed"),
     ({"modelPools": {"Big_Pool": {"enabled": False}}}, "Big_Pool"),
-    ({"modelPools": {"worldsim": {"resources": {"limits": {"memory": "1Gi", "nvidia.com/gpu": 1}}}}},
-     "/modelPools/worldsim/resources/limits"),
-    ({"modelPools": {"ltx2": {"enabled": True, "scaling": {"minReplicas": 5, "maxReplicas": 2}}}},
-     "modelPools.ltx2.scaling: minReplicas (5) is greater than maxReplicas (2)"),
-    ({"components": {"gateway": {"autoscaling": {"minReplicas": 9, "maxReplicas": 3}}}},
-     "components.gateway.autoscaling: minReplicas (9) is greater than maxReplicas (3)"),
+    (
+        {"modelPools": {"worldsim": {"resources": {"limits": {"memory": "1Gi", "nvidia.com/gpu": 1}}}}},
+        "/modelPools/worldsim/resources/limits",
+    ),
+    (
+        {"modelPools": {"ltx2": {"enabled": True, "scaling": {"minReplicas": 5, "maxReplicas": 2}}}},
+        "modelPools.ltx2.scaling: minReplicas (5) is greater than maxReplicas (2)",
+    ),
+    (
+        {"components": {"gateway": {"autoscaling": {"minReplicas": 9, "maxReplicas": 3}}}},
+        "components.gateway.autoscaling: minReplicas (9) is greater than maxReplicas (3)",
+    ),
     ({"image": {"tag": "latest"}}, "image tag 'latest' is refused"),
     ({"podSecurity": {"runAsUser": 0}}, "/podSecurity/runAsUser"),
     ({"ingress": {"tls": {"enabled": True, "secretName": ""}}}, "/ingress/tls/secretName"),

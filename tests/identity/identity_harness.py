@@ -22,8 +22,16 @@ FAST_ARGON2 = dict(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelis
 
 
 def settings_for(pg_url: str, blob_dir, **overrides) -> IdentitySettings:
-    values = dict(grpc_host="127.0.0.1", grpc_port=free_port(), database_url=pg_url, internal_secret=INTERNAL_SECRET,
-                  blob_dir=str(blob_dir), grace_seconds=1.0, service_invites=True, **FAST_ARGON2)
+    values = dict(
+        grpc_host="127.0.0.1",
+        grpc_port=free_port(),
+        database_url=pg_url,
+        internal_secret=INTERNAL_SECRET,
+        blob_dir=str(blob_dir),
+        grace_seconds=1.0,
+        service_invites=True,
+        **FAST_ARGON2,
+    )
     values.update(overrides)
     return IdentitySettings(**values)
 
@@ -42,7 +50,8 @@ class Running:
         await self.service.app.start()
         self.channel = grpc.aio.insecure_channel(
             f"127.0.0.1:{self.service.app.port}",
-            options=[("grpc.max_send_message_length", 40 << 20), ("grpc.max_receive_message_length", 40 << 20)])
+            options=[("grpc.max_send_message_length", 40 << 20), ("grpc.max_receive_message_length", 40 << 20)],
+        )
         self.stub = identity_pb2_grpc.IdentityServiceStub(self.channel)
         return self
 
@@ -57,12 +66,21 @@ class Running:
         reply = await self.stub.CreateInvite(pb.CreateInviteRequest(), metadata=self.service_md())
         return reply.invite.code
 
-    async def sign_up(self, handle: str | None = None, *, birthdate: str = "1990-05-01", region: str = "US",
-                      password: str = "correct horse battery") -> pb.SignUpResponse:
+    async def sign_up(
+        self,
+        handle: str | None = None,
+        *,
+        birthdate: str = "1990-05-01",
+        region: str = "US",
+        password: str = "correct horse battery",
+    ) -> pb.SignUpResponse:
         self._n += 1
         handle = handle or f"user{self._n}"
-        return await self.stub.SignUp(pb.SignUpRequest(invite_code=await self.invite(), handle=handle,
-                                                       password=password, birthdate=birthdate, region=region))
+        return await self.stub.SignUp(
+            pb.SignUpRequest(
+                invite_code=await self.invite(), handle=handle, password=password, birthdate=birthdate, region=region
+            )
+        )
 
     def outbox(self, event_type: str | None = None) -> list:
         """(event_type, payload bytes) rows in the outbox, oldest first."""

@@ -22,8 +22,9 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 async def idsvc(pg_url, tmp_path):
-    async with Running(settings_for(pg_url, tmp_path / "blobs", signin_max_failures_account=3,
-                                    signin_max_failures_address=6)) as running:
+    async with Running(
+        settings_for(pg_url, tmp_path / "blobs", signin_max_failures_account=3, signin_max_failures_address=6)
+    ) as running:
         yield running
 
 
@@ -89,16 +90,19 @@ async def test_sign_up_rules(idsvc):
     # Expired invite.
     code3 = await idsvc.invite()
     with idsvc.service.ctx.engine.begin() as c:
-        c.execute(update(invites).where(invites.c.code == code3)
-                  .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        c.execute(
+            update(invites).where(invites.c.code == code3).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
     err = await rpc_error(stub.SignUp(signup_request(code3, "carol")))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_code_of(err) == "invite_expired"
 
     created = [events_pb2.UserCreated.FromString(r.payload) for r in idsvc.outbox("kinora.identity.v1.UserCreated")]
     assert [e.user.handle for e in created] == ["alice.smith_1", "teen_tom"]
     # Teens start with safe parental controls, published for feed and cameo.
-    [controls] = [events_pb2.ParentalControlsChanged.FromString(r.payload)
-                  for r in idsvc.outbox("kinora.identity.v1.ParentalControlsChanged")]
+    [controls] = [
+        events_pb2.ParentalControlsChanged.FromString(r.payload)
+        for r in idsvc.outbox("kinora.identity.v1.ParentalControlsChanged")
+    ]
     assert controls.teen_user_id == teen.user.id and controls.controls.non_personalized_feed
     assert controls.controls.max_cameo_policy == common_pb2.CAMEO_POLICY_APPROVED
     assert controls.controls.daily_feed_item_cap > 0
@@ -109,8 +113,7 @@ async def test_sign_in_never_reveals_accounts_and_is_rate_limited(idsvc):
     gateway = idsvc.service_md("gateway")  # only the gateway may state the client address
 
     def sign_in(handle: str, password: str, address: str):
-        return stub.SignIn(pb.SignInRequest(handle=handle, password=password, client_address=address),
-                           metadata=gateway)
+        return stub.SignIn(pb.SignInRequest(handle=handle, password=password, client_address=address), metadata=gateway)
 
     await idsvc.sign_up("dana")
     ok = await sign_in("DANA", PASSWORD, "10.0.0.1")
@@ -208,6 +211,7 @@ async def test_tokens_verify_elsewhere_and_key_rotation_logs_nobody_out(idsvc):
 
     new_token = (await stub.SignIn(pb.SignInRequest(handle="gus", password=PASSWORD))).tokens.access_token
     import jwt
+
     assert jwt.get_unverified_header(new_token)["kid"] == new_kid
     fresh_elsewhere = await remote_verifier(stub)  # a verifier that has never seen the old key
     for verifier in (elsewhere, fresh_elsewhere):
@@ -218,6 +222,7 @@ async def test_tokens_verify_elsewhere_and_key_rotation_logs_nobody_out(idsvc):
 
     # A token signed by a key identity never had is refused.
     from kinora.testing import LocalIssuer
+
     forged = LocalIssuer(kid=new_kid).token(signed_up.user.id)
     with pytest.raises(Unauthenticated):
         await fresh_elsewhere.verify(forged)
@@ -236,8 +241,9 @@ async def test_api_key_lifecycle_and_exchange(idsvc):
     err = await rpc_error(stub.CreateApiKey(pb.CreateApiKeyRequest(name="ci", scopes=["videos:read"])))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
 
-    created = await stub.CreateApiKey(pb.CreateApiKeyRequest(name="ci", scopes=["videos:write", "videos:read"]),
-                                      metadata=md)
+    created = await stub.CreateApiKey(
+        pb.CreateApiKeyRequest(name="ci", scopes=["videos:write", "videos:read"]), metadata=md
+    )
     assert created.secret.startswith(created.api_key.prefix + "_") and len(created.secret) > 40
     listed = (await stub.ListApiKeys(pb.ListApiKeysRequest(), metadata=md)).api_keys
     assert [k.id for k in listed] == [created.api_key.id] and not listed[0].HasField("last_used_at")
@@ -253,13 +259,19 @@ async def test_api_key_lifecycle_and_exchange(idsvc):
     assert who.kind == "apikey" and who.scopes == {"videos:read", "videos:write"}
     assert (await stub.ListApiKeys(pb.ListApiKeysRequest(), metadata=md)).api_keys[0].HasField("last_used_at")
     # An API-key token cannot mint more keys.
-    err = await rpc_error(stub.CreateApiKey(pb.CreateApiKeyRequest(name="x", scopes=["videos:read"]),
-                                            metadata=bearer(exchanged.access_token)))
+    err = await rpc_error(
+        stub.CreateApiKey(
+            pb.CreateApiKeyRequest(name="x", scopes=["videos:read"]), metadata=bearer(exchanged.access_token)
+        )
+    )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
 
     other = await idsvc.sign_up("ivan")
-    err = await rpc_error(stub.RevokeApiKey(pb.RevokeApiKeyRequest(api_key_id=created.api_key.id),
-                                            metadata=bearer(other.tokens.access_token)))
+    err = await rpc_error(
+        stub.RevokeApiKey(
+            pb.RevokeApiKeyRequest(api_key_id=created.api_key.id), metadata=bearer(other.tokens.access_token)
+        )
+    )
     assert err.code() == grpc.StatusCode.NOT_FOUND
     revoked = await stub.RevokeApiKey(pb.RevokeApiKeyRequest(api_key_id=created.api_key.id), metadata=md)
     assert revoked.api_key.HasField("revoked_at")
@@ -273,64 +285,78 @@ async def test_api_key_webhook_set_read_by_the_gateway_and_deleted(idsvc):
     stub = idsvc.stub
     owner = await idsvc.sign_up("kiri")
     md = bearer(owner.tokens.access_token)
-    key = (await stub.CreateApiKey(pb.CreateApiKeyRequest(name="hooks", scopes=["videos:write"]),
-                                   metadata=md)).api_key
+    key = (await stub.CreateApiKey(pb.CreateApiKeyRequest(name="hooks", scopes=["videos:write"]), metadata=md)).api_key
     gateway = idsvc.service_md("gateway")
 
     # Bad input: a clear error, and nothing stored.
-    for bad, words in (("", "required"), ("ftp://example.com/hook", "http"), ("https://", "host"),
-                       ("https://example.com/a b", "spaces"), ("https://example.com:99999/", "valid"),
-                       ("https://example.com/" + "a" * 2048, "2,048")):
-        err = await rpc_error(stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url=bad),
-                                                    metadata=md))
+    for bad, words in (
+        ("", "required"),
+        ("ftp://example.com/hook", "http"),
+        ("https://", "host"),
+        ("https://example.com/a b", "spaces"),
+        ("https://example.com:99999/", "valid"),
+        ("https://example.com/" + "a" * 2048, "2,048"),
+    ):
+        err = await rpc_error(
+            stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url=bad), metadata=md)
+        )
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and words in err.details(), (bad, err.details())
     err = await rpc_error(stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=md))
     assert err.code() == grpc.StatusCode.NOT_FOUND and error_code_of(err) == "no_webhook"
-    err = await rpc_error(stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id="", url="https://x.test/h"),
-                                                metadata=md))
+    err = await rpc_error(
+        stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id="", url="https://x.test/h"), metadata=md)
+    )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
 
-    hook = (await stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="https://x.test/h"),
-                                        metadata=md)).webhook
+    hook = (
+        await stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="https://x.test/h"), metadata=md)
+    ).webhook
     assert hook.url == "https://x.test/h" and hook.secret.startswith("whsec_") and hook.HasField("updated_at")
     # The owner reads it back without the secret; the gateway with it (it signs the deliveries).
     mine = (await stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=md)).webhook
     assert mine.url == hook.url and mine.secret == ""
     seen = (await stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=gateway)).webhook
     assert seen.secret == hook.secret
-    err = await rpc_error(stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id),
-                                                metadata=idsvc.service_md("feed")))
+    err = await rpc_error(
+        stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=idsvc.service_md("feed"))
+    )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     # Setting it again gives a new secret.
-    again = (await stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="http://x.test/2"),
-                                         metadata=md)).webhook
+    again = (
+        await stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="http://x.test/2"), metadata=md)
+    ).webhook
     assert again.secret != hook.secret and again.url == "http://x.test/2"
 
     # Someone else's key is not theirs to see or change.
     other = bearer((await idsvc.sign_up("lior")).tokens.access_token)
-    for call in (stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="https://evil.test/"),
-                                       metadata=other),
-                 stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=other),
-                 stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=key.id), metadata=other)):
+    for call in (
+        stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="https://evil.test/"), metadata=other),
+        stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=other),
+        stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=key.id), metadata=other),
+    ):
         assert (await rpc_error(call)).code() == grpc.StatusCode.NOT_FOUND
-    assert (await stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id),
-                                        metadata=gateway)).webhook.url == "http://x.test/2"
+    assert (
+        await stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=gateway)
+    ).webhook.url == "http://x.test/2"
 
     # The key's own (exchanged) token may manage it, as the gateway's /v1/webhooks does.
     secret = (await stub.CreateApiKey(pb.CreateApiKeyRequest(name="k2", scopes=["videos:read"]), metadata=md)).secret
     exchanged = await stub.ExchangeApiKey(pb.ExchangeApiKeyRequest(secret=secret), metadata=gateway)
     as_key = bearer(exchanged.access_token)
-    await stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=exchanged.api_key_id, url="https://k2.test/"),
-                                metadata=as_key)
-    assert (await stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=exchanged.api_key_id),
-                                           metadata=as_key)).deleted
+    await stub.SetApiKeyWebhook(
+        pb.SetApiKeyWebhookRequest(api_key_id=exchanged.api_key_id, url="https://k2.test/"), metadata=as_key
+    )
+    assert (
+        await stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=exchanged.api_key_id), metadata=as_key)
+    ).deleted
 
     # A revoked key's endpoint is no longer handed to the gateway, and cannot be set.
     await stub.RevokeApiKey(pb.RevokeApiKeyRequest(api_key_id=key.id), metadata=md)
     err = await rpc_error(stub.GetApiKeyWebhook(pb.GetApiKeyWebhookRequest(api_key_id=key.id), metadata=gateway))
     assert err.code() == grpc.StatusCode.NOT_FOUND
-    err = await rpc_error(stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="https://x.test/3"),
-                                                metadata=md))
+    err = await rpc_error(
+        stub.SetApiKeyWebhook(pb.SetApiKeyWebhookRequest(api_key_id=key.id, url="https://x.test/3"), metadata=md)
+    )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "revoked" in err.details()
     assert (await stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=key.id), metadata=md)).deleted
     assert not (await stub.DeleteApiKeyWebhook(pb.DeleteApiKeyWebhookRequest(api_key_id=key.id), metadata=md)).deleted
@@ -344,20 +370,27 @@ async def test_invites_for_verified_users(idsvc):
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "verify" in err.details()
     with idsvc.service.ctx.engine.begin() as c:
         c.execute(update(users).where(users.c.id == user.user.id).values(cameo_verified=True))
-    codes = [(await stub.CreateInvite(pb.CreateInviteRequest(), metadata=md)).invite.code
-             for _ in range(idsvc.settings.invites_per_user)]
+    codes = [
+        (await stub.CreateInvite(pb.CreateInviteRequest(), metadata=md)).invite.code
+        for _ in range(idsvc.settings.invites_per_user)
+    ]
     err = await rpc_error(stub.CreateInvite(pb.CreateInviteRequest(), metadata=md))
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     page1 = await stub.ListInvites(pb.ListInvitesRequest(page=common_pb2.PageRequest(page_size=3)), metadata=md)
-    page2 = await stub.ListInvites(pb.ListInvitesRequest(page=common_pb2.PageRequest(
-        page_size=3, page_token=page1.next_page_token)), metadata=md)
+    page2 = await stub.ListInvites(
+        pb.ListInvitesRequest(page=common_pb2.PageRequest(page_size=3, page_token=page1.next_page_token)), metadata=md
+    )
     assert sorted(i.code for i in [*page1.invites, *page2.invites]) == sorted(codes) and not page2.next_page_token
-    err = await rpc_error(stub.ListInvites(pb.ListInvitesRequest(page=common_pb2.PageRequest(page_token="junk!")),
-                                           metadata=md))
+    err = await rpc_error(
+        stub.ListInvites(pb.ListInvitesRequest(page=common_pb2.PageRequest(page_token="junk!")), metadata=md)
+    )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     friend = await stub.SignUp(signup_request(codes[0], "kim"))
-    [created] = [events_pb2.UserCreated.FromString(r.payload) for r in idsvc.outbox("kinora.identity.v1.UserCreated")
-                 if events_pb2.UserCreated.FromString(r.payload).user.id == friend.user.id]
+    [created] = [
+        events_pb2.UserCreated.FromString(r.payload)
+        for r in idsvc.outbox("kinora.identity.v1.UserCreated")
+        if events_pb2.UserCreated.FromString(r.payload).user.id == friend.user.id
+    ]
     assert created.invited_by_user_id == user.user.id
     me = await stub.GetUser(pb.GetUserRequest(user_id=user.user.id), metadata=md)
     assert me.user.invites_remaining == 0
@@ -384,30 +417,45 @@ async def test_guardian_link_controls_and_unlink(idsvc):
     assert seen.guardian_user_id == parent.user.id
 
     # Defaults are safe; only the guardian may change them; teen and services may read them.
-    got = (await stub.GetParentalControls(pb.GetParentalControlsRequest(teen_user_id=teen.user.id),
-                                          metadata=tmd)).controls
+    got = (
+        await stub.GetParentalControls(pb.GetParentalControlsRequest(teen_user_id=teen.user.id), metadata=tmd)
+    ).controls
     assert got.non_personalized_feed and got.max_cameo_policy == common_pb2.CAMEO_POLICY_APPROVED
-    new = pb.ParentalControls(daily_feed_item_cap=20, non_personalized_feed=False,
-                              max_cameo_policy=common_pb2.CAMEO_POLICY_MUTUALS)
+    new = pb.ParentalControls(
+        daily_feed_item_cap=20, non_personalized_feed=False, max_cameo_policy=common_pb2.CAMEO_POLICY_MUTUALS
+    )
     for md, code in ((tmd, grpc.StatusCode.PERMISSION_DENIED), (smd, grpc.StatusCode.PERMISSION_DENIED)):
-        err = await rpc_error(stub.SetParentalControls(pb.SetParentalControlsRequest(teen_user_id=teen.user.id,
-                                                                                     controls=new), metadata=md))
+        err = await rpc_error(
+            stub.SetParentalControls(
+                pb.SetParentalControlsRequest(teen_user_id=teen.user.id, controls=new), metadata=md
+            )
+        )
         assert err.code() == code
     bad = pb.ParentalControls(daily_feed_item_cap=-1, max_cameo_policy=common_pb2.CAMEO_POLICY_MUTUALS)
-    err = await rpc_error(stub.SetParentalControls(pb.SetParentalControlsRequest(teen_user_id=teen.user.id,
-                                                                                 controls=bad), metadata=pmd))
+    err = await rpc_error(
+        stub.SetParentalControls(pb.SetParentalControlsRequest(teen_user_id=teen.user.id, controls=bad), metadata=pmd)
+    )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    err = await rpc_error(stub.SetParentalControls(pb.SetParentalControlsRequest(
-        teen_user_id=teen.user.id, controls=pb.ParentalControls(daily_feed_item_cap=5)), metadata=pmd))
+    err = await rpc_error(
+        stub.SetParentalControls(
+            pb.SetParentalControlsRequest(
+                teen_user_id=teen.user.id, controls=pb.ParentalControls(daily_feed_item_cap=5)
+            ),
+            metadata=pmd,
+        )
+    )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "max_cameo_policy" in err.details()
-    set_ = await stub.SetParentalControls(pb.SetParentalControlsRequest(teen_user_id=teen.user.id, controls=new),
-                                          metadata=pmd)
+    set_ = await stub.SetParentalControls(
+        pb.SetParentalControlsRequest(teen_user_id=teen.user.id, controls=new), metadata=pmd
+    )
     assert set_.controls.daily_feed_item_cap == 20 and set_.controls.updated_by_user_id == parent.user.id
-    svc = await stub.GetParentalControls(pb.GetParentalControlsRequest(teen_user_id=teen.user.id),
-                                         metadata=idsvc.service_md("feed"))
+    svc = await stub.GetParentalControls(
+        pb.GetParentalControlsRequest(teen_user_id=teen.user.id), metadata=idsvc.service_md("feed")
+    )
     assert svc.controls.max_cameo_policy == common_pb2.CAMEO_POLICY_MUTUALS
-    err = await rpc_error(stub.GetParentalControls(pb.GetParentalControlsRequest(teen_user_id=teen.user.id),
-                                                   metadata=smd))
+    err = await rpc_error(
+        stub.GetParentalControls(pb.GetParentalControlsRequest(teen_user_id=teen.user.id), metadata=smd)
+    )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
 
     # Only the guardian unlinks (tests/security/test_teen_controls.py has the rest); the event records it.
@@ -417,18 +465,29 @@ async def test_guardian_link_controls_and_unlink(idsvc):
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     gone = await stub.UnlinkGuardian(pb.UnlinkGuardianRequest(link_id=linked.link.id), metadata=pmd)
     assert gone.link.status == pb.GUARDIAN_LINK_STATUS_UNLINKED and gone.link.unlinked_by_user_id == parent.user.id
-    err = await rpc_error(stub.SetParentalControls(pb.SetParentalControlsRequest(teen_user_id=teen.user.id,
-                                                                                 controls=new), metadata=pmd))
+    err = await rpc_error(
+        stub.SetParentalControls(pb.SetParentalControlsRequest(teen_user_id=teen.user.id, controls=new), metadata=pmd)
+    )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
 
     types = [r.event_type.rsplit(".", 1)[-1] for r in idsvc.outbox() if r.aggregate_id == teen.user.id]
-    assert types == ["UserCreated", "ParentalControlsChanged", "GuardianLinked", "UserUpdated",
-                     "ParentalControlsChanged", "GuardianUnlinked", "UserUpdated"]
-    [unlinked] = [events_pb2.GuardianUnlinked.FromString(r.payload)
-                  for r in idsvc.outbox("kinora.identity.v1.GuardianUnlinked")]
+    assert types == [
+        "UserCreated",
+        "ParentalControlsChanged",
+        "GuardianLinked",
+        "UserUpdated",
+        "ParentalControlsChanged",
+        "GuardianUnlinked",
+        "UserUpdated",
+    ]
+    [unlinked] = [
+        events_pb2.GuardianUnlinked.FromString(r.payload) for r in idsvc.outbox("kinora.identity.v1.GuardianUnlinked")
+    ]
     assert unlinked.guardian_user_id == parent.user.id and unlinked.unlinked_by_user_id == parent.user.id
-    [changed] = [events_pb2.ParentalControlsChanged.FromString(r.payload)
-                 for r in idsvc.outbox("kinora.identity.v1.ParentalControlsChanged")][1:]
+    [changed] = [
+        events_pb2.ParentalControlsChanged.FromString(r.payload)
+        for r in idsvc.outbox("kinora.identity.v1.ParentalControlsChanged")
+    ][1:]
     assert changed.guardian_user_id == parent.user.id and changed.controls.daily_feed_item_cap == 20
 
 
@@ -464,14 +523,14 @@ async def test_the_same_person_signing_in_from_one_place_at_once_never_deadlocks
 
         async def attempt(password: str):
             try:
-                reply = await running.stub.SignIn(pb.SignInRequest(handle="gus", password=password,
-                                                                   client_address="10.7.7.7"), metadata=gateway)
+                reply = await running.stub.SignIn(
+                    pb.SignInRequest(handle="gus", password=password, client_address="10.7.7.7"), metadata=gateway
+                )
                 return "ok" if reply.tokens.access_token else "empty"
             except grpc.aio.AioRpcError as err:
                 return err.code().name
 
         for _ in range(3):
-            outcomes = await asyncio.gather(*(attempt(PASSWORD if i % 4 else "not the password")
-                                              for i in range(24)))
+            outcomes = await asyncio.gather(*(attempt(PASSWORD if i % 4 else "not the password") for i in range(24)))
             assert sorted(set(outcomes)) == ["UNAUTHENTICATED", "ok"], outcomes
             assert outcomes.count("ok") == 18

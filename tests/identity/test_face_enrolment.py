@@ -42,8 +42,11 @@ async def verify(stub, md) -> pb.Verification:
         if not set(v.challenge.digits) & set("689"):
             break
     clip = fx.clip_for_challenge(v.challenge.digits, [TURN_NAMES[t] for t in v.challenge.head_turns])
-    return (await stub.SubmitVerification(pb.SubmitVerificationRequest(
-        verification_id=v.id, nonce=v.challenge.nonce, video=clip), metadata=md)).verification
+    return (
+        await stub.SubmitVerification(
+            pb.SubmitVerificationRequest(verification_id=v.id, nonce=v.challenge.nonce, video=clip), metadata=md
+        )
+    ).verification
 
 
 async def test_verified_face_is_enrolled_and_matched_only_for_the_generator(pg_url, tmp_path):

@@ -41,8 +41,9 @@ def deliver(idsvc: Running, event) -> None:
 
 def reserved(idsvc: Running) -> list[tuple[str, str]]:
     with idsvc.service.ctx.engine.connect() as c:
-        rows = c.execute(select(reserved_handles.c.handle, reserved_handles.c.cameo_id)
-                         .order_by(reserved_handles.c.handle)).all()
+        rows = c.execute(
+            select(reserved_handles.c.handle, reserved_handles.c.cameo_id).order_by(reserved_handles.c.handle)
+        ).all()
     return [(r.handle, r.cameo_id) for r in rows]
 
 
@@ -84,8 +85,9 @@ async def test_a_character_event_for_a_handle_a_person_got_first_leaves_it_to_th
     assert reserved(idsvc) == []
     assert f"character {character} claimed @luna, which a person already holds" in caplog.text
     # The person is untouched and still found by the handle.
-    found = await idsvc.stub.GetUserByHandle(idpb.GetUserByHandleRequest(handle="luna"),
-                                             metadata=idsvc.service_md("cameo"))
+    found = await idsvc.stub.GetUserByHandle(
+        idpb.GetUserByHandleRequest(handle="luna"), metadata=idsvc.service_md("cameo")
+    )
     assert found.user.id == person.id
     # A delete of that character changes nothing either.
     deliver(idsvc, cameo_ev.CharacterDeleted(cameo_id=character, handle="luna"))

@@ -82,8 +82,11 @@ def test_still_lips_are_refused():
 
 
 async def submit(stub, md, v, clip):
-    return (await stub.SubmitVerification(pb.SubmitVerificationRequest(
-        verification_id=v.id, nonce=v.challenge.nonce, video=clip), metadata=md)).verification
+    return (
+        await stub.SubmitVerification(
+            pb.SubmitVerificationRequest(verification_id=v.id, nonce=v.challenge.nonce, video=clip), metadata=md
+        )
+    ).verification
 
 
 async def test_replay_and_second_account_with_the_same_face_are_refused(pg_url, tmp_path):
@@ -106,8 +109,11 @@ async def test_replay_and_second_account_with_the_same_face_are_refused(pg_url, 
         replayed = await submit(stub, md, second, recording)
         assert replayed.status == pb.VERIFICATION_STATUS_FAILED
         kinds = {c.kind for c in replayed.checks if c.evaluated and not c.passed}
-        assert kinds & {pb.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS, pb.VERIFICATION_CHECK_KIND_HEAD_TURNS,
-                        pb.VERIFICATION_CHECK_KIND_LIP_SYNC}
+        assert kinds & {
+            pb.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS,
+            pb.VERIFICATION_CHECK_KIND_HEAD_TURNS,
+            pb.VERIFICATION_CHECK_KIND_LIP_SYNC,
+        }
 
         # A second account verifying the same face, with a recording that passes every
         # liveness check, is refused: one face, one account.

@@ -47,8 +47,13 @@ def clip_for(v: pb.Verification, digits: str | None = None) -> bytes:
 
 
 def read_events(bootstrap: str, user_id: str, want: int, timeout_s: float = 30.0) -> list:
-    consumer = KafkaConsumer(TOPIC, bootstrap_servers=[bootstrap], group_id=f"t-{uuid.uuid4().hex[:8]}",
-                             auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        TOPIC,
+        bootstrap_servers=[bootstrap],
+        group_id=f"t-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     found = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -73,8 +78,12 @@ async def test_verification_pass_and_fail_through_the_rpc(pg_url, tmp_path, brok
         v = await start(stub, md)
         assert v.status == pb.VERIFICATION_STATUS_PENDING and v.challenge.nonce
         wrong = "".join(str((int(d) + 1) % 10) if d not in "57" else "1" for d in v.challenge.digits.replace(" ", ""))
-        failed = (await stub.SubmitVerification(pb.SubmitVerificationRequest(
-            verification_id=v.id, nonce=v.challenge.nonce, video=clip_for(v, wrong)), metadata=md)).verification
+        failed = (
+            await stub.SubmitVerification(
+                pb.SubmitVerificationRequest(verification_id=v.id, nonce=v.challenge.nonce, video=clip_for(v, wrong)),
+                metadata=md,
+            )
+        ).verification
         assert failed.status == pb.VERIFICATION_STATUS_FAILED
         digits = [c for c in failed.checks if c.kind == pb.VERIFICATION_CHECK_KIND_SPOKEN_DIGITS][0]
         assert digits.evaluated and not digits.passed and "do not match" in digits.reason
@@ -83,15 +92,21 @@ async def test_verification_pass_and_fail_through_the_rpc(pg_url, tmp_path, brok
         # The same challenge cannot be used again.
         err = None
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.SubmitVerification(pb.SubmitVerificationRequest(
-                verification_id=v.id, nonce=v.challenge.nonce, video=b"\x00" * 10), metadata=md)
+            await stub.SubmitVerification(
+                pb.SubmitVerificationRequest(verification_id=v.id, nonce=v.challenge.nonce, video=b"\x00" * 10),
+                metadata=md,
+            )
         err = info.value
         assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "already used" in err.details()
 
         # A wrong nonce fails the nonce check without running the rest.
         v2 = await start(stub, md)
-        bad_nonce = (await stub.SubmitVerification(pb.SubmitVerificationRequest(
-            verification_id=v2.id, nonce="f" * 32, video=b"not a video at all"), metadata=md)).verification
+        bad_nonce = (
+            await stub.SubmitVerification(
+                pb.SubmitVerificationRequest(verification_id=v2.id, nonce="f" * 32, video=b"not a video at all"),
+                metadata=md,
+            )
+        ).verification
         nonce = [c for c in bad_nonce.checks if c.kind == pb.VERIFICATION_CHECK_KIND_NONCE][0]
         assert bad_nonce.status == pb.VERIFICATION_STATUS_FAILED and not nonce.passed
         assert all(not c.evaluated for c in bad_nonce.checks if c.kind != pb.VERIFICATION_CHECK_KIND_NONCE)
@@ -99,18 +114,26 @@ async def test_verification_pass_and_fail_through_the_rpc(pg_url, tmp_path, brok
         # Input validation: nothing changes.
         v3 = await start(stub, md)
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.SubmitVerification(pb.SubmitVerificationRequest(verification_id=v3.id, nonce=v3.challenge.nonce),
-                                          metadata=md)
+            await stub.SubmitVerification(
+                pb.SubmitVerificationRequest(verification_id=v3.id, nonce=v3.challenge.nonce), metadata=md
+            )
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert (await stub.GetVerification(pb.GetVerificationRequest(verification_id=v3.id), metadata=md)
-                ).verification.status == pb.VERIFICATION_STATUS_PENDING
+        assert (
+            await stub.GetVerification(pb.GetVerificationRequest(verification_id=v3.id), metadata=md)
+        ).verification.status == pb.VERIFICATION_STATUS_PENDING
 
         # Pass.
-        passed = (await stub.SubmitVerification(pb.SubmitVerificationRequest(
-            verification_id=v3.id, nonce=v3.challenge.nonce, video=clip_for(v3), cameo_display_name="Vera V."),
-            metadata=md)).verification
-        assert passed.status == pb.VERIFICATION_STATUS_PASSED, [(c.name, c.reason) for c in passed.checks
-                                                                if not c.passed]
+        passed = (
+            await stub.SubmitVerification(
+                pb.SubmitVerificationRequest(
+                    verification_id=v3.id, nonce=v3.challenge.nonce, video=clip_for(v3), cameo_display_name="Vera V."
+                ),
+                metadata=md,
+            )
+        ).verification
+        assert passed.status == pb.VERIFICATION_STATUS_PASSED, [
+            (c.name, c.reason) for c in passed.checks if not c.passed
+        ]
         assert all(c.passed and c.evaluated for c in passed.checks)
         likeness = passed.likeness
         assert len(likeness.face_crops) >= 1 and likeness.voice_profile.key
@@ -130,10 +153,18 @@ async def test_verification_pass_and_fail_through_the_rpc(pg_url, tmp_path, brok
         by_type = {}
         for headers, value in events:
             by_type.setdefault(headers["event_type"], []).append(value)
-        verified = [events_pb2.CameoVerified.FromString(v) for t, vs in by_type.items()
-                    if t and t.endswith("CameoVerified") for v in vs]
-        failures = [events_pb2.VerificationFailed.FromString(v) for t, vs in by_type.items()
-                    if t and t.endswith("VerificationFailed") for v in vs]
+        verified = [
+            events_pb2.CameoVerified.FromString(v)
+            for t, vs in by_type.items()
+            if t and t.endswith("CameoVerified")
+            for v in vs
+        ]
+        failures = [
+            events_pb2.VerificationFailed.FromString(v)
+            for t, vs in by_type.items()
+            if t and t.endswith("VerificationFailed")
+            for v in vs
+        ]
         assert len(verified) == 1 and len(failures) == 2, by_type.keys()
         assert verified[0].display_name == "Vera V." and verified[0].likeness == likeness
         assert verified[0].verification_id == v3.id and verified[0].handle == "vera"

@@ -25,14 +25,19 @@ def _run_cancelled_at(ltx2_model, module: torch.nn.Module):
     """Generate, turning cancel on the moment `module` starts; returns what ran after."""
     flag = {"set": False}
     after = {name: _Counter() for name in ("transformer", "vocoder")}
-    handles = [module.register_forward_pre_hook(lambda *_: flag.update(set=True)),
-               ltx2_model.t2v.transformer.register_forward_pre_hook(after["transformer"]),
-               ltx2_model.t2v.vocoder.register_forward_pre_hook(after["vocoder"])]
+    handles = [
+        module.register_forward_pre_hook(lambda *_: flag.update(set=True)),
+        ltx2_model.t2v.transformer.register_forward_pre_hook(after["transformer"]),
+        ltx2_model.t2v.vocoder.register_forward_pre_hook(after["vocoder"]),
+    ]
     stages: list = []
     try:
         with pytest.raises(ModelCancelled):
-            ltx2_model.generate(ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=1),
-                                lambda p, s: stages.append(s), lambda: flag["set"])
+            ltx2_model.generate(
+                ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=1),
+                lambda p, s: stages.append(s),
+                lambda: flag["set"],
+            )
     finally:
         for handle in handles:
             handle.remove()
@@ -51,10 +56,13 @@ def test_cancel_inside_the_decode_stops_before_the_vocoder(ltx2_model):
     assert not ltx2_model._lock.locked()
 
 
-@pytest.mark.xfail(strict=True, reason="PyTriton (0.x) does not pass Triton's stream cancellation to the Python "
-                   "callable: its backend never checks request.is_cancelled(), so a dropped stream is not seen and "
-                   "the clip is finished for nobody. Callers cancel through the `cancel` model "
-                   "(kinora.models.client does).")
+@pytest.mark.xfail(
+    strict=True,
+    reason="PyTriton (0.x) does not pass Triton's stream cancellation to the Python "
+    "callable: its backend never checks request.is_cancelled(), so a dropped stream is not seen and "
+    "the clip is finished for nobody. Callers cancel through the `cancel` model "
+    "(kinora.models.client does).",
+)
 def test_closing_the_stream_cancels_the_generation(ltx2_model, triton_url):
     from tritonclient.grpc import InferenceServerClient, InferInput
 

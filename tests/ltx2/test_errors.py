@@ -49,8 +49,9 @@ def test_nan_frames_fail_instead_of_a_black_clip(ltx2_model):
     handle = ltx2_model.t2v.vae.decoder.register_forward_hook(lambda m, a, out: torch.full_like(out, float("nan")))
     try:
         with pytest.raises(ModelOutputError, match="decoded frames contain NaN"):
-            ltx2_model.generate(ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=5), lambda p, s: None,
-                                lambda: False)
+            ltx2_model.generate(
+                ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=5), lambda p, s: None, lambda: False
+            )
     finally:
         handle.remove()
 
@@ -64,8 +65,9 @@ def test_out_of_memory_has_its_own_code_and_frees_hooks_and_cache(ltx2_model, mo
     handle = ltx2_model.t2v.transformer.register_forward_pre_hook(oom)
     try:
         with pytest.raises(ModelOutOfMemory) as caught:
-            ltx2_model.generate(ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=5), lambda p, s: None,
-                                lambda: False)
+            ltx2_model.generate(
+                ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=5), lambda p, s: None, lambda: False
+            )
     finally:
         handle.remove()
     assert caught.value.code == "out_of_memory"

@@ -34,7 +34,13 @@ def test_smoke_run_reports_every_figure():
     assert [(c["schedule"], c["steps_run"]) for c in clips] == [("distilled", 8), ("standard", 4)]
     for clip in clips:
         assert "error" not in clip
-        assert set(clip["seconds_by_stage"]) == {"text_encoder", "connectors", "transformer", "vae", "audio_vae",
-                                                 "vocoder"}
+        assert set(clip["seconds_by_stage"]) == {
+            "text_encoder",
+            "connectors",
+            "transformer",
+            "vae",
+            "audio_vae",
+            "vocoder",
+        }
         assert clip["seconds_per_step"] > 0 and clip["total_s"] > 0 and clip["mp4_bytes"] > 0
     assert clips[1]["total_s_projected_full"] > clips[1]["total_s"]

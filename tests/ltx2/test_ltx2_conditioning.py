@@ -21,8 +21,10 @@ from kinora.models.ltx2_shots import fit_frames
 def _source(frames: int, audio: bool = True) -> bytes:
     """A 720x1280 clip: a gradient sliding right, a 440 Hz tone."""
     yy, xx = np.mgrid[0:1280, 0:720]
-    pictures = [np.stack([(xx // 3 + 6 * i) % 256, (yy // 5) % 256, np.full_like(xx, 180)], -1).astype(np.uint8)
-                for i in range(frames)]
+    pictures = [
+        np.stack([(xx // 3 + 6 * i) % 256, (yy // 5) % 256, np.full_like(xx, 180)], -1).astype(np.uint8)
+        for i in range(frames)
+    ]
     samples = round(frames / 24 * 48000)
     tone = np.stack([0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)] * 2).astype(np.float32)
     return encode_mp4(pictures, 720, 1280, 24, tone if audio else None)
@@ -34,8 +36,9 @@ def source() -> bytes:
 
 
 def test_extend_is_conditioned_on_the_sources_last_frames(ltx2_model, source):
-    request = ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=21,
-                           source=SourceClip("extend", video=source))
+    request = ModelRequest(
+        prompt="a cat jumps over a fence", seconds=4, seed=21, source=SourceClip("extend", video=source)
+    )
     with Spies(ltx2_model) as spies:
         result = ltx2_model.generate(request, lambda p, s: None, lambda: False)
     probe = probe_mp4(result.mp4, decode_frames=True, decode_audio=True, frame_step=24)
@@ -63,10 +66,15 @@ def test_extend_is_conditioned_on_the_sources_last_frames(ltx2_model, source):
 @pytest.fixture(scope="module")
 def edits(ltx2_model, source):
     def edit(seed):
-        request = ModelRequest(prompt="the same clip", seconds=1, seed=seed,
-                               source=SourceClip("edit", video=source, instruction="make it night"))
+        request = ModelRequest(
+            prompt="the same clip",
+            seconds=1,
+            seed=seed,
+            source=SourceClip("edit", video=source, instruction="make it night"),
+        )
         with Spies(ltx2_model) as spies:
             return ltx2_model.generate(request, lambda p, s: None, lambda: False), spies, request
+
     return edit(31), edit(31), edit(32)
 
 
@@ -93,8 +101,9 @@ def test_edit_starts_from_the_sources_latents_noised_to_the_strength(ltx2_model,
     plan = ltx2_model.plan(request)
     frames = probe_mp4(source, decode_frames=True).frames
     expected = encode_like_the_pipeline(pipe, fit_frames(frames + [frames[-1]], plan))  # 25 = 8k+1 frames
-    given = pipe._normalize_latents(kwargs["latents"].float(), pipe.vae.latents_mean.float(),
-                                    pipe.vae.latents_std.float())
+    given = pipe._normalize_latents(
+        kwargs["latents"].float(), pipe.vae.latents_mean.float(), pipe.vae.latents_std.float()
+    )
     given = pipe._pack_latents(given, 1, 1).cpu()
     # bf16 latents, normalized in another order here than in the pipeline: equal to bf16 rounding.
     assert float((given - expected).abs().max()) < 0.05 and float((given - expected).abs().mean()) < 0.01
@@ -110,13 +119,16 @@ def test_edit_is_deterministic_per_seed(edits):
     assert again.mp4 == first.mp4 and other.mp4 != first.mp4
 
 
-@pytest.mark.parametrize("kind,video,seconds,message", [
-    ("extend", b"not an mp4 at all", 4, "the source video of this extension is not a readable MP4"),
-    ("edit", b"not an mp4 at all", 1, "the source video of this edit is not a readable MP4"),
-    ("extend", "five frames", 4, "too short to extend: it has 5 frame(s), LTX-2 conditions on its last 9"),
-    ("edit", "one second", 4, "too short for a 4 s edit: it has 24 frame(s)"),
-    ("extend", None, 4, "needs the source clip's video"),
-])
+@pytest.mark.parametrize(
+    "kind,video,seconds,message",
+    [
+        ("extend", b"not an mp4 at all", 4, "the source video of this extension is not a readable MP4"),
+        ("edit", b"not an mp4 at all", 1, "the source video of this edit is not a readable MP4"),
+        ("extend", "five frames", 4, "too short to extend: it has 5 frame(s), LTX-2 conditions on its last 9"),
+        ("edit", "one second", 4, "too short for a 4 s edit: it has 24 frame(s)"),
+        ("extend", None, 4, "needs the source clip's video"),
+    ],
+)
 def test_bad_sources_are_refused_before_anything_runs(ltx2_model, source, kind, video, seconds, message):
     video = {"five frames": _source(5, audio=False), "one second": source}.get(video, video)
     clip = SourceClip(kind, video=video, instruction="make it night", plan=None if video else {"scene": "x"})

@@ -55,8 +55,9 @@ def test_the_cut_is_exactly_at_the_shot_boundary(ltx2_model, storyboard):
     (_, first), (_, second) = spies.runs
     plan = ltx2_model.plan(request)
     crop = (plan.crop_width, plan.crop_height)
-    frames = _to_frames(np.concatenate([to_uint8(first[:48]), to_uint8(second[9:57])]), 96, 720, 1280, "@kinora", 24,
-                        crop=crop)
+    frames = _to_frames(
+        np.concatenate([to_uint8(first[:48]), to_uint8(second[9:57])]), 96, 720, 1280, "@kinora", 24, crop=crop
+    )
     decoded = probe_mp4(result.mp4, decode_frames=True).frames
 
     def diff(a, b):
@@ -124,8 +125,12 @@ def _png() -> bytes:
 
 
 def test_a_shot_with_its_own_image_starts_on_it_without_the_previous_frames(ltx2_model):
-    request = ModelRequest(prompt="two shots", seconds=4, seed=12,
-                           shots=[Shot("a cat jumps over a fence", 2), Shot("a robot dancing", 2, image=_png())])
+    request = ModelRequest(
+        prompt="two shots",
+        seconds=4,
+        seed=12,
+        shots=[Shot("a cat jumps over a fence", 2), Shot("a robot dancing", 2, image=_png())],
+    )
     with Spies(ltx2_model) as spies:
         result = ltx2_model.generate(request, lambda p, s: None, lambda: False)
     assert not spies.prepared  # the condition pipeline never ran
@@ -139,8 +144,9 @@ def test_a_shot_with_its_own_image_starts_on_it_without_the_previous_frames(ltx2
 
 
 def test_a_bad_shot_image_is_refused_before_anything_runs(ltx2_model):
-    request = ModelRequest(prompt="two shots", seconds=4, seed=12,
-                           shots=[Shot("a cat", 2), Shot("a robot", 2, image=b"not an image")])
+    request = ModelRequest(
+        prompt="two shots", seconds=4, seed=12, shots=[Shot("a cat", 2), Shot("a robot", 2, image=b"not an image")]
+    )
     with Spies(ltx2_model) as spies, pytest.raises(ModelInputError, match="shot 2's image is not a readable image"):
         ltx2_model.generate(request, lambda p, s: None, lambda: False)
     assert not spies.runs
@@ -157,12 +163,17 @@ class _Count:
 def test_cancel_between_shots_stops_before_the_next_shot(ltx2_model):
     flag = {"set": False}
     vocoder = _Count()
-    handles = [ltx2_model.t2v.vocoder.register_forward_hook(lambda *_: flag.update(set=True)),
-               ltx2_model.t2v.vocoder.register_forward_pre_hook(vocoder)]
+    handles = [
+        ltx2_model.t2v.vocoder.register_forward_hook(lambda *_: flag.update(set=True)),
+        ltx2_model.t2v.vocoder.register_forward_pre_hook(vocoder),
+    ]
     try:
         with Spies(ltx2_model) as spies, pytest.raises(ModelCancelled):
-            ltx2_model.generate(ModelRequest(prompt="two shots", seconds=4, seed=13, shots=SHOTS), lambda p, s: None,
-                                lambda: flag["set"])
+            ltx2_model.generate(
+                ModelRequest(prompt="two shots", seconds=4, seed=13, shots=SHOTS),
+                lambda p, s: None,
+                lambda: flag["set"],
+            )
     finally:
         for handle in handles:
             handle.remove()
@@ -173,13 +184,18 @@ def test_cancel_between_shots_stops_before_the_next_shot(ltx2_model):
 def test_cancel_inside_a_later_shot_stops_it(ltx2_model):
     flag = {"set": False}
     vocoder, transformer = _Count(), _Count()
-    handles = [ltx2_model.t2v.vocoder.register_forward_pre_hook(vocoder),
-               ltx2_model.t2v.transformer.register_forward_pre_hook(transformer)]
+    handles = [
+        ltx2_model.t2v.vocoder.register_forward_pre_hook(vocoder),
+        ltx2_model.t2v.transformer.register_forward_pre_hook(transformer),
+    ]
     try:
         with Spies(ltx2_model) as spies, pytest.raises(ModelCancelled):
             spies.on_prepare = lambda: flag.update(set=True, at=transformer.calls)  # shot 2 is being set up
-            ltx2_model.generate(ModelRequest(prompt="two shots", seconds=4, seed=13, shots=SHOTS), lambda p, s: None,
-                                lambda: flag["set"])
+            ltx2_model.generate(
+                ModelRequest(prompt="two shots", seconds=4, seed=13, shots=SHOTS),
+                lambda p, s: None,
+                lambda: flag["set"],
+            )
     finally:
         for handle in handles:
             handle.remove()

@@ -28,14 +28,22 @@ def _as_run(model, plan) -> np.ndarray:
     tokens = ((plan.num_frames - 1) // temporal + 1) * (plan.gen_height // spatial) * (plan.gen_width // spatial)
     sigmas = np.linspace(1.0, 1 / plan.steps, plan.steps) if plan.sigmas is None else plan.sigmas
     config = scheduler.config
-    mu = calculate_shift(tokens, config.get("base_image_seq_len", 1024), config.get("max_image_seq_len", 4096),
-                         config.get("base_shift", 0.95), config.get("max_shift", 2.05))
+    mu = calculate_shift(
+        tokens,
+        config.get("base_image_seq_len", 1024),
+        config.get("max_image_seq_len", 4096),
+        config.get("base_shift", 0.95),
+        config.get("max_shift", 2.05),
+    )
     retrieve_timesteps(scheduler, plan.steps, "cpu", None, sigmas=sigmas, mu=mu)
     return scheduler.sigmas[:-1].double().numpy()
 
 
-@pytest.mark.parametrize("width,height,seconds,distilled", CASES,
-                         ids=[f"{w}x{h}-{s}s-{'distilled' if d else 'standard'}" for w, h, s, d in CASES])
+@pytest.mark.parametrize(
+    "width,height,seconds,distilled",
+    CASES,
+    ids=[f"{w}x{h}-{s}s-{'distilled' if d else 'standard'}" for w, h, s, d in CASES],
+)
 def test_schedule_is_finite_decreasing_and_not_stuck(ltx2_model, width, height, seconds, distilled):
     quality = "pro" if (width, height) in PRO_ONLY_SIZES else "standard"
     request = ModelRequest(prompt="a cat", seconds=seconds, width=width, height=height, quality=quality)

@@ -22,8 +22,9 @@ def _generate(triton_url, request: ModelRequest, key=None):
     key = key or (request.prompt, request.seed, request.image is not None, len(request.cameos))
     if key not in _results:
         events: list = []
-        result = TritonRunner(triton_url).generate("ltx2", request, lambda p, s: events.append((p, s)),
-                                                   threading.Event(), 300)
+        result = TritonRunner(triton_url).generate(
+            "ltx2", request, lambda p, s: events.append((p, s)), threading.Event(), 300
+        )
         _results[key] = (result, events)
     return _results[key]
 
@@ -67,8 +68,9 @@ def test_same_seed_gives_same_bytes_and_another_seed_does_not(triton_url):
     first, _ = _generate(triton_url, request)
     again, _ = _generate(triton_url, request, key="again")
     assert again.mp4 == first.mp4
-    other, _ = _generate(triton_url,
-                         ModelRequest(prompt="a robot dancing in the rain", seconds=4, seed=8, watermark="@kinora"))
+    other, _ = _generate(
+        triton_url, ModelRequest(prompt="a robot dancing in the rain", seconds=4, seed=8, watermark="@kinora")
+    )
     assert other.mp4 != first.mp4
 
 
@@ -93,8 +95,9 @@ def test_cameo_face_conditions_image_to_video(triton_url):
     assert result.report["pipeline"] == "image_to_video"
     assert conditioning["start_image"] == "cameo 'Ana' face"
     assert conditioning["cameos"][0]["face_used"] is True and conditioning["cameos"][0]["voice_used"] is False
-    text_only, _ = _generate(triton_url,
-                             ModelRequest(prompt="a robot dancing in the rain", seconds=4, seed=7, watermark="@kinora"))
+    text_only, _ = _generate(
+        triton_url, ModelRequest(prompt="a robot dancing in the rain", seconds=4, seed=7, watermark="@kinora")
+    )
     assert result.mp4 != text_only.mp4
 
 

@@ -13,8 +13,9 @@ from kinora.models.ltx2_frames import _cover, _start_frame, _to_frames
 
 @pytest.mark.parametrize("width,height", STANDARD_SIZES + PRO_ONLY_SIZES)
 def test_full_size_plans_cover_the_asked_size_on_the_grid(ltx2_model, width, height):
-    plan = ltx2_model.plan(ModelRequest(prompt="a cat", seconds=4, width=width, height=height, quality="pro"),
-                           resolution_scale=1.0)
+    plan = ltx2_model.plan(
+        ModelRequest(prompt="a cat", seconds=4, width=width, height=height, quality="pro"), resolution_scale=1.0
+    )
     assert plan.gen_width % 32 == 0 and plan.gen_height % 32 == 0
     assert 0 <= plan.gen_width - width < 32 and 0 <= plan.gen_height - height < 32
     assert (plan.crop_width, plan.crop_height) == (width, height)

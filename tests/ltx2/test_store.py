@@ -42,8 +42,10 @@ def test_missing_part_is_reported(store_copy):
     (store_copy / "vocoder" / "diffusion_pytorch_model.safetensors").unlink()
     shutil.rmtree(store_copy / "tokenizer")
     problems = check_store(store_copy).problems
-    assert ("vocoder: no weights: expected diffusion_pytorch_model.safetensors or "
-            "diffusion_pytorch_model.safetensors.index.json") in problems
+    assert (
+        "vocoder: no weights: expected diffusion_pytorch_model.safetensors or "
+        "diffusion_pytorch_model.safetensors.index.json"
+    ) in problems
     assert "tokenizer: folder tokenizer/ is missing" in problems
     result = CliRunner().invoke(_cli(), ["models", "check", str(store_copy)])
     assert result.exit_code == 1
@@ -99,12 +101,14 @@ def test_bad_settings_name_the_variable(tiny_store):
     from kinora.runtime.settings import SettingsError
 
     with pytest.raises(SettingsError) as caught:
-        load_from_env({"KINORA_MODEL_STORE": str(tiny_store), "KINORA_LTX2_DTYPE": "int8",
-                       "KINORA_LTX2_CPU_OFFLOAD": "always"})
+        load_from_env(
+            {"KINORA_MODEL_STORE": str(tiny_store), "KINORA_LTX2_DTYPE": "int8", "KINORA_LTX2_CPU_OFFLOAD": "always"}
+        )
     assert "KINORA_LTX2_DTYPE='int8' is not valid: expected bfloat16, float16 or float32" in caught.value.problems
     assert any(p.startswith("KINORA_LTX2_CPU_OFFLOAD='always'") for p in caught.value.problems)
     with pytest.raises(SettingsError, match="KINORA_MODEL_STORE is required"):
         load_from_env({})
     with pytest.raises(ValueError, match="needs a CUDA device"):
-        load_from_env({"KINORA_MODEL_STORE": str(tiny_store), "KINORA_LTX2_DEVICE": "cpu",
-                       "KINORA_LTX2_CPU_OFFLOAD": "model"})
+        load_from_env(
+            {"KINORA_MODEL_STORE": str(tiny_store), "KINORA_LTX2_DEVICE": "cpu", "KINORA_LTX2_CPU_OFFLOAD": "model"}
+        )

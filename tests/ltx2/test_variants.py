@@ -45,9 +45,11 @@ def test_stg_block_beyond_the_transformer_is_reported(tiny_store, tmp_path):
 
 def test_guidance_reaches_the_pipeline_as_configured(ltx2_model, monkeypatch):
     # CFG on (so the negative prompt is used), video STG on, audio STG explicitly off.
-    manifest = dataclasses.replace(ltx2_model.manifest,
-                                   guidance={"guidance_scale": 2.0, "stg_scale": 1.0, "audio_stg_scale": 0.0},
-                                   use_cross_timestep=False)
+    manifest = dataclasses.replace(
+        ltx2_model.manifest,
+        guidance={"guidance_scale": 2.0, "stg_scale": 1.0, "audio_stg_scale": 0.0},
+        use_cross_timestep=False,
+    )
     monkeypatch.setattr(ltx2_model, "manifest", manifest)
     pipe = ltx2_model.t2v
     seen = {}
@@ -63,8 +65,9 @@ def test_guidance_reaches_the_pipeline_as_configured(ltx2_model, monkeypatch):
 
     monkeypatch.setattr(pipe, "encode_prompt", spy_encode)
     monkeypatch.setattr(type(pipe), "__call__", spy_call)
-    result = ltx2_model.generate(ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=3), lambda p, s: None,
-                                 lambda: False)
+    result = ltx2_model.generate(
+        ModelRequest(prompt="a cat jumps over a fence", seconds=4, seed=3), lambda p, s: None, lambda: False
+    )
     assert pipe.stg_scale == 1.0 and pipe.audio_stg_scale < 1e-20  # not silently the video value
     assert seen["use_cross_timestep"] is False and seen["spatio_temporal_guidance_blocks"] == [1]
     assert seen["negative_prompt"].startswith("blurry, out of focus")  # LTX-2's reference negative prompt

@@ -22,5 +22,5 @@ def test_serve_runs_a_warm_up_generation_before_serving(tiny_store, monkeypatch)
     name, model = serve.load_model("ltx2")  # what `python -m kinora.models.serve --model ltx2` does before Triton
     assert name == "ltx2" and isinstance(model, Ltx2Model)
     assert model.warm_up_seconds is not None and model.warm_up_seconds > 0
-    (video, audio, rate), = outputs  # one full run: frames decoded, audio vocoded
+    ((video, audio, rate),) = outputs  # one full run: frames decoded, audio vocoded
     assert video.shape == (9, 128, 128, 3) and audio.size > 0 and rate == 16000

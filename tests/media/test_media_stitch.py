@@ -56,7 +56,7 @@ def close(a: np.ndarray, b: np.ndarray, limit: float = 4.0) -> bool:
 
 
 def max_step(audio: np.ndarray, at_sample: int, span: int = 1200) -> float:
-    window = audio[:, max(0, at_sample - span): at_sample + span]
+    window = audio[:, max(0, at_sample - span) : at_sample + span]
     return float(np.abs(np.diff(window, axis=1)).max())
 
 

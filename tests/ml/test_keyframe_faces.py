@@ -30,10 +30,10 @@ def _scene(face_width: int | None, at: tuple[int, int] = (400, 300)) -> np.ndarr
         astronaut = skimage.data.astronaut()
         x, y, w, h = faces.find_faces(astronaut)[0].box
         pad = w // 3
-        crop = Image.fromarray(astronaut[y - pad:y + h + pad, x - pad:x + w + pad])
+        crop = Image.fromarray(astronaut[y - pad : y + h + pad, x - pad : x + w + pad])
         scale = face_width / w
         crop = np.asarray(crop.resize((round(crop.width * scale), round(crop.height * scale)), Image.LANCZOS))
-        frame[at[1]:at[1] + crop.shape[0], at[0]:at[0] + crop.shape[1]] = crop
+        frame[at[1] : at[1] + crop.shape[0], at[0] : at[0] + crop.shape[1]] = crop
     return frame
 
 
@@ -98,8 +98,11 @@ def test_a_chip_seen_again_takes_the_embedding_already_computed():
     noisy = np.clip(chip.astype(np.int16) + np.random.default_rng(1).choice([-1, 0, 0, 0, 0, 1], chip.shape), 0, 255)
     other = np.clip(chip.astype(np.int16) + 30, 0, 255)  # the same face in another light: embedded again
     box = (10, 10, 64, 64)
-    seen = [[keyframe_faces._Seen(box, 1.0, chip)], [keyframe_faces._Seen(box, 1.0, noisy.astype(np.uint8))],
-            [keyframe_faces._Seen(box, 1.0, other.astype(np.uint8))]]
+    seen = [
+        [keyframe_faces._Seen(box, 1.0, chip)],
+        [keyframe_faces._Seen(box, 1.0, noisy.astype(np.uint8))],
+        [keyframe_faces._Seen(box, 1.0, other.astype(np.uint8))],
+    ]
     out = keyframe_faces._embedded(seen, [1.0, 1.0, 1.0])
     assert out.embedded == 2 and len(out.distinct) == 2
     assert out.per_frame[1][0].embedding is out.per_frame[0][0].embedding
@@ -109,11 +112,12 @@ def test_a_chip_seen_again_takes_the_embedding_already_computed():
 def test_a_moving_camera_searches_each_keyframe_whole():
     # A textured world wider than the frame, the camera panning 60 px across it.
     rng = np.random.default_rng(2)
-    world = cv2.resize(rng.integers(40, 200, (1280 // 16, 800 // 16, 3), dtype=np.uint8), (800, 1280),
-                       interpolation=cv2.INTER_LINEAR)
+    world = cv2.resize(
+        rng.integers(40, 200, (1280 // 16, 800 // 16, 3), dtype=np.uint8), (800, 1280), interpolation=cv2.INTER_LINEAR
+    )
     face = _scene(64)[300:420, 400:520]
     world[300:420, 440:560] = face
-    first, panned = (np.ascontiguousarray(world[:, x:x + SIZE[0]]) for x in (0, 60))
+    first, panned = (np.ascontiguousarray(world[:, x : x + SIZE[0]]) for x in (0, 60))
     seen = keyframe_faces.find_in_keyframes([first, panned])
     assert seen.searched == [1.0, 1.0]
     assert [len(frame) for frame in seen.per_frame] == [1, 1]
@@ -139,6 +143,7 @@ def test_the_embedding_runs_openblas_on_one_thread_and_gives_the_threads_back():
     def spy(chip, model_file):
         inside.append(get())
         return real(chip, model_file)
+
     face_net._embed = spy
     try:
         faces.embed_chip(chip)

@@ -26,10 +26,10 @@ def _scene(face_width: int, at: tuple[int, int]) -> np.ndarray:
     astronaut = skimage.data.astronaut()
     x, y, w, h = faces.find_faces(astronaut)[0].box
     pad = w // 3
-    crop = Image.fromarray(astronaut[y - pad:y + h + pad, x - pad:x + w + pad])
+    crop = Image.fromarray(astronaut[y - pad : y + h + pad, x - pad : x + w + pad])
     scale = face_width / w
     crop = np.asarray(crop.resize((round(crop.width * scale), round(crop.height * scale)), Image.LANCZOS))
-    frame[at[1]:at[1] + crop.shape[0], at[0]:at[0] + crop.shape[1]] = crop
+    frame[at[1] : at[1] + crop.shape[0], at[0] : at[0] + crop.shape[1]] = crop
     return frame
 
 

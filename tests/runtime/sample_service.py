@@ -21,8 +21,13 @@ async def sleep(request: bytes, context) -> bytes:
 
 async def build(settings):
     app = ServiceApp("sample", settings)
-    app.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-        "kinora.test.v1.SampleService", {"Sleep": grpc.unary_unary_rpc_method_handler(sleep)})])
+    app.server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "kinora.test.v1.SampleService", {"Sleep": grpc.unary_unary_rpc_method_handler(sleep)}
+            )
+        ]
+    )
 
     async def slow_start():
         await asyncio.sleep(float(__import__("os").environ.get("SAMPLE_STARTUP_DELAY", "0")))

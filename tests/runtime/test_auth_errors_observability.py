@@ -50,12 +50,23 @@ async def server():
         return keys["current"].jwks()
 
     verifier = TokenVerifier(fetch, internal_secret=SECRET, min_refresh_s=0)
-    app = ServiceApp("authtest", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port(),
-                                                 metrics_port=free_port(), internal_secret=SECRET), verifier)
-    app.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("kinora.test.v1.T", {
-        "WhoAmI": grpc.unary_unary_rpc_method_handler(whoami),
-        "Refuse": grpc.unary_unary_rpc_method_handler(refuse),
-        "Crash": grpc.unary_unary_rpc_method_handler(crash)})])
+    app = ServiceApp(
+        "authtest",
+        RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port(), metrics_port=free_port(), internal_secret=SECRET),
+        verifier,
+    )
+    app.server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "kinora.test.v1.T",
+                {
+                    "WhoAmI": grpc.unary_unary_rpc_method_handler(whoami),
+                    "Refuse": grpc.unary_unary_rpc_method_handler(refuse),
+                    "Crash": grpc.unary_unary_rpc_method_handler(crash),
+                },
+            )
+        ]
+    )
     await app.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
     yield app, channel, issuer, keys, calls
@@ -64,8 +75,9 @@ async def server():
 
 
 async def call(channel, method, token=None):
-    return await channel.unary_unary(f"/kinora.test.v1.T/{method}")(b"", metadata=bearer(token) if token else None,
-                                                                     timeout=5)
+    return await channel.unary_unary(f"/kinora.test.v1.T/{method}")(
+        b"", metadata=bearer(token) if token else None, timeout=5
+    )
 
 
 async def test_user_token_is_verified_and_visible_to_the_handler(server):
@@ -79,8 +91,11 @@ async def test_missing_bad_expired_and_forged_tokens_are_refused(server):
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await call(channel, "WhoAmI")
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED and "sign in" in err.value.details()
-    for bad, words in [("not-a-jwt", "malformed"), (issuer.token("u", ttl_s=-60), "expired"),
-                       (LocalIssuer("k1").token("u"), "not valid")]:
+    for bad, words in [
+        ("not-a-jwt", "malformed"),
+        (issuer.token("u", ttl_s=-60), "expired"),
+        (LocalIssuer("k1").token("u"), "not valid"),
+    ]:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call(channel, "WhoAmI", bad)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -174,17 +189,28 @@ async def test_outgoing_channels_forward_the_callers_token_on_every_call_shape(s
         yield await whoami(request, context)
 
     # A second service the first one calls while serving a user.
-    downstream = ServiceApp("downstream", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port()),
-                            app.verifier)
-    downstream.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("kinora.test.v1.D", {
-        "WhoAmI": grpc.unary_unary_rpc_method_handler(whoami),
-        "Stream": grpc.unary_stream_rpc_method_handler(stream_whoami)})])
+    downstream = ServiceApp("downstream", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port()), app.verifier)
+    downstream.server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "kinora.test.v1.D",
+                {
+                    "WhoAmI": grpc.unary_unary_rpc_method_handler(whoami),
+                    "Stream": grpc.unary_stream_rpc_method_handler(stream_whoami),
+                },
+            )
+        ]
+    )
     await downstream.start()
     try:
         async with channel(f"127.0.0.1:{downstream.port}") as ch:
             # No current user: an explicit header is kept.
-            assert await ch.unary_unary("/kinora.test.v1.D/WhoAmI")(
-                b"", metadata=bearer(issuer.token("u-x", "x")), timeout=5) == b"u-x/x/False"
+            assert (
+                await ch.unary_unary("/kinora.test.v1.D/WhoAmI")(
+                    b"", metadata=bearer(issuer.token("u-x", "x")), timeout=5
+                )
+                == b"u-x/x/False"
+            )
             token = issuer.token("u-2", "bob")
             reset = auth.current_principal.set(auth.Principal("u-2", "user", "bob", token=token))
             try:
@@ -214,16 +240,28 @@ async def test_nul_characters_and_unstorable_values_are_invalid_arguments():
             return identity_pb2.GetUserResponse()
 
         app = ServiceApp("valtest", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port()))
-        app.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("kinora.test.v1.V", {
-            "Store": grpc.unary_unary_rpc_method_handler(
-                store, request_deserializer=identity_pb2.GetUserRequest.FromString,
-                response_serializer=identity_pb2.GetUserResponse.SerializeToString)})])
+        app.server.add_generic_rpc_handlers(
+            [
+                grpc.method_handlers_generic_handler(
+                    "kinora.test.v1.V",
+                    {
+                        "Store": grpc.unary_unary_rpc_method_handler(
+                            store,
+                            request_deserializer=identity_pb2.GetUserRequest.FromString,
+                            response_serializer=identity_pb2.GetUserResponse.SerializeToString,
+                        )
+                    },
+                )
+            ]
+        )
         await app.start()
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as ch:
-                rpc = ch.unary_unary("/kinora.test.v1.V/Store",
-                                     request_serializer=identity_pb2.GetUserRequest.SerializeToString,
-                                     response_deserializer=identity_pb2.GetUserResponse.FromString)
+                rpc = ch.unary_unary(
+                    "/kinora.test.v1.V/Store",
+                    request_serializer=identity_pb2.GetUserRequest.SerializeToString,
+                    response_deserializer=identity_pb2.GetUserResponse.FromString,
+                )
                 for value, code in (("a\x00b", "nul_in_text"), ("x" * 100, "invalid_value")):
                     with pytest.raises(grpc.aio.AioRpcError) as err:
                         await rpc(identity_pb2.GetUserRequest(user_id=value), timeout=5)

@@ -67,8 +67,15 @@ def test_none_leaves_the_field_unset_and_datetime_or_none_reads_presence():
     assert seconds_or_none(reply, "started_at") == -14182940  # floor, as Timestamp.seconds holds it
 
 
-@pytest.mark.parametrize("stamp", [Timestamp(seconds=253402300800), Timestamp(seconds=-62135596801),
-                                   Timestamp(seconds=0, nanos=-1), Timestamp(seconds=0, nanos=1_000_000_000)])
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        Timestamp(seconds=253402300800),
+        Timestamp(seconds=-62135596801),
+        Timestamp(seconds=0, nanos=-1),
+        Timestamp(seconds=0, nanos=1_000_000_000),
+    ],
+)
 def test_out_of_range_timestamps_are_refused_like_to_datetime(stamp):
     with pytest.raises(ValueError):
         stamp.ToDatetime(tzinfo=UTC)

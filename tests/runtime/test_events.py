@@ -22,8 +22,9 @@ from kinora.runtime.v1.runtime_pb2 import PingRequest
 
 metadata = MetaData()
 notes = Table("notes", metadata, Column("id", String(36), primary_key=True), Column("text", String(200)))
-applied = Table("applied", metadata, Column("note_id", String(36), primary_key=True),
-                Column("times", Integer, nullable=False))
+applied = Table(
+    "applied", metadata, Column("note_id", String(36), primary_key=True), Column("times", Integer, nullable=False)
+)
 tables = define_event_tables(metadata)
 
 
@@ -47,7 +48,7 @@ def apply_note(session, message, meta):
 
 def drain(relay):
     total = 0
-    while (n := relay.publish_batch()):
+    while n := relay.publish_batch():
         total += n
     return total
 
@@ -119,8 +120,12 @@ def test_published_events_are_kept_for_the_retention_window(setup, broker):
     relay = OutboxRelay(engine, tables, make_producer([broker.bootstrap], "t"), "test", retention_s=3600)
     assert drain(relay) == 50 and relay.pending() == 0
     with engine.connect() as c:
-        assert c.execute(select(func.count()).select_from(tables.outbox)
-                         .where(tables.outbox.c.published_at.is_not(None))).scalar_one() == 50
+        assert (
+            c.execute(
+                select(func.count()).select_from(tables.outbox).where(tables.outbox.c.published_at.is_not(None))
+            ).scalar_one()
+            == 50
+        )
         marks = c.execute(select(tables.acks)).all()
     # What the broker acknowledged, per partition: its cluster and highest offset.
     assert {m.cluster_id for m in marks} == {broker.cluster_id}
@@ -145,10 +150,15 @@ def test_no_event_is_lost_when_the_broker_is_killed_mid_stream(setup, tmp_path):
     topic = f"kinora.test.chaos{uuid.uuid4().hex[:6]}.v1"
     bootstrap = [own.bootstrap]
     ensure_topics(bootstrap, [topic])
-    relay = OutboxRelay(engine, tables, make_producer(bootstrap, "chaos", timeout_ms=3000), "test",
-                        bootstrap=bootstrap,
-                        producer_factory=lambda: make_producer(bootstrap, "chaos", timeout_ms=3000),
-                        check_every_s=0.5)
+    relay = OutboxRelay(
+        engine,
+        tables,
+        make_producer(bootstrap, "chaos", timeout_ms=3000),
+        "test",
+        bootstrap=bootstrap,
+        producer_factory=lambda: make_producer(bootstrap, "chaos", timeout_ms=3000),
+        check_every_s=0.5,
+    )
     stop = threading.Event()
     relaying = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     relaying.start()
@@ -156,6 +166,7 @@ def test_no_event_is_lost_when_the_broker_is_killed_mid_stream(setup, tmp_path):
 
     def consume():
         return Running(EventConsumer(engine, tables, bootstrap, group, {PingRequest: apply_note}, [topic]))
+
     running = consume()
     try:
         write_notes(engine, topic, 300)
@@ -257,8 +268,13 @@ async def test_one_trace_spans_grpc_kafka_and_consumer(setup, broker):
         return ids[0].encode()
 
     app = ServiceApp("tracetest", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port()))
-    app.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-        "kinora.test.v1.Notes", {"Create": grpc.unary_unary_rpc_method_handler(create_note)})])
+    app.server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "kinora.test.v1.Notes", {"Create": grpc.unary_unary_rpc_method_handler(create_note)}
+            )
+        ]
+    )
     await app.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as ch:
@@ -273,8 +289,9 @@ async def test_one_trace_spans_grpc_kafka_and_consumer(setup, broker):
         running.close()
     spans = exporter.get_finished_spans()
     server = next(s for s in spans if s.name == "kinora.test.v1.Notes/Create")
-    consume = next(s for s in spans
-                   if s.name.startswith("consume ") and s.attributes.get("messaging.destination.name") == topic)
+    consume = next(
+        s for s in spans if s.name.startswith("consume ") and s.attributes.get("messaging.destination.name") == topic
+    )
     assert consume.context.trace_id == server.context.trace_id
     assert consume.parent is not None and consume.parent.span_id == server.context.span_id
     assert note_id
@@ -293,8 +310,9 @@ def test_relay_replicas_take_turns_so_each_key_keeps_its_order(setup, broker):
         for i in range(60):  # interleaved: agg-0 #0, agg-1 #0, agg-2 #0, agg-0 #1, ...
             key = keys[i % 3]
             emit(s, tables, topic, PingRequest(payload=f"{key}:{i // 3}".encode()), "note", key)
-    relays = [OutboxRelay(engine, tables, make_producer([broker.bootstrap], f"r{n}"), "test", batch_size=4)
-              for n in range(3)]
+    relays = [
+        OutboxRelay(engine, tables, make_producer([broker.bootstrap], f"r{n}"), "test", batch_size=4) for n in range(3)
+    ]
 
     # While another replica holds the turn, a relay publishes nothing.
     with engine.connect() as other:
@@ -314,8 +332,13 @@ def test_relay_replicas_take_turns_so_each_key_keeps_its_order(setup, broker):
         t.join(10)
     assert relays[0].pending() == 0
 
-    reader = KafkaConsumer(topic, bootstrap_servers=[broker.bootstrap], auto_offset_reset="earliest",
-                           enable_auto_commit=False, consumer_timeout_ms=3000)
+    reader = KafkaConsumer(
+        topic,
+        bootstrap_servers=[broker.bootstrap],
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
     seen: dict[str, list[int]] = {k: [] for k in keys}
     for record in reader:
         key, n = PingRequest.FromString(record.value).payload.decode().split(":")
@@ -332,8 +355,13 @@ async def test_a_process_runs_consumer_threads_members_that_share_the_partitions
 
     engine, topic = setup
     settings = DatabaseSettings(database_url=pg_url, kafka_bootstrap=[broker.bootstrap], consumer_threads=2)
-    ctx = create_service(f"g-{uuid.uuid4().hex[:6]}", settings, tables, None,
-                         subscription=by_event_type({PingRequest: apply_note}, {topic: (PingRequest,)}))
+    ctx = create_service(
+        f"g-{uuid.uuid4().hex[:6]}",
+        settings,
+        tables,
+        None,
+        subscription=by_event_type({PingRequest: apply_note}, {topic: (PingRequest,)}),
+    )
     assert len(ctx.consumers) == 2
     members = [Running(c) for c in ctx.consumers]
     try:

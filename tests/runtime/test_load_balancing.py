@@ -17,10 +17,16 @@ async def replica(name: str, served: list[str], max_age_s: float = 300.0) -> Ser
         served.append(name)
         return name.encode()
 
-    app = ServiceApp("lbtest", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port(),
-                                               max_connection_age_s=max_age_s))
-    app.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-        "kinora.test.v1.Lb", {"Which": grpc.unary_unary_rpc_method_handler(which)})])
+    app = ServiceApp(
+        "lbtest", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port(), max_connection_age_s=max_age_s)
+    )
+    app.server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "kinora.test.v1.Lb", {"Which": grpc.unary_unary_rpc_method_handler(which)}
+            )
+        ]
+    )
     await app.start()
     return app
 

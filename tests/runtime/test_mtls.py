@@ -25,30 +25,44 @@ def _name(cn):
 def make_ca(cn):
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn)).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn))
+        .issuer_name(_name(cn))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     return key, cert
 
 
 def issue(ca_key, ca_cert, cn, server=False):
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca_cert.subject)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=1)))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
     if server:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
 def write(tmp_path, name, key, cert):
-    (tmp_path / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                             serialization.PrivateFormat.PKCS8,
-                                                             serialization.NoEncryption()))
+    (tmp_path / f"{name}.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     (tmp_path / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return str(tmp_path / f"{name}.crt"), str(tmp_path / f"{name}.key")
 
@@ -69,20 +83,26 @@ def creds(pki, who):
     if who is None:
         return grpc.ssl_channel_credentials(root_certificates=read(pki["ca"]))
     cert, key = pki[who]
-    return grpc.ssl_channel_credentials(root_certificates=read(pki["ca"]), private_key=read(key),
-                                        certificate_chain=read(cert))
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(pki["ca"]), private_key=read(key), certificate_chain=read(cert)
+    )
 
 
 async def test_only_callers_with_a_cluster_certificate_get_in(pki):
     cert, key = pki["server"]
-    app = ServiceApp("tls", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port(), tls_cert_file=cert,
-                                            tls_key_file=key, tls_ca_file=pki["ca"]))
+    app = ServiceApp(
+        "tls",
+        RuntimeSettings(
+            grpc_host="127.0.0.1", grpc_port=free_port(), tls_cert_file=cert, tls_key_file=key, tls_ca_file=pki["ca"]
+        ),
+    )
     await app.start()
     try:
         address = f"127.0.0.1:{app.port}"
         async with channel(address, credentials=creds(pki, "client")) as ch:
-            reply = await runtime_pb2_grpc.RuntimeServiceStub(ch).Ping(runtime_pb2.PingRequest(payload=b"ok"),
-                                                                       timeout=5)
+            reply = await runtime_pb2_grpc.RuntimeServiceStub(ch).Ping(
+                runtime_pb2.PingRequest(payload=b"ok"), timeout=5
+            )
             assert reply.payload == b"ok"
         for who in (None, "rogue"):
             async with channel(address, credentials=creds(pki, who)) as ch:
@@ -115,8 +135,17 @@ async def test_kubelet_probes_get_health_in_plaintext_on_its_own_port(pki):
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     cert, key = pki["server"]
-    app = ServiceApp("tls", RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port(), tls_cert_file=cert,
-                                            tls_key_file=key, tls_ca_file=pki["ca"], health_port=free_port()))
+    app = ServiceApp(
+        "tls",
+        RuntimeSettings(
+            grpc_host="127.0.0.1",
+            grpc_port=free_port(),
+            tls_cert_file=cert,
+            tls_key_file=key,
+            tls_ca_file=pki["ca"],
+            health_port=free_port(),
+        ),
+    )
     await app.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.health_port}") as ch:

@@ -22,14 +22,17 @@ def refused(tokens, token, *kinds, scope=""):
 
 
 @pytest.mark.parametrize("tokens", [PLAIN, SIGNED], ids=["plain", "signed"])
-@pytest.mark.parametrize("values,kinds", [
-    ((datetime(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC), "inv-ABC"), (datetime, str)),
-    ((datetime(1969, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-3))), "k"), (datetime, str)),
-    ((datetime(2026, 1, 2), "naive"), (datetime, str)),
-    ((123456789012,), (int,)),
-    ((0,), (int,)),
-    (("pa/ss+wo=rd é ✓", -5), (str, int)),
-])
+@pytest.mark.parametrize(
+    "values,kinds",
+    [
+        ((datetime(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC), "inv-ABC"), (datetime, str)),
+        ((datetime(1969, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-3))), "k"), (datetime, str)),
+        ((datetime(2026, 1, 2), "naive"), (datetime, str)),
+        ((123456789012,), (int,)),
+        ((0,), (int,)),
+        (("pa/ss+wo=rd é ✓", -5), (str, int)),
+    ],
+)
 def test_values_round_trip_through_an_url_safe_token(tokens, values, kinds):
     token = tokens.encode(*values, scope="me")
     assert token and all(c.isalnum() or c in "-_." for c in token)
@@ -45,9 +48,21 @@ def test_the_first_page_has_no_token(tokens):
 
 
 @pytest.mark.parametrize("tokens", [PLAIN, SIGNED], ids=["plain", "signed"])
-@pytest.mark.parametrize("garbage", ["garbage", "junk!", "!!!!", "a", "a.b.c", "....", "\x00\xff", "é",
-                                     base64.urlsafe_b64encode(b"\xff\xfe").decode(),  # not UTF-8
-                                     base64.urlsafe_b64encode(b"{not json").decode()])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "garbage",
+        "junk!",
+        "!!!!",
+        "a",
+        "a.b.c",
+        "....",
+        "\x00\xff",
+        "é",
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),  # not UTF-8
+        base64.urlsafe_b64encode(b"{not json").decode(),
+    ],
+)
 def test_garbage_is_refused(tokens, garbage):
     refused(tokens, garbage, datetime, str)
     with pytest.raises(InvalidArgument):
@@ -58,16 +73,19 @@ def _plain(payload) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("payload", [
-    {"o": 5},  # another service's old format
-    ["2026-01-02T03:04:05", "k"],  # a datetime not written as one
-    [{"t": "yesterday"}, "k"],  # not an ISO time
-    [{"t": "2026-01-02T03:04:05", "x": 1}, "k"],
-    [{"t": "2026-01-02T03:04:05"}],  # too few values
-    [{"t": "2026-01-02T03:04:05"}, "k", "extra"],  # too many
-    [{"t": "2026-01-02T03:04:05"}, 7],  # the key is not a string
-    [{"t": "2026-01-02T03:04:05"}, None],
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"o": 5},  # another service's old format
+        ["2026-01-02T03:04:05", "k"],  # a datetime not written as one
+        [{"t": "yesterday"}, "k"],  # not an ISO time
+        [{"t": "2026-01-02T03:04:05", "x": 1}, "k"],
+        [{"t": "2026-01-02T03:04:05"}],  # too few values
+        [{"t": "2026-01-02T03:04:05"}, "k", "extra"],  # too many
+        [{"t": "2026-01-02T03:04:05"}, 7],  # the key is not a string
+        [{"t": "2026-01-02T03:04:05"}, None],
+    ],
+)
 def test_well_formed_tokens_of_the_wrong_shape_are_refused(payload):
     refused(PLAIN, _plain(payload), datetime, str)
 
@@ -96,8 +114,12 @@ def test_a_signed_token_cannot_be_edited_forged_or_used_in_another_scope():
 def test_characters_outside_base64url_are_refused_not_skipped(tokens):
     token = tokens.encode(40)
     assert tokens.decode_offset(token) == 40
-    for edited in (token + "!!", "!" + token, token.replace(token[1], "+" if token[1] != "+" else "/", 1),
-                   token[:2] + " " + token[2:]):
+    for edited in (
+        token + "!!",
+        "!" + token,
+        token.replace(token[1], "+" if token[1] != "+" else "/", 1),
+        token[:2] + " " + token[2:],
+    ):
         refused(tokens, edited, int)
 
 

@@ -22,8 +22,9 @@ SAMPLE = Path(__file__).with_name("sample_service.py")
 
 def start_sample(port: int, **env) -> subprocess.Popen:
     full_env = {**os.environ, "KINORA_GRPC_PORT": str(port), "KINORA_GRPC_HOST": "127.0.0.1", **env}
-    return subprocess.Popen([sys.executable, str(SAMPLE)], env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(SAMPLE)], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def health_status(channel, service="") -> int:

@@ -31,11 +31,18 @@ async def test_a_late_subscription_creates_its_topics_and_dispatches_by_type(pg_
     engine = make_engine(pg_url)
     metadata.create_all(engine)
     requests, responses = f"t.req.{uuid.uuid4().hex[:8]}", f"t.resp.{uuid.uuid4().hex[:8]}"
-    settings = DatabaseSettings(database_url=pg_url, kafka_bootstrap=[broker.bootstrap], consumer_threads=1,
-                                grpc_host="127.0.0.1", grpc_port=free_port(), grace_seconds=0.5)
+    settings = DatabaseSettings(
+        database_url=pg_url,
+        kafka_bootstrap=[broker.bootstrap],
+        consumer_threads=1,
+        grpc_host="127.0.0.1",
+        grpc_port=free_port(),
+        grace_seconds=0.5,
+    )
     ctx = create_service(f"s-{uuid.uuid4().hex[:6]}", settings, tables, None)
-    ctx.subscribe({PingRequest: apply_note, PingResponse: apply_response},
-                  {requests: (PingRequest,), responses: (PingResponse,)})
+    ctx.subscribe(
+        {PingRequest: apply_note, PingResponse: apply_response}, {requests: (PingRequest,), responses: (PingResponse,)}
+    )
     assert [c.topics for c in ctx.consumers] == [[requests, responses]]
     await ctx.app.start()  # creates both topics (neither exists yet) and starts the consumer
     try:

@@ -24,8 +24,9 @@ def test_the_topics_come_from_the_table_and_the_handlers_are_kept_by_type():
 
 def test_a_handler_for_a_type_no_topic_carries_is_refused():
     with pytest.raises(ValueError, match="GetInfoResponse"):
-        by_event_type({PingRequest: handle, PingResponse: handle, GetInfoRequest: handle,
-                       GetInfoResponse: handle}, TABLE)
+        by_event_type(
+            {PingRequest: handle, PingResponse: handle, GetInfoRequest: handle, GetInfoResponse: handle}, TABLE
+        )
 
 
 def test_a_declared_type_without_a_handler_is_refused():

@@ -34,22 +34,36 @@ async def platform(tmp_path_factory):
     async with running_platform(tmp_path_factory.mktemp("keys")) as p:  # the gateway's default limits
         ch = grpc.aio.insecure_channel(p.identity_addr)
         try:
-            reply = await identity_pb2_grpc.IdentityServiceStub(ch).SignUp(identity_pb2.SignUpRequest(
-                invite_code=await p.invite(), handle="keyholder", password="correct horse battery",
-                birthdate="1990-05-01", region="US"))
+            reply = await identity_pb2_grpc.IdentityServiceStub(ch).SignUp(
+                identity_pb2.SignUpRequest(
+                    invite_code=await p.invite(),
+                    handle="keyholder",
+                    password="correct horse battery",
+                    birthdate="1990-05-01",
+                    region="US",
+                )
+            )
         finally:
             await ch.close()
         async with httpx.AsyncClient(base_url=p.url) as c:
-            created = await c.post("/api/v1/apikeys", json={"name": "ci", "scopes": ["videos:read"]},
-                                   headers={"Authorization": f"Bearer {reply.tokens.access_token}"})
+            created = await c.post(
+                "/api/v1/apikeys",
+                json={"name": "ci", "scopes": ["videos:read"]},
+                headers={"Authorization": f"Bearer {reply.tokens.access_token}"},
+            )
         assert created.status_code == 201, created.text
         p.api_key = created.json()["secret"]
         yield p
 
 
 def exchanges_by_identity() -> float:
-    return sum(s.value for m in REGISTRY.collect() if m.name == "kinora_grpc_requests"
-               for s in m.samples if s.name.endswith("_total") and s.labels.get("method") == "ExchangeApiKey")
+    return sum(
+        s.value
+        for m in REGISTRY.collect()
+        if m.name == "kinora_grpc_requests"
+        for s in m.samples
+        if s.name.endswith("_total") and s.labels.get("method") == "ExchangeApiKey"
+    )
 
 
 def client_from(url: str, local_address: str) -> httpx.AsyncClient:

@@ -41,9 +41,15 @@ async def platform(tmp_path_factory):
     async with running_platform(tmp_path_factory.mktemp("bodies")) as p:
         ch = grpc.aio.insecure_channel(p.identity_addr)
         try:
-            reply = await identity_pb2_grpc.IdentityServiceStub(ch).SignUp(identity_pb2.SignUpRequest(
-                invite_code=await p.invite(), handle="uploader", password="correct horse battery",
-                birthdate="1990-05-01", region="US"))
+            reply = await identity_pb2_grpc.IdentityServiceStub(ch).SignUp(
+                identity_pb2.SignUpRequest(
+                    invite_code=await p.invite(),
+                    handle="uploader",
+                    password="correct horse battery",
+                    birthdate="1990-05-01",
+                    region="US",
+                )
+            )
         finally:
             await ch.close()
         p.token = reply.tokens.access_token
@@ -56,17 +62,20 @@ class Outcome:
     status: int
     error: dict
     headers: dict
-    sent: int       # body bytes the client managed to send
+    sent: int  # body bytes the client managed to send
     finished: bool  # whether it sent the whole body
     peak_traced: int  # the process's peak Python memory while the request ran
 
 
 def multipart(field: str, filename: str, content_type: str, size: int, fields: dict[str, str]):
     """A multipart body whose file part is `size` bytes, produced a chunk at a time."""
-    head = "".join(f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-                   for k, v in fields.items())
-    head += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
-             f"Content-Type: {content_type}\r\n\r\n")
+    head = "".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()
+    )
+    head += (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    )
     yield head.encode()
     block = b"\x00" * CHUNK
     for start in range(0, size, CHUNK):
@@ -74,9 +83,17 @@ def multipart(field: str, filename: str, content_type: str, size: int, fields: d
     yield f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-async def send(port: int, path: str, pieces, *, token: str = "", content_type: str = "",
-               content_length: int | None = None, slow_after: int | None = None,
-               stop_on_answer: bool = True) -> Outcome:
+async def send(
+    port: int,
+    path: str,
+    pieces,
+    *,
+    token: str = "",
+    content_type: str = "",
+    content_length: int | None = None,
+    slow_after: int | None = None,
+    stop_on_answer: bool = True,
+) -> Outcome:
     """Sends the pieces as a chunked body (or as a declared Content-Length) while watching for the
     answer; once `slow_after` bytes are out the client goes at a slow uploader's pace, so an answer
     the server gives on the way is seen before the body ends."""
@@ -126,10 +143,14 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict, bytes]
 
 async def test_a_31_mb_streamed_clip_is_refused_on_the_way_in(platform):
     total = 31 * MiB
-    outcome = await send(platform.port, "/api/v1/cameo/verifications/ver_1/video",
-                         multipart("video", "clip.mp4", "video/mp4", total, {"nonce": "n"}),
-                         token=platform.token, content_type=f"multipart/form-data; boundary={BOUNDARY}",
-                         slow_after=29 * MiB)
+    outcome = await send(
+        platform.port,
+        "/api/v1/cameo/verifications/ver_1/video",
+        multipart("video", "clip.mp4", "video/mp4", total, {"nonce": "n"}),
+        token=platform.token,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        slow_after=29 * MiB,
+    )
     assert outcome.status == 413, outcome
     assert outcome.error["code"] == "body_too_large"
     assert "30 MB" in outcome.error["message"]
@@ -146,9 +167,15 @@ async def test_a_client_that_keeps_sending_is_cut_off(platform):
 
     loop = asyncio.get_running_loop()
     started = loop.time()
-    outcome = await send(platform.port, "/api/v1/cameo/verifications/ver_1/video", endless(),
-                         token=platform.token, content_type=f"multipart/form-data; boundary={BOUNDARY}",
-                         slow_after=29 * MiB, stop_on_answer=False)
+    outcome = await send(
+        platform.port,
+        "/api/v1/cameo/verifications/ver_1/video",
+        endless(),
+        token=platform.token,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        slow_after=29 * MiB,
+        stop_on_answer=False,
+    )
     assert outcome.status == 413 and not outcome.finished
     # At a slow uploader's pace past the cap (~3 MB/s), the server hangs up within its linger time.
     assert loop.time() - started < 30 and outcome.sent < 60 * MiB, outcome
@@ -157,10 +184,14 @@ async def test_a_client_that_keeps_sending_is_cut_off(platform):
 async def test_a_declared_length_over_the_cap_is_refused_before_the_body(platform):
     # Only the headers go out; the answer must not wait for the body.
     reader, writer = await asyncio.open_connection("127.0.0.1", platform.port)
-    writer.write((f"POST /api/v1/cameo/verifications/ver_1/video HTTP/1.1\r\nHost: gateway\r\n"
-                  f"Authorization: Bearer {platform.token}\r\n"
-                  f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
-                  f"Content-Length: {31 * MiB}\r\n\r\n").encode())
+    writer.write(
+        (
+            f"POST /api/v1/cameo/verifications/ver_1/video HTTP/1.1\r\nHost: gateway\r\n"
+            f"Authorization: Bearer {platform.token}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Length: {31 * MiB}\r\n\r\n"
+        ).encode()
+    )
     await writer.drain()
     try:
         status, headers, body = await asyncio.wait_for(read_response(reader), 10)
@@ -171,13 +202,22 @@ async def test_a_declared_length_over_the_cap_is_refused_before_the_body(platfor
 
 @pytest.mark.parametrize("path, field", [("/api/v1/generations", "image"), ("/v1/videos", "input_reference")])
 async def test_an_image_over_10_mb_is_refused(platform, path, field):
-    outcome = await send(platform.port, path, multipart(field, "big.png", "image/png", 11 * MiB, {"prompt": "a cat"}),
-                         token=platform.token, content_type=f"multipart/form-data; boundary={BOUNDARY}")
+    outcome = await send(
+        platform.port,
+        path,
+        multipart(field, "big.png", "image/png", 11 * MiB, {"prompt": "a cat"}),
+        token=platform.token,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+    )
     assert outcome.status == 413, outcome
     message = "the request is too large: the image may be at most 10 MB"
     if path.startswith("/v1/"):  # the Videos API's errors are in OpenAI's shape, the cap's too
-        assert outcome.error == {"code": "body_too_large", "message": message, "type": "invalid_request_error",
-                                 "param": None}
+        assert outcome.error == {
+            "code": "body_too_large",
+            "message": message,
+            "type": "invalid_request_error",
+            "param": None,
+        }
     else:
         assert outcome.error == {"code": "body_too_large", "message": message}
     assert not outcome.finished
@@ -185,7 +225,7 @@ async def test_an_image_over_10_mb_is_refused(platform, path, field):
 
 async def test_json_bodies_are_capped_at_1_mb(platform):
     padding = json.dumps({"handle": "someone", "password": "x" * (2 * MiB)}).encode()
-    pieces = [padding[i:i + CHUNK] for i in range(0, len(padding), CHUNK)]
+    pieces = [padding[i : i + CHUNK] for i in range(0, len(padding), CHUNK)]
     outcome = await send(platform.port, "/api/v1/auth/signin", pieces, content_type="application/json")
     assert outcome.status == 413 and "1 MB" in outcome.error["message"], outcome
     # The same route, under the cap, is answered by the handler as usual.
@@ -194,15 +234,25 @@ async def test_json_bodies_are_capped_at_1_mb(platform):
     assert outcome.status == 401 and outcome.error["code"] == "invalid_credentials", outcome
     # A JSON body does not get the upload cap by going to an upload route.
     big = json.dumps({"prompt": "a cat " * (MiB // 3)}).encode()
-    outcome = await send(platform.port, "/api/v1/generations", [big], token=platform.token,
-                         content_type="application/json", content_length=len(big))
+    outcome = await send(
+        platform.port,
+        "/api/v1/generations",
+        [big],
+        token=platform.token,
+        content_type="application/json",
+        content_length=len(big),
+    )
     assert outcome.status == 413, outcome
 
 
 async def test_an_upload_under_the_cap_reaches_the_handler(platform):
-    outcome = await send(platform.port, "/api/v1/cameo/verifications/ver_missing/video",
-                         multipart("video", "clip.mp4", "video/mp4", 2 * MiB, {"nonce": "n"}),
-                         token=platform.token, content_type=f"multipart/form-data; boundary={BOUNDARY}")
+    outcome = await send(
+        platform.port,
+        "/api/v1/cameo/verifications/ver_missing/video",
+        multipart("video", "clip.mp4", "video/mp4", 2 * MiB, {"nonce": "n"}),
+        token=platform.token,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+    )
     assert outcome.finished and outcome.status == 404, outcome  # identity: no such verification
 
 
@@ -218,8 +268,12 @@ async def test_every_capped_upload_route_exists():
     limits = BodyLimits(video=30 * MiB, image=10 * MiB, json=MiB)
     paths = create_app(load_settings(GatewaySettings, {})).openapi()["paths"]
     posts = [re.compile(re.sub(r"\{[^}]+\}", "[^/]+", t)) for t, ops in paths.items() if "post" in ops]
-    for path, kind in [("/api/v1/cameo/verifications/v1/video", "video"), ("/v1/videos/characters", "video"),
-                       ("/api/v1/generations", "image"), ("/v1/videos", "image")]:
+    for path, kind in [
+        ("/api/v1/cameo/verifications/v1/video", "video"),
+        ("/v1/videos/characters", "video"),
+        ("/api/v1/generations", "image"),
+        ("/v1/videos", "image"),
+    ]:
         cap, what = cap_for(limits, "POST", path, "multipart/form-data; boundary=x")
         assert kind in what and cap > (10 if kind == "image" else 30) * MiB
         assert any(p.fullmatch(path) for p in posts), path

@@ -27,15 +27,21 @@ LIMIT = 3
 
 @pytest.fixture
 async def idsvc(pg_url, tmp_path):
-    async with Running(settings_for(pg_url, tmp_path / "blobs", signin_max_failures_account=LIMIT,
-                                    signin_max_failures_address=40, signin_backoff_s=60)) as running:
+    async with Running(
+        settings_for(
+            pg_url,
+            tmp_path / "blobs",
+            signin_max_failures_account=LIMIT,
+            signin_max_failures_address=40,
+            signin_backoff_s=60,
+        )
+    ) as running:
         yield running
 
 
 async def sign_in(stub, handle: str, password: str, address: str, metadata=None) -> grpc.StatusCode:
     try:
-        await stub.SignIn(pb.SignInRequest(handle=handle, password=password, client_address=address),
-                          metadata=metadata)
+        await stub.SignIn(pb.SignInRequest(handle=handle, password=password, client_address=address), metadata=metadata)
     except grpc.aio.AioRpcError as err:
         return err.code()
     return grpc.StatusCode.OK
@@ -73,11 +79,13 @@ async def test_refresh_records_the_stated_address_only_from_the_gateway(idsvc):
     from sqlalchemy import text
 
     signed_up = await idsvc.sign_up("refresher")
-    direct = await idsvc.stub.RefreshTokens(pb.RefreshTokensRequest(refresh_token=signed_up.tokens.refresh_token,
-                                                                    client_address="198.51.100.77"))
+    direct = await idsvc.stub.RefreshTokens(
+        pb.RefreshTokensRequest(refresh_token=signed_up.tokens.refresh_token, client_address="198.51.100.77")
+    )
     relayed = await idsvc.stub.RefreshTokens(
         pb.RefreshTokensRequest(refresh_token=direct.tokens.refresh_token, client_address="203.0.113.5"),
-        metadata=bearer(mint_service_token("gateway", INTERNAL_SECRET)[0]))
+        metadata=bearer(mint_service_token("gateway", INTERNAL_SECRET)[0]),
+    )
     assert relayed.tokens.refresh_token
     with idsvc.service.ctx.engine.connect() as c:
         seen = set(c.execute(text("SELECT client_address FROM refresh_tokens")).scalars())

@@ -102,15 +102,16 @@ def names(mapping: dict[str, list[str]], calls: list[str] | None = None):
 async def test_local_server_is_refused_outside_development(server):
     egress = Egress(PRODUCTION)
     for url, code, why in [
-            (f"https://127.0.0.1:{server.port}/hook", "address_not_allowed", "a loopback address"),
-            (f"https://localhost:{server.port}/hook", "address_not_allowed", "a loopback address"),  # real DNS
-            (f"https://[::ffff:127.0.0.1]:{server.port}/hook", "address_not_allowed", "a loopback address"),
-            (f"http://127.0.0.1:{server.port}/hook", "https_required", "https://"),
-            ("https://169.254.169.254/latest/meta-data/", "address_not_allowed", "link-local"),
-            ("https://0.0.0.0/", "address_not_allowed", "unspecified"),
-            ("https://224.0.0.1/", "address_not_allowed", "multicast"),
-            ("https://user:pw@example.com/", "invalid_url", "password"),
-            ("file:///etc/passwd", "invalid_url", "https://")]:
+        (f"https://127.0.0.1:{server.port}/hook", "address_not_allowed", "a loopback address"),
+        (f"https://localhost:{server.port}/hook", "address_not_allowed", "a loopback address"),  # real DNS
+        (f"https://[::ffff:127.0.0.1]:{server.port}/hook", "address_not_allowed", "a loopback address"),
+        (f"http://127.0.0.1:{server.port}/hook", "https_required", "https://"),
+        ("https://169.254.169.254/latest/meta-data/", "address_not_allowed", "link-local"),
+        ("https://0.0.0.0/", "address_not_allowed", "unspecified"),
+        ("https://224.0.0.1/", "address_not_allowed", "multicast"),
+        ("https://user:pw@example.com/", "invalid_url", "password"),
+        ("file:///etc/passwd", "invalid_url", "https://"),
+    ]:
         with pytest.raises(EgressRefused) as refused:
             await egress.post(url, b"{}")
         assert refused.value.code == code and why in refused.value.message, (url, refused.value.message)
@@ -119,14 +120,24 @@ async def test_local_server_is_refused_outside_development(server):
 
 async def test_names_resolving_to_internal_addresses_are_refused():
     cluster = ipaddress.ip_network("34.118.224.0/20")  # e.g. a GKE service range: public-looking, internal
-    dns = names({"hooks.internal.test": ["10.20.30.40"], "ula.test": ["fd00:ec2::254"],
-                 "metadata.test": ["169.254.169.254"], "split.test": ["93.184.216.34", "192.168.1.7"],
-                 "svc.test": ["34.118.230.9"], "public.test": ["93.184.216.34"]})
+    dns = names(
+        {
+            "hooks.internal.test": ["10.20.30.40"],
+            "ula.test": ["fd00:ec2::254"],
+            "metadata.test": ["169.254.169.254"],
+            "split.test": ["93.184.216.34", "192.168.1.7"],
+            "svc.test": ["34.118.230.9"],
+            "public.test": ["93.184.216.34"],
+        }
+    )
     egress = Egress(EgressPolicy(denied_networks=(cluster,)), resolver=dns)
-    for host, why in [("hooks.internal.test", "10.20.30.40, which is a private address"),
-                      ("ula.test", "a private address"), ("metadata.test", "link-local"),
-                      ("split.test", "192.168.1.7, which is a private address"),  # every address is checked
-                      ("svc.test", "inside 34.118.224.0/20")]:
+    for host, why in [
+        ("hooks.internal.test", "10.20.30.40, which is a private address"),
+        ("ula.test", "a private address"),
+        ("metadata.test", "link-local"),
+        ("split.test", "192.168.1.7, which is a private address"),  # every address is checked
+        ("svc.test", "inside 34.118.224.0/20"),
+    ]:
         with pytest.raises(EgressRefused) as refused:
             await egress.check(f"https://{host}/hook")
         assert refused.value.code == "address_not_allowed" and why in refused.value.message, refused.value.message
@@ -144,8 +155,9 @@ async def test_development_allows_loopback_and_connects_by_the_checked_address(s
         calls.append(host)
         return next(answers)
 
-    reply = await Egress(DEVELOPMENT, resolver=rebinding).post(f"http://hooks.test:{server.port}/ok", b'{"a": 1}',
-                                                              [("content-type", "application/json")])
+    reply = await Egress(DEVELOPMENT, resolver=rebinding).post(
+        f"http://hooks.test:{server.port}/ok", b'{"a": 1}', [("content-type", "application/json")]
+    )
     assert reply.status == 200 and reply.body == b"ok"
     assert calls == ["hooks.test"], "resolved once"
     got = server.received[-1]
@@ -185,8 +197,9 @@ async def test_slow_answer_times_out(server):
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def platform(tmp_path_factory, broker):
     # No development setting: what a deployment runs.
-    async with running_platform(tmp_path_factory.mktemp("egress"), broker.bootstrap, user_burst=1000,
-                                key_burst=1000) as p:
+    async with running_platform(
+        tmp_path_factory.mktemp("egress"), broker.bootstrap, user_burst=1000, key_burst=1000
+    ) as p:
         yield p
 
 
@@ -202,10 +215,12 @@ async def test_webhook_url_is_checked_when_set_and_needs_the_videos_scope(platfo
         user = await platform.signup(c, "ssrfer")
         key = await _key(c, user, ["videos:read", "videos:write"])
         triton_like = f"https://127.0.0.1:{server.port}/v2/repository/index"
-        for url, code, why in [("https://169.254.169.254/latest/meta-data/iam", "address_not_allowed", "link-local"),
-                               (triton_like, "address_not_allowed", "loopback"),
-                               ("https://localhost/hook", "address_not_allowed", "loopback"),
-                               ("http://hooks.example.com/kinora", "https_required", "https://")]:
+        for url, code, why in [
+            ("https://169.254.169.254/latest/meta-data/iam", "address_not_allowed", "link-local"),
+            (triton_like, "address_not_allowed", "loopback"),
+            ("https://localhost/hook", "address_not_allowed", "loopback"),
+            ("http://hooks.example.com/kinora", "https_required", "https://"),
+        ]:
             reply = await c.post("/v1/webhooks", json={"url": url}, headers=key)
             assert reply.status_code == 400, (url, reply.text)
             error = reply.json()["error"]

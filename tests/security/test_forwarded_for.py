@@ -28,22 +28,22 @@ from gateway_platform import running_platform  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-PROXY = "127.0.0.2"   # the ingress, as the gateway sees it
+PROXY = "127.0.0.2"  # the ingress, as the gateway sees it
 DIRECT = "127.0.0.3"  # someone reaching the gateway around the ingress
-BURST = 8             # anonymous calls per client address, never refilled here
+BURST = 8  # anonymous calls per client address, never refilled here
 PASSWORD = "correct horse battery"
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def platform(tmp_path_factory):
-    async with running_platform(tmp_path_factory.mktemp("edge"), trusted_proxies=cidrs(f"{PROXY}/32"),
-                                anon_burst=BURST, anon_rate=0.0) as p:
+    async with running_platform(
+        tmp_path_factory.mktemp("edge"), trusted_proxies=cidrs(f"{PROXY}/32"), anon_burst=BURST, anon_rate=0.0
+    ) as p:
         yield p
 
 
 def client_from(url: str, local_address: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=url, transport=httpx.AsyncHTTPTransport(local_address=local_address),
-                             timeout=30)
+    return httpx.AsyncClient(base_url=url, transport=httpx.AsyncHTTPTransport(local_address=local_address), timeout=30)
 
 
 async def sign_in(client: httpx.AsyncClient, handle: str, password: str, forwarded_for: str | None) -> tuple[int, str]:
@@ -55,9 +55,15 @@ async def sign_in(client: httpx.AsyncClient, handle: str, password: str, forward
 async def sign_up(platform, handle: str) -> None:
     ch = grpc.aio.insecure_channel(platform.identity_addr)
     try:
-        await identity_pb2_grpc.IdentityServiceStub(ch).SignUp(identity_pb2.SignUpRequest(
-            invite_code=await platform.invite(), handle=handle, password=PASSWORD, birthdate="1990-05-01",
-            region="US"))
+        await identity_pb2_grpc.IdentityServiceStub(ch).SignUp(
+            identity_pb2.SignUpRequest(
+                invite_code=await platform.invite(),
+                handle=handle,
+                password=PASSWORD,
+                birthdate="1990-05-01",
+                region="US",
+            )
+        )
     finally:
         await ch.close()
 

@@ -55,8 +55,14 @@ def triton():
 @pytest.fixture
 async def billing():
     with temporary_database("kt_billing") as url:
-        settings = make_settings(url, grpc_host="127.0.0.1", grpc_port=free_port(), internal_secret=SECRET,
-                                 hold_ttl_seconds=HOLD_TTL_S, sweep_interval_seconds=0.3)
+        settings = make_settings(
+            url,
+            grpc_host="127.0.0.1",
+            grpc_port=free_port(),
+            internal_secret=SECRET,
+            hold_ttl_seconds=HOLD_TTL_S,
+            sweep_interval_seconds=0.3,
+        )
         svc = build_service(settings, deliver_test_webhooks=False)
         await svc.ctx.app.start()
         open_users(svc.billing, USER)
@@ -67,6 +73,7 @@ async def billing():
 def generator_billing(billing) -> GrpcBilling:
     async def fetch():
         return mint_service_token("generator", SECRET)
+
     return GrpcBilling(f"127.0.0.1:{billing.ctx.app.port}", TokenSource(fetch))
 
 
@@ -74,8 +81,9 @@ async def reservation(billing, generation_id: str):
     """Billing's reservation row and the user's ledger entries."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{billing.ctx.app.port}") as ch:
         stub = billing_pb2_grpc.BillingServiceStub(ch)
-        statement = await stub.GetStatement(bpb.GetStatementRequest(user_id=USER),
-                                            metadata=bearer(mint_service_token("generator", SECRET)[0]))
+        statement = await stub.GetStatement(
+            bpb.GetStatementRequest(user_id=USER), metadata=bearer(mint_service_token("generator", SECRET)[0])
+        )
     with billing.ctx.sessions() as s:
         row = s.execute(select(reservations).where(reservations.c.generation_id == generation_id)).one()
     return row, statement.entries
@@ -86,30 +94,40 @@ async def finished(api, generation_id: str, timeout_s: float = 120.0):
     while True:
         with api.app.context.sessions() as s:
             row = s.execute(select(generations).where(generations.c.id == generation_id)).one()
-        if (row.status in ("completed", "failed", "canceled") and not row.billing_state.endswith("_pending")) \
-                or time.monotonic() > deadline:
+        if (
+            row.status in ("completed", "failed", "canceled") and not row.billing_state.endswith("_pending")
+        ) or time.monotonic() > deadline:
             return row
         await asyncio.sleep(0.2)
 
 
 async def create(api, key: str) -> str:
-    reply = await api.stub.CreateGeneration(pb.CreateGenerationRequest(
-        prompt="a red ball bounces on a wooden floor", seconds=4, size="720x1280", seed=7, idempotency_key=key),
-        metadata=api.auth(USER, "waiter"))
+    reply = await api.stub.CreateGeneration(
+        pb.CreateGenerationRequest(
+            prompt="a red ball bounces on a wooden floor", seconds=4, size="720x1280", seed=7, idempotency_key=key
+        ),
+        metadata=api.auth(USER, "waiter"),
+    )
     return reply.generation.id
 
 
 async def test_a_job_queued_longer_than_its_hold_is_still_charged(pg_url, tmp_path, triton, billing):
-    settings = generator_settings(pg_url, tmp_path, triton_addr=triton.grpc_address, demand_interval_seconds=0.3,
-                                  hold_renew_margin_seconds=HOLD_TTL_S / 2)
+    settings = generator_settings(
+        pg_url,
+        tmp_path,
+        triton_addr=triton.grpc_address,
+        demand_interval_seconds=0.3,
+        hold_renew_margin_seconds=HOLD_TTL_S / 2,
+    )
     async with running_api(settings, None, billing=generator_billing(billing)) as api:
         gid = await create(api, "waits-long")
         # No worker yet: the job waits in the queue for more than twice its hold, with billing's sweep running.
         await asyncio.sleep(HOLD_TTL_S * 2.5)
         held, _ = await reservation(billing, gid)
         assert held.status == "held", "the waiting job's hold lapsed"
-        async with running_worker(dataclasses.replace(settings, worker_slots=1), api.app.context.sessions,
-                                  api.app.billing):
+        async with running_worker(
+            dataclasses.replace(settings, worker_slots=1), api.app.context.sessions, api.app.billing
+        ):
             row = await finished(api, gid)
     assert row.status == "completed", row.error_message
     assert row.billing_state == "captured"
@@ -120,21 +138,24 @@ async def test_a_job_queued_longer_than_its_hold_is_still_charged(pg_url, tmp_pa
 
 async def test_a_job_whose_hold_is_gone_is_refused_not_run_free(pg_url, tmp_path, triton, billing):
     # The generator was away for longer than the hold (margin 0: nothing renews in time).
-    settings = generator_settings(pg_url, tmp_path, triton_addr=triton.grpc_address, demand_interval_seconds=60,
-                                  hold_renew_margin_seconds=0)
+    settings = generator_settings(
+        pg_url, tmp_path, triton_addr=triton.grpc_address, demand_interval_seconds=60, hold_renew_margin_seconds=0
+    )
     async with running_api(settings, None, billing=generator_billing(billing)) as api:
         gid = await create(api, "hold-lapses")
         await asyncio.sleep(HOLD_TTL_S + 1.0)  # billing's sweep expires the hold
         expired, _ = await reservation(billing, gid)
         assert expired.status == "expired"
-        async with running_worker(dataclasses.replace(settings, worker_slots=1), api.app.context.sessions,
-                                  api.app.billing):
+        async with running_worker(
+            dataclasses.replace(settings, worker_slots=1), api.app.context.sessions, api.app.billing
+        ):
             row = await finished(api, gid)
         assert row.status == "failed" and row.error_code == "hold_expired", (row.status, row.error_code)
         assert "nothing was charged" in row.error_message
         assert row.media == "[]" and row.billing_state == "hold_lost"
-        got = await api.stub.GetGeneration(pb.GetGenerationRequest(generation_id=gid),
-                                           metadata=api.auth(USER, "waiter"))
+        got = await api.stub.GetGeneration(
+            pb.GetGenerationRequest(generation_id=gid), metadata=api.auth(USER, "waiter")
+        )
         assert got.generation.error.code == "hold_expired"
     settled, entries = await reservation(billing, gid)
     assert settled.status == "expired" and settled.settled_at is not None

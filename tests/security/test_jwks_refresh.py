@@ -34,8 +34,9 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 async def idsvc(pg_url, tmp_path):
     keys = tmp_path / "jwt"
-    async with Running(settings_for(pg_url, tmp_path / "blobs", jwt_keys_dir=str(keys),
-                                    jwks_max_age_s=MAX_AGE_S)) as running:
+    async with Running(
+        settings_for(pg_url, tmp_path / "blobs", jwt_keys_dir=str(keys), jwks_max_age_s=MAX_AGE_S)
+    ) as running:
         # Identity re-reads its own key folder every 30 s; that delay is not what is tested here.
         running.service.keyring.reload_s = 0
         running.keys = FolderKeyStore(str(keys))
@@ -49,7 +50,7 @@ def address(idsvc) -> str:
 async def withdraw_the_signing_key(idsvc) -> None:
     (old_key,) = list(Path(idsvc.keys.folder).glob("*.pem"))
     idsvc.keys.rotate()  # the new key signs from now on...
-    old_key.unlink()     # ...and the old one is withdrawn
+    old_key.unlink()  # ...and the old one is withdrawn
 
 
 async def sign_in(idsvc, handle: str) -> str:

@@ -39,9 +39,16 @@ async def client(platform):
 
 
 async def sign_up(platform, client, handle: str) -> dict:
-    reply = await client.post("/api/v1/auth/signup", json={
-        "invite_code": await platform.invite(), "handle": handle, "password": OLD, "birthdate": "1990-05-01",
-        "region": "US"})
+    reply = await client.post(
+        "/api/v1/auth/signup",
+        json={
+            "invite_code": await platform.invite(),
+            "handle": handle,
+            "password": OLD,
+            "birthdate": "1990-05-01",
+            "region": "US",
+        },
+    )
     assert reply.status_code == 201, reply.text
     return reply.json()["tokens"]
 
@@ -55,8 +62,9 @@ def bearer(tokens: dict) -> dict:
 
 
 async def change(client, tokens: dict, current: str, new: str) -> httpx.Response:
-    return await client.post("/api/v1/me/password", headers=bearer(tokens),
-                             json={"current_password": current, "new_password": new})
+    return await client.post(
+        "/api/v1/me/password", headers=bearer(tokens), json={"current_password": current, "new_password": new}
+    )
 
 
 async def test_changing_the_password_ends_every_other_session(platform, client):

@@ -44,8 +44,10 @@ def test_a_deployment_without_a_provider_sells_nothing(pg_url):
     try:
         open_users(billing, "u1")
         before = billing.balance("u1")
-        for buy in (lambda: billing.purchase("u1", "starter", LocalTestProvider.SUCCEED),
-                    lambda: billing.start_subscription("u1", "pro", LocalTestProvider.SUCCEED)):
+        for buy in (
+            lambda: billing.purchase("u1", "starter", LocalTestProvider.SUCCEED),
+            lambda: billing.start_subscription("u1", "pro", LocalTestProvider.SUCCEED),
+        ):
             with pytest.raises(FailedPrecondition, match="payments are not set up") as refused:
                 buy()
             assert refused.value.code == "payments_unavailable"
@@ -63,13 +65,15 @@ def test_no_stripe_setting_has_a_default_and_the_key_alone_chooses_stripe():
         assert fields[name] is None, name
     url = "postgresql+psycopg://x@h/db"
     stripe = dict(stripe_secret_key="sk_test_0123456789", stripe_webhook_secret="whsec_0123456789")
-    assert isinstance(payment_provider(make_settings(url, dev_payments=False, test_provider_secret=None, **stripe)),
-                      StripeProvider)
+    assert isinstance(
+        payment_provider(make_settings(url, dev_payments=False, test_provider_secret=None, **stripe)), StripeProvider
+    )
     # A deployment's key wins over a leftover development setting; neither alone is the other.
     assert isinstance(payment_provider(make_settings(url, **stripe)), StripeProvider)
     assert isinstance(payment_provider(make_settings(url)), LocalTestProvider)
-    assert isinstance(payment_provider(make_settings(url, dev_payments=False, test_provider_secret=None)),
-                      NoPaymentProvider)
+    assert isinstance(
+        payment_provider(make_settings(url, dev_payments=False, test_provider_secret=None)), NoPaymentProvider
+    )
     # Without the webhook secret no later settlement could be trusted; a key of the wrong kind
     # (a publishable key) is refused without echoing it.
     with pytest.raises(SettingsError, match="KINORA_BILLING_STRIPE_WEBHOOK_SECRET"):

@@ -71,8 +71,16 @@ async def billing(pki):
     issuer = LocalIssuer()
     with temporary_database("kt_svcid") as url:
         f = pki["billing"]
-        settings = make_settings(url, grpc_host="127.0.0.1", grpc_port=free_port(), internal_secret=SECRET,
-                                 tls_cert_file=f.cert, tls_key_file=f.key, tls_ca_file=f.ca, require_mtls=True)
+        settings = make_settings(
+            url,
+            grpc_host="127.0.0.1",
+            grpc_port=free_port(),
+            internal_secret=SECRET,
+            tls_cert_file=f.cert,
+            tls_key_file=f.key,
+            tls_ca_file=f.ca,
+            require_mtls=True,
+        )
         svc = build_billing(settings, issuer)
         await svc.ctx.app.start()
         open_users(svc.billing, USER)
@@ -95,9 +103,12 @@ def build_billing(settings, issuer):
 async def reserve(billing, pki, cert: str | None, token: str | None):
     async with grpc.aio.secure_channel(f"127.0.0.1:{billing.ctx.app.port}", creds(pki, cert)) as ch:
         return await billing_pb2_grpc.BillingServiceStub(ch).Reserve(
-            bpb.ReserveRequest(generation_id=str(uuid.uuid4()), user_id=USER, model="standard", seconds=4,
-                               size="720x1280"),
-            metadata=bearer(token) if token else None, timeout=10)
+            bpb.ReserveRequest(
+                generation_id=str(uuid.uuid4()), user_id=USER, model="standard", seconds=4, size="720x1280"
+            ),
+            metadata=bearer(token) if token else None,
+            timeout=10,
+        )
 
 
 def generator_token() -> str:
@@ -137,13 +148,15 @@ async def test_user_tokens_only_from_the_gateway(billing, pki):
     user = billing.issuer.token(USER, "someone")
     address = f"127.0.0.1:{billing.ctx.app.port}"
     async with grpc.aio.secure_channel(address, creds(pki, "gateway")) as ch:
-        reply = await billing_pb2_grpc.BillingServiceStub(ch).GetBalance(bpb.GetBalanceRequest(),
-                                                                          metadata=bearer(user), timeout=10)
+        reply = await billing_pb2_grpc.BillingServiceStub(ch).GetBalance(
+            bpb.GetBalanceRequest(), metadata=bearer(user), timeout=10
+        )
         assert reply is not None
     async with grpc.aio.secure_channel(address, creds(pki, "generator")) as ch:
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await billing_pb2_grpc.BillingServiceStub(ch).GetBalance(bpb.GetBalanceRequest(),
-                                                                      metadata=bearer(user), timeout=10)
+            await billing_pb2_grpc.BillingServiceStub(ch).GetBalance(
+                bpb.GetBalanceRequest(), metadata=bearer(user), timeout=10
+            )
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED and error_code(err.value) == "peer_mismatch"
 
 
@@ -151,8 +164,10 @@ def _server_certificate(port: int, pki) -> x509.Certificate:
     ctx = ssl.create_default_context(cafile=pki["admin"].ca)
     ctx.load_cert_chain(pki["admin"].cert, pki["admin"].key)
     ctx.set_alpn_protocols(["h2"])
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
 
 
@@ -174,6 +189,7 @@ async def test_a_renewed_certificate_is_served_without_a_restart(billing, pki, t
 
 # --- every require_service site, read from the code ----------------------------------------
 
+
 def require_service_sites() -> list[tuple[str, str, tuple[str, ...], bool]]:
     """(area, RPC method, services allowed, unconditional) for every require_service(...) call
     in services/*/: a new site is in this matrix without anyone adding it. A call inside a
@@ -182,8 +198,13 @@ def require_service_sites() -> list[tuple[str, str, tuple[str, ...], bool]]:
     sites = []
     for path in sorted((ROOT / "services").glob("*/*.py")):
         tree = ast.parse(path.read_text())
-        constants = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
-                     for t in node.targets if isinstance(t, ast.Name)}
+        constants = {
+            t.id: node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
         for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
             methods = [n for n in cls.body if isinstance(n, ast.AsyncFunctionDef | ast.FunctionDef)]
             found: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
@@ -224,14 +245,22 @@ def rpc_of(area: str, method: str):
         found = service.methods_by_name.get(method)
         if found is not None:
             return f"/{service.full_name}/{method}", GetMessageClass(found.input_type)
-    raise AssertionError(f"services/{area}: require_service in {method}, which is no RPC of kinora.{area}.v1: "
-                         "add its case to this test")
+    raise AssertionError(
+        f"services/{area}: require_service in {method}, which is no RPC of kinora.{area}.v1: add its case to this test"
+    )
 
 
 def test_the_matrix_covers_the_known_sites():
     found = {(area, method) for area, method, _, _ in SITES}
-    assert {("billing", "Reserve"), ("billing", "Capture"), ("billing", "Release"), ("billing", "HandlePaymentWebhook"),
-            ("cameo", "CheckUse"), ("cameo", "GetLikeness"), ("feed", "CanViewGeneration")} <= found
+    assert {
+        ("billing", "Reserve"),
+        ("billing", "Capture"),
+        ("billing", "Release"),
+        ("billing", "HandlePaymentWebhook"),
+        ("cameo", "CheckUse"),
+        ("cameo", "GetLikeness"),
+        ("feed", "CanViewGeneration"),
+    } <= found
     for area, method, _, _ in SITES:
         rpc_of(area, method)  # every site is an RPC this test can call
 
@@ -254,8 +283,9 @@ def call(platform, pki, area: str, method: str, cert: str, token_service: str) -
     path, request_class = rpc_of(area, method)
     token = mint_service_token(token_service, PLATFORM_SECRET)[0]
     with grpc.secure_channel(platform.addr[area], creds(pki, cert)) as ch:
-        rpc = ch.unary_unary(path, request_serializer=request_class.SerializeToString,
-                             response_deserializer=lambda b: b)
+        rpc = ch.unary_unary(
+            path, request_serializer=request_class.SerializeToString, response_deserializer=lambda b: b
+        )
         try:
             rpc(request_class(), metadata=bearer(token), timeout=20)
         except grpc.RpcError as exc:

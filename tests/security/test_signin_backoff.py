@@ -27,16 +27,25 @@ LIMIT = 3
 
 @pytest.fixture
 async def idsvc(pg_url, tmp_path):
-    async with Running(settings_for(pg_url, tmp_path / "blobs", signin_max_failures_account=LIMIT,
-                                    signin_max_failures_address=40, signin_backoff_s=1)) as running:
+    async with Running(
+        settings_for(
+            pg_url,
+            tmp_path / "blobs",
+            signin_max_failures_account=LIMIT,
+            signin_max_failures_address=40,
+            signin_backoff_s=1,
+        )
+    ) as running:
         yield running
 
 
 async def attempt(stub, handle: str, password: str, address: str) -> grpc.StatusCode:
     """A sign-in relayed by the gateway, which alone may state the client's address."""
     try:
-        await stub.SignIn(pb.SignInRequest(handle=handle, password=password, client_address=address),
-                          metadata=bearer(mint_service_token("gateway", INTERNAL_SECRET)[0]))
+        await stub.SignIn(
+            pb.SignInRequest(handle=handle, password=password, client_address=address),
+            metadata=bearer(mint_service_token("gateway", INTERNAL_SECRET)[0]),
+        )
     except grpc.aio.AioRpcError as err:
         return err.code()
     return grpc.StatusCode.OK

@@ -36,8 +36,9 @@ LIST_AGE_S = 1.0  # the services use 30 s; the wait is real here
 
 def verifier_for(idsvc) -> TokenVerifier:
     address = f"127.0.0.1:{idsvc.service.app.port}"
-    return TokenVerifier(jwks_from_identity(address), fetch_revoked=revoked_sessions_from_identity(address),
-                         revoked_max_age_s=LIST_AGE_S)
+    return TokenVerifier(
+        jwks_from_identity(address), fetch_revoked=revoked_sessions_from_identity(address), revoked_max_age_s=LIST_AGE_S
+    )
 
 
 async def list_ages_out() -> None:
@@ -52,8 +53,9 @@ async def test_sign_out_ends_the_access_token_within_a_minute(idsvc):
     assert jwt.decode(token, options={"verify_signature": False})["sid"]
     assert (await verifier.verify(token)).handle == "leaver"  # verified and cached
 
-    await idsvc.stub.SignOut(pb.SignOutRequest(refresh_token=signed_up.tokens.refresh_token),
-                             metadata=[("authorization", f"Bearer {token}")])
+    await idsvc.stub.SignOut(
+        pb.SignOutRequest(refresh_token=signed_up.tokens.refresh_token), metadata=[("authorization", f"Bearer {token}")]
+    )
     await list_ages_out()
     with pytest.raises(Unauthenticated, match="signed out") as info:
         await verifier.verify(token)
@@ -65,12 +67,12 @@ async def test_sign_out_ends_the_access_token_within_a_minute(idsvc):
 async def test_sign_out_of_every_session_ends_every_access_token(idsvc):
     verifier = verifier_for(idsvc)
     first = (await idsvc.sign_up("everywhere")).tokens
-    second = (await idsvc.stub.SignIn(pb.SignInRequest(handle="everywhere",
-                                                       password="correct horse battery"))).tokens
+    second = (await idsvc.stub.SignIn(pb.SignInRequest(handle="everywhere", password="correct horse battery"))).tokens
     for t in (first, second):
         assert (await verifier.verify(t.access_token)).handle == "everywhere"
-    await idsvc.stub.SignOut(pb.SignOutRequest(all_sessions=True),
-                             metadata=[("authorization", f"Bearer {first.access_token}")])
+    await idsvc.stub.SignOut(
+        pb.SignOutRequest(all_sessions=True), metadata=[("authorization", f"Bearer {first.access_token}")]
+    )
     await list_ages_out()
     for t in (first, second):
         with pytest.raises(Unauthenticated, match="signed out"):

@@ -16,8 +16,9 @@ from kinora.media.liveness_clip import encode_clip, make_clip, render_frames, sp
 from services.identity import liveness as lv
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-CHALLENGE = lv.Challenge(digits="40712", head_turns=["left", "right"], nonce="a" * 32,
-                         expires_at=NOW + timedelta(minutes=5))
+CHALLENGE = lv.Challenge(
+    digits="40712", head_turns=["left", "right"], nonce="a" * 32, expires_at=NOW + timedelta(minutes=5)
+)
 
 
 def clip(fps: int, seconds: float) -> bytes:
@@ -34,8 +35,10 @@ def refusal(result: lv.VerificationResult) -> lv.Check:
 @pytest.mark.parametrize("fps", [60, 240])
 def test_more_than_30_frames_a_second_is_refused(fps):
     check = refusal(lv.verify(clip(fps, 4.0), CHALLENGE, NOW))
-    assert (check.name, check.reason) == ("decode", "The video has more than 30 frames per second; record at "
-                                                    "30 frames per second or fewer.")
+    assert (check.name, check.reason) == (
+        "decode",
+        "The video has more than 30 frames per second; record at 30 frames per second or fewer.",
+    )
 
 
 def test_a_fast_clip_is_refused_without_decoding_it_all():

@@ -26,8 +26,13 @@ def stack_env(tmp_path):
 def running_stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stack")
     env = stack_env(tmp)
-    proc = subprocess.Popen([sys.executable, "-m", "kinora.cli.main", "up", "--json"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kinora.cli.main", "up", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()  # printed once everything reports SERVING
     if not line:
         proc.wait(30)
@@ -41,8 +46,13 @@ def running_stack(tmp_path_factory):
 def test_up_serves_everything_and_status_reports_it(running_stack):
     env, info, _ = running_stack
     assert {"postgres", "broker"} <= set(info["components"])
-    out = subprocess.run([sys.executable, "-m", "kinora.cli.main", "status", "--json"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "kinora.cli.main", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["serving"] is True
@@ -89,8 +99,9 @@ def test_sigterm_stops_everything_cleanly(running_stack):
     assert proc.wait(90) == 0
     time.sleep(0.5)
     assert not [p for p in pids if _pid_alive(p)], "components left running after stop"
-    out = subprocess.run([sys.executable, "-m", "kinora.cli.main", "status"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "kinora.cli.main", "status"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode != 0 and "no stack is running" in out.stderr
 
 
@@ -106,9 +117,13 @@ def test_free_ports_are_distinct_and_outside_the_ephemeral_range():
 
 def test_a_component_that_dies_while_starting_shows_its_last_log_lines(tmp_path):
     log = tmp_path / "gateway.log"
-    log.write_text("\n".join([f"line {i}" for i in range(30)]
-                             + ["[Errno 98] error while attempting to bind: address already in use",
-                                '{"error": "' + "x" * 5000 + '"}']) + "\n")
+    log.write_text(
+        "\n".join(
+            [f"line {i}" for i in range(30)]
+            + ["[Errno 98] error while attempting to bind: address already in use", '{"error": "' + "x" * 5000 + '"}']
+        )
+        + "\n"
+    )
     tail = log_tail(str(log))
     assert "address already in use" in tail and "line 29" in tail and "line 10" not in tail
     assert len(tail) < 1200
@@ -119,9 +134,13 @@ def test_each_service_gets_its_own_database_on_the_chosen_server(tmp_path):
     assert "postgres" in embedded.planned()
     assert embedded.database_url("feed") == "postgresql+psycopg://postgres@127.0.0.1:25432/kinora_feed"
 
-    shared = LocalStack(tmp_path / "home", env={"KINORA_DATABASE_URL": "postgresql://kinora:pw@db.example:5432/x",
-                                                "KINORA_BILLING_DATABASE_URL": "postgresql+psycopg://b@ledger/bill"})
+    shared = LocalStack(
+        tmp_path / "home",
+        env={
+            "KINORA_DATABASE_URL": "postgresql://kinora:pw@db.example:5432/x",
+            "KINORA_BILLING_DATABASE_URL": "postgresql+psycopg://b@ledger/bill",
+        },
+    )
     assert "postgres" not in shared.planned()  # an external server: nothing embedded starts
     assert shared.database_url("feed") == "postgresql+psycopg://kinora:pw@db.example:5432/kinora_feed"
     assert shared.database_url("billing") == "postgresql+psycopg://b@ledger/bill"
-

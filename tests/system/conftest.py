@@ -26,11 +26,19 @@ def gateway_url(platform):
     from services.gateway.server import GatewayServer
     from services.gateway.settings import GatewaySettings
 
-    settings = load_settings(GatewaySettings, {
-        "KINORA_HTTP_HOST": "127.0.0.1", "KINORA_HTTP_PORT": "0", "KINORA_INTERNAL_SECRET": SECRET,
-        # Generous limits: the hostile-input tests must reach the handlers, not the rate limiter.
-        "KINORA_RATE_USER_BURST": "100000", "KINORA_RATE_ANON_BURST": "100000", "KINORA_RATE_KEY_BURST": "100000",
-        **{f"KINORA_{n.upper()}_ADDR": a for n, a in platform.addr.items()}})
+    settings = load_settings(
+        GatewaySettings,
+        {
+            "KINORA_HTTP_HOST": "127.0.0.1",
+            "KINORA_HTTP_PORT": "0",
+            "KINORA_INTERNAL_SECRET": SECRET,
+            # Generous limits: the hostile-input tests must reach the handlers, not the rate limiter.
+            "KINORA_RATE_USER_BURST": "100000",
+            "KINORA_RATE_ANON_BURST": "100000",
+            "KINORA_RATE_KEY_BURST": "100000",
+            **{f"KINORA_{n.upper()}_ADDR": a for n, a in platform.addr.items()},
+        },
+    )
     holder = {}
 
     async def start():  # built on the platform's loop: its gRPC channels belong to that loop

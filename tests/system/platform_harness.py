@@ -43,8 +43,10 @@ class Running:
     loop: object = None  # the event loop the services run on
 
     def channel(self, name: str) -> grpc.Channel:
-        return grpc.insecure_channel(self.addr[name], options=[("grpc.max_send_message_length", 64 << 20),
-                                                               ("grpc.max_receive_message_length", 64 << 20)])
+        return grpc.insecure_channel(
+            self.addr[name],
+            options=[("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)],
+        )
 
     def service_md(self, name: str = "gateway"):
         return bearer(mint_service_token(name, SECRET)[0])
@@ -57,8 +59,9 @@ class Running:
             ctx = self.contexts[source]
             outbox = ctx.tables.outbox
             with ctx.engine.connect() as c:
-                rows = c.execute(select(outbox.c.event_id, outbox.c.event_type, outbox.c.payload)
-                                 .order_by(outbox.c.id)).all()
+                rows = c.execute(
+                    select(outbox.c.event_id, outbox.c.event_type, outbox.c.payload).order_by(outbox.c.id)
+                ).all()
             for event_id, event_type, payload in rows:
                 if event_id in self.delivered:
                     continue
@@ -94,10 +97,15 @@ async def _start(stack: contextlib.AsyncExitStack, tmp_path, tls: dict | None = 
 
     ports = {name: free_port() for name in SERVICES}
     addr = {name: f"127.0.0.1:{p}" for name, p in ports.items()}
-    common = {"KINORA_GRPC_HOST": "127.0.0.1", "KINORA_INTERNAL_SECRET": SECRET,
-              "KINORA_IDENTITY_ADDR": addr["identity"], "KINORA_CAMEO_ADDR": addr["cameo"],
-              "KINORA_BILLING_ADDR": addr["billing"], "KINORA_GRACE_SECONDS": "0.5",
-              "KINORA_BLOB_DIR": str(tmp_path / "blobs")}
+    common = {
+        "KINORA_GRPC_HOST": "127.0.0.1",
+        "KINORA_INTERNAL_SECRET": SECRET,
+        "KINORA_IDENTITY_ADDR": addr["identity"],
+        "KINORA_CAMEO_ADDR": addr["cameo"],
+        "KINORA_BILLING_ADDR": addr["billing"],
+        "KINORA_GRACE_SECONDS": "0.5",
+        "KINORA_BLOB_DIR": str(tmp_path / "blobs"),
+    }
     databases = contextlib.ExitStack()
     # Dropped last (after every service has stopped), on a thread the interpreter waits for at exit:
     # DROP DATABASE takes seconds on a busy server, and nothing after the run needs them gone sooner.
@@ -106,14 +114,29 @@ async def _start(stack: contextlib.AsyncExitStack, tmp_path, tls: dict | None = 
     running = Running(addr, urls)
 
     def env(name, **extra):
-        return {**common, "KINORA_GRPC_PORT": str(ports[name]), "KINORA_DATABASE_URL": urls[name],
-                **(tls[name].env() if tls else {}), **extra}
+        return {
+            **common,
+            "KINORA_GRPC_PORT": str(ports[name]),
+            "KINORA_DATABASE_URL": urls[name],
+            **(tls[name].env() if tls else {}),
+            **extra,
+        }
 
-    identity = build_identity(load_settings(IdentitySettings, env(
-        "identity", KINORA_ARGON2_TIME_COST="1", KINORA_ARGON2_MEMORY_KIB="1024", KINORA_SERVICE_INVITES="true")))
+    identity = build_identity(
+        load_settings(
+            IdentitySettings,
+            env(
+                "identity", KINORA_ARGON2_TIME_COST="1", KINORA_ARGON2_MEMORY_KIB="1024", KINORA_SERVICE_INVITES="true"
+            ),
+        )
+    )
     running.contexts["identity"] = identity.ctx
-    billing = build_billing(load_settings(BillingSettings, env(
-        "billing", KINORA_BILLING_DEV_PAYMENTS="true", KINORA_BILLING_TEST_PROVIDER_SECRET="system-tests")))
+    billing = build_billing(
+        load_settings(
+            BillingSettings,
+            env("billing", KINORA_BILLING_DEV_PAYMENTS="true", KINORA_BILLING_TEST_PROVIDER_SECRET="system-tests"),
+        )
+    )
     running.contexts["billing"], running.domain["billing"] = billing.ctx, billing.billing
     running.handler_maps["billing"] = billing_handlers(billing.billing)
     cameo = build_cameo(load_settings(CameoSettings, env("cameo")))
@@ -127,9 +150,15 @@ async def _start(stack: contextlib.AsyncExitStack, tmp_path, tls: dict | None = 
         stack.push_async_callback(ctx.app.stop)
     # The generator's maintenance round (demand events into the outbox) runs once at start and then
     # not again during the run: the fuzz test compares table contents around each refused call.
-    gen_settings = load_settings(GeneratorSettings, env("generator", KINORA_DATA_DIR=str(tmp_path / "gen"),
-                                                        KINORA_BLOB_DIR=str(tmp_path / "gen-blobs"),
-                                                        KINORA_DEMAND_INTERVAL_SECONDS="3600"))
+    gen_settings = load_settings(
+        GeneratorSettings,
+        env(
+            "generator",
+            KINORA_DATA_DIR=str(tmp_path / "gen"),
+            KINORA_BLOB_DIR=str(tmp_path / "gen-blobs"),
+            KINORA_DEMAND_INTERVAL_SECONDS="3600",
+        ),
+    )
     gen_app = await build_generator(gen_settings)
     await gen_app.start()
     stack.push_async_callback(gen_app.stop)
@@ -186,21 +215,27 @@ class PlatformThread:
 
 # --- table snapshots ---------------------------------------------------------
 
+
 def table_digests(url: str) -> dict[str, str]:
     """md5 of every table's full contents (catches inserts, updates, deletes)."""
     import psycopg
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        names = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'")]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
+            )
+        ]
         parts = " UNION ALL ".join(
-            f"SELECT '{n}', md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{n}\" t"
-            for n in names)
+            f"SELECT '{n}', md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{n}\" t" for n in names
+        )
         return dict(conn.execute(parts).fetchall()) if names else {}
 
 
 # --- principals ----------------------------------------------------------------
+
 
 @dataclass
 class Principals:
@@ -217,9 +252,15 @@ class Principals:
     post_id: str = ""
 
     def md(self, who: str):
-        token = {"anonymous": None, "other": self.other["token"], "owner": self.owner["token"],
-                 "teen": self.teen["token"], "guardian": self.guardian["token"], "apikey": self.apikey_token,
-                 "service": self.service_token}[who]
+        token = {
+            "anonymous": None,
+            "other": self.other["token"],
+            "owner": self.owner["token"],
+            "teen": self.teen["token"],
+            "guardian": self.guardian["token"],
+            "apikey": self.apikey_token,
+            "service": self.service_token,
+        }[who]
         return bearer(token) if token else None
 
 
@@ -230,8 +271,12 @@ def sign_up(running: Running, handle: str, birthdate: str = "1990-05-01") -> dic
     with running.channel("identity") as ch:
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
         code = stub.CreateInvite(pb.CreateInviteRequest(), metadata=running.service_md("admin"), timeout=10).invite.code
-        reply = stub.SignUp(pb.SignUpRequest(invite_code=code, handle=handle, password="correct horse battery",
-                                             birthdate=birthdate, region="US"), timeout=10)
+        reply = stub.SignUp(
+            pb.SignUpRequest(
+                invite_code=code, handle=handle, password="correct horse battery", birthdate=birthdate, region="US"
+            ),
+            timeout=10,
+        )
     return {"id": reply.user.id, "token": reply.tokens.access_token, "handle": handle}
 
 
@@ -256,49 +301,100 @@ def make_principals(running: Running) -> Principals:
     teen = sign_up(running, f"teen{tag}", teen_born)
     with running.channel("identity") as ch:
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
-        start = stub.StartGuardianLink(pb.StartGuardianLinkRequest(role=pb.GUARDIAN_ROLE_GUARDIAN),
-                                       metadata=bearer(guardian["token"]), timeout=10)
-        link = stub.ConfirmGuardianLink(pb.ConfirmGuardianLinkRequest(code=start.code),
-                                        metadata=bearer(teen["token"]), timeout=10).link
+        start = stub.StartGuardianLink(
+            pb.StartGuardianLinkRequest(role=pb.GUARDIAN_ROLE_GUARDIAN), metadata=bearer(guardian["token"]), timeout=10
+        )
+        link = stub.ConfirmGuardianLink(
+            pb.ConfirmGuardianLinkRequest(code=start.code), metadata=bearer(teen["token"]), timeout=10
+        ).link
         created = stub.CreateApiKey(
-            pb.CreateApiKeyRequest(name="matrix", scopes=["videos:read", "videos:write", "feed:read", "feed:write",
-                                                          "cameos:read", "cameos:write", "billing:read"]),
-            metadata=bearer(owner["token"]), timeout=10)
-        exchanged = stub.ExchangeApiKey(pb.ExchangeApiKeyRequest(secret=created.secret),
-                                        metadata=running.service_md("gateway"), timeout=10)
+            pb.CreateApiKeyRequest(
+                name="matrix",
+                scopes=[
+                    "videos:read",
+                    "videos:write",
+                    "feed:read",
+                    "feed:write",
+                    "cameos:read",
+                    "cameos:write",
+                    "billing:read",
+                ],
+            ),
+            metadata=bearer(owner["token"]),
+            timeout=10,
+        )
+        exchanged = stub.ExchangeApiKey(
+            pb.ExchangeApiKeyRequest(secret=created.secret), metadata=running.service_md("gateway"), timeout=10
+        )
     running.deliver_events()  # users into billing, cameo and feed
     # The owner's cameo, as identity's CameoVerified creates it (liveness capture is tested in tests/identity).
     cameo_ctx = running.contexts["cameo"]
     with cameo_ctx.sessions.begin() as s:
-        cameo_handlers.cameo_verified(s, id_ev.CameoVerified(
-            user_id=owner["id"], handle=owner["handle"], display_name="Owner", verification_id=str(uuid.uuid4()),
-            owner_age_group=common.AGE_GROUP_ADULT,
-            likeness=common.LikenessAssets(face_crops=[common.BlobRef(key=f"faces/{owner['id']}/0.jpg",
-                                                                      content_type="image/jpeg")])), None)
+        cameo_handlers.cameo_verified(
+            s,
+            id_ev.CameoVerified(
+                user_id=owner["id"],
+                handle=owner["handle"],
+                display_name="Owner",
+                verification_id=str(uuid.uuid4()),
+                owner_age_group=common.AGE_GROUP_ADULT,
+                likeness=common.LikenessAssets(
+                    face_crops=[common.BlobRef(key=f"faces/{owner['id']}/0.jpg", content_type="image/jpeg")]
+                ),
+            ),
+            None,
+        )
         cameo_id = s.execute(select(cameos.c.id).where(cameos.c.owner_user_id == owner["id"])).scalar_one()
     with running.channel("generator") as ch:
-        gen = generator_pb2_grpc.GeneratorServiceStub(ch).CreateGeneration(
-            generator_pb2.CreateGenerationRequest(prompt="a red ball bounces on a wooden floor", seconds=4,
-                                                  idempotency_key=uuid.uuid4().hex),
-            metadata=bearer(owner["token"]), timeout=30).generation
+        gen = (
+            generator_pb2_grpc.GeneratorServiceStub(ch)
+            .CreateGeneration(
+                generator_pb2.CreateGenerationRequest(
+                    prompt="a red ball bounces on a wooden floor", seconds=4, idempotency_key=uuid.uuid4().hex
+                ),
+                metadata=bearer(owner["token"]),
+                timeout=30,
+            )
+            .generation
+        )
     running.deliver_events()
     # The feed learns the generation completed (as the worker's event would tell it) so it can be published.
     from kinora.generator.v1 import events_pb2 as gen_ev
     from services.feed import handlers as feed_handlers
 
-    facts = gen_ev.GenerationFacts(generation_id=gen.id, user_id=owner["id"], model="standard", seconds=4,
-                                   size="720x1280")
+    facts = gen_ev.GenerationFacts(
+        generation_id=gen.id, user_id=owner["id"], model="standard", seconds=4, size="720x1280"
+    )
     with running.contexts["feed"].sessions.begin() as s:
         feed_handlers.generation_completed(running.domain["feed"])(
-            s, gen_ev.GenerationCompleted(facts=facts, prompt="a red ball bounces on a wooden floor"), None)
+            s, gen_ev.GenerationCompleted(facts=facts, prompt="a red ball bounces on a wooden floor"), None
+        )
     with running.channel("feed") as ch:
-        post = feed_pb2_grpc.FeedServiceStub(ch).PublishPost(
-            feed_pb2.PublishPostRequest(generation_id=gen.id, caption="hello", visibility=feed_pb2.VISIBILITY_PUBLIC),
-            metadata=bearer(owner["token"]), timeout=10).post
+        post = (
+            feed_pb2_grpc.FeedServiceStub(ch)
+            .PublishPost(
+                feed_pb2.PublishPostRequest(
+                    generation_id=gen.id, caption="hello", visibility=feed_pb2.VISIBILITY_PUBLIC
+                ),
+                metadata=bearer(owner["token"]),
+                timeout=10,
+            )
+            .post
+        )
     running.deliver_events()
-    return Principals(owner, other, teen, guardian, exchanged.access_token, mint_service_token("generator", SECRET)[0],
-                      api_key_id=created.api_key.id, guardian_link_id=link.id, cameo_id=cameo_id,
-                      generation_id=gen.id, post_id=post.id)
+    return Principals(
+        owner,
+        other,
+        teen,
+        guardian,
+        exchanged.access_token,
+        mint_service_token("generator", SECRET)[0],
+        api_key_id=created.api_key.id,
+        guardian_link_id=link.id,
+        cameo_id=cameo_id,
+        generation_id=gen.id,
+        post_id=post.id,
+    )
 
 
 def grpc_status(call) -> grpc.StatusCode:
@@ -307,4 +403,3 @@ def grpc_status(call) -> grpc.StatusCode:
     except grpc.RpcError as exc:
         return exc.code()
     return grpc.StatusCode.OK
-

@@ -33,10 +33,19 @@ STREAM_WINDOW_S = 2.0  # streams of a queued job legitimately stay open: read fo
 # Shrinking re-sends many requests; off by default to keep the suite short, KINORA_FUZZ_SHRINK=1 turns it on.
 PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if os.environ.get("KINORA_FUZZ_SHRINK") else [])
 
-SERVICES = {"identity": identity_pb2, "cameo": cameo_pb2, "feed": feed_pb2, "generator": generator_pb2,
-            "billing": billing_pb2}
-METHODS = [(name, svc, m) for name, module in SERVICES.items()
-           for svc in module.DESCRIPTOR.services_by_name.values() for m in svc.methods]
+SERVICES = {
+    "identity": identity_pb2,
+    "cameo": cameo_pb2,
+    "feed": feed_pb2,
+    "generator": generator_pb2,
+    "billing": billing_pb2,
+}
+METHODS = [
+    (name, svc, m)
+    for name, module in SERVICES.items()
+    for svc in module.DESCRIPTOR.services_by_name.values()
+    for m in svc.methods
+]
 
 # Tables a refused call may legitimately write, with the reason.
 MAY_CHANGE_WHEN_REFUSED = {
@@ -69,22 +78,31 @@ def report(request):
         writer.write_line(f"  {name}: {CASES[name]} cases ({codes})")
 
 
-@pytest.mark.parametrize("service_name,service,method", METHODS,
-                         ids=[f"{s.name}.{m.name}" for _, s, m in METHODS])
+@pytest.mark.parametrize("service_name,service,method", METHODS, ids=[f"{s.name}.{m.name}" for _, s, m in METHODS])
 def test_no_internal_error_hang_or_change_on_refusal(platform, principals, report, service_name, service, method):
-    known = [principals.owner["id"], principals.other["id"], principals.teen["id"], principals.guardian["id"],
-             principals.owner["handle"], principals.cameo_id, principals.generation_id, principals.post_id]
+    known = [
+        principals.owner["id"],
+        principals.other["id"],
+        principals.teen["id"],
+        principals.guardian["id"],
+        principals.owner["handle"],
+        principals.cameo_id,
+        principals.generation_id,
+        principals.post_id,
+    ]
     request_class = message(method.input_type, known)
     output = _output_class(service_name, method)
     path = f"/{service.full_name}/{method.name}"
     channel = platform.channel(service_name)
     call = (channel.unary_stream if method.server_streaming else channel.unary_unary)(
-        path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=output.FromString)
+        path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=output.FromString
+    )
     url = platform.db_url[service_name]
     allowed_changes = MAY_CHANGE_WHEN_REFUSED.get((service_name, method.name), set())
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-              phases=PHASES)
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck), phases=PHASES
+    )
     @given(request=request_class, who=st.sampled_from(CREDENTIALS))
     def probe(request, who):
         before = table_digests(url)
@@ -93,15 +111,19 @@ def test_no_internal_error_hang_or_change_on_refusal(platform, principals, repor
         elapsed = time.monotonic() - started
         CASES[service_name] += 1
         OUTCOMES.setdefault(service_name, Counter())[code.name] += 1
-        assert code not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), \
+        assert code not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), (
             f"{method.name} as {who} answered {code.name}: {detail!r}\nrequest: {_short(request)}"
-        assert code != grpc.StatusCode.DEADLINE_EXCEEDED, \
+        )
+        assert code != grpc.StatusCode.DEADLINE_EXCEEDED, (
             f"{method.name} as {who} hung for {elapsed:.1f}s\nrequest: {_short(request)}"
+        )
         if code != grpc.StatusCode.OK and code != grpc.StatusCode.RESOURCE_EXHAUSTED:
             after = table_digests(url)
             changed = {t for t in after if after[t] != before.get(t)} - allowed_changes
-            assert not changed, (f"{method.name} as {who} was refused ({code.name}: {detail}) but changed "
-                                 f"{sorted(changed)}\nrequest: {_short(request)}")
+            assert not changed, (
+                f"{method.name} as {who} was refused ({code.name}: {detail}) but changed "
+                f"{sorted(changed)}\nrequest: {_short(request)}"
+            )
 
     try:
         probe()

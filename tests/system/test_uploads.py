@@ -69,6 +69,7 @@ def measured(call):
 
 # --- hostile images ----------------------------------------------------------------
 
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
@@ -76,8 +77,12 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def png_declaring(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height pixels, with a tiny body."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def png_bomb(side: int) -> bytes:
@@ -119,9 +124,19 @@ def test_generation_image_refused_quickly_and_cheaply(platform, principals, case
     data = make()
     with platform.channel("generator") as ch:
         stub = generator_pb2_grpc.GeneratorServiceStub(ch)
-        code, reply, seconds, grew_mb = measured(lambda: stub.CreateGeneration(ge.CreateGenerationRequest(
-            prompt="a kite over a beach", seconds=4, idempotency_key=uuid.uuid4().hex, input_image=data,
-            input_image_content_type="image/png"), metadata=bearer(principals.other["token"]), timeout=30))
+        code, reply, seconds, grew_mb = measured(
+            lambda: stub.CreateGeneration(
+                ge.CreateGenerationRequest(
+                    prompt="a kite over a beach",
+                    seconds=4,
+                    idempotency_key=uuid.uuid4().hex,
+                    input_image=data,
+                    input_image_content_type="image/png",
+                ),
+                metadata=bearer(principals.other["token"]),
+                timeout=30,
+            )
+        )
     assert code == grpc.StatusCode.INVALID_ARGUMENT, (case, code, reply)
     assert words in reply, f"{case}: unclear message {reply!r}"
     assert seconds < REFUSE_WITHIN_S, f"{case}: took {seconds:.1f}s to refuse"
@@ -136,17 +151,29 @@ def test_image_bomb_within_the_side_limit_is_bounded(platform, principals):
     assert len(data) < 2 * 2**20
     with platform.channel("generator") as ch:
         stub = generator_pb2_grpc.GeneratorServiceStub(ch)
-        code, reply, seconds, grew_mb = measured(lambda: stub.CreateGeneration(ge.CreateGenerationRequest(
-            prompt="a kite over a beach", seconds=4, idempotency_key=uuid.uuid4().hex, input_image=data,
-            input_image_content_type="image/png"), metadata=bearer(principals.other["token"]), timeout=60))
+        code, reply, seconds, grew_mb = measured(
+            lambda: stub.CreateGeneration(
+                ge.CreateGenerationRequest(
+                    prompt="a kite over a beach",
+                    seconds=4,
+                    idempotency_key=uuid.uuid4().hex,
+                    input_image=data,
+                    input_image_content_type="image/png",
+                ),
+                metadata=bearer(principals.other["token"]),
+                timeout=60,
+            )
+        )
     print(f"8192x8192 PNG bomb ({len(data) // 1024} KB): {code.name} in {seconds:.2f}s, peak RSS +{grew_mb:.0f} MB")
     assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OK), reply
     assert seconds < REFUSE_WITHIN_S
-    assert grew_mb < MEMORY_BOUND_MB, (f"decoding a {len(data) // 1024} KB image raised peak memory by "
-                                       f"{grew_mb:.0f} MB (one request)")
+    assert grew_mb < MEMORY_BOUND_MB, (
+        f"decoding a {len(data) // 1024} KB image raised peak memory by {grew_mb:.0f} MB (one request)"
+    )
 
 
 # --- hostile verification videos ----------------------------------------------------
+
 
 def clip(width=320, height=240, seconds=4.0, fps=10, audio=True) -> bytes:
     """A real MP4 (H.264 + AAC) made with PyAV."""
@@ -190,9 +217,15 @@ def test_verification_video_refused_quickly_and_cheaply(platform, principals, ca
         stub = identity_pb2_grpc.IdentityServiceStub(ch)
         md = bearer(principals.other["token"])
         started = stub.StartVerification(idn.StartVerificationRequest(), metadata=md, timeout=10).verification
-        code, reply, seconds, grew_mb = measured(lambda: stub.SubmitVerification(idn.SubmitVerificationRequest(
-            verification_id=started.id, nonce=started.challenge.nonce, video=data, content_type="video/mp4"),
-            metadata=md, timeout=60))
+        code, reply, seconds, grew_mb = measured(
+            lambda: stub.SubmitVerification(
+                idn.SubmitVerificationRequest(
+                    verification_id=started.id, nonce=started.challenge.nonce, video=data, content_type="video/mp4"
+                ),
+                metadata=md,
+                timeout=60,
+            )
+        )
     if code == grpc.StatusCode.OK:  # refused as a failed verification with the checks that failed
         verification = reply.verification
         assert verification.status != idn.VERIFICATION_STATUS_PASSED, case

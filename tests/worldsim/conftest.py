@@ -39,8 +39,15 @@ def make_clip(worldsim):
     def make(prompt: str, seed: int = 1, seconds: int = 4, width: int = 720, height: int = 1280, **extra) -> Clip:
         key = (prompt, seed, seconds, width, height, repr(sorted(extra.items())))
         if key not in cache:
-            request = ModelRequest(prompt=prompt, seconds=seconds, width=width, height=height, seed=seed,
-                                   quality="pro" if width * height > 2_000_000 else "standard", **extra)
+            request = ModelRequest(
+                prompt=prompt,
+                seconds=seconds,
+                width=width,
+                height=height,
+                seed=seed,
+                quality="pro" if width * height > 2_000_000 else "standard",
+                **extra,
+            )
             progress: list = []
             result = worldsim.generate(request, lambda p, s: progress.append((p, s)), lambda: False)
             cache[key] = Clip(request, result, progress)

@@ -42,8 +42,10 @@ def test_same_seed_same_clip_and_different_prompts_differ(make_clip, worldsim):
 
 
 def test_each_style_looks_different(make_clip):
-    clips = {style: make_clip(f"a dog runs in the park, {style} style", seed=5)
-             for style in ("realistic", "cinematic", "anime")}
+    clips = {
+        style: make_clip(f"a dog runs in the park, {style} style", seed=5)
+        for style in ("realistic", "cinematic", "anime")
+    }
     assert {s: c.report["plan"]["style"] for s, c in clips.items()} == {s: s for s in clips}
     for a, b in (("realistic", "cinematic"), ("realistic", "anime"), ("cinematic", "anime")):
         assert _diff(clips[a].frames[::12], clips[b].frames[::12]) > 8, (a, b)
@@ -51,17 +53,21 @@ def test_each_style_looks_different(make_clip):
     cine = clips["cinematic"].frames[10]
     assert cine[:40].max() < 30 and cine[-40:].max() < 30
     assert clips["realistic"].frames[10][:40].mean() > 60
+
     def sky_colours(frame):  # cel shading: the sky is a few flat bands, not a smooth gradient
         return len(np.unique(frame[60:400:2, ::8].reshape(-1, 3) // 4, axis=0))
+
     assert sky_colours(clips["anime"].frames[10]) * 3 < sky_colours(clips["realistic"].frames[10])
+
 
 def _mouth_darkness(clip, head: dict, k: int) -> float:
     x, y, r = head["xyr"][k]
     px, py, s = clip.to_pixels(k, x, y)
     hr = r * s
     cx, cy = px + 0.3 * head["facing"] * hr, py + 0.45 * hr
-    patch = clip.frames[k][int(cy - 0.3 * hr) : int(cy + 0.3 * hr) + 1,
-                           int(cx - 0.3 * hr) : int(cx + 0.3 * hr) + 1].astype(np.float32)
+    patch = clip.frames[k][
+        int(cy - 0.3 * hr) : int(cy + 0.3 * hr) + 1, int(cx - 0.3 * hr) : int(cx + 0.3 * hr) + 1
+    ].astype(np.float32)
     mouth_red = (patch[..., 0] > patch[..., 1] * 2.5) & (patch[..., 0] < 160)
     return float(mouth_red.mean())
 
@@ -109,8 +115,13 @@ def test_dialogue_mouth_moves_with_the_voice_and_cameo_pitch_is_used(make_clip):
 
 
 def test_two_cameos_get_their_own_faces(make_clip):
-    clip = make_clip("two people walk on the city street", seed=4, width=1280, height=720,
-                     cameos=[Cameo("ann", [_png((230, 30, 30))]), Cameo("ben", [_png((30, 30, 230))])])
+    clip = make_clip(
+        "two people walk on the city street",
+        seed=4,
+        width=1280,
+        height=720,
+        cameos=[Cameo("ann", [_png((230, 30, 30))]), Cameo("ben", [_png((30, 30, 230))])],
+    )
     heads = {h["cameo"]: h for h in clip.report["tracks"]["heads"].values() if h["cameo"]}
     assert set(heads) == {"ann", "ben"}
     for name, channel in (("ann", 0), ("ben", 2)):
@@ -159,8 +170,9 @@ def test_watermark_is_drawn_and_moves(make_clip):
 
 
 def test_default_ten_second_clip(make_clip):
-    clip = make_clip("a basketball player misses a three-pointer and the ball bounces off the backboard", seed=9,
-                     seconds=10)
+    clip = make_clip(
+        "a basketball player misses a three-pointer and the ball bounces off the backboard", seed=9, seconds=10
+    )
     probe = clip.probe
     assert (probe.width, probe.height) == (720, 1280) and len(clip.frames) == 240
     assert abs(probe.duration_s - 10.0) < 0.1 and clip.audio.shape[1] >= 10 * RATE - 1024
@@ -183,8 +195,9 @@ def test_cancel_and_bad_input(worldsim):
     with pytest.raises(ModelCancelled):
         worldsim.generate(ModelRequest(prompt="a dog runs in the park", seconds=4), lambda p, s: None, cancelled)
     with pytest.raises(ModelInputError, match="image"):
-        worldsim.generate(ModelRequest(prompt="a dog runs", seconds=4, image=b"not an image"), lambda p, s: None,
-                          lambda: False)
+        worldsim.generate(
+            ModelRequest(prompt="a dog runs", seconds=4, image=b"not an image"), lambda p, s: None, lambda: False
+        )
     with pytest.raises(ModelInputError, match="seconds"):
         worldsim.generate(ModelRequest(prompt="a dog runs", seconds=3), lambda p, s: None, lambda: False)
 
@@ -205,8 +218,15 @@ def test_remix_of_a_clip_edits_its_plan(make_clip):
 @pytest.mark.parametrize("size", [(1280, 720), (1024, 1792), (1792, 1024), (1080, 1920), (1920, 1080)])
 def test_every_allowed_size_renders(worldsim, size):
     width, height = size
-    request = ModelRequest(prompt="a dog chases a ball in the park, cinematic", seconds=4, width=width, height=height,
-                           seed=1, quality="pro", watermark="@size")
+    request = ModelRequest(
+        prompt="a dog chases a ball in the park, cinematic",
+        seconds=4,
+        width=width,
+        height=height,
+        seed=1,
+        quality="pro",
+        watermark="@size",
+    )
     result = worldsim.generate(request, lambda p, s: None, lambda: False)
     probe = probe_mp4(result.mp4, decode_frames=True, frame_step=48)
     assert (probe.width, probe.height, probe.fps, probe.frame_count) == (width, height, 24.0, 96)

@@ -122,12 +122,14 @@ def test_scenario_physics_on_decoded_clip(make_clip, prompt):
         visible = [k for k, m in enumerate(seen) if m is not None]
         expected_visible = [k for k in range(len(xy)) if _on_screen(clip, k, xy[k], r)]
         assert len(visible) >= 0.6 * len(expected_visible), (
-            f"{body_id} found in only {len(visible)} of {len(expected_visible)} frames")
+            f"{body_id} found in only {len(visible)} of {len(expected_visible)} frames"
+        )
         for k in visible:
             mx, my, s = seen[k]
             px, py, _ = clip.to_pixels(k, *xy[k])
             assert math.hypot(mx - px, my - py) <= 0.5 * r * s + 3, (
-                f"{body_id} drawn away from its simulated place at frame {k}")
+                f"{body_id} drawn away from its simulated place at frame {k}"
+            )
             ground_y = np.interp(xy[k][0], [g[0] for g in tracks["ground"]], [g[1] for g in tracks["ground"]])
             _, ground_px, _ = clip.to_pixels(k, xy[k][0], ground_y)
             assert my + r * s <= ground_px + 0.35 * r * s + 3, f"{body_id} drawn below the ground at frame {k}"
@@ -140,7 +142,8 @@ def test_scenario_physics_on_decoded_clip(make_clip, prompt):
             moved_m = math.hypot(x1 - x0 - cam_shift[0], y1 - y0 - cam_shift[1]) / s0
             speed = max(np.linalg.norm(v[k]), np.linalg.norm(v[k + 1]))
             assert moved_m <= speed / FPS * 1.3 + 0.5 * r + 3 / s0, (
-                f"{body_id} jumps {moved_m:.2f} m between frames {k} and {k + 1}")
+                f"{body_id} jumps {moved_m:.2f} m between frames {k} and {k + 1}"
+            )
 
     # 3. kinetic energy never rises across a contact (log) and mechanical energy per kg
     #    right before vs right after, from the per-frame track.
@@ -156,19 +159,30 @@ def test_scenario_physics_on_decoded_clip(make_clip, prompt):
         seen = measured[c["body"]]
         frames = [k - 2, k - 1, k + 2, k + 3]
         if c["normal_speed"] >= 2.0 and frames[-1] < len(seen) and all(seen[j] is not None for j in frames):
+
             def video_energy(a: int, b: int, seen: list = seen) -> float:
                 (xa, ya, s), (xb, yb, _) = seen[a], seen[b]
                 # undo camera motion: pixels -> metres in the world for both frames
-                wa = np.array([clip.report["tracks"]["camera"][a][0] + (xa - clip.request.width / 2) / s,
-                               clip.report["tracks"]["camera"][a][1] - (ya - clip.request.height / 2) / s])
-                wb = np.array([clip.report["tracks"]["camera"][b][0] + (xb - clip.request.width / 2) / s,
-                               clip.report["tracks"]["camera"][b][1] - (yb - clip.request.height / 2) / s])
+                wa = np.array(
+                    [
+                        clip.report["tracks"]["camera"][a][0] + (xa - clip.request.width / 2) / s,
+                        clip.report["tracks"]["camera"][a][1] - (ya - clip.request.height / 2) / s,
+                    ]
+                )
+                wb = np.array(
+                    [
+                        clip.report["tracks"]["camera"][b][0] + (xb - clip.request.width / 2) / s,
+                        clip.report["tracks"]["camera"][b][1] - (yb - clip.request.height / 2) / s,
+                    ]
+                )
                 v = (wb - wa) * FPS
                 return 0.5 * float(v @ v) + gravity * float((wa[1] + wb[1]) / 2)
+
             before, after = video_energy(k - 2, k - 1), video_energy(k + 2, k + 3)
             assert after <= before * 1.1 + 0.5, (
                 f"decoded video shows energy rising across contact at {c['time']:.3f} s: "
-                f"{before:.2f} -> {after:.2f} J/kg")
+                f"{before:.2f} -> {after:.2f} J/kg"
+            )
 
     # 4. audio onset of each clearly separated contact within one frame of the contact,
     #    and the visual contact (turning point of the measured track) within one frame too

@@ -23,8 +23,20 @@ MISS = "a basketball player misses a three-pointer and the ball bounces off the 
 
 def test_library_is_big_enough():
     assert len(concepts.ENTITIES) >= 40
-    assert set(concepts.SETTINGS) == {"basketball_court", "beach", "city_street", "kitchen", "forest", "stage",
-                                      "snow_slope", "pool", "space", "living_room", "park", "road"}
+    assert set(concepts.SETTINGS) == {
+        "basketball_court",
+        "beach",
+        "city_street",
+        "kitchen",
+        "forest",
+        "stage",
+        "snow_slope",
+        "pool",
+        "space",
+        "living_room",
+        "park",
+        "road",
+    }
     assert set(concepts.STYLES) == {"realistic", "cinematic", "anime", "watercolor", "black_and_white"}
 
 
@@ -47,10 +59,16 @@ def test_plan_reports_what_it_did_not_understand():
 
 
 def test_plan_reads_style_time_weather_camera_and_dialogue():
-    plan = plan_scene('a chef says "dinner is ready" in the kitchen at night in the rain, anime style, dolly in', 1, 4,
-                      720, 1280)
+    plan = plan_scene(
+        'a chef says "dinner is ready" in the kitchen at night in the rain, anime style, dolly in', 1, 4, 720, 1280
+    )
     assert (plan["setting"], plan["style"], plan["time_of_day"], plan["weather"], plan["camera"]) == (
-        "kitchen", "anime", "night", "rain", "dolly_in")
+        "kitchen",
+        "anime",
+        "night",
+        "rain",
+        "dolly_in",
+    )
     chef = next(e for e in plan["entities"] if e["kind"] == "chef")
     assert plan["dialogue"] == [{"speaker": chef["id"], "text": "dinner is ready"}]
 
@@ -64,9 +82,17 @@ def test_plan_is_deterministic_for_a_seed_and_varies_with_it():
 
 
 def test_cameo_gets_a_character_and_its_voice():
-    plan = plan_scene("a person waves in the park", 1, 4, 720, 1280,
-                      cameos=[{"name": "alice", "voice": {"pitch_hz": 210.0, "envelope": [1.0, 0.5]}},
-                              {"name": "bob", "voice": None}])
+    plan = plan_scene(
+        "a person waves in the park",
+        1,
+        4,
+        720,
+        1280,
+        cameos=[
+            {"name": "alice", "voice": {"pitch_hz": 210.0, "envelope": [1.0, 0.5]}},
+            {"name": "bob", "voice": None},
+        ],
+    )
     cast = {e.get("cameo"): e for e in plan["entities"] if e["category"] == "character"}
     assert cast["alice"]["voice"]["pitch_hz"] == 210.0 and cast["alice"]["voice"]["from_cameo"]
     assert "bob" in cast
@@ -86,9 +112,15 @@ def test_remix_edits_the_parent_plan():
 
 
 def test_request_json_round_trip_and_clear_errors():
-    request = ModelRequest(prompt="hi", seconds=8, seed=5, watermark="@a",
-                           cameos=[Cameo("alice", [b"\x89PNGdata"], VoiceProfile(180.0, [0.5]))], image=b"img",
-                           remix_plan={"setting": "park"})
+    request = ModelRequest(
+        prompt="hi",
+        seconds=8,
+        seed=5,
+        watermark="@a",
+        cameos=[Cameo("alice", [b"\x89PNGdata"], VoiceProfile(180.0, [0.5]))],
+        image=b"img",
+        remix_plan={"setting": "park"},
+    )
     back = request_from_json(request_to_json(request))
     assert back == request
     with pytest.raises(ModelInputError, match="not valid JSON"):

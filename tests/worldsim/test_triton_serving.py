@@ -16,12 +16,22 @@ from kinora.stack.tansu import free_port
 def test_generate_through_triton_with_progress_errors_and_cancel(worldsim, tmp_path):
     grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
     url = f"127.0.0.1:{grpc_port}"
-    with ModelServer({"worldsim": worldsim}, grpc_port, http_port, metrics_port, log_file=str(tmp_path / "triton.log"),
-                     workspace=str(tmp_path / "ws")):
+    with ModelServer(
+        {"worldsim": worldsim},
+        grpc_port,
+        http_port,
+        metrics_port,
+        log_file=str(tmp_path / "triton.log"),
+        workspace=str(tmp_path / "ws"),
+    ):
         progress: list = []
-        result = generate(url, "worldsim",
-                          ModelRequest(prompt="a dog chases a ball in the park", seconds=4, seed=2, watermark="@dana"),
-                          on_progress=lambda p, s: progress.append((p, s)), timeout_s=120)
+        result = generate(
+            url,
+            "worldsim",
+            ModelRequest(prompt="a dog chases a ball in the park", seconds=4, seed=2, watermark="@dana"),
+            on_progress=lambda p, s: progress.append((p, s)),
+            timeout_s=120,
+        )
         assert len(progress) >= 5 and progress[0][1] == "plan" and any(s == "render" for _, s in progress)
         probe = probe_mp4(result.mp4, decode_frames=True, decode_audio=True, frame_step=24)
         assert (probe.width, probe.height, probe.video_codec, probe.audio_codec) == (720, 1280, "h264", "aac")
@@ -42,8 +52,14 @@ def test_generate_through_triton_with_progress_errors_and_cancel(worldsim, tmp_p
                 stop.set()  # cancel once rendering has started
 
         with pytest.raises(ModelCallError) as cancelled:
-            generate(url, "worldsim", ModelRequest(prompt="a dog runs in the park", seconds=20, seed=1),
-                     on_progress=on_progress, timeout_s=120, cancel_event=stop)
+            generate(
+                url,
+                "worldsim",
+                ModelRequest(prompt="a dog runs in the park", seconds=20, seed=1),
+                on_progress=on_progress,
+                timeout_s=120,
+                cancel_event=stop,
+            )
         assert cancelled.value.code == "cancelled"
         assert "done" not in seen
 

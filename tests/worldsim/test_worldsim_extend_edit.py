@@ -45,8 +45,9 @@ def test_every_report_saves_a_small_state(source):
 def test_extension_continues_the_last_frame(worldsim, source):
     result, decoded = source
     report = result.report
-    extension, ext = _make(worldsim, prompt="the child jumps",
-                           source=SourceClip("extend", report["plan"], report["state"]))
+    extension, ext = _make(
+        worldsim, prompt="the child jumps", source=SourceClip("extend", report["plan"], report["state"])
+    )
     fresh, fresh_decoded = _make(worldsim, prompt="the child jumps")
     last = decoded.frames[-1]
     continued = _mad(last, ext.frames[0])
@@ -55,8 +56,9 @@ def test_extension_continues_the_last_frame(worldsim, source):
     assert len(ext.frames) == 4 * 24  # `seconds` is the new part's length
     # the same world, one frame on: ids, colours and sizes kept, the ball flies on from where it was
     plan = extension.report["plan"]
-    assert [(e["id"], e["kind"], e["color"]) for e in plan["entities"]] == \
-        [(e["id"], e["kind"], e["color"]) for e in report["plan"]["entities"]]
+    assert [(e["id"], e["kind"], e["color"]) for e in plan["entities"]] == [
+        (e["id"], e["kind"], e["color"]) for e in report["plan"]["entities"]
+    ]
     assert "jump" in plan["actions"]
     saved = report["state"]
     assert extension.report["state"]["frame"] == saved["frame"] + 4 * 24
@@ -66,7 +68,8 @@ def test_extension_continues_the_last_frame(worldsim, source):
         assert np.hypot(*(np.array(first) - expected)) < 0.05
     for char_id in saved["characters"]:
         assert extension.report["tracks"]["heads"][char_id]["xyr"][0][2] == pytest.approx(
-            report["tracks"]["heads"][char_id]["xyr"][-1][2])  # same size
+            report["tracks"]["heads"][char_id]["xyr"][-1][2]
+        )  # same size
     # the character jumps in the extension (it did not in the source)
     child = next(iter(saved["characters"]))
     heights = [xyr[1] for xyr in extension.report["tracks"]["heads"][child]["xyr"]]
@@ -81,8 +84,9 @@ def test_extension_without_a_plan_is_refused(worldsim):
 
 def test_edit_make_it_night_keeps_everything_else(worldsim, source):
     result, decoded = source
-    edited, night = _make(worldsim, prompt="edit", source=SourceClip("edit", result.report["plan"],
-                                                                      instruction="make it night"))
+    edited, night = _make(
+        worldsim, prompt="edit", source=SourceClip("edit", result.report["plan"], instruction="make it night")
+    )
     plan = edited.report["plan"]
     assert plan["time_of_day"] == "night" and plan["edit"]["edits"] == ["time_of_day -> night"]
     strip = lambda p: [(e["id"], e["kind"], e["color"]) for e in p["entities"]]  # noqa: E731
@@ -101,8 +105,9 @@ def _streaks(frame: np.ndarray) -> float:
 
 def test_edit_add_rain_adds_rain(worldsim, source):
     result, decoded = source
-    edited, rain = _make(worldsim, prompt="edit", source=SourceClip("edit", result.report["plan"],
-                                                                     instruction="add rain"))
+    edited, rain = _make(
+        worldsim, prompt="edit", source=SourceClip("edit", result.report["plan"], instruction="add rain")
+    )
     assert edited.report["plan"]["weather"] == "rain"
     assert _streaks(rain.frames[30]) > 0.002 > _streaks(decoded.frames[30])
 
@@ -110,8 +115,9 @@ def test_edit_add_rain_adds_rain(worldsim, source):
         mono, size = audio.mean(0), 2400
         freqs = np.fft.rfftfreq(size, 1 / 48000)
         band = (freqs > 2500) & (freqs < 8000)
-        return np.median([np.abs(np.fft.rfft(mono[i : i + size]))[band].mean()
-                          for i in range(0, len(mono) - size, size)])
+        return np.median(
+            [np.abs(np.fft.rfft(mono[i : i + size]))[band].mean() for i in range(0, len(mono) - size, size)]
+        )
 
     assert hiss(rain.audio) > 3 * hiss(decoded.audio)
 
@@ -119,8 +125,9 @@ def test_edit_add_rain_adds_rain(worldsim, source):
 def test_edit_styles_and_cast(worldsim, source):
     result, _ = source
     plan = result.report["plan"]
-    grey, grey_decoded = _make(worldsim, prompt="edit",
-                               source=SourceClip("edit", plan, instruction="in black and white"))
+    grey, grey_decoded = _make(
+        worldsim, prompt="edit", source=SourceClip("edit", plan, instruction="in black and white")
+    )
     assert grey.report["plan"]["style"] == "black_and_white"
     frame = grey_decoded.frames[40].astype(np.int32)
     assert np.abs(frame[..., 0] - frame[..., 2]).mean() < 4  # no colour left
@@ -137,20 +144,25 @@ def test_edit_styles_and_cast(worldsim, source):
     water = _make(worldsim, prompt="edit", source=SourceClip("edit", plan, instruction="watercolor"))[0]
     assert water.report["plan"]["style"] == "watercolor"
     # removing: the dog edit's plan without its dog is the source's cast again
-    undog = _make(worldsim, prompt="edit",
-                  source=SourceClip("edit", dog.report["plan"], instruction="remove the dog"))[0]
+    undog = _make(worldsim, prompt="edit", source=SourceClip("edit", dog.report["plan"], instruction="remove the dog"))[
+        0
+    ]
     assert [e["id"] for e in undog.report["plan"]["entities"]] == [e["id"] for e in plan["entities"]]
 
 
-@pytest.mark.parametrize("instruction, message", [
-    ("make her smile more warmly", "does not understand 'smile'"),
-    ("remove the cat", "no cat in this clip"),
-    ("make it day", "changes nothing"),
-])
+@pytest.mark.parametrize(
+    "instruction, message",
+    [
+        ("make her smile more warmly", "does not understand 'smile'"),
+        ("remove the cat", "no cat in this clip"),
+        ("make it day", "changes nothing"),
+    ],
+)
 def test_edits_worldsim_cannot_do_are_refused(worldsim, source, instruction, message):
     result, _ = source
-    request = ModelRequest(prompt="edit", seconds=4, seed=SEED,
-                           source=SourceClip("edit", result.report["plan"], instruction=instruction))
+    request = ModelRequest(
+        prompt="edit", seconds=4, seed=SEED, source=SourceClip("edit", result.report["plan"], instruction=instruction)
+    )
     with pytest.raises(ModelInputError, match=message) as caught:
         worldsim.generate(request, lambda p, s: None, lambda: False)
     if "understand" in message:
@@ -159,8 +171,12 @@ def test_edits_worldsim_cannot_do_are_refused(worldsim, source, instruction, mes
 
 def test_edit_keeps_the_source_length(worldsim, source):
     result, _ = source
-    request = ModelRequest(prompt="edit", seconds=8, seed=SEED,
-                           source=SourceClip("edit", result.report["plan"], instruction="make it night"))
+    request = ModelRequest(
+        prompt="edit",
+        seconds=8,
+        seed=SEED,
+        source=SourceClip("edit", result.report["plan"], instruction="make it night"),
+    )
     with pytest.raises(ModelInputError, match="keeps its source's length"):
         worldsim.generate(request, lambda p, s: None, lambda: False)
 
@@ -171,16 +187,17 @@ def test_an_extended_clip_can_be_edited_and_extended_again_as_a_whole(worldsim, 
     extension adds a third part to the plan. (How closely a second extension's first frame
     follows the first extension's last is not checked: it jumps today, a known gap.)"""
     result, decoded = source
-    extension, ext = _make(worldsim, prompt="the child jumps",
-                           source=SourceClip("extend", result.report["plan"], result.report["state"]))
+    extension, ext = _make(
+        worldsim, prompt="the child jumps", source=SourceClip("extend", result.report["plan"], result.report["state"])
+    )
     whole = extension.report["plan"]
     assert whole["storyboard"] and whole["seconds"] == 8 and len(whole["shots"]) == 2
-    edited, night = _make(worldsim, prompt="edit", seconds=8,
-                          source=SourceClip("edit", whole, instruction="make it night"))
+    edited, night = _make(
+        worldsim, prompt="edit", seconds=8, source=SourceClip("edit", whole, instruction="make it night")
+    )
     assert len(night.frames) == 8 * 24 and edited.report["plan"]["time_of_day"] == "night"
     # as continuous across the join as the joined original is (source's last frame -> extension's first)
     join = _mad(night.frames[4 * 24 - 1], night.frames[4 * 24])
     assert join < 3.0, join
-    again, _ = _make(worldsim, prompt="the child waves",
-                     source=SourceClip("extend", whole, extension.report["state"]))
+    again, _ = _make(worldsim, prompt="the child waves", source=SourceClip("extend", whole, extension.report["state"]))
     assert again.report["plan"]["seconds"] == 12 and len(again.report["plan"]["shots"]) == 3

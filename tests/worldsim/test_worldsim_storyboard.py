@@ -19,9 +19,11 @@ from worldsim.model import _plans, build_chain
 
 FPS = 24
 LINE = '"hello there, what a lovely day it is in the park with all of my friends"'
-SHOTS = [Shot(f"a child walks in the park and says {LINE}", 4),
-         Shot("the child jumps", 4, camera="pan_right"),
-         Shot("the child walks in the forest", 4)]
+SHOTS = [
+    Shot(f"a child walks in the park and says {LINE}", 4),
+    Shot("the child jumps", 4, camera="pan_right"),
+    Shot("the child walks in the forest", 4),
+]
 SEED = 22
 COLOUR_TOL, AREA_TOL, HEIGHT_TOL = 12.0, 0.20, 0.10
 CLICK = 0.1  # full scale is 1.0
@@ -68,12 +70,18 @@ def test_storyboard_keeps_its_character_across_shots(board):
     assert len(probe.frames) == 12 * FPS
     measures = []
     for shot in shots:
-        samples = [_shirt(probe.frames[k], report, k, child)
-                   for k in range(shot["start_frame"] + 6, shot["end_frame"] - 6, 6)]
+        samples = [
+            _shirt(probe.frames[k], report, k, child) for k in range(shot["start_frame"] + 6, shot["end_frame"] - 6, 6)
+        ]
         samples = [m for m in samples if m is not None]
         assert len(samples) >= 8, f"the child was not found in shot {shot['index']}"
-        measures.append((np.median([m[0] for m in samples], axis=0), np.median([m[1] for m in samples]),
-                         np.median([m[2] for m in samples])))
+        measures.append(
+            (
+                np.median([m[0] for m in samples], axis=0),
+                np.median([m[1] for m in samples]),
+                np.median([m[2] for m in samples]),
+            )
+        )
     colour0, area0, height0 = measures[0]
     for index, (colour, area, height) in enumerate(measures[1:], 2):
         assert np.abs(colour - colour0).max() <= COLOUR_TOL, (index, colour, colour0)
@@ -84,8 +92,12 @@ def test_storyboard_keeps_its_character_across_shots(board):
 def test_cuts_fall_on_the_shot_boundaries(board):
     result, probe = board
     frames = probe.frames
-    change = np.array([np.abs(frames[k].astype(np.int16) - frames[k - 1]).mean()  # change[k - 1]: k vs k - 1
-                       for k in range(1, len(frames))])
+    change = np.array(
+        [
+            np.abs(frames[k].astype(np.int16) - frames[k - 1]).mean()  # change[k - 1]: k vs k - 1
+            for k in range(1, len(frames))
+        ]
+    )
     cuts = []
     for k in range(1, len(frames)):
         around = np.r_[change[max(k - 13, 0) : k - 1], change[k : k + 12]]

@@ -16,27 +16,30 @@ time order and read by time range, gets a BRIN index, which costs next to nothin
 
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-_REFERENCES = [('ledger_entries_account_id_fkey', 'accounts', 'account_id'),
-               ('ledger_entries_transaction_id_fkey', 'ledger_transactions', 'transaction_id')]
+_REFERENCES = [
+    ("ledger_entries_account_id_fkey", "accounts", "account_id"),
+    ("ledger_entries_transaction_id_fkey", "ledger_transactions", "transaction_id"),
+]
 
 
 def upgrade() -> None:
-    op.drop_index('ix_generation_outcomes_recorded_at', table_name='generation_outcomes')
-    op.create_index('ix_generation_outcomes_recorded_at', 'generation_outcomes', ['recorded_at'],
-                    postgresql_using='brin')
+    op.drop_index("ix_generation_outcomes_recorded_at", table_name="generation_outcomes")
+    op.create_index(
+        "ix_generation_outcomes_recorded_at", "generation_outcomes", ["recorded_at"], postgresql_using="brin"
+    )
     for name, _, _ in _REFERENCES:
-        op.drop_constraint(name, 'ledger_entries', type_='foreignkey')
-    op.drop_index('ix_ledger_entries_transaction_id', table_name='ledger_entries')
+        op.drop_constraint(name, "ledger_entries", type_="foreignkey")
+    op.drop_index("ix_ledger_entries_transaction_id", table_name="ledger_entries")
 
 
 def downgrade() -> None:
-    op.drop_index('ix_generation_outcomes_recorded_at', table_name='generation_outcomes')
-    op.create_index('ix_generation_outcomes_recorded_at', 'generation_outcomes', ['recorded_at'])
-    op.create_index('ix_ledger_entries_transaction_id', 'ledger_entries', ['transaction_id'])
+    op.drop_index("ix_generation_outcomes_recorded_at", table_name="generation_outcomes")
+    op.create_index("ix_generation_outcomes_recorded_at", "generation_outcomes", ["recorded_at"])
+    op.create_index("ix_ledger_entries_transaction_id", "ledger_entries", ["transaction_id"])
     for name, table, column in _REFERENCES:
-        op.create_foreign_key(name, 'ledger_entries', table, [column], ['id'])
+        op.create_foreign_key(name, "ledger_entries", table, [column], ["id"])

@@ -9,8 +9,8 @@ Create Date: 2026-12-05 22:10:00
 
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -9,8 +9,8 @@ from alembic import op
 
 from kinora.runtime.events import migrate_outbox_retention, unmigrate_outbox_retention
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

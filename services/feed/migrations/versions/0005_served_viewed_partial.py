@@ -12,18 +12,23 @@ Create Date: 2026-12-06 02:15:00
 
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.drop_index('ix_served_user_viewed', table_name='served')
-    op.create_index('ix_served_user_viewed', 'served', ['user_id', 'viewed_at'], unique=False,
-                    postgresql_where='viewed_at IS NOT NULL')
+    op.drop_index("ix_served_user_viewed", table_name="served")
+    op.create_index(
+        "ix_served_user_viewed",
+        "served",
+        ["user_id", "viewed_at"],
+        unique=False,
+        postgresql_where="viewed_at IS NOT NULL",
+    )
 
 
 def downgrade() -> None:
-    op.drop_index('ix_served_user_viewed', table_name='served')
-    op.create_index('ix_served_user_viewed', 'served', ['user_id', 'viewed_at'], unique=False)
+    op.drop_index("ix_served_user_viewed", table_name="served")
+    op.create_index("ix_served_user_viewed", "served", ["user_id", "viewed_at"], unique=False)

@@ -11,19 +11,19 @@ Create Date: 2026-12-06 04:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column('generations', sa.Column('shots', sa.Text(), nullable=False, server_default='[]'))
-    op.add_column('generations', sa.Column('edit_of', sa.String(40), nullable=False, server_default=''))
-    op.add_column('generations', sa.Column('model_seconds', sa.Integer(), nullable=False, server_default='0'))
+    op.add_column("generations", sa.Column("shots", sa.Text(), nullable=False, server_default="[]"))
+    op.add_column("generations", sa.Column("edit_of", sa.String(40), nullable=False, server_default=""))
+    op.add_column("generations", sa.Column("model_seconds", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
-    op.drop_column('generations', 'model_seconds')
-    op.drop_column('generations', 'edit_of')
-    op.drop_column('generations', 'shots')
+    op.drop_column("generations", "model_seconds")
+    op.drop_column("generations", "edit_of")
+    op.drop_column("generations", "shots")
