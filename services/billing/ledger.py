@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -75,7 +76,7 @@ class Ledger:
                 insert_ignore(accounts), [{"owner": o, "kind": k, "unit": u, "balance": 0} for o, k, u in missing]
             )
 
-    def ids(self, session: Session, keys) -> dict[tuple[str, str, str], int]:
+    def ids(self, session: Session, keys: Collection[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
         wanted = {k for k in keys if k not in self._ids}
         if wanted:
             owners = {k[0] for k in wanted}
@@ -94,7 +95,9 @@ class Ledger:
                 raise LedgerError(f"no such accounts: {unknown}")
         return {k: self._ids[k] for k in keys}
 
-    def balances(self, session: Session, keys, lock: bool = False) -> dict[tuple[str, str, str], int]:
+    def balances(
+        self, session: Session, keys: Collection[tuple[str, str, str]], lock: bool = False
+    ) -> dict[tuple[str, str, str], int]:
         ids = self.ids(session, keys)
         query = (
             select(accounts.c.id, accounts.c.balance).where(one_of(accounts.c.id, ids.values())).order_by(accounts.c.id)

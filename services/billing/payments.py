@@ -18,9 +18,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, cast
 
 from kinora.runtime.errors import Conflict, FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
+
+if TYPE_CHECKING:
+    from stripe import CardError, StripeError
+    from stripe.params import PaymentIntentCreateParams
+
+    from services.billing.settings import BillingSettings
 
 log = logging.getLogger("kinora.billing.payments")
 
@@ -101,10 +107,11 @@ class NoPaymentProvider:
         raise PermissionDenied("no payment provider is set up to send webhooks here", "unknown_provider")
 
 
-def payment_provider(settings) -> PaymentProvider:
+def payment_provider(settings: BillingSettings) -> PaymentProvider:
     """The provider a deployment's settings choose: Stripe when its key is set, the test provider
     only under the development setting, otherwise none."""
     if settings.stripe_secret_key:
+        assert settings.stripe_webhook_secret, "BillingSettings refuses a Stripe key without its webhook secret"
         return StripeProvider(
             settings.stripe_secret_key,
             settings.stripe_webhook_secret,
@@ -112,6 +119,7 @@ def payment_provider(settings) -> PaymentProvider:
             settings.stripe_api_base,
         )
     if settings.dev_payments:
+        assert settings.test_provider_secret, "BillingSettings refuses dev payments without the test provider's secret"
         return LocalTestProvider(settings.test_provider_secret)
     return NoPaymentProvider()
 
@@ -292,7 +300,7 @@ class StripeProvider:
 
     def charge(self, token: str, amount_minor: int, currency: str, reference: str, user_id: str = "") -> ChargeResult:
         self.check_token(token)
-        params = {
+        params: dict[str, Any] = {
             "amount": amount_minor,
             "currency": currency.lower(),
             "payment_method": token,
@@ -305,7 +313,7 @@ class StripeProvider:
         }
         try:
             intent = self._client.v1.payment_intents.create(
-                params, {"idempotency_key": _idempotency_key("pi", reference)}
+                cast("PaymentIntentCreateParams", params), {"idempotency_key": _idempotency_key("pi", reference)}
             ).to_dict()
         except self._stripe.CardError as err:
             return ChargeResult(DECLINED, self._failed_intent_id(err), _card_message(err))
@@ -385,12 +393,12 @@ class StripeProvider:
             self._raise(err, "refund the payment")
 
     @staticmethod
-    def _failed_intent_id(err) -> str:
-        body = (err.json_body or {}).get("error") or {}
+    def _failed_intent_id(err: StripeError) -> str:
+        body = cast(dict[str, Any], err.json_body or {}).get("error") or {}
         intent = body.get("payment_intent") or {}
         return str(intent.get("id") or "") if isinstance(intent, dict) else ""
 
-    def _raise(self, err, doing: str) -> NoReturn:
+    def _raise(self, err: StripeError, doing: str) -> NoReturn:
         """Stripe's failures as billing's outcomes. Only an unreachable Stripe leaves the outcome
         unknown; every other refusal means nothing was charged."""
         s = self._stripe
@@ -461,15 +469,15 @@ def _not_from_the_future(signature: str) -> None:
 
     stamps = [part[2:] for part in signature.split(",") if part.startswith("t=")]
     if not stamps or not stamps[0].isdigit() or int(stamps[0]) > time.time() + stripe.Webhook.DEFAULT_TOLERANCE:
-        raise stripe.SignatureVerificationError("timestamp in the future", signature)
+        raise stripe.SignatureVerificationError("timestamp in the future", signature)  # type: ignore[no-untyped-call]
 
 
-def _card_message(err) -> str:
+def _card_message(err: CardError) -> str:
     message = (err.user_message or getattr(err, "_message", "") or "").strip()
     return f"the card was declined: {message}" if message else "the card was declined"
 
 
-def _stripe_event(event: dict) -> WebhookEvent:
+def _stripe_event(event: dict[str, Any]) -> WebhookEvent:
     """A verified Stripe event as billing's WebhookEvent (type IGNORED for events it does not
     act on, so Stripe stops resending them)."""
     kind, obj = event["type"], event["data"]["object"]
