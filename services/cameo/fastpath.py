@@ -51,7 +51,7 @@ Facts = namedtuple(
     "restriction_count blocked approved mutual requester_age restriction_ids restriction_texts",
 )
 
-Result = tuple[list[Decision], dict[str, list]]
+Result = tuple[list[Decision], dict[str, list[tuple[str, str]]]]
 
 
 class PgConsentReader:
@@ -63,10 +63,10 @@ class PgConsentReader:
         owners = [(k, cid) for k, (_, ids) in enumerate(checks) for cid in ids]
         params = {"rs": [checks[k][0] for k, _ in owners], "cs": [cid for _, cid in owners]}
         raw = self.statements.fetch(FACTS_SQL, params)
-        rows: list[dict] = [{} for _ in checks]
+        rows: list[dict[str, Facts]] = [{} for _ in checks]
         for r in raw:
             rows[owners[r[0] - 1][0]][r[1]] = Facts(*r[1:])
-        results = []
+        results: list[Result] = []
         for (requester, ids), found in zip(checks, rows):
             decisions, to_match = ConsentChecker.decide_all(requester, ids, found)
             texts = {
@@ -90,10 +90,10 @@ class CoalescingReader:
         self.reader, self.executor = reader, executor
         self.in_flight, self.max_batch = in_flight, max_batch
         self._running = 0
-        self._pending: list[tuple[str, list[str], asyncio.Future]] = []
+        self._pending: list[tuple[str, list[str], asyncio.Future[Result]]] = []
 
     async def read(self, requester: str, ids: list[str]) -> Result:
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((requester, ids, future))
         if self._running < self.in_flight:
             self._start()
@@ -103,7 +103,7 @@ class CoalescingReader:
         """Several checks queued at once (BatchCheckUse): they share the next
         statement (or the next few, past `max_batch`)."""
         loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in checks]
+        futures: list[asyncio.Future[Result]] = [loop.create_future() for _ in checks]
         self._pending.extend((requester, ids, future) for (requester, ids), future in zip(checks, futures))
         while self._pending and self._running < self.in_flight:
             self._start()
@@ -117,7 +117,9 @@ class CoalescingReader:
         )
         work.add_done_callback(lambda done: self._finish(batch, done))
 
-    def _finish(self, batch, done: asyncio.Future) -> None:
+    def _finish(
+        self, batch: list[tuple[str, list[str], asyncio.Future[Result]]], done: asyncio.Future[list[Result]]
+    ) -> None:
         self._running -= 1
         error = done.exception()
         for k, (_, _, future) in enumerate(batch):

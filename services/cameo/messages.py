@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row
+
 from kinora.cameo.v1 import cameo_pb2 as pb
+from kinora.runtime.auth import Principal
 from kinora.runtime.convert import timestamp
 
 
-def cameo_message(row, viewer=None) -> pb.Cameo:
+def cameo_message(row: Row[Any], viewer: Principal | None = None) -> pb.Cameo:
     """The cameo as `viewer` (a Principal; None: a service or an event) may see it. Another user
     learns neither the owner's age group nor the cap a guardian set: both tell a teen's account."""
     msg = _cameo_message(row)
@@ -16,7 +21,7 @@ def cameo_message(row, viewer=None) -> pb.Cameo:
     return msg
 
 
-def _cameo_message(row) -> pb.Cameo:
+def _cameo_message(row: Row[Any]) -> pb.Cameo:
     return pb.Cameo(
         id=row.id,
         owner_user_id=row.owner_user_id,
@@ -38,7 +43,7 @@ def _cameo_message(row) -> pb.Cameo:
     )
 
 
-def approval_message(row) -> pb.Approval:
+def approval_message(row: Row[Any]) -> pb.Approval:
     return pb.Approval(
         id=row.id,
         cameo_id=row.cameo_id,
@@ -51,17 +56,17 @@ def approval_message(row) -> pb.Approval:
     )
 
 
-def blocked_message(row) -> pb.BlockedUser:
+def blocked_message(row: Row[Any]) -> pb.BlockedUser:
     return pb.BlockedUser(
         cameo_id=row.cameo_id, user_id=row.user_id, user_handle=row.user_handle, blocked_at=timestamp(row.blocked_at)
     )
 
 
-def restriction_message(row) -> pb.Restriction:
+def restriction_message(row: Row[Any]) -> pb.Restriction:
     return pb.Restriction(id=row.id, cameo_id=row.cameo_id, text=row.text, created_at=timestamp(row.created_at))
 
 
-def appearance_message(row) -> pb.Appearance:
+def appearance_message(row: Row[Any]) -> pb.Appearance:
     return pb.Appearance(
         id=row.id,
         cameo_id=row.cameo_id,
@@ -77,7 +82,7 @@ def appearance_message(row) -> pb.Appearance:
     )
 
 
-def notification_message(row) -> pb.Notification:
+def notification_message(row: Row[Any]) -> pb.Notification:
     return pb.Notification(
         id=row.id,
         user_id=row.user_id,
@@ -93,7 +98,7 @@ def notification_message(row) -> pb.Notification:
     )
 
 
-def audit_message(row) -> pb.AuditEntry:
+def audit_message(row: Row[Any]) -> pb.AuditEntry:
     return pb.AuditEntry(
         id=str(row.id),
         cameo_id=row.cameo_id,

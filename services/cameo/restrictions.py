@@ -15,6 +15,7 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -393,7 +394,7 @@ class _ParsedRestriction:
     topic_phrase: str
     terms: tuple[tuple[str, ...], ...]  # stemmed token sequences
     exemplars: tuple[str, ...]
-    exemplar_vectors: np.ndarray
+    exemplar_vectors: np.ndarray[Any, Any]
     typical: float  # median best-exemplar similarity of the background prompts
     spread: float  # its standard deviation
 
@@ -519,7 +520,7 @@ def parse_restriction(restriction: str) -> _ParsedRestriction:
 
 
 @lru_cache(maxsize=1)
-def _background_vectors() -> np.ndarray:
+def _background_vectors() -> np.ndarray[Any, Any]:
     return embed(list(_BACKGROUND))
 
 
