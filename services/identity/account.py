@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import argon2
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, Row, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -56,7 +57,7 @@ class Accounts:
         self.identity, self.blobs = identity, blobs
         self.sessions, self.settings = identity.sessions, identity.settings
 
-    def _reauthenticate(self, caller: Principal, password: str):
+    def _reauthenticate(self, caller: Principal, password: str) -> Row[Any]:
         """The caller's account row if `password` is theirs. Wrong passwords are counted per
         account like sign-in failures, and back off the same way."""
         if caller.kind != "user":
@@ -76,6 +77,7 @@ class Accounts:
                     f"too many wrong passwords; wait up to {minutes} minutes and try again", "password_rate_limited"
                 )
             user = ident.user(s, caller.subject)
+        ok: bool
         try:
             ok = ident.hasher.verify(user.password_hash, password)
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
@@ -101,7 +103,10 @@ class Accounts:
             others = [sessions.c.user_id == caller.subject, sessions.c.revoked_at.is_(None)]
             if caller.session_id:
                 others.append(sessions.c.id != caller.session_id)
-            ended = s.execute(update(sessions).where(*others).values(revoked_at=now, revoke_reason="password_change"))
+            ended = cast(
+                CursorResult[Any],
+                s.execute(update(sessions).where(*others).values(revoked_at=now, revoke_reason="password_change")),
+            )
         log.info("user %s changed their password; %d other session(s) ended", caller.subject, ended.rowcount)
         return ended.rowcount
 

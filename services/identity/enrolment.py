@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, insert, select, text
@@ -22,7 +23,7 @@ from services.identity.models import face_embeddings
 MAX_FACES_PER_CALL = 16
 
 
-def embed_crops(crops: list[bytes]) -> list[np.ndarray]:
+def embed_crops(crops: list[bytes]) -> list[np.ndarray[Any, Any]]:
     """One embedding per crop that shows exactly one face (crops where the
     detector finds none, or several, are skipped)."""
     found = []
@@ -33,7 +34,9 @@ def embed_crops(crops: list[bytes]) -> list[np.ndarray]:
     return found
 
 
-def enrol(session: Session, user_id: str, verification_id: str, embeddings: list[np.ndarray], at: datetime) -> None:
+def enrol(
+    session: Session, user_id: str, verification_id: str, embeddings: list[np.ndarray[Any, Any]], at: datetime
+) -> None:
     """The person's face is now this verification's: earlier enrolments go."""
     session.execute(delete(face_embeddings).where(face_embeddings.c.user_id == user_id))
     for embedding in embeddings:
@@ -58,7 +61,7 @@ _ENROLMENT_LOCK = 0x6B696E6F72616601
 
 
 def enrol_unique(
-    session: Session, user_id: str, verification_id: str, embeddings: list[np.ndarray], at: datetime
+    session: Session, user_id: str, verification_id: str, embeddings: list[np.ndarray[Any, Any]], at: datetime
 ) -> None:
     """`enrol`, refused with FaceTaken when another account holds one of these faces."""
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ENROLMENT_LOCK})
@@ -67,7 +70,7 @@ def enrol_unique(
     enrol(session, user_id, verification_id, embeddings, at)
 
 
-def enrolled_elsewhere(session: Session, user_id: str, embeddings: list[np.ndarray]) -> bool:
+def enrolled_elsewhere(session: Session, user_id: str, embeddings: list[np.ndarray[Any, Any]]) -> bool:
     """Does any of these faces match one enrolled by another account?"""
     rows = session.execute(
         select(face_embeddings.c.user_id, face_embeddings.c.embedding).where(face_embeddings.c.user_id != user_id)

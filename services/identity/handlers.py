@@ -3,15 +3,21 @@ so its effect and the "processed" mark commit together."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from google.protobuf.message import Message
+from sqlalchemy.orm import Session
+
 from kinora.cameo.v1 import events_pb2 as cameo_ev
+from kinora.runtime.consumer import EventMeta
 from services.identity.blobs import BlobStore
 from services.identity.erasure import erase_likeness
 from services.identity.reserved import character_created, character_deleted
 from services.identity.topics import CONSUME_TOPICS  # noqa: F401 - read by the chart test
 
 
-def consumed_events(blobs: BlobStore) -> dict:
-    def cameo_deleted(session, msg: cameo_ev.CameoDeleted, meta) -> None:
+def consumed_events(blobs: BlobStore) -> dict[type[Message], Callable[..., None]]:
+    def cameo_deleted(session: Session, msg: cameo_ev.CameoDeleted, meta: EventMeta) -> None:
         erase_likeness(session, blobs, msg.owner_user_id, msg.verification_id)
 
     return {

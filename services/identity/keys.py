@@ -19,9 +19,11 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,6 +35,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from kinora.runtime.auth import public_jwk
 from kinora.runtime.db import transaction
 from services.identity.models import signing_keys
+
+if TYPE_CHECKING:
+    from services.identity.settings import IdentitySettings
 
 
 def _now() -> datetime:
@@ -97,7 +102,7 @@ class DatabaseKeyStore:
             ).first()
         return SigningKey(row.kid, self.cipher.open(row.kid, row.private_key)) if row else None
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, Any]:
         # A key retired before the oldest unexpired token was issued can go.
         cutoff = _now() - timedelta(seconds=self.token_ttl_s + 60)
         with self.sessions() as s:
@@ -148,7 +153,7 @@ class FolderKeyStore:
         kid = max(keys)
         return SigningKey(kid, keys[kid])
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, Any]:
         return {"keys": [public_jwk(k.public_key(), kid) for kid, k in sorted(self._load().items(), reverse=True)]}
 
 
@@ -156,13 +161,15 @@ class KeyRing:
     """The signing key and JWKS, cached for `reload_s` so a rotation done by
     another replica (or the CLI) is picked up without a restart."""
 
-    def __init__(self, store, reload_s: float = 30.0):
+    def __init__(self, store: DatabaseKeyStore | FolderKeyStore, reload_s: float = 30.0):
         self.store, self.reload_s = store, reload_s
         self._lock = threading.Lock()
         self._signing: SigningKey | None = None
-        self._jwks: dict | None = None
+        self._jwks: dict[str, Any] | None = None
         self._loaded_at = 0.0
-        self.on_reload = None  # called with the fresh JWKS, e.g. a local verifier's load_jwks
+        self.on_reload: Callable[[dict[str, Any]], None] | None = (
+            None  # called with the fresh JWKS, e.g. a local verifier's load_jwks
+        )
 
     def _reload(self) -> None:
         signing = self.store.signing_key()
@@ -180,10 +187,12 @@ class KeyRing:
 
     def signing_key(self) -> SigningKey:
         self._fresh()
+        assert self._signing is not None  # _reload made the first key if there was none
         return self._signing
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, Any]:
         self._fresh()
+        assert self._jwks is not None  # _fresh loaded it
         return self._jwks
 
     def rotate(self) -> str:
@@ -193,7 +202,7 @@ class KeyRing:
         return kid
 
 
-def make_store(settings, sessions):
+def make_store(settings: IdentitySettings, sessions: sessionmaker[Session]) -> DatabaseKeyStore | FolderKeyStore:
     if settings.jwt_keys_dir:
         return FolderKeyStore(settings.jwt_keys_dir)
     secret = settings.jwt_key_secret or settings.internal_secret

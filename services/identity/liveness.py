@@ -15,8 +15,10 @@ from __future__ import annotations
 import hmac
 import io
 import random
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import av
 import cv2
@@ -96,7 +98,7 @@ def make_challenge(rng: random.Random, now: datetime | None = None, ttl: timedel
     return Challenge(digits=digits, head_turns=turns, nonce=nonce, expires_at=now + ttl)
 
 
-def check_nonce(challenge: Challenge, presented_nonce: str, now: datetime, used) -> Check:
+def check_nonce(challenge: Challenge, presented_nonce: str, now: datetime, used: Container[str]) -> Check:
     """Is the nonce the challenge's, unexpired and not spent? `used` is any
     container of spent nonces; the caller must add this nonce to it afterwards."""
     if not hmac.compare_digest(presented_nonce.encode(), challenge.nonce.encode()):
@@ -194,7 +196,7 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _stream_problem(container) -> tuple[str, str] | None:
+def _stream_problem(container: av.container.InputContainer) -> tuple[str, str] | None:
     if not container.streams.video:
         return "file", "The file has no video track."
     if not container.streams.audio:
@@ -227,18 +229,18 @@ class _TooLong(Exception):
 @dataclass
 class _Frame:
     time_s: float
-    rgb: np.ndarray | None  # at most ANALYSIS_WIDTH wide; kept for every CROP_EVERY-th frame
-    gray: np.ndarray
+    rgb: np.ndarray[Any, Any] | None  # at most ANALYSIS_WIDTH wide; kept for every CROP_EVERY-th frame
+    gray: np.ndarray[Any, Any]
 
 
 @dataclass
 class _Media:
     frames: list[_Frame]
-    audio: np.ndarray  # mono int16 at voice.SAMPLE_RATE
+    audio: np.ndarray[Any, Any]  # mono int16 at voice.SAMPLE_RATE
     duration_s: float
 
 
-def _decode(container) -> _Media:
+def _decode(container: av.container.InputContainer) -> _Media:
     """One pass over both tracks. Only sampled frames are converted and kept,
     and decoding stops past the longest allowed clip, so memory stays bounded
     whatever the file declares."""
@@ -249,12 +251,13 @@ def _decode(container) -> _Media:
     out_h = int(video.codec_context.height * scale) // 2 * 2
     resampler = av.AudioResampler(format="s16", layout="mono", rate=voice.SAMPLE_RATE)
     frames: list[_Frame] = []
-    pcm: list[np.ndarray] = []
+    pcm: list[np.ndarray[Any, Any]] = []
     next_sample, first_t, last_t = 0.0, None, 0.0
     decoded = timed = 0
     latest = 0.0  # the last frame's time from the first
     limit = MAX_DURATION_S + 1.0
-    for frame in container.decode(video=0, audio=0):
+    # Only the video and audio streams are decoded: no subtitle frames come.
+    for frame in cast(Iterator[av.VideoFrame | av.AudioFrame], container.decode(video=0, audio=0)):
         if isinstance(frame, av.VideoFrame):
             decoded += 1
             if decoded > MAX_FRAMES:
@@ -322,7 +325,7 @@ def _check_motion(frames: list[_Frame], track: face.FaceTrack) -> Check:
     return Check("still_image", True, "The video shows live movement.")
 
 
-def _check_lip_sync(track: face.FaceTrack, audio: np.ndarray) -> Check:
+def _check_lip_sync(track: face.FaceTrack, audio: np.ndarray[Any, Any]) -> Check:
     """Do the lips open and close with the speech? Dubbed speech (text-to-speech over a
     photo, or another take's audio) leaves the mouth still or moving out of step."""
     mouths = track.mouths
@@ -347,7 +350,7 @@ def _check_lip_sync(track: face.FaceTrack, audio: np.ndarray) -> Check:
     return Check("lip_sync", True, f"The lips move in time with the voice (correlation {near:.2f}).")
 
 
-def _best_correlation(a: np.ndarray, b: np.ndarray, min_lag: int, max_lag: int) -> float:
+def _best_correlation(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], min_lag: int, max_lag: int) -> float:
     """Highest correlation of a against b shifted by min_lag..max_lag samples either way."""
     best = -1.0
     for lag in (lag for lag in range(-max_lag, max_lag + 1) if abs(lag) >= min_lag):

@@ -13,9 +13,12 @@ import json
 import random
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
+import numpy as np
 from google.protobuf.json_format import MessageToJson, Parse
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
+from sqlalchemy.orm import Session
 
 from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import events_pb2, identity_pb2
@@ -70,9 +73,9 @@ STATUS = {
 TURNS = {"left": K.HEAD_TURN_LEFT, "right": K.HEAD_TURN_RIGHT, "up": K.HEAD_TURN_UP, "down": K.HEAD_TURN_DOWN}
 
 
-def check_records(checks: list[liveness.Check], heard_digits: str | None) -> list[dict]:
+def check_records(checks: list[liveness.Check], heard_digits: str | None) -> list[dict[str, Any]]:
     """Liveness checks as stored JSON, plus a not-evaluated entry for every kind not reached."""
-    records = []
+    records: list[dict[str, Any]] = []
     for c in checks:
         kind = CHECK_KINDS.get(c.name, K.VERIFICATION_CHECK_KIND_UNSPECIFIED)
         observed = heard_digits or "" if c.name == "digits" else ""
@@ -102,7 +105,7 @@ def check_records(checks: list[liveness.Check], heard_digits: str | None) -> lis
     return records
 
 
-def verification_proto(row, nonce: str = "") -> identity_pb2.Verification:
+def verification_proto(row: Row[Any], nonce: str = "") -> identity_pb2.Verification:
     status = row.status
     if status == "pending" and row.expires_at <= now_utc():
         status = "expired"
@@ -254,7 +257,7 @@ class Verifications:
             with transaction(self.sessions) as s:
                 return self._finish_failed(s, row, "failed", check_records(checks, result.heard_digits), now_utc())
 
-    def _unique_face(self, user_id: str, embeddings: list) -> liveness.Check:
+    def _unique_face(self, user_id: str, embeddings: list[np.ndarray[Any, Any]]) -> liveness.Check:
         """One face, one account: a face another account has verified is refused here,
         so nobody can verify someone else's face from a second account (docs/identity.md)."""
         with self.sessions() as s:
@@ -263,7 +266,9 @@ class Verifications:
             return _FACE_TAKEN
         return liveness.Check("unique", True, "The face is not verified on any other account.")
 
-    def _finish_failed(self, s, row, status: str, records: list[dict], now: datetime) -> identity_pb2.Verification:
+    def _finish_failed(
+        self, s: Session, row: Row[Any], status: str, records: list[dict[str, Any]], now: datetime
+    ) -> identity_pb2.Verification:
         s.execute(
             update(verifications)
             .where(verifications.c.id == row.id)
@@ -281,11 +286,18 @@ class Verifications:
         return msg
 
     def _finish_passed(
-        self, row, records, result: liveness.VerificationResult, cameo_name: str, embeddings: list, now: datetime
+        self,
+        row: Row[Any],
+        records: list[dict[str, Any]],
+        result: liveness.VerificationResult,
+        cameo_name: str,
+        embeddings: list[np.ndarray[Any, Any]],
+        now: datetime,
     ) -> identity_pb2.Verification:
+        assert result.voice_profile is not None  # liveness.verify sets it on every passed result
         folder = likeness_folder(row.user_id, row.id)
         likeness = common_pb2.LikenessAssets()
-        written = []
+        written: list[str] = []
         try:
             for i, crop in enumerate(result.face_crops):
                 likeness.face_crops.append(self.blobs.put(f"{folder}/face_{i}.png", crop, "image/png"))
