@@ -36,7 +36,6 @@ from services.billing.reservations import Reservations, SettleResult
 from services.billing.settings import BillingSettings
 from services.billing.statements import DriftReport, Statements
 from services.billing.subscriptions import Subscriptions
-from services.billing.topics import TOPIC_PAYMENTS, TOPIC_RECONCILIATION, TOPIC_USAGE  # noqa: F401 - tests/helm reads them here
 from services.billing.webhooks import Webhooks
 
 

@@ -18,7 +18,6 @@ from kinora.identity.v1 import events_pb2 as identity_events
 from kinora.runtime.consumer import EventMeta
 from services.billing.domain import Billing
 from services.billing.erasure import anonymise_user
-from services.billing.topics import CONSUME_TOPICS  # noqa: F401 - tests/helm reads it here
 
 _BATCH_KEY = "billing.metering"
 

@@ -40,7 +40,7 @@ from services.cameo.metrics import CONSENT_CHECKS
 from services.cameo.policy import CHARACTER
 from services.cameo.restrictions import RestrictionMatcher
 from services.cameo.settings import CameoSettings
-from services.cameo.topics import CONSUME_TOPICS, CONSUMES, TOPICS  # noqa: F401 - CONSUME_TOPICS: the chart test
+from services.cameo.topics import CONSUMES, TOPICS
 
 log = logging.getLogger("kinora.cameo")
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -51,15 +51,12 @@ from services.feed.ports import ConsentChecker, ConsentResult, Embedder, TextMod
 from services.feed.posts import Posts
 from services.feed.ranking import CreationScorer
 from services.feed.recent import RecentByAuthor
-from services.feed.topics import GRAPH_TOPIC, POSTS_TOPIC
 from services.feed.users import Users, ensure_user
 
 # Names other modules and tests import from here.
 __all__ = [
     "DELETED",
     "FOLLOWERS",
-    "GRAPH_TOPIC",
-    "POSTS_TOPIC",
     "PRIVATE",
     "PUBLIC",
     "PUBLISHED",

@@ -34,8 +34,7 @@ from services.feed.moderation import CommentModerator
 from services.feed.ports import ConsentResult
 from services.feed.ranking import PolicyConfig
 from services.feed.settings import FeedSettings
-from services.feed.topics import (  # CONSUME_TOPICS: the chart test reads it here
-    CONSUME_TOPICS,  # noqa: F401
+from services.feed.topics import (
     CONSUMES,
     GENERATION_CANCELED,
     GENERATION_DELETED,

@@ -4,18 +4,15 @@ and the aggregate types its outbox rows carry."""
 
 from __future__ import annotations
 
+from kinora import topics as platform
 from kinora.cameo.v1 import events_pb2 as cameo_ev
-from kinora.feed.v1 import events_pb2 as feed_ev
 from kinora.generator.v1 import events_pb2 as gen_ev
 from kinora.identity.v1 import events_pb2 as id_ev
 
-# Written (through the outbox).
-POSTS_TOPIC = "kinora.feed.posts.v1"
-GRAPH_TOPIC = "kinora.feed.graph.v1"
-WRITES = {
-    POSTS_TOPIC: (feed_ev.PostPublished, feed_ev.PostRemoved),
-    GRAPH_TOPIC: (feed_ev.FollowChanged, feed_ev.BlockChanged),
-}
+# Written (through the outbox); the event types on each are declared in kinora.topics.
+POSTS_TOPIC = platform.FEED_POSTS
+GRAPH_TOPIC = platform.FEED_GRAPH
+WRITES = platform.written_by("feed")
 TOPICS = list(WRITES)
 
 # The outbox's aggregate type (the record key is that aggregate's id).
@@ -23,9 +20,9 @@ POST_AGGREGATE = "post"
 USER_AGGREGATE = "user"
 
 # Read (one consumer group, handlers in handlers.py).
-GENERATIONS_TOPIC = "kinora.generator.generations.v1"
-TAKEDOWNS_TOPIC = "kinora.cameo.takedowns.v1"
-USERS_TOPIC = "kinora.identity.users.v1"
+GENERATIONS_TOPIC = platform.GENERATOR_GENERATIONS
+TAKEDOWNS_TOPIC = platform.CAMEO_TAKEDOWNS
+USERS_TOPIC = platform.IDENTITY_USERS
 CONSUMES = {
     GENERATIONS_TOPIC: (
         gen_ev.GenerationRequested,

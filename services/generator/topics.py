@@ -4,18 +4,19 @@ runtime subscribes by these types)."""
 
 from __future__ import annotations
 
+from kinora import topics as platform
 from kinora.cameo.v1 import events_pb2 as cameo_ev
 from kinora.identity.v1 import events_pb2 as id_ev
 
-# Written (through the outbox).
-GENERATIONS_TOPIC = "kinora.generator.generations.v1"
-DEMAND_TOPIC = "kinora.generator.demand.v1"
+# Written (through the outbox); the event types on each are declared in kinora.topics.
+GENERATIONS_TOPIC = platform.GENERATOR_GENERATIONS
+DEMAND_TOPIC = platform.GENERATOR_DEMAND
 TOPICS = [GENERATIONS_TOPIC, DEMAND_TOPIC]
 
 # Read (one consumer group).
-TAKEDOWN_TOPIC = "kinora.cameo.takedowns.v1"
-CONSENT_TOPIC = "kinora.cameo.consent.v1"
-USERS_TOPIC = "kinora.identity.users.v1"
+TAKEDOWN_TOPIC = platform.CAMEO_TAKEDOWNS
+CONSENT_TOPIC = platform.CAMEO_CONSENT
+USERS_TOPIC = platform.IDENTITY_USERS
 CONSUMES = {
     TAKEDOWN_TOPIC: (cameo_ev.TakedownRequested,),  # a video or a likeness taken down
     CONSENT_TOPIC: (cameo_ev.CameoDeleted,),

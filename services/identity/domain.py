@@ -37,11 +37,9 @@ from services.identity.invites import Invites
 from services.identity.keys import KeyRing
 from services.identity.settings import IdentitySettings
 from services.identity.signin import Issued, SignIn
-from services.identity.topics import USER_AGGREGATE, USERS_TOPIC, VERIFICATIONS_TOPIC
 from services.identity.users import Users
 
-# The topics stay importable from here: tests/helm reads them next to the other services' domains.
-__all__ = ["Identity", "Issued", "USER_AGGREGATE", "USERS_TOPIC", "VERIFICATIONS_TOPIC"]
+__all__ = ["Identity", "Issued"]
 
 
 class Identity:

@@ -13,7 +13,6 @@ from kinora.runtime.consumer import EventMeta
 from services.identity.blobs import BlobStore
 from services.identity.erasure import erase_likeness
 from services.identity.reserved import character_created, character_deleted
-from services.identity.topics import CONSUME_TOPICS  # noqa: F401 - read by the chart test
 
 
 def consumed_events(blobs: BlobStore) -> dict[type[Message], Callable[..., None]]:

@@ -4,23 +4,13 @@ the aggregate type its outbox rows carry."""
 
 from __future__ import annotations
 
+from kinora import topics as platform
 from kinora.cameo.v1 import events_pb2 as cameo_ev
-from kinora.identity.v1 import events_pb2 as id_ev
 
-# Written (through the outbox).
-USERS_TOPIC = "kinora.identity.users.v1"
-VERIFICATIONS_TOPIC = "kinora.identity.verifications.v1"
-WRITES = {
-    USERS_TOPIC: (
-        id_ev.UserCreated,
-        id_ev.UserUpdated,
-        id_ev.GuardianLinked,
-        id_ev.GuardianUnlinked,
-        id_ev.ParentalControlsChanged,
-        id_ev.UserDeleted,
-    ),
-    VERIFICATIONS_TOPIC: (id_ev.CameoVerified, id_ev.VerificationFailed),
-}
+# Written (through the outbox); the event types on each are declared in kinora.topics.
+USERS_TOPIC = platform.IDENTITY_USERS
+VERIFICATIONS_TOPIC = platform.IDENTITY_VERIFICATIONS
+WRITES = platform.written_by("identity")
 TOPICS = list(WRITES)
 
 # The outbox's aggregate type: every identity event is keyed by the user it is about.
@@ -28,7 +18,7 @@ USER_AGGREGATE = "user"
 
 # Read (one consumer group, handlers in handlers.py): a deleted cameo's likeness is erased here;
 # characters' handles are reserved (reserved.py).
-CAMEO_CONSENT_TOPIC = "kinora.cameo.consent.v1"
+CAMEO_CONSENT_TOPIC = platform.CAMEO_CONSENT
 CONSUMES = {
     CAMEO_CONSENT_TOPIC: (cameo_ev.CameoDeleted, cameo_ev.CharacterCreated, cameo_ev.CharacterDeleted),
 }

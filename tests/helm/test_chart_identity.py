@@ -57,33 +57,23 @@ def test_certificates_can_come_from_existing_secrets():
 
 
 def code_topics() -> dict[str, dict[str, set[str]]]:
-    """Which topics each service writes (its outbox topics) and reads, from the code."""
-    from services.billing import domain as billing
-    from services.billing import handlers as billing_handlers
-    from services.cameo import domain as cameo
-    from services.cameo import server as cameo_server
-    from services.feed import domain as feed
-    from services.feed import server as feed_server
-    from services.generator import domain as generator
-    from services.generator import server as generator_server
-    from services.identity import domain as identity
-    from services.identity import handlers as identity_handlers
+    """Which topics each service writes (its outbox topics) and reads, from the code: each
+    service's topics.py (TOPICS: what its outbox writes; CONSUME_TOPICS: what its group reads)."""
+    from services.billing import topics as billing
+    from services.cameo import topics as cameo
+    from services.feed import topics as feed
+    from services.generator import topics as generator
+    from services.identity import topics as identity
 
     return {
-        "identity": {
-            "writes": {identity.USERS_TOPIC, identity.VERIFICATIONS_TOPIC},
-            "reads": set(identity_handlers.CONSUME_TOPICS),
-        },
-        "cameo": {"writes": set(cameo.TOPICS), "reads": set(cameo_server.CONSUME_TOPICS)},
-        "feed": {"writes": {feed.POSTS_TOPIC, feed.GRAPH_TOPIC}, "reads": set(feed_server.CONSUME_TOPICS)},
-        "generator": {
-            "writes": {generator.GENERATIONS_TOPIC, generator.DEMAND_TOPIC},
-            "reads": {generator_server.TAKEDOWN_TOPIC, generator_server.CONSENT_TOPIC},
-        },
-        "billing": {
-            "writes": {billing.TOPIC_USAGE, billing.TOPIC_PAYMENTS, billing.TOPIC_RECONCILIATION},
-            "reads": set(billing_handlers.CONSUME_TOPICS),
-        },
+        name: {"writes": set(module.TOPICS), "reads": set(module.CONSUME_TOPICS)}
+        for name, module in (
+            ("identity", identity),
+            ("cameo", cameo),
+            ("feed", feed),
+            ("generator", generator),
+            ("billing", billing),
+        )
     }
 
 
