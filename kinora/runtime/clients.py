@@ -116,13 +116,16 @@ def channel(
     credentials: grpc.ChannelCredentials | None = None,
     *,
     intercept: bool = True,
+    options: list[tuple[str, Any]] | None = None,
 ) -> grpc.aio.Channel:
     """A channel to another service. With `intercept=False` the caller sets
-    credentials and trace metadata on each call itself."""
-    options = [
+    credentials and trace metadata on each call itself; `options` are added to
+    the channel's own."""
+    channel_options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.service_config", ROUND_ROBIN),
+        *(options or []),
     ]
     # grpc-stubs type the interceptors as a placeholder one must cast to
     interceptors: list[Any] = (
@@ -130,5 +133,5 @@ def channel(
     )
     credentials = credentials or outgoing_credentials()
     if credentials is not None:
-        return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)
-    return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+        return grpc.aio.secure_channel(address, credentials, options=channel_options, interceptors=interceptors)
+    return grpc.aio.insecure_channel(address, options=channel_options, interceptors=interceptors)
