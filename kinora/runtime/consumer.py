@@ -131,6 +131,7 @@ class EventConsumer:
             attributes={
                 "messaging.system": "kafka",
                 "messaging.destination.name": meta.topic,
+                "messaging.consumer.group.name": self.group_id,  # which service applied it
                 "messaging.message.id": meta.event_id,
             },
         ):
