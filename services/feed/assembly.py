@@ -14,7 +14,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import select
@@ -58,7 +59,7 @@ from services.feed.users import ensure_user
 
 @dataclass
 class FeedPage:
-    items: list[tuple[dict, int, str, float]]  # (post row + handle, source, reason, score)
+    items: list[tuple[dict[str, Any], int, str, float]]  # (post row + handle, source, reason, score)
     next_token: str
     session_id: str
     nudge: str = ""
@@ -66,7 +67,7 @@ class FeedPage:
     cap_message: str = ""
     fallback: bool = False
     non_personalized: bool = False
-    timings: dict | None = None
+    timings: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,11 @@ class ViewerState:
     following: list[str]  # whom the viewer follows
     mutuals: frozenset[str]  # of those, who follow the viewer back
     see_less_authors: frozenset[str]
-    see_less_vectors: np.ndarray | None
+    see_less_vectors: np.ndarray[Any, Any] | None
 
+
+# A ranking of every candidate: the batch, its scores and the preference each matched (-1: none).
+_Whole = tuple[Candidates, np.ndarray[Any, Any], np.ndarray[Any, Any]]
 
 # How much of each pool (connected, global) of a viewer's ranking is kept between pages (rankings.py).
 KEEP_PER_POOL = 256
@@ -116,7 +120,10 @@ class FeedAssembler:
         size = self.ctx.page_size(page_size)
         page_no = 0
         if token:
-            session_id, page_no = self.cursors.decode(token, str, int, scope=token_scope("feed", viewer_id))
+            # A token that is not empty decodes to one value of each kind, or raises InvalidArgument.
+            session_id, page_no = cast(
+                "tuple[str, int]", self.cursors.decode(token, str, int, scope=token_scope("feed", viewer_id))
+            )
         elif session_id:
             try:
                 uuid.UUID(session_id)
@@ -169,8 +176,15 @@ class FeedAssembler:
         )
 
     def _rank(
-        self, s: Session, user: dict, size: int, personalized: bool, now: datetime, state: ViewerState, session_id: str
-    ):
+        self,
+        s: Session,
+        user: dict[str, Any],
+        size: int,
+        personalized: bool,
+        now: datetime,
+        state: ViewerState,
+        session_id: str,
+    ) -> tuple[list[tuple[dict[str, Any], int, str, float]], dict[str, float], bool]:
         """The page as (row, source, reason, score) tuples, the time per stage, and whether it fell back.
         From the viewer's kept ranking when it is current (rankings.py), else ranked now and kept.
         The page's rows are read and recorded as served in one statement; an item found already
@@ -182,7 +196,8 @@ class FeedAssembler:
         ranked = self.rankings.get(
             viewer_id, fingerprint, lambda r: not self.recent.changed_since(r.recent_version, r.following)
         )
-        fallback, whole = False, None
+        fallback = False
+        whole: _Whole | None = None
         t1 = t2 = t0
         if ranked is None:
             ranked, whole, fallback, t1 = self._rank_all(s, user, viewer, personalized, state, fingerprint)
@@ -191,7 +206,7 @@ class FeedAssembler:
         if fallback or not personalized:
             # Without connections in play the connected share means nothing.
             policy = PolicyConfig(max_per_author=policy.max_per_author, connected_share=0.0)
-        page: list[tuple[dict, int, str, float]] = []
+        page: list[tuple[dict[str, Any], int, str, float]] = []
         for _attempt in range(4):
             if whole is not None:  # ranked now: the page from every candidate
                 batch, scores, matched = whole
@@ -243,8 +258,14 @@ class FeedAssembler:
         return page, timings, fallback
 
     def _rank_all(
-        self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, state: ViewerState, fingerprint: int
-    ):
+        self,
+        s: Session,
+        user: dict[str, Any],
+        viewer: ViewerContext,
+        personalized: bool,
+        state: ViewerState,
+        fingerprint: int,
+    ) -> tuple[RankedList, _Whole, bool, float]:
         """Every candidate scored: the kept `RankedList` (kept unless scoring failed), the whole
         (batch, scores, matched), whether it fell back, and when the candidates were ready."""
         if personalized and state.see_less_authors:
@@ -277,7 +298,7 @@ class FeedAssembler:
             self.rankings.put(user["id"], ranked)
         return ranked, (batch, scores, matched), fallback, t1
 
-    def _preferred(self, s, viewer, user, limit: int) -> list[str]:
+    def _preferred(self, s: Session, viewer: ViewerContext, user: dict[str, Any], limit: int) -> list[str]:
         """Posts nearest the viewer's stated preferences; records them on the viewer for scoring."""
         vectors = vec_from(user["prefs_vectors"], rows=1)
         if vectors is None:
@@ -293,11 +314,12 @@ class FeedAssembler:
         return self.prefs_index.nearest(pos, neg, limit)
 
     def _viewer_state(
-        self, s: Session, viewer_id: str, handle: str, teen: bool | None, session_id: str, today
-    ) -> tuple[dict, ViewerState]:
+        self, s: Session, viewer_id: str, handle: str, teen: bool | None, session_id: str, today: date
+    ) -> tuple[dict[str, Any], ViewerState]:
         """The viewer's row (created or updated from the token as `ensure_user` does) and
         `ViewerState`, from one statement (`VIEWER_STATE_SQL`)."""
-        with s.connection().connection.cursor(binary=True) as cur:
+        raw: Any = s.connection().connection  # psycopg's: binary cursors, used as context managers
+        with raw.cursor(binary=True) as cur:
             cur.execute(VIEWER_STATE_SQL, dict(viewer=viewer_id, session=session_id, day=today))
             row = cur.fetchone()
         n = len(USER_COLUMNS)
@@ -319,7 +341,9 @@ class FeedAssembler:
             vectors,
         )
 
-    def _candidates(self, s: Session, user: dict, viewer: ViewerContext, personalized: bool, state: ViewerState):
+    def _candidates(
+        self, s: Session, user: dict[str, Any], viewer: ViewerContext, personalized: bool, state: ViewerState
+    ) -> tuple[Candidates, set[str], set[str]]:
         """Every candidate source and the candidates' scoring features, less what the viewer was
         already served. Followees' newest posts, trending and preference ids come
         from memory, with the facts of those `PostFactsCache` holds; one statement
@@ -344,7 +368,8 @@ class FeedAssembler:
             lookup[shared[post_id]].append(post_id)
         # The driver's cursor, not a SQLAlchemy result: plain tuples, turned into columns in C (zip).
         # Binary results: PostgreSQL skips formatting ~10k values as text and the driver parsing them.
-        with s.connection().connection.cursor(binary=True) as cur:
+        raw: Any = s.connection().connection  # psycopg's: binary cursors, used as context managers
+        with raw.cursor(binary=True) as cur:
             cur.execute(
                 CANDIDATES_SQL,
                 dict(
@@ -361,12 +386,13 @@ class FeedAssembler:
             rows = cur.fetchall()
         found = [r for r in rows if r[4] is not None]
         self.facts.put([(r[0], r[1], r[4]) for r in found if r[0] in shared])
-        sources, of_own_found = [], []
+        found_sources: list[int] = []
+        of_own_found: list[bool] = []
         for post_id, _, source, remix_of_own, _ in found:
             mine = shared.get(post_id)  # held in memory as followed, and found here as a remix: followed
             if mine is not None and SOURCE_RANK[mine] < SOURCE_RANK[source]:
                 source, remix_of_own = mine, False
-            sources.append(source)
+            found_sources.append(source)
             of_own_found.append(remix_of_own)
         # Held candidates the statement did not return (as a remix) nor report as served.
         skip = {r[0] for r in rows}
@@ -378,7 +404,7 @@ class FeedAssembler:
             ]
         )
         post_ids = [r[0] for r in found] + list(itertools.compress(held, keep))
-        sources = np.array(sources + list(itertools.compress(held_sources, keep)), dtype=np.int64)
+        sources = np.array(found_sources + list(itertools.compress(held_sources, keep)), dtype=np.int64)
         batch_authors = [r[1] for r in found] + list(itertools.compress(held_authors, keep))
         of_own = np.zeros(len(post_ids), dtype=bool)
         of_own[: len(found)] = of_own_found
@@ -404,14 +430,14 @@ class FeedAssembler:
         )
         if (viewer.pref_vectors is not None or viewer.see_less_vectors is not None) and post_ids:
             batch.embeddings, missed = self.prefs_index.embeddings(batch.post_ids, stamps)
-            missed = {post_ids[k]: k for k in missed if has_embedding[k]}
-            if missed:
-                read = []
+            unread = {post_ids[k]: k for k in missed if has_embedding[k]}
+            if unread:
+                read: list[tuple[str, int, np.ndarray[Any, Any]]] = []
                 for post_id, emb in s.execute(
-                    select(m.posts.c.id, m.posts.c.embedding).where(m.posts.c.id.in_(list(missed)))
+                    select(m.posts.c.id, m.posts.c.embedding).where(m.posts.c.id.in_(list(unread)))
                 ):
                     if emb:
-                        k = missed[post_id]
+                        k = unread[post_id]
                         batch.embeddings[k] = vector = np.frombuffer(emb, dtype=np.float32)
                         read.append((post_id, int(stamps[k]), vector))
                 self.prefs_index.remember(read)
@@ -419,11 +445,12 @@ class FeedAssembler:
 
     def _record_page(
         self, s: Session, viewer_id: str, ids: list[str], now: datetime, session_id: str, teen: bool
-    ) -> dict[str, dict]:
+    ) -> dict[str, dict[str, Any]]:
         """The page's rows still servable by id (`PAGE_SQL`), recorded as served with today's
         and the session's counts, in one statement. Each row says whether it was recorded now
         ("recorded") or had been served to the viewer before ("already_served": then none was)."""
-        with s.connection().connection.cursor(binary=True) as cur:
+        raw: Any = s.connection().connection  # psycopg's: binary cursors, used as context managers
+        with raw.cursor(binary=True) as cur:
             cur.execute(
                 PAGE_SQL,
                 dict(viewer=viewer_id, ids=id_list(ids), now=now, day=now.date(), session=session_id, teen=teen),
@@ -432,7 +459,14 @@ class FeedAssembler:
 
 
 def _item(
-    row: dict, batch: Candidates, i: int, matched, scores, pref_phrases: list[str], fallback: bool, user: dict
+    row: dict[str, Any],
+    batch: Candidates,
+    i: int,
+    matched: np.ndarray[Any, Any],
+    scores: np.ndarray[Any, Any],
+    pref_phrases: list[str],
+    fallback: bool,
+    user: dict[str, Any],
 ) -> tuple[int, str, float]:
     """Candidate `i`'s source, reason and score on the page."""
     source, phrase = int(batch.sources[i]), pref_phrases[matched[i]] if matched[i] >= 0 else ""
@@ -451,7 +485,7 @@ def _item(
     return source, reason, float(scores[i])
 
 
-def _fingerprint(user: dict, state: ViewerState) -> int:
+def _fingerprint(user: dict[str, Any], state: ViewerState) -> int:
     """What a viewer's ranking was made from about the viewer (rankings.py): a kept ranking with
     another fingerprint is not used."""
     vectors = state.see_less_vectors

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -30,9 +31,9 @@ class _IndexSnapshot:
     """One state of the preference index, swapped whole so readers need no lock."""
 
     ids: list[str]
-    matrix: np.ndarray  # (n, DIM) float32, oldest first
+    matrix: np.ndarray[Any, Any]  # (n, DIM) float32, oldest first
     pos: dict[str, int]  # row of each id
-    stamps: np.ndarray  # updated_at µs of each row
+    stamps: np.ndarray[Any, Any]  # updated_at µs of each row
     lists: IvfLists | None  # None: too few rows for an IVF index, searches scan every row
 
 
@@ -69,14 +70,17 @@ class PreferenceIndex:
     ):
         self.capacity = capacity
         self.outside_capacity = outside_capacity
-        self._outside: dict[str, tuple[int, np.ndarray]] = {}  # id -> (stamp, embedding), oldest first
+        self._outside: dict[str, tuple[int, np.ndarray[Any, Any]]] = {}  # id -> (stamp, embedding), oldest first
         self._outside_lock = threading.Lock()
         self.ivf_min_rows, self.rows_per_list, self.probe_factor = ivf_min_rows, rows_per_list, probe_factor
         self._snap = _IndexSnapshot([], np.zeros((0, DIM), dtype=np.float32), {}, np.zeros(0, dtype=np.int64), None)
         self._since_created: datetime | None = None
         self._since_updated: datetime | None = None
         self._gate = RefreshGate(refresh_s)
-        self._memo: tuple[object, dict] = (None, {})  # (snapshot it is for, {query: ids})
+        self._memo: tuple[object, dict[tuple[bytes, bytes, int], list[str]]] = (
+            None,
+            {},
+        )  # (snapshot it is for, {query: ids})
         self._added_since_training = self._held_at_training = 0
 
     def refresh(self, session: Session, force: bool = False) -> None:
@@ -97,10 +101,13 @@ class PreferenceIndex:
             # What changed since the last read, by the updated_at index: ordered by created_at, the
             # generic plan GetFeed's transaction uses started two parallel workers to sort it (~0.7 ms
             # of PostgreSQL CPU per request on the full dataset, measured). Newest first, as above.
-            rows = session.execute(
-                q.where(p.updated_at > self._since_updated - timedelta(seconds=5)).order_by(p.updated_at)
-            ).all()
-            rows.sort(key=lambda r: r.created_at, reverse=True)
+            rows = sorted(
+                session.execute(
+                    q.where(p.updated_at > self._since_updated - timedelta(seconds=5)).order_by(p.updated_at)
+                ).all(),
+                key=lambda r: r.created_at,
+                reverse=True,
+            )
         if not rows:
             return
         snap = self._snap
@@ -125,6 +132,7 @@ class PreferenceIndex:
             matrix[row] = np.frombuffer(r.embedding, dtype=np.float32)
             stamps[row] = r.stamp
         if changed and assign is not None:  # a new embedding may belong to another list
+            assert snap.lists is not None  # assign is its lists' copy
             rows_changed = [row for row, _ in changed]
             assign[rows_changed] = assign_rows(matrix[rows_changed], snap.lists.centroids)
         if fresh:
@@ -136,6 +144,7 @@ class PreferenceIndex:
             pos = {post_id: k for k, post_id in enumerate(ids)}
             self._added_since_training += len(fresh)
             if assign is not None:
+                assert snap.lists is not None
                 assign = np.concatenate([assign, assign_rows(added, snap.lists.centroids)])[keep:]
         lists = None
         if len(ids) >= self.ivf_min_rows:
@@ -144,11 +153,12 @@ class PreferenceIndex:
                 assign = assign_rows(matrix, centroids)
                 self._added_since_training, self._held_at_training = 0, len(ids)
             else:
+                assert snap.lists is not None  # assign came from its lists
                 centroids = snap.lists.centroids
             lists = IvfLists(matrix, centroids, assign)
         self._snap = _IndexSnapshot(ids, matrix, pos, stamps, lists)
 
-    def nearest(self, pos: np.ndarray, neg: np.ndarray | None, k: int) -> list[str]:
+    def nearest(self, pos: np.ndarray[Any, Any], neg: np.ndarray[Any, Any] | None, k: int) -> list[str]:
         """The k posts best matching `pos` less `neg` (through the IVF lists once
         built). Remembered per snapshot: a viewer paging on, or viewers with the
         same stated preferences, reuse it until the index changes."""
@@ -169,7 +179,7 @@ class PreferenceIndex:
         memo[1][key] = found
         return found
 
-    def embeddings(self, ids: Sequence[str], stamps: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+    def embeddings(self, ids: Sequence[str], stamps: Sequence[int]) -> tuple[np.ndarray[Any, Any], list[int]]:
         """Rows for `ids` (zeros where unknown) and the positions that missed: neither indexed nor
         remembered (`remember`), or held at a different `updated_at` stamp."""
         snap = self._snap
@@ -193,7 +203,7 @@ class PreferenceIndex:
             missed = still
         return out, missed
 
-    def remember(self, rows: Sequence[tuple[str, int, np.ndarray]]) -> None:
+    def remember(self, rows: Sequence[tuple[str, int, np.ndarray[Any, Any]]]) -> None:
         """(id, stamp, embedding) of posts outside the index that a request had to read (followees'
         older posts, mostly): kept, up to `outside_capacity` (the oldest remembered leave first),
         so the next requests with the same candidates find them."""
@@ -244,6 +254,7 @@ class TrendingCache:
         with self._first:  # the first lists (or expired ones, without `sessions`): computed once, others wait
             if self._lists is None or (sessions is None and time.monotonic() - self._lists[0] >= self.ttl_s):
                 self._compute(session, days, limit)
+            assert self._lists is not None  # computed above, or by the thread that held the lock
             return self._lists[1].get(region, [])
 
     def _refresh_in_background(self, sessions: Callable[[], Session], days: float, limit: int) -> None:
@@ -271,11 +282,13 @@ class TrendingCache:
             .where(p.state == PUBLISHED, p.visibility == PUBLIC, p.created_at > utcnow() - timedelta(days=days))
             .subquery()
         )
-        rows = session.execute(
-            select(ranked.c.id, ranked.c.region, ranked.c.heat, ranked.c.created_us).where(ranked.c.rank <= limit)
-        ).all()
         # The overall list from the regions' lists: each post of the overall top is in its region's top.
-        rows.sort(key=lambda r: (-r[2], -r[3], r[0]))
+        rows = sorted(
+            session.execute(
+                select(ranked.c.id, ranked.c.region, ranked.c.heat, ranked.c.created_us).where(ranked.c.rank <= limit)
+            ).all(),
+            key=lambda r: (-r[2], -r[3], r[0]),
+        )
         lists: dict[str, list[str]] = {"": [r[0] for r in rows[:limit]]}
         for post_id, region, _, _ in rows:
             if region:
@@ -327,7 +340,8 @@ class PostFactsCache:
 
     def read(self, session: Session, ids: Sequence[str]) -> None:
         """Read the facts of published posts among `ids` into the cache."""
-        with session.connection().connection.cursor(binary=True) as cur:
+        raw: Any = session.connection().connection  # psycopg's: binary cursors, used as context managers
+        with raw.cursor(binary=True) as cur:
             cur.execute(FACTS_SQL, dict(ids=id_list(ids)))
             self.put(cur.fetchall())
 

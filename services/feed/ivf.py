@@ -11,12 +11,14 @@ the nearest existing centroid in between.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
 def train_centroids(
-    vectors: np.ndarray, lists: int, *, iterations: int = 8, sample: int = 48, seed: int = 0
-) -> np.ndarray:
+    vectors: np.ndarray[Any, Any], lists: int, *, iterations: int = 8, sample: int = 48, seed: int = 0
+) -> np.ndarray[Any, Any]:
     """`lists` unit centroids by spherical k-means on at most `sample` rows per list
     (maximum inner product assignment, so the same rule as the queries)."""
     if lists < 1 or len(vectors) < lists:
@@ -25,7 +27,7 @@ def train_centroids(
     data = (
         vectors if len(vectors) <= sample * lists else vectors[rng.choice(len(vectors), sample * lists, replace=False)]
     )
-    centroids = data[rng.choice(len(data), lists, replace=False)].copy()
+    centroids: np.ndarray[Any, Any] = data[rng.choice(len(data), lists, replace=False)].copy()
     for _ in range(iterations):
         assign = np.argmax(data @ centroids.T, axis=1)
         sums = np.zeros_like(centroids)
@@ -39,7 +41,9 @@ def train_centroids(
     return centroids
 
 
-def assign_rows(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 8192) -> np.ndarray:
+def assign_rows(
+    vectors: np.ndarray[Any, Any], centroids: np.ndarray[Any, Any], chunk: int = 8192
+) -> np.ndarray[Any, Any]:
     """The list (best centroid by inner product) of each row."""
     out = np.empty(len(vectors), dtype=np.int32)
     for start in range(0, len(vectors), chunk):
@@ -51,7 +55,7 @@ class IvfLists:
     """Rows of `matrix` grouped by list: `rows[bounds[c]:bounds[c + 1]]` are the
     matrix rows of list c, and `sorted_matrix` holds them in that order."""
 
-    def __init__(self, matrix: np.ndarray, centroids: np.ndarray, assign: np.ndarray):
+    def __init__(self, matrix: np.ndarray[Any, Any], centroids: np.ndarray[Any, Any], assign: np.ndarray[Any, Any]):
         self.centroids = centroids
         self.assign = assign  # list of each matrix row (kept so a new snapshot reassigns only what changed)
         self.rows = np.argsort(assign, kind="stable")
@@ -59,8 +63,8 @@ class IvfLists:
         self.bounds = np.searchsorted(assign[self.rows], np.arange(len(centroids) + 1)).astype(np.int64)
 
     def search(
-        self, pos: np.ndarray, neg: np.ndarray | None, k: int, probe_rows: int, min_lists: int = 8
-    ) -> np.ndarray:
+        self, pos: np.ndarray[Any, Any], neg: np.ndarray[Any, Any] | None, k: int, probe_rows: int, min_lists: int = 8
+    ) -> np.ndarray[Any, Any]:
         """Matrix rows of (about) the k best `max(pos·x) - max(neg·x)`, best first: the
         lists are ranked by that score of their centroids and scanned best first until
         `probe_rows` rows (at least k) and `min_lists` lists are covered, then the shortlist is
@@ -100,10 +104,13 @@ class IvfLists:
         k = min(k, total)
         top = np.argpartition(-score, k - 1)[:k]
         top = top[np.argsort(-score[top], kind="stable")]
-        return self.rows[where[top]]
+        found: np.ndarray[Any, Any] = self.rows[where[top]]
+        return found
 
 
-def exact_search(matrix: np.ndarray, pos: np.ndarray, neg: np.ndarray | None, k: int) -> np.ndarray:
+def exact_search(
+    matrix: np.ndarray[Any, Any], pos: np.ndarray[Any, Any], neg: np.ndarray[Any, Any] | None, k: int
+) -> np.ndarray[Any, Any]:
     """Rows of the k best `max(pos·x) - max(neg·x)` over every row, best first (the reference
     the IVF search is measured against, and the search for indexes too small for lists)."""
     if not len(matrix) or k <= 0 or not len(pos):

@@ -19,7 +19,7 @@ _SPAM = re.compile(r"(https?://\S+.*){3,}|\b(free followers|buy followers|dm me 
 
 
 class CommentModerator:
-    def __init__(self, moderator: Moderator | None = None):
+    def __init__(self, moderator: Moderator | None = None) -> None:
         self.moderator = moderator or Moderator()
 
     def refusal(self, text: str) -> str | None:

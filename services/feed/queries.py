@@ -154,7 +154,7 @@ WHERE EXISTS (SELECT 1 FROM served s WHERE s.user_id = %(viewer)s AND s.post_id 
 # plan's estimates were. As joins, a plan made while `served` looked empty read the viewer's
 # whole history (or the whole table) for every candidate (see `VIEWER_STATE_SQL`).
 # Which source wins an id found by several (lowest first), as in `CANDIDATES_SQL`.
-SOURCE_RANK = {S_FOLLOWING: 0, S_MUTUALS: 0, S_REMIXES: 1, S_TRENDING: 2, S_PREFERENCES: 3, S_RECENT: 4}
+SOURCE_RANK: dict[int, int] = {S_FOLLOWING: 0, S_MUTUALS: 0, S_REMIXES: 1, S_TRENDING: 2, S_PREFERENCES: 3, S_RECENT: 4}
 
 # The page's full rows (author handle, whether the viewer liked each) and the bookkeeping for
 # them in the same statement: served (no repeats), today's count, the session's count (created
