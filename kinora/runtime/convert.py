@@ -58,13 +58,25 @@ def datetime_or_none(message: object, field: str) -> datetime | None:
     return from_timestamp(stamp)
 
 
+def epoch_seconds(value: Timestamp) -> int:
+    """Whole Unix seconds of a Timestamp (as APIs that count time in seconds show it): the floor,
+    before 1970 too, since a Timestamp's nanos are never negative; 0 for an unset field."""
+    return int(value.seconds)
+
+
+def set_epoch_seconds(field: Timestamp, seconds: float) -> None:
+    """Write Unix seconds (a token's `exp`, say) into a Timestamp field, in place: whole seconds,
+    a fraction truncated and nanos 0, as protobuf's `FromSeconds(int(seconds))` writes them."""
+    field.seconds, field.nanos = int(seconds), 0
+
+
 def seconds_or_none(message: object, field: str) -> int | None:
     """Whole Unix seconds of `message.<field>` (as APIs that count time in seconds show it),
     or None when the field is unset."""
     if not message.HasField(field):  # type: ignore[attr-defined]
         return None
     stamp: Timestamp = getattr(message, field)
-    return int(stamp.seconds)
+    return epoch_seconds(stamp)
 
 
 def to_datetime(value: Timestamp, field: str) -> datetime:

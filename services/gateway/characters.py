@@ -17,7 +17,9 @@ from fastapi import APIRouter, Request
 
 from kinora.cameo.v1 import cameo_pb2 as cpb
 from kinora.identity.v1 import identity_pb2 as ipb
+from kinora.runtime.convert import epoch_seconds
 from kinora.runtime.errors import error_code_of
+from services.gateway.character_routes import new_character
 from services.gateway.core import gateway_of, require_scope
 from services.gateway.errors import ApiError
 from services.gateway.shared import Dev
@@ -41,7 +43,7 @@ def _character_json(cameo: cpb.Cameo, name: str = "") -> dict:
         "name": cameo.display_name or name or cameo.owner_handle,
         "handle": cameo.handle,
         "kind": "character" if cameo.kind == cpb.CAMEO_KIND_CHARACTER else "person",
-        "created_at": cameo.created_at.seconds,
+        "created_at": epoch_seconds(cameo.created_at),
     }
 
 
@@ -52,22 +54,11 @@ _NOT_A_CHARACTER = {"human_face_in_character", "invalid_character_media", "missi
 async def _as_character(g, form, data: bytes, content_type: str, filename: str) -> cpb.Cameo | None:
     """The upload as a new character, or None when it is not one (a face in it, or unreadable)."""
     try:
-        reply = await g.cameo.CreateCharacter(
-            cpb.CreateCharacterRequest(
-                name=str(form.get("name") or ""),
-                handle=str(form.get("handle") or ""),
-                description=str(form.get("description") or ""),
-                media=data,
-                content_type=content_type,
-                filename=filename,
-            ),
-            timeout=max(g.timeout, 120),
-        )
+        return await new_character(g, form, data, content_type, filename)
     except grpc.RpcError as err:
         if error_code_of(err) in _NOT_A_CHARACTER:
             return None
         raise
-    return reply.cameo
 
 
 @router.post(
@@ -132,7 +123,7 @@ async def create_character(request: Request, caller=Dev):
             412,
             "liveness_challenge_required",
             f"record a video reading the digits '{started.challenge.digits}' aloud and turning your head "
-            f"{turns}, then send it again within {started.challenge.expires_at.seconds - int(time.time())} "
+            f"{turns}, then send it again within {epoch_seconds(started.challenge.expires_at) - int(time.time())} "
             f"s (verification_id={started.id}, nonce={started.challenge.nonce})",
         ) from None
     if result.status != ipb.VERIFICATION_STATUS_PASSED:

@@ -25,6 +25,7 @@ from kinora.identity.tokens import jwks_from_identity, revoked_sessions_from_ide
 from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
 from kinora.runtime import auth
 from kinora.runtime.clients import TokenSource, channel
+from kinora.runtime.convert import epoch_seconds
 from kinora.runtime.errors import KinoraError
 from services.gateway.apikeys import ApiKeyCache, Exchanged
 from services.gateway.errors import ApiError
@@ -119,7 +120,7 @@ class Gateway:
         reply = await self.service_identity.ExchangeApiKey(
             identity_pb2.ExchangeApiKeyRequest(secret=secret), timeout=self.timeout
         )
-        return Exchanged(reply.access_token, reply.expires_at.seconds, reply.api_key_id)
+        return Exchanged(reply.access_token, epoch_seconds(reply.expires_at), reply.api_key_id)
 
     async def authenticate(self, request: Request, *, allow_api_key: bool) -> auth.Principal:
         header = request.headers.get("authorization")

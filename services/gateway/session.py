@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from kinora.identity.v1 import identity_pb2 as ipb
 from kinora.runtime import auth
+from kinora.runtime.convert import epoch_seconds
 from kinora.runtime.errors import KinoraError
 from services.gateway.accounts import SignIn, SignUp  # the same bodies as /auth/signin and /auth/signup
 from services.gateway.core import Gateway, anonymous, gateway_of
@@ -123,11 +124,11 @@ def _as_json(msg) -> dict:
 def _answer(tokens: ipb.TokenPair, user: ipb.User, status: int = 200) -> JSONResponse:
     body = {
         "access_token": tokens.access_token,
-        "expires_in": max(0, tokens.access_token_expires_at.seconds - int(time.time())),
+        "expires_in": max(0, epoch_seconds(tokens.access_token_expires_at) - int(time.time())),
         "user": _as_json(user),
     }
     response = _no_store(JSONResponse(body, status_code=status))
-    set_session_cookies(response, tokens.refresh_token, tokens.refresh_token_expires_at.seconds)
+    set_session_cookies(response, tokens.refresh_token, epoch_seconds(tokens.refresh_token_expires_at))
     return response
 
 

@@ -17,8 +17,16 @@ from pydantic import BaseModel
 
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
-from kinora.runtime.convert import seconds_or_none
-from kinora.videospec import ALLOWED_SECONDS, DEFAULT_MODEL, DEFAULT_SIZE, SORA_NAMES, canonical_model
+from kinora.runtime.convert import epoch_seconds, seconds_or_none
+from kinora.videospec import (
+    ALLOWED_SECONDS,
+    DEFAULT_MODEL,
+    DEFAULT_SIZE,
+    MODEL_ALIASES,
+    MODELS,
+    SORA_NAMES,
+    canonical_model,
+)
 from services.gateway.core import gateway_of, require_scope
 from services.gateway.errors import ApiError
 from services.gateway.generations import create_request
@@ -47,7 +55,7 @@ def video_object(gen: gpb.Generation) -> dict:
     return {
         "id": gen.id,
         "object": "video",
-        "created_at": gen.created_at.seconds,
+        "created_at": epoch_seconds(gen.created_at),
         "completed_at": seconds_or_none(gen, "completed_at"),
         "expires_at": seconds_or_none(gen, "expires_at"),
         "status": STATUS.get(gen.status, "queued"),
@@ -125,7 +133,7 @@ async def _create(
                         "properties": {
                             "prompt": {"type": "string"},
                             "input_reference": {"type": "string", "format": "binary"},
-                            "model": {"type": "string", "enum": ["sora-2", "sora-2-pro", "standard", "pro"]},
+                            "model": {"type": "string", "enum": [*MODEL_ALIASES, *MODELS]},
                             "seconds": {"type": "string"},
                             "size": {"type": "string"},
                         },

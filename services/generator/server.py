@@ -14,7 +14,7 @@ from kinora.generator.v1 import generator_pb2_grpc as pb_grpc
 from kinora.identity.tokens import verifier_fetchers
 from kinora.ml import faces
 from kinora.runtime import auth
-from kinora.runtime.convert import set_timestamp
+from kinora.runtime.convert import set_epoch_seconds, set_timestamp
 from kinora.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from kinora.runtime.paging import PageTokens
 from kinora.runtime.service import create_service
@@ -205,7 +205,7 @@ class GeneratorServicer(pb_grpc.GeneratorServiceServicer):
         self._media_record(view, request.variant)
         token, expires = self.tokens.issue(request.generation_id, request.variant, request.ttl_seconds)
         reply = pb.CreateMediaDownloadTokenResponse(token=token)
-        reply.expires_at.FromSeconds(expires)
+        set_epoch_seconds(reply.expires_at, expires)
         return reply
 
     def _media_record(self, view: GenerationView, variant: int) -> dict:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from kinora.common.v1 import common_pb2
 from kinora.identity.v1 import identity_pb2
 from kinora.runtime.auth import Principal
-from kinora.runtime.convert import set_timestamp, to_datetime
+from kinora.runtime.convert import set_epoch_seconds, set_timestamp, to_datetime
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import (
     FailedPrecondition,
@@ -221,5 +221,5 @@ class ApiKeys:
         reply = identity_pb2.ExchangeApiKeyResponse(
             access_token=token, user_id=user.id, api_key_id=row.id, scopes=scopes
         )
-        reply.expires_at.FromSeconds(int(exp))
+        set_epoch_seconds(reply.expires_at, exp)
         return reply

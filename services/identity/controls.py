@@ -53,7 +53,7 @@ class Controls:
         event = events_pb2.ParentalControlsChanged(
             teen_user_id=teen_id, guardian_user_id=guardian_id, controls=controls
         )
-        event.occurred_at.GetCurrentTime()
+        set_timestamp(event.occurred_at, now_utc())
         self.core.emit_user(s, event, teen_id)
         return controls
 

@@ -98,7 +98,7 @@ class IdentityCore:
 
     def user_updated(self, s: Session, user_id: str) -> None:
         event = events_pb2.UserUpdated(user=self.user_proto(s, self.user(s, user_id)))
-        event.occurred_at.GetCurrentTime()
+        set_timestamp(event.occurred_at, now_utc())
         self.emit_user(s, event, user_id)
 
     def active_guardian(self, s: Session, teen_id: str) -> str | None:

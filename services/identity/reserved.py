@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from kinora.cameo.v1 import events_pb2 as cameo_ev
+from kinora.runtime.convert import datetime_or_none
 from services.identity.models import reserved_handles, users
 
 log = logging.getLogger("kinora.identity.handles")
@@ -34,7 +35,7 @@ def character_created(s: Session, msg: cameo_ev.CharacterCreated) -> None:
             msg.handle,
         )
         return
-    at = msg.occurred_at.ToDatetime(tzinfo=UTC) if msg.HasField("occurred_at") else datetime.now(UTC)
+    at = datetime_or_none(msg, "occurred_at") or datetime.now(UTC)
     s.execute(
         insert(reserved_handles)
         .values(handle=msg.handle, cameo_id=msg.cameo_id, owner_user_id=msg.owner_user_id, reserved_at=at)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kinora.identity.v1 import identity_pb2
 from kinora.runtime.auth import Principal
-from kinora.runtime.convert import set_timestamp
+from kinora.runtime.convert import set_epoch_seconds, set_timestamp
 from kinora.runtime.db import transaction
 from kinora.runtime.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unauthenticated
 from services.identity.core import IdentityCore, now_utc, sha256_hex
@@ -54,7 +54,7 @@ class SignIn:
     ) -> identity_pb2.TokenPair:
         access, access_exp = self.core.access_token(user_id, handle, teen, session_id=session_id)
         pair = identity_pb2.TokenPair(access_token=access, refresh_token=refresh)
-        pair.access_token_expires_at.FromSeconds(int(access_exp))
+        set_epoch_seconds(pair.access_token_expires_at, access_exp)
         set_timestamp(pair.refresh_token_expires_at, refresh_expires)
         return pair
 
