@@ -1,8 +1,13 @@
-"""Cameo verification and consent (`/api/v1/cameo…`, `/cameos…`) and the notifications about them."""
+"""Cameo verification and consent (`/api/v1/cameo…`, `/cameos…`) and the notifications about them.
+
+What an owner does to a cameo (policy, approvals, revocations, blocks, restrictions, appearances,
+deletion) is written once here for any cameo they manage; the caller's own person cameo is its
+target at `/cameo/…`, a character at `/characters/{character_id}/…` (services/gateway/character_routes.py)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -10,6 +15,7 @@ from pydantic import BaseModel
 
 from kinora.cameo.v1 import cameo_pb2 as cpb
 from kinora.identity.v1 import identity_pb2 as ipb
+from services.gateway.core import Gateway
 from services.gateway.shared import (
     API_PREFIX,
     POLICIES,
@@ -73,10 +79,7 @@ async def get_my_cameo(request: Request, caller=Caller):
 @router.delete("/cameo", tags=["cameo"])
 async def delete_my_cameo(request: Request, caller=Caller, takedown: bool = True):
     g = gw(request)
-    cameo = await my_cameo(g, caller)
-    return as_json(
-        await g.cameo.DeleteCameo(cpb.DeleteCameoRequest(cameo_id=cameo.id, takedown=takedown), timeout=g.timeout)
-    )
+    return await delete_cameo_of(g, my_cameo(g, caller), takedown)
 
 
 @router.get("/cameos", tags=["cameo"])
@@ -118,10 +121,16 @@ class RestrictionBody(BaseModel):
     text: str
 
 
-@router.put("/cameo/policy", tags=["cameo"])
-async def set_policy(body: PolicyBody, request: Request, caller=Caller):
-    g = gw(request)
-    cameo = await my_cameo(g, caller)
+# -- what an owner does to a cameo they manage: their own person cameo (`/cameo/…`, here) or one of
+# their characters (`/characters/{character_id}/…`, services/gateway/character_routes.py). One
+# implementation per action; its `target` is the cameo still to be looked up (`my_cameo(g, caller)`
+# or `character(g, character_id)`), so that it is fetched alongside the other user's id.
+
+Target = Awaitable[cpb.Cameo]
+
+
+async def set_policy_of(g: Gateway, target: Target, body: PolicyBody) -> dict:
+    cameo = await target
     return as_json(
         await g.cameo.SetPolicy(
             cpb.SetPolicyRequest(cameo_id=cameo.id, policy=POLICIES[body.policy]), timeout=g.timeout
@@ -129,33 +138,25 @@ async def set_policy(body: PolicyBody, request: Request, caller=Caller):
     )
 
 
-@router.post("/cameo/approvals", tags=["cameo"])
-async def approve(body: HandleBody, request: Request, caller=Caller):
-    g = gw(request)
-    cameo, other = await asyncio.gather(my_cameo(g, caller), user_id_of(g, body.handle))
+async def approve_on(g: Gateway, target: Target, handle: str) -> dict:
+    cameo, other = await asyncio.gather(target, user_id_of(g, handle))
     return as_json(await g.cameo.Approve(cpb.ApproveRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout))
 
 
-@router.post("/cameo/approvals/{handle}/deny", tags=["cameo"])
-async def deny(handle: str, request: Request, caller=Caller):
-    g = gw(request)
-    cameo, other = await asyncio.gather(my_cameo(g, caller), user_id_of(g, handle))
+async def deny_on(g: Gateway, target: Target, handle: str) -> dict:
+    cameo, other = await asyncio.gather(target, user_id_of(g, handle))
     return as_json(await g.cameo.Deny(cpb.DenyRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout))
 
 
-@router.delete("/cameo/approvals/{handle}", tags=["cameo"])
-async def remove_approval(handle: str, request: Request, caller=Caller):
-    g = gw(request)
-    cameo, other = await asyncio.gather(my_cameo(g, caller), user_id_of(g, handle))
+async def remove_approval_on(g: Gateway, target: Target, handle: str) -> dict:
+    cameo, other = await asyncio.gather(target, user_id_of(g, handle))
     return as_json(
         await g.cameo.RemoveApproval(cpb.RemoveApprovalRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout)
     )
 
 
-@router.get("/cameo/approvals", tags=["cameo"])
-async def list_approvals(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
-    g = gw(request)
-    cameo = await my_cameo(g, caller)
+async def list_approvals_of(g: Gateway, target: Target, page_size: int, page_token: str) -> dict:
+    cameo = await target
     return as_json(
         await g.cameo.ListApprovals(
             cpb.ListApprovalsRequest(cameo_id=cameo.id, page=page(page_size, page_token)), timeout=g.timeout
@@ -163,22 +164,15 @@ async def list_approvals(request: Request, caller=Caller, page_size: PageSize = 
     )
 
 
-@router.post("/cameos/{handle}/approval-requests", status_code=201, tags=["cameo"])
-async def request_approval(handle: str, body: ApprovalRequestBody, request: Request, caller=Caller):
-    g = gw(request)
-    cameo_id = await cameo_id_of(g, handle)
+async def request_approval_of(g: Gateway, cameo_id: str, message: str) -> dict:
+    """Ask the owner of someone else's cameo (a person's, by handle; a character, by id) for access."""
     return as_json(
-        await g.cameo.RequestApproval(
-            cpb.RequestApprovalRequest(cameo_id=cameo_id, message=body.message), timeout=g.timeout
-        )
+        await g.cameo.RequestApproval(cpb.RequestApprovalRequest(cameo_id=cameo_id, message=message), timeout=g.timeout)
     )
 
 
-@router.post("/cameo/revocations", tags=["cameo"])
-async def revoke(body: RevokeBody, request: Request, caller=Caller):
-    """Withdraw a person's access to your cameo; by default their videos with it are taken down."""
-    g = gw(request)
-    cameo, other = await asyncio.gather(my_cameo(g, caller), user_id_of(g, body.handle))
+async def revoke_on(g: Gateway, target: Target, body: RevokeBody) -> dict:
+    cameo, other = await asyncio.gather(target, user_id_of(g, body.handle))
     return as_json(
         await g.cameo.RevokeAccess(
             cpb.RevokeAccessRequest(cameo_id=cameo.id, user_id=other, takedown=body.takedown), timeout=g.timeout
@@ -186,27 +180,106 @@ async def revoke(body: RevokeBody, request: Request, caller=Caller):
     )
 
 
+async def block_on(g: Gateway, target: Target, handle: str) -> dict:
+    cameo, other = await asyncio.gather(target, user_id_of(g, handle))
+    return as_json(await g.cameo.BlockUser(cpb.BlockUserRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout))
+
+
+async def list_restrictions_of(g: Gateway, target: Target) -> dict:
+    cameo = await target
+    return as_json(await g.cameo.ListRestrictions(cpb.ListRestrictionsRequest(cameo_id=cameo.id), timeout=g.timeout))
+
+
+async def add_restriction_to(g: Gateway, target: Target, body: RestrictionBody) -> dict:
+    cameo = await target
+    return as_json(
+        await g.cameo.AddRestriction(cpb.AddRestrictionRequest(cameo_id=cameo.id, text=body.text), timeout=g.timeout)
+    )
+
+
+async def list_appearances_of(
+    g: Gateway, target: Target, include_removed: bool, page_size: int, page_token: str
+) -> dict:
+    cameo = await target
+    return as_json(
+        await g.cameo.ListAppearances(
+            cpb.ListAppearancesRequest(
+                cameo_id=cameo.id, include_removed=include_removed, page=page(page_size, page_token)
+            ),
+            timeout=g.timeout,
+        )
+    )
+
+
+async def delete_cameo_of(g: Gateway, target: Target, takedown: bool) -> dict:
+    cameo = await target
+    return as_json(
+        await g.cameo.DeleteCameo(cpb.DeleteCameoRequest(cameo_id=cameo.id, takedown=takedown), timeout=g.timeout)
+    )
+
+
+# -- the caller's own person cameo ---------------------------------------------------------------
+
+
+@router.put("/cameo/policy", tags=["cameo"])
+async def set_policy(body: PolicyBody, request: Request, caller=Caller):
+    g = gw(request)
+    return await set_policy_of(g, my_cameo(g, caller), body)
+
+
+@router.post("/cameo/approvals", tags=["cameo"])
+async def approve(body: HandleBody, request: Request, caller=Caller):
+    g = gw(request)
+    return await approve_on(g, my_cameo(g, caller), body.handle)
+
+
+@router.post("/cameo/approvals/{handle}/deny", tags=["cameo"])
+async def deny(handle: str, request: Request, caller=Caller):
+    g = gw(request)
+    return await deny_on(g, my_cameo(g, caller), handle)
+
+
+@router.delete("/cameo/approvals/{handle}", tags=["cameo"])
+async def remove_approval(handle: str, request: Request, caller=Caller):
+    g = gw(request)
+    return await remove_approval_on(g, my_cameo(g, caller), handle)
+
+
+@router.get("/cameo/approvals", tags=["cameo"])
+async def list_approvals(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
+    g = gw(request)
+    return await list_approvals_of(g, my_cameo(g, caller), page_size, page_token)
+
+
+@router.post("/cameos/{handle}/approval-requests", status_code=201, tags=["cameo"])
+async def request_approval(handle: str, body: ApprovalRequestBody, request: Request, caller=Caller):
+    g = gw(request)
+    return await request_approval_of(g, await cameo_id_of(g, handle), body.message)
+
+
+@router.post("/cameo/revocations", tags=["cameo"])
+async def revoke(body: RevokeBody, request: Request, caller=Caller):
+    """Withdraw a person's access to your cameo; by default their videos with it are taken down."""
+    g = gw(request)
+    return await revoke_on(g, my_cameo(g, caller), body)
+
+
 @router.post("/cameo/blocks", tags=["cameo"])
 async def block_cameo_user(body: HandleBody, request: Request, caller=Caller):
     g = gw(request)
-    cameo, other = await asyncio.gather(my_cameo(g, caller), user_id_of(g, body.handle))
-    return as_json(await g.cameo.BlockUser(cpb.BlockUserRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout))
+    return await block_on(g, my_cameo(g, caller), body.handle)
 
 
 @router.get("/cameo/restrictions", tags=["cameo"])
 async def list_restrictions(request: Request, caller=Caller):
     g = gw(request)
-    cameo = await my_cameo(g, caller)
-    return as_json(await g.cameo.ListRestrictions(cpb.ListRestrictionsRequest(cameo_id=cameo.id), timeout=g.timeout))
+    return await list_restrictions_of(g, my_cameo(g, caller))
 
 
 @router.post("/cameo/restrictions", status_code=201, tags=["cameo"])
 async def add_restriction(body: RestrictionBody, request: Request, caller=Caller):
     g = gw(request)
-    cameo = await my_cameo(g, caller)
-    return as_json(
-        await g.cameo.AddRestriction(cpb.AddRestrictionRequest(cameo_id=cameo.id, text=body.text), timeout=g.timeout)
-    )
+    return await add_restriction_to(g, my_cameo(g, caller), body)
 
 
 @router.delete("/cameo/restrictions/{restriction_id}", tags=["cameo"])
@@ -225,15 +298,7 @@ async def list_appearances(
     request: Request, caller=Caller, include_removed: bool = False, page_size: PageSize = 0, page_token: str = ""
 ):
     g = gw(request)
-    cameo = await my_cameo(g, caller)
-    return as_json(
-        await g.cameo.ListAppearances(
-            cpb.ListAppearancesRequest(
-                cameo_id=cameo.id, include_removed=include_removed, page=page(page_size, page_token)
-            ),
-            timeout=g.timeout,
-        )
-    )
+    return await list_appearances_of(g, my_cameo(g, caller), include_removed, page_size, page_token)
 
 
 @router.delete("/cameo/appearances/{appearance_id}", tags=["cameo"])
@@ -266,192 +331,5 @@ async def mark_read(body: MarkRead, request: Request, caller=Caller):
     return as_json(
         await g.cameo.MarkNotificationsRead(
             cpb.MarkNotificationsReadRequest(notification_ids=body.notification_ids), timeout=g.timeout
-        )
-    )
-
-
-# -- characters: cameos of an animal, object or drawing (docs/cameo.md, "Characters") --------------
-# Made from an upload (no liveness check; a human face in it is refused by cameo), then managed like
-# the caller's own cameo, by id: the same policy, approvals, blocks, restrictions, revocation,
-# appearances and deletion RPCs.
-
-
-async def _character(g, character_id: str) -> cpb.Cameo:
-    """A character by id, or by '@handle'; 404 for a person's cameo."""
-    request = (
-        cpb.GetCameoRequest(handle=character_id)
-        if character_id.startswith("@")
-        else cpb.GetCameoRequest(cameo_id=character_id)
-    )
-    cameo = (await g.cameo.GetCameo(request, timeout=g.timeout)).cameo
-    if cameo.kind != cpb.CAMEO_KIND_CHARACTER:
-        raise ApiError(
-            404,
-            "character_not_found",
-            "there is no character with this id (a person's cameo is not a character: see /api/v1/cameo)",
-        )
-    return cameo
-
-
-@router.post("/characters", status_code=201, tags=["characters"])
-async def create_character(request: Request, caller=Caller):
-    """Make a character from an image (PNG, JPEG, WebP) or a short video (MP4, MOV, WebM, up to 20 s) of
-    an animal, object or drawing: multipart fields `media`, `name`, optional `handle` (3-30 of a-z, 0-9,
-    `_`; derived from the name when left out) and `description`. A human face in it is refused
-    (`human_face_in_character`): people join as cameos, with the liveness check."""
-    g = gw(request)
-    form, data, content_type, filename = await read_upload(request, "media")
-    reply = await g.cameo.CreateCharacter(
-        cpb.CreateCharacterRequest(
-            name=str(form.get("name") or ""),
-            handle=str(form.get("handle") or ""),
-            description=str(form.get("description") or ""),
-            media=data,
-            content_type=content_type,
-            filename=filename,
-        ),
-        timeout=max(g.timeout, 120),
-    )
-    return as_json(reply.cameo)
-
-
-@router.get("/characters", tags=["characters"])
-async def list_my_characters(request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""):
-    g = gw(request)
-    return as_json(
-        await g.cameo.ListCameos(
-            cpb.ListCameosRequest(
-                owned_by_caller=True, kind=cpb.CAMEO_KIND_CHARACTER, page=page(page_size, page_token)
-            ),
-            timeout=g.timeout,
-        )
-    )
-
-
-@router.get("/characters/{character_id}", tags=["characters"])
-async def get_character(character_id: str, request: Request, caller=Caller):
-    return as_json(await _character(gw(request), character_id))
-
-
-@router.delete("/characters/{character_id}", tags=["characters"])
-async def delete_character(character_id: str, request: Request, caller=Caller, takedown: bool = True):
-    """Delete a character; by default every clip and post with it is taken down."""
-    g = gw(request)
-    cameo = await _character(g, character_id)
-    return as_json(
-        await g.cameo.DeleteCameo(cpb.DeleteCameoRequest(cameo_id=cameo.id, takedown=takedown), timeout=g.timeout)
-    )
-
-
-@router.put("/characters/{character_id}/policy", tags=["characters"])
-async def set_character_policy(character_id: str, body: PolicyBody, request: Request, caller=Caller):
-    g = gw(request)
-    cameo = await _character(g, character_id)
-    return as_json(
-        await g.cameo.SetPolicy(
-            cpb.SetPolicyRequest(cameo_id=cameo.id, policy=POLICIES[body.policy]), timeout=g.timeout
-        )
-    )
-
-
-@router.post("/characters/{character_id}/approvals", tags=["characters"])
-async def approve_for_character(character_id: str, body: HandleBody, request: Request, caller=Caller):
-    g = gw(request)
-    cameo, other = await asyncio.gather(_character(g, character_id), user_id_of(g, body.handle))
-    return as_json(await g.cameo.Approve(cpb.ApproveRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout))
-
-
-@router.post("/characters/{character_id}/approvals/{handle}/deny", tags=["characters"])
-async def deny_for_character(character_id: str, handle: str, request: Request, caller=Caller):
-    g = gw(request)
-    cameo, other = await asyncio.gather(_character(g, character_id), user_id_of(g, handle))
-    return as_json(await g.cameo.Deny(cpb.DenyRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout))
-
-
-@router.delete("/characters/{character_id}/approvals/{handle}", tags=["characters"])
-async def remove_character_approval(character_id: str, handle: str, request: Request, caller=Caller):
-    g = gw(request)
-    cameo, other = await asyncio.gather(_character(g, character_id), user_id_of(g, handle))
-    return as_json(
-        await g.cameo.RemoveApproval(cpb.RemoveApprovalRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout)
-    )
-
-
-@router.get("/characters/{character_id}/approvals", tags=["characters"])
-async def list_character_approvals(
-    character_id: str, request: Request, caller=Caller, page_size: PageSize = 0, page_token: str = ""
-):
-    g = gw(request)
-    cameo = await _character(g, character_id)
-    return as_json(
-        await g.cameo.ListApprovals(
-            cpb.ListApprovalsRequest(cameo_id=cameo.id, page=page(page_size, page_token)), timeout=g.timeout
-        )
-    )
-
-
-@router.post("/characters/{character_id}/approval-requests", status_code=201, tags=["characters"])
-async def request_character_approval(character_id: str, body: ApprovalRequestBody, request: Request, caller=Caller):
-    g = gw(request)
-    cameo = await _character(g, character_id)
-    return as_json(
-        await g.cameo.RequestApproval(
-            cpb.RequestApprovalRequest(cameo_id=cameo.id, message=body.message), timeout=g.timeout
-        )
-    )
-
-
-@router.post("/characters/{character_id}/revocations", tags=["characters"])
-async def revoke_character(character_id: str, body: RevokeBody, request: Request, caller=Caller):
-    """Withdraw a person's access to your character; by default their videos with it are taken down."""
-    g = gw(request)
-    cameo, other = await asyncio.gather(_character(g, character_id), user_id_of(g, body.handle))
-    return as_json(
-        await g.cameo.RevokeAccess(
-            cpb.RevokeAccessRequest(cameo_id=cameo.id, user_id=other, takedown=body.takedown), timeout=g.timeout
-        )
-    )
-
-
-@router.post("/characters/{character_id}/blocks", tags=["characters"])
-async def block_character_user(character_id: str, body: HandleBody, request: Request, caller=Caller):
-    g = gw(request)
-    cameo, other = await asyncio.gather(_character(g, character_id), user_id_of(g, body.handle))
-    return as_json(await g.cameo.BlockUser(cpb.BlockUserRequest(cameo_id=cameo.id, user_id=other), timeout=g.timeout))
-
-
-@router.get("/characters/{character_id}/restrictions", tags=["characters"])
-async def list_character_restrictions(character_id: str, request: Request, caller=Caller):
-    g = gw(request)
-    cameo = await _character(g, character_id)
-    return as_json(await g.cameo.ListRestrictions(cpb.ListRestrictionsRequest(cameo_id=cameo.id), timeout=g.timeout))
-
-
-@router.post("/characters/{character_id}/restrictions", status_code=201, tags=["characters"])
-async def add_character_restriction(character_id: str, body: RestrictionBody, request: Request, caller=Caller):
-    g = gw(request)
-    cameo = await _character(g, character_id)
-    return as_json(
-        await g.cameo.AddRestriction(cpb.AddRestrictionRequest(cameo_id=cameo.id, text=body.text), timeout=g.timeout)
-    )
-
-
-@router.get("/characters/{character_id}/appearances", tags=["characters"])
-async def list_character_appearances(
-    character_id: str,
-    request: Request,
-    caller=Caller,
-    include_removed: bool = False,
-    page_size: PageSize = 0,
-    page_token: str = "",
-):
-    g = gw(request)
-    cameo = await _character(g, character_id)
-    return as_json(
-        await g.cameo.ListAppearances(
-            cpb.ListAppearancesRequest(
-                cameo_id=cameo.id, include_removed=include_removed, page=page(page_size, page_token)
-            ),
-            timeout=g.timeout,
         )
     )

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
+from kinora.videospec import DEFAULT_SECONDS, EXTENSION_SECONDS
 from services.gateway.core import Gateway
 from services.gateway.media import media_response, signed
 from services.gateway.mentions import cameo_ids_from_mentions, merge_cameo_ids
@@ -356,7 +357,11 @@ class EditCreate(BaseModel):
 
 class ExtensionCreate(BaseModel):
     prompt: str = Field(description="what happens next")
-    seconds: Seconds = Field(0, description="the new part's length: 4, 8, 10, 12, 15, 16 or 20 (0: 10)")
+    seconds: Seconds = Field(
+        0,
+        description=f"the new part's length: {', '.join(map(str, EXTENSION_SECONDS[:-1]))} or {EXTENSION_SECONDS[-1]}"
+        f" (0: {DEFAULT_SECONDS})",
+    )
 
 
 @router.post("/generations/{generation_id}/edits", status_code=201, tags=["generations"])

@@ -9,6 +9,8 @@ routes are reported without the outer prefix (`/generations`) in metrics and tra
 
 from __future__ import annotations
 
-from services.gateway import accounts, billing, cameos, feed, generations, guardians, operators
+from services.gateway import accounts, billing, cameos, character_routes, feed, generations, guardians, operators
 
-ROUTERS = tuple(area.router for area in (accounts, guardians, cameos, generations, feed, billing, operators))
+ROUTERS = tuple(
+    area.router for area in (accounts, guardians, cameos, character_routes, generations, feed, billing, operators)
+)
