@@ -77,10 +77,8 @@ class PreferenceIndex:
         self._since_created: datetime | None = None
         self._since_updated: datetime | None = None
         self._gate = RefreshGate(refresh_s)
-        self._memo: tuple[object, dict[tuple[bytes, bytes, int], list[str]]] = (
-            None,
-            {},
-        )  # (snapshot it is for, {query: ids})
+        # (snapshot it is for, {query: ids})
+        self._memo: tuple[object, dict[tuple[bytes, bytes, int], list[str]]] = (None, {})
         self._added_since_training = self._held_at_training = 0
 
     def refresh(self, session: Session, force: bool = False) -> None:
