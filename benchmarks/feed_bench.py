@@ -13,7 +13,8 @@ stated preferences (nudged apart per viewer unless --shared-prefs), so every
 request draws candidates from all sources (about 1,000 scored). Their tokens
 carry their handles, as identity mints them (a token whose handle differs from the
 feed's copy makes the feed rewrite the user's row), and each viewer has made one
-request before the measured window (--first-contact: not so). Prints
+request before the measured window (--first-contact: not so; --pages-per-session N: sessions
+of N pages whose first page, ranked, falls in the window). Prints
 client-side p50/p95/p99, the server's stage times and the CPU time per request
 of the server, the client and the whole machine; --profile writes a py-spy
 profile of the server for the measured window.
@@ -182,6 +183,7 @@ async def load(
     profile: str = "",
     gil: bool = False,
     first_contact: bool = False,
+    pages_per_session: int = 0,
 ):
     """Open loop: request i is due at start + i/rate whatever happened before,
     and its latency counts from that due time (so a client or server that falls
@@ -192,10 +194,12 @@ async def load(
     from kinora.feed.v1 import feed_pb2, feed_pb2_grpc
     from kinora.testing import bearer
 
-    # One channel per server process; requests take them in turn (as a round-robin gRPC client
-    # spreads calls over a service's replicas).
+    # One channel per server process; a viewer's calls all go to one of them (viewer k to replica
+    # k mod N), as the gateway routes a viewer's GetFeed to one replica (kinora.runtime.affinity),
+    # where the viewer's kept ranking is.
     channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for port in ports]
     stubs = [feed_pb2_grpc.FeedServiceStub(channel).GetFeed for channel in channels]
+    preferences = [feed_pb2_grpc.FeedServiceStub(channel).GetFeedPreferences for channel in channels]
     request = feed_pb2.GetFeedRequest(page=common_pb2.PageRequest(page_size=page_size))
     metadata = [bearer(t) for t in tokens]
     latencies, stages, errors = [], [], 0
@@ -215,13 +219,31 @@ async def load(
     # token has been verified once (a service sees a user's access token many times in its 15
     # minutes; verification results are cached) as in a service that has been running.
     # --first-contact leaves that out: each viewer's first request falls in the measured window.
-    warm = range(40) if first_contact else range(len(tokens))
-    for first in range(0, len(warm), 40):
-        await asyncio.gather(*(one(k % len(tokens), time.perf_counter()) for k in warm[first : first + 40]))
+    # --pages-per-session N: sessions of N pages; the window's viewers have no kept ranking when it
+    # starts (their warm-up asks for their preferences, which verifies the token and ranks nothing),
+    # so one page in N is ranked, the others come from the kept ranking (a session's first page and
+    # the next N-1, in order, interleaved with other sessions).
+    rng = random.Random(1)
+    n = int(rate * seconds)
+    if pages_per_session:
+        viewers = rng.sample(range(len(tokens)), min(len(tokens), max(1, n // pages_per_session)))
+        order = [k for k in viewers for _ in range(pages_per_session)]
+        rng.shuffle(order)
+        order = (order * (n // len(order) + 1))[:n]
+
+        async def warm_one(k: int) -> None:
+            await preferences[k % len(preferences)](feed_pb2.GetFeedPreferencesRequest(), metadata=metadata[k])
+
+        for first in range(0, len(viewers), 40):
+            await asyncio.gather(*(warm_one(k) for k in viewers[first : first + 40]))
+    else:
+        order = [rng.randrange(len(tokens)) for _ in range(n)]
+        warm = range(40) if first_contact else range(len(tokens))
+        for first in range(0, len(warm), 40):
+            await asyncio.gather(*(one(k % len(tokens), time.perf_counter()) for k in warm[first : first + 40]))
     latencies.clear(), stages.clear()
     errors = 0
-    rng = random.Random(1)
-    tasks, n = [], int(rate * seconds)
+    tasks = []
     spy = None
     if profile:  # py-spy samples the server during the measured window (raw collapsed stacks)
         spy = subprocess.Popen(
@@ -251,7 +273,7 @@ async def load(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(rng.randrange(len(tokens)), due)))
+        tasks.append(asyncio.create_task(one(order[i], due)))
     offered = n / (time.perf_counter() - start)
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
@@ -293,10 +315,17 @@ def main() -> None:
         "(token not yet verified by that server) falls in the measured window",
     )
     ap.add_argument(
+        "--pages-per-session",
+        type=int,
+        default=0,
+        help="sessions of N pages: rate*seconds/N viewers, none with a kept ranking at the start, each asking N "
+        "times, so one page in N is ranked (default 0: every viewer asked once before the window)",
+    )
+    ap.add_argument(
         "--servers",
         type=int,
         default=1,
-        help="feed server processes (replicas, each on its own port; the client spreads calls over them)",
+        help="feed server processes (replicas, each on its own port; a viewer's calls go to one of them)",
     )
     ap.add_argument(
         "--history",
@@ -426,6 +455,7 @@ def main() -> None:
                 args.profile,
                 args.gil,
                 args.first_contact,
+                args.pages_per_session,
             )
         )
         rss = [
