@@ -6,8 +6,10 @@ back to back, each several times, summarised in one markdown table.
 
 Each benchmark runs as it would by hand and its own output is parsed (and kept under --logs):
 - feed: benchmarks/feed_bench.py, --runs processes one after the other on the same database
-  (--feed-database, made by feed_datagen.py; --quick generates a small one if it is missing);
-  CPU is the whole machine's per GetFeed (servers + PostgreSQL + client);
+  (--feed-database, made by feed_datagen.py; --quick generates a small one if it is missing), once
+  for a viewer's next pages (all from kept rankings) and once for sessions of 10 pages
+  (--pages-per-session 10: one page in ten ranked); CPU is the whole machine's per GetFeed
+  (servers + PostgreSQL + client);
 - consent: benchmarks/cameo_bench.py with --rounds --runs and --modes check client batch8, one row
   per mode (CheckUse per check; ConsentClient sharing calls; BatchCheckUse 8 a call); CPU is the
   cameo server's per check;
@@ -169,18 +171,26 @@ def feed_database(args, logs: Path) -> str:
     return args.feed_database
 
 
-def bench_feed(args, logs: Path) -> dict:
+def bench_feed(args, logs: Path) -> list[dict]:
+    """Two rows: a viewer's next pages (each viewer asked once before the window, so every page
+    in it comes from a kept ranking), and sessions of 10 pages (one page in ten ranked)."""
     db = feed_database(args, logs)
     load = (
         ["--rate", "50", "--seconds", "5", "--servers", "1", "--viewers", "200"]
         if args.quick
         else ["--rate", "200", "--seconds", "20", "--servers", "2"]
     )
-    outs = [
-        run([PY, "benchmarks/feed_bench.py", "--database", db, *load], logs / f"feed_{k + 1}.log", 900)
-        for k in range(args.runs)
-    ]
-    return dict(figure="GetFeed, whole machine (servers + PostgreSQL + client)", **parse_feed(outs))
+    rows = []
+    for label, extra, tag in (
+        ("next pages (kept ranking)", [], "feed"),
+        ("sessions of 10 pages (1 in 10 ranked)", ["--pages-per-session", "10"], "feed_sessions"),
+    ):
+        outs = [
+            run([PY, "benchmarks/feed_bench.py", "--database", db, *load, *extra], logs / f"{tag}_{k + 1}.log", 900)
+            for k in range(args.runs)
+        ]
+        rows.append(dict(figure=f"GetFeed, {label}, whole machine (servers + PostgreSQL + client)", **parse_feed(outs)))
+    return rows
 
 
 # One CheckUse per check (a caller as before), ConsentClient (the generator's and feed's client:
