@@ -24,6 +24,7 @@ from kinora.generator.v1 import generator_pb2_grpc
 from kinora.identity.tokens import jwks_from_identity, revoked_sessions_from_identity
 from kinora.identity.v1 import identity_pb2, identity_pb2_grpc
 from kinora.runtime import auth
+from kinora.runtime.affinity import AffinityChannels
 from kinora.runtime.clients import TokenSource, channel
 from kinora.runtime.convert import epoch_seconds
 from kinora.runtime.errors import KinoraError
@@ -42,6 +43,8 @@ class Gateway:
         self.identity = identity_pb2_grpc.IdentityServiceStub(self.channels["identity"])
         self.cameo = cameo_pb2_grpc.CameoServiceStub(self.channels["cameo"])
         self.feed = feed_pb2_grpc.FeedServiceStub(self.channels["feed"])
+        # GetFeed: a viewer's pages go to the replica that keeps the viewer's ranking (services/feed/rankings.py).
+        self.feed_by_viewer = AffinityChannels(settings.feed_addr, feed_pb2_grpc.FeedServiceStub)
         self.generator = generator_pb2_grpc.GeneratorServiceStub(self.channels["generator"])
         # Server-streaming calls (progress, media) go on a plain channel with the caller's token
         # passed explicitly: grpc.aio runs stream interceptors in a task that does not see the
@@ -85,6 +88,7 @@ class Gateway:
         for ch in self.channels.values():
             await ch.close()
         await self._streaming_channel.close()
+        await self.feed_by_viewer.close()
         await self.limiter.close()
 
     async def ready(self) -> dict[str, str]:

@@ -56,8 +56,11 @@ async def get_feed(
         request,
         caller,
         as_json(
-            await g.feed.GetFeed(
-                fpb.GetFeedRequest(page=page(page_size, page_token), session_id=session_id), timeout=g.timeout
+            await g.feed_by_viewer.call(
+                caller.subject,
+                "GetFeed",
+                fpb.GetFeedRequest(page=page(page_size, page_token), session_id=session_id),
+                timeout=g.timeout,
             )
         ),
     )
