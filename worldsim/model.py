@@ -19,7 +19,8 @@ from kinora.models.contract import ModelCancelled, ModelInputError, ModelRequest
 from worldsim.audio import storyboard_track, synthesize
 from worldsim.planner import plan_scene, remix_plan
 from worldsim.render import Painter
-from worldsim.scene import SPEECH_RUN_ON_S, STATE_VERSION, Scene, build_scene, scene_state
+from worldsim.scene import STATE_VERSION, build_scene, scene_state
+from worldsim.scene_model import SPEECH_RUN_ON_S, Scene
 from worldsim.story import REFRAME, SHOT_CAMERA, continue_plan, edit_plan, storyboard_plan
 
 _DONE = object()

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from worldsim import concepts as C
-from worldsim.scene import RIM_HEIGHT, RIM_RADIUS
+from worldsim.scene_model import RIM_HEIGHT, RIM_RADIUS
 
 TIME_LIGHT = {  # ambient tint, sky top, sky horizon, sun elevation (deg), sun colour
     "day": ((1.0, 1.0, 1.0), (0.25, 0.5, 0.9), (0.7, 0.85, 1.0), 60, (1.0, 0.98, 0.9)),
