@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from kinora.cli.demo import Api, ApiRefused, Demo, StepFailed, User  # noqa: E402
+from kinora.cli.demo_session import Api, ApiRefused, StepFailed, User  # noqa: E402
+from kinora.cli.demo_steps import Demo  # noqa: E402
 from kinora.stack.local import DEFAULT_PORTS, LocalStack  # noqa: E402
 from kinora.stack.tansu import free_port  # noqa: E402
 
