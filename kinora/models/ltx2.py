@@ -12,48 +12,32 @@ Serve it with `python -m kinora.models.serve --model ltx2`; `load_from_env()` is
 factory that reads its settings (kinora.models.ltx2_settings). The sigma schedule is in
 kinora.models.ltx2_schedule; the request plan and the frame and audio conversion are in
 kinora.models.ltx2_frames; shots and extensions in kinora.models.ltx2_shots; reading a
-source clip in kinora.models.ltx2_source.
+source clip in kinora.models.ltx2_source. This module loads the model, plans a request and
+makes a clip from one run; the pipelines built over the loaded components are in
+kinora.models.ltx2_loading; one pipeline run in kinora.models.ltx2_pipeline; storyboards,
+extensions and edits in kinora.models.ltx2_conditioned.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from kinora.media.encode import AUDIO_RATE, encode_mp4, thumbnail_jpeg
-from kinora.models import ltx2_source
-from kinora.models.contract import (
-    ModelCancelled,
-    ModelOutOfMemory,
-    ModelOutputError,
-    ModelRequest,
-    ModelResult,
-)
-from kinora.models.ltx2_frames import (
-    Plan,
-    _decode_image,
-    _resample_48k_stereo,
-    _start_frame,
-    _to_48k_stereo,
-    _to_frames,
-)
-from kinora.models.ltx2_schedule import EDIT_STRENGTH, ScheduleError, edit_sigmas, sigma_schedule
+from kinora.models.contract import ModelCancelled, ModelRequest, ModelResult
+from kinora.models.ltx2_conditioned import ConditionedClipsMixin
+from kinora.models.ltx2_frames import Plan, _decode_image, _to_48k_stereo, _to_frames
+from kinora.models.ltx2_loading import _component_dtypes, _install_cancel_points, _share
+from kinora.models.ltx2_pipeline import PipelineRunMixin
+from kinora.models.ltx2_schedule import EDIT_STRENGTH, ScheduleError, sigma_schedule
 from kinora.models.ltx2_settings import Ltx2Settings, _resolve_device
-from kinora.models.ltx2_shots import Piece, context_count, fit_frames, join_audio, lead_samples, shot_prompt, to_uint8
 from kinora.models.ltx2_store import Manifest, require_usable
 from kinora.runtime.settings import load_settings
 
 
-class _Stop(Exception):
-    """Raised from the step callback to leave the pipeline at once on cancel."""
-
-
-class Ltx2Model:
+class Ltx2Model(ConditionedClipsMixin, PipelineRunMixin):
     """Kinora's LTX-2 model. Thread-safe: one generation at a time per process."""
 
     name = "ltx2"
@@ -345,202 +329,6 @@ class Ltx2Model:
             "warm_up_s": self.warm_up_seconds,
         }
 
-    # ------------------------------------------------------------------ storyboard
-    def _storyboard(self, request: ModelRequest, progress, cancelled) -> ModelResult:
-        """Shot by shot: shot 1 from its prompt (and its image, or the first cameo's face);
-        every later shot from its own prompt, conditioned on the previous shot's last
-        `context` frames (or, when it has its own image, starting on that image: a cut to
-        a new picture). The frames join exactly at the shot boundaries; the sound is
-        crossfaded over 10 ms at each."""
-        context = context_count(self.t2v.vae_temporal_compression_ratio)
-        names = [c.name for c in request.cameos]
-        # Every image is decoded and every shot planned before anything runs: a bad
-        # request fails at once, with nothing half made.
-        images = [
-            None if shot.image is None else _decode_image(shot.image, f"shot {number}'s image")
-            for number, shot in enumerate(request.shots, 1)
-        ]
-        first, conditioning = self._start_image(dataclasses.replace(request, image=None, shots=[]))
-        if images[0] is not None:
-            first = images[0]
-            conditioning["start_image"] = "shot 1 image"
-            for entry in conditioning["cameos"]:
-                if entry["face_used"]:
-                    entry.update(face_used=False, reason="shot 1 starts on its own image")
-        images[0] = first
-        plans = [
-            self.plan(
-                request,
-                frames=shot.seconds * request.fps,
-                context=0 if index == 0 or images[index] is not None else context,
-            )
-            for index, shot in enumerate(request.shots)
-        ]
-        work = [plan.num_frames * plan.steps for plan in plans]
-        pieces: list[Piece] = []
-        shots_report = []
-        with self._lock:
-            if cancelled():
-                raise ModelCancelled()
-            progress(1.0, "prepare")
-            started = time.monotonic()
-            rate = 0
-            for index, (shot, plan, image) in enumerate(zip(request.shots, plans, images)):
-                if cancelled():
-                    raise ModelCancelled()
-                span = (2.0 + 88.0 * sum(work[:index]) / sum(work), 2.0 + 88.0 * sum(work[: index + 1]) / sum(work))
-                frames_in = pieces[-1].frames[-plan.context :] if plan.context else None
-                seed = (request.seed + index) % 2**63
-                prompt = shot_prompt(shot.prompt, shot.camera, names)
-                video, audio, rate = self._run_pipeline(
-                    request,
-                    plan,
-                    image,
-                    progress,
-                    cancelled,
-                    prompt=prompt,
-                    context=frames_in,
-                    span=span,
-                    final=index == len(plans) - 1,
-                    seed=seed,
-                )
-                pieces.append(
-                    Piece(
-                        to_uint8(video[plan.context : plan.context + plan.frames]),
-                        _resample_48k_stereo(audio, rate),
-                        lead_samples(plan.context, request.fps),
-                    )
-                )
-                del video, audio
-                start = sum(s.seconds for s in request.shots[:index])
-                shots_report.append(
-                    {
-                        "shot": index + 1,
-                        "start_s": start,
-                        "end_s": start + shot.seconds,
-                        "prompt": prompt,
-                        "camera": shot.camera or None,
-                        "seed": seed,
-                        "steps": plan.steps,
-                        "sigmas": plan.sigmas,
-                        "generated_frames": plan.num_frames,
-                        "pipeline": "condition"
-                        if plan.context
-                        else ("image_to_video" if image is not None else "text_to_video"),
-                        "conditioning": (
-                            f"previous shot's last {plan.context} frames"
-                            if plan.context
-                            else "shot's own image"
-                            if index and image is not None
-                            else conditioning["start_image"] or "prompt only"
-                        ),
-                    }
-                )
-            pipeline_s = time.monotonic() - started
-        video = np.concatenate([piece.frames for piece in pieces])
-        pcm = join_audio(pieces, request.fps, request.seconds * AUDIO_RATE)
-        conditioning["camera"] = "said in words in each shot's prompt (LTX-2 has no camera control input)"
-        report = self._report(
-            request,
-            plans[0],
-            "storyboard",
-            conditioning,
-            {
-                "source_rate": rate,
-                "output_rate": AUDIO_RATE,
-                "channels": 2,
-                "joins": f"{len(pieces) - 1} crossfaded over 10 ms",
-            },
-        )
-        report["shots"] = shots_report
-        report["generated_frames"] = sum(plan.num_frames for plan in plans)
-        return self._finish(request, plans[0], video, pcm, progress, cancelled, pipeline_s, report)
-
-    # ------------------------------------------------------------------ extend / edit
-    def _from_source(self, request: ModelRequest, progress, cancelled) -> ModelResult:
-        source = request.source
-        assert source is not None
-        cameos = [
-            {
-                "name": c.name,
-                "face_used": False,
-                "voice_used": False,
-                "reason": f"an {source.kind} starts from its source clip; the name is added to the prompt",
-            }
-            for c in request.cameos
-        ]
-        if source.kind == "extend":
-            context = context_count(self.t2v.vae_temporal_compression_ratio)
-            plan = self.plan(request, context=context)
-            frames_in = fit_frames(ltx2_source.last_frames(source.video, context), plan)
-            conditioning = {
-                "prompt": True,
-                "start_image": None,
-                "cameos": cameos,
-                "source": f"the source clip's last {context} frames (LTX2ConditionPipeline, index 0)",
-            }
-            prompt, pipeline = self._prompt(request), "extend"
-            source_pcm = None
-        else:
-            plan = self.plan(request)
-            sigmas = edit_sigmas(
-                self.schedule_config,
-                self._tokens(plan.gen_width, plan.gen_height, plan.num_frames),
-                self.steps,
-                self.distilled,
-                self.edit_strength,
-            )
-            plan = dataclasses.replace(plan, steps=len(sigmas), sigmas=sigmas)
-            frames_in = fit_frames(
-                ltx2_source.all_frames(source.video, plan.frames, plan.num_frames, request.seconds), plan
-            )
-            source_pcm = ltx2_source.audio_48k_stereo(source.video, request.seconds)
-            conditioning = {
-                "prompt": True,
-                "start_image": None,
-                "cameos": cameos,
-                "source": f"every frame of the source clip, noised to {self.edit_strength} (video-to-video)",
-                "strength": self.edit_strength,
-            }
-            names = [c.name for c in request.cameos]
-            prompt = shot_prompt(source.instruction, "", names)
-            pipeline = "edit"
-        with self._lock:
-            if cancelled():
-                raise ModelCancelled()
-            progress(1.0, "prepare")
-            started = time.monotonic()
-            if source.kind == "extend":
-                video, audio, rate = self._run_pipeline(
-                    request, plan, None, progress, cancelled, prompt=prompt, context=frames_in
-                )
-            else:
-                video, audio, rate = self._run_pipeline(
-                    request, plan, None, progress, cancelled, prompt=prompt, source=frames_in
-                )
-            pipeline_s = time.monotonic() - started
-        del frames_in
-        video = to_uint8(video[plan.context : plan.context + plan.frames])
-        if source.kind == "extend":
-            pcm = _resample_48k_stereo(audio, rate)[:, lead_samples(plan.context, request.fps) :]
-            want = request.seconds * AUDIO_RATE
-            pcm = np.ascontiguousarray(np.pad(pcm, ((0, 0), (0, max(0, want - pcm.shape[1]))))[:, :want])
-            audio_report = {"source_rate": rate, "output_rate": AUDIO_RATE, "channels": 2}
-        else:
-            want = request.seconds * AUDIO_RATE
-            pcm = source_pcm if source_pcm is not None else np.zeros((2, want), np.float32)
-            audio_report = {
-                "source_rate": None,
-                "output_rate": AUDIO_RATE,
-                "channels": 2,
-                "kept": "the source clip's sound"
-                if source_pcm is not None
-                else "silence (the source clip has no sound)",
-            }
-        report = self._report(request, plan, pipeline, conditioning, audio_report)
-        report["prompt"] = prompt
-        return self._finish(request, plan, video, pcm, progress, cancelled, pipeline_s, report)
-
     def _start_image(self, request: ModelRequest):
         """The first-frame image, and a plain account of what conditions the clip."""
         conditioning = {"prompt": True, "start_image": None, "cameos": []}
@@ -570,204 +358,8 @@ class Ltx2Model:
         names = " and ".join(c.name for c in request.cameos)
         return f"{request.prompt.strip()} Featuring {names}."
 
-    def _run_pipeline(
-        self,
-        request: ModelRequest,
-        plan: Plan,
-        image,
-        progress,
-        cancelled,
-        *,
-        prompt: str | None = None,
-        context: np.ndarray | None = None,
-        source: np.ndarray | None = None,
-        span: tuple[float, float] = (2.0, 90.0),
-        final: bool = True,
-        seed: int | None = None,
-    ):
-        """One pipeline run. `image`: the first frame (image to video). `context`: frames
-        (F, H, W, 3) uint8 at generation size that the run starts with and continues
-        (condition pipeline, latent index 0, strength 1; `plan.context` of them). `source`:
-        an edit's frames, VAE-encoded and noised to the plan's first sigma (video to
-        video). Progress runs over `span`; the last step of the `final` run says "decode"."""
-        import torch
-
-        pipe = self.cond if context is not None or source is not None else self.i2v if image is not None else self.t2v
-        if self.offload in ("model", "sequential") and self._offloaded is not pipe:
-            # Offload hooks belong to one pipeline object; move them to the one in use.
-            if self.offload == "model":
-                pipe.enable_model_cpu_offload(device=self.device)
-            else:
-                pipe.enable_sequential_cpu_offload(device=self.device)
-            self._offloaded = pipe
-        generator_device = "cpu" if self.offload in ("model", "sequential") else self.device
-        generator = torch.Generator(generator_device).manual_seed(request.seed if seed is None else seed)
-        low, high = span
-
-        def on_step(_pipe, step, _timestep, tensors):
-            if self.check_finite and not bool(torch.isfinite(tensors["latents"]).all()):
-                # A NaN never heals: stop now rather than decode a black clip as a success.
-                raise ModelOutputError(
-                    f"the video latents became NaN or infinite at denoising step {step + 1} of "
-                    f"{plan.steps}; no clip was made"
-                )
-            progress(
-                low + (high - low) * (step + 1) / plan.steps,
-                "decode" if final and step + 1 == plan.steps else "denoise",
-            )
-            if cancelled():
-                raise _Stop()
-            return {}
-
-        kwargs = dict(
-            prompt=self._prompt(request) if prompt is None else prompt,
-            negative_prompt=self.negative_prompt or None,
-            width=plan.gen_width,
-            height=plan.gen_height,
-            num_frames=plan.num_frames,
-            frame_rate=float(request.fps),
-            num_inference_steps=plan.steps,
-            sigmas=plan.sigmas,
-            generator=generator,
-            max_sequence_length=self.manifest.max_sequence_length,
-            output_type="np",
-            return_dict=False,
-            callback_on_step_end=on_step,
-            **self._pipeline_guidance(),
-        )
-        if image is not None:
-            kwargs["image"] = _start_frame(image, plan)
-            if self.manifest.image_crf is not None:
-                kwargs["image_crf"] = self.manifest.image_crf
-        if context is not None:
-            from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
-
-            kwargs["conditions"] = [LTX2VideoCondition(frames=context, index=0, strength=1.0)]
-        self._active_cancel = cancelled
-        try:
-            with torch.inference_mode():
-                if source is not None:
-                    kwargs["latents"] = self._encode_video(source)
-                    kwargs["noise_scale"] = plan.sigmas[0]
-                video, audio = pipe(**kwargs)
-            video, audio = np.asarray(video[0], dtype=np.float32), audio[0].float().cpu().numpy()
-        except _Stop:
-            raise ModelCancelled() from None
-        except torch.cuda.OutOfMemoryError as exc:
-            raise ModelOutOfMemory(
-                f"the GPU ran out of memory for {request.width}x{request.height}, {request.seconds} s "
-                f"(generated at {plan.gen_width}x{plan.gen_height}, {plan.num_frames} frames); a shorter or smaller "
-                f"clip may fit, or the operator can set KINORA_LTX2_CPU_OFFLOAD=model. "
-                f"({str(exc).splitlines()[0] if str(exc) else 'CUDA out of memory'})"
-            ) from None
-        finally:
-            self._active_cancel = None
-            # A run that stopped part-way (cancel, OOM, NaN) skips the pipeline's own
-            # clean-up: offload hooks would keep models on the GPU and the allocator
-            # would keep the failed run's blocks, so the next request would fail too.
-            self._release(pipe)
-        if self.check_finite and not (np.isfinite(video).all() and np.isfinite(audio).all()):
-            bad = "frames" if not np.isfinite(video).all() else "audio"
-            raise ModelOutputError(f"the decoded {bad} contain NaN or infinite values; no clip was made")
-        rate = int(pipe.vocoder.config.output_sampling_rate)
-        return video, audio, rate
-
-    def _encode_video(self, frames: np.ndarray):
-        """(F, H, W, 3) uint8 frames -> the VAE's latents (B, C, F', H', W'), as the pipeline
-        encodes a condition: pixels to [-1, 1], the distribution's mode, not yet normalized
-        (the pipeline normalizes `latents` it is given). Tiled and in frame windows, as the
-        decode is."""
-        import torch
-
-        vae = self.cond.vae
-        # On the run's device whatever the offload: `encode` carries diffusers'
-        # `apply_forward_hook`, so model offload brings the VAE over for it.
-        # Filled 16 frames at a time: a 25 s 1080p source is 7.5 GB in bf16, and converting
-        # it in one piece would hold the uint8 copy and a float temporary beside it.
-        count, height, width, _ = frames.shape
-        pixels = torch.empty((1, 3, count, height, width), dtype=vae.dtype, device=self.device)
-        for first in range(0, count, 16):
-            chunk = torch.from_numpy(frames[first : first + 16]).to(self.device).permute(3, 0, 1, 2)
-            pixels[0, :, first : first + 16] = chunk.float() / 127.5 - 1.0  # rounded once, as the pipeline does
-        latents = vae.encode(pixels).latent_dist.mode()
-        del pixels
-        return latents
-
-    def _check_cancel(self, *_ignored) -> None:
-        cancelled = self._active_cancel
-        if cancelled is not None and cancelled():
-            raise _Stop()
-
-    def _release(self, pipe) -> None:
-        import gc
-
-        import torch
-
-        pipe.maybe_free_model_hooks()
-        gc.collect()
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            torch.cuda.empty_cache()
-
-
-# ---------------------------------------------------------------------- helpers
-_MODULES = ("transformer", "vae", "audio_vae", "connectors", "vocoder", "text_encoder")
-
-
-def _share(cls, pipe, **replace):
-    """A `cls` pipeline over `pipe`'s own component objects: no copy, no dtype change."""
-    import inspect
-
-    wanted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    components = {name: component for name, component in pipe.components.items() if name in wanted}
-    return cls(**{**components, **replace})
-
 
 _EFFECTIVELY_ZERO = 1e-30
-
-
-def _component_dtypes(pipe) -> dict[str, str]:
-    """The dtype each model component computes in: that of its floating-point weights
-    (buffers such as rotary frequencies stay float32 by design; a component holding
-    several weight dtypes reports the most common by element count)."""
-    out = {}
-    for name in _MODULES:
-        module = getattr(pipe, name, None)
-        if module is None:
-            continue
-        counts: dict[str, int] = {}
-        for tensor in module.parameters():
-            if tensor.is_floating_point():
-                key = str(tensor.dtype).removeprefix("torch.")
-                counts[key] = counts.get(key, 0) + tensor.numel()
-        if counts:
-            out[name] = max(counts, key=counts.get)
-    return out
-
-
-def _install_cancel_points(pipe, check) -> dict[str, int]:
-    """Forward pre-hooks that call `check` (which raises to stop) before every text
-    encoder layer, transformer block, video and audio decoder block and the vocoder, so a
-    cancel lands within one block (milliseconds to a second on a GPU), not only between
-    denoising steps: the text encoding, one 4-pass step at 1080p and the tiled decode
-    each take tens of seconds. Returns how many points each component got."""
-    import torch
-
-    def blocks(module, names):
-        found = [m for name in names for m in getattr(module, name, None) or [] if isinstance(m, torch.nn.Module)]
-        return found or [module]
-
-    text_layers = [m for m in pipe.text_encoder.modules() if type(m).__name__.endswith("DecoderLayer")]
-    points = {
-        "text_encoder": text_layers or [pipe.text_encoder],
-        "transformer": list(pipe.transformer.transformer_blocks),
-        "vae": blocks(pipe.vae.decoder, ("up_blocks",)) + [pipe.vae.decoder],
-        "audio_vae": [pipe.audio_vae.decoder],
-        "vocoder": [pipe.vocoder],
-    }
-    for modules in points.values():
-        for module in modules:
-            module.register_forward_pre_hook(check)
-    return {name: len(modules) for name, modules in points.items()}
 
 
 def load_from_env(env=None) -> Ltx2Model:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kinora.models.ltx2 import _MODULES
+from kinora.models.ltx2_loading import _MODULES
 
 
 def _dtypes(module: torch.nn.Module) -> set[torch.dtype]:
