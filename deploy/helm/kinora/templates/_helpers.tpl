@@ -196,7 +196,7 @@ feed:
   reads: [kinora.generator.generations.v1, kinora.cameo.takedowns.v1, kinora.identity.users.v1]
 generator:
   writes: [kinora.generator.generations.v1, kinora.generator.demand.v1]
-  reads: [kinora.cameo.takedowns.v1, kinora.cameo.consent.v1]
+  reads: [kinora.cameo.takedowns.v1, kinora.cameo.consent.v1, kinora.identity.users.v1]
 billing:
   writes: [kinora.billing.usage.v1, kinora.billing.payments.v1, kinora.billing.reconciliation.v1]
   reads: [kinora.generator.generations.v1, kinora.generator.demand.v1, kinora.identity.users.v1]
