@@ -1,6 +1,6 @@
 """Generator storage: generation jobs (which double as the work queue), pools,
-worker heartbeats, and the embedded allowance ledger used when no billing
-service is configured."""
+worker heartbeats, and takedown requests with the fingerprints they are matched by.
+Billing is the billing service's (migration 0006 dropped the embedded allowance tables)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ generations = Table(
     # held → hold_lost (billing let the hold expire; the job failed uncharged).
     # A *_pending state survives a crash and is retried (billing is idempotent by generation).
     Column("billing_state", String(20), nullable=False, server_default="held"),
-    # When billing lets the hold go unless renewed; NULL: never (the embedded billing).
+    # When billing lets the hold go unless renewed; NULL: none (a stitch reserves nothing; a lost hold's is cleared).
     Column("hold_expires_at", DateTime(timezone=True), nullable=True),
     Column("error_code", String(64), nullable=False, server_default=""),
     Column("error_message", Text, nullable=False, server_default=""),
