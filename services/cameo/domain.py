@@ -38,7 +38,6 @@ from services.cameo.core import CameoCore
 from services.cameo.lifecycle import Lifecycle
 from services.cameo.permissions import Permissions
 from services.cameo.takedowns import Takedowns
-from services.cameo.topics import TOPICS  # noqa: F401 - TOPICS: read by the chart test
 
 
 class Cameos:

@@ -51,15 +51,12 @@ from services.generator.ports import Billing, ConsentChecker, FeedVisibility, Pr
 from services.generator.reads import DEFAULT_PAGE, MAX_PAGE, Reads, queue_position
 from services.generator.settings import ModelRoute
 from services.generator.settlement import settle, settle_pending
-from services.generator.topics import DEMAND_TOPIC, GENERATIONS_TOPIC
 from services.generator.validation import CreateRequest
 
 # Names other modules and tests import from here.
 __all__ = [
     "ACTIVE",
     "DEFAULT_PAGE",
-    "DEMAND_TOPIC",
-    "GENERATIONS_TOPIC",
     "MAX_PAGE",
     "TERMINAL",
     "Billing",

@@ -30,7 +30,7 @@ from services.generator.settings import GeneratorSettings
 from services.generator.takedown_rpc import TakedownServicer
 from services.generator.takedowns import Takedowns
 from services.generator.tokens import DownloadTokens
-from services.generator.topics import CONSENT_TOPIC, CONSUMES, TAKEDOWN_TOPIC, TOPICS  # noqa: F401 - chart test
+from services.generator.topics import CONSUMES, TOPICS
 from services.generator.validation import CreateRequest, ShotInput
 from services.generator.wiring import connect, consent_checker, service_tokens
 
