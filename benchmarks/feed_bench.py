@@ -219,23 +219,38 @@ async def load(
     # token has been verified once (a service sees a user's access token many times in its 15
     # minutes; verification results are cached) as in a service that has been running.
     # --first-contact leaves that out: each viewer's first request falls in the measured window.
-    # --pages-per-session N: sessions of N pages; the window's viewers have no kept ranking when it
-    # starts (their warm-up asks for their preferences, which verifies the token and ranks nothing),
-    # so one page in N is ranked, the others come from the kept ranking (a session's first page and
-    # the next N-1, in order, interleaved with other sessions).
+    # --pages-per-session N: steady sessions of N pages. `lanes` sessions are open at any moment,
+    # each lane running its sessions back to back, the lanes' turns interleaved and their session
+    # boundaries staggered, so sessions start evenly over the window and one page in N is a
+    # session's first, ranked page. A session already under way when the window opens was ranked
+    # before it (a GetFeed in the warm-up); the others' warm-up asks for their preferences, which
+    # verifies the token and ranks nothing.
     rng = random.Random(1)
     n = int(rate * seconds)
     if pages_per_session:
-        viewers = rng.sample(range(len(tokens)), min(len(tokens), max(1, n // pages_per_session)))
-        order = [k for k in viewers for _ in range(pages_per_session)]
-        rng.shuffle(order)
-        order = (order * (n // len(order) + 1))[:n]
+        per = pages_per_session
+        lanes = max(1, min(100, n // per))
+        pool = rng.sample(range(len(tokens)), len(tokens))
+        viewer_of: dict[tuple[int, int], int] = {}
+        order, ranked_before, fresh = [], set(), set()
+        for i in range(n):
+            lane, k = i % lanes, i // lanes
+            g = k + (lane * per) // lanes  # this lane's page number, counted from its staggered start
+            session = (lane, g // per)
+            if session not in viewer_of:
+                if len(viewer_of) == len(pool):
+                    raise SystemExit("--pages-per-session: more sessions than viewers; lower --rate/--seconds")
+                viewer_of[session] = pool[len(viewer_of)]
+                (ranked_before if k == 0 and g % per else fresh).add(viewer_of[session])
+            order.append(viewer_of[session])
 
         async def warm_one(k: int) -> None:
             await preferences[k % len(preferences)](feed_pb2.GetFeedPreferencesRequest(), metadata=metadata[k])
 
-        for first in range(0, len(viewers), 40):
-            await asyncio.gather(*(warm_one(k) for k in viewers[first : first + 40]))
+        for first in range(0, len(fresh), 40):
+            await asyncio.gather(*(warm_one(k) for k in list(fresh)[first : first + 40]))
+        for first in range(0, len(ranked_before), 40):
+            await asyncio.gather(*(one(k, time.perf_counter()) for k in list(ranked_before)[first : first + 40]))
     else:
         order = [rng.randrange(len(tokens)) for _ in range(n)]
         warm = range(40) if first_contact else range(len(tokens))
