@@ -10,6 +10,11 @@ A broker that comes back with a new cluster id remembers nothing, and this
 consumer's position in its old log means nothing in the new one (the outbox
 relays publish their retained events again there): the consumer then reads
 its partitions from the start, de-duplication skipping what it had.
+A stopping consumer leaves its group cleanly for whoever joins next: it finishes a join
+in progress first, and the members of one group in a process (KINORA_CONSUMER_THREADS)
+stop together, the group's leader leaving first. Tansu (0.6.0) otherwise keeps a leader
+that has left as the group's leader, and the next members, waiting for its assignment,
+never receive an event (see `GroupMembers`).
 An event's handler runs in a span that continues the producer's trace when that
 trace is sampled; other events are handled without one (at 10,000 events/s a
 span per event would start 10,000 traces a second that nobody sampled).
@@ -28,6 +33,7 @@ from google.protobuf.message import Message
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError
+from kafka.structs import MemberState
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
 from sqlalchemy.engine import Engine
@@ -55,6 +61,49 @@ class EventMeta:
 Handler = Callable[[Session, Message, EventMeta], None]
 
 
+class GroupMembers:
+    """The members of one consumer group in one process. They stop together (stopping one
+    stops the others), and the group's leader leaves first.
+
+    Why the order: Tansu 0.6.0 (our development and test broker) moves a group to a new
+    rebalance when one member leaves, keeping the leader; when the leader then leaves too,
+    it stays the group's leader (`Inner<Forming>::leave` does not clear it). The next
+    members to join are all told that a member that is gone leads the group: none
+    assigns partitions, their SyncGroup requests fail with REBALANCE_IN_PROGRESS, and they
+    read nothing until the broker drops the group from memory (minutes). A leader that
+    leaves while the others are still members makes no such trap: Tansu drops a leader
+    that is no longer a member, and the next member to join leads. Kafka itself is not
+    affected either way."""
+
+    def __init__(self, leader_wait_s: float = 5.0) -> None:
+        self.stop = threading.Event()
+        self.leader_wait_s = leader_wait_s
+        self._open: list[EventConsumer] = []
+        self._changed = threading.Condition()
+
+    def joined(self, member: EventConsumer) -> None:
+        with self._changed:
+            self._open.append(member)
+
+    def left(self, member: EventConsumer) -> None:
+        with self._changed:
+            if member in self._open:
+                self._open.remove(member)
+            self._changed.notify_all()
+
+    def wait_for_leader(self, member: EventConsumer) -> None:
+        """Return once no other open member of this process leads the group (bounded: a
+        leader stuck in a long batch does not hold this member's stop for ever)."""
+        deadline = time.monotonic() + self.leader_wait_s
+        with self._changed:
+            while any(m is not member and m.is_leader() for m in self._open):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning("%s: the group's leader has not left yet; leaving before it", member.group_id)
+                    return
+                self._changed.wait(min(left, 0.1))
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -66,8 +115,10 @@ class EventConsumer:
         topics: list[str],
         max_attempts: int = 3,
         max_records: int = 1000,
+        members: GroupMembers | None = None,
     ):
         self.engine, self.tables, self.group_id = engine, tables, group_id
+        self.members = members
         self.bootstrap, self.topics, self.max_attempts, self.max_records = bootstrap, topics, max_attempts, max_records
         self.handlers = {cls.DESCRIPTOR.full_name: (cls, fn) for cls, fn in handlers.items()}
         self._consumer: KafkaConsumer | None = None
@@ -178,8 +229,10 @@ class EventConsumer:
 
     def run(self, stop: threading.Event) -> None:
         consumer = self._consumer = self._connect()
+        if self.members is not None:
+            self.members.joined(self)
         try:
-            while not stop.is_set():
+            while not (stop.is_set() or (self.members is not None and self.members.stop.is_set())):
                 polled = consumer.poll(timeout_ms=200, max_records=self.max_records)
                 records = [r for batch in polled.values() for r in batch]
                 if records:
@@ -203,7 +256,42 @@ class EventConsumer:
                     self._lag_checked = time.monotonic()
                     self._report_lag(consumer, consumer.assignment())
         finally:
+            self._close(consumer, stopping=stop.is_set())
+
+    def is_leader(self) -> bool:
+        """Whether this member assigns the group's partitions (the broker chose it at the last join)."""
+        coordinator = getattr(self._consumer, "_coordinator", None)  # kafka-python has no public getter
+        return bool(getattr(coordinator, "_is_leader", False))
+
+    def _close(self, consumer: KafkaConsumer, stopping: bool) -> None:
+        """Leave the group and close. Asked to stop, the other members of this process stop as
+        well, and a member that is not the group's leader leaves after the leader has left.
+        (A member that crashed just leaves.)"""
+        members = self.members
+        if members is None:
+            self._finish_joining(consumer)
             consumer.close(autocommit=False)
+            return
+        try:
+            if stopping:
+                members.stop.set()
+            self._finish_joining(consumer)
+            if members.stop.is_set() and not self.is_leader():
+                members.wait_for_leader(self)
+            consumer.close(autocommit=False)
+        finally:
+            members.left(self)
+
+    def _finish_joining(self, consumer: KafkaConsumer, timeout_s: float = 8.0) -> None:
+        """A member stopped while it joins the group completes the join before it leaves.
+        Tansu (0.6.0) answers the join, making this member the new generation's leader, and
+        then takes the LeaveGroup without clearing that leader (see `GroupMembers`): the next
+        members would never get a partition. Records polled meanwhile are dropped uncommitted;
+        whoever holds their partitions next reads them again."""
+        coordinator = getattr(consumer, "_coordinator", None)  # kafka-python has no public getter
+        deadline = time.monotonic() + timeout_s
+        while getattr(coordinator, "state", None) is MemberState.REBALANCING and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=100, max_records=1)
 
     def _broker_changed(self, consumer: KafkaConsumer) -> bool:
         # kafka-python keeps the id from the last metadata response; it has no public getter.
@@ -235,4 +323,4 @@ class EventConsumer:
             CONSUMER_LAG.labels(self.group_id, topic).set(lag)
 
 
-__all__ = ["EventConsumer", "EventMeta", "Handler", "TopicPartition"]
+__all__ = ["EventConsumer", "EventMeta", "GroupMembers", "Handler", "TopicPartition"]

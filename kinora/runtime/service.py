@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinora.runtime import auth
 from kinora.runtime.clients import TokenSource
-from kinora.runtime.consumer import EventConsumer, Handler
+from kinora.runtime.consumer import EventConsumer, GroupMembers, Handler
 from kinora.runtime.db import make_engine, session_factory
 from kinora.runtime.events import EventTables
 from kinora.runtime.kafka import ensure_topics, make_producer
@@ -40,6 +40,8 @@ class ServiceContext:
     verifier: auth.TokenVerifier | None
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
+    # This process's members of the service's consumer group: they stop together, the leader first.
+    members: GroupMembers = field(default_factory=GroupMembers)
 
     def service_token_source(self) -> TokenSource | None:
         """Credentials for calls made outside any user request."""
@@ -61,11 +63,18 @@ class ServiceContext:
     def add_subscription(self, subscription: Subscription) -> None:
         """Consume the subscription's topics as this service's group with `consumer_threads`
         members: each handles its partitions' batches in its own transaction, so one
-        member's database work overlaps another's decoding."""
+        member's database work overlaps another's decoding. Stopping one stops them all, the
+        group's leader leaving first (kinora.runtime.consumer.GroupMembers)."""
         bootstrap = self.settings.kafka_bootstrap
         for i in range(self.settings.consumer_threads):
             consumer = EventConsumer(
-                self.engine, self.tables, bootstrap, self.name, subscription.handlers, list(subscription.topics)
+                self.engine,
+                self.tables,
+                bootstrap,
+                self.name,
+                subscription.handlers,
+                list(subscription.topics),
+                members=self.members,
             )
             self.consumers.append(consumer)
             self.app.add_worker(f"{self.name}-consumer-{i}", consumer.run)
