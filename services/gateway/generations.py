@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from kinora.common.v1 import common_pb2
 from kinora.generator.v1 import generator_pb2 as gpb
-from kinora.videospec import DEFAULT_SECONDS, EXTENSION_SECONDS
+from kinora.videospec import DEFAULT_SECONDS, EXTENSION_SECONDS, MAX_SHOT_SECONDS, MIN_SHOT_SECONDS
 from services.gateway.core import Gateway
 from services.gateway.media import media_response, signed
 from services.gateway.mentions import cameo_ids_from_mentions, merge_cameo_ids
@@ -49,7 +49,9 @@ MAX_SHOTS_IN_BODY = 20  # the generator's rule is 6 (a 400 naming it); this only
 
 class ShotCreate(BaseModel):
     prompt: str = Field(description="what happens in this shot (may @mention cameos)")
-    seconds: Annotated[int, Field(ge=0, le=60)] = Field(description="2 to 20 whole seconds")
+    seconds: Annotated[int, Field(ge=0, le=60)] = Field(
+        description=f"{MIN_SHOT_SECONDS} to {MAX_SHOT_SECONDS} whole seconds"
+    )
     camera: str = Field(
         "",
         description="static, pan_left, pan_right, push_in, pull_out, tilt_up, tilt_down, or empty (the model chooses)",
