@@ -14,7 +14,7 @@ import openai
 import pytest
 import pytest_asyncio
 from character_pictures import dog, dog_video, encoded, person
-from gateway_platform import SECRET, auth, running_platform
+from gateway_platform import SECRET, auth
 from PIL import Image
 
 from kinora.media.liveness_clip import clip_for_challenge
@@ -50,28 +50,6 @@ async def verify_cameo(client: httpx.AsyncClient, user: dict) -> dict:
             return got.json()
         await asyncio.sleep(0.1)
     raise AssertionError("the cameo profile never appeared")
-
-
-@pytest.fixture(scope="module")
-def own_broker():
-    """This module's own broker. On the session's shared one, after test_gateway.py's platform, the
-    generator's TakedownRequested or cameo's GenerationTakenDown did not reach this module's
-    services (the appearance stayed 'takedown requested'); with a broker of its own it does.
-    Which earlier consumer kept a partition is still to be found (see the stop-29 note on
-    consumers leaving their group)."""
-    from kinora.stack.tansu import TansuBroker, free_port
-
-    broker = TansuBroker(free_port()).start()
-    yield broker
-    broker.stop()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def platform(tmp_path_factory, own_broker):
-    async with running_platform(
-        tmp_path_factory.mktemp("platform"), own_broker.bootstrap, user_burst=1000, key_burst=1000
-    ) as p:
-        yield p
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
