@@ -7,6 +7,7 @@ answered, stayed the group's leader, and the next members never got a partition 
 test_gateway.py's short-lived platform, the next module's generator never received
 TakedownRequested). See kinora.runtime.consumer.GroupMembers."""
 
+import asyncio
 import time
 import uuid
 
@@ -30,6 +31,18 @@ metadata = MetaData()
 seen = Table("handover_seen", metadata, Column("payload", String(64), primary_key=True))
 tables = define_event_tables(metadata)
 PARTITIONS = 3  # ensure_topics' default
+
+
+@pytest.fixture(autouse=True)
+def current_event_loop():
+    """create_service builds a grpc.aio server, which binds to the thread's current event loop. After
+    async tests earlier in the session the main thread has none (the clean-clone CI failed so), so
+    each test here gets its own."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def note_seen(session, message, meta):
