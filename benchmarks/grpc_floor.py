@@ -1,0 +1,146 @@
+"""The floor under every gRPC figure: the server CPU that grpc.aio itself spends
+on one call with no work in it, here, on this machine.
+
+A server process with two methods that hand back what they get (no protobuf,
+no interceptor, no database): a unary call, and a message on a bidirectional
+stream. The client sends 100-byte messages at a fixed rate (open loop) and
+reads the server's CPU from /proc. Each way runs --rounds times, alternating;
+medians are printed. --uvloop runs the server on uvloop instead of asyncio's
+own loop.
+
+    .venv/bin/python benchmarks/grpc_floor.py [--rate 1000] [--messages 5000] [--rounds 3] [--uvloop]
+
+Why it matters (BENCHMARKS.md, issue 25): CheckUse's budget is 0.4 ms of
+cameo CPU per check, and a unary call with nothing in it already costs about
+that much, so the budget is reachable only by sharing calls between checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kinora.stack.tansu import free_port, wait_for_port  # noqa: E402
+
+
+def _same(x: bytes) -> bytes:
+    return x
+
+
+async def serve(port: int) -> None:
+    async def unary(request: bytes, context) -> bytes:
+        return request
+
+    async def stream(requests, context):
+        async for message in requests:
+            yield message
+
+    handler = grpc.method_handlers_generic_handler(
+        "floor.Floor",
+        {
+            "Unary": grpc.unary_unary_rpc_method_handler(unary, request_deserializer=_same, response_serializer=_same),
+            "Stream": grpc.stream_stream_rpc_method_handler(
+                stream, request_deserializer=_same, response_serializer=_same
+            ),
+        },
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(port: int, pid: int, way: str, messages: int, rate: float) -> float:
+    """Server CPU per message, in ms."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        unary = channel.unary_unary("/floor.Floor/Unary", request_serializer=_same, response_deserializer=_same)
+        stream = channel.stream_stream("/floor.Floor/Stream", request_serializer=_same, response_deserializer=_same)
+        payload = b"x" * 100
+        for _ in range(200):  # warm up
+            await unary(payload)
+        before, start = cpu_seconds(pid), time.perf_counter()
+        if way == "unary":
+            calls = []
+            for i in range(messages):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                calls.append(asyncio.ensure_future(unary(payload)))
+            await asyncio.gather(*calls)
+        else:
+            call = stream()
+
+            async def read_all():
+                for _ in range(messages):
+                    await call.read()
+
+            reader = asyncio.ensure_future(read_all())
+            for i in range(messages):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await call.write(payload)
+            await reader
+            await call.done_writing()
+        return 1000 * (cpu_seconds(pid) - before) / messages
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=1000)
+    ap.add_argument("--messages", type=int, default=5000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--uvloop", action="store_true", help="run the server on uvloop (pip install uvloop: not a project dependency)"
+    )
+    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the child process
+    args = ap.parse_args()
+    if args.serve:
+        if args.uvloop:
+            import uvloop
+
+            uvloop.run(serve(args.serve))
+        else:
+            asyncio.run(serve(args.serve))
+        return
+    port = free_port()
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), *(["--uvloop"] if args.uvloop else [])], cwd=ROOT
+    )
+    try:
+        wait_for_port(port, timeout_s=30)
+        results: dict[str, list[float]] = {"unary": [], "stream": []}
+        for _ in range(args.rounds):
+            for way, values in results.items():
+                values.append(asyncio.run(measure(port, child.pid, way, args.messages, args.rate)))
+        loop = "uvloop" if args.uvloop else "asyncio"
+        for way, values in results.items():
+            print(
+                f"{way:<6} server CPU per message at {args.rate:.0f}/s ({loop}): median "
+                f"{statistics.median(values):.3f} ms (rounds: {', '.join(f'{v:.3f}' for v in values)})"
+            )
+        print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+if __name__ == "__main__":
+    main()
