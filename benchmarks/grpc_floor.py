@@ -5,7 +5,8 @@ A server process with two methods that hand back what they get (no protobuf,
 no interceptor, no database): a unary call, and a message on a bidirectional
 stream. The client sends 100-byte messages at a fixed rate (open loop) and
 reads the server's CPU from /proc. Each way runs --rounds times, alternating;
-medians are printed. --uvloop runs the server on uvloop instead of asyncio's
+medians are printed, and the round trip of one call at a time, 20 ms apart
+(what an idle machine's wake-ups add) and back to back. --uvloop runs the server on uvloop instead of asyncio's
 own loop.
 
     .venv/bin/python benchmarks/grpc_floor.py [--rate 1000] [--messages 5000] [--rounds 3] [--uvloop]
@@ -102,6 +103,20 @@ async def measure(port: int, pid: int, way: str, messages: int, rate: float) -> 
         return 1000 * (cpu_seconds(pid) - before) / messages
 
 
+async def round_trips(port: int, gap_s: float, calls: int = 300) -> float:
+    """Median latency of one unary call at a time, `gap_s` apart (0: back to back), in ms."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        unary = channel.unary_unary("/floor.Floor/Unary", request_serializer=_same, response_deserializer=_same)
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            await unary(b"x")
+            times.append(time.perf_counter() - started)
+            if gap_s:
+                await asyncio.sleep(gap_s)
+        return 1000 * statistics.median(times[50:])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=1000)
@@ -136,6 +151,8 @@ def main() -> None:
                 f"{way:<6} server CPU per message at {args.rate:.0f}/s ({loop}): median "
                 f"{statistics.median(values):.3f} ms (rounds: {', '.join(f'{v:.3f}' for v in values)})"
             )
+        idle, busy = asyncio.run(round_trips(port, 0.02)), asyncio.run(round_trips(port, 0))
+        print(f"one call at a time: median round trip {idle:.3f} ms 20 ms apart, {busy:.3f} ms back to back")
         print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
         child.terminate()
