@@ -33,9 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
 from sqlalchemy import func, select  # noqa: E402
 
+from benchmarks.proc import cpu_seconds  # noqa: E402
 from kinora.runtime.db import make_engine, session_factory, transaction  # noqa: E402
 from kinora.runtime.migrations import upgrade  # noqa: E402
 from kinora.testing import temporary_database  # noqa: E402
@@ -301,7 +301,7 @@ def reserve_load(
                 errors.append(future.code().name)
             finished.release()
 
-        cpu, server_cpu = time.process_time(), process_cpu_seconds(server_pid)
+        cpu, server_cpu = time.process_time(), cpu_seconds(server_pid)
         start = time.perf_counter()
         for i, req in enumerate(requests):
             scheduled = start + i / rate
@@ -311,17 +311,11 @@ def reserve_load(
             reserve.future(req, metadata=metadata, timeout=5).add_done_callback(lambda f, t=scheduled: done(f, t))
         for _ in range(total):
             finished.acquire()
-        cpu, server_cpu = time.process_time() - cpu, process_cpu_seconds(server_pid) - server_cpu
+        cpu, server_cpu = time.process_time() - cpu, cpu_seconds(server_pid) - server_cpu
     print(f"  CPU per call: client {cpu / total * 1000:.2f} ms, server {server_cpu / total * 1000:.2f} ms")
     if errors:
         print(f"  {len(errors)} calls failed: {', '.join(sorted(set(errors)))}")
     return latencies
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def db_round_trip_ms(url: str) -> float:

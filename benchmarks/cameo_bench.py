@@ -36,7 +36,7 @@ import grpc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
+from benchmarks.proc import cpu_seconds  # noqa: E402
 from kinora.cameo.v1 import cameo_pb2 as pb  # noqa: E402
 from kinora.cameo.v1 import cameo_pb2_grpc  # noqa: E402
 from kinora.runtime.auth import mint_service_token  # noqa: E402
@@ -283,11 +283,6 @@ def summarize(name: str, latencies, outcomes, achieved, total_s, target):
     return q[989]
 
 
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def start_server(root: Path, url: str, args, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {
@@ -412,7 +407,7 @@ async def bench(args, url):
         loads: list[float] = []
         for round_ in range(args.rounds):
             for name, (mode, pids) in variants.items():
-                cpu_before, n = sum(map(process_cpu_seconds, pids)), int(args.rate * args.seconds)
+                cpu_before, n = sum(map(cpu_seconds, pids)), int(args.rate * args.seconds)
                 requests = gen(n)
                 mine_before = time.process_time()
                 result = await run_load(mode, requests, args.rate)
@@ -424,7 +419,7 @@ async def bench(args, url):
                         f"  {result[1]['error']} checks failed (timed out): this round's CPU per check is not "
                         f"comparable"
                     )
-                cpu_ms = 1000 * (sum(map(process_cpu_seconds, pids)) - cpu_before) / n
+                cpu_ms = 1000 * (sum(map(cpu_seconds, pids)) - cpu_before) / n
                 cpus[name].append(cpu_ms)
                 client_cpus[name].append(1000 * (time.process_time() - mine_before) / n)
                 loads.append(os.getloadavg()[0])

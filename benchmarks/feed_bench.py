@@ -36,6 +36,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.proc import cpu_seconds  # noqa: E402
 
 
 def serve() -> None:
@@ -54,12 +55,6 @@ def serve() -> None:
         return build_context(settings, jwks_fetcher=fetch)[0].app
 
     sys.exit(main("feed", lambda: load_settings(FeedSettings), build, argv=["serve"]))
-
-
-def cpu_seconds(pid: int | str = "self") -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def backends_cpu_seconds(dsn: str) -> float:

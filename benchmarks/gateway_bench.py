@@ -38,19 +38,16 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "gateway"))
+sys.path.insert(0, str(ROOT))
 
 from gateway_platform import SECRET, running_platform  # noqa: E402
 
+from benchmarks.proc import cpu_seconds  # noqa: E402
 from kinora.generator.v1 import generator_pb2, generator_pb2_grpc  # noqa: E402
 from kinora.stack.tansu import TansuBroker, free_port  # noqa: E402
 from kinora.testing import bearer  # noqa: E402
 
 RATE_LIMITS = {"KINORA_RATE_USER_PER_SECOND": "100000", "KINORA_RATE_USER_BURST": "100000"}
-
-
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def paced(fn, rate: float, seconds: float) -> list[float]:
@@ -218,16 +215,16 @@ async def main(
                     idle = {}
                     for name, (_, pid) in paths.items():
                         if pid is not None:
-                            idle[name] = process_cpu_seconds(pid)
+                            idle[name] = cpu_seconds(pid)
                     await asyncio.sleep(2)
-                    idle = {name: (process_cpu_seconds(paths[name][1]) - v) / 2 for name, v in idle.items()}
+                    idle = {name: (cpu_seconds(paths[name][1]) - v) / 2 for name, v in idle.items()}
                     latencies: dict[str, list[float]] = {name: [] for name in paths}
                     cpu = dict.fromkeys(paths, 0.0)
                     for _ in range(int(seconds)):  # 1 s slices, path after path, so drift hits all alike
                         for name, (fn, pid) in paths.items():
-                            before = process_cpu_seconds(pid) if pid else 0.0
+                            before = cpu_seconds(pid) if pid else 0.0
                             latencies[name] += await paced(fn, rate, 1)
-                            cpu[name] += (process_cpu_seconds(pid) - before) if pid else 0.0
+                            cpu[name] += (cpu_seconds(pid) - before) if pid else 0.0
                     p50 = {name: summary(name, ms) for name, ms in latencies.items()}
                     base = p50["generator gRPC direct"]
                     print(
