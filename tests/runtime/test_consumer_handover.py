@@ -121,6 +121,13 @@ def count_seen(engine, prefix):
         return c.execute(select(func.count()).select_from(seen).where(seen.c.payload.startswith(prefix))).scalar_one()
 
 
+def next_members_get_the_events(new, engine, broker, topic, who):
+    """`new` holds every partition within 30 s, and receives the events published then."""
+    wait_until(new.has_every_partition, 30, lambda: f"{who} got no partitions (held: {new.held()})")
+    publish(engine, broker, topic, [f"new-{i}" for i in range(6)])
+    wait_until(lambda: count_seen(engine, "new-") == 6, 20, f"{who} did not receive the new events")
+
+
 @pytest.mark.parametrize("leader", ["first", "last"])
 def test_the_next_process_gets_the_group_and_its_events_whichever_member_led(setup, pg_url, broker, leader):
     engine, topic = setup
@@ -136,9 +143,7 @@ def test_the_next_process_gets_the_group_and_its_events_whichever_member_led(set
     new = Process(group, pg_url, broker, topic)
     try:
         # A join on Tansu takes about 5 s (it waits for more members); stuck, it never completes.
-        wait_until(new.has_every_partition, 30, lambda: f"the next members got no partitions (held: {new.held()})")
-        publish(engine, broker, topic, [f"new-{i}" for i in range(6)])
-        wait_until(lambda: count_seen(engine, "new-") == 6, 20, "the next members did not receive the new events")
+        next_members_get_the_events(new, engine, broker, topic, "the next members")
     finally:
         new.stop()
 
@@ -168,8 +173,6 @@ def test_a_member_stopped_while_it_joins_leaves_the_group_to_the_next_one(setup,
 
     new = Process(group, pg_url, broker, topic, threads=1)
     try:
-        wait_until(new.has_every_partition, 30, lambda: f"the next member got no partitions (held: {new.held()})")
-        publish(engine, broker, topic, [f"new-{i}" for i in range(6)])
-        wait_until(lambda: count_seen(engine, "new-") == 6, 20, "the next member did not receive the new events")
+        next_members_get_the_events(new, engine, broker, topic, "the next member")
     finally:
         new.stop()
