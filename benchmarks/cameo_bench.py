@@ -26,6 +26,7 @@ import gc
 import io
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -183,6 +184,9 @@ def make_request(
     )
 
 
+CLIENT_MODE = re.compile(r"(\d*)(?:-p(\d+(?:\.\d+)?))?")
+
+
 class Mode:
     """How the load reaches cameo: `call(requests)` sends `per_call` checks and returns
     each check's all_allowed (raising on a failed call)."""
@@ -194,9 +198,10 @@ class Mode:
 def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -> tuple[list[Mode], list]:
     """check: one CheckUse per check (a caller as today); client: kinora.consent.ConsentClient, whose
     checks made at the same time share calls (what the generator and feed use; clientN: with N calls in
-    flight instead of --client-in-flight); batchN: BatchCheckUse with N checks per call (a caller with
+    flight instead of --client-in-flight; client-pM: pacing its calls M ms apart while checks queue, instead
+    of kinora.consent.PACE_S; client2-p0: both); batchN: BatchCheckUse with N checks per call (a caller with
     many candidates)."""
-    from kinora.consent import ConsentClient
+    from kinora.consent import PACE_S, ConsentClient
     from kinora.runtime.clients import TokenSource
 
     metadata = [("authorization", f"Bearer {token}")]
@@ -208,20 +213,24 @@ def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -
                 return [(await stub.CheckUse(requests[0], metadata=metadata, timeout=5)).all_allowed]
 
             modes.append(Mode(name, 1, single))
-        elif name == "client" or (name.startswith("client") and name[6:].isdigit()):
+        elif name == "client" or (name.startswith("client") and CLIENT_MODE.fullmatch(name[6:])):
 
             async def mint():
                 return token, time.time() + 3600
 
-            slots = int(name[6:]) if name[6:] else in_flight
-            client = ConsentClient(target, TokenSource(mint), timeout_s=5, in_flight=slots)
-            clients.append((f"client (in_flight {slots})", client))
+            found = CLIENT_MODE.fullmatch(name[6:])
+            assert found is not None
+            slots = int(found[1] or in_flight)
+            pace = float(found[2]) / 1000 if found[2] is not None else PACE_S
+            client = ConsentClient(target, TokenSource(mint), timeout_s=5, in_flight=slots, pace_s=pace)
+            label = f"client (in_flight {slots}, pace {pace * 1000:g} ms)"
+            clients.append((label, client))
 
             async def through_client(requests, client=client):
                 r = requests[0]
                 return [(await client.check(r.requester_user_id, r.cameo_ids, r.prompt, "bench")).all_allowed]
 
-            modes.append(Mode(f"client (in_flight {slots})", 1, through_client))
+            modes.append(Mode(label, 1, through_client))
         elif name == "sync":
             continue  # its own server: see start_sync_probe
         elif name.startswith("batch") and name[5:].isdigit():
@@ -232,7 +241,7 @@ def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -
 
             modes.append(Mode(f"batch of {int(name[5:])}", int(name[5:]), batch))
         else:
-            raise SystemExit(f"unknown mode {name!r}: check, client, clientN, batchN (e.g. batch8) or sync")
+            raise SystemExit(f"unknown mode {name!r}: check, client, clientN, client-pM, batchN (e.g. batch8) or sync")
     return modes, clients
 
 
@@ -498,7 +507,7 @@ def main():
         metavar="MODE",
         help="how checks reach cameo, measured side by side: check (one CheckUse per check), "
         "client (kinora.consent.ConsentClient: checks made at the same time share calls; "
-        "clientN: with N calls in flight), "
+        "clientN: with N calls in flight; client-pM: its calls paced M ms apart while checks queue), "
         "batchN (BatchCheckUse with N checks per call, e.g. batch8), sync (CheckUse on "
         "benchmarks/cameo_sync_server.py: the synchronous gRPC server, a floor for it)",
     )

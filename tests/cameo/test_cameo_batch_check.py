@@ -107,11 +107,12 @@ async def test_batch_refuses_whole_call_for_bad_batches_and_other_peoples_checks
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-def service_client(replica, in_flight=1):
+def service_client(replica, in_flight=1, **options):
     async def mint():
         return mint_service_token("generator", SECRET)
 
-    return ConsentClient(f"127.0.0.1:{replica.ctx.app.port}", TokenSource(mint), timeout_s=20, in_flight=in_flight)
+    address = f"127.0.0.1:{replica.ctx.app.port}"
+    return ConsentClient(address, TokenSource(mint), timeout_s=20, in_flight=in_flight, **options)
 
 
 async def test_client_checks_made_together_share_calls(replica, world):
@@ -135,6 +136,37 @@ async def test_client_checks_made_together_share_calls(replica, world):
         )
         assert isinstance(mixed[2], InvalidArgument) and mixed[2].code == "duplicate_cameo"
         assert [v.all_allowed for k, v in enumerate(mixed) if k != 2] == [True, True, True]
+    finally:
+        await client.close()
+
+
+async def test_client_paces_its_calls_only_while_checks_queue(replica, world):
+    """A call that came back with checks waiting means they arrive faster than calls
+    return: the next call waits for the pace, and checks made meanwhile join it."""
+    owners, cameos, users = await people(replica, world)
+    client = service_client(replica, pace_s=0.5)
+
+    def one():
+        return asyncio.ensure_future(client.check(users[0], [cameos[1]], PROMPT, "g4"))
+
+    try:
+        for _ in range(3):  # one check at a time never waits for the pace
+            assert (await one()).all_allowed
+        assert (client.paced, client.calls) == (0, 0)
+        first = one()
+        await asyncio.sleep(0)  # on the wire
+        queued = [one(), one()]
+        while client.paced == 0 and not queued[0].done():
+            await asyncio.sleep(0.005)
+        assert client.paced == 1 and first.done() and not any(q.done() for q in queued)
+        late = one()  # made while the next call waits for the pace: it goes with the two
+        assert all(v.all_allowed for v in await asyncio.gather(*queued, late))
+        assert (client.calls, client.batched_checks) == (1, 3)
+        # That call came back with nothing waiting: the next check goes at once, alone.
+        assert (await one()).all_allowed and (client.paced, client.calls) == (1, 1)
+        for bad in (-0.001, 1.5):
+            with pytest.raises(ValueError):
+                service_client(replica, pace_s=bad)
     finally:
         await client.close()
 
