@@ -438,11 +438,12 @@ async def bench(args, url):
                     f"on {os.cpu_count()} cores); benchmark client CPU per check {client_cpus[name][-1]:.3f} ms"
                 )
         for mode_name, client in clients:
-            if client.calls:
+            if client.checks:
+                calls = client.calls + client.checks - client.batched_checks
                 print(
-                    f"  ConsentClient [{mode_name}]: {client.batched_checks} checks went in {client.calls} "
-                    f"BatchCheckUse calls ({client.batched_checks / client.calls:.1f} per call; warm-up included); "
-                    f"the rest alone as CheckUse"
+                    f"  ConsentClient [{mode_name}]: {client.checks} checks in {calls} calls "
+                    f"({client.checks / calls:.1f} per call; {client.batched_checks} of them in {client.calls} "
+                    f"BatchCheckUse calls, the rest alone as CheckUse; warm-up included)"
                 )
         mode = variants[first][0]
         await run_load(mode, gen(20, True), 20)  # restriction parsing caches

@@ -85,7 +85,7 @@ def parse_cameo(outputs: list[str]) -> list[dict]:
             r"^\[[^\]]*" + re.escape(mode) + r"\] CheckUse p99 at .*?\(rounds: ([0-9., ]+);", text, re.MULTILINE
         )
         batched = re.search(r"ConsentClient \[" + re.escape(mode) + r"\]: .*?\(([0-9.]+) per call", text)
-        notes = ["server CPU only", *([f"{batched.group(1)} checks per batch call"] if batched else [])]
+        notes = ["server CPU only", *([f"{batched.group(1)} checks per call"] if batched else [])]
         rows.append(
             dict(
                 figure=f"CheckUse (consent), {mode}",

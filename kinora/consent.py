@@ -31,7 +31,7 @@ from kinora.runtime.errors import (
 
 GENERATE = "generate"
 PUBLISH = "publish"
-PACE_S = 0.002  # see ConsentClient
+PACE_S = 0.003  # see ConsentClient
 _PURPOSES = {GENERATE: cameo_pb2.USE_PURPOSE_GENERATE, PUBLISH: cameo_pb2.USE_PURPOSE_PUBLISH}
 
 
@@ -90,10 +90,11 @@ class ConsentClient:
     and cameo's CPU per check rose to 0.53 ms. So while checks keep arriving
     faster than calls return (the last call came back with checks waiting),
     calls go at most one per `pace_s` and the checks made meanwhile join the
-    next: 0.36 ms a check at a 2 ms pace, with no worse p99 (cameo_bench.py
-    --modes client-p0 client-p2, BENCHMARKS.md). A check waits at most for the
-    call in flight and the rest of the pace; a caller making one check at a
-    time never waits for the pace."""
+    next: 0.29-0.32 ms a check at a 3 ms pace (0.36-0.47 at 2 ms, 0.52 with
+    none), for about 1 ms more at p99 (cameo_bench.py --modes client-p0
+    client-p2 client-p3, BENCHMARKS.md). A check waits at most for the call in
+    flight and the rest of the pace; a caller making one check at a time never
+    waits for the pace."""
 
     def __init__(
         self,
@@ -113,6 +114,7 @@ class ConsentClient:
         self.stub = cameo_pb2_grpc.CameoServiceStub(self.channel)
         self._queues: dict[str, _Queue] = {}
         self.calls = self.batched_checks = 0  # BatchCheckUse calls made, and the checks they carried
+        self.checks = 0  # checks made (those not batched went alone, one CheckUse each)
         self.paced = 0  # times the next call waited for the pace
 
     async def check(
@@ -127,6 +129,7 @@ class ConsentClient:
             purpose=_PURPOSES[purpose],
             generation_id=generation_id,
         )
+        self.checks += 1
         queue = self._queue()
         if queue.running < self.in_flight and not queue.pending and self._wait(queue) <= 0:
             queue.running += 1  # a free slot: this check goes now, on its own
