@@ -50,13 +50,18 @@ class AffinityChannels:
         token_source: TokenSource | None = None,
         refresh_s: float = 30.0,
         resolver: Callable[[str, int], list[str]] | None = None,
+        shared: grpc.aio.Channel | None = None,
     ):
+        """`shared`: the caller's own round-robin channel to `target`, if it has one (it stays the
+        caller's to close); else one is opened."""
         self.target, self.token_source, self.refresh_s = target, token_source, refresh_s
         self.stub_class = stub_class
         self._stubs: dict[int, Any] = {}  # by id() of the channel
         self.host, self.port, self.resolve = split_target(target)
         self.resolver = resolver or resolve_addresses
-        self.shared = channel(target, token_source)  # round robin: the fallback, and the only one if not resolved
+        self._owns_shared = shared is None
+        # Round robin: the fallback, and the only channel when the target is not resolved.
+        self.shared = channel(target, token_source) if shared is None else shared
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._addresses: list[str] = []
         self._resolved_at = -float("inf")
@@ -113,7 +118,7 @@ class AffinityChannels:
     async def close(self) -> None:
         if self._resolving is not None:
             self._resolving.cancel()
-        for ch in [self.shared, *self._channels.values()]:
+        for ch in [*([self.shared] if self._owns_shared else []), *self._channels.values()]:
             await ch.close(None)
         self._channels.clear()
         self._stubs.clear()

@@ -44,7 +44,9 @@ class Gateway:
         self.cameo = cameo_pb2_grpc.CameoServiceStub(self.channels["cameo"])
         self.feed = feed_pb2_grpc.FeedServiceStub(self.channels["feed"])
         # GetFeed: a viewer's pages go to the replica that keeps the viewer's ranking (services/feed/rankings.py).
-        self.feed_by_viewer = AffinityChannels(settings.feed_addr, feed_pb2_grpc.FeedServiceStub)
+        self.feed_by_viewer = AffinityChannels(
+            settings.feed_addr, feed_pb2_grpc.FeedServiceStub, shared=self.channels["feed"]
+        )
         self.generator = generator_pb2_grpc.GeneratorServiceStub(self.channels["generator"])
         # Server-streaming calls (progress, media) go on a plain channel with the caller's token
         # passed explicitly: grpc.aio runs stream interceptors in a task that does not see the

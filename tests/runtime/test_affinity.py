@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from kinora.runtime.affinity import AffinityChannels, owner, split_target
+from kinora.runtime.clients import channel
 
 METHOD = "/kinora.test.Who/Name"
 
@@ -121,6 +122,18 @@ async def test_a_plain_address_is_one_channel():
         assert split_target("[::1]:50063") == ("::1", 50063, False)
     finally:
         await channels.close()
+
+
+async def test_a_callers_own_channel_is_the_shared_one_and_stays_open():
+    """The gateway hands over its round-robin feed channel: no second one, and closing the
+    affinity channels leaves it to its owner."""
+    own = channel("127.0.0.1:50063")
+    channels = AffinityChannels("127.0.0.1:50063", WhoStub, shared=own)
+    assert channels.channel_for("anyone") is own
+    await channels.close()
+    assert own.get_state() != grpc.ChannelConnectivity.SHUTDOWN
+    await own.close()
+    assert own.get_state() == grpc.ChannelConnectivity.SHUTDOWN
 
 
 def test_rendezvous_moves_few_keys_when_a_replica_joins():
