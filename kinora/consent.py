@@ -90,9 +90,9 @@ class ConsentClient:
     and cameo's CPU per check rose to 0.53 ms. So while checks keep arriving
     faster than calls return (the last call came back with checks waiting),
     calls go at most one per `pace_s` and the checks made meanwhile join the
-    next: 0.29-0.32 ms a check at a 3 ms pace (0.36-0.47 at 2 ms, 0.52 with
-    none), for about 1 ms more at p99 (cameo_bench.py --modes client-p0
-    client-p2 client-p3, BENCHMARKS.md). A check waits at most for the call in
+    next: 0.29-0.41 ms a check at a 3 ms pace, median 0.36 (0.36-0.50 at 2
+    ms, 0.52 with none), for about 1 ms more at p99 (cameo_bench.py --modes
+    client-p0 client-p2 client-p3, BENCHMARKS.md). A check waits at most for the call in
     flight and the rest of the pace; a caller making one check at a time never
     waits for the pace."""
 
