@@ -245,6 +245,16 @@ class ConsentClient:
         ]
 
     async def close(self) -> None:
+        """Checks still waiting for a call (or for the pace) are answered `Unavailable`."""
+        for queue in self._queues.values():
+            if queue.timer is not None:
+                queue.timer.cancel()
+                queue.timer = None
+            waiting, queue.pending = queue.pending, []
+            for _, future, _ in waiting:
+                if not future.done():
+                    future.set_exception(Unavailable("the consent client was closed; try again", "consent_unavailable"))
+        self._queues.clear()
         await self.channel.close(None)
 
 

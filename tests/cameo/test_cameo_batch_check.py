@@ -13,7 +13,7 @@ from kinora.common.v1 import common_pb2 as common
 from kinora.consent import PUBLISH, ConsentClient
 from kinora.runtime.auth import mint_service_token
 from kinora.runtime.clients import TokenSource
-from kinora.runtime.errors import InvalidArgument, PermissionDenied
+from kinora.runtime.errors import InvalidArgument, PermissionDenied, Unavailable
 
 PROMPT = "skating through a park in autumn"
 
@@ -167,6 +167,20 @@ async def test_client_paces_its_calls_only_while_checks_queue(replica, world):
         for bad in (-0.001, 1.5):
             with pytest.raises(ValueError):
                 service_client(replica, pace_s=bad)
+        # Closed while checks wait for the pace: they are answered, not left hanging.
+        first = one()
+        await asyncio.sleep(0)
+        queued = [one(), one()]
+        while client.paced == 1 and not queued[0].done():
+            await asyncio.sleep(0.005)
+        assert client.paced == 2 and not any(q.done() for q in queued)
+        await client.close()
+        # At once, not when the pace (0.5 s after the first went) would have let them go.
+        assert len((await asyncio.wait(queued, timeout=0.25))[0]) == 2
+        assert (await first).all_allowed
+        for q in queued:
+            with pytest.raises(Unavailable):
+                await q
     finally:
         await client.close()
 
