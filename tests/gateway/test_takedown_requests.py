@@ -52,9 +52,13 @@ async def finished(client, user, gid: str) -> None:
 
 
 async def publish(client, user, gid: str) -> str:
-    for _ in range(300):  # feed learns of the completion from the generator's event
+    for _ in range(300):  # feed learns of the generation and its completion from the generator's events
         reply = await client.post("/api/v1/posts", headers=auth(user), json={"generation_id": gid})
-        if reply.status_code != 412:
+        waiting = reply.status_code in (404, 412) and reply.json()["error"]["code"] in (
+            "generation_not_found",  # not even the creation's event has arrived yet
+            "generation_not_completed",
+        )
+        if not waiting:
             break
         await asyncio.sleep(0.1)
     assert reply.status_code == 201, reply.text
