@@ -213,13 +213,11 @@ def modes_for(names: list[str], stub, token: str, target: str, in_flight: int) -
                 return [(await stub.CheckUse(requests[0], metadata=metadata, timeout=5)).all_allowed]
 
             modes.append(Mode(name, 1, single))
-        elif name == "client" or (name.startswith("client") and CLIENT_MODE.fullmatch(name[6:])):
+        elif name.startswith("client") and (found := CLIENT_MODE.fullmatch(name[6:])):
 
             async def mint():
                 return token, time.time() + 3600
 
-            found = CLIENT_MODE.fullmatch(name[6:])
-            assert found is not None
             slots = int(found[1] or in_flight)
             pace = float(found[2]) / 1000 if found[2] is not None else PACE_S
             client = ConsentClient(target, TokenSource(mint), timeout_s=5, in_flight=slots, pace_s=pace)

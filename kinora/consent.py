@@ -92,9 +92,9 @@ class ConsentClient:
     calls go at most one per `pace_s` and the checks made meanwhile join the
     next: 0.29-0.41 ms a check at a 3 ms pace, median 0.36 (0.36-0.50 at 2
     ms, 0.52 with none), for about 1 ms more at p99 (cameo_bench.py --modes
-    client-p0 client-p2 client-p3, BENCHMARKS.md). A check waits at most for the call in
-    flight and the rest of the pace; a caller making one check at a time never
-    waits for the pace."""
+    client-p0 client-p2 client-p3, BENCHMARKS.md). A check waits at most for
+    the call in flight and the rest of the pace; a caller making one check at
+    a time never waits for the pace."""
 
     def __init__(
         self,

@@ -118,8 +118,10 @@ class AffinityChannels:
     async def close(self) -> None:
         if self._resolving is not None:
             self._resolving.cancel()
-        for ch in [*([self.shared] if self._owns_shared else []), *self._channels.values()]:
+        for ch in self._channels.values():
             await ch.close(None)
+        if self._owns_shared:
+            await self.shared.close(None)
         self._channels.clear()
         self._stubs.clear()
 
