@@ -60,6 +60,13 @@ class EventMeta:
 
 Handler = Callable[[Session, Message, EventMeta], None]
 
+# How long a stopping member may take to finish a join in progress, and to wait for the group's
+# leader to leave before it; with closing (one LeaveGroup), at most `STOP_WITHIN_S`, which the
+# runtime's KINORA_WORKER_STOP_SECONDS must cover.
+JOIN_FINISH_S = 8.0
+LEADER_WAIT_S = 5.0
+STOP_WITHIN_S = JOIN_FINISH_S + LEADER_WAIT_S + 2.0
+
 
 class GroupMembers:
     """The members of one consumer group in one process. They stop together (stopping one
@@ -75,7 +82,7 @@ class GroupMembers:
     that is no longer a member, and the next member to join leads. Kafka itself is not
     affected either way."""
 
-    def __init__(self, leader_wait_s: float = 5.0) -> None:
+    def __init__(self, leader_wait_s: float = LEADER_WAIT_S) -> None:
         self.stop = threading.Event()
         self.leader_wait_s = leader_wait_s
         self._open: list[EventConsumer] = []
@@ -282,7 +289,7 @@ class EventConsumer:
         finally:
             members.left(self)
 
-    def _finish_joining(self, consumer: KafkaConsumer, timeout_s: float = 8.0) -> None:
+    def _finish_joining(self, consumer: KafkaConsumer, timeout_s: float = JOIN_FINISH_S) -> None:
         """A member stopped while it joins the group completes the join before it leaves.
         Tansu (0.6.0) answers the join, making this member the new generation's leader, and
         then takes the LeaveGroup without clearing that leader (see `GroupMembers`): the next

@@ -15,6 +15,7 @@ import gc
 import logging
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -82,9 +83,26 @@ class BackgroundWorker:
     def start(self) -> None:
         self.thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the loop to stop and wait for it; whether it stopped within `timeout`."""
         self.stop_event.set()
         self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
+def stop_workers(workers: list[BackgroundWorker], timeout_s: float) -> list[str]:
+    """Ask every worker to stop at once, then wait for all of them within one deadline; the
+    names of those still running then (logged). At once, not one after another: each
+    consumer of a group can take seconds to leave it (kinora.runtime.consumer: finishing a
+    join, waiting for the group's leader to leave first), and one after another a process
+    with several of them outlived its grace period, its last members killed in the group."""
+    for worker in workers:
+        worker.stop_event.set()
+    deadline = time.monotonic() + timeout_s
+    late = [w.name for w in workers if not w.stop(max(0.0, deadline - time.monotonic()))]
+    if late:
+        log.warning("background workers still running %.0f s after they were asked to stop: %s", timeout_s, late)
+    return late
 
 
 def freeze_startup_heap() -> None:
@@ -231,8 +249,7 @@ class ServiceApp:
         await self.server.stop(self.settings.grace_seconds)  # finishes in-flight calls
         if self._health_server is not None:
             await self._health_server.stop(0)
-        for worker in self._workers:
-            await asyncio.to_thread(worker.stop)
+        await asyncio.to_thread(stop_workers, self._workers, self.settings.worker_stop_seconds)
         for hook in reversed(self._shutdown):
             await hook()
         if self._metrics_server is not None:

@@ -175,6 +175,14 @@ class RuntimeSettings:
         "KINORA_DRAIN_SECONDS", non_negative_float, 0.0, "how long to report NOT_SERVING before refusing calls"
     )
     grace_seconds: float = setting("KINORA_GRACE_SECONDS", non_negative_float, 10.0)
+    worker_stop_seconds: float = setting(
+        "KINORA_WORKER_STOP_SECONDS",
+        non_negative_float,
+        15.0,
+        "how long to wait at shutdown for background workers (outbox relay, event consumers: a "
+        "consumer may finish joining its group and wait for the group's leader to leave first); "
+        "drain + grace + this must fit the pod's termination grace period (30 s in the chart)",
+    )
     max_connection_age_s: float = setting(
         "KINORA_GRPC_MAX_CONNECTION_AGE_S",
         non_negative_float,

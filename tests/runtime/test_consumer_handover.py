@@ -16,12 +16,12 @@ from kafka.structs import MemberState
 from sqlalchemy import Column, MetaData, String, Table, func, select
 from sqlalchemy.orm import Session
 
-from kinora.runtime.consumer import EventConsumer
+from kinora.runtime.consumer import STOP_WITHIN_S, EventConsumer
 from kinora.runtime.db import make_engine
 from kinora.runtime.events import define_event_tables, emit
 from kinora.runtime.kafka import ensure_topics, make_producer
 from kinora.runtime.relay import OutboxRelay
-from kinora.runtime.server import BackgroundWorker
+from kinora.runtime.server import BackgroundWorker, stop_workers
 from kinora.runtime.service import create_service
 from kinora.runtime.settings import DatabaseSettings
 from kinora.runtime.subscriptions import by_event_type
@@ -84,8 +84,13 @@ class Process:
         return all(held) and sum(map(len, held)) == PARTITIONS
 
     def stop(self, leader: str | None = None):
-        """Stop the members one after another, as ServiceApp.stop does: the group's leader
-        `leader` ("first" or "last"), or in the order they started."""
+        """Stop the members one after another, the group's leader `leader` ("first" or "last"),
+        or in the order they started; "together": all asked at once, as ServiceApp.stop does."""
+        if leader == "together":
+            assert stop_workers(self.workers, STOP_WITHIN_S) == []
+            assert all(w.error is None for w in self.workers)
+            self.ctx.engine.dispose()
+            return
         pairs = list(zip(self.ctx.consumers, self.workers))
         if leader is not None:
             pairs.sort(key=lambda pair: leads(pair[0]), reverse=leader == "first")
@@ -128,7 +133,7 @@ def next_members_get_the_events(new, engine, broker, topic, who):
     wait_until(lambda: count_seen(engine, "new-") == 6, 20, f"{who} did not receive the new events")
 
 
-@pytest.mark.parametrize("leader", ["first", "last"])
+@pytest.mark.parametrize("leader", ["first", "last", "together"])
 def test_the_next_process_gets_the_group_and_its_events_whichever_member_led(setup, pg_url, broker, leader):
     engine, topic = setup
     group = f"handover-{uuid.uuid4().hex[:6]}"

@@ -121,3 +121,48 @@ def test_port_parser_rejects(raw):
         return
     with pytest.raises(SettingsError, match="KINORA_GRPC_PORT"):
         load_settings(RuntimeSettings, {"KINORA_GRPC_PORT": raw})
+
+
+async def test_shutdown_stops_background_workers_together_within_one_deadline(caplog):
+    """Workers are asked to stop all at once and waited for within one deadline
+    (KINORA_WORKER_STOP_SECONDS), shutdown hooks after them; one still running at the
+    deadline is named in the log. One after another, as before, three workers that each take
+    0.8 s to stop (a consumer leaving its group) and one that takes 4 s took 6.4 s."""
+    from kinora.runtime.consumer import STOP_WITHIN_S
+    from kinora.runtime.server import ServiceApp
+    from kinora.runtime.settings import RuntimeSettings
+
+    # The default covers the longest a consumer may take to leave its group.
+    assert RuntimeSettings().worker_stop_seconds >= STOP_WITHIN_S
+    settings = RuntimeSettings(grpc_host="127.0.0.1", grpc_port=free_port(), grace_seconds=0, worker_stop_seconds=2.0)
+    app = ServiceApp("stoptest", settings)
+    stopped: list[str] = []
+
+    def leaving(name: str):
+        def run(stop):
+            stop.wait()
+            time.sleep(0.8)
+            stopped.append(name)
+
+        return run
+
+    def stuck(stop):
+        stop.wait()
+        time.sleep(4.0)
+
+    workers = [app.add_worker(f"consumer-{i}", leaving(f"consumer-{i}")) for i in range(3)]
+    app.add_worker("stuck", stuck)
+    seen_by_hook: list[bool] = []
+
+    async def hook():
+        seen_by_hook.extend(w.thread.is_alive() for w in workers)
+
+    app.on_shutdown(hook)
+    await app.start()
+    started = time.monotonic()
+    await app.stop()
+    took = time.monotonic() - started
+    assert 2.0 <= took < 3.0, took  # the deadline, not the sum of the workers' times
+    assert sorted(stopped) == ["consumer-0", "consumer-1", "consumer-2"]
+    assert seen_by_hook == [False, False, False]  # hooks ran once the workers had stopped
+    assert "still running" in caplog.text and "stuck" in caplog.text
