@@ -5,7 +5,8 @@ A server process with two methods that hand back what they get (no protobuf,
 no interceptor, no database): a unary call, and a message on a bidirectional
 stream. The client sends 100-byte messages at a fixed rate (open loop) and
 reads the server's CPU from /proc. Each way runs --rounds times, alternating;
-medians are printed, and the round trip of one call at a time, 20 ms apart
+medians are printed (server CPU, and latency p50 and p99 from the time each message was
+due), and the round trip of one call at a time, 20 ms apart
 (what an idle machine's wake-ups add) and back to back. --uvloop runs the server on uvloop instead of asyncio's
 own loop.
 
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 import grpc
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -63,29 +65,38 @@ async def serve(port: int) -> None:
     await server.wait_for_termination()
 
 
-async def measure(port: int, pid: int, way: str, messages: int, rate: float) -> float:
-    """Server CPU per message, in ms."""
+async def measure(port: int, pid: int, way: str, messages: int, rate: float) -> tuple[float, list[float]]:
+    """Server CPU per message, in ms, and each message's latency (ms) from the time it was due
+    (open loop) to its answer."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         unary = channel.unary_unary("/floor.Floor/Unary", request_serializer=_same, response_deserializer=_same)
         stream = channel.stream_stream("/floor.Floor/Stream", request_serializer=_same, response_deserializer=_same)
         payload = b"x" * 100
         for _ in range(200):  # warm up
             await unary(payload)
+        latencies: list[float] = []
         before, start = cpu_seconds(pid), time.perf_counter()
         if way == "unary":
+
+            async def one(due: float) -> None:
+                await unary(payload)
+                latencies.append(1000 * (time.perf_counter() - due))
+
             calls = []
             for i in range(messages):
-                delay = start + i / rate - time.perf_counter()
+                due = start + i / rate
+                delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                calls.append(asyncio.ensure_future(unary(payload)))
+                calls.append(asyncio.ensure_future(one(due)))
             await asyncio.gather(*calls)
         else:
             call = stream()
 
-            async def read_all():
-                for _ in range(messages):
+            async def read_all():  # answers come back in the order sent
+                for i in range(messages):
                     await call.read()
+                    latencies.append(1000 * (time.perf_counter() - (start + i / rate)))
 
             reader = asyncio.ensure_future(read_all())
             for i in range(messages):
@@ -95,7 +106,7 @@ async def measure(port: int, pid: int, way: str, messages: int, rate: float) -> 
                 await call.write(payload)
             await reader
             await call.done_writing()
-        return 1000 * (cpu_seconds(pid) - before) / messages
+        return 1000 * (cpu_seconds(pid) - before) / messages, latencies
 
 
 async def round_trips(port: int, gap_s: float, calls: int = 300) -> float:
@@ -137,14 +148,20 @@ def main() -> None:
     try:
         wait_for_port(port, timeout_s=30)
         results: dict[str, list[float]] = {"unary": [], "stream": []}
+        tails: dict[str, list[tuple[float, float]]] = {"unary": [], "stream": []}
         for _ in range(args.rounds):
             for way, values in results.items():
-                values.append(asyncio.run(measure(port, child.pid, way, args.messages, args.rate)))
+                cpu, latencies = asyncio.run(measure(port, child.pid, way, args.messages, args.rate))
+                values.append(cpu)
+                tails[way].append((float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))))
         loop = "uvloop" if args.uvloop else "asyncio"
         for way, values in results.items():
+            p50s, p99s = zip(*tails[way])
             print(
                 f"{way:<6} server CPU per message at {args.rate:.0f}/s ({loop}): median "
-                f"{statistics.median(values):.3f} ms (rounds: {', '.join(f'{v:.3f}' for v in values)})"
+                f"{statistics.median(values):.3f} ms (rounds: {', '.join(f'{v:.3f}' for v in values)}); "
+                f"latency p50 {statistics.median(p50s):.2f} ms, p99 {statistics.median(p99s):.2f} ms "
+                f"(p99 rounds: {', '.join(f'{v:.2f}' for v in p99s)})"
             )
         idle, busy = asyncio.run(round_trips(port, 0.02)), asyncio.run(round_trips(port, 0))
         print(f"one call at a time: median round trip {idle:.3f} ms 20 ms apart, {busy:.3f} ms back to back")
