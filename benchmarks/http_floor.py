@@ -9,11 +9,15 @@ per request, one at a time) at --rate; its CPU is read from /proc:
 - fastapi: one FastAPI route returning a small dict (routing, parameters,
   jsonable_encoder, JSONResponse);
 - fastapi+grpc: the same route making one empty grpc.aio unary call to
-  benchmarks/grpc_floor.py's server first (the least a proxied call costs).
+  benchmarks/grpc_floor.py's server first (the least a proxied call costs);
+- grpc: that empty call made directly by the benchmark (its CPU: the
+  upstream's), so that "fastapi+grpc" less "grpc" is the latency the HTTP
+  layers add at the least, as gateway_bench.py's "adds" is the gateway's.
 
-Ways alternate round by round; medians are printed.
+Ways alternate round by round; medians are printed. --busy N runs N spinning
+processes beside them (as gateway_bench.py --busy: load average ~3 with 2).
 
-    .venv/bin/python benchmarks/http_floor.py [--rate 200] [--requests 1600] [--rounds 3]
+    .venv/bin/python benchmarks/http_floor.py [--rate 200] [--requests 1600] [--rounds 3] [--busy 2]
 
 Why it matters (BENCHMARKS.md, issue 25): the gateway's budget is 2 ms added
 at p50 at a load average of ~3 on 2 cores, and its CPU per proxied call
@@ -33,11 +37,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.gateway_bench import KeepAliveGet  # noqa: E402
+from benchmarks.gateway_bench import KeepAliveGet, start_busy  # noqa: E402
 from benchmarks.proc import cpu_seconds  # noqa: E402
 from kinora.stack.tansu import free_port, wait_for_port  # noqa: E402
 
-WAYS = ("asgi", "fastapi", "fastapi+grpc")
+WAYS = ("asgi", "fastapi", "fastapi+grpc", "grpc")
 BODY = {"id": "gen_1", "status": "queued", "prompt": "a red fox in the snow, at dusk", "progress": 0}
 
 
@@ -72,24 +76,41 @@ def app_for(way: str, grpc_port: int):
     return app
 
 
-async def measure(port: int, pid: int, requests: int, rate: float) -> tuple[float, float]:
-    """(server CPU per request, median latency), both in ms."""
-    client = KeepAliveGet(f"http://127.0.0.1:{port}")
+async def measure(port: int, pid: int, requests: int, rate: float, direct: bool = False) -> tuple[float, float]:
+    """(server CPU per request, median latency), both in ms. `direct`: `port` is the gRPC
+    upstream, called without HTTP."""
+    import grpc
+
+    if direct:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        call = channel.unary_unary("/floor.Floor/Unary")
+
+        async def get() -> None:
+            await call(b"g1", timeout=5)
+
+        close = channel.close
+    else:
+        client = KeepAliveGet(f"http://127.0.0.1:{port}")
+
+        async def get() -> None:
+            status, _ = await client.get("/generations/g1", {})
+            assert status == 200, status
+
+        close = client.aclose
     try:
         for _ in range(200):  # warm up
-            await client.get("/generations/g1", {})
+            await get()
         before, start, times = cpu_seconds(pid), time.perf_counter(), []
         for i in range(requests):
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             sent = time.perf_counter()
-            status, _ = await client.get("/generations/g1", {})
-            assert status == 200, status
+            await get()
             times.append(time.perf_counter() - sent)
         return 1000 * (cpu_seconds(pid) - before) / requests, 1000 * statistics.median(times)
     finally:
-        await client.aclose()
+        await close()
 
 
 def main() -> None:
@@ -97,6 +118,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--requests", type=int, default=1600)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--busy", type=int, default=0, metavar="N", help="N spinning processes beside the ways")
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)  # the child: way, HTTP port, gRPC port
     args = ap.parse_args()
     if args.serve:
@@ -108,23 +130,32 @@ def main() -> None:
     grpc_port = free_port()
     upstream = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "grpc_floor.py"), "--serve", str(grpc_port)])
     servers: dict[str, tuple[subprocess.Popen, int]] = {}
+    start_busy(args.busy)
     try:
-        for way in WAYS:
+        for way in WAYS[:-1]:
             port = free_port()
             child = subprocess.Popen([sys.executable, __file__, "--serve", way, str(port), str(grpc_port)])
             servers[way] = (child, port)
-        for port in [grpc_port, *(port for _, port in servers.values())]:
+        servers["grpc"] = (upstream, grpc_port)
+        for port in [port for _, port in servers.values()]:
             wait_for_port(port, timeout_s=30)
         results: dict[str, list[tuple[float, float]]] = {way: [] for way in WAYS}
         for _ in range(args.rounds):
             for way, (child, port) in servers.items():
-                results[way].append(asyncio.run(measure(port, child.pid, args.requests, args.rate)))
+                results[way].append(
+                    asyncio.run(measure(port, child.pid, args.requests, args.rate, direct=way == "grpc"))
+                )
         for way, values in results.items():
             cpu, latency = [c for c, _ in values], [t for _, t in values]
             print(
                 f"{way:<13} server CPU per request at {args.rate:.0f}/s: median {statistics.median(cpu):.3f} ms "
                 f"(rounds: {', '.join(f'{v:.3f}' for v in cpu)}); median latency {statistics.median(latency):.2f} ms"
             )
+        added = [a[1] - b[1] for a, b in zip(results["fastapi+grpc"], results["grpc"])]
+        print(
+            f"FastAPI + grpc.aio add at least {statistics.median(added):.2f} ms to a call at p50 "
+            f"(rounds: {', '.join(f'{v:.2f}' for v in added)})"
+        )
         print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
         for child, _ in [*servers.values(), (upstream, 0)]:
