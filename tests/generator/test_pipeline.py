@@ -568,6 +568,14 @@ async def test_one_generation_is_one_trace_from_create_through_the_worker_and_th
             final = (await follow(api, gid, auth))[-1]
             assert final.status == pb.GENERATION_STATUS_COMPLETED, final.error
             assert (await settled(api, gid)).billing_state == "captured"
+            # The worker's job span ends when its attempt returns, just after the settlement it
+            # waits for is visible here (seen in CI: read at once, the span was not yet finished).
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(
+                s.name == "generator.job" and s.attributes["kinora.generation_id"] == gid
+                for s in exporter.get_finished_spans()
+            ):
+                await asyncio.sleep(0.05)
             spans = exporter.get_finished_spans()
             create = [
                 s
