@@ -129,19 +129,19 @@ def main() -> None:
         return
     grpc_port = free_port()
     upstream = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "grpc_floor.py"), "--serve", str(grpc_port)])
-    servers: dict[str, tuple[subprocess.Popen, int]] = {}
+    servers: dict[str, tuple[subprocess.Popen, int]] = {"grpc": (upstream, grpc_port)}  # the direct way
     start_busy(args.busy)
     try:
         for way in WAYS[:-1]:
             port = free_port()
             child = subprocess.Popen([sys.executable, __file__, "--serve", way, str(port), str(grpc_port)])
             servers[way] = (child, port)
-        servers["grpc"] = (upstream, grpc_port)
-        for port in [port for _, port in servers.values()]:
+        for _, port in servers.values():
             wait_for_port(port, timeout_s=30)
         results: dict[str, list[tuple[float, float]]] = {way: [] for way in WAYS}
         for _ in range(args.rounds):
-            for way, (child, port) in servers.items():
+            for way in WAYS:
+                child, port = servers[way]
                 results[way].append(
                     asyncio.run(measure(port, child.pid, args.requests, args.rate, direct=way == "grpc"))
                 )
@@ -158,7 +158,7 @@ def main() -> None:
         )
         print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
-        for child, _ in [*servers.values(), (upstream, 0)]:
+        for child, _ in servers.values():
             child.terminate()
             child.wait(10)
 
